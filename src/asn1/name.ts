@@ -1,0 +1,56 @@
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { AttributeTypeAndValue, AttributeValue, Name, RelativeDistinguishedName } from "@peculiar/asn1-x509";
+import { SUBJECT_ATTRIBUTE_OIDS, SUBJECT_ATTRIBUTE_ORDER, OID } from "./oids.js";
+import { toArrayBuffer } from "./der.js";
+
+export type SubjectAttributes = Readonly<Partial<Record<(typeof SUBJECT_ATTRIBUTE_ORDER)[number], string>>>;
+
+/** X.520: countryName and serialNumber are PrintableString; the rest UTF8String (RFC 5280 4.1.2.6). */
+const PRINTABLE = new Set<string>([OID.countryName, OID.serialNumber]);
+
+/** Builds a Name in a fixed RDN order, one attribute per RDN. */
+export function buildName(attrs: SubjectAttributes): Name {
+  const rdns: RelativeDistinguishedName[] = [];
+  for (const key of SUBJECT_ATTRIBUTE_ORDER) {
+    const v = attrs[key];
+    if (v === undefined) continue;
+    const type = SUBJECT_ATTRIBUTE_OIDS[key]!;
+    const value = PRINTABLE.has(type) ? new AttributeValue({ printableString: v }) : new AttributeValue({ utf8String: v });
+    rdns.push(new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value })]));
+  }
+  return new Name(rdns);
+}
+
+export function nameToDer(name: Name): Uint8Array {
+  return new Uint8Array(AsnConvert.serialize(name));
+}
+
+export function parseName(der: Uint8Array): Name {
+  return AsnConvert.parse(toArrayBuffer(der), Name);
+}
+
+const SHORT: Record<string, string> = Object.fromEntries(Object.entries(SUBJECT_ATTRIBUTE_OIDS).map(([k, v]) => [v, k]));
+
+/** RFC 4514-style string, most specific first (for display and search only, never for comparison). */
+export function nameToString(name: Name): string {
+  const parts: string[] = [];
+  for (const rdn of name) {
+    for (const atv of rdn) {
+      const k = SHORT[atv.type] ?? atv.type;
+      const v = atv.value.toString().replace(/([,+"\\<>;=])/g, "\\$1");
+      parts.push(`${k}=${v}`);
+    }
+  }
+  return parts.reverse().join(", ");
+}
+
+/** Attribute values of a Name by short name (only the ones cardpki knows). */
+export function nameAttributes(name: Name): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const rdn of name)
+    for (const atv of rdn) {
+      const k = SHORT[atv.type] ?? atv.type;
+      (out[k] ??= []).push(atv.value.toString());
+    }
+  return out;
+}

@@ -1,0 +1,56 @@
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { TBSCertificate } from "@peculiar/asn1-x509";
+import type { CertificateProfile } from "../../policy/certificate-profile.js";
+import type { Authority } from "../authority.js";
+import { toArrayBuffer } from "../../asn1/der.js";
+import { CaError } from "../../shared/ca-error.js";
+
+/** What a lint sees: the TBS parsed back from the DER that would be signed. */
+export interface LintContext {
+  readonly tbs: TBSCertificate;
+  readonly tbsDer: Uint8Array;
+  readonly profile: CertificateProfile;
+  readonly issuer: Authority;
+  readonly selfSigned: boolean;
+}
+
+/** One rule, with the document it comes from (model: boulder linter/lints/cpcps). */
+export interface Lint {
+  readonly id: string;
+  readonly citation: string;
+  /** Returns a failure message, or undefined when the TBS passes. */
+  check(ctx: LintContext): string | undefined;
+}
+
+export interface LintFinding {
+  readonly id: string;
+  readonly citation: string;
+  readonly message: string;
+}
+
+export function runLints(lints: readonly Lint[], ctx: Omit<LintContext, "tbs">): LintFinding[] {
+  let tbs: TBSCertificate;
+  try {
+    tbs = AsnConvert.parse(toArrayBuffer(ctx.tbsDer), TBSCertificate);
+  } catch (e) {
+    return [{ id: "tbs_der_parses", citation: "X.690 / RFC 5280 4.1", message: (e as Error).message }];
+  }
+  const full: LintContext = { ...ctx, tbs };
+  const findings: LintFinding[] = [];
+  for (const l of lints) {
+    let msg: string | undefined;
+    try {
+      msg = l.check(full);
+    } catch (e) {
+      msg = `lint crashed: ${(e as Error).message}`;
+    }
+    if (msg !== undefined) findings.push({ id: l.id, citation: l.citation, message: msg });
+  }
+  return findings;
+}
+
+/** A failing lint means nothing is signed (model: boulder issuance/cert.go). */
+export function assertLintsPass(findings: readonly LintFinding[]): void {
+  if (findings.length > 0)
+    throw new CaError("lint-failed", `certificate failed ${findings.length} lint(s): ${findings.map((f) => `${f.id} (${f.citation}): ${f.message}`).join("; ")}`, { findings });
+}

@@ -1,0 +1,54 @@
+import { parseArgs } from "node:util";
+import { CaError } from "../shared/ca-error.js";
+
+export interface Option {
+  readonly type: "string" | "boolean";
+  readonly multiple?: boolean;
+  readonly description: string;
+}
+export type Options = Readonly<Record<string, Option>>;
+
+export interface Command {
+  readonly name: string;
+  readonly summary: string;
+  readonly usage: string;
+  readonly options: Options;
+  run(values: Record<string, string | boolean | string[] | undefined>, positionals: string[]): Promise<number>;
+}
+
+export interface CommandGroup {
+  readonly name: string;
+  readonly summary: string;
+  readonly commands: readonly Command[];
+}
+
+export function help(cmd: Command, prefix: string): string {
+  const lines = [`usage: ${prefix} ${cmd.usage}`, "", cmd.summary, "", "options:"];
+  for (const [k, o] of Object.entries(cmd.options)) {
+    const desc = o.description;
+    lines.push(`  --${k}${o.type === "string" ? " VALUE" : ""}${o.multiple ? " (repeatable)" : ""}  ${desc}`);
+  }
+  lines.push("  --help  show this help");
+  return lines.join("\n");
+}
+
+export async function runCommand(cmd: Command, args: string[], prefix: string): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(help(cmd, prefix));
+    return 0;
+  }
+  let parsed;
+  try {
+    const options = Object.fromEntries(Object.entries(cmd.options).map(([k, o]) => [k, { type: o.type, multiple: o.multiple ?? false }]));
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new CaError("invalid-input", `${(e as Error).message}\n\n${help(cmd, prefix)}`);
+  }
+  return cmd.run(parsed.values as Record<string, string | boolean | string[] | undefined>, parsed.positionals);
+}
+
+export function requireString(values: Record<string, unknown>, name: string): string {
+  const v = values[name];
+  if (typeof v !== "string" || v.length === 0) throw new CaError("invalid-input", `--${name} is required`);
+  return v;
+}

@@ -1,0 +1,98 @@
+import { readFileSync, writeFileSync, existsSync } from "node:fs";
+import { CaError } from "../../shared/ca-error.js";
+import { pemBlocks, toPem } from "../../asn1/der.js";
+import { loadConfig } from "../../composition/config.js";
+import { openRuntime } from "../../composition/runtime.js";
+import { parseSubjectArg } from "../subject-arg.js";
+import { requireString, type Command } from "../command.js";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { Certificate } from "@peculiar/asn1-x509";
+import { nameToString } from "../../asn1/name.js";
+
+const issue: Command = {
+  name: "issue",
+  summary: "Issue a certificate from an infrastructure profile (ocsp-signer, ra-officer bootstrap). End-entity cards go through the RA.",
+  usage: "cert issue --profile ID --ca CA (--csr FILE | --public-key FILE) --subject 'CN=..,O=..,C=..' [--email E] [--upn U] [--out FILE]",
+  options: {
+    profile: { type: "string", description: "certificate profile id (infrastructure kind only)" },
+    ca: { type: "string", description: "issuing CA id (default: the only active one)" },
+    csr: { type: "string", description: "PKCS#10 request, PEM or DER; its signature is checked, only its key is used" },
+    "public-key": { type: "string", description: "SubjectPublicKeyInfo, PEM ('PUBLIC KEY') or DER" },
+    subject: { type: "string", description: "verified subject attributes, e.g. 'CN=OCSP 1,O=Org,C=SE'" },
+    email: { type: "string", multiple: true, description: "rfc822Name SAN" },
+    upn: { type: "string", multiple: true, description: "UPN otherName SAN" },
+    operator: { type: "string", description: "operator name recorded with the serial (default $USER)" },
+    out: { type: "string", description: "write the PEM certificate here (refuses to overwrite) instead of stdout" },
+  },
+  async run(v) {
+    const config = loadConfig();
+    const profileId = requireString(v, "profile");
+    const subject = parseSubjectArg(requireString(v, "subject"));
+    const out = v.out as string | undefined;
+    if (out && existsSync(out)) throw new CaError("conflict", `${out} exists; refusing to overwrite`);
+    let publicKey: Uint8Array | undefined;
+    let csr: Uint8Array | undefined;
+    const read = (f: string) => {
+      try {
+        return new Uint8Array(readFileSync(f));
+      } catch (e) {
+        throw new CaError("invalid-input", `cannot read ${f}: ${(e as Error).message}`);
+      }
+    };
+    if (typeof v.csr === "string") csr = read(v.csr);
+    if (typeof v["public-key"] === "string") {
+      const raw = read(v["public-key"]);
+      publicKey = pemBlocks(raw, "PUBLIC KEY")[0];
+      if (!publicKey) throw new CaError("invalid-input", `${v["public-key"]}: no PUBLIC KEY found`);
+    }
+    const rt = await openRuntime(config);
+    try {
+      const caId = (v.ca as string | undefined) ?? (rt.authorities.size === 1 ? [...rt.authorities.keys()][0]! : requireString(v, "ca"));
+      const issued = await rt.issuer.issue(rt.authority(caId), {
+        profileId, subject, ...(csr ? { csr } : {}), ...(publicKey ? { publicKey } : {}),
+        san: { ...(v.email ? { email: v.email as string[] } : {}), ...(v.upn ? { upn: v.upn as string[] } : {}) },
+        requestedBy: `operator:${(v.operator as string | undefined) ?? process.env.USER ?? "unknown"}`,
+        allowedKinds: ["infrastructure"],
+      });
+      const pem = toPem("CERTIFICATE", issued.der);
+      if (out) writeFileSync(out, pem, { flag: "wx" });
+      else process.stdout.write(pem);
+      console.error(`issued serial ${issued.serial} (${issued.profileId}) by ${issued.issuerId}, valid until ${issued.notAfter.toISOString()}`);
+      return 0;
+    } finally {
+      await rt.close();
+    }
+  },
+};
+
+const show: Command = {
+  name: "show",
+  summary: "Show what the CA recorded for a serial (status, profile, subject, validity); --pem prints the certificate.",
+  usage: "cert show SERIAL [--pem]",
+  options: { pem: { type: "boolean", description: "print the certificate in PEM" } },
+  async run(v, pos) {
+    if (pos.length !== 1 || !/^[0-9a-fA-F]{2,64}$/.test(pos[0]!)) throw new CaError("invalid-input", "give one serial in hex");
+    const config = loadConfig();
+    const rt = await openRuntime(config, { withoutAuthorities: true });
+    try {
+      const rec = await rt.store.get(pos[0]!.toLowerCase());
+      if (!rec) throw new CaError("not-found", `no certificate with serial ${pos[0]}`);
+      if (v.pem) {
+        if (!rec.der) throw new CaError("not-found", `serial ${rec.serial} has no certificate (status ${rec.status})`);
+        process.stdout.write(toPem("CERTIFICATE", rec.der));
+        return 0;
+      }
+      const issuer = rec.der ? nameToString(AsnConvert.parse(rec.der.slice().buffer, Certificate).tbsCertificate.issuer) : undefined;
+      console.log(JSON.stringify({
+        serial: rec.serial, status: rec.status, issuerId: rec.issuerId, issuer, profile: `${rec.profileId}@${rec.profileVersion}`,
+        subject: rec.subjectDn, notBefore: rec.notBefore.toISOString(), notAfter: rec.notAfter.toISOString(),
+        revokedAt: rec.revokedAt?.toISOString(), revocationReason: rec.revocationReason, createdAt: rec.createdAt.toISOString(),
+      }, null, 2));
+      return 0;
+    } finally {
+      await rt.close();
+    }
+  },
+};
+
+export const certCommands = { name: "cert", summary: "certificates: issue (infrastructure profiles), show", commands: [issue, show] };

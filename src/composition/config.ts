@@ -1,0 +1,94 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Ajv } from "ajv";
+import { CaError } from "../shared/ca-error.js";
+
+/** Where a token's PIN comes from: an environment variable or an owner-only file outside the repo. */
+export type PinConfig = { readonly env: string } | { readonly file: string };
+
+export interface Config {
+  readonly dataDir: string;
+  readonly policyDir: string;
+  readonly caStoreDir: string;
+  readonly databaseUrl: string;
+  readonly host: string;
+  readonly port: number;
+  /** Public base URL put into AIA and CRL distribution points. */
+  readonly baseUrl: string;
+  readonly pkcs11Library: string;
+  readonly hsmSessions: number;
+  /** The issuing CAs this instance signs with (ca-store ids). */
+  readonly issuingCas: readonly string[];
+  /** PIN source per token label. */
+  readonly tokenPins: Readonly<Record<string, PinConfig>>;
+}
+
+const FILE_SCHEMA = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    policyDir: { type: "string" },
+    caStoreDir: { type: "string" },
+    databaseUrl: { type: "string" },
+    host: { type: "string" },
+    port: { type: "integer", minimum: 0, maximum: 65535 },
+    baseUrl: { type: "string", pattern: "^https?://[^\\s/]+(/[^\\s]*)?$" },
+    pkcs11Library: { type: "string" },
+    hsmSessions: { type: "integer", minimum: 1, maximum: 64 },
+    issuingCas: { type: "array", items: { type: "string" } },
+    tokenPins: {
+      type: "object",
+      additionalProperties: {
+        oneOf: [
+          { type: "object", additionalProperties: false, required: ["env"], properties: { env: { type: "string" } } },
+          { type: "object", additionalProperties: false, required: ["file"], properties: { file: { type: "string" } } },
+        ],
+      },
+    },
+  },
+} as const;
+const validate = new Ajv({ allErrors: true, strict: true }).compile(FILE_SCHEMA);
+
+/**
+ * Configuration: defaults, then `<dataDir>/cardpki.json` (or CARDPKI_CONFIG), then environment
+ * variables. Unknown keys in the file are rejected.
+ */
+/** The project folder (holds policies/, ca-store/, data/); relative settings resolve against it. */
+export const APP_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT): Config {
+  const dataDir = resolve(cwd, env.CARDPKI_DATA_DIR ?? "data");
+  const file = env.CARDPKI_CONFIG ? resolve(cwd, env.CARDPKI_CONFIG) : join(dataDir, "cardpki.json");
+  let f: Record<string, any> = {};
+  if (existsSync(file)) {
+    try {
+      f = JSON.parse(readFileSync(file, "utf8"));
+    } catch (e) {
+      throw new CaError("config", `${file}: ${(e as Error).message}`);
+    }
+    if (!validate(f)) throw new CaError("config", `${file}: ${(validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`).join("; ")}`);
+  } else if (env.CARDPKI_CONFIG) {
+    throw new CaError("config", `config file ${file} not found`);
+  }
+  const port = Number(env.CARDPKI_PORT ?? f.port ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CaError("config", `bad port ${env.CARDPKI_PORT}`);
+  const baseUrl = (env.CARDPKI_BASE_URL ?? f.baseUrl ?? `http://localhost:${port}`).replace(/\/$/, "");
+  if (!/^https?:\/\/[^\s/]+(\/\S*)?$/.test(baseUrl)) throw new CaError("config", `bad base URL ${baseUrl}`);
+  const pinsFromEnv: Record<string, PinConfig> = {};
+  // CARDPKI_PIN_<TOKEN> (token label upper-cased, non-alphanumerics as _) names the PIN in the environment.
+  for (const k of Object.keys(env)) if (k.startsWith("CARDPKI_PIN_FILE_")) pinsFromEnv[k.slice(17).toLowerCase().replace(/_/g, "-")] = { file: env[k]! };
+  return {
+    dataDir,
+    policyDir: resolve(cwd, env.CARDPKI_POLICY_DIR ?? f.policyDir ?? "policies"),
+    caStoreDir: resolve(cwd, env.CARDPKI_CA_STORE ?? f.caStoreDir ?? "ca-store"),
+    databaseUrl: env.DATABASE_URL ?? f.databaseUrl ?? `sqlite:${join(dataDir, "cardpki.db")}`,
+    host: env.CARDPKI_HOST ?? f.host ?? "0.0.0.0",
+    port,
+    baseUrl,
+    pkcs11Library: env.PKCS11_LIBRARY ?? f.pkcs11Library ?? "/usr/lib/softhsm/libsofthsm2.so",
+    hsmSessions: Number(env.CARDPKI_HSM_SESSIONS ?? f.hsmSessions ?? 4),
+    issuingCas: env.CARDPKI_ISSUING_CAS ? env.CARDPKI_ISSUING_CAS.split(",").map((s) => s.trim()).filter(Boolean) : (f.issuingCas ?? []),
+    tokenPins: { ...(f.tokenPins ?? {}), ...pinsFromEnv },
+  };
+}

@@ -1,0 +1,123 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { CaError } from "../shared/ca-error.js";
+import { systemClock, type Clock } from "../shared/clock.js";
+import { cryptoRandom, type Random } from "../shared/random.js";
+import { newId } from "../shared/ids.js";
+import { loadProfiles } from "../policy/profile-loader.js";
+import type { CertificateProfile } from "../policy/certificate-profile.js";
+import { CertificateIssuer } from "../ca/certificate-issuer.js";
+import { authorityFromCertificate, type Authority } from "../ca/authority.js";
+import { Pkcs11Keystore } from "../hsm/pkcs11-keystore.js";
+import { envPin, filePin, type PinSource } from "../hsm/pin-source.js";
+import { parsePkcs11Uri } from "../hsm/pkcs11-uri.js";
+import { openDatabase, type Database } from "../store/database.js";
+import { KnexCertStore } from "../store/cert.store.js";
+import { CaDirectory } from "../ceremony/ca-directory.js";
+import type { Config } from "./config.js";
+
+/** Everything a CA process needs, wired from configuration (the only place that picks backends). */
+export interface Runtime {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly db: Database;
+  readonly profiles: ReadonlyMap<string, CertificateProfile>;
+  readonly store: KnexCertStore;
+  readonly issuer: CertificateIssuer;
+  readonly caDir: CaDirectory;
+  readonly authorities: ReadonlyMap<string, Authority>;
+  keystore(token: string): Promise<Pkcs11Keystore>;
+  authority(id: string): Authority;
+  close(): Promise<void>;
+}
+
+/** Points SoftHSM2 at the embedded default's token directory when nothing else is configured. */
+export function useEmbeddedSoftHsm(config: Config): void {
+  const conf = join(config.dataDir, "softhsm", "softhsm2.conf");
+  if (!process.env.SOFTHSM2_CONF && existsSync(conf)) process.env.SOFTHSM2_CONF = conf;
+}
+
+export function pinSourceFor(config: Config, token: string, override?: PinSource): PinSource {
+  if (override) return override;
+  const p = config.tokenPins[token];
+  if (!p) throw new CaError("config", `no PIN source configured for token '${token}' (tokenPins in cardpki.json or CARDPKI_PIN_FILE_<TOKEN>)`);
+  return "env" in p ? envPin(p.env) : filePin(p.file);
+}
+
+/** The URLs a CA puts into what it issues (AIA and CRL DP are built from configuration). */
+export function caUrls(baseUrl: string) {
+  return (caId: string, kind: "root" | "issuing"): Authority["urls"] => ({
+    ...(kind === "issuing" ? { ocsp: `${baseUrl}/ocsp` } : {}),
+    caIssuers: `${baseUrl}/ca/${caId}.cer`,
+    crl: `${baseUrl}/crl/${caId}.crl`,
+  });
+}
+
+export interface RuntimeOptions {
+  readonly clock?: Clock;
+  readonly random?: Random;
+  /** PINs handed in directly (ceremony custodians, tests), by token label. */
+  readonly pins?: Readonly<Record<string, PinSource>>;
+  /** Skip loading the configured issuing CAs (ceremonies before any CA exists). */
+  readonly withoutAuthorities?: boolean;
+  /** Run crash recovery of unfinished serials (only the single CA writer does this). */
+  readonly recover?: boolean;
+}
+
+export async function openRuntime(config: Config, opts: RuntimeOptions = {}): Promise<Runtime> {
+  useEmbeddedSoftHsm(config);
+  const clock = opts.clock ?? systemClock;
+  const random = opts.random ?? cryptoRandom;
+  const profiles = loadProfiles(join(config.policyDir, "profiles"));
+  const db = await openDatabase(config.databaseUrl);
+  const store = new KnexCertStore(db);
+  const issuer = new CertificateIssuer({ profiles, store, clock, random });
+  const caDir = new CaDirectory(config.caStoreDir);
+  const keystores = new Map<string, Promise<Pkcs11Keystore>>();
+  const keystore = (token: string): Promise<Pkcs11Keystore> => {
+    let ks = keystores.get(token);
+    if (!ks) {
+      const k = new Pkcs11Keystore({ library: config.pkcs11Library, tokenLabel: token, pin: pinSourceFor(config, token, opts.pins?.[token]), sessions: config.hsmSessions });
+      ks = k.open().then(() => k);
+      ks.catch(() => keystores.delete(token));
+      keystores.set(token, ks);
+    }
+    return ks;
+  };
+  const authorities = new Map<string, Authority>();
+  const close = async () => {
+    for (const ks of keystores.values()) await ks.then((k) => k.close()).catch(() => undefined);
+    await db.destroy();
+  };
+  try {
+    if (opts.recover) {
+      const recovered = await store.recoverUnfinished(clock.now(), (serial) => ({
+        id: newId(random), at: clock.now(), actor: "system:recovery", action: "cert.recover-unfinished", objectType: "certificate",
+        objectId: serial, outcome: "success", details: { reason: "serial reserved before a crash; published as revoked" },
+      }));
+      if (recovered.length > 0) console.error(`recovered ${recovered.length} unfinished serial(s); they are published as revoked`);
+    }
+    if (!opts.withoutAuthorities) {
+      const urls = caUrls(config.baseUrl);
+      for (const id of config.issuingCas) {
+        const ca = caDir.load(id);
+        const uri = parsePkcs11Uri(ca.manifest.keyUri);
+        const ks = await keystore(uri.token);
+        const signer = await ks.signer(uri.id !== undefined ? { id: uri.id } : { label: uri.object! });
+        authorities.set(id, authorityFromCertificate(id, ca.certDer, signer, ca.manifest.serialPrefix, urls(id, ca.manifest.kind)));
+      }
+    }
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return {
+    config, clock, random, db, profiles, store, issuer, caDir, authorities, keystore, close,
+    authority: (id) => {
+      const a = authorities.get(id);
+      if (!a) throw new CaError("not-found", `CA '${id}' is not an active issuing CA here (active: ${[...authorities.keys()].join(", ") || "none"})`);
+      return a;
+    },
+  };
+}

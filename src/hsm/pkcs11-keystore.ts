@@ -1,0 +1,358 @@
+import { createHash, createPublicKey } from "node:crypto";
+import * as graphene from "graphene-pk11";
+import * as pkcs11js from "pkcs11js";
+import { CaError } from "../shared/ca-error.js";
+import type { KeyType } from "../shared/key-type.js";
+import type { PinSource } from "./pin-source.js";
+import { ecdsaRawToDer, rsaDigestInfo, signatureAlgorithmFor, type SignatureAlgorithm } from "./signature-algorithms.js";
+
+export interface Pkcs11Options {
+  /** Path of the PKCS#11 library (SoftHSM2 by default, any HSM by configuration). */
+  readonly library: string;
+  readonly tokenLabel: string;
+  readonly pin: PinSource;
+  /** Sessions kept open for parallel signing (each holds one operation at a time). */
+  readonly sessions?: number;
+}
+
+export interface KeyRef {
+  readonly label?: string;
+  /** CKA_ID as hex. */
+  readonly id?: string;
+}
+
+export interface KeyInfo {
+  readonly label: string;
+  readonly id: string;
+  readonly keyType: KeyType;
+  readonly spki: Uint8Array;
+}
+
+export interface KeyAttributes {
+  readonly sensitive: boolean;
+  readonly extractable: boolean;
+  readonly alwaysSensitive: boolean;
+  readonly neverExtractable: boolean;
+  readonly sign: boolean;
+  readonly decrypt: boolean;
+  readonly unwrap: boolean;
+  readonly derive: boolean;
+  readonly token: boolean;
+  readonly private: boolean;
+}
+
+/** Errors after which a fresh C_Initialize/login/session set may succeed (token or library restarted). */
+const RECOVERABLE = [
+  "CKR_SESSION_HANDLE_INVALID", "CKR_SESSION_CLOSED", "CKR_DEVICE_REMOVED", "CKR_TOKEN_NOT_PRESENT",
+  "CKR_CRYPTOKI_NOT_INITIALIZED", "CKR_USER_NOT_LOGGED_IN", "CKR_DEVICE_ERROR", "CKR_OBJECT_HANDLE_INVALID",
+  "CKR_KEY_HANDLE_INVALID", "CKR_TOKEN_NOT_RECOGNIZED", "CKR_SLOT_ID_INVALID", "CKR_OPERATION_ACTIVE",
+];
+
+function isRecoverable(e: unknown): boolean {
+  const m = e instanceof Error ? e.message : String(e);
+  return RECOVERABLE.some((c) => m.includes(c));
+}
+
+const EC_PARAMS: Record<string, Buffer> = {
+  "P-256": Buffer.from("06082a8648ce3d030107", "hex"),
+  "P-384": Buffer.from("06052b81040022", "hex"),
+};
+const CURVE_BY_PARAMS: Record<string, KeyType> = { "06082a8648ce3d030107": "P-256", "06052b81040022": "P-384" };
+
+/**
+ * PKCS#11 keystore over graphene-pk11: token found by label, PIN from an injected source,
+ * a pool of logged-in sessions for parallel signing (C_Initialize with CKF_OS_LOCKING_OK),
+ * and recovery after the token or library restarts, without a process restart (REQ-26).
+ */
+export class Pkcs11Keystore {
+  private module: graphene.Module | undefined;
+  private slot: graphene.Slot | undefined;
+  private sessions: graphene.Session[] = [];
+  private free: graphene.Session[] = [];
+  private waiters: ((s: graphene.Session) => void)[] = [];
+  private recovering: Promise<void> | undefined;
+  /** Bumped on every (re)open: cached object handles from an older generation are stale. */
+  generation = 0;
+  recoveries = 0;
+  private pin: string | undefined;
+
+  constructor(readonly options: Pkcs11Options) {}
+
+  get tokenLabel(): string {
+    return this.options.tokenLabel;
+  }
+
+  async open(): Promise<void> {
+    this.pin ??= await this.options.pin.read();
+    this.openSync();
+  }
+
+  private openSync(): void {
+    let mod: graphene.Module;
+    try {
+      mod = graphene.Module.load(this.options.library, "cardpki");
+      // SoftHSM2 and most HSMs corrupt state under parallel use without OS locking (testbed notes).
+      mod.initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+    } catch (e) {
+      throw new CaError("hsm-unavailable", `cannot load PKCS#11 library ${this.options.library}: ${(e as Error).message}`);
+    }
+    this.module = mod;
+    const slots = mod.getSlots(true);
+    let slot: graphene.Slot | undefined;
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots.items(i);
+      if (s.getToken().label.trim() === this.options.tokenLabel) slot = s;
+    }
+    if (!slot) throw new CaError("hsm-unavailable", `token '${this.options.tokenLabel}' not found in ${this.options.library}`);
+    this.slot = slot;
+    const n = Math.max(1, this.options.sessions ?? 4);
+    this.sessions = [];
+    for (let i = 0; i < n; i++) this.sessions.push(slot.open(graphene.SessionFlag.SERIAL_SESSION | graphene.SessionFlag.RW_SESSION));
+    try {
+      this.sessions[0]!.login(this.pin!, graphene.UserType.USER);
+    } catch (e) {
+      const m = (e as Error).message;
+      if (!m.includes("CKR_USER_ALREADY_LOGGED_IN")) {
+        this.closeQuietly();
+        throw new CaError(m.includes("CKR_PIN") ? "unauthorized" : "hsm-unavailable", `login to token '${this.options.tokenLabel}' failed: ${m}`);
+      }
+    }
+    this.free = [...this.sessions];
+    this.generation++;
+    // Hand the fresh sessions to anybody who waited through a recovery.
+    while (this.waiters.length > 0 && this.free.length > 0) this.waiters.shift()!(this.free.pop()!);
+  }
+
+  private closeQuietly(): void {
+    for (const s of this.sessions) {
+      try {
+        s.close();
+      } catch {
+        /* already gone */
+      }
+    }
+    this.sessions = [];
+    this.free = [];
+    try {
+      this.module?.finalize();
+    } catch {
+      /* already finalized */
+    }
+    this.module = undefined;
+  }
+
+  close(): void {
+    try {
+      this.sessions[0]?.logout();
+    } catch {
+      /* session may be gone */
+    }
+    this.closeQuietly();
+    this.pin = undefined;
+  }
+
+  /** Re-initialises the library, finds the token again, logs in, reopens sessions. */
+  async recover(): Promise<void> {
+    if (!this.recovering) {
+      this.recovering = (async () => {
+        this.recoveries++;
+        const waiters = this.waiters;
+        this.waiters = [];
+        this.closeQuietly();
+        this.waiters = waiters;
+        this.openSync();
+      })().finally(() => {
+        this.recovering = undefined;
+      });
+    }
+    return this.recovering;
+  }
+
+  private async acquire(): Promise<graphene.Session> {
+    if (this.recovering) await this.recovering;
+    if (!this.module) await this.open();
+    const s = this.free.pop();
+    if (s) return s;
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private release(s: graphene.Session): void {
+    if (!this.sessions.includes(s)) return; // from before a recovery
+    const w = this.waiters.shift();
+    if (w) w(s);
+    else this.free.push(s);
+  }
+
+  /** Runs fn on a pooled session; after a recoverable error, recovers once and retries. */
+  async withSession<T>(fn: (s: graphene.Session) => Promise<T> | T): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const gen = this.generation;
+      const s = await this.acquire();
+      try {
+        return await fn(s);
+      } catch (e) {
+        if (attempt === 0 && isRecoverable(e)) {
+          if (this.generation === gen) await this.recover().catch(() => undefined);
+          continue;
+        }
+        throw e instanceof CaError ? e : new CaError("hsm-unavailable", `PKCS#11: ${(e as Error).message}`, undefined, { cause: e });
+      } finally {
+        this.release(s);
+      }
+    }
+  }
+
+  private findObjects(s: graphene.Session, cls: graphene.ObjectClass, ref: KeyRef): graphene.SessionObject[] {
+    const tmpl: graphene.ITemplate = { class: cls };
+    if (ref.label !== undefined) tmpl.label = ref.label;
+    if (ref.id !== undefined) tmpl.id = Buffer.from(ref.id, "hex");
+    const found = s.find(tmpl);
+    const out: graphene.SessionObject[] = [];
+    for (let i = 0; i < found.length; i++) out.push(found.items(i));
+    return out;
+  }
+
+  /** Public information about the key pair named by label and/or id. */
+  async keyInfo(ref: KeyRef): Promise<KeyInfo> {
+    return this.withSession((s) => {
+      const pubs = this.findObjects(s, graphene.ObjectClass.PUBLIC_KEY, ref);
+      if (pubs.length === 0) throw new CaError("not-found", `no key ${describe(ref)} on token '${this.tokenLabel}'`);
+      if (pubs.length > 1) throw new CaError("conflict", `${pubs.length} keys match ${describe(ref)} on token '${this.tokenLabel}': name it by id`);
+      return publicKeyInfo(pubs[0]!.toType<graphene.PublicKey>());
+    });
+  }
+
+  async hasKey(ref: KeyRef): Promise<boolean> {
+    return this.withSession((s) => this.findObjects(s, graphene.ObjectClass.PRIVATE_KEY, ref).length + this.findObjects(s, graphene.ObjectClass.PUBLIC_KEY, ref).length > 0);
+  }
+
+  async keyAttributes(ref: KeyRef): Promise<KeyAttributes> {
+    return this.withSession((s) => {
+      const privs = this.findObjects(s, graphene.ObjectClass.PRIVATE_KEY, ref);
+      if (privs.length !== 1) throw new CaError("not-found", `${privs.length} private keys match ${describe(ref)}`);
+      const a = privs[0]!.getAttribute({
+        sensitive: null, extractable: null, alwaysSensitive: null, neverExtractable: null, sign: null,
+        decrypt: null, unwrap: null, derive: null, token: null, private: null,
+      }) as Record<string, boolean>;
+      return {
+        sensitive: !!a.sensitive, extractable: !!a.extractable, alwaysSensitive: !!a.alwaysSensitive, neverExtractable: !!a.neverExtractable,
+        sign: !!a.sign, decrypt: !!a.decrypt, unwrap: !!a.unwrap, derive: !!a.derive, token: !!a.token, private: !!a.private,
+      };
+    });
+  }
+
+  /** Generates a sign-only, sensitive, non-extractable key pair on the token (REQ-26). */
+  async generateKeyPair(label: string, keyType: KeyType): Promise<KeyInfo> {
+    if (await this.hasKey({ label })) throw new CaError("conflict", `a key labelled '${label}' already exists on token '${this.tokenLabel}'`);
+    return this.withSession((s) => {
+      const id = createHash("sha256").update(label).update(String(Date.now())).update(String(Math.random())).digest().subarray(0, 16);
+      const common = { token: true, label, id };
+      const priv = { ...common, private: true, sign: true, sensitive: true, extractable: false, decrypt: false, unwrap: false, derive: false };
+      const pub = { ...common, private: false, verify: true, encrypt: false, wrap: false };
+      let pair: graphene.IKeyPair;
+      if (keyType === "P-256" || keyType === "P-384") {
+        pair = s.generateKeyPair(graphene.KeyGenMechanism.EC,
+          { ...pub, keyType: graphene.KeyType.EC, paramsEC: EC_PARAMS[keyType] },
+          { ...priv, keyType: graphene.KeyType.EC });
+      } else {
+        const bits = Number(keyType.slice(4));
+        pair = s.generateKeyPair(graphene.KeyGenMechanism.RSA,
+          { ...pub, keyType: graphene.KeyType.RSA, modulusBits: bits, publicExponent: Buffer.from([1, 0, 1]) },
+          { ...priv, keyType: graphene.KeyType.RSA });
+      }
+      return publicKeyInfo(pair.publicKey);
+    });
+  }
+
+  /** A KeySigner for the private key that matches ref. */
+  async signer(ref: KeyRef): Promise<Pkcs11Signer> {
+    const info = await this.keyInfo(ref);
+    return new Pkcs11Signer(this, info);
+  }
+
+  /** Used by Pkcs11Signer: signs in a pooled session with the key found by CKA_ID. */
+  async signRaw(keyId: string, mechanism: "ECDSA" | "RSA_PKCS", input: Uint8Array): Promise<Uint8Array> {
+    return this.withSession(async (s) => {
+      const key = this.privateKeyHandle(s, keyId);
+      const op = s.createSign(mechanism, key);
+      return new Promise<Uint8Array>((resolve, reject) =>
+        op.once(Buffer.from(input), (err, sig) => (err ? reject(err) : resolve(new Uint8Array(sig)))));
+    });
+  }
+
+  private handles = new Map<string, { gen: number; key: graphene.PrivateKey }>();
+
+  private privateKeyHandle(s: graphene.Session, keyId: string): graphene.PrivateKey {
+    const cached = this.handles.get(keyId);
+    if (cached && cached.gen === this.generation) return cached.key;
+    const found = this.findObjects(s, graphene.ObjectClass.PRIVATE_KEY, { id: keyId });
+    if (found.length !== 1) throw new CaError("hsm-unavailable", `private key id ${keyId} not found on token '${this.tokenLabel}'`);
+    const key = found[0]!.toType<graphene.PrivateKey>();
+    this.handles.set(keyId, { gen: this.generation, key });
+    return key;
+  }
+
+  /** Test hook and operator aid: closes every session of this application on the token. */
+  simulateTokenRestart(): void {
+    this.slot?.closeAll();
+  }
+}
+
+function describe(ref: KeyRef): string {
+  return [ref.label !== undefined ? `label '${ref.label}'` : "", ref.id !== undefined ? `id ${ref.id}` : ""].filter(Boolean).join(" ");
+}
+
+function publicKeyInfo(pub: graphene.PublicKey): KeyInfo {
+  const { label, id, keyType } = pub.getAttribute({ label: null, id: null, keyType: null }) as { label: string; id: Buffer; keyType: number };
+  if (keyType === graphene.KeyType.EC) {
+    // graphene reports CKA_EC_PARAMS under its older alias paramsECDSA.
+    const a = pub.getAttribute({ paramsEC: null, pointEC: null }) as { paramsEC?: Buffer; paramsECDSA?: Buffer; pointEC: Buffer };
+    const paramsEC = (a.paramsEC ?? a.paramsECDSA)!;
+    const pointEC = a.pointEC;
+    const kt = CURVE_BY_PARAMS[paramsEC.toString("hex")];
+    if (!kt) throw new CaError("hsm-unavailable", `unsupported EC parameters ${paramsEC.toString("hex")}`);
+    const size = kt === "P-256" ? 32 : 48;
+    // CKA_EC_POINT is a DER OCTET STRING around 04||X||Y (some tokens omit the wrapper).
+    const pt = pointEC.subarray(pointEC.length - (2 * size + 1));
+    const jwk = { kty: "EC", crv: kt, x: pt.subarray(1, 1 + size).toString("base64url"), y: pt.subarray(1 + size).toString("base64url") };
+    const spki = createPublicKey({ key: jwk, format: "jwk" }).export({ type: "spki", format: "der" });
+    return { label, id: id.toString("hex"), keyType: kt, spki: new Uint8Array(spki) };
+  }
+  if (keyType === graphene.KeyType.RSA) {
+    const { modulus, publicExponent } = pub.getAttribute({ modulus: null, publicExponent: null }) as { modulus: Buffer; publicExponent: Buffer };
+    const bits = modulus.length * 8;
+    const kt = `RSA-${bits}` as KeyType;
+    if (![2048, 3072, 4096].includes(bits)) throw new CaError("hsm-unavailable", `unsupported RSA size ${bits}`);
+    const spki = createPublicKey({ key: { kty: "RSA", n: modulus.toString("base64url"), e: publicExponent.toString("base64url") }, format: "jwk" })
+      .export({ type: "spki", format: "der" });
+    return { label, id: id.toString("hex"), keyType: kt, spki: new Uint8Array(spki) };
+  }
+  throw new CaError("hsm-unavailable", `unsupported key type ${keyType}`);
+}
+
+/** KeySigner (ca/ports) for a key in the HSM: hash in software, sign the digest on the token. */
+export class Pkcs11Signer {
+  readonly keyType: KeyType;
+  readonly spki: Uint8Array;
+  readonly algorithmDer: Uint8Array;
+  readonly algorithmOid: string;
+  private readonly alg: SignatureAlgorithm;
+
+  constructor(private readonly keystore: Pkcs11Keystore, readonly key: KeyInfo) {
+    this.keyType = key.keyType;
+    this.spki = key.spki;
+    this.alg = signatureAlgorithmFor(key.keyType);
+    this.algorithmDer = this.alg.der;
+    this.algorithmOid = this.alg.oid;
+  }
+
+  async sign(data: Uint8Array): Promise<Uint8Array> {
+    if (this.keyType.startsWith("RSA")) {
+      return this.keystore.signRaw(this.key.id, "RSA_PKCS", rsaDigestInfo(this.alg.hash, data));
+    }
+    // SoftHSM 2.6 lacks CKM_ECDSA_SHA256: hash here, CKM_ECDSA on the token (testbed notes).
+    const digest = createHash(this.alg.hash).update(data).digest();
+    const raw = await this.keystore.signRaw(this.key.id, "ECDSA", digest);
+    return ecdsaRawToDer(raw);
+  }
+}

@@ -1,0 +1,47 @@
+import type { NextFunction, Request, Response } from "express";
+import { CaError, type ErrorKind } from "../shared/ca-error.js";
+
+/** CaError kind → HTTP status; the only place this mapping exists. */
+const STATUS: Record<ErrorKind, number> = {
+  "invalid-input": 400,
+  "unauthorized": 401,
+  "forbidden": 403,
+  "not-found": 404,
+  "conflict": 409,
+  "policy-violation": 422,
+  "lint-failed": 422,
+  "config": 500,
+  "hsm-unavailable": 503,
+  "unavailable": 503,
+  "internal": 500,
+};
+
+/** RFC 7807 problem details. */
+export function sendProblem(res: Response, status: number, kind: string, detail: string, extra?: Record<string, unknown>): void {
+  res.status(status).type("application/problem+json").send(JSON.stringify({
+    type: `urn:cardpki:problem:${kind}`, title: kind, status, detail, ...extra,
+  }));
+}
+
+export function notFoundHandler(req: Request, res: Response): void {
+  sendProblem(res, 404, "not-found", `no route for ${req.method} ${req.path}`);
+}
+
+/** Last express middleware: every error becomes a problem response; nothing crashes the server. */
+export function errorHandler(err: unknown, _req: Request, res: Response, _next: NextFunction): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const e = err as { type?: string; status?: number; message?: string };
+  if (!(err instanceof CaError) && typeof e?.status === "number" && e.status >= 400 && e.status < 500) {
+    // body-parser and friends (entity.too.large, entity.parse.failed, ...).
+    sendProblem(res, e.status, "invalid-input", e.message ?? "bad request");
+    return;
+  }
+  const ce = err instanceof CaError ? err : new CaError("internal", "internal error");
+  if (!(err instanceof CaError)) console.error("unexpected error:", err);
+  const status = STATUS[ce.kind];
+  // 5xx details can leak internals: keep them short.
+  sendProblem(res, status, ce.kind, status >= 500 && ce.kind === "internal" ? "internal error" : ce.message);
+}

@@ -1,0 +1,37 @@
+import type { KeyType } from "../asn1/oids.js";
+
+export type Presence = "required" | "optional";
+
+export interface AttributeRule {
+  readonly presence: Presence;
+  /** ECMAScript regular expression the whole value must match. */
+  readonly pattern?: string;
+  /** Closed list of accepted values. */
+  readonly allowed?: readonly string[];
+  readonly maxLength?: number;
+}
+
+/** A certificate profile, loaded from `policies/profiles/*.yaml` and frozen. */
+export interface CertificateProfile {
+  readonly id: string;
+  readonly version: number;
+  readonly description: string;
+  /** CP/CPS sections the profile implements. */
+  readonly cps: readonly string[];
+  /** Who may request it: end-entity (RA), infrastructure (operator CLI), ca (ceremony only). */
+  readonly kind: "end-entity" | "infrastructure" | "ca";
+  readonly loa?: 2 | 3;
+  readonly keyTypes: readonly KeyType[];
+  readonly validity: { readonly days: number; readonly backdateSeconds: number };
+  /** Whether a PKCS#10 request may carry the public key. */
+  readonly csr: "allowed" | "forbidden";
+  readonly subject: Readonly<Record<string, AttributeRule>>;
+  readonly subjectAltName: { readonly email?: AttributeRule; readonly upn?: AttributeRule };
+  readonly basicConstraints: { readonly ca: boolean; readonly pathLen?: number };
+  readonly keyUsage: readonly string[];
+  readonly extendedKeyUsage: readonly string[];
+  readonly certificatePolicies: readonly string[];
+  readonly authorityInfoAccess: { readonly ocsp: boolean; readonly caIssuers: boolean };
+  readonly crlDistributionPoint: boolean;
+  readonly ocspNoCheck: boolean;
+}

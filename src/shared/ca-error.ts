@@ -1,0 +1,43 @@
+/**
+ * The one error type of cardpki. Kinds are a closed set; `http/` maps them to
+ * RFC 7807 problem responses, `cli/` to a message and a non-zero exit.
+ */
+export const ERROR_KINDS = [
+  "invalid-input", // malformed request, bad CSR, unknown field
+  "not-found", // unknown serial, CA, profile
+  "conflict", // duplicate label, concurrent update, existing output file
+  "policy-violation", // request valid but the profile/policy forbids it
+  "lint-failed", // TBS failed a lint: nothing was signed
+  "unauthorized", // no or bad credentials
+  "forbidden", // authenticated but not allowed
+  "config", // configuration or policy file is wrong
+  "hsm-unavailable", // PKCS#11 library/token/key not usable
+  "unavailable", // a dependency (DB, HSM) is temporarily down
+  "internal", // a bug
+] as const;
+
+export type ErrorKind = (typeof ERROR_KINDS)[number];
+
+export class CaError extends Error {
+  readonly kind: ErrorKind;
+  /** Machine-readable details (field names, lint ids); never secrets. */
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(kind: ErrorKind, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "CaError";
+    this.kind = kind;
+    this.details = details;
+  }
+
+  static is(e: unknown, kind?: ErrorKind): e is CaError {
+    return e instanceof CaError && (kind === undefined || e.kind === kind);
+  }
+}
+
+/** Wraps an unknown thrown value; CaErrors pass through unchanged. */
+export function asCaError(e: unknown, kind: ErrorKind = "internal"): CaError {
+  if (e instanceof CaError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  return new CaError(kind, message, undefined, { cause: e });
+}

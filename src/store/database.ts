@@ -1,0 +1,48 @@
+import knexFactory, { type Knex } from "knex";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { CaError } from "../shared/ca-error.js";
+import { migrationSource } from "./migrations/index.js";
+
+export type Database = Knex;
+
+/**
+ * Opens the database named by a URL: `sqlite:/path/file.db` (embedded default) or
+ * `postgres://...`. SQLite runs in WAL mode with synchronous=FULL: a commit is on disk.
+ */
+export async function openDatabase(url: string): Promise<Database> {
+  let db: Knex;
+  if (url.startsWith("sqlite:")) {
+    const filename = url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");
+    if (filename !== ":memory:") mkdirSync(dirname(filename), { recursive: true });
+    db = knexFactory({
+      client: "sqlite3",
+      connection: { filename },
+      useNullAsDefault: true,
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate: (conn: any, done: (err: Error | null, conn: unknown) => void) => {
+          conn.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;", (err: Error | null) => done(err, conn));
+        },
+      },
+    });
+  } else if (/^postgres(ql)?:\/\//.test(url)) {
+    db = knexFactory({ client: "pg", connection: url, pool: { min: 1, max: 10 } });
+  } else {
+    throw new CaError("config", `unsupported database URL '${url}' (sqlite:/path or postgres://)`);
+  }
+  try {
+    await db.migrate.latest({ migrationSource });
+  } catch (e) {
+    await db.destroy();
+    throw new CaError("unavailable", `database migration failed: ${(e as Error).message}`);
+  }
+  return db;
+}
+
+/** Unique-constraint violation on SQLite or PostgreSQL. */
+export function isUniqueViolation(e: unknown): boolean {
+  const err = e as { code?: string; message?: string };
+  return err?.code === "SQLITE_CONSTRAINT" && /UNIQUE|PRIMARY/.test(err.message ?? "") || err?.code === "23505";
+}

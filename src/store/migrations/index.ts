@@ -1,0 +1,11 @@
+import type { Knex } from "knex";
+import * as m001 from "./001-certificates.js";
+
+/** Migrations are compiled in, in order (no directory scan at run time). */
+const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [["001-certificates", m001]];
+
+export const migrationSource: Knex.MigrationSource<[string, Knex.Migration]> = {
+  getMigrations: async () => [...MIGRATIONS],
+  getMigrationName: (m) => m[0],
+  getMigration: async (m) => m[1],
+};
