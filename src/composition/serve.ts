@@ -3,6 +3,7 @@ import { buildApp, listen } from "../http/server.js";
 import type { PublishedCa } from "../http/ca.routes.js";
 import type { Config } from "./config.js";
 import { openRuntime, type Runtime } from "./runtime.js";
+import { pingDatabase } from "../store/database.js";
 
 export interface Service {
   readonly runtime: Runtime;
@@ -22,7 +23,7 @@ export async function startService(config: Config): Promise<Service> {
   const app = buildApp({
     cas: published,
     health: [
-      { name: "database", check: async () => void (await runtime.db.raw("select 1")) },
+      { name: "database", check: () => pingDatabase(runtime.db) },
       ...[...runtime.authorities.values()].map((a) => ({ name: `hsm:${a.id}`, check: async () => void (await a.signer.sign(Uint8Array.of(0))) })),
     ],
   });

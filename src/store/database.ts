@@ -46,3 +46,8 @@ export function isUniqueViolation(e: unknown): boolean {
   const err = e as { code?: string; message?: string };
   return err?.code === "SQLITE_CONSTRAINT" && /UNIQUE|PRIMARY/.test(err.message ?? "") || err?.code === "23505";
 }
+
+/** Health probe: the database answers a trivial query. */
+export async function pingDatabase(db: Database): Promise<void> {
+  await db.raw("select 1");
+}

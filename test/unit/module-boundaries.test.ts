@@ -1,0 +1,45 @@
+import { expect } from "chai";
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { join, relative, dirname, resolve } from "node:path";
+import { REPO_ROOT } from "../support/test-ca.js";
+
+/** design.md: dependencies point inward; only composition wires concrete backends. */
+const ALLOWED: Record<string, string[]> = {
+  shared: [],
+  asn1: ["shared"],
+  policy: ["shared", "asn1"],
+  hsm: ["shared"],
+  ca: ["shared", "asn1", "policy"],
+  store: ["shared", "ca"], // implements ca ports (types only)
+  ceremony: ["shared", "asn1", "policy", "ca", "hsm"],
+  http: ["shared", "asn1"],
+  cli: ["shared", "asn1", "composition", "ceremony"],
+  composition: ["shared", "asn1", "policy", "hsm", "ca", "store", "ceremony", "http"],
+};
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    return statSync(p).isDirectory() ? files(p) : p.endsWith(".ts") ? [p] : [];
+  });
+}
+
+describe("module boundaries (design.md)", () => {
+  const src = join(REPO_ROOT, "src");
+  it("ok/every src module imports only what design.md allows", () => {
+    const violations: string[] = [];
+    for (const f of files(src)) {
+      const mod = relative(src, f).split("/")[0]!;
+      expect(ALLOWED, `unknown module ${mod}`).to.have.property(mod);
+      for (const m of readFileSync(f, "utf8").matchAll(/from\s+"(\.[^"]+)"/g)) {
+        const target = relative(src, resolve(dirname(f), m[1]!)).split("/")[0]!;
+        if (target !== mod && !ALLOWED[mod]!.includes(target)) violations.push(`${relative(src, f)} -> ${m[1]}`);
+      }
+    }
+    expect(violations).to.deep.equal([]);
+  });
+  it("ok/no SQL outside store/", () => {
+    const offenders = files(src).filter((f) => !relative(src, f).startsWith("store/") && /\b(knex|\.raw\(|select \*|insert into)\b/i.test(readFileSync(f, "utf8")));
+    expect(offenders.map((f) => relative(src, f))).to.deep.equal([]);
+  });
+});
