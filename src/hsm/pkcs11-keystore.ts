@@ -1,6 +1,6 @@
 import { createHash, createPublicKey } from "node:crypto";
 import * as graphene from "graphene-pk11";
-import * as pkcs11js from "pkcs11js";
+import pkcs11js from "pkcs11js"; // default import: the CJS constants are not named ESM exports
 import { CaError } from "../shared/ca-error.js";
 import type { KeyType } from "../shared/key-type.js";
 import type { PinSource } from "./pin-source.js";
@@ -60,12 +60,77 @@ const EC_PARAMS: Record<string, Buffer> = {
 const CURVE_BY_PARAMS: Record<string, KeyType> = { "06082a8648ce3d030107": "P-256", "06052b81040022": "P-384" };
 
 /**
+ * One C_Initialize per library per process, shared by every keystore on it (a second
+ * C_Finalize would pull the library from under the others: testbed notes).
+ */
+class Pkcs11Library {
+  private static readonly all = new Map<string, Pkcs11Library>();
+  module: graphene.Module | undefined;
+  private refs = 0;
+  /** Bumped on every C_Initialize: sessions from an older generation are gone. */
+  generation = 0;
+
+  private constructor(readonly path: string) {}
+
+  static get(path: string): Pkcs11Library {
+    let lib = this.all.get(path);
+    if (!lib) this.all.set(path, (lib = new Pkcs11Library(path)));
+    return lib;
+  }
+
+  acquire(): graphene.Module {
+    if (!this.module) this.initialize();
+    this.refs++;
+    return this.module!;
+  }
+
+  release(): void {
+    if (--this.refs > 0) return;
+    this.refs = 0;
+    try {
+      this.module?.finalize();
+    } catch {
+      /* already finalized */
+    }
+    this.module = undefined;
+  }
+
+  private initialize(): void {
+    try {
+      const mod = graphene.Module.load(this.path, "cardpki");
+      // SoftHSM2 and most HSMs corrupt state under parallel use without OS locking (testbed notes).
+      const flags = pkcs11js.CKF_OS_LOCKING_OK;
+      if (typeof flags !== "number") throw new Error("pkcs11js constant CKF_OS_LOCKING_OK missing");
+      mod.initialize({ flags });
+      this.module = mod;
+      this.generation++;
+    } catch (e) {
+      throw new CaError("hsm-unavailable", `cannot load PKCS#11 library ${this.path}: ${(e as Error).message}`);
+    }
+  }
+
+  /** After the library or token restarted: finalize and initialize again, once per generation. */
+  reinitialize(seenGeneration: number): void {
+    if (this.generation !== seenGeneration && this.module) return; // somebody already did
+    try {
+      this.module?.finalize();
+    } catch {
+      /* the library may already consider itself finalized */
+    }
+    this.module = undefined;
+    this.initialize();
+  }
+}
+
+/**
  * PKCS#11 keystore over graphene-pk11: token found by label, PIN from an injected source,
  * a pool of logged-in sessions for parallel signing (C_Initialize with CKF_OS_LOCKING_OK),
  * and recovery after the token or library restarts, without a process restart (REQ-26).
  */
 export class Pkcs11Keystore {
-  private module: graphene.Module | undefined;
+  private readonly library: Pkcs11Library;
+  private acquired = false;
+  private libGeneration = 0;
   private slot: graphene.Slot | undefined;
   private sessions: graphene.Session[] = [];
   private free: graphene.Session[] = [];
@@ -76,7 +141,9 @@ export class Pkcs11Keystore {
   recoveries = 0;
   private pin: string | undefined;
 
-  constructor(readonly options: Pkcs11Options) {}
+  constructor(readonly options: Pkcs11Options) {
+    this.library = Pkcs11Library.get(options.library);
+  }
 
   get tokenLabel(): string {
     return this.options.tokenLabel;
@@ -88,16 +155,18 @@ export class Pkcs11Keystore {
   }
 
   private openSync(): void {
-    let mod: graphene.Module;
-    try {
-      mod = graphene.Module.load(this.options.library, "cardpki");
-      // SoftHSM2 and most HSMs corrupt state under parallel use without OS locking (testbed notes).
-      mod.initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
-    } catch (e) {
-      throw new CaError("hsm-unavailable", `cannot load PKCS#11 library ${this.options.library}: ${(e as Error).message}`);
+    if (!this.acquired) {
+      this.library.acquire();
+      this.acquired = true;
     }
-    this.module = mod;
-    const slots = mod.getSlots(true);
+    const mod = this.library.module!;
+    this.libGeneration = this.library.generation;
+    let slots: graphene.SlotCollection;
+    try {
+      slots = mod.getSlots(true);
+    } catch (e) {
+      throw new CaError("hsm-unavailable", `PKCS#11 C_GetSlotList: ${(e as Error).message}`);
+    }
     let slot: graphene.Slot | undefined;
     for (let i = 0; i < slots.length; i++) {
       const s = slots.items(i);
@@ -123,7 +192,7 @@ export class Pkcs11Keystore {
     while (this.waiters.length > 0 && this.free.length > 0) this.waiters.shift()!(this.free.pop()!);
   }
 
-  private closeQuietly(): void {
+  private closeSessions(): void {
     for (const s of this.sessions) {
       try {
         s.close();
@@ -133,12 +202,12 @@ export class Pkcs11Keystore {
     }
     this.sessions = [];
     this.free = [];
-    try {
-      this.module?.finalize();
-    } catch {
-      /* already finalized */
-    }
-    this.module = undefined;
+  }
+
+  private closeQuietly(): void {
+    this.closeSessions();
+    if (this.acquired) this.library.release();
+    this.acquired = false;
   }
 
   close(): void {
@@ -156,11 +225,15 @@ export class Pkcs11Keystore {
     if (!this.recovering) {
       this.recovering = (async () => {
         this.recoveries++;
-        const waiters = this.waiters;
-        this.waiters = [];
-        this.closeQuietly();
-        this.waiters = waiters;
-        this.openSync();
+        this.closeSessions();
+        try {
+          this.openSync();
+        } catch {
+          // The library itself lost its state (C_Finalize elsewhere, HSM client restart): start it again.
+          this.closeSessions();
+          this.library.reinitialize(this.libGeneration);
+          this.openSync();
+        }
       })().finally(() => {
         this.recovering = undefined;
       });
@@ -170,7 +243,7 @@ export class Pkcs11Keystore {
 
   private async acquire(): Promise<graphene.Session> {
     if (this.recovering) await this.recovering;
-    if (!this.module) await this.open();
+    if (!this.acquired) await this.open();
     const s = this.free.pop();
     if (s) return s;
     return new Promise((resolve) => this.waiters.push(resolve));
