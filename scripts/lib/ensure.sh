@@ -1,0 +1,49 @@
+# Shared by scripts/run, scripts/test and scripts/bench: install what is missing, idempotently.
+# shellcheck shell=bash
+
+APT_PACKAGES=(softhsm2 opensc libpcsclite-dev pcscd gnutls-bin openssl sqlite3 python3 make g++)
+
+log() { printf '[cardpki] %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    log "need root for: $*"; return 1; fi
+}
+
+ensure_apt() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing Debian packages: ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+ensure_node() {
+  if ! command -v node >/dev/null; then
+    log "Node.js >= 20.19 is required (not found on PATH)"; return 1
+  fi
+  node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' || {
+    log "Node.js >= 20.19 is required (found $(node --version))"; return 1; }
+}
+
+# npm ci when node_modules is missing or older than the lockfile; then build.
+ensure_build() {
+  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    log "npm ci"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+  log "build (tsc)"
+  rm -rf dist
+  npx --no-install tsc -p tsconfig.json
+  chmod +x dist/src/cli/main.js
+}
+
+ensure_all() {
+  ensure_apt "${APT_PACKAGES[@]}"
+  ensure_node
+  ensure_build
+}
