@@ -1,0 +1,126 @@
+import { expect } from "chai";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { X509Certificate } from "node:crypto";
+import { loadConfig } from "../../src/composition/config.js";
+import { startService, type Service } from "../../src/composition/serve.js";
+import { toPem } from "../../src/asn1/der.js";
+import { CLI, demoEnv, openssl, writeTemp, type DemoEnv } from "../support/environment.js";
+import { makeCsr, testKey } from "../support/keys.js";
+
+describe("HTTP service (real HTTP on a random port)", function () {
+  this.timeout(60_000);
+  let svc: Service;
+  before(async function () {
+    demoEnv(this);
+    svc = await startService({ ...loadConfig(), host: "127.0.0.1", port: 0 });
+  });
+  after(async () => svc?.stop());
+
+  it("ok/GET /healthz reports database and HSM", async () => {
+    const r = await fetch(`${svc.url}/healthz`);
+    expect(r.status).to.equal(200);
+    expect(await r.json()).to.deep.equal({ status: "ok", checks: { database: "ok", "hsm:demo-issuing": "ok" } });
+  });
+
+  it("ok/GET /ca/<id>.cer is the AIA caIssuers target: one DER certificate, application/pkix-cert", async () => {
+    const r = await fetch(`${svc.url}/ca/demo-issuing.cer`);
+    expect(r.status).to.equal(200);
+    expect(r.headers.get("content-type")).to.equal("application/pkix-cert");
+    const x = new X509Certificate(Buffer.from(await r.arrayBuffer()));
+    expect(x.subject).to.include("CN=cardpki Demo Issuing CA 1");
+    const chain = await (await fetch(`${svc.url}/ca/demo-issuing.pem`)).text();
+    expect(chain.match(/BEGIN CERTIFICATE/g)).to.have.length(2);
+    const list = (await (await fetch(`${svc.url}/ca`)).json()) as { id: string }[];
+    expect(list.map((c) => c.id)).to.include.members(["demo-root", "demo-issuing"]);
+  });
+
+  for (const [path, status] of [["/ca/nope.cer", 404], ["/ca/..%2f..%2fetc%2fpasswd", 404], ["/ca/demo-root.exe", 404], ["/no-such-route", 404]] as const) {
+    it(`fail/GET ${path} → ${status} application/problem+json`, async () => {
+      const r = await fetch(`${svc.url}${path}`);
+      expect(r.status).to.equal(status);
+      expect(r.headers.get("content-type")).to.match(/^application\/problem\+json/);
+      const body = (await r.json()) as { status: number; detail: string };
+      expect(body.status).to.equal(status);
+      expect(body.detail).to.be.a("string");
+    });
+  }
+});
+
+describe("cardpki CLI", function () {
+  this.timeout(60_000);
+  let env: DemoEnv;
+  let dir: string;
+  const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env: env.env, encoding: "utf8" });
+  before(function () {
+    env = demoEnv(this);
+    dir = mkdtempSync(join(tmpdir(), "cli-"));
+  });
+
+  for (const args of [["--help"], ["serve", "--help"], ["setup-demo", "--help"], ["cert", "issue", "--help"], ["cert", "show", "--help"], ["ca", "list", "--help"], ["ceremony", "run", "--help"], ["cert", "--help"]]) {
+    it(`ok/${args.join(" ")} prints usage and exits 0`, () => {
+      const r = run(args);
+      expect(r.status).to.equal(0);
+      expect(r.stdout).to.match(/usage:/);
+    });
+  }
+
+  it("ok/cert issue ocsp-signer from a CSR → PEM that openssl verifies; cert show finds it", () => {
+    const csr = writeTemp(dir, "ocsp.csr", toPem("CERTIFICATE REQUEST", makeCsr(testKey("P-256"), "ignored")));
+    const out = join(dir, "ocsp.pem");
+    const r = run(["cert", "issue", "--profile", "ocsp-signer", "--ca", "demo-issuing", "--csr", csr, "--subject", "CN=OCSP 1,O=cardpki demo,C=SE", "--out", out, "--operator", "alice"]);
+    expect(r.status, r.stderr).to.equal(0);
+    const v = openssl(["verify", "-CAfile", join(env.caStore, "demo-root", "cert.pem"), "-untrusted", join(env.caStore, "demo-issuing", "cert.pem"), out]);
+    expect(v.out).to.include(": OK");
+    const serial = new X509Certificate(readFileSync(out)).serialNumber.toLowerCase();
+    const show = run(["cert", "show", serial]);
+    expect(show.status).to.equal(0);
+    expect(JSON.parse(show.stdout)).to.include({ serial, status: "issued", profile: "ocsp-signer@1", issuerId: "demo-issuing" });
+    const again = run(["cert", "issue", "--profile", "ocsp-signer", "--csr", csr, "--subject", "CN=OCSP 1", "--out", out]);
+    expect(again.status).to.not.equal(0);
+    expect(again.stderr).to.match(/refusing to overwrite/);
+  });
+
+  const failures: [string, string[], RegExp, number][] = [
+    ["unknown command", ["frobnicate"], /unknown command 'frobnicate'/, 2],
+    ["unknown option", ["ca", "list", "--colour"], /Unknown option '--colour'/, 2],
+    ["missing subject", ["cert", "issue", "--profile", "ocsp-signer"], /--subject is required/, 2],
+    ["bad CSR file", ["cert", "issue", "--profile", "ocsp-signer", "--csr", "/etc/hostname", "--subject", "CN=x"], /PKCS#10/, 2],
+    ["public key file without a key", ["cert", "issue", "--profile", "ocsp-signer", "--public-key", "/dev/null", "--subject", "CN=x"], /no PUBLIC KEY/, 2],
+    ["unknown serial", ["cert", "show", "abcdef"], /no certificate with serial/, 1],
+    ["not a serial", ["cert", "show", "zz"], /serial in hex/, 2],
+  ];
+  for (const [name, args, re, code] of failures) {
+    it(`fail/${name}: message on stderr, exit ${code}`, () => {
+      const r = run(args);
+      expect(r.status).to.equal(code);
+      expect(r.stderr).to.match(re);
+      expect(r.stderr).to.not.match(/at .*\.js:\d+/); // a message, not a stack trace
+    });
+  }
+
+  it("fail/an end-entity profile through the operator CLI is refused: exit 1, nothing issued", () => {
+    const pub = writeTemp(dir, "pub.pem", toPem("PUBLIC KEY", testKey("P-256").spki));
+    const r = run(["cert", "issue", "--profile", "loa3-smartcard-auth", "--public-key", pub, "--subject", "CN=Eve,O=X,organizationIdentifier=NTRSE-1,C=SE"]);
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.match(/cannot be issued through this channel/);
+    expect(r.stdout).to.equal("");
+  });
+
+  it("ok/ca list --json names both demo CAs with key URIs and no PIN", () => {
+    const r = run(["ca", "list", "--json"]);
+    const rows = JSON.parse(r.stdout) as { id: string; keyUri: string; active: boolean }[];
+    expect(rows.map((x) => x.id)).to.deep.equal(["demo-issuing", "demo-root"]);
+    for (const x of rows) expect(x.keyUri).to.match(/^pkcs11:token=cardpki-(root|issuing);object=demo-(root|issuing)-key;id=(%[0-9a-f]{2})+;type=private$/);
+    expect(rows.find((x) => x.id === "demo-issuing")!.active).to.equal(true);
+    expect(existsSync(join(env.caStore, "demo-root", "key.uri"))).to.equal(true);
+  });
+
+  it("fail/a ceremony that would reuse an existing CA id is refused before any key is made", () => {
+    const r = run(["ceremony", "run", join(process.cwd(), "policies", "ceremonies", "demo-root.yaml"), "--operator", "bob"]);
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.match(/already exists/);
+  });
+});
