@@ -88,7 +88,7 @@ describe("cardpki CLI", function () {
     ["unknown option", ["ca", "list", "--colour"], /Unknown option '--colour'/, 2],
     ["missing subject", ["cert", "issue", "--profile", "ocsp-signer"], /--subject is required/, 2],
     ["bad CSR file", ["cert", "issue", "--profile", "ocsp-signer", "--csr", "/etc/hostname", "--subject", "CN=x"], /PKCS#10/, 2],
-    ["public key file without a key", ["cert", "issue", "--profile", "ocsp-signer", "--public-key", "/dev/null", "--subject", "CN=x"], /no PUBLIC KEY/, 2],
+    ["public key file without a key", ["cert", "issue", "--profile", "ocsp-signer", "--public-key", "/dev/null", "--subject", "CN=x"], /not a DER SubjectPublicKeyInfo/, 2],
     ["unknown serial", ["cert", "show", "abcdef"], /no certificate with serial/, 1],
     ["not a serial", ["cert", "show", "zz"], /serial in hex/, 2],
   ];
