@@ -54,3 +54,13 @@ export function nameAttributes(name: Name): Record<string, string[]> {
     }
   return out;
 }
+
+/** The same string form as nameToString, from the attributes before encoding. */
+export function subjectToString(attrs: SubjectAttributes): string {
+  const parts: string[] = [];
+  for (const key of SUBJECT_ATTRIBUTE_ORDER) {
+    const v = attrs[key];
+    if (v !== undefined) parts.push(`${key}=${v.replace(/([,+"\\<>;=])/g, "\\$1")}`);
+  }
+  return parts.reverse().join(", ");
+}

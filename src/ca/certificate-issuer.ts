@@ -1,7 +1,7 @@
-import { createHash, createPublicKey, verify as nodeVerify } from "node:crypto";
+import { createHash, createPublicKey, verify as nodeVerify, type KeyObject } from "node:crypto";
 import type { CertificateProfile } from "../policy/certificate-profile.js";
 import type { SubjectAttributes } from "../asn1/name.js";
-import { nameToString } from "../asn1/name.js";
+import { subjectToString } from "../asn1/name.js";
 import { assembleSigned, toHex } from "../asn1/der.js";
 import { OID } from "../asn1/oids.js";
 import { CaError, asCaError } from "../shared/ca-error.js";
@@ -81,13 +81,13 @@ export class CertificateIssuer {
     if (!profile.keyTypes.includes(key.keyType))
       throw new CaError("policy-violation", `key type ${key.keyType} not allowed by profile '${profile.id}' (${profile.keyTypes.join(", ")})`);
     checkSubject(profile, req.subject, req.san ?? {});
-    const { der: tbsDer, subjectName, tbs } = buildTbs({
+    const { der: tbsDer, notBefore, notAfter } = buildTbs({
       profile, issuer, subject: req.subject, san: req.san ?? {}, spki: key.spki, serial,
       now: this.deps.clock.now(), selfSigned: req.selfSigned ?? false,
     });
     // Lint before sign: a failing lint means nothing is signed.
     assertLintsPass(runLints(this.lints, { tbsDer, profile, issuer, selfSigned: req.selfSigned ?? false }));
-    return { profile, tbsDer, subjectDn: nameToString(subjectName), notBefore: tbs.validity.notBefore.getTime(), notAfter: tbs.validity.notAfter.getTime() };
+    return { profile, tbsDer, subjectDn: subjectToString(req.subject), notBefore, notAfter };
   }
 
   async issue(issuer: Authority, req: IssuanceRequest): Promise<IssuedCertificate> {
@@ -120,8 +120,7 @@ export class CertificateIssuer {
       const der = assembleSigned(p.tbsDer, issuer.signer.algorithmDer, signature);
       // Check the HSM's work before anyone sees it: the signature verifies with the CA key.
       const hash = HASH_BY_SIG[issuer.signer.algorithmOid];
-      const pub = createPublicKey({ key: Buffer.from(issuer.signer.spki), format: "der", type: "spki" });
-      if (!hash || !nodeVerify(hash, p.tbsDer, pub, signature)) {
+      if (!hash || !nodeVerify(hash, p.tbsDer, issuerKey(issuer), signature)) {
         await store.fail(serial, event("cert.sign", "failure", { error: "signature does not verify with the CA key" })).catch(() => undefined);
         throw new CaError("hsm-unavailable", "the HSM returned a signature that does not verify with the CA public key");
       }
@@ -140,6 +139,13 @@ export class CertificateIssuer {
     }
     return parseSubjectKey(req.publicKey!);
   }
+}
+
+const issuerKeys = new WeakMap<Authority, KeyObject>();
+function issuerKey(a: Authority): KeyObject {
+  let k = issuerKeys.get(a);
+  if (!k) issuerKeys.set(a, (k = createPublicKey({ key: Buffer.from(a.signer.spki), format: "der", type: "spki" })));
+  return k;
 }
 
 /** Serial: one prefix octet (1..127) + 128 bits from the CSPRNG; positive and minimal by construction. */

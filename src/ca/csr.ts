@@ -4,7 +4,7 @@ import { CertificationRequest } from "@peculiar/asn1-csr";
 import { CaError } from "../shared/ca-error.js";
 import { OID } from "../asn1/oids.js";
 import { pemBlocks, toArrayBuffer } from "../asn1/der.js";
-import { parseSubjectKey, type SubjectKey } from "./public-key.js";
+import { parseSubjectKey, toKeyObject, type SubjectKey } from "./public-key.js";
 
 const SIG_HASH: Record<string, string> = {
   [OID.ecdsaWithSHA256]: "sha256",
@@ -40,7 +40,7 @@ export function verifyCsr(input: Uint8Array | string): SubjectKey {
   const info = req.certificationRequestInfoRaw
     ? new Uint8Array(req.certificationRequestInfoRaw)
     : new Uint8Array(AsnConvert.serialize(req.certificationRequestInfo));
-  const ok = nodeVerify(hash, info, key.keyObject, Buffer.from(req.signature));
+  const ok = nodeVerify(hash, info, toKeyObject(spki), Buffer.from(req.signature));
   if (!ok) throw new CaError("invalid-input", "CSR signature does not verify: no proof of possession of the private key (RFC 2986 3)");
   return key;
 }

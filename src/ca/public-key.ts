@@ -1,46 +1,69 @@
-import { createPublicKey, type KeyObject } from "node:crypto";
-import { AsnConvert } from "@peculiar/asn1-schema";
-import { SubjectPublicKeyInfo } from "@peculiar/asn1-x509";
+import { ECDH, createPublicKey, type KeyObject } from "node:crypto";
+import { childrenOf, content, readTlv } from "../asn1/der-reader.js";
 import { OID, type KeyType } from "../asn1/oids.js";
 import { CaError } from "../shared/ca-error.js";
-import { toArrayBuffer } from "../asn1/der.js";
+import { spkiParts } from "./spki.js";
 
 export interface SubjectKey {
   readonly spki: Uint8Array;
   readonly keyType: KeyType;
-  readonly keyObject: KeyObject;
 }
 
+const CURVES: Record<string, { keyType: KeyType; name: string; size: number }> = {
+  [OID.secp256r1]: { keyType: "P-256", name: "prime256v1", size: 65 },
+  [OID.secp384r1]: { keyType: "P-384", name: "secp384r1", size: 97 },
+};
+
 /**
- * Parses and checks a SubjectPublicKeyInfo: supported algorithm, named curve, RSA size
- * and exponent, point on curve (node's import validates it). RFC 5480 2, RFC 3279 2.3.1.
+ * Parses and checks a SubjectPublicKeyInfo: supported algorithm and named curve, uncompressed
+ * point on the curve (RFC 5480 2.2), RSA size and exponent 65537 (RFC 3279 2.3.1).
  */
 export function parseSubjectKey(spki: Uint8Array): SubjectKey {
-  let info: SubjectPublicKeyInfo;
+  let parts: ReturnType<typeof spkiParts>;
   try {
-    info = AsnConvert.parse(toArrayBuffer(spki), SubjectPublicKeyInfo);
+    parts = spkiParts(spki);
   } catch (e) {
     throw new CaError("invalid-input", `public key is not a DER SubjectPublicKeyInfo: ${(e as Error).message}`);
   }
-  let keyObject: KeyObject;
+  if (parts.algorithm === OID.ecPublicKey) {
+    const curve = parts.parameters ? CURVES[parts.parameters] : undefined;
+    if (!curve) throw new CaError("invalid-input", `EC curve ${parts.parameters ?? "(none)"} not supported (P-256, P-384)`);
+    if (parts.bits.length !== curve.size || parts.bits[0] !== 0x04) throw new CaError("invalid-input", `EC point must be uncompressed (RFC 5480 2.2)`);
+    try {
+      ECDH.convertKey(parts.bits, curve.name); // throws unless the point is on the curve
+    } catch {
+      throw new CaError("invalid-input", "EC public key is not a point on its curve");
+    }
+    return { spki, keyType: curve.keyType };
+  }
+  if (parts.algorithm === OID.rsaEncryption) {
+    let n: Uint8Array;
+    let e: Uint8Array;
+    try {
+      const seq = readTlv(parts.bits, 0);
+      const [nT, eT] = childrenOf(parts.bits, seq);
+      if (seq.end !== parts.bits.length || nT?.tag !== 0x02 || eT?.tag !== 0x02) throw new Error("RSAPublicKey");
+      n = content(parts.bits, nT);
+      e = content(parts.bits, eT);
+    } catch {
+      throw new CaError("invalid-input", "RSA public key is not an RSAPublicKey SEQUENCE (RFC 3279 2.3.1)");
+    }
+    if (Buffer.from(e).toString("hex") !== "010001") throw new CaError("invalid-input", "RSA public exponent must be 65537");
+    if ((n[0]! & 0x80) !== 0) throw new CaError("invalid-input", "RSA modulus is negative");
+    let i = 0;
+    while (i < n.length - 1 && n[i] === 0) i++;
+    const bits = (n.length - i) * 8 - (Math.clz32(n[i]!) - 24);
+    if (bits === 2048 || bits === 3072 || bits === 4096) return { spki, keyType: `RSA-${bits}` as KeyType };
+    throw new CaError("invalid-input", `RSA modulus of ${bits} bits not supported (2048, 3072, 4096)`);
+  }
+  throw new CaError("invalid-input", `public key algorithm ${parts.algorithm} not supported`);
+}
+
+/** A node KeyObject for signature checks (CSR proof of possession). */
+export function toKeyObject(spki: Uint8Array): KeyObject {
   try {
-    keyObject = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
+    return createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
   } catch (e) {
     throw new CaError("invalid-input", `public key rejected: ${(e as Error).message}`);
   }
-  const alg = info.algorithm.algorithm;
-  if (alg === OID.ecPublicKey) {
-    const curve = keyObject.asymmetricKeyDetails?.namedCurve;
-    if (curve === "prime256v1") return { spki, keyType: "P-256", keyObject };
-    if (curve === "secp384r1") return { spki, keyType: "P-384", keyObject };
-    throw new CaError("invalid-input", `EC curve ${curve ?? "unknown"} not supported (P-256, P-384)`);
-  }
-  if (alg === OID.rsaEncryption) {
-    const bits = keyObject.asymmetricKeyDetails?.modulusLength ?? 0;
-    const e = keyObject.asymmetricKeyDetails?.publicExponent;
-    if (e !== 65537n) throw new CaError("invalid-input", `RSA public exponent must be 65537`);
-    if (bits === 2048 || bits === 3072 || bits === 4096) return { spki, keyType: `RSA-${bits}` as KeyType, keyObject };
-    throw new CaError("invalid-input", `RSA modulus of ${bits} bits not supported (2048, 3072, 4096)`);
-  }
-  throw new CaError("invalid-input", `public key algorithm ${alg} not supported`);
 }

@@ -1,16 +1,19 @@
 import { createHash } from "node:crypto";
-import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
+import { AsnConvert } from "@peculiar/asn1-schema";
 import {
-  AccessDescription, AlgorithmIdentifier, AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints,
-  CertificatePolicies, CRLDistributionPoints, DistributionPoint, DistributionPointName, ExtendedKeyUsage, Extension,
-  Extensions, GeneralName, KeyIdentifier, KeyUsage, Name, OtherName, PolicyInformation, SubjectAlternativeName,
-  SubjectKeyIdentifier, SubjectPublicKeyInfo, TBSCertificate, Validity, Version,
+  AccessDescription, AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints, CertificatePolicies,
+  CRLDistributionPoints, DistributionPoint, DistributionPointName, ExtendedKeyUsage, GeneralName, KeyIdentifier,
+  KeyUsage, PolicyInformation,
 } from "@peculiar/asn1-x509";
-import { EKU_BY_NAME, KEY_USAGE_BITS, OID } from "../asn1/oids.js";
-import { derTlv, fromHex, toArrayBuffer } from "../asn1/der.js";
-import { buildName, type SubjectAttributes } from "../asn1/name.js";
+import { EKU_BY_NAME, KEY_USAGE_BITS, OID, SUBJECT_ATTRIBUTE_OIDS, SUBJECT_ATTRIBUTE_ORDER } from "../asn1/oids.js";
+import { concat, derTlv, fromHex, toArrayBuffer } from "../asn1/der.js";
+import { encodeOid, encodeTime } from "../asn1/der-reader.js";
+import type { SubjectAttributes } from "../asn1/name.js";
 import type { CertificateProfile } from "../policy/certificate-profile.js";
 import type { Authority } from "./authority.js";
+import { keyIdentifier } from "./spki.js";
+
+export { keyIdentifier };
 
 export interface SubjectAltNames {
   readonly email?: readonly string[];
@@ -29,87 +32,143 @@ export interface TbsInput {
   readonly selfSigned?: boolean;
 }
 
-/** RFC 5280 4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING value. */
-export function keyIdentifier(spki: Uint8Array): Uint8Array {
-  const info = AsnConvert.parse(toArrayBuffer(spki), SubjectPublicKeyInfo);
-  return new Uint8Array(createHash("sha1").update(new Uint8Array(info.subjectPublicKey)).digest());
+export interface BuiltTbs {
+  readonly der: Uint8Array;
+  readonly subjectDer: Uint8Array;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
 }
 
-function ext(extnID: string, critical: boolean, value: unknown): Extension {
-  return new Extension({ extnID, critical, extnValue: new OctetString(AsnConvert.serialize(value)) });
+const utf8 = new TextEncoder();
+
+/** Extension ::= SEQUENCE { extnID, critical DEFAULT FALSE, extnValue OCTET STRING } (RFC 5280 4.1). */
+function extensionDer(oid: string, critical: boolean, valueDer: Uint8Array): Uint8Array {
+  return derTlv(0x30, concat(encodeOid(oid), critical ? Uint8Array.of(0x01, 0x01, 0xff) : new Uint8Array(0), derTlv(0x04, valueDer)));
 }
 
-/** RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050. */
-function x509Time(d: Date): { utcTime?: Date; generalTime?: Date } {
-  return d.getUTCFullYear() < 2050 ? { utcTime: d } : { generalTime: d };
+const ser = (v: unknown) => new Uint8Array(AsnConvert.serialize(v));
+
+/** X.520: countryName and serialNumber are PrintableString; the rest UTF8String (RFC 5280 4.1.2.6). */
+const PRINTABLE = new Set<string>([OID.countryName, OID.serialNumber]);
+const ATTR_OID_DER: Record<string, Uint8Array> = Object.fromEntries(Object.entries(SUBJECT_ATTRIBUTE_OIDS).map(([k, v]) => [k, encodeOid(v)]));
+
+/** Name: one attribute per RDN, in a fixed order (most general first). */
+export function encodeSubject(attrs: SubjectAttributes): Uint8Array {
+  const rdns: Uint8Array[] = [];
+  for (const key of SUBJECT_ATTRIBUTE_ORDER) {
+    const v = attrs[key];
+    if (v === undefined) continue;
+    const tag = PRINTABLE.has(SUBJECT_ATTRIBUTE_OIDS[key]!) ? 0x13 : 0x0c;
+    rdns.push(derTlv(0x31, derTlv(0x30, concat(ATTR_OID_DER[key]!, derTlv(tag, utf8.encode(v))))));
+  }
+  return derTlv(0x30, concat(...rdns));
 }
 
-/**
- * Builds the TBSCertificate ONLY from the profile, the issuer and verified attributes:
- * nothing is copied from a CSR (issue 2: no blind copying). Validity is second-aligned.
- */
-export function buildTbs(input: TbsInput): { tbs: TBSCertificate; der: Uint8Array; subjectName: Name } {
-  const { profile, issuer } = input;
-  const nowSec = Math.floor(input.now.getTime() / 1000) * 1000;
-  const notBefore = new Date(nowSec - profile.validity.backdateSeconds * 1000);
-  let notAfter = new Date(notBefore.getTime() + profile.validity.days * 86_400_000 - 1000);
-  // CPS 6.3.2: a certificate never outlives its issuer; clamp to the issuer's end.
-  if (!input.selfSigned && notAfter > issuer.notAfter) notAfter = new Date(issuer.notAfter.getTime());
+/** The extensions that depend only on profile and issuer: encoded once per pair. */
+interface ConstantExtensions {
+  readonly beforeSki: Uint8Array; // basicConstraints, keyUsage, EKU
+  readonly afterSan: Uint8Array; // policies, AIA, CDP, ocsp-nocheck
+  readonly aki: Uint8Array | undefined; // absent when self-signed (depends on the subject key then)
+}
 
-  const subjectName = buildName(input.subject);
-  const issuerName = input.selfSigned ? subjectName : AsnConvert.parse(toArrayBuffer(issuer.nameDer), Name);
-  const algorithm = AsnConvert.parse(toArrayBuffer(issuer.signer.algorithmDer), AlgorithmIdentifier);
-  const spkiInfo = AsnConvert.parse(toArrayBuffer(input.spki), SubjectPublicKeyInfo);
-  const ski = keyIdentifier(input.spki);
+const constantCache = new WeakMap<CertificateProfile, Map<string, ConstantExtensions>>();
 
-  const exts: Extension[] = [];
+function constantExtensions(profile: CertificateProfile, issuer: Authority, selfSigned: boolean): ConstantExtensions {
+  const key = `${issuer.id}|${Buffer.from(issuer.ski).toString("hex")}|${issuer.urls.ocsp}|${issuer.urls.caIssuers}|${issuer.urls.crl}|${selfSigned}`;
+  let perProfile = constantCache.get(profile);
+  if (!perProfile) constantCache.set(profile, (perProfile = new Map()));
+  const hit = perProfile.get(key);
+  if (hit) return hit;
+  const before: Uint8Array[] = [];
   // RFC 5280 4.2.1.9: critical in CA certificates; we mark it critical in all.
-  exts.push(ext(OID.extBasicConstraints, true, new BasicConstraints(profile.basicConstraints.ca
-    ? { cA: true, ...(profile.basicConstraints.pathLen !== undefined ? { pathLenConstraint: profile.basicConstraints.pathLen } : {}) }
-    : {})));
+  const bc = profile.basicConstraints.ca
+    ? new BasicConstraints({ cA: true, ...(profile.basicConstraints.pathLen !== undefined ? { pathLenConstraint: profile.basicConstraints.pathLen } : {}) })
+    : new BasicConstraints({});
+  before.push(extensionDer(OID.extBasicConstraints, true, ser(bc)));
   // RFC 5280 4.2.1.3: SHOULD be critical.
   let kuBits = 0;
   for (const u of profile.keyUsage) kuBits |= 1 << KEY_USAGE_BITS[u]!;
-  exts.push(ext(OID.extKeyUsage, true, new KeyUsage(kuBits)));
+  before.push(extensionDer(OID.extKeyUsage, true, ser(new KeyUsage(kuBits))));
   if (profile.extendedKeyUsage.length > 0)
-    exts.push(ext(OID.extExtKeyUsage, false, new ExtendedKeyUsage(profile.extendedKeyUsage.map((n) => EKU_BY_NAME[n]!))));
-  exts.push(ext(OID.extSubjectKeyIdentifier, false, new SubjectKeyIdentifier(toArrayBuffer(ski))));
-  // RFC 5280 4.2.1.1: AKI in all but self-signed roots, where it MAY appear (we include it, = SKI).
-  const aki = input.selfSigned ? ski : issuer.ski;
-  exts.push(ext(OID.extAuthorityKeyIdentifier, false, new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(toArrayBuffer(aki)) })));
-  const names: GeneralName[] = [];
-  for (const e of input.san.email ?? []) names.push(new GeneralName({ rfc822Name: e }));
-  for (const u of input.san.upn ?? [])
-    names.push(new GeneralName({ otherName: new OtherName({ typeId: OID.upn, value: toArrayBuffer(derTlv(0x0c, new TextEncoder().encode(u))) }) }));
-  // RFC 5280 4.2.1.6: critical when the subject is empty.
-  if (names.length > 0) exts.push(ext(OID.extSubjectAltName, subjectName.length === 0, new SubjectAlternativeName(names)));
+    before.push(extensionDer(OID.extExtKeyUsage, false, ser(new ExtendedKeyUsage(profile.extendedKeyUsage.map((n) => EKU_BY_NAME[n]!)))));
+  const after: Uint8Array[] = [];
   if (profile.certificatePolicies.length > 0)
-    exts.push(ext(OID.extCertificatePolicies, false, new CertificatePolicies(profile.certificatePolicies.map((p) => new PolicyInformation({ policyIdentifier: p })))));
+    after.push(extensionDer(OID.extCertificatePolicies, false, ser(new CertificatePolicies(profile.certificatePolicies.map((p) => new PolicyInformation({ policyIdentifier: p }))))));
   const aia: AccessDescription[] = [];
   if (profile.authorityInfoAccess.ocsp && issuer.urls.ocsp)
     aia.push(new AccessDescription({ accessMethod: OID.adOcsp, accessLocation: new GeneralName({ uniformResourceIdentifier: issuer.urls.ocsp }) }));
   if (profile.authorityInfoAccess.caIssuers && issuer.urls.caIssuers)
     aia.push(new AccessDescription({ accessMethod: OID.adCaIssuers, accessLocation: new GeneralName({ uniformResourceIdentifier: issuer.urls.caIssuers }) }));
-  if (aia.length > 0) exts.push(ext(OID.extAuthorityInfoAccess, false, new AuthorityInfoAccessSyntax(aia)));
+  if (aia.length > 0) after.push(extensionDer(OID.extAuthorityInfoAccess, false, ser(new AuthorityInfoAccessSyntax(aia))));
   if (profile.crlDistributionPoint && issuer.urls.crl)
-    exts.push(ext(OID.extCrlDistributionPoints, false, new CRLDistributionPoints([
+    after.push(extensionDer(OID.extCrlDistributionPoints, false, ser(new CRLDistributionPoints([
       new DistributionPoint({ distributionPoint: new DistributionPointName({ fullName: [new GeneralName({ uniformResourceIdentifier: issuer.urls.crl })] }) }),
-    ])));
+    ]))));
   // RFC 6960 4.2.2.2.1: id-pkix-ocsp-nocheck, value NULL.
-  if (profile.ocspNoCheck)
-    exts.push(new Extension({ extnID: OID.ocspNoCheck, critical: false, extnValue: new OctetString(Uint8Array.of(0x05, 0x00)) }));
+  if (profile.ocspNoCheck) after.push(extensionDer(OID.ocspNoCheck, false, Uint8Array.of(0x05, 0x00)));
+  const c: ConstantExtensions = {
+    beforeSki: concat(...before),
+    afterSan: concat(...after),
+    aki: selfSigned ? undefined : akiExtension(issuer.ski),
+  };
+  perProfile.set(key, c);
+  return c;
+}
 
-  const tbs = new TBSCertificate({
-    version: Version.v3,
-    serialNumber: toArrayBuffer(fromHex(input.serial)),
-    signature: algorithm,
-    issuer: issuerName,
-    validity: new Validity(),
-    subject: subjectName,
-    subjectPublicKeyInfo: spkiInfo,
-    extensions: new Extensions(exts),
-  });
-  tbs.validity.notBefore = Object.assign(tbs.validity.notBefore, { utcTime: undefined, generalTime: undefined }, x509Time(notBefore));
-  tbs.validity.notAfter = Object.assign(tbs.validity.notAfter, { utcTime: undefined, generalTime: undefined }, x509Time(notAfter));
-  return { tbs, der: new Uint8Array(AsnConvert.serialize(tbs)), subjectName };
+// RFC 5280 4.2.1.1: AKI in all but self-signed roots, where it MAY appear (we include it, = SKI).
+function akiExtension(ski: Uint8Array): Uint8Array {
+  return extensionDer(OID.extAuthorityKeyIdentifier, false, ser(new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(toArrayBuffer(ski)) })));
+}
+
+/** GeneralNames with rfc822Name [1] and UPN otherName [0] (RFC 5280 4.2.1.6). */
+function sanValue(san: SubjectAltNames): Uint8Array | undefined {
+  const names: Uint8Array[] = [];
+  for (const e of san.email ?? []) names.push(derTlv(0x81, utf8.encode(e)));
+  for (const u of san.upn ?? []) names.push(derTlv(0xa0, concat(encodeOid(OID.upn), derTlv(0xa0, derTlv(0x0c, utf8.encode(u))))));
+  return names.length > 0 ? derTlv(0x30, concat(...names)) : undefined;
+}
+
+const VERSION_3 = Uint8Array.of(0xa0, 0x03, 0x02, 0x01, 0x02);
+
+/**
+ * Builds the TBSCertificate ONLY from the profile, the issuer and verified attributes:
+ * nothing is copied from a CSR (issue 2: no blind copying). Validity is second-aligned.
+ * Encoded directly as DER; the lints read it back with an independent reader.
+ */
+export function buildTbs(input: TbsInput): BuiltTbs {
+  const { profile, issuer } = input;
+  const selfSigned = input.selfSigned ?? false;
+  const nowSec = Math.floor(input.now.getTime() / 1000) * 1000;
+  const notBefore = new Date(nowSec - profile.validity.backdateSeconds * 1000);
+  let notAfter = new Date(notBefore.getTime() + profile.validity.days * 86_400_000 - 1000);
+  // CPS 6.3.2: a certificate never outlives its issuer; clamp to the issuer's end.
+  if (!selfSigned && notAfter > issuer.notAfter) notAfter = new Date(Math.floor(issuer.notAfter.getTime() / 1000) * 1000);
+
+  const subjectDer = encodeSubject(input.subject);
+  const ski = keyIdentifier(input.spki);
+  const c = constantExtensions(profile, issuer, selfSigned);
+  const san = sanValue(input.san);
+  const exts = concat(
+    c.beforeSki,
+    extensionDer(OID.extSubjectKeyIdentifier, false, derTlv(0x04, ski)),
+    c.aki ?? akiExtension(ski),
+    // RFC 5280 4.2.1.6: critical when the subject is empty.
+    san ? extensionDer(OID.extSubjectAltName, Object.keys(input.subject).length === 0, san) : new Uint8Array(0),
+    c.afterSan,
+  );
+  const der = derTlv(0x30, concat(
+    VERSION_3,
+    derTlv(0x02, fromHex(input.serial)),
+    issuer.signer.algorithmDer,
+    selfSigned ? subjectDer : issuer.nameDer,
+    derTlv(0x30, concat(encodeTime(notBefore), encodeTime(notAfter))),
+    subjectDer,
+    input.spki,
+    derTlv(0xa3, derTlv(0x30, exts)),
+  ));
+  return { der, subjectDer, notBefore, notAfter };
+}
+
+export function sha256Hex(b: Uint8Array): string {
+  return createHash("sha256").update(b).digest("hex");
 }

@@ -2,32 +2,61 @@ import type { Knex } from "knex";
 import { CaError } from "../shared/ca-error.js";
 import type { AuditEvent, CertRecord, CertStore, Reservation } from "../ca/ports.js";
 import { GroupCommitter } from "./group-commit.js";
-import { insertAuditEvent } from "./audit.store.js";
+import { auditRow, insertAuditEvent } from "./audit.store.js";
 import { isUniqueViolation } from "./database.js";
 
-/** CertStore over knex; writes go through group commit so each record is durable at low cost. */
+type Op =
+  | { readonly kind: "reserve"; readonly r: Reservation; readonly audit: AuditEvent }
+  | { readonly kind: "issued" | "failed"; readonly serial: string; readonly der?: Uint8Array; readonly audit: AuditEvent };
+
+class NotReserved extends Error {}
+
+/** Rows per multi-row statement: well under SQLite's 32766 host parameters and PostgreSQL's 65535. */
+const CHUNK = 200;
+
+/** CertStore over knex; every write is durable when its promise resolves, through group commit. */
 export class KnexCertStore implements CertStore {
-  private readonly writer: GroupCommitter;
+  private readonly writer: GroupCommitter<Op>;
 
   constructor(private readonly db: Knex) {
-    this.writer = new GroupCommitter(db);
+    this.writer = new GroupCommitter<Op>(db, (trx, ops) => this.apply(trx, ops));
   }
 
   get batches(): number {
     return this.writer.batches;
   }
 
+  /** One batch: a multi-row insert for new serials, one UPDATE per status, one insert for audit. */
+  private async apply(trx: Knex.Transaction, ops: readonly Op[]): Promise<void> {
+    const reserves = ops.filter((o): o is Extract<Op, { kind: "reserve" }> => o.kind === "reserve");
+    for (let i = 0; i < reserves.length; i += CHUNK)
+      await trx("certificates").insert(reserves.slice(i, i + CHUNK).map(({ r, audit }) => ({
+        serial: r.serial, issuer_id: r.issuerId, profile_id: r.profileId, profile_version: r.profileVersion,
+        status: "reserved", subject_dn: r.subjectDn, not_before: r.notBefore.getTime(), not_after: r.notAfter.getTime(),
+        tbs: Buffer.from(r.tbs), der: null, requested_by: r.requestedBy, created_at: audit.at.getTime(), updated_at: audit.at.getTime(),
+      })));
+    for (const status of ["issued", "failed"] as const) {
+      const group = ops.filter((o): o is Extract<Op, { kind: "issued" | "failed" }> => o.kind === status);
+      for (let i = 0; i < group.length; i += CHUNK) {
+        const chunk = group.slice(i, i + CHUNK);
+        const serials = chunk.map((o) => o.serial);
+        const patch: Record<string, unknown> = { status, updated_at: chunk[0]!.audit.at.getTime() };
+        if (status === "issued") {
+          // der = CASE serial WHEN ? THEN ? ... END: one statement for the whole chunk.
+          patch.der = trx.raw(`CASE serial ${chunk.map(() => "WHEN ? THEN ?").join(" ")} END`, chunk.flatMap((o) => [o.serial, Buffer.from(o.der!)]));
+        }
+        // Only a reserved serial moves on: a serial recovered as unfinished stays revoked.
+        const n = await trx("certificates").whereIn("serial", serials).andWhere({ status: "reserved" }).update(patch);
+        if (n !== chunk.length) throw new NotReserved(`${chunk.length - n} serial(s) not reserved`);
+      }
+    }
+    const audits = ops.map((o) => auditRow(o.audit));
+    for (let i = 0; i < audits.length; i += CHUNK) await trx("audit_events").insert(audits.slice(i, i + CHUNK));
+  }
+
   async reserve(r: Reservation, audit: AuditEvent): Promise<void> {
     try {
-      await this.writer.run(async (trx) => {
-        await trx("certificates").insert({
-          serial: r.serial, issuer_id: r.issuerId, profile_id: r.profileId, profile_version: r.profileVersion,
-          status: "reserved", subject_dn: r.subjectDn, not_before: r.notBefore.getTime(), not_after: r.notAfter.getTime(),
-          tbs: Buffer.from(r.tbs), der: null, requested_by: r.requestedBy,
-          created_at: audit.at.getTime(), updated_at: audit.at.getTime(),
-        });
-        await insertAuditEvent(trx, audit);
-      });
+      await this.writer.run({ kind: "reserve", r, audit });
     } catch (e) {
       if (isUniqueViolation(e)) throw new CaError("conflict", `serial ${r.serial} was used before`);
       throw new CaError("unavailable", `cannot record serial: ${(e as Error).message}`, undefined, { cause: e });
@@ -35,24 +64,20 @@ export class KnexCertStore implements CertStore {
   }
 
   async complete(serial: string, der: Uint8Array, audit: AuditEvent): Promise<void> {
-    await this.transition(serial, "issued", { der: Buffer.from(der) }, audit);
+    await this.transition({ kind: "issued", serial, der, audit });
   }
 
   async fail(serial: string, audit: AuditEvent): Promise<void> {
-    await this.transition(serial, "failed", {}, audit);
+    await this.transition({ kind: "failed", serial, audit });
   }
 
-  private async transition(serial: string, status: string, extra: Record<string, unknown>, audit: AuditEvent): Promise<void> {
-    const n = await this.writer
-      .run(async (trx) => {
-        const count = await trx("certificates").where({ serial, status: "reserved" }).update({ status, updated_at: audit.at.getTime(), ...extra });
-        if (count === 1) await insertAuditEvent(trx, audit);
-        return count;
-      })
-      .catch((e) => {
-        throw new CaError("unavailable", `cannot store certificate ${serial}: ${(e as Error).message}`, undefined, { cause: e });
-      });
-    if (n !== 1) throw new CaError("conflict", `serial ${serial} is not reserved (recovered as unfinished?)`);
+  private async transition(op: Op & { serial: string }): Promise<void> {
+    try {
+      await this.writer.run(op);
+    } catch (e) {
+      if (e instanceof NotReserved) throw new CaError("conflict", `serial ${op.serial} is not reserved (recovered as unfinished?)`);
+      throw new CaError("unavailable", `cannot store certificate ${op.serial}: ${(e as Error).message}`, undefined, { cause: e });
+    }
   }
 
   async get(serial: string): Promise<CertRecord | undefined> {

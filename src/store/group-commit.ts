@@ -1,26 +1,31 @@
 import type { Knex } from "knex";
 
-interface Item {
-  work: (trx: Knex.Transaction) => Promise<unknown>;
-  resolve: (v: unknown) => void;
+interface Pending<Op> {
+  op: Op;
+  resolve: () => void;
   reject: (e: unknown) => void;
 }
 
 /**
- * Group commit: concurrent writes that arrive while a transaction is on disk share the next
- * one, so N durable records cost one fsync, not N. If a shared transaction fails, each item
- * is retried in its own transaction so one bad write never fails its neighbours.
+ * Group commit: writes that arrive while a transaction is being written share the next one,
+ * and `apply` turns a whole batch into a few multi-row statements, so N durable records cost
+ * one commit, not N. If a shared transaction fails, each op is retried in its own transaction
+ * so that one bad write never fails its neighbours and each gets its own error.
  */
-export class GroupCommitter {
-  private queue: Item[] = [];
+export class GroupCommitter<Op> {
+  private queue: Pending<Op>[] = [];
   private flushing = false;
   batches = 0;
 
-  constructor(private readonly db: Knex, private readonly maxBatch = 128) {}
+  constructor(
+    private readonly db: Knex,
+    private readonly apply: (trx: Knex.Transaction, ops: readonly Op[]) => Promise<void>,
+    private readonly maxBatch = 256,
+  ) {}
 
-  run<T>(work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ work, resolve: resolve as (v: unknown) => void, reject });
+  run(op: Op): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ op, resolve, reject });
       if (!this.flushing) {
         this.flushing = true;
         setImmediate(() => void this.flush());
@@ -32,31 +37,24 @@ export class GroupCommitter {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       this.batches++;
-      if (batch.length === 1) {
-        await this.single(batch[0]!);
-        continue;
-      }
-      let results: unknown[] | undefined;
+      let ok = false;
       try {
-        results = await this.db.transaction(async (trx) => {
-          const out: unknown[] = [];
-          for (const item of batch) out.push(await item.work(trx));
-          return out;
-        });
-      } catch {
-        results = undefined;
+        await this.db.transaction((trx) => this.apply(trx, batch.map((p) => p.op)));
+        ok = true;
+      } catch (e) {
+        if (batch.length === 1) batch[0]!.reject(e);
       }
-      if (results) batch.forEach((item, i) => item.resolve(results![i]));
-      else for (const item of batch) await this.single(item);
+      if (ok) for (const p of batch) p.resolve();
+      else if (batch.length > 1)
+        for (const p of batch) {
+          try {
+            await this.db.transaction((trx) => this.apply(trx, [p.op]));
+            p.resolve();
+          } catch (e) {
+            p.reject(e);
+          }
+        }
     }
     this.flushing = false;
-  }
-
-  private async single(item: Item): Promise<void> {
-    try {
-      item.resolve(await this.db.transaction((trx) => item.work(trx)));
-    } catch (e) {
-      item.reject(e);
-    }
   }
 }

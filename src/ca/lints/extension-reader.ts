@@ -1,13 +1,25 @@
 import { AsnConvert } from "@peculiar/asn1-schema";
-import type { Extension, TBSCertificate } from "@peculiar/asn1-x509";
+import { toArrayBuffer } from "../../asn1/der.js";
+import type { ExtensionView, TbsView } from "./tbs-view.js";
 
-export function findExtensions(tbs: TBSCertificate, oid: string): Extension[] {
-  return (tbs.extensions ?? []).filter((e) => e.extnID === oid);
+export function findExtensions(tbs: TbsView, oid: string): ExtensionView[] {
+  return tbs.extensions.filter((e) => e.oid === oid);
 }
 
+// Decoding is a pure function of the bytes: profile-constant extensions (KU, EKU, policies,
+// AIA, CDP...) repeat in every certificate, so each distinct value is decoded once.
+const cache = new Map<string, unknown>();
+
 /** Parses the single extension with this OID, or undefined when absent. */
-export function readExtension<T>(tbs: TBSCertificate, oid: string, type: new () => T): { ext: Extension; value: T } | undefined {
-  const found = findExtensions(tbs, oid)[0];
-  if (!found) return undefined;
-  return { ext: found, value: AsnConvert.parse(found.extnValue.buffer, type) };
+export function readExtension<T>(tbs: TbsView, oid: string, type: new () => T): { ext: ExtensionView; value: T } | undefined {
+  const ext = findExtensions(tbs, oid)[0];
+  if (!ext) return undefined;
+  const key = `${type.name}:${Buffer.from(ext.value).toString("base64")}`;
+  let value = cache.get(key) as T | undefined;
+  if (value === undefined) {
+    value = AsnConvert.parse(toArrayBuffer(ext.value), type);
+    if (cache.size > 4096) cache.clear();
+    cache.set(key, value);
+  }
+  return { ext, value };
 }

@@ -1,11 +1,12 @@
 import {
   AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints, CertificatePolicies, CRLDistributionPoints,
-  ExtendedKeyUsage, KeyUsage, SubjectAlternativeName, SubjectKeyIdentifier,
+  ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
 } from "@peculiar/asn1-x509";
-import { AsnConvert } from "@peculiar/asn1-schema";
 import { EKU_BY_NAME, KEY_USAGE_BITS, OID } from "../../asn1/oids.js";
 import { toHex } from "../../asn1/der.js";
-import { keyIdentifier } from "../tbs-builder.js";
+import { content, readTlv } from "../../asn1/der-reader.js";
+import { compiledPattern } from "../../policy/patterns.js";
+import { keyIdentifier } from "../spki.js";
 import { findExtensions, readExtension } from "./extension-reader.js";
 import type { Lint } from "./lint.js";
 
@@ -22,10 +23,10 @@ export const extensionLints: Lint[] = [
     citation: "RFC 5280 4.2: a certificate MUST NOT include more than one instance of an extension",
     check: ({ tbs }) => {
       const seen = new Set<string>();
-      for (const e of tbs.extensions ?? []) {
-        if (seen.has(e.extnID)) return `extension ${e.extnID} repeated`;
-        if (!KNOWN.has(e.extnID)) return `extension ${e.extnID} is not one cardpki profiles produce`;
-        seen.add(e.extnID);
+      for (const e of tbs.extensions) {
+        if (seen.has(e.oid)) return `extension ${e.oid} repeated`;
+        if (!KNOWN.has(e.oid)) return `extension ${e.oid} is not one cardpki profiles produce`;
+        seen.add(e.oid);
       }
       return undefined;
     },
@@ -68,10 +69,12 @@ export const extensionLints: Lint[] = [
     id: "ski_present_and_derived",
     citation: "RFC 5280 4.2.1.2 (method 1)",
     check: ({ tbs }) => {
-      const ski = readExtension(tbs, OID.extSubjectKeyIdentifier, SubjectKeyIdentifier);
+      const ski = findExtensions(tbs, OID.extSubjectKeyIdentifier)[0];
       if (!ski) return "subjectKeyIdentifier missing";
-      const want = keyIdentifier(new Uint8Array(AsnConvert.serialize(tbs.subjectPublicKeyInfo)));
-      return toHex(new Uint8Array(ski.value.buffer)) === toHex(want) ? undefined : "subjectKeyIdentifier is not the key's SHA-1 identifier";
+      if (ski.critical) return "subjectKeyIdentifier MUST NOT be critical";
+      const os = readTlv(ski.value, 0);
+      if (os.tag !== 0x04 || os.end !== ski.value.length) return "subjectKeyIdentifier is not an OCTET STRING";
+      return toHex(content(ski.value, os)) === toHex(keyIdentifier(tbs.spkiDer)) ? undefined : "subjectKeyIdentifier is not the key's SHA-1 identifier";
     },
   },
   {
@@ -82,7 +85,7 @@ export const extensionLints: Lint[] = [
       if (!aki) return "authorityKeyIdentifier missing";
       if (aki.ext.critical) return "authorityKeyIdentifier MUST NOT be critical";
       const id = aki.value.keyIdentifier ? toHex(new Uint8Array(aki.value.keyIdentifier.buffer)) : "";
-      const want = selfSigned ? toHex(keyIdentifier(new Uint8Array(AsnConvert.serialize(tbs.subjectPublicKeyInfo)))) : toHex(issuer.ski);
+      const want = selfSigned ? toHex(keyIdentifier(tbs.spkiDer)) : toHex(issuer.ski);
       return id === want ? undefined : "authorityKeyIdentifier differs from the issuer's key identifier";
     },
   },
@@ -106,7 +109,7 @@ export const extensionLints: Lint[] = [
       for (const e of emails) {
         // RFC 5280 4.2.1.6: rfc822Name is an addr-spec (IA5, no display name).
         if (!/^[\x21-\x7e]+@[\x21-\x7e]+$/.test(e)) return `SAN email ${JSON.stringify(e)} is not an addr-spec`;
-        if (rules.email?.pattern !== undefined && !new RegExp(`^(?:${rules.email.pattern})$`, "u").test(e)) return "SAN email does not match the profile pattern";
+        if (rules.email?.pattern !== undefined && !compiledPattern(rules.email.pattern).test(e)) return "SAN email does not match the profile pattern";
       }
       if (san && tbs.subject.length === 0 && !san.ext.critical) return "SAN must be critical when the subject is empty";
       return undefined;

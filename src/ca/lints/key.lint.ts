@@ -1,7 +1,6 @@
-import { AsnConvert } from "@peculiar/asn1-schema";
-import { parseSubjectKey } from "../public-key.js";
 import { OID } from "../../asn1/oids.js";
 import { toHex } from "../../asn1/der.js";
+import { spkiKeyType } from "../spki.js";
 import type { Lint } from "./lint.js";
 
 const EC_SIG_FOR_KEY: Record<string, string> = { "P-256": OID.ecdsaWithSHA256, "P-384": OID.ecdsaWithSHA384 };
@@ -11,20 +10,20 @@ export const keyLints: Lint[] = [
     id: "subject_key_type_allowed",
     citation: "CPS 6.1.5 (profile keyTypes); RFC 5480 2; RFC 3279 2.3.1",
     check: ({ tbs, profile }) => {
-      const k = parseSubjectKey(new Uint8Array(AsnConvert.serialize(tbs.subjectPublicKeyInfo)));
-      return profile.keyTypes.includes(k.keyType) ? undefined : `key type ${k.keyType} not allowed by profile ${profile.id}`;
+      const kt = spkiKeyType(tbs.spkiDer);
+      if (!kt) return "subject key is of no supported type";
+      return profile.keyTypes.includes(kt) ? undefined : `key type ${kt} not allowed by profile ${profile.id}`;
     },
   },
   {
     id: "signature_algorithm_matches_ca_key",
     citation: "RFC 5280 4.1.2.3 (tbs.signature = the CA's algorithm); RFC 5758 3.2",
     check: ({ tbs, issuer }) => {
-      const got = toHex(new Uint8Array(AsnConvert.serialize(tbs.signature)));
-      if (got !== toHex(issuer.signer.algorithmDer)) return "tbs.signature differs from the CA signer's algorithm";
+      if (toHex(tbs.signatureDer) !== toHex(issuer.signer.algorithmDer)) return "tbs.signature differs from the CA signer's algorithm";
       const want = EC_SIG_FOR_KEY[issuer.signer.keyType];
-      if (want !== undefined && tbs.signature.algorithm !== want) return `ECDSA ${issuer.signer.keyType} CA key must sign with ${want}`;
+      if (want !== undefined && tbs.signatureOid !== want) return `ECDSA ${issuer.signer.keyType} CA key must sign with ${want}`;
       // RFC 5758 3.2: ecdsa-with-SHA* has absent parameters.
-      if (tbs.signature.algorithm.startsWith("1.2.840.10045.4.") && tbs.signature.parameters != null) return "ECDSA AlgorithmIdentifier must omit parameters";
+      if (tbs.signatureOid.startsWith("1.2.840.10045.4.") && tbs.signatureHasParameters) return "ECDSA AlgorithmIdentifier must omit parameters";
       return undefined;
     },
   },

@@ -1,13 +1,11 @@
-import { AsnConvert } from "@peculiar/asn1-schema";
-import { TBSCertificate } from "@peculiar/asn1-x509";
 import type { CertificateProfile } from "../../policy/certificate-profile.js";
 import type { Authority } from "../authority.js";
-import { toArrayBuffer } from "../../asn1/der.js";
 import { CaError } from "../../shared/ca-error.js";
+import { readTbsView, type TbsView } from "./tbs-view.js";
 
-/** What a lint sees: the TBS parsed back from the DER that would be signed. */
+/** What a lint sees: the TBS read back from the DER that would be signed. */
 export interface LintContext {
-  readonly tbs: TBSCertificate;
+  readonly tbs: TbsView;
   readonly tbsDer: Uint8Array;
   readonly profile: CertificateProfile;
   readonly issuer: Authority;
@@ -29,11 +27,11 @@ export interface LintFinding {
 }
 
 export function runLints(lints: readonly Lint[], ctx: Omit<LintContext, "tbs">): LintFinding[] {
-  let tbs: TBSCertificate;
+  let tbs: TbsView;
   try {
-    tbs = AsnConvert.parse(toArrayBuffer(ctx.tbsDer), TBSCertificate);
+    tbs = readTbsView(ctx.tbsDer);
   } catch (e) {
-    return [{ id: "tbs_der_parses", citation: "X.690 / RFC 5280 4.1", message: (e as Error).message }];
+    return [{ id: "tbs_der_parses", citation: "X.690 10 / RFC 5280 4.1", message: (e as Error).message }];
   }
   const full: LintContext = { ...ctx, tbs };
   const findings: LintFinding[] = [];
@@ -42,7 +40,7 @@ export function runLints(lints: readonly Lint[], ctx: Omit<LintContext, "tbs">):
     try {
       msg = l.check(full);
     } catch (e) {
-      msg = `lint crashed: ${(e as Error).message}`;
+      msg = `lint could not read the TBS: ${(e as Error).message}`;
     }
     if (msg !== undefined) findings.push({ id: l.id, citation: l.citation, message: msg });
   }

@@ -1,0 +1,68 @@
+// Issuance benchmark (issue 2): loa3-smartcard-auth, ECDSA P-256 subject keys, SoftHSM2 P-256 CA key,
+// durable SQLite record per certificate, 16 concurrent requests; beside it the raw PKCS#11 sign
+// rate measured in the same run. Prints JSON. Usage: scripts/bench [--seconds N] [--concurrency N]
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir, cpus } from "node:os";
+import { join } from "node:path";
+import { generateKeyPairSync } from "node:crypto";
+import { parseArgs } from "node:util";
+import { loadConfig } from "../src/composition/config.js";
+import { setupDemo } from "../src/composition/demo-setup.js";
+import { openRuntime } from "../src/composition/runtime.js";
+
+const { values } = parseArgs({ options: { seconds: { type: "string", default: "8" }, concurrency: { type: "string", default: "16" }, "skip-raw": { type: "boolean", default: false } } });
+const seconds = Number(values.seconds);
+const concurrency = Number(values.concurrency);
+
+async function measure(concurrency: number, seconds: number, op: (worker: number) => Promise<unknown>) {
+  // Warm-up, then a fixed wall-clock window.
+  await Promise.all(Array.from({ length: concurrency }, (_, w) => op(w)));
+  let count = 0;
+  const lat: number[] = [];
+  const end = performance.now() + seconds * 1000;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
+    while (performance.now() < end) {
+      const s = performance.now();
+      await op(w);
+      lat.push(performance.now() - s);
+      count++;
+    }
+  }));
+  const elapsed = (performance.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  const q = (p: number) => Number(lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]!.toFixed(2));
+  return { ops: count, seconds: Number(elapsed.toFixed(2)), perSecond: Math.round(count / elapsed), latencyMs: { p50: q(0.5), p99: q(0.99) } };
+}
+
+const dir = mkdtempSync(join(tmpdir(), "cardpki-bench-"));
+try {
+  const env: NodeJS.ProcessEnv = { ...process.env, CARDPKI_DATA_DIR: join(dir, "data"), CARDPKI_CA_STORE: join(dir, "ca-store"), CARDPKI_BASE_URL: "http://bench.test" };
+  delete env.SOFTHSM2_CONF;
+  const config = await setupDemo(loadConfig(env), () => undefined);
+  const rt = await openRuntime(loadConfig(env));
+  const ca = rt.authority("demo-issuing");
+  const data = new Uint8Array(200).fill(7); // about a TBS digest input; the signer hashes it
+  const rawSign = values["skip-raw"] ? { ops: 0, seconds: 0, perSecond: NaN, latencyMs: {} } : await measure(concurrency, seconds, () => ca.signer.sign(data));
+  const keys = Array.from({ length: 64 }, () => new Uint8Array(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "der" })));
+  let n = 0;
+  const subject = { CN: "Bench Person", serialNumber: "B-1", O: "Bench AB", organizationIdentifier: "NTRSE-5560000001", C: "SE" };
+  const batchesBefore = rt.store.batches;
+  const issuance = await measure(concurrency, seconds, () =>
+    rt.issuer.issue(ca, { profileId: "loa3-smartcard-auth", publicKey: keys[n++ % keys.length]!, subject, requestedBy: "bench", allowedKinds: ["end-entity"] }));
+  const stored = Number((await rt.db("certificates").where({ requested_by: "bench", status: "issued" }).count({ n: "*" }))[0]!.n);
+  const commits = rt.store.batches - batchesBefore;
+  await rt.close();
+  console.log(JSON.stringify({
+    benchmark: "issuance loa3-smartcard-auth, P-256 subject keys, SoftHSM2 P-256 CA key, SQLite WAL synchronous=FULL",
+    machine: { cpus: cpus().length, node: process.version },
+    concurrency,
+    rawPkcs11Sign: { ...rawSign, note: "CKM_ECDSA over SHA-256, session pool, same token and key" },
+    issuance: { ...issuance, certificatesStored: stored, durableCommits: commits, certsPerCommit: Number(((2 * issuance.ops) / Math.max(1, commits)).toFixed(1)) },
+    ratioIssuanceToRawSign: Number((issuance.perSecond / rawSign.perSecond).toFixed(3)),
+    target: { certificatesPerSecond: 1000, met: issuance.perSecond >= 1000 },
+    database: config.databaseUrl.replace(dir, "$TMP"),
+  }, null, 2));
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
