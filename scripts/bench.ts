@@ -39,7 +39,7 @@ const dir = mkdtempSync(join(tmpdir(), "cardpki-bench-"));
 try {
   const env: NodeJS.ProcessEnv = { ...process.env, CARDPKI_DATA_DIR: join(dir, "data"), CARDPKI_CA_STORE: join(dir, "ca-store"), CARDPKI_BASE_URL: "http://bench.test" };
   delete env.SOFTHSM2_CONF;
-  const config = await setupDemo(loadConfig(env), () => undefined);
+  const config = await setupDemo(loadConfig(env), () => undefined, env);
   const rt = await openRuntime(loadConfig(env));
   const ca = rt.authority("demo-issuing");
   const data = new Uint8Array(200).fill(7); // about a TBS digest input; the signer hashes it

@@ -15,7 +15,7 @@ const DEMO_CEREMONIES = ["demo-root.yaml", "demo-issuing.yaml"];
  * First start of the embedded default: SoftHSM2 tokens in the data folder, demo root and
  * issuing CA made by the project's own ceremonies, and a config naming them. Idempotent.
  */
-export async function setupDemo(base: Config, log: (l: string) => void): Promise<Config> {
+export async function setupDemo(base: Config, log: (l: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
   const configFile = join(base.dataDir, "cardpki.json");
   if (existsSync(configFile)) {
     log(`embedded default already set up (${configFile})`);
@@ -59,5 +59,5 @@ export async function setupDemo(base: Config, log: (l: string) => void): Promise
   }
   writeFileSync(configFile, JSON.stringify({ issuingCas: ["demo-issuing"], tokenPins }, null, 2) + "\n", { mode: 0o600 });
   log(`wrote ${configFile}`);
-  return loadConfig();
+  return loadConfig(env);
 }
