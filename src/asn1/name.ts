@@ -1,28 +1,26 @@
 import { AsnConvert } from "@peculiar/asn1-schema";
-import { AttributeTypeAndValue, AttributeValue, Name, RelativeDistinguishedName } from "@peculiar/asn1-x509";
+import { Name } from "@peculiar/asn1-x509";
 import { SUBJECT_ATTRIBUTE_OIDS, SUBJECT_ATTRIBUTE_ORDER, OID } from "./oids.js";
-import { toArrayBuffer } from "./der.js";
+import { concat, derTlv, toArrayBuffer } from "./der.js";
+import { encodeOid } from "./der-reader.js";
 
 export type SubjectAttributes = Readonly<Partial<Record<(typeof SUBJECT_ATTRIBUTE_ORDER)[number], string>>>;
 
 /** X.520: countryName and serialNumber are PrintableString; the rest UTF8String (RFC 5280 4.1.2.6). */
 const PRINTABLE = new Set<string>([OID.countryName, OID.serialNumber]);
+const ATTR_OID_DER: Record<string, Uint8Array> = Object.fromEntries(Object.entries(SUBJECT_ATTRIBUTE_OIDS).map(([k, v]) => [k, encodeOid(v)]));
+const utf8 = new TextEncoder();
 
-/** Builds a Name in a fixed RDN order, one attribute per RDN. */
-export function buildName(attrs: SubjectAttributes): Name {
-  const rdns: RelativeDistinguishedName[] = [];
+/** Name DER: one attribute per RDN, in a fixed order (most general first). */
+export function encodeName(attrs: SubjectAttributes): Uint8Array {
+  const rdns: Uint8Array[] = [];
   for (const key of SUBJECT_ATTRIBUTE_ORDER) {
     const v = attrs[key];
     if (v === undefined) continue;
-    const type = SUBJECT_ATTRIBUTE_OIDS[key]!;
-    const value = PRINTABLE.has(type) ? new AttributeValue({ printableString: v }) : new AttributeValue({ utf8String: v });
-    rdns.push(new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value })]));
+    const tag = PRINTABLE.has(SUBJECT_ATTRIBUTE_OIDS[key]!) ? 0x13 : 0x0c;
+    rdns.push(derTlv(0x31, derTlv(0x30, concat(ATTR_OID_DER[key]!, derTlv(tag, utf8.encode(v))))));
   }
-  return new Name(rdns);
-}
-
-export function nameToDer(name: Name): Uint8Array {
-  return new Uint8Array(AsnConvert.serialize(name));
+  return derTlv(0x30, concat(...rdns));
 }
 
 export function parseName(der: Uint8Array): Name {

@@ -5,10 +5,10 @@ import {
   CRLDistributionPoints, DistributionPoint, DistributionPointName, ExtendedKeyUsage, GeneralName, KeyIdentifier,
   KeyUsage, PolicyInformation,
 } from "@peculiar/asn1-x509";
-import { EKU_BY_NAME, KEY_USAGE_BITS, OID, SUBJECT_ATTRIBUTE_OIDS, SUBJECT_ATTRIBUTE_ORDER } from "../asn1/oids.js";
+import { EKU_BY_NAME, KEY_USAGE_BITS, OID } from "../asn1/oids.js";
 import { concat, derTlv, fromHex, toArrayBuffer } from "../asn1/der.js";
 import { encodeOid, encodeTime } from "../asn1/der-reader.js";
-import type { SubjectAttributes } from "../asn1/name.js";
+import { encodeName, type SubjectAttributes } from "../asn1/name.js";
 import type { CertificateProfile } from "../policy/certificate-profile.js";
 import type { Authority } from "./authority.js";
 import { keyIdentifier } from "./spki.js";
@@ -47,22 +47,6 @@ function extensionDer(oid: string, critical: boolean, valueDer: Uint8Array): Uin
 }
 
 const ser = (v: unknown) => new Uint8Array(AsnConvert.serialize(v));
-
-/** X.520: countryName and serialNumber are PrintableString; the rest UTF8String (RFC 5280 4.1.2.6). */
-const PRINTABLE = new Set<string>([OID.countryName, OID.serialNumber]);
-const ATTR_OID_DER: Record<string, Uint8Array> = Object.fromEntries(Object.entries(SUBJECT_ATTRIBUTE_OIDS).map(([k, v]) => [k, encodeOid(v)]));
-
-/** Name: one attribute per RDN, in a fixed order (most general first). */
-export function encodeSubject(attrs: SubjectAttributes): Uint8Array {
-  const rdns: Uint8Array[] = [];
-  for (const key of SUBJECT_ATTRIBUTE_ORDER) {
-    const v = attrs[key];
-    if (v === undefined) continue;
-    const tag = PRINTABLE.has(SUBJECT_ATTRIBUTE_OIDS[key]!) ? 0x13 : 0x0c;
-    rdns.push(derTlv(0x31, derTlv(0x30, concat(ATTR_OID_DER[key]!, derTlv(tag, utf8.encode(v))))));
-  }
-  return derTlv(0x30, concat(...rdns));
-}
 
 /** The extensions that depend only on profile and issuer: encoded once per pair. */
 interface ConstantExtensions {
@@ -144,7 +128,7 @@ export function buildTbs(input: TbsInput): BuiltTbs {
   // CPS 6.3.2: a certificate never outlives its issuer; clamp to the issuer's end.
   if (!selfSigned && notAfter > issuer.notAfter) notAfter = new Date(Math.floor(issuer.notAfter.getTime() / 1000) * 1000);
 
-  const subjectDer = encodeSubject(input.subject);
+  const subjectDer = encodeName(input.subject);
   const ski = keyIdentifier(input.spki);
   const c = constantExtensions(profile, issuer, selfSigned);
   const san = sanValue(input.san);

@@ -5,7 +5,7 @@ import type { Authority } from "../ca/authority.js";
 import { authorityFromCertificate } from "../ca/authority.js";
 import type { CertificateIssuer } from "../ca/certificate-issuer.js";
 import { keyIdentifier } from "../ca/tbs-builder.js";
-import { buildName, nameToDer } from "../asn1/name.js";
+import { encodeName } from "../asn1/name.js";
 import { formatPkcs11Uri, parsePkcs11Uri } from "../hsm/pkcs11-uri.js";
 import type { Pkcs11Keystore } from "../hsm/pkcs11-keystore.js";
 import type { CaDirectory, StoredCa } from "./ca-directory.js";
@@ -61,7 +61,7 @@ export async function runCeremony(script: CeremonyScript, deps: CeremonyDeps): P
   let authority: Authority;
   if (script.kind === "root") {
     authority = {
-      id: script.ca.id, nameDer: nameToDer(buildName(script.subject)), ski: keyIdentifier(info.spki),
+      id: script.ca.id, nameDer: encodeName(script.subject), ski: keyIdentifier(info.spki),
       notAfter: new Date(8.64e15), signer, serialPrefix: script.ca.serialPrefix, urls: {},
     };
   } else {

@@ -1,8 +1,8 @@
 import { generateKeyPairSync, sign, type KeyObject } from "node:crypto";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { CertificationRequest, CertificationRequestInfo } from "@peculiar/asn1-csr";
-import { AlgorithmIdentifier, Name, SubjectPublicKeyInfo } from "@peculiar/asn1-x509";
-import { buildName } from "../../src/asn1/name.js";
+import { AlgorithmIdentifier, SubjectPublicKeyInfo } from "@peculiar/asn1-x509";
+import { parseName, encodeName } from "../../src/asn1/name.js";
 import { toArrayBuffer } from "../../src/asn1/der.js";
 import type { KeyType } from "../../src/shared/key-type.js";
 
@@ -23,7 +23,7 @@ export function testKey(type: KeyType): TestKey {
 export function makeCsr(key: TestKey, cn = "requested", signWith: KeyObject = key.privateKey): Uint8Array {
   const info = new CertificationRequestInfo({
     version: 0,
-    subject: AsnConvert.parse(AsnConvert.serialize(buildName({ CN: cn })), Name),
+    subject: parseName(encodeName({ CN: cn })),
     subjectPKInfo: AsnConvert.parse(toArrayBuffer(key.spki), SubjectPublicKeyInfo),
   });
   const infoDer = new Uint8Array(AsnConvert.serialize(info));

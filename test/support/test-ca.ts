@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadProfiles } from "../../src/policy/profile-loader.js";
 import { SoftwareSigner } from "../../src/hsm/software-signer.js";
-import { buildName, nameToDer } from "../../src/asn1/name.js";
+import { encodeName } from "../../src/asn1/name.js";
 import { keyIdentifier } from "../../src/ca/tbs-builder.js";
 import type { Authority } from "../../src/ca/authority.js";
 import type { KeyType } from "../../src/shared/key-type.js";
@@ -17,7 +17,7 @@ export function softwareAuthority(keyType: KeyType = "P-256", notAfter = new Dat
   const signer = SoftwareSigner.generate(keyType);
   return {
     id: "unit-ca",
-    nameDer: nameToDer(buildName({ CN: "Unit Test CA", O: "cardpki tests", C: "SE" })),
+    nameDer: encodeName({ CN: "Unit Test CA", O: "cardpki tests", C: "SE" }),
     ski: keyIdentifier(signer.spki),
     notAfter,
     signer,
