@@ -28,6 +28,8 @@ export interface IssuanceRequest {
   /** Which kinds of profile this caller may use (RA: end-entity; operator CLI: infrastructure; ceremony: ca). */
   readonly allowedKinds: readonly CertificateProfile["kind"][];
   readonly selfSigned?: boolean;
+  /** Validity shorter than the profile's maximum (never longer). */
+  readonly validityDays?: number;
 }
 
 export interface IssuedCertificate {
@@ -81,9 +83,12 @@ export class CertificateIssuer {
     if (!profile.keyTypes.includes(key.keyType))
       throw new CaError("policy-violation", `key type ${key.keyType} not allowed by profile '${profile.id}' (${profile.keyTypes.join(", ")})`);
     checkSubject(profile, req.subject, req.san ?? {});
+    if (req.validityDays !== undefined && (!Number.isInteger(req.validityDays) || req.validityDays < 1 || req.validityDays > profile.validity.days))
+      throw new CaError("policy-violation", `validity of ${req.validityDays} days outside 1..${profile.validity.days} (profile '${profile.id}')`);
     const { der: tbsDer, notBefore, notAfter } = buildTbs({
       profile, issuer, subject: req.subject, san: req.san ?? {}, spki: key.spki, serial,
       now: this.deps.clock.now(), selfSigned: req.selfSigned ?? false,
+      ...(req.validityDays !== undefined ? { validityDays: req.validityDays } : {}),
     });
     // Lint before sign: a failing lint means nothing is signed.
     assertLintsPass(runLints(this.lints, { tbsDer, profile, issuer, selfSigned: req.selfSigned ?? false }));

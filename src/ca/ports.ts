@@ -67,4 +67,6 @@ export interface CertStore {
    * "unfinished" and is published as revoked (design: signed but not stored → revoked).
    */
   recoverUnfinished(at: Date, audit: (serial: string) => AuditEvent): Promise<string[]>;
+  /** Every revoked serial of an issuer (for its CRL), oldest first. */
+  listRevoked(issuerId: string): Promise<{ serial: string; revokedAt: Date; reason: string | undefined }[]>;
 }

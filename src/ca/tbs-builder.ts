@@ -30,6 +30,8 @@ export interface TbsInput {
   readonly now: Date;
   /** Self-signed root: the issuer name is the subject name. */
   readonly selfSigned?: boolean;
+  /** Shorter validity than the profile's maximum (ceremonies). */
+  readonly validityDays?: number;
 }
 
 export interface BuiltTbs {
@@ -124,7 +126,8 @@ export function buildTbs(input: TbsInput): BuiltTbs {
   const selfSigned = input.selfSigned ?? false;
   const nowSec = Math.floor(input.now.getTime() / 1000) * 1000;
   const notBefore = new Date(nowSec - profile.validity.backdateSeconds * 1000);
-  let notAfter = new Date(notBefore.getTime() + profile.validity.days * 86_400_000 - 1000);
+  const days = Math.min(input.validityDays ?? profile.validity.days, profile.validity.days);
+  let notAfter = new Date(notBefore.getTime() + days * 86_400_000 - 1000);
   // CPS 6.3.2: a certificate never outlives its issuer; clamp to the issuer's end.
   if (!selfSigned && notAfter > issuer.notAfter) notAfter = new Date(Math.floor(issuer.notAfter.getTime() / 1000) * 1000);
 

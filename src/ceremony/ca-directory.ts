@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { CaError } from "../shared/ca-error.js";
 import { pemBlocks, toPem } from "../asn1/der.js";
 
@@ -69,5 +69,33 @@ export class CaDirectory {
     write("key.uri", manifest.keyUri + "\n");
     write("ca.json", JSON.stringify(manifest, null, 2) + "\n");
     return { manifest, certDer, chainDer: chain, dir };
+  }
+
+  /** Writes a new file under the store; refuses to overwrite (append-only). Returns its path relative to the store. */
+  writeNew(rel: string, data: string | Uint8Array): string {
+    const path = join(this.root, rel);
+    if (relative(this.root, path).startsWith("..")) throw new CaError("invalid-input", `path ${rel} leaves the CA store`);
+    if (existsSync(path)) throw new CaError("conflict", `${path} exists: ca-store is append-only`);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, data, { flag: "wx" });
+    return relative(this.root, path);
+  }
+
+  /** CRL numbers already issued by a CA from ceremonies (ca-store/<id>/crl/<n>.crl). */
+  crlNumbers(id: string): bigint[] {
+    const dir = join(this.dir(id), "crl");
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir).map((f) => /^(\d+)\.crl$/.exec(f)?.[1]).filter((n): n is string => n !== undefined).map((n) => BigInt(n));
+  }
+
+  readFile(rel: string): Buffer {
+    const path = join(this.root, rel);
+    if (relative(this.root, path).startsWith("..")) throw new CaError("invalid-input", `path ${rel} leaves the CA store`);
+    if (!existsSync(path)) throw new CaError("not-found", `${path} not found`);
+    return readFileSync(path);
+  }
+
+  has(rel: string): boolean {
+    return existsSync(join(this.root, rel));
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Ajv } from "ajv";
 import { parse as parseYaml } from "yaml";
@@ -5,70 +6,102 @@ import { CaError } from "../shared/ca-error.js";
 import type { KeyType } from "../shared/key-type.js";
 import type { SubjectAttributes } from "../asn1/name.js";
 
-/** A reviewed ceremony file (model: boulder cmd/ceremony): what will happen, as data. */
+export const CEREMONY_KINDS = ["root", "issuing-ca", "ocsp-signer", "root-crl", "key-backup"] as const;
+export type CeremonyKind = (typeof CEREMONY_KINDS)[number];
+
+/** A reviewed ceremony file (model: boulder cmd/ceremony): what will happen, as data (REQ-26). */
 export interface CeremonyScript {
   readonly id: string;
   readonly version: number;
   readonly cps: readonly string[];
   readonly description: string;
-  readonly kind: "root" | "issuing-ca";
-  /** Token holding the new key. */
+  readonly kind: CeremonyKind;
+  /** Token holding the new key (root, issuing-ca, ocsp-signer) or the token to back up (key-backup). */
   readonly token: string;
-  readonly key: { readonly label: string; readonly type: KeyType };
-  readonly ca: { readonly id: string; readonly serialPrefix: number };
-  /** ca-store id of the signing CA (issuing-ca only). */
+  readonly key?: { readonly label: string; readonly type: KeyType };
+  readonly ca?: { readonly id: string; readonly serialPrefix: number };
+  /** ca-store id of the signing CA (issuing-ca, ocsp-signer, root-crl; key-backup: the CA whose key is backed up). */
   readonly parent?: string;
-  readonly profile: string;
-  readonly subject: SubjectAttributes;
+  readonly profile?: string;
+  readonly subject?: SubjectAttributes;
+  /** Shorter than the profile's maximum validity. */
+  readonly validityDays?: number;
+  readonly crl?: { readonly nextUpdateDays: number };
+  /** key-backup: archive path (never overwritten). */
+  readonly output?: string;
+  /** Custodians that must be present for each token the ceremony logs in to. */
+  readonly custodians: { readonly quorum: number; readonly of: number };
+  readonly witness: "required" | "optional";
 }
+
+const SUBJECT = {
+  type: "object", additionalProperties: false, minProperties: 1,
+  properties: Object.fromEntries(["CN", "serialNumber", "GN", "SN", "O", "OU", "organizationIdentifier", "C"].map((k) => [k, { type: "string", minLength: 1 }])),
+};
+const ID = { type: "string", pattern: "^[a-z0-9][a-z0-9-]{0,62}$" };
 
 const SCHEMA = {
   type: "object",
   additionalProperties: false,
-  required: ["id", "version", "cps", "description", "kind", "token", "key", "ca", "profile", "subject"],
+  required: ["id", "version", "cps", "description", "kind", "token", "custodians"],
   properties: {
-    id: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{1,62}$" },
+    id: ID,
     version: { type: "integer", minimum: 1 },
-    cps: { type: "array", minItems: 1, items: { type: "string" } },
-    description: { type: "string" },
-    kind: { enum: ["root", "issuing-ca"] },
+    cps: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
+    description: { type: "string", minLength: 1 },
+    kind: { enum: CEREMONY_KINDS },
     token: { type: "string", minLength: 1, maxLength: 32 },
     key: {
       type: "object", additionalProperties: false, required: ["label", "type"],
-      properties: { label: { type: "string", minLength: 1, maxLength: 64 }, type: { enum: ["P-256", "P-384", "RSA-2048", "RSA-3072", "RSA-4096"] } },
+      properties: { label: { type: "string", pattern: "^[A-Za-z0-9._-]{1,64}$" }, type: { enum: ["P-256", "P-384", "RSA-2048", "RSA-3072", "RSA-4096"] } },
     },
-    ca: {
-      type: "object", additionalProperties: false, required: ["id", "serialPrefix"],
-      properties: { id: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }, serialPrefix: { type: "integer", minimum: 1, maximum: 127 } },
+    ca: { type: "object", additionalProperties: false, required: ["id", "serialPrefix"], properties: { id: ID, serialPrefix: { type: "integer", minimum: 1, maximum: 127 } } },
+    parent: ID,
+    profile: { type: "string", minLength: 1 },
+    subject: SUBJECT,
+    validityDays: { type: "integer", minimum: 1, maximum: 9125 },
+    crl: { type: "object", additionalProperties: false, required: ["nextUpdateDays"], properties: { nextUpdateDays: { type: "integer", minimum: 1, maximum: 400 } } },
+    output: { type: "string", minLength: 1 },
+    custodians: {
+      type: "object", additionalProperties: false, required: ["quorum", "of"],
+      properties: { quorum: { type: "integer", minimum: 1, maximum: 16 }, of: { type: "integer", minimum: 1, maximum: 16 } },
     },
-    parent: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{0,62}$" },
-    profile: { type: "string" },
-    subject: {
-      type: "object", additionalProperties: false,
-      properties: Object.fromEntries(["CN", "serialNumber", "GN", "SN", "O", "OU", "organizationIdentifier", "C"].map((k) => [k, { type: "string", minLength: 1 }])),
-    },
+    witness: { enum: ["required", "optional"] },
   },
 } as const;
 
 const validate = new Ajv({ allErrors: true, strict: true }).compile(SCHEMA);
 
+/** Which fields each kind needs, and which it must not have. */
+const NEEDS: Record<CeremonyKind, { need: (keyof CeremonyScript)[]; forbid: (keyof CeremonyScript)[] }> = {
+  root: { need: ["key", "ca", "profile", "subject"], forbid: ["parent", "crl", "output"] },
+  "issuing-ca": { need: ["key", "ca", "profile", "subject", "parent"], forbid: ["crl", "output"] },
+  "ocsp-signer": { need: ["key", "profile", "subject", "parent"], forbid: ["ca", "crl", "output"] },
+  "root-crl": { need: ["parent", "crl"], forbid: ["key", "ca", "profile", "subject", "validityDays", "output"] },
+  "key-backup": { need: ["parent", "output"], forbid: ["key", "ca", "profile", "subject", "validityDays", "crl"] },
+};
+
 export function parseCeremonyScript(doc: unknown, source: string): CeremonyScript {
   if (!validate(doc)) {
-    const msg = (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`).join("; ");
+    const msg = (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""}`).join("; ");
     throw new CaError("config", `ceremony ${source}: ${msg}`);
   }
-  const s = doc as unknown as CeremonyScript;
-  if (s.kind === "issuing-ca" && !s.parent) throw new CaError("config", `ceremony ${source}: issuing-ca needs 'parent'`);
-  if (s.kind === "root" && s.parent) throw new CaError("config", `ceremony ${source}: a root has no parent`);
+  const s = { witness: "required", ...(doc as object) } as CeremonyScript;
+  const rule = NEEDS[s.kind];
+  for (const k of rule.need) if (s[k] === undefined) throw new CaError("config", `ceremony ${source}: kind ${s.kind} needs '${k}'`);
+  for (const k of rule.forbid) if (s[k] !== undefined) throw new CaError("config", `ceremony ${source}: kind ${s.kind} does not take '${k}'`);
+  if (s.custodians.quorum > s.custodians.of) throw new CaError("config", `ceremony ${source}: quorum ${s.custodians.quorum} > ${s.custodians.of} custodians`);
   return s;
 }
 
-export function loadCeremonyScript(path: string): CeremonyScript {
+export function loadCeremonyScript(path: string): { script: CeremonyScript; sha256: string } {
+  let text: string;
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(path, "utf8"), { strict: true, uniqueKeys: true });
+    text = readFileSync(path, "utf8");
+    doc = parseYaml(text, { strict: true, uniqueKeys: true });
   } catch (e) {
     throw new CaError("config", `ceremony ${path}: ${(e as Error).message}`);
   }
-  return parseCeremonyScript(doc, path);
+  return { script: parseCeremonyScript(doc, path), sha256: createHash("sha256").update(text).digest("hex") };
 }

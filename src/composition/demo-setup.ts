@@ -1,19 +1,30 @@
-import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { loadConfig, type Config } from "./config.js";
-import { caUrls, openRuntime } from "./runtime.js";
-import { staticPin } from "../hsm/pin-source.js";
-import { initSoftHsmToken, writeSoftHsmConfig } from "../hsm/softhsm-tokens.js";
-import { loadCeremonyScript } from "../ceremony/ceremony-script.js";
-import { runCeremony } from "../ceremony/ceremony.js";
+import { initSoftHsmTokenWithShares, runCeremonyFile, writeShareFiles } from "./ceremonies.js";
+import { writeSoftHsmConfig } from "../hsm/softhsm-tokens.js";
 import { CaDirectory } from "../ceremony/ca-directory.js";
+import { combinePinShares, openShare, parseShareFile, type OpenedShare } from "../ceremony/pin-shares.js";
+import type { CeremonyUi } from "../ceremony/ceremony.js";
 
-const DEMO_CEREMONIES = ["demo-root.yaml", "demo-issuing.yaml"];
+const DEMO_CEREMONIES = ["demo-root.yaml", "demo-issuing.yaml", "demo-ocsp-signer.yaml", "demo-root-crl.yaml"];
+const DEMO_CUSTODIANS = ["alice", "bob", "carol"];
+const DEMO_TOKENS = ["cardpki-root", "cardpki-issuing"];
+
+/** The demo custodians' shares (files in data/demo-custodians), opened with their passphrase files. */
+export function demoShares(dataDir: string, custodians: readonly string[] = ["alice", "bob"]): OpenedShare[] {
+  const dir = join(dataDir, "demo-custodians");
+  return DEMO_TOKENS.flatMap((token) => custodians.map((c) => {
+    const file = join(dir, `${token}-${c}.share`);
+    return openShare(parseShareFile(readFileSync(file, "utf8"), file), readFileSync(join(dir, `${c}.passphrase`), "utf8").trim());
+  }));
+}
 
 /**
- * First start of the embedded default: SoftHSM2 tokens in the data folder, demo root and
- * issuing CA made by the project's own ceremonies, and a config naming them. Idempotent.
+ * First start of the embedded default: SoftHSM2 tokens in the data folder whose PINs are split
+ * 2-of-3 among demo custodians, the demo root, issuing CA, OCSP signer and root CRL made by the
+ * project's own ceremony files, and a config naming them. Idempotent.
  */
 export async function setupDemo(base: Config, log: (l: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
   const configFile = join(base.dataDir, "cardpki.json");
@@ -29,35 +40,31 @@ export async function setupDemo(base: Config, log: (l: string) => void, env: Nod
     renameSync(caDir.dir(id), join(base.caStoreDir, `${id}.orphaned-${stamp}`));
     log(`moved orphaned ${id} aside (its token was in an earlier data folder)`);
   }
-  const conf = writeSoftHsmConfig(join(base.dataDir, "softhsm"));
-  process.env.SOFTHSM2_CONF = conf;
+  process.env.SOFTHSM2_CONF = writeSoftHsmConfig(join(base.dataDir, "softhsm"));
+  const custDir = join(base.dataDir, "demo-custodians");
+  mkdirSync(custDir, { recursive: true, mode: 0o700 });
+  const custodians = DEMO_CUSTODIANS.map((name) => {
+    const passphrase = randomBytes(12).toString("base64url");
+    writeFileSync(join(custDir, `${name}.passphrase`), passphrase + "\n", { mode: 0o600 });
+    return { name, passphrase };
+  });
+  for (const token of DEMO_TOKENS) {
+    writeShareFiles(custDir, await initSoftHsmTokenWithShares(base, token, custodians, 2));
+    log(`initialised SoftHSM2 token '${token}'; its PIN is split 2 of 3 among ${DEMO_CUSTODIANS.join(", ")}`);
+  }
+  const shares = demoShares(base.dataDir);
+  const ui: CeremonyUi = { step: (n, t) => log(`  [${n}] ${t}`), confirm: async () => true, progress: (_l, w) => w };
+  for (const f of DEMO_CEREMONIES) {
+    log(`ceremony ${f}`);
+    await runCeremonyFile(base, { file: join(base.policyDir, "ceremonies", f), operator: "demo-operator", witness: "demo-witness", shares, ui });
+  }
+  // Demo shortcut: the online issuing CA signs unattended, so its PIN goes to an owner-only file.
+  // In production that token is activated by its custodians or an HSM-side policy.
   const pinsDir = join(base.dataDir, "pins");
   mkdirSync(pinsDir, { recursive: true, mode: 0o700 });
-  const tokenPins: Record<string, { file: string }> = {};
-  const pins: Record<string, ReturnType<typeof staticPin>> = {};
-  for (const token of ["cardpki-root", "cardpki-issuing"]) {
-    const pin = randomBytes(12).toString("hex");
-    initSoftHsmToken(conf, token, pin, randomBytes(12).toString("hex"));
-    const file = join(pinsDir, `${token}.pin`);
-    writeFileSync(file, pin + "\n", { mode: 0o600 });
-    tokenPins[token] = { file };
-    pins[token] = staticPin(pin, `demo PIN of ${token}`);
-    log(`initialised SoftHSM2 token '${token}'`);
-  }
-  const rt = await openRuntime(base, { withoutAuthorities: true, pins });
-  try {
-    for (const f of DEMO_CEREMONIES) {
-      const script = loadCeremonyScript(join(base.policyDir, "ceremonies", f));
-      log(`ceremony ${script.id}: ${script.description}`);
-      await runCeremony(script, {
-        keystore: rt.keystore, caDir: rt.caDir, issuer: rt.issuer, clock: rt.clock, urls: caUrls(base.baseUrl),
-        operator: "demo-setup", log: (l) => log(`  ${l}`),
-      });
-    }
-  } finally {
-    await rt.close();
-  }
-  writeFileSync(configFile, JSON.stringify({ issuingCas: ["demo-issuing"], tokenPins }, null, 2) + "\n", { mode: 0o600 });
+  const issuingPin = join(pinsDir, "cardpki-issuing.pin");
+  writeFileSync(issuingPin, combinePinShares("cardpki-issuing", shares) + "\n", { mode: 0o600 });
+  writeFileSync(configFile, JSON.stringify({ issuingCas: ["demo-issuing"], tokenPins: { "cardpki-issuing": { file: issuingPin } } }, null, 2) + "\n", { mode: 0o600 });
   log(`wrote ${configFile}`);
   return loadConfig(env);
 }

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey } from "node:crypto";
+import { createHash, createPublicKey, randomBytes } from "node:crypto";
 import * as graphene from "graphene-pk11";
 import pkcs11js from "pkcs11js"; // default import: the CJS constants are not named ESM exports
 import { CaError } from "../shared/ca-error.js";
@@ -314,27 +314,30 @@ export class Pkcs11Keystore {
     });
   }
 
-  /** Generates a sign-only, sensitive, non-extractable key pair on the token (REQ-26). */
+  /**
+   * Generates a sign-only, sensitive, non-extractable key pair on the token (REQ-26). Runs off
+   * the event loop (C_GenerateKeyPair in the thread pool), so callers can show progress.
+   */
   async generateKeyPair(label: string, keyType: KeyType): Promise<KeyInfo> {
     if (await this.hasKey({ label })) throw new CaError("conflict", `a key labelled '${label}' already exists on token '${this.tokenLabel}'`);
-    return this.withSession((s) => {
-      const id = createHash("sha256").update(label).update(String(Date.now())).update(String(Math.random())).digest().subarray(0, 16);
+    return this.withSession(async (s) => {
+      const id = randomBytes(16);
       const common = { token: true, label, id };
       const priv = { ...common, private: true, sign: true, sensitive: true, extractable: false, decrypt: false, unwrap: false, derive: false };
       const pub = { ...common, private: false, verify: true, encrypt: false, wrap: false };
-      let pair: graphene.IKeyPair;
-      if (keyType === "P-256" || keyType === "P-384") {
-        pair = s.generateKeyPair(graphene.KeyGenMechanism.EC,
-          { ...pub, keyType: graphene.KeyType.EC, paramsEC: EC_PARAMS[keyType] },
-          { ...priv, keyType: graphene.KeyType.EC });
-      } else {
-        const bits = Number(keyType.slice(4));
-        pair = s.generateKeyPair(graphene.KeyGenMechanism.RSA,
-          { ...pub, keyType: graphene.KeyType.RSA, modulusBits: bits, publicExponent: Buffer.from([1, 0, 1]) },
-          { ...priv, keyType: graphene.KeyType.RSA });
-      }
+      const [mech, pubT, privT] = keyType === "P-256" || keyType === "P-384"
+        ? [graphene.KeyGenMechanism.EC, { ...pub, keyType: graphene.KeyType.EC, paramsEC: EC_PARAMS[keyType] }, { ...priv, keyType: graphene.KeyType.EC }]
+        : [graphene.KeyGenMechanism.RSA, { ...pub, keyType: graphene.KeyType.RSA, modulusBits: Number(keyType.slice(4)), publicExponent: Buffer.from([1, 0, 1]) }, { ...priv, keyType: graphene.KeyType.RSA }];
+      const pair = await new Promise<graphene.IKeyPair>((resolve, reject) =>
+        s.generateKeyPair(mech, pubT, privT, (err, kp) => (err || !kp ? reject(err ?? new Error("no key pair")) : resolve(kp))));
       return publicKeyInfo(pair.publicKey);
     });
+  }
+
+  /** C_SetPIN: replaces the user PIN of the logged-in token (before splitting it among custodians). */
+  async changePin(oldPin: string, newPin: string): Promise<void> {
+    await this.withSession((s) => s.setPin(oldPin, newPin));
+    this.pin = newPin;
   }
 
   /** A KeySigner for the private key that matches ref. */

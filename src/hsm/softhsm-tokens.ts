@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CaError } from "../shared/ca-error.js";
 
@@ -23,4 +23,18 @@ export function initSoftHsmToken(conf: string, label: string, pin: string, soPin
     const err = e as { stderr?: Buffer; message: string };
     throw new CaError("hsm-unavailable", `softhsm2-util --init-token ${label}: ${err.stderr?.toString().trim() || err.message}`);
   }
+}
+
+/** The folder of a SoftHSM2 token (named by a UUID; its token.object holds the label). */
+export function softHsmTokenDir(conf: string, label: string): string {
+  const text = readFileSync(conf, "utf8");
+  const m = /^\s*directories\.tokendir\s*=\s*(.+?)\s*$/m.exec(text);
+  if (!m) throw new CaError("config", `${conf} has no directories.tokendir`);
+  const root = m[1]!;
+  const padded = Buffer.from(label.padEnd(32, " "), "utf8");
+  for (const d of readdirSync(root)) {
+    const obj = join(root, d, "token.object");
+    if (existsSync(obj) && readFileSync(obj).includes(padded)) return join(root, d);
+  }
+  throw new CaError("not-found", `no SoftHSM2 token folder for '${label}' under ${root}`);
 }

@@ -92,6 +92,11 @@ export class KnexCertStore implements CertStore {
     return (await q).map(toRecord);
   }
 
+  async listRevoked(issuerId: string): Promise<{ serial: string; revokedAt: Date; reason: string | undefined }[]> {
+    const rows = await this.db("certificates").where({ issuer_id: issuerId }).whereNotNull("revoked_at").orderBy("revoked_at").select("serial", "revoked_at", "revocation_reason");
+    return rows.map((r: any) => ({ serial: r.serial, revokedAt: new Date(Number(r.revoked_at)), reason: r.revocation_reason ?? undefined }));
+  }
+
   async recoverUnfinished(at: Date, audit: (serial: string) => AuditEvent): Promise<string[]> {
     return this.db.transaction(async (trx) => {
       const rows = await trx("certificates").where({ status: "reserved" }).select("serial");

@@ -59,7 +59,7 @@ describe("cardpki CLI", function () {
     dir = mkdtempSync(join(tmpdir(), "cli-"));
   });
 
-  for (const args of [["--help"], ["serve", "--help"], ["setup-demo", "--help"], ["cert", "issue", "--help"], ["cert", "show", "--help"], ["ca", "list", "--help"], ["ceremony", "run", "--help"], ["cert", "--help"]]) {
+  for (const args of [["--help"], ["serve", "--help"], ["setup-demo", "--help"], ["cert", "issue", "--help"], ["cert", "show", "--help"], ["ca", "list", "--help"], ["ceremony", "run", "--help"], ["ceremony", "verify", "--help"], ["ceremony", "split-pin", "--help"], ["ceremony", "init-softhsm-token", "--help"], ["cert", "--help"]]) {
     it(`ok/${args.join(" ")} prints usage and exits 0`, () => {
       const r = run(args);
       expect(r.status).to.equal(0);
@@ -119,7 +119,9 @@ describe("cardpki CLI", function () {
   });
 
   it("fail/a ceremony that would reuse an existing CA id is refused before any key is made", () => {
-    const r = run(["ceremony", "run", join(process.cwd(), "policies", "ceremonies", "demo-root.yaml"), "--operator", "bob"]);
+    const cust = join(env.env.CARDPKI_DATA_DIR!, "demo-custodians");
+    const shares = ["alice", "bob"].flatMap((w) => ["--share", `${join(cust, `cardpki-root-${w}.share`)}=${join(cust, `${w}.passphrase`)}`]);
+    const r = run(["ceremony", "run", join(process.cwd(), "policies", "ceremonies", "demo-root.yaml"), "--operator", "bob", "--witness", "wendy", ...shares, "--yes"]);
     expect(r.status).to.equal(1);
     expect(r.stderr).to.match(/already exists/);
   });

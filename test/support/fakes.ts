@@ -38,6 +38,9 @@ export class MemoryCertStore implements CertStore {
       revocationReason: row.revokedAt ? "unspecified" : undefined, createdAt: row.r.notBefore,
     };
   }
+  async listRevoked(issuerId: string): Promise<{ serial: string; revokedAt: Date; reason: string | undefined }[]> {
+    return [...this.rows].filter(([, r]) => r.r.issuerId === issuerId && r.revokedAt).map(([serial, r]) => ({ serial, revokedAt: r.revokedAt!, reason: "unspecified" }));
+  }
   async recoverUnfinished(at: Date, audit: (serial: string) => AuditEvent): Promise<string[]> {
     const out: string[] = [];
     for (const [serial, row] of this.rows)

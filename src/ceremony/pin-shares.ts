@@ -1,0 +1,115 @@
+import { createCipheriv, createDecipheriv, createHash, scryptSync, timingSafeEqual } from "node:crypto";
+import { CaError } from "../shared/ca-error.js";
+import type { Random } from "../shared/random.js";
+import { combine, split } from "./shamir.js";
+
+/**
+ * One custodian's share of a token PIN (REQ-26, multi-person control). The share is encrypted
+ * with a key derived from the custodian's own passphrase (scrypt); AES-256-GCM authenticates
+ * the whole file, so a wrong passphrase or an altered byte is detected, never a wrong PIN.
+ */
+export interface PinShareFile {
+  readonly format: "cardpki-pin-share/1";
+  readonly token: string;
+  readonly custodian: string;
+  readonly index: number;
+  readonly threshold: number;
+  readonly shares: number;
+  /** Identifies one split: shares of different splits never combine. */
+  readonly setId: string;
+  /** SHA-256(setId || PIN): checks the rebuilt PIN. */
+  readonly commitment: string;
+  readonly kdf: { readonly name: "scrypt"; readonly N: number; readonly r: number; readonly p: number; readonly salt: string };
+  readonly iv: string;
+  readonly ciphertext: string;
+  readonly tag: string;
+}
+
+export interface Custodian {
+  readonly name: string;
+  readonly passphrase: string;
+}
+
+const KDF = { N: 1 << 15, r: 8, p: 1 };
+const MIN_PASSPHRASE = 8;
+
+function header(f: Omit<PinShareFile, "iv" | "ciphertext" | "tag" | "kdf"> & { kdf: PinShareFile["kdf"] }): Buffer {
+  // Everything but the ciphertext is authenticated as AAD.
+  return Buffer.from(JSON.stringify([f.format, f.token, f.custodian, f.index, f.threshold, f.shares, f.setId, f.commitment, f.kdf]));
+}
+
+function kek(passphrase: string, kdf: PinShareFile["kdf"]): Buffer {
+  return scryptSync(passphrase.normalize("NFC"), Buffer.from(kdf.salt, "base64"), 32, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 256 * 1024 * 1024 });
+}
+
+function commitment(setId: string, pin: Uint8Array): string {
+  return createHash("sha256").update(setId).update(pin).digest("hex");
+}
+
+export function createPinShares(token: string, pin: string, custodians: readonly Custodian[], threshold: number, random: Random): PinShareFile[] {
+  const names = custodians.map((c) => c.name);
+  if (new Set(names).size !== names.length) throw new CaError("invalid-input", "custodian names must be distinct");
+  for (const c of custodians) {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(c.name)) throw new CaError("invalid-input", `bad custodian name '${c.name}'`);
+    if (c.passphrase.length < MIN_PASSPHRASE) throw new CaError("invalid-input", `passphrase of ${c.name} shorter than ${MIN_PASSPHRASE} characters`);
+  }
+  const secret = new TextEncoder().encode(pin);
+  const setId = Buffer.from(random.bytes(16)).toString("hex");
+  const parts = split(secret, custodians.length, threshold, random);
+  return custodians.map((c, i) => {
+    const kdf = { name: "scrypt" as const, ...KDF, salt: Buffer.from(random.bytes(16)).toString("base64") };
+    const meta = { format: "cardpki-pin-share/1" as const, token, custodian: c.name, index: parts[i]!.x, threshold, shares: custodians.length, setId, commitment: commitment(setId, secret), kdf };
+    const iv = Buffer.from(random.bytes(12));
+    const cipher = createCipheriv("aes-256-gcm", kek(c.passphrase, kdf), iv);
+    cipher.setAAD(header(meta));
+    const ct = Buffer.concat([cipher.update(parts[i]!.y), cipher.final()]);
+    return { ...meta, iv: iv.toString("base64"), ciphertext: ct.toString("base64"), tag: cipher.getAuthTag().toString("base64") };
+  });
+}
+
+export function parseShareFile(text: string, source: string): PinShareFile {
+  let f: PinShareFile;
+  try {
+    f = JSON.parse(text);
+  } catch {
+    throw new CaError("invalid-input", `${source} is not a share file (JSON)`);
+  }
+  const ok = f && f.format === "cardpki-pin-share/1" && typeof f.token === "string" && typeof f.custodian === "string" &&
+    Number.isInteger(f.index) && Number.isInteger(f.threshold) && Number.isInteger(f.shares) && typeof f.setId === "string" &&
+    typeof f.commitment === "string" && f.kdf?.name === "scrypt" && typeof f.iv === "string" && typeof f.ciphertext === "string" && typeof f.tag === "string";
+  if (!ok) throw new CaError("invalid-input", `${source} is not a cardpki PIN share`);
+  return f;
+}
+
+export interface OpenedShare {
+  readonly file: PinShareFile;
+  readonly y: Uint8Array;
+}
+
+/** Decrypts one share with its custodian's passphrase; a wrong passphrase or altered file is refused. */
+export function openShare(file: PinShareFile, passphrase: string): OpenedShare {
+  try {
+    const d = createDecipheriv("aes-256-gcm", kek(passphrase, file.kdf), Buffer.from(file.iv, "base64"));
+    d.setAAD(header(file));
+    d.setAuthTag(Buffer.from(file.tag, "base64"));
+    const y = Buffer.concat([d.update(Buffer.from(file.ciphertext, "base64")), d.final()]);
+    return { file, y: new Uint8Array(y) };
+  } catch {
+    throw new CaError("unauthorized", `share of custodian '${file.custodian}' for token '${file.token}' does not open: wrong passphrase or the share file was altered`);
+  }
+}
+
+/** Rebuilds the PIN from at least `threshold` opened shares of one split. */
+export function combinePinShares(token: string, opened: readonly OpenedShare[]): string {
+  const mine = opened.filter((o) => o.file.token === token);
+  if (mine.length === 0) throw new CaError("unauthorized", `no custodian share for token '${token}'`);
+  const { threshold, setId, commitment: want } = mine[0]!.file;
+  if (mine.some((o) => o.file.setId !== setId)) throw new CaError("invalid-input", `shares for token '${token}' come from different splits`);
+  const distinct = new Map(mine.map((o) => [o.file.index, o]));
+  if (distinct.size < threshold)
+    throw new CaError("unauthorized", `token '${token}' needs ${threshold} of ${mine[0]!.file.shares} custodians; ${distinct.size} present (${[...distinct.values()].map((o) => o.file.custodian).join(", ")})`);
+  const pin = combine([...distinct.values()].slice(0, threshold).map((o) => ({ x: o.file.index, y: o.y })));
+  const got = Buffer.from(commitment(setId, pin), "hex");
+  if (!timingSafeEqual(got, Buffer.from(want, "hex"))) throw new CaError("unauthorized", `shares for token '${token}' do not rebuild the PIN`);
+  return new TextDecoder().decode(pin);
+}
