@@ -105,6 +105,10 @@ export async function runCeremony(script: CeremonyScript, deps: CeremonyDeps): P
     const want = script.kind === "ocsp-signer" ? "infrastructure" : "ca";
     if (p.kind !== want) throw new CaError("config", `profile '${p.id}' is ${p.kind}, ceremony ${script.kind} needs ${want}`);
     if (script.kind === "ocsp-signer" && !p.ocspNoCheck) throw new CaError("config", `profile '${p.id}' lacks id-pkix-ocsp-nocheck (RFC 6960 4.2.2.2.1)`);
+    if (script.key && !p.keyTypes.includes(script.key.type))
+      throw new CaError("config", `key type ${script.key.type} not allowed by profile '${p.id}' (${p.keyTypes.join(", ")})`);
+    if (script.validityDays !== undefined && script.validityDays > p.validity.days)
+      throw new CaError("config", `validityDays ${script.validityDays} exceeds profile '${p.id}' (${p.validity.days})`);
   }
   let parentAuthority: Authority | undefined;
   if (parent) {
