@@ -70,3 +70,75 @@ export interface CertStore {
   /** Every revoked serial of an issuer (for its CRL), oldest first. */
   listRevoked(issuerId: string): Promise<{ serial: string; revokedAt: Date; reason: string | undefined }[]>;
 }
+
+export type RevocationKind = "revoke" | "hold" | "resume" | "unfinished";
+
+export interface RevocationEvent {
+  readonly seq: number;
+  readonly issuerId: string;
+  readonly serial: string;
+  readonly kind: RevocationKind;
+  readonly reason: string | undefined;
+  readonly at: Date;
+  readonly invalidityDate: Date | undefined;
+}
+
+/** A change of revocation state, applied only if the certificate is still in the state the caller saw. */
+export interface RevocationChange {
+  readonly serial: string;
+  readonly issuerId: string;
+  readonly kind: Exclude<RevocationKind, "unfinished">;
+  /** New state: revokedAt/reason undefined for resume. */
+  readonly revokedAt: Date | undefined;
+  readonly reason: string | undefined;
+  readonly invalidityDate: Date | undefined;
+  readonly at: Date;
+  readonly actor: string;
+  /** Optimistic lock: the reason the caller read (undefined = not revoked). */
+  readonly expectedReason: string | undefined;
+}
+
+export interface RevokedEntry {
+  readonly serial: string;
+  readonly revokedAt: Date;
+  readonly reason: string | undefined;
+  readonly invalidityDate: Date | undefined;
+}
+
+export interface StoredCrl {
+  readonly issuerId: string;
+  readonly number: bigint;
+  readonly kind: "full" | "delta";
+  readonly baseNumber: bigint | undefined;
+  readonly lastEventSeq: number;
+  readonly thisUpdate: Date;
+  readonly nextUpdate: Date;
+  readonly entries: number;
+  readonly der: Uint8Array;
+}
+
+/** Revocation state, events and CRLs (RFC 5280 5, RFC 6960). */
+export interface RevocationStore {
+  /** Applies the change with its audit event in one transaction; false if the state changed meanwhile. */
+  apply(change: RevocationChange, audit: AuditEvent): Promise<boolean>;
+  eventsSince(seq: number, issuerId?: string): Promise<RevocationEvent[]>;
+  lastEventSeq(): Promise<number>;
+  /** Revoked or on-hold serials of an issuer whose certificate expired after `expiredAfter`, streamed. */
+  revokedEntries(issuerId: string, expiredAfter: Date): AsyncIterable<RevokedEntry>;
+  /** Durably draws the issuer's next CRL number (RFC 5280 5.2.3: strictly increasing; gaps allowed). */
+  nextCrlNumber(issuerId: string): Promise<bigint>;
+  saveCrl(crl: StoredCrl, audit: AuditEvent): Promise<void>;
+  latestCrl(issuerId: string, kind: "full" | "delta"): Promise<StoredCrl | undefined>;
+  /** Light status of one serial for OCSP (no certificate bytes). */
+  statusOf(serial: string): Promise<SerialStatus | undefined>;
+  /** Statuses of an issuer's certificates still valid after `notExpiredAfter`, streamed (OCSP pre-signing). */
+  statuses(issuerId: string, notExpiredAfter: Date): AsyncIterable<SerialStatus>;
+}
+
+export interface SerialStatus {
+  readonly serial: string;
+  readonly issuerId: string;
+  readonly status: CertStatus;
+  readonly revokedAt: Date | undefined;
+  readonly reason: string | undefined;
+}

@@ -185,7 +185,7 @@ export async function runCeremony(script: CeremonyScript, deps: CeremonyDeps): P
     const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
     const nextUpdate = new Date(thisUpdate.getTime() + script.crl!.nextUpdateDays * 86_400_000);
     await confirmOrStop(`sign root CRL number ${number} of '${root.id}' with ${entries.length} revoked certificate(s), next update ${nextUpdate.toISOString()}?`);
-    const tbs = buildCrlTbs({ issuer: root, thisUpdate, nextUpdate, crlNumber: number, entries });
+    const { der: tbs } = await buildCrlTbs({ issuer: root, thisUpdate, nextUpdate, crlNumber: number, entries });
     const der = assembleSigned(tbs, root.signer.algorithmDer, await root.signer.sign(tbs));
     write(`${root.id}/crl/${number}.crl`, der);
     say("sign-crl", `CRL number ${number}: ${entries.length} entries, thisUpdate ${thisUpdate.toISOString()}, nextUpdate ${nextUpdate.toISOString()}, SHA-256 ${sha256Hex(der)}`,

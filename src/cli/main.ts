@@ -5,8 +5,9 @@ import { certCommands } from "./commands/cert.commands.js";
 import { caCommands } from "./commands/ca.commands.js";
 import { serve, setupDemoCmd } from "./commands/serve.commands.js";
 import { ceremonyCommands } from "./commands/ceremony.commands.js";
+import { crlCommands } from "./commands/crl.commands.js";
 
-const TOP: readonly (Command | CommandGroup)[] = [serve, setupDemoCmd, certCommands, caCommands, ceremonyCommands];
+const TOP: readonly (Command | CommandGroup)[] = [serve, setupDemoCmd, certCommands, crlCommands, caCommands, ceremonyCommands];
 
 function topHelp(): string {
   const lines = ["usage: cardpki COMMAND [SUBCOMMAND] [options]", "", "commands:"];

@@ -1,4 +1,5 @@
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { CaError } from "../shared/ca-error.js";
 import { systemClock, type Clock } from "../shared/clock.js";
@@ -14,6 +15,11 @@ import { parsePkcs11Uri } from "../hsm/pkcs11-uri.js";
 import { openDatabase, type Database } from "../store/database.js";
 import { KnexCertStore } from "../store/cert.store.js";
 import { CaDirectory } from "../ceremony/ca-directory.js";
+import { KnexRevocationStore } from "../store/revocation.store.js";
+import { loadRevocationPolicy, type RevocationPolicy } from "../policy/revocation-policy.js";
+import { RevocationRegistry } from "../ca/revocation-registry.js";
+import { CrlPublisher } from "../ca/crl-publisher.js";
+import type { OcspIssuer } from "../ca/ocsp/ocsp-responder.js";
 import type { Config } from "./config.js";
 
 /** Everything a CA process needs, wired from configuration (the only place that picks backends). */
@@ -27,6 +33,10 @@ export interface Runtime {
   readonly issuer: CertificateIssuer;
   readonly caDir: CaDirectory;
   readonly authorities: ReadonlyMap<string, Authority>;
+  readonly revocationPolicy: RevocationPolicy;
+  readonly revocations: KnexRevocationStore;
+  readonly registry: RevocationRegistry;
+  readonly crls: CrlPublisher;
   keystore(token: string): Promise<Pkcs11Keystore>;
   authority(id: string): Authority;
   close(): Promise<void>;
@@ -73,6 +83,10 @@ export async function openRuntime(config: Config, opts: RuntimeOptions = {}): Pr
   const db = await openDatabase(config.databaseUrl);
   const store = new KnexCertStore(db);
   const issuer = new CertificateIssuer({ profiles, store, clock, random });
+  const revocationPolicy = loadRevocationPolicy(join(config.policyDir, "revocation", "revocation.yaml"));
+  const revocations = new KnexRevocationStore(db);
+  const registry = new RevocationRegistry({ certs: store, revocations, policy: revocationPolicy, clock, random });
+  const crls = new CrlPublisher({ revocations, certs: store, policy: revocationPolicy, clock, random });
   const caDir = new CaDirectory(config.caStoreDir);
   const keystores = new Map<string, Promise<Pkcs11Keystore>>();
   const keystore = (token: string): Promise<Pkcs11Keystore> => {
@@ -113,11 +127,39 @@ export async function openRuntime(config: Config, opts: RuntimeOptions = {}): Pr
     throw e;
   }
   return {
-    config, clock, random, db, profiles, store, issuer, caDir, authorities, keystore, close,
+    config, clock, random, db, profiles, store, issuer, caDir, authorities, keystore, close, revocationPolicy, revocations, registry, crls,
     authority: (id) => {
       const a = authorities.get(id);
       if (!a) throw new CaError("not-found", `CA '${id}' is not an active issuing CA here (active: ${[...authorities.keys()].join(", ") || "none"})`);
       return a;
     },
   };
+}
+
+/**
+ * The delegated OCSP responder of each active CA: of the ocsp-signers in ca-store/<ca>/, the valid
+ * one that lasts longest (a newer ceremony rotates it in on the next start).
+ */
+export async function loadOcspIssuers(rt: Runtime): Promise<OcspIssuer[]> {
+  const out: OcspIssuer[] = [];
+  const now = rt.clock.now();
+  for (const ca of rt.authorities.values()) {
+    const base = join(rt.config.caStoreDir, ca.id, "ocsp-signers");
+    if (!existsSync(base)) continue;
+    let best: { label: string; cert: X509Certificate; der: Uint8Array; uri: string } | undefined;
+    for (const label of readdirSync(base)) {
+      const certFile = join(base, label, "cert.pem");
+      if (!existsSync(certFile)) continue;
+      const cert = new X509Certificate(readFileSync(certFile));
+      const notAfter = new Date(cert.validTo);
+      if (notAfter <= now || new Date(cert.validFrom) > now) continue;
+      if (!best || notAfter > new Date(best.cert.validTo)) best = { label, cert, der: new Uint8Array(cert.raw), uri: readFileSync(join(base, label, "key.uri"), "utf8").trim() };
+    }
+    if (!best) continue;
+    const uri = parsePkcs11Uri(best.uri);
+    const ks = await rt.keystore(uri.token);
+    const signer = await ks.signer(uri.id !== undefined ? { id: uri.id } : { label: uri.object! });
+    out.push({ ca, responder: { signer, certDer: best.der, notAfter: new Date(best.cert.validTo), label: best.label } });
+  }
+  return out;
 }

@@ -1,39 +1,124 @@
 import type { Server } from "node:http";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { buildApp, listen } from "../http/server.js";
 import type { PublishedCa } from "../http/ca.routes.js";
-import type { Config } from "./config.js";
-import { openRuntime, type Runtime } from "./runtime.js";
+import type { PublishedCrl } from "../http/crl.routes.js";
+import { OcspResponder } from "../ca/ocsp/ocsp-responder.js";
+import { readCrlInfo } from "../ca/crl-builder.js";
 import { pingDatabase } from "../store/database.js";
+import type { Config } from "./config.js";
+import { loadOcspIssuers, openRuntime, type Runtime } from "./runtime.js";
 
 export interface Service {
   readonly runtime: Runtime;
   readonly server: Server;
   readonly url: string;
+  readonly ocsp: OcspResponder;
   stop(): Promise<void>;
 }
 
-/** Starts the CA service: crash recovery, then HTTP (public CA certificates, health). */
-export async function startService(config: Config): Promise<Service> {
+export interface ServiceOptions {
+  /** How often revocation events are read (OCSP invalidation, CRL nudge). */
+  readonly eventPollMs?: number;
+  /** How often the CRL schedule runs. */
+  readonly crlTickMs?: number;
+}
+
+/** A loop that never overlaps itself and never lets an error escape. */
+function loop(name: string, everyMs: number, work: () => Promise<unknown>): { stop: () => Promise<void>; kick: () => void } {
+  let running: Promise<unknown> | undefined;
+  let stopped = false;
+  const run = () => {
+    if (running || stopped) return;
+    running = work().catch((e) => console.error(`${name}:`, (e as Error).message)).finally(() => (running = undefined));
+  };
+  const timer = setInterval(run, everyMs);
+  timer.unref();
+  return {
+    kick: run,
+    stop: async () => {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
+/**
+ * Starts the CA service: crash recovery; HTTP with public CA certificates, CRLs and OCSP; and the
+ * background jobs that keep CRLs and pre-signed OCSP responses fresh (REQ-17..20).
+ */
+export async function startService(config: Config, opts: ServiceOptions = {}): Promise<Service> {
   const runtime = await openRuntime(config, { recover: true });
-  const published = (): PublishedCa[] =>
-    runtime.caDir.list().map((id) => {
-      const ca = runtime.caDir.load(id);
-      return { id, certDer: ca.certDer, chainDer: ca.chainDer };
-    });
-  const app = buildApp({
-    cas: published,
-    health: [
-      { name: "database", check: () => pingDatabase(runtime.db) },
-      ...[...runtime.authorities.values()].map((a) => ({ name: `hsm:${a.id}`, check: async () => void (await a.signer.sign(Uint8Array.of(0))) })),
-    ],
-  });
-  let server: Server;
+  const { caDir, revocations, crls, revocationPolicy: policy, authorities } = runtime;
+  let ocsp: OcspResponder;
   try {
-    server = await listen(app, config.host, config.port);
+    ocsp = new OcspResponder(await loadOcspIssuers(runtime), revocations, policy, runtime.clock);
   } catch (e) {
     await runtime.close();
     throw e;
   }
+  const published = (): PublishedCa[] =>
+    caDir.list().map((id) => {
+      const ca = caDir.load(id);
+      return { id, certDer: ca.certDer, chainDer: ca.chainDer };
+    });
+  const findCrl = async (caId: string, kind: "full" | "delta"): Promise<PublishedCrl | undefined> => {
+    if (authorities.has(caId)) return revocations.latestCrl(caId, kind);
+    // Offline roots: the newest CRL their ceremony wrote to ca-store/<root>/crl/.
+    if (kind === "delta" || !caDir.exists(caId)) return undefined;
+    const n = caDir.crlNumbers(caId).reduce((a, b) => (b > a ? b : a), 0n);
+    if (n === 0n) return undefined;
+    const der = new Uint8Array(readFileSync(join(caDir.dir(caId), "crl", `${n}.crl`)));
+    return { der, ...readCrlInfo(der) };
+  };
+  const app = buildApp({
+    cas: published,
+    crl: findCrl,
+    health: [
+      { name: "database", check: () => pingDatabase(runtime.db) },
+      ...[...authorities.values()].flatMap((a) => [
+        { name: `hsm:${a.id}`, check: async () => void (await a.signer.sign(Uint8Array.of(0))) },
+        {
+          name: `crl:${a.id}`,
+          check: async () => {
+            const c = await revocations.latestCrl(a.id, "full");
+            if (!c || c.nextUpdate <= runtime.clock.now()) throw new Error("no current CRL");
+          },
+        },
+      ]),
+      { name: "ocsp", check: async () => ocsp.checkResponders() },
+    ],
+  });
+
+  let lastSeq = await revocations.lastEventSeq();
+  const crlLoop = loop("crl schedule", opts.crlTickMs ?? Math.min(10_000, policy.crl.afterRevocationSeconds * 500), async () => {
+    for (const a of authorities.values()) await crls.tick(a);
+  });
+  const eventLoop = loop("revocation events", opts.eventPollMs ?? 200, async () => {
+    const events = await revocations.eventsSince(lastSeq);
+    if (events.length === 0) return;
+    lastSeq = events[events.length - 1]!.seq;
+    // REQ-17: OCSP shows a revocation within a second; the CRL follows on the next tick.
+    await Promise.all([...new Set(events.map((e) => e.serial))].map((s) => ocsp.invalidate(s)));
+    crlLoop.kick();
+  });
+  const refreshLoop = loop("ocsp refresh", (policy.ocsp.refreshMinutes * 60_000) / 4, () => ocsp.refresh());
+  crlLoop.kick();
+  refreshLoop.kick();
+
+  let server: Server;
+  try {
+    server = await listen(app, config.host, config.port, { service: ocsp, maxBodyBytes: policy.ocsp.maxBodyBytes });
+  } catch (e) {
+    await Promise.all([crlLoop.stop(), eventLoop.stop(), refreshLoop.stop()]);
+    await runtime.close();
+    throw e;
+  }
+  server.keepAliveTimeout = 5000;
+  server.headersTimeout = 10000;
+  server.requestTimeout = 30000;
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : config.port;
   const stop = async () => {
@@ -41,7 +126,8 @@ export async function startService(config: Config): Promise<Service> {
       server.close(() => resolve());
       server.closeIdleConnections();
     });
+    await Promise.all([crlLoop.stop(), eventLoop.stop(), refreshLoop.stop()]);
     await runtime.close();
   };
-  return { runtime, server, url: `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}`, stop };
+  return { runtime, server, ocsp, url: `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}`, stop };
 }

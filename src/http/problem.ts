@@ -1,4 +1,5 @@
 import type { NextFunction, Request, Response } from "express";
+import type { ServerResponse } from "node:http";
 import { CaError, type ErrorKind } from "../shared/ca-error.js";
 
 /** CaError kind → HTTP status; the only place this mapping exists. */
@@ -16,11 +17,19 @@ const STATUS: Record<ErrorKind, number> = {
   "internal": 500,
 };
 
-/** RFC 7807 problem details. */
+/** RFC 7807 problem details, on a plain node response (the OCSP hot path has no express). */
+export function writeProblem(res: ServerResponse, status: number, kind: string, detail: string, extra?: Record<string, unknown>): void {
+  const body = JSON.stringify({ type: `urn:cardpki:problem:${kind}`, title: kind, status, detail, ...extra });
+  res.writeHead(status, { "content-type": "application/problem+json", "content-length": Buffer.byteLength(body), "x-content-type-options": "nosniff" });
+  res.end(body);
+}
+
 export function sendProblem(res: Response, status: number, kind: string, detail: string, extra?: Record<string, unknown>): void {
-  res.status(status).type("application/problem+json").send(JSON.stringify({
-    type: `urn:cardpki:problem:${kind}`, title: kind, status, detail, ...extra,
-  }));
+  writeProblem(res, status, kind, detail, extra);
+}
+
+export function statusOf(kind: ErrorKind): number {
+  return STATUS[kind];
 }
 
 export function notFoundHandler(req: Request, res: Response): void {

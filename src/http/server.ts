@@ -1,6 +1,8 @@
 import express, { type Express } from "express";
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import { caRoutes, type PublishedCa } from "./ca.routes.js";
+import { crlRoutes, type PublishedCrl } from "./crl.routes.js";
+import { isOcspPath, ocspHandler, type OcspService } from "./ocsp.handler.js";
 import { errorHandler, notFoundHandler } from "./problem.js";
 
 export interface HealthCheck {
@@ -10,6 +12,7 @@ export interface HealthCheck {
 
 export interface AppDeps {
   readonly cas: () => readonly PublishedCa[];
+  readonly crl: (caId: string, kind: "full" | "delta") => Promise<PublishedCrl | undefined>;
   readonly health: readonly HealthCheck[];
 }
 
@@ -36,17 +39,18 @@ export function buildApp(deps: AppDeps): Express {
     res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "degraded", checks });
   });
   app.use(caRoutes(deps.cas));
+  app.use(crlRoutes(deps.crl));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;
 }
 
-export function listen(app: Express, host: string, port: number): Promise<Server> {
+/** One server: OCSP on plain node:http (the hot path), everything else through express. */
+export function listen(app: Express, host: string, port: number, ocsp?: { service: OcspService; maxBodyBytes: number }): Promise<Server> {
+  const ocspFn = ocsp ? ocspHandler(ocsp.service, ocsp.maxBodyBytes) : undefined;
+  const server = createServer((req, res) => (ocspFn && isOcspPath(req.url) ? ocspFn(req, res) : app(req, res)));
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(server)));
-    server.on("error", reject);
-    server.keepAliveTimeout = 5000;
-    server.headersTimeout = 10000;
-    server.requestTimeout = 30000;
+    server.once("error", reject);
+    server.listen(port, host, () => resolve(server));
   });
 }

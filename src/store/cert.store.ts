@@ -104,6 +104,8 @@ export class KnexCertStore implements CertStore {
         // Design: a serial that may have been signed but was not stored is published as revoked.
         await trx("certificates").where({ serial, status: "reserved" })
           .update({ status: "unfinished", revoked_at: at.getTime(), revocation_reason: "unspecified", updated_at: at.getTime() });
+        const row = await trx("certificates").where({ serial }).first("issuer_id");
+        await trx("revocation_events").insert({ issuer_id: row.issuer_id, serial, kind: "unfinished", reason: "unspecified", at: at.getTime(), actor: "system:recovery" });
         await insertAuditEvent(trx, audit(serial));
       }
       return rows.map((r: { serial: string }) => r.serial);

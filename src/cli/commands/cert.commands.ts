@@ -95,4 +95,65 @@ const show: Command = {
   },
 };
 
-export const certCommands = { name: "cert", summary: "certificates: issue (infrastructure profiles), show", commands: [issue, show] };
+function serialArg(pos: string[]): string {
+  if (pos.length !== 1) throw new CaError("invalid-input", "give one serial in hex");
+  return pos[0]!;
+}
+
+async function withRegistry(fn: (rt: Awaited<ReturnType<typeof openRuntime>>) => Promise<unknown>): Promise<number> {
+  const rt = await openRuntime(loadConfig(), { withoutAuthorities: true });
+  try {
+    const out = await fn(rt);
+    console.log(JSON.stringify(out));
+    return 0;
+  } finally {
+    await rt.close();
+  }
+}
+
+const operatorOf = (v: Record<string, unknown>) => `operator:${(v.operator as string | undefined) ?? process.env.USER ?? "unknown"}`;
+
+const revoke: Command = {
+  name: "revoke",
+  summary: "Revoke a certificate with an RFC 5280 reason the policy allows; a revoked certificate can only be upgraded to keyCompromise.",
+  usage: "cert revoke SERIAL --reason R [--invalidity-date ISO] [--operator NAME]",
+  options: {
+    reason: { type: "string", description: "unspecified | keyCompromise | affiliationChanged | superseded | cessationOfOperation | certificateHold (policy list)" },
+    "invalidity-date": { type: "string", description: "when the key was (suspected) compromised, ISO 8601 (RFC 5280 5.3.2)" },
+    operator: { type: "string", description: "who asks (recorded; default $USER)" },
+  },
+  async run(v, pos) {
+    const serial = serialArg(pos);
+    const reason = requireString(v, "reason");
+    let invalidityDate: Date | undefined;
+    if (typeof v["invalidity-date"] === "string") {
+      invalidityDate = new Date(v["invalidity-date"]);
+      if (Number.isNaN(invalidityDate.getTime())) throw new CaError("invalid-input", `bad --invalidity-date '${v["invalidity-date"]}'`);
+    }
+    return withRegistry((rt) => rt.registry.revoke({ serial, reason, ...(invalidityDate ? { invalidityDate } : {}), actor: operatorOf(v) }));
+  },
+};
+
+const suspend: Command = {
+  name: "suspend",
+  summary: "Suspend a certificate (certificateHold): revoked until resumed.",
+  usage: "cert suspend SERIAL [--operator NAME]",
+  options: { operator: { type: "string", description: "who asks (recorded; default $USER)" } },
+  async run(v, pos) {
+    const serial = serialArg(pos);
+    return withRegistry((rt) => rt.registry.suspend(serial, operatorOf(v)));
+  },
+};
+
+const resume: Command = {
+  name: "resume",
+  summary: "Resume a suspended certificate (removeFromCRL on the next delta CRL).",
+  usage: "cert resume SERIAL [--operator NAME]",
+  options: { operator: { type: "string", description: "who asks (recorded; default $USER)" } },
+  async run(v, pos) {
+    const serial = serialArg(pos);
+    return withRegistry((rt) => rt.registry.resume(serial, operatorOf(v)));
+  },
+};
+
+export const certCommands = { name: "cert", summary: "certificates: issue, show, revoke, suspend, resume", commands: [issue, show, revoke, suspend, resume] };

@@ -1,8 +1,9 @@
 import type { Knex } from "knex";
 import * as m001 from "./001-certificates.js";
+import * as m002 from "./002-revocation.js";
 
 /** Migrations are compiled in, in order (no directory scan at run time). */
-const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [["001-certificates", m001]];
+const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [["001-certificates", m001], ["002-revocation", m002]];
 
 export const migrationSource: Knex.MigrationSource<[string, Knex.Migration]> = {
   getMigrations: async () => [...MIGRATIONS],

@@ -1,0 +1,105 @@
+import { assembleSigned } from "../asn1/der.js";
+import type { Clock } from "../shared/clock.js";
+import type { Random } from "../shared/random.js";
+import { newId } from "../shared/ids.js";
+import type { RevocationPolicy } from "../policy/revocation-policy.js";
+import type { Authority } from "./authority.js";
+import { buildCrlTbs, type CrlEntry } from "./crl-builder.js";
+import type { CertStore, RevocationStore, StoredCrl } from "./ports.js";
+
+const HOUR = 3_600_000;
+
+/** The delta CRL URL next to the full one: /crl/<ca>.crl -> /crl/<ca>-delta.crl. */
+export function deltaUrl(fullUrl: string): string {
+  return fullUrl.replace(/\.crl$/, "-delta.crl");
+}
+
+/**
+ * Full and delta CRLs per issuing CA (RFC 5280 5, REQ-20): numbers strictly increasing and kept
+ * durably, nextUpdate from policy, regenerated on a schedule before nextUpdate and soon after a
+ * revocation, entries kept after expiry as the policy says.
+ */
+export class CrlPublisher {
+  constructor(private readonly deps: { revocations: RevocationStore; certs: CertStore; policy: RevocationPolicy; clock: Clock; random: Random }) {}
+
+  private times(hours: number): { thisUpdate: Date; nextUpdate: Date } {
+    const now = this.deps.clock.now();
+    const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
+    return { thisUpdate, nextUpdate: new Date(thisUpdate.getTime() + hours * HOUR) };
+  }
+
+  async generateFull(issuer: Authority, actor: string): Promise<StoredCrl> {
+    const { revocations, policy } = this.deps;
+    // Events up to here are covered: read the sequence before the entries, so a later event is in the next delta.
+    const lastEventSeq = await revocations.lastEventSeq();
+    const number = await revocations.nextCrlNumber(issuer.id);
+    const { thisUpdate, nextUpdate } = this.times(policy.crl.nextUpdateHours);
+    const expiredAfter = new Date(thisUpdate.getTime() - policy.crl.keepExpiredDays * 24 * HOUR);
+    const { der: tbs, entries } = await buildCrlTbs({
+      issuer, thisUpdate, nextUpdate, crlNumber: number, entries: revocations.revokedEntries(issuer.id, expiredAfter),
+      ...(issuer.urls.crl ? { freshestUrl: deltaUrl(issuer.urls.crl) } : {}),
+    });
+    return this.sign(issuer, { issuerId: issuer.id, number, kind: "full", baseNumber: undefined, lastEventSeq, thisUpdate, nextUpdate, entries }, tbs, actor);
+  }
+
+  /** Delta CRL over the latest full CRL: what changed since it, removeFromCRL for resumed holds (RFC 5280 5.2.4). */
+  async generateDelta(issuer: Authority, actor: string): Promise<StoredCrl | undefined> {
+    const { revocations, certs, policy } = this.deps;
+    const base = await revocations.latestCrl(issuer.id, "full");
+    if (!base) return undefined;
+    const events = await revocations.eventsSince(base.lastEventSeq, issuer.id);
+    const lastEventSeq = events.length ? events[events.length - 1]!.seq : base.lastEventSeq;
+    const entries: CrlEntry[] = [];
+    for (const serial of new Set(events.map((e) => e.serial))) {
+      const rec = await certs.get(serial);
+      if (!rec) continue;
+      if (rec.revokedAt && rec.revocationReason !== undefined) entries.push({ serial, revokedAt: rec.revokedAt, reason: rec.revocationReason });
+      else {
+        const resumed = events.filter((e) => e.serial === serial && e.kind === "resume").pop();
+        if (resumed) entries.push({ serial, revokedAt: resumed.at, reason: "removeFromCRL" });
+      }
+    }
+    entries.sort((a, b) => (a.serial < b.serial ? -1 : 1));
+    const number = await revocations.nextCrlNumber(issuer.id);
+    const { thisUpdate } = this.times(0);
+    // A delta is never valid beyond its base (RFC 5280 5.2.4).
+    const nextUpdate = new Date(Math.min(thisUpdate.getTime() + policy.crl.deltaMinutes * 60_000, base.nextUpdate.getTime()));
+    const { der: tbs } = await buildCrlTbs({ issuer, thisUpdate, nextUpdate, crlNumber: number, entries, deltaBase: base.number });
+    return this.sign(issuer, { issuerId: issuer.id, number, kind: "delta", baseNumber: base.number, lastEventSeq, thisUpdate, nextUpdate, entries: entries.length }, tbs, actor);
+  }
+
+  private async sign(issuer: Authority, meta: Omit<StoredCrl, "der">, tbs: Uint8Array, actor: string): Promise<StoredCrl> {
+    const der = assembleSigned(tbs, issuer.signer.algorithmDer, await issuer.signer.sign(tbs));
+    const crl: StoredCrl = { ...meta, der };
+    const at = this.deps.clock.now();
+    await this.deps.revocations.saveCrl(crl, {
+      id: newId(this.deps.random), at, actor, action: `crl.${meta.kind}`, objectType: "crl", objectId: `${issuer.id}#${meta.number}`, outcome: "success",
+      details: { entries: meta.entries, thisUpdate: meta.thisUpdate.toISOString(), nextUpdate: meta.nextUpdate.toISOString(), base: meta.baseNumber?.toString() },
+    });
+    return crl;
+  }
+
+  /**
+   * One scheduler tick: a full CRL when none exists or the current one nears nextUpdate; a delta
+   * when revocations are pending or the delta is half way to its nextUpdate. Returns what it made.
+   */
+  async tick(issuer: Authority): Promise<StoredCrl[]> {
+    const { revocations, policy, clock } = this.deps;
+    const now = clock.now().getTime();
+    const made: StoredCrl[] = [];
+    const full = await revocations.latestCrl(issuer.id, "full");
+    if (!full || now >= full.nextUpdate.getTime() - policy.crl.regenerateBeforeHours * HOUR) {
+      made.push(await this.generateFull(issuer, "system:crl-schedule"));
+      return made;
+    }
+    const delta = await revocations.latestCrl(issuer.id, "delta");
+    const covered = Math.max(full.lastEventSeq, delta?.baseNumber === full.number ? delta.lastEventSeq : 0);
+    const pending = (await revocations.eventsSince(covered, issuer.id)).length > 0;
+    const stale = !delta || delta.baseNumber !== full.number || now >= delta.thisUpdate.getTime() + (policy.crl.deltaMinutes * 60_000) / 2;
+    if (pending || stale) {
+      const d = await this.generateDelta(issuer, pending ? "system:crl-after-revocation" : "system:crl-schedule");
+      if (d) made.push(d);
+    }
+    return made;
+  }
+}

@@ -1,0 +1,86 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createHash } from "node:crypto";
+import { writeProblem } from "./problem.js";
+
+export interface OcspService {
+  respond(der: Uint8Array): Promise<{ der: Uint8Array; thisUpdate?: Date; nextUpdate?: Date; cacheable: boolean }>;
+}
+
+export function isOcspPath(url: string | undefined): boolean {
+  return url === "/ocsp" || url === "/ocsp/" || (url !== undefined && url.startsWith("/ocsp/"));
+}
+
+/**
+ * OCSP over HTTP (RFC 6960 Appendix A, RFC 5019 5-6), on plain node:http for speed:
+ * POST /ocsp with application/ocsp-request, GET /ocsp/<url-encoded base64>. Bad transport gets a
+ * 4xx problem; a bad request body gets an OCSP malformedRequest; nothing reaches a 5xx.
+ */
+export function ocspHandler(service: OcspService, maxBodyBytes: number) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const fail = (e: unknown) => {
+      console.error("ocsp handler:", (e as Error)?.message);
+      if (!res.headersSent) writeProblem(res, 503, "unavailable", "the responder could not answer; try again");
+    };
+    if (req.method === "POST" && (req.url === "/ocsp" || req.url === "/ocsp/")) {
+      const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+      if (type !== "application/ocsp-request") {
+        req.resume();
+        return writeProblem(res, 415, "invalid-input", "Content-Type must be application/ocsp-request (RFC 6960 A.1)");
+      }
+      const declared = Number(req.headers["content-length"] ?? NaN);
+      if (declared > maxBodyBytes) {
+        req.resume();
+        return writeProblem(res, 413, "invalid-input", `OCSP requests are limited to ${maxBodyBytes} bytes`);
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let over = false;
+      req.on("data", (c: Buffer) => {
+        size += c.length;
+        if (size > maxBodyBytes) {
+          if (!over) writeProblem(res, 413, "invalid-input", `OCSP requests are limited to ${maxBodyBytes} bytes`);
+          over = true;
+          return;
+        }
+        chunks.push(c);
+      });
+      req.on("error", () => undefined);
+      req.on("end", () => {
+        if (over) return;
+        service.respond(new Uint8Array(Buffer.concat(chunks))).then((a) => send(res, a, false), fail);
+      });
+      return;
+    }
+    if ((req.method === "GET" || req.method === "HEAD") && req.url!.startsWith("/ocsp/")) {
+      const enc = req.url!.slice("/ocsp/".length);
+      if (enc.length > maxBodyBytes * 2) return writeProblem(res, 414, "invalid-input", "OCSP GET request too long");
+      let der: Buffer;
+      try {
+        // RFC 5019 5: base64, then URL-encoded; base64url is accepted too.
+        const b64 = decodeURIComponent(enc).replace(/-/g, "+").replace(/_/g, "/");
+        if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw new Error("not base64");
+        der = Buffer.from(b64, "base64");
+      } catch {
+        der = Buffer.alloc(0); // answered as malformedRequest
+      }
+      service.respond(new Uint8Array(der)).then((a) => send(res, a, true), fail);
+      return;
+    }
+    res.setHeader("allow", "GET, POST");
+    writeProblem(res, 405, "invalid-input", "OCSP takes POST /ocsp or GET /ocsp/<base64 request>");
+  };
+}
+
+function send(res: ServerResponse, a: { der: Uint8Array; thisUpdate?: Date; nextUpdate?: Date; cacheable: boolean }, get: boolean): void {
+  const headers: Record<string, string | number> = { "content-type": "application/ocsp-response", "content-length": a.der.length };
+  if (get && a.cacheable && a.thisUpdate && a.nextUpdate) {
+    // RFC 5019 6.2: caching headers from the response's own validity.
+    const maxAge = Math.max(0, Math.floor((a.nextUpdate.getTime() - Date.now()) / 1000));
+    headers["cache-control"] = `max-age=${maxAge}, public, no-transform, must-revalidate`;
+    headers["last-modified"] = a.thisUpdate.toUTCString();
+    headers["expires"] = a.nextUpdate.toUTCString();
+    headers["etag"] = `"${createHash("sha1").update(a.der).digest("hex")}"`;
+  } else headers["cache-control"] = "no-store";
+  res.writeHead(200, headers);
+  res.end(Buffer.from(a.der.buffer, a.der.byteOffset, a.der.length));
+}

@@ -1,0 +1,52 @@
+import { readFileSync } from "node:fs";
+import { Ajv } from "ajv";
+import { parse as parseYaml } from "yaml";
+import { CaError } from "../shared/ca-error.js";
+
+/** RFC 5280 5.3.1 reasons a revocation may carry (removeFromCRL is produced, never requested). */
+export const REVOCATION_REASONS = ["unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation", "certificateHold", "privilegeWithdrawn"] as const;
+export type RevocationReason = (typeof REVOCATION_REASONS)[number];
+
+export interface RevocationPolicy {
+  readonly id: string;
+  readonly version: number;
+  readonly cps: readonly string[];
+  readonly reasons: readonly RevocationReason[];
+  readonly crl: { readonly nextUpdateHours: number; readonly regenerateBeforeHours: number; readonly deltaMinutes: number; readonly afterRevocationSeconds: number; readonly keepExpiredDays: number };
+  readonly ocsp: { readonly validityHours: number; readonly refreshMinutes: number; readonly maxRequestsPerMessage: number; readonly maxBodyBytes: number; readonly minResponderRemainingHours: number };
+}
+
+const int = (min: number, max: number) => ({ type: "integer", minimum: min, maximum: max });
+const SCHEMA = {
+  type: "object", additionalProperties: false, required: ["id", "version", "cps", "reasons", "crl", "ocsp"],
+  properties: {
+    id: { type: "string" }, version: int(1, 1e6), cps: { type: "array", minItems: 1, items: { type: "string" } },
+    reasons: { type: "array", minItems: 1, uniqueItems: true, items: { enum: REVOCATION_REASONS } },
+    crl: {
+      type: "object", additionalProperties: false, required: ["nextUpdateHours", "regenerateBeforeHours", "deltaMinutes", "afterRevocationSeconds", "keepExpiredDays"],
+      properties: { nextUpdateHours: int(1, 24 * 31), regenerateBeforeHours: int(0, 24 * 30), deltaMinutes: int(1, 24 * 60), afterRevocationSeconds: int(1, 86400), keepExpiredDays: int(0, 36500) },
+    },
+    ocsp: {
+      type: "object", additionalProperties: false, required: ["validityHours", "refreshMinutes", "maxRequestsPerMessage", "maxBodyBytes", "minResponderRemainingHours"],
+      properties: { validityHours: int(1, 24 * 7), refreshMinutes: int(1, 24 * 60), maxRequestsPerMessage: int(1, 100), maxBodyBytes: int(256, 65536), minResponderRemainingHours: int(0, 24 * 30) },
+    },
+  },
+} as const;
+const validate = new Ajv({ allErrors: true, strict: true }).compile(SCHEMA);
+
+export function parseRevocationPolicy(doc: unknown, source: string): RevocationPolicy {
+  if (!validate(doc)) throw new CaError("config", `${source}: ${(validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`).join("; ")}`);
+  const p = doc as unknown as RevocationPolicy;
+  if (p.crl.regenerateBeforeHours >= p.crl.nextUpdateHours) throw new CaError("config", `${source}: crl.regenerateBeforeHours must be below nextUpdateHours`);
+  if (p.ocsp.refreshMinutes >= p.ocsp.validityHours * 60) throw new CaError("config", `${source}: ocsp.refreshMinutes must be below validityHours`);
+  return Object.freeze(p);
+}
+
+export function loadRevocationPolicy(path: string): RevocationPolicy {
+  try {
+    return parseRevocationPolicy(parseYaml(readFileSync(path, "utf8"), { strict: true, uniqueKeys: true }), path);
+  } catch (e) {
+    if (e instanceof CaError) throw e;
+    throw new CaError("config", `${path}: ${(e as Error).message}`);
+  }
+}
