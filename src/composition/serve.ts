@@ -26,12 +26,13 @@ export interface ServiceOptions {
 }
 
 /** A loop that never overlaps itself and never lets an error escape. */
-function loop(name: string, everyMs: number, work: () => Promise<unknown>): { stop: () => Promise<void>; kick: () => void } {
+function loop(name: string, everyMs: number, work: () => Promise<unknown>): { stop: () => Promise<void>; kick: () => Promise<unknown> } {
   let running: Promise<unknown> | undefined;
   let stopped = false;
-  const run = () => {
-    if (running || stopped) return;
+  const run = (): Promise<unknown> => {
+    if (running || stopped) return running ?? Promise.resolve();
     running = work().catch((e) => console.error(`${name}:`, (e as Error).message)).finally(() => (running = undefined));
+    return running;
   };
   const timer = setInterval(run, everyMs);
   timer.unref();
@@ -102,11 +103,11 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     lastSeq = events[events.length - 1]!.seq;
     // REQ-17: OCSP shows a revocation within a second; the CRL follows on the next tick.
     await Promise.all([...new Set(events.map((e) => e.serial))].map((s) => ocsp.invalidate(s)));
-    crlLoop.kick();
+    void crlLoop.kick();
   });
   const refreshLoop = loop("ocsp refresh", (policy.ocsp.refreshMinutes * 60_000) / 4, () => ocsp.refresh());
-  crlLoop.kick();
-  refreshLoop.kick();
+  await crlLoop.kick(); // a current CRL before the first request
+  void refreshLoop.kick();
 
   let server: Server;
   try {
