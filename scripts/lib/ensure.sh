@@ -1,7 +1,7 @@
 # Shared by scripts/run, scripts/test and scripts/bench: install what is missing, idempotently.
 # shellcheck shell=bash
 
-APT_PACKAGES=(softhsm2 opensc libpcsclite-dev pcscd gnutls-bin openssl sqlite3 python3 make g++)
+APT_PACKAGES=(softhsm2 opensc libpcsclite-dev pcscd gnutls-bin openssl sqlite3 python3 make g++ bsdutils openjdk-17-jdk-headless)
 
 log() { printf '[cardpki] %s\n' "$*" >&2; }
 

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -66,4 +66,19 @@ export function writeTemp(dir: string, name: string, data: string | Uint8Array):
 export function openssl(args: string[], input?: string | Uint8Array): { status: number; out: string } {
   const r = spawnSync("openssl", args, { input, encoding: "buffer" });
   return { status: r.status ?? -1, out: (r.stdout?.toString() ?? "") + (r.stderr?.toString() ?? "") };
+}
+
+/** Like openssl(), without blocking the event loop: for servers running in this process. */
+export function run(cmd: string, args: string[], input?: string | Uint8Array): Promise<{ status: number; out: string; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ status: code ?? -1, out: stdout + stderr, stdout, stderr }));
+    child.stdin.on("error", () => undefined); // the tool may exit before reading its input
+    child.stdin.end(input ?? "");
+  });
 }
