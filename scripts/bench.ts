@@ -1,6 +1,9 @@
-// Issuance benchmark (issue 2): loa3-smartcard-auth, ECDSA P-256 subject keys, SoftHSM2 P-256 CA key,
-// durable SQLite record per certificate, 16 concurrent requests; beside it the raw PKCS#11 sign
-// rate measured in the same run. Prints JSON. Usage: scripts/bench [--seconds N] [--concurrency N]
+// Benchmarks, each beside a peer measured in the same run; prints JSON.
+//  issuance: loa3-smartcard-auth, P-256 subject keys, SoftHSM2 P-256 CA key, durable SQLite record,
+//            16 concurrent requests, vs raw PKCS#11 signing with the same key (issue 2).
+//  ocsp:     POST throughput and p99 on 10,000 certificates, 16 connections (ab), vs `openssl ocsp -index` (issue 4).
+//  crl:      time and peak RSS for full CRLs of 100,000 and 1,000,000 entries vs `openssl ca -gencrl` (issue 4).
+// Usage: scripts/bench [--suite issuance,ocsp,crl] [--seconds N] [--concurrency N] [--crl-sizes 100000,1000000]
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { join } from "node:path";
@@ -9,8 +12,13 @@ import { parseArgs } from "node:util";
 import { loadConfig } from "../src/composition/config.js";
 import { setupDemo } from "../src/composition/demo-setup.js";
 import { openRuntime } from "../src/composition/runtime.js";
+import { benchCrl, benchOcsp } from "./bench-revocation.js";
 
-const { values } = parseArgs({ options: { seconds: { type: "string", default: "8" }, concurrency: { type: "string", default: "16" }, "skip-raw": { type: "boolean", default: false } } });
+const { values } = parseArgs({ options: {
+  seconds: { type: "string", default: "8" }, concurrency: { type: "string", default: "16" }, "skip-raw": { type: "boolean", default: false },
+  suite: { type: "string", default: "issuance,ocsp,crl" }, "crl-sizes": { type: "string", default: "100000,1000000" }, "ocsp-requests": { type: "string", default: "60000" },
+} });
+const suites = new Set(values.suite!.split(","));
 const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
 
@@ -36,33 +44,37 @@ async function measure(concurrency: number, seconds: number, op: (worker: number
 }
 
 const dir = mkdtempSync(join(tmpdir(), "cardpki-bench-"));
+const report: Record<string, unknown> = { machine: { cpus: cpus().length, node: process.version } };
 try {
   const env: NodeJS.ProcessEnv = { ...process.env, CARDPKI_DATA_DIR: join(dir, "data"), CARDPKI_CA_STORE: join(dir, "ca-store"), CARDPKI_BASE_URL: "http://bench.test" };
   delete env.SOFTHSM2_CONF;
-  const config = await setupDemo(loadConfig(env), () => undefined, env);
+  await setupDemo(loadConfig(env), () => undefined, env);
   const rt = await openRuntime(loadConfig(env));
   const ca = rt.authority("demo-issuing");
-  const data = new Uint8Array(200).fill(7); // about a TBS digest input; the signer hashes it
-  const rawSign = values["skip-raw"] ? { ops: 0, seconds: 0, perSecond: NaN, latencyMs: {} } : await measure(concurrency, seconds, () => ca.signer.sign(data));
+  const subject = { CN: "Bench Person", serialNumber: "B-1", O: "Bench AB", organizationIdentifier: "NTRSE-5560000001", C: "SE" };
   const keys = Array.from({ length: 64 }, () => new Uint8Array(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "der" })));
   let n = 0;
-  const subject = { CN: "Bench Person", serialNumber: "B-1", O: "Bench AB", organizationIdentifier: "NTRSE-5560000001", C: "SE" };
-  const batchesBefore = rt.store.batches;
-  const issuance = await measure(concurrency, seconds, () =>
-    rt.issuer.issue(ca, { profileId: "loa3-smartcard-auth", publicKey: keys[n++ % keys.length]!, subject, requestedBy: "bench", allowedKinds: ["end-entity"] }));
-  const stored = Number((await rt.db("certificates").where({ requested_by: "bench", status: "issued" }).count({ n: "*" }))[0]!.n);
-  const commits = rt.store.batches - batchesBefore;
+  const issueOne = () => rt.issuer.issue(ca, { profileId: "loa3-smartcard-auth", publicKey: keys[n++ % keys.length]!, subject, requestedBy: "bench", allowedKinds: ["end-entity"] });
+
+  if (suites.has("issuance")) {
+    const data = new Uint8Array(200).fill(7);
+    const rawSign = values["skip-raw"] ? { ops: 0, seconds: 0, perSecond: NaN, latencyMs: {} } : await measure(concurrency, seconds, () => ca.signer.sign(data));
+    const batchesBefore = rt.store.batches;
+    const issuance = await measure(concurrency, seconds, issueOne);
+    const commits = rt.store.batches - batchesBefore;
+    report.issuance = {
+      benchmark: "issuance loa3-smartcard-auth, P-256 subject keys, SoftHSM2 P-256 CA key, SQLite WAL synchronous=FULL", concurrency,
+      rawPkcs11Sign: { ...rawSign, note: "CKM_ECDSA over SHA-256, session pool, same token and key" },
+      cardpki: { ...issuance, durableCommits: commits, certsPerCommit: Number(((2 * issuance.ops) / Math.max(1, commits)).toFixed(1)) },
+      ratioToRawSign: Number((issuance.perSecond / rawSign.perSecond).toFixed(3)),
+      target: { certificatesPerSecond: 1000, met: issuance.perSecond >= 1000 },
+    };
+  }
   await rt.close();
-  console.log(JSON.stringify({
-    benchmark: "issuance loa3-smartcard-auth, P-256 subject keys, SoftHSM2 P-256 CA key, SQLite WAL synchronous=FULL",
-    machine: { cpus: cpus().length, node: process.version },
-    concurrency,
-    rawPkcs11Sign: { ...rawSign, note: "CKM_ECDSA over SHA-256, session pool, same token and key" },
-    issuance: { ...issuance, certificatesStored: stored, durableCommits: commits, certsPerCommit: Number(((2 * issuance.ops) / Math.max(1, commits)).toFixed(1)) },
-    ratioIssuanceToRawSign: Number((issuance.perSecond / rawSign.perSecond).toFixed(3)),
-    target: { certificatesPerSecond: 1000, met: issuance.perSecond >= 1000 },
-    database: config.databaseUrl.replace(dir, "$TMP"),
-  }, null, 2));
+
+  if (suites.has("ocsp")) report.ocsp = await benchOcsp(env, dir, Number(values["ocsp-requests"]));
+  if (suites.has("crl")) report.crl = await benchCrl(env, dir, values["crl-sizes"]!.split(",").map(Number));
+  console.log(JSON.stringify(report, null, 2));
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -1,6 +1,6 @@
 import { OID } from "../asn1/oids.js";
 import { concat, derLength, derTlv, fromHex, unsignedIntegerContent } from "../asn1/der.js";
-import { childrenOf, content, decodeOid, decodeTime, encodeOid, encodeTime, readTlv } from "../asn1/der-reader.js";
+import { childrenOf, content, decodeOid, decodeTime, encodeGeneralizedTime, encodeOid, encodeTime, readTlv } from "../asn1/der-reader.js";
 import type { Authority } from "./authority.js";
 
 /** RFC 5280 5.3.1 CRLReason codes by name. */
@@ -21,7 +21,8 @@ export interface CrlInput {
   readonly thisUpdate: Date;
   readonly nextUpdate: Date;
   readonly crlNumber: bigint;
-  readonly entries: Iterable<CrlEntry> | AsyncIterable<CrlEntry>;
+  /** Entries, or batches of them from a database stream. */
+  readonly entries: Iterable<CrlEntry> | AsyncIterable<readonly CrlEntry[]>;
   /** Delta CRL: the number of its base full CRL (RFC 5280 5.2.4, critical deltaCRLIndicator). */
   readonly deltaBase?: bigint;
   /** Full CRL: where the delta CRLs are (RFC 5280 5.2.6 freshestCRL). */
@@ -55,27 +56,80 @@ function bigintContent(n: bigint): Uint8Array {
   return unsignedIntegerContent(fromHex(hex));
 }
 
-const ext = (oid: string, critical: boolean, value: Uint8Array) =>
+const ext = (oid: string, critical: boolean, value: Uint8Array): Uint8Array =>
   derTlv(0x30, concat(encodeOid(oid), critical ? Uint8Array.of(0x01, 0x01, 0xff) : new Uint8Array(0), derTlv(0x04, value)));
 
-const REASON_OID = encodeOid("2.5.29.21");
-const INVALIDITY_OID = encodeOid("2.5.29.24");
+/** A shared scratch buffer for one entry; entries are copied from it into the chunk writer. */
+const scratch = Buffer.alloc(256);
+const REASON_EXT = Buffer.from("0603551d15", "hex"); // OID 2.5.29.21
+const INVALIDITY_EXT = Buffer.from("0603551d18", "hex"); // OID 2.5.29.24
+let lastTimeMs = NaN;
+let lastUtc = Buffer.alloc(15);
 
-/** RFC 5280 5.3.2 invalidityDate is a GeneralizedTime. */
-function generalizedTime(d: Date): Uint8Array {
-  const p = (n: number, w = 2) => String(n).padStart(w, "0");
-  const s = `${p(d.getUTCFullYear(), 4)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}Z`;
-  return Uint8Array.of(0x18, s.length, ...Buffer.from(s, "latin1"));
+/** RFC 5280 4.1.2.5.1 UTCTime YYMMDDHHMMSSZ (years 1950..2049; later years use GeneralizedTime). */
+function timeBytes(ms: number): Buffer {
+  if (ms === lastTimeMs) return lastUtc;
+  const d = new Date(ms);
+  const y = d.getUTCFullYear();
+  const p = (n: number) => (n < 10 ? "0" + n : String(n));
+  const body = `${y < 2050 ? p(y % 100) : String(y)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}Z`;
+  lastUtc = Buffer.concat([Buffer.of(y < 2050 ? 0x17 : 0x18, body.length), Buffer.from(body, "latin1")]);
+  lastTimeMs = ms;
+  return lastUtc;
 }
 
-function entryDer(e: CrlEntry): Uint8Array {
+function putLength(buf: Buffer, at: number, n: number): number {
+  if (n < 0x80) return buf.writeUInt8(n, at);
+  if (n < 0x100) return buf.writeUInt8(0x81, at) && buf.writeUInt8(n, at + 1);
+  buf.writeUInt8(0x82, at);
+  return buf.writeUInt16BE(n, at + 1);
+}
+
+/** revokedCertificates entry (RFC 5280 5.1.2.6) written straight into the scratch buffer. */
+function writeEntry(w: ChunkWriter, e: CrlEntry): void {
   const reason = e.reason === undefined ? 0 : CRL_REASONS[e.reason];
   if (reason === undefined) throw new Error(`unknown CRL reason '${e.reason}'`);
-  const exts: Uint8Array[] = [];
+  if (e.serial.length % 2 !== 0 || e.serial.length > 42) throw new Error(`bad serial ${e.serial}`);
+  // Body after the outer SEQUENCE header, assembled from position 4 (room for a 4-octet header).
+  let p = 4;
+  const serialLen = e.serial.length / 2;
+  const pad = parseInt(e.serial.slice(0, 2), 16) >= 0x80 ? 1 : 0; // DER INTEGER stays positive
+  scratch[p++] = 0x02;
+  scratch[p++] = serialLen + pad;
+  if (pad) scratch[p++] = 0;
+  p += scratch.write(e.serial, p, "hex");
+  p += timeBytes(e.revokedAt.getTime()).copy(scratch, p);
   // RFC 5280 5.3.1: reasonCode absent rather than unspecified.
-  if (reason !== 0) exts.push(derTlv(0x30, concat(REASON_OID, derTlv(0x04, Uint8Array.of(0x0a, 0x01, reason)))));
-  if (e.invalidityDate) exts.push(derTlv(0x30, concat(INVALIDITY_OID, derTlv(0x04, generalizedTime(e.invalidityDate)))));
-  return derTlv(0x30, concat(derTlv(0x02, unsignedIntegerContent(fromHex(e.serial))), encodeTime(e.revokedAt), exts.length ? derTlv(0x30, concat(...exts)) : new Uint8Array(0)));
+  const inv = e.invalidityDate ? timeBytesGeneralized(e.invalidityDate) : undefined;
+  if (reason !== 0 || inv) {
+    const reasonExt = reason !== 0 ? 2 + REASON_EXT.length + 2 + 3 : 0; // 30 L { oid, 04 03 { 0a 01 r } }
+    const invExt = inv ? 2 + INVALIDITY_EXT.length + 2 + inv.length : 0;
+    scratch[p++] = 0x30;
+    p = putLength(scratch, p, reasonExt + invExt);
+    if (reason !== 0) {
+      scratch[p++] = 0x30;
+      scratch[p++] = REASON_EXT.length + 5;
+      p += REASON_EXT.copy(scratch, p);
+      scratch[p++] = 0x04; scratch[p++] = 0x03; scratch[p++] = 0x0a; scratch[p++] = 0x01; scratch[p++] = reason;
+    }
+    if (inv) {
+      scratch[p++] = 0x30;
+      scratch[p++] = INVALIDITY_EXT.length + 2 + inv.length;
+      p += INVALIDITY_EXT.copy(scratch, p);
+      scratch[p++] = 0x04; scratch[p++] = inv.length;
+      p += inv.copy(scratch, p);
+    }
+  }
+  const bodyLen = p - 4;
+  const head = bodyLen < 0x80 ? 2 : 3;
+  scratch[4 - head] = 0x30;
+  putLength(scratch, 4 - head + 1, bodyLen);
+  w.write(scratch.subarray(4 - head, p));
+}
+
+/** RFC 5280 5.3.2 invalidityDate is a GeneralizedTime. */
+function timeBytesGeneralized(d: Date): Buffer {
+  return Buffer.from(encodeGeneralizedTime(d));
 }
 
 /**
@@ -86,10 +140,17 @@ export async function buildCrlTbs(input: CrlInput): Promise<{ der: Uint8Array; e
   if (input.nextUpdate <= input.thisUpdate) throw new Error("nextUpdate must be after thisUpdate (RFC 5280 5.1.2.5)");
   const w = new ChunkWriter();
   let entries = 0;
-  for await (const e of input.entries) {
-    w.write(entryDer(e));
-    entries++;
-  }
+  if (Symbol.asyncIterator in input.entries) {
+    for await (const batch of input.entries as AsyncIterable<readonly CrlEntry[]>)
+      for (const e of batch) {
+        writeEntry(w, e);
+        entries++;
+      }
+  } else
+    for (const e of input.entries as Iterable<CrlEntry>) {
+      writeEntry(w, e);
+      entries++;
+    }
   const akiValue = derTlv(0x30, derTlv(0x80, input.issuer.ski)); // AuthorityKeyIdentifier { [0] keyIdentifier }
   const exts: Uint8Array[] = [
     ext(OID.extAuthorityKeyIdentifier, false, akiValue),

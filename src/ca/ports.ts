@@ -123,8 +123,8 @@ export interface RevocationStore {
   apply(change: RevocationChange, audit: AuditEvent): Promise<boolean>;
   eventsSince(seq: number, issuerId?: string): Promise<RevocationEvent[]>;
   lastEventSeq(): Promise<number>;
-  /** Revoked or on-hold serials of an issuer whose certificate expired after `expiredAfter`, streamed. */
-  revokedEntries(issuerId: string, expiredAfter: Date): AsyncIterable<RevokedEntry>;
+  /** Revoked or on-hold serials of an issuer whose certificate expired after `expiredAfter`, streamed in batches. */
+  revokedEntries(issuerId: string, expiredAfter: Date): AsyncIterable<readonly RevokedEntry[]>;
   /** Durably draws the issuer's next CRL number (RFC 5280 5.2.3: strictly increasing; gaps allowed). */
   nextCrlNumber(issuerId: string): Promise<bigint>;
   saveCrl(crl: StoredCrl, audit: AuditEvent): Promise<void>;

@@ -47,7 +47,8 @@ export function ocspHandler(service: OcspService, maxBodyBytes: number) {
       req.on("error", () => undefined);
       req.on("end", () => {
         if (over) return;
-        service.respond(new Uint8Array(Buffer.concat(chunks))).then((a) => send(res, a, false), fail);
+        const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+        service.respond(new Uint8Array(body.buffer, body.byteOffset, body.length)).then((a) => send(res, a, false), fail);
       });
       return;
     }

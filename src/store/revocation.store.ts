@@ -40,16 +40,42 @@ export class KnexRevocationStore implements RevocationStore {
     return Number(r?.m ?? 0);
   }
 
-  async *revokedEntries(issuerId: string, expiredAfter: Date): AsyncIterable<RevokedEntry> {
-    // Streamed in pages by serial: a million entries never sit in memory as row objects at once.
-    let after = "";
-    for (;;) {
-      const rows = await this.db("certificates")
-        .where({ issuer_id: issuerId }).whereNotNull("revoked_at").andWhere("not_after", ">", expiredAfter.getTime()).andWhere("serial", ">", after)
-        .orderBy("serial").limit(20_000).select("serial", "revoked_at", "revocation_reason", "invalidity_date");
-      for (const r of rows) yield { serial: r.serial, revokedAt: new Date(Number(r.revoked_at)), reason: r.revocation_reason ?? undefined, invalidityDate: date(r.invalidity_date) };
-      if (rows.length < 20_000) return;
-      after = rows[rows.length - 1].serial;
+  async *revokedEntries(issuerId: string, expiredAfter: Date): AsyncIterable<readonly RevokedEntry[]> {
+    // One streamed query handed on in batches: a million entries never sit in memory at once,
+    // and the consumer pays one await per batch, not per row.
+    const stream = this.db("certificates")
+      .where({ issuer_id: issuerId }).whereNotNull("revoked_at").andWhere("not_after", ">", expiredAfter.getTime())
+      .select("serial", "revoked_at", "revocation_reason", "invalidity_date").stream();
+    const BATCH = 4096;
+    let buf: RevokedEntry[] = [];
+    let done = false;
+    let failure: unknown;
+    let wake: (() => void) | undefined;
+    stream.on("data", (r: any) => {
+      buf.push({ serial: r.serial, revokedAt: new Date(Number(r.revoked_at)), reason: r.revocation_reason ?? undefined, invalidityDate: date(r.invalidity_date) });
+      if (buf.length >= BATCH) {
+        stream.pause();
+        wake?.();
+      }
+    });
+    stream.on("end", () => ((done = true), wake?.()));
+    stream.on("error", (e: unknown) => ((failure = e), wake?.()));
+    try {
+      for (;;) {
+        if (failure) throw failure;
+        if (buf.length >= BATCH || (done && buf.length > 0)) {
+          const batch = buf;
+          buf = [];
+          yield batch;
+          stream.resume();
+          continue;
+        }
+        if (done) return;
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+      }
+    } finally {
+      if (!done) (stream as unknown as { destroy(): void }).destroy();
     }
   }
 

@@ -44,7 +44,8 @@ describe("ca/crl-builder (RFC 5280 5)", () => {
     const thisUpdate = new Date("2026-06-01T00:00:00Z");
     const nextUpdate = new Date("2026-06-02T00:00:00Z");
     async function* entries(n: number) {
-      for (let i = 0; i < n; i++) yield { serial: "01" + i.toString(16).padStart(32, "0"), revokedAt: thisUpdate, reason: i % 2 ? "keyCompromise" : undefined };
+      for (let i = 0; i < n; i += 100)
+        yield Array.from({ length: 100 }, (_, k) => ({ serial: "01" + (i + k).toString(16).padStart(32, "0"), revokedAt: thisUpdate, reason: (i + k) % 2 ? "keyCompromise" : undefined, invalidityDate: k === 7 ? thisUpdate : undefined }));
     }
     const { der, entries: count } = await buildCrlTbs({ issuer: ca, thisUpdate, nextUpdate, crlNumber: 42n, entries: entries(1000) });
     expect(count).to.equal(1000);

@@ -43,6 +43,8 @@ export class OcspResponder {
   private readonly cache = new Map<string, Cached>();
   private readonly unknownKeys = new Set<string>();
   private readonly inflight = new Map<string, Promise<Cached>>();
+  /** Exact request bytes (one CertID, no nonce) already parsed once -> their cache key. */
+  private readonly byRequest = new Map<string, string>();
   signatures = 0;
 
   constructor(
@@ -63,6 +65,13 @@ export class OcspResponder {
 
   /** Answers one DER OCSPRequest; never throws for bad input. */
   async respond(der: Uint8Array): Promise<OcspAnswer> {
+    // Hot path: the same bytes were parsed before; only the freshness of the signed answer is checked.
+    const bytes = der.length <= 512 ? Buffer.from(der.buffer, der.byteOffset, der.length).toString("latin1") : undefined;
+    const memo = bytes !== undefined ? this.byRequest.get(bytes) : undefined;
+    if (memo !== undefined) {
+      const hit = this.cache.get(memo);
+      if (this.fresh(hit)) return { der: hit.der, thisUpdate: hit.thisUpdate, nextUpdate: hit.nextUpdate, cacheable: true };
+    }
     let req;
     try {
       req = parseOcspRequest(der, this.policy.ocsp.maxRequestsPerMessage);
@@ -77,6 +86,10 @@ export class OcspResponder {
     try {
       if (req.requests.length === 1 && !req.nonce) {
         const c = await this.single(issuer, req.requests[0]!);
+        if (bytes !== undefined) {
+          if (this.byRequest.size >= 100_000) this.byRequest.clear();
+          this.byRequest.set(bytes, this.key(issuer, req.requests[0]!));
+        }
         return { der: c.der, thisUpdate: c.thisUpdate, nextUpdate: c.nextUpdate, cacheable: true };
       }
       const statuses = await Promise.all(req.requests.map((r) => this.lookup(issuer, r.serial)));

@@ -1,5 +1,5 @@
 import { concat, derTlv, fromHex, unsignedIntegerContent } from "../../asn1/der.js";
-import { encodeOid } from "../../asn1/der-reader.js";
+import { encodeGeneralizedTime, encodeOid } from "../../asn1/der-reader.js";
 import { CRL_REASONS } from "../crl-builder.js";
 import type { CertIdRequest } from "./ocsp-request.js";
 import { OCSP_NONCE } from "./ocsp-request.js";
@@ -15,12 +15,7 @@ export type CertStatus =
 const ID_PKIX_OCSP_BASIC = encodeOid("1.3.6.1.5.5.7.48.1.1");
 const HASH_ALG_DER: Record<string, Uint8Array> = {};
 
-/** GeneralizedTime, as RFC 6960 uses for every time (seconds, Z). */
-export function generalizedTime(d: Date): Uint8Array {
-  const p = (n: number, w = 2) => String(n).padStart(w, "0");
-  const s = `${p(d.getUTCFullYear(), 4)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}Z`;
-  return derTlv(0x18, new TextEncoder().encode(s));
-}
+const generalizedTime = encodeGeneralizedTime;
 
 /** CertID with the hash algorithm as OpenSSL writes it (parameters NULL). */
 export function certIdDer(c: CertIdRequest): Uint8Array {
