@@ -2,6 +2,7 @@ import type { Knex } from "knex";
 import type { AuditEvent, RevocationChange, RevocationEvent, RevocationStore, RevokedEntry, SerialStatus, StoredCrl } from "../ca/ports.js";
 import { insertAuditEvent } from "./audit.store.js";
 
+const PAGE = 10_000;
 const date = (v: unknown) => (v == null ? undefined : new Date(Number(v)));
 
 /** Revocation state in the certificates table, its event log, and CRLs (knex; SQLite and PostgreSQL). */
@@ -41,41 +42,20 @@ export class KnexRevocationStore implements RevocationStore {
   }
 
   async *revokedEntries(issuerId: string, expiredAfter: Date): AsyncIterable<readonly RevokedEntry[]> {
-    // One streamed query handed on in batches: a million entries never sit in memory at once,
-    // and the consumer pays one await per batch, not per row.
-    const stream = this.db("certificates")
-      .where({ issuer_id: issuerId }).whereNotNull("revoked_at").andWhere("not_after", ">", expiredAfter.getTime())
-      .select("serial", "revoked_at", "revocation_reason", "invalidity_date").stream();
-    const BATCH = 4096;
-    let buf: RevokedEntry[] = [];
-    let done = false;
-    let failure: unknown;
-    let wake: (() => void) | undefined;
-    stream.on("data", (r: any) => {
-      buf.push({ serial: r.serial, revokedAt: new Date(Number(r.revoked_at)), reason: r.revocation_reason ?? undefined, invalidityDate: date(r.invalidity_date) });
-      if (buf.length >= BATCH) {
-        stream.pause();
-        wake?.();
-      }
-    });
-    stream.on("end", () => ((done = true), wake?.()));
-    stream.on("error", (e: unknown) => ((failure = e), wake?.()));
-    try {
-      for (;;) {
-        if (failure) throw failure;
-        if (buf.length >= BATCH || (done && buf.length > 0)) {
-          const batch = buf;
-          buf = [];
-          yield batch;
-          stream.resume();
-          continue;
-        }
-        if (done) return;
-        await new Promise<void>((r) => (wake = r));
-        wake = undefined;
-      }
-    } finally {
-      if (!done) (stream as unknown as { destroy(): void }).destroy();
+    // Keyset pages over the partial index (issuer_id, serial) WHERE revoked_at IS NOT NULL: memory
+    // stays at one page however long the CRL, and each page is an index range scan.
+    let after = "";
+    for (;;) {
+      const rows = await this.db("certificates")
+        .where({ issuer_id: issuerId }).whereNotNull("revoked_at").andWhere("serial", ">", after)
+        .orderBy("serial").limit(PAGE).select("serial", "revoked_at", "revocation_reason", "invalidity_date", "not_after");
+      const page: RevokedEntry[] = [];
+      for (const r of rows)
+        if (Number(r.not_after) > expiredAfter.getTime())
+          page.push({ serial: r.serial, revokedAt: new Date(Number(r.revoked_at)), reason: r.revocation_reason ?? undefined, invalidityDate: date(r.invalidity_date) });
+      if (page.length > 0) yield page;
+      if (rows.length < PAGE) return;
+      after = rows[rows.length - 1].serial;
     }
   }
 

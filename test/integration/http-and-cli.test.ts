@@ -59,7 +59,7 @@ describe("cardpki CLI", function () {
     dir = mkdtempSync(join(tmpdir(), "cli-"));
   });
 
-  for (const args of [["--help"], ["serve", "--help"], ["setup-demo", "--help"], ["cert", "issue", "--help"], ["cert", "show", "--help"], ["ca", "list", "--help"], ["ceremony", "run", "--help"], ["ceremony", "verify", "--help"], ["ceremony", "split-pin", "--help"], ["ceremony", "init-softhsm-token", "--help"], ["cert", "--help"]]) {
+  for (const args of [["--help"], ["serve", "--help"], ["setup-demo", "--help"], ["cert", "issue", "--help"], ["cert", "show", "--help"], ["ca", "list", "--help"], ["ceremony", "run", "--help"], ["ceremony", "verify", "--help"], ["ceremony", "split-pin", "--help"], ["ceremony", "init-softhsm-token", "--help"], ["cert", "revoke", "--help"], ["cert", "suspend", "--help"], ["cert", "resume", "--help"], ["crl", "generate", "--help"], ["cert", "--help"]]) {
     it(`ok/${args.join(" ")} prints usage and exits 0`, () => {
       const r = run(args);
       expect(r.status).to.equal(0);
@@ -107,6 +107,32 @@ describe("cardpki CLI", function () {
     expect(r.status).to.equal(1);
     expect(r.stderr).to.match(/cannot be issued through this channel/);
     expect(r.stdout).to.equal("");
+  });
+
+  it("ok/cert revoke, suspend rules and crl generate from the CLI; the CRL lists the serial", () => {
+    const csr = writeTemp(dir, "rev.csr", toPem("CERTIFICATE REQUEST", makeCsr(testKey("P-256"), "ignored")));
+    const out = join(dir, "rev.pem");
+    expect(run(["cert", "issue", "--profile", "ocsp-signer", "--csr", csr, "--subject", "CN=OCSP 2,O=cardpki demo,C=SE", "--out", out]).status).to.equal(0);
+    const serial = new X509Certificate(readFileSync(out)).serialNumber.toLowerCase();
+    const rev = run(["cert", "revoke", serial, "--reason", "superseded", "--operator", "alice"]);
+    expect(rev.status, rev.stderr).to.equal(0);
+    expect(JSON.parse(rev.stdout)).to.include({ serial, status: "revoked", reason: "superseded" });
+    const again = run(["cert", "revoke", serial, "--reason", "affiliationChanged"]);
+    expect(again.status).to.equal(1);
+    expect(again.stderr).to.match(/already revoked \(superseded\); only a change to keyCompromise/);
+    const resume = run(["cert", "resume", serial]);
+    expect(resume.status).to.equal(1);
+    expect(resume.stderr).to.match(/not on hold/);
+    const badReason = run(["cert", "revoke", serial, "--reason", "because"]);
+    expect(badReason.status).to.equal(1);
+    expect(badReason.stderr).to.match(/reason 'because' is not allowed/);
+    const crlFile = join(dir, "cli.crl");
+    const gen = run(["crl", "generate", "--ca", "demo-issuing", "--out", crlFile]);
+    expect(gen.status, gen.stderr).to.equal(0);
+    const text = openssl(["crl", "-inform", "der", "-in", crlFile, "-noout", "-text", "-CAfile", join(env.caStore, "demo-issuing", "cert.pem")]).out;
+    expect(text).to.include("verify OK");
+    expect(text).to.include(serial.toUpperCase());
+    expect(text).to.match(/Superseded/);
   });
 
   it("ok/ca list --json names both demo CAs with key URIs and no PIN", () => {
