@@ -27,6 +27,8 @@ interface Cached {
   readonly der: Uint8Array;
   readonly thisUpdate: Date;
   readonly nextUpdate: Date;
+  /** The answer object handed out on the hot path (no allocation per request). */
+  readonly answer: OcspAnswer;
 }
 
 const HASHES: Record<string, string> = { "1.3.14.3.2.26": "sha1", "2.16.840.1.101.3.4.2.1": "sha256", "2.16.840.1.101.3.4.2.2": "sha384", "2.16.840.1.101.3.4.2.3": "sha512" };
@@ -63,15 +65,23 @@ export class OcspResponder {
     }
   }
 
+  /**
+   * The hot path, synchronous: the same request bytes were parsed before and their signed answer
+   * is still fresh. Undefined means: go through respond().
+   */
+  respondFromCache(der: Uint8Array): OcspAnswer | undefined {
+    if (der.length > 512) return undefined;
+    const memo = this.byRequest.get(Buffer.from(der.buffer, der.byteOffset, der.length).toString("latin1"));
+    if (memo === undefined) return undefined;
+    const hit = this.cache.get(memo);
+    return this.fresh(hit) ? hit.answer : undefined;
+  }
+
   /** Answers one DER OCSPRequest; never throws for bad input. */
   async respond(der: Uint8Array): Promise<OcspAnswer> {
-    // Hot path: the same bytes were parsed before; only the freshness of the signed answer is checked.
+    const cached = this.respondFromCache(der);
+    if (cached) return cached;
     const bytes = der.length <= 512 ? Buffer.from(der.buffer, der.byteOffset, der.length).toString("latin1") : undefined;
-    const memo = bytes !== undefined ? this.byRequest.get(bytes) : undefined;
-    if (memo !== undefined) {
-      const hit = this.cache.get(memo);
-      if (this.fresh(hit)) return { der: hit.der, thisUpdate: hit.thisUpdate, nextUpdate: hit.nextUpdate, cacheable: true };
-    }
     let req;
     try {
       req = parseOcspRequest(der, this.policy.ocsp.maxRequestsPerMessage);
@@ -157,7 +167,7 @@ export class OcspResponder {
     const sig = await issuer.responder.signer.sign(tbs);
     this.signatures++;
     const der = successfulResponse(tbs, issuer.responder.signer.algorithmDer, sig, issuer.responder.certDer);
-    return { der, thisUpdate, nextUpdate };
+    return { der, thisUpdate, nextUpdate, answer: { der, thisUpdate, nextUpdate, cacheable: !nonce } };
   }
 
   /** A revocation (or resume) happened: the next answer must show it (REQ-17: visible within 1 s). */
@@ -167,12 +177,13 @@ export class OcspResponder {
       for (const oid of Object.keys(HASHES)) {
         const r = { hashOid: oid, serial, issuerNameHash: "", issuerKeyHash: "" };
         const k = this.key(i, r);
-        if (this.cache.delete(k) || oid === SHA1) refresh.push(this.presignOne(i, serial, oid).catch(() => undefined));
+        if (this.cache.delete(k) || oid === SHA1)
+          refresh.push(this.store.statusOf(serial).then((s) => this.presignOne(i, serial, oid, s)).catch(() => undefined));
       }
     await Promise.all(refresh);
   }
 
-  private async presignOne(issuer: OcspIssuer, serial: string, hashOid: string): Promise<void> {
+  private async presignOne(issuer: OcspIssuer, serial: string, hashOid: string, s: SerialStatus | undefined): Promise<void> {
     const alg = HASHES[hashOid]!;
     const keyBits = spkiParts(issuer.ca.signer.spki).bits;
     const r: CertIdRequest = {
@@ -180,7 +191,6 @@ export class OcspResponder {
       issuerNameHash: createHash(alg).update(issuer.ca.nameDer).digest("hex"),
       issuerKeyHash: createHash(alg).update(keyBits).digest("hex"),
     };
-    const s = await this.store.statusOf(serial);
     if (!s || s.issuerId !== issuer.ca.id) return;
     const c = await this.sign(issuer, [r], [statusFor(issuer, s)], undefined);
     this.cache.set(this.key(issuer, r), c);
@@ -198,7 +208,7 @@ export class OcspResponder {
       for await (const s of this.store.statuses(issuer.ca.id, now)) {
         const k = this.key(issuer, { hashOid: SHA1, serial: s.serial });
         if (this.fresh(this.cache.get(k))) continue;
-        work.push(this.presignOne(issuer, s.serial, SHA1).then(() => void signed++));
+        work.push(this.presignOne(issuer, s.serial, SHA1, s).then(() => void signed++));
         if (work.length >= concurrency) await Promise.all(work.splice(0));
       }
       await Promise.all(work);
