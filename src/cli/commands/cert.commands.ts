@@ -134,26 +134,21 @@ const revoke: Command = {
   },
 };
 
-const suspend: Command = {
-  name: "suspend",
-  summary: "Suspend a certificate (certificateHold): revoked until resumed.",
-  usage: "cert suspend SERIAL [--operator NAME]",
-  options: { operator: { type: "string", description: "who asks (recorded; default $USER)" } },
-  async run(v, pos) {
-    const serial = serialArg(pos);
-    return withRegistry((rt) => rt.registry.suspend(serial, operatorOf(v)));
-  },
-};
+/** suspend and resume take a serial and an operator and nothing else. */
+function holdCommand(name: "suspend" | "resume", summary: string): Command {
+  return {
+    name,
+    summary,
+    usage: `cert ${name} SERIAL [--operator NAME]`,
+    options: { operator: { type: "string", description: "who asks (recorded; default $USER)" } },
+    async run(v, pos) {
+      const serial = serialArg(pos);
+      return withRegistry((rt) => rt.registry[name](serial, operatorOf(v)));
+    },
+  };
+}
 
-const resume: Command = {
-  name: "resume",
-  summary: "Resume a suspended certificate (removeFromCRL on the next delta CRL).",
-  usage: "cert resume SERIAL [--operator NAME]",
-  options: { operator: { type: "string", description: "who asks (recorded; default $USER)" } },
-  async run(v, pos) {
-    const serial = serialArg(pos);
-    return withRegistry((rt) => rt.registry.resume(serial, operatorOf(v)));
-  },
-};
+const suspend = holdCommand("suspend", "Suspend a certificate (certificateHold): revoked until resumed.");
+const resume = holdCommand("resume", "Resume a suspended certificate (removeFromCRL on the next delta CRL).");
 
 export const certCommands = { name: "cert", summary: "certificates: issue, show, revoke, suspend, resume", commands: [issue, show, revoke, suspend, resume] };
