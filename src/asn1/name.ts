@@ -42,16 +42,6 @@ export function nameToString(name: Name): string {
   return parts.reverse().join(", ");
 }
 
-/** Attribute values of a Name by short name (only the ones cardpki knows). */
-export function nameAttributes(name: Name): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const rdn of name)
-    for (const atv of rdn) {
-      const k = SHORT[atv.type] ?? atv.type;
-      (out[k] ??= []).push(atv.value.toString());
-    }
-  return out;
-}
 
 /** The same string form as nameToString, from the attributes before encoding. */
 export function subjectToString(attrs: SubjectAttributes): string {

@@ -1,4 +1,5 @@
-import { createHash, createPublicKey, verify as nodeVerify, type KeyObject } from "node:crypto";
+import { createPublicKey, verify as nodeVerify, type KeyObject } from "node:crypto";
+import { sha256Hex } from "../shared/digest.js";
 import type { CertificateProfile } from "../policy/certificate-profile.js";
 import type { SubjectAttributes } from "../asn1/name.js";
 import { subjectToString } from "../asn1/name.js";
@@ -162,9 +163,6 @@ export function newSerial(prefix: number, random: Random): string {
   return toHex(bytes);
 }
 
-function sha256Hex(b: Uint8Array): string {
-  return createHash("sha256").update(b).digest("hex");
-}
 
 /**
  * Early, friendly checks of the verified attributes against the profile; the lints check

@@ -1,4 +1,4 @@
-import { createHash, verify as nodeVerify } from "node:crypto";
+import { verify as nodeVerify } from "node:crypto";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { CertificationRequest } from "@peculiar/asn1-csr";
 import { CaError } from "../shared/ca-error.js";
@@ -43,8 +43,4 @@ export function verifyCsr(input: Uint8Array | string): SubjectKey {
   const ok = nodeVerify(hash, info, toKeyObject(spki), Buffer.from(req.signature));
   if (!ok) throw new CaError("invalid-input", "CSR signature does not verify: no proof of possession of the private key (RFC 2986 3)");
   return key;
-}
-
-export function spkiFingerprint(spki: Uint8Array): string {
-  return createHash("sha256").update(spki).digest("hex");
 }

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import {
   AccessDescription, AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints, CertificatePolicies,
@@ -154,8 +153,4 @@ export function buildTbs(input: TbsInput): BuiltTbs {
     derTlv(0xa3, derTlv(0x30, exts)),
   ));
   return { der, subjectDer, notBefore, notAfter };
-}
-
-export function sha256Hex(b: Uint8Array): string {
-  return createHash("sha256").update(b).digest("hex");
 }

@@ -1,4 +1,5 @@
-import { createHash, createPublicKey, verify as nodeVerify } from "node:crypto";
+import { createPublicKey, verify as nodeVerify } from "node:crypto";
+import { sha256Hex } from "../shared/digest.js";
 import { hostname } from "node:os";
 import { CaError } from "../shared/ca-error.js";
 import type { Clock } from "../shared/clock.js";
@@ -46,9 +47,7 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v);
 }
 
-export function sha256Hex(data: string | Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
-}
+export { sha256Hex };
 
 /** Collects steps as the ceremony runs; signed at the end with the ceremony's key. */
 export class TranscriptRecorder {

@@ -19,10 +19,3 @@ export async function insertAuditEvent(trx: Knex.Transaction | Knex, e: AuditEve
   await trx("audit_events").insert(auditRow(e));
 }
 
-export async function auditEventsFor(db: Knex, objectType: string, objectId: string): Promise<AuditEvent[]> {
-  const rows = await db("audit_events").where({ object_type: objectType, object_id: objectId }).orderBy("seq");
-  return rows.map((r: any) => ({
-    id: r.id, at: new Date(Number(r.at)), actor: r.actor, action: r.action, objectType: r.object_type,
-    objectId: r.object_id, outcome: r.outcome, details: r.details ? JSON.parse(r.details) : undefined,
-  }));
-}

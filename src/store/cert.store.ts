@@ -85,13 +85,6 @@ export class KnexCertStore implements CertStore {
     return r ? toRecord(r) : undefined;
   }
 
-  async list(filter: { issuerId?: string; status?: string; limit?: number } = {}): Promise<CertRecord[]> {
-    let q = this.db("certificates").orderBy("created_at", "desc").limit(filter.limit ?? 100);
-    if (filter.issuerId) q = q.where({ issuer_id: filter.issuerId });
-    if (filter.status) q = q.where({ status: filter.status });
-    return (await q).map(toRecord);
-  }
-
   async listRevoked(issuerId: string): Promise<{ serial: string; revokedAt: Date; reason: string | undefined }[]> {
     const rows = await this.db("certificates").where({ issuer_id: issuerId }).whereNotNull("revoked_at").orderBy("revoked_at").select("serial", "revoked_at", "revocation_reason");
     return rows.map((r: any) => ({ serial: r.serial, revokedAt: new Date(Number(r.revoked_at)), reason: r.revocation_reason ?? undefined }));
