@@ -6,10 +6,11 @@ import type { CeremonyUi } from "../ceremony/ceremony.js";
 export function promptHidden(question: string): Promise<string> {
   const stdin = process.stdin;
   if (!stdin.isTTY) return Promise.reject(new CaError("invalid-input", "no terminal to ask for a passphrase; give --share FILE=PASSPHRASE_FILE"));
-  process.stderr.write(question);
   return new Promise((resolve, reject) => {
     let value = "";
+    // Echo off before the prompt shows: an answer typed (or sent) at once is never displayed.
     stdin.setRawMode(true);
+    process.stderr.write(question);
     stdin.resume();
     const done = (err?: Error) => {
       stdin.setRawMode(false);
