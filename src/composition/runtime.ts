@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { X509Certificate } from "node:crypto";
-import { join } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import { CaError } from "../shared/ca-error.js";
 import { systemClock, type Clock } from "../shared/clock.js";
 import { cryptoRandom, type Random } from "../shared/random.js";
@@ -20,7 +20,7 @@ import { loadRevocationPolicy, type RevocationPolicy } from "../policy/revocatio
 import { RevocationRegistry } from "../ca/revocation-registry.js";
 import { CrlPublisher } from "../ca/crl-publisher.js";
 import type { OcspIssuer } from "../ca/ocsp/ocsp-responder.js";
-import type { Config } from "./config.js";
+import { APP_ROOT, type Config } from "./config.js";
 
 /** Everything a CA process needs, wired from configuration (the only place that picks backends). */
 export interface Runtime {
@@ -52,7 +52,13 @@ export function pinSourceFor(config: Config, token: string, override?: PinSource
   if (override) return override;
   const p = config.tokenPins[token];
   if (!p) throw new CaError("config", `no PIN source configured for token '${token}' (tokenPins in cardpki.json or CARDPKI_PIN_FILE_<TOKEN>)`);
-  return "env" in p ? envPin(p.env) : filePin(p.file);
+  if ("env" in p) return envPin(p.env);
+  // Issue 2: a PIN never comes from a file in the repository (the git-ignored data folder is not part of it).
+  const file = resolve(p.file);
+  const inside = (dir: string) => !relative(dir, file).startsWith("..") && !isAbsolute(relative(dir, file));
+  if (inside(APP_ROOT) && !inside(config.dataDir))
+    throw new CaError("config", `PIN file ${file} lies inside the project folder; keep PINs outside the repository (or in the data folder)`);
+  return filePin(file);
 }
 
 /** The URLs a CA puts into what it issues (AIA and CRL DP are built from configuration). */

@@ -106,3 +106,17 @@ describe("shared/ca-error", () => {
     expect(new CaError("conflict", "x").kind).to.equal("conflict");
   });
 });
+
+describe("composition/pinSourceFor", () => {
+  it("fail/a PIN file inside the project folder (outside the data folder) is refused; ok/outside it", async () => {
+    const { pinSourceFor } = await import("../../src/composition/runtime.js");
+    const { APP_ROOT } = await import("../../src/composition/config.js");
+    const base = loadConfig({ CARDPKI_DATA_DIR: "/tmp/cardpki-pin-test-data" });
+    const inRepo = { ...base, tokenPins: { t: { file: join(APP_ROOT, "policies", "pin.txt") } } };
+    expect(() => pinSourceFor(inRepo, "t")).to.throw(CaError, /inside the project folder/);
+    const outside = { ...base, tokenPins: { t: { file: "/etc/cardpki/pin" } } };
+    expect(pinSourceFor(outside, "t").description).to.equal("file /etc/cardpki/pin");
+    const inData = { ...loadConfig({ CARDPKI_DATA_DIR: join(APP_ROOT, "data") }), tokenPins: { t: { file: join(APP_ROOT, "data", "pins", "x.pin") } } };
+    expect(pinSourceFor(inData, "t").description).to.match(/data\/pins\/x\.pin$/);
+  });
+});
