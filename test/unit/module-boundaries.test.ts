@@ -12,6 +12,7 @@ const ALLOWED: Record<string, string[]> = {
   ca: ["shared", "asn1", "policy"],
   store: ["shared", "ca"], // implements ca ports (types only)
   ceremony: ["shared", "asn1", "policy", "ca", "hsm"],
+  ra: ["shared", "policy", "ca"], // ca: ports only
   http: ["shared", "asn1"],
   cli: ["shared", "asn1", "composition", "ceremony"],
   composition: ["shared", "asn1", "policy", "hsm", "ca", "store", "ceremony", "http"],

@@ -1,0 +1,144 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Ajv } from "ajv";
+import { parse as parseYaml } from "yaml";
+import { CaError } from "../shared/ca-error.js";
+
+export const ORDER_STATES = ["REQUESTED", "TERMS_ACCEPTED", "IDENTIFIED", "APPROVED", "IN_PRODUCTION", "PRODUCED", "HANDED_OUT", "ACTIVE", "REJECTED", "CANCELLED", "EXPIRED"] as const;
+export type OrderState = (typeof ORDER_STATES)[number];
+
+/** Guards a workflow may name; each is enforced by the RA engine (src/ra/guards.ts). */
+export const GUARD_NAMES = [
+  "terms-version-current", "officer-qualified", "not-own-order", "same-organisation", "register-checked", "document-accepted",
+  "document-not-expired", "face-compared", "distinct-identifiers", "identifications-complete", "not-an-identifier",
+  "second-identification", "activation-code-separate-channel", "within-activation-deadline", "activation-deadline-passed",
+] as const;
+export type GuardName = (typeof GUARD_NAMES)[number];
+
+export interface Transition {
+  readonly action: string;
+  readonly from: readonly OrderState[];
+  readonly to: OrderState;
+  readonly by: "applicant" | "holder" | "officer" | "system";
+  readonly roles?: readonly string[];
+  readonly guards: readonly GuardName[];
+}
+
+/** A LoA workflow, loaded from `policies/workflows/*.yaml` and checked before use. */
+export interface Workflow {
+  readonly id: string;
+  readonly version: number;
+  readonly cps: readonly string[];
+  readonly loa: 2 | 3;
+  readonly profiles: readonly string[];
+  readonly identifications: number;
+  readonly acceptedDocuments: readonly string[];
+  readonly activationDeadlineDays: number;
+  readonly transitions: readonly Transition[];
+}
+
+const SCHEMA = {
+  type: "object", additionalProperties: false,
+  required: ["id", "version", "cps", "loa", "profiles", "identifications", "acceptedDocuments", "activationDeadlineDays", "transitions"],
+  properties: {
+    id: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{1,62}$" },
+    version: { type: "integer", minimum: 1 },
+    cps: { type: "array", minItems: 1, items: { type: "string" } },
+    loa: { enum: [2, 3] },
+    profiles: { type: "array", minItems: 1, items: { type: "string" } },
+    identifications: { type: "integer", minimum: 1, maximum: 5 },
+    acceptedDocuments: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", pattern: "^[a-z][a-z-]{1,40}$" } },
+    activationDeadlineDays: { type: "integer", minimum: 1, maximum: 365 },
+    transitions: {
+      type: "array", minItems: 1,
+      items: {
+        type: "object", additionalProperties: false, required: ["action", "from", "to", "by", "guards"],
+        properties: {
+          action: { type: "string", pattern: "^[a-z][a-z-]{1,40}$" },
+          from: { type: "array", minItems: 1, uniqueItems: true, items: { enum: ORDER_STATES } },
+          to: { enum: ORDER_STATES },
+          by: { enum: ["applicant", "holder", "officer", "system"] },
+          roles: { type: "array", minItems: 1, items: { type: "string" } },
+          guards: { type: "array", uniqueItems: true, items: { enum: GUARD_NAMES } },
+        },
+      },
+    },
+  },
+} as const;
+const validate = new Ajv({ allErrors: true, strict: true }).compile(SCHEMA);
+
+const IDENTIFY_GUARDS: readonly GuardName[] = ["officer-qualified", "not-own-order", "register-checked", "document-accepted", "document-not-expired"];
+const LOA3_IDENTIFY_GUARDS: readonly GuardName[] = [...IDENTIFY_GUARDS, "face-compared", "distinct-identifiers"];
+const HANDOUT_LOA3: readonly GuardName[] = ["not-an-identifier", "second-identification", "officer-qualified"];
+
+/** ACTIVE reachable from REQUESTED without passing through `avoid`? */
+function reachable(w: Pick<Workflow, "transitions">, avoid: ReadonlySet<OrderState>): boolean {
+  const seen = new Set<OrderState>(["REQUESTED"]);
+  const todo: OrderState[] = ["REQUESTED"];
+  while (todo.length) {
+    const s = todo.pop()!;
+    for (const t of w.transitions)
+      if (t.from.includes(s) && !avoid.has(t.to) && !seen.has(t.to)) {
+        seen.add(t.to);
+        todo.push(t.to);
+      }
+  }
+  return seen.has("ACTIVE");
+}
+
+/**
+ * Refuses a workflow whose path to issuance lacks the guards its LoA requires (design.md;
+ * REQ-03/04/10/25): identification, approval and hand-out cannot be skipped, and each carries
+ * the separation-of-duty guards.
+ */
+export function checkWorkflow(w: Workflow, source: string): void {
+  const fail = (m: string) => {
+    throw new CaError("config", `workflow ${source}: ${m}`);
+  };
+  if (!reachable(w, new Set())) fail("no path from REQUESTED to ACTIVE");
+  for (const gate of ["TERMS_ACCEPTED", "IDENTIFIED", "APPROVED", "HANDED_OUT"] as const)
+    if (reachable(w, new Set([gate]))) fail(`a path to ACTIVE skips ${gate} (REQ-10)`);
+  const into = (s: OrderState) => w.transitions.filter((t) => t.to === s);
+  const need = (t: Transition, gs: readonly GuardName[], why: string) => {
+    const missing = gs.filter((g) => !t.guards.includes(g));
+    if (missing.length) fail(`'${t.action}' into ${t.to} lacks ${missing.join(", ")} (${why})`);
+  };
+  for (const t of w.transitions) {
+    if (t.by === "officer") need(t, ["not-own-order", "same-organisation"], "REQ-04, REQ-23: no officer acts on their own order or outside their organisation");
+    if (t.by === "officer" && !t.roles?.length) fail(`'${t.action}' is an officer action without roles (REQ-24)`);
+  }
+  for (const t of into("IDENTIFIED")) need(t, w.loa === 3 ? LOA3_IDENTIFY_GUARDS : IDENTIFY_GUARDS, "REQ-03/05/07/09/25");
+  for (const t of into("APPROVED")) need(t, ["identifications-complete"], "REQ-03: release only after the identifications");
+  for (const t of into("HANDED_OUT")) {
+    if (w.loa === 3) need(t, HANDOUT_LOA3, "REQ-04: a third officer hands out after a second identification");
+    else if (!t.guards.includes("activation-code-separate-channel") && !t.guards.includes("second-identification"))
+      fail(`'${t.action}' into HANDED_OUT needs second-identification or activation-code-separate-channel (REQ-15)`);
+  }
+  for (const t of into("ACTIVE")) need(t, ["within-activation-deadline"], "REQ-15");
+  if (w.loa === 3 && w.identifications < 2) fail("LoA3 needs two identifications by different officers (REQ-03)");
+}
+
+export function parseWorkflow(doc: unknown, source: string): Workflow {
+  if (!validate(doc)) {
+    throw new CaError("config", `workflow ${source}: ${(validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""}`).join("; ")}`);
+  }
+  const w = doc as unknown as Workflow;
+  checkWorkflow(w, source);
+  return Object.freeze(w);
+}
+
+export function loadWorkflows(dir: string): ReadonlyMap<string, Workflow> {
+  const out = new Map<string, Workflow>();
+  for (const f of readdirSync(dir).filter((x) => /\.ya?ml$/.test(x)).sort()) {
+    let doc: unknown;
+    try {
+      doc = parseYaml(readFileSync(join(dir, f), "utf8"), { strict: true, uniqueKeys: true });
+    } catch (e) {
+      throw new CaError("config", `workflow ${f}: ${(e as Error).message}`);
+    }
+    const w = parseWorkflow(doc, f);
+    if (f.replace(/\.ya?ml$/, "") !== w.id) throw new CaError("config", `workflow ${f}: id '${w.id}' must match the file name`);
+    out.set(w.id, w);
+  }
+  return out;
+}

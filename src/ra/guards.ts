@@ -1,0 +1,98 @@
+import type { GuardName, Workflow } from "../policy/workflow.js";
+import type { ActionInput, Actor, OrderView } from "./order.js";
+
+export interface GuardContext {
+  readonly workflow: Workflow;
+  readonly order: OrderView;
+  readonly actor: Actor;
+  readonly input: ActionInput;
+  readonly now: Date;
+  readonly currentTermsVersion: string;
+}
+
+export interface Guard {
+  readonly citation: string;
+  /** A refusal in words an officer understands, or undefined when the guard holds. */
+  check(ctx: GuardContext): string | undefined;
+}
+
+const DAY = 86_400_000;
+const identifiers = (o: OrderView) => new Set(o.identifications.map((i) => i.officerId));
+const docOk = (ctx: GuardContext, d: ActionInput["document"]) =>
+  !d ? "no identity document recorded" : !ctx.workflow.acceptedDocuments.includes(d.type) ? `document type '${d.type}' is not accepted (${ctx.workflow.acceptedDocuments.join(", ")})` : undefined;
+
+/** Every guard a workflow may name, with the requirement it enforces. */
+export const GUARDS: Readonly<Record<GuardName, Guard>> = {
+  "terms-version-current": {
+    citation: "REQ-06",
+    check: ({ input, currentTermsVersion }) =>
+      input.termsVersion === currentTermsVersion ? undefined : `the applicant must accept the current terms (version ${currentTermsVersion})`,
+  },
+  "officer-qualified": {
+    citation: "REQ-25",
+    check: ({ actor, now }) => (actor.qualifiedUntil && actor.qualifiedUntil > now ? undefined : "the officer has no valid identity-proofing qualification"),
+  },
+  "not-own-order": {
+    citation: "REQ-04, REQ-10",
+    check: ({ actor, order }) => (actor.personId !== undefined && actor.personId === order.applicantPersonId ? "no officer may act on an order for themself" : undefined),
+  },
+  "same-organisation": {
+    citation: "REQ-02, REQ-23",
+    check: ({ actor, order }) =>
+      actor.organisationId === order.organisationId || actor.serviceOwnerStaff ? undefined : "the officer belongs to another organisation",
+  },
+  "register-checked": {
+    citation: "REQ-07",
+    check: ({ order }) => (order.registerCheck?.ok ? undefined : "the authoritative-register check has not passed"),
+  },
+  "document-accepted": {
+    citation: "REQ-05",
+    check: (ctx) => docOk(ctx, ctx.input.document),
+  },
+  "document-not-expired": {
+    citation: "REQ-05",
+    check: ({ input, now }) => (input.document && input.document.expires > now ? undefined : "the identity document has expired"),
+  },
+  "face-compared": {
+    citation: "REQ-09",
+    check: ({ input }) => (input.faceCompared === true ? undefined : "the officer must record that the face was compared with the document photo"),
+  },
+  "distinct-identifiers": {
+    citation: "REQ-03",
+    check: ({ actor, order }) => (actor.personId !== undefined && identifiers(order).has(actor.personId) ? "this officer has already identified the applicant; a different officer must" : undefined),
+  },
+  "identifications-complete": {
+    citation: "REQ-03",
+    check: ({ order, workflow }) => {
+      const n = identifiers(order).size;
+      return n >= workflow.identifications ? undefined : `${workflow.identifications} identifications by different officers are needed, ${n} recorded`;
+    },
+  },
+  "not-an-identifier": {
+    citation: "REQ-04",
+    check: ({ actor, order }) => (actor.personId !== undefined && identifiers(order).has(actor.personId) ? "an officer who identified the applicant may not hand out the card" : undefined),
+  },
+  "second-identification": {
+    citation: "REQ-04",
+    check: (ctx) => {
+      const s = ctx.input.secondIdentification;
+      if (!s) return "the recipient must identify again at hand-out";
+      const bad = docOk(ctx, s.document) ?? (s.document.expires > ctx.now ? undefined : "the hand-out document has expired");
+      return bad ?? (ctx.workflow.loa === 3 && !s.faceCompared ? "the face must be compared at hand-out" : undefined);
+    },
+  },
+  "activation-code-separate-channel": {
+    citation: "REQ-15",
+    check: ({ input }) => (input.activationCodeChannel && input.cardChannel && input.activationCodeChannel !== input.cardChannel ? undefined : "the activation code must travel by another channel than the card"),
+  },
+  "within-activation-deadline": {
+    citation: "REQ-15",
+    check: ({ order, workflow, now }) =>
+      order.handedOutAt && now.getTime() <= order.handedOutAt.getTime() + workflow.activationDeadlineDays * DAY ? undefined : "the activation deadline has passed",
+  },
+  "activation-deadline-passed": {
+    citation: "REQ-15",
+    check: ({ order, workflow, now }) =>
+      order.handedOutAt && now.getTime() > order.handedOutAt.getTime() + workflow.activationDeadlineDays * DAY ? undefined : "the activation deadline has not passed yet",
+  },
+};

@@ -1,0 +1,118 @@
+import { expect } from "chai";
+import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+import { loadWorkflows, parseWorkflow, type OrderState } from "../../src/policy/workflow.js";
+import { decide } from "../../src/ra/workflow-engine.js";
+import type { ActionInput, Actor, Identification, OrderView } from "../../src/ra/order.js";
+import { CaError } from "../../src/shared/ca-error.js";
+import { REPO_ROOT } from "../support/test-ca.js";
+
+const DIR = join(REPO_ROOT, "policies", "workflows");
+const WF = loadWorkflows(DIR);
+const LOA3 = WF.get("loa3-card-order")!;
+const LOA2 = WF.get("loa2-card-order")!;
+const NOW = new Date("2026-06-01T10:00:00Z");
+const TERMS = "2026-01";
+const doc = (type = "passport", expires = "2030-01-01") => ({ type, numberHash: "h:1", expires: new Date(expires) });
+const officer = (id: string, extra: Partial<Actor> = {}): Actor => ({ kind: "officer", personId: id, roles: ["ra-officer"], organisationId: "org1", qualifiedUntil: new Date("2027-01-01"), ...extra });
+const ident = (officerId: string): Identification => ({ officerId, at: NOW, document: doc(), faceCompared: true });
+const order = (state: OrderState, extra: Partial<OrderView> = {}): OrderView => ({
+  id: "o1", organisationId: "org1", applicantPersonId: "applicant", state, identifications: [], registerCheck: { ok: true, at: NOW }, ...extra,
+});
+const identifyInput: ActionInput = { document: doc(), faceCompared: true };
+
+function refusal(f: () => unknown): CaError {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof CaError) return e;
+    throw e;
+  }
+  throw new Error("expected a refusal");
+}
+
+describe("policy/workflow (LoA workflows as data)", () => {
+  it("ok/loads the LoA2 and LoA3 workflows", () => {
+    expect(LOA3.loa).to.equal(3);
+    expect(LOA3.identifications).to.equal(2);
+    expect(LOA2.identifications).to.equal(1);
+  });
+  const base = () => parse(readFileSync(join(DIR, "loa3-card-order.yaml"), "utf8"));
+  const broken: [string, (w: any) => void, RegExp][] = [
+    ["LoA3 identify without distinct-identifiers", (w) => (w.transitions[1].guards = w.transitions[1].guards.filter((g: string) => g !== "distinct-identifiers")), /distinct-identifiers/],
+    ["hand-out by an identifier allowed", (w) => (w.transitions[5].guards = w.transitions[5].guards.filter((g: string) => g !== "not-an-identifier")), /not-an-identifier/],
+    ["a shortcut from IDENTIFIED to IN_PRODUCTION", (w) => w.transitions.push({ action: "rush", from: ["IDENTIFIED"], to: "IN_PRODUCTION", by: "officer", roles: ["ra-officer"], guards: ["not-own-order", "same-organisation"] }), /skips APPROVED/],
+    ["hand-out skipped", (w) => w.transitions.push({ action: "auto", from: ["PRODUCED"], to: "ACTIVE", by: "system", guards: ["within-activation-deadline"] }), /skips HANDED_OUT/],
+    ["an officer action that forgets not-own-order", (w) => (w.transitions[3].guards = ["same-organisation"]), /not-own-order/],
+    ["approve without identifications-complete", (w) => (w.transitions[2].guards = ["officer-qualified", "not-own-order", "same-organisation"]), /identifications-complete/],
+    ["LoA3 with one identification", (w) => (w.identifications = 1), /two identifications/],
+    ["an unknown guard", (w) => w.transitions[0].guards.push("trust-me"), /guards/],
+    ["an unknown key", (w) => (w.shortcut = true), /shortcut/],
+  ];
+  for (const [name, mutate, re] of broken)
+    it(`fail/the engine refuses to load a workflow with ${name}`, () => {
+      const w = base();
+      mutate(w);
+      expect(() => parseWorkflow(w, "t.yaml")).to.throw(CaError, re);
+    });
+});
+
+describe("ra/workflow-engine (REQ-03/04/09/10/15/25)", () => {
+  it("ok/the LoA3 path: terms, two different officers, approval, production, a third officer hands out, activation", () => {
+    const steps: [OrderState, string, Actor, ActionInput, Partial<OrderView>][] = [
+      ["REQUESTED", "accept-terms", { kind: "applicant", personId: "applicant", roles: [] }, { termsVersion: TERMS }, {}],
+      ["TERMS_ACCEPTED", "identify", officer("o1"), identifyInput, {}],
+      ["IDENTIFIED", "identify", officer("o2"), identifyInput, { identifications: [ident("o1")] }],
+      ["IDENTIFIED", "approve", officer("o2"), {}, { identifications: [ident("o1"), ident("o2")] }],
+      ["APPROVED", "start-production", officer("o1"), {}, {}],
+      ["IN_PRODUCTION", "produced", { kind: "system", roles: [] }, {}, {}],
+      ["PRODUCED", "hand-out", officer("o3"), { secondIdentification: { document: doc("national-id-card"), faceCompared: true } }, { identifications: [ident("o1"), ident("o2")] }],
+      ["HANDED_OUT", "activate", { kind: "holder", personId: "applicant", roles: [] }, {}, { handedOutAt: NOW }],
+    ];
+    const path = steps.map(([state, action, actor, input, extra]) => decide(LOA3, order(state, extra), action, actor, input, NOW, TERMS).to);
+    expect(path).to.deep.equal(["TERMS_ACCEPTED", "IDENTIFIED", "IDENTIFIED", "APPROVED", "IN_PRODUCTION", "PRODUCED", "HANDED_OUT", "ACTIVE"]);
+  });
+
+  const attempts: [string, () => unknown, string, RegExp][] = [
+    ["the same officer identifies twice", () => decide(LOA3, order("IDENTIFIED", { identifications: [ident("o1")] }), "identify", officer("o1"), identifyInput, NOW, TERMS), "distinct-identifiers", /already identified/],
+    ["approval after one identification", () => decide(LOA3, order("IDENTIFIED", { identifications: [ident("o1")] }), "approve", officer("o2"), {}, NOW, TERMS), "identifications-complete", /2 identifications/],
+    ["an identifier hands out", () => decide(LOA3, order("PRODUCED", { identifications: [ident("o1"), ident("o2")] }), "hand-out", officer("o2"), { secondIdentification: { document: doc(), faceCompared: true } }, NOW, TERMS), "not-an-identifier", /may not hand out/],
+    ["hand-out without a second identification", () => decide(LOA3, order("PRODUCED", { identifications: [ident("o1"), ident("o2")] }), "hand-out", officer("o3"), {}, NOW, TERMS), "second-identification", /identify again/],
+    ["an officer acts on their own order", () => decide(LOA3, order("TERMS_ACCEPTED", { applicantPersonId: "o1" }), "identify", officer("o1"), identifyInput, NOW, TERMS), "not-own-order", /for themself/],
+    ["an expired qualification", () => decide(LOA3, order("TERMS_ACCEPTED"), "identify", officer("o1", { qualifiedUntil: new Date("2026-01-01") }), identifyInput, NOW, TERMS), "officer-qualified", /qualification/],
+    ["an officer of another organisation", () => decide(LOA3, order("TERMS_ACCEPTED"), "identify", officer("o9", { organisationId: "org2" }), identifyInput, NOW, TERMS), "same-organisation", /another organisation/],
+    ["an expired document", () => decide(LOA3, order("TERMS_ACCEPTED"), "identify", officer("o1"), { document: doc("passport", "2026-05-01"), faceCompared: true }, NOW, TERMS), "document-not-expired", /expired/],
+    ["a document type not on the policy list", () => decide(LOA3, order("TERMS_ACCEPTED"), "identify", officer("o1"), { document: doc("library-card"), faceCompared: true }, NOW, TERMS), "document-accepted", /not accepted/],
+    ["no face comparison at LoA3", () => decide(LOA3, order("TERMS_ACCEPTED"), "identify", officer("o1"), { document: doc() }, NOW, TERMS), "face-compared", /face/],
+    ["no register check", () => decide(LOA3, order("TERMS_ACCEPTED", { registerCheck: { ok: false, at: NOW } }), "identify", officer("o1"), identifyInput, NOW, TERMS), "register-checked", /register/],
+    ["old terms", () => decide(LOA3, order("REQUESTED"), "accept-terms", { kind: "applicant", personId: "applicant", roles: [] }, { termsVersion: "2025-01" }, NOW, TERMS), "terms-version-current", /current terms/],
+    ["activation after the deadline", () => decide(LOA3, order("HANDED_OUT", { handedOutAt: new Date("2026-04-01") }), "activate", { kind: "holder", roles: [] }, {}, NOW, TERMS), "within-activation-deadline", /deadline/],
+    ["LoA2 card and code by the same channel", () => decide(LOA2, order("PRODUCED", { identifications: [ident("o1")] }), "send-by-mail", officer("o2"), { cardChannel: "mail", activationCodeChannel: "mail" }, NOW, TERMS), "activation-code-separate-channel", /another channel/],
+  ];
+  for (const [name, f, guard, re] of attempts)
+    it(`fail/${name} is refused by ${guard}`, () => {
+      const e = refusal(f);
+      expect(e.kind).to.equal("policy-violation");
+      expect(e.details?.guard).to.equal(guard);
+      expect(e.message).to.match(re);
+    });
+
+  it("fail/wrong state, wrong kind of actor, missing role, unknown action", () => {
+    expect(refusal(() => decide(LOA3, order("REQUESTED"), "approve", officer("o1"), {}, NOW, TERMS)).kind).to.equal("conflict");
+    expect(refusal(() => decide(LOA3, order("REQUESTED"), "accept-terms", officer("o1"), { termsVersion: TERMS }, NOW, TERMS)).kind).to.equal("forbidden");
+    expect(refusal(() => decide(LOA3, order("TERMS_ACCEPTED"), "identify", officer("o1", { roles: ["auditor"] }), identifyInput, NOW, TERMS)).message).to.match(/role ra-officer/);
+    expect(refusal(() => decide(LOA3, order("REQUESTED"), "teleport", officer("o1"), {}, NOW, TERMS)).kind).to.equal("invalid-input");
+  });
+
+  it("ok/expiry: the system expires a card not activated in time, not before (REQ-15)", () => {
+    const handed = order("HANDED_OUT", { handedOutAt: new Date("2026-04-01") });
+    expect(decide(LOA3, handed, "expire", { kind: "system", roles: [] }, {}, NOW, TERMS).to).to.equal("EXPIRED");
+    expect(refusal(() => decide(LOA3, order("HANDED_OUT", { handedOutAt: NOW }), "expire", { kind: "system", roles: [] }, {}, NOW, TERMS)).details?.guard).to.equal("activation-deadline-passed");
+  });
+
+  it("ok/service-owner staff may serve a new organisation's first officers (REQ-02)", () => {
+    const staff = officer("s1", { organisationId: "service-owner", serviceOwnerStaff: true, roles: ["ra-officer", "service-owner-staff"] });
+    expect(decide(LOA3, order("TERMS_ACCEPTED"), "identify", staff, identifyInput, NOW, TERMS).to).to.equal("IDENTIFIED");
+  });
+});
