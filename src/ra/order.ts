@@ -1,3 +1,4 @@
+import type { AuditEvent } from "../ca/ports.js";
 import type { OrderState } from "../policy/workflow.js";
 
 export type Role = "ra-officer" | "ra-admin" | "auditor" | "ca-operator" | "service-owner-staff";
@@ -53,4 +54,22 @@ export interface ActionInput {
   /** REQ-15: the activation code went through another channel than the card. */
   readonly activationCodeChannel?: Channel;
   readonly cardChannel?: Channel;
+}
+
+/** An order change the store applies only if the order is still at `expectedVersion`. */
+export interface OrderChange {
+  readonly orderId: string;
+  readonly expectedVersion: number;
+  readonly to: OrderView["state"];
+  readonly at: Date;
+  readonly termsVersion?: string;
+  readonly handedOutAt?: Date;
+  readonly identification?: Identification & { readonly kind: "identify" | "hand-out" };
+}
+
+/** The RA's store port (implemented in store/): orders with optimistic locking, audit in the same transaction. */
+export interface OrderStore {
+  load(orderId: string): Promise<(OrderView & { readonly version: number; readonly workflowId: string }) | undefined>;
+  /** False when another change won the race (the version moved on). */
+  apply(change: OrderChange, audit: AuditEvent): Promise<boolean>;
 }

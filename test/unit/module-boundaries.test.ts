@@ -10,12 +10,12 @@ const ALLOWED: Record<string, string[]> = {
   policy: ["shared", "asn1"],
   hsm: ["shared"],
   ca: ["shared", "asn1", "policy"],
-  store: ["shared", "ca"], // implements ca ports (types only)
+  store: ["shared", "ca", "ra", "policy"], // implements the ca and ra ports (types only)
   ceremony: ["shared", "asn1", "policy", "ca", "hsm"],
   ra: ["shared", "policy", "ca"], // ca: ports only
   http: ["shared", "asn1"],
   cli: ["shared", "asn1", "composition", "ceremony"],
-  composition: ["shared", "asn1", "policy", "hsm", "ca", "store", "ceremony", "http"],
+  composition: ["shared", "asn1", "policy", "hsm", "ca", "store", "ceremony", "http", "ra"],
 };
 
 function files(dir: string): string[] {
