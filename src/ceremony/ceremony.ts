@@ -114,7 +114,7 @@ export async function runCeremony(script: CeremonyScript, deps: CeremonyDeps): P
   if (parent) {
     const uri = parsePkcs11Uri(parent.manifest.keyUri);
     const pks = await deps.keystore(uri.token);
-    const signer = await pks.signer(uri.id !== undefined ? { id: uri.id } : { label: uri.object! });
+    const signer = await pks.signerFor(uri);
     parentAuthority = authorityFromCertificate(parent.manifest.id, parent.certDer, signer, parent.manifest.serialPrefix, deps.urls(parent.manifest.id, parent.manifest.kind));
   }
   say("checked", `checks passed: ${script.kind} '${script.id}' v${script.version}; operator ${people.operator}${people.witness ? `, witness ${people.witness}` : ""}; custodians ${people.custodians.filter((c) => tokens.has(c.token)).map((c) => `${c.name}@${c.token}`).join(", ") || "(dry run)"}`,

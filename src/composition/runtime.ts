@@ -124,7 +124,7 @@ export async function openRuntime(config: Config, opts: RuntimeOptions = {}): Pr
         const ca = caDir.load(id);
         const uri = parsePkcs11Uri(ca.manifest.keyUri);
         const ks = await keystore(uri.token);
-        const signer = await ks.signer(uri.id !== undefined ? { id: uri.id } : { label: uri.object! });
+        const signer = await ks.signerFor(uri);
         authorities.set(id, authorityFromCertificate(id, ca.certDer, signer, ca.manifest.serialPrefix, urls(id, ca.manifest.kind)));
       }
     }
@@ -164,7 +164,7 @@ export async function loadOcspIssuers(rt: Runtime): Promise<OcspIssuer[]> {
     if (!best) continue;
     const uri = parsePkcs11Uri(best.uri);
     const ks = await rt.keystore(uri.token);
-    const signer = await ks.signer(uri.id !== undefined ? { id: uri.id } : { label: uri.object! });
+    const signer = await ks.signerFor(uri);
     out.push({ ca, responder: { signer, certDer: best.der, notAfter: new Date(best.cert.validTo), label: best.label } });
   }
   return out;

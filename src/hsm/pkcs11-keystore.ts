@@ -4,6 +4,7 @@ import pkcs11js from "pkcs11js"; // default import: the CJS constants are not na
 import { CaError } from "../shared/ca-error.js";
 import type { KeyType } from "../shared/key-type.js";
 import type { PinSource } from "./pin-source.js";
+import type { Pkcs11KeyUri } from "./pkcs11-uri.js";
 import { ecdsaRawToDer, rsaDigestInfo, signatureAlgorithmFor, type SignatureAlgorithm } from "./signature-algorithms.js";
 
 export interface Pkcs11Options {
@@ -338,6 +339,11 @@ export class Pkcs11Keystore {
   async changePin(oldPin: string, newPin: string): Promise<void> {
     await this.withSession((s) => s.setPin(oldPin, newPin));
     this.pin = newPin;
+  }
+
+  /** A KeySigner for the key an RFC 7512 URI names (by CKA_ID when it has one, else by label). */
+  async signerFor(uri: Pkcs11KeyUri): Promise<Pkcs11Signer> {
+    return this.signer(uri.id !== undefined ? { id: uri.id } : { label: uri.object! });
   }
 
   /** A KeySigner for the private key that matches ref. */

@@ -42,6 +42,8 @@ const UNKNOWN_CACHE_LIMIT = 10_000;
  */
 export class OcspResponder {
   private readonly byHash = new Map<string, OcspIssuer>();
+  /** issuerNameHash / issuerKeyHash per issuer and hash OID (RFC 6960 4.1.1), computed once. */
+  private readonly issuerHashes = new Map<OcspIssuer, Map<string, { name: string; key: string }>>();
   private readonly cache = new Map<string, Cached>();
   private readonly unknownKeys = new Set<string>();
   private readonly inflight = new Map<string, Promise<Cached>>();
@@ -57,11 +59,14 @@ export class OcspResponder {
   ) {
     for (const i of issuers) {
       const keyBits = spkiParts(i.ca.signer.spki).bits;
+      const perOid = new Map<string, { name: string; key: string }>();
       for (const [oid, alg] of Object.entries(HASHES)) {
         const name = createHash(alg).update(i.ca.nameDer).digest("hex");
         const key = createHash(alg).update(keyBits).digest("hex");
         this.byHash.set(`${oid}:${name}:${key}`, i);
+        perOid.set(oid, { name, key });
       }
+      this.issuerHashes.set(i, perOid);
     }
   }
 
@@ -184,13 +189,8 @@ export class OcspResponder {
   }
 
   private async presignOne(issuer: OcspIssuer, serial: string, hashOid: string, s: SerialStatus | undefined): Promise<void> {
-    const alg = HASHES[hashOid]!;
-    const keyBits = spkiParts(issuer.ca.signer.spki).bits;
-    const r: CertIdRequest = {
-      hashOid, serial,
-      issuerNameHash: createHash(alg).update(issuer.ca.nameDer).digest("hex"),
-      issuerKeyHash: createHash(alg).update(keyBits).digest("hex"),
-    };
+    const h = this.issuerHashes.get(issuer)!.get(hashOid)!;
+    const r: CertIdRequest = { hashOid, serial, issuerNameHash: h.name, issuerKeyHash: h.key };
     if (!s || s.issuerId !== issuer.ca.id) return;
     const c = await this.sign(issuer, [r], [statusFor(issuer, s)], undefined);
     this.cache.set(this.key(issuer, r), c);
