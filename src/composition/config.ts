@@ -22,6 +22,20 @@ export interface Config {
   readonly issuingCas: readonly string[];
   /** PIN source per token label. */
   readonly tokenPins: Readonly<Record<string, PinConfig>>;
+  /** RA API over HTTPS with client certificates (REQ-22); disabled when the TLS files are absent. */
+  readonly ra: {
+    readonly port: number;
+    readonly tlsCert: string;
+    readonly tlsKey: string;
+    /** Key of the keyed hash for national ID and document numbers (REQ-28): 32+ random bytes, owner-only file. */
+    readonly hashKeyFile: string;
+    /** The file-backed population register of the demo (REQ-07); production plugs in a real adapter. */
+    readonly registerFile: string;
+    /** The version of the terms of use applicants accept now (REQ-06). */
+    readonly termsVersion: string;
+    /** How often orders past their activation deadline are expired (REQ-15). */
+    readonly expirySweepSeconds: number;
+  };
 }
 
 const FILE_SCHEMA = {
@@ -37,6 +51,13 @@ const FILE_SCHEMA = {
     pkcs11Library: { type: "string" },
     hsmSessions: { type: "integer", minimum: 1, maximum: 64 },
     issuingCas: { type: "array", items: { type: "string" } },
+    ra: {
+      type: "object", additionalProperties: false,
+      properties: {
+        port: { type: "integer", minimum: 0, maximum: 65535 }, tlsCert: { type: "string" }, tlsKey: { type: "string" }, hashKeyFile: { type: "string" },
+        registerFile: { type: "string" }, termsVersion: { type: "string", pattern: "^[0-9A-Za-z.-]{1,32}$" }, expirySweepSeconds: { type: "integer", minimum: 1, maximum: 86400 },
+      },
+    },
     tokenPins: {
       type: "object",
       additionalProperties: {
@@ -90,5 +111,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
     hsmSessions: Number(env.CARDPKI_HSM_SESSIONS ?? f.hsmSessions ?? 4),
     issuingCas: env.CARDPKI_ISSUING_CAS ? env.CARDPKI_ISSUING_CAS.split(",").map((s) => s.trim()).filter(Boolean) : (f.issuingCas ?? []),
     tokenPins: { ...(f.tokenPins ?? {}), ...pinsFromEnv },
+    ra: {
+      port: Number(env.CARDPKI_RA_PORT ?? f.ra?.port ?? 8443),
+      tlsCert: resolve(cwd, env.CARDPKI_RA_TLS_CERT ?? f.ra?.tlsCert ?? join(dataDir, "tls", "ra-server.crt")),
+      tlsKey: resolve(cwd, env.CARDPKI_RA_TLS_KEY ?? f.ra?.tlsKey ?? join(dataDir, "tls", "ra-server.key")),
+      hashKeyFile: resolve(cwd, env.CARDPKI_RA_HASH_KEY ?? f.ra?.hashKeyFile ?? join(dataDir, "ra-hash.key")),
+      registerFile: resolve(cwd, env.CARDPKI_REGISTER_FILE ?? f.ra?.registerFile ?? join(dataDir, "register.json")),
+      termsVersion: env.CARDPKI_TERMS_VERSION ?? f.ra?.termsVersion ?? "2026-01",
+      expirySweepSeconds: Number(env.CARDPKI_EXPIRY_SWEEP_SECONDS ?? f.ra?.expirySweepSeconds ?? 300),
+    },
   };
 }

@@ -1,4 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { X509Certificate, generateKeyPairSync } from "node:crypto";
+import { writeDemoServerCertificate } from "./demo-tls.js";
+import { bootstrapStaff, openRa } from "./ra.js";
+import { openRuntime } from "./runtime.js";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { loadConfig, type Config } from "./config.js";
@@ -66,5 +70,45 @@ export async function setupDemo(base: Config, log: (l: string) => void, env: Nod
   writeFileSync(issuingPin, combinePinShares("cardpki-issuing", shares) + "\n", { mode: 0o600 });
   writeFileSync(configFile, JSON.stringify({ issuingCas: ["demo-issuing"], tokenPins: { "cardpki-issuing": { file: issuingPin } } }, null, 2) + "\n", { mode: 0o600 });
   log(`wrote ${configFile}`);
-  return loadConfig(env);
+  const config = loadConfig(env);
+  await setupDemoRa(config, log);
+  return config;
+}
+
+/** Demo people in the file-backed register (REQ-07): national ID → status. */
+export const DEMO_REGISTER = {
+  people: {
+    "199001011234": { status: "alive", name: "Ada Admin" },
+    "198502022345": { status: "alive", name: "Bo Officer" },
+    "197003033456": { status: "alive", name: "Cy Holder" },
+    "196004044567": { status: "deceased", name: "Di Gone" },
+  },
+};
+
+/**
+ * The demo RA: a self-signed TLS server certificate for the RA API, a file register, and the
+ * service owner's first staff officer with a software key in data/demo-officers (demo only:
+ * a real officer's key is on their card, REQ-22).
+ */
+async function setupDemoRa(config: Config, log: (l: string) => void): Promise<void> {
+  const tls = await writeDemoServerCertificate(join(config.dataDir, "tls"));
+  log(`wrote the demo RA server certificate ${tls.cert}`);
+  writeFileSync(config.ra.registerFile, JSON.stringify(DEMO_REGISTER, null, 2) + "\n", { mode: 0o600 });
+  const rt = await openRuntime(config);
+  try {
+    const ra = openRa(rt);
+    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const staff = await bootstrapStaff(rt, ra, {
+      orgNumber: "556000-0000", orgName: "cardpki demo service owner", country: "SE", nationalId: "199001011234", name: "Ada Admin", email: "ada@example.org",
+      roles: ["ra-admin", "ra-officer", "ca-operator"], qualifiedUntil: new Date(Date.now() + 365 * 86_400_000),
+      publicKey: new Uint8Array(publicKey.export({ type: "spki", format: "der" })), operator: "demo-setup",
+    });
+    const dir = join(config.dataDir, "demo-officers");
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(dir, "staff.key"), privateKey.export({ type: "pkcs8", format: "pem" }) as string, { mode: 0o600 });
+    writeFileSync(join(dir, "staff.crt"), new X509Certificate(staff.der).toString());
+    log(`bootstrapped the service owner's first officer (data/demo-officers/staff.crt, serial ${staff.serial})`);
+  } finally {
+    await rt.close();
+  }
 }

@@ -7,7 +7,11 @@ import type { PublishedCrl } from "../http/crl.routes.js";
 import { OcspResponder } from "../ca/ocsp/ocsp-responder.js";
 import { readCrlInfo } from "../ca/crl-builder.js";
 import { pingDatabase } from "../store/database.js";
+import { existsSync } from "node:fs";
+import type { Server as HttpsServer } from "node:https";
+import { buildRaApp, listenRa } from "../http/ra-server.js";
 import type { Config } from "./config.js";
+import { openRa, type Ra } from "./ra.js";
 import { loadOcspIssuers, openRuntime, type Runtime } from "./runtime.js";
 
 export interface Service {
@@ -15,6 +19,8 @@ export interface Service {
   readonly server: Server;
   readonly url: string;
   readonly ocsp: OcspResponder;
+  /** The RA API (HTTPS, mTLS) when its TLS files are configured. */
+  readonly ra?: { readonly ra: Ra; readonly server: HttpsServer; readonly url: string };
   stop(): Promise<void>;
 }
 
@@ -122,7 +128,41 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   server.requestTimeout = 30000;
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : config.port;
+  const host = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
+
+  let raPart: Service["ra"];
+  let expiryLoop: ReturnType<typeof loop> | undefined;
+  if (existsSync(config.ra.tlsCert) && existsSync(config.ra.tlsKey) && authorities.size > 0) {
+    try {
+      const ra = openRa(runtime);
+      const clientCas = [...authorities.values()].flatMap((a) => {
+        const ca = caDir.load(a.id);
+        return [ca.certDer, ...ca.chainDer].map((d) => `-----BEGIN CERTIFICATE-----\n${Buffer.from(d).toString("base64").replace(/.{64}/g, "$&\n")}\n-----END CERTIFICATE-----\n`);
+      });
+      const app = buildRaApp({ resolve: (serial, der) => ra.resolver.resolve(serial, der), onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk }, "1");
+      const raServer = await listenRa(app, { key: readFileSync(config.ra.tlsKey), cert: readFileSync(config.ra.tlsCert), clientCas }, config.host, config.ra.port);
+      const a = raServer.address();
+      raPart = { ra, server: raServer, url: `https://${host}:${typeof a === "object" && a ? a.port : config.ra.port}` };
+      // REQ-15: cards not activated in time are blocked automatically.
+      expiryLoop = loop("order expiry", config.ra.expirySweepSeconds * 1000, () => ra.expiry.sweep());
+      void expiryLoop.kick();
+    } catch (e) {
+      await new Promise<void>((r) => server.close(() => r()));
+      await Promise.all([crlLoop.stop(), eventLoop.stop(), refreshLoop.stop()]);
+      await runtime.close();
+      throw e;
+    }
+  } else {
+    console.error(`RA API off: no TLS certificate/key at ${config.ra.tlsCert} / ${config.ra.tlsKey}`);
+  }
   const stop = async () => {
+    if (raPart) {
+      await new Promise<void>((resolve) => {
+        raPart!.server.close(() => resolve());
+        raPart!.server.closeIdleConnections();
+      });
+    }
+    await expiryLoop?.stop();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();
@@ -130,5 +170,5 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     await Promise.all([crlLoop.stop(), eventLoop.stop(), refreshLoop.stop()]);
     await runtime.close();
   };
-  return { runtime, server, ocsp, url: `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}`, stop };
+  return { runtime, server, ocsp, url: `http://${host}:${port}`, ...(raPart ? { ra: raPart } : {}), stop };
 }

@@ -7,6 +7,7 @@ const STATUS: Record<ErrorKind, number> = {
   "invalid-input": 400,
   "unauthorized": 401,
   "forbidden": 403,
+  "rate-limited": 429,
   "not-found": 404,
   "conflict": 409,
   "policy-violation": 422,
@@ -51,6 +52,13 @@ export function errorHandler(err: unknown, _req: Request, res: Response, _next: 
   const ce = err instanceof CaError ? err : new CaError("internal", "internal error");
   if (!(err instanceof CaError)) console.error("unexpected error:", err);
   const status = STATUS[ce.kind];
-  // 5xx details can leak internals: keep them short.
-  sendProblem(res, status, ce.kind, status >= 500 && ce.kind === "internal" ? "internal error" : ce.message);
+  if (ce.kind === "rate-limited") res.setHeader("retry-after", String(ce.details?.retryAfterSeconds ?? 60));
+  // 5xx details can leak internals: keep them short. 4xx carry the machine-readable details (guard, REQ, fields).
+  const extra = status < 500 && ce.details ? pick(ce.details, ["guard", "requirement", "problems", "registerStatus"]) : undefined;
+  sendProblem(res, status, ce.kind, status >= 500 && ce.kind === "internal" ? "internal error" : ce.message, extra);
+}
+
+function pick(o: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> | undefined {
+  const out = Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
+  return Object.keys(out).length ? out : undefined;
 }

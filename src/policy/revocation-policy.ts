@@ -14,11 +14,13 @@ export interface RevocationPolicy {
   readonly reasons: readonly RevocationReason[];
   readonly crl: { readonly nextUpdateHours: number; readonly regenerateBeforeHours: number; readonly deltaMinutes: number; readonly afterRevocationSeconds: number; readonly keepExpiredDays: number };
   readonly ocsp: { readonly validityHours: number; readonly refreshMinutes: number; readonly maxRequestsPerMessage: number; readonly maxBodyBytes: number; readonly minResponderRemainingHours: number };
+  /** REQ-17/18: holder self-service and protection against mass revocation. */
+  readonly requests: { readonly holderPerDay: number; readonly officerPerHour: number; readonly holderReasons: readonly RevocationReason[]; readonly officerReasons: readonly RevocationReason[] };
 }
 
 const int = (min: number, max: number) => ({ type: "integer", minimum: min, maximum: max });
 const SCHEMA = {
-  type: "object", additionalProperties: false, required: ["id", "version", "cps", "reasons", "crl", "ocsp"],
+  type: "object", additionalProperties: false, required: ["id", "version", "cps", "reasons", "crl", "ocsp", "requests"],
   properties: {
     id: { type: "string" }, version: int(1, 1e6), cps: { type: "array", minItems: 1, items: { type: "string" } },
     reasons: { type: "array", minItems: 1, uniqueItems: true, items: { enum: REVOCATION_REASONS } },
@@ -30,6 +32,14 @@ const SCHEMA = {
       type: "object", additionalProperties: false, required: ["validityHours", "refreshMinutes", "maxRequestsPerMessage", "maxBodyBytes", "minResponderRemainingHours"],
       properties: { validityHours: int(1, 24 * 7), refreshMinutes: int(1, 24 * 60), maxRequestsPerMessage: int(1, 100), maxBodyBytes: int(256, 65536), minResponderRemainingHours: int(0, 24 * 30) },
     },
+    requests: {
+      type: "object", additionalProperties: false, required: ["holderPerDay", "officerPerHour", "holderReasons", "officerReasons"],
+      properties: {
+        holderPerDay: int(1, 1000), officerPerHour: int(1, 100000),
+        holderReasons: { type: "array", minItems: 1, uniqueItems: true, items: { enum: REVOCATION_REASONS } },
+        officerReasons: { type: "array", minItems: 1, uniqueItems: true, items: { enum: REVOCATION_REASONS } },
+      },
+    },
   },
 } as const;
 const validate = new Ajv({ allErrors: true, strict: true }).compile(SCHEMA);
@@ -39,6 +49,8 @@ export function parseRevocationPolicy(doc: unknown, source: string): RevocationP
   const p = doc as unknown as RevocationPolicy;
   if (p.crl.regenerateBeforeHours >= p.crl.nextUpdateHours) throw new CaError("config", `${source}: crl.regenerateBeforeHours must be below nextUpdateHours`);
   if (p.ocsp.refreshMinutes >= p.ocsp.validityHours * 60) throw new CaError("config", `${source}: ocsp.refreshMinutes must be below validityHours`);
+  for (const r of [...p.requests.holderReasons, ...p.requests.officerReasons])
+    if (!p.reasons.includes(r)) throw new CaError("config", `${source}: requests name reason '${r}', which is not in reasons`);
   return Object.freeze(p);
 }
 

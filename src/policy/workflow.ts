@@ -12,6 +12,7 @@ export const GUARD_NAMES = [
   "terms-version-current", "officer-qualified", "not-own-order", "same-organisation", "register-checked", "document-accepted",
   "document-not-expired", "face-compared", "distinct-identifiers", "identifications-complete", "not-an-identifier",
   "second-identification", "activation-code-separate-channel", "within-activation-deadline", "activation-deadline-passed",
+  "applicant-token", "existing-eid-valid", "card-of-this-order", "activation-code-correct", "public-key-present",
 ] as const;
 export type GuardName = (typeof GUARD_NAMES)[number];
 
@@ -34,12 +35,16 @@ export interface Workflow {
   readonly identifications: number;
   readonly acceptedDocuments: readonly string[];
   readonly activationDeadlineDays: number;
+  /** RFC 5280 5.3.1 reason used when a card is revoked because it was not activated in time (REQ-15). */
+  readonly expiryRevocationReason: string;
+  /** May officer cards (profile ra-officer) be ordered through this workflow (REQ-02: LoA3 only)? */
+  readonly officerCards: boolean;
   readonly transitions: readonly Transition[];
 }
 
 const SCHEMA = {
   type: "object", additionalProperties: false,
-  required: ["id", "version", "cps", "loa", "profiles", "identifications", "acceptedDocuments", "activationDeadlineDays", "transitions"],
+  required: ["id", "version", "cps", "loa", "profiles", "identifications", "acceptedDocuments", "activationDeadlineDays", "expiryRevocationReason", "officerCards", "transitions"],
   properties: {
     id: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{1,62}$" },
     version: { type: "integer", minimum: 1 },
@@ -49,6 +54,8 @@ const SCHEMA = {
     identifications: { type: "integer", minimum: 1, maximum: 5 },
     acceptedDocuments: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", pattern: "^[a-z][a-z-]{1,40}$" } },
     activationDeadlineDays: { type: "integer", minimum: 1, maximum: 365 },
+    expiryRevocationReason: { enum: ["cessationOfOperation", "superseded", "unspecified", "privilegeWithdrawn"] },
+    officerCards: { type: "boolean" },
     transitions: {
       type: "array", minItems: 1,
       items: {
@@ -104,17 +111,24 @@ export function checkWorkflow(w: Workflow, source: string): void {
     if (missing.length) fail(`'${t.action}' into ${t.to} lacks ${missing.join(", ")} (${why})`);
   };
   for (const t of w.transitions) {
+    if (t.by === "applicant") need(t, ["applicant-token"], "REQ-06: only the applicant, holding the token sent to them, acts as applicant");
     if (t.by === "officer") need(t, ["not-own-order", "same-organisation"], "REQ-04, REQ-23: no officer acts on their own order or outside their organisation");
     if (t.by === "officer" && !t.roles?.length) fail(`'${t.action}' is an officer action without roles (REQ-24)`);
   }
-  for (const t of into("IDENTIFIED")) need(t, w.loa === 3 ? LOA3_IDENTIFY_GUARDS : IDENTIFY_GUARDS, "REQ-03/05/07/09/25");
+  for (const t of into("IDENTIFIED")) {
+    if (t.by === "holder") need(t, ["existing-eid-valid", "register-checked"], "REQ-11: renewal on a valid eID of the same level, register re-checked");
+    else if (t.by === "officer") need(t, w.loa === 3 ? LOA3_IDENTIFY_GUARDS : IDENTIFY_GUARDS, "REQ-03/05/07/09/25");
+    else fail(`'${t.action}' into IDENTIFIED must be done by an officer or (renewal) the holder`);
+  }
+  for (const t of into("PRODUCED")) need(t, ["public-key-present"], "REQ-14: a certificate only for the key on the card");
   for (const t of into("APPROVED")) need(t, ["identifications-complete"], "REQ-03: release only after the identifications");
   for (const t of into("HANDED_OUT")) {
     if (w.loa === 3) need(t, HANDOUT_LOA3, "REQ-04: a third officer hands out after a second identification");
     else if (!t.guards.includes("activation-code-separate-channel") && !t.guards.includes("second-identification"))
       fail(`'${t.action}' into HANDED_OUT needs second-identification or activation-code-separate-channel (REQ-15)`);
   }
-  for (const t of into("ACTIVE")) need(t, ["within-activation-deadline"], "REQ-15");
+  for (const t of into("ACTIVE")) need(t, ["within-activation-deadline", "card-of-this-order", ...(w.loa === 2 ? (["activation-code-correct"] as const) : [])], "REQ-15, REQ-16: the holder activates with this card (and the code sent separately)");
+  if (w.officerCards && w.loa !== 3) fail("officer cards are issued under LoA3 rules only (REQ-02)");
   if (w.loa === 3 && w.identifications < 2) fail("LoA3 needs two identifications by different officers (REQ-03)");
 }
 

@@ -17,7 +17,7 @@ export interface Guard {
 }
 
 const DAY = 86_400_000;
-const identifiers = (o: OrderView) => new Set(o.identifications.map((i) => i.officerId));
+const identifiers = (o: OrderView) => new Set(o.identifications.filter((i) => !i.byEid).map((i) => i.officerId));
 const docOk = (ctx: GuardContext, d: ActionInput["document"]) =>
   !d ? "no identity document recorded" : !ctx.workflow.acceptedDocuments.includes(d.type) ? `document type '${d.type}' is not accepted (${ctx.workflow.acceptedDocuments.join(", ")})` : undefined;
 
@@ -26,6 +26,7 @@ export const GUARDS: Readonly<Record<GuardName, Guard>> = {
   "terms-version-current": {
     citation: "REQ-06",
     check: ({ input, currentTermsVersion }) =>
+      input.accepted !== true ? "the applicant must actively accept the terms (accepted: true)" :
       input.termsVersion === currentTermsVersion ? undefined : `the applicant must accept the current terms (version ${currentTermsVersion})`,
   },
   "officer-qualified": {
@@ -64,6 +65,7 @@ export const GUARDS: Readonly<Record<GuardName, Guard>> = {
   "identifications-complete": {
     citation: "REQ-03",
     check: ({ order, workflow }) => {
+      if (order.renewalOf && order.identifications.some((i) => i.byEid)) return undefined; // REQ-11
       const n = identifiers(order).size;
       return n >= workflow.identifications ? undefined : `${workflow.identifications} identifications by different officers are needed, ${n} recorded`;
     },
@@ -89,6 +91,33 @@ export const GUARDS: Readonly<Record<GuardName, Guard>> = {
     citation: "REQ-15",
     check: ({ order, workflow, now }) =>
       order.handedOutAt && now.getTime() <= order.handedOutAt.getTime() + workflow.activationDeadlineDays * DAY ? undefined : "the activation deadline has passed",
+  },
+  "applicant-token": {
+    citation: "REQ-06",
+    check: ({ order, input }) =>
+      order.applicantTokenHash && input.applicantTokenHash === order.applicantTokenHash ? undefined : "only the applicant, with the token sent to them, can do this",
+  },
+  "existing-eid-valid": {
+    citation: "REQ-11",
+    check: ({ order, actor, workflow }) =>
+      !order.renewalOf ? "this order is not a renewal on an existing eID"
+      : actor.kind !== "holder" || actor.credentialSerial !== order.renewalOf ? "the eID this renewal stands on must be presented"
+      : actor.personId !== order.applicantPersonId ? "the eID belongs to someone else"
+      : (actor.loa ?? 0) < workflow.loa ? `an eID of at least LoA${workflow.loa} is needed` : undefined,
+  },
+  "card-of-this-order": {
+    citation: "REQ-16",
+    check: ({ order, actor }) =>
+      order.certSerial && actor.credentialSerial === order.certSerial && actor.personId === order.applicantPersonId ? undefined : "activation needs the card of this order, used by its holder",
+  },
+  "activation-code-correct": {
+    citation: "REQ-15",
+    check: ({ order, input }) =>
+      order.activationCodeHash && input.activationCodeHash === order.activationCodeHash ? undefined : "the activation code is wrong",
+  },
+  "public-key-present": {
+    citation: "REQ-14",
+    check: ({ input }) => (input.publicKey && input.publicKey.length > 0 ? undefined : "the public key of the key generated on the card is needed"),
   },
   "activation-deadline-passed": {
     citation: "REQ-15",

@@ -6,6 +6,10 @@ export type Role = "ra-officer" | "ra-admin" | "auditor" | "ca-operator" | "serv
 /** Who acts: identity only ever from a verified client certificate (REQ-22), resolved by the caller. */
 export interface Actor {
   readonly kind: "officer" | "applicant" | "holder" | "system";
+  /** Serial of the client certificate the actor authenticated with (officer card or holder eID). */
+  readonly credentialSerial?: string;
+  /** Holder: the LoA of the eID presented (REQ-11). */
+  readonly loa?: number;
   /** The person behind the actor (officer or applicant), for not-own-order. */
   readonly personId?: string;
   readonly roles: readonly Role[];
@@ -24,7 +28,10 @@ export interface IdentityDocument {
 }
 
 export interface Identification {
+  /** The officer who identified, or for a renewal the holder's person id (kind "eid"). */
   readonly officerId: string;
+  /** REQ-11: an identification on the strength of a valid eID counts for all in-person ones. */
+  readonly byEid?: boolean;
   readonly at: Date;
   readonly document: IdentityDocument;
   readonly faceCompared: boolean;
@@ -40,6 +47,13 @@ export interface OrderView {
   readonly termsVersion?: string;
   readonly registerCheck?: { readonly ok: boolean; readonly at: Date };
   readonly handedOutAt?: Date;
+  readonly purpose: "holder" | "officer";
+  readonly profileId: string;
+  readonly certSerial?: string;
+  /** REQ-11: the eID serial this renewal/replacement order stands on. */
+  readonly renewalOf?: string;
+  readonly applicantTokenHash?: string;
+  readonly activationCodeHash?: string;
 }
 
 export type Channel = "mail" | "in-person" | "sms" | "email";
@@ -54,6 +68,13 @@ export interface ActionInput {
   /** REQ-15: the activation code went through another channel than the card. */
   readonly activationCodeChannel?: Channel;
   readonly cardChannel?: Channel;
+  /** REQ-06: the applicant ticked acceptance (never pre-ticked). */
+  readonly accepted?: boolean;
+  /** sha256 of the token/code the caller presented; the guards compare hashes only. */
+  readonly applicantTokenHash?: string;
+  readonly activationCodeHash?: string;
+  /** REQ-14: SPKI DER of the key generated on the card. */
+  readonly publicKey?: Uint8Array;
 }
 
 /** An order change the store applies only if the order is still at `expectedVersion`. */
@@ -64,7 +85,38 @@ export interface OrderChange {
   readonly at: Date;
   readonly termsVersion?: string;
   readonly handedOutAt?: Date;
-  readonly identification?: Identification & { readonly kind: "identify" | "hand-out" };
+  readonly identification?: Identification & { readonly kind: "identify" | "hand-out" | "eid" };
+  readonly certSerial?: string;
+  readonly activationCodeHash?: string;
+  readonly activatedAt?: Date;
+  /** Officer cards: on activation the certificate becomes the officer's credential (REQ-02, REQ-22). */
+  readonly officerCredential?: { readonly serial: string; readonly personId: string };
+  /** Messages for the applicant sent through another channel, written with the change (REQ-15). */
+  readonly notifications?: readonly Notification[];
+}
+
+/** A message to a person through a channel other than the card (email, SMS, letter): the outbox. */
+export interface Notification {
+  readonly id: string;
+  readonly personId: string;
+  readonly channel: Channel;
+  readonly subject: string;
+  readonly body: string;
+  readonly at: Date;
+}
+
+export interface NewOrder {
+  readonly id: string;
+  readonly organisationId: string;
+  readonly applicantId: string;
+  readonly workflowId: string;
+  readonly workflowVersion: number;
+  readonly purpose: "holder" | "officer";
+  readonly profileId: string;
+  readonly at: Date;
+  readonly register: { readonly ok: boolean; readonly status: string; readonly source: string };
+  readonly renewalOf?: string;
+  readonly applicantTokenHash: string;
 }
 
 /** The RA's store port (implemented in store/): orders with optimistic locking, audit in the same transaction. */
@@ -72,4 +124,13 @@ export interface OrderStore {
   load(orderId: string): Promise<(OrderView & { readonly version: number; readonly workflowId: string }) | undefined>;
   /** False when another change won the race (the version moved on). */
   apply(change: OrderChange, audit: AuditEvent): Promise<boolean>;
+  create(order: NewOrder, audit: AuditEvent, notification: Notification): Promise<void>;
+  /** Orders in HANDED_OUT whose hand-out lies before `before` (candidates for expiry). */
+  handedOutBefore(workflowId: string, before: Date, limit: number): Promise<string[]>;
+  /** Orders that ended (EXPIRED/REJECTED) while their certificate is still not revoked: repair list. */
+  expiredWithLiveCertificate(limit: number): Promise<{ orderId: string; serial: string; workflowId: string }[]>;
+  /** Certificates of orders of a person that are not revoked (REQ-21 unbinding). */
+  liveCertificatesOf(personId: string): Promise<string[]>;
+  /** The order a card certificate was issued for. */
+  byCertificate(serial: string): Promise<(OrderView & { readonly workflowId: string }) | undefined>;
 }

@@ -10,6 +10,7 @@ export const ERROR_KINDS = [
   "lint-failed", // TBS failed a lint: nothing was signed
   "unauthorized", // no or bad credentials
   "forbidden", // authenticated but not allowed
+  "rate-limited", // too many requests of a kind in a policy window (REQ-18)
   "config", // configuration or policy file is wrong
   "hsm-unavailable", // PKCS#11 library/token/key not usable
   "unavailable", // a dependency (DB, HSM) is temporarily down

@@ -58,3 +58,55 @@ export class GroupCommitter<Op> {
     this.flushing = false;
   }
 }
+
+/**
+ * Like GroupCommitter for operations that each return a result (a compare-and-set that may find
+ * the row moved on): concurrent operations share one transaction, each runs its own statements
+ * in it. If the shared transaction fails, each operation is retried alone.
+ */
+export class SharedTransactions<Op, R> {
+  private queue: { op: Op; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
+  private flushing = false;
+
+  constructor(
+    private readonly db: Knex,
+    private readonly one: (trx: Knex.Transaction, op: Op) => Promise<R>,
+    private readonly maxBatch = 128,
+  ) {}
+
+  run(op: Op): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ op, resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      let results: R[] | undefined;
+      try {
+        results = await this.db.transaction(async (trx) => {
+          const out: R[] = [];
+          for (const p of batch) out.push(await this.one(trx, p.op));
+          return out;
+        });
+      } catch (e) {
+        if (batch.length === 1) batch[0]!.reject(e);
+      }
+      if (results) batch.forEach((p, i) => p.resolve(results![i]!));
+      else if (batch.length > 1)
+        for (const p of batch) {
+          try {
+            p.resolve(await this.db.transaction((trx) => this.one(trx, p.op)));
+          } catch (e) {
+            p.reject(e);
+          }
+        }
+    }
+    this.flushing = false;
+  }
+}

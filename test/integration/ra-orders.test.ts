@@ -2,81 +2,160 @@ import { expect } from "chai";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { randomBytes } from "node:crypto";
 import { openDatabase, type Database } from "../../src/store/database.js";
 import { KnexOrderStore } from "../../src/store/order.store.js";
-import { OrderActions } from "../../src/ra/order-actions.js";
+import { KnexDirectoryStore } from "../../src/store/directory.store.js";
+import { KnexCertStore } from "../../src/store/cert.store.js";
+import { KnexRevocationStore } from "../../src/store/revocation.store.js";
+import { CertificateIssuer } from "../../src/ca/certificate-issuer.js";
+import { RevocationRegistry } from "../../src/ca/revocation-registry.js";
+import { loadRevocationPolicy } from "../../src/policy/revocation-policy.js";
+import { OrderService } from "../../src/ra/order-service.js";
+import { ExpiryScheduler } from "../../src/ra/expiry-scheduler.js";
+import { KeyedHasher } from "../../src/ra/national-id.js";
 import { loadWorkflows } from "../../src/policy/workflow.js";
 import type { Actor } from "../../src/ra/order.js";
+import type { PopulationRegister } from "../../src/ra/ports.js";
+import { cardCertificates } from "../../src/composition/card-certificates.js";
 import { FixedClock } from "../../src/shared/clock.js";
 import { cryptoRandom } from "../../src/shared/random.js";
 import { CaError } from "../../src/shared/ca-error.js";
-import { REPO_ROOT } from "../support/test-ca.js";
+import { sha256Hex } from "../../src/shared/digest.js";
+import { PROFILES, REPO_ROOT, softwareAuthority } from "../support/test-ca.js";
+import { testKey } from "../support/keys.js";
 
-/** Orders on a real SQLite database: the engine's decisions, compare-and-set writes, audit in the same transaction. */
-describe("ra/order-actions on SQLite", function () {
+const refused = async (p: Promise<unknown>): Promise<CaError> => {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof CaError) return e;
+    throw e;
+  }
+  throw new Error("expected a refusal");
+};
+
+/** The order service on a real SQLite database with the real CA pipeline (software CA key): CAS writes, audit, expiry. */
+describe("ra/order-service on SQLite", function () {
   this.timeout(60_000);
   let db: Database;
-  let store: KnexOrderStore;
-  let actions: OrderActions;
+  let orders: KnexOrderStore;
+  let service: OrderService;
+  let expiry: ExpiryScheduler;
+  let certStore: KnexCertStore;
   const clock = new FixedClock("2026-06-01T10:00:00Z");
+  const hasher = new KeyedHasher(randomBytes(32));
+  const register: PopulationRegister = { source: "test", lookup: async (id) => ({ status: id === "196004044567" ? "deceased" : "alive" }) };
   const officer = (id: string): Actor => ({ kind: "officer", personId: id, roles: ["ra-officer"], organisationId: "org1", qualifiedUntil: new Date("2027-01-01") });
-  const doc = { type: "passport", numberHash: "k:abc", expires: new Date("2030-01-01") };
+  const caOp: Actor = { kind: "officer", personId: "op", roles: ["ca-operator"], organisationId: "so", serviceOwnerStaff: true };
+  const doc = { type: "passport", number: "AB123456", expires: new Date("2030-01-01") };
 
   before(async () => {
     db = await openDatabase(`sqlite:${join(mkdtempSync(join(tmpdir(), "ra-")), "ra.db")}`);
-    await db("organisations").insert({ id: "org1", org_number: "5560000001", name: "Org AB", status: "active", created_at: 0, domain_validated_at: 0, registration_certificate: "doc-1" });
-    await db("people").insert(["applicant", "o1", "o2", "o3", ...Array.from({ length: 50 }, (_, i) => `p${i}`)].map((id) => ({ id, organisation_id: "org1", national_id_hash: `h-${id}`, name: id, created_at: 0 })));
-    store = new KnexOrderStore(db);
-    actions = new OrderActions({ orders: store, workflows: loadWorkflows(join(REPO_ROOT, "policies", "workflows")), clock, random: cryptoRandom, currentTermsVersion: "2026-01" });
+    await db("organisations").insert({ id: "org1", org_number: "5560000001", name: "Org AB", country: "SE", status: "active", created_at: 0, domain_validated_at: 0, registration_certificate: "doc-1" });
+    const people = ["applicant", "gone", "o1", "o2", "o3", ...Array.from({ length: 50 }, (_, i) => `p${i}`)];
+    await db("people").insert(people.map((id) => ({ id, organisation_id: "org1", national_id_hash: hasher.hash("national-id", id === "gone" ? "196004044567" : id === "applicant" ? "197003033456" : `1990${String(people.indexOf(id)).padStart(8, "0")}`), name: id, created_at: 0 })));
+    orders = new KnexOrderStore(db);
+    certStore = new KnexCertStore(db);
+    const policy = loadRevocationPolicy(join(REPO_ROOT, "policies", "revocation", "revocation.yaml"));
+    const registry = new RevocationRegistry({ certs: certStore, revocations: new KnexRevocationStore(db), policy, clock, random: cryptoRandom });
+    const ca = softwareAuthority();
+    const certs = cardCertificates({ issuer: new CertificateIssuer({ profiles: PROFILES, store: certStore, clock, random: cryptoRandom }), registry, store: certStore }, () => ca);
+    const workflows = loadWorkflows(join(REPO_ROOT, "policies", "workflows"));
+    service = new OrderService({ orders, directory: new KnexDirectoryStore(db), workflows, certs, register, hasher, clock, random: cryptoRandom, currentTermsVersion: "2026-01" });
+    expiry = new ExpiryScheduler({ orders, service, certs, workflows, clock });
   });
   after(async () => db?.destroy());
 
-  it("ok/a LoA3 order from request to hand-out; identifications and audit recorded (no national ID or document number in clear)", async () => {
-    await store.create({ id: "ord-1", organisationId: "org1", applicantId: "applicant", workflowId: "loa3-card-order", workflowVersion: 1, at: clock.now(), registerOk: true });
-    await actions.act("ord-1", "accept-terms", { kind: "applicant", personId: "applicant", roles: [] }, { termsVersion: "2026-01" });
-    await actions.act("ord-1", "identify", officer("o1"), { document: doc, faceCompared: true });
-    let err: unknown;
-    await actions.act("ord-1", "identify", officer("o1"), { document: doc, faceCompared: true }).catch((e) => (err = e));
-    expect((err as CaError).details?.guard).to.equal("distinct-identifiers");
-    await actions.act("ord-1", "identify", officer("o2"), { document: doc, faceCompared: true });
-    await actions.act("ord-1", "approve", officer("o2"), {});
-    await actions.act("ord-1", "start-production", officer("o1"), {});
-    await actions.act("ord-1", "produced", { kind: "system", roles: [] }, {});
-    err = undefined;
-    await actions.act("ord-1", "hand-out", officer("o1"), { secondIdentification: { document: doc, faceCompared: true } }).catch((e) => (err = e));
-    expect((err as CaError).details?.guard).to.equal("not-an-identifier");
-    const done = await actions.act("ord-1", "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } });
-    expect(done.state).to.equal("HANDED_OUT");
-    const audit = await db("audit_events").where({ object_type: "order", object_id: "ord-1" }).orderBy("seq");
-    expect(audit.map((a: any) => a.action)).to.deep.equal(["order.accept-terms", "order.identify", "order.identify", "order.approve", "order.start-production", "order.produced", "order.hand-out"]);
-    const ids = await db("order_identifications").where({ order_id: "ord-1" });
+  /** The applicant's token, read from the outbox as the applicant would read their email. */
+  const tokenOf = async (orderId: string) => /token: ([A-Z0-9]+)/.exec((await db("notifications").where("body", "like", `%${orderId}%`).first()).body)![1]!;
+
+  async function toApproved(workflowId = "loa3-card-order") {
+    const o = await service.create(officer("o1"), { personId: "applicant", workflowId, nationalId: "197003033456" });
+    await service.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: await tokenOf(o.id), termsVersion: "2026-01", accepted: true });
+    await service.act(o.id, "identify", officer("o1"), { document: doc, faceCompared: true });
+    if (workflowId === "loa3-card-order") await service.act(o.id, "identify", officer("o2"), { document: doc, faceCompared: true });
+    await service.act(o.id, "approve", officer("o2"), {});
+    return o.id;
+  }
+
+  it("ok/a LoA3 order to hand-out; certificate for the card's key; identifications and audit recorded without document or national ID numbers in clear", async () => {
+    const id = await toApproved();
+    await service.act(id, "start-production", officer("o1"), {});
+    const produced = await service.act(id, "produce", caOp, { publicKey: testKey("P-256").spki });
+    expect(produced.state).to.equal("PRODUCED");
+    expect((await certStore.get(produced.certSerial!))!.profileId).to.equal("loa3-smartcard-auth");
+    expect((await refused(service.act(id, "hand-out", officer("o1"), { secondIdentification: { document: doc, faceCompared: true } }))).details?.guard).to.equal("not-an-identifier");
+    expect((await service.act(id, "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } })).state).to.equal("HANDED_OUT");
+    const audit = await db("audit_events").where({ object_type: "order", object_id: id }).orderBy("seq");
+    expect(audit.map((a: any) => a.action)).to.deep.equal(["order.create", "order.accept-terms", "order.identify", "order.identify", "order.approve", "order.start-production", "order.produce", "order.hand-out"]);
+    const ids = await db("order_identifications").where({ order_id: id });
     expect(ids.map((i: any) => `${i.kind}:${i.officer_id}`)).to.deep.equal(["identify:o1", "identify:o2", "hand-out:o3"]);
-    expect(JSON.stringify(audit)).to.not.include("abc\"");
+    const everything = JSON.stringify([audit, ids, await db("orders").where({ id })]);
+    expect(everything).to.not.include("AB123456");
+    expect(everything).to.not.include("197003033456");
   });
 
   it("ok/50 parallel approve calls by 50 officers: exactly one transition, 49 conflicts", async () => {
-    await store.create({ id: "ord-2", organisationId: "org1", applicantId: "applicant", workflowId: "loa3-card-order", workflowVersion: 1, at: clock.now(), registerOk: true });
-    await actions.act("ord-2", "accept-terms", { kind: "applicant", personId: "applicant", roles: [] }, { termsVersion: "2026-01" });
-    await actions.act("ord-2", "identify", officer("o1"), { document: doc, faceCompared: true });
-    await actions.act("ord-2", "identify", officer("o2"), { document: doc, faceCompared: true });
-    const results = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => actions.act("ord-2", "approve", officer(`p${i}`), {})));
-    const ok = results.filter((r) => r.status === "fulfilled");
-    const conflicts = results.filter((r) => r.status === "rejected" && ((r as PromiseRejectedResult).reason as CaError).kind === "conflict");
-    expect(ok).to.have.length(1);
-    expect(conflicts).to.have.length(49);
-    const row = await db("orders").where({ id: "ord-2" }).first();
+    const o = await service.create(officer("o1"), { personId: "applicant", workflowId: "loa3-card-order", nationalId: "197003033456" });
+    await service.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: await tokenOf(o.id), termsVersion: "2026-01", accepted: true });
+    await service.act(o.id, "identify", officer("o1"), { document: doc, faceCompared: true });
+    await service.act(o.id, "identify", officer("o2"), { document: doc, faceCompared: true });
+    const results = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => service.act(o.id, "approve", officer(`p${i}`), {})));
+    expect(results.filter((r) => r.status === "fulfilled")).to.have.length(1);
+    expect(results.filter((r) => r.status === "rejected" && ((r as PromiseRejectedResult).reason as CaError).kind === "conflict")).to.have.length(49);
+    const row = await db("orders").where({ id: o.id }).first();
     expect(row.state).to.equal("APPROVED");
     expect(Number(row.version)).to.equal(4);
-    expect(await db("audit_events").where({ object_id: "ord-2", action: "order.approve" })).to.have.length(1);
+    expect(await db("audit_events").where({ object_id: o.id, action: "order.approve" })).to.have.length(1);
   });
 
-  it("fail/an unknown order is not-found; an order of an unknown workflow is a config error", async () => {
-    let err: unknown;
-    await actions.act("nope", "approve", officer("o1"), {}).catch((e) => (err = e));
-    expect((err as CaError).kind).to.equal("not-found");
-    await store.create({ id: "ord-3", organisationId: "org1", applicantId: "applicant", workflowId: "gone-workflow", workflowVersion: 1, at: clock.now() });
-    err = undefined;
-    await actions.act("ord-3", "accept-terms", { kind: "applicant", roles: [] }, {}).catch((e) => (err = e));
-    expect((err as CaError).kind).to.equal("config");
+  it("fail/the register says deceased: no order, the refusal names REQ-07", async () => {
+    const e = await refused(service.create(officer("o1"), { personId: "gone", workflowId: "loa3-card-order", nationalId: "196004044567" }));
+    expect(e.kind).to.equal("policy-violation");
+    expect(e.message).to.match(/deceased.*REQ-07/);
+    expect(await db("orders").where({ applicant_id: "gone" })).to.have.length(0);
+  });
+
+  it("fail/a national ID that is not the person's; an officer ordering for themself", async () => {
+    expect((await refused(service.create(officer("o1"), { personId: "applicant", workflowId: "loa3-card-order", nationalId: "199999999999" }))).message).to.match(/does not match/);
+    expect((await refused(service.create(officer("o1"), { personId: "o1", workflowId: "loa3-card-order", nationalId: "199000000002" }))).message).to.match(/themself/);
+  });
+
+  it("ok/LoA2 by mail: the activation code goes to the outbox, not to the officer; activation needs the card and the right code", async () => {
+    const id = await toApproved("loa2-card-order");
+    await service.act(id, "start-production", officer("o1"), {});
+    const produced = await service.act(id, "produce", caOp, { publicKey: testKey("P-256").spki });
+    const handed = await service.act(id, "send-by-mail", officer("o3"), { cardChannel: "mail", activationCodeChannel: "sms" });
+    expect(JSON.stringify(handed)).to.not.match(/Activation code/);
+    const note = await db("notifications").where("body", "like", `Activation code for order ${id}%`).first();
+    expect(note.channel).to.equal("sms");
+    const code = /: ([A-Z0-9]+)$/.exec(note.body)![1]!;
+    const holder: Actor = { kind: "holder", personId: "applicant", roles: [], credentialSerial: produced.certSerial!, loa: 2 };
+    expect((await refused(service.act(id, "activate", holder, { activationCode: "WRONGCODE1" }))).details?.guard).to.equal("activation-code-correct");
+    expect((await service.act(id, "activate", holder, { activationCode: code })).state).to.equal("ACTIVE");
+    expect((await db("orders").where({ id }).first()).activation_code_hash).to.equal(sha256Hex(code));
+  });
+
+  it("ok/expiry: a card not activated within the deadline is revoked (REQ-15); a crash between expiry and revocation is repaired", async () => {
+    const id = await toApproved();
+    await service.act(id, "start-production", officer("o1"), {});
+    const { certSerial } = await service.act(id, "produce", caOp, { publicKey: testKey("P-256").spki });
+    await service.act(id, "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } });
+    expect((await expiry.sweep()).expired).to.not.include(id); // not due yet
+    clock.advance(31 * 86_400_000);
+    try {
+      const r = await expiry.sweep();
+      expect(r.expired).to.include(id);
+      expect((await db("orders").where({ id }).first()).state).to.equal("EXPIRED");
+      const cert = await certStore.get(certSerial!);
+      expect(cert!.revocationReason).to.equal("cessationOfOperation");
+      // Simulate a crash after the state change: the certificate is live again in the table; the next sweep repairs it.
+      await db("certificates").where({ serial: certSerial }).update({ revoked_at: null, revocation_reason: null });
+      expect((await expiry.sweep()).repaired).to.include(id);
+      expect((await certStore.get(certSerial!))!.revocationReason).to.equal("cessationOfOperation");
+    } finally {
+      clock.advance(-31 * 86_400_000);
+    }
   });
 });

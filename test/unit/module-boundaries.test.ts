@@ -13,7 +13,7 @@ const ALLOWED: Record<string, string[]> = {
   store: ["shared", "ca", "ra", "policy"], // implements the ca and ra ports (types only)
   ceremony: ["shared", "asn1", "policy", "ca", "hsm"],
   ra: ["shared", "policy", "ca"], // ca: ports only
-  http: ["shared", "asn1"],
+  http: ["shared", "asn1", "ra"], // ra: the service types composition hands in
   cli: ["shared", "asn1", "composition", "ceremony"],
   composition: ["shared", "asn1", "policy", "hsm", "ca", "store", "ceremony", "http", "ra"],
 };

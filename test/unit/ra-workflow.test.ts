@@ -18,9 +18,14 @@ const doc = (type = "passport", expires = "2030-01-01") => ({ type, numberHash: 
 const officer = (id: string, extra: Partial<Actor> = {}): Actor => ({ kind: "officer", personId: id, roles: ["ra-officer"], organisationId: "org1", qualifiedUntil: new Date("2027-01-01"), ...extra });
 const ident = (officerId: string): Identification => ({ officerId, at: NOW, document: doc(), faceCompared: true });
 const order = (state: OrderState, extra: Partial<OrderView> = {}): OrderView => ({
-  id: "o1", organisationId: "org1", applicantPersonId: "applicant", state, identifications: [], registerCheck: { ok: true, at: NOW }, ...extra,
+  id: "o1", organisationId: "org1", applicantPersonId: "applicant", state, identifications: [], registerCheck: { ok: true, at: NOW }, purpose: "holder",
+  profileId: "loa3-smartcard-auth", applicantTokenHash: "t1", certSerial: "c1", ...extra,
 });
 const identifyInput: ActionInput = { document: doc(), faceCompared: true };
+const applicant: Actor = { kind: "applicant", roles: [] };
+const holder: Actor = { kind: "holder", personId: "applicant", roles: [], credentialSerial: "c1", loa: 3 };
+const terms = (termsVersion = TERMS, extra: Partial<ActionInput> = {}): ActionInput => ({ termsVersion, accepted: true, applicantTokenHash: "t1", ...extra });
+const staffCaOp = officer("op", { roles: ["ca-operator"], organisationId: "so", serviceOwnerStaff: true });
 
 function refusal(f: () => unknown): CaError {
   try {
@@ -41,12 +46,16 @@ describe("policy/workflow (LoA workflows as data)", () => {
   const base = () => parse(readFileSync(join(DIR, "loa3-card-order.yaml"), "utf8"));
   const broken: [string, (w: any) => void, RegExp][] = [
     ["LoA3 identify without distinct-identifiers", (w) => (w.transitions[1].guards = w.transitions[1].guards.filter((g: string) => g !== "distinct-identifiers")), /distinct-identifiers/],
-    ["hand-out by an identifier allowed", (w) => (w.transitions[5].guards = w.transitions[5].guards.filter((g: string) => g !== "not-an-identifier")), /not-an-identifier/],
+    ["hand-out by an identifier allowed", (w) => (w.transitions[6].guards = w.transitions[6].guards.filter((g: string) => g !== "not-an-identifier")), /not-an-identifier/],
     ["a shortcut from IDENTIFIED to IN_PRODUCTION", (w) => w.transitions.push({ action: "rush", from: ["IDENTIFIED"], to: "IN_PRODUCTION", by: "officer", roles: ["ra-officer"], guards: ["not-own-order", "same-organisation"] }), /skips APPROVED/],
     ["hand-out skipped", (w) => w.transitions.push({ action: "auto", from: ["PRODUCED"], to: "ACTIVE", by: "system", guards: ["within-activation-deadline"] }), /skips HANDED_OUT/],
-    ["an officer action that forgets not-own-order", (w) => (w.transitions[3].guards = ["same-organisation"]), /not-own-order/],
-    ["approve without identifications-complete", (w) => (w.transitions[2].guards = ["officer-qualified", "not-own-order", "same-organisation"]), /identifications-complete/],
+    ["an officer action that forgets not-own-order", (w) => (w.transitions[4].guards = ["same-organisation"]), /not-own-order/],
+    ["approve without identifications-complete", (w) => (w.transitions[3].guards = ["officer-qualified", "not-own-order", "same-organisation"]), /identifications-complete/],
     ["LoA3 with one identification", (w) => (w.identifications = 1), /two identifications/],
+    ["an applicant action without the applicant's token", (w) => (w.transitions[0].guards = ["terms-version-current"]), /applicant-token/],
+    ["a renewal identification without the register check", (w) => (w.transitions[2].guards = ["existing-eid-valid"]), /register-checked/],
+    ["activation without the card of the order", (w) => (w.transitions[7].guards = ["within-activation-deadline"]), /card-of-this-order/],
+    ["production without the public key", (w) => (w.transitions[5].guards = ["not-own-order", "same-organisation"]), /public-key-present/],
     ["an unknown guard", (w) => w.transitions[0].guards.push("trust-me"), /guards/],
     ["an unknown key", (w) => (w.shortcut = true), /shortcut/],
   ];
@@ -61,14 +70,14 @@ describe("policy/workflow (LoA workflows as data)", () => {
 describe("ra/workflow-engine (REQ-03/04/09/10/15/25)", () => {
   it("ok/the LoA3 path: terms, two different officers, approval, production, a third officer hands out, activation", () => {
     const steps: [OrderState, string, Actor, ActionInput, Partial<OrderView>][] = [
-      ["REQUESTED", "accept-terms", { kind: "applicant", personId: "applicant", roles: [] }, { termsVersion: TERMS }, {}],
+      ["REQUESTED", "accept-terms", applicant, terms(), {}],
       ["TERMS_ACCEPTED", "identify", officer("o1"), identifyInput, {}],
       ["IDENTIFIED", "identify", officer("o2"), identifyInput, { identifications: [ident("o1")] }],
       ["IDENTIFIED", "approve", officer("o2"), {}, { identifications: [ident("o1"), ident("o2")] }],
       ["APPROVED", "start-production", officer("o1"), {}, {}],
-      ["IN_PRODUCTION", "produced", { kind: "system", roles: [] }, {}, {}],
+      ["IN_PRODUCTION", "produce", staffCaOp, { publicKey: Uint8Array.of(0x30, 1) }, {}],
       ["PRODUCED", "hand-out", officer("o3"), { secondIdentification: { document: doc("national-id-card"), faceCompared: true } }, { identifications: [ident("o1"), ident("o2")] }],
-      ["HANDED_OUT", "activate", { kind: "holder", personId: "applicant", roles: [] }, {}, { handedOutAt: NOW }],
+      ["HANDED_OUT", "activate", holder, {}, { handedOutAt: NOW }],
     ];
     const path = steps.map(([state, action, actor, input, extra]) => decide(LOA3, order(state, extra), action, actor, input, NOW, TERMS).to);
     expect(path).to.deep.equal(["TERMS_ACCEPTED", "IDENTIFIED", "IDENTIFIED", "APPROVED", "IN_PRODUCTION", "PRODUCED", "HANDED_OUT", "ACTIVE"]);
@@ -86,8 +95,15 @@ describe("ra/workflow-engine (REQ-03/04/09/10/15/25)", () => {
     ["a document type not on the policy list", () => decide(LOA3, order("TERMS_ACCEPTED"), "identify", officer("o1"), { document: doc("library-card"), faceCompared: true }, NOW, TERMS), "document-accepted", /not accepted/],
     ["no face comparison at LoA3", () => decide(LOA3, order("TERMS_ACCEPTED"), "identify", officer("o1"), { document: doc() }, NOW, TERMS), "face-compared", /face/],
     ["no register check", () => decide(LOA3, order("TERMS_ACCEPTED", { registerCheck: { ok: false, at: NOW } }), "identify", officer("o1"), identifyInput, NOW, TERMS), "register-checked", /register/],
-    ["old terms", () => decide(LOA3, order("REQUESTED"), "accept-terms", { kind: "applicant", personId: "applicant", roles: [] }, { termsVersion: "2025-01" }, NOW, TERMS), "terms-version-current", /current terms/],
-    ["activation after the deadline", () => decide(LOA3, order("HANDED_OUT", { handedOutAt: new Date("2026-04-01") }), "activate", { kind: "holder", roles: [] }, {}, NOW, TERMS), "within-activation-deadline", /deadline/],
+    ["old terms", () => decide(LOA3, order("REQUESTED"), "accept-terms", applicant, terms("2025-01"), NOW, TERMS), "terms-version-current", /current terms/],
+    ["pre-ticked terms (accepted missing)", () => decide(LOA3, order("REQUESTED"), "accept-terms", applicant, { termsVersion: TERMS, applicantTokenHash: "t1" }, NOW, TERMS), "terms-version-current", /actively accept/],
+    ["terms accepted without the applicant's token", () => decide(LOA3, order("REQUESTED"), "accept-terms", applicant, terms(TERMS, { applicantTokenHash: "guess" }), NOW, TERMS), "applicant-token", /token/],
+    ["activation after the deadline", () => decide(LOA3, order("HANDED_OUT", { handedOutAt: new Date("2026-04-01") }), "activate", holder, {}, NOW, TERMS), "within-activation-deadline", /deadline/],
+    ["activation with another card", () => decide(LOA3, order("HANDED_OUT", { handedOutAt: NOW }), "activate", { ...holder, credentialSerial: "other" }, {}, NOW, TERMS), "card-of-this-order", /card of this order/],
+    ["LoA2 activation with a wrong code", () => decide(LOA2, order("HANDED_OUT", { handedOutAt: NOW, activationCodeHash: "right" }), "activate", holder, { activationCodeHash: "wrong" }, NOW, TERMS), "activation-code-correct", /activation code/],
+    ["production without the card's public key", () => decide(LOA3, order("IN_PRODUCTION"), "produce", staffCaOp, {}, NOW, TERMS), "public-key-present", /public key/],
+    ["renewal on a LoA2 eID for a LoA3 card", () => decide(LOA3, order("TERMS_ACCEPTED", { renewalOf: "c0" }), "identify-by-eid", { ...holder, credentialSerial: "c0", loa: 2 }, {}, NOW, TERMS), "existing-eid-valid", /LoA3/],
+    ["renewal with someone else's eID", () => decide(LOA3, order("TERMS_ACCEPTED", { renewalOf: "c0" }), "identify-by-eid", { ...holder, credentialSerial: "c0", personId: "mallory" }, {}, NOW, TERMS), "existing-eid-valid", /someone else/],
     ["LoA2 card and code by the same channel", () => decide(LOA2, order("PRODUCED", { identifications: [ident("o1")] }), "send-by-mail", officer("o2"), { cardChannel: "mail", activationCodeChannel: "mail" }, NOW, TERMS), "activation-code-separate-channel", /another channel/],
   ];
   for (const [name, f, guard, re] of attempts)
@@ -100,7 +116,7 @@ describe("ra/workflow-engine (REQ-03/04/09/10/15/25)", () => {
 
   it("fail/wrong state, wrong kind of actor, missing role, unknown action", () => {
     expect(refusal(() => decide(LOA3, order("REQUESTED"), "approve", officer("o1"), {}, NOW, TERMS)).kind).to.equal("conflict");
-    expect(refusal(() => decide(LOA3, order("REQUESTED"), "accept-terms", officer("o1"), { termsVersion: TERMS }, NOW, TERMS)).kind).to.equal("forbidden");
+    expect(refusal(() => decide(LOA3, order("REQUESTED"), "accept-terms", officer("o1"), terms(), NOW, TERMS)).kind).to.equal("forbidden");
     expect(refusal(() => decide(LOA3, order("TERMS_ACCEPTED"), "identify", officer("o1", { roles: ["auditor"] }), identifyInput, NOW, TERMS)).message).to.match(/role ra-officer/);
     expect(refusal(() => decide(LOA3, order("REQUESTED"), "teleport", officer("o1"), {}, NOW, TERMS)).kind).to.equal("invalid-input");
   });
@@ -109,6 +125,13 @@ describe("ra/workflow-engine (REQ-03/04/09/10/15/25)", () => {
     const handed = order("HANDED_OUT", { handedOutAt: new Date("2026-04-01") });
     expect(decide(LOA3, handed, "expire", { kind: "system", roles: [] }, {}, NOW, TERMS).to).to.equal("EXPIRED");
     expect(refusal(() => decide(LOA3, order("HANDED_OUT", { handedOutAt: NOW }), "expire", { kind: "system", roles: [] }, {}, NOW, TERMS)).details?.guard).to.equal("activation-deadline-passed");
+  });
+
+  it("ok/renewal on a valid eID of the same level counts for the in-person identifications (REQ-11)", () => {
+    const renewal = order("TERMS_ACCEPTED", { renewalOf: "c0" });
+    expect(decide(LOA3, renewal, "identify-by-eid", { ...holder, credentialSerial: "c0" }, {}, NOW, TERMS).to).to.equal("IDENTIFIED");
+    const identified = order("IDENTIFIED", { renewalOf: "c0", identifications: [{ officerId: "applicant", byEid: true, at: NOW, document: doc("eid"), faceCompared: false }] });
+    expect(decide(LOA3, identified, "approve", officer("o1"), {}, NOW, TERMS).to).to.equal("APPROVED");
   });
 
   it("ok/service-owner staff may serve a new organisation's first officers (REQ-02)", () => {

@@ -1,0 +1,102 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { CaError } from "../shared/ca-error.js";
+import { newId } from "../shared/ids.js";
+import { loadWorkflows, type Workflow } from "../policy/workflow.js";
+import { KeyedHasher } from "../ra/national-id.js";
+import { Onboarding } from "../ra/onboarding.js";
+import { OrderService } from "../ra/order-service.js";
+import { RevocationDesk } from "../ra/revocation-desk.js";
+import { ExpiryScheduler } from "../ra/expiry-scheduler.js";
+import { CredentialResolver } from "../ra/credential-resolver.js";
+import type { CardCertificates, PopulationRegister } from "../ra/ports.js";
+import type { Role } from "../ra/order.js";
+import { KnexOrderStore } from "../store/order.store.js";
+import { KnexDirectoryStore } from "../store/directory.store.js";
+import { KnexRevocationRequestStore } from "../store/revocation-request.store.js";
+import { cardCertificates } from "./card-certificates.js";
+import { fileRegister } from "./file-register.js";
+import type { Runtime } from "./runtime.js";
+
+export interface Ra {
+  readonly workflows: ReadonlyMap<string, Workflow>;
+  readonly orderStore: KnexOrderStore;
+  readonly directory: KnexDirectoryStore;
+  readonly certs: CardCertificates;
+  readonly hasher: KeyedHasher;
+  readonly onboarding: Onboarding;
+  readonly orders: OrderService;
+  readonly desk: RevocationDesk;
+  readonly expiry: ExpiryScheduler;
+  readonly resolver: CredentialResolver;
+}
+
+/** REQ-28: the keyed-hash key; made (32 random bytes, owner-only) on first use. */
+export function hashKey(rt: Runtime): Uint8Array {
+  const f = rt.config.ra.hashKeyFile;
+  if (!existsSync(f)) {
+    mkdirSync(dirname(f), { recursive: true });
+    writeFileSync(f, Buffer.from(rt.random.bytes(32)).toString("hex"), { mode: 0o600, flag: "wx" });
+  }
+  chmodSync(f, 0o600);
+  const key = Buffer.from(readFileSync(f, "utf8").trim(), "hex");
+  if (key.length < 32) throw new CaError("config", `${f}: the keyed-hash key must be 64 hex digits or more`);
+  return key;
+}
+
+/** Wires the RA over the runtime's database and CA (the only place that picks the RA's backends). */
+export function openRa(rt: Runtime, opts: { register?: PopulationRegister; certs?: CardCertificates } = {}): Ra {
+  const workflows = loadWorkflows(join(rt.config.policyDir, "workflows"));
+  for (const w of workflows.values()) for (const p of w.profiles) if (!rt.profiles.has(p)) throw new CaError("config", `workflow ${w.id} names profile '${p}', which is not loaded`);
+  const orderStore = new KnexOrderStore(rt.db);
+  const directory = new KnexDirectoryStore(rt.db);
+  const certs = opts.certs ?? cardCertificates(rt, () => rt.authority(rt.config.issuingCas[0] ?? ""));
+  const hasher = new KeyedHasher(hashKey(rt));
+  const register = opts.register ?? fileRegister(rt.config.ra.registerFile);
+  const { clock, random } = rt;
+  const orders = new OrderService({ orders: orderStore, directory, workflows, certs, register, hasher, clock, random, currentTermsVersion: rt.config.ra.termsVersion });
+  return {
+    workflows, orderStore, directory, certs, hasher, orders,
+    onboarding: new Onboarding({ directory, orders: orderStore, certs, hasher, clock, random }),
+    desk: new RevocationDesk({ requests: new KnexRevocationRequestStore(rt.db), orders: orderStore, directory, certs, policy: rt.revocationPolicy, clock, random }),
+    expiry: new ExpiryScheduler({ orders: orderStore, service: orders, certs, workflows, clock }),
+    resolver: new CredentialResolver({ certs, directory, orders: orderStore, workflows, clock }),
+  };
+}
+
+/**
+ * The first officer of the service owner (a CA operator step on the CA host, audited): the
+ * service owner's organisation, the person, their roles, and an ra-officer certificate for the
+ * public key from their card. Every later officer gets their card through the RA (REQ-02).
+ */
+export async function bootstrapStaff(rt: Runtime, ra: Ra, input: {
+  orgNumber: string; orgName: string; country: string; nationalId: string; name: string; email?: string; roles: readonly Role[]; qualifiedUntil?: Date; publicKey: Uint8Array; operator: string;
+}): Promise<{ organisationId: string; personId: string; serial: string; der: Uint8Array }> {
+  const { clock, random } = rt;
+  const now = clock.now();
+  const audit = (action: string, objectType: string, objectId: string, details?: Record<string, unknown>) =>
+    ({ id: newId(random), at: clock.now(), actor: `operator:${input.operator}`, action, objectType, objectId, outcome: "success" as const, ...(details ? { details } : {}) });
+  let org = await ra.directory.organisationByNumber(input.orgNumber);
+  if (org && !org.serviceOwner) throw new CaError("conflict", `organisation ${input.orgNumber} exists and is not the service owner's`);
+  if (!org) {
+    org = { id: newId(random), orgNumber: input.orgNumber, name: input.orgName, country: input.country, status: "active", serviceOwner: true, registrationCertificate: "service owner (bootstrap)" };
+    await ra.directory.createOrganisation(org, now, audit("org.bootstrap", "organisation", org.id, { orgNumber: org.orgNumber }));
+  }
+  const nationalIdHash = ra.hasher.hash("national-id", input.nationalId);
+  let person = await ra.directory.personByNationalId(org.id, nationalIdHash);
+  if (!person) {
+    person = { id: newId(random), organisationId: org.id, nationalIdHash, name: input.name, ...(input.email ? { email: input.email } : {}), boundBy: `operator:${input.operator}` };
+    await ra.directory.createPerson(person, now, audit("person.bind", "person", person.id, { organisationId: org.id, bootstrap: true }));
+  }
+  const roles: Role[] = [...new Set<Role>(["service-owner-staff", ...input.roles])];
+  await ra.directory.saveOfficer({ personId: person.id, roles, serviceOwnerStaff: true, ...(input.qualifiedUntil ? { qualification: "bootstrap", qualifiedUntil: input.qualifiedUntil } : {}) }, `operator:${input.operator}`,
+    audit("officer.appoint", "person", person.id, { roles, bootstrap: true }));
+  const cert = await ra.certs.issue({
+    profileId: "ra-officer", publicKey: input.publicKey, requestedBy: `operator:${input.operator}`,
+    subject: { CN: input.name, O: org.name, organizationIdentifier: `NTR${org.country}-${org.orgNumber}`, C: org.country, serialNumber: person.id },
+    ...(input.email ? { email: input.email } : {}),
+  });
+  await ra.directory.addCredential(cert.serial, person.id, now, audit("officer.credential", "person", person.id, { serial: cert.serial, bootstrap: true }));
+  const rec = await rt.store.get(cert.serial);
+  return { organisationId: org.id, personId: person.id, serial: cert.serial, der: rec!.der! };
+}

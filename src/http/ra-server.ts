@@ -1,0 +1,43 @@
+import express, { type Express } from "express";
+import { createServer, type Server } from "node:https";
+import { openApiDocument } from "./openapi.js";
+import { errorHandler, notFoundHandler } from "./problem.js";
+import { RA_ROUTES, raRoutes, type RaApiDeps } from "./ra.routes.js";
+
+export interface RaTls {
+  readonly key: string | Buffer;
+  readonly cert: string | Buffer;
+  /** Trust anchors for client certificates: this CA's issuing CA certificates and their roots. */
+  readonly clientCas: readonly (string | Buffer)[];
+}
+
+/** The RA API app: /api/v1 (mTLS identities) and /api/openapi.json. */
+export function buildRaApp(deps: RaApiDeps, version: string): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.use((_req, res, next) => {
+    res.set({ "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store", "Strict-Transport-Security": "max-age=31536000" });
+    next();
+  });
+  const doc = openApiDocument(RA_ROUTES, version);
+  app.get("/api/openapi.json", (_req, res) => void res.json(doc));
+  app.use("/api/v1", raRoutes(deps));
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return app;
+}
+
+/**
+ * HTTPS with client certificates requested but checked per route, so a missing or foreign
+ * certificate gets a problem+json 401 rather than a bare handshake failure; TLS 1.2+ (REQ-29).
+ */
+export function listenRa(app: Express, tls: RaTls, host: string, port: number): Promise<Server> {
+  const server = createServer({ key: tls.key, cert: tls.cert, ca: [...tls.clientCas], requestCert: true, rejectUnauthorized: false, minVersion: "TLSv1.2" }, app);
+  server.keepAliveTimeout = 5000;
+  server.headersTimeout = 10000;
+  server.requestTimeout = 30000;
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}

@@ -1,0 +1,213 @@
+import express, { Router, type Request, type Response } from "express";
+import type { TLSSocket } from "node:tls";
+import { X509Certificate } from "node:crypto";
+import { BlockList, isIPv4 } from "node:net";
+import { CaError } from "../shared/ca-error.js";
+import type { Actor } from "../ra/order.js";
+import type { Onboarding } from "../ra/onboarding.js";
+import type { ActionRequest, OrderService } from "../ra/order-service.js";
+import type { RevocationDesk } from "../ra/revocation-desk.js";
+import type { OrderView } from "../ra/order.js";
+import { CHANNEL, DOCUMENT, ID, NATIONAL_ID, obj, requireJson, str, validateBody, type Schema } from "./validation.js";
+
+export interface RaApiDeps {
+  /** REQ-22: the caller's identity from the verified client certificate (serial + DER), nothing else. */
+  readonly resolve: (serial: string, der: Uint8Array) => Promise<{ actor: Actor; ipAllowList?: readonly string[] }>;
+  readonly onboarding: Onboarding;
+  readonly orders: OrderService;
+  readonly desk: RevocationDesk;
+  readonly bodyLimitBytes?: number;
+}
+
+type Auth = "officer" | "holder" | "applicant";
+interface Ctx {
+  readonly actor: Actor;
+  readonly params: Record<string, string>;
+  readonly body: any;
+  readonly query: Record<string, string | undefined>;
+}
+export interface RaRoute {
+  readonly method: "get" | "post" | "put" | "delete";
+  readonly path: string;
+  readonly summary: string;
+  readonly auth: Auth;
+  /** Roles named for the reader of the API reference; the services enforce them (REQ-24). */
+  readonly roles?: readonly string[];
+  readonly body?: Schema;
+  readonly status?: number;
+  readonly handle: (c: Ctx, deps: RaApiDeps) => Promise<unknown>;
+}
+
+const date = (s: string) => new Date(`${s}T23:59:59Z`);
+const doc = (d: { type: string; number: string; expires: string }) => ({ type: d.type, number: d.number, expires: date(d.expires) });
+
+function publicKeyFrom(v: string): Uint8Array {
+  const m = /-----BEGIN PUBLIC KEY-----([\s\S]+?)-----END PUBLIC KEY-----/.exec(v);
+  const der = Buffer.from(m ? m[1]!.replace(/\s+/g, "") : v, "base64");
+  if (der.length < 32 || der[0] !== 0x30) throw new CaError("invalid-input", "publicKey must be a SubjectPublicKeyInfo, PEM or base64 DER");
+  return new Uint8Array(der);
+}
+
+/** An order as the API shows it: no hashes, no tokens. */
+export function orderJson(o: OrderView & { version?: number; workflowId?: string }) {
+  return {
+    id: o.id, state: o.state, version: o.version, workflow: o.workflowId, organisationId: o.organisationId, applicantId: o.applicantPersonId, purpose: o.purpose,
+    profile: o.profileId, termsVersion: o.termsVersion, registerCheck: o.registerCheck, certificateSerial: o.certSerial, renewalOf: o.renewalOf,
+    handedOutAt: o.handedOutAt, identifications: o.identifications.map((i) => ({ by: i.officerId, at: i.at, documentType: i.document.type, faceCompared: i.faceCompared, byEid: i.byEid === true })),
+  };
+}
+
+const ACTION_BODY = obj({
+  document: DOCUMENT, faceCompared: { type: "boolean" },
+  secondIdentification: obj({ document: DOCUMENT, faceCompared: { type: "boolean" } }, ["document", "faceCompared"]),
+  activationCodeChannel: CHANNEL, cardChannel: CHANNEL,
+  publicKey: str(4096),
+});
+const actionRequest = (b: any): ActionRequest => ({
+  ...(b.document ? { document: doc(b.document) } : {}),
+  ...(b.faceCompared !== undefined ? { faceCompared: b.faceCompared } : {}),
+  ...(b.secondIdentification ? { secondIdentification: { document: doc(b.secondIdentification.document), faceCompared: b.secondIdentification.faceCompared } } : {}),
+  ...(b.activationCodeChannel ? { activationCodeChannel: b.activationCodeChannel } : {}),
+  ...(b.cardChannel ? { cardChannel: b.cardChannel } : {}),
+  ...(b.publicKey ? { publicKey: publicKeyFrom(b.publicKey) } : {}),
+});
+const ROLES: Schema = { type: "array", minItems: 1, maxItems: 5, uniqueItems: true, items: { enum: ["ra-officer", "ra-admin", "auditor", "ca-operator", "service-owner-staff"] } };
+const OFFICER_ACTIONS = ["identify", "approve", "start-production", "produce", "hand-out", "send-by-mail", "reject"];
+
+/** The RA API (under /api/v1): one table drives both routing and the OpenAPI document. */
+export const RA_ROUTES: readonly RaRoute[] = [
+  { method: "get", path: "/me", summary: "Who the client certificate says you are", auth: "officer", handle: async ({ actor }) => actor },
+  {
+    method: "post", path: "/organisations", summary: "Register a customer organisation (pending until onboarded, REQ-01)", auth: "officer", roles: ["service-owner-staff"], status: 201,
+    body: obj({ orgNumber: str(32, "^[0-9A-Z-]{4,32}$"), name: str(64), country: str(2, "^[A-Z]{2}$"), registrationCertificate: str(256) }, ["orgNumber", "name", "country"]),
+    handle: ({ actor, body }, d) => d.onboarding.registerOrganisation(actor, body),
+  },
+  { method: "get", path: "/organisations/:id", summary: "An organisation", auth: "officer", handle: ({ actor, params }, d) => d.onboarding.organisation(actor, params.id!) },
+  {
+    method: "post", path: "/organisations/:id/onboarding", summary: "Record the registration certificate and/or domain validation (REQ-01)", auth: "officer", roles: ["service-owner-staff"],
+    body: obj({ registrationCertificate: str(256), domain: str(253, "^[a-z0-9.-]+$"), domainValidationMethod: { enum: ["dns-txt", "http-token", "email-to-admin"] } }),
+    handle: ({ actor, params, body }, d) => d.onboarding.recordOnboardingEvidence(actor, params.id!, body),
+  },
+  {
+    method: "put", path: "/organisations/:id/ip-allow-list", summary: "Set (or clear with null) the organisation's IP allow-list (REQ-23)", auth: "officer", roles: ["ra-admin", "service-owner-staff"],
+    body: obj({ cidrs: { type: ["array", "null"], maxItems: 64, items: str(43) } }, ["cidrs"]),
+    handle: async ({ actor, params, body }, d) => (await d.onboarding.setIpAllowList(actor, params.id!, body.cidrs), { cidrs: body.cidrs }),
+  },
+  {
+    method: "post", path: "/organisations/:id/people", summary: "Bind a natural person to the organisation (REQ-21)", auth: "officer", roles: ["ra-admin", "service-owner-staff"], status: 201,
+    body: obj({ nationalId: NATIONAL_ID, name: str(64), email: str(128, "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$") }, ["nationalId", "name"]),
+    handle: async ({ actor, params, body }, d) => {
+      const p = await d.onboarding.bindPerson(actor, params.id!, body);
+      return { id: p.id, organisationId: p.organisationId, name: p.name, email: p.email };
+    },
+  },
+  { method: "delete", path: "/people/:id/binding", summary: "Remove a person's binding; their certificates are revoked (REQ-21)", auth: "officer", roles: ["ra-admin", "service-owner-staff"], handle: ({ actor, params }, d) => d.onboarding.unbindPerson(actor, params.id!) },
+  {
+    method: "put", path: "/people/:id/officer", summary: "Appoint an officer: roles and identity-proofing qualification (REQ-24, REQ-25)", auth: "officer", roles: ["ra-admin", "service-owner-staff"],
+    body: obj({ roles: ROLES, qualification: str(128), qualifiedUntil: { type: "string", format: "date" } }, ["roles"]),
+    handle: ({ actor, params, body }, d) => d.onboarding.appointOfficer(actor, params.id!, { roles: body.roles, ...(body.qualification ? { qualification: body.qualification, qualifiedUntil: date(body.qualifiedUntil) } : {}), ...(body.qualifiedUntil && !body.qualification ? { qualifiedUntil: date(body.qualifiedUntil) } : {}) }),
+  },
+  {
+    method: "post", path: "/orders", summary: "Order a card for a bound person; the register is checked (REQ-07)", auth: "officer", roles: ["ra-officer"], status: 201,
+    body: obj({ personId: ID, workflowId: str(64, "^[a-z0-9-]+$"), nationalId: NATIONAL_ID, purpose: { enum: ["holder", "officer"] } }, ["personId", "workflowId", "nationalId"]),
+    handle: async ({ actor, body }, d) => orderJson(await d.orders.create(actor, body)),
+  },
+  { method: "get", path: "/orders/:id", summary: "An order", auth: "officer", handle: async ({ actor, params }, d) => orderJson(await d.orders.view(actor, params.id!)) },
+  {
+    method: "post", path: "/orders/:id/actions/:action", summary: `An officer's step on an order: ${OFFICER_ACTIONS.join(", ")} (guards per the LoA workflow)`, auth: "officer", roles: ["ra-officer", "ca-operator"],
+    body: ACTION_BODY,
+    handle: async ({ actor, params, body }, d) => {
+      if (!OFFICER_ACTIONS.includes(params.action!)) throw new CaError("not-found", `no officer action '${params.action}' (${OFFICER_ACTIONS.join(", ")})`);
+      return orderJson(await d.orders.act(params.id!, params.action!, actor, actionRequest(body)));
+    },
+  },
+  {
+    method: "post", path: "/certificates/:serial/revoke", summary: "Revoke or suspend (certificateHold) a card of your organisation; mass revocation needs a second officer (REQ-17/18)", auth: "officer", roles: ["ra-officer", "ra-admin"],
+    body: obj({ reason: str(32) }, ["reason"]),
+    handle: ({ actor, params, body }, d) => d.desk.officerRequest(actor, params.serial!, body.reason),
+  },
+  { method: "post", path: "/certificates/:serial/resume", summary: "Lift a suspension", auth: "officer", roles: ["ra-officer", "ra-admin"], body: obj({}), handle: async ({ actor, params }, d) => (await d.desk.resume(actor, params.serial!), { serial: params.serial, status: "good" }) },
+  { method: "get", path: "/revocation-requests", summary: "Revocation requests waiting for a second officer", auth: "officer", roles: ["ra-officer", "ra-admin"], handle: ({ actor, query }, d) => d.desk.pending(actor, query.organisationId) },
+  { method: "post", path: "/revocation-requests/:id/approve", summary: "Approve another officer's held request (REQ-18)", auth: "officer", roles: ["ra-officer", "ra-admin"], body: obj({}), handle: ({ actor, params }, d) => d.desk.decide(actor, params.id!, true) },
+  { method: "post", path: "/revocation-requests/:id/refuse", summary: "Refuse another officer's held request", auth: "officer", roles: ["ra-officer", "ra-admin"], body: obj({}), handle: ({ actor, params }, d) => d.desk.decide(actor, params.id!, false) },
+  {
+    method: "post", path: "/holder/cards/:serial/suspend", summary: "The holder suspends their own card (REQ-17), rate-limited (REQ-18)", auth: "holder", body: obj({}),
+    handle: ({ actor, params }, d) => d.desk.holderRequest(actor, params.serial!, "certificateHold"),
+  },
+  {
+    method: "post", path: "/holder/cards/:serial/revoke", summary: "The holder revokes their own card (REQ-17), rate-limited (REQ-18)", auth: "holder", body: obj({ reason: str(32) }),
+    handle: ({ actor, params, body }, d) => d.desk.holderRequest(actor, params.serial!, body.reason ?? "unspecified"),
+  },
+  {
+    method: "post", path: "/holder/orders/:id/activate", summary: "Activate a handed-out card with the card itself (REQ-16) and, at LoA2, the activation code (REQ-15)", auth: "holder",
+    body: obj({ activationCode: str(32, "^[A-Za-z0-9]+$") }),
+    handle: async ({ actor, params, body }, d) => orderJson(await d.orders.act(params.id!, "activate", actor, body.activationCode ? { activationCode: body.activationCode } : {})),
+  },
+  {
+    method: "post", path: "/holder/renewals", summary: "Order a new card on the strength of this valid eID (REQ-11)", auth: "holder", status: 201,
+    body: obj({ workflowId: str(64, "^[a-z0-9-]+$"), nationalId: NATIONAL_ID }, ["workflowId", "nationalId"]),
+    handle: async ({ actor, body }, d) => orderJson(await d.orders.renew(actor, body)),
+  },
+  {
+    method: "post", path: "/holder/orders/:id/identify-by-eid", summary: "Identify a renewal order with the eID it stands on (REQ-11)", auth: "holder", body: obj({}),
+    handle: async ({ actor, params }, d) => orderJson(await d.orders.act(params.id!, "identify-by-eid", actor, {})),
+  },
+  {
+    method: "post", path: "/applicant/orders/:id/accept-terms", summary: "The applicant accepts the terms with the token sent to them (REQ-06); no client certificate", auth: "applicant",
+    body: obj({ token: str(64, "^[A-Za-z0-9]+$"), termsVersion: str(32), accepted: { type: "boolean" } }, ["token", "termsVersion", "accepted"]),
+    handle: async ({ actor, params, body }, d) => orderJson(await d.orders.act(params.id!, "accept-terms", actor, { applicantToken: body.token, termsVersion: body.termsVersion, accepted: body.accepted })),
+  },
+  {
+    method: "post", path: "/applicant/orders/:id/cancel", summary: "The applicant withdraws the order", auth: "applicant",
+    body: obj({ token: str(64, "^[A-Za-z0-9]+$") }, ["token"]),
+    handle: async ({ actor, params, body }, d) => orderJson(await d.orders.act(params.id!, "cancel", actor, { applicantToken: body.token })),
+  },
+];
+
+/** Client IP as the socket saw it (a forwarded-for header is never trusted). */
+function allowed(list: readonly string[], ip: string | undefined): boolean {
+  if (!ip) return false;
+  const bl = new BlockList();
+  for (const c of list) {
+    const [a, b] = c.split("/");
+    bl.addSubnet(a!, Number(b), isIPv4(a!) ? "ipv4" : "ipv6");
+  }
+  const v4 = ip.startsWith("::ffff:") ? ip.slice(7) : ip;
+  return isIPv4(v4) ? bl.check(v4, "ipv4") : bl.check(ip, "ipv6");
+}
+
+/** REQ-22: the identity of the caller comes from the TLS layer only; every header is ignored. */
+async function authenticate(req: Request, auth: Auth, deps: RaApiDeps): Promise<Actor> {
+  if (auth === "applicant") return { kind: "applicant", roles: [] };
+  const sock = req.socket as TLSSocket;
+  if (typeof sock.getPeerCertificate !== "function") throw new CaError("unauthorized", "the RA API is served over HTTPS with client certificates only");
+  const peer = sock.getPeerCertificate(false);
+  if (!peer || !peer.raw) throw new CaError("unauthorized", "a client certificate is required (REQ-22)");
+  if (!sock.authorized) throw new CaError("unauthorized", `the client certificate was not accepted: ${String(sock.authorizationError ?? "unknown issuer")}`);
+  const cert = new X509Certificate(peer.raw);
+  const { actor, ipAllowList } = await deps.resolve(cert.serialNumber.toLowerCase().replace(/^0+(?=..)/, ""), new Uint8Array(peer.raw));
+  if (actor.kind !== auth) throw new CaError("forbidden", auth === "holder" ? "this endpoint is for eID holders" : "this endpoint is for officers (an ra-officer client certificate)");
+  if (ipAllowList && ipAllowList.length > 0 && !allowed(ipAllowList, req.socket.remoteAddress))
+    throw new CaError("forbidden", `calls for this organisation are allowed only from its listed networks (REQ-23); this one came from ${req.socket.remoteAddress}`);
+  return actor;
+}
+
+export function raRoutes(deps: RaApiDeps): Router {
+  const r = Router();
+  r.use(requireJson);
+  r.use(express.json({ limit: deps.bodyLimitBytes ?? 32 * 1024, strict: true }));
+  for (const route of RA_ROUTES) {
+    r[route.method](route.path, async (req: Request, res: Response) => {
+      const actor = await authenticate(req, route.auth, deps);
+      const params = req.params as Record<string, string>;
+      if (params.id !== undefined && !/^[0-9a-f]{32}$/.test(params.id)) throw new CaError("invalid-input", `'${params.id}' is not an id (32 hexadecimal digits)`);
+      if (params.serial !== undefined && !/^[0-9a-fA-F]{2,64}$/.test(params.serial)) throw new CaError("invalid-input", `'${params.serial}' is not a hexadecimal serial number`);
+      const body = req.body === undefined ? {} : req.body;
+      if (route.body) validateBody(route.body, body);
+      else if (req.headers["content-length"] && req.headers["content-length"] !== "0") throw new CaError("invalid-input", `${route.method.toUpperCase()} ${route.path} takes no body`);
+      const out = await route.handle({ actor, params, body, query: req.query as Record<string, string | undefined> }, deps);
+      res.status(route.status ?? 200).json(out);
+    });
+  }
+  return r;
+}

@@ -1,0 +1,49 @@
+import { CaError } from "../shared/ca-error.js";
+import type { Clock } from "../shared/clock.js";
+import type { Workflow } from "../policy/workflow.js";
+import type { DirectoryStore } from "./directory.js";
+import type { Actor, OrderStore } from "./order.js";
+import type { CardCertificates } from "./ports.js";
+
+const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * REQ-22: who is calling, from nothing but the client certificate that TLS verified. The
+ * certificate must be one this CA issued (same DER), currently valid and not revoked or on hold;
+ * an ra-officer certificate maps to its officer (REQ-24 roles, REQ-23 organisation), a card
+ * certificate to the holder of its order.
+ */
+export class CredentialResolver {
+  constructor(private readonly deps: { certs: CardCertificates; directory: DirectoryStore; orders: OrderStore; workflows: ReadonlyMap<string, Workflow>; clock: Clock }) {}
+
+  async resolve(serial: string, der: Uint8Array): Promise<{ actor: Actor; ipAllowList?: readonly string[] }> {
+    const { certs, directory, orders, workflows, clock } = this.deps;
+    const s = serial.toLowerCase();
+    const st = await certs.status(s);
+    if (!st || !st.der || !equal(st.der, der)) throw new CaError("unauthorized", "the client certificate was not issued by this CA");
+    const now = clock.now();
+    if (st.status !== "good") throw new CaError("unauthorized", `the client certificate is ${st.status}`);
+    if (st.notBefore > now || st.notAfter <= now) throw new CaError("unauthorized", "the client certificate is not within its validity period");
+    if (st.profileId === "ra-officer") {
+      const personId = await directory.credentialOwner(s);
+      const person = personId ? await directory.person(personId) : undefined;
+      const officer = personId ? await directory.officer(personId) : undefined;
+      if (!person || person.unboundAt || !officer) throw new CaError("unauthorized", "the client certificate belongs to no current officer");
+      const org = await directory.organisation(person.organisationId);
+      if (!org || org.status !== "active") throw new CaError("unauthorized", "the officer's organisation is not active");
+      return {
+        actor: {
+          kind: "officer", personId: person.id, roles: officer.roles, organisationId: org.id, serviceOwnerStaff: officer.serviceOwnerStaff, credentialSerial: s,
+          ...(officer.qualifiedUntil ? { qualifiedUntil: officer.qualifiedUntil } : {}),
+        },
+        ...(org.ipAllowList ? { ipAllowList: org.ipAllowList } : {}),
+      };
+    }
+    const order = await orders.byCertificate(s);
+    const w = order ? workflows.get(order.workflowId) : undefined;
+    if (!order || !w || (order.state !== "HANDED_OUT" && order.state !== "ACTIVE")) throw new CaError("unauthorized", "the client certificate is not a handed-out eID");
+    const person = await directory.person(order.applicantPersonId);
+    if (!person || person.unboundAt) throw new CaError("unauthorized", "the eID holder is no longer bound to an organisation (REQ-21)");
+    return { actor: { kind: "holder", personId: person.id, roles: [], organisationId: order.organisationId, credentialSerial: s, loa: w.loa } };
+  }
+}

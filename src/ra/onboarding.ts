@@ -1,0 +1,132 @@
+import { BlockList, isIP } from "node:net";
+import { CaError } from "../shared/ca-error.js";
+import type { Clock } from "../shared/clock.js";
+import type { Random } from "../shared/random.js";
+import { newId } from "../shared/ids.js";
+import type { AuditEvent } from "../ca/ports.js";
+import type { DirectoryStore, Officer, Organisation, Person } from "./directory.js";
+import type { KeyedHasher } from "./national-id.js";
+import type { Actor, OrderStore, Role } from "./order.js";
+import type { CardCertificates } from "./ports.js";
+import { actorId, requireRole, requireScope } from "./actor-checks.js";
+
+const ROLES: readonly Role[] = ["ra-officer", "ra-admin", "auditor", "ca-operator", "service-owner-staff"];
+
+/** Parses a CIDR list; throws invalid-input for anything that is not one (REQ-23 allow-lists). */
+export function parseCidrs(cidrs: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const c of cidrs) {
+    const [addr, bits, extra] = c.split("/");
+    const family = addr ? isIP(addr) : 0;
+    const n = Number(bits);
+    if (!family || extra !== undefined || bits === undefined || !Number.isInteger(n) || n < 0 || n > (family === 4 ? 32 : 128))
+      throw new CaError("invalid-input", `'${c}' is not an IPv4 or IPv6 network in CIDR form`);
+    list.addSubnet(addr!, n, family === 4 ? "ipv4" : "ipv6");
+  }
+  return list;
+}
+
+/**
+ * Onboarding of organisations, people and officers (REQ-01, REQ-02, REQ-21, REQ-23..25). Every
+ * change carries its audit event into the store's transaction.
+ */
+export class Onboarding {
+  constructor(private readonly deps: { directory: DirectoryStore; orders: OrderStore; certs: CardCertificates; hasher: KeyedHasher; clock: Clock; random: Random }) {}
+
+  private audit(actor: Actor, action: string, objectType: string, objectId: string, details?: Record<string, unknown>): AuditEvent {
+    const { clock, random } = this.deps;
+    return { id: newId(random), at: clock.now(), actor: actorId(actor), action, objectType, objectId, outcome: "success", ...(details ? { details } : {}) };
+  }
+
+  async organisation(actor: Actor, id: string): Promise<Organisation> {
+    requireScope(actor, id);
+    const o = await this.deps.directory.organisation(id);
+    if (!o) throw new CaError("not-found", `no organisation ${id}`);
+    return o;
+  }
+
+  /** REQ-01: the service owner's staff register a customer organisation; it stays pending until onboarded. */
+  async registerOrganisation(actor: Actor, input: { orgNumber: string; name: string; country: string; registrationCertificate?: string }): Promise<Organisation> {
+    requireRole(actor, ["service-owner-staff"], "registering an organisation");
+    if (await this.deps.directory.organisationByNumber(input.orgNumber)) throw new CaError("conflict", `organisation number ${input.orgNumber} is registered already`);
+    const o: Organisation = {
+      id: newId(this.deps.random), orgNumber: input.orgNumber, name: input.name, country: input.country, status: "pending", serviceOwner: false,
+      ...(input.registrationCertificate ? { registrationCertificate: input.registrationCertificate } : {}),
+    };
+    await this.deps.directory.createOrganisation(o, this.deps.clock.now(), this.audit(actor, "org.register", "organisation", o.id, { orgNumber: o.orgNumber }));
+    return o;
+  }
+
+  /** REQ-01: registration certificate on file and domain validation done → active. */
+  async recordOnboardingEvidence(actor: Actor, id: string, input: { registrationCertificate?: string; domain?: string; domainValidationMethod?: string }): Promise<Organisation> {
+    requireRole(actor, ["service-owner-staff"], "recording onboarding evidence");
+    const o = await this.organisation(actor, id);
+    if (o.status === "ceased") throw new CaError("conflict", `organisation ${id} has ceased`);
+    if ((input.domain === undefined) !== (input.domainValidationMethod === undefined)) throw new CaError("invalid-input", "domain and domainValidationMethod go together");
+    const now = this.deps.clock.now();
+    const regCert = input.registrationCertificate ?? o.registrationCertificate;
+    const domainDone = input.domain !== undefined || o.domainValidatedAt !== undefined;
+    const status = regCert && domainDone ? "active" : o.status;
+    await this.deps.directory.updateOrganisation(id, {
+      ...(input.registrationCertificate ? { registrationCertificate: input.registrationCertificate } : {}),
+      ...(input.domain ? { domain: input.domain, domainValidatedAt: now, domainValidationMethod: input.domainValidationMethod! } : {}),
+      status,
+    }, this.audit(actor, "org.onboarding-evidence", "organisation", id, { registrationCertificate: input.registrationCertificate, domain: input.domain, method: input.domainValidationMethod, status }));
+    return (await this.deps.directory.organisation(id))!;
+  }
+
+  /** REQ-23: optional IP allow-list, set by the organisation's RA admin or the service owner's staff. */
+  async setIpAllowList(actor: Actor, id: string, cidrs: readonly string[] | null): Promise<void> {
+    requireRole(actor, ["ra-admin", "service-owner-staff"], "setting the IP allow-list");
+    await this.organisation(actor, id);
+    if (cidrs) parseCidrs(cidrs);
+    await this.deps.directory.updateOrganisation(id, { ipAllowList: cidrs ?? [] }, this.audit(actor, "org.ip-allow-list", "organisation", id, { cidrs }));
+  }
+
+  /** REQ-21: an administrator the organisation authorised binds a natural person to it. */
+  async bindPerson(actor: Actor, organisationId: string, input: { nationalId: string; name: string; email?: string }): Promise<Person> {
+    requireRole(actor, ["ra-admin", "service-owner-staff"], "binding a person to an organisation");
+    const org = await this.organisation(actor, organisationId);
+    if (org.status !== "active") throw new CaError("policy-violation", `organisation ${org.orgNumber} is not onboarded (registration certificate and domain validation, REQ-01)`);
+    const nationalIdHash = this.deps.hasher.hash("national-id", input.nationalId);
+    if (await this.deps.directory.personByNationalId(organisationId, nationalIdHash)) throw new CaError("conflict", "this person is bound to the organisation already");
+    const p: Person = { id: newId(this.deps.random), organisationId, nationalIdHash, name: input.name, ...(input.email ? { email: input.email } : {}), boundBy: actor.personId! };
+    await this.deps.directory.createPerson(p, this.deps.clock.now(), this.audit(actor, "person.bind", "person", p.id, { organisationId }));
+    return p;
+  }
+
+  /** REQ-21: removing the binding ends business use: every live certificate of the person is revoked. */
+  async unbindPerson(actor: Actor, personId: string): Promise<{ revoked: string[] }> {
+    requireRole(actor, ["ra-admin", "service-owner-staff"], "removing a person's binding");
+    const p = await this.deps.directory.person(personId);
+    if (!p) throw new CaError("not-found", `no person ${personId}`);
+    requireScope(actor, p.organisationId);
+    if (p.unboundAt) throw new CaError("conflict", "the binding was removed already");
+    await this.deps.directory.unbindPerson(personId, actor.personId!, this.deps.clock.now(), this.audit(actor, "person.unbind", "person", personId));
+    const serials = await this.deps.orders.liveCertificatesOf(personId);
+    for (const s of serials) await this.deps.certs.revoke(s, "affiliationChanged", actorId(actor));
+    return { revoked: serials };
+  }
+
+  /** REQ-24/25: roles and the identity-proofing qualification of an officer, by an administrator. */
+  async appointOfficer(actor: Actor, personId: string, input: { roles: readonly Role[]; qualification?: string; qualifiedUntil?: Date }): Promise<Officer> {
+    requireRole(actor, ["ra-admin", "service-owner-staff"], "appointing an officer");
+    if (actor.personId === personId) throw new CaError("forbidden", "no one appoints themself (REQ-10)");
+    const p = await this.deps.directory.person(personId);
+    if (!p || p.unboundAt) throw new CaError("not-found", `no bound person ${personId}`);
+    requireScope(actor, p.organisationId);
+    const org = (await this.deps.directory.organisation(p.organisationId))!;
+    if (org.status !== "active") throw new CaError("policy-violation", `organisation ${org.orgNumber} is not onboarded (REQ-01)`);
+    for (const r of input.roles) if (!ROLES.includes(r)) throw new CaError("invalid-input", `unknown role '${r}'`);
+    if (input.roles.length === 0) throw new CaError("invalid-input", "an officer needs at least one role");
+    if (input.roles.includes("service-owner-staff") && !(org.serviceOwner && actor.roles.includes("service-owner-staff")))
+      throw new CaError("forbidden", "only the service owner's staff appoint service-owner staff, from their own organisation");
+    if ((input.qualification === undefined) !== (input.qualifiedUntil === undefined)) throw new CaError("invalid-input", "qualification and qualifiedUntil go together (REQ-25)");
+    const o: Officer = {
+      personId, roles: [...input.roles], serviceOwnerStaff: input.roles.includes("service-owner-staff"),
+      ...(input.qualification ? { qualification: input.qualification, qualifiedUntil: input.qualifiedUntil! } : {}),
+    };
+    await this.deps.directory.saveOfficer(o, actor.personId!, this.audit(actor, "officer.appoint", "person", personId, { roles: o.roles, qualification: o.qualification, qualifiedUntil: o.qualifiedUntil?.toISOString() }));
+    return o;
+  }
+}

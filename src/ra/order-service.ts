@@ -1,0 +1,228 @@
+import { CaError } from "../shared/ca-error.js";
+import type { Clock } from "../shared/clock.js";
+import type { Random } from "../shared/random.js";
+import { newId } from "../shared/ids.js";
+import { sha256Hex } from "../shared/digest.js";
+import type { Workflow } from "../policy/workflow.js";
+import { decide } from "./workflow-engine.js";
+import type { DirectoryStore } from "./directory.js";
+import type { KeyedHasher } from "./national-id.js";
+import type { ActionInput, Actor, Channel, Notification, OrderChange, OrderStore, OrderView } from "./order.js";
+import type { CardCertificates, PopulationRegister } from "./ports.js";
+import { actorId, requireRole, requireScope } from "./actor-checks.js";
+
+/** An identity document as the officer typed it; the number is kept only as a keyed hash (REQ-28). */
+export interface DocumentInput {
+  readonly type: string;
+  readonly number: string;
+  readonly expires: Date;
+}
+
+/** What a caller brings to an action (the form an officer, applicant or holder filled in). */
+export interface ActionRequest {
+  readonly document?: DocumentInput;
+  readonly faceCompared?: boolean;
+  readonly termsVersion?: string;
+  readonly accepted?: boolean;
+  readonly secondIdentification?: { readonly document: DocumentInput; readonly faceCompared: boolean };
+  readonly activationCodeChannel?: Channel;
+  readonly cardChannel?: Channel;
+  readonly applicantToken?: string;
+  readonly activationCode?: string;
+  readonly publicKey?: Uint8Array;
+}
+
+const CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/**
+ * Card orders: creation with the register check (REQ-07), renewal on an existing eID (REQ-11),
+ * and every action decided by the workflow's guards, written compare-and-set with its audit
+ * event (REQ-10, REQ-27). The CA is reached only through the CardCertificates port.
+ */
+export class OrderService {
+  constructor(
+    private readonly deps: {
+      orders: OrderStore; directory: DirectoryStore; workflows: ReadonlyMap<string, Workflow>; certs: CardCertificates; register: PopulationRegister;
+      hasher: KeyedHasher; clock: Clock; random: Random; currentTermsVersion: string;
+    },
+  ) {}
+
+  workflow(id: string): Workflow {
+    const w = this.deps.workflows.get(id);
+    if (!w) throw new CaError("not-found", `no workflow '${id}' (have: ${[...this.deps.workflows.keys()].join(", ")})`);
+    return w;
+  }
+
+  private token(bytes: number): string {
+    const b = this.deps.random.bytes(bytes);
+    return Array.from(b, (x) => CODE_ALPHABET[x % 32]).join("");
+  }
+
+  /** REQ-07: the register must know the person and not mark them deceased, missing or incapacitated. */
+  private async registerCheck(actor: Actor, nationalId: string, subject: string): Promise<{ ok: boolean; status: string; source: string }> {
+    const { register } = this.deps;
+    let r;
+    try {
+      r = await register.lookup(nationalId);
+    } catch (e) {
+      throw new CaError("unavailable", `the authoritative register (${register.source}) did not answer: ${(e as Error).message}`);
+    }
+    if (r.status !== "alive")
+      throw new CaError("policy-violation", `the authoritative register (${register.source}) answers '${r.status}' for this person; no card order (REQ-07)`, { registerStatus: r.status });
+    void actor;
+    void subject;
+    return { ok: true, status: r.status, source: register.source };
+  }
+
+  /** An officer orders a card for a person bound to their organisation (REQ-01, REQ-02, REQ-07, REQ-21). */
+  async create(actor: Actor, input: { personId: string; workflowId: string; nationalId: string; purpose?: "holder" | "officer" }): Promise<OrderView> {
+    requireRole(actor, ["ra-officer"], "ordering a card");
+    const w = this.workflow(input.workflowId);
+    const purpose = input.purpose ?? "holder";
+    if (purpose === "officer" && !w.officerCards) throw new CaError("policy-violation", `officer cards are ordered under LoA3 rules (REQ-02); ${w.id} does not allow them`);
+    const person = await this.deps.directory.person(input.personId);
+    if (!person || person.unboundAt) throw new CaError("not-found", `no person ${input.personId} bound to an organisation`);
+    requireScope(actor, person.organisationId);
+    if (actor.personId === person.id) throw new CaError("policy-violation", "no officer orders a card for themself (REQ-10)");
+    const org = (await this.deps.directory.organisation(person.organisationId))!;
+    if (org.status !== "active") throw new CaError("policy-violation", `organisation ${org.orgNumber} is not onboarded (registration certificate and domain validation, REQ-01)`);
+    if (this.deps.hasher.hash("national-id", input.nationalId) !== person.nationalIdHash) throw new CaError("policy-violation", "the national ID number does not match the person's record");
+    const register = await this.registerCheck(actor, input.nationalId, person.id);
+    return this.open(actor, { personId: person.id, organisationId: org.id, email: person.email, workflow: w, purpose, register });
+  }
+
+  /** REQ-11: the holder orders a new card on the strength of a valid eID of at least the same level. */
+  async renew(actor: Actor, input: { workflowId: string; nationalId: string }): Promise<OrderView> {
+    if (actor.kind !== "holder" || !actor.credentialSerial || !actor.personId) throw new CaError("forbidden", "a renewal is requested with a valid eID");
+    const w = this.workflow(input.workflowId);
+    if ((actor.loa ?? 0) < w.loa) throw new CaError("policy-violation", `a LoA${w.loa} card needs an eID of at least LoA${w.loa} (REQ-11)`);
+    const person = await this.deps.directory.person(actor.personId);
+    if (!person || person.unboundAt) throw new CaError("forbidden", "the eID holder is no longer bound to an organisation (REQ-21)");
+    if (this.deps.hasher.hash("national-id", input.nationalId) !== person.nationalIdHash) throw new CaError("policy-violation", "the national ID number does not match the eID holder");
+    const org = (await this.deps.directory.organisation(person.organisationId))!;
+    if (org.status !== "active") throw new CaError("policy-violation", `organisation ${org.orgNumber} is not active (REQ-01)`);
+    // REQ-11: at LoA3 the identity data is re-verified against the register (we do it at every level).
+    const register = await this.registerCheck(actor, input.nationalId, person.id);
+    return this.open(actor, { personId: person.id, organisationId: org.id, email: person.email, workflow: w, purpose: "holder", register, renewalOf: actor.credentialSerial });
+  }
+
+  private async open(actor: Actor, o: { personId: string; organisationId: string; email: string | undefined; workflow: Workflow; purpose: "holder" | "officer"; register: { ok: boolean; status: string; source: string }; renewalOf?: string }): Promise<OrderView> {
+    const { clock, random } = this.deps;
+    const now = clock.now();
+    const id = newId(random);
+    const token = this.token(24);
+    // REQ-06: the applicant accepts the terms with a token sent to them, never through the officer.
+    const notification: Notification = {
+      id: newId(random), personId: o.personId, channel: "email", at: now, subject: "Your card order: accept the terms",
+      body: `Order ${id}. To accept the terms of use (version ${this.deps.currentTermsVersion}) use this token: ${token}`,
+    };
+    await this.deps.orders.create({
+      id, organisationId: o.organisationId, applicantId: o.personId, workflowId: o.workflow.id, workflowVersion: o.workflow.version, purpose: o.purpose,
+      profileId: o.purpose === "officer" ? "ra-officer" : o.workflow.profiles[0]!, at: now, register: o.register, applicantTokenHash: sha256Hex(token),
+      ...(o.renewalOf ? { renewalOf: o.renewalOf } : {}),
+    }, {
+      id: newId(random), at: now, actor: actorId(actor), action: o.renewalOf ? "order.renew" : "order.create", objectType: "order", objectId: id, outcome: "success",
+      details: { workflow: `${o.workflow.id}@${o.workflow.version}`, purpose: o.purpose, register: o.register, renewalOf: o.renewalOf, applicant: o.personId },
+    }, notification);
+    return (await this.deps.orders.load(id))!;
+  }
+
+  /** Reads an order: officers within their scope, the applicant's holder eID for their own orders. */
+  async view(actor: Actor, orderId: string): Promise<OrderView & { version: number; workflowId: string }> {
+    const o = await this.deps.orders.load(orderId);
+    if (!o) throw new CaError("not-found", `no order ${orderId}`);
+    if (actor.kind === "officer") requireScope(actor, o.organisationId);
+    else if (actor.personId !== o.applicantPersonId) throw new CaError("not-found", `no order ${orderId}`);
+    return o;
+  }
+
+  private toInput(r: ActionRequest): ActionInput {
+    const { hasher } = this.deps;
+    const doc = (d: DocumentInput) => ({ type: d.type, numberHash: hasher.hash("document", d.number), expires: d.expires });
+    return {
+      ...(r.document ? { document: doc(r.document) } : {}),
+      ...(r.faceCompared !== undefined ? { faceCompared: r.faceCompared } : {}),
+      ...(r.termsVersion !== undefined ? { termsVersion: r.termsVersion } : {}),
+      ...(r.accepted !== undefined ? { accepted: r.accepted } : {}),
+      ...(r.secondIdentification ? { secondIdentification: { document: doc(r.secondIdentification.document), faceCompared: r.secondIdentification.faceCompared } } : {}),
+      ...(r.activationCodeChannel ? { activationCodeChannel: r.activationCodeChannel } : {}),
+      ...(r.cardChannel ? { cardChannel: r.cardChannel } : {}),
+      ...(r.applicantToken !== undefined ? { applicantTokenHash: sha256Hex(r.applicantToken) } : {}),
+      ...(r.activationCode !== undefined ? { activationCodeHash: sha256Hex(r.activationCode.toUpperCase()) } : {}),
+      ...(r.publicKey ? { publicKey: r.publicKey } : {}),
+    };
+  }
+
+  /**
+   * One action on one order: load, decide by the workflow's guards, do what the step needs
+   * (issue the certificate at production, an activation code at hand-out), then one
+   * compare-and-set write with its audit event. Of concurrent attempts exactly one wins.
+   */
+  async act(orderId: string, action: string, actor: Actor, request: ActionRequest): Promise<OrderView & { version: number }> {
+    const { orders, clock, random, currentTermsVersion, certs, directory } = this.deps;
+    const order = await orders.load(orderId);
+    if (!order) throw new CaError("not-found", `no order ${orderId}`);
+    if (actor.kind !== "officer" && actor.kind !== "system" && actor.kind !== "applicant" && actor.personId !== order.applicantPersonId)
+      throw new CaError("not-found", `no order ${orderId}`);
+    const workflow = this.deps.workflows.get(order.workflowId);
+    if (!workflow) throw new CaError("config", `order ${orderId} follows workflow '${order.workflowId}', which is not loaded`);
+    const input = this.toInput(request);
+    const now = clock.now();
+    const d = decide(workflow, order, action, actor, input, now, currentTermsVersion);
+    const change: { -readonly [K in keyof OrderChange]: OrderChange[K] } = { orderId, expectedVersion: order.version, to: d.to, at: now };
+    const notifications: Notification[] = [];
+    let issued: string | undefined;
+
+    if (action === "accept-terms") change.termsVersion = input.termsVersion!;
+    if (action === "identify" && input.document)
+      change.identification = { kind: "identify", officerId: actor.personId!, at: now, document: input.document, faceCompared: input.faceCompared === true };
+    if (d.transition.guards.includes("existing-eid-valid")) {
+      // REQ-11: the eID must still be good at the CA, not only at the TLS layer.
+      const st = await certs.status(actor.credentialSerial!);
+      if (!st || st.status !== "good" || st.notAfter <= now) throw new CaError("policy-violation", "the eID presented is not valid (REQ-11)");
+      change.identification = { kind: "eid", byEid: true, officerId: actor.personId!, at: now, document: { type: "eid", numberHash: st.serial, expires: st.notAfter }, faceCompared: false };
+    }
+    if (d.to === "PRODUCED") {
+      // REQ-14: the certificate is for the key generated on the card; issued before the order moves.
+      const person = (await directory.person(order.applicantPersonId))!;
+      const org = (await directory.organisation(order.organisationId))!;
+      const cert = await certs.issue({
+        profileId: order.profileId, publicKey: input.publicKey!, requestedBy: actorId(actor),
+        subject: { CN: person.name, O: org.name, organizationIdentifier: `NTR${org.country}-${org.orgNumber}`, C: org.country, serialNumber: person.id },
+        ...(person.email ? { email: person.email } : {}),
+      });
+      issued = cert.serial;
+      change.certSerial = cert.serial;
+    }
+    if (d.to === "HANDED_OUT") {
+      change.handedOutAt = now;
+      if (input.secondIdentification)
+        change.identification = { kind: "hand-out", officerId: actor.personId!, at: now, document: input.secondIdentification.document, faceCompared: input.secondIdentification.faceCompared };
+      if (workflow.transitions.some((t) => t.to === "ACTIVE" && t.guards.includes("activation-code-correct"))) {
+        // REQ-15: the activation code travels by another channel than the card.
+        const code = this.token(10);
+        change.activationCodeHash = sha256Hex(code);
+        notifications.push({ id: newId(random), personId: order.applicantPersonId, channel: input.activationCodeChannel ?? "email", at: now, subject: "Your card's activation code", body: `Activation code for order ${orderId}: ${code}` });
+      }
+    }
+    if (d.to === "ACTIVE") {
+      change.activatedAt = now;
+      if (order.purpose === "officer") change.officerCredential = { serial: order.certSerial!, personId: order.applicantPersonId };
+    }
+    if (notifications.length) change.notifications = notifications;
+    const ok = await orders.apply(change, {
+      id: newId(random), at: now, actor: actorId(actor), action: `order.${action}`, objectType: "order", objectId: orderId, outcome: "success",
+      details: {
+        from: order.state, to: d.to, workflow: `${workflow.id}@${workflow.version}`, guards: d.transition.guards, documentType: input.document?.type,
+        ...(actor.credentialSerial ? { credential: actor.credentialSerial } : {}), ...(issued ? { certificate: issued } : {}),
+      },
+    });
+    if (!ok) {
+      // Lost the race after issuing: no valid certificate may stay behind for an order that did not move.
+      if (issued) await certs.revoke(issued, "superseded", "system:order-race");
+      throw new CaError("conflict", `order ${orderId} changed while '${action}' ran; read it again`);
+    }
+    if (d.to === "EXPIRED" && order.certSerial) await certs.revoke(order.certSerial, workflow.expiryRevocationReason, "system:expiry"); // REQ-15
+    return (await orders.load(orderId))!;
+  }
+}

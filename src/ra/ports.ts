@@ -1,0 +1,35 @@
+/** What the RA needs from the CA: a narrow port (design.md), implemented in composition/. */
+export interface CardCertificates {
+  /** Issues a certificate for a public key generated on the card (REQ-14) from the order's profile. */
+  issue(req: {
+    readonly profileId: string;
+    readonly publicKey: Uint8Array;
+    readonly subject: { readonly CN: string; readonly O: string; readonly organizationIdentifier: string; readonly C: string; readonly serialNumber?: string };
+    readonly email?: string;
+    readonly requestedBy: string;
+  }): Promise<{ readonly serial: string; readonly notAfter: Date }>;
+  /** Revokes; a certificate already revoked for good is left as it is (idempotent repair). */
+  revoke(serial: string, reason: string, actor: string): Promise<void>;
+  suspend(serial: string, actor: string): Promise<void>;
+  resume(serial: string, actor: string): Promise<void>;
+  /** What the CA knows of a certificate it issued; undefined for a serial it never issued. */
+  status(serial: string): Promise<CertificateStatus | undefined>;
+}
+
+export interface CertificateStatus {
+  readonly serial: string;
+  readonly issuerId: string;
+  readonly profileId: string;
+  readonly status: "good" | "revoked" | "on-hold";
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly der: Uint8Array | undefined;
+}
+
+export type RegisterStatus = "alive" | "deceased" | "missing" | "incapacitated" | "not-found";
+
+/** REQ-07: the authoritative population register, an external system behind an adapter. */
+export interface PopulationRegister {
+  readonly source: string;
+  lookup(nationalId: string): Promise<{ readonly status: RegisterStatus; readonly name?: string }>;
+}

@@ -1,0 +1,122 @@
+import type { Knex } from "knex";
+import type { AuditEvent } from "../ca/ports.js";
+import type { DirectoryStore, Officer, Organisation, Person } from "../ra/directory.js";
+import type { Role } from "../ra/order.js";
+import { insertAuditEvent } from "./audit.store.js";
+
+const org = (r: any): Organisation => ({
+  id: r.id, orgNumber: r.org_number, name: r.name, country: r.country, status: r.status, serviceOwner: !!r.service_owner,
+  ...(r.registration_certificate ? { registrationCertificate: r.registration_certificate } : {}),
+  ...(r.domain ? { domain: r.domain } : {}),
+  ...(r.domain_validated_at != null ? { domainValidatedAt: new Date(Number(r.domain_validated_at)) } : {}),
+  ...(r.ip_allow_list ? { ipAllowList: JSON.parse(r.ip_allow_list) as string[] } : {}),
+});
+const person = (r: any): Person => ({
+  id: r.id, organisationId: r.organisation_id, nationalIdHash: r.national_id_hash, name: r.name,
+  ...(r.email ? { email: r.email } : {}), ...(r.bound_by ? { boundBy: r.bound_by } : {}),
+  ...(r.unbound_at != null ? { unboundAt: new Date(Number(r.unbound_at)) } : {}),
+});
+
+/** Organisations, people, officers and officer credentials over knex; each change with its audit event. */
+export class KnexDirectoryStore implements DirectoryStore {
+  constructor(private readonly db: Knex) {}
+
+  async organisation(id: string) {
+    const r = await this.db("organisations").where({ id }).first();
+    return r ? org(r) : undefined;
+  }
+
+  async organisationByNumber(orgNumber: string) {
+    const r = await this.db("organisations").where({ org_number: orgNumber }).first();
+    return r ? org(r) : undefined;
+  }
+
+  async createOrganisation(o: Organisation, at: Date, audit: AuditEvent) {
+    await this.db.transaction(async (trx) => {
+      await trx("organisations").insert({
+        id: o.id, org_number: o.orgNumber, name: o.name, country: o.country, status: o.status, service_owner: o.serviceOwner,
+        registration_certificate: o.registrationCertificate ?? null, domain: o.domain ?? null, domain_validated_at: o.domainValidatedAt?.getTime() ?? null,
+        ip_allow_list: o.ipAllowList?.length ? JSON.stringify(o.ipAllowList) : null, created_at: at.getTime(),
+      });
+      await insertAuditEvent(trx, audit);
+    });
+  }
+
+  async updateOrganisation(id: string, p: Parameters<DirectoryStore["updateOrganisation"]>[1], audit: AuditEvent) {
+    const patch: Record<string, unknown> = {};
+    if (p.registrationCertificate !== undefined) patch.registration_certificate = p.registrationCertificate;
+    if (p.domain !== undefined) patch.domain = p.domain;
+    if (p.domainValidatedAt !== undefined) patch.domain_validated_at = p.domainValidatedAt.getTime();
+    if (p.domainValidationMethod !== undefined) patch.domain_validation_method = p.domainValidationMethod;
+    if (p.status !== undefined) patch.status = p.status;
+    if (p.ipAllowList !== undefined) patch.ip_allow_list = p.ipAllowList.length ? JSON.stringify(p.ipAllowList) : null;
+    await this.db.transaction(async (trx) => {
+      await trx("organisations").where({ id }).update(patch);
+      await insertAuditEvent(trx, audit);
+    });
+  }
+
+  async person(id: string) {
+    const r = await this.db("people").where({ id }).first();
+    return r ? person(r) : undefined;
+  }
+
+  async personByNationalId(organisationId: string, nationalIdHash: string) {
+    const r = await this.db("people").where({ organisation_id: organisationId, national_id_hash: nationalIdHash }).whereNull("unbound_at").first();
+    return r ? person(r) : undefined;
+  }
+
+  async createPerson(p: Person, at: Date, audit: AuditEvent) {
+    await this.db.transaction(async (trx) => {
+      // A person bound again after an earlier binding was removed gets a new record (the old one stays for the audit trail).
+      await trx("people").where({ organisation_id: p.organisationId, national_id_hash: p.nationalIdHash }).whereNotNull("unbound_at")
+        .update({ national_id_hash: trx.raw("national_id_hash || ':' || id") });
+      await trx("people").insert({
+        id: p.id, organisation_id: p.organisationId, national_id_hash: p.nationalIdHash, name: p.name, email: p.email ?? null,
+        bound_by: p.boundBy ?? null, bound_at: at.getTime(), created_at: at.getTime(),
+      });
+      await insertAuditEvent(trx, audit);
+    });
+  }
+
+  async unbindPerson(id: string, by: string, at: Date, audit: AuditEvent) {
+    await this.db.transaction(async (trx) => {
+      await trx("people").where({ id }).update({ unbound_by: by, unbound_at: at.getTime() });
+      await trx("officers").where({ person_id: id }).delete();
+      await insertAuditEvent(trx, audit);
+    });
+  }
+
+  async officer(personId: string): Promise<Officer | undefined> {
+    const r = await this.db("officers").where({ person_id: personId }).first();
+    if (!r) return undefined;
+    return {
+      personId, roles: JSON.parse(r.roles) as Role[], serviceOwnerStaff: !!r.service_owner_staff,
+      ...(r.qualification ? { qualification: r.qualification } : {}),
+      ...(r.qualified_until != null ? { qualifiedUntil: new Date(Number(r.qualified_until)) } : {}),
+    };
+  }
+
+  async saveOfficer(o: Officer, appointedBy: string, audit: AuditEvent) {
+    const row = {
+      person_id: o.personId, roles: JSON.stringify(o.roles), service_owner_staff: o.serviceOwnerStaff, appointed_by: appointedBy,
+      qualification: o.qualification ?? null, qualified_until: o.qualifiedUntil?.getTime() ?? null,
+    };
+    await this.db.transaction(async (trx) => {
+      await trx("officers").insert(row).onConflict("person_id").merge();
+      await insertAuditEvent(trx, audit);
+    });
+  }
+
+  async credentialOwner(serial: string) {
+    const r = await this.db("officer_credentials").where({ serial }).first();
+    return r ? (r.person_id as string) : undefined;
+  }
+
+  async addCredential(serial: string, personId: string, at: Date, audit: AuditEvent) {
+    await this.db.transaction(async (trx) => {
+      await trx("officer_credentials").insert({ serial, person_id: personId, created_at: at.getTime() });
+      await insertAuditEvent(trx, audit);
+    });
+  }
+}
