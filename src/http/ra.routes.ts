@@ -185,7 +185,7 @@ async function authenticate(req: Request, auth: Auth, deps: RaApiDeps): Promise<
   if (!peer || !peer.raw) throw new CaError("unauthorized", "a client certificate is required (REQ-22)");
   if (!sock.authorized) throw new CaError("unauthorized", `the client certificate was not accepted: ${String(sock.authorizationError ?? "unknown issuer")}`);
   const cert = new X509Certificate(peer.raw);
-  const { actor, ipAllowList } = await deps.resolve(cert.serialNumber.toLowerCase().replace(/^0+(?=..)/, ""), new Uint8Array(peer.raw));
+  const { actor, ipAllowList } = await deps.resolve(cert.serialNumber.toLowerCase(), new Uint8Array(peer.raw));
   if (actor.kind !== auth) throw new CaError("forbidden", auth === "holder" ? "this endpoint is for eID holders" : "this endpoint is for officers (an ra-officer client certificate)");
   if (ipAllowList && ipAllowList.length > 0 && !allowed(ipAllowList, req.socket.remoteAddress))
     throw new CaError("forbidden", `calls for this organisation are allowed only from its listed networks (REQ-23); this one came from ${req.socket.remoteAddress}`);

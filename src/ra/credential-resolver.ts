@@ -24,10 +24,11 @@ export class CredentialResolver {
     const now = clock.now();
     if (st.status !== "good") throw new CaError("unauthorized", `the client certificate is ${st.status}`);
     if (st.notBefore > now || st.notAfter <= now) throw new CaError("unauthorized", "the client certificate is not within its validity period");
-    if (st.profileId === "ra-officer") {
-      const personId = await directory.credentialOwner(s);
-      const person = personId ? await directory.person(personId) : undefined;
-      const officer = personId ? await directory.officer(personId) : undefined;
+    const personId = st.profileId === "ra-officer" ? await directory.credentialOwner(s) : undefined;
+    // An officer card not activated yet is not a credential: its holder may only activate it (REQ-16).
+    if (personId) {
+      const person = await directory.person(personId);
+      const officer = await directory.officer(personId);
       if (!person || person.unboundAt || !officer) throw new CaError("unauthorized", "the client certificate belongs to no current officer");
       const org = await directory.organisation(person.organisationId);
       if (!org || org.status !== "active") throw new CaError("unauthorized", "the officer's organisation is not active");

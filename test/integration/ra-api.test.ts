@@ -1,0 +1,269 @@
+import { expect } from "chai";
+import { request } from "node:https";
+import { X509Certificate, generateKeyPairSync } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { demoEnv, run } from "../support/environment.js";
+import { loadConfig } from "../../src/composition/config.js";
+import { startService, type Service } from "../../src/composition/serve.js";
+import { bootstrapStaff } from "../../src/composition/ra.js";
+
+interface Cred { key: string; cert: string; serial: string; spki: Uint8Array }
+interface Reply { status: number; body: any; headers: Record<string, unknown> }
+
+function newKey() {
+  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  return { key: privateKey.export({ type: "pkcs8", format: "pem" }) as string, spki: new Uint8Array(publicKey.export({ type: "spki", format: "der" })), spkiPem: publicKey.export({ type: "spki", format: "pem" }) as string };
+}
+
+/**
+ * The RA API over real HTTPS with real client certificates issued by the demo CA (SoftHSM2):
+ * the LoA3 flow end to end, officer cards for a new organisation through service-owner staff
+ * (REQ-02), and every separation-of-duty bypass attempt the issue lists.
+ */
+describe("http/RA API over mTLS (issue 5)", function () {
+  this.timeout(180_000);
+  let svc: Service;
+  let serverCa: string;
+  let base: URL;
+  const staff: Cred[] = [];
+  const people: Record<string, { id: string; nationalId: string }> = {};
+  let orgId = "";
+  const officers: Record<string, Cred> = {};
+
+  function call(method: string, path: string, body?: unknown, cred?: Cred, headers: Record<string, string> = {}, raw?: string): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const data = raw ?? (body === undefined ? undefined : JSON.stringify(body));
+      const req = request({
+        host: base.hostname, port: base.port, path, method, ca: serverCa, servername: "localhost", ...(cred ? { key: cred.key, cert: cred.cert } : {}),
+        headers: { ...(data !== undefined ? { "content-type": "application/json", "content-length": Buffer.byteLength(data) } : {}), ...headers },
+      }, (res) => {
+        let text = "";
+        res.on("data", (d) => (text += d));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined, headers: res.headers }));
+      });
+      req.on("error", reject);
+      req.end(data);
+    });
+  }
+  const ok = async (p: Promise<Reply>, status = 200) => {
+    const r = await p;
+    expect(r.status, JSON.stringify(r.body)).to.equal(status);
+    return r.body;
+  };
+  const tokenOf = async (orderId: string) => /token: ([A-Z0-9]+)/.exec((await svc.runtime.db("notifications").where("body", "like", `%${orderId}%`).first()).body)![1]!;
+  const doc = { type: "passport", number: "XP998877", expires: "2031-05-01" };
+  const act = (id: string, action: string, cred: Cred, body: unknown = {}) => call("POST", `/api/v1/orders/${id}/actions/${action}`, body, cred);
+  const credOf = (key: { key: string; spki: Uint8Array }, der: Uint8Array): Cred => {
+    const x = new X509Certificate(der);
+    return { key: key.key, cert: x.toString(), serial: x.serialNumber.toLowerCase(), spki: key.spki };
+  };
+
+  /** A card order through the API up to hand-out, with the given identifiers/hand-out officer; returns the card credential. */
+  async function cardFlow(o: { personKey: string; purpose?: "holder" | "officer"; creator: Cred; id1: Cred; id2: Cred; approver: Cred; handOut: Cred; producer: Cred }): Promise<{ orderId: string; card: Cred }> {
+    const p = people[o.personKey]!;
+    const order = await ok(call("POST", "/api/v1/orders", { personId: p.id, workflowId: "loa3-card-order", nationalId: p.nationalId, ...(o.purpose ? { purpose: o.purpose } : {}) }, o.creator), 201);
+    await ok(call("POST", `/api/v1/applicant/orders/${order.id}/accept-terms`, { token: await tokenOf(order.id), termsVersion: "2026-01", accepted: true }));
+    await ok(act(order.id, "identify", o.id1, { document: doc, faceCompared: true }));
+    await ok(act(order.id, "identify", o.id2, { document: doc, faceCompared: true }));
+    await ok(act(order.id, "approve", o.approver));
+    await ok(act(order.id, "start-production", o.approver));
+    const key = newKey();
+    const produced = await ok(act(order.id, "produce", o.producer, { publicKey: key.spkiPem }));
+    await ok(act(order.id, "hand-out", o.handOut, { secondIdentification: { document: { ...doc, type: "national-id-card" }, faceCompared: true } }));
+    const rec = await svc.runtime.store.get(produced.certificateSerial);
+    return { orderId: order.id, card: credOf(key, rec!.der!) };
+  }
+
+  before(async function () {
+    const d = demoEnv(this);
+    const config = loadConfig({ ...d.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" });
+    // The demo register, plus the people of this test (REQ-07).
+    const reg = JSON.parse(readFileSync(config.ra.registerFile, "utf8"));
+    for (let i = 0; i < 12; i++) reg.people[`19800101${String(1000 + i)}`] = { status: "alive" };
+    writeFileSync(config.ra.registerFile, JSON.stringify(reg));
+    svc = await startService(config);
+    expect(svc.ra, "RA API started").to.not.equal(undefined);
+    base = new URL(svc.ra!.url);
+    serverCa = readFileSync(config.ra.tlsCert, "utf8");
+    staff.push({ key: readFileSync(join(config.dataDir, "demo-officers", "staff.key"), "utf8"), cert: readFileSync(join(config.dataDir, "demo-officers", "staff.crt"), "utf8"), serial: "", spki: new Uint8Array() });
+    for (const n of ["Sam Staff", "Tove Staff"]) {
+      const k = newKey();
+      const r = await bootstrapStaff(svc.runtime, svc.ra!.ra, {
+        orgNumber: "556000-0000", orgName: "x", country: "SE", nationalId: `19800101${n === "Sam Staff" ? 1010 : 1011}`, name: n, roles: ["ra-officer", "ra-admin"],
+        qualifiedUntil: new Date(Date.now() + 86_400_000 * 100), publicKey: k.spki, operator: "test",
+      });
+      staff.push(credOf(k, r.der));
+    }
+  });
+  after(async () => svc?.stop());
+
+  it("ok/onboarding (REQ-01), binding (REQ-21), officers' cards for a new organisation through service-owner staff under LoA3 (REQ-02), then a holder's LoA3 card (REQ-03/04/16)", async () => {
+    const [s1, s2, s3] = staff as [Cred, Cred, Cred];
+    expect((await ok(call("GET", "/api/v1/me", undefined, s1))).roles).to.include("service-owner-staff");
+    const org = await ok(call("POST", "/api/v1/organisations", { orgNumber: "5561234567", name: "Kund AB", country: "SE" }, s1), 201);
+    orgId = org.id;
+    expect(org.status).to.equal("pending");
+    const early = await call("POST", `/api/v1/organisations/${orgId}/people`, { nationalId: "198001011000", name: "Anna Officer" }, s1);
+    expect(early.status).to.equal(422);
+    expect(early.body.detail).to.match(/REQ-01/);
+    expect((await ok(call("POST", `/api/v1/organisations/${orgId}/onboarding`, { registrationCertificate: "bolagsverket 2026-11-20 #4411", domain: "kund.example", domainValidationMethod: "dns-txt" }, s1))).status).to.equal("active");
+    const names = ["Anna Officer", "Bert Officer", "Cecilia Officer", "Dag Unqualified", "Holger Holder"];
+    for (let i = 0; i < names.length; i++) {
+      const nationalId = `19800101${1000 + i}`;
+      const p = await ok(call("POST", `/api/v1/organisations/${orgId}/people`, { nationalId, name: names[i], email: `p${i}@kund.example` }, s1), 201);
+      people[names[i]!.split(" ")[0]!] = { id: p.id, nationalId };
+    }
+    const until = new Date(Date.now() + 300 * 86_400_000).toISOString().slice(0, 10);
+    for (const n of ["Anna", "Bert", "Cecilia"]) await ok(call("PUT", `/api/v1/people/${people[n]!.id}/officer`, { roles: ["ra-officer"], qualification: "RA identity proofing 2026", qualifiedUntil: until }, s1));
+    await ok(call("PUT", `/api/v1/people/${people.Dag!.id}/officer`, { roles: ["ra-officer"], qualification: "RA identity proofing 2024", qualifiedUntil: "2025-01-01" }, s1));
+    // REQ-02: the first officers' cards, identified and handed out by the service owner's staff.
+    for (const n of ["Anna", "Bert", "Cecilia", "Dag"]) {
+      const { orderId, card } = await cardFlow({ personKey: n, purpose: "officer", creator: s1, id1: s1, id2: s2, approver: s2, producer: s1, handOut: s3 });
+      expect((await call("GET", "/api/v1/me", undefined, card)).status, "not an officer credential before activation").to.equal(403);
+      expect((await ok(call("POST", `/api/v1/holder/orders/${orderId}/activate`, {}, card))).state).to.equal("ACTIVE");
+      officers[n] = card;
+    }
+    const me = await ok(call("GET", "/api/v1/me", undefined, officers.Anna));
+    expect(me).to.include({ kind: "officer", organisationId: orgId, personId: people.Anna!.id });
+  });
+
+  it("ok/LoA3 for a holder by the organisation's own officers; fail/every separation-of-duty bypass", async function () {
+    expect(officers.Dag, "depends on the onboarding test").to.not.equal(undefined);
+    const { Anna: a, Bert: b, Cecilia: c, Dag: d } = officers as Record<string, Cred>;
+    const [s1, s2, s3] = staff as [Cred, Cred, Cred];
+    // A second officer card of Anna: same person, different client certificate.
+    const { orderId: a2Order, card: a2 } = await cardFlow({ personKey: "Anna", purpose: "officer", creator: s1, id1: s1, id2: s2, approver: s2, producer: s1, handOut: s3 });
+    await ok(call("POST", `/api/v1/holder/orders/${a2Order}/activate`, {}, a2));
+
+    const h = people.Holger!;
+    const order = await ok(call("POST", "/api/v1/orders", { personId: h.id, workflowId: "loa3-card-order", nationalId: h.nationalId }, a), 201);
+    const wrongToken = await call("POST", `/api/v1/applicant/orders/${order.id}/accept-terms`, { token: "AAAAAAAAAAAAAAAAAAAAAAAA", termsVersion: "2026-01", accepted: true });
+    expect([wrongToken.status, wrongToken.body.guard]).to.deep.equal([422, "applicant-token"]);
+    await ok(call("POST", `/api/v1/applicant/orders/${order.id}/accept-terms`, { token: await tokenOf(order.id), termsVersion: "2026-01", accepted: true }));
+    await ok(act(order.id, "identify", a, { document: doc, faceCompared: true }));
+    for (const [who, cred] of [["same officer twice", a], ["second client certificate of the same officer", a2]] as const) {
+      const r = await act(order.id, "identify", cred, { document: doc, faceCompared: true });
+      expect([r.status, r.body.guard], who).to.deep.equal([422, "distinct-identifiers"]);
+    }
+    const viaHeader = await call("POST", `/api/v1/orders/${order.id}/actions/identify`, { document: doc, faceCompared: true }, a, { "x-officer-id": people.Bert!.id, "x-ssl-client-cert": encodeURIComponent(b.cert), "x-forwarded-client-cert": `Hash=1;Cert="${encodeURIComponent(b.cert)}"` });
+    expect([viaHeader.status, viaHeader.body.guard], "spoofed identity header is ignored").to.deep.equal([422, "distinct-identifiers"]);
+    const expired = await act(order.id, "identify", d, { document: doc, faceCompared: true });
+    expect([expired.status, expired.body.guard]).to.deep.equal([422, "officer-qualified"]);
+    await ok(act(order.id, "identify", b, { document: doc, faceCompared: true }));
+    await ok(act(order.id, "approve", b));
+    await ok(act(order.id, "start-production", a));
+    const notCaOperator = await act(order.id, "produce", a, { publicKey: newKey().spkiPem });
+    expect(notCaOperator.status).to.equal(403);
+    const key = newKey();
+    const produced = await ok(act(order.id, "produce", s1, { publicKey: key.spkiPem }));
+    const second = { secondIdentification: { document: doc, faceCompared: true } };
+    for (const [who, cred, guard] of [["an identifier", a, "not-an-identifier"], ["the other identifier", b, "not-an-identifier"], ["an officer with an expired qualification", d, "officer-qualified"]] as const) {
+      const r = await act(order.id, "hand-out", cred, second);
+      expect([r.status, r.body.guard], who).to.deep.equal([422, guard]);
+    }
+    await ok(act(order.id, "hand-out", c, second));
+    const card = credOf(key, (await svc.runtime.store.get(produced.certificateSerial))!.der!);
+    expect((await call("POST", `/api/v1/holder/orders/${order.id}/activate`, {}, a)).status, "an officer is not the holder").to.equal(403);
+    expect((await ok(call("POST", `/api/v1/holder/orders/${order.id}/activate`, {}, card))).state).to.equal("ACTIVE");
+    const actions = (await svc.runtime.db("audit_events").where({ object_id: order.id }).orderBy("seq")).map((e: any) => `${e.action}:${e.outcome}`);
+    expect(actions).to.deep.equal(["order.create:success", "order.accept-terms:success", "order.identify:success", "order.identify:success", "order.approve:success", "order.start-production:success", "order.produce:success", "order.hand-out:success", "order.activate:success"]);
+
+    // Self-service on one's own order; an officer of another organisation.
+    const own = await call("POST", "/api/v1/orders", { personId: people.Anna!.id, workflowId: "loa3-card-order", nationalId: people.Anna!.nationalId }, b);
+    expect(own.status).to.equal(201); // Bert may order for Anna ...
+    const self = await act(own.body.id, "identify", a, { document: doc, faceCompared: true });
+    expect([self.status, self.body.guard]).to.deep.equal([409, undefined]); // ... terms not accepted yet: state first
+    await ok(call("POST", `/api/v1/applicant/orders/${own.body.id}/accept-terms`, { token: await tokenOf(own.body.id), termsVersion: "2026-01", accepted: true }));
+    const selfIdentify = await act(own.body.id, "identify", a2, { document: doc, faceCompared: true });
+    expect([selfIdentify.status, selfIdentify.body.guard], "no officer acts on their own order").to.deep.equal([422, "not-own-order"]);
+    expect((await call("POST", "/api/v1/orders", { personId: people.Anna!.id, workflowId: "loa3-card-order", nationalId: people.Anna!.nationalId }, a)).body.detail).to.match(/themself/);
+    const staffPerson = (await ok(call("GET", "/api/v1/me", undefined, s2))).personId;
+    const foreign = await call("POST", "/api/v1/orders", { personId: staffPerson, workflowId: "loa3-card-order", nationalId: "198001011010" }, a);
+    expect([foreign.status, foreign.body.detail]).to.satisfy(([s, m]: [number, string]) => s === 403 && /another organisation/.test(m));
+    expect((await call("GET", `/api/v1/orders/${order.id}`, undefined, a)).status).to.equal(200);
+    const s1Org = (await ok(call("GET", "/api/v1/me", undefined, s1))).organisationId;
+    expect((await call("GET", `/api/v1/organisations/${s1Org}`, undefined, a)).status).to.equal(403);
+    // Roles: a holder on an officer route, an officer on a holder route, ra-officer registering organisations.
+    expect((await call("GET", "/api/v1/me", undefined, card)).status).to.equal(403);
+    expect((await call("POST", `/api/v1/holder/cards/${card.serial}/suspend`, {}, a)).status).to.equal(403);
+    expect((await call("POST", "/api/v1/organisations", { orgNumber: "5569999999", name: "X", country: "SE" }, a)).status).to.equal(403);
+
+    // Revoked client certificate: Anna's second card is revoked by a colleague → 401 from then on.
+    await ok(call("POST", `/api/v1/certificates/${a2.serial}/revoke`, { reason: "keyCompromise" }, b));
+    const revoked = await call("GET", "/api/v1/me", undefined, a2);
+    expect([revoked.status, revoked.body.detail]).to.satisfy(([s, m]: [number, string]) => s === 401 && /revoked/.test(m));
+    // OCSP agrees (REQ-17): an independent client sees the revocation.
+    const issuerPem = join(process.env.CARDPKI_CA_STORE!, "demo-issuing", "cert.pem");
+    writeFileSync("/tmp/ra-a2.pem", a2.cert);
+    let text = "";
+    for (let i = 0; i < 20 && !/revoked/.test(text); i++) {
+      text = (await run("openssl", ["ocsp", "-issuer", issuerPem, "-cert", "/tmp/ra-a2.pem", "-url", `${svc.url}/ocsp`, "-noverify"])).out;
+      if (!/revoked/.test(text)) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(text).to.match(/: revoked/);
+
+    // Holder self-service: suspend own card (then it no longer authenticates), an officer resumes; rate limit (REQ-18).
+    const other = await call("POST", `/api/v1/holder/cards/${a.serial}/suspend`, {}, card);
+    expect(other.status, "a holder cannot suspend someone else's card").to.equal(404);
+    let last: Reply | undefined;
+    for (let i = 0; i < 6; i++) {
+      last = await call("POST", `/api/v1/holder/cards/${card.serial}/suspend`, {}, card);
+      if (last.status !== 200) break;
+      expect((await call("POST", "/api/v1/holder/renewals", { workflowId: "loa3-card-order", nationalId: h.nationalId }, card)).status, "a held card does not authenticate").to.equal(401);
+      await ok(call("POST", `/api/v1/certificates/${card.serial}/resume`, {}, b));
+    }
+    expect(last!.status).to.equal(429);
+    expect(last!.headers["retry-after"]).to.be.a("string");
+    expect(await svc.runtime.db("audit_events").where({ action: "revocation.alarm.holder-rate" })).to.have.length(1);
+
+    // REQ-11: renewal on this valid LoA3 eID; identify-by-eid replaces the in-person identifications.
+    const renewal = await ok(call("POST", "/api/v1/holder/renewals", { workflowId: "loa3-card-order", nationalId: h.nationalId }, card), 201);
+    await ok(call("POST", `/api/v1/applicant/orders/${renewal.id}/accept-terms`, { token: await tokenOf(renewal.id), termsVersion: "2026-01", accepted: true }));
+    expect((await ok(call("POST", `/api/v1/holder/orders/${renewal.id}/identify-by-eid`, {}, card))).state).to.equal("IDENTIFIED");
+    expect((await ok(act(renewal.id, "approve", a))).state).to.equal("APPROVED");
+  });
+
+  it("fail/missing, foreign and spoofed client certificates get 401 problem+json", async () => {
+    const none = await call("GET", "/api/v1/me");
+    expect([none.status, none.headers["content-type"]]).to.deep.equal([401, "application/problem+json"]);
+    const spoof = await call("GET", "/api/v1/me", undefined, undefined, { "x-ssl-client-cert": encodeURIComponent(staff[0]!.cert), "x-officer-id": "anyone", "x-forwarded-for": "127.0.0.1" });
+    expect(spoof.status).to.equal(401);
+    // A certificate from another CA (self-signed, same subject as a staff officer).
+    const k = newKey();
+    const pemKey = "/tmp/ra-foreign.key";
+    writeFileSync(pemKey, k.key);
+    const self = await run("openssl", ["req", "-new", "-x509", "-key", pemKey, "-subj", "/CN=Ada Admin/O=cardpki demo service owner/C=SE", "-days", "1", "-addext", "extendedKeyUsage=clientAuth"]);
+    expect(self.status).to.equal(0);
+    const foreign = await call("GET", "/api/v1/me", undefined, { key: k.key, cert: self.stdout, serial: "", spki: k.spki });
+    expect([foreign.status, foreign.body.type]).to.deep.equal([401, "urn:cardpki:problem:unauthorized"]);
+  });
+
+  it("fail/bad input: unknown field, wrong type, malformed JSON, non-JSON, oversized body, bad id → 4xx problem+json; nothing changes", async () => {
+    const s1 = staff[0]!;
+    const unknown = await call("POST", "/api/v1/organisations", { orgNumber: "5560000009", name: "X", country: "SE", admin: true }, s1);
+    expect([unknown.status, unknown.body.problems]).to.deep.equal([400, ["/: unknown field 'admin'"]]);
+    expect((await call("POST", "/api/v1/organisations", { orgNumber: 5560000009, name: "X", country: "SE" }, s1)).status).to.equal(400);
+    expect((await call("POST", "/api/v1/organisations", undefined, s1, {}, "{not json")).status).to.equal(400);
+    expect((await call("POST", "/api/v1/organisations", undefined, s1, { "content-type": "text/plain" }, "orgNumber=1")).status).to.equal(415);
+    expect((await call("POST", "/api/v1/organisations", { orgNumber: "5560000009", name: "x".repeat(40_000), country: "SE" }, s1)).status).to.equal(413);
+    expect((await call("GET", "/api/v1/orders/not-an-id", undefined, s1)).status).to.equal(400);
+    expect(await svc.runtime.db("organisations").where({ org_number: "5560000009" })).to.have.length(0);
+  });
+
+  it("ok/IP allow-list per organisation (REQ-23); OpenAPI document at /api/openapi.json", async function () {
+    const s1 = staff[0]!;
+    const me = await ok(call("GET", "/api/v1/me", undefined, s1));
+    await ok(call("PUT", `/api/v1/organisations/${me.organisationId}/ip-allow-list`, { cidrs: ["10.0.0.0/8"] }, staff[1]));
+    const blocked = await call("GET", "/api/v1/me", undefined, s1);
+    expect([blocked.status, blocked.body.detail]).to.satisfy(([s, m]: [number, string]) => s === 403 && /REQ-23/.test(m));
+    expect((await call("PUT", `/api/v1/organisations/${me.organisationId}/ip-allow-list`, { cidrs: ["not-a-net"] }, s1)).status).to.equal(403);
+    await svc.runtime.db("organisations").where({ id: me.organisationId }).update({ ip_allow_list: JSON.stringify(["127.0.0.0/8", "::1/128"]) });
+    await ok(call("GET", "/api/v1/me", undefined, s1));
+    await svc.runtime.db("organisations").where({ id: me.organisationId }).update({ ip_allow_list: null });
+    const openapi = await ok(call("GET", "/api/openapi.json"));
+    expect(openapi.openapi).to.equal("3.1.0");
+    expect(openapi.paths).to.have.property("/api/v1/orders/{id}/actions/{action}");
+    expect(openapi.paths["/api/v1/organisations"].post.requestBody.content["application/json"].schema.additionalProperties).to.equal(false);
+  });
+});
