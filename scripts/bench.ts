@@ -3,8 +3,9 @@
 //            16 concurrent requests, vs raw PKCS#11 signing with the same key (issue 2).
 //  ocsp:     POST throughput and p99 on 10,000 certificates, 16 connections (ab), vs `openssl ocsp -index` (issue 4).
 //  crl:      time and peak RSS for full CRLs of 100,000 and 1,000,000 entries vs `openssl ca -gencrl` (issue 4).
-// Usage: scripts/bench [--suite issuance,ocsp,crl] [--seconds N] [--concurrency N] [--crl-sizes 100000,1000000]
-import { mkdtempSync, rmSync } from "node:fs";
+//  ra:       full LoA3 order lifecycles per second on SQLite vs bare issuance in the same run (issue 5).
+// Usage: scripts/bench [--suite issuance,ocsp,crl,ra] [--seconds N] [--concurrency N] [--crl-sizes 100000,1000000]
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { join } from "node:path";
 import { generateKeyPairSync } from "node:crypto";
@@ -13,10 +14,13 @@ import { loadConfig } from "../src/composition/config.js";
 import { setupDemo } from "../src/composition/demo-setup.js";
 import { openRuntime } from "../src/composition/runtime.js";
 import { benchCrl, benchOcsp } from "./bench-revocation.js";
+import { bootstrapStaff, openRa } from "../src/composition/ra.js";
+import { fileRegister } from "../src/composition/file-register.js";
+import type { Actor } from "../src/ra/order.js";
 
 const { values } = parseArgs({ options: {
   seconds: { type: "string", default: "8" }, concurrency: { type: "string", default: "16" }, "skip-raw": { type: "boolean", default: false },
-  suite: { type: "string", default: "issuance,ocsp,crl" }, "crl-sizes": { type: "string", default: "100000,1000000" }, "ocsp-requests": { type: "string", default: "60000" },
+  suite: { type: "string", default: "issuance,ocsp,crl,ra" }, "crl-sizes": { type: "string", default: "100000,1000000" }, "ocsp-requests": { type: "string", default: "60000" },
 } });
 const suites = new Set(values.suite!.split(","));
 const seconds = Number(values.seconds);
@@ -41,6 +45,58 @@ async function measure(concurrency: number, seconds: number, op: (worker: number
   lat.sort((a, b) => a - b);
   const q = (p: number) => Number(lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]!.toFixed(2));
   return { ops: count, seconds: Number(elapsed.toFixed(2)), perSecond: Math.round(count / elapsed), latencyMs: { p50: q(0.5), p99: q(0.99) } };
+}
+
+/**
+ * Full LoA3 order lifecycles on SQLite: order (register check) → terms → two identifications →
+ * approval → production (certificate from SoftHSM2) → hand-out → activation: 9 audited
+ * compare-and-set transitions and one issuance each. Peer in the same run: bare issuance.
+ */
+async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: () => Promise<unknown>, concurrency: number, seconds: number) {
+  const registerFile = join(dir, "bench-register.json");
+  const people = Array.from({ length: concurrency * 4 }, (_, i) => `1970${String(i).padStart(8, "0")}`);
+  writeFileSync(registerFile, JSON.stringify({ people: Object.fromEntries(people.map((p) => [p, { status: "alive" }])) }));
+  const ra = openRa(rt, { register: fileRegister(registerFile) });
+  const staffKey = () => new Uint8Array(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "der" }));
+  const until = new Date(Date.now() + 86_400_000 * 30);
+  const boot = await bootstrapStaff(rt, ra, { orgNumber: "556000-0000", orgName: "x", country: "SE", nationalId: "199001019999", name: "Bench Staff", roles: ["ra-admin", "ra-officer", "ca-operator"], qualifiedUntil: until, publicKey: staffKey(), operator: "bench" });
+  const staff: Actor = { kind: "officer", personId: boot.personId, roles: ["service-owner-staff", "ra-admin", "ra-officer", "ca-operator"], organisationId: boot.organisationId, serviceOwnerStaff: true, qualifiedUntil: until };
+  const org = await ra.onboarding.registerOrganisation(staff, { orgNumber: "5561110000", name: "Bench Kund AB", country: "SE" });
+  await ra.onboarding.recordOnboardingEvidence(staff, org.id, { registrationCertificate: "bench", domain: "bench.example", domainValidationMethod: "dns-txt" });
+  const officers: Actor[] = [];
+  for (let i = 0; i < 3; i++) {
+    const p = await ra.onboarding.bindPerson(staff, org.id, { nationalId: `1980${String(i).padStart(8, "0")}`, name: `Officer ${i}` });
+    await ra.onboarding.appointOfficer(staff, p.id, { roles: ["ra-officer"], qualification: "bench", qualifiedUntil: until });
+    officers.push({ kind: "officer", personId: p.id, roles: ["ra-officer"], organisationId: org.id, qualifiedUntil: until });
+  }
+  const applicants = [];
+  for (const n of people) applicants.push({ id: (await ra.onboarding.bindPerson(staff, org.id, { nationalId: n, name: `Holder ${n}` })).id, nationalId: n });
+  const [o1, o2, o3] = officers as [Actor, Actor, Actor];
+  const doc = { type: "passport", number: "BENCH1234", expires: new Date("2035-01-01") };
+  const cardKeys = Array.from({ length: 64 }, staffKey);
+  let k = 0;
+  const lifecycle = async (w: number) => {
+    const a = applicants[(w + concurrency * (k % 4)) % applicants.length]!;
+    const o = await ra.orders.create(o1, { personId: a.id, workflowId: "loa3-card-order", nationalId: a.nationalId });
+    const note = await rt.db("notifications").where({ person_id: a.id }).orderBy("created_at", "desc").first();
+    const token = /token: ([A-Z0-9]+)/.exec(note.body)![1]!;
+    await ra.orders.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: token, termsVersion: rt.config.ra.termsVersion, accepted: true });
+    await ra.orders.act(o.id, "identify", o1, { document: doc, faceCompared: true });
+    await ra.orders.act(o.id, "identify", o2, { document: doc, faceCompared: true });
+    await ra.orders.act(o.id, "approve", o2, {});
+    await ra.orders.act(o.id, "start-production", o1, {});
+    const produced = await ra.orders.act(o.id, "produce", staff, { publicKey: cardKeys[k++ % cardKeys.length]! });
+    await ra.orders.act(o.id, "hand-out", o3, { secondIdentification: { document: doc, faceCompared: true } });
+    await ra.orders.act(o.id, "activate", { kind: "holder", personId: a.id, roles: [], credentialSerial: produced.certSerial!, loa: 3 }, {});
+  };
+  const issuance = await measure(concurrency, Math.min(seconds, 5), issueOne);
+  const result = await measure(concurrency, seconds, lifecycle);
+  return {
+    benchmark: "full LoA3 order lifecycles (9 audited compare-and-set transitions + 1 HSM issuance each), SQLite WAL synchronous=FULL, in process", concurrency,
+    cardpki: result, issuanceAloneSameRun: issuance,
+    ratioToIssuanceAlone: Number((result.perSecond / issuance.perSecond).toFixed(3)),
+    target: { lifecyclesPerSecond: 200, met: result.perSecond >= 200 },
+  };
 }
 
 const dir = mkdtempSync(join(tmpdir(), "cardpki-bench-"));
@@ -70,6 +126,7 @@ try {
       target: { certificatesPerSecond: 1000, met: issuance.perSecond >= 1000 },
     };
   }
+  if (suites.has("ra")) report.ra = await benchRa(rt, issueOne, concurrency, seconds);
   await rt.close();
 
   if (suites.has("ocsp")) report.ocsp = await benchOcsp(env, dir, Number(values["ocsp-requests"]));

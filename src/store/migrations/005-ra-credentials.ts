@@ -51,6 +51,7 @@ export async function up(db: Knex): Promise<void> {
     t.text("body").notNullable();
     t.bigInteger("created_at").notNullable();
     t.bigInteger("sent_at");
+    t.index(["person_id", "created_at"]);
   });
   await db.schema.createTable("revocation_requests", (t) => {
     t.string("id", 64).primary();
