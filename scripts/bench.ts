@@ -69,7 +69,7 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
     await ra.onboarding.appointOfficer(staff, p.id, { roles: ["ra-officer"], qualification: "bench", qualifiedUntil: until });
     officers.push({ kind: "officer", personId: p.id, roles: ["ra-officer"], organisationId: org.id, qualifiedUntil: until });
   }
-  const applicants = [];
+  const applicants: { id: string; nationalId: string }[] = [];
   for (const n of people) applicants.push({ id: (await ra.onboarding.bindPerson(staff, org.id, { nationalId: n, name: `Holder ${n}` })).id, nationalId: n });
   const [o1, o2, o3] = officers as [Actor, Actor, Actor];
   const doc = { type: "passport", number: "BENCH1234", expires: new Date("2035-01-01") };
