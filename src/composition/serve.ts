@@ -10,6 +10,7 @@ import { pingDatabase } from "../store/database.js";
 import { existsSync } from "node:fs";
 import type { Server as HttpsServer } from "node:https";
 import { buildRaApp, listenRa } from "../http/ra-server.js";
+import { toPem } from "../asn1/der.js";
 import type { Config } from "./config.js";
 import { openRa, type Ra } from "./ra.js";
 import { loadOcspIssuers, openRuntime, type Runtime } from "./runtime.js";
@@ -137,7 +138,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       const ra = openRa(runtime);
       const clientCas = [...authorities.values()].flatMap((a) => {
         const ca = caDir.load(a.id);
-        return [ca.certDer, ...ca.chainDer].map((d) => `-----BEGIN CERTIFICATE-----\n${Buffer.from(d).toString("base64").replace(/.{64}/g, "$&\n")}\n-----END CERTIFICATE-----\n`);
+        return [ca.certDer, ...ca.chainDer].map((d) => toPem("CERTIFICATE", d));
       });
       const app = buildRaApp({ resolve: (serial, der) => ra.resolver.resolve(serial, der), onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk }, "1");
       const raServer = await listenRa(app, { key: readFileSync(config.ra.tlsKey), cert: readFileSync(config.ra.tlsCert), clientCas }, config.host, config.ra.port);

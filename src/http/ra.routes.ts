@@ -1,8 +1,8 @@
 import express, { Router, type Request, type Response } from "express";
 import type { TLSSocket } from "node:tls";
 import { X509Certificate } from "node:crypto";
-import { BlockList, isIPv4 } from "node:net";
 import { CaError } from "../shared/ca-error.js";
+import { addressIn, parseCidrs } from "../shared/cidr.js";
 import type { Actor } from "../ra/order.js";
 import type { Onboarding } from "../ra/onboarding.js";
 import type { ActionRequest, OrderService } from "../ra/order-service.js";
@@ -105,7 +105,8 @@ export const RA_ROUTES: readonly RaRoute[] = [
   {
     method: "put", path: "/people/:id/officer", summary: "Appoint an officer: roles and identity-proofing qualification (REQ-24, REQ-25)", auth: "officer", roles: ["ra-admin", "service-owner-staff"],
     body: obj({ roles: ROLES, qualification: str(128), qualifiedUntil: { type: "string", format: "date" } }, ["roles"]),
-    handle: ({ actor, params, body }, d) => d.onboarding.appointOfficer(actor, params.id!, { roles: body.roles, ...(body.qualification ? { qualification: body.qualification, qualifiedUntil: date(body.qualifiedUntil) } : {}), ...(body.qualifiedUntil && !body.qualification ? { qualifiedUntil: date(body.qualifiedUntil) } : {}) }),
+    handle: ({ actor, params, body }, d) =>
+      d.onboarding.appointOfficer(actor, params.id!, { roles: body.roles, ...(body.qualification ? { qualification: body.qualification } : {}), ...(body.qualifiedUntil ? { qualifiedUntil: date(body.qualifiedUntil) } : {}) }),
   },
   {
     method: "post", path: "/orders", summary: "Order a card for a bound person; the register is checked (REQ-07)", auth: "officer", roles: ["ra-officer"], status: 201,
@@ -164,18 +165,6 @@ export const RA_ROUTES: readonly RaRoute[] = [
   },
 ];
 
-/** Client IP as the socket saw it (a forwarded-for header is never trusted). */
-function allowed(list: readonly string[], ip: string | undefined): boolean {
-  if (!ip) return false;
-  const bl = new BlockList();
-  for (const c of list) {
-    const [a, b] = c.split("/");
-    bl.addSubnet(a!, Number(b), isIPv4(a!) ? "ipv4" : "ipv6");
-  }
-  const v4 = ip.startsWith("::ffff:") ? ip.slice(7) : ip;
-  return isIPv4(v4) ? bl.check(v4, "ipv4") : bl.check(ip, "ipv6");
-}
-
 /** REQ-22: the identity of the caller comes from the TLS layer only; every header is ignored. */
 async function authenticate(req: Request, auth: Auth, deps: RaApiDeps): Promise<Actor> {
   if (auth === "applicant") return { kind: "applicant", roles: [] };
@@ -187,7 +176,8 @@ async function authenticate(req: Request, auth: Auth, deps: RaApiDeps): Promise<
   const cert = new X509Certificate(peer.raw);
   const { actor, ipAllowList } = await deps.resolve(cert.serialNumber.toLowerCase(), new Uint8Array(peer.raw));
   if (actor.kind !== auth) throw new CaError("forbidden", auth === "holder" ? "this endpoint is for eID holders" : "this endpoint is for officers (an ra-officer client certificate)");
-  if (ipAllowList && ipAllowList.length > 0 && !allowed(ipAllowList, req.socket.remoteAddress))
+  // The client IP as the socket saw it (a forwarded-for header is never trusted).
+  if (ipAllowList && ipAllowList.length > 0 && !addressIn(parseCidrs(ipAllowList), req.socket.remoteAddress))
     throw new CaError("forbidden", `calls for this organisation are allowed only from its listed networks (REQ-23); this one came from ${req.socket.remoteAddress}`);
   return actor;
 }

@@ -1,5 +1,5 @@
-import { BlockList, isIP } from "node:net";
 import { CaError } from "../shared/ca-error.js";
+import { parseCidrs } from "../shared/cidr.js";
 import type { Clock } from "../shared/clock.js";
 import type { Random } from "../shared/random.js";
 import { newId } from "../shared/ids.js";
@@ -11,20 +11,6 @@ import type { CardCertificates } from "./ports.js";
 import { actorId, requireRole, requireScope } from "./actor-checks.js";
 
 const ROLES: readonly Role[] = ["ra-officer", "ra-admin", "auditor", "ca-operator", "service-owner-staff"];
-
-/** Parses a CIDR list; throws invalid-input for anything that is not one (REQ-23 allow-lists). */
-export function parseCidrs(cidrs: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const c of cidrs) {
-    const [addr, bits, extra] = c.split("/");
-    const family = addr ? isIP(addr) : 0;
-    const n = Number(bits);
-    if (!family || extra !== undefined || bits === undefined || !Number.isInteger(n) || n < 0 || n > (family === 4 ? 32 : 128))
-      throw new CaError("invalid-input", `'${c}' is not an IPv4 or IPv6 network in CIDR form`);
-    list.addSubnet(addr!, n, family === 4 ? "ipv4" : "ipv6");
-  }
-  return list;
-}
 
 /**
  * Onboarding of organisations, people and officers (REQ-01, REQ-02, REQ-21, REQ-23..25). Every

@@ -59,7 +59,7 @@ export class OrderService {
   }
 
   /** REQ-07: the register must know the person and not mark them deceased, missing or incapacitated. */
-  private async registerCheck(actor: Actor, nationalId: string, subject: string): Promise<{ ok: boolean; status: string; source: string }> {
+  private async registerCheck(nationalId: string): Promise<{ ok: boolean; status: string; source: string }> {
     const { register } = this.deps;
     let r;
     try {
@@ -69,8 +69,6 @@ export class OrderService {
     }
     if (r.status !== "alive")
       throw new CaError("policy-violation", `the authoritative register (${register.source}) answers '${r.status}' for this person; no card order (REQ-07)`, { registerStatus: r.status });
-    void actor;
-    void subject;
     return { ok: true, status: r.status, source: register.source };
   }
 
@@ -87,7 +85,7 @@ export class OrderService {
     const org = (await this.deps.directory.organisation(person.organisationId))!;
     if (org.status !== "active") throw new CaError("policy-violation", `organisation ${org.orgNumber} is not onboarded (registration certificate and domain validation, REQ-01)`);
     if (this.deps.hasher.hash("national-id", input.nationalId) !== person.nationalIdHash) throw new CaError("policy-violation", "the national ID number does not match the person's record");
-    const register = await this.registerCheck(actor, input.nationalId, person.id);
+    const register = await this.registerCheck(input.nationalId);
     return this.open(actor, { personId: person.id, organisationId: org.id, email: person.email, workflow: w, purpose, register });
   }
 
@@ -102,7 +100,7 @@ export class OrderService {
     const org = (await this.deps.directory.organisation(person.organisationId))!;
     if (org.status !== "active") throw new CaError("policy-violation", `organisation ${org.orgNumber} is not active (REQ-01)`);
     // REQ-11: at LoA3 the identity data is re-verified against the register (we do it at every level).
-    const register = await this.registerCheck(actor, input.nationalId, person.id);
+    const register = await this.registerCheck(input.nationalId);
     return this.open(actor, { personId: person.id, organisationId: org.id, email: person.email, workflow: w, purpose: "holder", register, renewalOf: actor.credentialSerial });
   }
 
@@ -162,7 +160,7 @@ export class OrderService {
     const { orders, clock, random, currentTermsVersion, certs, directory } = this.deps;
     const order = await orders.load(orderId);
     if (!order) throw new CaError("not-found", `no order ${orderId}`);
-    if (actor.kind !== "officer" && actor.kind !== "system" && actor.kind !== "applicant" && actor.personId !== order.applicantPersonId)
+    if (actor.kind === "holder" && actor.personId !== order.applicantPersonId)
       throw new CaError("not-found", `no order ${orderId}`);
     const workflow = this.deps.workflows.get(order.workflowId);
     if (!workflow) throw new CaError("config", `order ${orderId} follows workflow '${order.workflowId}', which is not loaded`);

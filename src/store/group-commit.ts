@@ -1,77 +1,20 @@
 import type { Knex } from "knex";
 
-interface Pending<Op> {
-  op: Op;
-  resolve: () => void;
-  reject: (e: unknown) => void;
-}
-
 /**
- * Group commit: writes that arrive while a transaction is being written share the next one,
- * and `apply` turns a whole batch into a few multi-row statements, so N durable records cost
- * one commit, not N. If a shared transaction fails, each op is retried in its own transaction
- * so that one bad write never fails its neighbours and each gets its own error.
+ * Operations that arrive while a transaction is being written share the next one, so N durable
+ * writes cost one commit, not N. `write` runs a whole batch inside one transaction and returns
+ * one result per operation. If a shared transaction fails, each operation is retried in its own
+ * transaction so that one bad write never fails its neighbours and each gets its own error.
  */
-export class GroupCommitter<Op> {
-  private queue: Pending<Op>[] = [];
+class SharedCommit<Op, R> {
+  private queue: { op: Op; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
   private flushing = false;
   batches = 0;
 
   constructor(
     private readonly db: Knex,
-    private readonly apply: (trx: Knex.Transaction, ops: readonly Op[]) => Promise<void>,
-    private readonly maxBatch = 256,
-  ) {}
-
-  run(op: Op): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ op, resolve, reject });
-      if (!this.flushing) {
-        this.flushing = true;
-        setImmediate(() => void this.flush());
-      }
-    });
-  }
-
-  private async flush(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
-      this.batches++;
-      let ok = false;
-      try {
-        await this.db.transaction((trx) => this.apply(trx, batch.map((p) => p.op)));
-        ok = true;
-      } catch (e) {
-        if (batch.length === 1) batch[0]!.reject(e);
-      }
-      if (ok) for (const p of batch) p.resolve();
-      else if (batch.length > 1)
-        for (const p of batch) {
-          try {
-            await this.db.transaction((trx) => this.apply(trx, [p.op]));
-            p.resolve();
-          } catch (e) {
-            p.reject(e);
-          }
-        }
-    }
-    this.flushing = false;
-  }
-}
-
-/**
- * Like GroupCommitter for operations that each return a result (a compare-and-set that may find
- * the row moved on): concurrent operations share one transaction, each runs its own statements
- * in it. If the shared transaction fails, each operation is retried alone.
- */
-export class SharedTransactions<Op, R> {
-  private queue: { op: Op; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
-  private flushing = false;
-
-  constructor(
-    private readonly db: Knex,
-    private readonly one: (trx: Knex.Transaction, op: Op) => Promise<R>,
-    private readonly maxBatch = 128,
+    private readonly write: (trx: Knex.Transaction, ops: readonly Op[]) => Promise<R[]>,
+    private readonly maxBatch: number,
   ) {}
 
   run(op: Op): Promise<R> {
@@ -87,13 +30,10 @@ export class SharedTransactions<Op, R> {
   private async flush(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
+      this.batches++;
       let results: R[] | undefined;
       try {
-        results = await this.db.transaction(async (trx) => {
-          const out: R[] = [];
-          for (const p of batch) out.push(await this.one(trx, p.op));
-          return out;
-        });
+        results = await this.db.transaction((trx) => this.write(trx, batch.map((p) => p.op)));
       } catch (e) {
         if (batch.length === 1) batch[0]!.reject(e);
       }
@@ -101,12 +41,36 @@ export class SharedTransactions<Op, R> {
       else if (batch.length > 1)
         for (const p of batch) {
           try {
-            p.resolve(await this.db.transaction((trx) => this.one(trx, p.op)));
+            p.resolve((await this.db.transaction((trx) => this.write(trx, [p.op])))[0]!);
           } catch (e) {
             p.reject(e);
           }
         }
     }
     this.flushing = false;
+  }
+}
+
+/** Group commit for writes that return nothing: `apply` turns a whole batch into a few multi-row statements. */
+export class GroupCommitter<Op> extends SharedCommit<Op, void> {
+  constructor(db: Knex, apply: (trx: Knex.Transaction, ops: readonly Op[]) => Promise<void>, maxBatch = 256) {
+    super(db, async (trx, ops) => {
+      await apply(trx, ops);
+      return ops.map(() => undefined);
+    }, maxBatch);
+  }
+}
+
+/**
+ * Group commit for operations that each return a result (a compare-and-set that may find the row
+ * moved on): each runs its own statements inside the shared transaction.
+ */
+export class SharedTransactions<Op, R> extends SharedCommit<Op, R> {
+  constructor(db: Knex, one: (trx: Knex.Transaction, op: Op) => Promise<R>, maxBatch = 128) {
+    super(db, async (trx, ops) => {
+      const out: R[] = [];
+      for (const op of ops) out.push(await one(trx, op));
+      return out;
+    }, maxBatch);
   }
 }

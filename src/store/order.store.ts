@@ -42,16 +42,19 @@ export class KnexOrderStore implements OrderStore {
     };
   }
 
-  async load(orderId: string): Promise<(OrderView & { version: number; workflowId: string }) | undefined> {
-    const o = await this.db("orders").where({ id: orderId }).first();
+  private async loadWhere(where: Record<string, string>): Promise<(OrderView & { version: number; workflowId: string }) | undefined> {
+    const o = await this.db("orders").where(where).first();
     if (!o) return undefined;
-    const ids = await this.db("order_identifications").where({ order_id: orderId }).whereIn("kind", ["identify", "eid"]).orderBy("seq");
+    const ids = await this.db("order_identifications").where({ order_id: o.id }).whereIn("kind", ["identify", "eid"]).orderBy("seq");
     return this.view(o, ids);
   }
 
-  async byCertificate(serial: string): Promise<(OrderView & { workflowId: string }) | undefined> {
-    const o = await this.db("orders").where({ cert_serial: serial }).first();
-    return o ? this.load(o.id) : undefined;
+  load(orderId: string): Promise<(OrderView & { version: number; workflowId: string }) | undefined> {
+    return this.loadWhere({ id: orderId });
+  }
+
+  byCertificate(serial: string): Promise<(OrderView & { workflowId: string }) | undefined> {
+    return this.loadWhere({ cert_serial: serial });
   }
 
   apply(change: OrderChange, audit: AuditEvent): Promise<boolean> {
