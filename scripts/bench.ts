@@ -78,7 +78,7 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
   const lifecycle = async (w: number) => {
     const a = applicants[(w + concurrency * (k % 4)) % applicants.length]!;
     const o = await ra.orders.create(o1, { personId: a.id, workflowId: "loa3-card-order", nationalId: a.nationalId });
-    const note = await rt.db("notifications").where({ person_id: a.id }).orderBy("created_at", "desc").first();
+    const note = await rt.readDb("notifications").where({ person_id: a.id }).orderBy("created_at", "desc").first();
     const token = /token: ([A-Z0-9]+)/.exec(note.body)![1]!;
     await ra.orders.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: token, termsVersion: rt.config.ra.termsVersion, accepted: true });
     await ra.orders.act(o.id, "identify", o1, { document: doc, faceCompared: true });

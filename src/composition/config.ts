@@ -12,6 +12,8 @@ export interface Config {
   readonly policyDir: string;
   readonly caStoreDir: string;
   readonly databaseUrl: string;
+  /** SQLite: read-only connections beside the single writer (WAL). */
+  readonly databaseReaders: number;
   readonly host: string;
   readonly port: number;
   /** Public base URL put into AIA and CRL distribution points. */
@@ -45,6 +47,7 @@ const FILE_SCHEMA = {
     policyDir: { type: "string" },
     caStoreDir: { type: "string" },
     databaseUrl: { type: "string" },
+    databaseReaders: { type: "integer", minimum: 1, maximum: 64 },
     host: { type: "string" },
     port: { type: "integer", minimum: 0, maximum: 65535 },
     baseUrl: { type: "string", pattern: "^https?://[^\\s/]+(/[^\\s]*)?$" },
@@ -99,11 +102,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
   const pinsFromEnv: Record<string, PinConfig> = {};
   // CARDPKI_PIN_<TOKEN> (token label upper-cased, non-alphanumerics as _) names the PIN in the environment.
   for (const k of Object.keys(env)) if (k.startsWith("CARDPKI_PIN_FILE_")) pinsFromEnv[k.slice(17).toLowerCase().replace(/_/g, "-")] = { file: env[k]! };
+  const count = (name: string, v: string | number) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw new CaError("config", `${name} must be a whole number from 1 to 64 (got '${v}')`);
+    return n;
+  };
   return {
     dataDir,
     policyDir: resolve(cwd, env.CARDPKI_POLICY_DIR ?? f.policyDir ?? "policies"),
     caStoreDir: resolve(cwd, env.CARDPKI_CA_STORE ?? f.caStoreDir ?? "ca-store"),
     databaseUrl: env.DATABASE_URL ?? f.databaseUrl ?? `sqlite:${join(dataDir, "cardpki.db")}`,
+    databaseReaders: count("CARDPKI_DB_READERS", env.CARDPKI_DB_READERS ?? f.databaseReaders ?? 8),
     host: env.CARDPKI_HOST ?? f.host ?? "0.0.0.0",
     port,
     baseUrl,

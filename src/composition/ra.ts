@@ -48,8 +48,8 @@ export function hashKey(rt: Runtime): Uint8Array {
 export function openRa(rt: Runtime, opts: { register?: PopulationRegister; certs?: CardCertificates } = {}): Ra {
   const workflows = loadWorkflows(join(rt.config.policyDir, "workflows"));
   for (const w of workflows.values()) for (const p of w.profiles) if (!rt.profiles.has(p)) throw new CaError("config", `workflow ${w.id} names profile '${p}', which is not loaded`);
-  const orderStore = new KnexOrderStore(rt.db);
-  const directory = new KnexDirectoryStore(rt.db);
+  const orderStore = new KnexOrderStore(rt.db, rt.readDb);
+  const directory = new KnexDirectoryStore(rt.db, rt.readDb);
   const certs = opts.certs ?? cardCertificates(rt, () => rt.authority(rt.config.issuingCas[0] ?? ""));
   const hasher = new KeyedHasher(hashKey(rt));
   const register = opts.register ?? fileRegister(rt.config.ra.registerFile);

@@ -12,7 +12,7 @@ import { authorityFromCertificate, type Authority } from "../ca/authority.js";
 import { Pkcs11Keystore } from "../hsm/pkcs11-keystore.js";
 import { envPin, filePin, type PinSource } from "../hsm/pin-source.js";
 import { parsePkcs11Uri } from "../hsm/pkcs11-uri.js";
-import { openDatabase, type Database } from "../store/database.js";
+import { openDatabase, openReader, type Database } from "../store/database.js";
 import { KnexCertStore } from "../store/cert.store.js";
 import { CaDirectory } from "../ceremony/ca-directory.js";
 import { KnexRevocationStore } from "../store/revocation.store.js";
@@ -28,6 +28,8 @@ export interface Runtime {
   readonly clock: Clock;
   readonly random: Random;
   readonly db: Database;
+  /** Reads that may run beside the writer (the same pool on PostgreSQL). */
+  readonly readDb: Database;
   readonly profiles: ReadonlyMap<string, CertificateProfile>;
   readonly store: KnexCertStore;
   readonly issuer: CertificateIssuer;
@@ -87,6 +89,10 @@ export async function openRuntime(config: Config, opts: RuntimeOptions = {}): Pr
   const random = opts.random ?? cryptoRandom;
   const profiles = loadProfiles(join(config.policyDir, "profiles"));
   const db = await openDatabase(config.databaseUrl);
+  const readDb = await openReader(config.databaseUrl, db, config.databaseReaders).catch(async (e) => {
+    await db.destroy();
+    throw new CaError("unavailable", `database readers: ${(e as Error).message}`);
+  });
   const store = new KnexCertStore(db);
   const issuer = new CertificateIssuer({ profiles, store, clock, random });
   const revocationPolicy = loadRevocationPolicy(join(config.policyDir, "revocation", "revocation.yaml"));
@@ -108,6 +114,7 @@ export async function openRuntime(config: Config, opts: RuntimeOptions = {}): Pr
   const authorities = new Map<string, Authority>();
   const close = async () => {
     for (const ks of keystores.values()) await ks.then((k) => k.close()).catch(() => undefined);
+    if (readDb !== db) await readDb.destroy();
     await db.destroy();
   };
   try {
@@ -133,7 +140,7 @@ export async function openRuntime(config: Config, opts: RuntimeOptions = {}): Pr
     throw e;
   }
   return {
-    config, clock, random, db, profiles, store, issuer, caDir, authorities, keystore, close, revocationPolicy, revocations, registry, crls,
+    config, clock, random, db, readDb, profiles, store, issuer, caDir, authorities, keystore, close, revocationPolicy, revocations, registry, crls,
     authority: (id) => {
       const a = authorities.get(id);
       if (!a) throw new CaError("not-found", `CA '${id}' is not an active issuing CA here (active: ${[...authorities.keys()].join(", ") || "none"})`);

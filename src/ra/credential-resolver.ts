@@ -27,11 +27,11 @@ export class CredentialResolver {
     const personId = st.profileId === "ra-officer" ? await directory.credentialOwner(s) : undefined;
     // An officer card not activated yet is not a credential: its holder may only activate it (REQ-16).
     if (personId) {
-      const person = await directory.person(personId);
+      const bound = await directory.personWithOrganisation(personId);
       const officer = await directory.officer(personId);
-      if (!person || person.unboundAt || !officer) throw new CaError("unauthorized", "the client certificate belongs to no current officer");
-      const org = await directory.organisation(person.organisationId);
-      if (!org || org.status !== "active") throw new CaError("unauthorized", "the officer's organisation is not active");
+      if (!bound || bound.person.unboundAt || !officer) throw new CaError("unauthorized", "the client certificate belongs to no current officer");
+      const { person, organisation: org } = bound;
+      if (org.status !== "active") throw new CaError("unauthorized", "the officer's organisation is not active");
       return {
         actor: {
           kind: "officer", personId: person.id, roles: officer.roles, organisationId: org.id, serviceOwnerStaff: officer.serviceOwnerStaff, credentialSerial: s,

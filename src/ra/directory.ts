@@ -42,6 +42,8 @@ export interface DirectoryStore {
   createOrganisation(o: Organisation, at: Date, audit: AuditEvent): Promise<void>;
   updateOrganisation(id: string, patch: Partial<Pick<Organisation, "registrationCertificate" | "domain" | "domainValidatedAt" | "status" | "ipAllowList">> & { domainValidationMethod?: string }, audit: AuditEvent): Promise<void>;
   person(id: string): Promise<Person | undefined>;
+  /** A person with the organisation they are bound to (one read). */
+  personWithOrganisation(id: string): Promise<{ person: Person; organisation: Organisation } | undefined>;
   personByNationalId(organisationId: string, nationalIdHash: string): Promise<Person | undefined>;
   createPerson(p: Person, at: Date, audit: AuditEvent): Promise<void>;
   unbindPerson(id: string, by: string, at: Date, audit: AuditEvent): Promise<void>;

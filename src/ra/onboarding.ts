@@ -98,10 +98,10 @@ export class Onboarding {
   async appointOfficer(actor: Actor, personId: string, input: { roles: readonly Role[]; qualification?: string; qualifiedUntil?: Date }): Promise<Officer> {
     requireRole(actor, ["ra-admin", "service-owner-staff"], "appointing an officer");
     if (actor.personId === personId) throw new CaError("forbidden", "no one appoints themself (REQ-10)");
-    const p = await this.deps.directory.person(personId);
-    if (!p || p.unboundAt) throw new CaError("not-found", `no bound person ${personId}`);
+    const bound = await this.deps.directory.personWithOrganisation(personId);
+    if (!bound || bound.person.unboundAt) throw new CaError("not-found", `no bound person ${personId}`);
+    const { person: p, organisation: org } = bound;
     requireScope(actor, p.organisationId);
-    const org = (await this.deps.directory.organisation(p.organisationId))!;
     if (org.status !== "active") throw new CaError("policy-violation", `organisation ${org.orgNumber} is not onboarded (REQ-01)`);
     for (const r of input.roles) if (!ROLES.includes(r)) throw new CaError("invalid-input", `unknown role '${r}'`);
     if (input.roles.length === 0) throw new CaError("invalid-input", "an officer needs at least one role");

@@ -7,7 +7,7 @@ import type { Workflow } from "../policy/workflow.js";
 import { decide } from "./workflow-engine.js";
 import type { DirectoryStore } from "./directory.js";
 import type { KeyedHasher } from "./national-id.js";
-import type { ActionInput, Actor, Channel, Notification, OrderChange, OrderStore, OrderView } from "./order.js";
+import { orderAfter, type ActionInput, type Actor, type Channel, type Notification, type OrderChange, type OrderStore, type OrderView } from "./order.js";
 import type { CardCertificates, PopulationRegister } from "./ports.js";
 import { actorId, requireRole, requireScope } from "./actor-checks.js";
 
@@ -78,11 +78,11 @@ export class OrderService {
     const w = this.workflow(input.workflowId);
     const purpose = input.purpose ?? "holder";
     if (purpose === "officer" && !w.officerCards) throw new CaError("policy-violation", `officer cards are ordered under LoA3 rules (REQ-02); ${w.id} does not allow them`);
-    const person = await this.deps.directory.person(input.personId);
-    if (!person || person.unboundAt) throw new CaError("not-found", `no person ${input.personId} bound to an organisation`);
+    const bound = await this.deps.directory.personWithOrganisation(input.personId);
+    if (!bound || bound.person.unboundAt) throw new CaError("not-found", `no person ${input.personId} bound to an organisation`);
+    const { person, organisation: org } = bound;
     requireScope(actor, person.organisationId);
     if (actor.personId === person.id) throw new CaError("policy-violation", "no officer orders a card for themself (REQ-10)");
-    const org = (await this.deps.directory.organisation(person.organisationId))!;
     if (org.status !== "active") throw new CaError("policy-violation", `organisation ${org.orgNumber} is not onboarded (registration certificate and domain validation, REQ-01)`);
     if (this.deps.hasher.hash("national-id", input.nationalId) !== person.nationalIdHash) throw new CaError("policy-violation", "the national ID number does not match the person's record");
     const register = await this.registerCheck(input.nationalId);
@@ -94,10 +94,10 @@ export class OrderService {
     if (actor.kind !== "holder" || !actor.credentialSerial || !actor.personId) throw new CaError("forbidden", "a renewal is requested with a valid eID");
     const w = this.workflow(input.workflowId);
     if ((actor.loa ?? 0) < w.loa) throw new CaError("policy-violation", `a LoA${w.loa} card needs an eID of at least LoA${w.loa} (REQ-11)`);
-    const person = await this.deps.directory.person(actor.personId);
-    if (!person || person.unboundAt) throw new CaError("forbidden", "the eID holder is no longer bound to an organisation (REQ-21)");
+    const bound = await this.deps.directory.personWithOrganisation(actor.personId);
+    if (!bound || bound.person.unboundAt) throw new CaError("forbidden", "the eID holder is no longer bound to an organisation (REQ-21)");
+    const { person, organisation: org } = bound;
     if (this.deps.hasher.hash("national-id", input.nationalId) !== person.nationalIdHash) throw new CaError("policy-violation", "the national ID number does not match the eID holder");
-    const org = (await this.deps.directory.organisation(person.organisationId))!;
     if (org.status !== "active") throw new CaError("policy-violation", `organisation ${org.orgNumber} is not active (REQ-01)`);
     // REQ-11: at LoA3 the identity data is re-verified against the register (we do it at every level).
     const register = await this.registerCheck(input.nationalId);
@@ -182,8 +182,7 @@ export class OrderService {
     }
     if (d.to === "PRODUCED") {
       // REQ-14: the certificate is for the key generated on the card; issued before the order moves.
-      const person = (await directory.person(order.applicantPersonId))!;
-      const org = (await directory.organisation(order.organisationId))!;
+      const { person, organisation: org } = (await directory.personWithOrganisation(order.applicantPersonId))!;
       const cert = await certs.issue({
         profileId: order.profileId, publicKey: input.publicKey!, requestedBy: actorId(actor),
         subject: { CN: person.name, O: org.name, organizationIdentifier: `NTR${org.country}-${org.orgNumber}`, C: org.country, serialNumber: person.id },
@@ -221,6 +220,6 @@ export class OrderService {
       throw new CaError("conflict", `order ${orderId} changed while '${action}' ran; read it again`);
     }
     if (d.to === "EXPIRED" && order.certSerial) await certs.revoke(order.certSerial, workflow.expiryRevocationReason, "system:expiry"); // REQ-15
-    return (await orders.load(orderId))!;
+    return orderAfter(order, change);
   }
 }

@@ -95,6 +95,21 @@ export interface OrderChange {
   readonly notifications?: readonly Notification[];
 }
 
+/** The order as `change` leaves it: what the store holds once the compare-and-set succeeded. */
+export function orderAfter<O extends OrderView & { readonly version: number }>(o: O, c: OrderChange): O {
+  const id = c.identification;
+  return {
+    ...o, state: c.to, version: c.expectedVersion + 1,
+    ...(id && id.kind !== "hand-out"
+      ? { identifications: [...o.identifications, { officerId: id.officerId, at: id.at, document: id.document, faceCompared: id.faceCompared, ...(id.kind === "eid" ? { byEid: true } : {}) }] }
+      : {}),
+    ...(c.termsVersion !== undefined ? { termsVersion: c.termsVersion } : {}),
+    ...(c.handedOutAt !== undefined ? { handedOutAt: c.handedOutAt } : {}),
+    ...(c.certSerial !== undefined ? { certSerial: c.certSerial } : {}),
+    ...(c.activationCodeHash !== undefined ? { activationCodeHash: c.activationCodeHash } : {}),
+  };
+}
+
 /** A message to a person through a channel other than the card (email, SMS, letter): the outbox. */
 export interface Notification {
   readonly id: string;

@@ -41,6 +41,31 @@ export async function openDatabase(url: string): Promise<Database> {
   return db;
 }
 
+/**
+ * The pool for reads. SQLite: a few read-only connections beside the single writer; in WAL mode
+ * they read the last committed state while the writer commits, instead of queueing behind it.
+ * PostgreSQL (and an in-memory SQLite database): the writer's own pool.
+ */
+export async function openReader(url: string, writer: Database, size: number): Promise<Database> {
+  if (!url.startsWith("sqlite:")) return writer;
+  const filename = url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");
+  if (filename === ":memory:") return writer;
+  const reader = knexFactory({
+    client: "sqlite3",
+    connection: { filename },
+    useNullAsDefault: true,
+    pool: {
+      min: 1,
+      max: size,
+      afterCreate: (conn: any, done: (err: Error | null, conn: unknown) => void) => {
+        conn.exec("PRAGMA query_only=ON; PRAGMA busy_timeout=10000;", (err: Error | null) => done(err, conn));
+      },
+    },
+  });
+  await reader.raw("select 1");
+  return reader;
+}
+
 /** Unique-constraint violation on SQLite or PostgreSQL. */
 export function isUniqueViolation(e: unknown): boolean {
   const err = e as { code?: string; message?: string };

@@ -17,17 +17,20 @@ const person = (r: any): Person => ({
   ...(r.unbound_at != null ? { unboundAt: new Date(Number(r.unbound_at)) } : {}),
 });
 
+const ORG_COLUMNS = ["id", "org_number", "name", "country", "status", "service_owner", "registration_certificate", "domain", "domain_validated_at", "ip_allow_list"];
+
 /** Organisations, people, officers and officer credentials over knex; each change with its audit event. */
 export class KnexDirectoryStore implements DirectoryStore {
-  constructor(private readonly db: Knex) {}
+  /** `reader` may be a separate read pool (SQLite WAL readers do not wait for the writer's commits). */
+  constructor(private readonly db: Knex, private readonly reader: Knex = db) {}
 
   async organisation(id: string) {
-    const r = await this.db("organisations").where({ id }).first();
+    const r = await this.reader("organisations").where({ id }).first();
     return r ? org(r) : undefined;
   }
 
   async organisationByNumber(orgNumber: string) {
-    const r = await this.db("organisations").where({ org_number: orgNumber }).first();
+    const r = await this.reader("organisations").where({ org_number: orgNumber }).first();
     return r ? org(r) : undefined;
   }
 
@@ -57,12 +60,18 @@ export class KnexDirectoryStore implements DirectoryStore {
   }
 
   async person(id: string) {
-    const r = await this.db("people").where({ id }).first();
+    const r = await this.reader("people").where({ id }).first();
     return r ? person(r) : undefined;
   }
 
+  async personWithOrganisation(id: string) {
+    const r = await this.reader("people as p").join("organisations as o", "o.id", "p.organisation_id").where("p.id", id)
+      .first("p.*", ...ORG_COLUMNS.map((c) => `o.${c} as o_${c}`));
+    return r ? { person: person(r), organisation: org(Object.fromEntries(ORG_COLUMNS.map((c) => [c, r[`o_${c}`]]))) } : undefined;
+  }
+
   async personByNationalId(organisationId: string, nationalIdHash: string) {
-    const r = await this.db("people").where({ organisation_id: organisationId, national_id_hash: nationalIdHash }).whereNull("unbound_at").first();
+    const r = await this.reader("people").where({ organisation_id: organisationId, national_id_hash: nationalIdHash }).whereNull("unbound_at").first();
     return r ? person(r) : undefined;
   }
 
@@ -88,7 +97,7 @@ export class KnexDirectoryStore implements DirectoryStore {
   }
 
   async officer(personId: string): Promise<Officer | undefined> {
-    const r = await this.db("officers").where({ person_id: personId }).first();
+    const r = await this.reader("officers").where({ person_id: personId }).first();
     if (!r) return undefined;
     return {
       personId, roles: JSON.parse(r.roles) as Role[], serviceOwnerStaff: !!r.service_owner_staff,
@@ -109,7 +118,7 @@ export class KnexDirectoryStore implements DirectoryStore {
   }
 
   async credentialOwner(serial: string) {
-    const r = await this.db("officer_credentials").where({ serial }).first();
+    const r = await this.reader("officer_credentials").where({ serial }).first();
     return r ? (r.person_id as string) : undefined;
   }
 

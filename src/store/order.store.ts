@@ -2,8 +2,7 @@ import type { Knex } from "knex";
 import type { AuditEvent } from "../ca/ports.js";
 import type { NewOrder, Notification, OrderChange, OrderStore, OrderView } from "../ra/order.js";
 import type { OrderState } from "../policy/workflow.js";
-import { insertAuditEvent } from "./audit.store.js";
-import { SharedTransactions } from "./group-commit.js";
+import { commitQueueOf, type AuditSink, type BatchWrite, type CommitQueue } from "./commit-queue.js";
 
 const date = (v: unknown) => (v == null ? undefined : new Date(Number(v)));
 const opt = <K extends string, V>(k: K, v: V | null | undefined) => (v == null ? {} : ({ [k]: v } as { [P in K]: V }));
@@ -12,16 +11,73 @@ function notificationRow(n: Notification) {
   return { id: n.id, person_id: n.personId, channel: n.channel, subject: n.subject, body: n.body, created_at: n.at.getTime() };
 }
 
+function orderRow(o: NewOrder): Record<string, unknown> {
+  return {
+    id: o.id, organisation_id: o.organisationId, applicant_id: o.applicantId, workflow_id: o.workflowId, workflow_version: o.workflowVersion,
+    state: "REQUESTED", version: 0, purpose: o.purpose, profile_id: o.profileId, renewal_of: o.renewalOf ?? null,
+    register_ok: o.register.ok, register_at: o.at.getTime(), register_status: o.register.status, register_source: o.register.source,
+    applicant_token_hash: o.applicantTokenHash, created_at: o.at.getTime(), updated_at: o.at.getTime(),
+  };
+}
+
+function identificationRow(orderId: string, i: NonNullable<OrderChange["identification"]>): Record<string, unknown> {
+  return {
+    order_id: orderId, officer_id: i.officerId, kind: i.kind, at: i.at.getTime(), document_type: i.document.type,
+    document_number_hash: i.document.numberHash, document_expires: i.document.expires.getTime(), face_compared: i.faceCompared,
+  };
+}
+
+/**
+ * One UPDATE for many orders (distinct ids): each row moves only if still at its expected version;
+ * every column is a CASE over the ids that set it. Returns the ids that moved.
+ */
+async function compareAndSet(trx: Knex.Transaction, cs: readonly OrderChange[]): Promise<Set<string>> {
+  if (cs.length === 0) return new Set();
+  const patch: Record<string, Knex.Raw> = {};
+  const column = (name: string, value: (c: OrderChange) => unknown) => {
+    const set = cs.filter((c) => value(c) !== undefined);
+    if (set.length === 0) return;
+    patch[name] = trx.raw(`CASE ?? ${set.map(() => "WHEN ? THEN ?").join(" ")} ELSE ?? END`, ["id", ...set.flatMap((c) => [c.orderId, value(c)]), name] as Knex.RawBinding[]);
+  };
+  column("state", (c) => c.to);
+  column("version", (c) => c.expectedVersion + 1);
+  column("updated_at", (c) => c.at.getTime());
+  column("terms_version", (c) => c.termsVersion);
+  column("handed_out_at", (c) => c.handedOutAt?.getTime());
+  column("cert_serial", (c) => c.certSerial);
+  column("activation_code_hash", (c) => c.activationCodeHash);
+  column("activated_at", (c) => c.activatedAt?.getTime());
+  const rows: { id: string }[] = await trx("orders")
+    .where((q) => {
+      for (const c of cs) q.orWhere((w) => w.where("id", c.orderId).andWhere("version", c.expectedVersion));
+    })
+    .update(patch, ["id"]);
+  return new Set(rows.map((r) => r.id));
+}
+
+type Op =
+  | { readonly kind: "change"; readonly change: OrderChange; readonly audit: AuditEvent }
+  | { readonly kind: "create"; readonly order: NewOrder; readonly audit: AuditEvent; readonly notification: Notification };
+
+const CHUNK = 200;
+
+async function insertChunked(trx: Knex.Transaction, table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK) await trx(table).insert(rows.slice(i, i + CHUNK));
+}
+
 /**
  * Orders over knex: every change is a compare-and-set on the version, with its audit event in the
- * same transaction (REQ-10, REQ-27). Concurrent changes share a transaction (one commit for many),
- * each keeping its own compare-and-set outcome.
+ * same transaction (REQ-10, REQ-27). Concurrent creations and changes share a transaction (one
+ * commit for many): one UPDATE sets every order of the batch that is still at its expected
+ * version and returns which ones, then a few multi-row inserts write what the winners bring.
  */
 export class KnexOrderStore implements OrderStore {
-  private readonly changes: SharedTransactions<{ change: OrderChange; audit: AuditEvent }, boolean>;
+  private readonly queue: CommitQueue;
+  private readonly write: BatchWrite<Op, boolean> = (trx, ops, audit) => this.writeBatch(trx, ops, audit);
 
-  constructor(private readonly db: Knex) {
-    this.changes = new SharedTransactions(db, (trx, { change, audit }) => this.applyIn(trx, change, audit));
+  /** `reader` may be a separate read pool (SQLite WAL readers do not wait for the writer's commits). */
+  constructor(private readonly db: Knex, private readonly reader: Knex = db) {
+    this.queue = commitQueueOf(db);
   }
 
   private view(o: any, ids: any[]): OrderView & { version: number; workflowId: string } {
@@ -42,11 +98,15 @@ export class KnexOrderStore implements OrderStore {
     };
   }
 
-  private async loadWhere(where: Record<string, string>): Promise<(OrderView & { version: number; workflowId: string }) | undefined> {
-    const o = await this.db("orders").where(where).first();
-    if (!o) return undefined;
-    const ids = await this.db("order_identifications").where({ order_id: o.id }).whereIn("kind", ["identify", "eid"]).orderBy("seq");
-    return this.view(o, ids);
+  /** One query: the order row joined with its identifications (identify and eid kinds), in order. */
+  private async loadWhere(where: { id: string } | { cert_serial: string }): Promise<(OrderView & { version: number; workflowId: string }) | undefined> {
+    const [col, value] = "id" in where ? ["o.id", where.id] : ["o.cert_serial", where.cert_serial];
+    const rows = await this.reader("orders as o")
+      .leftJoin("order_identifications as i", (j) => j.on("i.order_id", "o.id").onIn("i.kind", ["identify", "eid"]))
+      .where(col, value).orderBy("i.seq")
+      .select("o.*", "i.seq as i_seq", "i.officer_id", "i.kind", "i.at", "i.document_type", "i.document_number_hash", "i.document_expires", "i.face_compared");
+    if (rows.length === 0) return undefined;
+    return this.view(rows[0], rows.filter((r: any) => r.i_seq != null));
   }
 
   load(orderId: string): Promise<(OrderView & { version: number; workflowId: string }) | undefined> {
@@ -58,46 +118,40 @@ export class KnexOrderStore implements OrderStore {
   }
 
   apply(change: OrderChange, audit: AuditEvent): Promise<boolean> {
-    return this.changes.run({ change, audit });
+    return this.queue.run(this.write, { kind: "change", change, audit });
   }
 
-  private async applyIn(trx: Knex.Transaction, c: OrderChange, audit: AuditEvent): Promise<boolean> {
-    const patch: Record<string, unknown> = { state: c.to, version: c.expectedVersion + 1, updated_at: c.at.getTime() };
-    if (c.termsVersion !== undefined) patch.terms_version = c.termsVersion;
-    if (c.handedOutAt !== undefined) patch.handed_out_at = c.handedOutAt.getTime();
-    if (c.certSerial !== undefined) patch.cert_serial = c.certSerial;
-    if (c.activationCodeHash !== undefined) patch.activation_code_hash = c.activationCodeHash;
-    if (c.activatedAt !== undefined) patch.activated_at = c.activatedAt.getTime();
-    const n = await trx("orders").where({ id: c.orderId, version: c.expectedVersion }).update(patch);
-    if (n !== 1) return false;
-    if (c.identification) {
-      const i = c.identification;
-      await trx("order_identifications").insert({
-        order_id: c.orderId, officer_id: i.officerId, kind: i.kind, at: i.at.getTime(), document_type: i.document.type,
-        document_number_hash: i.document.numberHash, document_expires: i.document.expires.getTime(), face_compared: i.faceCompared,
-      });
-    }
-    if (c.officerCredential) await trx("officer_credentials").insert({ serial: c.officerCredential.serial, person_id: c.officerCredential.personId, created_at: c.at.getTime() });
-    if (c.notifications?.length) await trx("notifications").insert(c.notifications.map(notificationRow));
-    await insertAuditEvent(trx, audit);
-    return true;
+  async create(order: NewOrder, audit: AuditEvent, notification: Notification): Promise<void> {
+    await this.queue.run(this.write, { kind: "create", order, audit, notification });
   }
 
-  async create(o: NewOrder, audit: AuditEvent, notification: Notification): Promise<void> {
-    await this.db.transaction(async (trx) => {
-      await trx("orders").insert({
-        id: o.id, organisation_id: o.organisationId, applicant_id: o.applicantId, workflow_id: o.workflowId, workflow_version: o.workflowVersion,
-        state: "REQUESTED", version: 0, purpose: o.purpose, profile_id: o.profileId, renewal_of: o.renewalOf ?? null,
-        register_ok: o.register.ok, register_at: o.at.getTime(), register_status: o.register.status, register_source: o.register.source,
-        applicant_token_hash: o.applicantTokenHash, created_at: o.at.getTime(), updated_at: o.at.getTime(),
-      });
-      await trx("notifications").insert(notificationRow(notification));
-      await insertAuditEvent(trx, audit);
+  private async writeBatch(trx: Knex.Transaction, ops: readonly Op[], audit: AuditSink): Promise<boolean[]> {
+    const done = ops.map((o) => o.kind === "create");
+    await insertChunked(trx, "orders", ops.flatMap((o) => (o.kind === "create" ? [orderRow(o.order)] : [])));
+    // The first change of each order goes into the shared compare-and-set; a second change of
+    // the same order in the batch runs after it on its own, as it would have in sequence.
+    const first = new Map<string, number>();
+    const later: number[] = [];
+    ops.forEach((o, i) => {
+      if (o.kind !== "change") return;
+      if (first.has(o.change.orderId)) later.push(i);
+      else first.set(o.change.orderId, i);
     });
+    const won = await compareAndSet(trx, [...first.values()].map((i) => (ops[i] as Extract<Op, { kind: "change" }>).change));
+    for (const i of first.values()) done[i] = won.has((ops[i] as Extract<Op, { kind: "change" }>).change.orderId);
+    for (const i of later) done[i] = (await compareAndSet(trx, [(ops[i] as Extract<Op, { kind: "change" }>).change])).size === 1;
+
+    const winners = ops.filter((_, i) => done[i]);
+    const changes = winners.flatMap((o) => (o.kind === "change" ? [o.change] : []));
+    await insertChunked(trx, "order_identifications", changes.flatMap((c) => (c.identification ? [identificationRow(c.orderId, c.identification)] : [])));
+    await insertChunked(trx, "officer_credentials", changes.flatMap((c) => (c.officerCredential ? [{ serial: c.officerCredential.serial, person_id: c.officerCredential.personId, created_at: c.at.getTime() }] : [])));
+    await insertChunked(trx, "notifications", winners.flatMap((o) => (o.kind === "create" ? [o.notification] : o.change.notifications ?? []).map(notificationRow)));
+    for (const o of winners) audit(o.audit);
+    return done;
   }
 
   async handedOutBefore(workflowId: string, before: Date, limit: number): Promise<string[]> {
-    const rows = await this.db("orders").where({ state: "HANDED_OUT", workflow_id: workflowId }).andWhere("handed_out_at", "<", before.getTime()).orderBy("handed_out_at").limit(limit).select("id");
+    const rows = await this.reader("orders").where({ state: "HANDED_OUT", workflow_id: workflowId }).andWhere("handed_out_at", "<", before.getTime()).orderBy("handed_out_at").limit(limit).select("id");
     return rows.map((r: any) => r.id);
   }
 
