@@ -142,9 +142,9 @@ export interface OrderStore {
   create(order: NewOrder, audit: AuditEvent, notification: Notification): Promise<void>;
   /** Orders in HANDED_OUT whose hand-out lies before `before` (candidates for expiry). */
   handedOutBefore(workflowId: string, before: Date, limit: number): Promise<string[]>;
-  /** Orders that ended (EXPIRED/REJECTED) while their certificate is still not revoked: repair list. */
+  /** Orders that expired while their certificate is still good or only on hold: repair list. */
   expiredWithLiveCertificate(limit: number): Promise<{ orderId: string; serial: string; workflowId: string }[]>;
-  /** Certificates of orders of a person that are not revoked (REQ-21 unbinding). */
+  /** Certificates of a person (cards and officer credentials) that are good or on hold (REQ-21 unbinding). */
   liveCertificatesOf(personId: string): Promise<string[]>;
   /** The order a card certificate was issued for. */
   byCertificate(serial: string): Promise<(OrderView & { readonly workflowId: string }) | undefined>;

@@ -55,6 +55,9 @@ async function compareAndSet(trx: Knex.Transaction, cs: readonly OrderChange[]):
   return new Set(rows.map((r) => r.id));
 }
 
+/** Good or on hold: a suspended card is still to be revoked when its order expires or its holder is unbound (RFC 5280 5.3.1). */
+const notRevokedForGood = (q: Knex.QueryBuilder) => q.whereNull("c.revoked_at").orWhere("c.revocation_reason", "certificateHold");
+
 type Op =
   | { readonly kind: "change"; readonly change: OrderChange; readonly audit: AuditEvent }
   | { readonly kind: "create"; readonly order: NewOrder; readonly audit: AuditEvent; readonly notification: Notification };
@@ -157,15 +160,15 @@ export class KnexOrderStore implements OrderStore {
 
   async expiredWithLiveCertificate(limit: number): Promise<{ orderId: string; serial: string; workflowId: string }[]> {
     const rows = await this.db("orders as o").join("certificates as c", "c.serial", "o.cert_serial")
-      .where("o.state", "EXPIRED").whereNull("c.revoked_at").limit(limit).select("o.id", "o.cert_serial", "o.workflow_id");
+      .where("o.state", "EXPIRED").where(notRevokedForGood).limit(limit).select("o.id", "o.cert_serial", "o.workflow_id");
     return rows.map((r: any) => ({ orderId: r.id, serial: r.cert_serial, workflowId: r.workflow_id }));
   }
 
   async liveCertificatesOf(personId: string): Promise<string[]> {
     const cards = await this.db("orders as o").join("certificates as c", "c.serial", "o.cert_serial")
-      .where("o.applicant_id", personId).whereNull("c.revoked_at").select("c.serial");
+      .where("o.applicant_id", personId).where(notRevokedForGood).select("c.serial");
     const officer = await this.db("officer_credentials as k").join("certificates as c", "c.serial", "k.serial")
-      .where("k.person_id", personId).whereNull("c.revoked_at").select("c.serial");
+      .where("k.person_id", personId).where(notRevokedForGood).select("c.serial");
     return [...new Set([...cards, ...officer].map((r: any) => r.serial as string))];
   }
 }

@@ -13,6 +13,10 @@ import { RevocationRegistry } from "../../src/ca/revocation-registry.js";
 import { loadRevocationPolicy } from "../../src/policy/revocation-policy.js";
 import { OrderService } from "../../src/ra/order-service.js";
 import { ExpiryScheduler } from "../../src/ra/expiry-scheduler.js";
+import { Onboarding } from "../../src/ra/onboarding.js";
+import { RevocationDesk } from "../../src/ra/revocation-desk.js";
+import { KnexRevocationRequestStore } from "../../src/store/revocation-request.store.js";
+import type { CardCertificates } from "../../src/ra/ports.js";
 import { KeyedHasher } from "../../src/ra/national-id.js";
 import { loadWorkflows } from "../../src/policy/workflow.js";
 import type { Actor } from "../../src/ra/order.js";
@@ -43,6 +47,9 @@ describe("ra/order-service on SQLite", function () {
   let service: OrderService;
   let expiry: ExpiryScheduler;
   let certStore: KnexCertStore;
+  let directory: KnexDirectoryStore;
+  let certs: CardCertificates;
+  let policy: ReturnType<typeof loadRevocationPolicy>;
   const clock = new FixedClock("2026-06-01T10:00:00Z");
   const hasher = new KeyedHasher(randomBytes(32));
   const register: PopulationRegister = { source: "test", lookup: async (id) => ({ status: id === "196004044567" ? "deceased" : "alive" }) };
@@ -57,12 +64,13 @@ describe("ra/order-service on SQLite", function () {
     await db("people").insert(people.map((id) => ({ id, organisation_id: "org1", national_id_hash: hasher.hash("national-id", id === "gone" ? "196004044567" : id === "applicant" ? "197003033456" : `1990${String(people.indexOf(id)).padStart(8, "0")}`), name: id, created_at: 0 })));
     orders = new KnexOrderStore(db);
     certStore = new KnexCertStore(db);
-    const policy = loadRevocationPolicy(join(REPO_ROOT, "policies", "revocation", "revocation.yaml"));
+    directory = new KnexDirectoryStore(db);
+    policy = loadRevocationPolicy(join(REPO_ROOT, "policies", "revocation", "revocation.yaml"));
     const registry = new RevocationRegistry({ certs: certStore, revocations: new KnexRevocationStore(db), policy, clock, random: cryptoRandom });
     const ca = softwareAuthority();
-    const certs = cardCertificates({ issuer: new CertificateIssuer({ profiles: PROFILES, store: certStore, clock, random: cryptoRandom }), registry, store: certStore }, () => ca);
+    certs = cardCertificates({ issuer: new CertificateIssuer({ profiles: PROFILES, store: certStore, clock, random: cryptoRandom }), registry, store: certStore }, () => ca);
     const workflows = loadWorkflows(join(REPO_ROOT, "policies", "workflows"));
-    service = new OrderService({ orders, directory: new KnexDirectoryStore(db), workflows, certs, register, hasher, clock, random: cryptoRandom, currentTermsVersion: "2026-01" });
+    service = new OrderService({ orders, directory, workflows, certs, register, hasher, clock, random: cryptoRandom, currentTermsVersion: "2026-01" });
     expiry = new ExpiryScheduler({ orders, service, certs, workflows, clock });
   });
   after(async () => db?.destroy());
@@ -81,12 +89,18 @@ describe("ra/order-service on SQLite", function () {
 
   it("ok/a LoA3 order to hand-out; certificate for the card's key; identifications and audit recorded without document or national ID numbers in clear", async () => {
     const id = await toApproved();
-    await service.act(id, "start-production", officer("o1"), {});
+    // What an action returns is the order as stored (built from the change, not read back).
+    const started = await service.act(id, "start-production", officer("o1"), {});
+    expect(started).to.deep.equal(await orders.load(id));
     const produced = await service.act(id, "produce", caOp, { publicKey: testKey("P-256").spki });
+    expect(produced).to.deep.equal(await orders.load(id));
     expect(produced.state).to.equal("PRODUCED");
     expect((await certStore.get(produced.certSerial!))!.profileId).to.equal("loa3-smartcard-auth");
     expect((await refused(service.act(id, "hand-out", officer("o1"), { secondIdentification: { document: doc, faceCompared: true } }))).details?.guard).to.equal("not-an-identifier");
-    expect((await service.act(id, "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } })).state).to.equal("HANDED_OUT");
+    const handed = await service.act(id, "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } });
+    expect(handed.state).to.equal("HANDED_OUT");
+    expect(handed).to.deep.equal(await orders.load(id));
+    expect(handed.identifications.map((i) => i.officerId)).to.deep.equal(["o1", "o2"]);
     const audit = await db("audit_events").where({ object_type: "order", object_id: id }).orderBy("seq");
     expect(audit.map((a: any) => a.action)).to.deep.equal(["order.create", "order.accept-terms", "order.identify", "order.identify", "order.approve", "order.start-production", "order.produce", "order.hand-out"]);
     const ids = await db("order_identifications").where({ order_id: id });
@@ -157,5 +171,89 @@ describe("ra/order-service on SQLite", function () {
     } finally {
       clock.advance(-31 * 86_400_000);
     }
+  });
+
+  it("ok/two changes of one order in the same commit: the second is decided after the first, as in sequence", async () => {
+    const o = await service.create(officer("o1"), { personId: "applicant", workflowId: "loa3-card-order", nationalId: "197003033456" });
+    const at = clock.now();
+    const audit = (n: string) => ({ id: `${o.id}-${n}`, at, actor: "test", action: "order.test", objectType: "order", objectId: o.id, outcome: "success" as const });
+    // Same tick: all three share one transaction. v0→v1 wins, a second v0 loses, v1→v2 then wins.
+    const results = await Promise.all([
+      orders.apply({ orderId: o.id, expectedVersion: 0, to: "TERMS_ACCEPTED", at, termsVersion: "2026-01" }, audit("a")),
+      orders.apply({ orderId: o.id, expectedVersion: 0, to: "CANCELLED", at }, audit("b")),
+      orders.apply({ orderId: o.id, expectedVersion: 1, to: "IDENTIFIED", at, identification: { kind: "identify", officerId: "o2", at, document: { type: "passport", numberHash: "h", expires: new Date("2030-01-01") }, faceCompared: true } }, audit("c")),
+    ]);
+    expect(results).to.deep.equal([true, false, true]);
+    const stored = (await orders.load(o.id))!;
+    expect([stored.state, stored.version, stored.termsVersion, stored.identifications.length]).to.deep.equal(["IDENTIFIED", 2, "2026-01", 1]);
+    expect((await db("audit_events").where({ object_id: o.id, action: "order.test" }).orderBy("seq")).map((a: any) => a.id)).to.deep.equal([`${o.id}-a`, `${o.id}-c`]);
+  });
+
+  /** Runs a LoA3 order of `personId` to hand-out and returns the card's serial. */
+  async function cardOf(personId: string, nationalId: string): Promise<string> {
+    const o = await service.create(officer("o1"), { personId, workflowId: "loa3-card-order", nationalId });
+    await service.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: await tokenOf(o.id), termsVersion: "2026-01", accepted: true });
+    await service.act(o.id, "identify", officer("o1"), { document: doc, faceCompared: true });
+    await service.act(o.id, "identify", officer("o2"), { document: doc, faceCompared: true });
+    await service.act(o.id, "approve", officer("o2"), {});
+    await service.act(o.id, "start-production", officer("o1"), {});
+    const { certSerial } = await service.act(o.id, "produce", caOp, { publicKey: testKey("P-256").spki });
+    await service.act(o.id, "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } });
+    return certSerial!;
+  }
+  const nationalIdOf = (i: number) => `1990${String(i + 5).padStart(8, "0")}`; // people p<i> (see before())
+
+  it("ok/unbinding a person revokes their cards, a suspended one too (REQ-21)", async () => {
+    const live = await cardOf("p10", nationalIdOf(10));
+    const held = await cardOf("p10", nationalIdOf(10));
+    await certs.suspend(held, "test");
+    const admin: Actor = { kind: "officer", personId: "o3", roles: ["ra-admin"], organisationId: "org1" };
+    const onboarding = new Onboarding({ directory, orders, certs, hasher, clock, random: cryptoRandom });
+    const { revoked } = await onboarding.unbindPerson(admin, "p10");
+    expect([...revoked].sort()).to.deep.equal([live, held].sort());
+    for (const s of [live, held]) expect((await certStore.get(s))!.revocationReason).to.equal("affiliationChanged");
+  });
+
+  it("ok/expiry repair also revokes a card left on hold after its order expired (REQ-15)", async () => {
+    const id = await toApproved();
+    await service.act(id, "start-production", officer("o1"), {});
+    const { certSerial } = await service.act(id, "produce", caOp, { publicKey: testKey("P-256").spki });
+    await service.act(id, "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } });
+    clock.advance(31 * 86_400_000);
+    try {
+      expect((await expiry.sweep()).expired).to.include(id);
+      // A crash left the card suspended rather than revoked: the next sweep finishes the job.
+      await db("certificates").where({ serial: certSerial }).update({ revocation_reason: "certificateHold" });
+      expect((await expiry.sweep()).repaired).to.include(id);
+      expect((await certStore.get(certSerial!))!.revocationReason).to.equal("cessationOfOperation");
+    } finally {
+      clock.advance(-31 * 86_400_000);
+    }
+  });
+
+  it("ok/mass revocation: beyond the hourly threshold an officer's request waits for a second, different officer of the organisation (REQ-18)", async () => {
+    const desk = new RevocationDesk({ requests: new KnexRevocationRequestStore(db), orders, directory, certs, policy: { ...policy, requests: { ...policy.requests, officerPerHour: 2 } }, clock, random: cryptoRandom });
+    const cards = [];
+    for (let i = 20; i < 24; i++) cards.push(await cardOf(`p${i}`, nationalIdOf(i)));
+    const [c1, c2, c3, c4] = cards as [string, string, string, string];
+    const first = officer("o1");
+    expect((await desk.officerRequest(first, c1, "keyCompromise")).status).to.equal("done");
+    expect((await desk.officerRequest(first, c2, "keyCompromise")).status).to.equal("done");
+    const held = await desk.officerRequest(first, c3, "keyCompromise");
+    expect(held.status).to.equal("pending");
+    expect((await certStore.get(c3))!.revocationReason).to.equal(undefined);
+    expect(await db("audit_events").where({ action: "revocation.alarm.mass", object_id: c3 })).to.have.length(1);
+    // The same officer cannot approve their own request; an officer of another organisation cannot see it.
+    expect((await refused(desk.decide(first, held.id, true))).message).to.match(/second, different officer.*REQ-18/);
+    expect((await refused(desk.decide({ ...officer("x"), organisationId: "org2" }, held.id, true))).kind).to.equal("forbidden");
+    const approved = await desk.decide(officer("o2"), held.id, true);
+    expect([approved.status, approved.decidedBy]).to.deep.equal(["approved", "o2"]);
+    expect((await certStore.get(c3))!.revocationReason).to.equal("keyCompromise");
+    expect((await refused(desk.decide(officer("o3"), held.id, true))).kind).to.equal("conflict");
+    // Refused: the card stays good.
+    const next = await desk.officerRequest(first, c4, "unspecified");
+    expect(next.status).to.equal("pending");
+    expect((await desk.decide(officer("o2"), next.id, false)).status).to.equal("refused");
+    expect((await certStore.get(c4))!.revocationReason).to.equal(undefined);
   });
 });

@@ -70,6 +70,8 @@ describe("composition/config", () => {
     expect(c.port).to.equal(9001);
     expect(c.baseUrl).to.equal("http://localhost:9001");
     expect(c.databaseUrl).to.equal("sqlite:/tmp/nowhere-cardpki/cardpki.db");
+    expect(c.databaseReaders).to.equal(8);
+    expect(loadConfig({ CARDPKI_DATA_DIR: "/tmp/x", CARDPKI_DB_READERS: "2" }).databaseReaders).to.equal(2);
   });
   it("fail/unknown keys in the config file, bad port, missing explicit file", () => {
     const dir = mkdtempSync(join(tmpdir(), "cfg-"));
@@ -77,6 +79,7 @@ describe("composition/config", () => {
     expect(() => loadConfig({ CARDPKI_DATA_DIR: dir })).to.throw(CaError, /additional properties/);
     expect(() => loadConfig({ CARDPKI_DATA_DIR: "/tmp/x", CARDPKI_PORT: "99999" })).to.throw(CaError, /port/);
     expect(() => loadConfig({ CARDPKI_CONFIG: "/nonexistent/c.json" })).to.throw(CaError, /not found/);
+    for (const bad of ["0", "many", "2.5", "65"]) expect(() => loadConfig({ CARDPKI_DATA_DIR: "/tmp/x", CARDPKI_DB_READERS: bad })).to.throw(CaError, /CARDPKI_DB_READERS/);
   });
 });
 

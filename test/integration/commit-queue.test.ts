@@ -1,0 +1,92 @@
+import { expect } from "chai";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Knex } from "knex";
+import { openDatabase, openReader, type Database } from "../../src/store/database.js";
+import { commitQueueOf, type BatchWrite } from "../../src/store/commit-queue.js";
+import type { AuditEvent } from "../../src/ca/ports.js";
+
+const event = (id: string, objectId: string): AuditEvent => ({ id, at: new Date(0), actor: "test", action: "test.write", objectType: "test", objectId, outcome: "success" });
+
+/** The database's one commit queue, on a real SQLite file in WAL mode, with a read pool beside it. */
+describe("store/commit-queue on SQLite", function () {
+  this.timeout(30_000);
+  let db: Database;
+  let reader: Database;
+  const statements: string[] = [];
+
+  // Two kinds of writes to two scratch tables; each audits what it wrote through the queue's sink.
+  const intoA: BatchWrite<{ id: string; auditId?: string }, string> = async (trx, ops, audit) => {
+    await trx("qa").insert(ops.map((o) => ({ id: o.id })));
+    for (const o of ops) audit(event(o.auditId ?? `a-${o.id}`, o.id));
+    return ops.map((o) => `a:${o.id}`);
+  };
+  const intoB: BatchWrite<{ id: string }, string> = async (trx, ops, audit) => {
+    await trx("qb").insert(ops.map((o) => ({ id: o.id })));
+    for (const o of ops) audit(event(`b-${o.id}`, o.id));
+    return ops.map((o) => `b:${o.id}`);
+  };
+  const auditedOnce = async (_trx: Knex.Transaction, ops: readonly { id: string }[], audit: (e: AuditEvent) => void) => {
+    for (const o of ops) audit(event(`c-${o.id}`, o.id));
+    throw new Error("write failed after its audit event was taken");
+  };
+
+  before(async () => {
+    const url = `sqlite:${join(mkdtempSync(join(tmpdir(), "queue-")), "q.db")}`;
+    db = await openDatabase(url);
+    await db.schema.createTable("qa", (t) => t.string("id").primary());
+    await db.schema.createTable("qb", (t) => t.string("id").primary());
+    reader = await openReader(url, db, 2);
+    db.on("query", (q: { sql: string }) => statements.push(q.sql));
+  });
+  after(async () => {
+    await reader?.destroy();
+    await db?.destroy();
+  });
+
+  it("ok/writes of two kinds that arrive together share one transaction; one multi-row insert per kind and one for all audit events", async () => {
+    const q = commitQueueOf(db);
+    expect(commitQueueOf(db)).to.equal(q); // one queue per database handle
+    const before = q.commits;
+    statements.length = 0;
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? q.run(intoA, { id: `x${i}` }) : q.run(intoB, { id: `x${i}` }))));
+    expect(results[0]).to.equal("b:x0");
+    expect(results[1]).to.equal("a:x1");
+    expect(q.commits - before).to.equal(1);
+    expect(statements.filter((s) => /^insert/i.test(s))).to.have.length(3);
+    expect(statements.filter((s) => /^commit/i.test(s))).to.have.length(1);
+    expect(await reader("qa").count({ n: "*" }).first()).to.deep.equal({ n: 20 });
+    expect(await reader("audit_events").whereIn("id", ["a-x1", "b-x0"]).count({ n: "*" }).first()).to.deep.equal({ n: 2 });
+  });
+
+  it("fail/one bad write in a shared transaction fails alone, with its own error; its neighbours commit", async () => {
+    const q = commitQueueOf(db);
+    await q.run(intoA, { id: "taken" });
+    const settled = await Promise.allSettled([q.run(intoA, { id: "n1" }), q.run(intoA, { id: "taken", auditId: "a-taken-again" }), q.run(intoB, { id: "n2" })]);
+    expect(settled.map((s) => s.status)).to.deep.equal(["fulfilled", "rejected", "fulfilled"]);
+    expect(String((settled[1] as PromiseRejectedResult).reason)).to.match(/UNIQUE/);
+    expect(await reader("qa").whereIn("id", ["n1"]).count({ n: "*" }).first()).to.deep.equal({ n: 1 });
+    expect(await reader("audit_events").where({ id: "a-taken-again" }).first()).to.equal(undefined);
+  });
+
+  it("fail/a write that throws leaves neither its rows nor its audit events (REQ-27: no audit without the change, no change without audit)", async () => {
+    const q = commitQueueOf(db);
+    const settled = await Promise.allSettled([q.run(auditedOnce, { id: "z1" }), q.run(intoA, { id: "z2" })]);
+    expect(settled.map((s) => s.status)).to.deep.equal(["rejected", "fulfilled"]);
+    expect(await reader("audit_events").where({ id: "c-z1" }).first()).to.equal(undefined);
+    expect(await reader("audit_events").where({ id: "a-z2" }).first()).to.not.equal(undefined);
+  });
+
+  it("ok/the read pool sees a write as soon as it committed, and cannot write", async () => {
+    await commitQueueOf(db).run(intoB, { id: "seen" });
+    expect(await reader("qb").where({ id: "seen" }).first()).to.deep.equal({ id: "seen" });
+    let err: unknown;
+    try {
+      await reader("qb").insert({ id: "via-reader" });
+    } catch (e) {
+      err = e;
+    }
+    expect(String(err)).to.match(/readonly|read-only|SQLITE_READONLY/i);
+  });
+});
