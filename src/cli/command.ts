@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { CaError } from "../shared/ca-error.js";
+import { pemBlocks } from "../asn1/der.js";
 
 export interface Option {
   readonly type: "string" | "boolean";
@@ -51,4 +53,20 @@ export function requireString(values: Record<string, unknown>, name: string): st
   const v = values[name];
   if (typeof v !== "string" || v.length === 0) throw new CaError("invalid-input", `--${name} is required`);
   return v;
+}
+
+/** The bytes of a file named on the command line; an unreadable file is the caller's error. */
+export function readFileArg(f: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(f));
+  } catch (e) {
+    throw new CaError("invalid-input", `cannot read ${f}: ${(e as Error).message}`);
+  }
+}
+
+/** A SubjectPublicKeyInfo from a PEM ('PUBLIC KEY') file named on the command line. */
+export function publicKeyArg(f: string): Uint8Array {
+  const spki = pemBlocks(readFileArg(f), "PUBLIC KEY")[0];
+  if (!spki) throw new CaError("invalid-input", `${f}: no PUBLIC KEY found`);
+  return spki;
 }

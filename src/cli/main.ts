@@ -6,8 +6,9 @@ import { caCommands } from "./commands/ca.commands.js";
 import { serve, setupDemoCmd } from "./commands/serve.commands.js";
 import { ceremonyCommands } from "./commands/ceremony.commands.js";
 import { crlCommands } from "./commands/crl.commands.js";
+import { raCommands } from "./commands/ra.commands.js";
 
-const TOP: readonly (Command | CommandGroup)[] = [serve, setupDemoCmd, certCommands, crlCommands, caCommands, ceremonyCommands];
+const TOP: readonly (Command | CommandGroup)[] = [serve, setupDemoCmd, certCommands, crlCommands, caCommands, ceremonyCommands, raCommands];
 
 function topHelp(): string {
   const lines = ["usage: cardpki COMMAND [SUBCOMMAND] [options]", "", "commands:"];

@@ -33,6 +33,9 @@ export interface Config {
     readonly hashKeyFile: string;
     /** The file-backed population register of the demo (REQ-07); production plugs in a real adapter. */
     readonly registerFile: string;
+    /** REQ-05: lost/stolen document register file (demo adapter); used when configured, or when the default file exists. */
+    readonly documentRegisterFile: string;
+    readonly documentRegisterConfigured: boolean;
     /** The version of the terms of use applicants accept now (REQ-06). */
     readonly termsVersion: string;
     /** How often orders past their activation deadline are expired (REQ-15). */
@@ -58,7 +61,7 @@ const FILE_SCHEMA = {
       type: "object", additionalProperties: false,
       properties: {
         port: { type: "integer", minimum: 0, maximum: 65535 }, tlsCert: { type: "string" }, tlsKey: { type: "string" }, hashKeyFile: { type: "string" },
-        registerFile: { type: "string" }, termsVersion: { type: "string", pattern: "^[0-9A-Za-z.-]{1,32}$" }, expirySweepSeconds: { type: "integer", minimum: 1, maximum: 86400 },
+        registerFile: { type: "string" }, documentRegisterFile: { type: "string" }, termsVersion: { type: "string", pattern: "^[0-9A-Za-z.-]{1,32}$" }, expirySweepSeconds: { type: "integer", minimum: 1, maximum: 86400 },
       },
     },
     tokenPins: {
@@ -126,6 +129,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
       tlsKey: resolve(cwd, env.CARDPKI_RA_TLS_KEY ?? f.ra?.tlsKey ?? join(dataDir, "tls", "ra-server.key")),
       hashKeyFile: resolve(cwd, env.CARDPKI_RA_HASH_KEY ?? f.ra?.hashKeyFile ?? join(dataDir, "ra-hash.key")),
       registerFile: resolve(cwd, env.CARDPKI_REGISTER_FILE ?? f.ra?.registerFile ?? join(dataDir, "register.json")),
+      documentRegisterFile: resolve(cwd, env.CARDPKI_DOCUMENT_REGISTER_FILE ?? f.ra?.documentRegisterFile ?? join(dataDir, "document-register.json")),
+      documentRegisterConfigured: (env.CARDPKI_DOCUMENT_REGISTER_FILE ?? f.ra?.documentRegisterFile) !== undefined,
       termsVersion: env.CARDPKI_TERMS_VERSION ?? f.ra?.termsVersion ?? "2026-01",
       expirySweepSeconds: Number(env.CARDPKI_EXPIRY_SWEEP_SECONDS ?? f.ra?.expirySweepSeconds ?? 300),
     },

@@ -85,8 +85,13 @@ export const DEMO_REGISTER = {
   },
 };
 
+/** Demo entries in the file-backed lost/stolen document register (REQ-05). */
+export const DEMO_DOCUMENT_REGISTER = {
+  documents: [{ type: "passport", number: "XX0000001", reason: "stolen" }, { type: "national-id-card", number: "XX0000002", reason: "lost" }],
+};
+
 /**
- * The demo RA: a self-signed TLS server certificate for the RA API, a file register, and the
+ * The demo RA: a self-signed TLS server certificate for the RA API, file registers, and the
  * service owner's first staff officer with a software key in data/demo-officers (demo only:
  * a real officer's key is on their card, REQ-22).
  */
@@ -94,6 +99,7 @@ async function setupDemoRa(config: Config, log: (l: string) => void): Promise<vo
   const tls = await writeDemoServerCertificate(join(config.dataDir, "tls"));
   log(`wrote the demo RA server certificate ${tls.cert}`);
   writeFileSync(config.ra.registerFile, JSON.stringify(DEMO_REGISTER, null, 2) + "\n", { mode: 0o600 });
+  writeFileSync(config.ra.documentRegisterFile, JSON.stringify(DEMO_DOCUMENT_REGISTER, null, 2) + "\n", { mode: 0o600 });
   const rt = await openRuntime(config);
   try {
     const ra = openRa(rt);

@@ -1,17 +1,14 @@
 import { readFileSync, statSync } from "node:fs";
 import { CaError } from "../shared/ca-error.js";
-import type { PopulationRegister, RegisterStatus } from "../ra/ports.js";
+import type { DocumentRegister, PopulationRegister, RegisterStatus } from "../ra/ports.js";
 
 const STATUSES: readonly RegisterStatus[] = ["alive", "deceased", "missing", "incapacitated"];
+const REASONS = ["lost", "stolen", "invalidated"];
 
-/**
- * A file-backed stand-in for the population register (REQ-07), for the demo and tests:
- * `{ "people": { "<national id>": { "status": "alive", "name": "..." } } }`. Production wires
- * an adapter to the real register behind the same port.
- */
-export function fileRegister(path: string): PopulationRegister {
-  let cache: { mtimeMs: number; people: Record<string, { status: RegisterStatus; name?: string }> } | undefined;
-  const load = () => {
+/** A JSON file read again whenever it changes; a missing file means the register does not answer. */
+function watchedJson<T>(path: string, parse: (doc: any) => T): () => T {
+  let cache: { mtimeMs: number; value: T } | undefined;
+  return () => {
     let st;
     try {
       st = statSync(path);
@@ -19,18 +16,60 @@ export function fileRegister(path: string): PopulationRegister {
       throw new CaError("unavailable", `register file ${path} is missing`);
     }
     if (!cache || cache.mtimeMs !== st.mtimeMs) {
-      const doc = JSON.parse(readFileSync(path, "utf8")) as { people?: Record<string, { status: RegisterStatus; name?: string }> };
-      if (!doc.people || typeof doc.people !== "object") throw new CaError("config", `register file ${path} has no 'people' object`);
-      for (const [k, v] of Object.entries(doc.people)) if (!STATUSES.includes(v.status)) throw new CaError("config", `register file ${path}: ${k} has unknown status '${v.status}'`);
-      cache = { mtimeMs: st.mtimeMs, people: doc.people };
+      let doc: unknown;
+      try {
+        doc = JSON.parse(readFileSync(path, "utf8"));
+      } catch (e) {
+        throw new CaError("config", `register file ${path}: ${(e as Error).message}`);
+      }
+      cache = { mtimeMs: st.mtimeMs, value: parse(doc) };
     }
-    return cache.people;
+    return cache.value;
   };
+}
+
+const normalise = (s: string) => s.replace(/[\s-]/g, "").toUpperCase();
+
+/**
+ * A file-backed stand-in for the population register (REQ-07), for the demo and tests:
+ * `{ "people": { "<national id>": { "status": "alive", "name": "..." } } }`. Production wires
+ * an adapter to the real register behind the same port.
+ */
+export function fileRegister(path: string): PopulationRegister {
+  const load = watchedJson(path, (doc: { people?: Record<string, { status: RegisterStatus; name?: string }> }) => {
+    if (!doc?.people || typeof doc.people !== "object") throw new CaError("config", `register file ${path} has no 'people' object`);
+    for (const [k, v] of Object.entries(doc.people)) if (!STATUSES.includes(v?.status)) throw new CaError("config", `register file ${path}: ${k} has unknown status '${v?.status}'`);
+    return doc.people;
+  });
   return {
     source: `file:${path}`,
     async lookup(nationalId) {
-      const e = load()[nationalId.replace(/[\s-]/g, "").toUpperCase()];
+      const e = load()[normalise(nationalId)];
       return e ? { status: e.status, ...(e.name ? { name: e.name } : {}) } : { status: "not-found" };
+    },
+  };
+}
+
+/**
+ * A file-backed stand-in for the lost/stolen document register (REQ-05):
+ * `{ "documents": [{ "type": "passport", "number": "AA1234567", "reason": "stolen" }] }`.
+ */
+export function fileDocumentRegister(path: string): DocumentRegister {
+  const load = watchedJson(path, (doc: { documents?: { type: string; number: string; reason: string }[] }) => {
+    if (!Array.isArray(doc?.documents)) throw new CaError("config", `document register file ${path} has no 'documents' list`);
+    const byKey = new Map<string, string>();
+    for (const d of doc.documents) {
+      if (typeof d?.type !== "string" || typeof d.number !== "string" || !REASONS.includes(d.reason))
+        throw new CaError("config", `document register file ${path}: each entry needs type, number and a reason (${REASONS.join(", ")})`);
+      byKey.set(`${d.type}:${normalise(d.number)}`, d.reason);
+    }
+    return byKey;
+  });
+  return {
+    source: `file:${path}`,
+    async lookup(d) {
+      const reason = load().get(`${d.type}:${normalise(d.number)}`);
+      return reason ? { reported: true, reason } : { reported: false };
     },
   };
 }

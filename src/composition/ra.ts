@@ -9,14 +9,16 @@ import { OrderService } from "../ra/order-service.js";
 import { RevocationDesk } from "../ra/revocation-desk.js";
 import { ExpiryScheduler } from "../ra/expiry-scheduler.js";
 import { CredentialResolver } from "../ra/credential-resolver.js";
-import type { CardCertificates, PopulationRegister } from "../ra/ports.js";
+import type { CardCertificates, DocumentRegister, PopulationRegister } from "../ra/ports.js";
 import type { Role } from "../ra/order.js";
 import { KnexOrderStore } from "../store/order.store.js";
 import { KnexDirectoryStore } from "../store/directory.store.js";
 import { KnexRevocationRequestStore } from "../store/revocation-request.store.js";
 import { cardCertificates } from "./card-certificates.js";
-import { fileRegister } from "./file-register.js";
+import { fileDocumentRegister, fileRegister } from "./file-register.js";
 import type { Runtime } from "./runtime.js";
+
+export type { Role } from "../ra/order.js";
 
 export interface Ra {
   readonly workflows: ReadonlyMap<string, Workflow>;
@@ -45,7 +47,7 @@ export function hashKey(rt: Runtime): Uint8Array {
 }
 
 /** Wires the RA over the runtime's database and CA (the only place that picks the RA's backends). */
-export function openRa(rt: Runtime, opts: { register?: PopulationRegister; certs?: CardCertificates } = {}): Ra {
+export function openRa(rt: Runtime, opts: { register?: PopulationRegister; documents?: DocumentRegister; certs?: CardCertificates } = {}): Ra {
   const workflows = loadWorkflows(join(rt.config.policyDir, "workflows"));
   for (const w of workflows.values()) for (const p of w.profiles) if (!rt.profiles.has(p)) throw new CaError("config", `workflow ${w.id} names profile '${p}', which is not loaded`);
   const orderStore = new KnexOrderStore(rt.db, rt.readDb);
@@ -53,8 +55,11 @@ export function openRa(rt: Runtime, opts: { register?: PopulationRegister; certs
   const certs = opts.certs ?? cardCertificates(rt, () => rt.authority(rt.config.issuingCas[0] ?? ""));
   const hasher = new KeyedHasher(hashKey(rt));
   const register = opts.register ?? fileRegister(rt.config.ra.registerFile);
+  // REQ-05 "where a register is available": a configured register must answer (fail closed); the default file only if present.
+  const { documentRegisterFile, documentRegisterConfigured } = rt.config.ra;
+  const documents = opts.documents ?? (documentRegisterConfigured || existsSync(documentRegisterFile) ? fileDocumentRegister(documentRegisterFile) : undefined);
   const { clock, random } = rt;
-  const orders = new OrderService({ orders: orderStore, directory, workflows, certs, register, hasher, clock, random, currentTermsVersion: rt.config.ra.termsVersion });
+  const orders = new OrderService({ orders: orderStore, directory, workflows, certs, register, hasher, clock, random, currentTermsVersion: rt.config.ra.termsVersion, ...(documents ? { documents } : {}) });
   return {
     workflows, orderStore, directory, certs, hasher, orders,
     onboarding: new Onboarding({ directory, orders: orderStore, certs, hasher, clock, random }),

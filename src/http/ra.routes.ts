@@ -62,6 +62,7 @@ const ACTION_BODY = obj({
   secondIdentification: obj({ document: DOCUMENT, faceCompared: { type: "boolean" } }, ["document", "faceCompared"]),
   activationCodeChannel: CHANNEL, cardChannel: CHANNEL,
   publicKey: str(4096),
+  knowledgeAnswers: { type: "object", maxProperties: 20, propertyNames: { pattern: "^[a-z0-9][a-z0-9-]{0,39}$" }, additionalProperties: { type: "boolean" } },
 });
 const actionRequest = (b: any): ActionRequest => ({
   ...(b.document ? { document: doc(b.document) } : {}),
@@ -70,6 +71,7 @@ const actionRequest = (b: any): ActionRequest => ({
   ...(b.activationCodeChannel ? { activationCodeChannel: b.activationCodeChannel } : {}),
   ...(b.cardChannel ? { cardChannel: b.cardChannel } : {}),
   ...(b.publicKey ? { publicKey: publicKeyFrom(b.publicKey) } : {}),
+  ...(b.knowledgeAnswers ? { knowledgeAnswers: b.knowledgeAnswers } : {}),
 });
 const ROLES: Schema = { type: "array", minItems: 1, maxItems: 5, uniqueItems: true, items: { enum: ["ra-officer", "ra-admin", "auditor", "ca-operator", "service-owner-staff"] } };
 const OFFICER_ACTIONS = ["identify", "approve", "start-production", "produce", "hand-out", "send-by-mail", "reject"];

@@ -13,6 +13,7 @@ export const GUARD_NAMES = [
   "document-not-expired", "face-compared", "distinct-identifiers", "identifications-complete", "not-an-identifier",
   "second-identification", "activation-code-separate-channel", "within-activation-deadline", "activation-deadline-passed",
   "applicant-token", "existing-eid-valid", "card-of-this-order", "activation-code-correct", "public-key-present",
+  "document-not-reported", "knowledge-score",
 ] as const;
 export type GuardName = (typeof GUARD_NAMES)[number];
 
@@ -39,7 +40,14 @@ export interface Workflow {
   readonly expiryRevocationReason: string;
   /** May officer cards (profile ra-officer) be ordered through this workflow (REQ-02: LoA3 only)? */
   readonly officerCards: boolean;
+  /** REQ-08: optional control questions; the officer records which were answered right, the weights must reach `passScore`. */
+  readonly knowledgeQuestions?: KnowledgeQuestions;
   readonly transitions: readonly Transition[];
+}
+
+export interface KnowledgeQuestions {
+  readonly passScore: number;
+  readonly questions: readonly { readonly id: string; readonly text: string; readonly weight: number }[];
 }
 
 const SCHEMA = {
@@ -56,6 +64,19 @@ const SCHEMA = {
     activationDeadlineDays: { type: "integer", minimum: 1, maximum: 365 },
     expiryRevocationReason: { enum: ["cessationOfOperation", "superseded", "unspecified", "privilegeWithdrawn"] },
     officerCards: { type: "boolean" },
+    knowledgeQuestions: {
+      type: "object", additionalProperties: false, required: ["passScore", "questions"],
+      properties: {
+        passScore: { type: "integer", minimum: 1 },
+        questions: {
+          type: "array", minItems: 1, maxItems: 20,
+          items: {
+            type: "object", additionalProperties: false, required: ["id", "text", "weight"],
+            properties: { id: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{0,39}$" }, text: { type: "string", minLength: 1, maxLength: 200 }, weight: { type: "integer", minimum: 1, maximum: 100 } },
+          },
+        },
+      },
+    },
     transitions: {
       type: "array", minItems: 1,
       items: {
@@ -75,8 +96,8 @@ const SCHEMA = {
 const validate = new Ajv({ allErrors: true, strict: true }).compile(SCHEMA);
 
 const IDENTIFY_GUARDS: readonly GuardName[] = ["officer-qualified", "not-own-order", "register-checked", "document-accepted", "document-not-expired"];
-const LOA3_IDENTIFY_GUARDS: readonly GuardName[] = [...IDENTIFY_GUARDS, "face-compared", "distinct-identifiers"];
-const HANDOUT_LOA3: readonly GuardName[] = ["not-an-identifier", "second-identification", "officer-qualified"];
+const LOA3_IDENTIFY_GUARDS: readonly GuardName[] = [...IDENTIFY_GUARDS, "face-compared", "distinct-identifiers", "document-not-reported"];
+const HANDOUT_LOA3: readonly GuardName[] = ["not-an-identifier", "second-identification", "officer-qualified", "document-not-reported"];
 
 /** ACTIVE reachable from REQUESTED without passing through `avoid`? */
 function reachable(w: Pick<Workflow, "transitions">, avoid: ReadonlySet<OrderState>): boolean {
@@ -129,6 +150,16 @@ export function checkWorkflow(w: Workflow, source: string): void {
   }
   for (const t of into("ACTIVE")) need(t, ["within-activation-deadline", "card-of-this-order", ...(w.loa === 2 ? (["activation-code-correct"] as const) : [])], "REQ-15, REQ-16: the holder activates with this card (and the code sent separately)");
   if (w.officerCards && w.loa !== 3) fail("officer cards are issued under LoA3 rules only (REQ-02)");
+  // REQ-08: questions and their guard go together, and the pass score must be reachable.
+  const kba = w.transitions.filter((t) => t.guards.includes("knowledge-score"));
+  const q = w.knowledgeQuestions;
+  if (kba.length && !q) fail(`'${kba[0]!.action}' names knowledge-score but the workflow has no knowledgeQuestions (REQ-08)`);
+  if (q) {
+    if (!into("IDENTIFIED").some((t) => t.by === "officer" && t.guards.includes("knowledge-score"))) fail("knowledgeQuestions are listed but no identification checks knowledge-score (REQ-08)");
+    if (new Set(q.questions.map((x) => x.id)).size !== q.questions.length) fail("knowledgeQuestions: question ids must be unique");
+    const total = q.questions.reduce((a, x) => a + x.weight, 0);
+    if (q.passScore > total) fail(`knowledgeQuestions: passScore ${q.passScore} is more than all weights together (${total})`);
+  }
   if (w.loa === 3 && w.identifications < 2) fail("LoA3 needs two identifications by different officers (REQ-03)");
 }
 

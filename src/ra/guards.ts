@@ -119,6 +119,25 @@ export const GUARDS: Readonly<Record<GuardName, Guard>> = {
     citation: "REQ-14",
     check: ({ input }) => (input.publicKey && input.publicKey.length > 0 ? undefined : "the public key of the key generated on the card is needed"),
   },
+  "document-not-reported": {
+    citation: "REQ-05",
+    check: ({ input }) => {
+      const r = input.documentRegister?.reported[0];
+      return r ? `the ${r.document} is reported ${r.reason} in ${input.documentRegister!.source}` : undefined;
+    },
+  },
+  "knowledge-score": {
+    citation: "REQ-08",
+    check: ({ workflow, input }) => {
+      const q = workflow.knowledgeQuestions;
+      if (!q) return "the workflow has no control questions";
+      const answers = input.knowledgeAnswers ?? {};
+      const unknown = Object.keys(answers).filter((id) => !q.questions.some((x) => x.id === id));
+      if (unknown.length) return `unknown control question(s): ${unknown.join(", ")}`;
+      const score = q.questions.reduce((a, x) => a + (answers[x.id] === true ? x.weight : 0), 0);
+      return score >= q.passScore ? undefined : `the control questions scored ${score}, ${q.passScore} are needed`;
+    },
+  },
   "activation-deadline-passed": {
     citation: "REQ-15",
     check: ({ order, workflow, now }) =>

@@ -8,7 +8,7 @@ import { decide } from "./workflow-engine.js";
 import type { DirectoryStore } from "./directory.js";
 import type { KeyedHasher } from "./national-id.js";
 import { orderAfter, type ActionInput, type Actor, type Channel, type Notification, type OrderChange, type OrderStore, type OrderView } from "./order.js";
-import type { CardCertificates, PopulationRegister } from "./ports.js";
+import type { CardCertificates, DocumentRegister, PopulationRegister } from "./ports.js";
 import { actorId, requireRole, requireScope } from "./actor-checks.js";
 
 /** An identity document as the officer typed it; the number is kept only as a keyed hash (REQ-28). */
@@ -30,6 +30,8 @@ export interface ActionRequest {
   readonly applicantToken?: string;
   readonly activationCode?: string;
   readonly publicKey?: Uint8Array;
+  /** REQ-08: control question id → answered right. */
+  readonly knowledgeAnswers?: Readonly<Record<string, boolean>>;
 }
 
 const CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -44,6 +46,8 @@ export class OrderService {
     private readonly deps: {
       orders: OrderStore; directory: DirectoryStore; workflows: ReadonlyMap<string, Workflow>; certs: CardCertificates; register: PopulationRegister;
       hasher: KeyedHasher; clock: Clock; random: Random; currentTermsVersion: string;
+      /** REQ-05: the lost/stolen document register, where one is available. */
+      documents?: DocumentRegister;
     },
   ) {}
 
@@ -148,7 +152,28 @@ export class OrderService {
       ...(r.applicantToken !== undefined ? { applicantTokenHash: sha256Hex(r.applicantToken) } : {}),
       ...(r.activationCode !== undefined ? { activationCodeHash: sha256Hex(r.activationCode.toUpperCase()) } : {}),
       ...(r.publicKey ? { publicKey: r.publicKey } : {}),
+      ...(r.knowledgeAnswers ? { knowledgeAnswers: r.knowledgeAnswers } : {}),
     };
+  }
+
+  /** REQ-05: asks the lost/stolen register about every document the action brings (numbers in clear go only there). */
+  private async documentRegisterCheck(r: ActionRequest): Promise<ActionInput["documentRegister"]> {
+    const register = this.deps.documents;
+    if (!register) return undefined;
+    const docs: [string, DocumentInput][] = [];
+    if (r.document) docs.push(["identity document", r.document]);
+    if (r.secondIdentification) docs.push(["hand-out identity document", r.secondIdentification.document]);
+    const reported: { document: string; reason: string }[] = [];
+    for (const [what, d] of docs) {
+      let answer;
+      try {
+        answer = await register.lookup({ type: d.type, number: d.number });
+      } catch (e) {
+        throw new CaError("unavailable", `the document register (${register.source}) did not answer: ${(e as Error).message}`);
+      }
+      if (answer.reported) reported.push({ document: what, reason: answer.reason });
+    }
+    return { source: register.source, reported };
   }
 
   /**
@@ -164,7 +189,9 @@ export class OrderService {
       throw new CaError("not-found", `no order ${orderId}`);
     const workflow = this.deps.workflows.get(order.workflowId);
     if (!workflow) throw new CaError("config", `order ${orderId} follows workflow '${order.workflowId}', which is not loaded`);
-    const input = this.toInput(request);
+    const next = workflow.transitions.find((t) => t.action === action && t.from.includes(order.state));
+    const documentRegister = next?.guards.includes("document-not-reported") ? await this.documentRegisterCheck(request) : undefined;
+    const input: ActionInput = { ...this.toInput(request), ...(documentRegister ? { documentRegister } : {}) };
     const now = clock.now();
     const d = decide(workflow, order, action, actor, input, now, currentTermsVersion);
     const change: { -readonly [K in keyof OrderChange]: OrderChange[K] } = { orderId, expectedVersion: order.version, to: d.to, at: now };
@@ -211,6 +238,8 @@ export class OrderService {
       id: newId(random), at: now, actor: actorId(actor), action: `order.${action}`, objectType: "order", objectId: orderId, outcome: "success",
       details: {
         from: order.state, to: d.to, workflow: `${workflow.id}@${workflow.version}`, guards: d.transition.guards, documentType: input.document?.type,
+        ...(input.documentRegister ? { documentRegister: input.documentRegister.source } : {}),
+        ...(d.transition.guards.includes("knowledge-score") ? { knowledgeAnsweredRight: Object.keys(input.knowledgeAnswers ?? {}).filter((k) => input.knowledgeAnswers![k]) } : {}),
         ...(actor.credentialSerial ? { credential: actor.credentialSerial } : {}), ...(issued ? { certificate: issued } : {}),
       },
     });

@@ -75,6 +75,13 @@ export interface ActionInput {
   readonly activationCodeHash?: string;
   /** REQ-14: SPKI DER of the key generated on the card. */
   readonly publicKey?: Uint8Array;
+  /** REQ-08: control question id → answered right (recorded by the officer). */
+  readonly knowledgeAnswers?: Readonly<Record<string, boolean>>;
+  /**
+   * REQ-05: what the lost/stolen document register said of the documents of this action; set by
+   * the order service (never by the caller), absent when no register is available.
+   */
+  readonly documentRegister?: { readonly source: string; readonly reported: readonly { readonly document: string; readonly reason: string }[] };
 }
 
 /** An order change the store applies only if the order is still at `expectedVersion`. */

@@ -33,3 +33,9 @@ export interface PopulationRegister {
   readonly source: string;
   lookup(nationalId: string): Promise<{ readonly status: RegisterStatus; readonly name?: string }>;
 }
+
+/** REQ-05: a register of identity documents reported lost or stolen (police, passport authority), behind an adapter. */
+export interface DocumentRegister {
+  readonly source: string;
+  lookup(document: { readonly type: string; readonly number: string }): Promise<{ readonly reported: false } | { readonly reported: true; readonly reason: string }>;
+}

@@ -59,7 +59,7 @@ describe("cardpki CLI", function () {
     dir = mkdtempSync(join(tmpdir(), "cli-"));
   });
 
-  for (const args of [["--help"], ["serve", "--help"], ["setup-demo", "--help"], ["cert", "issue", "--help"], ["cert", "show", "--help"], ["ca", "list", "--help"], ["ceremony", "run", "--help"], ["ceremony", "verify", "--help"], ["ceremony", "split-pin", "--help"], ["ceremony", "init-softhsm-token", "--help"], ["cert", "revoke", "--help"], ["cert", "suspend", "--help"], ["cert", "resume", "--help"], ["crl", "generate", "--help"], ["cert", "--help"]]) {
+  for (const args of [["--help"], ["serve", "--help"], ["setup-demo", "--help"], ["cert", "issue", "--help"], ["cert", "show", "--help"], ["ca", "list", "--help"], ["ceremony", "run", "--help"], ["ceremony", "verify", "--help"], ["ceremony", "split-pin", "--help"], ["ceremony", "init-softhsm-token", "--help"], ["cert", "revoke", "--help"], ["cert", "suspend", "--help"], ["cert", "resume", "--help"], ["crl", "generate", "--help"], ["cert", "--help"], ["ra", "--help"], ["ra", "bootstrap-staff", "--help"], ["ra", "expire", "--help"]]) {
     it(`ok/${args.join(" ")} prints usage and exits 0`, () => {
       const r = run(args);
       expect(r.status).to.equal(0);
@@ -81,6 +81,31 @@ describe("cardpki CLI", function () {
     const again = run(["cert", "issue", "--profile", "ocsp-signer", "--csr", csr, "--subject", "CN=OCSP 1", "--out", out]);
     expect(again.status).to.not.equal(0);
     expect(again.stderr).to.match(/refusing to overwrite/);
+  });
+
+  it("ok/ra bootstrap-staff: a service-owner officer whose ra-officer certificate openssl verifies; its national ID only hashed; fail/bad role, existing --out", () => {
+    const pub = writeTemp(dir, "staff.pub", toPem("PUBLIC KEY", testKey("P-256").spki));
+    const out = join(dir, "staff2.pem");
+    const base = ["ra", "bootstrap-staff", "--org-number", "556000-0000", "--org-name", "cardpki demo service owner", "--country", "SE", "--national-id", "197707077777", "--name", "Bea Staff", "--public-key", pub, "--operator", "carol"];
+    const bad = run([...base, "--role", "root", "--out", out]);
+    expect([bad.status, bad.stderr]).to.satisfy(([c, e]: [number, string]) => c === 2 && /unknown role 'root'/.test(e));
+    const r = run([...base, "--role", "ra-officer", "--role", "ca-operator", "--qualified-until", "2030-01-01", "--out", out]);
+    expect(r.status, r.stderr).to.equal(0);
+    const made = JSON.parse(r.stdout);
+    const v = openssl(["verify", "-CAfile", join(env.caStore, "demo-root", "cert.pem"), "-untrusted", join(env.caStore, "demo-issuing", "cert.pem"), out]);
+    expect(v.out).to.include(": OK");
+    expect(new X509Certificate(readFileSync(out)).serialNumber.toLowerCase()).to.equal(made.serial);
+    expect(run(["cert", "show", made.serial]).stdout).to.include("ra-officer@");
+    const again = run([...base, "--role", "ra-officer", "--out", out]);
+    expect([again.status, again.stderr]).to.satisfy(([c, e]: [number, string]) => c !== 0 && /refusing to overwrite/.test(e));
+    for (const f of ["cardpki.db", "cardpki.db-wal"].map((n) => join(env.dir, "data", n)).filter(existsSync))
+      expect(readFileSync(f).includes(Buffer.from("197707077777")), f).to.equal(false); // REQ-28
+  });
+
+  it("ok/ra expire: a sweep now, reported as JSON", () => {
+    const r = run(["ra", "expire"]);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(JSON.parse(r.stdout)).to.have.keys(["expired", "repaired", "failed"]);
   });
 
   const failures: [string, string[], RegExp, number][] = [

@@ -150,6 +150,10 @@ describe("http/RA API over mTLS (issue 5)", function () {
     expect([viaHeader.status, viaHeader.body.guard], "spoofed identity header is ignored").to.deep.equal([422, "distinct-identifiers"]);
     const expired = await act(order.id, "identify", d, { document: doc, faceCompared: true });
     expect([expired.status, expired.body.guard]).to.deep.equal([422, "officer-qualified"]);
+    // REQ-05: a passport the demo lost/stolen register lists as stolen is refused (the number in any spelling).
+    const stolen = await act(order.id, "identify", b, { document: { ...doc, type: "passport", number: "xx 000-0001" }, faceCompared: true });
+    expect([stolen.status, stolen.body.guard, stolen.body.requirement]).to.deep.equal([422, "document-not-reported", "REQ-05"]);
+    expect((await act(order.id, "identify", b, { document: doc, faceCompared: true, knowledgeAnswers: { "birth-place": "yes" } })).status).to.equal(400);
     await ok(act(order.id, "identify", b, { document: doc, faceCompared: true }));
     await ok(act(order.id, "approve", b));
     await ok(act(order.id, "start-production", a));

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -22,6 +22,7 @@ import { loadWorkflows } from "../../src/policy/workflow.js";
 import type { Actor } from "../../src/ra/order.js";
 import type { PopulationRegister } from "../../src/ra/ports.js";
 import { cardCertificates } from "../../src/composition/card-certificates.js";
+import { fileDocumentRegister } from "../../src/composition/file-register.js";
 import { FixedClock } from "../../src/shared/clock.js";
 import { cryptoRandom } from "../../src/shared/random.js";
 import { CaError } from "../../src/shared/ca-error.js";
@@ -255,5 +256,37 @@ describe("ra/order-service on SQLite", function () {
     expect(next.status).to.equal("pending");
     expect((await desk.decide(officer("o2"), next.id, false)).status).to.equal("refused");
     expect((await certStore.get(c4))!.revocationReason).to.equal(undefined);
+  });
+
+  it("fail/REQ-05: a document the lost/stolen register lists is refused at identification and at hand-out; a register that does not answer stops the action", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "docreg-")), "documents.json");
+    writeFileSync(file, JSON.stringify({ documents: [{ type: "passport", number: "ST0LEN1", reason: "stolen" }, { type: "national-id-card", number: "L0ST2", reason: "lost" }] }));
+    const checked = new OrderService({ orders, directory, workflows: loadWorkflows(join(REPO_ROOT, "policies", "workflows")), certs, register, hasher, clock, random: cryptoRandom, currentTermsVersion: "2026-01", documents: fileDocumentRegister(file) });
+    const o = await checked.create(officer("o1"), { personId: "applicant", workflowId: "loa3-card-order", nationalId: "197003033456" });
+    await checked.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: await tokenOf(o.id), termsVersion: "2026-01", accepted: true });
+    const e = await refused(checked.act(o.id, "identify", officer("o1"), { document: { ...doc, number: "st0len-1" }, faceCompared: true }));
+    expect([e.kind, e.details?.guard, e.details?.requirement]).to.deep.equal(["policy-violation", "document-not-reported", "REQ-05"]);
+    expect((await orders.load(o.id))!.version).to.equal(1); // nothing written
+    await checked.act(o.id, "identify", officer("o1"), { document: doc, faceCompared: true });
+    await checked.act(o.id, "identify", officer("o2"), { document: doc, faceCompared: true });
+    const audit = await db("audit_events").where({ object_id: o.id, action: "order.identify" }).first();
+    expect(JSON.parse(audit.details).documentRegister).to.equal(`file:${file}`);
+    await checked.act(o.id, "approve", officer("o2"), {});
+    await checked.act(o.id, "start-production", officer("o1"), {});
+    await checked.act(o.id, "produce", caOp, { publicKey: testKey("P-256").spki });
+    const atHandOut = await refused(checked.act(o.id, "hand-out", officer("o3"), { secondIdentification: { document: { type: "national-id-card", number: "L0ST2", expires: doc.expires }, faceCompared: true } }));
+    expect(atHandOut.message).to.match(/hand-out identity document is reported lost/);
+    rmSync(file);
+    expect((await refused(checked.act(o.id, "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } }))).kind).to.equal("unavailable");
+    expect((await orders.load(o.id))!.state).to.equal("PRODUCED");
+  });
+
+  it("ok/REQ-08: a workflow with control questions identifies only when the right answers weigh enough; the audit names which, not the answers", async () => {
+    const o = await service.create(officer("o1"), { personId: "applicant", workflowId: "loa2-card-order-kba", nationalId: "197003033456" });
+    await service.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: await tokenOf(o.id), termsVersion: "2026-01", accepted: true });
+    expect((await refused(service.act(o.id, "identify", officer("o1"), { document: doc, knowledgeAnswers: { "birth-place": true, "previous-employer": false } }))).details?.guard).to.equal("knowledge-score");
+    expect((await service.act(o.id, "identify", officer("o1"), { document: doc, knowledgeAnswers: { "postal-address": true, "previous-employer": true } })).state).to.equal("IDENTIFIED");
+    const audit = await db("audit_events").where({ object_id: o.id, action: "order.identify" }).first();
+    expect(JSON.parse(audit.details).knowledgeAnsweredRight).to.deep.equal(["postal-address", "previous-employer"]);
   });
 });

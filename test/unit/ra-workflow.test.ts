@@ -12,6 +12,7 @@ const DIR = join(REPO_ROOT, "policies", "workflows");
 const WF = loadWorkflows(DIR);
 const LOA3 = WF.get("loa3-card-order")!;
 const LOA2 = WF.get("loa2-card-order")!;
+const KBA = WF.get("loa2-card-order-kba")!;
 const NOW = new Date("2026-06-01T10:00:00Z");
 const TERMS = "2026-01";
 const doc = (type = "passport", expires = "2030-01-01") => ({ type, numberHash: "h:1", expires: new Date(expires) });
@@ -56,6 +57,12 @@ describe("policy/workflow (LoA workflows as data)", () => {
     ["a renewal identification without the register check", (w) => (w.transitions[2].guards = ["existing-eid-valid"]), /register-checked/],
     ["activation without the card of the order", (w) => (w.transitions[7].guards = ["within-activation-deadline"]), /card-of-this-order/],
     ["production without the public key", (w) => (w.transitions[5].guards = ["not-own-order", "same-organisation"]), /public-key-present/],
+    ["LoA3 identify without the lost/stolen document check", (w) => (w.transitions[1].guards = w.transitions[1].guards.filter((g: string) => g !== "document-not-reported")), /document-not-reported/],
+    ["LoA3 hand-out without the lost/stolen document check", (w) => (w.transitions[6].guards = w.transitions[6].guards.filter((g: string) => g !== "document-not-reported")), /document-not-reported/],
+    ["knowledge-score but no questions", (w) => w.transitions[1].guards.push("knowledge-score"), /no knowledgeQuestions/],
+    ["questions that no identification checks", (w) => (w.knowledgeQuestions = { passScore: 1, questions: [{ id: "q", text: "?", weight: 1 }] }), /no identification checks knowledge-score/],
+    ["a pass score above all weights", (w) => { w.transitions[1].guards.push("knowledge-score"); w.knowledgeQuestions = { passScore: 4, questions: [{ id: "a", text: "?", weight: 1 }, { id: "b", text: "?", weight: 2 }] }; }, /passScore 4 is more than/],
+    ["the same question twice", (w) => { w.transitions[1].guards.push("knowledge-score"); w.knowledgeQuestions = { passScore: 1, questions: [{ id: "a", text: "?", weight: 1 }, { id: "a", text: "!", weight: 2 }] }; }, /unique/],
     ["an unknown guard", (w) => w.transitions[0].guards.push("trust-me"), /guards/],
     ["an unknown key", (w) => (w.shortcut = true), /shortcut/],
   ];
@@ -104,6 +111,11 @@ describe("ra/workflow-engine (REQ-03/04/09/10/15/25)", () => {
     ["production without the card's public key", () => decide(LOA3, order("IN_PRODUCTION"), "produce", staffCaOp, {}, NOW, TERMS), "public-key-present", /public key/],
     ["renewal on a LoA2 eID for a LoA3 card", () => decide(LOA3, order("TERMS_ACCEPTED", { renewalOf: "c0" }), "identify-by-eid", { ...holder, credentialSerial: "c0", loa: 2 }, {}, NOW, TERMS), "existing-eid-valid", /LoA3/],
     ["renewal with someone else's eID", () => decide(LOA3, order("TERMS_ACCEPTED", { renewalOf: "c0" }), "identify-by-eid", { ...holder, credentialSerial: "c0", personId: "mallory" }, {}, NOW, TERMS), "existing-eid-valid", /someone else/],
+    ["a document reported stolen", () => decide(LOA3, order("TERMS_ACCEPTED"), "identify", officer("o1"), { ...identifyInput, documentRegister: { source: "police", reported: [{ document: "identity document", reason: "stolen" }] } }, NOW, TERMS), "document-not-reported", /reported stolen in police/],
+    ["a hand-out document reported lost", () => decide(LOA3, order("PRODUCED", { identifications: [ident("o1"), ident("o2")] }), "hand-out", officer("o3"), { secondIdentification: { document: doc(), faceCompared: true }, documentRegister: { source: "police", reported: [{ document: "hand-out identity document", reason: "lost" }] } }, NOW, TERMS), "document-not-reported", /hand-out identity document is reported lost/],
+    ["control questions below the pass score", () => decide(KBA, order("TERMS_ACCEPTED"), "identify", officer("o1"), { document: doc(), knowledgeAnswers: { "postal-address": true, "birth-place": false } }, NOW, TERMS), "knowledge-score", /scored 3, 5 are needed/],
+    ["control questions not asked at all", () => decide(KBA, order("TERMS_ACCEPTED"), "identify", officer("o1"), { document: doc() }, NOW, TERMS), "knowledge-score", /scored 0/],
+    ["an answer to a question the policy does not have", () => decide(KBA, order("TERMS_ACCEPTED"), "identify", officer("o1"), { document: doc(), knowledgeAnswers: { "postal-address": true, "birth-place": true, "shoe-size": true } }, NOW, TERMS), "knowledge-score", /unknown control question.*shoe-size/],
     ["LoA2 card and code by the same channel", () => decide(LOA2, order("PRODUCED", { identifications: [ident("o1")] }), "send-by-mail", officer("o2"), { cardChannel: "mail", activationCodeChannel: "mail" }, NOW, TERMS), "activation-code-separate-channel", /another channel/],
   ];
   for (const [name, f, guard, re] of attempts)
@@ -119,6 +131,12 @@ describe("ra/workflow-engine (REQ-03/04/09/10/15/25)", () => {
     expect(refusal(() => decide(LOA3, order("REQUESTED"), "accept-terms", officer("o1"), terms(), NOW, TERMS)).kind).to.equal("forbidden");
     expect(refusal(() => decide(LOA3, order("TERMS_ACCEPTED"), "identify", officer("o1", { roles: ["auditor"] }), identifyInput, NOW, TERMS)).message).to.match(/role ra-officer/);
     expect(refusal(() => decide(LOA3, order("REQUESTED"), "teleport", officer("o1"), {}, NOW, TERMS)).kind).to.equal("invalid-input");
+  });
+
+  it("ok/control questions: right answers whose weights reach the pass score (REQ-08); a clean register answer passes (REQ-05)", () => {
+    const input: ActionInput = { document: doc(), knowledgeAnswers: { "postal-address": true, "birth-place": true, "previous-employer": false }, documentRegister: { source: "police", reported: [] } };
+    expect(decide(KBA, order("TERMS_ACCEPTED"), "identify", officer("o1"), input, NOW, TERMS).to).to.equal("IDENTIFIED");
+    expect(decide(LOA3, order("TERMS_ACCEPTED"), "identify", officer("o1"), { ...identifyInput, documentRegister: { source: "police", reported: [] } }, NOW, TERMS).to).to.equal("IDENTIFIED");
   });
 
   it("ok/expiry: the system expires a card not activated in time, not before (REQ-15)", () => {

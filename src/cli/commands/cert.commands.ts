@@ -1,10 +1,10 @@
-import { readFileSync, writeFileSync, existsSync } from "node:fs";
+import { writeFileSync, existsSync } from "node:fs";
 import { CaError } from "../../shared/ca-error.js";
-import { pemBlocks, toPem } from "../../asn1/der.js";
+import { toPem } from "../../asn1/der.js";
 import { loadConfig } from "../../composition/config.js";
 import { openRuntime } from "../../composition/runtime.js";
 import { parseSubjectArg } from "../subject-arg.js";
-import { requireString, type Command } from "../command.js";
+import { publicKeyArg, readFileArg, requireString, type Command } from "../command.js";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { Certificate } from "@peculiar/asn1-x509";
 import { nameToString } from "../../asn1/name.js";
@@ -32,19 +32,8 @@ const issue: Command = {
     if (out && existsSync(out)) throw new CaError("conflict", `${out} exists; refusing to overwrite`);
     let publicKey: Uint8Array | undefined;
     let csr: Uint8Array | undefined;
-    const read = (f: string) => {
-      try {
-        return new Uint8Array(readFileSync(f));
-      } catch (e) {
-        throw new CaError("invalid-input", `cannot read ${f}: ${(e as Error).message}`);
-      }
-    };
-    if (typeof v.csr === "string") csr = read(v.csr);
-    if (typeof v["public-key"] === "string") {
-      const raw = read(v["public-key"]);
-      publicKey = pemBlocks(raw, "PUBLIC KEY")[0];
-      if (!publicKey) throw new CaError("invalid-input", `${v["public-key"]}: no PUBLIC KEY found`);
-    }
+    if (typeof v.csr === "string") csr = readFileArg(v.csr);
+    if (typeof v["public-key"] === "string") publicKey = publicKeyArg(v["public-key"]);
     const rt = await openRuntime(config);
     try {
       const caId = (v.ca as string | undefined) ?? (rt.authorities.size === 1 ? [...rt.authorities.keys()][0]! : requireString(v, "ca"));
