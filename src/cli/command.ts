@@ -55,6 +55,11 @@ export function requireString(values: Record<string, unknown>, name: string): st
   return v;
 }
 
+/** Who runs the command, for the audit trail: --operator, else $USER. */
+export function operatorArg(values: Record<string, unknown>): string {
+  return (values.operator as string | undefined) ?? process.env.USER ?? "unknown";
+}
+
 /** The bytes of a file named on the command line; an unreadable file is the caller's error. */
 export function readFileArg(f: string): Uint8Array {
   try {

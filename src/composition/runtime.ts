@@ -176,3 +176,13 @@ export async function loadOcspIssuers(rt: Runtime): Promise<OcspIssuer[]> {
   }
   return out;
 }
+
+/** Opens the runtime for one task (a CLI command) and closes it whatever happens. */
+export async function withRuntime<T>(config: Config, opts: RuntimeOptions, fn: (rt: Runtime) => Promise<T>): Promise<T> {
+  const rt = await openRuntime(config, opts);
+  try {
+    return await fn(rt);
+  } finally {
+    await rt.close();
+  }
+}

@@ -2,9 +2,9 @@ import { writeFileSync, existsSync } from "node:fs";
 import { CaError } from "../../shared/ca-error.js";
 import { toPem } from "../../asn1/der.js";
 import { loadConfig } from "../../composition/config.js";
-import { openRuntime } from "../../composition/runtime.js";
+import { withRuntime, type Runtime } from "../../composition/runtime.js";
 import { parseSubjectArg } from "../subject-arg.js";
-import { publicKeyArg, readFileArg, requireString, type Command } from "../command.js";
+import { operatorArg, publicKeyArg, readFileArg, requireString, type Command } from "../command.js";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { Certificate } from "@peculiar/asn1-x509";
 import { nameToString } from "../../asn1/name.js";
@@ -34,23 +34,20 @@ const issue: Command = {
     let csr: Uint8Array | undefined;
     if (typeof v.csr === "string") csr = readFileArg(v.csr);
     if (typeof v["public-key"] === "string") publicKey = publicKeyArg(v["public-key"]);
-    const rt = await openRuntime(config);
-    try {
+    const issued = await withRuntime(config, {}, (rt) => {
       const caId = (v.ca as string | undefined) ?? (rt.authorities.size === 1 ? [...rt.authorities.keys()][0]! : requireString(v, "ca"));
-      const issued = await rt.issuer.issue(rt.authority(caId), {
+      return rt.issuer.issue(rt.authority(caId), {
         profileId, subject, ...(csr ? { csr } : {}), ...(publicKey ? { publicKey } : {}),
         san: { ...(v.email ? { email: v.email as string[] } : {}), ...(v.upn ? { upn: v.upn as string[] } : {}) },
-        requestedBy: `operator:${(v.operator as string | undefined) ?? process.env.USER ?? "unknown"}`,
+        requestedBy: operatorOf(v),
         allowedKinds: ["infrastructure"],
       });
-      const pem = toPem("CERTIFICATE", issued.der);
-      if (out) writeFileSync(out, pem, { flag: "wx" });
-      else process.stdout.write(pem);
-      console.error(`issued serial ${issued.serial} (${issued.profileId}) by ${issued.issuerId}, valid until ${issued.notAfter.toISOString()}`);
-      return 0;
-    } finally {
-      await rt.close();
-    }
+    });
+    const pem = toPem("CERTIFICATE", issued.der);
+    if (out) writeFileSync(out, pem, { flag: "wx" });
+    else process.stdout.write(pem);
+    console.error(`issued serial ${issued.serial} (${issued.profileId}) by ${issued.issuerId}, valid until ${issued.notAfter.toISOString()}`);
+    return 0;
   },
 };
 
@@ -61,26 +58,20 @@ const show: Command = {
   options: { pem: { type: "boolean", description: "print the certificate in PEM" } },
   async run(v, pos) {
     if (pos.length !== 1 || !/^[0-9a-fA-F]{2,64}$/.test(pos[0]!)) throw new CaError("invalid-input", "give one serial in hex");
-    const config = loadConfig();
-    const rt = await openRuntime(config, { withoutAuthorities: true });
-    try {
-      const rec = await rt.store.get(pos[0]!.toLowerCase());
-      if (!rec) throw new CaError("not-found", `no certificate with serial ${pos[0]}`);
-      if (v.pem) {
-        if (!rec.der) throw new CaError("not-found", `serial ${rec.serial} has no certificate (status ${rec.status})`);
-        process.stdout.write(toPem("CERTIFICATE", rec.der));
-        return 0;
-      }
-      const issuer = rec.der ? nameToString(AsnConvert.parse(rec.der.slice().buffer, Certificate).tbsCertificate.issuer) : undefined;
-      console.log(JSON.stringify({
-        serial: rec.serial, status: rec.status, issuerId: rec.issuerId, issuer, profile: `${rec.profileId}@${rec.profileVersion}`,
-        subject: rec.subjectDn, notBefore: rec.notBefore.toISOString(), notAfter: rec.notAfter.toISOString(),
-        revokedAt: rec.revokedAt?.toISOString(), revocationReason: rec.revocationReason, createdAt: rec.createdAt.toISOString(),
-      }, null, 2));
+    const rec = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => rt.store.get(pos[0]!.toLowerCase()));
+    if (!rec) throw new CaError("not-found", `no certificate with serial ${pos[0]}`);
+    if (v.pem) {
+      if (!rec.der) throw new CaError("not-found", `serial ${rec.serial} has no certificate (status ${rec.status})`);
+      process.stdout.write(toPem("CERTIFICATE", rec.der));
       return 0;
-    } finally {
-      await rt.close();
     }
+    const issuer = rec.der ? nameToString(AsnConvert.parse(rec.der.slice().buffer, Certificate).tbsCertificate.issuer) : undefined;
+    console.log(JSON.stringify({
+      serial: rec.serial, status: rec.status, issuerId: rec.issuerId, issuer, profile: `${rec.profileId}@${rec.profileVersion}`,
+      subject: rec.subjectDn, notBefore: rec.notBefore.toISOString(), notAfter: rec.notAfter.toISOString(),
+      revokedAt: rec.revokedAt?.toISOString(), revocationReason: rec.revocationReason, createdAt: rec.createdAt.toISOString(),
+    }, null, 2));
+    return 0;
   },
 };
 
@@ -89,18 +80,12 @@ function serialArg(pos: string[]): string {
   return pos[0]!;
 }
 
-async function withRegistry(fn: (rt: Awaited<ReturnType<typeof openRuntime>>) => Promise<unknown>): Promise<number> {
-  const rt = await openRuntime(loadConfig(), { withoutAuthorities: true });
-  try {
-    const out = await fn(rt);
-    console.log(JSON.stringify(out));
-    return 0;
-  } finally {
-    await rt.close();
-  }
+async function withRegistry(fn: (rt: Runtime) => Promise<unknown>): Promise<number> {
+  console.log(JSON.stringify(await withRuntime(loadConfig(), { withoutAuthorities: true }, fn)));
+  return 0;
 }
 
-const operatorOf = (v: Record<string, unknown>) => `operator:${(v.operator as string | undefined) ?? process.env.USER ?? "unknown"}`;
+const operatorOf = (v: Record<string, unknown>) => `operator:${operatorArg(v)}`;
 
 const revoke: Command = {
   name: "revoke",

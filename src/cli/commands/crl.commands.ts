@@ -1,8 +1,8 @@
 import { writeFileSync, existsSync } from "node:fs";
 import { CaError } from "../../shared/ca-error.js";
 import { loadConfig } from "../../composition/config.js";
-import { openRuntime } from "../../composition/runtime.js";
-import type { Command } from "../command.js";
+import { withRuntime } from "../../composition/runtime.js";
+import { operatorArg, type Command } from "../command.js";
 
 const generate: Command = {
   name: "generate",
@@ -17,12 +17,11 @@ const generate: Command = {
   async run(v) {
     const out = v.out as string | undefined;
     if (out && existsSync(out)) throw new CaError("conflict", `${out} exists; refusing to overwrite`);
-    const rt = await openRuntime(loadConfig());
-    try {
+    return withRuntime(loadConfig(), {}, async (rt) => {
       const ids = typeof v.ca === "string" ? [v.ca] : [...rt.authorities.keys()];
       if (ids.length === 0) throw new CaError("config", "no active issuing CA (issuingCas in the configuration)");
       if (out && ids.length !== 1) throw new CaError("invalid-input", "--out needs a single --ca");
-      const actor = `operator:${(v.operator as string | undefined) ?? process.env.USER ?? "unknown"}`;
+      const actor = `operator:${operatorArg(v)}`;
       for (const id of ids) {
         const a = rt.authority(id);
         const crl = v.delta ? await rt.crls.generateDelta(a, actor) : await rt.crls.generateFull(a, actor);
@@ -31,9 +30,7 @@ const generate: Command = {
         console.log(JSON.stringify({ ca: id, kind: crl.kind, number: crl.number.toString(), entries: crl.entries, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate }));
       }
       return 0;
-    } finally {
-      await rt.close();
-    }
+    });
   },
 };
 

@@ -2,12 +2,11 @@ import { existsSync, writeFileSync } from "node:fs";
 import { CaError } from "../../shared/ca-error.js";
 import { toPem } from "../../asn1/der.js";
 import { loadConfig } from "../../composition/config.js";
-import { openRuntime } from "../../composition/runtime.js";
+import { withRuntime } from "../../composition/runtime.js";
 import { bootstrapStaff, openRa, type Role } from "../../composition/ra.js";
-import { publicKeyArg, requireString, type Command } from "../command.js";
+import { operatorArg, publicKeyArg, requireString, type Command } from "../command.js";
 
 const STAFF_ROLES: readonly Role[] = ["ra-officer", "ra-admin", "auditor", "ca-operator"];
-const operatorOf = (v: Record<string, unknown>) => (v.operator as string | undefined) ?? process.env.USER ?? "unknown";
 
 /** REQ-02: the service owner's first officer, made on the CA host; every later officer gets their card through the RA. */
 const bootstrap: Command = {
@@ -41,20 +40,15 @@ const bootstrap: Command = {
     const country = requireString(v, "country");
     if (!/^[A-Z]{2}$/.test(country)) throw new CaError("invalid-input", "--country is a two-letter ISO 3166 code in capitals");
     const publicKey = publicKeyArg(requireString(v, "public-key"));
-    const rt = await openRuntime(loadConfig());
-    try {
-      const ra = openRa(rt);
-      const r = await bootstrapStaff(rt, ra, {
+    const r = await withRuntime(loadConfig(), {}, (rt) =>
+      bootstrapStaff(rt, openRa(rt), {
         orgNumber: requireString(v, "org-number"), orgName: requireString(v, "org-name"), country, nationalId: requireString(v, "national-id"),
-        name: requireString(v, "name"), roles: roles as Role[], publicKey, operator: operatorOf(v),
+        name: requireString(v, "name"), roles: roles as Role[], publicKey, operator: operatorArg(v),
         ...(typeof v.email === "string" ? { email: v.email } : {}), ...(qualifiedUntil ? { qualifiedUntil } : {}),
-      });
-      writeFileSync(out, toPem("CERTIFICATE", r.der), { flag: "wx" });
-      console.log(JSON.stringify({ organisationId: r.organisationId, personId: r.personId, serial: r.serial, certificate: out }));
-      return 0;
-    } finally {
-      await rt.close();
-    }
+      }));
+    writeFileSync(out, toPem("CERTIFICATE", r.der), { flag: "wx" });
+    console.log(JSON.stringify({ organisationId: r.organisationId, personId: r.personId, serial: r.serial, certificate: out }));
+    return 0;
   },
 };
 
@@ -65,14 +59,9 @@ const expire: Command = {
   usage: "ra expire",
   options: {},
   async run() {
-    const rt = await openRuntime(loadConfig());
-    try {
-      const r = await openRa(rt).expiry.sweep();
-      console.log(JSON.stringify(r));
-      return r.failed.length ? 1 : 0;
-    } finally {
-      await rt.close();
-    }
+    const r = await withRuntime(loadConfig(), {}, (rt) => openRa(rt).expiry.sweep());
+    console.log(JSON.stringify(r));
+    return r.failed.length ? 1 : 0;
   },
 };
 
