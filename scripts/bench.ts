@@ -4,7 +4,9 @@
 //  ocsp:     POST throughput and p99 on 10,000 certificates, 16 connections (ab), vs `openssl ocsp -index` (issue 4).
 //  crl:      time and peak RSS for full CRLs of 100,000 and 1,000,000 entries vs `openssl ca -gencrl` (issue 4).
 //  ra:       full LoA3 order lifecycles per second on SQLite vs bare issuance in the same run (issue 5).
-// Usage: scripts/bench [--suite issuance,ocsp,crl,ra] [--seconds N] [--concurrency N] [--crl-sizes 100000,1000000]
+//  card:     PIV personalisations per minute through the virtual card on real pcscd, APDU round trips,
+//            vs the raw APDU round trip and yubico-piv-tool doing the on-card part (issue 6).
+// Usage: scripts/bench [--suite issuance,ocsp,crl,ra,card] [--seconds N] [--concurrency N] [--crl-sizes 100000,1000000] [--card-runs N]
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { join } from "node:path";
@@ -14,13 +16,14 @@ import { loadConfig } from "../src/composition/config.js";
 import { setupDemo } from "../src/composition/demo-setup.js";
 import { openRuntime } from "../src/composition/runtime.js";
 import { benchCrl, benchOcsp } from "./bench-revocation.js";
+import { benchCard } from "./bench-card.js";
 import { bootstrapStaff, openRa } from "../src/composition/ra.js";
 import { fileRegister } from "../src/composition/file-register.js";
 import type { Actor } from "../src/ra/order.js";
 
 const { values } = parseArgs({ options: {
   seconds: { type: "string", default: "8" }, concurrency: { type: "string", default: "16" }, "skip-raw": { type: "boolean", default: false },
-  suite: { type: "string", default: "issuance,ocsp,crl,ra" }, "crl-sizes": { type: "string", default: "100000,1000000" }, "ocsp-requests": { type: "string", default: "60000" },
+  suite: { type: "string", default: "issuance,ocsp,crl,ra" }, "crl-sizes": { type: "string", default: "100000,1000000" }, "ocsp-requests": { type: "string", default: "60000" }, "card-runs": { type: "string", default: "20" },
 } });
 const suites = new Set(values.suite!.split(","));
 const seconds = Number(values.seconds);
@@ -127,6 +130,7 @@ try {
     };
   }
   if (suites.has("ra")) report.ra = await benchRa(rt, issueOne, concurrency, seconds);
+  if (suites.has("card")) report.card = await benchCard(rt, dir, Number(values["card-runs"]));
   await rt.close();
 
   if (suites.has("ocsp")) report.ocsp = await benchOcsp(env, dir, Number(values["ocsp-requests"]));

@@ -7,8 +7,9 @@ import { serve, setupDemoCmd } from "./commands/serve.commands.js";
 import { ceremonyCommands } from "./commands/ceremony.commands.js";
 import { crlCommands } from "./commands/crl.commands.js";
 import { raCommands } from "./commands/ra.commands.js";
+import { cardCommands } from "./commands/card.commands.js";
 
-const TOP: readonly (Command | CommandGroup)[] = [serve, setupDemoCmd, certCommands, crlCommands, caCommands, ceremonyCommands, raCommands];
+const TOP: readonly (Command | CommandGroup)[] = [serve, setupDemoCmd, certCommands, crlCommands, caCommands, ceremonyCommands, raCommands, cardCommands];
 
 function topHelp(): string {
   const lines = ["usage: cardpki COMMAND [SUBCOMMAND] [options]", "", "commands:"];

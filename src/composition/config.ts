@@ -41,6 +41,14 @@ export interface Config {
     /** How often orders past their activation deadline are expired (REQ-15). */
     readonly expirySweepSeconds: number;
   };
+  readonly card: {
+    /** Key that seals card secrets at rest (management keys, PUKs): 32 random bytes, owner-only file. */
+    readonly kekFile: string;
+    /** The reader the card writer uses (default: the only one holding a card). */
+    readonly reader?: string;
+    /** What blank cards come with (PIV defaults; set your card vendor's transport values). */
+    readonly factory: { readonly pin: string; readonly puk: string; readonly managementKey: string; readonly managementKeyAlgorithm: "3DES" | "AES-128" | "AES-192" | "AES-256" };
+  };
 }
 
 const FILE_SCHEMA = {
@@ -62,6 +70,19 @@ const FILE_SCHEMA = {
       properties: {
         port: { type: "integer", minimum: 0, maximum: 65535 }, tlsCert: { type: "string" }, tlsKey: { type: "string" }, hashKeyFile: { type: "string" },
         registerFile: { type: "string" }, documentRegisterFile: { type: "string" }, termsVersion: { type: "string", pattern: "^[0-9A-Za-z.-]{1,32}$" }, expirySweepSeconds: { type: "integer", minimum: 1, maximum: 86400 },
+      },
+    },
+    card: {
+      type: "object", additionalProperties: false,
+      properties: {
+        kekFile: { type: "string" }, reader: { type: "string" },
+        factory: {
+          type: "object", additionalProperties: false, required: ["pin", "puk", "managementKey", "managementKeyAlgorithm"],
+          properties: {
+            pin: { type: "string", pattern: "^[0-9]{6,8}$" }, puk: { type: "string", pattern: "^[0-9]{6,8}$" },
+            managementKey: { type: "string", pattern: "^([0-9a-fA-F]{32}|[0-9a-fA-F]{48}|[0-9a-fA-F]{64})$" }, managementKeyAlgorithm: { enum: ["3DES", "AES-128", "AES-192", "AES-256"] },
+          },
+        },
       },
     },
     tokenPins: {
@@ -133,6 +154,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
       documentRegisterConfigured: (env.CARDPKI_DOCUMENT_REGISTER_FILE ?? f.ra?.documentRegisterFile) !== undefined,
       termsVersion: env.CARDPKI_TERMS_VERSION ?? f.ra?.termsVersion ?? "2026-01",
       expirySweepSeconds: Number(env.CARDPKI_EXPIRY_SWEEP_SECONDS ?? f.ra?.expirySweepSeconds ?? 300),
+    },
+    card: {
+      kekFile: resolve(cwd, env.CARDPKI_CARD_KEK ?? f.card?.kekFile ?? join(dataDir, "card-kek.key")),
+      ...((env.CARDPKI_CARD_READER ?? f.card?.reader) ? { reader: (env.CARDPKI_CARD_READER ?? f.card?.reader) as string } : {}),
+      // SP 800-73-4 leaves the initial values to the issuer; these are the common PIV token defaults.
+      factory: f.card?.factory ?? { pin: "123456", puk: "12345678", managementKey: "010203040506070801020304050607080102030405060708", managementKeyAlgorithm: "3DES" },
     },
   };
 }

@@ -40,9 +40,21 @@ export interface Workflow {
   readonly expiryRevocationReason: string;
   /** May officer cards (profile ra-officer) be ordered through this workflow (REQ-02: LoA3 only)? */
   readonly officerCards: boolean;
+  /** How the card writer personalises cards of this workflow (REQ-13..16). */
+  readonly card: CardPersonalisation;
   /** REQ-08: optional control questions; the officer records which were answered right, the weights must reach `passScore`. */
   readonly knowledgeQuestions?: KnowledgeQuestions;
   readonly transitions: readonly Transition[];
+}
+
+export interface CardPersonalisation {
+  readonly slot: "9a" | "9c" | "9d" | "9e";
+  readonly algorithm: "P-256" | "P-384" | "RSA-2048";
+  readonly managementKey: "3DES" | "AES-128" | "AES-192" | "AES-256";
+  readonly pin: "random" | "transport";
+  readonly pinLength: number;
+  readonly pukLength: number;
+  readonly pinChannel: "mail" | "sms" | "email";
 }
 
 export interface KnowledgeQuestions {
@@ -52,7 +64,7 @@ export interface KnowledgeQuestions {
 
 const SCHEMA = {
   type: "object", additionalProperties: false,
-  required: ["id", "version", "cps", "loa", "profiles", "identifications", "acceptedDocuments", "activationDeadlineDays", "expiryRevocationReason", "officerCards", "transitions"],
+  required: ["id", "version", "cps", "loa", "profiles", "identifications", "acceptedDocuments", "activationDeadlineDays", "expiryRevocationReason", "officerCards", "card", "transitions"],
   properties: {
     id: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{1,62}$" },
     version: { type: "integer", minimum: 1 },
@@ -64,6 +76,18 @@ const SCHEMA = {
     activationDeadlineDays: { type: "integer", minimum: 1, maximum: 365 },
     expiryRevocationReason: { enum: ["cessationOfOperation", "superseded", "unspecified", "privilegeWithdrawn"] },
     officerCards: { type: "boolean" },
+    card: {
+      type: "object", additionalProperties: false, required: ["slot", "algorithm", "managementKey", "pin", "pinLength", "pukLength", "pinChannel"],
+      properties: {
+        slot: { enum: ["9a", "9c", "9d", "9e"] },
+        algorithm: { enum: ["P-256", "P-384", "RSA-2048"] },
+        managementKey: { enum: ["3DES", "AES-128", "AES-192", "AES-256"] },
+        pin: { enum: ["random", "transport"] },
+        pinLength: { type: "integer", minimum: 6, maximum: 8 },
+        pukLength: { type: "integer", minimum: 8, maximum: 8 },
+        pinChannel: { enum: ["mail", "sms", "email"] },
+      },
+    },
     knowledgeQuestions: {
       type: "object", additionalProperties: false, required: ["passScore", "questions"],
       properties: {
@@ -150,6 +174,8 @@ export function checkWorkflow(w: Workflow, source: string): void {
   }
   for (const t of into("ACTIVE")) need(t, ["within-activation-deadline", "card-of-this-order", ...(w.loa === 2 ? (["activation-code-correct"] as const) : [])], "REQ-15, REQ-16: the holder activates with this card (and the code sent separately)");
   if (w.officerCards && w.loa !== 3) fail("officer cards are issued under LoA3 rules only (REQ-02)");
+  // REQ-16: at LoA3 the holder sets their own PIN at activation, so the card leaves production with a transport PIN.
+  if (w.loa === 3 && w.card.pin !== "transport") fail("LoA3 cards leave production with a transport PIN the holder replaces (card.pin: transport, REQ-16)");
   // REQ-08: questions and their guard go together, and the pass score must be reachable.
   const kba = w.transitions.filter((t) => t.guards.includes("knowledge-score"));
   const q = w.knowledgeQuestions;

@@ -229,6 +229,7 @@ export class OrderService {
         notifications.push({ id: newId(random), personId: order.applicantPersonId, channel: input.activationCodeChannel ?? "email", at: now, subject: "Your card's activation code", body: `Activation code for order ${orderId}: ${code}` });
       }
     }
+    if (order.state === "PRODUCED" && d.to === "IN_PRODUCTION") change.certSerial = null; // the card could not be finished: its certificate goes (below)
     if (d.to === "ACTIVE") {
       change.activatedAt = now;
       if (order.purpose === "officer") change.officerCredential = { serial: order.certSerial!, personId: order.applicantPersonId };
@@ -249,6 +250,8 @@ export class OrderService {
       throw new CaError("conflict", `order ${orderId} changed while '${action}' ran; read it again`);
     }
     if (d.to === "EXPIRED" && order.certSerial) await certs.revoke(order.certSerial, workflow.expiryRevocationReason, "system:expiry"); // REQ-15
+    // REQ-14: no valid certificate for a key that is not on a card the order goes on with.
+    if (change.certSerial === null && order.certSerial) await certs.revoke(order.certSerial, "superseded", actorId(actor));
     return orderAfter(order, change);
   }
 }

@@ -93,7 +93,8 @@ export interface OrderChange {
   readonly termsVersion?: string;
   readonly handedOutAt?: Date;
   readonly identification?: Identification & { readonly kind: "identify" | "hand-out" | "eid" };
-  readonly certSerial?: string;
+  /** null: the order no longer has a certificate (production failed, the certificate was revoked). */
+  readonly certSerial?: string | null;
   readonly activationCodeHash?: string;
   readonly activatedAt?: Date;
   /** Officer cards: on activation the certificate becomes the officer's credential (REQ-02, REQ-22). */
@@ -105,14 +106,16 @@ export interface OrderChange {
 /** The order as `change` leaves it: what the store holds once the compare-and-set succeeded. */
 export function orderAfter<O extends OrderView & { readonly version: number }>(o: O, c: OrderChange): O {
   const id = c.identification;
+  const { certSerial: _old, ...withoutCert } = o;
+  const base = (c.certSerial === null ? withoutCert : o) as O;
   return {
-    ...o, state: c.to, version: c.expectedVersion + 1,
+    ...base, state: c.to, version: c.expectedVersion + 1,
+    ...(typeof c.certSerial === "string" ? { certSerial: c.certSerial } : {}),
     ...(id && id.kind !== "hand-out"
       ? { identifications: [...o.identifications, { officerId: id.officerId, at: id.at, document: id.document, faceCompared: id.faceCompared, ...(id.kind === "eid" ? { byEid: true } : {}) }] }
       : {}),
     ...(c.termsVersion !== undefined ? { termsVersion: c.termsVersion } : {}),
     ...(c.handedOutAt !== undefined ? { handedOutAt: c.handedOutAt } : {}),
-    ...(c.certSerial !== undefined ? { certSerial: c.certSerial } : {}),
     ...(c.activationCodeHash !== undefined ? { activationCodeHash: c.activationCodeHash } : {}),
   };
 }

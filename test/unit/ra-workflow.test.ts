@@ -63,6 +63,8 @@ describe("policy/workflow (LoA workflows as data)", () => {
     ["questions that no identification checks", (w) => (w.knowledgeQuestions = { passScore: 1, questions: [{ id: "q", text: "?", weight: 1 }] }), /no identification checks knowledge-score/],
     ["a pass score above all weights", (w) => { w.transitions[1].guards.push("knowledge-score"); w.knowledgeQuestions = { passScore: 4, questions: [{ id: "a", text: "?", weight: 1 }, { id: "b", text: "?", weight: 2 }] }; }, /passScore 4 is more than/],
     ["the same question twice", (w) => { w.transitions[1].guards.push("knowledge-score"); w.knowledgeQuestions = { passScore: 1, questions: [{ id: "a", text: "?", weight: 1 }, { id: "a", text: "!", weight: 2 }] }; }, /unique/],
+    ["LoA3 cards leaving production with a random PIN instead of a transport PIN", (w) => (w.card.pin = "random"), /transport PIN.*REQ-16/],
+    ["a card block with an unknown algorithm", (w) => (w.card.algorithm = "P-192"), /card\/algorithm/],
     ["an unknown guard", (w) => w.transitions[0].guards.push("trust-me"), /guards/],
     ["an unknown key", (w) => (w.shortcut = true), /shortcut/],
   ];

@@ -1,0 +1,107 @@
+// Card personalisation benchmark (issue 6): full personalisations through the virtual PIV card on
+// the real PC/SC stack (scripts/lib/virtual-card.sh), with APDU round trips; peers in the same run:
+// the raw APDU round trip, and yubico-piv-tool doing the on-card part (generate + import + PIN/PUK).
+import { generateKeyPairSync } from "node:crypto";
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Runtime } from "../src/composition/runtime.js";
+import { bootstrapStaff, openRa } from "../src/composition/ra.js";
+import { fileRegister } from "../src/composition/file-register.js";
+import { openCards } from "../src/composition/cards.js";
+import { demoOrderInProduction, staffActor } from "../src/composition/demo-orders.js";
+import { Iso7816, extendedLengthFromAtr } from "../src/card/iso7816.js";
+import { PivCard } from "../src/card/piv-card.js";
+import { toPem } from "../src/asn1/der.js";
+
+const READER = "Virtual PCD 00 00";
+const HOLDER = "197003033456";
+const vcard = (cmd: string) => {
+  const r = spawnSync("scripts/lib/virtual-card.sh", [cmd], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`virtual-card.sh ${cmd}: ${r.stderr || r.stdout}`);
+};
+const q = (xs: number[], p: number) => Number([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!.toFixed(1));
+
+export async function benchCard(rt: Runtime, dir: string, runs: number) {
+  vcard("start");
+  const registerFile = join(dir, "card-register.json");
+  writeFileSync(registerFile, JSON.stringify({ people: { [HOLDER]: { status: "alive" }, "199001019999": { status: "alive" } } }));
+  const ra = openRa(rt, { register: fileRegister(registerFile) });
+  const spki = new Uint8Array(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "der" }));
+  await bootstrapStaff(rt, ra, { orgNumber: "556000-0000", orgName: "bench", country: "SE", nationalId: "199001019999", name: "Bench Staff", roles: ["ra-admin", "ra-officer", "ca-operator"], qualifiedUntil: new Date(Date.now() + 30 * 86_400_000), publicKey: spki, operator: "bench" });
+  const staff = await staffActor(ra, "556000-0000", "199001019999");
+  const cards = openCards(rt, ra, "bench");
+
+  // Peer 1: the transport floor, one GET VERSION round trip through pcscd and vpcd.
+  const t = cards.transport();
+  let rawApduMs: number;
+  try {
+    const ch = await t.connect(READER);
+    const piv = new PivCard(new Iso7816(ch, extendedLengthFromAtr(ch.atr)), rt.random);
+    await piv.select();
+    const n = 500;
+    const s = performance.now();
+    for (let i = 0; i < n; i++) await piv.version();
+    rawApduMs = (performance.now() - s) / n;
+    await ch.close();
+  } finally {
+    t.close();
+  }
+
+  // Peer 2: yubico-piv-tool on a fresh card: generate in 9A, the CA certifies it, import, change PIN and PUK.
+  const peerMs: number[] = [];
+  for (let i = 0; i < Math.min(runs, 5); i++) {
+    vcard("card-stop");
+    vcard("card-start");
+    const pub = join(dir, "peer-pub.pem");
+    const certFile = join(dir, "peer-cert.pem");
+    const s = performance.now();
+    const y = (args: string[]) => {
+      const r = spawnSync("yubico-piv-tool", ["-r", READER, ...args], { encoding: "utf8" });
+      if (r.status !== 0) throw new Error(`yubico-piv-tool ${args.join(" ")}: ${r.stderr}`);
+    };
+    y(["-a", "generate", "-s", "9a", "-A", "ECCP256", "-o", pub]);
+    const key = (await import("node:crypto")).createPublicKey(await import("node:fs").then((f) => f.readFileSync(pub)));
+    const cert = await rt.issuer.issue(rt.authority(rt.config.issuingCas[0]!), {
+      profileId: "loa3-smartcard-auth", publicKey: new Uint8Array(key.export({ type: "spki", format: "der" })), requestedBy: "bench-peer",
+      subject: { CN: "Peer Holder", O: "Bench AB", organizationIdentifier: "NTRSE-5560000001", C: "SE" }, allowedKinds: ["end-entity"],
+    });
+    writeFileSync(certFile, toPem("CERTIFICATE", cert.der));
+    y(["-a", "import-certificate", "-s", "9a", "-i", certFile]);
+    y(["-a", "change-pin", "-P", "123456", "-N", "482913"]);
+    y(["-a", "change-puk", "-P", "12345678", "-N", "83920174"]);
+    peerMs.push(performance.now() - s);
+  }
+
+  // cardpki: the whole job per order (RA order prepared beforehand, untimed), the card retired between runs.
+  vcard("card-stop");
+  vcard("card-start");
+  const ms: number[] = [];
+  const trips: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const { orderId } = await demoOrderInProduction(rt, ra, { staff, orgNumber: `57${String(i).padStart(8, "0")}`, holder: { nationalId: HOLDER, name: "Bench Holder" } });
+    const tr = cards.transport();
+    try {
+      const ch = await tr.connect(READER);
+      const s = performance.now();
+      const r = await cards.job().run(orderId, ch, "operator:bench");
+      ms.push(performance.now() - s);
+      trips.push(r.roundTrips);
+      await cards.lifecycle.retire(ch, "operator:bench", "cessationOfOperation");
+      await ch.close();
+    } finally {
+      tr.close();
+    }
+  }
+  vcard("stop");
+  const mean = ms.reduce((a, b) => a + b, 0) / ms.length;
+  const peerMean = peerMs.reduce((a, b) => a + b, 0) / peerMs.length;
+  return {
+    benchmark: "full PIV personalisations (P-256 on-card key, SoftHSM2 issuance, CHUID/CCC, AES-256 management key, PIN/PUK, read-back + on-card signature check, audited) through pcscd + vpcd + the virtual card",
+    runs,
+    cardpki: { personalisationsPerMinute: Math.round(60_000 / mean), msPerPersonalisation: { mean: Number(mean.toFixed(1)), p50: q(ms, 0.5), max: q(ms, 1) }, apduRoundTrips: trips[0], apduFloorMs: Number((trips[0]! * rawApduMs).toFixed(1)) },
+    rawApduRoundTripMs: Number(rawApduMs.toFixed(3)),
+    yubicoPivToolPeer: { what: "generate 9A + CA issuance + import-certificate + change PIN + change PUK (4 processes)", msPerCard: Number(peerMean.toFixed(1)), runs: peerMs.length },
+    ratioToPeer: Number((peerMean / mean).toFixed(2)),
+  };
+}

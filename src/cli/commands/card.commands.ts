@@ -1,0 +1,118 @@
+import { CaError } from "../../shared/ca-error.js";
+import { loadConfig } from "../../composition/config.js";
+import { withRuntime, type Runtime } from "../../composition/runtime.js";
+import { openRa } from "../../composition/ra.js";
+import { listReaders, openCards, type Cards } from "../../composition/cards.js";
+import { operatorArg, readFileArg, requireString, type Command } from "../command.js";
+
+const READER = { type: "string" as const, description: "PC/SC reader name (default: CARDPKI_CARD_READER, else the only reader holding a card)" };
+const OPERATOR = { type: "string" as const, description: "who runs the station (recorded; default $USER)" };
+
+/** Runtime, RA, card wiring and a PC/SC context for one command; everything is closed afterwards (no hanging process). */
+async function withCard<T>(v: Record<string, unknown>, fn: (c: Cards, rt: Runtime, reader: string | undefined) => Promise<T>): Promise<T> {
+  return withRuntime(loadConfig(), {}, async (rt) => {
+    const cards = openCards(rt, openRa(rt), operatorArg(v));
+    return fn(cards, rt, (v.reader as string | undefined) ?? rt.config.card.reader);
+  });
+}
+
+async function onChannel<T>(cards: Cards, reader: string | undefined, fn: (ch: Awaited<ReturnType<ReturnType<Cards["transport"]>["connect"]>>) => Promise<T>): Promise<T> {
+  const t = cards.transport();
+  try {
+    const ch = await t.connect(reader);
+    try {
+      return await fn(ch);
+    } finally {
+      await ch.close();
+    }
+  } finally {
+    t.close();
+  }
+}
+
+/** A PIN from a file (first line), never from the command line where `ps` would show it. */
+function pinFile(v: Record<string, unknown>, name: string): string {
+  const pin = Buffer.from(readFileArg(requireString(v, name))).toString("utf8").split(/\r?\n/)[0]!.trim();
+  if (!/^[0-9]{6,8}$/.test(pin)) throw new CaError("invalid-input", `--${name}: the file must hold a PIN of 6 to 8 digits`);
+  return pin;
+}
+
+const listReadersCmd: Command = {
+  name: "list-readers",
+  summary: "List PC/SC readers and whether each holds a card.",
+  usage: "card list-readers",
+  options: {},
+  async run() {
+    console.log(JSON.stringify(await listReaders(), null, 2));
+    return 0;
+  },
+};
+
+const status: Command = {
+  name: "status",
+  summary: "What is on the card (serial, PIN tries left, certificates per slot) and what we recorded about it.",
+  usage: "card status [--reader NAME]",
+  options: { reader: READER },
+  async run(v) {
+    const s = await withCard(v, (cards, _rt, reader) => onChannel(cards, reader, (ch) => cards.lifecycle.status(ch)));
+    console.log(JSON.stringify(s, null, 2));
+    return 0;
+  },
+};
+
+const personalise: Command = {
+  name: "personalise",
+  summary: "Personalise the card in the reader for an order in production: on-card key, certificate, CHUID, PIN/PUK by policy (REQ-12..16).",
+  usage: "card personalise --order ID [--reader NAME] [--operator NAME]",
+  options: { order: { type: "string", description: "the card order (state IN_PRODUCTION)" }, reader: READER, operator: OPERATOR },
+  async run(v) {
+    const orderId = requireString(v, "order");
+    const r = await withCard(v, (cards, _rt, reader) =>
+      onChannel(cards, reader, (ch) => cards.job((step) => void console.error(`  ${step}`)).run(orderId, ch, `operator:${operatorArg(v)}`)));
+    console.log(JSON.stringify(r));
+    return 0;
+  },
+};
+
+const unblock: Command = {
+  name: "unblock",
+  summary: "Officer-assisted unblock: the PUK on record resets the PIN; the new PIN goes to the holder by another channel (audited).",
+  usage: "card unblock [--reader NAME] [--channel sms|mail|email] [--operator NAME]",
+  options: { reader: READER, channel: { type: "string", description: "how the new PIN reaches the holder (default sms)" }, operator: OPERATOR },
+  async run(v) {
+    const channel = (v.channel as string | undefined) ?? "sms";
+    if (!["sms", "mail", "email"].includes(channel)) throw new CaError("invalid-input", "--channel is sms, mail or email");
+    const r = await withCard(v, (cards, _rt, reader) => onChannel(cards, reader, (ch) => cards.lifecycle.unblock(ch, `operator:${operatorArg(v)}`, channel as "sms")));
+    console.log(JSON.stringify(r));
+    return 0;
+  },
+};
+
+const changePin: Command = {
+  name: "change-pin",
+  summary: "The holder replaces the transport (or reset) PIN with their own (REQ-16).",
+  usage: "card change-pin --old-pin-file F --new-pin-file F [--reader NAME]",
+  options: { reader: READER, "old-pin-file": { type: "string", description: "file holding the current PIN" }, "new-pin-file": { type: "string", description: "file holding the new PIN" }, operator: OPERATOR },
+  async run(v) {
+    const oldPin = pinFile(v, "old-pin-file");
+    const newPin = pinFile(v, "new-pin-file");
+    await withCard(v, (cards, _rt, reader) => onChannel(cards, reader, (ch) => cards.lifecycle.changePin(ch, `holder-station:${operatorArg(v)}`, oldPin, newPin)));
+    console.log(JSON.stringify({ changed: true }));
+    return 0;
+  },
+};
+
+const retire: Command = {
+  name: "retire",
+  summary: "Retire the card in the reader: revoke its certificate, remove its objects and zeroise it (PIV reset).",
+  usage: "card retire --reason R [--reader NAME] [--operator NAME]",
+  options: { reader: READER, reason: { type: "string", description: "RFC 5280 reason for its certificate (e.g. cessationOfOperation, keyCompromise)" }, operator: OPERATOR },
+  async run(v) {
+    const reason = requireString(v, "reason");
+    const r = await withCard(v, (cards, _rt, reader) => onChannel(cards, reader, (ch) => cards.lifecycle.retire(ch, `operator:${operatorArg(v)}`, reason)));
+    console.log(JSON.stringify(r));
+    return 0;
+  },
+};
+
+export const cardCommands = { name: "card", summary: "Smart cards: list-readers, status, personalise, unblock, change-pin, retire", commands: [listReadersCmd, status, personalise, unblock, changePin, retire] };

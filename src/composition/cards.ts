@@ -1,0 +1,85 @@
+import { CaError } from "../shared/ca-error.js";
+import { fromHex } from "../asn1/der.js";
+import { PersonalisationJob, type JobStep } from "../card/personalisation-job.js";
+import { CardLifecycle } from "../card/card-lifecycle.js";
+import { PcscTransport } from "../card/pcsc-transport.js";
+import type { CardProduction, FactoryCredentials } from "../card/ports.js";
+import { KnexCardStore } from "../store/card.store.js";
+import type { Actor } from "../ra/order.js";
+import { aesGcmSealer, cardKek } from "./card-sealer.js";
+import type { Ra } from "./ra.js";
+import type { Runtime } from "./runtime.js";
+
+export interface Cards {
+  readonly ledger: KnexCardStore;
+  readonly production: CardProduction;
+  readonly lifecycle: CardLifecycle;
+  job(onStep?: (s: JobStep) => Promise<void> | void): PersonalisationJob;
+  /** A PC/SC context; close it when done. */
+  transport(): PcscTransport;
+}
+
+/**
+ * The card production station's actor: a CA operator of the service owner, named on the command
+ * line of the production host (like a ceremony operator); the RA's guards still apply.
+ */
+export function productionActor(operator: string): Actor {
+  return { kind: "officer", personId: `operator:${operator}`, roles: ["ca-operator"], serviceOwnerStaff: true };
+}
+
+/** The card writer's port to the RA (order state, produce, production-failed) and the CA (certificate DER). */
+export function cardProduction(rt: Runtime, ra: Ra, operator: string): CardProduction {
+  const actor = productionActor(operator);
+  return {
+    async order(orderId) {
+      const o = await ra.orderStore.load(orderId);
+      if (!o) throw new CaError("not-found", `no order ${orderId}`);
+      if (o.state !== "IN_PRODUCTION") throw new CaError("conflict", `order ${orderId} is ${o.state}; only an order in production gets a card`, { state: o.state });
+      const w = ra.orders.workflow(o.workflowId);
+      return { orderId, holderPersonId: o.applicantPersonId, loa: w.loa, policy: w.card };
+    },
+    async produce(orderId, spki) {
+      const o = await ra.orders.act(orderId, "produce", actor, { publicKey: spki });
+      const rec = await rt.store.get(o.certSerial!);
+      if (!rec?.der) throw new CaError("internal", `certificate ${o.certSerial} was issued but is not in the store`);
+      return { serial: rec.serial, der: rec.der };
+    },
+    async undo(orderId, serial) {
+      const o = await ra.orderStore.load(orderId);
+      if (o?.state === "PRODUCED" && o.certSerial === serial) await ra.orders.act(orderId, "production-failed", actor, {});
+      else await ra.certs.revoke(serial, "superseded", actor.personId!);
+    },
+    async revoke(serial, reason) {
+      await ra.certs.revoke(serial, reason, actor.personId!);
+    },
+  };
+}
+
+export function factoryCredentials(rt: Runtime): FactoryCredentials {
+  const f = rt.config.card.factory;
+  return { pin: f.pin, puk: f.puk, managementKey: fromHex(f.managementKey.toLowerCase()), managementKeyAlgorithm: f.managementKeyAlgorithm };
+}
+
+/** Wires the card writer: ledger on the runtime's database, secrets sealed under the card KEK, production through the RA. */
+export function openCards(rt: Runtime, ra: Ra, operator: string): Cards {
+  const ledger = new KnexCardStore(rt.db, rt.readDb);
+  const sealer = aesGcmSealer(cardKek(rt.config.card.kekFile), rt.random);
+  const production = cardProduction(rt, ra, operator);
+  const { clock, random } = rt;
+  return {
+    ledger, production,
+    lifecycle: new CardLifecycle({ ledger, sealer, production, clock, random }),
+    job: (onStep) => new PersonalisationJob({ production, ledger, sealer, factory: factoryCredentials(rt), clock, random, ...(onStep ? { onStep } : {}) }),
+    transport: () => new PcscTransport(),
+  };
+}
+
+/** The PC/SC readers and whether each holds a card (no runtime needed). */
+export async function listReaders(): Promise<{ name: string; cardPresent: boolean; atr?: string }[]> {
+  const t = new PcscTransport();
+  try {
+    return (await t.list()).map((r) => ({ name: r.name, cardPresent: r.cardPresent, ...(r.atr ? { atr: Buffer.from(r.atr).toString("hex") } : {}) }));
+  } finally {
+    t.close();
+  }
+}

@@ -1,0 +1,56 @@
+import type { Knex } from "knex";
+import type { CardAuditEvent, CardLedger, CardRecord, HolderLetter } from "../card/ports.js";
+import { commitQueueOf, type BatchWrite, type CommitQueue } from "./commit-queue.js";
+
+type Op = { readonly card: CardRecord; readonly audit: CardAuditEvent; readonly letter?: HolderLetter };
+
+const row = (c: CardRecord, at: Date) => ({
+  id: c.id, card_serial: c.cardSerial, atr: c.atr, order_id: c.orderId, holder_person_id: c.holderPersonId, state: c.state,
+  slot: c.slot ?? null, algorithm: c.algorithm ?? null, cert_serial: c.certSerial ?? null, management_key_algorithm: c.managementKeyAlgorithm ?? null,
+  management_key_sealed: c.managementKeySealed ?? null, management_key_next_sealed: c.managementKeyNextSealed ?? null, puk_sealed: c.pukSealed ?? null,
+  pin_state: c.pinState ?? null, round_trips: c.roundTrips ?? null, error: c.error ?? null, created_at: at.getTime(), updated_at: at.getTime(),
+});
+
+const opt = <K extends string, V>(k: K, v: V | null | undefined) => (v == null ? {} : ({ [k]: v } as { [P in K]: V }));
+
+function record(r: any): CardRecord {
+  return {
+    id: r.id, cardSerial: r.card_serial, atr: r.atr, orderId: r.order_id, holderPersonId: r.holder_person_id, state: r.state,
+    ...opt("slot", r.slot), ...opt("algorithm", r.algorithm), ...opt("certSerial", r.cert_serial), ...opt("managementKeyAlgorithm", r.management_key_algorithm),
+    ...opt("managementKeySealed", r.management_key_sealed), ...opt("managementKeyNextSealed", r.management_key_next_sealed), ...opt("pukSealed", r.puk_sealed),
+    ...opt("pinState", r.pin_state), ...opt("roundTrips", r.round_trips == null ? null : Number(r.round_trips)), ...opt("error", r.error),
+  };
+}
+
+/** The card ledger over knex: each save is an upsert of the card with its audit event (and a letter to the holder) in one transaction. */
+export class KnexCardStore implements CardLedger {
+  private readonly queue: CommitQueue;
+  private readonly write: BatchWrite<Op, void> = async (trx, ops, audit) => {
+    for (const { card, audit: e, letter } of ops) {
+      const r = row(card, e.at);
+      const { created_at: _c, ...update } = r;
+      await trx("cards").insert(r).onConflict("id").merge(update);
+      if (letter) await trx("notifications").insert({ id: letter.id, person_id: letter.personId, channel: letter.channel, subject: letter.subject, body: letter.body, created_at: letter.at.getTime() });
+      audit(e);
+    }
+    return ops.map(() => undefined);
+  };
+
+  constructor(db: Knex, private readonly reader: Knex = db) {
+    this.queue = commitQueueOf(db);
+  }
+
+  async byCardSerial(cardSerial: string): Promise<CardRecord | undefined> {
+    const r = await this.reader("cards").where({ card_serial: cardSerial }).orderBy("updated_at", "desc").first();
+    return r ? record(r) : undefined;
+  }
+
+  async byOrder(orderId: string): Promise<CardRecord | undefined> {
+    const r = await this.reader("cards").where({ order_id: orderId }).orderBy("updated_at", "desc").first();
+    return r ? record(r) : undefined;
+  }
+
+  async save(card: CardRecord, audit: CardAuditEvent, letter?: HolderLetter): Promise<void> {
+    await this.queue.run(this.write, { card, audit, ...(letter ? { letter } : {}) });
+  }
+}
