@@ -85,6 +85,20 @@ export class CardLifecycle {
     await this.deps.ledger.save(next, this.event(next, actor, "card.pin.change", { cardSerial: serial, from: card.pinState }));
   }
 
+  /**
+   * A card reported lost or stolen (without the card): its certificate is revoked (keyCompromise)
+   * and the card can never be used again; the replacement is a new order through the RA.
+   */
+  async reportLost(orderId: string, actor: string): Promise<{ cardSerial: string; revoked?: string }> {
+    const card = await this.deps.ledger.byOrder(orderId);
+    if (!card || card.state === "retired" || card.state === "lost") throw new CaError("not-found", `no card in use for order ${orderId}`);
+    if (card.certSerial) await this.deps.production.revoke(card.certSerial, "keyCompromise");
+    const { managementKeySealed: _m, managementKeyNextSealed: _n, pukSealed: _p, ...rest } = card;
+    const next: CardRecord = { ...rest, state: "lost" };
+    await this.deps.ledger.save(next, this.event(next, actor, "card.lost", { cardSerial: card.cardSerial, revoked: card.certSerial, reason: "keyCompromise", replacement: "a new order through the RA" }));
+    return { cardSerial: card.cardSerial, ...(card.certSerial ? { revoked: card.certSerial } : {}) };
+  }
+
   /** Retire a card: revoke its certificate, remove the objects, use up PIN and PUK and reset the PIV application (zeroise). */
   async retire(channel: CardChannel, actor: string, reason: string): Promise<{ cardSerial: string; revoked?: string }> {
     const { piv, serial, record } = await this.open(channel);

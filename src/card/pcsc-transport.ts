@@ -103,10 +103,29 @@ export class PcscTransport {
     if (this.closed) throw new CaError("internal", "the PC/SC transport is closed");
   }
 
+  private snapshot(): ReaderInfo[] {
+    return [...this.readers.values()].map((e) => ({ name: e.reader.name, cardPresent: this.present(e), ...(e.atr ? { atr: e.atr } : {}) }));
+  }
+
   async list(): Promise<ReaderInfo[]> {
     await this.enumerated;
     this.failIfBroken();
-    return [...this.readers.values()].map((e) => ({ name: e.reader.name, cardPresent: this.present(e), ...(e.atr ? { atr: e.atr } : {}) }));
+    return this.snapshot();
+  }
+
+  /** Calls `listener` with the readers whenever a reader or card comes or goes; returns the unsubscribe function. */
+  watch(listener: (readers: ReaderInfo[]) => void): () => void {
+    let last = "";
+    const l = () => {
+      const now = this.snapshot();
+      const key = JSON.stringify(now.map((r) => [r.name, r.cardPresent]));
+      if (key !== last) {
+        last = key;
+        listener(now);
+      }
+    };
+    this.listeners.add(l);
+    return () => void this.listeners.delete(l);
   }
 
   /** Waits until `readerName` (or the only reader with a card) has a card, then connects shared. */

@@ -96,6 +96,7 @@ export class PersonalisationJob {
     if (!cardSerial) throw new CaError("invalid-input", "the card has neither a serial number nor a CHUID GUID to tell it apart");
     const known = await ledger.byCardSerial(cardSerial);
     // REQ-12: one holder per card. A live card of another holder is not overwritten; the same holder's card may be renewed.
+    if (known?.state === "lost") throw new CaError("forbidden", `card ${cardSerial} was reported lost; it is not personalised again`);
     if (known && known.state === "personalised" && known.holderPersonId !== order.holderPersonId)
       throw new CaError("conflict", `card ${cardSerial} belongs to another holder's live eID; retire it first`);
     if (known && known.state === "personalising" && known.orderId !== orderId)

@@ -42,7 +42,7 @@ export interface CardProduction {
   revoke(serial: string, reason: string): Promise<void>;
 }
 
-export type CardState = "personalising" | "personalised" | "failed" | "retired";
+export type CardState = "personalising" | "personalised" | "failed" | "retired" | "lost";
 
 export interface CardRecord {
   readonly id: string;

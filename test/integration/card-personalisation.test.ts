@@ -189,6 +189,23 @@ describe("card personalisation on a virtual PIV card through real pcscd (issue 6
     expect(again.certSerial).to.not.equal(issued);
     expect((await ra.orderStore.load(orderId))!.state).to.equal("PRODUCED");
   });
+
+  it("ok/the transport sees the card pulled and inserted (reader events), and closes without leaving the process hanging", async () => {
+    const t = cards.transport();
+    const seen: boolean[] = [];
+    try {
+      const stop = t.watch((readers) => seen.push(readers.find((r) => r.name === VIRTUAL_READER)?.cardPresent ?? false));
+      expect((await t.list()).map((r) => r.name)).to.include(VIRTUAL_READER);
+      await cardStop();
+      await cardStart();
+      await new Promise((r) => setTimeout(r, 300));
+      stop();
+    } finally {
+      t.close();
+    }
+    expect(seen).to.include(false);
+    expect(seen.at(-1)).to.equal(true);
+  });
 });
 
 function require_(tool: string): boolean {

@@ -29,16 +29,8 @@ import { CaError } from "../../src/shared/ca-error.js";
 import { sha256Hex } from "../../src/shared/digest.js";
 import { PROFILES, REPO_ROOT, softwareAuthority } from "../support/test-ca.js";
 import { testKey } from "../support/keys.js";
+import { refused } from "../support/refused.js";
 
-const refused = async (p: Promise<unknown>): Promise<CaError> => {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof CaError) return e;
-    throw e;
-  }
-  throw new Error("expected a refusal");
-};
 
 /** The order service on a real SQLite database with the real CA pipeline (software CA key): CAS writes, audit, expiry. */
 describe("ra/order-service on SQLite", function () {

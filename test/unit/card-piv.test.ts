@@ -15,21 +15,13 @@ import { fromHex } from "../../src/asn1/der.js";
 import { PivEmulator, DEFAULT_MANAGEMENT_KEY_HEX } from "../support/piv-emulator.js";
 import { MemoryCertStore } from "../support/fakes.js";
 import { PROFILES, softwareAuthority } from "../support/test-ca.js";
+import { refused } from "../support/refused.js";
 
 /** The emulator as a channel, in process (no PC/SC): the same driver code the real stack runs. */
 function emulatorChannel(emu: PivEmulator, log?: Uint8Array[]): CardChannel {
   return { reader: "in-process", atr: emu.atr, transmit: async (apdu) => (log?.push(apdu), emu.processApdu(apdu)), close: async () => undefined };
 }
 const FACTORY = { pin: "123456", puk: "12345678", managementKey: fromHex(DEFAULT_MANAGEMENT_KEY_HEX), managementKeyAlgorithm: "3DES" as const };
-const refused = async (p: Promise<unknown>): Promise<CaError> => {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof CaError) return e;
-    throw e;
-  }
-  throw new Error("expected a refusal");
-};
 
 describe("card/iso7816 (ISO/IEC 7816-4 transmission)", () => {
   const scripted = (answers: string[], sent: string[]): CardChannel => ({
@@ -132,7 +124,7 @@ describe("card/personalisation-job against the emulator (software CA)", () => {
     const store = new MemoryCertStore();
     const issuer = new CertificateIssuer({ profiles: PROFILES, store, clock, random: cryptoRandom });
     const ca = softwareAuthority();
-    const orders = new Map([["o1", { state, cert: undefined as string | undefined }]]);
+    const orders = new Map([["o1", { state, cert: undefined as string | undefined }], ["o2", { state: "IN_PRODUCTION", cert: undefined as string | undefined }]]);
     const revoked: string[] = [];
     const production: CardProduction = {
       async order(id) {
@@ -217,6 +209,30 @@ describe("card/personalisation-job against the emulator (software CA)", () => {
     expect([emu.state.mgmKey, emu.state.pin, emu.state.objects["5fc105"]]).to.deep.equal([DEFAULT_MANAGEMENT_KEY_HEX, "123456", undefined]);
     expect(ledger.cards.get(r.cardId)!.state).to.equal("retired");
     expect(ledger.cards.get(r.cardId)!.pukSealed).to.equal(undefined);
+  });
+
+  it("ok/renewal on the same card: a new key and certificate for the same holder, the old certificate revoked; the PIN reset with the sealed PUK", async () => {
+    const { emu, ledger, revoked, job } = setup();
+    const first = await job().run("o1", emulatorChannel(emu), "operator:test");
+    const key1 = emu.state.keys["9a"]!.jwk.x;
+    const second = await job().run("o2", emulatorChannel(emu), "operator:test");
+    expect(second.cardId).to.equal(first.cardId);
+    expect(second.certSerial).to.not.equal(first.certSerial);
+    expect(emu.state.keys["9a"]!.jwk.x).to.not.equal(key1);
+    expect(revoked).to.deep.equal([first.certSerial]);
+    expect(ledger.letters).to.have.length(2);
+    expect(ledger.letters[1]!.body).to.include(emu.state.pin);
+  });
+
+  it("fail/a card reported lost: its certificate is revoked (keyCompromise) and the card is never personalised again", async () => {
+    const { emu, ledger, production, revoked, job } = setup();
+    const r = await job().run("o1", emulatorChannel(emu), "operator:test");
+    const life = new CardLifecycle({ ledger, sealer: aesGcmSealer(cryptoRandom.bytes(32), cryptoRandom), production, clock, random: cryptoRandom });
+    expect((await life.reportLost("o1", "operator:desk")).revoked).to.equal(r.certSerial);
+    expect(revoked).to.deep.equal([r.certSerial]);
+    expect(ledger.cards.get(r.cardId)!.state).to.equal("lost");
+    expect((await refused(job().run("o2", emulatorChannel(emu), "operator:test"))).kind).to.equal("forbidden");
+    expect((await refused(life.reportLost("o1", "operator:desk"))).kind).to.equal("not-found");
   });
 
   it("ok/random digits are uniform-ish and the right length", () => {

@@ -1,6 +1,6 @@
 import { CaError } from "../../shared/ca-error.js";
 import { loadConfig } from "../../composition/config.js";
-import { withRuntime, type Runtime } from "../../composition/runtime.js";
+import { withRuntime } from "../../composition/runtime.js";
 import { openRa } from "../../composition/ra.js";
 import { listReaders, openCards, type Cards } from "../../composition/cards.js";
 import { operatorArg, readFileArg, requireString, type Command } from "../command.js";
@@ -8,27 +8,32 @@ import { operatorArg, readFileArg, requireString, type Command } from "../comman
 const READER = { type: "string" as const, description: "PC/SC reader name (default: CARDPKI_CARD_READER, else the only reader holding a card)" };
 const OPERATOR = { type: "string" as const, description: "who runs the station (recorded; default $USER)" };
 
-/** Runtime, RA, card wiring and a PC/SC context for one command; everything is closed afterwards (no hanging process). */
-async function withCard<T>(v: Record<string, unknown>, fn: (c: Cards, rt: Runtime, reader: string | undefined) => Promise<T>): Promise<T> {
-  return withRuntime(loadConfig(), {}, async (rt) => {
-    const cards = openCards(rt, openRa(rt), operatorArg(v));
-    return fn(cards, rt, (v.reader as string | undefined) ?? rt.config.card.reader);
-  });
-}
+type Channel = Awaited<ReturnType<ReturnType<Cards["transport"]>["connect"]>>;
 
-async function onChannel<T>(cards: Cards, reader: string | undefined, fn: (ch: Awaited<ReturnType<ReturnType<Cards["transport"]>["connect"]>>) => Promise<T>): Promise<T> {
-  const t = cards.transport();
-  try {
-    const ch = await t.connect(reader);
+/**
+ * Runtime, RA, card wiring and (unless `noCard`) the card in the reader for one command; prints
+ * the result as JSON. Everything is closed afterwards: readers, PC/SC context, database (no hanging process).
+ */
+async function onCard(v: Record<string, unknown>, fn: (cards: Cards, ch: Channel | undefined) => Promise<unknown>, noCard = false): Promise<number> {
+  const result = await withRuntime(loadConfig(), {}, async (rt) => {
+    const cards = openCards(rt, openRa(rt), operatorArg(v));
+    if (noCard) return fn(cards, undefined);
+    const t = cards.transport();
     try {
-      return await fn(ch);
+      const ch = await t.connect((v.reader as string | undefined) ?? rt.config.card.reader);
+      try {
+        return await fn(cards, ch);
+      } finally {
+        await ch.close();
+      }
     } finally {
-      await ch.close();
+      t.close();
     }
-  } finally {
-    t.close();
-  }
+  });
+  console.log(JSON.stringify(result, null, 2));
+  return 0;
 }
+const actorOf = (v: Record<string, unknown>) => `operator:${operatorArg(v)}`;
 
 /** A PIN from a file (first line), never from the command line where `ps` would show it. */
 function pinFile(v: Record<string, unknown>, name: string): string {
@@ -54,9 +59,7 @@ const status: Command = {
   usage: "card status [--reader NAME]",
   options: { reader: READER },
   async run(v) {
-    const s = await withCard(v, (cards, _rt, reader) => onChannel(cards, reader, (ch) => cards.lifecycle.status(ch)));
-    console.log(JSON.stringify(s, null, 2));
-    return 0;
+    return onCard(v, (cards, ch) => cards.lifecycle.status(ch!));
   },
 };
 
@@ -67,10 +70,7 @@ const personalise: Command = {
   options: { order: { type: "string", description: "the card order (state IN_PRODUCTION)" }, reader: READER, operator: OPERATOR },
   async run(v) {
     const orderId = requireString(v, "order");
-    const r = await withCard(v, (cards, _rt, reader) =>
-      onChannel(cards, reader, (ch) => cards.job((step) => void console.error(`  ${step}`)).run(orderId, ch, `operator:${operatorArg(v)}`)));
-    console.log(JSON.stringify(r));
-    return 0;
+    return onCard(v, (cards, ch) => cards.job((step) => void console.error(`  ${step}`)).run(orderId, ch!, actorOf(v)));
   },
 };
 
@@ -82,9 +82,7 @@ const unblock: Command = {
   async run(v) {
     const channel = (v.channel as string | undefined) ?? "sms";
     if (!["sms", "mail", "email"].includes(channel)) throw new CaError("invalid-input", "--channel is sms, mail or email");
-    const r = await withCard(v, (cards, _rt, reader) => onChannel(cards, reader, (ch) => cards.lifecycle.unblock(ch, `operator:${operatorArg(v)}`, channel as "sms")));
-    console.log(JSON.stringify(r));
-    return 0;
+    return onCard(v, (cards, ch) => cards.lifecycle.unblock(ch!, actorOf(v), channel as "sms"));
   },
 };
 
@@ -96,9 +94,7 @@ const changePin: Command = {
   async run(v) {
     const oldPin = pinFile(v, "old-pin-file");
     const newPin = pinFile(v, "new-pin-file");
-    await withCard(v, (cards, _rt, reader) => onChannel(cards, reader, (ch) => cards.lifecycle.changePin(ch, `holder-station:${operatorArg(v)}`, oldPin, newPin)));
-    console.log(JSON.stringify({ changed: true }));
-    return 0;
+    return onCard(v, async (cards, ch) => (await cards.lifecycle.changePin(ch!, `holder-station:${operatorArg(v)}`, oldPin, newPin), { changed: true }));
   },
 };
 
@@ -109,10 +105,19 @@ const retire: Command = {
   options: { reader: READER, reason: { type: "string", description: "RFC 5280 reason for its certificate (e.g. cessationOfOperation, keyCompromise)" }, operator: OPERATOR },
   async run(v) {
     const reason = requireString(v, "reason");
-    const r = await withCard(v, (cards, _rt, reader) => onChannel(cards, reader, (ch) => cards.lifecycle.retire(ch, `operator:${operatorArg(v)}`, reason)));
-    console.log(JSON.stringify(r));
-    return 0;
+    return onCard(v, (cards, ch) => cards.lifecycle.retire(ch!, actorOf(v), reason));
   },
 };
 
-export const cardCommands = { name: "card", summary: "Smart cards: list-readers, status, personalise, unblock, change-pin, retire", commands: [listReadersCmd, status, personalise, unblock, changePin, retire] };
+const lost: Command = {
+  name: "lost",
+  summary: "A card reported lost or stolen: revoke its certificate (keyCompromise) and bar the card; the replacement is a new order.",
+  usage: "card lost --order ID [--operator NAME]",
+  options: { order: { type: "string", description: "the order the lost card was made for" }, operator: OPERATOR },
+  async run(v) {
+    const orderId = requireString(v, "order");
+    return onCard(v, (cards) => cards.lifecycle.reportLost(orderId, actorOf(v)), true);
+  },
+};
+
+export const cardCommands = { name: "card", summary: "Smart cards: list-readers, status, personalise, unblock, change-pin, retire, lost", commands: [listReadersCmd, status, personalise, unblock, changePin, retire, lost] };
