@@ -4,9 +4,10 @@
 //  ocsp:     POST throughput and p99 on 10,000 certificates, 16 connections (ab), vs `openssl ocsp -index` (issue 4).
 //  crl:      time and peak RSS for full CRLs of 100,000 and 1,000,000 entries vs `openssl ca -gencrl` (issue 4).
 //  ra:       full LoA3 order lifecycles per second on SQLite vs bare issuance in the same run (issue 5).
+//  audit:    hash-chained audit appends per second (target 5,000) vs the same rows unchained; verify 1M entries vs reading them (issue 7).
 //  card:     PIV personalisations per minute through the virtual card on real pcscd, APDU round trips,
 //            vs the raw APDU round trip and yubico-piv-tool doing the on-card part (issue 6).
-// Usage: scripts/bench [--suite issuance,ocsp,crl,ra,card] [--seconds N] [--concurrency N] [--crl-sizes 100000,1000000] [--card-runs N]
+// Usage: scripts/bench [--suite issuance,ocsp,crl,ra,card] [--seconds N] [--concurrency N] [--crl-sizes 100000,1000000] [--card-runs N] [--verify-entries 1000000]
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { join } from "node:path";
@@ -17,13 +18,14 @@ import { setupDemo } from "../src/composition/demo-setup.js";
 import { openRuntime } from "../src/composition/runtime.js";
 import { benchCrl, benchOcsp } from "./bench-revocation.js";
 import { benchCard } from "./bench-card.js";
+import { benchAudit } from "./bench-audit.js";
 import { bootstrapStaff, openRa } from "../src/composition/ra.js";
 import { fileRegister } from "../src/composition/file-register.js";
 import type { Actor } from "../src/ra/order.js";
 
 const { values } = parseArgs({ options: {
   seconds: { type: "string", default: "8" }, concurrency: { type: "string", default: "16" }, "skip-raw": { type: "boolean", default: false },
-  suite: { type: "string", default: "issuance,ocsp,crl,ra" }, "crl-sizes": { type: "string", default: "100000,1000000" }, "ocsp-requests": { type: "string", default: "60000" }, "card-runs": { type: "string", default: "20" },
+  suite: { type: "string", default: "issuance,ocsp,crl,ra" }, "crl-sizes": { type: "string", default: "100000,1000000" }, "ocsp-requests": { type: "string", default: "60000" }, "card-runs": { type: "string", default: "20" }, "verify-entries": { type: "string", default: "1000000" },
 } });
 const suites = new Set(values.suite!.split(","));
 const seconds = Number(values.seconds);
@@ -130,6 +132,7 @@ try {
     };
   }
   if (suites.has("ra")) report.ra = await benchRa(rt, issueOne, concurrency, seconds);
+  if (suites.has("audit")) report.audit = await benchAudit(rt, dir, measure, seconds, Number(values["verify-entries"]));
   if (suites.has("card")) report.card = await benchCard(rt, dir, Number(values["card-runs"]));
   await rt.close();
 

@@ -102,7 +102,7 @@ export class CertificateIssuer {
       const serial = newSerial(issuer.serialPrefix, random);
       const p = this.prepare(issuer, req, serial);
       const event = (action: string, outcome: AuditEvent["outcome"], details?: Record<string, unknown>): AuditEvent => ({
-        id: newId(random), at: clock.now(), actor: req.requestedBy, action, objectType: "certificate", objectId: serial, outcome,
+        id: newId(random), at: clock.now(), actor: req.requestedBy, action, objectType: "certificate", objectId: serial, outcome, policy: `${p.profile.id}@${p.profile.version}`,
         details: { issuer: issuer.id, profile: p.profile.id, profileVersion: p.profile.version, ...details },
       });
       try {

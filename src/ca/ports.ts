@@ -22,6 +22,10 @@ export interface AuditEvent {
   readonly objectId: string;
   readonly outcome: "success" | "failure";
   readonly details?: Record<string, unknown>;
+  /** The organisation the action concerns (REQ-27). */
+  readonly organisationId?: string;
+  /** The policy it was taken under: profile, workflow or ceremony id@version (REQ-31). */
+  readonly policy?: string;
 }
 
 export interface Reservation {

@@ -6,7 +6,7 @@ import { CaError } from "../shared/ca-error.js";
 import type { KeyType } from "../shared/key-type.js";
 import type { SubjectAttributes } from "../asn1/name.js";
 
-export const CEREMONY_KINDS = ["root", "issuing-ca", "ocsp-signer", "root-crl", "key-backup"] as const;
+export const CEREMONY_KINDS = ["root", "issuing-ca", "ocsp-signer", "audit-signer", "root-crl", "key-backup"] as const;
 export type CeremonyKind = (typeof CEREMONY_KINDS)[number];
 
 /** A reviewed ceremony file (model: boulder cmd/ceremony): what will happen, as data (REQ-26). */
@@ -77,6 +77,7 @@ const NEEDS: Record<CeremonyKind, { need: (keyof CeremonyScript)[]; forbid: (key
   root: { need: ["key", "ca", "profile", "subject"], forbid: ["parent", "crl", "output"] },
   "issuing-ca": { need: ["key", "ca", "profile", "subject", "parent"], forbid: ["crl", "output"] },
   "ocsp-signer": { need: ["key", "profile", "subject", "parent"], forbid: ["ca", "crl", "output"] },
+  "audit-signer": { need: ["key", "profile", "subject", "parent"], forbid: ["ca", "crl", "output"] },
   "root-crl": { need: ["parent", "crl"], forbid: ["key", "ca", "profile", "subject", "validityDays", "output"] },
   "key-backup": { need: ["parent", "output"], forbid: ["key", "ca", "profile", "subject", "validityDays", "crl"] },
 };

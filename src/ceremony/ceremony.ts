@@ -94,15 +94,16 @@ export async function runCeremony(script: CeremonyScript, deps: CeremonyDeps): P
   const outDir = script.kind === "root" || script.kind === "issuing-ca" ? script.ca!.id : script.parent!;
   if ((script.kind === "root" || script.kind === "issuing-ca") && caDir.exists(script.ca!.id))
     throw new CaError("conflict", `CA '${script.ca!.id}' already exists in ${caDir.root}`);
-  if (script.kind === "ocsp-signer" && caDir.has(`${outDir}/ocsp-signers/${script.key!.label}/cert.pem`))
-    throw new CaError("conflict", `OCSP signer '${script.key!.label}' of '${outDir}' already exists`);
+  const signerDir = script.kind === "ocsp-signer" ? "ocsp-signers" : "audit-signers";
+  if ((script.kind === "ocsp-signer" || script.kind === "audit-signer") && caDir.has(`${outDir}/${signerDir}/${script.key!.label}/cert.pem`))
+    throw new CaError("conflict", `${script.kind} '${script.key!.label}' of '${outDir}' already exists`);
   if (script.kind === "key-backup" && existsSync(script.output!)) throw new CaError("conflict", `${script.output} exists; refusing to overwrite`);
   const ks = await deps.keystore(script.token);
   if (script.key && (await ks.hasKey({ label: script.key.label })))
     throw new CaError("conflict", `key label '${script.key.label}' already exists on token '${script.token}'`);
   if (script.profile) {
     const p = deps.issuer.profile(script.profile);
-    const want = script.kind === "ocsp-signer" ? "infrastructure" : "ca";
+    const want = script.kind === "ocsp-signer" || script.kind === "audit-signer" ? "infrastructure" : "ca";
     if (p.kind !== want) throw new CaError("config", `profile '${p.id}' is ${p.kind}, ceremony ${script.kind} needs ${want}`);
     if (script.kind === "ocsp-signer" && !p.ocspNoCheck) throw new CaError("config", `profile '${p.id}' lacks id-pkix-ocsp-nocheck (RFC 6960 4.2.2.2.1)`);
     if (script.key && !p.keyTypes.includes(script.key.type))
@@ -130,7 +131,7 @@ export async function runCeremony(script: CeremonyScript, deps: CeremonyDeps): P
   let signing: Signing;
   let serial: string | undefined;
   let keyId: string | undefined;
-  if (script.kind === "root" || script.kind === "issuing-ca" || script.kind === "ocsp-signer") {
+  if (script.kind === "root" || script.kind === "issuing-ca" || script.kind === "ocsp-signer" || script.kind === "audit-signer") {
     const key = script.key!;
     await confirmOrStop(`generate a ${key.type} key '${key.label}' on token '${script.token}'?`);
     say("generate-key", `generating ${key.type} key '${key.label}' on token '${script.token}'`);
@@ -149,7 +150,7 @@ export async function runCeremony(script: CeremonyScript, deps: CeremonyDeps): P
     await confirmOrStop(script.kind === "root" ? "self-sign the root certificate?" : `sign the ${script.kind} certificate with '${parent!.manifest.id}'?`);
     const issued = await deps.issuer.issue(authority, {
       profileId: script.profile!, publicKey: info.spki, subject: script.subject!, requestedBy: `ceremony:${script.id}:${people.operator}`,
-      allowedKinds: [script.kind === "ocsp-signer" ? "infrastructure" : "ca"], selfSigned: script.kind === "root",
+      allowedKinds: [script.kind === "ocsp-signer" || script.kind === "audit-signer" ? "infrastructure" : "ca"], selfSigned: script.kind === "root",
       ...(script.validityDays !== undefined ? { validityDays: script.validityDays } : {}),
     });
     serial = issued.serial;
@@ -157,12 +158,13 @@ export async function runCeremony(script: CeremonyScript, deps: CeremonyDeps): P
       { serial: issued.serial, sha256: sha256Hex(issued.der), profile: script.profile });
     const uri = formatPkcs11Uri({ token: script.token, object: key.label, id: info.id });
     const chain = [issued.der, ...(parent ? parent.chainDer : [])];
-    if (script.kind === "ocsp-signer") {
-      const base = `${outDir}/ocsp-signers/${key.label}`;
+    if (script.kind === "ocsp-signer" || script.kind === "audit-signer") {
+      // audit-signer: the key that signs audit checkpoints (REQ-27); its certificate lets anyone verify them.
+      const base = `${outDir}/${signerDir}/${key.label}`;
       write(`${base}/cert.pem`, toPem("CERTIFICATE", issued.der));
       write(`${base}/chain.pem`, chain.map((c) => toPem("CERTIFICATE", c)).join(""));
       write(`${base}/key.uri`, uri + "\n");
-      signing = { signer, description: `ocsp-signer:${outDir}/${key.label}` };
+      signing = { signer, description: `${script.kind}:${outDir}/${key.label}` };
     } else {
       const stored = caDir.create({
         id: script.ca!.id, kind: script.kind === "root" ? "root" : "issuing", parent: script.kind === "root" ? script.ca!.id : parent!.manifest.id,
@@ -226,7 +228,7 @@ export function verifyTranscriptFile(caDir: CaDirectory, path: string): { transc
   let certPem: Buffer;
   let m: RegExpExecArray | null;
   if ((m = /^ca:([a-z0-9-]+)$/.exec(d))) certPem = caDir.readFile(`${m[1]}/cert.pem`);
-  else if ((m = /^ocsp-signer:([a-z0-9-]+)\/([A-Za-z0-9._-]+)$/.exec(d))) certPem = caDir.readFile(`${m[1]}/ocsp-signers/${m[2]}/cert.pem`);
+  else if ((m = /^(ocsp|audit)-signer:([a-z0-9-]+)\/([A-Za-z0-9._-]+)$/.exec(d))) certPem = caDir.readFile(`${m[2]}/${m[1]}-signers/${m[3]}/cert.pem`);
   else throw new CaError("invalid-input", `${path}: transcript names no known signer ('${d}')`);
   const spki = new X509Certificate(certPem).publicKey.export({ type: "spki", format: "der" });
   verifyTranscript(t, new Uint8Array(spki));

@@ -8,8 +8,9 @@ import { ceremonyCommands } from "./commands/ceremony.commands.js";
 import { crlCommands } from "./commands/crl.commands.js";
 import { raCommands } from "./commands/ra.commands.js";
 import { cardCommands } from "./commands/card.commands.js";
+import { auditCommands } from "./commands/audit.commands.js";
 
-const TOP: readonly (Command | CommandGroup)[] = [serve, setupDemoCmd, certCommands, crlCommands, caCommands, ceremonyCommands, raCommands, cardCommands];
+const TOP: readonly (Command | CommandGroup)[] = [serve, setupDemoCmd, certCommands, crlCommands, caCommands, ceremonyCommands, raCommands, cardCommands, auditCommands];
 
 function topHelp(): string {
   const lines = ["usage: cardpki COMMAND [SUBCOMMAND] [options]", "", "commands:"];

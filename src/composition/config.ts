@@ -41,6 +41,15 @@ export interface Config {
     /** How often orders past their activation deadline are expired (REQ-15). */
     readonly expirySweepSeconds: number;
   };
+  readonly audit: {
+    /** The audit checkpoint signer in the CA store, `<ca>/<label>` (default: the first audit-signer found). */
+    readonly signer?: string;
+    /** The latest checkpoint, also kept outside the database (REQ-27). */
+    readonly checkpointFile: string;
+    readonly checkpointSeconds: number;
+    /** REQ-28: entries are kept at least this long; the retention job removes only older ones. */
+    readonly retentionYears: number;
+  };
   readonly card: {
     /** Key that seals card secrets at rest (management keys, PUKs): 32 random bytes, owner-only file. */
     readonly kekFile: string;
@@ -71,6 +80,10 @@ const FILE_SCHEMA = {
         port: { type: "integer", minimum: 0, maximum: 65535 }, tlsCert: { type: "string" }, tlsKey: { type: "string" }, hashKeyFile: { type: "string" },
         registerFile: { type: "string" }, documentRegisterFile: { type: "string" }, termsVersion: { type: "string", pattern: "^[0-9A-Za-z.-]{1,32}$" }, expirySweepSeconds: { type: "integer", minimum: 1, maximum: 86400 },
       },
+    },
+    audit: {
+      type: "object", additionalProperties: false,
+      properties: { signer: { type: "string" }, checkpointFile: { type: "string" }, checkpointSeconds: { type: "integer", minimum: 1, maximum: 86400 }, retentionYears: { type: "integer", minimum: 5, maximum: 100 } },
     },
     card: {
       type: "object", additionalProperties: false,
@@ -154,6 +167,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
       documentRegisterConfigured: (env.CARDPKI_DOCUMENT_REGISTER_FILE ?? f.ra?.documentRegisterFile) !== undefined,
       termsVersion: env.CARDPKI_TERMS_VERSION ?? f.ra?.termsVersion ?? "2026-01",
       expirySweepSeconds: Number(env.CARDPKI_EXPIRY_SWEEP_SECONDS ?? f.ra?.expirySweepSeconds ?? 300),
+    },
+    audit: {
+      ...((env.CARDPKI_AUDIT_SIGNER ?? f.audit?.signer) ? { signer: (env.CARDPKI_AUDIT_SIGNER ?? f.audit?.signer) as string } : {}),
+      checkpointFile: resolve(cwd, env.CARDPKI_AUDIT_CHECKPOINT_FILE ?? f.audit?.checkpointFile ?? join(dataDir, "audit", "checkpoint.json")),
+      checkpointSeconds: Number(env.CARDPKI_AUDIT_CHECKPOINT_SECONDS ?? f.audit?.checkpointSeconds ?? 60),
+      retentionYears: Number(f.audit?.retentionYears ?? 5),
     },
     card: {
       kekFile: resolve(cwd, env.CARDPKI_CARD_KEK ?? f.card?.kekFile ?? join(dataDir, "card-kek.key")),

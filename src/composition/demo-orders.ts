@@ -14,16 +14,16 @@ export async function staffActor(ra: Ra, orgNumber: string, nationalId: string):
 
 /**
  * A whole LoA3 order up to IN_PRODUCTION, for demos, benchmarks and tests of the card writer: a new
- * onboarded organisation, three qualified officers, the holder (who must be alive in the register),
+ * onboarded organisation, three qualified officers (two identify, the third is left for the hand-out), the holder (who must be alive in the register),
  * terms accepted with the token from the outbox, two identifications, approval, release.
  */
-export async function demoOrderInProduction(rt: Runtime, ra: Ra, input: { staff: Actor; orgNumber: string; holder: { nationalId: string; name: string } }): Promise<{ orderId: string; holderId: string; organisationId: string }> {
+export async function demoOrderInProduction(rt: Runtime, ra: Ra, input: { staff: Actor; orgNumber: string; holder: { nationalId: string; name: string } }): Promise<{ orderId: string; holderId: string; organisationId: string; officers: Actor[] }> {
   const { staff } = input;
   const org = await ra.onboarding.registerOrganisation(staff, { orgNumber: input.orgNumber, name: `Demo ${input.orgNumber} AB`, country: "SE" });
   await ra.onboarding.recordOnboardingEvidence(staff, org.id, { registrationCertificate: "demo", domain: `org${input.orgNumber}.example`, domainValidationMethod: "dns-txt" });
   const until = new Date(rt.clock.now().getTime() + 30 * 86_400_000);
   const officers: Actor[] = [];
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < 3; i++) {
     const p = await ra.onboarding.bindPerson(staff, org.id, { nationalId: `19800101${1000 + i}`, name: `Officer ${i + 1}` });
     await ra.onboarding.appointOfficer(staff, p.id, { roles: ["ra-officer"], qualification: "demo", qualifiedUntil: until });
     officers.push({ kind: "officer", personId: p.id, roles: ["ra-officer"], organisationId: org.id, qualifiedUntil: until });
@@ -40,5 +40,5 @@ export async function demoOrderInProduction(rt: Runtime, ra: Ra, input: { staff:
   await ra.orders.act(o.id, "identify", o2, { document: doc, faceCompared: true });
   await ra.orders.act(o.id, "approve", o2, {});
   await ra.orders.act(o.id, "start-production", o1, {});
-  return { orderId: o.id, holderId: holder.id, organisationId: org.id };
+  return { orderId: o.id, holderId: holder.id, organisationId: org.id, officers };
 }

@@ -12,7 +12,7 @@ import { CaDirectory } from "../ceremony/ca-directory.js";
 import { combinePinShares, openShare, parseShareFile, type OpenedShare } from "../ceremony/pin-shares.js";
 import type { CeremonyUi } from "../ceremony/ceremony.js";
 
-const DEMO_CEREMONIES = ["demo-root.yaml", "demo-issuing.yaml", "demo-ocsp-signer.yaml", "demo-root-crl.yaml"];
+const DEMO_CEREMONIES = ["demo-root.yaml", "demo-issuing.yaml", "demo-ocsp-signer.yaml", "demo-audit-signer.yaml", "demo-root-crl.yaml"];
 const DEMO_CUSTODIANS = ["alice", "bob", "carol"];
 const DEMO_TOKENS = ["cardpki-root", "cardpki-issuing"];
 

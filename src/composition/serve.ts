@@ -13,6 +13,9 @@ import { buildRaApp, listenRa } from "../http/ra-server.js";
 import { toPem } from "../asn1/der.js";
 import type { Config } from "./config.js";
 import { openRa, type Ra } from "./ra.js";
+import { auditSignerNames, openAuditTrail } from "./audit.js";
+import { recordAuditEvent } from "../store/commit-queue.js";
+import { newId } from "../shared/ids.js";
 import { loadOcspIssuers, openRuntime, type Runtime } from "./runtime.js";
 
 export interface Service {
@@ -140,7 +143,11 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         const ca = caDir.load(a.id);
         return [ca.certDer, ...ca.chainDer].map((d) => toPem("CERTIFICATE", d));
       });
-      const app = buildRaApp({ resolve: (serial, der) => ra.resolver.resolve(serial, der), onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk }, "1");
+      const trail = openAuditTrail(runtime, ra.workflows);
+      const app = buildRaApp({
+        resolve: (serial, der) => ra.resolver.resolve(serial, der), onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk,
+        audit: (e) => recordAuditEvent(runtime.db, e), evidence: (serial) => trail.evidence(serial), newId: () => newId(runtime.random), now: () => runtime.clock.now(),
+      }, "1");
       const raServer = await listenRa(app, { key: readFileSync(config.ra.tlsKey), cert: readFileSync(config.ra.tlsCert), clientCas }, config.host, config.ra.port);
       const a = raServer.address();
       raPart = { ra, server: raServer, url: `https://${host}:${typeof a === "object" && a ? a.port : config.ra.port}` };
@@ -156,6 +163,15 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   } else {
     console.error(`RA API off: no TLS certificate/key at ${config.ra.tlsCert} / ${config.ra.tlsKey}`);
   }
+  // REQ-27: the chain's head is signed by the HSM audit key on a schedule, into the database and a file outside it.
+  let checkpointLoop: ReturnType<typeof loop> | undefined;
+  if (auditSignerNames(config.caStoreDir).length > 0) {
+    const trail = openAuditTrail(runtime);
+    checkpointLoop = loop("audit checkpoint", config.audit.checkpointSeconds * 1000, () => trail.checkpoint());
+    void checkpointLoop.kick();
+  } else {
+    console.error(`audit checkpoints off: no audit signer in ${config.caStoreDir} (run an audit-signer ceremony)`);
+  }
   const stop = async () => {
     if (raPart) {
       await new Promise<void>((resolve) => {
@@ -164,6 +180,10 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       });
     }
     await expiryLoop?.stop();
+    if (checkpointLoop) {
+      await checkpointLoop.stop();
+      await openAuditTrail(runtime).checkpoint().catch((e) => console.error("audit checkpoint:", (e as Error).message)); // the last word before shutdown
+    }
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();

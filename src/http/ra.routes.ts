@@ -7,6 +7,7 @@ import type { Actor } from "../ra/order.js";
 import type { Onboarding } from "../ra/onboarding.js";
 import type { ActionRequest, OrderService } from "../ra/order-service.js";
 import type { RevocationDesk } from "../ra/revocation-desk.js";
+import { actorId, requireRole } from "../ra/actor-checks.js";
 import type { OrderView } from "../ra/order.js";
 import { CHANNEL, DOCUMENT, ID, NATIONAL_ID, obj, requireJson, str, validateBody, type Schema } from "./validation.js";
 
@@ -17,6 +18,26 @@ export interface RaApiDeps {
   readonly orders: OrderService;
   readonly desk: RevocationDesk;
   readonly bodyLimitBytes?: number;
+  /** REQ-27: every request and its answer (and every refused one) goes to the audit trail. */
+  readonly audit?: (e: ApiAuditEvent) => Promise<void>;
+  /** REQ-31: the evidence for one certificate, for the auditor role. */
+  readonly evidence?: (serial: string) => Promise<unknown>;
+  /** Fresh ids and the time for the request log. */
+  readonly newId?: () => string;
+  readonly now?: () => Date;
+}
+
+/** The request log entry (the CA's audit event shape). */
+export interface ApiAuditEvent {
+  readonly id: string;
+  readonly at: Date;
+  readonly actor: string;
+  readonly action: string;
+  readonly objectType: string;
+  readonly objectId: string;
+  readonly outcome: "success" | "failure";
+  readonly organisationId?: string;
+  readonly details?: Record<string, unknown>;
 }
 
 type Auth = "officer" | "holder" | "applicant";
@@ -79,6 +100,14 @@ const OFFICER_ACTIONS = ["identify", "approve", "start-production", "produce", "
 /** The RA API (under /api/v1): one table drives both routing and the OpenAPI document. */
 export const RA_ROUTES: readonly RaRoute[] = [
   { method: "get", path: "/me", summary: "Who the client certificate says you are", auth: "officer", handle: async ({ actor }) => actor },
+  {
+    method: "get", path: "/audit/evidence/:serial", summary: "The story of one certificate and a verdict per policy rule, for auditors (REQ-31)", auth: "officer",
+    handle: async ({ actor, params }, d) => {
+      requireRole(actor, ["auditor"], "reading audit evidence");
+      if (!d.evidence) throw new CaError("not-found", "audit evidence is not served here");
+      return d.evidence(params.serial!);
+    },
+  },
   {
     method: "post", path: "/organisations", summary: "Register a customer organisation (pending until onboarded, REQ-01)", auth: "officer", roles: ["service-owner-staff"], status: 201,
     body: obj({ orgNumber: str(32, "^[0-9A-Z-]{4,32}$"), name: str(64), country: str(2, "^[A-Z]{2}$"), registrationCertificate: str(256) }, ["orgNumber", "name", "country"]),
@@ -186,11 +215,30 @@ async function authenticate(req: Request, auth: Auth, deps: RaApiDeps): Promise<
 
 export function raRoutes(deps: RaApiDeps): Router {
   const r = Router();
+  // REQ-27: every request and answer, refused ones included, with the caller as the TLS layer identified them.
+  if (deps.audit) {
+    const audit = deps.audit;
+    r.use((req, res, next) => {
+      const started = Date.now();
+      res.on("finish", () => {
+        const actor = res.locals.actor as Actor | undefined;
+        const routePath = (req.route?.path as string | undefined) ?? "(no route)";
+        void audit({
+          id: deps.newId?.() ?? crypto.randomUUID().replace(/-/g, ""), at: deps.now?.() ?? new Date(), actor: actor ? actorId(actor) : "anonymous",
+          action: `api.${req.method.toLowerCase()} ${routePath}`, objectType: "api", objectId: req.originalUrl.split("?")[0]!.slice(0, 128),
+          outcome: res.statusCode < 400 ? "success" : "failure", ...(actor?.organisationId ? { organisationId: actor.organisationId } : {}),
+          details: { status: res.statusCode, ip: req.socket.remoteAddress, ms: Date.now() - started, ...(actor?.credentialSerial ? { credential: actor.credentialSerial } : {}) },
+        }).catch((e) => console.error("audit (api request):", (e as Error).message));
+      });
+      next();
+    });
+  }
   r.use(requireJson);
   r.use(express.json({ limit: deps.bodyLimitBytes ?? 32 * 1024, strict: true }));
   for (const route of RA_ROUTES) {
     r[route.method](route.path, async (req: Request, res: Response) => {
       const actor = await authenticate(req, route.auth, deps);
+      res.locals.actor = actor;
       const params = req.params as Record<string, string>;
       if (params.id !== undefined && !/^[0-9a-f]{32}$/.test(params.id)) throw new CaError("invalid-input", `'${params.id}' is not an id (32 hexadecimal digits)`);
       if (params.serial !== undefined && !/^[0-9a-fA-F]{2,64}$/.test(params.serial)) throw new CaError("invalid-input", `'${params.serial}' is not a hexadecimal serial number`);

@@ -124,6 +124,7 @@ export class OrderService {
       ...(o.renewalOf ? { renewalOf: o.renewalOf } : {}),
     }, {
       id: newId(random), at: now, actor: actorId(actor), action: o.renewalOf ? "order.renew" : "order.create", objectType: "order", objectId: id, outcome: "success",
+      organisationId: o.organisationId, policy: `${o.workflow.id}@${o.workflow.version}`,
       details: { workflow: `${o.workflow.id}@${o.workflow.version}`, purpose: o.purpose, register: o.register, renewalOf: o.renewalOf, applicant: o.personId },
     }, notification);
     return (await this.deps.orders.load(id))!;
@@ -237,6 +238,7 @@ export class OrderService {
     if (notifications.length) change.notifications = notifications;
     const ok = await orders.apply(change, {
       id: newId(random), at: now, actor: actorId(actor), action: `order.${action}`, objectType: "order", objectId: orderId, outcome: "success",
+      organisationId: order.organisationId, policy: `${workflow.id}@${workflow.version}`,
       details: {
         from: order.state, to: d.to, workflow: `${workflow.id}@${workflow.version}`, guards: d.transition.guards, documentType: input.document?.type,
         ...(input.documentRegister ? { documentRegister: input.documentRegister.source } : {}),

@@ -1,21 +1,117 @@
 import type { Knex } from "knex";
 import type { AuditEvent } from "../ca/ports.js";
+import { GENESIS, chain, type AuditEntry, type ChainedEntry } from "../audit/audit-chain.js";
+import type { Checkpoint } from "../audit/checkpoint.js";
 
-export function auditRow(e: AuditEvent): Record<string, unknown> {
+const CHUNK = 200;
+
+export function auditEntry(e: AuditEvent): AuditEntry {
   return {
-    id: e.id,
-    at: e.at.getTime(),
-    actor: e.actor,
-    action: e.action,
-    object_type: e.objectType,
-    object_id: e.objectId,
-    outcome: e.outcome,
-    details: e.details ? JSON.stringify(e.details) : null,
+    id: e.id, at: e.at.getTime(), actor: e.actor, organisationId: e.organisationId ?? null, action: e.action, objectType: e.objectType,
+    objectId: e.objectId, outcome: e.outcome, policy: e.policy ?? null, details: e.details ? JSON.stringify(e.details) : null,
   };
 }
 
-/** Writes one audit event inside the caller's transaction (design: no audit, no change). */
-export async function insertAuditEvent(trx: Knex.Transaction | Knex, e: AuditEvent): Promise<void> {
-  await trx("audit_events").insert(auditRow(e));
+const row = (e: AuditEntry & { prevHash: string; entryHash: string }) => ({
+  id: e.id, at: e.at, actor: e.actor, organisation_id: e.organisationId, action: e.action, object_type: e.objectType, object_id: e.objectId,
+  outcome: e.outcome, policy: e.policy, details: e.details, prev_hash: e.prevHash, entry_hash: e.entryHash,
+});
+
+export function chainedEntry(r: any): ChainedEntry {
+  return {
+    seq: Number(r.seq), id: r.id, at: Number(r.at), actor: r.actor, organisationId: r.organisation_id ?? null, action: r.action, objectType: r.object_type,
+    objectId: r.object_id, outcome: r.outcome, policy: r.policy ?? null, details: r.details ?? null, prevHash: r.prev_hash, entryHash: r.entry_hash,
+  };
 }
 
+/** The hash the next entry links to: the last entry's, else the retention anchor's, else genesis. */
+async function chainHead(trx: Knex.Transaction | Knex): Promise<string> {
+  const last = await trx("audit_events").orderBy("seq", "desc").first("entry_hash");
+  if (last) return last.entry_hash as string;
+  const anchor = await trx("audit_anchor").where({ id: 1 }).first("entry_hash");
+  return (anchor?.entry_hash as string | undefined) ?? GENESIS;
+}
+
+/**
+ * Appends audit events inside the caller's transaction (design: no audit, no change), each
+ * hash-linked to the one before it (REQ-27). The head is read inside the transaction, after the
+ * change it records took the write lock, so concurrent writers (another process) cannot fork the chain.
+ */
+export async function appendAuditEvents(trx: Knex.Transaction, events: readonly AuditEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const linked = chain(await chainHead(trx), events.map(auditEntry)).map(row);
+  for (let i = 0; i < linked.length; i += CHUNK) await trx("audit_events").insert(linked.slice(i, i + CHUNK));
+}
+
+/** Writes one audit event inside the caller's transaction (design: no audit, no change). */
+export async function insertAuditEvent(trx: Knex.Transaction, e: AuditEvent): Promise<void> {
+  await appendAuditEvents(trx, [e]);
+}
+
+const checkpointOf = (r: any): Checkpoint => ({
+  seq: Number(r.seq), entryHash: r.entry_hash, entries: Number(r.entries), at: Number(r.at), signer: r.signer, signerSpkiSha256: r.signer_spki_sha256, signature: r.signature,
+});
+
+/** Reading the chain, its checkpoints and the retention anchor; writing checkpoints and retention. */
+export class KnexAuditStore {
+  constructor(private readonly db: Knex, private readonly reader: Knex = db) {}
+
+  /** Entries in seq order, a page at a time (keyset pagination: constant memory). */
+  async *pages(pageSize = 5000, from?: { afterSeq?: number; fromAt?: number; toAt?: number }): AsyncIterable<ChainedEntry[]> {
+    let after = from?.afterSeq ?? 0;
+    for (;;) {
+      let q = this.reader("audit_events").where("seq", ">", after);
+      if (from?.fromAt !== undefined) q = q.andWhere("at", ">=", from.fromAt);
+      if (from?.toAt !== undefined) q = q.andWhere("at", "<", from.toAt);
+      const rows = await q.orderBy("seq").limit(pageSize);
+      if (rows.length === 0) return;
+      yield rows.map(chainedEntry);
+      after = Number(rows[rows.length - 1].seq);
+    }
+  }
+
+  async head(): Promise<{ seq: number; entryHash: string; entries: number } | undefined> {
+    const last = await this.reader("audit_events").orderBy("seq", "desc").first("seq", "entry_hash");
+    if (!last) return undefined;
+    const n = await this.reader("audit_events").count({ n: "*" }).first();
+    return { seq: Number(last.seq), entryHash: last.entry_hash, entries: Number(n?.n ?? 0) };
+  }
+
+  async checkpoints(): Promise<Checkpoint[]> {
+    return (await this.reader("audit_checkpoints").orderBy("seq")).map(checkpointOf);
+  }
+
+  async latestCheckpoint(): Promise<Checkpoint | undefined> {
+    const r = await this.reader("audit_checkpoints").orderBy("seq", "desc").first();
+    return r ? checkpointOf(r) : undefined;
+  }
+
+  async addCheckpoint(c: Checkpoint): Promise<void> {
+    await this.db("audit_checkpoints").insert({ seq: c.seq, entry_hash: c.entryHash, entries: c.entries, at: c.at, signer: c.signer, signer_spki_sha256: c.signerSpkiSha256, signature: c.signature }).onConflict("seq").ignore();
+  }
+
+  async anchor(): Promise<{ seq: number; entryHash: string; removedBefore: number } | undefined> {
+    const r = await this.reader("audit_anchor").where({ id: 1 }).first();
+    return r ? { seq: Number(r.seq), entryHash: r.entry_hash, removedBefore: Number(r.removed_before) } : undefined;
+  }
+
+  /**
+   * Retention (REQ-28): removes the entries older than `before` up to the last checkpoint that
+   * covers them, and moves the anchor there, so the rest of the chain still verifies; the removal
+   * itself is an audit event in the same transaction.
+   */
+  async removeBefore(before: number, audit: (removed: { count: number; throughSeq: number }) => AuditEvent): Promise<{ count: number; throughSeq: number } | undefined> {
+    return this.db.transaction(async (trx) => {
+      const cp = await trx("audit_checkpoints").whereIn("seq", trx("audit_events").where("at", "<", before).select("seq")).orderBy("seq", "desc").first();
+      if (!cp) return undefined; // nothing old enough that a checkpoint covers
+      const through = Number(cp.seq);
+      const n = await trx("audit_events").where("seq", "<=", through).count({ n: "*" }).first();
+      const count = Number(n?.n ?? 0);
+      await trx("audit_anchor").insert({ id: 1, seq: through, entry_hash: cp.entry_hash, removed_before: before, at: Date.now() }).onConflict("id").merge();
+      await trx("audit_events").where("seq", "<=", through).delete();
+      await trx("audit_checkpoints").where("seq", "<", through).delete();
+      await appendAuditEvents(trx, [audit({ count, throughSeq: through })]);
+      return { count, throughSeq: through };
+    });
+  }
+}

@@ -1,6 +1,6 @@
 import type { Knex } from "knex";
 import type { AuditEvent } from "../ca/ports.js";
-import { auditRow } from "./audit.store.js";
+import { appendAuditEvents } from "./audit.store.js";
 
 /** Takes the audit events of the changes a batch made; they are written in the same transaction. */
 export type AuditSink = (e: AuditEvent) => void;
@@ -11,7 +11,6 @@ export type AuditSink = (e: AuditEvent) => void;
  */
 export type BatchWrite<Op, R> = (trx: Knex.Transaction, ops: readonly Op[], audit: AuditSink) => Promise<R[]>;
 
-const AUDIT_CHUNK = 200;
 
 interface Entry {
   readonly write: BatchWrite<unknown, unknown>;
@@ -57,13 +56,13 @@ export class CommitQueue {
     });
     return this.db.transaction(async (trx) => {
       const out = new Array<unknown>(batch.length);
-      const audits: Record<string, unknown>[] = [];
-      const sink: AuditSink = (e) => void audits.push(auditRow(e));
+      const audits: AuditEvent[] = [];
+      const sink: AuditSink = (e) => void audits.push(e);
       for (const [write, idx] of kinds) {
         const results = await write(trx, idx.map((i) => batch[i]!.op), sink);
         idx.forEach((i, j) => (out[i] = results[j]));
       }
-      for (let i = 0; i < audits.length; i += AUDIT_CHUNK) await trx("audit_events").insert(audits.slice(i, i + AUDIT_CHUNK));
+      await appendAuditEvents(trx, audits); // hash-chained, last: after the changes took the write lock
       return out;
     });
   }
@@ -98,4 +97,14 @@ export function commitQueueOf(db: Knex): CommitQueue {
   let q = queues.get(db);
   if (!q) queues.set(db, (q = new CommitQueue(db)));
   return q;
+}
+
+/** An audit event on its own (alarms, refusals, API requests): through the queue, chained like every other. */
+const auditOnly: BatchWrite<AuditEvent, void> = async (_trx, events, audit) => {
+  for (const e of events) audit(e);
+  return events.map(() => undefined);
+};
+
+export function recordAuditEvent(db: Knex, e: AuditEvent): Promise<void> {
+  return commitQueueOf(db).run(auditOnly, e);
 }

@@ -2,6 +2,7 @@ import type { Knex } from "knex";
 import type { AuditEvent } from "../ca/ports.js";
 import type { RevocationRequest, RevocationRequestStore } from "../ra/revocation-desk.js";
 import { insertAuditEvent } from "./audit.store.js";
+import { recordAuditEvent } from "./commit-queue.js";
 
 const row = (r: any): RevocationRequest => ({
   id: r.id, serial: r.serial, reason: r.reason, organisationId: r.organisation_id, channel: r.channel, requestedBy: r.requested_by,
@@ -48,6 +49,6 @@ export class KnexRevocationRequestStore implements RevocationRequestStore {
   }
 
   async alarm(audit: AuditEvent) {
-    await insertAuditEvent(this.db, audit);
+    await recordAuditEvent(this.db, audit);
   }
 }

@@ -10,13 +10,14 @@ const ALLOWED: Record<string, string[]> = {
   policy: ["shared", "asn1"],
   hsm: ["shared"],
   ca: ["shared", "asn1", "policy"],
-  store: ["shared", "ca", "ra", "policy", "card"], // implements the ca, ra and card ports (types only)
+  store: ["shared", "ca", "ra", "policy", "card", "audit"], // implements the ca, ra and card ports (types only); audit: the hash chain
+  audit: ["shared"],
   card: ["shared", "asn1"],
   ceremony: ["shared", "asn1", "policy", "ca", "hsm"],
   ra: ["shared", "policy", "ca"], // ca: ports only
   http: ["shared", "asn1", "ra"], // ra: the service types composition hands in
   cli: ["shared", "asn1", "composition", "ceremony"],
-  composition: ["shared", "asn1", "policy", "hsm", "ca", "store", "ceremony", "http", "ra", "card"],
+  composition: ["shared", "asn1", "policy", "hsm", "ca", "store", "ceremony", "http", "ra", "card", "audit"],
 };
 
 function files(dir: string): string[] {

@@ -1,0 +1,161 @@
+/**
+ * Evidence per certificate (REQ-31): the story of a card from order to revocation, from the
+ * records and the audit trail, and a verdict per policy rule with the requirement and CPS
+ * section it checks. Pure: the caller gathers the records (composition reads the stores).
+ */
+
+export interface EvidenceIdentification {
+  readonly kind: "identify" | "eid" | "hand-out";
+  readonly officerId: string;
+  readonly at: number;
+  readonly documentType: string;
+  readonly documentExpires: number;
+  readonly faceCompared: boolean;
+}
+
+export interface EvidenceOfficer {
+  readonly personId: string;
+  readonly name?: string;
+  readonly roles: readonly string[];
+  readonly qualifiedUntil?: number;
+  readonly organisationId?: string;
+}
+
+export interface EvidenceEvent {
+  readonly seq: number;
+  readonly id: string;
+  readonly at: number;
+  readonly actor: string;
+  readonly action: string;
+  readonly objectType: string;
+  readonly objectId: string;
+  readonly outcome: string;
+  readonly policy: string | null;
+  readonly details: Record<string, unknown> | null;
+}
+
+export interface EvidenceInput {
+  readonly certificate: {
+    readonly serial: string; readonly profile: string; readonly issuerId: string; readonly subject: string; readonly notBefore: number; readonly notAfter: number;
+    readonly status: string; readonly revokedAt?: number; readonly revocationReason?: string; readonly requestedBy: string;
+  };
+  readonly order?: {
+    readonly id: string; readonly organisationId: string; readonly applicantPersonId: string; readonly workflow: string; readonly loa: number; readonly state: string;
+    readonly termsVersion?: string; readonly registerOk?: boolean; readonly registerStatus?: string; readonly registerSource?: string; readonly registerAt?: number;
+    readonly createdAt: number; readonly handedOutAt?: number; readonly activatedAt?: number; readonly renewalOf?: string;
+    readonly identificationsRequired: number; readonly activationDeadlineDays: number; readonly purpose: string;
+  };
+  readonly identifications: readonly EvidenceIdentification[];
+  readonly officers: ReadonlyMap<string, EvidenceOfficer>;
+  readonly events: readonly EvidenceEvent[];
+  readonly card?: { readonly id: string; readonly cardSerial: string; readonly slot?: string; readonly algorithm?: string; readonly state: string; readonly pinState?: string };
+}
+
+export interface StoryStep {
+  readonly at: string;
+  readonly step: string;
+  readonly actor: string;
+  readonly detail: string;
+  readonly auditSeq?: number;
+}
+
+export interface Verdict {
+  readonly rule: string;
+  readonly requirement: string;
+  readonly cps: string;
+  readonly result: "pass" | "fail" | "not-applicable";
+  readonly detail: string;
+}
+
+export interface Evidence {
+  readonly certificate: EvidenceInput["certificate"];
+  readonly order?: EvidenceInput["order"];
+  readonly card?: EvidenceInput["card"];
+  readonly story: readonly StoryStep[];
+  readonly verdicts: readonly Verdict[];
+  readonly verdict: "pass" | "fail";
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const DAY = 86_400_000;
+
+const STEP: Record<string, string> = {
+  "order.create": "order placed (register checked)", "order.renew": "renewal ordered on an eID", "order.accept-terms": "terms accepted by the applicant",
+  "order.identify": "identified in person", "order.identify-by-eid": "identified by a valid eID", "order.approve": "approved for production",
+  "order.start-production": "released to production", "order.produce": "certificate issued for the card's key", "order.production-failed": "production failed, certificate revoked",
+  "order.hand-out": "card handed out", "order.send-by-mail": "card sent by mail", "order.activate": "card activated by the holder", "order.expire": "expired unactivated",
+  "order.reject": "rejected", "order.cancel": "cancelled", "cert.reserve": "serial reserved", "cert.issue": "certificate signed and stored",
+  "cert.revoke": "certificate revoked", "cert.hold": "certificate suspended", "cert.resume": "suspension lifted",
+  "card.personalise.start": "card connected for personalisation", "card.key.generate": "key pair generated on the card", "card.certificate.write": "certificate written to the card",
+  "card.pin.set": "PIN and PUK set", "card.personalise": "personalisation finished", "card.unblock": "PIN unblocked by an officer", "card.pin.change": "holder set their own PIN",
+  "card.retire": "card retired", "card.lost": "card reported lost",
+};
+
+function describe(e: EvidenceEvent): string {
+  const d = e.details ?? {};
+  const bits: string[] = [];
+  if (e.action === "order.accept-terms" && d.workflow) bits.push(`workflow ${String(d.workflow)}`);
+  if (typeof d.documentType === "string") bits.push(`document ${d.documentType}`);
+  if (d.register && typeof d.register === "object") bits.push(`register: ${(d.register as { status?: string }).status ?? "checked"}`);
+  if (typeof d.certificate === "string") bits.push(`certificate ${d.certificate}`);
+  if (typeof d.spkiSha256 === "string") bits.push(`key SPKI SHA-256 ${d.spkiSha256.slice(0, 16)}…`);
+  if (typeof d.verified === "string") bits.push(d.verified);
+  if (typeof d.reason === "string") bits.push(`reason ${d.reason}`);
+  if (typeof d.cardSerial === "string") bits.push(`card ${d.cardSerial}`);
+  return bits.join("; ");
+}
+
+/** The story and the verdicts for one certificate. */
+export function buildEvidence(input: EvidenceInput): Evidence {
+  const { order, identifications, officers, certificate } = input;
+  const story: StoryStep[] = input.events.map((e) => ({
+    at: iso(e.at), step: STEP[e.action] ?? e.action, actor: e.actor, detail: [e.outcome !== "success" ? `outcome ${e.outcome}` : "", describe(e)].filter(Boolean).join("; "), auditSeq: e.seq,
+  }));
+  const v: Verdict[] = [];
+  const add = (rule: string, requirement: string, cps: string, ok: boolean | undefined, detail: string) =>
+    v.push({ rule, requirement, cps, result: ok === undefined ? "not-applicable" : ok ? "pass" : "fail", detail });
+
+  if (!order) {
+    add("issued through a card order", "REQ-10", "CPS 4.1", certificate.requestedBy.startsWith("operator:") || certificate.requestedBy.startsWith("ceremony:") ? undefined : false,
+      `no card order names this certificate (requested by ${certificate.requestedBy})`);
+  } else {
+    const inPerson = identifications.filter((i) => i.kind === "identify");
+    const byEid = identifications.some((i) => i.kind === "eid");
+    const handOut = identifications.find((i) => i.kind === "hand-out");
+    const identifiers = [...new Set(inPerson.map((i) => i.officerId))];
+    add("terms accepted by the applicant", "REQ-06", "CPS 4.1", order.termsVersion !== undefined, order.termsVersion ? `terms version ${order.termsVersion}` : "no terms acceptance recorded");
+    add("authoritative register checked", "REQ-07", "CPS 3.2.3", order.registerOk === true, `register ${order.registerSource ?? "?"}: ${order.registerStatus ?? "no answer"}${order.registerAt ? ` at ${iso(order.registerAt)}` : ""}`);
+    if (byEid) add("renewal on a valid eID of at least the same level", "REQ-11", "CPS 3.3.1", order.renewalOf !== undefined, `renewal of ${order.renewalOf ?? "?"}`);
+    else
+      add(`${order.identificationsRequired} identification(s) by different officers`, order.loa >= 3 ? "REQ-03" : "REQ-03, REQ-05", "CPS 3.2.3",
+        identifiers.length >= order.identificationsRequired, `identified by ${identifiers.join(", ") || "nobody"}`);
+    add("identity documents valid at identification", "REQ-05", "CPS 3.2.3", inPerson.every((i) => i.documentExpires > i.at) && (!handOut || handOut.documentExpires > handOut.at),
+      inPerson.map((i) => `${i.documentType} valid until ${iso(i.documentExpires).slice(0, 10)}`).join("; ") || "no in-person identification");
+    if (order.loa >= 3 && !byEid) add("face compared with the document photo", "REQ-09", "CPS 3.2.3", inPerson.every((i) => i.faceCompared), inPerson.map((i) => `${i.officerId}: ${i.faceCompared ? "compared" : "NOT compared"}`).join("; "));
+    const unqualified = inPerson.filter((i) => {
+      const o = officers.get(i.officerId);
+      return !o?.qualifiedUntil || o.qualifiedUntil <= i.at;
+    });
+    add("identifying officers qualified at the time", "REQ-25", "CPS 5.3.2", inPerson.length ? unqualified.length === 0 : undefined,
+      unqualified.length ? `not qualified at the time: ${unqualified.map((i) => i.officerId).join(", ")}` : "every identifying officer held a valid qualification");
+    const self = [...identifiers, handOut?.officerId].filter((x) => x === order.applicantPersonId);
+    add("no officer acted on their own order", "REQ-10", "CPS 5.2.4", self.length === 0, self.length ? "the applicant acted as officer" : "applicant never acted as officer");
+    if (order.loa >= 3)
+      add("hand-out by a third officer with a second identification", "REQ-04", "CPS 4.4", handOut ? !identifiers.includes(handOut.officerId) && (byEid || identifiers.length >= 2) : undefined,
+        handOut ? `handed out by ${handOut.officerId} (${handOut.documentType}); identifiers ${identifiers.join(", ") || "(eID renewal)"}` : "not handed out yet");
+    const distinct = new Set([...identifiers, ...(handOut ? [handOut.officerId] : [])]);
+    if (order.loa >= 3 && !byEid) add("three distinct officers (two identifiers, one hand-out)", "REQ-03, REQ-04, REQ-10", "CPS 5.2.4", handOut ? distinct.size >= 3 : undefined, `${distinct.size} distinct officer(s)`);
+    const produced = input.events.find((e) => e.action === "order.produce");
+    const issued = input.events.find((e) => e.action === "cert.reserve" || e.action === "cert.issue");
+    const released = input.events.find((e) => e.action === "order.start-production");
+    add("issued only after release to production", "REQ-03, REQ-10", "CPS 4.3.1", produced && released ? released.at <= produced.at && (!issued || released.at <= issued.at) : undefined,
+      released ? `released ${iso(released.at)}, certified ${produced ? iso(produced.at) : "?"}` : "no release recorded");
+    const keyOnCard = input.events.find((e) => e.action === "card.key.generate");
+    add("key generated on the card", "REQ-14", "CPS 6.1.1", input.card ? keyOnCard !== undefined : undefined, keyOnCard ? `card ${input.card?.cardSerial}, slot ${String(keyOnCard.details?.slot ?? "?")}` : "no card personalisation recorded");
+    if (order.activatedAt !== undefined && order.handedOutAt !== undefined)
+      add("activated within the deadline", "REQ-15", "CPS 4.4.1", order.activatedAt - order.handedOutAt <= order.activationDeadlineDays * DAY, `handed out ${iso(order.handedOutAt)}, activated ${iso(order.activatedAt)} (deadline ${order.activationDeadlineDays} days)`);
+    else if (order.handedOutAt !== undefined)
+      add("not activated in time → revoked", "REQ-15", "CPS 4.4.1", order.state !== "EXPIRED" || certificate.revocationReason !== undefined, `state ${order.state}${certificate.revocationReason ? `, revoked (${certificate.revocationReason})` : ""}`);
+  }
+  return { certificate, ...(order ? { order } : {}), ...(input.card ? { card: input.card } : {}), story, verdicts: v, verdict: v.some((x) => x.result === "fail") ? "fail" : "pass" };
+}

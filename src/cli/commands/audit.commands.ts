@@ -1,0 +1,95 @@
+import { existsSync, writeFileSync } from "node:fs";
+import { CaError } from "../../shared/ca-error.js";
+import { loadConfig } from "../../composition/config.js";
+import { withRuntime } from "../../composition/runtime.js";
+import { openAuditTrail, reportHtml } from "../../composition/audit.js";
+import { operatorArg, requireString, type Command } from "../command.js";
+
+function dateArg(v: Record<string, unknown>, name: string): Date {
+  const s = requireString(v, name);
+  const d = new Date(/^\d{4}-\d{2}-\d{2}$/.test(s) ? `${s}T00:00:00Z` : s);
+  if (Number.isNaN(d.getTime())) throw new CaError("invalid-input", `--${name} '${s}' is not a date (YYYY-MM-DD or ISO 8601)`);
+  return d;
+}
+
+const verify: Command = {
+  name: "verify",
+  summary: "Verify the audit hash chain, its signed checkpoints and the checkpoint kept outside the database; names the first bad entry.",
+  usage: "audit verify",
+  options: {},
+  async run() {
+    const r = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => openAuditTrail(rt).verify());
+    console.log(JSON.stringify(r, null, 2));
+    if (!r.ok) {
+      console.error(`audit trail NOT intact: ${r.problem!.message}`);
+      return 1;
+    }
+    console.error(`audit trail intact: ${r.entries} entries, ${r.checkpointsVerified} signed checkpoint(s)`);
+    return 0;
+  },
+};
+
+const checkpoint: Command = {
+  name: "checkpoint",
+  summary: "Sign a checkpoint of the chain's head with the HSM audit key (the service also does this on its schedule).",
+  usage: "audit checkpoint",
+  options: {},
+  async run() {
+    const c = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => openAuditTrail(rt).checkpoint());
+    console.log(JSON.stringify(c ?? { note: "the audit trail is empty" }, null, 2));
+    return 0;
+  },
+};
+
+const evidence: Command = {
+  name: "evidence",
+  summary: "The full story of one certificate (order, identifications, approval, production, hand-out, activation, revocation) and a verdict per policy rule.",
+  usage: "audit evidence --serial S",
+  options: { serial: { type: "string", description: "certificate serial (hex)" } },
+  async run(v) {
+    const serial = requireString(v, "serial");
+    if (!/^[0-9a-fA-F]{2,64}$/.test(serial)) throw new CaError("invalid-input", "--serial is a serial in hex");
+    const e = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => openAuditTrail(rt).evidence(serial));
+    console.log(JSON.stringify(e, null, 2));
+    return e.verdict === "pass" ? 0 : 1;
+  },
+};
+
+const report: Command = {
+  name: "report",
+  summary: "Conformance report for a period: a self-contained HTML file (and JSON).",
+  usage: "audit report --from DATE --to DATE --out FILE.html [--json FILE.json]",
+  options: {
+    from: { type: "string", description: "start (YYYY-MM-DD or ISO 8601, inclusive)" },
+    to: { type: "string", description: "end (exclusive)" },
+    out: { type: "string", description: "the HTML report (refuses to overwrite)" },
+    json: { type: "string", description: "also the report as JSON (refuses to overwrite)" },
+  },
+  async run(v) {
+    const from = dateArg(v, "from");
+    const to = dateArg(v, "to");
+    if (to <= from) throw new CaError("invalid-input", "--to must be after --from");
+    const out = requireString(v, "out");
+    const json = v.json as string | undefined;
+    for (const f of [out, json]) if (f && existsSync(f)) throw new CaError("conflict", `${f} exists; refusing to overwrite`);
+    const r = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => openAuditTrail(rt).report(from, to));
+    writeFileSync(out, reportHtml(r), { flag: "wx" });
+    if (json) writeFileSync(json, JSON.stringify(r, null, 2) + "\n", { flag: "wx" });
+    console.log(JSON.stringify({ html: out, ...(json ? { json } : {}), verdict: r.verdict, issued: r.issued.total, violations: r.violations.length, chainOk: r.auditTrail.ok }));
+    return 0;
+  },
+};
+
+const retention: Command = {
+  name: "retention",
+  summary: "Remove audit entries older than the retention period (REQ-28: at least five years), keeping the chain verifiable; audited.",
+  usage: "audit retention [--operator NAME]",
+  options: { operator: { type: "string", description: "who runs it (recorded; default $USER)" } },
+  async run(v) {
+    const r = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => openAuditTrail(rt).retention(rt.clock.now(), `operator:${operatorArg(v)}`));
+    console.log(JSON.stringify(r ?? { removed: 0, note: "nothing older than the retention period under a checkpoint" }));
+    return 0;
+  },
+};
+
+export const auditCommands = { name: "audit", summary: "Audit trail: verify, checkpoint, evidence, report, retention", commands: [verify, checkpoint, evidence, report, retention] };

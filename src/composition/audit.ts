@@ -1,0 +1,191 @@
+import { X509Certificate, createHash, verify as verifySig } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { CaError } from "../shared/ca-error.js";
+import { newId } from "../shared/ids.js";
+import { parsePkcs11Uri } from "../hsm/pkcs11-uri.js";
+import { checkpointBytes, type Checkpoint, type CheckpointSigner } from "../audit/checkpoint.js";
+import { verifyChain, type VerifyResult } from "../audit/chain-verifier.js";
+import { KnexAuditStore } from "../store/audit.store.js";
+import { KnexEvidenceStore } from "../store/evidence.store.js";
+import { buildEvidence, type Evidence } from "../audit/evidence.js";
+import { buildReport, type ConformanceReport } from "../audit/report.js";
+export { reportHtml } from "../audit/report.js";
+import { loadRequirementsMatrix } from "../policy/requirements-matrix.js";
+import { loadWorkflows, type Workflow } from "../policy/workflow.js";
+import { verifyTranscriptFile } from "../ceremony/ceremony.js";
+import { CaDirectory } from "../ceremony/ca-directory.js";
+import type { Runtime } from "./runtime.js";
+
+/** Audit signers in the CA store: `<ca>/audit-signers/<label>/` with cert.pem and key.uri (made by an audit-signer ceremony). */
+export function auditSignerNames(caStoreDir: string): string[] {
+  if (!existsSync(caStoreDir)) return [];
+  return readdirSync(caStoreDir, { withFileTypes: true }).filter((d) => d.isDirectory()).flatMap((ca) => {
+    const dir = join(caStoreDir, ca.name, "audit-signers");
+    return existsSync(dir) ? readdirSync(dir).filter((l) => existsSync(join(dir, l, "cert.pem"))).map((l) => `${ca.name}/${l}`) : [];
+  });
+}
+
+function signerCert(caStoreDir: string, name: string): X509Certificate {
+  const [ca, label] = name.split("/");
+  const f = join(caStoreDir, ca ?? "", "audit-signers", label ?? "", "cert.pem");
+  if (!/^[a-z0-9-]+\/[A-Za-z0-9._-]+$/.test(name) || !existsSync(f)) throw new CaError("not-found", `no audit signer '${name}' in ${caStoreDir}`);
+  return new X509Certificate(readFileSync(f));
+}
+
+const spkiSha256 = (c: X509Certificate) => createHash("sha256").update(c.publicKey.export({ type: "spki", format: "der" })).digest("hex");
+
+/** Verifies a checkpoint with the public certificate alone (what an auditor has): no HSM needed. */
+export function checkpointVerifier(caStoreDir: string): (c: Checkpoint) => boolean {
+  const certs = new Map<string, X509Certificate>();
+  return (c) => {
+    let cert = certs.get(c.signer);
+    if (!cert) {
+      try {
+        cert = signerCert(caStoreDir, c.signer);
+      } catch {
+        return false;
+      }
+      certs.set(c.signer, cert);
+    }
+    if (spkiSha256(cert) !== c.signerSpkiSha256) return false;
+    const { signature, ...unsigned } = c;
+    return verifySig("sha256", checkpointBytes(unsigned), cert.publicKey, Buffer.from(signature, "base64"));
+  };
+}
+
+/** The HSM audit key (REQ-26/27) as a checkpoint signer. */
+export async function auditSigner(rt: Runtime): Promise<CheckpointSigner> {
+  const names = auditSignerNames(rt.config.caStoreDir);
+  const name = rt.config.audit.signer ?? names[0];
+  if (!name) throw new CaError("config", `no audit signer in ${rt.config.caStoreDir} (run an audit-signer ceremony, e.g. policies/ceremonies/demo-audit-signer.yaml)`);
+  const cert = signerCert(rt.config.caStoreDir, name);
+  const [ca, label] = name.split("/") as [string, string];
+  const uri = parsePkcs11Uri(readFileSync(join(rt.config.caStoreDir, ca, "audit-signers", label, "key.uri"), "utf8").trim());
+  const signer = await (await rt.keystore(uri.token)).signerFor(uri);
+  return {
+    name, spkiSha256: spkiSha256(cert),
+    sign: (data) => signer.sign(data),
+    verify: (data, sig) => verifySig("sha256", data, cert.publicKey, sig),
+  };
+}
+
+/** Reads the checkpoint kept outside the database; undefined when there is none yet. */
+export function readExternalCheckpoint(file: string): Checkpoint | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as Checkpoint;
+  } catch (e) {
+    throw new CaError("policy-violation", `the external audit checkpoint ${file} is unreadable: ${(e as Error).message}`);
+  }
+}
+
+/** Writes the checkpoint file atomically and durably (write, fsync, rename). */
+function writeExternalCheckpoint(file: string, c: Checkpoint): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(c, null, 2) + "\n", { mode: 0o644 });
+  const fd = openSync(tmp, "r");
+  fsyncSync(fd);
+  closeSync(fd);
+  renameSync(tmp, file);
+}
+
+export interface AuditTrail {
+  readonly store: KnexAuditStore;
+  /** Signs the chain's head (if it moved) into the database and the external file. */
+  checkpoint(): Promise<Checkpoint | undefined>;
+  verify(): Promise<VerifyResult>;
+  /** REQ-28: removes entries older than the retention period, keeping the chain verifiable. */
+  retention(now: Date, actor: string): Promise<{ count: number; throughSeq: number } | undefined>;
+  /** REQ-31: the story of one certificate and a verdict per policy rule. */
+  evidence(serial: string): Promise<Evidence>;
+  /** The conformance report for a period. */
+  report(from: Date, to: Date): Promise<ConformanceReport>;
+}
+
+/** Ceremony transcripts in the CA store, each verified (signature and outputs). */
+function ceremonies(caStoreDir: string): ConformanceReport["ceremonies"][number][] {
+  if (!existsSync(caStoreDir)) return [];
+  const caDir = new CaDirectory(caStoreDir);
+  return readdirSync(caStoreDir, { withFileTypes: true }).filter((d) => d.isDirectory()).flatMap((d) => {
+    const dir = join(caStoreDir, d.name, "transcripts");
+    return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".json")).map((f) => join(dir, f)) : [];
+  }).map((file) => {
+    const t = JSON.parse(readFileSync(file, "utf8"));
+    let verified = false;
+    try {
+      verifyTranscriptFile(caDir, file);
+      verified = true;
+    } catch {
+      verified = false;
+    }
+    return { file: file.slice(caStoreDir.length + 1), ceremony: `${t.ceremony?.id}@${t.ceremony?.version}${t.dryRun ? " (dry run)" : ""}`, finishedAt: String(t.finishedAt), operator: String(t.operator), ...(t.witness ? { witness: String(t.witness) } : {}), verified };
+  });
+}
+
+export function openAuditTrail(rt: Runtime, workflows: ReadonlyMap<string, Workflow> = loadWorkflows(join(rt.config.policyDir, "workflows"))): AuditTrail {
+  const store = new KnexAuditStore(rt.db, rt.readDb);
+  const records = new KnexEvidenceStore(rt.readDb);
+  const evidence = async (serial: string): Promise<Evidence> => {
+    const r = await records.forCertificate(serial.toLowerCase());
+    if (!r) throw new CaError("not-found", `no certificate with serial ${serial}`);
+    const w = r.order ? workflows.get(r.order.workflowId) : undefined;
+    const { workflowId, workflowVersion, ...order } = r.order ?? ({} as NonNullable<typeof r.order>);
+    return buildEvidence({
+      certificate: r.certificate, identifications: r.identifications, officers: r.officers, events: r.events, ...(r.card ? { card: r.card } : {}),
+      ...(r.order ? { order: { ...order, workflow: `${workflowId}@${workflowVersion}`, loa: w?.loa ?? 0, identificationsRequired: w?.identifications ?? 0, activationDeadlineDays: w?.activationDeadlineDays ?? 0 } } : {}),
+    });
+  };
+  const file = rt.config.audit.checkpointFile;
+  let signer: Promise<CheckpointSigner> | undefined;
+  return {
+    store,
+    async checkpoint() {
+      const head = await store.head();
+      if (!head) return undefined;
+      const latest = await store.latestCheckpoint();
+      if (latest && latest.seq === head.seq) {
+        if (readExternalCheckpoint(file)?.seq !== latest.seq) writeExternalCheckpoint(file, latest);
+        return latest;
+      }
+      signer ??= auditSigner(rt);
+      const s = await signer;
+      const unsigned = { seq: head.seq, entryHash: head.entryHash, entries: head.entries, at: rt.clock.now().getTime(), signer: s.name, signerSpkiSha256: s.spkiSha256 };
+      const c: Checkpoint = { ...unsigned, signature: Buffer.from(await s.sign(checkpointBytes(unsigned))).toString("base64") };
+      await store.addCheckpoint(c);
+      writeExternalCheckpoint(file, c);
+      return c;
+    },
+    async verify() {
+      return verifyChain({
+        pages: store.pages(), checkpoints: await store.checkpoints(), verifySignature: checkpointVerifier(rt.config.caStoreDir),
+        ...(await store.anchor().then((a) => (a ? { anchor: a } : {}))),
+        ...(() => {
+          const ext = readExternalCheckpoint(file);
+          return ext ? { external: ext } : {};
+        })(),
+      });
+    },
+    evidence,
+    async report(from, to) {
+      const issued = await records.issuedBetween(from.getTime(), to.getTime());
+      const all: Evidence[] = [];
+      for (const c of issued) all.push(await evidence(c.serial));
+      return buildReport({
+        from, to, generatedAt: rt.clock.now(), chain: await this.verify(), evidence: all,
+        revocations: await records.revocationsBetween(from.getTime(), to.getTime()), activity: await records.activityBetween(from.getTime(), to.getTime()),
+        crls: await records.crlsBetween(from.getTime(), to.getTime()), ceremonies: ceremonies(rt.config.caStoreDir),
+        matrix: loadRequirementsMatrix(join(rt.config.policyDir, "requirements-matrix.yaml")),
+      });
+    },
+    async retention(now, actor) {
+      const before = new Date(now);
+      before.setUTCFullYear(before.getUTCFullYear() - rt.config.audit.retentionYears);
+      return store.removeBefore(before.getTime(), ({ count, throughSeq }) => ({
+        id: newId(rt.random), at: rt.clock.now(), actor, action: "audit.retention", objectType: "audit", objectId: String(throughSeq), outcome: "success",
+        details: { removed: count, throughSeq, olderThan: before.toISOString(), retentionYears: rt.config.audit.retentionYears },
+      }));
+    },
+  };
+}
