@@ -28,8 +28,8 @@ export function productionActor(operator: string): Actor {
 }
 
 /** The card writer's port to the RA (order state, produce, production-failed) and the CA (certificate DER). */
-export function cardProduction(rt: Runtime, ra: Ra, operator: string): CardProduction {
-  const actor = productionActor(operator);
+export function cardProduction(rt: Runtime, ra: Ra, operator: string | Actor): CardProduction {
+  const actor = typeof operator === "string" ? productionActor(operator) : operator;
   return {
     async order(orderId) {
       const o = await ra.orderStore.load(orderId);
@@ -61,7 +61,7 @@ export function factoryCredentials(rt: Runtime): FactoryCredentials {
 }
 
 /** Wires the card writer: ledger on the runtime's database, secrets sealed under the card KEK, production through the RA. */
-export function openCards(rt: Runtime, ra: Ra, operator: string): Cards {
+export function openCards(rt: Runtime, ra: Ra, operator: string | Actor): Cards {
   const ledger = new KnexCardStore(rt.db, rt.readDb);
   const sealer = aesGcmSealer(cardKek(rt.config.card.kekFile), rt.random);
   const production = cardProduction(rt, ra, operator);
@@ -82,4 +82,31 @@ export async function listReaders(): Promise<{ name: string; cardPresent: boolea
   } finally {
     t.close();
   }
+}
+
+/** The card production station attached to the RA server: readers, and personalisation by the signed-in ca-operator (the RA's guards apply to them). */
+export function cardStation(rt: Runtime, ra: Ra): { readers(): Promise<unknown>; personalise(orderId: string, actor: Actor, reader?: string): Promise<unknown> } {
+  let busy = false;
+  return {
+    readers: listReaders,
+    async personalise(orderId, actor, reader) {
+      if (busy) throw new CaError("conflict", "the card station is personalising another card; try again when it is done");
+      busy = true;
+      const cards = openCards(rt, ra, actor);
+      const t = cards.transport();
+      const steps: string[] = [];
+      try {
+        const ch = await t.connect(reader ?? rt.config.card.reader);
+        try {
+          const r = await cards.job((s) => void steps.push(s)).run(orderId, ch, `officer:${actor.personId}`);
+          return { ...r, steps };
+        } finally {
+          await ch.close();
+        }
+      } finally {
+        t.close();
+        busy = false;
+      }
+    },
+  };
 }

@@ -15,6 +15,8 @@ import type { Config } from "./config.js";
 import { openRa, type Ra } from "./ra.js";
 import { auditSignerNames, openAuditTrail } from "./audit.js";
 import { recordAuditEvent } from "../store/commit-queue.js";
+import { cardStation } from "./cards.js";
+import { APP_ROOT } from "./config.js";
 import { newId } from "../shared/ids.js";
 import { loadOcspIssuers, openRuntime, type Runtime } from "./runtime.js";
 
@@ -146,8 +148,11 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       const trail = openAuditTrail(runtime, ra.workflows);
       const app = buildRaApp({
         resolve: (serial, der) => ra.resolver.resolve(serial, der), onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk,
-        audit: (e) => recordAuditEvent(runtime.db, e), evidence: (serial) => trail.evidence(serial), newId: () => newId(runtime.random), now: () => runtime.clock.now(),
-      }, "1");
+        audit: (e) => recordAuditEvent(runtime.db, e), evidence: (serial) => trail.evidence(serial), report: (from, to) => trail.report(from, to),
+        timeline: async (orderId) => (await trail.store.forObject("order", orderId)).map((e) => ({ at: e.at, actor: e.actor, action: e.action, outcome: e.outcome, policy: e.policy })),
+        cardStation: cardStation(runtime, ra),
+        newId: () => newId(runtime.random), now: () => runtime.clock.now(),
+      }, "1", { assetsDir: join(APP_ROOT, "src", "http", "portal-assets") });
       const raServer = await listenRa(app, { key: readFileSync(config.ra.tlsKey), cert: readFileSync(config.ra.tlsCert), clientCas }, config.host, config.ra.port);
       const a = raServer.address();
       raPart = { ra, server: raServer, url: `https://${host}:${typeof a === "object" && a ? a.port : config.ra.port}` };

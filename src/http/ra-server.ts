@@ -3,6 +3,7 @@ import { createServer, type Server } from "node:https";
 import { openApiDocument } from "./openapi.js";
 import { errorHandler, notFoundHandler } from "./problem.js";
 import { RA_ROUTES, raRoutes, type RaApiDeps } from "./ra.routes.js";
+import { PortalSessions, portalRoutes, sessionGuard } from "./portal.routes.js";
 
 export interface RaTls {
   readonly key: string | Buffer;
@@ -11,8 +12,8 @@ export interface RaTls {
   readonly clientCas: readonly (string | Buffer)[];
 }
 
-/** The RA API app: /api/v1 (mTLS identities) and /api/openapi.json. */
-export function buildRaApp(deps: RaApiDeps, version: string): Express {
+/** The RA API app: /api/v1 (mTLS identities), /api/openapi.json and, given its assets, the officers' portal at /portal. */
+export function buildRaApp(deps: RaApiDeps, version: string, portal?: { assetsDir: string; sessions?: PortalSessions }): Express {
   const app = express();
   app.disable("x-powered-by");
   app.use((_req, res, next) => {
@@ -21,6 +22,9 @@ export function buildRaApp(deps: RaApiDeps, version: string): Express {
   });
   const doc = openApiDocument(RA_ROUTES, version);
   app.get("/api/openapi.json", (_req, res) => void res.json(doc));
+  const sessions = portal ? (portal.sessions ?? new PortalSessions()) : undefined;
+  if (portal && sessions) app.use(portalRoutes(portal.assetsDir, sessions, deps));
+  if (sessions) app.use("/api/v1", sessionGuard(sessions));
   app.use("/api/v1", raRoutes(deps));
   app.use(notFoundHandler);
   app.use(errorHandler);

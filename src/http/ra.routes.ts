@@ -22,6 +22,15 @@ export interface RaApiDeps {
   readonly audit?: (e: ApiAuditEvent) => Promise<void>;
   /** REQ-31: the evidence for one certificate, for the auditor role. */
   readonly evidence?: (serial: string) => Promise<unknown>;
+  /** REQ-31: the conformance report for a period, for the auditor role. */
+  readonly report?: (from: Date, to: Date) => Promise<unknown>;
+  /** The order's audit entries, for its timeline in the portal. */
+  readonly timeline?: (orderId: string) => Promise<unknown[]>;
+  /** The card writer attached to this server (the production station), if any. */
+  readonly cardStation?: {
+    readers(): Promise<unknown>;
+    personalise(orderId: string, actor: Actor, reader?: string): Promise<unknown>;
+  };
   /** Fresh ids and the time for the request log. */
   readonly newId?: () => string;
   readonly now?: () => Date;
@@ -100,6 +109,17 @@ const OFFICER_ACTIONS = ["identify", "approve", "start-production", "produce", "
 /** The RA API (under /api/v1): one table drives both routing and the OpenAPI document. */
 export const RA_ROUTES: readonly RaRoute[] = [
   { method: "get", path: "/me", summary: "Who the client certificate says you are", auth: "officer", handle: async ({ actor }) => actor },
+  { method: "get", path: "/workflows", summary: "The LoA workflows: accepted documents, identifications, control questions", auth: "officer", handle: async (_c, d) => d.orders.workflowSummaries() },
+  {
+    method: "get", path: "/audit/report", summary: "The conformance report for a period (?from=YYYY-MM-DD&to=YYYY-MM-DD), for auditors", auth: "officer",
+    handle: async ({ actor, query }, d) => {
+      requireRole(actor, ["auditor"], "the conformance report");
+      if (!d.report) throw new CaError("not-found", "the conformance report is not served here");
+      const from = new Date(`${query.from ?? ""}T00:00:00Z`), to = new Date(`${query.to ?? ""}T00:00:00Z`);
+      if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || to <= from) throw new CaError("invalid-input", "from and to are dates (YYYY-MM-DD), to after from");
+      return d.report(from, to);
+    },
+  },
   {
     method: "get", path: "/audit/evidence/:serial", summary: "The story of one certificate and a verdict per policy rule, for auditors (REQ-31)", auth: "officer",
     handle: async ({ actor, params }, d) => {
@@ -141,10 +161,47 @@ export const RA_ROUTES: readonly RaRoute[] = [
   },
   {
     method: "post", path: "/orders", summary: "Order a card for a bound person; the register is checked (REQ-07)", auth: "officer", roles: ["ra-officer"], status: 201,
-    body: obj({ personId: ID, workflowId: str(64, "^[a-z0-9-]+$"), nationalId: NATIONAL_ID, purpose: { enum: ["holder", "officer"] } }, ["personId", "workflowId", "nationalId"]),
-    handle: async ({ actor, body }, d) => orderJson(await d.orders.create(actor, body)),
+    body: obj({ personId: ID, organisationId: ID, workflowId: str(64, "^[a-z0-9-]+$"), nationalId: NATIONAL_ID, purpose: { enum: ["holder", "officer"] } }, ["workflowId", "nationalId"]),
+    handle: async ({ actor, body }, d) => {
+      const { organisationId, ...rest } = body;
+      return orderJson(await d.orders.create(actor, { ...rest, personId: body.personId ?? (await d.orders.personByNationalId(actor, body.nationalId, organisationId)) }));
+    },
   },
-  { method: "get", path: "/orders/:id", summary: "An order", auth: "officer", handle: async ({ actor, params }, d) => orderJson(await d.orders.view(actor, params.id!)) },
+  {
+    method: "get", path: "/orders", summary: "My work queue: open orders in my scope with the actions I may take on each", auth: "officer", roles: ["ra-officer", "ca-operator", "ra-admin"],
+    handle: async ({ actor }, d) => (await d.orders.queue(actor)).map(({ order, actions }) => ({ ...orderJson(order), actions })),
+  },
+  {
+    method: "get", path: "/orders/:id", summary: "An order, with the actions I may take on it", auth: "officer",
+    handle: async ({ actor, params }, d) => {
+      const o = await d.orders.view(actor, params.id!);
+      return { ...orderJson(o), actions: d.orders.actionsFor(actor, o) };
+    },
+  },
+  {
+    method: "get", path: "/orders/:id/timeline", summary: "The order's audit trail entries, oldest first", auth: "officer",
+    handle: async ({ actor, params }, d) => {
+      await d.orders.view(actor, params.id!); // scope check
+      return d.timeline ? d.timeline(params.id!) : [];
+    },
+  },
+  {
+    method: "get", path: "/card-station/readers", summary: "The PC/SC readers of the card production station attached to this server", auth: "officer", roles: ["ca-operator"],
+    handle: async ({ actor }, d) => {
+      requireRole(actor, ["ca-operator"], "the card production station");
+      if (!d.cardStation) throw new CaError("not-found", "no card production station is attached to this server");
+      return d.cardStation.readers();
+    },
+  },
+  {
+    method: "post", path: "/orders/:id/personalise", summary: "Personalise the card in the station's reader for this order (on-card key, certificate, PIN; REQ-12..16)", auth: "officer", roles: ["ca-operator"],
+    body: obj({ reader: str(128) }),
+    handle: async ({ actor, params, body }, d) => {
+      requireRole(actor, ["ca-operator"], "card production");
+      if (!d.cardStation) throw new CaError("not-found", "no card production station is attached to this server");
+      return d.cardStation.personalise(params.id!, actor, body.reader);
+    },
+  },
   {
     method: "post", path: "/orders/:id/actions/:action", summary: `An officer's step on an order: ${OFFICER_ACTIONS.join(", ")} (guards per the LoA workflow)`, auth: "officer", roles: ["ra-officer", "ca-operator"],
     body: ACTION_BODY,
@@ -153,6 +210,7 @@ export const RA_ROUTES: readonly RaRoute[] = [
       return orderJson(await d.orders.act(params.id!, params.action!, actor, actionRequest(body)));
     },
   },
+  { method: "get", path: "/certificates/:serial", summary: "A card certificate of my organisation: status and holder", auth: "officer", handle: ({ actor, params }, d) => d.desk.lookup(actor, params.serial!) },
   {
     method: "post", path: "/certificates/:serial/revoke", summary: "Revoke or suspend (certificateHold) a card of your organisation; mass revocation needs a second officer (REQ-17/18)", auth: "officer", roles: ["ra-officer", "ra-admin"],
     body: obj({ reason: str(32) }, ["reason"]),
@@ -197,7 +255,7 @@ export const RA_ROUTES: readonly RaRoute[] = [
 ];
 
 /** REQ-22: the identity of the caller comes from the TLS layer only; every header is ignored. */
-async function authenticate(req: Request, auth: Auth, deps: RaApiDeps): Promise<Actor> {
+export async function authenticate(req: Request, auth: Auth, deps: RaApiDeps): Promise<Actor> {
   if (auth === "applicant") return { kind: "applicant", roles: [] };
   const sock = req.socket as TLSSocket;
   if (typeof sock.getPeerCertificate !== "function") throw new CaError("unauthorized", "the RA API is served over HTTPS with client certificates only");

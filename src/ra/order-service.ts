@@ -4,7 +4,7 @@ import type { Random } from "../shared/random.js";
 import { newId } from "../shared/ids.js";
 import { sha256Hex } from "../shared/digest.js";
 import type { Workflow } from "../policy/workflow.js";
-import { decide } from "./workflow-engine.js";
+import { availableActions, decide } from "./workflow-engine.js";
 import type { DirectoryStore } from "./directory.js";
 import type { KeyedHasher } from "./national-id.js";
 import { orderAfter, type ActionInput, type Actor, type Channel, type Notification, type OrderChange, type OrderStore, type OrderView } from "./order.js";
@@ -137,6 +137,37 @@ export class OrderService {
     if (actor.kind === "officer") requireScope(actor, o.organisationId);
     else if (actor.personId !== o.applicantPersonId) throw new CaError("not-found", `no order ${orderId}`);
     return o;
+  }
+
+  /** What this officer may do on an order now (the portal shows only these; the engine still decides). */
+  actionsFor(actor: Actor, order: OrderView & { workflowId: string }): { action: string; to: string; needs: string[] }[] {
+    const w = this.deps.workflows.get(order.workflowId);
+    return w ? availableActions(w, order, actor, this.deps.clock.now()) : [];
+  }
+
+  /** The officer's work queue: open orders in their scope, those waiting for their action first. */
+  async queue(actor: Actor): Promise<{ order: OrderView & { version: number; workflowId: string }; actions: { action: string; to: string; needs: string[] }[] }[]> {
+    requireRole(actor, ["ra-officer", "ca-operator", "ra-admin"], "the work queue");
+    const orders = await this.deps.orders.listOpen(actor.serviceOwnerStaff ? undefined : actor.organisationId, 200);
+    const rows = orders.map((order) => ({ order, actions: this.actionsFor(actor, order) }));
+    return [...rows.filter((r) => r.actions.length > 0), ...rows.filter((r) => r.actions.length === 0)];
+  }
+
+  /** A bound person of the officer's organisation, found by national ID (the number is only hashed, REQ-28). */
+  async personByNationalId(actor: Actor, nationalId: string, organisationId = actor.organisationId): Promise<string> {
+    if (!organisationId) throw new CaError("forbidden", "no organisation");
+    requireScope(actor, organisationId);
+    const p = await this.deps.directory.personByNationalId(organisationId, this.deps.hasher.hash("national-id", nationalId));
+    if (!p) throw new CaError("not-found", "no person with this national ID number is bound to this organisation (an ra-admin binds people first, REQ-21)");
+    return p.id;
+  }
+
+  /** The workflows as the portal's forms need them. */
+  workflowSummaries(): { id: string; version: number; loa: number; identifications: number; acceptedDocuments: readonly string[]; knowledgeQuestions?: unknown; pin: string }[] {
+    return [...this.deps.workflows.values()].map((w) => ({
+      id: w.id, version: w.version, loa: w.loa, identifications: w.identifications, acceptedDocuments: w.acceptedDocuments, pin: w.card.pin,
+      ...(w.knowledgeQuestions ? { knowledgeQuestions: w.knowledgeQuestions } : {}),
+    }));
   }
 
   private toInput(r: ActionRequest): ActionInput {

@@ -156,6 +156,8 @@ export interface OrderStore {
   expiredWithLiveCertificate(limit: number): Promise<{ orderId: string; serial: string; workflowId: string }[]>;
   /** Certificates of a person (cards and officer credentials) that are good or on hold (REQ-21 unbinding). */
   liveCertificatesOf(personId: string): Promise<string[]>;
+  /** Orders not yet finished (before ACTIVE/REJECTED/CANCELLED/EXPIRED), of one organisation or all, newest first. */
+  listOpen(organisationId: string | undefined, limit: number): Promise<(OrderView & { readonly version: number; readonly workflowId: string })[]>;
   /** The order a card certificate was issued for. */
   byCertificate(serial: string): Promise<(OrderView & { readonly workflowId: string }) | undefined>;
 }

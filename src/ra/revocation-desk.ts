@@ -122,6 +122,16 @@ export class RevocationDesk {
     return { ...r, status: approve ? "approved" : "refused", decidedBy: actor.personId!, decidedAt: now };
   }
 
+  /** A card certificate of the officer's organisation: its status and whose it is (the portal's search). */
+  async lookup(actor: Actor, serial: string): Promise<{ serial: string; status: string; notAfter: Date; organisationId: string; holderPersonId: string }> {
+    requireRole(actor, ["ra-officer", "ra-admin", "auditor"], "looking up a certificate");
+    const own = await this.owner(serial);
+    requireScope(actor, own.organisationId);
+    const st = await this.deps.certs.status(serial.toLowerCase());
+    if (!st) throw new CaError("not-found", `no card certificate ${serial}`);
+    return { serial: st.serial, status: st.status, notAfter: st.notAfter, organisationId: own.organisationId, holderPersonId: own.personId };
+  }
+
   /** An officer lifts a suspension (the holder cannot: their card is on hold). */
   async resume(actor: Actor, serial: string): Promise<void> {
     requireRole(actor, ["ra-officer", "ra-admin"], "resuming a card");

@@ -27,3 +27,25 @@ export function decide(workflow: Workflow, order: OrderView, action: string, act
   }
   return { transition: t, to: t.to };
 }
+
+/** Guards that judge what the caller brings (a document, a key, a code), not who the caller is. */
+const INPUT_GUARDS: ReadonlySet<string> = new Set([
+  "document-accepted", "document-not-expired", "face-compared", "second-identification", "public-key-present", "document-not-reported", "knowledge-score",
+  "activation-code-separate-channel", "terms-version-current", "applicant-token", "activation-code-correct",
+]);
+
+/**
+ * The actions this officer may take on this order now, judged by every guard that depends on who
+ * they are (distinct identifiers, not an identifier at hand-out, qualification, scope...). What the
+ * form must still bring is listed per action; the engine checks it again when the action is taken.
+ */
+export function availableActions(workflow: Workflow, order: OrderView, actor: Actor, now: Date): { action: string; to: OrderState; needs: string[] }[] {
+  const out: { action: string; to: OrderState; needs: string[] }[] = [];
+  for (const t of workflow.transitions) {
+    if (!t.from.includes(order.state) || t.by !== actor.kind) continue;
+    if (t.roles && !t.roles.some((r) => actor.roles.includes(r as never))) continue;
+    const blocked = t.guards.some((g) => !INPUT_GUARDS.has(g) && GUARDS[g].check({ workflow, order, actor, input: {}, now, currentTermsVersion: "" }) !== undefined);
+    if (!blocked && !out.some((a) => a.action === t.action)) out.push({ action: t.action, to: t.to, needs: t.guards.filter((g) => INPUT_GUARDS.has(g)) });
+  }
+  return out;
+}

@@ -70,6 +70,11 @@ export class KnexAuditStore {
     }
   }
 
+  /** The entries about one object (an order's timeline), oldest first. */
+  async forObject(objectType: string, objectId: string, limit = 500): Promise<ChainedEntry[]> {
+    return (await this.reader("audit_events").where({ object_type: objectType, object_id: objectId }).orderBy("seq").limit(limit)).map(chainedEntry);
+  }
+
   async head(): Promise<{ seq: number; entryHash: string; entries: number } | undefined> {
     const last = await this.reader("audit_events").orderBy("seq", "desc").first("seq", "entry_hash");
     if (!last) return undefined;

@@ -112,6 +112,15 @@ export class KnexOrderStore implements OrderStore {
     return this.view(rows[0], rows.filter((r: any) => r.i_seq != null));
   }
 
+  async listOpen(organisationId: string | undefined, limit: number): Promise<(OrderView & { version: number; workflowId: string })[]> {
+    let q = this.reader("orders").whereNotIn("state", ["ACTIVE", "REJECTED", "CANCELLED", "EXPIRED"]);
+    if (organisationId) q = q.andWhere("organisation_id", organisationId);
+    const rows = await q.orderBy("updated_at", "desc").limit(limit);
+    if (rows.length === 0) return [];
+    const ids = await this.reader("order_identifications").whereIn("order_id", rows.map((r: any) => r.id)).whereIn("kind", ["identify", "eid"]).orderBy("seq");
+    return rows.map((o: any) => this.view(o, ids.filter((i: any) => i.order_id === o.id)));
+  }
+
   load(orderId: string): Promise<(OrderView & { version: number; workflowId: string }) | undefined> {
     return this.loadWhere({ id: orderId });
   }

@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { REPO_ROOT } from "./test-ca.js";
 import { run } from "./environment.js";
@@ -24,13 +24,24 @@ export async function cardStop(): Promise<void> {
   const r = await run(SCRIPT, ["card-stop"]);
   if (r.status !== 0) throw new Error(`card-stop: ${r.out}`);
 }
-export async function cardStart(): Promise<void> {
-  const r = await run(SCRIPT, ["card-start"]);
+export async function cardStart(serial?: number): Promise<void> {
+  const r = await runWith(serial === undefined ? {} : { CARDPKI_VCARD_SERIAL: String(serial) }, SCRIPT, ["card-start"]);
   if (r.status !== 0) throw new Error(`card-start: ${r.out}`);
 }
 
-/** Take out whatever card is in the reader and insert a fresh one (factory PIN, PUK and management key). */
-export async function freshCard(): Promise<void> {
+/** Take out whatever card is in the reader and insert a fresh one (factory PIN, PUK and management key), optionally with its own serial. */
+export async function freshCard(serial?: number): Promise<void> {
   await cardStop();
-  await cardStart();
+  await cardStart(serial);
+}
+
+function runWith(env: NodeJS.ProcessEnv, cmd: string, args: string[]): Promise<{ status: number; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ status: code ?? -1, out }));
+  });
 }

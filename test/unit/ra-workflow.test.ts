@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { loadWorkflows, parseWorkflow, type OrderState } from "../../src/policy/workflow.js";
-import { decide } from "../../src/ra/workflow-engine.js";
+import { availableActions, decide } from "../../src/ra/workflow-engine.js";
 import type { ActionInput, Actor, Identification, OrderView } from "../../src/ra/order.js";
 import { CaError } from "../../src/shared/ca-error.js";
 import { REPO_ROOT } from "../support/test-ca.js";
@@ -139,6 +139,17 @@ describe("ra/workflow-engine (REQ-03/04/09/10/15/25)", () => {
     const input: ActionInput = { document: doc(), knowledgeAnswers: { "postal-address": true, "birth-place": true, "previous-employer": false }, documentRegister: { source: "police", reported: [] } };
     expect(decide(KBA, order("TERMS_ACCEPTED"), "identify", officer("o1"), input, NOW, TERMS).to).to.equal("IDENTIFIED");
     expect(decide(LOA3, order("TERMS_ACCEPTED"), "identify", officer("o1"), { ...identifyInput, documentRegister: { source: "police", reported: [] } }, NOW, TERMS).to).to.equal("IDENTIFIED");
+  });
+
+  it("ok/the steps an officer is offered: never the hand-out to an identifier, never a second identification by the same officer, production only to a ca-operator", () => {
+    const two = order("PRODUCED", { identifications: [ident("o1"), ident("o2")] });
+    expect(availableActions(LOA3, two, officer("o1"), NOW).map((a) => a.action)).to.deep.equal([]);
+    expect(availableActions(LOA3, two, officer("o3"), NOW)).to.deep.equal([{ action: "hand-out", to: "HANDED_OUT", needs: ["second-identification", "document-not-reported"] }]);
+    expect(availableActions(LOA3, order("IDENTIFIED", { identifications: [ident("o1")] }), officer("o1"), NOW).map((a) => a.action)).to.deep.equal(["reject"]);
+    expect(availableActions(LOA3, order("IDENTIFIED", { identifications: [ident("o1")] }), officer("o2"), NOW).map((a) => a.action)).to.deep.equal(["identify", "reject"]);
+    expect(availableActions(LOA3, order("IN_PRODUCTION"), officer("o1"), NOW)).to.deep.equal([]);
+    expect(availableActions(LOA3, order("IN_PRODUCTION"), staffCaOp, NOW).map((a) => a.action)).to.deep.equal(["produce"]);
+    expect(availableActions(LOA3, order("TERMS_ACCEPTED"), officer("o1", { qualifiedUntil: new Date("2026-01-01") }), NOW).map((a) => a.action)).to.deep.equal(["reject"]);
   });
 
   it("ok/expiry: the system expires a card not activated in time, not before (REQ-15)", () => {

@@ -1,0 +1,162 @@
+import { expect } from "chai";
+import { generateKeyPairSync, X509Certificate } from "node:crypto";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { loadConfig } from "../../src/composition/config.js";
+import { startService, type Service } from "../../src/composition/serve.js";
+import { bootstrapStaff } from "../../src/composition/ra.js";
+import { staffActor } from "../../src/composition/demo-orders.js";
+import { demoEnv, requireTool } from "../support/environment.js";
+import { freshCard, virtualCard } from "../support/virtual-card.js";
+import { REPO_ROOT } from "../support/test-ca.js";
+
+const HOLDER = "197003033456";
+const ARTIFACTS = join(REPO_ROOT, "test-artifacts", "portal");
+
+/**
+ * The officers' portal end to end: Debian's Chromium driven by playwright-core over HTTPS with
+ * each officer's client certificate; three officers take a LoA3 order from request to hand-out,
+ * the card personalised on the virtual PIV card; an identifier is refused at hand-out.
+ */
+describe("portal in headless Chromium over mTLS (issue 8)", function () {
+  this.timeout(240_000);
+  let svc: Service;
+  let browser: Browser;
+  let orgId: string;
+  const creds: Record<"anna" | "bert" | "cleo", { certPath: string; keyPath: string }> = {} as never;
+
+  before(async function () {
+    const d = demoEnv(this);
+    requireTool(this, "chromium");
+    virtualCard(this);
+    await freshCard(0x10000000 + (Date.now() % 0x0fffffff)); // a card of its own: the ledger knows the default serial from other tests
+    mkdirSync(ARTIFACTS, { recursive: true });
+    svc = await startService(loadConfig({ ...d.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" }));
+    const ra = svc.ra!.ra;
+    const dir = mkdtempSync(join(tmpdir(), "portal-"));
+    const people = { anna: ["198001015001", ["ra-officer", "ca-operator"]], bert: ["198001015002", ["ra-officer"]], cleo: ["198001015003", ["ra-officer"]] } as const;
+    for (const [who, [nid, roles]] of Object.entries(people) as [keyof typeof creds, readonly [string, readonly ("ra-officer" | "ca-operator")[]]][]) {
+      const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+      const r = await bootstrapStaff(svc.runtime, ra, {
+        orgNumber: "556000-0000", orgName: "x", country: "SE", nationalId: nid, name: `${who[0]!.toUpperCase()}${who.slice(1)} Officer`, roles: [...roles],
+        qualifiedUntil: new Date(Date.now() + 86_400_000 * 100), publicKey: new Uint8Array(publicKey.export({ type: "spki", format: "der" })), operator: "e2e",
+      });
+      creds[who] = { certPath: join(dir, `${who}.crt`), keyPath: join(dir, `${who}.key`) };
+      writeFileSync(creds[who].certPath, new X509Certificate(r.der).toString());
+      writeFileSync(creds[who].keyPath, privateKey.export({ type: "pkcs8", format: "pem" }));
+    }
+    const staff = await staffActor(ra, "556000-0000", "199001011234");
+    const org = await ra.onboarding.registerOrganisation(staff, { orgNumber: `59${String(Date.now() % 1e8).padStart(8, "0")}`, name: "Portal Kund AB", country: "SE" });
+    await ra.onboarding.recordOnboardingEvidence(staff, org.id, { registrationCertificate: "e2e", domain: "portal.example", domainValidationMethod: "dns-txt" });
+    await ra.onboarding.bindPerson(staff, org.id, { nationalId: HOLDER, name: "Cy Holder" });
+    orgId = org.id;
+    const { chromium } = await import("playwright-core");
+    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-default-apps"] });
+  });
+  after(async () => {
+    await browser?.close();
+    await svc?.stop();
+  });
+
+  async function as(who: keyof typeof creds): Promise<{ ctx: BrowserContext; page: Page; errors: string[] }> {
+    const ctx = await browser.newContext({ ignoreHTTPSErrors: true, clientCertificates: [{ origin: svc.ra!.url, certPath: creds[who].certPath, keyPath: creds[who].keyPath }] });
+    const page = await ctx.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(`${svc.ra!.url}/portal`);
+    await page.getByText("Signed in:").waitFor();
+    return { ctx, page, errors };
+  }
+  const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  const doc = async (page: Page, type: string) => {
+    await page.getByLabel("Document type").selectOption(type);
+    await page.getByLabel("Document number").fill("XP778899");
+    await page.getByLabel("Valid until").fill("2031-05-01");
+    await page.getByLabel("I compared the face with the document photo").check();
+  };
+
+  it("ok/three officers take a LoA3 order from request to hand-out (card personalised on the station); fail/the identifier is refused at hand-out with the rule's reason; session cookie and CSRF", async () => {
+    const anna = await as("anna");
+    // Session: HttpOnly, Secure, SameSite=Strict; a state change without the CSRF token is refused.
+    const cookie = (await anna.ctx.cookies()).find((c) => c.name === "cardpki_session")!;
+    expect([cookie.httpOnly, cookie.secure, cookie.sameSite]).to.deep.equal([true, true, "Strict"]);
+    const noToken = await anna.page.evaluate(async () => (await fetch("/api/v1/orders", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).status);
+    expect(noToken).to.equal(403);
+
+    await anna.page.goto(`${svc.ra!.url}/portal#/new`);
+    await anna.page.getByLabel("Applicant's national ID number").fill(HOLDER);
+    await anna.page.getByLabel(/Organisation id/).fill(orgId);
+    await anna.page.getByLabel("Assurance level and workflow").selectOption("loa3-card-order");
+    await shot(anna.page, "01-new-order");
+    await anna.page.getByRole("button", { name: "Order the card" }).click();
+    await anna.page.waitForURL(/#\/orders\/[0-9a-f]{32}$/);
+    const orderId = /orders\/([0-9a-f]{32})/.exec(anna.page.url())![1]!;
+    // The applicant accepts the terms with the token sent to them (not through the portal).
+    const note = await svc.runtime.db("notifications").where("body", "like", `%${orderId}%`).first();
+    await svc.ra!.ra.orders.act(orderId, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: /token: ([A-Z0-9]+)/.exec(note.body)![1]!, termsVersion: "2026-01", accepted: true });
+
+    await anna.page.goto(`${svc.ra!.url}/portal#/orders/${orderId}/act/identify`);
+    await doc(anna.page, "passport");
+    await shot(anna.page, "02-identify");
+    await anna.page.getByRole("button", { name: "Record identification" }).click();
+    await anna.page.getByText("The order is now IDENTIFIED").waitFor();
+
+    const bert = await as("bert");
+    await bert.page.goto(`${svc.ra!.url}/portal#/queue`);
+    await bert.page.locator(`a[href="#/orders/${orderId}/act/identify"]`).waitFor();
+    await shot(bert.page, "03-queue");
+    await bert.page.goto(`${svc.ra!.url}/portal#/orders/${orderId}/act/identify`);
+    await doc(bert.page, "national-id-card");
+    await bert.page.getByRole("button", { name: "Record identification" }).click();
+    await bert.page.getByText("The order is now IDENTIFIED").waitFor();
+    for (const [action, label, state] of [["approve", "Approve for production", "APPROVED"], ["start-production", "Release to production", "IN_PRODUCTION"]] as const) {
+      await bert.page.goto(`${svc.ra!.url}/portal#/orders/${orderId}/act/${action}`);
+      await bert.page.getByRole("button", { name: label }).click();
+      await bert.page.getByText(`The order is now ${state}`).waitFor();
+    }
+
+    // Production on the card station (the virtual PIV card behind real pcscd).
+    await anna.page.goto(`${svc.ra!.url}/portal#/orders/${orderId}/act/produce`);
+    await anna.page.getByText(/card inserted/).waitFor();
+    await anna.page.getByRole("button", { name: "Personalise the card in the reader" }).click();
+    await anna.page.locator("#message.error, #message.info:has-text('personalised')").waitFor({ timeout: 60_000 });
+    expect(await anna.page.locator("#message").textContent()).to.match(/personalised: certificate/);
+    await shot(anna.page, "04-produced");
+
+    // An identifier gets no hand-out step in the queue, and is refused with the rule's reason if they try.
+    await anna.page.goto(`${svc.ra!.url}/portal#/queue`);
+    await anna.page.getByRole("heading", { name: "My work queue" }).waitFor();
+    expect(await anna.page.locator(`a[href="#/orders/${orderId}/act/hand-out"]`).count()).to.equal(0);
+    await anna.page.goto(`${svc.ra!.url}/portal#/orders/${orderId}/act/hand-out`);
+    await anna.page.getByText("This step is not offered to you").waitFor();
+    await doc(anna.page, "passport");
+    await anna.page.getByRole("button", { name: "Hand out" }).click();
+    const refusal = anna.page.locator("#message.error");
+    await refusal.waitFor();
+    expect(await refusal.textContent()).to.match(/an officer who identified the applicant may not hand out the card.*not-an-identifier.*REQ-04/);
+    await shot(anna.page, "05-hand-out-refused");
+
+    const cleo = await as("cleo");
+    await cleo.page.goto(`${svc.ra!.url}/portal#/orders/${orderId}/act/hand-out`);
+    await doc(cleo.page, "passport");
+    await cleo.page.getByRole("button", { name: "Hand out" }).click();
+    await cleo.page.getByText("The order is now HANDED_OUT").waitFor();
+    await cleo.page.locator("#order-state").getByText("HANDED_OUT").waitFor();
+    await shot(cleo.page, "06-handed-out");
+    const order = (await svc.ra!.ra.orderStore.load(orderId))!;
+    await cleo.page.goto(`${svc.ra!.url}/portal#/certificates`);
+    await cleo.page.getByLabel("Certificate serial (hex)").fill(order.certSerial!);
+    await cleo.page.getByRole("button", { name: "Find" }).click();
+    await cleo.page.locator("#certificate td", { hasText: "good" }).waitFor();
+    await shot(cleo.page, "07-certificate");
+    expect(order.state).to.equal("HANDED_OUT");
+    expect(new Set(order.identifications.map((i) => i.officerId)).size).to.equal(2);
+    expect([...anna.errors, ...bert.errors, ...cleo.errors]).to.deep.equal([]);
+    // Every portal call was logged with the officer's identity (REQ-27).
+    const logged = await svc.runtime.db("audit_events").where("action", "like", "api.%").andWhere("object_id", "like", `%${orderId}%`).select("actor");
+    expect(new Set(logged.map((l: { actor: string }) => l.actor)).size).to.be.at.least(3);
+    for (const s of [anna, bert, cleo]) await s.ctx.close();
+  });
+});
