@@ -25,7 +25,8 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
   let svc: Service;
   let browser: Browser;
   let orgId: string;
-  const creds: Record<"anna" | "bert" | "cleo", { certPath: string; keyPath: string }> = {} as never;
+  const creds: Record<"anna" | "bert" | "cleo" | "dana", { certPath: string; keyPath: string }> = {} as never;
+  let handedOutSerial = "";
 
   before(async function () {
     const d = demoEnv(this);
@@ -36,8 +37,8 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     svc = await startService(loadConfig({ ...d.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" }));
     const ra = svc.ra!.ra;
     const dir = mkdtempSync(join(tmpdir(), "portal-"));
-    const people = { anna: ["198001015001", ["ra-officer", "ca-operator"]], bert: ["198001015002", ["ra-officer"]], cleo: ["198001015003", ["ra-officer"]] } as const;
-    for (const [who, [nid, roles]] of Object.entries(people) as [keyof typeof creds, readonly [string, readonly ("ra-officer" | "ca-operator")[]]][]) {
+    const people = { anna: ["198001015001", ["ra-officer", "ca-operator"]], bert: ["198001015002", ["ra-officer"]], cleo: ["198001015003", ["ra-officer", "ra-admin"]], dana: ["198001015004", ["auditor"]] } as const;
+    for (const [who, [nid, roles]] of Object.entries(people) as [keyof typeof creds, readonly [string, readonly ("ra-officer" | "ca-operator" | "ra-admin" | "auditor")[]]][]) {
       const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
       const r = await bootstrapStaff(svc.runtime, ra, {
         orgNumber: "556000-0000", orgName: "x", country: "SE", nationalId: nid, name: `${who[0]!.toUpperCase()}${who.slice(1)} Officer`, roles: [...roles],
@@ -146,6 +147,7 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     await cleo.page.locator("#order-state").getByText("HANDED_OUT").waitFor();
     await shot(cleo.page, "06-handed-out");
     const order = (await svc.ra!.ra.orderStore.load(orderId))!;
+    handedOutSerial = order.certSerial!;
     await cleo.page.goto(`${svc.ra!.url}/portal#/certificates`);
     await cleo.page.getByLabel("Certificate serial (hex)").fill(order.certSerial!);
     await cleo.page.getByRole("button", { name: "Find" }).click();
@@ -158,5 +160,35 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     const logged = await svc.runtime.db("audit_events").where("action", "like", "api.%").andWhere("object_id", "like", `%${orderId}%`).select("actor");
     expect(new Set(logged.map((l: { actor: string }) => l.actor)).size).to.be.at.least(3);
     for (const s of [anna, bert, cleo]) await s.ctx.close();
+  });
+
+  it("ok/administration binds a person (ra-admin); the auditor reads the card's evidence and a conformance report; a plain officer has no admin or audit screen", async function () {
+    if (!handedOutSerial) return this.skip();
+    const cleo = await as("cleo");
+    await cleo.page.goto(`${svc.ra!.url}/portal#/admin`);
+    await cleo.page.getByLabel("Organisation id").fill(orgId);
+    await cleo.page.getByLabel("National ID number").fill("198001015099");
+    await cleo.page.getByLabel("Name").fill("Nils Newcomer");
+    await cleo.page.getByRole("button", { name: "Bind" }).click();
+    await cleo.page.getByText("Nils Newcomer bound").waitFor();
+    await shot(cleo.page, "08-admin");
+    const dana = await as("dana");
+    expect(await dana.page.locator('nav a[href="#/audit"]').isVisible()).to.equal(true);
+    expect(await dana.page.locator('nav a[href="#/admin"]').isVisible()).to.equal(false);
+    await dana.page.goto(`${svc.ra!.url}/portal#/audit`);
+    await dana.page.getByLabel("Certificate serial").fill(handedOutSerial);
+    await dana.page.getByRole("button", { name: "Show evidence" }).click();
+    await dana.page.locator("#evidence td", { hasText: "three distinct officers" }).waitFor();
+    expect(await dana.page.locator("#evidence .fail").count()).to.equal(0);
+    await shot(dana.page, "09-audit-evidence");
+    await dana.page.getByLabel("From").fill("2020-01-01");
+    await dana.page.getByLabel("To").fill("2100-01-01");
+    await dana.page.getByRole("button", { name: "Build report" }).click();
+    await dana.page.getByText(/audit trail intact/).waitFor();
+    const bert = await as("bert");
+    expect(await bert.page.locator('nav a[href="#/audit"]').isVisible()).to.equal(false);
+    expect(await bert.page.evaluate(async (s) => (await fetch(`/api/v1/audit/evidence/${s}`)).status, handedOutSerial)).to.equal(403);
+    expect([...cleo.errors, ...dana.errors, ...bert.errors]).to.deep.equal([]);
+    for (const x of [cleo, dana, bert]) await x.ctx.close();
   });
 });
