@@ -4,6 +4,9 @@ import { GENESIS, chain, type AuditEntry, type ChainedEntry } from "../audit/aud
 import type { Checkpoint } from "../audit/checkpoint.js";
 
 const CHUNK = 200;
+/** Advisory lock key of the audit chain's head ("cardpki-audit" as a number). */
+const AUDIT_CHAIN_LOCK = 0x6361_7564;
+const isPostgres = (db: Knex | Knex.Transaction) => /^(pg|postgres)/.test(String((db as { client?: { config?: { client?: unknown } } }).client?.config?.client ?? ""));
 
 export function auditEntry(e: AuditEvent): AuditEntry {
   return {
@@ -39,6 +42,8 @@ async function chainHead(trx: Knex.Transaction | Knex): Promise<string> {
  */
 export async function appendAuditEvents(trx: Knex.Transaction, events: readonly AuditEvent[]): Promise<void> {
   if (events.length === 0) return;
+  // PostgreSQL runs transactions side by side: one chain append at a time, across processes too (held to commit).
+  if (isPostgres(trx)) await trx.raw("select pg_advisory_xact_lock(?)", [AUDIT_CHAIN_LOCK]);
   const linked = chain(await chainHead(trx), events.map(auditEntry)).map(row);
   for (let i = 0; i < linked.length; i += CHUNK) await trx("audit_events").insert(linked.slice(i, i + CHUNK));
 }

@@ -50,7 +50,7 @@ export class KnexCertStore implements CertStore {
         const patch: Record<string, unknown> = { status, updated_at: chunk[0]!.audit.at.getTime() };
         if (status === "issued") {
           // der = CASE serial WHEN ? THEN ? ... END: one statement for the whole chunk.
-          patch.der = trx.raw(`CASE serial ${chunk.map(() => "WHEN ? THEN ?").join(" ")} END`, chunk.flatMap((o) => [o.serial, Buffer.from(o.der!)]));
+          patch.der = trx.raw(`CASE serial ${chunk.map(() => "WHEN ? THEN ?").join(" ")} ELSE der END`, chunk.flatMap((o) => [o.serial, Buffer.from(o.der!)]));
         }
         // Only a reserved serial moves on: a serial recovered as unfinished stays revoked.
         const n = await trx("certificates").whereIn("serial", serials).andWhere({ status: "reserved" }).update(patch);

@@ -30,10 +30,12 @@ import { sha256Hex } from "../../src/shared/digest.js";
 import { PROFILES, REPO_ROOT, softwareAuthority } from "../support/test-ca.js";
 import { testKey } from "../support/keys.js";
 import { refused } from "../support/refused.js";
+import { testDatabases } from "../support/databases.js";
 
 
-/** The order service on a real SQLite database with the real CA pipeline (software CA key): CAS writes, audit, expiry. */
-describe("ra/order-service on SQLite", function () {
+/** The order service on real SQLite and PostgreSQL databases with the real CA pipeline (software CA key): CAS writes, audit, expiry. */
+for (const backend of testDatabases())
+describe(`ra/order-service on ${backend.name}`, function () {
   this.timeout(60_000);
   let db: Database;
   let orders: KnexOrderStore;
@@ -51,7 +53,7 @@ describe("ra/order-service on SQLite", function () {
   const doc = { type: "passport", number: "AB123456", expires: new Date("2030-01-01") };
 
   before(async () => {
-    db = await openDatabase(`sqlite:${join(mkdtempSync(join(tmpdir(), "ra-")), "ra.db")}`);
+    db = await openDatabase(await backend.url());
     await db("organisations").insert({ id: "org1", org_number: "5560000001", name: "Org AB", country: "SE", status: "active", created_at: 0, domain_validated_at: 0, registration_certificate: "doc-1" });
     const people = ["applicant", "gone", "o1", "o2", "o3", ...Array.from({ length: 50 }, (_, i) => `p${i}`)];
     await db("people").insert(people.map((id) => ({ id, organisation_id: "org1", national_id_hash: hasher.hash("national-id", id === "gone" ? "196004044567" : id === "applicant" ? "197003033456" : `1990${String(people.indexOf(id)).padStart(8, "0")}`), name: id, created_at: 0 })));

@@ -1,4 +1,5 @@
-// Mocha's spec reporter plus the closing line CI reads: "N passed, N failed[, N skipped]".
+// Mocha's spec reporter plus the closing line CI reads: exactly "N passed, N failed" (skipped tests,
+// if any, are reported on the line before it).
 const Mocha = require("mocha");
 const { EVENT_RUN_END, EVENT_TEST_PASS, EVENT_TEST_FAIL, EVENT_TEST_PENDING } = Mocha.Runner.constants;
 
@@ -10,7 +11,7 @@ class SummaryReporter extends Mocha.reporters.Spec {
     runner.on(EVENT_TEST_FAIL, () => failed++);
     runner.on(EVENT_TEST_PENDING, () => skipped++);
     runner.once(EVENT_RUN_END, () => {
-      const line = `${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : "");
+      const line = (skipped ? `${skipped} skipped\n` : "") + `${passed} passed, ${failed} failed`;
       const out = process.env.CARDPKI_SUMMARY_FILE;
       if (out) require("node:fs").writeFileSync(out, line + "\n");
       else process.stdout.write(line + "\n");

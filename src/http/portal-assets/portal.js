@@ -84,9 +84,9 @@ async function submit(form, fn) {
 }
 
 // ------------------------------------------------------------------ screens
-async function queue() {
+async function queue(draw) {
   const rows = await api("GET", "/orders");
-  page("My work queue",
+  draw("My work queue",
     h("p", { class: "muted", text: "Open orders in your organisation; the ones waiting for your action come first. You only see the steps you are allowed to take." }),
     rows.length === 0 ? h("p", { text: "Nothing open." }) :
     table(["Order", "State", "Workflow", "Applicant", "Your next step"], rows.map((o) => h("tr", {},
@@ -155,10 +155,10 @@ function actionForm(order, action, offered) {
   return [note, form];
 }
 
-async function orderScreen(id, action) {
+async function orderScreen(draw, id, action) {
   const [o, timeline] = await Promise.all([api("GET", `/orders/${id}`), api("GET", `/orders/${id}/timeline`)]);
   const offered = o.actions.map((a) => a.action);
-  page(action ? `${LABEL[action] || action}: order ${id.slice(0, 8)}` : `Order ${id.slice(0, 8)}`,
+  draw(action ? `${LABEL[action] || action}: order ${id.slice(0, 8)}` : `Order ${id.slice(0, 8)}`,
     h("dl", {},
       h("dt", { text: "State" }), h("dd", { class: "state", id: "order-state", text: o.state }),
       h("dt", { text: "Workflow" }), h("dd", { text: o.workflow }),
@@ -172,7 +172,7 @@ async function orderScreen(id, action) {
     table(["When", "Who", "What", "Outcome"], timeline.map((e) => h("tr", {}, h("td", { text: fmt(e.at) }), h("td", { text: e.actor }), h("td", { text: e.action }), h("td", { text: e.outcome })))));
 }
 
-async function newOrder() {
+async function newOrder(draw) {
   const form = h("form", { "aria-label": "New card order" },
     field("Applicant's national ID number", h("input", { name: "nationalId", required: true, autocomplete: "off", inputmode: "numeric" })),
     field("Organisation id (service-owner staff serving a customer; empty: yours)", h("input", { name: "organisationId", pattern: "[0-9a-f]{32}" })),
@@ -183,10 +183,10 @@ async function newOrder() {
     flash = `Order ${o.id.slice(0, 8)} placed; the register said ${o.registerCheck && o.registerCheck.ok ? "OK" : "?"}. The applicant accepts the terms with the token sent to them.`;
     location.hash = `#/orders/${o.id}`;
   })));
-  page("New card order", form);
+  draw("New card order", form);
 }
 
-function certificates() {
+function certificates(draw) {
   const out = h("div", { id: "certificate" });
   const search = h("form", { "aria-label": "Find a certificate" },
     field("Certificate serial (hex)", h("input", { name: "serial", required: true, pattern: "[0-9a-fA-F]{2,64}" })), h("button", { type: "submit", text: "Find" }));
@@ -201,16 +201,16 @@ function certificates() {
     })));
     out.replaceChildren(table(["Serial", "Status", "Valid until", "Holder"], [h("tr", {}, h("td", { text: c.serial }), h("td", { text: c.status }), h("td", { text: fmt(c.notAfter) }), h("td", { text: c.holderPersonId.slice(0, 8) }))]), form);
   })));
-  page("Certificates", search, out);
+  draw("Certificates", search, out);
 }
 
-async function station() {
+async function station(draw) {
   const readers = await api("GET", "/card-station/readers");
-  page("Card production station", table(["Reader", "Card"], readers.map((r) => h("tr", {}, h("td", { text: r.name }), h("td", { text: r.cardPresent ? "inserted" : "—" })))),
+  draw("Card production station", table(["Reader", "Card"], readers.map((r) => h("tr", {}, h("td", { text: r.name }), h("td", { text: r.cardPresent ? "inserted" : "—" })))),
     h("p", { class: "muted", text: "Personalise from an order in production (Work queue → Produce the card)." }));
 }
 
-function admin() {
+function admin(draw) {
   const bind = h("form", { "aria-label": "Bind a person" }, h("h2", { text: "Bind a person (REQ-21)" }),
     field("Organisation id", h("input", { name: "org", required: true, value: me.organisationId || "" })), field("National ID number", h("input", { name: "nationalId", required: true })),
     field("Name", h("input", { name: "name", required: true })), h("button", { type: "submit", text: "Bind" }));
@@ -227,10 +227,10 @@ function admin() {
     await api("PUT", `/people/${f.get("person")}/officer`, { roles, ...(f.get("qualification") ? { qualification: f.get("qualification"), qualifiedUntil: f.get("until") } : {}) });
     say("Officer appointed.");
   })));
-  page("Administration", bind, appoint);
+  draw("Administration", bind, appoint);
 }
 
-function audit() {
+function audit(draw) {
   const out = h("div", { id: "evidence" });
   const ev = h("form", { "aria-label": "Evidence for a certificate" }, field("Certificate serial", h("input", { name: "serial", required: true })), h("button", { type: "submit", text: "Show evidence" }));
   ev.addEventListener("submit", (e) => (e.preventDefault(), submit(ev, async (f) => {
@@ -245,24 +245,29 @@ function audit() {
     out.replaceChildren(h("p", {}, `Report ${r.period.from.slice(0, 10)} – ${r.period.to.slice(0, 10)}: `, h("span", { class: r.verdict === "conformant" ? "pass" : "fail", text: r.verdict }),
       `; ${r.issued.total} certificates, ${r.violations.length} violations, audit trail ${r.auditTrail.ok ? "intact" : "NOT intact"}.`));
   })));
-  page("Audit", ev, rep, out);
+  draw("Audit", ev, rep, out);
 }
 
 // ------------------------------------------------------------------ routing and sign-in
+let navigation = 0;
+
 async function route() {
   say(flash);
   flash = "";
+  // A screen that finishes loading after the officer moved on is not drawn over the newer one.
+  const mine = ++navigation;
+  const draw = (...a) => void (mine === navigation && page(...a));
   const m = location.hash.match(/^#\/orders\/([0-9a-f]{32})(?:\/act\/([a-z-]+))?$/);
   try {
-    if (m) await orderScreen(m[1], m[2]);
-    else if (location.hash === "#/new") await newOrder();
-    else if (location.hash === "#/certificates") certificates();
-    else if (location.hash === "#/station") await station();
-    else if (location.hash === "#/admin") admin();
-    else if (location.hash === "#/audit") audit();
-    else await queue();
+    if (m) await orderScreen(draw, m[1], m[2]);
+    else if (location.hash === "#/new") await newOrder(draw);
+    else if (location.hash === "#/certificates") certificates(draw);
+    else if (location.hash === "#/station") await station(draw);
+    else if (location.hash === "#/admin") admin(draw);
+    else if (location.hash === "#/audit") audit(draw);
+    else await queue(draw);
   } catch (e) {
-    page("Something went wrong", h("p", { text: refusal(e) }));
+    draw("Something went wrong", h("p", { text: refusal(e) }));
   }
 }
 
