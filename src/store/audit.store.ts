@@ -44,8 +44,43 @@ export async function appendAuditEvents(trx: Knex.Transaction, events: readonly 
   if (events.length === 0) return;
   // PostgreSQL runs transactions side by side: one chain append at a time, across processes too (held to commit).
   if (isPostgres(trx)) await trx.raw("select pg_advisory_xact_lock(?)", [AUDIT_CHAIN_LOCK]);
-  const linked = chain(await chainHead(trx), events.map(auditEntry)).map(row);
+  const file = sqliteFile(trx);
+  const cached = file ? heads.get(file) : undefined;
+  const entries = events.map(auditEntry);
+  if (file && cached && entries.length <= CHUNK) {
+    // SQLite: link to the head this process wrote last, inserted only if it still is the head (saves a round trip).
+    const linked = chain(cached, entries).map(row);
+    if (await insertIfHead(trx, cached, linked)) {
+      heads.set(file, linked[linked.length - 1]!.entry_hash);
+      return;
+    }
+  }
+  const linked = chain(await chainHead(trx), entries).map(row);
   for (let i = 0; i < linked.length; i += CHUNK) await trx("audit_events").insert(linked.slice(i, i + CHUNK));
+  if (file) heads.set(file, linked[linked.length - 1]!.entry_hash);
+}
+
+/** SQLite: the hash this process appended last, per database file (a hint: insertIfHead checks it). */
+const heads = new Map<string, string>();
+const sqliteFile = (trx: Knex.Transaction): string | undefined => {
+  const c = (trx as { client?: { config?: { client?: unknown; connection?: { filename?: string } } } }).client?.config;
+  return c?.client === "sqlite3" && c.connection?.filename ? c.connection.filename : undefined;
+};
+const COLUMNS = ["id", "at", "actor", "organisation_id", "action", "object_type", "object_id", "outcome", "policy", "details", "prev_hash", "entry_hash"] as const;
+
+/**
+ * One statement: the rows go in only if the chain's head is still `head` (another process may
+ * have appended since). SQLite reads the head before inserting any row (the SELECT reads the
+ * table it inserts into, so its result is taken first).
+ */
+async function insertIfHead(trx: Knex.Transaction, head: string, rows: readonly ReturnType<typeof row>[]): Promise<boolean> {
+  const values = rows.map(() => `(${COLUMNS.map(() => "?").join(", ")})`).join(", ");
+  const bindings = rows.flatMap((r) => COLUMNS.map((c) => r[c] ?? null));
+  const res = await trx.raw(
+    `INSERT INTO audit_events (${COLUMNS.join(", ")}) SELECT * FROM (VALUES ${values}) WHERE (SELECT entry_hash FROM audit_events ORDER BY seq DESC LIMIT 1) = ? RETURNING seq`,
+    [...bindings, head],
+  );
+  return Array.isArray(res) && res.length === rows.length;
 }
 
 /** Writes one audit event inside the caller's transaction (design: no audit, no change). */

@@ -4,6 +4,7 @@ import { openDatabase, openReader, type Database } from "../../src/store/databas
 import { testDatabases } from "../support/databases.js";
 import { KnexAuditStore, appendAuditEvents } from "../../src/store/audit.store.js";
 import { verifyChain } from "../../src/audit/chain-verifier.js";
+import { chain } from "../../src/audit/audit-chain.js";
 import { commitQueueOf, type BatchWrite } from "../../src/store/commit-queue.js";
 import type { AuditEvent } from "../../src/ca/ports.js";
 
@@ -84,6 +85,18 @@ describe(`store/commit-queue on ${backend.name}`, function () {
     const r = await verifyChain({ pages: new KnexAuditStore(db).pages(7), checkpoints: [], verifySignature: () => true });
     expect(r.problem?.message).to.equal(undefined);
     expect(r.ok).to.equal(true);
+  });
+
+  it("ok/an entry appended by someone else in between (another process) is noticed: the next append links to it, the chain stays whole", async () => {
+    await commitQueueOf(db).run(intoA, { id: "before-foreign" });
+    const last = await db("audit_events").orderBy("seq", "desc").first();
+    const foreign = { id: "foreign-1", at: 1, actor: "other-process", organisationId: null, action: "x", objectType: "test", objectId: "f", outcome: "success", policy: null, details: null };
+    const [linked] = chain(last.entry_hash, [foreign]);
+    await db("audit_events").insert({ id: linked!.id, at: 1, actor: linked!.actor, action: "x", object_type: "test", object_id: "f", outcome: "success", prev_hash: linked!.prevHash, entry_hash: linked!.entryHash });
+    await commitQueueOf(db).run(intoA, { id: "after-foreign" });
+    const after = await db("audit_events").where({ id: "a-after-foreign" }).first();
+    expect(after.prev_hash).to.equal(linked!.entryHash);
+    expect((await verifyChain({ pages: new KnexAuditStore(db).pages(), checkpoints: [], verifySignature: () => true })).ok).to.equal(true);
   });
 
   it("ok/the read pool sees a write as soon as it committed, and cannot write (SQLite read connections; PostgreSQL reads through the writer's own pool)", async function () {
