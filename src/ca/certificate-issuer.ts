@@ -48,6 +48,8 @@ export interface IssuerDeps {
   readonly clock: Clock;
   readonly random: Random;
   readonly lints?: readonly Lint[];
+  /** Refuses while signing must not happen (e.g. a restored database not yet reconciled: serials and CRL numbers never go back). */
+  readonly gate?: () => void;
 }
 
 const HASH_BY_SIG: Record<string, string> = {
@@ -97,6 +99,7 @@ export class CertificateIssuer {
   }
 
   async issue(issuer: Authority, req: IssuanceRequest): Promise<IssuedCertificate> {
+    this.deps.gate?.();
     const { store, clock, random } = this.deps;
     for (let attempt = 0; ; attempt++) {
       const serial = newSerial(issuer.serialPrefix, random);

@@ -20,7 +20,7 @@ export function deltaUrl(fullUrl: string): string {
  * revocation, entries kept after expiry as the policy says.
  */
 export class CrlPublisher {
-  constructor(private readonly deps: { revocations: RevocationStore; certs: CertStore; policy: RevocationPolicy; clock: Clock; random: Random }) {}
+  constructor(private readonly deps: { revocations: RevocationStore; certs: CertStore; policy: RevocationPolicy; clock: Clock; random: Random; gate?: () => void }) {}
 
   private times(hours: number): { thisUpdate: Date; nextUpdate: Date } {
     const now = this.deps.clock.now();
@@ -32,6 +32,7 @@ export class CrlPublisher {
     const { revocations, policy } = this.deps;
     // Events up to here are covered: read the sequence before the entries, so a later event is in the next delta.
     const lastEventSeq = await revocations.lastEventSeq();
+    this.deps.gate?.(); // a restored database must not reuse CRL numbers
     const number = await revocations.nextCrlNumber(issuer.id);
     const { thisUpdate, nextUpdate } = this.times(policy.crl.nextUpdateHours);
     const expiredAfter = new Date(thisUpdate.getTime() - policy.crl.keepExpiredDays * 24 * HOUR);
@@ -60,6 +61,7 @@ export class CrlPublisher {
       }
     }
     entries.sort((a, b) => (a.serial < b.serial ? -1 : 1));
+    this.deps.gate?.();
     const number = await revocations.nextCrlNumber(issuer.id);
     const { thisUpdate } = this.times(0);
     // A delta is never valid beyond its base (RFC 5280 5.2.4).

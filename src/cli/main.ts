@@ -9,8 +9,9 @@ import { crlCommands } from "./commands/crl.commands.js";
 import { raCommands } from "./commands/ra.commands.js";
 import { cardCommands } from "./commands/card.commands.js";
 import { auditCommands } from "./commands/audit.commands.js";
+import { backupCmd, restoreCmd } from "./commands/backup.commands.js";
 
-const TOP: readonly (Command | CommandGroup)[] = [serve, setupDemoCmd, certCommands, crlCommands, caCommands, ceremonyCommands, raCommands, cardCommands, auditCommands];
+const TOP: readonly (Command | CommandGroup)[] = [serve, setupDemoCmd, certCommands, crlCommands, caCommands, ceremonyCommands, raCommands, cardCommands, auditCommands, backupCmd, restoreCmd];
 
 function topHelp(): string {
   const lines = ["usage: cardpki COMMAND [SUBCOMMAND] [options]", "", "commands:"];

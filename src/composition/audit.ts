@@ -7,6 +7,7 @@ import { parsePkcs11Uri } from "../hsm/pkcs11-uri.js";
 import { checkpointBytes, type Checkpoint, type CheckpointSigner } from "../audit/checkpoint.js";
 import { verifyChain, type VerifyResult } from "../audit/chain-verifier.js";
 import { KnexAuditStore } from "../store/audit.store.js";
+import { recordAuditEvent } from "../store/commit-queue.js";
 import { KnexEvidenceStore } from "../store/evidence.store.js";
 import { buildEvidence, type Evidence } from "../audit/evidence.js";
 import { buildReport, type ConformanceReport } from "../audit/report.js";
@@ -80,8 +81,24 @@ export function readExternalCheckpoint(file: string): Checkpoint | undefined {
   }
 }
 
-/** Writes the checkpoint file atomically and durably (write, fsync, rename). */
-function writeExternalCheckpoint(file: string, c: Checkpoint): void {
+/**
+ * REQ-30 restore check: the database must reach the checkpoint kept outside it. A restored older
+ * backup does not; then signing stays refused until the operator reconciles (serials and CRL
+ * numbers never go back). Returns the reason, or undefined when the database is current.
+ */
+export async function restoreGap(store: KnexAuditStore, file: string): Promise<string | undefined> {
+  const ext = readExternalCheckpoint(file);
+  if (!ext) return undefined;
+  const anchor = await store.anchor();
+  if (anchor && ext.seq <= anchor.seq) return undefined; // older than retention: nothing left to compare
+  const hash = await store.entryHashAt(ext.seq);
+  if (hash === ext.entryHash) return undefined;
+  const head = await store.head();
+  return `the database (audit head seq ${head?.seq ?? 0}) is behind or differs from the audit checkpoint kept outside it (seq ${ext.seq}, ${new Date(ext.at).toISOString()}): a restored backup? Check the gap, then run 'cardpki audit reconcile' (signing is refused until then)`;
+}
+
+/** Writes the checkpoint file atomically and durably (write, fsync, rename); the CRL numbers used so far go with it. */
+function writeExternalCheckpoint(file: string, c: Checkpoint & { crlNumbers?: Record<string, string> }): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(c, null, 2) + "\n", { mode: 0o644 });
@@ -102,6 +119,8 @@ export interface AuditTrail {
   evidence(serial: string): Promise<Evidence>;
   /** The conformance report for a period. */
   report(from: Date, to: Date): Promise<ConformanceReport>;
+  /** After a restore: record the gap in the chain, raise CRL numbers above those used before, sign a new checkpoint. */
+  reconcile(actor: string): Promise<{ gap: string | undefined; crlNumbers: Record<string, string>; checkpoint?: Checkpoint }>;
 }
 
 /** Ceremony transcripts in the CA store, each verified (signature and outputs). */
@@ -146,7 +165,7 @@ export function openAuditTrail(rt: Runtime, workflows: ReadonlyMap<string, Workf
       if (!head) return undefined;
       const latest = await store.latestCheckpoint();
       if (latest && latest.seq === head.seq) {
-        if (readExternalCheckpoint(file)?.seq !== latest.seq) writeExternalCheckpoint(file, latest);
+        if (readExternalCheckpoint(file)?.seq !== latest.seq) writeExternalCheckpoint(file, { ...latest, crlNumbers: await rt.revocations.crlNumbers() });
         return latest;
       }
       signer ??= auditSigner(rt);
@@ -154,7 +173,7 @@ export function openAuditTrail(rt: Runtime, workflows: ReadonlyMap<string, Workf
       const unsigned = { seq: head.seq, entryHash: head.entryHash, entries: head.entries, at: rt.clock.now().getTime(), signer: s.name, signerSpkiSha256: s.spkiSha256 };
       const c: Checkpoint = { ...unsigned, signature: Buffer.from(await s.sign(checkpointBytes(unsigned))).toString("base64") };
       await store.addCheckpoint(c);
-      writeExternalCheckpoint(file, c);
+      writeExternalCheckpoint(file, { ...c, crlNumbers: await rt.revocations.crlNumbers() });
       return c;
     },
     async verify() {
@@ -168,6 +187,19 @@ export function openAuditTrail(rt: Runtime, workflows: ReadonlyMap<string, Workf
       });
     },
     evidence,
+    async reconcile(actor) {
+      const gap = await restoreGap(store, file);
+      const ext = readExternalCheckpoint(file) as (Checkpoint & { crlNumbers?: Record<string, string> }) | undefined;
+      const crlNumbers = ext?.crlNumbers ?? {};
+      await rt.revocations.raiseCrlNumbers(crlNumbers);
+      const head = await store.head();
+      await recordAuditEvent(rt.db, {
+        id: newId(rt.random), at: rt.clock.now(), actor, action: "audit.reconcile", objectType: "audit", objectId: String(head?.seq ?? 0), outcome: "success",
+        details: { gap: gap ?? "none", externalCheckpoint: ext ? { seq: ext.seq, at: new Date(ext.at).toISOString() } : null, databaseHead: head?.seq ?? 0, crlNumbersRaisedTo: crlNumbers },
+      });
+      const checkpoint = await this.checkpoint();
+      return { gap, crlNumbers, ...(checkpoint ? { checkpoint } : {}) };
+    },
     async report(from, to) {
       const issued = await records.issuedBetween(from.getTime(), to.getTime());
       const all: Evidence[] = [];

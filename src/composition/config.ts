@@ -50,6 +50,10 @@ export interface Config {
     /** REQ-28: entries are kept at least this long; the retention job removes only older ones. */
     readonly retentionYears: number;
   };
+  readonly backup: {
+    /** REQ-30: the key backups are encrypted with (32 random bytes, owner-only; keep a copy apart from the backups). */
+    readonly keyFile: string;
+  };
   readonly card: {
     /** Key that seals card secrets at rest (management keys, PUKs): 32 random bytes, owner-only file. */
     readonly kekFile: string;
@@ -81,6 +85,7 @@ const FILE_SCHEMA = {
         registerFile: { type: "string" }, documentRegisterFile: { type: "string" }, termsVersion: { type: "string", pattern: "^[0-9A-Za-z.-]{1,32}$" }, expirySweepSeconds: { type: "integer", minimum: 1, maximum: 86400 },
       },
     },
+    backup: { type: "object", additionalProperties: false, properties: { keyFile: { type: "string" } } },
     audit: {
       type: "object", additionalProperties: false,
       properties: { signer: { type: "string" }, checkpointFile: { type: "string" }, checkpointSeconds: { type: "integer", minimum: 1, maximum: 86400 }, retentionYears: { type: "integer", minimum: 5, maximum: 100 } },
@@ -174,6 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
       checkpointSeconds: Number(env.CARDPKI_AUDIT_CHECKPOINT_SECONDS ?? f.audit?.checkpointSeconds ?? 60),
       retentionYears: Number(f.audit?.retentionYears ?? 5),
     },
+    backup: { keyFile: resolve(cwd, env.CARDPKI_BACKUP_KEY ?? f.backup?.keyFile ?? join(dataDir, "backup.key")) },
     card: {
       kekFile: resolve(cwd, env.CARDPKI_CARD_KEK ?? f.card?.kekFile ?? join(dataDir, "card-kek.key")),
       ...((env.CARDPKI_CARD_READER ?? f.card?.reader) ? { reader: (env.CARDPKI_CARD_READER ?? f.card?.reader) as string } : {}),

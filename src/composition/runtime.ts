@@ -14,6 +14,8 @@ import { envPin, filePin, type PinSource } from "../hsm/pin-source.js";
 import { parsePkcs11Uri } from "../hsm/pkcs11-uri.js";
 import { openDatabase, openReader, type Database } from "../store/database.js";
 import { KnexCertStore } from "../store/cert.store.js";
+import { KnexAuditStore } from "../store/audit.store.js";
+import { restoreGap } from "./audit.js";
 import { CaDirectory } from "../ceremony/ca-directory.js";
 import { KnexRevocationStore } from "../store/revocation.store.js";
 import { loadRevocationPolicy, type RevocationPolicy } from "../policy/revocation-policy.js";
@@ -94,11 +96,20 @@ export async function openRuntime(config: Config, opts: RuntimeOptions = {}): Pr
     throw new CaError("unavailable", `database readers: ${(e as Error).message}`);
   });
   const store = new KnexCertStore(db);
-  const issuer = new CertificateIssuer({ profiles, store, clock, random });
+  // REQ-30: a database restored from an older backup signs nothing until the operator reconciles.
+  const gap = await restoreGap(new KnexAuditStore(db, readDb), config.audit.checkpointFile).catch(async (e) => {
+    if (readDb !== db) await readDb.destroy();
+    await db.destroy();
+    throw e;
+  });
+  const gate = () => {
+    if (gap) throw new CaError("conflict", gap);
+  };
+  const issuer = new CertificateIssuer({ profiles, store, clock, random, gate });
   const revocationPolicy = loadRevocationPolicy(join(config.policyDir, "revocation", "revocation.yaml"));
   const revocations = new KnexRevocationStore(db);
   const registry = new RevocationRegistry({ certs: store, revocations, policy: revocationPolicy, clock, random });
-  const crls = new CrlPublisher({ revocations, certs: store, policy: revocationPolicy, clock, random });
+  const crls = new CrlPublisher({ revocations, certs: store, policy: revocationPolicy, clock, random, gate });
   const caDir = new CaDirectory(config.caStoreDir);
   const keystores = new Map<string, Promise<Pkcs11Keystore>>();
   const keystore = (token: string): Promise<Pkcs11Keystore> => {

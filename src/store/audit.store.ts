@@ -115,6 +115,11 @@ export class KnexAuditStore {
     return (await this.reader("audit_events").where({ object_type: objectType, object_id: objectId }).orderBy("seq").limit(limit)).map(chainedEntry);
   }
 
+  async entryHashAt(seq: number): Promise<string | undefined> {
+    const r = await this.reader("audit_events").where({ seq }).first("entry_hash");
+    return r?.entry_hash as string | undefined;
+  }
+
   async head(): Promise<{ seq: number; entryHash: string; entries: number } | undefined> {
     const last = await this.reader("audit_events").orderBy("seq", "desc").first("seq", "entry_hash");
     if (!last) return undefined;

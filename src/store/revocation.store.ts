@@ -59,6 +59,23 @@ export class KnexRevocationStore implements RevocationStore {
     }
   }
 
+  /** The last CRL number used per issuer (kept outside the database with the audit checkpoint). */
+  async crlNumbers(): Promise<Record<string, string>> {
+    const rows = await this.db("crl_counters").select("issuer_id", "last_number");
+    return Object.fromEntries(rows.map((r: any) => [r.issuer_id, String(r.last_number)]));
+  }
+
+  /** After a restore: CRL numbers continue above every number used before it (RFC 5280 5.2.3). */
+  async raiseCrlNumbers(atLeast: Record<string, string>): Promise<void> {
+    await this.db.transaction(async (trx) => {
+      for (const [issuerId, n] of Object.entries(atLeast)) {
+        const counter = await trx("crl_counters").where({ issuer_id: issuerId }).first();
+        if (!counter) await trx("crl_counters").insert({ issuer_id: issuerId, last_number: Number(n) });
+        else if (Number(counter.last_number) < Number(n)) await trx("crl_counters").where({ issuer_id: issuerId }).update({ last_number: Number(n) });
+      }
+    });
+  }
+
   async nextCrlNumber(issuerId: string): Promise<bigint> {
     return this.db.transaction(async (trx) => {
       const counter = await trx("crl_counters").where({ issuer_id: issuerId }).first();

@@ -92,4 +92,16 @@ const retention: Command = {
   },
 };
 
-export const auditCommands = { name: "audit", summary: "Audit trail: verify, checkpoint, evidence, report, retention", commands: [verify, checkpoint, evidence, report, retention] };
+const reconcile: Command = {
+  name: "reconcile",
+  summary: "After a restore: record the gap in the audit chain, raise CRL numbers above those used before, sign a new checkpoint; signing is allowed again.",
+  usage: "audit reconcile [--operator NAME]",
+  options: { operator: { type: "string", description: "who decided (recorded; default $USER)" } },
+  async run(v) {
+    const r = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => openAuditTrail(rt).reconcile(`operator:${operatorArg(v)}`));
+    console.log(JSON.stringify(r, null, 2));
+    return 0;
+  },
+};
+
+export const auditCommands = { name: "audit", summary: "Audit trail: verify, checkpoint, evidence, report, retention, reconcile", commands: [verify, checkpoint, evidence, report, retention, reconcile] };

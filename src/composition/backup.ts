@@ -1,0 +1,105 @@
+import { createCipheriv, createDecipheriv, createHash } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { CaError } from "../shared/ca-error.js";
+import { newId } from "../shared/ids.js";
+import { KnexAuditStore } from "../store/audit.store.js";
+import { recordAuditEvent } from "../store/commit-queue.js";
+import { cardKek } from "./card-sealer.js";
+import type { Config } from "./config.js";
+import type { Runtime } from "./runtime.js";
+
+const MAGIC = "CARDPKI-BACKUP-1";
+
+export interface BackupHeader {
+  readonly format: typeof MAGIC;
+  readonly createdAt: string;
+  readonly database: "sqlite" | "postgres";
+  readonly auditHead: { readonly seq: number; readonly entryHash: string } | null;
+  /** SHA-256 of the plaintext dump. */
+  readonly sha256: string;
+}
+
+const sqlitePath = (url: string) => (url.startsWith("sqlite:") ? url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "") : undefined);
+
+/**
+ * REQ-30: a consistent online backup (SQLite VACUUM INTO, PostgreSQL pg_dump -Fc), encrypted with
+ * AES-256-GCM under the backup key (`backup.keyFile`; keep a copy of it away from the backups);
+ * the header (authenticated, not secret) names the audit head it contains.
+ */
+export async function createBackup(rt: Runtime, out: string, operator: string): Promise<BackupHeader> {
+  if (existsSync(out)) throw new CaError("conflict", `${out} exists; refusing to overwrite`);
+  const file = sqlitePath(rt.config.databaseUrl);
+  let plain: Buffer;
+  if (file) {
+    const tmp = join(dirname(out), `.cardpki-backup-${process.pid}.db`);
+    rmSync(tmp, { force: true });
+    try {
+      await rt.db.raw("VACUUM INTO ?", [tmp]);
+      plain = readFileSync(tmp);
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+  } else {
+    plain = execFileSync("pg_dump", ["-Fc", "-d", rt.config.databaseUrl], { maxBuffer: 1 << 30 });
+  }
+  const head = await new KnexAuditStore(rt.db).head();
+  const header: BackupHeader = {
+    format: MAGIC, createdAt: rt.clock.now().toISOString(), database: file ? "sqlite" : "postgres",
+    auditHead: head ? { seq: head.seq, entryHash: head.entryHash } : null, sha256: createHash("sha256").update(plain).digest("hex"),
+  };
+  const headerText = JSON.stringify(header);
+  const iv = rt.random.bytes(12);
+  const c = createCipheriv("aes-256-gcm", cardKek(rt.config.backup.keyFile), iv);
+  c.setAAD(Buffer.from(headerText));
+  const ct = Buffer.concat([c.update(plain), c.final()]);
+  writeFileSync(out, Buffer.concat([Buffer.from(`${MAGIC}\n${headerText}\n`), iv, c.getAuthTag(), ct]), { flag: "wx", mode: 0o600 });
+  await recordAuditEvent(rt.db, {
+    id: newId(rt.random), at: rt.clock.now(), actor: `operator:${operator}`, action: "backup.create", objectType: "backup", objectId: out.slice(-128), outcome: "success",
+    details: { database: header.database, auditHead: header.auditHead, sha256: header.sha256, bytes: plain.length },
+  });
+  return header;
+}
+
+/** Reads and decrypts a backup; a wrong key or a changed byte is refused. */
+export function openBackup(config: Config, from: string): { header: BackupHeader; plain: Buffer } {
+  const raw = readFileSync(from);
+  const first = raw.indexOf(0x0a);
+  const second = raw.indexOf(0x0a, first + 1);
+  if (first < 0 || second < 0 || raw.subarray(0, first).toString() !== MAGIC) throw new CaError("invalid-input", `${from} is not a cardpki backup`);
+  const headerText = raw.subarray(first + 1, second).toString();
+  const header = JSON.parse(headerText) as BackupHeader;
+  const body = raw.subarray(second + 1);
+  let plain: Buffer;
+  try {
+    const d = createDecipheriv("aes-256-gcm", cardKek(config.backup.keyFile), body.subarray(0, 12));
+    d.setAAD(Buffer.from(headerText));
+    d.setAuthTag(body.subarray(12, 28));
+    plain = Buffer.concat([d.update(body.subarray(28)), d.final()]);
+  } catch {
+    throw new CaError("invalid-input", `${from}: does not decrypt with the backup key ${config.backup.keyFile} (wrong key, or the file was changed)`);
+  }
+  if (createHash("sha256").update(plain).digest("hex") !== header.sha256) throw new CaError("invalid-input", `${from}: content does not match its SHA-256`);
+  return { header, plain };
+}
+
+/**
+ * Restores a backup over the configured database (the service must be stopped). The next start
+ * refuses to sign until `cardpki audit reconcile`, when the restore went back behind the audit
+ * checkpoint kept outside the database.
+ */
+export async function restoreBackup(config: Config, from: string): Promise<BackupHeader> {
+  const { header, plain } = openBackup(config, from);
+  const file = sqlitePath(config.databaseUrl);
+  if ((header.database === "sqlite") !== (file !== undefined)) throw new CaError("invalid-input", `${from} is a ${header.database} backup; the configured database is not`);
+  if (file) {
+    const tmp = `${file}.restore-${process.pid}`;
+    writeFileSync(tmp, plain, { mode: 0o600 });
+    for (const f of [`${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+    renameSync(tmp, file);
+  } else {
+    execFileSync("pg_restore", ["--clean", "--if-exists", "--no-owner", "-d", config.databaseUrl], { input: plain, maxBuffer: 1 << 30 });
+  }
+  return header;
+}
