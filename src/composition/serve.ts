@@ -14,6 +14,8 @@ import { toPem } from "../asn1/der.js";
 import type { Config } from "./config.js";
 import { openRa, type Ra } from "./ra.js";
 import { auditSignerNames, openAuditTrail } from "./audit.js";
+import { Metrics } from "../http/metrics.js";
+import { KnexAuditStore } from "../store/audit.store.js";
 import { recordAuditEvent } from "../store/commit-queue.js";
 import { cardStation } from "./cards.js";
 import { APP_ROOT } from "./config.js";
@@ -86,7 +88,23 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     const der = new Uint8Array(readFileSync(join(caDir.dir(caId), "crl", `${n}.crl`)));
     return { der, ...readCrlInfo(der) };
   };
+  // Prometheus: OCSP latency and status in process; CRL age, certificates, HSM and audit read at scrape time.
+  const metrics = new Metrics();
+  const now = () => runtime.clock.now().getTime();
+  metrics.gauge("cardpki_crl_age_seconds", "Age of the latest full CRL per issuing CA", async () =>
+    Promise.all([...authorities.values()].map(async (a) => ({ labels: { ca: a.id }, value: ((c) => (c ? (now() - c.thisUpdate.getTime()) / 1000 : -1))(await revocations.latestCrl(a.id, "full")) }))));
+  metrics.gauge("cardpki_crl_seconds_to_next_update", "Seconds until the latest full CRL's nextUpdate (negative: stale)", async () =>
+    Promise.all([...authorities.values()].map(async (a) => ({ labels: { ca: a.id }, value: ((c) => (c ? (c.nextUpdate.getTime() - now()) / 1000 : -1))(await revocations.latestCrl(a.id, "full")) }))));
+  metrics.gauge("cardpki_certificates", "Certificates in the store by status", async () => Object.entries(await runtime.store.countByStatus()).map(([status, value]) => ({ labels: { status }, value })));
+  metrics.gauge("cardpki_hsm_up", "1 when the issuing CA key signs, 0 when the HSM does not answer", async () =>
+    Promise.all([...authorities.values()].map(async (a) => ({ labels: { ca: a.id }, value: await a.signer.sign(Uint8Array.of(0)).then(() => 1, () => 0) }))));
+  const auditStore = new KnexAuditStore(runtime.db, runtime.readDb);
+  metrics.gauge("cardpki_audit_unprotected_entries", "Audit entries after the last signed checkpoint", async () => {
+    const [head, cp] = await Promise.all([auditStore.head(), auditStore.latestCheckpoint()]);
+    return [{ labels: {}, value: head ? head.seq - (cp?.seq ?? 0) : 0 }];
+  });
   const app = buildApp({
+    metrics,
     cas: published,
     crl: findCrl,
     health: [
@@ -123,7 +141,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
 
   let server: Server;
   try {
-    server = await listen(app, config.host, config.port, { service: ocsp, maxBodyBytes: policy.ocsp.maxBodyBytes });
+    server = await listen(app, config.host, config.port, { service: ocsp, maxBodyBytes: policy.ocsp.maxBodyBytes }, metrics);
   } catch (e) {
     await Promise.all([crlLoop.stop(), eventLoop.stop(), refreshLoop.stop()]);
     await runtime.close();

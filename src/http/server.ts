@@ -4,6 +4,7 @@ import { caRoutes, type PublishedCa } from "./ca.routes.js";
 import { crlRoutes, type PublishedCrl } from "./crl.routes.js";
 import { isOcspPath, ocspHandler, type OcspService } from "./ocsp.handler.js";
 import { errorHandler, notFoundHandler } from "./problem.js";
+import type { Metrics } from "./metrics.js";
 
 export interface HealthCheck {
   readonly name: string;
@@ -14,6 +15,8 @@ export interface AppDeps {
   readonly cas: () => readonly PublishedCa[];
   readonly crl: (caId: string, kind: "full" | "delta") => Promise<PublishedCrl | undefined>;
   readonly health: readonly HealthCheck[];
+  /** Prometheus metrics at /metrics. */
+  readonly metrics?: Metrics;
 }
 
 export function buildApp(deps: AppDeps): Express {
@@ -38,6 +41,8 @@ export function buildApp(deps: AppDeps): Express {
     }
     res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "degraded", checks });
   });
+  const metrics = deps.metrics;
+  if (metrics) app.get("/metrics", async (_req, res) => void res.type("text/plain; version=0.0.4").send(await metrics.render()));
   app.use(caRoutes(deps.cas));
   app.use(crlRoutes(deps.crl));
   app.use(notFoundHandler);
@@ -46,9 +51,19 @@ export function buildApp(deps: AppDeps): Express {
 }
 
 /** One server: OCSP on plain node:http (the hot path), everything else through express. */
-export function listen(app: Express, host: string, port: number, ocsp?: { service: OcspService; maxBodyBytes: number }): Promise<Server> {
+export function listen(app: Express, host: string, port: number, ocsp?: { service: OcspService; maxBodyBytes: number }, metrics?: Metrics): Promise<Server> {
   const ocspFn = ocsp ? ocspHandler(ocsp.service, ocsp.maxBodyBytes) : undefined;
-  const server = createServer((req, res) => (ocspFn && isOcspPath(req.url) ? ocspFn(req, res) : app(req, res)));
+  const timedOcsp = ocspFn && metrics
+    ? (req: Parameters<typeof ocspFn>[0], res: Parameters<typeof ocspFn>[1]) => {
+        const t0 = process.hrtime.bigint();
+        res.on("finish", () => {
+          metrics.observe("cardpki_ocsp_request_duration_seconds", "OCSP request latency", Number(process.hrtime.bigint() - t0) / 1e9);
+          metrics.inc("cardpki_ocsp_requests_total", "OCSP requests by HTTP status", { status: String(res.statusCode) });
+        });
+        return ocspFn(req, res);
+      }
+    : ocspFn;
+  const server = createServer((req, res) => (timedOcsp && isOcspPath(req.url) ? timedOcsp(req, res) : app(req, res)));
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => resolve(server));

@@ -28,6 +28,12 @@ export class KnexCertStore implements CertStore {
     };
   }
 
+  /** Certificates by status (issued, reserved, failed, unfinished), for metrics. */
+  async countByStatus(): Promise<Record<string, number>> {
+    const rows = await this.db("certificates").groupBy("status").select("status").count({ n: "*" });
+    return Object.fromEntries(rows.map((r: any) => [r.status, Number(r.n)]));
+  }
+
   /** Commits of the database's shared queue so far (benchmarks report certificates per commit). */
   get batches(): number {
     return this.queue.commits;

@@ -25,6 +25,21 @@ describe("HTTP service (real HTTP on a random port)", function () {
     expect(await r.json()).to.deep.equal({ status: "ok", checks: { database: "ok", "hsm:demo-issuing": "ok", "crl:demo-issuing": "ok", ocsp: "ok" } });
   });
 
+  it("ok/GET /metrics in Prometheus text: OCSP requests and latency, CRL age and next update, certificates, HSM, unprotected audit entries", async () => {
+    await fetch(`${svc.url}/ocsp`, { method: "POST", headers: { "content-type": "application/ocsp-request" }, body: new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x00]) });
+    const r = await fetch(`${svc.url}/metrics`);
+    expect(r.status).to.equal(200);
+    expect(r.headers.get("content-type")).to.match(/^text\/plain/);
+    const text = await r.text();
+    expect(text).to.match(/^cardpki_ocsp_requests_total\{status="\d{3}"\} [1-9]/m);
+    expect(text).to.match(/^cardpki_ocsp_request_duration_seconds_count [1-9]/m);
+    expect(text).to.match(/^cardpki_crl_age_seconds\{ca="demo-issuing"\} \d/m);
+    expect(text).to.match(/^cardpki_crl_seconds_to_next_update\{ca="demo-issuing"\} [1-9]/m);
+    expect(text).to.match(/^cardpki_certificates\{status="issued"\} [1-9]/m);
+    expect(text).to.match(/^cardpki_hsm_up\{ca="demo-issuing"\} 1$/m);
+    expect(text).to.match(/^cardpki_audit_unprotected_entries \d+$/m);
+  });
+
   it("ok/GET /ca/<id>.cer is the AIA caIssuers target: one DER certificate, application/pkix-cert", async () => {
     const r = await fetch(`${svc.url}/ca/demo-issuing.cer`);
     expect(r.status).to.equal(200);
