@@ -10,7 +10,6 @@ import { bootstrapStaff, openRa } from "../src/composition/ra.js";
 import { fileRegister } from "../src/composition/file-register.js";
 import { openCards } from "../src/composition/cards.js";
 import { demoOrderInProduction, staffActor } from "../src/composition/demo-orders.js";
-import { Iso7816, extendedLengthFromAtr } from "../src/card/iso7816.js";
 import { PivCard } from "../src/card/piv-card.js";
 import { toPem } from "../src/asn1/der.js";
 
@@ -37,8 +36,7 @@ export async function benchCard(rt: Runtime, dir: string, runs: number) {
   let rawApduMs: number;
   try {
     const ch = await t.connect(READER);
-    const piv = new PivCard(new Iso7816(ch, extendedLengthFromAtr(ch.atr)), rt.random);
-    await piv.select();
+    const piv = await PivCard.open(ch, rt.random);
     const n = 500;
     const s = performance.now();
     for (let i = 0; i < n; i++) await piv.version();

@@ -3,7 +3,7 @@ import { CaError } from "../shared/ca-error.js";
 import type { Clock } from "../shared/clock.js";
 import type { Random } from "../shared/random.js";
 import { newId } from "../shared/ids.js";
-import { Iso7816, extendedLengthFromAtr, type CardChannel } from "./iso7816.js";
+import type { CardChannel } from "./iso7816.js";
 import { OBJECT, PivCard, type Slot } from "./piv-card.js";
 import { randomDigits } from "./personalisation-job.js";
 import type { CardAuditEvent, CardLedger, CardProduction, CardRecord, HolderLetter, SecretSealer } from "./ports.js";
@@ -25,9 +25,8 @@ export class CardLifecycle {
   constructor(private readonly deps: { ledger: CardLedger; sealer: SecretSealer; production: CardProduction; clock: Clock; random: Random }) {}
 
   private async open(channel: CardChannel): Promise<{ piv: PivCard; serial: string; record: CardRecord | undefined }> {
-    const piv = new PivCard(new Iso7816(channel, extendedLengthFromAtr(channel.atr)), this.deps.random);
-    await piv.select();
-    const serial = (await piv.serial()) ?? Buffer.from((await piv.chuidGuid()) ?? new Uint8Array(0)).toString("hex");
+    const piv = await PivCard.open(channel, this.deps.random);
+    const serial = await piv.cardSerial();
     return { piv, serial, record: serial ? await this.deps.ledger.byCardSerial(serial) : undefined };
   }
 

@@ -3,11 +3,10 @@ import { CaError } from "../shared/ca-error.js";
 import type { Clock } from "../shared/clock.js";
 import type { Random } from "../shared/random.js";
 import { newId } from "../shared/ids.js";
-import { Iso7816, extendedLengthFromAtr, type CardChannel } from "./iso7816.js";
-import { PivCard, type KeyAlgorithm, type ManagementKeyAlgorithm } from "./piv-card.js";
+import type { CardChannel } from "./iso7816.js";
+import { MGM_KEY_BYTES, PivCard, type KeyAlgorithm, type ManagementKeyAlgorithm } from "./piv-card.js";
 import type { CardAuditEvent, CardLedger, CardProduction, CardRecord, FactoryCredentials, HolderLetter, ProductionOrder, SecretSealer } from "./ports.js";
 
-const MGM_KEY_BYTES: Record<ManagementKeyAlgorithm, number> = { "3DES": 24, "AES-128": 16, "AES-192": 24, "AES-256": 32 };
 const HASH: Record<KeyAlgorithm, "sha256" | "sha384"> = { "P-256": "sha256", "P-384": "sha384", "RSA-2048": "sha256" };
 /** RFC 8017 9.2 note 1: DigestInfo prefix of SHA-256. */
 const SHA256_DIGEST_INFO = Buffer.from("3031300d060960864801650304020105000420", "hex");
@@ -88,11 +87,9 @@ export class PersonalisationJob {
     const { production, ledger, sealer, factory, random } = this.deps;
     const order: ProductionOrder = await production.order(orderId);
     const policy = order.policy;
-    const link = new Iso7816(channel, extendedLengthFromAtr(channel.atr));
-    const piv = new PivCard(link, random);
+    const piv = await PivCard.open(channel, random);
     await this.step("connected");
-    await piv.select();
-    const cardSerial = (await piv.serial()) ?? Buffer.from((await piv.chuidGuid()) ?? new Uint8Array(0)).toString("hex");
+    const cardSerial = await piv.cardSerial();
     if (!cardSerial) throw new CaError("invalid-input", "the card has neither a serial number nor a CHUID GUID to tell it apart");
     const known = await ledger.byCardSerial(cardSerial);
     // REQ-12: one holder per card. A live card of another holder is not overwritten; the same holder's card may be renewed.

@@ -5,7 +5,7 @@ import { concat, derTlv, unsignedIntegerContent } from "../asn1/der.js";
 import { encodeOid } from "../asn1/der-reader.js";
 import { OID } from "../asn1/oids.js";
 import { findTlv, tlv } from "./ber-tlv.js";
-import type { Iso7816 } from "./iso7816.js";
+import { Iso7816, extendedLengthFromAtr, type CardChannel } from "./iso7816.js";
 import { expectOk, SW_OK, statusError } from "./status-words.js";
 
 /** SP 800-73-4 part 1 2.2: the PIV card application AID. */
@@ -17,7 +17,7 @@ export type ManagementKeyAlgorithm = "3DES" | "AES-128" | "AES-192" | "AES-256";
 export type KeyAlgorithm = "P-256" | "P-384" | "RSA-2048";
 export type Slot = "9a" | "9c" | "9d" | "9e";
 
-const MGM_KEY_BYTES: Record<ManagementKeyAlgorithm, number> = { "3DES": 24, "AES-128": 16, "AES-192": 24, "AES-256": 32 };
+export const MGM_KEY_BYTES: Record<ManagementKeyAlgorithm, number> = { "3DES": 24, "AES-128": 16, "AES-192": 24, "AES-256": 32 };
 const MGM_CIPHER: Record<ManagementKeyAlgorithm, string> = { "3DES": "des-ede3", "AES-128": "aes-128-ecb", "AES-192": "aes-192-ecb", "AES-256": "aes-256-ecb" };
 
 /** SP 800-73-4 part 1 table 3 / 4b: the data object of each key slot's certificate, CHUID, CCC. */
@@ -63,6 +63,18 @@ export function spkiFromTemplate(alg: KeyAlgorithm, template: Uint8Array): Uint8
  */
 export class PivCard {
   constructor(private readonly link: Iso7816, private readonly random: Random) {}
+
+  /** The PIV application on a connected card, selected; extended length when the ATR offers it. */
+  static async open(channel: CardChannel, random: Random): Promise<PivCard> {
+    const piv = new PivCard(new Iso7816(channel, extendedLengthFromAtr(channel.atr)), random);
+    await piv.select();
+    return piv;
+  }
+
+  /** What tells this card apart: the serial number, else the CHUID GUID in hex ("" when it has neither). */
+  async cardSerial(): Promise<string> {
+    return (await this.serial()) ?? Buffer.from((await this.chuidGuid()) ?? new Uint8Array(0)).toString("hex");
+  }
 
   get roundTrips(): number {
     return this.link.roundTrips;

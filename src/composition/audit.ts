@@ -131,24 +131,26 @@ function ceremonies(caStoreDir: string): ConformanceReport["ceremonies"][number]
     const dir = join(caStoreDir, d.name, "transcripts");
     return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".json")).map((f) => join(dir, f)) : [];
   }).map((file) => {
-    const t = JSON.parse(readFileSync(file, "utf8"));
+    let t;
     let verified = false;
     try {
-      verifyTranscriptFile(caDir, file);
+      t = verifyTranscriptFile(caDir, file).transcript as any;
       verified = true;
     } catch {
-      verified = false;
+      t = JSON.parse(readFileSync(file, "utf8")); // shown, marked NOT VERIFIED
     }
     return { file: file.slice(caStoreDir.length + 1), ceremony: `${t.ceremony?.id}@${t.ceremony?.version}${t.dryRun ? " (dry run)" : ""}`, finishedAt: String(t.finishedAt), operator: String(t.operator), ...(t.witness ? { witness: String(t.witness) } : {}), verified };
   });
 }
 
-export function openAuditTrail(rt: Runtime, workflows: ReadonlyMap<string, Workflow> = loadWorkflows(join(rt.config.policyDir, "workflows"))): AuditTrail {
+export function openAuditTrail(rt: Runtime, given?: ReadonlyMap<string, Workflow>): AuditTrail {
+  let workflows = given; // read from policies/ only when evidence first needs them
   const store = new KnexAuditStore(rt.db, rt.readDb);
   const records = new KnexEvidenceStore(rt.readDb);
   const evidence = async (serial: string): Promise<Evidence> => {
     const r = await records.forCertificate(serial.toLowerCase());
     if (!r) throw new CaError("not-found", `no certificate with serial ${serial}`);
+    workflows ??= loadWorkflows(join(rt.config.policyDir, "workflows"));
     const w = r.order ? workflows.get(r.order.workflowId) : undefined;
     const { workflowId, workflowVersion, ...order } = r.order ?? ({} as NonNullable<typeof r.order>);
     return buildEvidence({

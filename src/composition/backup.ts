@@ -6,9 +6,11 @@ import { CaError } from "../shared/ca-error.js";
 import { newId } from "../shared/ids.js";
 import { KnexAuditStore } from "../store/audit.store.js";
 import { recordAuditEvent } from "../store/commit-queue.js";
-import { cardKek } from "./card-sealer.js";
+import { cryptoRandom } from "../shared/random.js";
+import { ownerOnlyKey } from "./key-file.js";
 import type { Config } from "./config.js";
 import type { Runtime } from "./runtime.js";
+import type { Random } from "../shared/random.js";
 
 const MAGIC = "CARDPKI-BACKUP-1";
 
@@ -20,6 +22,8 @@ export interface BackupHeader {
   /** SHA-256 of the plaintext dump. */
   readonly sha256: string;
 }
+
+const backupKey = (file: string, random: Random) => ownerOnlyKey(file, random, { what: "backup key", exact: true });
 
 const sqlitePath = (url: string) => (url.startsWith("sqlite:") ? url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "") : undefined);
 
@@ -51,7 +55,7 @@ export async function createBackup(rt: Runtime, out: string, operator: string): 
   };
   const headerText = JSON.stringify(header);
   const iv = rt.random.bytes(12);
-  const c = createCipheriv("aes-256-gcm", cardKek(rt.config.backup.keyFile), iv);
+  const c = createCipheriv("aes-256-gcm", backupKey(rt.config.backup.keyFile, rt.random), iv);
   c.setAAD(Buffer.from(headerText));
   const ct = Buffer.concat([c.update(plain), c.final()]);
   writeFileSync(out, Buffer.concat([Buffer.from(`${MAGIC}\n${headerText}\n`), iv, c.getAuthTag(), ct]), { flag: "wx", mode: 0o600 });
@@ -73,7 +77,7 @@ export function openBackup(config: Config, from: string): { header: BackupHeader
   const body = raw.subarray(second + 1);
   let plain: Buffer;
   try {
-    const d = createDecipheriv("aes-256-gcm", cardKek(config.backup.keyFile), body.subarray(0, 12));
+    const d = createDecipheriv("aes-256-gcm", backupKey(config.backup.keyFile, cryptoRandom), body.subarray(0, 12));
     d.setAAD(Buffer.from(headerText));
     d.setAuthTag(body.subarray(12, 28));
     plain = Buffer.concat([d.update(body.subarray(28)), d.final()]);

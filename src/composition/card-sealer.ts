@@ -1,21 +1,7 @@
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { createCipheriv, createDecipheriv } from "node:crypto";
 import { CaError } from "../shared/ca-error.js";
 import type { SecretSealer } from "../card/ports.js";
 import type { Random } from "../shared/random.js";
-
-/** The key-encryption key file: 32 random bytes in hex, owner-only; made on first use. */
-export function cardKek(file: string): Uint8Array {
-  if (!existsSync(file)) {
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, randomBytes(32).toString("hex"), { mode: 0o600, flag: "wx" });
-  }
-  chmodSync(file, 0o600);
-  const key = Buffer.from(readFileSync(file, "utf8").trim(), "hex");
-  if (key.length !== 32) throw new CaError("config", `${file}: the card key-encryption key must be 64 hex digits`);
-  return key;
-}
 
 /**
  * Card secrets at rest (management keys, PUKs) under AES-256-GCM with a key-encryption key;

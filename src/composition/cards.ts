@@ -4,9 +4,11 @@ import { PersonalisationJob, type JobStep } from "../card/personalisation-job.js
 import { CardLifecycle } from "../card/card-lifecycle.js";
 import { PcscTransport } from "../card/pcsc-transport.js";
 import type { CardProduction, FactoryCredentials } from "../card/ports.js";
+import type { CardChannel } from "../card/iso7816.js";
 import { KnexCardStore } from "../store/card.store.js";
 import type { Actor } from "../ra/order.js";
-import { aesGcmSealer, cardKek } from "./card-sealer.js";
+import { aesGcmSealer } from "./card-sealer.js";
+import { ownerOnlyKey } from "./key-file.js";
 import type { Ra } from "./ra.js";
 import type { Runtime } from "./runtime.js";
 
@@ -17,6 +19,8 @@ export interface Cards {
   job(onStep?: (s: JobStep) => Promise<void> | void): PersonalisationJob;
   /** A PC/SC context; close it when done. */
   transport(): PcscTransport;
+  /** The card in `reader` (default: the configured one, else the only reader with a card) for `fn`; card, readers and context closed after. */
+  withCard<T>(reader: string | undefined, fn: (ch: CardChannel) => Promise<T>): Promise<T>;
 }
 
 /**
@@ -63,7 +67,7 @@ export function factoryCredentials(rt: Runtime): FactoryCredentials {
 /** Wires the card writer: ledger on the runtime's database, secrets sealed under the card KEK, production through the RA. */
 export function openCards(rt: Runtime, ra: Ra, operator: string | Actor): Cards {
   const ledger = new KnexCardStore(rt.db, rt.readDb);
-  const sealer = aesGcmSealer(cardKek(rt.config.card.kekFile), rt.random);
+  const sealer = aesGcmSealer(ownerOnlyKey(rt.config.card.kekFile, rt.random, { what: "card key-encryption key", exact: true }), rt.random);
   const production = cardProduction(rt, ra, operator);
   const { clock, random } = rt;
   return {
@@ -71,6 +75,19 @@ export function openCards(rt: Runtime, ra: Ra, operator: string | Actor): Cards 
     lifecycle: new CardLifecycle({ ledger, sealer, production, clock, random }),
     job: (onStep) => new PersonalisationJob({ production, ledger, sealer, factory: factoryCredentials(rt), clock, random, ...(onStep ? { onStep } : {}) }),
     transport: () => new PcscTransport(),
+    async withCard(reader, fn) {
+      const t = new PcscTransport();
+      try {
+        const ch = await t.connect(reader ?? rt.config.card.reader);
+        try {
+          return await fn(ch);
+        } finally {
+          await ch.close();
+        }
+      } finally {
+        t.close();
+      }
+    },
   };
 }
 
@@ -93,18 +110,11 @@ export function cardStation(rt: Runtime, ra: Ra): { readers(): Promise<unknown>;
       if (busy) throw new CaError("conflict", "the card station is personalising another card; try again when it is done");
       busy = true;
       const cards = openCards(rt, ra, actor);
-      const t = cards.transport();
       const steps: string[] = [];
       try {
-        const ch = await t.connect(reader ?? rt.config.card.reader);
-        try {
-          const r = await cards.job((s) => void steps.push(s)).run(orderId, ch, `officer:${actor.personId}`);
-          return { ...r, steps };
-        } finally {
-          await ch.close();
-        }
+        const r = await cards.withCard(reader, (ch) => cards.job((s) => void steps.push(s)).run(orderId, ch, `officer:${actor.personId}`));
+        return { ...r, steps };
       } finally {
-        t.close();
         busy = false;
       }
     },

@@ -1,5 +1,5 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { CaError } from "../shared/ca-error.js";
 import { newId } from "../shared/ids.js";
 import { loadWorkflows, type Workflow } from "../policy/workflow.js";
@@ -15,6 +15,7 @@ import { KnexOrderStore } from "../store/order.store.js";
 import { KnexDirectoryStore } from "../store/directory.store.js";
 import { KnexRevocationRequestStore } from "../store/revocation-request.store.js";
 import { cardCertificates } from "./card-certificates.js";
+import { ownerOnlyKey } from "./key-file.js";
 import { fileDocumentRegister, fileRegister } from "./file-register.js";
 import type { Runtime } from "./runtime.js";
 
@@ -35,15 +36,7 @@ export interface Ra {
 
 /** REQ-28: the keyed-hash key; made (32 random bytes, owner-only) on first use. */
 export function hashKey(rt: Runtime): Uint8Array {
-  const f = rt.config.ra.hashKeyFile;
-  if (!existsSync(f)) {
-    mkdirSync(dirname(f), { recursive: true });
-    writeFileSync(f, Buffer.from(rt.random.bytes(32)).toString("hex"), { mode: 0o600, flag: "wx" });
-  }
-  chmodSync(f, 0o600);
-  const key = Buffer.from(readFileSync(f, "utf8").trim(), "hex");
-  if (key.length < 32) throw new CaError("config", `${f}: the keyed-hash key must be 64 hex digits or more`);
-  return key;
+  return ownerOnlyKey(rt.config.ra.hashKeyFile, rt.random, { what: "keyed-hash key", exact: false });
 }
 
 /** Wires the RA over the runtime's database and CA (the only place that picks the RA's backends). */

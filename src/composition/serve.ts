@@ -15,7 +15,6 @@ import type { Config } from "./config.js";
 import { openRa, type Ra } from "./ra.js";
 import { auditSignerNames, openAuditTrail } from "./audit.js";
 import { Metrics } from "../http/metrics.js";
-import { KnexAuditStore } from "../store/audit.store.js";
 import { recordAuditEvent } from "../store/commit-queue.js";
 import { cardStation } from "./cards.js";
 import { APP_ROOT } from "./config.js";
@@ -98,9 +97,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   metrics.gauge("cardpki_certificates", "Certificates in the store by status", async () => Object.entries(await runtime.store.countByStatus()).map(([status, value]) => ({ labels: { status }, value })));
   metrics.gauge("cardpki_hsm_up", "1 when the issuing CA key signs, 0 when the HSM does not answer", async () =>
     Promise.all([...authorities.values()].map(async (a) => ({ labels: { ca: a.id }, value: await a.signer.sign(Uint8Array.of(0)).then(() => 1, () => 0) }))));
-  const auditStore = new KnexAuditStore(runtime.db, runtime.readDb);
+  const trail = openAuditTrail(runtime);
   metrics.gauge("cardpki_audit_unprotected_entries", "Audit entries after the last signed checkpoint", async () => {
-    const [head, cp] = await Promise.all([auditStore.head(), auditStore.latestCheckpoint()]);
+    const [head, cp] = await Promise.all([trail.store.head(), trail.store.latestCheckpoint()]);
     return [{ labels: {}, value: head ? head.seq - (cp?.seq ?? 0) : 0 }];
   });
   const app = buildApp({
@@ -163,7 +162,6 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         const ca = caDir.load(a.id);
         return [ca.certDer, ...ca.chainDer].map((d) => toPem("CERTIFICATE", d));
       });
-      const trail = openAuditTrail(runtime, ra.workflows);
       const app = buildRaApp({
         resolve: (serial, der) => ra.resolver.resolve(serial, der), onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk,
         audit: (e) => recordAuditEvent(runtime.db, e), evidence: (serial) => trail.evidence(serial), report: (from, to) => trail.report(from, to),
@@ -189,7 +187,6 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   // REQ-27: the chain's head is signed by the HSM audit key on a schedule, into the database and a file outside it.
   let checkpointLoop: ReturnType<typeof loop> | undefined;
   if (auditSignerNames(config.caStoreDir).length > 0) {
-    const trail = openAuditTrail(runtime);
     checkpointLoop = loop("audit checkpoint", config.audit.checkpointSeconds * 1000, () => trail.checkpoint());
     void checkpointLoop.kick();
   } else {
@@ -205,7 +202,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     await expiryLoop?.stop();
     if (checkpointLoop) {
       await checkpointLoop.stop();
-      await openAuditTrail(runtime).checkpoint().catch((e) => console.error("audit checkpoint:", (e as Error).message)); // the last word before shutdown
+      await trail.checkpoint().catch((e) => console.error("audit checkpoint:", (e as Error).message)); // the last word before shutdown
     }
     await new Promise<void>((resolve) => {
       server.close(() => resolve());

@@ -3,7 +3,7 @@ import type { TLSSocket } from "node:tls";
 import { X509Certificate } from "node:crypto";
 import { CaError } from "../shared/ca-error.js";
 import { addressIn, parseCidrs } from "../shared/cidr.js";
-import type { Actor } from "../ra/order.js";
+import type { Actor, AuditEvent } from "../ra/order.js";
 import type { Onboarding } from "../ra/onboarding.js";
 import type { ActionRequest, OrderService } from "../ra/order-service.js";
 import type { RevocationDesk } from "../ra/revocation-desk.js";
@@ -19,7 +19,7 @@ export interface RaApiDeps {
   readonly desk: RevocationDesk;
   readonly bodyLimitBytes?: number;
   /** REQ-27: every request and its answer (and every refused one) goes to the audit trail. */
-  readonly audit?: (e: ApiAuditEvent) => Promise<void>;
+  readonly audit?: (e: AuditEvent) => Promise<void>;
   /** REQ-31: the evidence for one certificate, for the auditor role. */
   readonly evidence?: (serial: string) => Promise<unknown>;
   /** REQ-31: the conformance report for a period, for the auditor role. */
@@ -34,19 +34,6 @@ export interface RaApiDeps {
   /** Fresh ids and the time for the request log. */
   readonly newId?: () => string;
   readonly now?: () => Date;
-}
-
-/** The request log entry (the CA's audit event shape). */
-export interface ApiAuditEvent {
-  readonly id: string;
-  readonly at: Date;
-  readonly actor: string;
-  readonly action: string;
-  readonly objectType: string;
-  readonly objectId: string;
-  readonly outcome: "success" | "failure";
-  readonly organisationId?: string;
-  readonly details?: Record<string, unknown>;
 }
 
 type Auth = "officer" | "holder" | "applicant";

@@ -4,7 +4,7 @@ import type { Random } from "../shared/random.js";
 import { newId } from "../shared/ids.js";
 import { sha256Hex } from "../shared/digest.js";
 import type { Workflow } from "../policy/workflow.js";
-import { availableActions, decide } from "./workflow-engine.js";
+import { availableActions, decide, transitionFrom } from "./workflow-engine.js";
 import type { DirectoryStore } from "./directory.js";
 import type { KeyedHasher } from "./national-id.js";
 import { orderAfter, type ActionInput, type Actor, type Channel, type Notification, type OrderChange, type OrderStore, type OrderView } from "./order.js";
@@ -221,7 +221,7 @@ export class OrderService {
       throw new CaError("not-found", `no order ${orderId}`);
     const workflow = this.deps.workflows.get(order.workflowId);
     if (!workflow) throw new CaError("config", `order ${orderId} follows workflow '${order.workflowId}', which is not loaded`);
-    const next = workflow.transitions.find((t) => t.action === action && t.from.includes(order.state));
+    const next = transitionFrom(workflow, order.state, action);
     const documentRegister = next?.guards.includes("document-not-reported") ? await this.documentRegisterCheck(request) : undefined;
     const input: ActionInput = { ...this.toInput(request), ...(documentRegister ? { documentRegister } : {}) };
     const now = clock.now();

@@ -1,4 +1,7 @@
 import type { AuditEvent } from "../ca/ports.js";
+
+/** The audit event the RA writes (the CA port's shape), for modules that see the CA only through the RA. */
+export type { AuditEvent };
 import type { OrderState } from "../policy/workflow.js";
 
 export type Role = "ra-officer" | "ra-admin" | "auditor" | "ca-operator" | "service-owner-staff";

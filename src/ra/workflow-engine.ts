@@ -8,15 +8,19 @@ export interface Decision {
   readonly to: OrderState;
 }
 
+/** The transition `action` takes from `state`, if the workflow has one. */
+export function transitionFrom(workflow: Workflow, state: OrderState, action: string): Transition | undefined {
+  return workflow.transitions.find((t) => t.action === action && t.from.includes(state));
+}
+
 /**
  * Decides one action on one order by the workflow's data: the action must leave the current
  * state, the actor must be of the kind and roles it names, and every guard must hold. The guards
  * are enforced here, never by convention (REQ-10).
  */
 export function decide(workflow: Workflow, order: OrderView, action: string, actor: Actor, input: ActionInput, now: Date, currentTermsVersion: string): Decision {
-  const candidates = workflow.transitions.filter((t) => t.action === action);
-  if (candidates.length === 0) throw new CaError("invalid-input", `workflow ${workflow.id} has no action '${action}'`);
-  const t = candidates.find((c) => c.from.includes(order.state));
+  if (!workflow.transitions.some((t) => t.action === action)) throw new CaError("invalid-input", `workflow ${workflow.id} has no action '${action}'`);
+  const t = transitionFrom(workflow, order.state, action);
   if (!t) throw new CaError("conflict", `'${action}' is not possible in state ${order.state}`, { state: order.state });
   if (t.by !== actor.kind) throw new CaError("forbidden", `'${action}' is done by the ${t.by}, not by the ${actor.kind}`);
   if (t.roles && !t.roles.some((r) => actor.roles.includes(r as never)))

@@ -2,8 +2,8 @@ import type { Knex } from "knex";
 import type { AuditEvent } from "../ca/ports.js";
 import { GENESIS, chain, type AuditEntry, type ChainedEntry } from "../audit/audit-chain.js";
 import type { Checkpoint } from "../audit/checkpoint.js";
+import { INSERT_CHUNK, insertChunked } from "./database.js";
 
-const CHUNK = 200;
 /** Advisory lock key of the audit chain's head ("cardpki-audit" as a number). */
 const AUDIT_CHAIN_LOCK = 0x6361_7564;
 const isPostgres = (db: Knex | Knex.Transaction) => /^(pg|postgres)/.test(String((db as { client?: { config?: { client?: unknown } } }).client?.config?.client ?? ""));
@@ -47,7 +47,7 @@ export async function appendAuditEvents(trx: Knex.Transaction, events: readonly 
   const file = sqliteFile(trx);
   const cached = file ? heads.get(file) : undefined;
   const entries = events.map(auditEntry);
-  if (file && cached && entries.length <= CHUNK) {
+  if (file && cached && entries.length <= INSERT_CHUNK) {
     // SQLite: link to the head this process wrote last, inserted only if it still is the head (saves a round trip).
     const linked = chain(cached, entries).map(row);
     if (await insertIfHead(trx, cached, linked)) {
@@ -56,7 +56,7 @@ export async function appendAuditEvents(trx: Knex.Transaction, events: readonly 
     }
   }
   const linked = chain(await chainHead(trx), entries).map(row);
-  for (let i = 0; i < linked.length; i += CHUNK) await trx("audit_events").insert(linked.slice(i, i + CHUNK));
+  await insertChunked(trx, "audit_events", linked);
   if (file) heads.set(file, linked[linked.length - 1]!.entry_hash);
 }
 

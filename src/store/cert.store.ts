@@ -1,6 +1,7 @@
 import type { Knex } from "knex";
 import { CaError } from "../shared/ca-error.js";
 import type { AuditEvent, CertRecord, CertStore, Reservation } from "../ca/ports.js";
+import { INSERT_CHUNK, insertChunked } from "./database.js";
 import { commitQueueOf, type BatchWrite, type CommitQueue } from "./commit-queue.js";
 import { insertAuditEvent } from "./audit.store.js";
 import { isUniqueViolation } from "./database.js";
@@ -12,7 +13,6 @@ type Op =
 class NotReserved extends Error {}
 
 /** Rows per multi-row statement: well under SQLite's 32766 host parameters and PostgreSQL's 65535. */
-const CHUNK = 200;
 
 /** CertStore over knex; every write is durable when its promise resolves, through group commit. */
 export class KnexCertStore implements CertStore {
@@ -42,16 +42,15 @@ export class KnexCertStore implements CertStore {
   /** One batch: a multi-row insert for new serials, one UPDATE per status (audit events go with the commit). */
   private async apply(trx: Knex.Transaction, ops: readonly Op[]): Promise<void> {
     const reserves = ops.filter((o): o is Extract<Op, { kind: "reserve" }> => o.kind === "reserve");
-    for (let i = 0; i < reserves.length; i += CHUNK)
-      await trx("certificates").insert(reserves.slice(i, i + CHUNK).map(({ r, audit }) => ({
-        serial: r.serial, issuer_id: r.issuerId, profile_id: r.profileId, profile_version: r.profileVersion,
-        status: "reserved", subject_dn: r.subjectDn, not_before: r.notBefore.getTime(), not_after: r.notAfter.getTime(),
-        tbs: Buffer.from(r.tbs), der: null, requested_by: r.requestedBy, created_at: audit.at.getTime(), updated_at: audit.at.getTime(),
-      })));
+    await insertChunked(trx, "certificates", reserves.map(({ r, audit }) => ({
+      serial: r.serial, issuer_id: r.issuerId, profile_id: r.profileId, profile_version: r.profileVersion,
+      status: "reserved", subject_dn: r.subjectDn, not_before: r.notBefore.getTime(), not_after: r.notAfter.getTime(),
+      tbs: Buffer.from(r.tbs), der: null, requested_by: r.requestedBy, created_at: audit.at.getTime(), updated_at: audit.at.getTime(),
+    })));
     for (const status of ["issued", "failed"] as const) {
       const group = ops.filter((o): o is Extract<Op, { kind: "issued" | "failed" }> => o.kind === status);
-      for (let i = 0; i < group.length; i += CHUNK) {
-        const chunk = group.slice(i, i + CHUNK);
+      for (let i = 0; i < group.length; i += INSERT_CHUNK) {
+        const chunk = group.slice(i, i + INSERT_CHUNK);
         const serials = chunk.map((o) => o.serial);
         const patch: Record<string, unknown> = { status, updated_at: chunk[0]!.audit.at.getTime() };
         if (status === "issued") {

@@ -66,6 +66,14 @@ export async function openReader(url: string, writer: Database, size: number): P
   return reader;
 }
 
+/** Rows per multi-row INSERT: well inside SQLite's and PostgreSQL's bound-parameter limits. */
+export const INSERT_CHUNK = 200;
+
+/** A multi-row insert, in statements of at most INSERT_CHUNK rows. */
+export async function insertChunked(trx: Knex.Transaction, table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx(table).insert(rows.slice(i, i + INSERT_CHUNK));
+}
+
 /** Unique-constraint violation on SQLite or PostgreSQL. */
 export function isUniqueViolation(e: unknown): boolean {
   const err = e as { code?: string; message?: string };

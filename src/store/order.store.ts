@@ -2,6 +2,7 @@ import type { Knex } from "knex";
 import type { AuditEvent } from "../ca/ports.js";
 import type { NewOrder, Notification, OrderChange, OrderStore, OrderView } from "../ra/order.js";
 import type { OrderState } from "../policy/workflow.js";
+import { insertChunked } from "./database.js";
 import { commitQueueOf, type AuditSink, type BatchWrite, type CommitQueue } from "./commit-queue.js";
 
 const date = (v: unknown) => (v == null ? undefined : new Date(Number(v)));
@@ -62,11 +63,6 @@ type Op =
   | { readonly kind: "change"; readonly change: OrderChange; readonly audit: AuditEvent }
   | { readonly kind: "create"; readonly order: NewOrder; readonly audit: AuditEvent; readonly notification: Notification };
 
-const CHUNK = 200;
-
-async function insertChunked(trx: Knex.Transaction, table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += CHUNK) await trx(table).insert(rows.slice(i, i + CHUNK));
-}
 
 /**
  * Orders over knex: every change is a compare-and-set on the version, with its audit event in the

@@ -17,18 +17,7 @@ type Channel = Awaited<ReturnType<ReturnType<Cards["transport"]>["connect"]>>;
 async function onCard(v: Record<string, unknown>, fn: (cards: Cards, ch: Channel | undefined) => Promise<unknown>, noCard = false): Promise<number> {
   const result = await withRuntime(loadConfig(), {}, async (rt) => {
     const cards = openCards(rt, openRa(rt), operatorArg(v));
-    if (noCard) return fn(cards, undefined);
-    const t = cards.transport();
-    try {
-      const ch = await t.connect((v.reader as string | undefined) ?? rt.config.card.reader);
-      try {
-        return await fn(cards, ch);
-      } finally {
-        await ch.close();
-      }
-    } finally {
-      t.close();
-    }
+    return noCard ? fn(cards, undefined) : cards.withCard(v.reader as string | undefined, (ch) => fn(cards, ch));
   });
   console.log(JSON.stringify(result, null, 2));
   return 0;
