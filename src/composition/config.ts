@@ -20,6 +20,10 @@ export interface Config {
   readonly baseUrl: string;
   readonly pkcs11Library: string;
   readonly hsmSessions: number;
+  /** `serve`: JSON lines (default, for log shippers) or text. */
+  readonly logFormat: "json" | "text";
+  /** `serve` on SIGTERM: /healthz answers 503 this long before the listener closes (zero-downtime restarts). */
+  readonly drainSeconds: number;
   /** The issuing CAs this instance signs with (ca-store ids). */
   readonly issuingCas: readonly string[];
   /** PIN source per token label. */
@@ -77,6 +81,8 @@ const FILE_SCHEMA = {
     baseUrl: { type: "string", pattern: "^https?://[^\\s/]+(/[^\\s]*)?$" },
     pkcs11Library: { type: "string" },
     hsmSessions: { type: "integer", minimum: 1, maximum: 64 },
+    logFormat: { enum: ["json", "text"] },
+    drainSeconds: { type: "integer", minimum: 0, maximum: 300 },
     issuingCas: { type: "array", items: { type: "string" } },
     ra: {
       type: "object", additionalProperties: false,
@@ -149,6 +155,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
     if (!Number.isInteger(n) || n < 1 || n > 64) throw new CaError("config", `${name} must be a whole number from 1 to 64 (got '${v}')`);
     return n;
   };
+  const oneOf = <T extends string>(name: string, v: string, allowed: readonly T[]): T => {
+    if (!(allowed as readonly string[]).includes(v)) throw new CaError("config", `${name} must be one of ${allowed.join(", ")} (got '${v}')`);
+    return v as T;
+  };
+  const seconds = (name: string, v: string | number) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 300) throw new CaError("config", `${name} must be a whole number of seconds from 0 to 300 (got '${v}')`);
+    return n;
+  };
   return {
     dataDir,
     policyDir: resolve(cwd, env.CARDPKI_POLICY_DIR ?? f.policyDir ?? "policies"),
@@ -160,6 +175,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
     baseUrl,
     pkcs11Library: env.PKCS11_LIBRARY ?? f.pkcs11Library ?? "/usr/lib/softhsm/libsofthsm2.so",
     hsmSessions: Number(env.CARDPKI_HSM_SESSIONS ?? f.hsmSessions ?? 4),
+    logFormat: oneOf("CARDPKI_LOG_FORMAT", env.CARDPKI_LOG_FORMAT ?? f.logFormat ?? "json", ["json", "text"] as const),
+    drainSeconds: seconds("CARDPKI_DRAIN_SECONDS", env.CARDPKI_DRAIN_SECONDS ?? f.drainSeconds ?? 5),
     issuingCas: env.CARDPKI_ISSUING_CAS ? env.CARDPKI_ISSUING_CAS.split(",").map((s) => s.trim()).filter(Boolean) : (f.issuingCas ?? []),
     tokenPins: { ...(f.tokenPins ?? {}), ...pinsFromEnv },
     ra: {

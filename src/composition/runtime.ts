@@ -23,6 +23,12 @@ import { RevocationRegistry } from "../ca/revocation-registry.js";
 import { CrlPublisher } from "../ca/crl-publisher.js";
 import type { OcspIssuer } from "../ca/ocsp/ocsp-responder.js";
 import { APP_ROOT, type Config } from "./config.js";
+import type { KeySigner } from "../ca/ports.js";
+import { spkiKeyType } from "../ca/spki.js";
+import { signatureAlgorithmFor } from "../hsm/signature-algorithms.js";
+import { logger } from "../shared/log.js";
+
+const log = logger("runtime");
 
 /** Everything a CA process needs, wired from configuration (the only place that picks backends). */
 export interface Runtime {
@@ -83,6 +89,14 @@ export interface RuntimeOptions {
   readonly withoutAuthorities?: boolean;
   /** Run crash recovery of unfinished serials (only the single CA writer does this). */
   readonly recover?: boolean;
+  /**
+   * A public replica (issue 9): read-only database, no restore check, and no CA private key: the
+   * issuing CAs are loaded from their certificates with a signer that refuses. Only the OCSP
+   * responder keys are used.
+   */
+  readonly publicOnly?: boolean;
+  /** Another condition for signing (the writer lease): throws when this process must not sign. */
+  readonly fence?: () => void;
 }
 
 export async function openRuntime(config: Config, opts: RuntimeOptions = {}): Promise<Runtime> {
@@ -90,20 +104,22 @@ export async function openRuntime(config: Config, opts: RuntimeOptions = {}): Pr
   const clock = opts.clock ?? systemClock;
   const random = opts.random ?? cryptoRandom;
   const profiles = loadProfiles(join(config.policyDir, "profiles"));
-  const db = await openDatabase(config.databaseUrl);
+  const db = await openDatabase(config.databaseUrl, { readOnly: opts.publicOnly === true });
   const readDb = await openReader(config.databaseUrl, db, config.databaseReaders).catch(async (e) => {
     await db.destroy();
     throw new CaError("unavailable", `database readers: ${(e as Error).message}`);
   });
   const store = new KnexCertStore(db);
   // REQ-30: a database restored from an older backup signs nothing until the operator reconciles.
-  const gap = await restoreGap(new KnexAuditStore(db, readDb), config.audit.checkpointFile).catch(async (e) => {
+  const gap = opts.publicOnly ? undefined : await restoreGap(new KnexAuditStore(db, readDb), config.audit.checkpointFile).catch(async (e) => {
     if (readDb !== db) await readDb.destroy();
     await db.destroy();
     throw e;
   });
   const gate = () => {
+    if (opts.publicOnly) throw new CaError("forbidden", "this is a public replica: only the CA role issues certificates and CRLs");
     if (gap) throw new CaError("conflict", gap);
+    opts.fence?.();
   };
   const issuer = new CertificateIssuer({ profiles, store, clock, random, gate });
   const revocationPolicy = loadRevocationPolicy(join(config.policyDir, "revocation", "revocation.yaml"));
@@ -134,15 +150,14 @@ export async function openRuntime(config: Config, opts: RuntimeOptions = {}): Pr
         id: newId(random), at: clock.now(), actor: "system:recovery", action: "cert.recover-unfinished", objectType: "certificate",
         objectId: serial, outcome: "success", details: { reason: "serial reserved before a crash; published as revoked" },
       }));
-      if (recovered.length > 0) console.error(`recovered ${recovered.length} unfinished serial(s); they are published as revoked`);
+      if (recovered.length > 0) log.warn("recovered unfinished serials; they are published as revoked", { count: recovered.length });
     }
     if (!opts.withoutAuthorities) {
       const urls = caUrls(config.baseUrl);
       for (const id of config.issuingCas) {
         const ca = caDir.load(id);
         const uri = parsePkcs11Uri(ca.manifest.keyUri);
-        const ks = await keystore(uri.token);
-        const signer = await ks.signerFor(uri);
+        const signer = opts.publicOnly ? refusingSigner(id, ca.certDer) : await (await keystore(uri.token)).signerFor(uri);
         authorities.set(id, authorityFromCertificate(id, ca.certDer, signer, ca.manifest.serialPrefix, urls(id, ca.manifest.kind)));
       }
     }
@@ -156,6 +171,20 @@ export async function openRuntime(config: Config, opts: RuntimeOptions = {}): Pr
       const a = authorities.get(id);
       if (!a) throw new CaError("not-found", `CA '${id}' is not an active issuing CA here (active: ${[...authorities.keys()].join(", ") || "none"})`);
       return a;
+    },
+  };
+}
+
+/** The CA's public key without its private key: a public replica answers OCSP, it never signs as the CA. */
+function refusingSigner(caId: string, certDer: Uint8Array): KeySigner {
+  const spki = new Uint8Array(new X509Certificate(certDer).publicKey.export({ type: "spki", format: "der" }));
+  const keyType = spkiKeyType(spki);
+  if (!keyType) throw new CaError("config", `CA '${caId}': unsupported key type in its certificate`);
+  const alg = signatureAlgorithmFor(keyType);
+  return {
+    keyType, spki, algorithmDer: alg.der, algorithmOid: alg.oid,
+    sign: async () => {
+      throw new CaError("forbidden", `CA '${caId}': this is a public replica; only the CA role signs with the CA key`);
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { Server } from "node:http";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildApp, listen } from "../http/server.js";
+import { buildApp, closeGracefully, listen } from "../http/server.js";
 import type { PublishedCa } from "../http/ca.routes.js";
 import type { PublishedCrl } from "../http/crl.routes.js";
 import { OcspResponder } from "../ca/ocsp/ocsp-responder.js";
@@ -20,15 +20,28 @@ import { cardStation } from "./cards.js";
 import { APP_ROOT } from "./config.js";
 import { newId } from "../shared/ids.js";
 import { loadOcspIssuers, openRuntime, type Runtime } from "./runtime.js";
+import { tryWriterLock, type WriterLock } from "../store/writer-lock.js";
+import { CaError } from "../shared/ca-error.js";
+import { logger } from "../shared/log.js";
+
+const log = logger("serve");
+
+/**
+ * `all`: the CA/RA writer (one per database, elected by the writer lease) plus the public endpoints.
+ * `public`: a stateless replica with OCSP, CRL, CA certificates, health and metrics only (issue 9).
+ */
+export type ServeRole = "all" | "public";
 
 export interface Service {
+  readonly role: ServeRole;
   readonly runtime: Runtime;
   readonly server: Server;
   readonly url: string;
   readonly ocsp: OcspResponder;
   /** The RA API (HTTPS, mTLS) when its TLS files are configured. */
   readonly ra?: { readonly ra: Ra; readonly server: HttpsServer; readonly url: string };
-  stop(): Promise<void>;
+  /** Stops; with drainMs, /healthz says "draining" that long before the listener closes. */
+  stop(drainMs?: number): Promise<void>;
 }
 
 export interface ServiceOptions {
@@ -36,6 +49,15 @@ export interface ServiceOptions {
   readonly eventPollMs?: number;
   /** How often the CRL schedule runs. */
   readonly crlTickMs?: number;
+  readonly role?: ServeRole;
+  /** While a standby waits for the writer lease: how often it tries. */
+  readonly leaseRetryMs?: number;
+  /** How often the held lease is checked. */
+  readonly leaseCheckMs?: number;
+  /** Called when the lease is lost: signing has stopped; the caller should stop and let a supervisor restart it. */
+  readonly onLeaseLost?: (e: Error) => void;
+  /** Aborts a standby's wait for the lease. */
+  readonly signal?: AbortSignal;
 }
 
 /** A loop that never overlaps itself and never lets an error escape. */
@@ -44,7 +66,7 @@ function loop(name: string, everyMs: number, work: () => Promise<unknown>): { st
   let stopped = false;
   const run = (): Promise<unknown> => {
     if (running || stopped) return running ?? Promise.resolve();
-    running = work().catch((e) => console.error(`${name}:`, (e as Error).message)).finally(() => (running = undefined));
+    running = work().catch((e) => log.error(`${name} failed`, { error: e })).finally(() => (running = undefined));
     return running;
   };
   const timer = setInterval(run, everyMs);
@@ -60,17 +82,67 @@ function loop(name: string, everyMs: number, work: () => Promise<unknown>): { st
 }
 
 /**
- * Starts the CA service: crash recovery; HTTP with public CA certificates, CRLs and OCSP; and the
- * background jobs that keep CRLs and pre-signed OCSP responses fresh (REQ-17..20).
+ * Waits for the writer lease (REQ-33: two CA processes never sign for the same database at once).
+ * A standby retries until the holder stops or dies.
+ */
+async function acquireLease(config: Config, opts: ServiceOptions): Promise<WriterLock> {
+  let announced = false;
+  for (;;) {
+    const lock = await tryWriterLock(config.databaseUrl, { checkMs: opts.leaseCheckMs ?? 2000 });
+    if (lock) {
+      log.info("writer lease acquired", { lease: lock.description });
+      return lock;
+    }
+    if (!announced) log.info("standby: another CA process holds the writer lease; waiting", { retryMs: opts.leaseRetryMs ?? 2000 });
+    announced = true;
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(resolve, opts.leaseRetryMs ?? 2000);
+      opts.signal?.addEventListener("abort", () => {
+        clearTimeout(t);
+        reject(new CaError("unavailable", "stopped while waiting for the writer lease"));
+      }, { once: true });
+    });
+  }
+}
+
+/**
+ * Starts the service. Role `all`: waits for the writer lease, runs crash recovery, serves the
+ * public endpoints and the RA API, and runs the background jobs that keep CRLs, pre-signed OCSP
+ * responses and audit checkpoints fresh (REQ-17..20, 27). Role `public`: OCSP, CRL and CA
+ * certificates from the shared database, read-only, without the CA key.
  */
 export async function startService(config: Config, opts: ServiceOptions = {}): Promise<Service> {
-  const runtime = await openRuntime(config, { recover: true });
+  const role = opts.role ?? "all";
+  const writer = role === "all";
+  const lease = writer ? await acquireLease(config, opts) : undefined;
+  let fencedBy: Error | undefined;
+  void lease?.lost.then((e) => {
+    fencedBy = e;
+    log.error("writer lease lost: signing stopped", { error: e });
+    opts.onLeaseLost?.(e);
+  });
+  let runtime: Runtime;
+  try {
+    runtime = await openRuntime(config, writer ? {
+      recover: true,
+      fence: () => {
+        if (fencedBy) throw new CaError("unavailable", `this process no longer holds the writer lease (${fencedBy.message})`);
+      },
+    } : { publicOnly: true });
+  } catch (e) {
+    await lease?.release();
+    throw e;
+  }
   const { caDir, revocations, crls, revocationPolicy: policy, authorities } = runtime;
+  const closeRuntime = async () => {
+    await runtime.close();
+    await lease?.release();
+  };
   let ocsp: OcspResponder;
   try {
     ocsp = new OcspResponder(await loadOcspIssuers(runtime), revocations, policy, runtime.clock);
   } catch (e) {
-    await runtime.close();
+    await closeRuntime();
     throw e;
   }
   const published = (): PublishedCa[] =>
@@ -95,8 +167,10 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   metrics.gauge("cardpki_crl_seconds_to_next_update", "Seconds until the latest full CRL's nextUpdate (negative: stale)", async () =>
     Promise.all([...authorities.values()].map(async (a) => ({ labels: { ca: a.id }, value: ((c) => (c ? (c.nextUpdate.getTime() - now()) / 1000 : -1))(await revocations.latestCrl(a.id, "full")) }))));
   metrics.gauge("cardpki_certificates", "Certificates in the store by status", async () => Object.entries(await runtime.store.countByStatus()).map(([status, value]) => ({ labels: { status }, value })));
-  metrics.gauge("cardpki_hsm_up", "1 when the issuing CA key signs, 0 when the HSM does not answer", async () =>
-    Promise.all([...authorities.values()].map(async (a) => ({ labels: { ca: a.id }, value: await a.signer.sign(Uint8Array.of(0)).then(() => 1, () => 0) }))));
+  if (writer)
+    metrics.gauge("cardpki_hsm_up", "1 when the issuing CA key signs, 0 when the HSM does not answer", async () =>
+      Promise.all([...authorities.values()].map(async (a) => ({ labels: { ca: a.id }, value: await a.signer.sign(Uint8Array.of(0)).then(() => 1, () => 0) }))));
+  let draining = false;
   const trail = openAuditTrail(runtime);
   metrics.gauge("cardpki_audit_unprotected_entries", "Audit entries after the last signed checkpoint", async () => {
     const [head, cp] = await Promise.all([trail.store.head(), trail.store.latestCheckpoint()]);
@@ -107,9 +181,16 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     cas: published,
     crl: findCrl,
     health: [
+      // A draining replica reports 503 so the load balancer stops sending it new connections.
+      { name: "lifecycle", check: async () => {
+        if (draining) throw new Error("draining");
+      } },
       { name: "database", check: () => pingDatabase(runtime.db) },
+      ...(writer && lease ? [{ name: "writer-lease", check: async () => {
+        if (fencedBy) throw fencedBy;
+      } }] : []),
       ...[...authorities.values()].flatMap((a) => [
-        { name: `hsm:${a.id}`, check: async () => void (await a.signer.sign(Uint8Array.of(0))) },
+        ...(writer ? [{ name: `hsm:${a.id}`, check: async () => void (await a.signer.sign(Uint8Array.of(0))) }] : []),
         {
           name: `crl:${a.id}`,
           check: async () => {
@@ -123,8 +204,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   });
 
   let lastSeq = await revocations.lastEventSeq();
+  // Only the writer signs CRLs; a replica serves the newest one from the database.
   const crlLoop = loop("crl schedule", opts.crlTickMs ?? Math.min(10_000, policy.crl.afterRevocationSeconds * 500), async () => {
-    for (const a of authorities.values()) await crls.tick(a);
+    if (writer) for (const a of authorities.values()) await crls.tick(a);
   });
   const eventLoop = loop("revocation events", opts.eventPollMs ?? 200, async () => {
     const events = await revocations.eventsSince(lastSeq);
@@ -140,10 +222,10 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
 
   let server: Server;
   try {
-    server = await listen(app, config.host, config.port, { service: ocsp, maxBodyBytes: policy.ocsp.maxBodyBytes }, metrics);
+    server = await listen(app, config.host, config.port, { ocsp: { service: ocsp, maxBodyBytes: policy.ocsp.maxBodyBytes }, metrics, draining: () => draining });
   } catch (e) {
     await Promise.all([crlLoop.stop(), eventLoop.stop(), refreshLoop.stop()]);
-    await runtime.close();
+    await closeRuntime();
     throw e;
   }
   server.keepAliveTimeout = 5000;
@@ -155,7 +237,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
 
   let raPart: Service["ra"];
   let expiryLoop: ReturnType<typeof loop> | undefined;
-  if (existsSync(config.ra.tlsCert) && existsSync(config.ra.tlsKey) && authorities.size > 0) {
+  if (writer && existsSync(config.ra.tlsCert) && existsSync(config.ra.tlsKey) && authorities.size > 0) {
     try {
       const ra = openRa(runtime);
       const clientCas = [...authorities.values()].flatMap((a) => {
@@ -178,21 +260,29 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     } catch (e) {
       await new Promise<void>((r) => server.close(() => r()));
       await Promise.all([crlLoop.stop(), eventLoop.stop(), refreshLoop.stop()]);
-      await runtime.close();
+      await closeRuntime();
       throw e;
     }
-  } else {
-    console.error(`RA API off: no TLS certificate/key at ${config.ra.tlsCert} / ${config.ra.tlsKey}`);
+  } else if (writer) {
+    log.warn("RA API off: no TLS certificate/key", { cert: config.ra.tlsCert, key: config.ra.tlsKey });
   }
   // REQ-27: the chain's head is signed by the HSM audit key on a schedule, into the database and a file outside it.
   let checkpointLoop: ReturnType<typeof loop> | undefined;
-  if (auditSignerNames(config.caStoreDir).length > 0) {
+  if (!writer) {
+    // the writer signs checkpoints
+  } else if (auditSignerNames(config.caStoreDir).length > 0) {
     checkpointLoop = loop("audit checkpoint", config.audit.checkpointSeconds * 1000, () => trail.checkpoint());
     void checkpointLoop.kick();
   } else {
-    console.error(`audit checkpoints off: no audit signer in ${config.caStoreDir} (run an audit-signer ceremony)`);
+    log.warn("audit checkpoints off: no audit signer (run an audit-signer ceremony)", { caStore: config.caStoreDir });
   }
-  const stop = async () => {
+  const stop = async (drainMs = 0) => {
+    // Zero-downtime restart: /healthz turns 503 first, the load balancer moves traffic, then the listener closes.
+    draining = true;
+    if (drainMs > 0) {
+      log.info("draining", { ms: drainMs });
+      await new Promise((r) => setTimeout(r, drainMs));
+    }
     if (raPart) {
       await new Promise<void>((resolve) => {
         raPart!.server.close(() => resolve());
@@ -202,14 +292,12 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     await expiryLoop?.stop();
     if (checkpointLoop) {
       await checkpointLoop.stop();
-      await trail.checkpoint().catch((e) => console.error("audit checkpoint:", (e as Error).message)); // the last word before shutdown
+      await trail.checkpoint().catch((e) => log.error("last audit checkpoint failed", { error: e })); // the last word before shutdown
     }
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    });
+    await closeGracefully(server, 30_000);
     await Promise.all([crlLoop.stop(), eventLoop.stop(), refreshLoop.stop()]);
-    await runtime.close();
+    await closeRuntime();
+    log.info("stopped", { role });
   };
-  return { runtime, server, ocsp, url: `http://${host}:${port}`, ...(raPart ? { ra: raPart } : {}), stop };
+  return { role, runtime, server, ocsp, url: `http://${host}:${port}`, ...(raPart ? { ra: raPart } : {}), stop };
 }

@@ -1,6 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createHash } from "node:crypto";
 import { writeProblem } from "./problem.js";
+import { logger } from "../shared/log.js";
+
+const log = logger("ocsp");
 
 type Answer = { der: Uint8Array; thisUpdate?: Date; nextUpdate?: Date; cacheable: boolean };
 
@@ -22,7 +25,7 @@ export function isOcspPath(url: string | undefined): boolean {
 export function ocspHandler(service: OcspService, maxBodyBytes: number) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     const fail = (e: unknown) => {
-      console.error("ocsp handler:", (e as Error)?.message);
+      log.error("handler failed", { error: e });
       if (!res.headersSent) writeProblem(res, 503, "unavailable", "the responder could not answer; try again");
     };
     if (req.method === "POST" && (req.url === "/ocsp" || req.url === "/ocsp/")) {

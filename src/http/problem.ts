@@ -1,6 +1,9 @@
 import type { NextFunction, Request, Response } from "express";
 import type { ServerResponse } from "node:http";
 import { CaError, type ErrorKind } from "../shared/ca-error.js";
+import { logger } from "../shared/log.js";
+
+const log = logger("http");
 
 /** CaError kind → HTTP status; the only place this mapping exists. */
 const STATUS: Record<ErrorKind, number> = {
@@ -50,7 +53,7 @@ export function errorHandler(err: unknown, _req: Request, res: Response, _next: 
     return;
   }
   const ce = err instanceof CaError ? err : new CaError("internal", "internal error");
-  if (!(err instanceof CaError)) console.error("unexpected error:", err);
+  if (!(err instanceof CaError)) log.error("unexpected error", { error: err instanceof Error ? err : String(err), stack: (err as Error)?.stack });
   const status = STATUS[ce.kind];
   if (ce.kind === "rate-limited") res.setHeader("retry-after", String(ce.details?.retryAfterSeconds ?? 60));
   // 5xx details can leak internals: keep them short. 4xx carry the machine-readable details (guard, REQ, fields).

@@ -10,6 +10,9 @@ import type { RevocationDesk } from "../ra/revocation-desk.js";
 import { actorId, requireRole } from "../ra/actor-checks.js";
 import type { OrderView } from "../ra/order.js";
 import { CHANNEL, DOCUMENT, ID, NATIONAL_ID, obj, requireJson, str, validateBody, type Schema } from "./validation.js";
+import { logger } from "../shared/log.js";
+
+const log = logger("ra-api");
 
 export interface RaApiDeps {
   /** REQ-22: the caller's identity from the verified client certificate (serial + DER), nothing else. */
@@ -273,7 +276,7 @@ export function raRoutes(deps: RaApiDeps): Router {
           action: `api.${req.method.toLowerCase()} ${routePath}`, objectType: "api", objectId: req.originalUrl.split("?")[0]!.slice(0, 128),
           outcome: res.statusCode < 400 ? "success" : "failure", ...(actor?.organisationId ? { organisationId: actor.organisationId } : {}),
           details: { status: res.statusCode, ip: req.socket.remoteAddress, ms: Date.now() - started, ...(actor?.credentialSerial ? { credential: actor.credentialSerial } : {}) },
-        }).catch((e) => console.error("audit (api request):", (e as Error).message));
+        }).catch((e) => log.error("api request not audited", { error: e }));
       });
       next();
     });

@@ -50,8 +50,16 @@ export function buildApp(deps: AppDeps): Express {
   return app;
 }
 
+export interface ListenOptions {
+  readonly ocsp?: { readonly service: OcspService; readonly maxBodyBytes: number };
+  readonly metrics?: Metrics;
+  /** True while the server drains before a restart: every response closes its connection. */
+  readonly draining?: () => boolean;
+}
+
 /** One server: OCSP on plain node:http (the hot path), everything else through express. */
-export function listen(app: Express, host: string, port: number, ocsp?: { service: OcspService; maxBodyBytes: number }, metrics?: Metrics): Promise<Server> {
+export function listen(app: Express, host: string, port: number, opts: ListenOptions = {}): Promise<Server> {
+  const { ocsp, metrics, draining } = opts;
   const ocspFn = ocsp ? ocspHandler(ocsp.service, ocsp.maxBodyBytes) : undefined;
   const timedOcsp = ocspFn && metrics
     ? (req: Parameters<typeof ocspFn>[0], res: Parameters<typeof ocspFn>[1]) => {
@@ -63,9 +71,30 @@ export function listen(app: Express, host: string, port: number, ocsp?: { servic
         return ocspFn(req, res);
       }
     : ocspFn;
-  const server = createServer((req, res) => (timedOcsp && isOcspPath(req.url) ? timedOcsp(req, res) : app(req, res)));
+  const server = createServer((req, res) => {
+    // Graceful drain: clients reconnect (to another replica) instead of reusing this connection.
+    if (draining?.()) res.shouldKeepAlive = false;
+    return timedOcsp && isOcspPath(req.url) ? timedOcsp(req, res) : app(req, res);
+  });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => resolve(server));
+  });
+}
+
+/**
+ * Stops accepting connections, lets requests in flight finish, closes idle keep-alive
+ * connections, and after graceMs cuts whatever is left.
+ */
+export function closeGracefully(server: Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const idle = setInterval(() => server.closeIdleConnections(), 100);
+    const hard = setTimeout(() => server.closeAllConnections(), graceMs);
+    server.close(() => {
+      clearInterval(idle);
+      clearTimeout(hard);
+      resolve();
+    });
+    server.closeIdleConnections();
   });
 }

@@ -6,11 +6,19 @@ import { migrationSource } from "./migrations/index.js";
 
 export type Database = Knex;
 
+/** PostgreSQL rather than SQLite (for the few statements that differ). */
+export const isPostgres = (db: Knex | Knex.Transaction): boolean => /^(pg|postgres)/.test(String((db as { client?: { config?: { client?: unknown } } }).client?.config?.client ?? ""));
+
+/** The file of a `sqlite:` URL (undefined for other URLs). */
+export function sqliteFile(url: string): string | undefined {
+  return url.startsWith("sqlite:") ? url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "") : undefined;
+}
+
 /**
  * Opens the database named by a URL: `sqlite:/path/file.db` (embedded default) or
  * `postgres://...`. SQLite runs in WAL mode with synchronous=FULL: a commit is on disk.
  */
-export async function openDatabase(url: string): Promise<Database> {
+export async function openDatabase(url: string, opts: { readOnly?: boolean } = {}): Promise<Database> {
   let db: Knex;
   if (url.startsWith("sqlite:")) {
     const filename = url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");
@@ -23,22 +31,42 @@ export async function openDatabase(url: string): Promise<Database> {
         min: 1,
         max: 1,
         afterCreate: (conn: any, done: (err: Error | null, conn: unknown) => void) => {
-          conn.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;", (err: Error | null) => done(err, conn));
+          // A public replica reads only (issue 9): query_only refuses every write on its connection.
+          const pragmas = opts.readOnly ? "PRAGMA query_only=ON; PRAGMA busy_timeout=10000;" : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;";
+          conn.exec(pragmas, (err: Error | null) => done(err, conn));
         },
       },
     });
   } else if (/^postgres(ql)?:\/\//.test(url)) {
-    db = knexFactory({ client: "pg", connection: url, pool: { min: 1, max: 10 } });
+    db = knexFactory({
+      client: "pg", connection: url,
+      pool: {
+        min: 1, max: 10,
+        // A public replica may point at a hot standby (streaming replica): its sessions are read-only.
+        ...(opts.readOnly ? { afterCreate: (conn: any, done: (err: Error | null, conn: unknown) => void) => conn.query("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", (err: Error | null) => done(err, conn)) } : {}),
+      },
+    });
   } else {
     throw new CaError("config", `unsupported database URL '${url}' (sqlite:/path or postgres://)`);
   }
   try {
-    await db.migrate.latest({ migrationSource });
+    if (opts.readOnly) await requireCurrentSchema(db);
+    else await db.migrate.latest({ migrationSource });
   } catch (e) {
     await db.destroy();
-    throw new CaError("unavailable", `database migration failed: ${(e as Error).message}`);
+    if (CaError.is(e)) throw e;
+    throw new CaError("unavailable", `database ${opts.readOnly ? "schema check" : "migration"} failed: ${(e as Error).message}`);
   }
   return db;
+}
+
+/** A reader never migrates: it refuses a schema the writer has not brought up to date. */
+async function requireCurrentSchema(db: Knex): Promise<void> {
+  const known = (await migrationSource.getMigrations([])).map((m) => migrationSource.getMigrationName(m));
+  const done = new Set((await db("knex_migrations").select("name").catch(() => [])).map((r: { name: string }) => r.name));
+  const missing = known.filter((n) => !done.has(n));
+  if (missing.length > 0)
+    throw new CaError("unavailable", `database schema is behind this version (missing ${missing.join(", ")}); start the CA role once to migrate it`);
 }
 
 /**

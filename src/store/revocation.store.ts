@@ -1,11 +1,15 @@
 import type { Knex } from "knex";
 import type { AuditEvent, RevocationChange, RevocationEvent, RevocationStore, RevokedEntry, SerialStatus, StoredCrl } from "../ca/ports.js";
 import { insertAuditEvent } from "./audit.store.js";
+import { isPostgres } from "./database.js";
 
 const PAGE = 10_000;
 const date = (v: unknown) => (v == null ? undefined : new Date(Number(v)));
 
 /** Revocation state in the certificates table, its event log, and CRLs (knex; SQLite and PostgreSQL). */
+/** Advisory lock key for CRL numbers ("crln"). */
+const CRL_NUMBER_LOCK = 0x63726c6e;
+
 export class KnexRevocationStore implements RevocationStore {
   constructor(private readonly db: Knex) {}
 
@@ -78,6 +82,9 @@ export class KnexRevocationStore implements RevocationStore {
 
   async nextCrlNumber(issuerId: string): Promise<bigint> {
     return this.db.transaction(async (trx) => {
+      // RFC 5280 5.2.3: on PostgreSQL two transactions would both read N under READ COMMITTED; serialise them
+      // (SQLite has one writer). A CLI `crl` run beside the service then still gets its own number.
+      if (isPostgres(trx)) await trx.raw("select pg_advisory_xact_lock(?)", [CRL_NUMBER_LOCK]);
       const counter = await trx("crl_counters").where({ issuer_id: issuerId }).first();
       const max = await trx("crls").where({ issuer_id: issuerId }).max({ m: "number" }).first();
       const next = BigInt(Math.max(Number(counter?.last_number ?? 0), Number(max?.m ?? 0))) + 1n;

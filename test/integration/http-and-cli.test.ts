@@ -22,7 +22,7 @@ describe("HTTP service (real HTTP on a random port)", function () {
   it("ok/GET /healthz reports database and HSM", async () => {
     const r = await fetch(`${svc.url}/healthz`);
     expect(r.status).to.equal(200);
-    expect(await r.json()).to.deep.equal({ status: "ok", checks: { database: "ok", "hsm:demo-issuing": "ok", "crl:demo-issuing": "ok", ocsp: "ok" } });
+    expect(await r.json()).to.deep.equal({ status: "ok", checks: { lifecycle: "ok", database: "ok", "writer-lease": "ok", "hsm:demo-issuing": "ok", "crl:demo-issuing": "ok", ocsp: "ok" } });
   });
 
   it("ok/GET /metrics in Prometheus text: OCSP requests and latency, CRL age and next update, certificates, HSM, unprotected audit entries", async () => {

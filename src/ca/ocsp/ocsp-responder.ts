@@ -8,6 +8,9 @@ import type { KeySigner, RevocationStore, SerialStatus } from "../ports.js";
 import { spkiParts } from "../spki.js";
 import { MalformedOcspRequest, parseOcspRequest, type CertIdRequest } from "./ocsp-request.js";
 import { OCSP_STATUS, certIdDer, errorResponse, responseData, singleResponse, successfulResponse, type CertStatus } from "./ocsp-response.js";
+import { logger } from "../../shared/log.js";
+
+const log = logger("ocsp");
 
 /** A CA this responder answers for, with its delegated responder (RFC 6960 4.2.2.2). */
 export interface OcspIssuer {
@@ -112,7 +115,7 @@ export class OcspResponder {
       return { der: c.der, thisUpdate: c.thisUpdate, nextUpdate: c.nextUpdate, cacheable: !req.nonce };
     } catch (e) {
       // RFC 6960 2.3: HSM or database trouble is tryLater, not a crash.
-      console.error("ocsp:", (e as Error).message);
+      log.error("signing failed, answered tryLater", { error: e });
       return { der: errorResponse(OCSP_STATUS.tryLater), cacheable: false };
     }
   }
