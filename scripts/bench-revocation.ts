@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { spkiParts } from "../src/ca/spki.js";
 import { openDatabase } from "../src/store/database.js";
 
-function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const c = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -24,7 +24,7 @@ function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}
   });
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const s = createServer().listen(0, "127.0.0.1", () => {
       const p = (s.address() as { port: number }).port;
@@ -48,10 +48,10 @@ async function ab(url: string, body: string, requests: number, keepAlive: boolea
 }
 
 /** wrk (two threads, keep-alive): a second client, so the figure is not just the single-threaded ab's limit. */
-async function wrk(url: string, body: string, seconds: number) {
+export async function wrk(url: string, body: string, seconds: number, threads = 2, connections = 16) {
   const script = body + ".lua";
   writeFileSync(script, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/ocsp-request"\nlocal f = io.open("${body}", "rb"); wrk.body = f:read("*all"); f:close()\n`);
-  const r = await run("wrk", ["-t2", "-c16", `-d${seconds}s`, "--latency", "-s", script, url]);
+  const r = await run("wrk", [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, "--latency", "-s", script, url]);
   const ms = (re: RegExp) => {
     const m = re.exec(r.stdout);
     return m ? Number(m[1]) * ({ us: 0.001, ms: 1, s: 1000 } as Record<string, number>)[m[2]!]! : NaN;
@@ -59,7 +59,7 @@ async function wrk(url: string, body: string, seconds: number) {
   return { perSecond: Math.round(Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? NaN)), latencyMs: { p50: ms(/50%\s+([\d.]+)(us|ms|s)/), p99: ms(/99%\s+([\d.]+)(us|ms|s)/) } };
 }
 
-function ocspRequestDer(issuerNameDer: Uint8Array, issuerSpki: Uint8Array, serial: string): Uint8Array {
+export function ocspRequestDer(issuerNameDer: Uint8Array, issuerSpki: Uint8Array, serial: string): Uint8Array {
   const cid = certIdDer({
     hashOid: "1.3.14.3.2.26", serial,
     issuerNameHash: createHash("sha1").update(issuerNameDer).digest("hex"),

@@ -7,7 +7,9 @@
 //  audit:    hash-chained audit appends per second (target 5,000) vs the same rows unchained; verify 1M entries vs reading them (issue 7).
 //  card:     PIV personalisations per minute through the virtual card on real pcscd, APDU round trips,
 //            vs the raw APDU round trip and yubico-piv-tool doing the on-card part (issue 6).
-// Usage: scripts/bench [--suite issuance,ocsp,crl,ra,card] [--seconds N] [--concurrency N] [--crl-sizes 100000,1000000] [--card-runs N] [--verify-entries 1000000]
+//  replicas: OCSP through one vs two `serve --role public` replicas, same client load (issue 9).
+//  ra-pg:    full LoA3 lifecycles on PostgreSQL vs SQLite in the same run (issue 9; scripts/bench starts a local PostgreSQL).
+// Usage: scripts/bench [--suite issuance,ocsp,crl,ra,audit,card,replicas,ra-pg] [--seconds N] [--concurrency N] [--crl-sizes 100000,1000000] [--card-runs N] [--verify-entries 1000000]
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { join } from "node:path";
@@ -17,6 +19,8 @@ import { loadConfig } from "../src/composition/config.js";
 import { setupDemo } from "../src/composition/demo-setup.js";
 import { openRuntime } from "../src/composition/runtime.js";
 import { benchCrl, benchOcsp } from "./bench-revocation.js";
+import { benchOcspReplicas } from "./bench-scale.js";
+import pg from "pg";
 import { benchCard } from "./bench-card.js";
 import { benchAudit } from "./bench-audit.js";
 import { bootstrapStaff, openRa } from "../src/composition/ra.js";
@@ -97,7 +101,7 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
   const issuance = await measure(concurrency, Math.min(seconds, 5), issueOne);
   const result = await measure(concurrency, seconds, lifecycle);
   return {
-    benchmark: "full LoA3 order lifecycles (9 audited compare-and-set transitions + 1 HSM issuance each), SQLite WAL synchronous=FULL, in process", concurrency,
+    benchmark: `full LoA3 order lifecycles (9 audited compare-and-set transitions + 1 HSM issuance each), ${rt.config.databaseUrl.startsWith("sqlite:") ? "SQLite WAL synchronous=FULL" : "PostgreSQL 15 (local, fsync on)"}, in process`, concurrency,
     cardpki: result, issuanceAloneSameRun: issuance,
     ratioToIssuanceAlone: Number((result.perSecond / issuance.perSecond).toFixed(3)),
     target: { lifecyclesPerSecond: 200, met: result.perSecond >= 200 },
@@ -131,12 +135,33 @@ try {
       target: { certificatesPerSecond: 1000, met: issuance.perSecond >= 1000 },
     };
   }
-  if (suites.has("ra")) report.ra = await benchRa(rt, issueOne, concurrency, seconds);
+  if (suites.has("ra") || suites.has("ra-pg")) report.ra = await benchRa(rt, issueOne, concurrency, seconds);
+  if (suites.has("ra-pg")) {
+    // A fresh database on the PostgreSQL that scripts/bench started; the same CA, HSM and workload.
+    const base = process.env.CARDPKI_BENCH_PG_URL;
+    if (!base) throw new Error("ra-pg needs CARDPKI_BENCH_PG_URL (scripts/bench sets it)");
+    const name = `bench_${Date.now().toString(36)}`;
+    const admin = new pg.Client({ connectionString: base });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const u = new URL(base);
+    u.pathname = `/${name}`;
+    const base0 = loadConfig(env);
+    const rtPg = await openRuntime({ ...base0, databaseUrl: u.toString(), audit: { ...base0.audit, checkpointFile: join(dir, "pg-checkpoint.json") } });
+    const caPg = rtPg.authority("demo-issuing");
+    const issuePg = () => rtPg.issuer.issue(caPg, { profileId: "loa3-smartcard-auth", publicKey: keys[n++ % keys.length]!, subject, requestedBy: "bench", allowedKinds: ["end-entity"] });
+    const postgres = await benchRa(rtPg, issuePg, concurrency, seconds);
+    await rtPg.close();
+    const sqlite = report.ra as { cardpki: { perSecond: number } };
+    report.raPostgres = { benchmark: "the ra suite's lifecycles on PostgreSQL vs SQLite, same run", sqlite: sqlite.cardpki, postgres: { ...postgres.cardpki, issuanceAloneSameRun: postgres.issuanceAloneSameRun }, ratio: Number((postgres.cardpki.perSecond / sqlite.cardpki.perSecond).toFixed(2)) };
+  }
   if (suites.has("audit")) report.audit = await benchAudit(rt, dir, measure, seconds, Number(values["verify-entries"]));
   if (suites.has("card")) report.card = await benchCard(rt, dir, Number(values["card-runs"]));
   await rt.close();
 
   if (suites.has("ocsp")) report.ocsp = await benchOcsp(env, dir, Number(values["ocsp-requests"]));
+  if (suites.has("replicas")) report.ocspReplicas = await benchOcspReplicas(env, dir, Math.min(seconds, 8));
   if (suites.has("crl")) report.crl = await benchCrl(env, dir, values["crl-sizes"]!.split(",").map(Number));
   console.log(JSON.stringify(report, null, 2));
 } finally {

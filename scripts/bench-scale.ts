@@ -1,0 +1,74 @@
+// Scale-out benchmarks for scripts/bench (issue 9): OCSP through one vs two public replicas.
+import { spawn, type ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { generateKeyPairSync } from "node:crypto";
+import { loadConfig } from "../src/composition/config.js";
+import { openRuntime } from "../src/composition/runtime.js";
+import { freePort, ocspRequestDer, wrk } from "./bench-revocation.js";
+
+const CLI = join(import.meta.dirname, "..", "src", "cli", "main.js");
+
+async function serve(env: NodeJS.ProcessEnv, role: "all" | "public"): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, [CLI, "serve", "--role", role], {
+    env: { ...env, CARDPKI_PORT: String(port), CARDPKI_HOST: "127.0.0.1", CARDPKI_RA_PORT: "0", CARDPKI_DRAIN_SECONDS: "0" }, stdio: "ignore",
+  });
+  for (let i = 0; i < 150; i++) {
+    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) return { url, child };
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  child.kill("SIGKILL");
+  throw new Error(`cardpki serve --role ${role} did not become healthy`);
+}
+
+const stop = (c: ChildProcess) => new Promise((r) => {
+  c.once("exit", r);
+  c.kill("SIGTERM");
+});
+
+/**
+ * The same client load (two wrk processes, one thread and 8 keep-alive connections each) sent to
+ * one public replica, then spread over two; the writer runs beside them, as in production.
+ */
+export async function benchOcspReplicas(env: NodeJS.ProcessEnv, dir: string, seconds: number) {
+  const rt = await openRuntime(loadConfig(env));
+  const ca = rt.authority("demo-issuing");
+  const key = new Uint8Array(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "der" }));
+  const serials: string[] = [];
+  for (let i = 0; i < 1000; i += 16)
+    serials.push(...(await Promise.all(Array.from({ length: 16 }, () => rt.issuer.issue(ca, { profileId: "loa3-smartcard-auth", publicKey: key, subject: { CN: "Bench Person", O: "Bench AB", organizationIdentifier: "NTRSE-5560000001", C: "SE" }, requestedBy: "bench-replicas", allowedKinds: ["end-entity"] })))).map((c) => c.serial));
+  const body = join(dir, "replica-req.der");
+  writeFileSync(body, ocspRequestDer(ca.nameDer, ca.signer.spki, serials[123]!));
+  await rt.close();
+
+  const writer = await serve(env, "all");
+  const replicas = [await serve(env, "public"), await serve(env, "public")];
+  try {
+    for (const r of replicas) await wrk(`${r.url}/ocsp`, body, 2, 1, 8); // warm-up
+    const load = async (targets: string[]) => {
+      const rs = await Promise.all(targets.map((u) => wrk(`${u}/ocsp`, body, seconds, 1, 8)));
+      return { perSecond: rs.reduce((a, r) => a + r.perSecond, 0), p99Ms: Math.max(...rs.map((r) => r.latencyMs.p99)) };
+    };
+    const one: { perSecond: number; p99Ms: number }[] = [];
+    const two: { perSecond: number; p99Ms: number }[] = [];
+    for (let i = 0; i < 3; i++) {
+      one.push(await load([replicas[0]!.url, replicas[0]!.url]));
+      two.push(await load([replicas[0]!.url, replicas[1]!.url]));
+    }
+    const median = (xs: { perSecond: number; p99Ms: number }[]) => [...xs].sort((a, b) => a.perSecond - b.perSecond)[1]!;
+    const m1 = median(one);
+    const m2 = median(two);
+    return {
+      benchmark: "OCSP POST (pre-signed hot path) through `cardpki serve --role public` replicas sharing one database; 2 x wrk -t1 -c8 keep-alive, same load in both cases; writer running beside",
+      oneReplica: { ...m1, runs: one.map((r) => r.perSecond) },
+      twoReplicas: { ...m2, runs: two.map((r) => r.perSecond) },
+      ratio: Number((m2.perSecond / m1.perSecond).toFixed(2)),
+      note: "client, replicas and writer share this machine's cores; on separate machines behind a load balancer each replica adds its own CPU",
+    };
+  } finally {
+    for (const r of replicas) await stop(r.child);
+    await stop(writer.child);
+  }
+}
