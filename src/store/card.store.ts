@@ -1,6 +1,8 @@
 import type { Knex } from "knex";
 import type { CardAuditEvent, CardLedger, CardRecord, HolderLetter } from "../card/ports.js";
 import { commitQueueOf, type BatchWrite, type CommitQueue } from "./commit-queue.js";
+import type { FieldCipher } from "./field-cipher.js";
+import { outboxRow } from "./outbox.store.js";
 
 type Op = { readonly card: CardRecord; readonly audit: CardAuditEvent; readonly letter?: HolderLetter };
 
@@ -30,13 +32,14 @@ export class KnexCardStore implements CardLedger {
       const r = row(card, e.at);
       const { created_at: _c, ...update } = r;
       await trx("cards").insert(r).onConflict("id").merge(update);
-      if (letter) await trx("notifications").insert({ id: letter.id, person_id: letter.personId, channel: letter.channel, subject: letter.subject, body: letter.body, created_at: letter.at.getTime() });
+      // REQ-29: the letter carries an initial PIN: sealed at rest like every outbox message.
+      if (letter) await trx("notifications").insert(outboxRow(letter, this.cipher));
       audit(e);
     }
     return ops.map(() => undefined);
   };
 
-  constructor(db: Knex, private readonly reader: Knex = db) {
+  constructor(db: Knex, private readonly reader: Knex, private readonly cipher: FieldCipher) {
     this.queue = commitQueueOf(db);
   }
 

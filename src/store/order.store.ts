@@ -4,13 +4,11 @@ import type { NewOrder, Notification, OrderChange, OrderStore, OrderView } from 
 import type { OrderState } from "../policy/workflow.js";
 import { insertChunked } from "./database.js";
 import { commitQueueOf, type AuditSink, type BatchWrite, type CommitQueue } from "./commit-queue.js";
+import type { FieldCipher } from "./field-cipher.js";
+import { outboxRow } from "./outbox.store.js";
 
 const date = (v: unknown) => (v == null ? undefined : new Date(Number(v)));
 const opt = <K extends string, V>(k: K, v: V | null | undefined) => (v == null ? {} : ({ [k]: v } as { [P in K]: V }));
-
-function notificationRow(n: Notification) {
-  return { id: n.id, person_id: n.personId, channel: n.channel, subject: n.subject, body: n.body, created_at: n.at.getTime() };
-}
 
 function orderRow(o: NewOrder): Record<string, unknown> {
   return {
@@ -74,8 +72,11 @@ export class KnexOrderStore implements OrderStore {
   private readonly queue: CommitQueue;
   private readonly write: BatchWrite<Op, boolean> = (trx, ops, audit) => this.writeBatch(trx, ops, audit);
 
-  /** `reader` may be a separate read pool (SQLite WAL readers do not wait for the writer's commits). */
-  constructor(private readonly db: Knex, private readonly reader: Knex = db) {
+  /**
+   * `reader` may be a separate read pool (SQLite WAL readers do not wait for the writer's commits).
+   * `cipher` seals the outbox messages (terms tokens, activation codes) at rest (REQ-29).
+   */
+  constructor(private readonly db: Knex, private readonly reader: Knex, private readonly cipher: FieldCipher) {
     this.queue = commitQueueOf(db);
   }
 
@@ -153,7 +154,7 @@ export class KnexOrderStore implements OrderStore {
     const changes = winners.flatMap((o) => (o.kind === "change" ? [o.change] : []));
     await insertChunked(trx, "order_identifications", changes.flatMap((c) => (c.identification ? [identificationRow(c.orderId, c.identification)] : [])));
     await insertChunked(trx, "officer_credentials", changes.flatMap((c) => (c.officerCredential ? [{ serial: c.officerCredential.serial, person_id: c.officerCredential.personId, created_at: c.at.getTime() }] : [])));
-    await insertChunked(trx, "notifications", winners.flatMap((o) => (o.kind === "create" ? [o.notification] : o.change.notifications ?? []).map(notificationRow)));
+    await insertChunked(trx, "notifications", winners.flatMap((o) => (o.kind === "create" ? [o.notification] : o.change.notifications ?? []).map((n) => outboxRow(n, this.cipher))));
     for (const o of winners) audit(o.audit);
     return done;
   }
