@@ -4,7 +4,8 @@ import { commitQueueOf, type BatchWrite, type CommitQueue } from "./commit-queue
 import type { FieldCipher } from "./field-cipher.js";
 import { outboxRow } from "./outbox.store.js";
 
-type Op = { readonly card: CardRecord; readonly audit: CardAuditEvent; readonly letter?: HolderLetter };
+/** `letter`: the outbox row, sealed before the op joins the queue (REQ-29). */
+type Op = { readonly card: CardRecord; readonly audit: CardAuditEvent; readonly letter?: Record<string, unknown> };
 
 const row = (c: CardRecord, at: Date) => ({
   id: c.id, card_serial: c.cardSerial, atr: c.atr, order_id: c.orderId, holder_person_id: c.holderPersonId, state: c.state,
@@ -32,8 +33,7 @@ export class KnexCardStore implements CardLedger {
       const r = row(card, e.at);
       const { created_at: _c, ...update } = r;
       await trx("cards").insert(r).onConflict("id").merge(update);
-      // REQ-29: the letter carries an initial PIN: sealed at rest like every outbox message.
-      if (letter) await trx("notifications").insert(outboxRow(letter, this.cipher));
+      if (letter) await trx("notifications").insert(letter);
       audit(e);
     }
     return ops.map(() => undefined);
@@ -54,6 +54,7 @@ export class KnexCardStore implements CardLedger {
   }
 
   async save(card: CardRecord, audit: CardAuditEvent, letter?: HolderLetter): Promise<void> {
-    await this.queue.run(this.write, { card, audit, ...(letter ? { letter } : {}) });
+    // REQ-29: the letter carries an initial PIN: sealed at rest like every outbox message.
+    await this.queue.run(this.write, { card, audit, ...(letter ? { letter: outboxRow(letter, this.cipher) } : {}) });
   }
 }

@@ -57,9 +57,10 @@ async function compareAndSet(trx: Knex.Transaction, cs: readonly OrderChange[]):
 /** Good or on hold: a suspended card is still to be revoked when its order expires or its holder is unbound (RFC 5280 5.3.1). */
 const notRevokedForGood = (q: Knex.QueryBuilder) => q.whereNull("c.revoked_at").orWhere("c.revocation_reason", "certificateHold");
 
+/** `outbox`: the op's messages as rows, sealed before the op joins the queue (REQ-29), not while the batch holds the writer. */
 type Op =
-  | { readonly kind: "change"; readonly change: OrderChange; readonly audit: AuditEvent }
-  | { readonly kind: "create"; readonly order: NewOrder; readonly audit: AuditEvent; readonly notification: Notification };
+  | { readonly kind: "change"; readonly change: OrderChange; readonly audit: AuditEvent; readonly outbox: readonly Record<string, unknown>[] }
+  | { readonly kind: "create"; readonly order: NewOrder; readonly audit: AuditEvent; readonly outbox: readonly Record<string, unknown>[] };
 
 
 /**
@@ -127,11 +128,11 @@ export class KnexOrderStore implements OrderStore {
   }
 
   apply(change: OrderChange, audit: AuditEvent): Promise<boolean> {
-    return this.queue.run(this.write, { kind: "change", change, audit });
+    return this.queue.run(this.write, { kind: "change", change, audit, outbox: (change.notifications ?? []).map((n) => outboxRow(n, this.cipher)) });
   }
 
   async create(order: NewOrder, audit: AuditEvent, notification: Notification): Promise<void> {
-    await this.queue.run(this.write, { kind: "create", order, audit, notification });
+    await this.queue.run(this.write, { kind: "create", order, audit, outbox: [outboxRow(notification, this.cipher)] });
   }
 
   private async writeBatch(trx: Knex.Transaction, ops: readonly Op[], audit: AuditSink): Promise<boolean[]> {
@@ -154,7 +155,7 @@ export class KnexOrderStore implements OrderStore {
     const changes = winners.flatMap((o) => (o.kind === "change" ? [o.change] : []));
     await insertChunked(trx, "order_identifications", changes.flatMap((c) => (c.identification ? [identificationRow(c.orderId, c.identification)] : [])));
     await insertChunked(trx, "officer_credentials", changes.flatMap((c) => (c.officerCredential ? [{ serial: c.officerCredential.serial, person_id: c.officerCredential.personId, created_at: c.at.getTime() }] : [])));
-    await insertChunked(trx, "notifications", winners.flatMap((o) => (o.kind === "create" ? [o.notification] : o.change.notifications ?? []).map((n) => outboxRow(n, this.cipher))));
+    await insertChunked(trx, "notifications", winners.flatMap((o) => o.outbox));
     for (const o of winners) audit(o.audit);
     return done;
   }
