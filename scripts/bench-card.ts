@@ -25,7 +25,7 @@ export async function benchCard(rt: Runtime, dir: string, runs: number) {
   vcard("start");
   const registerFile = join(dir, "card-register.json");
   writeFileSync(registerFile, JSON.stringify({ people: { [HOLDER]: { status: "alive" }, "199001019999": { status: "alive" } } }));
-  const ra = openRa(rt, { register: fileRegister(registerFile) });
+  const ra = await openRa(rt, { register: fileRegister(registerFile) });
   const spki = new Uint8Array(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "der" }));
   await bootstrapStaff(rt, ra, { orgNumber: "556000-0000", orgName: "bench", country: "SE", nationalId: "199001019999", name: "Bench Staff", roles: ["ra-admin", "ra-officer", "ca-operator"], qualifiedUntil: new Date(Date.now() + 30 * 86_400_000), publicKey: spki, operator: "bench" });
   const staff = await staffActor(ra, "556000-0000", "199001019999");

@@ -65,7 +65,7 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
   const registerFile = join(dir, "bench-register.json");
   const people = Array.from({ length: concurrency * 4 }, (_, i) => `1970${String(i).padStart(8, "0")}`);
   writeFileSync(registerFile, JSON.stringify({ people: Object.fromEntries(people.map((p) => [p, { status: "alive" }])) }));
-  const ra = openRa(rt, { register: fileRegister(registerFile) });
+  const ra = await openRa(rt, { register: fileRegister(registerFile) });
   const staffKey = () => new Uint8Array(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "der" }));
   const until = new Date(Date.now() + 86_400_000 * 30);
   const boot = await bootstrapStaff(rt, ra, { orgNumber: "556000-0000", orgName: "x", country: "SE", nationalId: "199001019999", name: "Bench Staff", roles: ["ra-admin", "ra-officer", "ca-operator"], qualifiedUntil: until, publicKey: staffKey(), operator: "bench" });
@@ -87,8 +87,8 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
   const lifecycle = async (w: number) => {
     const a = applicants[(w + concurrency * (k % 4)) % applicants.length]!;
     const o = await ra.orders.create(o1, { personId: a.id, workflowId: "loa3-card-order", nationalId: a.nationalId });
-    const note = await rt.readDb("notifications").where({ person_id: a.id }).orderBy("created_at", "desc").first();
-    const token = /token: ([A-Z0-9]+)/.exec(note.body)![1]!;
+    const [note] = await ra.outbox.recent({ personId: a.id, limit: 1 });
+    const token = /token: ([A-Z0-9]+)/.exec(note!.body)![1]!;
     await ra.orders.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: token, termsVersion: rt.config.ra.termsVersion, accepted: true });
     await ra.orders.act(o.id, "identify", o1, { document: doc, faceCompared: true });
     await ra.orders.act(o.id, "identify", o2, { document: doc, faceCompared: true });

@@ -6,7 +6,7 @@ import { CaError } from "../shared/ca-error.js";
 import type { KeyType } from "../shared/key-type.js";
 import type { SubjectAttributes } from "../asn1/name.js";
 
-export const CEREMONY_KINDS = ["root", "issuing-ca", "ocsp-signer", "audit-signer", "root-crl", "key-backup"] as const;
+export const CEREMONY_KINDS = ["root", "issuing-ca", "ocsp-signer", "audit-signer", "root-crl", "key-backup", "data-key"] as const;
 export type CeremonyKind = (typeof CEREMONY_KINDS)[number];
 
 /** A reviewed ceremony file (model: boulder cmd/ceremony): what will happen, as data (REQ-26). */
@@ -18,9 +18,10 @@ export interface CeremonyScript {
   readonly kind: CeremonyKind;
   /** Token holding the new key (root, issuing-ca, ocsp-signer) or the token to back up (key-backup). */
   readonly token: string;
-  readonly key?: { readonly label: string; readonly type: KeyType };
+  /** A key pair (KeyType) or, for data-key, the AES-256 key that wraps the personal-data keys (REQ-29). */
+  readonly key?: { readonly label: string; readonly type: KeyType | "AES-256" };
   readonly ca?: { readonly id: string; readonly serialPrefix: number };
-  /** ca-store id of the signing CA (issuing-ca, ocsp-signer, root-crl; key-backup: the CA whose key is backed up). */
+  /** ca-store id of the signing CA (issuing-ca, ocsp-signer, root-crl; key-backup: the CA whose key is backed up; data-key: the CA whose key signs the transcript and under whose ca-store folder the key URI goes). */
   readonly parent?: string;
   readonly profile?: string;
   readonly subject?: SubjectAttributes;
@@ -53,7 +54,7 @@ const SCHEMA = {
     token: { type: "string", minLength: 1, maxLength: 32 },
     key: {
       type: "object", additionalProperties: false, required: ["label", "type"],
-      properties: { label: { type: "string", pattern: "^[A-Za-z0-9._-]{1,64}$" }, type: { enum: ["P-256", "P-384", "RSA-2048", "RSA-3072", "RSA-4096"] } },
+      properties: { label: { type: "string", pattern: "^[A-Za-z0-9._-]{1,64}$" }, type: { enum: ["P-256", "P-384", "RSA-2048", "RSA-3072", "RSA-4096", "AES-256"] } },
     },
     ca: { type: "object", additionalProperties: false, required: ["id", "serialPrefix"], properties: { id: ID, serialPrefix: { type: "integer", minimum: 1, maximum: 127 } } },
     parent: ID,
@@ -80,6 +81,8 @@ const NEEDS: Record<CeremonyKind, { need: (keyof CeremonyScript)[]; forbid: (key
   "audit-signer": { need: ["key", "profile", "subject", "parent"], forbid: ["ca", "crl", "output"] },
   "root-crl": { need: ["parent", "crl"], forbid: ["key", "ca", "profile", "subject", "validityDays", "output"] },
   "key-backup": { need: ["parent", "output"], forbid: ["key", "ca", "profile", "subject", "validityDays", "crl"] },
+  // REQ-29: the HSM key that wraps the data-encryption keys of personal data; no certificate.
+  "data-key": { need: ["key", "parent"], forbid: ["ca", "profile", "subject", "validityDays", "crl", "output"] },
 };
 
 export function parseCeremonyScript(doc: unknown, source: string): CeremonyScript {
@@ -91,6 +94,8 @@ export function parseCeremonyScript(doc: unknown, source: string): CeremonyScrip
   const rule = NEEDS[s.kind];
   for (const k of rule.need) if (s[k] === undefined) throw new CaError("config", `ceremony ${source}: kind ${s.kind} needs '${k}'`);
   for (const k of rule.forbid) if (s[k] !== undefined) throw new CaError("config", `ceremony ${source}: kind ${s.kind} does not take '${k}'`);
+  if (s.key && (s.kind === "data-key") !== (s.key.type === "AES-256"))
+    throw new CaError("config", `ceremony ${source}: ${s.kind === "data-key" ? "a data-key ceremony makes an AES-256 key" : `kind ${s.kind} makes a key pair, not ${s.key.type}`}`);
   if (s.custodians.quorum > s.custodians.of) throw new CaError("config", `ceremony ${source}: quorum ${s.custodians.quorum} > ${s.custodians.of} custodians`);
   return s;
 }

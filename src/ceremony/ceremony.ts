@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import { X509Certificate } from "node:crypto";
 import { CaError } from "../shared/ca-error.js";
 import type { Clock } from "../shared/clock.js";
+import type { KeyType } from "../shared/key-type.js";
 import { authorityFromCertificate, type Authority } from "../ca/authority.js";
 import type { CertificateIssuer } from "../ca/certificate-issuer.js";
 import type { CertStore, KeySigner } from "../ca/ports.js";
@@ -97,6 +98,8 @@ export async function runCeremony(script: CeremonyScript, deps: CeremonyDeps): P
   const signerDir = script.kind === "ocsp-signer" ? "ocsp-signers" : "audit-signers";
   if ((script.kind === "ocsp-signer" || script.kind === "audit-signer") && caDir.has(`${outDir}/${signerDir}/${script.key!.label}/cert.pem`))
     throw new CaError("conflict", `${script.kind} '${script.key!.label}' of '${outDir}' already exists`);
+  if (script.kind === "data-key" && caDir.has(`${outDir}/data-keys/${script.key!.label}/key.uri`))
+    throw new CaError("conflict", `data-key '${script.key!.label}' of '${outDir}' already exists`);
   if (script.kind === "key-backup" && existsSync(script.output!)) throw new CaError("conflict", `${script.output} exists; refusing to overwrite`);
   const ks = await deps.keystore(script.token);
   if (script.key && (await ks.hasKey({ label: script.key.label })))
@@ -106,7 +109,7 @@ export async function runCeremony(script: CeremonyScript, deps: CeremonyDeps): P
     const want = script.kind === "ocsp-signer" || script.kind === "audit-signer" ? "infrastructure" : "ca";
     if (p.kind !== want) throw new CaError("config", `profile '${p.id}' is ${p.kind}, ceremony ${script.kind} needs ${want}`);
     if (script.kind === "ocsp-signer" && !p.ocspNoCheck) throw new CaError("config", `profile '${p.id}' lacks id-pkix-ocsp-nocheck (RFC 6960 4.2.2.2.1)`);
-    if (script.key && !p.keyTypes.includes(script.key.type))
+    if (script.key && !p.keyTypes.includes(script.key.type as KeyType))
       throw new CaError("config", `key type ${script.key.type} not allowed by profile '${p.id}' (${p.keyTypes.join(", ")})`);
     if (script.validityDays !== undefined && script.validityDays > p.validity.days)
       throw new CaError("config", `validityDays ${script.validityDays} exceeds profile '${p.id}' (${p.validity.days})`);
@@ -135,7 +138,7 @@ export async function runCeremony(script: CeremonyScript, deps: CeremonyDeps): P
     const key = script.key!;
     await confirmOrStop(`generate a ${key.type} key '${key.label}' on token '${script.token}'?`);
     say("generate-key", `generating ${key.type} key '${key.label}' on token '${script.token}'`);
-    const info = await ui.progress(`${key.type} key generation`, ks.generateKeyPair(key.label, key.type));
+    const info = await ui.progress(`${key.type} key generation`, ks.generateKeyPair(key.label, key.type as KeyType)); // parseCeremonyScript: AES-256 only in data-key
     keyId = info.id;
     const attrs = await ks.keyAttributes({ id: info.id });
     // REQ-26: sensitive, never extractable, sign-only.
@@ -178,6 +181,25 @@ export async function runCeremony(script: CeremonyScript, deps: CeremonyDeps): P
       signing = { signer, description: `ca:${stored.manifest.id}` };
     }
     say("record", `recorded ${outputs.join(", ")} in ${caDir.root}`);
+  } else if (script.kind === "data-key") {
+    // REQ-29: the HSM key that wraps the data-encryption keys of personal data. It is made here,
+    // in front of custodians and a witness like every CA key (REQ-26), not on first use: an operator
+    // expects every long-lived HSM key to have a ceremony transcript. The data keys it wraps are
+    // made by the service on first start (random, wrapped, stored in the database, audited).
+    const key = script.key!;
+    await confirmOrStop(`generate an AES-256 data-key wrapping key '${key.label}' on token '${script.token}'?`);
+    say("generate-key", `generating AES-256 key '${key.label}' on token '${script.token}'`);
+    const info = await ks.generateAesKey(key.label);
+    keyId = info.id;
+    const attrs = await ks.secretKeyAttributes({ id: info.id });
+    // Sensitive, never extractable, encrypt/decrypt only: it wraps data keys through C_Encrypt and nothing else.
+    const safe = attrs.sensitive && !attrs.extractable && attrs.neverExtractable && attrs.encrypt && attrs.decrypt && !attrs.wrap && !attrs.unwrap && !attrs.sign && !attrs.derive && attrs.valueLen === 32;
+    rec.key({ token: script.token, label: key.label, id: info.id, type: key.type, attributes: { ...attrs } });
+    say("check-key", `key id ${info.id}: ${safe ? "AES-256, sensitive, never extractable, encrypt/decrypt only" : "UNSAFE ATTRIBUTES"}`, { attributes: attrs, safe });
+    if (!safe) throw new CaError("hsm-unavailable", `key '${key.label}' has unsafe attributes ${JSON.stringify(attrs)}`);
+    write(`${outDir}/data-keys/${key.label}/key.uri`, formatPkcs11Uri({ token: script.token, object: key.label, id: info.id, type: "secret-key" }) + "\n");
+    say("record", `recorded ${outputs.join(", ")} in ${caDir.root}`);
+    signing = { signer: parentAuthority!.signer, description: `ca:${parentAuthority!.id}` };
   } else if (script.kind === "root-crl") {
     const root = parentAuthority!;
     if (parent!.manifest.kind !== "root") throw new CaError("config", `root-crl needs a root CA; '${parent!.manifest.id}' is ${parent!.manifest.kind}`);

@@ -17,8 +17,9 @@ export interface TranscriptKey {
   readonly label: string;
   readonly id: string;
   readonly type: string;
-  readonly spkiSha256: string;
-  readonly attributes: Record<string, boolean>;
+  /** Key pairs; a secret key (data-key ceremony) has no public key. */
+  readonly spkiSha256?: string;
+  readonly attributes: Record<string, boolean | number>;
 }
 
 /** The evidence of one ceremony (REQ-26): who, what, when, which keys, which outputs. */

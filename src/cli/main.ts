@@ -10,8 +10,9 @@ import { raCommands } from "./commands/ra.commands.js";
 import { cardCommands } from "./commands/card.commands.js";
 import { auditCommands } from "./commands/audit.commands.js";
 import { backupCmd, restoreCmd } from "./commands/backup.commands.js";
+import { dataCommands } from "./commands/data.commands.js";
 
-const TOP: readonly (Command | CommandGroup)[] = [serve, setupDemoCmd, certCommands, crlCommands, caCommands, ceremonyCommands, raCommands, cardCommands, auditCommands, backupCmd, restoreCmd];
+const TOP: readonly (Command | CommandGroup)[] = [serve, setupDemoCmd, certCommands, crlCommands, caCommands, ceremonyCommands, raCommands, cardCommands, auditCommands, dataCommands, backupCmd, restoreCmd];
 
 function topHelp(): string {
   const lines = ["usage: cardpki COMMAND [SUBCOMMAND] [options]", "", "commands:"];

@@ -9,6 +9,7 @@ import { verifyChain, type VerifyResult } from "../audit/chain-verifier.js";
 import { KnexAuditStore } from "../store/audit.store.js";
 import { recordAuditEvent } from "../store/commit-queue.js";
 import { KnexEvidenceStore } from "../store/evidence.store.js";
+import { fieldCipher } from "./data-keys.js";
 import { buildEvidence, type Evidence } from "../audit/evidence.js";
 import { buildReport, type ConformanceReport } from "../audit/report.js";
 export { reportHtml } from "../audit/report.js";
@@ -146,9 +147,11 @@ function ceremonies(caStoreDir: string): ConformanceReport["ceremonies"][number]
 export function openAuditTrail(rt: Runtime, given?: ReadonlyMap<string, Workflow>): AuditTrail {
   let workflows = given; // read from policies/ only when evidence first needs them
   const store = new KnexAuditStore(rt.db, rt.readDb);
-  const records = new KnexEvidenceStore(rt.readDb);
+  // REQ-29: officers' names are sealed at rest; the HSM unwraps the data keys when evidence is first asked for.
+  let opened: KnexEvidenceStore | undefined;
+  const evidenceStore = async () => (opened ??= new KnexEvidenceStore(rt.readDb, await fieldCipher(rt)));
   const evidence = async (serial: string): Promise<Evidence> => {
-    const r = await records.forCertificate(serial.toLowerCase());
+    const r = await (await evidenceStore()).forCertificate(serial.toLowerCase());
     if (!r) throw new CaError("not-found", `no certificate with serial ${serial}`);
     workflows ??= loadWorkflows(join(rt.config.policyDir, "workflows"));
     const w = r.order ? workflows.get(r.order.workflowId) : undefined;
@@ -203,6 +206,7 @@ export function openAuditTrail(rt: Runtime, given?: ReadonlyMap<string, Workflow
       return { gap, crlNumbers, ...(checkpoint ? { checkpoint } : {}) };
     },
     async report(from, to) {
+      const records = await evidenceStore();
       const issued = await records.issuedBetween(from.getTime(), to.getTime());
       const all: Evidence[] = [];
       for (const c of issued) all.push(await evidence(c.serial));

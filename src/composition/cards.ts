@@ -66,7 +66,7 @@ export function factoryCredentials(rt: Runtime): FactoryCredentials {
 
 /** Wires the card writer: ledger on the runtime's database, secrets sealed under the card KEK, production through the RA. */
 export function openCards(rt: Runtime, ra: Ra, operator: string | Actor): Cards {
-  const ledger = new KnexCardStore(rt.db, rt.readDb);
+  const ledger = new KnexCardStore(rt.db, rt.readDb, ra.cipher); // REQ-29: letters with PINs sealed at rest
   const sealer = aesGcmSealer(ownerOnlyKey(rt.config.card.kekFile, rt.random, { what: "card key-encryption key", exact: true }), rt.random);
   const production = cardProduction(rt, ra, operator);
   const { clock, random } = rt;

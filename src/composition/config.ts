@@ -54,6 +54,14 @@ export interface Config {
     /** REQ-28: entries are kept at least this long; the retention job removes only older ones. */
     readonly retentionYears: number;
   };
+  /** REQ-29: personal data (names, emails, outbox messages) encrypted at rest. */
+  readonly dataEncryption: {
+    /**
+     * RFC 7512 URI (no PIN) of the HSM AES key that wraps the data-encryption keys, made by a data-key
+     * ceremony. Default: the one data key in the CA store (`<ca>/data-keys/<label>/key.uri`).
+     */
+    readonly wrappingKey?: string;
+  };
   readonly backup: {
     /** REQ-30: the key backups are encrypted with (32 random bytes, owner-only; keep a copy apart from the backups). */
     readonly keyFile: string;
@@ -92,6 +100,7 @@ const FILE_SCHEMA = {
       },
     },
     backup: { type: "object", additionalProperties: false, properties: { keyFile: { type: "string" } } },
+    dataEncryption: { type: "object", additionalProperties: false, properties: { wrappingKey: { type: "string", pattern: "^pkcs11:[^\\s]+$" } } },
     audit: {
       type: "object", additionalProperties: false,
       properties: { signer: { type: "string" }, checkpointFile: { type: "string" }, checkpointSeconds: { type: "integer", minimum: 1, maximum: 86400 }, retentionYears: { type: "integer", minimum: 5, maximum: 100 } },
@@ -128,6 +137,12 @@ const validate = new Ajv({ allErrors: true, strict: true }).compile(FILE_SCHEMA)
  */
 /** The project folder (holds policies/, ca-store/, data/); relative settings resolve against it. */
 export const APP_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+
+function dataEncryption(wrappingKey: string | undefined): Config["dataEncryption"] {
+  if (wrappingKey === undefined) return {};
+  if (!/^pkcs11:\S+$/.test(wrappingKey)) throw new CaError("config", `CARDPKI_DATA_WRAPPING_KEY must be a PKCS#11 URI (pkcs11:token=...;object=...), got '${wrappingKey}'`);
+  return { wrappingKey };
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT): Config {
   const dataDir = resolve(cwd, env.CARDPKI_DATA_DIR ?? "data");
@@ -197,6 +212,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
       retentionYears: Number(f.audit?.retentionYears ?? 5),
     },
     backup: { keyFile: resolve(cwd, env.CARDPKI_BACKUP_KEY ?? f.backup?.keyFile ?? join(dataDir, "backup.key")) },
+    dataEncryption: dataEncryption(env.CARDPKI_DATA_WRAPPING_KEY ?? f.dataEncryption?.wrappingKey),
     card: {
       kekFile: resolve(cwd, env.CARDPKI_CARD_KEK ?? f.card?.kekFile ?? join(dataDir, "card-kek.key")),
       ...((env.CARDPKI_CARD_READER ?? f.card?.reader) ? { reader: (env.CARDPKI_CARD_READER ?? f.card?.reader) as string } : {}),

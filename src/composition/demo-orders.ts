@@ -31,7 +31,7 @@ export async function demoOrderInProduction(rt: Runtime, ra: Ra, input: { staff:
   const holder = await ra.onboarding.bindPerson(staff, org.id, input.holder);
   const [o1, o2] = officers as [Actor, Actor];
   const o = await ra.orders.create(o1, { personId: holder.id, workflowId: "loa3-card-order", nationalId: input.holder.nationalId });
-  const note = await rt.readDb("notifications").where({ person_id: holder.id }).orderBy("created_at", "desc").first();
+  const [note] = await ra.outbox.recent({ personId: holder.id, limit: 1 });
   const token = /token: ([A-Z0-9]+)/.exec(String(note?.body))?.[1];
   if (!token) throw new CaError("internal", "the applicant's token is not in the outbox");
   await ra.orders.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: token, termsVersion: rt.config.ra.termsVersion, accepted: true });

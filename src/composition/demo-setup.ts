@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { X509Certificate, generateKeyPairSync } from "node:crypto";
 import { writeDemoServerCertificate } from "./demo-tls.js";
 import { bootstrapStaff, openRa } from "./ra.js";
-import { openRuntime } from "./runtime.js";
+import { openRuntime, useEmbeddedSoftHsm, withRuntime } from "./runtime.js";
+import { dataKeyNames, sealExistingPersonalData } from "./data-keys.js";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { loadConfig, type Config } from "./config.js";
@@ -12,7 +13,7 @@ import { CaDirectory } from "../ceremony/ca-directory.js";
 import { combinePinShares, openShare, parseShareFile, type OpenedShare } from "../ceremony/pin-shares.js";
 import type { CeremonyUi } from "../ceremony/ceremony.js";
 
-const DEMO_CEREMONIES = ["demo-root.yaml", "demo-issuing.yaml", "demo-ocsp-signer.yaml", "demo-audit-signer.yaml", "demo-root-crl.yaml"];
+const DEMO_CEREMONIES = ["demo-root.yaml", "demo-issuing.yaml", "demo-ocsp-signer.yaml", "demo-audit-signer.yaml", "demo-data-key.yaml", "demo-root-crl.yaml"];
 const DEMO_CUSTODIANS = ["alice", "bob", "carol"];
 const DEMO_TOKENS = ["cardpki-root", "cardpki-issuing"];
 
@@ -34,6 +35,7 @@ export async function setupDemo(base: Config, log: (l: string) => void, env: Nod
   const configFile = join(base.dataDir, "cardpki.json");
   if (existsSync(configFile)) {
     log(`embedded default already set up (${configFile})`);
+    await addDemoDataKey(base, log);
     return base;
   }
   mkdirSync(base.dataDir, { recursive: true, mode: 0o700 });
@@ -75,6 +77,22 @@ export async function setupDemo(base: Config, log: (l: string) => void, env: Nod
   return config;
 }
 
+/**
+ * REQ-29: a demo folder made before personal data was encrypted at rest has no data-key wrapping
+ * key: run the demo data-key ceremony with the demo custodians, then seal the rows still in clear.
+ */
+async function addDemoDataKey(config: Config, log: (l: string) => void): Promise<void> {
+  if (dataKeyNames(config.caStoreDir).length > 0 || config.dataEncryption.wrappingKey || !new CaDirectory(config.caStoreDir).exists("demo-issuing")) return;
+  if (!existsSync(join(config.dataDir, "demo-custodians"))) return;
+  useEmbeddedSoftHsm(config);
+  log("ceremony demo-data-key.yaml (REQ-29: this demo folder predates encryption of personal data at rest)");
+  const ui: CeremonyUi = { step: (n, t) => log(`  [${n}] ${t}`), confirm: async () => true, progress: (_l, w) => w };
+  await runCeremonyFile(config, { file: join(config.policyDir, "ceremonies", "demo-data-key.yaml"), operator: "demo-operator", witness: "demo-witness", shares: demoShares(config.dataDir), ui });
+  await withRuntime(config, { withoutAuthorities: true }, async (rt) => {
+    for (const r of await sealExistingPersonalData(rt, "operator:demo-setup")) log(`  sealed ${r.sealed} of ${r.rows} ${r.table} rows`);
+  });
+}
+
 /** Demo people in the file-backed register (REQ-07): national ID → status. */
 export const DEMO_REGISTER = {
   people: {
@@ -102,7 +120,7 @@ async function setupDemoRa(config: Config, log: (l: string) => void): Promise<vo
   writeFileSync(config.ra.documentRegisterFile, JSON.stringify(DEMO_DOCUMENT_REGISTER, null, 2) + "\n", { mode: 0o600 });
   const rt = await openRuntime(config);
   try {
-    const ra = openRa(rt);
+    const ra = await openRa(rt);
     const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
     const staff = await bootstrapStaff(rt, ra, {
       orgNumber: "556000-0000", orgName: "cardpki demo service owner", country: "SE", nationalId: "199001011234", name: "Ada Admin", email: "ada@example.org",

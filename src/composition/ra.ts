@@ -14,6 +14,9 @@ import type { Role } from "../ra/order.js";
 import { KnexOrderStore } from "../store/order.store.js";
 import { KnexDirectoryStore } from "../store/directory.store.js";
 import { KnexRevocationRequestStore } from "../store/revocation-request.store.js";
+import { KnexOutboxStore } from "../store/outbox.store.js";
+import type { FieldCipher } from "../store/field-cipher.js";
+import { fieldCipher } from "./data-keys.js";
 import { cardCertificates } from "./card-certificates.js";
 import { ownerOnlyKey } from "./key-file.js";
 import { fileDocumentRegister, fileRegister } from "./file-register.js";
@@ -25,6 +28,10 @@ export interface Ra {
   readonly workflows: ReadonlyMap<string, Workflow>;
   readonly orderStore: KnexOrderStore;
   readonly directory: KnexDirectoryStore;
+  /** Messages sent through another channel (terms tokens, activation codes, PINs), decrypted. */
+  readonly outbox: KnexOutboxStore;
+  /** REQ-29: seals personal data at rest (data keys unwrapped by the HSM once). */
+  readonly cipher: FieldCipher;
   readonly certs: CardCertificates;
   readonly hasher: KeyedHasher;
   readonly onboarding: Onboarding;
@@ -40,11 +47,13 @@ export function hashKey(rt: Runtime): Uint8Array {
 }
 
 /** Wires the RA over the runtime's database and CA (the only place that picks the RA's backends). */
-export function openRa(rt: Runtime, opts: { register?: PopulationRegister; documents?: DocumentRegister; certs?: CardCertificates } = {}): Ra {
+export async function openRa(rt: Runtime, opts: { register?: PopulationRegister; documents?: DocumentRegister; certs?: CardCertificates } = {}): Promise<Ra> {
   const workflows = loadWorkflows(join(rt.config.policyDir, "workflows"));
   for (const w of workflows.values()) for (const p of w.profiles) if (!rt.profiles.has(p)) throw new CaError("config", `workflow ${w.id} names profile '${p}', which is not loaded`);
-  const orderStore = new KnexOrderStore(rt.db, rt.readDb);
-  const directory = new KnexDirectoryStore(rt.db, rt.readDb);
+  // REQ-29: people's names and emails and the outbox are sealed at rest; no RA without the data keys.
+  const cipher = await fieldCipher(rt);
+  const orderStore = new KnexOrderStore(rt.db, rt.readDb, cipher);
+  const directory = new KnexDirectoryStore(rt.db, rt.readDb, cipher);
   const certs = opts.certs ?? cardCertificates(rt, () => rt.authority(rt.config.issuingCas[0] ?? ""));
   const hasher = new KeyedHasher(hashKey(rt));
   const register = opts.register ?? fileRegister(rt.config.ra.registerFile);
@@ -54,7 +63,7 @@ export function openRa(rt: Runtime, opts: { register?: PopulationRegister; docum
   const { clock, random } = rt;
   const orders = new OrderService({ orders: orderStore, directory, workflows, certs, register, hasher, clock, random, currentTermsVersion: rt.config.ra.termsVersion, ...(documents ? { documents } : {}) });
   return {
-    workflows, orderStore, directory, certs, hasher, orders,
+    workflows, orderStore, directory, certs, hasher, orders, cipher, outbox: new KnexOutboxStore(rt.readDb, cipher),
     onboarding: new Onboarding({ directory, orders: orderStore, certs, hasher, clock, random }),
     desk: new RevocationDesk({ requests: new KnexRevocationRequestStore(rt.db), orders: orderStore, directory, certs, policy: rt.revocationPolicy, clock, random }),
     expiry: new ExpiryScheduler({ orders: orderStore, service: orders, certs, workflows, clock }),

@@ -239,7 +239,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   let expiryLoop: ReturnType<typeof loop> | undefined;
   if (writer && existsSync(config.ra.tlsCert) && existsSync(config.ra.tlsKey) && authorities.size > 0) {
     try {
-      const ra = openRa(runtime);
+      const ra = await openRa(runtime);
       const clientCas = [...authorities.values()].flatMap((a) => {
         const ca = caDir.load(a.id);
         return [ca.certDer, ...ca.chainDer].map((d) => toPem("CERTIFICATE", d));

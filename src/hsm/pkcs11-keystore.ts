@@ -297,7 +297,7 @@ export class Pkcs11Keystore {
   }
 
   async hasKey(ref: KeyRef): Promise<boolean> {
-    return this.withSession((s) => this.findObjects(s, graphene.ObjectClass.PRIVATE_KEY, ref).length + this.findObjects(s, graphene.ObjectClass.PUBLIC_KEY, ref).length > 0);
+    return this.withSession((s) => [graphene.ObjectClass.PRIVATE_KEY, graphene.ObjectClass.PUBLIC_KEY, graphene.ObjectClass.SECRET_KEY].some((c) => this.findObjects(s, c, ref).length > 0));
   }
 
   async keyAttributes(ref: KeyRef): Promise<KeyAttributes> {
@@ -333,6 +333,79 @@ export class Pkcs11Keystore {
         s.generateKeyPair(mech, pubT, privT, (err, kp) => (err || !kp ? reject(err ?? new Error("no key pair")) : resolve(kp))));
       return publicKeyInfo(pair.publicKey);
     });
+  }
+
+  /**
+   * Generates an AES-256 secret key on the token for wrapping data keys (REQ-29): sensitive, never
+   * extractable, encrypt/decrypt only (no wrap, unwrap, sign or derive), so its value never leaves
+   * the HSM and it wraps nothing but what we hand it through C_Encrypt.
+   */
+  async generateAesKey(label: string): Promise<{ label: string; id: string }> {
+    if (await this.hasKey({ label })) throw new CaError("conflict", `a key labelled '${label}' already exists on token '${this.tokenLabel}'`);
+    return this.withSession((s) => {
+      const id = randomBytes(16);
+      s.generateKey(graphene.KeyGenMechanism.AES, {
+        class: graphene.ObjectClass.SECRET_KEY, keyType: graphene.KeyType.AES, valueLen: 32, token: true, private: true, label, id,
+        sensitive: true, extractable: false, encrypt: true, decrypt: true, wrap: false, unwrap: false, sign: false, verify: false, derive: false,
+      });
+      return { label, id: id.toString("hex") };
+    });
+  }
+
+  /** Attributes of the secret key that matches ref (ceremony checks). */
+  async secretKeyAttributes(ref: KeyRef): Promise<KeyAttributes & { encrypt: boolean; wrap: boolean; valueLen: number }> {
+    return this.withSession((s) => {
+      const keys = this.findObjects(s, graphene.ObjectClass.SECRET_KEY, ref);
+      if (keys.length !== 1) throw new CaError("not-found", `${keys.length} secret keys match ${describe(ref)} on token '${this.tokenLabel}'`);
+      const a = keys[0]!.getAttribute({
+        sensitive: null, extractable: null, alwaysSensitive: null, neverExtractable: null, sign: null, encrypt: null,
+        decrypt: null, wrap: null, unwrap: null, derive: null, token: null, private: null, valueLen: null,
+      }) as Record<string, boolean | number>;
+      return {
+        sensitive: !!a.sensitive, extractable: !!a.extractable, alwaysSensitive: !!a.alwaysSensitive, neverExtractable: !!a.neverExtractable,
+        sign: !!a.sign, encrypt: !!a.encrypt, decrypt: !!a.decrypt, wrap: !!a.wrap, unwrap: !!a.unwrap, derive: !!a.derive, token: !!a.token,
+        private: !!a.private, valueLen: Number(a.valueLen),
+      };
+    });
+  }
+
+  /** The AES key an RFC 7512 URI names (by CKA_ID when it has one, else by label), for wrapping data keys. */
+  async aesKeyFor(uri: Pkcs11KeyUri): Promise<Pkcs11AesKey> {
+    const ref: KeyRef = uri.id !== undefined ? { id: uri.id } : { label: uri.object! };
+    const id = await this.withSession((s) => {
+      const keys = this.findObjects(s, graphene.ObjectClass.SECRET_KEY, ref);
+      if (keys.length === 0) throw new CaError("hsm-unavailable", `no secret key ${describe(ref)} on token '${this.tokenLabel}' (REQ-29: the data-key wrapping key is missing)`);
+      if (keys.length > 1) throw new CaError("conflict", `${keys.length} secret keys match ${describe(ref)} on token '${this.tokenLabel}': name it by id`);
+      const a = keys[0]!.getAttribute({ id: null, keyType: null, encrypt: null, decrypt: null }) as { id: Buffer; keyType: number; encrypt: boolean; decrypt: boolean };
+      if (a.keyType !== graphene.KeyType.AES || !a.encrypt || !a.decrypt)
+        throw new CaError("config", `key ${describe(ref)} on token '${this.tokenLabel}' is not an AES key that may encrypt and decrypt`);
+      return a.id.toString("hex");
+    });
+    return new Pkcs11AesKey(this, id);
+  }
+
+  /** Used by Pkcs11AesKey: one C_Encrypt or C_Decrypt with CKM_AES_GCM (PKCS#11 v2.40 parameters, as SoftHSM2 2.6 takes them). */
+  async aesGcm(op: "encrypt" | "decrypt", keyId: string, iv: Uint8Array, aad: Uint8Array, input: Uint8Array): Promise<Uint8Array> {
+    return this.withSession(async (s) => {
+      const key = this.secretKeyHandle(s, keyId);
+      const mech = { name: "AES_GCM", params: new graphene.AesGcm240Params(Buffer.from(iv), Buffer.from(aad), 128) };
+      const out = Buffer.alloc(input.length + 16);
+      const run = op === "encrypt" ? s.createCipher(mech, key) : s.createDecipher(mech, key);
+      return new Promise<Uint8Array>((resolve, reject) =>
+        run.once(Buffer.from(input), out, (err, res) => (err ? reject(err) : resolve(new Uint8Array(res)))));
+    });
+  }
+
+  private secretHandles = new Map<string, { gen: number; key: graphene.SecretKey }>();
+
+  private secretKeyHandle(s: graphene.Session, keyId: string): graphene.SecretKey {
+    const cached = this.secretHandles.get(keyId);
+    if (cached && cached.gen === this.generation) return cached.key;
+    const found = this.findObjects(s, graphene.ObjectClass.SECRET_KEY, { id: keyId });
+    if (found.length !== 1) throw new CaError("hsm-unavailable", `secret key id ${keyId} not found on token '${this.tokenLabel}'`);
+    const key = found[0]!.toType<graphene.SecretKey>();
+    this.secretHandles.set(keyId, { gen: this.generation, key });
+    return key;
   }
 
   /** C_SetPIN: replaces the user PIN of the logged-in token (before splitting it among custodians). */
@@ -436,5 +509,32 @@ export class Pkcs11Signer {
     const digest = createHash(this.alg.hash).update(data).digest();
     const raw = await this.keystore.signRaw(this.key.id, "ECDSA", digest);
     return ecdsaRawToDer(raw);
+  }
+}
+
+/**
+ * An AES-256 key in the HSM that wraps data-encryption keys (REQ-29) with AES-GCM: 12-byte IV and
+ * associated data from the caller, output ciphertext | 16-byte tag. Called once per data key at
+ * start and at rotation, never per field.
+ */
+export class Pkcs11AesKey {
+  constructor(private readonly keystore: Pkcs11Keystore, readonly id: string) {}
+
+  encrypt(iv: Uint8Array, aad: Uint8Array, plain: Uint8Array): Promise<Uint8Array> {
+    return this.keystore.aesGcm("encrypt", this.id, iv, aad, plain);
+  }
+
+  /** Throws CaError config when the value does not open with this key (wrong key, altered or moved value). */
+  async decrypt(iv: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Promise<Uint8Array> {
+    try {
+      return await this.keystore.aesGcm("decrypt", this.id, iv, aad, sealed);
+    } catch (e) {
+      if (CaError.is(e) && e.kind !== "hsm-unavailable") throw e;
+      const m = (e as Error).message;
+      // SoftHSM2 reports a failed GCM tag as CKR_GENERAL_ERROR, others as CKR_ENCRYPTED_DATA_INVALID.
+      if (/CKR_GENERAL_ERROR|CKR_ENCRYPTED_DATA_INVALID|CKR_ENCRYPTED_DATA_LEN_RANGE/.test(m))
+        throw new CaError("config", `the value does not open with HSM key id ${this.id} on token '${this.keystore.tokenLabel}' (another key, or the value was altered)`, undefined, { cause: e });
+      throw e;
+    }
   }
 }

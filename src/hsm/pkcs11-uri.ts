@@ -9,11 +9,12 @@ export interface Pkcs11KeyUri {
 
 const enc = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
-export function formatPkcs11Uri(u: Pkcs11KeyUri): string {
+/** `type` (RFC 7512 2.3): private for signing keys, secret-key for the AES data-key wrapping key (REQ-29). */
+export function formatPkcs11Uri(u: Pkcs11KeyUri & { readonly type?: "private" | "secret-key" }): string {
   const parts = [`token=${enc(u.token)}`];
   if (u.object !== undefined) parts.push(`object=${enc(u.object)}`);
   if (u.id !== undefined) parts.push(`id=${u.id.replace(/(..)/g, "%$1")}`);
-  parts.push("type=private");
+  parts.push(`type=${u.type ?? "private"}`);
   return `pkcs11:${parts.join(";")}`;
 }
 

@@ -1,8 +1,11 @@
 import type { Knex } from "knex";
 import type { CardAuditEvent, CardLedger, CardRecord, HolderLetter } from "../card/ports.js";
 import { commitQueueOf, type BatchWrite, type CommitQueue } from "./commit-queue.js";
+import type { FieldCipher } from "./field-cipher.js";
+import { outboxRow } from "./outbox.store.js";
 
-type Op = { readonly card: CardRecord; readonly audit: CardAuditEvent; readonly letter?: HolderLetter };
+/** `letter`: the outbox row, sealed before the op joins the queue (REQ-29). */
+type Op = { readonly card: CardRecord; readonly audit: CardAuditEvent; readonly letter?: Record<string, unknown> };
 
 const row = (c: CardRecord, at: Date) => ({
   id: c.id, card_serial: c.cardSerial, atr: c.atr, order_id: c.orderId, holder_person_id: c.holderPersonId, state: c.state,
@@ -30,13 +33,13 @@ export class KnexCardStore implements CardLedger {
       const r = row(card, e.at);
       const { created_at: _c, ...update } = r;
       await trx("cards").insert(r).onConflict("id").merge(update);
-      if (letter) await trx("notifications").insert({ id: letter.id, person_id: letter.personId, channel: letter.channel, subject: letter.subject, body: letter.body, created_at: letter.at.getTime() });
+      if (letter) await trx("notifications").insert(letter);
       audit(e);
     }
     return ops.map(() => undefined);
   };
 
-  constructor(db: Knex, private readonly reader: Knex = db) {
+  constructor(db: Knex, private readonly reader: Knex, private readonly cipher: FieldCipher) {
     this.queue = commitQueueOf(db);
   }
 
@@ -51,6 +54,7 @@ export class KnexCardStore implements CardLedger {
   }
 
   async save(card: CardRecord, audit: CardAuditEvent, letter?: HolderLetter): Promise<void> {
-    await this.queue.run(this.write, { card, audit, ...(letter ? { letter } : {}) });
+    // REQ-29: the letter carries an initial PIN: sealed at rest like every outbox message.
+    await this.queue.run(this.write, { card, audit, ...(letter ? { letter: outboxRow(letter, this.cipher) } : {}) });
   }
 }

@@ -3,6 +3,7 @@ import type { AuditEvent } from "../ca/ports.js";
 import type { DirectoryStore, Officer, Organisation, Person } from "../ra/directory.js";
 import type { Role } from "../ra/order.js";
 import { insertAuditEvent } from "./audit.store.js";
+import type { FieldCipher } from "./field-cipher.js";
 
 const org = (r: any): Organisation => ({
   id: r.id, orgNumber: r.org_number, name: r.name, country: r.country, status: r.status, serviceOwner: !!r.service_owner,
@@ -11,18 +12,25 @@ const org = (r: any): Organisation => ({
   ...(r.domain_validated_at != null ? { domainValidatedAt: new Date(Number(r.domain_validated_at)) } : {}),
   ...(r.ip_allow_list ? { ipAllowList: JSON.parse(r.ip_allow_list) as string[] } : {}),
 });
-const person = (r: any): Person => ({
-  id: r.id, organisationId: r.organisation_id, nationalIdHash: r.national_id_hash, name: r.name,
-  ...(r.email ? { email: r.email } : {}), ...(r.bound_by ? { boundBy: r.bound_by } : {}),
-  ...(r.unbound_at != null ? { unboundAt: new Date(Number(r.unbound_at)) } : {}),
-});
+/** REQ-29: a person's name and email are sealed to their row; the national ID is a keyed hash (REQ-28). */
+const person = (r: any, cipher: FieldCipher): Person => {
+  const email = cipher.openOptional(r.email, { table: "people", column: "email", id: r.id });
+  return {
+    id: r.id, organisationId: r.organisation_id, nationalIdHash: r.national_id_hash, name: cipher.open(r.name, { table: "people", column: "name", id: r.id }),
+    ...(email ? { email } : {}), ...(r.bound_by ? { boundBy: r.bound_by } : {}),
+    ...(r.unbound_at != null ? { unboundAt: new Date(Number(r.unbound_at)) } : {}),
+  };
+};
 
 const ORG_COLUMNS = ["id", "org_number", "name", "country", "status", "service_owner", "registration_certificate", "domain", "domain_validated_at", "ip_allow_list"];
 
 /** Organisations, people, officers and officer credentials over knex; each change with its audit event. */
 export class KnexDirectoryStore implements DirectoryStore {
-  /** `reader` may be a separate read pool (SQLite WAL readers do not wait for the writer's commits). */
-  constructor(private readonly db: Knex, private readonly reader: Knex = db) {}
+  /**
+   * `reader` may be a separate read pool (SQLite WAL readers do not wait for the writer's commits).
+   * `cipher` seals people's names and emails at rest (REQ-29); no query filters or sorts on them.
+   */
+  constructor(private readonly db: Knex, private readonly reader: Knex, private readonly cipher: FieldCipher) {}
 
   async organisation(id: string) {
     const r = await this.reader("organisations").where({ id }).first();
@@ -59,20 +67,25 @@ export class KnexDirectoryStore implements DirectoryStore {
     });
   }
 
+  private async toPerson(r: any): Promise<Person> {
+    await this.cipher.ready(r.name, r.email);
+    return person(r, this.cipher);
+  }
+
   async person(id: string) {
     const r = await this.reader("people").where({ id }).first();
-    return r ? person(r) : undefined;
+    return r ? this.toPerson(r) : undefined;
   }
 
   async personWithOrganisation(id: string) {
     const r = await this.reader("people as p").join("organisations as o", "o.id", "p.organisation_id").where("p.id", id)
       .first("p.*", ...ORG_COLUMNS.map((c) => `o.${c} as o_${c}`));
-    return r ? { person: person(r), organisation: org(Object.fromEntries(ORG_COLUMNS.map((c) => [c, r[`o_${c}`]]))) } : undefined;
+    return r ? { person: await this.toPerson(r), organisation: org(Object.fromEntries(ORG_COLUMNS.map((c) => [c, r[`o_${c}`]]))) } : undefined;
   }
 
   async personByNationalId(organisationId: string, nationalIdHash: string) {
     const r = await this.reader("people").where({ organisation_id: organisationId, national_id_hash: nationalIdHash }).whereNull("unbound_at").first();
-    return r ? person(r) : undefined;
+    return r ? this.toPerson(r) : undefined;
   }
 
   async createPerson(p: Person, at: Date, audit: AuditEvent) {
@@ -81,7 +94,8 @@ export class KnexDirectoryStore implements DirectoryStore {
       await trx("people").where({ organisation_id: p.organisationId, national_id_hash: p.nationalIdHash }).whereNotNull("unbound_at")
         .update({ national_id_hash: trx.raw("national_id_hash || ':' || id") });
       await trx("people").insert({
-        id: p.id, organisation_id: p.organisationId, national_id_hash: p.nationalIdHash, name: p.name, email: p.email ?? null,
+        id: p.id, organisation_id: p.organisationId, national_id_hash: p.nationalIdHash,
+        name: this.cipher.seal(p.name, { table: "people", column: "name", id: p.id }), email: this.cipher.sealOptional(p.email, { table: "people", column: "email", id: p.id }),
         bound_by: p.boundBy ?? null, bound_at: at.getTime(), created_at: at.getTime(),
       });
       await insertAuditEvent(trx, audit);

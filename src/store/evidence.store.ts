@@ -1,5 +1,6 @@
 import type { Knex } from "knex";
 import type { EvidenceEvent, EvidenceIdentification, EvidenceOfficer } from "../audit/evidence.js";
+import type { FieldCipher } from "./field-cipher.js";
 
 
 export interface EvidenceRecords {
@@ -18,7 +19,8 @@ export interface EvidenceRecords {
 
 /** Reads everything the evidence for one certificate is built from (REQ-31). */
 export class KnexEvidenceStore {
-  constructor(private readonly db: Knex) {}
+  /** `cipher` opens the officers' names, sealed at rest (REQ-29). */
+  constructor(private readonly db: Knex, private readonly cipher: FieldCipher) {}
 
   async forCertificate(serial: string): Promise<EvidenceRecords | undefined> {
     const c = await this.db("certificates").where({ serial }).first();
@@ -30,7 +32,8 @@ export class KnexEvidenceStore {
     const officers = new Map<string, EvidenceOfficer>();
     if (officerIds.length) {
       const rows = await this.db("people as p").leftJoin("officers as f", "f.person_id", "p.id").whereIn("p.id", officerIds).select("p.id", "p.name", "p.organisation_id", "f.roles", "f.qualified_until");
-      for (const r of rows) officers.set(r.id, { personId: r.id, name: r.name, organisationId: r.organisation_id, roles: r.roles ? JSON.parse(r.roles) : [], ...(r.qualified_until != null ? { qualifiedUntil: Number(r.qualified_until) } : {}) });
+      await this.cipher.ready(...rows.map((r: any) => r.name as string));
+      for (const r of rows) officers.set(r.id, { personId: r.id, name: this.cipher.open(r.name, { table: "people", column: "name", id: r.id }), organisationId: r.organisation_id, roles: r.roles ? JSON.parse(r.roles) : [], ...(r.qualified_until != null ? { qualifiedUntil: Number(r.qualified_until) } : {}) });
     }
     const objects: [string, string][] = [["certificate", serial]];
     if (o) objects.push(["order", o.id]);

@@ -4,13 +4,11 @@ import type { NewOrder, Notification, OrderChange, OrderStore, OrderView } from 
 import type { OrderState } from "../policy/workflow.js";
 import { insertChunked } from "./database.js";
 import { commitQueueOf, type AuditSink, type BatchWrite, type CommitQueue } from "./commit-queue.js";
+import type { FieldCipher } from "./field-cipher.js";
+import { outboxRow } from "./outbox.store.js";
 
 const date = (v: unknown) => (v == null ? undefined : new Date(Number(v)));
 const opt = <K extends string, V>(k: K, v: V | null | undefined) => (v == null ? {} : ({ [k]: v } as { [P in K]: V }));
-
-function notificationRow(n: Notification) {
-  return { id: n.id, person_id: n.personId, channel: n.channel, subject: n.subject, body: n.body, created_at: n.at.getTime() };
-}
 
 function orderRow(o: NewOrder): Record<string, unknown> {
   return {
@@ -59,9 +57,10 @@ async function compareAndSet(trx: Knex.Transaction, cs: readonly OrderChange[]):
 /** Good or on hold: a suspended card is still to be revoked when its order expires or its holder is unbound (RFC 5280 5.3.1). */
 const notRevokedForGood = (q: Knex.QueryBuilder) => q.whereNull("c.revoked_at").orWhere("c.revocation_reason", "certificateHold");
 
+/** `outbox`: the op's messages as rows, sealed before the op joins the queue (REQ-29), not while the batch holds the writer. */
 type Op =
-  | { readonly kind: "change"; readonly change: OrderChange; readonly audit: AuditEvent }
-  | { readonly kind: "create"; readonly order: NewOrder; readonly audit: AuditEvent; readonly notification: Notification };
+  | { readonly kind: "change"; readonly change: OrderChange; readonly audit: AuditEvent; readonly outbox: readonly Record<string, unknown>[] }
+  | { readonly kind: "create"; readonly order: NewOrder; readonly audit: AuditEvent; readonly outbox: readonly Record<string, unknown>[] };
 
 
 /**
@@ -74,8 +73,11 @@ export class KnexOrderStore implements OrderStore {
   private readonly queue: CommitQueue;
   private readonly write: BatchWrite<Op, boolean> = (trx, ops, audit) => this.writeBatch(trx, ops, audit);
 
-  /** `reader` may be a separate read pool (SQLite WAL readers do not wait for the writer's commits). */
-  constructor(private readonly db: Knex, private readonly reader: Knex = db) {
+  /**
+   * `reader` may be a separate read pool (SQLite WAL readers do not wait for the writer's commits).
+   * `cipher` seals the outbox messages (terms tokens, activation codes) at rest (REQ-29).
+   */
+  constructor(private readonly db: Knex, private readonly reader: Knex, private readonly cipher: FieldCipher) {
     this.queue = commitQueueOf(db);
   }
 
@@ -126,11 +128,11 @@ export class KnexOrderStore implements OrderStore {
   }
 
   apply(change: OrderChange, audit: AuditEvent): Promise<boolean> {
-    return this.queue.run(this.write, { kind: "change", change, audit });
+    return this.queue.run(this.write, { kind: "change", change, audit, outbox: (change.notifications ?? []).map((n) => outboxRow(n, this.cipher)) });
   }
 
   async create(order: NewOrder, audit: AuditEvent, notification: Notification): Promise<void> {
-    await this.queue.run(this.write, { kind: "create", order, audit, notification });
+    await this.queue.run(this.write, { kind: "create", order, audit, outbox: [outboxRow(notification, this.cipher)] });
   }
 
   private async writeBatch(trx: Knex.Transaction, ops: readonly Op[], audit: AuditSink): Promise<boolean[]> {
@@ -153,7 +155,7 @@ export class KnexOrderStore implements OrderStore {
     const changes = winners.flatMap((o) => (o.kind === "change" ? [o.change] : []));
     await insertChunked(trx, "order_identifications", changes.flatMap((c) => (c.identification ? [identificationRow(c.orderId, c.identification)] : [])));
     await insertChunked(trx, "officer_credentials", changes.flatMap((c) => (c.officerCredential ? [{ serial: c.officerCredential.serial, person_id: c.officerCredential.personId, created_at: c.at.getTime() }] : [])));
-    await insertChunked(trx, "notifications", winners.flatMap((o) => (o.kind === "create" ? [o.notification] : o.change.notifications ?? []).map(notificationRow)));
+    await insertChunked(trx, "notifications", winners.flatMap((o) => o.outbox));
     for (const o of winners) audit(o.audit);
     return done;
   }

@@ -95,7 +95,7 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     await anna.page.waitForURL(/#\/orders\/[0-9a-f]{32}$/);
     const orderId = /orders\/([0-9a-f]{32})/.exec(anna.page.url())![1]!;
     // The applicant accepts the terms with the token sent to them (not through the portal).
-    const note = await svc.runtime.db("notifications").where("body", "like", `%${orderId}%`).first();
+    const note = (await svc.ra!.ra.outbox.recent({ limit: 1000 })).find((n) => n.body.includes(orderId))!;
     await svc.ra!.ra.orders.act(orderId, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: /token: ([A-Z0-9]+)/.exec(note.body)![1]!, termsVersion: "2026-01", accepted: true });
 
     await anna.page.goto(`${svc.ra!.url}/portal#/orders/${orderId}/act/identify`);

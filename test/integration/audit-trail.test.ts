@@ -33,7 +33,7 @@ describe("audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, r
     requireTool(this, "sqlite3");
     dir = mkdtempSync(join(tmpdir(), "audit-it-"));
     rt = await openRuntime(loadConfig(env.env));
-    ra = openRa(rt);
+    ra = await openRa(rt);
     trail = openAuditTrail(rt, ra.workflows);
   });
   after(async () => rt?.close());

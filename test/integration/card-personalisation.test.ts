@@ -37,7 +37,7 @@ describe("card personalisation on a virtual PIV card through real pcscd (issue 6
     await freshCard();
     dir = mkdtempSync(join(tmpdir(), "card-it-"));
     rt = await openRuntime(loadConfig(env.env));
-    ra = openRa(rt);
+    ra = await openRa(rt);
     cards = openCards(rt, ra, "card-it");
     staff = await staffActor(ra, "556000-0000", "199001011234"); // the demo's service-owner staff (setup-demo)
   });
@@ -61,7 +61,7 @@ describe("card personalisation on a virtual PIV card through real pcscd (issue 6
       t.close();
     }
   }
-  const lastLetter = async (personId: string) => (await rt.db("notifications").where({ person_id: personId }).orderBy("created_at", "desc").first()).body as string;
+  const lastLetter = async (personId: string) => (await ra.outbox.recent({ personId, limit: 1 }))[0]!.body;
   const pinOf = async (personId: string) => /PIN for your card [0-9a-f]+: ([0-9]{6,8})/i.exec(await lastLetter(personId))![1]!;
   const tool = (cmd: string, args: string[]) => run(cmd, args);
 

@@ -51,7 +51,8 @@ describe("http/RA API over mTLS (issue 5)", function () {
     expect(r.status, JSON.stringify(r.body)).to.equal(status);
     return r.body;
   };
-  const tokenOf = async (orderId: string) => /token: ([A-Z0-9]+)/.exec((await svc.runtime.db("notifications").where("body", "like", `%${orderId}%`).first()).body)![1]!;
+  /** The applicant's token from the outbox (sealed at rest, REQ-29: found by decrypting, never by a LIKE on the text). */
+  const tokenOf = async (orderId: string) => /token: ([A-Z0-9]+)/.exec((await svc.ra!.ra.outbox.recent({ limit: 1000 })).find((n) => n.body.includes(orderId))!.body)![1]!;
   const doc = { type: "passport", number: "XP998877", expires: "2031-05-01" };
   const act = (id: string, action: string, cred: Cred, body: unknown = {}) => call("POST", `/api/v1/orders/${id}/actions/${action}`, body, cred);
   const credOf = (key: { key: string; spki: Uint8Array }, der: Uint8Array): Cred => {

@@ -6,6 +6,8 @@ import { randomBytes } from "node:crypto";
 import { openDatabase, type Database } from "../../src/store/database.js";
 import { KnexOrderStore } from "../../src/store/order.store.js";
 import { KnexDirectoryStore } from "../../src/store/directory.store.js";
+import { KnexOutboxStore } from "../../src/store/outbox.store.js";
+import { FieldCipher } from "../../src/store/field-cipher.js";
 import { KnexCertStore } from "../../src/store/cert.store.js";
 import { KnexRevocationStore } from "../../src/store/revocation.store.js";
 import { CertificateIssuer } from "../../src/ca/certificate-issuer.js";
@@ -51,15 +53,19 @@ describe(`ra/order-service on ${backend.name}`, function () {
   const officer = (id: string): Actor => ({ kind: "officer", personId: id, roles: ["ra-officer"], organisationId: "org1", qualifiedUntil: new Date("2027-01-01") });
   const caOp: Actor = { kind: "officer", personId: "op", roles: ["ca-operator"], organisationId: "so", serviceOwnerStaff: true };
   const doc = { type: "passport", number: "AB123456", expires: new Date("2030-01-01") };
+  // REQ-29: the stores seal names and outbox messages; here under a software data key (the HSM-wrapped one is tested in personal-data.test.ts).
+  const cipher = new FieldCipher([{ id: "dk1", key: randomBytes(32) }], "dk1", cryptoRandom);
+  let outbox: KnexOutboxStore;
 
   before(async () => {
     db = await openDatabase(await backend.url());
     await db("organisations").insert({ id: "org1", org_number: "5560000001", name: "Org AB", country: "SE", status: "active", created_at: 0, domain_validated_at: 0, registration_certificate: "doc-1" });
     const people = ["applicant", "gone", "o1", "o2", "o3", ...Array.from({ length: 50 }, (_, i) => `p${i}`)];
     await db("people").insert(people.map((id) => ({ id, organisation_id: "org1", national_id_hash: hasher.hash("national-id", id === "gone" ? "196004044567" : id === "applicant" ? "197003033456" : `1990${String(people.indexOf(id)).padStart(8, "0")}`), name: id, created_at: 0 })));
-    orders = new KnexOrderStore(db);
+    orders = new KnexOrderStore(db, db, cipher);
+    outbox = new KnexOutboxStore(db, cipher);
     certStore = new KnexCertStore(db);
-    directory = new KnexDirectoryStore(db);
+    directory = new KnexDirectoryStore(db, db, cipher);
     policy = loadRevocationPolicy(join(REPO_ROOT, "policies", "revocation", "revocation.yaml"));
     const registry = new RevocationRegistry({ certs: certStore, revocations: new KnexRevocationStore(db), policy, clock, random: cryptoRandom });
     const ca = softwareAuthority();
@@ -71,7 +77,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
   after(async () => db?.destroy());
 
   /** The applicant's token, read from the outbox as the applicant would read their email. */
-  const tokenOf = async (orderId: string) => /token: ([A-Z0-9]+)/.exec((await db("notifications").where("body", "like", `%${orderId}%`).first()).body)![1]!;
+  const tokenOf = async (orderId: string) => /token: ([A-Z0-9]+)/.exec((await outbox.recent({ limit: 1000 })).find((n) => n.body.includes(orderId))!.body)![1]!;
 
   async function toApproved(workflowId = "loa3-card-order") {
     const o = await service.create(officer("o1"), { personId: "applicant", workflowId, nationalId: "197003033456" });
@@ -137,7 +143,9 @@ describe(`ra/order-service on ${backend.name}`, function () {
     const produced = await service.act(id, "produce", caOp, { publicKey: testKey("P-256").spki });
     const handed = await service.act(id, "send-by-mail", officer("o3"), { cardChannel: "mail", activationCodeChannel: "sms" });
     expect(JSON.stringify(handed)).to.not.match(/Activation code/);
-    const note = await db("notifications").where("body", "like", `Activation code for order ${id}%`).first();
+    const note = (await outbox.recent({ limit: 1000 })).find((n) => n.body.startsWith(`Activation code for order ${id}`))!;
+    // REQ-29: the code is sealed in the row; only the outbox store opens it.
+    expect((await db("notifications").where({ id: note.id }).first()).body).to.match(/^enc:v1:dk1:/).and.not.include(note.body.slice(-10));
     expect(note.channel).to.equal("sms");
     const code = /: ([A-Z0-9]+)$/.exec(note.body)![1]!;
     const holder: Actor = { kind: "holder", personId: "applicant", roles: [], credentialSerial: produced.certSerial!, loa: 2 };

@@ -103,6 +103,13 @@ describe("ceremony/ceremony-script", () => {
     ["unknown key", { kind: "root-crl", parent: "r", crl: { nextUpdateDays: 3 }, colour: 1 }, /colour/],
     ["quorum above custodians", { kind: "root-crl", parent: "r", crl: { nextUpdateDays: 3 }, custodians: { quorum: 4, of: 3 } }, /quorum/],
     ["key label with a space", { kind: "ocsp-signer", key: { label: "a b", type: "P-256" }, parent: "p", profile: "ocsp-signer", subject: { CN: "o" } }, /label/],
+    ["data-key with a key pair (REQ-29)", { kind: "data-key", key: { label: "d", type: "P-256" }, parent: "p" }, /AES-256/],
+    ["data-key with a certificate profile", { kind: "data-key", key: { label: "d", type: "AES-256" }, parent: "p", profile: "ocsp-signer" }, /does not take 'profile'/],
+    ["an AES key for a CA", { kind: "root", key: { label: "k", type: "AES-256" }, ca: { id: "r", serialPrefix: 1 }, profile: "root-ca", subject: { CN: "x" } }, /key pair/],
   ];
+  it("ok/data-key: an AES-256 wrapping key with the CA that signs the transcript (REQ-29)", () => {
+    const s = parseCeremonyScript({ ...base, kind: "data-key", key: { label: "data-1", type: "AES-256" }, parent: "issuing" }, "x");
+    expect(s.key).to.deep.equal({ label: "data-1", type: "AES-256" });
+  });
   for (const [name, doc, re] of bad) it(`fail/${name}`, () => expect(() => parseCeremonyScript({ ...base, ...doc }, "x")).to.throw(CaError, re));
 });

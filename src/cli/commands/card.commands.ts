@@ -16,7 +16,7 @@ type Channel = Awaited<ReturnType<ReturnType<Cards["transport"]>["connect"]>>;
  */
 async function onCard(v: Record<string, unknown>, fn: (cards: Cards, ch: Channel | undefined) => Promise<unknown>, noCard = false): Promise<number> {
   const result = await withRuntime(loadConfig(), {}, async (rt) => {
-    const cards = openCards(rt, openRa(rt), operatorArg(v));
+    const cards = openCards(rt, await openRa(rt), operatorArg(v));
     return noCard ? fn(cards, undefined) : cards.withCard(v.reader as string | undefined, (ch) => fn(cards, ch));
   });
   console.log(JSON.stringify(result, null, 2));

@@ -40,8 +40,8 @@ const bootstrap: Command = {
     const country = requireString(v, "country");
     if (!/^[A-Z]{2}$/.test(country)) throw new CaError("invalid-input", "--country is a two-letter ISO 3166 code in capitals");
     const publicKey = publicKeyArg(requireString(v, "public-key"));
-    const r = await withRuntime(loadConfig(), {}, (rt) =>
-      bootstrapStaff(rt, openRa(rt), {
+    const r = await withRuntime(loadConfig(), {}, async (rt) =>
+      bootstrapStaff(rt, await openRa(rt), {
         orgNumber: requireString(v, "org-number"), orgName: requireString(v, "org-name"), country, nationalId: requireString(v, "national-id"),
         name: requireString(v, "name"), roles: roles as Role[], publicKey, operator: operatorArg(v),
         ...(typeof v.email === "string" ? { email: v.email } : {}), ...(qualifiedUntil ? { qualifiedUntil } : {}),
@@ -59,7 +59,7 @@ const expire: Command = {
   usage: "ra expire",
   options: {},
   async run() {
-    const r = await withRuntime(loadConfig(), {}, (rt) => openRa(rt).expiry.sweep());
+    const r = await withRuntime(loadConfig(), {}, async (rt) => (await openRa(rt)).expiry.sweep());
     console.log(JSON.stringify(r));
     return r.failed.length ? 1 : 0;
   },
