@@ -2,11 +2,10 @@ import type { Knex } from "knex";
 import type { AuditEvent } from "../ca/ports.js";
 import { GENESIS, chain, type AuditEntry, type ChainedEntry } from "../audit/audit-chain.js";
 import type { Checkpoint } from "../audit/checkpoint.js";
-import { INSERT_CHUNK, insertChunked } from "./database.js";
+import { INSERT_CHUNK, insertChunked, isPostgres } from "./database.js";
 
 /** Advisory lock key of the audit chain's head ("cardpki-audit" as a number). */
 const AUDIT_CHAIN_LOCK = 0x6361_7564;
-const isPostgres = (db: Knex | Knex.Transaction) => /^(pg|postgres)/.test(String((db as { client?: { config?: { client?: unknown } } }).client?.config?.client ?? ""));
 
 export function auditEntry(e: AuditEvent): AuditEntry {
   return {

@@ -74,6 +74,9 @@ export async function insertChunked(trx: Knex.Transaction, table: string, rows: 
   for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx(table).insert(rows.slice(i, i + INSERT_CHUNK));
 }
 
+/** Whether a handle (or transaction) talks to PostgreSQL. */
+export const isPostgres = (db: Knex | Knex.Transaction) => /^(pg|postgres)/.test(String((db as { client?: { config?: { client?: unknown } } }).client?.config?.client ?? ""));
+
 /** Unique-constraint violation on SQLite or PostgreSQL. */
 export function isUniqueViolation(e: unknown): boolean {
   const err = e as { code?: string; message?: string };
