@@ -27,6 +27,14 @@ const backupKey = (file: string, random: Random) => ownerOnlyKey(file, random, {
 
 const sqlitePath = (url: string) => (url.startsWith("sqlite:") ? url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "") : undefined);
 
+/** pg_dump / pg_restore get the password through the environment: in argv every local user could read it (ps). */
+function pgTool(url: string): { database: string; env: NodeJS.ProcessEnv } {
+  const u = new URL(url);
+  const password = decodeURIComponent(u.password);
+  u.password = "";
+  return { database: u.toString(), env: password ? { ...process.env, PGPASSWORD: password } : process.env };
+}
+
 /**
  * REQ-30: a consistent online backup (SQLite VACUUM INTO, PostgreSQL pg_dump -Fc), encrypted with
  * AES-256-GCM under the backup key (`backup.keyFile`; keep a copy of it away from the backups);
@@ -46,7 +54,8 @@ export async function createBackup(rt: Runtime, out: string, operator: string): 
       rmSync(tmp, { force: true });
     }
   } else {
-    plain = execFileSync("pg_dump", ["-Fc", "-d", rt.config.databaseUrl], { maxBuffer: 1 << 30 });
+    const pg = pgTool(rt.config.databaseUrl);
+    plain = execFileSync("pg_dump", ["-Fc", "-d", pg.database], { maxBuffer: 1 << 30, env: pg.env });
   }
   const head = await new KnexAuditStore(rt.db).head();
   const header: BackupHeader = {
@@ -103,7 +112,9 @@ export async function restoreBackup(config: Config, from: string): Promise<Backu
     for (const f of [`${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
     renameSync(tmp, file);
   } else {
-    execFileSync("pg_restore", ["--clean", "--if-exists", "--no-owner", "-d", config.databaseUrl], { input: plain, maxBuffer: 1 << 30 });
+    // One transaction: a restore that fails half way leaves the database as it was, not half dropped.
+    const pg = pgTool(config.databaseUrl);
+    execFileSync("pg_restore", ["--clean", "--if-exists", "--no-owner", "--single-transaction", "--exit-on-error", "-d", pg.database], { input: plain, maxBuffer: 1 << 30, env: pg.env });
   }
   return header;
 }

@@ -73,6 +73,11 @@ class Pkcs11Library {
 
   private constructor(readonly path: string) {}
 
+  /** Whether some keystore in this process still holds the library (it is finalized when the last one closes). */
+  static inUse(path: string): boolean {
+    return (this.all.get(path)?.refs ?? 0) > 0;
+  }
+
   static get(path: string): Pkcs11Library {
     let lib = this.all.get(path);
     if (!lib) this.all.set(path, (lib = new Pkcs11Library(path)));
@@ -124,6 +129,15 @@ class Pkcs11Library {
 }
 
 /**
+ * Whether a keystore in this process still holds the PKCS#11 library at `path`. SoftHSM2 reads
+ * SOFTHSM2_CONF (its token directory) at C_Initialize only; code that points this process at
+ * another token directory checks that nothing holds the library first.
+ */
+export function pkcs11LibraryInUse(path: string): boolean {
+  return Pkcs11Library.inUse(path);
+}
+
+/**
  * PKCS#11 keystore over graphene-pk11: token found by label, PIN from an injected source,
  * a pool of logged-in sessions for parallel signing (C_Initialize with CKF_OS_LOCKING_OK),
  * and recovery after the token or library restarts, without a process restart (REQ-26).
@@ -166,6 +180,7 @@ export class Pkcs11Keystore {
     try {
       slots = mod.getSlots(true);
     } catch (e) {
+      this.closeQuietly(); // a keystore that failed to open holds no reference on the library
       throw new CaError("hsm-unavailable", `PKCS#11 C_GetSlotList: ${(e as Error).message}`);
     }
     let slot: graphene.Slot | undefined;
@@ -173,7 +188,10 @@ export class Pkcs11Keystore {
       const s = slots.items(i);
       if (s.getToken().label.trim() === this.options.tokenLabel) slot = s;
     }
-    if (!slot) throw new CaError("hsm-unavailable", `token '${this.options.tokenLabel}' not found in ${this.options.library}`);
+    if (!slot) {
+      this.closeQuietly(); // else the library was never finalized after a token was not found
+      throw new CaError("hsm-unavailable", `token '${this.options.tokenLabel}' not found in ${this.options.library}`);
+    }
     this.slot = slot;
     const n = Math.max(1, this.options.sessions ?? 4);
     this.sessions = [];

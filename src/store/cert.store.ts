@@ -4,6 +4,7 @@ import type { AuditEvent, CertRecord, CertStore, Reservation } from "../ca/ports
 import { INSERT_CHUNK, insertChunked } from "./database.js";
 import { commitQueueOf, type BatchWrite, type CommitQueue } from "./commit-queue.js";
 import { insertAuditEvent } from "./audit.store.js";
+import { lockRevocationEvents } from "./revocation.store.js";
 import { isUniqueViolation } from "./database.js";
 
 type Op =
@@ -102,6 +103,7 @@ export class KnexCertStore implements CertStore {
 
   async recoverUnfinished(at: Date, audit: (serial: string) => AuditEvent): Promise<string[]> {
     return this.db.transaction(async (trx) => {
+      await lockRevocationEvents(trx);
       const rows = await trx("certificates").where({ status: "reserved" }).select("serial");
       for (const { serial } of rows) {
         // Design: a serial that may have been signed but was not stored is published as revoked.

@@ -6,15 +6,28 @@ import { isPostgres } from "./database.js";
 const PAGE = 10_000;
 const date = (v: unknown) => (v == null ? undefined : new Date(Number(v)));
 
-/** Revocation state in the certificates table, its event log, and CRLs (knex; SQLite and PostgreSQL). */
-/** Advisory lock key for CRL numbers ("crln"). */
-const CRL_NUMBER_LOCK = 0x63726c6e;
+/** Advisory lock key of the revocation event log ("revo" as a number). */
+const REVOCATION_EVENTS_LOCK = 0x7265_766f;
 
+/**
+ * Call first in a transaction that appends revocation events. PostgreSQL hands out `seq` when a
+ * row is inserted but shows it when its transaction commits, and two transactions may commit in
+ * the other order; a reader that follows the highest seq it saw (the service's OCSP invalidation,
+ * delta CRLs) would then skip the lower one for good. One appender at a time, held to commit,
+ * makes commit order seq order. (SQLite has a single writer already.) Taken before any row lock
+ * and before the audit chain's lock, in every transaction that takes it: no lock-order cycle.
+ */
+export async function lockRevocationEvents(trx: Knex.Transaction): Promise<void> {
+  if (isPostgres(trx)) await trx.raw("select pg_advisory_xact_lock(?)", [REVOCATION_EVENTS_LOCK]);
+}
+
+/** Revocation state in the certificates table, its event log, and CRLs (knex; SQLite and PostgreSQL). */
 export class KnexRevocationStore implements RevocationStore {
   constructor(private readonly db: Knex) {}
 
   async apply(c: RevocationChange, audit: AuditEvent): Promise<boolean> {
     return this.db.transaction(async (trx) => {
+      await lockRevocationEvents(trx);
       let q = trx("certificates").where({ serial: c.serial, issuer_id: c.issuerId, status: "issued" });
       q = c.expectedReason === undefined ? q.whereNull("revocation_reason") : q.where({ revocation_reason: c.expectedReason });
       const n = await q.update({
@@ -82,14 +95,16 @@ export class KnexRevocationStore implements RevocationStore {
 
   async nextCrlNumber(issuerId: string): Promise<bigint> {
     return this.db.transaction(async (trx) => {
-      // RFC 5280 5.2.3: on PostgreSQL two transactions would both read N under READ COMMITTED; serialise them
-      // (SQLite has one writer). A CLI `crl` run beside the service then still gets its own number.
-      if (isPostgres(trx)) await trx.raw("select pg_advisory_xact_lock(?)", [CRL_NUMBER_LOCK]);
+      // Write first, then read: the counter row is locked before it is read. Read first, PostgreSQL
+      // (READ COMMITTED) let two publishers (the service and `cardpki crl generate`, or two
+      // instances) read the same last number and sign two CRLs with one number; SQLite failed the
+      // second with SQLITE_BUSY (a read transaction cannot become a writer once another committed).
+      await trx("crl_counters").insert({ issuer_id: issuerId, last_number: 0 }).onConflict("issuer_id").ignore();
+      await trx("crl_counters").where({ issuer_id: issuerId }).update({ last_number: trx.ref("last_number") });
       const counter = await trx("crl_counters").where({ issuer_id: issuerId }).first();
       const max = await trx("crls").where({ issuer_id: issuerId }).max({ m: "number" }).first();
       const next = BigInt(Math.max(Number(counter?.last_number ?? 0), Number(max?.m ?? 0))) + 1n;
-      if (counter) await trx("crl_counters").where({ issuer_id: issuerId }).update({ last_number: Number(next) });
-      else await trx("crl_counters").insert({ issuer_id: issuerId, last_number: Number(next) });
+      await trx("crl_counters").where({ issuer_id: issuerId }).update({ last_number: Number(next) });
       return next;
     });
   }

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateKeyPairSync } from "node:crypto";
@@ -10,16 +10,18 @@ import { openRa, type Ra } from "../../src/composition/ra.js";
 import { openAuditTrail, type AuditTrail } from "../../src/composition/audit.js";
 import { demoOrderInProduction, staffActor } from "../../src/composition/demo-orders.js";
 import { FixedClock } from "../../src/shared/clock.js";
-import { CLI, demoEnv, requireTool, type DemoEnv } from "../support/environment.js";
+import { CLI, demoBackends, demoEnv, requireTool, type DemoEnv } from "../support/environment.js";
+import { shellDatabase, type ShellDatabase } from "../support/shell-database.js";
 
 const doc = { type: "passport", number: "AT123456", expires: new Date("2035-01-01") };
 
 /**
- * The tamper-evident audit trail on the real demo (SQLite, SoftHSM2 audit key from the demo
- * ceremony): evidence for a LoA3 card, the five tamper kinds and a restored old database detected
+ * The tamper-evident audit trail on the real demo (SQLite and PostgreSQL, SoftHSM2 audit key from
+ * the demo ceremony): evidence for a LoA3 card, the five tamper kinds and a restored old database detected
  * by `cardpki audit verify`, retention that keeps the chain verifiable, and the report in Chromium.
  */
-describe("audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, report", function () {
+for (const backend of demoBackends())
+describe(`audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, report [${backend}]`, function () {
   this.timeout(180_000);
   let env: DemoEnv;
   let rt: Runtime;
@@ -27,11 +29,13 @@ describe("audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, r
   let trail: AuditTrail;
   let dir: string;
   let serial: string;
+  let demoDb: ShellDatabase;
 
   before(async function () {
-    env = demoEnv(this);
-    requireTool(this, "sqlite3");
+    env = demoEnv(this, backend);
+    if (backend === "sqlite") requireTool(this, "sqlite3");
     dir = mkdtempSync(join(tmpdir(), "audit-it-"));
+    demoDb = shellDatabase(env.databaseUrl, dir);
     rt = await openRuntime(loadConfig(env.env));
     ra = await openRa(rt);
     trail = openAuditTrail(rt, ra.workflows);
@@ -39,11 +43,6 @@ describe("audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, r
   after(async () => rt?.close());
 
   const cli = (args: string[], extra: NodeJS.ProcessEnv = {}) => spawnSync(process.execPath, [CLI, ...args], { env: { ...env.env, ...extra }, encoding: "utf8" });
-  const sqlite = (db: string, sql: string) => {
-    const r = spawnSync("sqlite3", [db, sql], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`sqlite3: ${r.stderr}`);
-    return r.stdout.trim();
-  };
 
   it("ok/evidence for a LoA3 card: two identifiers and a third officer at hand-out, each rule passed with its REQ and CPS; the CLI prints the same", async () => {
     const staff = await staffActor(ra, "556000-0000", "199001011234");
@@ -65,11 +64,10 @@ describe("audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, r
   });
 
   /** A private copy of the demo database and its own external checkpoint file, for tampering. */
-  function isolated(name: string): { db: string; file: string; env: NodeJS.ProcessEnv } {
-    const db = join(dir, `${name}.db`);
-    sqlite(join(env.dir, "data", "cardpki.db"), `.backup '${db}'`);
+  function isolated(name: string): { db: ShellDatabase; file: string; env: NodeJS.ProcessEnv } {
+    const db = demoDb.copy(name);
     const file = join(dir, `${name}.checkpoint.json`);
-    return { db, file, env: { DATABASE_URL: `sqlite:${db}`, CARDPKI_AUDIT_CHECKPOINT_FILE: file } };
+    return { db, file, env: { DATABASE_URL: db.url, CARDPKI_AUDIT_CHECKPOINT_FILE: file } };
   }
 
   it("ok/checkpoint then verify; fail/each tamper kind (changed byte, deleted, reordered, inserted, cut tail) names the first bad entry and exits 1", async () => {
@@ -95,8 +93,8 @@ describe("audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, r
       const t = isolated(name.replace(/ /g, "-"));
       copyFileSync(base.file, t.file);
       // The copy made before the checkpoint lacks it: take the checkpoint rows over too.
-      sqlite(t.db, `ATTACH '${base.db}' AS b; INSERT INTO audit_checkpoints SELECT * FROM b.audit_checkpoints;`);
-      sqlite(t.db, sql);
+      t.db.copyRows("audit_checkpoints", base.db);
+      t.db.sql(sql);
       const r = cli(["audit", "verify"], t.env);
       expect(r.status, `${name}: ${r.stdout}`).to.equal(1);
       const res = JSON.parse(r.stdout);
@@ -109,14 +107,12 @@ describe("audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, r
   it("fail/a database restored from an old backup is detected through the checkpoint kept outside it", async () => {
     const live = isolated("live");
     expect(cli(["audit", "checkpoint"], live.env).status).to.equal(0);
-    const old = join(dir, "old-backup.db");
-    sqlite(live.db, `.backup '${old}'`);
+    const old = live.db.copy("old-backup");
     const crl = cli(["crl", "generate", "--ca", "demo-issuing", "--operator", "auditor-test"], live.env); // new audited work after the backup
     expect(crl.status, crl.stderr).to.equal(0);
     expect(cli(["audit", "checkpoint"], live.env).status).to.equal(0);
     expect(cli(["audit", "verify"], live.env).status).to.equal(0);
-    copyFileSync(old, live.db); // restore the old backup over the live database
-    for (const f of [`${live.db}-wal`, `${live.db}-shm`]) if (existsSync(f)) rmSync(f);
+    live.db.replaceWith(old); // restore the old backup over the live database
     const r = cli(["audit", "verify"], { ...live.env });
     expect(r.status).to.equal(1);
     expect(JSON.parse(r.stdout).problem.kind).to.equal("rolled-back");
@@ -129,10 +125,10 @@ describe("audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, r
     try {
       const t = openAuditTrail(later);
       await t.checkpoint();
-      const before = Number(sqlite(copy.db, "SELECT count(*) FROM audit_events"));
+      const before = Number(copy.db.sql("SELECT count(*) FROM audit_events"));
       const r = await t.retention(later.clock.now(), "operator:retention-test");
       expect(r!.count).to.equal(before);
-      expect(sqlite(copy.db, "SELECT action FROM audit_events ORDER BY seq")).to.equal("audit.retention");
+      expect(copy.db.sql("SELECT action FROM audit_events ORDER BY seq")).to.equal("audit.retention");
       const v = await t.verify();
       expect([v.ok, v.entries]).to.deep.equal([true, 1]);
     } finally {

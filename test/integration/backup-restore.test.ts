@@ -3,27 +3,27 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { CLI, demoEnv, requireTool, type DemoEnv } from "../support/environment.js";
+import { CLI, demoBackends, demoEnv, requireTool, type DemoEnv } from "../support/environment.js";
+import { shellDatabase } from "../support/shell-database.js";
 
 /**
- * REQ-30 on the real demo (SQLite, SoftHSM2): an encrypted online backup, work after it, a restore
- * of the older backup; the CA then refuses to sign (serials and CRL numbers must not go back) until
+ * REQ-30 on the real demo (SQLite: VACUUM INTO; PostgreSQL: pg_dump -Fc / pg_restore; SoftHSM2):
+ * an encrypted online backup, work after it, a restore of the older backup; the CA then refuses to sign (serials and CRL numbers must not go back) until
  * the operator reconciles, after which CRL numbers continue above every number used before.
  */
-describe("backup and restore (issue 9)", function () {
+for (const backend of demoBackends())
+describe(`backup and restore (issue 9) [${backend}]`, function () {
   this.timeout(180_000);
   let env: DemoEnv;
   let dir: string;
   let own: NodeJS.ProcessEnv;
 
   before(function () {
-    env = demoEnv(this);
-    requireTool(this, "sqlite3");
+    env = demoEnv(this, backend);
+    if (backend === "sqlite") requireTool(this, "sqlite3");
     dir = mkdtempSync(join(tmpdir(), "backup-it-"));
-    const db = join(dir, "live.db");
-    const r = spawnSync("sqlite3", [join(env.dir, "data", "cardpki.db"), `.backup '${db}'`], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(r.stderr);
-    own = { DATABASE_URL: `sqlite:${db}`, CARDPKI_AUDIT_CHECKPOINT_FILE: join(dir, "checkpoint.json"), CARDPKI_BACKUP_KEY: join(dir, "backup.key") };
+    const live = shellDatabase(env.databaseUrl, dir).copy("live");
+    own = { DATABASE_URL: live.url, CARDPKI_AUDIT_CHECKPOINT_FILE: join(dir, "checkpoint.json"), CARDPKI_BACKUP_KEY: join(dir, "backup.key") };
   });
   const cli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env: { ...env.env, ...own }, encoding: "utf8" });
   const crlNumber = () => {
@@ -37,7 +37,7 @@ describe("backup and restore (issue 9)", function () {
     const b = cli(["backup", "--out", backup, "--operator", "carol"]);
     expect(b.status, b.stderr).to.equal(0);
     const bytes = readFileSync(backup);
-    expect(bytes.includes(Buffer.from("SQLite format 3"))).to.equal(false);
+    expect(bytes.includes(Buffer.from(backend === "sqlite" ? "SQLite format 3" : "PGDMP"))).to.equal(false);
     expect(bytes.includes(Buffer.from("demo-issuing"))).to.equal(false);
     expect(cli(["backup", "--out", backup]).status).to.equal(1); // refuses to overwrite
 

@@ -5,17 +5,18 @@ import { join } from "node:path";
 import { loadConfig } from "../../src/composition/config.js";
 import { openRuntime } from "../../src/composition/runtime.js";
 import { openDatabase } from "../../src/store/database.js";
-import { demoEnv } from "../support/environment.js";
+import { demoBackends, demoEnv } from "../support/environment.js";
 import { REPO_ROOT } from "../support/test-ca.js";
 
 const LOOP = join(REPO_ROOT, "dist", "test", "support", "issue-loop.js");
 
 /** Design: a crash between sign and store never yields a duplicate serial or an unrecorded valid certificate. */
-describe("crash: kill -9 during issuance", function () {
+for (const backend of demoBackends())
+describe(`crash: kill -9 during issuance [${backend}]`, function () {
   this.timeout(300_000);
 
   it("ok/after 6 kills: no serial repeats, every stored certificate verifies, unfinished serials are revoked", async function () {
-    const env = demoEnv(this);
+    const env = demoEnv(this, backend);
     const returned: string[] = [];
     for (let round = 0; round < 6; round++) {
       const child = spawn(process.execPath, [LOOP], { env: env.env, stdio: ["ignore", "pipe", "pipe"] });
@@ -39,10 +40,10 @@ describe("crash: kill -9 during issuance", function () {
     expect(new Set(returned).size).to.equal(returned.length);
 
     // The next start of the CA recovers what the last kill left reserved.
-    const rt = await openRuntime(loadConfig(), { recover: true });
+    const rt = await openRuntime(loadConfig(env.env), { recover: true });
     const caKey = createPublicKey({ key: Buffer.from(rt.authority("demo-issuing").signer.spki), format: "der", type: "spki" });
     await rt.close();
-    const db = await openDatabase(loadConfig().databaseUrl);
+    const db = await openDatabase(env.databaseUrl);
     try {
       const rows = await db("certificates").where({ requested_by: "crash-test" });
       const serials = rows.map((r: any) => r.serial);

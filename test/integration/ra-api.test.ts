@@ -3,7 +3,7 @@ import { request } from "node:https";
 import { X509Certificate, generateKeyPairSync } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { demoEnv, run } from "../support/environment.js";
+import { demoBackends, demoEnv, run, type DemoEnv } from "../support/environment.js";
 import { loadConfig } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
 import { bootstrapStaff } from "../../src/composition/ra.js";
@@ -21,9 +21,11 @@ function newKey() {
  * the LoA3 flow end to end, officer cards for a new organisation through service-owner staff
  * (REQ-02), and every separation-of-duty bypass attempt the issue lists.
  */
-describe("http/RA API over mTLS (issue 5)", function () {
+for (const backend of demoBackends())
+describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
   this.timeout(180_000);
   let svc: Service;
+  let demo: DemoEnv;
   let serverCa: string;
   let base: URL;
   const staff: Cred[] = [];
@@ -77,7 +79,7 @@ describe("http/RA API over mTLS (issue 5)", function () {
   }
 
   before(async function () {
-    const d = demoEnv(this);
+    const d = (demo = demoEnv(this, backend));
     const config = loadConfig({ ...d.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" });
     // The demo register, plus the people of this test (REQ-07).
     const reg = JSON.parse(readFileSync(config.ra.registerFile, "utf8"));
@@ -199,11 +201,12 @@ describe("http/RA API over mTLS (issue 5)", function () {
     const revoked = await call("GET", "/api/v1/me", undefined, a2);
     expect([revoked.status, revoked.body.detail]).to.satisfy(([s, m]: [number, string]) => s === 401 && /revoked/.test(m));
     // OCSP agrees (REQ-17): an independent client sees the revocation.
-    const issuerPem = join(process.env.CARDPKI_CA_STORE!, "demo-issuing", "cert.pem");
-    writeFileSync("/tmp/ra-a2.pem", a2.cert);
+    const issuerPem = join(demo.caStore, "demo-issuing", "cert.pem");
+    const a2Pem = join(demo.dir, `ra-a2-${backend}.pem`); // not a fixed /tmp path: other checkouts run this suite too
+    writeFileSync(a2Pem, a2.cert);
     let text = "";
     for (let i = 0; i < 20 && !/revoked/.test(text); i++) {
-      text = (await run("openssl", ["ocsp", "-issuer", issuerPem, "-cert", "/tmp/ra-a2.pem", "-url", `${svc.url}/ocsp`, "-noverify"])).out;
+      text = (await run("openssl", ["ocsp", "-issuer", issuerPem, "-cert", a2Pem, "-url", `${svc.url}/ocsp`, "-noverify"])).out;
       if (!/revoked/.test(text)) await new Promise((r) => setTimeout(r, 200));
     }
     expect(text).to.match(/: revoked/);

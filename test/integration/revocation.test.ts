@@ -8,12 +8,13 @@ import { loadConfig } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
 import { toPem } from "../../src/asn1/der.js";
 import { CaError } from "../../src/shared/ca-error.js";
-import { demoEnv, requireTool, run, writeTemp, type DemoEnv } from "../support/environment.js";
+import { demoBackends, demoEnv, requireTool, run, writeTemp, type DemoEnv } from "../support/environment.js";
 import { testKey } from "../support/keys.js";
 import { ORG_SUBJECT, REPO_ROOT } from "../support/test-ca.js";
 
 /** Revocation judged by independent tools: openssl ocsp / crl / verify, Java PKIX, and a fuzzer. */
-describe("revocation: OCSP and CRL (REQ-17..20)", function () {
+for (const backend of demoBackends())
+describe(`revocation: OCSP and CRL (REQ-17..20) [${backend}]`, function () {
   this.timeout(180_000);
   let env: DemoEnv;
   let svc: Service;
@@ -41,8 +42,8 @@ describe("revocation: OCSP and CRL (REQ-17..20)", function () {
   };
 
   before(async function () {
-    env = demoEnv(this);
-    svc = await startService({ ...loadConfig(), host: "127.0.0.1", port: 0 }, { eventPollMs: 100, crlTickMs: 300 });
+    env = demoEnv(this, backend);
+    svc = await startService({ ...loadConfig(env.env), host: "127.0.0.1", port: 0 }, { eventPollMs: 100, crlTickMs: 300 });
     url = svc.url;
     dir = mkdtempSync(join(tmpdir(), "revocation-"));
     root = join(env.caStore, "demo-root", "cert.pem");

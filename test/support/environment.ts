@@ -4,6 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { REPO_ROOT } from "./test-ca.js";
+import { testDatabases } from "./databases.js";
+import { createPostgresDatabase } from "./shell-database.js";
+import { pkcs11LibraryInUse } from "../../src/hsm/pkcs11-keystore.js";
+
+const SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so";
 
 /** Integration helpers may skip locally when a tool is missing, but must fail under CI=true. */
 export function requireTool(ctx: Mocha.Context, tool: string): void {
@@ -15,7 +20,20 @@ export function requireTool(ctx: Mocha.Context, tool: string): void {
 
 export const CLI = join(REPO_ROOT, "dist", "src", "cli", "main.js");
 
+export type DemoBackend = "sqlite" | "postgres";
+
+/**
+ * The databases the demo-based integration tests run on: SQLite always, PostgreSQL when
+ * CARDPKI_TEST_PG_URL is set (./scripts/test starts one; required under CI=true, as in testDatabases()).
+ */
+export function demoBackends(): DemoBackend[] {
+  return testDatabases().map((d) => d.name);
+}
+
 export interface DemoEnv {
+  readonly backend: DemoBackend;
+  /** The demo's database (also DATABASE_URL in `env`): the SQLite file in the data folder, or its own PostgreSQL database. */
+  readonly databaseUrl: string;
   readonly dir: string;
   readonly env: NodeJS.ProcessEnv;
   readonly softhsmConf: string;
@@ -24,22 +42,45 @@ export interface DemoEnv {
   readonly spareToken: { label: string; pin: string };
 }
 
-let demo: DemoEnv | undefined;
+const demos = new Map<DemoBackend, DemoEnv>();
 
 /**
- * One embedded default per test run, made the way ./scripts/run makes it: the CLI's
- * setup-demo (SoftHSM2 tokens + root and issuing CA ceremonies + SQLite), in a temp dir.
+ * One embedded default per backend and test run, made the way ./scripts/run makes it: the CLI's
+ * setup-demo (SoftHSM2 tokens + root and issuing CA ceremonies + the database), in a temp dir;
+ * for PostgreSQL, setup-demo with DATABASE_URL naming a fresh database on the test server.
+ *
+ * Each demo has its own tokens (same labels, other keys), so the call also points this process
+ * at that demo's token directory (SOFTHSM2_CONF) and folders: SoftHSM2 reads SOFTHSM2_CONF at
+ * C_Initialize, and the keystores finalize the library when the last one closes, so a suite must
+ * close its runtimes (after hooks) before the next suite switches to the other demo. DATABASE_URL
+ * is never put into this process's environment (child processes of other suites would inherit
+ * it): tests pass `env` (or loadConfig(env)) explicitly.
  */
-export function demoEnv(ctx: Mocha.Context): DemoEnv {
+export function demoEnv(ctx: Mocha.Context, backend: DemoBackend = "sqlite"): DemoEnv {
   requireTool(ctx, "softhsm2-util");
   requireTool(ctx, "openssl");
-  if (demo) return demo;
-  const dir = mkdtempSync(join(tmpdir(), "cardpki-it-"));
+  if (backend === "postgres") for (const t of ["psql", "pg_dump", "pg_restore"]) requireTool(ctx, t);
+  let demo = demos.get(backend);
+  if (!demo) demos.set(backend, (demo = makeDemo(backend)));
+  if (process.env.SOFTHSM2_CONF !== demo.softhsmConf && pkcs11LibraryInUse(SOFTHSM))
+    throw new Error(`switching to the ${backend} demo's tokens, but a PKCS#11 keystore of the suite before is still open (close runtimes and keystores in after hooks)`);
+  // Every in-process PKCS#11 user in this suite sees this demo's token directory.
+  for (const [k, v] of Object.entries({ CARDPKI_DATA_DIR: demo.env.CARDPKI_DATA_DIR, CARDPKI_CA_STORE: demo.caStore, CARDPKI_BASE_URL: demo.env.CARDPKI_BASE_URL, SOFTHSM2_CONF: demo.softhsmConf }))
+    process.env[k] = v;
+  return demo;
+}
+
+function makeDemo(backend: DemoBackend): DemoEnv {
+  const dir = mkdtempSync(join(tmpdir(), `cardpki-it-${backend === "sqlite" ? "" : "pg-"}`));
+  const pgUrl = process.env.CARDPKI_TEST_PG_URL;
+  if (backend === "postgres" && !pgUrl) throw new Error("the postgres demo needs CARDPKI_TEST_PG_URL");
+  const databaseUrl = backend === "sqlite" ? `sqlite:${join(dir, "data", "cardpki.db")}` : createPostgresDatabase(pgUrl!);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     CARDPKI_DATA_DIR: join(dir, "data"),
     CARDPKI_CA_STORE: join(dir, "ca-store"),
     CARDPKI_BASE_URL: "http://pki.test:8080",
+    DATABASE_URL: databaseUrl,
   };
   delete env.SOFTHSM2_CONF;
   delete env.CARDPKI_CONFIG;
@@ -50,11 +91,7 @@ export function demoEnv(ctx: Mocha.Context): DemoEnv {
   execFileSync("softhsm2-util", ["--init-token", "--free", "--label", spareToken.label, "--pin", spareToken.pin, "--so-pin", "87654321"], {
     env: { ...env, SOFTHSM2_CONF: softhsmConf }, stdio: "ignore",
   });
-  // Every in-process PKCS#11 user in this run sees the same token directory.
-  for (const [k, v] of Object.entries({ CARDPKI_DATA_DIR: env.CARDPKI_DATA_DIR, CARDPKI_CA_STORE: env.CARDPKI_CA_STORE, CARDPKI_BASE_URL: env.CARDPKI_BASE_URL, SOFTHSM2_CONF: softhsmConf }))
-    process.env[k] = v;
-  demo = { dir, env: { ...env, SOFTHSM2_CONF: softhsmConf }, softhsmConf, caStore: join(dir, "ca-store"), spareToken };
-  return demo;
+  return { backend, databaseUrl, dir, env: { ...env, SOFTHSM2_CONF: softhsmConf }, softhsmConf, caStore: join(dir, "ca-store"), spareToken };
 }
 
 export function writeTemp(dir: string, name: string, data: string | Uint8Array): string {
