@@ -102,7 +102,6 @@ export async function insertChunked(trx: Knex.Transaction, table: string, rows: 
   for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx(table).insert(rows.slice(i, i + INSERT_CHUNK));
 }
 
-
 /** Unique-constraint violation on SQLite or PostgreSQL. */
 export function isUniqueViolation(e: unknown): boolean {
   const err = e as { code?: string; message?: string };
