@@ -47,6 +47,8 @@ export interface Runtime {
   readonly revocations: KnexRevocationStore;
   readonly registry: RevocationRegistry;
   readonly crls: CrlPublisher;
+  /** Signatures and HSM failures per key since start (for /metrics). */
+  readonly signing: SigningStats;
   keystore(token: string): Promise<Pkcs11Keystore>;
   authority(id: string): Authority;
   close(): Promise<void>;
@@ -139,6 +141,7 @@ export async function openRuntime(config: Config, opts: RuntimeOptions = {}): Pr
     return ks;
   };
   const authorities = new Map<string, Authority>();
+  const signing: SigningStats = { ok: new Map(), failed: new Map() };
   const close = async () => {
     for (const ks of keystores.values()) await ks.then((k) => k.close()).catch(() => undefined);
     if (readDb !== db) await readDb.destroy();
@@ -158,7 +161,7 @@ export async function openRuntime(config: Config, opts: RuntimeOptions = {}): Pr
         const ca = caDir.load(id);
         const uri = parsePkcs11Uri(ca.manifest.keyUri);
         const signer = opts.publicOnly ? refusingSigner(id, ca.certDer) : await (await keystore(uri.token)).signerFor(uri);
-        authorities.set(id, authorityFromCertificate(id, ca.certDer, signer, ca.manifest.serialPrefix, urls(id, ca.manifest.kind)));
+        authorities.set(id, authorityFromCertificate(id, ca.certDer, opts.publicOnly ? signer : counted(signer, `ca:${id}`, signing), ca.manifest.serialPrefix, urls(id, ca.manifest.kind)));
       }
     }
   } catch (e) {
@@ -166,12 +169,33 @@ export async function openRuntime(config: Config, opts: RuntimeOptions = {}): Pr
     throw e;
   }
   return {
-    config, clock, random, db, readDb, profiles, store, issuer, caDir, authorities, keystore, close, revocationPolicy, revocations, registry, crls,
+    config, clock, random, db, readDb, profiles, store, issuer, caDir, authorities, keystore, close, revocationPolicy, revocations, registry, crls, signing,
     authority: (id) => {
       const a = authorities.get(id);
       if (!a) throw new CaError("not-found", `CA '${id}' is not an active issuing CA here (active: ${[...authorities.keys()].join(", ") || "none"})`);
       return a;
     },
+  };
+}
+
+export interface SigningStats {
+  readonly ok: Map<string, number>;
+  readonly failed: Map<string, number>;
+}
+
+/** Counts each key's signatures and HSM failures (metrics: cardpki_hsm_signatures_total, cardpki_hsm_errors_total). */
+function counted(signer: KeySigner, key: string, stats: SigningStats): KeySigner {
+  const bump = (m: Map<string, number>) => m.set(key, (m.get(key) ?? 0) + 1);
+  for (const m of [stats.ok, stats.failed]) if (!m.has(key)) m.set(key, 0); // every key has its series from the start
+  return {
+    keyType: signer.keyType, spki: signer.spki, algorithmDer: signer.algorithmDer, algorithmOid: signer.algorithmOid,
+    sign: (data) => signer.sign(data).then((sig) => {
+      bump(stats.ok);
+      return sig;
+    }, (e: unknown) => {
+      bump(stats.failed);
+      throw e;
+    }),
   };
 }
 
@@ -212,7 +236,7 @@ export async function loadOcspIssuers(rt: Runtime): Promise<OcspIssuer[]> {
     const uri = parsePkcs11Uri(best.uri);
     const ks = await rt.keystore(uri.token);
     const signer = await ks.signerFor(uri);
-    out.push({ ca, responder: { signer, certDer: best.der, notAfter: new Date(best.cert.validTo), label: best.label } });
+    out.push({ ca, responder: { signer: counted(signer, `ocsp:${ca.id}/${best.label}`, rt.signing), certDer: best.der, notAfter: new Date(best.cert.validTo), label: best.label } });
   }
   return out;
 }

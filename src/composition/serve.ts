@@ -171,6 +171,11 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     metrics.gauge("cardpki_hsm_up", "1 when the issuing CA key signs, 0 when the HSM does not answer", async () =>
       Promise.all([...authorities.values()].map(async (a) => ({ labels: { ca: a.id }, value: await a.signer.sign(Uint8Array.of(0)).then(() => 1, () => 0) }))));
   let draining = false;
+  metrics.gauge("cardpki_certificates_issued_total", "Certificates signed and stored, by profile", async () =>
+    Object.entries(await runtime.store.countIssuedByProfile()).map(([profile, value]) => ({ labels: { profile }, value })), "counter");
+  const perKey = (m: Map<string, number>) => async () => [...m].map(([key, value]) => ({ labels: { key }, value }));
+  metrics.gauge("cardpki_hsm_signatures_total", "Signatures made in the HSM by this process, per key (ca:<id>, ocsp:<ca>/<label>)", perKey(runtime.signing.ok), "counter");
+  metrics.gauge("cardpki_hsm_errors_total", "HSM signing failures in this process, per key", perKey(runtime.signing.failed), "counter");
   const trail = openAuditTrail(runtime);
   metrics.gauge("cardpki_audit_unprotected_entries", "Audit entries after the last signed checkpoint", async () => {
     const [head, cp] = await Promise.all([trail.store.head(), trail.store.latestCheckpoint()]);

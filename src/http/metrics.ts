@@ -10,7 +10,7 @@ const key = (l: Labels) => Object.entries(l).sort(([a], [b]) => a.localeCompare(
 export class Metrics {
   private readonly counters = new Map<string, { help: string; values: Map<string, number> }>();
   private readonly histograms = new Map<string, { help: string; counts: number[]; sum: number; n: number }>();
-  private readonly gauges: { name: string; help: string; read: () => Promise<readonly { labels: Labels; value: number }[]> }[] = [];
+  private readonly gauges: { name: string; help: string; type: "gauge" | "counter"; read: () => Promise<readonly { labels: Labels; value: number }[]> }[] = [];
 
   inc(name: string, help: string, labels: Labels = {}, by = 1): void {
     let c = this.counters.get(name);
@@ -27,8 +27,9 @@ export class Metrics {
     h.n++;
   }
 
-  gauge(name: string, help: string, read: () => Promise<readonly { labels: Labels; value: number }[]>): void {
-    this.gauges.push({ name, help, read });
+  /** A value read at scrape time; `type` counter for totals kept elsewhere (the database, a signer). */
+  gauge(name: string, help: string, read: () => Promise<readonly { labels: Labels; value: number }[]>, type: "gauge" | "counter" = "gauge"): void {
+    this.gauges.push({ name, help, read, type });
   }
 
   async render(): Promise<string> {
@@ -43,7 +44,7 @@ export class Metrics {
       out.push(`${name}_bucket{le="+Inf"} ${h.n}`, `${name}_sum ${h.sum}`, `${name}_count ${h.n}`);
     }
     for (const g of this.gauges) {
-      out.push(`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} gauge`);
+      out.push(`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} ${g.type}`);
       try {
         for (const v of await g.read()) out.push(`${g.name}${Object.keys(v.labels).length ? `{${key(v.labels)}}` : ""} ${v.value}`);
       } catch {

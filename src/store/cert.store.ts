@@ -35,6 +35,12 @@ export class KnexCertStore implements CertStore {
     return Object.fromEntries(rows.map((r: any) => [r.status, Number(r.n)]));
   }
 
+  /** Certificates signed and stored, per profile (metrics: issuance). */
+  async countIssuedByProfile(): Promise<Record<string, number>> {
+    const rows = await this.db("certificates").whereNotNull("der").groupBy("profile_id").select("profile_id").count({ n: "*" });
+    return Object.fromEntries(rows.map((r: any) => [r.profile_id, Number(r.n)]));
+  }
+
   /** Commits of the database's shared queue so far (benchmarks report certificates per commit). */
   get batches(): number {
     return this.queue.commits;

@@ -27,7 +27,7 @@ describe(`HTTP service (real HTTP on a random port) [${backend}]`, function () {
     expect(await r.json()).to.deep.equal({ status: "ok", checks: { lifecycle: "ok", database: "ok", "writer-lease": "ok", "hsm:demo-issuing": "ok", "crl:demo-issuing": "ok", ocsp: "ok" } });
   });
 
-  it("ok/GET /metrics in Prometheus text: OCSP requests and latency, CRL age and next update, certificates, HSM, unprotected audit entries", async () => {
+  it("ok/GET /metrics in Prometheus text: OCSP requests and latency, CRL age and next update, certificates, issuance, HSM signatures and errors, unprotected audit entries", async () => {
     await fetch(`${svc.url}/ocsp`, { method: "POST", headers: { "content-type": "application/ocsp-request" }, body: new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x00]) });
     const r = await fetch(`${svc.url}/metrics`);
     expect(r.status).to.equal(200);
@@ -40,6 +40,12 @@ describe(`HTTP service (real HTTP on a random port) [${backend}]`, function () {
     expect(text).to.match(/^cardpki_certificates\{status="issued"\} [1-9]/m);
     expect(text).to.match(/^cardpki_hsm_up\{ca="demo-issuing"\} 1$/m);
     expect(text).to.match(/^cardpki_audit_unprotected_entries \d+$/m);
+    // Issuance and HSM errors (issue 9): totals by profile, and per key signatures and failures.
+    expect(text).to.match(/^# TYPE cardpki_certificates_issued_total counter$/m);
+    expect(text).to.match(/^cardpki_certificates_issued_total\{profile="[a-z0-9-]+"\} [1-9]/m);
+    expect(text).to.match(/^cardpki_hsm_signatures_total\{key="ca:demo-issuing"\} [1-9]/m);
+    expect(text).to.match(/^cardpki_hsm_signatures_total\{key="ocsp:demo-issuing\/[^"]+"\} [1-9]/m);
+    expect(text).to.match(/^cardpki_hsm_errors_total\{key="ca:demo-issuing"\} 0$/m);
   });
 
   it("ok/GET /ca/<id>.cer is the AIA caIssuers target: one DER certificate, application/pkix-cert", async () => {
