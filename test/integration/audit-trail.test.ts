@@ -10,7 +10,7 @@ import { openRa, type Ra } from "../../src/composition/ra.js";
 import { openAuditTrail, type AuditTrail } from "../../src/composition/audit.js";
 import { demoOrderInProduction, staffActor } from "../../src/composition/demo-orders.js";
 import { FixedClock } from "../../src/shared/clock.js";
-import { CLI, demoBackends, demoEnv, requireTool, type DemoEnv } from "../support/environment.js";
+import { CLI, demoBackends, demoEnvReady, requireTool, type DemoEnv } from "../support/environment.js";
 import { shellDatabase, type ShellDatabase } from "../support/shell-database.js";
 
 const doc = { type: "passport", number: "AT123456", expires: new Date("2035-01-01") };
@@ -32,7 +32,7 @@ describe(`audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, r
   let demoDb: ShellDatabase;
 
   before(async function () {
-    env = demoEnv(this, backend);
+    env = await demoEnvReady(this, backend);
     if (backend === "sqlite") requireTool(this, "sqlite3");
     dir = mkdtempSync(join(tmpdir(), "audit-it-"));
     demoDb = shellDatabase(env.databaseUrl, dir);

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { CLI, demoBackends, demoEnv, requireTool, type DemoEnv } from "../support/environment.js";
+import { CLI, demoBackends, demoEnvReady, requireTool, type DemoEnv } from "../support/environment.js";
 import { shellDatabase } from "../support/shell-database.js";
 
 /**
@@ -18,8 +18,8 @@ describe(`backup and restore (issue 9) [${backend}]`, function () {
   let dir: string;
   let own: NodeJS.ProcessEnv;
 
-  before(function () {
-    env = demoEnv(this, backend);
+  before(async function () {
+    env = await demoEnvReady(this, backend);
     if (backend === "sqlite") requireTool(this, "sqlite3");
     dir = mkdtempSync(join(tmpdir(), "backup-it-"));
     const live = shellDatabase(env.databaseUrl, dir).copy("live");

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { loadConfig } from "../../src/composition/config.js";
 import { openRuntime } from "../../src/composition/runtime.js";
 import { openDatabase } from "../../src/store/database.js";
-import { demoBackends, demoEnv } from "../support/environment.js";
+import { demoBackends, demoEnvReady } from "../support/environment.js";
 import { REPO_ROOT } from "../support/test-ca.js";
 
 const LOOP = join(REPO_ROOT, "dist", "test", "support", "issue-loop.js");
@@ -16,7 +16,7 @@ describe(`crash: kill -9 during issuance [${backend}]`, function () {
   this.timeout(300_000);
 
   it("ok/after 6 kills: no serial repeats, every stored certificate verifies, unfinished serials are revoked", async function () {
-    const env = demoEnv(this, backend);
+    const env = await demoEnvReady(this, backend);
     const returned: string[] = [];
     for (let round = 0; round < 6; round++) {
       const child = spawn(process.execPath, [LOOP], { env: env.env, stdio: ["ignore", "pipe", "pipe"] });

@@ -7,7 +7,7 @@ import { X509Certificate } from "node:crypto";
 import { loadConfig } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
 import { toPem } from "../../src/asn1/der.js";
-import { CLI, demoBackends, demoEnv, openssl, writeTemp, type DemoEnv } from "../support/environment.js";
+import { CLI, demoBackends, demoEnvReady, openssl, writeTemp, type DemoEnv } from "../support/environment.js";
 import { shellDatabase } from "../support/shell-database.js";
 import { makeCsr, testKey } from "../support/keys.js";
 
@@ -16,7 +16,7 @@ describe(`HTTP service (real HTTP on a random port) [${backend}]`, function () {
   this.timeout(60_000);
   let svc: Service;
   before(async function () {
-    const env = demoEnv(this, backend);
+    const env = await demoEnvReady(this, backend);
     svc = await startService({ ...loadConfig(env.env), host: "127.0.0.1", port: 0 });
   });
   after(async () => svc?.stop());
@@ -78,8 +78,8 @@ describe(`cardpki CLI [${backend}]`, function () {
   let env: DemoEnv;
   let dir: string;
   const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env: env.env, encoding: "utf8" });
-  before(function () {
-    env = demoEnv(this, backend);
+  before(async function () {
+    env = await demoEnvReady(this, backend);
     dir = mkdtempSync(join(tmpdir(), "cli-"));
   });
 

@@ -3,7 +3,7 @@ import { request } from "node:https";
 import { X509Certificate, generateKeyPairSync } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { demoBackends, demoEnv, run, type DemoEnv } from "../support/environment.js";
+import { demoBackends, demoEnvReady, run, type DemoEnv } from "../support/environment.js";
 import { loadConfig } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
 import { bootstrapStaff } from "../../src/composition/ra.js";
@@ -79,7 +79,7 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
   }
 
   before(async function () {
-    const d = (demo = demoEnv(this, backend));
+    const d = (demo = await demoEnvReady(this, backend));
     const config = loadConfig({ ...d.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" });
     // The demo register, plus the people of this test (REQ-07).
     const reg = JSON.parse(readFileSync(config.ra.registerFile, "utf8"));

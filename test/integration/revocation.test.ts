@@ -8,7 +8,7 @@ import { loadConfig } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
 import { toPem } from "../../src/asn1/der.js";
 import { CaError } from "../../src/shared/ca-error.js";
-import { demoBackends, demoEnv, requireTool, run, writeTemp, type DemoEnv } from "../support/environment.js";
+import { demoBackends, demoEnvReady, requireTool, run, writeTemp, type DemoEnv } from "../support/environment.js";
 import { testKey } from "../support/keys.js";
 import { ORG_SUBJECT, REPO_ROOT } from "../support/test-ca.js";
 
@@ -42,7 +42,7 @@ describe(`revocation: OCSP and CRL (REQ-17..20) [${backend}]`, function () {
   };
 
   before(async function () {
-    env = demoEnv(this, backend);
+    env = await demoEnvReady(this, backend);
     svc = await startService({ ...loadConfig(env.env), host: "127.0.0.1", port: 0 }, { eventPollMs: 100, crlTickMs: 300 });
     url = svc.url;
     dir = mkdtempSync(join(tmpdir(), "revocation-"));

@@ -70,6 +70,18 @@ export function demoEnv(ctx: Mocha.Context, backend: DemoBackend = "sqlite"): De
   return demo;
 }
 
+/**
+ * demoEnv() for a suite that may switch demos: first waits (up to 10 s) until the suite before has
+ * let the PKCS#11 library go; a keystore closing a moment after its after hook is not a leak.
+ */
+export async function demoEnvReady(ctx: Mocha.Context, backend: DemoBackend = "sqlite"): Promise<DemoEnv> {
+  const target = demos.get(backend)?.softhsmConf;
+  const end = Date.now() + 10_000;
+  while ((target === undefined || process.env.SOFTHSM2_CONF !== target) && pkcs11LibraryInUse(SOFTHSM) && Date.now() < end)
+    await new Promise((r) => setTimeout(r, 100));
+  return demoEnv(ctx, backend);
+}
+
 function makeDemo(backend: DemoBackend): DemoEnv {
   const dir = mkdtempSync(join(tmpdir(), `cardpki-it-${backend === "sqlite" ? "" : "pg-"}`));
   const pgUrl = process.env.CARDPKI_TEST_PG_URL;
