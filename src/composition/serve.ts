@@ -10,6 +10,8 @@ import { pingDatabase } from "../store/database.js";
 import { existsSync } from "node:fs";
 import type { Server as HttpsServer } from "node:https";
 import { buildRaApp, listenRa } from "../http/ra-server.js";
+import { PortalSessions } from "../http/portal.routes.js";
+import { KnexPortalSessionStore } from "../store/portal-session.store.js";
 import { toPem } from "../asn1/der.js";
 import type { Config } from "./config.js";
 import { openRa, type Ra } from "./ra.js";
@@ -255,7 +257,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         timeline: async (orderId) => (await trail.store.forObject("order", orderId)).map((e) => ({ at: e.at, actor: e.actor, action: e.action, outcome: e.outcome, policy: e.policy })),
         cardStation: cardStation(runtime, ra),
         newId: () => newId(runtime.random), now: () => runtime.clock.now(),
-      }, "1", { assetsDir: join(APP_ROOT, "src", "http", "portal-assets") });
+      }, "1", { assetsDir: join(APP_ROOT, "src", "http", "portal-assets"), sessions: new PortalSessions(new KnexPortalSessionStore(runtime.db)) });
       const raServer = await listenRa(app, { key: readFileSync(config.ra.tlsKey), cert: readFileSync(config.ra.tlsCert), clientCas }, config.host, config.ra.port);
       const a = raServer.address();
       raPart = { ra, server: raServer, url: `https://${host}:${typeof a === "object" && a ? a.port : config.ra.port}` };

@@ -1,56 +1,105 @@
 import express, { Router, type NextFunction, type Request, type Response } from "express";
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { X509Certificate } from "node:crypto";
 import { CaError } from "../shared/ca-error.js";
-import type { Actor } from "../ra/order.js";
 import { authenticate, type RaApiDeps } from "./ra.routes.js";
 
 const COOKIE = "cardpki_session";
 
-interface Session {
-  readonly id: string;
-  readonly csrf: string;
+/** A stored session: hashes of its id and CSRF token only (a database dump opens no session). */
+export interface SessionRecord {
+  readonly csrfHash: string;
   /** The client certificate the session was opened with: every request must come with the same one. */
   readonly credential: string;
-  readonly actor: Actor;
   readonly created: number;
-  lastSeen: number;
+  readonly lastSeen: number;
+}
+
+/**
+ * Where portal sessions live: memory (one process) or the database (composition's choice: shared by
+ * the writer and its standby, so a failover or restart does not sign officers out).
+ */
+export interface SessionStore {
+  put(idHash: string, s: SessionRecord): Promise<void>;
+  get(idHash: string): Promise<SessionRecord | undefined>;
+  touch(idHash: string, lastSeen: number): Promise<void>;
+  delete(idHash: string): Promise<void>;
+  /** Removes sessions idle since before `idleBefore` or created before `createdBefore`. */
+  deleteExpired(idleBefore: number, createdBefore: number): Promise<void>;
+}
+
+export class MemorySessionStore implements SessionStore {
+  private readonly m = new Map<string, SessionRecord>();
+  async put(idHash: string, s: SessionRecord) {
+    this.m.set(idHash, s);
+  }
+  async get(idHash: string) {
+    return this.m.get(idHash);
+  }
+  async touch(idHash: string, lastSeen: number) {
+    const s = this.m.get(idHash);
+    if (s) this.m.set(idHash, { ...s, lastSeen });
+  }
+  async delete(idHash: string) {
+    this.m.delete(idHash);
+  }
+  async deleteExpired(idleBefore: number, createdBefore: number) {
+    for (const [k, s] of this.m) if (s.lastSeen < idleBefore || s.created < createdBefore) this.m.delete(k);
+  }
+}
+
+const sha256 = (v: string) => createHash("sha256").update(v).digest("hex");
+const sameHash = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+/** A live session as the guard sees it. */
+export interface LiveSession {
+  readonly credential: string;
+  csrfMatches(token: string): boolean;
 }
 
 /**
  * Portal sessions: opened only with the officer's client certificate (no passwords), bound to it,
- * idle-timed out (default 15 minutes) and capped (8 hours). Kept in memory: a restart logs everyone out.
+ * idle-timed out (default 15 minutes) and capped (8 hours). The store keeps hashes only.
  */
 export class PortalSessions {
-  private readonly sessions = new Map<string, Session>();
-  constructor(private readonly idleMs = 15 * 60_000, private readonly maxMs = 8 * 3_600_000, private readonly now: () => number = Date.now) {}
+  /** lastSeen is written at most this often (a database write per request would be waste). */
+  private static readonly TOUCH_MS = 30_000;
 
-  open(actor: Actor, credential: string): Session {
+  constructor(
+    private readonly store: SessionStore = new MemorySessionStore(),
+    private readonly idleMs = 15 * 60_000,
+    private readonly maxMs = 8 * 3_600_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async open(credential: string): Promise<{ id: string; csrf: string }> {
     const t = this.now();
-    for (const [k, s] of this.sessions) if (t - s.lastSeen > this.idleMs || t - s.created > this.maxMs) this.sessions.delete(k);
-    const s: Session = { id: randomBytes(32).toString("base64url"), csrf: randomBytes(32).toString("base64url"), credential, actor, created: t, lastSeen: t };
-    this.sessions.set(s.id, s);
-    return s;
+    await this.store.deleteExpired(t - this.idleMs, t - this.maxMs);
+    const id = randomBytes(32).toString("base64url");
+    const csrf = randomBytes(32).toString("base64url");
+    await this.store.put(sha256(id), { csrfHash: sha256(csrf), credential, created: t, lastSeen: t });
+    return { id, csrf };
   }
 
   /** The live session for a cookie value, touched; undefined when unknown or expired. */
-  use(id: string): Session | undefined {
-    const s = this.sessions.get(id);
+  async use(id: string): Promise<LiveSession | undefined> {
+    const key = sha256(id);
+    const s = await this.store.get(key);
     const t = this.now();
     if (!s) return undefined;
     if (t - s.lastSeen > this.idleMs || t - s.created > this.maxMs) {
-      this.sessions.delete(id);
+      await this.store.delete(key);
       return undefined;
     }
-    s.lastSeen = t;
-    return s;
+    if (t - s.lastSeen >= PortalSessions.TOUCH_MS) await this.store.touch(key, t);
+    return { credential: s.credential, csrfMatches: (token) => sameHash(sha256(token), s.csrfHash) };
   }
 
-  close(id: string): void {
-    this.sessions.delete(id);
+  async close(id: string): Promise<void> {
+    await this.store.delete(sha256(id));
   }
 
   get idleSeconds(): number {
@@ -71,8 +120,6 @@ const peerSerial = (req: Request): string | undefined => {
   return raw ? new X509Certificate(raw).serialNumber.toLowerCase() : undefined;
 };
 
-const sameToken = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
-
 /**
  * In front of the RA API: a request that carries a portal session cookie must come with the
  * client certificate the session was opened with, within the idle timeout, and (when it changes
@@ -83,14 +130,15 @@ export function sessionGuard(sessions: PortalSessions) {
   return (req: Request, _res: Response, next: NextFunction) => {
     const id = cookieOf(req);
     if (!id) return next();
-    const s = sessions.use(id);
-    if (!s) return next(new CaError("unauthorized", "the portal session has expired; sign in again with your card"));
-    if (peerSerial(req) !== s.credential) return next(new CaError("unauthorized", "the portal session belongs to another client certificate"));
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      const token = req.headers["x-csrf-token"];
-      if (typeof token !== "string" || !sameToken(token, s.csrf)) return next(new CaError("forbidden", "missing or wrong CSRF token (X-CSRF-Token)"));
-    }
-    next();
+    sessions.use(id).then((s) => {
+      if (!s) return next(new CaError("unauthorized", "the portal session has expired; sign in again with your card"));
+      if (peerSerial(req) !== s.credential) return next(new CaError("unauthorized", "the portal session belongs to another client certificate"));
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        const token = req.headers["x-csrf-token"];
+        if (typeof token !== "string" || !s.csrfMatches(token)) return next(new CaError("forbidden", "missing or wrong CSRF token (X-CSRF-Token)"));
+      }
+      next();
+    }, next);
   };
 }
 
@@ -113,13 +161,13 @@ export function portalRoutes(assetsDir: string, sessions: PortalSessions, deps: 
   });
   r.post("/portal/session", express.json({ limit: 1024 }), async (req, res) => {
     const actor = await authenticate(req, "officer", deps);
-    const s = sessions.open(actor, peerSerial(req)!);
+    const s = await sessions.open(peerSerial(req)!);
     res.cookie(COOKIE, s.id, { httpOnly: true, secure: true, sameSite: "strict", path: "/", maxAge: sessions.idleSeconds * 1000 });
     res.status(201).json({ csrfToken: s.csrf, idleSeconds: sessions.idleSeconds, me: actor });
   });
-  r.delete("/portal/session", (req, res) => {
+  r.delete("/portal/session", async (req, res) => {
     const id = cookieOf(req);
-    if (id) sessions.close(id);
+    if (id) await sessions.close(id);
     res.clearCookie(COOKIE, { httpOnly: true, secure: true, sameSite: "strict", path: "/" });
     res.status(204).end();
   });

@@ -9,6 +9,9 @@ import pg from "pg";
 import { loadConfig, type Config } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
 import { openRuntime } from "../../src/composition/runtime.js";
+import { openDatabase } from "../../src/store/database.js";
+import { KnexPortalSessionStore } from "../../src/store/portal-session.store.js";
+import { PortalSessions } from "../../src/http/portal.routes.js";
 import { toPem } from "../../src/asn1/der.js";
 import { CaError } from "../../src/shared/ca-error.js";
 import { CLI, demoEnv, run, writeTemp, type DemoEnv } from "../support/environment.js";
@@ -168,6 +171,34 @@ describe("scale-out: public replicas, writer lease, drain (issue 9, REQ-33)", fu
     const third = await startService(config);
     await third.stop();
   });
+
+  for (const db of testDatabases()) {
+    it(`ok/portal sessions live in the database (${db.name}): a session opened on one writer is valid on its successor; only hashes are stored; it expires`, async () => {
+      const url = await db.url();
+      const [a, b] = [await openDatabase(url), await openDatabase(url)];
+      try {
+        let now = 1_000_000;
+        const first = new PortalSessions(new KnexPortalSessionStore(a), 15 * 60_000, 8 * 3_600_000, () => now);
+        const { id, csrf } = await first.open("0a1b2c");
+        const rows = await a("portal_sessions").select();
+        expect(rows).to.have.length(1);
+        expect(JSON.stringify(rows)).to.not.include(id).and.to.not.include(csrf);
+        // The standby takes over (another process, another connection): the officer stays signed in.
+        const second = new PortalSessions(new KnexPortalSessionStore(b), 15 * 60_000, 8 * 3_600_000, () => now);
+        now += 10 * 60_000;
+        const live = await second.use(id);
+        expect(live?.credential).to.equal("0a1b2c");
+        expect(live?.csrfMatches(csrf)).to.equal(true);
+        expect(Number((await b("portal_sessions").first()).last_seen)).to.equal(now);
+        now += 16 * 60_000;
+        expect(await first.use(id)).to.equal(undefined);
+        expect(await a("portal_sessions").select()).to.have.length(0);
+      } finally {
+        await a.destroy();
+        await b.destroy();
+      }
+    });
+  }
 
   for (const db of testDatabases().filter((d) => d.name === "postgres")) {
     it("ok/PostgreSQL: the advisory-lock lease elects one writer; when its lock connection dies it stops signing and the standby takes over", async () => {

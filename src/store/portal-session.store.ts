@@ -1,0 +1,35 @@
+import type { Knex } from "knex";
+
+/** A stored portal session (the http module's SessionStore shape): hashes only. */
+export interface PortalSessionRow {
+  readonly csrfHash: string;
+  readonly credential: string;
+  readonly created: number;
+  readonly lastSeen: number;
+}
+
+/** Portal sessions in the database, shared by the writer and its standby (issue 9). */
+export class KnexPortalSessionStore {
+  constructor(private readonly db: Knex) {}
+
+  async put(idHash: string, s: PortalSessionRow): Promise<void> {
+    await this.db("portal_sessions").insert({ id_hash: idHash, csrf_hash: s.csrfHash, credential: s.credential, created_at: s.created, last_seen: s.lastSeen });
+  }
+
+  async get(idHash: string): Promise<PortalSessionRow | undefined> {
+    const r = await this.db("portal_sessions").where({ id_hash: idHash }).first();
+    return r ? { csrfHash: r.csrf_hash, credential: r.credential, created: Number(r.created_at), lastSeen: Number(r.last_seen) } : undefined;
+  }
+
+  async touch(idHash: string, lastSeen: number): Promise<void> {
+    await this.db("portal_sessions").where({ id_hash: idHash }).andWhere("last_seen", "<", lastSeen).update({ last_seen: lastSeen });
+  }
+
+  async delete(idHash: string): Promise<void> {
+    await this.db("portal_sessions").where({ id_hash: idHash }).delete();
+  }
+
+  async deleteExpired(idleBefore: number, createdBefore: number): Promise<void> {
+    await this.db("portal_sessions").where("last_seen", "<", idleBefore).orWhere("created_at", "<", createdBefore).delete();
+  }
+}
