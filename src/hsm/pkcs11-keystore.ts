@@ -414,16 +414,8 @@ export class Pkcs11Keystore {
     });
   }
 
-  private secretHandles = new Map<string, { gen: number; key: graphene.SecretKey }>();
-
   private secretKeyHandle(s: graphene.Session, keyId: string): graphene.SecretKey {
-    const cached = this.secretHandles.get(keyId);
-    if (cached && cached.gen === this.generation) return cached.key;
-    const found = this.findObjects(s, graphene.ObjectClass.SECRET_KEY, { id: keyId });
-    if (found.length !== 1) throw new CaError("hsm-unavailable", `secret key id ${keyId} not found on token '${this.tokenLabel}'`);
-    const key = found[0]!.toType<graphene.SecretKey>();
-    this.secretHandles.set(keyId, { gen: this.generation, key });
-    return key;
+    return this.keyHandle<graphene.SecretKey>(s, graphene.ObjectClass.SECRET_KEY, keyId, "secret");
   }
 
   /** C_SetPIN: replaces the user PIN of the logged-in token (before splitting it among custodians). */
@@ -453,15 +445,21 @@ export class Pkcs11Keystore {
     });
   }
 
-  private handles = new Map<string, { gen: number; key: graphene.PrivateKey }>();
-
   private privateKeyHandle(s: graphene.Session, keyId: string): graphene.PrivateKey {
-    const cached = this.handles.get(keyId);
-    if (cached && cached.gen === this.generation) return cached.key;
-    const found = this.findObjects(s, graphene.ObjectClass.PRIVATE_KEY, { id: keyId });
-    if (found.length !== 1) throw new CaError("hsm-unavailable", `private key id ${keyId} not found on token '${this.tokenLabel}'`);
-    const key = found[0]!.toType<graphene.PrivateKey>();
-    this.handles.set(keyId, { gen: this.generation, key });
+    return this.keyHandle<graphene.PrivateKey>(s, graphene.ObjectClass.PRIVATE_KEY, keyId, "private");
+  }
+
+  /** Key handles by class and CKA_ID, found once per library generation (a restart invalidates them). */
+  private readonly handles = new Map<string, { gen: number; key: graphene.Key }>();
+
+  private keyHandle<T extends graphene.Key>(s: graphene.Session, cls: graphene.ObjectClass, keyId: string, what: string): T {
+    const k = `${cls}:${keyId}`;
+    const cached = this.handles.get(k);
+    if (cached && cached.gen === this.generation) return cached.key as T;
+    const found = this.findObjects(s, cls, { id: keyId });
+    if (found.length !== 1) throw new CaError("hsm-unavailable", `${what} key id ${keyId} not found on token '${this.tokenLabel}'`);
+    const key = found[0]!.toType<T>();
+    this.handles.set(k, { gen: this.generation, key });
     return key;
   }
 
