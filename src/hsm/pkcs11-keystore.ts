@@ -137,6 +137,12 @@ export function pkcs11LibraryInUse(path: string): boolean {
   return Pkcs11Library.inUse(path);
 }
 
+/** Keystores that hold a library now, with where they opened it (diagnostics for a keystore left open). */
+const holders = new Map<object, string>();
+export function pkcs11LibraryHolders(): string[] {
+  return [...holders.values()];
+}
+
 /**
  * PKCS#11 keystore over graphene-pk11: token found by label, PIN from an injected source,
  * a pool of logged-in sessions for parallel signing (C_Initialize with CKF_OS_LOCKING_OK),
@@ -165,14 +171,19 @@ export class Pkcs11Keystore {
   }
 
   async open(): Promise<void> {
+    this.closed = false;
     this.pin ??= await this.options.pin.read();
     this.openSync();
   }
+
+  /** Set by close(): a late caller (a job finishing after shutdown) must not silently open the library again. */
+  private closed = false;
 
   private openSync(): void {
     if (!this.acquired) {
       this.library.acquire();
       this.acquired = true;
+      holders.set(this, `token '${this.options.tokenLabel}' opened at ${new Error().stack?.split("\n").slice(2, 9).join(" <- ")}`);
     }
     const mod = this.library.module!;
     this.libGeneration = this.library.generation;
@@ -227,9 +238,11 @@ export class Pkcs11Keystore {
     this.closeSessions();
     if (this.acquired) this.library.release();
     this.acquired = false;
+    holders.delete(this);
   }
 
   close(): void {
+    this.closed = true;
     try {
       this.sessions[0]?.logout();
     } catch {
@@ -262,7 +275,10 @@ export class Pkcs11Keystore {
 
   private async acquire(): Promise<graphene.Session> {
     if (this.recovering) await this.recovering;
-    if (!this.acquired) await this.open();
+    if (!this.acquired) {
+      if (this.closed) throw new CaError("hsm-unavailable", `the keystore of token '${this.options.tokenLabel}' is closed (the service is shutting down)`);
+      await this.open();
+    }
     const s = this.free.pop();
     if (s) return s;
     return new Promise((resolve) => this.waiters.push(resolve));

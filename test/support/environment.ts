@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { REPO_ROOT } from "./test-ca.js";
 import { testDatabases } from "./databases.js";
 import { createPostgresDatabase } from "./shell-database.js";
-import { pkcs11LibraryInUse } from "../../src/hsm/pkcs11-keystore.js";
+import { pkcs11LibraryHolders, pkcs11LibraryInUse } from "../../src/hsm/pkcs11-keystore.js";
 
 const SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so";
 
@@ -63,7 +63,7 @@ export function demoEnv(ctx: Mocha.Context, backend: DemoBackend = "sqlite"): De
   let demo = demos.get(backend);
   if (!demo) demos.set(backend, (demo = makeDemo(backend)));
   if (process.env.SOFTHSM2_CONF !== demo.softhsmConf && pkcs11LibraryInUse(SOFTHSM))
-    throw new Error(`switching to the ${backend} demo's tokens, but a PKCS#11 keystore of the suite before is still open (close runtimes and keystores in after hooks)`);
+    throw new Error(`switching to the ${backend} demo's tokens, but a PKCS#11 keystore of the suite before is still open (close runtimes and keystores in after hooks): ${pkcs11LibraryHolders().join("; ")}`);
   // Every in-process PKCS#11 user in this suite sees this demo's token directory.
   for (const [k, v] of Object.entries({ CARDPKI_DATA_DIR: demo.env.CARDPKI_DATA_DIR, CARDPKI_CA_STORE: demo.caStore, CARDPKI_BASE_URL: demo.env.CARDPKI_BASE_URL, SOFTHSM2_CONF: demo.softhsmConf }))
     process.env[k] = v;
