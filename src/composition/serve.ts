@@ -193,7 +193,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         if (draining) throw new Error("draining");
       } },
       { name: "database", check: () => pingDatabase(runtime.db) },
-      ...(writer && lease ? [{ name: "writer-lease", check: async () => {
+      ...(lease ? [{ name: "writer-lease", check: async () => {
         if (fencedBy) throw fencedBy;
       } }] : []),
       ...[...authorities.values()].flatMap((a) => [
@@ -212,26 +212,29 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
 
   let lastSeq = await revocations.lastEventSeq();
   // Only the writer signs CRLs; a replica serves the newest one from the database.
-  const crlLoop = loop("crl schedule", opts.crlTickMs ?? Math.min(10_000, policy.crl.afterRevocationSeconds * 500), async () => {
-    if (writer) for (const a of authorities.values()) await crls.tick(a);
-  });
+  const crlLoop = writer
+    ? loop("crl schedule", opts.crlTickMs ?? Math.min(10_000, policy.crl.afterRevocationSeconds * 500), async () => {
+        for (const a of authorities.values()) await crls.tick(a);
+      })
+    : undefined;
   const eventLoop = loop("revocation events", opts.eventPollMs ?? 200, async () => {
     const events = await revocations.eventsSince(lastSeq);
     if (events.length === 0) return;
     lastSeq = events[events.length - 1]!.seq;
     // REQ-17: OCSP shows a revocation within a second; the CRL follows on the next tick.
     await Promise.all([...new Set(events.map((e) => e.serial))].map((s) => ocsp.invalidate(s)));
-    void crlLoop.kick();
+    void crlLoop?.kick();
   });
   const refreshLoop = loop("ocsp refresh", (policy.ocsp.refreshMinutes * 60_000) / 4, () => ocsp.refresh());
-  await crlLoop.kick(); // a current CRL before the first request
+  const stopLoops = () => Promise.all([crlLoop?.stop(), eventLoop.stop(), refreshLoop.stop()]);
+  await crlLoop?.kick(); // a current CRL before the first request
   void refreshLoop.kick();
 
   let server: Server;
   try {
     server = await listen(app, config.host, config.port, { ocsp: { service: ocsp, maxBodyBytes: policy.ocsp.maxBodyBytes }, metrics, draining: () => draining });
   } catch (e) {
-    await Promise.all([crlLoop.stop(), eventLoop.stop(), refreshLoop.stop()]);
+    await stopLoops();
     await closeRuntime();
     throw e;
   }
@@ -266,7 +269,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       void expiryLoop.kick();
     } catch (e) {
       await new Promise<void>((r) => server.close(() => r()));
-      await Promise.all([crlLoop.stop(), eventLoop.stop(), refreshLoop.stop()]);
+      await stopLoops();
       await closeRuntime();
       throw e;
     }
@@ -275,12 +278,10 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   }
   // REQ-27: the chain's head is signed by the HSM audit key on a schedule, into the database and a file outside it.
   let checkpointLoop: ReturnType<typeof loop> | undefined;
-  if (!writer) {
-    // the writer signs checkpoints
-  } else if (auditSignerNames(config.caStoreDir).length > 0) {
+  if (writer && auditSignerNames(config.caStoreDir).length > 0) {
     checkpointLoop = loop("audit checkpoint", config.audit.checkpointSeconds * 1000, () => trail.checkpoint());
     void checkpointLoop.kick();
-  } else {
+  } else if (writer) {
     log.warn("audit checkpoints off: no audit signer (run an audit-signer ceremony)", { caStore: config.caStoreDir });
   }
   const stop = async (drainMs = 0) => {
@@ -290,19 +291,14 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       log.info("draining", { ms: drainMs });
       await new Promise((r) => setTimeout(r, drainMs));
     }
-    if (raPart) {
-      await new Promise<void>((resolve) => {
-        raPart!.server.close(() => resolve());
-        raPart!.server.closeIdleConnections();
-      });
-    }
+    if (raPart) await closeGracefully(raPart.server, 30_000);
     await expiryLoop?.stop();
     if (checkpointLoop) {
       await checkpointLoop.stop();
       await trail.checkpoint().catch((e) => log.error("last audit checkpoint failed", { error: e })); // the last word before shutdown
     }
     await closeGracefully(server, 30_000);
-    await Promise.all([crlLoop.stop(), eventLoop.stop(), refreshLoop.stop()]);
+    await stopLoops();
     await closeRuntime();
     log.info("stopped", { role });
   };

@@ -86,7 +86,7 @@ export function listen(app: Express, host: string, port: number, opts: ListenOpt
  * Stops accepting connections, lets requests in flight finish, closes idle keep-alive
  * connections, and after graceMs cuts whatever is left.
  */
-export function closeGracefully(server: Server, graceMs: number): Promise<void> {
+export function closeGracefully(server: Pick<Server, "close" | "closeIdleConnections" | "closeAllConnections">, graceMs: number): Promise<void> {
   return new Promise((resolve) => {
     const idle = setInterval(() => server.closeIdleConnections(), 100);
     const hard = setTimeout(() => server.closeAllConnections(), graceMs);
