@@ -6,6 +6,7 @@ import { newId } from "../shared/ids.js";
 import type { CardChannel } from "./iso7816.js";
 import { MGM_KEY_BYTES, PivCard, type KeyAlgorithm, type ManagementKeyAlgorithm } from "./piv-card.js";
 import type { CardAuditEvent, CardLedger, CardProduction, CardRecord, FactoryCredentials, HolderLetter, ProductionOrder, SecretSealer } from "./ports.js";
+import { sha256Hex } from "../shared/digest.js";
 
 const HASH: Record<KeyAlgorithm, "sha256" | "sha384"> = { "P-256": "sha256", "P-384": "sha384", "RSA-2048": "sha256" };
 /** RFC 8017 9.2 note 1: DigestInfo prefix of SHA-256. */
@@ -125,7 +126,7 @@ export class PersonalisationJob {
 
       // REQ-14: the key pair is generated on the card; only the public key comes out.
       const spki = await piv.generateKey(policy.slot, policy.algorithm);
-      await ledger.save(card, this.event(card, actor, "card.key.generate", "success", { slot: policy.slot, algorithm: policy.algorithm, spkiSha256: createHash("sha256").update(spki).digest("hex") }));
+      await ledger.save(card, this.event(card, actor, "card.key.generate", "success", { slot: policy.slot, algorithm: policy.algorithm, spkiSha256: sha256Hex(spki) }));
       await this.step("key-generated");
 
       issued = await production.produce(orderId, spki);

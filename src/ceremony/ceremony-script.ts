@@ -1,10 +1,10 @@
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Ajv } from "ajv";
 import { parse as parseYaml } from "yaml";
 import { CaError } from "../shared/ca-error.js";
 import type { KeyType } from "../shared/key-type.js";
 import type { SubjectAttributes } from "../asn1/name.js";
+import { sha256Hex } from "../shared/digest.js";
 
 export const CEREMONY_KINDS = ["root", "issuing-ca", "ocsp-signer", "audit-signer", "root-crl", "key-backup", "data-key"] as const;
 export type CeremonyKind = (typeof CEREMONY_KINDS)[number];
@@ -109,5 +109,5 @@ export function loadCeremonyScript(path: string): { script: CeremonyScript; sha2
   } catch (e) {
     throw new CaError("config", `ceremony ${path}: ${(e as Error).message}`);
   }
-  return { script: parseCeremonyScript(doc, path), sha256: createHash("sha256").update(text).digest("hex") };
+  return { script: parseCeremonyScript(doc, path), sha256: sha256Hex(text) };
 }

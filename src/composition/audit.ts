@@ -1,4 +1,4 @@
-import { X509Certificate, createHash, verify as verifySig } from "node:crypto";
+import { X509Certificate, verify as verifySig } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { CaError } from "../shared/ca-error.js";
@@ -18,6 +18,7 @@ import { loadWorkflows, type Workflow } from "../policy/workflow.js";
 import { verifyTranscriptFile } from "../ceremony/ceremony.js";
 import { CaDirectory } from "../ceremony/ca-directory.js";
 import type { Runtime } from "./runtime.js";
+import { sha256Hex } from "../shared/digest.js";
 
 /** Audit signers in the CA store: `<ca>/audit-signers/<label>/` with cert.pem and key.uri (made by an audit-signer ceremony). */
 export function auditSignerNames(caStoreDir: string): string[] {
@@ -35,7 +36,7 @@ function signerCert(caStoreDir: string, name: string): X509Certificate {
   return new X509Certificate(readFileSync(f));
 }
 
-const spkiSha256 = (c: X509Certificate) => createHash("sha256").update(c.publicKey.export({ type: "spki", format: "der" })).digest("hex");
+const spkiSha256 = (c: X509Certificate) => sha256Hex(c.publicKey.export({ type: "spki", format: "der" }));
 
 /** Verifies a checkpoint with the public certificate alone (what an auditor has): no HSM needed. */
 export function checkpointVerifier(caStoreDir: string): (c: Checkpoint) => boolean {

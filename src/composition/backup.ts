@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash } from "node:crypto";
+import { createCipheriv, createDecipheriv } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -7,6 +7,8 @@ import { newId } from "../shared/ids.js";
 import { KnexAuditStore } from "../store/audit.store.js";
 import { recordAuditEvent } from "../store/commit-queue.js";
 import { cryptoRandom } from "../shared/random.js";
+import { sha256Hex } from "../shared/digest.js";
+import { sqliteFile } from "../store/database.js";
 import { ownerOnlyKey } from "./key-file.js";
 import type { Config } from "./config.js";
 import type { Runtime } from "./runtime.js";
@@ -25,7 +27,6 @@ export interface BackupHeader {
 
 const backupKey = (file: string, random: Random) => ownerOnlyKey(file, random, { what: "backup key", exact: true });
 
-const sqlitePath = (url: string) => (url.startsWith("sqlite:") ? url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "") : undefined);
 
 /** pg_dump / pg_restore get the password through the environment: in argv every local user could read it (ps). */
 function pgTool(url: string): { database: string; env: NodeJS.ProcessEnv } {
@@ -42,7 +43,7 @@ function pgTool(url: string): { database: string; env: NodeJS.ProcessEnv } {
  */
 export async function createBackup(rt: Runtime, out: string, operator: string): Promise<BackupHeader> {
   if (existsSync(out)) throw new CaError("conflict", `${out} exists; refusing to overwrite`);
-  const file = sqlitePath(rt.config.databaseUrl);
+  const file = sqliteFile(rt.config.databaseUrl);
   let plain: Buffer;
   if (file) {
     const tmp = join(dirname(out), `.cardpki-backup-${process.pid}.db`);
@@ -60,7 +61,7 @@ export async function createBackup(rt: Runtime, out: string, operator: string): 
   const head = await new KnexAuditStore(rt.db).head();
   const header: BackupHeader = {
     format: MAGIC, createdAt: rt.clock.now().toISOString(), database: file ? "sqlite" : "postgres",
-    auditHead: head ? { seq: head.seq, entryHash: head.entryHash } : null, sha256: createHash("sha256").update(plain).digest("hex"),
+    auditHead: head ? { seq: head.seq, entryHash: head.entryHash } : null, sha256: sha256Hex(plain),
   };
   const headerText = JSON.stringify(header);
   const iv = rt.random.bytes(12);
@@ -93,7 +94,7 @@ export function openBackup(config: Config, from: string): { header: BackupHeader
   } catch {
     throw new CaError("invalid-input", `${from}: does not decrypt with the backup key ${config.backup.keyFile} (wrong key, or the file was changed)`);
   }
-  if (createHash("sha256").update(plain).digest("hex") !== header.sha256) throw new CaError("invalid-input", `${from}: content does not match its SHA-256`);
+  if (sha256Hex(plain) !== header.sha256) throw new CaError("invalid-input", `${from}: content does not match its SHA-256`);
   return { header, plain };
 }
 
@@ -104,7 +105,7 @@ export function openBackup(config: Config, from: string): { header: BackupHeader
  */
 export async function restoreBackup(config: Config, from: string): Promise<BackupHeader> {
   const { header, plain } = openBackup(config, from);
-  const file = sqlitePath(config.databaseUrl);
+  const file = sqliteFile(config.databaseUrl);
   if ((header.database === "sqlite") !== (file !== undefined)) throw new CaError("invalid-input", `${from} is a ${header.database} backup; the configured database is not`);
   if (file) {
     const tmp = `${file}.restore-${process.pid}`;

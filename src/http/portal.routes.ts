@@ -1,11 +1,12 @@
 import express, { Router, type NextFunction, type Request, type Response } from "express";
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { X509Certificate } from "node:crypto";
 import { CaError } from "../shared/ca-error.js";
 import { authenticate, type RaApiDeps } from "./ra.routes.js";
+import { sha256Hex } from "../shared/digest.js";
 
 const COOKIE = "cardpki_session";
 
@@ -51,7 +52,6 @@ export class MemorySessionStore implements SessionStore {
   }
 }
 
-const sha256 = (v: string) => createHash("sha256").update(v).digest("hex");
 const sameHash = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 /** A live session as the guard sees it. */
@@ -80,13 +80,13 @@ export class PortalSessions {
     await this.store.deleteExpired(t - this.idleMs, t - this.maxMs);
     const id = randomBytes(32).toString("base64url");
     const csrf = randomBytes(32).toString("base64url");
-    await this.store.put(sha256(id), { csrfHash: sha256(csrf), credential, created: t, lastSeen: t });
+    await this.store.put(sha256Hex(id), { csrfHash: sha256Hex(csrf), credential, created: t, lastSeen: t });
     return { id, csrf };
   }
 
   /** The live session for a cookie value, touched; undefined when unknown or expired. */
   async use(id: string): Promise<LiveSession | undefined> {
-    const key = sha256(id);
+    const key = sha256Hex(id);
     const s = await this.store.get(key);
     const t = this.now();
     if (!s) return undefined;
@@ -95,11 +95,11 @@ export class PortalSessions {
       return undefined;
     }
     if (t - s.lastSeen >= PortalSessions.TOUCH_MS) await this.store.touch(key, t);
-    return { credential: s.credential, csrfMatches: (token) => sameHash(sha256(token), s.csrfHash) };
+    return { credential: s.credential, csrfMatches: (token) => sameHash(sha256Hex(token), s.csrfHash) };
   }
 
   async close(id: string): Promise<void> {
-    await this.store.delete(sha256(id));
+    await this.store.delete(sha256Hex(id));
   }
 
   get idleSeconds(): number {

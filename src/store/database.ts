@@ -20,8 +20,8 @@ export function sqliteFile(url: string): string | undefined {
  */
 export async function openDatabase(url: string, opts: { readOnly?: boolean } = {}): Promise<Database> {
   let db: Knex;
-  if (url.startsWith("sqlite:")) {
-    const filename = url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");
+  const filename = sqliteFile(url);
+  if (filename !== undefined) {
     if (filename !== ":memory:") mkdirSync(dirname(filename), { recursive: true });
     db = knexFactory({
       client: "sqlite3",
@@ -75,9 +75,8 @@ async function requireCurrentSchema(db: Knex): Promise<void> {
  * PostgreSQL (and an in-memory SQLite database): the writer's own pool.
  */
 export async function openReader(url: string, writer: Database, size: number): Promise<Database> {
-  if (!url.startsWith("sqlite:")) return writer;
-  const filename = url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");
-  if (filename === ":memory:") return writer;
+  const filename = sqliteFile(url);
+  if (filename === undefined || filename === ":memory:") return writer;
   const reader = knexFactory({
     client: "sqlite3",
     connection: { filename },
