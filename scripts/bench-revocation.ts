@@ -1,5 +1,5 @@
 // OCSP and CRL benchmarks for scripts/bench: cardpki beside OpenSSL in the same run.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync, readFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createServer } from "node:net";
@@ -59,6 +59,26 @@ export async function wrk(url: string, body: string, seconds: number, threads = 
   return { perSecond: Math.round(Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? NaN)), latencyMs: { p50: ms(/50%\s+([\d.]+)(us|ms|s)/), p99: ms(/99%\s+([\d.]+)(us|ms|s)/) } };
 }
 
+/** `cardpki serve` in its own process, as in production; resolves once /healthz answers 200. */
+export async function serveProcess(env: NodeJS.ProcessEnv, role: "all" | "public"): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, [join(import.meta.dirname, "..", "src", "cli", "main.js"), "serve", "--role", role], {
+    env: { ...env, CARDPKI_PORT: String(port), CARDPKI_HOST: "127.0.0.1", CARDPKI_RA_PORT: "0", CARDPKI_DRAIN_SECONDS: "0" }, stdio: "ignore",
+  });
+  for (let i = 0; i < 150; i++) {
+    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) return { url, child };
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  child.kill("SIGKILL");
+  throw new Error(`cardpki serve --role ${role} did not become healthy`);
+}
+
+export const stopProcess = (c: ChildProcess) => new Promise((r) => {
+  c.once("exit", r);
+  c.kill("SIGTERM");
+});
+
 export function ocspRequestDer(issuerNameDer: Uint8Array, issuerSpki: Uint8Array, serial: string): Uint8Array {
   const cid = certIdDer({
     hashOid: "1.3.14.3.2.26", serial,
@@ -93,16 +113,7 @@ export async function benchOcsp(env: NodeJS.ProcessEnv, dir: string, requests: n
   await rt.close();
 
   // The responder as it runs in production: `cardpki serve` in its own process.
-  const port0 = await freePort();
-  const svcUrl = `http://127.0.0.1:${port0}`;
-  const server = spawn(process.execPath, [join(import.meta.dirname, "..", "src", "cli", "main.js"), "serve"], {
-    env: { ...env, CARDPKI_PORT: String(port0), CARDPKI_HOST: "127.0.0.1" }, stdio: "ignore",
-  });
-  for (let i = 0; i < 100; i++) {
-    const ok = await fetch(`${svcUrl}/healthz`).then((r) => r.ok, () => false);
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const { url: svcUrl, child: server } = await serveProcess(env, "all");
   const probe = Buffer.from(await (await fetch(`${svcUrl}/ocsp`, { method: "POST", headers: { "content-type": "application/ocsp-request" }, body: readFileSync(body) })).arrayBuffer());
   // Let the start-up pre-signing of 10,000 responses finish before measuring the steady state.
   await new Promise((r) => setTimeout(r, 4000));
@@ -113,8 +124,7 @@ export async function benchOcsp(env: NodeJS.ProcessEnv, dir: string, requests: n
   for (let i = 0; i < 3; i++) oursRuns.push(await ab(`${svcUrl}/ocsp`, body, requests, true));
   const ours = { ...median(oursRuns), runs: oursRuns.map((r) => r.perSecond) };
   const oursWrk = await wrk(`${svcUrl}/ocsp`, body, 5);
-  server.kill("SIGTERM");
-  await new Promise((r) => server.once("exit", r));
+  await stopProcess(server);
 
   // OpenSSL's responder serves one request per connection and stops after -nrequest: a fresh one per run.
   const peerRequests = Math.min(requests, 20_000);

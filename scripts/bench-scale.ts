@@ -1,32 +1,10 @@
 // Scale-out benchmarks for scripts/bench (issue 9): OCSP through one vs two public replicas.
-import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateKeyPairSync } from "node:crypto";
 import { loadConfig } from "../src/composition/config.js";
 import { openRuntime } from "../src/composition/runtime.js";
-import { freePort, ocspRequestDer, wrk } from "./bench-revocation.js";
-
-const CLI = join(import.meta.dirname, "..", "src", "cli", "main.js");
-
-async function serve(env: NodeJS.ProcessEnv, role: "all" | "public"): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [CLI, "serve", "--role", role], {
-    env: { ...env, CARDPKI_PORT: String(port), CARDPKI_HOST: "127.0.0.1", CARDPKI_RA_PORT: "0", CARDPKI_DRAIN_SECONDS: "0" }, stdio: "ignore",
-  });
-  for (let i = 0; i < 150; i++) {
-    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) return { url, child };
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  child.kill("SIGKILL");
-  throw new Error(`cardpki serve --role ${role} did not become healthy`);
-}
-
-const stop = (c: ChildProcess) => new Promise((r) => {
-  c.once("exit", r);
-  c.kill("SIGTERM");
-});
+import { ocspRequestDer, serveProcess, stopProcess, wrk } from "./bench-revocation.js";
 
 /**
  * The same client load (two wrk processes, one thread and 8 keep-alive connections each) sent to
@@ -43,8 +21,8 @@ export async function benchOcspReplicas(env: NodeJS.ProcessEnv, dir: string, sec
   writeFileSync(body, ocspRequestDer(ca.nameDer, ca.signer.spki, serials[123]!));
   await rt.close();
 
-  const writer = await serve(env, "all");
-  const replicas = [await serve(env, "public"), await serve(env, "public")];
+  const writer = await serveProcess(env, "all");
+  const replicas = [await serveProcess(env, "public"), await serveProcess(env, "public")];
   try {
     for (const r of replicas) await wrk(`${r.url}/ocsp`, body, 2, 1, 8); // warm-up
     const load = async (targets: string[]) => {
@@ -68,7 +46,7 @@ export async function benchOcspReplicas(env: NodeJS.ProcessEnv, dir: string, sec
       note: "client, replicas and writer share this machine's cores; on separate machines behind a load balancer each replica adds its own CPU",
     };
   } finally {
-    for (const r of replicas) await stop(r.child);
-    await stop(writer.child);
+    for (const r of replicas) await stopProcess(r.child);
+    await stopProcess(writer.child);
   }
 }

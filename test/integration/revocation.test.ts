@@ -8,7 +8,7 @@ import { loadConfig } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
 import { toPem } from "../../src/asn1/der.js";
 import { CaError } from "../../src/shared/ca-error.js";
-import { demoBackends, demoEnvReady, requireTool, run, writeTemp, type DemoEnv } from "../support/environment.js";
+import { demoBackends, demoEnvReady, requireTool, run, waitFor, writeTemp, type DemoEnv } from "../support/environment.js";
 import { testKey } from "../support/keys.js";
 import { ORG_SUBJECT, REPO_ROOT } from "../support/test-ca.js";
 
@@ -31,14 +31,6 @@ describe(`revocation: OCSP and CRL (REQ-17..20) [${backend}]`, function () {
       profileId: "loa3-smartcard-auth", publicKey: testKey("P-256").spki, subject: ORG_SUBJECT, requestedBy: "test", allowedKinds: ["end-entity"],
     });
     certs[name] = { pem: writeTemp(dir, `${name}.pem`, toPem("CERTIFICATE", out.der)), serial: out.serial };
-  };
-  const waitFor = async (what: () => boolean | Promise<boolean>, ms: number) => {
-    const end = Date.now() + ms;
-    while (!(await what())) {
-      if (Date.now() > end) return false;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return true;
   };
 
   before(async function () {

@@ -9,12 +9,12 @@ import pg from "pg";
 import { loadConfig, type Config } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
 import { openRuntime } from "../../src/composition/runtime.js";
-import { openDatabase } from "../../src/store/database.js";
+import { openDatabase, sqliteFile } from "../../src/store/database.js";
 import { KnexPortalSessionStore } from "../../src/store/portal-session.store.js";
 import { PortalSessions } from "../../src/http/portal.routes.js";
 import { toPem } from "../../src/asn1/der.js";
 import { CaError } from "../../src/shared/ca-error.js";
-import { CLI, demoEnv, run, writeTemp, type DemoEnv } from "../support/environment.js";
+import { CLI, demoEnv, run, waitFor, writeTemp, type DemoEnv } from "../support/environment.js";
 import { testDatabases } from "../support/databases.js";
 import { testKey } from "../support/keys.js";
 import { ORG_SUBJECT } from "../support/test-ca.js";
@@ -26,15 +26,6 @@ const freePort = (): Promise<number> =>
       s.close(() => resolve(p));
     });
   });
-
-const waitFor = async (what: () => boolean | Promise<boolean>, ms: number): Promise<boolean> => {
-  const end = Date.now() + ms;
-  while (!(await what())) {
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return true;
-};
 
 const healthy = (url: string) => fetch(`${url}/healthz`).then((r) => r.status === 200, () => false);
 
@@ -164,7 +155,7 @@ describe("scale-out: public replicas, writer lease, drain (issue 9, REQ-33)", fu
     } finally {
       await second?.stop();
     }
-    const lockFile = `${config.databaseUrl.slice("sqlite:".length)}.writer.lock`;
+    const lockFile = `${sqliteFile(config.databaseUrl)}.writer.lock`;
     expect(existsSync(lockFile)).to.equal(false);
     // A writer killed with SIGKILL leaves its file behind: pid 2^22+1 is not running here.
     writeFileSync(lockFile, JSON.stringify({ host: (await import("node:os")).hostname(), pid: 4_194_305, token: "dead" }));

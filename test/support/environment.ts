@@ -106,6 +106,16 @@ function makeDemo(backend: DemoBackend): DemoEnv {
   return { backend, databaseUrl, dir, env: { ...env, SOFTHSM2_CONF: softhsmConf }, softhsmConf, caStore: join(dir, "ca-store"), spareToken };
 }
 
+/** Polls until `what` holds (true) or `ms` passed (false). */
+export async function waitFor(what: () => boolean | Promise<boolean>, ms: number, everyMs = 50): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!(await what())) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return true;
+}
+
 export function writeTemp(dir: string, name: string, data: string | Uint8Array): string {
   const p = join(dir, name);
   writeFileSync(p, data);
