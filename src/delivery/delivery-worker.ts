@@ -97,7 +97,10 @@ export class DeliveryWorker {
     } catch (e) {
       return this.failed(row, policy, new Error(`the recipient could not be read: ${(e as Error).message}`));
     }
-    if (!to) return { kind: "dead", at: this.deps.clock.now(), error: NO_ADDRESS[row.channel] };
+    if (!to) {
+      log.warn("no address: dead letter", { notification: row.id, channel: row.channel, kind: row.kind });
+      return { kind: "dead", at: this.deps.clock.now(), error: NO_ADDRESS[row.channel] };
+    }
     try {
       await channel.send({ id: row.id, kind: row.kind, to, subject: row.subject, body: row.body, createdAt: row.createdAt });
     } catch (e) {
