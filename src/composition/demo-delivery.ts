@@ -8,12 +8,24 @@ import { logger } from "../shared/log.js";
 
 const log = logger("demo-delivery");
 
+/** The message as a person reads it (headers, then the text with quoted-printable undone): data/mail/*.txt beside the .eml. */
+function readable(raw: Buffer): string {
+  const text = raw.toString("latin1");
+  const split = text.search(/\r?\n\r?\n/);
+  const head = split < 0 ? text : text.slice(0, split);
+  let body = split < 0 ? "" : text.slice(split).replace(/^\r?\n\r?\n/, "");
+  if (/^Content-Transfer-Encoding:\s*quoted-printable/im.test(head)) body = body.replace(/=\r?\n/g, "").replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
+  const pick = (h: string) => new RegExp(`^${h}:.*$`, "im").exec(head)?.[0] ?? "";
+  return [pick("From"), pick("To"), pick("Subject"), pick("Date"), "", Buffer.from(body, "latin1").toString("utf8")].join("\n").replace(/\r\n/g, "\n");
+}
+
 const stamp = (d = new Date()) => d.toISOString().replace(/[-:.]/g, "");
 const safe = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, "").slice(0, 64) || randomBytes(8).toString("hex");
 
 /**
  * The demo's delivery peers, in process and on 127.0.0.1 only: a mail sink (SMTP with STARTTLS
- * under the demo server certificate) that writes each message to data/mail/<time>-<id>.eml, an
+ * under the demo server certificate) that writes each message to data/mail/<time>-<id>.eml (and a
+ * readable .txt beside it), an
  * SMS gateway stub (bearer token in data/sms-token, 0600) that writes data/sms/<time>-<id>.json,
  * and letters as PDF print files in data/letters/. Only for channels the configuration leaves unset.
  */
@@ -32,7 +44,9 @@ export async function startDemoDelivery(config: Config): Promise<{ config: Confi
         stream.on("end", () => {
           const raw = Buffer.concat(chunks);
           const id = /^Message-ID:\s*<([^@>]+)/im.exec(raw.subarray(0, 8192).toString("latin1"))?.[1];
-          writeFileSync(join(dir, `${stamp()}-${safe(id ?? "")}.eml`), raw, { mode: 0o600 });
+          const name = `${stamp()}-${safe(id ?? "")}`;
+          writeFileSync(join(dir, `${name}.eml`), raw, { mode: 0o600 });
+          writeFileSync(join(dir, `${name}.txt`), readable(raw), { mode: 0o600 });
           done();
         });
       },
