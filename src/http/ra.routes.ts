@@ -9,8 +9,9 @@ import type { ActionRequest, OrderService } from "../ra/order-service.js";
 import type { RevocationDesk } from "../ra/revocation-desk.js";
 import { actorId, requireRole } from "../ra/actor-checks.js";
 import type { OrderView } from "../ra/order.js";
-import { CHANNEL, DOCUMENT, ID, NATIONAL_ID, obj, requireJson, str, validateBody, type Schema } from "./validation.js";
+import { CHANNEL, DOCUMENT, ID, NATIONAL_ID, PHONE, POSTAL_ADDRESS, obj, requireJson, str, validateBody, type Schema } from "./validation.js";
 import { logger } from "../shared/log.js";
+import { DELIVERY_ROUTES, type DeliveryDesk } from "./delivery.routes.js";
 
 const log = logger("ra-api");
 
@@ -34,6 +35,8 @@ export interface RaApiDeps {
     readers(): Promise<unknown>;
     personalise(orderId: string, actor: Actor, reader?: string): Promise<unknown>;
   };
+  /** REQ-15: the outbox's dead letters (the writer's delivery worker). */
+  readonly delivery?: DeliveryDesk;
   /** Fresh ids and the time for the request log. */
   readonly newId?: () => string;
   readonly now?: () => Date;
@@ -136,10 +139,10 @@ export const RA_ROUTES: readonly RaRoute[] = [
   },
   {
     method: "post", path: "/organisations/:id/people", summary: "Bind a natural person to the organisation (REQ-21)", auth: "officer", roles: ["ra-admin", "service-owner-staff"], status: 201,
-    body: obj({ nationalId: NATIONAL_ID, name: str(64), email: str(128, "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$") }, ["nationalId", "name"]),
+    body: obj({ nationalId: NATIONAL_ID, name: str(64), email: str(128, "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"), phone: PHONE, postalAddress: POSTAL_ADDRESS }, ["nationalId", "name"]),
     handle: async ({ actor, params, body }, d) => {
       const p = await d.onboarding.bindPerson(actor, params.id!, body);
-      return { id: p.id, organisationId: p.organisationId, name: p.name, email: p.email };
+      return { id: p.id, organisationId: p.organisationId, name: p.name, email: p.email, phone: p.phone, postalAddress: p.postalAddress };
     },
   },
   { method: "delete", path: "/people/:id/binding", summary: "Remove a person's binding; their certificates are revoked (REQ-21)", auth: "officer", roles: ["ra-admin", "service-owner-staff"], handle: ({ actor, params }, d) => d.onboarding.unbindPerson(actor, params.id!) },
@@ -242,6 +245,7 @@ export const RA_ROUTES: readonly RaRoute[] = [
     body: obj({ token: str(64, "^[A-Za-z0-9]+$") }, ["token"]),
     handle: async ({ actor, params, body }, d) => orderJson(await d.orders.act(params.id!, "cancel", actor, { applicantToken: body.token })),
   },
+  ...DELIVERY_ROUTES,
 ];
 
 /** REQ-22: the identity of the caller comes from the TLS layer only; every header is ignored. */

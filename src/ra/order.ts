@@ -123,11 +123,17 @@ export function orderAfter<O extends OrderView & { readonly version: number }>(o
   };
 }
 
+/** What a notification carries; all but `notice` are secrets, wiped from the outbox once delivered (REQ-15). */
+export type NotificationKind = "terms-link" | "activation-code" | "initial-pin" | "unblock-pin" | "notice";
+
 /** A message to a person through a channel other than the card (email, SMS, letter): the outbox. */
 export interface Notification {
   readonly id: string;
   readonly personId: string;
   readonly channel: Channel;
+  readonly kind: NotificationKind;
+  /** A token, code or PIN: the text is removed from the outbox once delivered. */
+  readonly secret: boolean;
   readonly subject: string;
   readonly body: string;
   readonly at: Date;
