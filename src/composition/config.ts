@@ -44,6 +44,10 @@ export interface Config {
     readonly termsVersion: string;
     /** How often orders past their activation deadline are expired (REQ-15). */
     readonly expirySweepSeconds: number;
+    /** REQ-06: the applicant's link (its single-use token) is valid this long after the order was placed. */
+    readonly applicantLinkHours: number;
+    /** The applicant's session after the link was opened (fixed, not extended by use). */
+    readonly applicantSessionMinutes: number;
   };
   readonly audit: {
     /** The audit checkpoint signer in the CA store, `<ca>/<label>` (default: the first audit-signer found). */
@@ -97,6 +101,7 @@ const FILE_SCHEMA = {
       properties: {
         port: { type: "integer", minimum: 0, maximum: 65535 }, tlsCert: { type: "string" }, tlsKey: { type: "string" }, hashKeyFile: { type: "string" },
         registerFile: { type: "string" }, documentRegisterFile: { type: "string" }, termsVersion: { type: "string", pattern: "^[0-9A-Za-z.-]{1,32}$" }, expirySweepSeconds: { type: "integer", minimum: 1, maximum: 86400 },
+        applicantLinkHours: { type: "number", exclusiveMinimum: 0, maximum: 2160 }, applicantSessionMinutes: { type: "integer", minimum: 1, maximum: 240 },
       },
     },
     backup: { type: "object", additionalProperties: false, properties: { keyFile: { type: "string" } } },
@@ -179,6 +184,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
     if (!Number.isInteger(n) || n < 0 || n > 300) throw new CaError("config", `${name} must be a whole number of seconds from 0 to 300 (got '${v}')`);
     return n;
   };
+  const positive = (name: string, v: string | number, max: number) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0 || n > max) throw new CaError("config", `${name} must be a number above 0 and at most ${max} (got '${v}')`);
+    return n;
+  };
   return {
     dataDir,
     policyDir: resolve(cwd, env.CARDPKI_POLICY_DIR ?? f.policyDir ?? "policies"),
@@ -204,6 +214,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
       documentRegisterConfigured: (env.CARDPKI_DOCUMENT_REGISTER_FILE ?? f.ra?.documentRegisterFile) !== undefined,
       termsVersion: env.CARDPKI_TERMS_VERSION ?? f.ra?.termsVersion ?? "2026-01",
       expirySweepSeconds: Number(env.CARDPKI_EXPIRY_SWEEP_SECONDS ?? f.ra?.expirySweepSeconds ?? 300),
+      applicantLinkHours: positive("CARDPKI_APPLICANT_LINK_HOURS", env.CARDPKI_APPLICANT_LINK_HOURS ?? f.ra?.applicantLinkHours ?? 168, 2160),
+      applicantSessionMinutes: positive("CARDPKI_APPLICANT_SESSION_MINUTES", env.CARDPKI_APPLICANT_SESSION_MINUTES ?? f.ra?.applicantSessionMinutes ?? 30, 240),
     },
     audit: {
       ...((env.CARDPKI_AUDIT_SIGNER ?? f.audit?.signer) ? { signer: (env.CARDPKI_AUDIT_SIGNER ?? f.audit?.signer) as string } : {}),
