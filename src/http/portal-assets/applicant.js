@@ -98,7 +98,7 @@ async function show(progress) {
         say(`Thank you: you accepted the terms of use (version ${terms.version}).`);
       });
     });
-    parts.push(h("section", { class: "terms", "aria-labelledby": "terms-title" }, h("h2", { id: "terms-title", text: `${terms.title} (version ${terms.version})` }), termsText(terms.text)), form);
+    parts.push(h("section", { class: "terms", "aria-labelledby": "terms-title", tabindex: 0 }, h("h2", { id: "terms-title", text: `${terms.title} (version ${terms.version})` }), termsText(terms.text)), form);
   }
   if (progress.canCancel) {
     const confirm = h("input", { type: "checkbox", name: "confirm" });
