@@ -64,6 +64,10 @@ export interface Config {
     readonly publicUrl: string;
     /** False when publicUrl is the default (then `serve` puts in the port it actually listens on). */
     readonly publicUrlConfigured: boolean;
+    /** REQ-06: the applicant's link (its single-use token) is valid this long after the order was placed. */
+    readonly applicantLinkHours: number;
+    /** The applicant's session after the link was opened (fixed, not extended by use). */
+    readonly applicantSessionMinutes: number;
   };
   /** REQ-15: the outbox delivery worker and its channels; a channel without settings is off (its messages wait). */
   readonly delivery: DeliveryConfig;
@@ -128,6 +132,7 @@ const FILE_SCHEMA = {
         port: { type: "integer", minimum: 0, maximum: 65535 }, tlsCert: { type: "string" }, tlsKey: { type: "string" }, hashKeyFile: { type: "string" },
         registerFile: { type: "string" }, documentRegisterFile: { type: "string" }, termsVersion: { type: "string", pattern: "^[0-9A-Za-z.-]{1,32}$" }, expirySweepSeconds: { type: "integer", minimum: 1, maximum: 86400 },
         publicUrl: { type: "string", pattern: "^https://[^\\s/]+(/[^\\s]*)?$" },
+        applicantLinkHours: { type: "number", exclusiveMinimum: 0, maximum: 2160 }, applicantSessionMinutes: { type: "integer", minimum: 1, maximum: 240 },
       },
     },
     delivery: {
@@ -227,6 +232,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
     if (!Number.isInteger(n) || n < 0 || n > 300) throw new CaError("config", `${name} must be a whole number of seconds from 0 to 300 (got '${v}')`);
     return n;
   };
+  const positive = (name: string, v: string | number, max: number) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0 || n > max) throw new CaError("config", `${name} must be a number above 0 and at most ${max} (got '${v}')`);
+    return n;
+  };
   return {
     dataDir,
     policyDir: resolve(cwd, env.CARDPKI_POLICY_DIR ?? f.policyDir ?? "policies"),
@@ -253,6 +263,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
       termsVersion: env.CARDPKI_TERMS_VERSION ?? f.ra?.termsVersion ?? "2026-01",
       expirySweepSeconds: Number(env.CARDPKI_EXPIRY_SWEEP_SECONDS ?? f.ra?.expirySweepSeconds ?? 300),
       ...publicUrl(env.CARDPKI_RA_PUBLIC_URL ?? f.ra?.publicUrl, Number(env.CARDPKI_RA_PORT ?? f.ra?.port ?? 8443)),
+      applicantLinkHours: positive("CARDPKI_APPLICANT_LINK_HOURS", env.CARDPKI_APPLICANT_LINK_HOURS ?? f.ra?.applicantLinkHours ?? 168, 2160),
+      applicantSessionMinutes: positive("CARDPKI_APPLICANT_SESSION_MINUTES", env.CARDPKI_APPLICANT_SESSION_MINUTES ?? f.ra?.applicantSessionMinutes ?? 30, 240),
     },
     delivery: deliveryConfig(env, f.delivery ?? {}, cwd),
     audit: {

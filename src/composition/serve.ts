@@ -20,6 +20,7 @@ import { Metrics } from "../http/metrics.js";
 import { recordAuditEvent } from "../store/commit-queue.js";
 import { cardStation } from "./cards.js";
 import { openDelivery, type Delivery } from "./delivery.js";
+import { openSelfService } from "./self-service.js";
 import { APP_ROOT } from "./config.js";
 import { newId } from "../shared/ids.js";
 import { loadOcspIssuers, openRuntime, type Runtime } from "./runtime.js";
@@ -264,8 +265,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         const ca = caDir.load(a.id);
         return [ca.certDer, ...ca.chainDer].map((d) => toPem("CERTIFICATE", d));
       });
+      const self = openSelfService(runtime, ra); // applicant and holder pages
       const app = buildRaApp({
-        resolve: (serial, der) => ra.resolver.resolve(serial, der), onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk,
+        resolve: (serial, der) => ra.resolver.resolve(serial, der), onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk, applicant: self.applicant, holder: self.holder,
         audit: (e) => recordAuditEvent(runtime.db, e), evidence: (serial) => trail.evidence(serial), report: (from, to) => trail.report(from, to),
         timeline: async (orderId) => (await trail.store.forObject("order", orderId)).map((e) => ({ at: e.at, actor: e.actor, action: e.action, outcome: e.outcome, policy: e.policy })),
         cardStation: cardStation(runtime, ra), delivery: d,

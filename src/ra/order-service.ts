@@ -28,6 +28,8 @@ export interface ActionRequest {
   readonly activationCodeChannel?: Channel;
   readonly cardChannel?: Channel;
   readonly applicantToken?: string;
+  /** REQ-06: the hash of the token an applicant session was opened with (the session proves the token; it keeps only the hash). */
+  readonly applicantTokenHash?: string;
   readonly activationCode?: string;
   readonly publicKey?: Uint8Array;
   /** REQ-08: control question id → answered right. */
@@ -196,7 +198,7 @@ export class OrderService {
       ...(r.secondIdentification ? { secondIdentification: { document: doc(r.secondIdentification.document), faceCompared: r.secondIdentification.faceCompared } } : {}),
       ...(r.activationCodeChannel ? { activationCodeChannel: r.activationCodeChannel } : {}),
       ...(r.cardChannel ? { cardChannel: r.cardChannel } : {}),
-      ...(r.applicantToken !== undefined ? { applicantTokenHash: sha256Hex(r.applicantToken) } : {}),
+      ...(r.applicantToken !== undefined ? { applicantTokenHash: sha256Hex(r.applicantToken) } : r.applicantTokenHash !== undefined ? { applicantTokenHash: r.applicantTokenHash } : {}),
       ...(r.activationCode !== undefined ? { activationCodeHash: sha256Hex(r.activationCode.toUpperCase()) } : {}),
       ...(r.publicKey ? { publicKey: r.publicKey } : {}),
       ...(r.knowledgeAnswers ? { knowledgeAnswers: r.knowledgeAnswers } : {}),

@@ -13,6 +13,8 @@ export interface Actor {
   readonly credentialSerial?: string;
   /** Holder: the LoA of the eID presented (REQ-11). */
   readonly loa?: number;
+  /** Holder: the card certificate is on hold until the card is activated; only activation is open to it (REQ-16). */
+  readonly credentialOnHold?: boolean;
   /** The person behind the actor (officer or applicant), for not-own-order. */
   readonly personId?: string;
   readonly roles: readonly Role[];

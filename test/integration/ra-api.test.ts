@@ -174,7 +174,7 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     expect((await call("POST", `/api/v1/holder/orders/${order.id}/activate`, {}, a)).status, "an officer is not the holder").to.equal(403);
     expect((await ok(call("POST", `/api/v1/holder/orders/${order.id}/activate`, {}, card))).state).to.equal("ACTIVE");
     const actions = (await svc.runtime.db("audit_events").where({ object_id: order.id }).orderBy("seq")).map((e: any) => `${e.action}:${e.outcome}`);
-    expect(actions).to.deep.equal(["order.create:success", "order.accept-terms:success", "order.identify:success", "order.identify:success", "order.approve:success", "order.start-production:success", "order.produce:success", "order.hand-out:success", "order.activate:success"]);
+    expect(actions).to.deep.equal(["order.create:success", "applicant.link.refused:failure", "order.accept-terms:success", "order.identify:success", "order.identify:success", "order.approve:success", "order.start-production:success", "order.produce:success", "order.hand-out:success", "order.activate:success"]);
 
     // Self-service on one's own order; an officer of another organisation.
     const own = await call("POST", "/api/v1/orders", { personId: people.Anna!.id, workflowId: "loa3-card-order", nationalId: people.Anna!.nationalId }, b);
