@@ -5,8 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { loadConfig } from "../../src/composition/config.js";
-import { openRuntime, type Runtime } from "../../src/composition/runtime.js";
-import { openRa, type Ra } from "../../src/composition/ra.js";
+import type { Runtime } from "../../src/composition/runtime.js";
+import { startService, type Service } from "../../src/composition/serve.js";
+import { DEMO_OFFICERS } from "../../src/composition/demo-setup.js";
+import type { Ra } from "../../src/composition/ra.js";
 import { openCards, type Cards } from "../../src/composition/cards.js";
 import { demoOrderInProduction, staffActor } from "../../src/composition/demo-orders.js";
 import type { Actor } from "../../src/ra/order.js";
@@ -30,20 +32,25 @@ describe("card personalisation on a virtual PIV card through real pcscd (issue 6
   let cards: Cards;
   let dir: string;
   let staff: Actor;
+  let svc: Service;
 
   before(async function () {
     env = demoEnv(this);
     virtualCard(this);
     await freshCard();
     dir = mkdtempSync(join(tmpdir(), "card-it-"));
-    rt = await openRuntime(loadConfig(env.env));
-    ra = await openRa(rt);
-    cards = openCards(rt, ra, "card-it");
-    staff = await staffActor(ra, "556000-0000", "199001011234"); // the demo's service-owner staff (setup-demo)
+    // The RA server runs: the standalone station's CLI commands go through its API as an officer.
+    svc = await startService(loadConfig({ ...env.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" }));
+    rt = svc.runtime;
+    ra = svc.ra!.ra;
+    // In process, the station acts as the demo's ca-operator ed (an officer, never a typed name).
+    cards = openCards(rt, ra, await staffActor(ra, "556000-0000", DEMO_OFFICERS.ed.nationalId));
+    staff = await staffActor(ra, "556000-0000", DEMO_OFFICERS.ada.nationalId); // the demo's service-owner staff (setup-demo)
   });
   after(async () => {
-    await rt?.close();
+    await svc?.stop();
   });
+  const officerArgs = (id: string) => ["--cert", join(env.env.CARDPKI_DATA_DIR!, "demo-officers", `${id}.crt`), "--key", join(env.env.CARDPKI_DATA_DIR!, "demo-officers", `${id}.key`), "--ra-url", svc.ra!.url];
 
   const orderInProduction = () =>
     demoOrderInProduction(rt, ra, { staff, orgNumber: `55${String(randomBytes(4).readUInt32BE(0) % 100_000_000).padStart(8, "0")}`, holder: { nationalId: HOLDER_ID, name: "Cy Holder" } });
@@ -153,7 +160,7 @@ describe("card personalisation on a virtual PIV card through real pcscd (issue 6
     expect([s.record.state, s.certificates[0].slot]).to.deep.equal(["personalised", "9a"]);
     expect(s.certificates[0].serial.replace(/^0+/, "")).to.equal(personalised.certSerial.replace(/^0+/, ""));
     expect(JSON.stringify(s)).to.not.match(/sealed/i);
-    const retired = cli(["card", "retire", "--reader", VIRTUAL_READER, "--reason", "cessationOfOperation", "--operator", "carol"]);
+    const retired = cli(["card", "retire", "--reader", VIRTUAL_READER, "--reason", "cessationOfOperation", "--operator", "carol", ...officerArgs("bo")]);
     expect(retired.status, retired.stderr).to.equal(0);
     expect((await rt.store.get(personalised.certSerial))!.revocationReason).to.equal("cessationOfOperation");
     const after = await tool("yubico-piv-tool", ["-r", VIRTUAL_READER, "-a", "status"]);

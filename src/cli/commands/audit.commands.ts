@@ -3,7 +3,7 @@ import { CaError } from "../../shared/ca-error.js";
 import { loadConfig } from "../../composition/config.js";
 import { withRuntime } from "../../composition/runtime.js";
 import { openAuditTrail, reportHtml } from "../../composition/audit.js";
-import { operatorArg, requireString, type Command } from "../command.js";
+import { OPERATOR_OPTION, operatorArg, requireString, type Command } from "../command.js";
 
 function dateArg(v: Record<string, unknown>, name: string): Date {
   const s = requireString(v, name);
@@ -83,8 +83,8 @@ const report: Command = {
 const retention: Command = {
   name: "retention",
   summary: "Remove audit entries older than the retention period (REQ-28: at least five years), keeping the chain verifiable; audited.",
-  usage: "audit retention [--operator NAME]",
-  options: { operator: { type: "string", description: "who runs it (recorded; default $USER)" } },
+  usage: "audit retention --operator NAME",
+  options: { operator: OPERATOR_OPTION },
   async run(v) {
     const r = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => openAuditTrail(rt).retention(rt.clock.now(), `operator:${operatorArg(v)}`));
     console.log(JSON.stringify(r ?? { removed: 0, note: "nothing older than the retention period under a checkpoint" }));
@@ -95,8 +95,8 @@ const retention: Command = {
 const reconcile: Command = {
   name: "reconcile",
   summary: "After a restore: record the gap in the audit chain, raise CRL numbers above those used before, sign a new checkpoint; signing is allowed again.",
-  usage: "audit reconcile [--operator NAME]",
-  options: { operator: { type: "string", description: "who decided (recorded; default $USER)" } },
+  usage: "audit reconcile --operator NAME",
+  options: { operator: OPERATOR_OPTION },
   async run(v) {
     const r = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => openAuditTrail(rt).reconcile(`operator:${operatorArg(v)}`));
     console.log(JSON.stringify(r, null, 2));

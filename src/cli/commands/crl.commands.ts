@@ -2,17 +2,17 @@ import { writeFileSync, existsSync } from "node:fs";
 import { CaError } from "../../shared/ca-error.js";
 import { loadConfig } from "../../composition/config.js";
 import { withRuntime } from "../../composition/runtime.js";
-import { operatorArg, type Command } from "../command.js";
+import { OPERATOR_OPTION, operatorArg, type Command } from "../command.js";
 
 const generate: Command = {
   name: "generate",
   summary: "Sign a new full (or --delta) CRL for an issuing CA now; the service also does this on its schedule.",
-  usage: "crl generate [--ca ID] [--delta] [--out FILE] [--operator NAME]",
+  usage: "crl generate [--ca ID] [--delta] [--out FILE] --operator NAME",
   options: {
     ca: { type: "string", description: "issuing CA id (default: every active one)" },
     delta: { type: "boolean", description: "a delta CRL over the latest full CRL" },
     out: { type: "string", description: "also write the DER CRL here (refuses to overwrite)" },
-    operator: { type: "string", description: "who asks (recorded; default $USER)" },
+    operator: OPERATOR_OPTION,
   },
   async run(v) {
     const out = v.out as string | undefined;
