@@ -261,7 +261,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         cardStation: cardStation(runtime, ra),
         newId: () => newId(runtime.random), now: () => runtime.clock.now(),
       }, "1", { assetsDir: join(APP_ROOT, "src", "http", "portal-assets"), sessions: new PortalSessions(new KnexPortalSessionStore(runtime.db)) });
-      const raServer = await listenRa(app, { key: readFileSync(config.ra.tlsKey), cert: readFileSync(config.ra.tlsCert), clientCas }, config.host, config.ra.port);
+      const raServer = await listenRa(app, { key: readFileSync(config.ra.tlsKey), cert: readFileSync(config.ra.tlsCert), clientCas }, config.host, config.ra.port, {
+        handshakeTimeoutMs: config.ra.tlsHandshakeTimeoutSeconds * 1000, maxConnections: config.ra.maxConnections, maxConnectionsPerClient: config.ra.maxConnectionsPerClient,
+      });
       const a = raServer.address();
       raPart = { ra, server: raServer, url: `https://${host}:${typeof a === "object" && a ? a.port : config.ra.port}` };
       // REQ-15: cards not activated in time are blocked automatically.

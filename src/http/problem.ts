@@ -65,6 +65,8 @@ export function errorHandler(err: unknown, _req: Request, res: Response, _next: 
   }
   // 4xx carry the machine-readable details (guard, REQ, fields).
   const extra = ce.details ? pick(ce.details, ["guard", "requirement", "rule", "problems", "registerStatus"]) : undefined;
+  // REQ-27: the request log names why it was refused.
+  res.locals.refusal = { kind: ce.kind, ...(ce.details ? pick(ce.details, ["guard", "rule", "requirement"]) : {}), detail: ce.message.slice(0, 300) };
   sendProblem(res, status, ce.kind, ce.message, extra);
 }
 

@@ -7,12 +7,9 @@ import type { Actor, AuditEvent } from "../ra/order.js";
 import type { Onboarding } from "../ra/onboarding.js";
 import type { ActionRequest, OrderService } from "../ra/order-service.js";
 import type { RevocationDesk } from "../ra/revocation-desk.js";
-import { actorId, requireRole } from "../ra/actor-checks.js";
+import { requireRole } from "../ra/actor-checks.js";
 import type { OrderView } from "../ra/order.js";
 import { CHANNEL, DOCUMENT, ID, NATIONAL_ID, obj, requireJson, str, validateBody, type Schema } from "./validation.js";
-import { logger } from "../shared/log.js";
-
-const log = logger("ra-api");
 
 export interface RaApiDeps {
   /** REQ-22: the caller's identity from the verified client certificate (serial + DER), nothing else. */
@@ -94,7 +91,7 @@ const actionRequest = (b: any): ActionRequest => ({
   ...(b.knowledgeAnswers ? { knowledgeAnswers: b.knowledgeAnswers } : {}),
 });
 const ROLES: Schema = { type: "array", minItems: 1, maxItems: 5, uniqueItems: true, items: { enum: ["ra-officer", "ra-admin", "auditor", "ca-operator", "service-owner-staff"] } };
-const OFFICER_ACTIONS = ["identify", "approve", "start-production", "produce", "hand-out", "send-by-mail", "reject"];
+const OFFICER_ACTIONS = ["identify", "approve", "start-production", "produce", "production-failed", "hand-out", "send-by-mail", "reject"];
 
 /** The RA API (under /api/v1): one table drives both routing and the OpenAPI document. */
 export const RA_ROUTES: readonly RaRoute[] = [
@@ -263,24 +260,7 @@ export async function authenticate(req: Request, auth: Auth, deps: RaApiDeps): P
 
 export function raRoutes(deps: RaApiDeps): Router {
   const r = Router();
-  // REQ-27: every request and answer, refused ones included, with the caller as the TLS layer identified them.
-  if (deps.audit) {
-    const audit = deps.audit;
-    r.use((req, res, next) => {
-      const started = Date.now();
-      res.on("finish", () => {
-        const actor = res.locals.actor as Actor | undefined;
-        const routePath = (req.route?.path as string | undefined) ?? "(no route)";
-        void audit({
-          id: deps.newId?.() ?? crypto.randomUUID().replace(/-/g, ""), at: deps.now?.() ?? new Date(), actor: actor ? actorId(actor) : "anonymous",
-          action: `api.${req.method.toLowerCase()} ${routePath}`, objectType: "api", objectId: req.originalUrl.split("?")[0]!.slice(0, 128),
-          outcome: res.statusCode < 400 ? "success" : "failure", ...(actor?.organisationId ? { organisationId: actor.organisationId } : {}),
-          details: { status: res.statusCode, ip: req.socket.remoteAddress, ms: Date.now() - started, ...(actor?.credentialSerial ? { credential: actor.credentialSerial } : {}) },
-        }).catch((e) => log.error("api request not audited", { error: e }));
-      });
-      next();
-    });
-  }
+  // REQ-27: requests are audited by requestAudit in front of this router (ra-server.ts), refused ones included.
   r.use(requireJson);
   r.use(express.json({ limit: deps.bodyLimitBytes ?? 32 * 1024, strict: true }));
   for (const route of RA_ROUTES) {
