@@ -9,6 +9,7 @@ import type { ActionRequest, OrderService } from "../ra/order-service.js";
 import type { RevocationDesk } from "../ra/revocation-desk.js";
 import { requireRole } from "../ra/actor-checks.js";
 import type { OrderView } from "../ra/order.js";
+import { JsonStream } from "./json-stream.js";
 import { CHANNEL, DOCUMENT, ID, NATIONAL_ID, obj, requireJson, str, validateBody, type Schema } from "./validation.js";
 
 export interface RaApiDeps {
@@ -20,10 +21,10 @@ export interface RaApiDeps {
   readonly bodyLimitBytes?: number;
   /** REQ-27: every request and its answer (and every refused one) goes to the audit trail. */
   readonly audit?: (e: AuditEvent) => Promise<void>;
-  /** REQ-31: the evidence for one certificate, for the auditor role. */
-  readonly evidence?: (serial: string) => Promise<unknown>;
-  /** REQ-31: the conformance report for a period, for the auditor role. */
-  readonly report?: (from: Date, to: Date) => Promise<unknown>;
+  /** REQ-31: the evidence for one certificate, for the auditor role, scoped to the reader's organisation (REQ-23) and audited (REQ-27). */
+  readonly evidence?: (serial: string, reader: Actor) => Promise<unknown>;
+  /** REQ-31: the conformance report for a period (capped by policy), for the auditor role, scoped and audited like evidence. */
+  readonly report?: (from: Date, to: Date, reader: Actor) => Promise<unknown>;
   /** The order's audit entries, for its timeline in the portal. */
   readonly timeline?: (orderId: string) => Promise<unknown[]>;
   /** The card writer attached to this server (the production station), if any. */
@@ -104,7 +105,7 @@ export const RA_ROUTES: readonly RaRoute[] = [
       if (!d.report) throw new CaError("not-found", "the conformance report is not served here");
       const from = new Date(`${query.from ?? ""}T00:00:00Z`), to = new Date(`${query.to ?? ""}T00:00:00Z`);
       if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || to <= from) throw new CaError("invalid-input", "from and to are dates (YYYY-MM-DD), to after from");
-      return d.report(from, to);
+      return new JsonStream(await d.report(from, to, actor)); // streamed: a long period is a large answer
     },
   },
   {
@@ -112,7 +113,7 @@ export const RA_ROUTES: readonly RaRoute[] = [
     handle: async ({ actor, params }, d) => {
       requireRole(actor, ["auditor"], "reading audit evidence");
       if (!d.evidence) throw new CaError("not-found", "audit evidence is not served here");
-      return d.evidence(params.serial!);
+      return d.evidence(params.serial!, actor);
     },
   },
   {
@@ -274,6 +275,7 @@ export function raRoutes(deps: RaApiDeps): Router {
       if (route.body) validateBody(route.body, body);
       else if (req.headers["content-length"] && req.headers["content-length"] !== "0") throw new CaError("invalid-input", `${route.method.toUpperCase()} ${route.path} takes no body`);
       const out = await route.handle({ actor, params, body, query: req.query as Record<string, string | undefined> }, deps);
+      if (out instanceof JsonStream) return out.pipeTo(res, route.status ?? 200);
       res.status(route.status ?? 200).json(out);
     });
   }

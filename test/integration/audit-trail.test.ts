@@ -142,7 +142,11 @@ describe(`audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, r
     requireTool(this, "chromium");
     const html = join(dir, "report.html");
     const json = join(dir, "report.json");
-    const r = cli(["audit", "report", "--from", "2020-01-01", "--to", "2100-01-01", "--out", html, "--json", json]);
+    // A period within policies/audit/audit-access.yaml's cap; a longer one is refused (REQ-31).
+    const day = (d: number) => new Date(Date.now() + d * 86_400_000).toISOString().slice(0, 10);
+    const tooLong = cli(["audit", "report", "--from", "2020-01-01", "--to", "2100-01-01", "--out", html]);
+    expect([tooLong.status, tooLong.stderr]).to.satisfy(([c, e]: [number, string]) => c === 2 && /at most 366 days.*report-period.*REQ-31/.test(e));
+    const r = cli(["audit", "report", "--from", day(-30), "--to", day(2), "--out", html, "--json", json]);
     expect(r.status, r.stderr).to.equal(0);
     const rep = JSON.parse(readFileSync(json, "utf8"));
     expect(rep.requirements).to.have.length(33);
@@ -164,6 +168,6 @@ describe(`audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, r
     } finally {
       await browser.close();
     }
-    expect(cli(["audit", "report", "--from", "2020-01-01", "--to", "2100-01-01", "--out", html]).status).to.equal(1); // refuses to overwrite
+    expect(cli(["audit", "report", "--from", day(-30), "--to", day(2), "--out", html]).status).to.equal(1); // refuses to overwrite
   });
 });
