@@ -1,7 +1,9 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { request } from "node:https";
 import { CaError, type ErrorKind } from "../shared/ca-error.js";
 import type { CardProduction, ProductionOrder } from "../card/ports.js";
-import type { Workflow } from "../policy/workflow.js";
+import { loadWorkflows, type Workflow } from "../policy/workflow.js";
 import type { Runtime } from "./runtime.js";
 
 /** A client of the RA API that authenticates with an officer's client certificate (REQ-22), like any other caller. */
@@ -79,4 +81,37 @@ export function raApiCardProduction(client: RaApiClient, rt: Runtime, workflows:
       await client.call("POST", `/certificates/${serial}/revoke`, { reason });
     },
   };
+}
+
+/** A station with no order or certificate work (status, a holder changing their PIN): no RA call is possible. */
+export const NO_PRODUCTION: CardProduction = {
+  order: async () => { throw new CaError("forbidden", "this command does not act on orders"); },
+  produce: async () => { throw new CaError("forbidden", "this command does not act on orders"); },
+  undo: async () => { throw new CaError("forbidden", "this command does not act on orders"); },
+  revoke: async () => { throw new CaError("forbidden", "this command does not revoke"); },
+};
+
+const readArg = (f: string, what: string) => {
+  try {
+    return readFileSync(f);
+  } catch (e) {
+    throw new CaError("invalid-input", `cannot read the ${what} ${f}: ${(e as Error).message}`);
+  }
+};
+
+/**
+ * The standalone card station as its officer (REQ-22): the client certificate and key from the
+ * command line or card.officerCert/officerKey; the RA resolves it like any caller's (an unknown,
+ * revoked or foreign certificate is refused there) and checks roles, scope and the workflow's guards.
+ */
+export async function stationProduction(rt: Runtime, opts: { cert?: string; key?: string; raUrl?: string; raCa?: string }): Promise<CardProduction> {
+  const c = rt.config;
+  const certFile = opts.cert ?? c.card.officerCert;
+  const keyFile = opts.key ?? c.card.officerKey;
+  if (!certFile || !keyFile) throw new CaError("unauthorized", "the card station acts as an authenticated officer: give --cert and --key (the officer's client certificate), or card.officerCert/officerKey in the configuration (REQ-22)");
+  const caFile = opts.raCa ?? c.card.raCa ?? (existsSync(c.ra.tlsCert) ? c.ra.tlsCert : undefined);
+  const client = raApiClient({ url: opts.raUrl ?? c.card.raUrl, cert: readArg(certFile, "officer certificate"), key: readArg(keyFile, "officer key"), ...(caFile ? { ca: readArg(caFile, "RA server certificate") } : {}) });
+  const me = await client.call("GET", "/me");
+  if (me?.kind !== "officer") throw new CaError("forbidden", "the station's certificate is not an officer's");
+  return raApiCardProduction(client, rt, loadWorkflows(join(c.policyDir, "workflows")));
 }

@@ -1,13 +1,9 @@
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { CaError } from "../../shared/ca-error.js";
-import { loadConfig, type Config } from "../../composition/config.js";
-import { withRuntime, type Runtime } from "../../composition/runtime.js";
+import { loadConfig } from "../../composition/config.js";
+import { withRuntime } from "../../composition/runtime.js";
 import { fieldCipher } from "../../composition/data-keys.js";
 import { cardsWith, listReaders, type Cards } from "../../composition/cards.js";
-import { raApiCardProduction, raApiClient } from "../../composition/ra-api-client.js";
-import { loadWorkflows } from "../../policy/workflow.js";
-import type { CardProduction } from "../../card/ports.js";
+import { NO_PRODUCTION, stationProduction } from "../../composition/ra-api-client.js";
 import { OPERATOR_OPTION, operatorArg, readFileArg, recordedBy, requireString, type Command } from "../command.js";
 
 const READER = { type: "string" as const, description: "PC/SC reader name (default: CARDPKI_CARD_READER, else the only reader holding a card)" };
@@ -21,29 +17,11 @@ const OFFICER = {
 
 type Channel = Awaited<ReturnType<ReturnType<Cards["transport"]>["connect"]>>;
 
-/** A station with no order or certificate work (status, a holder changing their PIN): no RA call is possible. */
-const NO_PRODUCTION: CardProduction = {
-  order: async () => { throw new CaError("forbidden", "this command does not act on orders"); },
-  produce: async () => { throw new CaError("forbidden", "this command does not act on orders"); },
-  undo: async () => { throw new CaError("forbidden", "this command does not act on orders"); },
-  revoke: async () => { throw new CaError("forbidden", "this command does not revoke"); },
-};
-
-/**
- * The RA API as the station's officer (REQ-22): their client certificate and key from --cert/--key
- * or the configuration; the RA resolves it like any caller's, so an unknown, revoked or foreign
- * certificate is refused there, and checks the officer's roles, scope and the workflow's guards.
- */
-async function officerProduction(rt: Runtime, v: Record<string, unknown>, config: Config): Promise<CardProduction> {
-  const certFile = (v.cert as string | undefined) ?? config.card.officerCert;
-  const keyFile = (v.key as string | undefined) ?? config.card.officerKey;
-  if (!certFile || !keyFile) throw new CaError("unauthorized", "the card station acts as an authenticated officer: give --cert and --key (the officer's client certificate), or card.officerCert/officerKey in the configuration (REQ-22)");
-  const caFile = (v["ra-ca"] as string | undefined) ?? config.card.raCa ?? (existsSync(config.ra.tlsCert) ? config.ra.tlsCert : undefined);
-  const client = raApiClient({ url: (v["ra-url"] as string | undefined) ?? config.card.raUrl, cert: Buffer.from(readFileArg(certFile)), key: Buffer.from(readFileArg(keyFile)), ...(caFile ? { ca: Buffer.from(readFileArg(caFile)) } : {}) });
-  const me = await client.call("GET", "/me");
-  if (me?.kind !== "officer") throw new CaError("forbidden", "the station's certificate is not an officer's");
-  return raApiCardProduction(client, rt, loadWorkflows(join(config.policyDir, "workflows")));
-}
+/** The station officer's certificate, key, RA URL and RA CA from the command line (defaults in the configuration). */
+const officerOptions = (v: Record<string, unknown>) => ({
+  ...(typeof v.cert === "string" ? { cert: v.cert } : {}), ...(typeof v.key === "string" ? { key: v.key } : {}),
+  ...(typeof v["ra-url"] === "string" ? { raUrl: v["ra-url"] } : {}), ...(typeof v["ra-ca"] === "string" ? { raCa: v["ra-ca"] } : {}),
+});
 
 /**
  * Runtime, card wiring and (unless `noCard`) the card in the reader for one command; prints the
@@ -54,7 +32,7 @@ async function onCard(v: Record<string, unknown>, fn: (cards: Cards, ch: Channel
   const config = loadConfig();
   if (opts.officer) operatorArg(v); // validated before anything opens
   const result = await withRuntime(config, { withoutAuthorities: true }, async (rt) => {
-    const production = opts.officer ? await officerProduction(rt, v, config) : NO_PRODUCTION;
+    const production = opts.officer ? await stationProduction(rt, officerOptions(v)) : NO_PRODUCTION;
     const cards = cardsWith(rt, await fieldCipher(rt), production);
     return opts.noCard ? fn(cards, undefined) : cards.withCard(v.reader as string | undefined, (ch) => fn(cards, ch));
   });
