@@ -80,7 +80,9 @@ export function listenRa(app: Express, tls: RaTls, host: string, port: number, l
       else perClient.set(ip, left);
     });
   });
-  server.on("tlsClientError", (e: Error & { code?: string }, sock) => log.info("TLS handshake failed", { ip: sock.remoteAddress, error: e.message, code: e.code }));
+  server.on("tlsClientError", (e: Error & { code?: string }) => {
+    if (e.code === "ERR_TLS_HANDSHAKE_TIMEOUT") log.info("TLS handshake not finished in time: connection dropped", { timeoutMs: limits.handshakeTimeoutMs ?? 10_000 });
+  });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => resolve(server));
