@@ -28,6 +28,7 @@ const issue: Command = {
     const config = loadConfig();
     const profileId = requireString(v, "profile");
     const subject = parseSubjectArg(requireString(v, "subject"));
+    const requestedBy = operatorOf(v);
     const out = v.out as string | undefined;
     if (out && existsSync(out)) throw new CaError("conflict", `${out} exists; refusing to overwrite`);
     let publicKey: Uint8Array | undefined;
@@ -39,7 +40,7 @@ const issue: Command = {
       return rt.issuer.issue(rt.authority(caId), {
         profileId, subject, ...(csr ? { csr } : {}), ...(publicKey ? { publicKey } : {}),
         san: { ...(v.email ? { email: v.email as string[] } : {}), ...(v.upn ? { upn: v.upn as string[] } : {}) },
-        requestedBy: operatorOf(v),
+        requestedBy,
         allowedKinds: ["infrastructure"],
       });
     });

@@ -15,13 +15,13 @@ const generate: Command = {
     operator: OPERATOR_OPTION,
   },
   async run(v) {
+    const actor = `operator:${operatorArg(v)}`;
     const out = v.out as string | undefined;
     if (out && existsSync(out)) throw new CaError("conflict", `${out} exists; refusing to overwrite`);
     return withRuntime(loadConfig(), {}, async (rt) => {
       const ids = typeof v.ca === "string" ? [v.ca] : [...rt.authorities.keys()];
       if (ids.length === 0) throw new CaError("config", "no active issuing CA (issuingCas in the configuration)");
       if (out && ids.length !== 1) throw new CaError("invalid-input", "--out needs a single --ca");
-      const actor = `operator:${operatorArg(v)}`;
       for (const id of ids) {
         const a = rt.authority(id);
         const crl = v.delta ? await rt.crls.generateDelta(a, actor) : await rt.crls.generateFull(a, actor);
