@@ -162,7 +162,7 @@ describe(`cardpki CLI [${backend}]`, function () {
     expect(badReason.status).to.equal(1);
     expect(badReason.stderr).to.match(/reason 'because' is not allowed/);
     const crlFile = join(dir, "cli.crl");
-    const gen = run(["crl", "generate", "--ca", "demo-issuing", "--out", crlFile]);
+    const gen = run(["crl", "generate", "--ca", "demo-issuing", "--out", crlFile, "--operator", "alice"]);
     expect(gen.status, gen.stderr).to.equal(0);
     const text = openssl(["crl", "-inform", "der", "-in", crlFile, "-noout", "-text", "-CAfile", join(env.caStore, "demo-issuing", "cert.pem")]).out;
     expect(text).to.include("verify OK");
