@@ -165,6 +165,7 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     expect(await dana.page.locator('nav a[href="#/audit"]').isVisible()).to.equal(true);
     expect(await dana.page.locator('nav a[href="#/admin"]').isVisible()).to.equal(false);
     await dana.page.goto(`${svc.ra!.url}/portal#/audit`);
+    await dana.page.getByRole("heading", { name: "Audit" }).waitFor(); // the screen is drawn before the form is filled
     await dana.page.getByLabel("Certificate serial").fill(handedOutSerial);
     await dana.page.getByRole("button", { name: "Show evidence" }).click();
     await dana.page.locator("#evidence td", { hasText: "three distinct officers" }).waitFor();
