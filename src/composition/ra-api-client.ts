@@ -64,7 +64,7 @@ export function raApiCardProduction(client: RaApiClient, rt: Runtime, workflows:
       if (o.state !== "IN_PRODUCTION") throw new CaError("conflict", `order ${orderId} is ${o.state}; only an order in production gets a card`, { state: o.state });
       const w = workflows.get(o.workflow);
       if (!w) throw new CaError("config", `order ${orderId} follows workflow '${o.workflow}', which this station does not have in its policies`);
-      return { orderId, holderPersonId: o.applicantId, loa: w.loa, policy: w.card };
+      return { orderId, holderPersonId: o.applicantId, loa: w.loa, policy: { ...w.card, pinChannel: w.delivery.pin } }; // REQ-15: the PIN by the workflow's PIN channel
     },
     async produce(orderId, spki) {
       const o = await client.call("POST", `/orders/${orderId}/actions/produce`, { publicKey: Buffer.from(spki).toString("base64") });

@@ -5,6 +5,8 @@ import { openApiDocument } from "./openapi.js";
 import { errorHandler, notFoundHandler } from "./problem.js";
 import { RA_ROUTES, raRoutes, type RaApiDeps } from "./ra.routes.js";
 import { PortalSessions, portalRoutes, sessionGuard } from "./portal.routes.js";
+import { APPLICANT_ROUTES, applicantRoutes } from "./applicant.routes.js";
+import { selfServicePages } from "./self-service.routes.js";
 import { browserRequestGuard } from "./browser-request.guard.js";
 import { requestAudit } from "./request-audit.js";
 import { logger } from "../shared/log.js";
@@ -25,7 +27,10 @@ export interface RaLimits {
   readonly maxConnectionsPerClient?: number;
 }
 
-/** The RA API app: /api/v1 (mTLS identities), /api/openapi.json and, given its assets, the officers' portal at /portal. */
+/**
+ * The RA API app: /api/v1 (mTLS identities), /api/openapi.json and, given its assets, the officers'
+ * portal at /portal and the applicant and holder pages at /applicant/ and /holder/.
+ */
 export function buildRaApp(deps: RaApiDeps, version: string, portal?: { assetsDir: string; sessions?: PortalSessions }, opts: { ownOrigins?: readonly string[] } = {}): Express {
   const app = express();
   app.disable("x-powered-by");
@@ -35,14 +40,15 @@ export function buildRaApp(deps: RaApiDeps, version: string, portal?: { assetsDi
   });
   // REQ-27: every request and answer, refused ones included (also those the guards below refuse).
   if (deps.audit) app.use(requestAudit(deps.audit, { ...(deps.newId ? { newId: deps.newId } : {}), ...(deps.now ? { now: deps.now } : {}) }));
-  // REQ-22: no state change from another web origin, with or without a session cookie.
+  // REQ-22: no state change from another web origin, with or without a session cookie (API, portal, applicant and holder pages).
   app.use(browserRequestGuard(opts));
-  const doc = openApiDocument(RA_ROUTES, version);
+  const doc = openApiDocument([...RA_ROUTES, ...(deps.applicant ? APPLICANT_ROUTES : [])], version);
   app.get("/api/openapi.json", (_req, res) => void res.json(doc));
   const sessions = portal ? (portal.sessions ?? new PortalSessions()) : undefined;
-  if (portal && sessions) app.use(portalRoutes(portal.assetsDir, sessions, deps));
+  if (portal && sessions) app.use(portalRoutes(portal.assetsDir, sessions, deps), selfServicePages(portal.assetsDir, sessions, deps));
   if (sessions) app.use("/api/v1", sessionGuard(sessions));
   app.use("/api/v1", raRoutes(deps));
+  if (deps.applicant) app.use("/api/v1", applicantRoutes(deps.applicant)); // after the RA API router: its body parser (the request log is requestAudit above)
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

@@ -119,6 +119,14 @@ export class KnexOrderStore implements OrderStore {
     return rows.map((o: any) => this.view(o, ids.filter((i: any) => i.order_id === o.id)));
   }
 
+  /** The orders of one applicant (their cards and orders in progress), newest first: the holder pages' "my cards". */
+  async ofApplicant(personId: string, limit: number): Promise<(OrderView & { version: number; workflowId: string })[]> {
+    const rows = await this.reader("orders").where({ applicant_id: personId }).orderBy("created_at", "desc").limit(limit);
+    if (rows.length === 0) return [];
+    const ids = await this.reader("order_identifications").whereIn("order_id", rows.map((r: any) => r.id)).whereIn("kind", ["identify", "eid"]).orderBy("seq");
+    return rows.map((o: any) => this.view(o, ids.filter((i: any) => i.order_id === o.id)));
+  }
+
   load(orderId: string): Promise<(OrderView & { version: number; workflowId: string }) | undefined> {
     return this.loadWhere({ id: orderId });
   }
