@@ -23,7 +23,8 @@ import { benchOcspReplicas } from "./bench-scale.js";
 import pg from "pg";
 import { benchCard } from "./bench-card.js";
 import { benchAudit } from "./bench-audit.js";
-import { bootstrapStaff, openRa } from "../src/composition/ra.js";
+import { openRa } from "../src/composition/ra.js";
+import { bootstrapDemoStaff } from "../src/composition/demo-setup.js";
 import { fileRegister } from "../src/composition/file-register.js";
 import type { Actor } from "../src/ra/order.js";
 
@@ -68,8 +69,14 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
   const ra = await openRa(rt, { register: fileRegister(registerFile) });
   const staffKey = () => new Uint8Array(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "der" }));
   const until = new Date(Date.now() + 86_400_000 * 30);
-  const boot = await bootstrapStaff(rt, ra, { orgNumber: "556000-0000", orgName: "x", country: "SE", nationalId: "199001019999", name: "Bench Staff", roles: ["ra-admin", "ra-officer", "ca-operator"], qualifiedUntil: until, publicKey: staffKey(), operator: "bench" });
-  const staff: Actor = { kind: "officer", personId: boot.personId, roles: ["service-owner-staff", "ra-admin", "ra-officer", "ca-operator"], organisationId: boot.organisationId, serviceOwnerStaff: true, qualifiedUntil: until };
+  // The service owner's initial staff group (one bootstrap): ada administers, ed (ca-operator) produces.
+  const { group } = await bootstrapDemoStaff(rt, ra, { operator: "bench" });
+  const member = (id: string): Actor => {
+    const m = group.members.find((x) => x.id === id)!;
+    return { kind: "officer", personId: m.personId, roles: m.roles, organisationId: group.organisationId, serviceOwnerStaff: true };
+  };
+  const staff = member("ada");
+  const producer = member("ed");
   const org = await ra.onboarding.registerOrganisation(staff, { orgNumber: "5561110000", name: "Bench Kund AB", country: "SE" });
   await ra.onboarding.recordOnboardingEvidence(staff, org.id, { registrationCertificate: "bench", domain: "bench.example", domainValidationMethod: "dns-txt" });
   const officers: Actor[] = [];
@@ -94,7 +101,7 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
     await ra.orders.act(o.id, "identify", o2, { document: doc, faceCompared: true });
     await ra.orders.act(o.id, "approve", o2, {});
     await ra.orders.act(o.id, "start-production", o1, {});
-    const produced = await ra.orders.act(o.id, "produce", staff, { publicKey: cardKeys[k++ % cardKeys.length]! });
+    const produced = await ra.orders.act(o.id, "produce", producer, { publicKey: cardKeys[k++ % cardKeys.length]! });
     await ra.orders.act(o.id, "hand-out", o3, { secondIdentification: { document: doc, faceCompared: true } });
     await ra.orders.act(o.id, "activate", { kind: "holder", personId: a.id, roles: [], credentialSerial: produced.certSerial!, loa: 3 }, {});
   };

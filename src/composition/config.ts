@@ -60,6 +60,11 @@ export interface Config {
     readonly termsVersion: string;
     /** How often orders past their activation deadline are expired (REQ-15). */
     readonly expirySweepSeconds: number;
+    /** A TLS handshake not finished in this time is dropped (slow-handshake exhaustion). */
+    readonly tlsHandshakeTimeoutSeconds: number;
+    /** Open connections to the RA API at most, in all and per client address. */
+    readonly maxConnections: number;
+    readonly maxConnectionsPerClient: number;
     /** The RA's public base URL: the applicant's link in the terms message starts with it. */
     readonly publicUrl: string;
     /** False when publicUrl is the default (then `serve` puts in the port it actually listens on). */
@@ -79,6 +84,10 @@ export interface Config {
     readonly checkpointSeconds: number;
     /** REQ-28: entries are kept at least this long; the retention job removes only older ones. */
     readonly retentionYears: number;
+    /** RFC 3161 time-stamp authority outside the host that timestamps every checkpoint (REQ-27); off when unset. */
+    readonly tsaUrl?: string;
+    /** The TSA's certificate (PEM): timestamp tokens are verified against it. Required with tsaUrl. */
+    readonly tsaCertFile?: string;
   };
   /** REQ-29: personal data (names, emails, outbox messages) encrypted at rest. */
   readonly dataEncryption: {
@@ -97,6 +106,11 @@ export interface Config {
     readonly kekFile: string;
     /** The reader the card writer uses (default: the only one holding a card). */
     readonly reader?: string;
+    /** The standalone card station: the RA API it calls and the officer's client certificate and key it calls with (REQ-22). */
+    readonly raUrl: string;
+    readonly raCa?: string;
+    readonly officerCert?: string;
+    readonly officerKey?: string;
     /** What blank cards come with (PIV defaults; set your card vendor's transport values). */
     readonly factory: { readonly pin: string; readonly puk: string; readonly managementKey: string; readonly managementKeyAlgorithm: "3DES" | "AES-128" | "AES-192" | "AES-256" };
   };
@@ -131,6 +145,7 @@ const FILE_SCHEMA = {
       properties: {
         port: { type: "integer", minimum: 0, maximum: 65535 }, tlsCert: { type: "string" }, tlsKey: { type: "string" }, hashKeyFile: { type: "string" },
         registerFile: { type: "string" }, documentRegisterFile: { type: "string" }, termsVersion: { type: "string", pattern: "^[0-9A-Za-z.-]{1,32}$" }, expirySweepSeconds: { type: "integer", minimum: 1, maximum: 86400 },
+        tlsHandshakeTimeoutSeconds: { type: "integer", minimum: 1, maximum: 120 }, maxConnections: { type: "integer", minimum: 1, maximum: 100000 }, maxConnectionsPerClient: { type: "integer", minimum: 1, maximum: 100000 },
         publicUrl: { type: "string", pattern: "^https://[^\\s/]+(/[^\\s]*)?$" },
         applicantLinkHours: { type: "number", exclusiveMinimum: 0, maximum: 2160 }, applicantSessionMinutes: { type: "integer", minimum: 1, maximum: 240 },
       },
@@ -156,12 +171,13 @@ const FILE_SCHEMA = {
     dataEncryption: { type: "object", additionalProperties: false, properties: { wrappingKey: { type: "string", pattern: "^pkcs11:[^\\s]+$" } } },
     audit: {
       type: "object", additionalProperties: false,
-      properties: { signer: { type: "string" }, checkpointFile: { type: "string" }, checkpointSeconds: { type: "integer", minimum: 1, maximum: 86400 }, retentionYears: { type: "integer", minimum: 5, maximum: 100 } },
+      properties: { signer: { type: "string" }, checkpointFile: { type: "string" }, checkpointSeconds: { type: "integer", minimum: 1, maximum: 86400 }, retentionYears: { type: "integer", minimum: 5, maximum: 100 },
+        tsaUrl: { type: "string", pattern: "^https?://[^\\s]+$" }, tsaCertFile: { type: "string" } },
     },
     card: {
       type: "object", additionalProperties: false,
       properties: {
-        kekFile: { type: "string" }, reader: { type: "string" },
+        kekFile: { type: "string" }, reader: { type: "string" }, raUrl: { type: "string", pattern: "^https://[^\\s/]+(/[^\\s]*)?$" }, raCa: { type: "string" }, officerCert: { type: "string" }, officerKey: { type: "string" },
         factory: {
           type: "object", additionalProperties: false, required: ["pin", "puk", "managementKey", "managementKeyAlgorithm"],
           properties: {
@@ -195,6 +211,24 @@ function dataEncryption(wrappingKey: string | undefined): Config["dataEncryption
   if (wrappingKey === undefined) return {};
   if (!/^pkcs11:\S+$/.test(wrappingKey)) throw new CaError("config", `CARDPKI_DATA_WRAPPING_KEY must be a PKCS#11 URI (pkcs11:token=...;object=...), got '${wrappingKey}'`);
   return { wrappingKey };
+}
+
+function bounded(name: string, v: string | number, min: number, max: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new CaError("config", `${name} must be a whole number from ${min} to ${max} (got '${v}')`);
+  return n;
+}
+
+function optionalFile<K extends string>(key: K, v: string | undefined, cwd: string): Partial<Record<K, string>> {
+  return v ? ({ [key]: resolve(cwd, v) } as Record<K, string>) : {};
+}
+
+/** REQ-27: the RFC 3161 TSA: a URL and the certificate its tokens are verified against, both or neither. */
+function tsa(url: string | undefined, cert: string | undefined, cwd: string): { tsaUrl?: string; tsaCertFile?: string } {
+  if (url === undefined && cert === undefined) return {};
+  if (url !== undefined && !/^https?:\/\/\S+$/.test(url)) throw new CaError("config", `CARDPKI_AUDIT_TSA_URL must be an http(s) URL (got '${url}')`);
+  if (url !== undefined && cert === undefined) throw new CaError("config", "audit.tsaUrl needs audit.tsaCertFile (CARDPKI_AUDIT_TSA_CERT): the TSA certificate its tokens are verified against");
+  return { ...(url ? { tsaUrl: url } : {}), tsaCertFile: resolve(cwd, cert!) };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT): Config {
@@ -262,6 +296,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
       documentRegisterConfigured: (env.CARDPKI_DOCUMENT_REGISTER_FILE ?? f.ra?.documentRegisterFile) !== undefined,
       termsVersion: env.CARDPKI_TERMS_VERSION ?? f.ra?.termsVersion ?? "2026-01",
       expirySweepSeconds: Number(env.CARDPKI_EXPIRY_SWEEP_SECONDS ?? f.ra?.expirySweepSeconds ?? 300),
+      tlsHandshakeTimeoutSeconds: bounded("CARDPKI_RA_TLS_HANDSHAKE_TIMEOUT", env.CARDPKI_RA_TLS_HANDSHAKE_TIMEOUT ?? f.ra?.tlsHandshakeTimeoutSeconds ?? 10, 1, 120),
+      maxConnections: bounded("CARDPKI_RA_MAX_CONNECTIONS", env.CARDPKI_RA_MAX_CONNECTIONS ?? f.ra?.maxConnections ?? 1024, 1, 100_000),
+      maxConnectionsPerClient: bounded("CARDPKI_RA_MAX_CONNECTIONS_PER_CLIENT", env.CARDPKI_RA_MAX_CONNECTIONS_PER_CLIENT ?? f.ra?.maxConnectionsPerClient ?? 64, 1, 100_000),
       ...publicUrl(env.CARDPKI_RA_PUBLIC_URL ?? f.ra?.publicUrl, Number(env.CARDPKI_RA_PORT ?? f.ra?.port ?? 8443)),
       applicantLinkHours: positive("CARDPKI_APPLICANT_LINK_HOURS", env.CARDPKI_APPLICANT_LINK_HOURS ?? f.ra?.applicantLinkHours ?? 168, 2160),
       applicantSessionMinutes: positive("CARDPKI_APPLICANT_SESSION_MINUTES", env.CARDPKI_APPLICANT_SESSION_MINUTES ?? f.ra?.applicantSessionMinutes ?? 30, 240),
@@ -272,12 +309,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
       checkpointFile: resolve(cwd, env.CARDPKI_AUDIT_CHECKPOINT_FILE ?? f.audit?.checkpointFile ?? join(dataDir, "audit", "checkpoint.json")),
       checkpointSeconds: Number(env.CARDPKI_AUDIT_CHECKPOINT_SECONDS ?? f.audit?.checkpointSeconds ?? 60),
       retentionYears: Number(f.audit?.retentionYears ?? 5),
+      ...tsa(env.CARDPKI_AUDIT_TSA_URL ?? f.audit?.tsaUrl, env.CARDPKI_AUDIT_TSA_CERT ?? f.audit?.tsaCertFile, cwd),
     },
     backup: { keyFile: resolve(cwd, env.CARDPKI_BACKUP_KEY ?? f.backup?.keyFile ?? join(dataDir, "backup.key")) },
     dataEncryption: dataEncryption(env.CARDPKI_DATA_WRAPPING_KEY ?? f.dataEncryption?.wrappingKey),
     card: {
       kekFile: resolve(cwd, env.CARDPKI_CARD_KEK ?? f.card?.kekFile ?? join(dataDir, "card-kek.key")),
       ...((env.CARDPKI_CARD_READER ?? f.card?.reader) ? { reader: (env.CARDPKI_CARD_READER ?? f.card?.reader) as string } : {}),
+      raUrl: (env.CARDPKI_CARD_RA_URL ?? f.card?.raUrl ?? `https://localhost:${Number(env.CARDPKI_RA_PORT ?? f.ra?.port ?? 8443)}`).replace(/\/$/, ""),
+      ...optionalFile("raCa", env.CARDPKI_CARD_RA_CA ?? f.card?.raCa, cwd),
+      ...optionalFile("officerCert", env.CARDPKI_CARD_OFFICER_CERT ?? f.card?.officerCert, cwd),
+      ...optionalFile("officerKey", env.CARDPKI_CARD_OFFICER_KEY ?? f.card?.officerKey, cwd),
       // SP 800-73-4 leaves the initial values to the issuer; these are the common PIV token defaults.
       factory: f.card?.factory ?? { pin: "123456", puk: "12345678", managementKey: "010203040506070801020304050607080102030405060708", managementKeyAlgorithm: "3DES" },
     },

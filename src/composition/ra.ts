@@ -1,17 +1,14 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CaError } from "../shared/ca-error.js";
-import { newId } from "../shared/ids.js";
 import { loadWorkflows, type Workflow } from "../policy/workflow.js";
 import { KeyedHasher } from "../ra/national-id.js";
 import { Onboarding } from "../ra/onboarding.js";
 import { OrderService } from "../ra/order-service.js";
-import { validatedDomains } from "../ra/subject-builder.js";
 import { RevocationDesk } from "../ra/revocation-desk.js";
 import { ExpiryScheduler } from "../ra/expiry-scheduler.js";
 import { CredentialResolver } from "../ra/credential-resolver.js";
 import type { CardCertificates, DocumentRegister, PopulationRegister } from "../ra/ports.js";
-import type { Role } from "../ra/order.js";
 import { KnexOrderStore } from "../store/order.store.js";
 import { KnexDirectoryStore } from "../store/directory.store.js";
 import { KnexRevocationRequestStore } from "../store/revocation-request.store.js";
@@ -73,39 +70,4 @@ export async function openRa(rt: Runtime, opts: { register?: PopulationRegister;
   };
 }
 
-/**
- * The first officer of the service owner (a CA operator step on the CA host, audited): the
- * service owner's organisation, the person, their roles, and an ra-officer certificate for the
- * public key from their card. Every later officer gets their card through the RA (REQ-02).
- */
-export async function bootstrapStaff(rt: Runtime, ra: Ra, input: {
-  orgNumber: string; orgName: string; country: string; nationalId: string; name: string; email?: string; roles: readonly Role[]; qualifiedUntil?: Date; publicKey: Uint8Array; operator: string;
-}): Promise<{ organisationId: string; personId: string; serial: string; der: Uint8Array }> {
-  const { clock, random } = rt;
-  const now = clock.now();
-  const audit = (action: string, objectType: string, objectId: string, details?: Record<string, unknown>) =>
-    ({ id: newId(random), at: clock.now(), actor: `operator:${input.operator}`, action, objectType, objectId, outcome: "success" as const, ...(details ? { details } : {}) });
-  let org = await ra.directory.organisationByNumber(input.orgNumber);
-  if (org && !org.serviceOwner) throw new CaError("conflict", `organisation ${input.orgNumber} exists and is not the service owner's`);
-  if (!org) {
-    org = { id: newId(random), orgNumber: input.orgNumber, name: input.orgName, country: input.country, status: "active", serviceOwner: true, registrationCertificate: "service owner (bootstrap)" };
-    await ra.directory.createOrganisation(org, now, audit("org.bootstrap", "organisation", org.id, { orgNumber: org.orgNumber }));
-  }
-  const nationalIdHash = ra.hasher.hash("national-id", input.nationalId);
-  let person = await ra.directory.personByNationalId(org.id, nationalIdHash);
-  if (!person) {
-    person = { id: newId(random), organisationId: org.id, nationalIdHash, name: input.name, ...(input.email ? { email: input.email } : {}), boundBy: `operator:${input.operator}` };
-    await ra.directory.createPerson(person, now, audit("person.bind", "person", person.id, { organisationId: org.id, bootstrap: true }));
-  }
-  const roles: Role[] = [...new Set<Role>(["service-owner-staff", ...input.roles])];
-  await ra.directory.saveOfficer({ personId: person.id, roles, serviceOwnerStaff: true, ...(input.qualifiedUntil ? { qualification: "bootstrap", qualifiedUntil: input.qualifiedUntil } : {}) }, `operator:${input.operator}`,
-    audit("officer.appoint", "person", person.id, { roles, bootstrap: true }));
-  const cert = await ra.certs.issue({
-    profileId: "ra-officer", publicKey: input.publicKey, requestedBy: `operator:${input.operator}`,
-    subject: { CN: input.name, O: org.name, organizationIdentifier: `NTR${org.country}-${org.orgNumber}`, C: org.country, serialNumber: person.id },
-    ...(input.email ? { email: input.email } : {}), validatedEmailDomains: validatedDomains(org), // REQ-01
-  });
-  await ra.directory.addCredential(cert.serial, person.id, now, audit("officer.credential", "person", person.id, { serial: cert.serial, bootstrap: true }));
-  const rec = await rt.store.get(cert.serial);
-  return { organisationId: org.id, personId: person.id, serial: cert.serial, der: rec!.der! };
-}
+export { bootstrapStaffGroup, readStaffFile, requiredStaffGroup, type StaffMember } from "./staff-bootstrap.js";

@@ -1,3 +1,4 @@
+import { NO_PRODUCTION } from "./ra-api-client.js";
 import { join } from "node:path";
 import type { Clock } from "../shared/clock.js";
 import { loadTerms } from "../policy/terms.js";
@@ -5,7 +6,7 @@ import { ApplicantAccess, type ApplicantPolicy } from "../ra/applicant-access.js
 import { HolderService } from "../ra/holder-service.js";
 import { KnexApplicantAccessStore } from "../store/applicant-access.store.js";
 import { KnexCardStore } from "../store/card.store.js";
-import { openCards } from "./cards.js";
+import { cardsWith } from "./cards.js";
 import type { Ra } from "./ra.js";
 import type { Runtime } from "./runtime.js";
 
@@ -36,7 +37,9 @@ export function openSelfService(rt: Runtime, ra: Ra, opts: { clock?: Clock; poli
       async markLost(orderId, actor) {
         const card = await ledger.byOrder(orderId);
         if (!card || card.state === "retired" || card.state === "lost") return;
-        await openCards(rt, ra, "holder-self-service").lifecycle.reportLost(orderId, actor);
+        // The holder themself (REQ-17), authenticated by their card: the card ledger only bars the card and revokes as them.
+        const asHolder = { ...NO_PRODUCTION, revoke: (serial: string, reason: string) => ra.certs.revoke(serial, reason, actor).then(() => undefined) };
+        await cardsWith(rt, ra.cipher, asHolder).lifecycle.reportLost(orderId, actor);
       },
     },
   });

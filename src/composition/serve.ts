@@ -16,6 +16,7 @@ import { toPem } from "../asn1/der.js";
 import type { Config } from "./config.js";
 import { openRa, type Ra } from "./ra.js";
 import { auditSignerNames, openAuditTrail } from "./audit.js";
+import { auditAccess } from "./audit-access.js";
 import { Metrics } from "../http/metrics.js";
 import { recordAuditEvent } from "../store/commit-queue.js";
 import { cardStation } from "./cards.js";
@@ -269,14 +270,18 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         return [ca.certDer, ...ca.chainDer].map((d) => toPem("CERTIFICATE", d));
       });
       const self = openSelfService(runtime, ra); // applicant and holder pages
+      const auditReads = auditAccess(runtime, trail); // REQ-23/27/31: scoped, capped, audited
       const app = buildRaApp({
         resolve: (serial, der) => ra.resolver.resolve(serial, der), onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk, applicant: self.applicant, holder: self.holder,
-        audit: (e) => recordAuditEvent(runtime.db, e), evidence: (serial) => trail.evidence(serial), report: (from, to) => trail.report(from, to),
+        audit: (e) => recordAuditEvent(runtime.db, e), evidence: (serial, reader) => auditReads.evidence(serial, { kind: "actor", actor: reader }), report: (from, to, reader) => auditReads.report(from, to, { kind: "actor", actor: reader }),
         timeline: async (orderId) => (await trail.store.forObject("order", orderId)).map((e) => ({ at: e.at, actor: e.actor, action: e.action, outcome: e.outcome, policy: e.policy })),
         cardStation: cardStation(runtime, ra), delivery: d,
         newId: () => newId(runtime.random), now: () => runtime.clock.now(),
-      }, "1", { assetsDir: join(APP_ROOT, "src", "http", "portal-assets"), sessions: new PortalSessions(new KnexPortalSessionStore(runtime.db)) });
-      const raServer = await listenRa(app, { key: readFileSync(config.ra.tlsKey), cert: readFileSync(config.ra.tlsCert), clientCas }, config.host, config.ra.port);
+      }, "1", { assetsDir: join(APP_ROOT, "src", "http", "portal-assets"), sessions: new PortalSessions(new KnexPortalSessionStore(runtime.db)) },
+      { ownOrigins: config.ra.publicUrlConfigured ? [new URL(config.ra.publicUrl).origin] : [] }); // REQ-22: the RA's own web origin besides the Host it is reached by
+      const raServer = await listenRa(app, { key: readFileSync(config.ra.tlsKey), cert: readFileSync(config.ra.tlsCert), clientCas }, config.host, config.ra.port, {
+        handshakeTimeoutMs: config.ra.tlsHandshakeTimeoutSeconds * 1000, maxConnections: config.ra.maxConnections, maxConnectionsPerClient: config.ra.maxConnectionsPerClient,
+      });
       const a = raServer.address();
       raPart = { ra, server: raServer, url: `https://${host}:${typeof a === "object" && a ? a.port : config.ra.port}` };
       if (!config.ra.publicUrlConfigured) publicUrl = `https://localhost:${typeof a === "object" && a ? a.port : config.ra.port}`;

@@ -9,13 +9,11 @@ import type { ActionRequest, OrderService } from "../ra/order-service.js";
 import type { RevocationDesk } from "../ra/revocation-desk.js";
 import type { ApplicantAccess } from "../ra/applicant-access.js";
 import type { HolderService } from "../ra/holder-service.js";
-import { actorId, requireRole } from "../ra/actor-checks.js";
+import { requireRole } from "../ra/actor-checks.js";
 import type { OrderView } from "../ra/order.js";
+import { JsonStream } from "./json-stream.js";
 import { CHANNEL, DOCUMENT, ID, NATIONAL_ID, PHONE, POSTAL_ADDRESS, obj, requireJson, str, validateBody, type Schema } from "./validation.js";
-import { logger } from "../shared/log.js";
 import { DELIVERY_ROUTES, type DeliveryDesk } from "./delivery.routes.js";
-
-const log = logger("ra-api");
 
 export interface RaApiDeps {
   /** REQ-22: the caller's identity from the verified client certificate (serial + DER), nothing else. */
@@ -26,10 +24,10 @@ export interface RaApiDeps {
   readonly bodyLimitBytes?: number;
   /** REQ-27: every request and its answer (and every refused one) goes to the audit trail. */
   readonly audit?: (e: AuditEvent) => Promise<void>;
-  /** REQ-31: the evidence for one certificate, for the auditor role. */
-  readonly evidence?: (serial: string) => Promise<unknown>;
-  /** REQ-31: the conformance report for a period, for the auditor role. */
-  readonly report?: (from: Date, to: Date) => Promise<unknown>;
+  /** REQ-31: the evidence for one certificate, for the auditor role, scoped to the reader's organisation (REQ-23) and audited (REQ-27). */
+  readonly evidence?: (serial: string, reader: Actor) => Promise<unknown>;
+  /** REQ-31: the conformance report for a period (capped by policy), for the auditor role, scoped and audited like evidence. */
+  readonly report?: (from: Date, to: Date, reader: Actor) => Promise<unknown>;
   /** The order's audit entries, for its timeline in the portal. */
   readonly timeline?: (orderId: string) => Promise<unknown[]>;
   /** The card writer attached to this server (the production station), if any. */
@@ -107,7 +105,7 @@ const actionRequest = (b: any): ActionRequest => ({
   ...(b.knowledgeAnswers ? { knowledgeAnswers: b.knowledgeAnswers } : {}),
 });
 const ROLES: Schema = { type: "array", minItems: 1, maxItems: 5, uniqueItems: true, items: { enum: ["ra-officer", "ra-admin", "auditor", "ca-operator", "service-owner-staff"] } };
-const OFFICER_ACTIONS = ["identify", "approve", "start-production", "produce", "hand-out", "send-by-mail", "reject"];
+const OFFICER_ACTIONS = ["identify", "approve", "start-production", "produce", "production-failed", "hand-out", "send-by-mail", "reject"];
 
 /** The RA API (under /api/v1): one table drives both routing and the OpenAPI document. */
 export const RA_ROUTES: readonly RaRoute[] = [
@@ -120,7 +118,7 @@ export const RA_ROUTES: readonly RaRoute[] = [
       if (!d.report) throw new CaError("not-found", "the conformance report is not served here");
       const from = new Date(`${query.from ?? ""}T00:00:00Z`), to = new Date(`${query.to ?? ""}T00:00:00Z`);
       if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || to <= from) throw new CaError("invalid-input", "from and to are dates (YYYY-MM-DD), to after from");
-      return d.report(from, to);
+      return new JsonStream(await d.report(from, to, actor)); // streamed: a long period is a large answer
     },
   },
   {
@@ -128,7 +126,7 @@ export const RA_ROUTES: readonly RaRoute[] = [
     handle: async ({ actor, params }, d) => {
       requireRole(actor, ["auditor"], "reading audit evidence");
       if (!d.evidence) throw new CaError("not-found", "audit evidence is not served here");
-      return d.evidence(params.serial!);
+      return d.evidence(params.serial!, actor);
     },
   },
   {
@@ -301,24 +299,7 @@ export async function authenticate(req: Request, auth: Auth, deps: RaApiDeps): P
 
 export function raRoutes(deps: RaApiDeps): Router {
   const r = Router();
-  // REQ-27: every request and answer, refused ones included, with the caller as the TLS layer identified them.
-  if (deps.audit) {
-    const audit = deps.audit;
-    r.use((req, res, next) => {
-      const started = Date.now();
-      res.on("finish", () => {
-        const actor = res.locals.actor as Actor | undefined;
-        const routePath = (req.route?.path as string | undefined) ?? "(no route)";
-        void audit({
-          id: deps.newId?.() ?? crypto.randomUUID().replace(/-/g, ""), at: deps.now?.() ?? new Date(), actor: actor ? actorId(actor) : "anonymous",
-          action: `api.${req.method.toLowerCase()} ${routePath}`, objectType: "api", objectId: req.originalUrl.split("?")[0]!.slice(0, 128),
-          outcome: res.statusCode < 400 ? "success" : "failure", ...(actor?.organisationId ? { organisationId: actor.organisationId } : {}),
-          details: { status: res.statusCode, ip: req.socket.remoteAddress, ms: Date.now() - started, ...(actor?.credentialSerial ? { credential: actor.credentialSerial } : {}) },
-        }).catch((e) => log.error("api request not audited", { error: e }));
-      });
-      next();
-    });
-  }
+  // REQ-27: requests are audited by requestAudit in front of this router (ra-server.ts), refused ones included.
   r.use(requireJson);
   r.use(express.json({ limit: deps.bodyLimitBytes ?? 32 * 1024, strict: true }));
   for (const route of RA_ROUTES) {
@@ -336,6 +317,7 @@ export function raRoutes(deps: RaApiDeps): Router {
       if (route.body) validateBody(route.body, body);
       else if (req.headers["content-length"] && req.headers["content-length"] !== "0") throw new CaError("invalid-input", `${route.method.toUpperCase()} ${route.path} takes no body`);
       const out = await route.handle({ actor, params, body, query: req.query as Record<string, string | undefined>, ip: req.socket.remoteAddress ?? "" }, deps);
+      if (out instanceof JsonStream) return out.pipeTo(res, route.status ?? 200);
       res.status(route.status ?? 200).json(out);
     });
   }

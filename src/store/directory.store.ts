@@ -114,6 +114,17 @@ export class KnexDirectoryStore implements DirectoryStore {
     });
   }
 
+  /** Organisations marked as the service owner's (at most one is ever made by the bootstrap). */
+  async serviceOwners(): Promise<Organisation[]> {
+    return (await this.db("organisations").where({ service_owner: true })).map(org);
+  }
+
+  /** How many bound people hold an officer record as service-owner staff (the bootstrap is refused when any do). */
+  async activeServiceOwnerStaff(): Promise<number> {
+    const r = await this.db("officers").join("people", "people.id", "officers.person_id").where("officers.service_owner_staff", true).whereNull("people.unbound_at").count({ n: "*" }).first();
+    return Number(r?.n ?? 0);
+  }
+
   async officer(personId: string): Promise<Officer | undefined> {
     const r = await this.reader("officers").where({ person_id: personId }).first();
     if (!r) return undefined;

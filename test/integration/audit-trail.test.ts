@@ -9,6 +9,7 @@ import { openRuntime, type Runtime } from "../../src/composition/runtime.js";
 import { openRa, type Ra } from "../../src/composition/ra.js";
 import { openAuditTrail, type AuditTrail } from "../../src/composition/audit.js";
 import { demoOrderInProduction, staffActor } from "../../src/composition/demo-orders.js";
+import { DEMO_OFFICERS } from "../../src/composition/demo-setup.js";
 import { FixedClock } from "../../src/shared/clock.js";
 import { CLI, demoBackends, demoEnvReady, requireTool, type DemoEnv } from "../support/environment.js";
 import { shellDatabase, type ShellDatabase } from "../support/shell-database.js";
@@ -48,7 +49,8 @@ describe(`audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, r
     const staff = await staffActor(ra, "556000-0000", "199001011234");
     const { orderId, holderId, officers } = await demoOrderInProduction(rt, ra, { staff, orgNumber: `58${String(Date.now() % 1e8).padStart(8, "0")}`, holder: { nationalId: "197003033456", name: "Cy Holder" } });
     const spki = new Uint8Array(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "der" }));
-    const produced = await ra.orders.act(orderId, "produce", staff, { publicKey: spki });
+    const producer = await staffActor(ra, "556000-0000", DEMO_OFFICERS.ed.nationalId); // the demo's ca-operator
+    const produced = await ra.orders.act(orderId, "produce", producer, { publicKey: spki });
     serial = produced.certSerial!;
     await ra.orders.act(orderId, "hand-out", officers[2]!, { secondIdentification: { document: doc, faceCompared: true } });
     await ra.orders.act(orderId, "activate", { kind: "holder", personId: holderId, roles: [], credentialSerial: serial, loa: 3 }, {});
@@ -142,7 +144,11 @@ describe(`audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, r
     requireTool(this, "chromium");
     const html = join(dir, "report.html");
     const json = join(dir, "report.json");
-    const r = cli(["audit", "report", "--from", "2020-01-01", "--to", "2100-01-01", "--out", html, "--json", json]);
+    // A period within policies/audit/audit-access.yaml's cap; a longer one is refused (REQ-31).
+    const day = (d: number) => new Date(Date.now() + d * 86_400_000).toISOString().slice(0, 10);
+    const tooLong = cli(["audit", "report", "--from", "2020-01-01", "--to", "2100-01-01", "--out", html]);
+    expect([tooLong.status, tooLong.stderr]).to.satisfy(([c, e]: [number, string]) => c === 2 && /at most 366 days.*report-period.*REQ-31/.test(e));
+    const r = cli(["audit", "report", "--from", day(-30), "--to", day(2), "--out", html, "--json", json]);
     expect(r.status, r.stderr).to.equal(0);
     const rep = JSON.parse(readFileSync(json, "utf8"));
     expect(rep.requirements).to.have.length(33);
@@ -164,6 +170,6 @@ describe(`audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, r
     } finally {
       await browser.close();
     }
-    expect(cli(["audit", "report", "--from", "2020-01-01", "--to", "2100-01-01", "--out", html]).status).to.equal(1); // refuses to overwrite
+    expect(cli(["audit", "report", "--from", day(-30), "--to", day(2), "--out", html]).status).to.equal(1); // refuses to overwrite
   });
 });

@@ -3,10 +3,12 @@ import { createHash, randomBytes, X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { loadConfig } from "../../src/composition/config.js";
-import { openRuntime, type Runtime } from "../../src/composition/runtime.js";
-import { openRa, type Ra } from "../../src/composition/ra.js";
+import type { Runtime } from "../../src/composition/runtime.js";
+import { startService, type Service } from "../../src/composition/serve.js";
+import { DEMO_OFFICERS } from "../../src/composition/demo-setup.js";
+import type { Ra } from "../../src/composition/ra.js";
 import { openCards, type Cards } from "../../src/composition/cards.js";
 import { demoOrderInProduction, staffActor } from "../../src/composition/demo-orders.js";
 import type { Actor } from "../../src/ra/order.js";
@@ -30,20 +32,34 @@ describe("card personalisation on a virtual PIV card through real pcscd (issue 6
   let cards: Cards;
   let dir: string;
   let staff: Actor;
+  let svc: Service;
 
   before(async function () {
     env = demoEnv(this);
     virtualCard(this);
     await freshCard();
     dir = mkdtempSync(join(tmpdir(), "card-it-"));
-    rt = await openRuntime(loadConfig(env.env));
-    ra = await openRa(rt);
-    cards = openCards(rt, ra, "card-it");
-    staff = await staffActor(ra, "556000-0000", "199001011234"); // the demo's service-owner staff (setup-demo)
+    // The RA server runs: the standalone station's CLI commands go through its API as an officer.
+    svc = await startService(loadConfig({ ...env.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" }));
+    rt = svc.runtime;
+    ra = svc.ra!.ra;
+    // In process, the station acts as the demo's ca-operator ed (an officer, never a typed name).
+    cards = openCards(rt, ra, await staffActor(ra, "556000-0000", DEMO_OFFICERS.ed.nationalId));
+    staff = await staffActor(ra, "556000-0000", DEMO_OFFICERS.ada.nationalId); // the demo's service-owner staff (setup-demo)
   });
   after(async () => {
-    await rt?.close();
+    await svc?.stop();
   });
+  /** The CLI, asynchronously: the RA server it calls answers from this process. */
+  const cli = (args: string[]) => new Promise<{ status: number; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: env.env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "", stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ status: code ?? -1, stdout, stderr }));
+  });
+  const officerArgs = (id: string) => ["--cert", join(env.env.CARDPKI_DATA_DIR!, "demo-officers", `${id}.crt`), "--key", join(env.env.CARDPKI_DATA_DIR!, "demo-officers", `${id}.key`), "--ra-url", svc.ra!.url];
 
   const orderInProduction = () =>
     demoOrderInProduction(rt, ra, { staff, orgNumber: `55${String(randomBytes(4).readUInt32BE(0) % 100_000_000).padStart(8, "0")}`, holder: { nationalId: HOLDER_ID, name: "Cy Holder" } });
@@ -143,22 +159,21 @@ describe("card personalisation on a virtual PIV card through real pcscd (issue 6
 
   it("ok/CLI: card list-readers and card status show the reader, the card and our record; card retire zeroises and revokes", async function () {
     if (!personalised) return this.skip();
-    const cli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env: env.env, encoding: "utf8" });
-    const readers = cli(["card", "list-readers"]);
+    const readers = await cli(["card", "list-readers"]);
     expect(readers.status, readers.stderr).to.equal(0);
     expect(JSON.parse(readers.stdout)).to.deep.include.members([{ name: VIRTUAL_READER, cardPresent: true, atr: JSON.parse(readers.stdout).find((r: any) => r.name === VIRTUAL_READER).atr }]);
-    const st = cli(["card", "status", "--reader", VIRTUAL_READER]);
+    const st = await cli(["card", "status", "--reader", VIRTUAL_READER]);
     expect(st.status, st.stderr).to.equal(0);
     const s = JSON.parse(st.stdout);
     expect([s.record.state, s.certificates[0].slot]).to.deep.equal(["personalised", "9a"]);
     expect(s.certificates[0].serial.replace(/^0+/, "")).to.equal(personalised.certSerial.replace(/^0+/, ""));
     expect(JSON.stringify(s)).to.not.match(/sealed/i);
-    const retired = cli(["card", "retire", "--reader", VIRTUAL_READER, "--reason", "cessationOfOperation", "--operator", "carol"]);
+    const retired = await cli(["card", "retire", "--reader", VIRTUAL_READER, "--reason", "cessationOfOperation", "--operator", "carol", ...officerArgs("bo")]);
     expect(retired.status, retired.stderr).to.equal(0);
     expect((await rt.store.get(personalised.certSerial))!.revocationReason).to.equal("cessationOfOperation");
     const after = await tool("yubico-piv-tool", ["-r", VIRTUAL_READER, "-a", "status"]);
     expect(after.out).to.not.match(/Slot 9a:/);
-    const bad = cli(["card", "personalise"]);
+    const bad = await cli(["card", "personalise"]);
     expect([bad.status, bad.stderr]).to.satisfy(([c, e]: [number, string]) => c === 2 && /--order is required/.test(e));
   });
 
@@ -188,6 +203,27 @@ describe("card personalisation on a virtual PIV card through real pcscd (issue 6
     const again = await personalise(orderId);
     expect(again.certSerial).to.not.equal(issued);
     expect((await ra.orderStore.load(orderId))!.state).to.equal("PRODUCED");
+  });
+
+  it("ok/CLI: card personalise goes through the RA API as the station's officer (ed's client certificate): the order produced, the call audited as ed", async () => {
+    await freshCard(0x20000000 + (Date.now() % 0x0fffffff));
+    const { orderId } = await orderInProduction();
+    // Not a ca-operator: bo's certificate is refused by the RA at produce (REQ-24); the order stays in production.
+    const bo = await cli(["card", "personalise", "--order", orderId, "--reader", VIRTUAL_READER, "--operator", "carol", ...officerArgs("bo")]);
+    expect([bo.status, bo.stderr]).to.satisfy(([c, e]: [number, string]) => c === 1 && /403/.test(e));
+    expect((await ra.orderStore.load(orderId))!.state).to.equal("IN_PRODUCTION");
+    const r = await cli(["card", "personalise", "--order", orderId, "--reader", VIRTUAL_READER, "--operator", "carol", ...officerArgs("ed")]);
+    expect(r.status, r.stderr).to.equal(0);
+    const o = (await ra.orderStore.load(orderId))!;
+    expect(o.state).to.equal("PRODUCED");
+    expect(JSON.parse(r.stdout).certSerial).to.equal(o.certSerial);
+    const ed = await staffActor(ra, "556000-0000", DEMO_OFFICERS.ed.nationalId);
+    const produced = await rt.db("audit_events").where({ action: "order.produce", object_id: orderId }).first();
+    expect(produced.actor).to.equal(`officer:${ed.personId}`);
+    const call = await rt.db("audit_events").where({ action: "api.post /orders/:id/actions/:action", object_id: `/api/v1/orders/${orderId}/actions/produce`, outcome: "success" }).first();
+    expect(call.actor).to.equal(`officer:${ed.personId}`);
+    const ledger = await rt.db("audit_events").where({ action: "card.personalise", object_type: "card" }).orderBy("seq", "desc").first();
+    expect(ledger.actor).to.match(/^operator:carol@os:/);
   });
 
   it("ok/the transport sees the card pulled and inserted (reader events), and closes without leaving the process hanging", async () => {

@@ -10,7 +10,6 @@ import { startMailSink, type MailSink } from "../support/mail-sink.js";
 import { startSmsStub, type SmsStub } from "../support/sms-stub.js";
 import { loadConfig } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
-import { bootstrapStaff } from "../../src/composition/ra.js";
 import { openDelivery } from "../../src/composition/delivery.js";
 import { smsGatewayChannel } from "../../src/delivery/sms-gateway-channel.js";
 import { outboxRow } from "../../src/store/outbox.store.js";
@@ -43,6 +42,8 @@ describe(`delivery/outbox over SMTP, SMS gateway and print files (REQ-15) [${bac
   let base: URL;
   let staff: Cred;
   const more: Cred[] = [];
+  let orderer: Cred;
+  let producer: Cred;
   let orgId = "";
   let seq = 0;
   const smtpUser = "cardpki-test";
@@ -84,7 +85,7 @@ describe(`delivery/outbox over SMTP, SMS gateway and print files (REQ-15) [${bac
 
   /** A LoA2 order through the API up to PRODUCED, terms accepted with the link from the mail. */
   async function loa2Produced(p: { id: string; nationalId: string; email?: string }): Promise<{ orderId: string; card: Cred }> {
-    const order = await ok(call("POST", "/api/v1/orders", { personId: p.id, workflowId: "loa2-card-order", nationalId: p.nationalId }, staff), 201);
+    const order = await ok(call("POST", "/api/v1/orders", { personId: p.id, workflowId: "loa2-card-order", nationalId: p.nationalId }, orderer), 201);
     const [, , linkOrder, token] = LINK.exec((await termsMail(p.email!, order.id)).text)!;
     expect(linkOrder).to.equal(order.id);
     await ok(call("POST", `/api/v1/applicant/orders/${order.id}/accept-terms`, { token, termsVersion: "2026-01", accepted: true }));
@@ -93,7 +94,7 @@ describe(`delivery/outbox over SMTP, SMS gateway and print files (REQ-15) [${bac
     await ok(call("POST", `/api/v1/orders/${order.id}/actions/approve`, {}, more[1]));
     await ok(call("POST", `/api/v1/orders/${order.id}/actions/start-production`, {}, more[0]));
     const key = newKey();
-    const produced = await ok(call("POST", `/api/v1/orders/${order.id}/actions/produce`, { publicKey: key.spkiPem }, staff));
+    const produced = await ok(call("POST", `/api/v1/orders/${order.id}/actions/produce`, { publicKey: key.spkiPem }, producer));
     const rec = await svc.runtime.store.get(produced.certificateSerial);
     return { orderId: order.id, card: { key: key.key, cert: new X509Certificate(rec!.der!).toString() } };
   }
@@ -120,14 +121,11 @@ describe(`delivery/outbox over SMTP, SMS gateway and print files (REQ-15) [${bac
     base = new URL(svc.ra!.url);
     serverCa = readFileSync(config.ra.tlsCert, "utf8");
     staff = { key: readFileSync(join(config.dataDir, "demo-officers", "staff.key"), "utf8"), cert: readFileSync(join(config.dataDir, "demo-officers", "staff.crt"), "utf8") };
-    for (const n of [1020, 1021]) {
-      const k = newKey();
-      const r = await bootstrapStaff(svc.runtime, svc.ra!.ra, {
-        orgNumber: "556000-0000", orgName: "x", country: "SE", nationalId: `19800101${n}`, name: `Del Staff ${n}`, roles: ["ra-officer", "ra-admin"],
-        qualifiedUntil: new Date(Date.now() + 86_400_000 * 100), publicKey: k.spki, operator: "test",
-      });
-      more.push({ key: k.key, cert: new X509Certificate(r.der).toString() });
-    }
+    // The demo's initial staff group: bo orders, cy identifies, di approves and sends, ed produces; ada (staff) administers.
+    const demoCred = (id: string): Cred => ({ key: readFileSync(join(config.dataDir, "demo-officers", `${id}.key`), "utf8"), cert: readFileSync(join(config.dataDir, "demo-officers", `${id}.crt`), "utf8") });
+    more.push(demoCred("cy"), demoCred("di"));
+    orderer = demoCred("bo");
+    producer = demoCred("ed");
     const org = await ok(call("POST", "/api/v1/organisations", { orgNumber: `559${String(Date.now() % 1e7).padStart(7, "0")}`, name: "Leverans AB", country: "SE" }, staff), 201);
     orgId = org.id;
     await ok(call("POST", `/api/v1/organisations/${orgId}/onboarding`, { registrationCertificate: "test", domain: "leverans.example", domainValidationMethod: "dns-txt" }, staff));
@@ -140,7 +138,7 @@ describe(`delivery/outbox over SMTP, SMS gateway and print files (REQ-15) [${bac
 
   it("ok/the terms message arrives over SMTP with STARTTLS and AUTH; its link carries order and token; accepting with it works; the secret is wiped from the outbox row", async () => {
     const p = await person({ email: "dora1@leverans.example" });
-    const order = await ok(call("POST", "/api/v1/orders", { personId: p.id, workflowId: "loa3-card-order", nationalId: p.nationalId }, staff), 201);
+    const order = await ok(call("POST", "/api/v1/orders", { personId: p.id, workflowId: "loa3-card-order", nationalId: p.nationalId }, orderer), 201);
     const mail = await termsMail(p.email!, order.id);
     expect(mail.secure, "STARTTLS before the message").to.equal(true);
     expect(mail.user, "authenticated with the password from the owner-only file").to.equal(smtpUser);
@@ -181,13 +179,13 @@ describe(`delivery/outbox over SMTP, SMS gateway and print files (REQ-15) [${bac
     const p = await person({ email: "dora3@leverans.example" });
     sink.fail(2, 451);
     const t0 = Date.now();
-    const o1 = await ok(call("POST", "/api/v1/orders", { personId: p.id, workflowId: "loa3-card-order", nationalId: p.nationalId }, staff), 201);
+    const o1 = await ok(call("POST", "/api/v1/orders", { personId: p.id, workflowId: "loa3-card-order", nationalId: p.nationalId }, orderer), 201);
     await termsMail(p.email!, o1.id);
     expect(Date.now() - t0, "two backoffs (0.25 s, 0.5 s) before the third attempt").to.be.greaterThan(700);
     // The peer goes away; a message made meanwhile waits and arrives once a server listens again.
     const port = sink.port;
     await sink.stop();
-    const o2 = await ok(call("POST", "/api/v1/orders", { personId: p.id, workflowId: "loa3-card-order", nationalId: p.nationalId }, staff), 201);
+    const o2 = await ok(call("POST", "/api/v1/orders", { personId: p.id, workflowId: "loa3-card-order", nationalId: p.nationalId }, orderer), 201);
     await sleep(800);
     const old = sink;
     sink = await startMailSink({ tls: true, auth: { user: smtpUser, pass: smtpPass }, port });
@@ -203,7 +201,7 @@ describe(`delivery/outbox over SMTP, SMS gateway and print files (REQ-15) [${bac
     sms.fail(5, 503);
     await ok(call("POST", `/api/v1/orders/${orderId}/actions/send-by-mail`, {}, more[1]));
     let letters: any[] = [];
-    for (let i = 0; i < 100 && !(letters = (await ok(call("GET", "/api/v1/delivery/dead-letters", undefined, more[0])))).some((l: any) => l.personId === p.id); i++) await sleep(100);
+    for (let i = 0; i < 100 && !(letters = (await ok(call("GET", "/api/v1/delivery/dead-letters", undefined, staff)))).some((l: any) => l.personId === p.id); i++) await sleep(100);
     const dead = letters.find((l) => l.personId === p.id);
     expect(dead).to.include({ channel: "sms", kind: "activation-code", attempts: 5, organisationId: orgId });
     expect(dead.lastError).to.match(/HTTP 503/);
@@ -211,14 +209,14 @@ describe(`delivery/outbox over SMTP, SMS gateway and print files (REQ-15) [${bac
     expect(sms.requests.filter((r) => r.body?.to === p.phone).map((r) => r.status)).to.deep.equal([503, 503, 503, 503, 503]);
     expect(await metric(`channel="sms",state="dead"`)).to.equal(deadBefore + 1);
     // Only an ra-admin: an unknown id is a 404, a non-id a 400.
-    expect((await call("POST", `/api/v1/delivery/dead-letters/${"0".repeat(32)}/retry`, {}, more[0])).status).to.equal(404);
-    expect((await call("POST", "/api/v1/delivery/dead-letters/nope/retry", {}, more[0])).status).to.equal(400);
-    expect((await ok(call("POST", `/api/v1/delivery/dead-letters/${dead.id}/retry`, {}, more[0]))).state).to.equal("pending");
+    expect((await call("POST", `/api/v1/delivery/dead-letters/${"0".repeat(32)}/retry`, {}, staff)).status).to.equal(404);
+    expect((await call("POST", "/api/v1/delivery/dead-letters/nope/retry", {}, staff)).status).to.equal(400);
+    expect((await ok(call("POST", `/api/v1/delivery/dead-letters/${dead.id}/retry`, {}, staff))).state).to.equal("pending");
     await sms.waitFor((r) => r.body?.to === p.phone && r.idempotencyKey === dead.id);
     await sleep(500);
     expect(sms.messages.filter((r) => r.body?.to === p.phone)).to.have.length(1);
     expect(await metric(`channel="sms",state="dead"`)).to.equal(deadBefore);
-    expect((await ok(call("GET", "/api/v1/delivery/dead-letters", undefined, more[0]))).some((l: any) => l.id === dead.id)).to.equal(false);
+    expect((await ok(call("GET", "/api/v1/delivery/dead-letters", undefined, staff))).some((l: any) => l.id === dead.id)).to.equal(false);
   });
 
   it("fail/a 4xx from the gateway is final at once; a person without a phone number is a dead letter naming why", async () => {

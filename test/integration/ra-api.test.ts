@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { demoBackends, demoEnvReady, run, type DemoEnv } from "../support/environment.js";
 import { loadConfig } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
-import { bootstrapStaff } from "../../src/composition/ra.js";
 
 interface Cred { key: string; cert: string; serial: string; spki: Uint8Array }
 interface Reply { status: number; body: any; headers: Record<string, unknown> }
@@ -29,6 +28,7 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
   let serverCa: string;
   let base: URL;
   const staff: Cred[] = [];
+  const D: Record<string, Cred> = {};
   const people: Record<string, { id: string; nationalId: string }> = {};
   let orgId = "";
   const officers: Record<string, Cred> = {};
@@ -89,20 +89,17 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     expect(svc.ra, "RA API started").to.not.equal(undefined);
     base = new URL(svc.ra!.url);
     serverCa = readFileSync(config.ra.tlsCert, "utf8");
-    staff.push({ key: readFileSync(join(config.dataDir, "demo-officers", "staff.key"), "utf8"), cert: readFileSync(join(config.dataDir, "demo-officers", "staff.crt"), "utf8"), serial: "", spki: new Uint8Array() });
-    for (const n of ["Sam Staff", "Tove Staff"]) {
-      const k = newKey();
-      const r = await bootstrapStaff(svc.runtime, svc.ra!.ra, {
-        orgNumber: "556000-0000", orgName: "x", country: "SE", nationalId: `19800101${n === "Sam Staff" ? 1010 : 1011}`, name: n, roles: ["ra-officer", "ra-admin"],
-        qualifiedUntil: new Date(Date.now() + 86_400_000 * 100), publicKey: k.spki, operator: "test",
-      });
-      staff.push(credOf(k, r.der));
+    // The demo's initial staff group (one bootstrap): ada administers, bo/cy identify, di approves, ed produces, fi hands out.
+    for (const id of ["ada", "bo", "cy", "di", "ed", "fi", "gu"]) {
+      const cert = readFileSync(join(config.dataDir, "demo-officers", `${id}.crt`), "utf8");
+      D[id] = { key: readFileSync(join(config.dataDir, "demo-officers", `${id}.key`), "utf8"), cert, serial: new X509Certificate(cert).serialNumber.toLowerCase(), spki: new Uint8Array() };
     }
+    staff.push(D.ada!, D.bo!, D.fi!);
   });
   after(async () => svc?.stop());
 
   it("ok/onboarding (REQ-01), binding (REQ-21), officers' cards for a new organisation through service-owner staff under LoA3 (REQ-02), then a holder's LoA3 card (REQ-03/04/16)", async () => {
-    const [s1, s2, s3] = staff as [Cred, Cred, Cred];
+    const [s1] = staff as [Cred];
     expect((await ok(call("GET", "/api/v1/me", undefined, s1))).roles).to.include("service-owner-staff");
     const org = await ok(call("POST", "/api/v1/organisations", { orgNumber: "5561234567", name: "Kund AB", country: "SE" }, s1), 201);
     orgId = org.id;
@@ -122,7 +119,7 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     await ok(call("PUT", `/api/v1/people/${people.Dag!.id}/officer`, { roles: ["ra-officer"], qualification: "RA identity proofing 2024", qualifiedUntil: "2025-01-01" }, s1));
     // REQ-02: the first officers' cards, identified and handed out by the service owner's staff.
     for (const n of ["Anna", "Bert", "Cecilia", "Dag"]) {
-      const { orderId, card } = await cardFlow({ personKey: n, purpose: "officer", creator: s1, id1: s1, id2: s2, approver: s2, producer: s1, handOut: s3 });
+      const { orderId, card } = await cardFlow({ personKey: n, purpose: "officer", creator: D.bo!, id1: D.bo!, id2: D.cy!, approver: D.di!, producer: D.ed!, handOut: D.fi! });
       expect((await call("GET", "/api/v1/me", undefined, card)).status, "not an officer credential before activation").to.equal(403);
       expect((await ok(call("POST", `/api/v1/holder/orders/${orderId}/activate`, {}, card))).state).to.equal("ACTIVE");
       officers[n] = card;
@@ -134,9 +131,9 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
   it("ok/LoA3 for a holder by the organisation's own officers; fail/every separation-of-duty bypass", async function () {
     expect(officers.Dag, "depends on the onboarding test").to.not.equal(undefined);
     const { Anna: a, Bert: b, Cecilia: c, Dag: d } = officers as Record<string, Cred>;
-    const [s1, s2, s3] = staff as [Cred, Cred, Cred];
+    const [s1, s2] = staff as [Cred, Cred];
     // A second officer card of Anna: same person, different client certificate.
-    const { orderId: a2Order, card: a2 } = await cardFlow({ personKey: "Anna", purpose: "officer", creator: s1, id1: s1, id2: s2, approver: s2, producer: s1, handOut: s3 });
+    const { orderId: a2Order, card: a2 } = await cardFlow({ personKey: "Anna", purpose: "officer", creator: D.bo!, id1: D.bo!, id2: D.cy!, approver: D.di!, producer: D.ed!, handOut: D.fi! });
     await ok(call("POST", `/api/v1/holder/orders/${a2Order}/activate`, {}, a2));
 
     const h = people.Holger!;
@@ -163,7 +160,7 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     const notCaOperator = await act(order.id, "produce", a, { publicKey: newKey().spkiPem });
     expect(notCaOperator.status).to.equal(403);
     const key = newKey();
-    const produced = await ok(act(order.id, "produce", s1, { publicKey: key.spkiPem }));
+    const produced = await ok(act(order.id, "produce", D.ed!, { publicKey: key.spkiPem }));
     const second = { secondIdentification: { document: doc, faceCompared: true } };
     for (const [who, cred, guard] of [["an identifier", a, "not-an-identifier"], ["the other identifier", b, "not-an-identifier"], ["an officer with an expired qualification", d, "officer-qualified"]] as const) {
       const r = await act(order.id, "hand-out", cred, second);

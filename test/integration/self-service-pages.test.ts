@@ -8,7 +8,6 @@ import { demoBackends, demoEnvReady, run, type DemoEnv } from "../support/enviro
 import { REPO_ROOT } from "../support/test-ca.js";
 import { loadConfig, type Config } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
-import { bootstrapStaff } from "../../src/composition/ra.js";
 import { openSelfService } from "../../src/composition/self-service.js";
 import { buildRaApp, listenRa } from "../../src/http/ra-server.js";
 import { PortalSessions } from "../../src/http/portal.routes.js";
@@ -46,6 +45,7 @@ describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () 
   let serverCa: string;
   let base: URL;
   const staff: Cred[] = [];
+  const D: Record<string, Cred> = {};
   const people: Record<string, string> = {};
   const side: Server[] = [];
   const suffix = backend === "sqlite" ? "1" : "2";
@@ -132,7 +132,7 @@ describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () 
    */
   async function produceCard(orderId: string): Promise<Cred> {
     const key = newKey();
-    const o = await act(orderId, "produce", staff[0]!, { publicKey: key.spkiPem });
+    const o = await act(orderId, "produce", D.ed!, { publicKey: key.spkiPem });
     return credOf(key.key, (await svc.runtime.store.get(o.certificateSerial))!.der!);
   }
 
@@ -144,8 +144,8 @@ describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () 
     await ok(call("POST", "/api/v1/applicant/accept-terms", { body: { termsVersion: config.ra.termsVersion, accepted: true }, cookie: a.cookie, csrf: a.csrf }));
     await act(order.id, "identify", s1, { document: doc, faceCompared: true });
     if (workflowId === "loa3-card-order") await act(order.id, "identify", s2, { document: doc, faceCompared: true });
-    await act(order.id, "approve", s2);
-    await act(order.id, "start-production", s2);
+    await act(order.id, "approve", D.di!);
+    await act(order.id, "start-production", D.di!);
     const card = await produceCard(order.id);
     if (workflowId === "loa3-card-order") await act(order.id, "hand-out", s3, { secondIdentification: { document: { ...doc, type: "national-id-card" }, faceCompared: true } });
     else await act(order.id, "send-by-mail", s2, { cardChannel: "mail", activationCodeChannel: "sms" });
@@ -196,15 +196,14 @@ describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () 
     expect(svc.ra, "RA API started").to.not.equal(undefined);
     base = new URL(svc.ra!.url);
     serverCa = readFileSync(config.ra.tlsCert, "utf8");
-    staff.push({ key: readFileSync(join(config.dataDir, "demo-officers", "staff.key"), "utf8"), cert: readFileSync(join(config.dataDir, "demo-officers", "staff.crt"), "utf8"), serial: "" });
-    for (const [i, n] of ["Siv Staff", "Ture Staff"].entries()) {
-      const k = newKey();
-      const r = await bootstrapStaff(svc.runtime, svc.ra!.ra, {
-        orgNumber: "556000-0000", orgName: "x", country: "SE", nationalId: nid(18 + i), name: n, roles: ["ra-officer", "ra-admin"],
-        qualifiedUntil: new Date(Date.now() + 100 * DAY), publicKey: k.spki, operator: "test",
-      });
-      staff.push(credOf(k.key, r.der));
-    }
+    // The demo's initial staff group: bo orders, binds and identifies, cy identifies, di approves and releases, ed produces, fi hands out.
+    const demoCred = (id: string): Cred => {
+      const cert = readFileSync(join(config.dataDir, "demo-officers", `${id}.crt`), "utf8");
+      return { key: readFileSync(join(config.dataDir, "demo-officers", `${id}.key`), "utf8"), cert, serial: new X509Certificate(cert).serialNumber.toLowerCase() };
+    };
+    staff.push(demoCred("bo"), demoCred("cy"), demoCred("fi"));
+    D.di = demoCred("di");
+    D.ed = demoCred("ed");
     const org = (await ok(call("GET", "/api/v1/me", { cred: staff[0] }))).organisationId;
     for (const [i, name] of ["Anna Applicant", "Bo Applicant", "Cia Applicant", "Dan Applicant", "Eva Applicant", "Hanna Holder", "Gustav Holder", "Lena Holder"].entries()) {
       const p = await ok(call("POST", `/api/v1/organisations/${org}/people`, { body: { nationalId: nid(i), name, email: `p${i}@self.example` }, cred: staff[0] }), 201);

@@ -8,7 +8,8 @@ import { demoEnv, run, type DemoEnv } from "../support/environment.js";
 import { testDatabases } from "../support/databases.js";
 import { loadConfig } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
-import { bootstrapStaff } from "../../src/composition/ra.js";
+import { bootstrapStaffGroup } from "../../src/composition/ra.js";
+import type { Role } from "../../src/ra/order.js";
 import { FixedClock } from "../../src/shared/clock.js";
 
 interface Cred { key: string; cert: string; serial: string }
@@ -142,14 +143,19 @@ describe(`http/subject data from authoritative sources (REQ-07, REQ-01, REQ-11) 
     svc = await startService(config, { clock });
     base = new URL(svc.ra!.url);
     serverCa = readFileSync(config.ra.tlsCert, "utf8");
-    for (const [i, name] of ["Sara Staff", "Tor Staff", "Una Staff"].entries()) {
-      const k = newKey();
-      const r = await bootstrapStaff(svc.runtime, svc.ra!.ra, {
-        orgNumber: "556000-0000", orgName: "subject test service owner", country: "SE", nationalId: `19800202${1000 + i}`, name, roles: ["ra-admin", "ra-officer", "ca-operator"],
-        qualifiedUntil: new Date(clock.now().getTime() + 400 * DAY), publicKey: k.spki, operator: "subject-test",
-      });
-      const x = new X509Certificate(r.der);
-      staff.push({ key: k.key, cert: x.toString(), serial: x.serialNumber.toLowerCase() });
+    // The one-time bootstrap of this database's service-owner staff group (REQ-02/10); the first three serve every step here.
+    const keys = ["sara", "tor", "una", "vic", "wen"].map(() => newKey());
+    const until = new Date(clock.now().getTime() + 400 * DAY);
+    const roles = (i: number): Role[] => (i < 3 ? ["ra-admin", "ra-officer", "ca-operator"] : i === 3 ? ["ra-officer"] : ["ca-operator"]);
+    const group = await bootstrapStaffGroup(svc.runtime, svc.ra!.ra, {
+      orgNumber: "556000-0000", orgName: "subject test service owner", country: "SE", operator: "subject-test", witness: "subject-witness", osUser: "test",
+      members: ["Sara Staff", "Tor Staff", "Una Staff", "Vic Staff", "Wen Staff"].map((name, i) => ({
+        id: ["sara", "tor", "una", "vic", "wen"][i]!, name, nationalId: `19800202${1000 + i}`, roles: roles(i), qualification: "test", qualifiedUntil: until, publicKey: keys[i]!.spki,
+      })),
+    });
+    for (const [i, m] of group.members.slice(0, 3).entries()) {
+      const x = new X509Certificate(m.der);
+      staff.push({ key: keys[i]!.key, cert: x.toString(), serial: x.serialNumber.toLowerCase() });
     }
     const s1 = staff[0]!;
     orgId = (await ok(call("POST", "/api/v1/organisations", { orgNumber: "5567770001", name: "Subjekt AB", country: "SE" }, s1), 201)).id;
