@@ -12,7 +12,7 @@ export const GUARD_NAMES = [
   "terms-version-current", "officer-qualified", "not-own-order", "same-organisation", "register-checked", "document-accepted",
   "document-not-expired", "face-compared", "distinct-identifiers", "identifications-complete", "not-an-identifier",
   "second-identification", "activation-code-separate-channel", "within-activation-deadline", "activation-deadline-passed",
-  "applicant-token", "existing-eid-valid", "card-of-this-order", "activation-code-correct", "public-key-present",
+  "applicant-token", "existing-eid-valid", "card-of-this-order", "activation-code-correct", "key-attested",
   "document-not-reported", "knowledge-score",
 ] as const;
 export type GuardName = (typeof GUARD_NAMES)[number];
@@ -42,6 +42,8 @@ export interface Workflow {
   readonly officerCards: boolean;
   /** How the card writer personalises cards of this workflow (REQ-13..16). */
   readonly card: CardPersonalisation;
+  /** REQ-14: how production proves that the key to certify was generated on the card. */
+  readonly attestation: KeyAttestationPolicy;
   /** REQ-08: optional control questions; the officer records which were answered right, the weights must reach `passScore`. */
   readonly knowledgeQuestions?: KnowledgeQuestions;
   readonly transitions: readonly Transition[];
@@ -57,6 +59,25 @@ export interface CardPersonalisation {
   readonly pinChannel: "mail" | "sms" | "email";
 }
 
+/**
+ * REQ-14: the PIV attestation a produced key must come with (YubiKey format: the card's f9 key
+ * signs a certificate for the key generated in the slot, chained to a card maker's root).
+ */
+export interface KeyAttestationPolicy {
+  /** Root sets: PEM files an operator installs under `<ca-store>/attestation-roots/<set>/`. */
+  readonly roots: readonly string[];
+  /** PIN policies the attested key may have (Yubico: never, once, always, match-once, match-always). */
+  readonly pinPolicy: readonly ("never" | "once" | "always" | "match-once" | "match-always")[];
+  /** Touch policies the attested key may have; absent: any. */
+  readonly touchPolicy?: readonly ("never" | "always" | "cached")[];
+  /**
+   * LoA2 only (the loader refuses it at LoA3): a card without attestation may be produced when the
+   * card station itself generated the key on the card recorded for the order, after authenticating
+   * to it with that card's recorded management key (`keyOrigin: card-station`).
+   */
+  readonly cardStationFallback: boolean;
+}
+
 export interface KnowledgeQuestions {
   readonly passScore: number;
   readonly questions: readonly { readonly id: string; readonly text: string; readonly weight: number }[];
@@ -64,7 +85,7 @@ export interface KnowledgeQuestions {
 
 const SCHEMA = {
   type: "object", additionalProperties: false,
-  required: ["id", "version", "cps", "loa", "profiles", "identifications", "acceptedDocuments", "activationDeadlineDays", "expiryRevocationReason", "officerCards", "card", "transitions"],
+  required: ["id", "version", "cps", "loa", "profiles", "identifications", "acceptedDocuments", "activationDeadlineDays", "expiryRevocationReason", "officerCards", "card", "attestation", "transitions"],
   properties: {
     id: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{1,62}$" },
     version: { type: "integer", minimum: 1 },
@@ -86,6 +107,15 @@ const SCHEMA = {
         pinLength: { type: "integer", minimum: 6, maximum: 8 },
         pukLength: { type: "integer", minimum: 8, maximum: 8 },
         pinChannel: { enum: ["mail", "sms", "email"] },
+      },
+    },
+    attestation: {
+      type: "object", additionalProperties: false, required: ["roots", "pinPolicy", "cardStationFallback"],
+      properties: {
+        roots: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{0,62}$" } },
+        pinPolicy: { type: "array", minItems: 1, uniqueItems: true, items: { enum: ["never", "once", "always", "match-once", "match-always"] } },
+        touchPolicy: { type: "array", minItems: 1, uniqueItems: true, items: { enum: ["never", "always", "cached"] } },
+        cardStationFallback: { type: "boolean" },
       },
     },
     knowledgeQuestions: {
@@ -165,7 +195,9 @@ export function checkWorkflow(w: Workflow, source: string): void {
     else if (t.by === "officer") need(t, w.loa === 3 ? LOA3_IDENTIFY_GUARDS : IDENTIFY_GUARDS, "REQ-03/05/07/09/25");
     else fail(`'${t.action}' into IDENTIFIED must be done by an officer or (renewal) the holder`);
   }
-  for (const t of into("PRODUCED")) need(t, ["public-key-present"], "REQ-14: a certificate only for the key on the card");
+  for (const t of into("PRODUCED")) need(t, ["key-attested"], "REQ-14: a certificate only for a key the card proves it generated");
+  // REQ-14: at the high level only an attested key; the card-station fallback is for LoA2 cards without attestation.
+  if (w.loa === 3 && w.attestation.cardStationFallback) fail("attestation.cardStationFallback is LoA2 only: a LoA3 key must come with the card's PIV attestation (REQ-14)");
   for (const t of into("APPROVED")) need(t, ["identifications-complete"], "REQ-03: release only after the identifications");
   for (const t of into("HANDED_OUT")) {
     if (w.loa === 3) need(t, HANDOUT_LOA3, "REQ-04: a third officer hands out after a second identification");

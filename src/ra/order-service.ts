@@ -10,6 +10,7 @@ import type { KeyedHasher } from "./national-id.js";
 import { orderAfter, type ActionInput, type Actor, type Channel, type Notification, type OrderChange, type OrderStore, type OrderView } from "./order.js";
 import type { CardCertificates, DocumentRegister, PopulationRegister } from "./ports.js";
 import { actorId, requireRole, requireScope } from "./actor-checks.js";
+import { keyOrigin, type KeyOriginDeps, type KeyOriginRequest } from "./key-origin.js";
 
 /** An identity document as the officer typed it; the number is kept only as a keyed hash (REQ-28). */
 export interface DocumentInput {
@@ -18,8 +19,8 @@ export interface DocumentInput {
   readonly expires: Date;
 }
 
-/** What a caller brings to an action (the form an officer, applicant or holder filled in). */
-export interface ActionRequest {
+/** What a caller brings to an action (the form an officer, applicant or holder filled in); at production, where the key comes from (REQ-14). */
+export interface ActionRequest extends KeyOriginRequest {
   readonly document?: DocumentInput;
   readonly faceCompared?: boolean;
   readonly termsVersion?: string;
@@ -29,7 +30,6 @@ export interface ActionRequest {
   readonly cardChannel?: Channel;
   readonly applicantToken?: string;
   readonly activationCode?: string;
-  readonly publicKey?: Uint8Array;
   /** REQ-08: control question id → answered right. */
   readonly knowledgeAnswers?: Readonly<Record<string, boolean>>;
 }
@@ -48,6 +48,8 @@ export class OrderService {
       hasher: KeyedHasher; clock: Clock; random: Random; currentTermsVersion: string;
       /** REQ-05: the lost/stolen document register, where one is available. */
       documents?: DocumentRegister;
+      /** REQ-14: the attestation verifier and the card ledger; without them no key is certified (key-attested refuses). */
+      keyOrigins?: KeyOriginDeps;
     },
   ) {}
 
@@ -223,7 +225,9 @@ export class OrderService {
     if (!workflow) throw new CaError("config", `order ${orderId} follows workflow '${order.workflowId}', which is not loaded`);
     const next = transitionFrom(workflow, order.state, action);
     const documentRegister = next?.guards.includes("document-not-reported") ? await this.documentRegisterCheck(request) : undefined;
-    const input: ActionInput = { ...this.toInput(request), ...(documentRegister ? { documentRegister } : {}) };
+    // REQ-14: where the key comes from, judged before the guards (key-attested reads the verdict).
+    const origin = next?.guards.includes("key-attested") ? await keyOrigin(this.deps.keyOrigins ?? {}, workflow, orderId, request, clock.now()) : undefined;
+    const input: ActionInput = { ...this.toInput(request), ...(documentRegister ? { documentRegister } : {}), ...(origin ? { keyOrigin: origin } : {}) };
     const now = clock.now();
     const d = decide(workflow, order, action, actor, input, now, currentTermsVersion);
     const change: { -readonly [K in keyof OrderChange]: OrderChange[K] } = { orderId, expectedVersion: order.version, to: d.to, at: now };
@@ -240,10 +244,11 @@ export class OrderService {
       change.identification = { kind: "eid", byEid: true, officerId: actor.personId!, at: now, document: { type: "eid", numberHash: st.serial, expires: st.notAfter }, faceCompared: false };
     }
     if (d.to === "PRODUCED") {
-      // REQ-14: the certificate is for the key generated on the card; issued before the order moves.
+      // REQ-14: the certificate is for the key the card proved it generated (key-attested held); issued before the order moves.
+      if (!input.keyOrigin?.ok) throw new CaError("policy-violation", "production without a proven key origin (key-attested, REQ-14)", { guard: "key-attested", requirement: "REQ-14" });
       const { person, organisation: org } = (await directory.personWithOrganisation(order.applicantPersonId))!;
       const cert = await certs.issue({
-        profileId: order.profileId, publicKey: input.publicKey!, requestedBy: actorId(actor),
+        profileId: order.profileId, publicKey: input.keyOrigin.spki, requestedBy: actorId(actor),
         subject: { CN: person.name, O: org.name, organizationIdentifier: `NTR${org.country}-${org.orgNumber}`, C: org.country, serialNumber: person.id },
         ...(person.email ? { email: person.email } : {}),
       });
@@ -275,6 +280,7 @@ export class OrderService {
         ...(input.documentRegister ? { documentRegister: input.documentRegister.source } : {}),
         ...(d.transition.guards.includes("knowledge-score") ? { knowledgeAnsweredRight: Object.keys(input.knowledgeAnswers ?? {}).filter((k) => input.knowledgeAnswers![k]) } : {}),
         ...(actor.credentialSerial ? { credential: actor.credentialSerial } : {}), ...(issued ? { certificate: issued } : {}),
+        ...(issued && input.keyOrigin?.ok ? { keyOrigin: input.keyOrigin.evidence } : {}),
       },
     });
     if (!ok) {
