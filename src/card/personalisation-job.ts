@@ -33,6 +33,8 @@ export interface JobResult {
   readonly algorithm: KeyAlgorithm;
   readonly pinState: "transport" | "delivered";
   readonly roundTrips: number;
+  /** REQ-14: the card attested the key (else the LoA2 card-station fallback was used). */
+  readonly keyAttested: boolean;
 }
 
 /** Digits from the CSPRNG without modulo bias. */
@@ -119,6 +121,7 @@ export class PersonalisationJob {
     await this.step("identified");
 
     let issued: { serial: string; der: Uint8Array } | undefined;
+    let keyAttested = false;
     try {
       // A fresh per-card management key: recorded sealed BEFORE it is set, so a crash in between never locks us out.
       const current = await this.authenticate(piv, known && known.state !== "retired" ? known : undefined);
@@ -137,6 +140,7 @@ export class PersonalisationJob {
       // attestation that it made the key (signed by its f9 key) where the card has attestation.
       const spki = await piv.generateKey(policy.slot, policy.algorithm);
       const attestation = await this.attestation(piv, policy.slot);
+      keyAttested = attestation !== undefined;
       await ledger.save(card, this.event(card, actor, "card.key.generate", "success", {
         slot: policy.slot, algorithm: policy.algorithm, spkiSha256: sha256Hex(spki),
         attestation: attestation ? { certificateSha256: sha256Hex(attestation.certificate), intermediateSha256: sha256Hex(attestation.intermediate) } : "none (the card has no PIV attestation)",
@@ -194,7 +198,7 @@ export class PersonalisationJob {
         pin: `${policy.pin} (${policy.pinLength} digits, sent by ${policy.pinChannel})`, puk: "random, sealed", verified: "certificate read back; on-card signature verified", roundTrips: piv.roundTrips,
       }), letter);
       if (renewing?.certSerial && renewing.certSerial !== issued.serial) await production.revoke(renewing.certSerial, "superseded");
-      return { cardId: card.id, cardSerial, certSerial: issued.serial, slot: policy.slot, algorithm: policy.algorithm, pinState, roundTrips: piv.roundTrips };
+      return { cardId: card.id, cardSerial, certSerial: issued.serial, slot: policy.slot, algorithm: policy.algorithm, pinState, roundTrips: piv.roundTrips, keyAttested };
     } catch (e) {
       const why = (e as Error).message;
       let undone = "";

@@ -132,7 +132,8 @@ export function createMakerRoot(now = new Date(), name = "cardpki virtual card m
   const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
   const subject = encodeSimpleName([["2.5.4.10", TEST_MAKER_ORGANISATION], ["2.5.4.3", name]]);
   const certDer = certificate({
-    serial: serial16(), issuer: subject, subject, notBefore: new Date(now.getTime() - 86_400_000), notAfter: new Date(now.getTime() + 20 * 365 * 86_400_000),
+    // Valid from well before any test clock (tests run on fixed dates) to 20 years ahead, like a maker's long-lived root.
+    serial: serial16(), issuer: subject, subject, notBefore: new Date("2020-01-01T00:00:00Z"), notAfter: new Date(now.getTime() + 20 * 365 * 86_400_000),
     spki: spkiOf(privateKey), extensions: CA_EXTENSIONS(1),
   }, privateKey);
   return { key: privateKey, certDer };
