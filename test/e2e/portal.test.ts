@@ -11,6 +11,7 @@ import { staffActor } from "../../src/composition/demo-orders.js";
 import { demoEnv, requireTool } from "../support/environment.js";
 import { freshCard, virtualCard } from "../support/virtual-card.js";
 import { REPO_ROOT } from "../support/test-ca.js";
+import { trustVirtualCardMaker } from "../support/attestation-fixture.js";
 
 const HOLDER = "197003033456";
 const ARTIFACTS = join(REPO_ROOT, "test-artifacts", "portal");
@@ -33,6 +34,7 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     requireTool(this, "chromium");
     virtualCard(this);
     await freshCard(0x10000000 + (Date.now() % 0x0fffffff)); // a card of its own: the ledger knows the default serial from other tests
+    trustVirtualCardMaker(d.caStore); // REQ-14: the virtual card's TEST maker root as an installed attestation root
     mkdirSync(ARTIFACTS, { recursive: true });
     svc = await startService(loadConfig({ ...d.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" }));
     const ra = svc.ra!.ra;
@@ -123,7 +125,7 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     await anna.page.getByText(/card inserted/).waitFor();
     await anna.page.getByRole("button", { name: "Personalise the card in the reader" }).click();
     await anna.page.locator("#message.error, #message.info:has-text('personalised')").waitFor({ timeout: 60_000 });
-    expect(await anna.page.locator("#message").textContent()).to.match(/personalised: certificate/);
+    expect(await anna.page.locator("#message").textContent()).to.match(/personalised: certificate .*key attested by the card/);
     await shot(anna.page, "04-produced");
 
     // An identifier gets no hand-out step in the queue, and is refused with the rule's reason if they try.
@@ -179,6 +181,7 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     await dana.page.getByLabel("Certificate serial").fill(handedOutSerial);
     await dana.page.getByRole("button", { name: "Show evidence" }).click();
     await dana.page.locator("#evidence td", { hasText: "three distinct officers" }).waitFor();
+    await dana.page.locator("#evidence td", { hasText: "key generated on the card (attested)" }).waitFor(); // REQ-14: the card's attestation in the evidence
     expect(await dana.page.locator("#evidence .fail").count()).to.equal(0);
     await shot(dana.page, "09-audit-evidence");
     await dana.page.getByLabel("From").fill("2020-01-01");
