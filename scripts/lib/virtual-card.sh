@@ -127,7 +127,7 @@ vpcd_host() { cat "$RUN/vpcd-host" 2>/dev/null || echo 127.0.0.1; }
 install_deps() {
   # shellcheck source=ensure.sh
   . scripts/lib/ensure.sh
-  local pkgs=(pcscd vsmartcard-vpcd libpcsclite-dev opensc yubico-piv-tool pcsc-tools iproute2)
+  local pkgs=(pcscd vsmartcard-vpcd libpcsclite-dev opensc yubico-piv-tool pcsc-tools iproute2 "${CARD_CLIENT_PACKAGES[@]}")
   local attempt
   for attempt in 1 2 3 4 5 6; do
     ensure_apt "${pkgs[@]}" && return 0
