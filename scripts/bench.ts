@@ -26,7 +26,8 @@ import { benchAudit } from "./bench-audit.js";
 import { bootstrapStaff, openRa } from "../src/composition/ra.js";
 import { fileRegister } from "../src/composition/file-register.js";
 import type { Actor } from "../src/ra/order.js";
-import { produceAttested, trustFixtureMaker } from "../test/support/attestation-fixture.js";
+import { fixtureMakerRoot, produceAttested, trustFixtureMaker } from "../test/support/attestation-fixture.js";
+import { softwareAttestation } from "../test/support/piv-attestation-maker.js";
 
 const { values } = parseArgs({ options: {
   seconds: { type: "string", default: "8" }, concurrency: { type: "string", default: "16" }, "skip-raw": { type: "boolean", default: false },
@@ -84,6 +85,8 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
   for (const n of people) applicants.push({ id: (await ra.onboarding.bindPerson(staff, org.id, { nationalId: n, name: `Holder ${n}` })).id, nationalId: n });
   const [o1, o2, o3] = officers as [Actor, Actor, Actor];
   const doc = { type: "passport", number: "BENCH1234", expires: new Date("2035-01-01") };
+  // The cards' part (key generation and attestation on the card) is made beforehand, as the old card keys were.
+  const cards = Array.from({ length: 64 }, (_, i) => softwareAttestation(fixtureMakerRoot(), { cardSerial: 70_000_000 + i }));
   let k = 0;
   const lifecycle = async (w: number) => {
     const a = applicants[(w + concurrency * (k % 4)) % applicants.length]!;
@@ -95,9 +98,8 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
     await ra.orders.act(o.id, "identify", o2, { document: doc, faceCompared: true });
     await ra.orders.act(o.id, "approve", o2, {});
     await ra.orders.act(o.id, "start-production", o1, {});
-    k++;
-    // The card station's part in process: the card recorded for the order, the key with its PIV attestation.
-    const produced = await produceAttested(rt, ra, o.id, staff);
+    // The card station's part: the card recorded for the order, then production with the card's attestation (verified by the RA).
+    const produced = await produceAttested(rt, ra, o.id, staff, cards[k++ % cards.length]!);
     await ra.orders.act(o.id, "hand-out", o3, { secondIdentification: { document: doc, faceCompared: true } });
     await ra.orders.act(o.id, "activate", { kind: "holder", personId: a.id, roles: [], credentialSerial: produced.certSerial!, loa: 3 }, {});
   };

@@ -51,6 +51,23 @@ const refuse = (m: string) => new CaError("policy-violation", `PIV attestation: 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const oneLine = (s: string) => s.split("\n").filter(Boolean).join(", ");
 
+/** Trust anchors are the same few certificates for every production: parsed once per DER object. */
+const anchorCache = new WeakMap<Uint8Array, X509Certificate>();
+function parsedAnchor(der: Uint8Array): X509Certificate {
+  let x = anchorCache.get(der);
+  if (!x) anchorCache.set(der, (x = new X509Certificate(der)));
+  return x;
+}
+
+/** RFC 5280 4.1: the SubjectPublicKeyInfo of a certificate, as it is in the DER (the 7th field of the TBS). */
+function spkiOf(der: Uint8Array): Uint8Array {
+  const tbs = childrenOf(der, readTlv(der, 0))[0]!;
+  const fields = childrenOf(der, tbs);
+  const spki = fields[fields[0]?.tag === 0xa0 ? 6 : 5];
+  if (!spki || spki.tag !== 0x30) throw refuse("the attestation certificate has no public key");
+  return der.slice(spki.start, spki.end);
+}
+
 function parse(der: Uint8Array, what: string): X509Certificate {
   try {
     return new X509Certificate(der);
@@ -101,7 +118,7 @@ export function verifyPivAttestation(input: PivAttestationInput, anchors: readon
   if (anchors.length === 0) throw refuse("no attestation roots are installed for this workflow");
   let anchor: X509Certificate | undefined;
   for (const der of anchors) {
-    const a = new X509Certificate(der);
+    const a = parsedAnchor(der);
     if (f9.checkIssued(a) && f9.verify(a.publicKey)) {
       anchor = a;
       break;
@@ -127,7 +144,7 @@ export function verifyPivAttestation(input: PivAttestationInput, anchors: readon
     slot, cardSerial: integerValue(serialExt), pinPolicy, touchPolicy,
     ...(fw && fw.length === 3 ? { firmware: Array.from(fw).join(".") } : {}),
     ...(ff && ff.length === 1 ? { formFactor: ff[0]! } : {}),
-    spki: new Uint8Array(att.publicKey.export({ type: "spki", format: "der" })),
+    spki: spkiOf(input.certificate),
     certificateSha256: sha256(input.certificate), intermediateSha256: sha256(input.intermediate), intermediateSubject: oneLine(f9.subject),
     anchor: { subject: oneLine(anchor.subject), sha256: sha256(new Uint8Array(anchor.raw)) },
   };

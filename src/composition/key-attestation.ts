@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
 import { CaError } from "../shared/ca-error.js";
@@ -19,12 +19,22 @@ export function attestationRootsDir(caStoreDir: string): string {
   return join(caStoreDir, "attestation-roots");
 }
 
+/** Parsed root sets, kept while the folder and its files are unchanged (names, sizes, mtimes). */
+const setCache = new Map<string, { stamp: string; roots: Uint8Array[] }>();
+
 export function loadRootSet(caStoreDir: string, set: string): Uint8Array[] {
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(set)) throw new CaError("config", `attestation root set name '${set}' is not a plain name`);
   const dir = join(attestationRootsDir(caStoreDir), set);
   if (!existsSync(dir)) return [];
+  const files = readdirSync(dir).filter((x) => /\.(pem|crt|cer)$/i.test(x)).sort();
+  const stamp = files.map((f) => {
+    const st = statSync(join(dir, f));
+    return `${f}:${st.size}:${st.mtimeMs}`;
+  }).join("|");
+  const cached = setCache.get(dir);
+  if (cached?.stamp === stamp) return cached.roots;
   const out: Uint8Array[] = [];
-  for (const f of readdirSync(dir).filter((x) => /\.(pem|crt|cer)$/i.test(x)).sort()) {
+  for (const f of files) {
     const raw = new Uint8Array(readFileSync(join(dir, f)));
     for (const der of pemBlocks(raw, "CERTIFICATE")) {
       try {
@@ -35,6 +45,7 @@ export function loadRootSet(caStoreDir: string, set: string): Uint8Array[] {
       out.push(der);
     }
   }
+  setCache.set(dir, { stamp, roots: out });
   return out;
 }
 
