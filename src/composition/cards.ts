@@ -40,7 +40,7 @@ export function cardProduction(rt: Runtime, ra: Ra, operator: string | Actor): C
       if (!o) throw new CaError("not-found", `no order ${orderId}`);
       if (o.state !== "IN_PRODUCTION") throw new CaError("conflict", `order ${orderId} is ${o.state}; only an order in production gets a card`, { state: o.state });
       const w = ra.orders.workflow(o.workflowId);
-      return { orderId, holderPersonId: o.applicantPersonId, loa: w.loa, policy: w.card };
+      return { orderId, holderPersonId: o.applicantPersonId, loa: w.loa, policy: { ...w.card, pinChannel: w.delivery.pin } }; // REQ-15: the PIN by the workflow's PIN channel
     },
     async produce(orderId, key) {
       // REQ-14: the card's attestation where it has one; otherwise the station vouches (accepted only where the workflow allows it, LoA2).

@@ -6,6 +6,7 @@ import { loadWorkflows, type Workflow } from "../policy/workflow.js";
 import { KeyedHasher } from "../ra/national-id.js";
 import { Onboarding } from "../ra/onboarding.js";
 import { OrderService } from "../ra/order-service.js";
+import { validatedDomains } from "../ra/subject-builder.js";
 import { RevocationDesk } from "../ra/revocation-desk.js";
 import { ExpiryScheduler } from "../ra/expiry-scheduler.js";
 import { CredentialResolver } from "../ra/credential-resolver.js";
@@ -50,7 +51,7 @@ export function hashKey(rt: Runtime): Uint8Array {
 }
 
 /** Wires the RA over the runtime's database and CA (the only place that picks the RA's backends). */
-export async function openRa(rt: Runtime, opts: { register?: PopulationRegister; documents?: DocumentRegister; certs?: CardCertificates; keyOrigins?: KeyOriginDeps } = {}): Promise<Ra> {
+export async function openRa(rt: Runtime, opts: { register?: PopulationRegister; documents?: DocumentRegister; certs?: CardCertificates; publicUrl?: () => string; keyOrigins?: KeyOriginDeps } = {}): Promise<Ra> {
   const workflows = loadWorkflows(join(rt.config.policyDir, "workflows"));
   for (const w of workflows.values()) for (const p of w.profiles) if (!rt.profiles.has(p)) throw new CaError("config", `workflow ${w.id} names profile '${p}', which is not loaded`);
   // REQ-29: people's names and emails and the outbox are sealed at rest; no RA without the data keys.
@@ -66,7 +67,8 @@ export async function openRa(rt: Runtime, opts: { register?: PopulationRegister;
   const { clock, random } = rt;
   // REQ-14: attestation roots from the CA store, the card the station recorded from the card ledger.
   const keyOrigins = opts.keyOrigins ?? keyOriginDeps(rt.config.caStoreDir, new KnexCardStore(rt.db, rt.readDb, cipher));
-  const orders = new OrderService({ orders: orderStore, directory, workflows, certs, register, hasher, clock, random, currentTermsVersion: rt.config.ra.termsVersion, keyOrigins, ...(documents ? { documents } : {}) });
+  const orders = new OrderService({ orders: orderStore, directory, workflows, certs, register, hasher, clock, random, currentTermsVersion: rt.config.ra.termsVersion, keyOrigins, ...(documents ? { documents } : {}),
+    publicUrl: opts.publicUrl ?? (() => rt.config.ra.publicUrl) });
   return {
     workflows, orderStore, directory, certs, hasher, orders, cipher, outbox: new KnexOutboxStore(rt.readDb, cipher),
     onboarding: new Onboarding({ directory, orders: orderStore, certs, hasher, clock, random }),
@@ -106,7 +108,7 @@ export async function bootstrapStaff(rt: Runtime, ra: Ra, input: {
   const cert = await ra.certs.issue({
     profileId: "ra-officer", publicKey: input.publicKey, requestedBy: `operator:${input.operator}`,
     subject: { CN: input.name, O: org.name, organizationIdentifier: `NTR${org.country}-${org.orgNumber}`, C: org.country, serialNumber: person.id },
-    ...(input.email ? { email: input.email } : {}),
+    ...(input.email ? { email: input.email } : {}), validatedEmailDomains: validatedDomains(org), // REQ-01
   });
   await ra.directory.addCredential(cert.serial, person.id, now, audit("officer.credential", "person", person.id, { serial: cert.serial, bootstrap: true }));
   const rec = await rt.store.get(cert.serial);

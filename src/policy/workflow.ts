@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { Ajv } from "ajv";
 import { parse as parseYaml } from "yaml";
 import { CaError } from "../shared/ca-error.js";
+import { channelConflict } from "./channel-separation.js";
 
 export const ORDER_STATES = ["REQUESTED", "TERMS_ACCEPTED", "IDENTIFIED", "APPROVED", "IN_PRODUCTION", "PRODUCED", "HANDED_OUT", "ACTIVE", "REJECTED", "CANCELLED", "EXPIRED"] as const;
 export type OrderState = (typeof ORDER_STATES)[number];
@@ -13,7 +14,7 @@ export const GUARD_NAMES = [
   "document-not-expired", "face-compared", "distinct-identifiers", "identifications-complete", "not-an-identifier",
   "second-identification", "activation-code-separate-channel", "within-activation-deadline", "activation-deadline-passed",
   "applicant-token", "existing-eid-valid", "card-of-this-order", "activation-code-correct", "key-attested",
-  "document-not-reported", "knowledge-score",
+  "document-not-reported", "knowledge-score", "approval-current",
 ] as const;
 export type GuardName = (typeof GUARD_NAMES)[number];
 
@@ -24,7 +25,17 @@ export interface Transition {
   readonly by: "applicant" | "holder" | "officer" | "system";
   readonly roles?: readonly string[];
   readonly guards: readonly GuardName[];
+  /** Transitions into HANDED_OUT: how the card travels to the holder (REQ-15). */
+  readonly card?: "in-person" | "mail";
 }
+
+/** How the messages to the applicant and holder travel (REQ-15: never the card's channel for a PIN or code). */
+export interface DeliveryChannels {
+  readonly terms: SecretChannel;
+  readonly activationCode: SecretChannel;
+  readonly pin: SecretChannel;
+}
+export type SecretChannel = "email" | "sms" | "mail";
 
 /** A LoA workflow, loaded from `policies/workflows/*.yaml` and checked before use. */
 export interface Workflow {
@@ -36,12 +47,15 @@ export interface Workflow {
   readonly identifications: number;
   readonly acceptedDocuments: readonly string[];
   readonly activationDeadlineDays: number;
+  /** An approval ages out: production must start and finish within this many days of it (guard approval-current). */
+  readonly approvalValidDays: number;
   /** RFC 5280 5.3.1 reason used when a card is revoked because it was not activated in time (REQ-15). */
   readonly expiryRevocationReason: string;
   /** May officer cards (profile ra-officer) be ordered through this workflow (REQ-02: LoA3 only)? */
   readonly officerCards: boolean;
   /** How the card writer personalises cards of this workflow (REQ-13..16). */
   readonly card: CardPersonalisation;
+  readonly delivery: DeliveryChannels;
   /** REQ-14: how production proves that the key to certify was generated on the card. */
   readonly attestation: KeyAttestationPolicy;
   /** REQ-08: optional control questions; the officer records which were answered right, the weights must reach `passScore`. */
@@ -56,7 +70,6 @@ export interface CardPersonalisation {
   readonly pin: "random" | "transport";
   readonly pinLength: number;
   readonly pukLength: number;
-  readonly pinChannel: "mail" | "sms" | "email";
 }
 
 /**
@@ -85,7 +98,7 @@ export interface KnowledgeQuestions {
 
 const SCHEMA = {
   type: "object", additionalProperties: false,
-  required: ["id", "version", "cps", "loa", "profiles", "identifications", "acceptedDocuments", "activationDeadlineDays", "expiryRevocationReason", "officerCards", "card", "attestation", "transitions"],
+  required: ["id", "version", "cps", "loa", "profiles", "identifications", "acceptedDocuments", "activationDeadlineDays", "approvalValidDays", "expiryRevocationReason", "officerCards", "card", "delivery", "attestation", "transitions"],
   properties: {
     id: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{1,62}$" },
     version: { type: "integer", minimum: 1 },
@@ -95,10 +108,11 @@ const SCHEMA = {
     identifications: { type: "integer", minimum: 1, maximum: 5 },
     acceptedDocuments: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", pattern: "^[a-z][a-z-]{1,40}$" } },
     activationDeadlineDays: { type: "integer", minimum: 1, maximum: 365 },
+    approvalValidDays: { type: "integer", minimum: 1, maximum: 365 },
     expiryRevocationReason: { enum: ["cessationOfOperation", "superseded", "unspecified", "privilegeWithdrawn"] },
     officerCards: { type: "boolean" },
     card: {
-      type: "object", additionalProperties: false, required: ["slot", "algorithm", "managementKey", "pin", "pinLength", "pukLength", "pinChannel"],
+      type: "object", additionalProperties: false, required: ["slot", "algorithm", "managementKey", "pin", "pinLength", "pukLength"],
       properties: {
         slot: { enum: ["9a", "9c", "9d", "9e"] },
         algorithm: { enum: ["P-256", "P-384", "RSA-2048"] },
@@ -106,7 +120,6 @@ const SCHEMA = {
         pin: { enum: ["random", "transport"] },
         pinLength: { type: "integer", minimum: 6, maximum: 8 },
         pukLength: { type: "integer", minimum: 8, maximum: 8 },
-        pinChannel: { enum: ["mail", "sms", "email"] },
       },
     },
     attestation: {
@@ -117,6 +130,10 @@ const SCHEMA = {
         touchPolicy: { type: "array", minItems: 1, uniqueItems: true, items: { enum: ["never", "always", "cached"] } },
         cardStationFallback: { type: "boolean" },
       },
+    },
+    delivery: {
+      type: "object", additionalProperties: false, required: ["terms", "activationCode", "pin"],
+      properties: { terms: { enum: ["email", "sms", "mail"] }, activationCode: { enum: ["email", "sms", "mail"] }, pin: { enum: ["email", "sms", "mail"] } },
     },
     knowledgeQuestions: {
       type: "object", additionalProperties: false, required: ["passScore", "questions"],
@@ -142,6 +159,7 @@ const SCHEMA = {
           by: { enum: ["applicant", "holder", "officer", "system"] },
           roles: { type: "array", minItems: 1, items: { type: "string" } },
           guards: { type: "array", uniqueItems: true, items: { enum: GUARD_NAMES } },
+          card: { enum: ["in-person", "mail"] },
         },
       },
     },
@@ -198,6 +216,9 @@ export function checkWorkflow(w: Workflow, source: string): void {
   for (const t of into("PRODUCED")) need(t, ["key-attested"], "REQ-14: a certificate only for a key the card proves it generated");
   // REQ-14: at the high level only an attested key; the card-station fallback is for LoA2 cards without attestation.
   if (w.loa === 3 && w.attestation.cardStationFallback) fail("attestation.cardStationFallback is LoA2 only: a LoA3 key must come with the card's PIV attestation (REQ-14)");
+  // An approval ages out: the identifications and register answer behind it must be recent when the card is made.
+  for (const t of [...into("PRODUCED"), ...into("IN_PRODUCTION").filter((x) => x.from.includes("APPROVED"))])
+    need(t, ["approval-current"], "REQ-03, REQ-07: production only within approvalValidDays of the approval");
   for (const t of into("APPROVED")) need(t, ["identifications-complete"], "REQ-03: release only after the identifications");
   for (const t of into("HANDED_OUT")) {
     if (w.loa === 3) need(t, HANDOUT_LOA3, "REQ-04: a third officer hands out after a second identification");
@@ -219,6 +240,8 @@ export function checkWorkflow(w: Workflow, source: string): void {
     if (q.passScore > total) fail(`knowledgeQuestions: passScore ${q.passScore} is more than all weights together (${total})`);
   }
   if (w.loa === 3 && w.identifications < 2) fail("LoA3 needs two identifications by different officers (REQ-03)");
+  const conflict = channelConflict(w);
+  if (conflict) fail(conflict);
 }
 
 export function parseWorkflow(doc: unknown, source: string): Workflow {

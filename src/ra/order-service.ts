@@ -8,9 +8,11 @@ import { availableActions, decide, transitionFrom } from "./workflow-engine.js";
 import type { DirectoryStore } from "./directory.js";
 import type { KeyedHasher } from "./national-id.js";
 import { orderAfter, type ActionInput, type Actor, type Channel, type Notification, type OrderChange, type OrderStore, type OrderView } from "./order.js";
-import type { CardCertificates, DocumentRegister, PopulationRegister } from "./ports.js";
+import type { CardCertificates, DocumentRegister, PopulationRegister, RegisteredName } from "./ports.js";
 import { actorId, requireRole, requireScope } from "./actor-checks.js";
 import { keyOrigin, type KeyOriginDeps, type KeyOriginRequest } from "./key-origin.js";
+import { certificateSubject, registeredNameFrom } from "./subject-builder.js";
+import { requireActivatedEid, supersedeRenewedEid } from "./renewal.js";
 
 /** An identity document as the officer typed it; the number is kept only as a keyed hash (REQ-28). */
 export interface DocumentInput {
@@ -29,12 +31,27 @@ export interface ActionRequest extends KeyOriginRequest {
   readonly activationCodeChannel?: Channel;
   readonly cardChannel?: Channel;
   readonly applicantToken?: string;
+  /** REQ-06: the hash of the token an applicant session was opened with (the session proves the token; it keeps only the hash). */
+  readonly applicantTokenHash?: string;
   readonly activationCode?: string;
   /** REQ-08: control question id → answered right. */
   readonly knowledgeAnswers?: Readonly<Record<string, boolean>>;
 }
 
 const CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/**
+ * The terms message (REQ-06): the applicant's link, with the token in the URL fragment (never sent
+ * in a request line or logged), and the token itself for API clients.
+ */
+export function termsMessage(publicUrl: string | undefined, orderId: string, termsVersion: string, token: string): string {
+  const link = publicUrl ? `${publicUrl.replace(/\/$/, "")}/applicant/#order=${orderId}&token=${token}` : undefined;
+  return [
+    `Order ${orderId}. To accept the terms of use (version ${termsVersion})${link ? ", open this link:" : ""}`,
+    ...(link ? [link, ""] : []),
+    `API clients: use this token: ${token}`,
+  ].join("\n");
+}
 
 /**
  * Card orders: creation with the register check (REQ-07), renewal on an existing eID (REQ-11),
@@ -50,6 +67,8 @@ export class OrderService {
       documents?: DocumentRegister;
       /** REQ-14: the attestation verifier and the card ledger; without them no key is certified (key-attested refuses). */
       keyOrigins?: KeyOriginDeps;
+      /** The RA's public base URL for the applicant's link (`<url>/applicant/#order=…&token=…`). */
+      publicUrl?: () => string;
     },
   ) {}
 
@@ -64,8 +83,8 @@ export class OrderService {
     return Array.from(b, (x) => CODE_ALPHABET[x % 32]).join("");
   }
 
-  /** REQ-07: the register must know the person and not mark them deceased, missing or incapacitated. */
-  private async registerCheck(nationalId: string): Promise<{ ok: boolean; status: string; source: string }> {
+  /** REQ-07: the register must know the person and not mark them deceased, missing or incapacitated; its name is the certificate's. */
+  private async registerCheck(nationalId: string): Promise<{ ok: boolean; status: string; source: string; name: RegisteredName }> {
     const { register } = this.deps;
     let r;
     try {
@@ -75,7 +94,7 @@ export class OrderService {
     }
     if (r.status !== "alive")
       throw new CaError("policy-violation", `the authoritative register (${register.source}) answers '${r.status}' for this person; no card order (REQ-07)`, { registerStatus: r.status });
-    return { ok: true, status: r.status, source: register.source };
+    return { ok: true, status: r.status, source: register.source, name: registeredNameFrom(r, register.source) };
   }
 
   /** An officer orders a card for a person bound to their organisation (REQ-01, REQ-02, REQ-07, REQ-21). */
@@ -105,29 +124,31 @@ export class OrderService {
     const { person, organisation: org } = bound;
     if (this.deps.hasher.hash("national-id", input.nationalId) !== person.nationalIdHash) throw new CaError("policy-violation", "the national ID number does not match the eID holder");
     if (org.status !== "active") throw new CaError("policy-violation", `organisation ${org.orgNumber} is not active (REQ-01)`);
+    await requireActivatedEid(this.deps.orders, actor.credentialSerial, person.id); // REQ-11, REQ-16
     // REQ-11: at LoA3 the identity data is re-verified against the register (we do it at every level).
     const register = await this.registerCheck(input.nationalId);
     return this.open(actor, { personId: person.id, organisationId: org.id, email: person.email, workflow: w, purpose: "holder", register, renewalOf: actor.credentialSerial });
   }
 
-  private async open(actor: Actor, o: { personId: string; organisationId: string; email: string | undefined; workflow: Workflow; purpose: "holder" | "officer"; register: { ok: boolean; status: string; source: string }; renewalOf?: string }): Promise<OrderView> {
+  private async open(actor: Actor, o: { personId: string; organisationId: string; email: string | undefined; workflow: Workflow; purpose: "holder" | "officer"; register: { ok: boolean; status: string; source: string; name: RegisteredName }; renewalOf?: string }): Promise<OrderView> {
     const { clock, random } = this.deps;
+    const { name: registeredName, ...register } = o.register;
     const now = clock.now();
     const id = newId(random);
     const token = this.token(24);
     // REQ-06: the applicant accepts the terms with a token sent to them, never through the officer.
     const notification: Notification = {
-      id: newId(random), personId: o.personId, channel: "email", at: now, subject: "Your card order: accept the terms",
-      body: `Order ${id}. To accept the terms of use (version ${this.deps.currentTermsVersion}) use this token: ${token}`,
+      id: newId(random), personId: o.personId, channel: o.workflow.delivery.terms, kind: "terms-link", secret: true, at: now, subject: "Your card order: accept the terms",
+      body: termsMessage(this.deps.publicUrl?.(), id, this.deps.currentTermsVersion, token),
     };
     await this.deps.orders.create({
       id, organisationId: o.organisationId, applicantId: o.personId, workflowId: o.workflow.id, workflowVersion: o.workflow.version, purpose: o.purpose,
-      profileId: o.purpose === "officer" ? "ra-officer" : o.workflow.profiles[0]!, at: now, register: o.register, applicantTokenHash: sha256Hex(token),
+      profileId: o.purpose === "officer" ? "ra-officer" : o.workflow.profiles[0]!, at: now, register, registeredName, applicantTokenHash: sha256Hex(token),
       ...(o.renewalOf ? { renewalOf: o.renewalOf } : {}),
     }, {
       id: newId(random), at: now, actor: actorId(actor), action: o.renewalOf ? "order.renew" : "order.create", objectType: "order", objectId: id, outcome: "success",
       organisationId: o.organisationId, policy: `${o.workflow.id}@${o.workflow.version}`,
-      details: { workflow: `${o.workflow.id}@${o.workflow.version}`, purpose: o.purpose, register: o.register, renewalOf: o.renewalOf, applicant: o.personId },
+      details: { workflow: `${o.workflow.id}@${o.workflow.version}`, purpose: o.purpose, register, renewalOf: o.renewalOf, applicant: o.personId },
     }, notification);
     return (await this.deps.orders.load(id))!;
   }
@@ -183,7 +204,7 @@ export class OrderService {
       ...(r.secondIdentification ? { secondIdentification: { document: doc(r.secondIdentification.document), faceCompared: r.secondIdentification.faceCompared } } : {}),
       ...(r.activationCodeChannel ? { activationCodeChannel: r.activationCodeChannel } : {}),
       ...(r.cardChannel ? { cardChannel: r.cardChannel } : {}),
-      ...(r.applicantToken !== undefined ? { applicantTokenHash: sha256Hex(r.applicantToken) } : {}),
+      ...(r.applicantToken !== undefined ? { applicantTokenHash: sha256Hex(r.applicantToken) } : r.applicantTokenHash !== undefined ? { applicantTokenHash: r.applicantTokenHash } : {}),
       ...(r.activationCode !== undefined ? { activationCodeHash: sha256Hex(r.activationCode.toUpperCase()) } : {}),
       ...(r.publicKey ? { publicKey: r.publicKey } : {}),
       ...(r.knowledgeAnswers ? { knowledgeAnswers: r.knowledgeAnswers } : {}),
@@ -227,12 +248,17 @@ export class OrderService {
     const documentRegister = next?.guards.includes("document-not-reported") ? await this.documentRegisterCheck(request) : undefined;
     // REQ-14: where the key comes from, judged before the guards (key-attested reads the verdict).
     const origin = next?.guards.includes("key-attested") ? await keyOrigin(this.deps.keyOrigins ?? {}, workflow, orderId, request, clock.now()) : undefined;
-    const input: ActionInput = { ...this.toInput(request), ...(documentRegister ? { documentRegister } : {}), ...(origin ? { keyOrigin: origin } : {}) };
+    const input: ActionInput = {
+      ...this.toInput(request), ...(documentRegister ? { documentRegister } : {}), ...(origin ? { keyOrigin: origin } : {}),
+      // REQ-15: how the card travels is the transition's; the activation code goes by the workflow's channel unless the officer chose another.
+      ...(next?.card ? { cardChannel: next.card } : {}), ...(next?.to === "HANDED_OUT" ? { activationCodeChannel: request.activationCodeChannel ?? workflow.delivery.activationCode } : {}),
+    };
     const now = clock.now();
     const d = decide(workflow, order, action, actor, input, now, currentTermsVersion);
     const change: { -readonly [K in keyof OrderChange]: OrderChange[K] } = { orderId, expectedVersion: order.version, to: d.to, at: now };
     const notifications: Notification[] = [];
     let issued: string | undefined;
+    let emailSan: string | undefined;
 
     if (action === "accept-terms") change.termsVersion = input.termsVersion!;
     if (action === "identify" && input.document)
@@ -243,17 +269,15 @@ export class OrderService {
       if (!st || st.status !== "good" || st.notAfter <= now) throw new CaError("policy-violation", "the eID presented is not valid (REQ-11)");
       change.identification = { kind: "eid", byEid: true, officerId: actor.personId!, at: now, document: { type: "eid", numberHash: st.serial, expires: st.notAfter }, faceCompared: false };
     }
+    if (d.to === "APPROVED") change.approvedAt = now;
     if (d.to === "PRODUCED") {
       // REQ-14: the certificate is for the key the card proved it generated (key-attested held); issued before the order moves.
       if (!input.keyOrigin?.ok) throw new CaError("policy-violation", "production without a proven key origin (key-attested, REQ-14)", { guard: "key-attested", requirement: "REQ-14" });
-      const { person, organisation: org } = (await directory.personWithOrganisation(order.applicantPersonId))!;
-      const cert = await certs.issue({
-        profileId: order.profileId, publicKey: input.keyOrigin.spki, requestedBy: actorId(actor),
-        subject: { CN: person.name, O: org.name, organizationIdentifier: `NTR${org.country}-${org.orgNumber}`, C: org.country, serialNumber: person.id },
-        ...(person.email ? { email: person.email } : {}),
-      });
+      // REQ-07, REQ-01, REQ-21: the subject from the register's answer, the e-mail only in a validated domain, a person still bound.
+      const cert = await certs.issue({ profileId: order.profileId, publicKey: input.keyOrigin.spki, requestedBy: actorId(actor), ...(await certificateSubject({ orders, directory }, order)) });
       issued = cert.serial;
       change.certSerial = cert.serial;
+      if (cert.omittedEmails?.length) emailSan = "omitted: outside the organisation's validated domains (REQ-01)";
     }
     if (d.to === "HANDED_OUT") {
       change.handedOutAt = now;
@@ -261,9 +285,10 @@ export class OrderService {
         change.identification = { kind: "hand-out", officerId: actor.personId!, at: now, document: input.secondIdentification.document, faceCompared: input.secondIdentification.faceCompared };
       if (workflow.transitions.some((t) => t.to === "ACTIVE" && t.guards.includes("activation-code-correct"))) {
         // REQ-15: the activation code travels by another channel than the card.
+        if (input.activationCodeChannel === "in-person") throw new CaError("invalid-input", "the activation code is sent by email, sms or mail (REQ-15)");
         const code = this.token(10);
         change.activationCodeHash = sha256Hex(code);
-        notifications.push({ id: newId(random), personId: order.applicantPersonId, channel: input.activationCodeChannel ?? "email", at: now, subject: "Your card's activation code", body: `Activation code for order ${orderId}: ${code}` });
+        notifications.push({ id: newId(random), personId: order.applicantPersonId, channel: input.activationCodeChannel ?? workflow.delivery.activationCode, kind: "activation-code", secret: true, at: now, subject: "Your card's activation code", body: `Activation code for order ${orderId}: ${code}` });
       }
     }
     if (order.state === "PRODUCED" && d.to === "IN_PRODUCTION") change.certSerial = null; // the card could not be finished: its certificate goes (below)
@@ -279,7 +304,7 @@ export class OrderService {
         from: order.state, to: d.to, workflow: `${workflow.id}@${workflow.version}`, guards: d.transition.guards, documentType: input.document?.type,
         ...(input.documentRegister ? { documentRegister: input.documentRegister.source } : {}),
         ...(d.transition.guards.includes("knowledge-score") ? { knowledgeAnsweredRight: Object.keys(input.knowledgeAnswers ?? {}).filter((k) => input.knowledgeAnswers![k]) } : {}),
-        ...(actor.credentialSerial ? { credential: actor.credentialSerial } : {}), ...(issued ? { certificate: issued } : {}),
+        ...(actor.credentialSerial ? { credential: actor.credentialSerial } : {}), ...(issued ? { certificate: issued } : {}), ...(emailSan ? { emailSan } : {}),
         ...(issued && input.keyOrigin?.ok ? { keyOrigin: input.keyOrigin.evidence } : {}),
       },
     });
@@ -291,6 +316,7 @@ export class OrderService {
     if (d.to === "EXPIRED" && order.certSerial) await certs.revoke(order.certSerial, workflow.expiryRevocationReason, "system:expiry"); // REQ-15
     // REQ-14: no valid certificate for a key that is not on a card the order goes on with.
     if (change.certSerial === null && order.certSerial) await certs.revoke(order.certSerial, "superseded", actorId(actor));
+    if (d.to === "ACTIVE") await supersedeRenewedEid(certs, order); // REQ-11: the new card replaces the eID it was ordered with
     return orderAfter(order, change);
   }
 }

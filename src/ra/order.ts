@@ -3,6 +3,7 @@ import type { AuditEvent } from "../ca/ports.js";
 /** The audit event the RA writes (the CA port's shape), for modules that see the CA only through the RA. */
 export type { AuditEvent };
 import type { OrderState } from "../policy/workflow.js";
+import type { RegisteredName } from "./ports.js";
 
 export type Role = "ra-officer" | "ra-admin" | "auditor" | "ca-operator" | "service-owner-staff";
 
@@ -13,6 +14,8 @@ export interface Actor {
   readonly credentialSerial?: string;
   /** Holder: the LoA of the eID presented (REQ-11). */
   readonly loa?: number;
+  /** Holder: the card certificate is on hold until the card is activated; only activation is open to it (REQ-16). */
+  readonly credentialOnHold?: boolean;
   /** The person behind the actor (officer or applicant), for not-own-order. */
   readonly personId?: string;
   readonly roles: readonly Role[];
@@ -50,6 +53,8 @@ export interface OrderView {
   readonly termsVersion?: string;
   readonly registerCheck?: { readonly ok: boolean; readonly at: Date };
   readonly handedOutAt?: Date;
+  /** When the order was approved; the approval ages out after the workflow's approvalValidDays. */
+  readonly approvedAt?: Date;
   readonly purpose: "holder" | "officer";
   readonly profileId: string;
   readonly certSerial?: string;
@@ -101,6 +106,7 @@ export interface OrderChange {
   readonly at: Date;
   readonly termsVersion?: string;
   readonly handedOutAt?: Date;
+  readonly approvedAt?: Date;
   readonly identification?: Identification & { readonly kind: "identify" | "hand-out" | "eid" };
   /** null: the order no longer has a certificate (production failed, the certificate was revoked). */
   readonly certSerial?: string | null;
@@ -125,15 +131,22 @@ export function orderAfter<O extends OrderView & { readonly version: number }>(o
       : {}),
     ...(c.termsVersion !== undefined ? { termsVersion: c.termsVersion } : {}),
     ...(c.handedOutAt !== undefined ? { handedOutAt: c.handedOutAt } : {}),
+    ...(c.approvedAt !== undefined ? { approvedAt: c.approvedAt } : {}),
     ...(c.activationCodeHash !== undefined ? { activationCodeHash: c.activationCodeHash } : {}),
   };
 }
+
+/** What a notification carries; all but `notice` are secrets, wiped from the outbox once delivered (REQ-15). */
+export type NotificationKind = "terms-link" | "activation-code" | "initial-pin" | "unblock-pin" | "notice";
 
 /** A message to a person through a channel other than the card (email, SMS, letter): the outbox. */
 export interface Notification {
   readonly id: string;
   readonly personId: string;
   readonly channel: Channel;
+  readonly kind: NotificationKind;
+  /** A token, code or PIN: the text is removed from the outbox once delivered. */
+  readonly secret: boolean;
   readonly subject: string;
   readonly body: string;
   readonly at: Date;
@@ -151,6 +164,8 @@ export interface NewOrder {
   readonly register: { readonly ok: boolean; readonly status: string; readonly source: string };
   readonly renewalOf?: string;
   readonly applicantTokenHash: string;
+  /** REQ-07: the name the register answered, recorded with the order (sealed at rest, REQ-29); the certificate's name. */
+  readonly registeredName: RegisteredName;
 }
 
 /** The RA's store port (implemented in store/): orders with optimistic locking, audit in the same transaction. */
@@ -167,6 +182,8 @@ export interface OrderStore {
   liveCertificatesOf(personId: string): Promise<string[]>;
   /** Orders not yet finished (before ACTIVE/REJECTED/CANCELLED/EXPIRED), of one organisation or all, newest first. */
   listOpen(organisationId: string | undefined, limit: number): Promise<(OrderView & { readonly version: number; readonly workflowId: string })[]>;
+  /** REQ-07: the registered name recorded when the order was created (undefined for orders from before it was recorded). */
+  registeredName(orderId: string): Promise<RegisteredName | undefined>;
   /** The order a card certificate was issued for. */
   byCertificate(serial: string): Promise<(OrderView & { readonly workflowId: string }) | undefined>;
 }
