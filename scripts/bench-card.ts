@@ -12,6 +12,7 @@ import { openCards } from "../src/composition/cards.js";
 import { demoOrderInProduction, staffActor } from "../src/composition/demo-orders.js";
 import { PivCard } from "../src/card/piv-card.js";
 import { toPem } from "../src/asn1/der.js";
+import { trustVirtualCardMaker } from "../test/support/attestation-fixture.js";
 
 const READER = "Virtual PCD 00 00";
 const HOLDER = "197003033456";
@@ -23,6 +24,7 @@ const q = (xs: number[], p: number) => Number([...xs].sort((a, b) => a - b)[Math
 
 export async function benchCard(rt: Runtime, dir: string, runs: number) {
   vcard("start");
+  trustVirtualCardMaker(rt.config.caStoreDir); // REQ-14: the virtual card's TEST maker root (made by virtual-card.sh start)
   const registerFile = join(dir, "card-register.json");
   writeFileSync(registerFile, JSON.stringify({ people: { [HOLDER]: { status: "alive", givenName: "Card", surname: "Holder" }, "199001019999": { status: "alive", givenName: "Card", surname: "Officer" } } }));
   const ra = await openRa(rt, { register: fileRegister(registerFile) });

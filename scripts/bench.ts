@@ -27,6 +27,8 @@ import { openRa } from "../src/composition/ra.js";
 import { bootstrapDemoStaff } from "../src/composition/demo-setup.js";
 import { fileRegister } from "../src/composition/file-register.js";
 import type { Actor } from "../src/ra/order.js";
+import { fixtureMakerRoot, produceAttested, trustFixtureMaker } from "../test/support/attestation-fixture.js";
+import { softwareAttestation } from "../test/support/piv-attestation-maker.js";
 
 const { values } = parseArgs({ options: {
   seconds: { type: "string", default: "8" }, concurrency: { type: "string", default: "16" }, "skip-raw": { type: "boolean", default: false },
@@ -66,8 +68,8 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
   const registerFile = join(dir, "bench-register.json");
   const people = Array.from({ length: concurrency * 4 }, (_, i) => `1970${String(i).padStart(8, "0")}`);
   writeFileSync(registerFile, JSON.stringify({ people: Object.fromEntries(people.map((p, i) => [p, { status: "alive", givenName: "Bench", surname: `Person ${i}` }])) }));
+  trustFixtureMaker(rt.config.caStoreDir); // REQ-14: production takes the card's attestation (software test cards here)
   const ra = await openRa(rt, { register: fileRegister(registerFile) });
-  const staffKey = () => new Uint8Array(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "der" }));
   const until = new Date(Date.now() + 86_400_000 * 30);
   // The service owner's initial staff group (one bootstrap): ada administers, ed (ca-operator) produces.
   const { group } = await bootstrapDemoStaff(rt, ra, { operator: "bench" });
@@ -89,7 +91,8 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
   for (const n of people) applicants.push({ id: (await ra.onboarding.bindPerson(staff, org.id, { nationalId: n, name: `Holder ${n}` })).id, nationalId: n });
   const [o1, o2, o3] = officers as [Actor, Actor, Actor];
   const doc = { type: "passport", number: "BENCH1234", expires: new Date("2035-01-01") };
-  const cardKeys = Array.from({ length: 64 }, staffKey);
+  // The cards' part (key generation and attestation on the card) is made beforehand, as the old card keys were.
+  const cards = Array.from({ length: 64 }, (_, i) => softwareAttestation(fixtureMakerRoot(), { cardSerial: 70_000_000 + i }));
   let k = 0;
   const lifecycle = async (w: number) => {
     const a = applicants[(w + concurrency * (k % 4)) % applicants.length]!;
@@ -101,14 +104,15 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
     await ra.orders.act(o.id, "identify", o2, { document: doc, faceCompared: true });
     await ra.orders.act(o.id, "approve", o2, {});
     await ra.orders.act(o.id, "start-production", o1, {});
-    const produced = await ra.orders.act(o.id, "produce", producer, { publicKey: cardKeys[k++ % cardKeys.length]! });
+    // The card station's part: the card recorded for the order, then production with the card's attestation (verified by the RA).
+    const produced = await produceAttested(rt, ra, o.id, producer, cards[k++ % cards.length]!);
     await ra.orders.act(o.id, "hand-out", o3, { secondIdentification: { document: doc, faceCompared: true } });
     await ra.orders.act(o.id, "activate", { kind: "holder", personId: a.id, roles: [], credentialSerial: produced.certSerial!, loa: 3 }, {});
   };
   const issuance = await measure(concurrency, Math.min(seconds, 5), issueOne);
   const result = await measure(concurrency, seconds, lifecycle);
   return {
-    benchmark: `full LoA3 order lifecycles (9 audited compare-and-set transitions + 1 HSM issuance each), ${rt.config.databaseUrl.startsWith("sqlite:") ? "SQLite WAL synchronous=FULL" : "PostgreSQL 15 (local, fsync on)"}, in process`, concurrency,
+    benchmark: `full LoA3 order lifecycles (9 audited compare-and-set transitions + 1 HSM issuance + the card record and a verified PIV attestation each), ${rt.config.databaseUrl.startsWith("sqlite:") ? "SQLite WAL synchronous=FULL" : "PostgreSQL 15 (local, fsync on)"}, in process`, concurrency,
     cardpki: result, issuanceAloneSameRun: issuance,
     ratioToIssuanceAlone: Number((result.perSecond / issuance.perSecond).toFixed(3)),
     target: { lifecyclesPerSecond: 200, met: result.perSecond >= 200 },

@@ -40,8 +40,11 @@ export function cardProduction(rt: Runtime, ra: Ra, actor: Actor): CardProductio
       const w = ra.orders.workflow(o.workflowId);
       return { orderId, holderPersonId: o.applicantPersonId, loa: w.loa, policy: { ...w.card, pinChannel: w.delivery.pin } }; // REQ-15: the PIN by the workflow's PIN channel
     },
-    async produce(orderId, spki) {
-      const o = await ra.orders.act(orderId, "produce", actor, { publicKey: spki });
+    async produce(orderId, key) {
+      // REQ-14: the card's attestation where it has one; otherwise the station vouches (accepted only where the workflow allows it, LoA2).
+      const o = await ra.orders.act(orderId, "produce", actor, key.attestation
+        ? { publicKey: key.spki, attestation: key.attestation }
+        : { publicKey: key.spki, keyOrigin: "card-station", cardStation: { cardSerial: key.cardSerial } });
       const rec = await rt.store.get(o.certSerial!);
       if (!rec?.der) throw new CaError("internal", `certificate ${o.certSerial} was issued but is not in the store`);
       return { serial: rec.serial, der: rec.der };

@@ -66,8 +66,12 @@ export function raApiCardProduction(client: RaApiClient, rt: Runtime, workflows:
       if (!w) throw new CaError("config", `order ${orderId} follows workflow '${o.workflow}', which this station does not have in its policies`);
       return { orderId, holderPersonId: o.applicantId, loa: w.loa, policy: { ...w.card, pinChannel: w.delivery.pin } }; // REQ-15: the PIN by the workflow's PIN channel
     },
-    async produce(orderId, spki) {
-      const o = await client.call("POST", `/orders/${orderId}/actions/produce`, { publicKey: Buffer.from(spki).toString("base64") });
+    async produce(orderId, key) {
+      // REQ-14: the card's attestation; without one the RA refuses (a station's claim counts only in process, LoA2).
+      const b64 = (d: Uint8Array) => Buffer.from(d).toString("base64");
+      const o = await client.call("POST", `/orders/${orderId}/actions/produce`, key.attestation
+        ? { publicKey: b64(key.spki), attestation: { certificate: b64(key.attestation.certificate), intermediate: b64(key.attestation.intermediate) } }
+        : { publicKey: b64(key.spki), keyOrigin: "card-station" });
       const rec = await rt.store.get(o.certificateSerial);
       if (!rec?.der) throw new CaError("internal", `certificate ${o.certificateSerial} was issued but is not in the store`);
       return { serial: rec.serial, der: rec.der };

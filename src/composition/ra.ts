@@ -19,6 +19,9 @@ import { cardCertificates } from "./card-certificates.js";
 import { ownerOnlyKey } from "./key-file.js";
 import { fileDocumentRegister, fileRegister } from "./file-register.js";
 import type { Runtime } from "./runtime.js";
+import { KnexCardStore } from "../store/card.store.js";
+import type { KeyOriginDeps } from "../ra/key-origin.js";
+import { keyOriginDeps } from "./key-attestation.js";
 
 export type { Role } from "../ra/order.js";
 
@@ -45,7 +48,7 @@ export function hashKey(rt: Runtime): Uint8Array {
 }
 
 /** Wires the RA over the runtime's database and CA (the only place that picks the RA's backends). */
-export async function openRa(rt: Runtime, opts: { register?: PopulationRegister; documents?: DocumentRegister; certs?: CardCertificates; publicUrl?: () => string } = {}): Promise<Ra> {
+export async function openRa(rt: Runtime, opts: { register?: PopulationRegister; documents?: DocumentRegister; certs?: CardCertificates; publicUrl?: () => string; keyOrigins?: KeyOriginDeps } = {}): Promise<Ra> {
   const workflows = loadWorkflows(join(rt.config.policyDir, "workflows"));
   for (const w of workflows.values()) for (const p of w.profiles) if (!rt.profiles.has(p)) throw new CaError("config", `workflow ${w.id} names profile '${p}', which is not loaded`);
   // REQ-29: people's names and emails and the outbox are sealed at rest; no RA without the data keys.
@@ -59,7 +62,9 @@ export async function openRa(rt: Runtime, opts: { register?: PopulationRegister;
   const { documentRegisterFile, documentRegisterConfigured } = rt.config.ra;
   const documents = opts.documents ?? (documentRegisterConfigured || existsSync(documentRegisterFile) ? fileDocumentRegister(documentRegisterFile) : undefined);
   const { clock, random } = rt;
-  const orders = new OrderService({ orders: orderStore, directory, workflows, certs, register, hasher, clock, random, currentTermsVersion: rt.config.ra.termsVersion, ...(documents ? { documents } : {}),
+  // REQ-14: attestation roots from the CA store, the card the station recorded from the card ledger.
+  const keyOrigins = opts.keyOrigins ?? keyOriginDeps(rt.config.caStoreDir, new KnexCardStore(rt.db, rt.readDb, cipher));
+  const orders = new OrderService({ orders: orderStore, directory, workflows, certs, register, hasher, clock, random, currentTermsVersion: rt.config.ra.termsVersion, keyOrigins, ...(documents ? { documents } : {}),
     publicUrl: opts.publicUrl ?? (() => rt.config.ra.publicUrl) });
   return {
     workflows, orderStore, directory, certs, hasher, orders, cipher, outbox: new KnexOutboxStore(rt.readDb, cipher),

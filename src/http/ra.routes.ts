@@ -79,6 +79,14 @@ function publicKeyFrom(v: string): Uint8Array {
   return new Uint8Array(der);
 }
 
+/** REQ-14: a certificate of the card's PIV attestation, base64 DER (or PEM). */
+function certificateFrom(v: string, what: string): Uint8Array {
+  const m = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(v);
+  const der = Buffer.from(m ? m[1]!.replace(/\s+/g, "") : v, "base64");
+  if (der.length < 64 || der[0] !== 0x30) throw new CaError("invalid-input", `attestation.${what} must be a certificate, base64 DER or PEM`);
+  return new Uint8Array(der);
+}
+
 /** An order as the API shows it: no hashes, no tokens. */
 export function orderJson(o: OrderView & { version?: number; workflowId?: string }) {
   return {
@@ -93,6 +101,9 @@ const ACTION_BODY = obj({
   secondIdentification: obj({ document: DOCUMENT, faceCompared: { type: "boolean" } }, ["document", "faceCompared"]),
   activationCodeChannel: CHANNEL, cardChannel: CHANNEL,
   publicKey: str(4096),
+  // REQ-14: the card's PIV attestation of the key (the slot's attestation certificate and the card's f9 certificate).
+  attestation: obj({ certificate: str(8192), intermediate: str(8192) }, ["certificate", "intermediate"]),
+  keyOrigin: { enum: ["card-station"] },
   knowledgeAnswers: { type: "object", maxProperties: 20, propertyNames: { pattern: "^[a-z0-9][a-z0-9-]{0,39}$" }, additionalProperties: { type: "boolean" } },
 });
 const actionRequest = (b: any): ActionRequest => ({
@@ -102,6 +113,9 @@ const actionRequest = (b: any): ActionRequest => ({
   ...(b.activationCodeChannel ? { activationCodeChannel: b.activationCodeChannel } : {}),
   ...(b.cardChannel ? { cardChannel: b.cardChannel } : {}),
   ...(b.publicKey ? { publicKey: publicKeyFrom(b.publicKey) } : {}),
+  ...(b.attestation ? { attestation: { certificate: certificateFrom(b.attestation.certificate, "certificate"), intermediate: certificateFrom(b.attestation.intermediate, "intermediate") } } : {}),
+  // A claim only: the card-station fallback is accepted from the in-process card station, never from an API body (REQ-14).
+  ...(b.keyOrigin ? { keyOrigin: b.keyOrigin } : {}),
   ...(b.knowledgeAnswers ? { knowledgeAnswers: b.knowledgeAnswers } : {}),
 });
 const ROLES: Schema = { type: "array", minItems: 1, maxItems: 5, uniqueItems: true, items: { enum: ["ra-officer", "ra-admin", "auditor", "ca-operator", "service-owner-staff"] } };

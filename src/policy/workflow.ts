@@ -13,7 +13,7 @@ export const GUARD_NAMES = [
   "terms-version-current", "officer-qualified", "not-own-order", "same-organisation", "register-checked", "document-accepted",
   "document-not-expired", "face-compared", "distinct-identifiers", "identifications-complete", "not-an-identifier",
   "second-identification", "activation-code-separate-channel", "within-activation-deadline", "activation-deadline-passed",
-  "applicant-token", "existing-eid-valid", "card-of-this-order", "activation-code-correct", "public-key-present",
+  "applicant-token", "existing-eid-valid", "card-of-this-order", "activation-code-correct", "key-attested",
   "document-not-reported", "knowledge-score", "approval-current",
 ] as const;
 export type GuardName = (typeof GUARD_NAMES)[number];
@@ -56,6 +56,8 @@ export interface Workflow {
   /** How the card writer personalises cards of this workflow (REQ-13..16). */
   readonly card: CardPersonalisation;
   readonly delivery: DeliveryChannels;
+  /** REQ-14: how production proves that the key to certify was generated on the card. */
+  readonly attestation: KeyAttestationPolicy;
   /** REQ-08: optional control questions; the officer records which were answered right, the weights must reach `passScore`. */
   readonly knowledgeQuestions?: KnowledgeQuestions;
   readonly transitions: readonly Transition[];
@@ -70,6 +72,25 @@ export interface CardPersonalisation {
   readonly pukLength: number;
 }
 
+/**
+ * REQ-14: the PIV attestation a produced key must come with (YubiKey format: the card's f9 key
+ * signs a certificate for the key generated in the slot, chained to a card maker's root).
+ */
+export interface KeyAttestationPolicy {
+  /** Root sets: PEM files an operator installs under `<ca-store>/attestation-roots/<set>/`. */
+  readonly roots: readonly string[];
+  /** PIN policies the attested key may have (Yubico: never, once, always, match-once, match-always). */
+  readonly pinPolicy: readonly ("never" | "once" | "always" | "match-once" | "match-always")[];
+  /** Touch policies the attested key may have; absent: any. */
+  readonly touchPolicy?: readonly ("never" | "always" | "cached")[];
+  /**
+   * LoA2 only (the loader refuses it at LoA3): a card without attestation may be produced when the
+   * card station itself generated the key on the card recorded for the order, after authenticating
+   * to it with that card's recorded management key (`keyOrigin: card-station`).
+   */
+  readonly cardStationFallback: boolean;
+}
+
 export interface KnowledgeQuestions {
   readonly passScore: number;
   readonly questions: readonly { readonly id: string; readonly text: string; readonly weight: number }[];
@@ -77,7 +98,7 @@ export interface KnowledgeQuestions {
 
 const SCHEMA = {
   type: "object", additionalProperties: false,
-  required: ["id", "version", "cps", "loa", "profiles", "identifications", "acceptedDocuments", "activationDeadlineDays", "approvalValidDays", "expiryRevocationReason", "officerCards", "card", "delivery", "transitions"],
+  required: ["id", "version", "cps", "loa", "profiles", "identifications", "acceptedDocuments", "activationDeadlineDays", "approvalValidDays", "expiryRevocationReason", "officerCards", "card", "delivery", "attestation", "transitions"],
   properties: {
     id: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{1,62}$" },
     version: { type: "integer", minimum: 1 },
@@ -99,6 +120,15 @@ const SCHEMA = {
         pin: { enum: ["random", "transport"] },
         pinLength: { type: "integer", minimum: 6, maximum: 8 },
         pukLength: { type: "integer", minimum: 8, maximum: 8 },
+      },
+    },
+    attestation: {
+      type: "object", additionalProperties: false, required: ["roots", "pinPolicy", "cardStationFallback"],
+      properties: {
+        roots: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{0,62}$" } },
+        pinPolicy: { type: "array", minItems: 1, uniqueItems: true, items: { enum: ["never", "once", "always", "match-once", "match-always"] } },
+        touchPolicy: { type: "array", minItems: 1, uniqueItems: true, items: { enum: ["never", "always", "cached"] } },
+        cardStationFallback: { type: "boolean" },
       },
     },
     delivery: {
@@ -183,7 +213,9 @@ export function checkWorkflow(w: Workflow, source: string): void {
     else if (t.by === "officer") need(t, w.loa === 3 ? LOA3_IDENTIFY_GUARDS : IDENTIFY_GUARDS, "REQ-03/05/07/09/25");
     else fail(`'${t.action}' into IDENTIFIED must be done by an officer or (renewal) the holder`);
   }
-  for (const t of into("PRODUCED")) need(t, ["public-key-present"], "REQ-14: a certificate only for the key on the card");
+  for (const t of into("PRODUCED")) need(t, ["key-attested"], "REQ-14: a certificate only for a key the card proves it generated");
+  // REQ-14: at the high level only an attested key; the card-station fallback is for LoA2 cards without attestation.
+  if (w.loa === 3 && w.attestation.cardStationFallback) fail("attestation.cardStationFallback is LoA2 only: a LoA3 key must come with the card's PIV attestation (REQ-14)");
   // An approval ages out: the identifications and register answer behind it must be recent when the card is made.
   for (const t of [...into("PRODUCED"), ...into("IN_PRODUCTION").filter((x) => x.from.includes("APPROVED"))])
     need(t, ["approval-current"], "REQ-03, REQ-07: production only within approvalValidDays of the approval");

@@ -115,9 +115,9 @@ export const GUARDS: Readonly<Record<GuardName, Guard>> = {
     check: ({ order, input }) =>
       order.activationCodeHash && input.activationCodeHash === order.activationCodeHash ? undefined : "the activation code is wrong",
   },
-  "public-key-present": {
+  "key-attested": {
     citation: "REQ-14",
-    check: ({ input }) => (input.publicKey && input.publicKey.length > 0 ? undefined : "the public key of the key generated on the card is needed"),
+    check: ({ input }) => (input.keyOrigin?.ok ? undefined : input.keyOrigin?.reason ?? "production needs the card's PIV attestation of the key generated on it"),
   },
   "document-not-reported": {
     citation: "REQ-05",

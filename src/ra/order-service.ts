@@ -10,6 +10,7 @@ import type { KeyedHasher } from "./national-id.js";
 import { orderAfter, type ActionInput, type Actor, type Channel, type Notification, type OrderChange, type OrderStore, type OrderView } from "./order.js";
 import type { CardCertificates, DocumentRegister, PopulationRegister, RegisteredName } from "./ports.js";
 import { actorId, requireRole, requireScope } from "./actor-checks.js";
+import { keyOrigin, type KeyOriginDeps, type KeyOriginRequest } from "./key-origin.js";
 import { certificateSubject, registeredNameFrom } from "./subject-builder.js";
 import { requireActivatedEid, supersedeRenewedEid } from "./renewal.js";
 
@@ -20,8 +21,8 @@ export interface DocumentInput {
   readonly expires: Date;
 }
 
-/** What a caller brings to an action (the form an officer, applicant or holder filled in). */
-export interface ActionRequest {
+/** What a caller brings to an action (the form an officer, applicant or holder filled in); at production, where the key comes from (REQ-14). */
+export interface ActionRequest extends KeyOriginRequest {
   readonly document?: DocumentInput;
   readonly faceCompared?: boolean;
   readonly termsVersion?: string;
@@ -33,7 +34,6 @@ export interface ActionRequest {
   /** REQ-06: the hash of the token an applicant session was opened with (the session proves the token; it keeps only the hash). */
   readonly applicantTokenHash?: string;
   readonly activationCode?: string;
-  readonly publicKey?: Uint8Array;
   /** REQ-08: control question id → answered right. */
   readonly knowledgeAnswers?: Readonly<Record<string, boolean>>;
 }
@@ -65,6 +65,8 @@ export class OrderService {
       hasher: KeyedHasher; clock: Clock; random: Random; currentTermsVersion: string;
       /** REQ-05: the lost/stolen document register, where one is available. */
       documents?: DocumentRegister;
+      /** REQ-14: the attestation verifier and the card ledger; without them no key is certified (key-attested refuses). */
+      keyOrigins?: KeyOriginDeps;
       /** The RA's public base URL for the applicant's link (`<url>/applicant/#order=…&token=…`). */
       publicUrl?: () => string;
     },
@@ -244,8 +246,10 @@ export class OrderService {
     if (!workflow) throw new CaError("config", `order ${orderId} follows workflow '${order.workflowId}', which is not loaded`);
     const next = transitionFrom(workflow, order.state, action);
     const documentRegister = next?.guards.includes("document-not-reported") ? await this.documentRegisterCheck(request) : undefined;
+    // REQ-14: where the key comes from, judged before the guards (key-attested reads the verdict).
+    const origin = next?.guards.includes("key-attested") ? await keyOrigin(this.deps.keyOrigins ?? {}, workflow, orderId, request, clock.now()) : undefined;
     const input: ActionInput = {
-      ...this.toInput(request), ...(documentRegister ? { documentRegister } : {}),
+      ...this.toInput(request), ...(documentRegister ? { documentRegister } : {}), ...(origin ? { keyOrigin: origin } : {}),
       // REQ-15: how the card travels is the transition's; the activation code goes by the workflow's channel unless the officer chose another.
       ...(next?.card ? { cardChannel: next.card } : {}), ...(next?.to === "HANDED_OUT" ? { activationCodeChannel: request.activationCodeChannel ?? workflow.delivery.activationCode } : {}),
     };
@@ -267,9 +271,10 @@ export class OrderService {
     }
     if (d.to === "APPROVED") change.approvedAt = now;
     if (d.to === "PRODUCED") {
-      // REQ-14: the certificate is for the key generated on the card; issued before the order moves.
+      // REQ-14: the certificate is for the key the card proved it generated (key-attested held); issued before the order moves.
+      if (!input.keyOrigin?.ok) throw new CaError("policy-violation", "production without a proven key origin (key-attested, REQ-14)", { guard: "key-attested", requirement: "REQ-14" });
       // REQ-07, REQ-01, REQ-21: the subject from the register's answer, the e-mail only in a validated domain, a person still bound.
-      const cert = await certs.issue({ profileId: order.profileId, publicKey: input.publicKey!, requestedBy: actorId(actor), ...(await certificateSubject({ orders, directory }, order)) });
+      const cert = await certs.issue({ profileId: order.profileId, publicKey: input.keyOrigin.spki, requestedBy: actorId(actor), ...(await certificateSubject({ orders, directory }, order)) });
       issued = cert.serial;
       change.certSerial = cert.serial;
       if (cert.omittedEmails?.length) emailSan = "omitted: outside the organisation's validated domains (REQ-01)";
@@ -300,6 +305,7 @@ export class OrderService {
         ...(input.documentRegister ? { documentRegister: input.documentRegister.source } : {}),
         ...(d.transition.guards.includes("knowledge-score") ? { knowledgeAnsweredRight: Object.keys(input.knowledgeAnswers ?? {}).filter((k) => input.knowledgeAnswers![k]) } : {}),
         ...(actor.credentialSerial ? { credential: actor.credentialSerial } : {}), ...(issued ? { certificate: issued } : {}), ...(emailSan ? { emailSan } : {}),
+        ...(issued && input.keyOrigin?.ok ? { keyOrigin: input.keyOrigin.evidence } : {}),
       },
     });
     if (!ok) {

@@ -81,8 +81,14 @@ export interface ActionInput {
   /** sha256 of the token/code the caller presented; the guards compare hashes only. */
   readonly applicantTokenHash?: string;
   readonly activationCodeHash?: string;
-  /** REQ-14: SPKI DER of the key generated on the card. */
+  /** REQ-14: SPKI DER of the key generated on the card (as the caller sent it; certified only through keyOrigin). */
   readonly publicKey?: Uint8Array;
+  /**
+   * REQ-14: what the order service established about the key's origin (PIV attestation, or the
+   * LoA2 card-station fallback); set by the service (never by the caller) for actions with the
+   * key-attested guard. `spki` is the key that gets certified; `evidence` goes to the audit trail.
+   */
+  readonly keyOrigin?: { readonly ok: true; readonly spki: Uint8Array; readonly evidence: Readonly<Record<string, unknown>> } | { readonly ok: false; readonly reason: string };
   /** REQ-08: control question id → answered right (recorded by the officer). */
   readonly knowledgeAnswers?: Readonly<Record<string, boolean>>;
   /**

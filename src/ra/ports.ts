@@ -49,3 +49,42 @@ export interface DocumentRegister {
   readonly source: string;
   lookup(document: { readonly type: string; readonly number: string }): Promise<{ readonly reported: false } | { readonly reported: true; readonly reason: string }>;
 }
+
+/** REQ-14: a PIV attestation as the card gave it (DER): the slot's attestation certificate and the card's f9 certificate. */
+export interface KeyAttestation {
+  readonly certificate: Uint8Array;
+  readonly intermediate: Uint8Array;
+}
+
+/** What a PIV attestation proves once its chain to a configured card-maker root held. */
+export interface AttestedKey {
+  readonly slot: string;
+  readonly cardSerial: string;
+  readonly pinPolicy: string;
+  readonly touchPolicy: string;
+  readonly firmware?: string;
+  readonly formFactor?: number;
+  readonly spki: Uint8Array;
+  readonly certificateSha256: string;
+  readonly intermediateSha256: string;
+  readonly intermediateSubject: string;
+  readonly root: { readonly set: string; readonly subject: string; readonly sha256: string };
+}
+
+/** REQ-14: checks an attestation's chain against the workflow's root sets (an adapter over the PIV attestation format). */
+export interface KeyAttestationVerifier {
+  /** The attested facts; throws `policy-violation` naming what did not hold. */
+  verify(attestation: KeyAttestation, rootSets: readonly string[], now: Date): Promise<AttestedKey>;
+}
+
+/** The card the card station recorded for an order (the card ledger), as production needs it. */
+export interface ProductionCard {
+  readonly cardSerial: string;
+  readonly state: string;
+  /** The station set a fresh per-card management key and recorded it (sealed) before generating the key. */
+  readonly managementKeyRecorded: boolean;
+}
+
+export interface ProductionCards {
+  cardForOrder(orderId: string): Promise<ProductionCard | undefined>;
+}

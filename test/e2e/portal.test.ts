@@ -8,6 +8,7 @@ import { staffActor } from "../../src/composition/demo-orders.js";
 import { demoEnv, requireTool } from "../support/environment.js";
 import { freshCard, virtualCard } from "../support/virtual-card.js";
 import { REPO_ROOT } from "../support/test-ca.js";
+import { trustVirtualCardMaker } from "../support/attestation-fixture.js";
 
 const HOLDER = "197003033456";
 const ARTIFACTS = join(REPO_ROOT, "test-artifacts", "portal");
@@ -30,6 +31,7 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     requireTool(this, "chromium");
     virtualCard(this);
     await freshCard(0x10000000 + (Date.now() % 0x0fffffff)); // a card of its own: the ledger knows the default serial from other tests
+    trustVirtualCardMaker(d.caStore); // REQ-14: the virtual card's TEST maker root as an installed attestation root
     mkdirSync(ARTIFACTS, { recursive: true });
     svc = await startService(loadConfig({ ...d.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" }));
     const ra = svc.ra!.ra;
@@ -106,13 +108,13 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
       await di.page.getByText(`The order is now ${state}`).waitFor();
     }
 
-    // Production on the card station (the virtual PIV card behind real pcscd), by the ca-operator.
+    // Production on the card station (the virtual PIV card behind real pcscd), by the ca-operator; the key attested by the card (REQ-14).
     const ed = await as("ed");
     await ed.page.goto(`${svc.ra!.url}/portal#/orders/${orderId}/act/produce`);
     await ed.page.getByText(/card inserted/).waitFor();
     await ed.page.getByRole("button", { name: "Personalise the card in the reader" }).click();
     await ed.page.locator("#message.error, #message.info:has-text('personalised')").waitFor({ timeout: 60_000 });
-    expect(await ed.page.locator("#message").textContent()).to.match(/personalised: certificate/);
+    expect(await ed.page.locator("#message").textContent()).to.match(/personalised: certificate .*key attested by the card/);
     await shot(ed.page, "04-produced");
 
     // An identifier gets no hand-out step in the queue, and is refused with the rule's reason if they try.
@@ -169,6 +171,7 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     await dana.page.getByLabel("Certificate serial").fill(handedOutSerial);
     await dana.page.getByRole("button", { name: "Show evidence" }).click();
     await dana.page.locator("#evidence td", { hasText: "three distinct officers" }).waitFor();
+    await dana.page.locator("#evidence td", { hasText: "key generated on the card (attested)" }).waitFor(); // REQ-14: the card's attestation in the evidence
     expect(await dana.page.locator("#evidence .fail").count()).to.equal(0);
     await shot(dana.page, "09-audit-evidence");
     // A period within the policy's cap (audit report.maxPeriodDays).

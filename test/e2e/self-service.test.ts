@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { generateKeyPairSync, X509Certificate } from "node:crypto";
+import { X509Certificate } from "node:crypto";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +9,7 @@ import { startService, type Service } from "../../src/composition/serve.js";
 import { demoOrderInProduction, staffActor } from "../../src/composition/demo-orders.js";
 import type { Actor } from "../../src/ra/order.js";
 import { demoEnv, requireTool } from "../support/environment.js";
+import { produceAttested, trustFixtureMaker } from "../support/attestation-fixture.js";
 import { REPO_ROOT } from "../support/test-ca.js";
 
 const APPLICANT = "197003033456"; // alive in the demo register
@@ -37,6 +38,7 @@ describe("applicant and holder pages in headless Chromium", function () {
 
   before(async function () {
     const d = demoEnv(this);
+    trustFixtureMaker(d.caStore); // REQ-14: the software test cards' maker root
     requireTool(this, "chromium");
     mkdirSync(ARTIFACTS, { recursive: true });
     svc = await startService(loadConfig({ ...d.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" }));
@@ -106,12 +108,16 @@ describe("applicant and holder pages in headless Chromium", function () {
     const first = await demoOrderInProduction(rt, ra, { staff, orgNumber: `58${stamp}`, holder: { nationalId: APPLICANT, name: "Cy Holder" } });
     const [o1, o2, o3] = first.officers as [Actor, Actor, Actor];
     const doc = { type: "passport", number: "XP112233", expires: new Date(Date.now() + 3650 * 86_400_000) };
-    /** TEMPORARY card source: a software key produced through the RA (the lead switches it to the virtual card's attestation). */
+    /**
+     * Card source: a software card of the test maker with its PIV attestation (REQ-14), recorded as
+     * the card station records it; Chromium presents a software key (the virtual card's key cannot
+     * be handed to the browser here).
+     */
     const produceAndHandOut = async (orderId: string) => {
-      const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-      const o = await ra.orders.act(orderId, "produce", staff, { publicKey: new Uint8Array(publicKey.export({ type: "spki", format: "der" })) });
+      const { certSerial, card } = await produceAttested(rt, ra, orderId, staff);
+      const privateKey = card.privateKey;
       await ra.orders.act(orderId, "hand-out", o3, { secondIdentification: { document: doc, faceCompared: true } });
-      const cert = new X509Certificate((await rt.store.get(o.certSerial!))!.der!);
+      const cert = new X509Certificate((await rt.store.get(certSerial))!.der!);
       const paths = { certPath: join(dir, `${cert.serialNumber}.crt`), keyPath: join(dir, `${cert.serialNumber}.key`) };
       writeFileSync(paths.certPath, cert.toString());
       writeFileSync(paths.keyPath, privateKey.export({ type: "pkcs8", format: "pem" }));

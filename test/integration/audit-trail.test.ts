@@ -2,7 +2,6 @@ import { expect } from "chai";
 import { copyFileSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generateKeyPairSync } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import { loadConfig } from "../../src/composition/config.js";
 import { openRuntime, type Runtime } from "../../src/composition/runtime.js";
@@ -13,6 +12,7 @@ import { DEMO_OFFICERS } from "../../src/composition/demo-setup.js";
 import { FixedClock } from "../../src/shared/clock.js";
 import { CLI, demoBackends, demoEnvReady, requireTool, type DemoEnv } from "../support/environment.js";
 import { shellDatabase, type ShellDatabase } from "../support/shell-database.js";
+import { produceAttested, trustFixtureMaker } from "../support/attestation-fixture.js";
 
 const doc = { type: "passport", number: "AT123456", expires: new Date("2035-01-01") };
 
@@ -37,6 +37,7 @@ describe(`audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, r
     if (backend === "sqlite") requireTool(this, "sqlite3");
     dir = mkdtempSync(join(tmpdir(), "audit-it-"));
     demoDb = shellDatabase(env.databaseUrl, dir);
+    trustFixtureMaker(env.caStore); // REQ-14: the software test cards' maker root, as an operator installs a maker's root
     rt = await openRuntime(loadConfig(env.env));
     ra = await openRa(rt);
     trail = openAuditTrail(rt, ra.workflows);
@@ -48,10 +49,9 @@ describe(`audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, r
   it("ok/evidence for a LoA3 card: two identifiers and a third officer at hand-out, each rule passed with its REQ and CPS; the CLI prints the same", async () => {
     const staff = await staffActor(ra, "556000-0000", "199001011234");
     const { orderId, holderId, officers } = await demoOrderInProduction(rt, ra, { staff, orgNumber: `58${String(Date.now() % 1e8).padStart(8, "0")}`, holder: { nationalId: "197003033456", name: "Cy Holder" } });
-    const spki = new Uint8Array(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "der" }));
     const producer = await staffActor(ra, "556000-0000", DEMO_OFFICERS.ed.nationalId); // the demo's ca-operator
-    const produced = await ra.orders.act(orderId, "produce", producer, { publicKey: spki });
-    serial = produced.certSerial!;
+    const { certSerial, card } = await produceAttested(rt, ra, orderId, producer);
+    serial = certSerial;
     await ra.orders.act(orderId, "hand-out", officers[2]!, { secondIdentification: { document: doc, faceCompared: true } });
     await ra.orders.act(orderId, "activate", { kind: "holder", personId: holderId, roles: [], credentialSerial: serial, loa: 3 }, {});
     const e = await trail.evidence(serial);
@@ -61,7 +61,13 @@ describe(`audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, r
     expect(e.story.filter((s) => s.step === "identified in person").map((s) => s.actor)).to.deep.equal(officers.slice(0, 2).map((o) => `officer:${o.personId}`));
     const out = cli(["audit", "evidence", "--serial", serial]);
     expect(out.status, out.stderr).to.equal(0);
-    expect(JSON.parse(out.stdout).verdict).to.equal("pass");
+    const printed = JSON.parse(out.stdout);
+    expect(printed.verdict).to.equal("pass");
+    // REQ-14: the attestation is in the evidence: card, slot, policies, fingerprints, and the certificates themselves.
+    expect(printed.keyOrigin).to.include({ method: "piv-attestation", cardSerial: card.cardSerial, slot: "9a", pinPolicy: "once", touchPolicy: "never" });
+    expect(Buffer.from(printed.keyOrigin.attestationCertificate, "base64").equals(Buffer.from(card.attestation.certificate))).to.equal(true);
+    expect(e.verdicts.find((v) => v.requirement === "REQ-14")).to.deep.include({ rule: "key generated on the card (attested)", result: "pass" });
+    expect(e.story.find((s) => s.step === "certificate issued for the card's key")!.detail).to.match(new RegExp(`PIV attestation by card ${card.cardSerial}, slot 9a \\(PIN once`));
     expect(cli(["audit", "evidence", "--serial", "zz"]).status).to.equal(2);
   });
 

@@ -16,6 +16,8 @@ import { toPem } from "../../src/asn1/der.js";
 import { CaError } from "../../src/shared/ca-error.js";
 import { CLI, demoEnv, run, type DemoEnv } from "../support/environment.js";
 import { VIRTUAL_READER, cardStart, cardStop, freshCard, virtualCard } from "../support/virtual-card.js";
+import { trustVirtualCardMaker, virtualCardMakerRootFile } from "../support/attestation-fixture.js";
+import { loadOrCreateMakerRoot } from "../support/piv-attestation-maker.js";
 
 const OPENSC_PKCS11 = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";
 const HOLDER_ID = "197003033456"; // alive in the demo register
@@ -38,6 +40,7 @@ describe("card personalisation on a virtual PIV card through real pcscd (issue 6
     env = demoEnv(this);
     virtualCard(this);
     await freshCard();
+    trustVirtualCardMaker(env.caStore); // REQ-14: the virtual card's TEST maker root, installed as an operator installs a card maker's root
     dir = mkdtempSync(join(tmpdir(), "card-it-"));
     // The RA server runs: the standalone station's CLI commands go through its API as an officer.
     svc = await startService(loadConfig({ ...env.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" }));
@@ -61,8 +64,8 @@ describe("card personalisation on a virtual PIV card through real pcscd (issue 6
   });
   const officerArgs = (id: string) => ["--cert", join(env.env.CARDPKI_DATA_DIR!, "demo-officers", `${id}.crt`), "--key", join(env.env.CARDPKI_DATA_DIR!, "demo-officers", `${id}.key`), "--ra-url", svc.ra!.url];
 
-  const orderInProduction = () =>
-    demoOrderInProduction(rt, ra, { staff, orgNumber: `55${String(randomBytes(4).readUInt32BE(0) % 100_000_000).padStart(8, "0")}`, holder: { nationalId: HOLDER_ID, name: "Cy Holder" } });
+  const orderInProduction = (workflowId = "loa3-card-order") =>
+    demoOrderInProduction(rt, ra, { staff, workflowId, orgNumber: `55${String(randomBytes(4).readUInt32BE(0) % 100_000_000).padStart(8, "0")}`, holder: { nationalId: HOLDER_ID, name: "Cy Holder" } });
 
   async function personalise(orderId: string, onStep?: Parameters<Cards["job"]>[0]) {
     const t = cards.transport();
@@ -129,6 +132,36 @@ describe("card personalisation on a virtual PIV card through real pcscd (issue 6
     expect(card.puk_sealed).to.match(/^v1\./);
     const audit = await rt.db("audit_events").where({ object_type: "card", object_id: card.id }).orderBy("seq");
     expect(audit.map((a: any) => a.action)).to.deep.equal(["card.personalise.start", "card.management-key.pending", "card.management-key.set", "card.key.generate", "card.certificate.write", "card.pin.set", "card.personalise"]);
+  });
+
+  it("ok/REQ-14: yubico-piv-tool -a attest on the personalised card gives an attestation that openssl verify accepts against the TEST maker root and the card's f9 certificate (and not against another root); its key is the certified one; the audit trail and `cardpki audit evidence` record it", async function () {
+    if (!personalised || !require_("yubico-piv-tool")) return this.skip();
+    const att = await tool("yubico-piv-tool", ["-r", VIRTUAL_READER, "-a", "attest", "-s", "9a"]);
+    expect(att.status, att.out).to.equal(0);
+    const f9 = await tool("yubico-piv-tool", ["-r", VIRTUAL_READER, "-a", "read-certificate", "-s", "f9"]);
+    expect(f9.status, f9.out).to.equal(0);
+    const attPem = join(dir, "attestation.pem"), f9Pem = join(dir, "f9.pem");
+    writeFileSync(attPem, att.stdout);
+    writeFileSync(f9Pem, f9.stdout);
+    const ok = await tool("openssl", ["verify", "-CAfile", virtualCardMakerRootFile(), "-untrusted", f9Pem, attPem]);
+    expect(ok.out).to.include(`${attPem}: OK`);
+    loadOrCreateMakerRoot(join(dir, "other-maker"));
+    const other = await tool("openssl", ["verify", "-CAfile", join(dir, "other-maker", "maker-root.pem"), "-untrusted", f9Pem, attPem]);
+    expect(other.status).to.not.equal(0);
+    const attested = new X509Certificate(att.stdout);
+    expect(attested.subject).to.equal("CN=YubiKey PIV Attestation 9a");
+    const issued = new X509Certificate((await rt.store.get(personalised.certSerial))!.der!);
+    expect(attested.publicKey.export({ type: "spki", format: "pem" })).to.equal(issued.publicKey.export({ type: "spki", format: "pem" }));
+    const cardSerial = (await rt.db("cards").where({ order_id: personalised.orderId }).first()).card_serial;
+    const produce = await rt.db("audit_events").where({ object_id: personalised.orderId, action: "order.produce" }).first();
+    const origin = JSON.parse(produce.details).keyOrigin;
+    expect(origin).to.include({ method: "piv-attestation", cardSerial, slot: "9a", pinPolicy: "once", touchPolicy: "never", firmware: "5.2.7" });
+    expect(origin.root.subject).to.match(/TEST ONLY/);
+    const ev = await cli(["audit", "evidence", "--serial", personalised.certSerial]);
+    expect(ev.status, ev.stderr).to.equal(0);
+    const e = JSON.parse(ev.stdout);
+    expect(e.keyOrigin).to.include({ method: "piv-attestation", cardSerial, intermediateSha256: createHash("sha256").update(new X509Certificate(f9.stdout).raw).digest("hex") });
+    expect(e.verdicts.find((v: any) => v.requirement === "REQ-14")).to.include({ rule: "key generated on the card (attested)", result: "pass" });
   });
 
   it("ok/a wrong PIN counts down and blocks (yubico-piv-tool); the officer unblocks with the sealed PUK and the new PIN signs again", async function () {
@@ -241,6 +274,37 @@ describe("card personalisation on a virtual PIV card through real pcscd (issue 6
     }
     expect(seen).to.include(false);
     expect(seen.at(-1)).to.equal(true);
+  });
+
+  it("fail/REQ-14: a card whose attestation chains to a maker root nobody installed: production refused (key-attested), no certificate, the order stays in production", async () => {
+    await freshCard(0x20000000 + (Date.now() % 0x0fffffff), { makerDir: join(dir, "rogue-maker") });
+    const { orderId } = await orderInProduction();
+    const before = (await rt.db("certificates").count({ n: "*" }).first()) as { n: number };
+    const e = await personalise(orderId).then(() => undefined, (x: unknown) => x);
+    expect(e).to.be.instanceOf(CaError);
+    expect([(e as CaError).kind, (e as CaError).details?.guard]).to.deep.equal(["policy-violation", "key-attested"]);
+    expect((e as Error).message).to.match(/does not chain to a configured card-maker root.*REQ-14/);
+    expect((await rt.db("certificates").count({ n: "*" }).first()) as { n: number }).to.deep.equal(before);
+    expect((await ra.orderStore.load(orderId))!.state).to.equal("IN_PRODUCTION");
+    expect((await rt.db("cards").where({ order_id: orderId }).first()).state).to.equal("failed");
+  });
+
+  it("ok/REQ-14 LoA2: a card without attestation is produced on the card station's own word (the evidence says not attested); fail/the same kind of card for a LoA3 order is refused", async () => {
+    await freshCard(0x30000000 + (Date.now() % 0x0fffffff), { noAttestation: true });
+    const loa3 = await orderInProduction();
+    const refusedE = await personalise(loa3.orderId).then(() => undefined, (x: unknown) => x);
+    expect((refusedE as CaError).details?.guard).to.equal("key-attested");
+    expect((refusedE as Error).message).to.match(/only keys that come with the card's PIV attestation/);
+    expect((await ra.orderStore.load(loa3.orderId))!.state).to.equal("IN_PRODUCTION");
+    const loa2 = await orderInProduction("loa2-card-order");
+    const r = await personalise(loa2.orderId);
+    expect(r.keyAttested).to.equal(false);
+    const produce = await rt.db("audit_events").where({ object_id: loa2.orderId, action: "order.produce" }).first();
+    expect(JSON.parse(produce.details).keyOrigin).to.include({ method: "card-station", attested: false, cardSerial: r.cardSerial });
+    const ev = JSON.parse((await cli(["audit", "evidence", "--serial", r.certSerial])).stdout);
+    expect(ev.verdicts.find((v: any) => v.requirement === "REQ-14")).to.include({ result: "pass" });
+    expect(ev.verdicts.find((v: any) => v.requirement === "REQ-14").detail).to.match(/no attestation: key generated by the card station/);
+    await freshCard();
   });
 });
 

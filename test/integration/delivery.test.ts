@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { request } from "node:https";
-import { X509Certificate, generateKeyPairSync, randomBytes } from "node:crypto";
+import { X509Certificate, randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { demoBackends, demoEnvReady, requireTool } from "../support/environment.js";
 import { startMailSink, type MailSink } from "../support/mail-sink.js";
 import { startSmsStub, type SmsStub } from "../support/sms-stub.js";
+import { attestedCardFor, trustFixtureMaker } from "../support/attestation-fixture.js";
 import { loadConfig } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
 import { openDelivery } from "../../src/composition/delivery.js";
@@ -18,10 +19,6 @@ import { WIPED_BODY } from "../../src/store/delivery.store.js";
 interface Cred { key: string; cert: string }
 interface Reply { status: number; body: any; text: string }
 
-const newKey = () => {
-  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-  return { key: privateKey.export({ type: "pkcs8", format: "pem" }) as string, spki: new Uint8Array(publicKey.export({ type: "spki", format: "der" })), spkiPem: publicKey.export({ type: "spki", format: "pem" }) as string };
-};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const LINK = /(https:\/\/[^\s/]+)\/applicant\/#order=([0-9a-f]{32})&token=([A-Z0-9]+)/;
 
@@ -93,14 +90,16 @@ describe(`delivery/outbox over SMTP, SMS gateway and print files (REQ-15) [${bac
     await ok(call("POST", `/api/v1/orders/${order.id}/actions/identify`, { document: doc, faceCompared: true }, more[0]));
     await ok(call("POST", `/api/v1/orders/${order.id}/actions/approve`, {}, more[1]));
     await ok(call("POST", `/api/v1/orders/${order.id}/actions/start-production`, {}, more[0]));
-    const key = newKey();
-    const produced = await ok(call("POST", `/api/v1/orders/${order.id}/actions/produce`, { publicKey: key.spkiPem }, producer));
+    // REQ-14: a software card of the test maker, recorded for the order as the card station records it.
+    const c = await attestedCardFor(svc.runtime, svc.ra!.ra, order.id);
+    const produced = await ok(call("POST", `/api/v1/orders/${order.id}/actions/produce`, c.body, producer));
     const rec = await svc.runtime.store.get(produced.certificateSerial);
-    return { orderId: order.id, card: { key: key.key, cert: new X509Certificate(rec!.der!).toString() } };
+    return { orderId: order.id, card: { key: c.privateKey.export({ type: "pkcs8", format: "pem" }) as string, cert: new X509Certificate(rec!.der!).toString() } };
   }
 
   before(async function () {
     const d = await demoEnvReady(this, backend);
+    trustFixtureMaker(d.caStore); // REQ-14: the software test cards' maker root
     sink = await startMailSink({ tls: true, auth: { user: smtpUser, pass: smtpPass } });
     sms = await startSmsStub();
     const secrets = mkdtempSync(join(tmpdir(), "cardpki-delivery-"));

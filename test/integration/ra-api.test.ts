@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { demoBackends, demoEnvReady, run, type DemoEnv } from "../support/environment.js";
 import { loadConfig } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
+import { attestedCardFor, trustFixtureMaker } from "../support/attestation-fixture.js";
 
 interface Cred { key: string; cert: string; serial: string; spki: Uint8Array }
 interface Reply { status: number; body: any; headers: Record<string, unknown> }
@@ -62,6 +63,16 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     return { key: key.key, cert: x.toString(), serial: x.serialNumber.toLowerCase(), spki: key.spki };
   };
 
+  /**
+   * REQ-14: a software card for the order (service-level fixture: the card recorded as the card
+   * station records it, the key's PIV attestation from the test maker root this suite installed).
+   * The virtual card itself is personalised in card-personalisation and the e2e portal test.
+   */
+  async function attestedKey(orderId: string) {
+    const c = await attestedCardFor(svc.runtime, svc.ra!.ra, orderId);
+    return { key: { key: c.privateKey.export({ type: "pkcs8", format: "pem" }) as string, spki: c.spki }, body: c.body, card: c };
+  }
+
   /** A card order through the API up to hand-out, with the given identifiers/hand-out officer; returns the card credential. */
   async function cardFlow(o: { personKey: string; purpose?: "holder" | "officer"; creator: Cred; id1: Cred; id2: Cred; approver: Cred; handOut: Cred; producer: Cred }): Promise<{ orderId: string; card: Cred }> {
     const p = people[o.personKey]!;
@@ -71,8 +82,8 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     await ok(act(order.id, "identify", o.id2, { document: doc, faceCompared: true }));
     await ok(act(order.id, "approve", o.approver));
     await ok(act(order.id, "start-production", o.approver));
-    const key = newKey();
-    const produced = await ok(act(order.id, "produce", o.producer, { publicKey: key.spkiPem }));
+    const { key, body } = await attestedKey(order.id);
+    const produced = await ok(act(order.id, "produce", o.producer, body));
     await ok(act(order.id, "hand-out", o.handOut, { secondIdentification: { document: { ...doc, type: "national-id-card" }, faceCompared: true } }));
     const rec = await svc.runtime.store.get(produced.certificateSerial);
     return { orderId: order.id, card: credOf(key, rec!.der!) };
@@ -80,6 +91,7 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
 
   before(async function () {
     const d = (demo = await demoEnvReady(this, backend));
+    trustFixtureMaker(d.caStore); // REQ-14: the software test cards' maker, installed as an operator installs a card maker's root
     const config = loadConfig({ ...d.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" });
     // The demo register, plus the people of this test (REQ-07).
     const reg = JSON.parse(readFileSync(config.ra.registerFile, "utf8"));
@@ -157,10 +169,20 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     await ok(act(order.id, "identify", b, { document: doc, faceCompared: true }));
     await ok(act(order.id, "approve", b));
     await ok(act(order.id, "start-production", a));
-    const notCaOperator = await act(order.id, "produce", a, { publicKey: newKey().spkiPem });
+    const { key, body, card: software } = await attestedKey(order.id);
+    const notCaOperator = await act(order.id, "produce", a, body);
     expect(notCaOperator.status).to.equal(403);
-    const key = newKey();
-    const produced = await ok(act(order.id, "produce", D.ed!, { publicKey: key.spkiPem }));
+    // REQ-14: a bare public key, a card-station claim over the API, an attestation without its f9 certificate: refused, nothing issued.
+    const bare = await act(order.id, "produce", D.ed!, { publicKey: newKey().spkiPem });
+    expect([bare.status, bare.body.guard, bare.body.requirement]).to.deep.equal([422, "key-attested", "REQ-14"]);
+    expect(bare.body.detail).to.match(/bare public key is not certified/);
+    const claimed = await act(order.id, "produce", D.ed!, { publicKey: newKey().spkiPem, keyOrigin: "card-station" });
+    expect([claimed.status, claimed.body.guard]).to.deep.equal([422, "key-attested"]);
+    const forged = await act(order.id, "produce", D.ed!, { attestation: { certificate: body.attestation.intermediate, intermediate: body.attestation.intermediate } });
+    expect([forged.status, forged.body.guard]).to.deep.equal([422, "key-attested"]);
+    expect((await act(order.id, "produce", D.ed!, { attestation: { certificate: body.attestation.certificate } })).status).to.equal(400);
+    expect((await ok(call("GET", `/api/v1/orders/${order.id}`, undefined, s1))).state).to.equal("IN_PRODUCTION");
+    const produced = await ok(act(order.id, "produce", D.ed!, { ...body, publicKey: Buffer.from(software.spki).toString("base64") }));
     const second = { secondIdentification: { document: doc, faceCompared: true } };
     for (const [who, cred, guard] of [["an identifier", a, "not-an-identifier"], ["the other identifier", b, "not-an-identifier"], ["an officer with an expired qualification", d, "officer-qualified"]] as const) {
       const r = await act(order.id, "hand-out", cred, second);

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { randomBytes, X509Certificate } from "node:crypto";
 import { openDatabase, type Database } from "../../src/store/database.js";
 import { KnexOrderStore } from "../../src/store/order.store.js";
 import { KnexDirectoryStore } from "../../src/store/directory.store.js";
@@ -33,6 +33,11 @@ import { PROFILES, REPO_ROOT, softwareAuthority } from "../support/test-ca.js";
 import { testKey } from "../support/keys.js";
 import { refused } from "../support/refused.js";
 import { testDatabases } from "../support/databases.js";
+import { keyAttestationVerifier } from "../../src/composition/key-attestation.js";
+import type { KeyOriginDeps } from "../../src/ra/key-origin.js";
+import type { ProductionCard } from "../../src/ra/ports.js";
+import { createMakerRoot, softwareAttestation } from "../support/piv-attestation-maker.js";
+import { fixtureMakerRoot, installAttestationRoot } from "../support/attestation-fixture.js";
 
 
 /** The order service on real SQLite and PostgreSQL databases with the real CA pipeline (software CA key): CAS writes, audit, expiry. */
@@ -56,6 +61,19 @@ describe(`ra/order-service on ${backend.name}`, function () {
   // REQ-29: the stores seal names and outbox messages; here under a software data key (the HSM-wrapped one is tested in personal-data.test.ts).
   const cipher = new FieldCipher([{ id: "dk1", key: randomBytes(32) }], "dk1", cryptoRandom);
   let outbox: KnexOutboxStore;
+  // REQ-14: the card station's record of the card per order, and the maker roots in a CA store of this test.
+  const cardsOfOrders = new Map<string, ProductionCard>();
+  const caStore = mkdtempSync(join(tmpdir(), "ra-orders-ca-"));
+  installAttestationRoot(caStore, fixtureMakerRoot().certDer, "software-test-maker");
+  const keyOrigins: KeyOriginDeps = { verifier: keyAttestationVerifier(caStore), cards: { cardForOrder: async (id) => cardsOfOrders.get(id) } };
+  let nextCard = 30_000_000;
+  /** What the card station does before production: record the card; then the card's attestation of its key. */
+  const attested = (orderId: string, o: { maker?: ReturnType<typeof createMakerRoot>; pinPolicy?: "never" | "once" } = {}) => {
+    const serial = nextCard++;
+    cardsOfOrders.set(orderId, { cardSerial: String(serial), state: "personalising", managementKeyRecorded: true });
+    const a = softwareAttestation(o.maker ?? fixtureMakerRoot(), { cardSerial: serial, ...(o.pinPolicy ? { pinPolicy: o.pinPolicy } : {}) });
+    return { attestation: { certificate: a.certificate, intermediate: a.intermediate }, publicKey: a.spki };
+  };
 
   before(async () => {
     db = await openDatabase(await backend.url());
@@ -71,7 +89,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
     const ca = softwareAuthority();
     certs = cardCertificates({ issuer: new CertificateIssuer({ profiles: PROFILES, store: certStore, clock, random: cryptoRandom }), registry, store: certStore }, () => ca);
     const workflows = loadWorkflows(join(REPO_ROOT, "policies", "workflows"));
-    service = new OrderService({ orders, directory, workflows, certs, register, hasher, clock, random: cryptoRandom, currentTermsVersion: "2026-01" });
+    service = new OrderService({ orders, directory, workflows, certs, register, hasher, clock, random: cryptoRandom, currentTermsVersion: "2026-01", keyOrigins });
     expiry = new ExpiryScheduler({ orders, service, certs, workflows, clock });
   });
   after(async () => db?.destroy());
@@ -93,7 +111,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
     // What an action returns is the order as stored (built from the change, not read back).
     const started = await service.act(id, "start-production", officer("o1"), {});
     expect(started).to.deep.equal(await orders.load(id));
-    const produced = await service.act(id, "produce", caOp, { publicKey: testKey("P-256").spki });
+    const produced = await service.act(id, "produce", caOp, attested(id));
     expect(produced).to.deep.equal(await orders.load(id));
     expect(produced.state).to.equal("PRODUCED");
     expect((await certStore.get(produced.certSerial!))!.profileId).to.equal("loa3-smartcard-auth");
@@ -109,6 +127,35 @@ describe(`ra/order-service on ${backend.name}`, function () {
     const everything = JSON.stringify([audit, ids, await db("orders").where({ id })]);
     expect(everything).to.not.include("AB123456");
     expect(everything).to.not.include("197003033456");
+  });
+
+  it("fail/REQ-14: production refuses a bare public key (LoA3 and LoA2), another maker's attestation, another card's, a key without PIN; nothing is issued; ok/the attestation is in the audit event", async () => {
+    for (const wf of ["loa3-card-order", "loa2-card-order"]) {
+      const id = await toApproved(wf);
+      await service.act(id, "start-production", officer("o1"), {});
+      const before = await db("certificates").count({ n: "*" }).first();
+      const cases: [string, () => Parameters<OrderService["act"]>[3], RegExp][] = [
+        ["bare key", () => ({ publicKey: testKey("P-256").spki }), /bare public key is not certified/],
+        ["no key at all", () => ({}), /needs the card's PIV attestation/],
+        ["another maker", () => attested(id, { maker: createMakerRoot(new Date(), "untrusted maker") }), /does not chain to a configured card-maker root/],
+        ["another card", () => { const a = attested(id); cardsOfOrders.set(id, { cardSerial: "1", state: "personalising", managementKeyRecorded: true }); return a; }, /the card recorded for this order is 1/],
+        ["no PIN", () => attested(id, { pinPolicy: "never" }), /PIN policy is 'never'/],
+        ["card-station claim from a caller", () => ({ keyOrigin: "card-station" as const, publicKey: testKey("P-256").spki }), wf === "loa3-card-order" ? /only keys that come with the card's PIV attestation/ : /only from the card station/],
+      ];
+      for (const [name, req, re] of cases) {
+        const e = await refused(service.act(id, "produce", caOp, req()));
+        expect([e.kind, e.details?.guard, e.details?.requirement], `${wf}: ${name}`).to.deep.equal(["policy-violation", "key-attested", "REQ-14"]);
+        expect(e.message, `${wf}: ${name}`).to.match(re);
+      }
+      expect(await db("certificates").count({ n: "*" }).first()).to.deep.equal(before);
+      expect((await orders.load(id))!.state).to.equal("IN_PRODUCTION");
+      const req = attested(id);
+      const produced = await service.act(id, "produce", caOp, req);
+      const cert = await certStore.get(produced.certSerial!);
+      expect(Buffer.from(new X509Certificate(cert!.der!).publicKey.export({ type: "spki", format: "der" })).equals(Buffer.from(req.publicKey))).to.equal(true);
+      const event = await db("audit_events").where({ object_id: id, action: "order.produce" }).first();
+      expect(JSON.parse(event.details).keyOrigin).to.include({ method: "piv-attestation", cardSerial: cardsOfOrders.get(id)!.cardSerial, slot: "9a", pinPolicy: "once", touchPolicy: "never" });
+    }
   });
 
   it("ok/50 parallel approve calls by 50 officers: exactly one transition, 49 conflicts", async () => {
@@ -140,7 +187,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
   it("ok/LoA2 by mail: the activation code goes to the outbox, not to the officer; activation needs the card and the right code", async () => {
     const id = await toApproved("loa2-card-order");
     await service.act(id, "start-production", officer("o1"), {});
-    const produced = await service.act(id, "produce", caOp, { publicKey: testKey("P-256").spki });
+    const produced = await service.act(id, "produce", caOp, attested(id));
     const handed = await service.act(id, "send-by-mail", officer("o3"), { cardChannel: "mail", activationCodeChannel: "sms" });
     expect(JSON.stringify(handed)).to.not.match(/Activation code/);
     const note = (await outbox.recent({ limit: 1000 })).find((n) => n.body.startsWith(`Activation code for order ${id}`))!;
@@ -157,7 +204,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
   it("ok/expiry: a card not activated within the deadline is revoked (REQ-15); a crash between expiry and revocation is repaired", async () => {
     const id = await toApproved();
     await service.act(id, "start-production", officer("o1"), {});
-    const { certSerial } = await service.act(id, "produce", caOp, { publicKey: testKey("P-256").spki });
+    const { certSerial } = await service.act(id, "produce", caOp, attested(id));
     await service.act(id, "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } });
     expect((await expiry.sweep()).expired).to.not.include(id); // not due yet
     clock.advance(31 * 86_400_000);
@@ -200,7 +247,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
     await service.act(o.id, "identify", officer("o2"), { document: doc, faceCompared: true });
     await service.act(o.id, "approve", officer("o2"), {});
     await service.act(o.id, "start-production", officer("o1"), {});
-    const { certSerial } = await service.act(o.id, "produce", caOp, { publicKey: testKey("P-256").spki });
+    const { certSerial } = await service.act(o.id, "produce", caOp, attested(o.id));
     await service.act(o.id, "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } });
     return certSerial!;
   }
@@ -220,7 +267,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
   it("ok/expiry repair also revokes a card left on hold after its order expired (REQ-15)", async () => {
     const id = await toApproved();
     await service.act(id, "start-production", officer("o1"), {});
-    const { certSerial } = await service.act(id, "produce", caOp, { publicKey: testKey("P-256").spki });
+    const { certSerial } = await service.act(id, "produce", caOp, attested(id));
     await service.act(id, "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } });
     clock.advance(31 * 86_400_000);
     try {
@@ -263,7 +310,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
   it("fail/REQ-05: a document the lost/stolen register lists is refused at identification and at hand-out; a register that does not answer stops the action", async () => {
     const file = join(mkdtempSync(join(tmpdir(), "docreg-")), "documents.json");
     writeFileSync(file, JSON.stringify({ documents: [{ type: "passport", number: "ST0LEN1", reason: "stolen" }, { type: "national-id-card", number: "L0ST2", reason: "lost" }] }));
-    const checked = new OrderService({ orders, directory, workflows: loadWorkflows(join(REPO_ROOT, "policies", "workflows")), certs, register, hasher, clock, random: cryptoRandom, currentTermsVersion: "2026-01", documents: fileDocumentRegister(file) });
+    const checked = new OrderService({ orders, directory, workflows: loadWorkflows(join(REPO_ROOT, "policies", "workflows")), certs, register, hasher, clock, random: cryptoRandom, currentTermsVersion: "2026-01", documents: fileDocumentRegister(file), keyOrigins });
     const o = await checked.create(officer("o1"), { personId: "applicant", workflowId: "loa3-card-order", nationalId: "197003033456" });
     await checked.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: await tokenOf(o.id), termsVersion: "2026-01", accepted: true });
     const e = await refused(checked.act(o.id, "identify", officer("o1"), { document: { ...doc, number: "st0len-1" }, faceCompared: true }));
@@ -275,7 +322,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
     expect(JSON.parse(audit.details).documentRegister).to.equal(`file:${file}`);
     await checked.act(o.id, "approve", officer("o2"), {});
     await checked.act(o.id, "start-production", officer("o1"), {});
-    await checked.act(o.id, "produce", caOp, { publicKey: testKey("P-256").spki });
+    await checked.act(o.id, "produce", caOp, attested(o.id));
     const atHandOut = await refused(checked.act(o.id, "hand-out", officer("o3"), { secondIdentification: { document: { type: "national-id-card", number: "L0ST2", expires: doc.expires }, faceCompared: true } }));
     expect(atHandOut.message).to.match(/hand-out identity document is reported lost/);
     rmSync(file);

@@ -1,10 +1,11 @@
 import { expect } from "chai";
 import { request } from "node:https";
-import { X509Certificate, generateKeyPairSync, randomBytes } from "node:crypto";
+import { X509Certificate, randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "node:https";
 import { demoBackends, demoEnvReady, run, type DemoEnv } from "../support/environment.js";
+import { attestedCardFor, trustFixtureMaker } from "../support/attestation-fixture.js";
 import { REPO_ROOT } from "../support/test-ca.js";
 import { loadConfig, type Config } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
@@ -21,10 +22,6 @@ interface CallOpts { body?: unknown; raw?: string; cred?: Cred; headers?: Record
 const DAY = 86_400_000;
 const doc = { type: "passport", number: "XP445566", expires: "2031-05-01" };
 
-function newKey() {
-  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-  return { key: privateKey.export({ type: "pkcs8", format: "pem" }) as string, spki: new Uint8Array(publicKey.export({ type: "spki", format: "der" })), spkiPem: publicKey.export({ type: "spki", format: "pem" }) as string };
-}
 const credOf = (key: string, der: Uint8Array): Cred => {
   const x = new X509Certificate(der);
   return { key, cert: x.toString(), serial: x.serialNumber.toLowerCase() };
@@ -126,14 +123,14 @@ describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () 
   }
 
   /**
-   * A card certificate for an order in production. TEMPORARY: a software key posted to produce (as
-   * the RA API test does), until production takes the card's attestation; the lead switches this
-   * one function to the virtual card.
+   * A card certificate for an order in production (REQ-14): a software card of the test maker with
+   * its PIV attestation, recorded for the order as the card station records it (the virtual card
+   * itself: test/support/card-client.ts personaliseForOrder + cardRequest).
    */
   async function produceCard(orderId: string): Promise<Cred> {
-    const key = newKey();
-    const o = await act(orderId, "produce", D.ed!, { publicKey: key.spkiPem });
-    return credOf(key.key, (await svc.runtime.store.get(o.certificateSerial))!.der!);
+    const c = await attestedCardFor(svc.runtime, svc.ra!.ra, orderId);
+    const o = await act(orderId, "produce", D.ed!, c.body);
+    return credOf(c.privateKey.export({ type: "pkcs8", format: "pem" }) as string, (await svc.runtime.store.get(o.certificateSerial))!.der!);
   }
 
   /** A card order up to hand-out, the terms accepted on the applicant's link. */
@@ -188,6 +185,7 @@ describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () 
 
   before(async function () {
     const d = (demo = await demoEnvReady(this, backend));
+    trustFixtureMaker(d.caStore); // REQ-14: the software test cards' maker root
     config = loadConfig({ ...d.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" });
     const reg = JSON.parse(readFileSync(config.ra.registerFile, "utf8"));
     for (let i = 0; i < 20; i++) reg.people[nid(i)] = { status: "alive", givenName: "Registered", surname: `Applicant ${i}` };

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { demoEnv, run, type DemoEnv } from "../support/environment.js";
+import { attestedCardFor, trustFixtureMaker } from "../support/attestation-fixture.js";
 import { testDatabases } from "../support/databases.js";
 import { loadConfig } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
@@ -83,16 +84,17 @@ describe(`http/subject data from authoritative sources (REQ-07, REQ-01, REQ-11) 
   const second = { secondIdentification: { document: { ...doc, type: "national-id-card" }, faceCompared: true } };
 
   /**
-   * The one place a card is produced in this file: the ca-operator's produce step for a key made
-   * here (the card station does this with a key generated on the card).
+   * The one place a card is produced in this file: the ca-operator's produce step for a software
+   * card of the test maker with its PIV attestation (REQ-14), recorded for the order as the card
+   * station records it (the card station does this with a key generated on the card).
    */
   async function produceCard(orderId: string, producer: Cred): Promise<Reply & { card?: Cred; der?: Uint8Array }> {
-    const key = newKey();
-    const r = await act(orderId, "produce", producer, { publicKey: key.spkiPem });
+    const c = await attestedCardFor(svc.runtime, svc.ra!.ra, orderId);
+    const r = await act(orderId, "produce", producer, c.body);
     if (r.status !== 200) return r;
     const der = (await svc.runtime.store.get(r.body.certificateSerial))!.der!;
     const x = new X509Certificate(der);
-    return { ...r, der, card: { key: key.key, cert: x.toString(), serial: x.serialNumber.toLowerCase() } };
+    return { ...r, der, card: { key: c.privateKey.export({ type: "pkcs8", format: "pem" }) as string, cert: x.toString(), serial: x.serialNumber.toLowerCase() } };
   }
 
   /** An order through terms, two identifications and approval by staff (service-owner staff serve this organisation). */
@@ -132,6 +134,7 @@ describe(`http/subject data from authoritative sources (REQ-07, REQ-01, REQ-11) 
 
   before(async function () {
     demo = demoEnv(this);
+    trustFixtureMaker(demo.caStore); // REQ-14: the software test cards' maker root
     own = mkdtempSync(join(tmpdir(), "subject-it-"));
     const registerFile = join(own, "register.json");
     writeFileSync(registerFile, JSON.stringify({ people: Object.fromEntries(Object.values(PEOPLE).map((p) => [p.nationalId, p.register])) }));

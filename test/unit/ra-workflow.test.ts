@@ -27,6 +27,8 @@ const applicant: Actor = { kind: "applicant", roles: [] };
 const holder: Actor = { kind: "holder", personId: "applicant", roles: [], credentialSerial: "c1", loa: 3 };
 const terms = (termsVersion = TERMS, extra: Partial<ActionInput> = {}): ActionInput => ({ termsVersion, accepted: true, applicantTokenHash: "t1", ...extra });
 const staffCaOp = officer("op", { roles: ["ca-operator"], organisationId: "so", serviceOwnerStaff: true });
+/** What the order service hands the engine for a key the card attested (REQ-14). */
+const ATTESTED: ActionInput = { keyOrigin: { ok: true, spki: Uint8Array.of(0x30, 1), evidence: {} } };
 
 function refusal(f: () => unknown): CaError {
   try {
@@ -56,8 +58,11 @@ describe("policy/workflow (LoA workflows as data)", () => {
     ["an applicant action without the applicant's token", (w) => (w.transitions[0].guards = ["terms-version-current"]), /applicant-token/],
     ["a renewal identification without the register check", (w) => (w.transitions[2].guards = ["existing-eid-valid"]), /register-checked/],
     ["activation without the card of the order", (w) => (w.transitions[7].guards = ["within-activation-deadline"]), /card-of-this-order/],
-    ["production without the public key", (w) => (w.transitions[5].guards = ["not-own-order", "same-organisation", "approval-current"]), /public-key-present/],
-    ["production that ignores the age of the approval", (w) => (w.transitions[5].guards = ["not-own-order", "same-organisation", "public-key-present"]), /approval-current/],
+    ["production without the key attestation check", (w) => (w.transitions[5].guards = ["not-own-order", "same-organisation", "approval-current"]), /key-attested/],
+    ["LoA3 accepting keys from the card station without attestation", (w) => (w.attestation.cardStationFallback = true), /cardStationFallback is LoA2 only.*REQ-14/],
+    ["no attestation policy", (w) => delete w.attestation, /attestation/],
+    ["an attestation policy without roots", (w) => (w.attestation.roots = []), /attestation\/roots/],
+    ["production that ignores the age of the approval", (w) => (w.transitions[5].guards = ["not-own-order", "same-organisation", "key-attested"]), /approval-current/],
     ["start-production that ignores the age of the approval", (w) => (w.transitions[4].guards = ["not-own-order", "same-organisation"]), /approval-current/],
     ["no approvalValidDays", (w) => delete w.approvalValidDays, /approvalValidDays/],
     ["LoA3 identify without the lost/stolen document check", (w) => (w.transitions[1].guards = w.transitions[1].guards.filter((g: string) => g !== "document-not-reported")), /document-not-reported/],
@@ -92,7 +97,7 @@ describe("ra/workflow-engine (REQ-03/04/09/10/15/25)", () => {
       ["IDENTIFIED", "identify", officer("o2"), identifyInput, { identifications: [ident("o1")] }],
       ["IDENTIFIED", "approve", officer("o2"), {}, { identifications: [ident("o1"), ident("o2")] }],
       ["APPROVED", "start-production", officer("o1"), {}, {}],
-      ["IN_PRODUCTION", "produce", staffCaOp, { publicKey: Uint8Array.of(0x30, 1) }, {}],
+      ["IN_PRODUCTION", "produce", staffCaOp, { keyOrigin: { ok: true, spki: Uint8Array.of(0x30, 1), evidence: {} } }, {}],
       ["PRODUCED", "hand-out", officer("o3"), { secondIdentification: { document: doc("national-id-card"), faceCompared: true } }, { identifications: [ident("o1"), ident("o2")] }],
       ["HANDED_OUT", "activate", holder, {}, { handedOutAt: NOW }],
     ];
@@ -118,10 +123,11 @@ describe("ra/workflow-engine (REQ-03/04/09/10/15/25)", () => {
     ["activation after the deadline", () => decide(LOA3, order("HANDED_OUT", { handedOutAt: new Date("2026-04-01") }), "activate", holder, {}, NOW, TERMS), "within-activation-deadline", /deadline/],
     ["activation with another card", () => decide(LOA3, order("HANDED_OUT", { handedOutAt: NOW }), "activate", { ...holder, credentialSerial: "other" }, {}, NOW, TERMS), "card-of-this-order", /card of this order/],
     ["LoA2 activation with a wrong code", () => decide(LOA2, order("HANDED_OUT", { handedOutAt: NOW, activationCodeHash: "right" }), "activate", holder, { activationCodeHash: "wrong" }, NOW, TERMS), "activation-code-correct", /activation code/],
-    ["production without the card's public key", () => decide(LOA3, order("IN_PRODUCTION"), "produce", staffCaOp, {}, NOW, TERMS), "public-key-present", /public key/],
+    ["production without the card's attestation", () => decide(LOA3, order("IN_PRODUCTION"), "produce", staffCaOp, {}, NOW, TERMS), "key-attested", /PIV attestation/],
+    ["production with a refused key origin", () => decide(LOA3, order("IN_PRODUCTION"), "produce", staffCaOp, { publicKey: Uint8Array.of(0x30, 1), keyOrigin: { ok: false, reason: "a bare public key is not certified" } }, NOW, TERMS), "key-attested", /bare public key is not certified/],
     ["start-production on an approval older than approvalValidDays", () => decide(LOA3, order("APPROVED", { approvedAt: new Date("2026-04-30T09:59:59Z") }), "start-production", officer("o1"), {}, NOW, TERMS), "approval-current", /older than 30 days.*identified and approved again/],
-    ["production on an approval that aged out while in production", () => decide(LOA3, order("IN_PRODUCTION", { approvedAt: new Date("2026-04-01T00:00:00Z") }), "produce", staffCaOp, { publicKey: Uint8Array.of(0x30, 1) }, NOW, TERMS), "approval-current", /older than 30 days/],
-    ["production of an order with no recorded approval", () => decide(LOA2, order("IN_PRODUCTION", { approvedAt: undefined }), "produce", staffCaOp, { publicKey: Uint8Array.of(0x30, 1) }, NOW, TERMS), "approval-current", /no recorded approval/],
+    ["production on an approval that aged out while in production", () => decide(LOA3, order("IN_PRODUCTION", { approvedAt: new Date("2026-04-01T00:00:00Z") }), "produce", staffCaOp, ATTESTED, NOW, TERMS), "approval-current", /older than 30 days/],
+    ["production of an order with no recorded approval", () => decide(LOA2, order("IN_PRODUCTION", { approvedAt: undefined }), "produce", staffCaOp, ATTESTED, NOW, TERMS), "approval-current", /no recorded approval/],
     ["renewal on a LoA2 eID for a LoA3 card", () => decide(LOA3, order("TERMS_ACCEPTED", { renewalOf: "c0" }), "identify-by-eid", { ...holder, credentialSerial: "c0", loa: 2 }, {}, NOW, TERMS), "existing-eid-valid", /LoA3/],
     ["renewal with someone else's eID", () => decide(LOA3, order("TERMS_ACCEPTED", { renewalOf: "c0" }), "identify-by-eid", { ...holder, credentialSerial: "c0", personId: "mallory" }, {}, NOW, TERMS), "existing-eid-valid", /someone else/],
     ["a document reported stolen", () => decide(LOA3, order("TERMS_ACCEPTED"), "identify", officer("o1"), { ...identifyInput, documentRegister: { source: "police", reported: [{ document: "identity document", reason: "stolen" }] } }, NOW, TERMS), "document-not-reported", /reported stolen in police/],

@@ -141,7 +141,7 @@ function actionForm(order, action, offered) {
       say("Personalising: keep the card in the reader…");
       const r = await api("POST", `/orders/${order.id}/personalise`, f.get("reader") ? { reader: f.get("reader") } : {});
       steps.replaceChildren(...r.steps.map((s) => h("li", { text: s })));
-      flash = `Card ${r.cardSerial} personalised: certificate ${r.certSerial} in slot ${r.slot}; ${r.roundTrips} card commands (${r.steps.join(", ")}).`;
+      flash = `Card ${r.cardSerial} personalised: certificate ${r.certSerial} in slot ${r.slot}; ${r.keyAttested ? "key attested by the card" : "card without attestation (key vouched for by the card station)"}; ${r.roundTrips} card commands (${r.steps.join(", ")}).`;
       location.hash = `#/orders/${order.id}`;
     })));
   } else if (action === "send-by-mail") {
