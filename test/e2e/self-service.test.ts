@@ -7,6 +7,7 @@ import type { Browser, Page } from "playwright-core";
 import { loadConfig } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
 import { demoOrderInProduction, staffActor } from "../../src/composition/demo-orders.js";
+import { DEMO_OFFICERS } from "../../src/composition/demo-setup.js";
 import type { Actor } from "../../src/ra/order.js";
 import { demoEnv, requireTool } from "../support/environment.js";
 import { produceAttested, trustFixtureMaker } from "../support/attestation-fixture.js";
@@ -25,6 +26,8 @@ describe("applicant and holder pages in headless Chromium", function () {
   let svc: Service;
   let browser: Browser;
   let staff: Actor;
+  let officer: Actor;
+  let producer: Actor;
   const stamp = String(Date.now() % 1e8).padStart(8, "0");
 
   /**
@@ -42,7 +45,9 @@ describe("applicant and holder pages in headless Chromium", function () {
     requireTool(this, "chromium");
     mkdirSync(ARTIFACTS, { recursive: true });
     svc = await startService(loadConfig({ ...d.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" }));
-    staff = await staffActor(svc.ra!.ra, "556000-0000", "199001011234");
+    staff = await staffActor(svc.ra!.ra, "556000-0000", DEMO_OFFICERS.ada.nationalId); // ra-admin: onboards and binds
+    officer = await staffActor(svc.ra!.ra, "556000-0000", DEMO_OFFICERS.bo.nationalId); // ra-officer: orders
+    producer = await staffActor(svc.ra!.ra, "556000-0000", DEMO_OFFICERS.ed.nationalId); // ca-operator: produces
     const { chromium } = await import("playwright-core");
     browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-default-apps"] });
   });
@@ -57,7 +62,7 @@ describe("applicant and holder pages in headless Chromium", function () {
     const org = await ra.onboarding.registerOrganisation(staff, { orgNumber: `57${stamp}`, name: "Applicant Kund AB", country: "SE" });
     await ra.onboarding.recordOnboardingEvidence(staff, org.id, { registrationCertificate: "e2e", domain: "applicant.example", domainValidationMethod: "dns-txt" });
     const person = await ra.onboarding.bindPerson(staff, org.id, { nationalId: APPLICANT, name: "Cy Applicant" });
-    const order = await ra.orders.create(staff, { personId: person.id, workflowId: "loa3-card-order", nationalId: APPLICANT });
+    const order = await ra.orders.create(officer, { personId: person.id, workflowId: "loa3-card-order", nationalId: APPLICANT });
     const link = await applicantLinkFor(order.id);
 
     const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
@@ -114,7 +119,7 @@ describe("applicant and holder pages in headless Chromium", function () {
      * be handed to the browser here).
      */
     const produceAndHandOut = async (orderId: string) => {
-      const { certSerial, card } = await produceAttested(rt, ra, orderId, staff);
+      const { certSerial, card } = await produceAttested(rt, ra, orderId, producer);
       const privateKey = card.privateKey;
       await ra.orders.act(orderId, "hand-out", o3, { secondIdentification: { document: doc, faceCompared: true } });
       const cert = new X509Certificate((await rt.store.get(certSerial))!.der!);
