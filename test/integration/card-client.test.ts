@@ -95,7 +95,7 @@ describe("test support: HTTPS with the client key on the virtual card (curl + pk
       const config = svc.runtime.config;
       const staff = await staffActor(ra, "556000-0000", "199001011234");
       const { orderId, holderId, officers } = await demoOrderInProduction(svc.runtime, ra, { staff, orgNumber: `54${String(Date.now() % 1e8).padStart(8, "0")}`, holder: { nationalId: "197003033456", name: "Cy Holder" } });
-      const operator = { certPem: readFileSync(join(config.dataDir, "demo-officers", "staff.crt"), "utf8"), keyPem: readFileSync(join(config.dataDir, "demo-officers", "staff.key"), "utf8") };
+      const operator = { certPem: readFileSync(join(config.dataDir, "demo-officers", "ed.crt"), "utf8"), keyPem: readFileSync(join(config.dataDir, "demo-officers", "ed.key"), "utf8") }; // the demo's ca-operator
       const p = await personaliseForOrder({ raUrl: svc.ra!.url, orderId, caFile: config.ra.tlsCert, operator });
       expect(p.result.keyAttested).to.equal(true);
       expect(new X509Certificate(p.certPem).serialNumber.toLowerCase().replace(/^0+/, "")).to.equal(String(p.result.certSerial).replace(/^0+/, ""));

@@ -12,6 +12,7 @@ import { DEMO_OFFICERS } from "../../src/composition/demo-setup.js";
 import { demoOrderInProduction, staffActor } from "../../src/composition/demo-orders.js";
 import { toPem } from "../../src/asn1/der.js";
 import { CLI, demoEnvReady, openssl, run, type DemoEnv } from "../support/environment.js";
+import { produceAttested, trustFixtureMaker } from "../support/attestation-fixture.js";
 
 interface Cred { key: string; cert: string; serial: string }
 interface Reply { status: number; body: any; headers: Record<string, unknown> }
@@ -177,8 +178,8 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
     const ed = await staffActor(ra, "556000-0000", DEMO_OFFICERS.ed.nationalId);
     // Organisation A: a card certificate issued for its order.
     const a = await demoOrderInProduction(svc.runtime, ra, { staff: ada, orgNumber: "5567770002", holder: { nationalId: "197003033456", name: "Cy Holder" } });
-    const spki = new Uint8Array(newKey().publicKey.export({ type: "spki", format: "der" }));
-    const serial = (await ra.orders.act(a.orderId, "produce", ed, { publicKey: spki })).certSerial!;
+    trustFixtureMaker(demo.caStore); // REQ-14: production takes the card's attestation (a software test card here)
+    const serial = (await produceAttested(svc.runtime, ra, a.orderId, ed)).certSerial;
     // Organisation B and its auditor (fixture: appointed and given an officer certificate in process).
     const orgB = await ra.onboarding.registerOrganisation(ada, { orgNumber: "5567770003", name: "Other AB", country: "SE" });
     await ra.onboarding.recordOnboardingEvidence(ada, orgB.id, { registrationCertificate: "test", domain: "other.example", domainValidationMethod: "dns-txt" });
