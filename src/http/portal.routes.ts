@@ -151,7 +151,7 @@ export function sessionGuard(sessions: PortalSessions) {
   };
 }
 
-const ASSETS = new Set(["portal.js", "portal.css"]);
+const ASSETS = new Set(["portal.js", "page-kit.js", "portal.css"]);
 /** No inline script or style, nothing from elsewhere: the portal and the self-service pages. */
 export const PORTAL_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 

@@ -5,7 +5,7 @@ import { CaError } from "../shared/ca-error.js";
 import type { RaApiDeps } from "./ra.routes.js";
 import { PORTAL_CSP, sessionRoutes, type PortalSessions } from "./portal.routes.js";
 
-const PAGES = { applicant: { html: "applicant.html", assets: new Set(["applicant.js", "portal.css"]) }, holder: { html: "holder.html", assets: new Set(["holder.js", "portal.css"]) } } as const;
+const PAGES = { applicant: { html: "applicant.html", assets: new Set(["applicant.js", "page-kit.js", "portal.css"]) }, holder: { html: "holder.html", assets: new Set(["holder.js", "page-kit.js", "portal.css"]) } } as const;
 
 /**
  * The applicant pages (`/applicant/`, no client certificate: the link's single-use token opens a

@@ -1,53 +1,12 @@
 // cardpki applicant page: plain ES module, no build step, no CDN. The link in the message carries the
 // order and a single-use token in its fragment (never sent in a request line); the page exchanges the
 // token once for a short session (HttpOnly cookie) and then reads the terms, accepts, follows, cancels.
-const $main = document.getElementById("main");
-const $msg = document.getElementById("message");
+import { apiClient, h, page, say } from "./page-kit.js";
+
 const API = "/api/v1/applicant";
 const CSRF_KEY = "cardpki-applicant-csrf";
 let csrf = sessionStorage.getItem(CSRF_KEY) || "";
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (k === "text") el.textContent = v;
-    else el.setAttribute(k, v === true ? "" : String(v));
-  }
-  for (const c of children.flat()) if (c !== null && c !== undefined) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  return el;
-}
-
-function say(text, kind = "info") {
-  $msg.className = kind;
-  $msg.textContent = text;
-}
-
-class ApiError extends Error {
-  constructor(status, problem) {
-    super(problem.detail || problem.title || `HTTP ${status}`);
-    this.status = status;
-    this.problem = problem;
-  }
-}
-
-async function api(method, path, body) {
-  const res = await fetch(`${API}${path}`, {
-    method, credentials: "same-origin",
-    headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...(method !== "GET" ? { "x-csrf-token": csrf } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  const data = text ? JSON.parse(text) : undefined;
-  if (!res.ok) throw new ApiError(res.status, data || {});
-  return data;
-}
-
-function page(title, ...content) {
-  $main.replaceChildren(h("h1", { text: title }), ...content.flat().filter((c) => c !== null && c !== undefined));
-  $main.focus();
-}
+const api = apiClient(API, () => csrf);
 
 /** The terms as text: "# " lines are headings, "- " lines list items, other lines paragraphs (blank lines between). Never HTML. */
 function termsText(text) {

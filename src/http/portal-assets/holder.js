@@ -1,8 +1,9 @@
 // cardpki holder pages: plain ES module, no build step, no CDN. Sign-in with the card's client
 // certificate (a session of kind holder, bound to it); every step calls the RA API, which decides.
-const $main = document.getElementById("main");
-const $msg = document.getElementById("message");
+import { apiClient, h, page, refusal, say } from "./page-kit.js";
+
 let csrf = "";
+const api = apiClient("/api/v1", () => csrf);
 let me = null;
 
 const REASONS = [
@@ -10,55 +11,6 @@ const REASONS = [
   ["superseded", "I have a new card that replaces it"],
   ["keyCompromise", "Someone else may have used the card or knows the PIN"],
 ];
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (k === "text") el.textContent = v;
-    else el.setAttribute(k, v === true ? "" : String(v));
-  }
-  for (const c of children.flat()) if (c !== null && c !== undefined) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  return el;
-}
-
-function say(text, kind = "info") {
-  $msg.className = kind;
-  $msg.textContent = text;
-}
-
-class ApiError extends Error {
-  constructor(status, problem) {
-    super(problem.detail || problem.title || `HTTP ${status}`);
-    this.status = status;
-    this.problem = problem;
-  }
-}
-
-async function api(method, path, body) {
-  const res = await fetch(`/api/v1${path}`, {
-    method, credentials: "same-origin",
-    headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...(method !== "GET" ? { "x-csrf-token": csrf } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  const data = text ? JSON.parse(text) : undefined;
-  if (!res.ok) throw new ApiError(res.status, data || {});
-  return data;
-}
-
-function refusal(e) {
-  const p = (e && e.problem) || {};
-  const text = p.detail || (e && e.message) || "The request was refused.";
-  return p.guard && !text.includes(p.guard) ? `${text} (rule: ${p.guard}${p.requirement ? `, ${p.requirement}` : ""})` : text;
-}
-
-function page(title, ...content) {
-  $main.replaceChildren(...(title ? [h("h1", { text: title })] : []), ...content.flat().filter((c) => c !== null && c !== undefined));
-  $main.focus();
-  for (const a of document.querySelectorAll("nav a")) a.setAttribute("aria-current", location.hash.startsWith(a.getAttribute("href")) ? "page" : "false");
-}
 
 const fmt = (d) => (d ? new Date(d).toISOString().slice(0, 10) : "");
 let flash = "";

@@ -1,8 +1,9 @@
 // cardpki RA portal: plain ES module, no build step, no CDN. Every action goes through the RA API
 // (/api/v1) with the officer's client certificate; the engine's guards decide, the portal only shows.
-const $main = document.getElementById("main");
-const $msg = document.getElementById("message");
+import { apiClient, h, page, refusal, say } from "./page-kit.js";
+
 let csrf = "";
+const api = apiClient("/api/v1", () => csrf);
 let me = null;
 let workflows = [];
 
@@ -11,57 +12,8 @@ const LABEL = {
   produce: "Produce the card", "hand-out": "Hand out the card", "send-by-mail": "Send the card by mail", "production-failed": "Production failed",
 };
 
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (k === "text") el.textContent = v;
-    else el.setAttribute(k, v === true ? "" : String(v));
-  }
-  for (const c of children.flat()) if (c !== null && c !== undefined) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  return el;
-}
-
-function say(text, kind = "info") {
-  $msg.className = kind;
-  $msg.textContent = text;
-}
-
 /** A message that survives the next screen change (the result of an action on the page it leads to). */
 let flash = "";
-
-class ApiError extends Error {
-  constructor(problem) {
-    super(problem.detail || problem.title || "request refused");
-    this.problem = problem;
-  }
-}
-
-async function api(method, path, body) {
-  const res = await fetch(`/api/v1${path}`, {
-    method, credentials: "same-origin",
-    headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...(method !== "GET" ? { "x-csrf-token": csrf } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  const data = text ? JSON.parse(text) : undefined;
-  if (!res.ok) throw new ApiError(data || { detail: `HTTP ${res.status}` });
-  return data;
-}
-
-/** A refusal as an officer reads it: the engine's reason, the guard and the requirement. */
-function refusal(e) {
-  const p = e.problem || {};
-  const text = p.detail || e.message;
-  return p.guard && !text.includes(p.guard) ? `${text} (rule: ${p.guard}${p.requirement ? `, ${p.requirement}` : ""})` : text;
-}
-
-function page(title, ...content) {
-  $main.replaceChildren(h("h1", { text: title }), ...content.flat().filter((c) => c !== null && c !== undefined));
-  $main.focus();
-  for (const a of document.querySelectorAll("nav a")) a.setAttribute("aria-current", location.hash.startsWith(a.getAttribute("href")) ? "page" : "false");
-}
 
 const table = (head, rows) => h("table", {}, h("thead", {}, h("tr", {}, head.map((x) => h("th", { scope: "col", text: x })))), h("tbody", {}, rows));
 const fmt = (d) => (d ? new Date(d).toISOString().replace("T", " ").slice(0, 16) : "");
