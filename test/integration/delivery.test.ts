@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { request } from "node:https";
+import { raRequest } from "../support/ra-client.js";
 import { X509Certificate, randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
@@ -46,21 +46,7 @@ describe(`delivery/outbox over SMTP, SMS gateway and print files (REQ-15) [${bac
   const smtpUser = "cardpki-test";
   const smtpPass = randomBytes(12).toString("hex");
 
-  function call(method: string, path: string, body?: unknown, cred?: Cred): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      const data = body === undefined ? undefined : JSON.stringify(body);
-      const req = request({
-        host: base.hostname, port: base.port, path, method, ca: serverCa, servername: "localhost", ...(cred ? { key: cred.key, cert: cred.cert } : {}),
-        headers: data !== undefined ? { "content-type": "application/json", "content-length": Buffer.byteLength(data) } : {},
-      }, (res) => {
-        let text = "";
-        res.on("data", (d) => (text += d));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text && /json/.test(String(res.headers["content-type"])) ? JSON.parse(text) : undefined, text }));
-      });
-      req.on("error", reject);
-      req.end(data);
-    });
-  }
+  const call = (method: string, path: string, body?: unknown, cred?: Cred): Promise<Reply> => raRequest({ base, ca: serverCa }, method, path, { body, cred });
   const ok = async (p: Promise<Reply>, status = 200) => {
     const r = await p;
     expect(r.status, r.text).to.equal(status);

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { request } from "node:https";
+import { raRequest } from "../support/ra-client.js";
 import { X509Certificate, generateKeyPairSync } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -34,21 +34,8 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
   let orgId = "";
   const officers: Record<string, Cred> = {};
 
-  function call(method: string, path: string, body?: unknown, cred?: Cred, headers: Record<string, string> = {}, raw?: string): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      const data = raw ?? (body === undefined ? undefined : JSON.stringify(body));
-      const req = request({
-        host: base.hostname, port: base.port, path, method, ca: serverCa, servername: "localhost", ...(cred ? { key: cred.key, cert: cred.cert } : {}),
-        headers: { ...(data !== undefined ? { "content-type": "application/json", "content-length": Buffer.byteLength(data) } : {}), ...headers },
-      }, (res) => {
-        let text = "";
-        res.on("data", (d) => (text += d));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined, headers: res.headers }));
-      });
-      req.on("error", reject);
-      req.end(data);
-    });
-  }
+  const call = (method: string, path: string, body?: unknown, cred?: Cred, headers: Record<string, string> = {}, raw?: string): Promise<Reply> =>
+    raRequest({ base, ca: serverCa }, method, path, { body, cred, headers, ...(raw !== undefined ? { raw } : {}) });
   const ok = async (p: Promise<Reply>, status = 200) => {
     const r = await p;
     expect(r.status, JSON.stringify(r.body)).to.equal(status);

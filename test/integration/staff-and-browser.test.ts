@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { request } from "node:https";
+import { raRequest } from "../support/ra-client.js";
 import { connect } from "node:net";
 import { X509Certificate, generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
@@ -34,21 +34,8 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
   let dir: string;
   const D: Record<string, Cred> = {};
 
-  function call(method: string, path: string, body?: unknown, cred?: Cred, headers: Record<string, string> = {}): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      const data = body === undefined ? undefined : JSON.stringify(body);
-      const req = request({
-        host: base.hostname, port: base.port, path, method, ca: serverCa, servername: "localhost", agent: false, ...(cred ? { key: cred.key, cert: cred.cert } : {}),
-        headers: { ...(data !== undefined ? { "content-type": "application/json", "content-length": Buffer.byteLength(data) } : {}), ...headers },
-      }, (res) => {
-        let text = "";
-        res.on("data", (d) => (text += d));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined, headers: res.headers }));
-      });
-      req.on("error", reject);
-      req.end(data);
-    });
-  }
+  const call = (method: string, path: string, body?: unknown, cred?: Cred, headers: Record<string, string> = {}): Promise<Reply> =>
+    raRequest({ base, ca: serverCa }, method, path, { body, cred, headers, agent: false });
   /** The CLI, asynchronously (the RA server answers from this process). */
   const cli = (args: string[], extra: NodeJS.ProcessEnv = {}) => new Promise<{ status: number; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { env: { ...demo.env, ...extra }, stdio: ["ignore", "pipe", "pipe"] });

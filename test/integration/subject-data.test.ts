@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { request } from "node:https";
+import { raRequest } from "../support/ra-client.js";
 import { X509Certificate, generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -58,21 +58,7 @@ describe(`http/subject data from authoritative sources (REQ-07, REQ-01, REQ-11) 
   let orgId = "";
   let bidiOrgId = "";
 
-  function call(method: string, path: string, body?: unknown, cred?: Cred): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      const data = body === undefined ? undefined : JSON.stringify(body);
-      const req = request({
-        host: base.hostname, port: base.port, path, method, ca: serverCa, servername: "localhost", ...(cred ? { key: cred.key, cert: cred.cert } : {}),
-        headers: data !== undefined ? { "content-type": "application/json", "content-length": Buffer.byteLength(data) } : {},
-      }, (res) => {
-        let text = "";
-        res.on("data", (d) => (text += d));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
-      });
-      req.on("error", reject);
-      req.end(data);
-    });
-  }
+  const call = (method: string, path: string, body?: unknown, cred?: Cred): Promise<Reply> => raRequest({ base, ca: serverCa }, method, path, { body, cred });
   const ok = async (p: Promise<Reply>, status = 200) => {
     const r = await p;
     expect(r.status, JSON.stringify(r.body)).to.equal(status);
