@@ -15,6 +15,7 @@ import { registeredNameFrom } from "../../src/ra/subject-builder.js";
 import { fileRegister } from "../../src/composition/file-register.js";
 import { MemoryCertStore } from "../support/fakes.js";
 import { testKey } from "../support/keys.js";
+import { refused } from "../support/refused.js";
 import { ORG_SUBJECT, PROFILES, softwareAuthority } from "../support/test-ca.js";
 import type { SoftwareSigner } from "../../src/hsm/software-signer.js";
 
@@ -26,16 +27,6 @@ function setup() {
   const issuer = new CertificateIssuer({ profiles: PROFILES, store, clock: new FixedClock(NOW), random: new SeqRandom(11) });
   const ca = softwareAuthority();
   return { store, issuer, ca, signer: ca.signer as SoftwareSigner };
-}
-
-async function refusal(p: Promise<unknown>): Promise<CaError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof CaError) return e;
-    throw e;
-  }
-  throw new Error("expected a refusal");
 }
 
 describe("shared/unicode-text (UTS #39, UAX #9)", () => {
@@ -76,7 +67,7 @@ describe("ca/lints: subject and SAN text (one lint per rule)", () => {
     ];
     for (const [change, id, re] of cases) {
       const { issuer, ca, store, signer } = setup();
-      const e = await refusal(issuer.issue(ca, { profileId: "loa3-smartcard-auth", publicKey: testKey("P-256").spki, subject: { ...ORG_SUBJECT, ...change }, requestedBy: "o", allowedKinds: EE }));
+      const e = await refused(issuer.issue(ca, { profileId: "loa3-smartcard-auth", publicKey: testKey("P-256").spki, subject: { ...ORG_SUBJECT, ...change }, requestedBy: "o", allowedKinds: EE }));
       expect(e.kind, id).to.equal("lint-failed");
       expect(e.message).to.include(id);
       expect(e.message).to.match(re);
@@ -148,7 +139,7 @@ describe("ca/certificate-issuer: e-mail SAN only within a validated domain (REQ-
   it("fail/the signature profile (loa3-smartcard-sign: the mailbox is what it binds) refuses an e-mail outside the validated domain: nothing signed", async () => {
     expect(PROFILES.get("loa3-smartcard-sign")!.subjectAltName.email!.outsideValidatedDomain).to.equal("refuse");
     const { p, store, signer } = issueWith("loa3-smartcard-sign", "ada@gmail.example", ["kund.example"]);
-    const e = await refusal(p);
+    const e = await refused(p);
     expect(e.kind).to.equal("policy-violation");
     expect(e.message).to.match(/outside the organisation's validated domains \(kund\.example\).*REQ-01/);
     expect(signer.calls).to.equal(0);

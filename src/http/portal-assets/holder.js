@@ -1,6 +1,6 @@
 // cardpki holder pages: plain ES module, no build step, no CDN. Sign-in with the card's client
 // certificate (a session of kind holder, bound to it); every step calls the RA API, which decides.
-import { apiClient, h, page, refusal, say } from "./page-kit.js";
+import { apiClient, h, page, refusal, say, submit } from "./page-kit.js";
 
 let csrf = "";
 const api = apiClient("/api/v1", () => csrf);
@@ -14,18 +14,6 @@ const REASONS = [
 
 const fmt = (d) => (d ? new Date(d).toISOString().slice(0, 10) : "");
 let flash = "";
-
-async function submit(form, fn) {
-  const button = form.querySelector("button[type=submit]");
-  button.disabled = true;
-  try {
-    await fn(new FormData(form));
-  } catch (e) {
-    say(refusal(e), "error");
-  } finally {
-    button.disabled = false;
-  }
-}
 
 // ------------------------------------------------------------------ screens
 async function activation() {

@@ -52,6 +52,19 @@ export function refusal(e) {
   return p.guard && !text.includes(p.guard) ? `${text} (rule: ${p.guard}${p.requirement ? `, ${p.requirement}` : ""})` : text;
 }
 
+/** Sends a form through `fn` (given its FormData) with the button disabled meanwhile; a refusal goes to the message line. */
+export async function submit(form, fn) {
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    await fn(new FormData(form));
+  } catch (e) {
+    say(refusal(e), "error");
+  } finally {
+    button.disabled = false;
+  }
+}
+
 /** Draws a screen into #main (with a heading when `title` is given) and marks the current nav link. */
 export function page(title, ...content) {
   const main = document.getElementById("main");

@@ -1,6 +1,6 @@
 // cardpki RA portal: plain ES module, no build step, no CDN. Every action goes through the RA API
 // (/api/v1) with the officer's client certificate; the engine's guards decide, the portal only shows.
-import { apiClient, h, page, refusal, say } from "./page-kit.js";
+import { apiClient, h, page, refusal, say, submit } from "./page-kit.js";
 
 let csrf = "";
 const api = apiClient("/api/v1", () => csrf);
@@ -21,18 +21,6 @@ const has = (role) => me && me.roles.includes(role);
 
 function field(label, input) {
   return input.type === "checkbox" ? h("label", { class: "check" }, input, label) : h("label", {}, label, input);
-}
-
-async function submit(form, fn) {
-  const button = form.querySelector("button[type=submit]");
-  button.disabled = true;
-  try {
-    await fn(new FormData(form));
-  } catch (e) {
-    say(refusal(e), "error");
-  } finally {
-    button.disabled = false;
-  }
 }
 
 // ------------------------------------------------------------------ screens
