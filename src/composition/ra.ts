@@ -9,6 +9,10 @@ import { OrderService } from "../ra/order-service.js";
 import { RevocationDesk } from "../ra/revocation-desk.js";
 import { ExpiryScheduler } from "../ra/expiry-scheduler.js";
 import { CredentialResolver } from "../ra/credential-resolver.js";
+import { ActivationDesk } from "../ra/activation.js";
+import type { ProductionSaga } from "../ra/production-saga.js";
+import { KnexActivationStore } from "../store/activation.store.js";
+import { KnexLinkedWrites } from "../store/linked-writes.js";
 import type { CardCertificates, DocumentRegister, PopulationRegister } from "../ra/ports.js";
 import type { Role } from "../ra/order.js";
 import { KnexOrderStore } from "../store/order.store.js";
@@ -39,6 +43,10 @@ export interface Ra {
   readonly desk: RevocationDesk;
   readonly expiry: ExpiryScheduler;
   readonly resolver: CredentialResolver;
+  /** REQ-16: activation challenges and the card station's record of the transport PIN change. */
+  readonly activation: ActivationDesk;
+  /** Production as one crash-safe saga; its recovery runs at start and periodically. */
+  readonly saga: ProductionSaga;
 }
 
 /** REQ-28: the keyed-hash key; made (32 random bytes, owner-only) on first use. */
@@ -54,16 +62,18 @@ export async function openRa(rt: Runtime, opts: { register?: PopulationRegister;
   const cipher = await fieldCipher(rt);
   const orderStore = new KnexOrderStore(rt.db, rt.readDb, cipher);
   const directory = new KnexDirectoryStore(rt.db, rt.readDb, cipher);
-  const certs = opts.certs ?? cardCertificates(rt, () => rt.authority(rt.config.issuingCas[0] ?? ""));
+  // Each record of a card certificate is written with its order's change (the production saga).
+  const certs = opts.certs ?? cardCertificates(rt, () => rt.authority(rt.config.issuingCas[0] ?? ""), { writes: new KnexLinkedWrites(rt.db, orderStore, rt.store), orders: orderStore });
   const hasher = new KeyedHasher(hashKey(rt));
   const register = opts.register ?? fileRegister(rt.config.ra.registerFile);
   // REQ-05 "where a register is available": a configured register must answer (fail closed); the default file only if present.
   const { documentRegisterFile, documentRegisterConfigured } = rt.config.ra;
   const documents = opts.documents ?? (documentRegisterConfigured || existsSync(documentRegisterFile) ? fileDocumentRegister(documentRegisterFile) : undefined);
   const { clock, random } = rt;
-  const orders = new OrderService({ orders: orderStore, directory, workflows, certs, register, hasher, clock, random, currentTermsVersion: rt.config.ra.termsVersion, ...(documents ? { documents } : {}) });
+  const activation = new ActivationDesk({ orders: orderStore, records: new KnexActivationStore(rt.db), certs, clock, random });
+  const orders = new OrderService({ orders: orderStore, directory, workflows, certs, register, hasher, clock, random, currentTermsVersion: rt.config.ra.termsVersion, activation, ...(documents ? { documents } : {}) });
   return {
-    workflows, orderStore, directory, certs, hasher, orders, cipher, outbox: new KnexOutboxStore(rt.readDb, cipher),
+    workflows, orderStore, directory, certs, hasher, orders, cipher, outbox: new KnexOutboxStore(rt.readDb, cipher), activation, saga: orders.saga,
     onboarding: new Onboarding({ directory, orders: orderStore, certs, hasher, clock, random }),
     desk: new RevocationDesk({ requests: new KnexRevocationRequestStore(rt.db), orders: orderStore, directory, certs, policy: rt.revocationPolicy, clock, random }),
     expiry: new ExpiryScheduler({ orders: orderStore, service: orders, certs, workflows, clock }),
@@ -104,6 +114,5 @@ export async function bootstrapStaff(rt: Runtime, ra: Ra, input: {
     ...(input.email ? { email: input.email } : {}),
   });
   await ra.directory.addCredential(cert.serial, person.id, now, audit("officer.credential", "person", person.id, { serial: cert.serial, bootstrap: true }));
-  const rec = await rt.store.get(cert.serial);
-  return { organisationId: org.id, personId: person.id, serial: cert.serial, der: rec!.der! };
+  return { organisationId: org.id, personId: person.id, serial: cert.serial, der: cert.der };
 }

@@ -60,6 +60,8 @@ export interface ServiceOptions {
   readonly onLeaseLost?: (e: Error) => void;
   /** Aborts a standby's wait for the lease. */
   readonly signal?: AbortSignal;
+  /** How often the production saga's recovery sweep runs (default 60 s). */
+  readonly productionSweepMs?: number;
 }
 
 /** A loop that never overlaps itself and never lets an error escape. */
@@ -247,15 +249,19 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
 
   let raPart: Service["ra"];
   let expiryLoop: ReturnType<typeof loop> | undefined;
+  let productionLoop: ReturnType<typeof loop> | undefined;
   if (writer && existsSync(config.ra.tlsCert) && existsSync(config.ra.tlsKey) && authorities.size > 0) {
     try {
       const ra = await openRa(runtime);
+      // Production saga recovery before the first request: PRODUCING orders compensated, orphan card certificates revoked.
+      const recovered = await ra.saga.recover({ staleMs: 0 });
+      if (recovered.compensated.length + recovered.revoked.length > 0) log.warn("production recovery", recovered);
       const clientCas = [...authorities.values()].flatMap((a) => {
         const ca = caDir.load(a.id);
         return [ca.certDer, ...ca.chainDer].map((d) => toPem("CERTIFICATE", d));
       });
       const app = buildRaApp({
-        resolve: (serial, der) => ra.resolver.resolve(serial, der), onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk,
+        resolve: (serial, der) => ra.resolver.resolve(serial, der), onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk, activation: ra.activation,
         audit: (e) => recordAuditEvent(runtime.db, e), evidence: (serial) => trail.evidence(serial), report: (from, to) => trail.report(from, to),
         timeline: async (orderId) => (await trail.store.forObject("order", orderId)).map((e) => ({ at: e.at, actor: e.actor, action: e.action, outcome: e.outcome, policy: e.policy })),
         cardStation: cardStation(runtime, ra),
@@ -267,6 +273,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       // REQ-15: cards not activated in time are blocked automatically.
       expiryLoop = loop("order expiry", config.ra.expirySweepSeconds * 1000, () => ra.expiry.sweep());
       void expiryLoop.kick();
+      productionLoop = loop("production recovery", opts.productionSweepMs ?? 60_000, () => ra.saga.recover({ orphanWindowMs: 86_400_000 }));
     } catch (e) {
       await new Promise<void>((r) => server.close(() => r()));
       await stopLoops();
@@ -293,6 +300,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     }
     if (raPart) await closeGracefully(raPart.server, 30_000);
     await expiryLoop?.stop();
+    await productionLoop?.stop();
     if (checkpointLoop) {
       await checkpointLoop.stop();
       await trail.checkpoint().catch((e) => log.error("last audit checkpoint failed", { error: e })); // the last word before shutdown

@@ -7,6 +7,7 @@ import type { Actor, AuditEvent } from "../ra/order.js";
 import type { Onboarding } from "../ra/onboarding.js";
 import type { ActionRequest, OrderService } from "../ra/order-service.js";
 import type { RevocationDesk } from "../ra/revocation-desk.js";
+import type { ActivationDesk } from "../ra/activation.js";
 import { actorId, requireRole } from "../ra/actor-checks.js";
 import type { OrderView } from "../ra/order.js";
 import { CHANNEL, DOCUMENT, ID, NATIONAL_ID, obj, requireJson, str, validateBody, type Schema } from "./validation.js";
@@ -20,6 +21,8 @@ export interface RaApiDeps {
   readonly onboarding: Onboarding;
   readonly orders: OrderService;
   readonly desk: RevocationDesk;
+  /** REQ-16: activation challenges and the card station's transport PIN records. */
+  readonly activation?: ActivationDesk;
   readonly bodyLimitBytes?: number;
   /** REQ-27: every request and its answer (and every refused one) goes to the audit trail. */
   readonly audit?: (e: AuditEvent) => Promise<void>;
@@ -55,6 +58,8 @@ export interface RaRoute {
   readonly roles?: readonly string[];
   readonly body?: Schema;
   readonly status?: number;
+  /** REQ-16: accepts a card certificate still on hold awaiting activation (the holder's activation only). */
+  readonly allowHeldCredential?: boolean;
   readonly handle: (c: Ctx, deps: RaApiDeps) => Promise<unknown>;
 }
 
@@ -200,6 +205,11 @@ export const RA_ROUTES: readonly RaRoute[] = [
       return orderJson(await d.orders.act(params.id!, params.action!, actor, actionRequest(body)));
     },
   },
+  {
+    method: "post", path: "/orders/:id/transport-pin-replaced", summary: "The card station records that the holder replaced the transport PIN on the card of a handed-out order (REQ-16)", auth: "officer", roles: ["ca-operator", "ra-officer"],
+    body: obj({ cardSerial: str(64, "^[0-9A-Za-z-]+$") }),
+    handle: async ({ actor, params, body }, d) => activationDesk(d).recordPinReplacement(actor, params.id!, body.cardSerial ? { cardSerial: body.cardSerial } : {}),
+  },
   { method: "get", path: "/certificates/:serial", summary: "A card certificate of my organisation: status and holder", auth: "officer", handle: ({ actor, params }, d) => d.desk.lookup(actor, params.serial!) },
   {
     method: "post", path: "/certificates/:serial/revoke", summary: "Revoke or suspend (certificateHold) a card of your organisation; mass revocation needs a second officer (REQ-17/18)", auth: "officer", roles: ["ra-officer", "ra-admin"],
@@ -219,9 +229,16 @@ export const RA_ROUTES: readonly RaRoute[] = [
     handle: ({ actor, params, body }, d) => d.desk.holderRequest(actor, params.serial!, body.reason ?? "unspecified"),
   },
   {
-    method: "post", path: "/holder/orders/:id/activate", summary: "Activate a handed-out card with the card itself (REQ-16) and, at LoA2, the activation code (REQ-15)", auth: "holder",
-    body: obj({ activationCode: str(32, "^[A-Za-z0-9]+$") }),
-    handle: async ({ actor, params, body }, d) => orderJson(await d.orders.act(params.id!, "activate", actor, body.activationCode ? { activationCode: body.activationCode } : {})),
+    method: "get", path: "/holder/orders/:id/activation-challenge", summary: "A fresh challenge for the card to sign at activation (REQ-16); the card's certificate is still on hold", auth: "holder", allowHeldCredential: true,
+    handle: async ({ actor, params }, d) => activationDesk(d).challenge(actor, params.id!),
+  },
+  {
+    method: "post", path: "/holder/orders/:id/activate", summary: "Activate a handed-out card with the card itself: its signature over the activation challenge (REQ-16) and, at LoA2, the activation code (REQ-15); lifts the hold", auth: "holder", allowHeldCredential: true,
+    body: obj({ activationCode: str(32, "^[A-Za-z0-9]+$"), challengeSignature: str(1024, "^[A-Za-z0-9+/_=-]+$") }),
+    handle: async ({ actor, params, body }, d) => orderJson(await d.orders.act(params.id!, "activate", actor, {
+      ...(body.activationCode ? { activationCode: body.activationCode } : {}),
+      ...(body.challengeSignature ? { challengeSignature: new Uint8Array(Buffer.from(body.challengeSignature, body.challengeSignature.includes("-") || body.challengeSignature.includes("_") ? "base64url" : "base64")) } : {}),
+    })),
   },
   {
     method: "post", path: "/holder/renewals", summary: "Order a new card on the strength of this valid eID (REQ-11)", auth: "holder", status: 201,
@@ -244,8 +261,16 @@ export const RA_ROUTES: readonly RaRoute[] = [
   },
 ];
 
-/** REQ-22: the identity of the caller comes from the TLS layer only; every header is ignored. */
-export async function authenticate(req: Request, auth: Auth, deps: RaApiDeps): Promise<Actor> {
+const activationDesk = (d: RaApiDeps): ActivationDesk => {
+  if (!d.activation) throw new CaError("not-found", "card activation is not served here");
+  return d.activation;
+};
+
+/**
+ * REQ-22: the identity of the caller comes from the TLS layer only; every header is ignored.
+ * REQ-16: a card certificate on hold awaiting activation is accepted only where the route allows it.
+ */
+export async function authenticate(req: Request, auth: Auth, deps: RaApiDeps, route?: Pick<RaRoute, "allowHeldCredential">): Promise<Actor> {
   if (auth === "applicant") return { kind: "applicant", roles: [] };
   const sock = req.socket as TLSSocket;
   if (typeof sock.getPeerCertificate !== "function") throw new CaError("unauthorized", "the RA API is served over HTTPS with client certificates only");
@@ -254,6 +279,8 @@ export async function authenticate(req: Request, auth: Auth, deps: RaApiDeps): P
   if (!sock.authorized) throw new CaError("unauthorized", `the client certificate was not accepted: ${String(sock.authorizationError ?? "unknown issuer")}`);
   const cert = new X509Certificate(peer.raw);
   const { actor, ipAllowList } = await deps.resolve(cert.serialNumber.toLowerCase(), new Uint8Array(peer.raw));
+  if (actor.credentialOnHold && !route?.allowHeldCredential)
+    throw new CaError("forbidden", "this card is on hold until its holder activates it: it is accepted for the activation only (REQ-16)", { requirement: "REQ-16" });
   if (actor.kind !== auth) throw new CaError("forbidden", auth === "holder" ? "this endpoint is for eID holders" : "this endpoint is for officers (an ra-officer client certificate)");
   // The client IP as the socket saw it (a forwarded-for header is never trusted).
   if (ipAllowList && ipAllowList.length > 0 && !addressIn(parseCidrs(ipAllowList), req.socket.remoteAddress))
@@ -285,7 +312,7 @@ export function raRoutes(deps: RaApiDeps): Router {
   r.use(express.json({ limit: deps.bodyLimitBytes ?? 32 * 1024, strict: true }));
   for (const route of RA_ROUTES) {
     r[route.method](route.path, async (req: Request, res: Response) => {
-      const actor = await authenticate(req, route.auth, deps);
+      const actor = await authenticate(req, route.auth, deps, route);
       res.locals.actor = actor;
       const params = req.params as Record<string, string>;
       if (params.id !== undefined && !/^[0-9a-f]{32}$/.test(params.id)) throw new CaError("invalid-input", `'${params.id}' is not an id (32 hexadecimal digits)`);
