@@ -149,7 +149,8 @@ export class ProductionSaga {
     const compensated: string[] = [];
     const revoked: string[] = [];
     const failed: string[] = [];
-    for (const id of await orders.inStateSince("PRODUCING", new Date(now - (opts.staleMs ?? STALE_MS)), batch)) {
+    // At least staleMs in PRODUCING (0 at start: every one left by the last process).
+    for (const id of await orders.inStateSince("PRODUCING", new Date(now - (opts.staleMs ?? STALE_MS) + 1), batch)) {
       if (this.inFlight.has(id)) continue;
       const o = await orders.load(id);
       if (!o?.certSerial || o.state !== "PRODUCING") continue;
