@@ -94,15 +94,9 @@ export class CrlPublisher {
       made.push(await this.generateFull(issuer, "system:crl-schedule"));
       return made;
     }
-    // CPS 4.9.7: a revocation reaches the FULL CRL within afterRevocationSeconds, not only the delta
-    // (relying parties such as `openssl verify -crl_check` read only the full CRL). While revocations
-    // keep coming, a new full CRL at most every quarter of that time: a revocation waits at most a
-    // quarter plus one tick (the service ticks at least every half of it).
+    // Deltas first: a change since the full CRL (removeFromCRL for a released hold) reaches the delta
+    // over the CRL that relying parties hold now.
     const sinceFull = await revocations.eventsSince(full.lastEventSeq, issuer.id);
-    if (sinceFull.length > 0 && now - full.thisUpdate.getTime() >= (policy.crl.afterRevocationSeconds * 1000) / 4) {
-      made.push(await this.generateFull(issuer, "system:crl-after-revocation"));
-      return made;
-    }
     const delta = await revocations.latestCrl(issuer.id, "delta");
     const covered = Math.max(full.lastEventSeq, delta?.baseNumber === full.number ? delta.lastEventSeq : 0);
     const pending = sinceFull.some((e) => e.seq > covered);
@@ -111,6 +105,12 @@ export class CrlPublisher {
       const d = await this.generateDelta(issuer, pending ? "system:crl-after-revocation" : "system:crl-schedule");
       if (d) made.push(d);
     }
+    // CPS 4.9.7: a revocation reaches the FULL CRL within afterRevocationSeconds too (relying parties
+    // such as `openssl verify -crl_check` read only the full CRL). While revocations keep coming, a
+    // new full CRL at most every quarter of that time: a revocation waits at most a quarter plus one
+    // tick (the service ticks at least every half of it).
+    if (sinceFull.length > 0 && now - full.thisUpdate.getTime() >= (policy.crl.afterRevocationSeconds * 1000) / 4)
+      made.push(await this.generateFull(issuer, "system:crl-after-revocation"));
     return made;
   }
 }

@@ -202,7 +202,9 @@ export const RA_ROUTES: readonly RaRoute[] = [
     body: ACTION_BODY,
     handle: async ({ actor, params, body }, d) => {
       if (!OFFICER_ACTIONS.includes(params.action!)) throw new CaError("not-found", `no officer action '${params.action}' (${OFFICER_ACTIONS.join(", ")})`);
-      return orderJson(await d.orders.act(params.id!, params.action!, actor, actionRequest(body)));
+      const o = await d.orders.act(params.id!, params.action!, actor, actionRequest(body));
+      // Production answers with the certificate for the card (base64 DER), on hold until activation (REQ-16).
+      return { ...orderJson(o), ...(o.issued ? { certificate: Buffer.from(o.issued.der).toString("base64") } : {}) };
     },
   },
   {
