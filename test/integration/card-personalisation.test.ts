@@ -12,7 +12,8 @@ import { demoOrderInProduction, staffActor } from "../../src/composition/demo-or
 import type { Actor } from "../../src/ra/order.js";
 import { toPem } from "../../src/asn1/der.js";
 import { CaError } from "../../src/shared/ca-error.js";
-import { CLI, demoEnv, run, type DemoEnv } from "../support/environment.js";
+import { CLI, demoEnv, run, waitFor, type DemoEnv } from "../support/environment.js";
+import { startService } from "../../src/composition/serve.js";
 import { VIRTUAL_READER, cardStart, cardStop, freshCard, virtualCard } from "../support/virtual-card.js";
 
 const OPENSC_PKCS11 = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";
@@ -188,6 +189,42 @@ describe("card personalisation on a virtual PIV card through real pcscd (issue 6
     const again = await personalise(orderId);
     expect(again.certSerial).to.not.equal(issued);
     expect((await ra.orderStore.load(orderId))!.state).to.equal("PRODUCED");
+  });
+
+  it("ok/activation at the card station (REQ-16): `cardpki card activate` replaces the transport PIN on the virtual card, the station records it, the card (TLS with its held certificate through OpenSC) signs the RA's challenge; openssl ocsp says certificateHold before and good after", async function () {
+    if (!require_("pkcs11-tool")) return this.skip();
+    await freshCard();
+    const { orderId, holderId, officers } = await orderInProduction();
+    const r = await personalise(orderId);
+    const transportPin = await pinOf(holderId);
+    await ra.orders.act(orderId, "hand-out", officers[2]!, { secondIdentification: { document: { type: "passport", number: "HO123456", expires: new Date("2035-01-01") }, faceCompared: true } });
+    const config = loadConfig({ ...env.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" });
+    const svc = await startService(config);
+    try {
+      const certPem = join(dir, "activate-card.pem");
+      writeFileSync(certPem, toPem("CERTIFICATE", (await rt.store.get(r.certSerial))!.der!));
+      const ocsp = async () => (await tool("openssl", ["ocsp", "-issuer", join(env.caStore, "demo-issuing", "cert.pem"), "-CAfile", join(env.caStore, "demo-root", "cert.pem"), "-cert", certPem, "-url", `${svc.url}/ocsp`, "-no_nonce"])).out;
+      expect(await ocsp()).to.match(/: revoked/).and.match(/Reason: certificateHold/);
+      const pins = { transport: join(dir, "transport.pin"), fresh: join(dir, "new.pin") };
+      writeFileSync(pins.transport, transportPin, { mode: 0o600 });
+      writeFileSync(pins.fresh, "739184", { mode: 0o600 });
+      const officerDir = join(config.dataDir, "demo-officers");
+      const out = await tool(process.execPath, [CLI, "card", "activate", "--order", orderId, "--ra", svc.ra!.url, "--ra-ca", config.ra.tlsCert, "--reader", VIRTUAL_READER,
+        "--station-cert", join(officerDir, "staff.crt"), "--station-key", join(officerDir, "staff.key"), "--transport-pin-file", pins.transport, "--new-pin-file", pins.fresh]);
+      expect(out.status, out.out).to.equal(0);
+      expect(JSON.parse(out.stdout)).to.deep.include({ orderId, state: "ACTIVE", certificateSerial: r.certSerial });
+      let now = "";
+      expect(await waitFor(async () => /: good/.test((now = await ocsp())), 2000, 100), now).to.equal(true);
+      // The card now refuses the transport PIN; the new one works (judged by yubico-piv-tool when present).
+      if (require_("yubico-piv-tool")) {
+        expect((await tool("yubico-piv-tool", ["-r", VIRTUAL_READER, "-a", "verify-pin", "-P", transportPin])).out).to.match(/tries left|wrong|failed/i);
+        expect((await tool("yubico-piv-tool", ["-r", VIRTUAL_READER, "-a", "verify-pin", "-P", "739184"])).status).to.equal(0);
+      }
+      const trail = (await rt.db("audit_events").where({ object_type: "order", object_id: orderId }).orderBy("seq")).map((a: any) => a.action);
+      expect(trail.slice(-3)).to.deep.equal(["order.transport-pin-replaced", "order.activation-challenge", "order.activate"]);
+    } finally {
+      await svc.stop();
+    }
   });
 
   it("ok/the transport sees the card pulled and inserted (reader events), and closes without leaving the process hanging", async () => {
