@@ -10,6 +10,7 @@ import { openRa, type Ra } from "../../src/composition/ra.js";
 import { openAuditTrail, type AuditTrail } from "../../src/composition/audit.js";
 import { demoOrderInProduction, staffActor } from "../../src/composition/demo-orders.js";
 import { FixedClock } from "../../src/shared/clock.js";
+import { activateWithSoftwareKey } from "../support/activation.js";
 import { CLI, demoBackends, demoEnvReady, requireTool, type DemoEnv } from "../support/environment.js";
 import { shellDatabase, type ShellDatabase } from "../support/shell-database.js";
 
@@ -47,14 +48,16 @@ describe(`audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, r
   it("ok/evidence for a LoA3 card: two identifiers and a third officer at hand-out, each rule passed with its REQ and CPS; the CLI prints the same", async () => {
     const staff = await staffActor(ra, "556000-0000", "199001011234");
     const { orderId, holderId, officers } = await demoOrderInProduction(rt, ra, { staff, orgNumber: `58${String(Date.now() % 1e8).padStart(8, "0")}`, holder: { nationalId: "197003033456", name: "Cy Holder" } });
-    const spki = new Uint8Array(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "der" }));
-    const produced = await ra.orders.act(orderId, "produce", staff, { publicKey: spki });
+    const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const produced = await ra.orders.act(orderId, "produce", staff, { publicKey: new Uint8Array(publicKey.export({ type: "spki", format: "der" })) });
     serial = produced.certSerial!;
     await ra.orders.act(orderId, "hand-out", officers[2]!, { secondIdentification: { document: doc, faceCompared: true } });
-    await ra.orders.act(orderId, "activate", { kind: "holder", personId: holderId, roles: [], credentialSerial: serial, loa: 3 }, {});
+    await activateWithSoftwareKey(ra, { orderId, holderId, serial, loa: 3, station: officers[2]!, privateKey });
     const e = await trail.evidence(serial);
     expect(e.verdict).to.equal("pass");
     expect(e.verdicts.find((v) => v.rule.startsWith("three distinct officers"))).to.deep.include({ result: "pass", detail: "3 distinct officer(s)", requirement: "REQ-03, REQ-04, REQ-10" });
+    expect(e.verdicts.find((v) => v.rule === "on hold from issuance until the holder's activation")).to.deep.include({ result: "pass", requirement: "REQ-16" });
+    expect(e.verdicts.find((v) => v.rule === "activated by the card after the transport PIN was replaced")).to.deep.include({ result: "pass", requirement: "REQ-16" });
     expect(e.story.map((s) => s.step)).to.include.members(["terms accepted by the applicant", "identified in person", "approved for production", "certificate issued for the card's key", "card handed out", "card activated by the holder"]);
     expect(e.story.filter((s) => s.step === "identified in person").map((s) => s.actor)).to.deep.equal(officers.slice(0, 2).map((o) => `officer:${o.personId}`));
     const out = cli(["audit", "evidence", "--serial", serial]);

@@ -37,6 +37,7 @@ import { sha256Hex } from "../../src/shared/digest.js";
 import { PROFILES, REPO_ROOT, softwareAuthority } from "../support/test-ca.js";
 import { testKey } from "../support/keys.js";
 import { refused } from "../support/refused.js";
+import { activateWithSoftwareKey } from "../support/activation.js";
 import { testDatabases } from "../support/databases.js";
 
 
@@ -221,14 +222,6 @@ describe(`ra/order-service on ${backend.name}`, function () {
   }
   const nationalIdOf = (i: number) => `1990${String(i + 5).padStart(8, "0")}`; // people p<i> (see before())
 
-  /** REQ-16 at LoA3: the station records the PIN change, the card (here a software key) signs the RA's challenge, the holder activates. */
-  async function activateLoA3(orderId: string, personId: string, serial: string, key: ReturnType<typeof testKey>) {
-    const holder: Actor = { kind: "holder", personId, roles: [], credentialSerial: serial, loa: 3, credentialOnHold: true };
-    await activation.recordPinReplacement(officer("o3"), orderId, { cardSerial: "card-1" });
-    const c = await activation.challenge(holder, orderId);
-    const challengeSignature = new Uint8Array(sign(c.hash, Buffer.from(c.message), key.privateKey));
-    return service.act(orderId, "activate", holder, { challengeSignature });
-  }
   /** A LoA3 card of `personId`, handed out and activated; returns its serial. */
   async function activeCardOf(personId: string, nationalId: string): Promise<string> {
     const o = await service.create(officer("o1"), { personId, workflowId: "loa3-card-order", nationalId });
@@ -240,7 +233,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
     const key = testKey("P-256");
     const { certSerial } = await service.act(o.id, "produce", caOp, { publicKey: key.spki });
     await service.act(o.id, "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } });
-    await activateLoA3(o.id, personId, certSerial!, key);
+    await activateWithSoftwareKey({ activation, orders: service }, { orderId: o.id, holderId: personId, serial: certSerial!, loa: 3, station: officer("o3"), privateKey: key.privateKey });
     return certSerial!;
   }
 
