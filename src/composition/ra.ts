@@ -70,7 +70,7 @@ export async function openRa(rt: Runtime, opts: { register?: PopulationRegister;
   const { documentRegisterFile, documentRegisterConfigured } = rt.config.ra;
   const documents = opts.documents ?? (documentRegisterConfigured || existsSync(documentRegisterFile) ? fileDocumentRegister(documentRegisterFile) : undefined);
   const { clock, random } = rt;
-  const activation = new ActivationDesk({ orders: orderStore, records: new KnexActivationStore(rt.db), certs, clock, random });
+  const activation = new ActivationDesk({ orders: orderStore, records: new KnexActivationStore(rt.db, rt.readDb), certs, clock, random });
   const orders = new OrderService({ orders: orderStore, directory, workflows, certs, register, hasher, clock, random, currentTermsVersion: rt.config.ra.termsVersion, activation, ...(documents ? { documents } : {}) });
   return {
     workflows, orderStore, directory, certs, hasher, orders, cipher, outbox: new KnexOutboxStore(rt.readDb, cipher), activation, saga: orders.saga,

@@ -287,9 +287,8 @@ export class OrderService {
       if (order.purpose === "officer") change.officerCredential = { serial: order.certSerial!, personId: order.applicantPersonId };
     }
     if (notifications.length) change.notifications = notifications;
-    // REQ-16: a challenge is used once, by the first activation that presents its signature.
-    if (activation?.challenge && !(await this.deps.activation!.consume(orderId, activation.challenge)))
-      throw new CaError("conflict", "the activation challenge was used meanwhile; ask for a new one");
+    // REQ-16: a challenge is used once: by the activation whose compare-and-set wins, in its transaction.
+    if (activation?.challenge) change.usesActivationChallenge = activation.challenge;
     const audit = {
       id: newId(random), at: now, actor: actorId(actor), action: `order.${action}`, objectType: "order", objectId: orderId, outcome: "success" as const,
       organisationId: order.organisationId, policy: `${workflow.id}@${workflow.version}`,

@@ -121,6 +121,8 @@ export interface OrderChange {
   readonly activatedAt?: Date;
   /** Set when the state changes (REQ-15 deadlines). */
   readonly stateSince?: Date;
+  /** REQ-16: the activation challenge this change used (marked used with it). */
+  readonly usesActivationChallenge?: string;
   /** Officer cards: on activation the certificate becomes the officer's credential (REQ-02, REQ-22). */
   readonly officerCredential?: { readonly serial: string; readonly personId: string };
   /** Messages for the applicant sent through another channel, written with the change (REQ-15). */

@@ -5,15 +5,21 @@ import { commitQueueOf, type BatchWrite, type CommitQueue } from "./commit-queue
 
 type Op =
   | { readonly kind: "challenge"; readonly c: ActivationChallenge; readonly audit: AuditEvent }
-  | { readonly kind: "pin"; readonly r: PinReplacement; readonly audit: AuditEvent };
+  | { readonly kind: "pin"; readonly r: PinReplacement; readonly audit: AuditEvent }
+  | { readonly kind: "use"; readonly orderId: string; readonly challenge: string; readonly at: Date };
 
 const date = (v: unknown) => (v == null ? undefined : new Date(Number(v)));
 
 /** REQ-16: activation challenges (one per order, replaced by a new one) and the card station's PIN records, with their audit events. */
 export class KnexActivationStore implements ActivationRecords {
   private readonly queue: CommitQueue;
-  private readonly write: BatchWrite<Op, void> = async (trx, ops, audit) => {
+  private readonly write: BatchWrite<Op, boolean> = async (trx, ops, audit) => {
+    const out: boolean[] = [];
     for (const o of ops) {
+      if (o.kind === "use") {
+        out.push((await trx("activation_challenges").where({ order_id: o.orderId, challenge: o.challenge }).whereNull("used_at").update({ used_at: o.at.getTime() })) === 1);
+        continue;
+      }
       if (o.kind === "challenge") {
         await trx("activation_challenges").insert({
           order_id: o.c.orderId, cert_serial: o.c.certSerial, challenge: o.c.challenge, issued_at: o.c.issuedAt.getTime(), expires_at: o.c.expiresAt.getTime(), used_at: null,
@@ -22,20 +28,22 @@ export class KnexActivationStore implements ActivationRecords {
         await trx("transport_pin_replacements").insert({ order_id: o.r.orderId, cert_serial: o.r.certSerial, card_serial: o.r.cardSerial ?? null, at: o.r.at.getTime(), recorded_by: o.r.recordedBy });
       }
       audit(o.audit);
+      out.push(true);
     }
-    return ops.map(() => undefined);
+    return out;
   };
 
-  constructor(private readonly db: Knex) {
+  /** `reader` may be a separate read pool (SQLite WAL readers do not wait for the writer). */
+  constructor(db: Knex, private readonly reader: Knex = db) {
     this.queue = commitQueueOf(db);
   }
 
-  putChallenge(c: ActivationChallenge, audit: AuditEvent): Promise<void> {
-    return this.queue.run(this.write, { kind: "challenge", c, audit });
+  async putChallenge(c: ActivationChallenge, audit: AuditEvent): Promise<void> {
+    await this.queue.run(this.write, { kind: "challenge", c, audit });
   }
 
   async challenge(orderId: string): Promise<ActivationChallenge | undefined> {
-    const r = await this.db("activation_challenges").where({ order_id: orderId }).first();
+    const r = await this.reader("activation_challenges").where({ order_id: orderId }).first();
     if (!r) return undefined;
     return {
       orderId: r.order_id, certSerial: r.cert_serial, challenge: r.challenge, issuedAt: new Date(Number(r.issued_at)), expiresAt: new Date(Number(r.expires_at)),
@@ -43,17 +51,16 @@ export class KnexActivationStore implements ActivationRecords {
     };
   }
 
-  async useChallenge(orderId: string, challenge: string, at: Date): Promise<boolean> {
-    const n = await this.db("activation_challenges").where({ order_id: orderId, challenge }).whereNull("used_at").update({ used_at: at.getTime() });
-    return n === 1;
+  useChallenge(orderId: string, challenge: string, at: Date): Promise<boolean> {
+    return this.queue.run(this.write, { kind: "use", orderId, challenge, at });
   }
 
-  addPinReplacement(r: PinReplacement, audit: AuditEvent): Promise<void> {
-    return this.queue.run(this.write, { kind: "pin", r, audit });
+  async addPinReplacement(r: PinReplacement, audit: AuditEvent): Promise<void> {
+    await this.queue.run(this.write, { kind: "pin", r, audit });
   }
 
   async pinReplacement(orderId: string, certSerial: string): Promise<PinReplacement | undefined> {
-    const r = await this.db("transport_pin_replacements").where({ order_id: orderId, cert_serial: certSerial }).orderBy("seq", "desc").first();
+    const r = await this.reader("transport_pin_replacements").where({ order_id: orderId, cert_serial: certSerial }).orderBy("seq", "desc").first();
     if (!r) return undefined;
     return { orderId: r.order_id, certSerial: r.cert_serial, ...(r.card_serial ? { cardSerial: r.card_serial } : {}), at: new Date(Number(r.at)), recordedBy: r.recorded_by };
   }

@@ -37,7 +37,8 @@ export class KnexCertStore implements CertStore {
   private readonly queue: CommitQueue;
   private readonly write: BatchWrite<Op, void>;
 
-  constructor(private readonly db: Knex) {
+  /** `reader` may be a separate read pool (SQLite WAL readers see every commit without waiting for the writer). */
+  constructor(private readonly db: Knex, private readonly reader: Knex = db) {
     this.queue = commitQueueOf(db);
     this.write = async (trx, ops, audit) => {
       await this.apply(trx, ops);
@@ -119,7 +120,7 @@ export class KnexCertStore implements CertStore {
   }
 
   async get(serial: string): Promise<CertRecord | undefined> {
-    const r = await this.db("certificates").where({ serial: serial.toLowerCase() }).first();
+    const r = await this.reader("certificates").where({ serial: serial.toLowerCase() }).first();
     return r ? toRecord(r) : undefined;
   }
 

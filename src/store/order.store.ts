@@ -167,6 +167,9 @@ export class KnexOrderStore implements OrderStore {
     const changes = winners.flatMap((o) => (o.kind === "change" ? [o.change] : []));
     await insertChunked(trx, "order_identifications", changes.flatMap((c) => (c.identification ? [identificationRow(c.orderId, c.identification)] : [])));
     await insertChunked(trx, "officer_credentials", changes.flatMap((c) => (c.officerCredential ? [{ serial: c.officerCredential.serial, person_id: c.officerCredential.personId, created_at: c.at.getTime() }] : [])));
+    // REQ-16: the activation challenge is used up by the transition that won with it (single use: the compare-and-set decides).
+    for (const c of changes) if (c.usesActivationChallenge)
+      await trx("activation_challenges").where({ order_id: c.orderId, challenge: c.usesActivationChallenge }).whereNull("used_at").update({ used_at: c.at.getTime() });
     await insertChunked(trx, "notifications", winners.flatMap((o) => o.outbox));
     for (const o of winners) audit(o.audit);
     return done;
