@@ -32,8 +32,6 @@ export interface ActivationRecords {
   /** The order's new challenge; it replaces an earlier one. */
   putChallenge(c: ActivationChallenge, audit: AuditEvent): Promise<void>;
   challenge(orderId: string): Promise<ActivationChallenge | undefined>;
-  /** Compare-and-set: false when it was used already (or replaced). */
-  useChallenge(orderId: string, challenge: string, at: Date): Promise<boolean>;
   addPinReplacement(r: PinReplacement, audit: AuditEvent): Promise<void>;
   /** The latest record for this order's certificate. */
   pinReplacement(orderId: string, certSerial: string): Promise<PinReplacement | undefined>;
@@ -123,11 +121,6 @@ export class ActivationDesk {
       }
     });
     return ok ? { challengeSigned: true, challenge: c.challenge, ...pinReplaced } : no("the challenge signature does not verify with the key of this order's certificate");
-  }
-
-  /** Uses the challenge up (single use); false when another request used it first. */
-  consume(orderId: string, challenge: string): Promise<boolean> {
-    return this.deps.records.useChallenge(orderId, challenge, this.deps.clock.now());
   }
 
   private event(actor: Actor, action: string, orderId: string, organisationId: string, details: Record<string, unknown>): AuditEvent {

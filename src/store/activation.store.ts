@@ -5,21 +5,18 @@ import { commitQueueOf, type BatchWrite, type CommitQueue } from "./commit-queue
 
 type Op =
   | { readonly kind: "challenge"; readonly c: ActivationChallenge; readonly audit: AuditEvent }
-  | { readonly kind: "pin"; readonly r: PinReplacement; readonly audit: AuditEvent }
-  | { readonly kind: "use"; readonly orderId: string; readonly challenge: string; readonly at: Date };
+  | { readonly kind: "pin"; readonly r: PinReplacement; readonly audit: AuditEvent };
 
 const date = (v: unknown) => (v == null ? undefined : new Date(Number(v)));
 
-/** REQ-16: activation challenges (one per order, replaced by a new one) and the card station's PIN records, with their audit events. */
+/**
+ * REQ-16: activation challenges (one per order, replaced by a new one; the activation's own
+ * order change marks it used, see order.store.ts) and the card station's PIN records, with their audit events.
+ */
 export class KnexActivationStore implements ActivationRecords {
   private readonly queue: CommitQueue;
-  private readonly write: BatchWrite<Op, boolean> = async (trx, ops, audit) => {
-    const out: boolean[] = [];
+  private readonly write: BatchWrite<Op, void> = async (trx, ops, audit) => {
     for (const o of ops) {
-      if (o.kind === "use") {
-        out.push((await trx("activation_challenges").where({ order_id: o.orderId, challenge: o.challenge }).whereNull("used_at").update({ used_at: o.at.getTime() })) === 1);
-        continue;
-      }
       if (o.kind === "challenge") {
         await trx("activation_challenges").insert({
           order_id: o.c.orderId, cert_serial: o.c.certSerial, challenge: o.c.challenge, issued_at: o.c.issuedAt.getTime(), expires_at: o.c.expiresAt.getTime(), used_at: null,
@@ -28,9 +25,8 @@ export class KnexActivationStore implements ActivationRecords {
         await trx("transport_pin_replacements").insert({ order_id: o.r.orderId, cert_serial: o.r.certSerial, card_serial: o.r.cardSerial ?? null, at: o.r.at.getTime(), recorded_by: o.r.recordedBy });
       }
       audit(o.audit);
-      out.push(true);
     }
-    return out;
+    return ops.map(() => undefined);
   };
 
   /** `reader` may be a separate read pool (SQLite WAL readers do not wait for the writer). */
@@ -49,10 +45,6 @@ export class KnexActivationStore implements ActivationRecords {
       orderId: r.order_id, certSerial: r.cert_serial, challenge: r.challenge, issuedAt: new Date(Number(r.issued_at)), expiresAt: new Date(Number(r.expires_at)),
       ...(r.used_at != null ? { usedAt: date(r.used_at)! } : {}),
     };
-  }
-
-  useChallenge(orderId: string, challenge: string, at: Date): Promise<boolean> {
-    return this.queue.run(this.write, { kind: "use", orderId, challenge, at });
   }
 
   async addPinReplacement(r: PinReplacement, audit: AuditEvent): Promise<void> {
