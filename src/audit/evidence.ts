@@ -101,6 +101,7 @@ function describe(e: EvidenceEvent): string {
   if (typeof d.documentType === "string") bits.push(`document ${d.documentType}`);
   if (d.register && typeof d.register === "object") bits.push(`register: ${(d.register as { status?: string }).status ?? "checked"}`);
   if (typeof d.certificate === "string") bits.push(`certificate ${d.certificate}`);
+  if (e.action === "cert.hold" && d.cause === "activation") bits.push("on hold until the holder activates the card (REQ-16)");
   if (typeof d.spkiSha256 === "string") bits.push(`key SPKI SHA-256 ${d.spkiSha256.slice(0, 16)}…`);
   if (typeof d.verified === "string") bits.push(d.verified);
   if (typeof d.reason === "string") bits.push(`reason ${d.reason}`);
