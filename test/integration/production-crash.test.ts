@@ -13,7 +13,9 @@ import { openDatabase } from "../../src/store/database.js";
 import type { Actor } from "../../src/ra/order.js";
 import { CLI, demoBackends, demoEnvReady, run, waitFor, writeTemp } from "../support/environment.js";
 
-const ORDERS = 24;
+const ORDERS = 60;
+/** Orders produced at once in one round (the rest wait for later rounds). */
+const SLICE = 12;
 const HOLDER = (i: number) => `19750505${String(2000 + i)}`;
 
 function freePort(): Promise<number> {
@@ -119,6 +121,7 @@ describe(`crash: kill -9 during production over the RA API [${backend}]`, functi
     try {
       const compensations = async () => (await db("audit_events").where({ action: "order.production.compensate" }).whereIn("object_id", orderIds)).length;
       let rounds = 0;
+      let delayMs = 400; // adapted: shorter when a round finished everything before the kill, longer when nothing got through
       // Kill rounds (at least three while orders remain) until a kill has cut a production in half (seen as a
       // compensation after restart) and some productions completed in between; at most ten.
       while (rounds < 3 || (((await compensations()) === 0 || returned.size === 0) && rounds < 10)) {
@@ -129,13 +132,22 @@ describe(`crash: kill -9 during production over the RA API [${backend}]`, functi
           await kill(child);
           break;
         }
-        const inFlight = open.map(async (id) => {
+        let answered = 0;
+        const inFlight = open.slice(0, SLICE).map(async (id) => {
           const r = await produce(id);
-          if (r.status === 200) returned.add(r.body.certificateSerial);
+          if (r.status === 200) {
+            returned.add(r.body.certificateSerial);
+            answered++;
+          }
         });
-        await new Promise((r) => setTimeout(r, 50 + Math.floor(Math.random() * 1500)));
+        if (rounds % 2 === 1) {
+          // Every other round: the kill comes as soon as the RA API shows an order half-produced (PRODUCING).
+          const end = Date.now() + 3000;
+          while (Date.now() < end && !((await call("GET", "/api/v1/orders").catch(() => ({ body: [] }))).body ?? []).some((o: any) => o.state === "PRODUCING"));
+        } else await new Promise((r) => setTimeout(r, Math.floor(Math.random() * delayMs)));
         await kill(child);
         await Promise.all(inFlight);
+        delayMs = answered === Math.min(SLICE, open.length) ? Math.max(20, delayMs / 2) : answered === 0 ? delayMs * 2 : delayMs;
         rounds++;
       }
 
