@@ -27,7 +27,7 @@ export interface RevocationState {
 /** The cause of a hold as stored; a hold from before causes were recorded counts as one on request. */
 const causeOf = (rec: Pick<CertRecord, "revocationReason" | "holdCause">): HoldCause | undefined =>
   rec.revocationReason === "certificateHold" ? rec.holdCause ?? "request" : undefined;
-const awaitsActivation = (c: HoldCause | undefined) => c === "activation" || c === "activation+request";
+
 
 /**
  * Revoke, suspend (certificateHold) and resume, by the rules of RFC 5280 5.3.1 and the policy
@@ -148,5 +148,3 @@ function stateOf(rec: Pick<CertRecord, "serial" | "revokedAt" | "revocationReaso
   if (rec.revocationReason !== "certificateHold") return { serial: rec.serial, status: "revoked", revokedAt: rec.revokedAt!, reason: rec.revocationReason };
   return { serial: rec.serial, status: "on-hold", revokedAt: rec.revokedAt!, reason: rec.revocationReason, holdCause: causeOf(rec)! };
 }
-
-export { awaitsActivation };
