@@ -193,7 +193,7 @@ describe("card personalisation on a virtual PIV card through real pcscd (issue 6
 
   it("ok/activation at the card station (REQ-16): `cardpki card activate` replaces the transport PIN on the virtual card, the station records it, the card (TLS with its held certificate through OpenSC) signs the RA's challenge; openssl ocsp says certificateHold before and good after", async function () {
     if (!require_("pkcs11-tool")) return this.skip();
-    await freshCard();
+    await freshCard(0x600000 + (randomBytes(2).readUInt16BE(0) % 0xffff)); // a card of its own (the earlier tests' cards are someone's)
     const { orderId, holderId, officers } = await orderInProduction();
     const r = await personalise(orderId);
     const transportPin = await pinOf(holderId);
