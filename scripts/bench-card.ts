@@ -1,17 +1,18 @@
 // Card personalisation benchmark (issue 6): full personalisations through the virtual PIV card on
 // the real PC/SC stack (scripts/lib/virtual-card.sh), with APDU round trips; peers in the same run:
 // the raw APDU round trip, and yubico-piv-tool doing the on-card part (generate + import + PIN/PUK).
-import { generateKeyPairSync } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Runtime } from "../src/composition/runtime.js";
-import { bootstrapStaff, openRa } from "../src/composition/ra.js";
+import { openRa } from "../src/composition/ra.js";
+import { DEMO_OFFICERS, bootstrapDemoStaff } from "../src/composition/demo-setup.js";
 import { fileRegister } from "../src/composition/file-register.js";
 import { openCards } from "../src/composition/cards.js";
 import { demoOrderInProduction, staffActor } from "../src/composition/demo-orders.js";
 import { PivCard } from "../src/card/piv-card.js";
 import { toPem } from "../src/asn1/der.js";
+import { trustVirtualCardMaker } from "../test/support/attestation-fixture.js";
 
 const READER = "Virtual PCD 00 00";
 const HOLDER = "197003033456";
@@ -23,13 +24,13 @@ const q = (xs: number[], p: number) => Number([...xs].sort((a, b) => a - b)[Math
 
 export async function benchCard(rt: Runtime, dir: string, runs: number) {
   vcard("start");
+  trustVirtualCardMaker(rt.config.caStoreDir); // REQ-14: the virtual card's TEST maker root (made by virtual-card.sh start)
   const registerFile = join(dir, "card-register.json");
-  writeFileSync(registerFile, JSON.stringify({ people: { [HOLDER]: { status: "alive" }, "199001019999": { status: "alive" } } }));
+  writeFileSync(registerFile, JSON.stringify({ people: { [HOLDER]: { status: "alive", givenName: "Card", surname: "Holder" }, "199001019999": { status: "alive", givenName: "Card", surname: "Officer" } } }));
   const ra = await openRa(rt, { register: fileRegister(registerFile) });
-  const spki = new Uint8Array(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "der" }));
-  await bootstrapStaff(rt, ra, { orgNumber: "556000-0000", orgName: "bench", country: "SE", nationalId: "199001019999", name: "Bench Staff", roles: ["ra-admin", "ra-officer", "ca-operator"], qualifiedUntil: new Date(Date.now() + 30 * 86_400_000), publicKey: spki, operator: "bench" });
-  const staff = await staffActor(ra, "556000-0000", "199001019999");
-  const cards = openCards(rt, ra, "bench");
+  await bootstrapDemoStaff(rt, ra, { operator: "bench" }); // the initial staff group: ada administers, ed (ca-operator) runs the card station
+  const staff = await staffActor(ra, "556000-0000", DEMO_OFFICERS.ada.nationalId);
+  const cards = openCards(rt, ra, await staffActor(ra, "556000-0000", DEMO_OFFICERS.ed.nationalId));
 
   // Peer 1: the transport floor, one GET VERSION round trip through pcscd and vpcd.
   const t = cards.transport();

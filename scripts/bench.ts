@@ -23,9 +23,12 @@ import { benchOcspReplicas } from "./bench-scale.js";
 import pg from "pg";
 import { benchCard } from "./bench-card.js";
 import { benchAudit } from "./bench-audit.js";
-import { bootstrapStaff, openRa } from "../src/composition/ra.js";
+import { openRa } from "../src/composition/ra.js";
+import { bootstrapDemoStaff } from "../src/composition/demo-setup.js";
 import { fileRegister } from "../src/composition/file-register.js";
 import type { Actor } from "../src/ra/order.js";
+import { fixtureMakerRoot, produceAttested, trustFixtureMaker } from "../test/support/attestation-fixture.js";
+import { softwareAttestation } from "../test/support/piv-attestation-maker.js";
 
 const { values } = parseArgs({ options: {
   seconds: { type: "string", default: "8" }, concurrency: { type: "string", default: "16" }, "skip-raw": { type: "boolean", default: false },
@@ -64,12 +67,18 @@ async function measure(concurrency: number, seconds: number, op: (worker: number
 async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: () => Promise<unknown>, concurrency: number, seconds: number) {
   const registerFile = join(dir, "bench-register.json");
   const people = Array.from({ length: concurrency * 4 }, (_, i) => `1970${String(i).padStart(8, "0")}`);
-  writeFileSync(registerFile, JSON.stringify({ people: Object.fromEntries(people.map((p) => [p, { status: "alive" }])) }));
+  writeFileSync(registerFile, JSON.stringify({ people: Object.fromEntries(people.map((p, i) => [p, { status: "alive", givenName: "Bench", surname: `Person ${i}` }])) }));
+  trustFixtureMaker(rt.config.caStoreDir); // REQ-14: production takes the card's attestation (software test cards here)
   const ra = await openRa(rt, { register: fileRegister(registerFile) });
-  const staffKey = () => new Uint8Array(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "der" }));
   const until = new Date(Date.now() + 86_400_000 * 30);
-  const boot = await bootstrapStaff(rt, ra, { orgNumber: "556000-0000", orgName: "x", country: "SE", nationalId: "199001019999", name: "Bench Staff", roles: ["ra-admin", "ra-officer", "ca-operator"], qualifiedUntil: until, publicKey: staffKey(), operator: "bench" });
-  const staff: Actor = { kind: "officer", personId: boot.personId, roles: ["service-owner-staff", "ra-admin", "ra-officer", "ca-operator"], organisationId: boot.organisationId, serviceOwnerStaff: true, qualifiedUntil: until };
+  // The service owner's initial staff group (one bootstrap): ada administers, ed (ca-operator) produces.
+  const { group } = await bootstrapDemoStaff(rt, ra, { operator: "bench" });
+  const member = (id: string): Actor => {
+    const m = group.members.find((x) => x.id === id)!;
+    return { kind: "officer", personId: m.personId, roles: m.roles, organisationId: group.organisationId, serviceOwnerStaff: true };
+  };
+  const staff = member("ada");
+  const producer = member("ed");
   const org = await ra.onboarding.registerOrganisation(staff, { orgNumber: "5561110000", name: "Bench Kund AB", country: "SE" });
   await ra.onboarding.recordOnboardingEvidence(staff, org.id, { registrationCertificate: "bench", domain: "bench.example", domainValidationMethod: "dns-txt" });
   const officers: Actor[] = [];
@@ -82,7 +91,8 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
   for (const n of people) applicants.push({ id: (await ra.onboarding.bindPerson(staff, org.id, { nationalId: n, name: `Holder ${n}` })).id, nationalId: n });
   const [o1, o2, o3] = officers as [Actor, Actor, Actor];
   const doc = { type: "passport", number: "BENCH1234", expires: new Date("2035-01-01") };
-  const cardKeys = Array.from({ length: 64 }, () => generateKeyPairSync("ec", { namedCurve: "P-256" }));
+  // The cards' part (key generation and attestation on the card) is made beforehand, as the old card keys were.
+  const cards = Array.from({ length: 64 }, (_, i) => softwareAttestation(fixtureMakerRoot(), { cardSerial: 70_000_000 + i }));
   let k = 0;
   const lifecycle = async (w: number) => {
     const a = applicants[(w + concurrency * (k % 4)) % applicants.length]!;
@@ -94,8 +104,9 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
     await ra.orders.act(o.id, "identify", o2, { document: doc, faceCompared: true });
     await ra.orders.act(o.id, "approve", o2, {});
     await ra.orders.act(o.id, "start-production", o1, {});
-    const card = cardKeys[k++ % cardKeys.length]!;
-    const produced = await ra.orders.act(o.id, "produce", staff, { publicKey: new Uint8Array(card.publicKey.export({ type: "spki", format: "der" })) });
+    // The card station's part: the card recorded for the order, then production with the card's attestation (verified by the RA).
+    const card = cards[k++ % cards.length]!;
+    const produced = await produceAttested(rt, ra, o.id, producer, card);
     await ra.orders.act(o.id, "hand-out", o3, { secondIdentification: { document: doc, faceCompared: true } });
     // REQ-16: the station records the transport PIN replacement, the card (a software key here) signs the RA's challenge.
     const holder: Actor = { kind: "holder", personId: a.id, roles: [], credentialSerial: produced.certSerial!, loa: 3, credentialOnHold: true };
@@ -106,7 +117,7 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
   const issuance = await measure(concurrency, Math.min(seconds, 5), issueOne);
   const result = await measure(concurrency, seconds, lifecycle);
   return {
-    benchmark: `full LoA3 order lifecycles (10 audited compare-and-set transitions incl. the production saga's reserve, 1 HSM issuance on hold, the activation challenge and PIN record, the release each), ${rt.config.databaseUrl.startsWith("sqlite:") ? "SQLite WAL synchronous=FULL" : "PostgreSQL 15 (local, fsync on)"}, in process`, concurrency,
+    benchmark: `full LoA3 order lifecycles (10 audited compare-and-set transitions incl. the production saga's reserve, 1 HSM issuance on hold, the card record and a verified PIV attestation, the activation challenge and PIN record, the release each), ${rt.config.databaseUrl.startsWith("sqlite:") ? "SQLite WAL synchronous=FULL" : "PostgreSQL 15 (local, fsync on)"}, in process`, concurrency,
     cardpki: result, issuanceAloneSameRun: issuance,
     ratioToIssuanceAlone: Number((result.perSecond / issuance.perSecond).toFixed(3)),
     target: { lifecyclesPerSecond: 200, met: result.perSecond >= 200 },

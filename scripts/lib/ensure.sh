@@ -2,6 +2,9 @@
 # shellcheck shell=bash
 
 APT_PACKAGES=(softhsm2 opensc libpcsclite-dev pcscd gnutls-bin openssl sqlite3 python3 make g++ bsdutils openjdk-17-jdk-headless)
+# Tests and demos with the virtual card (installed by scripts/lib/virtual-card.sh start): HTTPS with the
+# TLS client key on the card goes through Debian's curl and OpenSSL 3 with the libp11 pkcs11 engine.
+CARD_CLIENT_PACKAGES=(curl libengine-pkcs11-openssl)
 
 log() { printf '[cardpki] %s\n' "$*" >&2; }
 

@@ -22,10 +22,16 @@
 #   CARDPKI_VCARD_STATE        JSON file the emulator loads and saves the card in (default: none, a fresh card
 #                              on every start / card-start)
 #   CARDPKI_VCARD_SERIAL       card serial, decimal (default 12648430 = 0x00c0ffee)
+#   CARDPKI_VCARD_MAKER_DIR    the TEST card-maker root that signs each card's attestation key (slot f9):
+#                              made there on first start (default $CARDPKI_VCARD_DIR/maker, git-ignored).
+#                              Trusted only where a test or the virtual-card demo installs maker-root.pem as an
+#                              attestation root (ca-store/attestation-roots/<set>/); never a production root.
+#   CARDPKI_VCARD_NO_ATTESTATION=1  a card without attestation (no f9 key, INS F9 not supported)
 #   CARDPKI_VCARD_VERBOSE=1    log every APDU (emulator) and pcscd debug + APDUs
 #   CARDPKI_VCARD_NO_QUICKACK=1  connect over plain 127.0.0.1 (no route; ~40 ms per APDU)
 #   card-start uses CARDPKI_VCARD_STATE / CARDPKI_VCARD_SERIAL if set, otherwise the values given to start
-#   (so "CARDPKI_VCARD_SERIAL=2 card-start" inserts another card).
+#   (so "CARDPKI_VCARD_SERIAL=2 card-start" inserts another card); CARDPKI_VCARD_NO_ATTESTATION applies
+#   to the card being started only.
 #
 # Why a route: vpcd sends the 2-byte length and the APDU in two send() calls, so Nagle + delayed ACK cost
 # ~40 ms per APDU on plain loopback (OpenSC's PKCS#11 module needs 100+ APDUs). A /32 loopback route with
@@ -55,7 +61,8 @@ our_pid() { # name: pcscd|emulator
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   kill -0 "$pid" 2>/dev/null || return 1
   case $1 in
-    pcscd) [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = pcscd ] || return 1 ;;
+    # by its command line: just after `setsid pcscd` the process may not have exec'd pcscd yet (comm "setsid")
+    pcscd) tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -Eq '(^| )pcscd --foreground' || return 1 ;;
     emulator) tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'piv-emulator' || return 1 ;;
   esac
   ! gone "$pid" || return 1
@@ -120,7 +127,7 @@ vpcd_host() { cat "$RUN/vpcd-host" 2>/dev/null || echo 127.0.0.1; }
 install_deps() {
   # shellcheck source=ensure.sh
   . scripts/lib/ensure.sh
-  local pkgs=(pcscd vsmartcard-vpcd libpcsclite-dev opensc yubico-piv-tool pcsc-tools iproute2)
+  local pkgs=(pcscd vsmartcard-vpcd libpcsclite-dev opensc yubico-piv-tool pcsc-tools iproute2 "${CARD_CLIENT_PACKAGES[@]}")
   local attempt
   for attempt in 1 2 3 4 5 6; do
     ensure_apt "${pkgs[@]}" && return 0
@@ -173,9 +180,10 @@ start_pcscd() {
     tail -20 "$RUN/pcscd.log" >&2 || true
     die "pcscd exited at startup (log: $RUN/pcscd.log)"
   fi
-  [ -S "$PCSCD_SOCK" ] || { tail -20 "$RUN/pcscd.log" >&2; die "pcscd socket $PCSCD_SOCK did not appear (log: $RUN/pcscd.log)"; }
+  # A pcscd left running would keep the caller's lock (it inherits the descriptor): stop it before giving up.
+  [ -S "$PCSCD_SOCK" ] || { tail -20 "$RUN/pcscd.log" >&2; terminate pcscd; die "pcscd socket $PCSCD_SOCK did not appear (log: $RUN/pcscd.log)"; }
   ss -ltn 2>/dev/null | grep -q ":$VPCD_PORT " \
-    || { tail -20 "$RUN/pcscd.log" >&2; die "vpcd is not listening on :$VPCD_PORT (is vsmartcard-vpcd installed? log: $RUN/pcscd.log)"; }
+    || { tail -20 "$RUN/pcscd.log" >&2; terminate pcscd; die "vpcd is not listening on :$VPCD_PORT (is vsmartcard-vpcd installed? log: $RUN/pcscd.log)"; }
 }
 
 # serial / state: environment first, then what start saved
@@ -190,6 +198,7 @@ start_emulator() {
     args+=(--serial "$serial")
   fi
   [ -n "$state" ] && args+=(--state "$state")
+  if [ "${CARDPKI_VCARD_NO_ATTESTATION:-0}" = 1 ]; then args+=(--no-attestation); else args+=(--maker "${CARDPKI_VCARD_MAKER_DIR:-$RUN/maker}"); fi
   [ "$VERBOSE" = 1 ] && args+=(--verbose)
   setsid node "$EMULATOR" "${args[@]}" </dev/null >>"$RUN/emulator.log" 2>&1 &
   echo $! >"$RUN/emulator.pid"
@@ -244,6 +253,7 @@ cmd_start() {
   reader  : $READER      (yubico-piv-tool -r '$READER' ...)
   ATR     : $(opensc-tool -r "$READER" -a 2>/dev/null || echo '?')
   defaults: PIN 123456  PUK 12345678  management key 010203040506070801020304050607080102030405060708 (3DES)
+  attest  : yubico-piv-tool -r '$READER' -a attest -s 9a  (TEST maker root: ${CARDPKI_VCARD_MAKER_DIR:-$RUN/maker}/maker-root.pem)
   PKCS#11 : /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so
   logs    : $RUN/pcscd.log  $RUN/emulator.log
   stop    : scripts/lib/virtual-card.sh stop

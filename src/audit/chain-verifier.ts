@@ -7,13 +7,16 @@ export type Problem =
   | "checkpoint" // a signed checkpoint does not match the chain
   | "signature" // a checkpoint's signature is not the audit key's
   | "truncated" // entries a checkpoint covers are missing (cut tail)
-  | "rolled-back"; // the database is behind the checkpoint kept outside it (restored from an old backup)
+  | "rolled-back" // the database is behind the checkpoint kept outside it (restored from an old backup)
+  | "timestamp"; // a checkpoint's RFC 3161 token does not match it, is not the TSA's, or is missing
 
 export interface VerifyResult {
   readonly ok: boolean;
   readonly entries: number;
   readonly head?: { readonly seq: number; readonly entryHash: string };
   readonly checkpointsVerified: number;
+  /** Checkpoints whose RFC 3161 token verified against the TSA certificate. */
+  readonly timestampsVerified?: number;
   readonly externalCheckpoint?: { readonly seq: number; readonly at: string };
   readonly problem?: { readonly kind: Problem; readonly seq?: number; readonly id?: string; readonly message: string };
 }
@@ -27,6 +30,11 @@ export interface VerifyInput {
   /** The latest checkpoint as also written outside the database. */
   readonly external?: Checkpoint;
   readonly verifySignature: (c: Checkpoint) => boolean;
+  /**
+   * REQ-27: checks a checkpoint's RFC 3161 token (undefined: the checkpoint has none); returns a
+   * problem message, or undefined when it verifies. Without it, timestamps are not checked.
+   */
+  readonly verifyTimestamp?: (c: Checkpoint) => Promise<{ has: boolean; problem?: string }>;
 }
 
 /**
@@ -49,6 +57,23 @@ export async function verifyChain(input: VerifyInput): Promise<VerifyResult> {
   });
   for (const c of [...input.checkpoints, ...(external ? [external] : [])])
     if (!input.verifySignature(c)) return fail("signature", `checkpoint at seq ${c.seq} (${new Date(c.at).toISOString()}) is not signed by the audit key`);
+  let stamped = 0;
+  if (input.verifyTimestamp) {
+    // Every checkpoint from the first timestamped one on must carry a token that verifies; only the latest may still wait for its token.
+    const ordered = [...input.checkpoints].sort((a, b) => a.seq - b.seq);
+    let since = false;
+    for (let i = 0; i < ordered.length; i++) {
+      const c = ordered[i]!;
+      const t = await input.verifyTimestamp(c);
+      if (t.problem) return fail("timestamp", `checkpoint at seq ${c.seq} (${new Date(c.at).toISOString()}): ${t.problem}`);
+      if (t.has) {
+        since = true;
+        stamped++;
+      } else if (since && i < ordered.length - 1) {
+        return fail("timestamp", `checkpoint at seq ${c.seq} (${new Date(c.at).toISOString()}) has no time-stamp token although earlier checkpoints have one: tokens were removed`);
+      }
+    }
+  }
   for await (const page of input.pages) {
     for (const e of page) {
       if (entryHash(e.prevHash, e) !== e.entryHash) return fail("changed", `entry seq ${e.seq} (id ${e.id}) was changed after it was written`, e);
@@ -79,7 +104,7 @@ export async function verifyChain(input: VerifyInput): Promise<VerifyResult> {
   for (const c of input.checkpoints)
     if (c.seq > (input.anchor?.seq ?? 0) && !matched.has(c.seq)) return fail("checkpoint", `the signed checkpoint at seq ${c.seq} names an entry that is not in the chain`);
   return {
-    ok: true, entries, checkpointsVerified: verified, ...(prevSeq ? { head: { seq: prevSeq, entryHash: prev } } : {}),
+    ok: true, entries, checkpointsVerified: verified, ...(input.verifyTimestamp ? { timestampsVerified: stamped } : {}), ...(prevSeq ? { head: { seq: prevSeq, entryHash: prev } } : {}),
     ...(external ? { externalCheckpoint: { seq: external.seq, at: new Date(external.at).toISOString() } } : {}),
   };
 }

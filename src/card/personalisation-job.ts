@@ -4,7 +4,7 @@ import type { Clock } from "../shared/clock.js";
 import type { Random } from "../shared/random.js";
 import { newId } from "../shared/ids.js";
 import type { CardChannel } from "./iso7816.js";
-import { MGM_KEY_BYTES, PivCard, type KeyAlgorithm, type ManagementKeyAlgorithm } from "./piv-card.js";
+import { MGM_KEY_BYTES, PivCard, type KeyAlgorithm, type ManagementKeyAlgorithm, type Slot } from "./piv-card.js";
 import type { CardAuditEvent, CardLedger, CardProduction, CardRecord, FactoryCredentials, HolderLetter, ProductionOrder, SecretSealer } from "./ports.js";
 import { sha256Hex } from "../shared/digest.js";
 
@@ -33,6 +33,8 @@ export interface JobResult {
   readonly algorithm: KeyAlgorithm;
   readonly pinState: "transport" | "delivered";
   readonly roundTrips: number;
+  /** REQ-14: the card attested the key (else the LoA2 card-station fallback was used). */
+  readonly keyAttested: boolean;
 }
 
 /** Digits from the CSPRNG without modulo bias. */
@@ -84,6 +86,15 @@ export class PersonalisationJob {
     throw new CaError("unauthorized", `no known management key opens this card (tried ${candidates.map((c) => c.source).join(", ")}): ${(last as Error)?.message}`);
   }
 
+  /** The card's PIV attestation for the key in `slot` and its f9 certificate; undefined when the card has no attestation. */
+  private async attestation(piv: PivCard, slot: Slot): Promise<{ certificate: Uint8Array; intermediate: Uint8Array } | undefined> {
+    const certificate = await piv.attest(slot);
+    if (!certificate) return undefined;
+    const intermediate = await piv.attestationCertificate();
+    if (!intermediate) throw new CaError("invalid-input", "the card attests keys but has no attestation certificate in slot f9 (5FFF01)");
+    return { certificate, intermediate };
+  }
+
   async run(orderId: string, channel: CardChannel, actor: string): Promise<JobResult> {
     const { production, ledger, sealer, factory, random } = this.deps;
     const order: ProductionOrder = await production.order(orderId);
@@ -110,6 +121,7 @@ export class PersonalisationJob {
     await this.step("identified");
 
     let issued: { serial: string; der: Uint8Array } | undefined;
+    let keyAttested = false;
     try {
       // A fresh per-card management key: recorded sealed BEFORE it is set, so a crash in between never locks us out.
       const current = await this.authenticate(piv, known && known.state !== "retired" ? known : undefined);
@@ -124,12 +136,18 @@ export class PersonalisationJob {
       await this.step("management-key-set");
       await piv.authenticate(mgm, policy.managementKey);
 
-      // REQ-14: the key pair is generated on the card; only the public key comes out.
+      // REQ-14: the key pair is generated on the card; only the public key comes out, with the card's
+      // attestation that it made the key (signed by its f9 key) where the card has attestation.
       const spki = await piv.generateKey(policy.slot, policy.algorithm);
-      await ledger.save(card, this.event(card, actor, "card.key.generate", "success", { slot: policy.slot, algorithm: policy.algorithm, spkiSha256: sha256Hex(spki) }));
+      const attestation = await this.attestation(piv, policy.slot);
+      keyAttested = attestation !== undefined;
+      await ledger.save(card, this.event(card, actor, "card.key.generate", "success", {
+        slot: policy.slot, algorithm: policy.algorithm, spkiSha256: sha256Hex(spki),
+        attestation: attestation ? { certificateSha256: sha256Hex(attestation.certificate), intermediateSha256: sha256Hex(attestation.intermediate) } : "none (the card has no PIV attestation)",
+      }));
       await this.step("key-generated");
 
-      issued = await production.produce(orderId, spki);
+      issued = await production.produce(orderId, { spki, cardSerial, ...(attestation ? { attestation } : {}) });
       card = { ...card, certSerial: issued.serial, slot: policy.slot, algorithm: policy.algorithm };
       await this.step("certificate-issued");
       const cert = new X509Certificate(issued.der);
@@ -168,7 +186,7 @@ export class PersonalisationJob {
       await this.step("verified");
 
       const letter: HolderLetter = {
-        id: newId(random), personId: order.holderPersonId, channel: policy.pinChannel, at: this.deps.clock.now(),
+        id: newId(random), personId: order.holderPersonId, channel: policy.pinChannel, kind: "initial-pin", secret: true, at: this.deps.clock.now(),
         subject: pinState === "transport" ? "Your new card: transport PIN" : "Your new card: PIN",
         body: pinState === "transport"
           ? `Transport PIN for your card ${cardSerial}: ${pin}. You replace it with a PIN of your own when you activate the card.`
@@ -180,7 +198,7 @@ export class PersonalisationJob {
         pin: `${policy.pin} (${policy.pinLength} digits, sent by ${policy.pinChannel})`, puk: "random, sealed", verified: "certificate read back; on-card signature verified", roundTrips: piv.roundTrips,
       }), letter);
       if (renewing?.certSerial && renewing.certSerial !== issued.serial) await production.revoke(renewing.certSerial, "superseded");
-      return { cardId: card.id, cardSerial, certSerial: issued.serial, slot: policy.slot, algorithm: policy.algorithm, pinState, roundTrips: piv.roundTrips };
+      return { cardId: card.id, cardSerial, certSerial: issued.serial, slot: policy.slot, algorithm: policy.algorithm, pinState, roundTrips: piv.roundTrips, keyAttested };
     } catch (e) {
       const why = (e as Error).message;
       let undone = "";

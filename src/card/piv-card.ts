@@ -21,7 +21,7 @@ export const MGM_KEY_BYTES: Record<ManagementKeyAlgorithm, number> = { "3DES": 2
 const MGM_CIPHER: Record<ManagementKeyAlgorithm, string> = { "3DES": "des-ede3", "AES-128": "aes-128-ecb", "AES-192": "aes-192-ecb", "AES-256": "aes-256-ecb" };
 
 /** SP 800-73-4 part 1 table 3 / 4b: the data object of each key slot's certificate, CHUID, CCC. */
-export const OBJECT = { chuid: 0x5fc102, ccc: 0x5fc107, cert9a: 0x5fc105, cert9c: 0x5fc10a, cert9d: 0x5fc10b, cert9e: 0x5fc101 } as const;
+export const OBJECT = { chuid: 0x5fc102, ccc: 0x5fc107, cert9a: 0x5fc105, cert9c: 0x5fc10a, cert9d: 0x5fc10b, cert9e: 0x5fc101, attestation: 0x5fff01 } as const;
 const CERT_OBJECT: Record<Slot, number> = { "9a": OBJECT.cert9a, "9c": OBJECT.cert9c, "9d": OBJECT.cert9d, "9e": OBJECT.cert9e };
 const slotByte = (s: Slot) => parseInt(s, 16);
 
@@ -173,11 +173,34 @@ export class PivCard {
   }
 
   async readCertificate(slot: Slot): Promise<Uint8Array | undefined> {
-    const obj = await this.getData(CERT_OBJECT[slot]);
+    return this.readCertificateObject(CERT_OBJECT[slot], slot);
+  }
+
+  private async readCertificateObject(tag: number, what: string): Promise<Uint8Array | undefined> {
+    const obj = await this.getData(tag);
     if (!obj || obj.length === 0) return undefined;
     const info = findTlv(obj, 0x71);
-    if (info && info[0] !== 0x00) throw new CaError("invalid-input", `the certificate in ${slot} is compressed (CertInfo ${info[0]}); not supported`);
+    if (info && info[0] !== 0x00) throw new CaError("invalid-input", `the certificate in ${what} is compressed (CertInfo ${info[0]}); not supported`);
     return findTlv(obj, 0x70);
+  }
+
+  /**
+   * YubiKey ATTEST (INS F9, P1 = slot; yubico-piv-tool ykpiv_attest): the X.509 certificate in which
+   * the card's attestation key (f9) vouches that the key in `slot` was generated on this card (REQ-14).
+   * Undefined when the card has no attestation (instruction or function not supported).
+   */
+  async attest(slot: Slot): Promise<Uint8Array | undefined> {
+    const r = await this.link.send({ cla: 0x00, ins: 0xf9, p1: slotByte(slot), p2: 0x00 });
+    if (r.sw === 0x6d00 || r.sw === 0x6a81) return undefined;
+    if (r.sw === 0x6a80) throw new CaError("policy-violation", `the card does not attest the key in ${slot} (not generated on the card)`, { sw: "6a80" });
+    const der = expectOk(r, `ATTEST ${slot}`);
+    if (der[0] !== 0x30) throw new CaError("invalid-input", `the card's attestation for ${slot} is not a DER certificate`);
+    return der;
+  }
+
+  /** The card's own attestation certificate (slot f9, YubiKey object 5FFF01), which chains to the card maker's root. */
+  async attestationCertificate(): Promise<Uint8Array | undefined> {
+    return this.readCertificateObject(OBJECT.attestation, "f9");
   }
 
   /** Removes a certificate object (PUT DATA with an empty 53). */

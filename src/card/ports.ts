@@ -20,6 +20,13 @@ export interface FactoryCredentials {
   readonly managementKeyAlgorithm: ManagementKeyAlgorithm;
 }
 
+/** A key the card writer generated on a card: its SPKI, the card, and the card's PIV attestation (DER) when the card has one (REQ-14). */
+export interface CardKey {
+  readonly spki: Uint8Array;
+  readonly cardSerial: string;
+  readonly attestation?: { readonly certificate: Uint8Array; readonly intermediate: Uint8Array };
+}
+
 /** An order in production, as the card writer needs it. */
 export interface ProductionOrder {
   readonly orderId: string;
@@ -34,8 +41,8 @@ export interface ProductionOrder {
 export interface CardProduction {
   /** The order, which must be in production; refused otherwise. */
   order(orderId: string): Promise<ProductionOrder>;
-  /** REQ-14: the certificate for the key generated on the card; moves the order to PRODUCED. */
-  produce(orderId: string, spki: Uint8Array): Promise<{ serial: string; der: Uint8Array }>;
+  /** REQ-14: the certificate for the key generated on the card, with the card's attestation where it has one; moves the order to PRODUCED. */
+  produce(orderId: string, key: CardKey): Promise<{ serial: string; der: Uint8Array }>;
   /** A job that failed after issuance: revoke the certificate, the order goes back to production. */
   undo(orderId: string, serial: string, why: string): Promise<void>;
   /** Revoke a certificate the card no longer carries (renewal, retirement). */
@@ -80,6 +87,9 @@ export interface HolderLetter {
   readonly id: string;
   readonly personId: string;
   readonly channel: "mail" | "sms" | "email";
+  readonly kind: "initial-pin" | "unblock-pin";
+  /** Always: a PIN is wiped from the outbox once delivered (REQ-15). */
+  readonly secret: true;
   readonly subject: string;
   readonly body: string;
   readonly at: Date;

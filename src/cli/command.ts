@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { userInfo } from "node:os";
 import { parseArgs } from "node:util";
 import { CaError } from "../shared/ca-error.js";
 import { pemBlocks } from "../asn1/der.js";
@@ -55,10 +56,44 @@ export function requireString(values: Record<string, unknown>, name: string): st
   return v;
 }
 
-/** Who runs the command, for the audit trail: --operator, else $USER. */
-export function operatorArg(values: Record<string, unknown>): string {
-  return (values.operator as string | undefined) ?? process.env.USER ?? "unknown";
+/** An operator or witness name: a login-like identifier, never free text (no spaces, no control characters). */
+export const OPERATOR_NAME = /^[a-z][a-z0-9._-]{1,31}$/;
+
+/** A required --NAME naming a person (operator, witness): checked against OPERATOR_NAME. */
+export function personNameArg(values: Record<string, unknown>, name: string): string {
+  const v = values[name];
+  if (typeof v !== "string" || v.length === 0) throw new CaError("invalid-input", `--${name} is required: the name of the person doing this, recorded in the audit trail (REQ-27)`);
+  if (!OPERATOR_NAME.test(v)) throw new CaError("invalid-input", `--${name} '${JSON.stringify(v).slice(1, -1).slice(0, 40)}' is not an operator name (2 to 32 of a-z 0-9 . _ -, starting with a letter); REQ-27`);
+  return v;
 }
+
+/** The OS account running the command (recorded beside the operator's name). */
+export function osUser(): string {
+  let u: string | undefined;
+  try {
+    u = userInfo().username;
+  } catch {
+    u = process.env.USER;
+  }
+  const clean = (u ?? "").replace(/[^A-Za-z0-9._-]/g, "?").slice(0, 32);
+  return clean || `uid-${process.getuid?.() ?? "unknown"}`;
+}
+
+/**
+ * Who runs a command that changes orders, certificates or records, for the audit trail: the
+ * required, validated --operator and the OS user, as `operator:<name>@os:<user>` (REQ-27).
+ */
+export function operatorArg(values: Record<string, unknown>): string {
+  return `${personNameArg(values, "operator")}@os:${osUser()}`;
+}
+
+/** For commands that change nothing (backup, a holder's own PIN): --operator when given (validated), else the OS user. */
+export function recordedBy(values: Record<string, unknown>): string {
+  return values.operator === undefined ? `os:${osUser()}` : operatorArg(values);
+}
+
+/** The option entry every changing command declares. */
+export const OPERATOR_OPTION = { type: "string", description: "your operator name (required; recorded in the audit trail with the OS user)" } as const satisfies Option;
 
 /** The bytes of a file named on the command line; an unreadable file is the caller's error. */
 export function readFileArg(f: string): Uint8Array {

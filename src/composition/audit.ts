@@ -19,6 +19,10 @@ import { verifyTranscriptFile } from "../ceremony/ceremony.js";
 import { CaDirectory } from "../ceremony/ca-directory.js";
 import type { Runtime } from "./runtime.js";
 import { sha256Hex } from "../shared/digest.js";
+import { logger } from "../shared/log.js";
+import { imprintOf, readTimeStampResponse, timeStampRequest, tsaCertificate, verifyTimeStampToken } from "../audit/timestamp-token.js";
+
+const log = logger("audit");
 
 /** Audit signers in the CA store: `<ca>/audit-signers/<label>/` with cert.pem and key.uri (made by an audit-signer ceremony). */
 export function auditSignerNames(caStoreDir: string): string[] {
@@ -73,6 +77,47 @@ export async function auditSigner(rt: Runtime): Promise<CheckpointSigner> {
   };
 }
 
+/** REQ-27: an RFC 3161 TSA answers within this time, or the checkpoint waits for its token until the next run. */
+const TSA_TIMEOUT_MS = 15_000;
+/** A token's genTime may differ this much from its checkpoint's time (clock skew, the round trip). */
+const TSA_TOLERANCE_MS = 10 * 60_000;
+
+/** The configured TSA's certificate (checked: sole critical EKU timeStamping), for verifying tokens. */
+export function tsaCertificateOf(rt: Runtime): ReturnType<typeof tsaCertificate> | undefined {
+  const f = rt.config.audit.tsaCertFile;
+  if (!f) return undefined;
+  try {
+    const pem = readFileSync(f);
+    return tsaCertificate(new Uint8Array(new X509Certificate(pem).raw));
+  } catch (e) {
+    throw new CaError("config", `the TSA certificate ${f}: ${(e as Error).message}`);
+  }
+}
+
+/** Asks the TSA (RFC 3161 3.4, HTTP POST) for a token over the checkpoint's bytes. */
+export async function timestampCheckpoint(rt: Runtime, c: Checkpoint): Promise<{ token: string; genTime: number }> {
+  const url = rt.config.audit.tsaUrl;
+  if (!url) throw new CaError("config", "no TSA configured (audit.tsaUrl)");
+  const { signature: _s, ...unsigned } = c;
+  const imprint = imprintOf(checkpointBytes(unsigned));
+  const nonce = rt.random.bytes(8);
+  let der: Uint8Array;
+  try {
+    const res = await fetch(url, { method: "POST", headers: { "content-type": "application/timestamp-query" }, body: timeStampRequest(imprint, nonce), signal: AbortSignal.timeout(TSA_TIMEOUT_MS) });
+    if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+    if (!String(res.headers.get("content-type")).startsWith("application/timestamp-reply")) throw new Error(`content-type ${res.headers.get("content-type")}`);
+    der = new Uint8Array(await res.arrayBuffer());
+  } catch (e) {
+    throw new CaError("unavailable", `the TSA ${url} did not answer: ${(e as Error).message}`);
+  }
+  try {
+    const { token, info } = readTimeStampResponse(der, imprint, nonce);
+    return { token: Buffer.from(token).toString("base64"), genTime: info.genTime.getTime() };
+  } catch (e) {
+    throw new CaError("unavailable", `the TSA ${url} answered, but not with a token for this checkpoint: ${(e as Error).message}`);
+  }
+}
+
 /** Reads the checkpoint kept outside the database; undefined when there is none yet. */
 export function readExternalCheckpoint(file: string): Checkpoint | undefined {
   if (!existsSync(file)) return undefined;
@@ -100,7 +145,7 @@ export async function restoreGap(store: KnexAuditStore, file: string): Promise<s
 }
 
 /** Writes the checkpoint file atomically and durably (write, fsync, rename); the CRL numbers used so far go with it. */
-function writeExternalCheckpoint(file: string, c: Checkpoint & { crlNumbers?: Record<string, string> }): void {
+function writeExternalCheckpoint(file: string, c: Checkpoint & { crlNumbers?: Record<string, string>; timestamp?: { token: string; genTime: number } }): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(c, null, 2) + "\n", { mode: 0o644 });
@@ -119,8 +164,10 @@ export interface AuditTrail {
   retention(now: Date, actor: string): Promise<{ count: number; throughSeq: number } | undefined>;
   /** REQ-31: the story of one certificate and a verdict per policy rule. */
   evidence(serial: string): Promise<Evidence>;
-  /** The conformance report for a period. */
-  report(from: Date, to: Date): Promise<ConformanceReport>;
+  /** The conformance report for a period; `organisationId` scopes certificates, revocations and activity to one organisation. */
+  report(from: Date, to: Date, scope?: { organisationId?: string }): Promise<ConformanceReport>;
+  /** The organisation a certificate was issued for (through its order), if any. */
+  organisationOf(serial: string): Promise<string | undefined>;
   /** After a restore: record the gap in the chain, raise CRL numbers above those used before, sign a new checkpoint. */
   reconcile(actor: string): Promise<{ gap: string | undefined; crlNumbers: Record<string, string>; checkpoint?: Checkpoint }>;
 }
@@ -164,6 +211,24 @@ export function openAuditTrail(rt: Runtime, given?: ReadonlyMap<string, Workflow
   };
   const file = rt.config.audit.checkpointFile;
   let signer: Promise<CheckpointSigner> | undefined;
+  /** REQ-27: the TSA's token for a checkpoint just signed; a TSA that does not answer leaves it for the next run (logged). */
+  const stamp = async (c: Checkpoint) => {
+    if (!rt.config.audit.tsaUrl) return undefined;
+    try {
+      const t = await timestampCheckpoint(rt, c);
+      await store.addTimestamp({ seq: c.seq, token: t.token, genTime: t.genTime, tsa: rt.config.audit.tsaUrl, checkpointAt: c.at });
+      return t;
+    } catch (e) {
+      log.warn("audit checkpoint not timestamped; retried on the next checkpoint run", { seq: c.seq, error: e as Error });
+      return undefined;
+    }
+  };
+  const sign = async (head: { seq: number; entryHash: string; entries: number }): Promise<Checkpoint> => {
+    signer ??= auditSigner(rt);
+    const s = await signer;
+    const unsigned = { seq: head.seq, entryHash: head.entryHash, entries: head.entries, at: rt.clock.now().getTime(), signer: s.name, signerSpkiSha256: s.spkiSha256 };
+    return { ...unsigned, signature: Buffer.from(await s.sign(checkpointBytes(unsigned))).toString("base64") };
+  };
   return {
     store,
     async checkpoint() {
@@ -171,20 +236,39 @@ export function openAuditTrail(rt: Runtime, given?: ReadonlyMap<string, Workflow
       if (!head) return undefined;
       const latest = await store.latestCheckpoint();
       if (latest && latest.seq === head.seq) {
+        if (rt.config.audit.tsaUrl && !(await store.timestamps()).has(latest.seq)) {
+          // Its token could not be had when it was signed: sign it again now and ask again, so the token's time is the checkpoint's.
+          const again = await sign(head);
+          await store.replaceCheckpoint(again);
+          const t = await stamp(again);
+          writeExternalCheckpoint(file, { ...again, crlNumbers: await rt.revocations.crlNumbers(), ...(t ? { timestamp: t } : {}) });
+          return again;
+        }
         if (readExternalCheckpoint(file)?.seq !== latest.seq) writeExternalCheckpoint(file, { ...latest, crlNumbers: await rt.revocations.crlNumbers() });
         return latest;
       }
-      signer ??= auditSigner(rt);
-      const s = await signer;
-      const unsigned = { seq: head.seq, entryHash: head.entryHash, entries: head.entries, at: rt.clock.now().getTime(), signer: s.name, signerSpkiSha256: s.spkiSha256 };
-      const c: Checkpoint = { ...unsigned, signature: Buffer.from(await s.sign(checkpointBytes(unsigned))).toString("base64") };
+      const c = await sign(head);
       await store.addCheckpoint(c);
-      writeExternalCheckpoint(file, { ...c, crlNumbers: await rt.revocations.crlNumbers() });
+      const t = await stamp(c);
+      writeExternalCheckpoint(file, { ...c, crlNumbers: await rt.revocations.crlNumbers(), ...(t ? { timestamp: t } : {}) });
       return c;
     },
     async verify() {
+      // REQ-27: with a TSA certificate configured, every checkpoint's token is checked against it and the checkpoint's bytes.
+      const tsa = tsaCertificateOf(rt);
+      const stamps = tsa ? await store.timestamps() : undefined;
+      const verifyTimestamp = tsa && stamps ? async (c: Checkpoint) => {
+        const t = stamps.get(c.seq);
+        if (!t) return { has: false };
+        const { signature: _s, ...unsigned } = c;
+        const r = await verifyTimeStampToken(new Uint8Array(Buffer.from(t.token, "base64")), checkpointBytes(unsigned), tsa);
+        if (!r.ok) return { has: true, problem: `timestamp mismatch: ${r.reason}` };
+        if (Math.abs(r.info.genTime.getTime() - c.at) > TSA_TOLERANCE_MS)
+          return { has: true, problem: `timestamp mismatch: the TSA stamped it at ${r.info.genTime.toISOString()}, not at the checkpoint's time: the checkpoint was made again later` };
+        return { has: true };
+      } : undefined;
       return verifyChain({
-        pages: store.pages(), checkpoints: await store.checkpoints(), verifySignature: checkpointVerifier(rt.config.caStoreDir),
+        pages: store.pages(), checkpoints: await store.checkpoints(), verifySignature: checkpointVerifier(rt.config.caStoreDir), ...(verifyTimestamp ? { verifyTimestamp } : {}),
         ...(await store.anchor().then((a) => (a ? { anchor: a } : {}))),
         ...(() => {
           const ext = readExternalCheckpoint(file);
@@ -206,14 +290,22 @@ export function openAuditTrail(rt: Runtime, given?: ReadonlyMap<string, Workflow
       const checkpoint = await this.checkpoint();
       return { gap, crlNumbers, ...(checkpoint ? { checkpoint } : {}) };
     },
-    async report(from, to) {
+    async organisationOf(serial) {
+      return (await evidenceStore()).organisationOf(serial.toLowerCase());
+    },
+    async report(from, to, scope = {}) {
       const records = await evidenceStore();
-      const issued = await records.issuedBetween(from.getTime(), to.getTime());
+      const org = scope.organisationId;
+      const issued = await records.issuedBetween(from.getTime(), to.getTime(), org);
+      // One certificate's evidence at a time; only what the report counts is kept (constant memory per certificate).
       const all: Evidence[] = [];
-      for (const c of issued) all.push(await evidence(c.serial));
+      for (const c of issued) {
+        const e = await evidence(c.serial);
+        all.push({ certificate: e.certificate, ...(e.order ? { order: e.order } : {}), story: [], verdicts: e.verdicts.filter((v) => v.result === "fail"), verdict: e.verdict });
+      }
       return buildReport({
         from, to, generatedAt: rt.clock.now(), chain: await this.verify(), evidence: all,
-        revocations: await records.revocationsBetween(from.getTime(), to.getTime()), activity: await records.activityBetween(from.getTime(), to.getTime()),
+        revocations: await records.revocationsBetween(from.getTime(), to.getTime(), org), activity: await records.activityBetween(from.getTime(), to.getTime(), org),
         crls: await records.crlsBetween(from.getTime(), to.getTime()), ceremonies: ceremonies(rt.config.caStoreDir),
         matrix: loadRequirementsMatrix(join(rt.config.policyDir, "requirements-matrix.yaml")),
       });

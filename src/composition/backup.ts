@@ -70,7 +70,7 @@ export async function createBackup(rt: Runtime, out: string, operator: string): 
   const ct = Buffer.concat([c.update(plain), c.final()]);
   writeFileSync(out, Buffer.concat([Buffer.from(`${MAGIC}\n${headerText}\n`), iv, c.getAuthTag(), ct]), { flag: "wx", mode: 0o600 });
   await recordAuditEvent(rt.db, {
-    id: newId(rt.random), at: rt.clock.now(), actor: `operator:${operator}`, action: "backup.create", objectType: "backup", objectId: out.slice(-128), outcome: "success",
+    id: newId(rt.random), at: rt.clock.now(), actor: operator.startsWith("os:") ? operator : `operator:${operator}`, action: "backup.create", objectType: "backup", objectId: out.slice(-128), outcome: "success",
     details: { database: header.database, auditHead: header.auditHead, sha256: header.sha256, bytes: plain.length },
   });
   return header;

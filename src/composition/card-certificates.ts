@@ -67,8 +67,10 @@ export function cardCertificates(
       let recorder: IssuanceRecorder | undefined;
       if (link) {
         const { writes: w } = writes();
+        let emailSanOmitted = false;
         recorder = {
           async reserve(r, audit) {
+            emailSanOmitted = Number(audit.details?.emailSanOmitted ?? 0) > 0; // the issuer's own record of what it left out
             let ok: boolean;
             try {
               ok = await w.reserve(r, audit, link.reserved(r.serial));
@@ -82,7 +84,7 @@ export function cardCertificates(
             const hold = req.onHoldUntilActivation ? rt.registry.issuanceHold(serial, authority.id, req.requestedBy) : undefined;
             let ok: boolean;
             try {
-              ok = await w.complete(serial, der, audit, hold, link.issued(serial));
+              ok = await w.complete(serial, der, audit, hold, link.issued(serial, { emailSanOmitted }));
             } catch (e) {
               if (e instanceof LinkedConflict) throw new CaError("conflict", e.message);
               throw e;
@@ -99,8 +101,9 @@ export function cardCertificates(
       const cert = await rt.issuer.issue(authority, {
         profileId: req.profileId, publicKey: req.publicKey, subject: { ...req.subject }, san: req.email ? { email: [req.email] } : {},
         requestedBy: req.requestedBy, allowedKinds: req.profileId === "ra-officer" ? ["infrastructure"] : ["end-entity"],
+        validatedEmailDomains: req.validatedEmailDomains ?? [], // REQ-01: the RA channel always states them (none: no e-mail SAN)
       }, recorder);
-      return { serial: cert.serial, notAfter: cert.notAfter, der: cert.der };
+      return { serial: cert.serial, notAfter: cert.notAfter, der: cert.der, ...(cert.omittedEmails ? { omittedEmails: cert.omittedEmails } : {}) };
     },
     revoke,
     async suspend(serial, actor) {

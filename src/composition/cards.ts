@@ -24,26 +24,27 @@ export interface Cards {
 }
 
 /**
- * The card production station's actor: a CA operator of the service owner, named on the command
- * line of the production host (like a ceremony operator); the RA's guards still apply.
+ * The card writer's port to the RA (order state, produce, production-failed) and the CA
+ * (certificate DER), in process, for an officer the RA has authenticated (the signed-in officer of
+ * the RA server's station, resolved from their client certificate): never a name typed on a
+ * command line. The standalone station goes through the RA API instead (ra-api-card-production.ts).
  */
-export function productionActor(operator: string): Actor {
-  return { kind: "officer", personId: `operator:${operator}`, roles: ["ca-operator"], serviceOwnerStaff: true };
-}
-
-/** The card writer's port to the RA (order state, produce, production-failed) and the CA (certificate DER). */
-export function cardProduction(_rt: Runtime, ra: Ra, operator: string | Actor): CardProduction {
-  const actor = typeof operator === "string" ? productionActor(operator) : operator;
+export function cardProduction(_rt: Runtime, ra: Ra, actor: Actor): CardProduction {
+  if (actor.kind !== "officer" || !actor.personId || !actor.credentialSerial && !actor.organisationId)
+    throw new CaError("unauthorized", "the card station acts only as an authenticated officer (REQ-22)");
   return {
     async order(orderId) {
       const o = await ra.orderStore.load(orderId);
       if (!o) throw new CaError("not-found", `no order ${orderId}`);
       if (o.state !== "IN_PRODUCTION") throw new CaError("conflict", `order ${orderId} is ${o.state}; only an order in production gets a card`, { state: o.state });
       const w = ra.orders.workflow(o.workflowId);
-      return { orderId, holderPersonId: o.applicantPersonId, loa: w.loa, policy: w.card };
+      return { orderId, holderPersonId: o.applicantPersonId, loa: w.loa, policy: { ...w.card, pinChannel: w.delivery.pin } }; // REQ-15: the PIN by the workflow's PIN channel
     },
-    async produce(orderId, spki) {
-      const o = await ra.orders.act(orderId, "produce", actor, { publicKey: spki });
+    async produce(orderId, key) {
+      // REQ-14: the card's attestation where it has one; otherwise the station vouches (accepted only where the workflow allows it, LoA2).
+      const o = await ra.orders.act(orderId, "produce", actor, key.attestation
+        ? { publicKey: key.spki, attestation: key.attestation }
+        : { publicKey: key.spki, keyOrigin: "card-station", cardStation: { cardSerial: key.cardSerial } });
       if (!o.issued) throw new CaError("internal", `order ${orderId} was produced without a certificate`);
       return { serial: o.issued.serial, der: o.issued.der }; // the CA's answer: nothing is read back from the store
     },
@@ -64,10 +65,14 @@ export function factoryCredentials(rt: Runtime): FactoryCredentials {
 }
 
 /** Wires the card writer: ledger on the runtime's database, secrets sealed under the card KEK, production through the RA. */
-export function openCards(rt: Runtime, ra: Ra, operator: string | Actor): Cards {
-  const ledger = new KnexCardStore(rt.db, rt.readDb, ra.cipher); // REQ-29: letters with PINs sealed at rest
+export function openCards(rt: Runtime, ra: Ra, operator: Actor): Cards {
+  return cardsWith(rt, ra.cipher, cardProduction(rt, ra, operator));
+}
+
+/** The card writer over a given production port (in process, or the RA API for the standalone station). */
+export function cardsWith(rt: Runtime, cipher: Ra["cipher"], production: CardProduction): Cards {
+  const ledger = new KnexCardStore(rt.db, rt.readDb, cipher); // REQ-29: letters with PINs sealed at rest
   const sealer = aesGcmSealer(ownerOnlyKey(rt.config.card.kekFile, rt.random, { what: "card key-encryption key", exact: true }), rt.random);
-  const production = cardProduction(rt, ra, operator);
   const { clock, random } = rt;
   return {
     ledger, production,

@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { X509Certificate, generateKeyPairSync } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { X509Certificate, generateKeyPairSync, type KeyPairKeyObjectResult } from "node:crypto";
 import { writeDemoServerCertificate } from "./demo-tls.js";
-import { bootstrapStaff, openRa } from "./ra.js";
-import { openRuntime, useEmbeddedSoftHsm, withRuntime } from "./runtime.js";
+import { bootstrapStaffGroup, openRa, type Ra, type Role } from "./ra.js";
+import { openRuntime, useEmbeddedSoftHsm, withRuntime, type Runtime } from "./runtime.js";
 import { dataKeyNames, sealExistingPersonalData } from "./data-keys.js";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -93,14 +94,30 @@ async function addDemoDataKey(config: Config, log: (l: string) => void): Promise
   });
 }
 
-/** Demo people in the file-backed register (REQ-07): national ID → status. */
+/**
+ * The demo's initial service-owner staff group (one bootstrap, REQ-02/REQ-10): enough distinct
+ * officers to take a LoA3 order from request to hand-out with every step by another person:
+ * bo and cy identify, di approves and starts production, ed (ca-operator, no ra-officer) produces,
+ * fi hands out; ada administers (binds people, appoints officers, onboards organisations), gu audits.
+ */
+export const DEMO_OFFICERS = {
+  ada: { name: "Ada Admin", nationalId: "199001011234", roles: ["ra-admin"] },
+  bo: { name: "Bo Officer", nationalId: "198502022345", roles: ["ra-officer"] },
+  cy: { name: "Cy Officer", nationalId: "197101011001", roles: ["ra-officer"] },
+  di: { name: "Di Officer", nationalId: "197201011002", roles: ["ra-officer"] },
+  ed: { name: "Ed Operator", nationalId: "197301011003", roles: ["ca-operator"] },
+  fi: { name: "Fi Officer", nationalId: "197401011004", roles: ["ra-officer"] },
+  gu: { name: "Gu Auditor", nationalId: "197501011005", roles: ["auditor"] },
+} as const satisfies Record<string, { name: string; nationalId: string; roles: readonly Role[] }>;
+export type DemoOfficer = keyof typeof DEMO_OFFICERS;
+
+/** Demo people in the file-backed register (REQ-07): national ID → status and registered name (the certificate's name). */
 export const DEMO_REGISTER = {
   people: {
-    "199001011234": { status: "alive", name: "Ada Admin" },
-    "198502022345": { status: "alive", name: "Bo Officer" },
-    "197003033456": { status: "alive", name: "Cy Holder" },
-    "196004044567": { status: "deceased", name: "Di Gone" },
-  },
+    ...Object.fromEntries(Object.values(DEMO_OFFICERS).map((o) => [o.nationalId, { status: "alive", givenName: o.name.split(" ")[0]!, surname: o.name.split(" ").slice(1).join(" ") }])),
+    "197003033456": { status: "alive", givenName: "Cy", surname: "Holder" },
+    "196004044567": { status: "deceased", givenName: "Di", surname: "Gone" },
+  } as Record<string, { status: string; givenName: string; surname: string }>,
 };
 
 /** Demo entries in the file-backed lost/stolen document register (REQ-05). */
@@ -109,30 +126,60 @@ export const DEMO_DOCUMENT_REGISTER = {
 };
 
 /**
+ * Bootstraps DEMO_OFFICERS as the service owner's initial staff group on `rt` (demo, tests,
+ * benchmarks), each with a fresh P-256 software key; returns the group and the keys.
+ */
+export async function bootstrapDemoStaff(rt: Runtime, ra: Ra, opts: { operator?: string; witness?: string; emails?: Partial<Record<DemoOfficer, string>> } = {}) {
+  const keys = Object.fromEntries(Object.keys(DEMO_OFFICERS).map((id) => [id, generateKeyPairSync("ec", { namedCurve: "P-256" })])) as Record<DemoOfficer, KeyPairKeyObjectResult>;
+  const until = new Date(rt.clock.now().getTime() + 365 * 86_400_000);
+  const group = await bootstrapStaffGroup(rt, ra, {
+    orgNumber: "556000-0000", orgName: "cardpki demo service owner", country: "SE", operator: opts.operator ?? "demo-operator", witness: opts.witness ?? "demo-witness", osUser: "demo-setup",
+    members: (Object.entries(DEMO_OFFICERS) as [DemoOfficer, (typeof DEMO_OFFICERS)[DemoOfficer]][]).map(([id, o]) => ({
+      id, name: o.name, nationalId: o.nationalId, email: opts.emails?.[id] ?? `${id}@example.org`, roles: [...o.roles],
+      ...(o.roles.some((r) => r === "ra-officer") ? { qualification: "demo RA identity proofing", qualifiedUntil: until } : {}),
+      publicKey: new Uint8Array(keys[id].publicKey.export({ type: "spki", format: "der" })),
+    })),
+  });
+  return { group, keys };
+}
+
+/**
  * The demo RA: a self-signed TLS server certificate for the RA API, file registers, and the
- * service owner's first staff officer with a software key in data/demo-officers (demo only:
- * a real officer's key is on their card, REQ-22).
+ * service owner's initial staff group (DEMO_OFFICERS) bootstrapped at once, each with a software
+ * key, certificate and PKCS#12 file (for a browser) in data/demo-officers (demo only: a real
+ * officer's key is on their card, REQ-22). staff.crt/.key are ada's, as before.
  */
 async function setupDemoRa(config: Config, log: (l: string) => void): Promise<void> {
   const tls = await writeDemoServerCertificate(join(config.dataDir, "tls"));
   log(`wrote the demo RA server certificate ${tls.cert}`);
   writeFileSync(config.ra.registerFile, JSON.stringify(DEMO_REGISTER, null, 2) + "\n", { mode: 0o600 });
   writeFileSync(config.ra.documentRegisterFile, JSON.stringify(DEMO_DOCUMENT_REGISTER, null, 2) + "\n", { mode: 0o600 });
+  const dir = join(config.dataDir, "demo-officers");
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const rt = await openRuntime(config);
+  let group, keys;
   try {
-    const ra = await openRa(rt);
-    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-    const staff = await bootstrapStaff(rt, ra, {
-      orgNumber: "556000-0000", orgName: "cardpki demo service owner", country: "SE", nationalId: "199001011234", name: "Ada Admin", email: "ada@example.org",
-      roles: ["ra-admin", "ra-officer", "ca-operator"], qualifiedUntil: new Date(Date.now() + 365 * 86_400_000),
-      publicKey: new Uint8Array(publicKey.export({ type: "spki", format: "der" })), operator: "demo-setup",
-    });
-    const dir = join(config.dataDir, "demo-officers");
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(dir, "staff.key"), privateKey.export({ type: "pkcs8", format: "pem" }) as string, { mode: 0o600 });
-    writeFileSync(join(dir, "staff.crt"), new X509Certificate(staff.der).toString());
-    log(`bootstrapped the service owner's first officer (data/demo-officers/staff.crt, serial ${staff.serial})`);
+    ({ group, keys } = await bootstrapDemoStaff(rt, await openRa(rt)));
   } finally {
     await rt.close();
   }
+  const password = randomBytes(12).toString("base64url");
+  const passwordFile = join(dir, "p12-password");
+  writeFileSync(passwordFile, password + "\n", { mode: 0o600 });
+  for (const m of group.members) {
+    const key = keys[m.id as DemoOfficer].privateKey.export({ type: "pkcs8", format: "pem" }) as string;
+    const crt = new X509Certificate(m.der).toString();
+    writeFileSync(join(dir, `${m.id}.key`), key, { mode: 0o600 });
+    writeFileSync(join(dir, `${m.id}.crt`), crt);
+    // PKCS#12 for importing into a browser (same password for all demo officers, in p12-password).
+    execFileSync("openssl", ["pkcs12", "-export", "-in", join(dir, `${m.id}.crt`), "-inkey", join(dir, `${m.id}.key`), "-name", DEMO_OFFICERS[m.id as DemoOfficer].name,
+      "-out", join(dir, `${m.id}.p12`), "-passout", `file:${passwordFile}`], { stdio: ["ignore", "ignore", "pipe"] });
+    chmodSync(join(dir, `${m.id}.p12`), 0o600);
+    if (m.id === "ada") {
+      writeFileSync(join(dir, "staff.key"), key, { mode: 0o600 });
+      writeFileSync(join(dir, "staff.crt"), crt);
+    }
+    log(`  ${m.id}: ${DEMO_OFFICERS[m.id as DemoOfficer].name} (${m.roles.join(", ")}), serial ${m.serial}`);
+  }
+  log(`bootstrapped the service owner's initial staff group of ${group.members.length} (data/demo-officers/<name>.crt/.key/.p12, password in p12-password)`);
 }

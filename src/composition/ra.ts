@@ -1,7 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CaError } from "../shared/ca-error.js";
-import { newId } from "../shared/ids.js";
 import { loadWorkflows, type Workflow } from "../policy/workflow.js";
 import { KeyedHasher } from "../ra/national-id.js";
 import { Onboarding } from "../ra/onboarding.js";
@@ -14,7 +13,6 @@ import type { ProductionSaga } from "../ra/production-saga.js";
 import { KnexActivationStore } from "../store/activation.store.js";
 import { KnexLinkedWrites } from "../store/linked-writes.js";
 import type { CardCertificates, DocumentRegister, PopulationRegister } from "../ra/ports.js";
-import type { Role } from "../ra/order.js";
 import { KnexOrderStore } from "../store/order.store.js";
 import { KnexDirectoryStore } from "../store/directory.store.js";
 import { KnexRevocationRequestStore } from "../store/revocation-request.store.js";
@@ -25,6 +23,9 @@ import { cardCertificates } from "./card-certificates.js";
 import { ownerOnlyKey } from "./key-file.js";
 import { fileDocumentRegister, fileRegister } from "./file-register.js";
 import type { Runtime } from "./runtime.js";
+import { KnexCardStore } from "../store/card.store.js";
+import type { KeyOriginDeps } from "../ra/key-origin.js";
+import { keyOriginDeps } from "./key-attestation.js";
 
 export type { Role } from "../ra/order.js";
 
@@ -55,7 +56,7 @@ export function hashKey(rt: Runtime): Uint8Array {
 }
 
 /** Wires the RA over the runtime's database and CA (the only place that picks the RA's backends). */
-export async function openRa(rt: Runtime, opts: { register?: PopulationRegister; documents?: DocumentRegister; certs?: CardCertificates } = {}): Promise<Ra> {
+export async function openRa(rt: Runtime, opts: { register?: PopulationRegister; documents?: DocumentRegister; certs?: CardCertificates; publicUrl?: () => string; keyOrigins?: KeyOriginDeps } = {}): Promise<Ra> {
   const workflows = loadWorkflows(join(rt.config.policyDir, "workflows"));
   for (const w of workflows.values()) for (const p of w.profiles) if (!rt.profiles.has(p)) throw new CaError("config", `workflow ${w.id} names profile '${p}', which is not loaded`);
   // REQ-29: people's names and emails and the outbox are sealed at rest; no RA without the data keys.
@@ -71,7 +72,10 @@ export async function openRa(rt: Runtime, opts: { register?: PopulationRegister;
   const documents = opts.documents ?? (documentRegisterConfigured || existsSync(documentRegisterFile) ? fileDocumentRegister(documentRegisterFile) : undefined);
   const { clock, random } = rt;
   const activation = new ActivationDesk({ orders: orderStore, records: new KnexActivationStore(rt.db, rt.readDb), certs, clock, random });
-  const orders = new OrderService({ orders: orderStore, directory, workflows, certs, register, hasher, clock, random, currentTermsVersion: rt.config.ra.termsVersion, activation, ...(documents ? { documents } : {}) });
+  // REQ-14: attestation roots from the CA store, the card the station recorded from the card ledger.
+  const keyOrigins = opts.keyOrigins ?? keyOriginDeps(rt.config.caStoreDir, new KnexCardStore(rt.db, rt.readDb, cipher));
+  const orders = new OrderService({ orders: orderStore, directory, workflows, certs, register, hasher, clock, random, currentTermsVersion: rt.config.ra.termsVersion, keyOrigins, activation, ...(documents ? { documents } : {}),
+    publicUrl: opts.publicUrl ?? (() => rt.config.ra.publicUrl) });
   return {
     workflows, orderStore, directory, certs, hasher, orders, cipher, outbox: new KnexOutboxStore(rt.readDb, cipher), activation, saga: orders.saga,
     onboarding: new Onboarding({ directory, orders: orderStore, certs, hasher, clock, random }),
@@ -81,38 +85,4 @@ export async function openRa(rt: Runtime, opts: { register?: PopulationRegister;
   };
 }
 
-/**
- * The first officer of the service owner (a CA operator step on the CA host, audited): the
- * service owner's organisation, the person, their roles, and an ra-officer certificate for the
- * public key from their card. Every later officer gets their card through the RA (REQ-02).
- */
-export async function bootstrapStaff(rt: Runtime, ra: Ra, input: {
-  orgNumber: string; orgName: string; country: string; nationalId: string; name: string; email?: string; roles: readonly Role[]; qualifiedUntil?: Date; publicKey: Uint8Array; operator: string;
-}): Promise<{ organisationId: string; personId: string; serial: string; der: Uint8Array }> {
-  const { clock, random } = rt;
-  const now = clock.now();
-  const audit = (action: string, objectType: string, objectId: string, details?: Record<string, unknown>) =>
-    ({ id: newId(random), at: clock.now(), actor: `operator:${input.operator}`, action, objectType, objectId, outcome: "success" as const, ...(details ? { details } : {}) });
-  let org = await ra.directory.organisationByNumber(input.orgNumber);
-  if (org && !org.serviceOwner) throw new CaError("conflict", `organisation ${input.orgNumber} exists and is not the service owner's`);
-  if (!org) {
-    org = { id: newId(random), orgNumber: input.orgNumber, name: input.orgName, country: input.country, status: "active", serviceOwner: true, registrationCertificate: "service owner (bootstrap)" };
-    await ra.directory.createOrganisation(org, now, audit("org.bootstrap", "organisation", org.id, { orgNumber: org.orgNumber }));
-  }
-  const nationalIdHash = ra.hasher.hash("national-id", input.nationalId);
-  let person = await ra.directory.personByNationalId(org.id, nationalIdHash);
-  if (!person) {
-    person = { id: newId(random), organisationId: org.id, nationalIdHash, name: input.name, ...(input.email ? { email: input.email } : {}), boundBy: `operator:${input.operator}` };
-    await ra.directory.createPerson(person, now, audit("person.bind", "person", person.id, { organisationId: org.id, bootstrap: true }));
-  }
-  const roles: Role[] = [...new Set<Role>(["service-owner-staff", ...input.roles])];
-  await ra.directory.saveOfficer({ personId: person.id, roles, serviceOwnerStaff: true, ...(input.qualifiedUntil ? { qualification: "bootstrap", qualifiedUntil: input.qualifiedUntil } : {}) }, `operator:${input.operator}`,
-    audit("officer.appoint", "person", person.id, { roles, bootstrap: true }));
-  const cert = await ra.certs.issue({
-    profileId: "ra-officer", publicKey: input.publicKey, requestedBy: `operator:${input.operator}`,
-    subject: { CN: input.name, O: org.name, organizationIdentifier: `NTR${org.country}-${org.orgNumber}`, C: org.country, serialNumber: person.id },
-    ...(input.email ? { email: input.email } : {}),
-  });
-  await ra.directory.addCredential(cert.serial, person.id, now, audit("officer.credential", "person", person.id, { serial: cert.serial, bootstrap: true }));
-  return { organisationId: org.id, personId: person.id, serial: cert.serial, der: cert.der };
-}
+export { bootstrapStaffGroup, readStaffFile, requiredStaffGroup, type StaffMember } from "./staff-bootstrap.js";

@@ -16,11 +16,15 @@ import { toPem } from "../asn1/der.js";
 import type { Config } from "./config.js";
 import { openRa, type Ra } from "./ra.js";
 import { auditSignerNames, openAuditTrail } from "./audit.js";
+import { auditAccess } from "./audit-access.js";
 import { Metrics } from "../http/metrics.js";
 import { recordAuditEvent } from "../store/commit-queue.js";
 import { cardStation } from "./cards.js";
+import { openDelivery, type Delivery } from "./delivery.js";
+import { openSelfService } from "./self-service.js";
 import { APP_ROOT } from "./config.js";
 import { newId } from "../shared/ids.js";
+import type { Clock } from "../shared/clock.js";
 import { loadOcspIssuers, openRuntime, type Runtime } from "./runtime.js";
 import { tryWriterLock, type WriterLock } from "../store/writer-lock.js";
 import { CaError } from "../shared/ca-error.js";
@@ -62,6 +66,8 @@ export interface ServiceOptions {
   readonly signal?: AbortSignal;
   /** How often the production saga's recovery sweep runs (default 60 s). */
   readonly productionSweepMs?: number;
+  /** The service's clock (tests: a FixedClock to age approvals and deadlines); default the system clock. */
+  readonly clock?: Clock;
 }
 
 /** A loop that never overlaps itself and never lets an error escape. */
@@ -128,7 +134,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   let runtime: Runtime;
   try {
     runtime = await openRuntime(config, writer ? {
-      recover: true,
+      recover: true, ...(opts.clock ? { clock: opts.clock } : {}),
       fence: () => {
         if (fencedBy) throw new CaError("unavailable", `this process no longer holds the writer lease (${fencedBy.message})`);
       },
@@ -250,26 +256,45 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   let raPart: Service["ra"];
   let expiryLoop: ReturnType<typeof loop> | undefined;
   let productionLoop: ReturnType<typeof loop> | undefined;
+  let deliveryLoop: ReturnType<typeof loop> | undefined;
+  let delivery: Delivery | undefined;
   if (writer && existsSync(config.ra.tlsCert) && existsSync(config.ra.tlsKey) && authorities.size > 0) {
     try {
-      const ra = await openRa(runtime);
+      // The applicant's link (contract: <ra.publicUrl>/applicant/#order=…&token=…); by default the port the RA API listens on.
+      let publicUrl = config.ra.publicUrl;
+      const ra = await openRa(runtime, { publicUrl: () => publicUrl });
       // Production saga recovery before the first request: PRODUCING orders compensated, orphan card certificates revoked.
       const recovered = await ra.saga.recover({ staleMs: 0 });
       if (recovered.compensated.length + recovered.revoked.length > 0) log.warn("production recovery", recovered);
+      // REQ-15: the outbox is delivered by the writer; channels without settings wait.
+      delivery = openDelivery(runtime, ra);
+      const d = delivery;
+      metrics.gauge("cardpki_notifications", "Outbox messages by delivery state (pending, retrying, delivered, dead) and channel", async () =>
+        (await d.store.counts()).map((r) => ({ labels: { state: r.state, channel: r.channel }, value: r.count })));
       const clientCas = [...authorities.values()].flatMap((a) => {
         const ca = caDir.load(a.id);
         return [ca.certDer, ...ca.chainDer].map((d) => toPem("CERTIFICATE", d));
       });
+      const self = openSelfService(runtime, ra); // applicant and holder pages
+      const auditReads = auditAccess(runtime, trail); // REQ-23/27/31: scoped, capped, audited
       const app = buildRaApp({
-        resolve: (serial, der) => ra.resolver.resolve(serial, der), onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk, activation: ra.activation,
-        audit: (e) => recordAuditEvent(runtime.db, e), evidence: (serial) => trail.evidence(serial), report: (from, to) => trail.report(from, to),
+        resolve: (serial, der) => ra.resolver.resolve(serial, der), onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk, activation: ra.activation, applicant: self.applicant, holder: self.holder,
+        audit: (e) => recordAuditEvent(runtime.db, e), evidence: (serial, reader) => auditReads.evidence(serial, { kind: "actor", actor: reader }), report: (from, to, reader) => auditReads.report(from, to, { kind: "actor", actor: reader }),
         timeline: async (orderId) => (await trail.store.forObject("order", orderId)).map((e) => ({ at: e.at, actor: e.actor, action: e.action, outcome: e.outcome, policy: e.policy })),
-        cardStation: cardStation(runtime, ra),
+        cardStation: cardStation(runtime, ra), delivery: d,
         newId: () => newId(runtime.random), now: () => runtime.clock.now(),
-      }, "1", { assetsDir: join(APP_ROOT, "src", "http", "portal-assets"), sessions: new PortalSessions(new KnexPortalSessionStore(runtime.db)) });
-      const raServer = await listenRa(app, { key: readFileSync(config.ra.tlsKey), cert: readFileSync(config.ra.tlsCert), clientCas }, config.host, config.ra.port);
+      }, "1", { assetsDir: join(APP_ROOT, "src", "http", "portal-assets"), sessions: new PortalSessions(new KnexPortalSessionStore(runtime.db)) },
+      { ownOrigins: config.ra.publicUrlConfigured ? [new URL(config.ra.publicUrl).origin] : [] }); // REQ-22: the RA's own web origin besides the Host it is reached by
+      const raServer = await listenRa(app, { key: readFileSync(config.ra.tlsKey), cert: readFileSync(config.ra.tlsCert), clientCas }, config.host, config.ra.port, {
+        handshakeTimeoutMs: config.ra.tlsHandshakeTimeoutSeconds * 1000, maxConnections: config.ra.maxConnections, maxConnectionsPerClient: config.ra.maxConnectionsPerClient,
+      });
       const a = raServer.address();
       raPart = { ra, server: raServer, url: `https://${host}:${typeof a === "object" && a ? a.port : config.ra.port}` };
+      if (!config.ra.publicUrlConfigured) publicUrl = `https://localhost:${typeof a === "object" && a ? a.port : config.ra.port}`;
+      if (d.worker.channelNames.length > 0) {
+        deliveryLoop = loop("delivery", config.delivery.pollMs, () => d.worker.tick());
+        log.info("delivering the outbox", { channels: d.worker.channelNames });
+      } else log.warn("outbox delivery off: no channel configured (see README, Delivery)");
       // REQ-15: cards not activated in time are blocked automatically.
       expiryLoop = loop("order expiry", config.ra.expirySweepSeconds * 1000, () => ra.expiry.sweep());
       void expiryLoop.kick();
@@ -301,6 +326,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     if (raPart) await closeGracefully(raPart.server, 30_000);
     await expiryLoop?.stop();
     await productionLoop?.stop();
+    await deliveryLoop?.stop();
+    await delivery?.worker.close();
     if (checkpointLoop) {
       await checkpointLoop.stop();
       await trail.checkpoint().catch((e) => log.error("last audit checkpoint failed", { error: e })); // the last word before shutdown

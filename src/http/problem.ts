@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from "express";
 import type { ServerResponse } from "node:http";
+import { randomUUID } from "node:crypto";
 import { CaError, type ErrorKind } from "../shared/ca-error.js";
 import { logger } from "../shared/log.js";
 
@@ -53,13 +54,29 @@ export function errorHandler(err: unknown, _req: Request, res: Response, _next: 
     return;
   }
   const ce = err instanceof CaError ? err : new CaError("internal", "internal error");
-  if (!(err instanceof CaError)) log.error("unexpected error", { error: err instanceof Error ? err : String(err), stack: (err as Error)?.stack });
   const status = STATUS[ce.kind];
   if (ce.kind === "rate-limited") res.setHeader("retry-after", String(ce.details?.retryAfterSeconds ?? 60));
-  // 5xx details can leak internals: keep them short. 4xx carry the machine-readable details (guard, REQ, fields).
-  const extra = status < 500 && ce.details ? pick(ce.details, ["guard", "requirement", "problems", "registerStatus"]) : undefined;
-  sendProblem(res, status, ce.kind, status >= 500 && ce.kind === "internal" ? "internal error" : ce.message, extra);
+  if (status >= 500) {
+    // 5xx: the message (paths, hosts, SQL, HSM errors) goes to the log under an incident id; the body names only the kind and that id.
+    const incident = randomUUID();
+    log.error(err instanceof CaError ? "request failed" : "unexpected error", { incident, kind: ce.kind, method: _req.method, path: _req.path, error: err instanceof Error ? err : String(err), stack: (err as Error)?.stack });
+    sendProblem(res, status, ce.kind, `${PUBLIC_5XX[ce.kind] ?? "internal error"} (incident ${incident})`, { incident });
+    return;
+  }
+  // 4xx carry the machine-readable details (guard, REQ, fields).
+  const extra = ce.details ? pick(ce.details, ["guard", "requirement", "rule", "problems", "registerStatus"]) : undefined;
+  // REQ-27: the request log names why it was refused.
+  res.locals.refusal = { kind: ce.kind, ...(ce.details ? pick(ce.details, ["guard", "rule", "requirement"]) : {}), detail: ce.message.slice(0, 300) };
+  sendProblem(res, status, ce.kind, ce.message, extra);
 }
+
+/** What a 5xx body says: the kind in words, never the internal message. */
+const PUBLIC_5XX: Partial<Record<ErrorKind, string>> = {
+  config: "the service is misconfigured",
+  "hsm-unavailable": "the HSM is not available; try again later",
+  unavailable: "the service is temporarily unavailable; try again later",
+  internal: "internal error",
+};
 
 function pick(o: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> | undefined {
   const out = Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));

@@ -8,12 +8,13 @@ import type { Onboarding } from "../ra/onboarding.js";
 import type { ActionRequest, OrderService } from "../ra/order-service.js";
 import type { RevocationDesk } from "../ra/revocation-desk.js";
 import type { ActivationDesk } from "../ra/activation.js";
-import { actorId, requireRole } from "../ra/actor-checks.js";
+import type { ApplicantAccess } from "../ra/applicant-access.js";
+import type { HolderService } from "../ra/holder-service.js";
+import { requireRole } from "../ra/actor-checks.js";
 import type { OrderView } from "../ra/order.js";
-import { CHANNEL, DOCUMENT, ID, NATIONAL_ID, obj, requireJson, str, validateBody, type Schema } from "./validation.js";
-import { logger } from "../shared/log.js";
-
-const log = logger("ra-api");
+import { JsonStream } from "./json-stream.js";
+import { CHANNEL, DOCUMENT, ID, NATIONAL_ID, PHONE, POSTAL_ADDRESS, obj, requireJson, str, validateBody, type Schema } from "./validation.js";
+import { DELIVERY_ROUTES, type DeliveryDesk } from "./delivery.routes.js";
 
 export interface RaApiDeps {
   /** REQ-22: the caller's identity from the verified client certificate (serial + DER), nothing else. */
@@ -26,10 +27,10 @@ export interface RaApiDeps {
   readonly bodyLimitBytes?: number;
   /** REQ-27: every request and its answer (and every refused one) goes to the audit trail. */
   readonly audit?: (e: AuditEvent) => Promise<void>;
-  /** REQ-31: the evidence for one certificate, for the auditor role. */
-  readonly evidence?: (serial: string) => Promise<unknown>;
-  /** REQ-31: the conformance report for a period, for the auditor role. */
-  readonly report?: (from: Date, to: Date) => Promise<unknown>;
+  /** REQ-31: the evidence for one certificate, for the auditor role, scoped to the reader's organisation (REQ-23) and audited (REQ-27). */
+  readonly evidence?: (serial: string, reader: Actor) => Promise<unknown>;
+  /** REQ-31: the conformance report for a period (capped by policy), for the auditor role, scoped and audited like evidence. */
+  readonly report?: (from: Date, to: Date, reader: Actor) => Promise<unknown>;
   /** The order's audit entries, for its timeline in the portal. */
   readonly timeline?: (orderId: string) => Promise<unknown[]>;
   /** The card writer attached to this server (the production station), if any. */
@@ -37,6 +38,12 @@ export interface RaApiDeps {
     readers(): Promise<unknown>;
     personalise(orderId: string, actor: Actor, reader?: string): Promise<unknown>;
   };
+  /** REQ-15: the outbox's dead letters (the writer's delivery worker). */
+  readonly delivery?: DeliveryDesk;
+  /** REQ-06: the applicant's single-use links and sessions (the applicant pages). */
+  readonly applicant?: ApplicantAccess;
+  /** REQ-16/17: the holder pages' cards, activation step, resumption and loss reports. */
+  readonly holder?: HolderService;
   /** Fresh ids and the time for the request log. */
   readonly newId?: () => string;
   readonly now?: () => Date;
@@ -45,6 +52,8 @@ export interface RaApiDeps {
 type Auth = "officer" | "holder" | "applicant";
 interface Ctx {
   readonly actor: Actor;
+  /** The client's address as the socket saw it (rate limits). */
+  readonly ip: string;
   readonly params: Record<string, string>;
   readonly body: any;
   readonly query: Record<string, string | undefined>;
@@ -73,12 +82,20 @@ function publicKeyFrom(v: string): Uint8Array {
   return new Uint8Array(der);
 }
 
+/** REQ-14: a certificate of the card's PIV attestation, base64 DER (or PEM). */
+function certificateFrom(v: string, what: string): Uint8Array {
+  const m = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(v);
+  const der = Buffer.from(m ? m[1]!.replace(/\s+/g, "") : v, "base64");
+  if (der.length < 64 || der[0] !== 0x30) throw new CaError("invalid-input", `attestation.${what} must be a certificate, base64 DER or PEM`);
+  return new Uint8Array(der);
+}
+
 /** An order as the API shows it: no hashes, no tokens. */
 export function orderJson(o: OrderView & { version?: number; workflowId?: string }) {
   return {
     id: o.id, state: o.state, version: o.version, workflow: o.workflowId, organisationId: o.organisationId, applicantId: o.applicantPersonId, purpose: o.purpose,
     profile: o.profileId, termsVersion: o.termsVersion, registerCheck: o.registerCheck, certificateSerial: o.certSerial, renewalOf: o.renewalOf,
-    handedOutAt: o.handedOutAt, identifications: o.identifications.map((i) => ({ by: i.officerId, at: i.at, documentType: i.document.type, faceCompared: i.faceCompared, byEid: i.byEid === true })),
+    handedOutAt: o.handedOutAt, approvedAt: o.approvedAt, identifications: o.identifications.map((i) => ({ by: i.officerId, at: i.at, documentType: i.document.type, faceCompared: i.faceCompared, byEid: i.byEid === true })),
   };
 }
 
@@ -87,6 +104,9 @@ const ACTION_BODY = obj({
   secondIdentification: obj({ document: DOCUMENT, faceCompared: { type: "boolean" } }, ["document", "faceCompared"]),
   activationCodeChannel: CHANNEL, cardChannel: CHANNEL,
   publicKey: str(4096),
+  // REQ-14: the card's PIV attestation of the key (the slot's attestation certificate and the card's f9 certificate).
+  attestation: obj({ certificate: str(8192), intermediate: str(8192) }, ["certificate", "intermediate"]),
+  keyOrigin: { enum: ["card-station"] },
   knowledgeAnswers: { type: "object", maxProperties: 20, propertyNames: { pattern: "^[a-z0-9][a-z0-9-]{0,39}$" }, additionalProperties: { type: "boolean" } },
 });
 const actionRequest = (b: any): ActionRequest => ({
@@ -96,10 +116,13 @@ const actionRequest = (b: any): ActionRequest => ({
   ...(b.activationCodeChannel ? { activationCodeChannel: b.activationCodeChannel } : {}),
   ...(b.cardChannel ? { cardChannel: b.cardChannel } : {}),
   ...(b.publicKey ? { publicKey: publicKeyFrom(b.publicKey) } : {}),
+  ...(b.attestation ? { attestation: { certificate: certificateFrom(b.attestation.certificate, "certificate"), intermediate: certificateFrom(b.attestation.intermediate, "intermediate") } } : {}),
+  // A claim only: the card-station fallback is accepted from the in-process card station, never from an API body (REQ-14).
+  ...(b.keyOrigin ? { keyOrigin: b.keyOrigin } : {}),
   ...(b.knowledgeAnswers ? { knowledgeAnswers: b.knowledgeAnswers } : {}),
 });
 const ROLES: Schema = { type: "array", minItems: 1, maxItems: 5, uniqueItems: true, items: { enum: ["ra-officer", "ra-admin", "auditor", "ca-operator", "service-owner-staff"] } };
-const OFFICER_ACTIONS = ["identify", "approve", "start-production", "produce", "hand-out", "send-by-mail", "reject"];
+const OFFICER_ACTIONS = ["identify", "approve", "start-production", "produce", "production-failed", "hand-out", "send-by-mail", "reject"];
 
 /** The RA API (under /api/v1): one table drives both routing and the OpenAPI document. */
 export const RA_ROUTES: readonly RaRoute[] = [
@@ -112,7 +135,7 @@ export const RA_ROUTES: readonly RaRoute[] = [
       if (!d.report) throw new CaError("not-found", "the conformance report is not served here");
       const from = new Date(`${query.from ?? ""}T00:00:00Z`), to = new Date(`${query.to ?? ""}T00:00:00Z`);
       if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || to <= from) throw new CaError("invalid-input", "from and to are dates (YYYY-MM-DD), to after from");
-      return d.report(from, to);
+      return new JsonStream(await d.report(from, to, actor)); // streamed: a long period is a large answer
     },
   },
   {
@@ -120,7 +143,7 @@ export const RA_ROUTES: readonly RaRoute[] = [
     handle: async ({ actor, params }, d) => {
       requireRole(actor, ["auditor"], "reading audit evidence");
       if (!d.evidence) throw new CaError("not-found", "audit evidence is not served here");
-      return d.evidence(params.serial!);
+      return d.evidence(params.serial!, actor);
     },
   },
   {
@@ -141,10 +164,10 @@ export const RA_ROUTES: readonly RaRoute[] = [
   },
   {
     method: "post", path: "/organisations/:id/people", summary: "Bind a natural person to the organisation (REQ-21)", auth: "officer", roles: ["ra-admin", "service-owner-staff"], status: 201,
-    body: obj({ nationalId: NATIONAL_ID, name: str(64), email: str(128, "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$") }, ["nationalId", "name"]),
+    body: obj({ nationalId: NATIONAL_ID, name: str(64), email: str(128, "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"), phone: PHONE, postalAddress: POSTAL_ADDRESS }, ["nationalId", "name"]),
     handle: async ({ actor, params, body }, d) => {
       const p = await d.onboarding.bindPerson(actor, params.id!, body);
-      return { id: p.id, organisationId: p.organisationId, name: p.name, email: p.email };
+      return { id: p.id, organisationId: p.organisationId, name: p.name, email: p.email, phone: p.phone, postalAddress: p.postalAddress };
     },
   },
   { method: "delete", path: "/people/:id/binding", summary: "Remove a person's binding; their certificates are revoked (REQ-21)", auth: "officer", roles: ["ra-admin", "service-owner-staff"], handle: ({ actor, params }, d) => d.onboarding.unbindPerson(actor, params.id!) },
@@ -223,6 +246,14 @@ export const RA_ROUTES: readonly RaRoute[] = [
   { method: "post", path: "/revocation-requests/:id/approve", summary: "Approve another officer's held request (REQ-18)", auth: "officer", roles: ["ra-officer", "ra-admin"], body: obj({}), handle: ({ actor, params }, d) => d.desk.decide(actor, params.id!, true) },
   { method: "post", path: "/revocation-requests/:id/refuse", summary: "Refuse another officer's held request", auth: "officer", roles: ["ra-officer", "ra-admin"], body: obj({}), handle: ({ actor, params }, d) => d.desk.decide(actor, params.id!, false) },
   {
+    method: "get", path: "/holder/cards", summary: "My cards and orders: the status of each certificate and the steps open to me (holder pages)", auth: "holder",
+    handle: ({ actor }, d) => holderService(d).cards(actor),
+  },
+  {
+    method: "get", path: "/holder/activation", summary: "The activation step of the card I signed in with: pending or not, deadline, activation code needed (REQ-15/16)", auth: "holder", allowHeldCredential: true,
+    handle: ({ actor }, d) => holderService(d).activation(actor),
+  },
+  {
     method: "post", path: "/holder/cards/:serial/suspend", summary: "The holder suspends their own card (REQ-17), rate-limited (REQ-18)", auth: "holder", body: obj({}),
     handle: ({ actor, params }, d) => d.desk.holderRequest(actor, params.serial!, "certificateHold"),
   },
@@ -233,6 +264,14 @@ export const RA_ROUTES: readonly RaRoute[] = [
   {
     method: "get", path: "/holder/orders/:id/activation-challenge", summary: "A fresh challenge for the card to sign at activation (REQ-16); the card's certificate is still on hold", auth: "holder", allowHeldCredential: true,
     handle: async ({ actor, params }, d) => activationDesk(d).challenge(actor, params.id!),
+  },
+  {
+    method: "post", path: "/holder/cards/:serial/resume", summary: "The holder lifts the suspension of another card of theirs (REQ-17), rate-limited (REQ-18); a card never activated is released only by activation", auth: "holder", body: obj({}),
+    handle: ({ actor, params }, d) => holderService(d).resume(actor, params.serial!),
+  },
+  {
+    method: "post", path: "/holder/cards/:serial/lost", summary: "The holder reports a card lost or stolen: revoked keyCompromise, the card barred for good (REQ-17/19), rate-limited (REQ-18)", auth: "holder", body: obj({}),
+    handle: ({ actor, params }, d) => holderService(d).lost(actor, params.serial!),
   },
   {
     method: "post", path: "/holder/orders/:id/activate", summary: "Activate a handed-out card with the card itself: its signature over the activation challenge (REQ-16) and, at LoA2, the activation code (REQ-15); lifts the hold", auth: "holder", allowHeldCredential: true,
@@ -252,20 +291,29 @@ export const RA_ROUTES: readonly RaRoute[] = [
     handle: async ({ actor, params }, d) => orderJson(await d.orders.act(params.id!, "identify-by-eid", actor, {})),
   },
   {
-    method: "post", path: "/applicant/orders/:id/accept-terms", summary: "The applicant accepts the terms with the token sent to them (REQ-06); no client certificate", auth: "applicant",
+    method: "post", path: "/applicant/orders/:id/accept-terms", summary: "The applicant accepts the terms with the token sent to them (REQ-06, single use: a used or expired token is refused); no client certificate", auth: "applicant",
     body: obj({ token: str(64, "^[A-Za-z0-9]+$"), termsVersion: str(32), accepted: { type: "boolean" } }, ["token", "termsVersion", "accepted"]),
-    handle: async ({ actor, params, body }, d) => orderJson(await d.orders.act(params.id!, "accept-terms", actor, { applicantToken: body.token, termsVersion: body.termsVersion, accepted: body.accepted })),
+    handle: async ({ actor, params, body, ip }, d) =>
+      orderJson(d.applicant ? await d.applicant.actWithToken(params.id!, "accept-terms", body.token, { termsVersion: body.termsVersion, accepted: body.accepted }, ip)
+        : await d.orders.act(params.id!, "accept-terms", actor, { applicantToken: body.token, termsVersion: body.termsVersion, accepted: body.accepted })),
   },
   {
     method: "post", path: "/applicant/orders/:id/cancel", summary: "The applicant withdraws the order", auth: "applicant",
     body: obj({ token: str(64, "^[A-Za-z0-9]+$") }, ["token"]),
-    handle: async ({ actor, params, body }, d) => orderJson(await d.orders.act(params.id!, "cancel", actor, { applicantToken: body.token })),
+    handle: async ({ actor, params, body, ip }, d) =>
+      orderJson(d.applicant ? await d.applicant.actWithToken(params.id!, "cancel", body.token, {}, ip) : await d.orders.act(params.id!, "cancel", actor, { applicantToken: body.token })),
   },
+  ...DELIVERY_ROUTES,
 ];
 
 const activationDesk = (d: RaApiDeps): ActivationDesk => {
   if (!d.activation) throw new CaError("not-found", "card activation is not served here");
   return d.activation;
+};
+
+const holderService = (d: RaApiDeps) => {
+  if (!d.holder) throw new CaError("not-found", "the holder pages are not served here");
+  return d.holder;
 };
 
 /**
@@ -282,7 +330,7 @@ export async function authenticate(req: Request, auth: Auth, deps: RaApiDeps, ro
   const cert = new X509Certificate(peer.raw);
   const { actor, ipAllowList } = await deps.resolve(cert.serialNumber.toLowerCase(), new Uint8Array(peer.raw));
   if (actor.credentialOnHold && !route?.allowHeldCredential)
-    throw new CaError("forbidden", "this card is on hold until its holder activates it: it is accepted for the activation only (REQ-16)", { requirement: "REQ-16" });
+    throw new CaError("forbidden", "this card is on hold until its holder activates it: activate it first; it is accepted for the activation only (REQ-16)", { requirement: "REQ-16" });
   if (actor.kind !== auth) throw new CaError("forbidden", auth === "holder" ? "this endpoint is for eID holders" : "this endpoint is for officers (an ra-officer client certificate)");
   // The client IP as the socket saw it (a forwarded-for header is never trusted).
   if (ipAllowList && ipAllowList.length > 0 && !addressIn(parseCidrs(ipAllowList), req.socket.remoteAddress))
@@ -292,37 +340,25 @@ export async function authenticate(req: Request, auth: Auth, deps: RaApiDeps, ro
 
 export function raRoutes(deps: RaApiDeps): Router {
   const r = Router();
-  // REQ-27: every request and answer, refused ones included, with the caller as the TLS layer identified them.
-  if (deps.audit) {
-    const audit = deps.audit;
-    r.use((req, res, next) => {
-      const started = Date.now();
-      res.on("finish", () => {
-        const actor = res.locals.actor as Actor | undefined;
-        const routePath = (req.route?.path as string | undefined) ?? "(no route)";
-        void audit({
-          id: deps.newId?.() ?? crypto.randomUUID().replace(/-/g, ""), at: deps.now?.() ?? new Date(), actor: actor ? actorId(actor) : "anonymous",
-          action: `api.${req.method.toLowerCase()} ${routePath}`, objectType: "api", objectId: req.originalUrl.split("?")[0]!.slice(0, 128),
-          outcome: res.statusCode < 400 ? "success" : "failure", ...(actor?.organisationId ? { organisationId: actor.organisationId } : {}),
-          details: { status: res.statusCode, ip: req.socket.remoteAddress, ms: Date.now() - started, ...(actor?.credentialSerial ? { credential: actor.credentialSerial } : {}) },
-        }).catch((e) => log.error("api request not audited", { error: e }));
-      });
-      next();
-    });
-  }
+  // REQ-27: requests are audited by requestAudit in front of this router (ra-server.ts), refused ones included.
   r.use(requireJson);
   r.use(express.json({ limit: deps.bodyLimitBytes ?? 32 * 1024, strict: true }));
   for (const route of RA_ROUTES) {
     r[route.method](route.path, async (req: Request, res: Response) => {
       const actor = await authenticate(req, route.auth, deps, route);
       res.locals.actor = actor;
+      // A portal session serves the routes of its kind only (the officers' portal or the holder pages).
+      if (res.locals.sessionKind !== undefined && res.locals.sessionKind !== route.auth) throw new CaError("forbidden", `this session was opened on the ${res.locals.sessionKind === "holder" ? "holder pages" : "officers' portal"}; sign in there for this step`);
+      // REQ-16: a card held until activation may only be activated.
+      if (actor.credentialOnHold && !route.allowHeldCredential) throw new CaError("forbidden", "this card is on hold until it is activated: activate it first (REQ-16)", { requirement: "REQ-16" });
       const params = req.params as Record<string, string>;
       if (params.id !== undefined && !/^[0-9a-f]{32}$/.test(params.id)) throw new CaError("invalid-input", `'${params.id}' is not an id (32 hexadecimal digits)`);
       if (params.serial !== undefined && !/^[0-9a-fA-F]{2,64}$/.test(params.serial)) throw new CaError("invalid-input", `'${params.serial}' is not a hexadecimal serial number`);
       const body = req.body === undefined ? {} : req.body;
       if (route.body) validateBody(route.body, body);
       else if (req.headers["content-length"] && req.headers["content-length"] !== "0") throw new CaError("invalid-input", `${route.method.toUpperCase()} ${route.path} takes no body`);
-      const out = await route.handle({ actor, params, body, query: req.query as Record<string, string | undefined> }, deps);
+      const out = await route.handle({ actor, params, body, query: req.query as Record<string, string | undefined>, ip: req.socket.remoteAddress ?? "" }, deps);
+      if (out instanceof JsonStream) return out.pipeTo(res, route.status ?? 200);
       res.status(route.status ?? 200).json(out);
     });
   }

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { Ajv } from "ajv";
 import { parse as parseYaml } from "yaml";
 import { CaError } from "../shared/ca-error.js";
+import { channelConflict } from "./channel-separation.js";
 
 export const ORDER_STATES = ["REQUESTED", "TERMS_ACCEPTED", "IDENTIFIED", "APPROVED", "IN_PRODUCTION", "PRODUCED", "HANDED_OUT", "ACTIVE", "REJECTED", "CANCELLED", "EXPIRED"] as const;
 /** The states a workflow names. */
@@ -31,8 +32,8 @@ export const GUARD_NAMES = [
   "terms-version-current", "officer-qualified", "not-own-order", "same-organisation", "register-checked", "document-accepted",
   "document-not-expired", "face-compared", "distinct-identifiers", "identifications-complete", "not-an-identifier",
   "second-identification", "activation-code-separate-channel", "within-activation-deadline", "activation-deadline-passed",
-  "applicant-token", "existing-eid-valid", "card-of-this-order", "activation-code-correct", "public-key-present",
-  "document-not-reported", "knowledge-score", "state-deadline-passed", "activation-challenge-signed", "transport-pin-replaced",
+  "applicant-token", "existing-eid-valid", "card-of-this-order", "activation-code-correct", "key-attested",
+  "document-not-reported", "knowledge-score", "approval-current", "state-deadline-passed", "activation-challenge-signed", "transport-pin-replaced",
 ] as const;
 export type GuardName = (typeof GUARD_NAMES)[number];
 
@@ -47,7 +48,17 @@ export interface Transition {
   readonly effects?: readonly Effect[];
   /** RFC 5280 5.3.1 reason for `revoke-certificate`. */
   readonly revocationReason?: string;
+  /** Transitions into HANDED_OUT: how the card travels to the holder (REQ-15). */
+  readonly card?: "in-person" | "mail";
 }
+
+/** How the messages to the applicant and holder travel (REQ-15: never the card's channel for a PIN or code). */
+export interface DeliveryChannels {
+  readonly terms: SecretChannel;
+  readonly activationCode: SecretChannel;
+  readonly pin: SecretChannel;
+}
+export type SecretChannel = "email" | "sms" | "mail";
 
 /** A LoA workflow, loaded from `policies/workflows/*.yaml` and checked before use. */
 export interface Workflow {
@@ -64,12 +75,17 @@ export interface Workflow {
   readonly deadlineMs: Readonly<Record<(typeof DEADLINE_STATES)[number], number>>;
   /** The HANDED_OUT deadline in days (derived from `deadlines`): the activation deadline. */
   readonly activationDeadlineDays: number;
+  /** An approval ages out: production must start and finish within this many days of it (guard approval-current). */
+  readonly approvalValidDays: number;
   /** RFC 5280 5.3.1 reason used when a card is revoked because it was not activated in time (REQ-15). */
   readonly expiryRevocationReason: string;
   /** May officer cards (profile ra-officer) be ordered through this workflow (REQ-02: LoA3 only)? */
   readonly officerCards: boolean;
   /** How the card writer personalises cards of this workflow (REQ-13..16). */
   readonly card: CardPersonalisation;
+  readonly delivery: DeliveryChannels;
+  /** REQ-14: how production proves that the key to certify was generated on the card. */
+  readonly attestation: KeyAttestationPolicy;
   /** REQ-08: optional control questions; the officer records which were answered right, the weights must reach `passScore`. */
   readonly knowledgeQuestions?: KnowledgeQuestions;
   readonly transitions: readonly Transition[];
@@ -82,7 +98,25 @@ export interface CardPersonalisation {
   readonly pin: "random" | "transport";
   readonly pinLength: number;
   readonly pukLength: number;
-  readonly pinChannel: "mail" | "sms" | "email";
+}
+
+/**
+ * REQ-14: the PIV attestation a produced key must come with (YubiKey format: the card's f9 key
+ * signs a certificate for the key generated in the slot, chained to a card maker's root).
+ */
+export interface KeyAttestationPolicy {
+  /** Root sets: PEM files an operator installs under `<ca-store>/attestation-roots/<set>/`. */
+  readonly roots: readonly string[];
+  /** PIN policies the attested key may have (Yubico: never, once, always, match-once, match-always). */
+  readonly pinPolicy: readonly ("never" | "once" | "always" | "match-once" | "match-always")[];
+  /** Touch policies the attested key may have; absent: any. */
+  readonly touchPolicy?: readonly ("never" | "always" | "cached")[];
+  /**
+   * LoA2 only (the loader refuses it at LoA3): a card without attestation may be produced when the
+   * card station itself generated the key on the card recorded for the order, after authenticating
+   * to it with that card's recorded management key (`keyOrigin: card-station`).
+   */
+  readonly cardStationFallback: boolean;
 }
 
 export interface KnowledgeQuestions {
@@ -103,7 +137,7 @@ const REVOCATION_REASONS = ["cessationOfOperation", "superseded", "unspecified",
 
 const SCHEMA = {
   type: "object", additionalProperties: false,
-  required: ["id", "version", "cps", "loa", "profiles", "identifications", "acceptedDocuments", "deadlines", "expiryRevocationReason", "officerCards", "card", "transitions"],
+  required: ["id", "version", "cps", "loa", "profiles", "identifications", "acceptedDocuments", "deadlines", "approvalValidDays", "expiryRevocationReason", "officerCards", "card", "delivery", "attestation", "transitions"],
   properties: {
     id: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{1,62}$" },
     version: { type: "integer", minimum: 1 },
@@ -116,10 +150,11 @@ const SCHEMA = {
       type: "object", additionalProperties: false, required: [...DEADLINE_STATES],
       properties: Object.fromEntries(DEADLINE_STATES.map((st) => [st, { type: "string", pattern: DURATION.source }])),
     },
+    approvalValidDays: { type: "integer", minimum: 1, maximum: 365 },
     expiryRevocationReason: { enum: ["cessationOfOperation", "superseded", "unspecified", "privilegeWithdrawn"] },
     officerCards: { type: "boolean" },
     card: {
-      type: "object", additionalProperties: false, required: ["slot", "algorithm", "managementKey", "pin", "pinLength", "pukLength", "pinChannel"],
+      type: "object", additionalProperties: false, required: ["slot", "algorithm", "managementKey", "pin", "pinLength", "pukLength"],
       properties: {
         slot: { enum: ["9a", "9c", "9d", "9e"] },
         algorithm: { enum: ["P-256", "P-384", "RSA-2048"] },
@@ -127,8 +162,20 @@ const SCHEMA = {
         pin: { enum: ["random", "transport"] },
         pinLength: { type: "integer", minimum: 6, maximum: 8 },
         pukLength: { type: "integer", minimum: 8, maximum: 8 },
-        pinChannel: { enum: ["mail", "sms", "email"] },
       },
+    },
+    attestation: {
+      type: "object", additionalProperties: false, required: ["roots", "pinPolicy", "cardStationFallback"],
+      properties: {
+        roots: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{0,62}$" } },
+        pinPolicy: { type: "array", minItems: 1, uniqueItems: true, items: { enum: ["never", "once", "always", "match-once", "match-always"] } },
+        touchPolicy: { type: "array", minItems: 1, uniqueItems: true, items: { enum: ["never", "always", "cached"] } },
+        cardStationFallback: { type: "boolean" },
+      },
+    },
+    delivery: {
+      type: "object", additionalProperties: false, required: ["terms", "activationCode", "pin"],
+      properties: { terms: { enum: ["email", "sms", "mail"] }, activationCode: { enum: ["email", "sms", "mail"] }, pin: { enum: ["email", "sms", "mail"] } },
     },
     knowledgeQuestions: {
       type: "object", additionalProperties: false, required: ["passScore", "questions"],
@@ -156,6 +203,7 @@ const SCHEMA = {
           guards: { type: "array", uniqueItems: true, items: { enum: GUARD_NAMES } },
           effects: { type: "array", uniqueItems: true, items: { enum: EFFECTS } },
           revocationReason: { enum: REVOCATION_REASONS },
+          card: { enum: ["in-person", "mail"] },
         },
       },
     },
@@ -209,7 +257,12 @@ export function checkWorkflow(w: Workflow, source: string): void {
     else if (t.by === "officer") need(t, w.loa === 3 ? LOA3_IDENTIFY_GUARDS : IDENTIFY_GUARDS, "REQ-03/05/07/09/25");
     else fail(`'${t.action}' into IDENTIFIED must be done by an officer or (renewal) the holder`);
   }
-  for (const t of into("PRODUCED")) need(t, ["public-key-present"], "REQ-14: a certificate only for the key on the card");
+  for (const t of into("PRODUCED")) need(t, ["key-attested"], "REQ-14: a certificate only for a key the card proves it generated");
+  // REQ-14: at the high level only an attested key; the card-station fallback is for LoA2 cards without attestation.
+  if (w.loa === 3 && w.attestation.cardStationFallback) fail("attestation.cardStationFallback is LoA2 only: a LoA3 key must come with the card's PIV attestation (REQ-14)");
+  // An approval ages out: the identifications and register answer behind it must be recent when the card is made.
+  for (const t of [...into("PRODUCED"), ...into("IN_PRODUCTION").filter((x) => x.from.includes("APPROVED"))])
+    need(t, ["approval-current"], "REQ-03, REQ-07: production only within approvalValidDays of the approval");
   for (const t of into("APPROVED")) need(t, ["identifications-complete"], "REQ-03: release only after the identifications");
   for (const t of into("HANDED_OUT")) {
     if (w.loa === 3) need(t, HANDOUT_LOA3, "REQ-04: a third officer hands out after a second identification");
@@ -231,6 +284,8 @@ export function checkWorkflow(w: Workflow, source: string): void {
     if (q.passScore > total) fail(`knowledgeQuestions: passScore ${q.passScore} is more than all weights together (${total})`);
   }
   if (w.loa === 3 && w.identifications < 2) fail("LoA3 needs two identifications by different officers (REQ-03)");
+  const conflict = channelConflict(w);
+  if (conflict) fail(conflict);
   checkDeadlinesAndEffects(w, fail);
 }
 

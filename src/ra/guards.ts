@@ -115,9 +115,9 @@ export const GUARDS: Readonly<Record<GuardName, Guard>> = {
     check: ({ order, input }) =>
       order.activationCodeHash && input.activationCodeHash === order.activationCodeHash ? undefined : "the activation code is wrong",
   },
-  "public-key-present": {
+  "key-attested": {
     citation: "REQ-14",
-    check: ({ input }) => (input.publicKey && input.publicKey.length > 0 ? undefined : "the public key of the key generated on the card is needed"),
+    check: ({ input }) => (input.keyOrigin?.ok ? undefined : input.keyOrigin?.reason ?? "production needs the card's PIV attestation of the key generated on it"),
   },
   "document-not-reported": {
     citation: "REQ-05",
@@ -159,6 +159,13 @@ export const GUARDS: Readonly<Record<GuardName, Guard>> = {
       if (!p) return "the card station has not recorded that the holder replaced the transport PIN";
       return order.handedOutAt && p.at.getTime() >= order.handedOutAt.getTime() ? undefined : "the transport PIN replacement must be recorded after the hand-out";
     },
+  },
+  "approval-current": {
+    citation: "REQ-03, REQ-07",
+    check: ({ order, workflow, now }) =>
+      !order.approvedAt ? "the order has no recorded approval"
+      : now.getTime() <= order.approvedAt.getTime() + workflow.approvalValidDays * DAY ? undefined
+      : `the approval of ${order.approvedAt.toISOString()} is older than ${workflow.approvalValidDays} days; the applicant must be identified and approved again`,
   },
   "activation-deadline-passed": {
     citation: "REQ-15",

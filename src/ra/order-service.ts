@@ -8,8 +8,11 @@ import { availableActions, decide, transitionFrom } from "./workflow-engine.js";
 import type { DirectoryStore } from "./directory.js";
 import type { KeyedHasher } from "./national-id.js";
 import { orderAfter, type ActionInput, type Actor, type Channel, type Notification, type OrderChange, type OrderStore, type OrderView } from "./order.js";
-import type { CardCertificateRequest, CardCertificates, DocumentRegister, PopulationRegister } from "./ports.js";
+import type { CardCertificateRequest, CardCertificates, DocumentRegister, PopulationRegister, RegisteredName } from "./ports.js";
 import { actorId, requireRole, requireScope } from "./actor-checks.js";
+import { keyOrigin, type KeyOriginDeps, type KeyOriginRequest } from "./key-origin.js";
+import { certificateSubject, registeredNameFrom } from "./subject-builder.js";
+import { requireActivatedEid, supersedeRenewedEid } from "./renewal.js";
 import { ProductionSaga, type IssuedCard } from "./production-saga.js";
 import type { ActivationDesk } from "./activation.js";
 
@@ -20,8 +23,8 @@ export interface DocumentInput {
   readonly expires: Date;
 }
 
-/** What a caller brings to an action (the form an officer, applicant or holder filled in). */
-export interface ActionRequest {
+/** What a caller brings to an action (the form an officer, applicant or holder filled in); at production, where the key comes from (REQ-14). */
+export interface ActionRequest extends KeyOriginRequest {
   readonly document?: DocumentInput;
   readonly faceCompared?: boolean;
   readonly termsVersion?: string;
@@ -30,8 +33,9 @@ export interface ActionRequest {
   readonly activationCodeChannel?: Channel;
   readonly cardChannel?: Channel;
   readonly applicantToken?: string;
+  /** REQ-06: the hash of the token an applicant session was opened with (the session proves the token; it keeps only the hash). */
+  readonly applicantTokenHash?: string;
   readonly activationCode?: string;
-  readonly publicKey?: Uint8Array;
   /** REQ-08: control question id → answered right. */
   readonly knowledgeAnswers?: Readonly<Record<string, boolean>>;
   /** REQ-16: the card's signature over the RA's activation challenge. */
@@ -39,6 +43,19 @@ export interface ActionRequest {
 }
 
 const CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/**
+ * The terms message (REQ-06): the applicant's link, with the token in the URL fragment (never sent
+ * in a request line or logged), and the token itself for API clients.
+ */
+export function termsMessage(publicUrl: string | undefined, orderId: string, termsVersion: string, token: string): string {
+  const link = publicUrl ? `${publicUrl.replace(/\/$/, "")}/applicant/#order=${orderId}&token=${token}` : undefined;
+  return [
+    `Order ${orderId}. To accept the terms of use (version ${termsVersion})${link ? ", open this link:" : ""}`,
+    ...(link ? [link, ""] : []),
+    `API clients: use this token: ${token}`,
+  ].join("\n");
+}
 
 /**
  * Card orders: creation with the register check (REQ-07), renewal on an existing eID (REQ-11),
@@ -56,6 +73,10 @@ export class OrderService {
       activation?: ActivationDesk;
       /** The certificate effects of transitions (made here when not given). */
       saga?: ProductionSaga;
+      /** REQ-14: the attestation verifier and the card ledger; without them no key is certified (key-attested refuses). */
+      keyOrigins?: KeyOriginDeps;
+      /** The RA's public base URL for the applicant's link (`<url>/applicant/#order=…&token=…`). */
+      publicUrl?: () => string;
     },
   ) {
     this.saga = deps.saga ?? new ProductionSaga({ orders: deps.orders, certs: deps.certs, workflows: deps.workflows, clock: deps.clock, random: deps.random });
@@ -75,8 +96,8 @@ export class OrderService {
     return Array.from(b, (x) => CODE_ALPHABET[x % 32]).join("");
   }
 
-  /** REQ-07: the register must know the person and not mark them deceased, missing or incapacitated. */
-  private async registerCheck(nationalId: string): Promise<{ ok: boolean; status: string; source: string }> {
+  /** REQ-07: the register must know the person and not mark them deceased, missing or incapacitated; its name is the certificate's. */
+  private async registerCheck(nationalId: string): Promise<{ ok: boolean; status: string; source: string; name: RegisteredName }> {
     const { register } = this.deps;
     let r;
     try {
@@ -86,7 +107,7 @@ export class OrderService {
     }
     if (r.status !== "alive")
       throw new CaError("policy-violation", `the authoritative register (${register.source}) answers '${r.status}' for this person; no card order (REQ-07)`, { registerStatus: r.status });
-    return { ok: true, status: r.status, source: register.source };
+    return { ok: true, status: r.status, source: register.source, name: registeredNameFrom(r, register.source) };
   }
 
   /** An officer orders a card for a person bound to their organisation (REQ-01, REQ-02, REQ-07, REQ-21). */
@@ -116,29 +137,31 @@ export class OrderService {
     const { person, organisation: org } = bound;
     if (this.deps.hasher.hash("national-id", input.nationalId) !== person.nationalIdHash) throw new CaError("policy-violation", "the national ID number does not match the eID holder");
     if (org.status !== "active") throw new CaError("policy-violation", `organisation ${org.orgNumber} is not active (REQ-01)`);
+    await requireActivatedEid(this.deps.orders, actor.credentialSerial, person.id); // REQ-11, REQ-16
     // REQ-11: at LoA3 the identity data is re-verified against the register (we do it at every level).
     const register = await this.registerCheck(input.nationalId);
     return this.open(actor, { personId: person.id, organisationId: org.id, email: person.email, workflow: w, purpose: "holder", register, renewalOf: actor.credentialSerial });
   }
 
-  private async open(actor: Actor, o: { personId: string; organisationId: string; email: string | undefined; workflow: Workflow; purpose: "holder" | "officer"; register: { ok: boolean; status: string; source: string }; renewalOf?: string }): Promise<OrderView> {
+  private async open(actor: Actor, o: { personId: string; organisationId: string; email: string | undefined; workflow: Workflow; purpose: "holder" | "officer"; register: { ok: boolean; status: string; source: string; name: RegisteredName }; renewalOf?: string }): Promise<OrderView> {
     const { clock, random } = this.deps;
+    const { name: registeredName, ...register } = o.register;
     const now = clock.now();
     const id = newId(random);
     const token = this.token(24);
     // REQ-06: the applicant accepts the terms with a token sent to them, never through the officer.
     const notification: Notification = {
-      id: newId(random), personId: o.personId, channel: "email", at: now, subject: "Your card order: accept the terms",
-      body: `Order ${id}. To accept the terms of use (version ${this.deps.currentTermsVersion}) use this token: ${token}`,
+      id: newId(random), personId: o.personId, channel: o.workflow.delivery.terms, kind: "terms-link", secret: true, at: now, subject: "Your card order: accept the terms",
+      body: termsMessage(this.deps.publicUrl?.(), id, this.deps.currentTermsVersion, token),
     };
     await this.deps.orders.create({
       id, organisationId: o.organisationId, applicantId: o.personId, workflowId: o.workflow.id, workflowVersion: o.workflow.version, purpose: o.purpose,
-      profileId: o.purpose === "officer" ? "ra-officer" : o.workflow.profiles[0]!, at: now, register: o.register, applicantTokenHash: sha256Hex(token),
+      profileId: o.purpose === "officer" ? "ra-officer" : o.workflow.profiles[0]!, at: now, register, registeredName, applicantTokenHash: sha256Hex(token),
       ...(o.renewalOf ? { renewalOf: o.renewalOf } : {}),
     }, {
       id: newId(random), at: now, actor: actorId(actor), action: o.renewalOf ? "order.renew" : "order.create", objectType: "order", objectId: id, outcome: "success",
       organisationId: o.organisationId, policy: `${o.workflow.id}@${o.workflow.version}`,
-      details: { workflow: `${o.workflow.id}@${o.workflow.version}`, purpose: o.purpose, register: o.register, renewalOf: o.renewalOf, applicant: o.personId },
+      details: { workflow: `${o.workflow.id}@${o.workflow.version}`, purpose: o.purpose, register, renewalOf: o.renewalOf, applicant: o.personId },
     }, notification);
     return (await this.deps.orders.load(id))!;
   }
@@ -194,7 +217,7 @@ export class OrderService {
       ...(r.secondIdentification ? { secondIdentification: { document: doc(r.secondIdentification.document), faceCompared: r.secondIdentification.faceCompared } } : {}),
       ...(r.activationCodeChannel ? { activationCodeChannel: r.activationCodeChannel } : {}),
       ...(r.cardChannel ? { cardChannel: r.cardChannel } : {}),
-      ...(r.applicantToken !== undefined ? { applicantTokenHash: sha256Hex(r.applicantToken) } : {}),
+      ...(r.applicantToken !== undefined ? { applicantTokenHash: sha256Hex(r.applicantToken) } : r.applicantTokenHash !== undefined ? { applicantTokenHash: r.applicantTokenHash } : {}),
       ...(r.activationCode !== undefined ? { activationCodeHash: sha256Hex(r.activationCode.toUpperCase()) } : {}),
       ...(r.publicKey ? { publicKey: r.publicKey } : {}),
       ...(r.knowledgeAnswers ? { knowledgeAnswers: r.knowledgeAnswers } : {}),
@@ -221,16 +244,15 @@ export class OrderService {
     return { source: register.source, reported };
   }
 
-  /** The certificate production asks the CA for: the card's key and the holder's verified attributes (REQ-14). */
+  /**
+   * The certificate production asks the CA for (REQ-14): the key the card proved it generated
+   * (key-attested held) and the subject from the register's answer, the e-mail only within a
+   * validated domain, a person still bound (REQ-07, REQ-01, REQ-21).
+   */
   private async certificateRequest(order: OrderView, actor: Actor, input: ActionInput): Promise<CardCertificateRequest> {
-    const bound = await this.deps.directory.personWithOrganisation(order.applicantPersonId);
-    if (!bound || bound.person.unboundAt) throw new CaError("policy-violation", "the applicant is no longer bound to an organisation (REQ-21)");
-    const { person, organisation: org } = bound;
-    return {
-      profileId: order.profileId, publicKey: input.publicKey!, requestedBy: actorId(actor),
-      subject: { CN: person.name, O: org.name, organizationIdentifier: `NTR${org.country}-${org.orgNumber}`, C: org.country, serialNumber: person.id },
-      ...(person.email ? { email: person.email } : {}),
-    };
+    if (!input.keyOrigin?.ok) throw new CaError("policy-violation", "production without a proven key origin (key-attested, REQ-14)", { guard: "key-attested", requirement: "REQ-14" });
+    const { orders, directory } = this.deps;
+    return { profileId: order.profileId, publicKey: input.keyOrigin.spki, requestedBy: actorId(actor), ...(await certificateSubject({ orders, directory }, order)) };
   }
 
   /**
@@ -249,13 +271,19 @@ export class OrderService {
     if (!workflow) throw new CaError("config", `order ${orderId} follows workflow '${order.workflowId}', which is not loaded`);
     const next = transitionFrom(workflow, order.state, action);
     const documentRegister = next?.guards.includes("document-not-reported") ? await this.documentRegisterCheck(request) : undefined;
+    // REQ-14: where the key comes from, judged before the guards (key-attested reads the verdict).
+    const origin = next?.guards.includes("key-attested") ? await keyOrigin(this.deps.keyOrigins ?? {}, workflow, orderId, request, clock.now()) : undefined;
     // REQ-16: what the card proved (challenge signature) and what the card station recorded (PIN replaced).
     let activation: Awaited<ReturnType<ActivationDesk["facts"]>> | undefined;
     if (next && (next.guards.includes("activation-challenge-signed") || next.guards.includes("transport-pin-replaced"))) {
       if (!this.deps.activation) throw new CaError("config", `workflow ${workflow.id} checks activation challenges, but no activation records are wired`);
       activation = await this.deps.activation.facts(order, actor, request.challengeSignature);
     }
-    const input: ActionInput = { ...this.toInput(request), ...(documentRegister ? { documentRegister } : {}), ...(activation ? { activation } : {}) };
+    const input: ActionInput = {
+      ...this.toInput(request), ...(documentRegister ? { documentRegister } : {}), ...(origin ? { keyOrigin: origin } : {}), ...(activation ? { activation } : {}),
+      // REQ-15: how the card travels is the transition's; the activation code goes by the workflow's channel unless the officer chose another.
+      ...(next?.card ? { cardChannel: next.card } : {}), ...(next?.to === "HANDED_OUT" ? { activationCodeChannel: request.activationCodeChannel ?? workflow.delivery.activationCode } : {}),
+    };
     const now = clock.now();
     const d = decide(workflow, order, action, actor, input, now, currentTermsVersion);
     const change: { -readonly [K in keyof OrderChange]: OrderChange[K] } = { orderId, expectedVersion: order.version, to: d.to, at: now };
@@ -271,15 +299,17 @@ export class OrderService {
       if (!st || st.status !== "good" || st.notAfter <= now) throw new CaError("policy-violation", "the eID presented is not valid (REQ-11)");
       change.identification = { kind: "eid", byEid: true, officerId: actor.personId!, at: now, document: { type: "eid", numberHash: st.serial, expires: st.notAfter }, faceCompared: false };
     }
+    if (d.to === "APPROVED") change.approvedAt = now;
     if (d.to === "HANDED_OUT") {
       change.handedOutAt = now;
       if (input.secondIdentification)
         change.identification = { kind: "hand-out", officerId: actor.personId!, at: now, document: input.secondIdentification.document, faceCompared: input.secondIdentification.faceCompared };
       if (workflow.transitions.some((t) => t.to === "ACTIVE" && t.guards.includes("activation-code-correct"))) {
         // REQ-15: the activation code travels by another channel than the card.
+        if (input.activationCodeChannel === "in-person") throw new CaError("invalid-input", "the activation code is sent by email, sms or mail (REQ-15)");
         const code = this.token(10);
         change.activationCodeHash = sha256Hex(code);
-        notifications.push({ id: newId(random), personId: order.applicantPersonId, channel: input.activationCodeChannel ?? "email", at: now, subject: "Your card's activation code", body: `Activation code for order ${orderId}: ${code}` });
+        notifications.push({ id: newId(random), personId: order.applicantPersonId, channel: input.activationCodeChannel ?? workflow.delivery.activationCode, kind: "activation-code", secret: true, at: now, subject: "Your card's activation code", body: `Activation code for order ${orderId}: ${code}` });
       }
     }
     if (d.to === "ACTIVE") {
@@ -298,11 +328,13 @@ export class OrderService {
         ...(input.documentRegister ? { documentRegister: input.documentRegister.source } : {}),
         ...(d.transition.guards.includes("knowledge-score") ? { knowledgeAnsweredRight: Object.keys(input.knowledgeAnswers ?? {}).filter((k) => input.knowledgeAnswers![k]) } : {}),
         ...(actor.credentialSerial ? { credential: actor.credentialSerial } : {}),
+        ...(d.transition.effects?.includes("issue-certificate-on-hold") && input.keyOrigin?.ok ? { keyOrigin: input.keyOrigin.evidence } : {}),
         ...(activation?.challengeSigned ? { activation: { challengeSigned: true, transportPinReplaced: activation.pinReplaced ? { at: activation.pinReplaced.at.toISOString(), recordedBy: activation.pinReplaced.recordedBy } : undefined } } : {}),
       },
     };
     const r = await this.saga.apply({ order, workflow, transition: d.transition, actor, change, audit, certificateRequest: () => this.certificateRequest(order, actor, input) });
     if (!r.ok) throw new CaError("conflict", `order ${orderId} changed while '${action}' ran; read it again`);
+    if (d.to === "ACTIVE") await supersedeRenewedEid(certs, order); // REQ-11: the new card replaces the eID it was ordered with
     return { ...orderAfter(order, r.change), ...(r.issued ? { issued: r.issued } : {}) };
   }
 }

@@ -3,6 +3,7 @@ import type { AuditEvent } from "../ca/ports.js";
 /** The audit event the RA writes (the CA port's shape), for modules that see the CA only through the RA. */
 export type { AuditEvent };
 import type { OrderState } from "../policy/workflow.js";
+import type { RegisteredName } from "./ports.js";
 
 export type Role = "ra-officer" | "ra-admin" | "auditor" | "ca-operator" | "service-owner-staff";
 
@@ -13,6 +14,8 @@ export interface Actor {
   readonly credentialSerial?: string;
   /** Holder: the LoA of the eID presented (REQ-11). */
   readonly loa?: number;
+  /** Holder: the card certificate is on hold until the card is activated; only activation is open to it (REQ-16). */
+  readonly credentialOnHold?: boolean;
   /** The person behind the actor (officer or applicant), for not-own-order. */
   readonly personId?: string;
   readonly roles: readonly Role[];
@@ -21,8 +24,6 @@ export interface Actor {
   readonly qualifiedUntil?: Date;
   /** REQ-02: service-owner staff serve the first officers of a new organisation. */
   readonly serviceOwnerStaff?: boolean;
-  /** REQ-16: the credential is a card certificate still on hold awaiting activation; good for the activation only. */
-  readonly credentialOnHold?: boolean;
 }
 
 export interface IdentityDocument {
@@ -52,6 +53,8 @@ export interface OrderView {
   readonly termsVersion?: string;
   readonly registerCheck?: { readonly ok: boolean; readonly at: Date };
   readonly handedOutAt?: Date;
+  /** When the order was approved; the approval ages out after the workflow's approvalValidDays. */
+  readonly approvedAt?: Date;
   readonly purpose: "holder" | "officer";
   readonly profileId: string;
   readonly certSerial?: string;
@@ -80,8 +83,14 @@ export interface ActionInput {
   /** sha256 of the token/code the caller presented; the guards compare hashes only. */
   readonly applicantTokenHash?: string;
   readonly activationCodeHash?: string;
-  /** REQ-14: SPKI DER of the key generated on the card. */
+  /** REQ-14: SPKI DER of the key generated on the card (as the caller sent it; certified only through keyOrigin). */
   readonly publicKey?: Uint8Array;
+  /**
+   * REQ-14: what the order service established about the key's origin (PIV attestation, or the
+   * LoA2 card-station fallback); set by the service (never by the caller) for actions with the
+   * key-attested guard. `spki` is the key that gets certified; `evidence` goes to the audit trail.
+   */
+  readonly keyOrigin?: { readonly ok: true; readonly spki: Uint8Array; readonly evidence: Readonly<Record<string, unknown>> } | { readonly ok: false; readonly reason: string };
   /** REQ-08: control question id → answered right (recorded by the officer). */
   readonly knowledgeAnswers?: Readonly<Record<string, boolean>>;
   /**
@@ -114,6 +123,7 @@ export interface OrderChange {
   readonly at: Date;
   readonly termsVersion?: string;
   readonly handedOutAt?: Date;
+  readonly approvedAt?: Date;
   readonly identification?: Identification & { readonly kind: "identify" | "hand-out" | "eid" };
   /** null: the order no longer has a certificate (production failed, the certificate was revoked). */
   readonly certSerial?: string | null;
@@ -142,16 +152,23 @@ export function orderAfter<O extends OrderView & { readonly version: number }>(o
       : {}),
     ...(c.termsVersion !== undefined ? { termsVersion: c.termsVersion } : {}),
     ...(c.handedOutAt !== undefined ? { handedOutAt: c.handedOutAt } : {}),
+    ...(c.approvedAt !== undefined ? { approvedAt: c.approvedAt } : {}),
     ...(c.activationCodeHash !== undefined ? { activationCodeHash: c.activationCodeHash } : {}),
     ...(c.stateSince !== undefined ? { stateSince: c.stateSince } : {}),
   };
 }
+
+/** What a notification carries; all but `notice` are secrets, wiped from the outbox once delivered (REQ-15). */
+export type NotificationKind = "terms-link" | "activation-code" | "initial-pin" | "unblock-pin" | "notice";
 
 /** A message to a person through a channel other than the card (email, SMS, letter): the outbox. */
 export interface Notification {
   readonly id: string;
   readonly personId: string;
   readonly channel: Channel;
+  readonly kind: NotificationKind;
+  /** A token, code or PIN: the text is removed from the outbox once delivered. */
+  readonly secret: boolean;
   readonly subject: string;
   readonly body: string;
   readonly at: Date;
@@ -169,6 +186,8 @@ export interface NewOrder {
   readonly register: { readonly ok: boolean; readonly status: string; readonly source: string };
   readonly renewalOf?: string;
   readonly applicantTokenHash: string;
+  /** REQ-07: the name the register answered, recorded with the order (sealed at rest, REQ-29); the certificate's name. */
+  readonly registeredName: RegisteredName;
 }
 
 /** The RA's store port (implemented in store/): orders with optimistic locking, audit in the same transaction. */
@@ -192,6 +211,8 @@ export interface OrderStore {
   liveCertificatesOf(personId: string): Promise<string[]>;
   /** Orders not yet finished (before ACTIVE/REJECTED/CANCELLED/EXPIRED), of one organisation or all, newest first. */
   listOpen(organisationId: string | undefined, limit: number): Promise<(OrderView & { readonly version: number; readonly workflowId: string })[]>;
+  /** REQ-07: the registered name recorded when the order was created (undefined for orders from before it was recorded). */
+  registeredName(orderId: string): Promise<RegisteredName | undefined>;
   /** The order a card certificate was issued for. */
   byCertificate(serial: string): Promise<(OrderView & { readonly workflowId: string }) | undefined>;
 }

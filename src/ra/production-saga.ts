@@ -93,9 +93,12 @@ export class ProductionSaga {
           audit: this.event(order, actorId(actor), "order.production.reserve", { from: order.state, to: "PRODUCING", certificate: serial }, policy),
         };
       },
-      issued: (serial) => {
+      issued: (serial, facts) => {
         final = { ...change, expectedVersion: order.version + 1, certSerial: serial };
-        return { change: final, audit: { ...audit, details: { ...audit.details, certificate: serial, onHold: "certificateHold until activation (REQ-16)" } } };
+        return {
+          change: final,
+          audit: { ...audit, details: { ...audit.details, certificate: serial, onHold: "certificateHold until activation (REQ-16)", ...(facts?.emailSanOmitted ? { emailSan: "omitted: outside the organisation's validated domains (REQ-01)" } : {}) } },
+        };
       },
       failed: (serial) => ({
         change: { orderId: order.id, expectedVersion: order.version + 1, to: order.state, at: clock.now(), certSerial: null },

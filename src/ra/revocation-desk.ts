@@ -64,21 +64,50 @@ export class RevocationDesk {
     else await this.deps.certs.revoke(serial, reason, actorId(actor));
   }
 
+  /** REQ-18: a holder's self-service requests per day; beyond the policy's number refused, with an alarm. Returns now. */
+  private async holderQuota(actor: Actor, serial: string): Promise<Date> {
+    const { policy, clock, requests } = this.deps;
+    const now = clock.now();
+    if ((await requests.countSince(actor.personId!, "holder", new Date(now.getTime() - 24 * HOUR))) >= policy.requests.holderPerDay) {
+      await requests.alarm(this.event(actor, "revocation.alarm.holder-rate", serial, "failure", { limit: policy.requests.holderPerDay, window: "24h" }));
+      throw new CaError("rate-limited", `at most ${policy.requests.holderPerDay} self-service requests per day; call the service desk (REQ-18)`, { retryAfterSeconds: 3600 });
+    }
+    return now;
+  }
+
   /** REQ-17: the holder suspends or revokes their own card, authenticated with an eID; REQ-18: rate-limited. */
   async holderRequest(actor: Actor, serial: string, reason: string): Promise<RevocationRequest> {
-    const { policy, clock, requests } = this.deps;
+    const { policy, requests } = this.deps;
     if (actor.kind !== "holder" || !actor.personId) throw new CaError("forbidden", "self-service needs the holder's eID");
     if (!policy.requests.holderReasons.includes(reason as never)) throw new CaError("policy-violation", `a holder may ask for ${policy.requests.holderReasons.join(", ")}, not '${reason}'`);
     const own = await this.owner(serial).catch(() => undefined);
     if (!own || own.personId !== actor.personId) throw new CaError("not-found", `no card certificate ${serial} of yours`);
-    const now = clock.now();
-    if ((await requests.countSince(actor.personId, "holder", new Date(now.getTime() - 24 * HOUR))) >= policy.requests.holderPerDay) {
-      await requests.alarm(this.event(actor, "revocation.alarm.holder-rate", serial, "failure", { limit: policy.requests.holderPerDay, window: "24h" }));
-      throw new CaError("rate-limited", `at most ${policy.requests.holderPerDay} self-service requests per day; call the service desk (REQ-18)`, { retryAfterSeconds: 3600 });
-    }
+    const now = await this.holderQuota(actor, serial);
     await this.execute(serial.toLowerCase(), reason, actor);
     const r: RevocationRequest = { id: newId(this.deps.random), serial: serial.toLowerCase(), reason, organisationId: own.organisationId, channel: "holder", requestedBy: actor.personId, requestedAt: now, status: "done" };
     await requests.add(r, this.event(actor, "revocation.request", r.serial, "success", { request: r.id, reason, channel: "holder" }));
+    return r;
+  }
+
+  /**
+   * REQ-17: the holder lifts the suspension of another card of theirs, signed in with a valid eID;
+   * counted in the same daily limit (REQ-18). A card waiting for activation stays held until it is
+   * activated (REQ-16): resuming is for cards that were active when suspended.
+   */
+  async holderResume(actor: Actor, serial: string): Promise<RevocationRequest> {
+    const { requests, orders, certs } = this.deps;
+    if (actor.kind !== "holder" || !actor.personId) throw new CaError("forbidden", "self-service needs the holder's eID");
+    const s = serial.toLowerCase();
+    const own = await this.owner(s).catch(() => undefined);
+    if (!own || own.personId !== actor.personId) throw new CaError("not-found", `no card certificate ${serial} of yours`);
+    const order = await orders.byCertificate(s);
+    if (order && order.state !== "ACTIVE") throw new CaError("policy-violation", "a card that was never activated is released only by its activation (REQ-16)", { requirement: "REQ-16" });
+    const st = await certs.status(s);
+    if (st?.status !== "on-hold") throw new CaError("conflict", `card certificate ${serial} is ${st?.status ?? "unknown"}, not suspended`);
+    const now = await this.holderQuota(actor, s);
+    await certs.resume(s, actorId(actor));
+    const r: RevocationRequest = { id: newId(this.deps.random), serial: s, reason: "resume", organisationId: own.organisationId, channel: "holder", requestedBy: actor.personId, requestedAt: now, status: "done" };
+    await requests.add(r, this.event(actor, "revocation.request.resume", s, "success", { request: r.id, channel: "holder" }));
     return r;
   }
 

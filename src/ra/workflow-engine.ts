@@ -34,7 +34,7 @@ export function decide(workflow: Workflow, order: OrderView, action: string, act
 
 /** Guards that judge what the caller brings (a document, a key, a code), not who the caller is. */
 const INPUT_GUARDS: ReadonlySet<string> = new Set([
-  "document-accepted", "document-not-expired", "face-compared", "second-identification", "public-key-present", "document-not-reported", "knowledge-score",
+  "document-accepted", "document-not-expired", "face-compared", "second-identification", "key-attested", "document-not-reported", "knowledge-score",
   "activation-code-separate-channel", "terms-version-current", "applicant-token", "activation-code-correct",
 ]);
 

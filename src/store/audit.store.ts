@@ -139,6 +139,27 @@ export class KnexAuditStore {
     await this.db("audit_checkpoints").insert({ seq: c.seq, entry_hash: c.entryHash, entries: c.entries, at: c.at, signer: c.signer, signer_spki_sha256: c.signerSpkiSha256, signature: c.signature }).onConflict("seq").ignore();
   }
 
+  /**
+   * A checkpoint re-made for the same head (its timestamp could not be had when it was signed):
+   * replaced in place, with any token of the old one removed.
+   */
+  async replaceCheckpoint(c: Checkpoint): Promise<void> {
+    await this.db.transaction(async (trx) => {
+      await trx("audit_timestamps").where({ seq: c.seq }).delete();
+      await trx("audit_checkpoints").where({ seq: c.seq }).update({ entry_hash: c.entryHash, entries: c.entries, at: c.at, signer: c.signer, signer_spki_sha256: c.signerSpkiSha256, signature: c.signature });
+    });
+  }
+
+  /** REQ-27: the RFC 3161 token of a checkpoint. */
+  async addTimestamp(t: { seq: number; token: string; genTime: number; tsa: string; checkpointAt: number }): Promise<void> {
+    await this.db("audit_timestamps").insert({ seq: t.seq, token: t.token, gen_time: t.genTime, tsa: t.tsa, checkpoint_at: t.checkpointAt }).onConflict("seq").merge();
+  }
+
+  async timestamps(): Promise<Map<number, { token: string; genTime: number; tsa: string }>> {
+    const rows = await this.reader("audit_timestamps").orderBy("seq");
+    return new Map(rows.map((r: any) => [Number(r.seq), { token: r.token as string, genTime: Number(r.gen_time), tsa: r.tsa as string }]));
+  }
+
   async anchor(): Promise<{ seq: number; entryHash: string; removedBefore: number } | undefined> {
     const r = await this.reader("audit_anchor").where({ id: 1 }).first();
     return r ? { seq: Number(r.seq), entryHash: r.entry_hash, removedBefore: Number(r.removed_before) } : undefined;
@@ -159,6 +180,7 @@ export class KnexAuditStore {
       await trx("audit_anchor").insert({ id: 1, seq: through, entry_hash: cp.entry_hash, removed_before: before, at: Date.now() }).onConflict("id").merge();
       await trx("audit_events").where("seq", "<=", through).delete();
       await trx("audit_checkpoints").where("seq", "<", through).delete();
+      await trx("audit_timestamps").where("seq", "<", through).delete();
       await appendAuditEvents(trx, [audit({ count, throughSeq: through })]);
       return { count, throughSeq: through };
     });

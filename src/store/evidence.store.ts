@@ -64,18 +64,31 @@ export class KnexEvidenceStore {
   }
 
   /** Serials issued in a time window (for the report), with profile. */
-  async issuedBetween(from: number, to: number): Promise<{ serial: string; profile: string; createdAt: number }[]> {
-    const rows = await this.db("certificates").where("status", "issued").andWhere("created_at", ">=", from).andWhere("created_at", "<", to).orderBy("created_at").select("serial", "profile_id", "profile_version", "created_at");
+  /** The organisation whose order a certificate was issued for (undefined: infrastructure or no order). */
+  async organisationOf(serial: string): Promise<string | undefined> {
+    const o = await this.db("orders").where({ cert_serial: serial }).first("organisation_id");
+    return o?.organisation_id as string | undefined;
+  }
+
+  /** `organisationId` scopes to certificates issued for that organisation's orders (REQ-23: a customer auditor's view). */
+  async issuedBetween(from: number, to: number, organisationId?: string): Promise<{ serial: string; profile: string; createdAt: number }[]> {
+    let q = this.db("certificates").where("certificates.status", "issued").andWhere("certificates.created_at", ">=", from).andWhere("certificates.created_at", "<", to);
+    if (organisationId) q = q.whereIn("certificates.serial", this.db("orders").where({ organisation_id: organisationId }).whereNotNull("cert_serial").select("cert_serial"));
+    const rows = await q.orderBy("certificates.created_at").select("serial", "profile_id", "profile_version", "created_at");
     return rows.map((r: any) => ({ serial: r.serial, profile: `${r.profile_id}@${r.profile_version}`, createdAt: Number(r.created_at) }));
   }
 
-  async revocationsBetween(from: number, to: number): Promise<{ reason: string; n: number }[]> {
-    const rows = await this.db("certificates").whereNotNull("revoked_at").andWhere("revoked_at", ">=", from).andWhere("revoked_at", "<", to).groupBy("revocation_reason").select("revocation_reason").count({ n: "*" });
+  async revocationsBetween(from: number, to: number, organisationId?: string): Promise<{ reason: string; n: number }[]> {
+    let q = this.db("certificates").whereNotNull("revoked_at").andWhere("revoked_at", ">=", from).andWhere("revoked_at", "<", to);
+    if (organisationId) q = q.whereIn("serial", this.db("orders").where({ organisation_id: organisationId }).whereNotNull("cert_serial").select("cert_serial"));
+    const rows = await q.groupBy("revocation_reason").select("revocation_reason").count({ n: "*" });
     return rows.map((r: any) => ({ reason: r.revocation_reason ?? "unspecified", n: Number(r.n) }));
   }
 
-  async activityBetween(from: number, to: number): Promise<{ actor: string; action: string; outcome: string; n: number }[]> {
-    const rows = await this.db("audit_events").where("at", ">=", from).andWhere("at", "<", to).groupBy("actor", "action", "outcome").select("actor", "action", "outcome").count({ n: "*" }).orderBy("actor");
+  async activityBetween(from: number, to: number, organisationId?: string): Promise<{ actor: string; action: string; outcome: string; n: number }[]> {
+    let q = this.db("audit_events").where("at", ">=", from).andWhere("at", "<", to);
+    if (organisationId) q = q.andWhere({ organisation_id: organisationId });
+    const rows = await q.groupBy("actor", "action", "outcome").select("actor", "action", "outcome").count({ n: "*" }).orderBy("actor");
     return rows.map((r: any) => ({ actor: r.actor, action: r.action, outcome: r.outcome, n: Number(r.n) }));
   }
 

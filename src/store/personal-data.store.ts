@@ -9,8 +9,9 @@ import { FieldCipher } from "./field-cipher.js";
  * card secrets are sealed by the card key (issue 6): neither is listed here.
  */
 export const PERSONAL_DATA_COLUMNS: Readonly<Record<string, readonly string[]>> = {
-  people: ["name", "email"],
+  people: ["name", "email", "phone", "postal_address"],
   notifications: ["subject", "body"],
+  orders: ["registered_name"], // REQ-07: the register's answer, JSON
 };
 
 export interface SealReport {

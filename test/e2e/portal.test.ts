@@ -1,16 +1,14 @@
 import { expect } from "chai";
-import { generateKeyPairSync, X509Certificate } from "node:crypto";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { loadConfig } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
-import { bootstrapStaff } from "../../src/composition/ra.js";
 import { staffActor } from "../../src/composition/demo-orders.js";
 import { demoEnv, requireTool } from "../support/environment.js";
 import { freshCard, virtualCard } from "../support/virtual-card.js";
 import { REPO_ROOT } from "../support/test-ca.js";
+import { trustVirtualCardMaker } from "../support/attestation-fixture.js";
 
 const HOLDER = "197003033456";
 const ARTIFACTS = join(REPO_ROOT, "test-artifacts", "portal");
@@ -25,7 +23,7 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
   let svc: Service;
   let browser: Browser;
   let orgId: string;
-  const creds: Record<"anna" | "bert" | "cleo" | "dana", { certPath: string; keyPath: string }> = {} as never;
+  const creds: Record<"ada" | "bo" | "cy" | "di" | "ed" | "fi" | "gu", { certPath: string; keyPath: string }> = {} as never;
   let handedOutSerial = "";
 
   before(async function () {
@@ -33,21 +31,12 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     requireTool(this, "chromium");
     virtualCard(this);
     await freshCard(0x10000000 + (Date.now() % 0x0fffffff)); // a card of its own: the ledger knows the default serial from other tests
+    trustVirtualCardMaker(d.caStore); // REQ-14: the virtual card's TEST maker root as an installed attestation root
     mkdirSync(ARTIFACTS, { recursive: true });
     svc = await startService(loadConfig({ ...d.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" }));
     const ra = svc.ra!.ra;
-    const dir = mkdtempSync(join(tmpdir(), "portal-"));
-    const people = { anna: ["198001015001", ["ra-officer", "ca-operator"]], bert: ["198001015002", ["ra-officer"]], cleo: ["198001015003", ["ra-officer", "ra-admin"]], dana: ["198001015004", ["auditor"]] } as const;
-    for (const [who, [nid, roles]] of Object.entries(people) as [keyof typeof creds, readonly [string, readonly ("ra-officer" | "ca-operator" | "ra-admin" | "auditor")[]]][]) {
-      const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-      const r = await bootstrapStaff(svc.runtime, ra, {
-        orgNumber: "556000-0000", orgName: "x", country: "SE", nationalId: nid, name: `${who[0]!.toUpperCase()}${who.slice(1)} Officer`, roles: [...roles],
-        qualifiedUntil: new Date(Date.now() + 86_400_000 * 100), publicKey: new Uint8Array(publicKey.export({ type: "spki", format: "der" })), operator: "e2e",
-      });
-      creds[who] = { certPath: join(dir, `${who}.crt`), keyPath: join(dir, `${who}.key`) };
-      writeFileSync(creds[who].certPath, new X509Certificate(r.der).toString());
-      writeFileSync(creds[who].keyPath, privateKey.export({ type: "pkcs8", format: "pem" }));
-    }
+    // The demo's initial staff group (contract: one bootstrap, every LoA3 step by another officer).
+    for (const who of ["ada", "bo", "cy", "di", "ed", "fi", "gu"] as const) creds[who] = { certPath: join(d.env.CARDPKI_DATA_DIR!, "demo-officers", `${who}.crt`), keyPath: join(d.env.CARDPKI_DATA_DIR!, "demo-officers", `${who}.key`) };
     const staff = await staffActor(ra, "556000-0000", "199001011234");
     const org = await ra.onboarding.registerOrganisation(staff, { orgNumber: `59${String(Date.now() % 1e8).padStart(8, "0")}`, name: "Portal Kund AB", country: "SE" });
     await ra.onboarding.recordOnboardingEvidence(staff, org.id, { registrationCertificate: "e2e", domain: "portal.example", domainValidationMethod: "dns-txt" });
@@ -79,7 +68,7 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
   };
 
   it("ok/three officers take a LoA3 order from request to hand-out (card personalised on the station); fail/the identifier is refused at hand-out with the rule's reason; session cookie and CSRF", async () => {
-    const anna = await as("anna");
+    const anna = await as("bo");
     // Session: HttpOnly, Secure, SameSite=Strict; a state change without the CSRF token is refused.
     const cookie = (await anna.ctx.cookies()).find((c) => c.name === "cardpki_session")!;
     expect([cookie.httpOnly, cookie.secure, cookie.sameSite]).to.deep.equal([true, true, "Strict"]);
@@ -104,7 +93,7 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     await anna.page.getByRole("button", { name: "Record identification" }).click();
     await anna.page.getByText("The order is now IDENTIFIED").waitFor();
 
-    const bert = await as("bert");
+    const bert = await as("cy");
     await bert.page.goto(`${svc.ra!.url}/portal#/queue`);
     await bert.page.locator(`a[href="#/orders/${orderId}/act/identify"]`).waitFor();
     await shot(bert.page, "03-queue");
@@ -112,19 +101,21 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     await doc(bert.page, "national-id-card");
     await bert.page.getByRole("button", { name: "Record identification" }).click();
     await bert.page.getByText("The order is now IDENTIFIED").waitFor();
+    const di = await as("di");
     for (const [action, label, state] of [["approve", "Approve for production", "APPROVED"], ["start-production", "Release to production", "IN_PRODUCTION"]] as const) {
-      await bert.page.goto(`${svc.ra!.url}/portal#/orders/${orderId}/act/${action}`);
-      await bert.page.getByRole("button", { name: label }).click();
-      await bert.page.getByText(`The order is now ${state}`).waitFor();
+      await di.page.goto(`${svc.ra!.url}/portal#/orders/${orderId}/act/${action}`);
+      await di.page.getByRole("button", { name: label }).click();
+      await di.page.getByText(`The order is now ${state}`).waitFor();
     }
 
-    // Production on the card station (the virtual PIV card behind real pcscd).
-    await anna.page.goto(`${svc.ra!.url}/portal#/orders/${orderId}/act/produce`);
-    await anna.page.getByText(/card inserted/).waitFor();
-    await anna.page.getByRole("button", { name: "Personalise the card in the reader" }).click();
-    await anna.page.locator("#message.error, #message.info:has-text('personalised')").waitFor({ timeout: 60_000 });
-    expect(await anna.page.locator("#message").textContent()).to.match(/personalised: certificate/);
-    await shot(anna.page, "04-produced");
+    // Production on the card station (the virtual PIV card behind real pcscd), by the ca-operator; the key attested by the card (REQ-14).
+    const ed = await as("ed");
+    await ed.page.goto(`${svc.ra!.url}/portal#/orders/${orderId}/act/produce`);
+    await ed.page.getByText(/card inserted/).waitFor();
+    await ed.page.getByRole("button", { name: "Personalise the card in the reader" }).click();
+    await ed.page.locator("#message.error, #message.info:has-text('personalised')").waitFor({ timeout: 60_000 });
+    expect(await ed.page.locator("#message").textContent()).to.match(/personalised: certificate .*key attested by the card/);
+    await shot(ed.page, "04-produced");
 
     // An identifier gets no hand-out step in the queue, and is refused with the rule's reason if they try.
     await anna.page.goto(`${svc.ra!.url}/portal#/queue`);
@@ -139,7 +130,7 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     expect(await refusal.textContent()).to.match(/an officer who identified the applicant may not hand out the card.*not-an-identifier.*REQ-04/);
     await shot(anna.page, "05-hand-out-refused");
 
-    const cleo = await as("cleo");
+    const cleo = await as("fi");
     await cleo.page.goto(`${svc.ra!.url}/portal#/orders/${orderId}/act/hand-out`);
     await doc(cleo.page, "passport");
     await cleo.page.getByRole("button", { name: "Hand out" }).click();
@@ -156,16 +147,16 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     await shot(cleo.page, "07-certificate");
     expect(order.state).to.equal("HANDED_OUT");
     expect(new Set(order.identifications.map((i) => i.officerId)).size).to.equal(2);
-    expect([...anna.errors, ...bert.errors, ...cleo.errors]).to.deep.equal([]);
+    expect([...anna.errors, ...bert.errors, ...di.errors, ...ed.errors, ...cleo.errors]).to.deep.equal([]);
     // Every portal call was logged with the officer's identity (REQ-27).
     const logged = await svc.runtime.db("audit_events").where("action", "like", "api.%").andWhere("object_id", "like", `%${orderId}%`).select("actor");
     expect(new Set(logged.map((l: { actor: string }) => l.actor)).size).to.be.at.least(3);
-    for (const s of [anna, bert, cleo]) await s.ctx.close();
+    for (const s of [anna, bert, di, ed, cleo]) await s.ctx.close();
   });
 
   it("ok/administration binds a person (ra-admin); the auditor reads the card's evidence and a conformance report; a plain officer has no admin or audit screen", async function () {
     if (!handedOutSerial) return this.skip();
-    const cleo = await as("cleo");
+    const cleo = await as("ada");
     await cleo.page.goto(`${svc.ra!.url}/portal#/admin`);
     await cleo.page.getByLabel("Organisation id").fill(orgId);
     await cleo.page.getByLabel("National ID number").fill("198001015099");
@@ -173,20 +164,23 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     await cleo.page.getByRole("button", { name: "Bind" }).click();
     await cleo.page.getByText("Nils Newcomer bound").waitFor();
     await shot(cleo.page, "08-admin");
-    const dana = await as("dana");
+    const dana = await as("gu");
     expect(await dana.page.locator('nav a[href="#/audit"]').isVisible()).to.equal(true);
     expect(await dana.page.locator('nav a[href="#/admin"]').isVisible()).to.equal(false);
     await dana.page.goto(`${svc.ra!.url}/portal#/audit`);
+    await dana.page.getByRole("heading", { name: "Audit" }).waitFor(); // the screen is drawn before the form is filled
     await dana.page.getByLabel("Certificate serial").fill(handedOutSerial);
     await dana.page.getByRole("button", { name: "Show evidence" }).click();
     await dana.page.locator("#evidence td", { hasText: "three distinct officers" }).waitFor();
+    await dana.page.locator("#evidence td", { hasText: "key generated on the card (attested)" }).waitFor(); // REQ-14: the card's attestation in the evidence
     expect(await dana.page.locator("#evidence .fail").count()).to.equal(0);
     await shot(dana.page, "09-audit-evidence");
-    await dana.page.getByLabel("From").fill("2020-01-01");
-    await dana.page.getByLabel("To").fill("2100-01-01");
+    // A period within the policy's cap (audit report.maxPeriodDays).
+    await dana.page.getByLabel("From").fill(new Date(Date.now() - 30 * 86_400_000).toISOString().slice(0, 10));
+    await dana.page.getByLabel("To").fill(new Date(Date.now() + 86_400_000).toISOString().slice(0, 10));
     await dana.page.getByRole("button", { name: "Build report" }).click();
     await dana.page.getByText(/audit trail intact/).waitFor();
-    const bert = await as("bert");
+    const bert = await as("cy");
     expect(await bert.page.locator('nav a[href="#/audit"]').isVisible()).to.equal(false);
     expect(await bert.page.evaluate(async (s) => (await fetch(`/api/v1/audit/evidence/${s}`)).status, handedOutSerial)).to.equal(403);
     expect([...cleo.errors, ...dana.errors, ...bert.errors]).to.deep.equal([]);

@@ -2,17 +2,18 @@ import { expect } from "chai";
 import { copyFileSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generateKeyPairSync } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import { loadConfig } from "../../src/composition/config.js";
 import { openRuntime, type Runtime } from "../../src/composition/runtime.js";
 import { openRa, type Ra } from "../../src/composition/ra.js";
 import { openAuditTrail, type AuditTrail } from "../../src/composition/audit.js";
 import { demoOrderInProduction, staffActor } from "../../src/composition/demo-orders.js";
+import { DEMO_OFFICERS } from "../../src/composition/demo-setup.js";
 import { FixedClock } from "../../src/shared/clock.js";
 import { activateWithSoftwareKey } from "../support/activation.js";
 import { CLI, demoBackends, demoEnvReady, requireTool, type DemoEnv } from "../support/environment.js";
 import { shellDatabase, type ShellDatabase } from "../support/shell-database.js";
+import { produceAttested, trustFixtureMaker } from "../support/attestation-fixture.js";
 
 const doc = { type: "passport", number: "AT123456", expires: new Date("2035-01-01") };
 
@@ -37,6 +38,7 @@ describe(`audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, r
     if (backend === "sqlite") requireTool(this, "sqlite3");
     dir = mkdtempSync(join(tmpdir(), "audit-it-"));
     demoDb = shellDatabase(env.databaseUrl, dir);
+    trustFixtureMaker(env.caStore); // REQ-14: the software test cards' maker root, as an operator installs a maker's root
     rt = await openRuntime(loadConfig(env.env));
     ra = await openRa(rt);
     trail = openAuditTrail(rt, ra.workflows);
@@ -48,11 +50,11 @@ describe(`audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, r
   it("ok/evidence for a LoA3 card: two identifiers and a third officer at hand-out, each rule passed with its REQ and CPS; the CLI prints the same", async () => {
     const staff = await staffActor(ra, "556000-0000", "199001011234");
     const { orderId, holderId, officers } = await demoOrderInProduction(rt, ra, { staff, orgNumber: `58${String(Date.now() % 1e8).padStart(8, "0")}`, holder: { nationalId: "197003033456", name: "Cy Holder" } });
-    const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-    const produced = await ra.orders.act(orderId, "produce", staff, { publicKey: new Uint8Array(publicKey.export({ type: "spki", format: "der" })) });
-    serial = produced.certSerial!;
+    const producer = await staffActor(ra, "556000-0000", DEMO_OFFICERS.ed.nationalId); // the demo's ca-operator
+    const { certSerial, card } = await produceAttested(rt, ra, orderId, producer);
+    serial = certSerial;
     await ra.orders.act(orderId, "hand-out", officers[2]!, { secondIdentification: { document: doc, faceCompared: true } });
-    await activateWithSoftwareKey(ra, { orderId, holderId, serial, loa: 3, station: officers[2]!, privateKey });
+    await activateWithSoftwareKey(ra, { orderId, holderId, serial, loa: 3, station: officers[2]!, privateKey: card.privateKey });
     const e = await trail.evidence(serial);
     expect(e.verdict).to.equal("pass");
     expect(e.verdicts.find((v) => v.rule.startsWith("three distinct officers"))).to.deep.include({ result: "pass", detail: "3 distinct officer(s)", requirement: "REQ-03, REQ-04, REQ-10" });
@@ -62,7 +64,13 @@ describe(`audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, r
     expect(e.story.filter((s) => s.step === "identified in person").map((s) => s.actor)).to.deep.equal(officers.slice(0, 2).map((o) => `officer:${o.personId}`));
     const out = cli(["audit", "evidence", "--serial", serial]);
     expect(out.status, out.stderr).to.equal(0);
-    expect(JSON.parse(out.stdout).verdict).to.equal("pass");
+    const printed = JSON.parse(out.stdout);
+    expect(printed.verdict).to.equal("pass");
+    // REQ-14: the attestation is in the evidence: card, slot, policies, fingerprints, and the certificates themselves.
+    expect(printed.keyOrigin).to.include({ method: "piv-attestation", cardSerial: card.cardSerial, slot: "9a", pinPolicy: "once", touchPolicy: "never" });
+    expect(Buffer.from(printed.keyOrigin.attestationCertificate, "base64").equals(Buffer.from(card.attestation.certificate))).to.equal(true);
+    expect(e.verdicts.find((v) => v.requirement === "REQ-14")).to.deep.include({ rule: "key generated on the card (attested)", result: "pass" });
+    expect(e.story.find((s) => s.step === "certificate issued for the card's key")!.detail).to.match(new RegExp(`PIV attestation by card ${card.cardSerial}, slot 9a \\(PIN once`));
     expect(cli(["audit", "evidence", "--serial", "zz"]).status).to.equal(2);
   });
 
@@ -145,7 +153,11 @@ describe(`audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, r
     requireTool(this, "chromium");
     const html = join(dir, "report.html");
     const json = join(dir, "report.json");
-    const r = cli(["audit", "report", "--from", "2020-01-01", "--to", "2100-01-01", "--out", html, "--json", json]);
+    // A period within policies/audit/audit-access.yaml's cap; a longer one is refused (REQ-31).
+    const day = (d: number) => new Date(Date.now() + d * 86_400_000).toISOString().slice(0, 10);
+    const tooLong = cli(["audit", "report", "--from", "2020-01-01", "--to", "2100-01-01", "--out", html]);
+    expect([tooLong.status, tooLong.stderr]).to.satisfy(([c, e]: [number, string]) => c === 2 && /at most 366 days.*report-period.*REQ-31/.test(e));
+    const r = cli(["audit", "report", "--from", day(-30), "--to", day(2), "--out", html, "--json", json]);
     expect(r.status, r.stderr).to.equal(0);
     const rep = JSON.parse(readFileSync(json, "utf8"));
     expect(rep.requirements).to.have.length(33);
@@ -167,6 +179,6 @@ describe(`audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, r
     } finally {
       await browser.close();
     }
-    expect(cli(["audit", "report", "--from", "2020-01-01", "--to", "2100-01-01", "--out", html]).status).to.equal(1); // refuses to overwrite
+    expect(cli(["audit", "report", "--from", day(-30), "--to", day(2), "--out", html]).status).to.equal(1); // refuses to overwrite
   });
 });

@@ -8,7 +8,6 @@ import { loadConfig } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
 import { toPem } from "../../src/asn1/der.js";
 import { CLI, demoBackends, demoEnvReady, openssl, writeTemp, type DemoEnv } from "../support/environment.js";
-import { shellDatabase } from "../support/shell-database.js";
 import { makeCsr, testKey } from "../support/keys.js";
 
 for (const backend of demoBackends())
@@ -103,28 +102,12 @@ describe(`cardpki CLI [${backend}]`, function () {
     const show = run(["cert", "show", serial]);
     expect(show.status).to.equal(0);
     expect(JSON.parse(show.stdout)).to.include({ serial, status: "issued", profile: "ocsp-signer@1", issuerId: "demo-issuing" });
-    const again = run(["cert", "issue", "--profile", "ocsp-signer", "--csr", csr, "--subject", "CN=OCSP 1", "--out", out]);
+    const again = run(["cert", "issue", "--profile", "ocsp-signer", "--csr", csr, "--subject", "CN=OCSP 1", "--out", out, "--operator", "alice"]);
     expect(again.status).to.not.equal(0);
     expect(again.stderr).to.match(/refusing to overwrite/);
   });
 
-  it("ok/ra bootstrap-staff: a service-owner officer whose ra-officer certificate openssl verifies; its national ID only hashed; fail/bad role, existing --out", () => {
-    const pub = writeTemp(dir, "staff.pub", toPem("PUBLIC KEY", testKey("P-256").spki));
-    const out = join(dir, "staff2.pem");
-    const base = ["ra", "bootstrap-staff", "--org-number", "556000-0000", "--org-name", "cardpki demo service owner", "--country", "SE", "--national-id", "197707077777", "--name", "Bea Staff", "--public-key", pub, "--operator", "carol"];
-    const bad = run([...base, "--role", "root", "--out", out]);
-    expect([bad.status, bad.stderr]).to.satisfy(([c, e]: [number, string]) => c === 2 && /unknown role 'root'/.test(e));
-    const r = run([...base, "--role", "ra-officer", "--role", "ca-operator", "--qualified-until", "2030-01-01", "--out", out]);
-    expect(r.status, r.stderr).to.equal(0);
-    const made = JSON.parse(r.stdout);
-    const v = openssl(["verify", "-CAfile", join(env.caStore, "demo-root", "cert.pem"), "-untrusted", join(env.caStore, "demo-issuing", "cert.pem"), out]);
-    expect(v.out).to.include(": OK");
-    expect(new X509Certificate(readFileSync(out)).serialNumber.toLowerCase()).to.equal(made.serial);
-    expect(run(["cert", "show", made.serial]).stdout).to.include("ra-officer@");
-    const again = run([...base, "--role", "ra-officer", "--out", out]);
-    expect([again.status, again.stderr]).to.satisfy(([c, e]: [number, string]) => c !== 0 && /refusing to overwrite/.test(e));
-    expect(shellDatabase(env.databaseUrl, dir).rawBytes().includes(Buffer.from("197707077777"))).to.equal(false); // REQ-28
-  });
+  // ra bootstrap-staff (once, as a group, with operator and witness): test/integration/staff-and-browser.test.ts.
 
   it("ok/ra expire: a sweep now, reported as JSON", () => {
     const r = run(["ra", "expire"]);
@@ -135,11 +118,14 @@ describe(`cardpki CLI [${backend}]`, function () {
   const failures: [string, string[], RegExp, number][] = [
     ["unknown command", ["frobnicate"], /unknown command 'frobnicate'/, 2],
     ["unknown option", ["ca", "list", "--colour"], /Unknown option '--colour'/, 2],
-    ["missing subject", ["cert", "issue", "--profile", "ocsp-signer"], /--subject is required/, 2],
-    ["bad CSR file", ["cert", "issue", "--profile", "ocsp-signer", "--csr", "/etc/hostname", "--subject", "CN=x"], /PKCS#10/, 2],
-    ["public key file without a key", ["cert", "issue", "--profile", "ocsp-signer", "--public-key", "/dev/null", "--subject", "CN=x"], /not a DER SubjectPublicKeyInfo/, 2],
+    ["missing subject", ["cert", "issue", "--profile", "ocsp-signer", "--operator", "alice"], /--subject is required/, 2],
+    ["bad CSR file", ["cert", "issue", "--profile", "ocsp-signer", "--csr", "/etc/hostname", "--subject", "CN=x", "--operator", "alice"], /PKCS#10/, 2],
+    ["public key file without a key", ["cert", "issue", "--profile", "ocsp-signer", "--public-key", "/dev/null", "--subject", "CN=x", "--operator", "alice"], /not a DER SubjectPublicKeyInfo/, 2],
     ["unknown serial", ["cert", "show", "abcdef"], /no certificate with serial/, 1],
     ["not a serial", ["cert", "show", "zz"], /serial in hex/, 2],
+    ["a revocation without --operator", ["cert", "revoke", "01", "--reason", "superseded"], /--operator is required/, 2],
+    ["a free-text operator name", ["cert", "suspend", "01", "--operator", "Alice Operator; rm -rf"], /is not an operator name/, 2],
+    ["a CRL without --operator", ["crl", "generate"], /--operator is required/, 2],
   ];
   for (const [name, args, re, code] of failures) {
     it(`fail/${name}: message on stderr, exit ${code}`, () => {
@@ -152,7 +138,7 @@ describe(`cardpki CLI [${backend}]`, function () {
 
   it("fail/an end-entity profile through the operator CLI is refused: exit 1, nothing issued", () => {
     const pub = writeTemp(dir, "pub.pem", toPem("PUBLIC KEY", testKey("P-256").spki));
-    const r = run(["cert", "issue", "--profile", "loa3-smartcard-auth", "--public-key", pub, "--subject", "CN=Eve,O=X,organizationIdentifier=NTRSE-1,C=SE"]);
+    const r = run(["cert", "issue", "--profile", "loa3-smartcard-auth", "--public-key", pub, "--subject", "CN=Eve,O=X,organizationIdentifier=NTRSE-1,C=SE", "--operator", "alice"]);
     expect(r.status).to.equal(1);
     expect(r.stderr).to.match(/cannot be issued through this channel/);
     expect(r.stdout).to.equal("");
@@ -161,22 +147,22 @@ describe(`cardpki CLI [${backend}]`, function () {
   it("ok/cert revoke, suspend rules and crl generate from the CLI; the CRL lists the serial", () => {
     const csr = writeTemp(dir, "rev.csr", toPem("CERTIFICATE REQUEST", makeCsr(testKey("P-256"), "ignored")));
     const out = join(dir, "rev.pem");
-    expect(run(["cert", "issue", "--profile", "ocsp-signer", "--csr", csr, "--subject", "CN=OCSP 2,O=cardpki demo,C=SE", "--out", out]).status).to.equal(0);
+    expect(run(["cert", "issue", "--profile", "ocsp-signer", "--csr", csr, "--subject", "CN=OCSP 2,O=cardpki demo,C=SE", "--out", out, "--operator", "alice"]).status).to.equal(0);
     const serial = new X509Certificate(readFileSync(out)).serialNumber.toLowerCase();
     const rev = run(["cert", "revoke", serial, "--reason", "superseded", "--operator", "alice"]);
     expect(rev.status, rev.stderr).to.equal(0);
     expect(JSON.parse(rev.stdout)).to.include({ serial, status: "revoked", reason: "superseded" });
-    const again = run(["cert", "revoke", serial, "--reason", "affiliationChanged"]);
+    const again = run(["cert", "revoke", serial, "--reason", "affiliationChanged", "--operator", "alice"]);
     expect(again.status).to.equal(1);
     expect(again.stderr).to.match(/already revoked \(superseded\); only a change to keyCompromise/);
-    const resume = run(["cert", "resume", serial]);
+    const resume = run(["cert", "resume", serial, "--operator", "alice"]);
     expect(resume.status).to.equal(1);
     expect(resume.stderr).to.match(/not on hold/);
-    const badReason = run(["cert", "revoke", serial, "--reason", "because"]);
+    const badReason = run(["cert", "revoke", serial, "--reason", "because", "--operator", "alice"]);
     expect(badReason.status).to.equal(1);
     expect(badReason.stderr).to.match(/reason 'because' is not allowed/);
     const crlFile = join(dir, "cli.crl");
-    const gen = run(["crl", "generate", "--ca", "demo-issuing", "--out", crlFile]);
+    const gen = run(["crl", "generate", "--ca", "demo-issuing", "--out", crlFile, "--operator", "alice"]);
     expect(gen.status, gen.stderr).to.equal(0);
     const text = openssl(["crl", "-inform", "der", "-in", crlFile, "-noout", "-text", "-CAfile", join(env.caStore, "demo-issuing", "cert.pem")]).out;
     expect(text).to.include("verify OK");

@@ -2,10 +2,11 @@ import { expect } from "chai";
 import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { loadConfig } from "../../src/composition/config.js";
 import { openRuntime, type Runtime } from "../../src/composition/runtime.js";
-import { bootstrapStaff, openRa, type Ra } from "../../src/composition/ra.js";
+import { openRa, type Ra } from "../../src/composition/ra.js";
+import { bootstrapDemoStaff } from "../../src/composition/demo-setup.js";
 import { demoOrderInProduction } from "../../src/composition/demo-orders.js";
 import { fieldCipher, personalDataStatus, rotateDataKey, sealExistingPersonalData } from "../../src/composition/data-keys.js";
 import { Pkcs11Keystore } from "../../src/hsm/pkcs11-keystore.js";
@@ -18,6 +19,8 @@ import { CLI, demoEnv, type DemoEnv } from "../support/environment.js";
 import { testDatabases } from "../support/databases.js";
 
 const HOLDER = { nationalId: "197003033456", name: "Greta Lövgren-Pii", email: "greta.pii@example.org" };
+/** The holder's name in the demo population register (REQ-07): the certificate's name, not the one typed at binding. */
+const REGISTERED_NAME = "Cy Holder";
 const EMAIL = "pii-officer@example.org";
 
 async function refusal(p: Promise<unknown>): Promise<CaError> {
@@ -58,13 +61,10 @@ describe(`personal data encrypted at rest (REQ-29) on ${backend.name}`, function
     env = { ...demo.env, DATABASE_URL: url, CARDPKI_AUDIT_CHECKPOINT_FILE: join(own, "checkpoint.json") };
     rt = await open();
     ra = await openRa(rt);
-    const spki = new Uint8Array(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "der" }));
-    const boot = await bootstrapStaff(rt, ra, {
-      orgNumber: "556000-0000", orgName: "pii service owner", country: "SE", nationalId: "199001011234", name: "Pii Staff", email: EMAIL,
-      roles: ["ra-admin", "ra-officer", "ca-operator"], qualifiedUntil: new Date(Date.now() + 30 * 86_400_000), publicKey: spki, operator: "pii-test",
-    });
-    staffId = boot.personId;
-    const staff: Actor = { kind: "officer", personId: boot.personId, roles: ["service-owner-staff", "ra-admin", "ra-officer", "ca-operator"], organisationId: boot.organisationId, serviceOwnerStaff: true, qualifiedUntil: new Date(Date.now() + 30 * 86_400_000) };
+    const { group } = await bootstrapDemoStaff(rt, ra, { operator: "pii-test", emails: { ada: EMAIL } });
+    const ada = group.members.find((m) => m.id === "ada")!;
+    staffId = ada.personId;
+    const staff: Actor = { kind: "officer", personId: ada.personId, roles: ada.roles, organisationId: group.organisationId, serviceOwnerStaff: true };
     const o = await demoOrderInProduction(rt, ra, { staff, orgNumber: "5569990001", holder: HOLDER });
     holderId = o.holderId;
     orderId = o.orderId;
@@ -91,6 +91,11 @@ describe(`personal data encrypted at rest (REQ-29) on ${backend.name}`, function
     // No clear text anywhere in the raw rows (the token, the name, the email).
     const dump = JSON.stringify([await rt.db("people"), await rt.db("notifications")]);
     for (const secret of [HOLDER.name, HOLDER.email, EMAIL, token, orderId]) expect(dump).to.not.include(secret);
+    // REQ-07: the name the register answered is recorded with the order, sealed to its row.
+    const orderRow = await rt.db("orders").where({ id: orderId }).first();
+    expect(orderRow.registered_name).to.match(/^enc:v1:dk\d+:/);
+    expect(JSON.stringify(await rt.db("orders"))).to.not.include(REGISTERED_NAME);
+    expect((await ra.orderStore.registeredName(orderId))!.fullName).to.equal(REGISTERED_NAME);
     // The data key itself is in the database only wrapped.
     const keys = await rt.db("data_keys");
     expect(keys.length).to.be.greaterThan(0);
@@ -103,7 +108,7 @@ describe(`personal data encrypted at rest (REQ-29) on ${backend.name}`, function
       const dir = join(file, "..");
       // Read by a child process: opening and closing the file here would drop this process's SQLite locks (POSIX fcntl).
       const files = readdirSync(dir).filter((f) => f.startsWith("t.db")).map((f) => join(dir, f));
-      for (const secret of [HOLDER.name, HOLDER.email, token]) {
+      for (const secret of [HOLDER.name, HOLDER.email, token, REGISTERED_NAME]) {
         const g = spawnSync("grep", ["-c", "-a", "-F", secret, ...files], { encoding: "utf8" });
         expect(g.status, `${secret} found: ${g.stdout}`).to.equal(1); // grep: 1 = no line matched in any file
       }
@@ -142,7 +147,7 @@ describe(`personal data encrypted at rest (REQ-29) on ${backend.name}`, function
     const st = cli(["data", "status"]);
     expect(st.status, st.stderr).to.equal(0);
     expect(JSON.parse(st.stdout).tables.people.cleartext).to.equal(0);
-    expect(await rt.db("audit_events").where({ action: "data.encrypt-existing", actor: "operator:pii-cli" }).first()).to.not.equal(undefined);
+    expect(await rt.db("audit_events").where({ action: "data.encrypt-existing", }).andWhere("actor", "like", "operator:pii-cli@os:%").first()).to.not.equal(undefined);
   });
 
   it("ok/rotation: a new data key for new writes, older values still open; encrypt-existing moves them to the new key", async () => {

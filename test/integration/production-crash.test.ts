@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
 import { request } from "node:https";
 import { createServer } from "node:net";
-import { X509Certificate, generateKeyPairSync } from "node:crypto";
+import { X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../../src/composition/config.js";
@@ -12,6 +12,7 @@ import { staffActor } from "../../src/composition/demo-orders.js";
 import { openDatabase } from "../../src/store/database.js";
 import type { Actor } from "../../src/ra/order.js";
 import { CLI, demoBackends, demoEnvReady, run, waitFor, writeTemp } from "../support/environment.js";
+import { attestedCardFor, trustFixtureMaker } from "../support/attestation-fixture.js";
 
 const ORDERS = 60;
 /** Orders produced at once in one round (the rest wait for later rounds). */
@@ -47,8 +48,11 @@ describe(`crash: kill -9 during production over the RA API [${backend}]`, functi
     for (let i = 0; i < ORDERS; i++) reg.people[HOLDER(i)] = { status: "alive" };
     writeFileSync(config.ra.registerFile, JSON.stringify(reg));
 
-    // Orders up to IN_PRODUCTION, prepared through the order service (the part under test is production).
+    // Orders up to IN_PRODUCTION, prepared through the order service (the part under test is production),
+    // each with its software card recorded and attested as the card station does before production (REQ-14).
+    trustFixtureMaker(env.caStore);
     const orderIds: string[] = [];
+    const cardBodies = new Map<string, unknown>();
     const rt = await openRuntime(config);
     try {
       const ra = await openRa(rt);
@@ -75,6 +79,7 @@ describe(`crash: kill -9 during production over the RA API [${backend}]`, functi
         await ra.orders.act(o.id, "approve", o2, {});
         await ra.orders.act(o.id, "start-production", o1, {});
         orderIds.push(o.id);
+        cardBodies.set(o.id, (await attestedCardFor(rt, ra, o.id)).body);
       }
     } finally {
       await rt.close();
@@ -83,12 +88,13 @@ describe(`crash: kill -9 during production over the RA API [${backend}]`, functi
     const port = await freePort();
     const raPort = await freePort();
     const serveEnv = { ...env.env, CARDPKI_PORT: String(port), CARDPKI_RA_PORT: String(raPort), CARDPKI_HOST: "127.0.0.1", CARDPKI_DRAIN_SECONDS: "0" };
-    const ada = { key: readFileSync(join(config.dataDir, "demo-officers", "staff.key"), "utf8"), cert: readFileSync(join(config.dataDir, "demo-officers", "staff.crt"), "utf8") };
+    // ed, the demo's ca-operator, produces (and reads the orders).
+    const ed = { key: readFileSync(join(config.dataDir, "demo-officers", "ed.key"), "utf8"), cert: readFileSync(join(config.dataDir, "demo-officers", "ed.crt"), "utf8") };
     const serverCa = readFileSync(config.ra.tlsCert, "utf8");
     const call = (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => new Promise((resolve, reject) => {
       const data = body === undefined ? undefined : JSON.stringify(body);
       const req = request({
-        host: "127.0.0.1", port: raPort, path, method, ca: serverCa, servername: "localhost", key: ada.key, cert: ada.cert, agent: false,
+        host: "127.0.0.1", port: raPort, path, method, ca: serverCa, servername: "localhost", key: ed.key, cert: ed.cert, agent: false,
         headers: data !== undefined ? { "content-type": "application/json", "content-length": Buffer.byteLength(data) } : {},
       }, (res) => {
         let text = "";
@@ -111,10 +117,7 @@ describe(`crash: kill -9 during production over the RA API [${backend}]`, functi
       child.once("exit", r);
       child.kill("SIGKILL");
     });
-    const produce = (id: string) => {
-      const spki = generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "pem" }) as string;
-      return call("POST", `/api/v1/orders/${id}/actions/produce`, { publicKey: spki }).catch(() => ({ status: 0, body: undefined }));
-    };
+    const produce = (id: string) => call("POST", `/api/v1/orders/${id}/actions/produce`, cardBodies.get(id)).catch(() => ({ status: 0, body: undefined }));
 
     const returned = new Set<string>();
     const db = await openDatabase(env.databaseUrl);

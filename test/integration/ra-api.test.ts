@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { demoBackends, demoEnvReady, run, waitFor, type DemoEnv } from "../support/environment.js";
 import { loadConfig } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
-import { bootstrapStaff } from "../../src/composition/ra.js";
+import { attestedCardFor, trustFixtureMaker } from "../support/attestation-fixture.js";
 
 interface Cred { key: string; cert: string; serial: string; spki: Uint8Array }
 interface Reply { status: number; body: any; headers: Record<string, unknown> }
@@ -29,6 +29,7 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
   let serverCa: string;
   let base: URL;
   const staff: Cred[] = [];
+  const D: Record<string, Cred> = {};
   const people: Record<string, { id: string; nationalId: string }> = {};
   let orgId = "";
   const officers: Record<string, Cred> = {};
@@ -62,6 +63,16 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     return { key: key.key, cert: x.toString(), serial: x.serialNumber.toLowerCase(), spki: key.spki };
   };
 
+  /**
+   * REQ-14: a software card for the order (service-level fixture: the card recorded as the card
+   * station records it, the key's PIV attestation from the test maker root this suite installed).
+   * The virtual card itself is personalised in card-personalisation and the e2e portal test.
+   */
+  async function attestedKey(orderId: string) {
+    const c = await attestedCardFor(svc.runtime, svc.ra!.ra, orderId);
+    return { key: { key: c.privateKey.export({ type: "pkcs8", format: "pem" }) as string, spki: c.spki }, body: c.body, card: c };
+  }
+
   /** A card order through the API up to hand-out, with the given identifiers/hand-out officer; returns the card credential. */
   async function cardFlow(o: { personKey: string; purpose?: "holder" | "officer"; creator: Cred; id1: Cred; id2: Cred; approver: Cred; handOut: Cred; producer: Cred }): Promise<{ orderId: string; card: Cred }> {
     const p = people[o.personKey]!;
@@ -71,8 +82,8 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     await ok(act(order.id, "identify", o.id2, { document: doc, faceCompared: true }));
     await ok(act(order.id, "approve", o.approver));
     await ok(act(order.id, "start-production", o.approver));
-    const key = newKey();
-    const produced = await ok(act(order.id, "produce", o.producer, { publicKey: key.spkiPem }));
+    const { key, body } = await attestedKey(order.id);
+    const produced = await ok(act(order.id, "produce", o.producer, body));
     await ok(act(order.id, "hand-out", o.handOut, { secondIdentification: { document: { ...doc, type: "national-id-card" }, faceCompared: true } }));
     return { orderId: order.id, card: credOf(key, Buffer.from(produced.certificate, "base64")) };
   }
@@ -91,29 +102,27 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
 
   before(async function () {
     const d = (demo = await demoEnvReady(this, backend));
+    trustFixtureMaker(d.caStore); // REQ-14: the software test cards' maker, installed as an operator installs a card maker's root
     const config = loadConfig({ ...d.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" });
     // The demo register, plus the people of this test (REQ-07).
     const reg = JSON.parse(readFileSync(config.ra.registerFile, "utf8"));
-    for (let i = 0; i < 12; i++) reg.people[`19800101${String(1000 + i)}`] = { status: "alive" };
+    for (let i = 0; i < 12; i++) reg.people[`19800101${String(1000 + i)}`] = { status: "alive", givenName: "Registered", surname: `Person ${i}` };
     writeFileSync(config.ra.registerFile, JSON.stringify(reg));
     svc = await startService(config);
     expect(svc.ra, "RA API started").to.not.equal(undefined);
     base = new URL(svc.ra!.url);
     serverCa = readFileSync(config.ra.tlsCert, "utf8");
-    staff.push({ key: readFileSync(join(config.dataDir, "demo-officers", "staff.key"), "utf8"), cert: readFileSync(join(config.dataDir, "demo-officers", "staff.crt"), "utf8"), serial: "", spki: new Uint8Array() });
-    for (const n of ["Sam Staff", "Tove Staff"]) {
-      const k = newKey();
-      const r = await bootstrapStaff(svc.runtime, svc.ra!.ra, {
-        orgNumber: "556000-0000", orgName: "x", country: "SE", nationalId: `19800101${n === "Sam Staff" ? 1010 : 1011}`, name: n, roles: ["ra-officer", "ra-admin"],
-        qualifiedUntil: new Date(Date.now() + 86_400_000 * 100), publicKey: k.spki, operator: "test",
-      });
-      staff.push(credOf(k, r.der));
+    // The demo's initial staff group (one bootstrap): ada administers, bo/cy identify, di approves, ed produces, fi hands out.
+    for (const id of ["ada", "bo", "cy", "di", "ed", "fi", "gu"]) {
+      const cert = readFileSync(join(config.dataDir, "demo-officers", `${id}.crt`), "utf8");
+      D[id] = { key: readFileSync(join(config.dataDir, "demo-officers", `${id}.key`), "utf8"), cert, serial: new X509Certificate(cert).serialNumber.toLowerCase(), spki: new Uint8Array() };
     }
+    staff.push(D.ada!, D.bo!, D.fi!);
   });
   after(async () => svc?.stop());
 
   it("ok/onboarding (REQ-01), binding (REQ-21), officers' cards for a new organisation through service-owner staff under LoA3 (REQ-02), then a holder's LoA3 card (REQ-03/04/16)", async () => {
-    const [s1, s2, s3] = staff as [Cred, Cred, Cred];
+    const [s1] = staff as [Cred];
     expect((await ok(call("GET", "/api/v1/me", undefined, s1))).roles).to.include("service-owner-staff");
     const org = await ok(call("POST", "/api/v1/organisations", { orgNumber: "5561234567", name: "Kund AB", country: "SE" }, s1), 201);
     orgId = org.id;
@@ -133,10 +142,10 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     await ok(call("PUT", `/api/v1/people/${people.Dag!.id}/officer`, { roles: ["ra-officer"], qualification: "RA identity proofing 2024", qualifiedUntil: "2025-01-01" }, s1));
     // REQ-02: the first officers' cards, identified and handed out by the service owner's staff.
     for (const n of ["Anna", "Bert", "Cecilia", "Dag"]) {
-      const { orderId, card } = await cardFlow({ personKey: n, purpose: "officer", creator: s1, id1: s1, id2: s2, approver: s2, producer: s1, handOut: s3 });
+      const { orderId, card } = await cardFlow({ personKey: n, purpose: "officer", creator: D.bo!, id1: D.bo!, id2: D.cy!, approver: D.di!, producer: D.ed!, handOut: D.fi! });
       const early = await call("GET", "/api/v1/me", undefined, card);
       expect([early.status, early.body.requirement], "not an officer credential before activation").to.deep.equal([403, "REQ-16"]);
-      expect((await ok(activate(orderId, card, s3))).state).to.equal("ACTIVE");
+      expect((await ok(activate(orderId, card, D.fi!))).state).to.equal("ACTIVE");
       officers[n] = card;
     }
     const me = await ok(call("GET", "/api/v1/me", undefined, officers.Anna));
@@ -146,10 +155,10 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
   it("ok/LoA3 for a holder by the organisation's own officers; fail/every separation-of-duty bypass", async function () {
     expect(officers.Dag, "depends on the onboarding test").to.not.equal(undefined);
     const { Anna: a, Bert: b, Cecilia: c, Dag: d } = officers as Record<string, Cred>;
-    const [s1, s2, s3] = staff as [Cred, Cred, Cred];
+    const [s1, s2] = staff as [Cred, Cred];
     // A second officer card of Anna: same person, different client certificate.
-    const { orderId: a2Order, card: a2 } = await cardFlow({ personKey: "Anna", purpose: "officer", creator: s1, id1: s1, id2: s2, approver: s2, producer: s1, handOut: s3 });
-    await ok(activate(a2Order, a2, s3));
+    const { orderId: a2Order, card: a2 } = await cardFlow({ personKey: "Anna", purpose: "officer", creator: D.bo!, id1: D.bo!, id2: D.cy!, approver: D.di!, producer: D.ed!, handOut: D.fi! });
+    await ok(activate(a2Order, a2, D.fi!));
 
     const h = people.Holger!;
     const order = await ok(call("POST", "/api/v1/orders", { personId: h.id, workflowId: "loa3-card-order", nationalId: h.nationalId }, a), 201);
@@ -172,10 +181,20 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     await ok(act(order.id, "identify", b, { document: doc, faceCompared: true }));
     await ok(act(order.id, "approve", b));
     await ok(act(order.id, "start-production", a));
-    const notCaOperator = await act(order.id, "produce", a, { publicKey: newKey().spkiPem });
+    const { key, body, card: software } = await attestedKey(order.id);
+    const notCaOperator = await act(order.id, "produce", a, body);
     expect(notCaOperator.status).to.equal(403);
-    const key = newKey();
-    const produced = await ok(act(order.id, "produce", s1, { publicKey: key.spkiPem }));
+    // REQ-14: a bare public key, a card-station claim over the API, an attestation without its f9 certificate: refused, nothing issued.
+    const bare = await act(order.id, "produce", D.ed!, { publicKey: newKey().spkiPem });
+    expect([bare.status, bare.body.guard, bare.body.requirement]).to.deep.equal([422, "key-attested", "REQ-14"]);
+    expect(bare.body.detail).to.match(/bare public key is not certified/);
+    const claimed = await act(order.id, "produce", D.ed!, { publicKey: newKey().spkiPem, keyOrigin: "card-station" });
+    expect([claimed.status, claimed.body.guard]).to.deep.equal([422, "key-attested"]);
+    const forged = await act(order.id, "produce", D.ed!, { attestation: { certificate: body.attestation.intermediate, intermediate: body.attestation.intermediate } });
+    expect([forged.status, forged.body.guard]).to.deep.equal([422, "key-attested"]);
+    expect((await act(order.id, "produce", D.ed!, { attestation: { certificate: body.attestation.certificate } })).status).to.equal(400);
+    expect((await ok(call("GET", `/api/v1/orders/${order.id}`, undefined, s1))).state).to.equal("IN_PRODUCTION");
+    const produced = await ok(act(order.id, "produce", D.ed!, { ...body, publicKey: Buffer.from(software.spki).toString("base64") }));
     const second = { secondIdentification: { document: doc, faceCompared: true } };
     for (const [who, cred, guard] of [["an identifier", a, "not-an-identifier"], ["the other identifier", b, "not-an-identifier"], ["an officer with an expired qualification", d, "officer-qualified"]] as const) {
       const r = await act(order.id, "hand-out", cred, second);
@@ -216,7 +235,7 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     }, 5000, 200);
     expect(removed, deltaText).to.equal(true);
     const actions = (await svc.runtime.db("audit_events").where({ object_id: order.id }).orderBy("seq")).map((e: any) => `${e.action}:${e.outcome}`);
-    expect(actions).to.deep.equal(["order.create:success", "order.accept-terms:success", "order.identify:success", "order.identify:success", "order.approve:success", "order.start-production:success",
+    expect(actions).to.deep.equal(["order.create:success", "applicant.link.refused:failure", "order.accept-terms:success", "order.identify:success", "order.identify:success", "order.approve:success", "order.start-production:success",
       "order.production.reserve:success", "order.produce:success", "order.hand-out:success", "order.transport-pin-replaced:success", "order.activation-challenge:success", "order.activate:success"]);
 
     // Self-service on one's own order; an officer of another organisation.
@@ -256,6 +275,8 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     // Holder self-service: suspend own card (then it no longer authenticates), an officer resumes; rate limit (REQ-18).
     const other = await call("POST", `/api/v1/holder/cards/${a.serial}/suspend`, {}, card);
     expect(other.status, "a holder cannot suspend someone else's card").to.equal(404);
+    const alarms = async () => (await svc.runtime.db("audit_events").where({ action: "revocation.alarm.holder-rate" })).length;
+    const alarmsBefore = await alarms(); // other suites share this demo database
     let last: Reply | undefined;
     for (let i = 0; i < 6; i++) {
       last = await call("POST", `/api/v1/holder/cards/${card.serial}/suspend`, {}, card);
@@ -265,7 +286,7 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     }
     expect(last!.status).to.equal(429);
     expect(last!.headers["retry-after"]).to.be.a("string");
-    expect(await svc.runtime.db("audit_events").where({ action: "revocation.alarm.holder-rate" })).to.have.length(1);
+    expect(await alarms()).to.equal(alarmsBefore + 1);
 
     // REQ-11: renewal on this valid LoA3 eID; identify-by-eid replaces the in-person identifications.
     const renewal = await ok(call("POST", "/api/v1/holder/renewals", { workflowId: "loa3-card-order", nationalId: h.nationalId }, card), 201);

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomBytes, sign } from "node:crypto";
+import { randomBytes, sign, X509Certificate, type KeyObject } from "node:crypto";
 import { openDatabase, type Database } from "../../src/store/database.js";
 import { KnexOrderStore } from "../../src/store/order.store.js";
 import { KnexDirectoryStore } from "../../src/store/directory.store.js";
@@ -39,6 +39,11 @@ import { testKey } from "../support/keys.js";
 import { refused } from "../support/refused.js";
 import { activateWithSoftwareKey } from "../support/activation.js";
 import { testDatabases } from "../support/databases.js";
+import { keyAttestationVerifier } from "../../src/composition/key-attestation.js";
+import type { KeyOriginDeps } from "../../src/ra/key-origin.js";
+import type { ProductionCard } from "../../src/ra/ports.js";
+import { createMakerRoot, softwareAttestation } from "../support/piv-attestation-maker.js";
+import { fixtureMakerRoot, installAttestationRoot } from "../support/attestation-fixture.js";
 
 
 /** The order service on real SQLite and PostgreSQL databases with the real CA pipeline (software CA key): CAS writes, audit, expiry. */
@@ -58,13 +63,26 @@ describe(`ra/order-service on ${backend.name}`, function () {
   let policy: ReturnType<typeof loadRevocationPolicy>;
   const clock = new FixedClock("2026-06-01T10:00:00Z");
   const hasher = new KeyedHasher(randomBytes(32));
-  const register: PopulationRegister = { source: "test", lookup: async (id) => ({ status: id === "196004044567" ? "deceased" : "alive" }) };
+  const register: PopulationRegister = { source: "test", lookup: async (id) => ({ status: id === "196004044567" ? "deceased" : "alive", name: { fullName: `Person ${id.slice(-4)}`, givenName: "Person", surname: id.slice(-4) } }) };
   const officer = (id: string): Actor => ({ kind: "officer", personId: id, roles: ["ra-officer"], organisationId: "org1", qualifiedUntil: new Date("2027-01-01") });
   const caOp: Actor = { kind: "officer", personId: "op", roles: ["ca-operator"], organisationId: "so", serviceOwnerStaff: true };
   const doc = { type: "passport", number: "AB123456", expires: new Date("2030-01-01") };
   // REQ-29: the stores seal names and outbox messages; here under a software data key (the HSM-wrapped one is tested in personal-data.test.ts).
   const cipher = new FieldCipher([{ id: "dk1", key: randomBytes(32) }], "dk1", cryptoRandom);
   let outbox: KnexOutboxStore;
+  // REQ-14: the card station's record of the card per order, and the maker roots in a CA store of this test.
+  const cardsOfOrders = new Map<string, ProductionCard>();
+  const caStore = mkdtempSync(join(tmpdir(), "ra-orders-ca-"));
+  installAttestationRoot(caStore, fixtureMakerRoot().certDer, "software-test-maker");
+  const keyOrigins: KeyOriginDeps = { verifier: keyAttestationVerifier(caStore), cards: { cardForOrder: async (id) => cardsOfOrders.get(id) } };
+  let nextCard = 30_000_000;
+  /** What the card station does before production: record the card; then the card's attestation of its key. */
+  const attested = (orderId: string, o: { maker?: ReturnType<typeof createMakerRoot>; pinPolicy?: "never" | "once"; privateKey?: KeyObject } = {}) => {
+    const serial = nextCard++;
+    cardsOfOrders.set(orderId, { cardSerial: String(serial), state: "personalising", managementKeyRecorded: true });
+    const a = softwareAttestation(o.maker ?? fixtureMakerRoot(), { cardSerial: serial, ...(o.pinPolicy ? { pinPolicy: o.pinPolicy } : {}), ...(o.privateKey ? { privateKey: o.privateKey } : {}) });
+    return { attestation: { certificate: a.certificate, intermediate: a.intermediate }, publicKey: a.spki };
+  };
 
   before(async () => {
     db = await openDatabase(await backend.url());
@@ -83,7 +101,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
       { writes: new KnexLinkedWrites(db, orders, certStore), orders });
     const workflows = loadWorkflows(join(REPO_ROOT, "policies", "workflows"));
     activation = new ActivationDesk({ orders, records: new KnexActivationStore(db), certs, clock, random: cryptoRandom });
-    service = new OrderService({ orders, directory, workflows, certs, register, hasher, clock, random: cryptoRandom, currentTermsVersion: "2026-01", activation });
+    service = new OrderService({ orders, directory, workflows, certs, register, hasher, clock, random: cryptoRandom, currentTermsVersion: "2026-01", activation, keyOrigins });
     expiry = new ExpiryScheduler({ orders, service, certs, workflows, clock });
   });
   after(async () => db?.destroy());
@@ -105,7 +123,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
     // What an action returns is the order as stored (built from the change, not read back).
     const started = await service.act(id, "start-production", officer("o1"), {});
     expect(started).to.deep.equal(await orders.load(id));
-    const { issued, ...produced } = await service.act(id, "produce", caOp, { publicKey: testKey("P-256").spki });
+    const { issued, ...produced } = await service.act(id, "produce", caOp, attested(id));
     expect(produced).to.deep.equal(await orders.load(id));
     expect(produced.state).to.equal("PRODUCED");
     const rec = (await certStore.get(produced.certSerial!))!;
@@ -125,6 +143,35 @@ describe(`ra/order-service on ${backend.name}`, function () {
     const everything = JSON.stringify([audit, ids, await db("orders").where({ id })]);
     expect(everything).to.not.include("AB123456");
     expect(everything).to.not.include("197003033456");
+  });
+
+  it("fail/REQ-14: production refuses a bare public key (LoA3 and LoA2), another maker's attestation, another card's, a key without PIN; nothing is issued; ok/the attestation is in the audit event", async () => {
+    for (const wf of ["loa3-card-order", "loa2-card-order"]) {
+      const id = await toApproved(wf);
+      await service.act(id, "start-production", officer("o1"), {});
+      const before = await db("certificates").count({ n: "*" }).first();
+      const cases: [string, () => Parameters<OrderService["act"]>[3], RegExp][] = [
+        ["bare key", () => ({ publicKey: testKey("P-256").spki }), /bare public key is not certified/],
+        ["no key at all", () => ({}), /needs the card's PIV attestation/],
+        ["another maker", () => attested(id, { maker: createMakerRoot(new Date(), "untrusted maker") }), /does not chain to a configured card-maker root/],
+        ["another card", () => { const a = attested(id); cardsOfOrders.set(id, { cardSerial: "1", state: "personalising", managementKeyRecorded: true }); return a; }, /the card recorded for this order is 1/],
+        ["no PIN", () => attested(id, { pinPolicy: "never" }), /PIN policy is 'never'/],
+        ["card-station claim from a caller", () => ({ keyOrigin: "card-station" as const, publicKey: testKey("P-256").spki }), wf === "loa3-card-order" ? /only keys that come with the card's PIV attestation/ : /only from the card station/],
+      ];
+      for (const [name, req, re] of cases) {
+        const e = await refused(service.act(id, "produce", caOp, req()));
+        expect([e.kind, e.details?.guard, e.details?.requirement], `${wf}: ${name}`).to.deep.equal(["policy-violation", "key-attested", "REQ-14"]);
+        expect(e.message, `${wf}: ${name}`).to.match(re);
+      }
+      expect(await db("certificates").count({ n: "*" }).first()).to.deep.equal(before);
+      expect((await orders.load(id))!.state).to.equal("IN_PRODUCTION");
+      const req = attested(id);
+      const produced = await service.act(id, "produce", caOp, req);
+      const cert = await certStore.get(produced.certSerial!);
+      expect(Buffer.from(new X509Certificate(cert!.der!).publicKey.export({ type: "spki", format: "der" })).equals(Buffer.from(req.publicKey))).to.equal(true);
+      const event = await db("audit_events").where({ object_id: id, action: "order.produce" }).first();
+      expect(JSON.parse(event.details).keyOrigin).to.include({ method: "piv-attestation", cardSerial: cardsOfOrders.get(id)!.cardSerial, slot: "9a", pinPolicy: "once", touchPolicy: "never" });
+    }
   });
 
   it("ok/50 parallel approve calls by 50 officers: exactly one transition, 49 conflicts", async () => {
@@ -156,7 +203,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
   it("ok/LoA2 by mail: the activation code goes to the outbox, not to the officer; activation needs the card and the right code", async () => {
     const id = await toApproved("loa2-card-order");
     await service.act(id, "start-production", officer("o1"), {});
-    const produced = await service.act(id, "produce", caOp, { publicKey: testKey("P-256").spki });
+    const produced = await service.act(id, "produce", caOp, attested(id));
     const handed = await service.act(id, "send-by-mail", officer("o3"), { cardChannel: "mail", activationCodeChannel: "sms" });
     expect(JSON.stringify(handed)).to.not.match(/Activation code/);
     const note = (await outbox.recent({ limit: 1000 })).find((n) => n.body.startsWith(`Activation code for order ${id}`))!;
@@ -173,7 +220,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
   it("ok/expiry: a card not activated within the deadline is revoked (REQ-15); a crash between expiry and revocation is repaired", async () => {
     const id = await toApproved();
     await service.act(id, "start-production", officer("o1"), {});
-    const { certSerial } = await service.act(id, "produce", caOp, { publicKey: testKey("P-256").spki });
+    const { certSerial } = await service.act(id, "produce", caOp, attested(id));
     await service.act(id, "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } });
     expect((await expiry.sweep()).expired).to.not.include(id); // not due yet
     clock.advance(31 * 86_400_000);
@@ -216,7 +263,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
     await service.act(o.id, "identify", officer("o2"), { document: doc, faceCompared: true });
     await service.act(o.id, "approve", officer("o2"), {});
     await service.act(o.id, "start-production", officer("o1"), {});
-    const { certSerial } = await service.act(o.id, "produce", caOp, { publicKey: testKey("P-256").spki });
+    const { certSerial } = await service.act(o.id, "produce", caOp, attested(o.id));
     await service.act(o.id, "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } });
     return certSerial!;
   }
@@ -231,7 +278,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
     await service.act(o.id, "approve", officer("o2"), {});
     await service.act(o.id, "start-production", officer("o1"), {});
     const key = testKey("P-256");
-    const { certSerial } = await service.act(o.id, "produce", caOp, { publicKey: key.spki });
+    const { certSerial } = await service.act(o.id, "produce", caOp, attested(o.id, { privateKey: key.privateKey }));
     await service.act(o.id, "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } });
     await activateWithSoftwareKey({ activation, orders: service }, { orderId: o.id, holderId: personId, serial: certSerial!, loa: 3, station: officer("o3"), privateKey: key.privateKey });
     return certSerial!;
@@ -251,7 +298,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
   it("ok/expiry repair also revokes a card left on hold after its order expired (REQ-15)", async () => {
     const id = await toApproved();
     await service.act(id, "start-production", officer("o1"), {});
-    const { certSerial } = await service.act(id, "produce", caOp, { publicKey: testKey("P-256").spki });
+    const { certSerial } = await service.act(id, "produce", caOp, attested(id));
     await service.act(id, "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } });
     clock.advance(31 * 86_400_000);
     try {
@@ -294,7 +341,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
   it("fail/REQ-05: a document the lost/stolen register lists is refused at identification and at hand-out; a register that does not answer stops the action", async () => {
     const file = join(mkdtempSync(join(tmpdir(), "docreg-")), "documents.json");
     writeFileSync(file, JSON.stringify({ documents: [{ type: "passport", number: "ST0LEN1", reason: "stolen" }, { type: "national-id-card", number: "L0ST2", reason: "lost" }] }));
-    const checked = new OrderService({ orders, directory, workflows: loadWorkflows(join(REPO_ROOT, "policies", "workflows")), certs, register, hasher, clock, random: cryptoRandom, currentTermsVersion: "2026-01", documents: fileDocumentRegister(file) });
+    const checked = new OrderService({ orders, directory, workflows: loadWorkflows(join(REPO_ROOT, "policies", "workflows")), certs, register, hasher, clock, random: cryptoRandom, currentTermsVersion: "2026-01", documents: fileDocumentRegister(file), keyOrigins });
     const o = await checked.create(officer("o1"), { personId: "applicant", workflowId: "loa3-card-order", nationalId: "197003033456" });
     await checked.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: await tokenOf(o.id), termsVersion: "2026-01", accepted: true });
     const e = await refused(checked.act(o.id, "identify", officer("o1"), { document: { ...doc, number: "st0len-1" }, faceCompared: true }));
@@ -306,7 +353,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
     expect(JSON.parse(audit.details).documentRegister).to.equal(`file:${file}`);
     await checked.act(o.id, "approve", officer("o2"), {});
     await checked.act(o.id, "start-production", officer("o1"), {});
-    await checked.act(o.id, "produce", caOp, { publicKey: testKey("P-256").spki });
+    await checked.act(o.id, "produce", caOp, attested(o.id));
     const atHandOut = await refused(checked.act(o.id, "hand-out", officer("o3"), { secondIdentification: { document: { type: "national-id-card", number: "L0ST2", expires: doc.expires }, faceCompared: true } }));
     expect(atHandOut.message).to.match(/hand-out identity document is reported lost/);
     rmSync(file);
@@ -337,7 +384,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
   it("ok/REQ-16: a produced card is on hold until activation; a suspension on request adds to the hold and lifting it leaves the card awaiting activation; only the activation (challenge signed by the card, transport PIN replaced) releases it, once", async () => {
     const id = await inProduction();
     const key = testKey("P-256");
-    const { certSerial } = await service.act(id, "produce", caOp, { publicKey: key.spki });
+    const { certSerial } = await service.act(id, "produce", caOp, attested(id, { privateKey: key.privateKey }));
     const serial = certSerial!;
     const hold = async () => { const r = (await certStore.get(serial))!; return [r.revocationReason, r.holdCause]; };
     expect(await hold()).to.deep.equal(["certificateHold", "activation"]);
@@ -375,7 +422,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
     const slow: Authority = { ...ca, signer: { keyType: ca.signer.keyType, spki: ca.signer.spki, algorithmDer: ca.signer.algorithmDer, algorithmOid: ca.signer.algorithmOid, sign: async (d) => (await hook(), ca.signer.sign(d)) } };
     const c = cardCertificates({ issuer: new CertificateIssuer({ profiles: PROFILES, store: certStore, clock, random: cryptoRandom }), registry: registryOf, store: certStore, clock, random: cryptoRandom }, () => slow,
       { writes: new KnexLinkedWrites(db, orders, certStore), orders });
-    return new OrderService({ orders, directory, workflows: loadWorkflows(join(REPO_ROOT, "policies", "workflows")), certs: c, register, hasher, clock, random: cryptoRandom, currentTermsVersion: "2026-01", activation });
+    return new OrderService({ orders, directory, workflows: loadWorkflows(join(REPO_ROOT, "policies", "workflows")), certs: c, register, hasher, clock, random: cryptoRandom, currentTermsVersion: "2026-01", activation, keyOrigins });
   }
 
   it("ok/production saga: while the HSM signs the order is PRODUCING with the reserved serial; an HSM failure burns the serial and puts the order back in production in one transaction", async () => {
@@ -386,12 +433,12 @@ describe(`ra/order-service on ${backend.name}`, function () {
       if (fail) throw new Error("CKR_DEVICE_ERROR");
     });
     let seenId = await inProduction(svc);
-    const ok = await svc.act(seenId, "produce", caOp, { publicKey: testKey("P-256").spki });
+    const ok = await svc.act(seenId, "produce", caOp, attested(seenId));
     expect([seen.state, seen.cert_serial]).to.deep.equal(["PRODUCING", ok.certSerial]);
     expect((await certStore.get(ok.certSerial!))!.status).to.equal("issued");
     fail = true;
     seenId = await inProduction(svc);
-    const e = await refused(svc.act(seenId, "produce", caOp, { publicKey: testKey("P-256").spki }));
+    const e = await refused(svc.act(seenId, "produce", caOp, attested(seenId)));
     expect(e.kind).to.equal("hsm-unavailable");
     const after = (await orders.load(seenId))!;
     expect([after.state, after.certSerial]).to.deep.equal(["IN_PRODUCTION", undefined]);
@@ -409,7 +456,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
       await hung;
     });
     const id = await inProduction(svc);
-    const producing = svc.act(id, "produce", caOp, { publicKey: testKey("P-256").spki });
+    const producing = svc.act(id, "produce", caOp, attested(id));
     await started;
     const serial = (await orders.load(id))!.certSerial!;
     expect((await orders.load(id))!.state).to.equal("PRODUCING");
@@ -426,7 +473,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
     const o = (await orders.load(id))!;
     expect([o.state, o.certSerial]).to.deep.equal(["IN_PRODUCTION", undefined]);
     // A card certificate no order names (e.g. written by an older version before a crash) is revoked by the sweep.
-    const orphan = await certs.issue({ profileId: "loa3-smartcard-auth", publicKey: testKey("P-256").spki, subject: { CN: "Orphan", O: "Org AB", organizationIdentifier: "NTRSE-5560000001", C: "SE" }, requestedBy: "test" });
+    const orphan = await certs.issue({ profileId: "loa3-smartcard-auth", publicKey: testKey("P-256").spki, subject: { CN: "Orphan", O: "Org AB", organizationIdentifier: "NTRSE-5560000001", C: "SE" }, requestedBy: "test", validatedEmailDomains: [] });
     expect((await recovery.recover({ orphanGraceMs: 60_000 })).revoked).to.not.include(orphan.serial); // too young: an operator step may still link it
     expect((await recovery.recover({ orphanGraceMs: -1000 })).revoked).to.include(orphan.serial);
     expect((await certStore.get(orphan.serial))!.revocationReason).to.equal("superseded");
@@ -435,7 +482,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
   it("ok/REQ-15: orders left in production or produced past the workflow's deadline expire, a produced card's certificate revoked in the same transaction", async () => {
     const stuck = await inProduction();
     const made = await inProduction();
-    const { certSerial } = await service.act(made, "produce", caOp, { publicKey: testKey("P-256").spki });
+    const { certSerial } = await service.act(made, "produce", caOp, attested(made));
     clock.advance(15 * 86_400_000);
     try {
       const first = await expiry.sweep();

@@ -13,12 +13,19 @@
 //
 // Card defaults: PIN 123456, PUK 12345678, 3 tries each, management key 0102..08 x3 (3DES),
 // a CHUID (5FC102) and a CCC (5FC107) so that OpenSC and yubico-piv-tool see a personalised card.
+//
+// Attestation (YubiKey): with --maker DIR the card is "manufactured" with its own attestation key in
+// slot f9 and a certificate for it (object 5FFF01) from the test card-maker root in DIR (made there
+// on first use, see piv-attestation-maker.ts); INS F9 (ATTEST) then returns an X.509 attestation
+// certificate for a key generated in a slot, signed by the f9 key. Without --maker (or with
+// --no-attestation) the card has no attestation, like most non-YubiKey PIV cards.
 import net from "node:net";
 import fs from "node:fs";
 import crypto, { type JsonWebKey } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { p256, p384 } from "@noble/curves/nist.js";
+import { attestationCertificate, loadOrCreateMakerRoot, manufactureAttestationKey, type Signer } from "./piv-attestation-maker.js";
 
 // ---------------------------------------------------------------- constants
 
@@ -134,7 +141,17 @@ const unpad = (b: Buffer): string => {
 export interface PivKeyRecord {
   alg: number;
   jwk: JsonWebKey;
+  /** Yubico PIN policy (1 never, 2 once, 3 always) and touch policy (1 never, 2 always, 3 cached); absent: the slot's default. */
+  pinPolicy?: number;
+  touchPolicy?: number;
+  /** Only keys generated on the card are attested (YubiKey refuses imported keys). Absent: generated (older state files). */
+  origin?: "generated" | "imported" | "factory";
 }
+
+/** YubiKey default PIN policy per slot: 9C always, 9E never, the others once. */
+const defaultPinPolicy = (slot: number): number => (slot === 0x9c ? 3 : slot === 0x9e ? 1 : 2);
+/** The attestation certificate object (YubiKey 5FFF01, in the CertInfo format of the other certificate objects). */
+const ATTESTATION_OBJECT = "5fff01";
 
 /** Persistent card state; this is also the --state JSON format (compatible with the testbed's piv-emu.mjs). */
 export interface PivCardState {
@@ -319,6 +336,11 @@ export interface PivEmulatorOptions {
   statePath?: string;
   /** Diagnostics (handler exceptions). */
   log?: (message: string) => void;
+  /**
+   * The card maker's root: a card without an attestation key in its state gets one at "manufacture"
+   * (slot f9, certificate in 5FFF01 from this root). Absent: a card without attestation (INS F9 not supported).
+   */
+  attestationMaker?: Signer;
 }
 
 /** One PIV card: persistent state, volatile security status, command/response chaining. */
@@ -345,7 +367,22 @@ export class PivEmulator {
       st = { ...st, ...(JSON.parse(fs.readFileSync(this.statePath, "utf8")) as Partial<PivCardState>) };
     }
     if (!st.objects["5fc102"]) st.objects = { ...defaultObjects(this.serial), ...st.objects };
+    if (options.attestationMaker && !st.keys.f9) {
+      const f9 = manufactureAttestationKey(options.attestationMaker, this.serial);
+      st.keys.f9 = { alg: PIV_ALG.P256, jwk: f9.key.export({ format: "jwk" }), origin: "factory" };
+      st.objects[ATTESTATION_OBJECT] = Buffer.concat([tlv(0x70, f9.certDer), tlv(0x71, Buffer.from([0])), tlv(0xfe, EMPTY)]).toString("hex");
+    }
     this.st = st;
+    this.save();
+  }
+
+  /** The card's attestation key and certificate (slot f9), if it has them. */
+  private attestationSigner(): Signer | undefined {
+    const k = this.st.keys.f9;
+    const obj = this.st.objects[ATTESTATION_OBJECT];
+    const der = obj ? tlvMap(Buffer.from(obj, "hex")).get(0x70) : undefined;
+    if (!k || !der) return undefined;
+    return { key: crypto.createPrivateKey({ key: k.jwk, format: "jwk" }), certDer: der };
   }
 
   /** A deep copy of the persistent state (for tests and diagnostics). */
@@ -513,9 +550,12 @@ export class PivEmulator {
         const algT = ac && parseTlv(ac.value).find((x) => x.tag === 0x80);
         if (!algT || algT.value.length === 0) return sw(0x6a80);
         const alg = algT.value[0]!;
+        const policies = tlvMap(ac!.value);
+        const pinPolicy = policies.get(0xaa)?.[0], touchPolicy = policies.get(0xab)?.[0];
+        if ((pinPolicy !== undefined && (pinPolicy < 1 || pinPolicy > 3)) || (touchPolicy !== undefined && (touchPolicy < 1 || touchPolicy > 3))) return sw(0x6a80);
         const jwk = generateKey(alg);
         if (!jwk) return sw(0x6a80);
-        st.keys[p2.toString(16)] = { alg, jwk };
+        st.keys[p2.toString(16)] = { alg, jwk, origin: "generated", ...(pinPolicy ? { pinPolicy } : {}), ...(touchPolicy ? { touchPolicy } : {}) };
         this.save();
         return sw(0x9000, publicKeyTemplate(alg, jwk));
       }
@@ -552,13 +592,18 @@ export class PivEmulator {
       case 0xfb: {
         // RESET the applet: only when PIN and PUK are both blocked
         if (st.pinTries !== 0 || st.pukTries !== 0) return sw(0x6985);
+        // YubiKey: the attestation key and certificate survive a reset of the PIV application.
+        const f9 = st.keys.f9, f9cert = st.objects[ATTESTATION_OBJECT];
         this.st = freshState();
-        this.st.objects = defaultObjects(this.serial);
+        this.st.objects = { ...defaultObjects(this.serial), ...(f9cert ? { [ATTESTATION_OBJECT]: f9cert } : {}) };
+        if (f9) this.st.keys.f9 = f9;
         this.save();
         return sw(0x9000);
       }
       case 0xfe:
         return this.importKey(p1, p2, data);
+      case 0xf9:
+        return this.attest(p1);
       default:
         return sw(0x6d00);
     }
@@ -622,12 +667,13 @@ export class PivEmulator {
     const key = this.st.keys[p2.toString(16)];
     if (!key) return sw(0x6a88);
     if (key.alg !== p1) return sw(0x6a86);
-    if (p2 !== 0x9e && !this.sec.pinOk) return sw(0x6982);
+    const pinPolicy = key.pinPolicy ?? defaultPinPolicy(p2);
+    if (pinPolicy !== 1 && !this.sec.pinOk) return sw(0x6982);
     let out: Buffer;
     if (t81 !== undefined) out = privateOp(key, t81);
     else if (t85 !== undefined) out = ecdh(key, t85);
     else return sw(0x6a80);
-    if (p2 === 0x9c) this.sec.pinOk = false; // PIN-always for the digital signature slot
+    if (pinPolicy === 3) this.sec.pinOk = false; // PIN always (the digital signature slot's default)
     return sw(0x9000, tlv(0x7c, tlv(0x82, out)));
   }
 
@@ -649,9 +695,29 @@ export class PivEmulator {
       if (!p || !q || !dp || !dq || !qi) return sw(0x6a80);
       jwk = rsaJwkFromCrt(p, q, dp, dq, qi);
     } else return sw(0x6a80);
-    this.st.keys[p2.toString(16)] = { alg: p1, jwk };
+    const pinPolicy = parts.get(0xaa)?.[0], touchPolicy = parts.get(0xab)?.[0];
+    this.st.keys[p2.toString(16)] = { alg: p1, jwk, origin: "imported", ...(pinPolicy ? { pinPolicy } : {}), ...(touchPolicy ? { touchPolicy } : {}) };
     this.save();
     return sw(0x9000);
+  }
+
+  /**
+   * YubiKey ATTEST (INS F9, P1 = slot): the X.509 attestation certificate for a key generated on the
+   * card, signed by the f9 key (yubico-piv-tool ykpiv_attest; no PIN or management key needed).
+   */
+  private attest(slot: number): Reply {
+    const f9 = this.attestationSigner();
+    if (!f9) return sw(0x6d00);
+    if (!KEY_SLOTS.has(slot) || slot === 0xf9) return sw(0x6a86);
+    const key = this.st.keys[slot.toString(16)];
+    if (!key) return sw(0x6a88);
+    if (key.origin === "imported") return sw(0x6a80);
+    const spki = crypto.createPublicKey({ key: key.jwk, format: "jwk" }).export({ type: "spki", format: "der" });
+    const der = attestationCertificate(f9, {
+      slot, spki: new Uint8Array(spki), cardSerial: this.serial, firmware: [VERSION[0]!, VERSION[1]!, VERSION[2]!],
+      pinPolicy: key.pinPolicy ?? defaultPinPolicy(slot), touchPolicy: key.touchPolicy ?? 1, formFactor: 1,
+    });
+    return sw(0x9000, Buffer.from(der));
   }
 }
 
@@ -760,10 +826,10 @@ export function connectToVpcd(options: VpcdClientOptions): VpcdClient {
 
 // ---------------------------------------------------------------- program
 
-const USAGE = "usage: piv-emulator [--host 127.0.0.1] [--port 35963] [--state FILE] [--serial N] [--verbose]";
+const USAGE = "usage: piv-emulator [--host 127.0.0.1] [--port 35963] [--state FILE] [--serial N] [--maker DIR] [--no-attestation] [--verbose]";
 
 function main(argv: string[]): void {
-  let values: { host?: string; port?: string; state?: string; serial?: string; verbose?: boolean; help?: boolean };
+  let values: { host?: string; port?: string; state?: string; serial?: string; maker?: string; "no-attestation"?: boolean; verbose?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -772,6 +838,8 @@ function main(argv: string[]): void {
         port: { type: "string" },
         state: { type: "string" },
         serial: { type: "string" },
+        maker: { type: "string" },
+        "no-attestation": { type: "boolean" },
         verbose: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -802,7 +870,8 @@ function main(argv: string[]): void {
   }
   const verbose = values.verbose === true;
   const stamp = (m: string): void => console.log(`${new Date().toISOString()} ${m}`);
-  const emulator = new PivEmulator({ serial, ...(values.state ? { statePath: values.state } : {}), log: stamp });
+  const maker = values.maker && !values["no-attestation"] ? loadOrCreateMakerRoot(values.maker) : undefined;
+  const emulator = new PivEmulator({ serial, ...(values.state ? { statePath: values.state } : {}), ...(maker ? { attestationMaker: maker } : {}), log: stamp });
   const client = connectToVpcd({
     host,
     port,
@@ -810,7 +879,7 @@ function main(argv: string[]): void {
     log: (m) => stamp(`piv-emulator: ${m}`),
     ...(verbose ? { trace: stamp } : {}),
   });
-  stamp(`piv-emulator: serial ${serial} (0x${serial.toString(16).padStart(8, "0")}), vpcd ${host}:${port}${values.state ? `, state ${values.state}` : ""}`);
+  stamp(`piv-emulator: serial ${serial} (0x${serial.toString(16).padStart(8, "0")}), vpcd ${host}:${port}${values.state ? `, state ${values.state}` : ""}, attestation ${maker ? `by the maker root in ${values.maker}` : "none"}`);
   const shutdown = (): void => {
     void client.close().finally(() => process.exit(0));
     setTimeout(() => process.exit(0), 1000).unref();

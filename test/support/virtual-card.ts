@@ -24,15 +24,25 @@ export async function cardStop(): Promise<void> {
   const r = await run(SCRIPT, ["card-stop"]);
   if (r.status !== 0) throw new Error(`card-stop: ${r.out}`);
 }
-export async function cardStart(serial?: number): Promise<void> {
-  const r = await runWith(serial === undefined ? {} : { CARDPKI_VCARD_SERIAL: String(serial) }, SCRIPT, ["card-start"]);
+/** What kind of card to insert: its serial; its attestation made by another (test) maker root in `makerDir`, or none. */
+export interface CardKind {
+  readonly makerDir?: string;
+  readonly noAttestation?: boolean;
+}
+export async function cardStart(serial?: number, kind: CardKind = {}): Promise<void> {
+  const env: NodeJS.ProcessEnv = {
+    ...(serial === undefined ? {} : { CARDPKI_VCARD_SERIAL: String(serial) }),
+    ...(kind.makerDir ? { CARDPKI_VCARD_MAKER_DIR: kind.makerDir } : {}),
+    ...(kind.noAttestation ? { CARDPKI_VCARD_NO_ATTESTATION: "1" } : {}),
+  };
+  const r = await runWith(env, SCRIPT, ["card-start"]);
   if (r.status !== 0) throw new Error(`card-start: ${r.out}`);
 }
 
-/** Take out whatever card is in the reader and insert a fresh one (factory PIN, PUK and management key), optionally with its own serial. */
-export async function freshCard(serial?: number): Promise<void> {
+/** Take out whatever card is in the reader and insert a fresh one (factory PIN, PUK and management key), optionally with its own serial and kind. */
+export async function freshCard(serial?: number, kind: CardKind = {}): Promise<void> {
   await cardStop();
-  await cardStart(serial);
+  await cardStart(serial, kind);
 }
 
 function runWith(env: NodeJS.ProcessEnv, cmd: string, args: string[]): Promise<{ status: number; out: string }> {

@@ -7,7 +7,7 @@ import { PersonalisationJob, randomDigits, type JobStep } from "../../src/card/p
 import { CardLifecycle } from "../../src/card/card-lifecycle.js";
 import { CardActivation } from "../../src/card/card-activation.js";
 import { activationHash, activationMessage } from "../../src/ra/activation.js";
-import type { CardAuditEvent, CardLedger, CardPolicy, CardProduction, CardRecord, HolderLetter } from "../../src/card/ports.js";
+import type { CardAuditEvent, CardKey, CardLedger, CardPolicy, CardProduction, CardRecord, HolderLetter } from "../../src/card/ports.js";
 import { aesGcmSealer } from "../../src/composition/card-sealer.js";
 import { CertificateIssuer } from "../../src/ca/certificate-issuer.js";
 import { FixedClock } from "../../src/shared/clock.js";
@@ -18,6 +18,8 @@ import { PivEmulator, DEFAULT_MANAGEMENT_KEY_HEX } from "../support/piv-emulator
 import { MemoryCertStore } from "../support/fakes.js";
 import { PROFILES, softwareAuthority } from "../support/test-ca.js";
 import { refused } from "../support/refused.js";
+import { createMakerRoot, type Signer } from "../support/piv-attestation-maker.js";
+import { verifyPivAttestation } from "../../src/card/piv-attestation.js";
 
 /** The emulator as a channel, in process (no PC/SC): the same driver code the real stack runs. */
 function emulatorChannel(emu: PivEmulator, log?: Uint8Array[]): CardChannel {
@@ -122,19 +124,21 @@ class MemoryLedger implements CardLedger {
 describe("card/personalisation-job against the emulator (software CA)", () => {
   const clock = new FixedClock("2026-06-01T10:00:00Z");
   const policy: CardPolicy = { slot: "9a", algorithm: "P-256", managementKey: "AES-256", pin: "transport", pinLength: 6, pukLength: 8, pinChannel: "sms" };
-  function setup(state = "IN_PRODUCTION") {
+  function setup(state = "IN_PRODUCTION", maker?: Signer) {
     const store = new MemoryCertStore();
     const issuer = new CertificateIssuer({ profiles: PROFILES, store, clock, random: cryptoRandom });
     const ca = softwareAuthority();
     const orders = new Map([["o1", { state, cert: undefined as string | undefined }], ["o2", { state: "IN_PRODUCTION", cert: undefined as string | undefined }]]);
     const revoked: string[] = [];
+    const produced: CardKey[] = [];
     const production: CardProduction = {
       async order(id) {
         if (orders.get(id)?.state !== "IN_PRODUCTION") throw new CaError("conflict", `order ${id} is not in production`);
         return { orderId: id, holderPersonId: "holder-1", loa: 3, policy };
       },
-      async produce(id, spki) {
-        const c = await issuer.issue(ca, { profileId: "loa3-smartcard-auth", publicKey: spki, subject: { CN: "Cy Holder", O: "Org AB", organizationIdentifier: "NTRSE-5560000001", C: "SE", serialNumber: "holder-1" }, requestedBy: "test", allowedKinds: ["end-entity"] });
+      async produce(id, key) {
+        produced.push(key);
+        const c = await issuer.issue(ca, { profileId: "loa3-smartcard-auth", publicKey: key.spki, subject: { CN: "Cy Holder", O: "Org AB", organizationIdentifier: "NTRSE-5560000001", C: "SE", serialNumber: "holder-1" }, requestedBy: "test", allowedKinds: ["end-entity"] });
         orders.set(id, { state: "PRODUCED", cert: c.serial });
         return { serial: c.serial, der: c.der };
       },
@@ -148,9 +152,9 @@ describe("card/personalisation-job against the emulator (software CA)", () => {
     };
     const ledger = new MemoryLedger();
     const sealer = aesGcmSealer(cryptoRandom.bytes(32), cryptoRandom);
-    const emu = new PivEmulator({ serial: 777 });
+    const emu = new PivEmulator({ serial: 777, ...(maker ? { attestationMaker: maker } : {}) });
     const job = (onStep?: (s: JobStep) => void) => new PersonalisationJob({ production, ledger, sealer, factory: FACTORY, clock, random: cryptoRandom, ...(onStep ? { onStep } : {}) });
-    return { emu, ledger, sealer, production, orders, revoked, job };
+    return { emu, ledger, sealer, production, orders, revoked, job, produced };
   }
 
   it("ok/on-card key, certificate, CHUID, fresh management key and PUK sealed, transport PIN sent apart; every step audited", async () => {
@@ -167,6 +171,21 @@ describe("card/personalisation-job against the emulator (software CA)", () => {
     expect(letter.body).to.include(emu.state.pin);
     expect(ledger.events.map((e) => e.action)).to.deep.equal(["card.personalise.start", "card.management-key.pending", "card.management-key.set", "card.key.generate", "card.certificate.write", "card.pin.set", "card.personalise"]);
     expect(new X509Certificate(Buffer.from(emu.state.objects["5fc105"]!, "hex").subarray(4)).serialNumber.toLowerCase()).to.include(r.certSerial.replace(/^0+/, ""));
+  });
+
+  it("ok/REQ-14: a card with attestation: the job hands production the key with the card's attestation and f9 certificate, which chain to the maker root; without attestation only the key and the card", async () => {
+    const maker = createMakerRoot();
+    const withAtt = setup("IN_PRODUCTION", maker);
+    await withAtt.job().run("o1", emulatorChannel(withAtt.emu), "operator:test");
+    const key = withAtt.produced[0]!;
+    const a = verifyPivAttestation(key.attestation!, [maker.certDer], new Date());
+    expect([a.cardSerial, a.slot, key.cardSerial, Buffer.from(a.spki).equals(Buffer.from(key.spki))]).to.deep.equal(["777", "9a", "777", true]);
+    const gen = withAtt.ledger.events.find((e) => e.action === "card.key.generate")!;
+    expect(gen.details!.attestation).to.deep.equal({ certificateSha256: a.certificateSha256, intermediateSha256: a.intermediateSha256 });
+    const without = setup();
+    await without.job().run("o1", emulatorChannel(without.emu), "operator:test");
+    expect(without.produced[0]!.attestation).to.equal(undefined);
+    expect(without.produced[0]!.cardSerial).to.equal("777");
   });
 
   it("fail/the card goes away after issuance: the certificate is revoked, the order is back in production, the card record says why; a retry succeeds", async () => {

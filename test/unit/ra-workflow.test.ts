@@ -20,7 +20,7 @@ const officer = (id: string, extra: Partial<Actor> = {}): Actor => ({ kind: "off
 const ident = (officerId: string): Identification => ({ officerId, at: NOW, document: doc(), faceCompared: true });
 const order = (state: OrderState, extra: Partial<OrderView> = {}): OrderView => ({
   id: "o1", organisationId: "org1", applicantPersonId: "applicant", state, identifications: [], registerCheck: { ok: true, at: NOW }, purpose: "holder",
-  profileId: "loa3-smartcard-auth", applicantTokenHash: "t1", certSerial: "c1", ...extra,
+  profileId: "loa3-smartcard-auth", applicantTokenHash: "t1", certSerial: "c1", approvedAt: new Date("2026-05-25T10:00:00Z"), ...extra,
 });
 const identifyInput: ActionInput = { document: doc(), faceCompared: true };
 const applicant: Actor = { kind: "applicant", roles: [] };
@@ -29,6 +29,8 @@ const holder: Actor = { kind: "holder", personId: "applicant", roles: [], creden
 const activated = (pinAt = NOW): ActionInput => ({ activation: { challengeSigned: true, pinReplaced: { at: pinAt, recordedBy: "officer:station" } } });
 const terms = (termsVersion = TERMS, extra: Partial<ActionInput> = {}): ActionInput => ({ termsVersion, accepted: true, applicantTokenHash: "t1", ...extra });
 const staffCaOp = officer("op", { roles: ["ca-operator"], organisationId: "so", serviceOwnerStaff: true });
+/** What the order service hands the engine for a key the card attested (REQ-14). */
+const ATTESTED: ActionInput = { keyOrigin: { ok: true, spki: Uint8Array.of(0x30, 1), evidence: {} } };
 
 function refusal(f: () => unknown): CaError {
   try {
@@ -58,7 +60,13 @@ describe("policy/workflow (LoA workflows as data)", () => {
     ["an applicant action without the applicant's token", (w) => (w.transitions[0].guards = ["terms-version-current"]), /applicant-token/],
     ["a renewal identification without the register check", (w) => (w.transitions[2].guards = ["existing-eid-valid"]), /register-checked/],
     ["activation without the card of the order", (w) => (w.transitions[7].guards = ["within-activation-deadline"]), /card-of-this-order/],
-    ["production without the public key", (w) => (w.transitions[5].guards = ["not-own-order", "same-organisation"]), /public-key-present/],
+    ["production without the key attestation check", (w) => (w.transitions[5].guards = ["not-own-order", "same-organisation", "approval-current"]), /key-attested/],
+    ["LoA3 accepting keys from the card station without attestation", (w) => (w.attestation.cardStationFallback = true), /cardStationFallback is LoA2 only.*REQ-14/],
+    ["no attestation policy", (w) => delete w.attestation, /attestation/],
+    ["an attestation policy without roots", (w) => (w.attestation.roots = []), /attestation\/roots/],
+    ["production that ignores the age of the approval", (w) => (w.transitions[5].guards = ["not-own-order", "same-organisation", "key-attested"]), /approval-current/],
+    ["start-production that ignores the age of the approval", (w) => (w.transitions[4].guards = ["not-own-order", "same-organisation"]), /approval-current/],
+    ["no approvalValidDays", (w) => delete w.approvalValidDays, /approvalValidDays/],
     ["LoA3 identify without the lost/stolen document check", (w) => (w.transitions[1].guards = w.transitions[1].guards.filter((g: string) => g !== "document-not-reported")), /document-not-reported/],
     ["production that issues the certificate good instead of on hold", (w) => delete w.transitions[5].effects, /issue-certificate-on-hold.*REQ-16/],
     ["activation that does not release the hold", (w) => delete w.transitions[7].effects, /release-certificate/],
@@ -80,6 +88,11 @@ describe("policy/workflow (LoA workflows as data)", () => {
     ["a card block with an unknown algorithm", (w) => (w.card.algorithm = "P-192"), /card\/algorithm/],
     ["an unknown guard", (w) => w.transitions[0].guards.push("trust-me"), /guards/],
     ["an unknown key", (w) => (w.shortcut = true), /shortcut/],
+    ["the card handed out without saying how it travels", (w) => delete w.transitions[6].card, /must say how the card travels.*REQ-15/],
+    ["the card by mail and the PIN by mail too", (w) => ((w.transitions[6].card = "mail"), (w.delivery.pin = "mail")), /card by mail and the PIN by mail too.*REQ-15/],
+    ["the card by mail and the activation code by mail too", (w) => ((w.transitions[6].card = "mail"), (w.delivery.activationCode = "mail")), /activation code by mail too.*REQ-15/],
+    ["no delivery channels", (w) => delete w.delivery, /delivery/],
+    ["a card channel on a transition that does not hand out", (w) => (w.transitions[3].card = "in-person"), /does not hand the card out/],
   ];
   for (const [name, mutate, re] of broken)
     it(`fail/the engine refuses to load a workflow with ${name}`, () => {
@@ -97,7 +110,7 @@ describe("ra/workflow-engine (REQ-03/04/09/10/15/25)", () => {
       ["IDENTIFIED", "identify", officer("o2"), identifyInput, { identifications: [ident("o1")] }],
       ["IDENTIFIED", "approve", officer("o2"), {}, { identifications: [ident("o1"), ident("o2")] }],
       ["APPROVED", "start-production", officer("o1"), {}, {}],
-      ["IN_PRODUCTION", "produce", staffCaOp, { publicKey: Uint8Array.of(0x30, 1) }, {}],
+      ["IN_PRODUCTION", "produce", staffCaOp, { keyOrigin: { ok: true, spki: Uint8Array.of(0x30, 1), evidence: {} } }, {}],
       ["PRODUCED", "hand-out", officer("o3"), { secondIdentification: { document: doc("national-id-card"), faceCompared: true } }, { identifications: [ident("o1"), ident("o2")] }],
       ["HANDED_OUT", "activate", holder, activated(), { handedOutAt: NOW }],
     ];
@@ -127,7 +140,11 @@ describe("ra/workflow-engine (REQ-03/04/09/10/15/25)", () => {
     ["LoA3 activation with a PIN replacement recorded before the hand-out", () => decide(LOA3, order("HANDED_OUT", { handedOutAt: NOW }), "activate", holder, activated(new Date("2026-05-01")), NOW, TERMS), "transport-pin-replaced", /after the hand-out/],
     ["expiry of a produced card before the PRODUCED deadline", () => decide(LOA3, order("PRODUCED", { stateSince: new Date("2026-05-20") }), "expire", { kind: "system", roles: [] }, {}, NOW, TERMS), "state-deadline-passed", /PRODUCED deadline/],
     ["LoA2 activation with a wrong code", () => decide(LOA2, order("HANDED_OUT", { handedOutAt: NOW, activationCodeHash: "right" }), "activate", holder, { activationCodeHash: "wrong" }, NOW, TERMS), "activation-code-correct", /activation code/],
-    ["production without the card's public key", () => decide(LOA3, order("IN_PRODUCTION"), "produce", staffCaOp, {}, NOW, TERMS), "public-key-present", /public key/],
+    ["production without the card's attestation", () => decide(LOA3, order("IN_PRODUCTION"), "produce", staffCaOp, {}, NOW, TERMS), "key-attested", /PIV attestation/],
+    ["production with a refused key origin", () => decide(LOA3, order("IN_PRODUCTION"), "produce", staffCaOp, { publicKey: Uint8Array.of(0x30, 1), keyOrigin: { ok: false, reason: "a bare public key is not certified" } }, NOW, TERMS), "key-attested", /bare public key is not certified/],
+    ["start-production on an approval older than approvalValidDays", () => decide(LOA3, order("APPROVED", { approvedAt: new Date("2026-04-30T09:59:59Z") }), "start-production", officer("o1"), {}, NOW, TERMS), "approval-current", /older than 30 days.*identified and approved again/],
+    ["production on an approval that aged out while in production", () => decide(LOA3, order("IN_PRODUCTION", { approvedAt: new Date("2026-04-01T00:00:00Z") }), "produce", staffCaOp, ATTESTED, NOW, TERMS), "approval-current", /older than 30 days/],
+    ["production of an order with no recorded approval", () => decide(LOA2, order("IN_PRODUCTION", { approvedAt: undefined }), "produce", staffCaOp, ATTESTED, NOW, TERMS), "approval-current", /no recorded approval/],
     ["renewal on a LoA2 eID for a LoA3 card", () => decide(LOA3, order("TERMS_ACCEPTED", { renewalOf: "c0" }), "identify-by-eid", { ...holder, credentialSerial: "c0", loa: 2 }, {}, NOW, TERMS), "existing-eid-valid", /LoA3/],
     ["renewal with someone else's eID", () => decide(LOA3, order("TERMS_ACCEPTED", { renewalOf: "c0" }), "identify-by-eid", { ...holder, credentialSerial: "c0", personId: "mallory" }, {}, NOW, TERMS), "existing-eid-valid", /someone else/],
     ["a document reported stolen", () => decide(LOA3, order("TERMS_ACCEPTED"), "identify", officer("o1"), { ...identifyInput, documentRegister: { source: "police", reported: [{ document: "identity document", reason: "stolen" }] } }, NOW, TERMS), "document-not-reported", /reported stolen in police/],
@@ -166,7 +183,16 @@ describe("ra/workflow-engine (REQ-03/04/09/10/15/25)", () => {
     expect(availableActions(LOA3, order("IDENTIFIED", { identifications: [ident("o1")] }), officer("o2"), NOW).map((a) => a.action)).to.deep.equal(["identify", "reject"]);
     expect(availableActions(LOA3, order("IN_PRODUCTION"), officer("o1"), NOW)).to.deep.equal([]);
     expect(availableActions(LOA3, order("IN_PRODUCTION"), staffCaOp, NOW).map((a) => a.action)).to.deep.equal(["produce"]);
+    expect(availableActions(LOA3, order("APPROVED", { approvedAt: new Date("2026-04-01") }), officer("o1"), NOW).map((a) => a.action), "an aged approval offers no production").to.deep.equal(["reject"]);
     expect(availableActions(LOA3, order("TERMS_ACCEPTED"), officer("o1", { qualifiedUntil: new Date("2026-01-01") }), NOW).map((a) => a.action)).to.deep.equal(["reject"]);
+  });
+
+  it("ok/an approval is good for exactly approvalValidDays (LoA3 30, LoA2 60)", () => {
+    expect(LOA3.approvalValidDays).to.equal(30);
+    expect(LOA2.approvalValidDays).to.equal(60);
+    const edge = new Date(NOW.getTime() - 30 * 86_400_000);
+    expect(decide(LOA3, order("APPROVED", { approvedAt: edge }), "start-production", officer("o1"), {}, NOW, TERMS).to).to.equal("IN_PRODUCTION");
+    expect(decide(LOA2, order("APPROVED", { approvedAt: new Date(NOW.getTime() - 59 * 86_400_000) }), "start-production", officer("o1"), {}, NOW, TERMS).to).to.equal("IN_PRODUCTION");
   });
 
   it("ok/expiry: the system expires a card not activated in time, not before (REQ-15)", () => {
@@ -182,7 +208,7 @@ describe("ra/workflow-engine (REQ-03/04/09/10/15/25)", () => {
     expect(refusal(() => decide(LOA3, order("IN_PRODUCTION", { stateSince: new Date("2026-05-19T11:00:00Z") }), "expire", system, {}, NOW, TERMS)).details?.guard).to.equal("state-deadline-passed");
     const t = decide(LOA3, order("PRODUCED", { stateSince: new Date("2026-04-30") }), "expire", system, {}, NOW, TERMS).transition;
     expect([t.effects, t.revocationReason]).to.deep.equal([["revoke-certificate"], "cessationOfOperation"]);
-    expect(decide(LOA3, order("IN_PRODUCTION"), "produce", staffCaOp, { publicKey: Uint8Array.of(0x30, 1) }, NOW, TERMS).transition.effects).to.deep.equal(["issue-certificate-on-hold"]);
+    expect(decide(LOA3, order("IN_PRODUCTION"), "produce", staffCaOp, ATTESTED, NOW, TERMS).transition.effects).to.deep.equal(["issue-certificate-on-hold"]);
   });
 
   it("ok/renewal on a valid eID of the same level counts for the in-person identifications (REQ-11)", () => {

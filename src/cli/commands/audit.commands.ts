@@ -3,7 +3,8 @@ import { CaError } from "../../shared/ca-error.js";
 import { loadConfig } from "../../composition/config.js";
 import { withRuntime } from "../../composition/runtime.js";
 import { openAuditTrail, reportHtml } from "../../composition/audit.js";
-import { operatorArg, requireString, type Command } from "../command.js";
+import { OPERATOR_OPTION, operatorArg, recordedBy, requireString, type Command } from "../command.js";
+import { auditAccess } from "../../composition/audit-access.js";
 
 function dateArg(v: Record<string, unknown>, name: string): Date {
   const s = requireString(v, name);
@@ -44,12 +45,12 @@ const checkpoint: Command = {
 const evidence: Command = {
   name: "evidence",
   summary: "The full story of one certificate (order, identifications, approval, production, hand-out, activation, revocation) and a verdict per policy rule.",
-  usage: "audit evidence --serial S",
-  options: { serial: { type: "string", description: "certificate serial (hex)" } },
+  usage: "audit evidence --serial S [--operator NAME]",
+  options: { serial: { type: "string", description: "certificate serial (hex)" }, operator: { type: "string", description: "who reads (optional; recorded with the OS user as personal-data access)" } },
   async run(v) {
     const serial = requireString(v, "serial");
     if (!/^[0-9a-fA-F]{2,64}$/.test(serial)) throw new CaError("invalid-input", "--serial is a serial in hex");
-    const e = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => openAuditTrail(rt).evidence(serial));
+    const e = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => auditAccess(rt, openAuditTrail(rt)).evidence(serial, { kind: "host", who: recordedBy(v) }));
     console.log(JSON.stringify(e, null, 2));
     return e.verdict === "pass" ? 0 : 1;
   },
@@ -58,12 +59,13 @@ const evidence: Command = {
 const report: Command = {
   name: "report",
   summary: "Conformance report for a period: a self-contained HTML file (and JSON).",
-  usage: "audit report --from DATE --to DATE --out FILE.html [--json FILE.json]",
+  usage: "audit report --from DATE --to DATE --out FILE.html [--json FILE.json] [--operator NAME]",
   options: {
     from: { type: "string", description: "start (YYYY-MM-DD or ISO 8601, inclusive)" },
     to: { type: "string", description: "end (exclusive)" },
     out: { type: "string", description: "the HTML report (refuses to overwrite)" },
     json: { type: "string", description: "also the report as JSON (refuses to overwrite)" },
+    operator: { type: "string", description: "who reads (optional; recorded with the OS user as personal-data access)" },
   },
   async run(v) {
     const from = dateArg(v, "from");
@@ -72,7 +74,7 @@ const report: Command = {
     const out = requireString(v, "out");
     const json = v.json as string | undefined;
     for (const f of [out, json]) if (f && existsSync(f)) throw new CaError("conflict", `${f} exists; refusing to overwrite`);
-    const r = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => openAuditTrail(rt).report(from, to));
+    const r = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => auditAccess(rt, openAuditTrail(rt)).report(from, to, { kind: "host", who: recordedBy(v) }));
     writeFileSync(out, reportHtml(r), { flag: "wx" });
     if (json) writeFileSync(json, JSON.stringify(r, null, 2) + "\n", { flag: "wx" });
     console.log(JSON.stringify({ html: out, ...(json ? { json } : {}), verdict: r.verdict, issued: r.issued.total, violations: r.violations.length, chainOk: r.auditTrail.ok }));
@@ -83,8 +85,8 @@ const report: Command = {
 const retention: Command = {
   name: "retention",
   summary: "Remove audit entries older than the retention period (REQ-28: at least five years), keeping the chain verifiable; audited.",
-  usage: "audit retention [--operator NAME]",
-  options: { operator: { type: "string", description: "who runs it (recorded; default $USER)" } },
+  usage: "audit retention --operator NAME",
+  options: { operator: OPERATOR_OPTION },
   async run(v) {
     const r = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => openAuditTrail(rt).retention(rt.clock.now(), `operator:${operatorArg(v)}`));
     console.log(JSON.stringify(r ?? { removed: 0, note: "nothing older than the retention period under a checkpoint" }));
@@ -95,8 +97,8 @@ const retention: Command = {
 const reconcile: Command = {
   name: "reconcile",
   summary: "After a restore: record the gap in the audit chain, raise CRL numbers above those used before, sign a new checkpoint; signing is allowed again.",
-  usage: "audit reconcile [--operator NAME]",
-  options: { operator: { type: "string", description: "who decided (recorded; default $USER)" } },
+  usage: "audit reconcile --operator NAME",
+  options: { operator: OPERATOR_OPTION },
   async run(v) {
     const r = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => openAuditTrail(rt).reconcile(`operator:${operatorArg(v)}`));
     console.log(JSON.stringify(r, null, 2));

@@ -2,17 +2,17 @@ import { CaError } from "../../shared/ca-error.js";
 import { loadConfig } from "../../composition/config.js";
 import { withRuntime } from "../../composition/runtime.js";
 import { createBackup, restoreBackup } from "../../composition/backup.js";
-import { operatorArg, requireString, type Command } from "../command.js";
+import { recordedBy, requireString, type Command } from "../command.js";
 
 /** REQ-30: an encrypted, consistent online backup of the database. */
 export const backupCmd: Command = {
   name: "backup",
   summary: "Encrypted, consistent online backup of the database (SQLite VACUUM INTO / PostgreSQL pg_dump), under the backup key.",
   usage: "backup --out FILE [--operator NAME]",
-  options: { out: { type: "string", description: "the backup file (refuses to overwrite)" }, operator: { type: "string", description: "who runs it (recorded; default $USER)" } },
+  options: { out: { type: "string", description: "the backup file (refuses to overwrite)" }, operator: { type: "string", description: "who runs it (recorded; default: the OS user)" } },
   async run(v) {
     const out = requireString(v, "out");
-    const h = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => createBackup(rt, out, operatorArg(v)));
+    const h = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => createBackup(rt, out, recordedBy(v)));
     console.log(JSON.stringify({ file: out, ...h }));
     return 0;
   },

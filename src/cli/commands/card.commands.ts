@@ -1,29 +1,47 @@
 import { CaError } from "../../shared/ca-error.js";
 import { loadConfig } from "../../composition/config.js";
 import { withRuntime } from "../../composition/runtime.js";
-import { openRa } from "../../composition/ra.js";
-import { listReaders, openCards, type Cards } from "../../composition/cards.js";
+import { fieldCipher } from "../../composition/data-keys.js";
+import { cardsWith, listReaders, type Cards } from "../../composition/cards.js";
+import { NO_PRODUCTION, stationProduction } from "../../composition/ra-api-client.js";
+import { OPERATOR_OPTION, operatorArg, readFileArg, recordedBy, requireString, type Command } from "../command.js";
 import { activateAtStation } from "../../composition/card-activation.js";
 import { cryptoRandom } from "../../shared/random.js";
-import { operatorArg, readFileArg, requireString, type Command } from "../command.js";
 
 const READER = { type: "string" as const, description: "PC/SC reader name (default: CARDPKI_CARD_READER, else the only reader holding a card)" };
-const OPERATOR = { type: "string" as const, description: "who runs the station (recorded; default $USER)" };
+const OFFICER = {
+  operator: OPERATOR_OPTION,
+  cert: { type: "string" as const, description: "the station officer's client certificate (PEM; default card.officerCert / CARDPKI_CARD_OFFICER_CERT)" },
+  key: { type: "string" as const, description: "its private key (PEM; default card.officerKey / CARDPKI_CARD_OFFICER_KEY)" },
+  "ra-url": { type: "string" as const, description: "the RA API (default card.raUrl / CARDPKI_CARD_RA_URL, https://localhost:<ra port>)" },
+  "ra-ca": { type: "string" as const, description: "the RA server's certificate or CA (PEM; default card.raCa, else the RA's own ra.tlsCert)" },
+};
 
 type Channel = Awaited<ReturnType<ReturnType<Cards["transport"]>["connect"]>>;
 
+/** The station officer's certificate, key, RA URL and RA CA from the command line (defaults in the configuration). */
+const officerOptions = (v: Record<string, unknown>) => ({
+  ...(typeof v.cert === "string" ? { cert: v.cert } : {}), ...(typeof v.key === "string" ? { key: v.key } : {}),
+  ...(typeof v["ra-url"] === "string" ? { raUrl: v["ra-url"] } : {}), ...(typeof v["ra-ca"] === "string" ? { raCa: v["ra-ca"] } : {}),
+});
+
 /**
- * Runtime, RA, card wiring and (unless `noCard`) the card in the reader for one command; prints
- * the result as JSON. Everything is closed afterwards: readers, PC/SC context, database (no hanging process).
+ * Runtime, card wiring and (unless `noCard`) the card in the reader for one command; prints the
+ * result as JSON. Commands that act on orders or certificates go through the RA API as the station's
+ * officer. Everything is closed afterwards: readers, PC/SC context, database (no hanging process).
  */
-async function onCard(v: Record<string, unknown>, fn: (cards: Cards, ch: Channel | undefined) => Promise<unknown>, noCard = false): Promise<number> {
-  const result = await withRuntime(loadConfig(), {}, async (rt) => {
-    const cards = openCards(rt, await openRa(rt), operatorArg(v));
-    return noCard ? fn(cards, undefined) : cards.withCard(v.reader as string | undefined, (ch) => fn(cards, ch));
+async function onCard(v: Record<string, unknown>, fn: (cards: Cards, ch: Channel | undefined) => Promise<unknown>, opts: { noCard?: boolean; officer?: boolean } = {}): Promise<number> {
+  const config = loadConfig();
+  if (opts.officer) operatorArg(v); // validated before anything opens
+  const result = await withRuntime(config, { withoutAuthorities: true }, async (rt) => {
+    const production = opts.officer ? await stationProduction(rt, officerOptions(v)) : NO_PRODUCTION;
+    const cards = cardsWith(rt, await fieldCipher(rt), production);
+    return opts.noCard ? fn(cards, undefined) : cards.withCard(v.reader as string | undefined, (ch) => fn(cards, ch));
   });
   console.log(JSON.stringify(result, null, 2));
   return 0;
 }
+/** The station operator as the card ledger records them: validated name and OS user (the RA records the officer). */
 const actorOf = (v: Record<string, unknown>) => `operator:${operatorArg(v)}`;
 
 /** A PIN from a file (first line), never from the command line where `ps` would show it. */
@@ -57,23 +75,23 @@ const status: Command = {
 const personalise: Command = {
   name: "personalise",
   summary: "Personalise the card in the reader for an order in production: on-card key, certificate, CHUID, PIN/PUK by policy (REQ-12..16).",
-  usage: "card personalise --order ID [--reader NAME] [--operator NAME]",
-  options: { order: { type: "string", description: "the card order (state IN_PRODUCTION)" }, reader: READER, operator: OPERATOR },
+  usage: "card personalise --order ID --operator NAME --cert FILE --key FILE [--reader NAME] [--ra-url URL] [--ra-ca FILE]",
+  options: { order: { type: "string", description: "the card order (state IN_PRODUCTION)" }, reader: READER, ...OFFICER },
   async run(v) {
     const orderId = requireString(v, "order");
-    return onCard(v, (cards, ch) => cards.job((step) => void console.error(`  ${step}`)).run(orderId, ch!, actorOf(v)));
+    return onCard(v, (cards, ch) => cards.job((step) => void console.error(`  ${step}`)).run(orderId, ch!, actorOf(v)), { officer: true });
   },
 };
 
 const unblock: Command = {
   name: "unblock",
   summary: "Officer-assisted unblock: the PUK on record resets the PIN; the new PIN goes to the holder by another channel (audited).",
-  usage: "card unblock [--reader NAME] [--channel sms|mail|email] [--operator NAME]",
-  options: { reader: READER, channel: { type: "string", description: "how the new PIN reaches the holder (default sms)" }, operator: OPERATOR },
+  usage: "card unblock --operator NAME --cert FILE --key FILE [--reader NAME] [--channel sms|mail|email]",
+  options: { reader: READER, channel: { type: "string", description: "how the new PIN reaches the holder (default sms)" }, ...OFFICER },
   async run(v) {
     const channel = (v.channel as string | undefined) ?? "sms";
     if (!["sms", "mail", "email"].includes(channel)) throw new CaError("invalid-input", "--channel is sms, mail or email");
-    return onCard(v, (cards, ch) => cards.lifecycle.unblock(ch!, actorOf(v), channel as "sms"));
+    return onCard(v, (cards, ch) => cards.lifecycle.unblock(ch!, actorOf(v), channel as "sms"), { officer: true });
   },
 };
 
@@ -81,11 +99,11 @@ const changePin: Command = {
   name: "change-pin",
   summary: "The holder replaces the transport (or reset) PIN with their own (REQ-16).",
   usage: "card change-pin --old-pin-file F --new-pin-file F [--reader NAME]",
-  options: { reader: READER, "old-pin-file": { type: "string", description: "file holding the current PIN" }, "new-pin-file": { type: "string", description: "file holding the new PIN" }, operator: OPERATOR },
+  options: { reader: READER, "old-pin-file": { type: "string", description: "file holding the current PIN" }, "new-pin-file": { type: "string", description: "file holding the new PIN" }, operator: { type: "string", description: "who assists (optional; recorded with the OS user)" } },
   async run(v) {
     const oldPin = pinFile(v, "old-pin-file");
     const newPin = pinFile(v, "new-pin-file");
-    return onCard(v, async (cards, ch) => (await cards.lifecycle.changePin(ch!, `holder-station:${operatorArg(v)}`, oldPin, newPin), { changed: true }));
+    return onCard(v, async (cards, ch) => (await cards.lifecycle.changePin(ch!, `holder-station:${recordedBy(v)}`, oldPin, newPin), { changed: true }));
   },
 };
 
@@ -130,22 +148,22 @@ const activate: Command = {
 const retire: Command = {
   name: "retire",
   summary: "Retire the card in the reader: revoke its certificate, remove its objects and zeroise it (PIV reset).",
-  usage: "card retire --reason R [--reader NAME] [--operator NAME]",
-  options: { reader: READER, reason: { type: "string", description: "RFC 5280 reason for its certificate (e.g. cessationOfOperation, keyCompromise)" }, operator: OPERATOR },
+  usage: "card retire --reason R --operator NAME --cert FILE --key FILE [--reader NAME]",
+  options: { reader: READER, reason: { type: "string", description: "RFC 5280 reason for its certificate (e.g. cessationOfOperation, keyCompromise)" }, ...OFFICER },
   async run(v) {
     const reason = requireString(v, "reason");
-    return onCard(v, (cards, ch) => cards.lifecycle.retire(ch!, actorOf(v), reason));
+    return onCard(v, (cards, ch) => cards.lifecycle.retire(ch!, actorOf(v), reason), { officer: true });
   },
 };
 
 const lost: Command = {
   name: "lost",
   summary: "A card reported lost or stolen: revoke its certificate (keyCompromise) and bar the card; the replacement is a new order.",
-  usage: "card lost --order ID [--operator NAME]",
-  options: { order: { type: "string", description: "the order the lost card was made for" }, operator: OPERATOR },
+  usage: "card lost --order ID --operator NAME --cert FILE --key FILE",
+  options: { order: { type: "string", description: "the order the lost card was made for" }, ...OFFICER },
   async run(v) {
     const orderId = requireString(v, "order");
-    return onCard(v, (cards) => cards.lifecycle.reportLost(orderId, actorOf(v)), true);
+    return onCard(v, (cards) => cards.lifecycle.reportLost(orderId, actorOf(v)), { noCard: true, officer: true });
   },
 };
 

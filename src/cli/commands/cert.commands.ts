@@ -4,7 +4,7 @@ import { toPem } from "../../asn1/der.js";
 import { loadConfig } from "../../composition/config.js";
 import { withRuntime, type Runtime } from "../../composition/runtime.js";
 import { parseSubjectArg } from "../subject-arg.js";
-import { operatorArg, publicKeyArg, readFileArg, requireString, type Command } from "../command.js";
+import { OPERATOR_OPTION, operatorArg, publicKeyArg, readFileArg, requireString, type Command } from "../command.js";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { Certificate } from "@peculiar/asn1-x509";
 import { nameToString } from "../../asn1/name.js";
@@ -12,7 +12,7 @@ import { nameToString } from "../../asn1/name.js";
 const issue: Command = {
   name: "issue",
   summary: "Issue a certificate from an infrastructure profile (ocsp-signer, ra-officer bootstrap). End-entity cards go through the RA.",
-  usage: "cert issue --profile ID --ca CA (--csr FILE | --public-key FILE) --subject 'CN=..,O=..,C=..' [--email E] [--upn U] [--out FILE]",
+  usage: "cert issue --profile ID --ca CA (--csr FILE | --public-key FILE) --subject 'CN=..,O=..,C=..' [--email E [--validated-domain D]] [--upn U] [--out FILE] --operator NAME",
   options: {
     profile: { type: "string", description: "certificate profile id (infrastructure kind only)" },
     ca: { type: "string", description: "issuing CA id (default: the only active one)" },
@@ -21,13 +21,15 @@ const issue: Command = {
     subject: { type: "string", description: "verified subject attributes, e.g. 'CN=OCSP 1,O=Org,C=SE'" },
     email: { type: "string", multiple: true, description: "rfc822Name SAN" },
     upn: { type: "string", multiple: true, description: "UPN otherName SAN" },
-    operator: { type: "string", description: "operator name recorded with the serial (default $USER)" },
+    "validated-domain": { type: "string", multiple: true, description: "REQ-01: a domain the subject's organisation validated; profiles with an e-mail domain rule take --email only within these" },
+    operator: OPERATOR_OPTION,
     out: { type: "string", description: "write the PEM certificate here (refuses to overwrite) instead of stdout" },
   },
   async run(v) {
     const config = loadConfig();
     const profileId = requireString(v, "profile");
     const subject = parseSubjectArg(requireString(v, "subject"));
+    const requestedBy = operatorOf(v);
     const out = v.out as string | undefined;
     if (out && existsSync(out)) throw new CaError("conflict", `${out} exists; refusing to overwrite`);
     let publicKey: Uint8Array | undefined;
@@ -39,13 +41,15 @@ const issue: Command = {
       return rt.issuer.issue(rt.authority(caId), {
         profileId, subject, ...(csr ? { csr } : {}), ...(publicKey ? { publicKey } : {}),
         san: { ...(v.email ? { email: v.email as string[] } : {}), ...(v.upn ? { upn: v.upn as string[] } : {}) },
-        requestedBy: operatorOf(v),
+        requestedBy,
         allowedKinds: ["infrastructure"],
+        ...(v["validated-domain"] ? { validatedEmailDomains: v["validated-domain"] as string[] } : {}),
       });
     });
     const pem = toPem("CERTIFICATE", issued.der);
     if (out) writeFileSync(out, pem, { flag: "wx" });
     else process.stdout.write(pem);
+    if (issued.omittedEmails) console.error(`e-mail SAN left out (${issued.omittedEmails.join(", ")}): outside the validated domains; give --validated-domain (REQ-01)`);
     console.error(`issued serial ${issued.serial} (${issued.profileId}) by ${issued.issuerId}, valid until ${issued.notAfter.toISOString()}`);
     return 0;
   },
@@ -90,11 +94,11 @@ const operatorOf = (v: Record<string, unknown>) => `operator:${operatorArg(v)}`;
 const revoke: Command = {
   name: "revoke",
   summary: "Revoke a certificate with an RFC 5280 reason the policy allows; a revoked certificate can only be upgraded to keyCompromise.",
-  usage: "cert revoke SERIAL --reason R [--invalidity-date ISO] [--operator NAME]",
+  usage: "cert revoke SERIAL --reason R [--invalidity-date ISO] --operator NAME",
   options: {
     reason: { type: "string", description: "unspecified | keyCompromise | affiliationChanged | superseded | cessationOfOperation | certificateHold (policy list)" },
     "invalidity-date": { type: "string", description: "when the key was (suspected) compromised, ISO 8601 (RFC 5280 5.3.2)" },
-    operator: { type: "string", description: "who asks (recorded; default $USER)" },
+    operator: OPERATOR_OPTION,
   },
   async run(v, pos) {
     const serial = serialArg(pos);
@@ -113,8 +117,8 @@ function holdCommand(name: "suspend" | "resume", summary: string): Command {
   return {
     name,
     summary,
-    usage: `cert ${name} SERIAL [--operator NAME]`,
-    options: { operator: { type: "string", description: "who asks (recorded; default $USER)" } },
+    usage: `cert ${name} SERIAL --operator NAME`,
+    options: { operator: OPERATOR_OPTION },
     async run(v, pos) {
       const serial = serialArg(pos);
       return withRegistry((rt) => rt.registry[name](serial, operatorOf(v)));

@@ -2,26 +2,26 @@ import { writeFileSync, existsSync } from "node:fs";
 import { CaError } from "../../shared/ca-error.js";
 import { loadConfig } from "../../composition/config.js";
 import { withRuntime } from "../../composition/runtime.js";
-import { operatorArg, type Command } from "../command.js";
+import { OPERATOR_OPTION, operatorArg, type Command } from "../command.js";
 
 const generate: Command = {
   name: "generate",
   summary: "Sign a new full (or --delta) CRL for an issuing CA now; the service also does this on its schedule.",
-  usage: "crl generate [--ca ID] [--delta] [--out FILE] [--operator NAME]",
+  usage: "crl generate [--ca ID] [--delta] [--out FILE] --operator NAME",
   options: {
     ca: { type: "string", description: "issuing CA id (default: every active one)" },
     delta: { type: "boolean", description: "a delta CRL over the latest full CRL" },
     out: { type: "string", description: "also write the DER CRL here (refuses to overwrite)" },
-    operator: { type: "string", description: "who asks (recorded; default $USER)" },
+    operator: OPERATOR_OPTION,
   },
   async run(v) {
+    const actor = `operator:${operatorArg(v)}`;
     const out = v.out as string | undefined;
     if (out && existsSync(out)) throw new CaError("conflict", `${out} exists; refusing to overwrite`);
     return withRuntime(loadConfig(), {}, async (rt) => {
       const ids = typeof v.ca === "string" ? [v.ca] : [...rt.authorities.keys()];
       if (ids.length === 0) throw new CaError("config", "no active issuing CA (issuingCas in the configuration)");
       if (out && ids.length !== 1) throw new CaError("invalid-input", "--out needs a single --ca");
-      const actor = `operator:${operatorArg(v)}`;
       for (const id of ids) {
         const a = rt.authority(id);
         const crl = v.delta ? await rt.crls.generateDelta(a, actor) : await rt.crls.generateFull(a, actor);

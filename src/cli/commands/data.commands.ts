@@ -1,15 +1,15 @@
 import { loadConfig } from "../../composition/config.js";
 import { withRuntime } from "../../composition/runtime.js";
 import { personalDataStatus, rotateDataKey, sealExistingPersonalData } from "../../composition/data-keys.js";
-import { operatorArg, type Command, type CommandGroup } from "../command.js";
+import { OPERATOR_OPTION, operatorArg, type Command, type CommandGroup } from "../command.js";
 
-const operator = { operator: { type: "string", description: "who runs it (recorded in the audit trail; default $USER)" } } as const;
+const operator = { operator: OPERATOR_OPTION } as const;
 
 /** REQ-29: seal personal data written before encryption at rest (or under an older data key). */
 const encryptExisting: Command = {
   name: "encrypt-existing",
   summary: "Encrypt personal data still in clear (rows from before REQ-29) or under an older data key; audited per batch. Safe to run again.",
-  usage: "data encrypt-existing [--operator NAME]",
+  usage: "data encrypt-existing --operator NAME",
   options: operator,
   async run(v) {
     const r = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => sealExistingPersonalData(rt, `operator:${operatorArg(v)}`));
@@ -21,7 +21,7 @@ const encryptExisting: Command = {
 const rotateKey: Command = {
   name: "rotate-key",
   summary: "Make a new data-encryption key (wrapped by the HSM) for new writes; restart running services, then run 'data encrypt-existing'.",
-  usage: "data rotate-key [--operator NAME]",
+  usage: "data rotate-key --operator NAME",
   options: operator,
   async run(v) {
     const r = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => rotateDataKey(rt, `operator:${operatorArg(v)}`));
