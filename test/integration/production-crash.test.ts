@@ -45,7 +45,7 @@ describe(`crash: kill -9 during production over the RA API [${backend}]`, functi
     const env = await demoEnvReady(this, backend);
     const config = loadConfig(env.env);
     const reg = JSON.parse(readFileSync(config.ra.registerFile, "utf8"));
-    for (let i = 0; i < ORDERS; i++) reg.people[HOLDER(i)] = { status: "alive" };
+    for (let i = 0; i < ORDERS; i++) reg.people[HOLDER(i)] = { status: "alive", givenName: "Crash", surname: `Holder ${i}` }; // the certificate name comes from the register (REQ-07)
     writeFileSync(config.ra.registerFile, JSON.stringify(reg));
 
     // Orders up to IN_PRODUCTION, prepared through the order service (the part under test is production),
