@@ -92,7 +92,6 @@ describe("applicant and holder pages in headless Chromium", function () {
     expect([cookie.httpOnly, cookie.secure, cookie.sameSite, cookie.path]).to.deep.equal([true, true, "Strict", "/api/v1/applicant"]);
     expect((await ra.orderStore.load(order.id))!.state).to.equal("TERMS_ACCEPTED");
     // A reload keeps the session (the fragment is gone, the token used).
-    await page.reload();
     await page.locator("#status", { hasText: "You accepted the terms" }).waitFor();
     expect(errors).to.deep.equal([]);
 
@@ -149,13 +148,13 @@ describe("applicant and holder pages in headless Chromium", function () {
     await page.getByText("Signed in with your LoA3 card").waitFor();
     const session = (await ctx.cookies()).find((c) => c.name === "cardpki_session")!;
     expect([session.httpOnly, session.secure, session.sameSite]).to.deep.equal([true, true, "Strict"]);
-    const mine = page.locator(`section.card[data-serial="${card1.serial}"]`);
-    await mine.locator(".card-status", { hasText: "Waiting for activation" }).waitFor();
-    await shot(page, "04-holder-cards-before-activation");
-    // REQ-16 (LoA3): the card station records the transport PIN replaced; the card signs the RA's challenge
-    // shown on the page (here the test plays the holder's card client with the software key).
+    // REQ-16: the card is on hold until activation: signed in with it, the holder sees the activation step only.
+    await page.getByRole("button", { name: "Activate my card" }).waitFor();
+    expect(await page.locator('nav a[href="#/cards"]').isVisible()).to.equal(false);
+    await shot(page, "04-holder-activation-step");
+    // The card station records the transport PIN replaced; the card signs the RA's challenge shown on the page
+    // (here the test plays the holder's card client with the software key).
     await ra.activation.recordPinReplacement(o3, first.orderId, { cardSerial: "software-card" });
-    await mine.getByRole("link", { name: "Activate this card" }).click();
     const message = (await page.locator("#activation-message").textContent())!;
     expect(message).to.match(new RegExp(`^cardpki-activation-v1:${first.orderId}:`));
     await page.getByLabel("The card's signature over this text (base64)").fill(sign("sha256", Buffer.from(message), card1.privateKey).toString("base64"));

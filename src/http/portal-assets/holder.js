@@ -98,10 +98,10 @@ async function activation() {
     if (me.credentialOnHold) {
       // The card is released: sign in again, now with every step open to it.
       await signIn();
-      location.hash = "#/pin";
-      return route();
     }
-    location.hash = "#/pin";
+    // The hash change routes (once: a second render would clear the message).
+    if (location.hash === "#/pin") await route();
+    else location.hash = "#/pin";
   })));
   page("Activate your card",
     h("p", { text: "Activation proves that the card reached you: you sign in with the card and its PIN" + (a.needsActivationCode ? " and enter the activation code you received by another channel." : ".") }),
