@@ -13,7 +13,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { join } from "node:path";
-import { generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync, sign } from "node:crypto";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../src/composition/config.js";
 import { setupDemo } from "../src/composition/demo-setup.js";
@@ -105,14 +105,19 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
     await ra.orders.act(o.id, "approve", o2, {});
     await ra.orders.act(o.id, "start-production", o1, {});
     // The card station's part: the card recorded for the order, then production with the card's attestation (verified by the RA).
-    const produced = await produceAttested(rt, ra, o.id, producer, cards[k++ % cards.length]!);
+    const card = cards[k++ % cards.length]!;
+    const produced = await produceAttested(rt, ra, o.id, producer, card);
     await ra.orders.act(o.id, "hand-out", o3, { secondIdentification: { document: doc, faceCompared: true } });
-    await ra.orders.act(o.id, "activate", { kind: "holder", personId: a.id, roles: [], credentialSerial: produced.certSerial!, loa: 3 }, {});
+    // REQ-16: the station records the transport PIN replacement, the card (a software key here) signs the RA's challenge.
+    const holder: Actor = { kind: "holder", personId: a.id, roles: [], credentialSerial: produced.certSerial!, loa: 3, credentialOnHold: true };
+    await ra.activation.recordPinReplacement(o3, o.id, {});
+    const c = await ra.activation.challenge(holder, o.id);
+    await ra.orders.act(o.id, "activate", holder, { challengeSignature: new Uint8Array(sign(c.hash, Buffer.from(c.message), card.privateKey)) });
   };
   const issuance = await measure(concurrency, Math.min(seconds, 5), issueOne);
   const result = await measure(concurrency, seconds, lifecycle);
   return {
-    benchmark: `full LoA3 order lifecycles (9 audited compare-and-set transitions + 1 HSM issuance + the card record and a verified PIV attestation each), ${rt.config.databaseUrl.startsWith("sqlite:") ? "SQLite WAL synchronous=FULL" : "PostgreSQL 15 (local, fsync on)"}, in process`, concurrency,
+    benchmark: `full LoA3 order lifecycles (10 audited compare-and-set transitions incl. the production saga's reserve, 1 HSM issuance on hold, the card record and a verified PIV attestation, the activation challenge and PIN record, the release each), ${rt.config.databaseUrl.startsWith("sqlite:") ? "SQLite WAL synchronous=FULL" : "PostgreSQL 15 (local, fsync on)"}, in process`, concurrency,
     cardpki: result, issuanceAloneSameRun: issuance,
     ratioToIssuanceAlone: Number((result.perSecond / issuance.perSecond).toFixed(3)),
     target: { lifecyclesPerSecond: 200, met: result.perSecond >= 200 },

@@ -86,6 +86,9 @@ const STEP: Record<string, string> = {
   "order.identify": "identified in person", "order.identify-by-eid": "identified by a valid eID", "order.approve": "approved for production",
   "order.start-production": "released to production", "order.produce": "certificate issued for the card's key", "order.production-failed": "production failed, certificate revoked",
   "order.hand-out": "card handed out", "order.send-by-mail": "card sent by mail", "order.activate": "card activated by the holder", "order.expire": "expired unactivated",
+  "order.production.reserve": "serial reserved for the order (production saga)", "order.production.fail": "signing failed, serial burnt, order back in production",
+  "order.production.compensate": "production did not complete: serial revoked, order back in production", "cert.abandon": "unfinished serial published as revoked",
+  "order.transport-pin-replaced": "card station recorded the transport PIN replaced", "order.activation-challenge": "activation challenge given to the card",
   "order.reject": "rejected", "order.cancel": "cancelled", "cert.reserve": "serial reserved", "cert.issue": "certificate signed and stored",
   "cert.revoke": "certificate revoked", "cert.hold": "certificate suspended", "cert.resume": "suspension lifted",
   "card.personalise.start": "card connected for personalisation", "card.key.generate": "key pair generated on the card", "card.certificate.write": "certificate written to the card",
@@ -100,6 +103,7 @@ function describe(e: EvidenceEvent): string {
   if (typeof d.documentType === "string") bits.push(`document ${d.documentType}`);
   if (d.register && typeof d.register === "object") bits.push(`register: ${(d.register as { status?: string }).status ?? "checked"}`);
   if (typeof d.certificate === "string") bits.push(`certificate ${d.certificate}`);
+  if (e.action === "cert.hold" && d.cause === "activation") bits.push("on hold until the holder activates the card (REQ-16)");
   if (typeof d.spkiSha256 === "string") bits.push(`key SPKI SHA-256 ${d.spkiSha256.slice(0, 16)}…`);
   if (d.keyOrigin && typeof d.keyOrigin === "object") bits.push(keyOriginText(d.keyOrigin as Record<string, unknown>));
   if (typeof d.verified === "string") bits.push(d.verified);
@@ -174,6 +178,15 @@ export function buildEvidence(input: EvidenceInput): Evidence {
     else
       add("key generated on the card", "REQ-14", "CPS 6.1.1", input.card ? keyOnCard !== undefined : undefined,
         (keyOnCard ? `card ${input.card?.cardSerial}, slot ${String(keyOnCard.details?.slot ?? "?")}` : "no card personalisation recorded") + "; no key attestation recorded (produced before attestation was required)");
+    // REQ-16: relying parties saw the card as unusable until the holder activated it.
+    const bornHeld = input.events.find((e) => e.action === "cert.hold" && e.details?.cause === "activation");
+    if (produced)
+      add("on hold from issuance until the holder's activation", "REQ-16", "CPS 4.4.1", bornHeld !== undefined,
+        bornHeld ? `held ${iso(bornHeld.at)}${order.activatedAt !== undefined ? `, released at the activation ${iso(order.activatedAt)}` : ", awaiting activation"}` : "issued without the activation hold");
+    const activation = input.events.find((e) => e.action === "order.activate")?.details?.activation as { challengeSigned?: boolean; transportPinReplaced?: { at: string; recordedBy: string } } | undefined;
+    if (order.loa >= 3 && order.activatedAt !== undefined)
+      add("activated by the card after the transport PIN was replaced", "REQ-16", "CPS 4.4.1", activation?.challengeSigned === true && activation.transportPinReplaced !== undefined,
+        activation?.transportPinReplaced ? `challenge signed by the card; PIN change recorded by ${activation.transportPinReplaced.recordedBy} at ${activation.transportPinReplaced.at}` : "no card signature or PIN change record");
     if (order.activatedAt !== undefined && order.handedOutAt !== undefined)
       add("activated within the deadline", "REQ-15", "CPS 4.4.1", order.activatedAt - order.handedOutAt <= order.activationDeadlineDays * DAY, `handed out ${iso(order.handedOutAt)}, activated ${iso(order.activatedAt)} (deadline ${order.activationDeadlineDays} days)`);
     else if (order.handedOutAt !== undefined)

@@ -50,6 +50,13 @@ export interface IssuedCertificate {
   readonly omittedEmails?: readonly string[];
 }
 
+/**
+ * Where the issuer records a serial before and after signing: the CA store by default; a caller
+ * may hand in a recorder that writes the same records together with its own (the RA's production
+ * saga links serial and order in one transaction). The pipeline and its order stay the issuer's.
+ */
+export type IssuanceRecorder = Pick<CertStore, "reserve" | "complete" | "fail">;
+
 export interface IssuerDeps {
   readonly profiles: ReadonlyMap<string, CertificateProfile>;
   readonly store: CertStore;
@@ -107,9 +114,10 @@ export class CertificateIssuer {
     return { profile, tbsDer, subjectDn: subjectToString(req.subject), notBefore, notAfter, omittedEmails };
   }
 
-  async issue(issuer: Authority, req: IssuanceRequest): Promise<IssuedCertificate> {
+  async issue(issuer: Authority, req: IssuanceRequest, recorder?: IssuanceRecorder): Promise<IssuedCertificate> {
     this.deps.gate?.();
-    const { store, clock, random } = this.deps;
+    const { clock, random } = this.deps;
+    const store = recorder ?? this.deps.store;
     for (let attempt = 0; ; attempt++) {
       const serial = newSerial(issuer.serialPrefix, random);
       const p = this.prepare(issuer, req, serial);
@@ -124,8 +132,9 @@ export class CertificateIssuer {
           notBefore: p.notBefore, notAfter: p.notAfter, tbs: p.tbsDer, requestedBy: req.requestedBy,
         }, event("cert.reserve", "success", { subject: p.subjectDn, ...(p.omittedEmails.length ? { emailSanOmitted: p.omittedEmails.length, rule: "outside the validated domains (REQ-01)" } : {}) }));
       } catch (e) {
-        // A serial collision (never expected with 128 random bits) burns the serial and draws another.
-        if (CaError.is(e, "conflict") && attempt < 3) continue;
+        // A serial collision (never expected with 128 random bits) burns the serial and draws another;
+        // a conflict the recorder marks final (its own records changed) is not about the serial.
+        if (CaError.is(e, "conflict") && e.details?.final !== true && attempt < 3) continue;
         throw e;
       }
       let signature: Uint8Array;

@@ -94,14 +94,23 @@ export class CrlPublisher {
       made.push(await this.generateFull(issuer, "system:crl-schedule"));
       return made;
     }
+    // Deltas first: a change since the full CRL (removeFromCRL for a released hold) reaches the delta
+    // over the CRL that relying parties hold now.
+    const sinceFull = await revocations.eventsSince(full.lastEventSeq, issuer.id);
     const delta = await revocations.latestCrl(issuer.id, "delta");
     const covered = Math.max(full.lastEventSeq, delta?.baseNumber === full.number ? delta.lastEventSeq : 0);
-    const pending = (await revocations.eventsSince(covered, issuer.id)).length > 0;
+    const pending = sinceFull.some((e) => e.seq > covered);
     const stale = !delta || delta.baseNumber !== full.number || now >= delta.thisUpdate.getTime() + (policy.crl.deltaMinutes * 60_000) / 2;
     if (pending || stale) {
       const d = await this.generateDelta(issuer, pending ? "system:crl-after-revocation" : "system:crl-schedule");
       if (d) made.push(d);
     }
+    // CPS 4.9.7: a revocation reaches the FULL CRL within afterRevocationSeconds too (relying parties
+    // such as `openssl verify -crl_check` read only the full CRL). While revocations keep coming, a
+    // new full CRL at most every quarter of that time: a revocation waits at most a quarter plus one
+    // tick (the service ticks at least every half of it).
+    if (sinceFull.length > 0 && now - full.thisUpdate.getTime() >= (policy.crl.afterRevocationSeconds * 1000) / 4)
+      made.push(await this.generateFull(issuer, "system:crl-after-revocation"));
     return made;
   }
 }

@@ -42,6 +42,14 @@ export interface Reservation {
 
 export type CertStatus = "reserved" | "issued" | "failed" | "unfinished";
 
+/**
+ * Why a certificate is on hold (certificateHold on OCSP and CRL either way): placed at issuance
+ * until the holder activates the card (REQ-16), placed on request (holder, officer, operator),
+ * or both (a card suspended on request before it was activated: lifting the request leaves it
+ * awaiting activation).
+ */
+export type HoldCause = "activation" | "request" | "activation+request";
+
 export interface CertRecord {
   readonly serial: string;
   readonly issuerId: string;
@@ -54,6 +62,8 @@ export interface CertRecord {
   readonly der: Uint8Array | undefined;
   readonly revokedAt: Date | undefined;
   readonly revocationReason: string | undefined;
+  /** Set while on hold (undefined for holds recorded before causes were: treated as "request"). */
+  readonly holdCause?: HoldCause | undefined;
   readonly createdAt: Date;
 }
 
@@ -100,6 +110,10 @@ export interface RevocationChange {
   readonly actor: string;
   /** Optimistic lock: the reason the caller read (undefined = not revoked). */
   readonly expectedReason: string | undefined;
+  /** New hold cause (null/undefined when not on hold afterwards). */
+  readonly holdCause?: HoldCause | null;
+  /** Optimistic lock on the cause too, when the caller read one (a change of cause keeps the reason). */
+  readonly expectedHoldCause?: HoldCause | null;
 }
 
 export interface RevokedEntry {

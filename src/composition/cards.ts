@@ -29,7 +29,7 @@ export interface Cards {
  * the RA server's station, resolved from their client certificate): never a name typed on a
  * command line. The standalone station goes through the RA API instead (ra-api-card-production.ts).
  */
-export function cardProduction(rt: Runtime, ra: Ra, actor: Actor): CardProduction {
+export function cardProduction(_rt: Runtime, ra: Ra, actor: Actor): CardProduction {
   if (actor.kind !== "officer" || !actor.personId || !actor.credentialSerial && !actor.organisationId)
     throw new CaError("unauthorized", "the card station acts only as an authenticated officer (REQ-22)");
   return {
@@ -45,9 +45,8 @@ export function cardProduction(rt: Runtime, ra: Ra, actor: Actor): CardProductio
       const o = await ra.orders.act(orderId, "produce", actor, key.attestation
         ? { publicKey: key.spki, attestation: key.attestation }
         : { publicKey: key.spki, keyOrigin: "card-station", cardStation: { cardSerial: key.cardSerial } });
-      const rec = await rt.store.get(o.certSerial!);
-      if (!rec?.der) throw new CaError("internal", `certificate ${o.certSerial} was issued but is not in the store`);
-      return { serial: rec.serial, der: rec.der };
+      if (!o.issued) throw new CaError("internal", `order ${orderId} was produced without a certificate`);
+      return { serial: o.issued.serial, der: o.issued.der }; // the CA's answer: nothing is read back from the store
     },
     async undo(orderId, serial) {
       const o = await ra.orderStore.load(orderId);

@@ -55,9 +55,9 @@ export function raApiClient(opts: { url: string; cert: Buffer; key: Buffer; ca?:
  * The standalone card station's port to the RA: every step on the order goes through the RA API
  * as the station's officer (their client certificate), so the RA resolves, scopes, guards and
  * audits it like any officer's call; never a name typed on the command line. The certificate's
- * DER is read from the CA store the station shares.
+ * DER comes with the RA's answer (on hold until activation).
  */
-export function raApiCardProduction(client: RaApiClient, rt: Runtime, workflows: ReadonlyMap<string, Workflow>): CardProduction {
+export function raApiCardProduction(client: RaApiClient, _rt: Runtime, workflows: ReadonlyMap<string, Workflow>): CardProduction {
   return {
     async order(orderId): Promise<ProductionOrder> {
       const o = await client.call("GET", `/orders/${orderId}`);
@@ -72,9 +72,9 @@ export function raApiCardProduction(client: RaApiClient, rt: Runtime, workflows:
       const o = await client.call("POST", `/orders/${orderId}/actions/produce`, key.attestation
         ? { publicKey: b64(key.spki), attestation: { certificate: b64(key.attestation.certificate), intermediate: b64(key.attestation.intermediate) } }
         : { publicKey: b64(key.spki), keyOrigin: "card-station" });
-      const rec = await rt.store.get(o.certificateSerial);
-      if (!rec?.der) throw new CaError("internal", `certificate ${o.certificateSerial} was issued but is not in the store`);
-      return { serial: rec.serial, der: rec.der };
+      // The RA answers with the certificate (on hold until activation): nothing is read back from the store.
+      if (!o.certificate) throw new CaError("internal", `order ${orderId} was produced without a certificate in the answer`);
+      return { serial: o.certificateSerial, der: new Uint8Array(Buffer.from(o.certificate, "base64")) };
     },
     async undo(orderId, serial) {
       const o = await client.call("GET", `/orders/${orderId}`);

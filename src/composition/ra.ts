@@ -8,6 +8,10 @@ import { OrderService } from "../ra/order-service.js";
 import { RevocationDesk } from "../ra/revocation-desk.js";
 import { ExpiryScheduler } from "../ra/expiry-scheduler.js";
 import { CredentialResolver } from "../ra/credential-resolver.js";
+import { ActivationDesk } from "../ra/activation.js";
+import type { ProductionSaga } from "../ra/production-saga.js";
+import { KnexActivationStore } from "../store/activation.store.js";
+import { KnexLinkedWrites } from "../store/linked-writes.js";
 import type { CardCertificates, DocumentRegister, PopulationRegister } from "../ra/ports.js";
 import { KnexOrderStore } from "../store/order.store.js";
 import { KnexDirectoryStore } from "../store/directory.store.js";
@@ -40,6 +44,10 @@ export interface Ra {
   readonly desk: RevocationDesk;
   readonly expiry: ExpiryScheduler;
   readonly resolver: CredentialResolver;
+  /** REQ-16: activation challenges and the card station's record of the transport PIN change. */
+  readonly activation: ActivationDesk;
+  /** Production as one crash-safe saga; its recovery runs at start and periodically. */
+  readonly saga: ProductionSaga;
 }
 
 /** REQ-28: the keyed-hash key; made (32 random bytes, owner-only) on first use. */
@@ -55,19 +63,21 @@ export async function openRa(rt: Runtime, opts: { register?: PopulationRegister;
   const cipher = await fieldCipher(rt);
   const orderStore = new KnexOrderStore(rt.db, rt.readDb, cipher);
   const directory = new KnexDirectoryStore(rt.db, rt.readDb, cipher);
-  const certs = opts.certs ?? cardCertificates(rt, () => rt.authority(rt.config.issuingCas[0] ?? ""));
+  // Each record of a card certificate is written with its order's change (the production saga).
+  const certs = opts.certs ?? cardCertificates(rt, () => rt.authority(rt.config.issuingCas[0] ?? ""), { writes: new KnexLinkedWrites(rt.db, orderStore, rt.store), orders: orderStore });
   const hasher = new KeyedHasher(hashKey(rt));
   const register = opts.register ?? fileRegister(rt.config.ra.registerFile);
   // REQ-05 "where a register is available": a configured register must answer (fail closed); the default file only if present.
   const { documentRegisterFile, documentRegisterConfigured } = rt.config.ra;
   const documents = opts.documents ?? (documentRegisterConfigured || existsSync(documentRegisterFile) ? fileDocumentRegister(documentRegisterFile) : undefined);
   const { clock, random } = rt;
+  const activation = new ActivationDesk({ orders: orderStore, records: new KnexActivationStore(rt.db, rt.readDb), certs, clock, random });
   // REQ-14: attestation roots from the CA store, the card the station recorded from the card ledger.
   const keyOrigins = opts.keyOrigins ?? keyOriginDeps(rt.config.caStoreDir, new KnexCardStore(rt.db, rt.readDb, cipher));
-  const orders = new OrderService({ orders: orderStore, directory, workflows, certs, register, hasher, clock, random, currentTermsVersion: rt.config.ra.termsVersion, keyOrigins, ...(documents ? { documents } : {}),
+  const orders = new OrderService({ orders: orderStore, directory, workflows, certs, register, hasher, clock, random, currentTermsVersion: rt.config.ra.termsVersion, keyOrigins, activation, ...(documents ? { documents } : {}),
     publicUrl: opts.publicUrl ?? (() => rt.config.ra.publicUrl) });
   return {
-    workflows, orderStore, directory, certs, hasher, orders, cipher, outbox: new KnexOutboxStore(rt.readDb, cipher),
+    workflows, orderStore, directory, certs, hasher, orders, cipher, outbox: new KnexOutboxStore(rt.readDb, cipher), activation, saga: orders.saga,
     onboarding: new Onboarding({ directory, orders: orderStore, certs, hasher, clock, random }),
     desk: new RevocationDesk({ requests: new KnexRevocationRequestStore(rt.db), orders: orderStore, directory, certs, policy: rt.revocationPolicy, clock, random }),
     expiry: new ExpiryScheduler({ orders: orderStore, service: orders, certs, workflows, clock }),

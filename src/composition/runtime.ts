@@ -111,7 +111,7 @@ export async function openRuntime(config: Config, opts: RuntimeOptions = {}): Pr
     await db.destroy();
     throw new CaError("unavailable", `database readers: ${(e as Error).message}`);
   });
-  const store = new KnexCertStore(db);
+  const store = new KnexCertStore(db, readDb);
   // REQ-30: a database restored from an older backup signs nothing until the operator reconciles.
   const gap = opts.publicOnly ? undefined : await restoreGap(new KnexAuditStore(db, readDb), config.audit.checkpointFile).catch(async (e) => {
     if (readDb !== db) await readDb.destroy();

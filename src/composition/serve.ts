@@ -64,6 +64,8 @@ export interface ServiceOptions {
   readonly onLeaseLost?: (e: Error) => void;
   /** Aborts a standby's wait for the lease. */
   readonly signal?: AbortSignal;
+  /** How often the production saga's recovery sweep runs (default 60 s). */
+  readonly productionSweepMs?: number;
   /** The service's clock (tests: a FixedClock to age approvals and deadlines); default the system clock. */
   readonly clock?: Clock;
 }
@@ -253,6 +255,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
 
   let raPart: Service["ra"];
   let expiryLoop: ReturnType<typeof loop> | undefined;
+  let productionLoop: ReturnType<typeof loop> | undefined;
   let deliveryLoop: ReturnType<typeof loop> | undefined;
   let delivery: Delivery | undefined;
   if (writer && existsSync(config.ra.tlsCert) && existsSync(config.ra.tlsKey) && authorities.size > 0) {
@@ -260,6 +263,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       // The applicant's link (contract: <ra.publicUrl>/applicant/#order=…&token=…); by default the port the RA API listens on.
       let publicUrl = config.ra.publicUrl;
       const ra = await openRa(runtime, { publicUrl: () => publicUrl });
+      // Production saga recovery before the first request: PRODUCING orders compensated, orphan card certificates revoked.
+      const recovered = await ra.saga.recover({ staleMs: 0 });
+      if (recovered.compensated.length + recovered.revoked.length > 0) log.warn("production recovery", recovered);
       // REQ-15: the outbox is delivered by the writer; channels without settings wait.
       delivery = openDelivery(runtime, ra);
       const d = delivery;
@@ -272,7 +278,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       const self = openSelfService(runtime, ra); // applicant and holder pages
       const auditReads = auditAccess(runtime, trail); // REQ-23/27/31: scoped, capped, audited
       const app = buildRaApp({
-        resolve: (serial, der) => ra.resolver.resolve(serial, der), onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk, applicant: self.applicant, holder: self.holder,
+        resolve: (serial, der) => ra.resolver.resolve(serial, der), onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk, activation: ra.activation, applicant: self.applicant, holder: self.holder,
         audit: (e) => recordAuditEvent(runtime.db, e), evidence: (serial, reader) => auditReads.evidence(serial, { kind: "actor", actor: reader }), report: (from, to, reader) => auditReads.report(from, to, { kind: "actor", actor: reader }),
         timeline: async (orderId) => (await trail.store.forObject("order", orderId)).map((e) => ({ at: e.at, actor: e.actor, action: e.action, outcome: e.outcome, policy: e.policy })),
         cardStation: cardStation(runtime, ra), delivery: d,
@@ -292,6 +298,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       // REQ-15: cards not activated in time are blocked automatically.
       expiryLoop = loop("order expiry", config.ra.expirySweepSeconds * 1000, () => ra.expiry.sweep());
       void expiryLoop.kick();
+      productionLoop = loop("production recovery", opts.productionSweepMs ?? 60_000, () => ra.saga.recover({ orphanWindowMs: 86_400_000 }));
     } catch (e) {
       await new Promise<void>((r) => server.close(() => r()));
       await stopLoops();
@@ -318,6 +325,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     }
     if (raPart) await closeGracefully(raPart.server, 30_000);
     await expiryLoop?.stop();
+    await productionLoop?.stop();
     await deliveryLoop?.stop();
     await delivery?.worker.close();
     if (checkpointLoop) {

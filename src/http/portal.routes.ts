@@ -179,7 +179,8 @@ export function portalRoutes(assetsDir: string, sessions: PortalSessions, deps: 
  */
 export function sessionRoutes(r: Router, path: string, kind: SessionKind, sessions: PortalSessions, deps: RaApiDeps): void {
   r.post(path, express.json({ limit: 1024 }), async (req, res) => {
-    const actor = await authenticate(req, kind, deps);
+    // REQ-16: a holder whose card awaits activation signs in to activate it (the routes then allow only that).
+    const actor = await authenticate(req, kind, deps, { allowHeldCredential: kind === "holder" });
     const s = await sessions.open(peerSerial(req)!, kind);
     res.cookie(COOKIE, s.id, { httpOnly: true, secure: true, sameSite: "strict", path: "/", maxAge: sessions.idleSeconds * 1000 });
     res.status(201).json({ csrfToken: s.csrf, idleSeconds: sessions.idleSeconds, me: actor });

@@ -7,6 +7,7 @@ import type { Actor, AuditEvent } from "../ra/order.js";
 import type { Onboarding } from "../ra/onboarding.js";
 import type { ActionRequest, OrderService } from "../ra/order-service.js";
 import type { RevocationDesk } from "../ra/revocation-desk.js";
+import type { ActivationDesk } from "../ra/activation.js";
 import type { ApplicantAccess } from "../ra/applicant-access.js";
 import type { HolderService } from "../ra/holder-service.js";
 import { requireRole } from "../ra/actor-checks.js";
@@ -21,6 +22,8 @@ export interface RaApiDeps {
   readonly onboarding: Onboarding;
   readonly orders: OrderService;
   readonly desk: RevocationDesk;
+  /** REQ-16: activation challenges and the card station's transport PIN records. */
+  readonly activation?: ActivationDesk;
   readonly bodyLimitBytes?: number;
   /** REQ-27: every request and its answer (and every refused one) goes to the audit trail. */
   readonly audit?: (e: AuditEvent) => Promise<void>;
@@ -64,7 +67,7 @@ export interface RaRoute {
   readonly roles?: readonly string[];
   readonly body?: Schema;
   readonly status?: number;
-  /** REQ-16: open to a card certificate held until activation (only the activation step). */
+  /** REQ-16: accepts a card certificate still on hold awaiting activation (the holder's activation only). */
   readonly allowHeldCredential?: boolean;
   readonly handle: (c: Ctx, deps: RaApiDeps) => Promise<unknown>;
 }
@@ -222,8 +225,15 @@ export const RA_ROUTES: readonly RaRoute[] = [
     body: ACTION_BODY,
     handle: async ({ actor, params, body }, d) => {
       if (!OFFICER_ACTIONS.includes(params.action!)) throw new CaError("not-found", `no officer action '${params.action}' (${OFFICER_ACTIONS.join(", ")})`);
-      return orderJson(await d.orders.act(params.id!, params.action!, actor, actionRequest(body)));
+      const o = await d.orders.act(params.id!, params.action!, actor, actionRequest(body));
+      // Production answers with the certificate for the card (base64 DER), on hold until activation (REQ-16).
+      return { ...orderJson(o), ...(o.issued ? { certificate: Buffer.from(o.issued.der).toString("base64") } : {}) };
     },
+  },
+  {
+    method: "post", path: "/orders/:id/transport-pin-replaced", summary: "The card station records that the holder replaced the transport PIN on the card of a handed-out order (REQ-16)", auth: "officer", roles: ["ca-operator", "ra-officer"],
+    body: obj({ cardSerial: str(64, "^[0-9A-Za-z-]+$") }),
+    handle: async ({ actor, params, body }, d) => activationDesk(d).recordPinReplacement(actor, params.id!, body.cardSerial ? { cardSerial: body.cardSerial } : {}),
   },
   { method: "get", path: "/certificates/:serial", summary: "A card certificate of my organisation: status and holder", auth: "officer", handle: ({ actor, params }, d) => d.desk.lookup(actor, params.serial!) },
   {
@@ -252,6 +262,10 @@ export const RA_ROUTES: readonly RaRoute[] = [
     handle: ({ actor, params, body }, d) => d.desk.holderRequest(actor, params.serial!, body.reason ?? "unspecified"),
   },
   {
+    method: "get", path: "/holder/orders/:id/activation-challenge", summary: "A fresh challenge for the card to sign at activation (REQ-16); the card's certificate is still on hold", auth: "holder", allowHeldCredential: true,
+    handle: async ({ actor, params }, d) => activationDesk(d).challenge(actor, params.id!),
+  },
+  {
     method: "post", path: "/holder/cards/:serial/resume", summary: "The holder lifts the suspension of another card of theirs (REQ-17), rate-limited (REQ-18); a card never activated is released only by activation", auth: "holder", body: obj({}),
     handle: ({ actor, params }, d) => holderService(d).resume(actor, params.serial!),
   },
@@ -260,9 +274,12 @@ export const RA_ROUTES: readonly RaRoute[] = [
     handle: ({ actor, params }, d) => holderService(d).lost(actor, params.serial!),
   },
   {
-    method: "post", path: "/holder/orders/:id/activate", summary: "Activate a handed-out card with the card itself (REQ-16) and, at LoA2, the activation code (REQ-15)", auth: "holder", allowHeldCredential: true,
-    body: obj({ activationCode: str(32, "^[A-Za-z0-9]+$") }),
-    handle: async ({ actor, params, body }, d) => orderJson(await d.orders.act(params.id!, "activate", actor, body.activationCode ? { activationCode: body.activationCode } : {})),
+    method: "post", path: "/holder/orders/:id/activate", summary: "Activate a handed-out card with the card itself: its signature over the activation challenge (REQ-16) and, at LoA2, the activation code (REQ-15); lifts the hold", auth: "holder", allowHeldCredential: true,
+    body: obj({ activationCode: str(32, "^[A-Za-z0-9]+$"), challengeSignature: str(1024, "^[A-Za-z0-9+/_=-]+$") }),
+    handle: async ({ actor, params, body }, d) => orderJson(await d.orders.act(params.id!, "activate", actor, {
+      ...(body.activationCode ? { activationCode: body.activationCode } : {}),
+      ...(body.challengeSignature ? { challengeSignature: new Uint8Array(Buffer.from(body.challengeSignature, body.challengeSignature.includes("-") || body.challengeSignature.includes("_") ? "base64url" : "base64")) } : {}),
+    })),
   },
   {
     method: "post", path: "/holder/renewals", summary: "Order a new card on the strength of this valid eID (REQ-11)", auth: "holder", status: 201,
@@ -289,13 +306,21 @@ export const RA_ROUTES: readonly RaRoute[] = [
   ...DELIVERY_ROUTES,
 ];
 
+const activationDesk = (d: RaApiDeps): ActivationDesk => {
+  if (!d.activation) throw new CaError("not-found", "card activation is not served here");
+  return d.activation;
+};
+
 const holderService = (d: RaApiDeps) => {
   if (!d.holder) throw new CaError("not-found", "the holder pages are not served here");
   return d.holder;
 };
 
-/** REQ-22: the identity of the caller comes from the TLS layer only; every header is ignored. */
-export async function authenticate(req: Request, auth: Auth, deps: RaApiDeps): Promise<Actor> {
+/**
+ * REQ-22: the identity of the caller comes from the TLS layer only; every header is ignored.
+ * REQ-16: a card certificate on hold awaiting activation is accepted only where the route allows it.
+ */
+export async function authenticate(req: Request, auth: Auth, deps: RaApiDeps, route?: Pick<RaRoute, "allowHeldCredential">): Promise<Actor> {
   if (auth === "applicant") return { kind: "applicant", roles: [] };
   const sock = req.socket as TLSSocket;
   if (typeof sock.getPeerCertificate !== "function") throw new CaError("unauthorized", "the RA API is served over HTTPS with client certificates only");
@@ -304,6 +329,8 @@ export async function authenticate(req: Request, auth: Auth, deps: RaApiDeps): P
   if (!sock.authorized) throw new CaError("unauthorized", `the client certificate was not accepted: ${String(sock.authorizationError ?? "unknown issuer")}`);
   const cert = new X509Certificate(peer.raw);
   const { actor, ipAllowList } = await deps.resolve(cert.serialNumber.toLowerCase(), new Uint8Array(peer.raw));
+  if (actor.credentialOnHold && !route?.allowHeldCredential)
+    throw new CaError("forbidden", "this card is on hold until its holder activates it: activate it first; it is accepted for the activation only (REQ-16)", { requirement: "REQ-16" });
   if (actor.kind !== auth) throw new CaError("forbidden", auth === "holder" ? "this endpoint is for eID holders" : "this endpoint is for officers (an ra-officer client certificate)");
   // The client IP as the socket saw it (a forwarded-for header is never trusted).
   if (ipAllowList && ipAllowList.length > 0 && !addressIn(parseCidrs(ipAllowList), req.socket.remoteAddress))
@@ -318,7 +345,7 @@ export function raRoutes(deps: RaApiDeps): Router {
   r.use(express.json({ limit: deps.bodyLimitBytes ?? 32 * 1024, strict: true }));
   for (const route of RA_ROUTES) {
     r[route.method](route.path, async (req: Request, res: Response) => {
-      const actor = await authenticate(req, route.auth, deps);
+      const actor = await authenticate(req, route.auth, deps, route);
       res.locals.actor = actor;
       // A portal session serves the routes of its kind only (the officers' portal or the holder pages).
       if (res.locals.sessionKind !== undefined && res.locals.sessionKind !== route.auth) throw new CaError("forbidden", `this session was opened on the ${res.locals.sessionKind === "holder" ? "holder pages" : "officers' portal"}; sign in there for this step`);

@@ -6,7 +6,26 @@ import { CaError } from "../shared/ca-error.js";
 import { channelConflict } from "./channel-separation.js";
 
 export const ORDER_STATES = ["REQUESTED", "TERMS_ACCEPTED", "IDENTIFIED", "APPROVED", "IN_PRODUCTION", "PRODUCED", "HANDED_OUT", "ACTIVE", "REJECTED", "CANCELLED", "EXPIRED"] as const;
-export type OrderState = (typeof ORDER_STATES)[number];
+/** The states a workflow names. */
+export type WorkflowState = (typeof ORDER_STATES)[number];
+/**
+ * Every state an order can be in: the workflow's, plus PRODUCING, the production saga's own
+ * state between reserving the serial and completing certificate and order (no workflow names it).
+ */
+export type OrderState = WorkflowState | "PRODUCING";
+/** States an order passes before it has a certificate: going back to one of them drops the certificate. */
+export const PRE_CERTIFICATE_STATES: readonly OrderState[] = ["REQUESTED", "TERMS_ACCEPTED", "IDENTIFIED", "APPROVED", "IN_PRODUCTION"];
+/** States in which the order's certificate may be live (on hold or good). */
+export const CERTIFICATE_STATES: readonly OrderState[] = ["PRODUCING", "PRODUCED", "HANDED_OUT", "ACTIVE"];
+/** States that must have a deadline in the workflow data (REQ-15): past it the order expires. */
+export const DEADLINE_STATES = ["IN_PRODUCTION", "PRODUCED", "HANDED_OUT"] as const;
+
+/**
+ * What a transition does to the order's certificate, declared in the workflow data and carried
+ * out by the production saga (src/ra/production-saga.ts), never by code that looks at state names.
+ */
+export const EFFECTS = ["issue-certificate-on-hold", "release-certificate", "revoke-certificate"] as const;
+export type Effect = (typeof EFFECTS)[number];
 
 /** Guards a workflow may name; each is enforced by the RA engine (src/ra/guards.ts). */
 export const GUARD_NAMES = [
@@ -14,17 +33,21 @@ export const GUARD_NAMES = [
   "document-not-expired", "face-compared", "distinct-identifiers", "identifications-complete", "not-an-identifier",
   "second-identification", "activation-code-separate-channel", "within-activation-deadline", "activation-deadline-passed",
   "applicant-token", "existing-eid-valid", "card-of-this-order", "activation-code-correct", "key-attested",
-  "document-not-reported", "knowledge-score", "approval-current",
+  "document-not-reported", "knowledge-score", "approval-current", "state-deadline-passed", "activation-challenge-signed", "transport-pin-replaced",
 ] as const;
 export type GuardName = (typeof GUARD_NAMES)[number];
 
 export interface Transition {
   readonly action: string;
-  readonly from: readonly OrderState[];
-  readonly to: OrderState;
+  readonly from: readonly OrderState[]; // workflow states only (schema)
+  readonly to: WorkflowState;
   readonly by: "applicant" | "holder" | "officer" | "system";
   readonly roles?: readonly string[];
   readonly guards: readonly GuardName[];
+  /** What the transition does to the order's certificate (absent: nothing). */
+  readonly effects?: readonly Effect[];
+  /** RFC 5280 5.3.1 reason for `revoke-certificate`. */
+  readonly revocationReason?: string;
   /** Transitions into HANDED_OUT: how the card travels to the holder (REQ-15). */
   readonly card?: "in-person" | "mail";
 }
@@ -46,6 +69,11 @@ export interface Workflow {
   readonly profiles: readonly string[];
   readonly identifications: number;
   readonly acceptedDocuments: readonly string[];
+  /** REQ-15: how long an order may stay in each of these states ("14d", "36h"); past it the order expires. */
+  readonly deadlines: Readonly<Record<(typeof DEADLINE_STATES)[number], string>>;
+  /** The same deadlines in milliseconds (derived when loaded). */
+  readonly deadlineMs: Readonly<Record<(typeof DEADLINE_STATES)[number], number>>;
+  /** The HANDED_OUT deadline in days (derived from `deadlines`): the activation deadline. */
   readonly activationDeadlineDays: number;
   /** An approval ages out: production must start and finish within this many days of it (guard approval-current). */
   readonly approvalValidDays: number;
@@ -96,9 +124,20 @@ export interface KnowledgeQuestions {
   readonly questions: readonly { readonly id: string; readonly text: string; readonly weight: number }[];
 }
 
+/** A duration in the workflow data: days, hours or minutes ("14d", "36h", "90m"). */
+const DURATION = /^([1-9][0-9]{0,5})([dhm])$/;
+const UNIT_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000 };
+export function durationMs(s: string): number {
+  const m = DURATION.exec(s);
+  if (!m) throw new CaError("config", `'${s}' is not a duration (like 14d, 36h, 90m)`);
+  return Number(m[1]) * UNIT_MS[m[2]!]!;
+}
+/** Reasons a workflow may revoke an order's certificate with (RFC 5280 5.3.1). */
+const REVOCATION_REASONS = ["cessationOfOperation", "superseded", "unspecified", "privilegeWithdrawn", "affiliationChanged"] as const;
+
 const SCHEMA = {
   type: "object", additionalProperties: false,
-  required: ["id", "version", "cps", "loa", "profiles", "identifications", "acceptedDocuments", "activationDeadlineDays", "approvalValidDays", "expiryRevocationReason", "officerCards", "card", "delivery", "attestation", "transitions"],
+  required: ["id", "version", "cps", "loa", "profiles", "identifications", "acceptedDocuments", "deadlines", "approvalValidDays", "expiryRevocationReason", "officerCards", "card", "delivery", "attestation", "transitions"],
   properties: {
     id: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{1,62}$" },
     version: { type: "integer", minimum: 1 },
@@ -107,7 +146,10 @@ const SCHEMA = {
     profiles: { type: "array", minItems: 1, items: { type: "string" } },
     identifications: { type: "integer", minimum: 1, maximum: 5 },
     acceptedDocuments: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", pattern: "^[a-z][a-z-]{1,40}$" } },
-    activationDeadlineDays: { type: "integer", minimum: 1, maximum: 365 },
+    deadlines: {
+      type: "object", additionalProperties: false, required: [...DEADLINE_STATES],
+      properties: Object.fromEntries(DEADLINE_STATES.map((st) => [st, { type: "string", pattern: DURATION.source }])),
+    },
     approvalValidDays: { type: "integer", minimum: 1, maximum: 365 },
     expiryRevocationReason: { enum: ["cessationOfOperation", "superseded", "unspecified", "privilegeWithdrawn"] },
     officerCards: { type: "boolean" },
@@ -159,6 +201,8 @@ const SCHEMA = {
           by: { enum: ["applicant", "holder", "officer", "system"] },
           roles: { type: "array", minItems: 1, items: { type: "string" } },
           guards: { type: "array", uniqueItems: true, items: { enum: GUARD_NAMES } },
+          effects: { type: "array", uniqueItems: true, items: { enum: EFFECTS } },
+          revocationReason: { enum: REVOCATION_REASONS },
           card: { enum: ["in-person", "mail"] },
         },
       },
@@ -242,13 +286,48 @@ export function checkWorkflow(w: Workflow, source: string): void {
   if (w.loa === 3 && w.identifications < 2) fail("LoA3 needs two identifications by different officers (REQ-03)");
   const conflict = channelConflict(w);
   if (conflict) fail(conflict);
+  checkDeadlinesAndEffects(w, fail);
+}
+
+/**
+ * REQ-15/16: what happens to the certificate is declared on the transitions and the loader
+ * requires it at every LoA: production issues it on hold (relying parties see it as unusable
+ * until activation), activation releases it, and every way out of a state that holds a
+ * certificate to one that does not revokes it. Each state with a deadline has an expiry.
+ */
+function checkDeadlinesAndEffects(w: Workflow, fail: (m: string) => never): void {
+  const holds = (s: OrderState) => CERTIFICATE_STATES.includes(s);
+  for (const t of w.transitions) {
+    const effects = t.effects ?? [];
+    const has = (e: Effect) => effects.includes(e);
+    if (t.to === "PRODUCED" && t.from.some((f) => !holds(f)) && !has("issue-certificate-on-hold"))
+      fail(`'${t.action}' into PRODUCED lacks the effect issue-certificate-on-hold (REQ-16: the certificate is on hold until the holder activates the card)`);
+    if (has("issue-certificate-on-hold") && (t.to !== "PRODUCED" || t.from.some(holds)))
+      fail(`'${t.action}': issue-certificate-on-hold belongs on the production step into PRODUCED, from a state without a certificate`);
+    if (t.to === "ACTIVE" && !has("release-certificate")) fail(`'${t.action}' into ACTIVE lacks the effect release-certificate (REQ-16: activation lifts the hold)`);
+    if (has("release-certificate") && t.to !== "ACTIVE") fail(`'${t.action}': release-certificate belongs on the activation into ACTIVE only`);
+    if (t.from.some(holds) && !holds(t.to) && !has("revoke-certificate"))
+      fail(`'${t.action}' leaves a state with a certificate for ${t.to} without the effect revoke-certificate (REQ-14/15: no valid certificate for an order that does not go on)`);
+    if (has("revoke-certificate") && !t.revocationReason) fail(`'${t.action}': revoke-certificate needs a revocationReason`);
+    if (t.revocationReason && !has("revoke-certificate")) fail(`'${t.action}': revocationReason without the effect revoke-certificate`);
+  }
+  for (const s of DEADLINE_STATES)
+    if (!w.transitions.some((t) => t.by === "system" && t.from.includes(s) && t.to === "EXPIRED" && t.guards.includes("state-deadline-passed")))
+      fail(`no expiry (by system, guard state-deadline-passed) out of ${s}, which has a deadline (REQ-15)`);
+  if (w.loa === 3)
+    for (const t of w.transitions.filter((x) => x.to === "ACTIVE")) {
+      const missing = (["activation-challenge-signed", "transport-pin-replaced"] as const).filter((g) => !t.guards.includes(g));
+      if (missing.length) fail(`'${t.action}' into ACTIVE lacks ${missing.join(", ")} (REQ-16: at LoA3 the card signs a fresh challenge after the holder replaced the transport PIN)`);
+    }
 }
 
 export function parseWorkflow(doc: unknown, source: string): Workflow {
   if (!validate(doc)) {
     throw new CaError("config", `workflow ${source}: ${(validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""}`).join("; ")}`);
   }
-  const w = doc as unknown as Workflow;
+  const raw = doc as unknown as Omit<Workflow, "deadlineMs" | "activationDeadlineDays">;
+  const deadlineMs = Object.fromEntries(DEADLINE_STATES.map((st) => [st, durationMs(raw.deadlines[st])])) as Workflow["deadlineMs"];
+  const w: Workflow = { ...raw, deadlineMs, activationDeadlineDays: deadlineMs.HANDED_OUT / 86_400_000 };
   checkWorkflow(w, source);
   return Object.freeze(w);
 }

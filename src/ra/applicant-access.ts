@@ -247,12 +247,13 @@ export function applicantProgress(w: Workflow, o: OrderView & { workflowId: stri
     IDENTIFIED: identified ? [2, "You have been identified. Your order is waiting for approval."] : [1, `You have been identified by ${identifiers} of ${w.identifications} officers; one more identification in person by a different officer is needed.`],
     APPROVED: [3, "Your order is approved. Your card will be made."],
     IN_PRODUCTION: [3, "Your card is being made."],
+    PRODUCING: [3, "Your card is being made."],
     PRODUCED: [4, byMail ? "Your card is ready. It is handed to you in person after you identify again, or sent to you by mail." : "Your card is ready. It is handed to you in person after you identify again."],
     HANDED_OUT: [5, "Your card has been handed out. Activate it on the holder pages with the card itself before the activation time runs out."],
     ACTIVE: [6, "Your card is active."],
     REJECTED: [-1, "The registration office rejected this card order."],
     CANCELLED: [-1, "This card order was cancelled."],
-    EXPIRED: [-1, "The card was not activated in time and has been blocked."],
+    EXPIRED: [-1, "The card was not made, handed out or activated in time and has been blocked."],
   };
   const [at, status] = texts[o.state];
   const labels = STEPS.map((l, i) => (i === 1 && o.renewalOf ? "Identification with your current eID" : l));

@@ -11,7 +11,9 @@ const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every
  * REQ-22: who is calling, from nothing but the client certificate that TLS verified. The
  * certificate must be one this CA issued (same DER), currently valid and not revoked or on hold;
  * an ra-officer certificate maps to its officer (REQ-24 roles, REQ-23 organisation), a card
- * certificate to the holder of its order.
+ * certificate to the holder of its order. A card certificate on hold only because its card awaits
+ * activation (order HANDED_OUT, hold placed at production) resolves to its holder with
+ * `credentialOnHold`: the RA routes refuse such an actor except the activation (REQ-16).
  */
 export class CredentialResolver {
   constructor(private readonly deps: { certs: CardCertificates; directory: DirectoryStore; orders: OrderStore; workflows: ReadonlyMap<string, Workflow>; clock: Clock }) {}
@@ -22,9 +24,11 @@ export class CredentialResolver {
     const st = await certs.status(s);
     if (!st || !st.der || !equal(st.der, der)) throw new CaError("unauthorized", "the client certificate was not issued by this CA");
     const now = clock.now();
-    if (st.status !== "good") throw new CaError("unauthorized", `the client certificate is ${st.status}`);
+    // REQ-16: a card certificate on hold only because it awaits activation is accepted, marked, for the activation alone.
+    const awaitingActivation = st.status === "on-hold" && st.holdCause === "activation";
+    if (st.status !== "good" && !awaitingActivation) throw new CaError("unauthorized", `the client certificate is ${st.status}${st.status === "on-hold" ? " (suspended)" : ""}`);
     if (st.notBefore > now || st.notAfter <= now) throw new CaError("unauthorized", "the client certificate is not within its validity period");
-    const personId = st.profileId === "ra-officer" ? await directory.credentialOwner(s) : undefined;
+    const personId = st.profileId === "ra-officer" && !awaitingActivation ? await directory.credentialOwner(s) : undefined;
     // An officer card not activated yet is not a credential: its holder may only activate it (REQ-16).
     if (personId) {
       const bound = await directory.personWithOrganisation(personId);
@@ -43,8 +47,9 @@ export class CredentialResolver {
     const order = await orders.byCertificate(s);
     const w = order ? workflows.get(order.workflowId) : undefined;
     if (!order || !w || (order.state !== "HANDED_OUT" && order.state !== "ACTIVE")) throw new CaError("unauthorized", "the client certificate is not a handed-out eID");
+    if (awaitingActivation && order.state !== "HANDED_OUT") throw new CaError("unauthorized", "the client certificate is on hold");
     const person = await directory.person(order.applicantPersonId);
     if (!person || person.unboundAt) throw new CaError("unauthorized", "the eID holder is no longer bound to an organisation (REQ-21)");
-    return { actor: { kind: "holder", personId: person.id, roles: [], organisationId: order.organisationId, credentialSerial: s, loa: w.loa } };
+    return { actor: { kind: "holder", personId: person.id, roles: [], organisationId: order.organisationId, credentialSerial: s, loa: w.loa, ...(awaitingActivation ? { credentialOnHold: true } : {}) } };
   }
 }

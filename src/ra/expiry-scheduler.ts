@@ -1,14 +1,13 @@
 import type { Clock } from "../shared/clock.js";
-import type { Workflow } from "../policy/workflow.js";
+import { DEADLINE_STATES, type Workflow } from "../policy/workflow.js";
 import type { OrderStore } from "./order.js";
 import type { OrderService } from "./order-service.js";
 import type { CardCertificates } from "./ports.js";
 
-const DAY = 86_400_000;
-
 /**
- * REQ-15: a card not activated within the policy deadline is blocked automatically: the order
- * expires and its certificate is revoked. A crash between the two is repaired on the next run.
+ * REQ-15: an order that stays in production, produced or handed out past the workflow's deadline
+ * for that state expires, and its certificate is revoked in the same transaction (the expire
+ * transition's revoke-certificate effect). Older data where the two came apart is repaired here.
  */
 export class ExpiryScheduler {
   constructor(private readonly deps: { orders: OrderStore; service: OrderService; certs: CardCertificates; workflows: ReadonlyMap<string, Workflow>; clock: Clock; batch?: number }) {}
@@ -19,7 +18,9 @@ export class ExpiryScheduler {
     const expired: string[] = [];
     const failed: string[] = [];
     for (const w of workflows.values()) {
-      const due = await orders.handedOutBefore(w.id, new Date(clock.now().getTime() - w.activationDeadlineDays * DAY), batch);
+      // REQ-15: every state with a deadline in the workflow data (IN_PRODUCTION, PRODUCED, HANDED_OUT).
+      const due: string[] = [];
+      for (const state of DEADLINE_STATES) due.push(...(await orders.inStateSince(state, new Date(clock.now().getTime() - w.deadlineMs[state]), batch, w.id)));
       for (const id of due) {
         try {
           await service.act(id, "expire", { kind: "system", roles: [] }, {});

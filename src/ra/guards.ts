@@ -138,6 +138,28 @@ export const GUARDS: Readonly<Record<GuardName, Guard>> = {
       return score >= q.passScore ? undefined : `the control questions scored ${score}, ${q.passScore} are needed`;
     },
   },
+  "state-deadline-passed": {
+    citation: "REQ-15",
+    check: ({ order, workflow, now }) => {
+      const limit = (workflow.deadlineMs as Partial<Record<string, number>>)[order.state];
+      const since = order.state === "HANDED_OUT" ? order.handedOutAt ?? order.stateSince : order.stateSince;
+      if (limit === undefined) return `the workflow sets no deadline for ${order.state}`;
+      return since && now.getTime() > since.getTime() + limit ? undefined : `the ${order.state} deadline has not passed yet`;
+    },
+  },
+  "activation-challenge-signed": {
+    citation: "REQ-16",
+    check: ({ input }) =>
+      input.activation?.challengeSigned ? undefined : input.activation?.refusal ?? "the card must sign the RA's activation challenge (GET /holder/orders/{id}/activation-challenge)",
+  },
+  "transport-pin-replaced": {
+    citation: "REQ-16",
+    check: ({ input, order }) => {
+      const p = input.activation?.pinReplaced;
+      if (!p) return "the card station has not recorded that the holder replaced the transport PIN";
+      return order.handedOutAt && p.at.getTime() >= order.handedOutAt.getTime() ? undefined : "the transport PIN replacement must be recorded after the hand-out";
+    },
+  },
   "approval-current": {
     citation: "REQ-03, REQ-07",
     check: ({ order, workflow, now }) =>

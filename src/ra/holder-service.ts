@@ -42,6 +42,9 @@ export interface PendingActivation {
   readonly loa?: number;
   /** LoA2: the activation code sent by another channel than the card (REQ-15). */
   readonly needsActivationCode?: boolean;
+  /** LoA3 (REQ-16): the card signs the RA's activation challenge; the card station records the transport PIN replaced first. */
+  readonly needsChallengeSignature?: boolean;
+  readonly needsStationPinRecord?: boolean;
   readonly deadline?: Date;
   /** LoA3: the holder replaces the transport PIN (REQ-16); LoA2: the PIN came by another channel. */
   readonly pin?: "transport" | "random";
@@ -108,6 +111,9 @@ export class HolderService {
     return {
       pending: true, orderId: o.id, loa: w.loa, deadline, pin: w.card.pin,
       needsActivationCode: activate?.guards.includes("activation-code-correct") ?? false,
+      // REQ-16 (LoA3): the card signs the RA's challenge after the card station recorded the transport PIN replaced.
+      needsChallengeSignature: activate?.guards.includes("activation-challenge-signed") ?? false,
+      needsStationPinRecord: activate?.guards.includes("transport-pin-replaced") ?? false,
       status: `This card waits for activation until ${day(deadline)}.`,
     };
   }

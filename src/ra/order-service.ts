@@ -8,11 +8,13 @@ import { availableActions, decide, transitionFrom } from "./workflow-engine.js";
 import type { DirectoryStore } from "./directory.js";
 import type { KeyedHasher } from "./national-id.js";
 import { orderAfter, type ActionInput, type Actor, type Channel, type Notification, type OrderChange, type OrderStore, type OrderView } from "./order.js";
-import type { CardCertificates, DocumentRegister, PopulationRegister, RegisteredName } from "./ports.js";
+import type { CardCertificateRequest, CardCertificates, DocumentRegister, PopulationRegister, RegisteredName } from "./ports.js";
 import { actorId, requireRole, requireScope } from "./actor-checks.js";
 import { keyOrigin, type KeyOriginDeps, type KeyOriginRequest } from "./key-origin.js";
 import { certificateSubject, registeredNameFrom } from "./subject-builder.js";
 import { requireActivatedEid, supersedeRenewedEid } from "./renewal.js";
+import { ProductionSaga, type IssuedCard } from "./production-saga.js";
+import type { ActivationDesk } from "./activation.js";
 
 /** An identity document as the officer typed it; the number is kept only as a keyed hash (REQ-28). */
 export interface DocumentInput {
@@ -36,6 +38,8 @@ export interface ActionRequest extends KeyOriginRequest {
   readonly activationCode?: string;
   /** REQ-08: control question id → answered right. */
   readonly knowledgeAnswers?: Readonly<Record<string, boolean>>;
+  /** REQ-16: the card's signature over the RA's activation challenge. */
+  readonly challengeSignature?: Uint8Array;
 }
 
 const CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -65,12 +69,21 @@ export class OrderService {
       hasher: KeyedHasher; clock: Clock; random: Random; currentTermsVersion: string;
       /** REQ-05: the lost/stolen document register, where one is available. */
       documents?: DocumentRegister;
+      /** REQ-16: activation challenges and the card station's PIN records (needed by workflows whose activation checks them). */
+      activation?: ActivationDesk;
+      /** The certificate effects of transitions (made here when not given). */
+      saga?: ProductionSaga;
       /** REQ-14: the attestation verifier and the card ledger; without them no key is certified (key-attested refuses). */
       keyOrigins?: KeyOriginDeps;
       /** The RA's public base URL for the applicant's link (`<url>/applicant/#order=…&token=…`). */
       publicUrl?: () => string;
     },
-  ) {}
+  ) {
+    this.saga = deps.saga ?? new ProductionSaga({ orders: deps.orders, certs: deps.certs, workflows: deps.workflows, clock: deps.clock, random: deps.random });
+  }
+
+  /** Production, release and revocation of the orders' certificates, and their recovery. */
+  readonly saga: ProductionSaga;
 
   workflow(id: string): Workflow {
     const w = this.deps.workflows.get(id);
@@ -232,12 +245,24 @@ export class OrderService {
   }
 
   /**
-   * One action on one order: load, decide by the workflow's guards, do what the step needs
-   * (issue the certificate at production, an activation code at hand-out), then one
-   * compare-and-set write with its audit event. Of concurrent attempts exactly one wins.
+   * The certificate production asks the CA for (REQ-14): the key the card proved it generated
+   * (key-attested held) and the subject from the register's answer, the e-mail only within a
+   * validated domain, a person still bound (REQ-07, REQ-01, REQ-21).
    */
-  async act(orderId: string, action: string, actor: Actor, request: ActionRequest): Promise<OrderView & { version: number }> {
-    const { orders, clock, random, currentTermsVersion, certs, directory } = this.deps;
+  private async certificateRequest(order: OrderView, actor: Actor, input: ActionInput): Promise<CardCertificateRequest> {
+    if (!input.keyOrigin?.ok) throw new CaError("policy-violation", "production without a proven key origin (key-attested, REQ-14)", { guard: "key-attested", requirement: "REQ-14" });
+    const { orders, directory } = this.deps;
+    return { profileId: order.profileId, publicKey: input.keyOrigin.spki, requestedBy: actorId(actor), ...(await certificateSubject({ orders, directory }, order)) };
+  }
+
+  /**
+   * One action on one order: load, decide by the workflow's guards, build the change (an
+   * activation code at hand-out...), then write it compare-and-set with its audit event and the
+   * certificate effects the transition declares (production saga: issue on hold, release,
+   * revoke; src/ra/production-saga.ts). Of concurrent attempts exactly one wins.
+   */
+  async act(orderId: string, action: string, actor: Actor, request: ActionRequest): Promise<OrderView & { version: number; issued?: IssuedCard }> {
+    const { orders, clock, random, currentTermsVersion, certs } = this.deps;
     const order = await orders.load(orderId);
     if (!order) throw new CaError("not-found", `no order ${orderId}`);
     if (actor.kind === "holder" && actor.personId !== order.applicantPersonId)
@@ -248,17 +273,22 @@ export class OrderService {
     const documentRegister = next?.guards.includes("document-not-reported") ? await this.documentRegisterCheck(request) : undefined;
     // REQ-14: where the key comes from, judged before the guards (key-attested reads the verdict).
     const origin = next?.guards.includes("key-attested") ? await keyOrigin(this.deps.keyOrigins ?? {}, workflow, orderId, request, clock.now()) : undefined;
+    // REQ-16: what the card proved (challenge signature) and what the card station recorded (PIN replaced).
+    let activation: Awaited<ReturnType<ActivationDesk["facts"]>> | undefined;
+    if (next && (next.guards.includes("activation-challenge-signed") || next.guards.includes("transport-pin-replaced"))) {
+      if (!this.deps.activation) throw new CaError("config", `workflow ${workflow.id} checks activation challenges, but no activation records are wired`);
+      activation = await this.deps.activation.facts(order, actor, request.challengeSignature);
+    }
     const input: ActionInput = {
-      ...this.toInput(request), ...(documentRegister ? { documentRegister } : {}), ...(origin ? { keyOrigin: origin } : {}),
+      ...this.toInput(request), ...(documentRegister ? { documentRegister } : {}), ...(origin ? { keyOrigin: origin } : {}), ...(activation ? { activation } : {}),
       // REQ-15: how the card travels is the transition's; the activation code goes by the workflow's channel unless the officer chose another.
       ...(next?.card ? { cardChannel: next.card } : {}), ...(next?.to === "HANDED_OUT" ? { activationCodeChannel: request.activationCodeChannel ?? workflow.delivery.activationCode } : {}),
     };
     const now = clock.now();
     const d = decide(workflow, order, action, actor, input, now, currentTermsVersion);
     const change: { -readonly [K in keyof OrderChange]: OrderChange[K] } = { orderId, expectedVersion: order.version, to: d.to, at: now };
+    if (d.to !== order.state) change.stateSince = now; // REQ-15: the new state's deadline runs from here
     const notifications: Notification[] = [];
-    let issued: string | undefined;
-    let emailSan: string | undefined;
 
     if (action === "accept-terms") change.termsVersion = input.termsVersion!;
     if (action === "identify" && input.document)
@@ -270,15 +300,6 @@ export class OrderService {
       change.identification = { kind: "eid", byEid: true, officerId: actor.personId!, at: now, document: { type: "eid", numberHash: st.serial, expires: st.notAfter }, faceCompared: false };
     }
     if (d.to === "APPROVED") change.approvedAt = now;
-    if (d.to === "PRODUCED") {
-      // REQ-14: the certificate is for the key the card proved it generated (key-attested held); issued before the order moves.
-      if (!input.keyOrigin?.ok) throw new CaError("policy-violation", "production without a proven key origin (key-attested, REQ-14)", { guard: "key-attested", requirement: "REQ-14" });
-      // REQ-07, REQ-01, REQ-21: the subject from the register's answer, the e-mail only in a validated domain, a person still bound.
-      const cert = await certs.issue({ profileId: order.profileId, publicKey: input.keyOrigin.spki, requestedBy: actorId(actor), ...(await certificateSubject({ orders, directory }, order)) });
-      issued = cert.serial;
-      change.certSerial = cert.serial;
-      if (cert.omittedEmails?.length) emailSan = "omitted: outside the organisation's validated domains (REQ-01)";
-    }
     if (d.to === "HANDED_OUT") {
       change.handedOutAt = now;
       if (input.secondIdentification)
@@ -291,32 +312,29 @@ export class OrderService {
         notifications.push({ id: newId(random), personId: order.applicantPersonId, channel: input.activationCodeChannel ?? workflow.delivery.activationCode, kind: "activation-code", secret: true, at: now, subject: "Your card's activation code", body: `Activation code for order ${orderId}: ${code}` });
       }
     }
-    if (order.state === "PRODUCED" && d.to === "IN_PRODUCTION") change.certSerial = null; // the card could not be finished: its certificate goes (below)
     if (d.to === "ACTIVE") {
       change.activatedAt = now;
       if (order.purpose === "officer") change.officerCredential = { serial: order.certSerial!, personId: order.applicantPersonId };
     }
     if (notifications.length) change.notifications = notifications;
-    const ok = await orders.apply(change, {
-      id: newId(random), at: now, actor: actorId(actor), action: `order.${action}`, objectType: "order", objectId: orderId, outcome: "success",
+    // REQ-16: a challenge is used once: by the activation whose compare-and-set wins, in its transaction.
+    if (activation?.challenge) change.usesActivationChallenge = activation.challenge;
+    const audit = {
+      id: newId(random), at: now, actor: actorId(actor), action: `order.${action}`, objectType: "order", objectId: orderId, outcome: "success" as const,
       organisationId: order.organisationId, policy: `${workflow.id}@${workflow.version}`,
       details: {
         from: order.state, to: d.to, workflow: `${workflow.id}@${workflow.version}`, guards: d.transition.guards, documentType: input.document?.type,
+        ...(d.transition.effects?.length ? { effects: d.transition.effects } : {}),
         ...(input.documentRegister ? { documentRegister: input.documentRegister.source } : {}),
         ...(d.transition.guards.includes("knowledge-score") ? { knowledgeAnsweredRight: Object.keys(input.knowledgeAnswers ?? {}).filter((k) => input.knowledgeAnswers![k]) } : {}),
-        ...(actor.credentialSerial ? { credential: actor.credentialSerial } : {}), ...(issued ? { certificate: issued } : {}), ...(emailSan ? { emailSan } : {}),
-        ...(issued && input.keyOrigin?.ok ? { keyOrigin: input.keyOrigin.evidence } : {}),
+        ...(actor.credentialSerial ? { credential: actor.credentialSerial } : {}),
+        ...(d.transition.effects?.includes("issue-certificate-on-hold") && input.keyOrigin?.ok ? { keyOrigin: input.keyOrigin.evidence } : {}),
+        ...(activation?.challengeSigned ? { activation: { challengeSigned: true, transportPinReplaced: activation.pinReplaced ? { at: activation.pinReplaced.at.toISOString(), recordedBy: activation.pinReplaced.recordedBy } : undefined } } : {}),
       },
-    });
-    if (!ok) {
-      // Lost the race after issuing: no valid certificate may stay behind for an order that did not move.
-      if (issued) await certs.revoke(issued, "superseded", "system:order-race");
-      throw new CaError("conflict", `order ${orderId} changed while '${action}' ran; read it again`);
-    }
-    if (d.to === "EXPIRED" && order.certSerial) await certs.revoke(order.certSerial, workflow.expiryRevocationReason, "system:expiry"); // REQ-15
-    // REQ-14: no valid certificate for a key that is not on a card the order goes on with.
-    if (change.certSerial === null && order.certSerial) await certs.revoke(order.certSerial, "superseded", actorId(actor));
+    };
+    const r = await this.saga.apply({ order, workflow, transition: d.transition, actor, change, audit, certificateRequest: () => this.certificateRequest(order, actor, input) });
+    if (!r.ok) throw new CaError("conflict", `order ${orderId} changed while '${action}' ran; read it again`);
     if (d.to === "ACTIVE") await supersedeRenewedEid(certs, order); // REQ-11: the new card replaces the eID it was ordered with
-    return orderAfter(order, change);
+    return { ...orderAfter(order, r.change), ...(r.issued ? { issued: r.issued } : {}) };
   }
 }

@@ -62,6 +62,8 @@ export interface OrderView {
   readonly renewalOf?: string;
   readonly applicantTokenHash?: string;
   readonly activationCodeHash?: string;
+  /** When the order entered its current state (REQ-15: the state's deadline runs from here). */
+  readonly stateSince?: Date;
 }
 
 export type Channel = "mail" | "in-person" | "sms" | "email";
@@ -96,6 +98,21 @@ export interface ActionInput {
    * the order service (never by the caller), absent when no register is available.
    */
   readonly documentRegister?: { readonly source: string; readonly reported: readonly { readonly document: string; readonly reason: string }[] };
+  /**
+   * REQ-16: what the activation proved; set by the order service (never by the caller) from the
+   * card's signature over the RA's challenge and the card station's record of the PIN change.
+   */
+  readonly activation?: ActivationFacts;
+}
+
+/** REQ-16: the facts an activation brings, established by the RA (src/ra/activation.ts). */
+export interface ActivationFacts {
+  /** The card's key (the order's certificate) signed the RA's fresh, unused challenge for this order. */
+  readonly challengeSigned: boolean;
+  /** Why not, when it did not. */
+  readonly refusal?: string;
+  /** The card station recorded that the holder replaced the transport PIN on this card (when, by whom). */
+  readonly pinReplaced?: { readonly at: Date; readonly recordedBy: string };
 }
 
 /** An order change the store applies only if the order is still at `expectedVersion`. */
@@ -112,6 +129,10 @@ export interface OrderChange {
   readonly certSerial?: string | null;
   readonly activationCodeHash?: string;
   readonly activatedAt?: Date;
+  /** Set when the state changes (REQ-15 deadlines). */
+  readonly stateSince?: Date;
+  /** REQ-16: the activation challenge this change used (marked used with it). */
+  readonly usesActivationChallenge?: string;
   /** Officer cards: on activation the certificate becomes the officer's credential (REQ-02, REQ-22). */
   readonly officerCredential?: { readonly serial: string; readonly personId: string };
   /** Messages for the applicant sent through another channel, written with the change (REQ-15). */
@@ -133,6 +154,7 @@ export function orderAfter<O extends OrderView & { readonly version: number }>(o
     ...(c.handedOutAt !== undefined ? { handedOutAt: c.handedOutAt } : {}),
     ...(c.approvedAt !== undefined ? { approvedAt: c.approvedAt } : {}),
     ...(c.activationCodeHash !== undefined ? { activationCodeHash: c.activationCodeHash } : {}),
+    ...(c.stateSince !== undefined ? { stateSince: c.stateSince } : {}),
   };
 }
 
@@ -176,6 +198,13 @@ export interface OrderStore {
   create(order: NewOrder, audit: AuditEvent, notification: Notification): Promise<void>;
   /** Orders in HANDED_OUT whose hand-out lies before `before` (candidates for expiry). */
   handedOutBefore(workflowId: string, before: Date, limit: number): Promise<string[]>;
+  /** Orders in `state` since before `before` (REQ-15 deadlines; the production saga's recovery), oldest first. */
+  inStateSince(state: OrderState, before: Date, limit: number, workflowId?: string): Promise<string[]>;
+  /**
+   * Card certificates (of these profiles) that are good or on hold while no order in
+   * PRODUCING/PRODUCED/HANDED_OUT/ACTIVE names them and no officer holds them as credential.
+   */
+  orphanCertificates(profiles: readonly string[], window: { createdAfter?: Date; createdBefore: Date }, limit: number): Promise<{ serial: string; orderId?: string; orderState?: OrderState; workflowId?: string }[]>;
   /** Orders that expired while their certificate is still good or only on hold: repair list. */
   expiredWithLiveCertificate(limit: number): Promise<{ orderId: string; serial: string; workflowId: string }[]>;
   /** Certificates of a person (cards and officer credentials) that are good or on hold (REQ-21 unbinding). */

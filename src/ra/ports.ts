@@ -1,19 +1,59 @@
+import type { AuditEvent, OrderChange } from "./order.js";
+
+/** An order change the CA writes in the same transaction as its own record (the production saga, REQ-14/16). */
+export interface LinkedOrderChange {
+  readonly change: OrderChange;
+  readonly audit: AuditEvent;
+}
+
+/**
+ * The order's side of each step of a card certificate's record, written in the same
+ * transaction: serial reserved (order → PRODUCING with the serial), certificate stored (order →
+ * PRODUCED), signing failed (order back to IN_PRODUCTION).
+ */
+export interface ProductionLink {
+  reserved(serial: string): LinkedOrderChange;
+  /** `facts.emailSanOmitted`: the CA left the e-mail out (outside the validated domains, REQ-01). */
+  issued(serial: string, facts?: { readonly emailSanOmitted?: boolean }): LinkedOrderChange;
+  failed(serial: string): LinkedOrderChange;
+}
+
+export interface CardCertificateRequest {
+  readonly profileId: string;
+  readonly publicKey: Uint8Array;
+  readonly subject: { readonly CN: string; readonly GN?: string; readonly SN?: string; readonly O: string; readonly organizationIdentifier: string; readonly C: string; readonly serialNumber?: string };
+  readonly email?: string;
+  /** REQ-01: the domains the subject's organisation validated; the profile omits or refuses an e-mail outside them. */
+  readonly validatedEmailDomains?: readonly string[];
+  readonly requestedBy: string;
+  /** REQ-16: the certificate is stored already on hold (certificateHold, cause activation). */
+  readonly onHoldUntilActivation?: boolean;
+}
+
 /** What the RA needs from the CA: a narrow port (design.md), implemented in composition/. */
 export interface CardCertificates {
-  /** Issues a certificate for a public key generated on the card (REQ-14) from the order's profile. */
-  issue(req: {
-    readonly profileId: string;
-    readonly publicKey: Uint8Array;
-    readonly subject: { readonly CN: string; readonly GN?: string; readonly SN?: string; readonly O: string; readonly organizationIdentifier: string; readonly C: string; readonly serialNumber?: string };
-    readonly email?: string;
-    /** REQ-01: the domains the subject's organisation validated; the profile omits or refuses an e-mail outside them. */
-    readonly validatedEmailDomains?: readonly string[];
-    readonly requestedBy: string;
-  }): Promise<{ readonly serial: string; readonly notAfter: Date; readonly omittedEmails?: readonly string[] }>;
-  /** Revokes; a certificate already revoked for good is left as it is (idempotent repair). */
-  revoke(serial: string, reason: string, actor: string): Promise<void>;
+  /**
+   * Issues a certificate for a public key generated on the card (REQ-14) from the order's profile;
+   * with `link`, each record of the serial is written together with the order's change. Returns
+   * the DER: nothing reads the certificate back from the store.
+   */
+  issue(req: CardCertificateRequest, link?: ProductionLink): Promise<{ readonly serial: string; readonly notAfter: Date; readonly der: Uint8Array; readonly omittedEmails?: readonly string[] }>;
+  /**
+   * Revokes; a certificate already revoked for good is left as it is (idempotent repair). With
+   * `link` the order's change goes in the same transaction (also when there was nothing to revoke);
+   * false when the order had changed (nothing written).
+   */
+  revoke(serial: string, reason: string, actor: string, link?: LinkedOrderChange): Promise<boolean>;
   suspend(serial: string, actor: string): Promise<void>;
   resume(serial: string, actor: string): Promise<void>;
+  /** REQ-16: lifts the hold the certificate was issued with, with the order's activation; false when the order had changed. */
+  release(serial: string, actor: string, link: LinkedOrderChange): Promise<boolean>;
+  /**
+   * Compensation of a production that did not complete: a serial still reserved (perhaps signed)
+   * is published as revoked, an issued one revoked (superseded), with the order's change; false
+   * when the order had changed.
+   */
+  abandon(serial: string, actor: string, link: LinkedOrderChange | undefined): Promise<boolean>;
   /** What the CA knows of a certificate it issued; undefined for a serial it never issued. */
   status(serial: string): Promise<CertificateStatus | undefined>;
 }
@@ -23,6 +63,8 @@ export interface CertificateStatus {
   readonly issuerId: string;
   readonly profileId: string;
   readonly status: "good" | "revoked" | "on-hold";
+  /** Why it is on hold (REQ-16: "activation" = issued on hold and not yet activated). */
+  readonly holdCause?: "activation" | "request" | "activation+request";
   readonly notBefore: Date;
   readonly notAfter: Date;
   readonly der: Uint8Array | undefined;

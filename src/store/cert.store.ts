@@ -7,11 +7,28 @@ import { insertAuditEvent } from "./audit.store.js";
 import { lockRevocationEvents } from "./revocation.store.js";
 import { isUniqueViolation } from "./database.js";
 
-type Op =
+/** One write of a serial's record (the audit event goes with the commit). */
+export type CertOp =
   | { readonly kind: "reserve"; readonly r: Reservation; readonly audit: AuditEvent }
   | { readonly kind: "issued" | "failed"; readonly serial: string; readonly der?: Uint8Array; readonly audit: AuditEvent };
+type Op = CertOp;
 
-class NotReserved extends Error {}
+/** A serial that is no longer reserved (recovered as unfinished, or moved on) was to be completed or failed. */
+export class NotReserved extends Error {}
+
+/**
+ * A reserved serial that will not be completed (a crash, or the production saga gave up on it):
+ * it may have been signed, so it is published as revoked (design: signed but not stored → revoked).
+ * Inside the caller's transaction, which took lockRevocationEvents first; false if it was not reserved.
+ */
+export async function abandonReservedIn(trx: Knex.Transaction, serial: string, at: Date, actor: string): Promise<boolean> {
+  const n = await trx("certificates").where({ serial, status: "reserved" })
+    .update({ status: "unfinished", revoked_at: at.getTime(), revocation_reason: "unspecified", updated_at: at.getTime() });
+  if (n !== 1) return false;
+  const row = await trx("certificates").where({ serial }).first("issuer_id");
+  await trx("revocation_events").insert({ issuer_id: row.issuer_id, serial, kind: "unfinished", reason: "unspecified", at: at.getTime(), actor });
+  return true;
+}
 
 /** Rows per multi-row statement: well under SQLite's 32766 host parameters and PostgreSQL's 65535. */
 
@@ -20,7 +37,8 @@ export class KnexCertStore implements CertStore {
   private readonly queue: CommitQueue;
   private readonly write: BatchWrite<Op, void>;
 
-  constructor(private readonly db: Knex) {
+  /** `reader` may be a separate read pool (SQLite WAL readers see every commit without waiting for the writer). */
+  constructor(private readonly db: Knex, private readonly reader: Knex = db) {
     this.queue = commitQueueOf(db);
     this.write = async (trx, ops, audit) => {
       await this.apply(trx, ops);
@@ -47,6 +65,10 @@ export class KnexCertStore implements CertStore {
   }
 
   /** One batch: a multi-row insert for new serials, one UPDATE per status (audit events go with the commit). */
+  async writeIn(trx: Knex.Transaction, ops: readonly CertOp[]): Promise<void> {
+    await this.apply(trx, ops);
+  }
+
   private async apply(trx: Knex.Transaction, ops: readonly Op[]): Promise<void> {
     const reserves = ops.filter((o): o is Extract<Op, { kind: "reserve" }> => o.kind === "reserve");
     await insertChunked(trx, "certificates", reserves.map(({ r, audit }) => ({
@@ -98,7 +120,7 @@ export class KnexCertStore implements CertStore {
   }
 
   async get(serial: string): Promise<CertRecord | undefined> {
-    const r = await this.db("certificates").where({ serial: serial.toLowerCase() }).first();
+    const r = await this.reader("certificates").where({ serial: serial.toLowerCase() }).first();
     return r ? toRecord(r) : undefined;
   }
 
@@ -113,11 +135,7 @@ export class KnexCertStore implements CertStore {
       const rows = await trx("certificates").where({ status: "reserved" }).select("serial");
       for (const { serial } of rows) {
         // Design: a serial that may have been signed but was not stored is published as revoked.
-        await trx("certificates").where({ serial, status: "reserved" })
-          .update({ status: "unfinished", revoked_at: at.getTime(), revocation_reason: "unspecified", updated_at: at.getTime() });
-        const row = await trx("certificates").where({ serial }).first("issuer_id");
-        await trx("revocation_events").insert({ issuer_id: row.issuer_id, serial, kind: "unfinished", reason: "unspecified", at: at.getTime(), actor: "system:recovery" });
-        await insertAuditEvent(trx, audit(serial));
+        if (await abandonReservedIn(trx, serial, at, "system:recovery")) await insertAuditEvent(trx, audit(serial));
       }
       return rows.map((r: { serial: string }) => r.serial);
     });
@@ -131,6 +149,7 @@ function toRecord(r: any): CertRecord {
     der: r.der ? new Uint8Array(r.der) : undefined,
     revokedAt: r.revoked_at != null ? new Date(Number(r.revoked_at)) : undefined,
     revocationReason: r.revocation_reason ?? undefined,
+    ...(r.hold_cause ? { holdCause: r.hold_cause } : {}),
     createdAt: new Date(Number(r.created_at)),
   };
 }

@@ -9,7 +9,10 @@ export type AuditSink = (e: AuditEvent) => void;
  * How one kind of operation is written: a whole batch inside the caller's transaction, one result
  * per operation, in order; the audit events of what it changed go to `audit`.
  */
-export type BatchWrite<Op, R> = (trx: Knex.Transaction, ops: readonly Op[], audit: AuditSink) => Promise<R[]>;
+export type BatchWrite<Op, R> = ((trx: Knex.Transaction, ops: readonly Op[], audit: AuditSink) => Promise<R[]>) & {
+  /** Locks the batch's transaction must take before any write of any kind (e.g. the revocation event log's). */
+  readonly locksFirst?: (trx: Knex.Transaction) => Promise<void>;
+};
 
 
 interface Entry {
@@ -55,6 +58,8 @@ export class CommitQueue {
       else kinds.set(e.write, [i]);
     });
     return this.db.transaction(async (trx) => {
+      // Lock order: these first, then rows, then the audit chain (appendAuditEvents, last).
+      for (const write of kinds.keys()) if (write.locksFirst) await write.locksFirst(trx);
       const out = new Array<unknown>(batch.length);
       const audits: AuditEvent[] = [];
       const sink: AuditSink = (e) => void audits.push(e);

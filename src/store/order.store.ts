@@ -19,7 +19,7 @@ function orderRow(o: NewOrder, cipher: FieldCipher): Record<string, unknown> {
     id: o.id, organisation_id: o.organisationId, applicant_id: o.applicantId, workflow_id: o.workflowId, workflow_version: o.workflowVersion,
     state: "REQUESTED", version: 0, purpose: o.purpose, profile_id: o.profileId, renewal_of: o.renewalOf ?? null,
     register_ok: o.register.ok, register_at: o.at.getTime(), register_status: o.register.status, register_source: o.register.source,
-    applicant_token_hash: o.applicantTokenHash, created_at: o.at.getTime(), updated_at: o.at.getTime(),
+    applicant_token_hash: o.applicantTokenHash, created_at: o.at.getTime(), updated_at: o.at.getTime(), state_since: o.at.getTime(),
     registered_name: cipher.seal(JSON.stringify(o.registeredName), registeredNamePlace(o.id)),
   };
 }
@@ -51,6 +51,7 @@ async function compareAndSet(trx: Knex.Transaction, cs: readonly OrderChange[]):
   column("cert_serial", (c) => c.certSerial);
   column("activation_code_hash", (c) => c.activationCodeHash);
   column("activated_at", (c) => c.activatedAt?.getTime());
+  column("state_since", (c) => c.stateSince?.getTime());
   column("approved_at", (c) => c.approvedAt?.getTime());
   const rows: { id: string }[] = await trx("orders")
     .where((q) => {
@@ -64,7 +65,7 @@ async function compareAndSet(trx: Knex.Transaction, cs: readonly OrderChange[]):
 const notRevokedForGood = (q: Knex.QueryBuilder) => q.whereNull("c.revoked_at").orWhere("c.revocation_reason", "certificateHold");
 
 /** `outbox`: the op's messages as rows, sealed before the op joins the queue (REQ-29), not while the batch holds the writer. */
-type Op =
+export type OrderOp =
   | { readonly kind: "change"; readonly change: OrderChange; readonly audit: AuditEvent; readonly outbox: readonly Record<string, unknown>[] }
   | { readonly kind: "create"; readonly row: Record<string, unknown>; readonly audit: AuditEvent; readonly outbox: readonly Record<string, unknown>[] };
 
@@ -77,7 +78,7 @@ type Op =
  */
 export class KnexOrderStore implements OrderStore {
   private readonly queue: CommitQueue;
-  private readonly write: BatchWrite<Op, boolean> = (trx, ops, audit) => this.writeBatch(trx, ops, audit);
+  private readonly write: BatchWrite<OrderOp, boolean> = (trx, ops, audit) => this.writeBatch(trx, ops, audit);
 
   /**
    * `reader` may be a separate read pool (SQLite WAL readers do not wait for the writer's commits).
@@ -103,6 +104,7 @@ export class KnexOrderStore implements OrderStore {
       ...opt("renewalOf", o.renewal_of as string | null),
       ...opt("applicantTokenHash", o.applicant_token_hash as string | null),
       ...opt("activationCodeHash", o.activation_code_hash as string | null),
+      ...opt("stateSince", date(o.state_since)),
     };
   }
 
@@ -158,7 +160,17 @@ export class KnexOrderStore implements OrderStore {
     await this.queue.run(this.write, { kind: "create", row: orderRow(order, this.cipher), audit, outbox: [outboxRow(notification, this.cipher)] });
   }
 
-  private async writeBatch(trx: Knex.Transaction, ops: readonly Op[], audit: AuditSink): Promise<boolean[]> {
+  /** A change as an op for a caller's transaction (the production saga's linked writes); messages sealed now. */
+  changeOp(change: OrderChange, audit: AuditEvent): OrderOp {
+    return { kind: "change", change, audit, outbox: (change.notifications ?? []).map((n) => outboxRow(n, this.cipher)) };
+  }
+
+  /** Writes ops inside the caller's transaction: compare-and-set per order; true per op that won. */
+  writeIn(trx: Knex.Transaction, ops: readonly OrderOp[], audit: AuditSink): Promise<boolean[]> {
+    return this.writeBatch(trx, ops, audit);
+  }
+
+  private async writeBatch(trx: Knex.Transaction, ops: readonly OrderOp[], audit: AuditSink): Promise<boolean[]> {
     const done = ops.map((o) => o.kind === "create");
     await insertChunked(trx, "orders", ops.flatMap((o) => (o.kind === "create" ? [o.row] : [])));
     // The first change of each order goes into the shared compare-and-set; a second change of
@@ -170,14 +182,17 @@ export class KnexOrderStore implements OrderStore {
       if (first.has(o.change.orderId)) later.push(i);
       else first.set(o.change.orderId, i);
     });
-    const won = await compareAndSet(trx, [...first.values()].map((i) => (ops[i] as Extract<Op, { kind: "change" }>).change));
-    for (const i of first.values()) done[i] = won.has((ops[i] as Extract<Op, { kind: "change" }>).change.orderId);
-    for (const i of later) done[i] = (await compareAndSet(trx, [(ops[i] as Extract<Op, { kind: "change" }>).change])).size === 1;
+    const won = await compareAndSet(trx, [...first.values()].map((i) => (ops[i] as Extract<OrderOp, { kind: "change" }>).change));
+    for (const i of first.values()) done[i] = won.has((ops[i] as Extract<OrderOp, { kind: "change" }>).change.orderId);
+    for (const i of later) done[i] = (await compareAndSet(trx, [(ops[i] as Extract<OrderOp, { kind: "change" }>).change])).size === 1;
 
     const winners = ops.filter((_, i) => done[i]);
     const changes = winners.flatMap((o) => (o.kind === "change" ? [o.change] : []));
     await insertChunked(trx, "order_identifications", changes.flatMap((c) => (c.identification ? [identificationRow(c.orderId, c.identification)] : [])));
     await insertChunked(trx, "officer_credentials", changes.flatMap((c) => (c.officerCredential ? [{ serial: c.officerCredential.serial, person_id: c.officerCredential.personId, created_at: c.at.getTime() }] : [])));
+    // REQ-16: the activation challenge is used up by the transition that won with it (single use: the compare-and-set decides).
+    for (const c of changes) if (c.usesActivationChallenge)
+      await trx("activation_challenges").where({ order_id: c.orderId, challenge: c.usesActivationChallenge }).whereNull("used_at").update({ used_at: c.at.getTime() });
     await insertChunked(trx, "notifications", winners.flatMap((o) => o.outbox));
     for (const o of winners) audit(o.audit);
     return done;
@@ -186,6 +201,26 @@ export class KnexOrderStore implements OrderStore {
   async handedOutBefore(workflowId: string, before: Date, limit: number): Promise<string[]> {
     const rows = await this.reader("orders").where({ state: "HANDED_OUT", workflow_id: workflowId }).andWhere("handed_out_at", "<", before.getTime()).orderBy("handed_out_at").limit(limit).select("id");
     return rows.map((r: any) => r.id);
+  }
+
+  async inStateSince(state: OrderState, before: Date, limit: number, workflowId?: string): Promise<string[]> {
+    // PRODUCING keeps the IN_PRODUCTION deadline in state_since; how long it has been producing is updated_at.
+    const col = state === "PRODUCING" ? "updated_at" : "state_since";
+    let q = this.db("orders").where({ state }).andWhere(col, "<", before.getTime());
+    if (workflowId) q = q.andWhere({ workflow_id: workflowId });
+    const rows = await q.orderBy(col).limit(limit).select("id");
+    return rows.map((r: any) => r.id);
+  }
+
+  async orphanCertificates(profiles: readonly string[], window: { createdAfter?: Date; createdBefore: Date }, limit: number): Promise<{ serial: string; orderId?: string; orderState?: OrderState; workflowId?: string }[]> {
+    let q = this.db("certificates as c").leftJoin("orders as o", "o.cert_serial", "c.serial")
+      .where("c.status", "issued").whereIn("c.profile_id", [...profiles]).where(notRevokedForGood)
+      .andWhere("c.created_at", "<", window.createdBefore.getTime())
+      .whereNotExists((k) => k.select(this.db.raw("1")).from("officer_credentials as k").whereRaw("k.serial = c.serial"))
+      .where((w) => w.whereNull("o.id").orWhereNotIn("o.state", ["PRODUCING", "PRODUCED", "HANDED_OUT", "ACTIVE"]));
+    if (window.createdAfter) q = q.andWhere("c.created_at", ">=", window.createdAfter.getTime());
+    const rows = await q.limit(limit).select("c.serial", "o.id", "o.state", "o.workflow_id");
+    return rows.map((r: any) => ({ serial: r.serial, ...(r.id ? { orderId: r.id, orderState: r.state, workflowId: r.workflow_id } : {}) }));
   }
 
   async expiredWithLiveCertificate(limit: number): Promise<{ orderId: string; serial: string; workflowId: string }[]> {

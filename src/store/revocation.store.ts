@@ -21,6 +21,28 @@ export async function lockRevocationEvents(trx: Knex.Transaction): Promise<void>
   if (isPostgres(trx)) await trx.raw("select pg_advisory_xact_lock(?)", [REVOCATION_EVENTS_LOCK]);
 }
 
+/**
+ * A revocation change inside the caller's transaction (which took lockRevocationEvents first):
+ * the certificate moves only if still in the state the caller read; then its event. The caller
+ * writes the audit event. False when the certificate changed meanwhile.
+ */
+export async function applyRevocationIn(trx: Knex.Transaction, c: RevocationChange): Promise<boolean> {
+  let q = trx("certificates").where({ serial: c.serial, issuer_id: c.issuerId, status: "issued" });
+  q = c.expectedReason === undefined ? q.whereNull("revocation_reason") : q.where({ revocation_reason: c.expectedReason });
+  if (c.expectedHoldCause !== undefined) q = c.expectedHoldCause === null ? q.whereNull("hold_cause") : q.where({ hold_cause: c.expectedHoldCause });
+  const n = await q.update({
+    revoked_at: c.revokedAt?.getTime() ?? null, revocation_reason: c.reason ?? null,
+    invalidity_date: c.invalidityDate?.getTime() ?? null, updated_at: c.at.getTime(),
+    hold_cause: c.reason === "certificateHold" ? c.holdCause ?? "request" : null,
+  });
+  if (n !== 1) return false;
+  await trx("revocation_events").insert({
+    issuer_id: c.issuerId, serial: c.serial, kind: c.kind, reason: c.reason ?? null, at: c.at.getTime(),
+    invalidity_date: c.invalidityDate?.getTime() ?? null, actor: c.actor,
+  });
+  return true;
+}
+
 /** Revocation state in the certificates table, its event log, and CRLs (knex; SQLite and PostgreSQL). */
 export class KnexRevocationStore implements RevocationStore {
   constructor(private readonly db: Knex) {}
@@ -28,17 +50,7 @@ export class KnexRevocationStore implements RevocationStore {
   async apply(c: RevocationChange, audit: AuditEvent): Promise<boolean> {
     return this.db.transaction(async (trx) => {
       await lockRevocationEvents(trx);
-      let q = trx("certificates").where({ serial: c.serial, issuer_id: c.issuerId, status: "issued" });
-      q = c.expectedReason === undefined ? q.whereNull("revocation_reason") : q.where({ revocation_reason: c.expectedReason });
-      const n = await q.update({
-        revoked_at: c.revokedAt?.getTime() ?? null, revocation_reason: c.reason ?? null,
-        invalidity_date: c.invalidityDate?.getTime() ?? null, updated_at: c.at.getTime(),
-      });
-      if (n !== 1) return false;
-      await trx("revocation_events").insert({
-        issuer_id: c.issuerId, serial: c.serial, kind: c.kind, reason: c.reason ?? null, at: c.at.getTime(),
-        invalidity_date: c.invalidityDate?.getTime() ?? null, actor: c.actor,
-      });
+      if (!(await applyRevocationIn(trx, c))) return false;
       await insertAuditEvent(trx, audit);
       return true;
     });

@@ -142,7 +142,8 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     await cleo.page.goto(`${svc.ra!.url}/portal#/certificates`);
     await cleo.page.getByLabel("Certificate serial (hex)").fill(order.certSerial!);
     await cleo.page.getByRole("button", { name: "Find" }).click();
-    await cleo.page.locator("#certificate td", { hasText: "good" }).waitFor();
+    // REQ-16: handed out but not activated: the certificate is still on hold.
+    await cleo.page.locator("#certificate td", { hasText: "on-hold" }).waitFor();
     await shot(cleo.page, "07-certificate");
     expect(order.state).to.equal("HANDED_OUT");
     expect(new Set(order.identifications.map((i) => i.officerId)).size).to.equal(2);

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { X509Certificate } from "node:crypto";
+import { X509Certificate, sign } from "node:crypto";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +11,7 @@ import { DEMO_OFFICERS } from "../../src/composition/demo-setup.js";
 import type { Actor } from "../../src/ra/order.js";
 import { demoEnv, requireTool } from "../support/environment.js";
 import { produceAttested, trustFixtureMaker } from "../support/attestation-fixture.js";
+import { activateWithSoftwareKey } from "../support/activation.js";
 import { REPO_ROOT } from "../support/test-ca.js";
 
 const APPLICANT = "197003033456"; // alive in the demo register
@@ -91,7 +92,6 @@ describe("applicant and holder pages in headless Chromium", function () {
     expect([cookie.httpOnly, cookie.secure, cookie.sameSite, cookie.path]).to.deep.equal([true, true, "Strict", "/api/v1/applicant"]);
     expect((await ra.orderStore.load(order.id))!.state).to.equal("TERMS_ACCEPTED");
     // A reload keeps the session (the fragment is gone, the token used).
-    await page.reload();
     await page.locator("#status", { hasText: "You accepted the terms" }).waitFor();
     expect(errors).to.deep.equal([]);
 
@@ -126,7 +126,7 @@ describe("applicant and holder pages in headless Chromium", function () {
       const paths = { certPath: join(dir, `${cert.serialNumber}.crt`), keyPath: join(dir, `${cert.serialNumber}.key`) };
       writeFileSync(paths.certPath, cert.toString());
       writeFileSync(paths.keyPath, privateKey.export({ type: "pkcs8", format: "pem" }));
-      return { serial: cert.serialNumber.toLowerCase(), ...paths };
+      return { serial: cert.serialNumber.toLowerCase(), privateKey, ...paths };
     };
     const card1 = await produceAndHandOut(first.orderId);
     // A second card of the same holder, activated already.
@@ -138,7 +138,7 @@ describe("applicant and holder pages in headless Chromium", function () {
     await ra.orders.act(second.id, "approve", o2, {});
     await ra.orders.act(second.id, "start-production", o1, {});
     const card2 = await produceAndHandOut(second.id);
-    await ra.orders.act(second.id, "activate", { kind: "holder", personId: first.holderId, roles: [], organisationId: first.organisationId, credentialSerial: card2.serial, loa: 3 }, {});
+    await activateWithSoftwareKey(ra, { orderId: second.id, holderId: first.holderId, serial: card2.serial, loa: 3, station: o3, privateKey: card2.privateKey });
 
     const ctx = await browser.newContext({ ignoreHTTPSErrors: true, clientCertificates: [{ origin: svc.ra!.url, certPath: card1.certPath, keyPath: card1.keyPath }] });
     const page = await ctx.newPage();
@@ -148,13 +148,19 @@ describe("applicant and holder pages in headless Chromium", function () {
     await page.getByText("Signed in with your LoA3 card").waitFor();
     const session = (await ctx.cookies()).find((c) => c.name === "cardpki_session")!;
     expect([session.httpOnly, session.secure, session.sameSite]).to.deep.equal([true, true, "Strict"]);
-    const mine = page.locator(`section.card[data-serial="${card1.serial}"]`);
-    await mine.locator(".card-status", { hasText: "Waiting for activation" }).waitFor();
-    await shot(page, "04-holder-cards-before-activation");
-    await mine.getByRole("link", { name: "Activate this card" }).click();
+    // REQ-16: the card is on hold until activation: signed in with it, the holder sees the activation step only.
+    await page.getByRole("button", { name: "Activate my card" }).waitFor();
+    expect(await page.locator('nav a[href="#/cards"]').isVisible()).to.equal(false);
+    await shot(page, "04-holder-activation-step");
+    // The card station records the transport PIN replaced; the card signs the RA's challenge shown on the page
+    // (here the test plays the holder's card client with the software key).
+    await ra.activation.recordPinReplacement(o3, first.orderId, { cardSerial: "software-card" });
+    const message = (await page.locator("#activation-message").textContent())!;
+    expect(message).to.match(new RegExp(`^cardpki-activation-v1:${first.orderId}:`));
+    await page.getByLabel("The card's signature over this text (base64)").fill(sign("sha256", Buffer.from(message), card1.privateKey).toString("base64"));
     await page.getByRole("button", { name: "Activate my card" }).click();
     await page.getByRole("heading", { name: "Change your PIN" }).waitFor();
-    expect(await page.locator("#message").textContent()).to.match(/Your card is active. Now replace the transport PIN/);
+    expect(await page.locator("#message").textContent()).to.match(/Your card is active, with the PIN you chose at the card station/);
     await shot(page, "05-holder-activated-pin-guidance");
     expect((await ra.orderStore.load(first.orderId))!.state).to.equal("ACTIVE");
 

@@ -10,6 +10,7 @@ import { openAuditTrail, type AuditTrail } from "../../src/composition/audit.js"
 import { demoOrderInProduction, staffActor } from "../../src/composition/demo-orders.js";
 import { DEMO_OFFICERS } from "../../src/composition/demo-setup.js";
 import { FixedClock } from "../../src/shared/clock.js";
+import { activateWithSoftwareKey } from "../support/activation.js";
 import { CLI, demoBackends, demoEnvReady, requireTool, type DemoEnv } from "../support/environment.js";
 import { shellDatabase, type ShellDatabase } from "../support/shell-database.js";
 import { produceAttested, trustFixtureMaker } from "../support/attestation-fixture.js";
@@ -53,10 +54,12 @@ describe(`audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, r
     const { certSerial, card } = await produceAttested(rt, ra, orderId, producer);
     serial = certSerial;
     await ra.orders.act(orderId, "hand-out", officers[2]!, { secondIdentification: { document: doc, faceCompared: true } });
-    await ra.orders.act(orderId, "activate", { kind: "holder", personId: holderId, roles: [], credentialSerial: serial, loa: 3 }, {});
+    await activateWithSoftwareKey(ra, { orderId, holderId, serial, loa: 3, station: officers[2]!, privateKey: card.privateKey });
     const e = await trail.evidence(serial);
     expect(e.verdict).to.equal("pass");
     expect(e.verdicts.find((v) => v.rule.startsWith("three distinct officers"))).to.deep.include({ result: "pass", detail: "3 distinct officer(s)", requirement: "REQ-03, REQ-04, REQ-10" });
+    expect(e.verdicts.find((v) => v.rule === "on hold from issuance until the holder's activation")).to.deep.include({ result: "pass", requirement: "REQ-16" });
+    expect(e.verdicts.find((v) => v.rule === "activated by the card after the transport PIN was replaced")).to.deep.include({ result: "pass", requirement: "REQ-16" });
     expect(e.story.map((s) => s.step)).to.include.members(["terms accepted by the applicant", "identified in person", "approved for production", "certificate issued for the card's key", "card handed out", "card activated by the holder"]);
     expect(e.story.filter((s) => s.step === "identified in person").map((s) => s.actor)).to.deep.equal(officers.slice(0, 2).map((o) => `officer:${o.personId}`));
     const out = cli(["audit", "evidence", "--serial", serial]);

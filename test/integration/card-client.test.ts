@@ -13,6 +13,24 @@ import { demoEnv, requireTool, run } from "../support/environment.js";
 import { VIRTUAL_READER, freshCard, virtualCard } from "../support/virtual-card.js";
 import { cardRequest, personaliseForOrder, readCardCertificate } from "../support/card-client.js";
 import { trustVirtualCardMaker } from "../support/attestation-fixture.js";
+import { CardActivation } from "../../src/card/card-activation.js";
+import { PcscTransport } from "../../src/card/pcsc-transport.js";
+import { cryptoRandom } from "../../src/shared/random.js";
+
+/** The card in the virtual reader, for the activation steps on the card (PC/SC). */
+async function withActivationCard<T>(fn: (card: CardActivation) => Promise<T>): Promise<T> {
+  const t = new PcscTransport();
+  try {
+    const ch = await t.connect(VIRTUAL_READER);
+    try {
+      return await fn(await CardActivation.open(ch, cryptoRandom));
+    } finally {
+      await ch.close();
+    }
+  } finally {
+    t.close();
+  }
+}
 
 /**
  * The test-support card client: HTTPS with the TLS client key on the virtual card (PIV 9A through
@@ -105,7 +123,15 @@ describe("test support: HTTPS with the client key on the virtual card (curl + pk
       const letter = (await ra.outbox.recent({ personId: holderId, limit: 5 })).find((n) => /Transport PIN/.test(n.body))!;
       const pin = /: ([0-9]{6,8})\./.exec(letter.body)![1]!;
       const base = new URL(svc.ra!.url);
-      const r = await cardRequest({ method: "POST", url: `https://localhost:${base.port}/api/v1/holder/orders/${orderId}/activate`, body: {}, caFile: config.ra.tlsCert, certPem: p.certPem, pin });
+      // REQ-16: the holder replaces the transport PIN on the card (PC/SC) and the station records it; the card fetches
+      // the RA's challenge over mTLS with its held certificate, signs it under the new PIN and activates.
+      const newPin = "592817";
+      await withActivationCard((card) => card.replaceTransportPin(pin, newPin));
+      await ra.activation.recordPinReplacement(officers[2]!, orderId, { cardSerial: "virtual" });
+      const ch = await cardRequest({ method: "GET", url: `https://localhost:${base.port}/api/v1/holder/orders/${orderId}/activation-challenge`, caFile: config.ra.tlsCert, certPem: p.certPem, pin: newPin });
+      expect(ch.status, JSON.stringify(ch.body)).to.equal(200);
+      const sig = await withActivationCard((card) => card.signChallenge(new TextEncoder().encode(ch.body.message), ch.body.hash, newPin));
+      const r = await cardRequest({ method: "POST", url: `https://localhost:${base.port}/api/v1/holder/orders/${orderId}/activate`, body: { challengeSignature: Buffer.from(sig).toString("base64") }, caFile: config.ra.tlsCert, certPem: p.certPem, pin: newPin });
       expect([r.status, r.body.state], JSON.stringify(r.body)).to.deep.equal([200, "ACTIVE"]);
     });
   });

@@ -14,7 +14,7 @@ import { demoOrderInProduction, staffActor } from "../../src/composition/demo-or
 import type { Actor } from "../../src/ra/order.js";
 import { toPem } from "../../src/asn1/der.js";
 import { CaError } from "../../src/shared/ca-error.js";
-import { CLI, demoEnv, run, type DemoEnv } from "../support/environment.js";
+import { CLI, demoEnv, run, waitFor, type DemoEnv } from "../support/environment.js";
 import { VIRTUAL_READER, cardStart, cardStop, freshCard, virtualCard } from "../support/virtual-card.js";
 import { trustVirtualCardMaker, virtualCardMakerRootFile } from "../support/attestation-fixture.js";
 import { loadOrCreateMakerRoot } from "../support/piv-attestation-maker.js";
@@ -236,6 +236,39 @@ describe("card personalisation on a virtual PIV card through real pcscd (issue 6
     const again = await personalise(orderId);
     expect(again.certSerial).to.not.equal(issued);
     expect((await ra.orderStore.load(orderId))!.state).to.equal("PRODUCED");
+  });
+
+  it("ok/activation at the card station (REQ-16): `cardpki card activate` replaces the transport PIN on the virtual card, the station records it, the card (TLS with its held certificate through OpenSC) signs the RA's challenge; openssl ocsp says certificateHold before and good after", async function () {
+    if (!require_("pkcs11-tool")) return this.skip();
+    await freshCard(0x600000 + (randomBytes(2).readUInt16BE(0) % 0xffff)); // a card of its own (the earlier tests' cards are someone's)
+    const { orderId, holderId, officers } = await orderInProduction();
+    const r = await personalise(orderId);
+    const transportPin = await pinOf(holderId);
+    await ra.orders.act(orderId, "hand-out", officers[2]!, { secondIdentification: { document: { type: "passport", number: "HO123456", expires: new Date("2035-01-01") }, faceCompared: true } });
+    const config = svc.runtime.config;
+    {
+      const certPem = join(dir, "activate-card.pem");
+      writeFileSync(certPem, toPem("CERTIFICATE", (await rt.store.get(r.certSerial))!.der!));
+      const ocsp = async () => (await tool("openssl", ["ocsp", "-issuer", join(env.caStore, "demo-issuing", "cert.pem"), "-CAfile", join(env.caStore, "demo-root", "cert.pem"), "-cert", certPem, "-url", `${svc.url}/ocsp`, "-no_nonce"])).out;
+      expect(await ocsp()).to.match(/: revoked/).and.match(/Reason: certificateHold/);
+      const pins = { transport: join(dir, "transport.pin"), fresh: join(dir, "new.pin") };
+      writeFileSync(pins.transport, transportPin, { mode: 0o600 });
+      writeFileSync(pins.fresh, "739184", { mode: 0o600 });
+      const officerDir = join(config.dataDir, "demo-officers");
+      const out = await tool(process.execPath, [CLI, "card", "activate", "--order", orderId, "--ra", svc.ra!.url, "--ra-ca", config.ra.tlsCert, "--reader", VIRTUAL_READER,
+        "--station-cert", join(officerDir, "ed.crt"), "--station-key", join(officerDir, "ed.key"), "--transport-pin-file", pins.transport, "--new-pin-file", pins.fresh]); // ed: the demo's ca-operator at the station
+      expect(out.status, out.out).to.equal(0);
+      expect(JSON.parse(out.stdout)).to.deep.include({ orderId, state: "ACTIVE", certificateSerial: r.certSerial });
+      let now = "";
+      expect(await waitFor(async () => /: good/.test((now = await ocsp())), 2000, 100), now).to.equal(true);
+      // The card now refuses the transport PIN; the new one works (judged by yubico-piv-tool when present).
+      if (require_("yubico-piv-tool")) {
+        expect((await tool("yubico-piv-tool", ["-r", VIRTUAL_READER, "-a", "verify-pin", "-P", transportPin])).out).to.match(/tries left|wrong|failed/i);
+        expect((await tool("yubico-piv-tool", ["-r", VIRTUAL_READER, "-a", "verify-pin", "-P", "739184"])).status).to.equal(0);
+      }
+      const trail = (await rt.db("audit_events").where({ object_type: "order", object_id: orderId }).orderBy("seq")).map((a: any) => a.action);
+      expect(trail.slice(-3)).to.deep.equal(["order.transport-pin-replaced", "order.activation-challenge", "order.activate"]);
+    }
   });
 
   it("ok/CLI: card personalise goes through the RA API as the station's officer (ed's client certificate): the order produced, the call audited as ed", async () => {

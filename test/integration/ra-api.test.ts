@@ -1,9 +1,9 @@
 import { expect } from "chai";
 import { raRequest } from "../support/ra-client.js";
-import { X509Certificate, generateKeyPairSync } from "node:crypto";
+import { X509Certificate, createPrivateKey, generateKeyPairSync, sign } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { demoBackends, demoEnvReady, run, type DemoEnv } from "../support/environment.js";
+import { demoBackends, demoEnvReady, run, waitFor, type DemoEnv } from "../support/environment.js";
 import { loadConfig } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
 import { attestedCardFor, trustFixtureMaker } from "../support/attestation-fixture.js";
@@ -72,8 +72,19 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     const { key, body } = await attestedKey(order.id);
     const produced = await ok(act(order.id, "produce", o.producer, body));
     await ok(act(order.id, "hand-out", o.handOut, { secondIdentification: { document: { ...doc, type: "national-id-card" }, faceCompared: true } }));
-    const rec = await svc.runtime.store.get(produced.certificateSerial);
-    return { orderId: order.id, card: credOf(key, rec!.der!) };
+    return { orderId: order.id, card: credOf(key, Buffer.from(produced.certificate, "base64")) };
+  }
+
+  /**
+   * REQ-16 at LoA3 over the API: the card station (an officer) records that the holder replaced
+   * the transport PIN; the card, its certificate still on hold, fetches a challenge and signs it
+   * (here a software key stands in for the card's 9A key); then activates.
+   */
+  async function activate(orderId: string, card: Cred, station: Cred): Promise<Reply> {
+    await ok(call("POST", `/api/v1/orders/${orderId}/transport-pin-replaced`, { cardSerial: "test-card" }, station));
+    const ch = await ok(call("GET", `/api/v1/holder/orders/${orderId}/activation-challenge`, undefined, card));
+    const challengeSignature = sign(ch.hash, Buffer.from(ch.message), createPrivateKey(card.key)).toString("base64url");
+    return call("POST", `/api/v1/holder/orders/${orderId}/activate`, { challengeSignature }, card);
   }
 
   before(async function () {
@@ -119,8 +130,9 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     // REQ-02: the first officers' cards, identified and handed out by the service owner's staff.
     for (const n of ["Anna", "Bert", "Cecilia", "Dag"]) {
       const { orderId, card } = await cardFlow({ personKey: n, purpose: "officer", creator: D.bo!, id1: D.bo!, id2: D.cy!, approver: D.di!, producer: D.ed!, handOut: D.fi! });
-      expect((await call("GET", "/api/v1/me", undefined, card)).status, "not an officer credential before activation").to.equal(403);
-      expect((await ok(call("POST", `/api/v1/holder/orders/${orderId}/activate`, {}, card))).state).to.equal("ACTIVE");
+      const early = await call("GET", "/api/v1/me", undefined, card);
+      expect([early.status, early.body.requirement], "not an officer credential before activation").to.deep.equal([403, "REQ-16"]);
+      expect((await ok(activate(orderId, card, D.fi!))).state).to.equal("ACTIVE");
       officers[n] = card;
     }
     const me = await ok(call("GET", "/api/v1/me", undefined, officers.Anna));
@@ -133,7 +145,7 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     const [s1, s2] = staff as [Cred, Cred];
     // A second officer card of Anna: same person, different client certificate.
     const { orderId: a2Order, card: a2 } = await cardFlow({ personKey: "Anna", purpose: "officer", creator: D.bo!, id1: D.bo!, id2: D.cy!, approver: D.di!, producer: D.ed!, handOut: D.fi! });
-    await ok(call("POST", `/api/v1/holder/orders/${a2Order}/activate`, {}, a2));
+    await ok(activate(a2Order, a2, D.fi!));
 
     const h = people.Holger!;
     const order = await ok(call("POST", "/api/v1/orders", { personId: h.id, workflowId: "loa3-card-order", nationalId: h.nationalId }, a), 201);
@@ -176,11 +188,42 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
       expect([r.status, r.body.guard], who).to.deep.equal([422, guard]);
     }
     await ok(act(order.id, "hand-out", c, second));
-    const card = credOf(key, (await svc.runtime.store.get(produced.certificateSerial))!.der!);
+    const card = credOf(key, Buffer.from(produced.certificate, "base64"));
+    // REQ-16: until activation the world sees the card as unusable: OCSP (openssl) says revoked/certificateHold ...
+    const issuerPem = join(demo.caStore, "demo-issuing", "cert.pem");
+    const cardPem = join(demo.dir, `ra-card-${backend}.pem`);
+    writeFileSync(cardPem, card.cert);
+    const ocsp = async () => (await run("openssl", ["ocsp", "-issuer", issuerPem, "-cert", cardPem, "-url", `${svc.url}/ocsp`, "-CAfile", join(demo.caStore, "demo-root", "cert.pem"), "-no_nonce"])).out;
+    const held = await ocsp();
+    expect(held).to.match(/: revoked/).and.match(/Reason: certificateHold/);
+    // ... and the held card is accepted for the activation only (contract: credentialOnHold).
+    for (const [method, path, body] of [["POST", `/api/v1/holder/cards/${card.serial}/suspend`, {}], ["POST", "/api/v1/holder/renewals", { workflowId: "loa3-card-order", nationalId: h.nationalId }]] as const) {
+      const r = await call(method, path, body, card);
+      expect([r.status, r.body.requirement, r.body.detail], path).to.satisfy(([st, req, m]: [number, string, string]) => st === 403 && req === "REQ-16" && /activation only/.test(m));
+    }
     expect((await call("POST", `/api/v1/holder/orders/${order.id}/activate`, {}, a)).status, "an officer is not the holder").to.equal(403);
-    expect((await ok(call("POST", `/api/v1/holder/orders/${order.id}/activate`, {}, card))).state).to.equal("ACTIVE");
+    const unsigned = await call("POST", `/api/v1/holder/orders/${order.id}/activate`, {}, card);
+    expect([unsigned.status, unsigned.body.guard]).to.deep.equal([422, "activation-challenge-signed"]);
+    const noStation = await call("POST", `/api/v1/orders/${order.id}/transport-pin-replaced`, {}, card);
+    expect(noStation.status, "the holder cannot record the PIN change for the station").to.equal(403);
+    const activatedAt = Date.now();
+    expect((await ok(activate(order.id, card, c))).state).to.equal("ACTIVE");
+    // OCSP good within a second of the activation; the next delta CRL says removeFromCRL.
+    let now = "";
+    expect(await waitFor(async () => /: good/.test((now = await ocsp())), 1000, 100), now).to.equal(true);
+    expect(Date.now() - activatedAt).to.be.lessThan(2000);
+    let deltaText = "";
+    const removed = await waitFor(async () => {
+      const res = await fetch(`${svc.url}/crl/demo-issuing-delta.crl`);
+      const f = join(demo.dir, `ra-delta-${backend}.crl`);
+      writeFileSync(f, new Uint8Array(await res.arrayBuffer()));
+      deltaText = (await run("openssl", ["crl", "-inform", "der", "-in", f, "-noout", "-text"])).out;
+      return deltaText.includes(card.serial.toUpperCase()) && /Remove From CRL/.test(deltaText);
+    }, 5000, 200);
+    expect(removed, deltaText).to.equal(true);
     const actions = (await svc.runtime.db("audit_events").where({ object_id: order.id }).orderBy("seq")).map((e: any) => `${e.action}:${e.outcome}`);
-    expect(actions).to.deep.equal(["order.create:success", "applicant.link.refused:failure", "order.accept-terms:success", "order.identify:success", "order.identify:success", "order.approve:success", "order.start-production:success", "order.produce:success", "order.hand-out:success", "order.activate:success"]);
+    expect(actions).to.deep.equal(["order.create:success", "applicant.link.refused:failure", "order.accept-terms:success", "order.identify:success", "order.identify:success", "order.approve:success", "order.start-production:success",
+      "order.production.reserve:success", "order.produce:success", "order.hand-out:success", "order.transport-pin-replaced:success", "order.activation-challenge:success", "order.activate:success"]);
 
     // Self-service on one's own order; an officer of another organisation.
     const own = await call("POST", "/api/v1/orders", { personId: people.Anna!.id, workflowId: "loa3-card-order", nationalId: people.Anna!.nationalId }, b);
@@ -207,7 +250,6 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     const revoked = await call("GET", "/api/v1/me", undefined, a2);
     expect([revoked.status, revoked.body.detail]).to.satisfy(([s, m]: [number, string]) => s === 401 && /revoked/.test(m));
     // OCSP agrees (REQ-17): an independent client sees the revocation.
-    const issuerPem = join(demo.caStore, "demo-issuing", "cert.pem");
     const a2Pem = join(demo.dir, `ra-a2-${backend}.pem`); // not a fixed /tmp path: other checkouts run this suite too
     writeFileSync(a2Pem, a2.cert);
     let text = "";

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomBytes, X509Certificate } from "node:crypto";
+import { randomBytes, sign, X509Certificate, type KeyObject } from "node:crypto";
 import { openDatabase, type Database } from "../../src/store/database.js";
 import { KnexOrderStore } from "../../src/store/order.store.js";
 import { KnexDirectoryStore } from "../../src/store/directory.store.js";
@@ -24,14 +24,20 @@ import { loadWorkflows } from "../../src/policy/workflow.js";
 import type { Actor } from "../../src/ra/order.js";
 import type { PopulationRegister } from "../../src/ra/ports.js";
 import { cardCertificates } from "../../src/composition/card-certificates.js";
+import { KnexLinkedWrites } from "../../src/store/linked-writes.js";
+import { KnexActivationStore } from "../../src/store/activation.store.js";
+import { ActivationDesk } from "../../src/ra/activation.js";
 import { fileDocumentRegister } from "../../src/composition/file-register.js";
 import { FixedClock } from "../../src/shared/clock.js";
+import type { Authority } from "../../src/ca/authority.js";
+import { ProductionSaga } from "../../src/ra/production-saga.js";
 import { cryptoRandom } from "../../src/shared/random.js";
 import { CaError } from "../../src/shared/ca-error.js";
 import { sha256Hex } from "../../src/shared/digest.js";
 import { PROFILES, REPO_ROOT, softwareAuthority } from "../support/test-ca.js";
 import { testKey } from "../support/keys.js";
 import { refused } from "../support/refused.js";
+import { activateWithSoftwareKey } from "../support/activation.js";
 import { testDatabases } from "../support/databases.js";
 import { keyAttestationVerifier } from "../../src/composition/key-attestation.js";
 import type { KeyOriginDeps } from "../../src/ra/key-origin.js";
@@ -51,6 +57,9 @@ describe(`ra/order-service on ${backend.name}`, function () {
   let certStore: KnexCertStore;
   let directory: KnexDirectoryStore;
   let certs: CardCertificates;
+  let activation: ActivationDesk;
+  let ca: Authority;
+  let registryOf: RevocationRegistry;
   let policy: ReturnType<typeof loadRevocationPolicy>;
   const clock = new FixedClock("2026-06-01T10:00:00Z");
   const hasher = new KeyedHasher(randomBytes(32));
@@ -68,10 +77,10 @@ describe(`ra/order-service on ${backend.name}`, function () {
   const keyOrigins: KeyOriginDeps = { verifier: keyAttestationVerifier(caStore), cards: { cardForOrder: async (id) => cardsOfOrders.get(id) } };
   let nextCard = 30_000_000;
   /** What the card station does before production: record the card; then the card's attestation of its key. */
-  const attested = (orderId: string, o: { maker?: ReturnType<typeof createMakerRoot>; pinPolicy?: "never" | "once" } = {}) => {
+  const attested = (orderId: string, o: { maker?: ReturnType<typeof createMakerRoot>; pinPolicy?: "never" | "once"; privateKey?: KeyObject } = {}) => {
     const serial = nextCard++;
     cardsOfOrders.set(orderId, { cardSerial: String(serial), state: "personalising", managementKeyRecorded: true });
-    const a = softwareAttestation(o.maker ?? fixtureMakerRoot(), { cardSerial: serial, ...(o.pinPolicy ? { pinPolicy: o.pinPolicy } : {}) });
+    const a = softwareAttestation(o.maker ?? fixtureMakerRoot(), { cardSerial: serial, ...(o.pinPolicy ? { pinPolicy: o.pinPolicy } : {}), ...(o.privateKey ? { privateKey: o.privateKey } : {}) });
     return { attestation: { certificate: a.certificate, intermediate: a.intermediate }, publicKey: a.spki };
   };
 
@@ -86,10 +95,13 @@ describe(`ra/order-service on ${backend.name}`, function () {
     directory = new KnexDirectoryStore(db, db, cipher);
     policy = loadRevocationPolicy(join(REPO_ROOT, "policies", "revocation", "revocation.yaml"));
     const registry = new RevocationRegistry({ certs: certStore, revocations: new KnexRevocationStore(db), policy, clock, random: cryptoRandom });
-    const ca = softwareAuthority();
-    certs = cardCertificates({ issuer: new CertificateIssuer({ profiles: PROFILES, store: certStore, clock, random: cryptoRandom }), registry, store: certStore }, () => ca);
+    ca = softwareAuthority();
+    registryOf = registry;
+    certs = cardCertificates({ issuer: new CertificateIssuer({ profiles: PROFILES, store: certStore, clock, random: cryptoRandom }), registry, store: certStore, clock, random: cryptoRandom }, () => ca,
+      { writes: new KnexLinkedWrites(db, orders, certStore), orders });
     const workflows = loadWorkflows(join(REPO_ROOT, "policies", "workflows"));
-    service = new OrderService({ orders, directory, workflows, certs, register, hasher, clock, random: cryptoRandom, currentTermsVersion: "2026-01", keyOrigins });
+    activation = new ActivationDesk({ orders, records: new KnexActivationStore(db), certs, clock, random: cryptoRandom });
+    service = new OrderService({ orders, directory, workflows, certs, register, hasher, clock, random: cryptoRandom, currentTermsVersion: "2026-01", activation, keyOrigins });
     expiry = new ExpiryScheduler({ orders, service, certs, workflows, clock });
   });
   after(async () => db?.destroy());
@@ -111,17 +123,21 @@ describe(`ra/order-service on ${backend.name}`, function () {
     // What an action returns is the order as stored (built from the change, not read back).
     const started = await service.act(id, "start-production", officer("o1"), {});
     expect(started).to.deep.equal(await orders.load(id));
-    const produced = await service.act(id, "produce", caOp, attested(id));
+    const { issued, ...produced } = await service.act(id, "produce", caOp, attested(id));
     expect(produced).to.deep.equal(await orders.load(id));
     expect(produced.state).to.equal("PRODUCED");
-    expect((await certStore.get(produced.certSerial!))!.profileId).to.equal("loa3-smartcard-auth");
+    const rec = (await certStore.get(produced.certSerial!))!;
+    expect(rec.profileId).to.equal("loa3-smartcard-auth");
+    // The CA's answer carries the certificate (nothing reads it back); it is stored on hold until activation (REQ-16).
+    expect(Buffer.from(issued!.der).equals(Buffer.from(rec.der!))).to.equal(true);
+    expect([rec.revocationReason, rec.holdCause]).to.deep.equal(["certificateHold", "activation"]);
     expect((await refused(service.act(id, "hand-out", officer("o1"), { secondIdentification: { document: doc, faceCompared: true } }))).details?.guard).to.equal("not-an-identifier");
     const handed = await service.act(id, "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } });
     expect(handed.state).to.equal("HANDED_OUT");
     expect(handed).to.deep.equal(await orders.load(id));
     expect(handed.identifications.map((i) => i.officerId)).to.deep.equal(["o1", "o2"]);
     const audit = await db("audit_events").where({ object_type: "order", object_id: id }).orderBy("seq");
-    expect(audit.map((a: any) => a.action)).to.deep.equal(["order.create", "order.accept-terms", "order.identify", "order.identify", "order.approve", "order.start-production", "order.produce", "order.hand-out"]);
+    expect(audit.map((a: any) => a.action)).to.deep.equal(["order.create", "order.accept-terms", "order.identify", "order.identify", "order.approve", "order.start-production", "order.production.reserve", "order.produce", "order.hand-out"]);
     const ids = await db("order_identifications").where({ order_id: id });
     expect(ids.map((i: any) => `${i.kind}:${i.officer_id}`)).to.deep.equal(["identify:o1", "identify:o2", "hand-out:o3"]);
     const everything = JSON.stringify([audit, ids, await db("orders").where({ id })]);
@@ -253,6 +269,21 @@ describe(`ra/order-service on ${backend.name}`, function () {
   }
   const nationalIdOf = (i: number) => `1990${String(i + 5).padStart(8, "0")}`; // people p<i> (see before())
 
+  /** A LoA3 card of `personId`, handed out and activated; returns its serial. */
+  async function activeCardOf(personId: string, nationalId: string): Promise<string> {
+    const o = await service.create(officer("o1"), { personId, workflowId: "loa3-card-order", nationalId });
+    await service.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: await tokenOf(o.id), termsVersion: "2026-01", accepted: true });
+    await service.act(o.id, "identify", officer("o1"), { document: doc, faceCompared: true });
+    await service.act(o.id, "identify", officer("o2"), { document: doc, faceCompared: true });
+    await service.act(o.id, "approve", officer("o2"), {});
+    await service.act(o.id, "start-production", officer("o1"), {});
+    const key = testKey("P-256");
+    const { certSerial } = await service.act(o.id, "produce", caOp, attested(o.id, { privateKey: key.privateKey }));
+    await service.act(o.id, "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } });
+    await activateWithSoftwareKey({ activation, orders: service }, { orderId: o.id, holderId: personId, serial: certSerial!, loa: 3, station: officer("o3"), privateKey: key.privateKey });
+    return certSerial!;
+  }
+
   it("ok/unbinding a person revokes their cards, a suspended one too (REQ-21)", async () => {
     const live = await cardOf("p10", nationalIdOf(10));
     const held = await cardOf("p10", nationalIdOf(10));
@@ -284,7 +315,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
   it("ok/mass revocation: beyond the hourly threshold an officer's request waits for a second, different officer of the organisation (REQ-18)", async () => {
     const desk = new RevocationDesk({ requests: new KnexRevocationRequestStore(db), orders, directory, certs, policy: { ...policy, requests: { ...policy.requests, officerPerHour: 2 } }, clock, random: cryptoRandom });
     const cards = [];
-    for (let i = 20; i < 24; i++) cards.push(await cardOf(`p${i}`, nationalIdOf(i)));
+    for (let i = 20; i < 24; i++) cards.push(await activeCardOf(`p${i}`, nationalIdOf(i)));
     const [c1, c2, c3, c4] = cards as [string, string, string, string];
     const first = officer("o1");
     expect((await desk.officerRequest(first, c1, "keyCompromise")).status).to.equal("done");
@@ -337,5 +368,133 @@ describe(`ra/order-service on ${backend.name}`, function () {
     expect((await service.act(o.id, "identify", officer("o1"), { document: doc, knowledgeAnswers: { "postal-address": true, "previous-employer": true } })).state).to.equal("IDENTIFIED");
     const audit = await db("audit_events").where({ object_id: o.id, action: "order.identify" }).first();
     expect(JSON.parse(audit.details).knowledgeAnsweredRight).to.deep.equal(["postal-address", "previous-employer"]);
+  });
+
+  /** An order of the applicant up to IN_PRODUCTION. */
+  async function inProduction(svc = service, workflowId = "loa3-card-order") {
+    const o = await svc.create(officer("o1"), { personId: "applicant", workflowId, nationalId: "197003033456" });
+    await svc.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: await tokenOf(o.id), termsVersion: "2026-01", accepted: true });
+    await svc.act(o.id, "identify", officer("o1"), { document: doc, faceCompared: true });
+    if (workflowId === "loa3-card-order") await svc.act(o.id, "identify", officer("o2"), { document: doc, faceCompared: true });
+    await svc.act(o.id, "approve", officer("o2"), {});
+    await svc.act(o.id, "start-production", officer("o1"), {});
+    return o.id;
+  }
+
+  it("ok/REQ-16: a produced card is on hold until activation; a suspension on request adds to the hold and lifting it leaves the card awaiting activation; only the activation (challenge signed by the card, transport PIN replaced) releases it, once", async () => {
+    const id = await inProduction();
+    const key = testKey("P-256");
+    const { certSerial } = await service.act(id, "produce", caOp, attested(id, { privateKey: key.privateKey }));
+    const serial = certSerial!;
+    const hold = async () => { const r = (await certStore.get(serial))!; return [r.revocationReason, r.holdCause]; };
+    expect(await hold()).to.deep.equal(["certificateHold", "activation"]);
+    // Nobody but the activation lifts it: an officer's resume is refused naming REQ-16.
+    const e = await refused(certs.resume(serial, "officer:o1"));
+    expect([e.kind, e.details?.requirement]).to.deep.equal(["policy-violation", "REQ-16"]);
+    // A suspension on request adds to it; lifting the request leaves it awaiting activation.
+    await certs.suspend(serial, "officer:o1");
+    expect(await hold()).to.deep.equal(["certificateHold", "activation+request"]);
+    await certs.resume(serial, "officer:o1");
+    expect(await hold()).to.deep.equal(["certificateHold", "activation"]);
+    await service.act(id, "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } });
+    const holder: Actor = { kind: "holder", personId: "applicant", roles: [], credentialSerial: serial, loa: 3, credentialOnHold: true };
+    expect((await refused(service.act(id, "activate", holder, {}))).details?.guard).to.equal("activation-challenge-signed");
+    const c = await activation.challenge(holder, id);
+    expect(c.message).to.equal(`cardpki-activation-v1:${id}:${c.challenge}`);
+    const wrong = new Uint8Array(sign("sha256", Buffer.from(c.message), testKey("P-256").privateKey));
+    expect((await refused(service.act(id, "activate", holder, { challengeSignature: wrong }))).message).to.match(/does not verify.*activation-challenge-signed, REQ-16/);
+    const right = new Uint8Array(sign(c.hash, Buffer.from(c.message), key.privateKey));
+    expect((await refused(service.act(id, "activate", holder, { challengeSignature: right }))).details?.guard).to.equal("transport-pin-replaced");
+    expect((await refused(activation.recordPinReplacement({ ...officer("o3"), roles: ["auditor"] }, id, {}))).kind).to.equal("forbidden");
+    await activation.recordPinReplacement(officer("o3"), id, { cardSerial: "card-1" });
+    // The refused attempts did not use the challenge up; the successful one does.
+    expect((await service.act(id, "activate", holder, { challengeSignature: right })).state).to.equal("ACTIVE");
+    expect(await hold()).to.deep.equal([undefined, undefined]);
+    const release = await db("audit_events").where({ object_id: serial, action: "cert.resume" }).first();
+    expect(release.actor).to.equal("holder:applicant");
+    const activated = await db("audit_events").where({ object_id: id, action: "order.activate" }).first();
+    expect(JSON.parse(activated.details).activation).to.deep.include({ challengeSigned: true });
+    expect(await db("audit_events").where({ object_id: id, action: "order.transport-pin-replaced" })).to.have.length(1);
+  });
+
+  /** An order service whose CA key signs through `hook` first (a slow or failing HSM). */
+  function serviceWithSigner(hook: () => Promise<void>) {
+    const slow: Authority = { ...ca, signer: { keyType: ca.signer.keyType, spki: ca.signer.spki, algorithmDer: ca.signer.algorithmDer, algorithmOid: ca.signer.algorithmOid, sign: async (d) => (await hook(), ca.signer.sign(d)) } };
+    const c = cardCertificates({ issuer: new CertificateIssuer({ profiles: PROFILES, store: certStore, clock, random: cryptoRandom }), registry: registryOf, store: certStore, clock, random: cryptoRandom }, () => slow,
+      { writes: new KnexLinkedWrites(db, orders, certStore), orders });
+    return new OrderService({ orders, directory, workflows: loadWorkflows(join(REPO_ROOT, "policies", "workflows")), certs: c, register, hasher, clock, random: cryptoRandom, currentTermsVersion: "2026-01", activation, keyOrigins });
+  }
+
+  it("ok/production saga: while the HSM signs the order is PRODUCING with the reserved serial; an HSM failure burns the serial and puts the order back in production in one transaction", async () => {
+    let seen: any;
+    let fail = false;
+    const svc = serviceWithSigner(async () => {
+      seen = await db("orders").where({ id: seenId }).first();
+      if (fail) throw new Error("CKR_DEVICE_ERROR");
+    });
+    let seenId = await inProduction(svc);
+    const ok = await svc.act(seenId, "produce", caOp, attested(seenId));
+    expect([seen.state, seen.cert_serial]).to.deep.equal(["PRODUCING", ok.certSerial]);
+    expect((await certStore.get(ok.certSerial!))!.status).to.equal("issued");
+    fail = true;
+    seenId = await inProduction(svc);
+    const e = await refused(svc.act(seenId, "produce", caOp, attested(seenId)));
+    expect(e.kind).to.equal("hsm-unavailable");
+    const after = (await orders.load(seenId))!;
+    expect([after.state, after.certSerial]).to.deep.equal(["IN_PRODUCTION", undefined]);
+    expect((await certStore.get(seen.cert_serial))!.status).to.equal("failed");
+    expect(await db("audit_events").where({ object_id: seenId, action: "order.production.fail" })).to.have.length(1);
+  });
+
+  it("ok/recovery: a production cut off after the reserve (a crash, or an HSM that hangs) is compensated: the serial published as revoked, the order back in production; the late signature is never stored; an orphan card certificate is revoked", async () => {
+    let release!: () => void;
+    const hung = new Promise<void>((r) => (release = r));
+    let signing!: () => void;
+    const started = new Promise<void>((r) => (signing = r));
+    const svc = serviceWithSigner(async () => {
+      signing();
+      await hung;
+    });
+    const id = await inProduction(svc);
+    const producing = svc.act(id, "produce", caOp, attested(id));
+    await started;
+    const serial = (await orders.load(id))!.certSerial!;
+    expect((await orders.load(id))!.state).to.equal("PRODUCING");
+    // Another process's recovery (what `serve` runs at start, and periodically for stale ones).
+    const recovery = new ProductionSaga({ orders, certs, workflows: loadWorkflows(join(REPO_ROOT, "policies", "workflows")), clock, random: cryptoRandom });
+    const r = await recovery.recover({ staleMs: 0 });
+    expect(r.compensated).to.include(id);
+    const rec = (await certStore.get(serial))!;
+    expect([rec.status, rec.revocationReason]).to.deep.equal(["unfinished", "unspecified"]);
+    expect(((await orders.load(id))!).state).to.equal("IN_PRODUCTION");
+    release();
+    expect((await refused(producing)).kind).to.equal("conflict");
+    expect((await certStore.get(serial))!.der).to.equal(undefined); // the late signature was not stored
+    const o = (await orders.load(id))!;
+    expect([o.state, o.certSerial]).to.deep.equal(["IN_PRODUCTION", undefined]);
+    // A card certificate no order names (e.g. written by an older version before a crash) is revoked by the sweep.
+    const orphan = await certs.issue({ profileId: "loa3-smartcard-auth", publicKey: testKey("P-256").spki, subject: { CN: "Orphan", O: "Org AB", organizationIdentifier: "NTRSE-5560000001", C: "SE" }, requestedBy: "test", validatedEmailDomains: [] });
+    expect((await recovery.recover({ orphanGraceMs: 60_000 })).revoked).to.not.include(orphan.serial); // too young: an operator step may still link it
+    expect((await recovery.recover({ orphanGraceMs: -1000 })).revoked).to.include(orphan.serial);
+    expect((await certStore.get(orphan.serial))!.revocationReason).to.equal("superseded");
+  });
+
+  it("ok/REQ-15: orders left in production or produced past the workflow's deadline expire, a produced card's certificate revoked in the same transaction", async () => {
+    const stuck = await inProduction();
+    const made = await inProduction();
+    const { certSerial } = await service.act(made, "produce", caOp, attested(made));
+    clock.advance(15 * 86_400_000);
+    try {
+      const first = await expiry.sweep();
+      expect(first.expired).to.include(stuck).and.not.include(made); // 14 days in production, not 30 produced
+      clock.advance(16 * 86_400_000);
+      expect((await expiry.sweep()).expired).to.include(made);
+      expect((await orders.load(made))!.state).to.equal("EXPIRED");
+      expect((await certStore.get(certSerial!))!.revocationReason).to.equal("cessationOfOperation");
+      const ev = await db("audit_events").where({ object_id: made, action: "order.expire" }).first();
+      expect(JSON.parse(ev.details)).to.deep.include({ revoked: certSerial, reason: "cessationOfOperation" });
+    } finally {
+      clock.advance(-31 * 86_400_000);
+    }
   });
 });

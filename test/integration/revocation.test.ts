@@ -142,6 +142,23 @@ describe(`revocation: OCSP and CRL (REQ-17..20) [${backend}]`, function () {
     expect(rootCrl.status).to.equal(200);
   });
 
+  it("ok/a revocation reaches the FULL CRL within afterRevocationSeconds, not only the delta: openssl verify -crl_check without -use_deltas rejects it (CPS 4.9.7)", async () => {
+    await issue("erin");
+    const limitMs = svc.runtime.revocationPolicy.crl.afterRevocationSeconds * 1000;
+    const started = Date.now();
+    await svc.runtime.registry.revoke({ serial: certs.erin!.serial, reason: "keyCompromise", actor: "t" });
+    const chain = writeTemp(dir, "chain-full.pem", readFileSync(issuing, "utf8") + readFileSync(root, "utf8"));
+    let verdict = "";
+    const listed = await waitFor(async () => {
+      const res = await fetch(`${url}/crl/demo-issuing.crl`); // the full CRL, as a relying party fetches it
+      const pem = writeTemp(dir, "full-now.crl.pem", toPem("X509 CRL", new Uint8Array(await res.arrayBuffer())));
+      verdict = (await openssl(["verify", "-crl_check", "-CAfile", chain, "-CRLfile", pem, certs.erin!.pem])).out;
+      return /certificate revoked/.test(verdict);
+    }, limitMs, 500);
+    expect(listed, `not on the full CRL after ${limitMs} ms: ${verdict}`).to.equal(true);
+    expect(Date.now() - started).to.be.lessThan(limitMs);
+  });
+
   it("ok/a revocation reaches a new CRL within the policy time, without anyone asking", async () => {
     const before = await svc.runtime.revocations.latestCrl("demo-issuing", "delta");
     await svc.runtime.registry.revoke({ serial: certs.dave!.serial, reason: "affiliationChanged", actor: "t" });

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { request } from "node:https";
-import { X509Certificate, randomBytes } from "node:crypto";
+import { X509Certificate, createPrivateKey, randomBytes, sign } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "node:https";
@@ -130,7 +130,17 @@ describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () 
   async function produceCard(orderId: string): Promise<Cred> {
     const c = await attestedCardFor(svc.runtime, svc.ra!.ra, orderId);
     const o = await act(orderId, "produce", D.ed!, c.body);
-    return credOf(c.privateKey.export({ type: "pkcs8", format: "pem" }) as string, (await svc.runtime.store.get(o.certificateSerial))!.der!);
+    return credOf(c.privateKey.export({ type: "pkcs8", format: "pem" }) as string, Buffer.from(o.certificate, "base64"));
+  }
+
+  /**
+   * REQ-16 at LoA3: the card station (fi, the hand-out officer) records the transport PIN replaced,
+   * the card (its software key here) signs the RA's challenge; the body for the activate call.
+   */
+  async function stationActivationBody(h: { orderId: string; card: Cred }, o: CallOpts = {}): Promise<{ challengeSignature: string }> {
+    await ok(call("POST", `/api/v1/orders/${h.orderId}/transport-pin-replaced`, { body: { cardSerial: "software-card" }, cred: staff[2] }));
+    const ch = await ok(call("GET", `/api/v1/holder/orders/${h.orderId}/activation-challenge`, { ...o, cred: h.card }));
+    return { challengeSignature: sign(ch.hash, Buffer.from(ch.message), createPrivateKey(h.card.key)).toString("base64url") };
   }
 
   /** A card order up to hand-out, the terms accepted on the applicant's link. */
@@ -339,10 +349,12 @@ describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () 
     expect([s.me.kind, s.me.loa]).to.deep.equal(["holder", 3]);
     const pending = await ok(call("GET", "/api/v1/holder/activation", { cred: h1.card, cookie: s.cookie }));
     expect([pending.pending, pending.orderId, pending.needsActivationCode, pending.pin]).to.deep.equal([true, h1.orderId, false, "transport"]);
-    problem(await call("POST", `/api/v1/holder/orders/${h1.orderId}/activate`, { body: {}, cred: h1.card, cookie: s.cookie }), 403); // no CSRF token
-    problem(await call("POST", `/api/v1/holder/orders/${h1.orderId}/activate`, { body: {}, cred: h2.card, cookie: s.cookie, csrf: s.csrf }), 401); // the session is h1's
-    expect((await ok(call("POST", `/api/v1/holder/orders/${h1.orderId}/activate`, { body: {}, cred: h1.card, cookie: s.cookie, csrf: s.csrf }))).state).to.equal("ACTIVE");
-    for (const h of [h2, h3]) await ok(call("POST", `/api/v1/holder/orders/${h.orderId}/activate`, { body: {}, cred: h.card }));
+    expect([pending.needsChallengeSignature, pending.needsStationPinRecord]).to.deep.equal([true, true]);
+    const body1 = await stationActivationBody(h1, { cookie: s.cookie });
+    problem(await call("POST", `/api/v1/holder/orders/${h1.orderId}/activate`, { body: body1, cred: h1.card, cookie: s.cookie }), 403); // no CSRF token
+    problem(await call("POST", `/api/v1/holder/orders/${h1.orderId}/activate`, { body: body1, cred: h2.card, cookie: s.cookie, csrf: s.csrf }), 401); // the session is h1's
+    expect((await ok(call("POST", `/api/v1/holder/orders/${h1.orderId}/activate`, { body: body1, cred: h1.card, cookie: s.cookie, csrf: s.csrf }))).state).to.equal("ACTIVE");
+    for (const h of [h2, h3]) await ok(call("POST", `/api/v1/holder/orders/${h.orderId}/activate`, { body: await stationActivationBody(h), cred: h.card }));
     await ocsp(h2.card, /: good/);
 
     const cards = await ok(call("GET", "/api/v1/holder/cards", { cred: h1.card, cookie: s.cookie }));
@@ -388,7 +400,7 @@ describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () 
 
   it("fail/holder self-service is rate-limited (REQ-18): beyond the daily number 429 and an alarm; ok/a LoA2 card activates with its activation code only", async () => {
     const [g1, g2] = [await handedOutCard("Gustav"), await handedOutCard("Gustav")];
-    for (const c of [g1, g2]) await ok(call("POST", `/api/v1/holder/orders/${c.orderId}/activate`, { body: {}, cred: c.card }));
+    for (const c of [g1, g2]) await ok(call("POST", `/api/v1/holder/orders/${c.orderId}/activate`, { body: await stationActivationBody(c), cred: c.card }));
     const s = await holderSignIn(g1.card);
     const post = (what: string) => call("POST", `/api/v1/holder/cards/${g2.card.serial}/${what}`, { body: {}, cred: g1.card, cookie: s.cookie, csrf: s.csrf });
     const steps = ["suspend", "resume", "suspend", "resume", "suspend", "resume"];

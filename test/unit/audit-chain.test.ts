@@ -113,6 +113,9 @@ describe("audit/evidence (REQ-31)", () => {
     events: [
       { seq: 1, id: "a", at: t0 + 3 * HOUR, actor: "officer:o1", action: "order.start-production", objectType: "order", objectId: "ord", outcome: "success", policy: null, details: null },
       { seq: 2, id: "b", at: t0 + 4 * HOUR, actor: "officer:op", action: "order.produce", objectType: "order", objectId: "ord", outcome: "success", policy: null, details: { certificate: "0a" } },
+      { seq: 3, id: "c", at: t0 + 4 * HOUR, actor: "officer:op", action: "cert.hold", objectType: "certificate", objectId: "0a", outcome: "success", policy: null, details: { reason: "certificateHold", cause: "activation" } },
+      { seq: 4, id: "d", at: t0 + 6 * HOUR, actor: "holder:holder", action: "order.activate", objectType: "order", objectId: "ord", outcome: "success", policy: null,
+        details: { activation: { challengeSigned: true, transportPinReplaced: { at: new Date(t0 + 5.5 * HOUR).toISOString(), recordedBy: "officer:o3" } } } },
     ],
     ...over,
   });
@@ -122,7 +125,14 @@ describe("audit/evidence (REQ-31)", () => {
     expect(e.verdict).to.equal("pass");
     expect(e.verdicts.find((v) => v.rule.startsWith("three distinct officers"))).to.include({ result: "pass", detail: "3 distinct officer(s)" });
     expect(e.verdicts.map((v) => v.requirement)).to.include.members(["REQ-03", "REQ-04", "REQ-06", "REQ-07", "REQ-09", "REQ-25"]);
-    expect(e.story.map((s) => s.step)).to.deep.equal(["released to production", "certificate issued for the card's key"]);
+    expect(e.story.map((s) => s.step)).to.deep.equal(["released to production", "certificate issued for the card's key", "certificate suspended", "card activated by the holder"]);
+    expect(e.verdicts.filter((v) => v.requirement === "REQ-16").map((v) => v.result)).to.deep.equal(["pass", "pass"]);
+  });
+
+  it("fail/a card certificate issued without the activation hold, and a LoA3 activation without the card's signature and the station's PIN record, are REQ-16 findings", () => {
+    const e = buildEvidence(base({ events: base().events.filter((x) => x.action !== "cert.hold").map((x) => (x.action === "order.activate" ? { ...x, details: {} } : x)) }));
+    expect(e.verdict).to.equal("fail");
+    expect(e.verdicts.filter((v) => v.result === "fail").map((v) => v.rule)).to.deep.equal(["on hold from issuance until the holder's activation", "activated by the card after the transport PIN was replaced"]);
   });
 
   it("fail/an identifier who also hands out, and a qualification that had lapsed, are findings citing REQ and CPS", () => {

@@ -5,6 +5,8 @@ import { PivCard } from "../../src/card/piv-card.js";
 import { statusError } from "../../src/card/status-words.js";
 import { PersonalisationJob, randomDigits, type JobStep } from "../../src/card/personalisation-job.js";
 import { CardLifecycle } from "../../src/card/card-lifecycle.js";
+import { CardActivation } from "../../src/card/card-activation.js";
+import { activationHash, activationMessage } from "../../src/ra/activation.js";
 import type { CardAuditEvent, CardKey, CardLedger, CardPolicy, CardProduction, CardRecord, HolderLetter } from "../../src/card/ports.js";
 import { aesGcmSealer } from "../../src/composition/card-sealer.js";
 import { CertificateIssuer } from "../../src/ca/certificate-issuer.js";
@@ -266,5 +268,29 @@ describe("card/personalisation-job against the emulator (software CA)", () => {
     expect(Buffer.from(s.open(sealed, "card1:puk")).toString()).to.equal("12345678");
     expect(() => s.open(sealed, "card2:puk")).to.throw(CaError);
     expect(() => aesGcmSealer(cryptoRandom.bytes(32), cryptoRandom).open(sealed, "card1:puk")).to.throw(CaError);
+  });
+});
+
+describe("card/card-activation (REQ-16) against the emulator", () => {
+  it("ok/activation on the card: CHANGE REFERENCE DATA replaces the transport PIN (the card refuses it afterwards), then the 9A key signs the RA's challenge only under the new PIN; the signature verifies with the certificate", async () => {
+    const emu = new PivEmulator({ serial: 5151 });
+    const ch = emulatorChannel(emu);
+    const piv = await PivCard.open(ch, cryptoRandom);
+    await piv.authenticate(FACTORY.managementKey, "3DES");
+    const spki = await piv.generateKey("9a", "P-256");
+    const issuer = new CertificateIssuer({ profiles: PROFILES, store: new MemoryCertStore(), clock: new FixedClock("2026-06-01T10:00:00Z"), random: cryptoRandom });
+    const cert = await issuer.issue(softwareAuthority(), { profileId: "loa3-smartcard-auth", publicKey: spki, subject: { CN: "Ada Holder", O: "Org AB", organizationIdentifier: "NTRSE-5560000001", C: "SE" }, requestedBy: "test", allowedKinds: ["end-entity"] });
+    await piv.putCertificate("9a", cert.der);
+    const transport = FACTORY.pin; // the card left production with this transport PIN
+    const card = await CardActivation.open(ch, cryptoRandom);
+    expect(card.cardSerial).to.equal("5151");
+    expect(Buffer.from(await card.certificate()).equals(Buffer.from(cert.der))).to.equal(true);
+    expect((await refused(card.replaceTransportPin(transport, transport))).message).to.match(/differ/);
+    await card.replaceTransportPin(transport, "470815");
+    expect((await refused(PivCard.open(ch, cryptoRandom).then((p) => p.verifyPin(transport)))).kind, "the transport PIN no longer opens the card").to.equal("unauthorized");
+    const message = activationMessage("0123456789abcdef0123456789abcdef", "c2FtcGxlLWNoYWxsZW5nZQ");
+    expect((await refused(card.signChallenge(message, "sha256", transport))).kind).to.equal("unauthorized");
+    const sig = await card.signChallenge(message, activationHash(cert.der), "470815");
+    expect(verify("sha256", message, new X509Certificate(cert.der).publicKey, sig)).to.equal(true);
   });
 });

@@ -25,6 +25,8 @@ const order = (state: OrderState, extra: Partial<OrderView> = {}): OrderView => 
 const identifyInput: ActionInput = { document: doc(), faceCompared: true };
 const applicant: Actor = { kind: "applicant", roles: [] };
 const holder: Actor = { kind: "holder", personId: "applicant", roles: [], credentialSerial: "c1", loa: 3 };
+/** REQ-16: what a LoA3 activation proved (the order service establishes it from the signature and the station's record). */
+const activated = (pinAt = NOW): ActionInput => ({ activation: { challengeSigned: true, pinReplaced: { at: pinAt, recordedBy: "officer:station" } } });
 const terms = (termsVersion = TERMS, extra: Partial<ActionInput> = {}): ActionInput => ({ termsVersion, accepted: true, applicantTokenHash: "t1", ...extra });
 const staffCaOp = officer("op", { roles: ["ca-operator"], organisationId: "so", serviceOwnerStaff: true });
 /** What the order service hands the engine for a key the card attested (REQ-14). */
@@ -66,6 +68,17 @@ describe("policy/workflow (LoA workflows as data)", () => {
     ["start-production that ignores the age of the approval", (w) => (w.transitions[4].guards = ["not-own-order", "same-organisation"]), /approval-current/],
     ["no approvalValidDays", (w) => delete w.approvalValidDays, /approvalValidDays/],
     ["LoA3 identify without the lost/stolen document check", (w) => (w.transitions[1].guards = w.transitions[1].guards.filter((g: string) => g !== "document-not-reported")), /document-not-reported/],
+    ["production that issues the certificate good instead of on hold", (w) => delete w.transitions[5].effects, /issue-certificate-on-hold.*REQ-16/],
+    ["activation that does not release the hold", (w) => delete w.transitions[7].effects, /release-certificate/],
+    ["a way back from PRODUCED that keeps the certificate valid", (w) => {
+      const t = w.transitions.find((x: any) => x.action === "production-failed");
+      delete t.effects;
+      delete t.revocationReason;
+    }, /production-failed' leaves a state with a certificate .* revoke-certificate/],
+    ["no deadline for PRODUCED", (w) => delete w.deadlines.PRODUCED, /deadlines.*PRODUCED/],
+    ["a deadline with no expiry out of PRODUCED", (w) => (w.transitions.find((x: any) => x.action === "expire").from = ["IN_PRODUCTION", "HANDED_OUT"]), /no expiry .* out of PRODUCED/],
+    ["LoA3 activation without the card's challenge signature", (w) => (w.transitions[7].guards = w.transitions[7].guards.filter((g: string) => g !== "activation-challenge-signed")), /activation-challenge-signed.*REQ-16/],
+    ["LoA3 activation without the transport PIN replacement", (w) => (w.transitions[7].guards = w.transitions[7].guards.filter((g: string) => g !== "transport-pin-replaced")), /transport-pin-replaced.*REQ-16/],
     ["LoA3 hand-out without the lost/stolen document check", (w) => (w.transitions[6].guards = w.transitions[6].guards.filter((g: string) => g !== "document-not-reported")), /document-not-reported/],
     ["knowledge-score but no questions", (w) => w.transitions[1].guards.push("knowledge-score"), /no knowledgeQuestions/],
     ["questions that no identification checks", (w) => (w.knowledgeQuestions = { passScore: 1, questions: [{ id: "q", text: "?", weight: 1 }] }), /no identification checks knowledge-score/],
@@ -99,7 +112,7 @@ describe("ra/workflow-engine (REQ-03/04/09/10/15/25)", () => {
       ["APPROVED", "start-production", officer("o1"), {}, {}],
       ["IN_PRODUCTION", "produce", staffCaOp, { keyOrigin: { ok: true, spki: Uint8Array.of(0x30, 1), evidence: {} } }, {}],
       ["PRODUCED", "hand-out", officer("o3"), { secondIdentification: { document: doc("national-id-card"), faceCompared: true } }, { identifications: [ident("o1"), ident("o2")] }],
-      ["HANDED_OUT", "activate", holder, {}, { handedOutAt: NOW }],
+      ["HANDED_OUT", "activate", holder, activated(), { handedOutAt: NOW }],
     ];
     const path = steps.map(([state, action, actor, input, extra]) => decide(LOA3, order(state, extra), action, actor, input, NOW, TERMS).to);
     expect(path).to.deep.equal(["TERMS_ACCEPTED", "IDENTIFIED", "IDENTIFIED", "APPROVED", "IN_PRODUCTION", "PRODUCED", "HANDED_OUT", "ACTIVE"]);
@@ -122,6 +135,10 @@ describe("ra/workflow-engine (REQ-03/04/09/10/15/25)", () => {
     ["terms accepted without the applicant's token", () => decide(LOA3, order("REQUESTED"), "accept-terms", applicant, terms(TERMS, { applicantTokenHash: "guess" }), NOW, TERMS), "applicant-token", /token/],
     ["activation after the deadline", () => decide(LOA3, order("HANDED_OUT", { handedOutAt: new Date("2026-04-01") }), "activate", holder, {}, NOW, TERMS), "within-activation-deadline", /deadline/],
     ["activation with another card", () => decide(LOA3, order("HANDED_OUT", { handedOutAt: NOW }), "activate", { ...holder, credentialSerial: "other" }, {}, NOW, TERMS), "card-of-this-order", /card of this order/],
+    ["LoA3 activation without the card's signature over the challenge", () => decide(LOA3, order("HANDED_OUT", { handedOutAt: NOW }), "activate", holder, { activation: { challengeSigned: false, refusal: "the challenge signature does not verify with the key of this order's certificate" } }, NOW, TERMS), "activation-challenge-signed", /does not verify/],
+    ["LoA3 activation while the card station recorded no transport PIN replacement", () => decide(LOA3, order("HANDED_OUT", { handedOutAt: NOW }), "activate", holder, { activation: { challengeSigned: true } }, NOW, TERMS), "transport-pin-replaced", /has not recorded/],
+    ["LoA3 activation with a PIN replacement recorded before the hand-out", () => decide(LOA3, order("HANDED_OUT", { handedOutAt: NOW }), "activate", holder, activated(new Date("2026-05-01")), NOW, TERMS), "transport-pin-replaced", /after the hand-out/],
+    ["expiry of a produced card before the PRODUCED deadline", () => decide(LOA3, order("PRODUCED", { stateSince: new Date("2026-05-20") }), "expire", { kind: "system", roles: [] }, {}, NOW, TERMS), "state-deadline-passed", /PRODUCED deadline/],
     ["LoA2 activation with a wrong code", () => decide(LOA2, order("HANDED_OUT", { handedOutAt: NOW, activationCodeHash: "right" }), "activate", holder, { activationCodeHash: "wrong" }, NOW, TERMS), "activation-code-correct", /activation code/],
     ["production without the card's attestation", () => decide(LOA3, order("IN_PRODUCTION"), "produce", staffCaOp, {}, NOW, TERMS), "key-attested", /PIV attestation/],
     ["production with a refused key origin", () => decide(LOA3, order("IN_PRODUCTION"), "produce", staffCaOp, { publicKey: Uint8Array.of(0x30, 1), keyOrigin: { ok: false, reason: "a bare public key is not certified" } }, NOW, TERMS), "key-attested", /bare public key is not certified/],
@@ -181,7 +198,17 @@ describe("ra/workflow-engine (REQ-03/04/09/10/15/25)", () => {
   it("ok/expiry: the system expires a card not activated in time, not before (REQ-15)", () => {
     const handed = order("HANDED_OUT", { handedOutAt: new Date("2026-04-01") });
     expect(decide(LOA3, handed, "expire", { kind: "system", roles: [] }, {}, NOW, TERMS).to).to.equal("EXPIRED");
-    expect(refusal(() => decide(LOA3, order("HANDED_OUT", { handedOutAt: NOW }), "expire", { kind: "system", roles: [] }, {}, NOW, TERMS)).details?.guard).to.equal("activation-deadline-passed");
+    expect(refusal(() => decide(LOA3, order("HANDED_OUT", { handedOutAt: NOW }), "expire", { kind: "system", roles: [] }, {}, NOW, TERMS)).details?.guard).to.equal("state-deadline-passed");
+  });
+
+  it("ok/deadlines in the workflow data: orders left in production (14 days) or produced (30 days) expire too (REQ-15)", () => {
+    expect(LOA3.deadlines).to.deep.equal({ IN_PRODUCTION: "14d", PRODUCED: "30d", HANDED_OUT: "30d" });
+    const system: Actor = { kind: "system", roles: [] };
+    expect(decide(LOA3, order("IN_PRODUCTION", { stateSince: new Date("2026-05-17T09:00:00Z") }), "expire", system, {}, NOW, TERMS).to).to.equal("EXPIRED");
+    expect(refusal(() => decide(LOA3, order("IN_PRODUCTION", { stateSince: new Date("2026-05-19T11:00:00Z") }), "expire", system, {}, NOW, TERMS)).details?.guard).to.equal("state-deadline-passed");
+    const t = decide(LOA3, order("PRODUCED", { stateSince: new Date("2026-04-30") }), "expire", system, {}, NOW, TERMS).transition;
+    expect([t.effects, t.revocationReason]).to.deep.equal([["revoke-certificate"], "cessationOfOperation"]);
+    expect(decide(LOA3, order("IN_PRODUCTION"), "produce", staffCaOp, ATTESTED, NOW, TERMS).transition.effects).to.deep.equal(["issue-certificate-on-hold"]);
   });
 
   it("ok/renewal on a valid eID of the same level counts for the in-person identifications (REQ-11)", () => {

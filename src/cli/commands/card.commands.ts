@@ -5,6 +5,8 @@ import { fieldCipher } from "../../composition/data-keys.js";
 import { cardsWith, listReaders, type Cards } from "../../composition/cards.js";
 import { NO_PRODUCTION, stationProduction } from "../../composition/ra-api-client.js";
 import { OPERATOR_OPTION, operatorArg, readFileArg, recordedBy, requireString, type Command } from "../command.js";
+import { activateAtStation } from "../../composition/card-activation.js";
+import { cryptoRandom } from "../../shared/random.js";
 
 const READER = { type: "string" as const, description: "PC/SC reader name (default: CARDPKI_CARD_READER, else the only reader holding a card)" };
 const OFFICER = {
@@ -105,6 +107,44 @@ const changePin: Command = {
   },
 };
 
+const text = (f: string) => Buffer.from(readFileArg(f)).toString("utf8");
+
+const activate: Command = {
+  name: "activate",
+  summary: "Activation at the card station (REQ-16): replace the transport PIN on the card, record it with the RA, sign the RA's challenge with the card; the RA lifts the hold.",
+  usage: "card activate --order ID --ra URL --ra-ca F --station-cert F --station-key F --transport-pin-file F --new-pin-file F [--holder-key F | --holder-key-uri URI] [--holder-cert F] [--reader NAME]",
+  options: {
+    order: { type: "string", description: "the handed-out order" },
+    ra: { type: "string", description: "the RA API base URL (https://host:8443)" },
+    "ra-ca": { type: "string", description: "PEM file of the RA server certificate (or its CA)" },
+    "station-cert": { type: "string", description: "the card station's officer certificate (PEM; ra-officer or ca-operator)" },
+    "station-key": { type: "string", description: "its key (PEM)" },
+    "holder-cert": { type: "string", description: "the holder's card certificate (PEM; default: read from slot 9A)" },
+    "holder-key": { type: "string", description: "the holder's key as a PEM file (demo cards with software keys only)" },
+    "holder-key-uri": { type: "string", description: "the card's key for TLS through OpenSSL's PKCS#11 engine (default pkcs11:id=%01;type=private)" },
+    "transport-pin-file": { type: "string", description: "file holding the transport PIN" },
+    "new-pin-file": { type: "string", description: "file holding the holder's new PIN" },
+    reader: READER,
+  },
+  async run(v) {
+    const orderId = requireString(v, "order");
+    const raUrl = requireString(v, "ra");
+    const holderKey = v["holder-key"] as string | undefined;
+    const result = await activateAtStation({
+      raUrl, raCa: text(requireString(v, "ra-ca")), orderId, ...(v.reader ? { reader: v.reader as string } : {}),
+      transportPin: pinFile(v, "transport-pin-file"), newPin: pinFile(v, "new-pin-file"),
+      holder: {
+        ...(v["holder-cert"] ? { cert: text(v["holder-cert"] as string) } : {}),
+        ...(holderKey ? { key: text(holderKey) } : { keyUri: (v["holder-key-uri"] as string | undefined) ?? "pkcs11:id=%01;type=private" }),
+      },
+      station: { cert: text(requireString(v, "station-cert")), key: text(requireString(v, "station-key")) },
+      random: cryptoRandom,
+    });
+    console.log(JSON.stringify(result, null, 2));
+    return 0;
+  },
+};
+
 const retire: Command = {
   name: "retire",
   summary: "Retire the card in the reader: revoke its certificate, remove its objects and zeroise it (PIV reset).",
@@ -127,4 +167,4 @@ const lost: Command = {
   },
 };
 
-export const cardCommands = { name: "card", summary: "Smart cards: list-readers, status, personalise, unblock, change-pin, retire, lost", commands: [listReadersCmd, status, personalise, unblock, changePin, retire, lost] };
+export const cardCommands = { name: "card", summary: "Smart cards: list-readers, status, personalise, activate, unblock, change-pin, retire, lost", commands: [listReadersCmd, status, personalise, activate, unblock, changePin, retire, lost] };

@@ -19,20 +19,29 @@ let flash = "";
 async function activation() {
   const a = await api("GET", "/holder/activation");
   if (!a.pending) return page("Activate your card", h("p", { id: "activation-status", text: a.status }), h("p", {}, h("a", { href: "#/cards", text: "My cards" })));
+  // REQ-16 (LoA3): the card signs a fresh challenge of the RA after the card station replaced the transport PIN.
+  const challenge = a.needsChallengeSignature ? await api("GET", `/holder/orders/${a.orderId}/activation-challenge`) : undefined;
   const form = h("form", { "aria-label": "Activate the card" },
     h("p", { text: a.status }),
+    challenge ? h("p", { text: "The card station replaces the transport PIN with yours and has the card sign this text (cardpki card activate). With a card client of your own, sign it with the card's authentication key (" + challenge.hash.toUpperCase() + ") and paste the signature:" }) : null,
+    challenge ? h("pre", { id: "activation-message", text: challenge.message }) : null,
+    challenge ? h("label", {}, "The card's signature over this text (base64)", h("textarea", { name: "signature", required: true, rows: 3, maxlength: 1024 })) : null,
     a.needsActivationCode ? h("label", {}, "Activation code (sent to you apart from the card)", h("input", { name: "code", required: true, autocomplete: "one-time-code", maxlength: 32, pattern: "[A-Za-z0-9]+" })) : null,
     h("button", { type: "submit", text: "Activate my card" }));
   form.addEventListener("submit", (ev) => (ev.preventDefault(), submit(form, async (f) => {
-    await api("POST", `/holder/orders/${a.orderId}/activate`, a.needsActivationCode ? { activationCode: String(f.get("code")).trim() } : {});
-    flash = a.pin === "transport" ? "Your card is active. Now replace the transport PIN with a PIN of your own (see Change PIN)." : "Your card is active. Change the PIN you received to one only you know (see Change PIN).";
+    await api("POST", `/holder/orders/${a.orderId}/activate`, {
+      ...(a.needsActivationCode ? { activationCode: String(f.get("code")).trim() } : {}),
+      ...(challenge ? { challengeSignature: String(f.get("signature")).replace(/\s+/g, "") } : {}),
+    });
+    flash = a.needsChallengeSignature ? "Your card is active, with the PIN you chose at the card station."
+      : a.pin === "transport" ? "Your card is active. Now replace the transport PIN with a PIN of your own (see Change PIN)." : "Your card is active. Change the PIN you received to one only you know (see Change PIN).";
     if (me.credentialOnHold) {
       // The card is released: sign in again, now with every step open to it.
       await signIn();
-      location.hash = "#/pin";
-      return route();
     }
-    location.hash = "#/pin";
+    // The hash change routes (once: a second render would clear the message).
+    if (location.hash === "#/pin") await route();
+    else location.hash = "#/pin";
   })));
   page("Activate your card",
     h("p", { text: "Activation proves that the card reached you: you sign in with the card and its PIN" + (a.needsActivationCode ? " and enter the activation code you received by another channel." : ".") }),

@@ -1,0 +1,129 @@
+import { X509Certificate, verify as verifySignature } from "node:crypto";
+import { CaError } from "../shared/ca-error.js";
+import type { Clock } from "../shared/clock.js";
+import type { Random } from "../shared/random.js";
+import { newId } from "../shared/ids.js";
+import type { ActivationFacts, Actor, AuditEvent, OrderStore, OrderView } from "./order.js";
+import type { CardCertificates } from "./ports.js";
+import { actorId, requireRole, requireScope } from "./actor-checks.js";
+
+/** The RA's fresh challenge for one order's activation; a public nonce, used once. */
+export interface ActivationChallenge {
+  readonly orderId: string;
+  readonly certSerial: string;
+  /** 32 random bytes, base64url. */
+  readonly challenge: string;
+  readonly issuedAt: Date;
+  readonly expiresAt: Date;
+  readonly usedAt?: Date;
+}
+
+/** The card station's record that the holder replaced the transport PIN on the card (REQ-16). */
+export interface PinReplacement {
+  readonly orderId: string;
+  readonly certSerial: string;
+  readonly cardSerial?: string;
+  readonly at: Date;
+  readonly recordedBy: string;
+}
+
+/** Store port (implemented in store/): challenges and PIN replacement records, each write with its audit event. */
+export interface ActivationRecords {
+  /** The order's new challenge; it replaces an earlier one. */
+  putChallenge(c: ActivationChallenge, audit: AuditEvent): Promise<void>;
+  challenge(orderId: string): Promise<ActivationChallenge | undefined>;
+  addPinReplacement(r: PinReplacement, audit: AuditEvent): Promise<void>;
+  /** The latest record for this order's certificate. */
+  pinReplacement(orderId: string, certSerial: string): Promise<PinReplacement | undefined>;
+}
+
+/** The exact bytes the card signs (ECDSA or RSA PKCS#1 v1.5 over their hash). */
+export function activationMessage(orderId: string, challenge: string): Uint8Array {
+  return new TextEncoder().encode(`cardpki-activation-v1:${orderId}:${challenge}`);
+}
+
+/** The hash the card uses for the certificate's key: SHA-384 for P-384, SHA-256 otherwise. */
+export function activationHash(certDer: Uint8Array): "sha256" | "sha384" {
+  const d = new X509Certificate(certDer).publicKey.asymmetricKeyDetails;
+  return d?.namedCurve === "secp384r1" ? "sha384" : "sha256";
+}
+
+/**
+ * REQ-16 at activation: the card proves it is present and its PIN was verified by signing a
+ * fresh RA challenge with the key of the order's certificate (the PIV 9A key signs only after
+ * VERIFY PIN); at LoA3 the card station records that the holder replaced the transport PIN on
+ * the card (CHANGE REFERENCE DATA, after which the card refuses the transport PIN). The RA never
+ * sees a PIN: what it checks is the signature and the station's record.
+ */
+export class ActivationDesk {
+  constructor(private readonly deps: { orders: OrderStore; records: ActivationRecords; certs: CardCertificates; clock: Clock; random: Random; challengeSeconds?: number }) {}
+
+  private async handedOutOrderOf(actor: Actor, orderId: string): Promise<OrderView & { version: number }> {
+    const o = await this.deps.orders.load(orderId);
+    if (!o || actor.kind !== "holder" || actor.personId !== o.applicantPersonId) throw new CaError("not-found", `no order ${orderId} of yours`);
+    if (o.state !== "HANDED_OUT" || !o.certSerial) throw new CaError("conflict", `order ${orderId} is ${o.state}; only a handed-out card is activated`, { state: o.state });
+    if (actor.credentialSerial !== o.certSerial) throw new CaError("policy-violation", "the activation challenge is given to the card of this order only (card-of-this-order, REQ-16)", { guard: "card-of-this-order", requirement: "REQ-16" });
+    return o;
+  }
+
+  /** A new challenge for the holder's card (presented as the TLS client certificate, still on hold). */
+  async challenge(actor: Actor, orderId: string): Promise<{ orderId: string; challenge: string; message: string; hash: "sha256" | "sha384"; expiresAt: Date }> {
+    const { records, clock, random, certs } = this.deps;
+    const o = await this.handedOutOrderOf(actor, orderId);
+    const st = await certs.status(o.certSerial!);
+    if (!st?.der) throw new CaError("not-found", `no certificate ${o.certSerial}`);
+    const now = clock.now();
+    const c: ActivationChallenge = {
+      orderId, certSerial: o.certSerial!, challenge: Buffer.from(random.bytes(32)).toString("base64url"), issuedAt: now,
+      expiresAt: new Date(now.getTime() + (this.deps.challengeSeconds ?? 300) * 1000),
+    };
+    await records.putChallenge(c, this.event(actor, "order.activation-challenge", orderId, o.organisationId, { certificate: c.certSerial, expiresAt: c.expiresAt.toISOString() }));
+    return { orderId, challenge: c.challenge, message: new TextDecoder().decode(activationMessage(orderId, c.challenge)), hash: activationHash(st.der), expiresAt: c.expiresAt };
+  }
+
+  /** The card station records that the holder replaced the transport PIN on this order's card (REQ-16). */
+  async recordPinReplacement(actor: Actor, orderId: string, input: { cardSerial?: string }): Promise<PinReplacement> {
+    requireRole(actor, ["ca-operator", "ra-officer"], "recording a transport PIN replacement (the card station)");
+    const o = await this.deps.orders.load(orderId);
+    if (!o) throw new CaError("not-found", `no order ${orderId}`);
+    requireScope(actor, o.organisationId);
+    if (actor.personId === o.applicantPersonId) throw new CaError("policy-violation", "no officer records the PIN change of their own card (not-own-order, REQ-10)", { guard: "not-own-order", requirement: "REQ-10" });
+    if (o.state !== "HANDED_OUT" || !o.certSerial) throw new CaError("conflict", `order ${orderId} is ${o.state}; the transport PIN is replaced on a handed-out card`, { state: o.state });
+    const r: PinReplacement = { orderId, certSerial: o.certSerial, ...(input.cardSerial ? { cardSerial: input.cardSerial } : {}), at: this.deps.clock.now(), recordedBy: actorId(actor) };
+    await this.deps.records.addPinReplacement(r, this.event(actor, "order.transport-pin-replaced", orderId, o.organisationId, {
+      certificate: r.certSerial, cardSerial: r.cardSerial, evidence: "the card station changed the PIN from the transport PIN (CHANGE REFERENCE DATA); the RA does not see PINs",
+    }));
+    return r;
+  }
+
+  /** What this activation request proves (the guards judge it); never throws for a bad signature. */
+  async facts(order: OrderView, actor: Actor, signature: Uint8Array | undefined): Promise<ActivationFacts & { challenge?: string }> {
+    const { records, certs, clock } = this.deps;
+    const pin = order.certSerial ? await records.pinReplacement(order.id, order.certSerial) : undefined;
+    const pinReplaced = pin ? { pinReplaced: { at: pin.at, recordedBy: pin.recordedBy } } : {};
+    const no = (refusal: string) => ({ challengeSigned: false, refusal, ...pinReplaced });
+    if (!order.certSerial || actor.credentialSerial !== order.certSerial) return no("activation needs the card of this order");
+    if (!signature) return no("the card must sign the RA's activation challenge (challengeSignature; GET /holder/orders/{id}/activation-challenge)");
+    const c = await records.challenge(order.id);
+    if (!c || c.certSerial !== order.certSerial) return no("no activation challenge was given to this card; ask for one first");
+    if (c.usedAt) return no("the activation challenge was used already; ask for a new one");
+    if (c.expiresAt <= clock.now()) return no("the activation challenge has expired; ask for a new one");
+    const st = await certs.status(order.certSerial);
+    if (!st?.der) return no("the order's certificate is not in the CA's store");
+    const key = new X509Certificate(st.der).publicKey;
+    const msg = activationMessage(order.id, c.challenge);
+    const hash = activationHash(st.der);
+    const ok = [undefined, "ieee-p1363" as const].some((dsaEncoding) => {
+      try {
+        return verifySignature(hash, msg, dsaEncoding ? { key, dsaEncoding } : key, signature);
+      } catch {
+        return false;
+      }
+    });
+    return ok ? { challengeSigned: true, challenge: c.challenge, ...pinReplaced } : no("the challenge signature does not verify with the key of this order's certificate");
+  }
+
+  private event(actor: Actor, action: string, orderId: string, organisationId: string, details: Record<string, unknown>): AuditEvent {
+    return { id: newId(this.deps.random), at: this.deps.clock.now(), actor: actorId(actor), action, objectType: "order", objectId: orderId, outcome: "success", organisationId, details };
+  }
+}

@@ -1,0 +1,59 @@
+import type { Knex } from "knex";
+import type { AuditEvent } from "../ca/ports.js";
+import type { ActivationChallenge, ActivationRecords, PinReplacement } from "../ra/activation.js";
+import { commitQueueOf, type BatchWrite, type CommitQueue } from "./commit-queue.js";
+
+type Op =
+  | { readonly kind: "challenge"; readonly c: ActivationChallenge; readonly audit: AuditEvent }
+  | { readonly kind: "pin"; readonly r: PinReplacement; readonly audit: AuditEvent };
+
+const date = (v: unknown) => (v == null ? undefined : new Date(Number(v)));
+
+/**
+ * REQ-16: activation challenges (one per order, replaced by a new one; the activation's own
+ * order change marks it used, see order.store.ts) and the card station's PIN records, with their audit events.
+ */
+export class KnexActivationStore implements ActivationRecords {
+  private readonly queue: CommitQueue;
+  private readonly write: BatchWrite<Op, void> = async (trx, ops, audit) => {
+    for (const o of ops) {
+      if (o.kind === "challenge") {
+        await trx("activation_challenges").insert({
+          order_id: o.c.orderId, cert_serial: o.c.certSerial, challenge: o.c.challenge, issued_at: o.c.issuedAt.getTime(), expires_at: o.c.expiresAt.getTime(), used_at: null,
+        }).onConflict("order_id").merge();
+      } else {
+        await trx("transport_pin_replacements").insert({ order_id: o.r.orderId, cert_serial: o.r.certSerial, card_serial: o.r.cardSerial ?? null, at: o.r.at.getTime(), recorded_by: o.r.recordedBy });
+      }
+      audit(o.audit);
+    }
+    return ops.map(() => undefined);
+  };
+
+  /** `reader` may be a separate read pool (SQLite WAL readers do not wait for the writer). */
+  constructor(db: Knex, private readonly reader: Knex = db) {
+    this.queue = commitQueueOf(db);
+  }
+
+  async putChallenge(c: ActivationChallenge, audit: AuditEvent): Promise<void> {
+    await this.queue.run(this.write, { kind: "challenge", c, audit });
+  }
+
+  async challenge(orderId: string): Promise<ActivationChallenge | undefined> {
+    const r = await this.reader("activation_challenges").where({ order_id: orderId }).first();
+    if (!r) return undefined;
+    return {
+      orderId: r.order_id, certSerial: r.cert_serial, challenge: r.challenge, issuedAt: new Date(Number(r.issued_at)), expiresAt: new Date(Number(r.expires_at)),
+      ...(r.used_at != null ? { usedAt: date(r.used_at)! } : {}),
+    };
+  }
+
+  async addPinReplacement(r: PinReplacement, audit: AuditEvent): Promise<void> {
+    await this.queue.run(this.write, { kind: "pin", r, audit });
+  }
+
+  async pinReplacement(orderId: string, certSerial: string): Promise<PinReplacement | undefined> {
+    const r = await this.reader("transport_pin_replacements").where({ order_id: orderId, cert_serial: certSerial }).orderBy("seq", "desc").first();
+    if (!r) return undefined;
+    return { orderId: r.order_id, certSerial: r.cert_serial, ...(r.card_serial ? { cardSerial: r.card_serial } : {}), at: new Date(Number(r.at)), recordedBy: r.recorded_by };
+  }
+}

@@ -1,0 +1,96 @@
+import type { Knex } from "knex";
+import type { AuditEvent, Reservation, RevocationChange } from "../ca/ports.js";
+import type { OrderChange } from "../ra/order.js";
+import { commitQueueOf, type AuditSink, type BatchWrite, type CommitQueue } from "./commit-queue.js";
+import type { CertOp, KnexCertStore } from "./cert.store.js";
+import { abandonReservedIn } from "./cert.store.js";
+import type { KnexOrderStore } from "./order.store.js";
+import { applyRevocationIn, lockRevocationEvents } from "./revocation.store.js";
+
+/** An order change (compare-and-set on its version) with its audit event. */
+export interface LinkedOrder {
+  readonly change: OrderChange;
+  readonly audit: AuditEvent;
+}
+
+/** The order moved on, or the certificate was not in the state this write expected: nothing was written. */
+export class LinkedConflict extends Error {}
+
+/** One linked write: the order's change (first), then the certificate's records it goes with. */
+interface LinkedOp {
+  readonly order?: LinkedOrder;
+  readonly cert?: CertOp;
+  readonly revocation?: { readonly change: RevocationChange; readonly audit: AuditEvent };
+  readonly abandon?: { readonly serial: string; readonly at: Date; readonly actor: string; readonly audit: AuditEvent };
+}
+
+/**
+ * The production saga's writes (REQ-14/16, design: record serial before signing, store before
+ * returning): each step of a card certificate's record and the order it belongs to change in ONE
+ * transaction, so a crash leaves either both or neither. Reserve + order to PRODUCING; certificate
+ * stored, on hold, + order to PRODUCED; a revocation (or release of the activation hold) + the
+ * order's transition. They share the database's commit queue (group commit; a batch's order
+ * changes are one compare-and-set, its certificate records multi-row writes) and take the
+ * revocation event log's lock before any row (lock order of revocation.store.ts).
+ */
+export class KnexLinkedWrites {
+  private readonly queue: CommitQueue;
+  private readonly write: BatchWrite<LinkedOp, boolean>;
+
+  constructor(db: Knex, private readonly orders: KnexOrderStore, private readonly certs: KnexCertStore) {
+    this.queue = commitQueueOf(db);
+    this.write = Object.assign((trx: Knex.Transaction, ops: readonly LinkedOp[], audit: AuditSink) => this.writeBatch(trx, ops, audit), { locksFirst: lockRevocationEvents });
+  }
+
+  /** When an op's order change loses its compare-and-set, nothing of that op is written and it answers false. */
+  private async writeBatch(trx: Knex.Transaction, ops: readonly LinkedOp[], audit: AuditSink): Promise<boolean[]> {
+    const withOrder = ops.map((o, i) => [o, i] as const).filter(([o]) => o.order);
+    const won = await this.orders.writeIn(trx, withOrder.map(([o]) => this.orders.changeOp(o.order!.change, o.order!.audit)), audit);
+    const ok = ops.map((o) => !o.order);
+    withOrder.forEach(([, i], j) => (ok[i] = won[j] === true));
+    const winners = ops.filter((_, i) => ok[i]);
+    const certOps = winners.flatMap((o) => (o.cert ? [o.cert] : []));
+    if (certOps.length) await this.certs.writeIn(trx, certOps);
+    for (const o of winners) {
+      if (o.cert) audit(o.cert.audit);
+      if (o.revocation) {
+        if (!(await applyRevocationIn(trx, o.revocation.change))) throw new LinkedConflict(`certificate ${o.revocation.change.serial} changed while this request ran`);
+        audit(o.revocation.audit);
+      }
+      if (o.abandon) {
+        if (!(await abandonReservedIn(trx, o.abandon.serial, o.abandon.at, o.abandon.actor))) throw new LinkedConflict(`serial ${o.abandon.serial} is no longer reserved`);
+        audit(o.abandon.audit);
+      }
+    }
+    return ok;
+  }
+
+  private run(op: LinkedOp): Promise<boolean> {
+    return this.queue.run(this.write, op);
+  }
+
+  /** Records serial + TBS and moves the order (to PRODUCING, naming the serial); false: the order changed. */
+  reserve(r: Reservation, certAudit: AuditEvent, order: LinkedOrder): Promise<boolean> {
+    return this.run({ order, cert: { kind: "reserve", r, audit: certAudit } });
+  }
+
+  /** Stores the signed certificate, on hold when `hold` is given, and moves the order; false: the order changed. */
+  complete(serial: string, der: Uint8Array, certAudit: AuditEvent, hold: { change: RevocationChange; audit: AuditEvent } | undefined, order: LinkedOrder): Promise<boolean> {
+    return this.run({ order, cert: { kind: "issued", serial, der, audit: certAudit }, ...(hold ? { revocation: hold } : {}) });
+  }
+
+  /** Signing failed (no signature exists): the serial is burnt and the order moves back. */
+  fail(serial: string, certAudit: AuditEvent, order: LinkedOrder | undefined): Promise<boolean> {
+    return this.run({ ...(order ? { order } : {}), cert: { kind: "failed", serial, audit: certAudit } });
+  }
+
+  /** A reserved serial given up (it may have been signed): published as revoked, with the order's change. */
+  abandon(serial: string, at: Date, actor: string, certAudit: AuditEvent, order: LinkedOrder | undefined): Promise<boolean> {
+    return this.run({ ...(order ? { order } : {}), abandon: { serial, at, actor, audit: certAudit } });
+  }
+
+  /** A revocation change (revoke, hold, release) with the order's change; false: the order changed; LinkedConflict: the certificate did. */
+  revocation(change: RevocationChange, changeAudit: AuditEvent, order: LinkedOrder | undefined): Promise<boolean> {
+    return this.run({ ...(order ? { order } : {}), revocation: { change, audit: changeAudit } });
+  }
+}
