@@ -69,18 +69,18 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
   const staffKey = () => new Uint8Array(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "der" }));
   const until = new Date(Date.now() + 86_400_000 * 30);
   const boot = await bootstrapStaff(rt, ra, { orgNumber: "556000-0000", orgName: "x", country: "SE", nationalId: "199001019999", name: "Bench Staff", roles: ["ra-admin", "ra-officer", "ca-operator"], qualifiedUntil: until, publicKey: staffKey(), operator: "bench" });
-  const staff: Actor = { kind: "officer", personId: boot.personId, roles: ["service-owner-staff", "ra-admin", "ra-officer", "ca-operator"], organisationId: boot.organisationId, serviceOwnerStaff: true, qualifiedUntil: until };
+  const staff: Actor = { kind: "officer", personId: boot.personId, humanId: ra.hasher.hash("national-id", "199001019999"), roles: ["service-owner-staff", "ra-admin", "ra-officer", "ca-operator"], organisationId: boot.organisationId, serviceOwnerStaff: true, qualifiedUntil: until };
   const org = await ra.onboarding.registerOrganisation(staff, { orgNumber: "5561110000", name: "Bench Kund AB", country: "SE" });
   await ra.onboarding.recordOnboardingEvidence(staff, org.id, { registrationCertificate: "bench", domain: "bench.example", domainValidationMethod: "dns-txt" });
   const officers: Actor[] = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 4; i++) {
     const p = await ra.onboarding.bindPerson(staff, org.id, { nationalId: `1980${String(i).padStart(8, "0")}`, name: `Officer ${i}` });
     await ra.onboarding.appointOfficer(staff, p.id, { roles: ["ra-officer"], qualification: "bench", qualifiedUntil: until });
-    officers.push({ kind: "officer", personId: p.id, roles: ["ra-officer"], organisationId: org.id, qualifiedUntil: until });
+    officers.push({ kind: "officer", personId: p.id, humanId: p.nationalIdHash, roles: ["ra-officer"], organisationId: org.id, qualifiedUntil: until });
   }
   const applicants: { id: string; nationalId: string }[] = [];
   for (const n of people) applicants.push({ id: (await ra.onboarding.bindPerson(staff, org.id, { nationalId: n, name: `Holder ${n}` })).id, nationalId: n });
-  const [o1, o2, o3] = officers as [Actor, Actor, Actor];
+  const [o1, o2, o3, o4] = officers as [Actor, Actor, Actor, Actor]; // REQ-10: o1, o2 identify; o4 approves and releases; o3 hands out
   const doc = { type: "passport", number: "BENCH1234", expires: new Date("2035-01-01") };
   const cardKeys = Array.from({ length: 64 }, staffKey);
   let k = 0;
@@ -92,11 +92,11 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
     await ra.orders.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: token, termsVersion: rt.config.ra.termsVersion, accepted: true });
     await ra.orders.act(o.id, "identify", o1, { document: doc, faceCompared: true });
     await ra.orders.act(o.id, "identify", o2, { document: doc, faceCompared: true });
-    await ra.orders.act(o.id, "approve", o2, {});
-    await ra.orders.act(o.id, "start-production", o1, {});
+    await ra.orders.act(o.id, "approve", o4, {});
+    await ra.orders.act(o.id, "start-production", o4, {});
     const produced = await ra.orders.act(o.id, "produce", staff, { publicKey: cardKeys[k++ % cardKeys.length]! });
     await ra.orders.act(o.id, "hand-out", o3, { secondIdentification: { document: doc, faceCompared: true } });
-    await ra.orders.act(o.id, "activate", { kind: "holder", personId: a.id, roles: [], credentialSerial: produced.certSerial!, loa: 3 }, {});
+    await ra.orders.act(o.id, "activate", { kind: "holder", personId: a.id, humanId: ra.hasher.hash("national-id", a.nationalId), roles: [], credentialSerial: produced.certSerial!, loa: 3 }, {});
   };
   const issuance = await measure(concurrency, Math.min(seconds, 5), issueOne);
   const result = await measure(concurrency, seconds, lifecycle);

@@ -28,7 +28,8 @@ export interface Cards {
  * line of the production host (like a ceremony operator); the RA's guards still apply.
  */
 export function productionActor(operator: string): Actor {
-  return { kind: "officer", personId: `operator:${operator}`, roles: ["ca-operator"], serviceOwnerStaff: true };
+  // The operator named on the command line counts as one human for the separation matrix (REQ-10).
+  return { kind: "officer", personId: `operator:${operator}`, humanId: `operator:${operator}`, roles: ["ca-operator"], serviceOwnerStaff: true };
 }
 
 /** The card writer's port to the RA (order state, produce, production-failed) and the CA (certificate DER). */

@@ -183,6 +183,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     const [head, cp] = await Promise.all([trail.store.head(), trail.store.latestCheckpoint()]);
     return [{ labels: {}, value: head ? head.seq - (cp?.seq ?? 0) : 0 }];
   });
+  // REQ-18: every mass-revocation or self-service rate alarm, from the audit trail (survives restarts, the same on every replica).
+  metrics.gauge("cardpki_revocation_alarms_total", "Revocation threshold alarms raised (audit events revocation.alarm.*), by kind", async () =>
+    Object.entries(await trail.store.countActions("revocation.alarm.")).map(([action, value]) => ({ labels: { kind: action.slice("revocation.alarm.".length) }, value })), "counter");
   const app = buildApp({
     metrics,
     cas: published,
@@ -255,7 +258,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         return [ca.certDer, ...ca.chainDer].map((d) => toPem("CERTIFICATE", d));
       });
       const app = buildRaApp({
-        resolve: (serial, der) => ra.resolver.resolve(serial, der), onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk,
+        resolve: (serial, der) => ra.resolver.resolve(serial, der), onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk, grants: ra.grants,
         audit: (e) => recordAuditEvent(runtime.db, e), evidence: (serial) => trail.evidence(serial), report: (from, to) => trail.report(from, to),
         timeline: async (orderId) => (await trail.store.forObject("order", orderId)).map((e) => ({ at: e.at, actor: e.actor, action: e.action, outcome: e.outcome, policy: e.policy })),
         cardStation: cardStation(runtime, ra),

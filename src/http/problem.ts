@@ -57,7 +57,7 @@ export function errorHandler(err: unknown, _req: Request, res: Response, _next: 
   const status = STATUS[ce.kind];
   if (ce.kind === "rate-limited") res.setHeader("retry-after", String(ce.details?.retryAfterSeconds ?? 60));
   // 5xx details can leak internals: keep them short. 4xx carry the machine-readable details (guard, REQ, fields).
-  const extra = status < 500 && ce.details ? pick(ce.details, ["guard", "requirement", "problems", "registerStatus"]) : undefined;
+  const extra = status < 500 && ce.details ? pick(ce.details, ["guard", "rule", "requirement", "problems", "registerStatus", "pair"]) : undefined;
   sendProblem(res, status, ce.kind, status >= 500 && ce.kind === "internal" ? "internal error" : ce.message, extra);
 }
 

@@ -3,6 +3,7 @@ import type { AuditEvent } from "../ca/ports.js";
 import type { DirectoryStore, Officer, Organisation, Person } from "../ra/directory.js";
 import type { Role } from "../ra/order.js";
 import { insertAuditEvent } from "./audit.store.js";
+import { humanIdOf } from "../ra/human.js";
 import type { FieldCipher } from "./field-cipher.js";
 
 const org = (r: any): Organisation => ({
@@ -21,6 +22,12 @@ const person = (r: any, cipher: FieldCipher): Person => {
     ...(r.unbound_at != null ? { unboundAt: new Date(Number(r.unbound_at)) } : {}),
   };
 };
+
+const officerOf = (r: any): Officer => ({
+  personId: r.person_id, roles: JSON.parse(r.roles) as Role[], serviceOwnerStaff: !!r.service_owner_staff,
+  ...(r.qualification ? { qualification: r.qualification } : {}),
+  ...(r.qualified_until != null ? { qualifiedUntil: new Date(Number(r.qualified_until)) } : {}),
+});
 
 const ORG_COLUMNS = ["id", "org_number", "name", "country", "status", "service_owner", "registration_certificate", "domain", "domain_validated_at", "ip_allow_list"];
 
@@ -94,7 +101,7 @@ export class KnexDirectoryStore implements DirectoryStore {
       await trx("people").where({ organisation_id: p.organisationId, national_id_hash: p.nationalIdHash }).whereNotNull("unbound_at")
         .update({ national_id_hash: trx.raw("national_id_hash || ':' || id") });
       await trx("people").insert({
-        id: p.id, organisation_id: p.organisationId, national_id_hash: p.nationalIdHash,
+        id: p.id, organisation_id: p.organisationId, national_id_hash: p.nationalIdHash, human_id: humanIdOf(p.nationalIdHash),
         name: this.cipher.seal(p.name, { table: "people", column: "name", id: p.id }), email: this.cipher.sealOptional(p.email, { table: "people", column: "email", id: p.id }),
         bound_by: p.boundBy ?? null, bound_at: at.getTime(), created_at: at.getTime(),
       });
@@ -112,12 +119,13 @@ export class KnexDirectoryStore implements DirectoryStore {
 
   async officer(personId: string): Promise<Officer | undefined> {
     const r = await this.reader("officers").where({ person_id: personId }).first();
-    if (!r) return undefined;
-    return {
-      personId, roles: JSON.parse(r.roles) as Role[], serviceOwnerStaff: !!r.service_owner_staff,
-      ...(r.qualification ? { qualification: r.qualification } : {}),
-      ...(r.qualified_until != null ? { qualifiedUntil: new Date(Number(r.qualified_until)) } : {}),
-    };
+    return r ? officerOf(r) : undefined;
+  }
+
+  async officersOfHuman(humanId: string) {
+    const rows = await this.reader("officers as f").join("people as p", "p.id", "f.person_id").where("p.human_id", humanId).whereNull("p.unbound_at")
+      .select("f.*", "p.organisation_id");
+    return rows.map((r: any) => ({ officer: officerOf(r), organisationId: r.organisation_id as string }));
   }
 
   async saveOfficer(o: Officer, appointedBy: string, audit: AuditEvent) {
