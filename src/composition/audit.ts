@@ -159,6 +159,7 @@ export function openAuditTrail(rt: Runtime, given?: ReadonlyMap<string, Workflow
     const { workflowId, workflowVersion, ...order } = r.order ?? ({} as NonNullable<typeof r.order>);
     return buildEvidence({
       certificate: r.certificate, identifications: r.identifications, officers: r.officers, events: r.events, ...(r.card ? { card: r.card } : {}),
+      actors: r.actors, ...(w ? { separation: w.separation } : {}),
       ...(r.order ? { order: { ...order, workflow: `${workflowId}@${workflowVersion}`, loa: w?.loa ?? 0, identificationsRequired: w?.identifications ?? 0, activationDeadlineDays: w?.activationDeadlineDays ?? 0 } } : {}),
     });
   };
@@ -216,6 +217,7 @@ export function openAuditTrail(rt: Runtime, given?: ReadonlyMap<string, Workflow
         revocations: await records.revocationsBetween(from.getTime(), to.getTime()), activity: await records.activityBetween(from.getTime(), to.getTime()),
         crls: await records.crlsBetween(from.getTime(), to.getTime()), ceremonies: ceremonies(rt.config.caStoreDir),
         matrix: loadRequirementsMatrix(join(rt.config.policyDir, "requirements-matrix.yaml")),
+        workflows: [...(workflows ??= loadWorkflows(join(rt.config.policyDir, "workflows"))).values()].map((w) => ({ workflow: `${w.id}@${w.version}`, loa: w.loa, separation: w.separation })),
       });
     },
     async retention(now, actor) {

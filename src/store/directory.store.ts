@@ -3,7 +3,6 @@ import type { AuditEvent } from "../ca/ports.js";
 import type { DirectoryStore, Officer, Organisation, Person } from "../ra/directory.js";
 import type { Role } from "../ra/order.js";
 import { insertAuditEvent } from "./audit.store.js";
-import { humanIdOf } from "../ra/human.js";
 import type { FieldCipher } from "./field-cipher.js";
 
 const org = (r: any): Organisation => ({
@@ -101,7 +100,7 @@ export class KnexDirectoryStore implements DirectoryStore {
       await trx("people").where({ organisation_id: p.organisationId, national_id_hash: p.nationalIdHash }).whereNotNull("unbound_at")
         .update({ national_id_hash: trx.raw("national_id_hash || ':' || id") });
       await trx("people").insert({
-        id: p.id, organisation_id: p.organisationId, national_id_hash: p.nationalIdHash, human_id: humanIdOf(p.nationalIdHash),
+        id: p.id, organisation_id: p.organisationId, national_id_hash: p.nationalIdHash, human_id: p.nationalIdHash.split(":")[0], // REQ-10: the human, the same in every organisation
         name: this.cipher.seal(p.name, { table: "people", column: "name", id: p.id }), email: this.cipher.sealOptional(p.email, { table: "people", column: "email", id: p.id }),
         bound_by: p.boundBy ?? null, bound_at: at.getTime(), created_at: at.getTime(),
       });
