@@ -6,6 +6,7 @@ import { newId } from "../shared/ids.js";
 import { parsePkcs11Uri } from "../hsm/pkcs11-uri.js";
 import { checkpointBytes, type Checkpoint, type CheckpointSigner } from "../audit/checkpoint.js";
 import { verifyChain, type VerifyResult } from "../audit/chain-verifier.js";
+import type { ChainedEntry } from "../audit/audit-chain.js";
 import { KnexAuditStore } from "../store/audit.store.js";
 import { recordAuditEvent } from "../store/commit-queue.js";
 import { KnexEvidenceStore } from "../store/evidence.store.js";
@@ -121,6 +122,8 @@ export interface AuditTrail {
   evidence(serial: string): Promise<Evidence>;
   /** The conformance report for a period. */
   report(from: Date, to: Date): Promise<ConformanceReport>;
+  /** Entries matching a filter (refusals, alarms, one object); the read is audited (REQ-27). */
+  events(filter: Parameters<KnexAuditStore["find"]>[0], actor: string): Promise<ChainedEntry[]>;
   /** After a restore: record the gap in the chain, raise CRL numbers above those used before, sign a new checkpoint. */
   reconcile(actor: string): Promise<{ gap: string | undefined; crlNumbers: Record<string, string>; checkpoint?: Checkpoint }>;
 }
@@ -194,6 +197,11 @@ export function openAuditTrail(rt: Runtime, given?: ReadonlyMap<string, Workflow
       });
     },
     evidence,
+    async events(filter, actor) {
+      const found = await store.find(filter);
+      await recordAuditEvent(rt.db, { id: newId(rt.random), at: rt.clock.now(), actor, action: "audit.events.read", objectType: "audit", objectId: "events", outcome: "success", details: { filter, entries: found.length } });
+      return found;
+    },
     async reconcile(actor) {
       const gap = await restoreGap(store, file);
       const ext = readExternalCheckpoint(file) as (Checkpoint & { crlNumbers?: Record<string, string> }) | undefined;
