@@ -17,15 +17,17 @@ const ARTIFACTS = join(REPO_ROOT, "test-artifacts", "portal");
 
 /**
  * The officers' portal end to end: Debian's Chromium driven by playwright-core over HTTPS with
- * each officer's client certificate; three officers take a LoA3 order from request to hand-out,
- * the card personalised on the virtual PIV card; an identifier is refused at hand-out.
+ * each officer's client certificate; the officers the LoA3 separation matrix needs (REQ-10: two
+ * identify, a third approves and releases, a ca-operator produces, a fifth hands out) take a LoA3
+ * order from request to hand-out, the card personalised on the virtual PIV card; an identifier is
+ * refused at hand-out.
  */
 describe("portal in headless Chromium over mTLS (issue 8)", function () {
   this.timeout(240_000);
   let svc: Service;
   let browser: Browser;
   let orgId: string;
-  const creds: Record<"anna" | "bert" | "cleo" | "dana", { certPath: string; keyPath: string }> = {} as never;
+  const creds: Record<"anna" | "bert" | "cleo" | "dana" | "eve" | "finn", { certPath: string; keyPath: string }> = {} as never;
   let handedOutSerial = "";
 
   before(async function () {
@@ -37,7 +39,10 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     svc = await startService(loadConfig({ ...d.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" }));
     const ra = svc.ra!.ra;
     const dir = mkdtempSync(join(tmpdir(), "portal-"));
-    const people = { anna: ["198001015001", ["ra-officer", "ca-operator"]], bert: ["198001015002", ["ra-officer"]], cleo: ["198001015003", ["ra-officer", "ra-admin"]], dana: ["198001015004", ["auditor"]] } as const;
+    const people = {
+      anna: ["198001015001", ["ra-officer"]], bert: ["198001015002", ["ra-officer"]], cleo: ["198001015003", ["ra-officer", "ra-admin"]], dana: ["198001015004", ["auditor"]],
+      eve: ["198001015005", ["ra-officer"]], finn: ["198001015006", ["ca-operator"]],
+    } as const;
     for (const [who, [nid, roles]] of Object.entries(people) as [keyof typeof creds, readonly [string, readonly ("ra-officer" | "ca-operator" | "ra-admin" | "auditor")[]]][]) {
       const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
       const r = await bootstrapStaff(svc.runtime, ra, {
@@ -78,7 +83,7 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     await page.getByLabel("I compared the face with the document photo").check();
   };
 
-  it("ok/three officers take a LoA3 order from request to hand-out (card personalised on the station); fail/the identifier is refused at hand-out with the rule's reason; session cookie and CSRF", async () => {
+  it("ok/five officers take a LoA3 order from request to hand-out (card personalised on the station); fail/the identifier is refused at hand-out with the rule's reason; session cookie and CSRF", async () => {
     const anna = await as("anna");
     // Session: HttpOnly, Secure, SameSite=Strict; a state change without the CSRF token is refused.
     const cookie = (await anna.ctx.cookies()).find((c) => c.name === "cardpki_session")!;
@@ -112,19 +117,22 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     await doc(bert.page, "national-id-card");
     await bert.page.getByRole("button", { name: "Record identification" }).click();
     await bert.page.getByText("The order is now IDENTIFIED").waitFor();
+    // REQ-10: neither identifier approves; a third officer approves and releases.
+    const eve = await as("eve");
     for (const [action, label, state] of [["approve", "Approve for production", "APPROVED"], ["start-production", "Release to production", "IN_PRODUCTION"]] as const) {
-      await bert.page.goto(`${svc.ra!.url}/portal#/orders/${orderId}/act/${action}`);
-      await bert.page.getByRole("button", { name: label }).click();
-      await bert.page.getByText(`The order is now ${state}`).waitFor();
+      await eve.page.goto(`${svc.ra!.url}/portal#/orders/${orderId}/act/${action}`);
+      await eve.page.getByRole("button", { name: label }).click();
+      await eve.page.getByText(`The order is now ${state}`).waitFor();
     }
 
-    // Production on the card station (the virtual PIV card behind real pcscd).
-    await anna.page.goto(`${svc.ra!.url}/portal#/orders/${orderId}/act/produce`);
-    await anna.page.getByText(/card inserted/).waitFor();
-    await anna.page.getByRole("button", { name: "Personalise the card in the reader" }).click();
-    await anna.page.locator("#message.error, #message.info:has-text('personalised')").waitFor({ timeout: 60_000 });
-    expect(await anna.page.locator("#message").textContent()).to.match(/personalised: certificate/);
-    await shot(anna.page, "04-produced");
+    // Production on the card station (the virtual PIV card behind real pcscd), by a ca-operator who took no other step.
+    const finn = await as("finn");
+    await finn.page.goto(`${svc.ra!.url}/portal#/orders/${orderId}/act/produce`);
+    await finn.page.getByText(/card inserted/).waitFor();
+    await finn.page.getByRole("button", { name: "Personalise the card in the reader" }).click();
+    await finn.page.locator("#message.error, #message.info:has-text('personalised')").waitFor({ timeout: 60_000 });
+    expect(await finn.page.locator("#message").textContent()).to.match(/personalised: certificate/);
+    await shot(finn.page, "04-produced");
 
     // An identifier gets no hand-out step in the queue, and is refused with the rule's reason if they try.
     await anna.page.goto(`${svc.ra!.url}/portal#/queue`);
@@ -159,7 +167,8 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     // Every portal call was logged with the officer's identity (REQ-27).
     const logged = await svc.runtime.db("audit_events").where("action", "like", "api.%").andWhere("object_id", "like", `%${orderId}%`).select("actor");
     expect(new Set(logged.map((l: { actor: string }) => l.actor)).size).to.be.at.least(3);
-    for (const s of [anna, bert, cleo]) await s.ctx.close();
+    expect([...eve.errors, ...finn.errors]).to.deep.equal([]);
+    for (const s of [anna, bert, cleo, eve, finn]) await s.ctx.close();
   });
 
   it("ok/administration binds a person (ra-admin); the auditor reads the card's evidence and a conformance report; a plain officer has no admin or audit screen", async function () {
