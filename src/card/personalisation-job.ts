@@ -168,7 +168,7 @@ export class PersonalisationJob {
       await this.step("verified");
 
       const letter: HolderLetter = {
-        id: newId(random), personId: order.holderPersonId, channel: policy.pinChannel, at: this.deps.clock.now(),
+        id: newId(random), personId: order.holderPersonId, channel: policy.pinChannel, kind: "initial-pin", secret: true, at: this.deps.clock.now(),
         subject: pinState === "transport" ? "Your new card: transport PIN" : "Your new card: PIN",
         body: pinState === "transport"
           ? `Transport PIN for your card ${cardSerial}: ${pin}. You replace it with a PIN of your own when you activate the card.`

@@ -80,6 +80,9 @@ export interface HolderLetter {
   readonly id: string;
   readonly personId: string;
   readonly channel: "mail" | "sms" | "email";
+  readonly kind: "initial-pin" | "unblock-pin";
+  /** Always: a PIN is wiped from the outbox once delivered (REQ-15). */
+  readonly secret: true;
   readonly subject: string;
   readonly body: string;
   readonly at: Date;

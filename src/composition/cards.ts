@@ -41,7 +41,7 @@ export function cardProduction(rt: Runtime, ra: Ra, operator: string | Actor): C
       if (!o) throw new CaError("not-found", `no order ${orderId}`);
       if (o.state !== "IN_PRODUCTION") throw new CaError("conflict", `order ${orderId} is ${o.state}; only an order in production gets a card`, { state: o.state });
       const w = ra.orders.workflow(o.workflowId);
-      return { orderId, holderPersonId: o.applicantPersonId, loa: w.loa, policy: w.card };
+      return { orderId, holderPersonId: o.applicantPersonId, loa: w.loa, policy: { ...w.card, pinChannel: w.delivery.pin } }; // REQ-15: the PIN by the workflow's PIN channel
     },
     async produce(orderId, spki) {
       const o = await ra.orders.act(orderId, "produce", actor, { publicKey: spki });

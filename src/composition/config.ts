@@ -7,6 +7,22 @@ import { CaError } from "../shared/ca-error.js";
 /** Where a token's PIN comes from: an environment variable or an owner-only file outside the repo. */
 export type PinConfig = { readonly env: string } | { readonly file: string };
 
+export interface DeliveryConfig {
+  readonly pollMs: number;
+  readonly maxAttempts: number;
+  /** The wait after the first failed attempt; doubled after each further one, up to backoffMaxSeconds. */
+  readonly backoffSeconds: number;
+  readonly backoffMaxSeconds: number;
+  /** A worker's claim on a message: after this another worker may send it (same idempotency key). */
+  readonly leaseSeconds: number;
+  /** SMTP: smtp://host:port (STARTTLS, required unless requireTls is false) or smtps://host:port (TLS). */
+  readonly email?: { readonly url: string; readonly from: string; readonly requireTls: boolean; readonly caFile?: string; readonly user?: string; readonly password?: PinConfig };
+  /** The SMS gateway: JSON POST of `template` (strings with {{to}}, {{body}}, {{subject}}, {{id}}, {{kind}}) with a bearer token. */
+  readonly sms?: { readonly url: string; readonly token?: PinConfig; readonly caFile?: string; readonly template?: Readonly<Record<string, unknown>> };
+  /** Letters: one PDF print file per letter in this folder. */
+  readonly mail?: { readonly spoolDir: string };
+}
+
 export interface Config {
   readonly dataDir: string;
   readonly policyDir: string;
@@ -44,7 +60,17 @@ export interface Config {
     readonly termsVersion: string;
     /** How often orders past their activation deadline are expired (REQ-15). */
     readonly expirySweepSeconds: number;
+    /** The RA's public base URL: the applicant's link in the terms message starts with it. */
+    readonly publicUrl: string;
+    /** False when publicUrl is the default (then `serve` puts in the port it actually listens on). */
+    readonly publicUrlConfigured: boolean;
+    /** REQ-06: the applicant's link (its single-use token) is valid this long after the order was placed. */
+    readonly applicantLinkHours: number;
+    /** The applicant's session after the link was opened (fixed, not extended by use). */
+    readonly applicantSessionMinutes: number;
   };
+  /** REQ-15: the outbox delivery worker and its channels; a channel without settings is off (its messages wait). */
+  readonly delivery: DeliveryConfig;
   readonly audit: {
     /** The audit checkpoint signer in the CA store, `<ca>/<label>` (default: the first audit-signer found). */
     readonly signer?: string;
@@ -76,6 +102,14 @@ export interface Config {
   };
 }
 
+/** A secret (PIN, password, token) from an environment variable or an owner-only file. */
+const SECRET_REF = {
+  oneOf: [
+    { type: "object", additionalProperties: false, required: ["env"], properties: { env: { type: "string" } } },
+    { type: "object", additionalProperties: false, required: ["file"], properties: { file: { type: "string" } } },
+  ],
+} as const;
+
 const FILE_SCHEMA = {
   type: "object",
   additionalProperties: false,
@@ -97,6 +131,25 @@ const FILE_SCHEMA = {
       properties: {
         port: { type: "integer", minimum: 0, maximum: 65535 }, tlsCert: { type: "string" }, tlsKey: { type: "string" }, hashKeyFile: { type: "string" },
         registerFile: { type: "string" }, documentRegisterFile: { type: "string" }, termsVersion: { type: "string", pattern: "^[0-9A-Za-z.-]{1,32}$" }, expirySweepSeconds: { type: "integer", minimum: 1, maximum: 86400 },
+        publicUrl: { type: "string", pattern: "^https://[^\\s/]+(/[^\\s]*)?$" },
+        applicantLinkHours: { type: "number", exclusiveMinimum: 0, maximum: 2160 }, applicantSessionMinutes: { type: "integer", minimum: 1, maximum: 240 },
+      },
+    },
+    delivery: {
+      type: "object", additionalProperties: false,
+      properties: {
+        pollMs: { type: "integer", minimum: 50, maximum: 600000 }, maxAttempts: { type: "integer", minimum: 1, maximum: 100 },
+        backoffSeconds: { type: "number", exclusiveMinimum: 0, maximum: 86400 }, backoffMaxSeconds: { type: "number", exclusiveMinimum: 0, maximum: 604800 },
+        leaseSeconds: { type: "number", exclusiveMinimum: 0, maximum: 86400 },
+        email: {
+          type: "object", additionalProperties: false, required: ["url"],
+          properties: { url: { type: "string", pattern: "^smtps?://[^\\s@/]+(/)?$" }, from: { type: "string" }, requireTls: { type: "boolean" }, caFile: { type: "string" }, user: { type: "string" }, password: SECRET_REF },
+        },
+        sms: {
+          type: "object", additionalProperties: false, required: ["url"],
+          properties: { url: { type: "string", pattern: "^https?://[^\\s@]+$" }, token: SECRET_REF, caFile: { type: "string" }, template: { type: "object" } },
+        },
+        mail: { type: "object", additionalProperties: false, required: ["spoolDir"], properties: { spoolDir: { type: "string" } } },
       },
     },
     backup: { type: "object", additionalProperties: false, properties: { keyFile: { type: "string" } } },
@@ -179,6 +232,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
     if (!Number.isInteger(n) || n < 0 || n > 300) throw new CaError("config", `${name} must be a whole number of seconds from 0 to 300 (got '${v}')`);
     return n;
   };
+  const positive = (name: string, v: string | number, max: number) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0 || n > max) throw new CaError("config", `${name} must be a number above 0 and at most ${max} (got '${v}')`);
+    return n;
+  };
   return {
     dataDir,
     policyDir: resolve(cwd, env.CARDPKI_POLICY_DIR ?? f.policyDir ?? "policies"),
@@ -204,7 +262,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
       documentRegisterConfigured: (env.CARDPKI_DOCUMENT_REGISTER_FILE ?? f.ra?.documentRegisterFile) !== undefined,
       termsVersion: env.CARDPKI_TERMS_VERSION ?? f.ra?.termsVersion ?? "2026-01",
       expirySweepSeconds: Number(env.CARDPKI_EXPIRY_SWEEP_SECONDS ?? f.ra?.expirySweepSeconds ?? 300),
+      ...publicUrl(env.CARDPKI_RA_PUBLIC_URL ?? f.ra?.publicUrl, Number(env.CARDPKI_RA_PORT ?? f.ra?.port ?? 8443)),
+      applicantLinkHours: positive("CARDPKI_APPLICANT_LINK_HOURS", env.CARDPKI_APPLICANT_LINK_HOURS ?? f.ra?.applicantLinkHours ?? 168, 2160),
+      applicantSessionMinutes: positive("CARDPKI_APPLICANT_SESSION_MINUTES", env.CARDPKI_APPLICANT_SESSION_MINUTES ?? f.ra?.applicantSessionMinutes ?? 30, 240),
     },
+    delivery: deliveryConfig(env, f.delivery ?? {}, cwd),
     audit: {
       ...((env.CARDPKI_AUDIT_SIGNER ?? f.audit?.signer) ? { signer: (env.CARDPKI_AUDIT_SIGNER ?? f.audit?.signer) as string } : {}),
       checkpointFile: resolve(cwd, env.CARDPKI_AUDIT_CHECKPOINT_FILE ?? f.audit?.checkpointFile ?? join(dataDir, "audit", "checkpoint.json")),
@@ -219,5 +281,54 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
       // SP 800-73-4 leaves the initial values to the issuer; these are the common PIV token defaults.
       factory: f.card?.factory ?? { pin: "123456", puk: "12345678", managementKey: "010203040506070801020304050607080102030405060708", managementKeyAlgorithm: "3DES" },
     },
+  };
+}
+
+function publicUrl(v: string | undefined, raPort: number): { publicUrl: string; publicUrlConfigured: boolean } {
+  if (v === undefined) return { publicUrl: `https://localhost:${raPort}`, publicUrlConfigured: false };
+  if (!/^https:\/\/[^\s/]+(\/\S*)?$/.test(v)) throw new CaError("config", `CARDPKI_RA_PUBLIC_URL must be an https URL (got '${v}')`);
+  return { publicUrl: v.replace(/\/$/, ""), publicUrlConfigured: true };
+}
+
+/** REQ-15: the delivery worker's settings; credentials only by reference (environment variable or owner-only file). */
+function deliveryConfig(env: NodeJS.ProcessEnv, f: Record<string, any>, cwd: string): DeliveryConfig {
+  const num = (name: string, v: unknown, min: number, max: number) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) throw new CaError("config", `${name} must be a number from ${min} to ${max} (got '${String(v)}')`);
+    return n;
+  };
+  const bool = (name: string, v: unknown) => {
+    if (typeof v === "boolean") return v;
+    if (v === "true" || v === "1") return true;
+    if (v === "false" || v === "0") return false;
+    throw new CaError("config", `${name} must be true or false (got '${String(v)}')`);
+  };
+  const secret = (fileVar: string, envVar: string, fromFile: PinConfig | undefined): PinConfig | undefined =>
+    env[fileVar] ? { file: resolve(cwd, env[fileVar]!) } : env[envVar] ? { env: envVar } : fromFile && "file" in fromFile ? { file: resolve(cwd, fromFile.file) } : fromFile;
+  const smtpUrl = env.CARDPKI_SMTP_URL ?? f.email?.url;
+  if (smtpUrl !== undefined && !/^smtps?:\/\/[^\s@/]+\/?$/.test(smtpUrl))
+    throw new CaError("config", `CARDPKI_SMTP_URL must be smtp://host:port or smtps://host:port without credentials (they come from CARDPKI_SMTP_PASSWORD_FILE or CARDPKI_SMTP_PASSWORD), got '${smtpUrl}'`);
+  const smsUrl = env.CARDPKI_SMS_URL ?? f.sms?.url;
+  if (smsUrl !== undefined && !/^https?:\/\/[^\s@]+$/.test(smsUrl)) throw new CaError("config", `CARDPKI_SMS_URL must be an http(s) URL without credentials (got '${smsUrl}')`);
+  const caFile = (v: string | undefined) => (v ? { caFile: resolve(cwd, v) } : {});
+  const password = secret("CARDPKI_SMTP_PASSWORD_FILE", "CARDPKI_SMTP_PASSWORD", f.email?.password);
+  const token = secret("CARDPKI_SMS_TOKEN_FILE", "CARDPKI_SMS_TOKEN", f.sms?.token);
+  const user = env.CARDPKI_SMTP_USER ?? f.email?.user;
+  const spoolDir = env.CARDPKI_LETTER_DIR ?? f.mail?.spoolDir;
+  return {
+    pollMs: num("CARDPKI_DELIVERY_POLL_MS", env.CARDPKI_DELIVERY_POLL_MS ?? f.pollMs ?? 2000, 50, 600_000),
+    maxAttempts: num("CARDPKI_DELIVERY_MAX_ATTEMPTS", env.CARDPKI_DELIVERY_MAX_ATTEMPTS ?? f.maxAttempts ?? 8, 1, 100),
+    backoffSeconds: num("CARDPKI_DELIVERY_BACKOFF_SECONDS", env.CARDPKI_DELIVERY_BACKOFF_SECONDS ?? f.backoffSeconds ?? 30, 0.001, 86_400),
+    backoffMaxSeconds: num("CARDPKI_DELIVERY_BACKOFF_MAX_SECONDS", env.CARDPKI_DELIVERY_BACKOFF_MAX_SECONDS ?? f.backoffMaxSeconds ?? 3600, 0.001, 604_800),
+    leaseSeconds: num("CARDPKI_DELIVERY_LEASE_SECONDS", env.CARDPKI_DELIVERY_LEASE_SECONDS ?? f.leaseSeconds ?? 120, 0.001, 86_400),
+    ...(smtpUrl ? {
+      email: {
+        url: smtpUrl, from: env.CARDPKI_SMTP_FROM ?? f.email?.from ?? "cardpki <no-reply@localhost>",
+        requireTls: bool("CARDPKI_SMTP_REQUIRE_TLS", env.CARDPKI_SMTP_REQUIRE_TLS ?? f.email?.requireTls ?? true),
+        ...caFile(env.CARDPKI_SMTP_CA_FILE ?? f.email?.caFile), ...(user ? { user } : {}), ...(password ? { password } : {}),
+      },
+    } : {}),
+    ...(smsUrl ? { sms: { url: smsUrl, ...(token ? { token } : {}), ...caFile(env.CARDPKI_SMS_CA_FILE ?? f.sms?.caFile), ...(f.sms?.template ? { template: f.sms.template } : {}) } } : {}),
+    ...(spoolDir ? { mail: { spoolDir: resolve(cwd, spoolDir) } } : {}),
   };
 }

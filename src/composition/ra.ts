@@ -53,7 +53,7 @@ export function hashKey(rt: Runtime): Uint8Array {
 }
 
 /** Wires the RA over the runtime's database and CA (the only place that picks the RA's backends). */
-export async function openRa(rt: Runtime, opts: { register?: PopulationRegister; documents?: DocumentRegister; certs?: CardCertificates } = {}): Promise<Ra> {
+export async function openRa(rt: Runtime, opts: { register?: PopulationRegister; documents?: DocumentRegister; certs?: CardCertificates; publicUrl?: () => string } = {}): Promise<Ra> {
   const workflows = loadWorkflows(join(rt.config.policyDir, "workflows"));
   for (const w of workflows.values()) for (const p of w.profiles) if (!rt.profiles.has(p)) throw new CaError("config", `workflow ${w.id} names profile '${p}', which is not loaded`);
   // REQ-29: people's names and emails and the outbox are sealed at rest; no RA without the data keys.
@@ -67,7 +67,8 @@ export async function openRa(rt: Runtime, opts: { register?: PopulationRegister;
   const { documentRegisterFile, documentRegisterConfigured } = rt.config.ra;
   const documents = opts.documents ?? (documentRegisterConfigured || existsSync(documentRegisterFile) ? fileDocumentRegister(documentRegisterFile) : undefined);
   const { clock, random } = rt;
-  const orders = new OrderService({ orders: orderStore, directory, workflows, certs, register, hasher, clock, random, currentTermsVersion: rt.config.ra.termsVersion, ...(documents ? { documents } : {}) });
+  const orders = new OrderService({ orders: orderStore, directory, workflows, certs, register, hasher, clock, random, currentTermsVersion: rt.config.ra.termsVersion, ...(documents ? { documents } : {}),
+    publicUrl: opts.publicUrl ?? (() => rt.config.ra.publicUrl) });
   // REQ-24: who grants which role, second approvals, incompatible roles (policies/roles.yaml).
   const roles = loadRolesPolicy(join(rt.config.policyDir, "roles.yaml"));
   const grants = new RoleGrants({ directory, grants: new KnexRoleGrantStore(rt.db), policy: roles, clock, random });

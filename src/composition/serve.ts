@@ -19,6 +19,8 @@ import { auditSignerNames, openAuditTrail } from "./audit.js";
 import { Metrics } from "../http/metrics.js";
 import { recordAuditEvent } from "../store/commit-queue.js";
 import { cardStation } from "./cards.js";
+import { openDelivery, type Delivery } from "./delivery.js";
+import { openSelfService } from "./self-service.js";
 import { APP_ROOT } from "./config.js";
 import { newId } from "../shared/ids.js";
 import { loadOcspIssuers, openRuntime, type Runtime } from "./runtime.js";
@@ -250,23 +252,38 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
 
   let raPart: Service["ra"];
   let expiryLoop: ReturnType<typeof loop> | undefined;
+  let deliveryLoop: ReturnType<typeof loop> | undefined;
+  let delivery: Delivery | undefined;
   if (writer && existsSync(config.ra.tlsCert) && existsSync(config.ra.tlsKey) && authorities.size > 0) {
     try {
-      const ra = await openRa(runtime);
+      // The applicant's link (contract: <ra.publicUrl>/applicant/#order=…&token=…); by default the port the RA API listens on.
+      let publicUrl = config.ra.publicUrl;
+      const ra = await openRa(runtime, { publicUrl: () => publicUrl });
+      // REQ-15: the outbox is delivered by the writer; channels without settings wait.
+      delivery = openDelivery(runtime, ra);
+      const d = delivery;
+      metrics.gauge("cardpki_notifications", "Outbox messages by delivery state (pending, retrying, delivered, dead) and channel", async () =>
+        (await d.store.counts()).map((r) => ({ labels: { state: r.state, channel: r.channel }, value: r.count })));
       const clientCas = [...authorities.values()].flatMap((a) => {
         const ca = caDir.load(a.id);
         return [ca.certDer, ...ca.chainDer].map((d) => toPem("CERTIFICATE", d));
       });
+      const self = openSelfService(runtime, ra); // applicant and holder pages
       const app = buildRaApp({
-        resolve: (serial, der) => ra.resolver.resolve(serial, der), onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk, grants: ra.grants,
+        resolve: (serial, der) => ra.resolver.resolve(serial, der), onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk, grants: ra.grants, applicant: self.applicant, holder: self.holder,
         audit: (e) => recordAuditEvent(runtime.db, e), evidence: (serial) => trail.evidence(serial), report: (from, to) => trail.report(from, to),
         timeline: async (orderId) => (await trail.store.forObject("order", orderId)).map((e) => ({ at: e.at, actor: e.actor, action: e.action, outcome: e.outcome, policy: e.policy })),
-        cardStation: cardStation(runtime, ra),
+        cardStation: cardStation(runtime, ra), delivery: d,
         newId: () => newId(runtime.random), now: () => runtime.clock.now(),
       }, "1", { assetsDir: join(APP_ROOT, "src", "http", "portal-assets"), sessions: new PortalSessions(new KnexPortalSessionStore(runtime.db)) });
       const raServer = await listenRa(app, { key: readFileSync(config.ra.tlsKey), cert: readFileSync(config.ra.tlsCert), clientCas }, config.host, config.ra.port);
       const a = raServer.address();
       raPart = { ra, server: raServer, url: `https://${host}:${typeof a === "object" && a ? a.port : config.ra.port}` };
+      if (!config.ra.publicUrlConfigured) publicUrl = `https://localhost:${typeof a === "object" && a ? a.port : config.ra.port}`;
+      if (d.worker.channelNames.length > 0) {
+        deliveryLoop = loop("delivery", config.delivery.pollMs, () => d.worker.tick());
+        log.info("delivering the outbox", { channels: d.worker.channelNames });
+      } else log.warn("outbox delivery off: no channel configured (see README, Delivery)");
       // REQ-15: cards not activated in time are blocked automatically.
       expiryLoop = loop("order expiry", config.ra.expirySweepSeconds * 1000, () => ra.expiry.sweep());
       void expiryLoop.kick();
@@ -296,6 +313,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     }
     if (raPart) await closeGracefully(raPart.server, 30_000);
     await expiryLoop?.stop();
+    await deliveryLoop?.stop();
+    await delivery?.worker.close();
     if (checkpointLoop) {
       await checkpointLoop.stop();
       await trail.checkpoint().catch((e) => log.error("last audit checkpoint failed", { error: e })); // the last word before shutdown

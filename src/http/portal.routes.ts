@@ -17,7 +17,11 @@ export interface SessionRecord {
   readonly credential: string;
   readonly created: number;
   readonly lastSeen: number;
+  /** Officers sign in to the portal, card holders to the holder pages; a session serves only routes of its kind. */
+  readonly kind: SessionKind;
 }
+
+export type SessionKind = "officer" | "holder";
 
 /**
  * Where portal sessions live: memory (one process) or the database (composition's choice: shared by
@@ -57,6 +61,7 @@ const sameHash = (a: string, b: string) => a.length === b.length && timingSafeEq
 /** A live session as the guard sees it. */
 export interface LiveSession {
   readonly credential: string;
+  readonly kind: SessionKind;
   csrfMatches(token: string): boolean;
 }
 
@@ -75,12 +80,12 @@ export class PortalSessions {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async open(credential: string): Promise<{ id: string; csrf: string }> {
+  async open(credential: string, kind: SessionKind = "officer"): Promise<{ id: string; csrf: string }> {
     const t = this.now();
     await this.store.deleteExpired(t - this.idleMs, t - this.maxMs);
     const id = randomBytes(32).toString("base64url");
     const csrf = randomBytes(32).toString("base64url");
-    await this.store.put(sha256Hex(id), { csrfHash: sha256Hex(csrf), credential, created: t, lastSeen: t });
+    await this.store.put(sha256Hex(id), { csrfHash: sha256Hex(csrf), credential, created: t, lastSeen: t, kind });
     return { id, csrf };
   }
 
@@ -95,7 +100,7 @@ export class PortalSessions {
       return undefined;
     }
     if (t - s.lastSeen >= PortalSessions.TOUCH_MS) await this.store.touch(key, t);
-    return { credential: s.credential, csrfMatches: (token) => sameHash(sha256Hex(token), s.csrfHash) };
+    return { credential: s.credential, kind: s.kind, csrfMatches: (token) => sameHash(sha256Hex(token), s.csrfHash) };
   }
 
   async close(id: string): Promise<void> {
@@ -107,15 +112,17 @@ export class PortalSessions {
   }
 }
 
-const cookieOf = (req: Request): string | undefined => {
+/** The value of a cookie of the request. */
+export const cookieOf = (req: Request, name = COOKIE): string | undefined => {
   for (const part of (req.headers.cookie ?? "").split(";")) {
     const [k, ...v] = part.trim().split("=");
-    if (k === COOKIE) return v.join("=");
+    if (k === name) return v.join("=");
   }
   return undefined;
 };
 
-const peerSerial = (req: Request): string | undefined => {
+/** The serial of the client certificate of the request's TLS connection. */
+export const peerSerial = (req: Request): string | undefined => {
   const raw = (req.socket as TLSSocket).getPeerCertificate?.(false)?.raw;
   return raw ? new X509Certificate(raw).serialNumber.toLowerCase() : undefined;
 };
@@ -127,9 +134,10 @@ const peerSerial = (req: Request): string | undefined => {
  * clients and pass unchanged (they still authenticate by client certificate on every route).
  */
 export function sessionGuard(sessions: PortalSessions) {
-  return (req: Request, _res: Response, next: NextFunction) => {
+  return (req: Request, res: Response, next: NextFunction) => {
     const id = cookieOf(req);
-    if (!id) return next();
+    // The applicant's routes take no client certificate: an officer's cookie in the same browser is not theirs to judge.
+    if (!id || req.path.startsWith("/applicant/")) return next();
     sessions.use(id).then((s) => {
       if (!s) return next(new CaError("unauthorized", "the portal session has expired; sign in again with your card"));
       if (peerSerial(req) !== s.credential) return next(new CaError("unauthorized", "the portal session belongs to another client certificate"));
@@ -137,20 +145,22 @@ export function sessionGuard(sessions: PortalSessions) {
         const token = req.headers["x-csrf-token"];
         if (typeof token !== "string" || !s.csrfMatches(token)) return next(new CaError("forbidden", "missing or wrong CSRF token (X-CSRF-Token)"));
       }
+      res.locals.sessionKind = s.kind; // the route checks it is of its kind (officer portal or holder pages)
       next();
     }, next);
   };
 }
 
 const ASSETS = new Set(["portal.js", "portal.css"]);
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+/** No inline script or style, nothing from elsewhere: the portal and the self-service pages. */
+export const PORTAL_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 /** The officers' portal: static page and assets (no build step, no CDN), and the card-certificate login. */
 export function portalRoutes(assetsDir: string, sessions: PortalSessions, deps: RaApiDeps): Router {
   if (!existsSync(join(assetsDir, "index.html"))) throw new CaError("config", `portal assets not found in ${assetsDir}`);
   const r = Router();
   r.use((_req, res, next) => {
-    res.set({ "Content-Security-Policy": CSP, "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer" });
+    res.set({ "Content-Security-Policy": PORTAL_CSP, "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer" });
     next();
   });
   r.get(["/portal", "/portal/"], (_req, res) => res.sendFile(join(assetsDir, "index.html")));
@@ -159,17 +169,25 @@ export function portalRoutes(assetsDir: string, sessions: PortalSessions, deps: 
     if (!ASSETS.has(f)) return next(new CaError("not-found", `no asset ${f}`));
     res.sendFile(join(assetsDir, f));
   });
-  r.post("/portal/session", express.json({ limit: 1024 }), async (req, res) => {
-    const actor = await authenticate(req, "officer", deps);
-    const s = await sessions.open(peerSerial(req)!);
+  sessionRoutes(r, "/portal/session", "officer", sessions, deps);
+  return r;
+}
+
+/**
+ * Sign-in and sign-out by card: POST opens a session of `kind` bound to the client certificate
+ * (authenticated like any API call), DELETE ends it. The officers' portal and the holder pages share it.
+ */
+export function sessionRoutes(r: Router, path: string, kind: SessionKind, sessions: PortalSessions, deps: RaApiDeps): void {
+  r.post(path, express.json({ limit: 1024 }), async (req, res) => {
+    const actor = await authenticate(req, kind, deps);
+    const s = await sessions.open(peerSerial(req)!, kind);
     res.cookie(COOKIE, s.id, { httpOnly: true, secure: true, sameSite: "strict", path: "/", maxAge: sessions.idleSeconds * 1000 });
     res.status(201).json({ csrfToken: s.csrf, idleSeconds: sessions.idleSeconds, me: actor });
   });
-  r.delete("/portal/session", async (req, res) => {
+  r.delete(path, async (req, res) => {
     const id = cookieOf(req);
     if (id) await sessions.close(id);
     res.clearCookie(COOKIE, { httpOnly: true, secure: true, sameSite: "strict", path: "/" });
     res.status(204).end();
   });
-  return r;
 }

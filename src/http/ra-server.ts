@@ -4,6 +4,8 @@ import { openApiDocument } from "./openapi.js";
 import { errorHandler, notFoundHandler } from "./problem.js";
 import { RA_ROUTES, raRoutes, type RaApiDeps } from "./ra.routes.js";
 import { PortalSessions, portalRoutes, sessionGuard } from "./portal.routes.js";
+import { APPLICANT_ROUTES, applicantRoutes } from "./applicant.routes.js";
+import { selfServicePages } from "./self-service.routes.js";
 
 export interface RaTls {
   readonly key: string | Buffer;
@@ -12,7 +14,10 @@ export interface RaTls {
   readonly clientCas: readonly (string | Buffer)[];
 }
 
-/** The RA API app: /api/v1 (mTLS identities), /api/openapi.json and, given its assets, the officers' portal at /portal. */
+/**
+ * The RA API app: /api/v1 (mTLS identities), /api/openapi.json and, given its assets, the officers'
+ * portal at /portal and the applicant and holder pages at /applicant/ and /holder/.
+ */
 export function buildRaApp(deps: RaApiDeps, version: string, portal?: { assetsDir: string; sessions?: PortalSessions }): Express {
   const app = express();
   app.disable("x-powered-by");
@@ -20,12 +25,13 @@ export function buildRaApp(deps: RaApiDeps, version: string, portal?: { assetsDi
     res.set({ "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store", "Strict-Transport-Security": "max-age=31536000" });
     next();
   });
-  const doc = openApiDocument(RA_ROUTES, version);
+  const doc = openApiDocument([...RA_ROUTES, ...(deps.applicant ? APPLICANT_ROUTES : [])], version);
   app.get("/api/openapi.json", (_req, res) => void res.json(doc));
   const sessions = portal ? (portal.sessions ?? new PortalSessions()) : undefined;
-  if (portal && sessions) app.use(portalRoutes(portal.assetsDir, sessions, deps));
+  if (portal && sessions) app.use(portalRoutes(portal.assetsDir, sessions, deps), selfServicePages(portal.assetsDir, sessions, deps));
   if (sessions) app.use("/api/v1", sessionGuard(sessions));
   app.use("/api/v1", raRoutes(deps));
+  if (deps.applicant) app.use("/api/v1", applicantRoutes(deps.applicant)); // after the RA API router: its request log and body parser
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

@@ -8,10 +8,13 @@ import type { Onboarding } from "../ra/onboarding.js";
 import type { ActionRequest, OrderService } from "../ra/order-service.js";
 import type { RevocationDesk } from "../ra/revocation-desk.js";
 import type { RoleGrants } from "../ra/role-grants.js";
+import type { ApplicantAccess } from "../ra/applicant-access.js";
+import type { HolderService } from "../ra/holder-service.js";
 import { actorId } from "../ra/actor-checks.js";
 import type { OrderView } from "../ra/order.js";
-import { CHANNEL, DOCUMENT, ID, NATIONAL_ID, obj, requireJson, str, validateBody, type Schema } from "./validation.js";
+import { CHANNEL, DOCUMENT, ID, NATIONAL_ID, PHONE, POSTAL_ADDRESS, obj, requireJson, str, validateBody, type Schema } from "./validation.js";
 import { logger } from "../shared/log.js";
+import { DELIVERY_ROUTES, type DeliveryDesk } from "./delivery.routes.js";
 
 const log = logger("ra-api");
 
@@ -37,6 +40,12 @@ export interface RaApiDeps {
     readers(): Promise<unknown>;
     personalise(orderId: string, actor: Actor, reader?: string): Promise<unknown>;
   };
+  /** REQ-15: the outbox's dead letters (the writer's delivery worker). */
+  readonly delivery?: DeliveryDesk;
+  /** REQ-06: the applicant's single-use links and sessions (the applicant pages). */
+  readonly applicant?: ApplicantAccess;
+  /** REQ-16/17: the holder pages' cards, activation step, resumption and loss reports. */
+  readonly holder?: HolderService;
   /** Fresh ids and the time for the request log. */
   readonly newId?: () => string;
   readonly now?: () => Date;
@@ -45,6 +54,8 @@ export interface RaApiDeps {
 type Auth = "officer" | "holder" | "applicant";
 interface Ctx {
   readonly actor: Actor;
+  /** The client's address as the socket saw it (rate limits). */
+  readonly ip: string;
   readonly params: Record<string, string>;
   readonly body: any;
   readonly query: Record<string, string | undefined>;
@@ -60,6 +71,8 @@ export interface RaRoute {
   readonly roles?: readonly Role[];
   readonly body?: Schema;
   readonly status?: number;
+  /** REQ-16: open to a card certificate held until activation (only the activation step). */
+  readonly allowHeldCredential?: boolean;
   readonly handle: (c: Ctx, deps: RaApiDeps) => Promise<unknown>;
 }
 
@@ -139,10 +152,10 @@ export const RA_ROUTES: readonly RaRoute[] = [
   },
   {
     method: "post", path: "/organisations/:id/people", summary: "Bind a natural person to the organisation (REQ-21)", auth: "officer", roles: ["ra-admin", "service-owner-staff"], status: 201,
-    body: obj({ nationalId: NATIONAL_ID, name: str(64), email: str(128, "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$") }, ["nationalId", "name"]),
+    body: obj({ nationalId: NATIONAL_ID, name: str(64), email: str(128, "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"), phone: PHONE, postalAddress: POSTAL_ADDRESS }, ["nationalId", "name"]),
     handle: async ({ actor, params, body }, d) => {
       const p = await d.onboarding.bindPerson(actor, params.id!, body);
-      return { id: p.id, organisationId: p.organisationId, name: p.name, email: p.email };
+      return { id: p.id, organisationId: p.organisationId, name: p.name, email: p.email, phone: p.phone, postalAddress: p.postalAddress };
     },
   },
   {
@@ -235,6 +248,14 @@ export const RA_ROUTES: readonly RaRoute[] = [
   { method: "post", path: "/revocation-requests/:id/approve", summary: "Approve another officer's held request (REQ-18)", auth: "officer", roles: ["ra-officer", "ra-admin"], body: obj({}), handle: ({ actor, params }, d) => d.desk.decide(actor, params.id!, true) },
   { method: "post", path: "/revocation-requests/:id/refuse", summary: "Refuse another officer's held request", auth: "officer", roles: ["ra-officer", "ra-admin"], body: obj({}), handle: ({ actor, params }, d) => d.desk.decide(actor, params.id!, false) },
   {
+    method: "get", path: "/holder/cards", summary: "My cards and orders: the status of each certificate and the steps open to me (holder pages)", auth: "holder",
+    handle: ({ actor }, d) => holderService(d).cards(actor),
+  },
+  {
+    method: "get", path: "/holder/activation", summary: "The activation step of the card I signed in with: pending or not, deadline, activation code needed (REQ-15/16)", auth: "holder", allowHeldCredential: true,
+    handle: ({ actor }, d) => holderService(d).activation(actor),
+  },
+  {
     method: "post", path: "/holder/cards/:serial/suspend", summary: "The holder suspends their own card (REQ-17), rate-limited (REQ-18)", auth: "holder", body: obj({}),
     handle: ({ actor, params }, d) => d.desk.holderRequest(actor, params.serial!, "certificateHold"),
   },
@@ -243,11 +264,15 @@ export const RA_ROUTES: readonly RaRoute[] = [
     handle: ({ actor, params, body }, d) => d.desk.holderRequest(actor, params.serial!, body.reason ?? "unspecified"),
   },
   {
-    method: "post", path: "/holder/cards/:serial/resume", summary: "The holder lifts a hold on their card, with another valid eID of theirs (REQ-17/18)", auth: "holder", body: obj({}),
-    handle: ({ actor, params }, d) => d.desk.holderResume(actor, params.serial!),
+    method: "post", path: "/holder/cards/:serial/resume", summary: "The holder lifts the suspension of another card of theirs (REQ-17), rate-limited (REQ-18); a card never activated is released only by activation", auth: "holder", body: obj({}),
+    handle: ({ actor, params }, d) => holderService(d).resume(actor, params.serial!),
   },
   {
-    method: "post", path: "/holder/orders/:id/activate", summary: "Activate a handed-out card with the card itself (REQ-16) and, at LoA2, the activation code (REQ-15)", auth: "holder",
+    method: "post", path: "/holder/cards/:serial/lost", summary: "The holder reports a card lost or stolen: revoked keyCompromise, the card barred for good (REQ-17/19), rate-limited (REQ-18)", auth: "holder", body: obj({}),
+    handle: ({ actor, params }, d) => holderService(d).lost(actor, params.serial!),
+  },
+  {
+    method: "post", path: "/holder/orders/:id/activate", summary: "Activate a handed-out card with the card itself (REQ-16) and, at LoA2, the activation code (REQ-15)", auth: "holder", allowHeldCredential: true,
     body: obj({ activationCode: str(32, "^[A-Za-z0-9]+$") }),
     handle: async ({ actor, params, body }, d) => orderJson(await d.orders.act(params.id!, "activate", actor, body.activationCode ? { activationCode: body.activationCode } : {})),
   },
@@ -261,15 +286,19 @@ export const RA_ROUTES: readonly RaRoute[] = [
     handle: async ({ actor, params }, d) => orderJson(await d.orders.act(params.id!, "identify-by-eid", actor, {})),
   },
   {
-    method: "post", path: "/applicant/orders/:id/accept-terms", summary: "The applicant accepts the terms with the token sent to them (REQ-06); no client certificate", auth: "applicant",
+    method: "post", path: "/applicant/orders/:id/accept-terms", summary: "The applicant accepts the terms with the token sent to them (REQ-06, single use: a used or expired token is refused); no client certificate", auth: "applicant",
     body: obj({ token: str(64, "^[A-Za-z0-9]+$"), termsVersion: str(32), accepted: { type: "boolean" } }, ["token", "termsVersion", "accepted"]),
-    handle: async ({ actor, params, body }, d) => orderJson(await d.orders.act(params.id!, "accept-terms", actor, { applicantToken: body.token, termsVersion: body.termsVersion, accepted: body.accepted })),
+    handle: async ({ actor, params, body, ip }, d) =>
+      orderJson(d.applicant ? await d.applicant.actWithToken(params.id!, "accept-terms", body.token, { termsVersion: body.termsVersion, accepted: body.accepted }, ip)
+        : await d.orders.act(params.id!, "accept-terms", actor, { applicantToken: body.token, termsVersion: body.termsVersion, accepted: body.accepted })),
   },
   {
     method: "post", path: "/applicant/orders/:id/cancel", summary: "The applicant withdraws the order", auth: "applicant",
     body: obj({ token: str(64, "^[A-Za-z0-9]+$") }, ["token"]),
-    handle: async ({ actor, params, body }, d) => orderJson(await d.orders.act(params.id!, "cancel", actor, { applicantToken: body.token })),
+    handle: async ({ actor, params, body, ip }, d) =>
+      orderJson(d.applicant ? await d.applicant.actWithToken(params.id!, "cancel", body.token, {}, ip) : await d.orders.act(params.id!, "cancel", actor, { applicantToken: body.token })),
   },
+  ...DELIVERY_ROUTES,
 ];
 
 function grantsOf(d: RaApiDeps): RoleGrants {
@@ -283,6 +312,11 @@ export function requireRouteRoles(actor: Actor, route: Pick<RaRoute, "method" | 
   if (!route.roles.some((r) => actor.roles.includes(r)))
     throw new CaError("forbidden", `${route.method.toUpperCase()} ${route.path} needs the role ${route.roles.join(" or ")} (route-roles, REQ-24)`, { rule: "route-roles", requirement: "REQ-24" });
 }
+
+const holderService = (d: RaApiDeps) => {
+  if (!d.holder) throw new CaError("not-found", "the holder pages are not served here");
+  return d.holder;
+};
 
 /** REQ-22: the identity of the caller comes from the TLS layer only; every header is ignored. */
 export async function authenticate(req: Request, auth: Auth, deps: RaApiDeps): Promise<Actor> {
@@ -341,6 +375,10 @@ export function raRoutes(deps: RaApiDeps): Router {
   async function serve(route: RaRoute, req: Request, res: Response): Promise<void> {
     const actor = await authenticate(req, route.auth, deps);
     res.locals.actor = actor;
+    // A portal session serves the routes of its kind only (the officers' portal or the holder pages).
+    if (res.locals.sessionKind !== undefined && res.locals.sessionKind !== route.auth) throw new CaError("forbidden", `this session was opened on the ${res.locals.sessionKind === "holder" ? "holder pages" : "officers' portal"}; sign in there for this step`);
+    // REQ-16: a card held until activation may only be activated.
+    if (actor.credentialOnHold && !route.allowHeldCredential) throw new CaError("forbidden", "this card is on hold until it is activated: activate it first (REQ-16)", { requirement: "REQ-16" });
     requireRouteRoles(actor, route);
     const params = req.params as Record<string, string>;
     if (params.id !== undefined && !/^[0-9a-f]{32}$/.test(params.id)) throw new CaError("invalid-input", `'${params.id}' is not an id (32 hexadecimal digits)`);
@@ -349,7 +387,7 @@ export function raRoutes(deps: RaApiDeps): Router {
     if (route.body) validateBody(route.body, body);
     else if (req.headers["content-length"] && req.headers["content-length"] !== "0") throw new CaError("invalid-input", `${route.method.toUpperCase()} ${route.path} takes no body`);
     let code = route.status ?? 200;
-    const out = await route.handle({ actor, params, body, query: req.query as Record<string, string | undefined>, status: (c) => void (code = c) }, deps);
+    const out = await route.handle({ actor, params, body, query: req.query as Record<string, string | undefined>, ip: req.socket.remoteAddress ?? "", status: (c) => void (code = c) }, deps);
     res.status(code).json(out);
   }
   return r;

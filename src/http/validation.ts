@@ -46,3 +46,7 @@ export const SERIAL = str(66, "^[0-9a-fA-F]{2,64}$");
 export const NATIONAL_ID = str(32, "^[0-9A-Za-z -]{4,32}$");
 export const DOCUMENT = obj({ type: str(40, "^[a-z][a-z-]{1,40}$"), number: str(32, "^[0-9A-Za-z -]{4,32}$"), expires: { type: "string", format: "date" } }, ["type", "number", "expires"]);
 export const CHANNEL: Schema = { enum: ["mail", "in-person", "sms", "email"] };
+/** E.164 phone number (REQ-15: where SMS go). */
+export const PHONE = str(16, "^\\+[1-9][0-9]{6,14}$");
+/** Postal address: 2 to 6 lines separated by \n (REQ-15: where letters go); checked line by line by the RA. */
+export const POSTAL_ADDRESS = str(490, "^[^\\u0000-\\u0009\\u000b-\\u001f\\u007f]+$");

@@ -4,6 +4,7 @@ import { Ajv } from "ajv";
 import { parse as parseYaml } from "yaml";
 import { CaError } from "../shared/ca-error.js";
 import { SEPARATION_SCHEMA, separationProblem, type SeparationPair } from "./separation.js";
+import { channelConflict } from "./channel-separation.js";
 
 export const ORDER_STATES = ["REQUESTED", "TERMS_ACCEPTED", "IDENTIFIED", "APPROVED", "IN_PRODUCTION", "PRODUCED", "HANDED_OUT", "ACTIVE", "REJECTED", "CANCELLED", "EXPIRED"] as const;
 export type OrderState = (typeof ORDER_STATES)[number];
@@ -25,7 +26,17 @@ export interface Transition {
   readonly by: "applicant" | "holder" | "officer" | "system";
   readonly roles?: readonly string[];
   readonly guards: readonly GuardName[];
+  /** Transitions into HANDED_OUT: how the card travels to the holder (REQ-15). */
+  readonly card?: "in-person" | "mail";
 }
+
+/** How the messages to the applicant and holder travel (REQ-15: never the card's channel for a PIN or code). */
+export interface DeliveryChannels {
+  readonly terms: SecretChannel;
+  readonly activationCode: SecretChannel;
+  readonly pin: SecretChannel;
+}
+export type SecretChannel = "email" | "sms" | "mail";
 
 /** A LoA workflow, loaded from `policies/workflows/*.yaml` and checked before use. */
 export interface Workflow {
@@ -43,6 +54,7 @@ export interface Workflow {
   readonly officerCards: boolean;
   /** How the card writer personalises cards of this workflow (REQ-13..16). */
   readonly card: CardPersonalisation;
+  readonly delivery: DeliveryChannels;
   /** REQ-08: optional control questions; the officer records which were answered right, the weights must reach `passScore`. */
   readonly knowledgeQuestions?: KnowledgeQuestions;
   /** REQ-10: pairs of actions that distinct humans must take (the engine judges it from the order's recorded actors). */
@@ -57,7 +69,6 @@ export interface CardPersonalisation {
   readonly pin: "random" | "transport";
   readonly pinLength: number;
   readonly pukLength: number;
-  readonly pinChannel: "mail" | "sms" | "email";
 }
 
 export interface KnowledgeQuestions {
@@ -67,7 +78,7 @@ export interface KnowledgeQuestions {
 
 const SCHEMA = {
   type: "object", additionalProperties: false,
-  required: ["id", "version", "cps", "loa", "profiles", "identifications", "acceptedDocuments", "activationDeadlineDays", "expiryRevocationReason", "officerCards", "card", "separation", "transitions"],
+  required: ["id", "version", "cps", "loa", "profiles", "identifications", "acceptedDocuments", "activationDeadlineDays", "expiryRevocationReason", "officerCards", "card", "delivery", "separation", "transitions"],
   properties: {
     id: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{1,62}$" },
     version: { type: "integer", minimum: 1 },
@@ -80,7 +91,7 @@ const SCHEMA = {
     expiryRevocationReason: { enum: ["cessationOfOperation", "superseded", "unspecified", "privilegeWithdrawn"] },
     officerCards: { type: "boolean" },
     card: {
-      type: "object", additionalProperties: false, required: ["slot", "algorithm", "managementKey", "pin", "pinLength", "pukLength", "pinChannel"],
+      type: "object", additionalProperties: false, required: ["slot", "algorithm", "managementKey", "pin", "pinLength", "pukLength"],
       properties: {
         slot: { enum: ["9a", "9c", "9d", "9e"] },
         algorithm: { enum: ["P-256", "P-384", "RSA-2048"] },
@@ -88,8 +99,11 @@ const SCHEMA = {
         pin: { enum: ["random", "transport"] },
         pinLength: { type: "integer", minimum: 6, maximum: 8 },
         pukLength: { type: "integer", minimum: 8, maximum: 8 },
-        pinChannel: { enum: ["mail", "sms", "email"] },
       },
+    },
+    delivery: {
+      type: "object", additionalProperties: false, required: ["terms", "activationCode", "pin"],
+      properties: { terms: { enum: ["email", "sms", "mail"] }, activationCode: { enum: ["email", "sms", "mail"] }, pin: { enum: ["email", "sms", "mail"] } },
     },
     knowledgeQuestions: {
       type: "object", additionalProperties: false, required: ["passScore", "questions"],
@@ -116,6 +130,7 @@ const SCHEMA = {
           by: { enum: ["applicant", "holder", "officer", "system"] },
           roles: { type: "array", minItems: 1, items: { type: "string" } },
           guards: { type: "array", uniqueItems: true, items: { enum: GUARD_NAMES } },
+          card: { enum: ["in-person", "mail"] },
         },
       },
     },
@@ -193,6 +208,8 @@ export function checkWorkflow(w: Workflow, source: string): void {
   if (w.loa === 3 && w.identifications < 2) fail("LoA3 needs two identifications by different officers (REQ-03)");
   const separation = separationProblem(w);
   if (separation) fail(separation);
+  const conflict = channelConflict(w);
+  if (conflict) fail(conflict);
 }
 
 export function parseWorkflow(doc: unknown, source: string): Workflow {

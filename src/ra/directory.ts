@@ -23,6 +23,10 @@ export interface Person {
   readonly nationalIdHash: string;
   readonly name: string;
   readonly email?: string;
+  /** E.164 (+46701234567): where SMS go (REQ-15). */
+  readonly phone?: string;
+  /** Lines separated by \n: where letters go (REQ-15). */
+  readonly postalAddress?: string;
   readonly boundBy?: string;
   readonly unboundAt?: Date;
 }

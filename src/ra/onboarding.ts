@@ -10,6 +10,7 @@ import type { Actor, Role } from "./order.js";
 import { actorId, requireRole, requireScope } from "./actor-checks.js";
 import type { RoleGrant, RoleGrants } from "./role-grants.js";
 import type { RevocationDesk, RevocationRequest } from "./revocation-desk.js";
+import { contactFields } from "./contact.js";
 
 /**
  * Onboarding of organisations, people and officers (REQ-01, REQ-02, REQ-21, REQ-23..25). Every
@@ -69,13 +70,14 @@ export class Onboarding {
   }
 
   /** REQ-21: an administrator the organisation authorised binds a natural person to it. */
-  async bindPerson(actor: Actor, organisationId: string, input: { nationalId: string; name: string; email?: string }): Promise<Person> {
+  async bindPerson(actor: Actor, organisationId: string, input: { nationalId: string; name: string; email?: string; phone?: string; postalAddress?: string }): Promise<Person> {
     requireRole(actor, ["ra-admin", "service-owner-staff"], "binding a person to an organisation");
     const org = await this.organisation(actor, organisationId);
     if (org.status !== "active") throw new CaError("policy-violation", `organisation ${org.orgNumber} is not onboarded (registration certificate and domain validation, REQ-01)`);
     const nationalIdHash = this.deps.hasher.hash("national-id", input.nationalId);
     if (await this.deps.directory.personByNationalId(organisationId, nationalIdHash)) throw new CaError("conflict", "this person is bound to the organisation already");
-    const p: Person = { id: newId(this.deps.random), organisationId, nationalIdHash, name: input.name, ...(input.email ? { email: input.email } : {}), boundBy: actor.personId! };
+    const p: Person = { id: newId(this.deps.random), organisationId, nationalIdHash, name: input.name, ...(input.email ? { email: input.email } : {}),
+      ...contactFields(input), boundBy: actor.personId! };
     await this.deps.directory.createPerson(p, this.deps.clock.now(), this.audit(actor, "person.bind", "person", p.id, { organisationId }));
     return p;
   }

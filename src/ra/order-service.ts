@@ -33,6 +33,8 @@ export interface ActionRequest {
   readonly activationCodeChannel?: Channel;
   readonly cardChannel?: Channel;
   readonly applicantToken?: string;
+  /** REQ-06: the hash of the token an applicant session was opened with (the session proves the token; it keeps only the hash). */
+  readonly applicantTokenHash?: string;
   readonly activationCode?: string;
   readonly publicKey?: Uint8Array;
   /** REQ-08: control question id → answered right. */
@@ -40,6 +42,19 @@ export interface ActionRequest {
 }
 
 const CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/**
+ * The terms message (REQ-06): the applicant's link, with the token in the URL fragment (never sent
+ * in a request line or logged), and the token itself for API clients.
+ */
+export function termsMessage(publicUrl: string | undefined, orderId: string, termsVersion: string, token: string): string {
+  const link = publicUrl ? `${publicUrl.replace(/\/$/, "")}/applicant/#order=${orderId}&token=${token}` : undefined;
+  return [
+    `Order ${orderId}. To accept the terms of use (version ${termsVersion})${link ? ", open this link:" : ""}`,
+    ...(link ? [link, ""] : []),
+    `API clients: use this token: ${token}`,
+  ].join("\n");
+}
 
 /**
  * Card orders: creation with the register check (REQ-07), renewal on an existing eID (REQ-11),
@@ -53,6 +68,8 @@ export class OrderService {
       hasher: KeyedHasher; clock: Clock; random: Random; currentTermsVersion: string;
       /** REQ-05: the lost/stolen document register, where one is available. */
       documents?: DocumentRegister;
+      /** The RA's public base URL for the applicant's link (`<url>/applicant/#order=…&token=…`). */
+      publicUrl?: () => string;
     },
   ) {}
 
@@ -121,8 +138,8 @@ export class OrderService {
     const token = this.token(24);
     // REQ-06: the applicant accepts the terms with a token sent to them, never through the officer.
     const notification: Notification = {
-      id: newId(random), personId: o.personId, channel: "email", at: now, subject: "Your card order: accept the terms",
-      body: `Order ${id}. To accept the terms of use (version ${this.deps.currentTermsVersion}) use this token: ${token}`,
+      id: newId(random), personId: o.personId, channel: o.workflow.delivery.terms, kind: "terms-link", secret: true, at: now, subject: "Your card order: accept the terms",
+      body: termsMessage(this.deps.publicUrl?.(), id, this.deps.currentTermsVersion, token),
     };
     await this.deps.orders.create({
       id, organisationId: o.organisationId, applicantId: o.personId, workflowId: o.workflow.id, workflowVersion: o.workflow.version, purpose: o.purpose,
@@ -188,7 +205,7 @@ export class OrderService {
       ...(r.secondIdentification ? { secondIdentification: { document: doc(r.secondIdentification.document), faceCompared: r.secondIdentification.faceCompared } } : {}),
       ...(r.activationCodeChannel ? { activationCodeChannel: r.activationCodeChannel } : {}),
       ...(r.cardChannel ? { cardChannel: r.cardChannel } : {}),
-      ...(r.applicantToken !== undefined ? { applicantTokenHash: sha256Hex(r.applicantToken) } : {}),
+      ...(r.applicantToken !== undefined ? { applicantTokenHash: sha256Hex(r.applicantToken) } : r.applicantTokenHash !== undefined ? { applicantTokenHash: r.applicantTokenHash } : {}),
       ...(r.activationCode !== undefined ? { activationCodeHash: sha256Hex(r.activationCode.toUpperCase()) } : {}),
       ...(r.publicKey ? { publicKey: r.publicKey } : {}),
       ...(r.knowledgeAnswers ? { knowledgeAnswers: r.knowledgeAnswers } : {}),
@@ -230,7 +247,11 @@ export class OrderService {
     if (!workflow) throw new CaError("config", `order ${orderId} follows workflow '${order.workflowId}', which is not loaded`);
     const next = transitionFrom(workflow, order.state, action);
     const documentRegister = next?.guards.includes("document-not-reported") ? await this.documentRegisterCheck(request) : undefined;
-    const input: ActionInput = { ...this.toInput(request), ...(documentRegister ? { documentRegister } : {}) };
+    const input: ActionInput = {
+      ...this.toInput(request), ...(documentRegister ? { documentRegister } : {}),
+      // REQ-15: how the card travels is the transition's; the activation code goes by the workflow's channel unless the officer chose another.
+      ...(next?.card ? { cardChannel: next.card } : {}), ...(next?.to === "HANDED_OUT" ? { activationCodeChannel: request.activationCodeChannel ?? workflow.delivery.activationCode } : {}),
+    };
     const now = clock.now();
     const d = decide(workflow, order, action, actor, input, now, currentTermsVersion);
     const change: { -readonly [K in keyof OrderChange]: OrderChange[K] } = { orderId, expectedVersion: order.version, to: d.to, at: now };
@@ -263,9 +284,10 @@ export class OrderService {
         change.identification = { kind: "hand-out", officerId: actor.personId!, ...(actor.humanId ? { humanId: actor.humanId } : {}), at: now, document: input.secondIdentification.document, faceCompared: input.secondIdentification.faceCompared };
       if (workflow.transitions.some((t) => t.to === "ACTIVE" && t.guards.includes("activation-code-correct"))) {
         // REQ-15: the activation code travels by another channel than the card.
+        if (input.activationCodeChannel === "in-person") throw new CaError("invalid-input", "the activation code is sent by email, sms or mail (REQ-15)");
         const code = this.token(10);
         change.activationCodeHash = sha256Hex(code);
-        notifications.push({ id: newId(random), personId: order.applicantPersonId, channel: input.activationCodeChannel ?? "email", at: now, subject: "Your card's activation code", body: `Activation code for order ${orderId}: ${code}` });
+        notifications.push({ id: newId(random), personId: order.applicantPersonId, channel: input.activationCodeChannel ?? workflow.delivery.activationCode, kind: "activation-code", secret: true, at: now, subject: "Your card's activation code", body: `Activation code for order ${orderId}: ${code}` });
       }
     }
     if (order.state === "PRODUCED" && d.to === "IN_PRODUCTION") change.certSerial = null; // the card could not be finished: its certificate goes (below)

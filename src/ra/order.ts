@@ -13,6 +13,8 @@ export interface Actor {
   readonly credentialSerial?: string;
   /** Holder: the LoA of the eID presented (REQ-11). */
   readonly loa?: number;
+  /** Holder: the card certificate is on hold until the card is activated; only activation is open to it (REQ-16). */
+  readonly credentialOnHold?: boolean;
   /** The person record behind the actor (officer or holder) in one organisation. */
   readonly personId?: string;
   /**
@@ -146,11 +148,17 @@ export function orderAfter<O extends OrderView & { readonly version: number }>(o
   };
 }
 
+/** What a notification carries; all but `notice` are secrets, wiped from the outbox once delivered (REQ-15). */
+export type NotificationKind = "terms-link" | "activation-code" | "initial-pin" | "unblock-pin" | "notice";
+
 /** A message to a person through a channel other than the card (email, SMS, letter): the outbox. */
 export interface Notification {
   readonly id: string;
   readonly personId: string;
   readonly channel: Channel;
+  readonly kind: NotificationKind;
+  /** A token, code or PIN: the text is removed from the outbox once delivered. */
+  readonly secret: boolean;
   readonly subject: string;
   readonly body: string;
   readonly at: Date;

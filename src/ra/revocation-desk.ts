@@ -112,18 +112,24 @@ export class RevocationDesk {
     return breached;
   }
 
+  /** REQ-18: a holder's self-service requests per day (per human); beyond the policy's number refused, with an alarm. */
+  private async holderQuota(actor: Actor, serial: string, organisationId: string): Promise<void> {
+    const { policy, clock, requests } = this.deps;
+    const now = clock.now();
+    if ((await requests.countSince({ human: actor.humanId ?? `person:${actor.personId}` }, "holder", new Date(now.getTime() - 24 * HOUR))) >= policy.requests.holderPerDay) {
+      await requests.alarm(this.event(actor, "revocation.alarm.holder-rate", serial, "failure", { limit: policy.requests.holderPerDay, window: "24h" }, organisationId));
+      throw new CaError("rate-limited", `at most ${policy.requests.holderPerDay} self-service requests per day; call the service desk (REQ-18)`, { retryAfterSeconds: 3600, rule: "holder-rate", requirement: "REQ-18" });
+    }
+  }
+
   /** REQ-17: the holder suspends or revokes their own card, authenticated with an eID; REQ-18: rate-limited. */
   async holderRequest(actor: Actor, serial: string, reason: string): Promise<RevocationRequest> {
-    const { policy, clock, requests } = this.deps;
+    const { policy, requests } = this.deps;
     if (actor.kind !== "holder" || !actor.personId) throw new CaError("forbidden", "self-service needs the holder's eID");
     if (!policy.requests.holderReasons.includes(reason as never)) throw new CaError("policy-violation", `a holder may ask for ${policy.requests.holderReasons.join(", ")}, not '${reason}'`);
     const own = await this.owner(serial).catch(() => undefined);
     if (!own || !this.holds(actor, own)) throw new CaError("not-found", `no card certificate ${serial} of yours`);
-    const now = clock.now();
-    if ((await requests.countSince({ human: actor.humanId ?? `person:${actor.personId}` }, "holder", new Date(now.getTime() - 24 * HOUR))) >= policy.requests.holderPerDay) {
-      await requests.alarm(this.event(actor, "revocation.alarm.holder-rate", serial, "failure", { limit: policy.requests.holderPerDay, window: "24h" }, own.organisationId));
-      throw new CaError("rate-limited", `at most ${policy.requests.holderPerDay} self-service requests per day; call the service desk (REQ-18)`, { retryAfterSeconds: 3600, rule: "holder-rate", requirement: "REQ-18" });
-    }
+    await this.holderQuota(actor, serial, own.organisationId);
     const r = this.request(actor, { kind: "revoke", serial: serial.toLowerCase(), reason, organisationId: own.organisationId, channel: "holder", status: "done" });
     await this.execute(r, actor);
     await requests.add(r, this.event(actor, "revocation.request", r.serial, "success", { request: r.id, reason, channel: "holder" }, own.organisationId));
@@ -243,18 +249,27 @@ export class RevocationDesk {
     return { serial: s, status: "good" };
   }
 
-  /** REQ-17/18: the holder lifts a hold on their card, authenticated with another valid eID of theirs. */
-  async holderResume(actor: Actor, serial: string): Promise<{ serial: string; status: "good" }> {
+  /**
+   * REQ-17/18: the holder lifts the suspension of a card of theirs, signed in with another valid
+   * eID (of any of their bindings: the same human); counted in the same daily limit. A card waiting
+   * for activation stays held until it is activated (REQ-16): resuming is for cards that were
+   * active when suspended.
+   */
+  async holderResume(actor: Actor, serial: string): Promise<RevocationRequest> {
+    const { requests, orders, certs } = this.deps;
     if (actor.kind !== "holder" || !actor.personId) throw new CaError("forbidden", "self-service needs the holder's eID");
     const s = serial.toLowerCase();
     const own = await this.owner(s).catch(() => undefined);
     if (!own || !this.holds(actor, own)) throw new CaError("not-found", `no card certificate ${serial} of yours`);
-    const st = await this.deps.certs.status(s);
-    if (st?.status !== "on-hold") throw new CaError("conflict", `card certificate ${s} is not on hold`);
+    const order = await orders.byCertificate(s);
+    if (order && order.state !== "ACTIVE") throw new CaError("policy-violation", "a card that was never activated is released only by its activation (REQ-16)", { requirement: "REQ-16" });
+    const st = await certs.status(s);
+    if (st?.status !== "on-hold") throw new CaError("conflict", `card certificate ${serial} is ${st?.status ?? "unknown"}, not suspended`);
+    await this.holderQuota(actor, s, own.organisationId);
     const r = this.request(actor, { kind: "resume", serial: s, reason: "resume", organisationId: own.organisationId, channel: "holder", status: "done" });
     await this.execute(r, actor);
-    await this.deps.requests.add(r, this.event(actor, "revocation.resume", s, "success", { request: r.id, channel: "holder" }, own.organisationId));
-    return { serial: s, status: "good" };
+    await requests.add(r, this.event(actor, "revocation.request.resume", s, "success", { request: r.id, channel: "holder" }, own.organisationId));
+    return r;
   }
 
   async pending(actor: Actor, organisationId: string | undefined): Promise<RevocationRequest[]> {

@@ -12,12 +12,14 @@ const org = (r: any): Organisation => ({
   ...(r.domain_validated_at != null ? { domainValidatedAt: new Date(Number(r.domain_validated_at)) } : {}),
   ...(r.ip_allow_list ? { ipAllowList: JSON.parse(r.ip_allow_list) as string[] } : {}),
 });
-/** REQ-29: a person's name and email are sealed to their row; the national ID is a keyed hash (REQ-28). */
+/** REQ-29: a person's name, email, phone and postal address are sealed to their row; the national ID is a keyed hash (REQ-28). */
 const person = (r: any, cipher: FieldCipher): Person => {
   const email = cipher.openOptional(r.email, { table: "people", column: "email", id: r.id });
+  const phone = cipher.openOptional(r.phone, { table: "people", column: "phone", id: r.id });
+  const postalAddress = cipher.openOptional(r.postal_address, { table: "people", column: "postal_address", id: r.id });
   return {
     id: r.id, organisationId: r.organisation_id, nationalIdHash: r.national_id_hash, name: cipher.open(r.name, { table: "people", column: "name", id: r.id }),
-    ...(email ? { email } : {}), ...(r.bound_by ? { boundBy: r.bound_by } : {}),
+    ...(email ? { email } : {}), ...(phone ? { phone } : {}), ...(postalAddress ? { postalAddress } : {}), ...(r.bound_by ? { boundBy: r.bound_by } : {}),
     ...(r.unbound_at != null ? { unboundAt: new Date(Number(r.unbound_at)) } : {}),
   };
 };
@@ -74,7 +76,7 @@ export class KnexDirectoryStore implements DirectoryStore {
   }
 
   private async toPerson(r: any): Promise<Person> {
-    await this.cipher.ready(r.name, r.email);
+    await this.cipher.ready(r.name, r.email, r.phone, r.postal_address);
     return person(r, this.cipher);
   }
 
@@ -102,6 +104,8 @@ export class KnexDirectoryStore implements DirectoryStore {
       await trx("people").insert({
         id: p.id, organisation_id: p.organisationId, national_id_hash: p.nationalIdHash, human_id: p.nationalIdHash.split(":")[0], // REQ-10: the human, the same in every organisation
         name: this.cipher.seal(p.name, { table: "people", column: "name", id: p.id }), email: this.cipher.sealOptional(p.email, { table: "people", column: "email", id: p.id }),
+        phone: this.cipher.sealOptional(p.phone, { table: "people", column: "phone", id: p.id }),
+        postal_address: this.cipher.sealOptional(p.postalAddress, { table: "people", column: "postal_address", id: p.id }),
         bound_by: p.boundBy ?? null, bound_at: at.getTime(), created_at: at.getTime(),
       });
       await insertAuditEvent(trx, audit);

@@ -130,6 +130,17 @@ export class KnexOrderStore implements OrderStore {
     return rows.map((o: any) => this.view(o, ids.filter((i: any) => i.order_id === o.id), actors.filter((a: any) => a.order_id === o.id)));
   }
 
+  /** The orders of one applicant (their cards and orders in progress), newest first: the holder pages' "my cards". */
+  async ofApplicant(personId: string, limit: number): Promise<(OrderView & { version: number; workflowId: string })[]> {
+    const rows = await this.reader("orders as o").leftJoin("people as ap", "ap.id", "o.applicant_id").where("o.applicant_id", personId)
+      .orderBy("o.created_at", "desc").limit(limit).select("o.*", "ap.human_id as applicant_human_id");
+    if (rows.length === 0) return [];
+    const orderIds = rows.map((r: any) => r.id);
+    const ids = await this.reader("order_identifications").whereIn("order_id", orderIds).whereIn("kind", ["identify", "eid"]).orderBy("seq");
+    const actors = await this.reader("order_actors").whereIn("order_id", orderIds).orderBy("seq");
+    return rows.map((o: any) => this.view(o, ids.filter((i: any) => i.order_id === o.id), actors.filter((a: any) => a.order_id === o.id)));
+  }
+
   load(orderId: string): Promise<(OrderView & { version: number; workflowId: string }) | undefined> {
     return this.loadWhere({ id: orderId });
   }

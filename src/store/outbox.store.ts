@@ -6,6 +6,8 @@ import type { FieldCipher } from "./field-cipher.js";
 export function outboxRow(n: Omit<Notification, "channel"> & { channel: string }, cipher: FieldCipher): Record<string, unknown> {
   return {
     id: n.id, person_id: n.personId, channel: n.channel, created_at: n.at.getTime(),
+    // REQ-15: queued for the delivery worker at once.
+    kind: n.kind, secret: n.secret, state: "pending", attempts: 0, next_attempt_at: n.at.getTime(),
     subject: cipher.seal(n.subject, { table: "notifications", column: "subject", id: n.id }),
     body: cipher.seal(n.body, { table: "notifications", column: "body", id: n.id }),
   };
@@ -26,7 +28,7 @@ export class KnexOutboxStore {
     const rows = await q.orderBy([{ column: "created_at", order: "desc" }, { column: "id", order: "desc" }]).limit(opts.limit ?? 100);
     await this.cipher.ready(...rows.flatMap((r: any) => [r.subject as string, r.body as string]));
     return rows.map((r: any) => ({
-      id: r.id, personId: r.person_id, channel: r.channel, at: new Date(Number(r.created_at)),
+      id: r.id, personId: r.person_id, channel: r.channel, kind: r.kind, secret: !!r.secret, at: new Date(Number(r.created_at)),
       subject: this.cipher.open(r.subject, { table: "notifications", column: "subject", id: r.id }),
       body: this.cipher.open(r.body, { table: "notifications", column: "body", id: r.id }),
     }));

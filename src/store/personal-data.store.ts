@@ -9,7 +9,7 @@ import { FieldCipher } from "./field-cipher.js";
  * card secrets are sealed by the card key (issue 6): neither is listed here.
  */
 export const PERSONAL_DATA_COLUMNS: Readonly<Record<string, readonly string[]>> = {
-  people: ["name", "email"],
+  people: ["name", "email", "phone", "postal_address"],
   notifications: ["subject", "body"],
 };
 

@@ -6,6 +6,8 @@ export interface PortalSessionRow {
   readonly credential: string;
   readonly created: number;
   readonly lastSeen: number;
+  /** Who signed in: an officer (the portal) or a card holder (the holder pages). */
+  readonly kind: "officer" | "holder";
 }
 
 /** Portal sessions in the database, shared by the writer and its standby (issue 9). */
@@ -13,12 +15,12 @@ export class KnexPortalSessionStore {
   constructor(private readonly db: Knex) {}
 
   async put(idHash: string, s: PortalSessionRow): Promise<void> {
-    await this.db("portal_sessions").insert({ id_hash: idHash, csrf_hash: s.csrfHash, credential: s.credential, created_at: s.created, last_seen: s.lastSeen });
+    await this.db("portal_sessions").insert({ id_hash: idHash, csrf_hash: s.csrfHash, credential: s.credential, created_at: s.created, last_seen: s.lastSeen, kind: s.kind });
   }
 
   async get(idHash: string): Promise<PortalSessionRow | undefined> {
     const r = await this.db("portal_sessions").where({ id_hash: idHash }).first();
-    return r ? { csrfHash: r.csrf_hash, credential: r.credential, created: Number(r.created_at), lastSeen: Number(r.last_seen) } : undefined;
+    return r ? { csrfHash: r.csrf_hash, credential: r.credential, created: Number(r.created_at), lastSeen: Number(r.last_seen), kind: r.kind === "holder" ? "holder" : "officer" } : undefined;
   }
 
   async touch(idHash: string, lastSeen: number): Promise<void> {

@@ -19,9 +19,10 @@ const insertRow = (r: RevocationRequest) => ({
 export class KnexRevocationRequestStore implements RevocationRequestStore {
   constructor(private readonly db: Knex) {}
 
-  /** REQ-18: revocations and unbindings count (resumes do not), done or waiting alike. */
+  /** REQ-18: officers' revocations and unbindings count (their resumes do not), done or waiting alike; every holder request counts. */
   async countSince(who: { readonly human: string } | { readonly organisationId: string }, channel: RevocationRequest["channel"], since: Date) {
-    const q = this.db("revocation_requests").where({ channel }).whereIn("kind", ["revoke", "unbind"]).andWhere("requested_at", ">=", since.getTime());
+    const q = this.db("revocation_requests").where({ channel }).andWhere("requested_at", ">=", since.getTime());
+    if (channel === "officer") q.whereIn("kind", ["revoke", "unbind"]); // a holder's daily limit counts their resumes too
     if ("human" in who) q.andWhere("requested_by_human", who.human);
     else q.andWhere("organisation_id", who.organisationId);
     const r = await q.count({ n: "*" }).first();

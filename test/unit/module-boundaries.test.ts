@@ -10,14 +10,15 @@ const ALLOWED: Record<string, string[]> = {
   policy: ["shared", "asn1"],
   hsm: ["shared"],
   ca: ["shared", "asn1", "policy"],
-  store: ["shared", "ca", "ra", "policy", "card", "audit"], // implements the ca, ra and card ports (types only); audit: the hash chain
+  store: ["shared", "ca", "ra", "policy", "card", "audit", "delivery"], // implements the ca, ra, card and delivery ports (types only); audit: the hash chain
   audit: ["shared"],
   card: ["shared", "asn1"],
+  delivery: ["shared"], // the outbox worker, its ports and channel adapters (SMTP, SMS gateway, print file)
   ceremony: ["shared", "asn1", "policy", "ca", "hsm"],
   ra: ["shared", "policy", "ca"], // ca: ports only
   http: ["shared", "asn1", "ra"], // ra: the service types composition hands in
   cli: ["shared", "asn1", "composition", "ceremony"],
-  composition: ["shared", "asn1", "policy", "hsm", "ca", "store", "ceremony", "http", "ra", "card", "audit"],
+  composition: ["shared", "asn1", "policy", "hsm", "ca", "store", "ceremony", "http", "ra", "card", "audit", "delivery"],
 };
 
 function files(dir: string): string[] {

@@ -67,6 +67,11 @@ describe("policy/workflow (LoA workflows as data)", () => {
     ["a card block with an unknown algorithm", (w) => (w.card.algorithm = "P-192"), /card\/algorithm/],
     ["an unknown guard", (w) => w.transitions[0].guards.push("trust-me"), /guards/],
     ["an unknown key", (w) => (w.shortcut = true), /shortcut/],
+    ["the card handed out without saying how it travels", (w) => delete w.transitions[6].card, /must say how the card travels.*REQ-15/],
+    ["the card by mail and the PIN by mail too", (w) => ((w.transitions[6].card = "mail"), (w.delivery.pin = "mail")), /card by mail and the PIN by mail too.*REQ-15/],
+    ["the card by mail and the activation code by mail too", (w) => ((w.transitions[6].card = "mail"), (w.delivery.activationCode = "mail")), /activation code by mail too.*REQ-15/],
+    ["no delivery channels", (w) => delete w.delivery, /delivery/],
+    ["a card channel on a transition that does not hand out", (w) => (w.transitions[3].card = "in-person"), /does not hand the card out/],
   ];
   for (const [name, mutate, re] of broken)
     it(`fail/the engine refuses to load a workflow with ${name}`, () => {

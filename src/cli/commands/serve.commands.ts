@@ -1,6 +1,7 @@
 import { loadConfig } from "../../composition/config.js";
 import { setupDemo } from "../../composition/demo-setup.js";
 import { startService } from "../../composition/serve.js";
+import { startDemoDelivery } from "../../composition/demo-delivery.js";
 import type { Command } from "../command.js";
 import { CaError } from "../../shared/ca-error.js";
 import { jsonSink, logger, setLogSink, textSink } from "../../shared/log.js";
@@ -20,6 +21,9 @@ export const serve: Command = {
     setLogSink(config.logFormat === "json" ? jsonSink() : textSink());
     const log = logger("serve");
     if (v.demo) config = await setupDemo(config, (l) => log.info(l));
+    // Demo: a local mail sink, SMS stub and letter folder under data/, so the outbox is really delivered (REQ-15).
+    const demoDelivery = v.demo ? await startDemoDelivery(config) : undefined;
+    if (demoDelivery) config = demoDelivery.config;
     // SIGTERM/SIGINT: a standby stops waiting; a running service drains, then stops (exit 0).
     const abort = new AbortController();
     let signalled: (() => void) | undefined;
@@ -38,6 +42,7 @@ export const serve: Command = {
         signalled?.();
       } });
     } catch (e) {
+      await demoDelivery?.stop();
       if (abort.signal.aborted) return 0;
       throw e;
     }
@@ -45,6 +50,7 @@ export const serve: Command = {
     if (!abort.signal.aborted && !leaseLost) await new Promise<void>((resolve) => (signalled = resolve));
     // The lease is gone: stop at once (no drain) and exit non-zero so the supervisor restarts us as standby.
     await svc.stop(leaseLost ? 0 : config.drainSeconds * 1000);
+    await demoDelivery?.stop();
     return leaseLost ? 75 : 0;
   },
 };

@@ -213,9 +213,12 @@ async function station(draw) {
 function admin(draw) {
   const bind = h("form", { "aria-label": "Bind a person" }, h("h2", { text: "Bind a person (REQ-21)" }),
     field("Organisation id", h("input", { name: "org", required: true, value: me.organisationId || "" })), field("National ID number", h("input", { name: "nationalId", required: true })),
-    field("Name", h("input", { name: "name", required: true })), h("button", { type: "submit", text: "Bind" }));
+    field("Name", h("input", { name: "name", required: true })), field("E-mail (terms link)", h("input", { name: "email", type: "email" })),
+    field("Phone, E.164 (SMS)", h("input", { name: "phone", type: "tel", pattern: "\\+[1-9][0-9]{6,14}", placeholder: "+46701234567" })),
+    field("Postal address (letters), one line per row", h("textarea", { name: "postalAddress", rows: 4 })), h("button", { type: "submit", text: "Bind" }));
   bind.addEventListener("submit", (ev) => (ev.preventDefault(), submit(bind, async (f) => {
-    const p = await api("POST", `/organisations/${f.get("org")}/people`, { nationalId: f.get("nationalId"), name: f.get("name") });
+    const contact = Object.fromEntries(["email", "phone", "postalAddress"].map((k) => [k, String(f.get(k) || "").trim()]).filter(([, v]) => v));
+    const p = await api("POST", `/organisations/${f.get("org")}/people`, { nationalId: f.get("nationalId"), name: f.get("name"), ...contact });
     say(`${p.name} bound (person ${p.id}).`);
   })));
   const appoint = h("form", { "aria-label": "Appoint an officer" }, h("h2", { text: "Appoint an officer (REQ-24/25)" }),
@@ -248,6 +251,28 @@ function audit(draw) {
   draw("Audit", ev, rep, out);
 }
 
+/** REQ-15: messages the service gave up delivering (never their text), each with a retry. */
+async function deliveries(draw) {
+  const dead = await api("GET", "/delivery/dead-letters");
+  const rows = dead.map((d) => {
+    const retry = h("button", { type: "button", text: "Try again" });
+    retry.addEventListener("click", async () => {
+      retry.disabled = true;
+      try {
+        await api("POST", `/delivery/dead-letters/${d.id}/retry`, {});
+        flash = `Message ${d.id.slice(0, 8)} queued again.`;
+        await route();
+      } catch (e) {
+        say(refusal(e), "error");
+        retry.disabled = false;
+      }
+    });
+    return h("tr", {}, h("td", { text: fmt(d.createdAt) }), h("td", { text: d.kind }), h("td", { text: d.channel }), h("td", { text: d.personId.slice(0, 8) }),
+      h("td", { text: String(d.attempts) }), h("td", { text: d.lastError || "" }), h("td", {}, retry));
+  });
+  draw("Undelivered messages", dead.length ? table(["Created", "Kind", "Channel", "Person", "Attempts", "Last error", ""], rows) : h("p", { class: "muted", text: "Every message was delivered or is still being tried." }));
+}
+
 // ------------------------------------------------------------------ routing and sign-in
 let navigation = 0;
 
@@ -264,6 +289,7 @@ async function route() {
     else if (location.hash === "#/certificates") certificates(draw);
     else if (location.hash === "#/station") await station(draw);
     else if (location.hash === "#/admin") admin(draw);
+    else if (location.hash === "#/deliveries") await deliveries(draw);
     else if (location.hash === "#/audit") audit(draw);
     else await queue(draw);
   } catch (e) {

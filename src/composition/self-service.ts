@@ -1,0 +1,44 @@
+import { join } from "node:path";
+import type { Clock } from "../shared/clock.js";
+import { loadTerms } from "../policy/terms.js";
+import { ApplicantAccess, type ApplicantPolicy } from "../ra/applicant-access.js";
+import { HolderService } from "../ra/holder-service.js";
+import { KnexApplicantAccessStore } from "../store/applicant-access.store.js";
+import { KnexCardStore } from "../store/card.store.js";
+import { openCards } from "./cards.js";
+import type { Ra } from "./ra.js";
+import type { Runtime } from "./runtime.js";
+
+export interface SelfService {
+  readonly applicant: ApplicantAccess;
+  readonly holder: HolderService;
+}
+
+/**
+ * The applicant's and holder's own pages: the applicant's single-use links and sessions (terms of
+ * the current version from `policies/terms/<version>.md`, link and session times from the RA
+ * configuration) and the holder's cards, with loss reports reaching the card ledger.
+ * `clock` and `policy` let a test judge expiry and rate limits without waiting.
+ */
+export function openSelfService(rt: Runtime, ra: Ra, opts: { clock?: Clock; policy?: Partial<ApplicantPolicy> } = {}): SelfService {
+  const { config, random } = rt;
+  const clock = opts.clock ?? rt.clock;
+  const terms = loadTerms(join(config.policyDir, "terms"), config.ra.termsVersion);
+  const applicant = new ApplicantAccess({
+    store: new KnexApplicantAccessStore(rt.db), orders: ra.orderStore, service: ra.orders, workflows: ra.workflows, terms, clock, random,
+    policy: { linkMs: config.ra.applicantLinkHours * 3_600_000, sessionMs: config.ra.applicantSessionMinutes * 60_000, ...opts.policy },
+  });
+  const ledger = new KnexCardStore(rt.db, rt.readDb, ra.cipher);
+  const holder = new HolderService({
+    orders: ra.orderStore, certs: ra.certs, workflows: ra.workflows, desk: ra.desk, clock,
+    cards: {
+      // A card the card writer personalised is barred for good (card-lifecycle's 'lost'); its certificate is revoked already.
+      async markLost(orderId, actor) {
+        const card = await ledger.byOrder(orderId);
+        if (!card || card.state === "retired" || card.state === "lost") return;
+        await openCards(rt, ra, "holder-self-service").lifecycle.reportLost(orderId, actor);
+      },
+    },
+  });
+  return { applicant, holder };
+}

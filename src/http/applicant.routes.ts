@@ -1,0 +1,94 @@
+import express, { Router, type Request, type Response } from "express";
+import { CaError } from "../shared/ca-error.js";
+import type { ApplicantAccess, ApplicantSession } from "../ra/applicant-access.js";
+import type { Actor } from "../ra/order.js";
+import { cookieOf } from "./portal.routes.js";
+import { ID, obj, requireJson, str, validateBody, type Schema } from "./validation.js";
+
+/** The applicant session cookie: sent only to the applicant's API routes. */
+export const APPLICANT_COOKIE = "cardpki_applicant";
+const COOKIE_PATH = "/api/v1/applicant";
+const APPLICANT: Actor = { kind: "applicant", roles: [] };
+
+interface ApplicantCtx {
+  readonly session: ApplicantSession | undefined;
+  readonly body: any;
+  readonly ip: string;
+  readonly res: Response;
+}
+
+/** A route of the applicant pages' API (under /api/v1): no client certificate; the link's session is the credential. */
+export interface ApplicantRoute {
+  readonly method: "get" | "post" | "delete";
+  readonly path: string;
+  readonly summary: string;
+  readonly auth: "applicant";
+  /** Needs the applicant session (cookie); state changes also its CSRF token (X-CSRF-Token). */
+  readonly session: boolean;
+  readonly body?: Schema;
+  readonly status?: number;
+  readonly handle: (c: ApplicantCtx, access: ApplicantAccess) => Promise<unknown>;
+}
+
+const TOKEN = str(64, "^[A-Za-z0-9]{16,64}$");
+
+/** The applicant pages' API: one table drives the routes and their OpenAPI entries. */
+export const APPLICANT_ROUTES: readonly ApplicantRoute[] = [
+  {
+    method: "post", path: "/applicant/session", summary: "Open the link sent to the applicant: its single-use token (REQ-06) becomes a short session bound to the order (cookie); a used, expired or foreign token is refused; rate-limited per order and address (REQ-18)",
+    auth: "applicant", session: false, status: 201, body: obj({ orderId: ID, token: TOKEN }, ["orderId", "token"]),
+    handle: async ({ body, ip, res }, a) => {
+      const s = await a.exchange(body.orderId, body.token, ip);
+      res.cookie(APPLICANT_COOKIE, s.id, { httpOnly: true, secure: true, sameSite: "strict", path: COOKIE_PATH, maxAge: a.sessionSeconds * 1000 });
+      return { csrfToken: s.csrf, expiresAt: s.expiresAt, progress: s.progress };
+    },
+  },
+  {
+    method: "delete", path: "/applicant/session", summary: "End the applicant session", auth: "applicant", session: false, status: 204,
+    handle: async ({ res }, _a) => {
+      res.clearCookie(APPLICANT_COOKIE, { httpOnly: true, secure: true, sameSite: "strict", path: COOKIE_PATH });
+      return undefined;
+    },
+  },
+  { method: "get", path: "/applicant/progress", summary: "The order's progress in plain words (no ids, no officers' names)", auth: "applicant", session: true, handle: ({ session }, a) => a.progress(session!) },
+  { method: "get", path: "/applicant/terms", summary: "The terms of use of the current version, as text (REQ-06)", auth: "applicant", session: true, handle: async (_c, a) => a.terms() },
+  {
+    method: "post", path: "/applicant/accept-terms", summary: "Accept the terms of the version shown, by an unticked box the applicant ticked (REQ-06); audited with the version", auth: "applicant", session: true,
+    body: obj({ termsVersion: str(32, "^[0-9A-Za-z.-]{1,32}$"), accepted: { type: "boolean" } }, ["termsVersion", "accepted"]),
+    handle: ({ session, body }, a) => a.acceptTerms(session!, body),
+  },
+  { method: "post", path: "/applicant/cancel", summary: "Withdraw the order while the workflow allows it", auth: "applicant", session: true, body: obj({}), handle: ({ session }, a) => a.cancel(session!) },
+];
+
+/**
+ * The applicant pages' API, mounted under /api/v1 after the RA API router (which has logged the
+ * request and parsed the JSON body with its size limit). The session cookie is HttpOnly, Secure,
+ * SameSite=Strict, scoped to these routes; state changes need the session's CSRF token.
+ */
+export function applicantRoutes(access: ApplicantAccess): Router {
+  const r = Router();
+  // Parsed already when mounted after the RA API router (body-parser then skips); here for use on its own.
+  r.use(requireJson, express.json({ limit: 32 * 1024, strict: true }));
+  for (const route of APPLICANT_ROUTES) {
+    r[route.method](route.path, async (req: Request, res: Response) => {
+      res.locals.actor = APPLICANT;
+      let session: ApplicantSession | undefined;
+      if (route.session) {
+        session = await access.session(cookieOf(req, APPLICANT_COOKIE) ?? "");
+        if (!session) throw new CaError("unauthorized", "no applicant session, or it has ended: open the link from your message again (it works once), or contact your registration office");
+        if (req.method !== "GET") {
+          const token = req.headers["x-csrf-token"];
+          if (typeof token !== "string" || !session.csrfMatches(token)) throw new CaError("forbidden", "missing or wrong CSRF token (X-CSRF-Token)");
+        }
+      }
+      if (route.method === "delete") await access.close(cookieOf(req, APPLICANT_COOKIE) ?? "");
+      const body = req.body === undefined ? {} : req.body;
+      if (route.body) validateBody(route.body, body);
+      else if (req.headers["content-length"] && req.headers["content-length"] !== "0") throw new CaError("invalid-input", `${route.method.toUpperCase()} ${route.path} takes no body`);
+      const out = await route.handle({ session, body, ip: req.socket.remoteAddress ?? "", res }, access);
+      if (out === undefined) res.status(route.status ?? 204).end();
+      else res.status(route.status ?? 200).json(out);
+    });
+  }
+  return r;
+}

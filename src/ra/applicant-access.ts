@@ -1,0 +1,267 @@
+import { timingSafeEqual } from "node:crypto";
+import { CaError } from "../shared/ca-error.js";
+import type { Clock } from "../shared/clock.js";
+import type { Random } from "../shared/random.js";
+import { newId } from "../shared/ids.js";
+import { sha256Hex } from "../shared/digest.js";
+import type { AuditEvent } from "../ca/ports.js";
+import type { OrderState, Workflow } from "../policy/workflow.js";
+import type { TermsOfUse } from "../policy/terms.js";
+import { transitionFrom } from "./workflow-engine.js";
+import type { ActionRequest, OrderService } from "./order-service.js";
+import type { Actor, OrderStore, OrderView } from "./order.js";
+
+/** A stored applicant session: hashes of its id and CSRF token, and of the link token it was opened with. */
+export interface ApplicantSessionRecord {
+  readonly orderId: string;
+  readonly tokenHash: string;
+  readonly csrfHash: string;
+  readonly created: number;
+  readonly expires: number;
+}
+
+/** An exchange attempt (the rate limits count the refused ones, REQ-18). */
+export interface LinkAttempt {
+  readonly orderId: string;
+  readonly ip: string;
+  readonly at: Date;
+  readonly reason: string;
+}
+
+/** Store port (implemented in store/): used link tokens, applicant sessions and refused attempts; hashes only. */
+export interface ApplicantAccessStore {
+  /** The hash of the order's applicant token and when it was issued; undefined for an unknown order. */
+  link(orderId: string): Promise<{ readonly tokenHash: string; readonly issuedAt: Date } | undefined>;
+  /** Marks the token used and stores the session, with its audit event, in one transaction; false when the token was used before. */
+  exchange(tokenHash: string, idHash: string, session: ApplicantSessionRecord, audit: AuditEvent): Promise<boolean>;
+  /** Marks a token used (the API's one-shot path); false when it was used before. */
+  markUsed(tokenHash: string, orderId: string, at: Date): Promise<boolean>;
+  used(tokenHash: string): Promise<boolean>;
+  session(idHash: string): Promise<ApplicantSessionRecord | undefined>;
+  deleteSession(idHash: string): Promise<void>;
+  deleteExpiredSessions(now: number): Promise<void>;
+  /** A refused attempt and its audit event. */
+  refused(a: LinkAttempt, audit: AuditEvent): Promise<void>;
+  refusedForOrder(orderId: string, since: Date): Promise<number>;
+  refusedFromIp(ip: string, since: Date): Promise<number>;
+  /** An audit event on its own (the rate-limit alarm). */
+  alarm(audit: AuditEvent): Promise<void>;
+}
+
+export interface ApplicantPolicy {
+  /** REQ-06: the link is valid this long after the order was placed. */
+  readonly linkMs: number;
+  /** A session lasts this long after the exchange (not extended by use). */
+  readonly sessionMs: number;
+  /** REQ-18: refused attempts on one order within the window before further ones are refused outright. */
+  readonly perOrderRefusals: number;
+  /** REQ-18: refused attempts from one IP address within the window. */
+  readonly perIpRefusals: number;
+  readonly windowMs: number;
+}
+
+export const DEFAULT_APPLICANT_POLICY: ApplicantPolicy = { linkMs: 7 * 86_400_000, sessionMs: 30 * 60_000, perOrderRefusals: 5, perIpRefusals: 20, windowMs: 3_600_000 };
+
+/** A live applicant session as the routes see it. */
+export interface ApplicantSession {
+  readonly orderId: string;
+  /** Hash of the link token the session was opened with (what the applicant-token guard compares). */
+  readonly tokenHash: string;
+  readonly expiresAt: Date;
+  csrfMatches(token: string): boolean;
+}
+
+export type ProgressStep = { readonly label: string; readonly state: "done" | "current" | "to do" };
+
+/** The order as its applicant sees it: plain words, no ids, hashes or officer names. */
+export interface ApplicantProgress {
+  readonly status: string;
+  readonly loa: number;
+  readonly steps: readonly ProgressStep[];
+  readonly termsAccepted: string | null;
+  readonly canAcceptTerms: boolean;
+  readonly canCancel: boolean;
+  readonly closed: boolean;
+}
+
+const APPLICANT: Actor = { kind: "applicant", roles: [] };
+const sameHash = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+const TOKEN = /^[A-Za-z0-9]{16,64}$/;
+
+/**
+ * The applicant's own path (REQ-06): the link sent to them carries a single-use token that expires;
+ * the applicant page exchanges it once for a short session bound to the order, in which they read
+ * the current terms, accept them (never pre-ticked), follow the order and cancel it. The store keeps
+ * only hashes; refused attempts are rate-limited per order and per IP address, with an alarm in the
+ * audit trail (REQ-18). The workflow's guards still decide every step (applicant-token,
+ * terms-version-current).
+ */
+export class ApplicantAccess {
+  private readonly policy: ApplicantPolicy;
+
+  constructor(
+    private readonly deps: {
+      store: ApplicantAccessStore; orders: OrderStore; service: OrderService; workflows: ReadonlyMap<string, Workflow>;
+      terms: TermsOfUse; clock: Clock; random: Random; policy?: Partial<ApplicantPolicy>;
+    },
+  ) {
+    this.policy = { ...DEFAULT_APPLICANT_POLICY, ...deps.policy };
+  }
+
+  /** The terms of the current version, as text. */
+  terms(): { version: string; title: string; text: string } {
+    const t = this.deps.terms;
+    return { version: t.version, title: t.title, text: t.text };
+  }
+
+  get sessionSeconds(): number {
+    return Math.round(this.policy.sessionMs / 1000);
+  }
+
+  private event(action: string, orderId: string, outcome: "success" | "failure", details: Record<string, unknown>): AuditEvent {
+    return { id: newId(this.deps.random), at: this.deps.clock.now(), actor: "applicant", action, objectType: "order", objectId: orderId, outcome, details };
+  }
+
+  /** REQ-18: too many refused attempts on this order or from this address: refused outright, with an alarm. */
+  private async limit(orderId: string, ip: string): Promise<void> {
+    const { store, clock } = this.deps;
+    const since = new Date(clock.now().getTime() - this.policy.windowMs);
+    const [byOrder, byIp] = await Promise.all([store.refusedForOrder(orderId, since), store.refusedFromIp(ip, since)]);
+    const over = byOrder >= this.policy.perOrderRefusals ? { key: "order", limit: this.policy.perOrderRefusals } : byIp >= this.policy.perIpRefusals ? { key: "ip", limit: this.policy.perIpRefusals } : undefined;
+    if (!over) return;
+    await store.alarm(this.event(`applicant.alarm.link-rate-${over.key}`, orderId, "failure", { ip, limit: over.limit, windowMinutes: this.policy.windowMs / 60_000 }));
+    throw new CaError("rate-limited", `too many failed attempts with applicant links ${over.key === "order" ? "for this order" : "from your network"}; try again later or contact your registration office (REQ-18)`,
+      { retryAfterSeconds: Math.round(this.policy.windowMs / 1000), requirement: "REQ-18" });
+  }
+
+  private async refuse(orderId: string, ip: string, reason: string, error: CaError): Promise<never> {
+    await this.deps.store.refused({ orderId, ip, at: this.deps.clock.now(), reason }, this.event("applicant.link.refused", orderId, "failure", { reason, ip }));
+    throw error;
+  }
+
+  /** The link's token judged against the order: undefined when it is the order's token, still unused and unexpired; else the refusal. */
+  private async judge(orderId: string, tokenHash: string): Promise<{ reason: string; error: CaError } | undefined> {
+    const { store, clock } = this.deps;
+    const link = await store.link(orderId);
+    if (!link || !sameHash(link.tokenHash, tokenHash))
+      return { reason: "not-this-order", error: new CaError("forbidden", "this link is not valid for this order: open the link from the message you received, unchanged (REQ-06)", { requirement: "REQ-06" }) };
+    if (await store.used(tokenHash))
+      return { reason: "used", error: new CaError("conflict", "this link has already been used: it works only once. If that was not you, contact your registration office (REQ-06)", { requirement: "REQ-06" }) };
+    const expires = link.issuedAt.getTime() + this.policy.linkMs;
+    if (clock.now().getTime() > expires)
+      return { reason: "expired", error: new CaError("forbidden", `this link expired on ${new Date(expires).toISOString().slice(0, 16).replace("T", " ")} UTC; ask your registration office for a new order (REQ-06)`, { requirement: "REQ-06" }) };
+    return undefined;
+  }
+
+  /** The applicant page opens the link: the token is used up and exchanged for a session bound to the order. */
+  async exchange(orderId: string, token: string, ip: string): Promise<{ id: string; csrf: string; expiresAt: Date; progress: ApplicantProgress }> {
+    const { store, clock, random } = this.deps;
+    await this.limit(orderId, ip);
+    const tokenHash = sha256Hex(TOKEN.test(token) ? token : "");
+    const bad = await this.judge(orderId, tokenHash);
+    if (bad) return this.refuse(orderId, ip, bad.reason, bad.error);
+    const now = clock.now().getTime();
+    await store.deleteExpiredSessions(now);
+    const id = Buffer.from(random.bytes(32)).toString("base64url");
+    const csrf = Buffer.from(random.bytes(32)).toString("base64url");
+    const rec: ApplicantSessionRecord = { orderId, tokenHash, csrfHash: sha256Hex(csrf), created: now, expires: now + this.policy.sessionMs };
+    if (!(await store.exchange(tokenHash, sha256Hex(id), rec, this.event("applicant.link.open", orderId, "success", { ip, sessionMinutes: this.policy.sessionMs / 60_000 }))))
+      return this.refuse(orderId, ip, "used", new CaError("conflict", "this link has already been used: it works only once (REQ-06)", { requirement: "REQ-06" }));
+    return { id, csrf, expiresAt: new Date(rec.expires), progress: await this.progressOf(orderId) };
+  }
+
+  /** The live session for a cookie value; undefined when unknown or expired. */
+  async session(id: string): Promise<ApplicantSession | undefined> {
+    if (!id || id.length > 128) return undefined;
+    const key = sha256Hex(id);
+    const s = await this.deps.store.session(key);
+    if (!s) return undefined;
+    if (this.deps.clock.now().getTime() >= s.expires) {
+      await this.deps.store.deleteSession(key);
+      return undefined;
+    }
+    return { orderId: s.orderId, tokenHash: s.tokenHash, expiresAt: new Date(s.expires), csrfMatches: (t) => sameHash(sha256Hex(t), s.csrfHash) };
+  }
+
+  async close(id: string): Promise<void> {
+    if (id && id.length <= 128) await this.deps.store.deleteSession(sha256Hex(id));
+  }
+
+  async progress(s: ApplicantSession): Promise<ApplicantProgress> {
+    return this.progressOf(s.orderId);
+  }
+
+  /** REQ-06: acceptance of the version shown, actively ticked; the order service audits it with the version. */
+  async acceptTerms(s: ApplicantSession, input: { termsVersion: string; accepted: boolean }): Promise<ApplicantProgress> {
+    await this.deps.service.act(s.orderId, "accept-terms", APPLICANT, { applicantTokenHash: s.tokenHash, termsVersion: input.termsVersion, accepted: input.accepted });
+    return this.progressOf(s.orderId);
+  }
+
+  async cancel(s: ApplicantSession): Promise<ApplicantProgress> {
+    await this.deps.service.act(s.orderId, "cancel", APPLICANT, { applicantTokenHash: s.tokenHash });
+    return this.progressOf(s.orderId);
+  }
+
+  /**
+   * The API's one-shot path (a client that holds the token and posts it with the step): the same
+   * checks as the exchange (unused, unexpired, rate limits); a step that succeeds uses the token up.
+   */
+  async actWithToken(orderId: string, action: "accept-terms" | "cancel", token: string, request: Omit<ActionRequest, "applicantToken" | "applicantTokenHash">, ip: string): Promise<OrderView & { version: number }> {
+    const { store, service, clock } = this.deps;
+    await this.limit(orderId, ip);
+    const tokenHash = sha256Hex(token);
+    const bad = await this.judge(orderId, tokenHash);
+    if (bad && bad.reason !== "not-this-order") return this.refuse(orderId, ip, bad.reason, bad.error);
+    let done;
+    try {
+      done = await service.act(orderId, action, APPLICANT, { ...request, applicantToken: token });
+    } catch (e) {
+      if (bad) await this.refuse(orderId, ip, bad.reason, e as CaError); // the engine's refusal (applicant-token), counted
+      throw e;
+    }
+    await store.markUsed(tokenHash, orderId, clock.now());
+    return done;
+  }
+
+  private async progressOf(orderId: string): Promise<ApplicantProgress> {
+    const o = await this.deps.orders.load(orderId);
+    if (!o) throw new CaError("not-found", "the order no longer exists");
+    const w = this.deps.workflows.get(o.workflowId);
+    if (!w) throw new CaError("config", `order ${orderId} follows workflow '${o.workflowId}', which is not loaded`);
+    return applicantProgress(w, o);
+  }
+}
+
+const STEPS = ["Accept the terms of use", "Identification in person", "Approval", "Card production", "Hand-out of the card", "Activation of the card"] as const;
+
+/** The steps of an order and where it stands, in words an applicant understands (no ids, no officer names). */
+export function applicantProgress(w: Workflow, o: OrderView & { workflowId: string }): ApplicantProgress {
+  const identifiers = new Set(o.identifications.filter((i) => !i.byEid).map((i) => i.officerId)).size;
+  const byEid = o.identifications.some((i) => i.byEid);
+  const identified = byEid || identifiers >= w.identifications;
+  const byMail = w.transitions.some((t) => t.action === "send-by-mail");
+  const people = w.identifications === 1 ? "an officer identifies you" : `${w.identifications} different officers identify you`;
+  const texts: Record<OrderState, [number, string]> = {
+    REQUESTED: [0, "Your card order is waiting for you: read the terms of use below and accept them."],
+    TERMS_ACCEPTED: [1, o.renewalOf ? "You accepted the terms. Next you confirm your identity with your current eID card." : `You accepted the terms. Next, visit your registration office with a passport, national ID card or driving licence: ${people} in person.`],
+    IDENTIFIED: identified ? [2, "You have been identified. Your order is waiting for approval."] : [1, `You have been identified by ${identifiers} of ${w.identifications} officers; one more identification in person by a different officer is needed.`],
+    APPROVED: [3, "Your order is approved. Your card will be made."],
+    IN_PRODUCTION: [3, "Your card is being made."],
+    PRODUCED: [4, byMail ? "Your card is ready. It is handed to you in person after you identify again, or sent to you by mail." : "Your card is ready. It is handed to you in person after you identify again."],
+    HANDED_OUT: [5, "Your card has been handed out. Activate it on the holder pages with the card itself before the activation time runs out."],
+    ACTIVE: [6, "Your card is active."],
+    REJECTED: [-1, "The registration office rejected this card order."],
+    CANCELLED: [-1, "This card order was cancelled."],
+    EXPIRED: [-1, "The card was not activated in time and has been blocked."],
+  };
+  const [at, status] = texts[o.state];
+  const labels = STEPS.map((l, i) => (i === 1 && o.renewalOf ? "Identification with your current eID" : l));
+  return {
+    status, loa: w.loa,
+    steps: at < 0 ? [] : labels.map((label, i) => ({ label, state: i < at ? "done" : i === at ? "current" : "to do" })),
+    termsAccepted: o.termsVersion ?? null,
+    canAcceptTerms: transitionFrom(w, o.state, "accept-terms") !== undefined,
+    canCancel: transitionFrom(w, o.state, "cancel") !== undefined,
+    closed: at < 0,
+  };
+}

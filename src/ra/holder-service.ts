@@ -1,0 +1,128 @@
+import { CaError } from "../shared/ca-error.js";
+import type { Clock } from "../shared/clock.js";
+import type { Workflow } from "../policy/workflow.js";
+import { applicantProgress } from "./applicant-access.js";
+import { actorId } from "./actor-checks.js";
+import type { Actor, OrderStore, OrderView } from "./order.js";
+import type { CardCertificates } from "./ports.js";
+import type { RevocationDesk, RevocationRequest } from "./revocation-desk.js";
+
+/** The orders of one person (store port). */
+export interface HolderOrders {
+  ofApplicant(personId: string, limit: number): Promise<(OrderView & { readonly version: number; readonly workflowId: string })[]>;
+}
+
+/** The card ledger's part in a loss report: the card written by the card writer is barred for good. */
+export interface LostCards {
+  /** Bars the card personalised for this order, if the card writer made one (no-op otherwise). */
+  markLost(orderId: string, actor: string): Promise<void>;
+}
+
+export type HolderAction = "activate" | "suspend" | "resume" | "revoke" | "lost";
+
+/** One card (or order in progress) of the holder, as the holder pages show it. */
+export interface HolderCard {
+  readonly orderId: string;
+  readonly loa: number;
+  readonly purpose: "holder" | "officer";
+  /** In words: "Active", "Suspended", "Waiting for activation until ..."; never internal codes alone. */
+  readonly status: string;
+  /** The card the holder signed in with. */
+  readonly thisCard: boolean;
+  readonly certificate?: { readonly serial: string; readonly status: "good" | "on-hold" | "revoked"; readonly notAfter: Date };
+  readonly activationDeadline?: Date;
+  readonly actions: readonly HolderAction[];
+}
+
+/** What the activation step needs: the card signed in with, and whether its order waits for activation. */
+export interface PendingActivation {
+  readonly pending: boolean;
+  readonly status: string;
+  readonly orderId?: string;
+  readonly loa?: number;
+  /** LoA2: the activation code sent by another channel than the card (REQ-15). */
+  readonly needsActivationCode?: boolean;
+  readonly deadline?: Date;
+  /** LoA3: the holder replaces the transport PIN (REQ-16); LoA2: the PIN came by another channel. */
+  readonly pin?: "transport" | "random";
+}
+
+const DAY = 86_400_000;
+const day = (d: Date) => d.toISOString().slice(0, 10);
+
+/**
+ * The holder's own pages (REQ-16, REQ-17): their cards and each certificate's status, the activation
+ * of the card they signed in with, suspension, resumption and revocation through the revocation desk
+ * (rate limits and alarms, REQ-18), and a loss report (revoked keyCompromise, the card barred).
+ */
+export class HolderService {
+  constructor(private readonly deps: { orders: HolderOrders & Pick<OrderStore, "byCertificate">; certs: CardCertificates; workflows: ReadonlyMap<string, Workflow>; desk: RevocationDesk; clock: Clock; cards?: LostCards }) {}
+
+  private holder(actor: Actor): { personId: string; serial: string } {
+    if (actor.kind !== "holder" || !actor.personId || !actor.credentialSerial) throw new CaError("forbidden", "the holder pages are for eID holders, signed in with their card");
+    return { personId: actor.personId, serial: actor.credentialSerial };
+  }
+
+  private deadline(w: Workflow | undefined, o: OrderView): Date | undefined {
+    return w && o.handedOutAt ? new Date(o.handedOutAt.getTime() + w.activationDeadlineDays * DAY) : undefined;
+  }
+
+  async cards(actor: Actor): Promise<HolderCard[]> {
+    const me = this.holder(actor);
+    const orders = await this.deps.orders.ofApplicant(me.personId, 50);
+    const out: HolderCard[] = [];
+    for (const o of orders) {
+      const w = this.deps.workflows.get(o.workflowId);
+      const st = o.certSerial ? await this.deps.certs.status(o.certSerial) : undefined;
+      const thisCard = o.certSerial === me.serial;
+      const deadline = o.state === "HANDED_OUT" ? this.deadline(w, o) : undefined;
+      const live = st && st.status !== "revoked" && (o.state === "ACTIVE" || o.state === "HANDED_OUT");
+      const actions: HolderAction[] = [];
+      if (o.state === "HANDED_OUT" && thisCard) actions.push("activate");
+      if (live && st.status === "good") actions.push("suspend");
+      if (live && st.status === "on-hold" && o.state === "ACTIVE" && !thisCard) actions.push("resume");
+      if (live) actions.push("revoke", "lost");
+      const status =
+        st?.status === "revoked" ? (o.state === "EXPIRED" ? "Blocked: not activated in time" : "Revoked: this card can no longer be used")
+        : o.state === "ACTIVE" ? (st?.status === "on-hold" ? "Suspended" : "Active")
+        : o.state === "HANDED_OUT" ? `Waiting for activation${deadline ? ` (by ${day(deadline)})` : ""}`
+        : w ? applicantProgress(w, o).status : o.state;
+      out.push({
+        orderId: o.id, loa: w?.loa ?? 0, purpose: o.purpose, status, thisCard, actions,
+        ...(st ? { certificate: { serial: st.serial, status: st.status, notAfter: st.notAfter } } : {}),
+        ...(deadline ? { activationDeadline: deadline } : {}),
+      });
+    }
+    return out;
+  }
+
+  /** REQ-16: the activation step for the card signed in with (the only step a card held until activation may take). */
+  async activation(actor: Actor): Promise<PendingActivation> {
+    const me = this.holder(actor);
+    const o = await this.deps.orders.byCertificate(me.serial);
+    if (!o) throw new CaError("not-found", "the card you signed in with belongs to no card order");
+    const w = this.deps.workflows.get(o.workflowId);
+    if (o.state !== "HANDED_OUT" || !w) return { pending: false, status: o.state === "ACTIVE" ? "This card is active." : "This card is not waiting for activation." };
+    const deadline = this.deadline(w, o)!;
+    const activate = w.transitions.find((t) => t.action === "activate");
+    return {
+      pending: true, orderId: o.id, loa: w.loa, deadline, pin: w.card.pin,
+      needsActivationCode: activate?.guards.includes("activation-code-correct") ?? false,
+      status: `This card waits for activation until ${day(deadline)}.`,
+    };
+  }
+
+  async resume(actor: Actor, serial: string): Promise<RevocationRequest> {
+    this.holder(actor);
+    return this.deps.desk.holderResume(actor, serial);
+  }
+
+  /** A card reported lost or stolen: revoked keyCompromise through the desk (rate-limited), and the card barred. */
+  async lost(actor: Actor, serial: string): Promise<RevocationRequest & { lost: true }> {
+    this.holder(actor);
+    const r = await this.deps.desk.holderRequest(actor, serial, "keyCompromise");
+    const o = await this.deps.orders.byCertificate(r.serial);
+    if (o && this.deps.cards) await this.deps.cards.markLost(o.id, actorId(actor));
+    return { ...r, lost: true };
+  }
+}
