@@ -138,17 +138,17 @@ describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () 
 
   /** A card order up to hand-out, the terms accepted on the applicant's link. */
   async function handedOutCard(who: string, workflowId = "loa3-card-order"): Promise<{ orderId: string; card: Cred }> {
-    const [s1, s2, s3] = staff as [Cred, Cred, Cred];
+    const [s1, s2, s3, s4, s5] = staff as [Cred, Cred, Cred, Cred, Cred];
     const order = await ok(call("POST", "/api/v1/orders", { body: { nationalId: people[who], workflowId }, cred: s1 }), 201);
     const a = await openLink(await applicantLinkFor(order.id));
     await ok(call("POST", "/api/v1/applicant/accept-terms", { body: { termsVersion: config.ra.termsVersion, accepted: true }, cookie: a.cookie, csrf: a.csrf }));
-    await act(order.id, "identify", s1, { document: doc, faceCompared: true });
-    if (workflowId === "loa3-card-order") await act(order.id, "identify", s2, { document: doc, faceCompared: true });
-    await act(order.id, "approve", s2);
-    await act(order.id, "start-production", s2);
-    const card = await produceCard(order.id);
-    if (workflowId === "loa3-card-order") await act(order.id, "hand-out", s3, { secondIdentification: { document: { ...doc, type: "national-id-card" }, faceCompared: true } });
-    else await act(order.id, "send-by-mail", s2, { cardChannel: "mail", activationCodeChannel: "sms" });
+    await act(order.id, "identify", s2, { document: doc, faceCompared: true });
+    if (workflowId === "loa3-card-order") await act(order.id, "identify", s3, { document: doc, faceCompared: true });
+    await act(order.id, "approve", s4);
+    await act(order.id, "start-production", s4);
+    const card = await produceCard(order.id); // by s1 (Ada), who took no other step
+    if (workflowId === "loa3-card-order") await act(order.id, "hand-out", s5, { secondIdentification: { document: { ...doc, type: "national-id-card" }, faceCompared: true } });
+    else await act(order.id, "send-by-mail", s5, { cardChannel: "mail", activationCodeChannel: "sms" });
     return { orderId: order.id, card };
   }
 
@@ -190,14 +190,15 @@ describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () 
     const d = (demo = await demoEnvReady(this, backend));
     config = loadConfig({ ...d.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" });
     const reg = JSON.parse(readFileSync(config.ra.registerFile, "utf8"));
-    for (let i = 0; i < 20; i++) reg.people[nid(i)] = { status: "alive" };
+    for (let i = 0; i < 22; i++) reg.people[nid(i)] = { status: "alive" };
     writeFileSync(config.ra.registerFile, JSON.stringify(reg));
     svc = await startService(config);
     expect(svc.ra, "RA API started").to.not.equal(undefined);
     base = new URL(svc.ra!.url);
     serverCa = readFileSync(config.ra.tlsCert, "utf8");
     staff.push({ key: readFileSync(join(config.dataDir, "demo-officers", "staff.key"), "utf8"), cert: readFileSync(join(config.dataDir, "demo-officers", "staff.crt"), "utf8"), serial: "" });
-    for (const [i, n] of ["Siv Staff", "Ture Staff"].entries()) {
+    // REQ-10: the staff humans the separation matrix needs (two identify, one approves and releases, Ada produces, one hands out).
+    for (const [i, n] of ["Siv Staff", "Ture Staff", "Uno Staff", "Vera Staff"].entries()) {
       const k = newKey();
       const r = await bootstrapStaff(svc.runtime, svc.ra!.ra, {
         orgNumber: "556000-0000", orgName: "x", country: "SE", nationalId: nid(18 + i), name: n, roles: ["ra-officer", "ra-admin"],
