@@ -24,7 +24,7 @@ const q = (xs: number[], p: number) => Number([...xs].sort((a, b) => a - b)[Math
 export async function benchCard(rt: Runtime, dir: string, runs: number) {
   vcard("start");
   const registerFile = join(dir, "card-register.json");
-  writeFileSync(registerFile, JSON.stringify({ people: { [HOLDER]: { status: "alive" }, "199001019999": { status: "alive" } } }));
+  writeFileSync(registerFile, JSON.stringify({ people: { [HOLDER]: { status: "alive", givenName: "Card", surname: "Holder" }, "199001019999": { status: "alive", givenName: "Card", surname: "Officer" } } }));
   const ra = await openRa(rt, { register: fileRegister(registerFile) });
   const spki = new Uint8Array(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "der" }));
   await bootstrapStaff(rt, ra, { orgNumber: "556000-0000", orgName: "bench", country: "SE", nationalId: "199001019999", name: "Bench Staff", roles: ["ra-admin", "ra-officer", "ca-operator"], qualifiedUntil: new Date(Date.now() + 30 * 86_400_000), publicKey: spki, operator: "bench" });

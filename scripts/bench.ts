@@ -64,7 +64,7 @@ async function measure(concurrency: number, seconds: number, op: (worker: number
 async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: () => Promise<unknown>, concurrency: number, seconds: number) {
   const registerFile = join(dir, "bench-register.json");
   const people = Array.from({ length: concurrency * 4 }, (_, i) => `1970${String(i).padStart(8, "0")}`);
-  writeFileSync(registerFile, JSON.stringify({ people: Object.fromEntries(people.map((p) => [p, { status: "alive" }])) }));
+  writeFileSync(registerFile, JSON.stringify({ people: Object.fromEntries(people.map((p, i) => [p, { status: "alive", givenName: "Bench", surname: `Person ${i}` }])) }));
   const ra = await openRa(rt, { register: fileRegister(registerFile) });
   const staffKey = () => new Uint8Array(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "der" }));
   const until = new Date(Date.now() + 86_400_000 * 30);

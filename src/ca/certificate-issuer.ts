@@ -15,6 +15,7 @@ import { verifyCsr } from "./csr.js";
 import { parseSubjectKey, type SubjectKey } from "./public-key.js";
 import { buildTbs, type SubjectAltNames } from "./tbs-builder.js";
 import { ALL_LINTS, assertLintsPass, runLints, type Lint } from "./lints/index.js";
+import { emailWithinDomains } from "../shared/email-domain.js";
 
 export interface IssuanceRequest {
   readonly profileId: string;
@@ -31,6 +32,11 @@ export interface IssuanceRequest {
   readonly selfSigned?: boolean;
   /** Validity shorter than the profile's maximum (never longer). */
   readonly validityDays?: number;
+  /**
+   * REQ-01: the e-mail domains the subject's organisation validated (absent: none). A profile whose
+   * email rule sets `outsideValidatedDomain` issues an e-mail SAN only within them (or a subdomain).
+   */
+  readonly validatedEmailDomains?: readonly string[];
 }
 
 export interface IssuedCertificate {
@@ -40,6 +46,8 @@ export interface IssuedCertificate {
   readonly issuerId: string;
   readonly notBefore: Date;
   readonly notAfter: Date;
+  /** REQ-01: e-mail SANs the profile left out because they lie outside the validated domains. */
+  readonly omittedEmails?: readonly string[];
 }
 
 export interface IssuerDeps {
@@ -85,17 +93,18 @@ export class CertificateIssuer {
     const key = this.subjectKey(profile, req);
     if (!profile.keyTypes.includes(key.keyType))
       throw new CaError("policy-violation", `key type ${key.keyType} not allowed by profile '${profile.id}' (${profile.keyTypes.join(", ")})`);
-    checkSubject(profile, req.subject, req.san ?? {});
+    const { san, omittedEmails } = emailWithinValidatedDomains(profile, req.san ?? {}, req.validatedEmailDomains ?? []);
+    checkSubject(profile, req.subject, san);
     if (req.validityDays !== undefined && (!Number.isInteger(req.validityDays) || req.validityDays < 1 || req.validityDays > profile.validity.days))
       throw new CaError("policy-violation", `validity of ${req.validityDays} days outside 1..${profile.validity.days} (profile '${profile.id}')`);
     const { der: tbsDer, notBefore, notAfter } = buildTbs({
-      profile, issuer, subject: req.subject, san: req.san ?? {}, spki: key.spki, serial,
+      profile, issuer, subject: req.subject, san, spki: key.spki, serial,
       now: this.deps.clock.now(), selfSigned: req.selfSigned ?? false,
       ...(req.validityDays !== undefined ? { validityDays: req.validityDays } : {}),
     });
     // Lint before sign: a failing lint means nothing is signed.
-    assertLintsPass(runLints(this.lints, { tbsDer, profile, issuer, selfSigned: req.selfSigned ?? false }));
-    return { profile, tbsDer, subjectDn: subjectToString(req.subject), notBefore, notAfter };
+    assertLintsPass(runLints(this.lints, { tbsDer, profile, issuer, selfSigned: req.selfSigned ?? false, validatedEmailDomains: req.validatedEmailDomains ?? [] }));
+    return { profile, tbsDer, subjectDn: subjectToString(req.subject), notBefore, notAfter, omittedEmails };
   }
 
   async issue(issuer: Authority, req: IssuanceRequest): Promise<IssuedCertificate> {
@@ -113,7 +122,7 @@ export class CertificateIssuer {
         await store.reserve({
           serial, issuerId: issuer.id, profileId: p.profile.id, profileVersion: p.profile.version, subjectDn: p.subjectDn,
           notBefore: p.notBefore, notAfter: p.notAfter, tbs: p.tbsDer, requestedBy: req.requestedBy,
-        }, event("cert.reserve", "success", { subject: p.subjectDn }));
+        }, event("cert.reserve", "success", { subject: p.subjectDn, ...(p.omittedEmails.length ? { emailSanOmitted: p.omittedEmails.length, rule: "outside the validated domains (REQ-01)" } : {}) }));
       } catch (e) {
         // A serial collision (never expected with 128 random bits) burns the serial and draws another.
         if (CaError.is(e, "conflict") && attempt < 3) continue;
@@ -135,7 +144,7 @@ export class CertificateIssuer {
       }
       // Design: store the signed certificate before returning it.
       await store.complete(serial, der, event("cert.issue", "success", { subject: p.subjectDn, sha256: sha256Hex(der) }));
-      return { serial, der, profileId: p.profile.id, issuerId: issuer.id, notBefore: p.notBefore, notAfter: p.notAfter };
+      return { serial, der, profileId: p.profile.id, issuerId: issuer.id, notBefore: p.notBefore, notAfter: p.notAfter, ...(p.omittedEmails.length ? { omittedEmails: p.omittedEmails } : {}) };
     }
   }
 
@@ -166,6 +175,22 @@ export function newSerial(prefix: number, random: Random): string {
   return toHex(bytes);
 }
 
+/**
+ * REQ-01, per profile: where the email rule sets `outsideValidatedDomain`, an address outside the
+ * organisation's validated domains is left out (omit) or refuses issuance (refuse).
+ */
+function emailWithinValidatedDomains(profile: CertificateProfile, san: SubjectAltNames, domains: readonly string[]): { san: SubjectAltNames; omittedEmails: string[] } {
+  const rule = profile.subjectAltName.email?.outsideValidatedDomain;
+  const emails = san.email ?? [];
+  if (!rule || emails.length === 0) return { san, omittedEmails: [] };
+  const outside = emails.filter((e) => typeof e !== "string" || !emailWithinDomains(e, domains));
+  if (outside.length === 0) return { san, omittedEmails: [] };
+  if (rule === "refuse")
+    throw new CaError("policy-violation", `e-mail SAN outside the organisation's validated domains (${domains.join(", ") || "none validated"}): profile '${profile.id}' refuses it (REQ-01)`, { field: "san.email", rule: "outsideValidatedDomain", requirement: "REQ-01" });
+  const kept = emails.filter((e) => !outside.includes(e));
+  const { email: _all, ...rest } = san;
+  return { san: kept.length ? { ...rest, email: kept } : rest, omittedEmails: outside };
+}
 
 /**
  * Early, friendly checks of the verified attributes against the profile; the lints check

@@ -12,8 +12,9 @@ export function cardCertificates(rt: { issuer: CertificateIssuer; registry: Revo
       const cert = await rt.issuer.issue(ca(), {
         profileId: req.profileId, publicKey: req.publicKey, subject: { ...req.subject }, san: req.email ? { email: [req.email] } : {},
         requestedBy: req.requestedBy, allowedKinds: req.profileId === "ra-officer" ? ["infrastructure"] : ["end-entity"],
+        validatedEmailDomains: req.validatedEmailDomains ?? [], // REQ-01: the RA channel always states them (none: no e-mail SAN)
       });
-      return { serial: cert.serial, notAfter: cert.notAfter };
+      return { serial: cert.serial, notAfter: cert.notAfter, ...(cert.omittedEmails ? { omittedEmails: cert.omittedEmails } : {}) };
     },
     async revoke(serial, reason, actor) {
       try {

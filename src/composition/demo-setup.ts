@@ -93,13 +93,13 @@ async function addDemoDataKey(config: Config, log: (l: string) => void): Promise
   });
 }
 
-/** Demo people in the file-backed register (REQ-07): national ID → status. */
+/** Demo people in the file-backed register (REQ-07): national ID → status and registered name (the certificate's name). */
 export const DEMO_REGISTER = {
   people: {
-    "199001011234": { status: "alive", name: "Ada Admin" },
-    "198502022345": { status: "alive", name: "Bo Officer" },
-    "197003033456": { status: "alive", name: "Cy Holder" },
-    "196004044567": { status: "deceased", name: "Di Gone" },
+    "199001011234": { status: "alive", givenName: "Ada", surname: "Admin" },
+    "198502022345": { status: "alive", givenName: "Bo", surname: "Officer" },
+    "197003033456": { status: "alive", givenName: "Cy", surname: "Holder" },
+    "196004044567": { status: "deceased", givenName: "Di", surname: "Gone" },
   },
 };
 

@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from "node:fs";
 import { CaError } from "../shared/ca-error.js";
-import type { DocumentRegister, PopulationRegister, RegisterStatus } from "../ra/ports.js";
+import type { DocumentRegister, PopulationRegister, RegisteredName, RegisterStatus } from "../ra/ports.js";
 
 const STATUSES: readonly RegisterStatus[] = ["alive", "deceased", "missing", "incapacitated"];
 const REASONS = ["lost", "stolen", "invalidated"];
@@ -30,22 +30,44 @@ function watchedJson<T>(path: string, parse: (doc: any) => T): () => T {
 
 const normalise = (s: string) => s.replace(/[\s-]/g, "").toUpperCase();
 
+interface RegisterEntry {
+  readonly status: RegisterStatus;
+  /** The full name; when absent, given name and surname joined by a space. */
+  readonly name?: string;
+  readonly givenName?: string;
+  readonly surname?: string;
+}
+
+/** REQ-07: the registered name of an entry, when the entry has one. */
+function registeredName(e: RegisterEntry): RegisteredName | undefined {
+  const fullName = e.name ?? (e.givenName && e.surname ? `${e.givenName} ${e.surname}` : undefined);
+  if (!fullName) return undefined;
+  return { fullName, ...(e.givenName ? { givenName: e.givenName } : {}), ...(e.surname ? { surname: e.surname } : {}) };
+}
+
 /**
  * A file-backed stand-in for the population register (REQ-07), for the demo and tests:
- * `{ "people": { "<national id>": { "status": "alive", "name": "..." } } }`. Production wires
- * an adapter to the real register behind the same port.
+ * `{ "people": { "<national id>": { "status": "alive", "givenName": "...", "surname": "...", "name": "<full name>" } } }`
+ * (`name` defaults to given name and surname). Production wires an adapter to the real register
+ * behind the same port.
  */
 export function fileRegister(path: string): PopulationRegister {
-  const load = watchedJson(path, (doc: { people?: Record<string, { status: RegisterStatus; name?: string }> }) => {
+  const load = watchedJson(path, (doc: { people?: Record<string, RegisterEntry> }) => {
     if (!doc?.people || typeof doc.people !== "object") throw new CaError("config", `register file ${path} has no 'people' object`);
-    for (const [k, v] of Object.entries(doc.people)) if (!STATUSES.includes(v?.status)) throw new CaError("config", `register file ${path}: ${k} has unknown status '${v?.status}'`);
+    for (const [k, v] of Object.entries(doc.people)) {
+      if (!STATUSES.includes(v?.status)) throw new CaError("config", `register file ${path}: ${k} has unknown status '${v?.status}'`);
+      for (const f of ["name", "givenName", "surname"] as const)
+        if (v[f] !== undefined && (typeof v[f] !== "string" || v[f].length === 0)) throw new CaError("config", `register file ${path}: ${k}.${f} must be a non-empty string`);
+    }
     return doc.people;
   });
   return {
     source: `file:${path}`,
     async lookup(nationalId) {
       const e = load()[normalise(nationalId)];
-      return e ? { status: e.status, ...(e.name ? { name: e.name } : {}) } : { status: "not-found" };
+      if (!e) return { status: "not-found" };
+      const name = registeredName(e);
+      return { status: e.status, ...(name ? { name } : {}) };
     },
   };
 }

@@ -6,6 +6,7 @@ import { loadWorkflows, type Workflow } from "../policy/workflow.js";
 import { KeyedHasher } from "../ra/national-id.js";
 import { Onboarding } from "../ra/onboarding.js";
 import { OrderService } from "../ra/order-service.js";
+import { validatedDomains } from "../ra/subject-builder.js";
 import { RevocationDesk } from "../ra/revocation-desk.js";
 import { RoleGrants } from "../ra/role-grants.js";
 import { loadRolesPolicy, type RolesPolicy } from "../policy/roles-policy.js";
@@ -111,7 +112,7 @@ export async function bootstrapStaff(rt: Runtime, ra: Ra, input: {
   const cert = await ra.certs.issue({
     profileId: "ra-officer", publicKey: input.publicKey, requestedBy: `operator:${input.operator}`,
     subject: { CN: input.name, O: org.name, organizationIdentifier: `NTR${org.country}-${org.orgNumber}`, C: org.country, serialNumber: person.id },
-    ...(input.email ? { email: input.email } : {}),
+    ...(input.email ? { email: input.email } : {}), validatedEmailDomains: validatedDomains(org), // REQ-01
   });
   await ra.directory.addCredential(cert.serial, person.id, now, audit("officer.credential", "person", person.id, { serial: cert.serial, bootstrap: true }));
   const rec = await rt.store.get(cert.serial);

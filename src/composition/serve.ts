@@ -23,6 +23,7 @@ import { openDelivery, type Delivery } from "./delivery.js";
 import { openSelfService } from "./self-service.js";
 import { APP_ROOT } from "./config.js";
 import { newId } from "../shared/ids.js";
+import type { Clock } from "../shared/clock.js";
 import { loadOcspIssuers, openRuntime, type Runtime } from "./runtime.js";
 import { tryWriterLock, type WriterLock } from "../store/writer-lock.js";
 import { CaError } from "../shared/ca-error.js";
@@ -62,6 +63,8 @@ export interface ServiceOptions {
   readonly onLeaseLost?: (e: Error) => void;
   /** Aborts a standby's wait for the lease. */
   readonly signal?: AbortSignal;
+  /** The service's clock (tests: a FixedClock to age approvals and deadlines); default the system clock. */
+  readonly clock?: Clock;
 }
 
 /** A loop that never overlaps itself and never lets an error escape. */
@@ -128,7 +131,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   let runtime: Runtime;
   try {
     runtime = await openRuntime(config, writer ? {
-      recover: true,
+      recover: true, ...(opts.clock ? { clock: opts.clock } : {}),
       fence: () => {
         if (fencedBy) throw new CaError("unavailable", `this process no longer holds the writer lease (${fencedBy.message})`);
       },

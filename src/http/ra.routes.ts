@@ -91,7 +91,7 @@ export function orderJson(o: OrderView & { version?: number; workflowId?: string
   return {
     id: o.id, state: o.state, version: o.version, workflow: o.workflowId, organisationId: o.organisationId, applicantId: o.applicantPersonId, purpose: o.purpose,
     profile: o.profileId, termsVersion: o.termsVersion, registerCheck: o.registerCheck, certificateSerial: o.certSerial, renewalOf: o.renewalOf,
-    handedOutAt: o.handedOutAt, identifications: o.identifications.map((i) => ({ by: i.officerId, at: i.at, documentType: i.document.type, faceCompared: i.faceCompared, byEid: i.byEid === true })),
+    handedOutAt: o.handedOutAt, approvedAt: o.approvedAt, identifications: o.identifications.map((i) => ({ by: i.officerId, at: i.at, documentType: i.document.type, faceCompared: i.faceCompared, byEid: i.byEid === true })),
   };
 }
 

@@ -11,6 +11,15 @@ export interface AttributeRule {
   readonly maxLength?: number;
 }
 
+/**
+ * REQ-01: where `outsideValidatedDomain` is set, an e-mail SAN goes into the certificate only
+ * within a domain the subject's organisation validated (the domain or a subdomain of it); an
+ * address outside is left out (`omit`) or refuses issuance (`refuse`).
+ */
+export interface EmailRule extends AttributeRule {
+  readonly outsideValidatedDomain?: "omit" | "refuse";
+}
+
 /** A certificate profile, loaded from `policies/profiles/*.yaml` and frozen. */
 export interface CertificateProfile {
   readonly id: string;
@@ -26,7 +35,7 @@ export interface CertificateProfile {
   /** Whether a PKCS#10 request may carry the public key. */
   readonly csr: "allowed" | "forbidden";
   readonly subject: Readonly<Record<string, AttributeRule>>;
-  readonly subjectAltName: { readonly email?: AttributeRule; readonly upn?: AttributeRule };
+  readonly subjectAltName: { readonly email?: EmailRule; readonly upn?: AttributeRule };
   readonly basicConstraints: { readonly ca: boolean; readonly pathLen?: number };
   readonly keyUsage: readonly string[];
   readonly extendedKeyUsage: readonly string[];

@@ -11,6 +11,16 @@ const attributeRule = {
   },
 } as const;
 
+/**
+ * REQ-01: an e-mail SAN only within a domain the subject's organisation validated. Where the rule
+ * is set, an address outside those domains is left out of the certificate (omit) or stops
+ * issuance (refuse).
+ */
+const emailRule = {
+  ...attributeRule,
+  properties: { ...attributeRule.properties, outsideValidatedDomain: { enum: ["omit", "refuse"] } },
+} as const;
+
 export const PROFILE_SCHEMA = {
   $id: "cardpki:certificate-profile",
   type: "object",
@@ -49,7 +59,7 @@ export const PROFILE_SCHEMA = {
     subjectAltName: {
       type: "object",
       additionalProperties: false,
-      properties: { email: attributeRule, upn: attributeRule },
+      properties: { email: emailRule, upn: attributeRule },
     },
     basicConstraints: {
       type: "object",

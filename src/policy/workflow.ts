@@ -15,7 +15,7 @@ export const GUARD_NAMES = [
   "document-not-expired", "face-compared", "distinct-identifiers", "identifications-complete", "not-an-identifier",
   "second-identification", "activation-code-separate-channel", "within-activation-deadline", "activation-deadline-passed",
   "applicant-token", "existing-eid-valid", "card-of-this-order", "activation-code-correct", "public-key-present",
-  "document-not-reported", "knowledge-score",
+  "document-not-reported", "knowledge-score", "approval-current",
 ] as const;
 export type GuardName = (typeof GUARD_NAMES)[number];
 
@@ -48,6 +48,8 @@ export interface Workflow {
   readonly identifications: number;
   readonly acceptedDocuments: readonly string[];
   readonly activationDeadlineDays: number;
+  /** An approval ages out: production must start and finish within this many days of it (guard approval-current). */
+  readonly approvalValidDays: number;
   /** RFC 5280 5.3.1 reason used when a card is revoked because it was not activated in time (REQ-15). */
   readonly expiryRevocationReason: string;
   /** May officer cards (profile ra-officer) be ordered through this workflow (REQ-02: LoA3 only)? */
@@ -78,7 +80,7 @@ export interface KnowledgeQuestions {
 
 const SCHEMA = {
   type: "object", additionalProperties: false,
-  required: ["id", "version", "cps", "loa", "profiles", "identifications", "acceptedDocuments", "activationDeadlineDays", "expiryRevocationReason", "officerCards", "card", "delivery", "separation", "transitions"],
+  required: ["id", "version", "cps", "loa", "profiles", "identifications", "acceptedDocuments", "activationDeadlineDays", "approvalValidDays", "expiryRevocationReason", "officerCards", "card", "delivery", "separation", "transitions"],
   properties: {
     id: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{1,62}$" },
     version: { type: "integer", minimum: 1 },
@@ -88,6 +90,7 @@ const SCHEMA = {
     identifications: { type: "integer", minimum: 1, maximum: 5 },
     acceptedDocuments: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", pattern: "^[a-z][a-z-]{1,40}$" } },
     activationDeadlineDays: { type: "integer", minimum: 1, maximum: 365 },
+    approvalValidDays: { type: "integer", minimum: 1, maximum: 365 },
     expiryRevocationReason: { enum: ["cessationOfOperation", "superseded", "unspecified", "privilegeWithdrawn"] },
     officerCards: { type: "boolean" },
     card: {
@@ -185,6 +188,9 @@ export function checkWorkflow(w: Workflow, source: string): void {
     else fail(`'${t.action}' into IDENTIFIED must be done by an officer or (renewal) the holder`);
   }
   for (const t of into("PRODUCED")) need(t, ["public-key-present"], "REQ-14: a certificate only for the key on the card");
+  // An approval ages out: the identifications and register answer behind it must be recent when the card is made.
+  for (const t of [...into("PRODUCED"), ...into("IN_PRODUCTION").filter((x) => x.from.includes("APPROVED"))])
+    need(t, ["approval-current"], "REQ-03, REQ-07: production only within approvalValidDays of the approval");
   for (const t of into("APPROVED")) need(t, ["identifications-complete"], "REQ-03: release only after the identifications");
   for (const t of into("HANDED_OUT")) {
     if (w.loa === 3) need(t, HANDOUT_LOA3, "REQ-04: a third officer hands out after a second identification");

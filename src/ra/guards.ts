@@ -143,6 +143,13 @@ export const GUARDS: Readonly<Record<GuardName, Guard>> = {
       return score >= q.passScore ? undefined : `the control questions scored ${score}, ${q.passScore} are needed`;
     },
   },
+  "approval-current": {
+    citation: "REQ-03, REQ-07",
+    check: ({ order, workflow, now }) =>
+      !order.approvedAt ? "the order has no recorded approval"
+      : now.getTime() <= order.approvedAt.getTime() + workflow.approvalValidDays * DAY ? undefined
+      : `the approval of ${order.approvedAt.toISOString()} is older than ${workflow.approvalValidDays} days; the applicant must be identified and approved again`,
+  },
   "activation-deadline-passed": {
     citation: "REQ-15",
     check: ({ order, workflow, now }) =>

@@ -8,8 +8,10 @@ import { availableActions, decide, transitionFrom } from "./workflow-engine.js";
 import type { DirectoryStore } from "./directory.js";
 import type { KeyedHasher } from "./national-id.js";
 import { orderAfter, type ActionInput, type Actor, type Channel, type Notification, type OrderActor, type OrderChange, type OrderStore, type OrderView } from "./order.js";
-import type { CardCertificates, DocumentRegister, PopulationRegister } from "./ports.js";
+import type { CardCertificates, DocumentRegister, PopulationRegister, RegisteredName } from "./ports.js";
 import { actorId, requireRole, requireScope } from "./actor-checks.js";
+import { certificateSubject, registeredNameFrom } from "./subject-builder.js";
+import { requireActivatedEid, supersedeRenewedEid } from "./renewal.js";
 import { humanIdOf, isHuman } from "./human.js";
 
 /** REQ-10: the step an actor took, by human, for the order's separation matrix. */
@@ -84,8 +86,8 @@ export class OrderService {
     return Array.from(b, (x) => CODE_ALPHABET[x % 32]).join("");
   }
 
-  /** REQ-07: the register must know the person and not mark them deceased, missing or incapacitated. */
-  private async registerCheck(nationalId: string): Promise<{ ok: boolean; status: string; source: string }> {
+  /** REQ-07: the register must know the person and not mark them deceased, missing or incapacitated; its name is the certificate's. */
+  private async registerCheck(nationalId: string): Promise<{ ok: boolean; status: string; source: string; name: RegisteredName }> {
     const { register } = this.deps;
     let r;
     try {
@@ -95,7 +97,7 @@ export class OrderService {
     }
     if (r.status !== "alive")
       throw new CaError("policy-violation", `the authoritative register (${register.source}) answers '${r.status}' for this person; no card order (REQ-07)`, { registerStatus: r.status });
-    return { ok: true, status: r.status, source: register.source };
+    return { ok: true, status: r.status, source: register.source, name: registeredNameFrom(r, register.source) };
   }
 
   /** An officer orders a card for a person bound to their organisation (REQ-01, REQ-02, REQ-07, REQ-21). */
@@ -126,13 +128,15 @@ export class OrderService {
     const { person, organisation: org } = bound;
     if (this.deps.hasher.hash("national-id", input.nationalId) !== person.nationalIdHash) throw new CaError("policy-violation", "the national ID number does not match the eID holder");
     if (org.status !== "active") throw new CaError("policy-violation", `organisation ${org.orgNumber} is not active (REQ-01)`);
+    await requireActivatedEid(this.deps.orders, actor.credentialSerial, person.id); // REQ-11, REQ-16
     // REQ-11: at LoA3 the identity data is re-verified against the register (we do it at every level).
     const register = await this.registerCheck(input.nationalId);
     return this.open(actor, { personId: person.id, organisationId: org.id, email: person.email, workflow: w, purpose: "holder", register, renewalOf: actor.credentialSerial });
   }
 
-  private async open(actor: Actor, o: { personId: string; organisationId: string; email: string | undefined; workflow: Workflow; purpose: "holder" | "officer"; register: { ok: boolean; status: string; source: string }; renewalOf?: string }): Promise<OrderView> {
+  private async open(actor: Actor, o: { personId: string; organisationId: string; email: string | undefined; workflow: Workflow; purpose: "holder" | "officer"; register: { ok: boolean; status: string; source: string; name: RegisteredName }; renewalOf?: string }): Promise<OrderView> {
     const { clock, random } = this.deps;
+    const { name: registeredName, ...register } = o.register;
     const now = clock.now();
     const id = newId(random);
     const token = this.token(24);
@@ -143,13 +147,13 @@ export class OrderService {
     };
     await this.deps.orders.create({
       id, organisationId: o.organisationId, applicantId: o.personId, workflowId: o.workflow.id, workflowVersion: o.workflow.version, purpose: o.purpose,
-      profileId: o.purpose === "officer" ? "ra-officer" : o.workflow.profiles[0]!, at: now, register: o.register, applicantTokenHash: sha256Hex(token),
+      profileId: o.purpose === "officer" ? "ra-officer" : o.workflow.profiles[0]!, at: now, register, registeredName, applicantTokenHash: sha256Hex(token),
       ...(o.renewalOf ? { renewalOf: o.renewalOf } : {}),
       ...((r) => (r ? { requestedBy: r } : {}))(stepBy(actor, "request", now)),
     }, {
       id: newId(random), at: now, actor: actorId(actor), action: o.renewalOf ? "order.renew" : "order.create", objectType: "order", objectId: id, outcome: "success",
       organisationId: o.organisationId, policy: `${o.workflow.id}@${o.workflow.version}`,
-      details: { workflow: `${o.workflow.id}@${o.workflow.version}`, purpose: o.purpose, register: o.register, renewalOf: o.renewalOf, applicant: o.personId },
+      details: { workflow: `${o.workflow.id}@${o.workflow.version}`, purpose: o.purpose, register, renewalOf: o.renewalOf, applicant: o.personId },
     }, notification);
     return (await this.deps.orders.load(id))!;
   }
@@ -257,6 +261,7 @@ export class OrderService {
     const change: { -readonly [K in keyof OrderChange]: OrderChange[K] } = { orderId, expectedVersion: order.version, to: d.to, at: now };
     const notifications: Notification[] = [];
     let issued: string | undefined;
+    let emailSan: string | undefined;
 
     if (action === "accept-terms") change.termsVersion = input.termsVersion!;
     if (action === "identify" && input.document)
@@ -267,16 +272,14 @@ export class OrderService {
       if (!st || st.status !== "good" || st.notAfter <= now) throw new CaError("policy-violation", "the eID presented is not valid (REQ-11)");
       change.identification = { kind: "eid", byEid: true, officerId: actor.personId!, ...(actor.humanId ? { humanId: actor.humanId } : {}), at: now, document: { type: "eid", numberHash: st.serial, expires: st.notAfter }, faceCompared: false };
     }
+    if (d.to === "APPROVED") change.approvedAt = now;
     if (d.to === "PRODUCED") {
       // REQ-14: the certificate is for the key generated on the card; issued before the order moves.
-      const { person, organisation: org } = (await directory.personWithOrganisation(order.applicantPersonId))!;
-      const cert = await certs.issue({
-        profileId: order.profileId, publicKey: input.publicKey!, requestedBy: actorId(actor),
-        subject: { CN: person.name, O: org.name, organizationIdentifier: `NTR${org.country}-${org.orgNumber}`, C: org.country, serialNumber: person.id },
-        ...(person.email ? { email: person.email } : {}),
-      });
+      // REQ-07, REQ-01, REQ-21: the subject from the register's answer, the e-mail only in a validated domain, a person still bound.
+      const cert = await certs.issue({ profileId: order.profileId, publicKey: input.publicKey!, requestedBy: actorId(actor), ...(await certificateSubject({ orders, directory }, order)) });
       issued = cert.serial;
       change.certSerial = cert.serial;
+      if (cert.omittedEmails?.length) emailSan = "omitted: outside the organisation's validated domains (REQ-01)";
     }
     if (d.to === "HANDED_OUT") {
       change.handedOutAt = now;
@@ -305,7 +308,7 @@ export class OrderService {
         from: order.state, to: d.to, workflow: `${workflow.id}@${workflow.version}`, guards: d.transition.guards, documentType: input.document?.type,
         ...(input.documentRegister ? { documentRegister: input.documentRegister.source } : {}),
         ...(d.transition.guards.includes("knowledge-score") ? { knowledgeAnsweredRight: Object.keys(input.knowledgeAnswers ?? {}).filter((k) => input.knowledgeAnswers![k]) } : {}),
-        ...(actor.credentialSerial ? { credential: actor.credentialSerial } : {}), ...(issued ? { certificate: issued } : {}),
+        ...(actor.credentialSerial ? { credential: actor.credentialSerial } : {}), ...(issued ? { certificate: issued } : {}), ...(emailSan ? { emailSan } : {}),
       },
     });
     if (!ok) {
@@ -316,6 +319,7 @@ export class OrderService {
     if (d.to === "EXPIRED" && order.certSerial) await certs.revoke(order.certSerial, workflow.expiryRevocationReason, "system:expiry"); // REQ-15
     // REQ-14: no valid certificate for a key that is not on a card the order goes on with.
     if (change.certSerial === null && order.certSerial) await certs.revoke(order.certSerial, "superseded", actorId(actor));
+    if (d.to === "ACTIVE") await supersedeRenewedEid(certs, order); // REQ-11: the new card replaces the eID it was ordered with
     return orderAfter(order, change);
   }
 }

@@ -3,6 +3,7 @@ import type { AuditEvent } from "../ca/ports.js";
 /** The audit event the RA writes (the CA port's shape), for modules that see the CA only through the RA. */
 export type { AuditEvent };
 import type { OrderState } from "../policy/workflow.js";
+import type { RegisteredName } from "./ports.js";
 
 export type Role = "ra-officer" | "ra-admin" | "auditor" | "ca-operator" | "service-owner-staff";
 
@@ -72,6 +73,8 @@ export interface OrderView {
   readonly termsVersion?: string;
   readonly registerCheck?: { readonly ok: boolean; readonly at: Date };
   readonly handedOutAt?: Date;
+  /** When the order was approved; the approval ages out after the workflow's approvalValidDays. */
+  readonly approvedAt?: Date;
   readonly purpose: "holder" | "officer";
   readonly profileId: string;
   readonly certSerial?: string;
@@ -117,6 +120,7 @@ export interface OrderChange {
   readonly at: Date;
   readonly termsVersion?: string;
   readonly handedOutAt?: Date;
+  readonly approvedAt?: Date;
   readonly identification?: Identification & { readonly kind: "identify" | "hand-out" | "eid" };
   /** null: the order no longer has a certificate (production failed, the certificate was revoked). */
   readonly certSerial?: string | null;
@@ -144,6 +148,7 @@ export function orderAfter<O extends OrderView & { readonly version: number }>(o
     ...(c.actor ? { actors: [...(o.actors ?? []), c.actor] } : {}),
     ...(c.termsVersion !== undefined ? { termsVersion: c.termsVersion } : {}),
     ...(c.handedOutAt !== undefined ? { handedOutAt: c.handedOutAt } : {}),
+    ...(c.approvedAt !== undefined ? { approvedAt: c.approvedAt } : {}),
     ...(c.activationCodeHash !== undefined ? { activationCodeHash: c.activationCodeHash } : {}),
   };
 }
@@ -176,6 +181,8 @@ export interface NewOrder {
   readonly register: { readonly ok: boolean; readonly status: string; readonly source: string };
   readonly renewalOf?: string;
   readonly applicantTokenHash: string;
+  /** REQ-07: the name the register answered, recorded with the order (sealed at rest, REQ-29); the certificate's name. */
+  readonly registeredName: RegisteredName;
   /** Who requested the order (REQ-10: recorded as the step "request"). */
   readonly requestedBy?: OrderActor;
 }
@@ -194,6 +201,8 @@ export interface OrderStore {
   liveCertificatesOf(personId: string): Promise<string[]>;
   /** Orders not yet finished (before ACTIVE/REJECTED/CANCELLED/EXPIRED), of one organisation or all, newest first. */
   listOpen(organisationId: string | undefined, limit: number): Promise<(OrderView & { readonly version: number; readonly workflowId: string })[]>;
+  /** REQ-07: the registered name recorded when the order was created (undefined for orders from before it was recorded). */
+  registeredName(orderId: string): Promise<RegisteredName | undefined>;
   /** The order a card certificate was issued for. */
   byCertificate(serial: string): Promise<(OrderView & { readonly workflowId: string }) | undefined>;
 }

@@ -4,10 +4,12 @@ export interface CardCertificates {
   issue(req: {
     readonly profileId: string;
     readonly publicKey: Uint8Array;
-    readonly subject: { readonly CN: string; readonly O: string; readonly organizationIdentifier: string; readonly C: string; readonly serialNumber?: string };
+    readonly subject: { readonly CN: string; readonly GN?: string; readonly SN?: string; readonly O: string; readonly organizationIdentifier: string; readonly C: string; readonly serialNumber?: string };
     readonly email?: string;
+    /** REQ-01: the domains the subject's organisation validated; the profile omits or refuses an e-mail outside them. */
+    readonly validatedEmailDomains?: readonly string[];
     readonly requestedBy: string;
-  }): Promise<{ readonly serial: string; readonly notAfter: Date }>;
+  }): Promise<{ readonly serial: string; readonly notAfter: Date; readonly omittedEmails?: readonly string[] }>;
   /** Revokes; a certificate already revoked for good is left as it is (idempotent repair). */
   revoke(serial: string, reason: string, actor: string): Promise<void>;
   suspend(serial: string, actor: string): Promise<void>;
@@ -28,10 +30,18 @@ export interface CertificateStatus {
 
 export type RegisterStatus = "alive" | "deceased" | "missing" | "incapacitated" | "not-found";
 
+/** REQ-07: the person's name as the authoritative register holds it; the certificate's name comes from here. */
+export interface RegisteredName {
+  /** The whole name as registered (the certificate's CN). */
+  readonly fullName: string;
+  readonly givenName?: string;
+  readonly surname?: string;
+}
+
 /** REQ-07: the authoritative population register, an external system behind an adapter. */
 export interface PopulationRegister {
   readonly source: string;
-  lookup(nationalId: string): Promise<{ readonly status: RegisterStatus; readonly name?: string }>;
+  lookup(nationalId: string): Promise<{ readonly status: RegisterStatus; readonly name?: RegisteredName }>;
 }
 
 /** REQ-05: a register of identity documents reported lost or stolen (police, passport authority), behind an adapter. */

@@ -1,6 +1,7 @@
 import type { Knex } from "knex";
 import type { AuditEvent } from "../ca/ports.js";
 import type { NewOrder, Notification, OrderActor, OrderChange, OrderStore, OrderView } from "../ra/order.js";
+import type { RegisteredName } from "../ra/ports.js";
 import type { OrderState } from "../policy/workflow.js";
 import { insertChunked } from "./database.js";
 import { commitQueueOf, type AuditSink, type BatchWrite, type CommitQueue } from "./commit-queue.js";
@@ -10,12 +11,16 @@ import { outboxRow } from "./outbox.store.js";
 const date = (v: unknown) => (v == null ? undefined : new Date(Number(v)));
 const opt = <K extends string, V>(k: K, v: V | null | undefined) => (v == null ? {} : ({ [k]: v } as { [P in K]: V }));
 
-function orderRow(o: NewOrder): Record<string, unknown> {
+/** REQ-07, REQ-29: where an order's registered name is sealed (its row). */
+const registeredNamePlace = (id: string) => ({ table: "orders", column: "registered_name", id });
+
+function orderRow(o: NewOrder, cipher: FieldCipher): Record<string, unknown> {
   return {
     id: o.id, organisation_id: o.organisationId, applicant_id: o.applicantId, workflow_id: o.workflowId, workflow_version: o.workflowVersion,
     state: "REQUESTED", version: 0, purpose: o.purpose, profile_id: o.profileId, renewal_of: o.renewalOf ?? null,
     register_ok: o.register.ok, register_at: o.at.getTime(), register_status: o.register.status, register_source: o.register.source,
     applicant_token_hash: o.applicantTokenHash, created_at: o.at.getTime(), updated_at: o.at.getTime(),
+    registered_name: cipher.seal(JSON.stringify(o.registeredName), registeredNamePlace(o.id)),
   };
 }
 
@@ -51,6 +56,7 @@ async function compareAndSet(trx: Knex.Transaction, cs: readonly OrderChange[]):
   column("cert_serial", (c) => c.certSerial);
   column("activation_code_hash", (c) => c.activationCodeHash);
   column("activated_at", (c) => c.activatedAt?.getTime());
+  column("approved_at", (c) => c.approvedAt?.getTime());
   const rows: { id: string }[] = await trx("orders")
     .where((q) => {
       for (const c of cs) q.orWhere((w) => w.where("id", c.orderId).andWhere("version", c.expectedVersion));
@@ -65,7 +71,7 @@ const notRevokedForGood = (q: Knex.QueryBuilder) => q.whereNull("c.revoked_at").
 /** `outbox`: the op's messages as rows, sealed before the op joins the queue (REQ-29), not while the batch holds the writer. */
 type Op =
   | { readonly kind: "change"; readonly change: OrderChange; readonly audit: AuditEvent; readonly outbox: readonly Record<string, unknown>[] }
-  | { readonly kind: "create"; readonly order: NewOrder; readonly audit: AuditEvent; readonly outbox: readonly Record<string, unknown>[] };
+  | { readonly kind: "create"; readonly row: Record<string, unknown>; readonly actor?: Record<string, unknown>; readonly audit: AuditEvent; readonly outbox: readonly Record<string, unknown>[] };
 
 
 /**
@@ -99,6 +105,7 @@ export class KnexOrderStore implements OrderStore {
       ...opt("termsVersion", o.terms_version as string | null),
       ...(o.register_ok != null ? { registerCheck: { ok: !!o.register_ok, at: new Date(Number(o.register_at)) } } : {}),
       ...opt("handedOutAt", date(o.handed_out_at)),
+      ...opt("approvedAt", date(o.approved_at)),
       ...opt("certSerial", o.cert_serial as string | null),
       ...opt("renewalOf", o.renewal_of as string | null),
       ...opt("applicantTokenHash", o.applicant_token_hash as string | null),
@@ -145,6 +152,13 @@ export class KnexOrderStore implements OrderStore {
     return this.loadWhere({ id: orderId });
   }
 
+  async registeredName(orderId: string): Promise<RegisteredName | undefined> {
+    const r = await this.reader("orders").where({ id: orderId }).first("registered_name");
+    if (r?.registered_name == null) return undefined;
+    await this.cipher.ready(r.registered_name);
+    return JSON.parse(this.cipher.open(r.registered_name, registeredNamePlace(orderId))) as RegisteredName;
+  }
+
   byCertificate(serial: string): Promise<(OrderView & { workflowId: string }) | undefined> {
     return this.loadWhere({ cert_serial: serial });
   }
@@ -154,13 +168,14 @@ export class KnexOrderStore implements OrderStore {
   }
 
   async create(order: NewOrder, audit: AuditEvent, notification: Notification): Promise<void> {
-    await this.queue.run(this.write, { kind: "create", order, audit, outbox: [outboxRow(notification, this.cipher)] });
+    // The row (with the registered name) is sealed before the op joins the queue, as the outbox is.
+    await this.queue.run(this.write, { kind: "create", row: orderRow(order, this.cipher), ...(order.requestedBy ? { actor: actorRow(order.id, order.requestedBy) } : {}), audit, outbox: [outboxRow(notification, this.cipher)] });
   }
 
   private async writeBatch(trx: Knex.Transaction, ops: readonly Op[], audit: AuditSink): Promise<boolean[]> {
     const done = ops.map((o) => o.kind === "create");
-    await insertChunked(trx, "orders", ops.flatMap((o) => (o.kind === "create" ? [orderRow(o.order)] : [])));
-    await insertChunked(trx, "order_actors", ops.flatMap((o) => (o.kind === "create" && o.order.requestedBy ? [actorRow(o.order.id, o.order.requestedBy)] : [])));
+    await insertChunked(trx, "orders", ops.flatMap((o) => (o.kind === "create" ? [o.row] : [])));
+    await insertChunked(trx, "order_actors", ops.flatMap((o) => (o.kind === "create" && o.actor ? [o.actor] : [])));
     // The first change of each order goes into the shared compare-and-set; a second change of
     // the same order in the batch runs after it on its own, as it would have in sequence.
     const first = new Map<string, number>();

@@ -11,6 +11,7 @@ import { FieldCipher } from "./field-cipher.js";
 export const PERSONAL_DATA_COLUMNS: Readonly<Record<string, readonly string[]>> = {
   people: ["name", "email", "phone", "postal_address"],
   notifications: ["subject", "body"],
+  orders: ["registered_name"], // REQ-07: the register's answer, JSON
 };
 
 export interface SealReport {

@@ -114,7 +114,7 @@ describe(`delivery/outbox over SMTP, SMS gateway and print files (REQ-15) [${bac
       CARDPKI_DELIVERY_POLL_MS: "100", CARDPKI_DELIVERY_BACKOFF_SECONDS: "0.25", CARDPKI_DELIVERY_MAX_ATTEMPTS: "5", CARDPKI_DELIVERY_LEASE_SECONDS: "1",
     });
     const reg = JSON.parse(readFileSync(config.ra.registerFile, "utf8"));
-    for (let i = 1; i <= 40; i++) reg.people[`1975${String(i).padStart(4, "0")}${String(process.pid % 10000).padStart(4, "0")}`] = { status: "alive" };
+    for (let i = 1; i <= 40; i++) reg.people[`1975${String(i).padStart(4, "0")}${String(process.pid % 10000).padStart(4, "0")}`] = { status: "alive", givenName: "Registered", surname: `Recipient ${i}` };
     writeFileSync(config.ra.registerFile, JSON.stringify(reg));
     svc = await startService(config);
     base = new URL(svc.ra!.url);

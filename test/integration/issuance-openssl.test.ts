@@ -48,7 +48,7 @@ describe("CA issuance on SoftHSM2, judged by OpenSSL", function () {
       const subject = profileId === "ocsp-signer" ? { CN: "Demo OCSP Responder", O: "cardpki demo", C: "SE" } : ORG_SUBJECT;
       const san = profileId.includes("auth") ? { email: ["alice@example.se"], upn: ["alice@example.se"] } : profileId === "loa3-smartcard-sign" ? { email: ["alice@example.se"] } : {};
       const out = await rt.issuer.issue(rt.authority("demo-issuing"), {
-        profileId, csr: makeCsr(key), subject, san, requestedBy: "test", allowedKinds: [kind],
+        profileId, csr: makeCsr(key), subject, san, requestedBy: "test", allowedKinds: [kind], validatedEmailDomains: ["example.se"], // REQ-01
       });
       const pem = writeTemp(dir, `${profileId}.pem`, toPem("CERTIFICATE", out.der));
       const v = openssl(["verify", "-x509_strict", "-CAfile", rootPem, "-untrusted", chainPem, pem]);

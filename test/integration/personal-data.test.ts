@@ -18,6 +18,8 @@ import { CLI, demoEnv, type DemoEnv } from "../support/environment.js";
 import { testDatabases } from "../support/databases.js";
 
 const HOLDER = { nationalId: "197003033456", name: "Greta Lövgren-Pii", email: "greta.pii@example.org" };
+/** The holder's name in the demo population register (REQ-07): the certificate's name, not the one typed at binding. */
+const REGISTERED_NAME = "Cy Holder";
 const EMAIL = "pii-officer@example.org";
 
 async function refusal(p: Promise<unknown>): Promise<CaError> {
@@ -91,6 +93,11 @@ describe(`personal data encrypted at rest (REQ-29) on ${backend.name}`, function
     // No clear text anywhere in the raw rows (the token, the name, the email).
     const dump = JSON.stringify([await rt.db("people"), await rt.db("notifications")]);
     for (const secret of [HOLDER.name, HOLDER.email, EMAIL, token, orderId]) expect(dump).to.not.include(secret);
+    // REQ-07: the name the register answered is recorded with the order, sealed to its row.
+    const orderRow = await rt.db("orders").where({ id: orderId }).first();
+    expect(orderRow.registered_name).to.match(/^enc:v1:dk\d+:/);
+    expect(JSON.stringify(await rt.db("orders"))).to.not.include(REGISTERED_NAME);
+    expect((await ra.orderStore.registeredName(orderId))!.fullName).to.equal(REGISTERED_NAME);
     // The data key itself is in the database only wrapped.
     const keys = await rt.db("data_keys");
     expect(keys.length).to.be.greaterThan(0);
@@ -103,7 +110,7 @@ describe(`personal data encrypted at rest (REQ-29) on ${backend.name}`, function
       const dir = join(file, "..");
       // Read by a child process: opening and closing the file here would drop this process's SQLite locks (POSIX fcntl).
       const files = readdirSync(dir).filter((f) => f.startsWith("t.db")).map((f) => join(dir, f));
-      for (const secret of [HOLDER.name, HOLDER.email, token]) {
+      for (const secret of [HOLDER.name, HOLDER.email, token, REGISTERED_NAME]) {
         const g = spawnSync("grep", ["-c", "-a", "-F", secret, ...files], { encoding: "utf8" });
         expect(g.status, `${secret} found: ${g.stdout}`).to.equal(1); // grep: 1 = no line matched in any file
       }

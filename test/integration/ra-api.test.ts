@@ -83,7 +83,7 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     const config = loadConfig({ ...d.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" });
     // The demo register, plus the people of this test (REQ-07).
     const reg = JSON.parse(readFileSync(config.ra.registerFile, "utf8"));
-    for (let i = 0; i < 12; i++) reg.people[`19800101${String(1000 + i)}`] = { status: "alive" };
+    for (let i = 0; i < 12; i++) reg.people[`19800101${String(1000 + i)}`] = { status: "alive", givenName: "Registered", surname: `Person ${i}` };
     writeFileSync(config.ra.registerFile, JSON.stringify(reg));
     svc = await startService(config);
     expect(svc.ra, "RA API started").to.not.equal(undefined);

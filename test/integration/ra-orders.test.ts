@@ -52,7 +52,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
   let policy: ReturnType<typeof loadRevocationPolicy>;
   const clock = new FixedClock("2026-06-01T10:00:00Z");
   const hasher = new KeyedHasher(randomBytes(32));
-  const register: PopulationRegister = { source: "test", lookup: async (id) => ({ status: id === "196004044567" ? "deceased" : "alive" }) };
+  const register: PopulationRegister = { source: "test", lookup: async (id) => ({ status: id === "196004044567" ? "deceased" : "alive", name: { fullName: `Person ${id.slice(-4)}`, givenName: "Person", surname: id.slice(-4) } }) };
   const officer = (id: string): Actor => ({ kind: "officer", personId: id, humanId: `human-${id}`, roles: ["ra-officer"], organisationId: "org1", qualifiedUntil: new Date("2027-01-01") });
   const caOp: Actor = { kind: "officer", personId: "op", humanId: "human-op", roles: ["ca-operator"], organisationId: "so", serviceOwnerStaff: true };
   /** REQ-10: the LoA3 matrix wants an approver (who also releases) other than the identifiers o1, o2 and the hand-out officer o3. */

@@ -190,7 +190,7 @@ describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () 
     const d = (demo = await demoEnvReady(this, backend));
     config = loadConfig({ ...d.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" });
     const reg = JSON.parse(readFileSync(config.ra.registerFile, "utf8"));
-    for (let i = 0; i < 22; i++) reg.people[nid(i)] = { status: "alive" };
+    for (let i = 0; i < 22; i++) reg.people[nid(i)] = { status: "alive", givenName: "Registered", surname: `Applicant ${i}` };
     writeFileSync(config.ra.registerFile, JSON.stringify(reg));
     svc = await startService(config);
     expect(svc.ra, "RA API started").to.not.equal(undefined);

@@ -35,7 +35,7 @@ describe("ca/certificate-issuer", () => {
         const { issuer, ca, store } = setup();
         const key = testKey(kt);
         const out = await issuer.issue(ca, {
-          profileId, publicKey: key.spki, subject: ORG_SUBJECT, san: { email: ["alice@example.se"] }, requestedBy: "officer:1", allowedKinds: EE,
+          profileId, publicKey: key.spki, subject: ORG_SUBJECT, san: { email: ["alice@example.se"] }, requestedBy: "officer:1", allowedKinds: EE, validatedEmailDomains: ["example.se"],
         });
         const x = new X509Certificate(Buffer.from(out.der));
         expect(x.verify(createPublicKey({ key: Buffer.from(ca.signer.spki), format: "der", type: "spki" }))).to.equal(true);
@@ -153,7 +153,7 @@ describe("ca/lints", () => {
   const profile = PROFILES.get("loa3-smartcard-auth")!;
   const good = () => AsnConvert.parse(toArrayBuffer(buildTbs({ profile, issuer: ca, subject: ORG_SUBJECT, san: { email: ["a@example.se"] }, spki: testKey("P-256").spki, serial: newSerial(9, new SeqRandom()), now: NOW }).der), TBSCertificate);
   const lint = (tbs: TBSCertificate, p = profile) =>
-    runLints(ALL_LINTS, { tbsDer: new Uint8Array(AsnConvert.serialize(tbs)), profile: p, issuer: ca, selfSigned: false }).map((f) => f.id);
+    runLints(ALL_LINTS, { tbsDer: new Uint8Array(AsnConvert.serialize(tbs)), profile: p, issuer: ca, selfSigned: false, validatedEmailDomains: ["example.se"] }).map((f) => f.id);
 
   it("ok/a TBS built from each profile passes every lint", () => {
     for (const p of PROFILES.values()) {

@@ -20,7 +20,7 @@ const officer = (id: string, extra: Partial<Actor> = {}): Actor => ({ kind: "off
 const ident = (officerId: string): Identification => ({ officerId, at: NOW, document: doc(), faceCompared: true });
 const order = (state: OrderState, extra: Partial<OrderView> = {}): OrderView => ({
   id: "o1", organisationId: "org1", applicantPersonId: "applicant", state, identifications: [], registerCheck: { ok: true, at: NOW }, purpose: "holder",
-  profileId: "loa3-smartcard-auth", applicantTokenHash: "t1", certSerial: "c1", ...extra,
+  profileId: "loa3-smartcard-auth", applicantTokenHash: "t1", certSerial: "c1", approvedAt: new Date("2026-05-25T10:00:00Z"), ...extra,
 });
 const identifyInput: ActionInput = { document: doc(), faceCompared: true };
 const applicant: Actor = { kind: "applicant", roles: [] };
@@ -56,7 +56,10 @@ describe("policy/workflow (LoA workflows as data)", () => {
     ["an applicant action without the applicant's token", (w) => (w.transitions[0].guards = ["terms-version-current"]), /applicant-token/],
     ["a renewal identification without the register check", (w) => (w.transitions[2].guards = ["existing-eid-valid"]), /register-checked/],
     ["activation without the card of the order", (w) => (w.transitions[7].guards = ["within-activation-deadline"]), /card-of-this-order/],
-    ["production without the public key", (w) => (w.transitions[5].guards = ["not-own-order", "same-organisation"]), /public-key-present/],
+    ["production without the public key", (w) => (w.transitions[5].guards = ["not-own-order", "same-organisation", "approval-current"]), /public-key-present/],
+    ["production that ignores the age of the approval", (w) => (w.transitions[5].guards = ["not-own-order", "same-organisation", "public-key-present"]), /approval-current/],
+    ["start-production that ignores the age of the approval", (w) => (w.transitions[4].guards = ["not-own-order", "same-organisation"]), /approval-current/],
+    ["no approvalValidDays", (w) => delete w.approvalValidDays, /approvalValidDays/],
     ["LoA3 identify without the lost/stolen document check", (w) => (w.transitions[1].guards = w.transitions[1].guards.filter((g: string) => g !== "document-not-reported")), /document-not-reported/],
     ["LoA3 hand-out without the lost/stolen document check", (w) => (w.transitions[6].guards = w.transitions[6].guards.filter((g: string) => g !== "document-not-reported")), /document-not-reported/],
     ["knowledge-score but no questions", (w) => w.transitions[1].guards.push("knowledge-score"), /no knowledgeQuestions/],
@@ -116,6 +119,9 @@ describe("ra/workflow-engine (REQ-03/04/09/10/15/25)", () => {
     ["activation with another card", () => decide(LOA3, order("HANDED_OUT", { handedOutAt: NOW }), "activate", { ...holder, credentialSerial: "other" }, {}, NOW, TERMS), "card-of-this-order", /card of this order/],
     ["LoA2 activation with a wrong code", () => decide(LOA2, order("HANDED_OUT", { handedOutAt: NOW, activationCodeHash: "right" }), "activate", holder, { activationCodeHash: "wrong" }, NOW, TERMS), "activation-code-correct", /activation code/],
     ["production without the card's public key", () => decide(LOA3, order("IN_PRODUCTION"), "produce", staffCaOp, {}, NOW, TERMS), "public-key-present", /public key/],
+    ["start-production on an approval older than approvalValidDays", () => decide(LOA3, order("APPROVED", { approvedAt: new Date("2026-04-30T09:59:59Z") }), "start-production", officer("o1"), {}, NOW, TERMS), "approval-current", /older than 30 days.*identified and approved again/],
+    ["production on an approval that aged out while in production", () => decide(LOA3, order("IN_PRODUCTION", { approvedAt: new Date("2026-04-01T00:00:00Z") }), "produce", staffCaOp, { publicKey: Uint8Array.of(0x30, 1) }, NOW, TERMS), "approval-current", /older than 30 days/],
+    ["production of an order with no recorded approval", () => decide(LOA2, order("IN_PRODUCTION", { approvedAt: undefined }), "produce", staffCaOp, { publicKey: Uint8Array.of(0x30, 1) }, NOW, TERMS), "approval-current", /no recorded approval/],
     ["renewal on a LoA2 eID for a LoA3 card", () => decide(LOA3, order("TERMS_ACCEPTED", { renewalOf: "c0" }), "identify-by-eid", { ...holder, credentialSerial: "c0", loa: 2 }, {}, NOW, TERMS), "existing-eid-valid", /LoA3/],
     ["renewal with someone else's eID", () => decide(LOA3, order("TERMS_ACCEPTED", { renewalOf: "c0" }), "identify-by-eid", { ...holder, credentialSerial: "c0", personId: "mallory" }, {}, NOW, TERMS), "existing-eid-valid", /someone else/],
     ["a document reported stolen", () => decide(LOA3, order("TERMS_ACCEPTED"), "identify", officer("o1"), { ...identifyInput, documentRegister: { source: "police", reported: [{ document: "identity document", reason: "stolen" }] } }, NOW, TERMS), "document-not-reported", /reported stolen in police/],
@@ -154,7 +160,16 @@ describe("ra/workflow-engine (REQ-03/04/09/10/15/25)", () => {
     expect(availableActions(LOA3, order("IDENTIFIED", { identifications: [ident("o1")] }), officer("o2"), NOW).map((a) => a.action)).to.deep.equal(["identify", "reject"]);
     expect(availableActions(LOA3, order("IN_PRODUCTION"), officer("o1"), NOW)).to.deep.equal([]);
     expect(availableActions(LOA3, order("IN_PRODUCTION"), staffCaOp, NOW).map((a) => a.action)).to.deep.equal(["produce"]);
+    expect(availableActions(LOA3, order("APPROVED", { approvedAt: new Date("2026-04-01") }), officer("o1"), NOW).map((a) => a.action), "an aged approval offers no production").to.deep.equal(["reject"]);
     expect(availableActions(LOA3, order("TERMS_ACCEPTED"), officer("o1", { qualifiedUntil: new Date("2026-01-01") }), NOW).map((a) => a.action)).to.deep.equal(["reject"]);
+  });
+
+  it("ok/an approval is good for exactly approvalValidDays (LoA3 30, LoA2 60)", () => {
+    expect(LOA3.approvalValidDays).to.equal(30);
+    expect(LOA2.approvalValidDays).to.equal(60);
+    const edge = new Date(NOW.getTime() - 30 * 86_400_000);
+    expect(decide(LOA3, order("APPROVED", { approvedAt: edge }), "start-production", officer("o1"), {}, NOW, TERMS).to).to.equal("IN_PRODUCTION");
+    expect(decide(LOA2, order("APPROVED", { approvedAt: new Date(NOW.getTime() - 59 * 86_400_000) }), "start-production", officer("o1"), {}, NOW, TERMS).to).to.equal("IN_PRODUCTION");
   });
 
   it("ok/expiry: the system expires a card not activated in time, not before (REQ-15)", () => {

@@ -7,6 +7,7 @@ import { toHex } from "../../asn1/der.js";
 import { content, readTlv } from "../../asn1/der-reader.js";
 import { compiledPattern } from "../../policy/patterns.js";
 import { keyIdentifier } from "../spki.js";
+import { emailWithinDomains } from "../../shared/email-domain.js";
 import { findExtensions, readExtension } from "./extension-reader.js";
 import type { Lint } from "./lint.js";
 
@@ -112,6 +113,18 @@ export const extensionLints: Lint[] = [
         if (rules.email?.pattern !== undefined && !compiledPattern(rules.email.pattern).test(e)) return "SAN email does not match the profile pattern";
       }
       if (san && tbs.subject.length === 0 && !san.ext.critical) return "SAN must be critical when the subject is empty";
+      return undefined;
+    },
+  },
+  {
+    id: "san_email_within_validated_domain",
+    citation: "REQ-01 / CA/B S/MIME BR 3.2.2 (mailbox authority through the validated domain) / RFC 5280 4.2.1.6",
+    check: ({ tbs, profile, validatedEmailDomains }) => {
+      if (!profile.subjectAltName.email?.outsideValidatedDomain) return undefined;
+      const san = readExtension(tbs, OID.extSubjectAltName, SubjectAlternativeName);
+      for (const gn of san ? [...san.value] : [])
+        if (gn.rfc822Name !== undefined && !emailWithinDomains(gn.rfc822Name, validatedEmailDomains ?? []))
+          return `SAN email ${JSON.stringify(gn.rfc822Name)} is outside the organisation's validated domains (${(validatedEmailDomains ?? []).join(", ") || "none"})`;
       return undefined;
     },
   },

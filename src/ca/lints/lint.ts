@@ -10,6 +10,8 @@ export interface LintContext {
   readonly profile: CertificateProfile;
   readonly issuer: Authority;
   readonly selfSigned: boolean;
+  /** REQ-01: the e-mail domains the subject's organisation validated (empty: none). */
+  readonly validatedEmailDomains?: readonly string[];
 }
 
 /** One rule, with the document it comes from (model: boulder linter/lints/cpcps). */

@@ -12,7 +12,7 @@ import { nameToString } from "../../asn1/name.js";
 const issue: Command = {
   name: "issue",
   summary: "Issue a certificate from an infrastructure profile (ocsp-signer, ra-officer bootstrap). End-entity cards go through the RA.",
-  usage: "cert issue --profile ID --ca CA (--csr FILE | --public-key FILE) --subject 'CN=..,O=..,C=..' [--email E] [--upn U] [--out FILE]",
+  usage: "cert issue --profile ID --ca CA (--csr FILE | --public-key FILE) --subject 'CN=..,O=..,C=..' [--email E [--validated-domain D]] [--upn U] [--out FILE]",
   options: {
     profile: { type: "string", description: "certificate profile id (infrastructure kind only)" },
     ca: { type: "string", description: "issuing CA id (default: the only active one)" },
@@ -21,6 +21,7 @@ const issue: Command = {
     subject: { type: "string", description: "verified subject attributes, e.g. 'CN=OCSP 1,O=Org,C=SE'" },
     email: { type: "string", multiple: true, description: "rfc822Name SAN" },
     upn: { type: "string", multiple: true, description: "UPN otherName SAN" },
+    "validated-domain": { type: "string", multiple: true, description: "REQ-01: a domain the subject's organisation validated; profiles with an e-mail domain rule take --email only within these" },
     operator: { type: "string", description: "operator name recorded with the serial (default $USER)" },
     out: { type: "string", description: "write the PEM certificate here (refuses to overwrite) instead of stdout" },
   },
@@ -41,11 +42,13 @@ const issue: Command = {
         san: { ...(v.email ? { email: v.email as string[] } : {}), ...(v.upn ? { upn: v.upn as string[] } : {}) },
         requestedBy: operatorOf(v),
         allowedKinds: ["infrastructure"],
+        ...(v["validated-domain"] ? { validatedEmailDomains: v["validated-domain"] as string[] } : {}),
       });
     });
     const pem = toPem("CERTIFICATE", issued.der);
     if (out) writeFileSync(out, pem, { flag: "wx" });
     else process.stdout.write(pem);
+    if (issued.omittedEmails) console.error(`e-mail SAN left out (${issued.omittedEmails.join(", ")}): outside the validated domains; give --validated-domain (REQ-01)`);
     console.error(`issued serial ${issued.serial} (${issued.profileId}) by ${issued.issuerId}, valid until ${issued.notAfter.toISOString()}`);
     return 0;
   },

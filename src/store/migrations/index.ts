@@ -10,10 +10,15 @@ import * as m008 from "./008-data-keys.js";
 import * as m009 from "./009-portal-sessions.js";
 import * as m010 from "./010-delivery.js";
 import * as m011 from "./011-self-service.js";
-import * as m012 from "./012-separation-of-duties.js";
+import * as m012 from "./012-order-subject.js";
+import * as m013 from "./013-separation-of-duties.js";
 
 /** Migrations are compiled in, in order (no directory scan at run time). */
-const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [["001-certificates", m001], ["002-revocation", m002], ["003-crl-index", m003], ["004-ra", m004], ["005-ra-credentials", m005], ["006-cards", m006], ["007-audit-chain", m007], ["008-data-keys", m008], ["009-portal-sessions", m009], ["010-delivery", m010], ["011-self-service", m011], ["012-separation-of-duties", m012]];
+const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
+  ["001-certificates", m001], ["002-revocation", m002], ["003-crl-index", m003], ["004-ra", m004], ["005-ra-credentials", m005], ["006-cards", m006],
+  ["007-audit-chain", m007], ["008-data-keys", m008], ["009-portal-sessions", m009], ["010-delivery", m010], ["011-self-service", m011], ["012-order-subject", m012],
+  ["013-separation-of-duties", m013],
+];
 
 export const migrationSource: Knex.MigrationSource<[string, Knex.Migration]> = {
   getMigrations: async () => [...MIGRATIONS],
