@@ -123,7 +123,7 @@ describe(`separation of duties and least privilege: the negative matrix over mTL
     writeFileSync(rev, readFileSync(rev, "utf8").replace(/officerPerHour: \d+/, "officerPerHour: 3").replace(/organisationPerHour: \d+/, "organisationPerHour: 5"));
     const config = loadConfig({ ...demo.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1", CARDPKI_POLICY_DIR: policies });
     const reg = JSON.parse(readFileSync(config.ra.registerFile, "utf8"));
-    for (let i = 1; i < 60; i++) reg.people[nid(i)] = { status: "alive" };
+    for (let i = 1; i < 60; i++) reg.people[nid(i)] = { status: "alive", givenName: "Registered", surname: `Person ${i}` };
     writeFileSync(config.ra.registerFile, JSON.stringify(reg));
     svc = await startService(config);
     api = raClient(new URL(svc.ra!.url), readFileSync(config.ra.tlsCert, "utf8"));

@@ -22,7 +22,7 @@ const step = (action: string, a: Actor): OrderActor => ({ action, personId: a.pe
 const ident = (a: Actor): Identification => ({ officerId: a.personId!, humanId: a.humanId!, at: NOW, document: doc, faceCompared: true });
 const order = (state: OrderState, actors: OrderActor[], extra: Partial<OrderView> = {}): OrderView => ({
   id: "o1", organisationId: "org1", applicantPersonId: "applicant", applicantHumanId: "h-applicant", state, identifications: [], registerCheck: { ok: true, at: NOW }, purpose: "holder",
-  profileId: "loa3-smartcard-auth", applicantTokenHash: "t1", certSerial: "c1", actors, ...extra,
+  profileId: "loa3-smartcard-auth", applicantTokenHash: "t1", certSerial: "c1", approvedAt: NOW, actors, ...extra,
 });
 const identifyInput: ActionInput = { document: doc, faceCompared: true };
 const handOutInput: ActionInput = { secondIdentification: { document: doc, faceCompared: true } };
