@@ -27,6 +27,7 @@ import { openRa } from "../src/composition/ra.js";
 import { bootstrapDemoStaff } from "../src/composition/demo-setup.js";
 import { fileRegister } from "../src/composition/file-register.js";
 import type { Actor } from "../src/ra/order.js";
+import { humanIdOf } from "../src/ra/human.js";
 import { fixtureMakerRoot, produceAttested, trustFixtureMaker } from "../test/support/attestation-fixture.js";
 import { softwareAttestation } from "../test/support/piv-attestation-maker.js";
 
@@ -73,23 +74,24 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
   const until = new Date(Date.now() + 86_400_000 * 30);
   // The service owner's initial staff group (one bootstrap): ada administers, ed (ca-operator) produces.
   const { group } = await bootstrapDemoStaff(rt, ra, { operator: "bench" });
-  const member = (id: string): Actor => {
+  const member = async (id: string): Promise<Actor> => {
     const m = group.members.find((x) => x.id === id)!;
-    return { kind: "officer", personId: m.personId, roles: m.roles, organisationId: group.organisationId, serviceOwnerStaff: true };
+    const p = (await ra.directory.person(m.personId))!;
+    return { kind: "officer", personId: m.personId, humanId: humanIdOf(p.nationalIdHash), roles: m.roles, organisationId: group.organisationId, serviceOwnerStaff: true };
   };
-  const staff = member("ada");
-  const producer = member("ed");
+  const staff = await member("ada");
+  const producer = await member("ed");
   const org = await ra.onboarding.registerOrganisation(staff, { orgNumber: "5561110000", name: "Bench Kund AB", country: "SE" });
   await ra.onboarding.recordOnboardingEvidence(staff, org.id, { registrationCertificate: "bench", domain: "bench.example", domainValidationMethod: "dns-txt" });
   const officers: Actor[] = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 4; i++) {
     const p = await ra.onboarding.bindPerson(staff, org.id, { nationalId: `1980${String(i).padStart(8, "0")}`, name: `Officer ${i}` });
     await ra.onboarding.appointOfficer(staff, p.id, { roles: ["ra-officer"], qualification: "bench", qualifiedUntil: until });
-    officers.push({ kind: "officer", personId: p.id, roles: ["ra-officer"], organisationId: org.id, qualifiedUntil: until });
+    officers.push({ kind: "officer", personId: p.id, humanId: humanIdOf(p.nationalIdHash), roles: ["ra-officer"], organisationId: org.id, qualifiedUntil: until });
   }
   const applicants: { id: string; nationalId: string }[] = [];
   for (const n of people) applicants.push({ id: (await ra.onboarding.bindPerson(staff, org.id, { nationalId: n, name: `Holder ${n}` })).id, nationalId: n });
-  const [o1, o2, o3] = officers as [Actor, Actor, Actor];
+  const [o1, o2, o3, o4] = officers as [Actor, Actor, Actor, Actor]; // REQ-10: o1, o2 identify; o4 approves and releases; o3 hands out
   const doc = { type: "passport", number: "BENCH1234", expires: new Date("2035-01-01") };
   // The cards' part (key generation and attestation on the card) is made beforehand, as the old card keys were.
   const cards = Array.from({ length: 64 }, (_, i) => softwareAttestation(fixtureMakerRoot(), { cardSerial: 70_000_000 + i }));
@@ -102,14 +104,14 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
     await ra.orders.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: token, termsVersion: rt.config.ra.termsVersion, accepted: true });
     await ra.orders.act(o.id, "identify", o1, { document: doc, faceCompared: true });
     await ra.orders.act(o.id, "identify", o2, { document: doc, faceCompared: true });
-    await ra.orders.act(o.id, "approve", o2, {});
-    await ra.orders.act(o.id, "start-production", o1, {});
+    await ra.orders.act(o.id, "approve", o4, {});
+    await ra.orders.act(o.id, "start-production", o4, {});
     // The card station's part: the card recorded for the order, then production with the card's attestation (verified by the RA).
     const card = cards[k++ % cards.length]!;
     const produced = await produceAttested(rt, ra, o.id, producer, card);
     await ra.orders.act(o.id, "hand-out", o3, { secondIdentification: { document: doc, faceCompared: true } });
     // REQ-16: the station records the transport PIN replacement, the card (a software key here) signs the RA's challenge.
-    const holder: Actor = { kind: "holder", personId: a.id, roles: [], credentialSerial: produced.certSerial!, loa: 3, credentialOnHold: true };
+    const holder: Actor = { kind: "holder", personId: a.id, humanId: ra.hasher.hash("national-id", a.nationalId), roles: [], credentialSerial: produced.certSerial!, loa: 3, credentialOnHold: true };
     await ra.activation.recordPinReplacement(o3, o.id, {});
     const c = await ra.activation.challenge(holder, o.id);
     await ra.orders.act(o.id, "activate", holder, { challengeSignature: new Uint8Array(sign(c.hash, Buffer.from(c.message), card.privateKey)) });

@@ -13,6 +13,22 @@ export interface EvidenceIdentification {
   readonly faceCompared: boolean;
 }
 
+/** REQ-10: one step of the order and the human who took it ("request": the order's creation). */
+export interface EvidenceActor {
+  readonly action: string;
+  readonly personId: string;
+  readonly humanId: string;
+  readonly at: number;
+}
+
+/** The workflow's separation matrix judged on this order's recorded actors (REQ-10). */
+export interface SeparationEvidence {
+  readonly matrix: readonly (readonly [string, string])[];
+  readonly steps: readonly { readonly action: string; readonly personId: string; readonly human: string; readonly at: string }[];
+  readonly pairs: readonly { readonly pair: readonly [string, string]; readonly result: "pass" | "fail" | "not-applicable"; readonly detail: string }[];
+  readonly verdict: "pass" | "fail" | "not-applicable";
+}
+
 export interface EvidenceOfficer {
   readonly personId: string;
   readonly name?: string;
@@ -46,6 +62,9 @@ export interface EvidenceInput {
     readonly identificationsRequired: number; readonly activationDeadlineDays: number; readonly purpose: string;
   };
   readonly identifications: readonly EvidenceIdentification[];
+  /** REQ-10: who took which step, by human, and the workflow's separation matrix. */
+  readonly actors?: readonly EvidenceActor[];
+  readonly separation?: readonly (readonly [string, string])[];
   readonly officers: ReadonlyMap<string, EvidenceOfficer>;
   readonly events: readonly EvidenceEvent[];
   readonly card?: { readonly id: string; readonly cardSerial: string; readonly slot?: string; readonly algorithm?: string; readonly state: string; readonly pinState?: string };
@@ -73,6 +92,7 @@ export interface Evidence {
   readonly card?: EvidenceInput["card"];
   /** REQ-14: how production proved the key was generated on the card (the produce event's record: PIV attestation facts and certificates, or the LoA2 card-station fallback). */
   readonly keyOrigin?: Readonly<Record<string, unknown>>;
+  readonly separation?: SeparationEvidence;
   readonly story: readonly StoryStep[];
   readonly verdicts: readonly Verdict[];
   readonly verdict: "pass" | "fail";
@@ -123,6 +143,34 @@ function keyOriginText(k: Record<string, unknown>): string {
   return `key origin ${String(k.method)}`;
 }
 
+/** A short, stable tag of a human (the keyed hash of their national ID is never shown whole). */
+const humanTag = (h: string) => `human:${h.slice(0, 12)}`;
+
+/**
+ * REQ-10: each pair of the matrix judged on the order's actors. A pair [a, b] holds when no human
+ * took both a and b ([a, a]: when no human took a twice); a pair none of whose steps happened yet
+ * is not applicable.
+ */
+export function judgeSeparation(matrix: readonly (readonly [string, string])[], actors: readonly EvidenceActor[]): SeparationEvidence {
+  const by = (action: string) => actors.filter((x) => x.action === action);
+  const pairs = matrix.map(([a, b]) => {
+    const as = by(a), bs = by(b);
+    if (as.length === 0 || bs.length === 0 || (a === b && as.length < 2)) return { pair: [a, b] as const, result: "not-applicable" as const, detail: `${a === b ? `'${a}' taken ${as.length} time(s)` : `'${a}' ${as.length ? "taken" : "not taken"}, '${b}' ${bs.length ? "taken" : "not taken"}`}` };
+    const both = a === b
+      ? [...new Set(as.map((x) => x.humanId))].filter((h) => as.filter((x) => x.humanId === h).length > 1)
+      : [...new Set(as.map((x) => x.humanId))].filter((h) => bs.some((y) => y.humanId === h));
+    return both.length
+      ? { pair: [a, b] as const, result: "fail" as const, detail: `${both.map(humanTag).join(", ")} took ${a === b ? `'${a}' twice` : `both '${a}' and '${b}'`}` }
+      : { pair: [a, b] as const, result: "pass" as const, detail: `'${a}' by ${[...new Set(as.map((x) => humanTag(x.humanId)))].join(", ")}; '${b}' by ${[...new Set(bs.map((x) => humanTag(x.humanId)))].join(", ")}` };
+  });
+  const applicable = pairs.filter((p) => p.result !== "not-applicable");
+  return {
+    matrix, pairs,
+    steps: actors.map((x) => ({ action: x.action, personId: x.personId, human: humanTag(x.humanId), at: iso(x.at) })),
+    verdict: applicable.length === 0 ? "not-applicable" : applicable.some((p) => p.result === "fail") ? "fail" : "pass",
+  };
+}
+
 /** The story and the verdicts for one certificate. */
 export function buildEvidence(input: EvidenceInput): Evidence {
   const { order, identifications, officers, certificate } = input;
@@ -130,6 +178,7 @@ export function buildEvidence(input: EvidenceInput): Evidence {
     at: iso(e.at), step: STEP[e.action] ?? e.action, actor: e.actor, detail: [e.outcome !== "success" ? `outcome ${e.outcome}` : "", describe(e)].filter(Boolean).join("; "), auditSeq: e.seq,
   }));
   const v: Verdict[] = [];
+  let separation: SeparationEvidence | undefined;
   const add = (rule: string, requirement: string, cps: string, ok: boolean | undefined, detail: string) =>
     v.push({ rule, requirement, cps, result: ok === undefined ? "not-applicable" : ok ? "pass" : "fail", detail });
 
@@ -163,6 +212,14 @@ export function buildEvidence(input: EvidenceInput): Evidence {
         handOut ? `handed out by ${handOut.officerId} (${handOut.documentType}); identifiers ${identifiers.join(", ") || "(eID renewal)"}` : "not handed out yet");
     const distinct = new Set([...identifiers, ...(handOut ? [handOut.officerId] : [])]);
     if (order.loa >= 3 && !byEid) add("three distinct officers (two identifiers, one hand-out)", "REQ-03, REQ-04, REQ-10", "CPS 5.2.4", handOut ? distinct.size >= 3 : undefined, `${distinct.size} distinct officer(s)`);
+    if (input.separation) {
+      const sep = judgeSeparation(input.separation, input.actors ?? []);
+      separation = sep;
+      const failed = sep.pairs.filter((p) => p.result === "fail");
+      add("separation of duties by the workflow's matrix (distinct humans)", "REQ-10", "CPS 5.2.4", sep.verdict === "not-applicable" ? undefined : sep.verdict === "pass",
+        failed.length ? failed.map((p) => `[${p.pair.join(", ")}]: ${p.detail}`).join("; ")
+        : `${sep.pairs.filter((p) => p.result === "pass").length} of ${sep.pairs.length} pair(s) held, the rest not applicable; ${new Set((input.actors ?? []).map((x) => x.humanId)).size} human(s) took part`);
+    }
     const produced = input.events.find((e) => e.action === "order.produce");
     const issued = input.events.find((e) => e.action === "cert.reserve" || e.action === "cert.issue");
     const released = input.events.find((e) => e.action === "order.start-production");
@@ -194,7 +251,7 @@ export function buildEvidence(input: EvidenceInput): Evidence {
   }
   const keyOrigin = input.events.find((e) => e.action === "order.produce" && e.details?.certificate === certificate.serial)?.details?.keyOrigin as Record<string, unknown> | undefined;
   return {
-    certificate, ...(order ? { order } : {}), ...(input.card ? { card: input.card } : {}), ...(keyOrigin ? { keyOrigin } : {}),
+    certificate, ...(order ? { order } : {}), ...(input.card ? { card: input.card } : {}), ...(keyOrigin ? { keyOrigin } : {}), ...(separation ? { separation } : {}),
     story, verdicts: v, verdict: v.some((x) => x.result === "fail") ? "fail" : "pass",
   };
 }

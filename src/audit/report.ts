@@ -22,6 +22,8 @@ export interface ReportInput {
   readonly crls: readonly { readonly issuerId: string; readonly number: string; readonly kind: string; readonly thisUpdate: number; readonly nextUpdate: number; readonly entries: number }[];
   readonly ceremonies: readonly { readonly file: string; readonly ceremony: string; readonly finishedAt: string; readonly operator: string; readonly witness?: string; readonly verified: boolean }[];
   readonly matrix: readonly MatrixRow[];
+  /** REQ-10: each workflow's separation matrix (pairs of steps distinct humans take). */
+  readonly workflows: readonly { readonly workflow: string; readonly loa: number; readonly separation: readonly (readonly [string, string])[] }[];
 }
 
 export interface ConformanceReport {
@@ -35,6 +37,11 @@ export interface ConformanceReport {
   readonly crls: ReportInput["crls"];
   readonly ceremonies: ReportInput["ceremonies"];
   readonly requirements: ReportInput["matrix"];
+  /** REQ-10: the separation matrices and how the period's certificates fared against them. */
+  readonly separation: {
+    readonly workflows: ReportInput["workflows"];
+    readonly certificates: { readonly pass: number; readonly fail: number; readonly notApplicable: number };
+  };
   readonly verdict: "conformant" | "findings";
 }
 
@@ -49,7 +56,15 @@ export function buildReport(input: ReportInput): ConformanceReport {
     byLoa[loa] = (byLoa[loa] ?? 0) + 1;
     for (const v of e.verdicts) if (v.result === "fail") violations.push({ serial: e.certificate.serial, rule: v.rule, requirement: v.requirement, cps: v.cps, detail: v.detail });
   }
+  const sep = { pass: 0, fail: 0, notApplicable: 0 };
+  for (const e of input.evidence) {
+    const v = e.separation?.verdict ?? "not-applicable";
+    if (v === "pass") sep.pass++;
+    else if (v === "fail") sep.fail++;
+    else sep.notApplicable++;
+  }
   return {
+    separation: { workflows: input.workflows, certificates: sep },
     period: { from: input.from.toISOString(), to: input.to.toISOString() }, generatedAt: input.generatedAt.toISOString(), auditTrail: input.chain,
     issued: { total: input.evidence.length, byProfile, byLoa }, violations, revocations: input.revocations, officerActivity: input.activity,
     crls: input.crls, ceremonies: input.ceremonies, requirements: input.matrix,
@@ -84,6 +99,9 @@ ${table(["profile", "count"], Object.entries(r.issued.byProfile))}
 ${table(["assurance level", "count"], Object.entries(r.issued.byLoa))}
 <h2>Rule violations (REQ-31)</h2>
 ${table(["certificate", "rule", "requirement", "CPS", "detail"], r.violations.map((v) => [v.serial, v.rule, v.requirement, v.cps, v.detail]), "no violation found")}
+<h2>Separation of duties (REQ-10)</h2>
+<p id="separation">Certificates of the period judged against their workflow's matrix: ${r.separation.certificates.pass} pass, <span class="${r.separation.certificates.fail ? "bad" : "ok"}">${r.separation.certificates.fail} fail</span>, ${r.separation.certificates.notApplicable} not applicable (no card order or no recorded steps).</p>
+${table(["workflow", "LoA", "steps that distinct humans take"], r.separation.workflows.map((w) => [w.workflow, w.loa, w.separation.map(([a, b]) => `[${a}, ${b}]`).join(" ")]))}
 <h2>Revocations by reason</h2>
 ${table(["reason", "count"], r.revocations.map((x) => [x.reason, x.n]))}
 <h2>Officer and system activity</h2>

@@ -6,6 +6,7 @@ import { newId } from "../shared/ids.js";
 import { parsePkcs11Uri } from "../hsm/pkcs11-uri.js";
 import { checkpointBytes, type Checkpoint, type CheckpointSigner } from "../audit/checkpoint.js";
 import { verifyChain, type VerifyResult } from "../audit/chain-verifier.js";
+import type { ChainedEntry } from "../audit/audit-chain.js";
 import { KnexAuditStore } from "../store/audit.store.js";
 import { recordAuditEvent } from "../store/commit-queue.js";
 import { KnexEvidenceStore } from "../store/evidence.store.js";
@@ -168,6 +169,8 @@ export interface AuditTrail {
   report(from: Date, to: Date, scope?: { organisationId?: string }): Promise<ConformanceReport>;
   /** The organisation a certificate was issued for (through its order), if any. */
   organisationOf(serial: string): Promise<string | undefined>;
+  /** Entries matching a filter (refusals, alarms, one object); the read is audited (REQ-27). */
+  events(filter: Parameters<KnexAuditStore["find"]>[0], actor: string): Promise<ChainedEntry[]>;
   /** After a restore: record the gap in the chain, raise CRL numbers above those used before, sign a new checkpoint. */
   reconcile(actor: string): Promise<{ gap: string | undefined; crlNumbers: Record<string, string>; checkpoint?: Checkpoint }>;
 }
@@ -206,6 +209,7 @@ export function openAuditTrail(rt: Runtime, given?: ReadonlyMap<string, Workflow
     const { workflowId, workflowVersion, ...order } = r.order ?? ({} as NonNullable<typeof r.order>);
     return buildEvidence({
       certificate: r.certificate, identifications: r.identifications, officers: r.officers, events: r.events, ...(r.card ? { card: r.card } : {}),
+      actors: r.actors, ...(w ? { separation: w.separation } : {}),
       ...(r.order ? { order: { ...order, workflow: `${workflowId}@${workflowVersion}`, loa: w?.loa ?? 0, identificationsRequired: w?.identifications ?? 0, activationDeadlineDays: w?.activationDeadlineDays ?? 0 } } : {}),
     });
   };
@@ -277,6 +281,11 @@ export function openAuditTrail(rt: Runtime, given?: ReadonlyMap<string, Workflow
       });
     },
     evidence,
+    async events(filter, actor) {
+      const found = await store.find(filter);
+      await recordAuditEvent(rt.db, { id: newId(rt.random), at: rt.clock.now(), actor, action: "audit.events.read", objectType: "audit", objectId: "events", outcome: "success", details: { filter, entries: found.length } });
+      return found;
+    },
     async reconcile(actor) {
       const gap = await restoreGap(store, file);
       const ext = readExternalCheckpoint(file) as (Checkpoint & { crlNumbers?: Record<string, string> }) | undefined;
@@ -301,13 +310,14 @@ export function openAuditTrail(rt: Runtime, given?: ReadonlyMap<string, Workflow
       const all: Evidence[] = [];
       for (const c of issued) {
         const e = await evidence(c.serial);
-        all.push({ certificate: e.certificate, ...(e.order ? { order: e.order } : {}), story: [], verdicts: e.verdicts.filter((v) => v.result === "fail"), verdict: e.verdict });
+        all.push({ certificate: e.certificate, ...(e.order ? { order: e.order } : {}), ...(e.separation ? { separation: e.separation } : {}), story: [], verdicts: e.verdicts.filter((v) => v.result === "fail"), verdict: e.verdict });
       }
       return buildReport({
         from, to, generatedAt: rt.clock.now(), chain: await this.verify(), evidence: all,
         revocations: await records.revocationsBetween(from.getTime(), to.getTime(), org), activity: await records.activityBetween(from.getTime(), to.getTime(), org),
         crls: await records.crlsBetween(from.getTime(), to.getTime()), ceremonies: ceremonies(rt.config.caStoreDir),
         matrix: loadRequirementsMatrix(join(rt.config.policyDir, "requirements-matrix.yaml")),
+        workflows: [...(workflows ??= loadWorkflows(join(rt.config.policyDir, "workflows"))).values()].map((w) => ({ workflow: `${w.id}@${w.version}`, loa: w.loa, separation: w.separation })),
       });
     },
     async retention(now, actor) {

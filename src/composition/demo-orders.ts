@@ -1,5 +1,6 @@
 import { CaError } from "../shared/ca-error.js";
 import type { Actor } from "../ra/order.js";
+import { humanIdOf } from "../ra/human.js";
 import type { Ra } from "./ra.js";
 import type { Runtime } from "./runtime.js";
 
@@ -9,13 +10,15 @@ export async function staffActor(ra: Ra, orgNumber: string, nationalId: string):
   const p = so ? await ra.directory.personByNationalId(so.id, ra.hasher.hash("national-id", nationalId)) : undefined;
   const o = p ? await ra.directory.officer(p.id) : undefined;
   if (!so || !p || !o?.serviceOwnerStaff) throw new CaError("not-found", `no service-owner staff officer ${nationalId} in organisation ${orgNumber}`);
-  return { kind: "officer", personId: p.id, roles: o.roles, organisationId: so.id, serviceOwnerStaff: true, ...(o.qualifiedUntil ? { qualifiedUntil: o.qualifiedUntil } : {}) };
+  return { kind: "officer", personId: p.id, humanId: humanIdOf(p.nationalIdHash), roles: o.roles, organisationId: so.id, serviceOwnerStaff: true, ...(o.qualifiedUntil ? { qualifiedUntil: o.qualifiedUntil } : {}) };
 }
 
 /**
- * A whole LoA3 (or `workflowId`) order up to IN_PRODUCTION, for demos, benchmarks and tests of the card writer: a new
- * onboarded organisation, three qualified officers (two identify, the third is left for the hand-out), the holder (who must be alive in the register),
- * terms accepted with the token from the outbox, two identifications, approval, release.
+ * A whole LoA3 (or `workflowId`) order up to IN_PRODUCTION, for demos, benchmarks and tests of the
+ * card writer: a new onboarded organisation, four qualified officers as the workflow's separation
+ * matrix needs (REQ-10: officers[0] and [1] identify, [3] approves and releases, [2] is left for the
+ * hand-out), the holder (who must be alive in the register), terms accepted with the token from the
+ * outbox, the identifications, approval, release.
  */
 export async function demoOrderInProduction(rt: Runtime, ra: Ra, input: { staff: Actor; orgNumber: string; holder: { nationalId: string; name: string }; workflowId?: string }): Promise<{ orderId: string; holderId: string; organisationId: string; officers: Actor[] }> {
   const { staff } = input;
@@ -23,13 +26,13 @@ export async function demoOrderInProduction(rt: Runtime, ra: Ra, input: { staff:
   await ra.onboarding.recordOnboardingEvidence(staff, org.id, { registrationCertificate: "demo", domain: `org${input.orgNumber}.example`, domainValidationMethod: "dns-txt" });
   const until = new Date(rt.clock.now().getTime() + 30 * 86_400_000);
   const officers: Actor[] = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 4; i++) {
     const p = await ra.onboarding.bindPerson(staff, org.id, { nationalId: `19800101${1000 + i}`, name: `Officer ${i + 1}` });
     await ra.onboarding.appointOfficer(staff, p.id, { roles: ["ra-officer"], qualification: "demo", qualifiedUntil: until });
-    officers.push({ kind: "officer", personId: p.id, roles: ["ra-officer"], organisationId: org.id, qualifiedUntil: until });
+    officers.push({ kind: "officer", personId: p.id, humanId: humanIdOf(p.nationalIdHash), roles: ["ra-officer"], organisationId: org.id, qualifiedUntil: until });
   }
   const holder = await ra.onboarding.bindPerson(staff, org.id, input.holder);
-  const [o1, o2] = officers as [Actor, Actor];
+  const [o1, o2, , approver] = officers as [Actor, Actor, Actor, Actor];
   const workflow = ra.orders.workflow(input.workflowId ?? "loa3-card-order");
   const o = await ra.orders.create(o1, { personId: holder.id, workflowId: workflow.id, nationalId: input.holder.nationalId });
   const [note] = await ra.outbox.recent({ personId: holder.id, limit: 1 });
@@ -39,7 +42,7 @@ export async function demoOrderInProduction(rt: Runtime, ra: Ra, input: { staff:
   const doc = { type: "passport", number: `DM${input.orgNumber}`, expires: new Date(until.getTime() + 3650 * 86_400_000) };
   await ra.orders.act(o.id, "identify", o1, { document: doc, faceCompared: true });
   if (workflow.identifications > 1) await ra.orders.act(o.id, "identify", o2, { document: doc, faceCompared: true });
-  await ra.orders.act(o.id, "approve", o2, {});
-  await ra.orders.act(o.id, "start-production", o1, {});
+  await ra.orders.act(o.id, "approve", approver, {});
+  await ra.orders.act(o.id, "start-production", approver, {});
   return { orderId: o.id, holderId: holder.id, organisationId: org.id, officers };
 }

@@ -6,6 +6,9 @@ import { KeyedHasher } from "../ra/national-id.js";
 import { Onboarding } from "../ra/onboarding.js";
 import { OrderService } from "../ra/order-service.js";
 import { RevocationDesk } from "../ra/revocation-desk.js";
+import { RoleGrants } from "../ra/role-grants.js";
+import { loadRolesPolicy, type RolesPolicy } from "../policy/roles-policy.js";
+import { KnexRoleGrantStore } from "../store/role-grant.store.js";
 import { ExpiryScheduler } from "../ra/expiry-scheduler.js";
 import { CredentialResolver } from "../ra/credential-resolver.js";
 import { ActivationDesk } from "../ra/activation.js";
@@ -42,6 +45,9 @@ export interface Ra {
   readonly onboarding: Onboarding;
   readonly orders: OrderService;
   readonly desk: RevocationDesk;
+  /** REQ-24: the roles policy and pending role grants. */
+  readonly roles: RolesPolicy;
+  readonly grants: RoleGrants;
   readonly expiry: ExpiryScheduler;
   readonly resolver: CredentialResolver;
   /** REQ-16: activation challenges and the card station's record of the transport PIN change. */
@@ -76,10 +82,13 @@ export async function openRa(rt: Runtime, opts: { register?: PopulationRegister;
   const keyOrigins = opts.keyOrigins ?? keyOriginDeps(rt.config.caStoreDir, new KnexCardStore(rt.db, rt.readDb, cipher));
   const orders = new OrderService({ orders: orderStore, directory, workflows, certs, register, hasher, clock, random, currentTermsVersion: rt.config.ra.termsVersion, keyOrigins, activation, ...(documents ? { documents } : {}),
     publicUrl: opts.publicUrl ?? (() => rt.config.ra.publicUrl) });
+  // REQ-24: who grants which role, second approvals, incompatible roles (policies/roles.yaml).
+  const roles = loadRolesPolicy(join(rt.config.policyDir, "roles.yaml"));
+  const grants = new RoleGrants({ directory, grants: new KnexRoleGrantStore(rt.db), policy: roles, clock, random });
+  const desk = new RevocationDesk({ requests: new KnexRevocationRequestStore(rt.db), orders: orderStore, directory, certs, policy: rt.revocationPolicy, clock, random });
   return {
-    workflows, orderStore, directory, certs, hasher, orders, cipher, outbox: new KnexOutboxStore(rt.readDb, cipher), activation, saga: orders.saga,
-    onboarding: new Onboarding({ directory, orders: orderStore, certs, hasher, clock, random }),
-    desk: new RevocationDesk({ requests: new KnexRevocationRequestStore(rt.db), orders: orderStore, directory, certs, policy: rt.revocationPolicy, clock, random }),
+    workflows, orderStore, directory, certs, hasher, orders, cipher, outbox: new KnexOutboxStore(rt.readDb, cipher), activation, saga: orders.saga, roles, grants, desk,
+    onboarding: new Onboarding({ directory, hasher, clock, random, grants, desk }),
     expiry: new ExpiryScheduler({ orders: orderStore, service: orders, certs, workflows, clock }),
     resolver: new CredentialResolver({ certs, directory, orders: orderStore, workflows, clock }),
   };

@@ -191,6 +191,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     const [head, cp] = await Promise.all([trail.store.head(), trail.store.latestCheckpoint()]);
     return [{ labels: {}, value: head ? head.seq - (cp?.seq ?? 0) : 0 }];
   });
+  // REQ-18: every mass-revocation or self-service rate alarm, from the audit trail (survives restarts, the same on every replica).
+  metrics.gauge("cardpki_revocation_alarms_total", "Revocation threshold alarms raised (audit events revocation.alarm.*), by kind", async () =>
+    Object.entries(await trail.store.countActions("revocation.alarm.")).map(([action, value]) => ({ labels: { kind: action.slice("revocation.alarm.".length) }, value })), "counter");
   const app = buildApp({
     metrics,
     cas: published,
@@ -278,7 +281,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       const self = openSelfService(runtime, ra); // applicant and holder pages
       const auditReads = auditAccess(runtime, trail); // REQ-23/27/31: scoped, capped, audited
       const app = buildRaApp({
-        resolve: (serial, der) => ra.resolver.resolve(serial, der), onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk, activation: ra.activation, applicant: self.applicant, holder: self.holder,
+        resolve: (serial, der) => ra.resolver.resolve(serial, der), onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk, activation: ra.activation, grants: ra.grants, applicant: self.applicant, holder: self.holder,
         audit: (e) => recordAuditEvent(runtime.db, e), evidence: (serial, reader) => auditReads.evidence(serial, { kind: "actor", actor: reader }), report: (from, to, reader) => auditReads.report(from, to, { kind: "actor", actor: reader }),
         timeline: async (orderId) => (await trail.store.forObject("order", orderId)).map((e) => ({ at: e.at, actor: e.actor, action: e.action, outcome: e.outcome, policy: e.policy })),
         cardStation: cardStation(runtime, ra), delivery: d,

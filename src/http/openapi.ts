@@ -9,7 +9,7 @@ export type DocumentedRoute = Pick<RaRoute, "method" | "path" | "summary" | "rol
 
 const PROBLEM = {
   type: "object",
-  properties: { type: { type: "string" }, title: { type: "string" }, status: { type: "integer" }, detail: { type: "string" }, guard: { type: "string" }, requirement: { type: "string" }, problems: { type: "array", items: { type: "string" } } },
+  properties: { type: { type: "string" }, title: { type: "string" }, status: { type: "integer" }, detail: { type: "string" }, guard: { type: "string" }, rule: { type: "string" }, requirement: { type: "string" }, pair: { type: "array", items: { type: "string" } }, problems: { type: "array", items: { type: "string" } } },
 };
 
 /** OpenAPI 3.1 document of the RA API, generated from the same route table and schemas that validate requests. */
@@ -21,21 +21,22 @@ export function openApiDocument(routes: readonly DocumentedRoute[], version: str
     const problem = (d: string) => ({ description: d, content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } } });
     (paths[path] ??= {})[r.method] = {
       summary: r.summary,
-      ...(r.roles ? { description: `Roles: ${r.roles.join(", ")}` } : {}),
+      ...(r.roles ? { description: `Roles (enforced for every request, REQ-24): ${r.roles.join(", ")}`, "x-roles": r.roles } : {}),
       security: r.auth === "applicant" ? (r.session ? [{ applicantSession: [] }] : []) : [{ clientCertificate: [] }],
       tags: [r.auth],
       ...(params.length ? { parameters: params } : {}),
       ...(r.body ? { requestBody: { required: true, content: { "application/json": { schema: r.body } } } } : {}),
       responses: {
         [String(r.status ?? 200)]: { description: "OK", content: { "application/json": { schema: { type: "object" } } } },
+        ...(/\b202\b/.test(r.summary) ? { "202": { description: "accepted: waits for a second officer's approval (REQ-18, REQ-24)", content: { "application/json": { schema: { type: "object" } } } } } : {}),
         "400": problem("invalid input: malformed JSON, unknown field, wrong type"),
         "401": problem("no, unknown, expired, revoked or foreign client certificate (REQ-22)"),
-        "403": problem("role, organisation scope or IP allow-list (REQ-23/24)"),
+        "403": problem("role (rule route-roles), grant rule, organisation scope or IP allow-list (REQ-23/24)"),
         "404": problem("not found"),
         "409": problem("the order changed meanwhile or the step is not possible in its state"),
         "413": problem("body too large"),
         "415": problem("body is not application/json"),
-        "422": problem("a workflow guard refused (the problem names the guard and requirement)"),
+        "422": problem("a workflow guard, the separation matrix or a policy rule refused (the problem names the rule and requirement)"),
         ...(r.path.startsWith("/holder/cards") || r.path.includes("/revoke") || r.path.startsWith("/applicant/") ? { "429": problem("rate limit (REQ-18)") } : {}),
       },
     };

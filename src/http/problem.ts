@@ -64,9 +64,10 @@ export function errorHandler(err: unknown, _req: Request, res: Response, _next: 
     return;
   }
   // 4xx carry the machine-readable details (guard, REQ, fields).
-  const extra = ce.details ? pick(ce.details, ["guard", "requirement", "rule", "problems", "registerStatus"]) : undefined;
+  const extra = ce.details ? pick(ce.details, ["guard", "requirement", "rule", "problems", "registerStatus", "pair"]) : undefined;
   // REQ-27: the request log names why it was refused.
-  res.locals.refusal = { kind: ce.kind, ...(ce.details ? pick(ce.details, ["guard", "rule", "requirement"]) : {}), detail: ce.message.slice(0, 300) };
+  const rule = ce.details?.rule ?? ce.details?.guard; // the rule a refusal names (a workflow guard is one)
+  res.locals.refusal = { kind: ce.kind, ...(ce.details ? pick(ce.details, ["guard", "requirement"]) : {}), ...(rule ? { rule } : {}), detail: ce.message.slice(0, 300) };
   sendProblem(res, status, ce.kind, ce.message, extra);
 }
 

@@ -3,14 +3,14 @@ import type { TLSSocket } from "node:tls";
 import { X509Certificate } from "node:crypto";
 import { CaError } from "../shared/ca-error.js";
 import { addressIn, parseCidrs } from "../shared/cidr.js";
-import type { Actor, AuditEvent } from "../ra/order.js";
+import type { Actor, AuditEvent, Role } from "../ra/order.js";
 import type { Onboarding } from "../ra/onboarding.js";
 import type { ActionRequest, OrderService } from "../ra/order-service.js";
 import type { RevocationDesk } from "../ra/revocation-desk.js";
 import type { ActivationDesk } from "../ra/activation.js";
+import type { RoleGrants } from "../ra/role-grants.js";
 import type { ApplicantAccess } from "../ra/applicant-access.js";
 import type { HolderService } from "../ra/holder-service.js";
-import { requireRole } from "../ra/actor-checks.js";
 import type { OrderView } from "../ra/order.js";
 import { JsonStream } from "./json-stream.js";
 import { CHANNEL, DOCUMENT, ID, NATIONAL_ID, PHONE, POSTAL_ADDRESS, obj, requireJson, str, validateBody, type Schema } from "./validation.js";
@@ -24,6 +24,8 @@ export interface RaApiDeps {
   readonly desk: RevocationDesk;
   /** REQ-16: activation challenges and the card station's transport PIN records. */
   readonly activation?: ActivationDesk;
+  /** REQ-24: pending role grants decided by a second service-owner staff officer. */
+  readonly grants?: RoleGrants;
   readonly bodyLimitBytes?: number;
   /** REQ-27: every request and its answer (and every refused one) goes to the audit trail. */
   readonly audit?: (e: AuditEvent) => Promise<void>;
@@ -57,14 +59,16 @@ interface Ctx {
   readonly params: Record<string, string>;
   readonly body: any;
   readonly query: Record<string, string | undefined>;
+  /** A status other than the route's (202 when a step waits for a second officer). */
+  readonly status: (code: number) => void;
 }
 export interface RaRoute {
   readonly method: "get" | "post" | "put" | "delete";
   readonly path: string;
   readonly summary: string;
   readonly auth: Auth;
-  /** Roles named for the reader of the API reference; the services enforce them (REQ-24). */
-  readonly roles?: readonly string[];
+  /** REQ-24: the caller needs one of these roles; enforced by the route middleware (and named in the OpenAPI document). */
+  readonly roles?: readonly Role[];
   readonly body?: Schema;
   readonly status?: number;
   /** REQ-16: accepts a card certificate still on hold awaiting activation (the holder's activation only). */
@@ -129,9 +133,8 @@ export const RA_ROUTES: readonly RaRoute[] = [
   { method: "get", path: "/me", summary: "Who the client certificate says you are", auth: "officer", handle: async ({ actor }) => actor },
   { method: "get", path: "/workflows", summary: "The LoA workflows: accepted documents, identifications, control questions", auth: "officer", handle: async (_c, d) => d.orders.workflowSummaries() },
   {
-    method: "get", path: "/audit/report", summary: "The conformance report for a period (?from=YYYY-MM-DD&to=YYYY-MM-DD), for auditors", auth: "officer",
+    method: "get", path: "/audit/report", summary: "The conformance report for a period (?from=YYYY-MM-DD&to=YYYY-MM-DD), for auditors", auth: "officer", roles: ["auditor"],
     handle: async ({ actor, query }, d) => {
-      requireRole(actor, ["auditor"], "the conformance report");
       if (!d.report) throw new CaError("not-found", "the conformance report is not served here");
       const from = new Date(`${query.from ?? ""}T00:00:00Z`), to = new Date(`${query.to ?? ""}T00:00:00Z`);
       if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || to <= from) throw new CaError("invalid-input", "from and to are dates (YYYY-MM-DD), to after from");
@@ -139,9 +142,8 @@ export const RA_ROUTES: readonly RaRoute[] = [
     },
   },
   {
-    method: "get", path: "/audit/evidence/:serial", summary: "The story of one certificate and a verdict per policy rule, for auditors (REQ-31)", auth: "officer",
+    method: "get", path: "/audit/evidence/:serial", summary: "The story of one certificate and a verdict per policy rule, for auditors (REQ-31)", auth: "officer", roles: ["auditor"],
     handle: async ({ actor, params }, d) => {
-      requireRole(actor, ["auditor"], "reading audit evidence");
       if (!d.evidence) throw new CaError("not-found", "audit evidence is not served here");
       return d.evidence(params.serial!, actor);
     },
@@ -170,13 +172,29 @@ export const RA_ROUTES: readonly RaRoute[] = [
       return { id: p.id, organisationId: p.organisationId, name: p.name, email: p.email, phone: p.phone, postalAddress: p.postalAddress };
     },
   },
-  { method: "delete", path: "/people/:id/binding", summary: "Remove a person's binding; their certificates are revoked (REQ-21)", auth: "officer", roles: ["ra-admin", "service-owner-staff"], handle: ({ actor, params }, d) => d.onboarding.unbindPerson(actor, params.id!) },
   {
-    method: "put", path: "/people/:id/officer", summary: "Appoint an officer: roles and identity-proofing qualification (REQ-24, REQ-25)", auth: "officer", roles: ["ra-admin", "service-owner-staff"],
-    body: obj({ roles: ROLES, qualification: str(128), qualifiedUntil: { type: "string", format: "date" } }, ["roles"]),
-    handle: ({ actor, params, body }, d) =>
-      d.onboarding.appointOfficer(actor, params.id!, { roles: body.roles, ...(body.qualification ? { qualification: body.qualification } : {}), ...(body.qualifiedUntil ? { qualifiedUntil: date(body.qualifiedUntil) } : {}) }),
+    method: "delete", path: "/people/:id/binding", summary: "Remove a person's binding; their certificates are revoked (REQ-21); beyond the mass-revocation thresholds 202 and a second officer approves (REQ-18)", auth: "officer", roles: ["ra-admin", "service-owner-staff"],
+    handle: async ({ actor, params, status }, d) => {
+      const r = await d.onboarding.unbindPerson(actor, params.id!);
+      if ("pending" in r) status(202);
+      return r;
+    },
   },
+  {
+    method: "put", path: "/people/:id/officer", summary: "Appoint an officer by policies/roles.yaml: roles and identity-proofing qualification (REQ-24, REQ-25); 202 when a second staff officer must approve", auth: "officer", roles: ["ra-admin", "service-owner-staff"],
+    body: obj({ roles: ROLES, qualification: str(128), qualifiedUntil: { type: "string", format: "date" } }, ["roles"]),
+    handle: async ({ actor, params, body, status }, d) => {
+      const r = await d.onboarding.appointOfficer(actor, params.id!, { roles: body.roles, ...(body.qualification ? { qualification: body.qualification } : {}), ...(body.qualifiedUntil ? { qualifiedUntil: date(body.qualifiedUntil) } : {}) });
+      if ("status" in r && r.status === "pending") status(202);
+      return r;
+    },
+  },
+  {
+    method: "get", path: "/role-grants", summary: "Role grants waiting for a second service-owner staff officer (REQ-24)", auth: "officer", roles: ["service-owner-staff"],
+    handle: ({ actor }, d) => grantsOf(d).pending(actor),
+  },
+  { method: "post", path: "/role-grants/:id/approve", summary: "Approve another staff officer's role grant (REQ-24)", auth: "officer", roles: ["service-owner-staff"], body: obj({}), handle: ({ actor, params }, d) => grantsOf(d).decide(actor, params.id!, true) },
+  { method: "post", path: "/role-grants/:id/refuse", summary: "Refuse another staff officer's role grant", auth: "officer", roles: ["service-owner-staff"], body: obj({}), handle: ({ actor, params }, d) => grantsOf(d).decide(actor, params.id!, false) },
   {
     method: "post", path: "/orders", summary: "Order a card for a bound person; the register is checked (REQ-07)", auth: "officer", roles: ["ra-officer"], status: 201,
     body: obj({ personId: ID, organisationId: ID, workflowId: str(64, "^[a-z0-9-]+$"), nationalId: NATIONAL_ID, purpose: { enum: ["holder", "officer"] } }, ["workflowId", "nationalId"]),
@@ -205,8 +223,7 @@ export const RA_ROUTES: readonly RaRoute[] = [
   },
   {
     method: "get", path: "/card-station/readers", summary: "The PC/SC readers of the card production station attached to this server", auth: "officer", roles: ["ca-operator"],
-    handle: async ({ actor }, d) => {
-      requireRole(actor, ["ca-operator"], "the card production station");
+    handle: async (_c, d) => {
       if (!d.cardStation) throw new CaError("not-found", "no card production station is attached to this server");
       return d.cardStation.readers();
     },
@@ -215,7 +232,6 @@ export const RA_ROUTES: readonly RaRoute[] = [
     method: "post", path: "/orders/:id/personalise", summary: "Personalise the card in the station's reader for this order (on-card key, certificate, PIN; REQ-12..16)", auth: "officer", roles: ["ca-operator"],
     body: obj({ reader: str(128) }),
     handle: async ({ actor, params, body }, d) => {
-      requireRole(actor, ["ca-operator"], "card production");
       if (!d.cardStation) throw new CaError("not-found", "no card production station is attached to this server");
       return d.cardStation.personalise(params.id!, actor, body.reader);
     },
@@ -235,13 +251,20 @@ export const RA_ROUTES: readonly RaRoute[] = [
     body: obj({ cardSerial: str(64, "^[0-9A-Za-z-]+$") }),
     handle: async ({ actor, params, body }, d) => activationDesk(d).recordPinReplacement(actor, params.id!, body.cardSerial ? { cardSerial: body.cardSerial } : {}),
   },
-  { method: "get", path: "/certificates/:serial", summary: "A card certificate of my organisation: status and holder", auth: "officer", handle: ({ actor, params }, d) => d.desk.lookup(actor, params.serial!) },
+  { method: "get", path: "/certificates/:serial", summary: "A card certificate of my organisation: status and holder", auth: "officer", roles: ["ra-officer", "ra-admin", "auditor"], handle: ({ actor, params }, d) => d.desk.lookup(actor, params.serial!) },
   {
     method: "post", path: "/certificates/:serial/revoke", summary: "Revoke or suspend (certificateHold) a card of your organisation; mass revocation needs a second officer (REQ-17/18)", auth: "officer", roles: ["ra-officer", "ra-admin"],
     body: obj({ reason: str(32) }, ["reason"]),
     handle: ({ actor, params, body }, d) => d.desk.officerRequest(actor, params.serial!, body.reason),
   },
-  { method: "post", path: "/certificates/:serial/resume", summary: "Lift a suspension", auth: "officer", roles: ["ra-officer", "ra-admin"], body: obj({}), handle: async ({ actor, params }, d) => (await d.desk.resume(actor, params.serial!), { serial: params.serial, status: "good" }) },
+  {
+    method: "post", path: "/certificates/:serial/resume", summary: "Lift a suspension; one the holder asked for waits (202) for a second officer or the holder (REQ-18)", auth: "officer", roles: ["ra-officer", "ra-admin"], body: obj({}),
+    handle: async ({ actor, params, status }, d) => {
+      const r = await d.desk.resume(actor, params.serial!);
+      if (r.status !== "good") status(202);
+      return r;
+    },
+  },
   { method: "get", path: "/revocation-requests", summary: "Revocation requests waiting for a second officer", auth: "officer", roles: ["ra-officer", "ra-admin"], handle: ({ actor, query }, d) => d.desk.pending(actor, query.organisationId) },
   { method: "post", path: "/revocation-requests/:id/approve", summary: "Approve another officer's held request (REQ-18)", auth: "officer", roles: ["ra-officer", "ra-admin"], body: obj({}), handle: ({ actor, params }, d) => d.desk.decide(actor, params.id!, true) },
   { method: "post", path: "/revocation-requests/:id/refuse", summary: "Refuse another officer's held request", auth: "officer", roles: ["ra-officer", "ra-admin"], body: obj({}), handle: ({ actor, params }, d) => d.desk.decide(actor, params.id!, false) },
@@ -311,6 +334,18 @@ const activationDesk = (d: RaApiDeps): ActivationDesk => {
   return d.activation;
 };
 
+function grantsOf(d: RaApiDeps): RoleGrants {
+  if (!d.grants) throw new CaError("not-found", "role grants are not served here");
+  return d.grants;
+}
+
+/** REQ-24: the route table's roles, checked for every request before the handler runs (one place, not per handler). */
+export function requireRouteRoles(actor: Actor, route: Pick<RaRoute, "method" | "path" | "roles">): void {
+  if (!route.roles) return;
+  if (!route.roles.some((r) => actor.roles.includes(r)))
+    throw new CaError("forbidden", `${route.method.toUpperCase()} ${route.path} needs the role ${route.roles.join(" or ")} (route-roles, REQ-24)`, { rule: "route-roles", requirement: "REQ-24" });
+}
+
 const holderService = (d: RaApiDeps) => {
   if (!d.holder) throw new CaError("not-found", "the holder pages are not served here");
   return d.holder;
@@ -345,22 +380,27 @@ export function raRoutes(deps: RaApiDeps): Router {
   r.use(express.json({ limit: deps.bodyLimitBytes ?? 32 * 1024, strict: true }));
   for (const route of RA_ROUTES) {
     r[route.method](route.path, async (req: Request, res: Response) => {
-      const actor = await authenticate(req, route.auth, deps, route);
-      res.locals.actor = actor;
-      // A portal session serves the routes of its kind only (the officers' portal or the holder pages).
-      if (res.locals.sessionKind !== undefined && res.locals.sessionKind !== route.auth) throw new CaError("forbidden", `this session was opened on the ${res.locals.sessionKind === "holder" ? "holder pages" : "officers' portal"}; sign in there for this step`);
-      // REQ-16: a card held until activation may only be activated.
-      if (actor.credentialOnHold && !route.allowHeldCredential) throw new CaError("forbidden", "this card is on hold until it is activated: activate it first (REQ-16)", { requirement: "REQ-16" });
-      const params = req.params as Record<string, string>;
-      if (params.id !== undefined && !/^[0-9a-f]{32}$/.test(params.id)) throw new CaError("invalid-input", `'${params.id}' is not an id (32 hexadecimal digits)`);
-      if (params.serial !== undefined && !/^[0-9a-fA-F]{2,64}$/.test(params.serial)) throw new CaError("invalid-input", `'${params.serial}' is not a hexadecimal serial number`);
-      const body = req.body === undefined ? {} : req.body;
-      if (route.body) validateBody(route.body, body);
-      else if (req.headers["content-length"] && req.headers["content-length"] !== "0") throw new CaError("invalid-input", `${route.method.toUpperCase()} ${route.path} takes no body`);
-      const out = await route.handle({ actor, params, body, query: req.query as Record<string, string | undefined>, ip: req.socket.remoteAddress ?? "" }, deps);
-      if (out instanceof JsonStream) return out.pipeTo(res, route.status ?? 200);
-      res.status(route.status ?? 200).json(out);
+      await serve(route, req, res);
     });
+  }
+  async function serve(route: RaRoute, req: Request, res: Response): Promise<void> {
+    const actor = await authenticate(req, route.auth, deps, route);
+    res.locals.actor = actor;
+    // A portal session serves the routes of its kind only (the officers' portal or the holder pages).
+    if (res.locals.sessionKind !== undefined && res.locals.sessionKind !== route.auth) throw new CaError("forbidden", `this session was opened on the ${res.locals.sessionKind === "holder" ? "holder pages" : "officers' portal"}; sign in there for this step`);
+    // REQ-16: a card held until activation may only be activated.
+    if (actor.credentialOnHold && !route.allowHeldCredential) throw new CaError("forbidden", "this card is on hold until it is activated: activate it first (REQ-16)", { requirement: "REQ-16" });
+    requireRouteRoles(actor, route);
+    const params = req.params as Record<string, string>;
+    if (params.id !== undefined && !/^[0-9a-f]{32}$/.test(params.id)) throw new CaError("invalid-input", `'${params.id}' is not an id (32 hexadecimal digits)`);
+    if (params.serial !== undefined && !/^[0-9a-fA-F]{2,64}$/.test(params.serial)) throw new CaError("invalid-input", `'${params.serial}' is not a hexadecimal serial number`);
+    const body = req.body === undefined ? {} : req.body;
+    if (route.body) validateBody(route.body, body);
+    else if (req.headers["content-length"] && req.headers["content-length"] !== "0") throw new CaError("invalid-input", `${route.method.toUpperCase()} ${route.path} takes no body`);
+    let code = route.status ?? 200;
+    const out = await route.handle({ actor, params, body, query: req.query as Record<string, string | undefined>, ip: req.socket.remoteAddress ?? "", status: (c) => void (code = c) }, deps);
+    if (out instanceof JsonStream) return out.pipeTo(res, code);
+    res.status(code).json(out);
   }
   return r;
 }

@@ -15,7 +15,15 @@ export interface RevocationPolicy {
   readonly crl: { readonly nextUpdateHours: number; readonly regenerateBeforeHours: number; readonly deltaMinutes: number; readonly afterRevocationSeconds: number; readonly keepExpiredDays: number };
   readonly ocsp: { readonly validityHours: number; readonly refreshMinutes: number; readonly maxRequestsPerMessage: number; readonly maxBodyBytes: number; readonly minResponderRemainingHours: number };
   /** REQ-17/18: holder self-service and protection against mass revocation. */
-  readonly requests: { readonly holderPerDay: number; readonly officerPerHour: number; readonly holderReasons: readonly RevocationReason[]; readonly officerReasons: readonly RevocationReason[] };
+  readonly requests: {
+    readonly holderPerDay: number;
+    /** Revocations (unbinding included) one human may make per hour before a second officer must approve. */
+    readonly officerPerHour: number;
+    /** Revocations (unbinding included) of one organisation's cards per hour, all officers together, before a second officer must approve. */
+    readonly organisationPerHour: number;
+    readonly holderReasons: readonly RevocationReason[];
+    readonly officerReasons: readonly RevocationReason[];
+  };
 }
 
 const int = (min: number, max: number) => ({ type: "integer", minimum: min, maximum: max });
@@ -33,9 +41,9 @@ const SCHEMA = {
       properties: { validityHours: int(1, 24 * 7), refreshMinutes: int(1, 24 * 60), maxRequestsPerMessage: int(1, 100), maxBodyBytes: int(256, 65536), minResponderRemainingHours: int(0, 24 * 30) },
     },
     requests: {
-      type: "object", additionalProperties: false, required: ["holderPerDay", "officerPerHour", "holderReasons", "officerReasons"],
+      type: "object", additionalProperties: false, required: ["holderPerDay", "officerPerHour", "organisationPerHour", "holderReasons", "officerReasons"],
       properties: {
-        holderPerDay: int(1, 1000), officerPerHour: int(1, 100000),
+        holderPerDay: int(1, 1000), officerPerHour: int(1, 100000), organisationPerHour: int(1, 1000000),
         holderReasons: { type: "array", minItems: 1, uniqueItems: true, items: { enum: REVOCATION_REASONS } },
         officerReasons: { type: "array", minItems: 1, uniqueItems: true, items: { enum: REVOCATION_REASONS } },
       },
@@ -49,6 +57,7 @@ export function parseRevocationPolicy(doc: unknown, source: string): RevocationP
   const p = doc as unknown as RevocationPolicy;
   if (p.crl.regenerateBeforeHours >= p.crl.nextUpdateHours) throw new CaError("config", `${source}: crl.regenerateBeforeHours must be below nextUpdateHours`);
   if (p.ocsp.refreshMinutes >= p.ocsp.validityHours * 60) throw new CaError("config", `${source}: ocsp.refreshMinutes must be below validityHours`);
+  if (p.requests.organisationPerHour < p.requests.officerPerHour) throw new CaError("config", `${source}: requests.organisationPerHour must be at least officerPerHour (REQ-18)`);
   for (const r of [...p.requests.holderReasons, ...p.requests.officerReasons])
     if (!p.reasons.includes(r)) throw new CaError("config", `${source}: requests name reason '${r}', which is not in reasons`);
   return Object.freeze(p);

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { Ajv } from "ajv";
 import { parse as parseYaml } from "yaml";
 import { CaError } from "../shared/ca-error.js";
+import { SEPARATION_SCHEMA, separationProblem, type SeparationPair } from "./separation.js";
 import { channelConflict } from "./channel-separation.js";
 
 export const ORDER_STATES = ["REQUESTED", "TERMS_ACCEPTED", "IDENTIFIED", "APPROVED", "IN_PRODUCTION", "PRODUCED", "HANDED_OUT", "ACTIVE", "REJECTED", "CANCELLED", "EXPIRED"] as const;
@@ -88,6 +89,8 @@ export interface Workflow {
   readonly attestation: KeyAttestationPolicy;
   /** REQ-08: optional control questions; the officer records which were answered right, the weights must reach `passScore`. */
   readonly knowledgeQuestions?: KnowledgeQuestions;
+  /** REQ-10: pairs of actions that distinct humans must take (the engine judges it from the order's recorded actors). */
+  readonly separation: readonly SeparationPair[];
   readonly transitions: readonly Transition[];
 }
 
@@ -137,7 +140,7 @@ const REVOCATION_REASONS = ["cessationOfOperation", "superseded", "unspecified",
 
 const SCHEMA = {
   type: "object", additionalProperties: false,
-  required: ["id", "version", "cps", "loa", "profiles", "identifications", "acceptedDocuments", "deadlines", "approvalValidDays", "expiryRevocationReason", "officerCards", "card", "delivery", "attestation", "transitions"],
+  required: ["id", "version", "cps", "loa", "profiles", "identifications", "acceptedDocuments", "deadlines", "approvalValidDays", "expiryRevocationReason", "officerCards", "card", "delivery", "attestation", "separation", "transitions"],
   properties: {
     id: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{1,62}$" },
     version: { type: "integer", minimum: 1 },
@@ -190,6 +193,7 @@ const SCHEMA = {
         },
       },
     },
+    separation: SEPARATION_SCHEMA,
     transitions: {
       type: "array", minItems: 1,
       items: {
@@ -284,6 +288,8 @@ export function checkWorkflow(w: Workflow, source: string): void {
     if (q.passScore > total) fail(`knowledgeQuestions: passScore ${q.passScore} is more than all weights together (${total})`);
   }
   if (w.loa === 3 && w.identifications < 2) fail("LoA3 needs two identifications by different officers (REQ-03)");
+  const separation = separationProblem(w);
+  if (separation) fail(separation);
   const conflict = channelConflict(w);
   if (conflict) fail(conflict);
   checkDeadlinesAndEffects(w, fail);

@@ -4,6 +4,7 @@ import type { Workflow } from "../policy/workflow.js";
 import type { DirectoryStore } from "./directory.js";
 import type { Actor, OrderStore } from "./order.js";
 import type { CardCertificates } from "./ports.js";
+import { humanIdOf } from "./human.js";
 
 const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 
@@ -38,7 +39,7 @@ export class CredentialResolver {
       if (org.status !== "active") throw new CaError("unauthorized", "the officer's organisation is not active");
       return {
         actor: {
-          kind: "officer", personId: person.id, roles: officer.roles, organisationId: org.id, serviceOwnerStaff: officer.serviceOwnerStaff, credentialSerial: s,
+          kind: "officer", personId: person.id, humanId: humanIdOf(person.nationalIdHash), roles: officer.roles, organisationId: org.id, serviceOwnerStaff: officer.serviceOwnerStaff, credentialSerial: s,
           ...(officer.qualifiedUntil ? { qualifiedUntil: officer.qualifiedUntil } : {}),
         },
         ...(org.ipAllowList ? { ipAllowList: org.ipAllowList } : {}),
@@ -50,6 +51,6 @@ export class CredentialResolver {
     if (awaitingActivation && order.state !== "HANDED_OUT") throw new CaError("unauthorized", "the client certificate is on hold");
     const person = await directory.person(order.applicantPersonId);
     if (!person || person.unboundAt) throw new CaError("unauthorized", "the eID holder is no longer bound to an organisation (REQ-21)");
-    return { actor: { kind: "holder", personId: person.id, roles: [], organisationId: order.organisationId, credentialSerial: s, loa: w.loa, ...(awaitingActivation ? { credentialOnHold: true } : {}) } };
+    return { actor: { kind: "holder", personId: person.id, humanId: humanIdOf(person.nationalIdHash), roles: [], organisationId: order.organisationId, credentialSerial: s, loa: w.loa, ...(awaitingActivation ? { credentialOnHold: true } : {}) } };
   }
 }

@@ -52,6 +52,8 @@ export interface DirectoryStore {
   createPerson(p: Person, at: Date, audit: AuditEvent): Promise<void>;
   unbindPerson(id: string, by: string, at: Date, audit: AuditEvent): Promise<void>;
   officer(personId: string): Promise<Officer | undefined>;
+  /** REQ-10, REQ-24: the officer records of one human (keyed hash of the national ID) in every organisation they are bound to. */
+  officersOfHuman(humanId: string): Promise<{ officer: Officer; organisationId: string }[]>;
   saveOfficer(o: Officer, appointedBy: string, audit: AuditEvent): Promise<void>;
   /** The person an officer credential (client certificate serial) belongs to (REQ-22). */
   credentialOwner(serial: string): Promise<string | undefined>;

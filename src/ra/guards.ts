@@ -17,7 +17,12 @@ export interface Guard {
 }
 
 const DAY = 86_400_000;
-const identifiers = (o: OrderView) => new Set(o.identifications.filter((i) => !i.byEid).map((i) => i.officerId));
+/** REQ-10: the humans who identified in person (a record without its human counts by its person record). */
+const identifiers = (o: OrderView) => new Set(o.identifications.filter((i) => !i.byEid).map((i) => i.humanId ?? `person:${i.officerId}`));
+/** The actor is this human, or this person record (either is enough to be the same one). */
+const same = (actor: Actor, humanId: string | undefined, personId: string | undefined) =>
+  (actor.humanId !== undefined && actor.humanId === humanId) || (actor.personId !== undefined && actor.personId === personId);
+const identifiedAlready = (actor: Actor, o: OrderView) => o.identifications.some((i) => !i.byEid && same(actor, i.humanId, i.officerId));
 const docOk = (ctx: GuardContext, d: ActionInput["document"]) =>
   !d ? "no identity document recorded" : !ctx.workflow.acceptedDocuments.includes(d.type) ? `document type '${d.type}' is not accepted (${ctx.workflow.acceptedDocuments.join(", ")})` : undefined;
 
@@ -35,7 +40,7 @@ export const GUARDS: Readonly<Record<GuardName, Guard>> = {
   },
   "not-own-order": {
     citation: "REQ-04, REQ-10",
-    check: ({ actor, order }) => (actor.personId !== undefined && actor.personId === order.applicantPersonId ? "no officer may act on an order for themself" : undefined),
+    check: ({ actor, order }) => (same(actor, order.applicantHumanId, order.applicantPersonId) ? "no officer may act on an order for themself (the same human, in any organisation)" : undefined),
   },
   "same-organisation": {
     citation: "REQ-02, REQ-23",
@@ -60,7 +65,7 @@ export const GUARDS: Readonly<Record<GuardName, Guard>> = {
   },
   "distinct-identifiers": {
     citation: "REQ-03",
-    check: ({ actor, order }) => (actor.personId !== undefined && identifiers(order).has(actor.personId) ? "this officer has already identified the applicant; a different officer must" : undefined),
+    check: ({ actor, order }) => (identifiedAlready(actor, order) ? "this officer has already identified the applicant; a different officer (another human) must" : undefined),
   },
   "identifications-complete": {
     citation: "REQ-03",
@@ -72,7 +77,7 @@ export const GUARDS: Readonly<Record<GuardName, Guard>> = {
   },
   "not-an-identifier": {
     citation: "REQ-04",
-    check: ({ actor, order }) => (actor.personId !== undefined && identifiers(order).has(actor.personId) ? "an officer who identified the applicant may not hand out the card" : undefined),
+    check: ({ actor, order }) => (identifiedAlready(actor, order) ? "an officer who identified the applicant may not hand out the card" : undefined),
   },
   "second-identification": {
     citation: "REQ-04",

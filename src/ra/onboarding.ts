@@ -6,19 +6,18 @@ import { newId } from "../shared/ids.js";
 import type { AuditEvent } from "../ca/ports.js";
 import type { DirectoryStore, Officer, Organisation, Person } from "./directory.js";
 import type { KeyedHasher } from "./national-id.js";
-import type { Actor, OrderStore, Role } from "./order.js";
-import type { CardCertificates } from "./ports.js";
+import type { Actor, Role } from "./order.js";
 import { actorId, requireRole, requireScope } from "./actor-checks.js";
+import type { RoleGrant, RoleGrants } from "./role-grants.js";
+import type { RevocationDesk, RevocationRequest } from "./revocation-desk.js";
 import { contactFields } from "./contact.js";
-
-const ROLES: readonly Role[] = ["ra-officer", "ra-admin", "auditor", "ca-operator", "service-owner-staff"];
 
 /**
  * Onboarding of organisations, people and officers (REQ-01, REQ-02, REQ-21, REQ-23..25). Every
  * change carries its audit event into the store's transaction.
  */
 export class Onboarding {
-  constructor(private readonly deps: { directory: DirectoryStore; orders: OrderStore; certs: CardCertificates; hasher: KeyedHasher; clock: Clock; random: Random }) {}
+  constructor(private readonly deps: { directory: DirectoryStore; hasher: KeyedHasher; clock: Clock; random: Random; grants: RoleGrants; desk: RevocationDesk }) {}
 
   private audit(actor: Actor, action: string, objectType: string, objectId: string, details?: Record<string, unknown>): AuditEvent {
     const { clock, random } = this.deps;
@@ -83,38 +82,17 @@ export class Onboarding {
     return p;
   }
 
-  /** REQ-21: removing the binding ends business use: every live certificate of the person is revoked. */
-  async unbindPerson(actor: Actor, personId: string): Promise<{ revoked: string[] }> {
-    requireRole(actor, ["ra-admin", "service-owner-staff"], "removing a person's binding");
-    const p = await this.deps.directory.person(personId);
-    if (!p) throw new CaError("not-found", `no person ${personId}`);
-    requireScope(actor, p.organisationId);
-    if (p.unboundAt) throw new CaError("conflict", "the binding was removed already");
-    await this.deps.directory.unbindPerson(personId, actor.personId!, this.deps.clock.now(), this.audit(actor, "person.unbind", "person", personId));
-    const serials = await this.deps.orders.liveCertificatesOf(personId);
-    for (const s of serials) await this.deps.certs.revoke(s, "affiliationChanged", actorId(actor));
-    return { revoked: serials };
+  /**
+   * REQ-21: removing the binding ends business use: every live certificate of the person is
+   * revoked. REQ-18: it counts towards the mass-revocation thresholds (the revocation desk decides;
+   * beyond them the unbinding waits for a second officer).
+   */
+  async unbindPerson(actor: Actor, personId: string): Promise<{ revoked: string[] } | { pending: RevocationRequest }> {
+    return this.deps.desk.unbind(actor, personId);
   }
 
-  /** REQ-24/25: roles and the identity-proofing qualification of an officer, by an administrator. */
-  async appointOfficer(actor: Actor, personId: string, input: { roles: readonly Role[]; qualification?: string; qualifiedUntil?: Date }): Promise<Officer> {
-    requireRole(actor, ["ra-admin", "service-owner-staff"], "appointing an officer");
-    if (actor.personId === personId) throw new CaError("forbidden", "no one appoints themself (REQ-10)");
-    const bound = await this.deps.directory.personWithOrganisation(personId);
-    if (!bound || bound.person.unboundAt) throw new CaError("not-found", `no bound person ${personId}`);
-    const { person: p, organisation: org } = bound;
-    requireScope(actor, p.organisationId);
-    if (org.status !== "active") throw new CaError("policy-violation", `organisation ${org.orgNumber} is not onboarded (REQ-01)`);
-    for (const r of input.roles) if (!ROLES.includes(r)) throw new CaError("invalid-input", `unknown role '${r}'`);
-    if (input.roles.length === 0) throw new CaError("invalid-input", "an officer needs at least one role");
-    if (input.roles.includes("service-owner-staff") && !(org.serviceOwner && actor.roles.includes("service-owner-staff")))
-      throw new CaError("forbidden", "only the service owner's staff appoint service-owner staff, from their own organisation");
-    if ((input.qualification === undefined) !== (input.qualifiedUntil === undefined)) throw new CaError("invalid-input", "qualification and qualifiedUntil go together (REQ-25)");
-    const o: Officer = {
-      personId, roles: [...input.roles], serviceOwnerStaff: input.roles.includes("service-owner-staff"),
-      ...(input.qualification ? { qualification: input.qualification, qualifiedUntil: input.qualifiedUntil! } : {}),
-    };
-    await this.deps.directory.saveOfficer(o, actor.personId!, this.audit(actor, "officer.appoint", "person", personId, { roles: o.roles, qualification: o.qualification, qualifiedUntil: o.qualifiedUntil?.toISOString() }));
-    return o;
+  /** REQ-24/25: roles and the identity-proofing qualification of an officer, by the roles policy (policies/roles.yaml). */
+  async appointOfficer(actor: Actor, personId: string, input: { roles: readonly Role[]; qualification?: string; qualifiedUntil?: Date }): Promise<Officer | RoleGrant> {
+    return this.deps.grants.appoint(actor, personId, input);
   }
 }

@@ -7,7 +7,7 @@ import type { Workflow } from "../policy/workflow.js";
 import { availableActions, decide, transitionFrom } from "./workflow-engine.js";
 import type { DirectoryStore } from "./directory.js";
 import type { KeyedHasher } from "./national-id.js";
-import { orderAfter, type ActionInput, type Actor, type Channel, type Notification, type OrderChange, type OrderStore, type OrderView } from "./order.js";
+import { orderAfter, type ActionInput, type Actor, type Channel, type Notification, type OrderActor, type OrderChange, type OrderStore, type OrderView } from "./order.js";
 import type { CardCertificateRequest, CardCertificates, DocumentRegister, PopulationRegister, RegisteredName } from "./ports.js";
 import { actorId, requireRole, requireScope } from "./actor-checks.js";
 import { keyOrigin, type KeyOriginDeps, type KeyOriginRequest } from "./key-origin.js";
@@ -15,6 +15,11 @@ import { certificateSubject, registeredNameFrom } from "./subject-builder.js";
 import { requireActivatedEid, supersedeRenewedEid } from "./renewal.js";
 import { ProductionSaga, type IssuedCard } from "./production-saga.js";
 import type { ActivationDesk } from "./activation.js";
+import { humanIdOf, isHuman } from "./human.js";
+
+/** REQ-10: the step an actor took, by human, for the order's separation matrix. */
+const stepBy = (actor: Actor, action: string, at: Date): OrderActor | undefined =>
+  actor.personId && actor.humanId ? { action, personId: actor.personId, humanId: actor.humanId, at } : undefined;
 
 /** An identity document as the officer typed it; the number is kept only as a keyed hash (REQ-28). */
 export interface DocumentInput {
@@ -120,7 +125,8 @@ export class OrderService {
     if (!bound || bound.person.unboundAt) throw new CaError("not-found", `no person ${input.personId} bound to an organisation`);
     const { person, organisation: org } = bound;
     requireScope(actor, person.organisationId);
-    if (actor.personId === person.id) throw new CaError("policy-violation", "no officer orders a card for themself (REQ-10)");
+    if (actor.personId === person.id || isHuman(actor, humanIdOf(person.nationalIdHash)))
+      throw new CaError("policy-violation", "no officer orders a card for themself, under any of their bindings (not-own-order, REQ-10)", { rule: "not-own-order", requirement: "REQ-10" });
     if (org.status !== "active") throw new CaError("policy-violation", `organisation ${org.orgNumber} is not onboarded (registration certificate and domain validation, REQ-01)`);
     if (this.deps.hasher.hash("national-id", input.nationalId) !== person.nationalIdHash) throw new CaError("policy-violation", "the national ID number does not match the person's record");
     const register = await this.registerCheck(input.nationalId);
@@ -158,6 +164,7 @@ export class OrderService {
       id, organisationId: o.organisationId, applicantId: o.personId, workflowId: o.workflow.id, workflowVersion: o.workflow.version, purpose: o.purpose,
       profileId: o.purpose === "officer" ? "ra-officer" : o.workflow.profiles[0]!, at: now, register, registeredName, applicantTokenHash: sha256Hex(token),
       ...(o.renewalOf ? { renewalOf: o.renewalOf } : {}),
+      ...((r) => (r ? { requestedBy: r } : {}))(stepBy(actor, "request", now)),
     }, {
       id: newId(random), at: now, actor: actorId(actor), action: o.renewalOf ? "order.renew" : "order.create", objectType: "order", objectId: id, outcome: "success",
       organisationId: o.organisationId, policy: `${o.workflow.id}@${o.workflow.version}`,
@@ -292,18 +299,18 @@ export class OrderService {
 
     if (action === "accept-terms") change.termsVersion = input.termsVersion!;
     if (action === "identify" && input.document)
-      change.identification = { kind: "identify", officerId: actor.personId!, at: now, document: input.document, faceCompared: input.faceCompared === true };
+      change.identification = { kind: "identify", officerId: actor.personId!, ...(actor.humanId ? { humanId: actor.humanId } : {}), at: now, document: input.document, faceCompared: input.faceCompared === true };
     if (d.transition.guards.includes("existing-eid-valid")) {
       // REQ-11: the eID must still be good at the CA, not only at the TLS layer.
       const st = await certs.status(actor.credentialSerial!);
       if (!st || st.status !== "good" || st.notAfter <= now) throw new CaError("policy-violation", "the eID presented is not valid (REQ-11)");
-      change.identification = { kind: "eid", byEid: true, officerId: actor.personId!, at: now, document: { type: "eid", numberHash: st.serial, expires: st.notAfter }, faceCompared: false };
+      change.identification = { kind: "eid", byEid: true, officerId: actor.personId!, ...(actor.humanId ? { humanId: actor.humanId } : {}), at: now, document: { type: "eid", numberHash: st.serial, expires: st.notAfter }, faceCompared: false };
     }
     if (d.to === "APPROVED") change.approvedAt = now;
     if (d.to === "HANDED_OUT") {
       change.handedOutAt = now;
       if (input.secondIdentification)
-        change.identification = { kind: "hand-out", officerId: actor.personId!, at: now, document: input.secondIdentification.document, faceCompared: input.secondIdentification.faceCompared };
+        change.identification = { kind: "hand-out", officerId: actor.personId!, ...(actor.humanId ? { humanId: actor.humanId } : {}), at: now, document: input.secondIdentification.document, faceCompared: input.secondIdentification.faceCompared };
       if (workflow.transitions.some((t) => t.to === "ACTIVE" && t.guards.includes("activation-code-correct"))) {
         // REQ-15: the activation code travels by another channel than the card.
         if (input.activationCodeChannel === "in-person") throw new CaError("invalid-input", "the activation code is sent by email, sms or mail (REQ-15)");
@@ -319,6 +326,9 @@ export class OrderService {
     if (notifications.length) change.notifications = notifications;
     // REQ-16: a challenge is used once: by the activation whose compare-and-set wins, in its transaction.
     if (activation?.challenge) change.usesActivationChallenge = activation.challenge;
+    // REQ-10: who took this step, by human, recorded with the change.
+    const step = stepBy(actor, action, now);
+    if (step) change.actor = step;
     const audit = {
       id: newId(random), at: now, actor: actorId(actor), action: `order.${action}`, objectType: "order", objectId: orderId, outcome: "success" as const,
       organisationId: order.organisationId, policy: `${workflow.id}@${workflow.version}`,

@@ -16,8 +16,13 @@ export interface Actor {
   readonly loa?: number;
   /** Holder: the card certificate is on hold until the card is activated; only activation is open to it (REQ-16). */
   readonly credentialOnHold?: boolean;
-  /** The person behind the actor (officer or applicant), for not-own-order. */
+  /** The person record behind the actor (officer or holder) in one organisation. */
   readonly personId?: string;
+  /**
+   * The human behind the actor: the keyed hash of the national ID (REQ-28), the same in every
+   * organisation. Every self and distinctness rule compares this, never person records (REQ-10).
+   */
+  readonly humanId?: string;
   readonly roles: readonly Role[];
   readonly organisationId?: string;
   /** REQ-25: identity-proofing qualification valid until (absent = none). */
@@ -36,6 +41,8 @@ export interface IdentityDocument {
 export interface Identification {
   /** The officer who identified, or for a renewal the holder's person id (kind "eid"). */
   readonly officerId: string;
+  /** The human who identified (REQ-10: distinct identifiers are distinct humans). */
+  readonly humanId?: string;
   /** REQ-11: an identification on the strength of a valid eID counts for all in-person ones. */
   readonly byEid?: boolean;
   readonly at: Date;
@@ -43,11 +50,24 @@ export interface Identification {
   readonly faceCompared: boolean;
 }
 
+/** Who took one step of an order (REQ-10): the separation matrix is judged from these. */
+export interface OrderActor {
+  /** A workflow action, or "request" for the order's creation. */
+  readonly action: string;
+  readonly personId: string;
+  readonly humanId: string;
+  readonly at: Date;
+}
+
 /** What the engine needs to know about an order to decide a transition. */
 export interface OrderView {
   readonly id: string;
   readonly organisationId: string;
   readonly applicantPersonId: string;
+  /** The applicant as a human (keyed hash of the national ID), for not-own-order across organisations. */
+  readonly applicantHumanId?: string;
+  /** Which human took which step so far, oldest first (REQ-10). */
+  readonly actors?: readonly OrderActor[];
   readonly state: OrderState;
   readonly identifications: readonly Identification[];
   readonly termsVersion?: string;
@@ -137,6 +157,8 @@ export interface OrderChange {
   readonly officerCredential?: { readonly serial: string; readonly personId: string };
   /** Messages for the applicant sent through another channel, written with the change (REQ-15). */
   readonly notifications?: readonly Notification[];
+  /** Who took this step (REQ-10), recorded with the change. */
+  readonly actor?: OrderActor;
 }
 
 /** The order as `change` leaves it: what the store holds once the compare-and-set succeeded. */
@@ -148,8 +170,9 @@ export function orderAfter<O extends OrderView & { readonly version: number }>(o
     ...base, state: c.to, version: c.expectedVersion + 1,
     ...(typeof c.certSerial === "string" ? { certSerial: c.certSerial } : {}),
     ...(id && id.kind !== "hand-out"
-      ? { identifications: [...o.identifications, { officerId: id.officerId, at: id.at, document: id.document, faceCompared: id.faceCompared, ...(id.kind === "eid" ? { byEid: true } : {}) }] }
+      ? { identifications: [...o.identifications, { officerId: id.officerId, ...(id.humanId ? { humanId: id.humanId } : {}), at: id.at, document: id.document, faceCompared: id.faceCompared, ...(id.kind === "eid" ? { byEid: true } : {}) }] }
       : {}),
+    ...(c.actor ? { actors: [...(o.actors ?? []), c.actor] } : {}),
     ...(c.termsVersion !== undefined ? { termsVersion: c.termsVersion } : {}),
     ...(c.handedOutAt !== undefined ? { handedOutAt: c.handedOutAt } : {}),
     ...(c.approvedAt !== undefined ? { approvedAt: c.approvedAt } : {}),
@@ -188,6 +211,8 @@ export interface NewOrder {
   readonly applicantTokenHash: string;
   /** REQ-07: the name the register answered, recorded with the order (sealed at rest, REQ-29); the certificate's name. */
   readonly registeredName: RegisteredName;
+  /** Who requested the order (REQ-10: recorded as the step "request"). */
+  readonly requestedBy?: OrderActor;
 }
 
 /** The RA's store port (implemented in store/): orders with optimistic locking, audit in the same transaction. */

@@ -1,6 +1,7 @@
 import { CaError } from "../shared/ca-error.js";
 import type { OrderState, Transition, Workflow } from "../policy/workflow.js";
 import { GUARDS } from "./guards.js";
+import { SEPARATION_CITATION, SEPARATION_GUARD, separationRefusal } from "./separation-guard.js";
 import type { ActionInput, Actor, OrderView } from "./order.js";
 
 export interface Decision {
@@ -27,8 +28,11 @@ export function decide(workflow: Workflow, order: OrderView, action: string, act
     throw new CaError("forbidden", `'${action}' needs the role ${t.roles.join(" or ")} (REQ-24)`);
   for (const g of t.guards) {
     const refusal = GUARDS[g].check({ workflow, order, actor, input, now, currentTermsVersion });
-    if (refusal !== undefined) throw new CaError("policy-violation", `${refusal} (${g}, ${GUARDS[g].citation})`, { guard: g, requirement: GUARDS[g].citation });
+    if (refusal !== undefined) throw new CaError("policy-violation", `${refusal} (${g}, ${GUARDS[g].citation})`, { guard: g, rule: g, requirement: GUARDS[g].citation });
   }
+  // REQ-10: the workflow's separation matrix, from the humans recorded on the order.
+  const sep = t.by === "officer" ? separationRefusal(workflow, order, actor, action) : undefined;
+  if (sep) throw new CaError("policy-violation", `${sep.message} (${SEPARATION_GUARD}, ${SEPARATION_CITATION})`, { guard: SEPARATION_GUARD, rule: SEPARATION_GUARD, requirement: SEPARATION_CITATION, ...(sep.pair ? { pair: sep.pair } : {}) });
   return { transition: t, to: t.to };
 }
 
@@ -48,7 +52,8 @@ export function availableActions(workflow: Workflow, order: OrderView, actor: Ac
   for (const t of workflow.transitions) {
     if (!t.from.includes(order.state) || t.by !== actor.kind) continue;
     if (t.roles && !t.roles.some((r) => actor.roles.includes(r as never))) continue;
-    const blocked = t.guards.some((g) => !INPUT_GUARDS.has(g) && GUARDS[g].check({ workflow, order, actor, input: {}, now, currentTermsVersion: "" }) !== undefined);
+    const blocked = t.guards.some((g) => !INPUT_GUARDS.has(g) && GUARDS[g].check({ workflow, order, actor, input: {}, now, currentTermsVersion: "" }) !== undefined)
+      || (t.by === "officer" && separationRefusal(workflow, order, actor, t.action) !== undefined);
     if (!blocked && !out.some((a) => a.action === t.action)) out.push({ action: t.action, to: t.to, needs: t.guards.filter((g) => INPUT_GUARDS.has(g)) });
   }
   return out;

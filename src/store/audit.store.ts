@@ -109,6 +109,21 @@ export class KnexAuditStore {
     }
   }
 
+  /** Entries after `afterSeq` matching the filter, oldest first (the `audit events` command). */
+  async find(f: { afterSeq?: number; actionPrefix?: string; outcome?: string; objectId?: string; limit: number }): Promise<ChainedEntry[]> {
+    const q = this.reader("audit_events").where("seq", ">", f.afterSeq ?? 0);
+    if (f.actionPrefix) q.andWhere("action", "like", `${f.actionPrefix.replace(/[%_\\]/g, "")}%`);
+    if (f.outcome) q.andWhere("outcome", f.outcome);
+    if (f.objectId) q.andWhere("object_id", f.objectId);
+    return (await q.orderBy("seq").limit(f.limit)).map(chainedEntry);
+  }
+
+  /** How many entries each action starting with `prefix` has (e.g. "revocation.alarm." for /metrics, REQ-18). */
+  async countActions(prefix: string): Promise<Record<string, number>> {
+    const rows = await this.reader("audit_events").where("action", "like", `${prefix.replace(/[%_\\]/g, "")}%`).groupBy("action").select("action").count({ n: "*" });
+    return Object.fromEntries(rows.map((r: any) => [r.action as string, Number(r.n)]));
+  }
+
   /** The entries about one object (an order's timeline), oldest first. */
   async forObject(objectType: string, objectId: string, limit = 500): Promise<ChainedEntry[]> {
     return (await this.reader("audit_events").where({ object_type: objectType, object_id: objectId }).orderBy("seq").limit(limit)).map(chainedEntry);

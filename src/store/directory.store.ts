@@ -24,6 +24,12 @@ const person = (r: any, cipher: FieldCipher): Person => {
   };
 };
 
+const officerOf = (r: any): Officer => ({
+  personId: r.person_id, roles: JSON.parse(r.roles) as Role[], serviceOwnerStaff: !!r.service_owner_staff,
+  ...(r.qualification ? { qualification: r.qualification } : {}),
+  ...(r.qualified_until != null ? { qualifiedUntil: new Date(Number(r.qualified_until)) } : {}),
+});
+
 const ORG_COLUMNS = ["id", "org_number", "name", "country", "status", "service_owner", "registration_certificate", "domain", "domain_validated_at", "ip_allow_list"];
 
 /** Organisations, people, officers and officer credentials over knex; each change with its audit event. */
@@ -96,7 +102,7 @@ export class KnexDirectoryStore implements DirectoryStore {
       await trx("people").where({ organisation_id: p.organisationId, national_id_hash: p.nationalIdHash }).whereNotNull("unbound_at")
         .update({ national_id_hash: trx.raw("national_id_hash || ':' || id") });
       await trx("people").insert({
-        id: p.id, organisation_id: p.organisationId, national_id_hash: p.nationalIdHash,
+        id: p.id, organisation_id: p.organisationId, national_id_hash: p.nationalIdHash, human_id: p.nationalIdHash.split(":")[0], // REQ-10: the human, the same in every organisation
         name: this.cipher.seal(p.name, { table: "people", column: "name", id: p.id }), email: this.cipher.sealOptional(p.email, { table: "people", column: "email", id: p.id }),
         phone: this.cipher.sealOptional(p.phone, { table: "people", column: "phone", id: p.id }),
         postal_address: this.cipher.sealOptional(p.postalAddress, { table: "people", column: "postal_address", id: p.id }),
@@ -127,12 +133,13 @@ export class KnexDirectoryStore implements DirectoryStore {
 
   async officer(personId: string): Promise<Officer | undefined> {
     const r = await this.reader("officers").where({ person_id: personId }).first();
-    if (!r) return undefined;
-    return {
-      personId, roles: JSON.parse(r.roles) as Role[], serviceOwnerStaff: !!r.service_owner_staff,
-      ...(r.qualification ? { qualification: r.qualification } : {}),
-      ...(r.qualified_until != null ? { qualifiedUntil: new Date(Number(r.qualified_until)) } : {}),
-    };
+    return r ? officerOf(r) : undefined;
+  }
+
+  async officersOfHuman(humanId: string) {
+    const rows = await this.reader("officers as f").join("people as p", "p.id", "f.person_id").where("p.human_id", humanId).whereNull("p.unbound_at")
+      .select("f.*", "p.organisation_id");
+    return rows.map((r: any) => ({ officer: officerOf(r), organisationId: r.organisation_id as string }));
   }
 
   async saveOfficer(o: Officer, appointedBy: string, audit: AuditEvent) {

@@ -1,5 +1,5 @@
 import type { Knex } from "knex";
-import type { EvidenceEvent, EvidenceIdentification, EvidenceOfficer } from "../audit/evidence.js";
+import type { EvidenceActor, EvidenceEvent, EvidenceIdentification, EvidenceOfficer } from "../audit/evidence.js";
 import type { FieldCipher } from "./field-cipher.js";
 
 
@@ -12,6 +12,8 @@ export interface EvidenceRecords {
     registerStatus?: string; registerSource?: string; registerAt?: number; createdAt: number; handedOutAt?: number; activatedAt?: number; renewalOf?: string; purpose: string;
   };
   readonly identifications: EvidenceIdentification[];
+  /** REQ-10: who took which step of the order, by human. */
+  readonly actors: EvidenceActor[];
   readonly officers: Map<string, EvidenceOfficer>;
   readonly events: EvidenceEvent[];
   readonly card?: { id: string; cardSerial: string; slot?: string; algorithm?: string; state: string; pinState?: string };
@@ -28,6 +30,7 @@ export class KnexEvidenceStore {
     const o = await this.db("orders").where({ cert_serial: serial }).first();
     const card = await this.db("cards").where({ cert_serial: serial }).orderBy("updated_at", "desc").first();
     const ids = o ? await this.db("order_identifications").where({ order_id: o.id }).orderBy("seq") : [];
+    const actors = o ? await this.db("order_actors").where({ order_id: o.id }).orderBy("seq") : [];
     const officerIds = [...new Set(ids.map((i: any) => i.officer_id as string))];
     const officers = new Map<string, EvidenceOfficer>();
     if (officerIds.length) {
@@ -57,6 +60,7 @@ export class KnexEvidenceStore {
         },
       } : {}),
       identifications: ids.map((i: any) => ({ kind: i.kind, officerId: i.officer_id, at: Number(i.at), documentType: i.document_type, documentExpires: Number(i.document_expires), faceCompared: !!i.face_compared })),
+      actors: actors.map((a: any) => ({ action: a.action, personId: a.person_id, humanId: a.human_id, at: Number(a.at) })),
       officers,
       events: events.map((e: any) => ({ seq: Number(e.seq), id: e.id, at: Number(e.at), actor: e.actor, action: e.action, objectType: e.object_type, objectId: e.object_id, outcome: e.outcome, policy: e.policy ?? null, details: e.details ? JSON.parse(e.details) : null })),
       ...(card ? { card: { id: card.id, cardSerial: card.card_serial, ...(card.slot ? { slot: card.slot } : {}), ...(card.algorithm ? { algorithm: card.algorithm } : {}), state: card.state, ...(card.pin_state ? { pinState: card.pin_state } : {}) } } : {}),

@@ -1,6 +1,6 @@
 import type { Knex } from "knex";
 import type { AuditEvent } from "../ca/ports.js";
-import type { NewOrder, Notification, OrderChange, OrderStore, OrderView } from "../ra/order.js";
+import type { NewOrder, Notification, OrderActor, OrderChange, OrderStore, OrderView } from "../ra/order.js";
 import type { RegisteredName } from "../ra/ports.js";
 import type { OrderState } from "../policy/workflow.js";
 import { insertChunked } from "./database.js";
@@ -24,9 +24,14 @@ function orderRow(o: NewOrder, cipher: FieldCipher): Record<string, unknown> {
   };
 }
 
+/** REQ-10: who took a step, by human. */
+function actorRow(orderId: string, a: OrderActor): Record<string, unknown> {
+  return { order_id: orderId, action: a.action, person_id: a.personId, human_id: a.humanId, at: a.at.getTime() };
+}
+
 function identificationRow(orderId: string, i: NonNullable<OrderChange["identification"]>): Record<string, unknown> {
   return {
-    order_id: orderId, officer_id: i.officerId, kind: i.kind, at: i.at.getTime(), document_type: i.document.type,
+    order_id: orderId, officer_id: i.officerId, human_id: i.humanId ?? null, kind: i.kind, at: i.at.getTime(), document_type: i.document.type,
     document_number_hash: i.document.numberHash, document_expires: i.document.expires.getTime(), face_compared: i.faceCompared,
   };
 }
@@ -67,7 +72,7 @@ const notRevokedForGood = (q: Knex.QueryBuilder) => q.whereNull("c.revoked_at").
 /** `outbox`: the op's messages as rows, sealed before the op joins the queue (REQ-29), not while the batch holds the writer. */
 export type OrderOp =
   | { readonly kind: "change"; readonly change: OrderChange; readonly audit: AuditEvent; readonly outbox: readonly Record<string, unknown>[] }
-  | { readonly kind: "create"; readonly row: Record<string, unknown>; readonly audit: AuditEvent; readonly outbox: readonly Record<string, unknown>[] };
+  | { readonly kind: "create"; readonly row: Record<string, unknown>; readonly actor?: Record<string, unknown>; readonly audit: AuditEvent; readonly outbox: readonly Record<string, unknown>[] };
 
 
 /**
@@ -88,12 +93,14 @@ export class KnexOrderStore implements OrderStore {
     this.queue = commitQueueOf(db);
   }
 
-  private view(o: any, ids: any[]): OrderView & { version: number; workflowId: string } {
+  private view(o: any, ids: any[], actors: any[]): OrderView & { version: number; workflowId: string } {
     return {
       id: o.id, organisationId: o.organisation_id, applicantPersonId: o.applicant_id, state: o.state as OrderState, version: Number(o.version),
+      ...opt("applicantHumanId", o.applicant_human_id as string | null),
+      actors: actors.map((a: any): OrderActor => ({ action: a.action, personId: a.person_id, humanId: a.human_id, at: new Date(Number(a.at)) })),
       workflowId: o.workflow_id, purpose: o.purpose, profileId: o.profile_id,
       identifications: ids.map((i: any) => ({
-        officerId: i.officer_id, at: new Date(Number(i.at)), faceCompared: !!i.face_compared, ...(i.kind === "eid" ? { byEid: true } : {}),
+        officerId: i.officer_id, ...opt("humanId", i.human_id as string | null), at: new Date(Number(i.at)), faceCompared: !!i.face_compared, ...(i.kind === "eid" ? { byEid: true } : {}),
         document: { type: i.document_type, numberHash: i.document_number_hash, expires: new Date(Number(i.document_expires)) },
       })),
       ...opt("termsVersion", o.terms_version as string | null),
@@ -113,27 +120,34 @@ export class KnexOrderStore implements OrderStore {
     const [col, value] = "id" in where ? ["o.id", where.id] : ["o.cert_serial", where.cert_serial];
     const rows = await this.reader("orders as o")
       .leftJoin("order_identifications as i", (j) => j.on("i.order_id", "o.id").onIn("i.kind", ["identify", "eid"]))
+      .leftJoin("people as ap", "ap.id", "o.applicant_id")
       .where(col, value).orderBy("i.seq")
-      .select("o.*", "i.seq as i_seq", "i.officer_id", "i.kind", "i.at", "i.document_type", "i.document_number_hash", "i.document_expires", "i.face_compared");
+      .select("o.*", "ap.human_id as applicant_human_id", "i.seq as i_seq", "i.officer_id", "i.human_id", "i.kind", "i.at", "i.document_type", "i.document_number_hash", "i.document_expires", "i.face_compared");
     if (rows.length === 0) return undefined;
-    return this.view(rows[0], rows.filter((r: any) => r.i_seq != null));
+    const actors = await this.reader("order_actors").where({ order_id: rows[0].id }).orderBy("seq");
+    return this.view(rows[0], rows.filter((r: any) => r.i_seq != null), actors);
   }
 
   async listOpen(organisationId: string | undefined, limit: number): Promise<(OrderView & { version: number; workflowId: string })[]> {
-    let q = this.reader("orders").whereNotIn("state", ["ACTIVE", "REJECTED", "CANCELLED", "EXPIRED"]);
-    if (organisationId) q = q.andWhere("organisation_id", organisationId);
-    const rows = await q.orderBy("updated_at", "desc").limit(limit);
+    let q = this.reader("orders as o").leftJoin("people as ap", "ap.id", "o.applicant_id").whereNotIn("o.state", ["ACTIVE", "REJECTED", "CANCELLED", "EXPIRED"]);
+    if (organisationId) q = q.andWhere("o.organisation_id", organisationId);
+    const rows = await q.orderBy("o.updated_at", "desc").limit(limit).select("o.*", "ap.human_id as applicant_human_id");
     if (rows.length === 0) return [];
-    const ids = await this.reader("order_identifications").whereIn("order_id", rows.map((r: any) => r.id)).whereIn("kind", ["identify", "eid"]).orderBy("seq");
-    return rows.map((o: any) => this.view(o, ids.filter((i: any) => i.order_id === o.id)));
+    const orderIds = rows.map((r: any) => r.id);
+    const ids = await this.reader("order_identifications").whereIn("order_id", orderIds).whereIn("kind", ["identify", "eid"]).orderBy("seq");
+    const actors = await this.reader("order_actors").whereIn("order_id", orderIds).orderBy("seq");
+    return rows.map((o: any) => this.view(o, ids.filter((i: any) => i.order_id === o.id), actors.filter((a: any) => a.order_id === o.id)));
   }
 
   /** The orders of one applicant (their cards and orders in progress), newest first: the holder pages' "my cards". */
   async ofApplicant(personId: string, limit: number): Promise<(OrderView & { version: number; workflowId: string })[]> {
-    const rows = await this.reader("orders").where({ applicant_id: personId }).orderBy("created_at", "desc").limit(limit);
+    const rows = await this.reader("orders as o").leftJoin("people as ap", "ap.id", "o.applicant_id").where("o.applicant_id", personId)
+      .orderBy("o.created_at", "desc").limit(limit).select("o.*", "ap.human_id as applicant_human_id");
     if (rows.length === 0) return [];
-    const ids = await this.reader("order_identifications").whereIn("order_id", rows.map((r: any) => r.id)).whereIn("kind", ["identify", "eid"]).orderBy("seq");
-    return rows.map((o: any) => this.view(o, ids.filter((i: any) => i.order_id === o.id)));
+    const orderIds = rows.map((r: any) => r.id);
+    const ids = await this.reader("order_identifications").whereIn("order_id", orderIds).whereIn("kind", ["identify", "eid"]).orderBy("seq");
+    const actors = await this.reader("order_actors").whereIn("order_id", orderIds).orderBy("seq");
+    return rows.map((o: any) => this.view(o, ids.filter((i: any) => i.order_id === o.id), actors.filter((a: any) => a.order_id === o.id)));
   }
 
   load(orderId: string): Promise<(OrderView & { version: number; workflowId: string }) | undefined> {
@@ -157,7 +171,7 @@ export class KnexOrderStore implements OrderStore {
 
   async create(order: NewOrder, audit: AuditEvent, notification: Notification): Promise<void> {
     // The row (with the registered name) is sealed before the op joins the queue, as the outbox is.
-    await this.queue.run(this.write, { kind: "create", row: orderRow(order, this.cipher), audit, outbox: [outboxRow(notification, this.cipher)] });
+    await this.queue.run(this.write, { kind: "create", row: orderRow(order, this.cipher), ...(order.requestedBy ? { actor: actorRow(order.id, order.requestedBy) } : {}), audit, outbox: [outboxRow(notification, this.cipher)] });
   }
 
   /** A change as an op for a caller's transaction (the production saga's linked writes); messages sealed now. */
@@ -173,6 +187,7 @@ export class KnexOrderStore implements OrderStore {
   private async writeBatch(trx: Knex.Transaction, ops: readonly OrderOp[], audit: AuditSink): Promise<boolean[]> {
     const done = ops.map((o) => o.kind === "create");
     await insertChunked(trx, "orders", ops.flatMap((o) => (o.kind === "create" ? [o.row] : [])));
+    await insertChunked(trx, "order_actors", ops.flatMap((o) => (o.kind === "create" && o.actor ? [o.actor] : [])));
     // The first change of each order goes into the shared compare-and-set; a second change of
     // the same order in the batch runs after it on its own, as it would have in sequence.
     const first = new Map<string, number>();
@@ -189,6 +204,7 @@ export class KnexOrderStore implements OrderStore {
     const winners = ops.filter((_, i) => done[i]);
     const changes = winners.flatMap((o) => (o.kind === "change" ? [o.change] : []));
     await insertChunked(trx, "order_identifications", changes.flatMap((c) => (c.identification ? [identificationRow(c.orderId, c.identification)] : [])));
+    await insertChunked(trx, "order_actors", changes.flatMap((c) => (c.actor ? [actorRow(c.orderId, c.actor)] : [])));
     await insertChunked(trx, "officer_credentials", changes.flatMap((c) => (c.officerCredential ? [{ serial: c.officerCredential.serial, person_id: c.officerCredential.personId, created_at: c.at.getTime() }] : [])));
     // REQ-16: the activation challenge is used up by the transition that won with it (single use: the compare-and-set decides).
     for (const c of changes) if (c.usesActivationChallenge)

@@ -5,31 +5,49 @@ import { insertAuditEvent } from "./audit.store.js";
 import { recordAuditEvent } from "./commit-queue.js";
 
 const row = (r: any): RevocationRequest => ({
-  id: r.id, serial: r.serial, reason: r.reason, organisationId: r.organisation_id, channel: r.channel, requestedBy: r.requested_by,
+  id: r.id, kind: r.kind ?? "revoke", serial: r.serial, reason: r.reason, organisationId: r.organisation_id, channel: r.channel, requestedBy: r.requested_by,
+  ...(r.requested_by_human ? { requestedByHuman: r.requested_by_human } : {}), ...(r.person_id ? { personId: r.person_id } : {}),
   requestedAt: new Date(Number(r.requested_at)), status: r.status,
   ...(r.decided_by ? { decidedBy: r.decided_by, decidedAt: new Date(Number(r.decided_at)) } : {}),
+});
+
+const insertRow = (r: RevocationRequest) => ({
+  id: r.id, kind: r.kind, serial: r.serial, reason: r.reason, organisation_id: r.organisationId, channel: r.channel, requested_by: r.requestedBy,
+  requested_by_human: r.requestedByHuman ?? null, person_id: r.personId ?? null, requested_at: r.requestedAt.getTime(), status: r.status,
 });
 
 export class KnexRevocationRequestStore implements RevocationRequestStore {
   constructor(private readonly db: Knex) {}
 
-  async countSince(requestedBy: string, channel: RevocationRequest["channel"], since: Date) {
-    const r = await this.db("revocation_requests").where({ requested_by: requestedBy, channel }).andWhere("requested_at", ">=", since.getTime()).count({ n: "*" }).first();
+  /** REQ-18: officers' revocations and unbindings count (their resumes do not), done or waiting alike; every holder request counts. */
+  async countSince(who: { readonly human: string } | { readonly organisationId: string }, channel: RevocationRequest["channel"], since: Date) {
+    const q = this.db("revocation_requests").where({ channel }).andWhere("requested_at", ">=", since.getTime());
+    if (channel === "officer") q.whereIn("kind", ["revoke", "unbind"]); // a holder's daily limit counts their resumes too
+    if ("human" in who) q.andWhere("requested_by_human", who.human);
+    else q.andWhere("organisation_id", who.organisationId);
+    const r = await q.count({ n: "*" }).first();
     return Number(r?.n ?? 0);
   }
 
   async add(r: RevocationRequest, audit: AuditEvent) {
+    await this.addAll([r], audit);
+  }
+
+  async addAll(rs: readonly RevocationRequest[], audit: AuditEvent) {
     await this.db.transaction(async (trx) => {
-      await trx("revocation_requests").insert({
-        id: r.id, serial: r.serial, reason: r.reason, organisation_id: r.organisationId, channel: r.channel, requested_by: r.requestedBy,
-        requested_at: r.requestedAt.getTime(), status: r.status,
-      });
+      if (rs.length) await trx("revocation_requests").insert(rs.map(insertRow));
       await insertAuditEvent(trx, audit);
     });
   }
 
   async get(id: string) {
     const r = await this.db("revocation_requests").where({ id }).first();
+    return r ? row(r) : undefined;
+  }
+
+  async lastHold(serial: string) {
+    const r = await this.db("revocation_requests").where({ serial, kind: "revoke", reason: "certificateHold" }).whereIn("status", ["done", "approved"])
+      .orderBy("requested_at", "desc").first();
     return r ? row(r) : undefined;
   }
 

@@ -15,8 +15,10 @@ const ARTIFACTS = join(REPO_ROOT, "test-artifacts", "portal");
 
 /**
  * The officers' portal end to end: Debian's Chromium driven by playwright-core over HTTPS with
- * each officer's client certificate; three officers take a LoA3 order from request to hand-out,
- * the card personalised on the virtual PIV card; an identifier is refused at hand-out.
+ * each officer's client certificate; the officers the LoA3 separation matrix needs (REQ-10: two
+ * identify, a third approves and releases, a ca-operator produces, a fifth hands out) take a LoA3
+ * order from request to hand-out, the card personalised on the virtual PIV card; an identifier is
+ * refused at hand-out.
  */
 describe("portal in headless Chromium over mTLS (issue 8)", function () {
   this.timeout(240_000);
@@ -67,7 +69,7 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     await page.getByLabel("I compared the face with the document photo").check();
   };
 
-  it("ok/three officers take a LoA3 order from request to hand-out (card personalised on the station); fail/the identifier is refused at hand-out with the rule's reason; session cookie and CSRF", async () => {
+  it("ok/five officers take a LoA3 order from request to hand-out (card personalised on the station); fail/the identifier is refused at hand-out with the rule's reason; session cookie and CSRF", async () => {
     const anna = await as("bo");
     // Session: HttpOnly, Secure, SameSite=Strict; a state change without the CSRF token is refused.
     const cookie = (await anna.ctx.cookies()).find((c) => c.name === "cardpki_session")!;

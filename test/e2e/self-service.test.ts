@@ -111,7 +111,7 @@ describe("applicant and holder pages in headless Chromium", function () {
     const rt = svc.runtime;
     const dir = mkdtempSync(join(tmpdir(), "holder-"));
     const first = await demoOrderInProduction(rt, ra, { staff, orgNumber: `58${stamp}`, holder: { nationalId: APPLICANT, name: "Cy Holder" } });
-    const [o1, o2, o3] = first.officers as [Actor, Actor, Actor];
+    const [o1, o2, o3, approver] = first.officers as [Actor, Actor, Actor, Actor]; // REQ-10: o1, o2 identify; approver approves and releases; o3 hands out
     const doc = { type: "passport", number: "XP112233", expires: new Date(Date.now() + 3650 * 86_400_000) };
     /**
      * Card source: a software card of the test maker with its PIV attestation (REQ-14), recorded as
@@ -135,8 +135,8 @@ describe("applicant and holder pages in headless Chromium", function () {
     await ra.orders.act(second.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: /token: ([A-Z0-9]+)/.exec(note!.body)![1]!, termsVersion: "2026-01", accepted: true });
     await ra.orders.act(second.id, "identify", o1, { document: doc, faceCompared: true });
     await ra.orders.act(second.id, "identify", o2, { document: doc, faceCompared: true });
-    await ra.orders.act(second.id, "approve", o2, {});
-    await ra.orders.act(second.id, "start-production", o1, {});
+    await ra.orders.act(second.id, "approve", approver, {});
+    await ra.orders.act(second.id, "start-production", approver, {});
     const card2 = await produceAndHandOut(second.id);
     await activateWithSoftwareKey(ra, { orderId: second.id, holderId: first.holderId, serial: card2.serial, loa: 3, station: o3, privateKey: card2.privateKey });
 

@@ -118,17 +118,17 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     expect(early.status).to.equal(422);
     expect(early.body.detail).to.match(/REQ-01/);
     expect((await ok(call("POST", `/api/v1/organisations/${orgId}/onboarding`, { registrationCertificate: "bolagsverket 2026-11-20 #4411", domain: "kund.example", domainValidationMethod: "dns-txt" }, s1))).status).to.equal("active");
-    const names = ["Anna Officer", "Bert Officer", "Cecilia Officer", "Dag Unqualified", "Holger Holder"];
+    const names = ["Anna Officer", "Bert Officer", "Cecilia Officer", "Dag Unqualified", "Holger Holder", "Erik Officer"];
     for (let i = 0; i < names.length; i++) {
       const nationalId = `19800101${1000 + i}`;
       const p = await ok(call("POST", `/api/v1/organisations/${orgId}/people`, { nationalId, name: names[i], email: `p${i}@kund.example` }, s1), 201);
       people[names[i]!.split(" ")[0]!] = { id: p.id, nationalId };
     }
     const until = new Date(Date.now() + 300 * 86_400_000).toISOString().slice(0, 10);
-    for (const n of ["Anna", "Bert", "Cecilia"]) await ok(call("PUT", `/api/v1/people/${people[n]!.id}/officer`, { roles: ["ra-officer"], qualification: "RA identity proofing 2026", qualifiedUntil: until }, s1));
+    for (const n of ["Anna", "Bert", "Cecilia", "Erik"]) await ok(call("PUT", `/api/v1/people/${people[n]!.id}/officer`, { roles: ["ra-officer"], qualification: "RA identity proofing 2026", qualifiedUntil: until }, s1));
     await ok(call("PUT", `/api/v1/people/${people.Dag!.id}/officer`, { roles: ["ra-officer"], qualification: "RA identity proofing 2024", qualifiedUntil: "2025-01-01" }, s1));
     // REQ-02: the first officers' cards, identified and handed out by the service owner's staff.
-    for (const n of ["Anna", "Bert", "Cecilia", "Dag"]) {
+    for (const n of ["Anna", "Bert", "Cecilia", "Dag", "Erik"]) {
       const { orderId, card } = await cardFlow({ personKey: n, purpose: "officer", creator: D.bo!, id1: D.bo!, id2: D.cy!, approver: D.di!, producer: D.ed!, handOut: D.fi! });
       const early = await call("GET", "/api/v1/me", undefined, card);
       expect([early.status, early.body.requirement], "not an officer credential before activation").to.deep.equal([403, "REQ-16"]);
@@ -141,7 +141,7 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
 
   it("ok/LoA3 for a holder by the organisation's own officers; fail/every separation-of-duty bypass", async function () {
     expect(officers.Dag, "depends on the onboarding test").to.not.equal(undefined);
-    const { Anna: a, Bert: b, Cecilia: c, Dag: d } = officers as Record<string, Cred>;
+    const { Anna: a, Bert: b, Cecilia: c, Dag: d, Erik: e } = officers as Record<string, Cred>;
     const [s1, s2] = staff as [Cred, Cred];
     // A second officer card of Anna: same person, different client certificate.
     const { orderId: a2Order, card: a2 } = await cardFlow({ personKey: "Anna", purpose: "officer", creator: D.bo!, id1: D.bo!, id2: D.cy!, approver: D.di!, producer: D.ed!, handOut: D.fi! });
@@ -166,8 +166,14 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     expect([stolen.status, stolen.body.guard, stolen.body.requirement]).to.deep.equal([422, "document-not-reported", "REQ-05"]);
     expect((await act(order.id, "identify", b, { document: doc, faceCompared: true, knowledgeAnswers: { "birth-place": "yes" } })).status).to.equal(400);
     await ok(act(order.id, "identify", b, { document: doc, faceCompared: true }));
-    await ok(act(order.id, "approve", b));
-    await ok(act(order.id, "start-production", a));
+    // REQ-10: neither identifier approves or releases (the separation matrix); Erik does both.
+    for (const [who, cred] of [["an identifier approves", b], ["the other identifier approves", a]] as const) {
+      const r = await act(order.id, "approve", cred);
+      expect([r.status, r.body.rule], who).to.deep.equal([422, "separation-of-duties"]);
+    }
+    await ok(act(order.id, "approve", e));
+    expect((await act(order.id, "start-production", a)).body.rule, "an identifier releases").to.equal("separation-of-duties");
+    await ok(act(order.id, "start-production", e));
     const { key, body, card: software } = await attestedKey(order.id);
     const notCaOperator = await act(order.id, "produce", a, body);
     expect(notCaOperator.status).to.equal(403);
@@ -259,7 +265,7 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     }
     expect(text).to.match(/: revoked/);
 
-    // Holder self-service: suspend own card (then it no longer authenticates), an officer resumes; rate limit (REQ-18).
+    // Holder self-service: suspend own card (then it no longer authenticates), two officers resume; rate limit (REQ-18).
     const other = await call("POST", `/api/v1/holder/cards/${a.serial}/suspend`, {}, card);
     expect(other.status, "a holder cannot suspend someone else's card").to.equal(404);
     const alarms = async () => (await svc.runtime.db("audit_events").where({ action: "revocation.alarm.holder-rate" })).length;
@@ -269,7 +275,9 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
       last = await call("POST", `/api/v1/holder/cards/${card.serial}/suspend`, {}, card);
       if (last.status !== 200) break;
       expect((await call("POST", "/api/v1/holder/renewals", { workflowId: "loa3-card-order", nationalId: h.nationalId }, card)).status, "a held card does not authenticate").to.equal(401);
-      await ok(call("POST", `/api/v1/certificates/${card.serial}/resume`, {}, b));
+      // REQ-18: a hold the holder asked for is lifted by a second officer, not by one alone.
+      const held = await ok(call("POST", `/api/v1/certificates/${card.serial}/resume`, {}, b), 202);
+      await ok(call("POST", `/api/v1/revocation-requests/${held.pending.id}/approve`, {}, c));
     }
     expect(last!.status).to.equal(429);
     expect(last!.headers["retry-after"]).to.be.a("string");

@@ -18,6 +18,9 @@ import { ExpiryScheduler } from "../../src/ra/expiry-scheduler.js";
 import { Onboarding } from "../../src/ra/onboarding.js";
 import { RevocationDesk } from "../../src/ra/revocation-desk.js";
 import { KnexRevocationRequestStore } from "../../src/store/revocation-request.store.js";
+import { KnexRoleGrantStore } from "../../src/store/role-grant.store.js";
+import { RoleGrants } from "../../src/ra/role-grants.js";
+import { loadRolesPolicy } from "../../src/policy/roles-policy.js";
 import type { CardCertificates } from "../../src/ra/ports.js";
 import { KeyedHasher } from "../../src/ra/national-id.js";
 import { loadWorkflows } from "../../src/policy/workflow.js";
@@ -64,8 +67,10 @@ describe(`ra/order-service on ${backend.name}`, function () {
   const clock = new FixedClock("2026-06-01T10:00:00Z");
   const hasher = new KeyedHasher(randomBytes(32));
   const register: PopulationRegister = { source: "test", lookup: async (id) => ({ status: id === "196004044567" ? "deceased" : "alive", name: { fullName: `Person ${id.slice(-4)}`, givenName: "Person", surname: id.slice(-4) } }) };
-  const officer = (id: string): Actor => ({ kind: "officer", personId: id, roles: ["ra-officer"], organisationId: "org1", qualifiedUntil: new Date("2027-01-01") });
-  const caOp: Actor = { kind: "officer", personId: "op", roles: ["ca-operator"], organisationId: "so", serviceOwnerStaff: true };
+  const officer = (id: string): Actor => ({ kind: "officer", personId: id, humanId: `human-${id}`, roles: ["ra-officer"], organisationId: "org1", qualifiedUntil: new Date("2027-01-01") });
+  const caOp: Actor = { kind: "officer", personId: "op", humanId: "human-op", roles: ["ca-operator"], organisationId: "so", serviceOwnerStaff: true };
+  /** REQ-10: the LoA3 matrix wants an approver (who also releases) other than the identifiers o1, o2 and the hand-out officer o3. */
+  const approver = officer("p49");
   const doc = { type: "passport", number: "AB123456", expires: new Date("2030-01-01") };
   // REQ-29: the stores seal names and outbox messages; here under a software data key (the HSM-wrapped one is tested in personal-data.test.ts).
   const cipher = new FieldCipher([{ id: "dk1", key: randomBytes(32) }], "dk1", cryptoRandom);
@@ -114,14 +119,14 @@ describe(`ra/order-service on ${backend.name}`, function () {
     await service.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: await tokenOf(o.id), termsVersion: "2026-01", accepted: true });
     await service.act(o.id, "identify", officer("o1"), { document: doc, faceCompared: true });
     if (workflowId === "loa3-card-order") await service.act(o.id, "identify", officer("o2"), { document: doc, faceCompared: true });
-    await service.act(o.id, "approve", officer("o2"), {});
+    await service.act(o.id, "approve", workflowId === "loa3-card-order" ? approver : officer("o2"), {});
     return o.id;
   }
 
   it("ok/a LoA3 order to hand-out; certificate for the card's key; identifications and audit recorded without document or national ID numbers in clear", async () => {
     const id = await toApproved();
     // What an action returns is the order as stored (built from the change, not read back).
-    const started = await service.act(id, "start-production", officer("o1"), {});
+    const started = await service.act(id, "start-production", approver, {});
     expect(started).to.deep.equal(await orders.load(id));
     const { issued, ...produced } = await service.act(id, "produce", caOp, attested(id));
     expect(produced).to.deep.equal(await orders.load(id));
@@ -148,7 +153,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
   it("fail/REQ-14: production refuses a bare public key (LoA3 and LoA2), another maker's attestation, another card's, a key without PIN; nothing is issued; ok/the attestation is in the audit event", async () => {
     for (const wf of ["loa3-card-order", "loa2-card-order"]) {
       const id = await toApproved(wf);
-      await service.act(id, "start-production", officer("o1"), {});
+      await service.act(id, "start-production", approver, {});
       const before = await db("certificates").count({ n: "*" }).first();
       const cases: [string, () => Parameters<OrderService["act"]>[3], RegExp][] = [
         ["bare key", () => ({ publicKey: testKey("P-256").spki }), /bare public key is not certified/],
@@ -202,7 +207,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
 
   it("ok/LoA2 by mail: the activation code goes to the outbox, not to the officer; activation needs the card and the right code", async () => {
     const id = await toApproved("loa2-card-order");
-    await service.act(id, "start-production", officer("o1"), {});
+    await service.act(id, "start-production", approver, {});
     const produced = await service.act(id, "produce", caOp, attested(id));
     const handed = await service.act(id, "send-by-mail", officer("o3"), { cardChannel: "mail", activationCodeChannel: "sms" });
     expect(JSON.stringify(handed)).to.not.match(/Activation code/);
@@ -219,7 +224,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
 
   it("ok/expiry: a card not activated within the deadline is revoked (REQ-15); a crash between expiry and revocation is repaired", async () => {
     const id = await toApproved();
-    await service.act(id, "start-production", officer("o1"), {});
+    await service.act(id, "start-production", approver, {});
     const { certSerial } = await service.act(id, "produce", caOp, attested(id));
     await service.act(id, "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } });
     expect((await expiry.sweep()).expired).to.not.include(id); // not due yet
@@ -261,8 +266,8 @@ describe(`ra/order-service on ${backend.name}`, function () {
     await service.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: await tokenOf(o.id), termsVersion: "2026-01", accepted: true });
     await service.act(o.id, "identify", officer("o1"), { document: doc, faceCompared: true });
     await service.act(o.id, "identify", officer("o2"), { document: doc, faceCompared: true });
-    await service.act(o.id, "approve", officer("o2"), {});
-    await service.act(o.id, "start-production", officer("o1"), {});
+    await service.act(o.id, "approve", approver, {});
+    await service.act(o.id, "start-production", approver, {});
     const { certSerial } = await service.act(o.id, "produce", caOp, attested(o.id));
     await service.act(o.id, "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } });
     return certSerial!;
@@ -275,8 +280,8 @@ describe(`ra/order-service on ${backend.name}`, function () {
     await service.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: await tokenOf(o.id), termsVersion: "2026-01", accepted: true });
     await service.act(o.id, "identify", officer("o1"), { document: doc, faceCompared: true });
     await service.act(o.id, "identify", officer("o2"), { document: doc, faceCompared: true });
-    await service.act(o.id, "approve", officer("o2"), {});
-    await service.act(o.id, "start-production", officer("o1"), {});
+    await service.act(o.id, "approve", approver, {});
+    await service.act(o.id, "start-production", approver, {});
     const key = testKey("P-256");
     const { certSerial } = await service.act(o.id, "produce", caOp, attested(o.id, { privateKey: key.privateKey }));
     await service.act(o.id, "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } });
@@ -289,15 +294,19 @@ describe(`ra/order-service on ${backend.name}`, function () {
     const held = await cardOf("p10", nationalIdOf(10));
     await certs.suspend(held, "test");
     const admin: Actor = { kind: "officer", personId: "o3", roles: ["ra-admin"], organisationId: "org1" };
-    const onboarding = new Onboarding({ directory, orders, certs, hasher, clock, random: cryptoRandom });
-    const { revoked } = await onboarding.unbindPerson(admin, "p10");
+    const desk = new RevocationDesk({ requests: new KnexRevocationRequestStore(db), orders, directory, certs, policy, clock, random: cryptoRandom });
+    const grants = new RoleGrants({ directory, grants: new KnexRoleGrantStore(db), policy: loadRolesPolicy(join(REPO_ROOT, "policies", "roles.yaml")), clock, random: cryptoRandom });
+    const onboarding = new Onboarding({ directory, hasher, clock, random: cryptoRandom, desk, grants });
+    const r = await onboarding.unbindPerson(admin, "p10");
+    expect(r).to.have.property("revoked");
+    const { revoked } = r as { revoked: string[] };
     expect([...revoked].sort()).to.deep.equal([live, held].sort());
     for (const s of [live, held]) expect((await certStore.get(s))!.revocationReason).to.equal("affiliationChanged");
   });
 
   it("ok/expiry repair also revokes a card left on hold after its order expired (REQ-15)", async () => {
     const id = await toApproved();
-    await service.act(id, "start-production", officer("o1"), {});
+    await service.act(id, "start-production", approver, {});
     const { certSerial } = await service.act(id, "produce", caOp, attested(id));
     await service.act(id, "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } });
     clock.advance(31 * 86_400_000);
@@ -351,8 +360,8 @@ describe(`ra/order-service on ${backend.name}`, function () {
     await checked.act(o.id, "identify", officer("o2"), { document: doc, faceCompared: true });
     const audit = await db("audit_events").where({ object_id: o.id, action: "order.identify" }).first();
     expect(JSON.parse(audit.details).documentRegister).to.equal(`file:${file}`);
-    await checked.act(o.id, "approve", officer("o2"), {});
-    await checked.act(o.id, "start-production", officer("o1"), {});
+    await checked.act(o.id, "approve", approver, {});
+    await checked.act(o.id, "start-production", approver, {});
     await checked.act(o.id, "produce", caOp, attested(o.id));
     const atHandOut = await refused(checked.act(o.id, "hand-out", officer("o3"), { secondIdentification: { document: { type: "national-id-card", number: "L0ST2", expires: doc.expires }, faceCompared: true } }));
     expect(atHandOut.message).to.match(/hand-out identity document is reported lost/);
@@ -376,8 +385,8 @@ describe(`ra/order-service on ${backend.name}`, function () {
     await svc.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: await tokenOf(o.id), termsVersion: "2026-01", accepted: true });
     await svc.act(o.id, "identify", officer("o1"), { document: doc, faceCompared: true });
     if (workflowId === "loa3-card-order") await svc.act(o.id, "identify", officer("o2"), { document: doc, faceCompared: true });
-    await svc.act(o.id, "approve", officer("o2"), {});
-    await svc.act(o.id, "start-production", officer("o1"), {});
+    await svc.act(o.id, "approve", approver, {}); // REQ-10: neither identifier approves or releases
+    await svc.act(o.id, "start-production", approver, {});
     return o.id;
   }
 

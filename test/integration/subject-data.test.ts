@@ -85,16 +85,15 @@ describe(`http/subject data from authoritative sources (REQ-07, REQ-01, REQ-11) 
 
   /** An order through terms, two identifications and approval by staff (service-owner staff serve this organisation). */
   async function approvedOrder(who: Who): Promise<string> {
-    const [s1, s2] = staff as [Cred, Cred];
+    const [s1, s2, s3] = staff as [Cred, Cred, Cred];
     const o = await ok(call("POST", "/api/v1/orders", { personId: personId[who], workflowId: "loa3-card-order", nationalId: PEOPLE[who].nationalId }, s1), 201);
     await ok(call("POST", `/api/v1/applicant/orders/${o.id}/accept-terms`, { token: await tokenOf(o.id), termsVersion: "2026-01", accepted: true }));
     await ok(act(o.id, "identify", s1, { document: doc, faceCompared: true }));
     await ok(act(o.id, "identify", s2, { document: doc, faceCompared: true }));
-    await ok(act(o.id, "approve", s2));
+    await ok(act(o.id, "approve", s3));
     return o.id;
   }
 
-  /** To hand-out: production started by s1, produced by s1, handed out by s3 (neither identifier). */
   /** REQ-16 at LoA3: the card station (una) records the transport PIN replaced; the card (a software key) signs the RA's challenge. */
   async function activate(orderId: string, card: Cred): Promise<Reply> {
     await ok(call("POST", `/api/v1/orders/${orderId}/transport-pin-replaced`, { cardSerial: "software-card" }, staff[2]));
@@ -102,13 +101,14 @@ describe(`http/subject data from authoritative sources (REQ-07, REQ-01, REQ-11) 
     return call("POST", `/api/v1/holder/orders/${orderId}/activate`, { challengeSignature: sign(ch.hash, Buffer.from(ch.message), createPrivateKey(card.key)).toString("base64url") }, card);
   }
 
+  /** To hand-out: production started by the approver s3, produced by s4, handed out by s5 (REQ-10: the separation matrix). */
   async function handedOut(who: Who): Promise<{ orderId: string; card: Cred; der: Uint8Array }> {
-    const [s1, , s3] = staff as [Cred, Cred, Cred];
+    const [, , s3, s4, s5] = staff as [Cred, Cred, Cred, Cred, Cred];
     const orderId = await approvedOrder(who);
-    await ok(act(orderId, "start-production", s1));
-    const p = await produceCard(orderId, s1);
+    await ok(act(orderId, "start-production", s3));
+    const p = await produceCard(orderId, s4);
     expect(p.status, JSON.stringify(p.body)).to.equal(200);
-    await ok(act(orderId, "hand-out", s3, second));
+    await ok(act(orderId, "hand-out", s5, second));
     return { orderId, card: p.card!, der: p.der! };
   }
 
@@ -139,17 +139,18 @@ describe(`http/subject data from authoritative sources (REQ-07, REQ-01, REQ-11) 
     svc = await startService(config, { clock });
     base = new URL(svc.ra!.url);
     serverCa = readFileSync(config.ra.tlsCert, "utf8");
-    // The one-time bootstrap of this database's service-owner staff group (REQ-02/10); the first three serve every step here.
+    // The one-time bootstrap of this database's service-owner staff group (REQ-02/10). REQ-10, the LoA3 separation matrix:
+    // s1, s2 identify; s3 approves and releases; s4 (ca-operator only) produces; s5 hands out.
     const keys = ["sara", "tor", "una", "vic", "wen"].map(() => newKey());
     const until = new Date(clock.now().getTime() + 400 * DAY);
-    const roles = (i: number): Role[] => (i < 3 ? ["ra-admin", "ra-officer", "ca-operator"] : i === 3 ? ["ra-officer"] : ["ca-operator"]);
+    const roles = (i: number): Role[] => (i < 3 ? ["ra-admin", "ra-officer"] : i === 3 ? ["ca-operator"] : ["ra-officer"]);
     const group = await bootstrapStaffGroup(svc.runtime, svc.ra!.ra, {
       orgNumber: "556000-0000", orgName: "subject test service owner", country: "SE", operator: "subject-test", witness: "subject-witness", osUser: "test",
       members: ["Sara Staff", "Tor Staff", "Una Staff", "Vic Staff", "Wen Staff"].map((name, i) => ({
         id: ["sara", "tor", "una", "vic", "wen"][i]!, name, nationalId: `19800202${1000 + i}`, roles: roles(i), qualification: "test", qualifiedUntil: until, publicKey: keys[i]!.spki,
       })),
     });
-    for (const [i, m] of group.members.slice(0, 3).entries()) {
+    for (const [i, m] of group.members.entries()) {
       const x = new X509Certificate(m.der);
       staff.push({ key: keys[i]!.key, cert: x.toString(), serial: x.serialNumber.toLowerCase() });
     }
@@ -199,10 +200,10 @@ describe(`http/subject data from authoritative sources (REQ-07, REQ-01, REQ-11) 
     await ok(call("POST", `/api/v1/applicant/orders/${o.id}/accept-terms`, { token: await tokenOf(o.id), termsVersion: "2026-01", accepted: true }));
     await ok(act(o.id, "identify", s1, { document: doc, faceCompared: true }));
     await ok(act(o.id, "identify", staff[1]!, { document: doc, faceCompared: true }));
-    await ok(act(o.id, "approve", staff[1]!));
-    await ok(act(o.id, "start-production", s1));
+    await ok(act(o.id, "approve", staff[2]!));
+    await ok(act(o.id, "start-production", staff[2]!));
     const certsBefore = (await svc.runtime.db("certificates")).length;
-    const r = await produceCard(o.id, s1);
+    const r = await produceCard(o.id, staff[3]!);
     expect([r.status, r.body.type]).to.deep.equal([422, "urn:cardpki:problem:lint-failed"]);
     expect(r.body.detail).to.match(/text_no_bidi_controls \(UAX #9.*\): subject O .*U\+202E/);
     expect((await svc.runtime.db("certificates")).length, "nothing reserved or signed").to.equal(certsBefore);
@@ -213,16 +214,16 @@ describe(`http/subject data from authoritative sources (REQ-07, REQ-01, REQ-11) 
   it("fail/the person was unbound after approval: production refused naming REQ-21, no certificate", async () => {
     const s1 = staff[0]!;
     const orderId = await approvedOrder("ulf");
-    await ok(act(orderId, "start-production", s1));
+    await ok(act(orderId, "start-production", staff[2]!));
     await ok(call("DELETE", `/api/v1/people/${personId.ulf}/binding`, undefined, s1));
-    const r = await produceCard(orderId, s1);
+    const r = await produceCard(orderId, staff[3]!);
     expect([r.status, r.body.type]).to.deep.equal([422, "urn:cardpki:problem:policy-violation"]);
     expect(r.body.detail).to.match(/binding .* was removed after the order was approved.*REQ-21/);
     expect((await ok(call("GET", `/api/v1/orders/${orderId}`, undefined, s1))).state).to.equal("IN_PRODUCTION");
   });
 
   it("fail/renewal from a card that was never activated; ok/a renewal supersedes the eID it stood on when the new card is activated (OCSP: revoked, superseded)", async () => {
-    const [s1, s2, s3] = staff as [Cred, Cred, Cred];
+    const [, , s3, s4, s5] = staff as [Cred, Cred, Cred, Cred, Cred];
     const first = await handedOut("rut");
     const early = await call("POST", "/api/v1/holder/renewals", { workflowId: "loa3-card-order", nationalId: PEOPLE.rut.nationalId }, first.card);
     // Refused either by the renewal rule (422, REQ-11) or at the door: a card on hold until activation is accepted for the activation only (403, REQ-16).
@@ -235,12 +236,12 @@ describe(`http/subject data from authoritative sources (REQ-07, REQ-01, REQ-11) 
     expect(renewal.renewalOf).to.equal(first.card.serial);
     await ok(call("POST", `/api/v1/applicant/orders/${renewal.id}/accept-terms`, { token: await tokenOf(renewal.id), termsVersion: "2026-01", accepted: true }));
     await ok(call("POST", `/api/v1/holder/orders/${renewal.id}/identify-by-eid`, {}, first.card));
-    await ok(act(renewal.id, "approve", s2));
-    await ok(act(renewal.id, "start-production", s1));
-    const next = await produceCard(renewal.id, s1);
+    await ok(act(renewal.id, "approve", s3));
+    await ok(act(renewal.id, "start-production", s3));
+    const next = await produceCard(renewal.id, s4);
     expect(next.status, JSON.stringify(next.body)).to.equal(200);
     expect(await openssl(["x509", "-in", pem(next.der!, "rut-2"), "-noout", "-subject", "-nameopt", "RFC2253,-esc_msb"])).to.include("CN=Rut Renew");
-    await ok(act(renewal.id, "hand-out", s3, second));
+    await ok(act(renewal.id, "hand-out", s5, second));
     expect(await ocsp(first.der, "rut-1"), "the old eID stays good until the new card is activated").to.match(/: good/);
     expect((await ok(activate(renewal.id, next.card!))).state).to.equal("ACTIVE");
     let text = "";
@@ -252,7 +253,7 @@ describe(`http/subject data from authoritative sources (REQ-07, REQ-01, REQ-11) 
   });
 
   it("fail/an approval older than the workflow's approvalValidDays (LoA3: 30) cannot start production (approval-current); fine the day before", async () => {
-    const s1 = staff[0]!;
+    const s1 = staff[2]!; // the approver releases (REQ-10)
     const fresh = await approvedOrder("gun");
     clock.advance(29 * DAY);
     const stillFine = await ok(call("GET", `/api/v1/orders/${fresh}`, undefined, s1));

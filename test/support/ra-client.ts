@@ -1,4 +1,6 @@
+import { expect } from "chai";
 import { request } from "node:https";
+import { X509Certificate, generateKeyPairSync } from "node:crypto";
 
 /** A TLS client credential: PEM key and certificate. */
 export interface ClientCred { readonly key: string; readonly cert: string }
@@ -36,4 +38,31 @@ export function raRequest(
     req.on("error", reject);
     req.end(data);
   });
+}
+
+/** A client credential for the RA API with what tests need of it: the serial and the public key. */
+export interface Cred extends ClientCred { readonly serial: string; readonly spki: Uint8Array }
+export type Reply = RaReply;
+
+/** A fresh P-256 key as a card or browser would hold it. */
+export function newKey() {
+  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  return { key: privateKey.export({ type: "pkcs8", format: "pem" }) as string, spki: new Uint8Array(publicKey.export({ type: "spki", format: "der" })), spkiPem: publicKey.export({ type: "spki", format: "pem" }) as string };
+}
+
+export function credOf(key: { key: string; spki: Uint8Array }, der: Uint8Array): Cred {
+  const x = new X509Certificate(der);
+  return { key: key.key, cert: x.toString(), serial: x.serialNumber.toLowerCase(), spki: key.spki };
+}
+
+/** The RA API over real HTTPS with real client certificates (mTLS): `call` answers, `ok` asserts the status. */
+export function raClient(base: URL, serverCa: string) {
+  const call = (method: string, path: string, body?: unknown, cred?: ClientCred): Promise<Reply> =>
+    raRequest({ base, ca: serverCa }, method, path, { ...(body !== undefined ? { body } : {}), ...(cred ? { cred } : {}) });
+  const ok = async (p: Promise<Reply>, status = 200) => {
+    const r = await p;
+    expect(r.status, r.text).to.equal(status);
+    return r.body;
+  };
+  return { call, ok };
 }

@@ -146,15 +146,40 @@ describe("audit/evidence (REQ-31)", () => {
     expect(failed.every((v) => /^CPS /.test(v.cps))).to.equal(true);
   });
 
+  const MATRIX = [["identify", "identify"], ["identify", "approve"], ["approve", "hand-out"], ["produce", "hand-out"]] as const;
+  const step = (action: string, humanId: string, h: number) => ({ action, personId: `p-${humanId}`, humanId, at: t0 + h * HOUR });
+  const steps = [step("request", "h1", 0), step("identify", "h1", 1), step("identify", "h2", 2), step("approve", "h3", 3), step("start-production", "h3", 3), step("produce", "h4", 4), step("hand-out", "h5", 5)];
+
+  it("ok/separation of duties: the workflow's matrix judged on who took which step, shown per pair (REQ-10)", () => {
+    const e = buildEvidence(base({ separation: MATRIX, actors: steps }));
+    expect(e.separation?.verdict).to.equal("pass");
+    expect(e.separation?.pairs.map((p) => p.result)).to.deep.equal(["pass", "pass", "pass", "pass"]);
+    expect(e.separation?.steps[1]).to.include({ action: "identify", human: "human:h1" });
+    expect(e.verdicts.find((v) => v.requirement === "REQ-10" && v.rule.startsWith("separation"))).to.include({ result: "pass", cps: "CPS 5.2.4" });
+  });
+
+  it("fail/separation of duties: the same human (two person records) identified and approved; the same human identified twice (REQ-10)", () => {
+    const two = [...steps.slice(0, 3), { ...step("approve", "h2", 3), personId: "p-h2-in-another-organisation" }, ...steps.slice(4)];
+    const e = buildEvidence(base({ separation: MATRIX, actors: two }));
+    expect([e.verdict, e.separation?.verdict]).to.deep.equal(["fail", "fail"]);
+    expect(e.separation?.pairs.find((p) => p.pair[1] === "approve" && p.pair[0] === "identify")).to.include({ result: "fail", detail: "human:h2 took both 'identify' and 'approve'" });
+    const twice = buildEvidence(base({ separation: MATRIX, actors: [steps[0]!, steps[1]!, { ...steps[2]!, humanId: "h1" }] }));
+    expect(twice.separation?.pairs[0]).to.include({ result: "fail", detail: "human:h1 took 'identify' twice" });
+    expect(buildEvidence(base({ separation: MATRIX, actors: [] })).separation?.verdict).to.equal("not-applicable");
+  });
+
   it("ok/the report counts, lists the findings and renders as HTML with everything escaped", () => {
     const bad = buildEvidence(base({ certificate: { ...base().certificate, serial: "0b" }, identifications: base().identifications.slice(0, 1) }));
     const r = buildReport({
       from: new Date(t0), to: new Date(t0 + 86_400_000), generatedAt: new Date(t0), chain: { ok: true, entries: 2, checkpointsVerified: 1 },
       evidence: [buildEvidence(base()), bad], revocations: [{ reason: "keyCompromise", n: 1 }], activity: [{ actor: "officer:<script>", action: "order.identify", outcome: "success", n: 2 }],
       crls: [], ceremonies: [], matrix: [{ req: "REQ-01", title: "t", status: "enforced", controls: [], tests: [] }],
+      workflows: [{ workflow: "loa3-card-order@4", loa: 3, separation: [["identify", "approve"]] }],
     });
     expect([r.issued.total, r.verdict, r.violations.length > 0]).to.deep.equal([2, "findings", true]);
+    expect(r.separation.workflows[0]!.separation).to.deep.equal([["identify", "approve"]]);
     const html = reportHtml(r);
+    expect(html).to.include("Separation of duties (REQ-10)").and.include("[identify, approve]");
     expect(html).to.include("officer:&lt;script&gt;").and.not.include("<script>");
     expect(html).to.match(/^<!DOCTYPE html>/);
   });

@@ -16,7 +16,7 @@ const KBA = WF.get("loa2-card-order-kba")!;
 const NOW = new Date("2026-06-01T10:00:00Z");
 const TERMS = "2026-01";
 const doc = (type = "passport", expires = "2030-01-01") => ({ type, numberHash: "h:1", expires: new Date(expires) });
-const officer = (id: string, extra: Partial<Actor> = {}): Actor => ({ kind: "officer", personId: id, roles: ["ra-officer"], organisationId: "org1", qualifiedUntil: new Date("2027-01-01"), ...extra });
+const officer = (id: string, extra: Partial<Actor> = {}): Actor => ({ kind: "officer", personId: id, humanId: `human-${id}`, roles: ["ra-officer"], organisationId: "org1", qualifiedUntil: new Date("2027-01-01"), ...extra });
 const ident = (officerId: string): Identification => ({ officerId, at: NOW, document: doc(), faceCompared: true });
 const order = (state: OrderState, extra: Partial<OrderView> = {}): OrderView => ({
   id: "o1", organisationId: "org1", applicantPersonId: "applicant", state, identifications: [], registerCheck: { ok: true, at: NOW }, purpose: "holder",
