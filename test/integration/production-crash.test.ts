@@ -11,6 +11,7 @@ import { openRa } from "../../src/composition/ra.js";
 import { staffActor } from "../../src/composition/demo-orders.js";
 import { openDatabase } from "../../src/store/database.js";
 import type { Actor } from "../../src/ra/order.js";
+import { humanIdOf } from "../../src/ra/human.js";
 import { CLI, demoBackends, demoEnvReady, run, waitFor, writeTemp } from "../support/environment.js";
 import { attestedCardFor, trustFixtureMaker } from "../support/attestation-fixture.js";
 
@@ -61,12 +62,13 @@ describe(`crash: kill -9 during production over the RA API [${backend}]`, functi
       await ra.onboarding.recordOnboardingEvidence(staff, org.id, { registrationCertificate: "crash", domain: "crash.example", domainValidationMethod: "dns-txt" });
       const until = new Date(Date.now() + 30 * 86_400_000);
       const officers: Actor[] = [];
-      for (let i = 0; i < 2; i++) {
+      // REQ-10: o1 and o2 identify, o3 approves and releases (the LoA3 separation matrix).
+      for (let i = 0; i < 3; i++) {
         const p = await ra.onboarding.bindPerson(staff, org.id, { nationalId: `19800101${1000 + i}`, name: `Crash Officer ${i}` });
         await ra.onboarding.appointOfficer(staff, p.id, { roles: ["ra-officer"], qualification: "test", qualifiedUntil: until });
-        officers.push({ kind: "officer", personId: p.id, roles: ["ra-officer"], organisationId: org.id, qualifiedUntil: until });
+        officers.push({ kind: "officer", personId: p.id, humanId: humanIdOf(p.nationalIdHash), roles: ["ra-officer"], organisationId: org.id, qualifiedUntil: until });
       }
-      const [o1, o2] = officers as [Actor, Actor];
+      const [o1, o2, o3] = officers as [Actor, Actor, Actor];
       const doc = { type: "passport", number: "CR0000001", expires: new Date("2034-01-01") };
       for (let i = 0; i < ORDERS; i++) {
         const holder = await ra.onboarding.bindPerson(staff, org.id, { nationalId: HOLDER(i), name: `Crash Holder ${i}` });
@@ -76,8 +78,8 @@ describe(`crash: kill -9 during production over the RA API [${backend}]`, functi
         await ra.orders.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: token, termsVersion: config.ra.termsVersion, accepted: true });
         await ra.orders.act(o.id, "identify", o1, { document: doc, faceCompared: true });
         await ra.orders.act(o.id, "identify", o2, { document: doc, faceCompared: true });
-        await ra.orders.act(o.id, "approve", o2, {});
-        await ra.orders.act(o.id, "start-production", o1, {});
+        await ra.orders.act(o.id, "approve", o3, {});
+        await ra.orders.act(o.id, "start-production", o3, {});
         orderIds.push(o.id);
         cardBodies.set(o.id, (await attestedCardFor(rt, ra, o.id)).body);
       }
