@@ -162,8 +162,8 @@ describe(`separation of duties and least privilege: the negative matrix over mTL
   }
 
   it("ok/setup by the matrix: organisations, officers' cards for a customer ra-admin and for a staff identifier's second binding, a holder's card (two identify, a third approves and releases, a ca-operator produces, a fifth hands out)", async () => {
-    kund = (await ok(call("POST", "/api/v1/organisations", { orgNumber: "5567770001", name: "Sod Kund AB", country: "SE" }, S.st1), 201)).id;
-    loop = (await ok(call("POST", "/api/v1/organisations", { orgNumber: "5567770002", name: "Sod Loop AB", country: "SE" }, S.st1), 201)).id;
+    kund = (await ok(call("POST", "/api/v1/organisations", { orgNumber: "5567710001", name: "Sod Kund AB", country: "SE" }, S.st1), 201)).id;
+    loop = (await ok(call("POST", "/api/v1/organisations", { orgNumber: "5567710002", name: "Sod Loop AB", country: "SE" }, S.st1), 201)).id;
     for (const org of [kund, loop]) await ok(call("POST", `/api/v1/organisations/${org}/onboarding`, { registrationCertificate: "bolagsverket sod", domain: "sod.example", domainValidationMethod: "dns-txt" }, S.st1));
     // Kim: the customer's ra-admin. sA@kund: the staff identifier sA, bound a second time (same national ID) in the customer organisation.
     await bind(kund, "kim", 21);
