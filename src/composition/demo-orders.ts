@@ -18,9 +18,12 @@ export async function staffActor(ra: Ra, orgNumber: string, nationalId: string):
  * card writer: a new onboarded organisation, four qualified officers as the workflow's separation
  * matrix needs (REQ-10: officers[0] and [1] identify, [3] approves and releases, [2] is left for the
  * hand-out), the holder (who must be alive in the register), terms accepted with the token from the
- * outbox, the identifications, approval, release.
+ * outbox (or, given `termsToken`, from where the applicant received it: REQ-06), the identifications, approval, release.
  */
-export async function demoOrderInProduction(rt: Runtime, ra: Ra, input: { staff: Actor; orgNumber: string; holder: { nationalId: string; name: string }; workflowId?: string }): Promise<{ orderId: string; holderId: string; organisationId: string; officers: Actor[] }> {
+export async function demoOrderInProduction(rt: Runtime, ra: Ra, input: {
+  staff: Actor; orgNumber: string; holder: { nationalId: string; name: string; email?: string; phone?: string; postalAddress?: string }; workflowId?: string;
+  termsToken?: (orderId: string) => Promise<string>;
+}): Promise<{ orderId: string; holderId: string; organisationId: string; officers: Actor[] }> {
   const { staff } = input;
   const org = await ra.onboarding.registerOrganisation(staff, { orgNumber: input.orgNumber, name: `Demo ${input.orgNumber} AB`, country: "SE" });
   await ra.onboarding.recordOnboardingEvidence(staff, org.id, { registrationCertificate: "demo", domain: `org${input.orgNumber}.example`, domainValidationMethod: "dns-txt" });
@@ -35,8 +38,7 @@ export async function demoOrderInProduction(rt: Runtime, ra: Ra, input: { staff:
   const [o1, o2, , approver] = officers as [Actor, Actor, Actor, Actor];
   const workflow = ra.orders.workflow(input.workflowId ?? "loa3-card-order");
   const o = await ra.orders.create(o1, { personId: holder.id, workflowId: workflow.id, nationalId: input.holder.nationalId });
-  const [note] = await ra.outbox.recent({ personId: holder.id, limit: 1 });
-  const token = /token: ([A-Z0-9]+)/.exec(String(note?.body))?.[1];
+  const token = input.termsToken ? await input.termsToken(o.id) : /token: ([A-Z0-9]+)/.exec(String((await ra.outbox.recent({ personId: holder.id, limit: 1 }))[0]?.body))?.[1];
   if (!token) throw new CaError("internal", "the applicant's token is not in the outbox");
   await ra.orders.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: token, termsVersion: rt.config.ra.termsVersion, accepted: true });
   const doc = { type: "passport", number: `DM${input.orgNumber}`, expires: new Date(until.getTime() + 3650 * 86_400_000) };

@@ -9,6 +9,7 @@ import { demoEnv, requireTool } from "../support/environment.js";
 import { freshCard, virtualCard } from "../support/virtual-card.js";
 import { REPO_ROOT } from "../support/test-ca.js";
 import { trustVirtualCardMaker } from "../support/attestation-fixture.js";
+import { startDeliveryPeers, type DeliveryPeers } from "../support/delivered.js";
 
 const HOLDER = "197003033456";
 const ARTIFACTS = join(REPO_ROOT, "test-artifacts", "portal");
@@ -23,6 +24,7 @@ const ARTIFACTS = join(REPO_ROOT, "test-artifacts", "portal");
 describe("portal in headless Chromium over mTLS (issue 8)", function () {
   this.timeout(240_000);
   let svc: Service;
+  let peers: DeliveryPeers;
   let browser: Browser;
   let orgId: string;
   const creds: Record<"ada" | "bo" | "cy" | "di" | "ed" | "fi" | "gu", { certPath: string; keyPath: string }> = {} as never;
@@ -35,14 +37,15 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     await freshCard(0x10000000 + (Date.now() % 0x0fffffff)); // a card of its own: the ledger knows the default serial from other tests
     trustVirtualCardMaker(d.caStore); // REQ-14: the virtual card's TEST maker root as an installed attestation root
     mkdirSync(ARTIFACTS, { recursive: true });
-    svc = await startService(loadConfig({ ...d.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" }));
+    peers = await startDeliveryPeers(); // the service delivers to a real SMTP server and SMS stub of this test
+    svc = await startService(loadConfig({ ...d.env, ...peers.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" }));
     const ra = svc.ra!.ra;
     // The demo's initial staff group (contract: one bootstrap, every LoA3 step by another officer).
     for (const who of ["ada", "bo", "cy", "di", "ed", "fi", "gu"] as const) creds[who] = { certPath: join(d.env.CARDPKI_DATA_DIR!, "demo-officers", `${who}.crt`), keyPath: join(d.env.CARDPKI_DATA_DIR!, "demo-officers", `${who}.key`) };
     const staff = await staffActor(ra, "556000-0000", "199001011234");
     const org = await ra.onboarding.registerOrganisation(staff, { orgNumber: `59${String(Date.now() % 1e8).padStart(8, "0")}`, name: "Portal Kund AB", country: "SE" });
     await ra.onboarding.recordOnboardingEvidence(staff, org.id, { registrationCertificate: "e2e", domain: "portal.example", domainValidationMethod: "dns-txt" });
-    await ra.onboarding.bindPerson(staff, org.id, { nationalId: HOLDER, name: "Cy Holder" });
+    await ra.onboarding.bindPerson(staff, org.id, { nationalId: HOLDER, name: "Cy Holder", email: "cy.holder@portal.example", phone: "+46705550003" });
     orgId = org.id;
     const { chromium } = await import("playwright-core");
     browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-default-apps"] });
@@ -50,6 +53,7 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
   after(async () => {
     await browser?.close();
     await svc?.stop();
+    await peers?.stop();
   });
 
   async function as(who: keyof typeof creds): Promise<{ ctx: BrowserContext; page: Page; errors: string[] }> {
@@ -85,9 +89,8 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     await anna.page.getByRole("button", { name: "Order the card" }).click();
     await anna.page.waitForURL(/#\/orders\/[0-9a-f]{32}$/);
     const orderId = /orders\/([0-9a-f]{32})/.exec(anna.page.url())![1]!;
-    // The applicant accepts the terms with the token sent to them (not through the portal).
-    const note = (await svc.ra!.ra.outbox.recent({ limit: 1000 })).find((n) => n.body.includes(orderId))!;
-    await svc.ra!.ra.orders.act(orderId, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: /token: ([A-Z0-9]+)/.exec(note.body)![1]!, termsVersion: "2026-01", accepted: true });
+    // The applicant accepts the terms with the token in the mail the SMTP server received (not through the portal).
+    await svc.ra!.ra.orders.act(orderId, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: await peers.termsToken(orderId), termsVersion: "2026-01", accepted: true });
 
     await anna.page.goto(`${svc.ra!.url}/portal#/orders/${orderId}/act/identify`);
     await doc(anna.page, "passport");

@@ -13,6 +13,7 @@ import { demoEnv, requireTool } from "../support/environment.js";
 import { produceAttested, trustFixtureMaker } from "../support/attestation-fixture.js";
 import { activateWithSoftwareKey } from "../support/activation.js";
 import { REPO_ROOT } from "../support/test-ca.js";
+import { startDeliveryPeers, type DeliveryPeers } from "../support/delivered.js";
 
 const APPLICANT = "197003033456"; // alive in the demo register
 const ARTIFACTS = join(REPO_ROOT, "test-artifacts", "self-service");
@@ -25,19 +26,16 @@ const ARTIFACTS = join(REPO_ROOT, "test-artifacts", "self-service");
 describe("applicant and holder pages in headless Chromium", function () {
   this.timeout(240_000);
   let svc: Service;
+  let peers: DeliveryPeers;
   let browser: Browser;
   let staff: Actor;
   let officer: Actor;
   let producer: Actor;
   const stamp = String(Date.now() % 1e8).padStart(8, "0");
 
-  /**
-   * Contract 2: `<ra.publicUrl>/applicant/#order=<id>&token=<token>`. TEMPORARY token source until the
-   * delivery worker is merged: the outbox message; the lead switches this to the mail the SMTP sink received.
-   */
+  /** Contract 2: `<ra.publicUrl>/applicant/#order=<id>&token=<token>`, the link in the terms mail the SMTP server received (REQ-06). */
   async function applicantLinkFor(orderId: string): Promise<string> {
-    const note = (await svc.ra!.ra.outbox.recent({ limit: 1000 })).find((n) => n.body.includes(orderId));
-    return `${svc.ra!.url}/applicant/#order=${orderId}&token=${/token: ([A-Z0-9]+)/.exec(note!.body)![1]}`;
+    return peers.termsLink(orderId);
   }
 
   before(async function () {
@@ -45,7 +43,8 @@ describe("applicant and holder pages in headless Chromium", function () {
     trustFixtureMaker(d.caStore); // REQ-14: the software test cards' maker root
     requireTool(this, "chromium");
     mkdirSync(ARTIFACTS, { recursive: true });
-    svc = await startService(loadConfig({ ...d.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" }));
+    peers = await startDeliveryPeers(); // the service delivers to a real SMTP server and SMS stub of this test
+    svc = await startService(loadConfig({ ...d.env, ...peers.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" }));
     staff = await staffActor(svc.ra!.ra, "556000-0000", DEMO_OFFICERS.ada.nationalId); // ra-admin: onboards and binds
     officer = await staffActor(svc.ra!.ra, "556000-0000", DEMO_OFFICERS.bo.nationalId); // ra-officer: orders
     producer = await staffActor(svc.ra!.ra, "556000-0000", DEMO_OFFICERS.ed.nationalId); // ca-operator: produces
@@ -55,6 +54,7 @@ describe("applicant and holder pages in headless Chromium", function () {
   after(async () => {
     await browser?.close();
     await svc?.stop();
+    await peers?.stop();
   });
   const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 
@@ -62,7 +62,7 @@ describe("applicant and holder pages in headless Chromium", function () {
     const ra = svc.ra!.ra;
     const org = await ra.onboarding.registerOrganisation(staff, { orgNumber: `57${stamp}`, name: "Applicant Kund AB", country: "SE" });
     await ra.onboarding.recordOnboardingEvidence(staff, org.id, { registrationCertificate: "e2e", domain: "applicant.example", domainValidationMethod: "dns-txt" });
-    const person = await ra.onboarding.bindPerson(staff, org.id, { nationalId: APPLICANT, name: "Cy Applicant" });
+    const person = await ra.onboarding.bindPerson(staff, org.id, { nationalId: APPLICANT, name: "Cy Applicant", email: "cy.applicant@applicant.example" });
     const order = await ra.orders.create(officer, { personId: person.id, workflowId: "loa3-card-order", nationalId: APPLICANT });
     const link = await applicantLinkFor(order.id);
 
@@ -110,7 +110,7 @@ describe("applicant and holder pages in headless Chromium", function () {
     const ra = svc.ra!.ra;
     const rt = svc.runtime;
     const dir = mkdtempSync(join(tmpdir(), "holder-"));
-    const first = await demoOrderInProduction(rt, ra, { staff, orgNumber: `58${stamp}`, holder: { nationalId: APPLICANT, name: "Cy Holder" } });
+    const first = await demoOrderInProduction(rt, ra, { staff, orgNumber: `58${stamp}`, holder: { nationalId: APPLICANT, name: "Cy Holder", email: "cy.holder@holder.example" }, termsToken: (id) => peers.termsToken(id) });
     const [o1, o2, o3, approver] = first.officers as [Actor, Actor, Actor, Actor]; // REQ-10: o1, o2 identify; approver approves and releases; o3 hands out
     const doc = { type: "passport", number: "XP112233", expires: new Date(Date.now() + 3650 * 86_400_000) };
     /**
@@ -131,8 +131,7 @@ describe("applicant and holder pages in headless Chromium", function () {
     const card1 = await produceAndHandOut(first.orderId);
     // A second card of the same holder, activated already.
     const second = await ra.orders.create(o1, { personId: first.holderId, workflowId: "loa3-card-order", nationalId: APPLICANT });
-    const [note] = await ra.outbox.recent({ personId: first.holderId, limit: 1 });
-    await ra.orders.act(second.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: /token: ([A-Z0-9]+)/.exec(note!.body)![1]!, termsVersion: "2026-01", accepted: true });
+    await ra.orders.act(second.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: await peers.termsToken(second.id), termsVersion: "2026-01", accepted: true });
     await ra.orders.act(second.id, "identify", o1, { document: doc, faceCompared: true });
     await ra.orders.act(second.id, "identify", o2, { document: doc, faceCompared: true });
     await ra.orders.act(second.id, "approve", approver, {});

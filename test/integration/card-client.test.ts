@@ -13,6 +13,7 @@ import { demoEnv, requireTool, run } from "../support/environment.js";
 import { VIRTUAL_READER, freshCard, virtualCard } from "../support/virtual-card.js";
 import { cardRequest, personaliseForOrder, readCardCertificate } from "../support/card-client.js";
 import { trustVirtualCardMaker } from "../support/attestation-fixture.js";
+import { startDeliveryPeers, type DeliveryPeers } from "../support/delivered.js";
 import { CardActivation } from "../../src/card/card-activation.js";
 import { PcscTransport } from "../../src/card/pcsc-transport.js";
 import { cryptoRandom } from "../../src/shared/random.js";
@@ -100,28 +101,34 @@ describe("test support: HTTPS with the client key on the virtual card (curl + pk
 
   describe("a real card from the RA's card station", () => {
     let svc: Service;
+    let peers: DeliveryPeers;
     before(async function () {
       const d = demoEnv(this);
       trustVirtualCardMaker(d.caStore);
       await freshCard(0x50000000 + (Date.now() % 0x0fffffff));
-      svc = await startService(loadConfig({ ...d.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" }));
+      peers = await startDeliveryPeers(); // the service delivers to a real SMTP server and SMS stub of this test
+      svc = await startService(loadConfig({ ...d.env, ...peers.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" }));
     });
-    after(async () => svc?.stop());
+    after(async () => {
+      await svc?.stop();
+      await peers?.stop();
+    });
 
     it("ok/personaliseForOrder (RA API, ca-operator) returns the certificate read from the card; the holder activates over mTLS with the key on the card", async () => {
       const ra = svc.ra!.ra;
       const config = svc.runtime.config;
       const staff = await staffActor(ra, "556000-0000", "199001011234");
-      const { orderId, holderId, officers } = await demoOrderInProduction(svc.runtime, ra, { staff, orgNumber: `54${String(Date.now() % 1e8).padStart(8, "0")}`, holder: { nationalId: "197003033456", name: "Cy Holder" } });
+      const { orderId, officers } = await demoOrderInProduction(svc.runtime, ra, { staff, orgNumber: `54${String(Date.now() % 1e8).padStart(8, "0")}`, holder: { nationalId: "197003033456", name: "Cy Holder", email: "cy.holder@card-client.example", phone: "+46705550001" }, termsToken: (id) => peers.termsToken(id) });
       const operator = { certPem: readFileSync(join(config.dataDir, "demo-officers", "ed.crt"), "utf8"), keyPem: readFileSync(join(config.dataDir, "demo-officers", "ed.key"), "utf8") }; // the demo's ca-operator
       const p = await personaliseForOrder({ raUrl: svc.ra!.url, orderId, caFile: config.ra.tlsCert, operator });
       expect(p.result.keyAttested).to.equal(true);
       expect(new X509Certificate(p.certPem).serialNumber.toLowerCase().replace(/^0+/, "")).to.equal(String(p.result.certSerial).replace(/^0+/, ""));
       expect(p.certPem).to.equal(await readCardCertificate());
       await ra.orders.act(orderId, "hand-out", officers[2]!, { secondIdentification: { document: { type: "passport", number: "CC123456", expires: new Date("2035-01-01") }, faceCompared: true } });
-      // The transport PIN, as the holder got it by another channel (the outbox; delivery by SMS is another component's).
-      const letter = (await ra.outbox.recent({ personId: holderId, limit: 5 })).find((n) => /Transport PIN/.test(n.body))!;
-      const pin = /: ([0-9]{6,8})\./.exec(letter.body)![1]!;
+      // The transport PIN, as the holder got it by another channel than the card: the SMS the gateway stub received (REQ-15).
+      const letter = (await peers.pin("+46705550001")).message;
+      expect(letter.text).to.match(/^Transport PIN/);
+      const pin = /: ([0-9]{6,8})\./.exec(letter.text)![1]!;
       const base = new URL(svc.ra!.url);
       // REQ-16: the holder replaces the transport PIN on the card (PC/SC) and the station records it; the card fetches
       // the RA's challenge over mTLS with its held certificate, signs it under the new PIN and activates.

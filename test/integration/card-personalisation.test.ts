@@ -18,6 +18,7 @@ import { CLI, demoEnv, run, waitFor, type DemoEnv } from "../support/environment
 import { VIRTUAL_READER, cardStart, cardStop, freshCard, virtualCard } from "../support/virtual-card.js";
 import { trustVirtualCardMaker, virtualCardMakerRootFile } from "../support/attestation-fixture.js";
 import { loadOrCreateMakerRoot } from "../support/piv-attestation-maker.js";
+import { startDeliveryPeers, type DeliveryPeers } from "../support/delivered.js";
 
 const OPENSC_PKCS11 = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";
 const HOLDER_ID = "197003033456"; // alive in the demo register
@@ -35,6 +36,9 @@ describe("card personalisation on a virtual PIV card through real pcscd (issue 6
   let dir: string;
   let staff: Actor;
   let svc: Service;
+  let peers: DeliveryPeers;
+  /** The phone number each holder of this test was bound with (the workflows send PINs by SMS, REQ-15). */
+  const phoneOf = new Map<string, string>();
 
   before(async function () {
     env = demoEnv(this);
@@ -43,7 +47,8 @@ describe("card personalisation on a virtual PIV card through real pcscd (issue 6
     trustVirtualCardMaker(env.caStore); // REQ-14: the virtual card's TEST maker root, installed as an operator installs a card maker's root
     dir = mkdtempSync(join(tmpdir(), "card-it-"));
     // The RA server runs: the standalone station's CLI commands go through its API as an officer.
-    svc = await startService(loadConfig({ ...env.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" }));
+    peers = await startDeliveryPeers(); // the service delivers to a real SMTP server and SMS stub of this test
+    svc = await startService(loadConfig({ ...env.env, ...peers.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" }));
     rt = svc.runtime;
     ra = svc.ra!.ra;
     // In process, the station acts as the demo's ca-operator ed (an officer, never a typed name).
@@ -52,6 +57,7 @@ describe("card personalisation on a virtual PIV card through real pcscd (issue 6
   });
   after(async () => {
     await svc?.stop();
+    await peers?.stop();
   });
   /** The CLI, asynchronously: the RA server it calls answers from this process. */
   const cli = (args: string[]) => new Promise<{ status: number; stdout: string; stderr: string }>((resolve, reject) => {
@@ -64,8 +70,15 @@ describe("card personalisation on a virtual PIV card through real pcscd (issue 6
   });
   const officerArgs = (id: string) => ["--cert", join(env.env.CARDPKI_DATA_DIR!, "demo-officers", `${id}.crt`), "--key", join(env.env.CARDPKI_DATA_DIR!, "demo-officers", `${id}.key`), "--ra-url", svc.ra!.url];
 
-  const orderInProduction = (workflowId = "loa3-card-order") =>
-    demoOrderInProduction(rt, ra, { staff, workflowId, orgNumber: `55${String(randomBytes(4).readUInt32BE(0) % 100_000_000).padStart(8, "0")}`, holder: { nationalId: HOLDER_ID, name: "Cy Holder" } });
+  const orderInProduction = async (workflowId = "loa3-card-order") => {
+    const phone = `+4670${String(randomBytes(4).readUInt32BE(0) % 10_000_000).padStart(7, "0")}`;
+    const r = await demoOrderInProduction(rt, ra, {
+      staff, workflowId, orgNumber: `55${String(randomBytes(4).readUInt32BE(0) % 100_000_000).padStart(8, "0")}`,
+      holder: { nationalId: HOLDER_ID, name: "Cy Holder", email: `cy.${phone.slice(1)}@holder.example`, phone }, termsToken: (id) => peers.termsToken(id),
+    });
+    phoneOf.set(r.holderId, phone);
+    return r;
+  };
 
   async function personalise(orderId: string, onStep?: Parameters<Cards["job"]>[0]) {
     const t = cards.transport();
@@ -80,7 +93,8 @@ describe("card personalisation on a virtual PIV card through real pcscd (issue 6
       t.close();
     }
   }
-  const lastLetter = async (personId: string) => (await ra.outbox.recent({ personId, limit: 1 }))[0]!.body;
+  /** The holder's next PIN message not read before, as the SMS gateway stub received it (REQ-15: the workflows' PIN channel). */
+  const lastLetter = async (personId: string) => (await peers.next(phoneOf.get(personId)!, (m) => /PIN for your card/.test(m.text), `a PIN message to the holder ${personId}`)).text;
   const pinOf = async (personId: string) => /PIN for your card [0-9a-f]+: ([0-9]{6,8})/i.exec(await lastLetter(personId))![1]!;
   const tool = (cmd: string, args: string[]) => run(cmd, args);
 

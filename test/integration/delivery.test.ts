@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { demoBackends, demoEnvReady, requireTool } from "../support/environment.js";
 import { startMailSink, type MailSink } from "../support/mail-sink.js";
 import { startSmsStub, type SmsStub } from "../support/sms-stub.js";
+import { Delivered } from "../support/delivered.js";
 import { attestedCardFor, trustFixtureMaker } from "../support/attestation-fixture.js";
 import { loadConfig } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
@@ -204,6 +205,36 @@ describe(`delivery/outbox over SMTP, SMS gateway and print files (REQ-15) [${bac
     expect((await ok(call("GET", "/api/v1/delivery/dead-letters", undefined, staff))).some((l: any) => l.id === dead.id)).to.equal(false);
   });
 
+  it("fail/an SMS gateway answering 503, then one that is down, loses nothing: the activation code is retried with backoff and delivered exactly once when it is back; the card activates with it", async () => {
+    const p = await person({ email: "dora8@leverans.example", phone: "+46701110008" });
+    const codeSms = (orderId: string) => sms.waitFor((r) => r.body?.to === p.phone && String(r.body?.text).includes(orderId), 20_000);
+    // Two 503 answers, then the gateway takes it: the third attempt, after two backoffs.
+    const first = await loa2Produced(p);
+    sms.fail(2, 503);
+    const t0 = Date.now();
+    await ok(call("POST", `/api/v1/orders/${first.orderId}/actions/send-by-mail`, {}, more[1]));
+    const m1 = await codeSms(first.orderId);
+    expect(Date.now() - t0, "two backoffs (0.25 s, 0.5 s) before the third attempt").to.be.greaterThan(700);
+    expect(sms.requests.filter((r) => r.idempotencyKey === m1.idempotencyKey).map((r) => r.status)).to.deep.equal([503, 503, 202]);
+    // The gateway goes away; the code made meanwhile waits and arrives once a gateway listens on the address again.
+    const second = await loa2Produced(p);
+    const port = sms.port;
+    const old = sms;
+    await sms.stop();
+    await ok(call("POST", `/api/v1/orders/${second.orderId}/actions/send-by-mail`, {}, more[1]));
+    await sleep(600);
+    sms = await startSmsStub({ token: old.token, port });
+    const m2 = await codeSms(second.orderId);
+    await sleep(500);
+    const accepted = [...old.messages, ...sms.messages].filter((r) => r.body?.to === p.phone);
+    expect(accepted.map((r) => r.idempotencyKey), "each code delivered exactly once").to.deep.equal([m1.idempotencyKey, m2.idempotencyKey]);
+    // What arrived is the code: the cards activate with it.
+    for (const [o, m] of [[first, m1], [second, m2]] as const) {
+      const code = /: ([A-Z0-9]{10})$/.exec(m.body.text)![1]!;
+      expect((await ok(call("POST", `/api/v1/holder/orders/${o.orderId}/activate`, { activationCode: code }, o.card))).state).to.equal("ACTIVE");
+    }
+  });
+
   it("fail/a 4xx from the gateway is final at once; a person without a phone number is a dead letter naming why", async () => {
     const p = await person({ email: "dora5@leverans.example", phone: "+46701110005" });
     const { orderId } = await loa2Produced(p);
@@ -258,6 +289,8 @@ describe(`delivery/outbox over SMTP, SMS gateway and print files (REQ-15) [${bac
     expect(readFileSync(file).subarray(0, 5).toString("latin1")).to.equal("%PDF-");
     const text = execFileSync("pdftotext", ["-layout", file, "-"], { encoding: "utf8" });
     for (const s of ["Storgatan 7", "111 22 Stockholm", "Your card was unblocked: new PIN", "New PIN for your card 00c0ffee: 482913."]) expect(text).to.include(s);
+    // The tests' reader of the peers finds it by the address on the letter (test/support/delivered.ts).
+    expect(await new Delivered({ letterDir: spool }).pin("Dora Delivery\nStorgatan 7\n111 22 Stockholm", "unblock", 2000)).to.include({ pin: "482913", cardSerial: "00c0ffee" });
     let row: any;
     for (let i = 0; i < 50 && (row = await svc.runtime.db("notifications").where({ id }).first()).state !== "delivered"; i++) await sleep(100);
     expect(row.state).to.equal("delivered");

@@ -8,12 +8,14 @@ import { join } from "node:path";
 import { loadConfig } from "../../src/composition/config.js";
 import { openRuntime } from "../../src/composition/runtime.js";
 import { openRa } from "../../src/composition/ra.js";
+import { openDelivery } from "../../src/composition/delivery.js";
 import { staffActor } from "../../src/composition/demo-orders.js";
 import { openDatabase } from "../../src/store/database.js";
 import type { Actor } from "../../src/ra/order.js";
 import { humanIdOf } from "../../src/ra/human.js";
 import { CLI, demoBackends, demoEnvReady, run, waitFor, writeTemp } from "../support/environment.js";
 import { attestedCardFor, trustFixtureMaker } from "../support/attestation-fixture.js";
+import { startDeliveryPeers } from "../support/delivered.js";
 
 const ORDERS = 60;
 /** Orders produced at once in one round (the rest wait for later rounds). */
@@ -44,7 +46,9 @@ describe(`crash: kill -9 during production over the RA API [${backend}]`, functi
 
   it("ok/after random kills during production: every certificate either belongs to a PRODUCED order (and is on hold) or is revoked, by openssl ocsp and the full CRL; no order is left PRODUCING", async function () {
     const env = await demoEnvReady(this, backend);
-    const config = loadConfig(env.env);
+    // The terms mails of the preparation go to a real SMTP server of this test (REQ-06, REQ-15); the child server below delivers nothing.
+    const peers = await startDeliveryPeers();
+    const config = loadConfig({ ...env.env, ...peers.env });
     const reg = JSON.parse(readFileSync(config.ra.registerFile, "utf8"));
     for (let i = 0; i < ORDERS; i++) reg.people[HOLDER(i)] = { status: "alive", givenName: "Crash", surname: `Holder ${i}` }; // the certificate name comes from the register (REQ-07)
     writeFileSync(config.ra.registerFile, JSON.stringify(reg));
@@ -57,6 +61,8 @@ describe(`crash: kill -9 during production over the RA API [${backend}]`, functi
     const rt = await openRuntime(config);
     try {
       const ra = await openRa(rt);
+      const delivery = openDelivery(rt, ra);
+      peers.pump = () => delivery.worker.tick(); // the delivery worker, run here in rounds (no service loop in this phase)
       const staff = await staffActor(ra, "556000-0000", "199001011234");
       const org = await ra.onboarding.registerOrganisation(staff, { orgNumber: `55${String(Date.now() % 100_000_000).padStart(8, "0")}`, name: "Crash AB", country: "SE" });
       await ra.onboarding.recordOnboardingEvidence(staff, org.id, { registrationCertificate: "crash", domain: "crash.example", domainValidationMethod: "dns-txt" });
@@ -71,10 +77,9 @@ describe(`crash: kill -9 during production over the RA API [${backend}]`, functi
       const [o1, o2, o3] = officers as [Actor, Actor, Actor];
       const doc = { type: "passport", number: "CR0000001", expires: new Date("2034-01-01") };
       for (let i = 0; i < ORDERS; i++) {
-        const holder = await ra.onboarding.bindPerson(staff, org.id, { nationalId: HOLDER(i), name: `Crash Holder ${i}` });
+        const holder = await ra.onboarding.bindPerson(staff, org.id, { nationalId: HOLDER(i), name: `Crash Holder ${i}`, email: `holder${i}@crash.example` });
         const o = await ra.orders.create(o1, { personId: holder.id, workflowId: "loa3-card-order", nationalId: HOLDER(i) });
-        const [note] = await ra.outbox.recent({ personId: holder.id, limit: 1 });
-        const token = /token: ([A-Z0-9]+)/.exec(note!.body)![1]!;
+        const token = await peers.termsToken(o.id);
         await ra.orders.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: token, termsVersion: config.ra.termsVersion, accepted: true });
         await ra.orders.act(o.id, "identify", o1, { document: doc, faceCompared: true });
         await ra.orders.act(o.id, "identify", o2, { document: doc, faceCompared: true });
@@ -83,8 +88,10 @@ describe(`crash: kill -9 during production over the RA API [${backend}]`, functi
         orderIds.push(o.id);
         cardBodies.set(o.id, (await attestedCardFor(rt, ra, o.id)).body);
       }
+      await delivery.worker.close();
     } finally {
       await rt.close();
+      await peers.stop();
     }
 
     const port = await freePort();

@@ -7,6 +7,7 @@ import { demoBackends, demoEnvReady, run, waitFor, type DemoEnv } from "../suppo
 import { loadConfig } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
 import { attestedCardFor, trustFixtureMaker } from "../support/attestation-fixture.js";
+import { startDeliveryPeers, type DeliveryPeers } from "../support/delivered.js";
 
 interface Cred { key: string; cert: string; serial: string; spki: Uint8Array }
 interface Reply { status: number; body: any; headers: Record<string, unknown> }
@@ -25,6 +26,7 @@ for (const backend of demoBackends())
 describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
   this.timeout(180_000);
   let svc: Service;
+  let peers: DeliveryPeers;
   let demo: DemoEnv;
   let serverCa: string;
   let base: URL;
@@ -41,8 +43,8 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     expect(r.status, JSON.stringify(r.body)).to.equal(status);
     return r.body;
   };
-  /** The applicant's token from the outbox (sealed at rest, REQ-29: found by decrypting, never by a LIKE on the text). */
-  const tokenOf = async (orderId: string) => /token: ([A-Z0-9]+)/.exec((await svc.ra!.ra.outbox.recent({ limit: 1000 })).find((n) => n.body.includes(orderId))!.body)![1]!;
+  /** The applicant's token from the terms mail the SMTP server received (REQ-06, REQ-15). */
+  const tokenOf = (orderId: string) => peers.termsToken(orderId);
   const doc = { type: "passport", number: "XP998877", expires: "2031-05-01" };
   const act = (id: string, action: string, cred: Cred, body: unknown = {}) => call("POST", `/api/v1/orders/${id}/actions/${action}`, body, cred);
   const credOf = (key: { key: string; spki: Uint8Array }, der: Uint8Array): Cred => {
@@ -90,7 +92,8 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
   before(async function () {
     const d = (demo = await demoEnvReady(this, backend));
     trustFixtureMaker(d.caStore); // REQ-14: the software test cards' maker, installed as an operator installs a card maker's root
-    const config = loadConfig({ ...d.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" });
+    peers = await startDeliveryPeers(); // the service delivers to a real SMTP server and SMS stub of this test
+    const config = loadConfig({ ...d.env, ...peers.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" });
     // The demo register, plus the people of this test (REQ-07).
     const reg = JSON.parse(readFileSync(config.ra.registerFile, "utf8"));
     for (let i = 0; i < 12; i++) reg.people[`19800101${String(1000 + i)}`] = { status: "alive", givenName: "Registered", surname: `Person ${i}` };
@@ -106,7 +109,10 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     }
     staff.push(D.ada!, D.bo!, D.fi!);
   });
-  after(async () => svc?.stop());
+  after(async () => {
+    await svc?.stop();
+    await peers?.stop();
+  });
 
   it("ok/onboarding (REQ-01), binding (REQ-21), officers' cards for a new organisation through service-owner staff under LoA3 (REQ-02), then a holder's LoA3 card (REQ-03/04/16)", async () => {
     const [s1] = staff as [Cred];

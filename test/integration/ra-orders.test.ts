@@ -1,12 +1,15 @@
 import { expect } from "chai";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes, sign, X509Certificate, type KeyObject } from "node:crypto";
 import { openDatabase, type Database } from "../../src/store/database.js";
 import { KnexOrderStore } from "../../src/store/order.store.js";
 import { KnexDirectoryStore } from "../../src/store/directory.store.js";
-import { KnexOutboxStore } from "../../src/store/outbox.store.js";
+import { KnexDeliveryStore } from "../../src/store/delivery.store.js";
+import { DeliveryWorker } from "../../src/delivery/delivery-worker.js";
+import { smtpChannel } from "../../src/delivery/smtp-channel.js";
+import { smsGatewayChannel } from "../../src/delivery/sms-gateway-channel.js";
 import { FieldCipher } from "../../src/store/field-cipher.js";
 import { KnexCertStore } from "../../src/store/cert.store.js";
 import { KnexRevocationStore } from "../../src/store/revocation.store.js";
@@ -47,6 +50,7 @@ import type { KeyOriginDeps } from "../../src/ra/key-origin.js";
 import type { ProductionCard } from "../../src/ra/ports.js";
 import { createMakerRoot, softwareAttestation } from "../support/piv-attestation-maker.js";
 import { fixtureMakerRoot, installAttestationRoot } from "../support/attestation-fixture.js";
+import { startDeliveryPeers, type DeliveryPeers } from "../support/delivered.js";
 
 
 /** The order service on real SQLite and PostgreSQL databases with the real CA pipeline (software CA key): CAS writes, audit, expiry. */
@@ -74,7 +78,12 @@ describe(`ra/order-service on ${backend.name}`, function () {
   const doc = { type: "passport", number: "AB123456", expires: new Date("2030-01-01") };
   // REQ-29: the stores seal names and outbox messages; here under a software data key (the HSM-wrapped one is tested in personal-data.test.ts).
   const cipher = new FieldCipher([{ id: "dk1", key: randomBytes(32) }], "dk1", cryptoRandom);
-  let outbox: KnexOutboxStore;
+  // REQ-15: the outbox drained by the real delivery worker, in rounds run by the test, to a real SMTP server and SMS stub.
+  let peers: DeliveryPeers;
+  let worker: DeliveryWorker;
+  /** This test's address book: every person has an e-mail address and a phone number (the people rows carry none). */
+  const addressOf = (personId: string, channel: string) =>
+    channel === "email" ? `${personId}@orders.test` : channel === "sms" ? `+4670${String(parseInt(sha256Hex(personId).slice(0, 8), 16) % 10_000_000).padStart(7, "0")}` : undefined;
   // REQ-14: the card station's record of the card per order, and the maker roots in a CA store of this test.
   const cardsOfOrders = new Map<string, ProductionCard>();
   const caStore = mkdtempSync(join(tmpdir(), "ra-orders-ca-"));
@@ -95,7 +104,16 @@ describe(`ra/order-service on ${backend.name}`, function () {
     const people = ["applicant", "gone", "o1", "o2", "o3", ...Array.from({ length: 50 }, (_, i) => `p${i}`)];
     await db("people").insert(people.map((id) => ({ id, organisation_id: "org1", national_id_hash: hasher.hash("national-id", id === "gone" ? "196004044567" : id === "applicant" ? "197003033456" : `1990${String(people.indexOf(id)).padStart(8, "0")}`), name: id, created_at: 0 })));
     orders = new KnexOrderStore(db, db, cipher);
-    outbox = new KnexOutboxStore(db, cipher);
+    peers = await startDeliveryPeers();
+    worker = new DeliveryWorker({
+      queue: new KnexDeliveryStore(db, db, cipher), clock, random: cryptoRandom, policy: { backoffBaseMs: 50, backoffMaxMs: 200 },
+      recipients: { address: async (personId, channel) => { const a = addressOf(personId, channel); return a ? { name: personId, address: a } : undefined; } },
+      channels: [
+        smtpChannel({ url: peers.mail.url, from: "cardpki test <no-reply@cardpki.test>", requireTls: true, ca: readFileSync(peers.mail.caFile!, "utf8") }),
+        smsGatewayChannel({ url: peers.sms.url, token: async () => peers.sms.token }),
+      ],
+    });
+    peers.pump = () => worker.tick();
     certStore = new KnexCertStore(db);
     directory = new KnexDirectoryStore(db, db, cipher);
     policy = loadRevocationPolicy(join(REPO_ROOT, "policies", "revocation", "revocation.yaml"));
@@ -109,10 +127,14 @@ describe(`ra/order-service on ${backend.name}`, function () {
     service = new OrderService({ orders, directory, workflows, certs, register, hasher, clock, random: cryptoRandom, currentTermsVersion: "2026-01", activation, keyOrigins });
     expiry = new ExpiryScheduler({ orders, service, certs, workflows, clock });
   });
-  after(async () => db?.destroy());
+  after(async () => {
+    await worker?.close();
+    await peers?.stop();
+    await db?.destroy();
+  });
 
-  /** The applicant's token, read from the outbox as the applicant would read their email. */
-  const tokenOf = async (orderId: string) => /token: ([A-Z0-9]+)/.exec((await outbox.recent({ limit: 1000 })).find((n) => n.body.includes(orderId))!.body)![1]!;
+  /** The applicant's token, from the terms mail the SMTP server received (REQ-06). */
+  const tokenOf = (orderId: string) => peers.termsToken(orderId);
 
   async function toApproved(workflowId = "loa3-card-order") {
     const o = await service.create(officer("o1"), { personId: "applicant", workflowId, nationalId: "197003033456" });
@@ -211,11 +233,15 @@ describe(`ra/order-service on ${backend.name}`, function () {
     const produced = await service.act(id, "produce", caOp, attested(id));
     const handed = await service.act(id, "send-by-mail", officer("o3"), { cardChannel: "mail", activationCodeChannel: "sms" });
     expect(JSON.stringify(handed)).to.not.match(/Activation code/);
-    const note = (await outbox.recent({ limit: 1000 })).find((n) => n.body.startsWith(`Activation code for order ${id}`))!;
-    // REQ-29: the code is sealed in the row; only the outbox store opens it.
-    expect((await db("notifications").where({ id: note.id }).first()).body).to.match(/^enc:v1:dk1:/).and.not.include(note.body.slice(-10));
-    expect(note.channel).to.equal("sms");
-    const code = /: ([A-Z0-9]+)$/.exec(note.body)![1]!;
+    const waiting = await db("notifications").where({ kind: "activation-code", state: "pending" }); // the rows as stored before delivery
+    // The code as the holder's phone got it: the SMS the gateway stub received, under the notification's id (REQ-15).
+    const code = await peers.activationCode(id);
+    const sms = peers.sms.messages.find((m) => String(m.body?.text).startsWith(`Activation code for order ${id}`))!;
+    expect(sms.body.to).to.equal(addressOf("applicant", "sms"));
+    // REQ-29: the code was sealed in the row; only the outbox store opens it.
+    const row = waiting.find((r: any) => r.id === sms.idempotencyKey);
+    expect(row.channel).to.equal("sms");
+    expect(row.body).to.match(/^enc:v1:dk1:/).and.not.include(code);
     const holder: Actor = { kind: "holder", personId: "applicant", roles: [], credentialSerial: produced.certSerial!, loa: 2 };
     expect((await refused(service.act(id, "activate", holder, { activationCode: "WRONGCODE1" }))).details?.guard).to.equal("activation-code-correct");
     expect((await service.act(id, "activate", holder, { activationCode: code })).state).to.equal("ACTIVE");

@@ -7,6 +7,7 @@ import type { Server } from "node:https";
 import { demoBackends, demoEnvReady, run, type DemoEnv } from "../support/environment.js";
 import { attestedCardFor, trustFixtureMaker } from "../support/attestation-fixture.js";
 import { REPO_ROOT } from "../support/test-ca.js";
+import { startDeliveryPeers, type DeliveryPeers } from "../support/delivered.js";
 import { loadConfig, type Config } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
 import { openSelfService } from "../../src/composition/self-service.js";
@@ -37,6 +38,7 @@ for (const backend of demoBackends())
 describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () {
   this.timeout(240_000);
   let svc: Service;
+  let peers: DeliveryPeers;
   let demo: DemoEnv;
   let config: Config;
   let serverCa: string;
@@ -93,26 +95,18 @@ describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () 
     return { header: c!, pair: c!.split(";")[0]! };
   };
 
-  /**
-   * Contract 2: the link in the terms message, `<ra.publicUrl>/applicant/#order=<id>&token=<token>`.
-   * TEMPORARY token source until the delivery worker is merged: built from the outbox message. The
-   * lead switches this one function to the link in the mail the SMTP sink received.
-   */
+  /** Contract 2: the link `<ra.publicUrl>/applicant/#order=<id>&token=<token>` in the terms mail the SMTP server received (REQ-06). */
   async function applicantLinkFor(orderId: string): Promise<string> {
-    const note = (await svc.ra!.ra.outbox.recent({ limit: 1000 })).find((n) => n.body.includes(orderId));
-    const token = /token: ([A-Z0-9]+)/.exec(note?.body ?? "")?.[1];
-    expect(token, `terms message for order ${orderId}`).to.be.a("string");
-    return `${svc.ra!.url}/applicant/#order=${orderId}&token=${token}`;
+    return peers.termsLink(orderId);
   }
   /** What the applicant page's script reads from the link's fragment. */
   const fragment = (link: string) => {
     const f = new URLSearchParams(new URL(link).hash.slice(1));
     return { orderId: f.get("order")!, token: f.get("token")! };
   };
-  /** TEMPORARY activation code source until the SMS stub receives it (LoA2 send-by-mail). */
+  /** REQ-15: the activation code as the SMS stub received it (LoA2 send-by-mail, the code by SMS). */
   async function activationCodeFor(orderId: string): Promise<string> {
-    const note = (await svc.ra!.ra.outbox.recent({ limit: 1000 })).find((n) => n.body.includes(`Activation code for order ${orderId}`));
-    return /: ([A-Z0-9]+)$/.exec(note?.body ?? "")![1]!;
+    return peers.activationCode(orderId);
   }
 
   /** Opens the applicant's link as the page does: one POST with the fragment's order and token. */
@@ -196,7 +190,8 @@ describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () 
   before(async function () {
     const d = (demo = await demoEnvReady(this, backend));
     trustFixtureMaker(d.caStore); // REQ-14: the software test cards' maker root
-    config = loadConfig({ ...d.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" });
+    peers = await startDeliveryPeers(); // the service delivers to a real SMTP server and SMS stub of this test
+    config = loadConfig({ ...d.env, ...peers.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" });
     const reg = JSON.parse(readFileSync(config.ra.registerFile, "utf8"));
     for (let i = 0; i < 20; i++) reg.people[nid(i)] = { status: "alive", givenName: "Registered", surname: `Applicant ${i}` };
     writeFileSync(config.ra.registerFile, JSON.stringify(reg));
@@ -214,7 +209,7 @@ describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () 
     D.ed = demoCred("ed");
     const org = (await ok(call("GET", "/api/v1/me", { cred: staff[0] }))).organisationId;
     for (const [i, name] of ["Anna Applicant", "Bo Applicant", "Cia Applicant", "Dan Applicant", "Eva Applicant", "Hanna Holder", "Gustav Holder", "Lena Holder"].entries()) {
-      const p = await ok(call("POST", `/api/v1/organisations/${org}/people`, { body: { nationalId: nid(i), name, email: `p${i}@self.example` }, cred: staff[0] }), 201);
+      const p = await ok(call("POST", `/api/v1/organisations/${org}/people`, { body: { nationalId: nid(i), name, email: `p${i}@self.example`, phone: `+467055${suffix}${String(1000 + i)}` }, cred: staff[0] }), 201);
       expect(p.id).to.match(/^[0-9a-f]{32}$/);
       people[name.split(" ")[0]!] = nid(i);
     }
@@ -222,6 +217,7 @@ describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () 
   after(async () => {
     for (const s of side) await new Promise<void>((r) => s.close(() => r()));
     await svc?.stop();
+    await peers?.stop();
   });
 
   it("ok/applicant page: the link opens a session once (cookie HttpOnly, Secure, SameSite=Strict); the current terms as text; acceptance with the box ticked, recorded with the version (REQ-06); progress in plain words; cancel", async () => {

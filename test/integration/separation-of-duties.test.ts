@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { CLI, demoBackends, demoEnvReady, type DemoEnv } from "../support/environment.js";
 import { credOf, raClient, type Cred, type Reply } from "../support/ra-client.js";
 import { attestedCardFor, trustFixtureMaker } from "../support/attestation-fixture.js";
+import { startDeliveryPeers, type DeliveryPeers } from "../support/delivered.js";
 import { REPO_ROOT } from "../support/test-ca.js";
 import { loadConfig } from "../../src/composition/config.js";
 import { DEMO_OFFICERS, type DemoOfficer } from "../../src/composition/demo-setup.js";
@@ -51,6 +52,7 @@ for (const backend of demoBackends())
 describe(`separation of duties and least privilege: the negative matrix over mTLS (REQ-10, REQ-18, REQ-24) [${backend}]`, function () {
   this.timeout(300_000);
   let svc: Service;
+  let peers: DeliveryPeers;
   let demo: DemoEnv;
   let api: ReturnType<typeof raClient>;
   let S: Record<StaffName, Cred>;
@@ -60,7 +62,7 @@ describe(`separation of duties and least privilege: the negative matrix over mTL
   const second = { secondIdentification: { document: { ...doc, type: "national-id-card" }, faceCompared: true } };
   const act = (id: string, action: string, cred: Cred, body: unknown = {}) => call("POST", `/api/v1/orders/${id}/actions/${action}`, body, cred);
   /** The applicant's token as the applicant reads it from their message (as in ra-api.test.ts). */
-  const tokenOf = async (orderId: string) => /token: ([A-Z0-9]+)/.exec((await svc.ra!.ra.outbox.recent({ limit: 2000 })).find((n) => n.body.includes(orderId))!.body)![1]!;
+  const tokenOf = (orderId: string) => peers.termsToken(orderId);
   /** `cardpki audit events` as a subprocess: the audit trail as an auditor reads it. */
   const auditEvents = (args: string[]): Promise<any[]> =>
     new Promise((resolve, reject) =>
@@ -78,7 +80,7 @@ describe(`separation of duties and least privilege: the negative matrix over mTL
   const refusals: { row: string; method: string; path: string; rule?: string; req: string; alarm?: string; object?: string }[] = [];
 
   const bind = async (org: string, key: string, n: number | string, by: Cred = S.st1) =>
-    (P[key] = (await ok(call("POST", `/api/v1/organisations/${org}/people`, { nationalId: nid(n), name: key }, by), 201)).id);
+    (P[key] = (await ok(call("POST", `/api/v1/organisations/${org}/people`, { nationalId: nid(n), name: key, email: `${key.replace(/[^A-Za-z0-9]/g, "")}.${n}@people.example` }, by), 201)).id);
   const appoint = (person: string, roles: Role[], by: Cred, qualified = false) =>
     call("PUT", `/api/v1/people/${person}/officer`, { roles, ...(qualified ? { qualification: "RA identity proofing 2026", qualifiedUntil: new Date(Date.now() + 200 * 86_400_000).toISOString().slice(0, 10) } : {}) }, by);
   const order = async (person: string, n: number | string, workflowId = "loa3-card-order", purpose: "holder" | "officer" = "holder", creator: Cred = S.sD) => {
@@ -131,7 +133,8 @@ describe(`separation of duties and least privilege: the negative matrix over mTL
     cpSync(join(REPO_ROOT, "policies"), policies, { recursive: true });
     const rev = join(policies, "revocation", "revocation.yaml");
     writeFileSync(rev, readFileSync(rev, "utf8").replace(/officerPerHour: \d+/, "officerPerHour: 3").replace(/organisationPerHour: \d+/, "organisationPerHour: 5"));
-    const config = loadConfig({ ...demo.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1", CARDPKI_POLICY_DIR: policies });
+    peers = await startDeliveryPeers(); // the applicant's terms mail goes to a real SMTP server of this test (REQ-06)
+    const config = loadConfig({ ...demo.env, ...peers.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1", CARDPKI_POLICY_DIR: policies });
     const reg = JSON.parse(readFileSync(config.ra.registerFile, "utf8"));
     for (let i = 1; i < 60; i++) reg.people[nid(i)] = { status: "alive", givenName: "Registered", surname: `Person ${i}` };
     writeFileSync(config.ra.registerFile, JSON.stringify(reg));
@@ -140,7 +143,10 @@ describe(`separation of duties and least privilege: the negative matrix over mTL
     api = raClient(new URL(svc.ra!.url), readFileSync(config.ra.tlsCert, "utf8"));
     S = demoStaff(config.dataDir) as Record<StaffName, Cred>; // sE and sX are made by the setup test
   });
-  after(async () => svc?.stop());
+  after(async () => {
+    await svc?.stop();
+    await peers?.stop();
+  });
 
   /**
    * sX: a staff officer holding ra-officer and ca-operator, which policies/roles.yaml refuses to

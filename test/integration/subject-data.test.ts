@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { demoEnv, run, type DemoEnv } from "../support/environment.js";
 import { attestedCardFor, trustFixtureMaker } from "../support/attestation-fixture.js";
 import { testDatabases } from "../support/databases.js";
+import { startDeliveryPeers, type DeliveryPeers } from "../support/delivered.js";
 import { loadConfig } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
 import { bootstrapStaffGroup } from "../../src/composition/ra.js";
@@ -30,10 +31,10 @@ const PEOPLE = {
   erik: { nationalId: "197001011002", register: { status: "alive", givenName: "Erik", surname: "Utanför" }, typed: { name: "Erik", email: "erik@gmail.example" } },
   noname: { nationalId: "197001011003", register: { status: "alive" }, typed: { name: "No Name" } },
   spoof: { nationalId: "197001011004", register: { status: "alive", givenName: "\u0410nna", surname: "Svensson" }, typed: { name: "Anna Svensson" } },
-  ulf: { nationalId: "197001011005", register: { status: "alive", givenName: "Ulf", surname: "Unbound" }, typed: { name: "Ulf" } },
-  rut: { nationalId: "197001011006", register: { status: "alive", givenName: "Rut", surname: "Renew" }, typed: { name: "Rut" } },
-  gun: { nationalId: "197001011007", register: { status: "alive", givenName: "Gun", surname: "Aged" }, typed: { name: "Gun" } },
-  bo: { nationalId: "197001011008", register: { status: "alive", givenName: "Bo", surname: "Bidi" }, typed: { name: "Bo" } },
+  ulf: { nationalId: "197001011005", register: { status: "alive", givenName: "Ulf", surname: "Unbound" }, typed: { name: "Ulf", email: "ulf@post.example" } },
+  rut: { nationalId: "197001011006", register: { status: "alive", givenName: "Rut", surname: "Renew" }, typed: { name: "Rut", email: "rut@post.example" } },
+  gun: { nationalId: "197001011007", register: { status: "alive", givenName: "Gun", surname: "Aged" }, typed: { name: "Gun", email: "gun@post.example" } },
+  bo: { nationalId: "197001011008", register: { status: "alive", givenName: "Bo", surname: "Bidi" }, typed: { name: "Bo", email: "bo@post.example" } },
 } as const;
 type Who = keyof typeof PEOPLE;
 
@@ -49,6 +50,7 @@ describe(`http/subject data from authoritative sources (REQ-07, REQ-01, REQ-11) 
   this.timeout(180_000);
   let demo: DemoEnv;
   let svc: Service;
+  let peers: DeliveryPeers;
   let serverCa: string;
   let base: URL;
   let own: string;
@@ -65,7 +67,8 @@ describe(`http/subject data from authoritative sources (REQ-07, REQ-01, REQ-11) 
     return r.body;
   };
   const act = (id: string, action: string, cred: Cred, body: unknown = {}) => call("POST", `/api/v1/orders/${id}/actions/${action}`, body, cred);
-  const tokenOf = async (orderId: string) => /token: ([A-Z0-9]+)/.exec((await svc.ra!.ra.outbox.recent({ limit: 1000 })).find((n) => n.body.includes(orderId))!.body)![1]!;
+  /** The applicant's token from the terms mail the SMTP server received (REQ-06, REQ-15). */
+  const tokenOf = (orderId: string) => peers.termsToken(orderId);
   const doc = { type: "passport", number: "SD445566", expires: "2034-05-01" };
   const second = { secondIdentification: { document: { ...doc, type: "national-id-card" }, faceCompared: true } };
 
@@ -132,8 +135,9 @@ describe(`http/subject data from authoritative sources (REQ-07, REQ-01, REQ-11) 
     const registerFile = join(own, "register.json");
     writeFileSync(registerFile, JSON.stringify({ people: Object.fromEntries(Object.values(PEOPLE).map((p) => [p.nationalId, p.register])) }));
     // A database, register and outside audit checkpoint of its own (the clock jumps ahead here), on the demo's HSM and CA store.
+    peers = await startDeliveryPeers(); // the service delivers to a real SMTP server and SMS stub of this test
     const config = loadConfig({
-      ...demo.env, DATABASE_URL: await backend.url(), CARDPKI_REGISTER_FILE: registerFile, CARDPKI_AUDIT_CHECKPOINT_FILE: join(own, "checkpoint.json"),
+      ...demo.env, ...peers.env, DATABASE_URL: await backend.url(), CARDPKI_REGISTER_FILE: registerFile, CARDPKI_AUDIT_CHECKPOINT_FILE: join(own, "checkpoint.json"),
       CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1",
     });
     svc = await startService(config, { clock });
@@ -162,7 +166,10 @@ describe(`http/subject data from authoritative sources (REQ-07, REQ-01, REQ-11) 
     for (const [who, p] of Object.entries(PEOPLE) as [Who, (typeof PEOPLE)[Who]][])
       personId[who] = (await ok(call("POST", `/api/v1/organisations/${who === "bo" ? bidiOrgId : orgId}/people`, { nationalId: p.nationalId, ...p.typed }, s1), 201)).id;
   });
-  after(async () => svc?.stop());
+  after(async () => {
+    await svc?.stop();
+    await peers?.stop();
+  });
 
   it("ok/the certificate's name is the population register's (CN, GN, SN), not the name typed at binding; the e-mail in the validated domain is in the SAN", async () => {
     const { der } = await handedOut("asa");
