@@ -256,7 +256,7 @@ describe("README: first card in ten minutes, followed step by step", function ()
     };
   }
 
-  it("ok/from CARDPKI_VIRTUAL_CARD=1 ./scripts/run to an ACTIVE LoA3 card: officers in the portal by their PKCS#12, the terms link from the mail sink, the transport PIN from the SMS stub, the card station on the virtual card, activation on the holder page with the card; OCSP by openssl on hold, then good", async () => {
+  it("ok/from CARDPKI_VIRTUAL_CARD=1 ./scripts/run to an ACTIVE LoA3 card: officers in the portal by their PKCS#12, the terms link from the mail sink, the transport PIN from the SMS stub, the card station on the virtual card, activation on the holder page with the card; OCSP by openssl on hold, then good; fail/the station's PIN record before the hand-out is refused and leaves the PIN as it was", async () => {
     // 1. Start (the build is the test run's own: CARDPKI_SKIP_BUILD keeps ./scripts/run from rebuilding dist/ under the running tests).
     {
       const { script } = prepare("start");
@@ -355,6 +355,17 @@ describe("README: first card in ten minutes, followed step by step", function ()
     expect(pin, `the transport PIN in the SMS:\n${sms}`).to.not.equal(null);
     vars.TRANSPORT_PIN = pin![1]!;
 
+    // Step 12's command before the hand-out: refused by the RA before the card is touched (the PIN stays the transport PIN, which step 12 then uses).
+    {
+      let mine = "";
+      do mine = String(randomInt(0, 1_000_000)).padStart(6, "0");
+      while (mine === vars.TRANSPORT_PIN);
+      vars.NEW_PIN = mine;
+      const early = await exec("bash", ["-euo", "pipefail", "-c", prepare("change-pin").script], { cwd: dir, env: { ...env, ...vars } });
+      expect(early.code, early.stdout + early.stderr).to.not.equal(0);
+      expect(early.stderr).to.match(/is PRODUCED; the transport PIN is replaced on a handed-out card \(REQ-16\)/);
+    }
+
     // 11. fi hands out; OCSP: still on hold.
     says("hand-out", "**fi**", "**Hand out the card**", "**Hand out**");
     const fi = await officer("fi", passphrase);
@@ -365,10 +376,6 @@ describe("README: first card in ten minutes, followed step by step", function ()
     await runBlock("hand-out", { tries: 5 });
 
     // 12. The holder replaces the transport PIN at fi's station, which records it with the RA.
-    let mine = "";
-    do mine = String(randomInt(0, 1_000_000)).padStart(6, "0");
-    while (mine === vars.TRANSPORT_PIN);
-    vars.NEW_PIN = mine;
     await runBlock("change-pin");
 
     // 13. The holder signs in on /holder/ with the card, signs the page's text with the card, activates.
