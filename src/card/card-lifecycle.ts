@@ -75,13 +75,18 @@ export class CardLifecycle {
     return { cardSerial: serial, triesBefore };
   }
 
-  /** REQ-16: the holder replaces the transport (or reset) PIN with their own. */
-  async changePin(channel: CardChannel, actor: string, oldPin: string, newPin: string): Promise<void> {
+  /**
+   * REQ-16: the holder replaces the transport (or reset) PIN with their own. With `forOrder`, the
+   * card in the reader must be the one made for that order (checked before the PIN is touched).
+   */
+  async changePin(channel: CardChannel, actor: string, oldPin: string, newPin: string, forOrder?: string): Promise<{ cardSerial: string; orderId: string; certSerial?: string }> {
     const { piv, serial, record } = await this.open(channel);
     const card = this.known(record, serial);
+    if (forOrder !== undefined && card.orderId !== forOrder) throw new CaError("conflict", `the card in the reader (${serial}) was not made for order ${forOrder}`);
     await piv.changeReference("pin", oldPin, newPin);
     const next: CardRecord = { ...card, pinState: "holder-set" };
     await this.deps.ledger.save(next, this.event(next, actor, "card.pin.change", { cardSerial: serial, from: card.pinState }));
+    return { cardSerial: serial, orderId: card.orderId, ...(card.certSerial ? { certSerial: card.certSerial } : {}) };
   }
 
   /**

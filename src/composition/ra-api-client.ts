@@ -109,6 +109,11 @@ const readArg = (f: string, what: string) => {
  * revoked or foreign certificate is refused there) and checks roles, scope and the workflow's guards.
  */
 export async function stationProduction(rt: Runtime, opts: { cert?: string; key?: string; raUrl?: string; raCa?: string }): Promise<CardProduction> {
+  return raApiCardProduction(await stationClient(rt, opts), rt, loadWorkflows(join(rt.config.policyDir, "workflows")));
+}
+
+/** The card station's RA API client as its officer (REQ-22), checked to be an officer's certificate. */
+export async function stationClient(rt: Runtime, opts: { cert?: string; key?: string; raUrl?: string; raCa?: string }): Promise<RaApiClient> {
   const c = rt.config;
   const certFile = opts.cert ?? c.card.officerCert;
   const keyFile = opts.key ?? c.card.officerKey;
@@ -117,5 +122,5 @@ export async function stationProduction(rt: Runtime, opts: { cert?: string; key?
   const client = raApiClient({ url: opts.raUrl ?? c.card.raUrl, cert: readArg(certFile, "officer certificate"), key: readArg(keyFile, "officer key"), ...(caFile ? { ca: readArg(caFile, "RA server certificate") } : {}) });
   const me = await client.call("GET", "/me");
   if (me?.kind !== "officer") throw new CaError("forbidden", "the station's certificate is not an officer's");
-  return raApiCardProduction(client, rt, loadWorkflows(join(c.policyDir, "workflows")));
+  return client;
 }

@@ -3,7 +3,7 @@ import { loadConfig } from "../../composition/config.js";
 import { withRuntime } from "../../composition/runtime.js";
 import { fieldCipher } from "../../composition/data-keys.js";
 import { cardsWith, listReaders, type Cards } from "../../composition/cards.js";
-import { NO_PRODUCTION, stationProduction } from "../../composition/ra-api-client.js";
+import { NO_PRODUCTION, stationClient, stationProduction } from "../../composition/ra-api-client.js";
 import { OPERATOR_OPTION, operatorArg, readFileArg, recordedBy, requireString, type Command } from "../command.js";
 import { activateAtStation } from "../../composition/card-activation.js";
 import { cryptoRandom } from "../../shared/random.js";
@@ -97,13 +97,32 @@ const unblock: Command = {
 
 const changePin: Command = {
   name: "change-pin",
-  summary: "The holder replaces the transport (or reset) PIN with their own (REQ-16).",
-  usage: "card change-pin --old-pin-file F --new-pin-file F [--reader NAME]",
-  options: { reader: READER, "old-pin-file": { type: "string", description: "file holding the current PIN" }, "new-pin-file": { type: "string", description: "file holding the new PIN" }, operator: { type: "string", description: "who assists (optional; recorded with the OS user)" } },
+  summary: "The holder replaces the transport (or reset) PIN with their own (REQ-16); with --order the station records it with the RA (LoA3: then the holder activates on the holder page).",
+  usage: "card change-pin --old-pin-file F --new-pin-file F [--reader NAME] [--order ID --operator NAME --cert FILE --key FILE [--ra-url URL] [--ra-ca FILE]]",
+  options: {
+    reader: READER, "old-pin-file": { type: "string", description: "file holding the current PIN" }, "new-pin-file": { type: "string", description: "file holding the new PIN" },
+    order: { type: "string", description: "the handed-out order of this card: the station records the transport PIN replaced with the RA as its officer (REQ-16)" },
+    ...OFFICER, operator: { type: "string", description: "who assists (recorded with the OS user; required with --order)" },
+  },
   async run(v) {
     const oldPin = pinFile(v, "old-pin-file");
     const newPin = pinFile(v, "new-pin-file");
-    return onCard(v, async (cards, ch) => (await cards.lifecycle.changePin(ch!, `holder-station:${recordedBy(v)}`, oldPin, newPin), { changed: true }));
+    const orderId = v.order as string | undefined;
+    if (orderId === undefined) return onCard(v, async (cards, ch) => (await cards.lifecycle.changePin(ch!, `holder-station:${recordedBy(v)}`, oldPin, newPin), { changed: true }));
+    // REQ-16 (LoA3): the activation needs the station's record that the transport PIN was replaced on this order's card.
+    // The RA is asked first (officer, order handed out), so a refusal leaves the card's PIN as it was.
+    operatorArg(v);
+    const result = await withRuntime(loadConfig(), { withoutAuthorities: true }, async (rt) => {
+      const client = await stationClient(rt, officerOptions(v));
+      const o = await client.call("GET", `/orders/${orderId}`);
+      if (o.state !== "HANDED_OUT") throw new CaError("conflict", `order ${orderId} is ${o.state}; the transport PIN is replaced on a handed-out card (REQ-16)`, { state: o.state });
+      const cards = cardsWith(rt, await fieldCipher(rt), NO_PRODUCTION);
+      const changed = await cards.withCard(v.reader as string | undefined, (ch) => cards.lifecycle.changePin(ch, actorOf(v), oldPin, newPin, orderId));
+      const recorded = await client.call("POST", `/orders/${orderId}/transport-pin-replaced`, { cardSerial: changed.cardSerial });
+      return { changed: true, cardSerial: changed.cardSerial, orderId, recorded };
+    });
+    console.log(JSON.stringify(result, null, 2));
+    return 0;
   },
 };
 
