@@ -1,15 +1,18 @@
 import { expect } from "chai";
-import { mkdirSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { loadConfig } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
-import { staffActor } from "../../src/composition/demo-orders.js";
 import { demoEnv, requireTool } from "../support/environment.js";
 import { freshCard, virtualCard } from "../support/virtual-card.js";
 import { REPO_ROOT } from "../support/test-ca.js";
 import { trustVirtualCardMaker } from "../support/attestation-fixture.js";
 import { startDeliveryPeers, type DeliveryPeers } from "../support/delivered.js";
+import { demoOfficerCreds, officerApi, type DemoOfficerName } from "../support/ra-client.js";
+import { readCardCertificate } from "../support/card-client.js";
+import { expectOcsp } from "../support/ocsp-judged.js";
 
 const HOLDER = "197003033456";
 const ARTIFACTS = join(REPO_ROOT, "test-artifacts", "portal");
@@ -19,15 +22,20 @@ const ARTIFACTS = join(REPO_ROOT, "test-artifacts", "portal");
  * each officer's client certificate; the officers the LoA3 separation matrix needs (REQ-10: two
  * identify, a third approves and releases, a ca-operator produces, a fifth hands out) take a LoA3
  * order from request to hand-out, the card personalised on the virtual PIV card; an identifier is
- * refused at hand-out.
+ * refused at hand-out. Everything else through public surfaces too: ada onboards the customer
+ * organisation over the RA API, the applicant accepts on the applicant page opened from the terms
+ * mail the SMTP server received, the order is read back over the RA API and `openssl ocsp` judges
+ * the card's certificate (on hold after production and hand-out, REQ-16).
  */
-describe("portal in headless Chromium over mTLS (issue 8)", function () {
+describe("portal in headless Chromium over mTLS", function () {
   this.timeout(240_000);
   let svc: Service;
   let peers: DeliveryPeers;
   let browser: Browser;
   let orgId: string;
-  const creds: Record<"ada" | "bo" | "cy" | "di" | "ed" | "fi" | "gu", { certPath: string; keyPath: string }> = {} as never;
+  let caStore: string;
+  let creds: Record<DemoOfficerName, { certPath: string; keyPath: string }>;
+  let api: ReturnType<typeof officerApi>;
   let handedOutSerial = "";
 
   before(async function () {
@@ -38,14 +46,17 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     trustVirtualCardMaker(d.caStore); // REQ-14: the virtual card's TEST maker root as an installed attestation root
     mkdirSync(ARTIFACTS, { recursive: true });
     peers = await startDeliveryPeers(); // the service delivers to a real SMTP server and SMS stub of this test
-    svc = await startService(loadConfig({ ...d.env, ...peers.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" }));
-    const ra = svc.ra!.ra;
-    // The demo's initial staff group (contract: one bootstrap, every LoA3 step by another officer).
-    for (const who of ["ada", "bo", "cy", "di", "ed", "fi", "gu"] as const) creds[who] = { certPath: join(d.env.CARDPKI_DATA_DIR!, "demo-officers", `${who}.crt`), keyPath: join(d.env.CARDPKI_DATA_DIR!, "demo-officers", `${who}.key`) };
-    const staff = await staffActor(ra, "556000-0000", "199001011234");
-    const org = await ra.onboarding.registerOrganisation(staff, { orgNumber: `59${String(Date.now() % 1e8).padStart(8, "0")}`, name: "Portal Kund AB", country: "SE" });
-    await ra.onboarding.recordOnboardingEvidence(staff, org.id, { registrationCertificate: "e2e", domain: "portal.example", domainValidationMethod: "dns-txt" });
-    await ra.onboarding.bindPerson(staff, org.id, { nationalId: HOLDER, name: "Cy Holder", email: "cy.holder@portal.example", phone: "+46705550003" });
+    const config = loadConfig({ ...d.env, ...peers.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" });
+    svc = await startService(config);
+    caStore = d.caStore;
+    // The demo's initial staff group (contract: one bootstrap, every LoA3 step by another officer), each with their own client certificate.
+    const officers = demoOfficerCreds(config.dataDir);
+    creds = officers;
+    api = officerApi(new URL(svc.ra!.url), readFileSync(config.ra.tlsCert, "utf8"), officers);
+    // ada (ra-admin, service-owner staff) onboards the customer organisation and binds the applicant over the RA API (REQ-01, REQ-21).
+    const org = await api.ok(api.as("ada", "POST", "/organisations", { orgNumber: `59${String(Date.now() % 1e8).padStart(8, "0")}`, name: "Portal Kund AB", country: "SE" }), 201);
+    expect((await api.ok(api.as("ada", "POST", `/organisations/${org.id}/onboarding`, { registrationCertificate: "e2e", domain: "portal.example", domainValidationMethod: "dns-txt" }))).status).to.equal("active");
+    await api.ok(api.as("ada", "POST", `/organisations/${org.id}/people`, { nationalId: HOLDER, name: "Cy Holder", email: "cy.holder@portal.example", phone: "+46705550003" }), 201);
     orgId = org.id;
     const { chromium } = await import("playwright-core");
     browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-default-apps"] });
@@ -89,8 +100,14 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     await anna.page.getByRole("button", { name: "Order the card" }).click();
     await anna.page.waitForURL(/#\/orders\/[0-9a-f]{32}$/);
     const orderId = /orders\/([0-9a-f]{32})/.exec(anna.page.url())![1]!;
-    // The applicant accepts the terms with the token in the mail the SMTP server received (not through the portal).
-    await svc.ra!.ra.orders.act(orderId, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: await peers.termsToken(orderId), termsVersion: "2026-01", accepted: true });
+    // The applicant accepts the terms on the applicant page, opened from the link in the mail the SMTP server received (REQ-06).
+    const applicant = await browser.newContext({ ignoreHTTPSErrors: true });
+    const ap = await applicant.newPage();
+    await ap.goto(await peers.termsLink(orderId));
+    await ap.getByLabel(/I have read the terms of use \(version 2026-01\) and accept them/).check();
+    await ap.getByRole("button", { name: "Accept the terms" }).click();
+    await ap.getByText("Thank you: you accepted the terms of use (version 2026-01).").waitFor();
+    await applicant.close();
 
     await anna.page.goto(`${svc.ra!.url}/portal#/orders/${orderId}/act/identify`);
     await doc(anna.page, "passport");
@@ -121,6 +138,9 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     await ed.page.locator("#message.error, #message.info:has-text('personalised')").waitFor({ timeout: 60_000 });
     expect(await ed.page.locator("#message").textContent()).to.match(/personalised: certificate .*key attested by the card/);
     await shot(ed.page, "04-produced");
+    // REQ-16: the certificate on the card, as read back through PC/SC, is on hold from production on.
+    const cardPem = await readCardCertificate("9a");
+    await expectOcsp({ url: svc.url, caStore, certPem: cardPem }, "certificateHold", "production");
 
     // An identifier gets no hand-out step in the queue, and is refused with the rule's reason if they try.
     await anna.page.goto(`${svc.ra!.url}/portal#/queue`);
@@ -142,16 +162,19 @@ describe("portal in headless Chromium over mTLS (issue 8)", function () {
     await cleo.page.getByText("The order is now HANDED_OUT").waitFor();
     await cleo.page.locator("#order-state").getByText("HANDED_OUT").waitFor();
     await shot(cleo.page, "06-handed-out");
-    const order = (await svc.ra!.ra.orderStore.load(orderId))!;
-    handedOutSerial = order.certSerial!;
+    const order = await api.ok(api.as("fi", "GET", `/orders/${orderId}`));
+    handedOutSerial = order.certificateSerial;
+    const hex = (x: string) => x.toLowerCase().replace(/^0+/, "");
+    expect(hex(new X509Certificate(cardPem).serialNumber), "the card holds the order's certificate").to.equal(hex(order.certificateSerial));
+    await expectOcsp({ url: svc.url, caStore, certPem: cardPem }, "certificateHold", "hand-out");
     await cleo.page.goto(`${svc.ra!.url}/portal#/certificates`);
-    await cleo.page.getByLabel("Certificate serial (hex)").fill(order.certSerial!);
+    await cleo.page.getByLabel("Certificate serial (hex)").fill(order.certificateSerial);
     await cleo.page.getByRole("button", { name: "Find" }).click();
     // REQ-16: handed out but not activated: the certificate is still on hold.
     await cleo.page.locator("#certificate td", { hasText: "on-hold" }).waitFor();
     await shot(cleo.page, "07-certificate");
     expect(order.state).to.equal("HANDED_OUT");
-    expect(new Set(order.identifications.map((i) => i.officerId)).size).to.equal(2);
+    expect(new Set(order.identifications.map((i: { by: string }) => i.by)).size).to.equal(2);
     expect([...anna.errors, ...bert.errors, ...di.errors, ...ed.errors, ...cleo.errors]).to.deep.equal([]);
     // Every portal call was logged with the officer's identity (REQ-27).
     const logged = await svc.runtime.db("audit_events").where("action", "like", "api.%").andWhere("object_id", "like", `%${orderId}%`).select("actor");

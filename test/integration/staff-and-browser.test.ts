@@ -9,13 +9,14 @@ import { spawn } from "node:child_process";
 import { loadConfig } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
 import { DEMO_OFFICERS } from "../../src/composition/demo-setup.js";
-import { demoOrderInProduction, staffActor } from "../../src/composition/demo-orders.js";
+import { staffActor } from "../../src/composition/demo-orders.js";
 import { toPem } from "../../src/asn1/der.js";
 import { CLI, demoEnvReady, openssl, run, type DemoEnv } from "../support/environment.js";
-import { produceAttested, trustFixtureMaker } from "../support/attestation-fixture.js";
+import { attestedCardFor, trustFixtureMaker } from "../support/attestation-fixture.js";
+import { startDeliveryPeers, type DeliveryPeers } from "../support/delivered.js";
 
 interface Cred { key: string; cert: string; serial: string }
-interface Reply { status: number; body: any; headers: Record<string, unknown> }
+interface Reply { status: number; body: any; text: string; headers: Record<string, unknown> }
 
 const newKey = () => generateKeyPairSync("ec", { namedCurve: "P-256" });
 
@@ -32,6 +33,7 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
   let base: URL;
   let serverCa: string;
   let dir: string;
+  let peers: DeliveryPeers;
   const D: Record<string, Cred> = {};
 
   const call = (method: string, path: string, body?: unknown, cred?: Cred, headers: Record<string, string> = {}): Promise<Reply> =>
@@ -51,8 +53,9 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
   before(async function () {
     demo = await demoEnvReady(this, "sqlite");
     dir = mkdtempSync(join(tmpdir(), "staff-it-"));
+    peers = await startDeliveryPeers(); // the applicant's terms mail goes to a real SMTP server of this test (REQ-06)
     svc = await startService(loadConfig({
-      ...demo.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1", CARDPKI_RA_TLS_HANDSHAKE_TIMEOUT: "1", CARDPKI_RA_MAX_CONNECTIONS_PER_CLIENT: "6",
+      ...demo.env, ...peers.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1", CARDPKI_RA_TLS_HANDSHAKE_TIMEOUT: "1", CARDPKI_RA_MAX_CONNECTIONS_PER_CLIENT: "6",
     }));
     base = new URL(svc.ra!.url);
     serverCa = readFileSync(svc.runtime.config.ra.tlsCert, "utf8");
@@ -61,7 +64,37 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
       D[id] = { cert, key: readFileSync(join(demo.env.CARDPKI_DATA_DIR!, "demo-officers", `${id}.key`), "utf8"), serial: new X509Certificate(cert).serialNumber.toLowerCase() };
     }
   });
-  after(async () => svc?.stop());
+  after(async () => {
+    await svc?.stop();
+    await peers?.stop();
+  });
+
+  /**
+   * A LoA3 order in production through the RA API with the demo officers' certificates: ada
+   * onboards the organisation and binds the holder (REQ-01, REQ-21), bo orders, the applicant
+   * accepts with the token from the terms mail the SMTP server received (REQ-06), bo and cy
+   * identify, di approves and releases (REQ-10).
+   */
+  async function orderInProduction(orgNumber: string): Promise<{ orderId: string; organisationId: string; officers: string[] }> {
+    const ok = async (r: Promise<Reply>, status = 200) => {
+      const x = await r;
+      expect(x.status, x.text).to.equal(status);
+      return x.body;
+    };
+    const org = await ok(call("POST", "/api/v1/organisations", { orgNumber, name: `Demo ${orgNumber} AB`, country: "SE" }, D.ada), 201);
+    await ok(call("POST", `/api/v1/organisations/${org.id}/onboarding`, { registrationCertificate: "test", domain: `org${orgNumber}.example`, domainValidationMethod: "dns-txt" }, D.ada));
+    const holder = await ok(call("POST", `/api/v1/organisations/${org.id}/people`, { nationalId: "197003033456", name: "Cy Holder", email: `cy.holder@org${orgNumber}.example` }, D.ada), 201);
+    const order = await ok(call("POST", "/api/v1/orders", { personId: holder.id, workflowId: "loa3-card-order", nationalId: "197003033456" }, D.bo), 201);
+    await ok(call("POST", `/api/v1/applicant/orders/${order.id}/accept-terms`, { token: await peers.termsToken(order.id), termsVersion: "2026-01", accepted: true }));
+    const doc = { type: "passport", number: `DM${orgNumber}`, expires: new Date(Date.now() + 3650 * 86_400_000).toISOString().slice(0, 10) };
+    await ok(call("POST", `/api/v1/orders/${order.id}/actions/identify`, { document: doc, faceCompared: true }, D.bo));
+    await ok(call("POST", `/api/v1/orders/${order.id}/actions/identify`, { document: doc, faceCompared: true }, D.cy));
+    await ok(call("POST", `/api/v1/orders/${order.id}/actions/approve`, {}, D.di));
+    const started = await ok(call("POST", `/api/v1/orders/${order.id}/actions/start-production`, {}, D.di));
+    expect(started.state).to.equal("IN_PRODUCTION");
+    const me = async (who: string) => (await ok(call("GET", "/api/v1/me", undefined, D[who]))).personId as string;
+    return { orderId: order.id, organisationId: org.id, officers: [await me("bo"), await me("cy"), await me("di")] };
+  }
 
   it("ok/the demo's initial staff group: seven officers with certificate, key and PKCS#12 (password file 0600); staff.crt is ada's", async () => {
     const officers = join(demo.env.CARDPKI_DATA_DIR!, "demo-officers");
@@ -139,9 +172,8 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
   });
 
   it("fail/the card station without an officer certificate, or with one this CA did not issue: refused before any card or order is touched", async () => {
-    const ra = svc.ra!.ra;
-    const { orderId } = await demoOrderInProduction(svc.runtime, ra, { staff: await staffActor(ra, "556000-0000", DEMO_OFFICERS.ada.nationalId), orgNumber: "5567770001", holder: { nationalId: "197003033456", name: "Cy Holder" } });
-    const version = (await ra.orderStore.load(orderId))!;
+    const { orderId } = await orderInProduction("5567770001");
+    const version = (await call("GET", `/api/v1/orders/${orderId}`, undefined, D.bo)).body;
     const none = await cli(["card", "personalise", "--order", orderId, "--operator", "carol"]);
     expect([none.status, none.stderr]).to.satisfy(([c, e]: [number, string]) => c === 1 && /acts as an authenticated officer.*REQ-22/.test(e));
     const k = newKey();
@@ -152,7 +184,7 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
     expect([foreign.status, foreign.stderr]).to.satisfy(([c, e]: [number, string]) => c === 1 && /401/.test(e));
     const free = await cli(["card", "personalise", "--order", orderId, "--operator", "Carol the operator", "--cert", join(demo.env.CARDPKI_DATA_DIR!, "demo-officers", "ed.crt"), "--key", join(demo.env.CARDPKI_DATA_DIR!, "demo-officers", "ed.key")]);
     expect([free.status, free.stderr]).to.satisfy(([c, e]: [number, string]) => c === 2 && /not an operator name/.test(e));
-    const after = (await ra.orderStore.load(orderId))!;
+    const after = (await call("GET", `/api/v1/orders/${orderId}`, undefined, D.bo)).body;
     expect([after.state, after.version]).to.deep.equal([version.state, version.version]);
     const refused = await lastAudit({ action: "api.get /me" });
     expect(refused.actor, "the refused call is audited with the presented certificate's serial").to.equal(`cert:${new X509Certificate(readFileSync(join(dir, "foreign.crt"))).serialNumber.toLowerCase()}`);
@@ -162,11 +194,12 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
   it("fail/a customer organisation's auditor reads another organisation's evidence; ok/their report shows only their organisation; fail/a period beyond the policy cap; every read audited as personal-data access", async () => {
     const ra = svc.ra!.ra;
     const ada = await staffActor(ra, "556000-0000", DEMO_OFFICERS.ada.nationalId);
-    const ed = await staffActor(ra, "556000-0000", DEMO_OFFICERS.ed.nationalId);
-    // Organisation A: a card certificate issued for its order.
-    const a = await demoOrderInProduction(svc.runtime, ra, { staff: ada, orgNumber: "5567770002", holder: { nationalId: "197003033456", name: "Cy Holder" } });
-    trustFixtureMaker(demo.caStore); // REQ-14: production takes the card's attestation (a software test card here)
-    const serial = (await produceAttested(svc.runtime, ra, a.orderId, ed)).certSerial;
+    // Organisation A: a card certificate issued for its order, produced by ed over the RA API.
+    const a = await orderInProduction("5567770002");
+    trustFixtureMaker(demo.caStore); // REQ-14: production takes the card's attestation (a software test card here, recorded as the card station records it)
+    const produced = await call("POST", `/api/v1/orders/${a.orderId}/actions/produce`, (await attestedCardFor(svc.runtime, ra, a.orderId)).body, D.ed);
+    expect(produced.status, produced.text).to.equal(200);
+    const serial: string = produced.body.certificateSerial;
     // Organisation B and its auditor (fixture: appointed and given an officer certificate in process).
     const orgB = await ra.onboarding.registerOrganisation(ada, { orgNumber: "5567770003", name: "Other AB", country: "SE" });
     await ra.onboarding.recordOnboardingEvidence(ada, orgB.id, { registrationCertificate: "test", domain: "other.example", domainValidationMethod: "dns-txt" });
@@ -191,7 +224,7 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
     const own = await call("GET", `/api/v1/audit/report?from=${day(-7)}&to=${day(2)}`, undefined, bea);
     expect(own.status, JSON.stringify(own.body)).to.equal(200);
     expect([own.body.scope.organisationId, own.body.issued.total]).to.deep.equal([orgB.id, 0]);
-    const aOfficers = a.officers.map((o) => o.personId!);
+    const aOfficers = a.officers;
     expect(own.body.officerActivity.every((x: { actor: string }) => !aOfficers.some((id) => x.actor.includes(id))), "no other organisation's activity").to.equal(true);
     const all = await call("GET", `/api/v1/audit/report?from=${day(-7)}&to=${day(2)}`, undefined, D.gu);
     expect([all.status, all.body.scope.organisationId]).to.deep.equal([200, null]);

@@ -1,6 +1,8 @@
 import { expect } from "chai";
 import { request } from "node:https";
 import { X509Certificate, generateKeyPairSync } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 
 /** A TLS client credential: PEM key and certificate. */
 export interface ClientCred { readonly key: string; readonly cert: string }
@@ -65,4 +67,23 @@ export function raClient(base: URL, serverCa: string) {
     return r.body;
   };
   return { call, ok };
+}
+
+/** The demo's initial staff group (contract: ada ra-admin, bo/cy/di/fi ra-officer, ed ca-operator, gu auditor): their client certificates in `<dataDir>/demo-officers/`. */
+export const DEMO_OFFICER_NAMES = ["ada", "bo", "cy", "di", "ed", "fi", "gu"] as const;
+export type DemoOfficerName = (typeof DEMO_OFFICER_NAMES)[number];
+export function demoOfficerCreds(dataDir: string): Record<DemoOfficerName, ClientCred & { certPath: string; keyPath: string }> {
+  const out = {} as Record<DemoOfficerName, ClientCred & { certPath: string; keyPath: string }>;
+  for (const who of DEMO_OFFICER_NAMES) {
+    const certPath = join(dataDir, "demo-officers", `${who}.crt`), keyPath = join(dataDir, "demo-officers", `${who}.key`);
+    out[who] = { cert: readFileSync(certPath, "utf8"), key: readFileSync(keyPath, "utf8"), certPath, keyPath };
+  }
+  return out;
+}
+
+/** The RA API as the officers use it: `as(who)` calls with that officer's client certificate, `ok` asserts the status and answers the body. */
+export function officerApi(base: URL, serverCa: string, creds: Record<string, ClientCred>) {
+  const { call, ok } = raClient(base, serverCa);
+  const as = (who: string, method: string, path: string, body?: unknown) => call(method, `/api/v1${path}`, body, creds[who]);
+  return { as, ok, call };
 }
