@@ -24,7 +24,8 @@ import pg from "pg";
 import { benchCard } from "./bench-card.js";
 import { benchAudit } from "./bench-audit.js";
 import { openRa } from "../src/composition/ra.js";
-import { bootstrapDemoStaff } from "../src/composition/demo-setup.js";
+import { DEMO_OFFICERS, bootstrapDemoStaff } from "../src/composition/demo-setup.js";
+import { staffActor } from "../src/composition/demo-orders.js";
 import { fileRegister } from "../src/composition/file-register.js";
 import type { Actor } from "../src/ra/order.js";
 import { humanIdOf } from "../src/ra/human.js";
@@ -72,15 +73,11 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
   trustFixtureMaker(rt.config.caStoreDir); // REQ-14: production takes the card's attestation (software test cards here)
   const ra = await openRa(rt, { register: fileRegister(registerFile) });
   const until = new Date(Date.now() + 86_400_000 * 30);
-  // The service owner's initial staff group (one bootstrap): ada administers, ed (ca-operator) produces.
-  const { group } = await bootstrapDemoStaff(rt, ra, { operator: "bench" });
-  const member = async (id: string): Promise<Actor> => {
-    const m = group.members.find((x) => x.id === id)!;
-    const p = (await ra.directory.person(m.personId))!;
-    return { kind: "officer", personId: m.personId, humanId: humanIdOf(p.nationalIdHash), roles: m.roles, organisationId: group.organisationId, serviceOwnerStaff: true };
-  };
-  const staff = await member("ada");
-  const producer = await member("ed");
+  // The service owner's initial staff group, bootstrapped once (REQ-24): setup-demo made it on SQLite, a fresh
+  // PostgreSQL database gets its own. ada administers, ed (ca-operator) produces.
+  if (!(await ra.directory.organisationByNumber("556000-0000"))) await bootstrapDemoStaff(rt, ra, { operator: "bench" });
+  const staff = await staffActor(ra, "556000-0000", DEMO_OFFICERS.ada.nationalId);
+  const producer = await staffActor(ra, "556000-0000", DEMO_OFFICERS.ed.nationalId);
   const org = await ra.onboarding.registerOrganisation(staff, { orgNumber: "5561110000", name: "Bench Kund AB", country: "SE" });
   await ra.onboarding.recordOnboardingEvidence(staff, org.id, { registrationCertificate: "bench", domain: "bench.example", domainValidationMethod: "dns-txt" });
   const officers: Actor[] = [];

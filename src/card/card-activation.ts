@@ -3,9 +3,7 @@ import { CaError } from "../shared/ca-error.js";
 import type { Random } from "../shared/random.js";
 import type { CardChannel } from "./iso7816.js";
 import { PivCard, type KeyAlgorithm, type Slot } from "./piv-card.js";
-
-/** RFC 8017 9.2 note 1: DigestInfo prefixes. */
-const DIGEST_INFO = { sha256: Buffer.from("3031300d060960864801650304020105000420", "hex"), sha384: Buffer.from("3041300d060960864801650304020205000430", "hex") } as const;
+import { DIGEST_INFO, pkcs1Block } from "./pkcs1-block.js";
 
 /** The key algorithm of the certificate in a slot (what GENERAL AUTHENTICATE needs). */
 function keyAlgorithm(certDer: Uint8Array): KeyAlgorithm {
@@ -19,15 +17,6 @@ function keyAlgorithm(certDer: Uint8Array): KeyAlgorithm {
   throw new CaError("invalid-input", `unsupported card key (${k.asymmetricKeyType} ${k.asymmetricKeyDetails?.namedCurve ?? ""})`);
 }
 
-/** RFC 8017 9.2 EMSA-PKCS1-v1_5 block for a raw RSA operation on the card. */
-function pkcs1Block(digestInfo: Uint8Array, k: number): Uint8Array {
-  const out = new Uint8Array(k).fill(0xff);
-  out[0] = 0x00;
-  out[1] = 0x01;
-  out[k - digestInfo.length - 1] = 0x00;
-  out.set(digestInfo, k - digestInfo.length);
-  return out;
-}
 
 /**
  * The card side of activation (REQ-16), through PC/SC: the holder replaces the transport PIN

@@ -7,10 +7,10 @@ import type { CardChannel } from "./iso7816.js";
 import { MGM_KEY_BYTES, PivCard, type KeyAlgorithm, type ManagementKeyAlgorithm, type Slot } from "./piv-card.js";
 import type { CardAuditEvent, CardLedger, CardProduction, CardRecord, FactoryCredentials, HolderLetter, ProductionOrder, SecretSealer } from "./ports.js";
 import { sha256Hex } from "../shared/digest.js";
+import { DIGEST_INFO, pkcs1Block } from "./pkcs1-block.js";
 
 const HASH: Record<KeyAlgorithm, "sha256" | "sha384"> = { "P-256": "sha256", "P-384": "sha384", "RSA-2048": "sha256" };
 /** RFC 8017 9.2 note 1: DigestInfo prefix of SHA-256. */
-const SHA256_DIGEST_INFO = Buffer.from("3031300d060960864801650304020105000420", "hex");
 
 export type JobStep = "connected" | "identified" | "management-key-set" | "key-generated" | "certificate-issued" | "certificate-written" | "pin-set" | "verified";
 
@@ -177,7 +177,7 @@ export class PersonalisationJob {
       await piv.verifyPin(pin);
       const challenge = random.bytes(32);
       const digest = createHash(HASH[policy.algorithm]).update(challenge).digest();
-      const input = policy.algorithm === "RSA-2048" ? pkcs1v15Block(Buffer.concat([SHA256_DIGEST_INFO, digest]), 256) : digest;
+      const input = policy.algorithm === "RSA-2048" ? pkcs1Block(Buffer.concat([DIGEST_INFO.sha256, digest]), 256) : digest;
       const sig = await piv.sign(policy.slot, policy.algorithm, input);
       const ok = policy.algorithm === "RSA-2048"
         ? verify("sha256", challenge, createPublicKey(cert.publicKey.export({ type: "spki", format: "pem" })), sig)
@@ -216,14 +216,4 @@ export class PersonalisationJob {
       throw e instanceof CaError ? new CaError(e.kind, `personalisation of card ${cardSerial} failed: ${why}${undone}`, e.details) : e;
     }
   }
-}
-
-/** RFC 8017 9.2 EMSA-PKCS1-v1_5: 00 01 FF.. 00 DigestInfo. */
-function pkcs1v15Block(digestInfo: Uint8Array, k: number): Uint8Array {
-  const out = new Uint8Array(k).fill(0xff);
-  out[0] = 0x00;
-  out[1] = 0x01;
-  out[k - digestInfo.length - 1] = 0x00;
-  out.set(digestInfo, k - digestInfo.length);
-  return out;
 }

@@ -1,6 +1,5 @@
 import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
-import { request } from "node:https";
 import { createServer } from "node:net";
 import { X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -16,6 +15,7 @@ import { humanIdOf } from "../../src/ra/human.js";
 import { CLI, demoBackends, demoEnvReady, run, waitFor, writeTemp } from "../support/environment.js";
 import { attestedCardFor, trustFixtureMaker } from "../support/attestation-fixture.js";
 import { startDeliveryPeers } from "../support/delivered.js";
+import { raRequest } from "../support/ra-client.js";
 
 const ORDERS = 60;
 /** Orders produced at once in one round (the rest wait for later rounds). */
@@ -100,19 +100,8 @@ describe(`crash: kill -9 during production over the RA API [${backend}]`, functi
     // ed, the demo's ca-operator, produces (and reads the orders).
     const ed = { key: readFileSync(join(config.dataDir, "demo-officers", "ed.key"), "utf8"), cert: readFileSync(join(config.dataDir, "demo-officers", "ed.crt"), "utf8") };
     const serverCa = readFileSync(config.ra.tlsCert, "utf8");
-    const call = (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => new Promise((resolve, reject) => {
-      const data = body === undefined ? undefined : JSON.stringify(body);
-      const req = request({
-        host: "127.0.0.1", port: raPort, path, method, ca: serverCa, servername: "localhost", key: ed.key, cert: ed.cert, agent: false,
-        headers: data !== undefined ? { "content-type": "application/json", "content-length": Buffer.byteLength(data) } : {},
-      }, (res) => {
-        let text = "";
-        res.on("data", (d) => (text += d));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
-      });
-      req.on("error", reject);
-      req.end(data);
-    });
+    const call = (method: string, path: string, body?: unknown) =>
+      raRequest({ base: new URL(`https://127.0.0.1:${raPort}`), ca: serverCa }, method, path, { body, cred: ed, agent: false });
     const start = async (): Promise<ChildProcess> => {
       const child = spawn(process.execPath, [CLI, "serve"], { env: serveEnv, stdio: "ignore" });
       const up = await waitFor(async () => (await call("GET", "/api/v1/me").catch(() => ({ status: 0 }))).status === 200, 60_000, 100);

@@ -9,11 +9,11 @@
 // back from the card, so a test can take a real card from production to hand-out and activation.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VIRTUAL_READER } from "./virtual-card.js";
 import { run } from "./environment.js";
+import { raRequest } from "./ra-client.js";
 
 export const OPENSC_PKCS11 = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";
 export const PKCS11_ENGINE = "/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so";
@@ -121,18 +121,8 @@ export interface PersonaliseResult {
  */
 export async function personaliseForOrder(o: { raUrl: string; orderId: string; caFile: string; operator: { certPem: string; keyPem: string }; reader?: string }): Promise<PersonaliseResult> {
   const u = new URL(`/api/v1/orders/${o.orderId}/personalise`, o.raUrl);
-  const data = JSON.stringify(o.reader ? { reader: o.reader } : {});
-  const reply = await new Promise<{ status: number; body: any }>((resolve, reject) => {
-    const req = request({
-      host: u.hostname, port: u.port, path: u.pathname, method: "POST", ca: readFileSync(o.caFile), servername: "localhost", cert: o.operator.certPem, key: o.operator.keyPem,
-      headers: { "content-type": "application/json", "content-length": Buffer.byteLength(data) },
-    }, (res) => {
-      let text = "";
-      res.on("data", (d) => (text += d));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
-    });
-    req.on("error", reject);
-    req.end(data);
+  const reply = await raRequest({ base: new URL(o.raUrl), ca: readFileSync(o.caFile, "utf8") }, "POST", u.pathname, {
+    body: o.reader ? { reader: o.reader } : {}, cred: { cert: o.operator.certPem, key: o.operator.keyPem },
   });
   if (reply.status !== 200) throw new Error(`personalise ${o.orderId}: ${reply.status} ${JSON.stringify(reply.body)}`);
   return { result: reply.body, certPem: await readCardCertificate("9a", o.reader ?? VIRTUAL_READER) };
