@@ -3,7 +3,7 @@ import type { AuditEvent } from "../ca/ports.js";
 import type { NewOrder, Notification, OrderActor, OrderChange, OrderStore, OrderView } from "../ra/order.js";
 import type { RegisteredName } from "../ra/ports.js";
 import type { OrderState } from "../policy/workflow.js";
-import { insertChunked } from "./database.js";
+import { insertChunked, isPostgres } from "./database.js";
 import { commitQueueOf, type AuditSink, type BatchWrite, type CommitQueue } from "./commit-queue.js";
 import type { FieldCipher } from "./field-cipher.js";
 import { outboxRow } from "./outbox.store.js";
@@ -115,17 +115,29 @@ export class KnexOrderStore implements OrderStore {
     };
   }
 
-  /** One query: the order row joined with its identifications (identify and eid kinds), in order. */
+  /**
+   * One query: the order row with its applicant's human, its identifications (identify and eid
+   * kinds) and its recorded actors (REQ-10), each list aggregated into one JSON column (ordered by
+   * seq here), so an action reads its order and separation matrix in one statement.
+   */
   private async loadWhere(where: { id: string } | { cert_serial: string }): Promise<(OrderView & { version: number; workflowId: string }) | undefined> {
     const [col, value] = "id" in where ? ["o.id", where.id] : ["o.cert_serial", where.cert_serial];
-    const rows = await this.reader("orders as o")
-      .leftJoin("order_identifications as i", (j) => j.on("i.order_id", "o.id").onIn("i.kind", ["identify", "eid"]))
+    const pg = isPostgres(this.reader);
+    const list = (cols: string) => (pg ? `coalesce(json_agg(json_build_array(${cols})), '[]'::json)` : `json_group_array(json_array(${cols}))`);
+    const row = await this.reader("orders as o")
       .leftJoin("people as ap", "ap.id", "o.applicant_id")
-      .where(col, value).orderBy("i.seq")
-      .select("o.*", "ap.human_id as applicant_human_id", "i.seq as i_seq", "i.officer_id", "i.human_id", "i.kind", "i.at", "i.document_type", "i.document_number_hash", "i.document_expires", "i.face_compared");
-    if (rows.length === 0) return undefined;
-    const actors = await this.reader("order_actors").where({ order_id: rows[0].id }).orderBy("seq");
-    return this.view(rows[0], rows.filter((r: any) => r.i_seq != null), actors);
+      .where(col, value)
+      .first(
+        "o.*", "ap.human_id as applicant_human_id",
+        this.reader.raw(`(select ${list("i.seq, i.officer_id, i.human_id, i.kind, i.at, i.document_type, i.document_number_hash, i.document_expires, i.face_compared")} from order_identifications i where i.order_id = o.id and i.kind in ('identify', 'eid')) as ids_json`),
+        this.reader.raw(`(select ${list("a.seq, a.action, a.person_id, a.human_id, a.at")} from order_actors a where a.order_id = o.id) as actors_json`),
+      );
+    if (!row) return undefined;
+    const parsed = (v: unknown): unknown[][] => ((typeof v === "string" ? JSON.parse(v) : v ?? []) as unknown[][]).sort((x, y) => Number(x[0]) - Number(y[0]));
+    const ids = parsed(row.ids_json).map(([, officer_id, human_id, kind, at, document_type, document_number_hash, document_expires, face_compared]) =>
+      ({ officer_id, human_id, kind, at, document_type, document_number_hash, document_expires, face_compared }));
+    const actors = parsed(row.actors_json).map(([, action, person_id, human_id, at]) => ({ action, person_id, human_id, at }));
+    return this.view(row, ids, actors);
   }
 
   async listOpen(organisationId: string | undefined, limit: number): Promise<(OrderView & { version: number; workflowId: string })[]> {
