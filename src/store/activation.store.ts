@@ -1,6 +1,7 @@
 import type { Knex } from "knex";
 import type { AuditEvent } from "../ca/ports.js";
 import type { ActivationChallenge, ActivationRecords, PinReplacement } from "../ra/activation.js";
+import { INSERT_CHUNK, insertChunked } from "./database.js";
 import { commitQueueOf, type BatchWrite, type CommitQueue } from "./commit-queue.js";
 
 type Op =
@@ -15,17 +16,22 @@ const date = (v: unknown) => (v == null ? undefined : new Date(Number(v)));
  */
 export class KnexActivationStore implements ActivationRecords {
   private readonly queue: CommitQueue;
+  /**
+   * A batch in two multi-row statements: the challenges (upserted on the order, a later one of the
+   * same order replacing an earlier one, as in sequence) and the PIN records, in op order.
+   */
   private readonly write: BatchWrite<Op, void> = async (trx, ops, audit) => {
-    for (const o of ops) {
-      if (o.kind === "challenge") {
-        await trx("activation_challenges").insert({
-          order_id: o.c.orderId, cert_serial: o.c.certSerial, challenge: o.c.challenge, issued_at: o.c.issuedAt.getTime(), expires_at: o.c.expiresAt.getTime(), used_at: null,
-        }).onConflict("order_id").merge();
-      } else {
-        await trx("transport_pin_replacements").insert({ order_id: o.r.orderId, cert_serial: o.r.certSerial, card_serial: o.r.cardSerial ?? null, at: o.r.at.getTime(), recorded_by: o.r.recordedBy });
-      }
-      audit(o.audit);
+    const challenges = new Map<string, Record<string, unknown>>();
+    for (const o of ops) if (o.kind === "challenge") {
+      challenges.delete(o.c.orderId); // keep the latest, in its place
+      challenges.set(o.c.orderId, { order_id: o.c.orderId, cert_serial: o.c.certSerial, challenge: o.c.challenge, issued_at: o.c.issuedAt.getTime(), expires_at: o.c.expiresAt.getTime(), used_at: null });
     }
+    const rows = [...challenges.values()];
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK)
+      await trx("activation_challenges").insert(rows.slice(i, i + INSERT_CHUNK)).onConflict("order_id").merge(["cert_serial", "challenge", "issued_at", "expires_at", "used_at"]);
+    await insertChunked(trx, "transport_pin_replacements", ops.flatMap((o) => (o.kind === "pin"
+      ? [{ order_id: o.r.orderId, cert_serial: o.r.certSerial, card_serial: o.r.cardSerial ?? null, at: o.r.at.getTime(), recorded_by: o.r.recordedBy }] : [])));
+    for (const o of ops) audit(o.audit);
     return ops.map(() => undefined);
   };
 

@@ -5,7 +5,7 @@ import { commitQueueOf, type AuditSink, type BatchWrite, type CommitQueue } from
 import type { CertOp, KnexCertStore } from "./cert.store.js";
 import { abandonReservedIn } from "./cert.store.js";
 import type { KnexOrderStore } from "./order.store.js";
-import { applyRevocationIn, lockRevocationEvents } from "./revocation.store.js";
+import { applyRevocationsIn, lockRevocationEvents } from "./revocation.store.js";
 
 /** An order change (compare-and-set on its version) with its audit event. */
 export interface LinkedOrder {
@@ -51,12 +51,14 @@ export class KnexLinkedWrites {
     const winners = ops.filter((_, i) => ok[i]);
     const certOps = winners.flatMap((o) => (o.cert ? [o.cert] : []));
     if (certOps.length) await this.certs.writeIn(trx, certOps);
+    // The winners' revocation changes (holds at issuance, releases at activation) in one compare-and-set.
+    const revocations = winners.flatMap((o) => (o.revocation ? [o.revocation.change] : []));
+    const applied = await applyRevocationsIn(trx, revocations);
+    const lost = revocations.find((_, i) => !applied[i]);
+    if (lost) throw new LinkedConflict(`certificate ${lost.serial} changed while this request ran`);
     for (const o of winners) {
       if (o.cert) audit(o.cert.audit);
-      if (o.revocation) {
-        if (!(await applyRevocationIn(trx, o.revocation.change))) throw new LinkedConflict(`certificate ${o.revocation.change.serial} changed while this request ran`);
-        audit(o.revocation.audit);
-      }
+      if (o.revocation) audit(o.revocation.audit);
       if (o.abandon) {
         if (!(await abandonReservedIn(trx, o.abandon.serial, o.abandon.at, o.abandon.actor))) throw new LinkedConflict(`serial ${o.abandon.serial} is no longer reserved`);
         audit(o.abandon.audit);

@@ -3,7 +3,7 @@ import type { AuditEvent } from "../ca/ports.js";
 import type { NewOrder, Notification, OrderActor, OrderChange, OrderStore, OrderView } from "../ra/order.js";
 import type { RegisteredName } from "../ra/ports.js";
 import type { OrderState } from "../policy/workflow.js";
-import { insertChunked, isPostgres } from "./database.js";
+import { INSERT_CHUNK, insertChunked, isPostgres } from "./database.js";
 import { commitQueueOf, type AuditSink, type BatchWrite, type CommitQueue } from "./commit-queue.js";
 import type { FieldCipher } from "./field-cipher.js";
 import { outboxRow } from "./outbox.store.js";
@@ -64,6 +64,19 @@ async function compareAndSet(trx: Knex.Transaction, cs: readonly OrderChange[]):
     })
     .update(patch, ["id"]);
   return new Set(rows.map((r) => r.id));
+}
+
+/** REQ-16: marks the challenges these winning changes used (one UPDATE per chunk; a challenge already used stays as it was). */
+async function useActivationChallenges(trx: Knex.Transaction, cs: readonly OrderChange[]): Promise<void> {
+  for (let i = 0; i < cs.length; i += INSERT_CHUNK) {
+    const chunk = cs.slice(i, i + INSERT_CHUNK);
+    await trx("activation_challenges")
+      .whereNull("used_at")
+      .where((q) => {
+        for (const c of chunk) q.orWhere((w) => w.where({ order_id: c.orderId, challenge: c.usesActivationChallenge }));
+      })
+      .update({ used_at: trx.raw(`CASE ?? ${chunk.map(() => "WHEN ? THEN ?").join(" ")} ELSE ?? END`, ["order_id", ...chunk.flatMap((c) => [c.orderId, c.at.getTime()]), "used_at"] as Knex.RawBinding[]) });
+  }
 }
 
 /** Good or on hold: a suspended card is still to be revoked when its order expires or its holder is unbound (RFC 5280 5.3.1). */
@@ -198,8 +211,6 @@ export class KnexOrderStore implements OrderStore {
 
   private async writeBatch(trx: Knex.Transaction, ops: readonly OrderOp[], audit: AuditSink): Promise<boolean[]> {
     const done = ops.map((o) => o.kind === "create");
-    await insertChunked(trx, "orders", ops.flatMap((o) => (o.kind === "create" ? [o.row] : [])));
-    await insertChunked(trx, "order_actors", ops.flatMap((o) => (o.kind === "create" && o.actor ? [o.actor] : [])));
     // The first change of each order goes into the shared compare-and-set; a second change of
     // the same order in the batch runs after it on its own, as it would have in sequence.
     const first = new Map<string, number>();
@@ -209,6 +220,7 @@ export class KnexOrderStore implements OrderStore {
       if (first.has(o.change.orderId)) later.push(i);
       else first.set(o.change.orderId, i);
     });
+    await insertChunked(trx, "orders", ops.flatMap((o) => (o.kind === "create" ? [o.row] : [])));
     const won = await compareAndSet(trx, [...first.values()].map((i) => (ops[i] as Extract<OrderOp, { kind: "change" }>).change));
     for (const i of first.values()) done[i] = won.has((ops[i] as Extract<OrderOp, { kind: "change" }>).change.orderId);
     for (const i of later) done[i] = (await compareAndSet(trx, [(ops[i] as Extract<OrderOp, { kind: "change" }>).change])).size === 1;
@@ -216,11 +228,14 @@ export class KnexOrderStore implements OrderStore {
     const winners = ops.filter((_, i) => done[i]);
     const changes = winners.flatMap((o) => (o.kind === "change" ? [o.change] : []));
     await insertChunked(trx, "order_identifications", changes.flatMap((c) => (c.identification ? [identificationRow(c.orderId, c.identification)] : [])));
-    await insertChunked(trx, "order_actors", changes.flatMap((c) => (c.actor ? [actorRow(c.orderId, c.actor)] : [])));
+    // REQ-10: who took each step, the creations' requesters first, then the changes' actors, in op order (one insert).
+    await insertChunked(trx, "order_actors", [
+      ...ops.flatMap((o) => (o.kind === "create" && o.actor ? [o.actor] : [])),
+      ...changes.flatMap((c) => (c.actor ? [actorRow(c.orderId, c.actor)] : [])),
+    ]);
     await insertChunked(trx, "officer_credentials", changes.flatMap((c) => (c.officerCredential ? [{ serial: c.officerCredential.serial, person_id: c.officerCredential.personId, created_at: c.at.getTime() }] : [])));
     // REQ-16: the activation challenge is used up by the transition that won with it (single use: the compare-and-set decides).
-    for (const c of changes) if (c.usesActivationChallenge)
-      await trx("activation_challenges").where({ order_id: c.orderId, challenge: c.usesActivationChallenge }).whereNull("used_at").update({ used_at: c.at.getTime() });
+    await useActivationChallenges(trx, changes.filter((c) => c.usesActivationChallenge));
     await insertChunked(trx, "notifications", winners.flatMap((o) => o.outbox));
     for (const o of winners) audit(o.audit);
     return done;

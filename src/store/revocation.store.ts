@@ -1,7 +1,7 @@
 import type { Knex } from "knex";
 import type { AuditEvent, RevocationChange, RevocationEvent, RevocationStore, RevokedEntry, SerialStatus, StoredCrl } from "../ca/ports.js";
 import { insertAuditEvent } from "./audit.store.js";
-import { isPostgres } from "./database.js";
+import { INSERT_CHUNK, isPostgres } from "./database.js";
 
 const PAGE = 10_000;
 const date = (v: unknown) => (v == null ? undefined : new Date(Number(v)));
@@ -36,11 +36,59 @@ export async function applyRevocationIn(trx: Knex.Transaction, c: RevocationChan
     hold_cause: c.reason === "certificateHold" ? c.holdCause ?? "request" : null,
   });
   if (n !== 1) return false;
-  await trx("revocation_events").insert({
-    issuer_id: c.issuerId, serial: c.serial, kind: c.kind, reason: c.reason ?? null, at: c.at.getTime(),
-    invalidity_date: c.invalidityDate?.getTime() ?? null, actor: c.actor,
-  });
+  await trx("revocation_events").insert(eventRow(c));
   return true;
+}
+
+const eventRow = (c: RevocationChange) => ({
+  issuer_id: c.issuerId, serial: c.serial, kind: c.kind, reason: c.reason ?? null, at: c.at.getTime(),
+  invalidity_date: c.invalidityDate?.getTime() ?? null, actor: c.actor,
+});
+
+/**
+ * Many revocation changes inside the caller's transaction (which took lockRevocationEvents first),
+ * as applyRevocationIn would make them one after the other: one compare-and-set UPDATE for the
+ * first change of each serial (each row moves only if still in the state its caller read; every
+ * column a CASE over the serials), one multi-row insert of their events, then any later change of
+ * a serial already changed in this batch on its own. True per change that was applied.
+ */
+export async function applyRevocationsIn(trx: Knex.Transaction, cs: readonly RevocationChange[]): Promise<boolean[]> {
+  if (cs.length <= 1) return Promise.all(cs.map((c) => applyRevocationIn(trx, c)));
+  const first = new Map<string, number>();
+  const later: number[] = [];
+  cs.forEach((c, i) => (first.has(c.serial) ? later.push(i) : first.set(c.serial, i)));
+  const done = cs.map(() => false);
+  const group = [...first.values()];
+  for (let k = 0; k < group.length; k += INSERT_CHUNK) {
+    const chunk = group.slice(k, k + INSERT_CHUNK).map((i) => cs[i]!);
+    // ELSE the column itself: the CASE takes the column's type (PostgreSQL), and a row not in the chunk keeps its value.
+    const column = (name: string, value: (c: RevocationChange) => unknown) =>
+      trx.raw(`CASE ?? ${chunk.map(() => "WHEN ? THEN ?").join(" ")} ELSE ?? END`, ["serial", ...chunk.flatMap((c) => [c.serial, value(c) ?? null]), name] as Knex.RawBinding[]);
+    const rows: { serial: string }[] = await trx("certificates")
+      .where((q) => {
+        for (const c of chunk)
+          q.orWhere((w) => {
+            w.where({ serial: c.serial, issuer_id: c.issuerId, status: "issued" });
+            if (c.expectedReason === undefined) w.whereNull("revocation_reason");
+            else w.where({ revocation_reason: c.expectedReason });
+            if (c.expectedHoldCause !== undefined) {
+              if (c.expectedHoldCause === null) w.whereNull("hold_cause");
+              else w.where({ hold_cause: c.expectedHoldCause });
+            }
+          });
+      })
+      .update({
+        revoked_at: column("revoked_at", (c) => c.revokedAt?.getTime()), revocation_reason: column("revocation_reason", (c) => c.reason),
+        invalidity_date: column("invalidity_date", (c) => c.invalidityDate?.getTime()), updated_at: column("updated_at", (c) => c.at.getTime()),
+        hold_cause: column("hold_cause", (c) => (c.reason === "certificateHold" ? c.holdCause ?? "request" : null)),
+      }, ["serial"]);
+    const moved = new Set(rows.map((r) => r.serial));
+    const applied = chunk.filter((c) => moved.has(c.serial));
+    if (applied.length) await trx("revocation_events").insert(applied.map(eventRow));
+    for (const c of applied) done[first.get(c.serial)!] = true;
+  }
+  for (const i of later) done[i] = await applyRevocationIn(trx, cs[i]!);
+  return done;
 }
 
 /** Revocation state in the certificates table, its event log, and CRLs (knex; SQLite and PostgreSQL). */
