@@ -130,7 +130,7 @@ export class OrderService {
     if (org.status !== "active") throw new CaError("policy-violation", `organisation ${org.orgNumber} is not onboarded (registration certificate and domain validation, REQ-01)`);
     if (this.deps.hasher.hash("national-id", input.nationalId) !== person.nationalIdHash) throw new CaError("policy-violation", "the national ID number does not match the person's record");
     const register = await this.registerCheck(input.nationalId);
-    return this.open(actor, { personId: person.id, organisationId: org.id, email: person.email, workflow: w, purpose, register });
+    return this.open(actor, { personId: person.id, applicantHumanId: humanIdOf(person.nationalIdHash), organisationId: org.id, email: person.email, workflow: w, purpose, register });
   }
 
   /** REQ-11: the holder orders a new card on the strength of a valid eID of at least the same level. */
@@ -146,10 +146,10 @@ export class OrderService {
     await requireActivatedEid(this.deps.orders, actor.credentialSerial, person.id); // REQ-11, REQ-16
     // REQ-11: at LoA3 the identity data is re-verified against the register (we do it at every level).
     const register = await this.registerCheck(input.nationalId);
-    return this.open(actor, { personId: person.id, organisationId: org.id, email: person.email, workflow: w, purpose: "holder", register, renewalOf: actor.credentialSerial });
+    return this.open(actor, { personId: person.id, applicantHumanId: humanIdOf(person.nationalIdHash), organisationId: org.id, email: person.email, workflow: w, purpose: "holder", register, renewalOf: actor.credentialSerial });
   }
 
-  private async open(actor: Actor, o: { personId: string; organisationId: string; email: string | undefined; workflow: Workflow; purpose: "holder" | "officer"; register: { ok: boolean; status: string; source: string; name: RegisteredName }; renewalOf?: string }): Promise<OrderView> {
+  private async open(actor: Actor, o: { personId: string; applicantHumanId: string; organisationId: string; email: string | undefined; workflow: Workflow; purpose: "holder" | "officer"; register: { ok: boolean; status: string; source: string; name: RegisteredName }; renewalOf?: string }): Promise<OrderView> {
     const { clock, random } = this.deps;
     const { name: registeredName, ...register } = o.register;
     const now = clock.now();
@@ -170,7 +170,15 @@ export class OrderService {
       organisationId: o.organisationId, policy: `${o.workflow.id}@${o.workflow.version}`,
       details: { workflow: `${o.workflow.id}@${o.workflow.version}`, purpose: o.purpose, register, renewalOf: o.renewalOf, applicant: o.personId },
     }, notification);
-    return (await this.deps.orders.load(id))!;
+    // The order as just committed (what load would read back: version 0, no identification yet, the requester as its one actor).
+    const requestedBy = stepBy(actor, "request", now);
+    const created: OrderView & { version: number; workflowId: string } = {
+      id, organisationId: o.organisationId, applicantPersonId: o.personId, ...(o.applicantHumanId ? { applicantHumanId: o.applicantHumanId } : {}),
+      actors: requestedBy ? [requestedBy] : [], state: "REQUESTED", version: 0, workflowId: o.workflow.id, purpose: o.purpose,
+      profileId: o.purpose === "officer" ? "ra-officer" : o.workflow.profiles[0]!, identifications: [], registerCheck: { ok: register.ok, at: now },
+      ...(o.renewalOf ? { renewalOf: o.renewalOf } : {}), applicantTokenHash: sha256Hex(token), stateSince: now,
+    };
+    return created;
   }
 
   /** Reads an order: officers within their scope, the applicant's holder eID for their own orders. */
