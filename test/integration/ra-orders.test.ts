@@ -286,22 +286,8 @@ describe(`ra/order-service on ${backend.name}`, function () {
     expect((await db("audit_events").where({ object_id: o.id, action: "order.test" }).orderBy("seq")).map((a: any) => a.id)).to.deep.equal([`${o.id}-a`, `${o.id}-c`]);
   });
 
-  /** Runs a LoA3 order of `personId` to hand-out and returns the card's serial. */
-  async function cardOf(personId: string, nationalId: string): Promise<string> {
-    const o = await service.create(officer("o1"), { personId, workflowId: "loa3-card-order", nationalId });
-    await service.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: await tokenOf(o.id), termsVersion: "2026-01", accepted: true });
-    await service.act(o.id, "identify", officer("o1"), { document: doc, faceCompared: true });
-    await service.act(o.id, "identify", officer("o2"), { document: doc, faceCompared: true });
-    await service.act(o.id, "approve", approver, {});
-    await service.act(o.id, "start-production", approver, {});
-    const { certSerial } = await service.act(o.id, "produce", caOp, attested(o.id));
-    await service.act(o.id, "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } });
-    return certSerial!;
-  }
-  const nationalIdOf = (i: number) => `1990${String(i + 5).padStart(8, "0")}`; // people p<i> (see before())
-
-  /** A LoA3 card of `personId`, handed out and activated; returns its serial. */
-  async function activeCardOf(personId: string, nationalId: string): Promise<string> {
+  /** Runs a LoA3 order of `personId` to hand-out; returns the order, the card's serial and the card's key. */
+  async function handedOutCardOf(personId: string, nationalId: string) {
     const o = await service.create(officer("o1"), { personId, workflowId: "loa3-card-order", nationalId });
     await service.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: await tokenOf(o.id), termsVersion: "2026-01", accepted: true });
     await service.act(o.id, "identify", officer("o1"), { document: doc, faceCompared: true });
@@ -311,8 +297,17 @@ describe(`ra/order-service on ${backend.name}`, function () {
     const key = testKey("P-256");
     const { certSerial } = await service.act(o.id, "produce", caOp, attested(o.id, { privateKey: key.privateKey }));
     await service.act(o.id, "hand-out", officer("o3"), { secondIdentification: { document: doc, faceCompared: true } });
-    await activateWithSoftwareKey({ activation, orders: service }, { orderId: o.id, holderId: personId, serial: certSerial!, loa: 3, station: officer("o3"), privateKey: key.privateKey });
-    return certSerial!;
+    return { orderId: o.id, serial: certSerial!, privateKey: key.privateKey };
+  }
+  /** A LoA3 card of `personId`, handed out (on hold until activation); returns its serial. */
+  const cardOf = async (personId: string, nationalId: string) => (await handedOutCardOf(personId, nationalId)).serial;
+  const nationalIdOf = (i: number) => `1990${String(i + 5).padStart(8, "0")}`; // people p<i> (see before())
+
+  /** A LoA3 card of `personId`, handed out and activated; returns its serial. */
+  async function activeCardOf(personId: string, nationalId: string): Promise<string> {
+    const { orderId, serial, privateKey } = await handedOutCardOf(personId, nationalId);
+    await activateWithSoftwareKey({ activation, orders: service }, { orderId, holderId: personId, serial, loa: 3, station: officer("o3"), privateKey });
+    return serial;
   }
 
   it("ok/unbinding a person revokes their cards, a suspended one too (REQ-21)", async () => {

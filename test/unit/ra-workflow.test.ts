@@ -7,6 +7,7 @@ import { availableActions, decide } from "../../src/ra/workflow-engine.js";
 import type { ActionInput, Actor, Identification, OrderView } from "../../src/ra/order.js";
 import { CaError } from "../../src/shared/ca-error.js";
 import { REPO_ROOT } from "../support/test-ca.js";
+import { refusal } from "../support/refused.js";
 
 const DIR = join(REPO_ROOT, "policies", "workflows");
 const WF = loadWorkflows(DIR);
@@ -31,16 +32,6 @@ const terms = (termsVersion = TERMS, extra: Partial<ActionInput> = {}): ActionIn
 const staffCaOp = officer("op", { roles: ["ca-operator"], organisationId: "so", serviceOwnerStaff: true });
 /** What the order service hands the engine for a key the card attested (REQ-14). */
 const ATTESTED: ActionInput = { keyOrigin: { ok: true, spki: Uint8Array.of(0x30, 1), evidence: {} } };
-
-function refusal(f: () => unknown): CaError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof CaError) return e;
-    throw e;
-  }
-  throw new Error("expected a refusal");
-}
 
 describe("policy/workflow (LoA workflows as data)", () => {
   it("ok/loads the LoA2 and LoA3 workflows", () => {

@@ -8,6 +8,7 @@ import { availableActions, decide } from "../../src/ra/workflow-engine.js";
 import type { ActionInput, Actor, Identification, OrderActor, OrderView } from "../../src/ra/order.js";
 import { CaError } from "../../src/shared/ca-error.js";
 import { REPO_ROOT } from "../support/test-ca.js";
+import { refusal } from "../support/refused.js";
 
 const DIR = join(REPO_ROOT, "policies", "workflows");
 const WF = loadWorkflows(DIR);
@@ -28,16 +29,6 @@ const identifyInput: ActionInput = { document: doc, faceCompared: true };
 /** REQ-14: production's input once the card's attestation was verified (the key-attested guard reads this verdict). */
 const ATTESTED: ActionInput = { keyOrigin: { ok: true, spki: Uint8Array.of(0x30, 1), evidence: {} } };
 const handOutInput: ActionInput = { secondIdentification: { document: doc, faceCompared: true } };
-
-function refusal(f: () => unknown): CaError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof CaError) return e;
-    throw e;
-  }
-  throw new Error("expected a refusal");
-}
 
 describe("policy/separation (REQ-10: the workflow's separation matrix as data)", () => {
   const base = (f = "loa3-card-order.yaml") => parse(readFileSync(join(DIR, f), "utf8"));
