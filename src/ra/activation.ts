@@ -49,21 +49,10 @@ export function activationHash(certDer: Uint8Array): "sha256" | "sha384" {
 
 const hashFor = (key: KeyObject): "sha256" | "sha384" => (key.asymmetricKeyDetails?.namedCurve === "secp384r1" ? "sha384" : "sha256");
 
-/**
- * The key of an order's certificate and its activation hash, parsed once per certificate: the
- * challenge and the activation read the same DER. Kept by serial for the DER it was parsed from
- * (a different DER is parsed again); a few hundred certificates at most.
- */
-const cardKeys = new Map<string, { readonly der: Buffer; readonly key: KeyObject; readonly hash: "sha256" | "sha384" }>();
-function cardKey(serial: string, der: Uint8Array): { readonly key: KeyObject; readonly hash: "sha256" | "sha384" } {
-  const hit = cardKeys.get(serial);
-  if (hit && hit.der.equals(der)) return hit;
+/** The key of an order's certificate and its activation hash, from one parse of the DER. */
+function cardKey(der: Uint8Array): { readonly key: KeyObject; readonly hash: "sha256" | "sha384" } {
   const key = new X509Certificate(der).publicKey;
-  const parsed = { der: Buffer.from(der), key, hash: hashFor(key) };
-  cardKeys.delete(serial);
-  cardKeys.set(serial, parsed);
-  if (cardKeys.size > 512) cardKeys.delete(cardKeys.keys().next().value!);
-  return parsed;
+  return { key, hash: hashFor(key) };
 }
 
 /**
@@ -96,7 +85,7 @@ export class ActivationDesk {
       expiresAt: new Date(now.getTime() + (this.deps.challengeSeconds ?? 300) * 1000),
     };
     await records.putChallenge(c, this.event(actor, "order.activation-challenge", orderId, o.organisationId, { certificate: c.certSerial, expiresAt: c.expiresAt.toISOString() }));
-    return { orderId, challenge: c.challenge, message: new TextDecoder().decode(activationMessage(orderId, c.challenge)), hash: cardKey(o.certSerial!, st.der).hash, expiresAt: c.expiresAt };
+    return { orderId, challenge: c.challenge, message: new TextDecoder().decode(activationMessage(orderId, c.challenge)), hash: activationHash(st.der), expiresAt: c.expiresAt };
   }
 
   /** The card station records that the holder replaced the transport PIN on this order's card (REQ-16). */
@@ -128,7 +117,7 @@ export class ActivationDesk {
     if (c.expiresAt <= clock.now()) return no("the activation challenge has expired; ask for a new one");
     const st = await certs.status(order.certSerial);
     if (!st?.der) return no("the order's certificate is not in the CA's store");
-    const { key, hash } = cardKey(order.certSerial, st.der); // REQ-16: the key of this order's certificate as stored
+    const { key, hash } = cardKey(st.der); // REQ-16: the key of this order's certificate as stored
     const msg = activationMessage(order.id, c.challenge);
     const ok = [undefined, "ieee-p1363" as const].some((dsaEncoding) => {
       try {
