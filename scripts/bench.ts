@@ -47,6 +47,7 @@ async function measure(concurrency: number, seconds: number, op: (worker: number
   const lat: number[] = [];
   const end = performance.now() + seconds * 1000;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
     while (performance.now() < end) {
       const s = performance.now();
@@ -56,9 +57,12 @@ async function measure(concurrency: number, seconds: number, op: (worker: number
     }
   }));
   const elapsed = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   lat.sort((a, b) => a - b);
   const q = (p: number) => Number(lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]!.toFixed(2));
-  return { ops: count, seconds: Number(elapsed.toFixed(2)), perSecond: Math.round(count / elapsed), latencyMs: { p50: q(0.5), p99: q(0.99) } };
+  return { ops: count, seconds: Number(elapsed.toFixed(2)), perSecond: Math.round(count / elapsed), latencyMs: { p50: q(0.5), p99: q(0.99) },
+    // Process CPU (all threads: JS, SQLite and PKCS#11 work) per operation: steadier than a rate on a shared machine.
+    cpuMsPerOp: Number(((cpu.user + cpu.system) / 1000 / Math.max(1, count)).toFixed(2)) };
 }
 
 /**
@@ -114,7 +118,9 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
     await ra.orders.act(o.id, "activate", holder, { challengeSignature: new Uint8Array(sign(c.hash, Buffer.from(c.message), card.privateKey)) });
   };
   const issuance = await measure(concurrency, Math.min(seconds, 5), issueOne);
+  (globalThis as any).__stmtPhase?.(true);
   const result = await measure(concurrency, seconds, lifecycle);
+  (globalThis as any).__stmtPhase?.(false);
   return {
     benchmark: `full LoA3 order lifecycles (10 audited compare-and-set transitions incl. the production saga's reserve, 1 HSM issuance on hold, the card record and a verified PIV attestation, the activation challenge and PIN record, the release each), ${rt.config.databaseUrl.startsWith("sqlite:") ? "SQLite WAL synchronous=FULL" : "PostgreSQL 15 (local, fsync on)"}, in process`, concurrency,
     cardpki: result, issuanceAloneSameRun: issuance,

@@ -2,7 +2,7 @@ import type { Knex } from "knex";
 import type { AuditEvent } from "../ca/ports.js";
 import { GENESIS, chain, type AuditEntry, type ChainedEntry } from "../audit/audit-chain.js";
 import type { Checkpoint } from "../audit/checkpoint.js";
-import { INSERT_CHUNK, insertChunked, isPostgres } from "./database.js";
+import { INSERT_CHUNK, insertChunked, isPostgres, isSqlite } from "./database.js";
 
 /** Advisory lock key of the audit chain's head ("cardpki-audit" as a number). */
 const AUDIT_CHAIN_LOCK = 0x6361_7564;
@@ -62,8 +62,8 @@ export async function appendAuditEvents(trx: Knex.Transaction, events: readonly 
 /** SQLite: the hash this process appended last, per database file (a hint: insertIfHead checks it). */
 const heads = new Map<string, string>();
 const sqliteFile = (trx: Knex.Transaction): string | undefined => {
-  const c = (trx as { client?: { config?: { client?: unknown; connection?: { filename?: string } } } }).client?.config;
-  return c?.client === "sqlite3" && c.connection?.filename ? c.connection.filename : undefined;
+  const c = (trx as { client?: { config?: { connection?: { filename?: string } } } }).client?.config;
+  return isSqlite(trx) && c?.connection?.filename ? c.connection.filename : undefined;
 };
 const COLUMNS = ["id", "at", "actor", "organisation_id", "action", "object_type", "object_id", "outcome", "policy", "details", "prev_hash", "entry_hash"] as const;
 

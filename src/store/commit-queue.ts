@@ -73,23 +73,40 @@ export class CommitQueue {
   }
 
   private async flush(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
+    let batch = this.queue.splice(0, this.maxBatch);
+    let running: Promise<unknown[]> | undefined = this.transaction(batch);
+    while (running) {
       let results: unknown[] | undefined;
       try {
-        results = await this.transaction(batch);
+        results = await running;
       } catch (e) {
         if (batch.length === 1) batch[0]!.reject(e);
       }
-      if (results) batch.forEach((p, i) => p.resolve(results![i]));
-      else if (batch.length > 1)
-        for (const p of batch) {
-          try {
-            p.resolve((await this.transaction([p]))[0]);
-          } catch (e) {
-            p.reject(e);
-          }
+      running = undefined;
+      if (results) {
+        // The next transaction starts before the callers of this one continue: the writer is not
+        // left idle while their code runs (their next writes join the transaction after).
+        const done = batch;
+        if (this.queue.length > 0) {
+          batch = this.queue.splice(0, this.maxBatch);
+          running = this.transaction(batch);
+          running.catch(() => undefined); // judged when awaited above
         }
+        done.forEach((p, i) => p.resolve(results![i]));
+      } else {
+        if (batch.length > 1)
+          for (const p of batch) {
+            try {
+              p.resolve((await this.transaction([p]))[0]);
+            } catch (e) {
+              p.reject(e);
+            }
+          }
+        if (this.queue.length > 0) {
+          batch = this.queue.splice(0, this.maxBatch);
+          running = this.transaction(batch);
+        }
+      }
     }
     this.flushing = false;
   }

@@ -3,8 +3,12 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { CaError } from "../shared/ca-error.js";
 import { migrationSource } from "./migrations/index.js";
+import { CachedStatementsSqlite3 } from "./sqlite-statement-cache.js";
 
 export type Database = Knex;
+
+/** SQLite (node-sqlite3, prepared statements kept per connection: sqlite-statement-cache.ts). */
+export const isSqlite = (db: Knex | Knex.Transaction): boolean => (db as { client?: { dialect?: string } }).client?.dialect === "sqlite3";
 
 /** PostgreSQL rather than SQLite (for the few statements that differ). */
 export const isPostgres = (db: Knex | Knex.Transaction): boolean => /^(pg|postgres)/.test(String((db as { client?: { config?: { client?: unknown } } }).client?.config?.client ?? ""));
@@ -24,7 +28,7 @@ export async function openDatabase(url: string, opts: { readOnly?: boolean } = {
   if (filename !== undefined) {
     if (filename !== ":memory:") mkdirSync(dirname(filename), { recursive: true });
     db = knexFactory({
-      client: "sqlite3",
+      client: CachedStatementsSqlite3,
       connection: { filename },
       useNullAsDefault: true,
       pool: {
@@ -78,7 +82,7 @@ export async function openReader(url: string, writer: Database, size: number): P
   const filename = sqliteFile(url);
   if (filename === undefined || filename === ":memory:") return writer;
   const reader = knexFactory({
-    client: "sqlite3",
+    client: CachedStatementsSqlite3,
     connection: { filename },
     useNullAsDefault: true,
     pool: {

@@ -62,6 +62,19 @@ describe(`store/commit-queue on ${backend.name}`, function () {
     expect(Number((await reader("audit_events").whereIn("id", ["a-x1", "b-x0"]).count({ n: "*" }).first())?.n)).to.equal(2);
   });
 
+  it("ok/writes that arrive while a transaction commits go into the next, which starts before the first one's callers continue", async () => {
+    const q = commitQueueOf(db);
+    const before = q.commits;
+    const first = q.run(intoA, { id: "p1" });
+    await new Promise((r) => setImmediate(r)); // the first transaction is under way
+    const second = q.run(intoA, { id: "p2" });
+    let startedWhenFirstAnswered = -1;
+    await first.then(() => (startedWhenFirstAnswered = q.commits - before));
+    expect(startedWhenFirstAnswered).to.equal(2); // the writer is not left idle while the first caller's code runs
+    expect(await second).to.equal("a:p2");
+    expect((await reader("qa").whereIn("id", ["p1", "p2"]).select("id")).map((r: { id: string }) => r.id).sort()).to.deep.equal(["p1", "p2"]);
+  });
+
   it("fail/one bad write in a shared transaction fails alone, with its own error; its neighbours commit", async () => {
     const q = commitQueueOf(db);
     await q.run(intoA, { id: "taken" });
