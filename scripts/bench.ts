@@ -118,9 +118,7 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
     await ra.orders.act(o.id, "activate", holder, { challengeSignature: new Uint8Array(sign(c.hash, Buffer.from(c.message), card.privateKey)) });
   };
   const issuance = await measure(concurrency, Math.min(seconds, 5), issueOne);
-  (globalThis as any).__stmtPhase?.(true);
   const result = await measure(concurrency, seconds, lifecycle);
-  (globalThis as any).__stmtPhase?.(false);
   return {
     benchmark: `full LoA3 order lifecycles (10 audited compare-and-set transitions incl. the production saga's reserve, 1 HSM issuance on hold, the card record and a verified PIV attestation, the activation challenge and PIN record, the release each), ${rt.config.databaseUrl.startsWith("sqlite:") ? "SQLite WAL synchronous=FULL" : "PostgreSQL 15 (local, fsync on)"}, in process`, concurrency,
     cardpki: result, issuanceAloneSameRun: issuance,
