@@ -82,7 +82,7 @@ const doc = (d: { type: string; number: string; expires: string }) => ({ type: d
 function publicKeyFrom(v: string): Uint8Array {
   const m = /-----BEGIN PUBLIC KEY-----([\s\S]+?)-----END PUBLIC KEY-----/.exec(v);
   const der = Buffer.from(m ? m[1]!.replace(/\s+/g, "") : v, "base64");
-  if (der.length < 32 || der[0] !== 0x30) throw new CaError("invalid-input", "publicKey must be a SubjectPublicKeyInfo, PEM or base64 DER");
+  if (der.length < 32 || der[0] !== 0x30) throw new CaError("invalid-input", "publicKey must be a SubjectPublicKeyInfo, PEM or base64 DER", undefined, { code: "request.bad-public-key" });
   return new Uint8Array(der);
 }
 
@@ -90,7 +90,7 @@ function publicKeyFrom(v: string): Uint8Array {
 function certificateFrom(v: string, what: string): Uint8Array {
   const m = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(v);
   const der = Buffer.from(m ? m[1]!.replace(/\s+/g, "") : v, "base64");
-  if (der.length < 64 || der[0] !== 0x30) throw new CaError("invalid-input", `attestation.${what} must be a certificate, base64 DER or PEM`);
+  if (der.length < 64 || der[0] !== 0x30) throw new CaError("invalid-input", `attestation.${what} must be a certificate, base64 DER or PEM`, undefined, { code: "request.bad-attestation" });
   return new Uint8Array(der);
 }
 
@@ -135,16 +135,16 @@ export const RA_ROUTES: readonly RaRoute[] = [
   {
     method: "get", path: "/audit/report", summary: "The conformance report for a period (?from=YYYY-MM-DD&to=YYYY-MM-DD), for auditors", auth: "officer", roles: ["auditor"],
     handle: async ({ actor, query }, d) => {
-      if (!d.report) throw new CaError("not-found", "the conformance report is not served here");
+      if (!d.report) throw new CaError("not-found", "the conformance report is not served here", undefined, { code: "service.not-here", params: { what: "report" } });
       const from = new Date(`${query.from ?? ""}T00:00:00Z`), to = new Date(`${query.to ?? ""}T00:00:00Z`);
-      if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || to <= from) throw new CaError("invalid-input", "from and to are dates (YYYY-MM-DD), to after from");
+      if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || to <= from) throw new CaError("invalid-input", "from and to are dates (YYYY-MM-DD), to after from", undefined, { code: "audit.report-dates" });
       return new JsonStream(await d.report(from, to, actor)); // streamed: a long period is a large answer
     },
   },
   {
     method: "get", path: "/audit/evidence/:serial", summary: "The story of one certificate and a verdict per policy rule, for auditors (REQ-31)", auth: "officer", roles: ["auditor"],
     handle: async ({ actor, params }, d) => {
-      if (!d.evidence) throw new CaError("not-found", "audit evidence is not served here");
+      if (!d.evidence) throw new CaError("not-found", "audit evidence is not served here", undefined, { code: "service.not-here", params: { what: "evidence" } });
       return d.evidence(params.serial!, actor);
     },
   },
@@ -240,7 +240,7 @@ export const RA_ROUTES: readonly RaRoute[] = [
     method: "post", path: "/orders/:id/actions/:action", summary: `An officer's step on an order: ${OFFICER_ACTIONS.join(", ")} (guards per the LoA workflow)`, auth: "officer", roles: ["ra-officer", "ca-operator"],
     body: ACTION_BODY,
     handle: async ({ actor, params, body }, d) => {
-      if (!OFFICER_ACTIONS.includes(params.action!)) throw new CaError("not-found", `no officer action '${params.action}' (${OFFICER_ACTIONS.join(", ")})`);
+      if (!OFFICER_ACTIONS.includes(params.action!)) throw new CaError("not-found", `no officer action '${params.action}' (${OFFICER_ACTIONS.join(", ")})`, undefined, { code: "order.unknown-action", params: { action: params.action! } });
       const o = await d.orders.act(params.id!, params.action!, actor, actionRequest(body));
       // Production answers with the certificate for the card (base64 DER), on hold until activation (REQ-16).
       return { ...orderJson(o), ...(o.issued ? { certificate: Buffer.from(o.issued.der).toString("base64") } : {}) };
@@ -330,12 +330,12 @@ export const RA_ROUTES: readonly RaRoute[] = [
 ];
 
 const activationDesk = (d: RaApiDeps): ActivationDesk => {
-  if (!d.activation) throw new CaError("not-found", "card activation is not served here");
+  if (!d.activation) throw new CaError("not-found", "card activation is not served here", undefined, { code: "service.not-here", params: { what: "activation" } });
   return d.activation;
 };
 
 function grantsOf(d: RaApiDeps): RoleGrants {
-  if (!d.grants) throw new CaError("not-found", "role grants are not served here");
+  if (!d.grants) throw new CaError("not-found", "role grants are not served here", undefined, { code: "service.not-here", params: { what: "role-grants" } });
   return d.grants;
 }
 
@@ -343,11 +343,11 @@ function grantsOf(d: RaApiDeps): RoleGrants {
 export function requireRouteRoles(actor: Actor, route: Pick<RaRoute, "method" | "path" | "roles">): void {
   if (!route.roles) return;
   if (!route.roles.some((r) => actor.roles.includes(r)))
-    throw new CaError("forbidden", `${route.method.toUpperCase()} ${route.path} needs the role ${route.roles.join(" or ")} (route-roles, REQ-24)`, { rule: "route-roles", requirement: "REQ-24" });
+    throw new CaError("forbidden", `${route.method.toUpperCase()} ${route.path} needs the role ${route.roles.join(" or ")} (route-roles, REQ-24)`, { rule: "route-roles", requirement: "REQ-24" }, { code: "access.needs-role", params: { roles: route.roles } });
 }
 
 const holderService = (d: RaApiDeps) => {
-  if (!d.holder) throw new CaError("not-found", "the holder pages are not served here");
+  if (!d.holder) throw new CaError("not-found", "the holder pages are not served here", undefined, { code: "service.not-here", params: { what: "holder" } });
   return d.holder;
 };
 
@@ -358,18 +358,18 @@ const holderService = (d: RaApiDeps) => {
 export async function authenticate(req: Request, auth: Auth, deps: RaApiDeps, route?: Pick<RaRoute, "allowHeldCredential">): Promise<Actor> {
   if (auth === "applicant") return { kind: "applicant", roles: [] };
   const sock = req.socket as TLSSocket;
-  if (typeof sock.getPeerCertificate !== "function") throw new CaError("unauthorized", "the RA API is served over HTTPS with client certificates only");
+  if (typeof sock.getPeerCertificate !== "function") throw new CaError("unauthorized", "the RA API is served over HTTPS with client certificates only", undefined, { code: "credential.https-only" });
   const peer = sock.getPeerCertificate(false);
-  if (!peer || !peer.raw) throw new CaError("unauthorized", "a client certificate is required (REQ-22)");
-  if (!sock.authorized) throw new CaError("unauthorized", `the client certificate was not accepted: ${String(sock.authorizationError ?? "unknown issuer")}`);
+  if (!peer || !peer.raw) throw new CaError("unauthorized", "a client certificate is required (REQ-22)", undefined, { code: "credential.missing" });
+  if (!sock.authorized) throw new CaError("unauthorized", `the client certificate was not accepted: ${String(sock.authorizationError ?? "unknown issuer")}`, undefined, { code: "credential.not-accepted" });
   const cert = new X509Certificate(peer.raw);
   const { actor, ipAllowList } = await deps.resolve(cert.serialNumber.toLowerCase(), new Uint8Array(peer.raw));
   if (actor.credentialOnHold && !route?.allowHeldCredential)
-    throw new CaError("forbidden", "this card is on hold until its holder activates it: activate it first; it is accepted for the activation only (REQ-16)", { requirement: "REQ-16" });
-  if (actor.kind !== auth) throw new CaError("forbidden", auth === "holder" ? "this endpoint is for eID holders" : "this endpoint is for officers (an ra-officer client certificate)");
+    throw new CaError("forbidden", "this card is on hold until its holder activates it: activate it first; it is accepted for the activation only (REQ-16)", { requirement: "REQ-16" }, { code: "credential.awaiting-activation" });
+  if (actor.kind !== auth) throw new CaError("forbidden", auth === "holder" ? "this endpoint is for eID holders" : "this endpoint is for officers (an ra-officer client certificate)", undefined, { code: "access.wrong-caller", params: { kindOfCaller: auth } });
   // The client IP as the socket saw it (a forwarded-for header is never trusted).
   if (ipAllowList && ipAllowList.length > 0 && !addressIn(parseCidrs(ipAllowList), req.socket.remoteAddress))
-    throw new CaError("forbidden", `calls for this organisation are allowed only from its listed networks (REQ-23); this one came from ${req.socket.remoteAddress}`);
+    throw new CaError("forbidden", `calls for this organisation are allowed only from its listed networks (REQ-23); this one came from ${req.socket.remoteAddress}`, undefined, { code: "scope.ip-not-allowed" });
   return actor;
 }
 
@@ -387,16 +387,16 @@ export function raRoutes(deps: RaApiDeps): Router {
     const actor = await authenticate(req, route.auth, deps, route);
     res.locals.actor = actor;
     // A portal session serves the routes of its kind only (the officers' portal or the holder pages).
-    if (res.locals.sessionKind !== undefined && res.locals.sessionKind !== route.auth) throw new CaError("forbidden", `this session was opened on the ${res.locals.sessionKind === "holder" ? "holder pages" : "officers' portal"}; sign in there for this step`);
+    if (res.locals.sessionKind !== undefined && res.locals.sessionKind !== route.auth) throw new CaError("forbidden", `this session was opened on the ${res.locals.sessionKind === "holder" ? "holder pages" : "officers' portal"}; sign in there for this step`, undefined, { code: "session.other-pages", params: { pages: res.locals.sessionKind === "holder" ? "holder" : "portal" } });
     // REQ-16: a card held until activation may only be activated.
-    if (actor.credentialOnHold && !route.allowHeldCredential) throw new CaError("forbidden", "this card is on hold until it is activated: activate it first (REQ-16)", { requirement: "REQ-16" });
+    if (actor.credentialOnHold && !route.allowHeldCredential) throw new CaError("forbidden", "this card is on hold until it is activated: activate it first (REQ-16)", { requirement: "REQ-16" }, { code: "credential.awaiting-activation" });
     requireRouteRoles(actor, route);
     const params = req.params as Record<string, string>;
-    if (params.id !== undefined && !/^[0-9a-f]{32}$/.test(params.id)) throw new CaError("invalid-input", `'${params.id}' is not an id (32 hexadecimal digits)`);
-    if (params.serial !== undefined && !/^[0-9a-fA-F]{2,64}$/.test(params.serial)) throw new CaError("invalid-input", `'${params.serial}' is not a hexadecimal serial number`);
+    if (params.id !== undefined && !/^[0-9a-f]{32}$/.test(params.id)) throw new CaError("invalid-input", `'${params.id}' is not an id (32 hexadecimal digits)`, undefined, { code: "request.bad-id" });
+    if (params.serial !== undefined && !/^[0-9a-fA-F]{2,64}$/.test(params.serial)) throw new CaError("invalid-input", `'${params.serial}' is not a hexadecimal serial number`, undefined, { code: "request.bad-serial" });
     const body = req.body === undefined ? {} : req.body;
     if (route.body) validateBody(route.body, body);
-    else if (req.headers["content-length"] && req.headers["content-length"] !== "0") throw new CaError("invalid-input", `${route.method.toUpperCase()} ${route.path} takes no body`);
+    else if (req.headers["content-length"] && req.headers["content-length"] !== "0") throw new CaError("invalid-input", `${route.method.toUpperCase()} ${route.path} takes no body`, undefined, { code: "request.no-body-expected" });
     let code = route.status ?? 200;
     const out = await route.handle({ actor, params, body, query: req.query as Record<string, string | undefined>, ip: req.socket.remoteAddress ?? "", status: (c) => void (code = c) }, deps);
     if (out instanceof JsonStream) return out.pipeTo(res, code);

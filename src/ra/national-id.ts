@@ -12,7 +12,7 @@ export class KeyedHasher {
 
   hash(kind: "national-id" | "document", value: string): string {
     const v = value.replace(/[\s-]/g, "").toUpperCase();
-    if (!/^[0-9A-Z]{4,32}$/.test(v)) throw new CaError("invalid-input", `the ${kind} number must be 4 to 32 letters or digits`);
+    if (!/^[0-9A-Z]{4,32}$/.test(v)) throw new CaError("invalid-input", `the ${kind} number must be 4 to 32 letters or digits`, undefined, { code: "validation.number-format", params: { what: kind } });
     return createHmac("sha256", this.key).update(`${kind}:${v}`).digest("hex");
   }
 }
