@@ -1,3 +1,4 @@
+import { templateBody } from "../shared/message-template.js";
 import { X509Certificate } from "node:crypto";
 import { CaError } from "../shared/ca-error.js";
 import type { Clock } from "../shared/clock.js";
@@ -69,7 +70,7 @@ export class CardLifecycle {
     const triesBefore = (await piv.pinTriesLeft()) ?? "verified";
     const pin = randomDigits(this.deps.random, pinLength);
     await piv.unblockPin(this.puk(card), pin);
-    const letter: HolderLetter = { id: newId(this.deps.random), personId: card.holderPersonId, channel: pinChannel, kind: "unblock-pin", secret: true, at: this.deps.clock.now(), subject: "Your card was unblocked: new PIN", body: `New PIN for your card ${serial}: ${pin}.` };
+    const letter: HolderLetter = { id: newId(this.deps.random), personId: card.holderPersonId, channel: pinChannel, kind: "unblock-pin", secret: true, at: this.deps.clock.now(), subject: "Your card was unblocked: new PIN", body: templateBody("unblock-pin", { cardSerial: serial, pin }) };
     const next: CardRecord = { ...card, pinState: "reset" };
     await this.deps.ledger.save(next, this.event(next, actor, "card.unblock", { cardSerial: serial, triesBefore, newPin: `random, sent by ${pinChannel}` }), letter);
     return { cardSerial: serial, triesBefore };

@@ -1,3 +1,4 @@
+import { templateBody } from "../shared/message-template.js";
 import { X509Certificate, createHash, createPublicKey, verify } from "node:crypto";
 import { CaError } from "../shared/ca-error.js";
 import type { Clock } from "../shared/clock.js";
@@ -188,9 +189,8 @@ export class PersonalisationJob {
       const letter: HolderLetter = {
         id: newId(random), personId: order.holderPersonId, channel: policy.pinChannel, kind: "initial-pin", secret: true, at: this.deps.clock.now(),
         subject: pinState === "transport" ? "Your new card: transport PIN" : "Your new card: PIN",
-        body: pinState === "transport"
-          ? `Transport PIN for your card ${cardSerial}: ${pin}. You replace it with a PIN of your own when you activate the card.`
-          : `PIN for your card ${cardSerial}: ${pin}. Keep it apart from the card.`,
+        // Written in the holder's language when sent (locales/<lang>/notifications.json).
+        body: templateBody(pinState === "transport" ? "initial-pin.transport" : "initial-pin.random", { cardSerial, pin }),
       };
       card = { ...card, state: "personalised", roundTrips: piv.roundTrips };
       await ledger.save(card, this.event(card, actor, "card.personalise", "success", {

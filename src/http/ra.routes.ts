@@ -5,6 +5,9 @@ import { CaError } from "../shared/ca-error.js";
 import { addressIn, parseCidrs } from "../shared/cidr.js";
 import type { Actor, AuditEvent, Role } from "../ra/order.js";
 import type { Onboarding } from "../ra/onboarding.js";
+import { personLabel, type PersonNames } from "../ra/person-names.js";
+import { languageOfCountry } from "../i18n/languages.js";
+import type { DirectoryStore } from "../ra/directory.js";
 import type { ActionRequest, OrderService } from "../ra/order-service.js";
 import type { RevocationDesk } from "../ra/revocation-desk.js";
 import type { ActivationDesk } from "../ra/activation.js";
@@ -15,11 +18,16 @@ import type { OrderView } from "../ra/order.js";
 import { JsonStream } from "./json-stream.js";
 import { CHANNEL, DOCUMENT, ID, NATIONAL_ID, PHONE, POSTAL_ADDRESS, obj, requireJson, str, validateBody, type Schema } from "./validation.js";
 import { DELIVERY_ROUTES, type DeliveryDesk } from "./delivery.routes.js";
+import { PEOPLE_ROUTES, namedMe, namedOrder, namedOrders, namedTimeline } from "./people.routes.js";
 
 export interface RaApiDeps {
   /** REQ-22: the caller's identity from the verified client certificate (serial + DER), nothing else. */
   readonly resolve: (serial: string, der: Uint8Array) => Promise<{ actor: Actor; ipAllowList?: readonly string[] }>;
   readonly onboarding: Onboarding;
+  /** REQ-27: names for entitled callers, each read audited (src/ra/person-names.ts); without it the API shows no names. */
+  readonly names?: PersonNames;
+  /** The directory's reads the named views need (organisations for pickers, the caller's own record). */
+  readonly directory?: Pick<DirectoryStore, "organisation" | "organisations" | "person">;
   readonly orders: OrderService;
   readonly desk: RevocationDesk;
   /** REQ-16: activation challenges and the card station's transport PIN records. */
@@ -130,7 +138,7 @@ const OFFICER_ACTIONS = ["identify", "approve", "start-production", "produce", "
 
 /** The RA API (under /api/v1): one table drives both routing and the OpenAPI document. */
 export const RA_ROUTES: readonly RaRoute[] = [
-  { method: "get", path: "/me", summary: "Who the client certificate says you are", auth: "officer", handle: async ({ actor }) => actor },
+  { method: "get", path: "/me", summary: "Who the client certificate says you are: with your name, label and organisation", auth: "officer", handle: async ({ actor }, d) => namedMe(d, actor) },
   { method: "get", path: "/workflows", summary: "The LoA workflows: accepted documents, identifications, control questions", auth: "officer", handle: async (_c, d) => d.orders.workflowSummaries() },
   {
     method: "get", path: "/audit/report", summary: "The conformance report for a period (?from=YYYY-MM-DD&to=YYYY-MM-DD), for auditors", auth: "officer", roles: ["auditor"],
@@ -166,10 +174,13 @@ export const RA_ROUTES: readonly RaRoute[] = [
   },
   {
     method: "post", path: "/organisations/:id/people", summary: "Bind a natural person to the organisation (REQ-21)", auth: "officer", roles: ["ra-admin", "service-owner-staff"], status: 201,
-    body: obj({ nationalId: NATIONAL_ID, name: str(64), email: str(128, "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"), phone: PHONE, postalAddress: POSTAL_ADDRESS }, ["nationalId", "name"]),
+    body: obj({ nationalId: NATIONAL_ID, name: str(64), email: str(128, "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"), phone: PHONE, postalAddress: POSTAL_ADDRESS, language: { enum: ["en", "sv", "da"] } }, ["nationalId", "name"]),
     handle: async ({ actor, params, body }, d) => {
       const p = await d.onboarding.bindPerson(actor, params.id!, body);
-      return { id: p.id, organisationId: p.organisationId, name: p.name, email: p.email, phone: p.phone, postalAddress: p.postalAddress };
+      return {
+        id: p.id, organisationId: p.organisationId, label: personLabel(p.id), name: p.name, email: p.email, phone: p.phone, postalAddress: p.postalAddress,
+        language: p.language ?? languageOfCountry((await d.directory?.organisation(p.organisationId))?.country), ...(p.birthDate ? { birthDate: p.birthDate } : {}), ...(p.nationalIdMasked ? { nationalIdMasked: p.nationalIdMasked } : {}),
+      };
     },
   },
   {
@@ -200,25 +211,26 @@ export const RA_ROUTES: readonly RaRoute[] = [
     body: obj({ personId: ID, organisationId: ID, workflowId: str(64, "^[a-z0-9-]+$"), nationalId: NATIONAL_ID, purpose: { enum: ["holder", "officer"] } }, ["workflowId", "nationalId"]),
     handle: async ({ actor, body }, d) => {
       const { organisationId, ...rest } = body;
-      return orderJson(await d.orders.create(actor, { ...rest, personId: body.personId ?? (await d.orders.personByNationalId(actor, body.nationalId, organisationId)) }));
+      const o = await d.orders.create(actor, { ...rest, personId: body.personId ?? (await d.orders.personByNationalId(actor, body.nationalId, organisationId)) });
+      return namedOrder(d, actor, orderJson(o), o, "POST /api/v1/orders");
     },
   },
   {
     method: "get", path: "/orders", summary: "My work queue: open orders in my scope with the actions I may take on each", auth: "officer", roles: ["ra-officer", "ca-operator", "ra-admin"],
-    handle: async ({ actor }, d) => (await d.orders.queue(actor)).map(({ order, actions }) => ({ ...orderJson(order), actions })),
+    handle: async ({ actor }, d) => namedOrders(d, actor, (await d.orders.queue(actor)).map(({ order, actions }) => ({ json: { ...orderJson(order), actions }, view: order })), "GET /api/v1/orders"),
   },
   {
     method: "get", path: "/orders/:id", summary: "An order, with the actions I may take on it", auth: "officer",
     handle: async ({ actor, params }, d) => {
       const o = await d.orders.view(actor, params.id!);
-      return { ...orderJson(o), actions: d.orders.actionsFor(actor, o) };
+      return namedOrder(d, actor, { ...orderJson(o), actions: d.orders.actionsFor(actor, o) }, o, `GET /api/v1/orders/${o.id}`);
     },
   },
   {
     method: "get", path: "/orders/:id/timeline", summary: "The order's audit trail entries, oldest first", auth: "officer",
     handle: async ({ actor, params }, d) => {
       await d.orders.view(actor, params.id!); // scope check
-      return d.timeline ? d.timeline(params.id!) : [];
+      return d.timeline ? namedTimeline(d, actor, (await d.timeline(params.id!)) as Record<string, unknown>[], `GET /api/v1/orders/${params.id}/timeline`) : [];
     },
   },
   {
@@ -243,7 +255,7 @@ export const RA_ROUTES: readonly RaRoute[] = [
       if (!OFFICER_ACTIONS.includes(params.action!)) throw new CaError("not-found", `no officer action '${params.action}' (${OFFICER_ACTIONS.join(", ")})`, undefined, { code: "order.unknown-action", params: { action: params.action! } });
       const o = await d.orders.act(params.id!, params.action!, actor, actionRequest(body));
       // Production answers with the certificate for the card (base64 DER), on hold until activation (REQ-16).
-      return { ...orderJson(o), ...(o.issued ? { certificate: Buffer.from(o.issued.der).toString("base64") } : {}) };
+      return { ...(await namedOrder(d, actor, orderJson(o), o, `POST /api/v1/orders/${o.id}/actions/${params.action}`)), ...(o.issued ? { certificate: Buffer.from(o.issued.der).toString("base64") } : {}) };
     },
   },
   {
@@ -327,6 +339,7 @@ export const RA_ROUTES: readonly RaRoute[] = [
       orderJson(d.applicant ? await d.applicant.actWithToken(params.id!, "cancel", body.token, {}, ip) : await d.orders.act(params.id!, "cancel", actor, { applicantToken: body.token })),
   },
   ...DELIVERY_ROUTES,
+  ...PEOPLE_ROUTES,
 ];
 
 const activationDesk = (d: RaApiDeps): ActivationDesk => {

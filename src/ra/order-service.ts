@@ -1,3 +1,4 @@
+import { templateBody } from "../shared/message-template.js";
 import { CaError } from "../shared/ca-error.js";
 import type { Clock } from "../shared/clock.js";
 import type { Random } from "../shared/random.js";
@@ -53,6 +54,12 @@ const CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
  * The terms message (REQ-06): the applicant's link, with the token in the URL fragment (never sent
  * in a request line or logged), and the token itself for API clients.
  */
+export function termsTemplate(publicUrl: string | undefined, orderId: string, termsVersion: string, token: string): string {
+  const link = publicUrl ? `${publicUrl.replace(/\/$/, "")}/applicant/#order=${orderId}&token=${token}` : undefined;
+  return templateBody("terms-link", { orderId, termsVersion, token, ...(link ? { link } : {}) });
+}
+
+/** The terms message in English as text (the template's English words). */
 export function termsMessage(publicUrl: string | undefined, orderId: string, termsVersion: string, token: string): string {
   const link = publicUrl ? `${publicUrl.replace(/\/$/, "")}/applicant/#order=${orderId}&token=${token}` : undefined;
   return [
@@ -158,7 +165,7 @@ export class OrderService {
     // REQ-06: the applicant accepts the terms with a token sent to them, never through the officer.
     const notification: Notification = {
       id: newId(random), personId: o.personId, channel: o.workflow.delivery.terms, kind: "terms-link", secret: true, at: now, subject: "Your card order: accept the terms",
-      body: termsMessage(this.deps.publicUrl?.(), id, this.deps.currentTermsVersion, token),
+      body: termsTemplate(this.deps.publicUrl?.(), id, this.deps.currentTermsVersion, token), // written in the applicant's language when sent
     };
     await this.deps.orders.create({
       id, organisationId: o.organisationId, applicantId: o.personId, workflowId: o.workflow.id, workflowVersion: o.workflow.version, purpose: o.purpose,
@@ -324,7 +331,7 @@ export class OrderService {
         if (input.activationCodeChannel === "in-person") throw new CaError("invalid-input", "the activation code is sent by email, sms or mail (REQ-15)", undefined, { code: "delivery.code-not-in-person" });
         const code = this.token(10);
         change.activationCodeHash = sha256Hex(code);
-        notifications.push({ id: newId(random), personId: order.applicantPersonId, channel: input.activationCodeChannel ?? workflow.delivery.activationCode, kind: "activation-code", secret: true, at: now, subject: "Your card's activation code", body: `Activation code for order ${orderId}: ${code}` });
+        notifications.push({ id: newId(random), personId: order.applicantPersonId, channel: input.activationCodeChannel ?? workflow.delivery.activationCode, kind: "activation-code", secret: true, at: now, subject: "Your card's activation code", body: templateBody("activation-code", { orderId, code }) });
       }
     }
     if (d.to === "ACTIVE") {
