@@ -9,6 +9,9 @@ import type { Evidence } from "../audit/evidence.js";
 import type { ConformanceReport } from "../audit/report.js";
 import type { AuditTrail } from "./audit.js";
 import type { Runtime } from "./runtime.js";
+import { evidencePersonIds, namedEvidence } from "./evidence-names.js";
+import { KnexDirectoryStore } from "../store/directory.store.js";
+import { fieldCipher } from "./data-keys.js";
 
 const DAY = 86_400_000;
 
@@ -41,14 +44,19 @@ export function auditAccess(rt: Runtime, trail: AuditTrail, policy: AuditAccessP
     ...(reader.kind === "actor" && reader.actor.organisationId ? { organisationId: reader.actor.organisationId } : {}),
     details: { ...details, requirement: "REQ-27", ...(reader.kind === "actor" && reader.actor.credentialSerial ? { credential: reader.actor.credentialSerial } : {}) },
   });
+  let dir: Promise<KnexDirectoryStore> | undefined;
+  const directory = () => (dir ??= fieldCipher(rt).then((cipher) => new KnexDirectoryStore(rt.db, rt.readDb, cipher)));
   return {
     policy,
     async evidence(serial, reader) {
       const scope = scopeOf(reader, "reading audit evidence");
       if (scope !== undefined && (await trail.organisationOf(serial)) !== scope)
         throw new CaError("forbidden", `certificate ${serial} was not issued for your organisation's orders: an organisation's auditor reads only its own evidence (rule auditor-scope, REQ-23, REQ-31)`, { rule: "auditor-scope", requirement: "REQ-23" }, { code: "audit.other-organisation" });
-      const e = await trail.evidence(serial);
-      await record(reader, "certificate", serial.toLowerCase(), { what: "audit evidence (holder and officer names)", scope: scope ?? "all" });
+      const raw = await trail.evidence(serial);
+      // REQ-27: names where a person reads the evidence, for the people of the reader's organisation (all for the host and the service owner's auditors).
+      const people = await (await directory()).people(evidencePersonIds(raw));
+      const e = namedEvidence(raw, people, (organisationId) => scope === undefined || scope === organisationId);
+      await record(reader, "certificate", serial.toLowerCase(), { what: "audit evidence (holder and officer names)", scope: scope ?? "all", named: Object.values(e.people).filter((p) => p.name).length });
       return e;
     },
     async report(from, to, reader) {
