@@ -348,7 +348,7 @@ const activationDesk = (d: RaApiDeps): ActivationDesk => {
 };
 
 function grantsOf(d: RaApiDeps): RoleGrants {
-  if (!d.grants) throw new CaError("not-found", "role grants are not served here", undefined, { code: "service.not-here", params: { what: "role-grants" } });
+  if (!d.grants) throw new CaError("not-found", "role grants are not served here", undefined, { code: "service.not-here", params: { what: "roleGrants" } });
   return d.grants;
 }
 

@@ -62,9 +62,25 @@ export class Catalogue {
       f = new IntlMessageFormat(this.messages.get(use)!.get(key)!, use, undefined, { ignoreTag: true });
       this.compiled.set(id, f);
     }
-    const out = f.format(values);
+    let out;
+    try {
+      out = f.format(values);
+    } catch {
+      // A placeholder the thrower did not fill: the words still go out, with that part left empty.
+      const filled: Record<string, MessageValue> = { ...values };
+      for (const n of argumentNames(f.getAst() as unknown[])) if (!(n in filled)) filled[n] = "";
+      out = f.format(filled);
+    }
     return Array.isArray(out) ? out.join("") : String(out);
   }
+}
+
+function argumentNames(nodes: readonly unknown[], out: Set<string> = new Set()): Set<string> {
+  for (const n of nodes as { type: number; value?: string; options?: Record<string, { value: unknown[] }> }[]) {
+    if (n.type >= 1 && n.type <= 6 && typeof n.value === "string") out.add(n.value);
+    if (n.options) for (const o of Object.values(n.options)) argumentNames(o.value, out);
+  }
+  return out;
 }
 
 function flatten(doc: unknown, file: string): Map<string, string> {
