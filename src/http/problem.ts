@@ -58,12 +58,12 @@ function machineParams(ce: CaError): Record<string, unknown> | undefined {
  * `title` and `detail` are words in the reader's language (src/i18n, locales/<lang>/refusals.json);
  * `code`, `params`, `rule`, `guard`, `requirement` stay machine-readable.
  */
-export function errorHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {
+export function errorHandler(err: unknown, request: Request, res: Response, _next: NextFunction): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const lang = languageOf(req);
+  const lang = languageOf(request);
   const e = err as { type?: string; status?: number; message?: string };
   let ce: CaError;
   let status: number;
@@ -83,13 +83,16 @@ export function errorHandler(err: unknown, req: Request, res: Response, _next: N
   if (status >= 500) {
     // 5xx: the message (paths, hosts, SQL, HSM errors) goes to the log under an incident id; the body has only the code's words and that id.
     const incident = randomUUID();
-    log.error(err instanceof CaError ? "request failed" : "unexpected error", { incident, kind: ce.kind, code: ce.code, method: req.method, path: req.path, error: err instanceof Error ? err : String(err), stack: (err as Error)?.stack });
+    log.error(err instanceof CaError ? "request failed" : "unexpected error", { incident, kind: ce.kind, code: ce.code, method: request.method, path: request.path, error: err instanceof Error ? err : String(err), stack: (err as Error)?.stack });
     const words = refusalWords(lang, ce); // the incident id stays out of the words: it is in `incident`
     sendProblem(res, status, ce.kind, words.detail, { title: words.title, code: ce.code, lang, incident });
     return;
   }
   // 4xx carry the machine-readable details (guard, REQ, fields).
-  const extra = ce.details ? pick(ce.details, ["guard", "requirement", "rule", "registerStatus", "pair"]) : undefined;
+  const named = ce.details ? pick(ce.details, ["guard", "requirement", "rule", "registerStatus", "pair"]) : undefined;
+  // A refusal names its REQ: from the details, else as its (English) message names it.
+  const req = (ce.details?.requirement as string | undefined) ?? /REQ-\d{2}(?:, REQ-\d{2})*/.exec(ce.message)?.[0];
+  const extra = req && !named?.requirement ? { ...named, requirement: req } : named;
   // REQ-27: the request log names why it was refused (in English, for the auditor).
   const rule = ce.details?.rule ?? ce.details?.guard; // the rule a refusal names (a workflow guard is one)
   res.locals.refusal = { kind: ce.kind, code: ce.code, ...(ce.details ? pick(ce.details, ["guard", "requirement"]) : {}), ...(rule ? { rule } : {}), detail: ce.message.slice(0, 300) };
@@ -100,7 +103,7 @@ export function errorHandler(err: unknown, req: Request, res: Response, _next: N
   const detail = errors ? [words.detail, ...errors.map((x) => x.detail)].join(" ") : words.detail;
   sendProblem(res, status, ce.kind, detail, {
     title: words.title, ...machine, ...extra, ...(rule && !extra?.rule ? { rule } : {}),
-    ...(ce.details?.requirement ? { req: ce.details.requirement } : {}),
+    ...(req ? { req } : {}),
     ...(errors ? { field: errors[0]!.field, errors } : {}),
   });
 }
