@@ -301,7 +301,7 @@ describe(`delivery/outbox over SMTP, SMS gateway and print files (REQ-15) [${bac
     for (const bad of [{ phone: "0701234567" }, { phone: "+0701234567" }, { postalAddress: "Storgatan 7" }, { postalAddress: "a\nb\nc\nd\ne\nf\ng" }]) {
       const r = await call("POST", `/api/v1/organisations/${orgId}/people`, { nationalId: "197599999999", name: "Bad Contact", ...bad }, staff);
       expect(r.status, JSON.stringify(bad)).to.equal(400);
-      expect([r.body.code, r.body.field], JSON.stringify(bad)).to.be.oneOf([["validation.invalid-body", "phone"], ["validation.invalid-body", "postalAddress"], ["person.phone-format", undefined], ["person.postal-address-format", undefined]]);
+      expect(JSON.stringify([r.body.code, r.body.field ?? null]), JSON.stringify(bad)).to.be.oneOf([["validation.invalid-body", "phone"], ["validation.invalid-body", "postalAddress"], ["person.phone-format", null], ["person.postal-address-format", null]].map((x) => JSON.stringify(x)));
       expect(r.body.detail).to.match(/phone number is written in international form|postal address has 2 to 6 lines/);
     }
   });

@@ -372,7 +372,7 @@ describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () 
     problem(await post(h2.card.serial, "resume"), 409); // not suspended
 
     // Revoke with a reason; one a holder may not give is refused.
-    expect(problem(await post(h2.card.serial, "revoke", { reason: "affiliationChanged" }), 422)).to.deep.include({ code: "revocation.holder-reason", detail: "You can ask for suspension (temporary), key compromise (the card is lost or stolen), no reason given or replaced by a new card." });
+    expect(problem(await post(h2.card.serial, "revoke", { reason: "affiliationChanged" }), 422)).to.deep.include({ code: "revocation.holder-reason", detail: "You can ask for suspension (temporary), key compromise (the card is lost or stolen), no reason given, or replaced by a new card." });
     await ok(post(h2.card.serial, "revoke", { reason: "superseded" }));
     await ocsp(h2.card, /: revoked[\s\S]*Reason: superseded/);
     // Report lost: revoked keyCompromise.
