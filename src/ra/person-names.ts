@@ -77,7 +77,8 @@ export class PersonNames {
       if (p.id !== reader.personId) named.push(p);
     }
     // REQ-27: each person whose name (and identify-screen data) left the service in this answer.
-    for (const p of named) await this.deps.audit(this.event(reader, p, via, o.detail === true));
+    // One event per person, written together (the commit queue groups them into one transaction).
+    await Promise.all(named.map((p) => this.deps.audit(this.event(reader, p, via, o.detail === true))));
     return out;
   }
 
