@@ -41,7 +41,7 @@ export class CardActivation {
 
   /** The transport PIN is replaced by the holder's own; the new PIN is verified at once. */
   async replaceTransportPin(transportPin: string, newPin: string): Promise<void> {
-    if (transportPin === newPin) throw new CaError("invalid-input", "the new PIN must differ from the transport PIN (REQ-16)");
+    if (transportPin === newPin) throw new CaError("invalid-input", "the new PIN must differ from the transport PIN (REQ-16)", undefined, { code: "card.pin-same-as-transport" });
     await this.piv.changeReference("pin", transportPin, newPin);
     await this.piv.verifyPin(newPin);
   }

@@ -1,3 +1,4 @@
+import { templateBody } from "../shared/message-template.js";
 import { X509Certificate } from "node:crypto";
 import { CaError } from "../shared/ca-error.js";
 import type { Clock } from "../shared/clock.js";
@@ -31,7 +32,7 @@ export class CardLifecycle {
   }
 
   private known(record: CardRecord | undefined, serial: string): CardRecord {
-    if (!record || record.state === "retired") throw new CaError("not-found", `card ${serial} is not a card we personalised`);
+    if (!record || record.state === "retired") throw new CaError("not-found", `card ${serial} is not a card we personalised`, undefined, { code: "card.unknown" });
     return record;
   }
 
@@ -40,7 +41,7 @@ export class CardLifecycle {
   }
 
   private puk(card: CardRecord): string {
-    if (!card.pukSealed) throw new CaError("not-found", `no PUK on record for card ${card.cardSerial}`);
+    if (!card.pukSealed) throw new CaError("not-found", `no PUK on record for card ${card.cardSerial}`, undefined, { code: "card.no-puk" });
     return Buffer.from(this.deps.sealer.open(card.pukSealed, `${card.id}:puk`)).toString("ascii");
   }
 
@@ -69,7 +70,7 @@ export class CardLifecycle {
     const triesBefore = (await piv.pinTriesLeft()) ?? "verified";
     const pin = randomDigits(this.deps.random, pinLength);
     await piv.unblockPin(this.puk(card), pin);
-    const letter: HolderLetter = { id: newId(this.deps.random), personId: card.holderPersonId, channel: pinChannel, kind: "unblock-pin", secret: true, at: this.deps.clock.now(), subject: "Your card was unblocked: new PIN", body: `New PIN for your card ${serial}: ${pin}.` };
+    const letter: HolderLetter = { id: newId(this.deps.random), personId: card.holderPersonId, channel: pinChannel, kind: "unblock-pin", secret: true, at: this.deps.clock.now(), subject: "Your card was unblocked: new PIN", body: templateBody("unblock-pin", { cardSerial: serial, pin }) };
     const next: CardRecord = { ...card, pinState: "reset" };
     await this.deps.ledger.save(next, this.event(next, actor, "card.unblock", { cardSerial: serial, triesBefore, newPin: `random, sent by ${pinChannel}` }), letter);
     return { cardSerial: serial, triesBefore };
@@ -82,7 +83,7 @@ export class CardLifecycle {
   async changePin(channel: CardChannel, actor: string, oldPin: string, newPin: string, forOrder?: string): Promise<{ cardSerial: string; orderId: string; certSerial?: string }> {
     const { piv, serial, record } = await this.open(channel);
     const card = this.known(record, serial);
-    if (forOrder !== undefined && card.orderId !== forOrder) throw new CaError("conflict", `the card in the reader (${serial}) was not made for order ${forOrder}`);
+    if (forOrder !== undefined && card.orderId !== forOrder) throw new CaError("conflict", `the card in the reader (${serial}) was not made for order ${forOrder}`, undefined, { code: "card.other-order" });
     await piv.changeReference("pin", oldPin, newPin);
     const next: CardRecord = { ...card, pinState: "holder-set" };
     await this.deps.ledger.save(next, this.event(next, actor, "card.pin.change", { cardSerial: serial, from: card.pinState }));
@@ -95,7 +96,7 @@ export class CardLifecycle {
    */
   async reportLost(orderId: string, actor: string): Promise<{ cardSerial: string; revoked?: string }> {
     const card = await this.deps.ledger.byOrder(orderId);
-    if (!card || card.state === "retired" || card.state === "lost") throw new CaError("not-found", `no card in use for order ${orderId}`);
+    if (!card || card.state === "retired" || card.state === "lost") throw new CaError("not-found", `no card in use for order ${orderId}`, undefined, { code: "card.none-for-order" });
     if (card.certSerial) await this.deps.production.revoke(card.certSerial, "keyCompromise");
     const { managementKeySealed: _m, managementKeyNextSealed: _n, pukSealed: _p, ...rest } = card;
     const next: CardRecord = { ...rest, state: "lost" };

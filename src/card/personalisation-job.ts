@@ -1,3 +1,4 @@
+import { templateBody } from "../shared/message-template.js";
 import { X509Certificate, createHash, createPublicKey, verify } from "node:crypto";
 import { CaError } from "../shared/ca-error.js";
 import type { Clock } from "../shared/clock.js";
@@ -83,7 +84,7 @@ export class PersonalisationJob {
         await piv.select(); // a failed authentication leaves the card in a state to start over
       }
     }
-    throw new CaError("unauthorized", `no known management key opens this card (tried ${candidates.map((c) => c.source).join(", ")}): ${(last as Error)?.message}`);
+    throw new CaError("unauthorized", `no known management key opens this card (tried ${candidates.map((c) => c.source).join(", ")}): ${(last as Error)?.message}`, undefined, { code: "card.unknown-management-key" });
   }
 
   /** The card's PIV attestation for the key in `slot` and its f9 certificate; undefined when the card has no attestation. */
@@ -105,11 +106,11 @@ export class PersonalisationJob {
     if (!cardSerial) throw new CaError("invalid-input", "the card has neither a serial number nor a CHUID GUID to tell it apart");
     const known = await ledger.byCardSerial(cardSerial);
     // REQ-12: one holder per card. A live card of another holder is not overwritten; the same holder's card may be renewed.
-    if (known?.state === "lost") throw new CaError("forbidden", `card ${cardSerial} was reported lost; it is not personalised again`);
+    if (known?.state === "lost") throw new CaError("forbidden", `card ${cardSerial} was reported lost; it is not personalised again`, undefined, { code: "card.reported-lost" });
     if (known && known.state === "personalised" && known.holderPersonId !== order.holderPersonId)
-      throw new CaError("conflict", `card ${cardSerial} belongs to another holder's live eID; retire it first`);
+      throw new CaError("conflict", `card ${cardSerial} belongs to another holder's live eID; retire it first`, undefined, { code: "card.in-use" });
     if (known && known.state === "personalising" && known.orderId !== orderId)
-      throw new CaError("conflict", `card ${cardSerial} is being personalised for order ${known.orderId}`);
+      throw new CaError("conflict", `card ${cardSerial} is being personalised for order ${known.orderId}`, undefined, { code: "card.busy-for-other-order" });
     const renewing = known?.state === "personalised" ? known : undefined;
     let card: CardRecord = {
       id: known && known.state !== "retired" ? known.id : newId(random), cardSerial, atr: Buffer.from(channel.atr).toString("hex"), orderId, holderPersonId: order.holderPersonId, state: "personalising",
@@ -188,9 +189,8 @@ export class PersonalisationJob {
       const letter: HolderLetter = {
         id: newId(random), personId: order.holderPersonId, channel: policy.pinChannel, kind: "initial-pin", secret: true, at: this.deps.clock.now(),
         subject: pinState === "transport" ? "Your new card: transport PIN" : "Your new card: PIN",
-        body: pinState === "transport"
-          ? `Transport PIN for your card ${cardSerial}: ${pin}. You replace it with a PIN of your own when you activate the card.`
-          : `PIN for your card ${cardSerial}: ${pin}. Keep it apart from the card.`,
+        // Written in the holder's language when sent (locales/<lang>/notifications.json).
+        body: templateBody(pinState === "transport" ? "initial-pin.transport" : "initial-pin.random", { cardSerial, pin }),
       };
       card = { ...card, state: "personalised", roundTrips: piv.roundTrips };
       await ledger.save(card, this.event(card, actor, "card.personalise", "success", {
@@ -213,7 +213,7 @@ export class PersonalisationJob {
       const { certSerial: _c, ...rest } = card;
       card = { ...(issued ? rest : card), state: "failed", error: why + undone, roundTrips: piv.roundTrips };
       await ledger.save(card, this.event(card, actor, "card.personalise", "failure", { order: orderId, cardSerial, error: why + undone, roundTrips: piv.roundTrips })).catch(() => undefined);
-      throw e instanceof CaError ? new CaError(e.kind, `personalisation of card ${cardSerial} failed: ${why}${undone}`, e.details) : e;
+      throw e instanceof CaError ? new CaError(e.kind, `personalisation of card ${cardSerial} failed: ${why}${undone}`, e.details, { code: e.code, params: e.params }) : e;
     }
   }
 }

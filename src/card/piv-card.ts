@@ -27,7 +27,7 @@ const slotByte = (s: Slot) => parseInt(s, 16);
 
 /** SP 800-73-4 part 2 3.2.1: PIN (6-8 digits here), padded with FF to 8 bytes. */
 function pinBlock(pin: string, what: string): Uint8Array {
-  if (!/^[0-9]{6,8}$/.test(pin)) throw new CaError("invalid-input", `${what} must be 6 to 8 digits`);
+  if (!/^[0-9]{6,8}$/.test(pin)) throw new CaError("invalid-input", `${what} must be 6 to 8 digits`, undefined, { code: "card.pin-format" });
   const b = new Uint8Array(8).fill(0xff);
   b.set(Buffer.from(pin, "ascii"));
   return b;

@@ -9,6 +9,9 @@ import type { Evidence } from "../audit/evidence.js";
 import type { ConformanceReport } from "../audit/report.js";
 import type { AuditTrail } from "./audit.js";
 import type { Runtime } from "./runtime.js";
+import { evidencePersonIds, namedEvidence } from "./evidence-names.js";
+import { KnexDirectoryStore } from "../store/directory.store.js";
+import { fieldCipher } from "./data-keys.js";
 
 const DAY = 86_400_000;
 
@@ -33,7 +36,7 @@ export function auditAccess(rt: Runtime, trail: AuditTrail, policy: AuditAccessP
     if (reader.kind === "host") return undefined;
     requireRole(reader.actor, ["auditor"], what);
     if (reader.actor.serviceOwnerStaff) return undefined;
-    if (!reader.actor.organisationId) throw new CaError("forbidden", `${what}: an auditor without an organisation sees nothing (rule auditor-scope, REQ-23)`, { rule: "auditor-scope", requirement: "REQ-23" });
+    if (!reader.actor.organisationId) throw new CaError("forbidden", `${what}: an auditor without an organisation sees nothing (rule auditor-scope, REQ-23)`, { rule: "auditor-scope", requirement: "REQ-23" }, { code: "audit.no-organisation" });
     return reader.actor.organisationId;
   };
   const record = (reader: AuditReader, objectType: string, objectId: string, details: Record<string, unknown>) => recordAuditEvent(rt.db, {
@@ -41,22 +44,27 @@ export function auditAccess(rt: Runtime, trail: AuditTrail, policy: AuditAccessP
     ...(reader.kind === "actor" && reader.actor.organisationId ? { organisationId: reader.actor.organisationId } : {}),
     details: { ...details, requirement: "REQ-27", ...(reader.kind === "actor" && reader.actor.credentialSerial ? { credential: reader.actor.credentialSerial } : {}) },
   });
+  let dir: Promise<KnexDirectoryStore> | undefined;
+  const directory = () => (dir ??= fieldCipher(rt).then((cipher) => new KnexDirectoryStore(rt.db, rt.readDb, cipher)));
   return {
     policy,
     async evidence(serial, reader) {
       const scope = scopeOf(reader, "reading audit evidence");
       if (scope !== undefined && (await trail.organisationOf(serial)) !== scope)
-        throw new CaError("forbidden", `certificate ${serial} was not issued for your organisation's orders: an organisation's auditor reads only its own evidence (rule auditor-scope, REQ-23, REQ-31)`, { rule: "auditor-scope", requirement: "REQ-23" });
-      const e = await trail.evidence(serial);
-      await record(reader, "certificate", serial.toLowerCase(), { what: "audit evidence (holder and officer names)", scope: scope ?? "all" });
+        throw new CaError("forbidden", `certificate ${serial} was not issued for your organisation's orders: an organisation's auditor reads only its own evidence (rule auditor-scope, REQ-23, REQ-31)`, { rule: "auditor-scope", requirement: "REQ-23" }, { code: "audit.other-organisation" });
+      const raw = await trail.evidence(serial);
+      // REQ-27: names where a person reads the evidence, for the people of the reader's organisation (all for the host and the service owner's auditors).
+      const people = await (await directory()).people(evidencePersonIds(raw));
+      const e = namedEvidence(raw, people, (organisationId) => scope === undefined || scope === organisationId);
+      await record(reader, "certificate", serial.toLowerCase(), { what: "audit evidence (holder and officer names)", scope: scope ?? "all", named: Object.values(e.people).filter((p) => p.name).length });
       return e;
     },
     async report(from, to, reader) {
       const scope = scopeOf(reader, "the conformance report");
-      if (!(to > from)) throw new CaError("invalid-input", "the report period must end after it starts");
+      if (!(to > from)) throw new CaError("invalid-input", "the report period must end after it starts", undefined, { code: "audit.report-dates" });
       const days = (to.getTime() - from.getTime()) / DAY;
       if (days > policy.report.maxPeriodDays)
-        throw new CaError("invalid-input", `a report covers at most ${policy.report.maxPeriodDays} days (asked: ${Math.ceil(days)}); ask for several periods (rule report-period, ${policy.id}@${policy.version}, REQ-31)`, { rule: "report-period", requirement: "REQ-31" });
+        throw new CaError("invalid-input", `a report covers at most ${policy.report.maxPeriodDays} days (asked: ${Math.ceil(days)}); ask for several periods (rule report-period, ${policy.id}@${policy.version}, REQ-31)`, { rule: "report-period", requirement: "REQ-31" }, { code: "audit.report-too-long", params: { days: policy.report.maxPeriodDays } });
       const r = await trail.report(from, to, scope ? { organisationId: scope } : {});
       await record(reader, "audit-report", `${from.toISOString()}/${to.toISOString()}`.slice(0, 128), { what: "conformance report (officer activity)", scope: scope ?? "all", issued: r.issued.total });
       return { ...r, scope: { organisationId: scope ?? null } };

@@ -38,7 +38,8 @@ async function call(base: URL, ca: string, id: ClientIdentity, pin: string | und
       res.on("data", (d) => (text += d));
       res.on("end", () => {
         const json = text ? JSON.parse(text) : undefined;
-        if ((res.statusCode ?? 500) >= 400) reject(new CaError(res.statusCode === 422 ? "policy-violation" : res.statusCode === 409 ? "conflict" : res.statusCode === 403 ? "forbidden" : res.statusCode === 401 ? "unauthorized" : "unavailable", `${method} ${path}: ${json?.detail ?? json?.title ?? res.statusCode}`));
+        if ((res.statusCode ?? 500) >= 400) reject(new CaError(res.statusCode === 422 ? "policy-violation" : res.statusCode === 409 ? "conflict" : res.statusCode === 403 ? "forbidden" : res.statusCode === 401 ? "unauthorized" : "unavailable", `${method} ${path}: ${json?.detail ?? json?.title ?? res.statusCode}`, undefined,
+          typeof json?.code === "string" ? { code: json.code, ...(json.params && typeof json.params === "object" ? { params: json.params } : {}) } : undefined));
         else resolve(json);
       });
     });

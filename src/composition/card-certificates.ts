@@ -12,7 +12,7 @@ import { LinkedConflict, type KnexLinkedWrites } from "../store/linked-writes.js
 import { isUniqueViolation } from "../store/database.js";
 
 /** The order changed under a linked write: final for this attempt (no new serial is drawn for it). */
-const orderChanged = () => new CaError("conflict", "the order changed while its certificate was being written; read it again", { final: true });
+const orderChanged = () => new CaError("conflict", "the order changed while its certificate was being written; read it again", { final: true }, { code: "order.changed-meanwhile" });
 
 /**
  * The RA's narrow CA port over the CA core: issue from the order's profile, revoke, suspend,

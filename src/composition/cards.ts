@@ -31,12 +31,12 @@ export interface Cards {
  */
 export function cardProduction(_rt: Runtime, ra: Ra, actor: Actor): CardProduction {
   if (actor.kind !== "officer" || !actor.personId || !actor.credentialSerial && !actor.organisationId)
-    throw new CaError("unauthorized", "the card station acts only as an authenticated officer (REQ-22)");
+    throw new CaError("unauthorized", "the card station acts only as an authenticated officer (REQ-22)", undefined, { code: "card.station-officer-needed" });
   return {
     async order(orderId) {
       const o = await ra.orderStore.load(orderId);
-      if (!o) throw new CaError("not-found", `no order ${orderId}`);
-      if (o.state !== "IN_PRODUCTION") throw new CaError("conflict", `order ${orderId} is ${o.state}; only an order in production gets a card`, { state: o.state });
+      if (!o) throw new CaError("not-found", `no order ${orderId}`, undefined, { code: "order.not-found" });
+      if (o.state !== "IN_PRODUCTION") throw new CaError("conflict", `order ${orderId} is ${o.state}; only an order in production gets a card`, { state: o.state }, { code: "order.action-not-in-state", params: { action: "produce", state: o.state } });
       const w = ra.orders.workflow(o.workflowId);
       return { orderId, holderPersonId: o.applicantPersonId, loa: w.loa, policy: { ...w.card, pinChannel: w.delivery.pin } }; // REQ-15: the PIN by the workflow's PIN channel
     },
@@ -111,7 +111,7 @@ export function cardStation(rt: Runtime, ra: Ra): { readers(): Promise<unknown>;
   return {
     readers: listReaders,
     async personalise(orderId, actor, reader) {
-      if (busy) throw new CaError("conflict", "the card station is personalising another card; try again when it is done");
+      if (busy) throw new CaError("conflict", "the card station is personalising another card; try again when it is done", undefined, { code: "card.station-busy" });
       busy = true;
       const cards = openCards(rt, ra, actor);
       const steps: string[] = [];

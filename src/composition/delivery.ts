@@ -1,3 +1,4 @@
+import { languageOfCountry } from "../i18n/languages.js";
 import { readFileSync } from "node:fs";
 import { CaError } from "../shared/ca-error.js";
 import { newId } from "../shared/ids.js";
@@ -49,10 +50,12 @@ export function deliveryChannels(c: DeliveryConfig): DeliveryChannel[] {
 export function directoryRecipients(ra: Ra): Recipients {
   return {
     async address(personId: string, channel: DeliveryChannelName) {
-      const p = await ra.directory.person(personId);
-      if (!p || p.unboundAt) return undefined;
+      const bound = await ra.directory.personWithOrganisation(personId);
+      if (!bound || bound.person.unboundAt) return undefined;
+      const p = bound.person;
       const address = channel === "email" ? p.email : channel === "sms" ? p.phone : p.postalAddress;
-      return address ? { name: p.name, address } : undefined;
+      // The person's language chosen at binding, else the organisation's country's (SE sv, DK da, else en).
+      return address ? { name: p.name, address, language: p.language ?? languageOfCountry(bound.organisation.country) } : undefined;
     },
   };
 }

@@ -15,7 +15,10 @@ function readable(raw: Buffer): string {
   const head = split < 0 ? text : text.slice(0, split);
   let body = split < 0 ? "" : text.slice(split).replace(/^\r?\n\r?\n/, "");
   if (/^Content-Transfer-Encoding:\s*quoted-printable/im.test(head)) body = body.replace(/=\r?\n/g, "").replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
-  const pick = (h: string) => new RegExp(`^${h}:.*$`, "im").exec(head)?.[0] ?? "";
+  // RFC 2047 encoded words (a subject in Swedish or Danish) as text.
+  const words = (v: string) => v.replace(/=\?utf-8\?([QB])\?([^?]*)\?=\s*/gi, (_m, enc: string, t: string) =>
+    enc.toUpperCase() === "B" ? Buffer.from(t, "base64").toString("utf8") : Buffer.from(t.replace(/_/g, " ").replace(/=([0-9A-Fa-f]{2})/g, (_x, h: string) => String.fromCharCode(parseInt(h, 16))), "latin1").toString("utf8"));
+  const pick = (h: string) => words(new RegExp(`^${h}:.*(?:\r?\n[ \t].*)*`, "im").exec(head)?.[0]?.replace(/\r?\n[ \t]+/g, " ") ?? "");
   return [pick("From"), pick("To"), pick("Subject"), pick("Date"), "", Buffer.from(body, "latin1").toString("utf8")].join("\n").replace(/\r\n/g, "\n");
 }
 

@@ -1,3 +1,4 @@
+import { parseTemplateBody } from "../shared/message-template.js";
 import { CaError } from "../shared/ca-error.js";
 import type { Actor } from "../ra/order.js";
 import { humanIdOf } from "../ra/human.js";
@@ -38,7 +39,8 @@ export async function demoOrderInProduction(rt: Runtime, ra: Ra, input: {
   const [o1, o2, , approver] = officers as [Actor, Actor, Actor, Actor];
   const workflow = ra.orders.workflow(input.workflowId ?? "loa3-card-order");
   const o = await ra.orders.create(o1, { personId: holder.id, workflowId: workflow.id, nationalId: input.holder.nationalId });
-  const token = input.termsToken ? await input.termsToken(o.id) : /token: ([A-Z0-9]+)/.exec(String((await ra.outbox.recent({ personId: holder.id, limit: 1 }))[0]?.body))?.[1];
+  const stored = String((await ra.outbox.recent({ personId: holder.id, limit: 1 }))[0]?.body);
+  const token = input.termsToken ? await input.termsToken(o.id) : parseTemplateBody(stored)?.params.token ?? /token: ([A-Z0-9]+)/.exec(stored)?.[1];
   if (!token) throw new CaError("internal", "the applicant's token is not in the outbox");
   await ra.orders.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: token, termsVersion: rt.config.ra.termsVersion, accepted: true });
   const doc = { type: "passport", number: `DM${input.orgNumber}`, expires: new Date(until.getTime() + 3650 * 86_400_000) };

@@ -13,7 +13,7 @@ function watchedJson<T>(path: string, parse: (doc: any) => T): () => T {
     try {
       st = statSync(path);
     } catch {
-      throw new CaError("unavailable", `register file ${path} is missing`);
+      throw new CaError("unavailable", `register file ${path} is missing`, undefined, { code: "register.unavailable" });
     }
     if (!cache || cache.mtimeMs !== st.mtimeMs) {
       let doc: unknown;

@@ -40,7 +40,9 @@ export function raApiClient(opts: { url: string; cert: Buffer; key: Buffer; ca?:
             const status = res.statusCode ?? 0;
             if (status >= 200 && status < 300) return resolve(json);
             const kind = KIND[status] ?? (status >= 500 ? "unavailable" : "invalid-input");
-            reject(new CaError(kind, `RA API ${method} ${path}: ${status} ${json?.detail ?? text.slice(0, 200)}`, { ...(json?.guard ? { guard: json.guard } : {}), ...(json?.requirement ? { requirement: json.requirement } : {}) }));
+            reject(new CaError(kind, `RA API ${method} ${path}: ${status} ${json?.detail ?? text.slice(0, 200)}`, { ...(json?.guard ? { guard: json.guard } : {}), ...(json?.requirement ? { requirement: json.requirement } : {}), ...(json?.rule ? { rule: json.rule } : {}) },
+              // The RA's refusal code travels on: the station's own answer says it in words too.
+              typeof json?.code === "string" ? { code: json.code, ...(json.params && typeof json.params === "object" ? { params: json.params } : {}) } : undefined));
           });
         });
         req.on("timeout", () => req.destroy(new Error("timed out")));
@@ -61,7 +63,7 @@ export function raApiCardProduction(client: RaApiClient, _rt: Runtime, workflows
   return {
     async order(orderId): Promise<ProductionOrder> {
       const o = await client.call("GET", `/orders/${orderId}`);
-      if (o.state !== "IN_PRODUCTION") throw new CaError("conflict", `order ${orderId} is ${o.state}; only an order in production gets a card`, { state: o.state });
+      if (o.state !== "IN_PRODUCTION") throw new CaError("conflict", `order ${orderId} is ${o.state}; only an order in production gets a card`, { state: o.state }, { code: "order.action-not-in-state", params: { action: "produce", state: o.state } });
       const w = workflows.get(o.workflow);
       if (!w) throw new CaError("config", `order ${orderId} follows workflow '${o.workflow}', which this station does not have in its policies`);
       return { orderId, holderPersonId: o.applicantId, loa: w.loa, policy: { ...w.card, pinChannel: w.delivery.pin } }; // REQ-15: the PIN by the workflow's PIN channel

@@ -18,6 +18,8 @@ import { KnexLinkedWrites } from "../store/linked-writes.js";
 import type { CardCertificates, DocumentRegister, PopulationRegister } from "../ra/ports.js";
 import { KnexOrderStore } from "../store/order.store.js";
 import { KnexDirectoryStore } from "../store/directory.store.js";
+import { recordAuditEvent } from "../store/commit-queue.js";
+import { PersonNames } from "../ra/person-names.js";
 import { KnexRevocationRequestStore } from "../store/revocation-request.store.js";
 import { KnexOutboxStore } from "../store/outbox.store.js";
 import type { FieldCipher } from "../store/field-cipher.js";
@@ -50,6 +52,8 @@ export interface Ra {
   readonly grants: RoleGrants;
   readonly expiry: ExpiryScheduler;
   readonly resolver: CredentialResolver;
+  /** REQ-27: names for entitled readers, each read audited as personal-data access. */
+  readonly names: PersonNames;
   /** REQ-16: activation challenges and the card station's record of the transport PIN change. */
   readonly activation: ActivationDesk;
   /** Production as one crash-safe saga; its recovery runs at start and periodically. */
@@ -91,6 +95,7 @@ export async function openRa(rt: Runtime, opts: { register?: PopulationRegister;
     onboarding: new Onboarding({ directory, hasher, clock, random, grants, desk }),
     expiry: new ExpiryScheduler({ orders: orderStore, service: orders, certs, workflows, clock }),
     resolver: new CredentialResolver({ certs, directory, orders: orderStore, workflows, clock }),
+    names: new PersonNames({ directory, clock, random, audit: (e) => recordAuditEvent(rt.db, e) }),
   };
 }
 

@@ -281,7 +281,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       const self = openSelfService(runtime, ra); // applicant and holder pages
       const auditReads = auditAccess(runtime, trail); // REQ-23/27/31: scoped, capped, audited
       const app = buildRaApp({
-        resolve: (serial, der) => ra.resolver.resolve(serial, der), onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk, activation: ra.activation, grants: ra.grants, applicant: self.applicant, holder: self.holder,
+        resolve: (serial, der) => ra.resolver.resolve(serial, der), names: ra.names, directory: ra.directory, onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk, activation: ra.activation, grants: ra.grants, applicant: self.applicant, holder: self.holder,
         audit: (e) => recordAuditEvent(runtime.db, e), evidence: (serial, reader) => auditReads.evidence(serial, { kind: "actor", actor: reader }), report: (from, to, reader) => auditReads.report(from, to, { kind: "actor", actor: reader }),
         timeline: async (orderId) => (await trail.store.forObject("order", orderId)).map((e) => ({ at: e.at, actor: e.actor, action: e.action, outcome: e.outcome, policy: e.policy })),
         cardStation: cardStation(runtime, ra), delivery: d,

@@ -1,3 +1,4 @@
+import { notificationWords } from "../i18n/notification-words.js";
 import type { Clock } from "../shared/clock.js";
 import type { Random } from "../shared/random.js";
 import { newId } from "../shared/ids.js";
@@ -102,7 +103,9 @@ export class DeliveryWorker {
       return { kind: "dead", at: this.deps.clock.now(), error: NO_ADDRESS[row.channel] };
     }
     try {
-      await channel.send({ id: row.id, kind: row.kind, to, subject: row.subject, body: row.body, createdAt: row.createdAt });
+      // Written in the recipient's language at send time, like their address (locales/<lang>/notifications.json).
+      const words = notificationWords(to.language, row);
+      await channel.send({ id: row.id, kind: row.kind, to, subject: words.subject, body: words.body, createdAt: row.createdAt, language: words.language });
     } catch (e) {
       return this.failed(row, policy, e);
     }

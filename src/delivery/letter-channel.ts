@@ -1,3 +1,4 @@
+import { letterWords } from "../i18n/notification-words.js";
 import PDFDocument from "pdfkit";
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -28,9 +29,9 @@ export function renderLetter(m: OutgoingMessage, sender: string): Promise<Buffer
     doc.fontSize(10).text(m.createdAt.toISOString().slice(0, 10), 56, 260, { align: "right" });
     doc.font("Helvetica-Bold").fontSize(13).text(m.subject, 56, 300);
     doc.moveDown().font("Helvetica").fontSize(11).text(m.body, { width: 480 });
-    if (m.kind !== "notice")
-      doc.moveDown(2).fontSize(9).fillColor("#444").text("This letter holds a secret for you alone. Keep it apart from your card and destroy it once you have used it.", { width: 480 });
-    doc.fontSize(8).fillColor("#666").text(`Reference ${m.id}`, 56, 780);
+    const words = letterWords(m.language, m.id);
+    if (m.kind !== "notice") doc.moveDown(2).fontSize(9).fillColor("#444").text(words.secretNote, { width: 480 });
+    doc.fontSize(8).fillColor("#666").text(words.reference, 56, 780);
     doc.end();
   });
 }

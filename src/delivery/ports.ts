@@ -32,6 +32,8 @@ export interface Recipient {
   readonly name: string;
   /** E-mail address, E.164 phone number or postal address (lines separated by \n), by channel. */
   readonly address: string;
+  /** The language the message is written in (en, sv, da; else English). */
+  readonly language?: string;
 }
 
 /** What a channel sends. `id` is the idempotency key (SMTP Message-ID, the gateway's Idempotency-Key). */
@@ -42,6 +44,8 @@ export interface OutgoingMessage {
   readonly subject: string;
   readonly body: string;
   readonly createdAt: Date;
+  /** The language subject and body are written in (a letter's fixed lines follow it). */
+  readonly language?: string;
 }
 
 /** A channel's refusal. `permanent`: trying again cannot help (a 4xx from the gateway, a rejected address). */

@@ -75,16 +75,16 @@ export function applicantRoutes(access: ApplicantAccess): Router {
       let session: ApplicantSession | undefined;
       if (route.session) {
         session = await access.session(cookieOf(req, APPLICANT_COOKIE) ?? "");
-        if (!session) throw new CaError("unauthorized", "no applicant session, or it has ended: open the link from your message again (it works once), or contact your registration office");
+        if (!session) throw new CaError("unauthorized", "no applicant session, or it has ended: open the link from your message again (it works once), or contact your registration office", undefined, { code: "applicant.no-session" });
         if (req.method !== "GET") {
           const token = req.headers["x-csrf-token"];
-          if (typeof token !== "string" || !session.csrfMatches(token)) throw new CaError("forbidden", "missing or wrong CSRF token (X-CSRF-Token)");
+          if (typeof token !== "string" || !session.csrfMatches(token)) throw new CaError("forbidden", "missing or wrong CSRF token (X-CSRF-Token)", undefined, { code: "session.csrf" });
         }
       }
       if (route.method === "delete") await access.close(cookieOf(req, APPLICANT_COOKIE) ?? "");
       const body = req.body === undefined ? {} : req.body;
       if (route.body) validateBody(route.body, body);
-      else if (req.headers["content-length"] && req.headers["content-length"] !== "0") throw new CaError("invalid-input", `${route.method.toUpperCase()} ${route.path} takes no body`);
+      else if (req.headers["content-length"] && req.headers["content-length"] !== "0") throw new CaError("invalid-input", `${route.method.toUpperCase()} ${route.path} takes no body`, undefined, { code: "request.no-body-expected" });
       const out = await route.handle({ session, body, ip: req.socket.remoteAddress ?? "", res }, access);
       if (out === undefined) res.status(route.status ?? 204).end();
       else res.status(route.status ?? 200).json(out);

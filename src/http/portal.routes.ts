@@ -139,11 +139,11 @@ export function sessionGuard(sessions: PortalSessions) {
     // The applicant's routes take no client certificate: an officer's cookie in the same browser is not theirs to judge.
     if (!id || req.path.startsWith("/applicant/")) return next();
     sessions.use(id).then((s) => {
-      if (!s) return next(new CaError("unauthorized", "the portal session has expired; sign in again with your card"));
-      if (peerSerial(req) !== s.credential) return next(new CaError("unauthorized", "the portal session belongs to another client certificate"));
+      if (!s) return next(new CaError("unauthorized", "the portal session has expired; sign in again with your card", undefined, { code: "session.expired" }));
+      if (peerSerial(req) !== s.credential) return next(new CaError("unauthorized", "the portal session belongs to another client certificate", undefined, { code: "session.other-certificate" }));
       if (req.method !== "GET" && req.method !== "HEAD") {
         const token = req.headers["x-csrf-token"];
-        if (typeof token !== "string" || !s.csrfMatches(token)) return next(new CaError("forbidden", "missing or wrong CSRF token (X-CSRF-Token)"));
+        if (typeof token !== "string" || !s.csrfMatches(token)) return next(new CaError("forbidden", "missing or wrong CSRF token (X-CSRF-Token)", undefined, { code: "session.csrf" }));
       }
       res.locals.sessionKind = s.kind; // the route checks it is of its kind (officer portal or holder pages)
       next();
@@ -166,7 +166,7 @@ export function portalRoutes(assetsDir: string, sessions: PortalSessions, deps: 
   r.get(["/portal", "/portal/"], (_req, res) => res.sendFile(join(assetsDir, "index.html")));
   r.get("/portal/assets/:file", (req, res, next) => {
     const f = String(req.params.file);
-    if (!ASSETS.has(f)) return next(new CaError("not-found", `no asset ${f}`));
+    if (!ASSETS.has(f)) return next(new CaError("not-found", `no asset ${f}`, undefined, { code: "request.no-route" }));
     res.sendFile(join(assetsDir, f));
   });
   sessionRoutes(r, "/portal/session", "officer", sessions, deps);

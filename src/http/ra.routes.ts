@@ -5,6 +5,9 @@ import { CaError } from "../shared/ca-error.js";
 import { addressIn, parseCidrs } from "../shared/cidr.js";
 import type { Actor, AuditEvent, Role } from "../ra/order.js";
 import type { Onboarding } from "../ra/onboarding.js";
+import { personLabel, type PersonNames } from "../ra/person-names.js";
+import { languageOfCountry } from "../i18n/languages.js";
+import type { DirectoryStore } from "../ra/directory.js";
 import type { ActionRequest, OrderService } from "../ra/order-service.js";
 import type { RevocationDesk } from "../ra/revocation-desk.js";
 import type { ActivationDesk } from "../ra/activation.js";
@@ -15,11 +18,16 @@ import type { OrderView } from "../ra/order.js";
 import { JsonStream } from "./json-stream.js";
 import { CHANNEL, DOCUMENT, ID, NATIONAL_ID, PHONE, POSTAL_ADDRESS, obj, requireJson, str, validateBody, type Schema } from "./validation.js";
 import { DELIVERY_ROUTES, type DeliveryDesk } from "./delivery.routes.js";
+import { PEOPLE_ROUTES, namedMe, namedOrder, namedOrders, namedTimeline } from "./people.routes.js";
 
 export interface RaApiDeps {
   /** REQ-22: the caller's identity from the verified client certificate (serial + DER), nothing else. */
   readonly resolve: (serial: string, der: Uint8Array) => Promise<{ actor: Actor; ipAllowList?: readonly string[] }>;
   readonly onboarding: Onboarding;
+  /** REQ-27: names for entitled callers, each read audited (src/ra/person-names.ts); without it the API shows no names. */
+  readonly names?: PersonNames;
+  /** The directory's reads the named views need (organisations for pickers, the caller's own record). */
+  readonly directory?: Pick<DirectoryStore, "organisation" | "organisations" | "person">;
   readonly orders: OrderService;
   readonly desk: RevocationDesk;
   /** REQ-16: activation challenges and the card station's transport PIN records. */
@@ -82,7 +90,7 @@ const doc = (d: { type: string; number: string; expires: string }) => ({ type: d
 function publicKeyFrom(v: string): Uint8Array {
   const m = /-----BEGIN PUBLIC KEY-----([\s\S]+?)-----END PUBLIC KEY-----/.exec(v);
   const der = Buffer.from(m ? m[1]!.replace(/\s+/g, "") : v, "base64");
-  if (der.length < 32 || der[0] !== 0x30) throw new CaError("invalid-input", "publicKey must be a SubjectPublicKeyInfo, PEM or base64 DER");
+  if (der.length < 32 || der[0] !== 0x30) throw new CaError("invalid-input", "publicKey must be a SubjectPublicKeyInfo, PEM or base64 DER", undefined, { code: "request.bad-public-key" });
   return new Uint8Array(der);
 }
 
@@ -90,7 +98,7 @@ function publicKeyFrom(v: string): Uint8Array {
 function certificateFrom(v: string, what: string): Uint8Array {
   const m = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(v);
   const der = Buffer.from(m ? m[1]!.replace(/\s+/g, "") : v, "base64");
-  if (der.length < 64 || der[0] !== 0x30) throw new CaError("invalid-input", `attestation.${what} must be a certificate, base64 DER or PEM`);
+  if (der.length < 64 || der[0] !== 0x30) throw new CaError("invalid-input", `attestation.${what} must be a certificate, base64 DER or PEM`, undefined, { code: "request.bad-attestation" });
   return new Uint8Array(der);
 }
 
@@ -130,21 +138,21 @@ const OFFICER_ACTIONS = ["identify", "approve", "start-production", "produce", "
 
 /** The RA API (under /api/v1): one table drives both routing and the OpenAPI document. */
 export const RA_ROUTES: readonly RaRoute[] = [
-  { method: "get", path: "/me", summary: "Who the client certificate says you are", auth: "officer", handle: async ({ actor }) => actor },
+  { method: "get", path: "/me", summary: "Who the client certificate says you are: with your name, label and organisation", auth: "officer", handle: async ({ actor }, d) => namedMe(d, actor) },
   { method: "get", path: "/workflows", summary: "The LoA workflows: accepted documents, identifications, control questions", auth: "officer", handle: async (_c, d) => d.orders.workflowSummaries() },
   {
     method: "get", path: "/audit/report", summary: "The conformance report for a period (?from=YYYY-MM-DD&to=YYYY-MM-DD), for auditors", auth: "officer", roles: ["auditor"],
     handle: async ({ actor, query }, d) => {
-      if (!d.report) throw new CaError("not-found", "the conformance report is not served here");
+      if (!d.report) throw new CaError("not-found", "the conformance report is not served here", undefined, { code: "service.not-here", params: { what: "report" } });
       const from = new Date(`${query.from ?? ""}T00:00:00Z`), to = new Date(`${query.to ?? ""}T00:00:00Z`);
-      if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || to <= from) throw new CaError("invalid-input", "from and to are dates (YYYY-MM-DD), to after from");
+      if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || to <= from) throw new CaError("invalid-input", "from and to are dates (YYYY-MM-DD), to after from", undefined, { code: "audit.report-dates" });
       return new JsonStream(await d.report(from, to, actor)); // streamed: a long period is a large answer
     },
   },
   {
     method: "get", path: "/audit/evidence/:serial", summary: "The story of one certificate and a verdict per policy rule, for auditors (REQ-31)", auth: "officer", roles: ["auditor"],
     handle: async ({ actor, params }, d) => {
-      if (!d.evidence) throw new CaError("not-found", "audit evidence is not served here");
+      if (!d.evidence) throw new CaError("not-found", "audit evidence is not served here", undefined, { code: "service.not-here", params: { what: "evidence" } });
       return d.evidence(params.serial!, actor);
     },
   },
@@ -166,10 +174,13 @@ export const RA_ROUTES: readonly RaRoute[] = [
   },
   {
     method: "post", path: "/organisations/:id/people", summary: "Bind a natural person to the organisation (REQ-21)", auth: "officer", roles: ["ra-admin", "service-owner-staff"], status: 201,
-    body: obj({ nationalId: NATIONAL_ID, name: str(64), email: str(128, "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"), phone: PHONE, postalAddress: POSTAL_ADDRESS }, ["nationalId", "name"]),
+    body: obj({ nationalId: NATIONAL_ID, name: str(64), email: str(128, "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"), phone: PHONE, postalAddress: POSTAL_ADDRESS, language: { enum: ["en", "sv", "da"] } }, ["nationalId", "name"]),
     handle: async ({ actor, params, body }, d) => {
       const p = await d.onboarding.bindPerson(actor, params.id!, body);
-      return { id: p.id, organisationId: p.organisationId, name: p.name, email: p.email, phone: p.phone, postalAddress: p.postalAddress };
+      return {
+        id: p.id, organisationId: p.organisationId, label: personLabel(p.id), name: p.name, email: p.email, phone: p.phone, postalAddress: p.postalAddress,
+        language: p.language ?? languageOfCountry((await d.directory?.organisation(p.organisationId))?.country), ...(p.birthDate ? { birthDate: p.birthDate } : {}), ...(p.nationalIdMasked ? { nationalIdMasked: p.nationalIdMasked } : {}),
+      };
     },
   },
   {
@@ -200,25 +211,26 @@ export const RA_ROUTES: readonly RaRoute[] = [
     body: obj({ personId: ID, organisationId: ID, workflowId: str(64, "^[a-z0-9-]+$"), nationalId: NATIONAL_ID, purpose: { enum: ["holder", "officer"] } }, ["workflowId", "nationalId"]),
     handle: async ({ actor, body }, d) => {
       const { organisationId, ...rest } = body;
-      return orderJson(await d.orders.create(actor, { ...rest, personId: body.personId ?? (await d.orders.personByNationalId(actor, body.nationalId, organisationId)) }));
+      const o = await d.orders.create(actor, { ...rest, personId: body.personId ?? (await d.orders.personByNationalId(actor, body.nationalId, organisationId)) });
+      return namedOrder(d, actor, orderJson(o), o, "POST /api/v1/orders");
     },
   },
   {
     method: "get", path: "/orders", summary: "My work queue: open orders in my scope with the actions I may take on each", auth: "officer", roles: ["ra-officer", "ca-operator", "ra-admin"],
-    handle: async ({ actor }, d) => (await d.orders.queue(actor)).map(({ order, actions }) => ({ ...orderJson(order), actions })),
+    handle: async ({ actor }, d) => namedOrders(d, actor, (await d.orders.queue(actor)).map(({ order, actions }) => ({ json: { ...orderJson(order), actions }, view: order })), "GET /api/v1/orders"),
   },
   {
     method: "get", path: "/orders/:id", summary: "An order, with the actions I may take on it", auth: "officer",
     handle: async ({ actor, params }, d) => {
       const o = await d.orders.view(actor, params.id!);
-      return { ...orderJson(o), actions: d.orders.actionsFor(actor, o) };
+      return namedOrder(d, actor, { ...orderJson(o), actions: d.orders.actionsFor(actor, o) }, o, `GET /api/v1/orders/${o.id}`);
     },
   },
   {
     method: "get", path: "/orders/:id/timeline", summary: "The order's audit trail entries, oldest first", auth: "officer",
     handle: async ({ actor, params }, d) => {
       await d.orders.view(actor, params.id!); // scope check
-      return d.timeline ? d.timeline(params.id!) : [];
+      return d.timeline ? namedTimeline(d, actor, (await d.timeline(params.id!)) as Record<string, unknown>[], `GET /api/v1/orders/${params.id}/timeline`) : [];
     },
   },
   {
@@ -240,10 +252,10 @@ export const RA_ROUTES: readonly RaRoute[] = [
     method: "post", path: "/orders/:id/actions/:action", summary: `An officer's step on an order: ${OFFICER_ACTIONS.join(", ")} (guards per the LoA workflow)`, auth: "officer", roles: ["ra-officer", "ca-operator"],
     body: ACTION_BODY,
     handle: async ({ actor, params, body }, d) => {
-      if (!OFFICER_ACTIONS.includes(params.action!)) throw new CaError("not-found", `no officer action '${params.action}' (${OFFICER_ACTIONS.join(", ")})`);
+      if (!OFFICER_ACTIONS.includes(params.action!)) throw new CaError("not-found", `no officer action '${params.action}' (${OFFICER_ACTIONS.join(", ")})`, undefined, { code: "order.unknown-action", params: { action: params.action! } });
       const o = await d.orders.act(params.id!, params.action!, actor, actionRequest(body));
       // Production answers with the certificate for the card (base64 DER), on hold until activation (REQ-16).
-      return { ...orderJson(o), ...(o.issued ? { certificate: Buffer.from(o.issued.der).toString("base64") } : {}) };
+      return { ...(await namedOrder(d, actor, orderJson(o), o, `POST /api/v1/orders/${o.id}/actions/${params.action}`)), ...(o.issued ? { certificate: Buffer.from(o.issued.der).toString("base64") } : {}) };
     },
   },
   {
@@ -327,15 +339,16 @@ export const RA_ROUTES: readonly RaRoute[] = [
       orderJson(d.applicant ? await d.applicant.actWithToken(params.id!, "cancel", body.token, {}, ip) : await d.orders.act(params.id!, "cancel", actor, { applicantToken: body.token })),
   },
   ...DELIVERY_ROUTES,
+  ...PEOPLE_ROUTES,
 ];
 
 const activationDesk = (d: RaApiDeps): ActivationDesk => {
-  if (!d.activation) throw new CaError("not-found", "card activation is not served here");
+  if (!d.activation) throw new CaError("not-found", "card activation is not served here", undefined, { code: "service.not-here", params: { what: "activation" } });
   return d.activation;
 };
 
 function grantsOf(d: RaApiDeps): RoleGrants {
-  if (!d.grants) throw new CaError("not-found", "role grants are not served here");
+  if (!d.grants) throw new CaError("not-found", "role grants are not served here", undefined, { code: "service.not-here", params: { what: "roleGrants" } });
   return d.grants;
 }
 
@@ -343,11 +356,11 @@ function grantsOf(d: RaApiDeps): RoleGrants {
 export function requireRouteRoles(actor: Actor, route: Pick<RaRoute, "method" | "path" | "roles">): void {
   if (!route.roles) return;
   if (!route.roles.some((r) => actor.roles.includes(r)))
-    throw new CaError("forbidden", `${route.method.toUpperCase()} ${route.path} needs the role ${route.roles.join(" or ")} (route-roles, REQ-24)`, { rule: "route-roles", requirement: "REQ-24" });
+    throw new CaError("forbidden", `${route.method.toUpperCase()} ${route.path} needs the role ${route.roles.join(" or ")} (route-roles, REQ-24)`, { rule: "route-roles", requirement: "REQ-24" }, { code: "access.needs-role", params: { roles: route.roles } });
 }
 
 const holderService = (d: RaApiDeps) => {
-  if (!d.holder) throw new CaError("not-found", "the holder pages are not served here");
+  if (!d.holder) throw new CaError("not-found", "the holder pages are not served here", undefined, { code: "service.not-here", params: { what: "holder" } });
   return d.holder;
 };
 
@@ -358,18 +371,18 @@ const holderService = (d: RaApiDeps) => {
 export async function authenticate(req: Request, auth: Auth, deps: RaApiDeps, route?: Pick<RaRoute, "allowHeldCredential">): Promise<Actor> {
   if (auth === "applicant") return { kind: "applicant", roles: [] };
   const sock = req.socket as TLSSocket;
-  if (typeof sock.getPeerCertificate !== "function") throw new CaError("unauthorized", "the RA API is served over HTTPS with client certificates only");
+  if (typeof sock.getPeerCertificate !== "function") throw new CaError("unauthorized", "the RA API is served over HTTPS with client certificates only", undefined, { code: "credential.https-only" });
   const peer = sock.getPeerCertificate(false);
-  if (!peer || !peer.raw) throw new CaError("unauthorized", "a client certificate is required (REQ-22)");
-  if (!sock.authorized) throw new CaError("unauthorized", `the client certificate was not accepted: ${String(sock.authorizationError ?? "unknown issuer")}`);
+  if (!peer || !peer.raw) throw new CaError("unauthorized", "a client certificate is required (REQ-22)", undefined, { code: "credential.missing" });
+  if (!sock.authorized) throw new CaError("unauthorized", `the client certificate was not accepted: ${String(sock.authorizationError ?? "unknown issuer")}`, undefined, { code: "credential.not-accepted" });
   const cert = new X509Certificate(peer.raw);
   const { actor, ipAllowList } = await deps.resolve(cert.serialNumber.toLowerCase(), new Uint8Array(peer.raw));
   if (actor.credentialOnHold && !route?.allowHeldCredential)
-    throw new CaError("forbidden", "this card is on hold until its holder activates it: activate it first; it is accepted for the activation only (REQ-16)", { requirement: "REQ-16" });
-  if (actor.kind !== auth) throw new CaError("forbidden", auth === "holder" ? "this endpoint is for eID holders" : "this endpoint is for officers (an ra-officer client certificate)");
+    throw new CaError("forbidden", "this card is on hold until its holder activates it: activate it first; it is accepted for the activation only (REQ-16)", { requirement: "REQ-16" }, { code: "credential.awaiting-activation" });
+  if (actor.kind !== auth) throw new CaError("forbidden", auth === "holder" ? "this endpoint is for eID holders" : "this endpoint is for officers (an ra-officer client certificate)", undefined, { code: "access.wrong-caller", params: { kindOfCaller: auth } });
   // The client IP as the socket saw it (a forwarded-for header is never trusted).
   if (ipAllowList && ipAllowList.length > 0 && !addressIn(parseCidrs(ipAllowList), req.socket.remoteAddress))
-    throw new CaError("forbidden", `calls for this organisation are allowed only from its listed networks (REQ-23); this one came from ${req.socket.remoteAddress}`);
+    throw new CaError("forbidden", `calls for this organisation are allowed only from its listed networks (REQ-23); this one came from ${req.socket.remoteAddress}`, undefined, { code: "scope.ip-not-allowed" });
   return actor;
 }
 
@@ -387,16 +400,16 @@ export function raRoutes(deps: RaApiDeps): Router {
     const actor = await authenticate(req, route.auth, deps, route);
     res.locals.actor = actor;
     // A portal session serves the routes of its kind only (the officers' portal or the holder pages).
-    if (res.locals.sessionKind !== undefined && res.locals.sessionKind !== route.auth) throw new CaError("forbidden", `this session was opened on the ${res.locals.sessionKind === "holder" ? "holder pages" : "officers' portal"}; sign in there for this step`);
+    if (res.locals.sessionKind !== undefined && res.locals.sessionKind !== route.auth) throw new CaError("forbidden", `this session was opened on the ${res.locals.sessionKind === "holder" ? "holder pages" : "officers' portal"}; sign in there for this step`, undefined, { code: "session.other-pages", params: { pages: res.locals.sessionKind === "holder" ? "holder" : "portal" } });
     // REQ-16: a card held until activation may only be activated.
-    if (actor.credentialOnHold && !route.allowHeldCredential) throw new CaError("forbidden", "this card is on hold until it is activated: activate it first (REQ-16)", { requirement: "REQ-16" });
+    if (actor.credentialOnHold && !route.allowHeldCredential) throw new CaError("forbidden", "this card is on hold until it is activated: activate it first (REQ-16)", { requirement: "REQ-16" }, { code: "credential.awaiting-activation" });
     requireRouteRoles(actor, route);
     const params = req.params as Record<string, string>;
-    if (params.id !== undefined && !/^[0-9a-f]{32}$/.test(params.id)) throw new CaError("invalid-input", `'${params.id}' is not an id (32 hexadecimal digits)`);
-    if (params.serial !== undefined && !/^[0-9a-fA-F]{2,64}$/.test(params.serial)) throw new CaError("invalid-input", `'${params.serial}' is not a hexadecimal serial number`);
+    if (params.id !== undefined && !/^[0-9a-f]{32}$/.test(params.id)) throw new CaError("invalid-input", `'${params.id}' is not an id (32 hexadecimal digits)`, undefined, { code: "request.bad-id" });
+    if (params.serial !== undefined && !/^[0-9a-fA-F]{2,64}$/.test(params.serial)) throw new CaError("invalid-input", `'${params.serial}' is not a hexadecimal serial number`, undefined, { code: "request.bad-serial" });
     const body = req.body === undefined ? {} : req.body;
     if (route.body) validateBody(route.body, body);
-    else if (req.headers["content-length"] && req.headers["content-length"] !== "0") throw new CaError("invalid-input", `${route.method.toUpperCase()} ${route.path} takes no body`);
+    else if (req.headers["content-length"] && req.headers["content-length"] !== "0") throw new CaError("invalid-input", `${route.method.toUpperCase()} ${route.path} takes no body`, undefined, { code: "request.no-body-expected" });
     let code = route.status ?? 200;
     const out = await route.handle({ actor, params, body, query: req.query as Record<string, string | undefined>, ip: req.socket.remoteAddress ?? "", status: (c) => void (code = c) }, deps);
     if (out instanceof JsonStream) return out.pipeTo(res, code);

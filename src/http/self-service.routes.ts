@@ -24,7 +24,7 @@ export function selfServicePages(assetsDir: string, sessions: PortalSessions, de
     r.get([`/${name}`, `/${name}/`], (_req, res) => res.sendFile(join(assetsDir, p.html)));
     r.get(`/${name}/assets/:file`, (req, res, next) => {
       const f = String(req.params.file);
-      if (!(p.assets as ReadonlySet<string>).has(f)) return next(new CaError("not-found", `no asset ${f}`));
+      if (!(p.assets as ReadonlySet<string>).has(f)) return next(new CaError("not-found", `no asset ${f}`, undefined, { code: "request.no-route" }));
       res.sendFile(join(assetsDir, f));
     });
   }

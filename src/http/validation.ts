@@ -1,6 +1,7 @@
 import { Ajv, type ValidateFunction } from "ajv";
 import type { NextFunction, Request, Response } from "express";
 import { CaError } from "../shared/ca-error.js";
+import type { FieldFault } from "../i18n/refusal-words.js";
 
 /** JSON Schema (draft-07 subset shared with OpenAPI 3.1): every object closes its properties. */
 export type Schema = Record<string, unknown>;
@@ -23,12 +24,22 @@ export function compile(schema: Schema): ValidateFunction {
 export function validateBody(schema: Schema, body: unknown): void {
   const v = compile(schema);
   if (v(body)) return;
-  const problems = (v.errors ?? []).map((e) => {
+  const errors = v.errors ?? [];
+  const problems = errors.map((e) => {
     const where = e.instancePath || "/";
     if (e.keyword === "additionalProperties") return `${where}: unknown field '${String((e.params as { additionalProperty: string }).additionalProperty)}'`;
     return `${where}: ${e.message}`;
   });
-  throw new CaError("invalid-input", `invalid request body: ${problems.join("; ")}`, { problems });
+  // Words per field (http/problem.ts renders them in the reader's language): the field, the rule it broke, never the pattern.
+  const fieldFaults: FieldFault[] = errors.map((e) => {
+    const p = e.params as { additionalProperty?: string; missingProperty?: string; limit?: number };
+    return {
+      pointer: e.instancePath || "/", keyword: e.keyword,
+      ...(typeof p.limit === "number" ? { limit: p.limit } : {}),
+      ...(p.additionalProperty !== undefined ? { property: p.additionalProperty } : p.missingProperty !== undefined ? { property: p.missingProperty } : {}),
+    };
+  });
+  throw new CaError("invalid-input", `invalid request body: ${problems.join("; ")}`, { problems, fieldFaults }, { code: "validation.invalid-body", params: { count: problems.length } });
 }
 
 /** Bodies are JSON only (415 otherwise); the size limit is set on the parser. */

@@ -67,9 +67,9 @@ export class ActivationDesk {
 
   private async handedOutOrderOf(actor: Actor, orderId: string): Promise<OrderView & { version: number }> {
     const o = await this.deps.orders.load(orderId);
-    if (!o || actor.kind !== "holder" || actor.personId !== o.applicantPersonId) throw new CaError("not-found", `no order ${orderId} of yours`);
-    if (o.state !== "HANDED_OUT" || !o.certSerial) throw new CaError("conflict", `order ${orderId} is ${o.state}; only a handed-out card is activated`, { state: o.state });
-    if (actor.credentialSerial !== o.certSerial) throw new CaError("policy-violation", "the activation challenge is given to the card of this order only (card-of-this-order, REQ-16)", { guard: "card-of-this-order", requirement: "REQ-16" });
+    if (!o || actor.kind !== "holder" || actor.personId !== o.applicantPersonId) throw new CaError("not-found", `no order ${orderId} of yours`, undefined, { code: "order.not-found" });
+    if (o.state !== "HANDED_OUT" || !o.certSerial) throw new CaError("conflict", `order ${orderId} is ${o.state}; only a handed-out card is activated`, { state: o.state }, { code: "order.action-not-in-state", params: { action: "activate", state: o.state } });
+    if (actor.credentialSerial !== o.certSerial) throw new CaError("policy-violation", "the activation challenge is given to the card of this order only (card-of-this-order, REQ-16)", { guard: "card-of-this-order", requirement: "REQ-16" }, { code: "guard.card-of-this-order" });
     return o;
   }
 
@@ -78,7 +78,7 @@ export class ActivationDesk {
     const { records, clock, random, certs } = this.deps;
     const o = await this.handedOutOrderOf(actor, orderId);
     const st = await certs.status(o.certSerial!);
-    if (!st?.der) throw new CaError("not-found", `no certificate ${o.certSerial}`);
+    if (!st?.der) throw new CaError("not-found", `no certificate ${o.certSerial}`, undefined, { code: "certificate.not-found" });
     const now = clock.now();
     const c: ActivationChallenge = {
       orderId, certSerial: o.certSerial!, challenge: Buffer.from(random.bytes(32)).toString("base64url"), issuedAt: now,
@@ -92,10 +92,10 @@ export class ActivationDesk {
   async recordPinReplacement(actor: Actor, orderId: string, input: { cardSerial?: string }): Promise<PinReplacement> {
     requireRole(actor, ["ca-operator", "ra-officer"], "recording a transport PIN replacement (the card station)");
     const o = await this.deps.orders.load(orderId);
-    if (!o) throw new CaError("not-found", `no order ${orderId}`);
+    if (!o) throw new CaError("not-found", `no order ${orderId}`, undefined, { code: "order.not-found" });
     requireScope(actor, o.organisationId);
-    if (actor.personId === o.applicantPersonId) throw new CaError("policy-violation", "no officer records the PIN change of their own card (not-own-order, REQ-10)", { guard: "not-own-order", requirement: "REQ-10" });
-    if (o.state !== "HANDED_OUT" || !o.certSerial) throw new CaError("conflict", `order ${orderId} is ${o.state}; the transport PIN is replaced on a handed-out card`, { state: o.state });
+    if (actor.personId === o.applicantPersonId) throw new CaError("policy-violation", "no officer records the PIN change of their own card (not-own-order, REQ-10)", { guard: "not-own-order", requirement: "REQ-10" }, { code: "guard.not-own-order" });
+    if (o.state !== "HANDED_OUT" || !o.certSerial) throw new CaError("conflict", `order ${orderId} is ${o.state}; the transport PIN is replaced on a handed-out card`, { state: o.state }, { code: "order.action-not-in-state", params: { action: "transport-pin-replaced", state: o.state } });
     const r: PinReplacement = { orderId, certSerial: o.certSerial, ...(input.cardSerial ? { cardSerial: input.cardSerial } : {}), at: this.deps.clock.now(), recordedBy: actorId(actor) };
     await this.deps.records.addPinReplacement(r, this.event(actor, "order.transport-pin-replaced", orderId, o.organisationId, {
       certificate: r.certSerial, cardSerial: r.cardSerial, evidence: "the card station changed the PIN from the transport PIN (CHANGE REFERENCE DATA); the RA does not see PINs",
@@ -108,15 +108,15 @@ export class ActivationDesk {
     const { records, certs, clock } = this.deps;
     const pin = order.certSerial ? await records.pinReplacement(order.id, order.certSerial) : undefined;
     const pinReplaced = pin ? { pinReplaced: { at: pin.at, recordedBy: pin.recordedBy } } : {};
-    const no = (refusal: string) => ({ challengeSigned: false, refusal, ...pinReplaced });
-    if (!order.certSerial || actor.credentialSerial !== order.certSerial) return no("activation needs the card of this order");
-    if (!signature) return no("the card must sign the RA's activation challenge (challengeSignature; GET /holder/orders/{id}/activation-challenge)");
+    const no = (refusal: string, variant: string) => ({ challengeSigned: false, refusal, variant, ...pinReplaced });
+    if (!order.certSerial || actor.credentialSerial !== order.certSerial) return no("activation needs the card of this order", "other-card");
+    if (!signature) return no("the card must sign the RA's activation challenge (challengeSignature; GET /holder/orders/{id}/activation-challenge)", "not-signed");
     const c = await records.challenge(order.id);
-    if (!c || c.certSerial !== order.certSerial) return no("no activation challenge was given to this card; ask for one first");
-    if (c.usedAt) return no("the activation challenge was used already; ask for a new one");
-    if (c.expiresAt <= clock.now()) return no("the activation challenge has expired; ask for a new one");
+    if (!c || c.certSerial !== order.certSerial) return no("no activation challenge was given to this card; ask for one first", "no-challenge");
+    if (c.usedAt) return no("the activation challenge was used already; ask for a new one", "challenge-used");
+    if (c.expiresAt <= clock.now()) return no("the activation challenge has expired; ask for a new one", "challenge-expired");
     const st = await certs.status(order.certSerial);
-    if (!st?.der) return no("the order's certificate is not in the CA's store");
+    if (!st?.der) return no("the order's certificate is not in the CA's store", "no-certificate");
     const { key, hash } = cardKey(st.der); // REQ-16: the key of this order's certificate as stored
     const msg = activationMessage(order.id, c.challenge);
     const ok = [undefined, "ieee-p1363" as const].some((dsaEncoding) => {
@@ -126,7 +126,7 @@ export class ActivationDesk {
         return false;
       }
     });
-    return ok ? { challengeSigned: true, challenge: c.challenge, ...pinReplaced } : no("the challenge signature does not verify with the key of this order's certificate");
+    return ok ? { challengeSigned: true, challenge: c.challenge, ...pinReplaced } : no("the challenge signature does not verify with the key of this order's certificate", "bad-signature");
   }
 
   private event(actor: Actor, action: string, orderId: string, organisationId: string, details: Record<string, unknown>): AuditEvent {

@@ -131,7 +131,7 @@ export class ApplicantAccess {
     if (!over) return;
     await store.alarm(this.event(`applicant.alarm.link-rate-${over.key}`, orderId, "failure", { ip, limit: over.limit, windowMinutes: this.policy.windowMs / 60_000 }));
     throw new CaError("rate-limited", `too many failed attempts with applicant links ${over.key === "order" ? "for this order" : "from your network"}; try again later or contact your registration office (REQ-18)`,
-      { retryAfterSeconds: Math.round(this.policy.windowMs / 1000), requirement: "REQ-18" });
+      { retryAfterSeconds: Math.round(this.policy.windowMs / 1000), requirement: "REQ-18" }, { code: "applicant.too-many-attempts", params: { from: over.key } });
   }
 
   private async refuse(orderId: string, ip: string, reason: string, error: CaError): Promise<never> {
@@ -144,12 +144,12 @@ export class ApplicantAccess {
     const { store, clock } = this.deps;
     const link = await store.link(orderId);
     if (!link || !sameHash(link.tokenHash, tokenHash))
-      return { reason: "not-this-order", error: new CaError("forbidden", "this link is not valid for this order: open the link from the message you received, unchanged (REQ-06)", { requirement: "REQ-06" }) };
+      return { reason: "not-this-order", error: new CaError("forbidden", "this link is not valid for this order: open the link from the message you received, unchanged (REQ-06)", { requirement: "REQ-06" }, { code: "applicant.link-not-this-order" }) };
     if (await store.used(tokenHash))
-      return { reason: "used", error: new CaError("conflict", "this link has already been used: it works only once. If that was not you, contact your registration office (REQ-06)", { requirement: "REQ-06" }) };
+      return { reason: "used", error: new CaError("conflict", "this link has already been used: it works only once. If that was not you, contact your registration office (REQ-06)", { requirement: "REQ-06" }, { code: "applicant.link-used" }) };
     const expires = link.issuedAt.getTime() + this.policy.linkMs;
     if (clock.now().getTime() > expires)
-      return { reason: "expired", error: new CaError("forbidden", `this link expired on ${new Date(expires).toISOString().slice(0, 16).replace("T", " ")} UTC; ask your registration office for a new order (REQ-06)`, { requirement: "REQ-06" }) };
+      return { reason: "expired", error: new CaError("forbidden", `this link expired on ${new Date(expires).toISOString().slice(0, 16).replace("T", " ")} UTC; ask your registration office for a new order (REQ-06)`, { requirement: "REQ-06" }, { code: "applicant.link-expired", params: { expiredAt: new Date(expires).toISOString() } }) };
     return undefined;
   }
 
@@ -166,7 +166,7 @@ export class ApplicantAccess {
     const csrf = Buffer.from(random.bytes(32)).toString("base64url");
     const rec: ApplicantSessionRecord = { orderId, tokenHash, csrfHash: sha256Hex(csrf), created: now, expires: now + this.policy.sessionMs };
     if (!(await store.exchange(tokenHash, sha256Hex(id), rec, this.event("applicant.link.open", orderId, "success", { ip, sessionMinutes: this.policy.sessionMs / 60_000 }))))
-      return this.refuse(orderId, ip, "used", new CaError("conflict", "this link has already been used: it works only once (REQ-06)", { requirement: "REQ-06" }));
+      return this.refuse(orderId, ip, "used", new CaError("conflict", "this link has already been used: it works only once (REQ-06)", { requirement: "REQ-06" }, { code: "applicant.link-used" }));
     return { id, csrf, expiresAt: new Date(rec.expires), progress: await this.progressOf(orderId) };
   }
 
@@ -225,9 +225,9 @@ export class ApplicantAccess {
 
   private async progressOf(orderId: string): Promise<ApplicantProgress> {
     const o = await this.deps.orders.load(orderId);
-    if (!o) throw new CaError("not-found", "the order no longer exists");
+    if (!o) throw new CaError("not-found", "the order no longer exists", undefined, { code: "order.not-found" });
     const w = this.deps.workflows.get(o.workflowId);
-    if (!w) throw new CaError("config", `order ${orderId} follows workflow '${o.workflowId}', which is not loaded`);
+    if (!w) throw new CaError("config", `order ${orderId} follows workflow '${o.workflowId}', which is not loaded`, undefined, { code: "order.workflow-missing" });
     return applicantProgress(w, o);
   }
 }

@@ -12,12 +12,12 @@ export const POSTAL_ADDRESS = /^[^\u0000-\u001f\u007f]{1,80}(\n[^\u0000-\u001f\u
 export function contactFields(input: { phone?: string; postalAddress?: string }): { phone?: string; postalAddress?: string } {
   const out: { phone?: string; postalAddress?: string } = {};
   if (input.phone !== undefined) {
-    if (!E164.test(input.phone)) throw new CaError("invalid-input", `phone must be an E.164 number such as +46701234567 (got '${input.phone}')`);
+    if (!E164.test(input.phone)) throw new CaError("invalid-input", `phone must be an E.164 number such as +46701234567 (got '${input.phone}')`, undefined, { code: "person.phone-format" });
     out.phone = input.phone;
   }
   if (input.postalAddress !== undefined) {
     const a = input.postalAddress.replace(/\r\n/g, "\n").trim();
-    if (!POSTAL_ADDRESS.test(a)) throw new CaError("invalid-input", "postalAddress must be 2 to 6 lines (separated by \\n) of at most 80 characters each");
+    if (!POSTAL_ADDRESS.test(a)) throw new CaError("invalid-input", "postalAddress must be 2 to 6 lines (separated by \\n) of at most 80 characters each", undefined, { code: "person.postal-address-format" });
     out.postalAddress = a;
   }
   return out;

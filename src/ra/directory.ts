@@ -29,6 +29,12 @@ export interface Person {
   readonly postalAddress?: string;
   readonly boundBy?: string;
   readonly unboundAt?: Date;
+  /** The language notifications are written in (en, sv, da); absent: the organisation's country decides. */
+  readonly language?: string;
+  /** YYYY-MM-DD, from the national ID number at binding where its format says it (sealed, REQ-29). */
+  readonly birthDate?: string;
+  /** The national ID number with its last four characters masked (19700303-****), for the identify screen (sealed, REQ-29). */
+  readonly nationalIdMasked?: string;
 }
 
 export interface Officer {
@@ -43,6 +49,10 @@ export interface Officer {
 export interface DirectoryStore {
   organisation(id: string): Promise<Organisation | undefined>;
   organisationByNumber(orgNumber: string): Promise<Organisation | undefined>;
+  /** Every organisation (the pickers of service-owner staff). */
+  organisations(): Promise<Organisation[]>;
+  /** Several people at once (names for a list: applicants, the officers who took an order's steps). */
+  people(ids: readonly string[]): Promise<Person[]>;
   createOrganisation(o: Organisation, at: Date, audit: AuditEvent): Promise<void>;
   updateOrganisation(id: string, patch: Partial<Pick<Organisation, "registrationCertificate" | "domain" | "domainValidatedAt" | "status" | "ipAllowList">> & { domainValidationMethod?: string }, audit: AuditEvent): Promise<void>;
   person(id: string): Promise<Person | undefined>;

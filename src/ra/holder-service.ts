@@ -62,7 +62,7 @@ export class HolderService {
   constructor(private readonly deps: { orders: HolderOrders & Pick<OrderStore, "byCertificate">; certs: CardCertificates; workflows: ReadonlyMap<string, Workflow>; desk: RevocationDesk; clock: Clock; cards?: LostCards }) {}
 
   private holder(actor: Actor): { personId: string; serial: string } {
-    if (actor.kind !== "holder" || !actor.personId || !actor.credentialSerial) throw new CaError("forbidden", "the holder pages are for eID holders, signed in with their card");
+    if (actor.kind !== "holder" || !actor.personId || !actor.credentialSerial) throw new CaError("forbidden", "the holder pages are for eID holders, signed in with their card", undefined, { code: "holder.eid-needed" });
     return { personId: actor.personId, serial: actor.credentialSerial };
   }
 
@@ -103,7 +103,7 @@ export class HolderService {
   async activation(actor: Actor): Promise<PendingActivation> {
     const me = this.holder(actor);
     const o = await this.deps.orders.byCertificate(me.serial);
-    if (!o) throw new CaError("not-found", "the card you signed in with belongs to no card order");
+    if (!o) throw new CaError("not-found", "the card you signed in with belongs to no card order", undefined, { code: "holder.no-order" });
     const w = this.deps.workflows.get(o.workflowId);
     if (o.state !== "HANDED_OUT" || !w) return { pending: false, status: o.state === "ACTIVE" ? "This card is active." : "This card is not waiting for activation." };
     const deadline = this.deadline(w, o)!;

@@ -25,7 +25,7 @@ export interface KeyOriginDeps {
 }
 
 type Verdict = NonNullable<ActionInput["keyOrigin"]>;
-const no = (reason: string): Verdict => ({ ok: false, reason });
+const no = (reason: string, variant = "attestation-rejected"): Verdict => ({ ok: false, reason, variant });
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 const hex = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -48,7 +48,7 @@ export async function keyOrigin(deps: KeyOriginDeps, workflow: Workflow, orderId
     : undefined;
 
   if (r.attestation) {
-    if (!deps.verifier) return no("no attestation verifier is configured on this RA");
+    if (!deps.verifier) return no("no attestation verifier is configured on this RA", "no-verifier");
     let a;
     try {
       a = await deps.verifier.verify(r.attestation, policy.roots, now);
@@ -61,7 +61,7 @@ export async function keyOrigin(deps: KeyOriginDeps, workflow: Workflow, orderId
     if (!policy.pinPolicy.includes(a.pinPolicy as never)) return no(`the attested key's PIN policy is '${a.pinPolicy}'; workflow ${workflow.id} accepts ${policy.pinPolicy.join(", ")}`);
     if (policy.touchPolicy && !policy.touchPolicy.includes(a.touchPolicy as never)) return no(`the attested key's touch policy is '${a.touchPolicy}'; workflow ${workflow.id} accepts ${policy.touchPolicy.join(", ")}`);
     const mismatch = cardMatches(a.cardSerial);
-    if (mismatch) return no(mismatch);
+    if (mismatch) return no(mismatch, "wrong-card");
     return {
       ok: true, spki: a.spki,
       evidence: {
@@ -75,17 +75,17 @@ export async function keyOrigin(deps: KeyOriginDeps, workflow: Workflow, orderId
     };
   }
   if (r.keyOrigin === "card-station") {
-    if (!policy.cardStationFallback) return no(`workflow ${workflow.id} certifies only keys that come with the card's PIV attestation (no card-station fallback at LoA${workflow.loa})`);
-    if (!r.cardStation) return no("keyOrigin card-station is accepted only from the card station that generated the key, not from an API call");
-    if (!r.publicKey) return no("the card station must name the key it generated");
+    if (!policy.cardStationFallback) return no(`workflow ${workflow.id} certifies only keys that come with the card's PIV attestation (no card-station fallback at LoA${workflow.loa})`, "attestation-required");
+    if (!r.cardStation) return no("keyOrigin card-station is accepted only from the card station that generated the key, not from an API call", "station-only");
+    if (!r.publicKey) return no("the card station must name the key it generated", "station-only");
     const mismatch = cardMatches(r.cardStation.cardSerial);
-    if (mismatch) return no(mismatch);
-    if (!card!.managementKeyRecorded) return no("the card station did not open this card with its recorded per-card management key");
+    if (mismatch) return no(mismatch, "wrong-card");
+    if (!card!.managementKeyRecorded) return no("the card station did not open this card with its recorded per-card management key", "wrong-card");
     return {
       ok: true, spki: r.publicKey,
       evidence: { method: "card-station", cardSerial: card!.cardSerial, slot: workflow.card.slot, spkiSha256: hex(r.publicKey), managementKey: "the card's recorded per-card key", attested: false },
     };
   }
-  if (r.publicKey) return no("a bare public key is not certified: production needs the card's PIV attestation (attestation.certificate and attestation.intermediate)");
-  return no("production needs the card's PIV attestation of the key generated on it");
+  if (r.publicKey) return no("a bare public key is not certified: production needs the card's PIV attestation (attestation.certificate and attestation.intermediate)", "bare-key");
+  return no("production needs the card's PIV attestation of the key generated on it", "attestation-required");
 }

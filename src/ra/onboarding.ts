@@ -5,7 +5,7 @@ import type { Random } from "../shared/random.js";
 import { newId } from "../shared/ids.js";
 import type { AuditEvent } from "../ca/ports.js";
 import type { DirectoryStore, Officer, Organisation, Person } from "./directory.js";
-import type { KeyedHasher } from "./national-id.js";
+import { nationalIdFacts, type KeyedHasher } from "./national-id.js";
 import type { Actor, Role } from "./order.js";
 import { actorId, requireRole, requireScope } from "./actor-checks.js";
 import type { RoleGrant, RoleGrants } from "./role-grants.js";
@@ -27,14 +27,14 @@ export class Onboarding {
   async organisation(actor: Actor, id: string): Promise<Organisation> {
     requireScope(actor, id);
     const o = await this.deps.directory.organisation(id);
-    if (!o) throw new CaError("not-found", `no organisation ${id}`);
+    if (!o) throw new CaError("not-found", `no organisation ${id}`, undefined, { code: "organisation.not-found" });
     return o;
   }
 
   /** REQ-01: the service owner's staff register a customer organisation; it stays pending until onboarded. */
   async registerOrganisation(actor: Actor, input: { orgNumber: string; name: string; country: string; registrationCertificate?: string }): Promise<Organisation> {
     requireRole(actor, ["service-owner-staff"], "registering an organisation");
-    if (await this.deps.directory.organisationByNumber(input.orgNumber)) throw new CaError("conflict", `organisation number ${input.orgNumber} is registered already`);
+    if (await this.deps.directory.organisationByNumber(input.orgNumber)) throw new CaError("conflict", `organisation number ${input.orgNumber} is registered already`, undefined, { code: "organisation.number-taken", params: { orgNumber: input.orgNumber } });
     const o: Organisation = {
       id: newId(this.deps.random), orgNumber: input.orgNumber, name: input.name, country: input.country, status: "pending", serviceOwner: false,
       ...(input.registrationCertificate ? { registrationCertificate: input.registrationCertificate } : {}),
@@ -47,8 +47,8 @@ export class Onboarding {
   async recordOnboardingEvidence(actor: Actor, id: string, input: { registrationCertificate?: string; domain?: string; domainValidationMethod?: string }): Promise<Organisation> {
     requireRole(actor, ["service-owner-staff"], "recording onboarding evidence");
     const o = await this.organisation(actor, id);
-    if (o.status === "ceased") throw new CaError("conflict", `organisation ${id} has ceased`);
-    if ((input.domain === undefined) !== (input.domainValidationMethod === undefined)) throw new CaError("invalid-input", "domain and domainValidationMethod go together");
+    if (o.status === "ceased") throw new CaError("conflict", `organisation ${id} has ceased`, undefined, { code: "organisation.ceased" });
+    if ((input.domain === undefined) !== (input.domainValidationMethod === undefined)) throw new CaError("invalid-input", "domain and domainValidationMethod go together", undefined, { code: "organisation.domain-and-method" });
     const now = this.deps.clock.now();
     const regCert = input.registrationCertificate ?? o.registrationCertificate;
     const domainDone = input.domain !== undefined || o.domainValidatedAt !== undefined;
@@ -70,14 +70,17 @@ export class Onboarding {
   }
 
   /** REQ-21: an administrator the organisation authorised binds a natural person to it. */
-  async bindPerson(actor: Actor, organisationId: string, input: { nationalId: string; name: string; email?: string; phone?: string; postalAddress?: string }): Promise<Person> {
+  async bindPerson(actor: Actor, organisationId: string, input: { nationalId: string; name: string; email?: string; phone?: string; postalAddress?: string; language?: string }): Promise<Person> {
     requireRole(actor, ["ra-admin", "service-owner-staff"], "binding a person to an organisation");
     const org = await this.organisation(actor, organisationId);
-    if (org.status !== "active") throw new CaError("policy-violation", `organisation ${org.orgNumber} is not onboarded (registration certificate and domain validation, REQ-01)`);
+    if (org.status !== "active") throw new CaError("policy-violation", `organisation ${org.orgNumber} is not onboarded (registration certificate and domain validation, REQ-01)`, undefined, { code: "organisation.not-onboarded" });
     const nationalIdHash = this.deps.hasher.hash("national-id", input.nationalId);
-    if (await this.deps.directory.personByNationalId(organisationId, nationalIdHash)) throw new CaError("conflict", "this person is bound to the organisation already");
+    if (await this.deps.directory.personByNationalId(organisationId, nationalIdHash)) throw new CaError("conflict", "this person is bound to the organisation already", undefined, { code: "person.bound-already" });
+    // What the identify screen compares the document against (sealed); the number itself stays a keyed hash (REQ-28).
+    const facts = nationalIdFacts(input.nationalId, org.country, this.deps.clock.now());
     const p: Person = { id: newId(this.deps.random), organisationId, nationalIdHash, name: input.name, ...(input.email ? { email: input.email } : {}),
-      ...contactFields(input), boundBy: actor.personId! };
+      ...contactFields(input), boundBy: actor.personId!, ...(input.language ? { language: input.language } : {}),
+      nationalIdMasked: facts.masked, ...(facts.birthDate ? { birthDate: facts.birthDate } : {}) };
     await this.deps.directory.createPerson(p, this.deps.clock.now(), this.audit(actor, "person.bind", "person", p.id, { organisationId }));
     return p;
   }

@@ -1,3 +1,4 @@
+import { templateBody } from "../shared/message-template.js";
 import { CaError } from "../shared/ca-error.js";
 import type { Clock } from "../shared/clock.js";
 import type { Random } from "../shared/random.js";
@@ -53,6 +54,12 @@ const CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
  * The terms message (REQ-06): the applicant's link, with the token in the URL fragment (never sent
  * in a request line or logged), and the token itself for API clients.
  */
+export function termsTemplate(publicUrl: string | undefined, orderId: string, termsVersion: string, token: string): string {
+  const link = publicUrl ? `${publicUrl.replace(/\/$/, "")}/applicant/#order=${orderId}&token=${token}` : undefined;
+  return templateBody("terms-link", { orderId, termsVersion, token, ...(link ? { link } : {}) });
+}
+
+/** The terms message in English as text (the template's English words). */
 export function termsMessage(publicUrl: string | undefined, orderId: string, termsVersion: string, token: string): string {
   const link = publicUrl ? `${publicUrl.replace(/\/$/, "")}/applicant/#order=${orderId}&token=${token}` : undefined;
   return [
@@ -92,7 +99,7 @@ export class OrderService {
 
   workflow(id: string): Workflow {
     const w = this.deps.workflows.get(id);
-    if (!w) throw new CaError("not-found", `no workflow '${id}' (have: ${[...this.deps.workflows.keys()].join(", ")})`);
+    if (!w) throw new CaError("not-found", `no workflow '${id}' (have: ${[...this.deps.workflows.keys()].join(", ")})`, undefined, { code: "order.unknown-workflow" });
     return w;
   }
 
@@ -108,10 +115,10 @@ export class OrderService {
     try {
       r = await register.lookup(nationalId);
     } catch (e) {
-      throw new CaError("unavailable", `the authoritative register (${register.source}) did not answer: ${(e as Error).message}`);
+      throw new CaError("unavailable", `the authoritative register (${register.source}) did not answer: ${(e as Error).message}`, undefined, { code: "register.unavailable" });
     }
     if (r.status !== "alive")
-      throw new CaError("policy-violation", `the authoritative register (${register.source}) answers '${r.status}' for this person; no card order (REQ-07)`, { registerStatus: r.status });
+      throw new CaError("policy-violation", `the authoritative register (${register.source}) answers '${r.status}' for this person; no card order (REQ-07)`, { registerStatus: r.status }, { code: "register.not-alive", params: { registerStatus: r.status } });
     return { ok: true, status: r.status, source: register.source, name: registeredNameFrom(r, register.source) };
   }
 
@@ -120,29 +127,29 @@ export class OrderService {
     requireRole(actor, ["ra-officer"], "ordering a card");
     const w = this.workflow(input.workflowId);
     const purpose = input.purpose ?? "holder";
-    if (purpose === "officer" && !w.officerCards) throw new CaError("policy-violation", `officer cards are ordered under LoA3 rules (REQ-02); ${w.id} does not allow them`);
+    if (purpose === "officer" && !w.officerCards) throw new CaError("policy-violation", `officer cards are ordered under LoA3 rules (REQ-02); ${w.id} does not allow them`, undefined, { code: "order.officer-card-not-allowed" });
     const bound = await this.deps.directory.personWithOrganisation(input.personId);
-    if (!bound || bound.person.unboundAt) throw new CaError("not-found", `no person ${input.personId} bound to an organisation`);
+    if (!bound || bound.person.unboundAt) throw new CaError("not-found", `no person ${input.personId} bound to an organisation`, undefined, { code: "person.not-found" });
     const { person, organisation: org } = bound;
     requireScope(actor, person.organisationId);
     if (actor.personId === person.id || isHuman(actor, humanIdOf(person.nationalIdHash)))
-      throw new CaError("policy-violation", "no officer orders a card for themself, under any of their bindings (not-own-order, REQ-10)", { rule: "not-own-order", requirement: "REQ-10" });
-    if (org.status !== "active") throw new CaError("policy-violation", `organisation ${org.orgNumber} is not onboarded (registration certificate and domain validation, REQ-01)`);
-    if (this.deps.hasher.hash("national-id", input.nationalId) !== person.nationalIdHash) throw new CaError("policy-violation", "the national ID number does not match the person's record");
+      throw new CaError("policy-violation", "no officer orders a card for themself, under any of their bindings (not-own-order, REQ-10)", { rule: "not-own-order", requirement: "REQ-10" }, { code: "order.own-order" });
+    if (org.status !== "active") throw new CaError("policy-violation", `organisation ${org.orgNumber} is not onboarded (registration certificate and domain validation, REQ-01)`, undefined, { code: "organisation.not-onboarded" });
+    if (this.deps.hasher.hash("national-id", input.nationalId) !== person.nationalIdHash) throw new CaError("policy-violation", "the national ID number does not match the person's record", undefined, { code: "person.national-id-mismatch" });
     const register = await this.registerCheck(input.nationalId);
     return this.open(actor, { personId: person.id, applicantHumanId: humanIdOf(person.nationalIdHash), organisationId: org.id, email: person.email, workflow: w, purpose, register });
   }
 
   /** REQ-11: the holder orders a new card on the strength of a valid eID of at least the same level. */
   async renew(actor: Actor, input: { workflowId: string; nationalId: string }): Promise<OrderView> {
-    if (actor.kind !== "holder" || !actor.credentialSerial || !actor.personId) throw new CaError("forbidden", "a renewal is requested with a valid eID");
+    if (actor.kind !== "holder" || !actor.credentialSerial || !actor.personId) throw new CaError("forbidden", "a renewal is requested with a valid eID", undefined, { code: "renewal.eid-needed" });
     const w = this.workflow(input.workflowId);
-    if ((actor.loa ?? 0) < w.loa) throw new CaError("policy-violation", `a LoA${w.loa} card needs an eID of at least LoA${w.loa} (REQ-11)`);
+    if ((actor.loa ?? 0) < w.loa) throw new CaError("policy-violation", `a LoA${w.loa} card needs an eID of at least LoA${w.loa} (REQ-11)`, undefined, { code: "renewal.loa-too-low", params: { loa: w.loa } });
     const bound = await this.deps.directory.personWithOrganisation(actor.personId);
-    if (!bound || bound.person.unboundAt) throw new CaError("forbidden", "the eID holder is no longer bound to an organisation (REQ-21)");
+    if (!bound || bound.person.unboundAt) throw new CaError("forbidden", "the eID holder is no longer bound to an organisation (REQ-21)", undefined, { code: "credential.holder-unbound" });
     const { person, organisation: org } = bound;
-    if (this.deps.hasher.hash("national-id", input.nationalId) !== person.nationalIdHash) throw new CaError("policy-violation", "the national ID number does not match the eID holder");
-    if (org.status !== "active") throw new CaError("policy-violation", `organisation ${org.orgNumber} is not active (REQ-01)`);
+    if (this.deps.hasher.hash("national-id", input.nationalId) !== person.nationalIdHash) throw new CaError("policy-violation", "the national ID number does not match the eID holder", undefined, { code: "person.national-id-mismatch" });
+    if (org.status !== "active") throw new CaError("policy-violation", `organisation ${org.orgNumber} is not active (REQ-01)`, undefined, { code: "organisation.not-onboarded" });
     await requireActivatedEid(this.deps.orders, actor.credentialSerial, person.id); // REQ-11, REQ-16
     // REQ-11: at LoA3 the identity data is re-verified against the register (we do it at every level).
     const register = await this.registerCheck(input.nationalId);
@@ -158,7 +165,7 @@ export class OrderService {
     // REQ-06: the applicant accepts the terms with a token sent to them, never through the officer.
     const notification: Notification = {
       id: newId(random), personId: o.personId, channel: o.workflow.delivery.terms, kind: "terms-link", secret: true, at: now, subject: "Your card order: accept the terms",
-      body: termsMessage(this.deps.publicUrl?.(), id, this.deps.currentTermsVersion, token),
+      body: termsTemplate(this.deps.publicUrl?.(), id, this.deps.currentTermsVersion, token), // written in the applicant's language when sent
     };
     await this.deps.orders.create({
       id, organisationId: o.organisationId, applicantId: o.personId, workflowId: o.workflow.id, workflowVersion: o.workflow.version, purpose: o.purpose,
@@ -184,9 +191,9 @@ export class OrderService {
   /** Reads an order: officers within their scope, the applicant's holder eID for their own orders. */
   async view(actor: Actor, orderId: string): Promise<OrderView & { version: number; workflowId: string }> {
     const o = await this.deps.orders.load(orderId);
-    if (!o) throw new CaError("not-found", `no order ${orderId}`);
+    if (!o) throw new CaError("not-found", `no order ${orderId}`, undefined, { code: "order.not-found" });
     if (actor.kind === "officer") requireScope(actor, o.organisationId);
-    else if (actor.personId !== o.applicantPersonId) throw new CaError("not-found", `no order ${orderId}`);
+    else if (actor.personId !== o.applicantPersonId) throw new CaError("not-found", `no order ${orderId}`, undefined, { code: "order.not-found" });
     return o;
   }
 
@@ -206,10 +213,10 @@ export class OrderService {
 
   /** A bound person of the officer's organisation, found by national ID (the number is only hashed, REQ-28). */
   async personByNationalId(actor: Actor, nationalId: string, organisationId = actor.organisationId): Promise<string> {
-    if (!organisationId) throw new CaError("forbidden", "no organisation");
+    if (!organisationId) throw new CaError("forbidden", "no organisation", undefined, { code: "scope.no-organisation" });
     requireScope(actor, organisationId);
     const p = await this.deps.directory.personByNationalId(organisationId, this.deps.hasher.hash("national-id", nationalId));
-    if (!p) throw new CaError("not-found", "no person with this national ID number is bound to this organisation (an ra-admin binds people first, REQ-21)");
+    if (!p) throw new CaError("not-found", "no person with this national ID number is bound to this organisation (an ra-admin binds people first, REQ-21)", undefined, { code: "person.not-bound-here" });
     return p.id;
   }
 
@@ -252,7 +259,7 @@ export class OrderService {
       try {
         answer = await register.lookup({ type: d.type, number: d.number });
       } catch (e) {
-        throw new CaError("unavailable", `the document register (${register.source}) did not answer: ${(e as Error).message}`);
+        throw new CaError("unavailable", `the document register (${register.source}) did not answer: ${(e as Error).message}`, undefined, { code: "document-register.unavailable" });
       }
       if (answer.reported) reported.push({ document: what, reason: answer.reason });
     }
@@ -265,7 +272,7 @@ export class OrderService {
    * validated domain, a person still bound (REQ-07, REQ-01, REQ-21).
    */
   private async certificateRequest(order: OrderView, actor: Actor, input: ActionInput): Promise<CardCertificateRequest> {
-    if (!input.keyOrigin?.ok) throw new CaError("policy-violation", "production without a proven key origin (key-attested, REQ-14)", { guard: "key-attested", requirement: "REQ-14" });
+    if (!input.keyOrigin?.ok) throw new CaError("policy-violation", "production without a proven key origin (key-attested, REQ-14)", { guard: "key-attested", requirement: "REQ-14" }, { code: "guard.key-attested.attestation-required" });
     const { orders, directory } = this.deps;
     return { profileId: order.profileId, publicKey: input.keyOrigin.spki, requestedBy: actorId(actor), ...(await certificateSubject({ orders, directory }, order)) };
   }
@@ -279,11 +286,11 @@ export class OrderService {
   async act(orderId: string, action: string, actor: Actor, request: ActionRequest): Promise<OrderView & { version: number; issued?: IssuedCard }> {
     const { orders, clock, random, currentTermsVersion, certs } = this.deps;
     const order = await orders.load(orderId);
-    if (!order) throw new CaError("not-found", `no order ${orderId}`);
+    if (!order) throw new CaError("not-found", `no order ${orderId}`, undefined, { code: "order.not-found" });
     if (actor.kind === "holder" && actor.personId !== order.applicantPersonId)
-      throw new CaError("not-found", `no order ${orderId}`);
+      throw new CaError("not-found", `no order ${orderId}`, undefined, { code: "order.not-found" });
     const workflow = this.deps.workflows.get(order.workflowId);
-    if (!workflow) throw new CaError("config", `order ${orderId} follows workflow '${order.workflowId}', which is not loaded`);
+    if (!workflow) throw new CaError("config", `order ${orderId} follows workflow '${order.workflowId}', which is not loaded`, undefined, { code: "order.workflow-missing" });
     const next = transitionFrom(workflow, order.state, action);
     const documentRegister = next?.guards.includes("document-not-reported") ? await this.documentRegisterCheck(request) : undefined;
     // REQ-14: where the key comes from, judged before the guards (key-attested reads the verdict).
@@ -311,7 +318,7 @@ export class OrderService {
     if (d.transition.guards.includes("existing-eid-valid")) {
       // REQ-11: the eID must still be good at the CA, not only at the TLS layer.
       const st = await certs.status(actor.credentialSerial!);
-      if (!st || st.status !== "good" || st.notAfter <= now) throw new CaError("policy-violation", "the eID presented is not valid (REQ-11)");
+      if (!st || st.status !== "good" || st.notAfter <= now) throw new CaError("policy-violation", "the eID presented is not valid (REQ-11)", undefined, { code: "renewal.eid-not-valid" });
       change.identification = { kind: "eid", byEid: true, officerId: actor.personId!, ...(actor.humanId ? { humanId: actor.humanId } : {}), at: now, document: { type: "eid", numberHash: st.serial, expires: st.notAfter }, faceCompared: false };
     }
     if (d.to === "APPROVED") change.approvedAt = now;
@@ -321,10 +328,10 @@ export class OrderService {
         change.identification = { kind: "hand-out", officerId: actor.personId!, ...(actor.humanId ? { humanId: actor.humanId } : {}), at: now, document: input.secondIdentification.document, faceCompared: input.secondIdentification.faceCompared };
       if (workflow.transitions.some((t) => t.to === "ACTIVE" && t.guards.includes("activation-code-correct"))) {
         // REQ-15: the activation code travels by another channel than the card.
-        if (input.activationCodeChannel === "in-person") throw new CaError("invalid-input", "the activation code is sent by email, sms or mail (REQ-15)");
+        if (input.activationCodeChannel === "in-person") throw new CaError("invalid-input", "the activation code is sent by email, sms or mail (REQ-15)", undefined, { code: "delivery.code-not-in-person" });
         const code = this.token(10);
         change.activationCodeHash = sha256Hex(code);
-        notifications.push({ id: newId(random), personId: order.applicantPersonId, channel: input.activationCodeChannel ?? workflow.delivery.activationCode, kind: "activation-code", secret: true, at: now, subject: "Your card's activation code", body: `Activation code for order ${orderId}: ${code}` });
+        notifications.push({ id: newId(random), personId: order.applicantPersonId, channel: input.activationCodeChannel ?? workflow.delivery.activationCode, kind: "activation-code", secret: true, at: now, subject: "Your card's activation code", body: templateBody("activation-code", { orderId, code }) });
       }
     }
     if (d.to === "ACTIVE") {
@@ -351,7 +358,7 @@ export class OrderService {
       },
     };
     const r = await this.saga.apply({ order, workflow, transition: d.transition, actor, change, audit, certificateRequest: () => this.certificateRequest(order, actor, input) });
-    if (!r.ok) throw new CaError("conflict", `order ${orderId} changed while '${action}' ran; read it again`);
+    if (!r.ok) throw new CaError("conflict", `order ${orderId} changed while '${action}' ran; read it again`, undefined, { code: "order.changed-meanwhile" });
     if (d.to === "ACTIVE") await supersedeRenewedEid(certs, order); // REQ-11: the new card replaces the eID it was ordered with
     return { ...orderAfter(order, r.change), ...(r.issued ? { issued: r.issued } : {}) };
   }

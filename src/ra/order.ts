@@ -110,7 +110,7 @@ export interface ActionInput {
    * LoA2 card-station fallback); set by the service (never by the caller) for actions with the
    * key-attested guard. `spki` is the key that gets certified; `evidence` goes to the audit trail.
    */
-  readonly keyOrigin?: { readonly ok: true; readonly spki: Uint8Array; readonly evidence: Readonly<Record<string, unknown>> } | { readonly ok: false; readonly reason: string };
+  readonly keyOrigin?: { readonly ok: true; readonly spki: Uint8Array; readonly evidence: Readonly<Record<string, unknown>> } | { readonly ok: false; readonly reason: string; readonly variant?: string };
   /** REQ-08: control question id → answered right (recorded by the officer). */
   readonly knowledgeAnswers?: Readonly<Record<string, boolean>>;
   /**
@@ -131,6 +131,8 @@ export interface ActivationFacts {
   readonly challengeSigned: boolean;
   /** Why not, when it did not. */
   readonly refusal?: string;
+  /** Which reason (refusal code `guard.activation-challenge-signed.<variant>`). */
+  readonly variant?: string;
   /** The card station recorded that the holder replaced the transport PIN on this card (when, by whom). */
   readonly pinReplaced?: { readonly at: Date; readonly recordedBy: string };
 }

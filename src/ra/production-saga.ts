@@ -64,7 +64,7 @@ export class ProductionSaga {
     const effects = transition.effects ?? [];
     if (effects.includes("issue-certificate-on-hold")) return this.produce(ctx);
     if (effects.includes("release-certificate")) {
-      if (!order.certSerial) throw new CaError("conflict", `order ${order.id} has no certificate to release`);
+      if (!order.certSerial) throw new CaError("conflict", `order ${order.id} has no certificate to release`, undefined, { code: "order.no-certificate" });
       return { ok: await certs.release(order.certSerial, actorId(actor), { change, audit }), change };
     }
     if (effects.includes("revoke-certificate") && order.certSerial) {
@@ -137,7 +137,7 @@ export class ProductionSaga {
         : undefined;
       if (await certs.abandon(serial, actor, link)) return;
     }
-    throw new CaError("conflict", `order ${orderId} kept changing while its production ${serial} was compensated`);
+    throw new CaError("conflict", `order ${orderId} kept changing while its production ${serial} was compensated`, undefined, { code: "order.changed-meanwhile" });
   }
 
   /**

@@ -48,7 +48,7 @@ export interface RevocationRequestStore {
 }
 
 const HOUR = 3_600_000;
-const second = (rule: string, m: string) => new CaError("policy-violation", `${m} (${rule}, REQ-18)`, { rule, requirement: "REQ-18" });
+const second = (rule: string, m: string, code: string) => new CaError("policy-violation", `${m} (${rule}, REQ-18)`, { rule, requirement: "REQ-18" }, { code });
 
 /**
  * Suspension and revocation on request (REQ-17, REQ-18): the holder for their own cards,
@@ -72,7 +72,7 @@ export class RevocationDesk {
     const personId = await this.deps.directory.credentialOwner(s);
     const person = personId ? await this.deps.directory.person(personId) : undefined;
     if (person) return { organisationId: person.organisationId, personId: person.id, humanId: humanIdOf(person.nationalIdHash) };
-    throw new CaError("not-found", `no card certificate ${s}`);
+    throw new CaError("not-found", `no card certificate ${s}`, undefined, { code: "certificate.not-found" });
   }
 
   private async execute(r: Pick<RevocationRequest, "kind" | "serial" | "reason" | "personId">, actor: Actor): Promise<string[]> {
@@ -118,17 +118,17 @@ export class RevocationDesk {
     const now = clock.now();
     if ((await requests.countSince({ human: actor.humanId ?? `person:${actor.personId}` }, "holder", new Date(now.getTime() - 24 * HOUR))) >= policy.requests.holderPerDay) {
       await requests.alarm(this.event(actor, "revocation.alarm.holder-rate", serial, "failure", { limit: policy.requests.holderPerDay, window: "24h" }, organisationId));
-      throw new CaError("rate-limited", `at most ${policy.requests.holderPerDay} self-service requests per day; call the service desk (REQ-18)`, { retryAfterSeconds: 3600, rule: "holder-rate", requirement: "REQ-18" });
+      throw new CaError("rate-limited", `at most ${policy.requests.holderPerDay} self-service requests per day; call the service desk (REQ-18)`, { retryAfterSeconds: 3600, rule: "holder-rate", requirement: "REQ-18" }, { code: "revocation.holder-rate", params: { limit: policy.requests.holderPerDay } });
     }
   }
 
   /** REQ-17: the holder suspends or revokes their own card, authenticated with an eID; REQ-18: rate-limited. */
   async holderRequest(actor: Actor, serial: string, reason: string): Promise<RevocationRequest> {
     const { policy, requests } = this.deps;
-    if (actor.kind !== "holder" || !actor.personId) throw new CaError("forbidden", "self-service needs the holder's eID");
-    if (!policy.requests.holderReasons.includes(reason as never)) throw new CaError("policy-violation", `a holder may ask for ${policy.requests.holderReasons.join(", ")}, not '${reason}'`);
+    if (actor.kind !== "holder" || !actor.personId) throw new CaError("forbidden", "self-service needs the holder's eID", undefined, { code: "holder.eid-needed" });
+    if (!policy.requests.holderReasons.includes(reason as never)) throw new CaError("policy-violation", `a holder may ask for ${policy.requests.holderReasons.join(", ")}, not '${reason}'`, undefined, { code: "revocation.holder-reason", params: { reason, reasons: policy.requests.holderReasons } });
     const own = await this.owner(serial).catch(() => undefined);
-    if (!own || !this.holds(actor, own)) throw new CaError("not-found", `no card certificate ${serial} of yours`);
+    if (!own || !this.holds(actor, own)) throw new CaError("not-found", `no card certificate ${serial} of yours`, undefined, { code: "certificate.not-yours" });
     await this.holderQuota(actor, serial, own.organisationId);
     const r = this.request(actor, { kind: "revoke", serial: serial.toLowerCase(), reason, organisationId: own.organisationId, channel: "holder", status: "done" });
     await this.execute(r, actor);
@@ -145,7 +145,7 @@ export class RevocationDesk {
   async officerRequest(actor: Actor, serial: string, reason: string): Promise<RevocationRequest> {
     const { policy, requests } = this.deps;
     requireRole(actor, ["ra-officer", "ra-admin"], "revoking a card");
-    if (!policy.requests.officerReasons.includes(reason as never)) throw new CaError("policy-violation", `an officer may use ${policy.requests.officerReasons.join(", ")}, not '${reason}'`);
+    if (!policy.requests.officerReasons.includes(reason as never)) throw new CaError("policy-violation", `an officer may use ${policy.requests.officerReasons.join(", ")}, not '${reason}'`, undefined, { code: "revocation.officer-reason", params: { reason, reasons: policy.requests.officerReasons } });
     const own = await this.owner(serial);
     requireScope(actor, own.organisationId);
     const draft = this.request(actor, { kind: "revoke", serial: serial.toLowerCase(), reason, organisationId: own.organisationId, channel: "officer", status: "done" });
@@ -167,9 +167,9 @@ export class RevocationDesk {
     const { requests, directory, orders } = this.deps;
     requireRole(actor, ["ra-admin", "service-owner-staff"], "removing a person's binding");
     const p = await directory.person(personId);
-    if (!p) throw new CaError("not-found", `no person ${personId}`);
+    if (!p) throw new CaError("not-found", `no person ${personId}`, undefined, { code: "person.not-found" });
     requireScope(actor, p.organisationId);
-    if (p.unboundAt) throw new CaError("conflict", "the binding was removed already");
+    if (p.unboundAt) throw new CaError("conflict", "the binding was removed already", undefined, { code: "person.unbound-already" });
     const live = await orders.liveCertificatesOf(personId);
     const draft = this.request(actor, { kind: "unbind", serial: live[0] ?? "", reason: "affiliationChanged", organisationId: p.organisationId, channel: "officer", status: "done", personId });
     if (await this.breaches(actor, p.organisationId, Math.max(1, live.length), personId, draft.id)) {
@@ -201,18 +201,18 @@ export class RevocationDesk {
     const { requests, clock, directory } = this.deps;
     requireRole(actor, ["ra-officer", "ra-admin"], "deciding a revocation request");
     const r = await requests.get(id);
-    if (!r) throw new CaError("not-found", `no revocation request ${id}`);
+    if (!r) throw new CaError("not-found", `no revocation request ${id}`, undefined, { code: "revocation.request-not-found" });
     requireScope(actor, r.organisationId);
-    if (r.status !== "pending") throw new CaError("conflict", `request ${id} is ${r.status}`);
+    if (r.status !== "pending") throw new CaError("conflict", `request ${id} is ${r.status}`, undefined, { code: "revocation.request-decided", params: { status: r.status } });
     const requester = r.requestedByHuman ?? (await directory.person(r.requestedBy).then((p) => (p ? humanIdOf(p.nationalIdHash) : undefined)));
-    if (r.requestedBy === actor.personId || isHuman(actor, requester)) throw second("second-officer", "a second, different officer (another human) must approve");
+    if (r.requestedBy === actor.personId || isHuman(actor, requester)) throw second("second-officer", "a second, different officer (another human) must approve", "revocation.second-officer");
     if (r.kind === "unbind" && (r.personId === actor.personId || isHuman(actor, await directory.person(r.personId!).then((p) => (p ? humanIdOf(p.nationalIdHash) : undefined)))))
-      throw second("second-officer", "the person being unbound may not approve their own unbinding");
+      throw second("second-officer", "the person being unbound may not approve their own unbinding", "revocation.own-unbinding");
     if (r.kind === "unbind" && approve) requireRole(actor, ["ra-admin", "service-owner-staff"], "approving an unbinding");
     const now = clock.now();
     const action = approve ? (r.kind === "revoke" ? "revocation.request.approve" : `revocation.${r.kind}.approve`) : (r.kind === "revoke" ? "revocation.request.refuse" : `revocation.${r.kind}.refuse`);
     const ok = await requests.decide(id, approve ? "approved" : "refused", actor.personId!, now, this.event(actor, action, r.kind === "unbind" ? r.personId! : r.serial, "success", { request: id, requestedBy: r.requestedBy }, r.organisationId));
-    if (!ok) throw new CaError("conflict", `request ${id} was decided meanwhile`);
+    if (!ok) throw new CaError("conflict", `request ${id} was decided meanwhile`, undefined, { code: "revocation.request-decided-meanwhile" });
     if (approve) await this.execute(r, actor);
     return { ...r, status: approve ? "approved" : "refused", decidedBy: actor.personId!, decidedAt: now };
   }
@@ -223,7 +223,7 @@ export class RevocationDesk {
     const own = await this.owner(serial);
     requireScope(actor, own.organisationId);
     const st = await this.deps.certs.status(serial.toLowerCase());
-    if (!st) throw new CaError("not-found", `no card certificate ${serial}`);
+    if (!st) throw new CaError("not-found", `no card certificate ${serial}`, undefined, { code: "certificate.not-found" });
     return { serial: st.serial, status: st.status, notAfter: st.notAfter, organisationId: own.organisationId, holderPersonId: own.personId };
   }
 
@@ -257,14 +257,14 @@ export class RevocationDesk {
    */
   async holderResume(actor: Actor, serial: string): Promise<RevocationRequest> {
     const { requests, orders, certs } = this.deps;
-    if (actor.kind !== "holder" || !actor.personId) throw new CaError("forbidden", "self-service needs the holder's eID");
+    if (actor.kind !== "holder" || !actor.personId) throw new CaError("forbidden", "self-service needs the holder's eID", undefined, { code: "holder.eid-needed" });
     const s = serial.toLowerCase();
     const own = await this.owner(s).catch(() => undefined);
-    if (!own || !this.holds(actor, own)) throw new CaError("not-found", `no card certificate ${serial} of yours`);
+    if (!own || !this.holds(actor, own)) throw new CaError("not-found", `no card certificate ${serial} of yours`, undefined, { code: "certificate.not-yours" });
     const order = await orders.byCertificate(s);
-    if (order && order.state !== "ACTIVE") throw new CaError("policy-violation", "a card that was never activated is released only by its activation (REQ-16)", { requirement: "REQ-16" });
+    if (order && order.state !== "ACTIVE") throw new CaError("policy-violation", "a card that was never activated is released only by its activation (REQ-16)", { requirement: "REQ-16" }, { code: "holder.resume-never-activated" });
     const st = await certs.status(s);
-    if (st?.status !== "on-hold") throw new CaError("conflict", `card certificate ${serial} is ${st?.status ?? "unknown"}, not suspended`);
+    if (st?.status !== "on-hold") throw new CaError("conflict", `card certificate ${serial} is ${st?.status ?? "unknown"}, not suspended`, undefined, { code: "holder.resume-not-suspended", params: { status: st?.status ?? "unknown" } });
     await this.holderQuota(actor, s, own.organisationId);
     const r = this.request(actor, { kind: "resume", serial: s, reason: "resume", organisationId: own.organisationId, channel: "holder", status: "done" });
     await this.execute(r, actor);

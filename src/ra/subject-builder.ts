@@ -17,7 +17,7 @@ const RULE_CITATION = { control: "RFC 5280 4.1.2.6 / UTS #39 3.1", bidi: "UAX #9
 export function registeredNameFrom(answer: { readonly name?: RegisteredName }, source: string): RegisteredName {
   const n = answer.name;
   if (!n || typeof n.fullName !== "string" || n.fullName.trim().length === 0)
-    throw new CaError("policy-violation", `the authoritative register (${source}) answers without a name for this person; the certificate's name comes only from the register, so no card order (REQ-07)`, { requirement: "REQ-07" });
+    throw new CaError("policy-violation", `the authoritative register (${source}) answers without a name for this person; the certificate's name comes only from the register, so no card order (REQ-07)`, { requirement: "REQ-07" }, { code: "register.no-name" });
   const name: RegisteredName = {
     fullName: n.fullName.trim(),
     ...(n.givenName?.trim() ? { givenName: n.givenName.trim() } : {}),
@@ -25,10 +25,10 @@ export function registeredNameFrom(answer: { readonly name?: RegisteredName }, s
   };
   for (const [field, value] of Object.entries(name) as [string, string][]) {
     if ([...value].length > MAX_NAME)
-      throw new CaError("policy-violation", `the registered ${field} is longer than ${MAX_NAME} characters (X.520 upper bound); no card order (REQ-07)`, { requirement: "REQ-07", field });
+      throw new CaError("policy-violation", `the registered ${field} is longer than ${MAX_NAME} characters (X.520 upper bound); no card order (REQ-07)`, { requirement: "REQ-07", field }, { code: "register.name-too-long", params: { limit: MAX_NAME, nameField: field } });
     const p = textProblem(value);
     if (p)
-      throw new CaError("policy-violation", `the registered ${field} from ${source} cannot go into a certificate: ${p.message} (${RULE_CITATION[p.rule]}, REQ-07)`, { requirement: "REQ-07", field, rule: p.rule });
+      throw new CaError("policy-violation", `the registered ${field} from ${source} cannot go into a certificate: ${p.message} (${RULE_CITATION[p.rule]}, REQ-07)`, { requirement: "REQ-07", field, rule: p.rule }, { code: "register.name-unusable", params: { nameField: field } });
   }
   return name;
 }
@@ -48,13 +48,13 @@ export function validatedDomains(org: Organisation): string[] {
 export async function certificateSubject(deps: { orders: OrderStore; directory: DirectoryStore }, order: OrderView): Promise<Pick<Parameters<CardCertificates["issue"]>[0], "subject" | "email" | "validatedEmailDomains">> {
   const bound = await deps.directory.personWithOrganisation(order.applicantPersonId);
   if (!bound || bound.person.unboundAt)
-    throw new CaError("policy-violation", "the applicant's binding to the organisation was removed after the order was approved; no certificate is produced (REQ-21)", { requirement: "REQ-21" });
+    throw new CaError("policy-violation", "the applicant's binding to the organisation was removed after the order was approved; no certificate is produced (REQ-21)", { requirement: "REQ-21" }, { code: "production.person-unbound" });
   const { person, organisation: org } = bound;
   if (org.status !== "active")
-    throw new CaError("policy-violation", `organisation ${org.orgNumber} is ${org.status}; no certificate is produced (REQ-01, REQ-19)`, { requirement: "REQ-01" });
+    throw new CaError("policy-violation", `organisation ${org.orgNumber} is ${org.status}; no certificate is produced (REQ-01, REQ-19)`, { requirement: "REQ-01" }, { code: "production.organisation-inactive", params: { status: org.status } });
   const name = await deps.orders.registeredName(order.id);
   if (!name)
-    throw new CaError("policy-violation", `order ${order.id} has no registered name from the population register; order the card again (REQ-07)`, { requirement: "REQ-07" });
+    throw new CaError("policy-violation", `order ${order.id} has no registered name from the population register; order the card again (REQ-07)`, { requirement: "REQ-07" }, { code: "production.no-registered-name" });
   return {
     subject: {
       CN: name.fullName, ...(name.givenName ? { GN: name.givenName } : {}), ...(name.surname ? { SN: name.surname } : {}),

@@ -20,19 +20,24 @@ export function transitionFrom(workflow: Workflow, state: OrderState, action: st
  * are enforced here, never by convention (REQ-10).
  */
 export function decide(workflow: Workflow, order: OrderView, action: string, actor: Actor, input: ActionInput, now: Date, currentTermsVersion: string): Decision {
-  if (!workflow.transitions.some((t) => t.action === action)) throw new CaError("invalid-input", `workflow ${workflow.id} has no action '${action}'`);
+  if (!workflow.transitions.some((t) => t.action === action)) throw new CaError("invalid-input", `workflow ${workflow.id} has no action '${action}'`, undefined, { code: "order.unknown-action", params: { action } });
   const t = transitionFrom(workflow, order.state, action);
-  if (!t) throw new CaError("conflict", `'${action}' is not possible in state ${order.state}`, { state: order.state });
-  if (t.by !== actor.kind) throw new CaError("forbidden", `'${action}' is done by the ${t.by}, not by the ${actor.kind}`);
+  // The words say what the order waits for in this state (locales: situation.<state>), never the state's name.
+  if (!t) throw new CaError("conflict", `'${action}' is not possible in state ${order.state}`, { state: order.state }, { code: "order.action-not-in-state", params: { action, state: order.state } });
+  if (t.by !== actor.kind) throw new CaError("forbidden", `'${action}' is done by the ${t.by}, not by the ${actor.kind}`, undefined, { code: "order.action-by-other", params: { action, kindOfCaller: t.by } });
   if (t.roles && !t.roles.some((r) => actor.roles.includes(r as never)))
-    throw new CaError("forbidden", `'${action}' needs the role ${t.roles.join(" or ")} (REQ-24)`);
+    throw new CaError("forbidden", `'${action}' needs the role ${t.roles.join(" or ")} (REQ-24)`, { requirement: "REQ-24" }, { code: "order.action-needs-role", params: { action, roles: t.roles } });
   for (const g of t.guards) {
     const refusal = GUARDS[g].check({ workflow, order, actor, input, now, currentTermsVersion });
-    if (refusal !== undefined) throw new CaError("policy-violation", `${refusal} (${g}, ${GUARDS[g].citation})`, { guard: g, rule: g, requirement: GUARDS[g].citation });
+    if (refusal === undefined) continue;
+    const r = typeof refusal === "string" ? { message: refusal } : refusal;
+    throw new CaError("policy-violation", `${r.message} (${g}, ${GUARDS[g].citation})`, { guard: g, rule: g, requirement: GUARDS[g].citation },
+      { code: `guard.${g}${"variant" in r && r.variant ? `.${r.variant}` : ""}`, params: { action, ...("params" in r ? r.params : {}) } });
   }
   // REQ-10: the workflow's separation matrix, from the humans recorded on the order.
   const sep = t.by === "officer" ? separationRefusal(workflow, order, actor, action) : undefined;
-  if (sep) throw new CaError("policy-violation", `${sep.message} (${SEPARATION_GUARD}, ${SEPARATION_CITATION})`, { guard: SEPARATION_GUARD, rule: SEPARATION_GUARD, requirement: SEPARATION_CITATION, ...(sep.pair ? { pair: sep.pair } : {}) });
+  if (sep) throw new CaError("policy-violation", `${sep.message} (${SEPARATION_GUARD}, ${SEPARATION_CITATION})`, { guard: SEPARATION_GUARD, rule: SEPARATION_GUARD, requirement: SEPARATION_CITATION, ...(sep.pair ? { pair: sep.pair } : {}) },
+    { code: !sep.pair ? "separation.unknown-human" : sep.pair[0] === sep.pair[1] ? "separation.same-step-twice" : "separation.other-step", params: { action, ...(sep.pair ? { earlierAction: sep.pair[0] } : {}) } });
   return { transition: t, to: t.to };
 }
 

@@ -19,16 +19,42 @@ export const ERROR_KINDS = [
 
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 
+/** A value a refusal's words are built from (locales/<lang>/refusals.json placeholders). */
+export type RefusalParam = string | number | boolean | readonly string[];
+
+export interface CaErrorOptions {
+  readonly cause?: unknown;
+  /**
+   * The refusal's stable code (e.g. `order.action-not-in-state`, `register.deceased`): the key of
+   * its words in every language (src/i18n, locales/<lang>/refusals.json) and machine-readable in
+   * the problem body. Absent: the kind alone names it.
+   */
+  readonly code?: string;
+  /** The facts the words are built from (an action, a state, a number of days); never secrets. */
+  readonly params?: Readonly<Record<string, RefusalParam>>;
+}
+
 export class CaError extends Error {
   readonly kind: ErrorKind;
   /** Machine-readable details (field names, lint ids); never secrets. */
   readonly details: Record<string, unknown> | undefined;
+  /** The stable refusal code, `kind` when the thrower gave none. */
+  readonly code: string;
+  readonly params: Readonly<Record<string, RefusalParam>>;
 
-  constructor(kind: ErrorKind, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
-    super(message, options);
+  /** `message` is for logs, the CLI and the audit trail (English); people read the code's words. */
+  constructor(kind: ErrorKind, message: string, details?: Record<string, unknown>, options?: CaErrorOptions) {
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = "CaError";
     this.kind = kind;
     this.details = details;
+    this.code = options?.code ?? kind;
+    this.params = options?.params ?? {};
+  }
+
+  /** Whether the thrower named a code (not just the kind). */
+  get coded(): boolean {
+    return this.code !== this.kind;
   }
 
   static is(e: unknown, kind?: ErrorKind): e is CaError {

@@ -8,7 +8,7 @@ export interface Cidr {
   readonly prefix: number;
 }
 
-const bad = (c: string, why: string) => new CaError("invalid-input", `'${c}' is not an IPv4 or IPv6 network in CIDR form (${why}); REQ-23`);
+const bad = (c: string, why: string) => new CaError("invalid-input", `'${c}' is not an IPv4 or IPv6 network in CIDR form (${why}); REQ-23`, undefined, { code: "organisation.bad-cidr", params: { cidr: c.slice(0, 43) } });
 
 /** The address as a bigint (v4: 32 bits, v6: 128 bits); the caller checked the family. */
 function addressBits(addr: string, family: "ipv4" | "ipv6"): bigint {

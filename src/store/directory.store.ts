@@ -17,10 +17,13 @@ const person = (r: any, cipher: FieldCipher): Person => {
   const email = cipher.openOptional(r.email, { table: "people", column: "email", id: r.id });
   const phone = cipher.openOptional(r.phone, { table: "people", column: "phone", id: r.id });
   const postalAddress = cipher.openOptional(r.postal_address, { table: "people", column: "postal_address", id: r.id });
+  const birthDate = cipher.openOptional(r.birth_date, { table: "people", column: "birth_date", id: r.id });
+  const nationalIdMasked = cipher.openOptional(r.national_id_masked, { table: "people", column: "national_id_masked", id: r.id });
   return {
     id: r.id, organisationId: r.organisation_id, nationalIdHash: r.national_id_hash, name: cipher.open(r.name, { table: "people", column: "name", id: r.id }),
     ...(email ? { email } : {}), ...(phone ? { phone } : {}), ...(postalAddress ? { postalAddress } : {}), ...(r.bound_by ? { boundBy: r.bound_by } : {}),
     ...(r.unbound_at != null ? { unboundAt: new Date(Number(r.unbound_at)) } : {}),
+    ...(r.language ? { language: r.language } : {}), ...(birthDate ? { birthDate } : {}), ...(nationalIdMasked ? { nationalIdMasked } : {}),
   };
 };
 
@@ -50,6 +53,17 @@ export class KnexDirectoryStore implements DirectoryStore {
     return r ? org(r) : undefined;
   }
 
+  async organisations() {
+    return (await this.reader("organisations").select(ORG_COLUMNS).orderBy("name")).map(org);
+  }
+
+  async people(ids: readonly string[]) {
+    if (ids.length === 0) return [];
+    const rows = await this.reader("people").whereIn("id", [...new Set(ids)]);
+    await this.cipher.ready(...rows.flatMap((r: any) => [r.name, r.email, r.phone, r.postal_address, r.birth_date, r.national_id_masked]));
+    return rows.map((r: any) => person(r, this.cipher));
+  }
+
   async createOrganisation(o: Organisation, at: Date, audit: AuditEvent) {
     await this.db.transaction(async (trx) => {
       await trx("organisations").insert({
@@ -76,7 +90,7 @@ export class KnexDirectoryStore implements DirectoryStore {
   }
 
   private async toPerson(r: any): Promise<Person> {
-    await this.cipher.ready(r.name, r.email, r.phone, r.postal_address);
+    await this.cipher.ready(r.name, r.email, r.phone, r.postal_address, r.birth_date, r.national_id_masked);
     return person(r, this.cipher);
   }
 
@@ -106,7 +120,9 @@ export class KnexDirectoryStore implements DirectoryStore {
         name: this.cipher.seal(p.name, { table: "people", column: "name", id: p.id }), email: this.cipher.sealOptional(p.email, { table: "people", column: "email", id: p.id }),
         phone: this.cipher.sealOptional(p.phone, { table: "people", column: "phone", id: p.id }),
         postal_address: this.cipher.sealOptional(p.postalAddress, { table: "people", column: "postal_address", id: p.id }),
-        bound_by: p.boundBy ?? null, bound_at: at.getTime(), created_at: at.getTime(),
+        bound_by: p.boundBy ?? null, bound_at: at.getTime(), created_at: at.getTime(), language: p.language ?? null,
+        birth_date: this.cipher.sealOptional(p.birthDate, { table: "people", column: "birth_date", id: p.id }),
+        national_id_masked: this.cipher.sealOptional(p.nationalIdMasked, { table: "people", column: "national_id_masked", id: p.id }),
       });
       await insertAuditEvent(trx, audit);
     });

@@ -9,7 +9,7 @@ import { FieldCipher } from "./field-cipher.js";
  * card secrets are sealed by the card key (issue 6): neither is listed here.
  */
 export const PERSONAL_DATA_COLUMNS: Readonly<Record<string, readonly string[]>> = {
-  people: ["name", "email", "phone", "postal_address"],
+  people: ["name", "email", "phone", "postal_address", "birth_date", "national_id_masked"],
   notifications: ["subject", "body"],
   orders: ["registered_name"], // REQ-07: the register's answer, JSON
 };

@@ -351,7 +351,7 @@ describe("README: first card in ten minutes, followed step by step", function ()
 
     // 10. The transport PIN, as the SMS stub received it.
     const sms = await runBlock("sms", { tries: 30 });
-    const pin = /Transport PIN for your card \S+: ([0-9]{6,8})\./.exec(sms);
+    const pin = /(?:Transport PIN for your card|Transport-PIN för ditt kort) \S+: ([0-9]{6,8})\./.exec(sms);
     expect(pin, `the transport PIN in the SMS:\n${sms}`).to.not.equal(null);
     vars.TRANSPORT_PIN = pin![1]!;
 

@@ -127,7 +127,7 @@ describe("test support: HTTPS with the client key on the virtual card (curl + pk
       await ra.orders.act(orderId, "hand-out", officers[2]!, { secondIdentification: { document: { type: "passport", number: "CC123456", expires: new Date("2035-01-01") }, faceCompared: true } });
       // The transport PIN, as the holder got it by another channel than the card: the SMS the gateway stub received (REQ-15).
       const letter = (await peers.pin("+46705550001")).message;
-      expect(letter.text).to.match(/^Transport PIN/);
+      expect(letter.text, "in the holder's language (a Swedish organisation)").to.match(/^Transport-PIN för ditt kort /);
       const pin = /: ([0-9]{6,8})\./.exec(letter.text)![1]!;
       const base = new URL(svc.ra!.url);
       // REQ-16: the holder replaces the transport PIN on the card (PC/SC) and the station records it; the card fetches

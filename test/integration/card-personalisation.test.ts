@@ -94,8 +94,8 @@ describe("card personalisation on a virtual PIV card through real pcscd (issue 6
     }
   }
   /** The holder's next PIN message not read before, as the SMS gateway stub received it (REQ-15: the workflows' PIN channel). */
-  const lastLetter = async (personId: string) => (await peers.next(phoneOf.get(personId)!, (m) => /PIN for your card/.test(m.text), `a PIN message to the holder ${personId}`)).text;
-  const pinOf = async (personId: string) => /PIN for your card [0-9a-f]+: ([0-9]{6,8})/i.exec(await lastLetter(personId))![1]!;
+  const lastLetter = async (personId: string) => (await peers.next(phoneOf.get(personId)!, (m) => /PIN for your card|PIN-kod för ditt kort|PIN för ditt kort/.test(m.text), `a PIN message to the holder ${personId}`)).text;
+  const pinOf = async (personId: string) => /(?:PIN for your card|PIN-kod för ditt kort|PIN för ditt kort) [0-9a-f]+: ([0-9]{6,8})/i.exec(await lastLetter(personId))![1]!;
   const tool = (cmd: string, args: string[]) => run(cmd, args);
 
   let personalised: { orderId: string; holderId: string; certSerial: string };
@@ -197,7 +197,7 @@ describe("card personalisation on a virtual PIV card through real pcscd (issue 6
     } finally {
       t.close();
     }
-    const pin = /New PIN for your card [0-9a-f]+: ([0-9]{6})/.exec(await lastLetter(personalised.holderId))![1]!;
+    const pin = /Ny PIN-kod för ditt kort [0-9a-f]+: ([0-9]{6})/.exec(await lastLetter(personalised.holderId))![1]!; // Swedish: the holder's organisation is Swedish
     const ok = await tool("yubico-piv-tool", ["-r", VIRTUAL_READER, "-a", "verify-pin", "-P", pin]);
     expect(ok.status, ok.out).to.equal(0);
     const audit = await rt.db("audit_events").where({ action: "card.unblock" });

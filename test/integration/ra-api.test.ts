@@ -122,7 +122,8 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     expect(org.status).to.equal("pending");
     const early = await call("POST", `/api/v1/organisations/${orgId}/people`, { nationalId: "198001011000", name: "Anna Officer" }, s1);
     expect(early.status).to.equal(422);
-    expect(early.body.detail).to.match(/REQ-01/);
+    expect([early.body.code, early.body.requirement]).to.deep.equal(["organisation.not-onboarded", "REQ-01"]);
+    expect(early.body.detail).to.match(/not onboarded yet.*registration certificate and domain validation/);
     expect((await ok(call("POST", `/api/v1/organisations/${orgId}/onboarding`, { registrationCertificate: "bolagsverket 2026-11-20 #4411", domain: "kund.example", domainValidationMethod: "dns-txt" }, s1))).status).to.equal("active");
     const names = ["Anna Officer", "Bert Officer", "Cecilia Officer", "Dag Unqualified", "Holger Holder", "Erik Officer"];
     for (let i = 0; i < names.length; i++) {
@@ -186,7 +187,7 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     // REQ-14: a bare public key, a card-station claim over the API, an attestation without its f9 certificate: refused, nothing issued.
     const bare = await act(order.id, "produce", D.ed!, { publicKey: newKey().spkiPem });
     expect([bare.status, bare.body.guard, bare.body.requirement]).to.deep.equal([422, "key-attested", "REQ-14"]);
-    expect(bare.body.detail).to.match(/bare public key is not certified/);
+    expect([bare.body.code, bare.body.detail]).to.deep.equal(["guard.key-attested.bare-key", "A public key alone is not certified: the card's attestation of the key is needed."]);
     const claimed = await act(order.id, "produce", D.ed!, { publicKey: newKey().spkiPem, keyOrigin: "card-station" });
     expect([claimed.status, claimed.body.guard]).to.deep.equal([422, "key-attested"]);
     const forged = await act(order.id, "produce", D.ed!, { attestation: { certificate: body.attestation.intermediate, intermediate: body.attestation.intermediate } });
@@ -211,7 +212,7 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     // ... and the held card is accepted for the activation only (contract: credentialOnHold).
     for (const [method, path, body] of [["POST", `/api/v1/holder/cards/${card.serial}/suspend`, {}], ["POST", "/api/v1/holder/renewals", { workflowId: "loa3-card-order", nationalId: h.nationalId }]] as const) {
       const r = await call(method, path, body, card);
-      expect([r.status, r.body.requirement, r.body.detail], path).to.satisfy(([st, req, m]: [number, string, string]) => st === 403 && req === "REQ-16" && /activation only/.test(m));
+      expect([r.status, r.body.requirement, r.body.code, r.body.detail], path).to.satisfy(([st, req, code, m]: [number, string, string, string]) => st === 403 && req === "REQ-16" && code === "credential.awaiting-activation" && /for the activation only/.test(m));
     }
     expect((await call("POST", `/api/v1/holder/orders/${order.id}/activate`, {}, a)).status, "an officer is not the holder").to.equal(403);
     const unsigned = await call("POST", `/api/v1/holder/orders/${order.id}/activate`, {}, card);
@@ -245,10 +246,11 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     await ok(call("POST", `/api/v1/applicant/orders/${own.body.id}/accept-terms`, { token: await tokenOf(own.body.id), termsVersion: "2026-01", accepted: true }));
     const selfIdentify = await act(own.body.id, "identify", a2, { document: doc, faceCompared: true });
     expect([selfIdentify.status, selfIdentify.body.guard], "no officer acts on their own order").to.deep.equal([422, "not-own-order"]);
-    expect((await call("POST", "/api/v1/orders", { personId: people.Anna!.id, workflowId: "loa3-card-order", nationalId: people.Anna!.nationalId }, a)).body.detail).to.match(/themself/);
+    expect((await call("POST", "/api/v1/orders", { personId: people.Anna!.id, workflowId: "loa3-card-order", nationalId: people.Anna!.nationalId }, a)).body).to.deep.include({ code: "order.own-order", rule: "not-own-order", detail: "You cannot order a card for yourself, not even under another organisation." });
     const staffPerson = (await ok(call("GET", "/api/v1/me", undefined, s2))).personId;
     const foreign = await call("POST", "/api/v1/orders", { personId: staffPerson, workflowId: "loa3-card-order", nationalId: "198001011010" }, a);
-    expect([foreign.status, foreign.body.detail]).to.satisfy(([s, m]: [number, string]) => s === 403 && /another organisation/.test(m));
+    expect([foreign.status, foreign.body.code, foreign.body.requirement]).to.deep.equal([403, "scope.other-organisation", "REQ-23"]);
+    expect(foreign.body.detail).to.match(/belongs to another organisation/);
     expect((await call("GET", `/api/v1/orders/${order.id}`, undefined, a)).status).to.equal(200);
     const s1Org = (await ok(call("GET", "/api/v1/me", undefined, s1))).organisationId;
     expect((await call("GET", `/api/v1/organisations/${s1Org}`, undefined, a)).status).to.equal(403);
@@ -260,7 +262,7 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     // Revoked client certificate: Anna's second card is revoked by a colleague → 401 from then on.
     await ok(call("POST", `/api/v1/certificates/${a2.serial}/revoke`, { reason: "keyCompromise" }, b));
     const revoked = await call("GET", "/api/v1/me", undefined, a2);
-    expect([revoked.status, revoked.body.detail]).to.satisfy(([s, m]: [number, string]) => s === 401 && /revoked/.test(m));
+    expect([revoked.status, revoked.body.code, revoked.body.detail]).to.deep.equal([401, "credential.not-good", "Your certificate is revoked, so it cannot be used to sign in."]);
     // OCSP agrees (REQ-17): an independent client sees the revocation.
     const a2Pem = join(demo.dir, `ra-a2-${backend}.pem`); // not a fixed /tmp path: other checkouts run this suite too
     writeFileSync(a2Pem, a2.cert);
@@ -314,7 +316,7 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
   it("fail/bad input: unknown field, wrong type, malformed JSON, non-JSON, oversized body, bad id → 4xx problem+json; nothing changes", async () => {
     const s1 = staff[0]!;
     const unknown = await call("POST", "/api/v1/organisations", { orgNumber: "5560000009", name: "X", country: "SE", admin: true }, s1);
-    expect([unknown.status, unknown.body.problems]).to.deep.equal([400, ["/: unknown field 'admin'"]]);
+    expect([unknown.status, unknown.body.code, unknown.body.field, unknown.body.errors]).to.deep.equal([400, "validation.invalid-body", "admin", [{ field: "admin", pointer: "/admin", code: "validation.additionalProperties", detail: "This request has no field called admin." }]]);
     expect((await call("POST", "/api/v1/organisations", { orgNumber: 5560000009, name: "X", country: "SE" }, s1)).status).to.equal(400);
     expect((await call("POST", "/api/v1/organisations", undefined, s1, {}, "{not json")).status).to.equal(400);
     expect((await call("POST", "/api/v1/organisations", undefined, s1, { "content-type": "text/plain" }, "orgNumber=1")).status).to.equal(415);
@@ -328,7 +330,7 @@ describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
     const me = await ok(call("GET", "/api/v1/me", undefined, s1));
     await ok(call("PUT", `/api/v1/organisations/${me.organisationId}/ip-allow-list`, { cidrs: ["10.0.0.0/8"] }, staff[1]));
     const blocked = await call("GET", "/api/v1/me", undefined, s1);
-    expect([blocked.status, blocked.body.detail]).to.satisfy(([s, m]: [number, string]) => s === 403 && /REQ-23/.test(m));
+    expect([blocked.status, blocked.body.code, blocked.body.requirement]).to.deep.equal([403, "scope.ip-not-allowed", "REQ-23"]);
     expect((await call("PUT", `/api/v1/organisations/${me.organisationId}/ip-allow-list`, { cidrs: ["not-a-net"] }, s1)).status).to.equal(403);
     await svc.runtime.db("organisations").where({ id: me.organisationId }).update({ ip_allow_list: JSON.stringify(["127.0.0.0/8", "::1/128"]) });
     await ok(call("GET", "/api/v1/me", undefined, s1));

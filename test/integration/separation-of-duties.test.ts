@@ -396,7 +396,9 @@ describe(`separation of duties and least privilege: the negative matrix over mTL
         expect(reply.headers["content-type"]).to.equal("application/problem+json");
         expect(reply.body.rule, reply.body.detail).to.equal(row.expect.rule);
         expect(reply.body.requirement).to.include(row.req);
-        expect(reply.body.detail).to.include(row.req);
+        expect(reply.body.req).to.include(row.req);
+        expect(reply.body.code, "a refusal code with words").to.be.a("string").and.not.equal(reply.body.type.split(":").pop());
+        expect(reply.body.detail, "words, no rule name").to.be.a("string").and.not.include(row.expect.rule);
       } else expect(reply.body.pending).to.include({ status: "pending" });
       await row.unchanged();
       refusals.push({ row: row.name, method, path, req: row.req, ...(row.expect.rule ? { rule: row.expect.rule } : {}), ...(row.expect.alarm ? { alarm: row.expect.alarm } : {}), ...(object ? { object } : {}) });

@@ -262,7 +262,7 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
     const emptyBody = await call("POST", `/api/v1/certificates/00/resume`, undefined, D.ada, { cookie, "sec-fetch-site": "cross-site" });
     expect([emptyBody.status, emptyBody.body.rule], "an empty cross-site form POST").to.deep.equal([403, "same-origin-browser-request"]);
     const noCsrf = await call("POST", "/api/v1/organisations", body, D.ada, { cookie, origin: `https://${base.host}`, "sec-fetch-site": "same-origin" });
-    expect([noCsrf.status, noCsrf.body.detail]).to.satisfy(([s, d]: [number, string]) => s === 403 && /CSRF/.test(d));
+    expect([noCsrf.status, noCsrf.body.code, noCsrf.body.detail]).to.deep.equal([403, "session.csrf", "The page is out of date. Reload it and try again."]);
     expect(await count("organisations"), "nothing created").to.equal(orgs);
     const api = await call("POST", "/api/v1/organisations", body, D.ada);
     expect(api.status, "an API client without browser headers").to.equal(201);
@@ -274,7 +274,7 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
     const me = (await call("GET", "/api/v1/me", undefined, D.ada)).body;
     for (const c of ["10.0.0.1/", "10.0.0.0/33", "10.0.0.1/8", "::1/129"]) {
       const r = await call("PUT", `/api/v1/organisations/${me.organisationId}/ip-allow-list`, { cidrs: [c] }, D.ada);
-      expect([r.status, r.body.detail], c).to.satisfy(([s, d]: [number, string]) => s === 400 && /REQ-23/.test(d));
+      expect([r.status, r.body.code, r.body.requirement, r.body.detail], c).to.deep.equal([400, "organisation.bad-cidr", "REQ-23", `${c} is not a network in the form 10.0.0.0/8 or 2001:db8::/32.`]);
     }
     expect((await svc.runtime.db("organisations").where({ id: me.organisationId }).first()).ip_allow_list).to.equal(null);
     // A client that connects and never speaks TLS is dropped after the handshake timeout (1 s here).

@@ -185,10 +185,11 @@ describe(`http/subject data from authoritative sources (REQ-07, REQ-01, REQ-11) 
     const before = (await svc.runtime.db("orders")).length;
     const noName = await call("POST", "/api/v1/orders", { personId: personId.noname, workflowId: "loa3-card-order", nationalId: PEOPLE.noname.nationalId }, s1);
     expect([noName.status, noName.body.type]).to.deep.equal([422, "urn:cardpki:problem:policy-violation"]);
-    expect(noName.body.detail).to.match(/without a name.*REQ-07/);
+    expect([noName.body.code, noName.body.requirement, noName.body.detail]).to.deep.equal(["register.no-name", "REQ-07", "The population register has no name for this person, so no card can be ordered."]);
     const spoof = await call("POST", "/api/v1/orders", { personId: personId.spoof, workflowId: "loa3-card-order", nationalId: PEOPLE.spoof.nationalId }, s1);
     expect(spoof.status).to.equal(422);
-    expect(spoof.body.detail).to.match(/registered fullName .*mixes scripts Cyrillic, Latin.*UTS #39.*REQ-07/);
+    expect([spoof.body.code, spoof.body.requirement, spoof.body.rule]).to.deep.equal(["register.name-unusable", "REQ-07", "mixed-script"]);
+    expect(spoof.body.detail).to.equal("The full name in the population register has characters that cannot go into a certificate, so no card can be ordered.");
     expect((await svc.runtime.db("orders")).length).to.equal(before);
   });
 
@@ -212,7 +213,8 @@ describe(`http/subject data from authoritative sources (REQ-07, REQ-01, REQ-11) 
     const certsBefore = (await svc.runtime.db("certificates")).length;
     const r = await produceCard(o.id, staff[3]!);
     expect([r.status, r.body.type]).to.deep.equal([422, "urn:cardpki:problem:lint-failed"]);
-    expect(r.body.detail).to.match(/text_no_bidi_controls \(UAX #9.*\): subject O .*U\+202E/);
+    expect([r.body.code, r.body.rule]).to.deep.equal(["certificate.lint-failed", "text_no_bidi_controls"]);
+    expect(r.body.detail).to.match(/^The certificate could not be made: .* hidden text-direction character\. Nothing was signed/);
     expect((await svc.runtime.db("certificates")).length, "nothing reserved or signed").to.equal(certsBefore);
     const after = await ok(call("GET", `/api/v1/orders/${o.id}`, undefined, s1));
     expect([after.state, after.certificateSerial]).to.deep.equal(["IN_PRODUCTION", undefined]);
@@ -225,7 +227,7 @@ describe(`http/subject data from authoritative sources (REQ-07, REQ-01, REQ-11) 
     await ok(call("DELETE", `/api/v1/people/${personId.ulf}/binding`, undefined, s1));
     const r = await produceCard(orderId, staff[3]!);
     expect([r.status, r.body.type]).to.deep.equal([422, "urn:cardpki:problem:policy-violation"]);
-    expect(r.body.detail).to.match(/binding .* was removed after the order was approved.*REQ-21/);
+    expect([r.body.code, r.body.requirement, r.body.detail]).to.deep.equal(["production.person-unbound", "REQ-21", "The applicant's binding to the organisation was removed after approval, so no card is produced."]);
     expect((await ok(call("GET", `/api/v1/orders/${orderId}`, undefined, s1))).state).to.equal("IN_PRODUCTION");
   });
 
@@ -235,7 +237,7 @@ describe(`http/subject data from authoritative sources (REQ-07, REQ-01, REQ-11) 
     const early = await call("POST", "/api/v1/holder/renewals", { workflowId: "loa3-card-order", nationalId: PEOPLE.rut.nationalId }, first.card);
     // Refused either by the renewal rule (422, REQ-11) or at the door: a card on hold until activation is accepted for the activation only (403, REQ-16).
     expect(early.status, JSON.stringify(early.body)).to.be.oneOf([401, 403, 422]);
-    expect(early.body.detail).to.match(early.status === 422 ? /never activated.*REQ-11/ : /REQ-16|hold/);
+    expect([early.body.code, early.body.requirement]).to.deep.equal(early.status === 422 ? ["renewal.never-activated", "REQ-11"] : early.status === 403 ? ["credential.awaiting-activation", "REQ-16"] : ["credential.not-good", undefined]);
     expect((await ok(activate(first.orderId, first.card))).state).to.equal("ACTIVE");
     expect(await ocsp(first.der, "rut-1")).to.match(/: good/);
 
@@ -270,6 +272,6 @@ describe(`http/subject data from authoritative sources (REQ-07, REQ-01, REQ-11) 
     expect(aged.actions.map((a: { action: string }) => a.action), "an aged approval offers no production").to.not.include("start-production");
     const r = await act(fresh, "start-production", s1);
     expect([r.status, r.body.guard]).to.deep.equal([422, "approval-current"]);
-    expect(r.body.detail).to.match(/older than 30 days.*identified and approved again/);
+    expect([r.body.code, r.body.detail]).to.satisfy(([c, d]: [string, string]) => c === "guard.approval-current.aged" && /^The approval from \d{4}-\d\d-\d\d \d\d:\d\d UTC is older than 30 days; the applicant must be identified and the order approved again\.$/.test(d));
   });
 });

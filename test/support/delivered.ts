@@ -27,8 +27,11 @@ export interface PeerSources {
 
 /** The applicant link of contract 2 as the terms mail carries it: `<publicUrl>/applicant/#order=<id>&token=<token>`. */
 const LINK = /(https:\/\/[^\s/]+\/applicant\/#order=([0-9a-f]{32})&token=([A-Z0-9]+))/;
-const CODE = (orderId: string) => new RegExp(`Activation code for order ${orderId}: ([A-Z0-9]+)`);
-const PIN = /\b(New |Transport )?PIN for your card ([0-9A-Za-z]+): ([0-9]{4,8})\b/;
+/** In each language of locales/<lang>/notifications.json (the recipient's language: chosen at binding, else the organisation's country's). */
+const CODE = (orderId: string) => new RegExp(`(?:Activation code for order|Aktiveringskod för beställning|Aktiveringskode til bestilling) ${orderId}: ([A-Z0-9]+)`);
+const PIN = /\b(New PIN for your card|Transport PIN for your card|PIN for your card|Ny PIN-kod för ditt kort|Transport-PIN för ditt kort|PIN-kod för ditt kort|Ny PIN-kode til dit kort|Transport-PIN til dit kort|PIN-kode til dit kort) ([0-9A-Za-z]+): ([0-9]{4,8})\b/;
+/** An unblock's new PIN, in any language. */
+const NEW_PIN = /^(New|Ny) /;
 
 /**
  * What the holder's and applicant's delivery peers received (REQ-06, REQ-15), the only place a
@@ -106,7 +109,7 @@ export class Delivered {
    * (contract 2; absent when the RA has no public URL) and the token (in the link, and as text for API clients).
    */
   async terms(orderId: string, ms?: number): Promise<{ link?: string; token: string; message: DeliveredMessage }> {
-    const forOrder = (m: DeliveredMessage) => m.channel === "email" && (LINK.exec(m.text)?.[2] === orderId || m.text.startsWith(`Order ${orderId}.`));
+    const forOrder = (m: DeliveredMessage) => m.channel === "email" && (LINK.exec(m.text)?.[2] === orderId || new RegExp(`^(Order|Beställning|Bestilling) ${orderId}\\.`).test(m.text));
     const message = await this.waitFor(`the terms mail for order ${orderId}`, forOrder, ms);
     const link = LINK.exec(message.text);
     const token = link?.[3] ?? /token: ([A-Z0-9]+)/.exec(message.text)?.[1];
@@ -149,7 +152,7 @@ export class Delivered {
    * initial or transport PIN after personalisation, a new PIN after an unblock.
    */
   async pin(to: string, kind: "initial" | "unblock" = "initial", ms?: number): Promise<{ pin: string; cardSerial: string; message: DeliveredMessage }> {
-    const message = await this.next(to, (m) => PIN.test(m.text) && (PIN.exec(m.text)![1] === "New " ? "unblock" : "initial") === kind, `the ${kind} PIN for ${to}`, ms);
+    const message = await this.next(to, (m) => PIN.test(m.text) && (NEW_PIN.test(PIN.exec(m.text)![1]!) ? "unblock" : "initial") === kind, `the ${kind} PIN for ${to}`, ms);
     const [, , cardSerial, pin] = PIN.exec(message.text)!;
     return { pin: pin!, cardSerial: cardSerial!, message };
   }

@@ -1,3 +1,4 @@
+import { parseTemplateBody } from "../../src/shared/message-template.js";
 import { expect } from "chai";
 import { createPublicKey, verify, createHash, X509Certificate } from "node:crypto";
 import { Iso7816, extendedLengthFromAtr, type CardChannel } from "../../src/card/iso7816.js";
@@ -220,7 +221,10 @@ describe("card/personalisation-job against the emulator (software CA)", () => {
     for (let i = 0; i < 3; i++) await piv.verifyPin("000000").catch(() => undefined);
     expect(await piv.pinTriesLeft()).to.equal(0);
     await life.unblock(emulatorChannel(emu), "operator:officer", "sms");
-    const newPin = /: ([0-9]{6})\./.exec(ledger.letters.at(-1)!.body)![1]!;
+    const letter = parseTemplateBody(ledger.letters.at(-1)!.body)!; // written in the holder's language when sent
+    expect(letter.key).to.equal("unblock-pin");
+    const newPin = letter.params.pin!;
+    expect(newPin).to.match(/^[0-9]{6}$/);
     await life.changePin(emulatorChannel(emu), "holder", newPin, "24681357");
     expect(emu.state.pin).to.equal("24681357");
     expect(ledger.cards.get(r.cardId)!.pinState).to.equal("holder-set");

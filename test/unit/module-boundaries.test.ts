@@ -6,6 +6,7 @@ import { REPO_ROOT } from "../support/test-ca.js";
 /** design.md: dependencies point inward; only composition wires concrete backends. */
 const ALLOWED: Record<string, string[]> = {
   shared: [],
+  i18n: ["shared"], // message catalogues (locales/<lang>/*.json): refusals and notifications in en, sv, da
   asn1: ["shared"],
   policy: ["shared", "asn1"],
   hsm: ["shared"],
@@ -13,12 +14,12 @@ const ALLOWED: Record<string, string[]> = {
   store: ["shared", "ca", "ra", "policy", "card", "audit", "delivery"], // implements the ca, ra, card and delivery ports (types only); audit: the hash chain
   audit: ["shared"],
   card: ["shared", "asn1"],
-  delivery: ["shared"], // the outbox worker, its ports and channel adapters (SMTP, SMS gateway, print file)
+  delivery: ["shared", "i18n"], // the outbox worker, its ports and channel adapters (SMTP, SMS gateway, print file)
   ceremony: ["shared", "asn1", "policy", "ca", "hsm"],
   ra: ["shared", "policy", "ca"], // ca: ports only
-  http: ["shared", "asn1", "ra"], // ra: the service types composition hands in
+  http: ["shared", "asn1", "ra", "i18n"], // ra: the service types composition hands in
   cli: ["shared", "asn1", "composition", "ceremony"],
-  composition: ["shared", "asn1", "policy", "hsm", "ca", "store", "ceremony", "http", "ra", "card", "audit", "delivery"],
+  composition: ["shared", "asn1", "policy", "hsm", "ca", "store", "ceremony", "http", "ra", "card", "audit", "delivery", "i18n"],
 };
 
 function files(dir: string): string[] {

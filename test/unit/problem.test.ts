@@ -28,22 +28,23 @@ describe("http/problem: 5xx bodies carry no internal detail", () => {
         const body = JSON.parse(text);
         expect(body.type).to.equal(`urn:cardpki:problem:${kind}`);
         expect(body.incident).to.match(/^[0-9a-f-]{36}$/);
-        expect(body.detail).to.include(body.incident);
+        expect(body.detail).to.be.a("string").and.not.equal(""); // the kind in words (en by default)
+        expect(body.code).to.equal(kind);
         for (const leak of ["SELECT", "national_id", "/var/lib", "CKR_", "slot 3"]) expect(text, leak).to.not.include(leak);
       } finally {
         server.close();
       }
     });
 
-  it("ok/4xx keep their message and the rule, guard and REQ", async () => {
+  it("ok/4xx keep the rule, guard and REQ machine-readable; the words come from the code, not the message", async () => {
     const app = express();
-    app.get("/x", () => { throw new CaError("forbidden", "refused (rule r, REQ-22)", { rule: "r", requirement: "REQ-22", secret: "no" }); });
+    app.get("/x", () => { throw new CaError("forbidden", "refused (rule r, REQ-22)", { rule: "r", requirement: "REQ-22", secret: "no" }, { code: "scope.other-organisation" }); });
     app.use(errorHandler);
     const server = app.listen(0, "127.0.0.1");
     await new Promise((r) => server.once("listening", r));
     try {
       const body = await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/x`)).json() as Record<string, unknown>;
-      expect(body).to.deep.include({ status: 403, detail: "refused (rule r, REQ-22)", rule: "r", requirement: "REQ-22" });
+      expect(body).to.deep.include({ status: 403, detail: "This belongs to another organisation; you may act only for your own.", code: "scope.other-organisation", rule: "r", requirement: "REQ-22", req: "REQ-22" });
       expect(body).to.not.have.property("secret");
     } finally {
       server.close();
