@@ -82,7 +82,7 @@ async function show(progress) {
     });
     parts.push(f);
   }
-  page(t("applicant.title"), parts);
+  page(t(progress.canAcceptTerms ? "applicant.title-terms" : "applicant.title-progress"), parts);
 }
 
 function ended() {

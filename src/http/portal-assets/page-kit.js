@@ -237,7 +237,9 @@ export function apiClient(apiBase, csrf, gate) {
  */
 export function refusal(e) {
   const p = (e && e.problem) || {};
-  const text = p.detail || p.title || (e && e.status === 0 ? t("error.signed-out") : t("error.refused"));
+  let text = p.detail || p.title || (e && e.status === 0 ? t("error.signed-out") : t("error.refused"));
+  // A failure of the service (5xx) has an incident: the service desk finds the cause in the log by its reference.
+  if (p.incident) text = `${text.replace(/\s*\(incident [0-9a-f-]+\)/i, "")} ${t("error.incident", { reference: String(p.incident).slice(0, 8).toUpperCase() })}`;
   const rule = p.rule || p.guard;
   const req = p.requirement || p.req;
   const named = rule && !text.includes(rule) ? t("error.rule", { rule, requirement: req || "" }).replace(/,\s*\)/, ")") : "";
@@ -368,7 +370,7 @@ export async function submit(form, fn, check) {
     showRefusal(form, e);
     return false;
   } finally {
-    if (button && button.isConnected) button.disabled = false;
+    if (button) button.disabled = false;
   }
 }
 

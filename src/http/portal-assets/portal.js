@@ -2,7 +2,7 @@
 // (/api/v1) with the officer's client certificate; the engine's guards decide, the portal only shows.
 // Words come from the catalogues (locales/<lang>.json); people are shown by name, never by id.
 import {
-  apiClient, facts, field, focusMessage, form, formatDay, h, known, language, mountLanguageSwitch, onLanguageChange, page, refusal, request, say, serialText,
+  apiClient, facts, field, focusMessage, form, formatDay, formatTime, h, known, language, mountLanguageSwitch, onLanguageChange, page, refusal, request, say, serialText,
   setAppName, skipLink, startLanguage, submit, t, table, when, word,
 } from "./page-kit.js";
 
@@ -91,7 +91,7 @@ async function queue(draw) {
 function docFields(wf) {
   return [
     field(t("doc.type"), h("select", { name: "type", required: true }, (wf ? wf.acceptedDocuments : ["passport"]).map((d) => h("option", { value: d, text: word("document", d) })))),
-    field(t("doc.number"), h("input", { name: "number", required: true, autocomplete: "off", maxlength: 32, pattern: "[A-Za-z0-9 -]{4,32}", "data-error": "error.doc-number" })),
+    field(t("doc.number"), h("input", { name: "number", required: true, autocomplete: "off", maxlength: 32, pattern: "[A-Za-z0-9 \\-]{4,32}", "data-error": "error.doc-number" })),
     field(t("doc.expires"), h("input", { name: "expires", type: "date", required: true })),
     field(t("doc.face"), h("input", { name: "face", type: "checkbox" })),
   ];
@@ -180,8 +180,8 @@ async function orderScreen(draw, id, action) {
 async function newOrder(draw) {
   const start = orderFor;
   orderFor = null;
-  const f = form(t("new.title"),
-    field(t("new.national-id"), h("input", { name: "nationalId", required: true, autocomplete: "off", inputmode: "numeric", maxlength: 32, pattern: "[0-9A-Za-z -]{4,32}", "data-error": "error.national-id", ...(start ? { value: start.nationalId } : {}) }), t("new.national-id-hint")),
+  const f = form(t("new.title"), {},
+    field(t("new.national-id"), h("input", { name: "nationalId", required: true, autocomplete: "off", inputmode: "numeric", maxlength: 32, pattern: "[0-9A-Za-z \\-]{4,32}", "data-error": "error.national-id", ...(start ? { value: start.nationalId } : {}) }), t("new.national-id-hint")),
     organisationPicker("organisationId", start && start.organisationId),
     field(t("new.workflow"), h("select", { name: "workflowId" }, workflows.map((w) => h("option", { value: w.id, text: workflowWords(w.id) })))),
     h("button", { type: "submit", text: t("new.submit") }));
@@ -233,8 +233,8 @@ function appointForm(p) {
 
 async function people(draw) {
   const out = h("div", { id: "person" });
-  const f = form(t("people.search"),
-    field(t("people.national-id"), h("input", { name: "nationalId", required: true, autocomplete: "off", inputmode: "numeric", maxlength: 32, pattern: "[0-9A-Za-z -]{4,32}", "data-error": "error.national-id" }), t("new.national-id-hint")),
+  const f = form(t("people.search"), {},
+    field(t("people.national-id"), h("input", { name: "nationalId", required: true, autocomplete: "off", inputmode: "numeric", maxlength: 32, pattern: "[0-9A-Za-z \\-]{4,32}", "data-error": "error.national-id" }), t("new.national-id-hint")),
     organisationPicker(),
     h("button", { type: "submit", text: t("people.find") }));
   f.addEventListener("submit", (ev) => (ev.preventDefault(), submit(f, async (d) => {
@@ -258,7 +258,7 @@ const STATUS = (s) => word("cert-status", s);
 
 function certificates(draw) {
   const out = h("div", { id: "certificate" });
-  const search = form(t("cert.find"),
+  const search = form(t("cert.find"), {},
     field(t("cert.serial"), h("input", { name: "serial", required: true, autocomplete: "off", pattern: "[0-9A-Fa-f: ]{2,100}", "data-error": "error.serial" }), t("cert.serial-hint")),
     h("button", { type: "submit", text: t("cert.find-button") }));
   const show = async (serial) => {
@@ -375,7 +375,7 @@ function admin(draw) {
   const f = form(t("bind.title"), {},
     h("h2", { text: t("bind.title") }),
     organisationPicker(),
-    field(t("bind.national-id"), h("input", { name: "nationalId", required: true, autocomplete: "off", maxlength: 32, pattern: "[0-9A-Za-z -]{4,32}", "data-error": "error.national-id" }), t("new.national-id-hint")),
+    field(t("bind.national-id"), h("input", { name: "nationalId", required: true, autocomplete: "off", maxlength: 32, pattern: "[0-9A-Za-z \\-]{4,32}", "data-error": "error.national-id" }), t("new.national-id-hint")),
     field(t("bind.name"), h("input", { name: "name", required: true, maxlength: 64, autocomplete: "off" })),
     field(t("bind.email"), h("input", { name: "email", type: "email", maxlength: 128, autocomplete: "off" })),
     field(t("bind.phone"), h("input", { name: "phone", type: "tel", pattern: "\\+[1-9][0-9]{6,14}", placeholder: "+46701234567", "data-error": "error.phone", autocomplete: "off" })),
@@ -401,8 +401,57 @@ async function organisationsScreen(draw) {
     h("td", { text: o.orgNumber || "" }), h("td", { text: o.country || "" }), h("td", { text: word("organisation.status", o.status) })))) : h("p", { text: t("orgs.none") }));
 }
 
-/** Long lower-case hex in an evidence text (key and attestation fingerprints) as fingerprints are printed: upper-case pairs. */
-const fingerprints = (s) => String(s || "").replace(/\b[0-9a-f]{8,}\b/g, (x) => serialText(x));
+/** REQ-31 evidence: the rules as evidence.ts names them (English) → their words in the catalogues. */
+const EVIDENCE_RULES = [
+  [/^issued through a card order$/, "rule.card-order"], [/^terms accepted by the applicant$/, "rule.terms"], [/^authoritative register checked$/, "rule.register"],
+  [/^renewal on a valid eID of at least the same level$/, "rule.renewal"], [/^(?<n>\d+) identification\(s\) by different officers$/, "rule.identifications"],
+  [/^identity documents valid at identification$/, "rule.documents-valid"], [/^face compared with the document photo$/, "rule.face"],
+  [/^identifying officers qualified at the time$/, "rule.qualified"], [/^no officer acted on their own order$/, "rule.not-own"],
+  [/^hand-out by a third officer with a second identification$/, "rule.third-officer"], [/^three distinct officers \(two identifiers, one hand-out\)$/, "rule.three-officers"],
+  [/^separation of duties by the workflow's matrix \(distinct humans\)$/, "rule.separation"], [/^issued only after release to production$/, "rule.after-release"],
+  [/^key generated on the card \(attested\)$/, "rule.key-attested"], [/^key generated on the card$/, "rule.key-on-card"],
+  [/^on hold from issuance until the holder's activation$/, "rule.hold"], [/^activated by the card after the transport PIN was replaced$/, "rule.activated-by-card"],
+  [/^activated within the deadline$/, "rule.activation-deadline"], [/^not activated in time → revoked$/, "rule.expired-revoked"],
+];
+/** The story's steps as evidence.ts words them (English) → the audit event they describe. */
+const EVIDENCE_STEPS = {
+  "order placed (register checked)": "order.create", "renewal ordered on an eID": "order.renew", "terms accepted by the applicant": "order.accept-terms",
+  "identified in person": "order.identify", "identified by a valid eID": "order.identify-by-eid", "approved for production": "order.approve",
+  "released to production": "order.start-production", "certificate issued for the card's key": "order.produce", "production failed, certificate revoked": "order.production-failed",
+  "card handed out": "order.hand-out", "card sent by mail": "order.send-by-mail", "card activated by the holder": "order.activate", "expired unactivated": "order.expire",
+  "serial reserved for the order (production saga)": "order.production.reserve", "signing failed, serial burnt, order back in production": "order.production.fail",
+  "production did not complete: serial revoked, order back in production": "order.production.compensate", "unfinished serial published as revoked": "cert.abandon",
+  "card station recorded the transport PIN replaced": "order.transport-pin-replaced", "activation challenge given to the card": "order.activation-challenge",
+  rejected: "order.reject", cancelled: "order.cancel", "serial reserved": "cert.reserve", "certificate signed and stored": "cert.issue",
+  "certificate revoked": "cert.revoke", "certificate suspended": "cert.hold", "suspension lifted": "cert.resume",
+  "card connected for personalisation": "card.personalise.start", "key pair generated on the card": "card.key.generate", "certificate written to the card": "card.certificate.write",
+  "PIN and PUK set": "card.pin.set", "personalisation finished": "card.personalise", "PIN unblocked by an officer": "card.unblock", "holder set their own PIN": "card.pin.change",
+  "card retired": "card.retire", "card reported lost": "card.lost",
+};
+const ruleWords = (rule) => {
+  for (const [re, key] of EVIDENCE_RULES) {
+    const m = re.exec(rule);
+    if (m) return t(key, m.groups || {});
+  }
+  return rule;
+};
+const stepWords = (s) => (s.action ? word("audit", s.action) : EVIDENCE_STEPS[s.step] ? word("audit", EVIDENCE_STEPS[s.step]) : /^[a-z-]+(\.[a-z-]+)+$/.test(s.step) ? word("audit", s.step) : s.step);
+const REASON_CODES = /\b(unspecified|keyCompromise|affiliationChanged|superseded|cessationOfOperation|certificateHold|removeFromCRL)\b/g;
+
+/**
+ * An evidence detail (the server's record, in English) as an auditor reads it: digests and serial
+ * numbers as fingerprints are printed (upper-case byte pairs), times local with the zone, workflow,
+ * state and reason codes in words, the register named without its server location.
+ */
+function evidenceText(s) {
+  return String(s || "")
+    .replace(/\b(SHA-256|certificate|serial) ([0-9a-f]{8,})(…)?/g, (_m, what, hex, more) => `${what} ${serialText(hex)}${more || ""}`)
+    .replace(/\bworkflow (loa[0-9a-z-]+)@\d+/g, (_m, id) => workflowWords(id))
+    .replace(/\bregister (?:file:|https?:)\S+?: /g, "register: ")
+    .replace(/\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z\b/g, (iso) => formatTime(iso))
+    .replace(/\bstate ([A-Z_]{4,})\b/g, (_m, st) => stateWords(st))
+    .replace(REASON_CODES, (r) => t(`reason.${r}`));
+}
 
 function audit(draw) {
   const out = h("div", { id: "evidence" });
@@ -414,9 +463,9 @@ function audit(draw) {
     const x = await api("GET", `/audit/evidence/${String(f.get("serial")).replace(/[^0-9A-Fa-f]/g, "").toLowerCase()}`);
     out.replaceChildren(h("h2", { text: t("evidence.result") }), h("p", {}, t("evidence.verdict"), " ", h("span", { class: x.verdict, text: word("result", x.verdict) })),
       table([t("evidence.rule"), t("evidence.requirement"), t("evidence.cps"), t("evidence.result-col"), t("evidence.detail")], x.verdicts.map((v) => h("tr", {},
-        h("td", { text: v.rule }), h("td", { text: v.requirement }), h("td", { text: v.cps }), h("td", { class: v.result, text: word("result", v.result) }), h("td", { text: fingerprints(v.detail) }))), t("evidence.verdicts")),
+        h("td", { text: ruleWords(v.rule) }), h("td", { class: "nowrap", text: v.requirement }), h("td", { class: "nowrap", text: v.cps }), h("td", { class: `${v.result} nowrap`, text: word("result", v.result) }), h("td", { text: evidenceText(v.detail) }))), t("evidence.verdicts")),
       table([t("timeline.when"), t("evidence.step"), t("timeline.who"), t("evidence.detail")], x.story.map((s) => h("tr", {},
-        h("td", {}, when(s.at)), h("td", { text: s.action ? word("audit", s.action) : s.step }), h("td", { text: s.actorName || s.actorLabel || (/^[a-z]+:/.test(String(s.actor)) ? word("actor", String(s.actor).split(":")[0]) : s.actor) }), h("td", { text: fingerprints(s.detail) }))), t("evidence.story")));
+        h("td", {}, when(s.at)), h("td", { text: stepWords(s) }), h("td", { text: s.actorName || s.actorLabel || (/^[a-z]+:/.test(String(s.actor)) ? word("actor", String(s.actor).split(":")[0]) : s.actor) }), h("td", { text: evidenceText(s.detail) }))), t("evidence.story")));
   })));
   const rep = form(t("report.title"), {},
     h("h2", { text: t("report.title") }),
@@ -565,7 +614,7 @@ await startLanguage("/portal/assets");
 mountLanguageSwitch();
 skipLink();
 onLanguageChange(async () => {
-  if (!signedIn) return signInProblem || ended ? signedOut() : undefined;
+  if (!signedIn || !me) return signInProblem || ended ? signedOut() : undefined; // still signing in: the screen comes in the new words
   document.getElementById("who").textContent = whoText();
   const values = typed();
   await route();
