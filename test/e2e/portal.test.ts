@@ -95,7 +95,7 @@ describe("portal in headless Chromium over mTLS", function () {
     await anna.page.goto(`${svc.ra!.url}/portal#/new`);
     await anna.page.getByLabel("Applicant's national ID number").fill(HOLDER);
     await anna.page.getByLabel("Organisation", { exact: true }).selectOption(orgId); // the picker, by name: Portal Kund AB
-    await anna.page.getByLabel("Assurance level and workflow").selectOption("loa3-card-order");
+    await anna.page.getByLabel("Assurance level and card").selectOption("loa3-card-order");
     await shot(anna.page, "01-new-order");
     await anna.page.getByRole("button", { name: "Order the card" }).click();
     await anna.page.waitForURL(/#\/orders\/[0-9a-f]{32}$/);

@@ -215,7 +215,7 @@ describe("applicant and holder pages in headless Chromium", function () {
     await codeField.fill(code === "AAAAAAAAAA" ? "BBBBBBBBBB" : "AAAAAAAAAA");
     await h2.page.getByRole("button", { name: "Activate my card" }).click();
     await h2.page.locator("#message.error").waitFor();
-    expect(await h2.page.locator("#message").textContent()).to.match(/the activation code is wrong.*REQ-15/);
+    expect(await h2.page.locator("#message").textContent()).to.match(/the activation code is wrong.*REQ-15/i);
     await shot(h2.page, "06-holder-wrong-activation-code");
     expect((await ok(as("fi", "GET", `/orders/${card2.orderId}`))).state, "a wrong code leaves the order handed out").to.equal("HANDED_OUT");
     await expectOcsp({ ...ocsp, certPem: card2.certPem }, "certificateHold", "a wrong activation code");
