@@ -152,6 +152,17 @@ export function sessionGuard(sessions: PortalSessions) {
 }
 
 const ASSETS = new Set(["portal.js", "page-kit.js", "portal.css"]);
+/** The pages' message catalogues, one per language (served beside the assets, read by page-kit.js). */
+const LOCALE_FILE = /^(en|sv|da)\.json$/;
+
+/** GET <assets>/locales/:file: a page catalogue (`en.json`, `sv.json`, `da.json`) from `assetsDir/locales`. */
+export function localeAsset(assetsDir: string) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const f = String(req.params.file);
+    if (!LOCALE_FILE.test(f)) return next(new CaError("not-found", `no catalogue ${f}`));
+    res.sendFile(join(assetsDir, "locales", f), { headers: { "content-type": "application/json; charset=utf-8" } });
+  };
+}
 /** No inline script or style, nothing from elsewhere: the portal and the self-service pages. */
 export const PORTAL_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -169,6 +180,7 @@ export function portalRoutes(assetsDir: string, sessions: PortalSessions, deps: 
     if (!ASSETS.has(f)) return next(new CaError("not-found", `no asset ${f}`, undefined, { code: "request.no-route" }));
     res.sendFile(join(assetsDir, f));
   });
+  r.get("/portal/assets/locales/:file", localeAsset(assetsDir));
   sessionRoutes(r, "/portal/session", "officer", sessions, deps);
   return r;
 }

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CaError } from "../shared/ca-error.js";
 import type { RaApiDeps } from "./ra.routes.js";
-import { PORTAL_CSP, sessionRoutes, type PortalSessions } from "./portal.routes.js";
+import { PORTAL_CSP, localeAsset, sessionRoutes, type PortalSessions } from "./portal.routes.js";
 
 const PAGES = { applicant: { html: "applicant.html", assets: new Set(["applicant.js", "page-kit.js", "portal.css"]) }, holder: { html: "holder.html", assets: new Set(["holder.js", "page-kit.js", "portal.css"]) } } as const;
 
@@ -27,6 +27,7 @@ export function selfServicePages(assetsDir: string, sessions: PortalSessions, de
       if (!(p.assets as ReadonlySet<string>).has(f)) return next(new CaError("not-found", `no asset ${f}`, undefined, { code: "request.no-route" }));
       res.sendFile(join(assetsDir, f));
     });
+    r.get(`/${name}/assets/locales/:file`, localeAsset(assetsDir));
   }
   sessionRoutes(r, "/holder/session", "holder", sessions, deps);
   return r;

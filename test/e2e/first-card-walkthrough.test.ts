@@ -185,14 +185,14 @@ describe("README: first card in ten minutes, followed step by step", function ()
     contexts.push(ctx);
     const page = await ctx.newPage();
     await page.goto(`${ra}/portal/`);
-    await page.getByText("Signed in:").waitFor();
+    await page.getByText(/^Signed in as /).waitFor();
     return page;
   }
   const openOrder = async (page: Page, orderId: string, action: string) => {
     await page.getByRole("link", { name: "Work queue" }).click();
     await page.getByRole("heading", { name: "My work queue" }).waitFor();
-    await page.getByRole("link", { name: orderId.slice(0, 8), exact: true }).click();
-    await page.getByRole("heading", { name: `Order ${orderId.slice(0, 8)}` }).waitFor();
+    await page.locator(`main a[href="#/orders/${orderId}"]`, { hasText: "Cy Holder" }).click(); // the order, by the applicant's name
+    await page.getByRole("heading", { name: "Card order for Cy Holder" }).waitFor();
     await page.getByRole("link", { name: action }).click();
   };
   const identity = async (page: Page, type: string, number: string) => {
@@ -207,7 +207,7 @@ describe("README: first card in ten minutes, followed step by step", function ()
     await refused.or(page.getByText(success)).first().waitFor();
     if (await refused.isVisible()) throw new Error(`${what}: the page says: ${await refused.textContent()}`);
   };
-  const done = (page: Page, state: string) => outcome(page, `The order is now ${state}.`, `the step to ${state}`);
+  const done = (page: Page, state: string) => outcome(page, `The order is now: ${state}.`, `the step to ${state}`);
 
   /**
    * The holder's browser with the card: each request to the RA is made by curl with the TLS client
@@ -294,11 +294,11 @@ describe("README: first card in ten minutes, followed step by step", function ()
     await outcome(ada, `${applicant.name} bound`, "binding the applicant");
 
     // 4. bo orders the card; the order id from the address bar.
-    says("order", "**bo**", "**New order**", "**Order the card**", applicant.nationalId, "LoA3: loa3-card-order", "#/orders/<order id>");
+    says("order", "**bo**", "**New order**", "**Order the card**", applicant.nationalId, "**LoA3 card: two identifications in person, handed out in person**", "#/orders/<order id>");
     const bo = await officer("bo", passphrase);
     await bo.getByRole("link", { name: "New order" }).click();
     await bo.getByLabel("Applicant's national ID number").fill(applicant.nationalId);
-    await bo.getByLabel("Assurance level and workflow").selectOption({ label: "LoA3: loa3-card-order" });
+    await bo.getByLabel("Assurance level and card").selectOption({ label: "LoA3 card: two identifications in person, handed out in person" });
     await bo.getByRole("button", { name: "Order the card" }).click();
     await bo.waitForURL(/#\/orders\/[0-9a-f]{32}$/);
     vars.ORDER = /#\/orders\/([0-9a-f]{32})$/.exec(bo.url())![1]!;
@@ -328,22 +328,22 @@ describe("README: first card in ten minutes, followed step by step", function ()
     await openOrder(bo, vars.ORDER, "Identify the applicant");
     await identity(bo, "passport", "XP4411223");
     await bo.getByRole("button", { name: "Record identification" }).click();
-    await done(bo, "IDENTIFIED");
+    await done(bo, "Identified");
     const cy = await officer("cy", passphrase);
     await openOrder(cy, vars.ORDER, "Identify the applicant");
     await identity(cy, "national-id-card", "SE7788990");
     await cy.getByRole("button", { name: "Record identification" }).click();
-    await done(cy, "IDENTIFIED");
+    await done(cy, "Identified");
 
     // 8. di approves and releases to production.
     says("approve", "**di**", "**Approve for production**", "**Release to production**");
     const di = await officer("di", passphrase);
     await openOrder(di, vars.ORDER, "Approve for production");
     await di.getByRole("button", { name: "Approve for production" }).click();
-    await done(di, "APPROVED");
+    await done(di, "Approved");
     await di.getByRole("link", { name: "Release to production" }).click();
     await di.getByRole("button", { name: "Release to production" }).click();
-    await done(di, "IN_PRODUCTION");
+    await done(di, "In production");
 
     // 9. ed personalises the virtual card at the card station (CLI through the RA API, PC/SC).
     says("produce", "**ed**");
@@ -372,7 +372,7 @@ describe("README: first card in ten minutes, followed step by step", function ()
     await openOrder(fi, vars.ORDER, "Hand out the card");
     await identity(fi, "passport", "XP4411223");
     await fi.getByRole("button", { name: "Hand out" }).click();
-    await done(fi, "HANDED_OUT");
+    await done(fi, "Handed out");
     await runBlock("hand-out", { tries: 5 });
 
     // 12. The holder replaces the transport PIN at fi's station, which records it with the RA.

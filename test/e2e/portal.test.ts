@@ -73,7 +73,7 @@ describe("portal in headless Chromium over mTLS", function () {
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(String(e)));
     await page.goto(`${svc.ra!.url}/portal`);
-    await page.getByText("Signed in:").waitFor();
+    await page.getByText(/^Signed in as /).waitFor();
     return { ctx, page, errors };
   }
   const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
@@ -94,8 +94,8 @@ describe("portal in headless Chromium over mTLS", function () {
 
     await anna.page.goto(`${svc.ra!.url}/portal#/new`);
     await anna.page.getByLabel("Applicant's national ID number").fill(HOLDER);
-    await anna.page.getByLabel(/Organisation id/).fill(orgId);
-    await anna.page.getByLabel("Assurance level and workflow").selectOption("loa3-card-order");
+    await anna.page.getByLabel("Organisation", { exact: true }).selectOption(orgId); // the picker, by name: Portal Kund AB
+    await anna.page.getByLabel("Assurance level and card").selectOption("loa3-card-order");
     await shot(anna.page, "01-new-order");
     await anna.page.getByRole("button", { name: "Order the card" }).click();
     await anna.page.waitForURL(/#\/orders\/[0-9a-f]{32}$/);
@@ -113,7 +113,7 @@ describe("portal in headless Chromium over mTLS", function () {
     await doc(anna.page, "passport");
     await shot(anna.page, "02-identify");
     await anna.page.getByRole("button", { name: "Record identification" }).click();
-    await anna.page.getByText("The order is now IDENTIFIED").waitFor();
+    await anna.page.getByText("The order is now: Identified.").waitFor();
 
     const bert = await as("cy");
     await bert.page.goto(`${svc.ra!.url}/portal#/queue`);
@@ -122,12 +122,12 @@ describe("portal in headless Chromium over mTLS", function () {
     await bert.page.goto(`${svc.ra!.url}/portal#/orders/${orderId}/act/identify`);
     await doc(bert.page, "national-id-card");
     await bert.page.getByRole("button", { name: "Record identification" }).click();
-    await bert.page.getByText("The order is now IDENTIFIED").waitFor();
+    await bert.page.getByText("The order is now: Identified.").waitFor();
     const di = await as("di");
-    for (const [action, label, state] of [["approve", "Approve for production", "APPROVED"], ["start-production", "Release to production", "IN_PRODUCTION"]] as const) {
+    for (const [action, label, state] of [["approve", "Approve for production", "Approved"], ["start-production", "Release to production", "In production"]] as const) {
       await di.page.goto(`${svc.ra!.url}/portal#/orders/${orderId}/act/${action}`);
       await di.page.getByRole("button", { name: label }).click();
-      await di.page.getByText(`The order is now ${state}`).waitFor();
+      await di.page.getByText(`The order is now: ${state}.`).waitFor();
     }
 
     // Production on the card station (the virtual PIV card behind real pcscd), by the ca-operator; the key attested by the card (REQ-14).
@@ -136,7 +136,7 @@ describe("portal in headless Chromium over mTLS", function () {
     await ed.page.getByText(/card inserted/).waitFor();
     await ed.page.getByRole("button", { name: "Personalise the card in the reader" }).click();
     await ed.page.locator("#message.error, #message.info:has-text('personalised')").waitFor({ timeout: 60_000 });
-    expect(await ed.page.locator("#message").textContent()).to.match(/personalised: certificate .*key attested by the card/);
+    expect(await ed.page.locator("#message").textContent()).to.match(/personalised: certificate in slot 9A; the key is attested by the card/);
     await shot(ed.page, "04-produced");
     // REQ-16: the certificate on the card, as read back through PC/SC, is on hold from production on.
     const cardPem = await readCardCertificate("9a");
@@ -159,8 +159,8 @@ describe("portal in headless Chromium over mTLS", function () {
     await cleo.page.goto(`${svc.ra!.url}/portal#/orders/${orderId}/act/hand-out`);
     await doc(cleo.page, "passport");
     await cleo.page.getByRole("button", { name: "Hand out" }).click();
-    await cleo.page.getByText("The order is now HANDED_OUT").waitFor();
-    await cleo.page.locator("#order-state").getByText("HANDED_OUT").waitFor();
+    await cleo.page.getByText("The order is now: Handed out.").waitFor();
+    await cleo.page.locator("#order-state").getByText("Handed out").waitFor();
     await shot(cleo.page, "06-handed-out");
     const order = await api.ok(api.as("fi", "GET", `/orders/${orderId}`));
     handedOutSerial = order.certificateSerial;
@@ -168,10 +168,10 @@ describe("portal in headless Chromium over mTLS", function () {
     expect(hex(new X509Certificate(cardPem).serialNumber), "the card holds the order's certificate").to.equal(hex(order.certificateSerial));
     await expectOcsp({ url: svc.url, caStore, certPem: cardPem }, "certificateHold", "hand-out");
     await cleo.page.goto(`${svc.ra!.url}/portal#/certificates`);
-    await cleo.page.getByLabel("Certificate serial (hex)").fill(order.certificateSerial);
+    await cleo.page.getByLabel("Certificate serial number").fill(order.certificateSerial);
     await cleo.page.getByRole("button", { name: "Find" }).click();
     // REQ-16: handed out but not activated: the certificate is still on hold.
-    await cleo.page.locator("#certificate td", { hasText: "on-hold" }).waitFor();
+    await cleo.page.locator("#certificate td", { hasText: "suspended" }).waitFor();
     await shot(cleo.page, "07-certificate");
     expect(order.state).to.equal("HANDED_OUT");
     expect(new Set(order.identifications.map((i: { by: string }) => i.by)).size).to.equal(2);
@@ -186,9 +186,9 @@ describe("portal in headless Chromium over mTLS", function () {
     if (!handedOutSerial) return this.skip();
     const cleo = await as("ada");
     await cleo.page.goto(`${svc.ra!.url}/portal#/admin`);
-    await cleo.page.getByLabel("Organisation id").fill(orgId);
-    await cleo.page.getByLabel("National ID number").fill("198001015099");
-    await cleo.page.getByLabel("Name").fill("Nils Newcomer");
+    await cleo.page.getByLabel("Organisation", { exact: true }).selectOption(orgId);
+    await cleo.page.getByLabel("National ID number", { exact: true }).fill("198001015099");
+    await cleo.page.getByLabel("Name", { exact: true }).fill("Nils Newcomer");
     await cleo.page.getByRole("button", { name: "Bind" }).click();
     await cleo.page.getByText("Nils Newcomer bound").waitFor();
     await shot(cleo.page, "08-admin");
@@ -200,7 +200,7 @@ describe("portal in headless Chromium over mTLS", function () {
     // A screen still finishing its first load may redraw the form: fill and ask again until the evidence shows.
     const row = dana.page.locator("#evidence td", { hasText: "three distinct officers" });
     for (let i = 0; i < 3 && !(await row.isVisible()); i++) {
-      await dana.page.getByLabel("Certificate serial").fill(handedOutSerial);
+      await dana.page.getByLabel("Certificate serial number").fill(handedOutSerial);
       await dana.page.getByRole("button", { name: "Show evidence" }).click();
       await row.waitFor({ timeout: 15_000 }).catch(() => undefined);
     }

@@ -235,7 +235,8 @@ describe("applicant and holder pages in headless Chromium", function () {
     await other.locator(".card-status", { hasText: "Active" }).waitFor();
     const suspend = other.getByRole("form", { name: "Suspend this card for now" });
     await suspend.getByRole("button", { name: "Suspend" }).click();
-    await page.getByText("Tick the box to confirm.").waitFor();
+    await suspend.locator(".field-error", { hasText: "Tick the box to confirm." }).waitFor(); // tied to the box (aria-describedby)
+    expect(await suspend.getByLabel(/Yes: suspend this card for now/).getAttribute("aria-invalid")).to.equal("true");
     await suspend.getByLabel(/Yes: suspend this card for now/).check();
     await suspend.getByRole("button", { name: "Suspend" }).click();
     await page.getByText("The card is suspended.").waitFor();

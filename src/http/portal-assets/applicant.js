@@ -1,12 +1,14 @@
 // cardpki applicant page: plain ES module, no build step, no CDN. The link in the message carries the
 // order and a single-use token in its fragment (never sent in a request line); the page exchanges the
 // token once for a short session (HttpOnly cookie) and then reads the terms, accepts, follows, cancels.
-import { apiClient, h, page, say } from "./page-kit.js";
+import { apiClient, field, focusMessage, form, h, language, mountLanguageSwitch, onLanguageChange, page, refusal, say, serverText, setAppName, skipLink, startLanguage, submit, t } from "./page-kit.js";
 
 const API = "/api/v1/applicant";
 const CSRF_KEY = "cardpki-applicant-csrf";
 let csrf = sessionStorage.getItem(CSRF_KEY) || "";
 const api = apiClient(API, () => csrf);
+/** What the screen shows now, so that a language change redraws it: the progress, or a screen without a session. */
+let shown = null;
 
 /** The terms as text: "# " lines are headings, "- " lines list items, other lines paragraphs (blank lines between). Never HTML. */
 function termsText(text) {
@@ -14,96 +16,96 @@ function termsText(text) {
   let para = null;
   let list = null;
   for (const line of text.split("\n")) {
-    const t = line.trim();
-    if (!t) {
+    const s = line.trim();
+    if (!s) {
       para = list = null;
-    } else if (t.startsWith("#")) {
-      out.push(h("h3", { text: t.replace(/^#+\s*/, "") }));
+    } else if (s.startsWith("#")) {
+      out.push(h("h3", { text: s.replace(/^#+\s*/, "") }));
       para = list = null;
-    } else if (t.startsWith("- ")) {
+    } else if (s.startsWith("- ")) {
       if (!list) out.push((list = h("ul")));
-      list.append(h("li", { text: t.slice(2) }));
+      list.append(h("li", { text: s.slice(2) }));
       para = null;
     } else if (list) {
-      list.lastChild.append(` ${t}`); // an item continued on the next line
+      list.lastChild.append(` ${s}`); // an item continued on the next line
     } else if (para) {
-      para.append(` ${t}`);
+      para.append(` ${s}`);
     } else {
-      out.push((para = h("p", { text: t })));
+      out.push((para = h("p", { text: s })));
     }
   }
   return out;
 }
 
+const STEP_STATE = { done: "steps.done", current: "steps.current", "to do": "steps.to-do" };
 function steps(progress) {
-  return h("ol", { class: "steps", "aria-label": "Steps of your card order" },
-    progress.steps.map((s) => h("li", { class: s.state.replace(" ", "-"), ...(s.state === "current" ? { "aria-current": "step" } : {}) }, s.label, h("span", { class: "muted", text: ` (${s.state})` }))));
+  return h("ol", { class: "steps", "aria-label": t("steps.label") },
+    progress.steps.map((s) => h("li", { class: s.state.replace(" ", "-"), ...(s.state === "current" ? { "aria-current": "step" } : {}) }, serverText(s.label), h("span", { class: "muted", text: ` (${t(STEP_STATE[s.state] || "steps.to-do")})` }))));
 }
 
 async function show(progress) {
-  const parts = [h("p", { id: "status", class: "status", text: progress.status }), progress.steps.length ? steps(progress) : null];
-  if (progress.termsAccepted) parts.push(h("p", { text: `You accepted the terms of use, version ${progress.termsAccepted}.` }));
+  shown = { progress };
+  const parts = [h("p", { id: "status", class: "status", text: serverText(progress.status) }), progress.steps.length ? steps(progress) : null];
+  if (progress.termsAccepted) parts.push(h("p", { text: t("applicant.accepted-version", { version: progress.termsAccepted }) }));
   if (progress.canAcceptTerms) {
     const terms = await api("GET", "/terms");
+    const termsLang = terms.lang || "en";
     const box = h("input", { type: "checkbox", name: "accepted", id: "accept-box" }); // never pre-ticked (REQ-06)
-    const form = h("form", { "aria-label": "Accept the terms of use" },
-      h("label", { class: "check" }, box, `I have read the terms of use (version ${terms.version}) and accept them`),
-      h("button", { type: "submit", text: "Accept the terms" }));
-    form.addEventListener("submit", (ev) => {
+    const f = form(t("applicant.accept-form"), {},
+      field(t("applicant.accept-box", { version: terms.version }), box),
+      h("button", { type: "submit", text: t("applicant.accept") }));
+    f.addEventListener("submit", (ev) => {
       ev.preventDefault();
-      act(form, async () => {
+      submit(f, async () => {
         const p = await api("POST", "/accept-terms", { termsVersion: terms.version, accepted: box.checked });
         await show(p);
-        say(`Thank you: you accepted the terms of use (version ${terms.version}).`);
+        say(t("applicant.thanks", { version: terms.version }));
       });
     });
-    parts.push(h("section", { class: "terms", "aria-labelledby": "terms-title", tabindex: 0 }, h("h2", { id: "terms-title", text: `${terms.title} (version ${terms.version})` }), termsText(terms.text)), form);
+    parts.push(h("section", { class: "terms", "aria-labelledby": "terms-title", tabindex: 0, lang: termsLang },
+      h("h2", { id: "terms-title", text: `${terms.title} (${t("applicant.version", { version: terms.version })})` }), termsText(terms.text)));
+    if (termsLang !== language()) parts.splice(parts.length - 1, 0, h("p", { class: "muted", text: t("applicant.terms-language", { language: t(`lang.${termsLang}`) }) }));
+    parts.push(f);
   }
   if (progress.canCancel) {
-    const confirm = h("input", { type: "checkbox", name: "confirm" });
-    const form = h("form", { "aria-label": "Cancel the card order", class: "danger" },
-      h("h2", { text: "Cancel the card order" }),
-      h("label", { class: "check" }, confirm, "Yes, I want to cancel this card order"),
-      h("button", { type: "submit", class: "danger", text: "Cancel the order" }));
-    form.addEventListener("submit", (ev) => {
+    const confirm = h("input", { type: "checkbox", name: "confirm", required: true });
+    const f = form(t("applicant.cancel-title"), { class: "danger" },
+      h("h2", { text: t("applicant.cancel-title") }),
+      field(t("applicant.cancel-box"), confirm),
+      h("button", { type: "submit", class: "danger", text: t("applicant.cancel") }));
+    f.addEventListener("submit", (ev) => {
       ev.preventDefault();
-      if (!confirm.checked) return say("Tick the box to confirm that you want to cancel the order.", "error");
-      act(form, async () => {
+      submit(f, async () => {
         await show(await api("POST", "/cancel", {}));
-        say("Your card order is cancelled.");
+        say(t("applicant.cancelled"));
       });
     });
-    parts.push(form);
+    parts.push(f);
   }
-  page("Your card order", parts);
+  page(t(progress.canAcceptTerms ? "applicant.title-terms" : "applicant.title-progress"), parts);
 }
 
-async function act(form, fn) {
-  const button = form.querySelector("button[type=submit]");
-  button.disabled = true;
-  try {
-    await fn();
-  } catch (e) {
-    say(refusal(e), "error");
-  } finally {
-    button.disabled = false;
-  }
+function ended() {
+  shown = { ended: true };
+  say("");
+  page(t("applicant.ended-title"), h("p", { text: t("applicant.ended-text") }));
 }
 
-function refusal(e) {
-  const p = (e && e.problem) || {};
-  return p.detail || (e && e.message) || "The request was refused.";
+function unusable(problem) {
+  shown = { problem };
+  page(t("applicant.unusable-title"), h("p", { id: "problem", text: problem ? refusal({ problem }) : t("applicant.open-link") }),
+    h("p", { class: "muted", text: t("applicant.link-once") }));
 }
 
 function signout() {
   const out = document.getElementById("signout");
   out.hidden = false;
   out.addEventListener("click", async () => {
-    await fetch(`${API}/session`, { method: "DELETE", credentials: "same-origin" });
+    await fetch(`${API}/session`, { method: "DELETE", credentials: "same-origin", headers: { "accept-language": language() } });
     sessionStorage.removeItem(CSRF_KEY);
-    say("");
-    page("Session ended", h("p", { text: "You can close this page. The link you received works only once; your registration office can help with anything else." }));
+    csrf = "";
     out.hidden = true;
+    ended();
   });
 }
 
@@ -115,7 +117,7 @@ async function start() {
   if (location.hash) history.replaceState(null, "", location.pathname + location.search);
   let firstProblem = null;
   if (order || token) {
-    if (!order || !token) firstProblem = { detail: "This link is incomplete: open the link from the message you received, unchanged." };
+    if (!order || !token) firstProblem = { detail: t("applicant.incomplete") };
     else {
       try {
         const s = await api("POST", "/session", { orderId: order, token });
@@ -134,9 +136,26 @@ async function start() {
     signout();
     await show(p);
   } catch {
-    page("This link cannot be used", h("p", { id: "problem", text: (firstProblem && firstProblem.detail) || "Open the link from the message you received about your card order." }),
-      h("p", { class: "muted", text: "The link works once and for a limited time. If you need help, contact your registration office." }));
+    unusable(firstProblem);
   }
 }
 
+setAppName("applicant.app");
+await startLanguage("/applicant/assets");
+mountLanguageSwitch();
+skipLink();
+onLanguageChange(async () => {
+  if (!shown) return;
+  if (shown.ended) return ended();
+  if (shown.progress) {
+    // Fresh words for the progress from the server, in the new language.
+    try {
+      return await show(await api("GET", "/progress"));
+    } catch (e) {
+      say(refusal(e), "error");
+      return focusMessage();
+    }
+  }
+  return unusable(shown.problem);
+});
 await start();

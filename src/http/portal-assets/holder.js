@@ -1,40 +1,41 @@
 // cardpki holder pages: plain ES module, no build step, no CDN. Sign-in with the card's client
 // certificate (a session of kind holder, bound to it); every step calls the RA API, which decides.
-import { apiClient, h, page, refusal, say, submit } from "./page-kit.js";
+import {
+  apiClient, facts, field, form, h, language, mountLanguageSwitch, onLanguageChange, page, refusal, request, say, serialText, serverText, setAppName, skipLink,
+  startLanguage, submit, t, tNodes, when,
+} from "./page-kit.js";
 
 let csrf = "";
-const api = apiClient("/api/v1", () => csrf);
+/** False once the holder signed out (or the card they signed in with was revoked): no call is made as them any more. */
+let signedIn = false;
+const api = apiClient("/api/v1", () => csrf, () => signedIn);
 let me = null;
+/** The screen without a session (sign-in refused, signed out), redrawn on a language change. */
+let off = null;
 
-const REASONS = [
-  ["unspecified", "I no longer need this card"],
-  ["superseded", "I have a new card that replaces it"],
-  ["keyCompromise", "Someone else may have used the card or knows the PIN"],
-];
-
-const fmt = (d) => (d ? new Date(d).toISOString().slice(0, 10) : "");
+const REASONS = ["unspecified", "superseded", "keyCompromise"];
 let flash = "";
 
 // ------------------------------------------------------------------ screens
 async function activation() {
   const a = await api("GET", "/holder/activation");
-  if (!a.pending) return page("Activate your card", h("p", { id: "activation-status", text: a.status }), h("p", {}, h("a", { href: "#/cards", text: "My cards" })));
+  if (!a.pending) return page(t("activate.title"), h("p", { id: "activation-status", text: serverText(a.status) }), h("p", {}, h("a", { href: "#/cards", text: t("holder.nav.cards") })));
   // REQ-16 (LoA3): the card signs a fresh challenge of the RA after the card station replaced the transport PIN.
   const challenge = a.needsChallengeSignature ? await api("GET", `/holder/orders/${a.orderId}/activation-challenge`) : undefined;
-  const form = h("form", { "aria-label": "Activate the card" },
-    h("p", { text: a.status }),
-    challenge ? h("p", { text: "The card station replaces the transport PIN with yours and has the card sign this text (cardpki card activate). With a card client of your own, sign it with the card's authentication key (" + challenge.hash.toUpperCase() + ") and paste the signature:" }) : null,
-    challenge ? h("pre", { id: "activation-message", text: challenge.message }) : null,
-    challenge ? h("label", {}, "The card's signature over this text (base64)", h("textarea", { name: "signature", required: true, rows: 3, maxlength: 1024 })) : null,
-    a.needsActivationCode ? h("label", {}, "Activation code (sent to you apart from the card)", h("input", { name: "code", required: true, autocomplete: "one-time-code", maxlength: 32, pattern: "[A-Za-z0-9]+" })) : null,
-    h("button", { type: "submit", text: "Activate my card" }));
-  form.addEventListener("submit", (ev) => (ev.preventDefault(), submit(form, async (f) => {
+  const f = form(t("activate.form"), {},
+    h("p", { text: serverText(a.status) }),
+    challenge ? h("p", { text: t("activate.challenge", { hash: String(challenge.hash).toUpperCase() }) }) : null,
+    // The text the card signs, as the card client needs it (machine text, not for reading).
+    challenge ? h("pre", { id: "activation-message", class: "machine", "data-machine": "", text: challenge.message }) : null,
+    challenge ? field(t("activate.signature"), h("textarea", { name: "signature", required: true, rows: 3, maxlength: 1024, spellcheck: "false" })) : null,
+    a.needsActivationCode ? field(t("activate.code"), h("input", { name: "code", required: true, autocomplete: "one-time-code", maxlength: 32, pattern: "[A-Za-z0-9 ]+", "data-error": "error.code" })) : null,
+    h("button", { type: "submit", text: t("activate.submit") }));
+  f.addEventListener("submit", (ev) => (ev.preventDefault(), submit(f, async (d) => {
     await api("POST", `/holder/orders/${a.orderId}/activate`, {
-      ...(a.needsActivationCode ? { activationCode: String(f.get("code")).trim() } : {}),
-      ...(challenge ? { challengeSignature: String(f.get("signature")).replace(/\s+/g, "") } : {}),
+      ...(a.needsActivationCode ? { activationCode: String(d.get("code")).replace(/\s+/g, "") } : {}),
+      ...(challenge ? { challengeSignature: String(d.get("signature")).replace(/\s+/g, "") } : {}),
     });
-    flash = a.needsChallengeSignature ? "Your card is active, with the PIN you chose at the card station."
-      : a.pin === "transport" ? "Your card is active. Now replace the transport PIN with a PIN of your own (see Change PIN)." : "Your card is active. Change the PIN you received to one only you know (see Change PIN).";
+    flash = t(a.needsChallengeSignature ? "activate.done-station-pin" : a.pin === "transport" ? "activate.done-transport" : "activate.done-pin");
     if (me.credentialOnHold) {
       // The card is released: sign in again, now with every step open to it.
       await signIn();
@@ -43,22 +44,16 @@ async function activation() {
     if (location.hash === "#/pin") await route();
     else location.hash = "#/pin";
   })));
-  page("Activate your card",
-    h("p", { text: "Activation proves that the card reached you: you sign in with the card and its PIN" + (a.needsActivationCode ? " and enter the activation code you received by another channel." : ".") }),
-    form);
+  page(t("activate.title"), h("p", { text: t(a.needsActivationCode ? "activate.intro-code" : "activate.intro") }), f);
 }
 
-function confirmForm(label, button, fn, { reason = false, danger = false } = {}) {
-  const form = h("form", { "aria-label": label, class: danger ? "danger" : undefined },
-    reason ? h("label", {}, "Reason", h("select", { name: "reason" }, REASONS.map(([v, t]) => h("option", { value: v, text: t })))) : null,
-    h("label", { class: "check" }, h("input", { type: "checkbox", name: "confirm" }), `Yes: ${label.toLowerCase()}`),
-    h("button", { type: "submit", class: danger ? "danger" : undefined, text: button }));
-  form.addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    if (!new FormData(form).get("confirm")) return say("Tick the box to confirm.", "error");
-    submit(form, fn);
-  });
-  return form;
+function confirmForm(labelKey, buttonKey, fn, { reason = false, danger = false } = {}) {
+  const f = form(t(labelKey), { class: danger ? "danger" : undefined },
+    reason ? h("fieldset", {}, h("legend", { text: t("holder.reason") }), REASONS.map((r, i) => field(t(`holder.reason.${r}`), h("input", { type: "radio", name: "reason", value: r, required: true, ...(i === 0 ? { checked: true } : {}) })))) : null,
+    field(t("holder.confirm", { what: t(labelKey).charAt(0).toLowerCase() + t(labelKey).slice(1) }), h("input", { type: "checkbox", name: "confirm", required: true })),
+    h("button", { type: "submit", class: danger ? "danger" : undefined, text: t(buttonKey) }));
+  f.addEventListener("submit", (ev) => (ev.preventDefault(), submit(f, fn)));
+  return f;
 }
 
 async function cards() {
@@ -66,42 +61,68 @@ async function cards() {
   const rows = list.map((c) => {
     const serial = c.certificate ? c.certificate.serial : "";
     const act = (what, body) => api("POST", `/holder/cards/${serial}/${what}`, body);
-    const after = async (text) => {
-      if (c.thisCard && text) {
-        page("Signed out", h("p", { text: `${text} The card you signed in with can no longer sign you in.` }));
-        return;
+    const after = async (key) => {
+      if (c.thisCard) {
+        // The card the holder signed in with can sign them in no more: the session ends with it.
+        signedIn = false;
+        off = { key };
+        return gone();
       }
-      flash = text;
+      flash = t(key);
       await route();
     };
     const forms = [];
-    if (c.actions.includes("activate")) forms.push(h("a", { href: "#/activate", class: "action", text: "Activate this card" }));
-    if (c.actions.includes("suspend")) forms.push(confirmForm("Suspend this card for now", "Suspend", async () => { await act("suspend", {}); await after("The card is suspended."); }));
-    if (c.actions.includes("resume")) forms.push(confirmForm("Lift the suspension", "Resume", async () => { await act("resume", {}); await after("The suspension is lifted: the card works again."); }));
-    if (c.actions.includes("revoke")) forms.push(confirmForm("Revoke this card for good", "Revoke", async (f) => { await act("revoke", { reason: f.get("reason") }); await after("The card is revoked for good."); }, { reason: true, danger: true }));
-    if (c.actions.includes("lost")) forms.push(confirmForm("Report this card lost or stolen", "Report lost", async () => { await act("lost", {}); await after("The card is reported lost: it is revoked and can never be used again. Ask your registration office for a new card."); }, { danger: true }));
-    return h("section", { class: "card", "data-serial": serial, "aria-label": `Card ${serial || c.orderId.slice(0, 8)}` },
-      h("h2", { text: `LoA${c.loa} ${c.purpose === "officer" ? "officer card" : "eID card"}${c.thisCard ? " (the card you signed in with)" : ""}` }),
-      h("dl", {},
-        h("dt", { text: "Status" }), h("dd", { class: "card-status", text: c.status }),
-        c.certificate ? [h("dt", { text: "Certificate" }), h("dd", { text: c.certificate.serial }), h("dt", { text: "Valid until" }), h("dd", { text: fmt(c.certificate.notAfter) })] : null,
-        c.activationDeadline ? [h("dt", { text: "Activate by" }), h("dd", { text: fmt(c.activationDeadline) })] : null),
+    if (c.actions.includes("activate")) forms.push(h("a", { href: "#/activate", class: "action", text: t("holder.activate-this") }));
+    if (c.actions.includes("suspend")) forms.push(confirmForm("holder.suspend", "holder.suspend-button", async () => { await act("suspend", {}); await after("holder.suspended"); }));
+    if (c.actions.includes("resume")) forms.push(confirmForm("holder.resume", "holder.resume-button", async () => { await act("resume", {}); await after("holder.resumed"); }));
+    if (c.actions.includes("revoke")) forms.push(confirmForm("holder.revoke", "holder.revoke-button", async (d) => { await act("revoke", { reason: d.get("reason") }); await after("holder.revoked"); }, { reason: true, danger: true }));
+    if (c.actions.includes("lost")) forms.push(confirmForm("holder.lost", "holder.lost-button", async () => { await act("lost", {}); await after("holder.reported-lost"); }, { danger: true }));
+    const title = t(c.purpose === "officer" ? "holder.card-officer" : "holder.card-eid", { loa: c.loa }) + (c.thisCard ? ` ${t("holder.this-card")}` : "");
+    return h("section", { class: "card", "data-serial": serial, "aria-label": title },
+      h("h2", { text: title }),
+      facts([
+        [t("holder.status"), serverText(c.status), { class: "card-status" }],
+        c.certificate ? [t("holder.serial"), serialText(c.certificate.serial), { class: "serial" }] : null,
+        c.certificate ? [t("holder.valid-until"), when(c.certificate.notAfter, true)] : null,
+        c.activationDeadline ? [t("holder.activate-by"), when(c.activationDeadline, true)] : null,
+      ]),
       forms.length ? h("div", { class: "actions" }, forms) : null);
   });
-  page("My cards",
-    h("p", { class: "muted", text: "Suspend a card you have mislaid for a while; revoke one you no longer use; report one lost or stolen at once. A suspended card cannot sign you in: lift the suspension with another card of yours or at your registration office." }),
-    rows.length ? rows : h("p", { text: "No cards." }));
+  page(t("holder.cards-title"), h("p", { class: "muted", text: t("holder.cards-intro") }), rows.length ? rows : h("p", { text: t("holder.no-cards") }));
 }
 
 function pin() {
-  const t = document.getElementById("pin-guidance");
-  page(null, t.content.cloneNode(true));
+  const code = (s) => h("code", { text: s });
+  page(t("pin.title"),
+    h("p", { text: t("pin.intro") }),
+    h("h2", { text: t("pin.when") }),
+    h("ul", {}, h("li", { text: t("pin.when.loa3") }), h("li", { text: t("pin.when.loa2") }), h("li", { text: t("pin.when.seen") })),
+    h("h2", { text: t("pin.how") }),
+    h("ul", {}, h("li", { text: t("pin.how.windows") }),
+      h("li", {}, ...tNodes("pin.how.opensc", { tool: code("pkcs15-tool --change-pin"), vendor: code("yubico-piv-tool -a change-pin") })),
+      h("li", { text: t("pin.how.choose") })),
+    h("h2", { text: t("pin.blocked") }),
+    h("p", { text: t("pin.blocked.text") }));
 }
 
-// ------------------------------------------------------------------ routing and sign-in
+// ------------------------------------------------------------------ routing, sign-in and sign-out
 let navigation = 0;
 
+/** Without a session: the sign-in's refusal, the signed-out screen, or the card the holder just gave up. */
+function gone() {
+  document.getElementById("who").textContent = "";
+  document.getElementById("signout").hidden = true;
+  document.querySelector("nav").hidden = true;
+  if (off && off.problem) return page(t("signin.failed"), h("p", { id: "problem", text: refusal(off.problem) }), h("p", { text: t("holder.insert-card") }));
+  say("");
+  page(t("signout.title"),
+    off && off.key ? h("p", { text: `${t(off.key)} ${t("holder.card-gone")}` }) : h("p", { text: t("holder.signed-out") }),
+    h("ul", {}, h("li", { text: t("signout.remove-card") }), h("li", { text: t("signout.close-browser") })),
+    h("button", { type: "button", class: "secondary", text: t("signout.sign-in"), onclick: () => location.reload() }));
+}
+
 async function route() {
+  if (!signedIn) return gone();
   say(flash);
   flash = "";
   const mine = ++navigation;
@@ -111,29 +132,46 @@ async function route() {
     else if (location.hash === "#/pin") pin();
     else await cards();
   } catch (e) {
-    if (mine === navigation) page("Something went wrong", h("p", { text: refusal(e) }));
+    if (mine === navigation) page(t("error.title"), h("p", { id: "problem", text: refusal(e) }));
   }
 }
 
 async function signIn() {
-  const res = await fetch("/holder/session", { method: "POST", credentials: "same-origin", headers: { "content-type": "application/json" }, body: "{}" });
-  const data = await res.json();
-  if (!res.ok) {
-    page("Sign-in failed", h("p", { id: "problem", text: `${data.detail || data.title}.` }), h("p", { text: "Insert your eID card, choose its certificate when the browser asks, and reload this page." }));
+  let data;
+  try {
+    data = await request("POST", "/holder/session", {});
+  } catch (e) {
+    off = { problem: e.problem || { detail: e.message } };
+    gone();
     return false;
   }
   csrf = data.csrfToken;
   me = data.me;
-  document.getElementById("who").textContent = `Signed in with your LoA${me.loa} card`;
-  for (const a of document.querySelectorAll("nav a")) a.hidden = me.credentialOnHold && a.getAttribute("href") !== "#/activate";
+  signedIn = true;
+  document.getElementById("who").textContent = t("holder.signed-in", { loa: me.loa });
+  const nav = document.querySelector("nav");
+  for (const a of nav.querySelectorAll("a")) a.hidden = me.credentialOnHold && a.getAttribute("href") !== "#/activate";
+  nav.hidden = false;
   const out = document.getElementById("signout");
   out.hidden = false;
   out.onclick = async () => {
-    await fetch("/holder/session", { method: "DELETE", credentials: "same-origin" });
-    page("Signed out", h("p", { text: "Remove your card." }));
+    signedIn = false;
+    csrf = "";
+    off = {};
+    await fetch("/holder/session", { method: "DELETE", credentials: "same-origin", headers: { "accept-language": language() } }).catch(() => undefined);
+    gone();
   };
   return true;
 }
 
+setAppName("holder.app");
+await startLanguage("/holder/assets");
+mountLanguageSwitch();
+skipLink();
+onLanguageChange(async () => {
+  if (!signedIn) return off ? gone() : undefined;
+  document.getElementById("who").textContent = t("holder.signed-in", { loa: me.loa });
+  await route();
+});
 window.addEventListener("hashchange", route);
 if (await signIn()) await route();
