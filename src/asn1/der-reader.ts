@@ -58,6 +58,8 @@ export function decodeOid(c: Uint8Array): string {
   const arcs: number[] = [];
   let v = 0;
   for (let i = 0; i < c.length; i++) {
+    // X.690 8.19.2: a subidentifier is minimal, its first octet never 0x80.
+    if (c[i] === 0x80 && (i === 0 || (c[i - 1]! & 0x80) === 0)) throw bad("OID subidentifier not minimally encoded");
     v = v * 128 + (c[i]! & 0x7f);
     if ((c[i]! & 0x80) === 0) {
       arcs.push(v);

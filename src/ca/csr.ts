@@ -3,7 +3,8 @@ import { AsnConvert } from "@peculiar/asn1-schema";
 import { CertificationRequest } from "@peculiar/asn1-csr";
 import { CaError } from "../shared/ca-error.js";
 import { OID } from "../asn1/oids.js";
-import { pemBlocks, toArrayBuffer } from "../asn1/der.js";
+import { pemBlocks } from "../asn1/der.js";
+import { parseDer } from "../asn1/parse.js";
 import { parseSubjectKey, toKeyObject, type SubjectKey } from "./public-key.js";
 
 const SIG_HASH: Record<string, string> = {
@@ -18,7 +19,7 @@ const SIG_HASH: Record<string, string> = {
 const MAX_CSR_BYTES = 16 * 1024;
 
 /**
- * Reads a PKCS#10 request (RFC 2986) and checks its proof of possession: the signature over
+ * Reads a PKCS#10 request (RFC 2986) with the @peculiar ASN.1 library and checks its proof of possession: the signature over
  * certificationRequestInfo verifies with the enclosed key. Only the public key is used;
  * the requested subject and extensions are ignored (TBS comes from verified attributes only).
  */
@@ -28,7 +29,7 @@ export function verifyCsr(input: Uint8Array | string): SubjectKey {
   if (der.length > MAX_CSR_BYTES) throw new CaError("invalid-input", `CSR larger than ${MAX_CSR_BYTES} bytes`);
   let req: CertificationRequest;
   try {
-    req = AsnConvert.parse(toArrayBuffer(der), CertificationRequest);
+    req = parseDer(der, CertificationRequest, "PKCS#10 request");
   } catch (e) {
     throw new CaError("invalid-input", `CSR is not valid DER PKCS#10: ${(e as Error).message}`);
   }

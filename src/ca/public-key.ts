@@ -1,8 +1,7 @@
 import { ECDH, createPublicKey, type KeyObject } from "node:crypto";
-import { childrenOf, content, readTlv } from "../asn1/der-reader.js";
 import { OID, type KeyType } from "../asn1/oids.js";
 import { CaError } from "../shared/ca-error.js";
-import { spkiParts } from "./spki.js";
+import { modulusBits, readSpki, type SpkiView } from "./spki-reader.js";
 
 export interface SubjectKey {
   readonly spki: Uint8Array;
@@ -15,19 +14,19 @@ const CURVES: Record<string, { keyType: KeyType; name: string; size: number }> =
 };
 
 /**
- * Parses and checks a SubjectPublicKeyInfo: supported algorithm and named curve, uncompressed
+ * Parses (with the @peculiar ASN.1 library) and checks a SubjectPublicKeyInfo: supported algorithm and named curve, uncompressed
  * point on the curve (RFC 5480 2.2), RSA size and exponent 65537 (RFC 3279 2.3.1).
  */
 export function parseSubjectKey(spki: Uint8Array): SubjectKey {
-  let parts: ReturnType<typeof spkiParts>;
+  let parts: SpkiView;
   try {
-    parts = spkiParts(spki);
+    parts = readSpki(spki);
   } catch (e) {
     throw new CaError("invalid-input", `public key is not a DER SubjectPublicKeyInfo: ${(e as Error).message}`);
   }
   if (parts.algorithm === OID.ecPublicKey) {
-    const curve = parts.parameters ? CURVES[parts.parameters] : undefined;
-    if (!curve) throw new CaError("invalid-input", `EC curve ${parts.parameters ?? "(none)"} not supported (P-256, P-384)`);
+    const curve = parts.curve ? CURVES[parts.curve] : undefined;
+    if (!curve) throw new CaError("invalid-input", `EC curve ${parts.curve ?? "(none)"} not supported (P-256, P-384)`);
     if (parts.bits.length !== curve.size || parts.bits[0] !== 0x04) throw new CaError("invalid-input", `EC point must be uncompressed (RFC 5480 2.2)`);
     try {
       ECDH.convertKey(parts.bits, curve.name); // throws unless the point is on the curve
@@ -36,23 +35,9 @@ export function parseSubjectKey(spki: Uint8Array): SubjectKey {
     }
     return { spki, keyType: curve.keyType };
   }
-  if (parts.algorithm === OID.rsaEncryption) {
-    let n: Uint8Array;
-    let e: Uint8Array;
-    try {
-      const seq = readTlv(parts.bits, 0);
-      const [nT, eT] = childrenOf(parts.bits, seq);
-      if (seq.end !== parts.bits.length || nT?.tag !== 0x02 || eT?.tag !== 0x02) throw new Error("RSAPublicKey");
-      n = content(parts.bits, nT);
-      e = content(parts.bits, eT);
-    } catch {
-      throw new CaError("invalid-input", "RSA public key is not an RSAPublicKey SEQUENCE (RFC 3279 2.3.1)");
-    }
-    if (Buffer.from(e).toString("hex") !== "010001") throw new CaError("invalid-input", "RSA public exponent must be 65537");
-    if ((n[0]! & 0x80) !== 0) throw new CaError("invalid-input", "RSA modulus is negative");
-    let i = 0;
-    while (i < n.length - 1 && n[i] === 0) i++;
-    const bits = (n.length - i) * 8 - (Math.clz32(n[i]!) - 24);
+  if (parts.algorithm === OID.rsaEncryption && parts.rsa) {
+    if (Buffer.from(parts.rsa.exponent).toString("hex") !== "010001") throw new CaError("invalid-input", "RSA public exponent must be 65537");
+    const bits = modulusBits(parts.rsa.modulus);
     if (bits === 2048 || bits === 3072 || bits === 4096) return { spki, keyType: `RSA-${bits}` as KeyType };
     throw new CaError("invalid-input", `RSA modulus of ${bits} bits not supported (2048, 3072, 4096)`);
   }

@@ -1,6 +1,8 @@
 import { X509Certificate, createHash } from "node:crypto";
 import { CaError } from "../shared/ca-error.js";
-import { childrenOf, content, decodeOid, readTlv, type Tlv } from "../asn1/der-reader.js";
+import { AsnIntegerArrayBufferConverter, AsnProp, AsnPropTypes, AsnType, AsnTypeTypes } from "@peculiar/asn1-schema";
+import type { Certificate } from "@peculiar/asn1-x509";
+import { parseCertificate, parseDer, reencode } from "../asn1/parse.js";
 
 /**
  * PIV key attestation in the YubiKey format (Yubico "PIV attestation", OID arc 1.3.6.1.4.1.41482.3):
@@ -59,13 +61,18 @@ function parsedAnchor(der: Uint8Array): X509Certificate {
   return x;
 }
 
-/** RFC 5280 4.1: the SubjectPublicKeyInfo of a certificate, as it is in the DER (the 7th field of the TBS). */
+/** RFC 5280 4.1: the SubjectPublicKeyInfo of a certificate, read with the @peculiar ASN.1 library. */
 function spkiOf(der: Uint8Array): Uint8Array {
-  const tbs = childrenOf(der, readTlv(der, 0))[0]!;
-  const fields = childrenOf(der, tbs);
-  const spki = fields[fields[0]?.tag === 0xa0 ? 6 : 5];
-  if (!spki || spki.tag !== 0x30) throw refuse("the attestation certificate has no public key");
-  return der.slice(spki.start, spki.end);
+  const spki = libraryCertificate(der).tbsCertificate.subjectPublicKeyInfo;
+  return reencode(spki);
+}
+
+function libraryCertificate(der: Uint8Array): Certificate {
+  try {
+    return parseCertificate(der, "attestation certificate");
+  } catch (e) {
+    throw refuse((e as Error).message);
+  }
 }
 
 function parse(der: Uint8Array, what: string): X509Certificate {
@@ -80,31 +87,29 @@ function validAt(x: X509Certificate, now: Date, what: string): void {
   if (now < new Date(x.validFrom) || now > new Date(x.validTo)) throw refuse(`the ${what} is not valid now (${x.validFrom} to ${x.validTo})`);
 }
 
-/** RFC 5280 4.1: the extensions of a certificate as OID → extnValue octets. */
+/** RFC 5280 4.1: the extensions of a certificate as OID → extnValue octets (read with the library). */
 export function certificateExtensions(der: Uint8Array): Map<string, Uint8Array> {
   const out = new Map<string, Uint8Array>();
-  const cert = readTlv(der, 0);
-  const tbs = childrenOf(der, cert)[0];
-  if (!tbs) return out;
-  const exts = childrenOf(der, tbs).find((t) => t.tag === 0xa3);
-  if (!exts) return out;
-  const list = childrenOf(der, exts)[0] as Tlv;
-  for (const e of childrenOf(der, list)) {
-    const parts = childrenOf(der, e);
-    const oid = parts[0], value = parts[parts.length - 1];
-    if (!oid || oid.tag !== 0x06 || !value || value.tag !== 0x04) throw refuse("malformed extension");
-    out.set(decodeOid(content(der, oid)), content(der, value));
-  }
+  for (const e of libraryCertificate(der).tbsCertificate.extensions ?? []) out.set(e.extnID, new Uint8Array(e.extnValue.buffer));
   return out;
 }
 
 /** A DER INTEGER (the whole TLV) as a non-negative decimal string. */
 function integerValue(tlvBytes: Uint8Array): string {
-  const t = readTlv(tlvBytes, 0);
-  if (t.tag !== 0x02 || t.end !== tlvBytes.length) throw refuse("the card serial extension is not an INTEGER");
-  const c = content(tlvBytes, t);
+  let c: Uint8Array;
+  try {
+    c = new Uint8Array(parseDer(tlvBytes, IntegerValue, "card serial").value);
+  } catch {
+    throw refuse("the card serial extension is not an INTEGER");
+  }
   if (c.length === 0 || (c[0]! & 0x80) !== 0) throw refuse("the card serial is not a positive integer");
   return BigInt(`0x${Buffer.from(c).toString("hex")}`).toString(10);
+}
+
+/** INTEGER as its content octets (the card serial extension's value). */
+@AsnType({ type: AsnTypeTypes.Choice })
+class IntegerValue {
+  @AsnProp({ type: AsnPropTypes.Integer, converter: AsnIntegerArrayBufferConverter }) value = new ArrayBuffer(0);
 }
 
 /**

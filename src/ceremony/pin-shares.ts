@@ -1,10 +1,12 @@
 import { createCipheriv, createDecipheriv, createHash, scryptSync, timingSafeEqual } from "node:crypto";
 import { CaError } from "../shared/ca-error.js";
 import type { Random } from "../shared/random.js";
-import { combine, split } from "./shamir.js";
+import { combine, split } from "shamir-secret-sharing";
 
 /**
- * One custodian's share of a token PIN (REQ-26, multi-person control). The share is encrypted
+ * One custodian's share of a token PIN (REQ-26, multi-person control). Split and combined by the
+ * audited `shamir-secret-sharing` package (GF(2^8), the AES field; its share is y || x, stored
+ * here as `index` = x and the encrypted y: the same file format as before it). The share is encrypted
  * with a key derived from the custodian's own passphrase (scrypt); AES-256-GCM authenticates
  * the whole file, so a wrong passphrase or an altered byte is detected, never a wrong PIN.
  */
@@ -12,6 +14,7 @@ export interface PinShareFile {
   readonly format: "cardpki-pin-share/1";
   readonly token: string;
   readonly custodian: string;
+  /** The share's x coordinate in GF(2^8), 1..255 (files before the library: 1..n; both combine alike). */
   readonly index: number;
   readonly threshold: number;
   readonly shares: number;
@@ -46,16 +49,24 @@ function commitment(setId: string, pin: Uint8Array): string {
   return createHash("sha256").update(setId).update(pin).digest("hex");
 }
 
-export function createPinShares(token: string, pin: string, custodians: readonly Custodian[], threshold: number, random: Random): PinShareFile[] {
+/**
+ * Splits a PIN among custodians, any `threshold` of whom rebuild it. The polynomial coefficients
+ * and x coordinates come from the library's own CSPRNG (crypto.getRandomValues); `random` makes
+ * the split id, salts and IVs.
+ */
+export async function createPinShares(token: string, pin: string, custodians: readonly Custodian[], threshold: number, random: Random): Promise<PinShareFile[]> {
   const names = custodians.map((c) => c.name);
   if (new Set(names).size !== names.length) throw new CaError("invalid-input", "custodian names must be distinct");
   for (const c of custodians) {
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(c.name)) throw new CaError("invalid-input", `bad custodian name '${c.name}'`);
     if (c.passphrase.length < MIN_PASSPHRASE) throw new CaError("invalid-input", `passphrase of ${c.name} shorter than ${MIN_PASSPHRASE} characters`);
   }
+  if (!Number.isInteger(threshold) || threshold < 2 || custodians.length < threshold || custodians.length > 255)
+    throw new CaError("invalid-input", `need 2 <= quorum (${threshold}) <= shares (${custodians.length}) <= 255`);
   const secret = new TextEncoder().encode(pin);
+  if (secret.length === 0) throw new CaError("invalid-input", "an empty PIN cannot be split");
   const setId = Buffer.from(random.bytes(16)).toString("hex");
-  const parts = split(secret, custodians.length, threshold, random);
+  const parts = (await split(secret, custodians.length, threshold)).map((s) => ({ x: s[s.length - 1]!, y: s.subarray(0, s.length - 1) }));
   return custodians.map((c, i) => {
     const kdf = { name: "scrypt" as const, ...KDF, salt: Buffer.from(random.bytes(16)).toString("base64") };
     const meta = { format: "cardpki-pin-share/1" as const, token, custodian: c.name, index: parts[i]!.x, threshold, shares: custodians.length, setId, commitment: commitment(setId, secret), kdf };
@@ -100,7 +111,7 @@ export function openShare(file: PinShareFile, passphrase: string): OpenedShare {
 }
 
 /** Rebuilds the PIN from at least `threshold` opened shares of one split. */
-export function combinePinShares(token: string, opened: readonly OpenedShare[]): string {
+export async function combinePinShares(token: string, opened: readonly OpenedShare[]): Promise<string> {
   const mine = opened.filter((o) => o.file.token === token);
   if (mine.length === 0) throw new CaError("unauthorized", `no custodian share for token '${token}'`);
   const { threshold, setId, commitment: want } = mine[0]!.file;
@@ -108,7 +119,15 @@ export function combinePinShares(token: string, opened: readonly OpenedShare[]):
   const distinct = new Map(mine.map((o) => [o.file.index, o]));
   if (distinct.size < threshold)
     throw new CaError("unauthorized", `token '${token}' needs ${threshold} of ${mine[0]!.file.shares} custodians; ${distinct.size} present (${[...distinct.values()].map((o) => o.file.custodian).join(", ")})`);
-  const pin = combine([...distinct.values()].slice(0, threshold).map((o) => ({ x: o.file.index, y: o.y })));
+  const chosen = [...distinct.values()].slice(0, threshold);
+  const len = chosen[0]!.y.length;
+  if (chosen.some((o) => o.y.length !== len || o.file.index < 1 || o.file.index > 255)) throw new CaError("invalid-input", `shares for token '${token}' are of different secrets`);
+  let pin: Uint8Array;
+  try {
+    pin = await combine(chosen.map((o) => Uint8Array.from([...o.y, o.file.index])));
+  } catch (e) {
+    throw new CaError("invalid-input", `shares for token '${token}' do not combine: ${(e as Error).message}`);
+  }
   const got = Buffer.from(commitment(setId, pin), "hex");
   if (!timingSafeEqual(got, Buffer.from(want, "hex"))) throw new CaError("unauthorized", `shares for token '${token}' do not rebuild the PIN`);
   return new TextDecoder().decode(pin);

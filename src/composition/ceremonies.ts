@@ -24,9 +24,9 @@ export interface CeremonyRun {
 }
 
 /** PINs per token from the custodians' shares (M of N each). */
-export function pinsFromShares(shares: readonly OpenedShare[]): Record<string, PinSource> {
+export async function pinsFromShares(shares: readonly OpenedShare[]): Promise<Record<string, PinSource>> {
   const out: Record<string, PinSource> = {};
-  for (const token of new Set(shares.map((s) => s.file.token))) out[token] = staticPin(combinePinShares(token, shares), `custodian shares of ${token}`);
+  for (const token of new Set(shares.map((s) => s.file.token))) out[token] = staticPin(await combinePinShares(token, shares), `custodian shares of ${token}`);
   return out;
 }
 
@@ -35,7 +35,7 @@ export async function runCeremonyFile(config: Config, run: CeremonyRun): Promise
   const { script, sha256 } = loadCeremonyScript(run.file);
   if (run.dryRun) return dryRun(config, script, sha256, run);
   useEmbeddedSoftHsm(config);
-  const pins = pinsFromShares(run.shares);
+  const pins = await pinsFromShares(run.shares);
   const rt = await openRuntime(config, { withoutAuthorities: true, pins });
   try {
     return await runCeremony(script, {
@@ -102,7 +102,7 @@ export async function splitTokenPin(config: Config, token: string, currentPin: P
   await ks.open();
   try {
     const newPin = randomBytes(24).toString("base64url");
-    const shares = createPinShares(token, newPin, custodians, quorum, cryptoRandom);
+    const shares = await createPinShares(token, newPin, custodians, quorum, cryptoRandom);
     await ks.changePin(await currentPin.read(), newPin);
     return shares;
   } finally {

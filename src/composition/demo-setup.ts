@@ -70,7 +70,7 @@ export async function setupDemo(base: Config, log: (l: string) => void, env: Nod
   const pinsDir = join(base.dataDir, "pins");
   mkdirSync(pinsDir, { recursive: true, mode: 0o700 });
   const issuingPin = join(pinsDir, "cardpki-issuing.pin");
-  writeFileSync(issuingPin, combinePinShares("cardpki-issuing", shares) + "\n", { mode: 0o600 });
+  writeFileSync(issuingPin, (await combinePinShares("cardpki-issuing", shares)) + "\n", { mode: 0o600 });
   writeFileSync(configFile, JSON.stringify({ issuingCas: ["demo-issuing"], tokenPins: { "cardpki-issuing": { file: issuingPin } } }, null, 2) + "\n", { mode: 0o600 });
   log(`wrote ${configFile}`);
   const config = loadConfig(env);

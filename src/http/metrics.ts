@@ -1,56 +1,76 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
 /**
- * Prometheus text exposition (format 0.0.4) without a client library: counters and histograms
- * updated in process, gauges read when /metrics is scraped.
+ * Prometheus metrics through prom-client: counters and histograms updated in process, values
+ * read at scrape time (database counts, signer totals), and prom-client's default process and
+ * Node.js metrics, event-loop lag included (`nodejs_eventloop_lag_seconds`, `_p99_seconds`...).
  */
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
 type Labels = Readonly<Record<string, string>>;
-const key = (l: Labels) => Object.entries(l).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, "_")}"`).join(",");
+type Read = () => Promise<readonly { labels: Labels; value: number }[]>;
+
+/** Label names in a fixed (sorted) order, so that a line reads the same whatever order the caller used. */
+const sorted = (l: Labels): Record<string, string> => Object.fromEntries(Object.entries(l).sort(([a], [b]) => a.localeCompare(b)));
 
 export class Metrics {
-  private readonly counters = new Map<string, { help: string; values: Map<string, number> }>();
-  private readonly histograms = new Map<string, { help: string; counts: number[]; sum: number; n: number }>();
-  private readonly gauges: { name: string; help: string; type: "gauge" | "counter"; read: () => Promise<readonly { labels: Labels; value: number }[]> }[] = [];
+  /** The prom-client registry: a component may register its own prom-client metrics here. */
+  readonly registry = new Registry();
+  private readonly counters = new Map<string, Counter>();
+  private readonly histograms = new Map<string, Histogram>();
+  private readonly scraped: { name: string; help: string; type: "gauge" | "counter"; read: Read; metric?: Gauge | Counter }[] = [];
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
 
   inc(name: string, help: string, labels: Labels = {}, by = 1): void {
     let c = this.counters.get(name);
-    if (!c) this.counters.set(name, (c = { help, values: new Map() }));
-    const k = key(labels);
-    c.values.set(k, (c.values.get(k) ?? 0) + by);
+    if (!c) this.counters.set(name, (c = new Counter({ name, help, labelNames: Object.keys(labels).sort(), registers: [this.registry] })));
+    c.inc(sorted(labels), by);
   }
 
   observe(name: string, help: string, seconds: number): void {
     let h = this.histograms.get(name);
-    if (!h) this.histograms.set(name, (h = { help, counts: BUCKETS.map(() => 0), sum: 0, n: 0 }));
-    BUCKETS.forEach((b, i) => void (seconds <= b && h!.counts[i]!++));
-    h.sum += seconds;
-    h.n++;
+    if (!h) this.histograms.set(name, (h = new Histogram({ name, help, buckets: BUCKETS, registers: [this.registry] })));
+    h.observe(seconds);
   }
 
   /** A value read at scrape time; `type` counter for totals kept elsewhere (the database, a signer). */
-  gauge(name: string, help: string, read: () => Promise<readonly { labels: Labels; value: number }[]>, type: "gauge" | "counter" = "gauge"): void {
-    this.gauges.push({ name, help, read, type });
+  gauge(name: string, help: string, read: Read, type: "gauge" | "counter" = "gauge"): void {
+    this.scraped.push({ name, help, type, read });
   }
 
   async render(): Promise<string> {
-    const out: string[] = [];
-    for (const [name, c] of this.counters) {
-      out.push(`# HELP ${name} ${c.help}`, `# TYPE ${name} counter`);
-      for (const [k, v] of c.values) out.push(`${name}${k ? `{${k}}` : ""} ${v}`);
-    }
-    for (const [name, h] of this.histograms) {
-      out.push(`# HELP ${name} ${h.help}`, `# TYPE ${name} histogram`);
-      BUCKETS.forEach((b, i) => out.push(`${name}_bucket{le="${b}"} ${h.counts[i]}`));
-      out.push(`${name}_bucket{le="+Inf"} ${h.n}`, `${name}_sum ${h.sum}`, `${name}_count ${h.n}`);
-    }
-    for (const g of this.gauges) {
-      out.push(`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} ${g.type}`);
+    await Promise.all(this.scraped.map(async (g) => {
+      let rows: Awaited<ReturnType<Read>>;
       try {
-        for (const v of await g.read()) out.push(`${g.name}${Object.keys(v.labels).length ? `{${key(v.labels)}}` : ""} ${v.value}`);
+        rows = await g.read();
       } catch {
-        // a gauge that cannot be read is left out of this scrape (the health check says why)
+        rows = []; // a value that cannot be read is left out of this scrape (the health check says why)
       }
-    }
-    return out.join("\n") + "\n";
+      // Label names come from the first rows read (prom-client fixes them when the metric is made).
+      if (!g.metric) {
+        const labelNames = [...new Set(rows.flatMap((r) => Object.keys(r.labels)))].sort();
+        if (rows.length === 0 && labelNames.length === 0) return;
+        const opts = { name: g.name, help: g.help, labelNames, registers: [this.registry] };
+        g.metric = g.type === "counter" ? new Counter(opts) : new Gauge(opts);
+      }
+      const m = g.metric;
+      m.reset();
+      for (const r of rows) {
+        try {
+          if (m instanceof Counter) m.inc(sorted(r.labels), r.value);
+          else m.set(sorted(r.labels), r.value);
+        } catch {
+          // a row with other label names than the first scrape: left out
+        }
+      }
+    }));
+    return this.registry.metrics();
   }
 }

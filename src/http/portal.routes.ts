@@ -3,7 +3,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
-import { X509Certificate } from "node:crypto";
+import { clientCertificate } from "./client-certificate.js";
 import { CaError } from "../shared/ca-error.js";
 import { authenticate, type RaApiDeps } from "./ra.routes.js";
 import { sha256Hex } from "../shared/digest.js";
@@ -122,10 +122,7 @@ export const cookieOf = (req: Request, name = COOKIE): string | undefined => {
 };
 
 /** The serial of the client certificate of the request's TLS connection. */
-export const peerSerial = (req: Request): string | undefined => {
-  const raw = (req.socket as TLSSocket).getPeerCertificate?.(false)?.raw;
-  return raw ? new X509Certificate(raw).serialNumber.toLowerCase() : undefined;
-};
+export const peerSerial = (req: Request): string | undefined => clientCertificate(req.socket as TLSSocket)?.serial;
 
 /**
  * In front of the RA API: a request that carries a portal session cookie must come with the

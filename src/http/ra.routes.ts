@@ -1,6 +1,5 @@
 import express, { Router, type Request, type Response } from "express";
 import type { TLSSocket } from "node:tls";
-import { X509Certificate } from "node:crypto";
 import { CaError } from "../shared/ca-error.js";
 import { addressIn, parseCidrs } from "../shared/cidr.js";
 import type { Actor, AuditEvent, Role } from "../ra/order.js";
@@ -19,6 +18,7 @@ import { JsonStream } from "./json-stream.js";
 import { CHANNEL, DOCUMENT, ID, NATIONAL_ID, PHONE, POSTAL_ADDRESS, obj, requireJson, str, validateBody, type Schema } from "./validation.js";
 import { DELIVERY_ROUTES, type DeliveryDesk } from "./delivery.routes.js";
 import { PEOPLE_ROUTES, namedMe, namedOrder, namedOrders, namedTimeline } from "./people.routes.js";
+import { clientCertificate } from "./client-certificate.js";
 
 export interface RaApiDeps {
   /** REQ-22: the caller's identity from the verified client certificate (serial + DER), nothing else. */
@@ -375,8 +375,8 @@ export async function authenticate(req: Request, auth: Auth, deps: RaApiDeps, ro
   const peer = sock.getPeerCertificate(false);
   if (!peer || !peer.raw) throw new CaError("unauthorized", "a client certificate is required (REQ-22)", undefined, { code: "credential.missing" });
   if (!sock.authorized) throw new CaError("unauthorized", `the client certificate was not accepted: ${String(sock.authorizationError ?? "unknown issuer")}`, undefined, { code: "credential.not-accepted" });
-  const cert = new X509Certificate(peer.raw);
-  const { actor, ipAllowList } = await deps.resolve(cert.serialNumber.toLowerCase(), new Uint8Array(peer.raw));
+  const cert = clientCertificate(sock)!;
+  const { actor, ipAllowList } = await deps.resolve(cert.serial, cert.der);
   if (actor.credentialOnHold && !route?.allowHeldCredential)
     throw new CaError("forbidden", "this card is on hold until its holder activates it: activate it first; it is accepted for the activation only (REQ-16)", { requirement: "REQ-16" }, { code: "credential.awaiting-activation" });
   if (actor.kind !== auth) throw new CaError("forbidden", auth === "holder" ? "this endpoint is for eID holders" : "this endpoint is for officers (an ra-officer client certificate)", undefined, { code: "access.wrong-caller", params: { kindOfCaller: auth } });

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from "express";
 import type { TLSSocket } from "node:tls";
-import { X509Certificate } from "node:crypto";
+import { clientCertificate } from "./client-certificate.js";
 import type { Actor, AuditEvent } from "../ra/order.js";
 import { actorId } from "../ra/actor-checks.js";
 import { logger } from "../shared/log.js";
@@ -10,8 +10,7 @@ const log = logger("ra-api");
 /** The serial of the client certificate the TLS layer saw, verified or not (for the log only, never for identity). */
 export function presentedSerial(req: Request): string | undefined {
   try {
-    const raw = (req.socket as TLSSocket).getPeerCertificate?.(false)?.raw;
-    return raw ? new X509Certificate(raw).serialNumber.toLowerCase() : undefined;
+    return clientCertificate(req.socket as TLSSocket)?.serial;
   } catch {
     return undefined;
   }

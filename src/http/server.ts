@@ -42,7 +42,7 @@ export function buildApp(deps: AppDeps): Express {
     res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "degraded", checks });
   });
   const metrics = deps.metrics;
-  if (metrics) app.get("/metrics", async (_req, res) => void res.type("text/plain; version=0.0.4").send(await metrics.render()));
+  if (metrics) app.get("/metrics", async (_req, res) => void res.type(metrics.contentType).send(await metrics.render()));
   app.use(caRoutes(deps.cas));
   app.use(crlRoutes(deps.crl));
   app.use(notFoundHandler);

@@ -115,7 +115,7 @@ describe("cardpki ceremony (REQ-26) on SoftHSM2", function () {
       import("${join(process.cwd(), "dist/src/ceremony/pin-shares.js")}").then((m) => {
         const fs = require("fs");
         const open = (w) => m.openShare(m.parseShareFile(fs.readFileSync("${join(dir, "shares")}/t-issuing-" + w + ".share", "utf8"), w), fs.readFileSync("${dir}/" + w + ".pass", "utf8").trim());
-        process.stdout.write(m.combinePinShares("t-issuing", [open("alice"), open("bob")]));
+        return m.combinePinShares("t-issuing", [open("alice"), open("bob")]).then((pin) => process.stdout.write(pin));
       })`], { encoding: "utf8" }).stdout;
     const r = spawnSync("pkcs11-tool", ["--module", "/usr/lib/softhsm/libsofthsm2.so", "--token-label", "t-issuing", "--login", "--pin", pin, "--list-objects", "--type", "privkey"], { env, encoding: "utf8" });
     expect(r.stdout).to.match(/label:\s+issuing-key/);

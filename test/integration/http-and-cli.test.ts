@@ -45,6 +45,12 @@ describe(`HTTP service (real HTTP on a random port) [${backend}]`, function () {
     expect(text).to.match(/^cardpki_hsm_signatures_total\{key="ca:demo-issuing"\} [1-9]/m);
     expect(text).to.match(/^cardpki_hsm_signatures_total\{key="ocsp:demo-issuing\/[^"]+"\} [1-9]/m);
     expect(text).to.match(/^cardpki_hsm_errors_total\{key="ca:demo-issuing"\} 0$/m);
+    // prom-client's default metrics: event-loop lag, process CPU, memory and file descriptors, heap.
+    expect(text).to.match(/^nodejs_eventloop_lag_seconds \d/m);
+    expect(text).to.match(/^nodejs_eventloop_lag_p99_seconds \d/m);
+    expect(text).to.match(/^process_cpu_user_seconds_total \d/m);
+    expect(text).to.match(/^process_resident_memory_bytes [1-9]/m);
+    expect(text).to.match(/^nodejs_heap_size_used_bytes [1-9]/m);
   });
 
   it("ok/GET /ca/<id>.cer is the AIA caIssuers target: one DER certificate, application/pkix-cert", async () => {

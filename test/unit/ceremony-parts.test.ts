@@ -1,6 +1,8 @@
 import { expect } from "chai";
-import { combine, split } from "../../src/ceremony/shamir.js";
-import { combinePinShares, createPinShares, openShare, type PinShareFile } from "../../src/ceremony/pin-shares.js";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { combinePinShares, createPinShares, openShare, parseShareFile, type PinShareFile } from "../../src/ceremony/pin-shares.js";
+import { REPO_ROOT } from "../support/test-ca.js";
 import { canonicalJson, TranscriptRecorder, verifyTranscript } from "../../src/ceremony/transcript.js";
 import { parseCeremonyScript } from "../../src/ceremony/ceremony-script.js";
 import { SoftwareSigner } from "../../src/hsm/software-signer.js";
@@ -8,41 +10,60 @@ import { CaError } from "../../src/shared/ca-error.js";
 import { FixedClock } from "../../src/shared/clock.js";
 import { cryptoRandom } from "../../src/shared/random.js";
 
+/** The promise is rejected with a CaError whose message matches. */
+async function rejected(p: Promise<unknown>, re: RegExp): Promise<void> {
+  let err: unknown;
+  await p.then(() => undefined, (e) => (err = e));
+  expect(err).to.be.instanceOf(CaError);
+  expect((err as Error).message).to.match(re);
+}
+
 const CUSTODIANS = [{ name: "alice", passphrase: "alice-pass-1" }, { name: "bob", passphrase: "bob-pass-22" }, { name: "carol", passphrase: "carol-pass-3" }];
 
-describe("ceremony/shamir (GF(256))", () => {
-  it("ok/any m of n shares rebuild the secret; m-1 do not", () => {
-    const secret = new Uint8Array(Buffer.from("correct horse battery staple"));
-    for (const [n, m] of [[3, 2], [5, 3], [7, 7]]) {
-      const shares = split(secret, n!, m!, cryptoRandom);
-      for (let trial = 0; trial < 10; trial++) {
-        const pick = [...shares].sort(() => Math.random() - 0.5).slice(0, m);
-        expect(Buffer.from(combine(pick)).toString()).to.equal("correct horse battery staple");
-        expect(Buffer.from(combine(pick.slice(0, m! - 1))).toString()).to.not.equal("correct horse battery staple");
-      }
-    }
+describe("ceremony/pin-shares: shamir-secret-sharing and the share files made before it", function () {
+  this.timeout(60_000);
+  const FIXTURE = join(REPO_ROOT, "test", "fixtures", "pin-shares-v1");
+  const fixture = (who: string) => parseShareFile(readFileSync(join(FIXTURE, `fixture-token-${who}.share`), "utf8"), who);
+  const pass = (who: string) => `${who}-fixture-passphrase`;
+  it("ok/share files written by the hand-written GF(256) code (x = 1..n) still rebuild their PIN, any pair", async () => {
+    for (const [a, b] of [["alice", "bob"], ["alice", "carol"], ["bob", "carol"]] as const)
+      expect(await combinePinShares("fixture-token", [openShare(fixture(a), pass(a)), openShare(fixture(b), pass(b))])).to.equal("fixture-pin-2468-QwErTy");
+    expect([fixture("alice").index, fixture("bob").index, fixture("carol").index]).to.deep.equal([1, 2, 3]);
   });
-  it("fail/quorum out of range, duplicate share", () => {
-    expect(() => split(new Uint8Array(4), 3, 1, cryptoRandom)).to.throw(CaError);
-    expect(() => split(new Uint8Array(4), 2, 3, cryptoRandom)).to.throw(CaError);
-    const s = split(new Uint8Array(4), 3, 2, cryptoRandom);
-    expect(() => combine([s[0]!, s[0]!])).to.throw(CaError, /twice/);
+  it("fail/one old share and one of a new split of the same PIN do not mix", async () => {
+    const fresh = await createPinShares("fixture-token", "fixture-pin-2468-QwErTy", CUSTODIANS, 2, cryptoRandom);
+    await rejected(combinePinShares("fixture-token", [openShare(fixture("alice"), pass("alice")), openShare(fresh[1]!, CUSTODIANS[1]!.passphrase)]), /different splits/);
+  });
+  it("ok/any m of n rebuild a PIN split by the library; the x coordinates are distinct, 1..255", async () => {
+    const many = Array.from({ length: 5 }, (_, i) => ({ name: `c${i}`, passphrase: `passphrase-${i}` }));
+    const files = await createPinShares("t5", "pin-of-five", many, 3, cryptoRandom);
+    const xs = files.map((f) => f.index);
+    expect(new Set(xs).size).to.equal(5);
+    expect(xs.every((x) => x >= 1 && x <= 255)).to.equal(true);
+    const opened = files.map((f, i) => openShare(f, many[i]!.passphrase));
+    for (const pick of [[0, 1, 2], [4, 2, 0], [1, 3, 4]]) expect(await combinePinShares("t5", pick.map((i) => opened[i]!))).to.equal("pin-of-five");
+    await rejected(combinePinShares("t5", [opened[0]!, opened[1]!]), /needs 3 of 5/);
+  });
+  it("fail/quorum out of range is refused at split time", async () => {
+    await rejected(createPinShares("t", "pin", CUSTODIANS, 1, cryptoRandom), /quorum/);
+    await rejected(createPinShares("t", "pin", CUSTODIANS.slice(0, 2), 3, cryptoRandom), /quorum/);
   });
 });
 
 describe("ceremony/pin-shares", function () {
   this.timeout(30_000);
-  const shares = createPinShares("tok", "the-token-pin-1234", CUSTODIANS, 2, cryptoRandom);
+  let shares: PinShareFile[];
+  before(async () => void (shares = await createPinShares("tok", "the-token-pin-1234", CUSTODIANS, 2, cryptoRandom)));
   const open = (i: number, pass = CUSTODIANS[i]!.passphrase, f: PinShareFile = shares[i]!) => openShare(f, pass);
 
-  it("ok/2 of 3 custodians rebuild the PIN, any pair", () => {
-    for (const [a, b] of [[0, 1], [0, 2], [1, 2]]) expect(combinePinShares("tok", [open(a!), open(b!)])).to.equal("the-token-pin-1234");
+  it("ok/2 of 3 custodians rebuild the PIN, any pair", async () => {
+    for (const [a, b] of [[0, 1], [0, 2], [1, 2]]) expect(await combinePinShares("tok", [open(a!), open(b!)])).to.equal("the-token-pin-1234");
   });
-  it("fail/one custodian alone is refused with who was present", () => {
-    expect(() => combinePinShares("tok", [open(0)])).to.throw(CaError, /needs 2 of 3.*alice/);
+  it("fail/one custodian alone is refused with who was present", async () => {
+    await rejected(combinePinShares("tok", [open(0)]), /needs 2 of 3.*alice/);
   });
-  it("fail/the same custodian twice counts once", () => {
-    expect(() => combinePinShares("tok", [open(0), open(0)])).to.throw(CaError, /needs 2 of 3/);
+  it("fail/the same custodian twice counts once", async () => {
+    await rejected(combinePinShares("tok", [open(0), open(0)]), /needs 2 of 3/);
   });
   it("fail/a wrong passphrase is detected", () => {
     expect(() => open(0, "bob-pass-22")).to.throw(CaError, /wrong passphrase or the share file was altered/);
@@ -59,13 +80,13 @@ describe("ceremony/pin-shares", function () {
       expect(() => open(0, CUSTODIANS[0]!.passphrase, f)).to.throw(CaError, /does not open/);
     });
   }
-  it("fail/shares of two different splits do not mix", () => {
-    const other = createPinShares("tok", "the-token-pin-1234", CUSTODIANS, 2, cryptoRandom);
-    expect(() => combinePinShares("tok", [open(0), openShare(other[1]!, CUSTODIANS[1]!.passphrase)])).to.throw(CaError, /different splits/);
+  it("fail/shares of two different splits do not mix", async () => {
+    const other = await createPinShares("tok", "the-token-pin-1234", CUSTODIANS, 2, cryptoRandom);
+    await rejected(combinePinShares("tok", [open(0), openShare(other[1]!, CUSTODIANS[1]!.passphrase)]), /different splits/);
   });
-  it("fail/short passphrases and duplicate custodians are refused at split time", () => {
-    expect(() => createPinShares("t", "p", [{ name: "a", passphrase: "short" }, CUSTODIANS[1]!], 2, cryptoRandom)).to.throw(CaError, /shorter/);
-    expect(() => createPinShares("t", "p", [CUSTODIANS[0]!, CUSTODIANS[0]!], 2, cryptoRandom)).to.throw(CaError, /distinct/);
+  it("fail/short passphrases and duplicate custodians are refused at split time", async () => {
+    await rejected(createPinShares("t", "p", [{ name: "a", passphrase: "short" }, CUSTODIANS[1]!], 2, cryptoRandom), /shorter/);
+    await rejected(createPinShares("t", "p", [CUSTODIANS[0]!, CUSTODIANS[0]!], 2, cryptoRandom), /distinct/);
   });
 });
 

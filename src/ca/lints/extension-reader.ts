@@ -1,5 +1,4 @@
-import { AsnConvert } from "@peculiar/asn1-schema";
-import { toArrayBuffer } from "../../asn1/der.js";
+import { parseDer } from "../../asn1/parse.js";
 import type { ExtensionView, TbsView } from "./tbs-view.js";
 
 export function findExtensions(tbs: TbsView, oid: string): ExtensionView[] {
@@ -17,7 +16,7 @@ export function readExtension<T>(tbs: TbsView, oid: string, type: new () => T): 
   const key = `${type.name}:${Buffer.from(ext.value).toString("base64")}`;
   let value = cache.get(key) as T | undefined;
   if (value === undefined) {
-    value = AsnConvert.parse(toArrayBuffer(ext.value), type);
+    value = parseDer(ext.value, type, `extension ${oid}`);
     if (cache.size > 4096) cache.clear();
     cache.set(key, value);
   }

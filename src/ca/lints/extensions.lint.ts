@@ -1,12 +1,11 @@
 import {
   AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints, CertificatePolicies, CRLDistributionPoints,
-  ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
+  ExtendedKeyUsage, KeyUsage, SubjectAlternativeName, SubjectKeyIdentifier,
 } from "@peculiar/asn1-x509";
 import { EKU_BY_NAME, KEY_USAGE_BITS, OID } from "../../asn1/oids.js";
 import { toHex } from "../../asn1/der.js";
-import { content, readTlv } from "../../asn1/der-reader.js";
 import { compiledPattern } from "../../policy/patterns.js";
-import { keyIdentifier } from "../spki.js";
+import { keyIdentifierOf } from "../spki-reader.js";
 import { emailWithinDomains } from "../../shared/email-domain.js";
 import { findExtensions, readExtension } from "./extension-reader.js";
 import type { Lint } from "./lint.js";
@@ -70,12 +69,15 @@ export const extensionLints: Lint[] = [
     id: "ski_present_and_derived",
     citation: "RFC 5280 4.2.1.2 (method 1)",
     check: ({ tbs }) => {
-      const ski = findExtensions(tbs, OID.extSubjectKeyIdentifier)[0];
-      if (!ski) return "subjectKeyIdentifier missing";
-      if (ski.critical) return "subjectKeyIdentifier MUST NOT be critical";
-      const os = readTlv(ski.value, 0);
-      if (os.tag !== 0x04 || os.end !== ski.value.length) return "subjectKeyIdentifier is not an OCTET STRING";
-      return toHex(content(ski.value, os)) === toHex(keyIdentifier(tbs.spkiDer)) ? undefined : "subjectKeyIdentifier is not the key's SHA-1 identifier";
+      if (findExtensions(tbs, OID.extSubjectKeyIdentifier).length === 0) return "subjectKeyIdentifier missing";
+      let ski;
+      try {
+        ski = readExtension(tbs, OID.extSubjectKeyIdentifier, SubjectKeyIdentifier)!;
+      } catch {
+        return "subjectKeyIdentifier is not an OCTET STRING";
+      }
+      if (ski.ext.critical) return "subjectKeyIdentifier MUST NOT be critical";
+      return toHex(new Uint8Array(ski.value.buffer)) === toHex(keyIdentifierOf(tbs.spki)) ? undefined : "subjectKeyIdentifier is not the key's SHA-1 identifier";
     },
   },
   {
@@ -86,7 +88,7 @@ export const extensionLints: Lint[] = [
       if (!aki) return "authorityKeyIdentifier missing";
       if (aki.ext.critical) return "authorityKeyIdentifier MUST NOT be critical";
       const id = aki.value.keyIdentifier ? toHex(new Uint8Array(aki.value.keyIdentifier.buffer)) : "";
-      const want = selfSigned ? toHex(keyIdentifier(tbs.spkiDer)) : toHex(issuer.ski);
+      const want = selfSigned ? toHex(keyIdentifierOf(tbs.spki)) : toHex(issuer.ski);
       return id === want ? undefined : "authorityKeyIdentifier differs from the issuer's key identifier";
     },
   },

@@ -1,6 +1,6 @@
 import { OID } from "../../asn1/oids.js";
 import { toHex } from "../../asn1/der.js";
-import { spkiKeyType } from "../spki.js";
+import { keyTypeOf } from "../spki-reader.js";
 import type { Lint } from "./lint.js";
 
 const EC_SIG_FOR_KEY: Record<string, string> = { "P-256": OID.ecdsaWithSHA256, "P-384": OID.ecdsaWithSHA384 };
@@ -10,7 +10,7 @@ export const keyLints: Lint[] = [
     id: "subject_key_type_allowed",
     citation: "CPS 6.1.5 (profile keyTypes); RFC 5480 2; RFC 3279 2.3.1",
     check: ({ tbs, profile }) => {
-      const kt = spkiKeyType(tbs.spkiDer);
+      const kt = keyTypeOf(tbs.spki);
       if (!kt) return "subject key is of no supported type";
       return profile.keyTypes.includes(kt) ? undefined : `key type ${kt} not allowed by profile ${profile.id}`;
     },

@@ -1,5 +1,7 @@
-import { childrenOf, content, decodeOid, decodeTime, readTlv, whole, type Tlv } from "../../asn1/der-reader.js";
+import { TBSCertificate, type AttributeValue, type Name, type Time } from "@peculiar/asn1-x509";
+import { isLibraryDer, parseDer, reencode } from "../../asn1/parse.js";
 import { CaError } from "../../shared/ca-error.js";
+import { viewOf, type SpkiView } from "../spki-reader.js";
 
 export interface AttributeView {
   readonly oid: string;
@@ -21,8 +23,8 @@ export interface TimeView {
 }
 
 /**
- * A TBSCertificate read straight from its DER by cardpki's own reader (RFC 5280 4.1),
- * independent of the encoder that built it: what the lints look at.
+ * A TBSCertificate as read back from the DER that would be signed (RFC 5280 4.1): what the lints
+ * look at, independent of the hand-written encoder that built it.
  */
 export interface TbsView {
   readonly version: number;
@@ -36,76 +38,64 @@ export interface TbsView {
   readonly subjectDer: Uint8Array;
   readonly subject: readonly (readonly AttributeView[])[];
   readonly spkiDer: Uint8Array;
+  readonly spki: SpkiView;
   readonly extensions: readonly ExtensionView[];
 }
 
-const STRING_TAGS = new Set([0x0c, 0x13, 0x16, 0x14, 0x1e, 0x1c]);
+const bad = (m: string) => new CaError("invalid-input", `TBS: ${m}`);
 
-function expectTag(t: Tlv, tag: number, what: string): Tlv {
-  if (t.tag !== tag) throw new CaError("invalid-input", `TBS: ${what} has tag 0x${t.tag.toString(16)}, expected 0x${tag.toString(16)}`);
-  return t;
+/** The string and its universal tag, from the library's AttributeValue CHOICE. */
+function attributeString(v: AttributeValue): { tag: number; value: string } {
+  if (v.utf8String !== undefined) return { tag: 0x0c, value: v.utf8String };
+  if (v.printableString !== undefined) return { tag: 0x13, value: v.printableString };
+  if (v.ia5String !== undefined) return { tag: 0x16, value: v.ia5String };
+  if (v.teletexString !== undefined) return { tag: 0x14, value: v.teletexString };
+  if (v.bmpString !== undefined) return { tag: 0x1e, value: v.bmpString };
+  if (v.universalString !== undefined) return { tag: 0x1c, value: v.universalString };
+  const tag = v.anyValue ? new Uint8Array(v.anyValue)[0] : undefined;
+  throw bad(`attribute value tag 0x${(tag ?? 0).toString(16)} is not a string`);
 }
 
-export function readName(buf: Uint8Array, t: Tlv): AttributeView[][] {
-  expectTag(t, 0x30, "Name");
-  return childrenOf(buf, t).map((rdn) =>
-    childrenOf(buf, expectTag(rdn, 0x31, "RelativeDistinguishedName")).map((atv) => {
-      const [type, value] = childrenOf(buf, expectTag(atv, 0x30, "AttributeTypeAndValue"));
-      if (!type || !value) throw new CaError("invalid-input", "TBS: short AttributeTypeAndValue");
-      if (!STRING_TAGS.has(value.tag)) throw new CaError("invalid-input", `TBS: attribute value tag 0x${value.tag.toString(16)} is not a string`);
-      const bytes = content(buf, value);
-      const str = value.tag === 0x1e ? Buffer.from(bytes).swap16().toString("utf16le") : Buffer.from(bytes).toString(value.tag === 0x0c ? "utf8" : "latin1");
-      return { oid: decodeOid(content(buf, expectTag(type, 0x06, "attribute type"))), tag: value.tag, value: str };
-    }));
+export function readName(name: Name): AttributeView[][] {
+  return name.map((rdn) => rdn.map((atv) => ({ oid: atv.type, ...attributeString(atv.value) })));
 }
 
+function timeOf(t: Time): TimeView {
+  if (t.utcTime) return { tag: 0x17, date: t.utcTime };
+  if (t.generalTime) return { tag: 0x18, date: t.generalTime };
+  throw bad("empty Time");
+}
+
+/**
+ * The library's view of a TBS. The lints run on readTbsViewFast (fast-tbs-view.ts); this one is
+ * the reference it is tested against, and what tools and tests use.
+ */
 export function readTbsView(der: Uint8Array): TbsView {
-  const top = expectTag(readTlv(der, 0), 0x30, "TBSCertificate");
-  if (top.end !== der.length) throw new CaError("invalid-input", "TBS: trailing bytes");
-  const f = childrenOf(der, top);
-  let i = 0;
-  let version = 1;
-  if (f[0]?.tag === 0xa0) {
-    const v = childrenOf(der, f[0])[0]!;
-    version = content(der, expectTag(v, 0x02, "version"))[0]! + 1;
-    i = 1;
+  try {
+    return libraryView(der);
+  } catch (e) {
+    throw e instanceof CaError ? e : bad((e as Error).message);
   }
-  const serial = content(der, expectTag(f[i++]!, 0x02, "serialNumber"));
-  const sig = expectTag(f[i++]!, 0x30, "signature");
-  const sigParts = childrenOf(der, sig);
-  const issuer = expectTag(f[i++]!, 0x30, "issuer");
-  const validity = childrenOf(der, expectTag(f[i++]!, 0x30, "validity"));
-  const subject = expectTag(f[i++]!, 0x30, "subject");
-  const spki = expectTag(f[i++]!, 0x30, "subjectPublicKeyInfo");
-  const extensions: ExtensionView[] = [];
-  for (; i < f.length; i++) {
-    const t = f[i]!;
-    if (t.tag !== 0xa3) throw new CaError("invalid-input", `TBS: unexpected field tag 0x${t.tag.toString(16)} (unique identifiers are not used)`);
-    const seq = childrenOf(der, t)[0]!;
-    for (const e of childrenOf(der, expectTag(seq, 0x30, "Extensions"))) {
-      const parts = childrenOf(der, expectTag(e, 0x30, "Extension"));
-      const oid = decodeOid(content(der, expectTag(parts[0]!, 0x06, "extnID")));
-      let critical = false;
-      let valueTlv = parts[1]!;
-      if (valueTlv.tag === 0x01) {
-        critical = content(der, valueTlv)[0] !== 0;
-        valueTlv = parts[2]!;
-      }
-      extensions.push({ oid, critical, value: content(der, expectTag(valueTlv, 0x04, "extnValue")) });
-    }
-  }
+}
+
+function libraryView(der: Uint8Array): TbsView {
+  const tbs = parseDer(der, TBSCertificate, "TBSCertificate");
+  // Every field below is the library's own encoding; equal to the input only if the input is DER.
+  if (!isLibraryDer(der, tbs)) throw bad("not DER: the library's re-encoding differs from the bytes to be signed (X.690 10)");
+  if (tbs.issuerUniqueID || tbs.subjectUniqueID) throw bad("unique identifiers are not used (RFC 5280 4.1.2.8)");
   return {
-    version,
-    serial,
-    signatureDer: whole(der, sig),
-    signatureOid: decodeOid(content(der, expectTag(sigParts[0]!, 0x06, "signature algorithm"))),
-    signatureHasParameters: sigParts.length > 1,
-    issuerDer: whole(der, issuer),
-    notBefore: { tag: validity[0]!.tag, date: decodeTime(der, validity[0]!) },
-    notAfter: { tag: validity[1]!.tag, date: decodeTime(der, validity[1]!) },
-    subjectDer: whole(der, subject),
-    subject: readName(der, subject),
-    spkiDer: whole(der, spki),
-    extensions,
+    version: tbs.version + 1,
+    serial: new Uint8Array(tbs.serialNumber),
+    signatureDer: reencode(tbs.signature),
+    signatureOid: tbs.signature.algorithm,
+    signatureHasParameters: tbs.signature.parameters !== undefined,
+    issuerDer: reencode(tbs.issuer),
+    notBefore: timeOf(tbs.validity.notBefore),
+    notAfter: timeOf(tbs.validity.notAfter),
+    subjectDer: reencode(tbs.subject),
+    subject: readName(tbs.subject),
+    spkiDer: reencode(tbs.subjectPublicKeyInfo),
+    spki: viewOf(tbs.subjectPublicKeyInfo),
+    extensions: (tbs.extensions ?? []).map((e) => ({ oid: e.extnID, critical: e.critical, value: new Uint8Array(e.extnValue.buffer) })),
   };
 }

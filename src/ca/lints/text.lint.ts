@@ -1,31 +1,34 @@
 import { OID, SUBJECT_ATTRIBUTE_OIDS } from "../../asn1/oids.js";
-import { childrenOf, content, decodeOid, readTlv } from "../../asn1/der-reader.js";
+import { AttributeValue, SubjectAlternativeName } from "@peculiar/asn1-x509";
+import { parseDer } from "../../asn1/parse.js";
 import { bidiControl, controlCharacter, mixedScripts } from "../../shared/unicode-text.js";
-import { findExtensions } from "./extension-reader.js";
+import { readExtension } from "./extension-reader.js";
 import type { Lint } from "./lint.js";
 import type { TbsView } from "./tbs-view.js";
 
 const SHORT: Record<string, string> = Object.fromEntries(Object.entries(SUBJECT_ATTRIBUTE_OIDS).map(([k, v]) => [v, k]));
-const SAN_KIND: Record<number, string> = { 0x81: "email", 0x82: "dns", 0x86: "uri" };
 
 /**
  * Every string a person reads in the certificate: each subject attribute value and each SAN
- * (rfc822Name, dNSName, URI, the UTF8String of an otherName such as the UPN), read from the TBS DER.
+ * (rfc822Name, dNSName, URI, the string of an otherName such as the UPN), as the library reads them.
  */
 export function certificateStrings(tbs: TbsView): { where: string; value: string }[] {
   const out: { where: string; value: string }[] = [];
   for (const rdn of tbs.subject) for (const a of rdn) out.push({ where: `subject ${SHORT[a.oid] ?? a.oid}`, value: a.value });
-  for (const ext of findExtensions(tbs, OID.extSubjectAltName)) {
-    const buf = ext.value;
-    const seq = readTlv(buf, 0);
-    for (const gn of childrenOf(buf, seq)) {
-      if (SAN_KIND[gn.tag]) out.push({ where: `SAN ${SAN_KIND[gn.tag]}`, value: Buffer.from(content(buf, gn)).toString("latin1") });
-      else if (gn.tag === 0xa0) {
-        const [type, explicit] = childrenOf(buf, gn);
-        const inner = explicit ? childrenOf(buf, explicit)[0] : undefined;
-        if (type && inner && (inner.tag === 0x0c || inner.tag === 0x16 || inner.tag === 0x13))
-          out.push({ where: `SAN otherName ${decodeOid(content(buf, type)) === OID.upn ? "UPN" : decodeOid(content(buf, type))}`, value: Buffer.from(content(buf, inner)).toString(inner.tag === 0x0c ? "utf8" : "latin1") });
+  const san = readExtension(tbs, OID.extSubjectAltName, SubjectAlternativeName);
+  for (const gn of san ? [...san.value] : []) {
+    if (gn.rfc822Name !== undefined) out.push({ where: "SAN email", value: gn.rfc822Name });
+    else if (gn.dNSName !== undefined) out.push({ where: "SAN dns", value: gn.dNSName });
+    else if (gn.uniformResourceIdentifier !== undefined) out.push({ where: "SAN uri", value: gn.uniformResourceIdentifier });
+    else if (gn.otherName) {
+      let v: AttributeValue | undefined;
+      try {
+        v = parseDer(new Uint8Array(gn.otherName.value), AttributeValue, "otherName value");
+      } catch {
+        v = undefined; // not a string: nothing a person reads
       }
+      const str = v?.utf8String ?? v?.ia5String ?? v?.printableString;
+      if (str !== undefined) out.push({ where: `SAN otherName ${gn.otherName.typeId === OID.upn ? "UPN" : gn.otherName.typeId}`, value: str });
     }
   }
   return out;

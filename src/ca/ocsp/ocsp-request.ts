@@ -1,5 +1,9 @@
-import { childrenOf, content, decodeOid, readTlv, type Tlv } from "../../asn1/der-reader.js";
+import { AsnProp, AsnPropTypes, OctetString } from "@peculiar/asn1-schema";
+import { Extension, GeneralName } from "@peculiar/asn1-x509";
+import { CertID, Signature } from "@peculiar/asn1-ocsp";
+import { parseDer } from "../../asn1/parse.js";
 import { toHex } from "../../asn1/der.js";
+import { CaError } from "../../shared/ca-error.js";
 
 export const OCSP_NONCE = "1.3.6.1.5.5.7.48.1.2";
 const HASH_LEN: Record<string, number> = { "1.3.14.3.2.26": 20, "2.16.840.1.101.3.4.2.1": 32, "2.16.840.1.101.3.4.2.2": 48, "2.16.840.1.101.3.4.2.3": 64 };
@@ -19,83 +23,80 @@ export interface ParsedOcspRequest {
 }
 
 /** Anything that is not a well-formed OCSPRequest (answered with malformedRequest, RFC 6960 2.3). */
-export class MalformedOcspRequest extends Error {}
+export class MalformedOcspRequest extends CaError {
+  constructor(message: string) {
+    super("invalid-input", `OCSP request: ${message}`);
+  }
+}
+
+// RFC 6960 4.1.1 on the @peculiar/asn1-ocsp classes. Request is declared here because the
+// package's Request lacks the [0] EXPLICIT tag of singleRequestExtensions.
+export class OcspSingleRequest {
+  @AsnProp({ type: CertID }) reqCert = new CertID();
+  @AsnProp({ type: Extension, context: 0, repeated: "sequence", optional: true }) singleRequestExtensions?: Extension[];
+}
+
+export class OcspTbsRequest {
+  @AsnProp({ type: AsnPropTypes.Integer, context: 0, defaultValue: 0 }) version = 0;
+  @AsnProp({ type: GeneralName, context: 1, optional: true }) requestorName?: GeneralName;
+  @AsnProp({ type: OcspSingleRequest, repeated: "sequence" }) requestList: OcspSingleRequest[] = [];
+  @AsnProp({ type: Extension, context: 2, optional: true, repeated: "sequence" }) requestExtensions?: Extension[];
+}
+
+export class OcspRequestMessage {
+  @AsnProp({ type: OcspTbsRequest }) tbsRequest = new OcspTbsRequest();
+  @AsnProp({ type: Signature, optional: true, context: 0 }) optionalSignature?: Signature;
+}
 
 function need(cond: unknown, what: string): asserts cond {
   if (!cond) throw new MalformedOcspRequest(what);
 }
 
-/** OCSPRequest (RFC 6960 4.1.1), read with the strict DER reader; at most maxRequests CertIDs. */
+/** OCSPRequest (RFC 6960 4.1.1) read with the library schema; at most maxRequests CertIDs. */
 export function parseOcspRequest(der: Uint8Array, maxRequests: number): ParsedOcspRequest {
+  let msg: OcspRequestMessage;
   try {
-    const top = readTlv(der, 0);
-    need(top.tag === 0x30 && top.end === der.length, "OCSPRequest is not one SEQUENCE");
-    const [tbs, sig, extra] = childrenOf(der, top);
-    need(tbs && tbs.tag === 0x30 && !extra, "bad OCSPRequest");
-    need(!sig || sig.tag === 0xa0, "bad optionalSignature");
-    const fields = childrenOf(der, tbs);
-    let i = 0;
-    if (fields[i]?.tag === 0xa0) {
-      const v = childrenOf(der, fields[i]!)[0];
-      need(v && v.tag === 0x02 && content(der, v).length === 1 && content(der, v)[0] === 0, "unsupported OCSP version");
-      i++;
-    }
-    if (fields[i]?.tag === 0xa1) i++; // requestorName
-    const list = fields[i++];
-    need(list && list.tag === 0x30, "requestList missing");
-    const items = childrenOf(der, list);
-    need(items.length >= 1, "empty requestList");
-    need(items.length <= maxRequests, `more than ${maxRequests} requests`);
-    const requests = items.map((r) => certId(der, r));
-    let nonce: Uint8Array | undefined;
-    const extsWrap = fields[i];
-    if (extsWrap) {
-      need(extsWrap.tag === 0xa2 && i === fields.length - 1, "bad requestExtensions");
-      const exts = childrenOf(der, extsWrap)[0];
-      need(exts && exts.tag === 0x30, "bad requestExtensions");
-      const seen = new Set<string>();
-      for (const e of childrenOf(der, exts)) {
-        const parts = childrenOf(der, e);
-        need(parts[0]?.tag === 0x06, "bad extension");
-        const oid = decodeOid(content(der, parts[0]!));
-        need(!seen.has(oid), "repeated extension");
-        seen.add(oid);
-        const value = parts[parts.length - 1]!;
-        need(value.tag === 0x04, "bad extnValue");
-        if (parts.length === 3) need(parts[1]!.tag === 0x01, "bad critical flag");
-        if (oid === OCSP_NONCE) {
-          // RFC 8954 2.1: extnValue holds an OCTET STRING with the nonce.
-          const inner = content(der, value);
-          const n = readTlv(inner, 0);
-          need(n.tag === 0x04 && n.end === inner.length, "nonce is not an OCTET STRING");
-          const bytes = content(inner, n);
-          need(bytes.length >= 1, "empty nonce");
-          if (bytes.length <= 32) nonce = Uint8Array.from(bytes);
-        } else if (parts.length === 3 && content(der, parts[1]!)[0] !== 0) {
-          need(false, `unsupported critical extension ${oid}`);
-        }
-      }
-    } else need(i === fields.length, "trailing TBSRequest fields");
-    return { requests, nonce, signed: sig !== undefined };
+    msg = parseDer(der, OcspRequestMessage, "OCSPRequest");
   } catch (e) {
-    if (e instanceof MalformedOcspRequest) throw e;
     throw new MalformedOcspRequest((e as Error).message);
   }
+  const tbs = msg.tbsRequest;
+  need(tbs.version === 0, "unsupported OCSP version");
+  need(tbs.requestList.length >= 1, "empty requestList");
+  need(tbs.requestList.length <= maxRequests, `more than ${maxRequests} requests`);
+  const requests = tbs.requestList.map((r) => certId(r.reqCert));
+  let nonce: Uint8Array | undefined;
+  const seen = new Set<string>();
+  for (const e of tbs.requestExtensions ?? []) {
+    need(!seen.has(e.extnID), "repeated extension");
+    seen.add(e.extnID);
+    if (e.extnID === OCSP_NONCE) {
+      // RFC 8954 2.1: extnValue holds an OCTET STRING with the nonce.
+      let inner: OctetString;
+      try {
+        inner = parseDer(new Uint8Array(e.extnValue.buffer), OctetString, "nonce");
+      } catch {
+        need(false, "nonce is not an OCTET STRING");
+      }
+      need(inner.byteLength >= 1, "empty nonce");
+      if (inner.byteLength <= 32) nonce = new Uint8Array(inner.buffer).slice();
+    } else need(!e.critical, `unsupported critical extension ${e.extnID}`);
+  }
+  return { requests, nonce, signed: msg.optionalSignature !== undefined };
 }
 
-function certId(der: Uint8Array, req: Tlv): CertIdRequest {
-  need(req.tag === 0x30, "Request is not a SEQUENCE");
-  const [cid, single] = childrenOf(der, req);
-  need(cid && cid.tag === 0x30 && (!single || single.tag === 0xa0), "bad Request");
-  const [alg, nameHash, keyHash, serial, extra] = childrenOf(der, cid);
-  need(alg?.tag === 0x30 && nameHash?.tag === 0x04 && keyHash?.tag === 0x04 && serial?.tag === 0x02 && !extra, "bad CertID");
-  const algParts = childrenOf(der, alg);
-  need(algParts[0]?.tag === 0x06, "bad hashAlgorithm");
-  const hashOid = decodeOid(content(der, algParts[0]!));
+function certId(c: CertID): CertIdRequest {
+  const hashOid = c.hashAlgorithm.algorithm;
   const len = HASH_LEN[hashOid];
   need(len !== undefined, `unsupported CertID hash ${hashOid}`);
-  need(content(der, nameHash).length === len && content(der, keyHash).length === len, "CertID hash length");
-  const s = content(der, serial);
+  need(c.issuerNameHash.byteLength === len && c.issuerKeyHash.byteLength === len, "CertID hash length");
+  const s = new Uint8Array(c.serialNumber);
+  // RFC 5280 4.1.2.2: a positive INTEGER of at most 20 octets, minimally encoded (X.690 8.3.2).
   need(s.length >= 1 && s.length <= 20 && (s[0]! & 0x80) === 0 && !(s.length > 1 && s[0] === 0 && (s[1]! & 0x80) === 0), "bad serialNumber");
-  return { hashOid, issuerNameHash: toHex(content(der, nameHash)), issuerKeyHash: toHex(content(der, keyHash)), serial: toHex(s).replace(/^(00)+(?=.)/, "") || "00" };
+  return {
+    hashOid,
+    issuerNameHash: toHex(new Uint8Array(c.issuerNameHash.buffer)),
+    issuerKeyHash: toHex(new Uint8Array(c.issuerKeyHash.buffer)),
+    serial: toHex(s).replace(/^(00)+(?=.)/, "") || "00",
+  };
 }

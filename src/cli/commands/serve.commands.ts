@@ -4,7 +4,7 @@ import { startService } from "../../composition/serve.js";
 import { startDemoDelivery } from "../../composition/demo-delivery.js";
 import type { Command } from "../command.js";
 import { CaError } from "../../shared/ca-error.js";
-import { jsonSink, logger, setLogSink, textSink } from "../../shared/log.js";
+import { configureLogs, logger } from "../../shared/log.js";
 
 export const serve: Command = {
   name: "serve",
@@ -18,7 +18,7 @@ export const serve: Command = {
     const role = (v.role as string | undefined) ?? "all";
     if (role !== "all" && role !== "public") throw new CaError("invalid-input", `--role must be all or public (got '${role}')`);
     let config = loadConfig();
-    setLogSink(config.logFormat === "json" ? jsonSink() : textSink());
+    configureLogs({ format: config.logFormat });
     const log = logger("serve");
     if (v.demo) config = await setupDemo(config, (l) => log.info(l));
     // Demo: a local mail sink, SMS stub and letter folder under data/, so the outbox is really delivered (REQ-15).
