@@ -257,6 +257,15 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
       {
         who: "ada", screens: [
           { name: "admin", hash: "#/admin", heading: (l) => T(l, "admin.title") },
+          {
+            name: "people#found", hash: "#/people", heading: (l) => T(l, "people.title"), then: async (page, l) => {
+              await page.locator("main input[name=nationalId]").fill(APPLICANT);
+              await page.locator("main select[name=organisationId]").selectOption({ label: "Tillgänglig Kund AB" });
+              await page.locator("main form button[type=submit]").first().click();
+              await page.locator("#person h2", { hasText: "Cy Holder" }).waitFor();
+              await page.getByRole("form", { name: T(l, "appoint.title") }).waitFor(); // ra-admin: appoint as officer
+            },
+          },
           { name: "deliveries", hash: "#/deliveries", heading: (l) => T(l, "deliveries.title") },
         ],
       },

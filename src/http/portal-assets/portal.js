@@ -208,7 +208,7 @@ function personCard(p) {
   if (has("ra-officer")) parts.push(h("p", {}, h("a", {
     href: "#/new", class: "action", onclick: () => void (orderFor = { nationalId: found && found.nationalId, organisationId: p.organisationId }), text: t("people.order"),
   })));
-  if (has("ra-admin") || has("service-owner-staff")) parts.push(appointForm(p));
+  if (has("ra-admin")) parts.push(appointForm(p));
   return h("section", { class: "person", "aria-labelledby": "person-heading" }, parts);
 }
 
