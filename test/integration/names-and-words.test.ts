@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { createPrivateKey, randomInt, sign } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "../support/free-port.js";
 import { loadConfig, type Config } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
 import { refusalWords } from "../../src/i18n/refusal-words.js";
@@ -16,17 +16,6 @@ type Lang = (typeof LANGS)[number];
 /** What no refusal a person reads may hold: a state name, a hex id, a path, a schema pattern, a workflow id. */
 const LEAK = /\b(REQUESTED|TERMS_ACCEPTED|IDENTIFIED|APPROVED|IN_PRODUCTION|PRODUCED|HANDED_OUT|ACTIVE)\b|\b[0-9a-f]{16,}\b|(^|\s)\/[a-z]|file:|\^\[|\]\{|loa[23]-card-order/;
 const LABEL = /^[0-9A-HJKMNP-TV-Z]{3}-[0-9A-HJKMNP-TV-Z]{3}$/;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
-    });
-  });
-}
 
 /**
  * Names where people read them and refusals in plain words (REQ-27, REQ-23), over real HTTPS with
