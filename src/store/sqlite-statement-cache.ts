@@ -10,7 +10,6 @@ import type { Knex } from "knex";
  */
 const require = createRequire(import.meta.url);
 // knex ships its dialects as CommonJS classes without typings.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const ClientSqlite3 = require("knex/lib/dialects/sqlite3/index.js") as typeof Knex.Client;
 
 /** Statements kept per connection (least recently used dropped first); multi-row variants count apart. */
