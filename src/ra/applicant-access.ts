@@ -71,11 +71,16 @@ export interface ApplicantSession {
   csrfMatches(token: string): boolean;
 }
 
-export type ProgressStep = { readonly label: string; readonly state: "done" | "current" | "to do" };
+/** One step: `code` is stable (the pages word it from their catalogue), `label` its English words for API clients. */
+export type ProgressStep = { readonly code: string; readonly label: string; readonly state: "done" | "current" | "to do" };
 
 /** The order as its applicant sees it: plain words, no ids, hashes or officer names. */
 export interface ApplicantProgress {
+  /** English words for API clients; the pages word `statusCode` (with `statusParams`) in the reader's language. */
   readonly status: string;
+  /** Stable: `progress.<situation>` (e.g. `progress.TERMS_ACCEPTED.many`). */
+  readonly statusCode: string;
+  readonly statusParams: Readonly<Record<string, number>>;
   readonly loa: number;
   readonly steps: readonly ProgressStep[];
   readonly termsAccepted: string | null;
@@ -232,7 +237,11 @@ export class ApplicantAccess {
   }
 }
 
-const STEPS = ["Accept the terms of use", "Identification in person", "Approval", "Card production", "Hand-out of the card", "Activation of the card"] as const;
+const STEPS = [
+  ["progress.step.terms", "Accept the terms of use"], ["progress.step.identify", "Identification in person"], ["progress.step.approve", "Approval"],
+  ["progress.step.produce", "Card production"], ["progress.step.hand-out", "Hand-out of the card"], ["progress.step.activate", "Activation of the card"],
+] as const;
+const BY_EID = ["progress.step.identify-by-eid", "Identification with your current eID"] as const;
 
 /** The steps of an order and where it stands, in words an applicant understands (no ids, no officer names). */
 export function applicantProgress(w: Workflow, o: OrderView & { workflowId: string }): ApplicantProgress {
@@ -240,29 +249,53 @@ export function applicantProgress(w: Workflow, o: OrderView & { workflowId: stri
   const byEid = o.identifications.some((i) => i.byEid);
   const identified = byEid || identifiers >= w.identifications;
   const byMail = w.transitions.some((t) => t.action === "send-by-mail");
-  const people = w.identifications === 1 ? "an officer identifies you" : `${w.identifications} different officers identify you`;
-  const texts: Record<OrderState, [number, string]> = {
-    REQUESTED: [0, "Your card order is waiting for you: read the terms of use below and accept them."],
-    TERMS_ACCEPTED: [1, o.renewalOf ? "You accepted the terms. Next you confirm your identity with your current eID card." : `You accepted the terms. Next, visit your registration office with a passport, national ID card or driving licence: ${people} in person.`],
-    IDENTIFIED: identified ? [2, "You have been identified. Your order is waiting for approval."] : [1, `You have been identified by ${identifiers} of ${w.identifications} officers; one more identification in person by a different officer is needed.`],
-    APPROVED: [3, "Your order is approved. Your card will be made."],
-    IN_PRODUCTION: [3, "Your card is being made."],
-    PRODUCING: [3, "Your card is being made."],
-    PRODUCED: [4, byMail ? "Your card is ready. It is handed to you in person after you identify again, or sent to you by mail." : "Your card is ready. It is handed to you in person after you identify again."],
-    HANDED_OUT: [5, "Your card has been handed out. Activate it on the holder pages with the card itself before the activation time runs out."],
-    ACTIVE: [6, "Your card is active."],
-    REJECTED: [-1, "The registration office rejected this card order."],
-    CANCELLED: [-1, "This card order was cancelled."],
-    EXPIRED: [-1, "The card was not made, handed out or activated in time and has been blocked."],
+  const n = w.identifications;
+  const texts: Record<OrderState, [number, string, Record<string, number>?]> = {
+    REQUESTED: [0, "progress.REQUESTED"],
+    TERMS_ACCEPTED: [1, o.renewalOf ? "progress.TERMS_ACCEPTED.renewal" : n === 1 ? "progress.TERMS_ACCEPTED.one" : "progress.TERMS_ACCEPTED.many", { n }],
+    IDENTIFIED: identified ? [2, "progress.IDENTIFIED"] : [1, "progress.IDENTIFIED.partly", { done: identifiers, n }],
+    APPROVED: [3, "progress.APPROVED"],
+    IN_PRODUCTION: [3, "progress.IN_PRODUCTION"],
+    PRODUCING: [3, "progress.IN_PRODUCTION"],
+    PRODUCED: [4, byMail ? "progress.PRODUCED.mail" : "progress.PRODUCED"],
+    HANDED_OUT: [5, "progress.HANDED_OUT"],
+    ACTIVE: [6, "progress.ACTIVE"],
+    REJECTED: [-1, "progress.REJECTED"],
+    CANCELLED: [-1, "progress.CANCELLED"],
+    EXPIRED: [-1, "progress.EXPIRED"],
   };
-  const [at, status] = texts[o.state];
-  const labels = STEPS.map((l, i) => (i === 1 && o.renewalOf ? "Identification with your current eID" : l));
+  const [at, statusCode, statusParams = {}] = texts[o.state];
+  const labels = STEPS.map((l, i) => (i === 1 && o.renewalOf ? BY_EID : l));
   return {
-    status, loa: w.loa,
-    steps: at < 0 ? [] : labels.map((label, i) => ({ label, state: i < at ? "done" : i === at ? "current" : "to do" })),
+    status: progressWords(statusCode, statusParams), statusCode, statusParams, loa: w.loa,
+    steps: at < 0 ? [] : labels.map(([code, label], i) => ({ code, label, state: i < at ? "done" : i === at ? "current" : "to do" })),
     termsAccepted: o.termsVersion ?? null,
     canAcceptTerms: transitionFrom(w, o.state, "accept-terms") !== undefined,
     canCancel: transitionFrom(w, o.state, "cancel") !== undefined,
     closed: at < 0,
   };
+}
+
+/** The English words of a progress code (what API clients read in `status`). */
+const PROGRESS_EN: Readonly<Record<string, string>> = {
+  "progress.REQUESTED": "Your card order is waiting for you: read the terms of use below and accept them.",
+  "progress.TERMS_ACCEPTED.renewal": "You accepted the terms. Next you confirm your identity with your current eID card.",
+  "progress.TERMS_ACCEPTED.one": "You accepted the terms. Next, visit your registration office with a passport, national ID card or driving licence: an officer identifies you in person.",
+  "progress.TERMS_ACCEPTED.many": "You accepted the terms. Next, visit your registration office with a passport, national ID card or driving licence: {n} different officers identify you in person.",
+  "progress.IDENTIFIED": "You have been identified. Your order is waiting for approval.",
+  "progress.IDENTIFIED.partly": "You have been identified by {done} of {n} officers; one more identification in person by a different officer is needed.",
+  "progress.APPROVED": "Your order is approved. Your card will be made.",
+  "progress.IN_PRODUCTION": "Your card is being made.",
+  "progress.PRODUCED": "Your card is ready. It is handed to you in person after you identify again.",
+  "progress.PRODUCED.mail": "Your card is ready. It is handed to you in person after you identify again, or sent to you by mail.",
+  "progress.HANDED_OUT": "Your card has been handed out. Activate it on the holder pages with the card itself before the activation time runs out.",
+  "progress.ACTIVE": "Your card is active.",
+  "progress.REJECTED": "The registration office rejected this card order.",
+  "progress.CANCELLED": "This card order was cancelled.",
+  "progress.EXPIRED": "The card was not made, handed out or activated in time and has been blocked.",
+};
+
+/** `{name}` placeholders filled from `params`. */
+export function progressWords(code: string, params: Readonly<Record<string, unknown>> = {}): string {
+  return (PROGRESS_EN[code] ?? code).replace(/\{(\w+)\}/g, (m, k: string) => (params[k] === undefined ? m : String(params[k])));
 }

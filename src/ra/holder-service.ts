@@ -1,7 +1,7 @@
 import { CaError } from "../shared/ca-error.js";
 import type { Clock } from "../shared/clock.js";
 import type { Workflow } from "../policy/workflow.js";
-import { applicantProgress } from "./applicant-access.js";
+import { applicantProgress, progressWords } from "./applicant-access.js";
 import { actorId } from "./actor-checks.js";
 import type { Actor, OrderStore, OrderView } from "./order.js";
 import type { CardCertificates } from "./ports.js";
@@ -27,6 +27,9 @@ export interface HolderCard {
   readonly purpose: "holder" | "officer";
   /** In words: "Active", "Suspended", "Waiting for activation until ..."; never internal codes alone. */
   readonly status: string;
+  /** Stable (`card.status.active`, `card.status.waiting` {day}, or the order's `progress.*` code): the pages word it in the reader's language. */
+  readonly statusCode: string;
+  readonly statusParams: Readonly<Record<string, string | number>>;
   /** The card the holder signed in with. */
   readonly thisCard: boolean;
   readonly certificate?: { readonly serial: string; readonly status: "good" | "on-hold" | "revoked"; readonly notAfter: Date };
@@ -37,7 +40,10 @@ export interface HolderCard {
 /** What the activation step needs: the card signed in with, and whether its order waits for activation. */
 export interface PendingActivation {
   readonly pending: boolean;
+  /** English words for API clients; the pages word `statusCode` (`activation.status.*`, with `statusParams`). */
   readonly status: string;
+  readonly statusCode: string;
+  readonly statusParams: Readonly<Record<string, string>>;
   readonly orderId?: string;
   readonly loa?: number;
   /** LoA2: the activation code sent by another channel than the card (REQ-15). */
@@ -51,6 +57,17 @@ export interface PendingActivation {
 }
 
 const DAY = 86_400_000;
+
+/** The English words of a card or activation status code (what API clients read in `status`). */
+const CARD_EN: Readonly<Record<string, string>> = {
+  "card.status.active": "Active", "card.status.suspended": "Suspended", "card.status.blocked": "Blocked: not activated in time",
+  "card.status.revoked": "Revoked: this card can no longer be used", "card.status.waiting": "Waiting for activation (by {day})",
+  "card.status.waiting-no-day": "Waiting for activation", "card.status.unknown": "Status not known: ask your registration office",
+  "activation.status.active": "This card is active.", "activation.status.none": "This card is not waiting for activation.",
+  "activation.status.pending": "This card waits for activation until {day}.",
+};
+const cardWords = (code: string, params: Readonly<Record<string, string | number>>) =>
+  code.startsWith("progress.") ? progressWords(code, params) : (CARD_EN[code] ?? code).replace(/\{(\w+)\}/g, (m, k: string) => (params[k] === undefined ? m : String(params[k])));
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
 /**
@@ -85,13 +102,14 @@ export class HolderService {
       if (live && st.status === "good") actions.push("suspend");
       if (live && st.status === "on-hold" && o.state === "ACTIVE" && !thisCard) actions.push("resume");
       if (live) actions.push("revoke", "lost");
-      const status =
-        st?.status === "revoked" ? (o.state === "EXPIRED" ? "Blocked: not activated in time" : "Revoked: this card can no longer be used")
-        : o.state === "ACTIVE" ? (st?.status === "on-hold" ? "Suspended" : "Active")
-        : o.state === "HANDED_OUT" ? `Waiting for activation${deadline ? ` (by ${day(deadline)})` : ""}`
-        : w ? applicantProgress(w, o).status : o.state;
+      const progress = w ? applicantProgress(w, o) : undefined;
+      const [statusCode, statusParams]: [string, Record<string, string | number>] =
+        st?.status === "revoked" ? [o.state === "EXPIRED" ? "card.status.blocked" : "card.status.revoked", {}]
+        : o.state === "ACTIVE" ? [st?.status === "on-hold" ? "card.status.suspended" : "card.status.active", {}]
+        : o.state === "HANDED_OUT" ? (deadline ? ["card.status.waiting", { day: day(deadline) }] : ["card.status.waiting-no-day", {}])
+        : progress ? [progress.statusCode, progress.statusParams] : ["card.status.unknown", {}];
       out.push({
-        orderId: o.id, loa: w?.loa ?? 0, purpose: o.purpose, status, thisCard, actions,
+        orderId: o.id, loa: w?.loa ?? 0, purpose: o.purpose, status: cardWords(statusCode, statusParams), statusCode, statusParams, thisCard, actions,
         ...(st ? { certificate: { serial: st.serial, status: st.status, notAfter: st.notAfter } } : {}),
         ...(deadline ? { activationDeadline: deadline } : {}),
       });
@@ -105,7 +123,10 @@ export class HolderService {
     const o = await this.deps.orders.byCertificate(me.serial);
     if (!o) throw new CaError("not-found", "the card you signed in with belongs to no card order", undefined, { code: "holder.no-order" });
     const w = this.deps.workflows.get(o.workflowId);
-    if (o.state !== "HANDED_OUT" || !w) return { pending: false, status: o.state === "ACTIVE" ? "This card is active." : "This card is not waiting for activation." };
+    if (o.state !== "HANDED_OUT" || !w) {
+      const statusCode = o.state === "ACTIVE" ? "activation.status.active" : "activation.status.none";
+      return { pending: false, status: cardWords(statusCode, {}), statusCode, statusParams: {} };
+    }
     const deadline = this.deadline(w, o)!;
     const activate = w.transitions.find((t) => t.action === "activate");
     return {
@@ -114,7 +135,7 @@ export class HolderService {
       // REQ-16 (LoA3): the card signs the RA's challenge after the card station recorded the transport PIN replaced.
       needsChallengeSignature: activate?.guards.includes("activation-challenge-signed") ?? false,
       needsStationPinRecord: activate?.guards.includes("transport-pin-replaced") ?? false,
-      status: `This card waits for activation until ${day(deadline)}.`,
+      status: cardWords("activation.status.pending", { day: day(deadline) }), statusCode: "activation.status.pending", statusParams: { day: day(deadline) },
     };
   }
 

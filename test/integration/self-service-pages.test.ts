@@ -242,7 +242,8 @@ describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () 
     expect(terms.text).to.match(/PIN/).and.not.match(/<[a-z]/i);
     const before = await ok(call("GET", "/api/v1/applicant/progress", { cookie }));
     expect(before.status).to.match(/accept/);
-    expect(before.steps[0]).to.deep.equal({ label: "Accept the terms of use", state: "current" });
+    expect(before.statusCode).to.equal("progress.REQUESTED");
+    expect(before.steps[0]).to.deep.equal({ code: "progress.step.terms", label: "Accept the terms of use", state: "current" });
     expect(JSON.stringify(before), "no ids or hashes").to.not.match(/[0-9a-f]{24,}/);
 
     const accepted = await ok(call("POST", "/api/v1/applicant/accept-terms", { body: { termsVersion: terms.version, accepted: true }, cookie, csrf }));
@@ -255,6 +256,7 @@ describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () 
     await act(order.id, "identify", s1, { document: doc, faceCompared: true });
     const half = await ok(call("GET", "/api/v1/applicant/progress", { cookie }));
     expect(half.status).to.match(/1 of 2 officers/);
+    expect([half.statusCode, half.statusParams]).to.deep.equal(["progress.IDENTIFIED.partly", { done: 1, n: 2 }]);
     const cancelled = await ok(call("POST", "/api/v1/applicant/cancel", { body: {}, cookie, csrf }));
     expect([cancelled.closed, cancelled.canCancel, cancelled.status]).to.deep.equal([true, false, "This card order was cancelled."]);
     expect((await ok(call("GET", `/api/v1/orders/${order.id}`, { cred: s1 }))).state).to.equal("CANCELLED");
@@ -347,6 +349,7 @@ describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () 
     const pending = await ok(call("GET", "/api/v1/holder/activation", { cred: h1.card, cookie: s.cookie }));
     expect([pending.pending, pending.orderId, pending.needsActivationCode, pending.pin]).to.deep.equal([true, h1.orderId, false, "transport"]);
     expect([pending.needsChallengeSignature, pending.needsStationPinRecord]).to.deep.equal([true, true]);
+    expect([pending.statusCode, Object.keys(pending.statusParams)]).to.deep.equal(["activation.status.pending", ["day"]]);
     const body1 = await stationActivationBody(h1, { cookie: s.cookie });
     problem(await call("POST", `/api/v1/holder/orders/${h1.orderId}/activate`, { body: body1, cred: h1.card, cookie: s.cookie }), 403); // no CSRF token
     problem(await call("POST", `/api/v1/holder/orders/${h1.orderId}/activate`, { body: body1, cred: h2.card, cookie: s.cookie, csrf: s.csrf }), 401); // the session is h1's
@@ -366,7 +369,7 @@ describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () 
     await ocsp(h2.card, /: revoked[\s\S]*Reason: certificateHold/);
     problem(await call("GET", "/api/v1/holder/cards", { cred: h2.card }), 401); // a suspended card does not sign in
     const held = (await ok(call("GET", "/api/v1/holder/cards", { cred: h1.card, cookie: s.cookie }))).find((c: any) => c.certificate.serial === h2.card.serial);
-    expect([held.status, held.actions]).to.deep.equal(["Suspended", ["resume", "revoke", "lost"]]);
+    expect([held.status, held.statusCode, held.actions]).to.deep.equal(["Suspended", "card.status.suspended", ["resume", "revoke", "lost"]]);
     await ok(post(h2.card.serial, "resume"));
     await ocsp(h2.card, /: good/);
     problem(await post(h2.card.serial, "resume"), 409); // not suspended
@@ -379,7 +382,7 @@ describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () 
     expect((await ok(post(h3.card.serial, "lost"))).lost).to.equal(true);
     await ocsp(h3.card, /: revoked[\s\S]*Reason: keyCompromise/);
     const after = await ok(call("GET", "/api/v1/holder/cards", { cred: h1.card, cookie: s.cookie }));
-    expect(after.filter((c: any) => c.certificate.status === "revoked").map((c: any) => [c.status, c.actions.length])).to.deep.equal([["Revoked: this card can no longer be used", 0], ["Revoked: this card can no longer be used", 0]]);
+    expect(after.filter((c: any) => c.certificate.status === "revoked").map((c: any) => [c.status, c.statusCode, c.actions.length])).to.deep.equal([["Revoked: this card can no longer be used", "card.status.revoked", 0], ["Revoked: this card can no longer be used", "card.status.revoked", 0]]);
 
     // Someone else's card; bad input.
     const other = await handedOutCard("Gustav");

@@ -1,7 +1,7 @@
 // cardpki applicant page: plain ES module, no build step, no CDN. The link in the message carries the
 // order and a single-use token in its fragment (never sent in a request line); the page exchanges the
 // token once for a short session (HttpOnly cookie) and then reads the terms, accepts, follows, cancels.
-import { apiClient, field, focusMessage, form, h, language, mountLanguageSwitch, onLanguageChange, page, refusal, say, serverText, setAppName, skipLink, startLanguage, submit, t } from "./page-kit.js";
+import { apiClient, field, focusMessage, form, h, language, mountLanguageSwitch, onLanguageChange, page, refusal, say, coded, setAppName, skipLink, startLanguage, submit, t } from "./page-kit.js";
 
 const API = "/api/v1/applicant";
 const CSRF_KEY = "cardpki-applicant-csrf";
@@ -40,12 +40,12 @@ function termsText(text) {
 const STEP_STATE = { done: "steps.done", current: "steps.current", "to do": "steps.to-do" };
 function steps(progress) {
   return h("ol", { class: "steps", "aria-label": t("steps.label") },
-    progress.steps.map((s) => h("li", { class: s.state.replace(" ", "-"), ...(s.state === "current" ? { "aria-current": "step" } : {}) }, serverText(s.label), h("span", { class: "muted", text: ` (${t(STEP_STATE[s.state] || "steps.to-do")})` }))));
+    progress.steps.map((s) => h("li", { class: s.state.replace(" ", "-"), ...(s.state === "current" ? { "aria-current": "step" } : {}) }, coded(s.code, {}, s.label), h("span", { class: "muted", text: ` (${t(STEP_STATE[s.state] || "steps.to-do")})` }))));
 }
 
 async function show(progress) {
   shown = { progress };
-  const parts = [h("p", { id: "status", class: "status", text: serverText(progress.status) }), progress.steps.length ? steps(progress) : null];
+  const parts = [h("p", { id: "status", class: "status", text: coded(progress.statusCode, progress.statusParams, progress.status) }), progress.steps.length ? steps(progress) : null];
   if (progress.termsAccepted) parts.push(h("p", { text: t("applicant.accepted-version", { version: progress.termsAccepted }) }));
   if (progress.canAcceptTerms) {
     const terms = await api("GET", "/terms");

@@ -1,7 +1,7 @@
 // cardpki holder pages: plain ES module, no build step, no CDN. Sign-in with the card's client
 // certificate (a session of kind holder, bound to it); every step calls the RA API, which decides.
 import {
-  apiClient, facts, field, form, h, language, mountLanguageSwitch, onLanguageChange, page, refusal, request, say, serialText, serverText, setAppName, skipLink,
+  apiClient, facts, field, form, h, language, mountLanguageSwitch, onLanguageChange, page, refusal, request, say, serialText, coded, setAppName, skipLink,
   startLanguage, submit, t, tNodes, when,
 } from "./page-kit.js";
 
@@ -19,11 +19,11 @@ let flash = "";
 // ------------------------------------------------------------------ screens
 async function activation() {
   const a = await api("GET", "/holder/activation");
-  if (!a.pending) return page(t("activate.title"), h("p", { id: "activation-status", text: serverText(a.status) }), h("p", {}, h("a", { href: "#/cards", text: t("holder.nav.cards") })));
+  if (!a.pending) return page(t("activate.title"), h("p", { id: "activation-status", text: coded(a.statusCode, a.statusParams, a.status) }), h("p", {}, h("a", { href: "#/cards", text: t("holder.nav.cards") })));
   // REQ-16 (LoA3): the card signs a fresh challenge of the RA after the card station replaced the transport PIN.
   const challenge = a.needsChallengeSignature ? await api("GET", `/holder/orders/${a.orderId}/activation-challenge`) : undefined;
   const f = form(t("activate.form"), {},
-    h("p", { text: serverText(a.status) }),
+    h("p", { text: coded(a.statusCode, a.statusParams, a.status) }),
     challenge ? h("p", { text: t("activate.challenge", { hash: String(challenge.hash).toUpperCase() }) }) : null,
     // The text the card signs, as the card client needs it (machine text, not for reading).
     challenge ? h("pre", { id: "activation-message", class: "machine", "data-machine": "", text: challenge.message }) : null,
@@ -81,7 +81,7 @@ async function cards() {
     return h("section", { class: "card", "data-serial": serial, "aria-label": title },
       h("h2", { text: title }),
       facts([
-        [t("holder.status"), serverText(c.status), { class: "card-status" }],
+        [t("holder.status"), coded(c.statusCode, c.statusParams, c.status), { class: "card-status" }],
         c.certificate ? [t("holder.serial"), serialText(c.certificate.serial), { class: "serial" }] : null,
         c.certificate ? [t("holder.valid-until"), when(c.certificate.notAfter, true)] : null,
         c.activationDeadline ? [t("holder.activate-by"), when(c.activationDeadline, true)] : null,

@@ -434,52 +434,15 @@ export function skipLink() {
   });
 }
 
-// ------------------------------------------------------------------ server texts without a code
+// ------------------------------------------------------------------ server situations by code
 
 /**
- * Some answers carry sentences rather than codes (the applicant's progress, a card's status, the
- * activation step): each known English sentence has its words in the catalogues. A sentence the
- * server already gave in the chosen language (or one not listed) is shown as it came.
+ * A situation the server names by a stable code with params (the applicant's progress and its
+ * steps, a card's status, the activation step: `statusCode`/`statusParams`, `steps[].code`) in the
+ * chosen language; the English `fallback` only for a code these catalogues do not know yet.
  */
-const SERVER_TEXTS = [
-  [/^Your card order is waiting for you: read the terms of use below and accept them\.$/, "progress.REQUESTED"],
-  [/^You accepted the terms\. Next you confirm your identity with your current eID card\.$/, "progress.TERMS_ACCEPTED.renewal"],
-  [/^You accepted the terms\. Next, visit your registration office with a passport, national ID card or driving licence: an officer identifies you in person\.$/, "progress.TERMS_ACCEPTED.one"],
-  [/^You accepted the terms\. Next, visit your registration office with a passport, national ID card or driving licence: (?<n>\d+) different officers identify you in person\.$/, "progress.TERMS_ACCEPTED.many"],
-  [/^You have been identified\. Your order is waiting for approval\.$/, "progress.IDENTIFIED"],
-  [/^You have been identified by (?<done>\d+) of (?<n>\d+) officers; one more identification in person by a different officer is needed\.$/, "progress.IDENTIFIED.partly"],
-  [/^Your order is approved\. Your card will be made\.$/, "progress.APPROVED"],
-  [/^Your card is being made\.$/, "progress.IN_PRODUCTION"],
-  [/^Your card is ready\. It is handed to you in person after you identify again, or sent to you by mail\.$/, "progress.PRODUCED.mail"],
-  [/^Your card is ready\. It is handed to you in person after you identify again\.$/, "progress.PRODUCED"],
-  [/^Your card has been handed out\. Activate it on the holder pages with the card itself before the activation time runs out\.$/, "progress.HANDED_OUT"],
-  [/^Your card is active\.$/, "progress.ACTIVE"],
-  [/^The registration office rejected this card order\.$/, "progress.REJECTED"],
-  [/^This card order was cancelled\.$/, "progress.CANCELLED"],
-  [/^The card was not made, handed out or activated in time and has been blocked\.$/, "progress.EXPIRED"],
-  [/^Accept the terms of use$/, "progress.step.terms"],
-  [/^Identification in person$/, "progress.step.identify"],
-  [/^Identification with your current eID$/, "progress.step.identify-by-eid"],
-  [/^Approval$/, "progress.step.approve"],
-  [/^Card production$/, "progress.step.produce"],
-  [/^Hand-out of the card$/, "progress.step.hand-out"],
-  [/^Activation of the card$/, "progress.step.activate"],
-  [/^Blocked: not activated in time$/, "card.status.blocked"],
-  [/^Revoked: this card can no longer be used$/, "card.status.revoked"],
-  [/^Active$/, "card.status.active"],
-  [/^Suspended$/, "card.status.suspended"],
-  [/^This card is active\.$/, "activation.status.active"],
-  [/^This card is not waiting for activation\.$/, "activation.status.none"],
-  [/^This card waits for activation until (?<day>\d{4}-\d{2}-\d{2})\.$/, "activation.status.pending"],
-];
-
-/** A server sentence in the chosen language (see SERVER_TEXTS); a state name becomes its words. */
-export function serverText(text) {
-  const s = String(text ?? "");
-  for (const [re, key] of SERVER_TEXTS) {
-    const m = re.exec(s);
-    if (m) return t(key, m.groups || {});
-  }
-  if (/^[A-Z][A-Z_]+$/.test(s)) return word("state", s);
-  return s;
+export function coded(code, params = {}, fallback = "") {
+  if (code && known(code)) return t(code, params || {});
+  if (code) console.warn(`cardpki: no words for ${code}`);
+  return fallback || "";
 }
