@@ -72,14 +72,19 @@ export interface EvidenceInput {
 
 export interface StoryStep {
   readonly at: string;
+  /** The step in English (the CLI prints it); `action` is the audit action it describes (stable, for readers in other languages). */
   readonly step: string;
+  readonly action: string;
   readonly actor: string;
   readonly detail: string;
   readonly auditSeq?: number;
 }
 
 export interface Verdict {
+  /** The rule in English (the CLI prints it); `code` (`rule.*`, with `params`) is stable, for readers in other languages. */
   readonly rule: string;
+  readonly code: string;
+  readonly params: Readonly<Record<string, number>>;
   readonly requirement: string;
   readonly cps: string;
   readonly result: "pass" | "fail" | "not-applicable";
@@ -120,6 +125,7 @@ function describe(e: EvidenceEvent): string {
   const d = e.details ?? {};
   const bits: string[] = [];
   if (e.action === "order.accept-terms" && d.workflow) bits.push(`workflow ${String(d.workflow)}`);
+  if (e.action === "order.accept-terms" && d.terms && typeof d.terms === "object") bits.push(termsText(d.terms as Record<string, unknown>));
   if (typeof d.documentType === "string") bits.push(`document ${d.documentType}`);
   if (d.register && typeof d.register === "object") bits.push(`register: ${(d.register as { status?: string }).status ?? "checked"}`);
   if (typeof d.certificate === "string") bits.push(`certificate ${d.certificate}`);
@@ -130,6 +136,11 @@ function describe(e: EvidenceEvent): string {
   if (typeof d.reason === "string") bits.push(`reason ${d.reason}`);
   if (typeof d.cardSerial === "string") bits.push(`card ${d.cardSerial}`);
   return bits.join("; ");
+}
+
+/** REQ-06: which text of the terms the applicant accepted: version, language, SHA-256 of the file. */
+function termsText(t: Record<string, unknown>): string {
+  return `terms version ${String(t.version)} in ${String(t.language)}, SHA-256 ${String(t.sha256)}`;
 }
 
 /** REQ-14: one line on where the certified key came from. */
@@ -175,79 +186,81 @@ export function judgeSeparation(matrix: readonly (readonly [string, string])[], 
 export function buildEvidence(input: EvidenceInput): Evidence {
   const { order, identifications, officers, certificate } = input;
   const story: StoryStep[] = input.events.map((e) => ({
-    at: iso(e.at), step: STEP[e.action] ?? e.action, actor: e.actor, detail: [e.outcome !== "success" ? `outcome ${e.outcome}` : "", describe(e)].filter(Boolean).join("; "), auditSeq: e.seq,
+    at: iso(e.at), step: STEP[e.action] ?? e.action, action: e.action, actor: e.actor, detail: [e.outcome !== "success" ? `outcome ${e.outcome}` : "", describe(e)].filter(Boolean).join("; "), auditSeq: e.seq,
   }));
   const v: Verdict[] = [];
   let separation: SeparationEvidence | undefined;
-  const add = (rule: string, requirement: string, cps: string, ok: boolean | undefined, detail: string) =>
-    v.push({ rule, requirement, cps, result: ok === undefined ? "not-applicable" : ok ? "pass" : "fail", detail });
+  const add = (named: { code: string; params?: Record<string, number> }, rule: string, requirement: string, cps: string, ok: boolean | undefined, detail: string) =>
+    v.push({ rule, code: named.code, params: named.params ?? {}, requirement, cps, result: ok === undefined ? "not-applicable" : ok ? "pass" : "fail", detail });
 
   if (!order) {
-    add("issued through a card order", "REQ-10", "CPS 4.1", certificate.requestedBy.startsWith("operator:") || certificate.requestedBy.startsWith("ceremony:") ? undefined : false,
+    add({ code: "rule.card-order" }, "issued through a card order", "REQ-10", "CPS 4.1", certificate.requestedBy.startsWith("operator:") || certificate.requestedBy.startsWith("ceremony:") ? undefined : false,
       `no card order names this certificate (requested by ${certificate.requestedBy})`);
   } else {
     const inPerson = identifications.filter((i) => i.kind === "identify");
     const byEid = identifications.some((i) => i.kind === "eid");
     const handOut = identifications.find((i) => i.kind === "hand-out");
     const identifiers = [...new Set(inPerson.map((i) => i.officerId))];
-    add("terms accepted by the applicant", "REQ-06", "CPS 4.1", order.termsVersion !== undefined, order.termsVersion ? `terms version ${order.termsVersion}` : "no terms acceptance recorded");
-    add("authoritative register checked", "REQ-07", "CPS 3.2.3", order.registerOk === true, `register ${order.registerSource ?? "?"}: ${order.registerStatus ?? "no answer"}${order.registerAt ? ` at ${iso(order.registerAt)}` : ""}`);
-    if (byEid) add("renewal on a valid eID of at least the same level", "REQ-11", "CPS 3.3.1", order.renewalOf !== undefined, `renewal of ${order.renewalOf ?? "?"}`);
+    const accepted = input.events.find((e) => e.action === "order.accept-terms" && e.outcome === "success")?.details?.terms as Record<string, unknown> | undefined;
+    add({ code: "rule.terms" }, "terms accepted by the applicant", "REQ-06", "CPS 4.1", order.termsVersion !== undefined,
+      order.termsVersion ? (accepted ? termsText(accepted) : `terms version ${order.termsVersion}`) : "no terms acceptance recorded");
+    add({ code: "rule.register" }, "authoritative register checked", "REQ-07", "CPS 3.2.3", order.registerOk === true, `register ${order.registerSource ?? "?"}: ${order.registerStatus ?? "no answer"}${order.registerAt ? ` at ${iso(order.registerAt)}` : ""}`);
+    if (byEid) add({ code: "rule.renewal" }, "renewal on a valid eID of at least the same level", "REQ-11", "CPS 3.3.1", order.renewalOf !== undefined, `renewal of ${order.renewalOf ?? "?"}`);
     else
-      add(`${order.identificationsRequired} identification(s) by different officers`, order.loa >= 3 ? "REQ-03" : "REQ-03, REQ-05", "CPS 3.2.3",
+      add({ code: "rule.identifications", params: { n: order.identificationsRequired } }, `${order.identificationsRequired} identification(s) by different officers`, order.loa >= 3 ? "REQ-03" : "REQ-03, REQ-05", "CPS 3.2.3",
         identifiers.length >= order.identificationsRequired, `identified by ${identifiers.join(", ") || "nobody"}`);
-    add("identity documents valid at identification", "REQ-05", "CPS 3.2.3", inPerson.every((i) => i.documentExpires > i.at) && (!handOut || handOut.documentExpires > handOut.at),
+    add({ code: "rule.documents-valid" }, "identity documents valid at identification", "REQ-05", "CPS 3.2.3", inPerson.every((i) => i.documentExpires > i.at) && (!handOut || handOut.documentExpires > handOut.at),
       inPerson.map((i) => `${i.documentType} valid until ${iso(i.documentExpires).slice(0, 10)}`).join("; ") || "no in-person identification");
-    if (order.loa >= 3 && !byEid) add("face compared with the document photo", "REQ-09", "CPS 3.2.3", inPerson.every((i) => i.faceCompared), inPerson.map((i) => `${i.officerId}: ${i.faceCompared ? "compared" : "NOT compared"}`).join("; "));
+    if (order.loa >= 3 && !byEid) add({ code: "rule.face" }, "face compared with the document photo", "REQ-09", "CPS 3.2.3", inPerson.every((i) => i.faceCompared), inPerson.map((i) => `${i.officerId}: ${i.faceCompared ? "compared" : "NOT compared"}`).join("; "));
     const unqualified = inPerson.filter((i) => {
       const o = officers.get(i.officerId);
       return !o?.qualifiedUntil || o.qualifiedUntil <= i.at;
     });
-    add("identifying officers qualified at the time", "REQ-25", "CPS 5.3.2", inPerson.length ? unqualified.length === 0 : undefined,
+    add({ code: "rule.qualified" }, "identifying officers qualified at the time", "REQ-25", "CPS 5.3.2", inPerson.length ? unqualified.length === 0 : undefined,
       unqualified.length ? `not qualified at the time: ${unqualified.map((i) => i.officerId).join(", ")}` : "every identifying officer held a valid qualification");
     const self = [...identifiers, handOut?.officerId].filter((x) => x === order.applicantPersonId);
-    add("no officer acted on their own order", "REQ-10", "CPS 5.2.4", self.length === 0, self.length ? "the applicant acted as officer" : "applicant never acted as officer");
+    add({ code: "rule.not-own" }, "no officer acted on their own order", "REQ-10", "CPS 5.2.4", self.length === 0, self.length ? "the applicant acted as officer" : "applicant never acted as officer");
     if (order.loa >= 3)
-      add("hand-out by a third officer with a second identification", "REQ-04", "CPS 4.4", handOut ? !identifiers.includes(handOut.officerId) && (byEid || identifiers.length >= 2) : undefined,
+      add({ code: "rule.third-officer" }, "hand-out by a third officer with a second identification", "REQ-04", "CPS 4.4", handOut ? !identifiers.includes(handOut.officerId) && (byEid || identifiers.length >= 2) : undefined,
         handOut ? `handed out by ${handOut.officerId} (${handOut.documentType}); identifiers ${identifiers.join(", ") || "(eID renewal)"}` : "not handed out yet");
     const distinct = new Set([...identifiers, ...(handOut ? [handOut.officerId] : [])]);
-    if (order.loa >= 3 && !byEid) add("three distinct officers (two identifiers, one hand-out)", "REQ-03, REQ-04, REQ-10", "CPS 5.2.4", handOut ? distinct.size >= 3 : undefined, `${distinct.size} distinct officer(s)`);
+    if (order.loa >= 3 && !byEid) add({ code: "rule.three-officers" }, "three distinct officers (two identifiers, one hand-out)", "REQ-03, REQ-04, REQ-10", "CPS 5.2.4", handOut ? distinct.size >= 3 : undefined, `${distinct.size} distinct officer(s)`);
     if (input.separation) {
       const sep = judgeSeparation(input.separation, input.actors ?? []);
       separation = sep;
       const failed = sep.pairs.filter((p) => p.result === "fail");
-      add("separation of duties by the workflow's matrix (distinct humans)", "REQ-10", "CPS 5.2.4", sep.verdict === "not-applicable" ? undefined : sep.verdict === "pass",
+      add({ code: "rule.separation" }, "separation of duties by the workflow's matrix (distinct humans)", "REQ-10", "CPS 5.2.4", sep.verdict === "not-applicable" ? undefined : sep.verdict === "pass",
         failed.length ? failed.map((p) => `[${p.pair.join(", ")}]: ${p.detail}`).join("; ")
         : `${sep.pairs.filter((p) => p.result === "pass").length} of ${sep.pairs.length} pair(s) held, the rest not applicable; ${new Set((input.actors ?? []).map((x) => x.humanId)).size} human(s) took part`);
     }
     const produced = input.events.find((e) => e.action === "order.produce");
     const issued = input.events.find((e) => e.action === "cert.reserve" || e.action === "cert.issue");
     const released = input.events.find((e) => e.action === "order.start-production");
-    add("issued only after release to production", "REQ-03, REQ-10", "CPS 4.3.1", produced && released ? released.at <= produced.at && (!issued || released.at <= issued.at) : undefined,
+    add({ code: "rule.after-release" }, "issued only after release to production", "REQ-03, REQ-10", "CPS 4.3.1", produced && released ? released.at <= produced.at && (!issued || released.at <= issued.at) : undefined,
       released ? `released ${iso(released.at)}, certified ${produced ? iso(produced.at) : "?"}` : "no release recorded");
     const keyOnCard = input.events.find((e) => e.action === "card.key.generate");
     // The production that issued this certificate (a failed production before it issued another one).
     const origin = (input.events.find((e) => e.action === "order.produce" && e.details?.certificate === certificate.serial) ?? produced)?.details?.keyOrigin as Record<string, unknown> | undefined;
     if (origin)
-      add("key generated on the card (attested)", "REQ-14", "CPS 6.1.1",
+      add({ code: "rule.key-attested" }, "key generated on the card (attested)", "REQ-14", "CPS 6.1.1",
         origin.method === "piv-attestation" ? !input.card || input.card.cardSerial === origin.cardSerial : origin.method === "card-station" && order.loa < 3,
         keyOriginText(origin) + (origin.method === "piv-attestation" && input.card && input.card.cardSerial !== origin.cardSerial ? `; but the card recorded is ${input.card.cardSerial}` : ""));
     else
-      add("key generated on the card", "REQ-14", "CPS 6.1.1", input.card ? keyOnCard !== undefined : undefined,
+      add({ code: "rule.key-on-card" }, "key generated on the card", "REQ-14", "CPS 6.1.1", input.card ? keyOnCard !== undefined : undefined,
         (keyOnCard ? `card ${input.card?.cardSerial}, slot ${String(keyOnCard.details?.slot ?? "?")}` : "no card personalisation recorded") + "; no key attestation recorded (produced before attestation was required)");
     // REQ-16: relying parties saw the card as unusable until the holder activated it.
     const bornHeld = input.events.find((e) => e.action === "cert.hold" && e.details?.cause === "activation");
     if (produced)
-      add("on hold from issuance until the holder's activation", "REQ-16", "CPS 4.4.1", bornHeld !== undefined,
+      add({ code: "rule.hold" }, "on hold from issuance until the holder's activation", "REQ-16", "CPS 4.4.1", bornHeld !== undefined,
         bornHeld ? `held ${iso(bornHeld.at)}${order.activatedAt !== undefined ? `, released at the activation ${iso(order.activatedAt)}` : ", awaiting activation"}` : "issued without the activation hold");
     const activation = input.events.find((e) => e.action === "order.activate")?.details?.activation as { challengeSigned?: boolean; transportPinReplaced?: { at: string; recordedBy: string } } | undefined;
     if (order.loa >= 3 && order.activatedAt !== undefined)
-      add("activated by the card after the transport PIN was replaced", "REQ-16", "CPS 4.4.1", activation?.challengeSigned === true && activation.transportPinReplaced !== undefined,
+      add({ code: "rule.activated-by-card" }, "activated by the card after the transport PIN was replaced", "REQ-16", "CPS 4.4.1", activation?.challengeSigned === true && activation.transportPinReplaced !== undefined,
         activation?.transportPinReplaced ? `challenge signed by the card; PIN change recorded by ${activation.transportPinReplaced.recordedBy} at ${activation.transportPinReplaced.at}` : "no card signature or PIN change record");
     if (order.activatedAt !== undefined && order.handedOutAt !== undefined)
-      add("activated within the deadline", "REQ-15", "CPS 4.4.1", order.activatedAt - order.handedOutAt <= order.activationDeadlineDays * DAY, `handed out ${iso(order.handedOutAt)}, activated ${iso(order.activatedAt)} (deadline ${order.activationDeadlineDays} days)`);
+      add({ code: "rule.activation-deadline" }, "activated within the deadline", "REQ-15", "CPS 4.4.1", order.activatedAt - order.handedOutAt <= order.activationDeadlineDays * DAY, `handed out ${iso(order.handedOutAt)}, activated ${iso(order.activatedAt)} (deadline ${order.activationDeadlineDays} days)`);
     else if (order.handedOutAt !== undefined)
-      add("not activated in time → revoked", "REQ-15", "CPS 4.4.1", order.state !== "EXPIRED" || certificate.revocationReason !== undefined, `state ${order.state}${certificate.revocationReason ? `, revoked (${certificate.revocationReason})` : ""}`);
+      add({ code: "rule.expired-revoked" }, "not activated in time → revoked", "REQ-15", "CPS 4.4.1", order.state !== "EXPIRED" || certificate.revocationReason !== undefined, `state ${order.state}${certificate.revocationReason ? `, revoked (${certificate.revocationReason})` : ""}`);
   }
   const keyOrigin = input.events.find((e) => e.action === "order.produce" && e.details?.certificate === certificate.serial)?.details?.keyOrigin as Record<string, unknown> | undefined;
   return {

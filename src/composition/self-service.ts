@@ -1,7 +1,7 @@
 import { NO_PRODUCTION } from "./ra-api-client.js";
 import { join } from "node:path";
 import type { Clock } from "../shared/clock.js";
-import { loadTerms } from "../policy/terms.js";
+import { loadTermsTranslations } from "../policy/terms.js";
 import { ApplicantAccess, type ApplicantPolicy } from "../ra/applicant-access.js";
 import { HolderService } from "../ra/holder-service.js";
 import { KnexApplicantAccessStore } from "../store/applicant-access.store.js";
@@ -17,14 +17,14 @@ export interface SelfService {
 
 /**
  * The applicant's and holder's own pages: the applicant's single-use links and sessions (terms of
- * the current version from `policies/terms/<version>.md`, link and session times from the RA
+ * the current version from `policies/terms/<version>[.<language>].md`, link and session times from the RA
  * configuration) and the holder's cards, with loss reports reaching the card ledger.
  * `clock` and `policy` let a test judge expiry and rate limits without waiting.
  */
 export function openSelfService(rt: Runtime, ra: Ra, opts: { clock?: Clock; policy?: Partial<ApplicantPolicy> } = {}): SelfService {
   const { config, random } = rt;
   const clock = opts.clock ?? rt.clock;
-  const terms = loadTerms(join(config.policyDir, "terms"), config.ra.termsVersion);
+  const terms = loadTermsTranslations(join(config.policyDir, "terms"), config.ra.termsVersion);
   const applicant = new ApplicantAccess({
     store: new KnexApplicantAccessStore(rt.db), orders: ra.orderStore, service: ra.orders, workflows: ra.workflows, terms, clock, random,
     policy: { linkMs: config.ra.applicantLinkHours * 3_600_000, sessionMs: config.ra.applicantSessionMinutes * 60_000, ...opts.policy },

@@ -2,6 +2,7 @@ import express, { Router, type Request, type Response } from "express";
 import { CaError } from "../shared/ca-error.js";
 import type { ApplicantAccess, ApplicantSession } from "../ra/applicant-access.js";
 import type { Actor } from "../ra/order.js";
+import { negotiateLanguage } from "../i18n/languages.js";
 import { cookieOf } from "./portal.routes.js";
 import { ID, obj, requireJson, str, validateBody, type Schema } from "./validation.js";
 
@@ -15,6 +16,8 @@ interface ApplicantCtx {
   readonly body: any;
   readonly ip: string;
   readonly res: Response;
+  /** The language the request asked for (Accept-Language). */
+  readonly lang: string;
 }
 
 /** A route of the applicant pages' API (under /api/v1): no client certificate; the link's session is the credential. */
@@ -51,10 +54,10 @@ export const APPLICANT_ROUTES: readonly ApplicantRoute[] = [
     },
   },
   { method: "get", path: "/applicant/progress", summary: "The order's progress in plain words (no ids, no officers' names)", auth: "applicant", session: true, handle: ({ session }, a) => a.progress(session!) },
-  { method: "get", path: "/applicant/terms", summary: "The terms of use of the current version, as text (REQ-06)", auth: "applicant", session: true, handle: async (_c, a) => a.terms() },
+  { method: "get", path: "/applicant/terms", summary: "The terms of use of the current version, as text, in the language asked for (Accept-Language) when written in it, else English; `lang` and `sha256` name the text (REQ-06)", auth: "applicant", session: true, handle: async ({ lang }, a) => a.terms(lang) },
   {
-    method: "post", path: "/applicant/accept-terms", summary: "Accept the terms of the version shown, by an unticked box the applicant ticked (REQ-06); audited with the version", auth: "applicant", session: true,
-    body: obj({ termsVersion: str(32, "^[0-9A-Za-z.-]{1,32}$"), accepted: { type: "boolean" } }, ["termsVersion", "accepted"]),
+    method: "post", path: "/applicant/accept-terms", summary: "Accept the terms of the version shown, by an unticked box the applicant ticked (REQ-06); audited with the version and the language and SHA-256 of the text shown (`termsLanguage`, `termsSha256` from GET /applicant/terms; English when absent)", auth: "applicant", session: true,
+    body: obj({ termsVersion: str(32, "^[0-9A-Za-z.-]{1,32}$"), accepted: { type: "boolean" }, termsLanguage: { type: "string", enum: ["en", "sv", "da"] }, termsSha256: str(64, "^[0-9a-fA-F]{64}$") }, ["termsVersion", "accepted"]),
     handle: ({ session, body }, a) => a.acceptTerms(session!, body),
   },
   { method: "post", path: "/applicant/cancel", summary: "Withdraw the order while the workflow allows it", auth: "applicant", session: true, body: obj({}), handle: ({ session }, a) => a.cancel(session!) },
@@ -85,7 +88,7 @@ export function applicantRoutes(access: ApplicantAccess): Router {
       const body = req.body === undefined ? {} : req.body;
       if (route.body) validateBody(route.body, body);
       else if (req.headers["content-length"] && req.headers["content-length"] !== "0") throw new CaError("invalid-input", `${route.method.toUpperCase()} ${route.path} takes no body`, undefined, { code: "request.no-body-expected" });
-      const out = await route.handle({ session, body, ip: req.socket.remoteAddress ?? "", res }, access);
+      const out = await route.handle({ session, body, ip: req.socket.remoteAddress ?? "", res, lang: negotiateLanguage(req.headers["accept-language"]) }, access);
       if (out === undefined) res.status(route.status ?? 204).end();
       else res.status(route.status ?? 200).json(out);
     });

@@ -6,7 +6,7 @@ import { newId } from "../shared/ids.js";
 import { sha256Hex } from "../shared/digest.js";
 import type { AuditEvent } from "../ca/ports.js";
 import type { OrderState, Workflow } from "../policy/workflow.js";
-import type { TermsOfUse } from "../policy/terms.js";
+import type { TermsInLanguages, TermsOfUse } from "../policy/terms.js";
 import { transitionFrom } from "./workflow-engine.js";
 import type { ActionRequest, OrderService } from "./order-service.js";
 import type { Actor, OrderStore, OrderView } from "./order.js";
@@ -107,16 +107,21 @@ export class ApplicantAccess {
   constructor(
     private readonly deps: {
       store: ApplicantAccessStore; orders: OrderStore; service: OrderService; workflows: ReadonlyMap<string, Workflow>;
-      terms: TermsOfUse; clock: Clock; random: Random; policy?: Partial<ApplicantPolicy>;
+      /** The current version's terms: English, or English and its translations by language. */
+      terms: TermsOfUse | TermsInLanguages; clock: Clock; random: Random; policy?: Partial<ApplicantPolicy>;
     },
   ) {
     this.policy = { ...DEFAULT_APPLICANT_POLICY, ...deps.policy };
+    this.texts = "version" in deps.terms ? new Map([[deps.terms.language ?? "en", deps.terms as TermsOfUse]]) : deps.terms;
+    if (!this.texts.has("en")) throw new CaError("config", "the terms of use need their English text (the original)");
   }
 
-  /** The terms of the current version, as text. */
-  terms(): { version: string; title: string; text: string } {
-    const t = this.deps.terms;
-    return { version: t.version, title: t.title, text: t.text };
+  private readonly texts: TermsInLanguages;
+
+  /** The terms of the current version in `language` when written in it, else in English; with the text's SHA-256 the acceptance names. */
+  terms(language = "en"): { version: string; title: string; text: string; lang: string; sha256: string } {
+    const t = this.texts.get(language) ?? this.texts.get("en")!;
+    return { version: t.version, title: t.title, text: t.text, lang: t.language, sha256: t.sha256 };
   }
 
   get sessionSeconds(): number {
@@ -196,10 +201,24 @@ export class ApplicantAccess {
     return this.progressOf(s.orderId);
   }
 
-  /** REQ-06: acceptance of the version shown, actively ticked; the order service audits it with the version. */
-  async acceptTerms(s: ApplicantSession, input: { termsVersion: string; accepted: boolean }): Promise<ApplicantProgress> {
-    await this.deps.service.act(s.orderId, "accept-terms", APPLICANT, { applicantTokenHash: s.tokenHash, termsVersion: input.termsVersion, accepted: input.accepted });
+  /**
+   * REQ-06: acceptance of the version shown, actively ticked, in the language it was shown in
+   * (`termsLanguage`, English when absent); the order service audits it with the version, the
+   * language and the text's SHA-256. A `termsSha256` that is not the text's (the text changed
+   * since it was shown) is refused.
+   */
+  async acceptTerms(s: ApplicantSession, input: { termsVersion: string; accepted: boolean; termsLanguage?: string; termsSha256?: string }): Promise<ApplicantProgress> {
+    const shown = this.shownTerms(input.termsLanguage, input.termsSha256);
+    await this.deps.service.act(s.orderId, "accept-terms", APPLICANT, { applicantTokenHash: s.tokenHash, termsVersion: input.termsVersion, accepted: input.accepted, termsText: shown });
     return this.progressOf(s.orderId);
+  }
+
+  private shownTerms(language = "en", sha256?: string): { language: string; sha256: string } {
+    const t = this.texts.get(language);
+    if (!t) throw new CaError("invalid-input", `the terms are not written in '${language}' (${[...this.texts.keys()].join(", ")})`, undefined, { code: "applicant.terms-language" });
+    if (sha256 !== undefined && sha256.toLowerCase() !== t.sha256)
+      throw new CaError("conflict", "the terms changed after they were shown: read them again and accept the text now shown (REQ-06)", { requirement: "REQ-06" }, { code: "applicant.terms-changed" });
+    return { language: t.language, sha256: t.sha256 };
   }
 
   async cancel(s: ApplicantSession): Promise<ApplicantProgress> {
@@ -219,7 +238,8 @@ export class ApplicantAccess {
     if (bad && bad.reason !== "not-this-order") return this.refuse(orderId, ip, bad.reason, bad.error);
     let done;
     try {
-      done = await service.act(orderId, action, APPLICANT, { ...request, applicantToken: token });
+      // REQ-06: an API client accepts the English original (the text it could read).
+      done = await service.act(orderId, action, APPLICANT, { ...request, applicantToken: token, ...(action === "accept-terms" ? { termsText: this.shownTerms("en") } : {}) });
     } catch (e) {
       if (bad) await this.refuse(orderId, ip, bad.reason, e as CaError); // the engine's refusal (applicant-token), counted
       throw e;

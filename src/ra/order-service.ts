@@ -34,6 +34,8 @@ export interface ActionRequest extends KeyOriginRequest {
   readonly document?: DocumentInput;
   readonly faceCompared?: boolean;
   readonly termsVersion?: string;
+  /** REQ-06: which text of that version the applicant accepted (its language and SHA-256), recorded in the audit event. */
+  readonly termsText?: { readonly language: string; readonly sha256: string };
   readonly accepted?: boolean;
   readonly secondIdentification?: { readonly document: DocumentInput; readonly faceCompared: boolean };
   readonly activationCodeChannel?: Channel;
@@ -351,6 +353,7 @@ export class OrderService {
         from: order.state, to: d.to, workflow: `${workflow.id}@${workflow.version}`, guards: d.transition.guards, documentType: input.document?.type,
         ...(d.transition.effects?.length ? { effects: d.transition.effects } : {}),
         ...(input.documentRegister ? { documentRegister: input.documentRegister.source } : {}),
+        ...(action === "accept-terms" && request.termsText ? { terms: { version: input.termsVersion, ...request.termsText } } : {}),
         ...(d.transition.guards.includes("knowledge-score") ? { knowledgeAnsweredRight: Object.keys(input.knowledgeAnswers ?? {}).filter((k) => input.knowledgeAnswers![k]) } : {}),
         ...(actor.credentialSerial ? { credential: actor.credentialSerial } : {}),
         ...(d.transition.effects?.includes("issue-certificate-on-hold") && input.keyOrigin?.ok ? { keyOrigin: input.keyOrigin.evidence } : {}),

@@ -4,7 +4,9 @@ import { X509Certificate, createPrivateKey, randomBytes, sign } from "node:crypt
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "node:https";
-import { demoBackends, demoEnvReady, run, type DemoEnv } from "../support/environment.js";
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { CLI, demoBackends, demoEnvReady, run, type DemoEnv } from "../support/environment.js";
 import { attestedCardFor, trustFixtureMaker } from "../support/attestation-fixture.js";
 import { REPO_ROOT } from "../support/test-ca.js";
 import { startDeliveryPeers, type DeliveryPeers } from "../support/delivered.js";
@@ -208,7 +210,7 @@ describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () 
     D.di = demoCred("di");
     D.ed = demoCred("ed");
     const org = (await ok(call("GET", "/api/v1/me", { cred: staff[0] }))).organisationId;
-    for (const [i, name] of ["Anna Applicant", "Bo Applicant", "Cia Applicant", "Dan Applicant", "Eva Applicant", "Hanna Holder", "Gustav Holder", "Lena Holder"].entries()) {
+    for (const [i, name] of ["Anna Applicant", "Bo Applicant", "Cia Applicant", "Dan Applicant", "Eva Applicant", "Hanna Holder", "Gustav Holder", "Lena Holder", "Mia Applicant", "Ole Applicant"].entries()) {
       const p = await ok(call("POST", `/api/v1/organisations/${org}/people`, { body: { nationalId: nid(i), name, email: `p${i}@self.example`, phone: `+467055${suffix}${String(1000 + i)}` }, cred: staff[0] }), 201);
       expect(p.id).to.match(/^[0-9a-f]{32}$/);
       people[name.split(" ")[0]!] = nid(i);
@@ -263,6 +265,36 @@ describe(`http/applicant and holder pages over HTTPS [${backend}]`, function () 
     problem(await call("POST", "/api/v1/applicant/cancel", { body: {}, cookie, csrf }), 409);
     expect((await call("DELETE", "/api/v1/applicant/session", { cookie })).status).to.equal(204);
     problem(await call("GET", "/api/v1/applicant/progress", { cookie }), 401);
+  });
+
+  it("ok/the terms in the applicant's language (Swedish, Danish; English for another), named by language and SHA-256; the acceptance records version, language and hash (REQ-06); fail/a text changed since it was shown", async () => {
+    const s1 = staff[0]!;
+    const files = { en: "2026-01.md", sv: "2026-01.sv.md", da: "2026-01.da.md" } as const;
+    const sha = (f: string) => createHash("sha256").update(readFileSync(join(REPO_ROOT, "policies", "terms", f), "utf8").replace(/\r\n/g, "\n")).digest("hex");
+    const order = await ok(call("POST", "/api/v1/orders", { body: { nationalId: people.Mia, workflowId: "loa3-card-order" }, cred: s1 }), 201);
+    const a = await openLink(await applicantLinkFor(order.id));
+    const seen: Record<string, any> = {};
+    for (const [lang, header] of [["sv", "sv-SE,sv;q=0.9"], ["da", "da"], ["en", "en-GB"], ["en", "de-DE"]] as const) {
+      const t = await ok(call("GET", "/api/v1/applicant/terms", { cookie: a.cookie, headers: { "accept-language": header } }));
+      expect([t.lang, t.version, t.sha256], header).to.deep.equal([lang, config.ra.termsVersion, sha(files[lang])]);
+      seen[lang] = t;
+    }
+    expect(seen.sv.title).to.equal("Användarvillkor för ditt eID-kort");
+    expect(seen.sv.text).to.match(/^# Vad du godkänner/).and.match(/PIN-kod/);
+    expect(seen.da.text).to.match(/^# Hvad du accepterer/);
+    expect(seen.en.text).to.match(/^# What you agree to/);
+    // The text changed since it was shown (another hash): refused, nothing accepted.
+    const stale = await call("POST", "/api/v1/applicant/accept-terms", { body: { termsVersion: seen.sv.version, accepted: true, termsLanguage: "sv", termsSha256: "0".repeat(64) }, cookie: a.cookie, csrf: a.csrf, headers: { "accept-language": "sv" } });
+    problem(stale, 409);
+    expect([stale.body.code, stale.body.lang]).to.deep.equal(["applicant.terms-changed", "sv"]);
+    expect(stale.body.detail).to.match(/Villkoren har ändrats/);
+    const accepted = await ok(call("POST", "/api/v1/applicant/accept-terms", { body: { termsVersion: seen.sv.version, accepted: true, termsLanguage: "sv", termsSha256: seen.sv.sha256 }, cookie: a.cookie, csrf: a.csrf }));
+    expect(accepted.termsAccepted).to.equal(config.ra.termsVersion);
+    // What the audit trail holds, as the CA host's operator reads it (cardpki audit events).
+    const events: any[] = await new Promise((resolve, reject) =>
+      execFile(process.execPath, [CLI, "audit", "events", "--operator", "terms-test", "--object", order.id, "--action", "order.accept-terms"], { env: demo.env }, (e, out, err) =>
+        e ? reject(new Error(`${e.message}\n${err}`)) : resolve(out.split("\n").filter(Boolean).map((l) => JSON.parse(l)))));
+    expect(events.map((e) => e.details.terms)).to.deep.equal([{ version: config.ra.termsVersion, language: "sv", sha256: sha(files.sv) }]);
   });
 
   it("fail/applicant links: a reused token, an expired one, another order's, a foreign order; bad JSON, wrong content type, oversized body, unknown fields; no cookie, missing or wrong CSRF; absent or unticked acceptance: each a 4xx problem, refusals audited", async () => {

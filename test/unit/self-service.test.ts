@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadTerms } from "../../src/policy/terms.js";
+import { loadTerms, loadTermsTranslations } from "../../src/policy/terms.js";
 import { loadWorkflows } from "../../src/policy/workflow.js";
 import { loadRevocationPolicy } from "../../src/policy/revocation-policy.js";
 import { applicantProgress } from "../../src/ra/applicant-access.js";
@@ -34,6 +34,26 @@ describe("ra/applicant and holder self-service (parts)", () => {
     writeFileSync(join(dir, "2030-02.md"), "just text\n");
     expect(() => loadTerms(dir, "2030-02")).to.throw(/YAML head/);
     expect(() => loadTerms(dir, "../terms")).to.throw(/bad terms version/);
+  });
+
+  it("ok/the terms in Swedish and Danish beside the English original, same id and CPS, each with its file's SHA-256; fail/a translation that names another language or other CPS sections", () => {
+    const all = loadTermsTranslations(join(REPO_ROOT, "policies", "terms"), "2026-01");
+    expect([...all.keys()]).to.deep.equal(["en", "sv", "da"]);
+    for (const [lang, t] of all) {
+      expect([t.language, t.version, t.id], lang).to.deep.equal([lang, "2026-01", "terms-of-use"]);
+      expect(t.sha256).to.match(/^[0-9a-f]{64}$/);
+    }
+    expect(new Set([...all.values()].map((t) => t.sha256)).size).to.equal(3);
+    expect(all.get("sv")!.text).to.match(/^# Vad du godkänner/);
+    expect(all.get("da")!.text).to.match(/^# Hvad du accepterer/);
+    const dir = mkdtempSync(join(tmpdir(), "terms-"));
+    const head = (extra: string) => `---\nid: terms-of-use\nversion: "2030-01"\ntitle: T\ncps: ["CPS 9.9"]\n${extra}---\ntext\n`;
+    writeFileSync(join(dir, "2030-01.md"), head(""));
+    expect([...loadTermsTranslations(dir, "2030-01").keys()]).to.deep.equal(["en"]);
+    writeFileSync(join(dir, "2030-01.sv.md"), head("language: da\n"));
+    expect(() => loadTermsTranslations(dir, "2030-01")).to.throw(/language da, the file name sv/);
+    writeFileSync(join(dir, "2030-01.sv.md"), head("language: sv\n").replace("CPS 9.9", "CPS 1.1"));
+    expect(() => loadTermsTranslations(dir, "2030-01")).to.throw(/CPS sections differ/);
   });
 
   it("ok/the applicant's progress in plain words: the current step, a missing second identification, a closed order; no ids or names", () => {

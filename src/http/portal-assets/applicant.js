@@ -57,7 +57,7 @@ async function show(progress) {
     f.addEventListener("submit", (ev) => {
       ev.preventDefault();
       submit(f, async () => {
-        const p = await api("POST", "/accept-terms", { termsVersion: terms.version, accepted: box.checked });
+        const p = await api("POST", "/accept-terms", { termsVersion: terms.version, accepted: box.checked, termsLanguage: termsLang, ...(terms.sha256 ? { termsSha256: terms.sha256 } : {}) });
         await show(p);
         say(t("applicant.thanks", { version: terms.version }));
       });

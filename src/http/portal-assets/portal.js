@@ -463,7 +463,7 @@ function audit(draw) {
     const x = await api("GET", `/audit/evidence/${String(f.get("serial")).replace(/[^0-9A-Fa-f]/g, "").toLowerCase()}`);
     out.replaceChildren(h("h2", { text: t("evidence.result") }), h("p", {}, t("evidence.verdict"), " ", h("span", { class: x.verdict, text: word("result", x.verdict) })),
       table([t("evidence.rule"), t("evidence.requirement"), t("evidence.cps"), t("evidence.result-col"), t("evidence.detail")], x.verdicts.map((v) => h("tr", {},
-        h("td", { text: ruleWords(v.rule) }), h("td", { class: "nowrap", text: v.requirement }), h("td", { class: "nowrap", text: v.cps }), h("td", { class: `${v.result} nowrap`, text: word("result", v.result) }), h("td", { text: evidenceText(v.detail) }))), t("evidence.verdicts")),
+        h("td", { text: v.code && known(v.code) ? t(v.code, v.params || {}) : ruleWords(v.rule) }), h("td", { class: "nowrap", text: v.requirement }), h("td", { class: "nowrap", text: v.cps }), h("td", { class: `${v.result} nowrap`, text: word("result", v.result) }), h("td", { text: evidenceText(v.detail) }))), t("evidence.verdicts")),
       table([t("timeline.when"), t("evidence.step"), t("timeline.who"), t("evidence.detail")], x.story.map((s) => h("tr", {},
         h("td", {}, when(s.at)), h("td", { text: stepWords(s) }), h("td", { text: s.actorName || s.actorLabel || (/^[a-z]+:/.test(String(s.actor)) ? word("actor", String(s.actor).split(":")[0]) : s.actor) }), h("td", { text: evidenceText(s.detail) }))), t("evidence.story")));
   })));
