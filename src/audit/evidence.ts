@@ -190,11 +190,11 @@ export function buildEvidence(input: EvidenceInput): Evidence {
   }));
   const v: Verdict[] = [];
   let separation: SeparationEvidence | undefined;
-  const add = (named: { code: string; params?: Record<string, number> }, rule: string, requirement: string, cps: string, ok: boolean | undefined, detail: string) =>
-    v.push({ rule, code: named.code, params: named.params ?? {}, requirement, cps, result: ok === undefined ? "not-applicable" : ok ? "pass" : "fail", detail });
+  const add = ([code, params = {}]: [string, Record<string, number>?], rule: string, requirement: string, cps: string, ok: boolean | undefined, detail: string) =>
+    v.push({ rule, code, params, requirement, cps, result: ok === undefined ? "not-applicable" : ok ? "pass" : "fail", detail });
 
   if (!order) {
-    add({ code: "rule.card-order" }, "issued through a card order", "REQ-10", "CPS 4.1", certificate.requestedBy.startsWith("operator:") || certificate.requestedBy.startsWith("ceremony:") ? undefined : false,
+    add(["rule.card-order"], "issued through a card order", "REQ-10", "CPS 4.1", certificate.requestedBy.startsWith("operator:") || certificate.requestedBy.startsWith("ceremony:") ? undefined : false,
       `no card order names this certificate (requested by ${certificate.requestedBy})`);
   } else {
     const inPerson = identifications.filter((i) => i.kind === "identify");
@@ -202,65 +202,65 @@ export function buildEvidence(input: EvidenceInput): Evidence {
     const handOut = identifications.find((i) => i.kind === "hand-out");
     const identifiers = [...new Set(inPerson.map((i) => i.officerId))];
     const accepted = input.events.find((e) => e.action === "order.accept-terms" && e.outcome === "success")?.details?.terms as Record<string, unknown> | undefined;
-    add({ code: "rule.terms" }, "terms accepted by the applicant", "REQ-06", "CPS 4.1", order.termsVersion !== undefined,
+    add(["rule.terms"], "terms accepted by the applicant", "REQ-06", "CPS 4.1", order.termsVersion !== undefined,
       order.termsVersion ? (accepted ? termsText(accepted) : `terms version ${order.termsVersion}`) : "no terms acceptance recorded");
-    add({ code: "rule.register" }, "authoritative register checked", "REQ-07", "CPS 3.2.3", order.registerOk === true, `register ${order.registerSource ?? "?"}: ${order.registerStatus ?? "no answer"}${order.registerAt ? ` at ${iso(order.registerAt)}` : ""}`);
-    if (byEid) add({ code: "rule.renewal" }, "renewal on a valid eID of at least the same level", "REQ-11", "CPS 3.3.1", order.renewalOf !== undefined, `renewal of ${order.renewalOf ?? "?"}`);
+    add(["rule.register"], "authoritative register checked", "REQ-07", "CPS 3.2.3", order.registerOk === true, `register ${order.registerSource ?? "?"}: ${order.registerStatus ?? "no answer"}${order.registerAt ? ` at ${iso(order.registerAt)}` : ""}`);
+    if (byEid) add(["rule.renewal"], "renewal on a valid eID of at least the same level", "REQ-11", "CPS 3.3.1", order.renewalOf !== undefined, `renewal of ${order.renewalOf ?? "?"}`);
     else
-      add({ code: "rule.identifications", params: { n: order.identificationsRequired } }, `${order.identificationsRequired} identification(s) by different officers`, order.loa >= 3 ? "REQ-03" : "REQ-03, REQ-05", "CPS 3.2.3",
+      add(["rule.identifications", { n: order.identificationsRequired }], `${order.identificationsRequired} identification(s) by different officers`, order.loa >= 3 ? "REQ-03" : "REQ-03, REQ-05", "CPS 3.2.3",
         identifiers.length >= order.identificationsRequired, `identified by ${identifiers.join(", ") || "nobody"}`);
-    add({ code: "rule.documents-valid" }, "identity documents valid at identification", "REQ-05", "CPS 3.2.3", inPerson.every((i) => i.documentExpires > i.at) && (!handOut || handOut.documentExpires > handOut.at),
+    add(["rule.documents-valid"], "identity documents valid at identification", "REQ-05", "CPS 3.2.3", inPerson.every((i) => i.documentExpires > i.at) && (!handOut || handOut.documentExpires > handOut.at),
       inPerson.map((i) => `${i.documentType} valid until ${iso(i.documentExpires).slice(0, 10)}`).join("; ") || "no in-person identification");
-    if (order.loa >= 3 && !byEid) add({ code: "rule.face" }, "face compared with the document photo", "REQ-09", "CPS 3.2.3", inPerson.every((i) => i.faceCompared), inPerson.map((i) => `${i.officerId}: ${i.faceCompared ? "compared" : "NOT compared"}`).join("; "));
+    if (order.loa >= 3 && !byEid) add(["rule.face"], "face compared with the document photo", "REQ-09", "CPS 3.2.3", inPerson.every((i) => i.faceCompared), inPerson.map((i) => `${i.officerId}: ${i.faceCompared ? "compared" : "NOT compared"}`).join("; "));
     const unqualified = inPerson.filter((i) => {
       const o = officers.get(i.officerId);
       return !o?.qualifiedUntil || o.qualifiedUntil <= i.at;
     });
-    add({ code: "rule.qualified" }, "identifying officers qualified at the time", "REQ-25", "CPS 5.3.2", inPerson.length ? unqualified.length === 0 : undefined,
+    add(["rule.qualified"], "identifying officers qualified at the time", "REQ-25", "CPS 5.3.2", inPerson.length ? unqualified.length === 0 : undefined,
       unqualified.length ? `not qualified at the time: ${unqualified.map((i) => i.officerId).join(", ")}` : "every identifying officer held a valid qualification");
     const self = [...identifiers, handOut?.officerId].filter((x) => x === order.applicantPersonId);
-    add({ code: "rule.not-own" }, "no officer acted on their own order", "REQ-10", "CPS 5.2.4", self.length === 0, self.length ? "the applicant acted as officer" : "applicant never acted as officer");
+    add(["rule.not-own"], "no officer acted on their own order", "REQ-10", "CPS 5.2.4", self.length === 0, self.length ? "the applicant acted as officer" : "applicant never acted as officer");
     if (order.loa >= 3)
-      add({ code: "rule.third-officer" }, "hand-out by a third officer with a second identification", "REQ-04", "CPS 4.4", handOut ? !identifiers.includes(handOut.officerId) && (byEid || identifiers.length >= 2) : undefined,
+      add(["rule.third-officer"], "hand-out by a third officer with a second identification", "REQ-04", "CPS 4.4", handOut ? !identifiers.includes(handOut.officerId) && (byEid || identifiers.length >= 2) : undefined,
         handOut ? `handed out by ${handOut.officerId} (${handOut.documentType}); identifiers ${identifiers.join(", ") || "(eID renewal)"}` : "not handed out yet");
     const distinct = new Set([...identifiers, ...(handOut ? [handOut.officerId] : [])]);
-    if (order.loa >= 3 && !byEid) add({ code: "rule.three-officers" }, "three distinct officers (two identifiers, one hand-out)", "REQ-03, REQ-04, REQ-10", "CPS 5.2.4", handOut ? distinct.size >= 3 : undefined, `${distinct.size} distinct officer(s)`);
+    if (order.loa >= 3 && !byEid) add(["rule.three-officers"], "three distinct officers (two identifiers, one hand-out)", "REQ-03, REQ-04, REQ-10", "CPS 5.2.4", handOut ? distinct.size >= 3 : undefined, `${distinct.size} distinct officer(s)`);
     if (input.separation) {
       const sep = judgeSeparation(input.separation, input.actors ?? []);
       separation = sep;
       const failed = sep.pairs.filter((p) => p.result === "fail");
-      add({ code: "rule.separation" }, "separation of duties by the workflow's matrix (distinct humans)", "REQ-10", "CPS 5.2.4", sep.verdict === "not-applicable" ? undefined : sep.verdict === "pass",
+      add(["rule.separation"], "separation of duties by the workflow's matrix (distinct humans)", "REQ-10", "CPS 5.2.4", sep.verdict === "not-applicable" ? undefined : sep.verdict === "pass",
         failed.length ? failed.map((p) => `[${p.pair.join(", ")}]: ${p.detail}`).join("; ")
         : `${sep.pairs.filter((p) => p.result === "pass").length} of ${sep.pairs.length} pair(s) held, the rest not applicable; ${new Set((input.actors ?? []).map((x) => x.humanId)).size} human(s) took part`);
     }
     const produced = input.events.find((e) => e.action === "order.produce");
     const issued = input.events.find((e) => e.action === "cert.reserve" || e.action === "cert.issue");
     const released = input.events.find((e) => e.action === "order.start-production");
-    add({ code: "rule.after-release" }, "issued only after release to production", "REQ-03, REQ-10", "CPS 4.3.1", produced && released ? released.at <= produced.at && (!issued || released.at <= issued.at) : undefined,
+    add(["rule.after-release"], "issued only after release to production", "REQ-03, REQ-10", "CPS 4.3.1", produced && released ? released.at <= produced.at && (!issued || released.at <= issued.at) : undefined,
       released ? `released ${iso(released.at)}, certified ${produced ? iso(produced.at) : "?"}` : "no release recorded");
     const keyOnCard = input.events.find((e) => e.action === "card.key.generate");
     // The production that issued this certificate (a failed production before it issued another one).
     const origin = (input.events.find((e) => e.action === "order.produce" && e.details?.certificate === certificate.serial) ?? produced)?.details?.keyOrigin as Record<string, unknown> | undefined;
     if (origin)
-      add({ code: "rule.key-attested" }, "key generated on the card (attested)", "REQ-14", "CPS 6.1.1",
+      add(["rule.key-attested"], "key generated on the card (attested)", "REQ-14", "CPS 6.1.1",
         origin.method === "piv-attestation" ? !input.card || input.card.cardSerial === origin.cardSerial : origin.method === "card-station" && order.loa < 3,
         keyOriginText(origin) + (origin.method === "piv-attestation" && input.card && input.card.cardSerial !== origin.cardSerial ? `; but the card recorded is ${input.card.cardSerial}` : ""));
     else
-      add({ code: "rule.key-on-card" }, "key generated on the card", "REQ-14", "CPS 6.1.1", input.card ? keyOnCard !== undefined : undefined,
+      add(["rule.key-on-card"], "key generated on the card", "REQ-14", "CPS 6.1.1", input.card ? keyOnCard !== undefined : undefined,
         (keyOnCard ? `card ${input.card?.cardSerial}, slot ${String(keyOnCard.details?.slot ?? "?")}` : "no card personalisation recorded") + "; no key attestation recorded (produced before attestation was required)");
     // REQ-16: relying parties saw the card as unusable until the holder activated it.
     const bornHeld = input.events.find((e) => e.action === "cert.hold" && e.details?.cause === "activation");
     if (produced)
-      add({ code: "rule.hold" }, "on hold from issuance until the holder's activation", "REQ-16", "CPS 4.4.1", bornHeld !== undefined,
+      add(["rule.hold"], "on hold from issuance until the holder's activation", "REQ-16", "CPS 4.4.1", bornHeld !== undefined,
         bornHeld ? `held ${iso(bornHeld.at)}${order.activatedAt !== undefined ? `, released at the activation ${iso(order.activatedAt)}` : ", awaiting activation"}` : "issued without the activation hold");
     const activation = input.events.find((e) => e.action === "order.activate")?.details?.activation as { challengeSigned?: boolean; transportPinReplaced?: { at: string; recordedBy: string } } | undefined;
     if (order.loa >= 3 && order.activatedAt !== undefined)
-      add({ code: "rule.activated-by-card" }, "activated by the card after the transport PIN was replaced", "REQ-16", "CPS 4.4.1", activation?.challengeSigned === true && activation.transportPinReplaced !== undefined,
+      add(["rule.activated-by-card"], "activated by the card after the transport PIN was replaced", "REQ-16", "CPS 4.4.1", activation?.challengeSigned === true && activation.transportPinReplaced !== undefined,
         activation?.transportPinReplaced ? `challenge signed by the card; PIN change recorded by ${activation.transportPinReplaced.recordedBy} at ${activation.transportPinReplaced.at}` : "no card signature or PIN change record");
     if (order.activatedAt !== undefined && order.handedOutAt !== undefined)
-      add({ code: "rule.activation-deadline" }, "activated within the deadline", "REQ-15", "CPS 4.4.1", order.activatedAt - order.handedOutAt <= order.activationDeadlineDays * DAY, `handed out ${iso(order.handedOutAt)}, activated ${iso(order.activatedAt)} (deadline ${order.activationDeadlineDays} days)`);
+      add(["rule.activation-deadline"], "activated within the deadline", "REQ-15", "CPS 4.4.1", order.activatedAt - order.handedOutAt <= order.activationDeadlineDays * DAY, `handed out ${iso(order.handedOutAt)}, activated ${iso(order.activatedAt)} (deadline ${order.activationDeadlineDays} days)`);
     else if (order.handedOutAt !== undefined)
-      add({ code: "rule.expired-revoked" }, "not activated in time → revoked", "REQ-15", "CPS 4.4.1", order.state !== "EXPIRED" || certificate.revocationReason !== undefined, `state ${order.state}${certificate.revocationReason ? `, revoked (${certificate.revocationReason})` : ""}`);
+      add(["rule.expired-revoked"], "not activated in time → revoked", "REQ-15", "CPS 4.4.1", order.state !== "EXPIRED" || certificate.revocationReason !== undefined, `state ${order.state}${certificate.revocationReason ? `, revoked (${certificate.revocationReason})` : ""}`);
   }
   const keyOrigin = input.events.find((e) => e.action === "order.produce" && e.details?.certificate === certificate.serial)?.details?.keyOrigin as Record<string, unknown> | undefined;
   return {

@@ -55,7 +55,7 @@ export function directoryRecipients(ra: Ra): Recipients {
       const p = bound.person;
       const address = channel === "email" ? p.email : channel === "sms" ? p.phone : p.postalAddress;
       // The person's language chosen at binding, else the organisation's country's (SE sv, DK da, else en).
-      return address ? { name: p.name, address, language: p.language ?? languageOfCountry(bound.organisation.country) } : undefined;
+      return address ? { name: p.name, address, language: p.language ?? languageOfCountry(bound.organisation.country), organisation: bound.organisation.name } : undefined;
     },
   };
 }

@@ -104,7 +104,7 @@ export class DeliveryWorker {
     }
     try {
       // Written in the recipient's language at send time, like their address (locales/<lang>/notifications.json).
-      const words = notificationWords(to.language, row);
+      const words = notificationWords(to.language, row, to.organisation ? { organisation: to.organisation } : {});
       await channel.send({ id: row.id, kind: row.kind, to, subject: words.subject, body: words.body, createdAt: row.createdAt, language: words.language });
     } catch (e) {
       return this.failed(row, policy, e);

@@ -34,6 +34,8 @@ export interface Recipient {
   readonly address: string;
   /** The language the message is written in (en, sv, da; else English). */
   readonly language?: string;
+  /** The name of the recipient's organisation (the messages say who ordered the card). */
+  readonly organisation?: string;
 }
 
 /** What a channel sends. `id` is the idempotency key (SMTP Message-ID, the gateway's Idempotency-Key). */

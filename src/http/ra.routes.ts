@@ -1,6 +1,7 @@
 import express, { Router, type Request, type Response } from "express";
 import type { TLSSocket } from "node:tls";
 import { CaError } from "../shared/ca-error.js";
+import { orderReference } from "../shared/order-reference.js";
 import { addressIn, parseCidrs } from "../shared/cidr.js";
 import type { Actor, AuditEvent, Role } from "../ra/order.js";
 import type { Onboarding } from "../ra/onboarding.js";
@@ -105,7 +106,7 @@ function certificateFrom(v: string, what: string): Uint8Array {
 /** An order as the API shows it: no hashes, no tokens. */
 export function orderJson(o: OrderView & { version?: number; workflowId?: string }) {
   return {
-    id: o.id, state: o.state, version: o.version, workflow: o.workflowId, organisationId: o.organisationId, applicantId: o.applicantPersonId, purpose: o.purpose,
+    id: o.id, reference: orderReference(o.id), state: o.state, version: o.version, workflow: o.workflowId, organisationId: o.organisationId, applicantId: o.applicantPersonId, purpose: o.purpose,
     profile: o.profileId, termsVersion: o.termsVersion, registerCheck: o.registerCheck, certificateSerial: o.certSerial, renewalOf: o.renewalOf,
     handedOutAt: o.handedOutAt, approvedAt: o.approvedAt, identifications: o.identifications.map((i) => ({ by: i.officerId, at: i.at, documentType: i.document.type, faceCompared: i.faceCompared, byEid: i.byEid === true })),
   };

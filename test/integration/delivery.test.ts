@@ -191,7 +191,7 @@ describe(`delivery/outbox over SMTP, SMS gateway and print files (REQ-15) [${bac
     const dead = letters.find((l) => l.personId === p.id);
     expect(dead).to.include({ channel: "sms", kind: "activation-code", attempts: 5, organisationId: orgId });
     expect(dead.lastError).to.match(/HTTP 503/);
-    expect(JSON.stringify(dead)).to.not.match(/Activation code for order/);
+    expect(JSON.stringify(dead)).to.not.match(/Activation code for/);
     expect(sms.requests.filter((r) => r.body?.to === p.phone).map((r) => r.status)).to.deep.equal([503, 503, 503, 503, 503]);
     expect(await metric(`channel="sms",state="dead"`)).to.equal(deadBefore + 1);
     // Only an ra-admin: an unknown id is a 404, a non-id a 400.

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { orderReference } from "../../src/shared/order-reference.js";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -236,7 +237,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
     const waiting = await db("notifications").where({ kind: "activation-code", state: "pending" }); // the rows as stored before delivery
     // The code as the holder's phone got it: the SMS the gateway stub received, under the notification's id (REQ-15).
     const code = await peers.activationCode(id);
-    const sms = peers.sms.messages.find((m) => String(m.body?.text).startsWith(`Activation code for order ${id}`))!; // this test's recipients name no language: English
+    const sms = peers.sms.messages.find((m) => String(m.body?.text).startsWith("Activation code for your new eID card") && String(m.body?.text).includes(orderReference(id)))!; // this test's recipients name no language: English
     expect(sms.body.to).to.equal(addressOf("applicant", "sms"));
     // REQ-29: the code was sealed in the row; only the outbox store opens it.
     const row = waiting.find((r: any) => r.id === sms.idempotencyKey);

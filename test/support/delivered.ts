@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run } from "./environment.js";
+import { orderReference } from "../../src/shared/order-reference.js";
 import { startMailSink, type MailSink } from "./mail-sink.js";
 import { startSmsStub, type SmsStub } from "./sms-stub.js";
 
@@ -28,7 +29,9 @@ export interface PeerSources {
 /** The applicant link of contract 2 as the terms mail carries it: `<publicUrl>/applicant/#order=<id>&token=<token>`. */
 const LINK = /(https:\/\/[^\s/]+\/applicant\/#order=([0-9a-f]{32})&token=([A-Z0-9]+))/;
 /** In each language of locales/<lang>/notifications.json (the recipient's language: chosen at binding, else the organisation's country's). */
-const CODE = (orderId: string) => new RegExp(`(?:Activation code for order|Aktiveringskod för beställning|Aktiveringskode til bestilling) ${orderId}: ([A-Z0-9]+)`);
+/** The activation code's line; the message names the order by its short reference (never its id). */
+const CODE = /(?:Activation code for|Aktiveringskod för|Aktiveringskode til)[^:\n]*: ([A-Z0-9]+)/;
+const forOrderRef = (orderId: string) => (text: string) => text.includes(orderReference(orderId));
 const PIN = /\b(New PIN for your card|Transport PIN for your card|PIN for your card|Ny PIN-kod för ditt kort|Transport-PIN för ditt kort|PIN-kod för ditt kort|Ny PIN-kode til dit kort|Transport-PIN til dit kort|PIN-kode til dit kort) ([0-9A-Za-z]+): ([0-9]{4,8})\b/;
 /** An unblock's new PIN, in any language. */
 const NEW_PIN = /^(New|Ny) /;
@@ -109,10 +112,10 @@ export class Delivered {
    * (contract 2; absent when the RA has no public URL) and the token (in the link, and as text for API clients).
    */
   async terms(orderId: string, ms?: number): Promise<{ link?: string; token: string; message: DeliveredMessage }> {
-    const forOrder = (m: DeliveredMessage) => m.channel === "email" && (LINK.exec(m.text)?.[2] === orderId || new RegExp(`^(Order|Beställning|Bestilling) ${orderId}\\.`).test(m.text));
+    const forOrder = (m: DeliveredMessage) => m.channel === "email" && (LINK.exec(m.text)?.[2] === orderId || new RegExp(`(order|beställning|bestilling) ${orderId}, token`).test(m.text));
     const message = await this.waitFor(`the terms mail for order ${orderId}`, forOrder, ms);
     const link = LINK.exec(message.text);
-    const token = link?.[3] ?? /token: ([A-Z0-9]+)/.exec(message.text)?.[1];
+    const token = link?.[3] ?? /\btoken:? ([A-Z0-9]{16,})/.exec(message.text)?.[1];
     if (!token) throw new Error(`the terms mail for order ${orderId} holds no token: ${message.subject}`);
     return { ...(link ? { link: link[1]! } : {}), token, message };
   }
@@ -131,8 +134,8 @@ export class Delivered {
 
   /** REQ-15: an order's activation code from whichever channel the workflow (or the officer) chose: SMS, e-mail or letter. */
   async activationCode(orderId: string, ms?: number): Promise<string> {
-    const m = await this.waitFor(`the activation code for order ${orderId}`, (x) => CODE(orderId).test(x.text), ms);
-    return CODE(orderId).exec(m.text)![1]!;
+    const m = await this.waitFor(`the activation code for order ${orderId}`, (x) => CODE.test(x.text) && forOrderRef(orderId)(x.text), ms);
+    return CODE.exec(m.text)![1]!;
   }
 
   /**

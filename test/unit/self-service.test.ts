@@ -58,7 +58,7 @@ describe("ra/applicant and holder self-service (parts)", () => {
 
   it("ok/the applicant's progress in plain words: the current step, a missing second identification, a closed order; no ids or names", () => {
     const p0 = applicantProgress(LOA3, order("REQUESTED"));
-    expect([p0.steps[0], p0.canAcceptTerms, p0.canCancel, p0.closed]).to.deep.equal([{ label: "Accept the terms of use", state: "current" }, true, true, false]);
+    expect([p0.steps[0], p0.canAcceptTerms, p0.canCancel, p0.closed]).to.deep.equal([{ code: "progress.step.terms", label: "Accept the terms of use", state: "current" }, true, true, false]);
     const ident = { officerId: "officer-a", at: NOW, document: { type: "passport", numberHash: "h", expires: NOW }, faceCompared: true };
     const p1 = applicantProgress(LOA3, order("IDENTIFIED", { identifications: [ident], termsVersion: "2026-01" }));
     expect([p1.status, p1.steps[1]!.state, p1.termsAccepted]).to.deep.equal(["You have been identified by 1 of 2 officers; one more identification in person by a different officer is needed.", "current", "2026-01"]);

@@ -162,6 +162,7 @@ async function orderScreen(draw, id, action) {
     identifying ? applicantPanel(o, "applicant.compare") : null,
     facts([
       [t("order.state"), stateWords(o.state), { id: "order-state" }],
+      [t("order.reference"), o.reference, { id: "order-reference" }],
       [t("order.card"), workflowWords(o.workflow)],
       [t("order.terms"), o.termsVersion ? t("order.terms-accepted", { version: o.termsVersion }) : t("order.terms-not-yet")],
       [t("order.certificate"), o.certificateSerial ? serialText(o.certificateSerial) : "—"],
