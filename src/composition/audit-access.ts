@@ -9,7 +9,7 @@ import type { Evidence } from "../audit/evidence.js";
 import type { ConformanceReport } from "../audit/report.js";
 import type { AuditTrail } from "./audit.js";
 import type { Runtime } from "./runtime.js";
-import { evidencePersonIds, namedEvidence } from "./evidence-names.js";
+import { evidencePersonIds, namedEvidence, namedReport, reportPersonIds } from "./evidence-names.js";
 import { KnexDirectoryStore } from "../store/directory.store.js";
 import { fieldCipher } from "./data-keys.js";
 
@@ -21,7 +21,7 @@ export type AuditReader = { readonly kind: "actor"; readonly actor: Actor } | { 
 export interface AuditAccess {
   readonly policy: AuditAccessPolicy;
   evidence(serial: string, reader: AuditReader): Promise<Evidence>;
-  report(from: Date, to: Date, reader: AuditReader): Promise<ConformanceReport & { scope: { organisationId: string | null } }>;
+  report(from: Date, to: Date, reader: AuditReader): Promise<ReturnType<typeof namedReport<ConformanceReport>> & { scope: { organisationId: string | null } }>;
 }
 
 /**
@@ -65,8 +65,10 @@ export function auditAccess(rt: Runtime, trail: AuditTrail, policy: AuditAccessP
       const days = (to.getTime() - from.getTime()) / DAY;
       if (days > policy.report.maxPeriodDays)
         throw new CaError("invalid-input", `a report covers at most ${policy.report.maxPeriodDays} days (asked: ${Math.ceil(days)}); ask for several periods (rule report-period, ${policy.id}@${policy.version}, REQ-31)`, { rule: "report-period", requirement: "REQ-31" }, { code: "audit.report-too-long", params: { days: policy.report.maxPeriodDays } });
-      const r = await trail.report(from, to, scope ? { organisationId: scope } : {});
-      await record(reader, "audit-report", `${from.toISOString()}/${to.toISOString()}`.slice(0, 128), { what: "conformance report (officer activity)", scope: scope ?? "all", issued: r.issued.total });
+      const raw = await trail.report(from, to, scope ? { organisationId: scope } : {});
+      // REQ-27: officers by name (or label) where a person reads the report, never officer:<id>.
+      const r = namedReport(raw, await (await directory()).people(reportPersonIds(raw)), (organisationId) => scope === undefined || scope === organisationId);
+      await record(reader, "audit-report", `${from.toISOString()}/${to.toISOString()}`.slice(0, 128), { what: "conformance report (officer activity, names)", scope: scope ?? "all", issued: r.issued.total, named: Object.values(r.people).filter((p) => p.name).length });
       return { ...r, scope: { organisationId: scope ?? null } };
     },
   };

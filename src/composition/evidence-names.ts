@@ -1,4 +1,5 @@
 import type { Evidence } from "../audit/evidence.js";
+import type { ConformanceReport } from "../audit/report.js";
 import { personLabel } from "../ra/person-names.js";
 import type { Person } from "../ra/directory.js";
 
@@ -52,6 +53,48 @@ export function namedEvidence(e: Evidence, people: readonly Person[], mayRead: (
     }),
     ...(e.separation ? { separation: { ...e.separation, steps: e.separation.steps.map((s) => ({ ...s, ...person(s.personId) })), pairs: e.separation.pairs.map((p) => ({ ...p, detail: text(p.detail) })) } } : {}),
     verdicts: e.verdicts.map((v) => ({ ...v, detail: text(v.detail) })),
+    people: seen,
+  };
+}
+
+/** Every person id the conformance report names (officer and holder actors of the activity, ids in violation details). */
+export function reportPersonIds(r: ConformanceReport): string[] {
+  const ids = new Set<string>();
+  for (const a of r.officerActivity) {
+    const m = ACTOR.exec(a.actor);
+    if (m) ids.add(m[2]!);
+  }
+  for (const v of r.violations) for (const m of v.detail.matchAll(ID)) ids.add(m[0]);
+  return [...ids];
+}
+
+/** One row of the report's activity as a person reads it: the actor by name (or label), the raw actor in `actorId`. */
+export type NamedActivity = ConformanceReport["officerActivity"][number] & { readonly actorId: string; readonly actorLabel?: string; readonly actorName?: string };
+
+/**
+ * REQ-31 conformance report as a person reads it (REQ-27): officers and holders by name where the
+ * reader may see their organisation, else by label, never `officer:<id>`; violation details the
+ * same way; `people` maps each id named to its label and name.
+ */
+export function namedReport<R extends ConformanceReport>(r: R, people: readonly Person[], mayRead: (organisationId: string) => boolean): Omit<R, "officerActivity"> & { officerActivity: NamedActivity[]; people: Record<string, EvidencePerson> } {
+  const byId = new Map(people.map((p) => [p.id, p]));
+  const seen: Record<string, EvidencePerson> = {};
+  const person = (id: string): EvidencePerson => {
+    const p = byId.get(id);
+    const v: EvidencePerson = { label: personLabel(id), ...(p && mayRead(p.organisationId) ? { name: p.name } : {}) };
+    seen[id] = v;
+    return v;
+  };
+  const words = (v: EvidencePerson) => (v.name ? `${v.name} (${v.label})` : v.label);
+  return {
+    ...r,
+    officerActivity: r.officerActivity.map((a) => {
+      const m = ACTOR.exec(a.actor);
+      if (!m) return { ...a, actorId: a.actor };
+      const v = person(m[2]!);
+      return { ...a, actor: words(v), actorId: a.actor, actorLabel: v.label, ...(v.name ? { actorName: v.name } : {}) };
+    }),
+    violations: r.violations.map((v) => ({ ...v, detail: v.detail.replace(ID, (id) => (byId.has(id) ? words(person(id)) : id)) })),
     people: seen,
   };
 }

@@ -225,12 +225,20 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
     expect(own.status, JSON.stringify(own.body)).to.equal(200);
     expect([own.body.scope.organisationId, own.body.issued.total]).to.deep.equal([orgB.id, 0]);
     const aOfficers = a.officers;
-    expect(own.body.officerActivity.every((x: { actor: string }) => !aOfficers.some((id) => x.actor.includes(id))), "no other organisation's activity").to.equal(true);
+    expect(own.body.officerActivity.every((x: { actorId: string }) => !aOfficers.some((id) => x.actorId.includes(id))), "no other organisation's activity").to.equal(true);
     const all = await call("GET", `/api/v1/audit/report?from=${day(-7)}&to=${day(2)}`, undefined, D.gu);
     expect([all.status, all.body.scope.organisationId]).to.deep.equal([200, null]);
     expect(all.body.issued.total).to.be.greaterThan(0);
     expect(String(all.headers["transfer-encoding"])).to.equal("chunked"); // streamed
-    expect((await lastAudit({ action: "personal-data.read", object_type: "audit-report" })).actor).to.equal(`officer:${(await call("GET", "/api/v1/me", undefined, D.gu)).body.personId}`);
+    // REQ-27: officers by name and label where a person reads the report, never officer:<id>; the raw actor only in actorId.
+    const officers = all.body.officerActivity.filter((x: { actorId: string }) => x.actorId.startsWith("officer:"));
+    expect(officers.length).to.be.greaterThan(0);
+    expect(officers.every((x: any) => /^[0-9A-Z]{3}-[0-9A-Z]{3}$/.test(x.actorLabel) && x.actor === (x.actorName ? `${x.actorName} (${x.actorLabel})` : x.actorLabel))).to.equal(true);
+    expect(officers.some((x: any) => typeof x.actorName === "string" && x.actorName.length > 0), "names for the service owner's auditor").to.equal(true);
+    expect(all.body.officerActivity.map((x: { actor: string }) => x.actor).filter((x: string) => /^(officer|holder):|[0-9a-f]{32}/.test(x))).to.deep.equal([]);
+    const reportRead = await lastAudit({ action: "personal-data.read", object_type: "audit-report" });
+    expect(reportRead.actor).to.equal(`officer:${(await call("GET", "/api/v1/me", undefined, D.gu)).body.personId}`);
+    expect(JSON.parse(reportRead.details).named).to.be.greaterThan(0);
     const long = await call("GET", "/api/v1/audit/report?from=2024-01-01&to=2026-01-01", undefined, D.gu);
     expect([long.status, long.body.rule, long.body.requirement]).to.deep.equal([400, "report-period", "REQ-31"]);
     expect(long.body.detail).to.match(/at most 366 days/);

@@ -437,6 +437,8 @@ const ruleWords = (rule) => {
   return rule;
 };
 const stepWords = (s) => (s.action ? word("audit", s.action) : EVIDENCE_STEPS[s.step] ? word("audit", EVIDENCE_STEPS[s.step]) : /^[a-z-]+(\.[a-z-]+)+$/.test(s.step) ? word("audit", s.step) : s.step);
+/** An actor that is no person of the directory (`system:expiry`, `operator:ed`, `applicant`) by its kind. */
+const actorWords = (actor) => (/^[a-z]+(:|$)/.test(String(actor)) ? word("actor", String(actor).split(":")[0]) : String(actor));
 const REASON_CODES = /\b(unspecified|keyCompromise|affiliationChanged|superseded|cessationOfOperation|certificateHold|removeFromCRL)\b/g;
 
 /**
@@ -474,7 +476,11 @@ function audit(draw) {
   rep.addEventListener("submit", (e) => (e.preventDefault(), submit(rep, async (f) => {
     const r = await api("GET", `/audit/report?from=${f.get("from")}&to=${f.get("to")}`);
     out.replaceChildren(h("p", {}, t("report.period", { from: r.period.from.slice(0, 10), to: r.period.to.slice(0, 10) }), " ", h("span", { class: r.verdict === "conformant" ? "pass" : "fail", text: word("report", r.verdict) }),
-      " ", t(r.auditTrail.ok ? "report.summary-intact" : "report.summary-broken", { issued: r.issued.total, violations: r.violations.length })));
+      " ", t(r.auditTrail.ok ? "report.summary-intact" : "report.summary-broken", { issued: r.issued.total, violations: r.violations.length })),
+      // Who did what in the period: officers by name (or label), never their ids; others by their kind.
+      r.officerActivity && r.officerActivity.length ? table([t("timeline.who"), t("report.action"), t("evidence.result-col"), t("report.count")], r.officerActivity.map((a) => h("tr", {},
+        h("td", { class: "report-actor", text: a.actorName ? `${a.actorName} (${a.actorLabel})` : a.actorLabel || actorWords(a.actorId || a.actor) }), h("td", { text: word("audit", a.action) }),
+        h("td", { text: word("outcome", a.outcome) }), h("td", { text: String(a.n) }))), t("report.activity")) : null);
   }, (x) => {
     const from = x.querySelector("[name=from]"), to = x.querySelector("[name=to]");
     return from.value && to.value && to.value <= from.value ? [[to, t("report.to-after-from")]] : [];
