@@ -6,7 +6,10 @@ import { join } from "node:path";
 import type { Browser, BrowserContext, Page, Request } from "playwright-core";
 import { loadConfig } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
-import { demoEnv, requireTool, type DemoEnv } from "../support/environment.js";
+import { spawn, type ChildProcess } from "node:child_process";
+import { CLI, demoEnv, requireTool, waitFor, type DemoEnv } from "../support/environment.js";
+import { freePort } from "../support/free-port.js";
+import { refusalWords } from "../../src/i18n/refusal-words.js";
 import { attestedCardFor, trustFixtureMaker } from "../support/attestation-fixture.js";
 import { REPO_ROOT } from "../support/test-ca.js";
 import { startDeliveryPeers, type DeliveryPeers } from "../support/delivered.js";
@@ -129,9 +132,10 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
     writeFileSync(holderCard.certPath, h.cert.toString());
     writeFileSync(holderCard.keyPath, h.privateKey.export({ type: "pkcs8", format: "pem" }));
   });
+  let stopped = false;
   after(async () => {
     await browser?.close();
-    await svc?.stop();
+    if (!stopped) await svc?.stop();
     await peers?.stop();
   });
 
@@ -641,5 +645,54 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
     expect(await s.page.locator("#message").textContent()).to.equal("");
     expect(s.errors).to.deep.equal([]);
     await s.ctx.close();
+  });
+  it("fail/no card reader service at the card station: the station and produce screens say so in words in each language, with a reference for the service desk, never \"internal error\"", async () => {
+    // The RA server as its own process with no PC/SC daemon to reach (pcsc-lite's socket moved away); the in-process service steps aside for it (last test).
+    const orderId = orders.inProduction!;
+    const config = loadConfig({ ...d.env, ...peers.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" });
+    await svc.stop();
+    stopped = true;
+    const raPort = await freePort();
+    const url = `https://127.0.0.1:${raPort}`;
+    let log = "";
+    const child: ChildProcess = spawn(process.execPath, [CLI, "serve"], {
+      env: { ...d.env, ...peers.env, CARDPKI_PORT: String(await freePort()), CARDPKI_RA_PORT: String(raPort), CARDPKI_HOST: "127.0.0.1", CARDPKI_DRAIN_SECONDS: "0", PCSCLITE_CSOCK_NAME: `/nonexistent/pcscd-a11y-${stamp}.comm` },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    child.stderr!.on("data", (x) => (log += x));
+    try {
+      const childApi = officerApi(new URL(url), readFileSync(config.ra.tlsCert, "utf8"), creds);
+      expect(await waitFor(async () => (await childApi.as("ed", "GET", "/me").catch(() => ({ status: 0 }))).status === 200, 60_000, 200), `cardpki serve came up: ${log.slice(-2000)}`).to.equal(true);
+      const ctx = await browser.newContext({ ignoreHTTPSErrors: true, timezoneId: "Europe/Stockholm", locale: "en-GB", viewport: { width: 1280, height: 900 }, clientCertificates: [{ origin: url, certPath: creds.ed.certPath, keyPath: creds.ed.keyPath }] });
+      const page = await ctx.newPage();
+      const s: Session = { ctx, page, errors: [], requests: [] };
+      page.on("pageerror", (e) => s.errors.push(String(e)));
+      page.on("request", (r) => void (new URL(r.url()).pathname.match(/^\/(api|portal\/session)/) && s.requests.push(r)));
+      sessions.set(page, s);
+      await page.goto(`${url}/portal/`);
+      await page.locator("#who:not(:empty)").waitFor();
+      for (const lang of LANGS) {
+        await choose(page, lang);
+        const words = refusalWords(lang, { kind: "unavailable", code: "card.reader-service-down", params: {} });
+        expect(words.worded, "the refusal has words").to.equal(true);
+        await go(page, "#/station", T(lang, "station.title"));
+        const problem = (await page.locator("#station-problem").innerText()).trim();
+        expect(problem.startsWith(words.detail), `${lang}: ${problem}`).to.equal(true);
+        const reference = new RegExp(T(lang, "error.incident", { reference: "@@" }).replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace("@@", "[0-9A-F-]{8}"));
+        expect(problem, lang).to.match(reference).and.not.match(/internal error|SCard|0x8010|is pcscd running\?/i);
+        await check(s, "station#reader-service-down", lang);
+        await go(page, `#/orders/${orderId}/act/produce`, new RegExp(`^${T(lang, "action.produce")}:`));
+        await page.waitForFunction((w) => document.getElementById("station")?.textContent !== w, T(lang, "station.checking"));
+        const produce = (await page.locator("#station").innerText()).trim();
+        expect(produce.startsWith(words.detail), `${lang} produce: ${produce}`).to.equal(true);
+        expect(await page.locator("#station.error-text").count(), "shown as an error").to.equal(1);
+        await check(s, "produce#reader-service-down", lang);
+      }
+      expect(log, "the cause in the server's log").to.match(/PC\/SC is not available \(is pcscd running\?\)/);
+      await ctx.close();
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    }
   });
 });

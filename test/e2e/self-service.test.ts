@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { orderReference } from "../../src/shared/order-reference.js";
 import { X509Certificate, sign } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -205,7 +206,7 @@ describe("applicant and holder pages in headless Chromium", function () {
     // The LoA2 card of the same holder: its activation code travels by SMS (policies/workflows/loa2-card-order.yaml, REQ-15).
     const card2 = await orderToHandOut("loa2-card-order");
     const code = await peers.activationCode(card2.orderId);
-    const codeMessage = (await peers.received()).find((m) => m.text.includes(`Aktiveringskod för beställning ${card2.orderId}:`))!; // Swedish: the holder's organisation is Swedish
+    const codeMessage = (await peers.received()).find((m) => m.text.startsWith("Aktiveringskod för ditt nya eID-kort") && m.text.includes(orderReference(card2.orderId)))!; // Swedish: the holder's organisation is Swedish
     expect([codeMessage.channel, codeMessage.to], "the activation code went by SMS to the holder's phone").to.deep.equal(["sms", phone]);
     const h2 = await holderBrowser(card2);
     await h2.page.goto(`${svc.ra!.url}/holder/`);

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { orderReference } from "../../src/shared/order-reference.js";
 import { raRequest } from "../support/ra-client.js";
 import { X509Certificate, randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
@@ -151,11 +152,11 @@ describe(`delivery/outbox over SMTP, SMS gateway and print files (REQ-15) [${bac
     const p = await person({ email: "dora2@leverans.example", phone: "+46701110002" });
     const { orderId, card } = await loa2Produced(p);
     expect((await ok(call("POST", `/api/v1/orders/${orderId}/actions/send-by-mail`, {}, more[1]))).state).to.equal("HANDED_OUT");
-    const m = await sms.waitFor((r) => r.body?.to === p.phone && String(r.body?.text).includes(orderId));
+    const m = await sms.waitFor((r) => r.body?.to === p.phone && String(r.body?.text).includes(orderReference(orderId)));
     expect(m.headers.authorization).to.equal(`Bearer ${sms.token}`);
     expect(m.idempotencyKey).to.match(/^[0-9a-f]{32}$/);
     expect(m.body.reference).to.equal(m.idempotencyKey);
-    const code = /: ([A-Z0-9]{10})$/.exec(m.body.text)![1]!;
+    const code = /: ([A-Z0-9]{10})$/m.exec(m.body.text)![1]!; // the code ends its first line
     const wrong = await call("POST", `/api/v1/holder/orders/${orderId}/activate`, { activationCode: "WRONGCODE1" }, card);
     expect(wrong.status).to.equal(422);
     expect((await ok(call("POST", `/api/v1/holder/orders/${orderId}/activate`, { activationCode: code }, card))).state).to.equal("ACTIVE");
@@ -207,7 +208,7 @@ describe(`delivery/outbox over SMTP, SMS gateway and print files (REQ-15) [${bac
 
   it("fail/an SMS gateway answering 503, then one that is down, loses nothing: the activation code is retried with backoff and delivered exactly once when it is back; the card activates with it", async () => {
     const p = await person({ email: "dora8@leverans.example", phone: "+46701110008" });
-    const codeSms = (orderId: string) => sms.waitFor((r) => r.body?.to === p.phone && String(r.body?.text).includes(orderId), 20_000);
+    const codeSms = (orderId: string) => sms.waitFor((r) => r.body?.to === p.phone && String(r.body?.text).includes(orderReference(orderId)), 20_000);
     // Two 503 answers, then the gateway takes it: the third attempt, after two backoffs.
     const first = await loa2Produced(p);
     sms.fail(2, 503);
@@ -230,7 +231,7 @@ describe(`delivery/outbox over SMTP, SMS gateway and print files (REQ-15) [${bac
     expect(accepted.map((r) => r.idempotencyKey), "each code delivered exactly once").to.deep.equal([m1.idempotencyKey, m2.idempotencyKey]);
     // What arrived is the code: the cards activate with it.
     for (const [o, m] of [[first, m1], [second, m2]] as const) {
-      const code = /: ([A-Z0-9]{10})$/.exec(m.body.text)![1]!;
+      const code = /: ([A-Z0-9]{10})$/m.exec(m.body.text)![1]!; // the code ends its first line
       expect((await ok(call("POST", `/api/v1/holder/orders/${o.orderId}/activate`, { activationCode: code }, o.card))).state).to.equal("ACTIVE");
     }
   });

@@ -6,6 +6,7 @@ import { freePort } from "../support/free-port.js";
 import { loadConfig, type Config } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
 import { refusalWords } from "../../src/i18n/refusal-words.js";
+import { orderReference } from "../../src/shared/order-reference.js";
 import { CLI, demoEnvReady, waitFor, type DemoEnv } from "../support/environment.js";
 import { credOf, demoOfficerCreds, raRequest, type ClientCred, type Cred, type Reply } from "../support/ra-client.js";
 import { startDeliveryPeers, type DeliveryPeers } from "../support/delivered.js";
@@ -137,9 +138,15 @@ describe("names for entitled callers, refusals in words, notifications in en/sv/
     S.emmaOrder = (await ok(call("POST", "/orders", { body: { nationalId: dk(2), workflowId: "loa3-card-order" }, cred: karen }), 201)).id;
     const [sv, da, en] = await Promise.all([peers.terms(S.svenOrder), peers.terms(S.dorteOrder), peers.terms(S.emmaOrder)]);
     expect([sv.message.subject, da.message.subject, en.message.subject]).to.deep.equal(["Din kortbeställning: godkänn villkoren", "Din kortbestilling: accepter betingelserne", "Your card order: accept the terms"]);
-    expect(sv.message.text).to.include("För att godkänna användarvillkoren (version 2026-01), öppna den här länken:").and.include(sv.link!);
-    expect(da.message.text).to.include("For at acceptere brugsbetingelserne (version 2026-01), åbn dette link:").and.include(da.link!);
-    expect(en.message.text).to.include("To accept the terms of use (version 2026-01), open this link:");
+    // Who ordered and what for, the order by its short reference (never its id outside the link and the API clients' line).
+    expect(sv.message.text).to.include("Kund AB har beställt ett eID-kort åt dig. För att få det läser du användarvillkoren (version 2026-01) och godkänner dem på den här sidan:").and.include(sv.link!)
+      .and.include(`Referens för supporten: ${orderReference(S.svenOrder)}`);
+    expect(da.message.text).to.include("Kunde ApS har bestilt et eID-kort til dig. For at få det skal du læse brugsvilkårene (version 2026-01) og acceptere dem på denne side:").and.include(da.link!)
+      .and.include(`Reference til supporten: ${orderReference(S.dorteOrder)}`);
+    expect(en.message.text).to.include("Kunde ApS has ordered an eID card for you. To receive it, read the terms of use (version 2026-01) and accept them on this page:")
+      .and.include(`Reference for the service desk: ${orderReference(S.emmaOrder)}`);
+    for (const [m, id] of [[sv, S.svenOrder], [da, S.dorteOrder], [en, S.emmaOrder]] as const)
+      expect(m.message.text.split("\n").filter((l) => l.includes(id!)).map((l) => l.includes("https://") || /API/.test(l)), "the id only in the link and the API clients' line").to.deep.equal([true, true]);
   });
 
   it("ok/names for entitled callers, each read audited as personal-data access; fail/an officer of another organisation gets no name and a refusal in words", async () => {
@@ -261,7 +268,7 @@ describe("names for entitled callers, refusals in words, notifications in en/sv/
     await ok(act(S.dorteOrder!, "send-by-mail", D.di!, { cardChannel: "mail", activationCodeChannel: "sms" }));
     const code = await peers.activationCode(S.dorteOrder!);
     const sms = (await peers.received()).find((m) => m.channel === "sms" && m.text.includes(code))!;
-    expect(sms.text).to.equal(`Aktiveringskode til bestilling ${S.dorteOrder}: ${code}`);
+    expect(sms.text).to.equal(`Aktiveringskode til dit nye eID-kort fra Kunde ApS: ${code}\nIndtast den, når du aktiverer kortet på kortholdersiderne.\nReference til supporten: ${orderReference(S.dorteOrder!)}`);
   });
 
   it("fail/no card reader service at the card station: 503 in words in each language, the cause in the server's log only", async () => {
