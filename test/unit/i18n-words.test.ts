@@ -64,6 +64,40 @@ describe("i18n: situations by code, notifications without ids", () => {
     expect(e.verdicts.find((v) => v.code === "rule.identifications")!.params).to.deep.equal({ n: 2 });
   });
 
+  it("ok/every clause of an evidence detail has a code with words in en, sv and da, its placeholders filled by the clause's facts", () => {
+    const codes = new Set([...src("audit/evidence.ts").matchAll(/"(ev\.[a-z-]+)"/g)].map((m) => m[1]!));
+    expect(codes.size).to.be.greaterThan(50);
+    for (const c of codes) for (const l of LANGUAGES) expect(CATS[l]![c], `${l}: ${c}`).to.be.a("string");
+    const at = Date.parse("2026-06-01T10:00:00Z");
+    const o1 = "1".repeat(32), o2 = "2".repeat(32), o3 = "3".repeat(32);
+    const ev = (seq: number, action: string, actor: string, details: Record<string, unknown> = {}, outcome = "success") => ({ seq, id: `e${seq}`, at: at + seq * 1000, actor, action, objectType: "order", objectId: "o", outcome, policy: null, details });
+    const e = buildEvidence({
+      certificate: { serial: "ab12", profile: "p", issuerId: "i", subject: "CN=x", notBefore: at, notAfter: at + 1e10, status: "revoked", revocationReason: "keyCompromise", requestedBy: "order:o" },
+      order: { id: "o", organisationId: "org", applicantPersonId: "p", workflow: "loa3-card-order", loa: 3, state: "EXPIRED", termsVersion: "2026-01", registerOk: true, registerStatus: "alive", registerSource: "file:/x", registerAt: at,
+        createdAt: at, handedOutAt: at + 9000, identificationsRequired: 2, activationDeadlineDays: 30, purpose: "holder" },
+      identifications: [
+        { kind: "identify", officerId: o1, at: at + 3000, documentType: "passport", documentExpires: at + 1e10, faceCompared: true },
+        { kind: "identify", officerId: o1, at: at + 4000, documentType: "national-id-card", documentExpires: at + 1e10, faceCompared: false },
+        { kind: "hand-out", officerId: o2, at: at + 9000, documentType: "passport", documentExpires: at + 1e10, faceCompared: true },
+      ],
+      actors: [{ action: "identify", personId: o1, humanId: "h1".repeat(16), at: at + 3000 }, { action: "identify", personId: o1, humanId: "h1".repeat(16), at: at + 4000 }, { action: "approve", personId: o3, humanId: "h3".repeat(16), at: at + 5000 }],
+      separation: [["identify", "identify"], ["identify", "approve"]],
+      officers: new Map([[o1, { personId: o1, roles: ["ra-officer"] }]]),
+      events: [ev(1, "order.create", `officer:${o3}`, { register: { status: "alive" } }), ev(2, "order.accept-terms", "applicant", { workflow: "loa3-card-order@1" }), ev(3, "order.identify", `officer:${o1}`, { documentType: "passport" }, "failure"),
+        ev(6, "order.start-production", `officer:${o3}`), ev(7, "order.produce", "operator:ed", { certificate: "ab12", spkiSha256: "ff".repeat(32), keyOrigin: { method: "card-station", cardSerial: "C0FFEE" } }),
+        ev(8, "cert.hold", "system", { cause: "activation" }), ev(9, "card.personalise", "operator:ed", { verified: "certificate read back; on-card signature verified", cardSerial: "C0FFEE" }), ev(10, "cert.revoke", "system:expiry", { reason: "keyCompromise" })],
+    });
+    const parts = [...e.verdicts, ...e.story].flatMap((x) => x.parts);
+    expect(parts.length).to.be.greaterThan(15);
+    for (const p of parts) for (const l of LANGUAGES) {
+      const words = CATS[l]![p.code];
+      expect(words, `${l}: ${p.code}`).to.be.a("string");
+      expect(placeholders(words!).filter((k) => (p.params as Record<string, unknown>)[k] === undefined), `${l} ${p.code}: placeholders without facts`).to.deep.equal([]);
+    }
+    // English detail and clauses agree clause by clause.
+    for (const x of [...e.verdicts, ...e.story]) expect(x.detail.split("; ").length, x.detail).to.be.at.least(x.parts.length);
+  });
+
   it("ok/the terms mail and the activation code name the organisation and what they are for, the order by its short reference; the id only in the link and the API clients' line", () => {
     const orderId = "3e2276f6".repeat(4);
     const ref = orderReference(orderId);

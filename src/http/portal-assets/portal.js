@@ -456,6 +456,44 @@ function evidenceText(s) {
     .replace(REASON_CODES, (r) => t(`reason.${r}`));
 }
 
+/** A person the evidence names (by id) as the reader may see them: name and label, or the label alone. */
+function evidencePerson(x, id) {
+  const p = x.people && x.people[id];
+  return p ? (p.name ? `${p.name} (${p.label})` : p.label) : t("person.unnamed");
+}
+/** The facts of an evidence clause in the reader's words: people by name or label, times local, internal names worded. */
+function evidenceParams(x, params) {
+  const out = {};
+  for (const [k, v] of Object.entries(params || {})) {
+    if (k === "people") out[k] = (v || []).map((id) => evidencePerson(x, id)).join(", ");
+    else if (k === "person") out[k] = evidencePerson(x, v);
+    else if (k === "actor") out[k] = /^(officer|holder):[0-9a-f]{32}$/.test(String(v)) ? evidencePerson(x, String(v).split(":")[1]) : actorWords(v);
+    else if (k === "humans") out[k] = (v || []).map((tag) => {
+      const step = ((x.separation && x.separation.steps) || []).find((st) => st.human === tag);
+      return step ? (step.name ? `${step.name} (${step.label})` : step.label) : t("person.unnamed");
+    }).join(", ");
+    else if (k === "at" || /At$/.test(k)) out[k] = formatTime(v);
+    else if (k === "state") out[k] = stateWords(v);
+    else if (k === "reason") out[k] = t(`reason.${v}`);
+    else if (k === "documentType") out[k] = word("document", v);
+    else if (k === "status") out[k] = word("register-status", v);
+    else if (k === "language") out[k] = word("lang", v);
+    else if (k === "outcome") out[k] = word("outcome", v);
+    else if (k === "workflow") out[k] = workflowWords(String(v).split("@")[0]);
+    else if (k === "a" || k === "b") out[k] = actionLabel(v);
+    else if (/^(sha256|serial|cardSerial|attestationSha256|intermediateSha256)$/.test(k)) out[k] = serialText(v);
+    else out[k] = String(v);
+  }
+  return out;
+}
+/** REQ-31: a verdict's or story step's detail in the reader's language, clause by clause (the English record as printed when a clause is unknown). */
+function evidenceDetail(x, item) {
+  const parts = item.parts || [];
+  if (!parts.length) return item.detail ? evidenceText(item.detail) : "";
+  if (!parts.every((p) => known(p.code))) return evidenceText(item.detail);
+  return parts.map((p) => t(p.code, evidenceParams(x, p.params))).join("; ");
+}
+
 function audit(draw) {
   const out = h("div", { id: "evidence" });
   const ev = form(t("evidence.title"), {},
@@ -466,9 +504,9 @@ function audit(draw) {
     const x = await api("GET", `/audit/evidence/${String(f.get("serial")).replace(/[^0-9A-Fa-f]/g, "").toLowerCase()}`);
     out.replaceChildren(h("h2", { text: t("evidence.result") }), h("p", {}, t("evidence.verdict"), " ", h("span", { class: x.verdict, text: word("result", x.verdict) })),
       table([t("evidence.rule"), t("evidence.requirement"), t("evidence.cps"), t("evidence.result-col"), t("evidence.detail")], x.verdicts.map((v) => h("tr", {},
-        h("td", { text: v.code && known(v.code) ? t(v.code, v.params || {}) : ruleWords(v.rule) }), h("td", { class: "nowrap", text: v.requirement }), h("td", { class: "nowrap", text: v.cps }), h("td", { class: `${v.result} nowrap`, text: word("result", v.result) }), h("td", { text: evidenceText(v.detail) }))), t("evidence.verdicts")),
+        h("td", { text: v.code && known(v.code) ? t(v.code, v.params || {}) : ruleWords(v.rule) }), h("td", { class: "nowrap", text: v.requirement }), h("td", { class: "nowrap", text: v.cps }), h("td", { class: `${v.result} nowrap`, text: word("result", v.result) }), h("td", { text: evidenceDetail(x, v) }))), t("evidence.verdicts")),
       table([t("timeline.when"), t("evidence.step"), t("timeline.who"), t("evidence.detail")], x.story.map((s) => h("tr", {},
-        h("td", {}, when(s.at)), h("td", { text: stepWords(s) }), h("td", { text: s.actorName || s.actorLabel || (/^[a-z]+:/.test(String(s.actor)) ? word("actor", String(s.actor).split(":")[0]) : s.actor) }), h("td", { text: evidenceText(s.detail) }))), t("evidence.story")));
+        h("td", {}, when(s.at)), h("td", { text: stepWords(s) }), h("td", { text: s.actorName || s.actorLabel || (/^[a-z]+:/.test(String(s.actor)) ? word("actor", String(s.actor).split(":")[0]) : s.actor) }), h("td", { text: evidenceDetail(x, s) }))), t("evidence.story")));
   })));
   const rep = form(t("report.title"), {},
     h("h2", { text: t("report.title") }),
