@@ -237,7 +237,7 @@ export const RA_ROUTES: readonly RaRoute[] = [
   {
     method: "get", path: "/card-station/readers", summary: "The PC/SC readers of the card production station attached to this server", auth: "officer", roles: ["ca-operator"],
     handle: async (_c, d) => {
-      if (!d.cardStation) throw new CaError("not-found", "no card production station is attached to this server");
+      if (!d.cardStation) throw new CaError("not-found", "no card production station is attached to this server", undefined, { code: "service.not-here", params: { what: "cardStation" } });
       return d.cardStation.readers();
     },
   },
@@ -245,7 +245,7 @@ export const RA_ROUTES: readonly RaRoute[] = [
     method: "post", path: "/orders/:id/personalise", summary: "Personalise the card in the station's reader for this order (on-card key, certificate, PIN; REQ-12..16)", auth: "officer", roles: ["ca-operator"],
     body: obj({ reader: str(128) }),
     handle: async ({ actor, params, body }, d) => {
-      if (!d.cardStation) throw new CaError("not-found", "no card production station is attached to this server");
+      if (!d.cardStation) throw new CaError("not-found", "no card production station is attached to this server", undefined, { code: "service.not-here", params: { what: "cardStation" } });
       return d.cardStation.personalise(params.id!, actor, body.reader);
     },
   },
