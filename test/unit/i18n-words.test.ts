@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../support/test-ca.js";
 import { LANGUAGES } from "../../src/i18n/languages.js";
@@ -29,6 +30,10 @@ function worded(code: string, params: Record<string, unknown> = {}) {
 }
 
 describe("i18n: situations by code, notifications without ids", () => {
+  it("ok/the pages' modules parse (a module that does not parse leaves its page blank)", () => {
+    for (const f of readdirSync(ASSETS).filter((x) => x.endsWith(".js"))) execFileSync(process.execPath, ["--check", join(ASSETS, f)], { stdio: "pipe" });
+  });
+
   it("ok/every status code the applicant, holder and activation answers carry has words in en, sv and da (the pages match no English sentence)", () => {
     const codes = new Set<string>();
     for (const f of ["ra/applicant-access.ts", "ra/holder-service.ts"])

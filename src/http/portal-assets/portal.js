@@ -438,7 +438,7 @@ const ruleWords = (rule) => {
 };
 const stepWords = (s) => (s.action ? word("audit", s.action) : EVIDENCE_STEPS[s.step] ? word("audit", EVIDENCE_STEPS[s.step]) : /^[a-z-]+(\.[a-z-]+)+$/.test(s.step) ? word("audit", s.step) : s.step);
 /** An actor that is no person of the directory (`system:expiry`, `operator:ed`, `applicant`) by its kind. */
-const actorWords = (actor) => (/^[a-z]+(:|$)/.test(String(actor)) ? word("actor", String(actor).split(":")[0]) : String(actor));
+const actorKindWords = (actor) => (/^[a-z]+(:|$)/.test(String(actor)) ? word("actor", String(actor).split(":")[0]) : String(actor));
 const REASON_CODES = /\b(unspecified|keyCompromise|affiliationChanged|superseded|cessationOfOperation|certificateHold|removeFromCRL)\b/g;
 
 /**
@@ -467,7 +467,7 @@ function evidenceParams(x, params) {
   for (const [k, v] of Object.entries(params || {})) {
     if (k === "people") out[k] = (v || []).map((id) => evidencePerson(x, id)).join(", ");
     else if (k === "person") out[k] = evidencePerson(x, v);
-    else if (k === "actor") out[k] = /^(officer|holder):[0-9a-f]{32}$/.test(String(v)) ? evidencePerson(x, String(v).split(":")[1]) : actorWords(v);
+    else if (k === "actor") out[k] = /^(officer|holder):[0-9a-f]{32}$/.test(String(v)) ? evidencePerson(x, String(v).split(":")[1]) : actorKindWords(v);
     else if (k === "humans") out[k] = (v || []).map((tag) => {
       const step = ((x.separation && x.separation.steps) || []).find((st) => st.human === tag);
       return step ? (step.name ? `${step.name} (${step.label})` : step.label) : t("person.unnamed");
@@ -517,7 +517,7 @@ function audit(draw) {
       " ", t(r.auditTrail.ok ? "report.summary-intact" : "report.summary-broken", { issued: r.issued.total, violations: r.violations.length })),
       // Who did what in the period: officers by name (or label), never their ids; others by their kind.
       r.officerActivity && r.officerActivity.length ? table([t("timeline.who"), t("report.action"), t("evidence.result-col"), t("report.count")], r.officerActivity.map((a) => h("tr", {},
-        h("td", { class: "report-actor", text: a.actorName ? `${a.actorName} (${a.actorLabel})` : a.actorLabel || actorWords(a.actorId || a.actor) }), h("td", { text: word("audit", a.action) }),
+        h("td", { class: "report-actor", text: a.actorName ? `${a.actorName} (${a.actorLabel})` : a.actorLabel || actorKindWords(a.actorId || a.actor) }), h("td", { text: word("audit", a.action) }),
         h("td", { text: word("outcome", a.outcome) }), h("td", { text: String(a.n) }))), t("report.activity")) : null);
   }, (x) => {
     const from = x.querySelector("[name=from]"), to = x.querySelector("[name=to]");
