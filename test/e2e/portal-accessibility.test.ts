@@ -212,6 +212,8 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
         who: "bo", screens: [
           { name: "queue", hash: "#/queue", heading: queue },
           { name: "order", hash: `#/orders/${orders.requested}`, heading: (l) => new RegExp(T(l, "order.title", { name: "" }).trim()) },
+          // An order with its history: two identifications, approval and release (names and labels, no ids, times local).
+          { name: "order#history", hash: `#/orders/${orders.inProduction}`, heading: (l) => new RegExp(T(l, "order.title", { name: "" }).trim()) },
           { name: "identify", hash: `#/orders/${orders.kba}/act/identify`, heading: (l) => new RegExp(`^${T(l, "action.identify")}:`) },
           { name: "reject", hash: `#/orders/${orders.requested}/act/reject`, heading: (l) => new RegExp(`^${T(l, "action.reject")}:`) },
           { name: "new-order", hash: "#/new", heading: (l) => T(l, "new.title") },

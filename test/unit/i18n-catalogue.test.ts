@@ -37,7 +37,7 @@ function thrownCodes(): string[] {
     for (const m of text.matchAll(/policy, "(roles\.[a-z-]+)"/g)) codes.add(m[1]!);
     for (const m of text.matchAll(/second\([^;]*?, "(revocation\.[a-z-]+)"\)/g)) codes.add(m[1]!);
     // A code chosen by a condition (`const code = status === 413 ? "request.too-large" : ...`).
-    for (const m of text.matchAll(/const code = ([^;]+);/g)) for (const q of m[1]!.matchAll(/"([a-z][a-z0-9-]*\.[a-z0-9.-]+)"/g)) codes.add(q[1]!);
+    for (const m of text.matchAll(/const code = ([^;]+);/g)) for (const q of m[1]!.matchAll(/[?:] "([a-z][a-z0-9-]*\.[a-z0-9.-]+)"/g)) codes.add(q[1]!);
   }
   const guards = SRC.find((s) => s.f.endsWith("src/ra/guards.ts"))!.text;
   for (const [name, body] of Object.keys(GUARDS).map((g) => [g, guards.slice(guards.indexOf(`"${g}": {`), guards.indexOf("},\n", guards.indexOf(`"${g}": {`)))] as const)) {

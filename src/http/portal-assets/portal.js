@@ -513,10 +513,12 @@ function audit(draw) {
     field(t("report.from"), h("input", { name: "from", type: "date", required: true })), field(t("report.to"), h("input", { name: "to", type: "date", required: true })), h("button", { type: "submit", text: t("report.submit") }));
   rep.addEventListener("submit", (e) => (e.preventDefault(), submit(rep, async (f) => {
     const r = await api("GET", `/audit/report?from=${f.get("from")}&to=${f.get("to")}`);
+    // The steps people took (each request to the API is in the audit trail too, by its route: not what a person reads here).
+    const activity = (r.officerActivity || []).filter((a) => !/^(api|portal)\./.test(a.action));
     out.replaceChildren(h("p", {}, t("report.period", { from: r.period.from.slice(0, 10), to: r.period.to.slice(0, 10) }), " ", h("span", { class: r.verdict === "conformant" ? "pass" : "fail", text: word("report", r.verdict) }),
       " ", t(r.auditTrail.ok ? "report.summary-intact" : "report.summary-broken", { issued: r.issued.total, violations: r.violations.length })),
       // Who did what in the period: officers by name (or label), never their ids; others by their kind.
-      r.officerActivity && r.officerActivity.length ? table([t("timeline.who"), t("report.action"), t("evidence.result-col"), t("report.count")], r.officerActivity.map((a) => h("tr", {},
+      activity.length ? table([t("timeline.who"), t("report.action"), t("evidence.result-col"), t("report.count")], activity.map((a) => h("tr", {},
         h("td", { class: "report-actor", text: a.actorName ? `${a.actorName} (${a.actorLabel})` : a.actorLabel || actorKindWords(a.actorId || a.actor) }), h("td", { text: word("audit", a.action) }),
         h("td", { text: word("outcome", a.outcome) }), h("td", { text: String(a.n) }))), t("report.activity")) : null);
   }, (x) => {
