@@ -506,7 +506,7 @@ function audit(draw) {
       table([t("evidence.rule"), t("evidence.requirement"), t("evidence.cps"), t("evidence.result-col"), t("evidence.detail")], x.verdicts.map((v) => h("tr", {},
         h("td", { text: v.code && known(v.code) ? t(v.code, v.params || {}) : ruleWords(v.rule) }), h("td", { class: "nowrap", text: v.requirement }), h("td", { class: "nowrap", text: v.cps }), h("td", { class: `${v.result} nowrap`, text: word("result", v.result) }), h("td", { text: evidenceDetail(x, v) }))), t("evidence.verdicts")),
       table([t("timeline.when"), t("evidence.step"), t("timeline.who"), t("evidence.detail")], x.story.map((s) => h("tr", {},
-        h("td", {}, when(s.at)), h("td", { text: stepWords(s) }), h("td", { text: s.actorName || s.actorLabel || (/^[a-z]+:/.test(String(s.actor)) ? word("actor", String(s.actor).split(":")[0]) : s.actor) }), h("td", { text: evidenceDetail(x, s) }))), t("evidence.story")));
+        h("td", {}, when(s.at)), h("td", { text: stepWords(s) }), h("td", { text: s.actorName || s.actorLabel || (s.actorId ? s.actor : actorKindWords(s.actor)) }), h("td", { text: evidenceDetail(x, s) }))), t("evidence.story")));
   })));
   const rep = form(t("report.title"), {},
     h("h2", { text: t("report.title") }),
@@ -514,12 +514,18 @@ function audit(draw) {
   rep.addEventListener("submit", (e) => (e.preventDefault(), submit(rep, async (f) => {
     const r = await api("GET", `/audit/report?from=${f.get("from")}&to=${f.get("to")}`);
     // The steps people took (each request to the API is in the audit trail too, by its route: not what a person reads here).
-    const activity = (r.officerActivity || []).filter((a) => !/^(api|portal)\./.test(a.action));
+    const rows = new Map();
+    for (const a of (r.officerActivity || []).filter((x) => !/^(api|portal)\./.test(x.action))) {
+      const who = a.actorName ? `${a.actorName} (${a.actorLabel})` : a.actorLabel || actorKindWords(a.actorId || a.actor);
+      const key = JSON.stringify([who, a.action, a.outcome]); // several ceremonies or operators read alike: one row
+      rows.set(key, { who, action: a.action, outcome: a.outcome, n: (rows.get(key)?.n ?? 0) + a.n });
+    }
+    const activity = [...rows.values()];
     out.replaceChildren(h("p", {}, t("report.period", { from: r.period.from.slice(0, 10), to: r.period.to.slice(0, 10) }), " ", h("span", { class: r.verdict === "conformant" ? "pass" : "fail", text: word("report", r.verdict) }),
       " ", t(r.auditTrail.ok ? "report.summary-intact" : "report.summary-broken", { issued: r.issued.total, violations: r.violations.length })),
       // Who did what in the period: officers by name (or label), never their ids; others by their kind.
       activity.length ? table([t("timeline.who"), t("report.action"), t("evidence.result-col"), t("report.count")], activity.map((a) => h("tr", {},
-        h("td", { class: "report-actor", text: a.actorName ? `${a.actorName} (${a.actorLabel})` : a.actorLabel || actorKindWords(a.actorId || a.actor) }), h("td", { text: word("audit", a.action) }),
+        h("td", { class: "report-actor", text: a.who }), h("td", { text: word("audit", a.action) }),
         h("td", { text: word("outcome", a.outcome) }), h("td", { text: String(a.n) }))), t("report.activity")) : null);
   }, (x) => {
     const from = x.querySelector("[name=from]"), to = x.querySelector("[name=to]");
