@@ -46,7 +46,7 @@ export const serve: Command = {
       if (abort.signal.aborted) return 0;
       throw e;
     }
-    log.info("serving", { role, url: svc.url, ...(svc.ra ? { ra: svc.ra.url } : {}), cas: [...svc.runtime.authorities.keys()] });
+    log.info("serving", { role, url: svc.url, ...(svc.ra ? { ra: svc.ra.url } : {}), cas: svc.cas });
     if (!abort.signal.aborted && !leaseLost) await new Promise<void>((resolve) => (signalled = resolve));
     // The lease is gone: stop at once (no drain) and exit non-zero so the supervisor restarts us as standby.
     await svc.stop(leaseLost ? 0 : config.drainSeconds * 1000);
