@@ -18,7 +18,7 @@ import { loadRequirementsMatrix } from "../policy/requirements-matrix.js";
 import { loadWorkflows, type Workflow } from "../policy/workflow.js";
 import { verifyTranscriptFile } from "../ceremony/ceremony.js";
 import { CaDirectory } from "../ceremony/ca-directory.js";
-import type { Runtime } from "./runtime.js";
+import type { RaRuntime } from "./runtime.js";
 import { sha256Hex } from "../shared/digest.js";
 import { logger } from "../shared/log.js";
 import { imprintOf, readTimeStampResponse, timeStampRequest, tsaCertificate, verifyTimeStampToken } from "../audit/timestamp-token.js";
@@ -63,7 +63,7 @@ export function checkpointVerifier(caStoreDir: string): (c: Checkpoint) => boole
 }
 
 /** The HSM audit key (REQ-26/27) as a checkpoint signer. */
-export async function auditSigner(rt: Runtime): Promise<CheckpointSigner> {
+export async function auditSigner(rt: RaRuntime): Promise<CheckpointSigner> {
   const names = auditSignerNames(rt.config.caStoreDir);
   const name = rt.config.audit.signer ?? names[0];
   if (!name) throw new CaError("config", `no audit signer in ${rt.config.caStoreDir} (run an audit-signer ceremony, e.g. policies/ceremonies/demo-audit-signer.yaml)`);
@@ -84,7 +84,7 @@ const TSA_TIMEOUT_MS = 15_000;
 const TSA_TOLERANCE_MS = 10 * 60_000;
 
 /** The configured TSA's certificate (checked: sole critical EKU timeStamping), for verifying tokens. */
-export function tsaCertificateOf(rt: Runtime): ReturnType<typeof tsaCertificate> | undefined {
+export function tsaCertificateOf(rt: RaRuntime): ReturnType<typeof tsaCertificate> | undefined {
   const f = rt.config.audit.tsaCertFile;
   if (!f) return undefined;
   try {
@@ -96,7 +96,7 @@ export function tsaCertificateOf(rt: Runtime): ReturnType<typeof tsaCertificate>
 }
 
 /** Asks the TSA (RFC 3161 3.4, HTTP POST) for a token over the checkpoint's bytes. */
-export async function timestampCheckpoint(rt: Runtime, c: Checkpoint): Promise<{ token: string; genTime: number }> {
+export async function timestampCheckpoint(rt: RaRuntime, c: Checkpoint): Promise<{ token: string; genTime: number }> {
   const url = rt.config.audit.tsaUrl;
   if (!url) throw new CaError("config", "no TSA configured (audit.tsaUrl)");
   const { signature: _s, ...unsigned } = c;
@@ -195,7 +195,7 @@ function ceremonies(caStoreDir: string): ConformanceReport["ceremonies"][number]
   });
 }
 
-export function openAuditTrail(rt: Runtime, given?: ReadonlyMap<string, Workflow>): AuditTrail {
+export function openAuditTrail(rt: RaRuntime, given?: ReadonlyMap<string, Workflow>): AuditTrail {
   let workflows = given; // read from policies/ only when evidence first needs them
   const store = new KnexAuditStore(rt.db, rt.readDb);
   // REQ-29: officers' names are sealed at rest; the HSM unwraps the data keys when evidence is first asked for.

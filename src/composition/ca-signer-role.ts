@@ -55,14 +55,18 @@ export function authorityLookup(authorities: ReadonlyMap<string, Authority>): (i
   };
 }
 
+/** REQ-30: a database restored from an older backup signs nothing until the operator reconciles; nor does a fenced writer. */
+export async function signingGate(rec: CaRecords, fence?: () => void): Promise<() => void> {
+  const gap = await restoreGap(new KnexAuditStore(rec.db, rec.readDb), rec.config.audit.checkpointFile);
+  return () => {
+    if (gap) throw new CaError("conflict", gap);
+    fence?.();
+  };
+}
+
 export async function openCaSigner(rec: CaRecords, opts: CaSignerOptions = {}): Promise<CaSigner> {
   const { config, clock, random, store } = rec;
-  // REQ-30: a database restored from an older backup signs nothing until the operator reconciles.
-  const gap = await restoreGap(new KnexAuditStore(rec.db, rec.readDb), config.audit.checkpointFile);
-  const gate = () => {
-    if (gap) throw new CaError("conflict", gap);
-    opts.fence?.();
-  };
+  const gate = await signingGate(rec, opts.fence);
   const issuer = new CertificateIssuer({ profiles: rec.profiles, store, clock, random, gate });
   const crls = new CrlPublisher({ revocations: rec.revocations, certs: store, policy: rec.revocationPolicy, clock, random, gate });
   const ks = opts.keystores ?? openKeystores(config, opts.pins);

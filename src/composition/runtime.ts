@@ -14,6 +14,12 @@ export interface Runtime extends Omit<CaRecords, "close">, Omit<CaSigner, "close
   close(): Promise<void>;
 }
 
+/**
+ * What the RA and its services need of the CA side: records, the issuance pipeline and the
+ * issuing CAs (signing in process or through the CA signer channel); no CRL signing.
+ */
+export type RaRuntime = Omit<Runtime, "crls">;
+
 export { caUrls, pinSourceFor, useEmbeddedSoftHsm } from "./ca-settings.js";
 
 export interface RuntimeOptions extends CaSignerOptions {

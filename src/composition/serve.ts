@@ -20,7 +20,9 @@ import { openDelivery } from "./delivery.js";
 import { openSelfService } from "./self-service.js";
 import { newId } from "../shared/ids.js";
 import type { Clock } from "../shared/clock.js";
-import { runtimeOf, useEmbeddedSoftHsm, type Runtime } from "./runtime.js";
+import { runtimeOf, useEmbeddedSoftHsm, type RaRuntime, type Runtime } from "./runtime.js";
+import { openRaRuntime, signerClient } from "./ra-role.js";
+import { signerChannelComponent } from "./signer-channel.js";
 import { tryWriterLock, type WriterLock } from "../store/writer-lock.js";
 import { CaError } from "../shared/ca-error.js";
 import { logger } from "../shared/log.js";
@@ -38,18 +40,24 @@ const log = logger("serve");
 /**
  * `all`: the CA signer, the RA and the public endpoints in one process (the writer: one per
  * database, elected by the writer lease). `public`: a stateless replica with OCSP, CRL, CA
- * certificates, health and metrics only (no CA key, no issuer).
+ * certificates, health and metrics only (no CA key, no issuer). `ca-signer`: the CA keys, CRL
+ * signing, crash recovery and audit checkpoints, answering the signer channel (mutual TLS) and
+ * nothing public. `ra`: the RA API, portal and delivery; signs through the signer channel.
  */
-export type ServeRole = "all" | "public";
+export type ServeRole = "all" | "public" | "ca-signer" | "ra";
+export const SERVE_ROLES: readonly ServeRole[] = ["all", "public", "ca-signer", "ra"];
 
 /** What any role's process offers. */
 export interface RoleService {
   readonly role: ServeRole;
   /** The CA records and signer when this process holds them (role `all`). */
   readonly runtime?: Runtime;
+  /** The HTTP listener: public endpoints (all, public) or health and metrics only (ca-signer, ra). */
   readonly server: Server;
   readonly url: string;
-  readonly ocsp: OcspResponder;
+  readonly ocsp?: OcspResponder;
+  /** The signer channel (role ca-signer). */
+  readonly signer?: { readonly server: HttpsServer; readonly url: string };
   /** The issuing CAs this process serves. */
   readonly cas: readonly string[];
   /** The RA API (HTTPS, mTLS) when its TLS files are configured. */
@@ -61,6 +69,7 @@ export interface RoleService {
 /** The `all` process: the CA records and signer are there (tests and the demo reach into them). */
 export interface Service extends RoleService {
   readonly runtime: Runtime;
+  readonly ocsp: OcspResponder;
 }
 
 export interface ServiceOptions {
@@ -235,10 +244,10 @@ function auditComponent(store: KnexAuditStore, obs: Observability, config: Confi
 }
 
 /** The public HTTP listener (OCSP on the hot path, CRL, CA certificates, /healthz, /metrics). */
-async function httpComponent(config: Config, pub: PublicRole, obs: Observability, rec: CaRecords) {
-  const app = buildApp({ metrics: obs.metrics, cas: pub.published, crl: pub.crl, health: obs.health });
+async function httpComponent(config: Config, pub: PublicRole | undefined, obs: Observability, rec: CaRecords) {
+  const app = buildApp({ metrics: obs.metrics, cas: pub?.published ?? (() => []), crl: pub?.crl ?? (async () => undefined), health: obs.health });
   const server = await listen(app, config.host, config.port, {
-    ocsp: { service: pub.ocsp, maxBodyBytes: rec.revocationPolicy.ocsp.maxBodyBytes }, metrics: obs.metrics, draining: () => obs.draining,
+    ...(pub ? { ocsp: { service: pub.ocsp, maxBodyBytes: rec.revocationPolicy.ocsp.maxBodyBytes } } : {}), metrics: obs.metrics, draining: () => obs.draining,
   });
   server.keepAliveTimeout = 5000;
   server.headersTimeout = 10000;
@@ -254,7 +263,7 @@ const hostOf = (config: Config) => (config.host === "0.0.0.0" ? "127.0.0.1" : co
  * The RA: engine, API, portal, self-service pages, delivery of the outbox and its sweeps. Needs the
  * RA TLS files; issues and revokes through the runtime's CA port.
  */
-async function raComponent(runtime: Runtime, trail: AuditTrail, obs: Observability, opts: ServiceOptions) {
+async function raComponent(runtime: RaRuntime, trail: AuditTrail, obs: Observability, opts: ServiceOptions) {
   const { config, caDir, authorities } = runtime;
   // The applicant's link (contract: <ra.publicUrl>/applicant/#order=…&token=…); by default the port the RA API listens on.
   let publicUrl = config.ra.publicUrl;
@@ -326,13 +335,15 @@ export async function startService(config: Config, opts?: ServiceOptions & { rea
 export async function startService(config: Config, opts?: ServiceOptions): Promise<RoleService>;
 export async function startService(config: Config, opts: ServiceOptions = {}): Promise<RoleService> {
   const role = opts.role ?? "all";
-  const writer = role === "all";
+  if (!SERVE_ROLES.includes(role)) throw new CaError("invalid-input", `unknown role '${String(role)}' (${SERVE_ROLES.join(", ")})`);
   useEmbeddedSoftHsm(config);
   const life = new Lifecycle();
   const obs = new Observability();
-  const lease = writer ? await life.add(() => leaseComponent(config, opts, obs)) : undefined;
+  // The CA signer (alone or in `all`) is the writer that signs: it holds the lease (REQ-33).
+  const signs = role === "all" || role === "ca-signer";
+  const lease = signs ? await life.add(() => leaseComponent(config, opts, obs)) : undefined;
   const rec = await life.add(async () => {
-    const r = await openCaRecords(config, { readOnly: !writer, ...(opts.clock ? { clock: opts.clock } : {}) });
+    const r = await openCaRecords(config, { readOnly: role === "public", ...(opts.clock ? { clock: opts.clock } : {}) });
     return { name: "ca-records", r, stop: () => r.close() };
   }).then((c) => c.r);
   const keystores = await life.add(() => {
@@ -340,19 +351,40 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     return { name: "keystores", k, stop: () => k.close() };
   }).then((c) => c.k);
   const signer: CaSigner | undefined = lease ? (await life.add(() => signerComponent(rec, keystores, lease.fence, obs, opts))).signer : undefined;
-  const pub = (await life.add(() => publicComponent(rec, keystores, obs, opts))).pub;
+  const pub = role === "all" || role === "public" ? (await life.add(() => publicComponent(rec, keystores, obs, opts))).pub : undefined;
+  if (!pub) obs.check("database", () => pingDatabase(rec.db));
+  let channel: RoleService["signer"];
+  if (role === "ca-signer") {
+    const c = await life.add(() => signerChannelComponent(rec, signer!));
+    channel = { server: c.server, url: c.url };
+  }
   const runtime = signer ? runtimeOf(rec, signer) : undefined;
-  const trail = runtime ? openAuditTrail(runtime) : undefined;
-  const checkpoints = trail !== undefined && auditSignerNames(config.caStoreDir).length > 0;
-  if (trail && !checkpoints) log.warn("audit checkpoints off: no audit signer (run an audit-signer ceremony)", { caStore: config.caStoreDir });
+  let raRuntime: RaRuntime | undefined = runtime;
+  if (role === "ra") {
+    const client = await life.add(() => {
+      const c = signerClient(rec);
+      return { name: "signer-client", c, stop: async () => c.close() };
+    }).then((x) => x.c);
+    // The RA fails closed at start when the signer does not answer or does not hold its CAs.
+    raRuntime = await openRaRuntime(rec, keystores, client);
+    obs.check("ca-signer", async () => {
+      const down = (await client.describe()).filter((c) => !c.keyReady);
+      if (down.length > 0) throw new Error(down.map((c) => `${c.id}: ${c.keyError ?? "key not ready"}`).join("; "));
+    });
+  }
+  // Audit checkpoints are signed by the writer that holds the HSM (the CA signer); every role exports the trail's metrics.
+  const trail = raRuntime ? openAuditTrail(raRuntime) : undefined;
+  const checkpoints = signs && trail !== undefined && auditSignerNames(config.caStoreDir).length > 0;
+  if (signs && !checkpoints) log.warn("audit checkpoints off: no audit signer (run an audit-signer ceremony)", { caStore: config.caStoreDir });
   const http = await life.add(() => httpComponent(config, pub, obs, rec));
   await life.add(() => auditComponent(trail?.store ?? new KnexAuditStore(rec.db, rec.readDb), obs, config, checkpoints ? trail : undefined));
   let raPart: RoleService["ra"];
-  if (runtime && trail && existsSync(config.ra.tlsCert) && existsSync(config.ra.tlsKey) && runtime.authorities.size > 0) {
-    const t = trail;
-    const c = await life.add(() => raComponent(runtime, t, obs, opts));
+  const withRa = role === "all" || role === "ra";
+  if (withRa && raRuntime && trail && existsSync(config.ra.tlsCert) && existsSync(config.ra.tlsKey) && raRuntime.authorities.size > 0) {
+    const [rt, t] = [raRuntime, trail];
+    const c = await life.add(() => raComponent(rt, t, obs, opts));
     raPart = { ra: c.ra, server: c.server, url: c.url };
-  } else if (writer) {
+  } else if (withRa) {
     log.warn("RA API off: no TLS certificate/key", { cert: config.ra.tlsCert, key: config.ra.tlsKey });
   }
   const stop = async (drainMs = 0) => {
@@ -366,7 +398,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     log.info("stopped", { role });
   };
   return {
-    role, ...(runtime ? { runtime } : {}), server: http.server, ocsp: pub.ocsp, url: http.url, cas: [...pub.authorities.keys()],
-    ...(raPart ? { ra: raPart } : {}), stop,
+    role, ...(runtime ? { runtime } : {}), server: http.server, url: http.url, ...(pub ? { ocsp: pub.ocsp } : {}),
+    cas: [...(pub?.authorities ?? raRuntime?.authorities ?? signer?.authorities ?? new Map()).keys()],
+    ...(raPart ? { ra: raPart } : {}), ...(channel ? { signer: channel } : {}), stop,
   };
 }
