@@ -24,8 +24,8 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     req.on("data", (c: Buffer) => {
       size += c.length;
       if (size > SIGNER_MAX_BODY_BYTES) {
-        reject(new CaError("invalid-input", `signer message larger than ${SIGNER_MAX_BODY_BYTES} bytes`));
-        req.destroy();
+        reject(new CaError("invalid-input", `signer message larger than ${SIGNER_MAX_BODY_BYTES} bytes`, { rule: "signer protocol schema" }));
+        chunks.length = 0; // the rest is read and dropped; the refusal is answered
         return;
       }
       chunks.push(c);
