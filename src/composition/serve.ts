@@ -263,7 +263,7 @@ const hostOf = (config: Config) => (config.host === "0.0.0.0" ? "127.0.0.1" : co
  * The RA: engine, API, portal, self-service pages, delivery of the outbox and its sweeps. Needs the
  * RA TLS files; issues and revokes through the runtime's CA port.
  */
-async function raComponent(runtime: RaRuntime, trail: AuditTrail, obs: Observability, opts: ServiceOptions) {
+async function raComponent(runtime: RaRuntime, trail: AuditTrail, obs: Observability, opts: ServiceOptions, withCardStation: boolean) {
   const { config, caDir, authorities } = runtime;
   // The applicant's link (contract: <ra.publicUrl>/applicant/#order=…&token=…); by default the port the RA API listens on.
   let publicUrl = config.ra.publicUrl;
@@ -285,7 +285,8 @@ async function raComponent(runtime: RaRuntime, trail: AuditTrail, obs: Observabi
     resolve: (serial, der) => ra.resolver.resolve(serial, der), names: ra.names, directory: ra.directory, onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk, activation: ra.activation, grants: ra.grants, applicant: self.applicant, holder: self.holder,
     audit: (e) => recordAuditEvent(runtime.db, e), evidence: (serial, reader) => auditReads.evidence(serial, { kind: "actor", actor: reader }), report: (from, to, reader) => auditReads.report(from, to, { kind: "actor", actor: reader }),
     timeline: async (orderId) => (await trail.store.forObject("order", orderId)).map((e) => ({ at: e.at, actor: e.actor, action: e.action, outcome: e.outcome, policy: e.policy })),
-    cardStation: cardStation(runtime, ra), delivery: d,
+    // The PC/SC station in the RA's own process only in `all` (the demo); split, it is its own process (cardpki card ... --officer).
+    ...(withCardStation ? { cardStation: cardStation(runtime, ra) } : {}), delivery: d,
     newId: () => newId(runtime.random), now: () => runtime.clock.now(),
   }, "1", { assetsDir: join(APP_ROOT, "src", "http", "portal-assets"), sessions: new PortalSessions(new KnexPortalSessionStore(runtime.db)) },
   { ownOrigins: config.ra.publicUrlConfigured ? [new URL(config.ra.publicUrl).origin] : [] }); // REQ-22: the RA's own web origin besides the Host it is reached by
@@ -382,7 +383,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const withRa = role === "all" || role === "ra";
   if (withRa && raRuntime && trail && existsSync(config.ra.tlsCert) && existsSync(config.ra.tlsKey) && raRuntime.authorities.size > 0) {
     const [rt, t] = [raRuntime, trail];
-    const c = await life.add(() => raComponent(rt, t, obs, opts));
+    const c = await life.add(() => raComponent(rt, t, obs, opts, role === "all"));
     raPart = { ra: c.ra, server: c.server, url: c.url };
   } else if (withRa) {
     log.warn("RA API off: no TLS certificate/key", { cert: config.ra.tlsCert, key: config.ra.tlsKey });

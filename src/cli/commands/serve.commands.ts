@@ -3,6 +3,11 @@ import { setupDemo } from "../../composition/demo-setup.js";
 import { SERVE_ROLES, startService, type ServeRole } from "../../composition/serve.js";
 import { startDemoDelivery } from "../../composition/demo-delivery.js";
 import type { Command } from "../command.js";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { writeSignerChannelCertificates } from "../../composition/signer-channel-tls.js";
+import { systemClock } from "../../shared/clock.js";
+import { cryptoRandom } from "../../shared/random.js";
 import { CaError } from "../../shared/ca-error.js";
 import { configureLogs, logger } from "../../shared/log.js";
 
@@ -63,6 +68,25 @@ export const setupDemoCmd: Command = {
   options: {},
   async run() {
     await setupDemo(loadConfig(), (l) => console.error(l));
+    return 0;
+  },
+};
+
+export const signerChannelCmd: Command = {
+  name: "signer-channel-certs",
+  summary: "Write the CA signer channel's own small PKI into a folder: channel CA, the signer's server certificate, the RA's client certificate (keys owner-only).",
+  usage: "signer-channel-certs --dir DIR [--host H]...",
+  options: {
+    dir: { type: "string", description: "output folder (refused when it already holds channel files)" },
+    host: { type: "string", multiple: true, description: "the signer's address as the RA reaches it (default 127.0.0.1, localhost, ::1)" },
+  },
+  async run(v) {
+    const dir = v.dir as string | undefined;
+    if (!dir) throw new CaError("invalid-input", "--dir is required");
+    if (existsSync(join(dir, "channel-ca.crt"))) throw new CaError("conflict", `${dir} already holds a signer channel CA; remove it first to make a new one`);
+    const hosts = v.host as string[] | undefined;
+    const files = await writeSignerChannelCertificates(dir, systemClock, cryptoRandom, hosts && hosts.length > 0 ? { hosts } : {});
+    console.log(JSON.stringify(files, null, 2));
     return 0;
   },
 };
