@@ -11,6 +11,7 @@ import { aesGcmSealer } from "./card-sealer.js";
 import { ownerOnlyKey } from "./key-file.js";
 import type { Ra } from "./ra.js";
 import type { RaRuntime } from "./runtime.js";
+import type { StationRuntime } from "./card-station-role.js";
 
 export interface Cards {
   readonly ledger: KnexCardStore;
@@ -59,7 +60,7 @@ export function cardProduction(_rt: RaRuntime, ra: Ra, actor: Actor): CardProduc
   };
 }
 
-export function factoryCredentials(rt: RaRuntime): FactoryCredentials {
+export function factoryCredentials(rt: Pick<StationRuntime, "config">): FactoryCredentials {
   const f = rt.config.card.factory;
   return { pin: f.pin, puk: f.puk, managementKey: fromHex(f.managementKey.toLowerCase()), managementKeyAlgorithm: f.managementKeyAlgorithm };
 }
@@ -70,7 +71,7 @@ export function openCards(rt: RaRuntime, ra: Ra, operator: Actor): Cards {
 }
 
 /** The card writer over a given production port (in process, or the RA API for the standalone station). */
-export function cardsWith(rt: RaRuntime, cipher: Ra["cipher"], production: CardProduction): Cards {
+export function cardsWith(rt: StationRuntime, cipher: Ra["cipher"], production: CardProduction): Cards {
   const ledger = new KnexCardStore(rt.db, rt.readDb, cipher); // REQ-29: letters with PINs sealed at rest
   const sealer = aesGcmSealer(ownerOnlyKey(rt.config.card.kekFile, rt.random, { what: "card key-encryption key", exact: true }), rt.random);
   const { clock, random } = rt;
