@@ -17,12 +17,16 @@ export class Lifecycle {
   private readonly started: Component[] = [];
   private stopping: Promise<void> | undefined;
 
-  /** Starts one component; on failure stops everything started before it and rethrows. */
+  /**
+   * Starts one component; on failure stops it (it may have started a part of itself) and then
+   * everything started before it, and rethrows.
+   */
   async start(c: Component): Promise<void> {
     try {
       await c.start?.();
     } catch (e) {
       log.error("component failed to start", { part: c.name, error: e });
+      await c.stop?.().catch((err: unknown) => log.error("component failed to stop", { part: c.name, error: err }));
       await this.stop();
       throw e;
     }

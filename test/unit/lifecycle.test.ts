@@ -24,14 +24,14 @@ describe("service lifecycle (ordered start, reverse stop)", () => {
     expect(log).to.deep.equal(["start lease", "start records", "start signer", "start http", "stop http", "stop signer", "stop records", "stop lease"]);
   });
 
-  it("fail/a component that fails to start stops those before it and the error reaches the caller", async () => {
+  it("fail/a component that fails to start is stopped, then those before it, and the error reaches the caller", async () => {
     const { log, part } = recorder();
     const life = new Lifecycle();
     await life.start(part("lease"));
     life.own("records", () => void log.push("close records"));
     const err = await life.start(part("signer", true)).then(() => undefined, (e: Error) => e);
     expect(err?.message).to.equal("signer cannot start");
-    expect(log).to.deep.equal(["start lease", "close records", "stop lease"]);
+    expect(log).to.deep.equal(["start lease", "stop signer", "close records", "stop lease"]);
   });
 
   it("fail/a builder that throws stops what was started; a failing stop does not keep the rest running", async () => {
