@@ -36,6 +36,8 @@ describe(`HTTP service (real HTTP on a random port) [${backend}]`, function () {
 
   it("ok/GET /metrics in Prometheus text: OCSP requests and latency, CRL age and next update, certificates, issuance, HSM signatures and errors, unprotected audit entries", async () => {
     await fetch(`${svc.url}/ocsp`, { method: "POST", headers: { "content-type": "application/ocsp-request" }, body: new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x00]) });
+    // One signature with the CA key in this process (health probes sign nothing): a CRL.
+    await svc.runtime.crls.generateFull(svc.runtime.authority("demo-issuing"), "operator:metrics-test");
     const r = await fetch(`${svc.url}/metrics`);
     expect(r.status).to.equal(200);
     expect(r.headers.get("content-type")).to.match(/^text\/plain/);
