@@ -160,3 +160,17 @@ export interface SerialStatus {
   readonly revokedAt: Date | undefined;
   readonly reason: string | undefined;
 }
+
+/** A serial's reservation as recorded before signing (the CA signer checks a TBS against it). */
+export interface ReservationRecord {
+  readonly serial: string;
+  readonly issuerId: string;
+  readonly profileId: string;
+  readonly profileVersion: number;
+  readonly status: CertStatus;
+  readonly tbs: Uint8Array;
+}
+
+export interface ReservationReader {
+  reservation(serial: string): Promise<ReservationRecord | undefined>;
+}

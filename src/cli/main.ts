@@ -3,7 +3,7 @@ import { CaError } from "../shared/ca-error.js";
 import { help, runCommand, type Command, type CommandGroup } from "./command.js";
 import { certCommands } from "./commands/cert.commands.js";
 import { caCommands } from "./commands/ca.commands.js";
-import { serve, setupDemoCmd } from "./commands/serve.commands.js";
+import { serve, setupDemoCmd, signerChannelCmd } from "./commands/serve.commands.js";
 import { ceremonyCommands } from "./commands/ceremony.commands.js";
 import { crlCommands } from "./commands/crl.commands.js";
 import { raCommands } from "./commands/ra.commands.js";
@@ -12,7 +12,7 @@ import { auditCommands } from "./commands/audit.commands.js";
 import { backupCmd, restoreCmd } from "./commands/backup.commands.js";
 import { dataCommands } from "./commands/data.commands.js";
 
-const TOP: readonly (Command | CommandGroup)[] = [serve, setupDemoCmd, certCommands, crlCommands, caCommands, ceremonyCommands, raCommands, cardCommands, auditCommands, dataCommands, backupCmd, restoreCmd];
+const TOP: readonly (Command | CommandGroup)[] = [serve, setupDemoCmd, signerChannelCmd, certCommands, crlCommands, caCommands, ceremonyCommands, raCommands, cardCommands, auditCommands, dataCommands, backupCmd, restoreCmd];
 
 function topHelp(): string {
   const lines = ["usage: cardpki COMMAND [SUBCOMMAND] [options]", "", "commands:"];

@@ -8,7 +8,7 @@ import { recordAuditEvent } from "../store/commit-queue.js";
 import type { Evidence } from "../audit/evidence.js";
 import type { ConformanceReport } from "../audit/report.js";
 import type { AuditTrail } from "./audit.js";
-import type { Runtime } from "./runtime.js";
+import type { RaRuntime } from "./runtime.js";
 import { evidencePersonIds, namedEvidence, namedReport, reportPersonIds } from "./evidence-names.js";
 import { KnexDirectoryStore } from "../store/directory.store.js";
 import { fieldCipher } from "./data-keys.js";
@@ -30,7 +30,7 @@ export interface AuditAccess {
  * the service owner's auditors (and the CA host's operator) see all. Report periods are capped by
  * policies/audit/audit-access.yaml. Every read is audited as personal-data access.
  */
-export function auditAccess(rt: Runtime, trail: AuditTrail, policy: AuditAccessPolicy = loadAuditAccessPolicy(join(rt.config.policyDir, "audit", "audit-access.yaml"))): AuditAccess {
+export function auditAccess(rt: RaRuntime, trail: AuditTrail, policy: AuditAccessPolicy = loadAuditAccessPolicy(join(rt.config.policyDir, "audit", "audit-access.yaml"))): AuditAccess {
   /** The organisation an auditor is limited to; undefined = everything. */
   const scopeOf = (reader: AuditReader, what: string): string | undefined => {
     if (reader.kind === "host") return undefined;

@@ -2,28 +2,23 @@ import { X509Certificate, verify as verifySig } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { CaError } from "../shared/ca-error.js";
-import { newId } from "../shared/ids.js";
 import { parsePkcs11Uri } from "../hsm/pkcs11-uri.js";
 import { checkpointBytes, type Checkpoint, type CheckpointSigner } from "../audit/checkpoint.js";
-import { verifyChain, type VerifyResult } from "../audit/chain-verifier.js";
-import type { ChainedEntry } from "../audit/audit-chain.js";
 import { KnexAuditStore } from "../store/audit.store.js";
 import { recordAuditEvent } from "../store/commit-queue.js";
 import { KnexEvidenceStore } from "../store/evidence.store.js";
 import { fieldCipher } from "./data-keys.js";
-import { buildEvidence, type Evidence } from "../audit/evidence.js";
-import { buildReport, type ConformanceReport } from "../audit/report.js";
+import type { ConformanceReport } from "../audit/report.js";
+import { AuditTrail as AuditTrailCore } from "../audit/audit-trail.js";
 export { reportHtml } from "../audit/report.js";
 import { loadRequirementsMatrix } from "../policy/requirements-matrix.js";
 import { loadWorkflows, type Workflow } from "../policy/workflow.js";
 import { verifyTranscriptFile } from "../ceremony/ceremony.js";
 import { CaDirectory } from "../ceremony/ca-directory.js";
-import type { Runtime } from "./runtime.js";
+import type { RaRuntime } from "./runtime.js";
 import { sha256Hex } from "../shared/digest.js";
-import { logger } from "../shared/log.js";
 import { imprintOf, readTimeStampResponse, timeStampRequest, tsaCertificate, verifyTimeStampToken } from "../audit/timestamp-token.js";
 
-const log = logger("audit");
 
 /** Audit signers in the CA store: `<ca>/audit-signers/<label>/` with cert.pem and key.uri (made by an audit-signer ceremony). */
 export function auditSignerNames(caStoreDir: string): string[] {
@@ -63,7 +58,7 @@ export function checkpointVerifier(caStoreDir: string): (c: Checkpoint) => boole
 }
 
 /** The HSM audit key (REQ-26/27) as a checkpoint signer. */
-export async function auditSigner(rt: Runtime): Promise<CheckpointSigner> {
+export async function auditSigner(rt: RaRuntime): Promise<CheckpointSigner> {
   const names = auditSignerNames(rt.config.caStoreDir);
   const name = rt.config.audit.signer ?? names[0];
   if (!name) throw new CaError("config", `no audit signer in ${rt.config.caStoreDir} (run an audit-signer ceremony, e.g. policies/ceremonies/demo-audit-signer.yaml)`);
@@ -80,11 +75,9 @@ export async function auditSigner(rt: Runtime): Promise<CheckpointSigner> {
 
 /** REQ-27: an RFC 3161 TSA answers within this time, or the checkpoint waits for its token until the next run. */
 const TSA_TIMEOUT_MS = 15_000;
-/** A token's genTime may differ this much from its checkpoint's time (clock skew, the round trip). */
-const TSA_TOLERANCE_MS = 10 * 60_000;
 
 /** The configured TSA's certificate (checked: sole critical EKU timeStamping), for verifying tokens. */
-export function tsaCertificateOf(rt: Runtime): ReturnType<typeof tsaCertificate> | undefined {
+export function tsaCertificateOf(rt: RaRuntime): ReturnType<typeof tsaCertificate> | undefined {
   const f = rt.config.audit.tsaCertFile;
   if (!f) return undefined;
   try {
@@ -96,7 +89,7 @@ export function tsaCertificateOf(rt: Runtime): ReturnType<typeof tsaCertificate>
 }
 
 /** Asks the TSA (RFC 3161 3.4, HTTP POST) for a token over the checkpoint's bytes. */
-export async function timestampCheckpoint(rt: Runtime, c: Checkpoint): Promise<{ token: string; genTime: number }> {
+export async function timestampCheckpoint(rt: RaRuntime, c: Checkpoint): Promise<{ token: string; genTime: number }> {
   const url = rt.config.audit.tsaUrl;
   if (!url) throw new CaError("config", "no TSA configured (audit.tsaUrl)");
   const { signature: _s, ...unsigned } = c;
@@ -156,24 +149,8 @@ function writeExternalCheckpoint(file: string, c: Checkpoint & { crlNumbers?: Re
   renameSync(tmp, file);
 }
 
-export interface AuditTrail {
-  readonly store: KnexAuditStore;
-  /** Signs the chain's head (if it moved) into the database and the external file. */
-  checkpoint(): Promise<Checkpoint | undefined>;
-  verify(): Promise<VerifyResult>;
-  /** REQ-28: removes entries older than the retention period, keeping the chain verifiable. */
-  retention(now: Date, actor: string): Promise<{ count: number; throughSeq: number } | undefined>;
-  /** REQ-31: the story of one certificate and a verdict per policy rule. */
-  evidence(serial: string): Promise<Evidence>;
-  /** The conformance report for a period; `organisationId` scopes certificates, revocations and activity to one organisation. */
-  report(from: Date, to: Date, scope?: { organisationId?: string }): Promise<ConformanceReport>;
-  /** The organisation a certificate was issued for (through its order), if any. */
-  organisationOf(serial: string): Promise<string | undefined>;
-  /** Entries matching a filter (refusals, alarms, one object); the read is audited (REQ-27). */
-  events(filter: Parameters<KnexAuditStore["find"]>[0], actor: string): Promise<ChainedEntry[]>;
-  /** After a restore: record the gap in the chain, raise CRL numbers above those used before, sign a new checkpoint. */
-  reconcile(actor: string): Promise<{ gap: string | undefined; crlNumbers: Record<string, string>; checkpoint?: Checkpoint }>;
-}
+/** The audit trail (audit/audit-trail.ts) over the database's audit store. */
+export type AuditTrail = AuditTrailCore<KnexAuditStore>;
 
 /** Ceremony transcripts in the CA store, each verified (signature and outputs). */
 function ceremonies(caStoreDir: string): ConformanceReport["ceremonies"][number][] {
@@ -195,138 +172,38 @@ function ceremonies(caStoreDir: string): ConformanceReport["ceremonies"][number]
   });
 }
 
-export function openAuditTrail(rt: Runtime, given?: ReadonlyMap<string, Workflow>): AuditTrail {
+/** Wires the audit trail: the database's stores, the HSM audit key, the checkpoint file, the TSA, the policies. */
+export function openAuditTrail(rt: RaRuntime, given?: ReadonlyMap<string, Workflow>): AuditTrail {
   let workflows = given; // read from policies/ only when evidence first needs them
-  const store = new KnexAuditStore(rt.db, rt.readDb);
   // REQ-29: officers' names are sealed at rest; the HSM unwraps the data keys when evidence is first asked for.
   let opened: KnexEvidenceStore | undefined;
-  const evidenceStore = async () => (opened ??= new KnexEvidenceStore(rt.readDb, await fieldCipher(rt)));
-  const evidence = async (serial: string): Promise<Evidence> => {
-    const r = await (await evidenceStore()).forCertificate(serial.toLowerCase());
-    if (!r) throw new CaError("not-found", `no certificate with serial ${serial}`);
-    workflows ??= loadWorkflows(join(rt.config.policyDir, "workflows"));
-    const w = r.order ? workflows.get(r.order.workflowId) : undefined;
-    const { workflowId, workflowVersion, ...order } = r.order ?? ({} as NonNullable<typeof r.order>);
-    return buildEvidence({
-      certificate: r.certificate, identifications: r.identifications, officers: r.officers, events: r.events, ...(r.card ? { card: r.card } : {}),
-      actors: r.actors, ...(w ? { separation: w.separation } : {}),
-      ...(r.order ? { order: { ...order, workflow: `${workflowId}@${workflowVersion}`, loa: w?.loa ?? 0, identificationsRequired: w?.identifications ?? 0, activationDeadlineDays: w?.activationDeadlineDays ?? 0 } } : {}),
-    });
-  };
   const file = rt.config.audit.checkpointFile;
-  let signer: Promise<CheckpointSigner> | undefined;
-  /** REQ-27: the TSA's token for a checkpoint just signed; a TSA that does not answer leaves it for the next run (logged). */
-  const stamp = async (c: Checkpoint) => {
-    if (!rt.config.audit.tsaUrl) return undefined;
-    try {
-      const t = await timestampCheckpoint(rt, c);
-      await store.addTimestamp({ seq: c.seq, token: t.token, genTime: t.genTime, tsa: rt.config.audit.tsaUrl, checkpointAt: c.at });
-      return t;
-    } catch (e) {
-      log.warn("audit checkpoint not timestamped; retried on the next checkpoint run", { seq: c.seq, error: e as Error });
-      return undefined;
-    }
-  };
-  const sign = async (head: { seq: number; entryHash: string; entries: number }): Promise<Checkpoint> => {
-    signer ??= auditSigner(rt);
-    const s = await signer;
-    const unsigned = { seq: head.seq, entryHash: head.entryHash, entries: head.entries, at: rt.clock.now().getTime(), signer: s.name, signerSpkiSha256: s.spkiSha256 };
-    return { ...unsigned, signature: Buffer.from(await s.sign(checkpointBytes(unsigned))).toString("base64") };
-  };
-  return {
+  const store = new KnexAuditStore(rt.db, rt.readDb);
+  const tsaUrl = rt.config.audit.tsaUrl;
+  return new AuditTrailCore({
     store,
-    async checkpoint() {
-      const head = await store.head();
-      if (!head) return undefined;
-      const latest = await store.latestCheckpoint();
-      if (latest && latest.seq === head.seq) {
-        if (rt.config.audit.tsaUrl && !(await store.timestamps()).has(latest.seq)) {
-          // Its token could not be had when it was signed: sign it again now and ask again, so the token's time is the checkpoint's.
-          const again = await sign(head);
-          await store.replaceCheckpoint(again);
-          const t = await stamp(again);
-          writeExternalCheckpoint(file, { ...again, crlNumbers: await rt.revocations.crlNumbers(), ...(t ? { timestamp: t } : {}) });
-          return again;
-        }
-        if (readExternalCheckpoint(file)?.seq !== latest.seq) writeExternalCheckpoint(file, { ...latest, crlNumbers: await rt.revocations.crlNumbers() });
-        return latest;
-      }
-      const c = await sign(head);
-      await store.addCheckpoint(c);
-      const t = await stamp(c);
-      writeExternalCheckpoint(file, { ...c, crlNumbers: await rt.revocations.crlNumbers(), ...(t ? { timestamp: t } : {}) });
-      return c;
-    },
-    async verify() {
-      // REQ-27: with a TSA certificate configured, every checkpoint's token is checked against it and the checkpoint's bytes.
-      const tsa = tsaCertificateOf(rt);
-      const stamps = tsa ? await store.timestamps() : undefined;
-      const verifyTimestamp = tsa && stamps ? async (c: Checkpoint) => {
-        const t = stamps.get(c.seq);
-        if (!t) return { has: false };
-        const { signature: _s, ...unsigned } = c;
-        const r = await verifyTimeStampToken(new Uint8Array(Buffer.from(t.token, "base64")), checkpointBytes(unsigned), tsa);
-        if (!r.ok) return { has: true, problem: `timestamp mismatch: ${r.reason}` };
-        if (Math.abs(r.info.genTime.getTime() - c.at) > TSA_TOLERANCE_MS)
-          return { has: true, problem: `timestamp mismatch: the TSA stamped it at ${r.info.genTime.toISOString()}, not at the checkpoint's time: the checkpoint was made again later` };
-        return { has: true };
-      } : undefined;
-      return verifyChain({
-        pages: store.pages(), checkpoints: await store.checkpoints(), verifySignature: checkpointVerifier(rt.config.caStoreDir), ...(verifyTimestamp ? { verifyTimestamp } : {}),
-        ...(await store.anchor().then((a) => (a ? { anchor: a } : {}))),
-        ...(() => {
-          const ext = readExternalCheckpoint(file);
-          return ext ? { external: ext } : {};
-        })(),
-      });
-    },
-    evidence,
-    async events(filter, actor) {
-      const found = await store.find(filter);
-      await recordAuditEvent(rt.db, { id: newId(rt.random), at: rt.clock.now(), actor, action: "audit.events.read", objectType: "audit", objectId: "events", outcome: "success", details: { filter, entries: found.length } });
-      return found;
-    },
-    async reconcile(actor) {
-      const gap = await restoreGap(store, file);
-      const ext = readExternalCheckpoint(file) as (Checkpoint & { crlNumbers?: Record<string, string> }) | undefined;
-      const crlNumbers = ext?.crlNumbers ?? {};
-      await rt.revocations.raiseCrlNumbers(crlNumbers);
-      const head = await store.head();
-      await recordAuditEvent(rt.db, {
-        id: newId(rt.random), at: rt.clock.now(), actor, action: "audit.reconcile", objectType: "audit", objectId: String(head?.seq ?? 0), outcome: "success",
-        details: { gap: gap ?? "none", externalCheckpoint: ext ? { seq: ext.seq, at: new Date(ext.at).toISOString() } : null, databaseHead: head?.seq ?? 0, crlNumbersRaisedTo: crlNumbers },
-      });
-      const checkpoint = await this.checkpoint();
-      return { gap, crlNumbers, ...(checkpoint ? { checkpoint } : {}) };
-    },
-    async organisationOf(serial) {
-      return (await evidenceStore()).organisationOf(serial.toLowerCase());
-    },
-    async report(from, to, scope = {}) {
-      const records = await evidenceStore();
-      const org = scope.organisationId;
-      const issued = await records.issuedBetween(from.getTime(), to.getTime(), org);
-      // One certificate's evidence at a time; only what the report counts is kept (constant memory per certificate).
-      const all: Evidence[] = [];
-      for (const c of issued) {
-        const e = await evidence(c.serial);
-        all.push({ certificate: e.certificate, ...(e.order ? { order: e.order } : {}), ...(e.separation ? { separation: e.separation } : {}), story: [], verdicts: e.verdicts.filter((v) => v.result === "fail"), verdict: e.verdict });
-      }
-      return buildReport({
-        from, to, generatedAt: rt.clock.now(), chain: await this.verify(), evidence: all,
-        revocations: await records.revocationsBetween(from.getTime(), to.getTime(), org), activity: await records.activityBetween(from.getTime(), to.getTime(), org),
-        crls: await records.crlsBetween(from.getTime(), to.getTime()), ceremonies: ceremonies(rt.config.caStoreDir),
-        matrix: loadRequirementsMatrix(join(rt.config.policyDir, "requirements-matrix.yaml")),
-        workflows: [...(workflows ??= loadWorkflows(join(rt.config.policyDir, "workflows"))).values()].map((w) => ({ workflow: `${w.id}@${w.version}`, loa: w.loa, separation: w.separation })),
-      });
-    },
-    async retention(now, actor) {
-      const before = new Date(now);
-      before.setUTCFullYear(before.getUTCFullYear() - rt.config.audit.retentionYears);
-      return store.removeBefore(before.getTime(), ({ count, throughSeq }) => ({
-        id: newId(rt.random), at: rt.clock.now(), actor, action: "audit.retention", objectType: "audit", objectId: String(throughSeq), outcome: "success",
-        details: { removed: count, throughSeq, olderThan: before.toISOString(), retentionYears: rt.config.audit.retentionYears },
-      }));
-    },
-  };
+    evidence: async () => (opened ??= new KnexEvidenceStore(rt.readDb, await fieldCipher(rt))),
+    workflows: () => (workflows ??= loadWorkflows(join(rt.config.policyDir, "workflows"))),
+    signer: () => auditSigner(rt),
+    verifySignature: checkpointVerifier(rt.config.caStoreDir),
+    external: { read: () => readExternalCheckpoint(file), write: (c) => writeExternalCheckpoint(file, c) },
+    ...(tsaUrl ? { tsa: { url: tsaUrl, stamp: (c: Checkpoint) => timestampCheckpoint(rt, c) } } : {}),
+    ...(rt.config.audit.tsaCertFile ? {
+      tokenVerifier: () => {
+        const cert = tsaCertificateOf(rt)!; // read (and checked) when a verification starts
+        return async (token: Uint8Array, data: Uint8Array) => {
+          const r = await verifyTimeStampToken(token, data, cert);
+          return r.ok ? { ok: true as const, genTime: r.info.genTime } : r;
+        };
+      },
+    } : {}),
+    crlNumbers: () => rt.revocations.crlNumbers(),
+    raiseCrlNumbers: (n) => rt.revocations.raiseCrlNumbers(n),
+    restoreGap: () => restoreGap(store, file),
+    record: (e) => recordAuditEvent(rt.db, e),
+    ceremonies: () => ceremonies(rt.config.caStoreDir),
+    matrix: () => loadRequirementsMatrix(join(rt.config.policyDir, "requirements-matrix.yaml")),
+    retentionYears: rt.config.audit.retentionYears,
+    clock: rt.clock, random: rt.random,
+  });
 }

@@ -10,7 +10,8 @@ import type { Actor } from "../ra/order.js";
 import { aesGcmSealer } from "./card-sealer.js";
 import { ownerOnlyKey } from "./key-file.js";
 import type { Ra } from "./ra.js";
-import type { Runtime } from "./runtime.js";
+import type { RaRuntime } from "./runtime.js";
+import type { StationRuntime } from "./card-station-role.js";
 
 export interface Cards {
   readonly ledger: KnexCardStore;
@@ -29,7 +30,7 @@ export interface Cards {
  * the RA server's station, resolved from their client certificate): never a name typed on a
  * command line. The standalone station goes through the RA API instead (ra-api-card-production.ts).
  */
-export function cardProduction(_rt: Runtime, ra: Ra, actor: Actor): CardProduction {
+export function cardProduction(_rt: RaRuntime, ra: Ra, actor: Actor): CardProduction {
   if (actor.kind !== "officer" || !actor.personId || !actor.credentialSerial && !actor.organisationId)
     throw new CaError("unauthorized", "the card station acts only as an authenticated officer (REQ-22)", undefined, { code: "card.station-officer-needed" });
   return {
@@ -59,18 +60,18 @@ export function cardProduction(_rt: Runtime, ra: Ra, actor: Actor): CardProducti
   };
 }
 
-export function factoryCredentials(rt: Runtime): FactoryCredentials {
+export function factoryCredentials(rt: Pick<StationRuntime, "config">): FactoryCredentials {
   const f = rt.config.card.factory;
   return { pin: f.pin, puk: f.puk, managementKey: fromHex(f.managementKey.toLowerCase()), managementKeyAlgorithm: f.managementKeyAlgorithm };
 }
 
 /** Wires the card writer: ledger on the runtime's database, secrets sealed under the card KEK, production through the RA. */
-export function openCards(rt: Runtime, ra: Ra, operator: Actor): Cards {
+export function openCards(rt: RaRuntime, ra: Ra, operator: Actor): Cards {
   return cardsWith(rt, ra.cipher, cardProduction(rt, ra, operator));
 }
 
 /** The card writer over a given production port (in process, or the RA API for the standalone station). */
-export function cardsWith(rt: Runtime, cipher: Ra["cipher"], production: CardProduction): Cards {
+export function cardsWith(rt: StationRuntime, cipher: Ra["cipher"], production: CardProduction): Cards {
   const ledger = new KnexCardStore(rt.db, rt.readDb, cipher); // REQ-29: letters with PINs sealed at rest
   const sealer = aesGcmSealer(ownerOnlyKey(rt.config.card.kekFile, rt.random, { what: "card key-encryption key", exact: true }), rt.random);
   const { clock, random } = rt;
@@ -106,7 +107,7 @@ export async function listReaders(): Promise<{ name: string; cardPresent: boolea
 }
 
 /** The card production station attached to the RA server: readers, and personalisation by the signed-in ca-operator (the RA's guards apply to them). */
-export function cardStation(rt: Runtime, ra: Ra): { readers(): Promise<unknown>; personalise(orderId: string, actor: Actor, reader?: string): Promise<unknown> } {
+export function cardStation(rt: RaRuntime, ra: Ra): { readers(): Promise<unknown>; personalise(orderId: string, actor: Actor, reader?: string): Promise<unknown> } {
   let busy = false;
   return {
     readers: listReaders,

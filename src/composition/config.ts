@@ -76,6 +76,20 @@ export interface Config {
   };
   /** REQ-15: the outbox delivery worker and its channels; a channel without settings is off (its messages wait). */
   readonly delivery: DeliveryConfig;
+  /** The CA signer channel (mutual TLS): `serve --role ca-signer` listens on it, `serve --role ra` calls it. */
+  readonly signer: {
+    readonly host: string;
+    readonly port: number;
+    /** Where the RA role finds the signer. */
+    readonly url: string;
+    /** The channel CA: both ends accept only certificates from it. */
+    readonly ca: string;
+    readonly tlsCert: string;
+    readonly tlsKey: string;
+    /** The RA role's client certificate on the channel. */
+    readonly clientCert: string;
+    readonly clientKey: string;
+  };
   readonly audit: {
     /** The audit checkpoint signer in the CA store, `<ca>/<label>` (default: the first audit-signer found). */
     readonly signer?: string;
@@ -168,6 +182,11 @@ const FILE_SCHEMA = {
       },
     },
     backup: { type: "object", additionalProperties: false, properties: { keyFile: { type: "string" } } },
+    signer: {
+      type: "object", additionalProperties: false,
+      properties: { host: { type: "string" }, port: { type: "integer", minimum: 0, maximum: 65535 }, url: { type: "string", pattern: "^https://[^\\s/]+$" }, ca: { type: "string" },
+        tlsCert: { type: "string" }, tlsKey: { type: "string" }, clientCert: { type: "string" }, clientKey: { type: "string" } },
+    },
     dataEncryption: { type: "object", additionalProperties: false, properties: { wrappingKey: { type: "string", pattern: "^pkcs11:[^\\s]+$" } } },
     audit: {
       type: "object", additionalProperties: false,
@@ -304,6 +323,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
       applicantSessionMinutes: positive("CARDPKI_APPLICANT_SESSION_MINUTES", env.CARDPKI_APPLICANT_SESSION_MINUTES ?? f.ra?.applicantSessionMinutes ?? 30, 240),
     },
     delivery: deliveryConfig(env, f.delivery ?? {}, cwd),
+    signer: signerChannel(env, f.signer ?? {}, cwd, join(dataDir, "signer-channel")),
     audit: {
       ...((env.CARDPKI_AUDIT_SIGNER ?? f.audit?.signer) ? { signer: (env.CARDPKI_AUDIT_SIGNER ?? f.audit?.signer) as string } : {}),
       checkpointFile: resolve(cwd, env.CARDPKI_AUDIT_CHECKPOINT_FILE ?? f.audit?.checkpointFile ?? join(dataDir, "audit", "checkpoint.json")),
@@ -323,6 +343,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
       // SP 800-73-4 leaves the initial values to the issuer; these are the common PIV token defaults.
       factory: f.card?.factory ?? { pin: "123456", puk: "12345678", managementKey: "010203040506070801020304050607080102030405060708", managementKeyAlgorithm: "3DES" },
     },
+  };
+}
+
+function signerChannel(env: NodeJS.ProcessEnv, f: Record<string, any>, cwd: string, dir: string): Config["signer"] {
+  const port = Number(env.CARDPKI_SIGNER_PORT ?? f.port ?? 8444);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CaError("config", `CARDPKI_SIGNER_PORT must be a port number (got '${env.CARDPKI_SIGNER_PORT ?? f.port}')`);
+  const host = env.CARDPKI_SIGNER_HOST ?? f.host ?? "127.0.0.1";
+  const url = (env.CARDPKI_SIGNER_URL ?? f.url ?? `https://127.0.0.1:${port}`).replace(/\/$/, "");
+  if (!/^https:\/\/[^\s/]+$/.test(url)) throw new CaError("config", `CARDPKI_SIGNER_URL must be https://host:port (got '${url}')`);
+  const file = (name: string, v: string | undefined, dflt: string) => resolve(cwd, env[name] ?? v ?? join(dir, dflt));
+  return {
+    host, port, url,
+    ca: file("CARDPKI_SIGNER_CA", f.ca, "channel-ca.crt"),
+    tlsCert: file("CARDPKI_SIGNER_TLS_CERT", f.tlsCert, "signer.crt"), tlsKey: file("CARDPKI_SIGNER_TLS_KEY", f.tlsKey, "signer.key"),
+    clientCert: file("CARDPKI_SIGNER_CLIENT_CERT", f.clientCert, "ra-client.crt"), clientKey: file("CARDPKI_SIGNER_CLIENT_KEY", f.clientKey, "ra-client.key"),
   };
 }
 

@@ -8,7 +8,7 @@ import { FieldCipher, type DataKey } from "../store/field-cipher.js";
 import { KnexDataKeyStore, type WrappedDataKey } from "../store/data-key.store.js";
 import { KnexPersonalDataStore, type SealReport } from "../store/personal-data.store.js";
 import { isUniqueViolation } from "../store/database.js";
-import type { Runtime } from "./runtime.js";
+import type { StationRuntime } from "./card-station-role.js";
 
 /**
  * REQ-29, personal data at rest: envelope encryption.
@@ -33,7 +33,7 @@ export function dataKeyNames(caStoreDir: string): { name: string; uri: string }[
 }
 
 /** The URI of the wrapping key new data keys go under: configured, or the one in the CA store. */
-export function wrappingKeyUri(rt: Runtime): string {
+export function wrappingKeyUri(rt: StationRuntime): string {
   if (rt.config.dataEncryption.wrappingKey) return rt.config.dataEncryption.wrappingKey;
   const found = dataKeyNames(rt.config.caStoreDir);
   if (found.length === 1) return found[0]!.uri;
@@ -42,7 +42,7 @@ export function wrappingKeyUri(rt: Runtime): string {
   throw new CaError("config", `several data-key wrapping keys in ${rt.config.caStoreDir} (${found.map((f) => f.name).join(", ")}): name one in dataEncryption.wrappingKey / CARDPKI_DATA_WRAPPING_KEY`);
 }
 
-async function hsmKey(rt: Runtime, uri: string): Promise<Pkcs11AesKey> {
+async function hsmKey(rt: StationRuntime, uri: string): Promise<Pkcs11AesKey> {
   const u = parsePkcs11Uri(uri);
   return (await rt.keystore(u.token)).aesKeyFor(u);
 }
@@ -50,7 +50,7 @@ async function hsmKey(rt: Runtime, uri: string): Promise<Pkcs11AesKey> {
 const wrapAad = (id: string) => Buffer.from(`cardpki-data-key|v1|${id}`, "utf8");
 
 /** Unwraps one stored data key in the HSM; a wrong or missing HSM key is refused clearly. */
-async function unwrap(rt: Runtime, k: WrappedDataKey): Promise<DataKey> {
+async function unwrap(rt: StationRuntime, k: WrappedDataKey): Promise<DataKey> {
   if (k.algorithm !== "AES-256-GCM") throw new CaError("config", `data key ${k.id} is wrapped with unknown algorithm ${k.algorithm}`);
   const raw = Buffer.from(k.wrapped, "base64url");
   let key: Uint8Array;
@@ -65,7 +65,7 @@ async function unwrap(rt: Runtime, k: WrappedDataKey): Promise<DataKey> {
 }
 
 /** Makes a new data key: 32 random bytes, wrapped in the HSM, stored with its audit event. Ids are dk1, dk2...: two processes racing make one. */
-async function createDataKey(rt: Runtime, store: KnexDataKeyStore, existing: readonly WrappedDataKey[], actor: string, reason: string): Promise<WrappedDataKey> {
+async function createDataKey(rt: StationRuntime, store: KnexDataKeyStore, existing: readonly WrappedDataKey[], actor: string, reason: string): Promise<WrappedDataKey> {
   const uri = wrappingKeyUri(rt);
   const n = existing.reduce((m, k) => Math.max(m, Number(/^dk(\d+)$/.exec(k.id)?.[1] ?? 0)), 0) + 1;
   const id = `dk${n}`;
@@ -85,7 +85,7 @@ async function createDataKey(rt: Runtime, store: KnexDataKeyStore, existing: rea
   return wrapped;
 }
 
-async function loadCipher(rt: Runtime): Promise<FieldCipher> {
+async function loadCipher(rt: StationRuntime): Promise<FieldCipher> {
   const store = new KnexDataKeyStore(rt.db);
   let wrapped = await store.list();
   if (wrapped.length === 0) {
@@ -105,14 +105,14 @@ async function loadCipher(rt: Runtime): Promise<FieldCipher> {
   return new FieldCipher(keys, wrapped[wrapped.length - 1]!.id, rt.random, loadMissing);
 }
 
-const ciphers = new WeakMap<Runtime, Promise<FieldCipher>>();
+const ciphers = new WeakMap<StationRuntime, Promise<FieldCipher>>();
 
 /**
  * The runtime's field cipher: the data keys unwrapped by the HSM once per process (the HSM is
  * never asked per field). Refuses with a config or hsm-unavailable error when the wrapping key is
  * missing or is not the one the stored data keys were wrapped with.
  */
-export function fieldCipher(rt: Runtime): Promise<FieldCipher> {
+export function fieldCipher(rt: StationRuntime): Promise<FieldCipher> {
   let c = ciphers.get(rt);
   if (!c) {
     c = loadCipher(rt);
@@ -123,7 +123,7 @@ export function fieldCipher(rt: Runtime): Promise<FieldCipher> {
 }
 
 /** `cardpki data rotate-key`: a new data key becomes the current one (restart running services so they write under it). */
-export async function rotateDataKey(rt: Runtime, actor: string): Promise<{ id: string; wrappingKey: string }> {
+export async function rotateDataKey(rt: StationRuntime, actor: string): Promise<{ id: string; wrappingKey: string }> {
   await fieldCipher(rt); // the existing keys must open before another is added
   const store = new KnexDataKeyStore(rt.db);
   const k = await createDataKey(rt, store, await store.list(), actor, "rotation");
@@ -132,7 +132,7 @@ export async function rotateDataKey(rt: Runtime, actor: string): Promise<{ id: s
 }
 
 /** `cardpki data encrypt-existing`: seals cleartext rows and values under older data keys, audited per batch. */
-export async function sealExistingPersonalData(rt: Runtime, actor: string): Promise<SealReport[]> {
+export async function sealExistingPersonalData(rt: StationRuntime, actor: string): Promise<SealReport[]> {
   const cipher = await fieldCipher(rt);
   return new KnexPersonalDataStore(rt.db, cipher).sealExisting((table, ids) => ({
     id: newId(rt.random), at: rt.clock.now(), actor, action: "data.encrypt-existing", objectType: "table", objectId: table, outcome: "success",
@@ -141,7 +141,7 @@ export async function sealExistingPersonalData(rt: Runtime, actor: string): Prom
 }
 
 /** `cardpki data status`: data keys and how many rows are still in clear or under an older key. */
-export async function personalDataStatus(rt: Runtime): Promise<{ currentKey: string; keys: { id: string; wrappingKey: string; createdAt: string }[]; tables: Awaited<ReturnType<KnexPersonalDataStore["unsealedCounts"]>> }> {
+export async function personalDataStatus(rt: StationRuntime): Promise<{ currentKey: string; keys: { id: string; wrappingKey: string; createdAt: string }[]; tables: Awaited<ReturnType<KnexPersonalDataStore["unsealedCounts"]>> }> {
   const cipher = await fieldCipher(rt);
   const keys = (await new KnexDataKeyStore(rt.db).list()).map((k) => ({ id: k.id, wrappingKey: k.wrappingKey, createdAt: k.createdAt.toISOString() }));
   return { currentKey: cipher.currentKeyId, keys, tables: await new KnexPersonalDataStore(rt.db, cipher).unsealedCounts() };

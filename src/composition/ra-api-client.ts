@@ -59,7 +59,7 @@ export function raApiClient(opts: { url: string; cert: Buffer; key: Buffer; ca?:
  * audits it like any officer's call; never a name typed on the command line. The certificate's
  * DER comes with the RA's answer (on hold until activation).
  */
-export function raApiCardProduction(client: RaApiClient, _rt: Runtime, workflows: ReadonlyMap<string, Workflow>): CardProduction {
+export function raApiCardProduction(client: RaApiClient, _rt: Pick<Runtime, "config">, workflows: ReadonlyMap<string, Workflow>): CardProduction {
   return {
     async order(orderId): Promise<ProductionOrder> {
       const o = await client.call("GET", `/orders/${orderId}`);
@@ -110,12 +110,12 @@ const readArg = (f: string, what: string) => {
  * command line or card.officerCert/officerKey; the RA resolves it like any caller's (an unknown,
  * revoked or foreign certificate is refused there) and checks roles, scope and the workflow's guards.
  */
-export async function stationProduction(rt: Runtime, opts: { cert?: string; key?: string; raUrl?: string; raCa?: string }): Promise<CardProduction> {
+export async function stationProduction(rt: Pick<Runtime, "config">, opts: { cert?: string; key?: string; raUrl?: string; raCa?: string }): Promise<CardProduction> {
   return raApiCardProduction(await stationClient(rt, opts), rt, loadWorkflows(join(rt.config.policyDir, "workflows")));
 }
 
 /** The card station's RA API client as its officer (REQ-22), checked to be an officer's certificate. */
-export async function stationClient(rt: Runtime, opts: { cert?: string; key?: string; raUrl?: string; raCa?: string }): Promise<RaApiClient> {
+export async function stationClient(rt: Pick<Runtime, "config">, opts: { cert?: string; key?: string; raUrl?: string; raCa?: string }): Promise<RaApiClient> {
   const c = rt.config;
   const certFile = opts.cert ?? c.card.officerCert;
   const keyFile = opts.key ?? c.card.officerKey;

@@ -27,7 +27,7 @@ import { fieldCipher } from "./data-keys.js";
 import { cardCertificates } from "./card-certificates.js";
 import { ownerOnlyKey } from "./key-file.js";
 import { fileDocumentRegister, fileRegister } from "./file-register.js";
-import type { Runtime } from "./runtime.js";
+import type { RaRuntime } from "./runtime.js";
 import { KnexCardStore } from "../store/card.store.js";
 import type { KeyOriginDeps } from "../ra/key-origin.js";
 import { keyOriginDeps } from "./key-attestation.js";
@@ -61,12 +61,12 @@ export interface Ra {
 }
 
 /** REQ-28: the keyed-hash key; made (32 random bytes, owner-only) on first use. */
-export function hashKey(rt: Runtime): Uint8Array {
+export function hashKey(rt: RaRuntime): Uint8Array {
   return ownerOnlyKey(rt.config.ra.hashKeyFile, rt.random, { what: "keyed-hash key", exact: false });
 }
 
 /** Wires the RA over the runtime's database and CA (the only place that picks the RA's backends). */
-export async function openRa(rt: Runtime, opts: { register?: PopulationRegister; documents?: DocumentRegister; certs?: CardCertificates; publicUrl?: () => string; keyOrigins?: KeyOriginDeps } = {}): Promise<Ra> {
+export async function openRa(rt: RaRuntime, opts: { register?: PopulationRegister; documents?: DocumentRegister; certs?: CardCertificates; publicUrl?: () => string; keyOrigins?: KeyOriginDeps } = {}): Promise<Ra> {
   const workflows = loadWorkflows(join(rt.config.policyDir, "workflows"));
   for (const w of workflows.values()) for (const p of w.profiles) if (!rt.profiles.has(p)) throw new CaError("config", `workflow ${w.id} names profile '${p}', which is not loaded`);
   // REQ-29: people's names and emails and the outbox are sealed at rest; no RA without the data keys.

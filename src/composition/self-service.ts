@@ -8,7 +8,7 @@ import { KnexApplicantAccessStore } from "../store/applicant-access.store.js";
 import { KnexCardStore } from "../store/card.store.js";
 import { cardsWith } from "./cards.js";
 import type { Ra } from "./ra.js";
-import type { Runtime } from "./runtime.js";
+import type { RaRuntime } from "./runtime.js";
 
 export interface SelfService {
   readonly applicant: ApplicantAccess;
@@ -21,7 +21,7 @@ export interface SelfService {
  * configuration) and the holder's cards, with loss reports reaching the card ledger.
  * `clock` and `policy` let a test judge expiry and rate limits without waiting.
  */
-export function openSelfService(rt: Runtime, ra: Ra, opts: { clock?: Clock; policy?: Partial<ApplicantPolicy> } = {}): SelfService {
+export function openSelfService(rt: RaRuntime, ra: Ra, opts: { clock?: Clock; policy?: Partial<ApplicantPolicy> } = {}): SelfService {
   const { config, random } = rt;
   const clock = opts.clock ?? rt.clock;
   const terms = loadTermsTranslations(join(config.policyDir, "terms"), config.ra.termsVersion);

@@ -1,53 +1,75 @@
 import type { Server } from "node:http";
-import { readFileSync } from "node:fs";
+import { readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { buildApp, closeGracefully, listen } from "../http/server.js";
-import type { PublishedCa } from "../http/ca.routes.js";
-import type { PublishedCrl } from "../http/crl.routes.js";
-import { OcspResponder } from "../ca/ocsp/ocsp-responder.js";
-import { readCrlInfo } from "../ca/crl-builder.js";
-import { pingDatabase } from "../store/database.js";
-import { existsSync } from "node:fs";
 import type { Server as HttpsServer } from "node:https";
+import { buildApp, closeGracefully, listen } from "../http/server.js";
+import type { OcspResponder } from "../ca/ocsp/ocsp-responder.js";
+import { pingDatabase } from "../store/database.js";
 import { buildRaApp, listenRa } from "../http/ra-server.js";
 import { PortalSessions } from "../http/portal.routes.js";
 import { KnexPortalSessionStore } from "../store/portal-session.store.js";
 import { toPem } from "../asn1/der.js";
-import type { Config } from "./config.js";
-import { openRa, type Ra } from "./ra.js";
-import { auditSignerNames, openAuditTrail } from "./audit.js";
+import { APP_ROOT, type Config } from "./config.js";
+import { openRa } from "./ra.js";
+import { auditSignerNames, openAuditTrail, type AuditTrail } from "./audit.js";
+import { KnexAuditStore } from "../store/audit.store.js";
 import { auditAccess } from "./audit-access.js";
-import { Metrics } from "../http/metrics.js";
 import { recordAuditEvent } from "../store/commit-queue.js";
 import { cardStation } from "./cards.js";
-import { openDelivery, type Delivery } from "./delivery.js";
+import { openDelivery } from "./delivery.js";
 import { openSelfService } from "./self-service.js";
-import { APP_ROOT } from "./config.js";
 import { newId } from "../shared/ids.js";
 import type { Clock } from "../shared/clock.js";
-import { loadOcspIssuers, openRuntime, type Runtime } from "./runtime.js";
+import { runtimeOf, useEmbeddedSoftHsm, type RaRuntime, type Runtime } from "./runtime.js";
+import { openRaRuntime, signerClient } from "./ra-role.js";
+import { signerChannelComponent } from "./signer-channel.js";
 import { tryWriterLock, type WriterLock } from "../store/writer-lock.js";
 import { CaError } from "../shared/ca-error.js";
 import { logger } from "../shared/log.js";
+import { Lifecycle } from "./lifecycle.js";
+import { loop, type Loop } from "./loop.js";
+import { Observability } from "./observability.js";
+import { openCaRecords, type CaRecords } from "./ca-records.js";
+import { openCaSigner, type CaSigner } from "./ca-signer-role.js";
+import { openPublicRole, type PublicRole } from "./public-role.js";
+import { openKeystores, type Keystores } from "./keystores.js";
+import type { Ra } from "./ra.js";
 
 const log = logger("serve");
 
 /**
- * `all`: the CA/RA writer (one per database, elected by the writer lease) plus the public endpoints.
- * `public`: a stateless replica with OCSP, CRL, CA certificates, health and metrics only (issue 9).
+ * `all`: the CA signer, the RA and the public endpoints in one process (the writer: one per
+ * database, elected by the writer lease). `public`: a stateless replica with OCSP, CRL, CA
+ * certificates, health and metrics only (no CA key, no issuer). `ca-signer`: the CA keys, CRL
+ * signing, crash recovery and audit checkpoints, answering the signer channel (mutual TLS) and
+ * nothing public. `ra`: the RA API, portal and delivery; signs through the signer channel.
  */
-export type ServeRole = "all" | "public";
+export type ServeRole = "all" | "public" | "ca-signer" | "ra";
+export const SERVE_ROLES: readonly ServeRole[] = ["all", "public", "ca-signer", "ra"];
 
-export interface Service {
+/** What any role's process offers. */
+export interface RoleService {
   readonly role: ServeRole;
-  readonly runtime: Runtime;
+  /** The CA records and signer when this process holds them (role `all`). */
+  readonly runtime?: Runtime;
+  /** The HTTP listener: public endpoints (all, public) or health and metrics only (ca-signer, ra). */
   readonly server: Server;
   readonly url: string;
-  readonly ocsp: OcspResponder;
+  readonly ocsp?: OcspResponder;
+  /** The signer channel (role ca-signer). */
+  readonly signer?: { readonly server: HttpsServer; readonly url: string };
+  /** The issuing CAs this process serves. */
+  readonly cas: readonly string[];
   /** The RA API (HTTPS, mTLS) when its TLS files are configured. */
   readonly ra?: { readonly ra: Ra; readonly server: HttpsServer; readonly url: string };
   /** Stops; with drainMs, /healthz says "draining" that long before the listener closes. */
   stop(drainMs?: number): Promise<void>;
+}
+
+/** The `all` process: the CA records and signer are there (tests and the demo reach into them). */
+export interface Service extends RoleService {
+  readonly runtime: Runtime;
+  readonly ocsp: OcspResponder;
 }
 
 export interface ServiceOptions {
@@ -68,27 +90,6 @@ export interface ServiceOptions {
   readonly productionSweepMs?: number;
   /** The service's clock (tests: a FixedClock to age approvals and deadlines); default the system clock. */
   readonly clock?: Clock;
-}
-
-/** A loop that never overlaps itself and never lets an error escape. */
-function loop(name: string, everyMs: number, work: () => Promise<unknown>): { stop: () => Promise<void>; kick: () => Promise<unknown> } {
-  let running: Promise<unknown> | undefined;
-  let stopped = false;
-  const run = (): Promise<unknown> => {
-    if (running || stopped) return running ?? Promise.resolve();
-    running = work().catch((e) => log.error(`${name} failed`, { error: e })).finally(() => (running = undefined));
-    return running;
-  };
-  const timer = setInterval(run, everyMs);
-  timer.unref();
-  return {
-    kick: run,
-    stop: async () => {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
-  };
 }
 
 /**
@@ -115,230 +116,291 @@ async function acquireLease(config: Config, opts: ServiceOptions): Promise<Write
   }
 }
 
-/**
- * Starts the service. Role `all`: waits for the writer lease, runs crash recovery, serves the
- * public endpoints and the RA API, and runs the background jobs that keep CRLs, pre-signed OCSP
- * responses and audit checkpoints fresh (REQ-17..20, 27). Role `public`: OCSP, CRL and CA
- * certificates from the shared database, read-only, without the CA key.
- */
-export async function startService(config: Config, opts: ServiceOptions = {}): Promise<Service> {
-  const role = opts.role ?? "all";
-  const writer = role === "all";
-  const lease = writer ? await acquireLease(config, opts) : undefined;
+/** The writer lease as a component: its fence refuses signing once the lease is lost. */
+async function leaseComponent(config: Config, opts: ServiceOptions, obs: Observability) {
+  const lease = await acquireLease(config, opts);
   let fencedBy: Error | undefined;
-  void lease?.lost.then((e) => {
+  void lease.lost.then((e) => {
     fencedBy = e;
     log.error("writer lease lost: signing stopped", { error: e });
     opts.onLeaseLost?.(e);
   });
-  let runtime: Runtime;
-  try {
-    runtime = await openRuntime(config, writer ? {
-      recover: true, ...(opts.clock ? { clock: opts.clock } : {}),
-      fence: () => {
-        if (fencedBy) throw new CaError("unavailable", `this process no longer holds the writer lease (${fencedBy.message})`);
-      },
-    } : { publicOnly: true });
-  } catch (e) {
-    await lease?.release();
-    throw e;
-  }
-  const { caDir, revocations, crls, revocationPolicy: policy, authorities } = runtime;
-  const closeRuntime = async () => {
-    await runtime.close();
-    await lease?.release();
+  obs.check("writer-lease", async () => {
+    if (fencedBy) throw fencedBy;
+  });
+  return {
+    name: "writer-lease",
+    stop: () => lease.release(),
+    fence: () => {
+      if (fencedBy) throw new CaError("unavailable", `this process no longer holds the writer lease (${fencedBy.message})`);
+    },
   };
-  let ocsp: OcspResponder;
-  try {
-    ocsp = new OcspResponder(await loadOcspIssuers(runtime), revocations, policy, runtime.clock);
-  } catch (e) {
-    await closeRuntime();
-    throw e;
-  }
-  const published = (): PublishedCa[] =>
-    caDir.list().map((id) => {
-      const ca = caDir.load(id);
-      return { id, certDer: ca.certDer, chainDer: ca.chainDer };
-    });
-  const findCrl = async (caId: string, kind: "full" | "delta"): Promise<PublishedCrl | undefined> => {
-    if (authorities.has(caId)) return revocations.latestCrl(caId, kind);
-    // Offline roots: the newest CRL their ceremony wrote to ca-store/<root>/crl/.
-    if (kind === "delta" || !caDir.exists(caId)) return undefined;
-    const n = caDir.crlNumbers(caId).reduce((a, b) => (b > a ? b : a), 0n);
-    if (n === 0n) return undefined;
-    const der = new Uint8Array(readFileSync(join(caDir.dir(caId), "crl", `${n}.crl`)));
-    return { der, ...readCrlInfo(der) };
+}
+
+/**
+ * The CA signer's jobs: crash recovery at open, the CRL schedule (nudged by revocation events)
+ * and the health of each CA key by a token check (a probe never signs).
+ */
+async function signerComponent(rec: CaRecords, keystores: Keystores, fence: () => void, obs: Observability, opts: ServiceOptions) {
+  const signer = await openCaSigner(rec, { recover: true, fence, keystores });
+  const { authorities } = signer;
+  obs.countSignatures(signer.signing);
+  for (const [id, probe] of signer.probes) obs.check(`hsm:${id}`, probe);
+  obs.metrics.gauge("cardpki_hsm_up", "1 when the issuing CA key's token answers with a logged-in session and the key, 0 when not", async () =>
+    Promise.all([...signer.probes].map(async ([ca, probe]) => ({ labels: { ca }, value: await probe().then(() => 1, () => 0) }))));
+  let crlLoop: Loop | undefined;
+  let eventLoop: Loop | undefined;
+  return {
+    name: "ca-signer", signer,
+    async start() {
+      crlLoop = loop("crl schedule", opts.crlTickMs ?? Math.min(10_000, rec.revocationPolicy.crl.afterRevocationSeconds * 500), async () => {
+        for (const a of authorities.values()) await signer.crls.tick(a);
+      });
+      let lastSeq = await rec.revocations.lastEventSeq();
+      eventLoop = loop("crl nudge", opts.eventPollMs ?? 200, async () => {
+        const events = await rec.revocations.eventsSince(lastSeq);
+        if (events.length === 0) return;
+        lastSeq = events[events.length - 1]!.seq;
+        void crlLoop?.kick(); // REQ-17: the CRL follows a revocation on the next tick
+      });
+      await crlLoop.kick(); // a current CRL before the first request
+    },
+    async stop() {
+      await eventLoop?.stop();
+      await crlLoop?.stop();
+      await signer.close();
+    },
   };
-  // Prometheus: OCSP latency and status in process; CRL age, certificates, HSM and audit read at scrape time.
-  const metrics = new Metrics();
-  const now = () => runtime.clock.now().getTime();
+}
+
+/** OCSP, CRLs and CA certificates with their health and metrics; OCSP caches follow revocation events. */
+async function publicComponent(rec: CaRecords, keystores: Keystores, obs: Observability, opts: ServiceOptions) {
+  const pub = await openPublicRole(rec, keystores);
+  const { authorities, ocsp } = pub;
+  const { revocations, clock } = rec;
+  const now = () => clock.now().getTime();
+  const { metrics } = obs;
+  obs.countSignatures(pub.signing);
   metrics.gauge("cardpki_crl_age_seconds", "Age of the latest full CRL per issuing CA", async () =>
     Promise.all([...authorities.values()].map(async (a) => ({ labels: { ca: a.id }, value: ((c) => (c ? (now() - c.thisUpdate.getTime()) / 1000 : -1))(await revocations.latestCrl(a.id, "full")) }))));
   metrics.gauge("cardpki_crl_seconds_to_next_update", "Seconds until the latest full CRL's nextUpdate (negative: stale)", async () =>
     Promise.all([...authorities.values()].map(async (a) => ({ labels: { ca: a.id }, value: ((c) => (c ? (c.nextUpdate.getTime() - now()) / 1000 : -1))(await revocations.latestCrl(a.id, "full")) }))));
-  metrics.gauge("cardpki_certificates", "Certificates in the store by status", async () => Object.entries(await runtime.store.countByStatus()).map(([status, value]) => ({ labels: { status }, value })));
-  if (writer)
-    metrics.gauge("cardpki_hsm_up", "1 when the issuing CA key signs, 0 when the HSM does not answer", async () =>
-      Promise.all([...authorities.values()].map(async (a) => ({ labels: { ca: a.id }, value: await a.signer.sign(Uint8Array.of(0)).then(() => 1, () => 0) }))));
-  let draining = false;
+  metrics.gauge("cardpki_certificates", "Certificates in the store by status", async () => Object.entries(await rec.store.countByStatus()).map(([status, value]) => ({ labels: { status }, value })));
   metrics.gauge("cardpki_certificates_issued_total", "Certificates signed and stored, by profile", async () =>
-    Object.entries(await runtime.store.countIssuedByProfile()).map(([profile, value]) => ({ labels: { profile }, value })), "counter");
-  const perKey = (m: Map<string, number>) => async () => [...m].map(([key, value]) => ({ labels: { key }, value }));
-  metrics.gauge("cardpki_hsm_signatures_total", "Signatures made in the HSM by this process, per key (ca:<id>, ocsp:<ca>/<label>)", perKey(runtime.signing.ok), "counter");
-  metrics.gauge("cardpki_hsm_errors_total", "HSM signing failures in this process, per key", perKey(runtime.signing.failed), "counter");
-  const trail = openAuditTrail(runtime);
-  metrics.gauge("cardpki_audit_unprotected_entries", "Audit entries after the last signed checkpoint", async () => {
-    const [head, cp] = await Promise.all([trail.store.head(), trail.store.latestCheckpoint()]);
+    Object.entries(await rec.store.countIssuedByProfile()).map(([profile, value]) => ({ labels: { profile }, value })), "counter");
+  obs.check("database", () => pingDatabase(rec.db));
+  for (const a of authorities.values())
+    obs.check(`crl:${a.id}`, async () => {
+      const c = await revocations.latestCrl(a.id, "full");
+      if (!c || c.nextUpdate <= clock.now()) throw new Error("no current CRL");
+    });
+  obs.check("ocsp", async () => ocsp.checkResponders());
+  let eventLoop: Loop | undefined;
+  let refreshLoop: Loop | undefined;
+  return {
+    name: "public", pub,
+    async start() {
+      let lastSeq = await revocations.lastEventSeq();
+      eventLoop = loop("revocation events", opts.eventPollMs ?? 200, async () => {
+        const events = await revocations.eventsSince(lastSeq);
+        if (events.length === 0) return;
+        lastSeq = events[events.length - 1]!.seq;
+        // REQ-17: OCSP shows a revocation within a second.
+        await Promise.all([...new Set(events.map((e) => e.serial))].map((s) => ocsp.invalidate(s)));
+      });
+      refreshLoop = loop("ocsp refresh", (rec.revocationPolicy.ocsp.refreshMinutes * 60_000) / 4, () => ocsp.refresh());
+      void refreshLoop.kick();
+    },
+    async stop() {
+      await eventLoop?.stop();
+      await refreshLoop?.stop();
+    },
+  };
+}
+
+/** The audit trail's metrics; with the audit signer, the scheduled checkpoint and a last one at stop (REQ-27). */
+function auditComponent(store: KnexAuditStore, obs: Observability, config: Config, trail?: AuditTrail) {
+  obs.metrics.gauge("cardpki_audit_unprotected_entries", "Audit entries after the last signed checkpoint", async () => {
+    const [head, cp] = await Promise.all([store.head(), store.latestCheckpoint()]);
     return [{ labels: {}, value: head ? head.seq - (cp?.seq ?? 0) : 0 }];
   });
   // REQ-18: every mass-revocation or self-service rate alarm, from the audit trail (survives restarts, the same on every replica).
-  metrics.gauge("cardpki_revocation_alarms_total", "Revocation threshold alarms raised (audit events revocation.alarm.*), by kind", async () =>
-    Object.entries(await trail.store.countActions("revocation.alarm.")).map(([action, value]) => ({ labels: { kind: action.slice("revocation.alarm.".length) }, value })), "counter");
-  const app = buildApp({
-    metrics,
-    cas: published,
-    crl: findCrl,
-    health: [
-      // A draining replica reports 503 so the load balancer stops sending it new connections.
-      { name: "lifecycle", check: async () => {
-        if (draining) throw new Error("draining");
-      } },
-      { name: "database", check: () => pingDatabase(runtime.db) },
-      ...(lease ? [{ name: "writer-lease", check: async () => {
-        if (fencedBy) throw fencedBy;
-      } }] : []),
-      ...[...authorities.values()].flatMap((a) => [
-        ...(writer ? [{ name: `hsm:${a.id}`, check: async () => void (await a.signer.sign(Uint8Array.of(0))) }] : []),
-        {
-          name: `crl:${a.id}`,
-          check: async () => {
-            const c = await revocations.latestCrl(a.id, "full");
-            if (!c || c.nextUpdate <= runtime.clock.now()) throw new Error("no current CRL");
-          },
-        },
-      ]),
-      { name: "ocsp", check: async () => ocsp.checkResponders() },
-    ],
-  });
+  obs.metrics.gauge("cardpki_revocation_alarms_total", "Revocation threshold alarms raised (audit events revocation.alarm.*), by kind", async () =>
+    Object.entries(await store.countActions("revocation.alarm.")).map(([action, value]) => ({ labels: { kind: action.slice("revocation.alarm.".length) }, value })), "counter");
+  let checkpointLoop: Loop | undefined;
+  return {
+    name: "audit",
+    async start() {
+      if (!trail) return;
+      checkpointLoop = loop("audit checkpoint", config.audit.checkpointSeconds * 1000, () => trail.checkpoint());
+      void checkpointLoop.kick();
+    },
+    async stop() {
+      if (!checkpointLoop) return;
+      await checkpointLoop.stop();
+      await trail?.checkpoint().catch((e) => log.error("last audit checkpoint failed", { error: e })); // the last word before shutdown
+    },
+  };
+}
 
-  let lastSeq = await revocations.lastEventSeq();
-  // Only the writer signs CRLs; a replica serves the newest one from the database.
-  const crlLoop = writer
-    ? loop("crl schedule", opts.crlTickMs ?? Math.min(10_000, policy.crl.afterRevocationSeconds * 500), async () => {
-        for (const a of authorities.values()) await crls.tick(a);
-      })
-    : undefined;
-  const eventLoop = loop("revocation events", opts.eventPollMs ?? 200, async () => {
-    const events = await revocations.eventsSince(lastSeq);
-    if (events.length === 0) return;
-    lastSeq = events[events.length - 1]!.seq;
-    // REQ-17: OCSP shows a revocation within a second; the CRL follows on the next tick.
-    await Promise.all([...new Set(events.map((e) => e.serial))].map((s) => ocsp.invalidate(s)));
-    void crlLoop?.kick();
+/** The public HTTP listener (OCSP on the hot path, CRL, CA certificates, /healthz, /metrics). */
+async function httpComponent(config: Config, pub: PublicRole | undefined, obs: Observability, rec: CaRecords) {
+  const app = buildApp({ metrics: obs.metrics, cas: pub?.published ?? (() => []), crl: pub?.crl ?? (async () => undefined), health: obs.health });
+  const server = await listen(app, config.host, config.port, {
+    ...(pub ? { ocsp: { service: pub.ocsp, maxBodyBytes: rec.revocationPolicy.ocsp.maxBodyBytes } } : {}), metrics: obs.metrics, draining: () => obs.draining,
   });
-  const refreshLoop = loop("ocsp refresh", (policy.ocsp.refreshMinutes * 60_000) / 4, () => ocsp.refresh());
-  const stopLoops = () => Promise.all([crlLoop?.stop(), eventLoop.stop(), refreshLoop.stop()]);
-  await crlLoop?.kick(); // a current CRL before the first request
-  void refreshLoop.kick();
-
-  let server: Server;
-  try {
-    server = await listen(app, config.host, config.port, { ocsp: { service: ocsp, maxBodyBytes: policy.ocsp.maxBodyBytes }, metrics, draining: () => draining });
-  } catch (e) {
-    await stopLoops();
-    await closeRuntime();
-    throw e;
-  }
   server.keepAliveTimeout = 5000;
   server.headersTimeout = 10000;
   server.requestTimeout = 30000;
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : config.port;
-  const host = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
+  return { name: "http", server, url: `http://${hostOf(config)}:${port}`, stop: () => closeGracefully(server, 30_000) };
+}
 
-  let raPart: Service["ra"];
-  let expiryLoop: ReturnType<typeof loop> | undefined;
-  let productionLoop: ReturnType<typeof loop> | undefined;
-  let deliveryLoop: ReturnType<typeof loop> | undefined;
-  let delivery: Delivery | undefined;
-  if (writer && existsSync(config.ra.tlsCert) && existsSync(config.ra.tlsKey) && authorities.size > 0) {
-    try {
-      // The applicant's link (contract: <ra.publicUrl>/applicant/#order=…&token=…); by default the port the RA API listens on.
-      let publicUrl = config.ra.publicUrl;
-      const ra = await openRa(runtime, { publicUrl: () => publicUrl });
-      // Production saga recovery before the first request: PRODUCING orders compensated, orphan card certificates revoked.
-      const recovered = await ra.saga.recover({ staleMs: 0 });
-      if (recovered.compensated.length + recovered.revoked.length > 0) log.warn("production recovery", recovered);
-      // REQ-15: the outbox is delivered by the writer; channels without settings wait.
-      delivery = openDelivery(runtime, ra);
-      const d = delivery;
-      metrics.gauge("cardpki_notifications", "Outbox messages by delivery state (pending, retrying, delivered, dead) and channel", async () =>
-        (await d.store.counts()).map((r) => ({ labels: { state: r.state, channel: r.channel }, value: r.count })));
-      const clientCas = [...authorities.values()].flatMap((a) => {
-        const ca = caDir.load(a.id);
-        return [ca.certDer, ...ca.chainDer].map((d) => toPem("CERTIFICATE", d));
-      });
-      const self = openSelfService(runtime, ra); // applicant and holder pages
-      const auditReads = auditAccess(runtime, trail); // REQ-23/27/31: scoped, capped, audited
-      const app = buildRaApp({
-        resolve: (serial, der) => ra.resolver.resolve(serial, der), names: ra.names, directory: ra.directory, onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk, activation: ra.activation, grants: ra.grants, applicant: self.applicant, holder: self.holder,
-        audit: (e) => recordAuditEvent(runtime.db, e), evidence: (serial, reader) => auditReads.evidence(serial, { kind: "actor", actor: reader }), report: (from, to, reader) => auditReads.report(from, to, { kind: "actor", actor: reader }),
-        timeline: async (orderId) => (await trail.store.forObject("order", orderId)).map((e) => ({ at: e.at, actor: e.actor, action: e.action, outcome: e.outcome, policy: e.policy })),
-        cardStation: cardStation(runtime, ra), delivery: d,
-        newId: () => newId(runtime.random), now: () => runtime.clock.now(),
-      }, "1", { assetsDir: join(APP_ROOT, "src", "http", "portal-assets"), sessions: new PortalSessions(new KnexPortalSessionStore(runtime.db)) },
-      { ownOrigins: config.ra.publicUrlConfigured ? [new URL(config.ra.publicUrl).origin] : [] }); // REQ-22: the RA's own web origin besides the Host it is reached by
-      const raServer = await listenRa(app, { key: readFileSync(config.ra.tlsKey), cert: readFileSync(config.ra.tlsCert), clientCas }, config.host, config.ra.port, {
+const hostOf = (config: Config) => (config.host === "0.0.0.0" ? "127.0.0.1" : config.host);
+
+/**
+ * The RA: engine, API, portal, self-service pages, delivery of the outbox and its sweeps. Needs the
+ * RA TLS files; issues and revokes through the runtime's CA port.
+ */
+async function raComponent(runtime: RaRuntime, trail: AuditTrail, obs: Observability, opts: ServiceOptions, withCardStation: boolean) {
+  const { config, caDir, authorities } = runtime;
+  // The applicant's link (contract: <ra.publicUrl>/applicant/#order=…&token=…); by default the port the RA API listens on.
+  let publicUrl = config.ra.publicUrl;
+  const ra = await openRa(runtime, { publicUrl: () => publicUrl });
+  // Production saga recovery before the first request: PRODUCING orders compensated, orphan card certificates revoked.
+  const recovered = await ra.saga.recover({ staleMs: 0 });
+  if (recovered.compensated.length + recovered.revoked.length > 0) log.warn("production recovery", recovered);
+  // REQ-15: the outbox is delivered by the writer; channels without settings wait.
+  const d = openDelivery(runtime, ra);
+  obs.metrics.gauge("cardpki_notifications", "Outbox messages by delivery state (pending, retrying, delivered, dead) and channel", async () =>
+    (await d.store.counts()).map((r) => ({ labels: { state: r.state, channel: r.channel }, value: r.count })));
+  const clientCas = [...authorities.values()].flatMap((a) => {
+    const ca = caDir.load(a.id);
+    return [ca.certDer, ...ca.chainDer].map((der) => toPem("CERTIFICATE", der));
+  });
+  const self = openSelfService(runtime, ra); // applicant and holder pages
+  const auditReads = auditAccess(runtime, trail); // REQ-23/27/31: scoped, capped, audited
+  const app = buildRaApp({
+    resolve: (serial, der) => ra.resolver.resolve(serial, der), names: ra.names, directory: ra.directory, onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk, activation: ra.activation, grants: ra.grants, applicant: self.applicant, holder: self.holder,
+    audit: (e) => recordAuditEvent(runtime.db, e), evidence: (serial, reader) => auditReads.evidence(serial, { kind: "actor", actor: reader }), report: (from, to, reader) => auditReads.report(from, to, { kind: "actor", actor: reader }),
+    timeline: async (orderId) => (await trail.store.forObject("order", orderId)).map((e) => ({ at: e.at, actor: e.actor, action: e.action, outcome: e.outcome, policy: e.policy })),
+    // The PC/SC station in the RA's own process only in `all` (the demo); split, it is its own process (cardpki card ... --officer).
+    ...(withCardStation ? { cardStation: cardStation(runtime, ra) } : {}), delivery: d,
+    newId: () => newId(runtime.random), now: () => runtime.clock.now(),
+  }, "1", { assetsDir: join(APP_ROOT, "src", "http", "portal-assets"), sessions: new PortalSessions(new KnexPortalSessionStore(runtime.db)) },
+  { ownOrigins: config.ra.publicUrlConfigured ? [new URL(config.ra.publicUrl).origin] : [] }); // REQ-22: the RA's own web origin besides the Host it is reached by
+  let server: HttpsServer | undefined;
+  let url = "";
+  const loops: Loop[] = [];
+  return {
+    name: "ra", ra, get server() {
+      return server!;
+    }, get url() {
+      return url;
+    },
+    async start() {
+      server = await listenRa(app, { key: readFileSync(config.ra.tlsKey), cert: readFileSync(config.ra.tlsCert), clientCas }, config.host, config.ra.port, {
         handshakeTimeoutMs: config.ra.tlsHandshakeTimeoutSeconds * 1000, maxConnections: config.ra.maxConnections, maxConnectionsPerClient: config.ra.maxConnectionsPerClient,
       });
-      const a = raServer.address();
-      raPart = { ra, server: raServer, url: `https://${host}:${typeof a === "object" && a ? a.port : config.ra.port}` };
-      if (!config.ra.publicUrlConfigured) publicUrl = `https://localhost:${typeof a === "object" && a ? a.port : config.ra.port}`;
+      const a = server.address();
+      const port = typeof a === "object" && a ? a.port : config.ra.port;
+      url = `https://${hostOf(config)}:${port}`;
+      if (!config.ra.publicUrlConfigured) publicUrl = `https://localhost:${port}`;
       if (d.worker.channelNames.length > 0) {
-        deliveryLoop = loop("delivery", config.delivery.pollMs, () => d.worker.tick());
+        loops.push(loop("delivery", config.delivery.pollMs, () => d.worker.tick()));
         log.info("delivering the outbox", { channels: d.worker.channelNames });
       } else log.warn("outbox delivery off: no channel configured (see README, Delivery)");
       // REQ-15: cards not activated in time are blocked automatically.
-      expiryLoop = loop("order expiry", config.ra.expirySweepSeconds * 1000, () => ra.expiry.sweep());
-      void expiryLoop.kick();
-      productionLoop = loop("production recovery", opts.productionSweepMs ?? 60_000, () => ra.saga.recover({ orphanWindowMs: 86_400_000 }));
-    } catch (e) {
-      await new Promise<void>((r) => server.close(() => r()));
-      await stopLoops();
-      await closeRuntime();
-      throw e;
-    }
-  } else if (writer) {
+      const expiry = loop("order expiry", config.ra.expirySweepSeconds * 1000, () => ra.expiry.sweep());
+      loops.push(expiry);
+      void expiry.kick();
+      loops.push(loop("production recovery", opts.productionSweepMs ?? 60_000, () => ra.saga.recover({ orphanWindowMs: 86_400_000 })));
+    },
+    async stop() {
+      if (server) await closeGracefully(server, 30_000);
+      for (const l of loops) await l.stop();
+      await d.worker.close();
+    },
+  };
+}
+
+/**
+ * Starts the service as one ordered list of components (stopped in reverse). Role `all`: waits
+ * for the writer lease, runs crash recovery, serves the public endpoints and the RA API, and runs
+ * the background jobs that keep CRLs, pre-signed OCSP responses and audit checkpoints fresh
+ * (REQ-17..20, 27). Role `public`: OCSP, CRL and CA certificates from the shared database,
+ * read-only, without the CA key.
+ */
+export async function startService(config: Config, opts?: ServiceOptions & { readonly role?: "all" }): Promise<Service>;
+export async function startService(config: Config, opts?: ServiceOptions): Promise<RoleService>;
+export async function startService(config: Config, opts: ServiceOptions = {}): Promise<RoleService> {
+  const role = opts.role ?? "all";
+  if (!SERVE_ROLES.includes(role)) throw new CaError("invalid-input", `unknown role '${String(role)}' (${SERVE_ROLES.join(", ")})`);
+  useEmbeddedSoftHsm(config);
+  const life = new Lifecycle();
+  const obs = new Observability();
+  // The CA signer (alone or in `all`) is the writer that signs: it holds the lease (REQ-33).
+  const signs = role === "all" || role === "ca-signer";
+  const lease = signs ? await life.add(() => leaseComponent(config, opts, obs)) : undefined;
+  const rec = await life.add(async () => {
+    const r = await openCaRecords(config, { readOnly: role === "public", ...(opts.clock ? { clock: opts.clock } : {}) });
+    return { name: "ca-records", r, stop: () => r.close() };
+  }).then((c) => c.r);
+  const keystores = await life.add(() => {
+    const k = openKeystores(config);
+    return { name: "keystores", k, stop: () => k.close() };
+  }).then((c) => c.k);
+  const signer: CaSigner | undefined = lease ? (await life.add(() => signerComponent(rec, keystores, lease.fence, obs, opts))).signer : undefined;
+  const pub = role === "all" || role === "public" ? (await life.add(() => publicComponent(rec, keystores, obs, opts))).pub : undefined;
+  if (!pub) obs.check("database", () => pingDatabase(rec.db));
+  let channel: RoleService["signer"];
+  if (role === "ca-signer") {
+    const c = await life.add(() => signerChannelComponent(rec, signer!));
+    channel = { server: c.server, url: c.url };
+  }
+  const runtime = signer ? runtimeOf(rec, signer) : undefined;
+  let raRuntime: RaRuntime | undefined = runtime;
+  if (role === "ra") {
+    const client = await life.add(() => {
+      const c = signerClient(rec);
+      return { name: "signer-client", c, stop: async () => c.close() };
+    }).then((x) => x.c);
+    // The RA fails closed at start when the signer does not answer or does not hold its CAs.
+    raRuntime = await openRaRuntime(rec, keystores, client);
+    obs.check("ca-signer", async () => {
+      const down = (await client.describe()).filter((c) => !c.keyReady);
+      if (down.length > 0) throw new Error(down.map((c) => `${c.id}: ${c.keyError ?? "key not ready"}`).join("; "));
+    });
+  }
+  // Audit checkpoints are signed by the writer that holds the HSM (the CA signer); every role exports the trail's metrics.
+  const trail = raRuntime ? openAuditTrail(raRuntime) : undefined;
+  const checkpoints = signs && trail !== undefined && auditSignerNames(config.caStoreDir).length > 0;
+  if (signs && !checkpoints) log.warn("audit checkpoints off: no audit signer (run an audit-signer ceremony)", { caStore: config.caStoreDir });
+  const http = await life.add(() => httpComponent(config, pub, obs, rec));
+  await life.add(() => auditComponent(trail?.store ?? new KnexAuditStore(rec.db, rec.readDb), obs, config, checkpoints ? trail : undefined));
+  let raPart: RoleService["ra"];
+  const withRa = role === "all" || role === "ra";
+  if (withRa && raRuntime && trail && existsSync(config.ra.tlsCert) && existsSync(config.ra.tlsKey) && raRuntime.authorities.size > 0) {
+    const [rt, t] = [raRuntime, trail];
+    const c = await life.add(() => raComponent(rt, t, obs, opts, role === "all"));
+    raPart = { ra: c.ra, server: c.server, url: c.url };
+  } else if (withRa) {
     log.warn("RA API off: no TLS certificate/key", { cert: config.ra.tlsCert, key: config.ra.tlsKey });
   }
-  // REQ-27: the chain's head is signed by the HSM audit key on a schedule, into the database and a file outside it.
-  let checkpointLoop: ReturnType<typeof loop> | undefined;
-  if (writer && auditSignerNames(config.caStoreDir).length > 0) {
-    checkpointLoop = loop("audit checkpoint", config.audit.checkpointSeconds * 1000, () => trail.checkpoint());
-    void checkpointLoop.kick();
-  } else if (writer) {
-    log.warn("audit checkpoints off: no audit signer (run an audit-signer ceremony)", { caStore: config.caStoreDir });
-  }
   const stop = async (drainMs = 0) => {
-    // Zero-downtime restart: /healthz turns 503 first, the load balancer moves traffic, then the listener closes.
-    draining = true;
+    // Zero-downtime restart: /healthz turns 503 first, the load balancer moves traffic, then the listeners close.
+    obs.draining = true;
     if (drainMs > 0) {
       log.info("draining", { ms: drainMs });
       await new Promise((r) => setTimeout(r, drainMs));
     }
-    if (raPart) await closeGracefully(raPart.server, 30_000);
-    await expiryLoop?.stop();
-    await productionLoop?.stop();
-    await deliveryLoop?.stop();
-    await delivery?.worker.close();
-    if (checkpointLoop) {
-      await checkpointLoop.stop();
-      await trail.checkpoint().catch((e) => log.error("last audit checkpoint failed", { error: e })); // the last word before shutdown
-    }
-    await closeGracefully(server, 30_000);
-    await stopLoops();
-    await closeRuntime();
+    await life.stop();
     log.info("stopped", { role });
   };
-  return { role, runtime, server, ocsp, url: `http://${host}:${port}`, ...(raPart ? { ra: raPart } : {}), stop };
+  return {
+    role, ...(runtime ? { runtime } : {}), server: http.server, url: http.url, ...(pub ? { ocsp: pub.ocsp } : {}),
+    cas: [...(pub?.authorities ?? raRuntime?.authorities ?? signer?.authorities ?? new Map()).keys()],
+    ...(raPart ? { ra: raPart } : {}), ...(channel ? { signer: channel } : {}), stop,
+  };
 }

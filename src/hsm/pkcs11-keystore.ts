@@ -330,6 +330,22 @@ export class Pkcs11Keystore {
     });
   }
 
+  /**
+   * Health without a signature: a pooled session is still logged in (C_GetSessionInfo) and, when
+   * given, the private key is on the token (C_FindObjects). Never uses the key.
+   */
+  async probe(ref?: KeyRef): Promise<void> {
+    await this.withSession((s) => {
+      const info = s.lib.C_GetSessionInfo(s.handle);
+      const CKS_RO_USER_FUNCTIONS = 1;
+      const CKS_RW_USER_FUNCTIONS = 3;
+      if (info.state !== CKS_RO_USER_FUNCTIONS && info.state !== CKS_RW_USER_FUNCTIONS)
+        throw new CaError("hsm-unavailable", `token '${this.tokenLabel}': session not logged in (state ${info.state})`);
+      if (ref && this.findObjects(s, graphene.ObjectClass.PRIVATE_KEY, ref).length === 0)
+        throw new CaError("hsm-unavailable", `token '${this.tokenLabel}': private key ${describe(ref)} not found`);
+    });
+  }
+
   async hasKey(ref: KeyRef): Promise<boolean> {
     return this.withSession((s) => [graphene.ObjectClass.PRIVATE_KEY, graphene.ObjectClass.PUBLIC_KEY, graphene.ObjectClass.SECRET_KEY].some((c) => this.findObjects(s, c, ref).length > 0));
   }

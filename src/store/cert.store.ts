@@ -1,6 +1,6 @@
 import type { Knex } from "knex";
 import { CaError } from "../shared/ca-error.js";
-import type { AuditEvent, CertRecord, CertStore, Reservation } from "../ca/ports.js";
+import type { AuditEvent, CertRecord, CertStore, Reservation, ReservationRecord } from "../ca/ports.js";
 import { INSERT_CHUNK, insertChunked } from "./database.js";
 import { commitQueueOf, type BatchWrite, type CommitQueue } from "./commit-queue.js";
 import { insertAuditEvent } from "./audit.store.js";
@@ -122,6 +122,12 @@ export class KnexCertStore implements CertStore {
   async get(serial: string): Promise<CertRecord | undefined> {
     const r = await this.reader("certificates").where({ serial: serial.toLowerCase() }).first();
     return r ? toRecord(r) : undefined;
+  }
+
+  /** The reservation with its recorded TBS, read from the writer connection (the CA signer checks against it). */
+  async reservation(serial: string): Promise<ReservationRecord | undefined> {
+    const r = await this.db("certificates").where({ serial: serial.toLowerCase() }).first("serial", "issuer_id", "profile_id", "profile_version", "status", "tbs");
+    return r ? { serial: r.serial, issuerId: r.issuer_id, profileId: r.profile_id, profileVersion: Number(r.profile_version), status: r.status, tbs: new Uint8Array(r.tbs) } : undefined;
   }
 
   async listRevoked(issuerId: string): Promise<{ serial: string; revokedAt: Date; reason: string | undefined }[]> {

@@ -26,8 +26,18 @@ describe(`HTTP service (real HTTP on a random port) [${backend}]`, function () {
     expect(await r.json()).to.deep.equal({ status: "ok", checks: { lifecycle: "ok", database: "ok", "writer-lease": "ok", "hsm:demo-issuing": "ok", "crl:demo-issuing": "ok", ocsp: "ok" } });
   });
 
+  it("ok/health probes and metrics scrapes check the HSM token without signing with the CA key", async () => {
+    const caSignatures = async () => Number((await (await fetch(`${svc.url}/metrics`)).text()).match(/^cardpki_hsm_signatures_total\{key="ca:demo-issuing"\} (\d+)$/m)?.[1]);
+    const before = await caSignatures();
+    expect(before).to.be.a("number").and.not.NaN;
+    for (let i = 0; i < 5; i++) expect((await fetch(`${svc.url}/healthz`)).status).to.equal(200);
+    expect(await caSignatures()).to.equal(before);
+  });
+
   it("ok/GET /metrics in Prometheus text: OCSP requests and latency, CRL age and next update, certificates, issuance, HSM signatures and errors, unprotected audit entries", async () => {
     await fetch(`${svc.url}/ocsp`, { method: "POST", headers: { "content-type": "application/ocsp-request" }, body: new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x00]) });
+    // One signature with the CA key in this process (health probes sign nothing): a CRL.
+    await svc.runtime.crls.generateFull(svc.runtime.authority("demo-issuing"), "operator:metrics-test");
     const r = await fetch(`${svc.url}/metrics`);
     expect(r.status).to.equal(200);
     expect(r.headers.get("content-type")).to.match(/^text\/plain/);

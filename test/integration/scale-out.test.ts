@@ -8,7 +8,9 @@ import { join } from "node:path";
 import pg from "pg";
 import { loadConfig, type Config } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
-import { openRuntime } from "../../src/composition/runtime.js";
+import { openCaRecords } from "../../src/composition/ca-records.js";
+import { openKeystores } from "../../src/composition/keystores.js";
+import { openPublicRole } from "../../src/composition/public-role.js";
 import { openDatabase, sqliteFile } from "../../src/store/database.js";
 import { KnexPortalSessionStore } from "../../src/store/portal-session.store.js";
 import { PortalSessions } from "../../src/http/portal.routes.js";
@@ -128,17 +130,20 @@ describe("scale-out: public replicas, writer lease, drain (issue 9, REQ-33)", fu
     });
   });
 
-  it("fail/a public runtime holds no CA key and cannot write the database", async () => {
-    const rt = await openRuntime(config, { publicOnly: true });
+  it("fail/the public role builds no issuer, holds no CA key and cannot write the database", async () => {
+    const rec = await openCaRecords(config, { readOnly: true });
+    const keystores = openKeystores(config);
     try {
-      const err = await rt.issuer.issue(rt.authority("demo-issuing"), {
-        profileId: "loa3-smartcard-auth", publicKey: testKey("P-256").spki, subject: ORG_SUBJECT, requestedBy: "test", allowedKinds: ["end-entity"],
-      }).then(() => undefined, (e: unknown) => e);
+      const pub = await openPublicRole(rec, keystores);
+      expect(pub).to.not.have.property("issuer");
+      expect(pub).to.not.have.property("crls");
+      const err = await pub.authorities.get("demo-issuing")!.signer.sign(Uint8Array.of(0)).then(() => undefined, (e: unknown) => e);
       expect(CaError.is(err, "forbidden"), String(err)).to.equal(true);
-      const write = await rt.db("crl_counters").insert({ issuer_id: "x", last_number: 1 }).then(() => undefined, (e: Error) => e);
+      const write = await rec.db("crl_counters").insert({ issuer_id: "x", last_number: 1 }).then(() => undefined, (e: Error) => e);
       expect(write?.message).to.match(/readonly|read-only/i);
     } finally {
-      await rt.close();
+      await keystores.close();
+      await rec.close();
     }
   });
 
@@ -222,7 +227,7 @@ describe("scale-out: public replicas, writer lease, drain (issue 9, REQ-33)", fu
         const issued = await second!.runtime.issuer.issue(second!.runtime.authority("demo-issuing"), req);
         expect(issued.serial).to.match(/^[0-9a-f]+$/);
         // A public runtime on PostgreSQL reads in read-only sessions (it may point at a hot standby).
-        const rt = await openRuntime(pgConfig, { publicOnly: true });
+        const rt = await openCaRecords(pgConfig, { readOnly: true });
         try {
           expect(await rt.revocations.statusOf(issued.serial)).to.include({ status: "issued" });
           const write = await rt.db("crl_counters").insert({ issuer_id: "x", last_number: 1 }).then(() => undefined, (e: Error) => e);

@@ -17,9 +17,10 @@ const ALLOWED: Record<string, string[]> = {
   delivery: ["shared", "i18n"], // the outbox worker, its ports and channel adapters (SMTP, SMS gateway, print file)
   ceremony: ["shared", "asn1", "policy", "ca", "hsm"],
   ra: ["shared", "policy", "ca"], // ca: ports only
+  rpc: ["shared", "ca"], // the CA signer channel (mutual TLS, versioned schema-checked messages); ca: the KeySigner port
   http: ["shared", "asn1", "ra", "i18n"], // ra: the service types composition hands in
   cli: ["shared", "asn1", "composition", "ceremony"],
-  composition: ["shared", "asn1", "policy", "hsm", "ca", "store", "ceremony", "http", "ra", "card", "audit", "delivery", "i18n"],
+  composition: ["shared", "asn1", "policy", "hsm", "ca", "store", "ceremony", "http", "ra", "card", "audit", "delivery", "i18n", "rpc"],
 };
 
 function files(dir: string): string[] {

@@ -1,6 +1,6 @@
 import { CaError } from "../../shared/ca-error.js";
 import { loadConfig } from "../../composition/config.js";
-import { withRuntime } from "../../composition/runtime.js";
+import { withCardStation } from "../../composition/card-station-role.js";
 import { fieldCipher } from "../../composition/data-keys.js";
 import { cardsWith, listReaders, type Cards } from "../../composition/cards.js";
 import { NO_PRODUCTION, stationClient, stationProduction } from "../../composition/ra-api-client.js";
@@ -33,7 +33,7 @@ const officerOptions = (v: Record<string, unknown>) => ({
 async function onCard(v: Record<string, unknown>, fn: (cards: Cards, ch: Channel | undefined) => Promise<unknown>, opts: { noCard?: boolean; officer?: boolean } = {}): Promise<number> {
   const config = loadConfig();
   if (opts.officer) operatorArg(v); // validated before anything opens
-  const result = await withRuntime(config, { withoutAuthorities: true }, async (rt) => {
+  const result = await withCardStation(config, async (rt) => {
     const production = opts.officer ? await stationProduction(rt, officerOptions(v)) : NO_PRODUCTION;
     const cards = cardsWith(rt, await fieldCipher(rt), production);
     return opts.noCard ? fn(cards, undefined) : cards.withCard(v.reader as string | undefined, (ch) => fn(cards, ch));
@@ -112,7 +112,7 @@ const changePin: Command = {
     // REQ-16 (LoA3): the activation needs the station's record that the transport PIN was replaced on this order's card.
     // The RA is asked first (officer, order handed out), so a refusal leaves the card's PIN as it was.
     operatorArg(v);
-    const result = await withRuntime(loadConfig(), { withoutAuthorities: true }, async (rt) => {
+    const result = await withCardStation(loadConfig(), async (rt) => {
       const client = await stationClient(rt, officerOptions(v));
       const o = await client.call("GET", `/orders/${orderId}`);
       if (o.state !== "HANDED_OUT") throw new CaError("conflict", `order ${orderId} is ${o.state}; the transport PIN is replaced on a handed-out card (REQ-16)`, { state: o.state });

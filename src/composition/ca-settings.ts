@@ -1,0 +1,35 @@
+import { existsSync } from "node:fs";
+import { isAbsolute, join, relative, resolve } from "node:path";
+import { CaError } from "../shared/ca-error.js";
+import type { Authority } from "../ca/authority.js";
+import { envPin, filePin, type PinSource } from "../hsm/pin-source.js";
+import { APP_ROOT, type Config } from "./config.js";
+
+/** Points SoftHSM2 at the embedded default's token directory when nothing else is configured. */
+export function useEmbeddedSoftHsm(config: Config): void {
+  const conf = join(config.dataDir, "softhsm", "softhsm2.conf");
+  if (!process.env.SOFTHSM2_CONF && existsSync(conf)) process.env.SOFTHSM2_CONF = conf;
+}
+
+export function pinSourceFor(config: Config, token: string, override?: PinSource): PinSource {
+  if (override) return override;
+  const p = config.tokenPins[token];
+  if (!p) throw new CaError("config", `no PIN source configured for token '${token}' (tokenPins in cardpki.json or CARDPKI_PIN_FILE_<TOKEN>)`);
+  if ("env" in p) return envPin(p.env);
+  // Issue 2: a PIN never comes from a file in the repository (the git-ignored data folder is not part of it).
+  const file = resolve(p.file);
+  const inside = (dir: string) => !relative(dir, file).startsWith("..") && !isAbsolute(relative(dir, file));
+  if (inside(APP_ROOT) && !inside(config.dataDir))
+    throw new CaError("config", `PIN file ${file} lies inside the project folder; keep PINs outside the repository (or in the data folder)`);
+  return filePin(file);
+}
+
+/** The URLs a CA puts into what it issues (AIA and CRL DP are built from configuration). */
+export function caUrls(baseUrl: string) {
+  return (caId: string, kind: "root" | "issuing"): Authority["urls"] => ({
+    ...(kind === "issuing" ? { ocsp: `${baseUrl}/ocsp` } : {}),
+    caIssuers: `${baseUrl}/ca/${caId}.cer`,
+    crl: `${baseUrl}/crl/${caId}.crl`,
+  });
+}
+

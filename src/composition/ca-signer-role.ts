@@ -1,0 +1,104 @@
+import { CaError } from "../shared/ca-error.js";
+import { newId } from "../shared/ids.js";
+import { CertificateIssuer } from "../ca/certificate-issuer.js";
+import { authorityFromCertificate, type Authority } from "../ca/authority.js";
+import { CrlPublisher } from "../ca/crl-publisher.js";
+import type { Pkcs11Keystore } from "../hsm/pkcs11-keystore.js";
+import type { PinSource } from "../hsm/pin-source.js";
+import { parsePkcs11Uri } from "../hsm/pkcs11-uri.js";
+import { KnexAuditStore } from "../store/audit.store.js";
+import { logger } from "../shared/log.js";
+import { restoreGap } from "./audit.js";
+import type { CaRecords } from "./ca-records.js";
+import { openKeystores, type Keystores } from "./keystores.js";
+import { counted, newSigningStats, type SigningStats } from "./signing-stats.js";
+import { caUrls } from "./ca-settings.js";
+
+const log = logger("ca-signer");
+
+/**
+ * The CA signer's graph: the issuing CA keys in the HSM, the issuance pipeline and CRL signing.
+ * The only role that holds a CA private key.
+ */
+export interface CaSigner {
+  readonly issuer: CertificateIssuer;
+  readonly crls: CrlPublisher;
+  readonly authorities: ReadonlyMap<string, Authority>;
+  readonly signing: SigningStats;
+  /** Health of each CA key without a signature (session logged in, key present): by CA id. */
+  readonly probes: ReadonlyMap<string, () => Promise<void>>;
+  authority(id: string): Authority;
+  keystore(token: string): Promise<Pkcs11Keystore>;
+  /** Refuses while this process must not sign (restored database not reconciled, writer lease lost). */
+  gate(): void;
+  close(): Promise<void>;
+}
+
+export interface CaSignerOptions {
+  /** PINs handed in directly (ceremony custodians, tests), by token label. */
+  readonly pins?: Readonly<Record<string, PinSource>>;
+  /** Skip loading the configured issuing CAs (ceremonies before any CA exists). */
+  readonly withoutAuthorities?: boolean;
+  /** Run crash recovery of unfinished serials (only the single CA writer does this). */
+  readonly recover?: boolean;
+  /** Another condition for signing (the writer lease): throws when this process must not sign. */
+  readonly fence?: () => void;
+  /** Tokens already opened by the caller (shared with other parts of the same process). */
+  readonly keystores?: Keystores;
+}
+
+export function authorityLookup(authorities: ReadonlyMap<string, Authority>): (id: string) => Authority {
+  return (id) => {
+    const a = authorities.get(id);
+    if (!a) throw new CaError("not-found", `CA '${id}' is not an active issuing CA here (active: ${[...authorities.keys()].join(", ") || "none"})`);
+    return a;
+  };
+}
+
+/** REQ-30: a database restored from an older backup signs nothing until the operator reconciles; nor does a fenced writer. */
+export async function signingGate(rec: CaRecords, fence?: () => void): Promise<() => void> {
+  const gap = await restoreGap(new KnexAuditStore(rec.db, rec.readDb), rec.config.audit.checkpointFile);
+  return () => {
+    if (gap) throw new CaError("conflict", gap);
+    fence?.();
+  };
+}
+
+export async function openCaSigner(rec: CaRecords, opts: CaSignerOptions = {}): Promise<CaSigner> {
+  const { config, clock, random, store } = rec;
+  const gate = await signingGate(rec, opts.fence);
+  const issuer = new CertificateIssuer({ profiles: rec.profiles, store, clock, random, gate });
+  const crls = new CrlPublisher({ revocations: rec.revocations, certs: store, policy: rec.revocationPolicy, clock, random, gate });
+  const ks = opts.keystores ?? openKeystores(config, opts.pins);
+  const close = async () => {
+    if (!opts.keystores) await ks.close();
+  };
+  const authorities = new Map<string, Authority>();
+  const probes = new Map<string, () => Promise<void>>();
+  const signing = newSigningStats();
+  try {
+    if (opts.recover) {
+      const recovered = await store.recoverUnfinished(clock.now(), (serial) => ({
+        id: newId(random), at: clock.now(), actor: "system:recovery", action: "cert.recover-unfinished", objectType: "certificate",
+        objectId: serial, outcome: "success", details: { reason: "serial reserved before a crash; published as revoked" },
+      }));
+      if (recovered.length > 0) log.warn("recovered unfinished serials; they are published as revoked", { count: recovered.length });
+    }
+    if (!opts.withoutAuthorities) {
+      const urls = caUrls(config.baseUrl);
+      for (const id of config.issuingCas) {
+        const ca = rec.caDir.load(id);
+        const uri = parsePkcs11Uri(ca.manifest.keyUri);
+        const keystore = await ks.keystore(uri.token);
+        const signer = await keystore.signerFor(uri);
+        authorities.set(id, authorityFromCertificate(id, ca.certDer, counted(signer, `ca:${id}`, signing), ca.manifest.serialPrefix, urls(id, ca.manifest.kind)));
+        const ref = uri.id !== undefined ? { id: uri.id } : { label: uri.object! };
+        probes.set(id, () => keystore.probe(ref));
+      }
+    }
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return { issuer, crls, authorities, signing, probes, authority: authorityLookup(authorities), keystore: ks.keystore, gate, close };
+}

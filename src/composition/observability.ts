@@ -1,0 +1,34 @@
+import { Metrics } from "../http/metrics.js";
+import type { HealthCheck } from "../http/server.js";
+import type { SigningStats } from "./signing-stats.js";
+
+/**
+ * The health checks and metrics of one process: each component registers what it observes
+ * when it starts; /healthz and /metrics read them at request time.
+ */
+export class Observability {
+  readonly metrics = new Metrics();
+  readonly health: HealthCheck[] = [];
+  private readonly signing: SigningStats[] = [];
+  draining = false;
+
+  constructor() {
+    // A draining process reports 503 so the load balancer stops sending it new connections.
+    this.check("lifecycle", async () => {
+      if (this.draining) throw new Error("draining");
+    });
+    const perKey = (pick: (s: SigningStats) => Map<string, number>) => async () =>
+      this.signing.flatMap((s) => [...pick(s)].map(([key, value]) => ({ labels: { key }, value })));
+    this.metrics.gauge("cardpki_hsm_signatures_total", "Signatures made in the HSM by this process, per key (ca:<id>, ocsp:<ca>/<label>)", perKey((s) => s.ok), "counter");
+    this.metrics.gauge("cardpki_hsm_errors_total", "HSM signing failures in this process, per key", perKey((s) => s.failed), "counter");
+  }
+
+  check(name: string, check: () => Promise<void>): void {
+    this.health.push({ name, check });
+  }
+
+  /** Signature counters of a component that signs (CA keys, OCSP responder keys). */
+  countSignatures(stats: SigningStats): void {
+    this.signing.push(stats);
+  }
+}
