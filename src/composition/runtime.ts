@@ -14,6 +14,7 @@ import { envPin, filePin, type PinSource } from "../hsm/pin-source.js";
 import { parsePkcs11Uri } from "../hsm/pkcs11-uri.js";
 import { openDatabase, openReader, type Database } from "../store/database.js";
 import { KnexCertStore } from "../store/cert.store.js";
+import { closeDatabase } from "../store/commit-queue.js";
 import { KnexAuditStore } from "../store/audit.store.js";
 import { restoreGap } from "./audit.js";
 import { CaDirectory } from "../ceremony/ca-directory.js";
@@ -145,7 +146,7 @@ export async function openRuntime(config: Config, opts: RuntimeOptions = {}): Pr
   const close = async () => {
     for (const ks of keystores.values()) await ks.then((k) => k.close()).catch(() => undefined);
     if (readDb !== db) await readDb.destroy();
-    await db.destroy();
+    await closeDatabase(db);
   };
   try {
     if (opts.recover) {
