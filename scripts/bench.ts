@@ -29,6 +29,7 @@ import { staffActor } from "../src/composition/demo-orders.js";
 import { fileRegister } from "../src/composition/file-register.js";
 import type { Actor } from "../src/ra/order.js";
 import { humanIdOf } from "../src/ra/human.js";
+import { parseTemplateBody } from "../src/shared/message-template.js";
 import { fixtureMakerRoot, produceAttested, trustFixtureMaker } from "../test/support/attestation-fixture.js";
 import { softwareAttestation } from "../test/support/piv-attestation-maker.js";
 
@@ -101,7 +102,7 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
     const a = applicants[(w + concurrency * (k % 4)) % applicants.length]!;
     const o = await ra.orders.create(o1, { personId: a.id, workflowId: "loa3-card-order", nationalId: a.nationalId });
     const [note] = await ra.outbox.recent({ personId: a.id, limit: 1 });
-    const token = /token: ([A-Z0-9]+)/.exec(note!.body)![1]!;
+    const token = parseTemplateBody(note!.body)!.params.token!; // the stored terms message (rendered at send time)
     await ra.orders.act(o.id, "accept-terms", { kind: "applicant", roles: [] }, { applicantToken: token, termsVersion: rt.config.ra.termsVersion, accepted: true });
     await ra.orders.act(o.id, "identify", o1, { document: doc, faceCompared: true });
     await ra.orders.act(o.id, "identify", o2, { document: doc, faceCompared: true });

@@ -61,10 +61,19 @@ function parsedAnchor(der: Uint8Array): X509Certificate {
   return x;
 }
 
-/** RFC 5280 4.1: the SubjectPublicKeyInfo of a certificate, read with the @peculiar ASN.1 library. */
-function spkiOf(der: Uint8Array): Uint8Array {
-  const spki = libraryCertificate(der).tbsCertificate.subjectPublicKeyInfo;
-  return reencode(spki);
+/** The fields of an attestation certificate that the checks read: its SPKI (DER) and its extensions. */
+interface AttestationFields {
+  readonly spki: Uint8Array;
+  /** RFC 5280 4.1: OID → extnValue octets. */
+  readonly extensions: ReadonlyMap<string, Uint8Array>;
+}
+
+/** RFC 5280 4.1: the SPKI and extensions of a certificate, read with the @peculiar ASN.1 library. */
+function attestationFields(der: Uint8Array): AttestationFields {
+  const tbs = libraryCertificate(der).tbsCertificate;
+  const extensions = new Map<string, Uint8Array>();
+  for (const e of tbs.extensions ?? []) extensions.set(e.extnID, new Uint8Array(e.extnValue.buffer));
+  return { spki: reencode(tbs.subjectPublicKeyInfo), extensions };
 }
 
 function libraryCertificate(der: Uint8Array): Certificate {
@@ -85,13 +94,6 @@ function parse(der: Uint8Array, what: string): X509Certificate {
 
 function validAt(x: X509Certificate, now: Date, what: string): void {
   if (now < new Date(x.validFrom) || now > new Date(x.validTo)) throw refuse(`the ${what} is not valid now (${x.validFrom} to ${x.validTo})`);
-}
-
-/** RFC 5280 4.1: the extensions of a certificate as OID → extnValue octets (read with the library). */
-export function certificateExtensions(der: Uint8Array): Map<string, Uint8Array> {
-  const out = new Map<string, Uint8Array>();
-  for (const e of libraryCertificate(der).tbsCertificate.extensions ?? []) out.set(e.extnID, new Uint8Array(e.extnValue.buffer));
-  return out;
 }
 
 /** A DER INTEGER (the whole TLV) as a non-negative decimal string. */
@@ -136,7 +138,8 @@ export function verifyPivAttestation(input: PivAttestationInput, anchors: readon
   validAt(att, now, "attestation certificate");
   const slot = /^CN=YubiKey PIV Attestation ([0-9a-f]{2})$/im.exec(att.subject)?.[1]?.toLowerCase();
   if (!slot) throw refuse(`the attestation certificate's subject '${oneLine(att.subject)}' names no PIV slot`);
-  const ext = certificateExtensions(input.certificate);
+  const fields = attestationFields(input.certificate); // one library parse for the SPKI and the extensions
+  const ext = fields.extensions;
   const serialExt = ext.get(PIV_ATTESTATION_OID.serial);
   if (!serialExt) throw refuse("the attestation names no card serial (1.3.6.1.4.1.41482.3.7)");
   const policy = ext.get(PIV_ATTESTATION_OID.policy);
@@ -149,7 +152,7 @@ export function verifyPivAttestation(input: PivAttestationInput, anchors: readon
     slot, cardSerial: integerValue(serialExt), pinPolicy, touchPolicy,
     ...(fw && fw.length === 3 ? { firmware: Array.from(fw).join(".") } : {}),
     ...(ff && ff.length === 1 ? { formFactor: ff[0]! } : {}),
-    spki: spkiOf(input.certificate),
+    spki: fields.spki,
     certificateSha256: sha256(input.certificate), intermediateSha256: sha256(input.intermediate), intermediateSubject: oneLine(f9.subject),
     anchor: { subject: oneLine(anchor.subject), sha256: sha256(new Uint8Array(anchor.raw)) },
   };

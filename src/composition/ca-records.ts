@@ -11,6 +11,7 @@ import { loadRevocationPolicy, type RevocationPolicy } from "../policy/revocatio
 import { RevocationRegistry } from "../ca/revocation-registry.js";
 import { CaDirectory } from "../ceremony/ca-directory.js";
 import type { Config } from "./config.js";
+import { closeDatabase } from "../store/commit-queue.js";
 
 /**
  * The CA's records without any key: database, certificate and revocation stores, the revocation
@@ -47,7 +48,7 @@ export async function openCaRecords(config: Config, opts: CaRecordsOptions = {})
   const revocationPolicy = loadRevocationPolicy(join(config.policyDir, "revocation", "revocation.yaml"));
   const db = await openDatabase(config.databaseUrl, { readOnly: opts.readOnly === true });
   const readDb = await openReader(config.databaseUrl, db, config.databaseReaders).catch(async (e) => {
-    await db.destroy();
+    await closeDatabase(db);
     throw new CaError("unavailable", `database readers: ${(e as Error).message}`);
   });
   const store = new KnexCertStore(db, readDb);
@@ -57,7 +58,7 @@ export async function openCaRecords(config: Config, opts: CaRecordsOptions = {})
     config, clock, random, db, readDb, profiles, store, caDir: new CaDirectory(config.caStoreDir), revocationPolicy, revocations, registry,
     async close() {
       if (readDb !== db) await readDb.destroy();
-      await db.destroy();
+      await closeDatabase(db);
     },
   };
 }

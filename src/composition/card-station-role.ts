@@ -5,6 +5,7 @@ import type { Config } from "./config.js";
 import { useEmbeddedSoftHsm } from "./ca-settings.js";
 import { openKeystores } from "./keystores.js";
 import type { RaRuntime } from "./runtime.js";
+import { closeDatabase } from "../store/commit-queue.js";
 
 /** What the card station and the sealing of personal data need: database, clock, randomness and the data-key token. */
 export type StationRuntime = Pick<RaRuntime, "config" | "clock" | "random" | "db" | "readDb" | "keystore">;
@@ -27,6 +28,6 @@ export async function withCardStation<T>(config: Config, fn: (rt: StationRuntime
     }
   } finally {
     await keystores.close();
-    await db.destroy();
+    await closeDatabase(db);
   }
 }

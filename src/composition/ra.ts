@@ -74,7 +74,7 @@ export async function openRa(rt: RaRuntime, opts: { register?: PopulationRegiste
   const orderStore = new KnexOrderStore(rt.db, rt.readDb, cipher);
   const directory = new KnexDirectoryStore(rt.db, rt.readDb, cipher);
   // Each record of a card certificate is written with its order's change (the production saga).
-  const certs = opts.certs ?? cardCertificates(rt, () => rt.authority(rt.config.issuingCas[0] ?? ""), { writes: new KnexLinkedWrites(rt.db, orderStore, rt.store), orders: orderStore });
+  const certs = opts.certs ?? cardCertificates(rt, () => rt.authority(rt.config.issuingCas[0] ?? ""), { writes: new KnexLinkedWrites(rt.db, orderStore), orders: orderStore });
   const hasher = new KeyedHasher(hashKey(rt));
   const register = opts.register ?? fileRegister(rt.config.ra.registerFile);
   // REQ-05 "where a register is available": a configured register must answer (fail closed); the default file only if present.

@@ -63,7 +63,19 @@ function cardKey(der: Uint8Array): { readonly key: KeyObject; readonly hash: "sh
  * sees a PIN: what it checks is the signature and the station's record.
  */
 export class ActivationDesk {
+  /** The card keys of recent activations: the challenge and the activation read the same certificate, parsed once. */
+  private readonly keys = new Map<string, { readonly der: Uint8Array; readonly key: KeyObject; readonly hash: "sha256" | "sha384" }>();
+
   constructor(private readonly deps: { orders: OrderStore; records: ActivationRecords; certs: CardCertificates; clock: Clock; random: Random; challengeSeconds?: number }) {}
+
+  private cardKeyOf(serial: string, der: Uint8Array): { readonly key: KeyObject; readonly hash: "sha256" | "sha384" } {
+    const hit = this.keys.get(serial);
+    if (hit && Buffer.compare(hit.der, der) === 0) return hit;
+    const k = { der, ...cardKey(der) };
+    this.keys.set(serial, k);
+    if (this.keys.size > 1024) this.keys.delete(this.keys.keys().next().value!);
+    return k;
+  }
 
   private async handedOutOrderOf(actor: Actor, orderId: string): Promise<OrderView & { version: number }> {
     const o = await this.deps.orders.load(orderId);
@@ -85,7 +97,7 @@ export class ActivationDesk {
       expiresAt: new Date(now.getTime() + (this.deps.challengeSeconds ?? 300) * 1000),
     };
     await records.putChallenge(c, this.event(actor, "order.activation-challenge", orderId, o.organisationId, { certificate: c.certSerial, expiresAt: c.expiresAt.toISOString() }));
-    return { orderId, challenge: c.challenge, message: new TextDecoder().decode(activationMessage(orderId, c.challenge)), hash: activationHash(st.der), expiresAt: c.expiresAt };
+    return { orderId, challenge: c.challenge, message: new TextDecoder().decode(activationMessage(orderId, c.challenge)), hash: this.cardKeyOf(c.certSerial, st.der).hash, expiresAt: c.expiresAt };
   }
 
   /** The card station records that the holder replaced the transport PIN on this order's card (REQ-16). */
@@ -117,7 +129,7 @@ export class ActivationDesk {
     if (c.expiresAt <= clock.now()) return no("the activation challenge has expired; ask for a new one", "challenge-expired");
     const st = await certs.status(order.certSerial);
     if (!st?.der) return no("the order's certificate is not in the CA's store", "no-certificate");
-    const { key, hash } = cardKey(st.der); // REQ-16: the key of this order's certificate as stored
+    const { key, hash } = this.cardKeyOf(order.certSerial, st.der); // REQ-16: the key of this order's certificate as stored
     const msg = activationMessage(order.id, c.challenge);
     const ok = [undefined, "ieee-p1363" as const].some((dsaEncoding) => {
       try {

@@ -2,7 +2,7 @@ import type { Knex } from "knex";
 import type { AuditEvent } from "../ca/ports.js";
 import type { ActivationChallenge, ActivationRecords, PinReplacement } from "../ra/activation.js";
 import { INSERT_CHUNK, insertChunked } from "./database.js";
-import { commitQueueOf, type BatchWrite, type CommitQueue } from "./commit-queue.js";
+import { commitQueueOf, namedWrite, type CommitQueue } from "./commit-queue.js";
 
 type Op =
   | { readonly kind: "challenge"; readonly c: ActivationChallenge; readonly audit: AuditEvent }
@@ -11,37 +11,37 @@ type Op =
 const date = (v: unknown) => (v == null ? undefined : new Date(Number(v)));
 
 /**
+ * A batch in two multi-row statements: the challenges (upserted on the order, a later one of the
+ * same order replacing an earlier one, as in sequence) and the PIN records, in op order.
+ */
+const activationWrite = namedWrite<Op, void>("activation", async (trx, ops, audit) => {
+  const challenges = new Map<string, Record<string, unknown>>();
+  for (const o of ops) if (o.kind === "challenge") {
+    challenges.delete(o.c.orderId); // keep the latest, in its place
+    challenges.set(o.c.orderId, { order_id: o.c.orderId, cert_serial: o.c.certSerial, challenge: o.c.challenge, issued_at: o.c.issuedAt.getTime(), expires_at: o.c.expiresAt.getTime(), used_at: null });
+  }
+  const rows = [...challenges.values()];
+  for (let i = 0; i < rows.length; i += INSERT_CHUNK)
+    await trx("activation_challenges").insert(rows.slice(i, i + INSERT_CHUNK)).onConflict("order_id").merge(["cert_serial", "challenge", "issued_at", "expires_at", "used_at"]);
+  await insertChunked(trx, "transport_pin_replacements", ops.flatMap((o) => (o.kind === "pin"
+    ? [{ order_id: o.r.orderId, cert_serial: o.r.certSerial, card_serial: o.r.cardSerial ?? null, at: o.r.at.getTime(), recorded_by: o.r.recordedBy }] : [])));
+  for (const o of ops) audit(o.audit);
+  return ops.map(() => undefined);
+});
+
+/**
  * REQ-16: activation challenges (one per order, replaced by a new one; the activation's own
  * order change marks it used, see order.store.ts) and the card station's PIN records, with their audit events.
  */
 export class KnexActivationStore implements ActivationRecords {
   private readonly queue: CommitQueue;
-  /**
-   * A batch in two multi-row statements: the challenges (upserted on the order, a later one of the
-   * same order replacing an earlier one, as in sequence) and the PIN records, in op order.
-   */
-  private readonly write: BatchWrite<Op, void> = async (trx, ops, audit) => {
-    const challenges = new Map<string, Record<string, unknown>>();
-    for (const o of ops) if (o.kind === "challenge") {
-      challenges.delete(o.c.orderId); // keep the latest, in its place
-      challenges.set(o.c.orderId, { order_id: o.c.orderId, cert_serial: o.c.certSerial, challenge: o.c.challenge, issued_at: o.c.issuedAt.getTime(), expires_at: o.c.expiresAt.getTime(), used_at: null });
-    }
-    const rows = [...challenges.values()];
-    for (let i = 0; i < rows.length; i += INSERT_CHUNK)
-      await trx("activation_challenges").insert(rows.slice(i, i + INSERT_CHUNK)).onConflict("order_id").merge(["cert_serial", "challenge", "issued_at", "expires_at", "used_at"]);
-    await insertChunked(trx, "transport_pin_replacements", ops.flatMap((o) => (o.kind === "pin"
-      ? [{ order_id: o.r.orderId, cert_serial: o.r.certSerial, card_serial: o.r.cardSerial ?? null, at: o.r.at.getTime(), recorded_by: o.r.recordedBy }] : [])));
-    for (const o of ops) audit(o.audit);
-    return ops.map(() => undefined);
-  };
-
   /** `reader` may be a separate read pool (SQLite WAL readers do not wait for the writer). */
   constructor(db: Knex, private readonly reader: Knex = db) {
     this.queue = commitQueueOf(db);
   }
 
   async putChallenge(c: ActivationChallenge, audit: AuditEvent): Promise<void> {
-    await this.queue.run(this.write, { kind: "challenge", c, audit });
+    await this.queue.run(activationWrite, { kind: "challenge", c, audit });
   }
 
   async challenge(orderId: string): Promise<ActivationChallenge | undefined> {
@@ -54,7 +54,7 @@ export class KnexActivationStore implements ActivationRecords {
   }
 
   async addPinReplacement(r: PinReplacement, audit: AuditEvent): Promise<void> {
-    await this.queue.run(this.write, { kind: "pin", r, audit });
+    await this.queue.run(activationWrite, { kind: "pin", r, audit });
   }
 
   async pinReplacement(orderId: string, certSerial: string): Promise<PinReplacement | undefined> {

@@ -1,7 +1,7 @@
 import type { Knex } from "knex";
 import type { CardAuditEvent, CardLedger, CardRecord, HolderLetter } from "../card/ports.js";
 import { INSERT_CHUNK, insertChunked } from "./database.js";
-import { commitQueueOf, type BatchWrite, type CommitQueue } from "./commit-queue.js";
+import { commitQueueOf, namedWrite, type CommitQueue } from "./commit-queue.js";
 import type { FieldCipher } from "./field-cipher.js";
 import { outboxRow } from "./outbox.store.js";
 
@@ -26,29 +26,29 @@ function record(r: any): CardRecord {
   };
 }
 
+/**
+ * A batch in two multi-row statements: the cards upserted on their id (a later save of the same
+ * card in the batch wins, its created_at the first's, as in sequence) and the letters.
+ */
+const cardWrite = namedWrite<Op, void>("cards", async (trx, ops, audit) => {
+  const cards = new Map<string, Record<string, unknown>>();
+  for (const { card, audit: e } of ops) {
+    const r = row(card, e.at);
+    const before = cards.get(card.id);
+    cards.delete(card.id);
+    cards.set(card.id, before ? { ...r, created_at: before.created_at } : r);
+  }
+  const rows = [...cards.values()];
+  const update = Object.keys(rows[0] ?? {}).filter((k) => k !== "created_at");
+  for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx("cards").insert(rows.slice(i, i + INSERT_CHUNK)).onConflict("id").merge(update);
+  await insertChunked(trx, "notifications", ops.flatMap((o) => (o.letter ? [o.letter] : [])));
+  for (const o of ops) audit(o.audit);
+  return ops.map(() => undefined);
+});
+
 /** The card ledger over knex: each save is an upsert of the card with its audit event (and a letter to the holder) in one transaction. */
 export class KnexCardStore implements CardLedger {
   private readonly queue: CommitQueue;
-  /**
-   * A batch in two multi-row statements: the cards upserted on their id (a later save of the same
-   * card in the batch wins, its created_at the first's, as in sequence) and the letters.
-   */
-  private readonly write: BatchWrite<Op, void> = async (trx, ops, audit) => {
-    const cards = new Map<string, Record<string, unknown>>();
-    for (const { card, audit: e } of ops) {
-      const r = row(card, e.at);
-      const before = cards.get(card.id);
-      cards.delete(card.id);
-      cards.set(card.id, before ? { ...r, created_at: before.created_at } : r);
-    }
-    const rows = [...cards.values()];
-    const update = Object.keys(rows[0] ?? {}).filter((k) => k !== "created_at");
-    for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx("cards").insert(rows.slice(i, i + INSERT_CHUNK)).onConflict("id").merge(update);
-    await insertChunked(trx, "notifications", ops.flatMap((o) => (o.letter ? [o.letter] : [])));
-    for (const o of ops) audit(o.audit);
-    return ops.map(() => undefined);
-  };
-
   constructor(db: Knex, private readonly reader: Knex, private readonly cipher: FieldCipher) {
     this.queue = commitQueueOf(db);
   }
@@ -65,6 +65,6 @@ export class KnexCardStore implements CardLedger {
 
   async save(card: CardRecord, audit: CardAuditEvent, letter?: HolderLetter): Promise<void> {
     // REQ-29: the letter carries an initial PIN: sealed at rest like every outbox message.
-    await this.queue.run(this.write, { card, audit, ...(letter ? { letter: outboxRow(letter, this.cipher) } : {}) });
+    await this.queue.run(cardWrite, { card, audit, ...(letter ? { letter: outboxRow(letter, this.cipher) } : {}) });
   }
 }

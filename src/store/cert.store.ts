@@ -2,7 +2,8 @@ import type { Knex } from "knex";
 import { CaError } from "../shared/ca-error.js";
 import type { AuditEvent, CertRecord, CertStore, Reservation, ReservationRecord } from "../ca/ports.js";
 import { INSERT_CHUNK, insertChunked } from "./database.js";
-import { commitQueueOf, type BatchWrite, type CommitQueue } from "./commit-queue.js";
+import { commitQueueOf, namedWrite, type CommitQueue } from "./commit-queue.js";
+import { crossThreadError } from "./sqlite-writer-thread.js";
 import { insertAuditEvent } from "./audit.store.js";
 import { lockRevocationEvents } from "./revocation.store.js";
 import { isUniqueViolation } from "./database.js";
@@ -32,19 +33,46 @@ export async function abandonReservedIn(trx: Knex.Transaction, serial: string, a
 
 /** Rows per multi-row statement: well under SQLite's 32766 host parameters and PostgreSQL's 65535. */
 
+/** One batch: a multi-row insert for new serials, one UPDATE per status (audit events go with the commit). */
+export async function applyCertOps(trx: Knex.Transaction, ops: readonly Op[]): Promise<void> {
+  const reserves = ops.filter((o): o is Extract<Op, { kind: "reserve" }> => o.kind === "reserve");
+  await insertChunked(trx, "certificates", reserves.map(({ r, audit }) => ({
+    serial: r.serial, issuer_id: r.issuerId, profile_id: r.profileId, profile_version: r.profileVersion,
+    status: "reserved", subject_dn: r.subjectDn, not_before: r.notBefore.getTime(), not_after: r.notAfter.getTime(),
+    tbs: Buffer.from(r.tbs), der: null, requested_by: r.requestedBy, created_at: audit.at.getTime(), updated_at: audit.at.getTime(),
+  })));
+  for (const status of ["issued", "failed"] as const) {
+    const group = ops.filter((o): o is Extract<Op, { kind: "issued" | "failed" }> => o.kind === status);
+    for (let i = 0; i < group.length; i += INSERT_CHUNK) {
+      const chunk = group.slice(i, i + INSERT_CHUNK);
+      const serials = chunk.map((o) => o.serial);
+      const patch: Record<string, unknown> = { status, updated_at: chunk[0]!.audit.at.getTime() };
+      if (status === "issued") {
+        // der = CASE serial WHEN ? THEN ? ... END: one statement for the whole chunk.
+        patch.der = trx.raw(`CASE serial ${chunk.map(() => "WHEN ? THEN ?").join(" ")} ELSE der END`, chunk.flatMap((o) => [o.serial, Buffer.from(o.der!)]));
+      }
+      // Only a reserved serial moves on: a serial recovered as unfinished stays revoked.
+      const n = await trx("certificates").whereIn("serial", serials).andWhere({ status: "reserved" }).update(patch);
+      if (n !== chunk.length) throw new NotReserved(`${chunk.length - n} serial(s) not reserved`);
+    }
+  }
+}
+
+/** Certificate records through the commit queue (named: the SQLite writer thread runs them). */
+const certWrite = namedWrite<Op, void>("certificates", async (trx, ops, audit) => {
+  await applyCertOps(trx, ops);
+  for (const o of ops) audit(o.audit);
+  return ops.map(() => undefined);
+});
+crossThreadError(NotReserved);
+
 /** CertStore over knex; every write is durable when its promise resolves, through group commit. */
 export class KnexCertStore implements CertStore {
   private readonly queue: CommitQueue;
-  private readonly write: BatchWrite<Op, void>;
 
   /** `reader` may be a separate read pool (SQLite WAL readers see every commit without waiting for the writer). */
   constructor(private readonly db: Knex, private readonly reader: Knex = db) {
     this.queue = commitQueueOf(db);
-    this.write = async (trx, ops, audit) => {
-      await this.apply(trx, ops);
-      for (const o of ops) audit(o.audit);
-      return ops.map(() => undefined);
-    };
   }
 
   /** Certificates by status (issued, reserved, failed, unfinished), for metrics. */
@@ -64,38 +92,14 @@ export class KnexCertStore implements CertStore {
     return this.queue.commits;
   }
 
-  /** One batch: a multi-row insert for new serials, one UPDATE per status (audit events go with the commit). */
+  /** Certificate records inside the caller's transaction (the production saga's linked writes). */
   async writeIn(trx: Knex.Transaction, ops: readonly CertOp[]): Promise<void> {
-    await this.apply(trx, ops);
-  }
-
-  private async apply(trx: Knex.Transaction, ops: readonly Op[]): Promise<void> {
-    const reserves = ops.filter((o): o is Extract<Op, { kind: "reserve" }> => o.kind === "reserve");
-    await insertChunked(trx, "certificates", reserves.map(({ r, audit }) => ({
-      serial: r.serial, issuer_id: r.issuerId, profile_id: r.profileId, profile_version: r.profileVersion,
-      status: "reserved", subject_dn: r.subjectDn, not_before: r.notBefore.getTime(), not_after: r.notAfter.getTime(),
-      tbs: Buffer.from(r.tbs), der: null, requested_by: r.requestedBy, created_at: audit.at.getTime(), updated_at: audit.at.getTime(),
-    })));
-    for (const status of ["issued", "failed"] as const) {
-      const group = ops.filter((o): o is Extract<Op, { kind: "issued" | "failed" }> => o.kind === status);
-      for (let i = 0; i < group.length; i += INSERT_CHUNK) {
-        const chunk = group.slice(i, i + INSERT_CHUNK);
-        const serials = chunk.map((o) => o.serial);
-        const patch: Record<string, unknown> = { status, updated_at: chunk[0]!.audit.at.getTime() };
-        if (status === "issued") {
-          // der = CASE serial WHEN ? THEN ? ... END: one statement for the whole chunk.
-          patch.der = trx.raw(`CASE serial ${chunk.map(() => "WHEN ? THEN ?").join(" ")} ELSE der END`, chunk.flatMap((o) => [o.serial, Buffer.from(o.der!)]));
-        }
-        // Only a reserved serial moves on: a serial recovered as unfinished stays revoked.
-        const n = await trx("certificates").whereIn("serial", serials).andWhere({ status: "reserved" }).update(patch);
-        if (n !== chunk.length) throw new NotReserved(`${chunk.length - n} serial(s) not reserved`);
-      }
-    }
+    await applyCertOps(trx, ops);
   }
 
   async reserve(r: Reservation, audit: AuditEvent): Promise<void> {
     try {
-      await this.queue.run(this.write, { kind: "reserve", r, audit });
+      await this.queue.run(certWrite, { kind: "reserve", r, audit });
     } catch (e) {
       if (isUniqueViolation(e)) throw new CaError("conflict", `serial ${r.serial} was used before`);
       throw new CaError("unavailable", `cannot record serial: ${(e as Error).message}`, undefined, { cause: e });
@@ -112,7 +116,7 @@ export class KnexCertStore implements CertStore {
 
   private async transition(op: Op & { serial: string }): Promise<void> {
     try {
-      await this.queue.run(this.write, op);
+      await this.queue.run(certWrite, op);
     } catch (e) {
       if (e instanceof NotReserved) throw new CaError("conflict", `serial ${op.serial} is not reserved (recovered as unfinished?)`);
       throw new CaError("unavailable", `cannot store certificate ${op.serial}: ${(e as Error).message}`, undefined, { cause: e });

@@ -1,6 +1,7 @@
 import type { Knex } from "knex";
 import type { AuditEvent } from "../ca/ports.js";
 import { appendAuditEvents } from "./audit.store.js";
+import { sqliteWriterThreadFor } from "./sqlite-writer-thread.js";
 
 /** Takes the audit events of the changes a batch made; they are written in the same transaction. */
 export type AuditSink = (e: AuditEvent) => void;
@@ -12,7 +13,66 @@ export type AuditSink = (e: AuditEvent) => void;
 export type BatchWrite<Op, R> = ((trx: Knex.Transaction, ops: readonly Op[], audit: AuditSink) => Promise<R[]>) & {
   /** Locks the batch's transaction must take before any write of any kind (e.g. the revocation event log's). */
   readonly locksFirst?: (trx: Knex.Transaction) => Promise<void>;
+  /** Set by namedWrite: the SQLite writer thread runs this write by its name. */
+  readonly writeName?: string;
 };
+
+const registry = new Map<string, BatchWrite<unknown, unknown>>();
+
+/**
+ * A module-level write under a stable name, so the SQLite writer thread (sqlite-writer-thread.ts)
+ * can run it: its ops and results must be plain data (structured clone), and it may not close over
+ * process state (seal personal data before the op joins the queue). Unnamed writes run in process.
+ */
+export function namedWrite<Op, R>(
+  name: string, write: (trx: Knex.Transaction, ops: readonly Op[], audit: AuditSink) => Promise<R[]>,
+  locksFirst?: (trx: Knex.Transaction) => Promise<void>,
+): BatchWrite<Op, R> {
+  if (registry.has(name)) throw new Error(`a write named '${name}' exists already`);
+  const w = Object.assign(write, { writeName: name, ...(locksFirst ? { locksFirst } : {}) });
+  registry.set(name, w as BatchWrite<unknown, unknown>);
+  return w;
+}
+
+/** The write registered under `name` (the writer thread imports the stores that register them). */
+export function registeredWrite(name: string): BatchWrite<unknown, unknown> {
+  const w = registry.get(name);
+  if (!w) throw new Error(`no write named '${name}' is registered`);
+  return w;
+}
+
+/** Runs whole transactions somewhere else (the SQLite writer thread); the same contract as runTransaction. */
+export interface TransactionRunner {
+  run(batch: readonly { readonly name: string; readonly op: unknown }[]): Promise<unknown[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * One transaction of a batch: each kind of operation as one batch, kinds in the order they first
+ * arrived, then the audit events of the whole transaction, in order (REQ-27: no change without its
+ * audit event). One result per operation.
+ */
+export async function runTransaction(db: Knex, batch: readonly { readonly write: BatchWrite<unknown, unknown>; readonly op: unknown }[]): Promise<unknown[]> {
+  const kinds = new Map<BatchWrite<unknown, unknown>, number[]>();
+  batch.forEach((e, i) => {
+    const k = kinds.get(e.write);
+    if (k) k.push(i);
+    else kinds.set(e.write, [i]);
+  });
+  return db.transaction(async (trx) => {
+    // Lock order: these first, then rows, then the audit chain (appendAuditEvents, last).
+    for (const write of kinds.keys()) if (write.locksFirst) await write.locksFirst(trx);
+    const out = new Array<unknown>(batch.length);
+    const audits: AuditEvent[] = [];
+    const sink: AuditSink = (e) => void audits.push(e);
+    for (const [write, idx] of kinds) {
+      const results = await write(trx, idx.map((i) => batch[i]!.op), sink);
+      idx.forEach((i, j) => (out[i] = results[j]));
+    }
+    await appendAuditEvents(trx, audits); // hash-chained, last: after the changes took the write lock
+    return out;
+  });
+}
 
 
 interface Entry {
@@ -37,7 +97,8 @@ export class CommitQueue {
   /** Transactions committed (or attempted) so far. */
   commits = 0;
 
-  constructor(private readonly db: Knex, private readonly maxBatch = 256) {}
+  /** `runner`: where whole transactions of named writes run (the SQLite writer thread); else in process on `db`. */
+  constructor(private readonly db: Knex, private readonly maxBatch = 256, private readonly runner?: TransactionRunner) {}
 
   run<Op, R>(write: BatchWrite<Op, R>, op: Op): Promise<R> {
     return new Promise<R>((resolve, reject) => {
@@ -49,63 +110,53 @@ export class CommitQueue {
     });
   }
 
-  private async transaction(batch: readonly Entry[]): Promise<unknown[]> {
+  private transaction(batch: readonly Entry[]): Promise<unknown[]> {
     this.commits++;
-    const kinds = new Map<BatchWrite<unknown, unknown>, number[]>();
-    batch.forEach((e, i) => {
-      const k = kinds.get(e.write);
-      if (k) k.push(i);
-      else kinds.set(e.write, [i]);
-    });
-    return this.db.transaction(async (trx) => {
-      // Lock order: these first, then rows, then the audit chain (appendAuditEvents, last).
-      for (const write of kinds.keys()) if (write.locksFirst) await write.locksFirst(trx);
-      const out = new Array<unknown>(batch.length);
-      const audits: AuditEvent[] = [];
-      const sink: AuditSink = (e) => void audits.push(e);
-      for (const [write, idx] of kinds) {
-        const results = await write(trx, idx.map((i) => batch[i]!.op), sink);
-        idx.forEach((i, j) => (out[i] = results[j]));
-      }
-      await appendAuditEvents(trx, audits); // hash-chained, last: after the changes took the write lock
-      return out;
-    });
+    const remote = this.runner;
+    if (remote && batch.every((e) => e.write.writeName !== undefined)) return remote.run(batch.map((e) => ({ name: e.write.writeName!, op: e.op })));
+    return runTransaction(this.db, batch);
+  }
+
+  /** Waits for the transaction in progress, then stops the runner (the writer thread). */
+  async close(): Promise<void> {
+    while (this.flushing) await new Promise((r) => setImmediate(r));
+    await this.runner?.close();
   }
 
   private async flush(): Promise<void> {
-    let batch = this.queue.splice(0, this.maxBatch);
-    let running: Promise<unknown[]> | undefined = this.transaction(batch);
+    let batch: Entry[] = [];
+    let running: Promise<unknown[]> | undefined;
+    const startNext = () => {
+      running = undefined;
+      if (this.queue.length === 0) return;
+      batch = this.queue.splice(0, this.maxBatch);
+      running = this.transaction(batch);
+      running.catch(() => undefined); // judged when awaited below
+    };
+    startNext();
     while (running) {
+      const current = batch;
       let results: unknown[] | undefined;
       try {
         results = await running;
       } catch (e) {
-        if (batch.length === 1) batch[0]!.reject(e);
+        if (current.length === 1) current[0]!.reject(e);
       }
-      running = undefined;
       if (results) {
         // The next transaction starts before the callers of this one continue: the writer is not
         // left idle while their code runs (their next writes join the transaction after).
-        const done = batch;
-        if (this.queue.length > 0) {
-          batch = this.queue.splice(0, this.maxBatch);
-          running = this.transaction(batch);
-          running.catch(() => undefined); // judged when awaited above
-        }
-        done.forEach((p, i) => p.resolve(results![i]));
+        startNext();
+        current.forEach((p, i) => p.resolve(results![i]));
       } else {
-        if (batch.length > 1)
-          for (const p of batch) {
+        if (current.length > 1)
+          for (const p of current) {
             try {
               p.resolve((await this.transaction([p]))[0]);
             } catch (e) {
               p.reject(e);
             }
           }
-        if (this.queue.length > 0) {
-          batch = this.queue.splice(0, this.maxBatch);
-          running = this.transaction(batch);
-        }
+        startNext();
       }
     }
     this.flushing = false;
@@ -117,16 +168,25 @@ const queues = new WeakMap<Knex, CommitQueue>();
 /** The one commit queue of a database handle, shared by every store written through it. */
 export function commitQueueOf(db: Knex): CommitQueue {
   let q = queues.get(db);
-  if (!q) queues.set(db, (q = new CommitQueue(db)));
+  if (!q) {
+    const runner = sqliteWriterThreadFor(db); // SQLite files: transactions in the writer thread
+    queues.set(db, (q = new CommitQueue(db, 256, runner)));
+  }
   return q;
 }
 
 /** An audit event on its own (alarms, refusals, API requests): through the queue, chained like every other. */
-const auditOnly: BatchWrite<AuditEvent, void> = async (_trx, events, audit) => {
+const auditOnly = namedWrite<AuditEvent, void>("audit-only", async (_trx, events, audit) => {
   for (const e of events) audit(e);
   return events.map(() => undefined);
-};
+});
 
 export function recordAuditEvent(db: Knex, e: AuditEvent): Promise<void> {
   return commitQueueOf(db).run(auditOnly, e);
+}
+
+/** Closes a database handle: the transaction in progress finishes, the writer thread stops, then the pool. */
+export async function closeDatabase(db: Knex): Promise<void> {
+  await queues.get(db)?.close(); // the queue stays: a write after close is refused, not run by a new thread
+  await db.destroy();
 }

@@ -19,6 +19,28 @@ export function sqliteFile(url: string): string | undefined {
 }
 
 /**
+ * A knex handle on one SQLite file with a single connection: the writer (WAL, synchronous=FULL, each
+ * transaction BEGIN IMMEDIATE: it takes the write lock first, so a second writer, such as the writer
+ * thread of sqlite-writer-thread.ts, makes it wait rather than fail on a stale snapshot) or a
+ * public replica's reader (query_only refuses every write on its connection).
+ */
+export function sqliteKnex(filename: string, role: "writer" | "replica"): Knex {
+  return knexFactory({
+    client: CachedStatementsSqlite3,
+    connection: { filename, ...(role === "writer" ? { immediateTransactions: true } : {}) },
+    useNullAsDefault: true,
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate: (conn: any, done: (err: Error | null, conn: unknown) => void) => {
+        const pragmas = role === "replica" ? "PRAGMA query_only=ON; PRAGMA busy_timeout=10000;" : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;";
+        conn.exec(pragmas, (err: Error | null) => done(err, conn));
+      },
+    },
+  });
+}
+
+/**
  * Opens the database named by a URL: `sqlite:/path/file.db` (embedded default) or
  * `postgres://...`. SQLite runs in WAL mode with synchronous=FULL: a commit is on disk.
  */
@@ -27,20 +49,7 @@ export async function openDatabase(url: string, opts: { readOnly?: boolean } = {
   const filename = sqliteFile(url);
   if (filename !== undefined) {
     if (filename !== ":memory:") mkdirSync(dirname(filename), { recursive: true });
-    db = knexFactory({
-      client: CachedStatementsSqlite3,
-      connection: { filename },
-      useNullAsDefault: true,
-      pool: {
-        min: 1,
-        max: 1,
-        afterCreate: (conn: any, done: (err: Error | null, conn: unknown) => void) => {
-          // A public replica reads only (issue 9): query_only refuses every write on its connection.
-          const pragmas = opts.readOnly ? "PRAGMA query_only=ON; PRAGMA busy_timeout=10000;" : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;";
-          conn.exec(pragmas, (err: Error | null) => done(err, conn));
-        },
-      },
-    });
+    db = sqliteKnex(filename, opts.readOnly ? "replica" : "writer");
   } else if (/^postgres(ql)?:\/\//.test(url)) {
     db = knexFactory({
       client: "pg", connection: url,

@@ -4,7 +4,7 @@ import type { NewOrder, Notification, OrderActor, OrderChange, OrderStore, Order
 import type { RegisteredName } from "../ra/ports.js";
 import type { OrderState } from "../policy/workflow.js";
 import { INSERT_CHUNK, insertChunked, isPostgres } from "./database.js";
-import { commitQueueOf, type AuditSink, type BatchWrite, type CommitQueue } from "./commit-queue.js";
+import { commitQueueOf, namedWrite, type AuditSink, type CommitQueue } from "./commit-queue.js";
 import type { FieldCipher } from "./field-cipher.js";
 import { outboxRow } from "./outbox.store.js";
 
@@ -88,6 +88,41 @@ export type OrderOp =
   | { readonly kind: "create"; readonly row: Record<string, unknown>; readonly actor?: Record<string, unknown>; readonly audit: AuditEvent; readonly outbox: readonly Record<string, unknown>[] };
 
 
+export async function writeOrderBatch(trx: Knex.Transaction, ops: readonly OrderOp[], audit: AuditSink): Promise<boolean[]> {
+  const done = ops.map((o) => o.kind === "create");
+  // The first change of each order goes into the shared compare-and-set; a second change of
+  // the same order in the batch runs after it on its own, as it would have in sequence.
+  const first = new Map<string, number>();
+  const later: number[] = [];
+  ops.forEach((o, i) => {
+    if (o.kind !== "change") return;
+    if (first.has(o.change.orderId)) later.push(i);
+    else first.set(o.change.orderId, i);
+  });
+  await insertChunked(trx, "orders", ops.flatMap((o) => (o.kind === "create" ? [o.row] : [])));
+  const won = await compareAndSet(trx, [...first.values()].map((i) => (ops[i] as Extract<OrderOp, { kind: "change" }>).change));
+  for (const i of first.values()) done[i] = won.has((ops[i] as Extract<OrderOp, { kind: "change" }>).change.orderId);
+  for (const i of later) done[i] = (await compareAndSet(trx, [(ops[i] as Extract<OrderOp, { kind: "change" }>).change])).size === 1;
+
+  const winners = ops.filter((_, i) => done[i]);
+  const changes = winners.flatMap((o) => (o.kind === "change" ? [o.change] : []));
+  await insertChunked(trx, "order_identifications", changes.flatMap((c) => (c.identification ? [identificationRow(c.orderId, c.identification)] : [])));
+  // REQ-10: who took each step, the creations' requesters first, then the changes' actors, in op order (one insert).
+  await insertChunked(trx, "order_actors", [
+    ...ops.flatMap((o) => (o.kind === "create" && o.actor ? [o.actor] : [])),
+    ...changes.flatMap((c) => (c.actor ? [actorRow(c.orderId, c.actor)] : [])),
+  ]);
+  await insertChunked(trx, "officer_credentials", changes.flatMap((c) => (c.officerCredential ? [{ serial: c.officerCredential.serial, person_id: c.officerCredential.personId, created_at: c.at.getTime() }] : [])));
+  // REQ-16: the activation challenge is used up by the transition that won with it (single use: the compare-and-set decides).
+  await useActivationChallenges(trx, changes.filter((c) => c.usesActivationChallenge));
+  await insertChunked(trx, "notifications", winners.flatMap((o) => o.outbox));
+  for (const o of winners) audit(o.audit);
+  return done;
+}
+
+/** Order writes through the commit queue (named: the SQLite writer thread runs them). */
+const orderWrite = namedWrite<OrderOp, boolean>("orders", writeOrderBatch);
+
 /**
  * Orders over knex: every change is a compare-and-set on the version, with its audit event in the
  * same transaction (REQ-10, REQ-27). Concurrent creations and changes share a transaction (one
@@ -96,7 +131,6 @@ export type OrderOp =
  */
 export class KnexOrderStore implements OrderStore {
   private readonly queue: CommitQueue;
-  private readonly write: BatchWrite<OrderOp, boolean> = (trx, ops, audit) => this.writeBatch(trx, ops, audit);
 
   /**
    * `reader` may be a separate read pool (SQLite WAL readers do not wait for the writer's commits).
@@ -191,12 +225,12 @@ export class KnexOrderStore implements OrderStore {
   }
 
   apply(change: OrderChange, audit: AuditEvent): Promise<boolean> {
-    return this.queue.run(this.write, { kind: "change", change, audit, outbox: (change.notifications ?? []).map((n) => outboxRow(n, this.cipher)) });
+    return this.queue.run(orderWrite, { kind: "change", change, audit, outbox: (change.notifications ?? []).map((n) => outboxRow(n, this.cipher)) });
   }
 
   async create(order: NewOrder, audit: AuditEvent, notification: Notification): Promise<void> {
     // The row (with the registered name) is sealed before the op joins the queue, as the outbox is.
-    await this.queue.run(this.write, { kind: "create", row: orderRow(order, this.cipher), ...(order.requestedBy ? { actor: actorRow(order.id, order.requestedBy) } : {}), audit, outbox: [outboxRow(notification, this.cipher)] });
+    await this.queue.run(orderWrite, { kind: "create", row: orderRow(order, this.cipher), ...(order.requestedBy ? { actor: actorRow(order.id, order.requestedBy) } : {}), audit, outbox: [outboxRow(notification, this.cipher)] });
   }
 
   /** A change as an op for a caller's transaction (the production saga's linked writes); messages sealed now. */
@@ -206,39 +240,7 @@ export class KnexOrderStore implements OrderStore {
 
   /** Writes ops inside the caller's transaction: compare-and-set per order; true per op that won. */
   writeIn(trx: Knex.Transaction, ops: readonly OrderOp[], audit: AuditSink): Promise<boolean[]> {
-    return this.writeBatch(trx, ops, audit);
-  }
-
-  private async writeBatch(trx: Knex.Transaction, ops: readonly OrderOp[], audit: AuditSink): Promise<boolean[]> {
-    const done = ops.map((o) => o.kind === "create");
-    // The first change of each order goes into the shared compare-and-set; a second change of
-    // the same order in the batch runs after it on its own, as it would have in sequence.
-    const first = new Map<string, number>();
-    const later: number[] = [];
-    ops.forEach((o, i) => {
-      if (o.kind !== "change") return;
-      if (first.has(o.change.orderId)) later.push(i);
-      else first.set(o.change.orderId, i);
-    });
-    await insertChunked(trx, "orders", ops.flatMap((o) => (o.kind === "create" ? [o.row] : [])));
-    const won = await compareAndSet(trx, [...first.values()].map((i) => (ops[i] as Extract<OrderOp, { kind: "change" }>).change));
-    for (const i of first.values()) done[i] = won.has((ops[i] as Extract<OrderOp, { kind: "change" }>).change.orderId);
-    for (const i of later) done[i] = (await compareAndSet(trx, [(ops[i] as Extract<OrderOp, { kind: "change" }>).change])).size === 1;
-
-    const winners = ops.filter((_, i) => done[i]);
-    const changes = winners.flatMap((o) => (o.kind === "change" ? [o.change] : []));
-    await insertChunked(trx, "order_identifications", changes.flatMap((c) => (c.identification ? [identificationRow(c.orderId, c.identification)] : [])));
-    // REQ-10: who took each step, the creations' requesters first, then the changes' actors, in op order (one insert).
-    await insertChunked(trx, "order_actors", [
-      ...ops.flatMap((o) => (o.kind === "create" && o.actor ? [o.actor] : [])),
-      ...changes.flatMap((c) => (c.actor ? [actorRow(c.orderId, c.actor)] : [])),
-    ]);
-    await insertChunked(trx, "officer_credentials", changes.flatMap((c) => (c.officerCredential ? [{ serial: c.officerCredential.serial, person_id: c.officerCredential.personId, created_at: c.at.getTime() }] : [])));
-    // REQ-16: the activation challenge is used up by the transition that won with it (single use: the compare-and-set decides).
-    await useActivationChallenges(trx, changes.filter((c) => c.usesActivationChallenge));
-    await insertChunked(trx, "notifications", winners.flatMap((o) => o.outbox));
-    for (const o of winners) audit(o.audit);
-    return done;
+    return writeOrderBatch(trx, ops, audit);
   }
 
   async handedOutBefore(workflowId: string, before: Date, limit: number): Promise<string[]> {

@@ -57,7 +57,9 @@ function statementFor(connection: SqliteConnection, sql: string): Promise<Sqlite
 /** The knex client class: `client: CachedStatementsSqlite3` in a knex config. */
 export class CachedStatementsSqlite3 extends ClientSqlite3 {
   _query(connection: SqliteConnection, obj: { sql?: string; method?: string; returning?: unknown; bindings?: unknown[]; response?: unknown; context?: unknown }): Promise<unknown> {
-    const sql = obj.sql;
+    // A writer's transactions take the write lock at BEGIN (see database.ts sqliteKnex).
+    const immediate = (this as { config?: { connection?: { immediateTransactions?: boolean } } }).config?.connection?.immediateTransactions;
+    const sql = obj.sql === "BEGIN;" && immediate ? "BEGIN IMMEDIATE;" : obj.sql;
     if (!sql) return Promise.reject(new Error("The query is empty"));
     // As knex's own client: rows for anything that may return them, `run` (changes, lastID) for plain writes.
     const method = obj.method === "insert" || obj.method === "update" ? (obj.returning ? "all" : "run") : obj.method === "counter" || obj.method === "del" ? "run" : "all";

@@ -5,7 +5,9 @@ import { testDatabases } from "../support/databases.js";
 import { KnexAuditStore, appendAuditEvents } from "../../src/store/audit.store.js";
 import { verifyChain } from "../../src/audit/chain-verifier.js";
 import { chain } from "../../src/audit/audit-chain.js";
-import { commitQueueOf, type BatchWrite } from "../../src/store/commit-queue.js";
+import { closeDatabase, commitQueueOf, recordAuditEvent, type BatchWrite } from "../../src/store/commit-queue.js";
+import { KnexCertStore } from "../../src/store/cert.store.js";
+import { CaError } from "../../src/shared/ca-error.js";
 import type { AuditEvent } from "../../src/ca/ports.js";
 
 const event = (id: string, objectId: string): AuditEvent => ({ id, at: new Date(0), actor: "test", action: "test.write", objectType: "test", objectId, outcome: "success" });
@@ -126,5 +128,75 @@ describe(`store/commit-queue on ${backend.name}`, function () {
       err = e;
     }
     expect(String(err)).to.match(/readonly|read-only|SQLITE_READONLY/i);
+  });
+});
+
+/** SQLite files: the named writes of the stores run in the writer thread, on a connection of their own. */
+describe("store/commit-queue: the SQLite writer thread", function () {
+  this.timeout(30_000);
+  const sqliteUrl = async () => (await testDatabases()[0]!.url());
+  const certAudit = (id: string): AuditEvent => ({ ...event(id, "serial"), action: "certificate.issued", objectType: "certificate" });
+
+  it("ok/named writes that arrive together commit in one transaction of the writer thread: the main connection runs none of their statements", async () => {
+    const url = await sqliteUrl();
+    const db = await openDatabase(url);
+    const reader = await openReader(url, db, 2);
+    try {
+      const onMain: string[] = [];
+      db.on("query", (q: { sql: string }) => onMain.push(q.sql));
+      const q = commitQueueOf(db);
+      const before = q.commits;
+      await Promise.all(Array.from({ length: 12 }, (_, i) => recordAuditEvent(db, event(`w-${i}`, `o${i}`))));
+      expect(q.commits - before).to.equal(1);
+      expect(onMain, "statements on the main connection").to.deep.equal([]);
+      expect(Number((await reader("audit_events").where("id", "like", "w-%").count({ n: "*" }).first())?.n)).to.equal(12);
+      // The main connection still writes what is not named (BEGIN IMMEDIATE: it waits for the writer thread's lock).
+      await Promise.all([db.transaction((trx) => appendAuditEvents(trx, [event("main-1", "m")])), recordAuditEvent(db, event("w-after", "o"))]);
+      const r = await verifyChain({ pages: new KnexAuditStore(db).pages(5), checkpoints: [], verifySignature: () => true });
+      expect(r.ok, r.problem?.message).to.equal(true);
+    } finally {
+      await reader.destroy();
+      await closeDatabase(db);
+    }
+  });
+
+  it("fail/an error thrown in the writer thread reaches the store as its own class: completing a serial never reserved is a conflict; nothing is written", async () => {
+    const url = await sqliteUrl();
+    const db = await openDatabase(url);
+    try {
+      const certs = new KnexCertStore(db);
+      let err: unknown;
+      try {
+        await certs.complete("0badc0de", new Uint8Array([0x30, 0x00]), certAudit("never-reserved"));
+      } catch (e) {
+        err = e;
+      }
+      expect(CaError.is(err, "conflict"), String(err)).to.equal(true);
+      expect(String((err as Error).message)).to.match(/is not reserved/);
+      expect(await db("audit_events").where({ id: "never-reserved" }).first()).to.equal(undefined);
+    } finally {
+      await closeDatabase(db);
+    }
+  });
+
+  it("ok/closing the database lets the transaction under way finish, then stops the writer thread", async () => {
+    const url = await sqliteUrl();
+    const db = await openDatabase(url);
+    const writes = Array.from({ length: 5 }, (_, i) => recordAuditEvent(db, event(`c-${i}`, "close")));
+    await closeDatabase(db);
+    await Promise.all(writes);
+    const again = await openDatabase(url);
+    try {
+      expect(Number((await again("audit_events").where({ object_id: "close" }).count({ n: "*" }).first())?.n)).to.equal(5);
+      let err: unknown;
+      try {
+        await recordAuditEvent(db, event("late", "close"));
+      } catch (e) {
+        err = e;
+      }
+      expect(err, "a write on a closed handle is refused").to.be.instanceOf(Error);
+    } finally {
+      await closeDatabase(again);
+    }
   });
 });

@@ -122,7 +122,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
     ca = softwareAuthority();
     registryOf = registry;
     certs = cardCertificates({ issuer: new CertificateIssuer({ profiles: PROFILES, store: certStore, clock, random: cryptoRandom }), registry, store: certStore, clock, random: cryptoRandom }, () => ca,
-      { writes: new KnexLinkedWrites(db, orders, certStore), orders });
+      { writes: new KnexLinkedWrites(db, orders), orders });
     const workflows = loadWorkflows(join(REPO_ROOT, "policies", "workflows"));
     activation = new ActivationDesk({ orders, records: new KnexActivationStore(db), certs, clock, random: cryptoRandom });
     service = new OrderService({ orders, directory, workflows, certs, register, hasher, clock, random: cryptoRandom, currentTermsVersion: "2026-01", activation, keyOrigins });
@@ -452,7 +452,7 @@ describe(`ra/order-service on ${backend.name}`, function () {
   function serviceWithSigner(hook: () => Promise<void>) {
     const slow: Authority = { ...ca, signer: { keyType: ca.signer.keyType, spki: ca.signer.spki, algorithmDer: ca.signer.algorithmDer, algorithmOid: ca.signer.algorithmOid, sign: async (d) => (await hook(), ca.signer.sign(d)) } };
     const c = cardCertificates({ issuer: new CertificateIssuer({ profiles: PROFILES, store: certStore, clock, random: cryptoRandom }), registry: registryOf, store: certStore, clock, random: cryptoRandom }, () => slow,
-      { writes: new KnexLinkedWrites(db, orders, certStore), orders });
+      { writes: new KnexLinkedWrites(db, orders), orders });
     return new OrderService({ orders, directory, workflows: loadWorkflows(join(REPO_ROOT, "policies", "workflows")), certs: c, register, hasher, clock, random: cryptoRandom, currentTermsVersion: "2026-01", activation, keyOrigins });
   }
 
