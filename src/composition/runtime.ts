@@ -65,7 +65,7 @@ export function pinSourceFor(config: Config, token: string, override?: PinSource
   const p = config.tokenPins[token];
   if (!p) throw new CaError("config", `no PIN source configured for token '${token}' (tokenPins in cardpki.json or CARDPKI_PIN_FILE_<TOKEN>)`);
   if ("env" in p) return envPin(p.env);
-  // Issue 2: a PIN never comes from a file in the repository (the git-ignored data folder is not part of it).
+  // REQ-26: a PIN never comes from a file in the repository (the git-ignored data folder is not part of it).
   const file = resolve(p.file);
   const inside = (dir: string) => !relative(dir, file).startsWith("..") && !isAbsolute(relative(dir, file));
   if (inside(APP_ROOT) && !inside(config.dataDir))
@@ -92,7 +92,7 @@ export interface RuntimeOptions {
   /** Run crash recovery of unfinished serials (only the single CA writer does this). */
   readonly recover?: boolean;
   /**
-   * A public replica (issue 9): read-only database, no restore check, and no CA private key: the
+   * A public replica (REQ-33): read-only database, no restore check, and no CA private key: the
    * issuing CAs are loaded from their certificates with a signer that refuses. Only the OCSP
    * responder keys are used.
    */

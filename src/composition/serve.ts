@@ -34,7 +34,7 @@ const log = logger("serve");
 
 /**
  * `all`: the CA/RA writer (one per database, elected by the writer lease) plus the public endpoints.
- * `public`: a stateless replica with OCSP, CRL, CA certificates, health and metrics only (issue 9).
+ * `public`: a stateless replica with OCSP, CRL, CA certificates, health and metrics only (REQ-33).
  */
 export type ServeRole = "all" | "public";
 

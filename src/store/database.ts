@@ -35,7 +35,7 @@ export async function openDatabase(url: string, opts: { readOnly?: boolean } = {
         min: 1,
         max: 1,
         afterCreate: (conn: any, done: (err: Error | null, conn: unknown) => void) => {
-          // A public replica reads only (issue 9): query_only refuses every write on its connection.
+          // A public replica reads only (REQ-33): query_only refuses every write on its connection.
           const pragmas = opts.readOnly ? "PRAGMA query_only=ON; PRAGMA busy_timeout=10000;" : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;";
           conn.exec(pragmas, (err: Error | null) => done(err, conn));
         },
