@@ -48,7 +48,7 @@ export class MemorySessionStore implements SessionStore {
   }
   async touch(idHash: string, lastSeen: number) {
     const s = this.m.get(idHash);
-    if (s) this.m.set(idHash, { ...s, lastSeen });
+    if (s && s.lastSeen < lastSeen) this.m.set(idHash, { ...s, lastSeen }); // forward only, as the database store
   }
   async delete(idHash: string) {
     this.m.delete(idHash);
