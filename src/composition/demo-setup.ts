@@ -5,7 +5,7 @@ import { writeDemoServerCertificate } from "./demo-tls.js";
 import { bootstrapStaffGroup, openRa, type Ra, type Role } from "./ra.js";
 import { openRuntime, useEmbeddedSoftHsm, withRuntime, type Runtime } from "./runtime.js";
 import { dataKeyNames, sealExistingPersonalData } from "./data-keys.js";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { loadConfig, type Config } from "./config.js";
 import { initSoftHsmTokenWithShares, runCeremonyFile, writeShareFiles } from "./ceremonies.js";
 import { writeSoftHsmConfig } from "../hsm/softhsm-tokens.js";
@@ -72,7 +72,8 @@ export async function setupDemo(base: Config, log: (l: string) => void, env: Nod
   mkdirSync(pinsDir, { recursive: true, mode: 0o700 });
   const issuingPin = join(pinsDir, "cardpki-issuing.pin");
   writeFileSync(issuingPin, (await combinePinShares("cardpki-issuing", shares)) + "\n", { mode: 0o600 });
-  writeFileSync(configFile, JSON.stringify({ issuingCas: ["demo-issuing"], tokenPins: { "cardpki-issuing": { file: issuingPin } } }, null, 2) + "\n", { mode: 0o600 });
+  // Relative to the data folder, so a copy of the folder uses its own PIN file.
+  writeFileSync(configFile, JSON.stringify({ issuingCas: ["demo-issuing"], tokenPins: { "cardpki-issuing": { file: relative(base.dataDir, issuingPin) } } }, null, 2) + "\n", { mode: 0o600 });
   log(`wrote ${configFile}`);
   const config = loadConfig(env);
   await setupDemoRa(config, log);

@@ -22,6 +22,7 @@ import { loadRevocationPolicy, type RevocationPolicy } from "../policy/revocatio
 import { RevocationRegistry } from "../ca/revocation-registry.js";
 import { CrlPublisher } from "../ca/crl-publisher.js";
 import type { OcspIssuer } from "../ca/ocsp/ocsp-responder.js";
+import { embeddedSoftHsmConfig } from "./data-folder.js";
 import { APP_ROOT, type Config } from "./config.js";
 import type { KeySigner } from "../ca/ports.js";
 import { spkiKeyType } from "../ca/spki.js";
@@ -56,8 +57,9 @@ export interface Runtime {
 
 /** Points SoftHSM2 at the embedded default's token directory when nothing else is configured. */
 export function useEmbeddedSoftHsm(config: Config): void {
-  const conf = join(config.dataDir, "softhsm", "softhsm2.conf");
-  if (!process.env.SOFTHSM2_CONF && existsSync(conf)) process.env.SOFTHSM2_CONF = conf;
+  if (process.env.SOFTHSM2_CONF) return;
+  const conf = embeddedSoftHsmConfig(config.dataDir); // the data folder's own tokens, also in a copy of it
+  if (conf) process.env.SOFTHSM2_CONF = conf;
 }
 
 export function pinSourceFor(config: Config, token: string, override?: PinSource): PinSource {
