@@ -1,4 +1,4 @@
-// Audit trail benchmark (issue 7): append throughput through the commit queue (hash-chained,
+// Audit trail benchmark (REQ-27, REQ-31): append throughput through the commit queue (hash-chained,
 // target ≥ 5,000 entries/s on SQLite) beside the same rows written unchained; and verifying a
 // chain of 1M entries beside only reading them.
 import { join } from "node:path";
@@ -10,13 +10,16 @@ import { KnexAuditStore } from "../src/store/audit.store.js";
 import { GENESIS, chain } from "../src/audit/audit-chain.js";
 import { verifyChain } from "../src/audit/chain-verifier.js";
 import type { AuditEvent } from "../src/ca/ports.js";
+import { systemClock } from "../src/shared/clock.js";
+import { newId } from "../src/shared/ids.js";
+import { cryptoRandom } from "../src/shared/random.js";
 
 type Measure = (concurrency: number, seconds: number, op: (w: number) => Promise<unknown>) => Promise<{ ops: number; seconds: number; perSecond: number; latencyMs: Record<string, number> }>;
 
 export async function benchAudit(rt: Runtime, dir: string, measure: Measure, seconds: number, verifyEntries: number) {
   let n = 0;
   const event = (): AuditEvent => ({
-    id: `${process.pid}-${n++}-${Math.random().toString(16).slice(2)}`, at: new Date(), actor: "officer:bench", action: "api.get /orders/:id", objectType: "api", objectId: `/api/v1/orders/${n}`,
+    id: `${process.pid}-${n++}-${newId(cryptoRandom)}`, at: systemClock.now(), actor: "officer:bench", action: "api.get /orders/:id", objectType: "api", objectId: `/api/v1/orders/${n}`,
     outcome: "success", organisationId: "org-bench", details: { status: 200, ip: "10.0.0.1", ms: 3 },
   });
   // Peer: the same rows through the same commit queue, into a table without the chain.

@@ -1,4 +1,4 @@
-// Card personalisation benchmark (issue 6): full personalisations through the virtual PIV card on
+// Card personalisation benchmark (REQ-14, SP 800-73-4): full personalisations through the virtual PIV card on
 // the real PC/SC stack (scripts/lib/virtual-card.sh), with APDU round trips; peers in the same run:
 // the raw APDU round trip, and yubico-piv-tool doing the on-card part (generate + import + PIN/PUK).
 import { spawnSync } from "node:child_process";

@@ -11,6 +11,7 @@ import { derTlv, toPem } from "../src/asn1/der.js";
 import { createHash } from "node:crypto";
 import { spkiParts } from "../src/ca/spki.js";
 import { openDatabase } from "../src/store/database.js";
+import { systemClock } from "../src/shared/clock.js";
 
 export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -155,7 +156,7 @@ export async function benchCrl(env: NodeJS.ProcessEnv, dir: string, sizes: numbe
   writeFileSync(join(odir, "ca.cnf"), `[ca]\ndefault_ca = bench\n[bench]\ndatabase = ${join(odir, "index.txt")}\ncrlnumber = ${join(odir, "crlnumber")}\ndefault_md = sha256\ndefault_crl_days = 1\nunique_subject = no\ncrl_extensions = crl_ext\n[crl_ext]\nauthorityKeyIdentifier = keyid:always\n`);
   writeFileSync(join(odir, "index.txt.attr"), "unique_subject = no\n");
   const db = await openDatabase(config.databaseUrl);
-  const now = Date.now();
+  const now = systemClock.now().getTime();
   const notAfter = now + 365 * 86_400_000;
   const out: Record<string, unknown>[] = [];
   let have = 0;

@@ -1,4 +1,4 @@
-// Scale-out benchmarks for scripts/bench (issue 9): OCSP through one vs two public replicas.
+// Scale-out benchmarks for scripts/bench (REQ-33): OCSP through one vs two public replicas.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateKeyPairSync } from "node:crypto";

@@ -1,14 +1,14 @@
 // Benchmarks, each beside a peer measured in the same run; prints JSON.
 //  issuance: loa3-smartcard-auth, P-256 subject keys, SoftHSM2 P-256 CA key, durable SQLite record,
-//            16 concurrent requests, vs raw PKCS#11 signing with the same key (issue 2).
-//  ocsp:     POST throughput and p99 on 10,000 certificates, 16 connections (ab), vs `openssl ocsp -index` (issue 4).
-//  crl:      time and peak RSS for full CRLs of 100,000 and 1,000,000 entries vs `openssl ca -gencrl` (issue 4).
-//  ra:       full LoA3 order lifecycles per second on SQLite vs bare issuance in the same run (issue 5).
-//  audit:    hash-chained audit appends per second (target 5,000) vs the same rows unchained; verify 1M entries vs reading them (issue 7).
+//            16 concurrent requests, vs raw PKCS#11 signing with the same key (REQ-26).
+//  ocsp:     POST throughput and p99 on 10,000 certificates, 16 connections (ab), vs `openssl ocsp -index` (REQ-20, RFC 6960).
+//  crl:      time and peak RSS for full CRLs of 100,000 and 1,000,000 entries vs `openssl ca -gencrl` (REQ-20, RFC 5280 5).
+//  ra:       full LoA3 order lifecycles per second on SQLite vs bare issuance in the same run (REQ-03, REQ-10).
+//  audit:    hash-chained audit appends per second (target 5,000) vs the same rows unchained; verify 1M entries vs reading them (REQ-27, REQ-31).
 //  card:     PIV personalisations per minute through the virtual card on real pcscd, APDU round trips,
-//            vs the raw APDU round trip and yubico-piv-tool doing the on-card part (issue 6).
-//  replicas: OCSP through one vs two `serve --role public` replicas, same client load (issue 9).
-//  ra-pg:    full LoA3 lifecycles on PostgreSQL vs SQLite in the same run (issue 9; scripts/bench starts a local PostgreSQL).
+//            vs the raw APDU round trip and yubico-piv-tool doing the on-card part (REQ-14).
+//  replicas: OCSP through one vs two `serve --role public` replicas, same client load (REQ-33).
+//  ra-pg:    full LoA3 lifecycles on PostgreSQL vs SQLite in the same run (REQ-33; scripts/bench starts a local PostgreSQL).
 // Usage: scripts/bench [--suite issuance,ocsp,crl,ra,audit,card,replicas,ra-pg] [--seconds N] [--concurrency N] [--crl-sizes 100000,1000000] [--card-runs N] [--verify-entries 1000000]
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
@@ -32,6 +32,7 @@ import { humanIdOf } from "../src/ra/human.js";
 import { parseTemplateBody } from "../src/shared/message-template.js";
 import { fixtureMakerRoot, produceAttested, trustFixtureMaker } from "../test/support/attestation-fixture.js";
 import { softwareAttestation } from "../test/support/piv-attestation-maker.js";
+import { systemClock } from "../src/shared/clock.js";
 
 const { values } = parseArgs({ options: {
   seconds: { type: "string", default: "8" }, concurrency: { type: "string", default: "16" }, "skip-raw": { type: "boolean", default: false },
@@ -77,7 +78,7 @@ async function benchRa(rt: Awaited<ReturnType<typeof openRuntime>>, issueOne: ()
   writeFileSync(registerFile, JSON.stringify({ people: Object.fromEntries(people.map((p, i) => [p, { status: "alive", givenName: "Bench", surname: `Person ${i}` }])) }));
   trustFixtureMaker(rt.config.caStoreDir); // REQ-14: production takes the card's attestation (software test cards here)
   const ra = await openRa(rt, { register: fileRegister(registerFile) });
-  const until = new Date(Date.now() + 86_400_000 * 30);
+  const until = new Date(systemClock.now().getTime() + 86_400_000 * 30);
   // The service owner's initial staff group, bootstrapped once (REQ-24): setup-demo made it on SQLite, a fresh
   // PostgreSQL database gets its own. ada administers, ed (ca-operator) produces.
   if (!(await ra.directory.organisationByNumber("556000-0000"))) await bootstrapDemoStaff(rt, ra, { operator: "bench" });
@@ -160,7 +161,7 @@ try {
     // A fresh database on the PostgreSQL that scripts/bench started; the same CA, HSM and workload.
     const base = process.env.CARDPKI_BENCH_PG_URL;
     if (!base) throw new Error("ra-pg needs CARDPKI_BENCH_PG_URL (scripts/bench sets it)");
-    const name = `bench_${Date.now().toString(36)}`;
+    const name = `bench_${systemClock.now().getTime().toString(36)}`;
     const admin = new pg.Client({ connectionString: base });
     await admin.connect();
     await admin.query(`CREATE DATABASE ${name}`);

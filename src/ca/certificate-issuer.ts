@@ -22,7 +22,7 @@ export interface IssuanceRequest {
   /** Exactly one of: the subject's SPKI (DER), or a PKCS#10 CSR (PEM/DER) where the profile allows. */
   readonly publicKey?: Uint8Array;
   readonly csr?: Uint8Array | string;
-  /** Attributes the RA verified; the only source of the subject (issue 2: nothing copied from a CSR). */
+  /** Attributes the RA verified; the only source of the subject (CA/B BR 7.1.4.2: only verified subject information, nothing copied from a CSR). */
   readonly subject: SubjectAttributes;
   readonly san?: SubjectAltNames;
   /** Who asked (officer id or operator); recorded with the serial. */

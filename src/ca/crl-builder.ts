@@ -184,7 +184,7 @@ export function readCrlInfo(der: Uint8Array): { number: bigint; thisUpdate: Date
   let i = f[0]!.tag === 0x02 ? 1 : 0; // version
   i += 2; // signature, issuer
   const thisUpdate = decodeTime(der, f[i++]!);
-  const nextUpdate = decodeTime(der, f[i++]!);
+  const nextUpdate = decodeTime(der, f[i]!);
   let number = 0n;
   const extsWrap = f.find((t) => t.tag === 0xa0);
   if (extsWrap)

@@ -122,7 +122,7 @@ export class PersonalisationJob {
     await this.step("identified");
 
     let issued: { serial: string; der: Uint8Array } | undefined;
-    let keyAttested = false;
+    let keyAttested: boolean;
     try {
       // A fresh per-card management key: recorded sealed BEFORE it is set, so a crash in between never locks us out.
       const current = await this.authenticate(piv, known && known.state !== "retired" ? known : undefined);

@@ -102,7 +102,7 @@ export function verifyTranscript(t: Transcript, expectedSpki?: Uint8Array): void
   if (!hash || typeof signature !== "string") throw new CaError("invalid-input", "transcript has no usable signature");
   const spki = Buffer.from(t.signer.spki, "base64");
   if (expectedSpki && !spki.equals(Buffer.from(expectedSpki))) throw new CaError("policy-violation", "transcript is signed by a key other than the ceremony's CA key");
-  let ok = false;
+  let ok: boolean;
   try {
     ok = nodeVerify(hash, Buffer.from(canonicalJson(body)), createPublicKey({ key: spki, format: "der", type: "spki" }), Buffer.from(signature, "base64"));
   } catch {

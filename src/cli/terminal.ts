@@ -55,12 +55,12 @@ export function terminalUi(opts: { yes: boolean; log?: (l: string) => void }): C
       return /^y(es)?$/i.test((await ask(`    ${question} [y/N] `)).trim());
     },
     async progress(label, work) {
-      const t0 = Date.now();
+      const t0 = performance.now(); // elapsed time on the monotonic clock, not the time of day
       const frames = ["|", "/", "-", "\\"];
       let i = 0;
       const tty = process.stderr.isTTY;
       const timer = setInterval(() => {
-        const s = ((Date.now() - t0) / 1000).toFixed(0);
+        const s = ((performance.now() - t0) / 1000).toFixed(0);
         if (tty) process.stderr.write(`\r    ${frames[i++ % 4]} ${label}: ${s} s`);
         else if (i++ % 10 === 9) log(`    ${label}: ${s} s`);
       }, 500);
@@ -68,7 +68,7 @@ export function terminalUi(opts: { yes: boolean; log?: (l: string) => void }): C
         return await work;
       } finally {
         clearInterval(timer);
-        if (tty) process.stderr.write(`\r    ${label}: done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+        if (tty) process.stderr.write(`\r    ${label}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
       }
     },
   };

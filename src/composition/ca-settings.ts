@@ -1,14 +1,15 @@
-import { existsSync } from "node:fs";
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { isAbsolute, relative, resolve } from "node:path";
 import { CaError } from "../shared/ca-error.js";
 import type { Authority } from "../ca/authority.js";
 import { envPin, filePin, type PinSource } from "../hsm/pin-source.js";
 import { APP_ROOT, type Config } from "./config.js";
+import { embeddedSoftHsmConfig } from "./data-folder.js";
 
 /** Points SoftHSM2 at the embedded default's token directory when nothing else is configured. */
 export function useEmbeddedSoftHsm(config: Config): void {
-  const conf = join(config.dataDir, "softhsm", "softhsm2.conf");
-  if (!process.env.SOFTHSM2_CONF && existsSync(conf)) process.env.SOFTHSM2_CONF = conf;
+  if (process.env.SOFTHSM2_CONF) return;
+  const conf = embeddedSoftHsmConfig(config.dataDir); // the data folder's own tokens, also in a copy of it
+  if (conf) process.env.SOFTHSM2_CONF = conf;
 }
 
 export function pinSourceFor(config: Config, token: string, override?: PinSource): PinSource {
@@ -16,7 +17,7 @@ export function pinSourceFor(config: Config, token: string, override?: PinSource
   const p = config.tokenPins[token];
   if (!p) throw new CaError("config", `no PIN source configured for token '${token}' (tokenPins in cardpki.json or CARDPKI_PIN_FILE_<TOKEN>)`);
   if ("env" in p) return envPin(p.env);
-  // Issue 2: a PIN never comes from a file in the repository (the git-ignored data folder is not part of it).
+  // REQ-26: a PIN never comes from a file in the repository (the git-ignored data folder is not part of it).
   const file = resolve(p.file);
   const inside = (dir: string) => !relative(dir, file).startsWith("..") && !isAbsolute(relative(dir, file));
   if (inside(APP_ROOT) && !inside(config.dataDir))

@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
 import { CaError } from "../shared/ca-error.js";
 import { cryptoRandom } from "../shared/random.js";
 import { envPin, filePin, staticPin, type PinSource } from "../hsm/pin-source.js";
@@ -60,8 +59,8 @@ async function dryRun(config: Config, script: CeremonyScript, sha256: string, ru
   const pins: Record<string, PinSource> = {};
   const tokens = new Set([script.token, "dry-run-parent"]);
   for (const t of tokens) {
-    const pin = randomBytes(8).toString("hex");
-    initSoftHsmToken(conf, t, pin, randomBytes(8).toString("hex"));
+    const pin = Buffer.from(cryptoRandom.bytes(8)).toString("hex");
+    initSoftHsmToken(conf, t, pin, Buffer.from(cryptoRandom.bytes(8)).toString("hex"));
     pins[t] = staticPin(pin);
   }
   const dryConfig: Config = {
@@ -101,7 +100,7 @@ export async function splitTokenPin(config: Config, token: string, currentPin: P
   const ks = new Pkcs11Keystore({ library: config.pkcs11Library, tokenLabel: token, pin: currentPin, sessions: 1 });
   await ks.open();
   try {
-    const newPin = randomBytes(24).toString("base64url");
+    const newPin = Buffer.from(cryptoRandom.bytes(24)).toString("base64url");
     const shares = await createPinShares(token, newPin, custodians, quorum, cryptoRandom);
     await ks.changePin(await currentPin.read(), newPin);
     return shares;
@@ -132,7 +131,7 @@ export async function initSoftHsmTokenWithShares(config: Config, token: string, 
   useEmbeddedSoftHsm(config);
   const conf = process.env.SOFTHSM2_CONF;
   if (!conf) throw new CaError("config", "SOFTHSM2_CONF is not set and there is no embedded SoftHSM2 config");
-  const pin = randomBytes(12).toString("hex");
-  initSoftHsmToken(conf, token, pin, randomBytes(12).toString("hex"));
+  const pin = Buffer.from(cryptoRandom.bytes(12)).toString("hex");
+  initSoftHsmToken(conf, token, pin, Buffer.from(cryptoRandom.bytes(12)).toString("hex"));
   return splitTokenPin(config, token, staticPin(pin), custodians, quorum);
 }

@@ -1,8 +1,10 @@
 import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Ajv } from "ajv";
+import { Ajv, type ErrorObject } from "ajv";
+import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { CaError } from "../shared/ca-error.js";
+import { logger } from "../shared/log.js";
 
 /** Where a token's PIN comes from: an environment variable or an owner-only file outside the repo. */
 export type PinConfig = { readonly env: string } | { readonly file: string };
@@ -130,234 +132,451 @@ export interface Config {
   };
 }
 
-/** A secret (PIN, password, token) from an environment variable or an owner-only file. */
-const SECRET_REF = {
-  oneOf: [
-    { type: "object", additionalProperties: false, required: ["env"], properties: { env: { type: "string" } } },
-    { type: "object", additionalProperties: false, required: ["file"], properties: { file: { type: "string" } } },
-  ],
-} as const;
+/** A secret (PIN, password, token) by reference: an environment variable or an owner-only file. */
+const SECRET = Type.Union(
+  [Type.Object({ env: Type.String() }, { additionalProperties: false }), Type.Object({ file: Type.String() }, { additionalProperties: false })],
+  { description: "{ \"env\": NAME } or { \"file\": PATH }" },
+);
+const Enum = <T extends string>(values: readonly T[]) => Type.Unsafe<T>({ type: "string", enum: [...values] });
+const int = (minimum: number, maximum: number, description?: string) => Type.Integer({ minimum, maximum, ...(description ? { description } : {}) });
+const above0 = (maximum: number) => Type.Number({ exclusiveMinimum: 0, maximum });
+const text = (pattern: string, description: string) => Type.String({ pattern, description });
+const path = () => Type.String();
+const opt = Type.Optional;
+const strictObject = <T extends Parameters<typeof Type.Object>[0]>(properties: T) => Type.Object(properties, { additionalProperties: false });
+const HTTPS_URL = "^https://[^\\s/]+(/[^\\s]*)?$";
 
-const FILE_SCHEMA = {
-  type: "object",
-  additionalProperties: false,
-  properties: {
-    policyDir: { type: "string" },
-    caStoreDir: { type: "string" },
-    databaseUrl: { type: "string" },
-    databaseReaders: { type: "integer", minimum: 1, maximum: 64 },
-    host: { type: "string" },
-    port: { type: "integer", minimum: 0, maximum: 65535 },
-    baseUrl: { type: "string", pattern: "^https?://[^\\s/]+(/[^\\s]*)?$" },
-    pkcs11Library: { type: "string" },
-    hsmSessions: { type: "integer", minimum: 1, maximum: 64 },
-    logFormat: { enum: ["json", "text"] },
-    drainSeconds: { type: "integer", minimum: 0, maximum: 300 },
-    issuingCas: { type: "array", items: { type: "string" } },
-    ra: {
-      type: "object", additionalProperties: false,
-      properties: {
-        port: { type: "integer", minimum: 0, maximum: 65535 }, tlsCert: { type: "string" }, tlsKey: { type: "string" }, hashKeyFile: { type: "string" },
-        registerFile: { type: "string" }, documentRegisterFile: { type: "string" }, termsVersion: { type: "string", pattern: "^[0-9A-Za-z.-]{1,32}$" }, expirySweepSeconds: { type: "integer", minimum: 1, maximum: 86400 },
-        tlsHandshakeTimeoutSeconds: { type: "integer", minimum: 1, maximum: 120 }, maxConnections: { type: "integer", minimum: 1, maximum: 100000 }, maxConnectionsPerClient: { type: "integer", minimum: 1, maximum: 100000 },
-        publicUrl: { type: "string", pattern: "^https://[^\\s/]+(/[^\\s]*)?$" },
-        applicantLinkHours: { type: "number", exclusiveMinimum: 0, maximum: 2160 }, applicantSessionMinutes: { type: "integer", minimum: 1, maximum: 240 },
-      },
-    },
-    delivery: {
-      type: "object", additionalProperties: false,
-      properties: {
-        pollMs: { type: "integer", minimum: 50, maximum: 600000 }, maxAttempts: { type: "integer", minimum: 1, maximum: 100 },
-        backoffSeconds: { type: "number", exclusiveMinimum: 0, maximum: 86400 }, backoffMaxSeconds: { type: "number", exclusiveMinimum: 0, maximum: 604800 },
-        leaseSeconds: { type: "number", exclusiveMinimum: 0, maximum: 86400 },
-        email: {
-          type: "object", additionalProperties: false, required: ["url"],
-          properties: { url: { type: "string", pattern: "^smtps?://[^\\s@/]+(/)?$" }, from: { type: "string" }, requireTls: { type: "boolean" }, caFile: { type: "string" }, user: { type: "string" }, password: SECRET_REF },
-        },
-        sms: {
-          type: "object", additionalProperties: false, required: ["url"],
-          properties: { url: { type: "string", pattern: "^https?://[^\\s@]+$" }, token: SECRET_REF, caFile: { type: "string" }, template: { type: "object" } },
-        },
-        mail: { type: "object", additionalProperties: false, required: ["spoolDir"], properties: { spoolDir: { type: "string" } } },
-      },
-    },
-    backup: { type: "object", additionalProperties: false, properties: { keyFile: { type: "string" } } },
-    signer: {
-      type: "object", additionalProperties: false,
-      properties: { host: { type: "string" }, port: { type: "integer", minimum: 0, maximum: 65535 }, url: { type: "string", pattern: "^https://[^\\s/]+$" }, ca: { type: "string" },
-        tlsCert: { type: "string" }, tlsKey: { type: "string" }, clientCert: { type: "string" }, clientKey: { type: "string" } },
-    },
-    dataEncryption: { type: "object", additionalProperties: false, properties: { wrappingKey: { type: "string", pattern: "^pkcs11:[^\\s]+$" } } },
-    audit: {
-      type: "object", additionalProperties: false,
-      properties: { signer: { type: "string" }, checkpointFile: { type: "string" }, checkpointSeconds: { type: "integer", minimum: 1, maximum: 86400 }, retentionYears: { type: "integer", minimum: 5, maximum: 100 },
-        tsaUrl: { type: "string", pattern: "^https?://[^\\s]+$" }, tsaCertFile: { type: "string" } },
-    },
-    card: {
-      type: "object", additionalProperties: false,
-      properties: {
-        kekFile: { type: "string" }, reader: { type: "string" }, raUrl: { type: "string", pattern: "^https://[^\\s/]+(/[^\\s]*)?$" }, raCa: { type: "string" }, officerCert: { type: "string" }, officerKey: { type: "string" },
-        factory: {
-          type: "object", additionalProperties: false, required: ["pin", "puk", "managementKey", "managementKeyAlgorithm"],
-          properties: {
-            pin: { type: "string", pattern: "^[0-9]{6,8}$" }, puk: { type: "string", pattern: "^[0-9]{6,8}$" },
-            managementKey: { type: "string", pattern: "^([0-9a-fA-F]{32}|[0-9a-fA-F]{48}|[0-9a-fA-F]{64})$" }, managementKeyAlgorithm: { enum: ["3DES", "AES-128", "AES-192", "AES-256"] },
-          },
-        },
-      },
-    },
-    tokenPins: {
-      type: "object",
-      additionalProperties: {
-        oneOf: [
-          { type: "object", additionalProperties: false, required: ["env"], properties: { env: { type: "string" } } },
-          { type: "object", additionalProperties: false, required: ["file"], properties: { file: { type: "string" } } },
-        ],
-      },
-    },
-  },
-} as const;
-const validate = new Ajv({ allErrors: true, strict: true }).compile(FILE_SCHEMA);
+/**
+ * The configuration file (`<dataDir>/cardpki.json` or CARDPKI_CONFIG), defined once: the file is checked
+ * against it as written (unknown keys rejected), and each environment variable of ENV_KEYS is put at its key
+ * and checked, coerced from text, by the same schema. Relative paths in the file resolve against the folder
+ * the file is in (the data folder), so a copied or moved data folder uses its own files.
+ */
+export const CONFIG_FILE_SCHEMA = strictObject({
+  policyDir: opt(path()),
+  caStoreDir: opt(path()),
+  databaseUrl: opt(Type.String()),
+  databaseReaders: opt(int(1, 64)),
+  host: opt(Type.String()),
+  port: opt(int(0, 65535, "a port number from 0 to 65535")),
+  baseUrl: opt(text("^https?://[^\\s/]+(/[^\\s]*)?$", "an http(s) URL")),
+  pkcs11Library: opt(Type.String()),
+  hsmSessions: opt(int(1, 64)),
+  logFormat: opt(Enum(["json", "text"] as const)),
+  drainSeconds: opt(int(0, 300, "a whole number of seconds from 0 to 300")),
+  issuingCas: opt(Type.Array(Type.String())),
+  ra: opt(
+    strictObject({
+      port: opt(int(0, 65535, "a port number from 0 to 65535")),
+      tlsCert: opt(path()),
+      tlsKey: opt(path()),
+      hashKeyFile: opt(path()),
+      registerFile: opt(path()),
+      documentRegisterFile: opt(path()),
+      termsVersion: opt(text("^[0-9A-Za-z.-]{1,32}$", "1 to 32 letters, digits, dots or hyphens")),
+      expirySweepSeconds: opt(int(1, 86400, "a whole number of seconds from 1 to 86400")),
+      tlsHandshakeTimeoutSeconds: opt(int(1, 120)),
+      maxConnections: opt(int(1, 100000)),
+      maxConnectionsPerClient: opt(int(1, 100000)),
+      publicUrl: opt(text(HTTPS_URL, "an https URL")),
+      applicantLinkHours: opt(above0(2160)),
+      applicantSessionMinutes: opt(int(1, 240)),
+    }),
+  ),
+  delivery: opt(
+    strictObject({
+      pollMs: opt(int(50, 600000)),
+      maxAttempts: opt(int(1, 100)),
+      backoffSeconds: opt(above0(86400)),
+      backoffMaxSeconds: opt(above0(604800)),
+      leaseSeconds: opt(above0(86400)),
+      email: opt(
+        strictObject({
+          url: text("^smtps?://[^\\s@/]+(/)?$", "smtp://host:port or smtps://host:port without credentials (they come from CARDPKI_SMTP_PASSWORD_FILE or CARDPKI_SMTP_PASSWORD)"),
+          from: opt(Type.String()),
+          requireTls: opt(Type.Boolean()),
+          caFile: opt(path()),
+          user: opt(Type.String()),
+          password: opt(SECRET),
+        }),
+      ),
+      sms: opt(
+        strictObject({
+          url: text("^https?://[^\\s@]+$", "an http(s) URL without credentials"),
+          token: opt(SECRET),
+          caFile: opt(path()),
+          template: opt(Type.Unsafe<Readonly<Record<string, unknown>>>({ type: "object" })),
+        }),
+      ),
+      mail: opt(strictObject({ spoolDir: path() })),
+    }),
+  ),
+  backup: opt(strictObject({ keyFile: opt(path()) })),
+  // The CA signer channel (mutual TLS): `serve --role ca-signer` listens on it, `serve --role ra` calls it.
+  signer: opt(
+    strictObject({
+      host: opt(Type.String()),
+      port: opt(int(0, 65535)),
+      url: opt(text("^https://[^\\s/]+$", "https://host:port")),
+      ca: opt(path()),
+      tlsCert: opt(path()),
+      tlsKey: opt(path()),
+      clientCert: opt(path()),
+      clientKey: opt(path()),
+    }),
+  ),
+  dataEncryption: opt(strictObject({ wrappingKey: opt(text("^pkcs11:[^\\s]+$", "a PKCS#11 URI (pkcs11:token=...;object=...)")) })),
+  audit: opt(
+    strictObject({
+      signer: opt(Type.String()),
+      checkpointFile: opt(path()),
+      checkpointSeconds: opt(int(1, 86400)),
+      retentionYears: opt(int(5, 100)),
+      tsaUrl: opt(text("^https?://[^\\s]+$", "an http(s) URL")),
+      tsaCertFile: opt(path()),
+    }),
+  ),
+  card: opt(
+    strictObject({
+      kekFile: opt(path()),
+      reader: opt(Type.String()),
+      raUrl: opt(text(HTTPS_URL, "an https URL")),
+      raCa: opt(path()),
+      officerCert: opt(path()),
+      officerKey: opt(path()),
+      factory: opt(
+        strictObject({
+          pin: text("^[0-9]{6,8}$", "6 to 8 digits"),
+          puk: text("^[0-9]{6,8}$", "6 to 8 digits"),
+          managementKey: text("^([0-9a-fA-F]{32}|[0-9a-fA-F]{48}|[0-9a-fA-F]{64})$", "16, 24 or 32 bytes in hex"),
+          managementKeyAlgorithm: Enum(["3DES", "AES-128", "AES-192", "AES-256"] as const),
+        }),
+      ),
+    }),
+  ),
+  tokenPins: opt(Type.Unsafe<Record<string, PinConfig>>({ type: "object", additionalProperties: SECRET })),
+});
+export type ConfigFile = Static<typeof CONFIG_FILE_SCHEMA>;
+
+/**
+ * Each environment variable and the key of the file it sets; its text is coerced and checked by the file's
+ * schema. Besides these: CARDPKI_DATA_DIR and CARDPKI_CONFIG (where the file is), CARDPKI_ISSUING_CAS (a
+ * comma list), CARDPKI_PIN_FILE_<TOKEN>, and the secrets by reference (CARDPKI_SMTP_PASSWORD[_FILE],
+ * CARDPKI_SMS_TOKEN[_FILE]). An empty variable counts as unset.
+ */
+export const ENV_KEYS: Readonly<Record<string, string>> = {
+  CARDPKI_POLICY_DIR: "policyDir",
+  CARDPKI_CA_STORE: "caStoreDir",
+  DATABASE_URL: "databaseUrl",
+  CARDPKI_DB_READERS: "databaseReaders",
+  CARDPKI_HOST: "host",
+  CARDPKI_PORT: "port",
+  CARDPKI_BASE_URL: "baseUrl",
+  PKCS11_LIBRARY: "pkcs11Library",
+  CARDPKI_HSM_SESSIONS: "hsmSessions",
+  CARDPKI_LOG_FORMAT: "logFormat",
+  CARDPKI_DRAIN_SECONDS: "drainSeconds",
+  CARDPKI_RA_PORT: "ra.port",
+  CARDPKI_RA_TLS_CERT: "ra.tlsCert",
+  CARDPKI_RA_TLS_KEY: "ra.tlsKey",
+  CARDPKI_RA_HASH_KEY: "ra.hashKeyFile",
+  CARDPKI_REGISTER_FILE: "ra.registerFile",
+  CARDPKI_DOCUMENT_REGISTER_FILE: "ra.documentRegisterFile",
+  CARDPKI_TERMS_VERSION: "ra.termsVersion",
+  CARDPKI_EXPIRY_SWEEP_SECONDS: "ra.expirySweepSeconds",
+  CARDPKI_RA_TLS_HANDSHAKE_TIMEOUT: "ra.tlsHandshakeTimeoutSeconds",
+  CARDPKI_RA_MAX_CONNECTIONS: "ra.maxConnections",
+  CARDPKI_RA_MAX_CONNECTIONS_PER_CLIENT: "ra.maxConnectionsPerClient",
+  CARDPKI_RA_PUBLIC_URL: "ra.publicUrl",
+  CARDPKI_APPLICANT_LINK_HOURS: "ra.applicantLinkHours",
+  CARDPKI_APPLICANT_SESSION_MINUTES: "ra.applicantSessionMinutes",
+  CARDPKI_DELIVERY_POLL_MS: "delivery.pollMs",
+  CARDPKI_DELIVERY_MAX_ATTEMPTS: "delivery.maxAttempts",
+  CARDPKI_DELIVERY_BACKOFF_SECONDS: "delivery.backoffSeconds",
+  CARDPKI_DELIVERY_BACKOFF_MAX_SECONDS: "delivery.backoffMaxSeconds",
+  CARDPKI_DELIVERY_LEASE_SECONDS: "delivery.leaseSeconds",
+  CARDPKI_SMTP_URL: "delivery.email.url",
+  CARDPKI_SMTP_FROM: "delivery.email.from",
+  CARDPKI_SMTP_REQUIRE_TLS: "delivery.email.requireTls",
+  CARDPKI_SMTP_CA_FILE: "delivery.email.caFile",
+  CARDPKI_SMTP_USER: "delivery.email.user",
+  CARDPKI_SMS_URL: "delivery.sms.url",
+  CARDPKI_SMS_CA_FILE: "delivery.sms.caFile",
+  CARDPKI_LETTER_DIR: "delivery.mail.spoolDir",
+  CARDPKI_AUDIT_SIGNER: "audit.signer",
+  CARDPKI_AUDIT_CHECKPOINT_FILE: "audit.checkpointFile",
+  CARDPKI_AUDIT_CHECKPOINT_SECONDS: "audit.checkpointSeconds",
+  CARDPKI_AUDIT_TSA_URL: "audit.tsaUrl",
+  CARDPKI_AUDIT_TSA_CERT: "audit.tsaCertFile",
+  CARDPKI_BACKUP_KEY: "backup.keyFile",
+  CARDPKI_SIGNER_HOST: "signer.host",
+  CARDPKI_SIGNER_PORT: "signer.port",
+  CARDPKI_SIGNER_URL: "signer.url",
+  CARDPKI_SIGNER_CA: "signer.ca",
+  CARDPKI_SIGNER_TLS_CERT: "signer.tlsCert",
+  CARDPKI_SIGNER_TLS_KEY: "signer.tlsKey",
+  CARDPKI_SIGNER_CLIENT_CERT: "signer.clientCert",
+  CARDPKI_SIGNER_CLIENT_KEY: "signer.clientKey",
+  CARDPKI_DATA_WRAPPING_KEY: "dataEncryption.wrappingKey",
+  CARDPKI_CARD_KEK: "card.kekFile",
+  CARDPKI_CARD_READER: "card.reader",
+  CARDPKI_CARD_RA_URL: "card.raUrl",
+  CARDPKI_CARD_RA_CA: "card.raCa",
+  CARDPKI_CARD_OFFICER_CERT: "card.officerCert",
+  CARDPKI_CARD_OFFICER_KEY: "card.officerKey",
+};
+
+/** The keys of the file that name files or folders (`*` any token label). */
+const PATH_KEYS = [
+  "policyDir", "caStoreDir", "ra.tlsCert", "ra.tlsKey", "ra.hashKeyFile", "ra.registerFile", "ra.documentRegisterFile",
+  "delivery.email.caFile", "delivery.email.password.file", "delivery.sms.caFile", "delivery.sms.token.file", "delivery.mail.spoolDir",
+  "audit.checkpointFile", "audit.tsaCertFile", "backup.keyFile", "card.kekFile", "card.raCa", "card.officerCert", "card.officerKey",
+  "tokenPins.*.file",
+] as const;
+
+const fileCheck = new Ajv({ allErrors: true, strict: true, verbose: true }).compile(CONFIG_FILE_SCHEMA);
+const envCheck = new Ajv({ allErrors: true, strict: true, verbose: true, coerceTypes: true }).compile(CONFIG_FILE_SCHEMA);
+
+type Doc = Record<string, unknown>;
+const isDoc = (v: unknown): v is Doc => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function setAt(doc: Doc, key: string, value: unknown): void {
+  const parts = key.split(".");
+  let at = doc;
+  for (const p of parts.slice(0, -1)) at = (isDoc(at[p]) ? at[p] : (at[p] = {})) as Doc;
+  at[parts[parts.length - 1]!] = value;
+}
+
+/** Every (key, value) of the file's path keys that is set, `*` expanded. */
+function pathsIn(doc: Doc): { key: string; value: string; set(v: string): void }[] {
+  const out: { key: string; value: string; set(v: string): void }[] = [];
+  const walk = (at: unknown, parts: string[], done: string[]) => {
+    if (!isDoc(at)) return;
+    const [p, ...rest] = parts;
+    for (const k of p === "*" ? Object.keys(at) : [p!]) {
+      if (rest.length === 0) {
+        if (typeof at[k] === "string") out.push({ key: [...done, k].join("."), value: at[k] as string, set: (v) => (at[k] = v) });
+      } else walk(at[k], rest, [...done, k]);
+    }
+  };
+  for (const key of PATH_KEYS) walk(doc, key.split("."), []);
+  return out;
+}
+
+/** The environment's settings as a document of the file's shape, and which variable set each key. */
+function fromEnvironment(env: NodeJS.ProcessEnv): { doc: Doc; source: Map<string, { name: string; raw: string }> } {
+  const doc: Doc = {};
+  const source = new Map<string, { name: string; raw: string }>();
+  const put = (name: string, key: string, value: unknown, raw = String(env[name])) => {
+    setAt(doc, key, value);
+    source.set("/" + key.replace(/\./g, "/"), { name, raw });
+  };
+  const value = (name: string) => (env[name] === undefined || env[name] === "" ? undefined : env[name]);
+  for (const [name, key] of Object.entries(ENV_KEYS)) {
+    const v = value(name);
+    if (v === undefined) continue;
+    // A switch also reads 1/0 (as it always did); the schema coerces true/false.
+    put(name, key, key === "delivery.email.requireTls" && (v === "1" || v === "0") ? String(v === "1") : v);
+  }
+  const cas = value("CARDPKI_ISSUING_CAS");
+  if (cas !== undefined) put("CARDPKI_ISSUING_CAS", "issuingCas", cas.split(",").map((s) => s.trim()).filter(Boolean));
+  for (const [fileVar, envVar, key] of [
+    ["CARDPKI_SMTP_PASSWORD_FILE", "CARDPKI_SMTP_PASSWORD", "delivery.email.password"],
+    ["CARDPKI_SMS_TOKEN_FILE", "CARDPKI_SMS_TOKEN", "delivery.sms.token"],
+  ] as const) {
+    if (value(fileVar) !== undefined) put(fileVar, key, { file: value(fileVar) });
+    else if (value(envVar) !== undefined) put(envVar, key, { env: envVar }, "(set)");
+  }
+  // CARDPKI_PIN_FILE_<TOKEN>: the token label upper-cased, hyphens as _.
+  for (const name of Object.keys(env))
+    if (name.startsWith("CARDPKI_PIN_FILE_") && value(name) !== undefined) {
+      const token = name.slice(17).toLowerCase().replace(/_/g, "-");
+      doc.tokenPins = { ...(isDoc(doc.tokenPins) ? doc.tokenPins : {}), [token]: { file: value(name) } };
+      source.set(`/tokenPins/${token}`, { name, raw: String(env[name]) });
+    }
+  return { doc, source };
+}
+
+function merge(base: Doc, over: Doc): Doc {
+  const out: Doc = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = isDoc(v) && isDoc(out[k]) && k !== "template" ? merge(out[k] as Doc, v) : v;
+  return out;
+}
+
+/** What a failing schema asks for, in words. */
+function wanted(schema: TSchema | undefined): string | undefined {
+  if (!schema) return undefined;
+  if (typeof schema.description === "string") return schema.description;
+  if (schema.type === "integer") return `a whole number from ${schema.minimum} to ${schema.maximum}`;
+  if (schema.type === "number" && schema.exclusiveMinimum !== undefined) return `a number above ${schema.exclusiveMinimum} and at most ${schema.maximum}`;
+  if (schema.type === "boolean") return "true or false";
+  if (Array.isArray(schema.enum)) return `one of ${schema.enum.join(", ")}`;
+  return undefined;
+}
+
+/** The schema's findings as one sentence per key, named as the operator wrote it: file key or environment variable. */
+function findings(errors: readonly ErrorObject[], where: (pointer: string) => { label: string; raw?: string }): string {
+  const out: string[] = [];
+  const byPointer = new Map<string, ErrorObject>();
+  for (const e of errors) {
+    const at = where(e.instancePath);
+    if (e.keyword === "additionalProperties") out.push(`${at.label}: unknown key '${(e.params as { additionalProperty: string }).additionalProperty}' (must NOT have additional properties)`);
+    else if (e.keyword === "required") out.push(`${at.label}: '${(e.params as { missingProperty: string }).missingProperty}' is required`);
+    else byPointer.set(e.instancePath, e); // the last one at a key is the outermost (anyOf after its branches)
+  }
+  for (const [pointer, e] of byPointer) {
+    const at = where(pointer);
+    const got = at.raw !== undefined ? at.raw.replace(/\/\/[^/@\s]*@/, "//…@") : undefined;
+    out.push(`${at.label} must be ${wanted(e.parentSchema as TSchema | undefined) ?? e.message}${got !== undefined ? ` (got '${got}')` : ""}`);
+  }
+  return out.join("; ");
+}
+
+const inside = (dir: string, p: string) => {
+  const r = relative(dir, p);
+  return r === "" || (!r.startsWith("..") && !isAbsolute(r));
+};
+const log = logger("config");
+const told = new Set<string>();
 
 /**
  * Configuration: defaults, then `<dataDir>/cardpki.json` (or CARDPKI_CONFIG), then environment
- * variables. Unknown keys in the file are rejected.
+ * variables, all checked by CONFIG_FILE_SCHEMA. Unknown keys in the file are rejected; a value the
+ * schema refuses (CARDPKI_EXPIRY_SWEEP_SECONDS=abc) stops the start with the variable's name.
  */
 /** The project folder (holds policies/, ca-store/, data/); relative settings resolve against it. */
 export const APP_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
-function dataEncryption(wrappingKey: string | undefined): Config["dataEncryption"] {
-  if (wrappingKey === undefined) return {};
-  if (!/^pkcs11:\S+$/.test(wrappingKey)) throw new CaError("config", `CARDPKI_DATA_WRAPPING_KEY must be a PKCS#11 URI (pkcs11:token=...;object=...), got '${wrappingKey}'`);
-  return { wrappingKey };
-}
-
-function bounded(name: string, v: string | number, min: number, max: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new CaError("config", `${name} must be a whole number from ${min} to ${max} (got '${v}')`);
-  return n;
-}
-
-function optionalFile<K extends string>(key: K, v: string | undefined, cwd: string): Partial<Record<K, string>> {
-  return v ? ({ [key]: resolve(cwd, v) } as Record<K, string>) : {};
-}
-
 /** REQ-27: the RFC 3161 TSA: a URL and the certificate its tokens are verified against, both or neither. */
 function tsa(url: string | undefined, cert: string | undefined, cwd: string): { tsaUrl?: string; tsaCertFile?: string } {
   if (url === undefined && cert === undefined) return {};
-  if (url !== undefined && !/^https?:\/\/\S+$/.test(url)) throw new CaError("config", `CARDPKI_AUDIT_TSA_URL must be an http(s) URL (got '${url}')`);
   if (url !== undefined && cert === undefined) throw new CaError("config", "audit.tsaUrl needs audit.tsaCertFile (CARDPKI_AUDIT_TSA_CERT): the TSA certificate its tokens are verified against");
   return { ...(url ? { tsaUrl: url } : {}), tsaCertFile: resolve(cwd, cert!) };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT): Config {
-  const dataDir = resolve(cwd, env.CARDPKI_DATA_DIR ?? "data");
+  const dataDir = resolve(cwd, env.CARDPKI_DATA_DIR || "data");
   const file = env.CARDPKI_CONFIG ? resolve(cwd, env.CARDPKI_CONFIG) : join(dataDir, "cardpki.json");
-  let f: Record<string, any> = {};
+  let f: Doc = {};
   if (existsSync(file)) {
     try {
       f = JSON.parse(readFileSync(file, "utf8"));
     } catch (e) {
       throw new CaError("config", `${file}: ${(e as Error).message}`);
     }
-    if (!validate(f)) throw new CaError("config", `${file}: ${(validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`).join("; ")}`);
+    if (!fileCheck(f)) throw new CaError("config", `${file}: ${findings(fileCheck.errors ?? [], (p) => ({ label: p || "/" }))}`);
+    // Relative paths in the file are relative to the folder the file is in (the data folder).
+    for (const p of pathsIn(f)) {
+      const abs = resolve(dirname(file), p.value);
+      p.set(abs);
+      if (!inside(dataDir, abs) && !told.has(`${file} ${p.key} ${abs}`)) {
+        told.add(`${file} ${p.key} ${abs}`);
+        log.warn(`${file}: ${p.key} points outside the data folder ${dataDir}`, { key: p.key, path: abs });
+      }
+    }
   } else if (env.CARDPKI_CONFIG) {
     throw new CaError("config", `config file ${file} not found`);
   }
-  const port = Number(env.CARDPKI_PORT ?? f.port ?? 8080);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CaError("config", `bad port ${env.CARDPKI_PORT}`);
-  const baseUrl = (env.CARDPKI_BASE_URL ?? f.baseUrl ?? `http://localhost:${port}`).replace(/\/$/, "");
-  if (!/^https?:\/\/[^\s/]+(\/\S*)?$/.test(baseUrl)) throw new CaError("config", `bad base URL ${baseUrl}`);
-  const pinsFromEnv: Record<string, PinConfig> = {};
-  // CARDPKI_PIN_<TOKEN> (token label upper-cased, non-alphanumerics as _) names the PIN in the environment.
-  for (const k of Object.keys(env)) if (k.startsWith("CARDPKI_PIN_FILE_")) pinsFromEnv[k.slice(17).toLowerCase().replace(/_/g, "-")] = { file: env[k]! };
-  const count = (name: string, v: string | number) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1 || n > 64) throw new CaError("config", `${name} must be a whole number from 1 to 64 (got '${v}')`);
-    return n;
-  };
-  const oneOf = <T extends string>(name: string, v: string, allowed: readonly T[]): T => {
-    if (!(allowed as readonly string[]).includes(v)) throw new CaError("config", `${name} must be one of ${allowed.join(", ")} (got '${v}')`);
-    return v as T;
-  };
-  const seconds = (name: string, v: string | number) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0 || n > 300) throw new CaError("config", `${name} must be a whole number of seconds from 0 to 300 (got '${v}')`);
-    return n;
-  };
-  const positive = (name: string, v: string | number, max: number) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0 || n > max) throw new CaError("config", `${name} must be a number above 0 and at most ${max} (got '${v}')`);
-    return n;
-  };
+  const fromEnv = fromEnvironment(env);
+  const merged = merge(f, fromEnv.doc);
+  // A channel is on only with its URL: settings of one without it (CARDPKI_SMTP_FROM alone) wait for it.
+  const delivery = merged.delivery;
+  for (const ch of ["email", "sms"]) if (isDoc(delivery) && isDoc(delivery[ch]) && (delivery[ch] as Doc).url === undefined) delete delivery[ch];
+  if (!envCheck(merged)) {
+    throw new CaError("config", findings(envCheck.errors ?? [], (pointer) => {
+      const s = fromEnv.source.get(pointer) ?? [...fromEnv.source].find(([k]) => pointer.startsWith(k + "/"))?.[1];
+      return s ? { label: s.name, raw: s.raw } : { label: `${file}: ${pointer || "/"}` };
+    }));
+  }
+  const c = merged as ConfigFile;
+  const at = (v: string | undefined, fallback: string) => resolve(cwd, v ?? fallback);
+  const port = c.port ?? 8080;
+  const raPort = c.ra?.port ?? 8443;
+  const ra: NonNullable<ConfigFile["ra"]> = c.ra ?? {};
+  const d: NonNullable<ConfigFile["delivery"]> = c.delivery ?? {};
+  const secretAt = (s: PinConfig | undefined) => (s && "file" in s ? { file: resolve(cwd, s.file) } : s);
+  const password = secretAt(d.email?.password);
+  const token = secretAt(d.sms?.token);
   return {
     dataDir,
-    policyDir: resolve(cwd, env.CARDPKI_POLICY_DIR ?? f.policyDir ?? "policies"),
-    caStoreDir: resolve(cwd, env.CARDPKI_CA_STORE ?? f.caStoreDir ?? "ca-store"),
-    databaseUrl: env.DATABASE_URL ?? f.databaseUrl ?? `sqlite:${join(dataDir, "cardpki.db")}`,
-    databaseReaders: count("CARDPKI_DB_READERS", env.CARDPKI_DB_READERS ?? f.databaseReaders ?? 8),
-    host: env.CARDPKI_HOST ?? f.host ?? "0.0.0.0",
+    policyDir: at(c.policyDir, "policies"),
+    caStoreDir: at(c.caStoreDir, "ca-store"),
+    databaseUrl: c.databaseUrl ?? `sqlite:${join(dataDir, "cardpki.db")}`,
+    databaseReaders: c.databaseReaders ?? 8,
+    host: c.host ?? "0.0.0.0",
     port,
-    baseUrl,
-    pkcs11Library: env.PKCS11_LIBRARY ?? f.pkcs11Library ?? "/usr/lib/softhsm/libsofthsm2.so",
-    hsmSessions: Number(env.CARDPKI_HSM_SESSIONS ?? f.hsmSessions ?? 4),
-    logFormat: oneOf("CARDPKI_LOG_FORMAT", env.CARDPKI_LOG_FORMAT ?? f.logFormat ?? "json", ["json", "text"] as const),
-    drainSeconds: seconds("CARDPKI_DRAIN_SECONDS", env.CARDPKI_DRAIN_SECONDS ?? f.drainSeconds ?? 5),
-    issuingCas: env.CARDPKI_ISSUING_CAS ? env.CARDPKI_ISSUING_CAS.split(",").map((s) => s.trim()).filter(Boolean) : (f.issuingCas ?? []),
-    tokenPins: { ...(f.tokenPins ?? {}), ...pinsFromEnv },
+    baseUrl: (c.baseUrl ?? `http://localhost:${port}`).replace(/\/$/, ""),
+    pkcs11Library: c.pkcs11Library ?? "/usr/lib/softhsm/libsofthsm2.so",
+    hsmSessions: c.hsmSessions ?? 4,
+    logFormat: c.logFormat ?? "json",
+    drainSeconds: c.drainSeconds ?? 5,
+    issuingCas: c.issuingCas ?? [],
+    tokenPins: Object.fromEntries(Object.entries(c.tokenPins ?? {}).map(([t, s]) => [t, secretAt(s)!])),
     ra: {
-      port: Number(env.CARDPKI_RA_PORT ?? f.ra?.port ?? 8443),
-      tlsCert: resolve(cwd, env.CARDPKI_RA_TLS_CERT ?? f.ra?.tlsCert ?? join(dataDir, "tls", "ra-server.crt")),
-      tlsKey: resolve(cwd, env.CARDPKI_RA_TLS_KEY ?? f.ra?.tlsKey ?? join(dataDir, "tls", "ra-server.key")),
-      hashKeyFile: resolve(cwd, env.CARDPKI_RA_HASH_KEY ?? f.ra?.hashKeyFile ?? join(dataDir, "ra-hash.key")),
-      registerFile: resolve(cwd, env.CARDPKI_REGISTER_FILE ?? f.ra?.registerFile ?? join(dataDir, "register.json")),
-      documentRegisterFile: resolve(cwd, env.CARDPKI_DOCUMENT_REGISTER_FILE ?? f.ra?.documentRegisterFile ?? join(dataDir, "document-register.json")),
-      documentRegisterConfigured: (env.CARDPKI_DOCUMENT_REGISTER_FILE ?? f.ra?.documentRegisterFile) !== undefined,
-      termsVersion: env.CARDPKI_TERMS_VERSION ?? f.ra?.termsVersion ?? "2026-01",
-      expirySweepSeconds: Number(env.CARDPKI_EXPIRY_SWEEP_SECONDS ?? f.ra?.expirySweepSeconds ?? 300),
-      tlsHandshakeTimeoutSeconds: bounded("CARDPKI_RA_TLS_HANDSHAKE_TIMEOUT", env.CARDPKI_RA_TLS_HANDSHAKE_TIMEOUT ?? f.ra?.tlsHandshakeTimeoutSeconds ?? 10, 1, 120),
-      maxConnections: bounded("CARDPKI_RA_MAX_CONNECTIONS", env.CARDPKI_RA_MAX_CONNECTIONS ?? f.ra?.maxConnections ?? 1024, 1, 100_000),
-      maxConnectionsPerClient: bounded("CARDPKI_RA_MAX_CONNECTIONS_PER_CLIENT", env.CARDPKI_RA_MAX_CONNECTIONS_PER_CLIENT ?? f.ra?.maxConnectionsPerClient ?? 64, 1, 100_000),
-      ...publicUrl(env.CARDPKI_RA_PUBLIC_URL ?? f.ra?.publicUrl, Number(env.CARDPKI_RA_PORT ?? f.ra?.port ?? 8443)),
-      applicantLinkHours: positive("CARDPKI_APPLICANT_LINK_HOURS", env.CARDPKI_APPLICANT_LINK_HOURS ?? f.ra?.applicantLinkHours ?? 168, 2160),
-      applicantSessionMinutes: positive("CARDPKI_APPLICANT_SESSION_MINUTES", env.CARDPKI_APPLICANT_SESSION_MINUTES ?? f.ra?.applicantSessionMinutes ?? 30, 240),
+      port: raPort,
+      tlsCert: at(ra.tlsCert, join(dataDir, "tls", "ra-server.crt")),
+      tlsKey: at(ra.tlsKey, join(dataDir, "tls", "ra-server.key")),
+      hashKeyFile: at(ra.hashKeyFile, join(dataDir, "ra-hash.key")),
+      registerFile: at(ra.registerFile, join(dataDir, "register.json")),
+      documentRegisterFile: at(ra.documentRegisterFile, join(dataDir, "document-register.json")),
+      documentRegisterConfigured: ra.documentRegisterFile !== undefined,
+      termsVersion: ra.termsVersion ?? "2026-01",
+      expirySweepSeconds: ra.expirySweepSeconds ?? 300,
+      tlsHandshakeTimeoutSeconds: ra.tlsHandshakeTimeoutSeconds ?? 10,
+      maxConnections: ra.maxConnections ?? 1024,
+      maxConnectionsPerClient: ra.maxConnectionsPerClient ?? 64,
+      ...publicUrl(ra.publicUrl, raPort),
+      applicantLinkHours: ra.applicantLinkHours ?? 168,
+      applicantSessionMinutes: ra.applicantSessionMinutes ?? 30,
     },
-    delivery: deliveryConfig(env, f.delivery ?? {}, cwd),
-    signer: signerChannel(env, f.signer ?? {}, cwd, join(dataDir, "signer-channel")),
+    delivery: {
+      pollMs: d.pollMs ?? 2000,
+      maxAttempts: d.maxAttempts ?? 8,
+      backoffSeconds: d.backoffSeconds ?? 30,
+      backoffMaxSeconds: d.backoffMaxSeconds ?? 3600,
+      leaseSeconds: d.leaseSeconds ?? 120,
+      ...(d.email
+        ? {
+            email: {
+              url: d.email.url, from: d.email.from ?? "cardpki <no-reply@localhost>", requireTls: d.email.requireTls ?? true,
+              ...(d.email.caFile ? { caFile: resolve(cwd, d.email.caFile) } : {}), ...(d.email.user ? { user: d.email.user } : {}), ...(password ? { password } : {}),
+            },
+          }
+        : {}),
+      ...(d.sms ? { sms: { url: d.sms.url, ...(token ? { token } : {}), ...(d.sms.caFile ? { caFile: resolve(cwd, d.sms.caFile) } : {}), ...(d.sms.template ? { template: d.sms.template } : {}) } } : {}),
+      ...(d.mail ? { mail: { spoolDir: resolve(cwd, d.mail.spoolDir) } } : {}),
+    },
+    signer: signerChannel(c.signer ?? {}, cwd, join(dataDir, "signer-channel")),
     audit: {
-      ...((env.CARDPKI_AUDIT_SIGNER ?? f.audit?.signer) ? { signer: (env.CARDPKI_AUDIT_SIGNER ?? f.audit?.signer) as string } : {}),
-      checkpointFile: resolve(cwd, env.CARDPKI_AUDIT_CHECKPOINT_FILE ?? f.audit?.checkpointFile ?? join(dataDir, "audit", "checkpoint.json")),
-      checkpointSeconds: Number(env.CARDPKI_AUDIT_CHECKPOINT_SECONDS ?? f.audit?.checkpointSeconds ?? 60),
-      retentionYears: Number(f.audit?.retentionYears ?? 5),
-      ...tsa(env.CARDPKI_AUDIT_TSA_URL ?? f.audit?.tsaUrl, env.CARDPKI_AUDIT_TSA_CERT ?? f.audit?.tsaCertFile, cwd),
+      ...(c.audit?.signer ? { signer: c.audit.signer } : {}),
+      checkpointFile: at(c.audit?.checkpointFile, join(dataDir, "audit", "checkpoint.json")),
+      checkpointSeconds: c.audit?.checkpointSeconds ?? 60,
+      retentionYears: c.audit?.retentionYears ?? 5,
+      ...tsa(c.audit?.tsaUrl, c.audit?.tsaCertFile, cwd),
     },
-    backup: { keyFile: resolve(cwd, env.CARDPKI_BACKUP_KEY ?? f.backup?.keyFile ?? join(dataDir, "backup.key")) },
-    dataEncryption: dataEncryption(env.CARDPKI_DATA_WRAPPING_KEY ?? f.dataEncryption?.wrappingKey),
+    backup: { keyFile: at(c.backup?.keyFile, join(dataDir, "backup.key")) },
+    dataEncryption: c.dataEncryption?.wrappingKey ? { wrappingKey: c.dataEncryption.wrappingKey } : {},
     card: {
-      kekFile: resolve(cwd, env.CARDPKI_CARD_KEK ?? f.card?.kekFile ?? join(dataDir, "card-kek.key")),
-      ...((env.CARDPKI_CARD_READER ?? f.card?.reader) ? { reader: (env.CARDPKI_CARD_READER ?? f.card?.reader) as string } : {}),
-      raUrl: (env.CARDPKI_CARD_RA_URL ?? f.card?.raUrl ?? `https://localhost:${Number(env.CARDPKI_RA_PORT ?? f.ra?.port ?? 8443)}`).replace(/\/$/, ""),
-      ...optionalFile("raCa", env.CARDPKI_CARD_RA_CA ?? f.card?.raCa, cwd),
-      ...optionalFile("officerCert", env.CARDPKI_CARD_OFFICER_CERT ?? f.card?.officerCert, cwd),
-      ...optionalFile("officerKey", env.CARDPKI_CARD_OFFICER_KEY ?? f.card?.officerKey, cwd),
+      kekFile: at(c.card?.kekFile, join(dataDir, "card-kek.key")),
+      ...(c.card?.reader ? { reader: c.card.reader } : {}),
+      raUrl: (c.card?.raUrl ?? `https://localhost:${raPort}`).replace(/\/$/, ""),
+      ...(c.card?.raCa ? { raCa: resolve(cwd, c.card.raCa) } : {}),
+      ...(c.card?.officerCert ? { officerCert: resolve(cwd, c.card.officerCert) } : {}),
+      ...(c.card?.officerKey ? { officerKey: resolve(cwd, c.card.officerKey) } : {}),
       // SP 800-73-4 leaves the initial values to the issuer; these are the common PIV token defaults.
-      factory: f.card?.factory ?? { pin: "123456", puk: "12345678", managementKey: "010203040506070801020304050607080102030405060708", managementKeyAlgorithm: "3DES" },
+      factory: c.card?.factory ?? { pin: "123456", puk: "12345678", managementKey: "010203040506070801020304050607080102030405060708", managementKeyAlgorithm: "3DES" },
     },
   };
 }
 
-function signerChannel(env: NodeJS.ProcessEnv, f: Record<string, any>, cwd: string, dir: string): Config["signer"] {
-  const port = Number(env.CARDPKI_SIGNER_PORT ?? f.port ?? 8444);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CaError("config", `CARDPKI_SIGNER_PORT must be a port number (got '${env.CARDPKI_SIGNER_PORT ?? f.port}')`);
-  const host = env.CARDPKI_SIGNER_HOST ?? f.host ?? "127.0.0.1";
-  const url = (env.CARDPKI_SIGNER_URL ?? f.url ?? `https://127.0.0.1:${port}`).replace(/\/$/, "");
-  if (!/^https:\/\/[^\s/]+$/.test(url)) throw new CaError("config", `CARDPKI_SIGNER_URL must be https://host:port (got '${url}')`);
-  const file = (name: string, v: string | undefined, dflt: string) => resolve(cwd, env[name] ?? v ?? join(dir, dflt));
+function signerChannel(f: NonNullable<ConfigFile["signer"]>, cwd: string, dir: string): Config["signer"] {
+  const port = f.port ?? 8444;
+  const file = (v: string | undefined, dflt: string) => resolve(cwd, v ?? join(dir, dflt));
   return {
-    host, port, url,
-    ca: file("CARDPKI_SIGNER_CA", f.ca, "channel-ca.crt"),
-    tlsCert: file("CARDPKI_SIGNER_TLS_CERT", f.tlsCert, "signer.crt"), tlsKey: file("CARDPKI_SIGNER_TLS_KEY", f.tlsKey, "signer.key"),
-    clientCert: file("CARDPKI_SIGNER_CLIENT_CERT", f.clientCert, "ra-client.crt"), clientKey: file("CARDPKI_SIGNER_CLIENT_KEY", f.clientKey, "ra-client.key"),
+    host: f.host ?? "127.0.0.1", port, url: (f.url ?? `https://127.0.0.1:${port}`).replace(/\/$/, ""),
+    ca: file(f.ca, "channel-ca.crt"),
+    tlsCert: file(f.tlsCert, "signer.crt"), tlsKey: file(f.tlsKey, "signer.key"),
+    clientCert: file(f.clientCert, "ra-client.crt"), clientKey: file(f.clientKey, "ra-client.key"),
   };
 }
 
@@ -365,47 +584,4 @@ function publicUrl(v: string | undefined, raPort: number): { publicUrl: string; 
   if (v === undefined) return { publicUrl: `https://localhost:${raPort}`, publicUrlConfigured: false };
   if (!/^https:\/\/[^\s/]+(\/\S*)?$/.test(v)) throw new CaError("config", `CARDPKI_RA_PUBLIC_URL must be an https URL (got '${v}')`);
   return { publicUrl: v.replace(/\/$/, ""), publicUrlConfigured: true };
-}
-
-/** REQ-15: the delivery worker's settings; credentials only by reference (environment variable or owner-only file). */
-function deliveryConfig(env: NodeJS.ProcessEnv, f: Record<string, any>, cwd: string): DeliveryConfig {
-  const num = (name: string, v: unknown, min: number, max: number) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max) throw new CaError("config", `${name} must be a number from ${min} to ${max} (got '${String(v)}')`);
-    return n;
-  };
-  const bool = (name: string, v: unknown) => {
-    if (typeof v === "boolean") return v;
-    if (v === "true" || v === "1") return true;
-    if (v === "false" || v === "0") return false;
-    throw new CaError("config", `${name} must be true or false (got '${String(v)}')`);
-  };
-  const secret = (fileVar: string, envVar: string, fromFile: PinConfig | undefined): PinConfig | undefined =>
-    env[fileVar] ? { file: resolve(cwd, env[fileVar]!) } : env[envVar] ? { env: envVar } : fromFile && "file" in fromFile ? { file: resolve(cwd, fromFile.file) } : fromFile;
-  const smtpUrl = env.CARDPKI_SMTP_URL ?? f.email?.url;
-  if (smtpUrl !== undefined && !/^smtps?:\/\/[^\s@/]+\/?$/.test(smtpUrl))
-    throw new CaError("config", `CARDPKI_SMTP_URL must be smtp://host:port or smtps://host:port without credentials (they come from CARDPKI_SMTP_PASSWORD_FILE or CARDPKI_SMTP_PASSWORD), got '${smtpUrl}'`);
-  const smsUrl = env.CARDPKI_SMS_URL ?? f.sms?.url;
-  if (smsUrl !== undefined && !/^https?:\/\/[^\s@]+$/.test(smsUrl)) throw new CaError("config", `CARDPKI_SMS_URL must be an http(s) URL without credentials (got '${smsUrl}')`);
-  const caFile = (v: string | undefined) => (v ? { caFile: resolve(cwd, v) } : {});
-  const password = secret("CARDPKI_SMTP_PASSWORD_FILE", "CARDPKI_SMTP_PASSWORD", f.email?.password);
-  const token = secret("CARDPKI_SMS_TOKEN_FILE", "CARDPKI_SMS_TOKEN", f.sms?.token);
-  const user = env.CARDPKI_SMTP_USER ?? f.email?.user;
-  const spoolDir = env.CARDPKI_LETTER_DIR ?? f.mail?.spoolDir;
-  return {
-    pollMs: num("CARDPKI_DELIVERY_POLL_MS", env.CARDPKI_DELIVERY_POLL_MS ?? f.pollMs ?? 2000, 50, 600_000),
-    maxAttempts: num("CARDPKI_DELIVERY_MAX_ATTEMPTS", env.CARDPKI_DELIVERY_MAX_ATTEMPTS ?? f.maxAttempts ?? 8, 1, 100),
-    backoffSeconds: num("CARDPKI_DELIVERY_BACKOFF_SECONDS", env.CARDPKI_DELIVERY_BACKOFF_SECONDS ?? f.backoffSeconds ?? 30, 0.001, 86_400),
-    backoffMaxSeconds: num("CARDPKI_DELIVERY_BACKOFF_MAX_SECONDS", env.CARDPKI_DELIVERY_BACKOFF_MAX_SECONDS ?? f.backoffMaxSeconds ?? 3600, 0.001, 604_800),
-    leaseSeconds: num("CARDPKI_DELIVERY_LEASE_SECONDS", env.CARDPKI_DELIVERY_LEASE_SECONDS ?? f.leaseSeconds ?? 120, 0.001, 86_400),
-    ...(smtpUrl ? {
-      email: {
-        url: smtpUrl, from: env.CARDPKI_SMTP_FROM ?? f.email?.from ?? "cardpki <no-reply@localhost>",
-        requireTls: bool("CARDPKI_SMTP_REQUIRE_TLS", env.CARDPKI_SMTP_REQUIRE_TLS ?? f.email?.requireTls ?? true),
-        ...caFile(env.CARDPKI_SMTP_CA_FILE ?? f.email?.caFile), ...(user ? { user } : {}), ...(password ? { password } : {}),
-      },
-    } : {}),
-    ...(smsUrl ? { sms: { url: smsUrl, ...(token ? { token } : {}), ...caFile(env.CARDPKI_SMS_CA_FILE ?? f.sms?.caFile), ...(f.sms?.template ? { template: f.sms.template } : {}) } } : {}),
-    ...(spoolDir ? { mail: { spoolDir: resolve(cwd, spoolDir) } } : {}),
-  };
 }

@@ -1,10 +1,12 @@
 import { createServer, type Server } from "node:http";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import { SMTPServer } from "smtp-server";
 import type { Config } from "./config.js";
 import { logger } from "../shared/log.js";
+import { systemClock } from "../shared/clock.js";
+import { cryptoRandom } from "../shared/random.js";
 
 const log = logger("demo-delivery");
 
@@ -22,8 +24,8 @@ function readable(raw: Buffer): string {
   return [pick("From"), pick("To"), pick("Subject"), pick("Date"), "", Buffer.from(body, "latin1").toString("utf8")].join("\n").replace(/\r\n/g, "\n");
 }
 
-const stamp = (d = new Date()) => d.toISOString().replace(/[-:.]/g, "");
-const safe = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, "").slice(0, 64) || randomBytes(8).toString("hex");
+const stamp = (d = systemClock.now()) => d.toISOString().replace(/[-:.]/g, "");
+const safe = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, "").slice(0, 64) || Buffer.from(cryptoRandom.bytes(8)).toString("hex");
 
 /**
  * The demo's delivery peers, in process and on 127.0.0.1 only: a mail sink (SMTP with STARTTLS
@@ -68,7 +70,7 @@ export async function startDemoDelivery(config: Config): Promise<{ config: Confi
     const dir = join(config.dataDir, "sms");
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const tokenFile = join(config.dataDir, "sms-token");
-    if (!existsSync(tokenFile)) writeFileSync(tokenFile, randomBytes(24).toString("hex"), { mode: 0o600, flag: "wx" });
+    if (!existsSync(tokenFile)) writeFileSync(tokenFile, Buffer.from(cryptoRandom.bytes(24)).toString("hex"), { mode: 0o600, flag: "wx" });
     chmodSync(tokenFile, 0o600);
     const expected = Buffer.from(`Bearer ${readFileSync(tokenFile, "utf8").trim()}`);
     const seen = new Set<string>();

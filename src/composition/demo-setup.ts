@@ -5,14 +5,15 @@ import { writeDemoServerCertificate } from "./demo-tls.js";
 import { bootstrapStaffGroup, openRa, type Ra, type Role } from "./ra.js";
 import { openRuntime, useEmbeddedSoftHsm, withRuntime, type Runtime } from "./runtime.js";
 import { dataKeyNames, sealExistingPersonalData } from "./data-keys.js";
-import { join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { join, relative } from "node:path";
 import { loadConfig, type Config } from "./config.js";
 import { initSoftHsmTokenWithShares, runCeremonyFile, writeShareFiles } from "./ceremonies.js";
 import { writeSoftHsmConfig } from "../hsm/softhsm-tokens.js";
 import { CaDirectory } from "../ceremony/ca-directory.js";
 import { combinePinShares, openShare, parseShareFile, type OpenedShare } from "../ceremony/pin-shares.js";
 import type { CeremonyUi } from "../ceremony/ceremony.js";
+import { systemClock } from "../shared/clock.js";
+import { cryptoRandom } from "../shared/random.js";
 
 const DEMO_CEREMONIES = ["demo-root.yaml", "demo-issuing.yaml", "demo-ocsp-signer.yaml", "demo-audit-signer.yaml", "demo-data-key.yaml", "demo-root-crl.yaml"];
 const DEMO_CUSTODIANS = ["alice", "bob", "carol"];
@@ -42,7 +43,7 @@ export async function setupDemo(base: Config, log: (l: string) => void, env: Nod
   mkdirSync(base.dataDir, { recursive: true, mode: 0o700 });
   const caDir = new CaDirectory(base.caStoreDir);
   // Demo CAs whose keys went with an old data folder cannot sign again: move them aside, never delete.
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const stamp = systemClock.now().toISOString().replace(/[:.]/g, "-");
   for (const id of caDir.list().filter((i) => i.startsWith("demo-"))) {
     renameSync(caDir.dir(id), join(base.caStoreDir, `${id}.orphaned-${stamp}`));
     log(`moved orphaned ${id} aside (its token was in an earlier data folder)`);
@@ -51,7 +52,7 @@ export async function setupDemo(base: Config, log: (l: string) => void, env: Nod
   const custDir = join(base.dataDir, "demo-custodians");
   mkdirSync(custDir, { recursive: true, mode: 0o700 });
   const custodians = DEMO_CUSTODIANS.map((name) => {
-    const passphrase = randomBytes(12).toString("base64url");
+    const passphrase = Buffer.from(cryptoRandom.bytes(12)).toString("base64url");
     writeFileSync(join(custDir, `${name}.passphrase`), passphrase + "\n", { mode: 0o600 });
     return { name, passphrase };
   });
@@ -71,7 +72,8 @@ export async function setupDemo(base: Config, log: (l: string) => void, env: Nod
   mkdirSync(pinsDir, { recursive: true, mode: 0o700 });
   const issuingPin = join(pinsDir, "cardpki-issuing.pin");
   writeFileSync(issuingPin, (await combinePinShares("cardpki-issuing", shares)) + "\n", { mode: 0o600 });
-  writeFileSync(configFile, JSON.stringify({ issuingCas: ["demo-issuing"], tokenPins: { "cardpki-issuing": { file: issuingPin } } }, null, 2) + "\n", { mode: 0o600 });
+  // Relative to the data folder, so a copy of the folder uses its own PIN file.
+  writeFileSync(configFile, JSON.stringify({ issuingCas: ["demo-issuing"], tokenPins: { "cardpki-issuing": { file: relative(base.dataDir, issuingPin) } } }, null, 2) + "\n", { mode: 0o600 });
   log(`wrote ${configFile}`);
   const config = loadConfig(env);
   await setupDemoRa(config, log);
@@ -163,7 +165,7 @@ async function setupDemoRa(config: Config, log: (l: string) => void): Promise<vo
   } finally {
     await rt.close();
   }
-  const password = randomBytes(12).toString("base64url");
+  const password = Buffer.from(cryptoRandom.bytes(12)).toString("base64url");
   const passwordFile = join(dir, "p12-password");
   writeFileSync(passwordFile, password + "\n", { mode: 0o600 });
   for (const m of group.members) {

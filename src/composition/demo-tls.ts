@@ -3,18 +3,20 @@ import * as x509 from "@peculiar/x509";
 import { webcrypto } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { systemClock, type Clock } from "../shared/clock.js";
+import { cryptoRandom, type Random } from "../shared/random.js";
 
 /**
  * The demo's RA server certificate: self-signed, P-256, for localhost. A TLS server
  * certificate comes from the operator's web PKI in production (config ra.tlsCert / ra.tlsKey).
  */
-export async function writeDemoServerCertificate(dir: string, hosts: readonly string[] = ["localhost", "127.0.0.1", "::1"], days = 365): Promise<{ cert: string; key: string }> {
+export async function writeDemoServerCertificate(dir: string, hosts: readonly string[] = ["localhost", "127.0.0.1", "::1"], days = 365, clock: Clock = systemClock, random: Random = cryptoRandom): Promise<{ cert: string; key: string }> {
   x509.cryptoProvider.set(webcrypto as never);
   const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
   const keys = await webcrypto.subtle.generateKey(alg, true, ["sign", "verify"]);
-  const now = Date.now();
+  const now = clock.now().getTime();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString("hex").replace(/^[89a-f]/, "1"),
+    serialNumber: Buffer.from(random.bytes(16)).toString("hex").replace(/^[89a-f]/, "1"),
     name: "CN=cardpki demo RA server",
     notBefore: new Date(now - 60_000),
     notAfter: new Date(now + days * 86_400_000),

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, randomBytes } from "node:crypto";
+import { createHash, createPublicKey } from "node:crypto";
 import * as graphene from "graphene-pk11";
 import pkcs11js from "pkcs11js"; // default import: the CJS constants are not named ESM exports
 import { CaError } from "../shared/ca-error.js";
@@ -6,6 +6,7 @@ import type { KeyType } from "../shared/key-type.js";
 import type { PinSource } from "./pin-source.js";
 import type { Pkcs11KeyUri } from "./pkcs11-uri.js";
 import { ecdsaRawToDer, rsaDigestInfo, signatureAlgorithmFor, type SignatureAlgorithm } from "./signature-algorithms.js";
+import { cryptoRandom } from "../shared/random.js";
 
 export interface Pkcs11Options {
   /** Path of the PKCS#11 library (SoftHSM2 by default, any HSM by configuration). */
@@ -372,7 +373,7 @@ export class Pkcs11Keystore {
   async generateKeyPair(label: string, keyType: KeyType): Promise<KeyInfo> {
     if (await this.hasKey({ label })) throw new CaError("conflict", `a key labelled '${label}' already exists on token '${this.tokenLabel}'`);
     return this.withSession(async (s) => {
-      const id = randomBytes(16);
+      const id = Buffer.from(cryptoRandom.bytes(16));
       const common = { token: true, label, id };
       const priv = { ...common, private: true, sign: true, sensitive: true, extractable: false, decrypt: false, unwrap: false, derive: false };
       const pub = { ...common, private: false, verify: true, encrypt: false, wrap: false };
@@ -393,7 +394,7 @@ export class Pkcs11Keystore {
   async generateAesKey(label: string): Promise<{ label: string; id: string }> {
     if (await this.hasKey({ label })) throw new CaError("conflict", `a key labelled '${label}' already exists on token '${this.tokenLabel}'`);
     return this.withSession((s) => {
-      const id = randomBytes(16);
+      const id = Buffer.from(cryptoRandom.bytes(16));
       s.generateKey(graphene.KeyGenMechanism.AES, {
         class: graphene.ObjectClass.SECRET_KEY, keyType: graphene.KeyType.AES, valueLen: 32, token: true, private: true, label, id,
         sensitive: true, extractable: false, encrypt: true, decrypt: true, wrap: false, unwrap: false, sign: false, verify: false, derive: false,

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createHash } from "node:crypto";
 import { writeProblem } from "./problem.js";
 import { logger } from "../shared/log.js";
+import { systemClock, type Clock } from "../shared/clock.js";
 
 const log = logger("ocsp");
 
@@ -22,7 +23,7 @@ export function isOcspPath(url: string | undefined): boolean {
  * POST /ocsp with application/ocsp-request, GET /ocsp/<url-encoded base64>. Bad transport gets a
  * 4xx problem; a bad request body gets an OCSP malformedRequest; nothing reaches a 5xx.
  */
-export function ocspHandler(service: OcspService, maxBodyBytes: number) {
+export function ocspHandler(service: OcspService, maxBodyBytes: number, clock: Clock = systemClock) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     const fail = (e: unknown) => {
       log.error("handler failed", { error: e });
@@ -57,8 +58,8 @@ export function ocspHandler(service: OcspService, maxBodyBytes: number) {
         const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
         const der = new Uint8Array(body.buffer, body.byteOffset, body.length);
         const hit = service.respondFromCache(der);
-        if (hit) return send(res, hit, false);
-        service.respond(der).then((a) => send(res, a, false), fail);
+        if (hit) return send(res, hit, false, clock);
+        service.respond(der).then((a) => send(res, a, false, clock), fail);
       });
       return;
     }
@@ -74,7 +75,7 @@ export function ocspHandler(service: OcspService, maxBodyBytes: number) {
       } catch {
         der = Buffer.alloc(0); // answered as malformedRequest
       }
-      service.respond(new Uint8Array(der)).then((a) => send(res, a, true), fail);
+      service.respond(new Uint8Array(der)).then((a) => send(res, a, true, clock), fail);
       return;
     }
     res.setHeader("allow", "GET, POST");
@@ -82,12 +83,12 @@ export function ocspHandler(service: OcspService, maxBodyBytes: number) {
   };
 }
 
-function send(res: ServerResponse, a: Answer, get: boolean): void {
+function send(res: ServerResponse, a: Answer, get: boolean, clock: Clock): void {
   // Flat header list: node writes it without per-request header object processing.
   const headers: string[] = ["content-type", "application/ocsp-response", "content-length", String(a.der.length)];
   if (get && a.cacheable && a.thisUpdate && a.nextUpdate) {
     // RFC 5019 6.2: caching headers from the response's own validity.
-    const maxAge = Math.max(0, Math.floor((a.nextUpdate.getTime() - Date.now()) / 1000));
+    const maxAge = Math.max(0, Math.floor((a.nextUpdate.getTime() - clock.now().getTime()) / 1000));
     headers.push("cache-control", `max-age=${maxAge}, public, no-transform, must-revalidate`, "last-modified", a.thisUpdate.toUTCString(),
       "expires", a.nextUpdate.toUTCString(), "etag", `"${createHash("sha1").update(a.der).digest("hex")}"`);
   } else headers.push("cache-control", "no-store");

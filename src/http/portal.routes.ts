@@ -1,5 +1,5 @@
 import express, { Router, type NextFunction, type Request, type Response } from "express";
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
@@ -7,6 +7,8 @@ import { clientCertificate } from "./client-certificate.js";
 import { CaError } from "../shared/ca-error.js";
 import { authenticate, type RaApiDeps } from "./ra.routes.js";
 import { sha256Hex } from "../shared/digest.js";
+import { systemClock } from "../shared/clock.js";
+import { cryptoRandom, type Random } from "../shared/random.js";
 
 const COOKIE = "cardpki_session";
 
@@ -46,7 +48,7 @@ export class MemorySessionStore implements SessionStore {
   }
   async touch(idHash: string, lastSeen: number) {
     const s = this.m.get(idHash);
-    if (s) this.m.set(idHash, { ...s, lastSeen });
+    if (s && s.lastSeen < lastSeen) this.m.set(idHash, { ...s, lastSeen }); // forward only, as the database store
   }
   async delete(idHash: string) {
     this.m.delete(idHash);
@@ -77,14 +79,15 @@ export class PortalSessions {
     private readonly store: SessionStore = new MemorySessionStore(),
     private readonly idleMs = 15 * 60_000,
     private readonly maxMs = 8 * 3_600_000,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = () => systemClock.now().getTime(),
+    private readonly random: Random = cryptoRandom,
   ) {}
 
   async open(credential: string, kind: SessionKind = "officer"): Promise<{ id: string; csrf: string }> {
     const t = this.now();
     await this.store.deleteExpired(t - this.idleMs, t - this.maxMs);
-    const id = randomBytes(32).toString("base64url");
-    const csrf = randomBytes(32).toString("base64url");
+    const id = Buffer.from(this.random.bytes(32)).toString("base64url");
+    const csrf = Buffer.from(this.random.bytes(32)).toString("base64url");
     await this.store.put(sha256Hex(id), { csrfHash: sha256Hex(csrf), credential, created: t, lastSeen: t, kind });
     return { id, csrf };
   }

@@ -1,8 +1,9 @@
 import type { NextFunction, Request, Response } from "express";
 import type { ServerResponse } from "node:http";
-import { randomUUID } from "node:crypto";
 import { CaError, type ErrorKind } from "../shared/ca-error.js";
 import { logger } from "../shared/log.js";
+import { newUuid } from "../shared/ids.js";
+import { cryptoRandom } from "../shared/random.js";
 import { negotiateLanguage, type Language } from "../i18n/languages.js";
 import { fieldWords, refusalWords, type FieldFault } from "../i18n/refusal-words.js";
 
@@ -82,7 +83,7 @@ export function errorHandler(err: unknown, request: Request, res: Response, _nex
   const machine = { code: ce.code, ...(params ? { params } : {}), lang };
   if (status >= 500) {
     // 5xx: the message (paths, hosts, SQL, HSM errors) goes to the log under an incident id; the body has only the code's words and that id.
-    const incident = randomUUID();
+    const incident = newUuid(cryptoRandom);
     log.error(err instanceof CaError ? "request failed" : "unexpected error", { incident, kind: ce.kind, code: ce.code, method: request.method, path: request.path, error: err instanceof Error ? err : String(err), stack: (err as Error)?.stack });
     const words = refusalWords(lang, ce); // the incident id stays out of the words: it is in `incident`
     sendProblem(res, status, ce.kind, words.detail, { title: words.title, code: ce.code, lang, incident });

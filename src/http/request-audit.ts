@@ -4,6 +4,9 @@ import { clientCertificate } from "./client-certificate.js";
 import type { Actor, AuditEvent } from "../ra/order.js";
 import { actorId } from "../ra/actor-checks.js";
 import { logger } from "../shared/log.js";
+import { systemClock } from "../shared/clock.js";
+import { newId } from "../shared/ids.js";
+import { cryptoRandom } from "../shared/random.js";
 
 const log = logger("ra-api");
 
@@ -26,7 +29,7 @@ export function presentedSerial(req: Request): string | undefined {
 export function requestAudit(audit: (e: AuditEvent) => Promise<void>, opts: { newId?: () => string; now?: () => Date } = {}) {
   return (req: Request, res: Response, next: NextFunction) => {
     if ((req.method === "GET" || req.method === "HEAD") && req.path.startsWith("/portal") && !req.path.startsWith("/portal/session")) return next();
-    const started = Date.now();
+    const started = performance.now();
     const serial = presentedSerial(req);
     res.on("finish", () => {
       const actor = res.locals.actor as Actor | undefined;
@@ -34,11 +37,11 @@ export function requestAudit(audit: (e: AuditEvent) => Promise<void>, opts: { ne
       const routePath = (req.route?.path as string | undefined) ?? "(no route)";
       const surface = path.startsWith("/api/") ? "api" : "portal";
       void audit({
-        id: opts.newId?.() ?? crypto.randomUUID().replace(/-/g, ""), at: opts.now?.() ?? new Date(), actor: actor ? actorId(actor) : serial ? `cert:${serial}` : "anonymous",
+        id: opts.newId?.() ?? newId(cryptoRandom), at: opts.now?.() ?? systemClock.now(), actor: actor ? actorId(actor) : serial ? `cert:${serial}` : "anonymous",
         action: `${surface}.${req.method.toLowerCase()} ${routePath}`, objectType: surface, objectId: path.slice(0, 128),
         outcome: res.statusCode < 400 ? "success" : "failure", ...(actor?.organisationId ? { organisationId: actor.organisationId } : {}),
         details: {
-          status: res.statusCode, ip: req.socket.remoteAddress, ms: Date.now() - started, ...(actor?.credentialSerial ? { credential: actor.credentialSerial } : serial ? { credential: serial } : {}),
+          status: res.statusCode, ip: req.socket.remoteAddress, ms: Math.round(performance.now() - started), ...(actor?.credentialSerial ? { credential: actor.credentialSerial } : serial ? { credential: serial } : {}),
           ...(res.locals.refusal ? { refusal: res.locals.refusal } : {}),
         },
       }).catch((e) => log.error("request not audited", { error: e }));

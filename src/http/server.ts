@@ -5,6 +5,7 @@ import { crlRoutes, type PublishedCrl } from "./crl.routes.js";
 import { isOcspPath, ocspHandler, type OcspService } from "./ocsp.handler.js";
 import { errorHandler, notFoundHandler } from "./problem.js";
 import type { Metrics } from "./metrics.js";
+import { systemClock, type Clock } from "../shared/clock.js";
 
 export interface HealthCheck {
   readonly name: string;
@@ -17,6 +18,8 @@ export interface AppDeps {
   readonly health: readonly HealthCheck[];
   /** Prometheus metrics at /metrics. */
   readonly metrics?: Metrics;
+  /** Cache lifetimes are counted from this clock. */
+  readonly clock?: Clock;
 }
 
 export function buildApp(deps: AppDeps): Express {
@@ -44,7 +47,7 @@ export function buildApp(deps: AppDeps): Express {
   const metrics = deps.metrics;
   if (metrics) app.get("/metrics", async (_req, res) => void res.type(metrics.contentType).send(await metrics.render()));
   app.use(caRoutes(deps.cas));
-  app.use(crlRoutes(deps.crl));
+  app.use(crlRoutes(deps.crl, deps.clock ?? systemClock));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;
@@ -55,12 +58,14 @@ export interface ListenOptions {
   readonly metrics?: Metrics;
   /** True while the server drains before a restart: every response closes its connection. */
   readonly draining?: () => boolean;
+  /** Cache lifetimes of OCSP answers are counted from this clock. */
+  readonly clock?: Clock;
 }
 
 /** One server: OCSP on plain node:http (the hot path), everything else through express. */
 export function listen(app: Express, host: string, port: number, opts: ListenOptions = {}): Promise<Server> {
-  const { ocsp, metrics, draining } = opts;
-  const ocspFn = ocsp ? ocspHandler(ocsp.service, ocsp.maxBodyBytes) : undefined;
+  const { ocsp, metrics, draining, clock = systemClock } = opts;
+  const ocspFn = ocsp ? ocspHandler(ocsp.service, ocsp.maxBodyBytes, clock) : undefined;
   const timedOcsp = ocspFn && metrics
     ? (req: Parameters<typeof ocspFn>[0], res: Parameters<typeof ocspFn>[1]) => {
         const t0 = process.hrtime.bigint();

@@ -3,6 +3,7 @@ import { CaError } from "../shared/ca-error.js";
 /** ITU-T E.164: a plus, a country code not starting with 0, at most 15 digits in all. */
 export const E164 = /^\+[1-9][0-9]{6,14}$/;
 /** A postal address: 2 to 6 lines of at most 80 characters, no control characters but the line breaks. */
+// eslint-disable-next-line no-control-regex -- the control characters are what the pattern refuses
 export const POSTAL_ADDRESS = /^[^\u0000-\u001f\u007f]{1,80}(\n[^\u0000-\u001f\u007f]{1,80}){1,5}$/;
 
 /**

@@ -100,7 +100,9 @@ export function checkStaffGroup(members: readonly StaffMember[], needs: StaffGro
     if (nids.has(m.nationalId)) throw bad(`two members share a national ID (one human, one identity): ${m.id}`);
     const k = Buffer.from(m.publicKey).toString("base64");
     if (keys.has(k)) throw bad(`two members share a public key: ${m.id}`);
-    ids.add(m.id), nids.add(m.nationalId), keys.add(k);
+    ids.add(m.id);
+    nids.add(m.nationalId);
+    keys.add(k);
     if (m.roles.length === 0) throw bad(`${m.id} has no role (${STAFF_ROLES.join(", ")})`);
     for (const r of m.roles) if (!STAFF_ROLES.includes(r)) throw bad(`${m.id}: unknown role '${r}' (${STAFF_ROLES.join(", ")})`);
     try {

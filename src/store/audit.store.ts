@@ -192,11 +192,12 @@ export class KnexAuditStore {
       const through = Number(cp.seq);
       const n = await trx("audit_events").where("seq", "<=", through).count({ n: "*" }).first();
       const count = Number(n?.n ?? 0);
-      await trx("audit_anchor").insert({ id: 1, seq: through, entry_hash: cp.entry_hash, removed_before: before, at: Date.now() }).onConflict("id").merge();
+      const removal = audit({ count, throughSeq: through }); // its `at` (the injected clock) dates the anchor too
+      await trx("audit_anchor").insert({ id: 1, seq: through, entry_hash: cp.entry_hash, removed_before: before, at: removal.at.getTime() }).onConflict("id").merge();
       await trx("audit_events").where("seq", "<=", through).delete();
       await trx("audit_checkpoints").where("seq", "<", through).delete();
       await trx("audit_timestamps").where("seq", "<", through).delete();
-      await appendAuditEvents(trx, [audit({ count, throughSeq: through })]);
+      await appendAuditEvents(trx, [removal]);
       return { count, throughSeq: through };
     });
   }

@@ -6,7 +6,7 @@ import { FieldCipher } from "./field-cipher.js";
 /**
  * REQ-29: every column that holds personal data in clear text before it is sealed, by table (the
  * row id is the `id` column). National ID and document numbers are keyed hashes (REQ-28) and
- * card secrets are sealed by the card key (issue 6): neither is listed here.
+ * card secrets are sealed by the card key (REQ-29): neither is listed here.
  */
 export const PERSONAL_DATA_COLUMNS: Readonly<Record<string, readonly string[]>> = {
   people: ["name", "email", "phone", "postal_address", "birth_date", "national_id_masked"],

@@ -10,7 +10,7 @@ export interface PortalSessionRow {
   readonly kind: "officer" | "holder";
 }
 
-/** Portal sessions in the database, shared by the writer and its standby (issue 9). */
+/** Portal sessions in the database, shared by the writer and its standby (REQ-33). */
 export class KnexPortalSessionStore {
   constructor(private readonly db: Knex) {}
 

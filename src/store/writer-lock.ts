@@ -5,7 +5,7 @@ import { CaError } from "../shared/ca-error.js";
 import { sqliteFile } from "./database.js";
 
 /**
- * The CA/RA writer's lease (issue 9, REQ-33): one process at a time signs CRLs, runs crash
+ * The CA/RA writer's lease (REQ-33): one process at a time signs CRLs, runs crash
  * recovery, the RA and the audit checkpoints for a database. PostgreSQL: a session advisory lock
  * on a connection of its own, so it is released the moment that process or its connection dies.
  * SQLite (one machine): a lock file beside the database, naming the holder's host and pid.

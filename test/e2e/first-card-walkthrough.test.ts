@@ -346,7 +346,7 @@ describe("README: first card in ten minutes, followed step by step", function ()
 
     // Step 12's command before the hand-out: refused by the RA before the card is touched (the PIN stays the transport PIN, which step 12 then uses).
     {
-      let mine = "";
+      let mine: string;
       do mine = String(randomInt(0, 1_000_000)).padStart(6, "0");
       while (mine === vars.TRANSPORT_PIN);
       vars.NEW_PIN = mine;

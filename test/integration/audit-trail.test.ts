@@ -23,7 +23,7 @@ const doc = { type: "passport", number: "AT123456", expires: new Date("2035-01-0
  * by `cardpki audit verify`, retention that keeps the chain verifiable, and the report in Chromium.
  */
 for (const backend of demoBackends())
-describe(`audit trail (issue 7): hash chain, HSM-signed checkpoints, evidence, report [${backend}]`, function () {
+describe(`audit trail (REQ-27, REQ-31): hash chain, HSM-signed checkpoints, evidence, report [${backend}]`, function () {
   this.timeout(180_000);
   let env: DemoEnv;
   let rt: Runtime;

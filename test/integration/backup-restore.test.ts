@@ -12,7 +12,7 @@ import { shellDatabase } from "../support/shell-database.js";
  * the operator reconciles, after which CRL numbers continue above every number used before.
  */
 for (const backend of demoBackends())
-describe(`backup and restore (issue 9) [${backend}]`, function () {
+describe(`backup and restore (REQ-30) [${backend}]`, function () {
   this.timeout(180_000);
   let env: DemoEnv;
   let dir: string;

@@ -27,7 +27,7 @@ const HOLDER_ID = "197003033456"; // alive in the demo register
  * PIV personalisation through the real stack: node pcsclite → pcscd → vpcd → the virtual PIV
  * card; certificates from the SoftHSM2 demo CA; judged by yubico-piv-tool, OpenSC and OpenSSL.
  */
-describe("card personalisation on a virtual PIV card through real pcscd (issue 6)", function () {
+describe("card personalisation on a virtual PIV card through real pcscd (REQ-14, SP 800-73-4)", function () {
   this.timeout(180_000);
   let env: DemoEnv;
   let rt: Runtime;

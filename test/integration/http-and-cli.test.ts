@@ -49,7 +49,7 @@ describe(`HTTP service (real HTTP on a random port) [${backend}]`, function () {
     expect(text).to.match(/^cardpki_certificates\{status="issued"\} [1-9]/m);
     expect(text).to.match(/^cardpki_hsm_up\{ca="demo-issuing"\} 1$/m);
     expect(text).to.match(/^cardpki_audit_unprotected_entries \d+$/m);
-    // Issuance and HSM errors (issue 9): totals by profile, and per key signatures and failures.
+    // Issuance and HSM errors (REQ-33 monitoring): totals by profile, and per key signatures and failures.
     expect(text).to.match(/^# TYPE cardpki_certificates_issued_total counter$/m);
     expect(text).to.match(/^cardpki_certificates_issued_total\{profile="[a-z0-9-]+"\} [1-9]/m);
     expect(text).to.match(/^cardpki_hsm_signatures_total\{key="ca:demo-issuing"\} [1-9]/m);

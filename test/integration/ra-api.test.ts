@@ -23,7 +23,7 @@ function newKey() {
  * (REQ-02), and every separation-of-duty bypass attempt the issue lists.
  */
 for (const backend of demoBackends())
-describe(`http/RA API over mTLS (issue 5) [${backend}]`, function () {
+describe(`http/RA API over mTLS (REQ-22, REQ-23) [${backend}]`, function () {
   this.timeout(180_000);
   let svc: Service;
   let peers: DeliveryPeers;

@@ -40,8 +40,8 @@ function serveChild(env: NodeJS.ProcessEnv, args: string[]): { child: ChildProce
   return { child, lines: () => err.split("\n").filter(Boolean), exited };
 }
 
-/** Issue 9 / REQ-33: stateless public replicas, a single elected writer, graceful drain. */
-describe("scale-out: public replicas, writer lease, drain (issue 9, REQ-33)", function () {
+/** REQ-33: stateless public replicas, a single elected writer, graceful drain. */
+describe("scale-out: public replicas, writer lease, drain (REQ-33)", function () {
   this.timeout(180_000);
   let env: DemoEnv;
   let dir: string;

@@ -3,7 +3,7 @@ import type { AuditEvent, CertRecord, CertStore, Reservation } from "../../src/c
 
 /** In-memory CertStore with the same contract as the knex one (unit tests only). */
 export class MemoryCertStore implements CertStore {
-  readonly rows = new Map<string, { r: Reservation; status: CertRecord["status"]; der?: Uint8Array; revokedAt?: Date }>();
+  readonly rows = new Map<string, { r: Reservation; status: CertRecord["status"]; der?: Uint8Array; revokedAt?: Date; createdAt: Date }>();
   readonly audit: AuditEvent[] = [];
   failNextReserveWithConflict = 0;
 
@@ -13,7 +13,7 @@ export class MemoryCertStore implements CertStore {
       throw new CaError("conflict", `serial ${r.serial} was used before`);
     }
     if (this.rows.has(r.serial)) throw new CaError("conflict", `serial ${r.serial} was used before`);
-    this.rows.set(r.serial, { r, status: "reserved" });
+    this.rows.set(r.serial, { r, status: "reserved", createdAt: audit.at });
     this.audit.push(audit);
   }
   async complete(serial: string, der: Uint8Array, audit: AuditEvent): Promise<void> {
@@ -35,7 +35,7 @@ export class MemoryCertStore implements CertStore {
     return {
       serial, issuerId: row.r.issuerId, profileId: row.r.profileId, profileVersion: row.r.profileVersion, status: row.status,
       subjectDn: row.r.subjectDn, notBefore: row.r.notBefore, notAfter: row.r.notAfter, der: row.der, revokedAt: row.revokedAt,
-      revocationReason: row.revokedAt ? "unspecified" : undefined, createdAt: row.r.notBefore,
+      revocationReason: row.revokedAt ? "unspecified" : undefined, createdAt: row.createdAt,
     };
   }
   async listRevoked(issuerId: string): Promise<{ serial: string; revokedAt: Date; reason: string | undefined }[]> {

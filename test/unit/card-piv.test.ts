@@ -11,7 +11,7 @@ import { activationHash, activationMessage } from "../../src/ra/activation.js";
 import type { CardAuditEvent, CardKey, CardLedger, CardPolicy, CardProduction, CardRecord, HolderLetter } from "../../src/card/ports.js";
 import { aesGcmSealer } from "../../src/composition/card-sealer.js";
 import { CertificateIssuer } from "../../src/ca/certificate-issuer.js";
-import { FixedClock } from "../../src/shared/clock.js";
+import { FixedClock, systemClock } from "../../src/shared/clock.js";
 import { cryptoRandom, SeqRandom } from "../../src/shared/random.js";
 import { CaError } from "../../src/shared/ca-error.js";
 import { fromHex } from "../../src/asn1/der.js";
@@ -179,7 +179,7 @@ describe("card/personalisation-job against the emulator (software CA)", () => {
     const withAtt = setup("IN_PRODUCTION", maker);
     await withAtt.job().run("o1", emulatorChannel(withAtt.emu), "operator:test");
     const key = withAtt.produced[0]!;
-    const a = verifyPivAttestation(key.attestation!, [maker.certDer], new Date());
+    const a = verifyPivAttestation(key.attestation!, [maker.certDer], systemClock.now());
     expect([a.cardSerial, a.slot, key.cardSerial, Buffer.from(a.spki).equals(Buffer.from(key.spki))]).to.deep.equal(["777", "9a", "777", true]);
     const gen = withAtt.ledger.events.find((e) => e.action === "card.key.generate")!;
     expect(gen.details!.attestation).to.deep.equal({ certificateSha256: a.certificateSha256, intermediateSha256: a.intermediateSha256 });

@@ -29,19 +29,22 @@ const revocation = loadRevocationPolicy(join(REPO_ROOT, "policies", "revocation"
 const STATES = [...ORDER_STATES, "PRODUCING"];
 const ACTIONS = [...new Set(workflows.flatMap((w) => w.transitions.map((t) => t.action)))];
 
-/** Every refusal code the source can throw: `code: "x"`, the roles policy's and the revocation desk's helpers, and each guard's reasons. */
+/**
+ * Every refusal code the source can throw: `code: "x"`, the roles policy's and the revocation desk's helpers, and each guard's
+ * reasons; read so that any layout of the calls (one line, or one argument a line) gives the same set.
+ */
 function thrownCodes(): string[] {
   const codes = new Set<string>();
   for (const { text } of SRC) {
     for (const m of text.matchAll(/code: "([a-z][a-z0-9-]*\.[a-z0-9.-]+)"/g)) codes.add(m[1]!);
-    for (const m of text.matchAll(/policy, "(roles\.[a-z-]+)"/g)) codes.add(m[1]!);
-    for (const m of text.matchAll(/second\([^;]*?, "(revocation\.[a-z-]+)"\)/g)) codes.add(m[1]!);
+    for (const m of text.matchAll(/policy,\s*"(roles\.[a-z-]+)"/g)) codes.add(m[1]!);
+    for (const m of text.matchAll(/second\([^;]*?,\s*"(revocation\.[a-z-]+)",?\s*\)/g)) codes.add(m[1]!);
     // A code chosen by a condition (`const code = status === 413 ? "request.too-large" : ...`).
-    for (const m of text.matchAll(/const code = ([^;]+);/g)) for (const q of m[1]!.matchAll(/[?:] "([a-z][a-z0-9-]*\.[a-z0-9.-]+)"/g)) codes.add(q[1]!);
+    for (const m of text.matchAll(/const code =\s*([^;]+);/g)) for (const q of m[1]!.matchAll(/[?:]\s*"([a-z][a-z0-9-]*\.[a-z0-9.-]+)"/g)) codes.add(q[1]!);
   }
   const guards = SRC.find((s) => s.f.endsWith("src/ra/guards.ts"))!.text;
   for (const [name, body] of Object.keys(GUARDS).map((g) => [g, guards.slice(guards.indexOf(`"${g}": {`), guards.indexOf("},\n", guards.indexOf(`"${g}": {`)))] as const)) {
-    const variants = [...body.matchAll(/why\([^;]*?, "([a-z-]+)"(?:, \{|\))/g)].map((m) => m[1]!);
+    const variants = [...body.matchAll(/why\([^;]*?,\s*"([a-z-]+)"(?:,\s*\{|,?\s*\))/g)].map((m) => m[1]!);
     if (name === "document-accepted" || name === "second-identification") variants.push("none", "type");
     if (variants.length === 0) codes.add(`guard.${name}`);
     for (const v of variants) codes.add(`guard.${name}.${v}`);
@@ -49,7 +52,7 @@ function thrownCodes(): string[] {
   for (const file of ["src/ra/key-origin.ts", "src/ra/activation.ts"]) {
     const text = SRC.find((s) => s.f.endsWith(file))!.text;
     const guard = file.includes("key-origin") ? "key-attested" : "activation-challenge-signed";
-    for (const m of text.matchAll(/no\((?:[^()]|\([^()]*\))*?, "([a-z-]+)"\)/g)) codes.add(`guard.${guard}.${m[1]}`);
+    for (const m of text.matchAll(/no\((?:[^()]|\([^()]*\))*?,\s*"([a-z-]+)",?\s*\)/g)) codes.add(`guard.${guard}.${m[1]}`);
     if (guard === "key-attested") codes.add("guard.key-attested.attestation-rejected"); // no()'s default
   }
   return [...codes].sort();

@@ -13,9 +13,10 @@ import { fromHex } from "../../src/asn1/der.js";
 import { PivEmulator, DEFAULT_MANAGEMENT_KEY_HEX } from "../support/piv-emulator.js";
 import { createMakerRoot, manufactureAttestationKey, softwareAttestation } from "../support/piv-attestation-maker.js";
 import { REPO_ROOT } from "../support/test-ca.js";
+import { systemClock } from "../../src/shared/clock.js";
 
 const channel = (emu: PivEmulator): CardChannel => ({ reader: "in-process", atr: emu.atr, transmit: async (a) => emu.processApdu(a), close: async () => undefined });
-const NOW = new Date();
+const NOW = systemClock.now();
 const maker = createMakerRoot();
 const otherMaker = createMakerRoot(NOW, "some other card maker");
 

@@ -1,6 +1,7 @@
 import { expect } from "chai";
-import { createCipheriv, createDecipheriv, createHash, createPublicKey, randomBytes, verify } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, createPublicKey, verify } from "node:crypto";
 import { DEFAULT_MANAGEMENT_KEY_HEX, PIV_ALG, PivEmulator, pivPinBlock } from "../support/piv-emulator.js";
+import { cryptoRandom } from "../../src/shared/random.js";
 
 const PIV_AID = Buffer.from("a000000308000010000100", "hex");
 
@@ -84,7 +85,7 @@ function mutualAuth(card: PivEmulator, tamper = false): number {
   expect(step1.sw).to.equal(0x9000);
   const witness = des3(true, firstValue(firstValue(step1.data, 0x7c), 0x80));
   if (tamper) witness[0] ^= 1;
-  const challenge = randomBytes(8);
+  const challenge = Buffer.from(cryptoRandom.bytes(8));
   const step2 = send(card, apdu(0x00, 0x87, PIV_ALG.TDES, 0x9b, tlv(0x7c, Buffer.concat([tlv(0x80, witness), tlv(0x81, challenge)])), 0));
   if (step2.sw === 0x9000) expect(des3(true, firstValue(firstValue(step2.data, 0x7c), 0x82))).to.deep.equal(challenge);
   return step2.sw;
@@ -157,7 +158,7 @@ describe("test-support/piv-emulator", () => {
 
   it("ok/PUT DATA and GET DATA of a 2000-byte object through command chaining and 61xx GET RESPONSE", () => {
     select(card);
-    const content = randomBytes(2000);
+    const content = Buffer.from(cryptoRandom.bytes(2000));
     const put = Buffer.concat([tlv(0x5c, Buffer.from("5fc105", "hex")), tlv(0x53, content)]);
     expect(transmit(card, 0xdb, 0x3f, 0xff, put).sw, "PUT DATA without management key").to.equal(0x6982);
     expect(mutualAuth(card)).to.equal(0x9000);

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { MemorySessionStore, PortalSessions } from "../../src/http/portal.routes.js";
 
-describe("http/portal sessions (issue 8)", () => {
+describe("http/portal sessions (REQ-22)", () => {
   it("ok/a session lives while used; fail/it ends after the idle timeout and at the absolute cap; ids and CSRF tokens are fresh", async () => {
     let now = 0;
     const s = new PortalSessions(new MemorySessionStore(), 15 * 60_000, 8 * 3_600_000, () => now);

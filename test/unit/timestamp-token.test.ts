@@ -2,9 +2,11 @@ import { expect } from "chai";
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { X509Certificate, randomBytes } from "node:crypto";
+import { X509Certificate } from "node:crypto";
 import { imprintOf, readTimeStampResponse, timeStampRequest, tsaCertificate, verifyTimeStampToken } from "../../src/audit/timestamp-token.js";
 import { makeTsaFiles } from "../support/tsa.js";
+import { systemClock } from "../../src/shared/clock.js";
+import { cryptoRandom } from "../../src/shared/random.js";
 
 /** RFC 3161 tokens from `openssl ts -reply` (the judge is OpenSSL's TSA), read and verified by ours. */
 describe("audit/timestamp-token (RFC 3161)", function () {
@@ -18,8 +20,8 @@ describe("audit/timestamp-token (RFC 3161)", function () {
     expect(r.status, String(r.stderr)).to.equal(0);
     return new Uint8Array(readFileSync(join(tsa.dir, "u.tsr")));
   };
-  const nonce = randomBytes(8);
-  const madeAt = Date.now();
+  const nonce = Buffer.from(cryptoRandom.bytes(8));
+  const madeAt = systemClock.now().getTime();
   const { token, info } = readTimeStampResponse(stamp(timeStampRequest(imprintOf(data), nonce)), imprintOf(data), nonce);
 
   it("ok/openssl ts -verify accepts our request's token; ours verifies it against the TSA certificate", async () => {
@@ -42,7 +44,7 @@ describe("audit/timestamp-token (RFC 3161)", function () {
     const r = await verifyTimeStampToken(token, data, tsaCertificate(new Uint8Array(new X509Certificate(readFileSync(other.certFile)).raw)));
     expect(r).to.deep.include({ ok: false });
     expect((r as { reason: string }).reason).to.match(/not signed by the configured TSA/);
-    expect(() => readTimeStampResponse(stamp(timeStampRequest(imprintOf(data), nonce)), imprintOf(data), randomBytes(8))).to.throw(/nonce/);
+    expect(() => readTimeStampResponse(stamp(timeStampRequest(imprintOf(data), nonce)), imprintOf(data), Buffer.from(cryptoRandom.bytes(8)))).to.throw(/nonce/);
     const plain = spawnSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(tsa.dir, "p.key"), "-subj", "/CN=plain", "-days", "1"], { encoding: "utf8" });
     expect(() => tsaCertificate(new Uint8Array(new X509Certificate(plain.stdout).raw))).to.throw(/timeStamping/);
   });

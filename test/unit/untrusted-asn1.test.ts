@@ -60,7 +60,7 @@ function judge<T>(inputs: Uint8Array[], parse: (b: Uint8Array) => T): { ok: numb
       parse(b);
       ok++;
     } catch (e) {
-      if (!(e instanceof CaError) || e.kind !== "invalid-input") throw new Error(`input ${Buffer.from(b).toString("hex")} crashed the parser: ${(e as Error)?.stack ?? e}`);
+      if (!(e instanceof CaError) || e.kind !== "invalid-input") throw new Error(`input ${Buffer.from(b).toString("hex")} crashed the parser: ${(e as Error)?.stack ?? e}`, { cause: e });
       expect(e.message).to.be.a("string").and.not.equal("");
       refused++;
     }

@@ -1,6 +1,6 @@
 import type { Knex } from "knex";
 
-/** RA: organisations, people, officers, card orders and their identifications (issue 5). */
+/** RA: organisations, people, officers, card orders and their identifications (REQ-03, REQ-21). */
 export async function up(db: Knex): Promise<void> {
   await db.schema.createTable("organisations", (t) => {
     t.string("id", 64).primary();

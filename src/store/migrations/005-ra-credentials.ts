@@ -1,7 +1,7 @@
 import type { Knex } from "knex";
 
 /**
- * RA, second part (issue 5): onboarding evidence and IP allow-lists (REQ-01, REQ-23), who bound a
+ * RA credentials: onboarding evidence and IP allow-lists (REQ-01, REQ-23), who bound a
  * person (REQ-21), card certificates of orders, officer credentials (REQ-22), the outbox for
  * messages through a separate channel (REQ-15) and revocation requests (REQ-17/18).
  */

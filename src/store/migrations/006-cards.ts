@@ -1,7 +1,7 @@
 import type { Knex } from "knex";
 
 /**
- * Cards (issue 6): every PIV card we personalise, its order and holder (REQ-12), what was written
+ * Cards (REQ-14, REQ-16): every PIV card we personalise, its order and holder (REQ-12), what was written
  * (slot, algorithm, certificate) and its secrets sealed at rest (management key, PUK): never in clear.
  */
 export async function up(db: Knex): Promise<void> {

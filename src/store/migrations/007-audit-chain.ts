@@ -2,7 +2,7 @@ import type { Knex } from "knex";
 import { GENESIS, chain, type AuditEntry } from "../../audit/audit-chain.js";
 
 /**
- * The tamper-evident audit trail (issue 7, REQ-27/28/31): organisation and policy on every entry,
+ * The tamper-evident audit trail (REQ-27/28/31): organisation and policy on every entry,
  * each entry hash-linked to the one before it (existing entries are chained here, in seq order),
  * signed checkpoints, and the anchor an audited retention deletion leaves behind.
  */

@@ -1,7 +1,7 @@
 import type { Knex } from "knex";
 
 /**
- * Officers' portal sessions in the database (issue 9): the writer and its standby share them, so
+ * Officers' portal sessions in the database (REQ-33): the writer and its standby share them, so
  * a failover or a restart does not sign officers out. Only hashes of the session id and CSRF token.
  */
 export async function up(db: Knex): Promise<void> {
