@@ -9,8 +9,21 @@ export interface EvidencePerson {
   readonly name?: string;
 }
 
+/** Each person by label, and by name where the reader may see it (REQ-27); `seen` collects who was shown. */
+function personWords(people: readonly Person[], mayRead: (organisationId: string) => boolean) {
+  const byId = new Map(people.map((p) => [p.id, p]));
+  const seen: Record<string, EvidencePerson> = {};
+  const person = (id: string): EvidencePerson => {
+    const p = byId.get(id);
+    const v: EvidencePerson = { label: personLabel(id), ...(p && mayRead(p.organisationId) ? { name: p.name } : {}) };
+    seen[id] = v;
+    return v;
+  };
+  return { person, seen, known: (id: string) => byId.has(id) };
+}
+
 const ID = /\b[0-9a-f]{32}\b/g;
-const ACTOR = /^(officer|holder):([0-9a-f]{32})$/;
+const ACTOR = /^(officer|holder):(\S+)$/; // any id: a person the reader cannot look up still gets a label
 
 /** Every person id the evidence names (applicant, identifiers, step takers, audit actors). */
 export function evidencePersonIds(e: Evidence): string[] {
@@ -31,19 +44,12 @@ export function evidencePersonIds(e: Evidence): string[] {
  * `people` maps each id to its label and name for tools.
  */
 export function namedEvidence(e: Evidence, people: readonly Person[], mayRead: (organisationId: string) => boolean): Evidence & { people: Record<string, EvidencePerson> } {
-  const byId = new Map(people.map((p) => [p.id, p]));
-  const seen: Record<string, EvidencePerson> = {};
-  const person = (id: string): EvidencePerson => {
-    const p = byId.get(id);
-    const v: EvidencePerson = { label: personLabel(id), ...(p && mayRead(p.organisationId) ? { name: p.name } : {}) };
-    seen[id] = v;
-    return v;
-  };
+  const { person, seen, known } = personWords(people, mayRead);
   const words = (id: string) => {
     const v = person(id);
     return v.name ? `${v.name} (${v.label})` : v.label;
   };
-  const text = (s: string) => s.replace(ID, (id) => (byId.has(id) ? words(id) : id));
+  const text = (s: string) => s.replace(ID, (id) => (known(id) ? words(id) : id));
   return {
     ...e,
     ...(e.order ? { order: { ...e.order, applicant: person(e.order.applicantPersonId) } as typeof e.order } : {}),
@@ -77,14 +83,7 @@ export type NamedActivity = ConformanceReport["officerActivity"][number] & { rea
  * same way; `people` maps each id named to its label and name.
  */
 export function namedReport<R extends ConformanceReport>(r: R, people: readonly Person[], mayRead: (organisationId: string) => boolean): Omit<R, "officerActivity"> & { officerActivity: NamedActivity[]; people: Record<string, EvidencePerson> } {
-  const byId = new Map(people.map((p) => [p.id, p]));
-  const seen: Record<string, EvidencePerson> = {};
-  const person = (id: string): EvidencePerson => {
-    const p = byId.get(id);
-    const v: EvidencePerson = { label: personLabel(id), ...(p && mayRead(p.organisationId) ? { name: p.name } : {}) };
-    seen[id] = v;
-    return v;
-  };
+  const { person, seen, known } = personWords(people, mayRead);
   const words = (v: EvidencePerson) => (v.name ? `${v.name} (${v.label})` : v.label);
   return {
     ...r,
@@ -94,7 +93,7 @@ export function namedReport<R extends ConformanceReport>(r: R, people: readonly 
       const v = person(m[2]!);
       return { ...a, actor: words(v), actorId: a.actor, actorLabel: v.label, ...(v.name ? { actorName: v.name } : {}) };
     }),
-    violations: r.violations.map((v) => ({ ...v, detail: v.detail.replace(ID, (id) => (byId.has(id) ? words(person(id)) : id)) })),
+    violations: r.violations.map((v) => ({ ...v, detail: v.detail.replace(ID, (id) => (known(id) ? words(person(id)) : id)) })),
     people: seen,
   };
 }
