@@ -18,7 +18,22 @@ const ALLOWED = {
   rpc: ["shared", "ca"], // the CA signer channel (mutual TLS, versioned schema-checked messages); ca: the KeySigner port
   http: ["shared", "asn1", "ra", "i18n"], // ra: the service types composition hands in (below)
   cli: ["shared", "asn1", "composition", "ceremony"],
-  composition: ["shared", "asn1", "policy", "hsm", "ca", "store", "ceremony", "http", "ra", "card", "audit", "delivery", "i18n", "rpc"],
+  composition: [
+    "shared",
+    "asn1",
+    "policy",
+    "hsm",
+    "ca",
+    "store",
+    "ceremony",
+    "http",
+    "ra",
+    "card",
+    "audit",
+    "delivery",
+    "i18n",
+    "rpc",
+  ],
 };
 
 const moduleRules = Object.entries(ALLOWED).map(([mod, allowed]) => ({
@@ -56,14 +71,16 @@ module.exports = {
     },
     {
       name: "store-implements-ports-types-only",
-      comment: "design.md: store/ implements the ports of ca, ra, card, delivery and policy; it runs none of their code",
+      comment:
+        "design.md: store/ implements the ports of ca, ra, card, delivery and policy; it runs none of their code",
       severity: "error",
       from: { path: "^src/store/" },
       to: { path: "^src/(ca|ra|card|delivery|policy)/", dependencyTypesNot: ["type-only"] },
     },
     {
       name: "http-ra-services-types-only",
-      comment: "design.md: http/ gets the RA services from composition; it imports their types, and only the pure helpers as code",
+      comment:
+        "design.md: http/ gets the RA services from composition; it imports their types, and only the pure helpers as code",
       severity: "error",
       from: { path: "^src/http/" },
       to: { path: "^src/ra/", pathNot: "^src/ra/(actor-checks|person-names)\\.ts$", dependencyTypesNot: ["type-only"] },
@@ -109,7 +126,11 @@ module.exports = {
     exclude: { path: "^(dist|node_modules)/" },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.json" },
-    enhancedResolveOptions: { extensions: [".ts", ".js", ".cjs", ".json"], exportsFields: ["exports"], conditionNames: ["node", "import", "require", "default", "types"] },
+    enhancedResolveOptions: {
+      extensions: [".ts", ".js", ".cjs", ".json"],
+      exportsFields: ["exports"],
+      conditionNames: ["node", "import", "require", "default", "types"],
+    },
   },
 };
 // The table itself, for the test that every folder of src/ has its row (not a dependency-cruiser option).

@@ -49,11 +49,17 @@ export default tseslint.config(
       "cardpki/no-work-item-refs": "error",
       // Casts at the edges (parsed JSON, ASN.1 classes, test doubles) are reviewed by hand; strict TS does the rest.
       "@typescript-eslint/no-explicit-any": "off",
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none", ignoreRestSiblings: true }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none", ignoreRestSiblings: true },
+      ],
     },
   },
   // The injected implementations themselves.
-  { files: ["src/shared/clock.ts", "src/shared/random.ts"], rules: { "no-restricted-properties": "off", "no-restricted-syntax": "off", "no-restricted-imports": "off" } },
+  {
+    files: ["src/shared/clock.ts", "src/shared/random.ts"],
+    rules: { "no-restricted-properties": "off", "no-restricted-syntax": "off", "no-restricted-imports": "off" },
+  },
   // Tests through public surfaces drive real servers, processes and cards: they wait on the wall clock and
   // make unique names with real randomness. Unit tests and everything under src/ and scripts/ stay injected.
   {
@@ -66,7 +72,15 @@ export default tseslint.config(
     files: ["**/*.js", "**/*.cjs"],
     extends: [js.configs.recommended],
     plugins: { cardpki: { rules: { "no-work-item-refs": noWorkItemRefs } } },
-    languageOptions: { globals: { process: "readonly", require: "writable", module: "writable", console: "readonly", __dirname: "readonly" } },
+    languageOptions: {
+      globals: {
+        process: "readonly",
+        require: "writable",
+        module: "writable",
+        console: "readonly",
+        __dirname: "readonly",
+      },
+    },
     rules: { "cardpki/no-work-item-refs": "error" },
   },
   // The rule's own documentation shows what it refuses.

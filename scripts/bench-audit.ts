@@ -14,13 +14,24 @@ import { systemClock } from "../src/shared/clock.js";
 import { newId } from "../src/shared/ids.js";
 import { cryptoRandom } from "../src/shared/random.js";
 
-type Measure = (concurrency: number, seconds: number, op: (w: number) => Promise<unknown>) => Promise<{ ops: number; seconds: number; perSecond: number; latencyMs: Record<string, number> }>;
+type Measure = (
+  concurrency: number,
+  seconds: number,
+  op: (w: number) => Promise<unknown>,
+) => Promise<{ ops: number; seconds: number; perSecond: number; latencyMs: Record<string, number> }>;
 
 export async function benchAudit(rt: Runtime, dir: string, measure: Measure, seconds: number, verifyEntries: number) {
   let n = 0;
   const event = (): AuditEvent => ({
-    id: `${process.pid}-${n++}-${newId(cryptoRandom)}`, at: systemClock.now(), actor: "officer:bench", action: "api.get /orders/:id", objectType: "api", objectId: `/api/v1/orders/${n}`,
-    outcome: "success", organisationId: "org-bench", details: { status: 200, ip: "10.0.0.1", ms: 3 },
+    id: `${process.pid}-${n++}-${newId(cryptoRandom)}`,
+    at: systemClock.now(),
+    actor: "officer:bench",
+    action: "api.get /orders/:id",
+    objectType: "api",
+    objectId: `/api/v1/orders/${n}`,
+    outcome: "success",
+    organisationId: "org-bench",
+    details: { status: 200, ip: "10.0.0.1", ms: 3 },
   });
   // Peer: the same rows through the same commit queue, into a table without the chain.
   await rt.db.schema.createTable("bench_audit_plain", (t) => {
@@ -32,7 +43,19 @@ export async function benchAudit(rt: Runtime, dir: string, measure: Measure, sec
   });
   const plain: BatchWrite<AuditEvent, void> = async (trx: Knex.Transaction, ops) => {
     for (let i = 0; i < ops.length; i += 200)
-      await trx("bench_audit_plain").insert(ops.slice(i, i + 200).map((e) => ({ id: e.id, at: e.at.getTime(), actor: e.actor, organisation_id: e.organisationId, action: e.action, object_type: e.objectType, object_id: e.objectId, outcome: e.outcome, details: JSON.stringify(e.details) })));
+      await trx("bench_audit_plain").insert(
+        ops.slice(i, i + 200).map((e) => ({
+          id: e.id,
+          at: e.at.getTime(),
+          actor: e.actor,
+          organisation_id: e.organisationId,
+          action: e.action,
+          object_type: e.objectType,
+          object_id: e.objectId,
+          outcome: e.outcome,
+          details: JSON.stringify(e.details),
+        })),
+      );
     return ops.map(() => undefined);
   };
   const q = commitQueueOf(rt.db);
@@ -45,14 +68,40 @@ export async function benchAudit(rt: Runtime, dir: string, measure: Measure, sec
     let prev = GENESIS;
     const t0 = performance.now();
     for (let i = 0; i < verifyEntries; i += 20_000) {
-      const batch = chain(prev, Array.from({ length: Math.min(20_000, verifyEntries - i) }, (_, k) => ({
-        id: `v${i + k}`, at: 1_790_000_000_000 + i + k, actor: "officer:bench", organisationId: "org-bench", action: "order.identify", objectType: "order", objectId: `o${i + k}`,
-        outcome: "success", policy: "loa3-card-order@3", details: JSON.stringify({ documentType: "passport", guards: ["officer-qualified", "distinct-identifiers"] }),
-      })));
+      const batch = chain(
+        prev,
+        Array.from({ length: Math.min(20_000, verifyEntries - i) }, (_, k) => ({
+          id: `v${i + k}`,
+          at: 1_790_000_000_000 + i + k,
+          actor: "officer:bench",
+          organisationId: "org-bench",
+          action: "order.identify",
+          objectType: "order",
+          objectId: `o${i + k}`,
+          outcome: "success",
+          policy: "loa3-card-order@3",
+          details: JSON.stringify({ documentType: "passport", guards: ["officer-qualified", "distinct-identifiers"] }),
+        })),
+      );
       prev = batch[batch.length - 1]!.entryHash;
       await db.transaction(async (trx) => {
         for (let k = 0; k < batch.length; k += 500)
-          await trx("audit_events").insert(batch.slice(k, k + 500).map((e) => ({ id: e.id, at: e.at, actor: e.actor, organisation_id: e.organisationId, action: e.action, object_type: e.objectType, object_id: e.objectId, outcome: e.outcome, policy: e.policy, details: e.details, prev_hash: e.prevHash, entry_hash: e.entryHash })));
+          await trx("audit_events").insert(
+            batch.slice(k, k + 500).map((e) => ({
+              id: e.id,
+              at: e.at,
+              actor: e.actor,
+              organisation_id: e.organisationId,
+              action: e.action,
+              object_type: e.objectType,
+              object_id: e.objectId,
+              outcome: e.outcome,
+              policy: e.policy,
+              details: e.details,
+              prev_hash: e.prevHash,
+              entry_hash: e.entryHash,
+            })),
+          );
       });
     }
     const loadSeconds = (performance.now() - t0) / 1000;
@@ -65,9 +114,24 @@ export async function benchAudit(rt: Runtime, dir: string, measure: Measure, sec
     const v = await verifyChain({ pages: store.pages(), checkpoints: [], verifySignature: () => true });
     const verifySeconds = (performance.now() - s) / 1000;
     return {
-      benchmark: "audit append (hash-chained, through the commit queue, 64 concurrent writers, SQLite WAL synchronous=FULL) and verify",
-      append: { chained, unchainedSameQueue: unchained, ratioToUnchained: Number((chained.perSecond / unchained.perSecond).toFixed(3)), target: { entriesPerSecond: 5000, met: chained.perSecond >= 5000 } },
-      verify: { entries: v.entries, ok: v.ok, seconds: Number(verifySeconds.toFixed(2)), entriesPerSecond: Math.round(v.entries / verifySeconds), readOnlySeconds: Number(readSeconds.toFixed(2)), rowsRead: read, ratioToReadOnly: Number((readSeconds / verifySeconds).toFixed(3)), loadSeconds: Number(loadSeconds.toFixed(1)) },
+      benchmark:
+        "audit append (hash-chained, through the commit queue, 64 concurrent writers, SQLite WAL synchronous=FULL) and verify",
+      append: {
+        chained,
+        unchainedSameQueue: unchained,
+        ratioToUnchained: Number((chained.perSecond / unchained.perSecond).toFixed(3)),
+        target: { entriesPerSecond: 5000, met: chained.perSecond >= 5000 },
+      },
+      verify: {
+        entries: v.entries,
+        ok: v.ok,
+        seconds: Number(verifySeconds.toFixed(2)),
+        entriesPerSecond: Math.round(v.entries / verifySeconds),
+        readOnlySeconds: Number(readSeconds.toFixed(2)),
+        rowsRead: read,
+        ratioToReadOnly: Number((readSeconds / verifySeconds).toFixed(3)),
+        loadSeconds: Number(loadSeconds.toFixed(1)),
+      },
     };
   } finally {
     await db.destroy();

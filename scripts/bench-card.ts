@@ -20,13 +20,22 @@ const vcard = (cmd: string) => {
   const r = spawnSync("scripts/lib/virtual-card.sh", [cmd], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`virtual-card.sh ${cmd}: ${r.stderr || r.stdout}`);
 };
-const q = (xs: number[], p: number) => Number([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!.toFixed(1));
+const q = (xs: number[], p: number) =>
+  Number([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!.toFixed(1));
 
 export async function benchCard(rt: Runtime, dir: string, runs: number) {
   vcard("start");
   trustVirtualCardMaker(rt.config.caStoreDir); // REQ-14: the virtual card's TEST maker root (made by virtual-card.sh start)
   const registerFile = join(dir, "card-register.json");
-  writeFileSync(registerFile, JSON.stringify({ people: { [HOLDER]: { status: "alive", givenName: "Card", surname: "Holder" }, "199001019999": { status: "alive", givenName: "Card", surname: "Officer" } } }));
+  writeFileSync(
+    registerFile,
+    JSON.stringify({
+      people: {
+        [HOLDER]: { status: "alive", givenName: "Card", surname: "Holder" },
+        "199001019999": { status: "alive", givenName: "Card", surname: "Officer" },
+      },
+    }),
+  );
   const ra = await openRa(rt, { register: fileRegister(registerFile) });
   await bootstrapDemoStaff(rt, ra, { operator: "bench" }); // the initial staff group: ada administers, ed (ca-operator) runs the card station
   const staff = await staffActor(ra, "556000-0000", DEMO_OFFICERS.ada.nationalId);
@@ -62,8 +71,11 @@ export async function benchCard(rt: Runtime, dir: string, runs: number) {
     y(["-a", "generate", "-s", "9a", "-A", "ECCP256", "-o", pub]);
     const key = (await import("node:crypto")).createPublicKey(await import("node:fs").then((f) => f.readFileSync(pub)));
     const cert = await rt.issuer.issue(rt.authority(rt.config.issuingCas[0]!), {
-      profileId: "loa3-smartcard-auth", publicKey: new Uint8Array(key.export({ type: "spki", format: "der" })), requestedBy: "bench-peer",
-      subject: { CN: "Peer Holder", O: "Bench AB", organizationIdentifier: "NTRSE-5560000001", C: "SE" }, allowedKinds: ["end-entity"],
+      profileId: "loa3-smartcard-auth",
+      publicKey: new Uint8Array(key.export({ type: "spki", format: "der" })),
+      requestedBy: "bench-peer",
+      subject: { CN: "Peer Holder", O: "Bench AB", organizationIdentifier: "NTRSE-5560000001", C: "SE" },
+      allowedKinds: ["end-entity"],
     });
     writeFileSync(certFile, toPem("CERTIFICATE", cert.der));
     y(["-a", "import-certificate", "-s", "9a", "-i", certFile]);
@@ -78,7 +90,11 @@ export async function benchCard(rt: Runtime, dir: string, runs: number) {
   const ms: number[] = [];
   const trips: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const { orderId } = await demoOrderInProduction(rt, ra, { staff, orgNumber: `57${String(i).padStart(8, "0")}`, holder: { nationalId: HOLDER, name: "Bench Holder" } });
+    const { orderId } = await demoOrderInProduction(rt, ra, {
+      staff,
+      orgNumber: `57${String(i).padStart(8, "0")}`,
+      holder: { nationalId: HOLDER, name: "Bench Holder" },
+    });
     const tr = cards.transport();
     try {
       const ch = await tr.connect(READER);
@@ -96,11 +112,21 @@ export async function benchCard(rt: Runtime, dir: string, runs: number) {
   const mean = ms.reduce((a, b) => a + b, 0) / ms.length;
   const peerMean = peerMs.reduce((a, b) => a + b, 0) / peerMs.length;
   return {
-    benchmark: "full PIV personalisations (P-256 on-card key, SoftHSM2 issuance, CHUID/CCC, AES-256 management key, PIN/PUK, read-back + on-card signature check, audited) through pcscd + vpcd + the virtual card",
+    benchmark:
+      "full PIV personalisations (P-256 on-card key, SoftHSM2 issuance, CHUID/CCC, AES-256 management key, PIN/PUK, read-back + on-card signature check, audited) through pcscd + vpcd + the virtual card",
     runs,
-    cardpki: { personalisationsPerMinute: Math.round(60_000 / mean), msPerPersonalisation: { mean: Number(mean.toFixed(1)), p50: q(ms, 0.5), max: q(ms, 1) }, apduRoundTrips: trips[0], apduFloorMs: Number((trips[0]! * rawApduMs).toFixed(1)) },
+    cardpki: {
+      personalisationsPerMinute: Math.round(60_000 / mean),
+      msPerPersonalisation: { mean: Number(mean.toFixed(1)), p50: q(ms, 0.5), max: q(ms, 1) },
+      apduRoundTrips: trips[0],
+      apduFloorMs: Number((trips[0]! * rawApduMs).toFixed(1)),
+    },
     rawApduRoundTripMs: Number(rawApduMs.toFixed(3)),
-    yubicoPivToolPeer: { what: "generate 9A + CA issuance + import-certificate + change PIN + change PUK (4 processes)", msPerCard: Number(peerMean.toFixed(1)), runs: peerMs.length },
+    yubicoPivToolPeer: {
+      what: "generate 9A + CA issuance + import-certificate + change PIN + change PUK (4 processes)",
+      msPerCard: Number(peerMean.toFixed(1)),
+      runs: peerMs.length,
+    },
     ratioToPeer: Number((peerMean / mean).toFixed(2)),
   };
 }

@@ -8,7 +8,14 @@ try {
   const t0 = performance.now();
   const crl = await rt.crls.generateFull(rt.authority("demo-issuing"), "bench");
   const seconds = (performance.now() - t0) / 1000;
-  console.log(JSON.stringify({ seconds: Number(seconds.toFixed(2)), entries: crl.entries, bytes: crl.der.length, number: crl.number.toString() }));
+  console.log(
+    JSON.stringify({
+      seconds: Number(seconds.toFixed(2)),
+      entries: crl.entries,
+      bytes: crl.der.length,
+      number: crl.number.toString(),
+    }),
+  );
 } finally {
   await rt.close();
 }

@@ -13,10 +13,26 @@ import { ocspRequestDer, serveProcess, stopProcess, wrk } from "./bench-revocati
 export async function benchOcspReplicas(env: NodeJS.ProcessEnv, dir: string, seconds: number) {
   const rt = await openRuntime(loadConfig(env));
   const ca = rt.authority("demo-issuing");
-  const key = new Uint8Array(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "der" }));
+  const key = new Uint8Array(
+    generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "der" }),
+  );
   const serials: string[] = [];
   for (let i = 0; i < 1000; i += 16)
-    serials.push(...(await Promise.all(Array.from({ length: 16 }, () => rt.issuer.issue(ca, { profileId: "loa3-smartcard-auth", publicKey: key, subject: { CN: "Bench Person", O: "Bench AB", organizationIdentifier: "NTRSE-5560000001", C: "SE" }, requestedBy: "bench-replicas", allowedKinds: ["end-entity"] })))).map((c) => c.serial));
+    serials.push(
+      ...(
+        await Promise.all(
+          Array.from({ length: 16 }, () =>
+            rt.issuer.issue(ca, {
+              profileId: "loa3-smartcard-auth",
+              publicKey: key,
+              subject: { CN: "Bench Person", O: "Bench AB", organizationIdentifier: "NTRSE-5560000001", C: "SE" },
+              requestedBy: "bench-replicas",
+              allowedKinds: ["end-entity"],
+            }),
+          ),
+        )
+      ).map((c) => c.serial),
+    );
   const body = join(dir, "replica-req.der");
   writeFileSync(body, ocspRequestDer(ca.nameDer, ca.signer.spki, serials[123]!));
   await rt.close();
@@ -35,11 +51,13 @@ export async function benchOcspReplicas(env: NodeJS.ProcessEnv, dir: string, sec
       one.push(await load([replicas[0]!.url, replicas[0]!.url]));
       two.push(await load([replicas[0]!.url, replicas[1]!.url]));
     }
-    const median = (xs: { perSecond: number; p99Ms: number }[]) => [...xs].sort((a, b) => a.perSecond - b.perSecond)[1]!;
+    const median = (xs: { perSecond: number; p99Ms: number }[]) =>
+      [...xs].sort((a, b) => a.perSecond - b.perSecond)[1]!;
     const m1 = median(one);
     const m2 = median(two);
     return {
-      benchmark: "OCSP POST (pre-signed hot path) through `cardpki serve --role public` replicas sharing one database; 2 x wrk -t1 -c8 keep-alive, same load in both cases; writer running beside",
+      benchmark:
+        "OCSP POST (pre-signed hot path) through `cardpki serve --role public` replicas sharing one database; 2 x wrk -t1 -c8 keep-alive, same load in both cases; writer running beside",
       oneReplica: { ...m1, runs: one.map((r) => r.perSecond) },
       twoReplicas: { ...m2, runs: two.map((r) => r.perSecond) },
       ratio: Number((m2.perSecond / m1.perSecond).toFixed(2)),

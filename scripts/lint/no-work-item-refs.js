@@ -35,7 +35,8 @@ export const noWorkItemRefs = {
         if (callee.type !== "Identifier" || !TEST_FUNCTIONS.has(callee.name)) return;
         const title = node.arguments[0];
         if (title?.type === "Literal" && typeof title.value === "string") report(title, title.loc, title.value);
-        if (title?.type === "TemplateLiteral") report(title, title.loc, title.quasis.map((q) => q.value.cooked ?? "").join("${}"));
+        if (title?.type === "TemplateLiteral")
+          report(title, title.loc, title.quasis.map((q) => q.value.cooked ?? "").join("${}"));
       },
     };
   },

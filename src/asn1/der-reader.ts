@@ -36,7 +36,7 @@ export function readTlv(buf: Uint8Array, offset: number, limit = buf.length): Tl
 /** The TLVs directly inside a constructed TLV. */
 export function childrenOf(buf: Uint8Array, parent: Tlv): Tlv[] {
   const out: Tlv[] = [];
-  for (let p = parent.contentStart; p < parent.end; ) {
+  for (let p = parent.contentStart; p < parent.end;) {
     const t = readTlv(buf, p, parent.end);
     out.push(t);
     p = t.end;
@@ -89,7 +89,12 @@ export function encodeOid(oid: string): Uint8Array {
 /** UTCTime (tag 0x17) or GeneralizedTime (0x18) in the RFC 5280 4.1.2.5 form (Z, seconds, no fractions). */
 export function decodeTime(buf: Uint8Array, t: Tlv): Date {
   const s = Buffer.from(content(buf, t)).toString("latin1");
-  const m = t.tag === 0x17 ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s) : t.tag === 0x18 ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s) : null;
+  const m =
+    t.tag === 0x17
+      ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s)
+      : t.tag === 0x18
+        ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s)
+        : null;
   if (!m) throw bad(`time '${s}' is not RFC 5280 UTCTime/GeneralizedTime`);
   let year = Number(m[1]);
   if (t.tag === 0x17) year += year >= 50 ? 1900 : 2000;

@@ -8,7 +8,9 @@ export type SubjectAttributes = Readonly<Partial<Record<(typeof SUBJECT_ATTRIBUT
 
 /** X.520: countryName and serialNumber are PrintableString; the rest UTF8String (RFC 5280 4.1.2.6). */
 const PRINTABLE = new Set<string>([OID.countryName, OID.serialNumber]);
-const ATTR_OID_DER: Record<string, Uint8Array> = Object.fromEntries(Object.entries(SUBJECT_ATTRIBUTE_OIDS).map(([k, v]) => [k, encodeOid(v)]));
+const ATTR_OID_DER: Record<string, Uint8Array> = Object.fromEntries(
+  Object.entries(SUBJECT_ATTRIBUTE_OIDS).map(([k, v]) => [k, encodeOid(v)]),
+);
 const utf8 = new TextEncoder();
 
 /** Name DER: one attribute per RDN, in a fixed order (most general first). */
@@ -27,7 +29,9 @@ export function parseName(der: Uint8Array): Name {
   return AsnConvert.parse(toArrayBuffer(der), Name);
 }
 
-const SHORT: Record<string, string> = Object.fromEntries(Object.entries(SUBJECT_ATTRIBUTE_OIDS).map(([k, v]) => [v, k]));
+const SHORT: Record<string, string> = Object.fromEntries(
+  Object.entries(SUBJECT_ATTRIBUTE_OIDS).map(([k, v]) => [v, k]),
+);
 
 /** RFC 4514-style string, most specific first (for display and search only, never for comparison). */
 export function nameToString(name: Name): string {
@@ -41,7 +45,6 @@ export function nameToString(name: Name): string {
   }
   return parts.reverse().join(", ");
 }
-
 
 /** The same string form as nameToString, from the attributes before encoding. */
 export function subjectToString(attrs: SubjectAttributes): string {

@@ -63,7 +63,16 @@ export const SUBJECT_ATTRIBUTE_OIDS: Readonly<Record<string, string>> = {
 };
 
 /** Order of RDNs in a subject DN (most general first). */
-export const SUBJECT_ATTRIBUTE_ORDER = ["C", "O", "organizationIdentifier", "OU", "SN", "GN", "serialNumber", "CN"] as const;
+export const SUBJECT_ATTRIBUTE_ORDER = [
+  "C",
+  "O",
+  "organizationIdentifier",
+  "OU",
+  "SN",
+  "GN",
+  "serialNumber",
+  "CN",
+] as const;
 
 /** RFC 5280 4.2.1.3 bit positions. */
 export const KEY_USAGE_BITS: Readonly<Record<string, number>> = {

@@ -14,18 +14,23 @@ export const MAX_PARSED_BYTES = 64 * 1024;
  */
 export function parseDer<T>(der: Uint8Array, type: new () => T, what: string): T {
   if (der.length === 0) throw new CaError("invalid-input", `${what}: empty input`);
-  if (der.length > MAX_PARSED_BYTES) throw new CaError("invalid-input", `${what}: larger than ${MAX_PARSED_BYTES} bytes`);
+  if (der.length > MAX_PARSED_BYTES)
+    throw new CaError("invalid-input", `${what}: larger than ${MAX_PARSED_BYTES} bytes`);
   let end: number;
   try {
     end = readTlv(der, 0).end;
   } catch (e) {
     throw new CaError("invalid-input", `${what} is not DER: ${(e as Error).message}`);
   }
-  if (end !== der.length) throw new CaError("invalid-input", `${what} is not DER: ${der.length - end} bytes after the outer element`);
+  if (end !== der.length)
+    throw new CaError("invalid-input", `${what} is not DER: ${der.length - end} bytes after the outer element`);
   try {
     return AsnParser.parse(der, type);
   } catch (e) {
-    throw new CaError("invalid-input", `${what} does not match its ASN.1 schema: ${e instanceof Error ? e.message : String(e)}`);
+    throw new CaError(
+      "invalid-input",
+      `${what} does not match its ASN.1 schema: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
 }
 
@@ -50,5 +55,7 @@ export function parseCertificate(der: Uint8Array, what = "certificate"): Certifi
 
 /** The certificate's serialNumber as lower-case hex, leading zero octets removed (as the store keys it). */
 export function certificateSerialHex(cert: Certificate): string {
-  return Buffer.from(cert.tbsCertificate.serialNumber).toString("hex").replace(/^(00)+(?=.)/, "");
+  return Buffer.from(cert.tbsCertificate.serialNumber)
+    .toString("hex")
+    .replace(/^(00)+(?=.)/, "");
 }

@@ -28,7 +28,18 @@ export interface ChainedEntry extends AuditEntry {
 
 /** The bytes an entry's hash commits to: every field, in a fixed order, as a JSON array. */
 export function canonicalEntry(e: AuditEntry): string {
-  return JSON.stringify([e.id, e.at, e.actor, e.organisationId, e.action, e.objectType, e.objectId, e.outcome, e.policy, e.details]);
+  return JSON.stringify([
+    e.id,
+    e.at,
+    e.actor,
+    e.organisationId,
+    e.action,
+    e.objectType,
+    e.objectId,
+    e.outcome,
+    e.policy,
+    e.details,
+  ]);
 }
 
 /** entryHash = SHA-256(prevHash ‖ LF ‖ canonical entry): each entry commits to the one before it. */
@@ -37,7 +48,10 @@ export function entryHash(prevHash: string, e: AuditEntry): string {
 }
 
 /** Hashes a run of new entries onto `head`; returns them with their links, in order. */
-export function chain<E extends AuditEntry>(head: string, entries: readonly E[]): (E & { prevHash: string; entryHash: string })[] {
+export function chain<E extends AuditEntry>(
+  head: string,
+  entries: readonly E[],
+): (E & { prevHash: string; entryHash: string })[] {
   let prev = head;
   return entries.map((e) => {
     const h = entryHash(prev, e);

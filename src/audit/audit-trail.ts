@@ -6,7 +6,14 @@ import { logger } from "../shared/log.js";
 import type { ChainedEntry } from "./audit-chain.js";
 import { checkpointBytes, type Checkpoint, type CheckpointSigner } from "./checkpoint.js";
 import { verifyChain, type VerifyInput, type VerifyResult } from "./chain-verifier.js";
-import { buildEvidence, type Evidence, type EvidenceActor, type EvidenceEvent, type EvidenceIdentification, type EvidenceOfficer } from "./evidence.js";
+import {
+  buildEvidence,
+  type Evidence,
+  type EvidenceActor,
+  type EvidenceEvent,
+  type EvidenceIdentification,
+  type EvidenceOfficer,
+} from "./evidence.js";
 import { buildReport, type ConformanceReport, type ReportInput } from "./report.js";
 
 const log = logger("audit");
@@ -43,20 +50,29 @@ export interface AuditTrailStore {
   addTimestamp(t: { seq: number; token: string; genTime: number; tsa: string; checkpointAt: number }): Promise<void>;
   timestamps(): Promise<Map<number, { token: string; genTime: number; tsa: string }>>;
   anchor(): Promise<{ seq: number; entryHash: string; removedBefore: number } | undefined>;
-  removeBefore(before: number, audit: (removed: { count: number; throughSeq: number }) => AuditFact): Promise<{ count: number; throughSeq: number } | undefined>;
+  removeBefore(
+    before: number,
+    audit: (removed: { count: number; throughSeq: number }) => AuditFact,
+  ): Promise<{ count: number; throughSeq: number } | undefined>;
 }
 
 /** What the evidence of one certificate is read from (port; REQ-31). */
 export interface EvidenceSource {
-  forCertificate(serial: string): Promise<{
-    readonly certificate: EvidenceInputOf["certificate"];
-    readonly order?: Omit<NonNullable<EvidenceInputOf["order"]>, "workflow" | "loa" | "identificationsRequired" | "activationDeadlineDays"> & { workflowId: string; workflowVersion: number };
-    readonly identifications: readonly EvidenceIdentification[];
-    readonly actors: readonly EvidenceActor[];
-    readonly officers: ReadonlyMap<string, EvidenceOfficer>;
-    readonly events: readonly EvidenceEvent[];
-    readonly card?: EvidenceInputOf["card"];
-  } | undefined>;
+  forCertificate(serial: string): Promise<
+    | {
+        readonly certificate: EvidenceInputOf["certificate"];
+        readonly order?: Omit<
+          NonNullable<EvidenceInputOf["order"]>,
+          "workflow" | "loa" | "identificationsRequired" | "activationDeadlineDays"
+        > & { workflowId: string; workflowVersion: number };
+        readonly identifications: readonly EvidenceIdentification[];
+        readonly actors: readonly EvidenceActor[];
+        readonly officers: ReadonlyMap<string, EvidenceOfficer>;
+        readonly events: readonly EvidenceEvent[];
+        readonly card?: EvidenceInputOf["card"];
+      }
+    | undefined
+  >;
   organisationOf(serial: string): Promise<string | undefined>;
   issuedBetween(from: number, to: number, organisationId?: string): Promise<{ serial: string }[]>;
   revocationsBetween(from: number, to: number, organisationId?: string): Promise<ReportInput["revocations"]>;
@@ -92,7 +108,10 @@ export interface AuditTrailDeps<S extends AuditTrailStore = AuditTrailStore> {
   /** REQ-27: the TSA, when configured: asks it for a token over a checkpoint. */
   readonly tsa?: { readonly url: string; stamp(c: Checkpoint): Promise<{ token: string; genTime: number }> };
   /** REQ-27: with the TSA's certificate configured, its token checker (made when a verification starts). */
-  readonly tokenVerifier?: () => (token: Uint8Array, data: Uint8Array) => Promise<{ ok: true; genTime: Date } | { ok: false; reason: string }>;
+  readonly tokenVerifier?: () => (
+    token: Uint8Array,
+    data: Uint8Array,
+  ) => Promise<{ ok: true; genTime: Date } | { ok: false; reason: string }>;
   readonly crlNumbers: () => Promise<Record<string, string>>;
   readonly raiseCrlNumbers: (n: Record<string, string>) => Promise<void>;
   /** REQ-30: why the database is behind the external checkpoint (a restore), if it is. */
@@ -123,8 +142,23 @@ export class AuditTrail<S extends AuditTrailStore = AuditTrailStore> {
     this.store = deps.store;
   }
 
-  private fact(actor: string, action: string, objectType: string, objectId: string, details: Record<string, unknown>): AuditFact {
-    return { id: newId(this.deps.random), at: this.deps.clock.now(), actor, action, objectType, objectId, outcome: "success", details };
+  private fact(
+    actor: string,
+    action: string,
+    objectType: string,
+    objectId: string,
+    details: Record<string, unknown>,
+  ): AuditFact {
+    return {
+      id: newId(this.deps.random),
+      at: this.deps.clock.now(),
+      actor,
+      action,
+      objectType,
+      objectId,
+      outcome: "success",
+      details,
+    };
   }
 
   /** REQ-27: the TSA's token for a checkpoint just signed; a TSA that does not answer leaves it for the next run (logged). */
@@ -133,10 +167,19 @@ export class AuditTrail<S extends AuditTrailStore = AuditTrailStore> {
     if (!tsa) return undefined;
     try {
       const t = await tsa.stamp(c);
-      await this.store.addTimestamp({ seq: c.seq, token: t.token, genTime: t.genTime, tsa: tsa.url, checkpointAt: c.at });
+      await this.store.addTimestamp({
+        seq: c.seq,
+        token: t.token,
+        genTime: t.genTime,
+        tsa: tsa.url,
+        checkpointAt: c.at,
+      });
       return t;
     } catch (e) {
-      log.warn("audit checkpoint not timestamped; retried on the next checkpoint run", { seq: c.seq, error: e as Error });
+      log.warn("audit checkpoint not timestamped; retried on the next checkpoint run", {
+        seq: c.seq,
+        error: e as Error,
+      });
       return undefined;
     }
   }
@@ -144,7 +187,14 @@ export class AuditTrail<S extends AuditTrailStore = AuditTrailStore> {
   private async sign(head: { seq: number; entryHash: string; entries: number }): Promise<Checkpoint> {
     this.signer ??= this.deps.signer();
     const s = await this.signer;
-    const unsigned = { seq: head.seq, entryHash: head.entryHash, entries: head.entries, at: this.deps.clock.now().getTime(), signer: s.name, signerSpkiSha256: s.spkiSha256 };
+    const unsigned = {
+      seq: head.seq,
+      entryHash: head.entryHash,
+      entries: head.entries,
+      at: this.deps.clock.now().getTime(),
+      signer: s.name,
+      signerSpkiSha256: s.spkiSha256,
+    };
     return { ...unsigned, signature: Buffer.from(await s.sign(checkpointBytes(unsigned))).toString("base64") };
   }
 
@@ -182,21 +232,31 @@ export class AuditTrail<S extends AuditTrailStore = AuditTrailStore> {
     // REQ-27: with a TSA certificate configured, every checkpoint's token is checked against it and the checkpoint's bytes.
     const check = this.deps.tokenVerifier?.();
     const stamps = check ? await store.timestamps() : undefined;
-    const verifyTimestamp: VerifyInput["verifyTimestamp"] = check && stamps ? async (c: Checkpoint) => {
-      const t = stamps.get(c.seq);
-      if (!t) return { has: false };
-      const { signature: _s, ...unsigned } = c;
-      const r = await check(new Uint8Array(Buffer.from(t.token, "base64")), checkpointBytes(unsigned));
-      if (!r.ok) return { has: true, problem: `timestamp mismatch: ${r.reason}` };
-      if (Math.abs(r.genTime.getTime() - c.at) > TSA_TOLERANCE_MS)
-        return { has: true, problem: `timestamp mismatch: the TSA stamped it at ${r.genTime.toISOString()}, not at the checkpoint's time: the checkpoint was made again later` };
-      return { has: true };
-    } : undefined;
+    const verifyTimestamp: VerifyInput["verifyTimestamp"] =
+      check && stamps
+        ? async (c: Checkpoint) => {
+            const t = stamps.get(c.seq);
+            if (!t) return { has: false };
+            const { signature: _s, ...unsigned } = c;
+            const r = await check(new Uint8Array(Buffer.from(t.token, "base64")), checkpointBytes(unsigned));
+            if (!r.ok) return { has: true, problem: `timestamp mismatch: ${r.reason}` };
+            if (Math.abs(r.genTime.getTime() - c.at) > TSA_TOLERANCE_MS)
+              return {
+                has: true,
+                problem: `timestamp mismatch: the TSA stamped it at ${r.genTime.toISOString()}, not at the checkpoint's time: the checkpoint was made again later`,
+              };
+            return { has: true };
+          }
+        : undefined;
     const anchor = await store.anchor();
     const ext = this.external.read();
     return verifyChain({
-      pages: store.pages(), checkpoints: await store.checkpoints(), verifySignature: this.deps.verifySignature, ...(verifyTimestamp ? { verifyTimestamp } : {}),
-      ...(anchor ? { anchor } : {}), ...(ext ? { external: ext } : {}),
+      pages: store.pages(),
+      checkpoints: await store.checkpoints(),
+      verifySignature: this.deps.verifySignature,
+      ...(verifyTimestamp ? { verifyTimestamp } : {}),
+      ...(anchor ? { anchor } : {}),
+      ...(ext ? { external: ext } : {}),
     });
   }
 
@@ -207,9 +267,24 @@ export class AuditTrail<S extends AuditTrailStore = AuditTrailStore> {
     const w = r.order ? this.deps.workflows().get(r.order.workflowId) : undefined;
     const { workflowId, workflowVersion, ...order } = r.order ?? ({} as NonNullable<typeof r.order>);
     return buildEvidence({
-      certificate: r.certificate, identifications: r.identifications, officers: r.officers, events: r.events, ...(r.card ? { card: r.card } : {}),
-      actors: r.actors, ...(w ? { separation: w.separation } : {}),
-      ...(r.order ? { order: { ...order, workflow: `${workflowId}@${workflowVersion}`, loa: w?.loa ?? 0, identificationsRequired: w?.identifications ?? 0, activationDeadlineDays: w?.activationDeadlineDays ?? 0 } } : {}),
+      certificate: r.certificate,
+      identifications: r.identifications,
+      officers: r.officers,
+      events: r.events,
+      ...(r.card ? { card: r.card } : {}),
+      actors: r.actors,
+      ...(w ? { separation: w.separation } : {}),
+      ...(r.order
+        ? {
+            order: {
+              ...order,
+              workflow: `${workflowId}@${workflowVersion}`,
+              loa: w?.loa ?? 0,
+              identificationsRequired: w?.identifications ?? 0,
+              activationDeadlineDays: w?.activationDeadlineDays ?? 0,
+            },
+          }
+        : {}),
     });
   }
 
@@ -221,15 +296,22 @@ export class AuditTrail<S extends AuditTrailStore = AuditTrailStore> {
   }
 
   /** After a restore: record the gap in the chain, raise CRL numbers above those used before, sign a new checkpoint. */
-  async reconcile(actor: string): Promise<{ gap: string | undefined; crlNumbers: Record<string, string>; checkpoint?: Checkpoint }> {
+  async reconcile(
+    actor: string,
+  ): Promise<{ gap: string | undefined; crlNumbers: Record<string, string>; checkpoint?: Checkpoint }> {
     const gap = await this.deps.restoreGap();
     const ext = this.external.read();
     const crlNumbers = ext?.crlNumbers ?? {};
     await this.deps.raiseCrlNumbers(crlNumbers);
     const head = await this.store.head();
-    await this.deps.record(this.fact(actor, "audit.reconcile", "audit", String(head?.seq ?? 0), {
-      gap: gap ?? "none", externalCheckpoint: ext ? { seq: ext.seq, at: new Date(ext.at).toISOString() } : null, databaseHead: head?.seq ?? 0, crlNumbersRaisedTo: crlNumbers,
-    }));
+    await this.deps.record(
+      this.fact(actor, "audit.reconcile", "audit", String(head?.seq ?? 0), {
+        gap: gap ?? "none",
+        externalCheckpoint: ext ? { seq: ext.seq, at: new Date(ext.at).toISOString() } : null,
+        databaseHead: head?.seq ?? 0,
+        crlNumbersRaisedTo: crlNumbers,
+      }),
+    );
     const checkpoint = await this.checkpoint();
     return { gap, crlNumbers, ...(checkpoint ? { checkpoint } : {}) };
   }
@@ -248,13 +330,31 @@ export class AuditTrail<S extends AuditTrailStore = AuditTrailStore> {
     const all: Evidence[] = [];
     for (const c of issued) {
       const e = await this.evidence(c.serial);
-      all.push({ certificate: e.certificate, ...(e.order ? { order: e.order } : {}), ...(e.separation ? { separation: e.separation } : {}), story: [], verdicts: e.verdicts.filter((v) => v.result === "fail"), verdict: e.verdict });
+      all.push({
+        certificate: e.certificate,
+        ...(e.order ? { order: e.order } : {}),
+        ...(e.separation ? { separation: e.separation } : {}),
+        story: [],
+        verdicts: e.verdicts.filter((v) => v.result === "fail"),
+        verdict: e.verdict,
+      });
     }
     return buildReport({
-      from, to, generatedAt: this.deps.clock.now(), chain: await this.verify(), evidence: all,
-      revocations: await records.revocationsBetween(from.getTime(), to.getTime(), org), activity: await records.activityBetween(from.getTime(), to.getTime(), org),
-      crls: await records.crlsBetween(from.getTime(), to.getTime()), ceremonies: this.deps.ceremonies(), matrix: this.deps.matrix(),
-      workflows: [...this.deps.workflows().values()].map((w) => ({ workflow: `${w.id}@${w.version}`, loa: w.loa, separation: w.separation })),
+      from,
+      to,
+      generatedAt: this.deps.clock.now(),
+      chain: await this.verify(),
+      evidence: all,
+      revocations: await records.revocationsBetween(from.getTime(), to.getTime(), org),
+      activity: await records.activityBetween(from.getTime(), to.getTime(), org),
+      crls: await records.crlsBetween(from.getTime(), to.getTime()),
+      ceremonies: this.deps.ceremonies(),
+      matrix: this.deps.matrix(),
+      workflows: [...this.deps.workflows().values()].map((w) => ({
+        workflow: `${w.id}@${w.version}`,
+        loa: w.loa,
+        separation: w.separation,
+      })),
     });
   }
 
@@ -264,6 +364,12 @@ export class AuditTrail<S extends AuditTrailStore = AuditTrailStore> {
     const years = this.deps.retentionYears;
     before.setUTCFullYear(before.getUTCFullYear() - years);
     return this.store.removeBefore(before.getTime(), ({ count, throughSeq }) =>
-      this.fact(actor, "audit.retention", "audit", String(throughSeq), { removed: count, throughSeq, olderThan: before.toISOString(), retentionYears: years }));
+      this.fact(actor, "audit.retention", "audit", String(throughSeq), {
+        removed: count,
+        throughSeq,
+        olderThan: before.toISOString(),
+        retentionYears: years,
+      }),
+    );
   }
 }

@@ -17,7 +17,9 @@ export type UnsignedCheckpoint = Omit<Checkpoint, "signature">;
 
 /** What is signed: the checkpoint fields in a fixed order. */
 export function checkpointBytes(c: UnsignedCheckpoint): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(["cardpki-audit-checkpoint-v1", c.seq, c.entryHash, c.entries, c.at, c.signer, c.signerSpkiSha256]));
+  return new TextEncoder().encode(
+    JSON.stringify(["cardpki-audit-checkpoint-v1", c.seq, c.entryHash, c.entries, c.at, c.signer, c.signerSpkiSha256]),
+  );
 }
 
 /** The HSM audit key (port): signs checkpoint bytes; verification needs only its public key. */

@@ -18,20 +18,53 @@ export interface ReportInput {
   readonly chain: VerifyResult;
   readonly evidence: readonly Evidence[];
   readonly revocations: readonly { readonly reason: string; readonly n: number }[];
-  readonly activity: readonly { readonly actor: string; readonly action: string; readonly outcome: string; readonly n: number }[];
-  readonly crls: readonly { readonly issuerId: string; readonly number: string; readonly kind: string; readonly thisUpdate: number; readonly nextUpdate: number; readonly entries: number }[];
-  readonly ceremonies: readonly { readonly file: string; readonly ceremony: string; readonly finishedAt: string; readonly operator: string; readonly witness?: string; readonly verified: boolean }[];
+  readonly activity: readonly {
+    readonly actor: string;
+    readonly action: string;
+    readonly outcome: string;
+    readonly n: number;
+  }[];
+  readonly crls: readonly {
+    readonly issuerId: string;
+    readonly number: string;
+    readonly kind: string;
+    readonly thisUpdate: number;
+    readonly nextUpdate: number;
+    readonly entries: number;
+  }[];
+  readonly ceremonies: readonly {
+    readonly file: string;
+    readonly ceremony: string;
+    readonly finishedAt: string;
+    readonly operator: string;
+    readonly witness?: string;
+    readonly verified: boolean;
+  }[];
   readonly matrix: readonly MatrixRow[];
   /** REQ-10: each workflow's separation matrix (pairs of steps distinct humans take). */
-  readonly workflows: readonly { readonly workflow: string; readonly loa: number; readonly separation: readonly (readonly [string, string])[] }[];
+  readonly workflows: readonly {
+    readonly workflow: string;
+    readonly loa: number;
+    readonly separation: readonly (readonly [string, string])[];
+  }[];
 }
 
 export interface ConformanceReport {
   readonly period: { readonly from: string; readonly to: string };
   readonly generatedAt: string;
   readonly auditTrail: VerifyResult;
-  readonly issued: { readonly total: number; readonly byProfile: Record<string, number>; readonly byLoa: Record<string, number> };
-  readonly violations: { readonly serial: string; readonly rule: string; readonly requirement: string; readonly cps: string; readonly detail: string }[];
+  readonly issued: {
+    readonly total: number;
+    readonly byProfile: Record<string, number>;
+    readonly byLoa: Record<string, number>;
+  };
+  readonly violations: {
+    readonly serial: string;
+    readonly rule: string;
+    readonly requirement: string;
+    readonly cps: string;
+    readonly detail: string;
+  }[];
   readonly revocations: ReportInput["revocations"];
   readonly officerActivity: ReportInput["activity"];
   readonly crls: ReportInput["crls"];
@@ -54,7 +87,15 @@ export function buildReport(input: ReportInput): ConformanceReport {
     byProfile[e.certificate.profile] = (byProfile[e.certificate.profile] ?? 0) + 1;
     const loa = e.order ? `LoA${e.order.loa}` : "no order (infrastructure)";
     byLoa[loa] = (byLoa[loa] ?? 0) + 1;
-    for (const v of e.verdicts) if (v.result === "fail") violations.push({ serial: e.certificate.serial, rule: v.rule, requirement: v.requirement, cps: v.cps, detail: v.detail });
+    for (const v of e.verdicts)
+      if (v.result === "fail")
+        violations.push({
+          serial: e.certificate.serial,
+          rule: v.rule,
+          requirement: v.requirement,
+          cps: v.cps,
+          detail: v.detail,
+        });
   }
   const sep = { pass: 0, fail: 0, notApplicable: 0 };
   for (const e of input.evidence) {
@@ -65,17 +106,29 @@ export function buildReport(input: ReportInput): ConformanceReport {
   }
   return {
     separation: { workflows: input.workflows, certificates: sep },
-    period: { from: input.from.toISOString(), to: input.to.toISOString() }, generatedAt: input.generatedAt.toISOString(), auditTrail: input.chain,
-    issued: { total: input.evidence.length, byProfile, byLoa }, violations, revocations: input.revocations, officerActivity: input.activity,
-    crls: input.crls, ceremonies: input.ceremonies, requirements: input.matrix,
+    period: { from: input.from.toISOString(), to: input.to.toISOString() },
+    generatedAt: input.generatedAt.toISOString(),
+    auditTrail: input.chain,
+    issued: { total: input.evidence.length, byProfile, byLoa },
+    violations,
+    revocations: input.revocations,
+    officerActivity: input.activity,
+    crls: input.crls,
+    ceremonies: input.ceremonies,
+    requirements: input.matrix,
     verdict: input.chain.ok && violations.length === 0 ? "conformant" : "findings",
   };
 }
 
-const esc = (s: unknown) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+const esc = (s: unknown) =>
+  String(s ?? "").replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!,
+  );
 const table = (head: readonly string[], rows: readonly (readonly unknown[])[], empty = "none") =>
-  rows.length === 0 ? `<p class="none">${esc(empty)}</p>`
-  : `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`).join("")}</tbody></table>`;
+  rows.length === 0
+    ? `<p class="none">${esc(empty)}</p>`
+    : `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`).join("")}</tbody></table>`;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** A self-contained HTML document (no scripts, no external resources): printable and archivable. */
@@ -98,20 +151,56 @@ Verdict: <span id="verdict" class="${r.verdict === "conformant" ? "ok" : "bad"}"
 ${table(["profile", "count"], Object.entries(r.issued.byProfile))}
 ${table(["assurance level", "count"], Object.entries(r.issued.byLoa))}
 <h2>Rule violations (REQ-31)</h2>
-${table(["certificate", "rule", "requirement", "CPS", "detail"], r.violations.map((v) => [v.serial, v.rule, v.requirement, v.cps, v.detail]), "no violation found")}
+${table(
+  ["certificate", "rule", "requirement", "CPS", "detail"],
+  r.violations.map((v) => [v.serial, v.rule, v.requirement, v.cps, v.detail]),
+  "no violation found",
+)}
 <h2>Separation of duties (REQ-10)</h2>
 <p id="separation">Certificates of the period judged against their workflow's matrix: ${r.separation.certificates.pass} pass, <span class="${r.separation.certificates.fail ? "bad" : "ok"}">${r.separation.certificates.fail} fail</span>, ${r.separation.certificates.notApplicable} not applicable (no card order or no recorded steps).</p>
-${table(["workflow", "LoA", "steps that distinct humans take"], r.separation.workflows.map((w) => [w.workflow, w.loa, w.separation.map(([a, b]) => `[${a}, ${b}]`).join(" ")]))}
+${table(
+  ["workflow", "LoA", "steps that distinct humans take"],
+  r.separation.workflows.map((w) => [w.workflow, w.loa, w.separation.map(([a, b]) => `[${a}, ${b}]`).join(" ")]),
+)}
 <h2>Revocations by reason</h2>
-${table(["reason", "count"], r.revocations.map((x) => [x.reason, x.n]))}
+${table(
+  ["reason", "count"],
+  r.revocations.map((x) => [x.reason, x.n]),
+)}
 <h2>Officer and system activity</h2>
-${table(["actor", "action", "outcome", "count"], r.officerActivity.map((a) => [a.actor, a.action, a.outcome, a.n]))}
+${table(
+  ["actor", "action", "outcome", "count"],
+  r.officerActivity.map((a) => [a.actor, a.action, a.outcome, a.n]),
+)}
 <h2>CRL freshness history (REQ-19/20)</h2>
-${table(["issuer", "number", "kind", "thisUpdate", "nextUpdate", "entries"], r.crls.map((c) => [c.issuerId, c.number, c.kind, iso(c.thisUpdate), iso(c.nextUpdate), c.entries]))}
+${table(
+  ["issuer", "number", "kind", "thisUpdate", "nextUpdate", "entries"],
+  r.crls.map((c) => [c.issuerId, c.number, c.kind, iso(c.thisUpdate), iso(c.nextUpdate), c.entries]),
+)}
 <h2>Key ceremonies (REQ-26)</h2>
-${table(["ceremony", "finished", "operator", "witness", "transcript", "signature"], r.ceremonies.map((c) => [c.ceremony, c.finishedAt, c.operator, c.witness ?? "", c.file, c.verified ? "verified" : "NOT VERIFIED"]))}
+${table(
+  ["ceremony", "finished", "operator", "witness", "transcript", "signature"],
+  r.ceremonies.map((c) => [
+    c.ceremony,
+    c.finishedAt,
+    c.operator,
+    c.witness ?? "",
+    c.file,
+    c.verified ? "verified" : "NOT VERIFIED",
+  ]),
+)}
 <h2>Requirements matrix (REQ-01..33)</h2>
-${table(["requirement", "title", "status", "enforced by", "proved by", "note"], r.requirements.map((m) => [m.req, m.title, m.status, m.controls.map((c) => `${c.path} ${c.symbol}`).join("\n"), m.tests.map((t) => `${t.path}: ${t.name}`).join("\n"), m.note ?? ""]))}
+${table(
+  ["requirement", "title", "status", "enforced by", "proved by", "note"],
+  r.requirements.map((m) => [
+    m.req,
+    m.title,
+    m.status,
+    m.controls.map((c) => `${c.path} ${c.symbol}`).join("\n"),
+    m.tests.map((t) => `${t.path}: ${t.name}`).join("\n"),
+    m.note ?? "",
+  ]),
+)}
 </body></html>
 `;
 }

@@ -21,20 +21,30 @@ export interface Authority {
   readonly certDer?: Uint8Array;
 }
 
-
 /** Builds an Authority from its certificate; refuses a signer whose key is not the certificate's. */
 export function authorityFromCertificate(
-  id: string, certDer: Uint8Array, signer: KeySigner, serialPrefix: number, urls: Authority["urls"],
+  id: string,
+  certDer: Uint8Array,
+  signer: KeySigner,
+  serialPrefix: number,
+  urls: Authority["urls"],
 ): Authority {
   const cert = AsnConvert.parse(toArrayBuffer(certDer), Certificate);
   const tbs = cert.tbsCertificate;
   const spki = new Uint8Array(AsnConvert.serialize(tbs.subjectPublicKeyInfo));
-  if (toHex(spki) !== toHex(signer.spki)) throw new CaError("config", `CA '${id}': the HSM key does not match the CA certificate's public key`);
+  if (toHex(spki) !== toHex(signer.spki))
+    throw new CaError("config", `CA '${id}': the HSM key does not match the CA certificate's public key`);
   const skiExt = (tbs.extensions ?? []).find((e) => e.extnID === OID.extSubjectKeyIdentifier);
   if (!skiExt) throw new CaError("config", `CA '${id}': certificate has no subjectKeyIdentifier`);
   const ski = new Uint8Array(AsnConvert.parse(skiExt.extnValue.buffer, SubjectKeyIdentifier).buffer);
   return {
-    id, nameDer: new Uint8Array(AsnConvert.serialize(tbs.subject)), ski, notAfter: tbs.validity.notAfter.getTime(),
-    signer, serialPrefix, urls, certDer,
+    id,
+    nameDer: new Uint8Array(AsnConvert.serialize(tbs.subject)),
+    ski,
+    notAfter: tbs.validity.notAfter.getTime(),
+    signer,
+    serialPrefix,
+    urls,
+    certDer,
   };
 }

@@ -96,21 +96,52 @@ export class CertificateIssuer {
   prepare(issuer: Authority, req: IssuanceRequest, serial: string) {
     const profile = this.profile(req.profileId);
     if (!req.allowedKinds.includes(profile.kind))
-      throw new CaError("forbidden", `profile '${profile.id}' (${profile.kind}) cannot be issued through this channel`, { profileId: profile.id });
+      throw new CaError(
+        "forbidden",
+        `profile '${profile.id}' (${profile.kind}) cannot be issued through this channel`,
+        { profileId: profile.id },
+      );
     const key = this.subjectKey(profile, req);
     if (!profile.keyTypes.includes(key.keyType))
-      throw new CaError("policy-violation", `key type ${key.keyType} not allowed by profile '${profile.id}' (${profile.keyTypes.join(", ")})`);
+      throw new CaError(
+        "policy-violation",
+        `key type ${key.keyType} not allowed by profile '${profile.id}' (${profile.keyTypes.join(", ")})`,
+      );
     const { san, omittedEmails } = emailWithinValidatedDomains(profile, req.san ?? {}, req.validatedEmailDomains ?? []);
     checkSubject(profile, req.subject, san);
-    if (req.validityDays !== undefined && (!Number.isInteger(req.validityDays) || req.validityDays < 1 || req.validityDays > profile.validity.days))
-      throw new CaError("policy-violation", `validity of ${req.validityDays} days outside 1..${profile.validity.days} (profile '${profile.id}')`);
-    const { der: tbsDer, notBefore, notAfter } = buildTbs({
-      profile, issuer, subject: req.subject, san, spki: key.spki, serial,
-      now: this.deps.clock.now(), selfSigned: req.selfSigned ?? false,
+    if (
+      req.validityDays !== undefined &&
+      (!Number.isInteger(req.validityDays) || req.validityDays < 1 || req.validityDays > profile.validity.days)
+    )
+      throw new CaError(
+        "policy-violation",
+        `validity of ${req.validityDays} days outside 1..${profile.validity.days} (profile '${profile.id}')`,
+      );
+    const {
+      der: tbsDer,
+      notBefore,
+      notAfter,
+    } = buildTbs({
+      profile,
+      issuer,
+      subject: req.subject,
+      san,
+      spki: key.spki,
+      serial,
+      now: this.deps.clock.now(),
+      selfSigned: req.selfSigned ?? false,
       ...(req.validityDays !== undefined ? { validityDays: req.validityDays } : {}),
     });
     // Lint before sign: a failing lint means nothing is signed.
-    assertLintsPass(runLints(this.lints, { tbsDer, profile, issuer, selfSigned: req.selfSigned ?? false, validatedEmailDomains: req.validatedEmailDomains ?? [] }));
+    assertLintsPass(
+      runLints(this.lints, {
+        tbsDer,
+        profile,
+        issuer,
+        selfSigned: req.selfSigned ?? false,
+        validatedEmailDomains: req.validatedEmailDomains ?? [],
+      }),
+    );
     return { profile, tbsDer, subjectDn: subjectToString(req.subject), notBefore, notAfter, omittedEmails };
   }
 
@@ -121,16 +152,42 @@ export class CertificateIssuer {
     for (let attempt = 0; ; attempt++) {
       const serial = newSerial(issuer.serialPrefix, random);
       const p = this.prepare(issuer, req, serial);
-      const event = (action: string, outcome: AuditEvent["outcome"], details?: Record<string, unknown>): AuditEvent => ({
-        id: newId(random), at: clock.now(), actor: req.requestedBy, action, objectType: "certificate", objectId: serial, outcome, policy: `${p.profile.id}@${p.profile.version}`,
+      const event = (
+        action: string,
+        outcome: AuditEvent["outcome"],
+        details?: Record<string, unknown>,
+      ): AuditEvent => ({
+        id: newId(random),
+        at: clock.now(),
+        actor: req.requestedBy,
+        action,
+        objectType: "certificate",
+        objectId: serial,
+        outcome,
+        policy: `${p.profile.id}@${p.profile.version}`,
         details: { issuer: issuer.id, profile: p.profile.id, profileVersion: p.profile.version, ...details },
       });
       try {
         // Design: record serial + TBS before signing.
-        await store.reserve({
-          serial, issuerId: issuer.id, profileId: p.profile.id, profileVersion: p.profile.version, subjectDn: p.subjectDn,
-          notBefore: p.notBefore, notAfter: p.notAfter, tbs: p.tbsDer, requestedBy: req.requestedBy,
-        }, event("cert.reserve", "success", { subject: p.subjectDn, ...(p.omittedEmails.length ? { emailSanOmitted: p.omittedEmails.length, rule: "outside the validated domains (REQ-01)" } : {}) }));
+        await store.reserve(
+          {
+            serial,
+            issuerId: issuer.id,
+            profileId: p.profile.id,
+            profileVersion: p.profile.version,
+            subjectDn: p.subjectDn,
+            notBefore: p.notBefore,
+            notAfter: p.notAfter,
+            tbs: p.tbsDer,
+            requestedBy: req.requestedBy,
+          },
+          event("cert.reserve", "success", {
+            subject: p.subjectDn,
+            ...(p.omittedEmails.length
+              ? { emailSanOmitted: p.omittedEmails.length, rule: "outside the validated domains (REQ-01)" }
+              : {}),
+          }),
+        );
       } catch (e) {
         // A serial collision (never expected with 128 random bits) burns the serial and draws another;
         // a conflict the recorder marks final (its own records changed) is not about the serial.
@@ -148,12 +205,29 @@ export class CertificateIssuer {
       // Check the HSM's work before anyone sees it: the signature verifies with the CA key.
       const hash = HASH_BY_SIG[issuer.signer.algorithmOid];
       if (!hash || !nodeVerify(hash, p.tbsDer, issuerKey(issuer), signature)) {
-        await store.fail(serial, event("cert.sign", "failure", { error: "signature does not verify with the CA key" })).catch(() => undefined);
-        throw new CaError("hsm-unavailable", "the HSM returned a signature that does not verify with the CA public key");
+        await store
+          .fail(serial, event("cert.sign", "failure", { error: "signature does not verify with the CA key" }))
+          .catch(() => undefined);
+        throw new CaError(
+          "hsm-unavailable",
+          "the HSM returned a signature that does not verify with the CA public key",
+        );
       }
       // Design: store the signed certificate before returning it.
-      await store.complete(serial, der, event("cert.issue", "success", { subject: p.subjectDn, sha256: sha256Hex(der) }));
-      return { serial, der, profileId: p.profile.id, issuerId: issuer.id, notBefore: p.notBefore, notAfter: p.notAfter, ...(p.omittedEmails.length ? { omittedEmails: p.omittedEmails } : {}) };
+      await store.complete(
+        serial,
+        der,
+        event("cert.issue", "success", { subject: p.subjectDn, sha256: sha256Hex(der) }),
+      );
+      return {
+        serial,
+        der,
+        profileId: p.profile.id,
+        issuerId: issuer.id,
+        notBefore: p.notBefore,
+        notAfter: p.notAfter,
+        ...(p.omittedEmails.length ? { omittedEmails: p.omittedEmails } : {}),
+      };
     }
   }
 
@@ -161,7 +235,8 @@ export class CertificateIssuer {
     if ((req.publicKey === undefined) === (req.csr === undefined))
       throw new CaError("invalid-input", "give exactly one of publicKey or csr");
     if (req.csr !== undefined) {
-      if (profile.csr !== "allowed") throw new CaError("policy-violation", `profile '${profile.id}' does not accept PKCS#10 requests`);
+      if (profile.csr !== "allowed")
+        throw new CaError("policy-violation", `profile '${profile.id}' does not accept PKCS#10 requests`);
       return verifyCsr(req.csr);
     }
     return parseSubjectKey(req.publicKey!);
@@ -177,7 +252,8 @@ function issuerKey(a: Authority): KeyObject {
 
 /** Serial: one prefix octet (1..127) + 128 bits from the CSPRNG; positive and minimal by construction. */
 export function newSerial(prefix: number, random: Random): string {
-  if (!Number.isInteger(prefix) || prefix < 1 || prefix > 127) throw new CaError("config", `serial prefix ${prefix} not in 1..127`);
+  if (!Number.isInteger(prefix) || prefix < 1 || prefix > 127)
+    throw new CaError("config", `serial prefix ${prefix} not in 1..127`);
   const bytes = new Uint8Array(17);
   bytes[0] = prefix;
   bytes.set(random.bytes(16), 1);
@@ -188,14 +264,22 @@ export function newSerial(prefix: number, random: Random): string {
  * REQ-01, per profile: where the email rule sets `outsideValidatedDomain`, an address outside the
  * organisation's validated domains is left out (omit) or refuses issuance (refuse).
  */
-function emailWithinValidatedDomains(profile: CertificateProfile, san: SubjectAltNames, domains: readonly string[]): { san: SubjectAltNames; omittedEmails: string[] } {
+function emailWithinValidatedDomains(
+  profile: CertificateProfile,
+  san: SubjectAltNames,
+  domains: readonly string[],
+): { san: SubjectAltNames; omittedEmails: string[] } {
   const rule = profile.subjectAltName.email?.outsideValidatedDomain;
   const emails = san.email ?? [];
   if (!rule || emails.length === 0) return { san, omittedEmails: [] };
   const outside = emails.filter((e) => typeof e !== "string" || !emailWithinDomains(e, domains));
   if (outside.length === 0) return { san, omittedEmails: [] };
   if (rule === "refuse")
-    throw new CaError("policy-violation", `e-mail SAN outside the organisation's validated domains (${domains.join(", ") || "none validated"}): profile '${profile.id}' refuses it (REQ-01)`, { field: "san.email", rule: "outsideValidatedDomain", requirement: "REQ-01" });
+    throw new CaError(
+      "policy-violation",
+      `e-mail SAN outside the organisation's validated domains (${domains.join(", ") || "none validated"}): profile '${profile.id}' refuses it (REQ-01)`,
+      { field: "san.email", rule: "outsideValidatedDomain", requirement: "REQ-01" },
+    );
   const kept = emails.filter((e) => !outside.includes(e));
   const { email: _all, ...rest } = san;
   return { san: kept.length ? { ...rest, email: kept } : rest, omittedEmails: outside };
@@ -213,22 +297,30 @@ function checkSubject(profile: CertificateProfile, subject: SubjectAttributes, s
     if (v === undefined) continue;
     const rule = profile.subject[k];
     if (!rule) bad(`subject attribute ${k} not allowed`, `subject.${k}`);
-    if (typeof v !== "string" || v.trim() !== v || v.length === 0) bad(`subject ${k} must be a non-empty trimmed string`, `subject.${k}`);
-    if (rule!.maxLength !== undefined && v.length > rule!.maxLength) bad(`subject ${k} longer than ${rule!.maxLength}`, `subject.${k}`);
-    if (rule!.pattern !== undefined && !new RegExp(`^(?:${rule!.pattern})$`, "u").test(v)) bad(`subject ${k} '${v}' does not match ${rule!.pattern}`, `subject.${k}`);
-    if (rule!.allowed !== undefined && !rule!.allowed.includes(v)) bad(`subject ${k} '${v}' not in ${rule!.allowed.join(", ")}`, `subject.${k}`);
+    if (typeof v !== "string" || v.trim() !== v || v.length === 0)
+      bad(`subject ${k} must be a non-empty trimmed string`, `subject.${k}`);
+    if (rule!.maxLength !== undefined && v.length > rule!.maxLength)
+      bad(`subject ${k} longer than ${rule!.maxLength}`, `subject.${k}`);
+    if (rule!.pattern !== undefined && !new RegExp(`^(?:${rule!.pattern})$`, "u").test(v))
+      bad(`subject ${k} '${v}' does not match ${rule!.pattern}`, `subject.${k}`);
+    if (rule!.allowed !== undefined && !rule!.allowed.includes(v))
+      bad(`subject ${k} '${v}' not in ${rule!.allowed.join(", ")}`, `subject.${k}`);
   }
   for (const [k, rule] of Object.entries(profile.subject))
-    if (rule.presence === "required" && (subject as Record<string, string | undefined>)[k] === undefined) bad(`subject ${k} is required`, `subject.${k}`);
+    if (rule.presence === "required" && (subject as Record<string, string | undefined>)[k] === undefined)
+      bad(`subject ${k} is required`, `subject.${k}`);
   for (const kind of ["email", "upn"] as const) {
     const values = san[kind] ?? [];
     const rule = profile.subjectAltName[kind];
     if (values.length > 0 && !rule) bad(`SAN ${kind} not allowed`, `san.${kind}`);
     if (rule?.presence === "required" && values.length === 0) bad(`SAN ${kind} is required`, `san.${kind}`);
     for (const v of values) {
-      if (typeof v !== "string" || !/^[\x21-\x7e]+$/.test(v)) bad(`SAN ${kind} must be printable ASCII without spaces`, `san.${kind}`);
-      if (rule?.maxLength !== undefined && v.length > rule.maxLength) bad(`SAN ${kind} longer than ${rule.maxLength}`, `san.${kind}`);
-      if (rule?.pattern !== undefined && !new RegExp(`^(?:${rule.pattern})$`, "u").test(v)) bad(`SAN ${kind} '${v}' does not match ${rule.pattern}`, `san.${kind}`);
+      if (typeof v !== "string" || !/^[\x21-\x7e]+$/.test(v))
+        bad(`SAN ${kind} must be printable ASCII without spaces`, `san.${kind}`);
+      if (rule?.maxLength !== undefined && v.length > rule.maxLength)
+        bad(`SAN ${kind} longer than ${rule.maxLength}`, `san.${kind}`);
+      if (rule?.pattern !== undefined && !new RegExp(`^(?:${rule.pattern})$`, "u").test(v))
+        bad(`SAN ${kind} '${v}' does not match ${rule.pattern}`, `san.${kind}`);
     }
   }
 }

@@ -1,12 +1,29 @@
 import { OID } from "../asn1/oids.js";
 import { concat, derLength, derTlv, fromHex, unsignedIntegerContent } from "../asn1/der.js";
-import { childrenOf, content, decodeOid, decodeTime, encodeGeneralizedTime, encodeOid, encodeTime, readTlv } from "../asn1/der-reader.js";
+import {
+  childrenOf,
+  content,
+  decodeOid,
+  decodeTime,
+  encodeGeneralizedTime,
+  encodeOid,
+  encodeTime,
+  readTlv,
+} from "../asn1/der-reader.js";
 import type { Authority } from "./authority.js";
 
 /** RFC 5280 5.3.1 CRLReason codes by name. */
 export const CRL_REASONS: Readonly<Record<string, number>> = {
-  unspecified: 0, keyCompromise: 1, cACompromise: 2, affiliationChanged: 3, superseded: 4,
-  cessationOfOperation: 5, certificateHold: 6, removeFromCRL: 8, privilegeWithdrawn: 9, aACompromise: 10,
+  unspecified: 0,
+  keyCompromise: 1,
+  cACompromise: 2,
+  affiliationChanged: 3,
+  superseded: 4,
+  cessationOfOperation: 5,
+  certificateHold: 6,
+  removeFromCRL: 8,
+  privilegeWithdrawn: 9,
+  aACompromise: 10,
 };
 
 export interface CrlEntry {
@@ -57,7 +74,10 @@ function bigintContent(n: bigint): Uint8Array {
 }
 
 const ext = (oid: string, critical: boolean, value: Uint8Array): Uint8Array =>
-  derTlv(0x30, concat(encodeOid(oid), critical ? Uint8Array.of(0x01, 0x01, 0xff) : new Uint8Array(0), derTlv(0x04, value)));
+  derTlv(
+    0x30,
+    concat(encodeOid(oid), critical ? Uint8Array.of(0x01, 0x01, 0xff) : new Uint8Array(0), derTlv(0x04, value)),
+  );
 
 /** A shared scratch buffer for one entry; entries are copied from it into the chunk writer. */
 const scratch = Buffer.alloc(256);
@@ -110,13 +130,18 @@ function writeEntry(w: ChunkWriter, e: CrlEntry): void {
       scratch[p++] = 0x30;
       scratch[p++] = REASON_EXT.length + 5;
       p += REASON_EXT.copy(scratch, p);
-      scratch[p++] = 0x04; scratch[p++] = 0x03; scratch[p++] = 0x0a; scratch[p++] = 0x01; scratch[p++] = reason;
+      scratch[p++] = 0x04;
+      scratch[p++] = 0x03;
+      scratch[p++] = 0x0a;
+      scratch[p++] = 0x01;
+      scratch[p++] = reason;
     }
     if (inv) {
       scratch[p++] = 0x30;
       scratch[p++] = INVALIDITY_EXT.length + 2 + inv.length;
       p += INVALIDITY_EXT.copy(scratch, p);
-      scratch[p++] = 0x04; scratch[p++] = inv.length;
+      scratch[p++] = 0x04;
+      scratch[p++] = inv.length;
       p += inv.copy(scratch, p);
     }
   }

@@ -20,7 +20,16 @@ export function deltaUrl(fullUrl: string): string {
  * revocation, entries kept after expiry as the policy says.
  */
 export class CrlPublisher {
-  constructor(private readonly deps: { revocations: RevocationStore; certs: CertStore; policy: RevocationPolicy; clock: Clock; random: Random; gate?: () => void }) {}
+  constructor(
+    private readonly deps: {
+      revocations: RevocationStore;
+      certs: CertStore;
+      policy: RevocationPolicy;
+      clock: Clock;
+      random: Random;
+      gate?: () => void;
+    },
+  ) {}
 
   private times(hours: number): { thisUpdate: Date; nextUpdate: Date } {
     const now = this.deps.clock.now();
@@ -37,10 +46,28 @@ export class CrlPublisher {
     const { thisUpdate, nextUpdate } = this.times(policy.crl.nextUpdateHours);
     const expiredAfter = new Date(thisUpdate.getTime() - policy.crl.keepExpiredDays * 24 * HOUR);
     const { der: tbs, entries } = await buildCrlTbs({
-      issuer, thisUpdate, nextUpdate, crlNumber: number, entries: revocations.revokedEntries(issuer.id, expiredAfter),
+      issuer,
+      thisUpdate,
+      nextUpdate,
+      crlNumber: number,
+      entries: revocations.revokedEntries(issuer.id, expiredAfter),
       ...(issuer.urls.crl ? { freshestUrl: deltaUrl(issuer.urls.crl) } : {}),
     });
-    return this.sign(issuer, { issuerId: issuer.id, number, kind: "full", baseNumber: undefined, lastEventSeq, thisUpdate, nextUpdate, entries }, tbs, actor);
+    return this.sign(
+      issuer,
+      {
+        issuerId: issuer.id,
+        number,
+        kind: "full",
+        baseNumber: undefined,
+        lastEventSeq,
+        thisUpdate,
+        nextUpdate,
+        entries,
+      },
+      tbs,
+      actor,
+    );
   }
 
   /** Delta CRL over the latest full CRL: what changed since it, removeFromCRL for resumed holds (RFC 5280 5.2.4). */
@@ -54,7 +81,8 @@ export class CrlPublisher {
     for (const serial of new Set(events.map((e) => e.serial))) {
       const rec = await certs.get(serial);
       if (!rec) continue;
-      if (rec.revokedAt && rec.revocationReason !== undefined) entries.push({ serial, revokedAt: rec.revokedAt, reason: rec.revocationReason });
+      if (rec.revokedAt && rec.revocationReason !== undefined)
+        entries.push({ serial, revokedAt: rec.revokedAt, reason: rec.revocationReason });
       else {
         const resumed = events.filter((e) => e.serial === serial && e.kind === "resume").pop();
         if (resumed) entries.push({ serial, revokedAt: resumed.at, reason: "removeFromCRL" });
@@ -65,18 +93,57 @@ export class CrlPublisher {
     const number = await revocations.nextCrlNumber(issuer.id);
     const { thisUpdate } = this.times(0);
     // A delta is never valid beyond its base (RFC 5280 5.2.4).
-    const nextUpdate = new Date(Math.min(thisUpdate.getTime() + policy.crl.deltaMinutes * 60_000, base.nextUpdate.getTime()));
-    const { der: tbs } = await buildCrlTbs({ issuer, thisUpdate, nextUpdate, crlNumber: number, entries, deltaBase: base.number });
-    return this.sign(issuer, { issuerId: issuer.id, number, kind: "delta", baseNumber: base.number, lastEventSeq, thisUpdate, nextUpdate, entries: entries.length }, tbs, actor);
+    const nextUpdate = new Date(
+      Math.min(thisUpdate.getTime() + policy.crl.deltaMinutes * 60_000, base.nextUpdate.getTime()),
+    );
+    const { der: tbs } = await buildCrlTbs({
+      issuer,
+      thisUpdate,
+      nextUpdate,
+      crlNumber: number,
+      entries,
+      deltaBase: base.number,
+    });
+    return this.sign(
+      issuer,
+      {
+        issuerId: issuer.id,
+        number,
+        kind: "delta",
+        baseNumber: base.number,
+        lastEventSeq,
+        thisUpdate,
+        nextUpdate,
+        entries: entries.length,
+      },
+      tbs,
+      actor,
+    );
   }
 
-  private async sign(issuer: Authority, meta: Omit<StoredCrl, "der">, tbs: Uint8Array, actor: string): Promise<StoredCrl> {
+  private async sign(
+    issuer: Authority,
+    meta: Omit<StoredCrl, "der">,
+    tbs: Uint8Array,
+    actor: string,
+  ): Promise<StoredCrl> {
     const der = assembleSigned(tbs, issuer.signer.algorithmDer, await issuer.signer.sign(tbs));
     const crl: StoredCrl = { ...meta, der };
     const at = this.deps.clock.now();
     await this.deps.revocations.saveCrl(crl, {
-      id: newId(this.deps.random), at, actor, action: `crl.${meta.kind}`, objectType: "crl", objectId: `${issuer.id}#${meta.number}`, outcome: "success",
-      details: { entries: meta.entries, thisUpdate: meta.thisUpdate.toISOString(), nextUpdate: meta.nextUpdate.toISOString(), base: meta.baseNumber?.toString() },
+      id: newId(this.deps.random),
+      at,
+      actor,
+      action: `crl.${meta.kind}`,
+      objectType: "crl",
+      objectId: `${issuer.id}#${meta.number}`,
+      outcome: "success",
+      details: {
+        entries: meta.entries,
+        thisUpdate: meta.thisUpdate.toISOString(),
+        nextUpdate: meta.nextUpdate.toISOString(),
+        base: meta.baseNumber?.toString(),
+      },
     });
     return crl;
   }
@@ -100,7 +167,10 @@ export class CrlPublisher {
     const delta = await revocations.latestCrl(issuer.id, "delta");
     const covered = Math.max(full.lastEventSeq, delta?.baseNumber === full.number ? delta.lastEventSeq : 0);
     const pending = sinceFull.some((e) => e.seq > covered);
-    const stale = !delta || delta.baseNumber !== full.number || now >= delta.thisUpdate.getTime() + (policy.crl.deltaMinutes * 60_000) / 2;
+    const stale =
+      !delta ||
+      delta.baseNumber !== full.number ||
+      now >= delta.thisUpdate.getTime() + (policy.crl.deltaMinutes * 60_000) / 2;
     if (pending || stale) {
       const d = await this.generateDelta(issuer, pending ? "system:crl-after-revocation" : "system:crl-schedule");
       if (d) made.push(d);

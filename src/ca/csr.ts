@@ -24,8 +24,10 @@ const MAX_CSR_BYTES = 16 * 1024;
  * the requested subject and extensions are ignored (TBS comes from verified attributes only).
  */
 export function verifyCsr(input: Uint8Array | string): SubjectKey {
-  const der = typeof input === "string" ? pemBlocks(input, "CERTIFICATE REQUEST")[0] : pemBlocks(input, "CERTIFICATE REQUEST")[0];
-  if (!der || der.length === 0) throw new CaError("invalid-input", "CSR: no PKCS#10 request found (PEM 'CERTIFICATE REQUEST' or DER)");
+  const der =
+    typeof input === "string" ? pemBlocks(input, "CERTIFICATE REQUEST")[0] : pemBlocks(input, "CERTIFICATE REQUEST")[0];
+  if (!der || der.length === 0)
+    throw new CaError("invalid-input", "CSR: no PKCS#10 request found (PEM 'CERTIFICATE REQUEST' or DER)");
   if (der.length > MAX_CSR_BYTES) throw new CaError("invalid-input", `CSR larger than ${MAX_CSR_BYTES} bytes`);
   let req: CertificationRequest;
   try {
@@ -33,15 +35,21 @@ export function verifyCsr(input: Uint8Array | string): SubjectKey {
   } catch (e) {
     throw new CaError("invalid-input", `CSR is not valid DER PKCS#10: ${(e as Error).message}`);
   }
-  if (req.certificationRequestInfo.version !== 0) throw new CaError("invalid-input", "CSR version must be 0 (RFC 2986 4.1)");
+  if (req.certificationRequestInfo.version !== 0)
+    throw new CaError("invalid-input", "CSR version must be 0 (RFC 2986 4.1)");
   const spki = new Uint8Array(AsnConvert.serialize(req.certificationRequestInfo.subjectPKInfo));
   const key = parseSubjectKey(spki);
   const hash = SIG_HASH[req.signatureAlgorithm.algorithm];
-  if (!hash) throw new CaError("invalid-input", `CSR signature algorithm ${req.signatureAlgorithm.algorithm} not supported`);
+  if (!hash)
+    throw new CaError("invalid-input", `CSR signature algorithm ${req.signatureAlgorithm.algorithm} not supported`);
   const info = req.certificationRequestInfoRaw
     ? new Uint8Array(req.certificationRequestInfoRaw)
     : new Uint8Array(AsnConvert.serialize(req.certificationRequestInfo));
   const ok = nodeVerify(hash, info, toKeyObject(spki), Buffer.from(req.signature));
-  if (!ok) throw new CaError("invalid-input", "CSR signature does not verify: no proof of possession of the private key (RFC 2986 3)");
+  if (!ok)
+    throw new CaError(
+      "invalid-input",
+      "CSR signature does not verify: no proof of possession of the private key (RFC 2986 3)",
+    );
   return key;
 }

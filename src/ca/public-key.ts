@@ -27,7 +27,8 @@ export function parseSubjectKey(spki: Uint8Array): SubjectKey {
   if (parts.algorithm === OID.ecPublicKey) {
     const curve = parts.curve ? CURVES[parts.curve] : undefined;
     if (!curve) throw new CaError("invalid-input", `EC curve ${parts.curve ?? "(none)"} not supported (P-256, P-384)`);
-    if (parts.bits.length !== curve.size || parts.bits[0] !== 0x04) throw new CaError("invalid-input", `EC point must be uncompressed (RFC 5480 2.2)`);
+    if (parts.bits.length !== curve.size || parts.bits[0] !== 0x04)
+      throw new CaError("invalid-input", `EC point must be uncompressed (RFC 5480 2.2)`);
     try {
       ECDH.convertKey(parts.bits, curve.name); // throws unless the point is on the curve
     } catch {
@@ -36,7 +37,8 @@ export function parseSubjectKey(spki: Uint8Array): SubjectKey {
     return { spki, keyType: curve.keyType };
   }
   if (parts.algorithm === OID.rsaEncryption && parts.rsa) {
-    if (Buffer.from(parts.rsa.exponent).toString("hex") !== "010001") throw new CaError("invalid-input", "RSA public exponent must be 65537");
+    if (Buffer.from(parts.rsa.exponent).toString("hex") !== "010001")
+      throw new CaError("invalid-input", "RSA public exponent must be 65537");
     const bits = modulusBits(parts.rsa.modulus);
     if (bits === 2048 || bits === 3072 || bits === 4096) return { spki, keyType: `RSA-${bits}` as KeyType };
     throw new CaError("invalid-input", `RSA modulus of ${bits} bits not supported (2048, 3072, 4096)`);

@@ -26,8 +26,7 @@ export interface RevocationState {
 
 /** The cause of a hold as stored; a hold from before causes were recorded counts as one on request. */
 const causeOf = (rec: Pick<CertRecord, "revocationReason" | "holdCause">): HoldCause | undefined =>
-  rec.revocationReason === "certificateHold" ? rec.holdCause ?? "request" : undefined;
-
+  rec.revocationReason === "certificateHold" ? (rec.holdCause ?? "request") : undefined;
 
 /**
  * Revoke, suspend (certificateHold) and resume, by the rules of RFC 5280 5.3.1 and the policy
@@ -41,15 +40,26 @@ const causeOf = (rec: Pick<CertRecord, "revocationReason" | "holdCause">): HoldC
  */
 export class RevocationRegistry {
   constructor(
-    private readonly deps: { certs: CertStore; revocations: RevocationStore; policy: RevocationPolicy; clock: Clock; random: Random },
+    private readonly deps: {
+      certs: CertStore;
+      revocations: RevocationStore;
+      policy: RevocationPolicy;
+      clock: Clock;
+      random: Random;
+    },
   ) {}
 
   private async certificate(serial: string): Promise<CertRecord> {
     const s = serial.toLowerCase().replace(/^0x/, "").replace(/:/g, "");
-    if (!/^[0-9a-f]{2,64}$/.test(s)) throw new CaError("invalid-input", `'${serial}' is not a hexadecimal serial number`);
+    if (!/^[0-9a-f]{2,64}$/.test(s))
+      throw new CaError("invalid-input", `'${serial}' is not a hexadecimal serial number`);
     const rec = await this.deps.certs.get(s);
     if (!rec) throw new CaError("not-found", `no certificate with serial ${s}`);
-    if (rec.status !== "issued") throw new CaError("conflict", `serial ${s} is ${rec.status}: nothing to change (unfinished serials are revoked already)`);
+    if (rec.status !== "issued")
+      throw new CaError(
+        "conflict",
+        `serial ${s} is ${rec.status}: nothing to change (unfinished serials are revoked already)`,
+      );
     return rec;
   }
 
@@ -61,26 +71,67 @@ export class RevocationRegistry {
   async revoke(req: RevokeRequest, apply?: ApplyRevocation): Promise<RevocationState> {
     const { policy, clock } = this.deps;
     if (!policy.reasons.includes(req.reason as never))
-      throw new CaError("policy-violation", `reason '${req.reason}' is not allowed (allowed: ${policy.reasons.join(", ")})`);
+      throw new CaError(
+        "policy-violation",
+        `reason '${req.reason}' is not allowed (allowed: ${policy.reasons.join(", ")})`,
+      );
     const rec = await this.certificate(req.serial);
     const now = clock.now();
-    if (req.invalidityDate && req.invalidityDate > now) throw new CaError("invalid-input", "invalidity date lies in the future");
+    if (req.invalidityDate && req.invalidityDate > now)
+      throw new CaError("invalid-input", "invalidity date lies in the future");
     const current = rec.revocationReason;
     if (current !== undefined && current !== "certificateHold") {
       // RFC 5280 5.3.1 / CA practice: a revoked certificate stays revoked; only an upgrade to keyCompromise.
       if (req.reason !== "keyCompromise" || current === "keyCompromise")
-        throw new CaError("conflict", `serial ${rec.serial} is already revoked (${current}); only a change to keyCompromise is allowed`);
+        throw new CaError(
+          "conflict",
+          `serial ${rec.serial} is already revoked (${current}); only a change to keyCompromise is allowed`,
+        );
     }
     const cause = causeOf(rec);
     if (req.reason === "certificateHold") {
-      if (cause === "activation") // REQ-16: the request adds to the hold; the card still awaits activation.
-        return this.change(rec, { kind: "hold", revokedAt: rec.revokedAt!, reason: "certificateHold", invalidityDate: undefined, actor: req.actor, holdCause: "activation+request" }, apply);
+      if (cause === "activation")
+        // REQ-16: the request adds to the hold; the card still awaits activation.
+        return this.change(
+          rec,
+          {
+            kind: "hold",
+            revokedAt: rec.revokedAt!,
+            reason: "certificateHold",
+            invalidityDate: undefined,
+            actor: req.actor,
+            holdCause: "activation+request",
+          },
+          apply,
+        );
       if (cause !== undefined) throw new CaError("conflict", `serial ${rec.serial} is already on hold`);
-      return this.change(rec, { kind: "hold", revokedAt: now, reason: "certificateHold", invalidityDate: undefined, actor: req.actor, holdCause: "request" }, apply);
+      return this.change(
+        rec,
+        {
+          kind: "hold",
+          revokedAt: now,
+          reason: "certificateHold",
+          invalidityDate: undefined,
+          actor: req.actor,
+          holdCause: "request",
+        },
+        apply,
+      );
     }
     // The revocation date of an upgraded entry stays the original one (RFC 5280 5.1.2.6 "the date on which the revocation occurred").
     const revokedAt = current !== undefined && current !== "certificateHold" ? rec.revokedAt! : now;
-    return this.change(rec, { kind: "revoke", revokedAt, reason: req.reason, invalidityDate: req.invalidityDate, actor: req.actor, holdCause: null }, apply);
+    return this.change(
+      rec,
+      {
+        kind: "revoke",
+        revokedAt,
+        reason: req.reason,
+        invalidityDate: req.invalidityDate,
+        actor: req.actor,
+        holdCause: null,
+      },
+      apply,
+    );
   }
 
   async suspend(serial: string, actor: string, apply?: ApplyRevocation): Promise<RevocationState> {
@@ -91,12 +142,35 @@ export class RevocationRegistry {
   async resume(serial: string, actor: string, apply?: ApplyRevocation): Promise<RevocationState> {
     const rec = await this.certificate(serial);
     const cause = causeOf(rec);
-    if (cause === undefined) throw new CaError("conflict", `serial ${rec.serial} is not on hold (${rec.revocationReason ?? "good"}); only a held certificate can be resumed`);
+    if (cause === undefined)
+      throw new CaError(
+        "conflict",
+        `serial ${rec.serial} is not on hold (${rec.revocationReason ?? "good"}); only a held certificate can be resumed`,
+      );
     if (cause === "activation")
-      throw new CaError("policy-violation", `serial ${rec.serial} is on hold until its holder activates the card; only the activation releases it (REQ-16)`, { requirement: "REQ-16" });
+      throw new CaError(
+        "policy-violation",
+        `serial ${rec.serial} is on hold until its holder activates the card; only the activation releases it (REQ-16)`,
+        { requirement: "REQ-16" },
+      );
     if (cause === "activation+request")
-      return this.change(rec, { kind: "hold", revokedAt: rec.revokedAt!, reason: "certificateHold", invalidityDate: undefined, actor, holdCause: "activation" }, apply);
-    return this.change(rec, { kind: "resume", revokedAt: undefined, reason: undefined, invalidityDate: undefined, actor, holdCause: null }, apply);
+      return this.change(
+        rec,
+        {
+          kind: "hold",
+          revokedAt: rec.revokedAt!,
+          reason: "certificateHold",
+          invalidityDate: undefined,
+          actor,
+          holdCause: "activation",
+        },
+        apply,
+      );
+    return this.change(
+      rec,
+      { kind: "resume", revokedAt: undefined, reason: undefined, invalidityDate: undefined, actor, holdCause: null },
+      apply,
+    );
   }
 
   /** REQ-16: the holder's activation releases the hold placed at issuance (and nothing else does). */
@@ -104,10 +178,17 @@ export class RevocationRegistry {
     const rec = await this.certificate(serial);
     const cause = causeOf(rec);
     if (cause !== "activation")
-      throw new CaError("conflict", cause === "activation+request"
-        ? `serial ${rec.serial} is also suspended on request; an officer lifts that first`
-        : `serial ${rec.serial} is not awaiting activation (${rec.revocationReason ?? "good"})`);
-    return this.change(rec, { kind: "resume", revokedAt: undefined, reason: undefined, invalidityDate: undefined, actor, holdCause: null }, apply);
+      throw new CaError(
+        "conflict",
+        cause === "activation+request"
+          ? `serial ${rec.serial} is also suspended on request; an officer lifts that first`
+          : `serial ${rec.serial} is not awaiting activation (${rec.revocationReason ?? "good"})`,
+      );
+    return this.change(
+      rec,
+      { kind: "resume", revokedAt: undefined, reason: undefined, invalidityDate: undefined, actor, holdCause: null },
+      apply,
+    );
   }
 
   /**
@@ -118,26 +199,66 @@ export class RevocationRegistry {
     const { clock, random } = this.deps;
     const at = clock.now();
     return {
-      change: { serial, issuerId, kind: "hold", revokedAt: at, reason: "certificateHold", invalidityDate: undefined, at, actor, expectedReason: undefined, holdCause: "activation", expectedHoldCause: null },
+      change: {
+        serial,
+        issuerId,
+        kind: "hold",
+        revokedAt: at,
+        reason: "certificateHold",
+        invalidityDate: undefined,
+        at,
+        actor,
+        expectedReason: undefined,
+        holdCause: "activation",
+        expectedHoldCause: null,
+      },
       audit: {
-        id: newId(random), at, actor, action: "cert.hold", objectType: "certificate", objectId: serial, outcome: "success",
-        details: { issuer: issuerId, reason: "certificateHold", cause: "activation", previous: "issued", why: "on hold until the holder activates the card (REQ-16)" },
+        id: newId(random),
+        at,
+        actor,
+        action: "cert.hold",
+        objectType: "certificate",
+        objectId: serial,
+        outcome: "success",
+        details: {
+          issuer: issuerId,
+          reason: "certificateHold",
+          cause: "activation",
+          previous: "issued",
+          why: "on hold until the holder activates the card (REQ-16)",
+        },
       },
     };
   }
 
-  private async change(rec: CertRecord, c: Pick<RevocationChange, "kind" | "revokedAt" | "reason" | "invalidityDate" | "actor" | "holdCause">, apply?: ApplyRevocation): Promise<RevocationState> {
+  private async change(
+    rec: CertRecord,
+    c: Pick<RevocationChange, "kind" | "revokedAt" | "reason" | "invalidityDate" | "actor" | "holdCause">,
+    apply?: ApplyRevocation,
+  ): Promise<RevocationState> {
     const { clock, random, revocations } = this.deps;
     const at = clock.now();
     const expectedReason = rec.revocationReason;
-    const expectedHoldCause = rec.revocationReason === "certificateHold" ? rec.holdCause ?? null : null;
-    const ok = await (apply ?? ((ch, a) => revocations.apply(ch, a)))({ ...c, serial: rec.serial, issuerId: rec.issuerId, at, expectedReason, expectedHoldCause }, {
-      id: newId(random), at, actor: c.actor, action: `cert.${c.kind}`, objectType: "certificate", objectId: rec.serial, outcome: "success",
-      details: {
-        issuer: rec.issuerId, reason: c.reason, invalidityDate: c.invalidityDate?.toISOString(), previous: expectedReason ?? "good",
-        ...(c.holdCause || expectedHoldCause ? { cause: c.holdCause ?? null, previousCause: expectedHoldCause } : {}),
+    const expectedHoldCause = rec.revocationReason === "certificateHold" ? (rec.holdCause ?? null) : null;
+    const ok = await (apply ?? ((ch, a) => revocations.apply(ch, a)))(
+      { ...c, serial: rec.serial, issuerId: rec.issuerId, at, expectedReason, expectedHoldCause },
+      {
+        id: newId(random),
+        at,
+        actor: c.actor,
+        action: `cert.${c.kind}`,
+        objectType: "certificate",
+        objectId: rec.serial,
+        outcome: "success",
+        details: {
+          issuer: rec.issuerId,
+          reason: c.reason,
+          invalidityDate: c.invalidityDate?.toISOString(),
+          previous: expectedReason ?? "good",
+          ...(c.holdCause || expectedHoldCause ? { cause: c.holdCause ?? null, previousCause: expectedHoldCause } : {}),
+        },
       },
-    });
+    );
     if (!ok) throw new CaError("conflict", `serial ${rec.serial} changed while this request ran; read it again`);
     return stateOf({ ...rec, revokedAt: c.revokedAt, revocationReason: c.reason, holdCause: c.holdCause ?? undefined });
   }
@@ -145,6 +266,13 @@ export class RevocationRegistry {
 
 function stateOf(rec: Pick<CertRecord, "serial" | "revokedAt" | "revocationReason" | "holdCause">): RevocationState {
   if (rec.revocationReason === undefined) return { serial: rec.serial, status: "good" };
-  if (rec.revocationReason !== "certificateHold") return { serial: rec.serial, status: "revoked", revokedAt: rec.revokedAt!, reason: rec.revocationReason };
-  return { serial: rec.serial, status: "on-hold", revokedAt: rec.revokedAt!, reason: rec.revocationReason, holdCause: causeOf(rec)! };
+  if (rec.revocationReason !== "certificateHold")
+    return { serial: rec.serial, status: "revoked", revokedAt: rec.revokedAt!, reason: rec.revocationReason };
+  return {
+    serial: rec.serial,
+    status: "on-hold",
+    revokedAt: rec.revokedAt!,
+    reason: rec.revocationReason,
+    holdCause: causeOf(rec)!,
+  };
 }

@@ -44,14 +44,29 @@ export class SigningDesk {
       throw new CaError("invalid-input", `not a TBSCertificate: ${(e as Error).message}`, { rule: "RFC 5280 4.1" });
     }
     const r = await this.deps.reservations.reservation(serial);
-    const refuse = (why: string) => new CaError("forbidden", `serial ${serial}: ${why}; the signer signs only a TBS recorded before signing (design: record serial + TBS before signing)`, { serial, rule: "reserved TBS" });
+    const refuse = (why: string) =>
+      new CaError(
+        "forbidden",
+        `serial ${serial}: ${why}; the signer signs only a TBS recorded before signing (design: record serial + TBS before signing)`,
+        { serial, rule: "reserved TBS" },
+      );
     if (!r) throw refuse("not reserved");
     if (r.status !== "reserved") throw refuse(`is ${r.status}, not reserved`);
     if (r.issuerId !== issuer.id) throw refuse(`reserved for CA '${r.issuerId}', not '${issuer.id}'`);
     if (toHex(r.tbs) !== toHex(tbsDer)) throw refuse("the TBS differs from the one recorded");
     const profile = this.deps.profiles.get(r.profileId);
-    if (!profile || profile.version !== r.profileVersion) throw new CaError("policy-violation", `serial ${serial}: profile ${r.profileId}@${r.profileVersion} is not loaded in the signer`, { serial });
-    if (profile.kind === "ca") throw new CaError("forbidden", `profile '${profile.id}' issues CA certificates: only a ceremony does that, never a remote caller`, { profileId: profile.id });
+    if (!profile || profile.version !== r.profileVersion)
+      throw new CaError(
+        "policy-violation",
+        `serial ${serial}: profile ${r.profileId}@${r.profileVersion} is not loaded in the signer`,
+        { serial },
+      );
+    if (profile.kind === "ca")
+      throw new CaError(
+        "forbidden",
+        `profile '${profile.id}' issues CA certificates: only a ceremony does that, never a remote caller`,
+        { profileId: profile.id },
+      );
     assertLintsPass(runLints(this.lints, { tbsDer, profile, issuer, selfSigned: false }));
     return issuer.signer.sign(tbsDer);
   }

@@ -62,7 +62,10 @@ export function keyTypeOf(v: SpkiView): KeyType | undefined {
     if (v.curve === OID.secp384r1 && v.bits.length === 97 && v.bits[0] === 4) return "P-384";
     return undefined;
   }
-  if (v.rsa) return ({ 2048: "RSA-2048", 3072: "RSA-3072", 4096: "RSA-4096" } as Record<number, KeyType>)[modulusBits(v.rsa.modulus)];
+  if (v.rsa)
+    return ({ 2048: "RSA-2048", 3072: "RSA-3072", 4096: "RSA-4096" } as Record<number, KeyType>)[
+      modulusBits(v.rsa.modulus)
+    ];
   return undefined;
 }
 

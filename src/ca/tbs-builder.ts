@@ -1,8 +1,18 @@
 import { AsnConvert } from "@peculiar/asn1-schema";
 import {
-  AccessDescription, AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints, CertificatePolicies,
-  CRLDistributionPoints, DistributionPoint, DistributionPointName, ExtendedKeyUsage, GeneralName, KeyIdentifier,
-  KeyUsage, PolicyInformation,
+  AccessDescription,
+  AuthorityInfoAccessSyntax,
+  AuthorityKeyIdentifier,
+  BasicConstraints,
+  CertificatePolicies,
+  CRLDistributionPoints,
+  DistributionPoint,
+  DistributionPointName,
+  ExtendedKeyUsage,
+  GeneralName,
+  KeyIdentifier,
+  KeyUsage,
+  PolicyInformation,
 } from "@peculiar/asn1-x509";
 import { EKU_BY_NAME, KEY_USAGE_BITS, OID } from "../asn1/oids.js";
 import { concat, derTlv, fromHex, toArrayBuffer } from "../asn1/der.js";
@@ -44,7 +54,10 @@ const utf8 = new TextEncoder();
 
 /** Extension ::= SEQUENCE { extnID, critical DEFAULT FALSE, extnValue OCTET STRING } (RFC 5280 4.1). */
 function extensionDer(oid: string, critical: boolean, valueDer: Uint8Array): Uint8Array {
-  return derTlv(0x30, concat(encodeOid(oid), critical ? Uint8Array.of(0x01, 0x01, 0xff) : new Uint8Array(0), derTlv(0x04, valueDer)));
+  return derTlv(
+    0x30,
+    concat(encodeOid(oid), critical ? Uint8Array.of(0x01, 0x01, 0xff) : new Uint8Array(0), derTlv(0x04, valueDer)),
+  );
 }
 
 const ser = (v: unknown) => new Uint8Array(AsnConvert.serialize(v));
@@ -67,7 +80,12 @@ function constantExtensions(profile: CertificateProfile, issuer: Authority, self
   const before: Uint8Array[] = [];
   // RFC 5280 4.2.1.9: critical in CA certificates; we mark it critical in all.
   const bc = profile.basicConstraints.ca
-    ? new BasicConstraints({ cA: true, ...(profile.basicConstraints.pathLen !== undefined ? { pathLenConstraint: profile.basicConstraints.pathLen } : {}) })
+    ? new BasicConstraints({
+        cA: true,
+        ...(profile.basicConstraints.pathLen !== undefined
+          ? { pathLenConstraint: profile.basicConstraints.pathLen }
+          : {}),
+      })
     : new BasicConstraints({});
   before.push(extensionDer(OID.extBasicConstraints, true, ser(bc)));
   // RFC 5280 4.2.1.3: SHOULD be critical.
@@ -75,20 +93,59 @@ function constantExtensions(profile: CertificateProfile, issuer: Authority, self
   for (const u of profile.keyUsage) kuBits |= 1 << KEY_USAGE_BITS[u]!;
   before.push(extensionDer(OID.extKeyUsage, true, ser(new KeyUsage(kuBits))));
   if (profile.extendedKeyUsage.length > 0)
-    before.push(extensionDer(OID.extExtKeyUsage, false, ser(new ExtendedKeyUsage(profile.extendedKeyUsage.map((n) => EKU_BY_NAME[n]!)))));
+    before.push(
+      extensionDer(
+        OID.extExtKeyUsage,
+        false,
+        ser(new ExtendedKeyUsage(profile.extendedKeyUsage.map((n) => EKU_BY_NAME[n]!))),
+      ),
+    );
   const after: Uint8Array[] = [];
   if (profile.certificatePolicies.length > 0)
-    after.push(extensionDer(OID.extCertificatePolicies, false, ser(new CertificatePolicies(profile.certificatePolicies.map((p) => new PolicyInformation({ policyIdentifier: p }))))));
+    after.push(
+      extensionDer(
+        OID.extCertificatePolicies,
+        false,
+        ser(
+          new CertificatePolicies(
+            profile.certificatePolicies.map((p) => new PolicyInformation({ policyIdentifier: p })),
+          ),
+        ),
+      ),
+    );
   const aia: AccessDescription[] = [];
   if (profile.authorityInfoAccess.ocsp && issuer.urls.ocsp)
-    aia.push(new AccessDescription({ accessMethod: OID.adOcsp, accessLocation: new GeneralName({ uniformResourceIdentifier: issuer.urls.ocsp }) }));
+    aia.push(
+      new AccessDescription({
+        accessMethod: OID.adOcsp,
+        accessLocation: new GeneralName({ uniformResourceIdentifier: issuer.urls.ocsp }),
+      }),
+    );
   if (profile.authorityInfoAccess.caIssuers && issuer.urls.caIssuers)
-    aia.push(new AccessDescription({ accessMethod: OID.adCaIssuers, accessLocation: new GeneralName({ uniformResourceIdentifier: issuer.urls.caIssuers }) }));
-  if (aia.length > 0) after.push(extensionDer(OID.extAuthorityInfoAccess, false, ser(new AuthorityInfoAccessSyntax(aia))));
+    aia.push(
+      new AccessDescription({
+        accessMethod: OID.adCaIssuers,
+        accessLocation: new GeneralName({ uniformResourceIdentifier: issuer.urls.caIssuers }),
+      }),
+    );
+  if (aia.length > 0)
+    after.push(extensionDer(OID.extAuthorityInfoAccess, false, ser(new AuthorityInfoAccessSyntax(aia))));
   if (profile.crlDistributionPoint && issuer.urls.crl)
-    after.push(extensionDer(OID.extCrlDistributionPoints, false, ser(new CRLDistributionPoints([
-      new DistributionPoint({ distributionPoint: new DistributionPointName({ fullName: [new GeneralName({ uniformResourceIdentifier: issuer.urls.crl })] }) }),
-    ]))));
+    after.push(
+      extensionDer(
+        OID.extCrlDistributionPoints,
+        false,
+        ser(
+          new CRLDistributionPoints([
+            new DistributionPoint({
+              distributionPoint: new DistributionPointName({
+                fullName: [new GeneralName({ uniformResourceIdentifier: issuer.urls.crl })],
+              }),
+            }),
+          ]),
+        ),
+      ),
+    );
   // RFC 6960 4.2.2.2.1: id-pkix-ocsp-nocheck, value NULL.
   if (profile.ocspNoCheck) after.push(extensionDer(OID.ocspNoCheck, false, Uint8Array.of(0x05, 0x00)));
   const c: ConstantExtensions = {
@@ -102,14 +159,19 @@ function constantExtensions(profile: CertificateProfile, issuer: Authority, self
 
 // RFC 5280 4.2.1.1: AKI in all but self-signed roots, where it MAY appear (we include it, = SKI).
 function akiExtension(ski: Uint8Array): Uint8Array {
-  return extensionDer(OID.extAuthorityKeyIdentifier, false, ser(new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(toArrayBuffer(ski)) })));
+  return extensionDer(
+    OID.extAuthorityKeyIdentifier,
+    false,
+    ser(new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(toArrayBuffer(ski)) })),
+  );
 }
 
 /** GeneralNames with rfc822Name [1] and UPN otherName [0] (RFC 5280 4.2.1.6). */
 function sanValue(san: SubjectAltNames): Uint8Array | undefined {
   const names: Uint8Array[] = [];
   for (const e of san.email ?? []) names.push(derTlv(0x81, utf8.encode(e)));
-  for (const u of san.upn ?? []) names.push(derTlv(0xa0, concat(encodeOid(OID.upn), derTlv(0xa0, derTlv(0x0c, utf8.encode(u))))));
+  for (const u of san.upn ?? [])
+    names.push(derTlv(0xa0, concat(encodeOid(OID.upn), derTlv(0xa0, derTlv(0x0c, utf8.encode(u))))));
   return names.length > 0 ? derTlv(0x30, concat(...names)) : undefined;
 }
 
@@ -128,7 +190,8 @@ export function buildTbs(input: TbsInput): BuiltTbs {
   const days = Math.min(input.validityDays ?? profile.validity.days, profile.validity.days);
   let notAfter = new Date(notBefore.getTime() + days * 86_400_000 - 1000);
   // CPS 6.3.2: a certificate never outlives its issuer; clamp to the issuer's end.
-  if (!selfSigned && notAfter > issuer.notAfter) notAfter = new Date(Math.floor(issuer.notAfter.getTime() / 1000) * 1000);
+  if (!selfSigned && notAfter > issuer.notAfter)
+    notAfter = new Date(Math.floor(issuer.notAfter.getTime() / 1000) * 1000);
 
   const subjectDer = encodeName(input.subject);
   const ski = keyIdentifier(input.spki);
@@ -142,15 +205,18 @@ export function buildTbs(input: TbsInput): BuiltTbs {
     san ? extensionDer(OID.extSubjectAltName, Object.keys(input.subject).length === 0, san) : new Uint8Array(0),
     c.afterSan,
   );
-  const der = derTlv(0x30, concat(
-    VERSION_3,
-    derTlv(0x02, fromHex(input.serial)),
-    issuer.signer.algorithmDer,
-    selfSigned ? subjectDer : issuer.nameDer,
-    derTlv(0x30, concat(encodeTime(notBefore), encodeTime(notAfter))),
-    subjectDer,
-    input.spki,
-    derTlv(0xa3, derTlv(0x30, exts)),
-  ));
+  const der = derTlv(
+    0x30,
+    concat(
+      VERSION_3,
+      derTlv(0x02, fromHex(input.serial)),
+      issuer.signer.algorithmDer,
+      selfSigned ? subjectDer : issuer.nameDer,
+      derTlv(0x30, concat(encodeTime(notBefore), encodeTime(notAfter))),
+      subjectDer,
+      input.spki,
+      derTlv(0xa3, derTlv(0x30, exts)),
+    ),
+  );
   return { der, subjectDer, notBefore, notAfter };
 }

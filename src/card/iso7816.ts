@@ -30,19 +30,27 @@ const SHORT_MAX = 255;
 export class Iso7816 {
   roundTrips = 0;
 
-  constructor(private readonly channel: CardChannel, readonly extendedLength: boolean) {}
+  constructor(
+    private readonly channel: CardChannel,
+    readonly extendedLength: boolean,
+  ) {}
 
   private async exchange(apdu: Uint8Array): Promise<ResponseApdu> {
     this.roundTrips++;
     const r = await this.channel.transmit(apdu);
-    if (r.length < 2) throw new CaError("unavailable", `the card in ${this.channel.reader} answered ${r.length} bytes (no status word)`);
+    if (r.length < 2)
+      throw new CaError(
+        "unavailable",
+        `the card in ${this.channel.reader} answered ${r.length} bytes (no status word)`,
+      );
     return { data: r.subarray(0, r.length - 2), sw: (r[r.length - 2]! << 8) | r[r.length - 1]! };
   }
 
   async send(c: Command): Promise<ResponseApdu> {
     const data = c.data ?? new Uint8Array(0);
     const le = c.le ?? true;
-    if (this.extendedLength && data.length > SHORT_MAX) return this.complete(c, await this.exchange(encodeExtended(c.cla, c.ins, c.p1, c.p2, data, le)));
+    if (this.extendedLength && data.length > SHORT_MAX)
+      return this.complete(c, await this.exchange(encodeExtended(c.cla, c.ins, c.p1, c.p2, data, le)));
     let off = 0;
     let r: ResponseApdu;
     let apdu: Uint8Array;
@@ -75,7 +83,14 @@ export class Iso7816 {
 }
 
 /** Case 1-4 short APDU (7816-4 5.1): Lc 1 byte, Le 1 byte (00 = 256). */
-export function encodeShort(cla: number, ins: number, p1: number, p2: number, data: Uint8Array, le?: number): Uint8Array {
+export function encodeShort(
+  cla: number,
+  ins: number,
+  p1: number,
+  p2: number,
+  data: Uint8Array,
+  le?: number,
+): Uint8Array {
   if (data.length > SHORT_MAX) throw new CaError("internal", `short APDU data of ${data.length} bytes`);
   const out = [cla, ins, p1, p2];
   if (data.length) out.push(data.length, ...data);
@@ -84,7 +99,14 @@ export function encodeShort(cla: number, ins: number, p1: number, p2: number, da
 }
 
 /** Extended-length APDU (7816-4 5.1): 00 Lc(2) data Le(2). */
-export function encodeExtended(cla: number, ins: number, p1: number, p2: number, data: Uint8Array, le: boolean): Uint8Array {
+export function encodeExtended(
+  cla: number,
+  ins: number,
+  p1: number,
+  p2: number,
+  data: Uint8Array,
+  le: boolean,
+): Uint8Array {
   const out = [cla, ins, p1, p2, 0x00];
   if (data.length) out.push(data.length >> 8, data.length & 0xff, ...data);
   if (le) out.push(0x00, 0x00);
@@ -98,7 +120,7 @@ export function encodeExtended(cla: number, ins: number, p1: number, p2: number,
 export function extendedLengthFromAtr(atr: Uint8Array): boolean {
   const hist = historicalBytes(atr);
   if (!hist || hist[0] !== 0x80) return false; // category indicator 80: compact-TLV objects follow
-  for (let i = 1; i < hist.length; ) {
+  for (let i = 1; i < hist.length;) {
     const tag = hist[i]! >> 4;
     const len = hist[i]! & 0x0f;
     if (tag === 0x7 && len >= 3) return (hist[i + 3]! & 0x40) !== 0;
@@ -114,7 +136,10 @@ export function historicalBytes(atr: Uint8Array): Uint8Array | undefined {
   let i = 1;
   let y = atr[1]! >> 4;
   while (true) {
-    const ta = (y & 1) !== 0, tb = (y & 2) !== 0, tc = (y & 4) !== 0, td = (y & 8) !== 0;
+    const ta = (y & 1) !== 0,
+      tb = (y & 2) !== 0,
+      tc = (y & 4) !== 0,
+      td = (y & 8) !== 0;
     i += (ta ? 1 : 0) + (tb ? 1 : 0) + (tc ? 1 : 0);
     if (!td) break;
     i += 1;

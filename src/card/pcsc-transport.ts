@@ -49,7 +49,12 @@ export class PcscTransport {
       this.pcsc = pcsclite();
     } catch (e) {
       // SCardEstablishContext fails when no PC/SC daemon runs: say so (503), the cause goes to the log.
-      throw new CaError("unavailable", `PC/SC is not available (is pcscd running?): ${(e as Error).message}`, undefined, { cause: e, code: "card.reader-service-down" });
+      throw new CaError(
+        "unavailable",
+        `PC/SC is not available (is pcscd running?): ${(e as Error).message}`,
+        undefined,
+        { cause: e, code: "card.reader-service-down" },
+      );
     }
     this.pcsc.on("error", (e: unknown) => {
       this.error = e;
@@ -75,7 +80,9 @@ export class PcscTransport {
       this.changed();
     });
     // pcsc-lite reports the readers it has right after start; give it a moment to do so.
-    this.enumerated = this.waitFor(() => this.readers.size > 0 || this.error !== undefined, 1500).catch(() => undefined).then(() => new Promise((r) => setTimeout(r, 50)));
+    this.enumerated = this.waitFor(() => this.readers.size > 0 || this.error !== undefined, 1500)
+      .catch(() => undefined)
+      .then(() => new Promise((r) => setTimeout(r, 50)));
   }
 
   private changed(): void {
@@ -97,19 +104,33 @@ export class PcscTransport {
       };
       const timer = setTimeout(() => {
         this.listeners.delete(done);
-        reject(new CaError("unavailable", `timed out after ${timeoutMs} ms waiting for ${what}`, undefined, { code: "card.no-card" }));
+        reject(
+          new CaError("unavailable", `timed out after ${timeoutMs} ms waiting for ${what}`, undefined, {
+            code: "card.no-card",
+          }),
+        );
       }, timeoutMs);
       this.listeners.add(done);
     });
   }
 
   private failIfBroken(): void {
-    if (this.error !== undefined) throw new CaError("unavailable", `PC/SC is not available (is pcscd running?): ${String((this.error as Error)?.message ?? this.error)}`, undefined, { code: "card.reader-service-down" });
+    if (this.error !== undefined)
+      throw new CaError(
+        "unavailable",
+        `PC/SC is not available (is pcscd running?): ${String((this.error as Error)?.message ?? this.error)}`,
+        undefined,
+        { code: "card.reader-service-down" },
+      );
     if (this.closed) throw new CaError("internal", "the PC/SC transport is closed");
   }
 
   private snapshot(): ReaderInfo[] {
-    return [...this.readers.values()].map((e) => ({ name: e.reader.name, cardPresent: this.present(e), ...(e.atr ? { atr: e.atr } : {}) }));
+    return [...this.readers.values()].map((e) => ({
+      name: e.reader.name,
+      cardPresent: this.present(e),
+      ...(e.atr ? { atr: e.atr } : {}),
+    }));
   }
 
   async list(): Promise<ReaderInfo[]> {
@@ -143,13 +164,33 @@ export class PcscTransport {
       return withCard.length === 1 ? withCard[0] : undefined;
     };
     if (!readerName && [...this.readers.values()].filter((e) => this.present(e)).length > 1)
-      throw new CaError("invalid-input", `several readers hold a card (${[...this.readers.keys()].join(", ")}); name one`, undefined, { code: "card.several-readers" });
-    await this.waitFor(() => this.error !== undefined || (pick() !== undefined && this.present(pick()!)), timeoutMs, readerName ? `a card in '${readerName}'` : "a card in a reader");
+      throw new CaError(
+        "invalid-input",
+        `several readers hold a card (${[...this.readers.keys()].join(", ")}); name one`,
+        undefined,
+        { code: "card.several-readers" },
+      );
+    await this.waitFor(
+      () => this.error !== undefined || (pick() !== undefined && this.present(pick()!)),
+      timeoutMs,
+      readerName ? `a card in '${readerName}'` : "a card in a reader",
+    );
     this.failIfBroken();
     const entry = pick()!;
     const reader = entry.reader;
     const protocol = await new Promise<number>((resolve, reject) =>
-      reader.connect({ share_mode: reader.SCARD_SHARE_SHARED }, (err, p) => (err ? reject(new CaError("unavailable", `cannot connect to the card in '${reader.name}': ${(err as Error).message ?? err}`, undefined, { code: "card.connect-failed" })) : resolve(p))),
+      reader.connect({ share_mode: reader.SCARD_SHARE_SHARED }, (err, p) =>
+        err
+          ? reject(
+              new CaError(
+                "unavailable",
+                `cannot connect to the card in '${reader.name}': ${(err as Error).message ?? err}`,
+                undefined,
+                { code: "card.connect-failed" },
+              ),
+            )
+          : resolve(p),
+      ),
     );
     let open = true;
     const channel: CardChannel = {
@@ -158,11 +199,32 @@ export class PcscTransport {
       transmit: (apdu, ms = 30_000) =>
         new Promise<Uint8Array>((resolve, reject) => {
           if (!open) return reject(new CaError("internal", "the card channel is closed"));
-          if (!this.present(entry)) return reject(new CaError("unavailable", `the card was removed from '${reader.name}'`, undefined, { code: "card.removed" }));
-          const timer = setTimeout(() => reject(new CaError("unavailable", `the card in '${reader.name}' did not answer within ${ms} ms`, undefined, { code: "card.no-answer" })), ms);
+          if (!this.present(entry))
+            return reject(
+              new CaError("unavailable", `the card was removed from '${reader.name}'`, undefined, {
+                code: "card.removed",
+              }),
+            );
+          const timer = setTimeout(
+            () =>
+              reject(
+                new CaError("unavailable", `the card in '${reader.name}' did not answer within ${ms} ms`, undefined, {
+                  code: "card.no-answer",
+                }),
+              ),
+            ms,
+          );
           reader.transmit(Buffer.from(apdu), RESPONSE_MAX, protocol, (err, r) => {
             clearTimeout(timer);
-            if (err) reject(new CaError("unavailable", `the card in '${reader.name}' is gone or did not answer: ${(err as Error).message ?? err}`, undefined, { code: "card.no-answer" }));
+            if (err)
+              reject(
+                new CaError(
+                  "unavailable",
+                  `the card in '${reader.name}' is gone or did not answer: ${(err as Error).message ?? err}`,
+                  undefined,
+                  { code: "card.no-answer" },
+                ),
+              );
             else resolve(new Uint8Array(r));
           });
         }),

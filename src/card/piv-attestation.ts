@@ -21,7 +21,13 @@ export const PIV_ATTESTATION_OID = {
 
 export type PivPinPolicy = "never" | "once" | "always" | "match-once" | "match-always";
 export type PivTouchPolicy = "never" | "always" | "cached";
-const PIN_POLICY: Record<number, PivPinPolicy> = { 1: "never", 2: "once", 3: "always", 4: "match-once", 5: "match-always" };
+const PIN_POLICY: Record<number, PivPinPolicy> = {
+  1: "never",
+  2: "once",
+  3: "always",
+  4: "match-once",
+  5: "match-always",
+};
 const TOUCH_POLICY: Record<number, PivTouchPolicy> = { 1: "never", 2: "always", 3: "cached" };
 
 export interface PivAttestationInput {
@@ -93,7 +99,8 @@ function parse(der: Uint8Array, what: string): X509Certificate {
 }
 
 function validAt(x: X509Certificate, now: Date, what: string): void {
-  if (now < new Date(x.validFrom) || now > new Date(x.validTo)) throw refuse(`the ${what} is not valid now (${x.validFrom} to ${x.validTo})`);
+  if (now < new Date(x.validFrom) || now > new Date(x.validTo))
+    throw refuse(`the ${what} is not valid now (${x.validFrom} to ${x.validTo})`);
 }
 
 /** A DER INTEGER (the whole TLV) as a non-negative decimal string. */
@@ -119,7 +126,11 @@ class IntegerValue {
  * certificate by the f9 key, all valid at `now`; returns what it attests. Any failure is a
  * `policy-violation` naming what did not hold.
  */
-export function verifyPivAttestation(input: PivAttestationInput, anchors: readonly Uint8Array[], now: Date): VerifiedPivAttestation {
+export function verifyPivAttestation(
+  input: PivAttestationInput,
+  anchors: readonly Uint8Array[],
+  now: Date,
+): VerifiedPivAttestation {
   const att = parse(input.certificate, "attestation certificate");
   const f9 = parse(input.intermediate, "attestation intermediate (f9) certificate");
   if (anchors.length === 0) throw refuse("no attestation roots are installed for this workflow");
@@ -131,8 +142,12 @@ export function verifyPivAttestation(input: PivAttestationInput, anchors: readon
       break;
     }
   }
-  if (!anchor) throw refuse(`the card's attestation certificate (${oneLine(f9.subject)}, issued by ${oneLine(f9.issuer)}) does not chain to a configured card-maker root`);
-  if (!att.checkIssued(f9) || !att.verify(f9.publicKey)) throw refuse("the attestation certificate is not signed by the card's attestation key (f9)");
+  if (!anchor)
+    throw refuse(
+      `the card's attestation certificate (${oneLine(f9.subject)}, issued by ${oneLine(f9.issuer)}) does not chain to a configured card-maker root`,
+    );
+  if (!att.checkIssued(f9) || !att.verify(f9.publicKey))
+    throw refuse("the attestation certificate is not signed by the card's attestation key (f9)");
   validAt(anchor, now, "card-maker root");
   validAt(f9, now, "card's attestation certificate");
   validAt(att, now, "attestation certificate");
@@ -143,17 +158,25 @@ export function verifyPivAttestation(input: PivAttestationInput, anchors: readon
   const serialExt = ext.get(PIV_ATTESTATION_OID.serial);
   if (!serialExt) throw refuse("the attestation names no card serial (1.3.6.1.4.1.41482.3.7)");
   const policy = ext.get(PIV_ATTESTATION_OID.policy);
-  if (!policy || policy.length !== 2) throw refuse("the attestation has no PIN and touch policy (1.3.6.1.4.1.41482.3.8)");
-  const pinPolicy = PIN_POLICY[policy[0]!], touchPolicy = TOUCH_POLICY[policy[1]!];
-  if (!pinPolicy || !touchPolicy) throw refuse(`unknown PIN/touch policy octets ${Buffer.from(policy).toString("hex")}`);
+  if (!policy || policy.length !== 2)
+    throw refuse("the attestation has no PIN and touch policy (1.3.6.1.4.1.41482.3.8)");
+  const pinPolicy = PIN_POLICY[policy[0]!],
+    touchPolicy = TOUCH_POLICY[policy[1]!];
+  if (!pinPolicy || !touchPolicy)
+    throw refuse(`unknown PIN/touch policy octets ${Buffer.from(policy).toString("hex")}`);
   const fw = ext.get(PIV_ATTESTATION_OID.firmware);
   const ff = ext.get(PIV_ATTESTATION_OID.formFactor);
   return {
-    slot, cardSerial: integerValue(serialExt), pinPolicy, touchPolicy,
+    slot,
+    cardSerial: integerValue(serialExt),
+    pinPolicy,
+    touchPolicy,
     ...(fw && fw.length === 3 ? { firmware: Array.from(fw).join(".") } : {}),
     ...(ff && ff.length === 1 ? { formFactor: ff[0]! } : {}),
     spki: fields.spki,
-    certificateSha256: sha256(input.certificate), intermediateSha256: sha256(input.intermediate), intermediateSubject: oneLine(f9.subject),
+    certificateSha256: sha256(input.certificate),
+    intermediateSha256: sha256(input.intermediate),
+    intermediateSubject: oneLine(f9.subject),
     anchor: { subject: oneLine(anchor.subject), sha256: sha256(new Uint8Array(anchor.raw)) },
   };
 }

@@ -18,28 +18,51 @@ export function statusError(sw: number, what: string): CaError {
   const details = { sw: hex4(sw) };
   if ((sw & 0xfff0) === 0x63c0) {
     const triesLeft = sw & 0x0f;
-    return new CaError("unauthorized", `${what}: wrong PIN or PUK, ${triesLeft} ${triesLeft === 1 ? "try" : "tries"} left`, { ...details, triesLeft }, { code: "card.wrong-pin", params: { triesLeft } });
+    return new CaError(
+      "unauthorized",
+      `${what}: wrong PIN or PUK, ${triesLeft} ${triesLeft === 1 ? "try" : "tries"} left`,
+      { ...details, triesLeft },
+      { code: "card.wrong-pin", params: { triesLeft } },
+    );
   }
   switch (sw) {
     case 0x6983:
-      return new CaError("forbidden", `${what}: blocked (no tries left); unblock with the PUK`, { ...details, triesLeft: 0 }, { code: "card.pin-blocked" });
+      return new CaError(
+        "forbidden",
+        `${what}: blocked (no tries left); unblock with the PUK`,
+        { ...details, triesLeft: 0 },
+        { code: "card.pin-blocked" },
+      );
     case 0x6982:
-      return new CaError("unauthorized", `${what}: security status not satisfied (PIN or management key needed)`, details, { code: "card.security-status" });
+      return new CaError(
+        "unauthorized",
+        `${what}: security status not satisfied (PIN or management key needed)`,
+        details,
+        { code: "card.security-status" },
+      );
     case 0x6985:
       return new CaError("conflict", `${what}: conditions of use not satisfied`, details, { code: "card.refused" });
     case 0x6a80:
       return new CaError("invalid-input", `${what}: the card refused the data`, details, { code: "card.refused" });
     case 0x6a81:
     case 0x6d00:
-      return new CaError("invalid-input", `${what}: not supported by this card`, details, { code: "card.not-supported" });
+      return new CaError("invalid-input", `${what}: not supported by this card`, details, {
+        code: "card.not-supported",
+      });
     case 0x6a82:
-      return new CaError("not-found", `${what}: no such object or application on the card`, details, { code: "card.not-a-piv-card" });
+      return new CaError("not-found", `${what}: no such object or application on the card`, details, {
+        code: "card.not-a-piv-card",
+      });
     case 0x6a84:
       return new CaError("conflict", `${what}: not enough memory on the card`, details, { code: "card.full" });
     case 0x6a86:
-      return new CaError("invalid-input", `${what}: wrong parameters P1-P2 (algorithm or slot)`, details, { code: "card.not-supported" });
+      return new CaError("invalid-input", `${what}: wrong parameters P1-P2 (algorithm or slot)`, details, {
+        code: "card.not-supported",
+      });
     case 0x6a88:
-      return new CaError("not-found", `${what}: referenced data (key slot) not found`, details, { code: "card.not-supported" });
+      return new CaError("not-found", `${what}: referenced data (key slot) not found`, details, {
+        code: "card.not-supported",
+      });
     case 0x6700:
       return new CaError("invalid-input", `${what}: wrong length`, details, { code: "card.refused" });
     case 0x6e00:

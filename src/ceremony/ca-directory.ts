@@ -74,7 +74,8 @@ export class CaDirectory {
   /** Writes a new file under the store; refuses to overwrite (append-only). Returns its path relative to the store. */
   writeNew(rel: string, data: string | Uint8Array): string {
     const path = join(this.root, rel);
-    if (relative(this.root, path).startsWith("..")) throw new CaError("invalid-input", `path ${rel} leaves the CA store`);
+    if (relative(this.root, path).startsWith(".."))
+      throw new CaError("invalid-input", `path ${rel} leaves the CA store`);
     if (existsSync(path)) throw new CaError("conflict", `${path} exists: ca-store is append-only`);
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, data, { flag: "wx" });
@@ -85,12 +86,16 @@ export class CaDirectory {
   crlNumbers(id: string): bigint[] {
     const dir = join(this.dir(id), "crl");
     if (!existsSync(dir)) return [];
-    return readdirSync(dir).map((f) => /^(\d+)\.crl$/.exec(f)?.[1]).filter((n): n is string => n !== undefined).map((n) => BigInt(n));
+    return readdirSync(dir)
+      .map((f) => /^(\d+)\.crl$/.exec(f)?.[1])
+      .filter((n): n is string => n !== undefined)
+      .map((n) => BigInt(n));
   }
 
   readFile(rel: string): Buffer {
     const path = join(this.root, rel);
-    if (relative(this.root, path).startsWith("..")) throw new CaError("invalid-input", `path ${rel} leaves the CA store`);
+    if (relative(this.root, path).startsWith(".."))
+      throw new CaError("invalid-input", `path ${rel} leaves the CA store`);
     if (!existsSync(path)) throw new CaError("not-found", `${path} not found`);
     return readFileSync(path);
   }

@@ -6,7 +6,15 @@ import type { KeyType } from "../shared/key-type.js";
 import type { SubjectAttributes } from "../asn1/name.js";
 import { sha256Hex } from "../shared/digest.js";
 
-export const CEREMONY_KINDS = ["root", "issuing-ca", "ocsp-signer", "audit-signer", "root-crl", "key-backup", "data-key"] as const;
+export const CEREMONY_KINDS = [
+  "root",
+  "issuing-ca",
+  "ocsp-signer",
+  "audit-signer",
+  "root-crl",
+  "key-backup",
+  "data-key",
+] as const;
 export type CeremonyKind = (typeof CEREMONY_KINDS)[number];
 
 /** A reviewed ceremony file (model: boulder cmd/ceremony): what will happen, as data (REQ-26). */
@@ -36,8 +44,15 @@ export interface CeremonyScript {
 }
 
 const SUBJECT = {
-  type: "object", additionalProperties: false, minProperties: 1,
-  properties: Object.fromEntries(["CN", "serialNumber", "GN", "SN", "O", "OU", "organizationIdentifier", "C"].map((k) => [k, { type: "string", minLength: 1 }])),
+  type: "object",
+  additionalProperties: false,
+  minProperties: 1,
+  properties: Object.fromEntries(
+    ["CN", "serialNumber", "GN", "SN", "O", "OU", "organizationIdentifier", "C"].map((k) => [
+      k,
+      { type: "string", minLength: 1 },
+    ]),
+  ),
 };
 const ID = { type: "string", pattern: "^[a-z0-9][a-z0-9-]{0,62}$" };
 
@@ -53,19 +68,39 @@ const SCHEMA = {
     kind: { enum: CEREMONY_KINDS },
     token: { type: "string", minLength: 1, maxLength: 32 },
     key: {
-      type: "object", additionalProperties: false, required: ["label", "type"],
-      properties: { label: { type: "string", pattern: "^[A-Za-z0-9._-]{1,64}$" }, type: { enum: ["P-256", "P-384", "RSA-2048", "RSA-3072", "RSA-4096", "AES-256"] } },
+      type: "object",
+      additionalProperties: false,
+      required: ["label", "type"],
+      properties: {
+        label: { type: "string", pattern: "^[A-Za-z0-9._-]{1,64}$" },
+        type: { enum: ["P-256", "P-384", "RSA-2048", "RSA-3072", "RSA-4096", "AES-256"] },
+      },
     },
-    ca: { type: "object", additionalProperties: false, required: ["id", "serialPrefix"], properties: { id: ID, serialPrefix: { type: "integer", minimum: 1, maximum: 127 } } },
+    ca: {
+      type: "object",
+      additionalProperties: false,
+      required: ["id", "serialPrefix"],
+      properties: { id: ID, serialPrefix: { type: "integer", minimum: 1, maximum: 127 } },
+    },
     parent: ID,
     profile: { type: "string", minLength: 1 },
     subject: SUBJECT,
     validityDays: { type: "integer", minimum: 1, maximum: 9125 },
-    crl: { type: "object", additionalProperties: false, required: ["nextUpdateDays"], properties: { nextUpdateDays: { type: "integer", minimum: 1, maximum: 400 } } },
+    crl: {
+      type: "object",
+      additionalProperties: false,
+      required: ["nextUpdateDays"],
+      properties: { nextUpdateDays: { type: "integer", minimum: 1, maximum: 400 } },
+    },
     output: { type: "string", minLength: 1 },
     custodians: {
-      type: "object", additionalProperties: false, required: ["quorum", "of"],
-      properties: { quorum: { type: "integer", minimum: 1, maximum: 16 }, of: { type: "integer", minimum: 1, maximum: 16 } },
+      type: "object",
+      additionalProperties: false,
+      required: ["quorum", "of"],
+      properties: {
+        quorum: { type: "integer", minimum: 1, maximum: 16 },
+        of: { type: "integer", minimum: 1, maximum: 16 },
+      },
     },
     witness: { enum: ["required", "optional"] },
   },
@@ -87,16 +122,27 @@ const NEEDS: Record<CeremonyKind, { need: (keyof CeremonyScript)[]; forbid: (key
 
 export function parseCeremonyScript(doc: unknown, source: string): CeremonyScript {
   if (!validate(doc)) {
-    const msg = (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""}`).join("; ");
+    const msg = (validate.errors ?? [])
+      .map(
+        (e) =>
+          `${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""}`,
+      )
+      .join("; ");
     throw new CaError("config", `ceremony ${source}: ${msg}`);
   }
   const s = { witness: "required", ...(doc as object) } as CeremonyScript;
   const rule = NEEDS[s.kind];
-  for (const k of rule.need) if (s[k] === undefined) throw new CaError("config", `ceremony ${source}: kind ${s.kind} needs '${k}'`);
-  for (const k of rule.forbid) if (s[k] !== undefined) throw new CaError("config", `ceremony ${source}: kind ${s.kind} does not take '${k}'`);
+  for (const k of rule.need)
+    if (s[k] === undefined) throw new CaError("config", `ceremony ${source}: kind ${s.kind} needs '${k}'`);
+  for (const k of rule.forbid)
+    if (s[k] !== undefined) throw new CaError("config", `ceremony ${source}: kind ${s.kind} does not take '${k}'`);
   if (s.key && (s.kind === "data-key") !== (s.key.type === "AES-256"))
-    throw new CaError("config", `ceremony ${source}: ${s.kind === "data-key" ? "a data-key ceremony makes an AES-256 key" : `kind ${s.kind} makes a key pair, not ${s.key.type}`}`);
-  if (s.custodians.quorum > s.custodians.of) throw new CaError("config", `ceremony ${source}: quorum ${s.custodians.quorum} > ${s.custodians.of} custodians`);
+    throw new CaError(
+      "config",
+      `ceremony ${source}: ${s.kind === "data-key" ? "a data-key ceremony makes an AES-256 key" : `kind ${s.kind} makes a key pair, not ${s.key.type}`}`,
+    );
+  if (s.custodians.quorum > s.custodians.of)
+    throw new CaError("config", `ceremony ${source}: quorum ${s.custodians.quorum} > ${s.custodians.of} custodians`);
   return s;
 }
 

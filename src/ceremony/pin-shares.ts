@@ -22,7 +22,13 @@ export interface PinShareFile {
   readonly setId: string;
   /** SHA-256(setId || PIN): checks the rebuilt PIN. */
   readonly commitment: string;
-  readonly kdf: { readonly name: "scrypt"; readonly N: number; readonly r: number; readonly p: number; readonly salt: string };
+  readonly kdf: {
+    readonly name: "scrypt";
+    readonly N: number;
+    readonly r: number;
+    readonly p: number;
+    readonly salt: string;
+  };
   readonly iv: string;
   readonly ciphertext: string;
   readonly tag: string;
@@ -38,11 +44,18 @@ const MIN_PASSPHRASE = 8;
 
 function header(f: Omit<PinShareFile, "iv" | "ciphertext" | "tag" | "kdf"> & { kdf: PinShareFile["kdf"] }): Buffer {
   // Everything but the ciphertext is authenticated as AAD.
-  return Buffer.from(JSON.stringify([f.format, f.token, f.custodian, f.index, f.threshold, f.shares, f.setId, f.commitment, f.kdf]));
+  return Buffer.from(
+    JSON.stringify([f.format, f.token, f.custodian, f.index, f.threshold, f.shares, f.setId, f.commitment, f.kdf]),
+  );
 }
 
 function kek(passphrase: string, kdf: PinShareFile["kdf"]): Buffer {
-  return scryptSync(passphrase.normalize("NFC"), Buffer.from(kdf.salt, "base64"), 32, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 256 * 1024 * 1024 });
+  return scryptSync(passphrase.normalize("NFC"), Buffer.from(kdf.salt, "base64"), 32, {
+    N: kdf.N,
+    r: kdf.r,
+    p: kdf.p,
+    maxmem: 256 * 1024 * 1024,
+  });
 }
 
 function commitment(setId: string, pin: Uint8Array): string {
@@ -54,27 +67,52 @@ function commitment(setId: string, pin: Uint8Array): string {
  * and x coordinates come from the library's own CSPRNG (crypto.getRandomValues); `random` makes
  * the split id, salts and IVs.
  */
-export async function createPinShares(token: string, pin: string, custodians: readonly Custodian[], threshold: number, random: Random): Promise<PinShareFile[]> {
+export async function createPinShares(
+  token: string,
+  pin: string,
+  custodians: readonly Custodian[],
+  threshold: number,
+  random: Random,
+): Promise<PinShareFile[]> {
   const names = custodians.map((c) => c.name);
   if (new Set(names).size !== names.length) throw new CaError("invalid-input", "custodian names must be distinct");
   for (const c of custodians) {
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(c.name)) throw new CaError("invalid-input", `bad custodian name '${c.name}'`);
-    if (c.passphrase.length < MIN_PASSPHRASE) throw new CaError("invalid-input", `passphrase of ${c.name} shorter than ${MIN_PASSPHRASE} characters`);
+    if (c.passphrase.length < MIN_PASSPHRASE)
+      throw new CaError("invalid-input", `passphrase of ${c.name} shorter than ${MIN_PASSPHRASE} characters`);
   }
   if (!Number.isInteger(threshold) || threshold < 2 || custodians.length < threshold || custodians.length > 255)
     throw new CaError("invalid-input", `need 2 <= quorum (${threshold}) <= shares (${custodians.length}) <= 255`);
   const secret = new TextEncoder().encode(pin);
   if (secret.length === 0) throw new CaError("invalid-input", "an empty PIN cannot be split");
   const setId = Buffer.from(random.bytes(16)).toString("hex");
-  const parts = (await split(secret, custodians.length, threshold)).map((s) => ({ x: s[s.length - 1]!, y: s.subarray(0, s.length - 1) }));
+  const parts = (await split(secret, custodians.length, threshold)).map((s) => ({
+    x: s[s.length - 1]!,
+    y: s.subarray(0, s.length - 1),
+  }));
   return custodians.map((c, i) => {
     const kdf = { name: "scrypt" as const, ...KDF, salt: Buffer.from(random.bytes(16)).toString("base64") };
-    const meta = { format: "cardpki-pin-share/1" as const, token, custodian: c.name, index: parts[i]!.x, threshold, shares: custodians.length, setId, commitment: commitment(setId, secret), kdf };
+    const meta = {
+      format: "cardpki-pin-share/1" as const,
+      token,
+      custodian: c.name,
+      index: parts[i]!.x,
+      threshold,
+      shares: custodians.length,
+      setId,
+      commitment: commitment(setId, secret),
+      kdf,
+    };
     const iv = Buffer.from(random.bytes(12));
     const cipher = createCipheriv("aes-256-gcm", kek(c.passphrase, kdf), iv);
     cipher.setAAD(header(meta));
     const ct = Buffer.concat([cipher.update(parts[i]!.y), cipher.final()]);
-    return { ...meta, iv: iv.toString("base64"), ciphertext: ct.toString("base64"), tag: cipher.getAuthTag().toString("base64") };
+    return {
+      ...meta,
+      iv: iv.toString("base64"),
+      ciphertext: ct.toString("base64"),
+      tag: cipher.getAuthTag().toString("base64"),
+    };
   });
 }
 
@@ -85,9 +123,20 @@ export function parseShareFile(text: string, source: string): PinShareFile {
   } catch {
     throw new CaError("invalid-input", `${source} is not a share file (JSON)`);
   }
-  const ok = f && f.format === "cardpki-pin-share/1" && typeof f.token === "string" && typeof f.custodian === "string" &&
-    Number.isInteger(f.index) && Number.isInteger(f.threshold) && Number.isInteger(f.shares) && typeof f.setId === "string" &&
-    typeof f.commitment === "string" && f.kdf?.name === "scrypt" && typeof f.iv === "string" && typeof f.ciphertext === "string" && typeof f.tag === "string";
+  const ok =
+    f &&
+    f.format === "cardpki-pin-share/1" &&
+    typeof f.token === "string" &&
+    typeof f.custodian === "string" &&
+    Number.isInteger(f.index) &&
+    Number.isInteger(f.threshold) &&
+    Number.isInteger(f.shares) &&
+    typeof f.setId === "string" &&
+    typeof f.commitment === "string" &&
+    f.kdf?.name === "scrypt" &&
+    typeof f.iv === "string" &&
+    typeof f.ciphertext === "string" &&
+    typeof f.tag === "string";
   if (!ok) throw new CaError("invalid-input", `${source} is not a cardpki PIN share`);
   return f;
 }
@@ -106,7 +155,10 @@ export function openShare(file: PinShareFile, passphrase: string): OpenedShare {
     const y = Buffer.concat([d.update(Buffer.from(file.ciphertext, "base64")), d.final()]);
     return { file, y: new Uint8Array(y) };
   } catch {
-    throw new CaError("unauthorized", `share of custodian '${file.custodian}' for token '${file.token}' does not open: wrong passphrase or the share file was altered`);
+    throw new CaError(
+      "unauthorized",
+      `share of custodian '${file.custodian}' for token '${file.token}' does not open: wrong passphrase or the share file was altered`,
+    );
   }
 }
 
@@ -115,13 +167,18 @@ export async function combinePinShares(token: string, opened: readonly OpenedSha
   const mine = opened.filter((o) => o.file.token === token);
   if (mine.length === 0) throw new CaError("unauthorized", `no custodian share for token '${token}'`);
   const { threshold, setId, commitment: want } = mine[0]!.file;
-  if (mine.some((o) => o.file.setId !== setId)) throw new CaError("invalid-input", `shares for token '${token}' come from different splits`);
+  if (mine.some((o) => o.file.setId !== setId))
+    throw new CaError("invalid-input", `shares for token '${token}' come from different splits`);
   const distinct = new Map(mine.map((o) => [o.file.index, o]));
   if (distinct.size < threshold)
-    throw new CaError("unauthorized", `token '${token}' needs ${threshold} of ${mine[0]!.file.shares} custodians; ${distinct.size} present (${[...distinct.values()].map((o) => o.file.custodian).join(", ")})`);
+    throw new CaError(
+      "unauthorized",
+      `token '${token}' needs ${threshold} of ${mine[0]!.file.shares} custodians; ${distinct.size} present (${[...distinct.values()].map((o) => o.file.custodian).join(", ")})`,
+    );
   const chosen = [...distinct.values()].slice(0, threshold);
   const len = chosen[0]!.y.length;
-  if (chosen.some((o) => o.y.length !== len || o.file.index < 1 || o.file.index > 255)) throw new CaError("invalid-input", `shares for token '${token}' are of different secrets`);
+  if (chosen.some((o) => o.y.length !== len || o.file.index < 1 || o.file.index > 255))
+    throw new CaError("invalid-input", `shares for token '${token}' are of different secrets`);
   let pin: Uint8Array;
   try {
     pin = await combine(chosen.map((o) => Uint8Array.from([...o.y, o.file.index])));
@@ -129,6 +186,7 @@ export async function combinePinShares(token: string, opened: readonly OpenedSha
     throw new CaError("invalid-input", `shares for token '${token}' do not combine: ${(e as Error).message}`);
   }
   const got = Buffer.from(commitment(setId, pin), "hex");
-  if (!timingSafeEqual(got, Buffer.from(want, "hex"))) throw new CaError("unauthorized", `shares for token '${token}' do not rebuild the PIN`);
+  if (!timingSafeEqual(got, Buffer.from(want, "hex")))
+    throw new CaError("unauthorized", `shares for token '${token}' do not rebuild the PIN`);
   return new TextDecoder().decode(pin);
 }

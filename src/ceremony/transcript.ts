@@ -25,7 +25,13 @@ export interface TranscriptKey {
 /** The evidence of one ceremony (REQ-26): who, what, when, which keys, which outputs. */
 export interface Transcript {
   readonly format: "cardpki-ceremony-transcript/1";
-  readonly ceremony: { readonly id: string; readonly version: number; readonly kind: string; readonly fileSha256: string; readonly cps: readonly string[] };
+  readonly ceremony: {
+    readonly id: string;
+    readonly version: number;
+    readonly kind: string;
+    readonly fileSha256: string;
+    readonly cps: readonly string[];
+  };
   readonly dryRun: boolean;
   readonly host: string;
   readonly operator: string;
@@ -44,7 +50,11 @@ export interface Transcript {
 export function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
   if (v && typeof v === "object")
-    return `{${Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(",")}}`;
+    return `{${Object.keys(v)
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
   return JSON.stringify(v);
 }
 
@@ -80,8 +90,14 @@ export class TranscriptRecorder {
 
   async sign(signer: KeySigner, description: string): Promise<Transcript> {
     const body = {
-      format: "cardpki-ceremony-transcript/1" as const, ...this.head, host: hostname(), startedAt: this.startedAt,
-      finishedAt: this.clock.now().toISOString(), steps: this.steps, keys: this.keys, outputs: this.outputs,
+      format: "cardpki-ceremony-transcript/1" as const,
+      ...this.head,
+      host: hostname(),
+      startedAt: this.startedAt,
+      finishedAt: this.clock.now().toISOString(),
+      steps: this.steps,
+      keys: this.keys,
+      outputs: this.outputs,
       signer: { description, spki: Buffer.from(signer.spki).toString("base64"), algorithm: signer.algorithmOid },
     };
     const sig = await signer.sign(new TextEncoder().encode(canonicalJson(body)));
@@ -89,22 +105,33 @@ export class TranscriptRecorder {
   }
 }
 
-const HASH: Record<string, string> = { "1.2.840.10045.4.3.2": "sha256", "1.2.840.10045.4.3.3": "sha384", "1.2.840.113549.1.1.11": "sha256" };
+const HASH: Record<string, string> = {
+  "1.2.840.10045.4.3.2": "sha256",
+  "1.2.840.10045.4.3.3": "sha384",
+  "1.2.840.113549.1.1.11": "sha256",
+};
 
 /**
  * Checks a transcript's signature with the key it names. `expectedSpki` (from the CA
  * certificate in ca-store) pins that key, so a transcript re-signed by another key fails.
  */
 export function verifyTranscript(t: Transcript, expectedSpki?: Uint8Array): void {
-  if (t?.format !== "cardpki-ceremony-transcript/1") throw new CaError("invalid-input", "not a cardpki ceremony transcript");
+  if (t?.format !== "cardpki-ceremony-transcript/1")
+    throw new CaError("invalid-input", "not a cardpki ceremony transcript");
   const { signature, ...body } = t;
   const hash = HASH[t.signer?.algorithm];
   if (!hash || typeof signature !== "string") throw new CaError("invalid-input", "transcript has no usable signature");
   const spki = Buffer.from(t.signer.spki, "base64");
-  if (expectedSpki && !spki.equals(Buffer.from(expectedSpki))) throw new CaError("policy-violation", "transcript is signed by a key other than the ceremony's CA key");
+  if (expectedSpki && !spki.equals(Buffer.from(expectedSpki)))
+    throw new CaError("policy-violation", "transcript is signed by a key other than the ceremony's CA key");
   let ok: boolean;
   try {
-    ok = nodeVerify(hash, Buffer.from(canonicalJson(body)), createPublicKey({ key: spki, format: "der", type: "spki" }), Buffer.from(signature, "base64"));
+    ok = nodeVerify(
+      hash,
+      Buffer.from(canonicalJson(body)),
+      createPublicKey({ key: spki, format: "der", type: "spki" }),
+      Buffer.from(signature, "base64"),
+    );
   } catch {
     ok = false;
   }

@@ -42,7 +42,9 @@ export async function runCommand(cmd: Command, args: string[], prefix: string): 
   }
   let parsed;
   try {
-    const options = Object.fromEntries(Object.entries(cmd.options).map(([k, o]) => [k, { type: o.type, multiple: o.multiple ?? false }]));
+    const options = Object.fromEntries(
+      Object.entries(cmd.options).map(([k, o]) => [k, { type: o.type, multiple: o.multiple ?? false }]),
+    );
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (e) {
     throw new CaError("invalid-input", `${(e as Error).message}\n\n${help(cmd, prefix)}`);
@@ -62,8 +64,16 @@ export const OPERATOR_NAME = /^[a-z][a-z0-9._-]{1,31}$/;
 /** A required --NAME naming a person (operator, witness): checked against OPERATOR_NAME. */
 export function personNameArg(values: Record<string, unknown>, name: string): string {
   const v = values[name];
-  if (typeof v !== "string" || v.length === 0) throw new CaError("invalid-input", `--${name} is required: the name of the person doing this, recorded in the audit trail (REQ-27)`);
-  if (!OPERATOR_NAME.test(v)) throw new CaError("invalid-input", `--${name} '${JSON.stringify(v).slice(1, -1).slice(0, 40)}' is not an operator name (2 to 32 of a-z 0-9 . _ -, starting with a letter); REQ-27`);
+  if (typeof v !== "string" || v.length === 0)
+    throw new CaError(
+      "invalid-input",
+      `--${name} is required: the name of the person doing this, recorded in the audit trail (REQ-27)`,
+    );
+  if (!OPERATOR_NAME.test(v))
+    throw new CaError(
+      "invalid-input",
+      `--${name} '${JSON.stringify(v).slice(1, -1).slice(0, 40)}' is not an operator name (2 to 32 of a-z 0-9 . _ -, starting with a letter); REQ-27`,
+    );
   return v;
 }
 
@@ -93,7 +103,10 @@ export function recordedBy(values: Record<string, unknown>): string {
 }
 
 /** The option entry every changing command declares. */
-export const OPERATOR_OPTION = { type: "string", description: "your operator name (required; recorded in the audit trail with the OS user)" } as const satisfies Option;
+export const OPERATOR_OPTION = {
+  type: "string",
+  description: "your operator name (required; recorded in the audit trail with the OS user)",
+} as const satisfies Option;
 
 /** The bytes of a file named on the command line; an unreadable file is the caller's error. */
 export function readFileArg(f: string): Uint8Array {

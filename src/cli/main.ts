@@ -12,7 +12,21 @@ import { auditCommands } from "./commands/audit.commands.js";
 import { backupCmd, restoreCmd } from "./commands/backup.commands.js";
 import { dataCommands } from "./commands/data.commands.js";
 
-const TOP: readonly (Command | CommandGroup)[] = [serve, setupDemoCmd, signerChannelCmd, certCommands, crlCommands, caCommands, ceremonyCommands, raCommands, cardCommands, auditCommands, dataCommands, backupCmd, restoreCmd];
+const TOP: readonly (Command | CommandGroup)[] = [
+  serve,
+  setupDemoCmd,
+  signerChannelCmd,
+  certCommands,
+  crlCommands,
+  caCommands,
+  ceremonyCommands,
+  raCommands,
+  cardCommands,
+  auditCommands,
+  dataCommands,
+  backupCmd,
+  restoreCmd,
+];
 
 function topHelp(): string {
   const lines = ["usage: cardpki COMMAND [SUBCOMMAND] [options]", "", "commands:"];
@@ -35,11 +49,18 @@ export async function main(argv: string[]): Promise<number> {
   if (!("commands" in top)) return runCommand(top, rest, "cardpki");
   const [sub, ...args] = rest;
   if (!sub || sub === "--help" || sub === "-h") {
-    console.log([`usage: cardpki ${top.name} SUBCOMMAND`, "", ...top.commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`)].join("\n"));
+    console.log(
+      [
+        `usage: cardpki ${top.name} SUBCOMMAND`,
+        "",
+        ...top.commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`),
+      ].join("\n"),
+    );
     return sub ? 0 : 2;
   }
   const cmd = top.commands.find((c) => c.name === sub);
-  if (!cmd) throw new CaError("invalid-input", `unknown subcommand '${top.name} ${sub}' (try: cardpki ${top.name} --help)`);
+  if (!cmd)
+    throw new CaError("invalid-input", `unknown subcommand '${top.name} ${sub}' (try: cardpki ${top.name} --help)`);
   return runCommand(cmd, args, `cardpki ${top.name}`);
 }
 

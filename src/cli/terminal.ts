@@ -5,7 +5,10 @@ import type { CeremonyUi } from "../ceremony/ceremony.js";
 /** Reads a line from the terminal without echo (passphrases). */
 export function promptHidden(question: string): Promise<string> {
   const stdin = process.stdin;
-  if (!stdin.isTTY) return Promise.reject(new CaError("invalid-input", "no terminal to ask for a passphrase; give --share FILE=PASSPHRASE_FILE"));
+  if (!stdin.isTTY)
+    return Promise.reject(
+      new CaError("invalid-input", "no terminal to ask for a passphrase; give --share FILE=PASSPHRASE_FILE"),
+    );
   return new Promise((resolve, reject) => {
     let value = "";
     // Echo off before the prompt shows: an answer typed (or sent) at once is never displayed.
@@ -51,7 +54,8 @@ export function terminalUi(opts: { yes: boolean; log?: (l: string) => void }): C
         log(`    ${question} yes (--yes)`);
         return true;
       }
-      if (!process.stdin.isTTY) throw new CaError("invalid-input", `confirmation needed (${question}): run in a terminal or pass --yes`);
+      if (!process.stdin.isTTY)
+        throw new CaError("invalid-input", `confirmation needed (${question}): run in a terminal or pass --yes`);
       return /^y(es)?$/i.test((await ask(`    ${question} [y/N] `)).trim());
     },
     async progress(label, work) {

@@ -1,5 +1,15 @@
 import { X509Certificate, verify as verifySig } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  writeFileSync,
+  openSync,
+  fsyncSync,
+  closeSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { CaError } from "../shared/ca-error.js";
 import { parsePkcs11Uri } from "../hsm/pkcs11-uri.js";
@@ -17,22 +27,34 @@ import { verifyTranscriptFile } from "../ceremony/ceremony.js";
 import { CaDirectory } from "../ceremony/ca-directory.js";
 import type { RaRuntime } from "./runtime.js";
 import { sha256Hex } from "../shared/digest.js";
-import { imprintOf, readTimeStampResponse, timeStampRequest, tsaCertificate, verifyTimeStampToken } from "../audit/timestamp-token.js";
-
+import {
+  imprintOf,
+  readTimeStampResponse,
+  timeStampRequest,
+  tsaCertificate,
+  verifyTimeStampToken,
+} from "../audit/timestamp-token.js";
 
 /** Audit signers in the CA store: `<ca>/audit-signers/<label>/` with cert.pem and key.uri (made by an audit-signer ceremony). */
 export function auditSignerNames(caStoreDir: string): string[] {
   if (!existsSync(caStoreDir)) return [];
-  return readdirSync(caStoreDir, { withFileTypes: true }).filter((d) => d.isDirectory()).flatMap((ca) => {
-    const dir = join(caStoreDir, ca.name, "audit-signers");
-    return existsSync(dir) ? readdirSync(dir).filter((l) => existsSync(join(dir, l, "cert.pem"))).map((l) => `${ca.name}/${l}`) : [];
-  });
+  return readdirSync(caStoreDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .flatMap((ca) => {
+      const dir = join(caStoreDir, ca.name, "audit-signers");
+      return existsSync(dir)
+        ? readdirSync(dir)
+            .filter((l) => existsSync(join(dir, l, "cert.pem")))
+            .map((l) => `${ca.name}/${l}`)
+        : [];
+    });
 }
 
 function signerCert(caStoreDir: string, name: string): X509Certificate {
   const [ca, label] = name.split("/");
   const f = join(caStoreDir, ca ?? "", "audit-signers", label ?? "", "cert.pem");
-  if (!/^[a-z0-9-]+\/[A-Za-z0-9._-]+$/.test(name) || !existsSync(f)) throw new CaError("not-found", `no audit signer '${name}' in ${caStoreDir}`);
+  if (!/^[a-z0-9-]+\/[A-Za-z0-9._-]+$/.test(name) || !existsSync(f))
+    throw new CaError("not-found", `no audit signer '${name}' in ${caStoreDir}`);
   return new X509Certificate(readFileSync(f));
 }
 
@@ -61,13 +83,20 @@ export function checkpointVerifier(caStoreDir: string): (c: Checkpoint) => boole
 export async function auditSigner(rt: RaRuntime): Promise<CheckpointSigner> {
   const names = auditSignerNames(rt.config.caStoreDir);
   const name = rt.config.audit.signer ?? names[0];
-  if (!name) throw new CaError("config", `no audit signer in ${rt.config.caStoreDir} (run an audit-signer ceremony, e.g. policies/ceremonies/demo-audit-signer.yaml)`);
+  if (!name)
+    throw new CaError(
+      "config",
+      `no audit signer in ${rt.config.caStoreDir} (run an audit-signer ceremony, e.g. policies/ceremonies/demo-audit-signer.yaml)`,
+    );
   const cert = signerCert(rt.config.caStoreDir, name);
   const [ca, label] = name.split("/") as [string, string];
-  const uri = parsePkcs11Uri(readFileSync(join(rt.config.caStoreDir, ca, "audit-signers", label, "key.uri"), "utf8").trim());
+  const uri = parsePkcs11Uri(
+    readFileSync(join(rt.config.caStoreDir, ca, "audit-signers", label, "key.uri"), "utf8").trim(),
+  );
   const signer = await (await rt.keystore(uri.token)).signerFor(uri);
   return {
-    name, spkiSha256: spkiSha256(cert),
+    name,
+    spkiSha256: spkiSha256(cert),
     sign: (data) => signer.sign(data),
     verify: (data, sig) => verifySig("sha256", data, cert.publicKey, sig),
   };
@@ -97,9 +126,15 @@ export async function timestampCheckpoint(rt: RaRuntime, c: Checkpoint): Promise
   const nonce = rt.random.bytes(8);
   let der: Uint8Array;
   try {
-    const res = await fetch(url, { method: "POST", headers: { "content-type": "application/timestamp-query" }, body: timeStampRequest(imprint, nonce), signal: AbortSignal.timeout(TSA_TIMEOUT_MS) });
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/timestamp-query" },
+      body: timeStampRequest(imprint, nonce),
+      signal: AbortSignal.timeout(TSA_TIMEOUT_MS),
+    });
     if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
-    if (!String(res.headers.get("content-type")).startsWith("application/timestamp-reply")) throw new Error(`content-type ${res.headers.get("content-type")}`);
+    if (!String(res.headers.get("content-type")).startsWith("application/timestamp-reply"))
+      throw new Error(`content-type ${res.headers.get("content-type")}`);
     der = new Uint8Array(await res.arrayBuffer());
   } catch (e) {
     throw new CaError("unavailable", `the TSA ${url} did not answer: ${(e as Error).message}`);
@@ -108,7 +143,10 @@ export async function timestampCheckpoint(rt: RaRuntime, c: Checkpoint): Promise
     const { token, info } = readTimeStampResponse(der, imprint, nonce);
     return { token: Buffer.from(token).toString("base64"), genTime: info.genTime.getTime() };
   } catch (e) {
-    throw new CaError("unavailable", `the TSA ${url} answered, but not with a token for this checkpoint: ${(e as Error).message}`);
+    throw new CaError(
+      "unavailable",
+      `the TSA ${url} answered, but not with a token for this checkpoint: ${(e as Error).message}`,
+    );
   }
 }
 
@@ -118,7 +156,10 @@ export function readExternalCheckpoint(file: string): Checkpoint | undefined {
   try {
     return JSON.parse(readFileSync(file, "utf8")) as Checkpoint;
   } catch (e) {
-    throw new CaError("policy-violation", `the external audit checkpoint ${file} is unreadable: ${(e as Error).message}`);
+    throw new CaError(
+      "policy-violation",
+      `the external audit checkpoint ${file} is unreadable: ${(e as Error).message}`,
+    );
   }
 }
 
@@ -139,7 +180,10 @@ export async function restoreGap(store: KnexAuditStore, file: string): Promise<s
 }
 
 /** Writes the checkpoint file atomically and durably (write, fsync, rename); the CRL numbers used so far go with it. */
-function writeExternalCheckpoint(file: string, c: Checkpoint & { crlNumbers?: Record<string, string>; timestamp?: { token: string; genTime: number } }): void {
+function writeExternalCheckpoint(
+  file: string,
+  c: Checkpoint & { crlNumbers?: Record<string, string>; timestamp?: { token: string; genTime: number } },
+): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(c, null, 2) + "\n", { mode: 0o644 });
@@ -156,20 +200,34 @@ export type AuditTrail = AuditTrailCore<KnexAuditStore>;
 function ceremonies(caStoreDir: string): ConformanceReport["ceremonies"][number][] {
   if (!existsSync(caStoreDir)) return [];
   const caDir = new CaDirectory(caStoreDir);
-  return readdirSync(caStoreDir, { withFileTypes: true }).filter((d) => d.isDirectory()).flatMap((d) => {
-    const dir = join(caStoreDir, d.name, "transcripts");
-    return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".json")).map((f) => join(dir, f)) : [];
-  }).map((file) => {
-    let t;
-    let verified = false;
-    try {
-      t = verifyTranscriptFile(caDir, file).transcript as any;
-      verified = true;
-    } catch {
-      t = JSON.parse(readFileSync(file, "utf8")); // shown, marked NOT VERIFIED
-    }
-    return { file: file.slice(caStoreDir.length + 1), ceremony: `${t.ceremony?.id}@${t.ceremony?.version}${t.dryRun ? " (dry run)" : ""}`, finishedAt: String(t.finishedAt), operator: String(t.operator), ...(t.witness ? { witness: String(t.witness) } : {}), verified };
-  });
+  return readdirSync(caStoreDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .flatMap((d) => {
+      const dir = join(caStoreDir, d.name, "transcripts");
+      return existsSync(dir)
+        ? readdirSync(dir)
+            .filter((f) => f.endsWith(".json"))
+            .map((f) => join(dir, f))
+        : [];
+    })
+    .map((file) => {
+      let t;
+      let verified = false;
+      try {
+        t = verifyTranscriptFile(caDir, file).transcript as any;
+        verified = true;
+      } catch {
+        t = JSON.parse(readFileSync(file, "utf8")); // shown, marked NOT VERIFIED
+      }
+      return {
+        file: file.slice(caStoreDir.length + 1),
+        ceremony: `${t.ceremony?.id}@${t.ceremony?.version}${t.dryRun ? " (dry run)" : ""}`,
+        finishedAt: String(t.finishedAt),
+        operator: String(t.operator),
+        ...(t.witness ? { witness: String(t.witness) } : {}),
+        verified,
+      };
+    });
 }
 
 /** Wires the audit trail: the database's stores, the HSM audit key, the checkpoint file, the TSA, the policies. */
@@ -188,15 +246,17 @@ export function openAuditTrail(rt: RaRuntime, given?: ReadonlyMap<string, Workfl
     verifySignature: checkpointVerifier(rt.config.caStoreDir),
     external: { read: () => readExternalCheckpoint(file), write: (c) => writeExternalCheckpoint(file, c) },
     ...(tsaUrl ? { tsa: { url: tsaUrl, stamp: (c: Checkpoint) => timestampCheckpoint(rt, c) } } : {}),
-    ...(rt.config.audit.tsaCertFile ? {
-      tokenVerifier: () => {
-        const cert = tsaCertificateOf(rt)!; // read (and checked) when a verification starts
-        return async (token: Uint8Array, data: Uint8Array) => {
-          const r = await verifyTimeStampToken(token, data, cert);
-          return r.ok ? { ok: true as const, genTime: r.info.genTime } : r;
-        };
-      },
-    } : {}),
+    ...(rt.config.audit.tsaCertFile
+      ? {
+          tokenVerifier: () => {
+            const cert = tsaCertificateOf(rt)!; // read (and checked) when a verification starts
+            return async (token: Uint8Array, data: Uint8Array) => {
+              const r = await verifyTimeStampToken(token, data, cert);
+              return r.ok ? { ok: true as const, genTime: r.info.genTime } : r;
+            };
+          },
+        }
+      : {}),
     crlNumbers: () => rt.revocations.crlNumbers(),
     raiseCrlNumbers: (n) => rt.revocations.raiseCrlNumbers(n),
     restoreGap: () => restoreGap(store, file),
@@ -204,6 +264,7 @@ export function openAuditTrail(rt: RaRuntime, given?: ReadonlyMap<string, Workfl
     ceremonies: () => ceremonies(rt.config.caStoreDir),
     matrix: () => loadRequirementsMatrix(join(rt.config.policyDir, "requirements-matrix.yaml")),
     retentionYears: rt.config.audit.retentionYears,
-    clock: rt.clock, random: rt.random,
+    clock: rt.clock,
+    random: rt.random,
   });
 }

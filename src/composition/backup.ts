@@ -27,7 +27,6 @@ export interface BackupHeader {
 
 const backupKey = (file: string, random: Random) => ownerOnlyKey(file, random, { what: "backup key", exact: true });
 
-
 /** pg_dump / pg_restore get the password through the environment: in argv every local user could read it (ps). */
 function pgTool(url: string): { database: string; env: NodeJS.ProcessEnv } {
   const u = new URL(url);
@@ -60,17 +59,29 @@ export async function createBackup(rt: Runtime, out: string, operator: string): 
   }
   const head = await new KnexAuditStore(rt.db).head();
   const header: BackupHeader = {
-    format: MAGIC, createdAt: rt.clock.now().toISOString(), database: file ? "sqlite" : "postgres",
-    auditHead: head ? { seq: head.seq, entryHash: head.entryHash } : null, sha256: sha256Hex(plain),
+    format: MAGIC,
+    createdAt: rt.clock.now().toISOString(),
+    database: file ? "sqlite" : "postgres",
+    auditHead: head ? { seq: head.seq, entryHash: head.entryHash } : null,
+    sha256: sha256Hex(plain),
   };
   const headerText = JSON.stringify(header);
   const iv = rt.random.bytes(12);
   const c = createCipheriv("aes-256-gcm", backupKey(rt.config.backup.keyFile, rt.random), iv);
   c.setAAD(Buffer.from(headerText));
   const ct = Buffer.concat([c.update(plain), c.final()]);
-  writeFileSync(out, Buffer.concat([Buffer.from(`${MAGIC}\n${headerText}\n`), iv, c.getAuthTag(), ct]), { flag: "wx", mode: 0o600 });
+  writeFileSync(out, Buffer.concat([Buffer.from(`${MAGIC}\n${headerText}\n`), iv, c.getAuthTag(), ct]), {
+    flag: "wx",
+    mode: 0o600,
+  });
   await recordAuditEvent(rt.db, {
-    id: newId(rt.random), at: rt.clock.now(), actor: operator.startsWith("os:") ? operator : `operator:${operator}`, action: "backup.create", objectType: "backup", objectId: out.slice(-128), outcome: "success",
+    id: newId(rt.random),
+    at: rt.clock.now(),
+    actor: operator.startsWith("os:") ? operator : `operator:${operator}`,
+    action: "backup.create",
+    objectType: "backup",
+    objectId: out.slice(-128),
+    outcome: "success",
     details: { database: header.database, auditHead: header.auditHead, sha256: header.sha256, bytes: plain.length },
   });
   return header;
@@ -81,7 +92,8 @@ export function openBackup(config: Config, from: string): { header: BackupHeader
   const raw = readFileSync(from);
   const first = raw.indexOf(0x0a);
   const second = raw.indexOf(0x0a, first + 1);
-  if (first < 0 || second < 0 || raw.subarray(0, first).toString() !== MAGIC) throw new CaError("invalid-input", `${from} is not a cardpki backup`);
+  if (first < 0 || second < 0 || raw.subarray(0, first).toString() !== MAGIC)
+    throw new CaError("invalid-input", `${from} is not a cardpki backup`);
   const headerText = raw.subarray(first + 1, second).toString();
   const header = JSON.parse(headerText) as BackupHeader;
   const body = raw.subarray(second + 1);
@@ -92,9 +104,13 @@ export function openBackup(config: Config, from: string): { header: BackupHeader
     d.setAuthTag(body.subarray(12, 28));
     plain = Buffer.concat([d.update(body.subarray(28)), d.final()]);
   } catch {
-    throw new CaError("invalid-input", `${from}: does not decrypt with the backup key ${config.backup.keyFile} (wrong key, or the file was changed)`);
+    throw new CaError(
+      "invalid-input",
+      `${from}: does not decrypt with the backup key ${config.backup.keyFile} (wrong key, or the file was changed)`,
+    );
   }
-  if (sha256Hex(plain) !== header.sha256) throw new CaError("invalid-input", `${from}: content does not match its SHA-256`);
+  if (sha256Hex(plain) !== header.sha256)
+    throw new CaError("invalid-input", `${from}: content does not match its SHA-256`);
   return { header, plain };
 }
 
@@ -106,7 +122,8 @@ export function openBackup(config: Config, from: string): { header: BackupHeader
 export async function restoreBackup(config: Config, from: string): Promise<BackupHeader> {
   const { header, plain } = openBackup(config, from);
   const file = sqliteFile(config.databaseUrl);
-  if ((header.database === "sqlite") !== (file !== undefined)) throw new CaError("invalid-input", `${from} is a ${header.database} backup; the configured database is not`);
+  if ((header.database === "sqlite") !== (file !== undefined))
+    throw new CaError("invalid-input", `${from} is a ${header.database} backup; the configured database is not`);
   if (file) {
     const tmp = `${file}.restore-${process.pid}`;
     writeFileSync(tmp, plain, { mode: 0o600 });
@@ -115,7 +132,11 @@ export async function restoreBackup(config: Config, from: string): Promise<Backu
   } else {
     // One transaction: a restore that fails half way leaves the database as it was, not half dropped.
     const pg = pgTool(config.databaseUrl);
-    execFileSync("pg_restore", ["--clean", "--if-exists", "--no-owner", "--single-transaction", "--exit-on-error", "-d", pg.database], { input: plain, maxBuffer: 1 << 30, env: pg.env });
+    execFileSync(
+      "pg_restore",
+      ["--clean", "--if-exists", "--no-owner", "--single-transaction", "--exit-on-error", "-d", pg.database],
+      { input: plain, maxBuffer: 1 << 30, env: pg.env },
+    );
   }
   return header;
 }

@@ -55,7 +55,17 @@ export async function openCaRecords(config: Config, opts: CaRecordsOptions = {})
   const revocations = new KnexRevocationStore(db);
   const registry = new RevocationRegistry({ certs: store, revocations, policy: revocationPolicy, clock, random });
   return {
-    config, clock, random, db, readDb, profiles, store, caDir: new CaDirectory(config.caStoreDir), revocationPolicy, revocations, registry,
+    config,
+    clock,
+    random,
+    db,
+    readDb,
+    profiles,
+    store,
+    caDir: new CaDirectory(config.caStoreDir),
+    revocationPolicy,
+    revocations,
+    registry,
     async close() {
       if (readDb !== db) await readDb.destroy();
       await closeDatabase(db);

@@ -15,13 +15,20 @@ export function useEmbeddedSoftHsm(config: Config): void {
 export function pinSourceFor(config: Config, token: string, override?: PinSource): PinSource {
   if (override) return override;
   const p = config.tokenPins[token];
-  if (!p) throw new CaError("config", `no PIN source configured for token '${token}' (tokenPins in cardpki.json or CARDPKI_PIN_FILE_<TOKEN>)`);
+  if (!p)
+    throw new CaError(
+      "config",
+      `no PIN source configured for token '${token}' (tokenPins in cardpki.json or CARDPKI_PIN_FILE_<TOKEN>)`,
+    );
   if ("env" in p) return envPin(p.env);
   // REQ-26: a PIN never comes from a file in the repository (the git-ignored data folder is not part of it).
   const file = resolve(p.file);
   const inside = (dir: string) => !relative(dir, file).startsWith("..") && !isAbsolute(relative(dir, file));
   if (inside(APP_ROOT) && !inside(config.dataDir))
-    throw new CaError("config", `PIN file ${file} lies inside the project folder; keep PINs outside the repository (or in the data folder)`);
+    throw new CaError(
+      "config",
+      `PIN file ${file} lies inside the project folder; keep PINs outside the repository (or in the data folder)`,
+    );
   return filePin(file);
 }
 
@@ -33,4 +40,3 @@ export function caUrls(baseUrl: string) {
     crl: `${baseUrl}/crl/${caId}.crl`,
   });
 }
-

@@ -50,7 +50,11 @@ export interface CaSignerOptions {
 export function authorityLookup(authorities: ReadonlyMap<string, Authority>): (id: string) => Authority {
   return (id) => {
     const a = authorities.get(id);
-    if (!a) throw new CaError("not-found", `CA '${id}' is not an active issuing CA here (active: ${[...authorities.keys()].join(", ") || "none"})`);
+    if (!a)
+      throw new CaError(
+        "not-found",
+        `CA '${id}' is not an active issuing CA here (active: ${[...authorities.keys()].join(", ") || "none"})`,
+      );
     return a;
   };
 }
@@ -68,7 +72,14 @@ export async function openCaSigner(rec: CaRecords, opts: CaSignerOptions = {}): 
   const { config, clock, random, store } = rec;
   const gate = await signingGate(rec, opts.fence);
   const issuer = new CertificateIssuer({ profiles: rec.profiles, store, clock, random, gate });
-  const crls = new CrlPublisher({ revocations: rec.revocations, certs: store, policy: rec.revocationPolicy, clock, random, gate });
+  const crls = new CrlPublisher({
+    revocations: rec.revocations,
+    certs: store,
+    policy: rec.revocationPolicy,
+    clock,
+    random,
+    gate,
+  });
   const ks = opts.keystores ?? openKeystores(config, opts.pins);
   const close = async () => {
     if (!opts.keystores) await ks.close();
@@ -79,10 +90,17 @@ export async function openCaSigner(rec: CaRecords, opts: CaSignerOptions = {}): 
   try {
     if (opts.recover) {
       const recovered = await store.recoverUnfinished(clock.now(), (serial) => ({
-        id: newId(random), at: clock.now(), actor: "system:recovery", action: "cert.recover-unfinished", objectType: "certificate",
-        objectId: serial, outcome: "success", details: { reason: "serial reserved before a crash; published as revoked" },
+        id: newId(random),
+        at: clock.now(),
+        actor: "system:recovery",
+        action: "cert.recover-unfinished",
+        objectType: "certificate",
+        objectId: serial,
+        outcome: "success",
+        details: { reason: "serial reserved before a crash; published as revoked" },
       }));
-      if (recovered.length > 0) log.warn("recovered unfinished serials; they are published as revoked", { count: recovered.length });
+      if (recovered.length > 0)
+        log.warn("recovered unfinished serials; they are published as revoked", { count: recovered.length });
     }
     if (!opts.withoutAuthorities) {
       const urls = caUrls(config.baseUrl);
@@ -91,7 +109,16 @@ export async function openCaSigner(rec: CaRecords, opts: CaSignerOptions = {}): 
         const uri = parsePkcs11Uri(ca.manifest.keyUri);
         const keystore = await ks.keystore(uri.token);
         const signer = await keystore.signerFor(uri);
-        authorities.set(id, authorityFromCertificate(id, ca.certDer, counted(signer, `ca:${id}`, signing), ca.manifest.serialPrefix, urls(id, ca.manifest.kind)));
+        authorities.set(
+          id,
+          authorityFromCertificate(
+            id,
+            ca.certDer,
+            counted(signer, `ca:${id}`, signing),
+            ca.manifest.serialPrefix,
+            urls(id, ca.manifest.kind),
+          ),
+        );
         const ref = uri.id !== undefined ? { id: uri.id } : { label: uri.object! };
         probes.set(id, () => keystore.probe(ref));
       }
@@ -100,5 +127,15 @@ export async function openCaSigner(rec: CaRecords, opts: CaSignerOptions = {}): 
     await close();
     throw e;
   }
-  return { issuer, crls, authorities, signing, probes, authority: authorityLookup(authorities), keystore: ks.keystore, gate, close };
+  return {
+    issuer,
+    crls,
+    authorities,
+    signing,
+    probes,
+    authority: authorityLookup(authorities),
+    keystore: ks.keystore,
+    gate,
+    close,
+  };
 }

@@ -19,7 +19,15 @@ const OPENSC = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";
 const ENGINES = "/usr/lib/x86_64-linux-gnu/engines-3";
 
 /** One JSON call to the RA API over mTLS; a problem answer becomes a CaError with its detail. */
-async function call(base: URL, ca: string, id: ClientIdentity, pin: string | undefined, method: string, path: string, body?: unknown): Promise<any> {
+async function call(
+  base: URL,
+  ca: string,
+  id: ClientIdentity,
+  pin: string | undefined,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<any> {
   const data = body === undefined ? undefined : JSON.stringify(body);
   const tlsKey = id.keyUri
     ? (() => {
@@ -30,25 +38,61 @@ async function call(base: URL, ca: string, id: ClientIdentity, pin: string | und
       })()
     : { key: id.key };
   return new Promise((resolve, reject) => {
-    const req = request({
-      host: base.hostname, port: base.port, path: `/api/v1${path}`, method, ca, cert: id.cert, ...tlsKey, servername: base.hostname, agent: false,
-      headers: data !== undefined ? { "content-type": "application/json", "content-length": Buffer.byteLength(data) } : {},
-    }, (res) => {
-      let text = "";
-      res.on("data", (d) => (text += d));
-      res.on("end", () => {
-        const json = text ? JSON.parse(text) : undefined;
-        if ((res.statusCode ?? 500) >= 400) reject(new CaError(res.statusCode === 422 ? "policy-violation" : res.statusCode === 409 ? "conflict" : res.statusCode === 403 ? "forbidden" : res.statusCode === 401 ? "unauthorized" : "unavailable", `${method} ${path}: ${json?.detail ?? json?.title ?? res.statusCode}`, undefined,
-          typeof json?.code === "string" ? { code: json.code, ...(json.params && typeof json.params === "object" ? { params: json.params } : {}) } : undefined));
-        else resolve(json);
-      });
-    });
+    const req = request(
+      {
+        host: base.hostname,
+        port: base.port,
+        path: `/api/v1${path}`,
+        method,
+        ca,
+        cert: id.cert,
+        ...tlsKey,
+        servername: base.hostname,
+        agent: false,
+        headers:
+          data !== undefined ? { "content-type": "application/json", "content-length": Buffer.byteLength(data) } : {},
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (d) => (text += d));
+        res.on("end", () => {
+          const json = text ? JSON.parse(text) : undefined;
+          if ((res.statusCode ?? 500) >= 400)
+            reject(
+              new CaError(
+                res.statusCode === 422
+                  ? "policy-violation"
+                  : res.statusCode === 409
+                    ? "conflict"
+                    : res.statusCode === 403
+                      ? "forbidden"
+                      : res.statusCode === 401
+                        ? "unauthorized"
+                        : "unavailable",
+                `${method} ${path}: ${json?.detail ?? json?.title ?? res.statusCode}`,
+                undefined,
+                typeof json?.code === "string"
+                  ? {
+                      code: json.code,
+                      ...(json.params && typeof json.params === "object" ? { params: json.params } : {}),
+                    }
+                  : undefined,
+              ),
+            );
+          else resolve(json);
+        });
+      },
+    );
     req.on("error", (e) => reject(new CaError("unavailable", `${method} ${path}: ${e.message}`)));
     req.end(data);
   });
 }
 
-async function onCard<T>(reader: string | undefined, random: Random, fn: (card: CardActivation) => Promise<T>): Promise<T> {
+async function onCard<T>(
+  reader: string | undefined,
+  random: Random,
+  fn: (card: CardActivation) => Promise<T>,
+): Promise<T> {
   const t = new PcscTransport();
   try {
     const ch = await t.connect(reader);
@@ -71,8 +115,15 @@ async function onCard<T>(reader: string | undefined, random: Random, fn: (card: 
  * which lifts the hold.
  */
 export async function activateAtStation(o: {
-  raUrl: string; raCa: string; orderId: string; reader?: string; transportPin: string; newPin: string;
-  holder: Omit<ClientIdentity, "cert"> & { cert?: string }; station: ClientIdentity; random: Random;
+  raUrl: string;
+  raCa: string;
+  orderId: string;
+  reader?: string;
+  transportPin: string;
+  newPin: string;
+  holder: Omit<ClientIdentity, "cert"> & { cert?: string };
+  station: ClientIdentity;
+  random: Random;
 }): Promise<{ orderId: string; state: string; cardSerial: string; certificateSerial: string }> {
   const base = new URL(o.raUrl);
   // 1. The card: its certificate, and the transport PIN replaced by the holder's own.
@@ -81,15 +132,23 @@ export async function activateAtStation(o: {
     await card.replaceTransportPin(o.transportPin, o.newPin);
     return { cardSerial: card.cardSerial, certDer };
   });
-  const holder: ClientIdentity = { cert: o.holder.cert ?? toPem("CERTIFICATE", certDer), ...(o.holder.key ? { key: o.holder.key } : {}), ...(o.holder.keyUri ? { keyUri: o.holder.keyUri } : {}) };
+  const holder: ClientIdentity = {
+    cert: o.holder.cert ?? toPem("CERTIFICATE", certDer),
+    ...(o.holder.key ? { key: o.holder.key } : {}),
+    ...(o.holder.keyUri ? { keyUri: o.holder.keyUri } : {}),
+  };
   const certificateSerial = new X509Certificate(holder.cert).serialNumber.toLowerCase();
   // 2. The station's record (its own credential): the holder replaced the transport PIN on this card.
   await call(base, o.raCa, o.station, undefined, "POST", `/orders/${o.orderId}/transport-pin-replaced`, { cardSerial });
   // 3. A fresh challenge for this card (the card's certificate is on hold; the RA accepts it for this step only).
   const ch = await call(base, o.raCa, holder, o.newPin, "GET", `/holder/orders/${o.orderId}/activation-challenge`);
   // 4. The card signs it under the new PIN.
-  const signature = await onCard(o.reader, o.random, (card) => card.signChallenge(new TextEncoder().encode(ch.message), ch.hash, o.newPin));
+  const signature = await onCard(o.reader, o.random, (card) =>
+    card.signChallenge(new TextEncoder().encode(ch.message), ch.hash, o.newPin),
+  );
   // 5. Activation: the RA verifies the signature with the certificate's key, checks the station's record, lifts the hold.
-  const done = await call(base, o.raCa, holder, o.newPin, "POST", `/holder/orders/${o.orderId}/activate`, { challengeSignature: Buffer.from(signature).toString("base64url") });
+  const done = await call(base, o.raCa, holder, o.newPin, "POST", `/holder/orders/${o.orderId}/activate`, {
+    challengeSignature: Buffer.from(signature).toString("base64url"),
+  });
   return { orderId: o.orderId, state: done.state, cardSerial, certificateSerial };
 }

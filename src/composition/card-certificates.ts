@@ -12,7 +12,13 @@ import { LinkedConflict, type KnexLinkedWrites } from "../store/linked-writes.js
 import { isUniqueViolation } from "../store/database.js";
 
 /** The order changed under a linked write: final for this attempt (no new serial is drawn for it). */
-const orderChanged = () => new CaError("conflict", "the order changed while its certificate was being written; read it again", { final: true }, { code: "order.changed-meanwhile" });
+const orderChanged = () =>
+  new CaError(
+    "conflict",
+    "the order changed while its certificate was being written; read it again",
+    { final: true },
+    { code: "order.changed-meanwhile" },
+  );
 
 /**
  * The RA's narrow CA port over the CA core: issue from the order's profile, revoke, suspend,
@@ -25,20 +31,27 @@ export function cardCertificates(
   linked?: { writes: KnexLinkedWrites; orders: OrderStore },
 ): CardCertificates {
   const writes = () => {
-    if (!linked) throw new CaError("config", "card certificates are written together with their orders: no linked store wired");
+    if (!linked)
+      throw new CaError("config", "card certificates are written together with their orders: no linked store wired");
     return linked;
   };
   /** The order's change alone (nothing for the CA to write). */
-  const orderOnly = async (link: LinkedOrderChange | undefined) => (link ? writes().orders.apply(link.change, link.audit) : true);
+  const orderOnly = async (link: LinkedOrderChange | undefined) =>
+    link ? writes().orders.apply(link.change, link.audit) : true;
   /** The registry's write with the order's change in its transaction; remembers when the order had moved on. */
   const linkedApply = (link: LinkedOrderChange | undefined, lost: { order: boolean }): ApplyRevocation | undefined =>
-    link ? async (change, audit) => {
-      const ok = await writes().writes.revocation(change, audit, link);
-      if (!ok) lost.order = true;
-      return ok;
-    } : undefined;
+    link
+      ? async (change, audit) => {
+          const ok = await writes().writes.revocation(change, audit, link);
+          if (!ok) lost.order = true;
+          return ok;
+        }
+      : undefined;
   /** Runs a registry change; a certificate that changed meanwhile is read again (a few times). */
-  const withRetry = async (fn: (apply: ApplyRevocation | undefined) => Promise<unknown>, link: LinkedOrderChange | undefined): Promise<boolean> => {
+  const withRetry = async (
+    fn: (apply: ApplyRevocation | undefined) => Promise<unknown>,
+    link: LinkedOrderChange | undefined,
+  ): Promise<boolean> => {
     for (let attempt = 0; ; attempt++) {
       const lost = { order: false };
       try {
@@ -57,7 +70,8 @@ export function cardCertificates(
       return await withRetry((apply) => rt.registry.revoke({ serial, reason, actor }, apply), link);
     } catch (e) {
       // Revoked for good already, or never completed (unfinished/failed serials are revoked or void): nothing to do but the order's change.
-      if (CaError.is(e, "conflict") && /already revoked|is (unfinished|failed|reserved)/.test(e.message)) return orderOnly(link);
+      if (CaError.is(e, "conflict") && /already revoked|is (unfinished|failed|reserved)/.test(e.message))
+        return orderOnly(link);
       throw e;
     }
   };
@@ -81,7 +95,9 @@ export function cardCertificates(
             if (!ok) throw orderChanged();
           },
           async complete(serial, der, audit) {
-            const hold = req.onHoldUntilActivation ? rt.registry.issuanceHold(serial, authority.id, req.requestedBy) : undefined;
+            const hold = req.onHoldUntilActivation
+              ? rt.registry.issuanceHold(serial, authority.id, req.requestedBy)
+              : undefined;
             let ok: boolean;
             try {
               ok = await w.complete(serial, der, audit, hold, link.issued(serial, { emailSanOmitted }));
@@ -96,14 +112,30 @@ export function cardCertificates(
           },
         };
       } else if (req.onHoldUntilActivation) {
-        throw new CaError("config", "a card certificate on hold until activation is issued together with its order (a production link)");
+        throw new CaError(
+          "config",
+          "a card certificate on hold until activation is issued together with its order (a production link)",
+        );
       }
-      const cert = await rt.issuer.issue(authority, {
-        profileId: req.profileId, publicKey: req.publicKey, subject: { ...req.subject }, san: req.email ? { email: [req.email] } : {},
-        requestedBy: req.requestedBy, allowedKinds: req.profileId === "ra-officer" ? ["infrastructure"] : ["end-entity"],
-        validatedEmailDomains: req.validatedEmailDomains ?? [], // REQ-01: the RA channel always states them (none: no e-mail SAN)
-      }, recorder);
-      return { serial: cert.serial, notAfter: cert.notAfter, der: cert.der, ...(cert.omittedEmails ? { omittedEmails: cert.omittedEmails } : {}) };
+      const cert = await rt.issuer.issue(
+        authority,
+        {
+          profileId: req.profileId,
+          publicKey: req.publicKey,
+          subject: { ...req.subject },
+          san: req.email ? { email: [req.email] } : {},
+          requestedBy: req.requestedBy,
+          allowedKinds: req.profileId === "ra-officer" ? ["infrastructure"] : ["end-entity"],
+          validatedEmailDomains: req.validatedEmailDomains ?? [], // REQ-01: the RA channel always states them (none: no e-mail SAN)
+        },
+        recorder,
+      );
+      return {
+        serial: cert.serial,
+        notAfter: cert.notAfter,
+        der: cert.der,
+        ...(cert.omittedEmails ? { omittedEmails: cert.omittedEmails } : {}),
+      };
     },
     revoke,
     async suspend(serial, actor) {
@@ -121,8 +153,18 @@ export function cardCertificates(
         if (rec?.status === "reserved") {
           const at = rt.clock.now();
           const audit = {
-            id: newId(rt.random), at, actor, action: "cert.abandon", objectType: "certificate", objectId: serial, outcome: "success" as const,
-            details: { issuer: rec.issuerId, reason: "unspecified", why: "the production did not complete; the serial may have been signed, so it is published as revoked" },
+            id: newId(rt.random),
+            at,
+            actor,
+            action: "cert.abandon",
+            objectType: "certificate",
+            objectId: serial,
+            outcome: "success" as const,
+            details: {
+              issuer: rec.issuerId,
+              reason: "unspecified",
+              why: "the production did not complete; the serial may have been signed, so it is published as revoked",
+            },
           };
           try {
             return await writes().writes.abandon(serial, at, actor, audit, link);
@@ -131,7 +173,11 @@ export function cardCertificates(
             throw e;
           }
         }
-        if (rec?.status === "issued" && (rec.revocationReason === undefined || rec.revocationReason === "certificateHold")) return revoke(serial, "superseded", actor, link);
+        if (
+          rec?.status === "issued" &&
+          (rec.revocationReason === undefined || rec.revocationReason === "certificateHold")
+        )
+          return revoke(serial, "superseded", actor, link);
         return orderOnly(link); // never reserved, failed, unfinished or revoked for good already
       }
       throw new CaError("conflict", `serial ${serial} keeps changing; try again`);
@@ -141,7 +187,12 @@ export function cardCertificates(
       if (!r || r.status !== "issued") return undefined;
       const onHold = r.revocationReason === "certificateHold";
       return {
-        serial: r.serial, issuerId: r.issuerId, profileId: r.profileId, notBefore: r.notBefore, notAfter: r.notAfter, der: r.der,
+        serial: r.serial,
+        issuerId: r.issuerId,
+        profileId: r.profileId,
+        notBefore: r.notBefore,
+        notAfter: r.notAfter,
+        der: r.der,
         status: r.revocationReason === undefined ? "good" : onHold ? "on-hold" : "revoked",
         ...(onHold ? { holdCause: r.holdCause ?? "request" } : {}),
       };

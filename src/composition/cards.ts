@@ -31,27 +31,46 @@ export interface Cards {
  * command line. The standalone station goes through the RA API instead (ra-api-card-production.ts).
  */
 export function cardProduction(_rt: RaRuntime, ra: Ra, actor: Actor): CardProduction {
-  if (actor.kind !== "officer" || !actor.personId || !actor.credentialSerial && !actor.organisationId)
-    throw new CaError("unauthorized", "the card station acts only as an authenticated officer (REQ-22)", undefined, { code: "card.station-officer-needed" });
+  if (actor.kind !== "officer" || !actor.personId || (!actor.credentialSerial && !actor.organisationId))
+    throw new CaError("unauthorized", "the card station acts only as an authenticated officer (REQ-22)", undefined, {
+      code: "card.station-officer-needed",
+    });
   return {
     async order(orderId) {
       const o = await ra.orderStore.load(orderId);
       if (!o) throw new CaError("not-found", `no order ${orderId}`, undefined, { code: "order.not-found" });
-      if (o.state !== "IN_PRODUCTION") throw new CaError("conflict", `order ${orderId} is ${o.state}; only an order in production gets a card`, { state: o.state }, { code: "order.action-not-in-state", params: { action: "produce", state: o.state } });
+      if (o.state !== "IN_PRODUCTION")
+        throw new CaError(
+          "conflict",
+          `order ${orderId} is ${o.state}; only an order in production gets a card`,
+          { state: o.state },
+          { code: "order.action-not-in-state", params: { action: "produce", state: o.state } },
+        );
       const w = ra.orders.workflow(o.workflowId);
-      return { orderId, holderPersonId: o.applicantPersonId, loa: w.loa, policy: { ...w.card, pinChannel: w.delivery.pin } }; // REQ-15: the PIN by the workflow's PIN channel
+      return {
+        orderId,
+        holderPersonId: o.applicantPersonId,
+        loa: w.loa,
+        policy: { ...w.card, pinChannel: w.delivery.pin },
+      }; // REQ-15: the PIN by the workflow's PIN channel
     },
     async produce(orderId, key) {
       // REQ-14: the card's attestation where it has one; otherwise the station vouches (accepted only where the workflow allows it, LoA2).
-      const o = await ra.orders.act(orderId, "produce", actor, key.attestation
-        ? { publicKey: key.spki, attestation: key.attestation }
-        : { publicKey: key.spki, keyOrigin: "card-station", cardStation: { cardSerial: key.cardSerial } });
+      const o = await ra.orders.act(
+        orderId,
+        "produce",
+        actor,
+        key.attestation
+          ? { publicKey: key.spki, attestation: key.attestation }
+          : { publicKey: key.spki, keyOrigin: "card-station", cardStation: { cardSerial: key.cardSerial } },
+      );
       if (!o.issued) throw new CaError("internal", `order ${orderId} was produced without a certificate`);
       return { serial: o.issued.serial, der: o.issued.der }; // the CA's answer: nothing is read back from the store
     },
     async undo(orderId, serial) {
       const o = await ra.orderStore.load(orderId);
-      if (o?.state === "PRODUCED" && o.certSerial === serial) await ra.orders.act(orderId, "production-failed", actor, {});
+      if (o?.state === "PRODUCED" && o.certSerial === serial)
+        await ra.orders.act(orderId, "production-failed", actor, {});
       else await ra.certs.revoke(serial, "superseded", actor.personId!);
     },
     async revoke(serial, reason) {
@@ -62,7 +81,12 @@ export function cardProduction(_rt: RaRuntime, ra: Ra, actor: Actor): CardProduc
 
 export function factoryCredentials(rt: Pick<StationRuntime, "config">): FactoryCredentials {
   const f = rt.config.card.factory;
-  return { pin: f.pin, puk: f.puk, managementKey: fromHex(f.managementKey.toLowerCase()), managementKeyAlgorithm: f.managementKeyAlgorithm };
+  return {
+    pin: f.pin,
+    puk: f.puk,
+    managementKey: fromHex(f.managementKey.toLowerCase()),
+    managementKeyAlgorithm: f.managementKeyAlgorithm,
+  };
 }
 
 /** Wires the card writer: ledger on the runtime's database, secrets sealed under the card KEK, production through the RA. */
@@ -73,12 +97,25 @@ export function openCards(rt: RaRuntime, ra: Ra, operator: Actor): Cards {
 /** The card writer over a given production port (in process, or the RA API for the standalone station). */
 export function cardsWith(rt: StationRuntime, cipher: Ra["cipher"], production: CardProduction): Cards {
   const ledger = new KnexCardStore(rt.db, rt.readDb, cipher); // REQ-29: letters with PINs sealed at rest
-  const sealer = aesGcmSealer(ownerOnlyKey(rt.config.card.kekFile, rt.random, { what: "card key-encryption key", exact: true }), rt.random);
+  const sealer = aesGcmSealer(
+    ownerOnlyKey(rt.config.card.kekFile, rt.random, { what: "card key-encryption key", exact: true }),
+    rt.random,
+  );
   const { clock, random } = rt;
   return {
-    ledger, production,
+    ledger,
+    production,
     lifecycle: new CardLifecycle({ ledger, sealer, production, clock, random }),
-    job: (onStep) => new PersonalisationJob({ production, ledger, sealer, factory: factoryCredentials(rt), clock, random, ...(onStep ? { onStep } : {}) }),
+    job: (onStep) =>
+      new PersonalisationJob({
+        production,
+        ledger,
+        sealer,
+        factory: factoryCredentials(rt),
+        clock,
+        random,
+        ...(onStep ? { onStep } : {}),
+      }),
     transport: () => new PcscTransport(),
     async withCard(reader, fn) {
       const t = new PcscTransport();
@@ -100,24 +137,39 @@ export function cardsWith(rt: StationRuntime, cipher: Ra["cipher"], production: 
 export async function listReaders(): Promise<{ name: string; cardPresent: boolean; atr?: string }[]> {
   const t = new PcscTransport();
   try {
-    return (await t.list()).map((r) => ({ name: r.name, cardPresent: r.cardPresent, ...(r.atr ? { atr: Buffer.from(r.atr).toString("hex") } : {}) }));
+    return (await t.list()).map((r) => ({
+      name: r.name,
+      cardPresent: r.cardPresent,
+      ...(r.atr ? { atr: Buffer.from(r.atr).toString("hex") } : {}),
+    }));
   } finally {
     t.close();
   }
 }
 
 /** The card production station attached to the RA server: readers, and personalisation by the signed-in ca-operator (the RA's guards apply to them). */
-export function cardStation(rt: RaRuntime, ra: Ra): { readers(): Promise<unknown>; personalise(orderId: string, actor: Actor, reader?: string): Promise<unknown> } {
+export function cardStation(
+  rt: RaRuntime,
+  ra: Ra,
+): { readers(): Promise<unknown>; personalise(orderId: string, actor: Actor, reader?: string): Promise<unknown> } {
   let busy = false;
   return {
     readers: listReaders,
     async personalise(orderId, actor, reader) {
-      if (busy) throw new CaError("conflict", "the card station is personalising another card; try again when it is done", undefined, { code: "card.station-busy" });
+      if (busy)
+        throw new CaError(
+          "conflict",
+          "the card station is personalising another card; try again when it is done",
+          undefined,
+          { code: "card.station-busy" },
+        );
       busy = true;
       const cards = openCards(rt, ra, actor);
       const steps: string[] = [];
       try {
-        const r = await cards.withCard(reader, (ch) => cards.job((s) => void steps.push(s)).run(orderId, ch, `officer:${actor.personId}`));
+        const r = await cards.withCard(reader, (ch) =>
+          cards.job((s) => void steps.push(s)).run(orderId, ch, `officer:${actor.personId}`),
+        );
         return { ...r, steps };
       } finally {
         busy = false;

@@ -8,7 +8,13 @@ import { Pkcs11Keystore } from "../hsm/pkcs11-keystore.js";
 import { initSoftHsmToken, softHsmTokenDir, writeSoftHsmConfig } from "../hsm/softhsm-tokens.js";
 import { loadCeremonyScript, type CeremonyScript } from "../ceremony/ceremony-script.js";
 import { runCeremony, type CeremonyResult, type CeremonyUi } from "../ceremony/ceremony.js";
-import { combinePinShares, createPinShares, type Custodian, type OpenedShare, type PinShareFile } from "../ceremony/pin-shares.js";
+import {
+  combinePinShares,
+  createPinShares,
+  type Custodian,
+  type OpenedShare,
+  type PinShareFile,
+} from "../ceremony/pin-shares.js";
 import type { Config } from "./config.js";
 import { caUrls, openRuntime, useEmbeddedSoftHsm } from "./runtime.js";
 
@@ -25,12 +31,16 @@ export interface CeremonyRun {
 /** PINs per token from the custodians' shares (M of N each). */
 export async function pinsFromShares(shares: readonly OpenedShare[]): Promise<Record<string, PinSource>> {
   const out: Record<string, PinSource> = {};
-  for (const token of new Set(shares.map((s) => s.file.token))) out[token] = staticPin(await combinePinShares(token, shares), `custodian shares of ${token}`);
+  for (const token of new Set(shares.map((s) => s.file.token)))
+    out[token] = staticPin(await combinePinShares(token, shares), `custodian shares of ${token}`);
   return out;
 }
 
 /** Runs a ceremony file against the configured HSM, or with dryRun on throw-away SoftHSM2 tokens. */
-export async function runCeremonyFile(config: Config, run: CeremonyRun): Promise<CeremonyResult & { dryRunDir?: string }> {
+export async function runCeremonyFile(
+  config: Config,
+  run: CeremonyRun,
+): Promise<CeremonyResult & { dryRunDir?: string }> {
   const { script, sha256 } = loadCeremonyScript(run.file);
   if (run.dryRun) return dryRun(config, script, sha256, run);
   useEmbeddedSoftHsm(config);
@@ -38,10 +48,23 @@ export async function runCeremonyFile(config: Config, run: CeremonyRun): Promise
   const rt = await openRuntime(config, { withoutAuthorities: true, pins });
   try {
     return await runCeremony(script, {
-      keystore: rt.keystore, caDir: rt.caDir, issuer: rt.issuer, store: rt.store, clock: rt.clock, urls: caUrls(config.baseUrl), ui: run.ui,
-      people: { operator: run.operator, ...(run.witness ? { witness: run.witness } : {}), custodians: run.shares.map((s) => ({ token: s.file.token, name: s.file.custodian })) },
-      fileSha256: sha256, dryRun: false,
-      ...(process.env.SOFTHSM2_CONF && /softhsm/.test(config.pkcs11Library) ? { softHsmConf: process.env.SOFTHSM2_CONF, softHsmTokenDir } : {}),
+      keystore: rt.keystore,
+      caDir: rt.caDir,
+      issuer: rt.issuer,
+      store: rt.store,
+      clock: rt.clock,
+      urls: caUrls(config.baseUrl),
+      ui: run.ui,
+      people: {
+        operator: run.operator,
+        ...(run.witness ? { witness: run.witness } : {}),
+        custodians: run.shares.map((s) => ({ token: s.file.token, name: s.file.custodian })),
+      },
+      fileSha256: sha256,
+      dryRun: false,
+      ...(process.env.SOFTHSM2_CONF && /softhsm/.test(config.pkcs11Library)
+        ? { softHsmConf: process.env.SOFTHSM2_CONF, softHsmTokenDir }
+        : {}),
     });
   } finally {
     await rt.close();
@@ -52,7 +75,12 @@ export async function runCeremonyFile(config: Config, run: CeremonyRun): Promise
  * --dry-run: the whole ceremony on throw-away SoftHSM2 tokens, a temporary database and
  * CA store; a ceremony that needs a parent gets a stand-in root made the same way.
  */
-async function dryRun(config: Config, script: CeremonyScript, sha256: string, run: CeremonyRun): Promise<CeremonyResult & { dryRunDir: string }> {
+async function dryRun(
+  config: Config,
+  script: CeremonyScript,
+  sha256: string,
+  run: CeremonyRun,
+): Promise<CeremonyResult & { dryRunDir: string }> {
   const dir = mkdtempSync(join(tmpdir(), "cardpki-dry-run-"));
   const conf = writeSoftHsmConfig(join(dir, "softhsm"));
   process.env.SOFTHSM2_CONF = conf; // before the library is first initialised in this process
@@ -64,23 +92,43 @@ async function dryRun(config: Config, script: CeremonyScript, sha256: string, ru
     pins[t] = staticPin(pin);
   }
   const dryConfig: Config = {
-    ...config, dataDir: dir, caStoreDir: join(dir, "ca-store"), databaseUrl: `sqlite:${join(dir, "cardpki.db")}`,
-    pkcs11Library: "/usr/lib/softhsm/libsofthsm2.so", tokenPins: {},
+    ...config,
+    dataDir: dir,
+    caStoreDir: join(dir, "ca-store"),
+    databaseUrl: `sqlite:${join(dir, "cardpki.db")}`,
+    pkcs11Library: "/usr/lib/softhsm/libsofthsm2.so",
+    tokenPins: {},
   };
   const rt = await openRuntime(dryConfig, { withoutAuthorities: true, pins });
   const quiet: CeremonyUi = { step: () => undefined, confirm: async () => true, progress: (_l, w) => w };
   const deps = {
-    keystore: rt.keystore, caDir: rt.caDir, issuer: rt.issuer, store: rt.store, clock: rt.clock, urls: caUrls(config.baseUrl),
-    people: { operator: run.operator, ...(run.witness ? { witness: run.witness } : {}), custodians: [] }, dryRun: true,
-    softHsmConf: conf, softHsmTokenDir,
+    keystore: rt.keystore,
+    caDir: rt.caDir,
+    issuer: rt.issuer,
+    store: rt.store,
+    clock: rt.clock,
+    urls: caUrls(config.baseUrl),
+    people: { operator: run.operator, ...(run.witness ? { witness: run.witness } : {}), custodians: [] },
+    dryRun: true,
+    softHsmConf: conf,
+    softHsmTokenDir,
   };
   try {
     if (script.parent) {
       // A stand-in parent with the real parent's id, on its own throw-away token.
       const standIn: CeremonyScript = {
-        id: "dry-run-parent", version: 1, cps: ["dry run"], description: "stand-in parent", kind: "root", token: "dry-run-parent",
-        key: { label: `${script.parent}-stand-in`, type: "P-256" }, ca: { id: script.parent, serialPrefix: 127 }, profile: "root-ca",
-        subject: { CN: `${script.parent} (dry-run stand-in)`, O: "cardpki dry run", C: "SE" }, custodians: { quorum: 1, of: 1 }, witness: "optional",
+        id: "dry-run-parent",
+        version: 1,
+        cps: ["dry run"],
+        description: "stand-in parent",
+        kind: "root",
+        token: "dry-run-parent",
+        key: { label: `${script.parent}-stand-in`, type: "P-256" },
+        ca: { id: script.parent, serialPrefix: 127 },
+        profile: "root-ca",
+        subject: { CN: `${script.parent} (dry-run stand-in)`, O: "cardpki dry run", C: "SE" },
+        custodians: { quorum: 1, of: 1 },
+        witness: "optional",
       };
       await runCeremony(standIn, { ...deps, ui: quiet, fileSha256: "0".repeat(64) });
     }
@@ -94,9 +142,16 @@ async function dryRun(config: Config, script: CeremonyScript, sha256: string, ru
 }
 
 /** Replaces a token's user PIN with a fresh random one and splits it among custodians (M of N). */
-export async function splitTokenPin(config: Config, token: string, currentPin: PinSource, custodians: readonly Custodian[], quorum: number): Promise<PinShareFile[]> {
+export async function splitTokenPin(
+  config: Config,
+  token: string,
+  currentPin: PinSource,
+  custodians: readonly Custodian[],
+  quorum: number,
+): Promise<PinShareFile[]> {
   useEmbeddedSoftHsm(config);
-  if (custodians.length < quorum) throw new CaError("invalid-input", `quorum ${quorum} needs at least ${quorum} custodians`);
+  if (custodians.length < quorum)
+    throw new CaError("invalid-input", `quorum ${quorum} needs at least ${quorum} custodians`);
   const ks = new Pkcs11Keystore({ library: config.pkcs11Library, tokenLabel: token, pin: currentPin, sessions: 1 });
   await ks.open();
   try {
@@ -127,7 +182,12 @@ export function currentPinSource(file: string | undefined, env: string | undefin
 }
 
 /** Development and tests: a new SoftHSM2 token whose random user PIN is split among custodians at once. */
-export async function initSoftHsmTokenWithShares(config: Config, token: string, custodians: readonly Custodian[], quorum: number): Promise<PinShareFile[]> {
+export async function initSoftHsmTokenWithShares(
+  config: Config,
+  token: string,
+  custodians: readonly Custodian[],
+  quorum: number,
+): Promise<PinShareFile[]> {
   useEmbeddedSoftHsm(config);
   const conf = process.env.SOFTHSM2_CONF;
   if (!conf) throw new CaError("config", "SOFTHSM2_CONF is not set and there is no embedded SoftHSM2 config");

@@ -18,9 +18,21 @@ export interface DeliveryConfig {
   /** A worker's claim on a message: after this another worker may send it (same idempotency key). */
   readonly leaseSeconds: number;
   /** SMTP: smtp://host:port (STARTTLS, required unless requireTls is false) or smtps://host:port (TLS). */
-  readonly email?: { readonly url: string; readonly from: string; readonly requireTls: boolean; readonly caFile?: string; readonly user?: string; readonly password?: PinConfig };
+  readonly email?: {
+    readonly url: string;
+    readonly from: string;
+    readonly requireTls: boolean;
+    readonly caFile?: string;
+    readonly user?: string;
+    readonly password?: PinConfig;
+  };
   /** The SMS gateway: JSON POST of `template` (strings with {{to}}, {{body}}, {{subject}}, {{id}}, {{kind}}) with a bearer token. */
-  readonly sms?: { readonly url: string; readonly token?: PinConfig; readonly caFile?: string; readonly template?: Readonly<Record<string, unknown>> };
+  readonly sms?: {
+    readonly url: string;
+    readonly token?: PinConfig;
+    readonly caFile?: string;
+    readonly template?: Readonly<Record<string, unknown>>;
+  };
   /** Letters: one PDF print file per letter in this folder. */
   readonly mail?: { readonly spoolDir: string };
 }
@@ -128,22 +140,32 @@ export interface Config {
     readonly officerCert?: string;
     readonly officerKey?: string;
     /** What blank cards come with (PIV defaults; set your card vendor's transport values). */
-    readonly factory: { readonly pin: string; readonly puk: string; readonly managementKey: string; readonly managementKeyAlgorithm: "3DES" | "AES-128" | "AES-192" | "AES-256" };
+    readonly factory: {
+      readonly pin: string;
+      readonly puk: string;
+      readonly managementKey: string;
+      readonly managementKeyAlgorithm: "3DES" | "AES-128" | "AES-192" | "AES-256";
+    };
   };
 }
 
 /** A secret (PIN, password, token) by reference: an environment variable or an owner-only file. */
 const SECRET = Type.Union(
-  [Type.Object({ env: Type.String() }, { additionalProperties: false }), Type.Object({ file: Type.String() }, { additionalProperties: false })],
-  { description: "{ \"env\": NAME } or { \"file\": PATH }" },
+  [
+    Type.Object({ env: Type.String() }, { additionalProperties: false }),
+    Type.Object({ file: Type.String() }, { additionalProperties: false }),
+  ],
+  { description: '{ "env": NAME } or { "file": PATH }' },
 );
 const Enum = <T extends string>(values: readonly T[]) => Type.Unsafe<T>({ type: "string", enum: [...values] });
-const int = (minimum: number, maximum: number, description?: string) => Type.Integer({ minimum, maximum, ...(description ? { description } : {}) });
+const int = (minimum: number, maximum: number, description?: string) =>
+  Type.Integer({ minimum, maximum, ...(description ? { description } : {}) });
 const above0 = (maximum: number) => Type.Number({ exclusiveMinimum: 0, maximum });
 const text = (pattern: string, description: string) => Type.String({ pattern, description });
 const path = () => Type.String();
 const opt = Type.Optional;
-const strictObject = <T extends Parameters<typeof Type.Object>[0]>(properties: T) => Type.Object(properties, { additionalProperties: false });
+const strictObject = <T extends Parameters<typeof Type.Object>[0]>(properties: T) =>
+  Type.Object(properties, { additionalProperties: false });
 const HTTPS_URL = "^https://[^\\s/]+(/[^\\s]*)?$";
 
 /**
@@ -192,7 +214,10 @@ export const CONFIG_FILE_SCHEMA = strictObject({
       leaseSeconds: opt(above0(86400)),
       email: opt(
         strictObject({
-          url: text("^smtps?://[^\\s@/]+(/)?$", "smtp://host:port or smtps://host:port without credentials (they come from CARDPKI_SMTP_PASSWORD_FILE or CARDPKI_SMTP_PASSWORD)"),
+          url: text(
+            "^smtps?://[^\\s@/]+(/)?$",
+            "smtp://host:port or smtps://host:port without credentials (they come from CARDPKI_SMTP_PASSWORD_FILE or CARDPKI_SMTP_PASSWORD)",
+          ),
           from: opt(Type.String()),
           requireTls: opt(Type.Boolean()),
           caFile: opt(path()),
@@ -225,7 +250,9 @@ export const CONFIG_FILE_SCHEMA = strictObject({
       clientKey: opt(path()),
     }),
   ),
-  dataEncryption: opt(strictObject({ wrappingKey: opt(text("^pkcs11:[^\\s]+$", "a PKCS#11 URI (pkcs11:token=...;object=...)")) })),
+  dataEncryption: opt(
+    strictObject({ wrappingKey: opt(text("^pkcs11:[^\\s]+$", "a PKCS#11 URI (pkcs11:token=...;object=...)")) }),
+  ),
   audit: opt(
     strictObject({
       signer: opt(Type.String()),
@@ -328,14 +355,32 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
 
 /** The keys of the file that name files or folders (`*` any token label). */
 const PATH_KEYS = [
-  "policyDir", "caStoreDir", "ra.tlsCert", "ra.tlsKey", "ra.hashKeyFile", "ra.registerFile", "ra.documentRegisterFile",
-  "delivery.email.caFile", "delivery.email.password.file", "delivery.sms.caFile", "delivery.sms.token.file", "delivery.mail.spoolDir",
-  "audit.checkpointFile", "audit.tsaCertFile", "backup.keyFile", "card.kekFile", "card.raCa", "card.officerCert", "card.officerKey",
+  "policyDir",
+  "caStoreDir",
+  "ra.tlsCert",
+  "ra.tlsKey",
+  "ra.hashKeyFile",
+  "ra.registerFile",
+  "ra.documentRegisterFile",
+  "delivery.email.caFile",
+  "delivery.email.password.file",
+  "delivery.sms.caFile",
+  "delivery.sms.token.file",
+  "delivery.mail.spoolDir",
+  "audit.checkpointFile",
+  "audit.tsaCertFile",
+  "backup.keyFile",
+  "card.kekFile",
+  "card.raCa",
+  "card.officerCert",
+  "card.officerKey",
   "tokenPins.*.file",
 ] as const;
 
 const fileCheck = new Ajv({ allErrors: true, strict: true, verbose: true }).compile(CONFIG_FILE_SCHEMA);
-const envCheck = new Ajv({ allErrors: true, strict: true, verbose: true, coerceTypes: true }).compile(CONFIG_FILE_SCHEMA);
+const envCheck = new Ajv({ allErrors: true, strict: true, verbose: true, coerceTypes: true }).compile(
+  CONFIG_FILE_SCHEMA,
+);
 
 type Doc = Record<string, unknown>;
 const isDoc = (v: unknown): v is Doc => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -355,7 +400,8 @@ function pathsIn(doc: Doc): { key: string; value: string; set(v: string): void }
     const [p, ...rest] = parts;
     for (const k of p === "*" ? Object.keys(at) : [p!]) {
       if (rest.length === 0) {
-        if (typeof at[k] === "string") out.push({ key: [...done, k].join("."), value: at[k] as string, set: (v) => (at[k] = v) });
+        if (typeof at[k] === "string")
+          out.push({ key: [...done, k].join("."), value: at[k] as string, set: (v) => (at[k] = v) });
       } else walk(at[k], rest, [...done, k]);
     }
   };
@@ -379,7 +425,15 @@ function fromEnvironment(env: NodeJS.ProcessEnv): { doc: Doc; source: Map<string
     put(name, key, key === "delivery.email.requireTls" && (v === "1" || v === "0") ? String(v === "1") : v);
   }
   const cas = value("CARDPKI_ISSUING_CAS");
-  if (cas !== undefined) put("CARDPKI_ISSUING_CAS", "issuingCas", cas.split(",").map((s) => s.trim()).filter(Boolean));
+  if (cas !== undefined)
+    put(
+      "CARDPKI_ISSUING_CAS",
+      "issuingCas",
+      cas
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
   for (const [fileVar, envVar, key] of [
     ["CARDPKI_SMTP_PASSWORD_FILE", "CARDPKI_SMTP_PASSWORD", "delivery.email.password"],
     ["CARDPKI_SMS_TOKEN_FILE", "CARDPKI_SMS_TOKEN", "delivery.sms.token"],
@@ -399,7 +453,8 @@ function fromEnvironment(env: NodeJS.ProcessEnv): { doc: Doc; source: Map<string
 
 function merge(base: Doc, over: Doc): Doc {
   const out: Doc = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = isDoc(v) && isDoc(out[k]) && k !== "template" ? merge(out[k] as Doc, v) : v;
+  for (const [k, v] of Object.entries(over))
+    out[k] = isDoc(v) && isDoc(out[k]) && k !== "template" ? merge(out[k] as Doc, v) : v;
   return out;
 }
 
@@ -408,7 +463,8 @@ function wanted(schema: TSchema | undefined): string | undefined {
   if (!schema) return undefined;
   if (typeof schema.description === "string") return schema.description;
   if (schema.type === "integer") return `a whole number from ${schema.minimum} to ${schema.maximum}`;
-  if (schema.type === "number" && schema.exclusiveMinimum !== undefined) return `a number above ${schema.exclusiveMinimum} and at most ${schema.maximum}`;
+  if (schema.type === "number" && schema.exclusiveMinimum !== undefined)
+    return `a number above ${schema.exclusiveMinimum} and at most ${schema.maximum}`;
   if (schema.type === "boolean") return "true or false";
   if (Array.isArray(schema.enum)) return `one of ${schema.enum.join(", ")}`;
   return undefined;
@@ -420,14 +476,20 @@ function findings(errors: readonly ErrorObject[], where: (pointer: string) => { 
   const byPointer = new Map<string, ErrorObject>();
   for (const e of errors) {
     const at = where(e.instancePath);
-    if (e.keyword === "additionalProperties") out.push(`${at.label}: unknown key '${(e.params as { additionalProperty: string }).additionalProperty}' (must NOT have additional properties)`);
-    else if (e.keyword === "required") out.push(`${at.label}: '${(e.params as { missingProperty: string }).missingProperty}' is required`);
+    if (e.keyword === "additionalProperties")
+      out.push(
+        `${at.label}: unknown key '${(e.params as { additionalProperty: string }).additionalProperty}' (must NOT have additional properties)`,
+      );
+    else if (e.keyword === "required")
+      out.push(`${at.label}: '${(e.params as { missingProperty: string }).missingProperty}' is required`);
     else byPointer.set(e.instancePath, e); // the last one at a key is the outermost (anyOf after its branches)
   }
   for (const [pointer, e] of byPointer) {
     const at = where(pointer);
     const got = at.raw !== undefined ? at.raw.replace(/\/\/[^/@\s]*@/, "//…@") : undefined;
-    out.push(`${at.label} must be ${wanted(e.parentSchema as TSchema | undefined) ?? e.message}${got !== undefined ? ` (got '${got}')` : ""}`);
+    out.push(
+      `${at.label} must be ${wanted(e.parentSchema as TSchema | undefined) ?? e.message}${got !== undefined ? ` (got '${got}')` : ""}`,
+    );
   }
   return out.join("; ");
 }
@@ -448,9 +510,17 @@ const told = new Set<string>();
 export const APP_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
 /** REQ-27: the RFC 3161 TSA: a URL and the certificate its tokens are verified against, both or neither. */
-function tsa(url: string | undefined, cert: string | undefined, cwd: string): { tsaUrl?: string; tsaCertFile?: string } {
+function tsa(
+  url: string | undefined,
+  cert: string | undefined,
+  cwd: string,
+): { tsaUrl?: string; tsaCertFile?: string } {
   if (url === undefined && cert === undefined) return {};
-  if (url !== undefined && cert === undefined) throw new CaError("config", "audit.tsaUrl needs audit.tsaCertFile (CARDPKI_AUDIT_TSA_CERT): the TSA certificate its tokens are verified against");
+  if (url !== undefined && cert === undefined)
+    throw new CaError(
+      "config",
+      "audit.tsaUrl needs audit.tsaCertFile (CARDPKI_AUDIT_TSA_CERT): the TSA certificate its tokens are verified against",
+    );
   return { ...(url ? { tsaUrl: url } : {}), tsaCertFile: resolve(cwd, cert!) };
 }
 
@@ -464,7 +534,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
     } catch (e) {
       throw new CaError("config", `${file}: ${(e as Error).message}`);
     }
-    if (!fileCheck(f)) throw new CaError("config", `${file}: ${findings(fileCheck.errors ?? [], (p) => ({ label: p || "/" }))}`);
+    if (!fileCheck(f))
+      throw new CaError("config", `${file}: ${findings(fileCheck.errors ?? [], (p) => ({ label: p || "/" }))}`);
     // Relative paths in the file are relative to the folder the file is in (the data folder).
     for (const p of pathsIn(f)) {
       const abs = resolve(dirname(file), p.value);
@@ -481,12 +552,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
   const merged = merge(f, fromEnv.doc);
   // A channel is on only with its URL: settings of one without it (CARDPKI_SMTP_FROM alone) wait for it.
   const delivery = merged.delivery;
-  for (const ch of ["email", "sms"]) if (isDoc(delivery) && isDoc(delivery[ch]) && (delivery[ch] as Doc).url === undefined) delete delivery[ch];
+  for (const ch of ["email", "sms"])
+    if (isDoc(delivery) && isDoc(delivery[ch]) && (delivery[ch] as Doc).url === undefined) delete delivery[ch];
   if (!envCheck(merged)) {
-    throw new CaError("config", findings(envCheck.errors ?? [], (pointer) => {
-      const s = fromEnv.source.get(pointer) ?? [...fromEnv.source].find(([k]) => pointer.startsWith(k + "/"))?.[1];
-      return s ? { label: s.name, raw: s.raw } : { label: `${file}: ${pointer || "/"}` };
-    }));
+    throw new CaError(
+      "config",
+      findings(envCheck.errors ?? [], (pointer) => {
+        const s = fromEnv.source.get(pointer) ?? [...fromEnv.source].find(([k]) => pointer.startsWith(k + "/"))?.[1];
+        return s ? { label: s.name, raw: s.raw } : { label: `${file}: ${pointer || "/"}` };
+      }),
+    );
   }
   const c = merged as ConfigFile;
   const at = (v: string | undefined, fallback: string) => resolve(cwd, v ?? fallback);
@@ -538,12 +613,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
       ...(d.email
         ? {
             email: {
-              url: d.email.url, from: d.email.from ?? "cardpki <no-reply@localhost>", requireTls: d.email.requireTls ?? true,
-              ...(d.email.caFile ? { caFile: resolve(cwd, d.email.caFile) } : {}), ...(d.email.user ? { user: d.email.user } : {}), ...(password ? { password } : {}),
+              url: d.email.url,
+              from: d.email.from ?? "cardpki <no-reply@localhost>",
+              requireTls: d.email.requireTls ?? true,
+              ...(d.email.caFile ? { caFile: resolve(cwd, d.email.caFile) } : {}),
+              ...(d.email.user ? { user: d.email.user } : {}),
+              ...(password ? { password } : {}),
             },
           }
         : {}),
-      ...(d.sms ? { sms: { url: d.sms.url, ...(token ? { token } : {}), ...(d.sms.caFile ? { caFile: resolve(cwd, d.sms.caFile) } : {}), ...(d.sms.template ? { template: d.sms.template } : {}) } } : {}),
+      ...(d.sms
+        ? {
+            sms: {
+              url: d.sms.url,
+              ...(token ? { token } : {}),
+              ...(d.sms.caFile ? { caFile: resolve(cwd, d.sms.caFile) } : {}),
+              ...(d.sms.template ? { template: d.sms.template } : {}),
+            },
+          }
+        : {}),
       ...(d.mail ? { mail: { spoolDir: resolve(cwd, d.mail.spoolDir) } } : {}),
     },
     signer: signerChannel(c.signer ?? {}, cwd, join(dataDir, "signer-channel")),
@@ -564,7 +652,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
       ...(c.card?.officerCert ? { officerCert: resolve(cwd, c.card.officerCert) } : {}),
       ...(c.card?.officerKey ? { officerKey: resolve(cwd, c.card.officerKey) } : {}),
       // SP 800-73-4 leaves the initial values to the issuer; these are the common PIV token defaults.
-      factory: c.card?.factory ?? { pin: "123456", puk: "12345678", managementKey: "010203040506070801020304050607080102030405060708", managementKeyAlgorithm: "3DES" },
+      factory: c.card?.factory ?? {
+        pin: "123456",
+        puk: "12345678",
+        managementKey: "010203040506070801020304050607080102030405060708",
+        managementKeyAlgorithm: "3DES",
+      },
     },
   };
 }
@@ -573,15 +666,20 @@ function signerChannel(f: NonNullable<ConfigFile["signer"]>, cwd: string, dir: s
   const port = f.port ?? 8444;
   const file = (v: string | undefined, dflt: string) => resolve(cwd, v ?? join(dir, dflt));
   return {
-    host: f.host ?? "127.0.0.1", port, url: (f.url ?? `https://127.0.0.1:${port}`).replace(/\/$/, ""),
+    host: f.host ?? "127.0.0.1",
+    port,
+    url: (f.url ?? `https://127.0.0.1:${port}`).replace(/\/$/, ""),
     ca: file(f.ca, "channel-ca.crt"),
-    tlsCert: file(f.tlsCert, "signer.crt"), tlsKey: file(f.tlsKey, "signer.key"),
-    clientCert: file(f.clientCert, "ra-client.crt"), clientKey: file(f.clientKey, "ra-client.key"),
+    tlsCert: file(f.tlsCert, "signer.crt"),
+    tlsKey: file(f.tlsKey, "signer.key"),
+    clientCert: file(f.clientCert, "ra-client.crt"),
+    clientKey: file(f.clientKey, "ra-client.key"),
   };
 }
 
 function publicUrl(v: string | undefined, raPort: number): { publicUrl: string; publicUrlConfigured: boolean } {
   if (v === undefined) return { publicUrl: `https://localhost:${raPort}`, publicUrlConfigured: false };
-  if (!/^https:\/\/[^\s/]+(\/\S*)?$/.test(v)) throw new CaError("config", `CARDPKI_RA_PUBLIC_URL must be an https URL (got '${v}')`);
+  if (!/^https:\/\/[^\s/]+(\/\S*)?$/.test(v))
+    throw new CaError("config", `CARDPKI_RA_PUBLIC_URL must be an https URL (got '${v}')`);
   return { publicUrl: v.replace(/\/$/, ""), publicUrlConfigured: true };
 }

@@ -21,7 +21,10 @@ export function embeddedSoftHsmConfig(dataDir: string): string | undefined {
   if (!m || resolve(m[1]!) === resolve(own)) return conf;
   if (existsSync(own)) {
     writeFileSync(conf, text.replace(m[0], `directories.tokendir = ${own}`), { mode: 0o600 });
-    log.warn(`${conf} named the token directory ${m[1]} outside this data folder; it now names the folder's own tokens`, { conf, was: m[1], now: own });
+    log.warn(
+      `${conf} named the token directory ${m[1]} outside this data folder; it now names the folder's own tokens`,
+      { conf, was: m[1], now: own },
+    );
   } else {
     log.warn(`${conf} names the token directory ${m[1]}, outside the data folder ${dataDir}`, { conf, tokendir: m[1] });
   }

@@ -25,11 +25,15 @@ import type { StationRuntime } from "./card-station-role.js";
 /** Data-key wrapping keys in the CA store: `<ca>/<label>` with their URIs. */
 export function dataKeyNames(caStoreDir: string): { name: string; uri: string }[] {
   if (!existsSync(caStoreDir)) return [];
-  return readdirSync(caStoreDir, { withFileTypes: true }).filter((d) => d.isDirectory()).flatMap((ca) => {
-    const dir = join(caStoreDir, ca.name, "data-keys");
-    if (!existsSync(dir)) return [];
-    return readdirSync(dir).filter((l) => existsSync(join(dir, l, "key.uri"))).map((l) => ({ name: `${ca.name}/${l}`, uri: readFileSync(join(dir, l, "key.uri"), "utf8").trim() }));
-  });
+  return readdirSync(caStoreDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .flatMap((ca) => {
+      const dir = join(caStoreDir, ca.name, "data-keys");
+      if (!existsSync(dir)) return [];
+      return readdirSync(dir)
+        .filter((l) => existsSync(join(dir, l, "key.uri")))
+        .map((l) => ({ name: `${ca.name}/${l}`, uri: readFileSync(join(dir, l, "key.uri"), "utf8").trim() }));
+    });
 }
 
 /** The URI of the wrapping key new data keys go under: configured, or the one in the CA store. */
@@ -38,8 +42,14 @@ export function wrappingKeyUri(rt: StationRuntime): string {
   const found = dataKeyNames(rt.config.caStoreDir);
   if (found.length === 1) return found[0]!.uri;
   if (found.length === 0)
-    throw new CaError("config", `no data-key wrapping key (REQ-29): run a data-key ceremony (e.g. policies/ceremonies/demo-data-key.yaml) or set dataEncryption.wrappingKey / CARDPKI_DATA_WRAPPING_KEY`);
-  throw new CaError("config", `several data-key wrapping keys in ${rt.config.caStoreDir} (${found.map((f) => f.name).join(", ")}): name one in dataEncryption.wrappingKey / CARDPKI_DATA_WRAPPING_KEY`);
+    throw new CaError(
+      "config",
+      `no data-key wrapping key (REQ-29): run a data-key ceremony (e.g. policies/ceremonies/demo-data-key.yaml) or set dataEncryption.wrappingKey / CARDPKI_DATA_WRAPPING_KEY`,
+    );
+  throw new CaError(
+    "config",
+    `several data-key wrapping keys in ${rt.config.caStoreDir} (${found.map((f) => f.name).join(", ")}): name one in dataEncryption.wrappingKey / CARDPKI_DATA_WRAPPING_KEY`,
+  );
 }
 
 async function hsmKey(rt: StationRuntime, uri: string): Promise<Pkcs11AesKey> {
@@ -51,35 +61,60 @@ const wrapAad = (id: string) => Buffer.from(`cardpki-data-key|v1|${id}`, "utf8")
 
 /** Unwraps one stored data key in the HSM; a wrong or missing HSM key is refused clearly. */
 async function unwrap(rt: StationRuntime, k: WrappedDataKey): Promise<DataKey> {
-  if (k.algorithm !== "AES-256-GCM") throw new CaError("config", `data key ${k.id} is wrapped with unknown algorithm ${k.algorithm}`);
+  if (k.algorithm !== "AES-256-GCM")
+    throw new CaError("config", `data key ${k.id} is wrapped with unknown algorithm ${k.algorithm}`);
   const raw = Buffer.from(k.wrapped, "base64url");
   let key: Uint8Array;
   try {
     key = await (await hsmKey(rt, k.wrappingKey)).decrypt(raw.subarray(0, 12), wrapAad(k.id), raw.subarray(12));
   } catch (e) {
     const ce = e instanceof CaError ? e : new CaError("hsm-unavailable", (e as Error).message);
-    throw new CaError(ce.kind, `data key ${k.id} (REQ-29) cannot be unwrapped with ${k.wrappingKey}: ${ce.message}`, { dataKey: k.id }, { cause: e });
+    throw new CaError(
+      ce.kind,
+      `data key ${k.id} (REQ-29) cannot be unwrapped with ${k.wrappingKey}: ${ce.message}`,
+      { dataKey: k.id },
+      { cause: e },
+    );
   }
   if (key.length !== 32) throw new CaError("config", `data key ${k.id} unwrapped to ${key.length} bytes, not 32`);
   return { id: k.id, key };
 }
 
 /** Makes a new data key: 32 random bytes, wrapped in the HSM, stored with its audit event. Ids are dk1, dk2...: two processes racing make one. */
-async function createDataKey(rt: StationRuntime, store: KnexDataKeyStore, existing: readonly WrappedDataKey[], actor: string, reason: string): Promise<WrappedDataKey> {
+async function createDataKey(
+  rt: StationRuntime,
+  store: KnexDataKeyStore,
+  existing: readonly WrappedDataKey[],
+  actor: string,
+  reason: string,
+): Promise<WrappedDataKey> {
   const uri = wrappingKeyUri(rt);
   const n = existing.reduce((m, k) => Math.max(m, Number(/^dk(\d+)$/.exec(k.id)?.[1] ?? 0)), 0) + 1;
   const id = `dk${n}`;
   const dek = rt.random.bytes(32);
   const iv = rt.random.bytes(12);
   const sealed = await (await hsmKey(rt, uri)).encrypt(iv, wrapAad(id), dek);
-  const wrapped: WrappedDataKey = { id, wrapped: Buffer.concat([iv, sealed]).toString("base64url"), algorithm: "AES-256-GCM", wrappingKey: uri, createdAt: rt.clock.now() };
+  const wrapped: WrappedDataKey = {
+    id,
+    wrapped: Buffer.concat([iv, sealed]).toString("base64url"),
+    algorithm: "AES-256-GCM",
+    wrappingKey: uri,
+    createdAt: rt.clock.now(),
+  };
   try {
     await store.add(wrapped, {
-      id: newId(rt.random), at: rt.clock.now(), actor, action: "data-key.create", objectType: "data-key", objectId: id, outcome: "success",
+      id: newId(rt.random),
+      at: rt.clock.now(),
+      actor,
+      action: "data-key.create",
+      objectType: "data-key",
+      objectId: id,
+      outcome: "success",
       details: { wrappingKey: uri, algorithm: "AES-256-GCM", reason },
     });
   } catch (e) {
-    if (isUniqueViolation(e)) throw new CaError("conflict", `data key ${id} was made by another process at the same time; try again`);
+    if (isUniqueViolation(e))
+      throw new CaError("conflict", `data key ${id} was made by another process at the same time; try again`);
     throw e;
   }
   return wrapped;
@@ -135,14 +170,32 @@ export async function rotateDataKey(rt: StationRuntime, actor: string): Promise<
 export async function sealExistingPersonalData(rt: StationRuntime, actor: string): Promise<SealReport[]> {
   const cipher = await fieldCipher(rt);
   return new KnexPersonalDataStore(rt.db, cipher).sealExisting((table, ids) => ({
-    id: newId(rt.random), at: rt.clock.now(), actor, action: "data.encrypt-existing", objectType: "table", objectId: table, outcome: "success",
+    id: newId(rt.random),
+    at: rt.clock.now(),
+    actor,
+    action: "data.encrypt-existing",
+    objectType: "table",
+    objectId: table,
+    outcome: "success",
     details: { rows: ids.length, dataKey: cipher.currentKeyId },
   }));
 }
 
 /** `cardpki data status`: data keys and how many rows are still in clear or under an older key. */
-export async function personalDataStatus(rt: StationRuntime): Promise<{ currentKey: string; keys: { id: string; wrappingKey: string; createdAt: string }[]; tables: Awaited<ReturnType<KnexPersonalDataStore["unsealedCounts"]>> }> {
+export async function personalDataStatus(rt: StationRuntime): Promise<{
+  currentKey: string;
+  keys: { id: string; wrappingKey: string; createdAt: string }[];
+  tables: Awaited<ReturnType<KnexPersonalDataStore["unsealedCounts"]>>;
+}> {
   const cipher = await fieldCipher(rt);
-  const keys = (await new KnexDataKeyStore(rt.db).list()).map((k) => ({ id: k.id, wrappingKey: k.wrappingKey, createdAt: k.createdAt.toISOString() }));
-  return { currentKey: cipher.currentKeyId, keys, tables: await new KnexPersonalDataStore(rt.db, cipher).unsealedCounts() };
+  const keys = (await new KnexDataKeyStore(rt.db).list()).map((k) => ({
+    id: k.id,
+    wrappingKey: k.wrappingKey,
+    createdAt: k.createdAt.toISOString(),
+  }));
+  return {
+    currentKey: cipher.currentKeyId,
+    keys,
+    tables: await new KnexPersonalDataStore(rt.db, cipher).unsealedCounts(),
+  };
 }

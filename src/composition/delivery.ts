@@ -33,14 +33,27 @@ export function deliveryChannels(c: DeliveryConfig): DeliveryChannel[] {
   const out: DeliveryChannel[] = [];
   if (c.email) {
     const ca = readPem(c.email.caFile, "SMTP CA file");
-    out.push(smtpChannel({
-      url: c.email.url, from: c.email.from, requireTls: c.email.requireTls, ...(ca ? { ca } : {}),
-      ...(c.email.user ? { user: c.email.user } : {}), ...(c.email.password ? { password: secretReader(c.email.password) } : {}),
-    }));
+    out.push(
+      smtpChannel({
+        url: c.email.url,
+        from: c.email.from,
+        requireTls: c.email.requireTls,
+        ...(ca ? { ca } : {}),
+        ...(c.email.user ? { user: c.email.user } : {}),
+        ...(c.email.password ? { password: secretReader(c.email.password) } : {}),
+      }),
+    );
   }
   if (c.sms) {
     const ca = readPem(c.sms.caFile, "SMS gateway CA file");
-    out.push(smsGatewayChannel({ url: c.sms.url, ...(c.sms.token ? { token: secretReader(c.sms.token) } : {}), ...(ca ? { ca } : {}), ...(c.sms.template ? { template: c.sms.template } : {}) }));
+    out.push(
+      smsGatewayChannel({
+        url: c.sms.url,
+        ...(c.sms.token ? { token: secretReader(c.sms.token) } : {}),
+        ...(ca ? { ca } : {}),
+        ...(c.sms.template ? { template: c.sms.template } : {}),
+      }),
+    );
   }
   if (c.mail) out.push(letterChannel({ spoolDir: c.mail.spoolDir }));
   return out;
@@ -55,7 +68,14 @@ export function directoryRecipients(ra: Ra): Recipients {
       const p = bound.person;
       const address = channel === "email" ? p.email : channel === "sms" ? p.phone : p.postalAddress;
       // The person's language chosen at binding, else the organisation's country's (SE sv, DK da, else en).
-      return address ? { name: p.name, address, language: p.language ?? languageOfCountry(bound.organisation.country), organisation: bound.organisation.name } : undefined;
+      return address
+        ? {
+            name: p.name,
+            address,
+            language: p.language ?? languageOfCountry(bound.organisation.country),
+            organisation: bound.organisation.name,
+          }
+        : undefined;
     },
   };
 }
@@ -73,11 +93,21 @@ export function openDelivery(rt: RaRuntime, ra: Ra, opts: { channels?: readonly 
   const c = rt.config.delivery;
   const store = new KnexDeliveryStore(rt.db, rt.readDb, ra.cipher);
   const worker = new DeliveryWorker({
-    queue: store, recipients: directoryRecipients(ra), channels: opts.channels ?? deliveryChannels(c), clock: rt.clock, random: rt.random,
-    policy: { maxAttempts: c.maxAttempts, backoffBaseMs: c.backoffSeconds * 1000, backoffMaxMs: c.backoffMaxSeconds * 1000, leaseMs: c.leaseSeconds * 1000 },
+    queue: store,
+    recipients: directoryRecipients(ra),
+    channels: opts.channels ?? deliveryChannels(c),
+    clock: rt.clock,
+    random: rt.random,
+    policy: {
+      maxAttempts: c.maxAttempts,
+      backoffBaseMs: c.backoffSeconds * 1000,
+      backoffMaxMs: c.backoffMaxSeconds * 1000,
+      leaseMs: c.leaseSeconds * 1000,
+    },
   });
   return {
-    worker, store,
+    worker,
+    store,
     deadLetters: (organisationId) => store.deadLetters(organisationId),
     retry: (id, organisationId, actor) => store.retry(id, organisationId, actor, rt.clock.now(), newId(rt.random)),
   };

@@ -15,17 +15,29 @@ import type { CeremonyUi } from "../ceremony/ceremony.js";
 import { systemClock } from "../shared/clock.js";
 import { cryptoRandom } from "../shared/random.js";
 
-const DEMO_CEREMONIES = ["demo-root.yaml", "demo-issuing.yaml", "demo-ocsp-signer.yaml", "demo-audit-signer.yaml", "demo-data-key.yaml", "demo-root-crl.yaml"];
+const DEMO_CEREMONIES = [
+  "demo-root.yaml",
+  "demo-issuing.yaml",
+  "demo-ocsp-signer.yaml",
+  "demo-audit-signer.yaml",
+  "demo-data-key.yaml",
+  "demo-root-crl.yaml",
+];
 const DEMO_CUSTODIANS = ["alice", "bob", "carol"];
 const DEMO_TOKENS = ["cardpki-root", "cardpki-issuing"];
 
 /** The demo custodians' shares (files in data/demo-custodians), opened with their passphrase files. */
 export function demoShares(dataDir: string, custodians: readonly string[] = ["alice", "bob"]): OpenedShare[] {
   const dir = join(dataDir, "demo-custodians");
-  return DEMO_TOKENS.flatMap((token) => custodians.map((c) => {
-    const file = join(dir, `${token}-${c}.share`);
-    return openShare(parseShareFile(readFileSync(file, "utf8"), file), readFileSync(join(dir, `${c}.passphrase`), "utf8").trim());
-  }));
+  return DEMO_TOKENS.flatMap((token) =>
+    custodians.map((c) => {
+      const file = join(dir, `${token}-${c}.share`);
+      return openShare(
+        parseShareFile(readFileSync(file, "utf8"), file),
+        readFileSync(join(dir, `${c}.passphrase`), "utf8").trim(),
+      );
+    }),
+  );
 }
 
 /**
@@ -33,7 +45,11 @@ export function demoShares(dataDir: string, custodians: readonly string[] = ["al
  * 2-of-3 among demo custodians, the demo root, issuing CA, OCSP signer and root CRL made by the
  * project's own ceremony files, and a config naming them. Idempotent.
  */
-export async function setupDemo(base: Config, log: (l: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+export async function setupDemo(
+  base: Config,
+  log: (l: string) => void,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Config> {
   const configFile = join(base.dataDir, "cardpki.json");
   if (existsSync(configFile)) {
     log(`embedded default already set up (${configFile})`);
@@ -64,7 +80,13 @@ export async function setupDemo(base: Config, log: (l: string) => void, env: Nod
   const ui: CeremonyUi = { step: (n, t) => log(`  [${n}] ${t}`), confirm: async () => true, progress: (_l, w) => w };
   for (const f of DEMO_CEREMONIES) {
     log(`ceremony ${f}`);
-    await runCeremonyFile(base, { file: join(base.policyDir, "ceremonies", f), operator: "demo-operator", witness: "demo-witness", shares, ui });
+    await runCeremonyFile(base, {
+      file: join(base.policyDir, "ceremonies", f),
+      operator: "demo-operator",
+      witness: "demo-witness",
+      shares,
+      ui,
+    });
   }
   // Demo shortcut: the online issuing CA signs unattended, so its PIN goes to an owner-only file.
   // In production that token is activated by its custodians or an HSM-side policy.
@@ -73,7 +95,15 @@ export async function setupDemo(base: Config, log: (l: string) => void, env: Nod
   const issuingPin = join(pinsDir, "cardpki-issuing.pin");
   writeFileSync(issuingPin, (await combinePinShares("cardpki-issuing", shares)) + "\n", { mode: 0o600 });
   // Relative to the data folder, so a copy of the folder uses its own PIN file.
-  writeFileSync(configFile, JSON.stringify({ issuingCas: ["demo-issuing"], tokenPins: { "cardpki-issuing": { file: relative(base.dataDir, issuingPin) } } }, null, 2) + "\n", { mode: 0o600 });
+  writeFileSync(
+    configFile,
+    JSON.stringify(
+      { issuingCas: ["demo-issuing"], tokenPins: { "cardpki-issuing": { file: relative(base.dataDir, issuingPin) } } },
+      null,
+      2,
+    ) + "\n",
+    { mode: 0o600 },
+  );
   log(`wrote ${configFile}`);
   const config = loadConfig(env);
   await setupDemoRa(config, log);
@@ -85,14 +115,26 @@ export async function setupDemo(base: Config, log: (l: string) => void, env: Nod
  * key: run the demo data-key ceremony with the demo custodians, then seal the rows still in clear.
  */
 async function addDemoDataKey(config: Config, log: (l: string) => void): Promise<void> {
-  if (dataKeyNames(config.caStoreDir).length > 0 || config.dataEncryption.wrappingKey || !new CaDirectory(config.caStoreDir).exists("demo-issuing")) return;
+  if (
+    dataKeyNames(config.caStoreDir).length > 0 ||
+    config.dataEncryption.wrappingKey ||
+    !new CaDirectory(config.caStoreDir).exists("demo-issuing")
+  )
+    return;
   if (!existsSync(join(config.dataDir, "demo-custodians"))) return;
   useEmbeddedSoftHsm(config);
   log("ceremony demo-data-key.yaml (REQ-29: this demo folder predates encryption of personal data at rest)");
   const ui: CeremonyUi = { step: (n, t) => log(`  [${n}] ${t}`), confirm: async () => true, progress: (_l, w) => w };
-  await runCeremonyFile(config, { file: join(config.policyDir, "ceremonies", "demo-data-key.yaml"), operator: "demo-operator", witness: "demo-witness", shares: demoShares(config.dataDir), ui });
+  await runCeremonyFile(config, {
+    file: join(config.policyDir, "ceremonies", "demo-data-key.yaml"),
+    operator: "demo-operator",
+    witness: "demo-witness",
+    shares: demoShares(config.dataDir),
+    ui,
+  });
   await withRuntime(config, { withoutAuthorities: true }, async (rt) => {
-    for (const r of await sealExistingPersonalData(rt, "operator:demo-setup")) log(`  sealed ${r.sealed} of ${r.rows} ${r.table} rows`);
+    for (const r of await sealExistingPersonalData(rt, "operator:demo-setup"))
+      log(`  sealed ${r.sealed} of ${r.rows} ${r.table} rows`);
   });
 }
 
@@ -116,7 +158,12 @@ export type DemoOfficer = keyof typeof DEMO_OFFICERS;
 /** Demo people in the file-backed register (REQ-07): national ID → status and registered name (the certificate's name). */
 export const DEMO_REGISTER = {
   people: {
-    ...Object.fromEntries(Object.values(DEMO_OFFICERS).map((o) => [o.nationalId, { status: "alive", givenName: o.name.split(" ")[0]!, surname: o.name.split(" ").slice(1).join(" ") }])),
+    ...Object.fromEntries(
+      Object.values(DEMO_OFFICERS).map((o) => [
+        o.nationalId,
+        { status: "alive", givenName: o.name.split(" ")[0]!, surname: o.name.split(" ").slice(1).join(" ") },
+      ]),
+    ),
     "197003033456": { status: "alive", givenName: "Cy", surname: "Holder" },
     "196004044567": { status: "deceased", givenName: "Di", surname: "Gone" },
   } as Record<string, { status: string; givenName: string; surname: string }>,
@@ -124,21 +171,41 @@ export const DEMO_REGISTER = {
 
 /** Demo entries in the file-backed lost/stolen document register (REQ-05). */
 export const DEMO_DOCUMENT_REGISTER = {
-  documents: [{ type: "passport", number: "XX0000001", reason: "stolen" }, { type: "national-id-card", number: "XX0000002", reason: "lost" }],
+  documents: [
+    { type: "passport", number: "XX0000001", reason: "stolen" },
+    { type: "national-id-card", number: "XX0000002", reason: "lost" },
+  ],
 };
 
 /**
  * Bootstraps DEMO_OFFICERS as the service owner's initial staff group on `rt` (demo, tests,
  * benchmarks), each with a fresh P-256 software key; returns the group and the keys.
  */
-export async function bootstrapDemoStaff(rt: Runtime, ra: Ra, opts: { operator?: string; witness?: string; emails?: Partial<Record<DemoOfficer, string>> } = {}) {
-  const keys = Object.fromEntries(Object.keys(DEMO_OFFICERS).map((id) => [id, generateKeyPairSync("ec", { namedCurve: "P-256" })])) as Record<DemoOfficer, KeyPairKeyObjectResult>;
+export async function bootstrapDemoStaff(
+  rt: Runtime,
+  ra: Ra,
+  opts: { operator?: string; witness?: string; emails?: Partial<Record<DemoOfficer, string>> } = {},
+) {
+  const keys = Object.fromEntries(
+    Object.keys(DEMO_OFFICERS).map((id) => [id, generateKeyPairSync("ec", { namedCurve: "P-256" })]),
+  ) as Record<DemoOfficer, KeyPairKeyObjectResult>;
   const until = new Date(rt.clock.now().getTime() + 365 * 86_400_000);
   const group = await bootstrapStaffGroup(rt, ra, {
-    orgNumber: "556000-0000", orgName: "cardpki demo service owner", country: "SE", operator: opts.operator ?? "demo-operator", witness: opts.witness ?? "demo-witness", osUser: "demo-setup",
+    orgNumber: "556000-0000",
+    orgName: "cardpki demo service owner",
+    country: "SE",
+    operator: opts.operator ?? "demo-operator",
+    witness: opts.witness ?? "demo-witness",
+    osUser: "demo-setup",
     members: (Object.entries(DEMO_OFFICERS) as [DemoOfficer, (typeof DEMO_OFFICERS)[DemoOfficer]][]).map(([id, o]) => ({
-      id, name: o.name, nationalId: o.nationalId, email: opts.emails?.[id] ?? `${id}@example.org`, roles: [...o.roles],
-      ...(o.roles.some((r) => r === "ra-officer") ? { qualification: "demo RA identity proofing", qualifiedUntil: until } : {}),
+      id,
+      name: o.name,
+      nationalId: o.nationalId,
+      email: opts.emails?.[id] ?? `${id}@example.org`,
+      roles: [...o.roles],
+      ...(o.roles.some((r) => r === "ra-officer")
+        ? { qualification: "demo RA identity proofing", qualifiedUntil: until }
+        : {}),
       publicKey: new Uint8Array(keys[id].publicKey.export({ type: "spki", format: "der" })),
     })),
   });
@@ -155,7 +222,9 @@ async function setupDemoRa(config: Config, log: (l: string) => void): Promise<vo
   const tls = await writeDemoServerCertificate(join(config.dataDir, "tls"));
   log(`wrote the demo RA server certificate ${tls.cert}`);
   writeFileSync(config.ra.registerFile, JSON.stringify(DEMO_REGISTER, null, 2) + "\n", { mode: 0o600 });
-  writeFileSync(config.ra.documentRegisterFile, JSON.stringify(DEMO_DOCUMENT_REGISTER, null, 2) + "\n", { mode: 0o600 });
+  writeFileSync(config.ra.documentRegisterFile, JSON.stringify(DEMO_DOCUMENT_REGISTER, null, 2) + "\n", {
+    mode: 0o600,
+  });
   const dir = join(config.dataDir, "demo-officers");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const rt = await openRuntime(config);
@@ -174,8 +243,24 @@ async function setupDemoRa(config: Config, log: (l: string) => void): Promise<vo
     writeFileSync(join(dir, `${m.id}.key`), key, { mode: 0o600 });
     writeFileSync(join(dir, `${m.id}.crt`), crt);
     // PKCS#12 for importing into a browser (same password for all demo officers, in p12-password).
-    execFileSync("openssl", ["pkcs12", "-export", "-in", join(dir, `${m.id}.crt`), "-inkey", join(dir, `${m.id}.key`), "-name", DEMO_OFFICERS[m.id as DemoOfficer].name,
-      "-out", join(dir, `${m.id}.p12`), "-passout", `file:${passwordFile}`], { stdio: ["ignore", "ignore", "pipe"] });
+    execFileSync(
+      "openssl",
+      [
+        "pkcs12",
+        "-export",
+        "-in",
+        join(dir, `${m.id}.crt`),
+        "-inkey",
+        join(dir, `${m.id}.key`),
+        "-name",
+        DEMO_OFFICERS[m.id as DemoOfficer].name,
+        "-out",
+        join(dir, `${m.id}.p12`),
+        "-passout",
+        `file:${passwordFile}`,
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
     chmodSync(join(dir, `${m.id}.p12`), 0o600);
     if (m.id === "ada") {
       writeFileSync(join(dir, "staff.key"), key, { mode: 0o600 });
@@ -183,5 +268,7 @@ async function setupDemoRa(config: Config, log: (l: string) => void): Promise<vo
     }
     log(`  ${m.id}: ${DEMO_OFFICERS[m.id as DemoOfficer].name} (${m.roles.join(", ")}), serial ${m.serial}`);
   }
-  log(`bootstrapped the service owner's initial staff group of ${group.members.length} (data/demo-officers/<name>.crt/.key/.p12, password in p12-password)`);
+  log(
+    `bootstrapped the service owner's initial staff group of ${group.members.length} (data/demo-officers/<name>.crt/.key/.p12, password in p12-password)`,
+  );
 }

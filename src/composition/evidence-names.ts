@@ -43,7 +43,11 @@ export function evidencePersonIds(e: Evidence): string[] {
  * entitled to the person's organisation), never a hex id; the raw actor stays in `actorId`, and
  * `people` maps each id to its label and name for tools.
  */
-export function namedEvidence(e: Evidence, people: readonly Person[], mayRead: (organisationId: string) => boolean): Evidence & { people: Record<string, EvidencePerson> } {
+export function namedEvidence(
+  e: Evidence,
+  people: readonly Person[],
+  mayRead: (organisationId: string) => boolean,
+): Evidence & { people: Record<string, EvidencePerson> } {
   const { person, seen, known } = personWords(people, mayRead);
   const words = (id: string) => {
     const v = person(id);
@@ -57,7 +61,15 @@ export function namedEvidence(e: Evidence, people: readonly Person[], mayRead: (
       const m = ACTOR.exec(s.actor);
       return m ? { ...s, actor: words(m[2]!), actorId: s.actor } : s;
     }),
-    ...(e.separation ? { separation: { ...e.separation, steps: e.separation.steps.map((s) => ({ ...s, ...person(s.personId) })), pairs: e.separation.pairs.map((p) => ({ ...p, detail: text(p.detail) })) } } : {}),
+    ...(e.separation
+      ? {
+          separation: {
+            ...e.separation,
+            steps: e.separation.steps.map((s) => ({ ...s, ...person(s.personId) })),
+            pairs: e.separation.pairs.map((p) => ({ ...p, detail: text(p.detail) })),
+          },
+        }
+      : {}),
     verdicts: e.verdicts.map((v) => ({ ...v, detail: text(v.detail) })),
     people: seen,
   };
@@ -75,14 +87,22 @@ export function reportPersonIds(r: ConformanceReport): string[] {
 }
 
 /** One row of the report's activity as a person reads it: the actor by name (or label), the raw actor in `actorId`. */
-export type NamedActivity = ConformanceReport["officerActivity"][number] & { readonly actorId: string; readonly actorLabel?: string; readonly actorName?: string };
+export type NamedActivity = ConformanceReport["officerActivity"][number] & {
+  readonly actorId: string;
+  readonly actorLabel?: string;
+  readonly actorName?: string;
+};
 
 /**
  * REQ-31 conformance report as a person reads it (REQ-27): officers and holders by name where the
  * reader may see their organisation, else by label, never `officer:<id>`; violation details the
  * same way; `people` maps each id named to its label and name.
  */
-export function namedReport<R extends ConformanceReport>(r: R, people: readonly Person[], mayRead: (organisationId: string) => boolean): Omit<R, "officerActivity"> & { officerActivity: NamedActivity[]; people: Record<string, EvidencePerson> } {
+export function namedReport<R extends ConformanceReport>(
+  r: R,
+  people: readonly Person[],
+  mayRead: (organisationId: string) => boolean,
+): Omit<R, "officerActivity"> & { officerActivity: NamedActivity[]; people: Record<string, EvidencePerson> } {
   const { person, seen, known } = personWords(people, mayRead);
   const words = (v: EvidencePerson) => (v.name ? `${v.name} (${v.label})` : v.label);
   return {
@@ -93,7 +113,10 @@ export function namedReport<R extends ConformanceReport>(r: R, people: readonly 
       const v = person(m[2]!);
       return { ...a, actor: words(v), actorId: a.actor, actorLabel: v.label, ...(v.name ? { actorName: v.name } : {}) };
     }),
-    violations: r.violations.map((v) => ({ ...v, detail: v.detail.replace(ID, (id) => (known(id) ? words(person(id)) : id)) })),
+    violations: r.violations.map((v) => ({
+      ...v,
+      detail: v.detail.replace(ID, (id) => (known(id) ? words(person(id)) : id)),
+    })),
     people: seen,
   };
 }

@@ -53,11 +53,14 @@ function registeredName(e: RegisterEntry): RegisteredName | undefined {
  */
 export function fileRegister(path: string): PopulationRegister {
   const load = watchedJson(path, (doc: { people?: Record<string, RegisterEntry> }) => {
-    if (!doc?.people || typeof doc.people !== "object") throw new CaError("config", `register file ${path} has no 'people' object`);
+    if (!doc?.people || typeof doc.people !== "object")
+      throw new CaError("config", `register file ${path} has no 'people' object`);
     for (const [k, v] of Object.entries(doc.people)) {
-      if (!STATUSES.includes(v?.status)) throw new CaError("config", `register file ${path}: ${k} has unknown status '${v?.status}'`);
+      if (!STATUSES.includes(v?.status))
+        throw new CaError("config", `register file ${path}: ${k} has unknown status '${v?.status}'`);
       for (const f of ["name", "givenName", "surname"] as const)
-        if (v[f] !== undefined && (typeof v[f] !== "string" || v[f].length === 0)) throw new CaError("config", `register file ${path}: ${k}.${f} must be a non-empty string`);
+        if (v[f] !== undefined && (typeof v[f] !== "string" || v[f].length === 0))
+          throw new CaError("config", `register file ${path}: ${k}.${f} must be a non-empty string`);
     }
     return doc.people;
   });
@@ -78,11 +81,15 @@ export function fileRegister(path: string): PopulationRegister {
  */
 export function fileDocumentRegister(path: string): DocumentRegister {
   const load = watchedJson(path, (doc: { documents?: { type: string; number: string; reason: string }[] }) => {
-    if (!Array.isArray(doc?.documents)) throw new CaError("config", `document register file ${path} has no 'documents' list`);
+    if (!Array.isArray(doc?.documents))
+      throw new CaError("config", `document register file ${path} has no 'documents' list`);
     const byKey = new Map<string, string>();
     for (const d of doc.documents) {
       if (typeof d?.type !== "string" || typeof d.number !== "string" || !REASONS.includes(d.reason))
-        throw new CaError("config", `document register file ${path}: each entry needs type, number and a reason (${REASONS.join(", ")})`);
+        throw new CaError(
+          "config",
+          `document register file ${path}: each entry needs type, number and a reason (${REASONS.join(", ")})`,
+        );
       byKey.set(`${d.type}:${normalise(d.number)}`, d.reason);
     }
     return byKey;

@@ -23,14 +23,19 @@ export function attestationRootsDir(caStoreDir: string): string {
 const setCache = new Map<string, { stamp: string; roots: Uint8Array[] }>();
 
 export function loadRootSet(caStoreDir: string, set: string): Uint8Array[] {
-  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(set)) throw new CaError("config", `attestation root set name '${set}' is not a plain name`);
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(set))
+    throw new CaError("config", `attestation root set name '${set}' is not a plain name`);
   const dir = join(attestationRootsDir(caStoreDir), set);
   if (!existsSync(dir)) return [];
-  const files = readdirSync(dir).filter((x) => /\.(pem|crt|cer)$/i.test(x)).sort();
-  const stamp = files.map((f) => {
-    const st = statSync(join(dir, f));
-    return `${f}:${st.size}:${st.mtimeMs}`;
-  }).join("|");
+  const files = readdirSync(dir)
+    .filter((x) => /\.(pem|crt|cer)$/i.test(x))
+    .sort();
+  const stamp = files
+    .map((f) => {
+      const st = statSync(join(dir, f));
+      return `${f}:${st.size}:${st.mtimeMs}`;
+    })
+    .join("|");
   const cached = setCache.get(dir);
   if (cached?.stamp === stamp) return cached.roots;
   const out: Uint8Array[] = [];
@@ -70,7 +75,12 @@ export function keyAttestationVerifier(caStoreDir: string): KeyAttestationVerifi
         }
       }
       if (last) throw last;
-      throw new CaError("policy-violation", `PIV attestation: no card-maker root is installed for root set ${empty.join(", ")} (${empty.map((s) => join(attestationRootsDir(caStoreDir), s)).join(", ")})`, undefined, { code: "guard.key-attested.no-roots" });
+      throw new CaError(
+        "policy-violation",
+        `PIV attestation: no card-maker root is installed for root set ${empty.join(", ")} (${empty.map((s) => join(attestationRootsDir(caStoreDir), s)).join(", ")})`,
+        undefined,
+        { code: "guard.key-attested.no-roots" },
+      );
     },
   };
 }
@@ -80,7 +90,9 @@ export function productionCards(ledger: Pick<CardLedger, "byOrder">): Production
   return {
     async cardForOrder(orderId) {
       const c = await ledger.byOrder(orderId);
-      return c ? { cardSerial: c.cardSerial, state: c.state, managementKeyRecorded: c.managementKeySealed !== undefined } : undefined;
+      return c
+        ? { cardSerial: c.cardSerial, state: c.state, managementKeyRecorded: c.managementKeySealed !== undefined }
+        : undefined;
     },
   };
 }

@@ -14,6 +14,7 @@ export function ownerOnlyKey(file: string, random: Random, check: { what: string
   }
   chmodSync(file, 0o600);
   const key = Buffer.from(readFileSync(file, "utf8").trim(), "hex");
-  if (check.exact ? key.length !== 32 : key.length < 32) throw new CaError("config", `${file}: the ${check.what} must be 64 hex digits${check.exact ? "" : " or more"}`);
+  if (check.exact ? key.length !== 32 : key.length < 32)
+    throw new CaError("config", `${file}: the ${check.what} must be 64 hex digits${check.exact ? "" : " or more"}`);
   return key;
 }

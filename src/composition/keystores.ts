@@ -15,7 +15,12 @@ export function openKeystores(config: Config, pins?: Readonly<Record<string, Pin
     keystore(token) {
       let ks = keystores.get(token);
       if (!ks) {
-        const k = new Pkcs11Keystore({ library: config.pkcs11Library, tokenLabel: token, pin: pinSourceFor(config, token, pins?.[token]), sessions: config.hsmSessions });
+        const k = new Pkcs11Keystore({
+          library: config.pkcs11Library,
+          tokenLabel: token,
+          pin: pinSourceFor(config, token, pins?.[token]),
+          sessions: config.hsmSessions,
+        });
         ks = k.open().then(() => k);
         ks.catch(() => keystores.delete(token));
         keystores.set(token, ks);

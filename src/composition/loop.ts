@@ -13,7 +13,9 @@ export function loop(name: string, everyMs: number, work: () => Promise<unknown>
   let stopped = false;
   const run = (): Promise<unknown> => {
     if (running || stopped) return running ?? Promise.resolve();
-    running = work().catch((e) => log.error(`${name} failed`, { error: e })).finally(() => (running = undefined));
+    running = work()
+      .catch((e) => log.error(`${name} failed`, { error: e }))
+      .finally(() => (running = undefined));
     return running;
   };
   const timer = setInterval(run, everyMs);

@@ -19,8 +19,18 @@ export class Observability {
     });
     const perKey = (pick: (s: SigningStats) => Map<string, number>) => async () =>
       this.signing.flatMap((s) => [...pick(s)].map(([key, value]) => ({ labels: { key }, value })));
-    this.metrics.gauge("cardpki_hsm_signatures_total", "Signatures made in the HSM by this process, per key (ca:<id>, ocsp:<ca>/<label>)", perKey((s) => s.ok), "counter");
-    this.metrics.gauge("cardpki_hsm_errors_total", "HSM signing failures in this process, per key", perKey((s) => s.failed), "counter");
+    this.metrics.gauge(
+      "cardpki_hsm_signatures_total",
+      "Signatures made in the HSM by this process, per key (ca:<id>, ocsp:<ca>/<label>)",
+      perKey((s) => s.ok),
+      "counter",
+    );
+    this.metrics.gauge(
+      "cardpki_hsm_errors_total",
+      "HSM signing failures in this process, per key",
+      perKey((s) => s.failed),
+      "counter",
+    );
   }
 
   check(name: string, check: () => Promise<void>): void {

@@ -36,16 +36,33 @@ export async function openPublicRole(rec: CaRecords, keystores: Keystores): Prom
   const authorities = new Map<string, Authority>();
   for (const id of config.issuingCas) {
     const ca = caDir.load(id);
-    authorities.set(id, authorityFromCertificate(id, ca.certDer, publicKeyOnly(id, ca.certDer), ca.manifest.serialPrefix, urls(id, ca.manifest.kind)));
+    authorities.set(
+      id,
+      authorityFromCertificate(
+        id,
+        ca.certDer,
+        publicKeyOnly(id, ca.certDer),
+        ca.manifest.serialPrefix,
+        urls(id, ca.manifest.kind),
+      ),
+    );
   }
   const signing = newSigningStats();
-  const ocsp = new OcspResponder(await loadOcspIssuers(rec, [...authorities.values()], keystores, signing), revocations, rec.revocationPolicy, rec.clock);
+  const ocsp = new OcspResponder(
+    await loadOcspIssuers(rec, [...authorities.values()], keystores, signing),
+    revocations,
+    rec.revocationPolicy,
+    rec.clock,
+  );
   return {
-    authorities, ocsp, signing,
-    published: () => caDir.list().map((id) => {
-      const ca = caDir.load(id);
-      return { id, certDer: ca.certDer, chainDer: ca.chainDer };
-    }),
+    authorities,
+    ocsp,
+    signing,
+    published: () =>
+      caDir.list().map((id) => {
+        const ca = caDir.load(id);
+        return { id, certDer: ca.certDer, chainDer: ca.chainDer };
+      }),
     async crl(caId, kind) {
       if (authorities.has(caId)) return revocations.latestCrl(caId, kind);
       // Offline roots: the newest CRL their ceremony wrote to ca-store/<root>/crl/.
@@ -65,9 +82,15 @@ export function publicKeyOnly(caId: string, certDer: Uint8Array): KeySigner {
   if (!keyType) throw new CaError("config", `CA '${caId}': unsupported key type in its certificate`);
   const alg = signatureAlgorithmFor(keyType);
   return {
-    keyType, spki, algorithmDer: alg.der, algorithmOid: alg.oid,
+    keyType,
+    spki,
+    algorithmDer: alg.der,
+    algorithmOid: alg.oid,
     sign: async () => {
-      throw new CaError("forbidden", `CA '${caId}': this process holds no CA key; only the ca-signer role signs with it`);
+      throw new CaError(
+        "forbidden",
+        `CA '${caId}': this process holds no CA key; only the ca-signer role signs with it`,
+      );
     },
   };
 }
@@ -76,7 +99,12 @@ export function publicKeyOnly(caId: string, certDer: Uint8Array): KeySigner {
  * The delegated OCSP responder of each active CA: of the ocsp-signers in ca-store/<ca>/, the valid
  * one that lasts longest (a newer ceremony rotates it in on the next start).
  */
-export async function loadOcspIssuers(rec: Pick<CaRecords, "config" | "clock">, authorities: readonly Authority[], keystores: Keystores, signing: SigningStats): Promise<OcspIssuer[]> {
+export async function loadOcspIssuers(
+  rec: Pick<CaRecords, "config" | "clock">,
+  authorities: readonly Authority[],
+  keystores: Keystores,
+  signing: SigningStats,
+): Promise<OcspIssuer[]> {
   const out: OcspIssuer[] = [];
   const now = rec.clock.now();
   for (const ca of authorities) {
@@ -89,13 +117,27 @@ export async function loadOcspIssuers(rec: Pick<CaRecords, "config" | "clock">, 
       const cert = new X509Certificate(readFileSync(certFile));
       const notAfter = new Date(cert.validTo);
       if (notAfter <= now || new Date(cert.validFrom) > now) continue;
-      if (!best || notAfter > new Date(best.cert.validTo)) best = { label, cert, der: new Uint8Array(cert.raw), uri: readFileSync(join(base, label, "key.uri"), "utf8").trim() };
+      if (!best || notAfter > new Date(best.cert.validTo))
+        best = {
+          label,
+          cert,
+          der: new Uint8Array(cert.raw),
+          uri: readFileSync(join(base, label, "key.uri"), "utf8").trim(),
+        };
     }
     if (!best) continue;
     const uri = parsePkcs11Uri(best.uri);
     const ks = await keystores.keystore(uri.token);
     const signer = await ks.signerFor(uri);
-    out.push({ ca, responder: { signer: counted(signer, `ocsp:${ca.id}/${best.label}`, signing), certDer: best.der, notAfter: new Date(best.cert.validTo), label: best.label } });
+    out.push({
+      ca,
+      responder: {
+        signer: counted(signer, `ocsp:${ca.id}/${best.label}`, signing),
+        certDer: best.der,
+        notAfter: new Date(best.cert.validTo),
+        label: best.label,
+      },
+    });
   }
   return out;
 }

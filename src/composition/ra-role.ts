@@ -18,10 +18,18 @@ export function signerClient(rec: Pick<CaRecords, "config">): SignerClient {
     try {
       return readFileSync(f);
     } catch (e) {
-      throw new CaError("config", `signer channel ${what} ${f}: ${(e as Error).message} (see docs/operations.md, split deployment)`);
+      throw new CaError(
+        "config",
+        `signer channel ${what} ${f}: ${(e as Error).message} (see docs/operations.md, split deployment)`,
+      );
     }
   };
-  return new SignerClient({ url: s.url, cert: read("client certificate", s.clientCert), key: read("client key", s.clientKey), ca: read("CA", s.ca) });
+  return new SignerClient({
+    url: s.url,
+    cert: read("client certificate", s.clientCert),
+    key: read("client key", s.clientKey),
+    ca: read("CA", s.ca),
+  });
 }
 
 /**
@@ -34,15 +42,47 @@ export async function openRaRuntime(rec: CaRecords, keystores: Keystores, client
   const urls = caUrls(rec.config.baseUrl);
   const authorities = new Map<string, Authority>();
   for (const id of rec.config.issuingCas) {
-    if (!held.has(id)) throw new CaError("config", `issuing CA '${id}' is not held by the CA signer at ${rec.config.signer.url} (it holds: ${[...held.keys()].join(", ") || "none"})`);
+    if (!held.has(id))
+      throw new CaError(
+        "config",
+        `issuing CA '${id}' is not held by the CA signer at ${rec.config.signer.url} (it holds: ${[...held.keys()].join(", ") || "none"})`,
+      );
     const ca = rec.caDir.load(id);
-    authorities.set(id, authorityFromCertificate(id, ca.certDer, client.keySigner(id, publicKeyOnly(id, ca.certDer)), ca.manifest.serialPrefix, urls(id, ca.manifest.kind)));
+    authorities.set(
+      id,
+      authorityFromCertificate(
+        id,
+        ca.certDer,
+        client.keySigner(id, publicKeyOnly(id, ca.certDer)),
+        ca.manifest.serialPrefix,
+        urls(id, ca.manifest.kind),
+      ),
+    );
   }
-  const issuer = new CertificateIssuer({ profiles: rec.profiles, store: rec.store, clock: rec.clock, random: rec.random, gate: await signingGate(rec) });
+  const issuer = new CertificateIssuer({
+    profiles: rec.profiles,
+    store: rec.store,
+    clock: rec.clock,
+    random: rec.random,
+    gate: await signingGate(rec),
+  });
   return {
-    config: rec.config, clock: rec.clock, random: rec.random, db: rec.db, readDb: rec.readDb, profiles: rec.profiles, store: rec.store, caDir: rec.caDir,
-    revocationPolicy: rec.revocationPolicy, revocations: rec.revocations, registry: rec.registry,
-    issuer, authorities, signing: newSigningStats(), authority: authorityLookup(authorities), keystore: keystores.keystore,
+    config: rec.config,
+    clock: rec.clock,
+    random: rec.random,
+    db: rec.db,
+    readDb: rec.readDb,
+    profiles: rec.profiles,
+    store: rec.store,
+    caDir: rec.caDir,
+    revocationPolicy: rec.revocationPolicy,
+    revocations: rec.revocations,
+    registry: rec.registry,
+    issuer,
+    authorities,
+    signing: newSigningStats(),
+    authority: authorityLookup(authorities),
+    keystore: keystores.keystore,
     close: async () => undefined, // records, tokens and the client are closed by their owners
   };
 }

@@ -66,32 +66,93 @@ export function hashKey(rt: RaRuntime): Uint8Array {
 }
 
 /** Wires the RA over the runtime's database and CA (the only place that picks the RA's backends). */
-export async function openRa(rt: RaRuntime, opts: { register?: PopulationRegister; documents?: DocumentRegister; certs?: CardCertificates; publicUrl?: () => string; keyOrigins?: KeyOriginDeps } = {}): Promise<Ra> {
+export async function openRa(
+  rt: RaRuntime,
+  opts: {
+    register?: PopulationRegister;
+    documents?: DocumentRegister;
+    certs?: CardCertificates;
+    publicUrl?: () => string;
+    keyOrigins?: KeyOriginDeps;
+  } = {},
+): Promise<Ra> {
   const workflows = loadWorkflows(join(rt.config.policyDir, "workflows"));
-  for (const w of workflows.values()) for (const p of w.profiles) if (!rt.profiles.has(p)) throw new CaError("config", `workflow ${w.id} names profile '${p}', which is not loaded`);
+  for (const w of workflows.values())
+    for (const p of w.profiles)
+      if (!rt.profiles.has(p))
+        throw new CaError("config", `workflow ${w.id} names profile '${p}', which is not loaded`);
   // REQ-29: people's names and emails and the outbox are sealed at rest; no RA without the data keys.
   const cipher = await fieldCipher(rt);
   const orderStore = new KnexOrderStore(rt.db, rt.readDb, cipher);
   const directory = new KnexDirectoryStore(rt.db, rt.readDb, cipher);
   // Each record of a card certificate is written with its order's change (the production saga).
-  const certs = opts.certs ?? cardCertificates(rt, () => rt.authority(rt.config.issuingCas[0] ?? ""), { writes: new KnexLinkedWrites(rt.db, orderStore), orders: orderStore });
+  const certs =
+    opts.certs ??
+    cardCertificates(rt, () => rt.authority(rt.config.issuingCas[0] ?? ""), {
+      writes: new KnexLinkedWrites(rt.db, orderStore),
+      orders: orderStore,
+    });
   const hasher = new KeyedHasher(hashKey(rt));
   const register = opts.register ?? fileRegister(rt.config.ra.registerFile);
   // REQ-05 "where a register is available": a configured register must answer (fail closed); the default file only if present.
   const { documentRegisterFile, documentRegisterConfigured } = rt.config.ra;
-  const documents = opts.documents ?? (documentRegisterConfigured || existsSync(documentRegisterFile) ? fileDocumentRegister(documentRegisterFile) : undefined);
+  const documents =
+    opts.documents ??
+    (documentRegisterConfigured || existsSync(documentRegisterFile)
+      ? fileDocumentRegister(documentRegisterFile)
+      : undefined);
   const { clock, random } = rt;
-  const activation = new ActivationDesk({ orders: orderStore, records: new KnexActivationStore(rt.db, rt.readDb), certs, clock, random });
+  const activation = new ActivationDesk({
+    orders: orderStore,
+    records: new KnexActivationStore(rt.db, rt.readDb),
+    certs,
+    clock,
+    random,
+  });
   // REQ-14: attestation roots from the CA store, the card the station recorded from the card ledger.
-  const keyOrigins = opts.keyOrigins ?? keyOriginDeps(rt.config.caStoreDir, new KnexCardStore(rt.db, rt.readDb, cipher));
-  const orders = new OrderService({ orders: orderStore, directory, workflows, certs, register, hasher, clock, random, currentTermsVersion: rt.config.ra.termsVersion, keyOrigins, activation, ...(documents ? { documents } : {}),
-    publicUrl: opts.publicUrl ?? (() => rt.config.ra.publicUrl) });
+  const keyOrigins =
+    opts.keyOrigins ?? keyOriginDeps(rt.config.caStoreDir, new KnexCardStore(rt.db, rt.readDb, cipher));
+  const orders = new OrderService({
+    orders: orderStore,
+    directory,
+    workflows,
+    certs,
+    register,
+    hasher,
+    clock,
+    random,
+    currentTermsVersion: rt.config.ra.termsVersion,
+    keyOrigins,
+    activation,
+    ...(documents ? { documents } : {}),
+    publicUrl: opts.publicUrl ?? (() => rt.config.ra.publicUrl),
+  });
   // REQ-24: who grants which role, second approvals, incompatible roles (policies/roles.yaml).
   const roles = loadRolesPolicy(join(rt.config.policyDir, "roles.yaml"));
   const grants = new RoleGrants({ directory, grants: new KnexRoleGrantStore(rt.db), policy: roles, clock, random });
-  const desk = new RevocationDesk({ requests: new KnexRevocationRequestStore(rt.db), orders: orderStore, directory, certs, policy: rt.revocationPolicy, clock, random });
+  const desk = new RevocationDesk({
+    requests: new KnexRevocationRequestStore(rt.db),
+    orders: orderStore,
+    directory,
+    certs,
+    policy: rt.revocationPolicy,
+    clock,
+    random,
+  });
   return {
-    workflows, orderStore, directory, certs, hasher, orders, cipher, outbox: new KnexOutboxStore(rt.readDb, cipher), activation, saga: orders.saga, roles, grants, desk,
+    workflows,
+    orderStore,
+    directory,
+    certs,
+    hasher,
+    orders,
+    cipher,
+    outbox: new KnexOutboxStore(rt.readDb, cipher),
+    activation,
+    saga: orders.saga,
+    roles,
+    grants,
+    desk,
     onboarding: new Onboarding({ directory, hasher, clock, random, grants, desk }),
     expiry: new ExpiryScheduler({ orders: orderStore, service: orders, certs, workflows, clock }),
     resolver: new CredentialResolver({ certs, directory, orders: orderStore, workflows, clock }),

@@ -29,7 +29,10 @@ export interface RuntimeOptions extends CaSignerOptions {
 
 export async function openRuntime(config: Config, opts: RuntimeOptions = {}): Promise<Runtime> {
   useEmbeddedSoftHsm(config);
-  const rec = await openCaRecords(config, { ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.random ? { random: opts.random } : {}) });
+  const rec = await openCaRecords(config, {
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.random ? { random: opts.random } : {}),
+  });
   let signer: CaSigner;
   try {
     signer = await openCaSigner(rec, opts);
@@ -43,9 +46,23 @@ export async function openRuntime(config: Config, opts: RuntimeOptions = {}): Pr
 /** The combined view over records and signer; closing it closes both. */
 export function runtimeOf(rec: CaRecords, signer: CaSigner): Runtime {
   return {
-    config: rec.config, clock: rec.clock, random: rec.random, db: rec.db, readDb: rec.readDb, profiles: rec.profiles, store: rec.store, caDir: rec.caDir,
-    revocationPolicy: rec.revocationPolicy, revocations: rec.revocations, registry: rec.registry,
-    issuer: signer.issuer, crls: signer.crls, authorities: signer.authorities, signing: signer.signing, authority: signer.authority, keystore: signer.keystore,
+    config: rec.config,
+    clock: rec.clock,
+    random: rec.random,
+    db: rec.db,
+    readDb: rec.readDb,
+    profiles: rec.profiles,
+    store: rec.store,
+    caDir: rec.caDir,
+    revocationPolicy: rec.revocationPolicy,
+    revocations: rec.revocations,
+    registry: rec.registry,
+    issuer: signer.issuer,
+    crls: signer.crls,
+    authorities: signer.authorities,
+    signing: signer.signing,
+    authority: signer.authority,
+    keystore: signer.keystore,
     async close() {
       await signer.close();
       await rec.close();
@@ -54,7 +71,11 @@ export function runtimeOf(rec: CaRecords, signer: CaSigner): Runtime {
 }
 
 /** Opens the runtime for one task (a CLI command) and closes it whatever happens. */
-export async function withRuntime<T>(config: Config, opts: RuntimeOptions, fn: (rt: Runtime) => Promise<T>): Promise<T> {
+export async function withRuntime<T>(
+  config: Config,
+  opts: RuntimeOptions,
+  fn: (rt: Runtime) => Promise<T>,
+): Promise<T> {
   const rt = await openRuntime(config, opts);
   try {
     return await fn(rt);

@@ -21,24 +21,45 @@ export interface SelfService {
  * configuration) and the holder's cards, with loss reports reaching the card ledger.
  * `clock` and `policy` let a test judge expiry and rate limits without waiting.
  */
-export function openSelfService(rt: RaRuntime, ra: Ra, opts: { clock?: Clock; policy?: Partial<ApplicantPolicy> } = {}): SelfService {
+export function openSelfService(
+  rt: RaRuntime,
+  ra: Ra,
+  opts: { clock?: Clock; policy?: Partial<ApplicantPolicy> } = {},
+): SelfService {
   const { config, random } = rt;
   const clock = opts.clock ?? rt.clock;
   const terms = loadTermsTranslations(join(config.policyDir, "terms"), config.ra.termsVersion);
   const applicant = new ApplicantAccess({
-    store: new KnexApplicantAccessStore(rt.db), orders: ra.orderStore, service: ra.orders, workflows: ra.workflows, terms, clock, random,
-    policy: { linkMs: config.ra.applicantLinkHours * 3_600_000, sessionMs: config.ra.applicantSessionMinutes * 60_000, ...opts.policy },
+    store: new KnexApplicantAccessStore(rt.db),
+    orders: ra.orderStore,
+    service: ra.orders,
+    workflows: ra.workflows,
+    terms,
+    clock,
+    random,
+    policy: {
+      linkMs: config.ra.applicantLinkHours * 3_600_000,
+      sessionMs: config.ra.applicantSessionMinutes * 60_000,
+      ...opts.policy,
+    },
   });
   const ledger = new KnexCardStore(rt.db, rt.readDb, ra.cipher);
   const holder = new HolderService({
-    orders: ra.orderStore, certs: ra.certs, workflows: ra.workflows, desk: ra.desk, clock,
+    orders: ra.orderStore,
+    certs: ra.certs,
+    workflows: ra.workflows,
+    desk: ra.desk,
+    clock,
     cards: {
       // A card the card writer personalised is barred for good (card-lifecycle's 'lost'); its certificate is revoked already.
       async markLost(orderId, actor) {
         const card = await ledger.byOrder(orderId);
         if (!card || card.state === "retired" || card.state === "lost") return;
         // The holder themself (REQ-17), authenticated by their card: the card ledger only bars the card and revokes as them.
-        const asHolder = { ...NO_PRODUCTION, revoke: (serial: string, reason: string) => ra.certs.revoke(serial, reason, actor).then(() => undefined) };
+        const asHolder = {
+          ...NO_PRODUCTION,
+          revoke: (serial: string, reason: string) => ra.certs.revoke(serial, reason, actor).then(() => undefined),
+        };
         await cardsWith(rt, ra.cipher, asHolder).lifecycle.reportLost(orderId, actor);
       },
     },

@@ -104,14 +104,19 @@ async function acquireLease(config: Config, opts: ServiceOptions): Promise<Write
       log.info("writer lease acquired", { lease: lock.description });
       return lock;
     }
-    if (!announced) log.info("standby: another CA process holds the writer lease; waiting", { retryMs: opts.leaseRetryMs ?? 2000 });
+    if (!announced)
+      log.info("standby: another CA process holds the writer lease; waiting", { retryMs: opts.leaseRetryMs ?? 2000 });
     announced = true;
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(resolve, opts.leaseRetryMs ?? 2000);
-      opts.signal?.addEventListener("abort", () => {
-        clearTimeout(t);
-        reject(new CaError("unavailable", "stopped while waiting for the writer lease"));
-      }, { once: true });
+      opts.signal?.addEventListener(
+        "abort",
+        () => {
+          clearTimeout(t);
+          reject(new CaError("unavailable", "stopped while waiting for the writer lease"));
+        },
+        { once: true },
+      );
     });
   }
 }
@@ -132,7 +137,8 @@ async function leaseComponent(config: Config, opts: ServiceOptions, obs: Observa
     name: "writer-lease",
     stop: () => lease.release(),
     fence: () => {
-      if (fencedBy) throw new CaError("unavailable", `this process no longer holds the writer lease (${fencedBy.message})`);
+      if (fencedBy)
+        throw new CaError("unavailable", `this process no longer holds the writer lease (${fencedBy.message})`);
     },
   };
 }
@@ -141,21 +147,44 @@ async function leaseComponent(config: Config, opts: ServiceOptions, obs: Observa
  * The CA signer's jobs: crash recovery at open, the CRL schedule (nudged by revocation events)
  * and the health of each CA key by a token check (a probe never signs).
  */
-async function signerComponent(rec: CaRecords, keystores: Keystores, fence: () => void, obs: Observability, opts: ServiceOptions) {
+async function signerComponent(
+  rec: CaRecords,
+  keystores: Keystores,
+  fence: () => void,
+  obs: Observability,
+  opts: ServiceOptions,
+) {
   const signer = await openCaSigner(rec, { recover: true, fence, keystores });
   const { authorities } = signer;
   obs.countSignatures(signer.signing);
   for (const [id, probe] of signer.probes) obs.check(`hsm:${id}`, probe);
-  obs.metrics.gauge("cardpki_hsm_up", "1 when the issuing CA key's token answers with a logged-in session and the key, 0 when not", async () =>
-    Promise.all([...signer.probes].map(async ([ca, probe]) => ({ labels: { ca }, value: await probe().then(() => 1, () => 0) }))));
+  obs.metrics.gauge(
+    "cardpki_hsm_up",
+    "1 when the issuing CA key's token answers with a logged-in session and the key, 0 when not",
+    async () =>
+      Promise.all(
+        [...signer.probes].map(async ([ca, probe]) => ({
+          labels: { ca },
+          value: await probe().then(
+            () => 1,
+            () => 0,
+          ),
+        })),
+      ),
+  );
   let crlLoop: Loop | undefined;
   let eventLoop: Loop | undefined;
   return {
-    name: "ca-signer", signer,
+    name: "ca-signer",
+    signer,
     async start() {
-      crlLoop = loop("crl schedule", opts.crlTickMs ?? Math.min(10_000, rec.revocationPolicy.crl.afterRevocationSeconds * 500), async () => {
-        for (const a of authorities.values()) await signer.crls.tick(a);
-      });
+      crlLoop = loop(
+        "crl schedule",
+        opts.crlTickMs ?? Math.min(10_000, rec.revocationPolicy.crl.afterRevocationSeconds * 500),
+        async () => {
+          for (const a of authorities.values()) await signer.crls.tick(a);
+        },
+      );
       let lastSeq = await rec.revocations.lastEventSeq();
       eventLoop = loop("crl nudge", opts.eventPollMs ?? 200, async () => {
         const events = await rec.revocations.eventsSince(lastSeq);
@@ -182,12 +211,37 @@ async function publicComponent(rec: CaRecords, keystores: Keystores, obs: Observ
   const { metrics } = obs;
   obs.countSignatures(pub.signing);
   metrics.gauge("cardpki_crl_age_seconds", "Age of the latest full CRL per issuing CA", async () =>
-    Promise.all([...authorities.values()].map(async (a) => ({ labels: { ca: a.id }, value: ((c) => (c ? (now() - c.thisUpdate.getTime()) / 1000 : -1))(await revocations.latestCrl(a.id, "full")) }))));
-  metrics.gauge("cardpki_crl_seconds_to_next_update", "Seconds until the latest full CRL's nextUpdate (negative: stale)", async () =>
-    Promise.all([...authorities.values()].map(async (a) => ({ labels: { ca: a.id }, value: ((c) => (c ? (c.nextUpdate.getTime() - now()) / 1000 : -1))(await revocations.latestCrl(a.id, "full")) }))));
-  metrics.gauge("cardpki_certificates", "Certificates in the store by status", async () => Object.entries(await rec.store.countByStatus()).map(([status, value]) => ({ labels: { status }, value })));
-  metrics.gauge("cardpki_certificates_issued_total", "Certificates signed and stored, by profile", async () =>
-    Object.entries(await rec.store.countIssuedByProfile()).map(([profile, value]) => ({ labels: { profile }, value })), "counter");
+    Promise.all(
+      [...authorities.values()].map(async (a) => ({
+        labels: { ca: a.id },
+        value: ((c) => (c ? (now() - c.thisUpdate.getTime()) / 1000 : -1))(await revocations.latestCrl(a.id, "full")),
+      })),
+    ),
+  );
+  metrics.gauge(
+    "cardpki_crl_seconds_to_next_update",
+    "Seconds until the latest full CRL's nextUpdate (negative: stale)",
+    async () =>
+      Promise.all(
+        [...authorities.values()].map(async (a) => ({
+          labels: { ca: a.id },
+          value: ((c) => (c ? (c.nextUpdate.getTime() - now()) / 1000 : -1))(await revocations.latestCrl(a.id, "full")),
+        })),
+      ),
+  );
+  metrics.gauge("cardpki_certificates", "Certificates in the store by status", async () =>
+    Object.entries(await rec.store.countByStatus()).map(([status, value]) => ({ labels: { status }, value })),
+  );
+  metrics.gauge(
+    "cardpki_certificates_issued_total",
+    "Certificates signed and stored, by profile",
+    async () =>
+      Object.entries(await rec.store.countIssuedByProfile()).map(([profile, value]) => ({
+        labels: { profile },
+        value,
+      })),
+    "counter",
+  );
   obs.check("database", () => pingDatabase(rec.db));
   for (const a of authorities.values())
     obs.check(`crl:${a.id}`, async () => {
@@ -198,7 +252,8 @@ async function publicComponent(rec: CaRecords, keystores: Keystores, obs: Observ
   let eventLoop: Loop | undefined;
   let refreshLoop: Loop | undefined;
   return {
-    name: "public", pub,
+    name: "public",
+    pub,
     async start() {
       let lastSeq = await revocations.lastEventSeq();
       eventLoop = loop("revocation events", opts.eventPollMs ?? 200, async () => {
@@ -225,8 +280,16 @@ function auditComponent(store: KnexAuditStore, obs: Observability, config: Confi
     return [{ labels: {}, value: head ? head.seq - (cp?.seq ?? 0) : 0 }];
   });
   // REQ-18: every mass-revocation or self-service rate alarm, from the audit trail (survives restarts, the same on every replica).
-  obs.metrics.gauge("cardpki_revocation_alarms_total", "Revocation threshold alarms raised (audit events revocation.alarm.*), by kind", async () =>
-    Object.entries(await store.countActions("revocation.alarm.")).map(([action, value]) => ({ labels: { kind: action.slice("revocation.alarm.".length) }, value })), "counter");
+  obs.metrics.gauge(
+    "cardpki_revocation_alarms_total",
+    "Revocation threshold alarms raised (audit events revocation.alarm.*), by kind",
+    async () =>
+      Object.entries(await store.countActions("revocation.alarm.")).map(([action, value]) => ({
+        labels: { kind: action.slice("revocation.alarm.".length) },
+        value,
+      })),
+    "counter",
+  );
   let checkpointLoop: Loop | undefined;
   return {
     name: "audit",
@@ -245,9 +308,16 @@ function auditComponent(store: KnexAuditStore, obs: Observability, config: Confi
 
 /** The public HTTP listener (OCSP on the hot path, CRL, CA certificates, /healthz, /metrics). */
 async function httpComponent(config: Config, pub: PublicRole | undefined, obs: Observability, rec: CaRecords) {
-  const app = buildApp({ metrics: obs.metrics, cas: pub?.published ?? (() => []), crl: pub?.crl ?? (async () => undefined), health: obs.health });
+  const app = buildApp({
+    metrics: obs.metrics,
+    cas: pub?.published ?? (() => []),
+    crl: pub?.crl ?? (async () => undefined),
+    health: obs.health,
+  });
   const server = await listen(app, config.host, config.port, {
-    ...(pub ? { ocsp: { service: pub.ocsp, maxBodyBytes: rec.revocationPolicy.ocsp.maxBodyBytes } } : {}), metrics: obs.metrics, draining: () => obs.draining,
+    ...(pub ? { ocsp: { service: pub.ocsp, maxBodyBytes: rec.revocationPolicy.ocsp.maxBodyBytes } } : {}),
+    metrics: obs.metrics,
+    draining: () => obs.draining,
   });
   server.keepAliveTimeout = 5000;
   server.headersTimeout = 10000;
@@ -263,7 +333,13 @@ const hostOf = (config: Config) => (config.host === "0.0.0.0" ? "127.0.0.1" : co
  * The RA: engine, API, portal, self-service pages, delivery of the outbox and its sweeps. Needs the
  * RA TLS files; issues and revokes through the runtime's CA port.
  */
-async function raComponent(runtime: RaRuntime, trail: AuditTrail, obs: Observability, opts: ServiceOptions, withCardStation: boolean) {
+async function raComponent(
+  runtime: RaRuntime,
+  trail: AuditTrail,
+  obs: Observability,
+  opts: ServiceOptions,
+  withCardStation: boolean,
+) {
   const { config, caDir, authorities } = runtime;
   // The applicant's link (contract: <ra.publicUrl>/applicant/#order=…&token=…); by default the port the RA API listens on.
   let publicUrl = config.ra.publicUrl;
@@ -273,36 +349,78 @@ async function raComponent(runtime: RaRuntime, trail: AuditTrail, obs: Observabi
   if (recovered.compensated.length + recovered.revoked.length > 0) log.warn("production recovery", recovered);
   // REQ-15: the outbox is delivered by the writer; channels without settings wait.
   const d = openDelivery(runtime, ra);
-  obs.metrics.gauge("cardpki_notifications", "Outbox messages by delivery state (pending, retrying, delivered, dead) and channel", async () =>
-    (await d.store.counts()).map((r) => ({ labels: { state: r.state, channel: r.channel }, value: r.count })));
+  obs.metrics.gauge(
+    "cardpki_notifications",
+    "Outbox messages by delivery state (pending, retrying, delivered, dead) and channel",
+    async () =>
+      (await d.store.counts()).map((r) => ({ labels: { state: r.state, channel: r.channel }, value: r.count })),
+  );
   const clientCas = [...authorities.values()].flatMap((a) => {
     const ca = caDir.load(a.id);
     return [ca.certDer, ...ca.chainDer].map((der) => toPem("CERTIFICATE", der));
   });
   const self = openSelfService(runtime, ra); // applicant and holder pages
   const auditReads = auditAccess(runtime, trail); // REQ-23/27/31: scoped, capped, audited
-  const app = buildRaApp({
-    resolve: (serial, der) => ra.resolver.resolve(serial, der), names: ra.names, directory: ra.directory, onboarding: ra.onboarding, orders: ra.orders, desk: ra.desk, activation: ra.activation, grants: ra.grants, applicant: self.applicant, holder: self.holder,
-    audit: (e) => recordAuditEvent(runtime.db, e), evidence: (serial, reader) => auditReads.evidence(serial, { kind: "actor", actor: reader }), report: (from, to, reader) => auditReads.report(from, to, { kind: "actor", actor: reader }),
-    timeline: async (orderId) => (await trail.store.forObject("order", orderId)).map((e) => ({ at: e.at, actor: e.actor, action: e.action, outcome: e.outcome, policy: e.policy })),
-    // The PC/SC station in the RA's own process only in `all` (the demo); split, it is its own process (cardpki card ... --officer).
-    ...(withCardStation ? { cardStation: cardStation(runtime, ra) } : {}), delivery: d,
-    newId: () => newId(runtime.random), now: () => runtime.clock.now(),
-  }, "1", { assetsDir: join(APP_ROOT, "src", "http", "portal-assets"), sessions: new PortalSessions(new KnexPortalSessionStore(runtime.db)) },
-  { ownOrigins: config.ra.publicUrlConfigured ? [new URL(config.ra.publicUrl).origin] : [] }); // REQ-22: the RA's own web origin besides the Host it is reached by
+  const app = buildRaApp(
+    {
+      resolve: (serial, der) => ra.resolver.resolve(serial, der),
+      names: ra.names,
+      directory: ra.directory,
+      onboarding: ra.onboarding,
+      orders: ra.orders,
+      desk: ra.desk,
+      activation: ra.activation,
+      grants: ra.grants,
+      applicant: self.applicant,
+      holder: self.holder,
+      audit: (e) => recordAuditEvent(runtime.db, e),
+      evidence: (serial, reader) => auditReads.evidence(serial, { kind: "actor", actor: reader }),
+      report: (from, to, reader) => auditReads.report(from, to, { kind: "actor", actor: reader }),
+      timeline: async (orderId) =>
+        (await trail.store.forObject("order", orderId)).map((e) => ({
+          at: e.at,
+          actor: e.actor,
+          action: e.action,
+          outcome: e.outcome,
+          policy: e.policy,
+        })),
+      // The PC/SC station in the RA's own process only in `all` (the demo); split, it is its own process (cardpki card ... --officer).
+      ...(withCardStation ? { cardStation: cardStation(runtime, ra) } : {}),
+      delivery: d,
+      newId: () => newId(runtime.random),
+      now: () => runtime.clock.now(),
+    },
+    "1",
+    {
+      assetsDir: join(APP_ROOT, "src", "http", "portal-assets"),
+      sessions: new PortalSessions(new KnexPortalSessionStore(runtime.db)),
+    },
+    { ownOrigins: config.ra.publicUrlConfigured ? [new URL(config.ra.publicUrl).origin] : [] },
+  ); // REQ-22: the RA's own web origin besides the Host it is reached by
   let server: HttpsServer | undefined;
   let url = "";
   const loops: Loop[] = [];
   return {
-    name: "ra", ra, get server() {
+    name: "ra",
+    ra,
+    get server() {
       return server!;
-    }, get url() {
+    },
+    get url() {
       return url;
     },
     async start() {
-      server = await listenRa(app, { key: readFileSync(config.ra.tlsKey), cert: readFileSync(config.ra.tlsCert), clientCas }, config.host, config.ra.port, {
-        handshakeTimeoutMs: config.ra.tlsHandshakeTimeoutSeconds * 1000, maxConnections: config.ra.maxConnections, maxConnectionsPerClient: config.ra.maxConnectionsPerClient,
-      });
+      server = await listenRa(
+        app,
+        { key: readFileSync(config.ra.tlsKey), cert: readFileSync(config.ra.tlsCert), clientCas },
+        config.host,
+        config.ra.port,
+        {
+          handshakeTimeoutMs: config.ra.tlsHandshakeTimeoutSeconds * 1000,
+          maxConnections: config.ra.maxConnections,
+          maxConnectionsPerClient: config.ra.maxConnectionsPerClient,
+        },
+      );
       const a = server.address();
       const port = typeof a === "object" && a ? a.port : config.ra.port;
       url = `https://${hostOf(config)}:${port}`;
@@ -315,7 +433,11 @@ async function raComponent(runtime: RaRuntime, trail: AuditTrail, obs: Observabi
       const expiry = loop("order expiry", config.ra.expirySweepSeconds * 1000, () => ra.expiry.sweep());
       loops.push(expiry);
       void expiry.kick();
-      loops.push(loop("production recovery", opts.productionSweepMs ?? 60_000, () => ra.saga.recover({ orphanWindowMs: 86_400_000 })));
+      loops.push(
+        loop("production recovery", opts.productionSweepMs ?? 60_000, () =>
+          ra.saga.recover({ orphanWindowMs: 86_400_000 }),
+        ),
+      );
     },
     async stop() {
       if (server) await closeGracefully(server, 30_000);
@@ -336,23 +458,36 @@ export async function startService(config: Config, opts?: ServiceOptions & { rea
 export async function startService(config: Config, opts?: ServiceOptions): Promise<RoleService>;
 export async function startService(config: Config, opts: ServiceOptions = {}): Promise<RoleService> {
   const role = opts.role ?? "all";
-  if (!SERVE_ROLES.includes(role)) throw new CaError("invalid-input", `unknown role '${String(role)}' (${SERVE_ROLES.join(", ")})`);
+  if (!SERVE_ROLES.includes(role))
+    throw new CaError("invalid-input", `unknown role '${String(role)}' (${SERVE_ROLES.join(", ")})`);
   useEmbeddedSoftHsm(config);
   const life = new Lifecycle();
   const obs = new Observability();
   // The CA signer (alone or in `all`) is the writer that signs: it holds the lease (REQ-33).
   const signs = role === "all" || role === "ca-signer";
   const lease = signs ? await life.add(() => leaseComponent(config, opts, obs)) : undefined;
-  const rec = await life.add(async () => {
-    const r = await openCaRecords(config, { readOnly: role === "public", ...(opts.clock ? { clock: opts.clock } : {}) });
-    return { name: "ca-records", r, stop: () => r.close() };
-  }).then((c) => c.r);
-  const keystores = await life.add(() => {
-    const k = openKeystores(config);
-    return { name: "keystores", k, stop: () => k.close() };
-  }).then((c) => c.k);
-  const signer: CaSigner | undefined = lease ? (await life.add(() => signerComponent(rec, keystores, lease.fence, obs, opts))).signer : undefined;
-  const pub = role === "all" || role === "public" ? (await life.add(() => publicComponent(rec, keystores, obs, opts))).pub : undefined;
+  const rec = await life
+    .add(async () => {
+      const r = await openCaRecords(config, {
+        readOnly: role === "public",
+        ...(opts.clock ? { clock: opts.clock } : {}),
+      });
+      return { name: "ca-records", r, stop: () => r.close() };
+    })
+    .then((c) => c.r);
+  const keystores = await life
+    .add(() => {
+      const k = openKeystores(config);
+      return { name: "keystores", k, stop: () => k.close() };
+    })
+    .then((c) => c.k);
+  const signer: CaSigner | undefined = lease
+    ? (await life.add(() => signerComponent(rec, keystores, lease.fence, obs, opts))).signer
+    : undefined;
+  const pub =
+    role === "all" || role === "public"
+      ? (await life.add(() => publicComponent(rec, keystores, obs, opts))).pub
+      : undefined;
   if (!pub) obs.check("database", () => pingDatabase(rec.db));
   let channel: RoleService["signer"];
   if (role === "ca-signer") {
@@ -362,10 +497,12 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const runtime = signer ? runtimeOf(rec, signer) : undefined;
   let raRuntime: RaRuntime | undefined = runtime;
   if (role === "ra") {
-    const client = await life.add(() => {
-      const c = signerClient(rec);
-      return { name: "signer-client", c, stop: async () => c.close() };
-    }).then((x) => x.c);
+    const client = await life
+      .add(() => {
+        const c = signerClient(rec);
+        return { name: "signer-client", c, stop: async () => c.close() };
+      })
+      .then((x) => x.c);
     // The RA fails closed at start when the signer does not answer or does not hold its CAs.
     raRuntime = await openRaRuntime(rec, keystores, client);
     obs.check("ca-signer", async () => {
@@ -376,12 +513,27 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   // Audit checkpoints are signed by the writer that holds the HSM (the CA signer); every role exports the trail's metrics.
   const trail = raRuntime ? openAuditTrail(raRuntime) : undefined;
   const checkpoints = signs && trail !== undefined && auditSignerNames(config.caStoreDir).length > 0;
-  if (signs && !checkpoints) log.warn("audit checkpoints off: no audit signer (run an audit-signer ceremony)", { caStore: config.caStoreDir });
+  if (signs && !checkpoints)
+    log.warn("audit checkpoints off: no audit signer (run an audit-signer ceremony)", { caStore: config.caStoreDir });
   const http = await life.add(() => httpComponent(config, pub, obs, rec));
-  await life.add(() => auditComponent(trail?.store ?? new KnexAuditStore(rec.db, rec.readDb), obs, config, checkpoints ? trail : undefined));
+  await life.add(() =>
+    auditComponent(
+      trail?.store ?? new KnexAuditStore(rec.db, rec.readDb),
+      obs,
+      config,
+      checkpoints ? trail : undefined,
+    ),
+  );
   let raPart: RoleService["ra"];
   const withRa = role === "all" || role === "ra";
-  if (withRa && raRuntime && trail && existsSync(config.ra.tlsCert) && existsSync(config.ra.tlsKey) && raRuntime.authorities.size > 0) {
+  if (
+    withRa &&
+    raRuntime &&
+    trail &&
+    existsSync(config.ra.tlsCert) &&
+    existsSync(config.ra.tlsKey) &&
+    raRuntime.authorities.size > 0
+  ) {
     const [rt, t] = [raRuntime, trail];
     const c = await life.add(() => raComponent(rt, t, obs, opts, role === "all"));
     raPart = { ra: c.ra, server: c.server, url: c.url };
@@ -399,8 +551,14 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     log.info("stopped", { role });
   };
   return {
-    role, ...(runtime ? { runtime } : {}), server: http.server, url: http.url, ...(pub ? { ocsp: pub.ocsp } : {}),
+    role,
+    ...(runtime ? { runtime } : {}),
+    server: http.server,
+    url: http.url,
+    ...(pub ? { ocsp: pub.ocsp } : {}),
     cas: [...(pub?.authorities ?? raRuntime?.authorities ?? signer?.authorities ?? new Map()).keys()],
-    ...(raPart ? { ra: raPart } : {}), ...(channel ? { signer: channel } : {}), stop,
+    ...(raPart ? { ra: raPart } : {}),
+    ...(channel ? { signer: channel } : {}),
+    stop,
   };
 }

@@ -18,13 +18,23 @@ const log = logger("ca-signer");
  */
 export async function signerChannelComponent(rec: CaRecords, signer: CaSigner) {
   const { config, clock, random } = rec;
-  const desk = new SigningDesk({ authority: signer.authority, reservations: rec.store, profiles: rec.profiles, gate: signer.gate });
+  const desk = new SigningDesk({
+    authority: signer.authority,
+    reservations: rec.store,
+    profiles: rec.profiles,
+    gate: signer.gate,
+  });
   const handler: SignerHandler = async (msg, peer) => {
     if (msg.op === "describe") {
-      const cas = await Promise.all([...signer.probes].map(async ([id, probe]) => {
-        const err = await probe().then(() => undefined, (e: Error) => e.message);
-        return { id, keyReady: err === undefined, ...(err !== undefined ? { keyError: err } : {}) };
-      }));
+      const cas = await Promise.all(
+        [...signer.probes].map(async ([id, probe]) => {
+          const err = await probe().then(
+            () => undefined,
+            (e: Error) => e.message,
+          );
+          return { id, keyReady: err === undefined, ...(err !== undefined ? { keyError: err } : {}) };
+        }),
+      );
       return { op: "describe", cas };
     }
     try {
@@ -33,8 +43,14 @@ export async function signerChannelComponent(rec: CaRecords, signer: CaSigner) {
     } catch (e) {
       if (e instanceof CaError && e.kind !== "hsm-unavailable" && e.kind !== "unavailable")
         await recordAuditEvent(rec.db, {
-          id: newId(random), at: clock.now(), actor: `signer-client:${peer}`, action: "signer.sign.refused", objectType: "certificate",
-          objectId: String(e.details?.serial ?? "unknown"), outcome: "failure", details: { ca: msg.ca, kind: e.kind, reason: e.message },
+          id: newId(random),
+          at: clock.now(),
+          actor: `signer-client:${peer}`,
+          action: "signer.sign.refused",
+          objectType: "certificate",
+          objectId: String(e.details?.serial ?? "unknown"),
+          outcome: "failure",
+          details: { ca: msg.ca, kind: e.kind, reason: e.message },
         }).catch((err) => log.error("could not audit a refused signing request", { error: err }));
       throw e;
     }
@@ -43,10 +59,17 @@ export async function signerChannelComponent(rec: CaRecords, signer: CaSigner) {
     try {
       return readFileSync(f);
     } catch (e) {
-      throw new CaError("config", `signer channel ${what} ${f}: ${(e as Error).message} (see docs/operations.md, split deployment)`);
+      throw new CaError(
+        "config",
+        `signer channel ${what} ${f}: ${(e as Error).message} (see docs/operations.md, split deployment)`,
+      );
     }
   };
-  const tls = { key: read("key", config.signer.tlsKey), cert: read("certificate", config.signer.tlsCert), ca: read("CA", config.signer.ca) };
+  const tls = {
+    key: read("key", config.signer.tlsKey),
+    cert: read("certificate", config.signer.tlsCert),
+    ca: read("CA", config.signer.ca),
+  };
   let server: Server | undefined;
   let url = "";
   return {

@@ -13,13 +13,20 @@ export function counted(signer: KeySigner, key: string, stats: SigningStats): Ke
   const bump = (m: Map<string, number>) => m.set(key, (m.get(key) ?? 0) + 1);
   for (const m of [stats.ok, stats.failed]) if (!m.has(key)) m.set(key, 0); // every key has its series from the start
   return {
-    keyType: signer.keyType, spki: signer.spki, algorithmDer: signer.algorithmDer, algorithmOid: signer.algorithmOid,
-    sign: (data) => signer.sign(data).then((sig) => {
-      bump(stats.ok);
-      return sig;
-    }, (e: unknown) => {
-      bump(stats.failed);
-      throw e;
-    }),
+    keyType: signer.keyType,
+    spki: signer.spki,
+    algorithmDer: signer.algorithmDer,
+    algorithmOid: signer.algorithmOid,
+    sign: (data) =>
+      signer.sign(data).then(
+        (sig) => {
+          bump(stats.ok);
+          return sig;
+        },
+        (e: unknown) => {
+          bump(stats.failed);
+          throw e;
+        },
+      ),
   };
 }

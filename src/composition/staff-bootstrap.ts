@@ -5,24 +5,54 @@ import { parse as parseYaml } from "yaml";
 import { CaError } from "../shared/ca-error.js";
 import { pemBlocks } from "../asn1/der.js";
 import { recordAuditEvent } from "../store/commit-queue.js";
-import { bootstrapStaffGroup as bootstrapRaStaff, STAFF_ROLES, type StaffGroupInput, type StaffGroupResult, type StaffMember } from "../ra/staff-bootstrap.js";
+import {
+  bootstrapStaffGroup as bootstrapRaStaff,
+  STAFF_ROLES,
+  type StaffGroupInput,
+  type StaffGroupResult,
+  type StaffMember,
+} from "../ra/staff-bootstrap.js";
 import type { Ra } from "./ra.js";
 import type { RaRuntime } from "./runtime.js";
 
-export { checkStaffGroup, requiredStaffGroup, type StaffGroupInput, type StaffGroupNeeds, type StaffGroupResult, type StaffMember } from "../ra/staff-bootstrap.js";
+export {
+  checkStaffGroup,
+  requiredStaffGroup,
+  type StaffGroupInput,
+  type StaffGroupNeeds,
+  type StaffGroupResult,
+  type StaffMember,
+} from "../ra/staff-bootstrap.js";
 
 /** The staff bootstrap (ra/staff-bootstrap.ts) over this runtime's RA and audit trail. */
 export function bootstrapStaffGroup(rt: RaRuntime, ra: Ra, input: StaffGroupInput): Promise<StaffGroupResult> {
-  return bootstrapRaStaff({ directory: ra.directory, hasher: ra.hasher, certs: ra.certs, workflows: ra.workflows, clock: rt.clock, random: rt.random, audit: (e) => recordAuditEvent(rt.db, e) }, input);
+  return bootstrapRaStaff(
+    {
+      directory: ra.directory,
+      hasher: ra.hasher,
+      certs: ra.certs,
+      workflows: ra.workflows,
+      clock: rt.clock,
+      random: rt.random,
+      audit: (e) => recordAuditEvent(rt.db, e),
+    },
+    input,
+  );
 }
 
 const FILE_SCHEMA = {
-  type: "object", additionalProperties: false, required: ["staff"],
+  type: "object",
+  additionalProperties: false,
+  required: ["staff"],
   properties: {
     staff: {
-      type: "array", minItems: 1, maxItems: 32,
+      type: "array",
+      minItems: 1,
+      maxItems: 32,
       items: {
-        type: "object", additionalProperties: false, required: ["id", "name", "nationalId", "roles", "publicKey"],
+        type: "object",
+        additionalProperties: false,
+        required: ["id", "name", "nationalId", "roles", "publicKey"],
         properties: {
           id: { type: "string", pattern: "^[a-z][a-z0-9-]{0,31}$" },
           name: { type: "string", minLength: 1, maxLength: 64, pattern: "^[^\\u0000-\\u001f\\u007f]+$" },
@@ -47,7 +77,11 @@ export function readStaffFile(file: string): StaffMember[] {
   } catch (e) {
     throw new CaError("invalid-input", `${file}: ${(e as Error).message}`);
   }
-  if (!validate(doc)) throw new CaError("invalid-input", `${file}: ${(validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`).join("; ")}`);
+  if (!validate(doc))
+    throw new CaError(
+      "invalid-input",
+      `${file}: ${(validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`).join("; ")}`,
+    );
   return (doc.staff as any[]).map((m) => {
     const keyFile = resolve(dirname(file), m.publicKey);
     let spki: Uint8Array | undefined;
@@ -58,10 +92,17 @@ export function readStaffFile(file: string): StaffMember[] {
     }
     if (!spki) throw new CaError("invalid-input", `${file}: ${m.id}: no PUBLIC KEY in ${keyFile}`);
     const qualifiedUntil = m.qualifiedUntil ? new Date(`${m.qualifiedUntil}T23:59:59Z`) : undefined;
-    if (qualifiedUntil && Number.isNaN(qualifiedUntil.getTime())) throw new CaError("invalid-input", `${file}: ${m.id}: qualifiedUntil '${m.qualifiedUntil}' is not a date`);
+    if (qualifiedUntil && Number.isNaN(qualifiedUntil.getTime()))
+      throw new CaError("invalid-input", `${file}: ${m.id}: qualifiedUntil '${m.qualifiedUntil}' is not a date`);
     return {
-      id: m.id, name: m.name, nationalId: m.nationalId, roles: m.roles, publicKey: spki,
-      ...(m.email ? { email: m.email } : {}), ...(m.qualification ? { qualification: m.qualification } : {}), ...(qualifiedUntil ? { qualifiedUntil } : {}),
+      id: m.id,
+      name: m.name,
+      nationalId: m.nationalId,
+      roles: m.roles,
+      publicKey: spki,
+      ...(m.email ? { email: m.email } : {}),
+      ...(m.qualification ? { qualification: m.qualification } : {}),
+      ...(qualifiedUntil ? { qualifiedUntil } : {}),
     };
   });
 }

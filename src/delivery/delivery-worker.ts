@@ -3,7 +3,15 @@ import type { Clock } from "../shared/clock.js";
 import type { Random } from "../shared/random.js";
 import { newId } from "../shared/ids.js";
 import { logger } from "../shared/log.js";
-import { DeliveryFailure, type ClaimedNotification, type DeliveryChannel, type DeliveryChannelName, type DeliveryOutcome, type DeliveryQueue, type Recipients } from "./ports.js";
+import {
+  DeliveryFailure,
+  type ClaimedNotification,
+  type DeliveryChannel,
+  type DeliveryChannelName,
+  type DeliveryOutcome,
+  type DeliveryQueue,
+  type Recipients,
+} from "./ports.js";
 
 const log = logger("delivery");
 
@@ -21,7 +29,14 @@ export interface DeliveryPolicy {
   readonly parallel: number;
 }
 
-export const DEFAULT_DELIVERY_POLICY: DeliveryPolicy = { maxAttempts: 8, backoffBaseMs: 30_000, backoffMaxMs: 3_600_000, leaseMs: 120_000, batch: 50, parallel: 4 };
+export const DEFAULT_DELIVERY_POLICY: DeliveryPolicy = {
+  maxAttempts: 8,
+  backoffBaseMs: 30_000,
+  backoffMaxMs: 3_600_000,
+  leaseMs: 120_000,
+  batch: 50,
+  parallel: 4,
+};
 
 const NO_ADDRESS: Record<DeliveryChannelName, string> = {
   email: "the person has no e-mail address on record",
@@ -53,7 +68,16 @@ export function scrubError(error: string, body: string): string {
 export class DeliveryWorker {
   private readonly channels: ReadonlyMap<DeliveryChannelName, DeliveryChannel>;
 
-  constructor(private readonly deps: { queue: DeliveryQueue; recipients: Recipients; channels: readonly DeliveryChannel[]; clock: Clock; random: Random; policy?: Partial<DeliveryPolicy> }) {
+  constructor(
+    private readonly deps: {
+      queue: DeliveryQueue;
+      recipients: Recipients;
+      channels: readonly DeliveryChannel[];
+      clock: Clock;
+      random: Random;
+      policy?: Partial<DeliveryPolicy>;
+    },
+  ) {
     this.channels = new Map(deps.channels.map((c) => [c.name, c]));
   }
 
@@ -72,7 +96,13 @@ export class DeliveryWorker {
     if (this.channels.size === 0) return stats;
     const policy = this.policy;
     const worker = newId(this.deps.random);
-    const rows = await this.deps.queue.claim({ now: this.deps.clock.now(), channels: this.channelNames, limit: policy.batch, leaseMs: policy.leaseMs, worker });
+    const rows = await this.deps.queue.claim({
+      now: this.deps.clock.now(),
+      channels: this.channelNames,
+      limit: policy.batch,
+      leaseMs: policy.leaseMs,
+      worker,
+    });
     stats.claimed = rows.length;
     let next = 0;
     const run = async () => {
@@ -80,7 +110,10 @@ export class DeliveryWorker {
         const row = rows[next++]!;
         const outcome = await this.deliver(row, policy);
         const held = await this.deps.queue.record(row, worker, outcome, newId(this.deps.random));
-        if (!held) log.warn("claim lost before the outcome was recorded (another worker took the row over)", { notification: row.id });
+        if (!held)
+          log.warn("claim lost before the outcome was recorded (another worker took the row over)", {
+            notification: row.id,
+          });
         else if (outcome.kind === "delivered") stats.delivered++;
         else if (outcome.kind === "retry") stats.retrying++;
         else stats.dead++;
@@ -105,7 +138,15 @@ export class DeliveryWorker {
     try {
       // Written in the recipient's language at send time, like their address (locales/<lang>/notifications.json).
       const words = notificationWords(to.language, row, to.organisation ? { organisation: to.organisation } : {});
-      await channel.send({ id: row.id, kind: row.kind, to, subject: words.subject, body: words.body, createdAt: row.createdAt, language: words.language });
+      await channel.send({
+        id: row.id,
+        kind: row.kind,
+        to,
+        subject: words.subject,
+        body: words.body,
+        createdAt: row.createdAt,
+        language: words.language,
+      });
     } catch (e) {
       return this.failed(row, policy, e);
     }
@@ -116,8 +157,18 @@ export class DeliveryWorker {
   private failed(row: ClaimedNotification, policy: DeliveryPolicy, e: unknown): DeliveryOutcome {
     const at = this.deps.clock.now();
     const permanent = e instanceof DeliveryFailure && e.permanent;
-    const error = scrubError(`${permanent ? "refused" : "failed"} (attempt ${row.attempts}): ${(e as Error)?.message ?? String(e)}`, row.body);
-    log.warn("delivery failed", { notification: row.id, channel: row.channel, kind: row.kind, attempt: row.attempts, permanent, error });
+    const error = scrubError(
+      `${permanent ? "refused" : "failed"} (attempt ${row.attempts}): ${(e as Error)?.message ?? String(e)}`,
+      row.body,
+    );
+    log.warn("delivery failed", {
+      notification: row.id,
+      channel: row.channel,
+      kind: row.kind,
+      attempt: row.attempts,
+      permanent,
+      error,
+    });
     if (permanent || row.attempts >= policy.maxAttempts) return { kind: "dead", at, error };
     return { kind: "retry", at, nextAttemptAt: new Date(at.getTime() + backoffMs(policy, row.attempts)), error };
   }

@@ -19,7 +19,11 @@ export function letterFileName(m: Pick<OutgoingMessage, "id" | "createdAt">): st
 /** The letter as a PDF (A4, address placed for a C5/DL window envelope, the standard Helvetica font). */
 export function renderLetter(m: OutgoingMessage, sender: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const doc = new PDFDocument({ size: "A4", margin: 56, info: { Title: m.subject, Author: sender.split("\n")[0]!, Producer: "cardpki", CreationDate: m.createdAt } });
+    const doc = new PDFDocument({
+      size: "A4",
+      margin: 56,
+      info: { Title: m.subject, Author: sender.split("\n")[0]!, Producer: "cardpki", CreationDate: m.createdAt },
+    });
     const chunks: Buffer[] = [];
     doc.on("data", (c: Buffer) => chunks.push(c));
     doc.on("end", () => resolve(Buffer.concat(chunks)));

@@ -52,7 +52,10 @@ export interface OutgoingMessage {
 
 /** A channel's refusal. `permanent`: trying again cannot help (a 4xx from the gateway, a rejected address). */
 export class DeliveryFailure extends Error {
-  constructor(message: string, readonly permanent: boolean) {
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+  ) {
     super(message);
     this.name = "DeliveryFailure";
   }
@@ -83,7 +86,13 @@ export interface DeliveryQueue {
    * Claims up to `limit` rows due at `now` on the given channels (pending or retrying, next attempt
    * due, no live claim) for `lease` ms under `worker`, counting the attempt. Two workers never get the same row.
    */
-  claim(o: { readonly now: Date; readonly channels: readonly DeliveryChannelName[]; readonly limit: number; readonly leaseMs: number; readonly worker: string }): Promise<ClaimedNotification[]>;
+  claim(o: {
+    readonly now: Date;
+    readonly channels: readonly DeliveryChannelName[];
+    readonly limit: number;
+    readonly leaseMs: number;
+    readonly worker: string;
+  }): Promise<ClaimedNotification[]>;
   /**
    * Records the outcome if `worker` still holds the claim (false otherwise: another worker took it
    * over after the lease ran out). Delivered secrets lose their text (REQ-15). `auditId`: the audit event's id.

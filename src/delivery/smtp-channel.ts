@@ -39,21 +39,43 @@ export function smtpChannel(s: SmtpSettings): DeliveryChannel {
     async send(m: OutgoingMessage) {
       const auth = s.user ? { user: s.user, pass: s.password ? await s.password() : "" } : undefined;
       const transport = nodemailer.createTransport({
-        host: url.hostname, port, secure, requireTLS: !secure && s.requireTls,
-        tls: { minVersion: "TLSv1.2", rejectUnauthorized: true, ...(isIP(url.hostname) ? {} : { servername: url.hostname }), ...(s.ca ? { ca: s.ca } : {}) },
+        host: url.hostname,
+        port,
+        secure,
+        requireTLS: !secure && s.requireTls,
+        tls: {
+          minVersion: "TLSv1.2",
+          rejectUnauthorized: true,
+          ...(isIP(url.hostname) ? {} : { servername: url.hostname }),
+          ...(s.ca ? { ca: s.ca } : {}),
+        },
         ...(auth ? { auth } : {}),
-        connectionTimeout: timeout, greetingTimeout: timeout, socketTimeout: timeout, disableFileAccess: true, disableUrlAccess: true,
+        connectionTimeout: timeout,
+        greetingTimeout: timeout,
+        socketTimeout: timeout,
+        disableFileAccess: true,
+        disableUrlAccess: true,
       });
       try {
         await transport.sendMail({
-          from: s.from, to: { name: m.to.name, address: m.to.address }, subject: m.subject, text: m.body, date: m.createdAt,
-          messageId: `<${m.id}@${domain}>`, headers: { "X-Cardpki-Kind": m.kind },
+          from: s.from,
+          to: { name: m.to.name, address: m.to.address },
+          subject: m.subject,
+          text: m.body,
+          date: m.createdAt,
+          messageId: `<${m.id}@${domain}>`,
+          headers: { "X-Cardpki-Kind": m.kind },
         });
       } catch (e) {
         const err = e as { code?: string; responseCode?: number; response?: string; message?: string };
-        const what = `SMTP ${err.responseCode ?? ""}${err.code ? ` ${err.code}` : ""}: ${(err.response ?? err.message ?? "").slice(0, 200)}`.replace(/\s+/g, " ");
+        const what =
+          `SMTP ${err.responseCode ?? ""}${err.code ? ` ${err.code}` : ""}: ${(err.response ?? err.message ?? "").slice(0, 200)}`.replace(
+            /\s+/g,
+            " ",
+          );
         // 5xx is final, except an authentication refusal (a configuration to fix; the messages wait for it).
-        const permanent = err.responseCode !== undefined && err.responseCode >= 500 && err.responseCode < 600 && err.code !== "EAUTH";
+        const permanent =
+          err.responseCode !== undefined && err.responseCode >= 500 && err.responseCode < 600 && err.code !== "EAUTH";
         throw new DeliveryFailure(what, permanent);
       } finally {
         transport.close();

@@ -33,7 +33,11 @@ export function filePin(path: string): PinSource {
       } catch (e) {
         throw new CaError("config", `PIN file ${path}: ${(e as Error).message}`);
       }
-      if ((mode & 0o077) !== 0) throw new CaError("config", `PIN file ${path} is readable by group or others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`);
+      if ((mode & 0o077) !== 0)
+        throw new CaError(
+          "config",
+          `PIN file ${path} is readable by group or others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`,
+        );
       const pin = readFileSync(path, "utf8").replace(/\r?\n$/, "");
       if (pin.length === 0) throw new CaError("config", `PIN file ${path} is empty`);
       return pin;

@@ -5,7 +5,12 @@ import { CaError } from "../shared/ca-error.js";
 import type { KeyType } from "../shared/key-type.js";
 import type { PinSource } from "./pin-source.js";
 import type { Pkcs11KeyUri } from "./pkcs11-uri.js";
-import { ecdsaRawToDer, rsaDigestInfo, signatureAlgorithmFor, type SignatureAlgorithm } from "./signature-algorithms.js";
+import {
+  ecdsaRawToDer,
+  rsaDigestInfo,
+  signatureAlgorithmFor,
+  type SignatureAlgorithm,
+} from "./signature-algorithms.js";
 import { cryptoRandom } from "../shared/random.js";
 
 export interface Pkcs11Options {
@@ -45,9 +50,18 @@ export interface KeyAttributes {
 
 /** Errors after which a fresh C_Initialize/login/session set may succeed (token or library restarted). */
 const RECOVERABLE = [
-  "CKR_SESSION_HANDLE_INVALID", "CKR_SESSION_CLOSED", "CKR_DEVICE_REMOVED", "CKR_TOKEN_NOT_PRESENT",
-  "CKR_CRYPTOKI_NOT_INITIALIZED", "CKR_USER_NOT_LOGGED_IN", "CKR_DEVICE_ERROR", "CKR_OBJECT_HANDLE_INVALID",
-  "CKR_KEY_HANDLE_INVALID", "CKR_TOKEN_NOT_RECOGNIZED", "CKR_SLOT_ID_INVALID", "CKR_OPERATION_ACTIVE",
+  "CKR_SESSION_HANDLE_INVALID",
+  "CKR_SESSION_CLOSED",
+  "CKR_DEVICE_REMOVED",
+  "CKR_TOKEN_NOT_PRESENT",
+  "CKR_CRYPTOKI_NOT_INITIALIZED",
+  "CKR_USER_NOT_LOGGED_IN",
+  "CKR_DEVICE_ERROR",
+  "CKR_OBJECT_HANDLE_INVALID",
+  "CKR_KEY_HANDLE_INVALID",
+  "CKR_TOKEN_NOT_RECOGNIZED",
+  "CKR_SLOT_ID_INVALID",
+  "CKR_OPERATION_ACTIVE",
 ];
 
 function isRecoverable(e: unknown): boolean {
@@ -184,7 +198,10 @@ export class Pkcs11Keystore {
     if (!this.acquired) {
       this.library.acquire();
       this.acquired = true;
-      holders.set(this, `token '${this.options.tokenLabel}' opened at ${new Error().stack?.split("\n").slice(2, 9).join(" <- ")}`);
+      holders.set(
+        this,
+        `token '${this.options.tokenLabel}' opened at ${new Error().stack?.split("\n").slice(2, 9).join(" <- ")}`,
+      );
     }
     const mod = this.library.module!;
     this.libGeneration = this.library.generation;
@@ -207,14 +224,18 @@ export class Pkcs11Keystore {
     this.slot = slot;
     const n = Math.max(1, this.options.sessions ?? 4);
     this.sessions = [];
-    for (let i = 0; i < n; i++) this.sessions.push(slot.open(graphene.SessionFlag.SERIAL_SESSION | graphene.SessionFlag.RW_SESSION));
+    for (let i = 0; i < n; i++)
+      this.sessions.push(slot.open(graphene.SessionFlag.SERIAL_SESSION | graphene.SessionFlag.RW_SESSION));
     try {
       this.sessions[0]!.login(this.pin!, graphene.UserType.USER);
     } catch (e) {
       const m = (e as Error).message;
       if (!m.includes("CKR_USER_ALREADY_LOGGED_IN")) {
         this.closeQuietly();
-        throw new CaError(m.includes("CKR_PIN") ? "unauthorized" : "hsm-unavailable", `login to token '${this.options.tokenLabel}' failed: ${m}`);
+        throw new CaError(
+          m.includes("CKR_PIN") ? "unauthorized" : "hsm-unavailable",
+          `login to token '${this.options.tokenLabel}' failed: ${m}`,
+        );
       }
     }
     this.free = [...this.sessions];
@@ -277,7 +298,11 @@ export class Pkcs11Keystore {
   private async acquire(): Promise<graphene.Session> {
     if (this.recovering) await this.recovering;
     if (!this.acquired) {
-      if (this.closed) throw new CaError("hsm-unavailable", `the keystore of token '${this.options.tokenLabel}' is closed (the service is shutting down)`);
+      if (this.closed)
+        throw new CaError(
+          "hsm-unavailable",
+          `the keystore of token '${this.options.tokenLabel}' is closed (the service is shutting down)`,
+        );
       await this.open();
     }
     const s = this.free.pop();
@@ -304,7 +329,9 @@ export class Pkcs11Keystore {
           if (this.generation === gen) await this.recover().catch(() => undefined);
           continue;
         }
-        throw e instanceof CaError ? e : new CaError("hsm-unavailable", `PKCS#11: ${(e as Error).message}`, undefined, { cause: e });
+        throw e instanceof CaError
+          ? e
+          : new CaError("hsm-unavailable", `PKCS#11: ${(e as Error).message}`, undefined, { cause: e });
       } finally {
         this.release(s);
       }
@@ -326,7 +353,11 @@ export class Pkcs11Keystore {
     return this.withSession((s) => {
       const pubs = this.findObjects(s, graphene.ObjectClass.PUBLIC_KEY, ref);
       if (pubs.length === 0) throw new CaError("not-found", `no key ${describe(ref)} on token '${this.tokenLabel}'`);
-      if (pubs.length > 1) throw new CaError("conflict", `${pubs.length} keys match ${describe(ref)} on token '${this.tokenLabel}': name it by id`);
+      if (pubs.length > 1)
+        throw new CaError(
+          "conflict",
+          `${pubs.length} keys match ${describe(ref)} on token '${this.tokenLabel}': name it by id`,
+        );
       return publicKeyInfo(pubs[0]!.toType<graphene.PublicKey>());
     });
   }
@@ -348,7 +379,11 @@ export class Pkcs11Keystore {
   }
 
   async hasKey(ref: KeyRef): Promise<boolean> {
-    return this.withSession((s) => [graphene.ObjectClass.PRIVATE_KEY, graphene.ObjectClass.PUBLIC_KEY, graphene.ObjectClass.SECRET_KEY].some((c) => this.findObjects(s, c, ref).length > 0));
+    return this.withSession((s) =>
+      [graphene.ObjectClass.PRIVATE_KEY, graphene.ObjectClass.PUBLIC_KEY, graphene.ObjectClass.SECRET_KEY].some(
+        (c) => this.findObjects(s, c, ref).length > 0,
+      ),
+    );
   }
 
   async keyAttributes(ref: KeyRef): Promise<KeyAttributes> {
@@ -356,12 +391,28 @@ export class Pkcs11Keystore {
       const privs = this.findObjects(s, graphene.ObjectClass.PRIVATE_KEY, ref);
       if (privs.length !== 1) throw new CaError("not-found", `${privs.length} private keys match ${describe(ref)}`);
       const a = privs[0]!.getAttribute({
-        sensitive: null, extractable: null, alwaysSensitive: null, neverExtractable: null, sign: null,
-        decrypt: null, unwrap: null, derive: null, token: null, private: null,
+        sensitive: null,
+        extractable: null,
+        alwaysSensitive: null,
+        neverExtractable: null,
+        sign: null,
+        decrypt: null,
+        unwrap: null,
+        derive: null,
+        token: null,
+        private: null,
       }) as Record<string, boolean>;
       return {
-        sensitive: !!a.sensitive, extractable: !!a.extractable, alwaysSensitive: !!a.alwaysSensitive, neverExtractable: !!a.neverExtractable,
-        sign: !!a.sign, decrypt: !!a.decrypt, unwrap: !!a.unwrap, derive: !!a.derive, token: !!a.token, private: !!a.private,
+        sensitive: !!a.sensitive,
+        extractable: !!a.extractable,
+        alwaysSensitive: !!a.alwaysSensitive,
+        neverExtractable: !!a.neverExtractable,
+        sign: !!a.sign,
+        decrypt: !!a.decrypt,
+        unwrap: !!a.unwrap,
+        derive: !!a.derive,
+        token: !!a.token,
+        private: !!a.private,
       };
     });
   }
@@ -371,17 +422,44 @@ export class Pkcs11Keystore {
    * the event loop (C_GenerateKeyPair in the thread pool), so callers can show progress.
    */
   async generateKeyPair(label: string, keyType: KeyType): Promise<KeyInfo> {
-    if (await this.hasKey({ label })) throw new CaError("conflict", `a key labelled '${label}' already exists on token '${this.tokenLabel}'`);
+    if (await this.hasKey({ label }))
+      throw new CaError("conflict", `a key labelled '${label}' already exists on token '${this.tokenLabel}'`);
     return this.withSession(async (s) => {
       const id = Buffer.from(cryptoRandom.bytes(16));
       const common = { token: true, label, id };
-      const priv = { ...common, private: true, sign: true, sensitive: true, extractable: false, decrypt: false, unwrap: false, derive: false };
+      const priv = {
+        ...common,
+        private: true,
+        sign: true,
+        sensitive: true,
+        extractable: false,
+        decrypt: false,
+        unwrap: false,
+        derive: false,
+      };
       const pub = { ...common, private: false, verify: true, encrypt: false, wrap: false };
-      const [mech, pubT, privT] = keyType === "P-256" || keyType === "P-384"
-        ? [graphene.KeyGenMechanism.EC, { ...pub, keyType: graphene.KeyType.EC, paramsEC: EC_PARAMS[keyType] }, { ...priv, keyType: graphene.KeyType.EC }]
-        : [graphene.KeyGenMechanism.RSA, { ...pub, keyType: graphene.KeyType.RSA, modulusBits: Number(keyType.slice(4)), publicExponent: Buffer.from([1, 0, 1]) }, { ...priv, keyType: graphene.KeyType.RSA }];
+      const [mech, pubT, privT] =
+        keyType === "P-256" || keyType === "P-384"
+          ? [
+              graphene.KeyGenMechanism.EC,
+              { ...pub, keyType: graphene.KeyType.EC, paramsEC: EC_PARAMS[keyType] },
+              { ...priv, keyType: graphene.KeyType.EC },
+            ]
+          : [
+              graphene.KeyGenMechanism.RSA,
+              {
+                ...pub,
+                keyType: graphene.KeyType.RSA,
+                modulusBits: Number(keyType.slice(4)),
+                publicExponent: Buffer.from([1, 0, 1]),
+              },
+              { ...priv, keyType: graphene.KeyType.RSA },
+            ];
       const pair = await new Promise<graphene.IKeyPair>((resolve, reject) =>
-        s.generateKeyPair(mech, pubT, privT, (err, kp) => (err || !kp ? reject(err ?? new Error("no key pair")) : resolve(kp))));
+        s.generateKeyPair(mech, pubT, privT, (err, kp) =>
+          err || !kp ? reject(err ?? new Error("no key pair")) : resolve(kp),
+        ),
+      );
       return publicKeyInfo(pair.publicKey);
     });
   }
@@ -392,30 +470,72 @@ export class Pkcs11Keystore {
    * the HSM and it wraps nothing but what we hand it through C_Encrypt.
    */
   async generateAesKey(label: string): Promise<{ label: string; id: string }> {
-    if (await this.hasKey({ label })) throw new CaError("conflict", `a key labelled '${label}' already exists on token '${this.tokenLabel}'`);
+    if (await this.hasKey({ label }))
+      throw new CaError("conflict", `a key labelled '${label}' already exists on token '${this.tokenLabel}'`);
     return this.withSession((s) => {
       const id = Buffer.from(cryptoRandom.bytes(16));
       s.generateKey(graphene.KeyGenMechanism.AES, {
-        class: graphene.ObjectClass.SECRET_KEY, keyType: graphene.KeyType.AES, valueLen: 32, token: true, private: true, label, id,
-        sensitive: true, extractable: false, encrypt: true, decrypt: true, wrap: false, unwrap: false, sign: false, verify: false, derive: false,
+        class: graphene.ObjectClass.SECRET_KEY,
+        keyType: graphene.KeyType.AES,
+        valueLen: 32,
+        token: true,
+        private: true,
+        label,
+        id,
+        sensitive: true,
+        extractable: false,
+        encrypt: true,
+        decrypt: true,
+        wrap: false,
+        unwrap: false,
+        sign: false,
+        verify: false,
+        derive: false,
       });
       return { label, id: id.toString("hex") };
     });
   }
 
   /** Attributes of the secret key that matches ref (ceremony checks). */
-  async secretKeyAttributes(ref: KeyRef): Promise<KeyAttributes & { encrypt: boolean; wrap: boolean; valueLen: number }> {
+  async secretKeyAttributes(
+    ref: KeyRef,
+  ): Promise<KeyAttributes & { encrypt: boolean; wrap: boolean; valueLen: number }> {
     return this.withSession((s) => {
       const keys = this.findObjects(s, graphene.ObjectClass.SECRET_KEY, ref);
-      if (keys.length !== 1) throw new CaError("not-found", `${keys.length} secret keys match ${describe(ref)} on token '${this.tokenLabel}'`);
+      if (keys.length !== 1)
+        throw new CaError(
+          "not-found",
+          `${keys.length} secret keys match ${describe(ref)} on token '${this.tokenLabel}'`,
+        );
       const a = keys[0]!.getAttribute({
-        sensitive: null, extractable: null, alwaysSensitive: null, neverExtractable: null, sign: null, encrypt: null,
-        decrypt: null, wrap: null, unwrap: null, derive: null, token: null, private: null, valueLen: null,
+        sensitive: null,
+        extractable: null,
+        alwaysSensitive: null,
+        neverExtractable: null,
+        sign: null,
+        encrypt: null,
+        decrypt: null,
+        wrap: null,
+        unwrap: null,
+        derive: null,
+        token: null,
+        private: null,
+        valueLen: null,
       }) as Record<string, boolean | number>;
       return {
-        sensitive: !!a.sensitive, extractable: !!a.extractable, alwaysSensitive: !!a.alwaysSensitive, neverExtractable: !!a.neverExtractable,
-        sign: !!a.sign, encrypt: !!a.encrypt, decrypt: !!a.decrypt, wrap: !!a.wrap, unwrap: !!a.unwrap, derive: !!a.derive, token: !!a.token,
-        private: !!a.private, valueLen: Number(a.valueLen),
+        sensitive: !!a.sensitive,
+        extractable: !!a.extractable,
+        alwaysSensitive: !!a.alwaysSensitive,
+        neverExtractable: !!a.neverExtractable,
+        sign: !!a.sign,
+        encrypt: !!a.encrypt,
+        decrypt: !!a.decrypt,
+        wrap: !!a.wrap,
+        unwrap: !!a.unwrap,
+        derive: !!a.derive,
+        token: !!a.token,
+        private: !!a.private,
+        valueLen: Number(a.valueLen),
       };
     });
   }
@@ -425,25 +545,48 @@ export class Pkcs11Keystore {
     const ref: KeyRef = uri.id !== undefined ? { id: uri.id } : { label: uri.object! };
     const id = await this.withSession((s) => {
       const keys = this.findObjects(s, graphene.ObjectClass.SECRET_KEY, ref);
-      if (keys.length === 0) throw new CaError("hsm-unavailable", `no secret key ${describe(ref)} on token '${this.tokenLabel}' (REQ-29: the data-key wrapping key is missing)`);
-      if (keys.length > 1) throw new CaError("conflict", `${keys.length} secret keys match ${describe(ref)} on token '${this.tokenLabel}': name it by id`);
-      const a = keys[0]!.getAttribute({ id: null, keyType: null, encrypt: null, decrypt: null }) as { id: Buffer; keyType: number; encrypt: boolean; decrypt: boolean };
+      if (keys.length === 0)
+        throw new CaError(
+          "hsm-unavailable",
+          `no secret key ${describe(ref)} on token '${this.tokenLabel}' (REQ-29: the data-key wrapping key is missing)`,
+        );
+      if (keys.length > 1)
+        throw new CaError(
+          "conflict",
+          `${keys.length} secret keys match ${describe(ref)} on token '${this.tokenLabel}': name it by id`,
+        );
+      const a = keys[0]!.getAttribute({ id: null, keyType: null, encrypt: null, decrypt: null }) as {
+        id: Buffer;
+        keyType: number;
+        encrypt: boolean;
+        decrypt: boolean;
+      };
       if (a.keyType !== graphene.KeyType.AES || !a.encrypt || !a.decrypt)
-        throw new CaError("config", `key ${describe(ref)} on token '${this.tokenLabel}' is not an AES key that may encrypt and decrypt`);
+        throw new CaError(
+          "config",
+          `key ${describe(ref)} on token '${this.tokenLabel}' is not an AES key that may encrypt and decrypt`,
+        );
       return a.id.toString("hex");
     });
     return new Pkcs11AesKey(this, id);
   }
 
   /** Used by Pkcs11AesKey: one C_Encrypt or C_Decrypt with CKM_AES_GCM (PKCS#11 v2.40 parameters, as SoftHSM2 2.6 takes them). */
-  async aesGcm(op: "encrypt" | "decrypt", keyId: string, iv: Uint8Array, aad: Uint8Array, input: Uint8Array): Promise<Uint8Array> {
+  async aesGcm(
+    op: "encrypt" | "decrypt",
+    keyId: string,
+    iv: Uint8Array,
+    aad: Uint8Array,
+    input: Uint8Array,
+  ): Promise<Uint8Array> {
     return this.withSession(async (s) => {
       const key = this.secretKeyHandle(s, keyId);
       const mech = { name: "AES_GCM", params: new graphene.AesGcm240Params(Buffer.from(iv), Buffer.from(aad), 128) };
       const out = Buffer.alloc(input.length + 16);
       const run = op === "encrypt" ? s.createCipher(mech, key) : s.createDecipher(mech, key);
       return new Promise<Uint8Array>((resolve, reject) =>
-        run.once(Buffer.from(input), out, (err, res) => (err ? reject(err) : resolve(new Uint8Array(res)))));
+        run.once(Buffer.from(input), out, (err, res) => (err ? reject(err) : resolve(new Uint8Array(res)))),
+      );
     });
   }
 
@@ -474,7 +617,8 @@ export class Pkcs11Keystore {
       const key = this.privateKeyHandle(s, keyId);
       const op = s.createSign(mechanism, key);
       return new Promise<Uint8Array>((resolve, reject) =>
-        op.once(Buffer.from(input), (err, sig) => (err ? reject(err) : resolve(new Uint8Array(sig)))));
+        op.once(Buffer.from(input), (err, sig) => (err ? reject(err) : resolve(new Uint8Array(sig)))),
+      );
     });
   }
 
@@ -485,12 +629,18 @@ export class Pkcs11Keystore {
   /** Key handles by class and CKA_ID, found once per library generation (a restart invalidates them). */
   private readonly handles = new Map<string, { gen: number; key: graphene.Key }>();
 
-  private keyHandle<T extends graphene.Key>(s: graphene.Session, cls: graphene.ObjectClass, keyId: string, what: string): T {
+  private keyHandle<T extends graphene.Key>(
+    s: graphene.Session,
+    cls: graphene.ObjectClass,
+    keyId: string,
+    what: string,
+  ): T {
     const k = `${cls}:${keyId}`;
     const cached = this.handles.get(k);
     if (cached && cached.gen === this.generation) return cached.key as T;
     const found = this.findObjects(s, cls, { id: keyId });
-    if (found.length !== 1) throw new CaError("hsm-unavailable", `${what} key id ${keyId} not found on token '${this.tokenLabel}'`);
+    if (found.length !== 1)
+      throw new CaError("hsm-unavailable", `${what} key id ${keyId} not found on token '${this.tokenLabel}'`);
     const key = found[0]!.toType<T>();
     this.handles.set(k, { gen: this.generation, key });
     return key;
@@ -503,14 +653,24 @@ export class Pkcs11Keystore {
 }
 
 function describe(ref: KeyRef): string {
-  return [ref.label !== undefined ? `label '${ref.label}'` : "", ref.id !== undefined ? `id ${ref.id}` : ""].filter(Boolean).join(" ");
+  return [ref.label !== undefined ? `label '${ref.label}'` : "", ref.id !== undefined ? `id ${ref.id}` : ""]
+    .filter(Boolean)
+    .join(" ");
 }
 
 function publicKeyInfo(pub: graphene.PublicKey): KeyInfo {
-  const { label, id, keyType } = pub.getAttribute({ label: null, id: null, keyType: null }) as { label: string; id: Buffer; keyType: number };
+  const { label, id, keyType } = pub.getAttribute({ label: null, id: null, keyType: null }) as {
+    label: string;
+    id: Buffer;
+    keyType: number;
+  };
   if (keyType === graphene.KeyType.EC) {
     // graphene reports CKA_EC_PARAMS under its older alias paramsECDSA.
-    const a = pub.getAttribute({ paramsEC: null, pointEC: null }) as { paramsEC?: Buffer; paramsECDSA?: Buffer; pointEC: Buffer };
+    const a = pub.getAttribute({ paramsEC: null, pointEC: null }) as {
+      paramsEC?: Buffer;
+      paramsECDSA?: Buffer;
+      pointEC: Buffer;
+    };
     const paramsEC = (a.paramsEC ?? a.paramsECDSA)!;
     const pointEC = a.pointEC;
     const kt = CURVE_BY_PARAMS[paramsEC.toString("hex")];
@@ -518,17 +678,27 @@ function publicKeyInfo(pub: graphene.PublicKey): KeyInfo {
     const size = kt === "P-256" ? 32 : 48;
     // CKA_EC_POINT is a DER OCTET STRING around 04||X||Y (some tokens omit the wrapper).
     const pt = pointEC.subarray(pointEC.length - (2 * size + 1));
-    const jwk = { kty: "EC", crv: kt, x: pt.subarray(1, 1 + size).toString("base64url"), y: pt.subarray(1 + size).toString("base64url") };
+    const jwk = {
+      kty: "EC",
+      crv: kt,
+      x: pt.subarray(1, 1 + size).toString("base64url"),
+      y: pt.subarray(1 + size).toString("base64url"),
+    };
     const spki = createPublicKey({ key: jwk, format: "jwk" }).export({ type: "spki", format: "der" });
     return { label, id: id.toString("hex"), keyType: kt, spki: new Uint8Array(spki) };
   }
   if (keyType === graphene.KeyType.RSA) {
-    const { modulus, publicExponent } = pub.getAttribute({ modulus: null, publicExponent: null }) as { modulus: Buffer; publicExponent: Buffer };
+    const { modulus, publicExponent } = pub.getAttribute({ modulus: null, publicExponent: null }) as {
+      modulus: Buffer;
+      publicExponent: Buffer;
+    };
     const bits = modulus.length * 8;
     const kt = `RSA-${bits}` as KeyType;
     if (![2048, 3072, 4096].includes(bits)) throw new CaError("hsm-unavailable", `unsupported RSA size ${bits}`);
-    const spki = createPublicKey({ key: { kty: "RSA", n: modulus.toString("base64url"), e: publicExponent.toString("base64url") }, format: "jwk" })
-      .export({ type: "spki", format: "der" });
+    const spki = createPublicKey({
+      key: { kty: "RSA", n: modulus.toString("base64url"), e: publicExponent.toString("base64url") },
+      format: "jwk",
+    }).export({ type: "spki", format: "der" });
     return { label, id: id.toString("hex"), keyType: kt, spki: new Uint8Array(spki) };
   }
   throw new CaError("hsm-unavailable", `unsupported key type ${keyType}`);
@@ -542,7 +712,10 @@ export class Pkcs11Signer {
   readonly algorithmOid: string;
   private readonly alg: SignatureAlgorithm;
 
-  constructor(private readonly keystore: Pkcs11Keystore, readonly key: KeyInfo) {
+  constructor(
+    private readonly keystore: Pkcs11Keystore,
+    readonly key: KeyInfo,
+  ) {
     this.keyType = key.keyType;
     this.spki = key.spki;
     this.alg = signatureAlgorithmFor(key.keyType);
@@ -567,7 +740,10 @@ export class Pkcs11Signer {
  * start and at rotation, never per field.
  */
 export class Pkcs11AesKey {
-  constructor(private readonly keystore: Pkcs11Keystore, readonly id: string) {}
+  constructor(
+    private readonly keystore: Pkcs11Keystore,
+    readonly id: string,
+  ) {}
 
   encrypt(iv: Uint8Array, aad: Uint8Array, plain: Uint8Array): Promise<Uint8Array> {
     return this.keystore.aesGcm("encrypt", this.id, iv, aad, plain);
@@ -582,7 +758,12 @@ export class Pkcs11AesKey {
       const m = (e as Error).message;
       // SoftHSM2 reports a failed GCM tag as CKR_GENERAL_ERROR, others as CKR_ENCRYPTED_DATA_INVALID.
       if (/CKR_GENERAL_ERROR|CKR_ENCRYPTED_DATA_INVALID|CKR_ENCRYPTED_DATA_LEN_RANGE/.test(m))
-        throw new CaError("config", `the value does not open with HSM key id ${this.id} on token '${this.keystore.tokenLabel}' (another key, or the value was altered)`, undefined, { cause: e });
+        throw new CaError(
+          "config",
+          `the value does not open with HSM key id ${this.id} on token '${this.keystore.tokenLabel}' (another key, or the value was altered)`,
+          undefined,
+          { cause: e },
+        );
       throw e;
     }
   }

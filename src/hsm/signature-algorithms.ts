@@ -11,10 +11,22 @@ export interface SignatureAlgorithm {
 const hex = (s: string) => new Uint8Array(Buffer.from(s, "hex"));
 
 // RFC 5758 3.2: ecdsa-with-SHA256/384, parameters absent.
-const ECDSA_SHA256: SignatureAlgorithm = { oid: "1.2.840.10045.4.3.2", der: hex("300a06082a8648ce3d040302"), hash: "sha256" };
-const ECDSA_SHA384: SignatureAlgorithm = { oid: "1.2.840.10045.4.3.3", der: hex("300a06082a8648ce3d040303"), hash: "sha384" };
+const ECDSA_SHA256: SignatureAlgorithm = {
+  oid: "1.2.840.10045.4.3.2",
+  der: hex("300a06082a8648ce3d040302"),
+  hash: "sha256",
+};
+const ECDSA_SHA384: SignatureAlgorithm = {
+  oid: "1.2.840.10045.4.3.3",
+  der: hex("300a06082a8648ce3d040303"),
+  hash: "sha384",
+};
 // RFC 4055 5: sha256WithRSAEncryption with NULL parameters.
-const RSA_SHA256: SignatureAlgorithm = { oid: "1.2.840.113549.1.1.11", der: hex("300d06092a864886f70d01010b0500"), hash: "sha256" };
+const RSA_SHA256: SignatureAlgorithm = {
+  oid: "1.2.840.113549.1.1.11",
+  der: hex("300d06092a864886f70d01010b0500"),
+  hash: "sha256",
+};
 
 /** The signature algorithm a CA key of this type uses. */
 export function signatureAlgorithmFor(keyType: KeyType): SignatureAlgorithm {

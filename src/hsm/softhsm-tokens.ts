@@ -8,7 +8,11 @@ export function writeSoftHsmConfig(dir: string): string {
   const tokens = join(dir, "tokens");
   mkdirSync(tokens, { recursive: true, mode: 0o700 });
   const conf = join(dir, "softhsm2.conf");
-  writeFileSync(conf, `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`, { mode: 0o600 });
+  writeFileSync(
+    conf,
+    `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`,
+    { mode: 0o600 },
+  );
   return conf;
 }
 
@@ -21,7 +25,10 @@ export function initSoftHsmToken(conf: string, label: string, pin: string, soPin
     });
   } catch (e) {
     const err = e as { stderr?: Buffer; message: string };
-    throw new CaError("hsm-unavailable", `softhsm2-util --init-token ${label}: ${err.stderr?.toString().trim() || err.message}`);
+    throw new CaError(
+      "hsm-unavailable",
+      `softhsm2-util --init-token ${label}: ${err.stderr?.toString().trim() || err.message}`,
+    );
   }
 }
 

@@ -13,7 +13,11 @@ export class SoftwareSigner {
   private readonly hash: string;
   calls = 0;
 
-  constructor(readonly keyType: KeyType, private readonly privateKey: KeyObject, publicKey: KeyObject) {
+  constructor(
+    readonly keyType: KeyType,
+    private readonly privateKey: KeyObject,
+    publicKey: KeyObject,
+  ) {
     this.spki = new Uint8Array(publicKey.export({ type: "spki", format: "der" }));
     const alg = signatureAlgorithmFor(keyType);
     this.algorithmDer = alg.der;

@@ -38,29 +38,82 @@ const TOKEN = str(64, "^[A-Za-z0-9]{16,64}$");
 /** The applicant pages' API: one table drives the routes and their OpenAPI entries. */
 export const APPLICANT_ROUTES: readonly ApplicantRoute[] = [
   {
-    method: "post", path: "/applicant/session", summary: "Open the link sent to the applicant: its single-use token (REQ-06) becomes a short session bound to the order (cookie); a used, expired or foreign token is refused; rate-limited per order and address (REQ-18)",
-    auth: "applicant", session: false, status: 201, body: obj({ orderId: ID, token: TOKEN }, ["orderId", "token"]),
+    method: "post",
+    path: "/applicant/session",
+    summary:
+      "Open the link sent to the applicant: its single-use token (REQ-06) becomes a short session bound to the order (cookie); a used, expired or foreign token is refused; rate-limited per order and address (REQ-18)",
+    auth: "applicant",
+    session: false,
+    status: 201,
+    body: obj({ orderId: ID, token: TOKEN }, ["orderId", "token"]),
     handle: async ({ body, ip, res }, a) => {
       const s = await a.exchange(body.orderId, body.token, ip);
-      res.cookie(APPLICANT_COOKIE, s.id, { httpOnly: true, secure: true, sameSite: "strict", path: COOKIE_PATH, maxAge: a.sessionSeconds * 1000 });
+      res.cookie(APPLICANT_COOKIE, s.id, {
+        httpOnly: true,
+        secure: true,
+        sameSite: "strict",
+        path: COOKIE_PATH,
+        maxAge: a.sessionSeconds * 1000,
+      });
       return { csrfToken: s.csrf, expiresAt: s.expiresAt, progress: s.progress };
     },
   },
   {
-    method: "delete", path: "/applicant/session", summary: "End the applicant session", auth: "applicant", session: false, status: 204,
+    method: "delete",
+    path: "/applicant/session",
+    summary: "End the applicant session",
+    auth: "applicant",
+    session: false,
+    status: 204,
     handle: async ({ res }, _a) => {
       res.clearCookie(APPLICANT_COOKIE, { httpOnly: true, secure: true, sameSite: "strict", path: COOKIE_PATH });
       return undefined;
     },
   },
-  { method: "get", path: "/applicant/progress", summary: "The order's progress in plain words (no ids, no officers' names)", auth: "applicant", session: true, handle: ({ session }, a) => a.progress(session!) },
-  { method: "get", path: "/applicant/terms", summary: "The terms of use of the current version, as text, in the language asked for (Accept-Language) when written in it, else English; `lang` and `sha256` name the text (REQ-06)", auth: "applicant", session: true, handle: async ({ lang }, a) => a.terms(lang) },
   {
-    method: "post", path: "/applicant/accept-terms", summary: "Accept the terms of the version shown, by an unticked box the applicant ticked (REQ-06); audited with the version and the language and SHA-256 of the text shown (`termsLanguage`, `termsSha256` from GET /applicant/terms; English when absent)", auth: "applicant", session: true,
-    body: obj({ termsVersion: str(32, "^[0-9A-Za-z.-]{1,32}$"), accepted: { type: "boolean" }, termsLanguage: { type: "string", enum: ["en", "sv", "da"] }, termsSha256: str(64, "^[0-9a-fA-F]{64}$") }, ["termsVersion", "accepted"]),
+    method: "get",
+    path: "/applicant/progress",
+    summary: "The order's progress in plain words (no ids, no officers' names)",
+    auth: "applicant",
+    session: true,
+    handle: ({ session }, a) => a.progress(session!),
+  },
+  {
+    method: "get",
+    path: "/applicant/terms",
+    summary:
+      "The terms of use of the current version, as text, in the language asked for (Accept-Language) when written in it, else English; `lang` and `sha256` name the text (REQ-06)",
+    auth: "applicant",
+    session: true,
+    handle: async ({ lang }, a) => a.terms(lang),
+  },
+  {
+    method: "post",
+    path: "/applicant/accept-terms",
+    summary:
+      "Accept the terms of the version shown, by an unticked box the applicant ticked (REQ-06); audited with the version and the language and SHA-256 of the text shown (`termsLanguage`, `termsSha256` from GET /applicant/terms; English when absent)",
+    auth: "applicant",
+    session: true,
+    body: obj(
+      {
+        termsVersion: str(32, "^[0-9A-Za-z.-]{1,32}$"),
+        accepted: { type: "boolean" },
+        termsLanguage: { type: "string", enum: ["en", "sv", "da"] },
+        termsSha256: str(64, "^[0-9a-fA-F]{64}$"),
+      },
+      ["termsVersion", "accepted"],
+    ),
     handle: ({ session, body }, a) => a.acceptTerms(session!, body),
   },
-  { method: "post", path: "/applicant/cancel", summary: "Withdraw the order while the workflow allows it", auth: "applicant", session: true, body: obj({}), handle: ({ session }, a) => a.cancel(session!) },
+  {
+    method: "post",
+    path: "/applicant/cancel",
+    summary: "Withdraw the order while the workflow allows it",
+    auth: "applicant",
+    session: true,
+    body: obj({}),
+    handle: ({ session }, a) => a.cancel(session!),
+  },
 ];
 
 /**
@@ -78,17 +131,38 @@ export function applicantRoutes(access: ApplicantAccess): Router {
       let session: ApplicantSession | undefined;
       if (route.session) {
         session = await access.session(cookieOf(req, APPLICANT_COOKIE) ?? "");
-        if (!session) throw new CaError("unauthorized", "no applicant session, or it has ended: open the link from your message again (it works once), or contact your registration office", undefined, { code: "applicant.no-session" });
+        if (!session)
+          throw new CaError(
+            "unauthorized",
+            "no applicant session, or it has ended: open the link from your message again (it works once), or contact your registration office",
+            undefined,
+            { code: "applicant.no-session" },
+          );
         if (req.method !== "GET") {
           const token = req.headers["x-csrf-token"];
-          if (typeof token !== "string" || !session.csrfMatches(token)) throw new CaError("forbidden", "missing or wrong CSRF token (X-CSRF-Token)", undefined, { code: "session.csrf" });
+          if (typeof token !== "string" || !session.csrfMatches(token))
+            throw new CaError("forbidden", "missing or wrong CSRF token (X-CSRF-Token)", undefined, {
+              code: "session.csrf",
+            });
         }
       }
       if (route.method === "delete") await access.close(cookieOf(req, APPLICANT_COOKIE) ?? "");
       const body = req.body === undefined ? {} : req.body;
       if (route.body) validateBody(route.body, body);
-      else if (req.headers["content-length"] && req.headers["content-length"] !== "0") throw new CaError("invalid-input", `${route.method.toUpperCase()} ${route.path} takes no body`, undefined, { code: "request.no-body-expected" });
-      const out = await route.handle({ session, body, ip: req.socket.remoteAddress ?? "", res, lang: negotiateLanguage(req.headers["accept-language"]) }, access);
+      else if (req.headers["content-length"] && req.headers["content-length"] !== "0")
+        throw new CaError("invalid-input", `${route.method.toUpperCase()} ${route.path} takes no body`, undefined, {
+          code: "request.no-body-expected",
+        });
+      const out = await route.handle(
+        {
+          session,
+          body,
+          ip: req.socket.remoteAddress ?? "",
+          res,
+          lang: negotiateLanguage(req.headers["accept-language"]),
+        },
+        access,
+      );
       if (out === undefined) res.status(route.status ?? 204).end();
       else res.status(route.status ?? 200).json(out);
     });

@@ -18,7 +18,8 @@ export function browserRequestGuard(opts: { ownOrigins?: readonly string[] } = {
   return (req: Request, _res: Response, next: NextFunction) => {
     if (SAFE.has(req.method)) return next();
     const origin = typeof req.headers.origin === "string" ? req.headers.origin.toLowerCase() : undefined;
-    const site = typeof req.headers["sec-fetch-site"] === "string" ? req.headers["sec-fetch-site"].toLowerCase() : undefined;
+    const site =
+      typeof req.headers["sec-fetch-site"] === "string" ? req.headers["sec-fetch-site"].toLowerCase() : undefined;
     if (origin === undefined && site === undefined) return next();
     const own = `https://${String(req.headers.host ?? "").toLowerCase()}`;
     if (origin !== undefined && origin !== own && !configured.has(origin))
@@ -30,5 +31,9 @@ export function browserRequestGuard(opts: { ownOrigins?: readonly string[] } = {
 }
 
 const refusal = (what: string) =>
-  new CaError("forbidden", `cross-site request refused: ${what}; state changes from a browser come only from the RA's own pages with the session's CSRF token (rule same-origin-browser-request, REQ-22)`,
-    { rule: "same-origin-browser-request", requirement: "REQ-22" }, { code: "request.cross-site" });
+  new CaError(
+    "forbidden",
+    `cross-site request refused: ${what}; state changes from a browser come only from the RA's own pages with the session's CSRF token (rule same-origin-browser-request, REQ-22)`,
+    { rule: "same-origin-browser-request", requirement: "REQ-22" },
+    { code: "request.cross-site" },
+  );

@@ -23,23 +23,26 @@ export function caRoutes(list: () => readonly PublishedCa[]): Router {
     return ca;
   };
   r.get("/ca", (_req, res) => {
-    res.json(list().map((c) => {
-      const cert = AsnConvert.parse(toArrayBuffer(c.certDer), Certificate);
-      return {
-        id: c.id,
-        subject: nameToString(cert.tbsCertificate.subject),
-        notAfter: cert.tbsCertificate.validity.notAfter.getTime().toISOString(),
-        certificate: `/ca/${c.id}.cer`,
-        chain: `/ca/${c.id}.pem`,
-      };
-    }));
+    res.json(
+      list().map((c) => {
+        const cert = AsnConvert.parse(toArrayBuffer(c.certDer), Certificate);
+        return {
+          id: c.id,
+          subject: nameToString(cert.tbsCertificate.subject),
+          notAfter: cert.tbsCertificate.validity.notAfter.getTime().toISOString(),
+          certificate: `/ca/${c.id}.cer`,
+          chain: `/ca/${c.id}.pem`,
+        };
+      }),
+    );
   });
   r.get("/ca/:file", (req, res) => {
     const m = /^([a-z0-9][a-z0-9-]{0,62})\.(cer|crt|der|pem)$/.exec(req.params.file);
     if (!m) throw new CaError("not-found", `no CA file '${req.params.file}'`);
     const ca = find(m[1]!);
     res.set("Cache-Control", "public, max-age=3600");
-    if (m[2] === "pem") res.type("application/pem-certificate-chain").send(ca.chainDer.map((d) => toPem("CERTIFICATE", d)).join(""));
+    if (m[2] === "pem")
+      res.type("application/pem-certificate-chain").send(ca.chainDer.map((d) => toPem("CERTIFICATE", d)).join(""));
     else res.type("application/pkix-cert").send(Buffer.from(ca.certDer));
   });
   return r;

@@ -14,7 +14,10 @@ export interface PublishedCrl {
  * CRLs (RFC 5280 5, RFC 2585 3): GET /crl/<ca>.crl (full) and /crl/<ca>-delta.crl, DER,
  * application/pkix-crl, with ETag, Last-Modified and Cache-Control bounded by nextUpdate.
  */
-export function crlRoutes(find: (caId: string, kind: "full" | "delta") => Promise<PublishedCrl | undefined>, clock: Clock = systemClock): Router {
+export function crlRoutes(
+  find: (caId: string, kind: "full" | "delta") => Promise<PublishedCrl | undefined>,
+  clock: Clock = systemClock,
+): Router {
   const r = Router();
   r.get("/crl/:file", async (req, res) => {
     const m = /^([a-z0-9][a-z0-9-]{0,62}?)(-delta)?\.crl$/.exec(req.params.file);

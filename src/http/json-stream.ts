@@ -24,7 +24,12 @@ export class JsonStream {
           await emit(v[i]);
         }
         await write("]");
-      } else if (v && typeof v === "object" && !(v instanceof Date) && typeof (v as { toJSON?: unknown }).toJSON !== "function") {
+      } else if (
+        v &&
+        typeof v === "object" &&
+        !(v instanceof Date) &&
+        typeof (v as { toJSON?: unknown }).toJSON !== "function"
+      ) {
         const entries = Object.entries(v).filter(([, x]) => x !== undefined && typeof x !== "function");
         await write("{");
         for (let i = 0; i < entries.length; i++) {

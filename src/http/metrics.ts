@@ -11,17 +11,25 @@ type Labels = Readonly<Record<string, string>>;
 type Read = () => Promise<readonly { labels: Labels; value: number }[]>;
 
 /** Label names in a fixed (sorted) order, so that a line reads the same whatever order the caller used. */
-const sorted = (l: Labels): Record<string, string> => Object.fromEntries(Object.entries(l).sort(([a], [b]) => a.localeCompare(b)));
+const sorted = (l: Labels): Record<string, string> =>
+  Object.fromEntries(Object.entries(l).sort(([a], [b]) => a.localeCompare(b)));
 
 export class Metrics {
   /** The prom-client registry: a component may register its own prom-client metrics here. */
   readonly registry = new Registry();
   private readonly counters = new Map<string, Counter>();
   private readonly histograms = new Map<string, Histogram>();
-  private readonly scraped: { name: string; help: string; type: "gauge" | "counter"; read: Read; metric?: Gauge | Counter }[] = [];
+  private readonly scraped: {
+    name: string;
+    help: string;
+    type: "gauge" | "counter";
+    read: Read;
+    metric?: Gauge | Counter;
+  }[] = [];
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
-    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+    if (opts.defaultMetrics ?? true)
+      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
   }
 
   get contentType(): string {
@@ -30,13 +38,18 @@ export class Metrics {
 
   inc(name: string, help: string, labels: Labels = {}, by = 1): void {
     let c = this.counters.get(name);
-    if (!c) this.counters.set(name, (c = new Counter({ name, help, labelNames: Object.keys(labels).sort(), registers: [this.registry] })));
+    if (!c)
+      this.counters.set(
+        name,
+        (c = new Counter({ name, help, labelNames: Object.keys(labels).sort(), registers: [this.registry] })),
+      );
     c.inc(sorted(labels), by);
   }
 
   observe(name: string, help: string, seconds: number): void {
     let h = this.histograms.get(name);
-    if (!h) this.histograms.set(name, (h = new Histogram({ name, help, buckets: BUCKETS, registers: [this.registry] })));
+    if (!h)
+      this.histograms.set(name, (h = new Histogram({ name, help, buckets: BUCKETS, registers: [this.registry] })));
     h.observe(seconds);
   }
 
@@ -46,31 +59,33 @@ export class Metrics {
   }
 
   async render(): Promise<string> {
-    await Promise.all(this.scraped.map(async (g) => {
-      let rows: Awaited<ReturnType<Read>>;
-      try {
-        rows = await g.read();
-      } catch {
-        rows = []; // a value that cannot be read is left out of this scrape (the health check says why)
-      }
-      // Label names come from the first rows read (prom-client fixes them when the metric is made).
-      if (!g.metric) {
-        const labelNames = [...new Set(rows.flatMap((r) => Object.keys(r.labels)))].sort();
-        if (rows.length === 0 && labelNames.length === 0) return;
-        const opts = { name: g.name, help: g.help, labelNames, registers: [this.registry] };
-        g.metric = g.type === "counter" ? new Counter(opts) : new Gauge(opts);
-      }
-      const m = g.metric;
-      m.reset();
-      for (const r of rows) {
+    await Promise.all(
+      this.scraped.map(async (g) => {
+        let rows: Awaited<ReturnType<Read>>;
         try {
-          if (m instanceof Counter) m.inc(sorted(r.labels), r.value);
-          else m.set(sorted(r.labels), r.value);
+          rows = await g.read();
         } catch {
-          // a row with other label names than the first scrape: left out
+          rows = []; // a value that cannot be read is left out of this scrape (the health check says why)
         }
-      }
-    }));
+        // Label names come from the first rows read (prom-client fixes them when the metric is made).
+        if (!g.metric) {
+          const labelNames = [...new Set(rows.flatMap((r) => Object.keys(r.labels)))].sort();
+          if (rows.length === 0 && labelNames.length === 0) return;
+          const opts = { name: g.name, help: g.help, labelNames, registers: [this.registry] };
+          g.metric = g.type === "counter" ? new Counter(opts) : new Gauge(opts);
+        }
+        const m = g.metric;
+        m.reset();
+        for (const r of rows) {
+          try {
+            if (m instanceof Counter) m.inc(sorted(r.labels), r.value);
+            else m.set(sorted(r.labels), r.value);
+          } catch {
+            // a row with other label names than the first scrape: left out
+          }
+        }
+      }),
+    );
     return this.registry.metrics();
   }
 }

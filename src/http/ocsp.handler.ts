@@ -31,7 +31,10 @@ export function ocspHandler(service: OcspService, maxBodyBytes: number, clock: C
     };
     if (req.method === "POST" && (req.url === "/ocsp" || req.url === "/ocsp/")) {
       const ct = req.headers["content-type"];
-      if (ct !== "application/ocsp-request" && (ct ?? "").split(";")[0]!.trim().toLowerCase() !== "application/ocsp-request") {
+      if (
+        ct !== "application/ocsp-request" &&
+        (ct ?? "").split(";")[0]!.trim().toLowerCase() !== "application/ocsp-request"
+      ) {
         req.resume();
         return writeProblem(res, 415, "invalid-input", "Content-Type must be application/ocsp-request (RFC 6960 A.1)");
       }
@@ -89,8 +92,16 @@ function send(res: ServerResponse, a: Answer, get: boolean, clock: Clock): void 
   if (get && a.cacheable && a.thisUpdate && a.nextUpdate) {
     // RFC 5019 6.2: caching headers from the response's own validity.
     const maxAge = Math.max(0, Math.floor((a.nextUpdate.getTime() - clock.now().getTime()) / 1000));
-    headers.push("cache-control", `max-age=${maxAge}, public, no-transform, must-revalidate`, "last-modified", a.thisUpdate.toUTCString(),
-      "expires", a.nextUpdate.toUTCString(), "etag", `"${createHash("sha1").update(a.der).digest("hex")}"`);
+    headers.push(
+      "cache-control",
+      `max-age=${maxAge}, public, no-transform, must-revalidate`,
+      "last-modified",
+      a.thisUpdate.toUTCString(),
+      "expires",
+      a.nextUpdate.toUTCString(),
+      "etag",
+      `"${createHash("sha1").update(a.der).digest("hex")}"`,
+    );
   } else headers.push("cache-control", "no-store");
   res.writeHead(200, headers);
   res.end(Buffer.from(a.der.buffer, a.der.byteOffset, a.der.length));

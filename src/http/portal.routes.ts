@@ -139,11 +139,24 @@ export function sessionGuard(sessions: PortalSessions) {
     // The applicant's routes take no client certificate: an officer's cookie in the same browser is not theirs to judge.
     if (!id || req.path.startsWith("/applicant/")) return next();
     sessions.use(id).then((s) => {
-      if (!s) return next(new CaError("unauthorized", "the portal session has expired; sign in again with your card", undefined, { code: "session.expired" }));
-      if (peerSerial(req) !== s.credential) return next(new CaError("unauthorized", "the portal session belongs to another client certificate", undefined, { code: "session.other-certificate" }));
+      if (!s)
+        return next(
+          new CaError("unauthorized", "the portal session has expired; sign in again with your card", undefined, {
+            code: "session.expired",
+          }),
+        );
+      if (peerSerial(req) !== s.credential)
+        return next(
+          new CaError("unauthorized", "the portal session belongs to another client certificate", undefined, {
+            code: "session.other-certificate",
+          }),
+        );
       if (req.method !== "GET" && req.method !== "HEAD") {
         const token = req.headers["x-csrf-token"];
-        if (typeof token !== "string" || !s.csrfMatches(token)) return next(new CaError("forbidden", "missing or wrong CSRF token (X-CSRF-Token)", undefined, { code: "session.csrf" }));
+        if (typeof token !== "string" || !s.csrfMatches(token))
+          return next(
+            new CaError("forbidden", "missing or wrong CSRF token (X-CSRF-Token)", undefined, { code: "session.csrf" }),
+          );
       }
       res.locals.sessionKind = s.kind; // the route checks it is of its kind (officer portal or holder pages)
       next();
@@ -164,11 +177,13 @@ export function localeAsset(assetsDir: string) {
   };
 }
 /** No inline script or style, nothing from elsewhere: the portal and the self-service pages. */
-export const PORTAL_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+export const PORTAL_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 /** The officers' portal: static page and assets (no build step, no CDN), and the card-certificate login. */
 export function portalRoutes(assetsDir: string, sessions: PortalSessions, deps: RaApiDeps): Router {
-  if (!existsSync(join(assetsDir, "index.html"))) throw new CaError("config", `portal assets not found in ${assetsDir}`);
+  if (!existsSync(join(assetsDir, "index.html")))
+    throw new CaError("config", `portal assets not found in ${assetsDir}`);
   const r = Router();
   r.use((_req, res, next) => {
     res.set({ "Content-Security-Policy": PORTAL_CSP, "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer" });
@@ -189,12 +204,24 @@ export function portalRoutes(assetsDir: string, sessions: PortalSessions, deps: 
  * Sign-in and sign-out by card: POST opens a session of `kind` bound to the client certificate
  * (authenticated like any API call), DELETE ends it. The officers' portal and the holder pages share it.
  */
-export function sessionRoutes(r: Router, path: string, kind: SessionKind, sessions: PortalSessions, deps: RaApiDeps): void {
+export function sessionRoutes(
+  r: Router,
+  path: string,
+  kind: SessionKind,
+  sessions: PortalSessions,
+  deps: RaApiDeps,
+): void {
   r.post(path, express.json({ limit: 1024 }), async (req, res) => {
     // REQ-16: a holder whose card awaits activation signs in to activate it (the routes then allow only that).
     const actor = await authenticate(req, kind, deps, { allowHeldCredential: kind === "holder" });
     const s = await sessions.open(peerSerial(req)!, kind);
-    res.cookie(COOKIE, s.id, { httpOnly: true, secure: true, sameSite: "strict", path: "/", maxAge: sessions.idleSeconds * 1000 });
+    res.cookie(COOKIE, s.id, {
+      httpOnly: true,
+      secure: true,
+      sameSite: "strict",
+      path: "/",
+      maxAge: sessions.idleSeconds * 1000,
+    });
     res.status(201).json({ csrfToken: s.csrf, idleSeconds: sessions.idleSeconds, me: actor });
   });
   r.delete(path, async (req, res) => {

@@ -31,21 +31,37 @@ export interface RaLimits {
  * The RA API app: /api/v1 (mTLS identities), /api/openapi.json and, given its assets, the officers'
  * portal at /portal and the applicant and holder pages at /applicant/ and /holder/.
  */
-export function buildRaApp(deps: RaApiDeps, version: string, portal?: { assetsDir: string; sessions?: PortalSessions }, opts: { ownOrigins?: readonly string[] } = {}): Express {
+export function buildRaApp(
+  deps: RaApiDeps,
+  version: string,
+  portal?: { assetsDir: string; sessions?: PortalSessions },
+  opts: { ownOrigins?: readonly string[] } = {},
+): Express {
   const app = express();
   app.disable("x-powered-by");
   app.use((_req, res, next) => {
-    res.set({ "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store", "Strict-Transport-Security": "max-age=31536000" });
+    res.set({
+      "X-Content-Type-Options": "nosniff",
+      "Cache-Control": "no-store",
+      "Strict-Transport-Security": "max-age=31536000",
+    });
     next();
   });
   // REQ-27: every request and answer, refused ones included (also those the guards below refuse).
-  if (deps.audit) app.use(requestAudit(deps.audit, { ...(deps.newId ? { newId: deps.newId } : {}), ...(deps.now ? { now: deps.now } : {}) }));
+  if (deps.audit)
+    app.use(
+      requestAudit(deps.audit, {
+        ...(deps.newId ? { newId: deps.newId } : {}),
+        ...(deps.now ? { now: deps.now } : {}),
+      }),
+    );
   // REQ-22: no state change from another web origin, with or without a session cookie (API, portal, applicant and holder pages).
   app.use(browserRequestGuard(opts));
   const doc = openApiDocument([...RA_ROUTES, ...(deps.applicant ? APPLICANT_ROUTES : [])], version);
   app.get("/api/openapi.json", (_req, res) => void res.json(doc));
   const sessions = portal ? (portal.sessions ?? new PortalSessions()) : undefined;
-  if (portal && sessions) app.use(portalRoutes(portal.assetsDir, sessions, deps), selfServicePages(portal.assetsDir, sessions, deps));
+  if (portal && sessions)
+    app.use(portalRoutes(portal.assetsDir, sessions, deps), selfServicePages(portal.assetsDir, sessions, deps));
   if (sessions) app.use("/api/v1", sessionGuard(sessions));
   app.use("/api/v1", raRoutes(deps));
   if (deps.applicant) app.use("/api/v1", applicantRoutes(deps.applicant)); // after the RA API router: its body parser (the request log is requestAudit above)
@@ -61,10 +77,18 @@ export function buildRaApp(deps: RaApiDeps, version: string, portal?: { assetsDi
  * per client address (a connection over the cap is closed at once and logged).
  */
 export function listenRa(app: Express, tls: RaTls, host: string, port: number, limits: RaLimits = {}): Promise<Server> {
-  const server = createServer({
-    key: tls.key, cert: tls.cert, ca: [...tls.clientCas], requestCert: true, rejectUnauthorized: false, minVersion: "TLSv1.2",
-    handshakeTimeout: limits.handshakeTimeoutMs ?? 10_000,
-  }, app);
+  const server = createServer(
+    {
+      key: tls.key,
+      cert: tls.cert,
+      ca: [...tls.clientCas],
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: "TLSv1.2",
+      handshakeTimeout: limits.handshakeTimeoutMs ?? 10_000,
+    },
+    app,
+  );
   server.keepAliveTimeout = 5000;
   server.headersTimeout = 10000;
   server.requestTimeout = 30000;
@@ -87,7 +111,10 @@ export function listenRa(app: Express, tls: RaTls, host: string, port: number, l
     });
   });
   server.on("tlsClientError", (e: Error & { code?: string }) => {
-    if (e.code === "ERR_TLS_HANDSHAKE_TIMEOUT") log.info("TLS handshake not finished in time: connection dropped", { timeoutMs: limits.handshakeTimeoutMs ?? 10_000 });
+    if (e.code === "ERR_TLS_HANDSHAKE_TIMEOUT")
+      log.info("TLS handshake not finished in time: connection dropped", {
+        timeoutMs: limits.handshakeTimeoutMs ?? 10_000,
+      });
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);

@@ -16,7 +16,19 @@ import type { ApplicantAccess } from "../ra/applicant-access.js";
 import type { HolderService } from "../ra/holder-service.js";
 import type { OrderView } from "../ra/order.js";
 import { JsonStream } from "./json-stream.js";
-import { CHANNEL, DOCUMENT, ID, NATIONAL_ID, PHONE, POSTAL_ADDRESS, obj, requireJson, str, validateBody, type Schema } from "./validation.js";
+import {
+  CHANNEL,
+  DOCUMENT,
+  ID,
+  NATIONAL_ID,
+  PHONE,
+  POSTAL_ADDRESS,
+  obj,
+  requireJson,
+  str,
+  validateBody,
+  type Schema,
+} from "./validation.js";
 import { DELIVERY_ROUTES, type DeliveryDesk } from "./delivery.routes.js";
 import { PEOPLE_ROUTES, namedMe, namedOrder, namedOrders, namedTimeline } from "./people.routes.js";
 import { clientCertificate } from "./client-certificate.js";
@@ -86,12 +98,19 @@ export interface RaRoute {
 }
 
 const date = (s: string) => new Date(`${s}T23:59:59Z`);
-const doc = (d: { type: string; number: string; expires: string }) => ({ type: d.type, number: d.number, expires: date(d.expires) });
+const doc = (d: { type: string; number: string; expires: string }) => ({
+  type: d.type,
+  number: d.number,
+  expires: date(d.expires),
+});
 
 function publicKeyFrom(v: string): Uint8Array {
   const m = /-----BEGIN PUBLIC KEY-----([\s\S]+?)-----END PUBLIC KEY-----/.exec(v);
   const der = Buffer.from(m ? m[1]!.replace(/\s+/g, "") : v, "base64");
-  if (der.length < 32 || der[0] !== 0x30) throw new CaError("invalid-input", "publicKey must be a SubjectPublicKeyInfo, PEM or base64 DER", undefined, { code: "request.bad-public-key" });
+  if (der.length < 32 || der[0] !== 0x30)
+    throw new CaError("invalid-input", "publicKey must be a SubjectPublicKeyInfo, PEM or base64 DER", undefined, {
+      code: "request.bad-public-key",
+    });
   return new Uint8Array(der);
 }
 
@@ -99,93 +118,245 @@ function publicKeyFrom(v: string): Uint8Array {
 function certificateFrom(v: string, what: string): Uint8Array {
   const m = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(v);
   const der = Buffer.from(m ? m[1]!.replace(/\s+/g, "") : v, "base64");
-  if (der.length < 64 || der[0] !== 0x30) throw new CaError("invalid-input", `attestation.${what} must be a certificate, base64 DER or PEM`, undefined, { code: "request.bad-attestation" });
+  if (der.length < 64 || der[0] !== 0x30)
+    throw new CaError("invalid-input", `attestation.${what} must be a certificate, base64 DER or PEM`, undefined, {
+      code: "request.bad-attestation",
+    });
   return new Uint8Array(der);
 }
 
 /** An order as the API shows it: no hashes, no tokens. */
 export function orderJson(o: OrderView & { version?: number; workflowId?: string }) {
   return {
-    id: o.id, reference: orderReference(o.id), state: o.state, version: o.version, workflow: o.workflowId, organisationId: o.organisationId, applicantId: o.applicantPersonId, purpose: o.purpose,
-    profile: o.profileId, termsVersion: o.termsVersion, registerCheck: o.registerCheck, certificateSerial: o.certSerial, renewalOf: o.renewalOf,
-    handedOutAt: o.handedOutAt, approvedAt: o.approvedAt, identifications: o.identifications.map((i) => ({ by: i.officerId, at: i.at, documentType: i.document.type, faceCompared: i.faceCompared, byEid: i.byEid === true })),
+    id: o.id,
+    reference: orderReference(o.id),
+    state: o.state,
+    version: o.version,
+    workflow: o.workflowId,
+    organisationId: o.organisationId,
+    applicantId: o.applicantPersonId,
+    purpose: o.purpose,
+    profile: o.profileId,
+    termsVersion: o.termsVersion,
+    registerCheck: o.registerCheck,
+    certificateSerial: o.certSerial,
+    renewalOf: o.renewalOf,
+    handedOutAt: o.handedOutAt,
+    approvedAt: o.approvedAt,
+    identifications: o.identifications.map((i) => ({
+      by: i.officerId,
+      at: i.at,
+      documentType: i.document.type,
+      faceCompared: i.faceCompared,
+      byEid: i.byEid === true,
+    })),
   };
 }
 
 const ACTION_BODY = obj({
-  document: DOCUMENT, faceCompared: { type: "boolean" },
+  document: DOCUMENT,
+  faceCompared: { type: "boolean" },
   secondIdentification: obj({ document: DOCUMENT, faceCompared: { type: "boolean" } }, ["document", "faceCompared"]),
-  activationCodeChannel: CHANNEL, cardChannel: CHANNEL,
+  activationCodeChannel: CHANNEL,
+  cardChannel: CHANNEL,
   publicKey: str(4096),
   // REQ-14: the card's PIV attestation of the key (the slot's attestation certificate and the card's f9 certificate).
   attestation: obj({ certificate: str(8192), intermediate: str(8192) }, ["certificate", "intermediate"]),
   keyOrigin: { enum: ["card-station"] },
-  knowledgeAnswers: { type: "object", maxProperties: 20, propertyNames: { pattern: "^[a-z0-9][a-z0-9-]{0,39}$" }, additionalProperties: { type: "boolean" } },
+  knowledgeAnswers: {
+    type: "object",
+    maxProperties: 20,
+    propertyNames: { pattern: "^[a-z0-9][a-z0-9-]{0,39}$" },
+    additionalProperties: { type: "boolean" },
+  },
 });
 const actionRequest = (b: any): ActionRequest => ({
   ...(b.document ? { document: doc(b.document) } : {}),
   ...(b.faceCompared !== undefined ? { faceCompared: b.faceCompared } : {}),
-  ...(b.secondIdentification ? { secondIdentification: { document: doc(b.secondIdentification.document), faceCompared: b.secondIdentification.faceCompared } } : {}),
+  ...(b.secondIdentification
+    ? {
+        secondIdentification: {
+          document: doc(b.secondIdentification.document),
+          faceCompared: b.secondIdentification.faceCompared,
+        },
+      }
+    : {}),
   ...(b.activationCodeChannel ? { activationCodeChannel: b.activationCodeChannel } : {}),
   ...(b.cardChannel ? { cardChannel: b.cardChannel } : {}),
   ...(b.publicKey ? { publicKey: publicKeyFrom(b.publicKey) } : {}),
-  ...(b.attestation ? { attestation: { certificate: certificateFrom(b.attestation.certificate, "certificate"), intermediate: certificateFrom(b.attestation.intermediate, "intermediate") } } : {}),
+  ...(b.attestation
+    ? {
+        attestation: {
+          certificate: certificateFrom(b.attestation.certificate, "certificate"),
+          intermediate: certificateFrom(b.attestation.intermediate, "intermediate"),
+        },
+      }
+    : {}),
   // A claim only: the card-station fallback is accepted from the in-process card station, never from an API body (REQ-14).
   ...(b.keyOrigin ? { keyOrigin: b.keyOrigin } : {}),
   ...(b.knowledgeAnswers ? { knowledgeAnswers: b.knowledgeAnswers } : {}),
 });
-const ROLES: Schema = { type: "array", minItems: 1, maxItems: 5, uniqueItems: true, items: { enum: ["ra-officer", "ra-admin", "auditor", "ca-operator", "service-owner-staff"] } };
-const OFFICER_ACTIONS = ["identify", "approve", "start-production", "produce", "production-failed", "hand-out", "send-by-mail", "reject"];
+const ROLES: Schema = {
+  type: "array",
+  minItems: 1,
+  maxItems: 5,
+  uniqueItems: true,
+  items: { enum: ["ra-officer", "ra-admin", "auditor", "ca-operator", "service-owner-staff"] },
+};
+const OFFICER_ACTIONS = [
+  "identify",
+  "approve",
+  "start-production",
+  "produce",
+  "production-failed",
+  "hand-out",
+  "send-by-mail",
+  "reject",
+];
 
 /** The RA API (under /api/v1): one table drives both routing and the OpenAPI document. */
 export const RA_ROUTES: readonly RaRoute[] = [
-  { method: "get", path: "/me", summary: "Who the client certificate says you are: with your name, label and organisation", auth: "officer", handle: async ({ actor }, d) => namedMe(d, actor) },
-  { method: "get", path: "/workflows", summary: "The LoA workflows: accepted documents, identifications, control questions", auth: "officer", handle: async (_c, d) => d.orders.workflowSummaries() },
   {
-    method: "get", path: "/audit/report", summary: "The conformance report for a period (?from=YYYY-MM-DD&to=YYYY-MM-DD), for auditors", auth: "officer", roles: ["auditor"],
+    method: "get",
+    path: "/me",
+    summary: "Who the client certificate says you are: with your name, label and organisation",
+    auth: "officer",
+    handle: async ({ actor }, d) => namedMe(d, actor),
+  },
+  {
+    method: "get",
+    path: "/workflows",
+    summary: "The LoA workflows: accepted documents, identifications, control questions",
+    auth: "officer",
+    handle: async (_c, d) => d.orders.workflowSummaries(),
+  },
+  {
+    method: "get",
+    path: "/audit/report",
+    summary: "The conformance report for a period (?from=YYYY-MM-DD&to=YYYY-MM-DD), for auditors",
+    auth: "officer",
+    roles: ["auditor"],
     handle: async ({ actor, query }, d) => {
-      if (!d.report) throw new CaError("not-found", "the conformance report is not served here", undefined, { code: "service.not-here", params: { what: "report" } });
-      const from = new Date(`${query.from ?? ""}T00:00:00Z`), to = new Date(`${query.to ?? ""}T00:00:00Z`);
-      if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || to <= from) throw new CaError("invalid-input", "from and to are dates (YYYY-MM-DD), to after from", undefined, { code: "audit.report-dates" });
+      if (!d.report)
+        throw new CaError("not-found", "the conformance report is not served here", undefined, {
+          code: "service.not-here",
+          params: { what: "report" },
+        });
+      const from = new Date(`${query.from ?? ""}T00:00:00Z`),
+        to = new Date(`${query.to ?? ""}T00:00:00Z`);
+      if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || to <= from)
+        throw new CaError("invalid-input", "from and to are dates (YYYY-MM-DD), to after from", undefined, {
+          code: "audit.report-dates",
+        });
       return new JsonStream(await d.report(from, to, actor)); // streamed: a long period is a large answer
     },
   },
   {
-    method: "get", path: "/audit/evidence/:serial", summary: "The story of one certificate and a verdict per policy rule, for auditors (REQ-31)", auth: "officer", roles: ["auditor"],
+    method: "get",
+    path: "/audit/evidence/:serial",
+    summary: "The story of one certificate and a verdict per policy rule, for auditors (REQ-31)",
+    auth: "officer",
+    roles: ["auditor"],
     handle: async ({ actor, params }, d) => {
-      if (!d.evidence) throw new CaError("not-found", "audit evidence is not served here", undefined, { code: "service.not-here", params: { what: "evidence" } });
+      if (!d.evidence)
+        throw new CaError("not-found", "audit evidence is not served here", undefined, {
+          code: "service.not-here",
+          params: { what: "evidence" },
+        });
       return d.evidence(params.serial!, actor);
     },
   },
   {
-    method: "post", path: "/organisations", summary: "Register a customer organisation (pending until onboarded, REQ-01)", auth: "officer", roles: ["service-owner-staff"], status: 201,
-    body: obj({ orgNumber: str(32, "^[0-9A-Z-]{4,32}$"), name: str(64), country: str(2, "^[A-Z]{2}$"), registrationCertificate: str(256) }, ["orgNumber", "name", "country"]),
+    method: "post",
+    path: "/organisations",
+    summary: "Register a customer organisation (pending until onboarded, REQ-01)",
+    auth: "officer",
+    roles: ["service-owner-staff"],
+    status: 201,
+    body: obj(
+      {
+        orgNumber: str(32, "^[0-9A-Z-]{4,32}$"),
+        name: str(64),
+        country: str(2, "^[A-Z]{2}$"),
+        registrationCertificate: str(256),
+      },
+      ["orgNumber", "name", "country"],
+    ),
     handle: ({ actor, body }, d) => d.onboarding.registerOrganisation(actor, body),
   },
-  { method: "get", path: "/organisations/:id", summary: "An organisation", auth: "officer", handle: ({ actor, params }, d) => d.onboarding.organisation(actor, params.id!) },
   {
-    method: "post", path: "/organisations/:id/onboarding", summary: "Record the registration certificate and/or domain validation (REQ-01)", auth: "officer", roles: ["service-owner-staff"],
-    body: obj({ registrationCertificate: str(256), domain: str(253, "^[a-z0-9.-]+$"), domainValidationMethod: { enum: ["dns-txt", "http-token", "email-to-admin"] } }),
+    method: "get",
+    path: "/organisations/:id",
+    summary: "An organisation",
+    auth: "officer",
+    handle: ({ actor, params }, d) => d.onboarding.organisation(actor, params.id!),
+  },
+  {
+    method: "post",
+    path: "/organisations/:id/onboarding",
+    summary: "Record the registration certificate and/or domain validation (REQ-01)",
+    auth: "officer",
+    roles: ["service-owner-staff"],
+    body: obj({
+      registrationCertificate: str(256),
+      domain: str(253, "^[a-z0-9.-]+$"),
+      domainValidationMethod: { enum: ["dns-txt", "http-token", "email-to-admin"] },
+    }),
     handle: ({ actor, params, body }, d) => d.onboarding.recordOnboardingEvidence(actor, params.id!, body),
   },
   {
-    method: "put", path: "/organisations/:id/ip-allow-list", summary: "Set (or clear with null) the organisation's IP allow-list (REQ-23)", auth: "officer", roles: ["ra-admin", "service-owner-staff"],
+    method: "put",
+    path: "/organisations/:id/ip-allow-list",
+    summary: "Set (or clear with null) the organisation's IP allow-list (REQ-23)",
+    auth: "officer",
+    roles: ["ra-admin", "service-owner-staff"],
     body: obj({ cidrs: { type: ["array", "null"], maxItems: 64, items: str(43) } }, ["cidrs"]),
-    handle: async ({ actor, params, body }, d) => (await d.onboarding.setIpAllowList(actor, params.id!, body.cidrs), { cidrs: body.cidrs }),
+    handle: async ({ actor, params, body }, d) => (
+      await d.onboarding.setIpAllowList(actor, params.id!, body.cidrs),
+      { cidrs: body.cidrs }
+    ),
   },
   {
-    method: "post", path: "/organisations/:id/people", summary: "Bind a natural person to the organisation (REQ-21)", auth: "officer", roles: ["ra-admin", "service-owner-staff"], status: 201,
-    body: obj({ nationalId: NATIONAL_ID, name: str(64), email: str(128, "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"), phone: PHONE, postalAddress: POSTAL_ADDRESS, language: { enum: ["en", "sv", "da"] } }, ["nationalId", "name"]),
+    method: "post",
+    path: "/organisations/:id/people",
+    summary: "Bind a natural person to the organisation (REQ-21)",
+    auth: "officer",
+    roles: ["ra-admin", "service-owner-staff"],
+    status: 201,
+    body: obj(
+      {
+        nationalId: NATIONAL_ID,
+        name: str(64),
+        email: str(128, "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"),
+        phone: PHONE,
+        postalAddress: POSTAL_ADDRESS,
+        language: { enum: ["en", "sv", "da"] },
+      },
+      ["nationalId", "name"],
+    ),
     handle: async ({ actor, params, body }, d) => {
       const p = await d.onboarding.bindPerson(actor, params.id!, body);
       return {
-        id: p.id, organisationId: p.organisationId, label: personLabel(p.id), name: p.name, email: p.email, phone: p.phone, postalAddress: p.postalAddress,
-        language: p.language ?? languageOfCountry((await d.directory?.organisation(p.organisationId))?.country), ...(p.birthDate ? { birthDate: p.birthDate } : {}), ...(p.nationalIdMasked ? { nationalIdMasked: p.nationalIdMasked } : {}),
+        id: p.id,
+        organisationId: p.organisationId,
+        label: personLabel(p.id),
+        name: p.name,
+        email: p.email,
+        phone: p.phone,
+        postalAddress: p.postalAddress,
+        language: p.language ?? languageOfCountry((await d.directory?.organisation(p.organisationId))?.country),
+        ...(p.birthDate ? { birthDate: p.birthDate } : {}),
+        ...(p.nationalIdMasked ? { nationalIdMasked: p.nationalIdMasked } : {}),
       };
     },
   },
   {
-    method: "delete", path: "/people/:id/binding", summary: "Remove a person's binding; their certificates are revoked (REQ-21); beyond the mass-revocation thresholds 202 and a second officer approves (REQ-18)", auth: "officer", roles: ["ra-admin", "service-owner-staff"],
+    method: "delete",
+    path: "/people/:id/binding",
+    summary:
+      "Remove a person's binding; their certificates are revoked (REQ-21); beyond the mass-revocation thresholds 202 and a second officer approves (REQ-18)",
+    auth: "officer",
+    roles: ["ra-admin", "service-owner-staff"],
     handle: async ({ actor, params, status }, d) => {
       const r = await d.onboarding.unbindPerson(actor, params.id!);
       if ("pending" in r) status(202);
@@ -193,163 +364,409 @@ export const RA_ROUTES: readonly RaRoute[] = [
     },
   },
   {
-    method: "put", path: "/people/:id/officer", summary: "Appoint an officer by policies/roles.yaml: roles and identity-proofing qualification (REQ-24, REQ-25); 202 when a second staff officer must approve", auth: "officer", roles: ["ra-admin", "service-owner-staff"],
+    method: "put",
+    path: "/people/:id/officer",
+    summary:
+      "Appoint an officer by policies/roles.yaml: roles and identity-proofing qualification (REQ-24, REQ-25); 202 when a second staff officer must approve",
+    auth: "officer",
+    roles: ["ra-admin", "service-owner-staff"],
     body: obj({ roles: ROLES, qualification: str(128), qualifiedUntil: { type: "string", format: "date" } }, ["roles"]),
     handle: async ({ actor, params, body, status }, d) => {
-      const r = await d.onboarding.appointOfficer(actor, params.id!, { roles: body.roles, ...(body.qualification ? { qualification: body.qualification } : {}), ...(body.qualifiedUntil ? { qualifiedUntil: date(body.qualifiedUntil) } : {}) });
+      const r = await d.onboarding.appointOfficer(actor, params.id!, {
+        roles: body.roles,
+        ...(body.qualification ? { qualification: body.qualification } : {}),
+        ...(body.qualifiedUntil ? { qualifiedUntil: date(body.qualifiedUntil) } : {}),
+      });
       if ("status" in r && r.status === "pending") status(202);
       return r;
     },
   },
   {
-    method: "get", path: "/role-grants", summary: "Role grants waiting for a second service-owner staff officer (REQ-24)", auth: "officer", roles: ["service-owner-staff"],
+    method: "get",
+    path: "/role-grants",
+    summary: "Role grants waiting for a second service-owner staff officer (REQ-24)",
+    auth: "officer",
+    roles: ["service-owner-staff"],
     handle: ({ actor }, d) => grantsOf(d).pending(actor),
   },
-  { method: "post", path: "/role-grants/:id/approve", summary: "Approve another staff officer's role grant (REQ-24)", auth: "officer", roles: ["service-owner-staff"], body: obj({}), handle: ({ actor, params }, d) => grantsOf(d).decide(actor, params.id!, true) },
-  { method: "post", path: "/role-grants/:id/refuse", summary: "Refuse another staff officer's role grant", auth: "officer", roles: ["service-owner-staff"], body: obj({}), handle: ({ actor, params }, d) => grantsOf(d).decide(actor, params.id!, false) },
   {
-    method: "post", path: "/orders", summary: "Order a card for a bound person; the register is checked (REQ-07)", auth: "officer", roles: ["ra-officer"], status: 201,
-    body: obj({ personId: ID, organisationId: ID, workflowId: str(64, "^[a-z0-9-]+$"), nationalId: NATIONAL_ID, purpose: { enum: ["holder", "officer"] } }, ["workflowId", "nationalId"]),
+    method: "post",
+    path: "/role-grants/:id/approve",
+    summary: "Approve another staff officer's role grant (REQ-24)",
+    auth: "officer",
+    roles: ["service-owner-staff"],
+    body: obj({}),
+    handle: ({ actor, params }, d) => grantsOf(d).decide(actor, params.id!, true),
+  },
+  {
+    method: "post",
+    path: "/role-grants/:id/refuse",
+    summary: "Refuse another staff officer's role grant",
+    auth: "officer",
+    roles: ["service-owner-staff"],
+    body: obj({}),
+    handle: ({ actor, params }, d) => grantsOf(d).decide(actor, params.id!, false),
+  },
+  {
+    method: "post",
+    path: "/orders",
+    summary: "Order a card for a bound person; the register is checked (REQ-07)",
+    auth: "officer",
+    roles: ["ra-officer"],
+    status: 201,
+    body: obj(
+      {
+        personId: ID,
+        organisationId: ID,
+        workflowId: str(64, "^[a-z0-9-]+$"),
+        nationalId: NATIONAL_ID,
+        purpose: { enum: ["holder", "officer"] },
+      },
+      ["workflowId", "nationalId"],
+    ),
     handle: async ({ actor, body }, d) => {
       const { organisationId, ...rest } = body;
-      const o = await d.orders.create(actor, { ...rest, personId: body.personId ?? (await d.orders.personByNationalId(actor, body.nationalId, organisationId)) });
+      const o = await d.orders.create(actor, {
+        ...rest,
+        personId: body.personId ?? (await d.orders.personByNationalId(actor, body.nationalId, organisationId)),
+      });
       return namedOrder(d, actor, orderJson(o), o, "POST /api/v1/orders");
     },
   },
   {
-    method: "get", path: "/orders", summary: "My work queue: open orders in my scope with the actions I may take on each", auth: "officer", roles: ["ra-officer", "ca-operator", "ra-admin"],
-    handle: async ({ actor }, d) => namedOrders(d, actor, (await d.orders.queue(actor)).map(({ order, actions }) => ({ json: { ...orderJson(order), actions }, view: order })), "GET /api/v1/orders"),
+    method: "get",
+    path: "/orders",
+    summary: "My work queue: open orders in my scope with the actions I may take on each",
+    auth: "officer",
+    roles: ["ra-officer", "ca-operator", "ra-admin"],
+    handle: async ({ actor }, d) =>
+      namedOrders(
+        d,
+        actor,
+        (await d.orders.queue(actor)).map(({ order, actions }) => ({
+          json: { ...orderJson(order), actions },
+          view: order,
+        })),
+        "GET /api/v1/orders",
+      ),
   },
   {
-    method: "get", path: "/orders/:id", summary: "An order, with the actions I may take on it", auth: "officer",
+    method: "get",
+    path: "/orders/:id",
+    summary: "An order, with the actions I may take on it",
+    auth: "officer",
     handle: async ({ actor, params }, d) => {
       const o = await d.orders.view(actor, params.id!);
-      return namedOrder(d, actor, { ...orderJson(o), actions: d.orders.actionsFor(actor, o) }, o, `GET /api/v1/orders/${o.id}`);
+      return namedOrder(
+        d,
+        actor,
+        { ...orderJson(o), actions: d.orders.actionsFor(actor, o) },
+        o,
+        `GET /api/v1/orders/${o.id}`,
+      );
     },
   },
   {
-    method: "get", path: "/orders/:id/timeline", summary: "The order's audit trail entries, oldest first", auth: "officer",
+    method: "get",
+    path: "/orders/:id/timeline",
+    summary: "The order's audit trail entries, oldest first",
+    auth: "officer",
     handle: async ({ actor, params }, d) => {
       await d.orders.view(actor, params.id!); // scope check
-      return d.timeline ? namedTimeline(d, actor, (await d.timeline(params.id!)) as Record<string, unknown>[], `GET /api/v1/orders/${params.id}/timeline`) : [];
+      return d.timeline
+        ? namedTimeline(
+            d,
+            actor,
+            (await d.timeline(params.id!)) as Record<string, unknown>[],
+            `GET /api/v1/orders/${params.id}/timeline`,
+          )
+        : [];
     },
   },
   {
-    method: "get", path: "/card-station/readers", summary: "The PC/SC readers of the card production station attached to this server", auth: "officer", roles: ["ca-operator"],
+    method: "get",
+    path: "/card-station/readers",
+    summary: "The PC/SC readers of the card production station attached to this server",
+    auth: "officer",
+    roles: ["ca-operator"],
     handle: async (_c, d) => {
-      if (!d.cardStation) throw new CaError("not-found", "no card production station is attached to this server", undefined, { code: "service.not-here", params: { what: "cardStation" } });
+      if (!d.cardStation)
+        throw new CaError("not-found", "no card production station is attached to this server", undefined, {
+          code: "service.not-here",
+          params: { what: "cardStation" },
+        });
       return d.cardStation.readers();
     },
   },
   {
-    method: "post", path: "/orders/:id/personalise", summary: "Personalise the card in the station's reader for this order (on-card key, certificate, PIN; REQ-12..16)", auth: "officer", roles: ["ca-operator"],
+    method: "post",
+    path: "/orders/:id/personalise",
+    summary: "Personalise the card in the station's reader for this order (on-card key, certificate, PIN; REQ-12..16)",
+    auth: "officer",
+    roles: ["ca-operator"],
     body: obj({ reader: str(128) }),
     handle: async ({ actor, params, body }, d) => {
-      if (!d.cardStation) throw new CaError("not-found", "no card production station is attached to this server", undefined, { code: "service.not-here", params: { what: "cardStation" } });
+      if (!d.cardStation)
+        throw new CaError("not-found", "no card production station is attached to this server", undefined, {
+          code: "service.not-here",
+          params: { what: "cardStation" },
+        });
       return d.cardStation.personalise(params.id!, actor, body.reader);
     },
   },
   {
-    method: "post", path: "/orders/:id/actions/:action", summary: `An officer's step on an order: ${OFFICER_ACTIONS.join(", ")} (guards per the LoA workflow)`, auth: "officer", roles: ["ra-officer", "ca-operator"],
+    method: "post",
+    path: "/orders/:id/actions/:action",
+    summary: `An officer's step on an order: ${OFFICER_ACTIONS.join(", ")} (guards per the LoA workflow)`,
+    auth: "officer",
+    roles: ["ra-officer", "ca-operator"],
     body: ACTION_BODY,
     handle: async ({ actor, params, body }, d) => {
-      if (!OFFICER_ACTIONS.includes(params.action!)) throw new CaError("not-found", `no officer action '${params.action}' (${OFFICER_ACTIONS.join(", ")})`, undefined, { code: "order.unknown-action", params: { action: params.action! } });
+      if (!OFFICER_ACTIONS.includes(params.action!))
+        throw new CaError(
+          "not-found",
+          `no officer action '${params.action}' (${OFFICER_ACTIONS.join(", ")})`,
+          undefined,
+          { code: "order.unknown-action", params: { action: params.action! } },
+        );
       const o = await d.orders.act(params.id!, params.action!, actor, actionRequest(body));
       // Production answers with the certificate for the card (base64 DER), on hold until activation (REQ-16).
-      return { ...(await namedOrder(d, actor, orderJson(o), o, `POST /api/v1/orders/${o.id}/actions/${params.action}`)), ...(o.issued ? { certificate: Buffer.from(o.issued.der).toString("base64") } : {}) };
+      return {
+        ...(await namedOrder(d, actor, orderJson(o), o, `POST /api/v1/orders/${o.id}/actions/${params.action}`)),
+        ...(o.issued ? { certificate: Buffer.from(o.issued.der).toString("base64") } : {}),
+      };
     },
   },
   {
-    method: "post", path: "/orders/:id/transport-pin-replaced", summary: "The card station records that the holder replaced the transport PIN on the card of a handed-out order (REQ-16)", auth: "officer", roles: ["ca-operator", "ra-officer"],
+    method: "post",
+    path: "/orders/:id/transport-pin-replaced",
+    summary:
+      "The card station records that the holder replaced the transport PIN on the card of a handed-out order (REQ-16)",
+    auth: "officer",
+    roles: ["ca-operator", "ra-officer"],
     body: obj({ cardSerial: str(64, "^[0-9A-Za-z-]+$") }),
-    handle: async ({ actor, params, body }, d) => activationDesk(d).recordPinReplacement(actor, params.id!, body.cardSerial ? { cardSerial: body.cardSerial } : {}),
+    handle: async ({ actor, params, body }, d) =>
+      activationDesk(d).recordPinReplacement(actor, params.id!, body.cardSerial ? { cardSerial: body.cardSerial } : {}),
   },
-  { method: "get", path: "/certificates/:serial", summary: "A card certificate of my organisation: status and holder", auth: "officer", roles: ["ra-officer", "ra-admin", "auditor"], handle: ({ actor, params }, d) => d.desk.lookup(actor, params.serial!) },
   {
-    method: "post", path: "/certificates/:serial/revoke", summary: "Revoke or suspend (certificateHold) a card of your organisation; mass revocation needs a second officer (REQ-17/18)", auth: "officer", roles: ["ra-officer", "ra-admin"],
+    method: "get",
+    path: "/certificates/:serial",
+    summary: "A card certificate of my organisation: status and holder",
+    auth: "officer",
+    roles: ["ra-officer", "ra-admin", "auditor"],
+    handle: ({ actor, params }, d) => d.desk.lookup(actor, params.serial!),
+  },
+  {
+    method: "post",
+    path: "/certificates/:serial/revoke",
+    summary:
+      "Revoke or suspend (certificateHold) a card of your organisation; mass revocation needs a second officer (REQ-17/18)",
+    auth: "officer",
+    roles: ["ra-officer", "ra-admin"],
     body: obj({ reason: str(32) }, ["reason"]),
     handle: ({ actor, params, body }, d) => d.desk.officerRequest(actor, params.serial!, body.reason),
   },
   {
-    method: "post", path: "/certificates/:serial/resume", summary: "Lift a suspension; one the holder asked for waits (202) for a second officer or the holder (REQ-18)", auth: "officer", roles: ["ra-officer", "ra-admin"], body: obj({}),
+    method: "post",
+    path: "/certificates/:serial/resume",
+    summary: "Lift a suspension; one the holder asked for waits (202) for a second officer or the holder (REQ-18)",
+    auth: "officer",
+    roles: ["ra-officer", "ra-admin"],
+    body: obj({}),
     handle: async ({ actor, params, status }, d) => {
       const r = await d.desk.resume(actor, params.serial!);
       if (r.status !== "good") status(202);
       return r;
     },
   },
-  { method: "get", path: "/revocation-requests", summary: "Revocation requests waiting for a second officer", auth: "officer", roles: ["ra-officer", "ra-admin"], handle: ({ actor, query }, d) => d.desk.pending(actor, query.organisationId) },
-  { method: "post", path: "/revocation-requests/:id/approve", summary: "Approve another officer's held request (REQ-18)", auth: "officer", roles: ["ra-officer", "ra-admin"], body: obj({}), handle: ({ actor, params }, d) => d.desk.decide(actor, params.id!, true) },
-  { method: "post", path: "/revocation-requests/:id/refuse", summary: "Refuse another officer's held request", auth: "officer", roles: ["ra-officer", "ra-admin"], body: obj({}), handle: ({ actor, params }, d) => d.desk.decide(actor, params.id!, false) },
   {
-    method: "get", path: "/holder/cards", summary: "My cards and orders: the status of each certificate and the steps open to me (holder pages)", auth: "holder",
+    method: "get",
+    path: "/revocation-requests",
+    summary: "Revocation requests waiting for a second officer",
+    auth: "officer",
+    roles: ["ra-officer", "ra-admin"],
+    handle: ({ actor, query }, d) => d.desk.pending(actor, query.organisationId),
+  },
+  {
+    method: "post",
+    path: "/revocation-requests/:id/approve",
+    summary: "Approve another officer's held request (REQ-18)",
+    auth: "officer",
+    roles: ["ra-officer", "ra-admin"],
+    body: obj({}),
+    handle: ({ actor, params }, d) => d.desk.decide(actor, params.id!, true),
+  },
+  {
+    method: "post",
+    path: "/revocation-requests/:id/refuse",
+    summary: "Refuse another officer's held request",
+    auth: "officer",
+    roles: ["ra-officer", "ra-admin"],
+    body: obj({}),
+    handle: ({ actor, params }, d) => d.desk.decide(actor, params.id!, false),
+  },
+  {
+    method: "get",
+    path: "/holder/cards",
+    summary: "My cards and orders: the status of each certificate and the steps open to me (holder pages)",
+    auth: "holder",
     handle: ({ actor }, d) => holderService(d).cards(actor),
   },
   {
-    method: "get", path: "/holder/activation", summary: "The activation step of the card I signed in with: pending or not, deadline, activation code needed (REQ-15/16)", auth: "holder", allowHeldCredential: true,
+    method: "get",
+    path: "/holder/activation",
+    summary:
+      "The activation step of the card I signed in with: pending or not, deadline, activation code needed (REQ-15/16)",
+    auth: "holder",
+    allowHeldCredential: true,
     handle: ({ actor }, d) => holderService(d).activation(actor),
   },
   {
-    method: "post", path: "/holder/cards/:serial/suspend", summary: "The holder suspends their own card (REQ-17), rate-limited (REQ-18)", auth: "holder", body: obj({}),
+    method: "post",
+    path: "/holder/cards/:serial/suspend",
+    summary: "The holder suspends their own card (REQ-17), rate-limited (REQ-18)",
+    auth: "holder",
+    body: obj({}),
     handle: ({ actor, params }, d) => d.desk.holderRequest(actor, params.serial!, "certificateHold"),
   },
   {
-    method: "post", path: "/holder/cards/:serial/revoke", summary: "The holder revokes their own card (REQ-17), rate-limited (REQ-18)", auth: "holder", body: obj({ reason: str(32) }),
+    method: "post",
+    path: "/holder/cards/:serial/revoke",
+    summary: "The holder revokes their own card (REQ-17), rate-limited (REQ-18)",
+    auth: "holder",
+    body: obj({ reason: str(32) }),
     handle: ({ actor, params, body }, d) => d.desk.holderRequest(actor, params.serial!, body.reason ?? "unspecified"),
   },
   {
-    method: "get", path: "/holder/orders/:id/activation-challenge", summary: "A fresh challenge for the card to sign at activation (REQ-16); the card's certificate is still on hold", auth: "holder", allowHeldCredential: true,
+    method: "get",
+    path: "/holder/orders/:id/activation-challenge",
+    summary: "A fresh challenge for the card to sign at activation (REQ-16); the card's certificate is still on hold",
+    auth: "holder",
+    allowHeldCredential: true,
     handle: async ({ actor, params }, d) => activationDesk(d).challenge(actor, params.id!),
   },
   {
-    method: "post", path: "/holder/cards/:serial/resume", summary: "The holder lifts the suspension of another card of theirs (REQ-17), rate-limited (REQ-18); a card never activated is released only by activation", auth: "holder", body: obj({}),
+    method: "post",
+    path: "/holder/cards/:serial/resume",
+    summary:
+      "The holder lifts the suspension of another card of theirs (REQ-17), rate-limited (REQ-18); a card never activated is released only by activation",
+    auth: "holder",
+    body: obj({}),
     handle: ({ actor, params }, d) => holderService(d).resume(actor, params.serial!),
   },
   {
-    method: "post", path: "/holder/cards/:serial/lost", summary: "The holder reports a card lost or stolen: revoked keyCompromise, the card barred for good (REQ-17/19), rate-limited (REQ-18)", auth: "holder", body: obj({}),
+    method: "post",
+    path: "/holder/cards/:serial/lost",
+    summary:
+      "The holder reports a card lost or stolen: revoked keyCompromise, the card barred for good (REQ-17/19), rate-limited (REQ-18)",
+    auth: "holder",
+    body: obj({}),
     handle: ({ actor, params }, d) => holderService(d).lost(actor, params.serial!),
   },
   {
-    method: "post", path: "/holder/orders/:id/activate", summary: "Activate a handed-out card with the card itself: its signature over the activation challenge (REQ-16) and, at LoA2, the activation code (REQ-15); lifts the hold", auth: "holder", allowHeldCredential: true,
+    method: "post",
+    path: "/holder/orders/:id/activate",
+    summary:
+      "Activate a handed-out card with the card itself: its signature over the activation challenge (REQ-16) and, at LoA2, the activation code (REQ-15); lifts the hold",
+    auth: "holder",
+    allowHeldCredential: true,
     body: obj({ activationCode: str(32, "^[A-Za-z0-9]+$"), challengeSignature: str(1024, "^[A-Za-z0-9+/_=-]+$") }),
-    handle: async ({ actor, params, body }, d) => orderJson(await d.orders.act(params.id!, "activate", actor, {
-      ...(body.activationCode ? { activationCode: body.activationCode } : {}),
-      ...(body.challengeSignature ? { challengeSignature: new Uint8Array(Buffer.from(body.challengeSignature, body.challengeSignature.includes("-") || body.challengeSignature.includes("_") ? "base64url" : "base64")) } : {}),
-    })),
+    handle: async ({ actor, params, body }, d) =>
+      orderJson(
+        await d.orders.act(params.id!, "activate", actor, {
+          ...(body.activationCode ? { activationCode: body.activationCode } : {}),
+          ...(body.challengeSignature
+            ? {
+                challengeSignature: new Uint8Array(
+                  Buffer.from(
+                    body.challengeSignature,
+                    body.challengeSignature.includes("-") || body.challengeSignature.includes("_")
+                      ? "base64url"
+                      : "base64",
+                  ),
+                ),
+              }
+            : {}),
+        }),
+      ),
   },
   {
-    method: "post", path: "/holder/renewals", summary: "Order a new card on the strength of this valid eID (REQ-11)", auth: "holder", status: 201,
+    method: "post",
+    path: "/holder/renewals",
+    summary: "Order a new card on the strength of this valid eID (REQ-11)",
+    auth: "holder",
+    status: 201,
     body: obj({ workflowId: str(64, "^[a-z0-9-]+$"), nationalId: NATIONAL_ID }, ["workflowId", "nationalId"]),
     handle: async ({ actor, body }, d) => orderJson(await d.orders.renew(actor, body)),
   },
   {
-    method: "post", path: "/holder/orders/:id/identify-by-eid", summary: "Identify a renewal order with the eID it stands on (REQ-11)", auth: "holder", body: obj({}),
+    method: "post",
+    path: "/holder/orders/:id/identify-by-eid",
+    summary: "Identify a renewal order with the eID it stands on (REQ-11)",
+    auth: "holder",
+    body: obj({}),
     handle: async ({ actor, params }, d) => orderJson(await d.orders.act(params.id!, "identify-by-eid", actor, {})),
   },
   {
-    method: "post", path: "/applicant/orders/:id/accept-terms", summary: "The applicant accepts the terms with the token sent to them (REQ-06, single use: a used or expired token is refused); no client certificate", auth: "applicant",
-    body: obj({ token: str(64, "^[A-Za-z0-9]+$"), termsVersion: str(32), accepted: { type: "boolean" } }, ["token", "termsVersion", "accepted"]),
+    method: "post",
+    path: "/applicant/orders/:id/accept-terms",
+    summary:
+      "The applicant accepts the terms with the token sent to them (REQ-06, single use: a used or expired token is refused); no client certificate",
+    auth: "applicant",
+    body: obj({ token: str(64, "^[A-Za-z0-9]+$"), termsVersion: str(32), accepted: { type: "boolean" } }, [
+      "token",
+      "termsVersion",
+      "accepted",
+    ]),
     handle: async ({ actor, params, body, ip }, d) =>
-      orderJson(d.applicant ? await d.applicant.actWithToken(params.id!, "accept-terms", body.token, { termsVersion: body.termsVersion, accepted: body.accepted }, ip)
-        : await d.orders.act(params.id!, "accept-terms", actor, { applicantToken: body.token, termsVersion: body.termsVersion, accepted: body.accepted })),
+      orderJson(
+        d.applicant
+          ? await d.applicant.actWithToken(
+              params.id!,
+              "accept-terms",
+              body.token,
+              { termsVersion: body.termsVersion, accepted: body.accepted },
+              ip,
+            )
+          : await d.orders.act(params.id!, "accept-terms", actor, {
+              applicantToken: body.token,
+              termsVersion: body.termsVersion,
+              accepted: body.accepted,
+            }),
+      ),
   },
   {
-    method: "post", path: "/applicant/orders/:id/cancel", summary: "The applicant withdraws the order", auth: "applicant",
+    method: "post",
+    path: "/applicant/orders/:id/cancel",
+    summary: "The applicant withdraws the order",
+    auth: "applicant",
     body: obj({ token: str(64, "^[A-Za-z0-9]+$") }, ["token"]),
     handle: async ({ actor, params, body, ip }, d) =>
-      orderJson(d.applicant ? await d.applicant.actWithToken(params.id!, "cancel", body.token, {}, ip) : await d.orders.act(params.id!, "cancel", actor, { applicantToken: body.token })),
+      orderJson(
+        d.applicant
+          ? await d.applicant.actWithToken(params.id!, "cancel", body.token, {}, ip)
+          : await d.orders.act(params.id!, "cancel", actor, { applicantToken: body.token }),
+      ),
   },
   ...DELIVERY_ROUTES,
   ...PEOPLE_ROUTES,
 ];
 
 const activationDesk = (d: RaApiDeps): ActivationDesk => {
-  if (!d.activation) throw new CaError("not-found", "card activation is not served here", undefined, { code: "service.not-here", params: { what: "activation" } });
+  if (!d.activation)
+    throw new CaError("not-found", "card activation is not served here", undefined, {
+      code: "service.not-here",
+      params: { what: "activation" },
+    });
   return d.activation;
 };
 
 function grantsOf(d: RaApiDeps): RoleGrants {
-  if (!d.grants) throw new CaError("not-found", "role grants are not served here", undefined, { code: "service.not-here", params: { what: "roleGrants" } });
+  if (!d.grants)
+    throw new CaError("not-found", "role grants are not served here", undefined, {
+      code: "service.not-here",
+      params: { what: "roleGrants" },
+    });
   return d.grants;
 }
 
@@ -357,11 +774,20 @@ function grantsOf(d: RaApiDeps): RoleGrants {
 export function requireRouteRoles(actor: Actor, route: Pick<RaRoute, "method" | "path" | "roles">): void {
   if (!route.roles) return;
   if (!route.roles.some((r) => actor.roles.includes(r)))
-    throw new CaError("forbidden", `${route.method.toUpperCase()} ${route.path} needs the role ${route.roles.join(" or ")} (route-roles, REQ-24)`, { rule: "route-roles", requirement: "REQ-24" }, { code: "access.needs-role", params: { roles: route.roles } });
+    throw new CaError(
+      "forbidden",
+      `${route.method.toUpperCase()} ${route.path} needs the role ${route.roles.join(" or ")} (route-roles, REQ-24)`,
+      { rule: "route-roles", requirement: "REQ-24" },
+      { code: "access.needs-role", params: { roles: route.roles } },
+    );
 }
 
 const holderService = (d: RaApiDeps) => {
-  if (!d.holder) throw new CaError("not-found", "the holder pages are not served here", undefined, { code: "service.not-here", params: { what: "holder" } });
+  if (!d.holder)
+    throw new CaError("not-found", "the holder pages are not served here", undefined, {
+      code: "service.not-here",
+      params: { what: "holder" },
+    });
   return d.holder;
 };
 
@@ -369,21 +795,56 @@ const holderService = (d: RaApiDeps) => {
  * REQ-22: the identity of the caller comes from the TLS layer only; every header is ignored.
  * REQ-16: a card certificate on hold awaiting activation is accepted only where the route allows it.
  */
-export async function authenticate(req: Request, auth: Auth, deps: RaApiDeps, route?: Pick<RaRoute, "allowHeldCredential">): Promise<Actor> {
+export async function authenticate(
+  req: Request,
+  auth: Auth,
+  deps: RaApiDeps,
+  route?: Pick<RaRoute, "allowHeldCredential">,
+): Promise<Actor> {
   if (auth === "applicant") return { kind: "applicant", roles: [] };
   const sock = req.socket as TLSSocket;
-  if (typeof sock.getPeerCertificate !== "function") throw new CaError("unauthorized", "the RA API is served over HTTPS with client certificates only", undefined, { code: "credential.https-only" });
+  if (typeof sock.getPeerCertificate !== "function")
+    throw new CaError("unauthorized", "the RA API is served over HTTPS with client certificates only", undefined, {
+      code: "credential.https-only",
+    });
   const peer = sock.getPeerCertificate(false);
-  if (!peer || !peer.raw) throw new CaError("unauthorized", "a client certificate is required (REQ-22)", undefined, { code: "credential.missing" });
-  if (!sock.authorized) throw new CaError("unauthorized", `the client certificate was not accepted: ${String(sock.authorizationError ?? "unknown issuer")}`, undefined, { code: "credential.not-accepted" });
+  if (!peer || !peer.raw)
+    throw new CaError("unauthorized", "a client certificate is required (REQ-22)", undefined, {
+      code: "credential.missing",
+    });
+  if (!sock.authorized)
+    throw new CaError(
+      "unauthorized",
+      `the client certificate was not accepted: ${String(sock.authorizationError ?? "unknown issuer")}`,
+      undefined,
+      { code: "credential.not-accepted" },
+    );
   const cert = clientCertificate(sock)!;
   const { actor, ipAllowList } = await deps.resolve(cert.serial, cert.der);
   if (actor.credentialOnHold && !route?.allowHeldCredential)
-    throw new CaError("forbidden", "this card is on hold until its holder activates it: activate it first; it is accepted for the activation only (REQ-16)", { requirement: "REQ-16" }, { code: "credential.awaiting-activation" });
-  if (actor.kind !== auth) throw new CaError("forbidden", auth === "holder" ? "this endpoint is for eID holders" : "this endpoint is for officers (an ra-officer client certificate)", undefined, { code: "access.wrong-caller", params: { kindOfCaller: auth } });
+    throw new CaError(
+      "forbidden",
+      "this card is on hold until its holder activates it: activate it first; it is accepted for the activation only (REQ-16)",
+      { requirement: "REQ-16" },
+      { code: "credential.awaiting-activation" },
+    );
+  if (actor.kind !== auth)
+    throw new CaError(
+      "forbidden",
+      auth === "holder"
+        ? "this endpoint is for eID holders"
+        : "this endpoint is for officers (an ra-officer client certificate)",
+      undefined,
+      { code: "access.wrong-caller", params: { kindOfCaller: auth } },
+    );
   // The client IP as the socket saw it (a forwarded-for header is never trusted).
   if (ipAllowList && ipAllowList.length > 0 && !addressIn(parseCidrs(ipAllowList), req.socket.remoteAddress))
-    throw new CaError("forbidden", `calls for this organisation are allowed only from its listed networks (REQ-23); this one came from ${req.socket.remoteAddress}`, undefined, { code: "scope.ip-not-allowed" });
+    throw new CaError(
+      "forbidden",
+      `calls for this organisation are allowed only from its listed networks (REQ-23); this one came from ${req.socket.remoteAddress}`,
+      undefined,
+      { code: "scope.ip-not-allowed" },
+    );
   return actor;
 }
 
@@ -401,18 +862,49 @@ export function raRoutes(deps: RaApiDeps): Router {
     const actor = await authenticate(req, route.auth, deps, route);
     res.locals.actor = actor;
     // A portal session serves the routes of its kind only (the officers' portal or the holder pages).
-    if (res.locals.sessionKind !== undefined && res.locals.sessionKind !== route.auth) throw new CaError("forbidden", `this session was opened on the ${res.locals.sessionKind === "holder" ? "holder pages" : "officers' portal"}; sign in there for this step`, undefined, { code: "session.other-pages", params: { pages: res.locals.sessionKind === "holder" ? "holder" : "portal" } });
+    if (res.locals.sessionKind !== undefined && res.locals.sessionKind !== route.auth)
+      throw new CaError(
+        "forbidden",
+        `this session was opened on the ${res.locals.sessionKind === "holder" ? "holder pages" : "officers' portal"}; sign in there for this step`,
+        undefined,
+        { code: "session.other-pages", params: { pages: res.locals.sessionKind === "holder" ? "holder" : "portal" } },
+      );
     // REQ-16: a card held until activation may only be activated.
-    if (actor.credentialOnHold && !route.allowHeldCredential) throw new CaError("forbidden", "this card is on hold until it is activated: activate it first (REQ-16)", { requirement: "REQ-16" }, { code: "credential.awaiting-activation" });
+    if (actor.credentialOnHold && !route.allowHeldCredential)
+      throw new CaError(
+        "forbidden",
+        "this card is on hold until it is activated: activate it first (REQ-16)",
+        { requirement: "REQ-16" },
+        { code: "credential.awaiting-activation" },
+      );
     requireRouteRoles(actor, route);
     const params = req.params as Record<string, string>;
-    if (params.id !== undefined && !/^[0-9a-f]{32}$/.test(params.id)) throw new CaError("invalid-input", `'${params.id}' is not an id (32 hexadecimal digits)`, undefined, { code: "request.bad-id" });
-    if (params.serial !== undefined && !/^[0-9a-fA-F]{2,64}$/.test(params.serial)) throw new CaError("invalid-input", `'${params.serial}' is not a hexadecimal serial number`, undefined, { code: "request.bad-serial" });
+    if (params.id !== undefined && !/^[0-9a-f]{32}$/.test(params.id))
+      throw new CaError("invalid-input", `'${params.id}' is not an id (32 hexadecimal digits)`, undefined, {
+        code: "request.bad-id",
+      });
+    if (params.serial !== undefined && !/^[0-9a-fA-F]{2,64}$/.test(params.serial))
+      throw new CaError("invalid-input", `'${params.serial}' is not a hexadecimal serial number`, undefined, {
+        code: "request.bad-serial",
+      });
     const body = req.body === undefined ? {} : req.body;
     if (route.body) validateBody(route.body, body);
-    else if (req.headers["content-length"] && req.headers["content-length"] !== "0") throw new CaError("invalid-input", `${route.method.toUpperCase()} ${route.path} takes no body`, undefined, { code: "request.no-body-expected" });
+    else if (req.headers["content-length"] && req.headers["content-length"] !== "0")
+      throw new CaError("invalid-input", `${route.method.toUpperCase()} ${route.path} takes no body`, undefined, {
+        code: "request.no-body-expected",
+      });
     let code = route.status ?? 200;
-    const out = await route.handle({ actor, params, body, query: req.query as Record<string, string | undefined>, ip: req.socket.remoteAddress ?? "", status: (c) => void (code = c) }, deps);
+    const out = await route.handle(
+      {
+        actor,
+        params,
+        body,
+        query: req.query as Record<string, string | undefined>,
+        ip: req.socket.remoteAddress ?? "",
+        status: (c) => void (code = c),
+      },
+      deps,
+    );
     if (out instanceof JsonStream) return out.pipeTo(res, code);
     res.status(code).json(out);
   }

@@ -26,9 +26,17 @@ export function presentedSerial(req: Request): string | undefined {
  * presented (`cert:<serial>`, not proof of identity), else `anonymous`. Static portal assets are
  * not logged.
  */
-export function requestAudit(audit: (e: AuditEvent) => Promise<void>, opts: { newId?: () => string; now?: () => Date } = {}) {
+export function requestAudit(
+  audit: (e: AuditEvent) => Promise<void>,
+  opts: { newId?: () => string; now?: () => Date } = {},
+) {
   return (req: Request, res: Response, next: NextFunction) => {
-    if ((req.method === "GET" || req.method === "HEAD") && req.path.startsWith("/portal") && !req.path.startsWith("/portal/session")) return next();
+    if (
+      (req.method === "GET" || req.method === "HEAD") &&
+      req.path.startsWith("/portal") &&
+      !req.path.startsWith("/portal/session")
+    )
+      return next();
     const started = performance.now();
     const serial = presentedSerial(req);
     res.on("finish", () => {
@@ -37,11 +45,19 @@ export function requestAudit(audit: (e: AuditEvent) => Promise<void>, opts: { ne
       const routePath = (req.route?.path as string | undefined) ?? "(no route)";
       const surface = path.startsWith("/api/") ? "api" : "portal";
       void audit({
-        id: opts.newId?.() ?? newId(cryptoRandom), at: opts.now?.() ?? systemClock.now(), actor: actor ? actorId(actor) : serial ? `cert:${serial}` : "anonymous",
-        action: `${surface}.${req.method.toLowerCase()} ${routePath}`, objectType: surface, objectId: path.slice(0, 128),
-        outcome: res.statusCode < 400 ? "success" : "failure", ...(actor?.organisationId ? { organisationId: actor.organisationId } : {}),
+        id: opts.newId?.() ?? newId(cryptoRandom),
+        at: opts.now?.() ?? systemClock.now(),
+        actor: actor ? actorId(actor) : serial ? `cert:${serial}` : "anonymous",
+        action: `${surface}.${req.method.toLowerCase()} ${routePath}`,
+        objectType: surface,
+        objectId: path.slice(0, 128),
+        outcome: res.statusCode < 400 ? "success" : "failure",
+        ...(actor?.organisationId ? { organisationId: actor.organisationId } : {}),
         details: {
-          status: res.statusCode, ip: req.socket.remoteAddress, ms: Math.round(performance.now() - started), ...(actor?.credentialSerial ? { credential: actor.credentialSerial } : serial ? { credential: serial } : {}),
+          status: res.statusCode,
+          ip: req.socket.remoteAddress,
+          ms: Math.round(performance.now() - started),
+          ...(actor?.credentialSerial ? { credential: actor.credentialSerial } : serial ? { credential: serial } : {}),
           ...(res.locals.refusal ? { refusal: res.locals.refusal } : {}),
         },
       }).catch((e) => log.error("request not audited", { error: e }));

@@ -5,7 +5,10 @@ import { CaError } from "../shared/ca-error.js";
 import type { RaApiDeps } from "./ra.routes.js";
 import { PORTAL_CSP, localeAsset, sessionRoutes, type PortalSessions } from "./portal.routes.js";
 
-const PAGES = { applicant: { html: "applicant.html", assets: new Set(["applicant.js", "page-kit.js", "portal.css"]) }, holder: { html: "holder.html", assets: new Set(["holder.js", "page-kit.js", "portal.css"]) } } as const;
+const PAGES = {
+  applicant: { html: "applicant.html", assets: new Set(["applicant.js", "page-kit.js", "portal.css"]) },
+  holder: { html: "holder.html", assets: new Set(["holder.js", "page-kit.js", "portal.css"]) },
+} as const;
 
 /**
  * The applicant pages (`/applicant/`, no client certificate: the link's single-use token opens a
@@ -14,7 +17,9 @@ const PAGES = { applicant: { html: "applicant.html", assets: new Set(["applicant
  * step, no CDN, the portal's strict Content-Security-Policy (no inline script).
  */
 export function selfServicePages(assetsDir: string, sessions: PortalSessions, deps: RaApiDeps): Router {
-  for (const p of Object.values(PAGES)) if (!existsSync(join(assetsDir, p.html))) throw new CaError("config", `self-service page ${p.html} not found in ${assetsDir}`);
+  for (const p of Object.values(PAGES))
+    if (!existsSync(join(assetsDir, p.html)))
+      throw new CaError("config", `self-service page ${p.html} not found in ${assetsDir}`);
   const r = Router();
   r.use(["/applicant", "/holder"], (_req, res, next) => {
     res.set({ "Content-Security-Policy": PORTAL_CSP, "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer" });
@@ -24,7 +29,8 @@ export function selfServicePages(assetsDir: string, sessions: PortalSessions, de
     r.get([`/${name}`, `/${name}/`], (_req, res) => res.sendFile(join(assetsDir, p.html)));
     r.get(`/${name}/assets/:file`, (req, res, next) => {
       const f = String(req.params.file);
-      if (!(p.assets as ReadonlySet<string>).has(f)) return next(new CaError("not-found", `no asset ${f}`, undefined, { code: "request.no-route" }));
+      if (!(p.assets as ReadonlySet<string>).has(f))
+        return next(new CaError("not-found", `no asset ${f}`, undefined, { code: "request.no-route" }));
       res.sendFile(join(assetsDir, f));
     });
     r.get(`/${name}/assets/locales/:file`, localeAsset(assetsDir));

@@ -45,7 +45,8 @@ export function buildApp(deps: AppDeps): Express {
     res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "degraded", checks });
   });
   const metrics = deps.metrics;
-  if (metrics) app.get("/metrics", async (_req, res) => void res.type(metrics.contentType).send(await metrics.render()));
+  if (metrics)
+    app.get("/metrics", async (_req, res) => void res.type(metrics.contentType).send(await metrics.render()));
   app.use(caRoutes(deps.cas));
   app.use(crlRoutes(deps.crl, deps.clock ?? systemClock));
   app.use(notFoundHandler);
@@ -66,16 +67,23 @@ export interface ListenOptions {
 export function listen(app: Express, host: string, port: number, opts: ListenOptions = {}): Promise<Server> {
   const { ocsp, metrics, draining, clock = systemClock } = opts;
   const ocspFn = ocsp ? ocspHandler(ocsp.service, ocsp.maxBodyBytes, clock) : undefined;
-  const timedOcsp = ocspFn && metrics
-    ? (req: Parameters<typeof ocspFn>[0], res: Parameters<typeof ocspFn>[1]) => {
-        const t0 = process.hrtime.bigint();
-        res.on("finish", () => {
-          metrics.observe("cardpki_ocsp_request_duration_seconds", "OCSP request latency", Number(process.hrtime.bigint() - t0) / 1e9);
-          metrics.inc("cardpki_ocsp_requests_total", "OCSP requests by HTTP status", { status: String(res.statusCode) });
-        });
-        return ocspFn(req, res);
-      }
-    : ocspFn;
+  const timedOcsp =
+    ocspFn && metrics
+      ? (req: Parameters<typeof ocspFn>[0], res: Parameters<typeof ocspFn>[1]) => {
+          const t0 = process.hrtime.bigint();
+          res.on("finish", () => {
+            metrics.observe(
+              "cardpki_ocsp_request_duration_seconds",
+              "OCSP request latency",
+              Number(process.hrtime.bigint() - t0) / 1e9,
+            );
+            metrics.inc("cardpki_ocsp_requests_total", "OCSP requests by HTTP status", {
+              status: String(res.statusCode),
+            });
+          });
+          return ocspFn(req, res);
+        }
+      : ocspFn;
   const server = createServer((req, res) => {
     // Graceful drain: clients reconnect (to another replica) instead of reusing this connection.
     if (draining?.()) res.shouldKeepAlive = false;
@@ -91,7 +99,10 @@ export function listen(app: Express, host: string, port: number, opts: ListenOpt
  * Stops accepting connections, lets requests in flight finish, closes idle keep-alive
  * connections, and after graceMs cuts whatever is left.
  */
-export function closeGracefully(server: Pick<Server, "close" | "closeIdleConnections" | "closeAllConnections">, graceMs: number): Promise<void> {
+export function closeGracefully(
+  server: Pick<Server, "close" | "closeIdleConnections" | "closeAllConnections">,
+  graceMs: number,
+): Promise<void> {
   return new Promise((resolve) => {
     const idle = setInterval(() => server.closeIdleConnections(), 100);
     const hard = setTimeout(() => server.closeAllConnections(), graceMs);

@@ -6,7 +6,12 @@ import { LANGUAGES } from "./languages.js";
 export function placeholders(message: string, lang: string): Set<string> {
   const out = new Set<string>();
   const walk = (nodes: readonly unknown[]) => {
-    for (const n of nodes as { type: number; value?: string; options?: Record<string, { value: unknown[] }>; children?: unknown[] }[]) {
+    for (const n of nodes as {
+      type: number;
+      value?: string;
+      options?: Record<string, { value: unknown[] }>;
+      children?: unknown[];
+    }[]) {
       if (n.type >= 1 && n.type <= 6 && typeof n.value === "string") out.add(n.value);
       if (n.options) for (const o of Object.values(n.options)) walk(o.value);
       if (n.children) walk(n.children);
@@ -43,7 +48,8 @@ export function catalogueProblems(name: CatalogueName, dir?: string): string[] {
         problems.push(`${name}: ${lang} ${k} does not parse: ${(e as Error).message}`);
         continue;
       }
-      const a = [...mine].sort().join(","), b = [...theirs].sort().join(",");
+      const a = [...mine].sort().join(","),
+        b = [...theirs].sort().join(",");
       if (a !== b) problems.push(`${name}: ${lang} ${k} has placeholders {${a}}, en has {${b}}`);
     }
   }

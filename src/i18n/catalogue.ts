@@ -9,7 +9,6 @@ import { LANGUAGES, type Language } from "./languages.js";
 export type CatalogueName = "refusals" | "notifications";
 export type MessageValue = string | number | boolean | Date;
 
-
 /** The project folder's `locales/`: found upwards from this module (src/i18n or dist/src/i18n). */
 export function localesDir(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -25,7 +24,10 @@ export class Catalogue {
   private readonly messages = new Map<Language, ReadonlyMap<string, string>>();
   private readonly compiled = new Map<string, IntlMessageFormat>();
 
-  constructor(readonly name: CatalogueName, dir: string = localesDir()) {
+  constructor(
+    readonly name: CatalogueName,
+    dir: string = localesDir(),
+  ) {
     for (const lang of LANGUAGES) {
       const file = join(dir, lang, `${name}.json`);
       let doc: unknown;
@@ -84,14 +86,17 @@ function argumentNames(nodes: readonly unknown[], out: Set<string> = new Set()):
 }
 
 function flatten(doc: unknown, file: string): Map<string, string> {
-  if (!doc || typeof doc !== "object" || Array.isArray(doc)) throw new CaError("config", `message catalogue ${file}: expected an object of sections`);
+  if (!doc || typeof doc !== "object" || Array.isArray(doc))
+    throw new CaError("config", `message catalogue ${file}: expected an object of sections`);
   const out = new Map<string, string>();
   for (const [section, entries] of Object.entries(doc as Record<string, unknown>)) {
     if (section.startsWith("//")) continue; // a comment for translators
-    if (!entries || typeof entries !== "object" || Array.isArray(entries)) throw new CaError("config", `message catalogue ${file}: section '${section}' is not an object`);
+    if (!entries || typeof entries !== "object" || Array.isArray(entries))
+      throw new CaError("config", `message catalogue ${file}: section '${section}' is not an object`);
     for (const [key, v] of Object.entries(entries as Record<string, unknown>)) {
       if (key.startsWith("//")) continue;
-      if (typeof v !== "string") throw new CaError("config", `message catalogue ${file}: ${section}.${key} is not a string`);
+      if (typeof v !== "string")
+        throw new CaError("config", `message catalogue ${file}: ${section}.${key} is not a string`);
       out.set(`${section}.${key}`, v);
     }
   }

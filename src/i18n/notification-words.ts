@@ -8,13 +8,26 @@ import { DEFAULT_LANGUAGE, isLanguage, type Language } from "./languages.js";
  * naming the recipient's organisation (read at send time, like the address) and the order by its
  * short reference, never by its id. A body stored as text (older rows) is sent as it is.
  */
-export function notificationWords(language: string | undefined, stored: { subject: string; body: string }, recipient: { organisation?: string } = {}): { subject: string; body: string; language: Language } {
+export function notificationWords(
+  language: string | undefined,
+  stored: { subject: string; body: string },
+  recipient: { organisation?: string } = {},
+): { subject: string; body: string; language: Language } {
   const lang = isLanguage(language) ? language : DEFAULT_LANGUAGE;
   const t = parseTemplateBody(stored.body);
   if (!t) return { ...stored, language: lang };
   const c = catalogue("notifications");
-  const params = { link: "none", organisation: recipient.organisation?.trim() || "none", ...(t.params.orderId ? { reference: orderReference(t.params.orderId) } : {}), ...t.params };
-  return { subject: c.format(lang, `subject.${t.key}`, params) ?? stored.subject, body: c.format(lang, `body.${t.key}`, params) ?? stored.body, language: lang };
+  const params = {
+    link: "none",
+    organisation: recipient.organisation?.trim() || "none",
+    ...(t.params.orderId ? { reference: orderReference(t.params.orderId) } : {}),
+    ...t.params,
+  };
+  return {
+    subject: c.format(lang, `subject.${t.key}`, params) ?? stored.subject,
+    body: c.format(lang, `body.${t.key}`, params) ?? stored.body,
+    language: lang,
+  };
 }
 
 /** The fixed lines of a letter in `language`. */

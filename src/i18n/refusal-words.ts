@@ -33,8 +33,22 @@ export interface FieldWords {
  * catalogue's words for them, never as they are (no internal state name where a person reads).
  */
 const PARAM_SECTIONS: Readonly<Record<string, string>> = {
-  state: "state", action: "action", earlierAction: "action", role: "role", otherRole: "role", roles: "role", documentType: "document", documentTypes: "document",
-  reason: "reason", reasons: "reason", channel: "channel", registerStatus: "register-status", field: "field", nameField: "name-part", status: "status", kindOfCaller: "caller",
+  state: "state",
+  action: "action",
+  earlierAction: "action",
+  role: "role",
+  otherRole: "role",
+  roles: "role",
+  documentType: "document",
+  documentTypes: "document",
+  reason: "reason",
+  reasons: "reason",
+  channel: "channel",
+  registerStatus: "register-status",
+  field: "field",
+  nameField: "name-part",
+  status: "status",
+  kindOfCaller: "caller",
 };
 /** List params read "a, b or c" (a choice) unless named here ("a, b and c"). */
 const CONJUNCTION_PARAMS: ReadonlySet<string> = new Set(["unknownQuestions"]);
@@ -58,10 +72,13 @@ function values(lang: Language, params: Readonly<Record<string, RefusalParam>>):
     const section = PARAM_SECTIONS[name];
     if (Array.isArray(v)) {
       const words = v.map((x) => (section ? wordFor(lang, section, String(x)) : String(x)));
-      out[name] = new Intl.ListFormat(lang, { type: CONJUNCTION_PARAMS.has(name) ? "conjunction" : "disjunction" }).format(words);
+      out[name] = new Intl.ListFormat(lang, {
+        type: CONJUNCTION_PARAMS.has(name) ? "conjunction" : "disjunction",
+      }).format(words);
       out[`${name}Count`] = v.length;
     } else if (section && typeof v === "string") out[name] = wordFor(lang, section, v);
-    else if (typeof v === "string" && DATE_PARAM.test(name) && !Number.isNaN(Date.parse(v))) out[name] = whenText(new Date(v));
+    else if (typeof v === "string" && DATE_PARAM.test(name) && !Number.isNaN(Date.parse(v)))
+      out[name] = whenText(new Date(v));
     else out[name] = v as MessageValue;
   }
   return out;
@@ -75,7 +92,9 @@ export function refusalWords(lang: Language, e: RefusalFacts): { title: string; 
   if (e.code === "order.action-not-in-state" && typeof e.params.state === "string") {
     // Per state (and per action where the state alone says too little): what the order is waiting for.
     const action = String(e.params.action ?? "");
-    detail = c.format(lang, `situation-for.${action}.${e.params.state}`, v) ?? c.format(lang, `situation.${e.params.state}`, v);
+    detail =
+      c.format(lang, `situation-for.${action}.${e.params.state}`, v) ??
+      c.format(lang, `situation.${e.params.state}`, v);
   }
   detail ??= c.format(lang, `detail.${e.code}`, v);
   const worded = detail !== undefined;
@@ -88,15 +107,30 @@ export function refusalWords(lang: Language, e: RefusalFacts): { title: string; 
 export function fieldWords(lang: Language, faults: readonly FieldFault[]): FieldWords[] {
   const c = refusals();
   return faults.map((f) => {
-    const path = f.pointer.split("/").filter(Boolean).filter((s) => !/^\d+$/.test(s));
-    const segments = f.keyword === "additionalProperties" && f.property ? [...path, f.property] : f.keyword === "required" && f.property ? [...path, f.property] : path;
+    const path = f.pointer
+      .split("/")
+      .filter(Boolean)
+      .filter((s) => !/^\d+$/.test(s));
+    const segments =
+      f.keyword === "additionalProperties" && f.property
+        ? [...path, f.property]
+        : f.keyword === "required" && f.property
+          ? [...path, f.property]
+          : path;
     const field = segments.join(".") || "body";
     const name = segments[segments.length - 1] ?? "body";
     const label = c.format(lang, `field.${field}`) ?? c.format(lang, `field.${name}`) ?? name;
     const v: Record<string, MessageValue> = { field: label, limit: f.limit ?? 0, name: f.property ?? name };
     // A field with a format rule explains the rule in words, never the pattern.
-    const formatRule = ["pattern", "minLength", "maxLength", "format"].includes(f.keyword) ? c.format(lang, `format.${field}`, v) ?? c.format(lang, `format.${name}`, v) : undefined;
+    const formatRule = ["pattern", "minLength", "maxLength", "format"].includes(f.keyword)
+      ? (c.format(lang, `format.${field}`, v) ?? c.format(lang, `format.${name}`, v))
+      : undefined;
     const keyword = c.has(`validation.${f.keyword}`) ? f.keyword : "other";
-    return { field, pointer: segments.length ? `/${segments.join("/")}` : "/", code: `validation.${keyword}`, detail: formatRule ?? c.format(lang, `validation.${keyword}`, v)! };
+    return {
+      field,
+      pointer: segments.length ? `/${segments.join("/")}` : "/",
+      code: `validation.${keyword}`,
+      detail: formatRule ?? c.format(lang, `validation.${keyword}`, v)!,
+    };
   });
 }

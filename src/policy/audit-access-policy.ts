@@ -12,10 +12,19 @@ export interface AuditAccessPolicy {
 }
 
 const validate = new Ajv({ allErrors: true, strict: true }).compile({
-  type: "object", additionalProperties: false, required: ["id", "version", "cps", "report"],
+  type: "object",
+  additionalProperties: false,
+  required: ["id", "version", "cps", "report"],
   properties: {
-    id: { const: "audit-access" }, version: { type: "integer", minimum: 1 }, cps: { type: "array", items: { type: "string" } },
-    report: { type: "object", additionalProperties: false, required: ["maxPeriodDays"], properties: { maxPeriodDays: { type: "integer", minimum: 1, maximum: 3660 } } },
+    id: { const: "audit-access" },
+    version: { type: "integer", minimum: 1 },
+    cps: { type: "array", items: { type: "string" } },
+    report: {
+      type: "object",
+      additionalProperties: false,
+      required: ["maxPeriodDays"],
+      properties: { maxPeriodDays: { type: "integer", minimum: 1, maximum: 3660 } },
+    },
   },
 });
 
@@ -26,6 +35,10 @@ export function loadAuditAccessPolicy(path: string): AuditAccessPolicy {
   } catch (e) {
     throw new CaError("config", `${path}: ${(e as Error).message}`);
   }
-  if (!validate(doc)) throw new CaError("config", `${path}: ${(validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`).join("; ")}`);
+  if (!validate(doc))
+    throw new CaError(
+      "config",
+      `${path}: ${(validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`).join("; ")}`,
+    );
   return doc as AuditAccessPolicy;
 }

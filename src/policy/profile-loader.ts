@@ -12,7 +12,12 @@ const validate = ajv.compile(PROFILE_SCHEMA);
 /** Validates one parsed profile document (schema + rules the schema cannot express). */
 export function parseProfile(doc: unknown, source: string): CertificateProfile {
   if (!validate(doc)) {
-    const msg = (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""}`).join("; ");
+    const msg = (validate.errors ?? [])
+      .map(
+        (e) =>
+          `${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""}`,
+      )
+      .join("; ");
     throw new CaError("config", `profile ${source}: ${msg}`, { source });
   }
   const d = doc as Record<string, any>;
@@ -50,13 +55,17 @@ export function parseProfile(doc: unknown, source: string): CertificateProfile {
   }
   // RFC 5280 4.2.1.9 / 4.2.1.3: CA flag and keyCertSign go together.
   const caUsage = p.keyUsage.includes("keyCertSign");
-  if (p.basicConstraints.ca !== caUsage) fail("basicConstraints.ca and keyUsage keyCertSign must agree (RFC 5280 4.2.1.3)");
+  if (p.basicConstraints.ca !== caUsage)
+    fail("basicConstraints.ca and keyUsage keyCertSign must agree (RFC 5280 4.2.1.3)");
   if (p.kind === "ca" && !p.basicConstraints.ca) fail("kind ca needs basicConstraints.ca: true");
   if (p.kind !== "ca" && p.basicConstraints.ca) fail("only kind ca may set basicConstraints.ca");
-  if (!p.basicConstraints.ca && p.basicConstraints.pathLen !== undefined) fail("pathLen only for CA profiles (RFC 5280 4.2.1.9)");
-  if (p.ocspNoCheck && !p.extendedKeyUsage.includes("ocspSigning")) fail("ocspNoCheck only with EKU ocspSigning (RFC 6960 4.2.2.2.1)");
+  if (!p.basicConstraints.ca && p.basicConstraints.pathLen !== undefined)
+    fail("pathLen only for CA profiles (RFC 5280 4.2.1.9)");
+  if (p.ocspNoCheck && !p.extendedKeyUsage.includes("ocspSigning"))
+    fail("ocspNoCheck only with EKU ocspSigning (RFC 6960 4.2.2.2.1)");
   if (p.kind === "end-entity" && p.loa === undefined) fail("end-entity profiles name their loa");
-  if (p.kind === "end-entity" && p.certificatePolicies.length === 0) fail("end-entity profiles carry a certificatePolicies OID per LoA");
+  if (p.kind === "end-entity" && p.certificatePolicies.length === 0)
+    fail("end-entity profiles carry a certificatePolicies OID per LoA");
   return deepFreeze(p);
 }
 
@@ -65,7 +74,9 @@ export function loadProfiles(dir: string): ReadonlyMap<string, CertificateProfil
   const out = new Map<string, CertificateProfile>();
   let files: string[];
   try {
-    files = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
+    files = readdirSync(dir)
+      .filter((f) => /\.(ya?ml|json)$/.test(f))
+      .sort();
   } catch (e) {
     throw new CaError("config", `cannot read profile directory ${dir}: ${(e as Error).message}`);
   }

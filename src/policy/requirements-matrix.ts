@@ -12,18 +12,35 @@ export interface RequirementRow {
   readonly note?: string;
 }
 
-const REF = { type: "object", additionalProperties: false, required: ["path"], properties: { path: { type: "string" }, symbol: { type: "string" }, name: { type: "string" } } };
+const REF = {
+  type: "object",
+  additionalProperties: false,
+  required: ["path"],
+  properties: { path: { type: "string" }, symbol: { type: "string" }, name: { type: "string" } },
+};
 const SCHEMA = {
-  type: "object", additionalProperties: false, required: ["id", "version", "cps", "requirements"],
+  type: "object",
+  additionalProperties: false,
+  required: ["id", "version", "cps", "requirements"],
   properties: {
-    id: { const: "requirements-matrix" }, version: { type: "integer", minimum: 1 }, cps: { type: "array", items: { type: "string" } },
+    id: { const: "requirements-matrix" },
+    version: { type: "integer", minimum: 1 },
+    cps: { type: "array", items: { type: "string" } },
     requirements: {
-      type: "array", minItems: 33, maxItems: 33,
+      type: "array",
+      minItems: 33,
+      maxItems: 33,
       items: {
-        type: "object", additionalProperties: false, required: ["req", "title", "status", "controls", "tests"],
+        type: "object",
+        additionalProperties: false,
+        required: ["req", "title", "status", "controls", "tests"],
         properties: {
-          req: { type: "string", pattern: "^REQ-[0-9]{2}$" }, title: { type: "string" }, status: { enum: ["enforced", "partial", "organisational", "not-yet"] },
-          controls: { type: "array", items: REF }, tests: { type: "array", items: REF }, note: { type: "string" },
+          req: { type: "string", pattern: "^REQ-[0-9]{2}$" },
+          title: { type: "string" },
+          status: { enum: ["enforced", "partial", "organisational", "not-yet"] },
+          controls: { type: "array", items: REF },
+          tests: { type: "array", items: REF },
+          note: { type: "string" },
         },
       },
     },
@@ -39,10 +56,18 @@ export function loadRequirementsMatrix(file: string): RequirementRow[] {
   } catch (e) {
     throw new CaError("config", `requirements matrix ${file}: ${(e as Error).message}`);
   }
-  if (!validate(doc)) throw new CaError("config", `requirements matrix ${file}: ${(validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`).join("; ")}`);
+  if (!validate(doc))
+    throw new CaError(
+      "config",
+      `requirements matrix ${file}: ${(validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`).join("; ")}`,
+    );
   const rows = (doc as { requirements: RequirementRow[] }).requirements;
   rows.forEach((r, i) => {
-    if (r.req !== `REQ-${String(i + 1).padStart(2, "0")}`) throw new CaError("config", `requirements matrix ${file}: entry ${i + 1} is ${r.req}, expected REQ-${String(i + 1).padStart(2, "0")}`);
+    if (r.req !== `REQ-${String(i + 1).padStart(2, "0")}`)
+      throw new CaError(
+        "config",
+        `requirements matrix ${file}: entry ${i + 1} is ${r.req}, expected REQ-${String(i + 1).padStart(2, "0")}`,
+      );
   });
   return rows;
 }

@@ -4,7 +4,16 @@ import { parse as parseYaml } from "yaml";
 import { CaError } from "../shared/ca-error.js";
 
 /** RFC 5280 5.3.1 reasons a revocation may carry (removeFromCRL is produced, never requested). */
-export const REVOCATION_REASONS = ["unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation", "certificateHold", "privilegeWithdrawn"] as const;
+export const REVOCATION_REASONS = [
+  "unspecified",
+  "keyCompromise",
+  "cACompromise",
+  "affiliationChanged",
+  "superseded",
+  "cessationOfOperation",
+  "certificateHold",
+  "privilegeWithdrawn",
+] as const;
 export type RevocationReason = (typeof REVOCATION_REASONS)[number];
 
 export interface RevocationPolicy {
@@ -12,8 +21,20 @@ export interface RevocationPolicy {
   readonly version: number;
   readonly cps: readonly string[];
   readonly reasons: readonly RevocationReason[];
-  readonly crl: { readonly nextUpdateHours: number; readonly regenerateBeforeHours: number; readonly deltaMinutes: number; readonly afterRevocationSeconds: number; readonly keepExpiredDays: number };
-  readonly ocsp: { readonly validityHours: number; readonly refreshMinutes: number; readonly maxRequestsPerMessage: number; readonly maxBodyBytes: number; readonly minResponderRemainingHours: number };
+  readonly crl: {
+    readonly nextUpdateHours: number;
+    readonly regenerateBeforeHours: number;
+    readonly deltaMinutes: number;
+    readonly afterRevocationSeconds: number;
+    readonly keepExpiredDays: number;
+  };
+  readonly ocsp: {
+    readonly validityHours: number;
+    readonly refreshMinutes: number;
+    readonly maxRequestsPerMessage: number;
+    readonly maxBodyBytes: number;
+    readonly minResponderRemainingHours: number;
+  };
   /** REQ-17/18: holder self-service and protection against mass revocation. */
   readonly requests: {
     readonly holderPerDay: number;
@@ -28,22 +49,58 @@ export interface RevocationPolicy {
 
 const int = (min: number, max: number) => ({ type: "integer", minimum: min, maximum: max });
 const SCHEMA = {
-  type: "object", additionalProperties: false, required: ["id", "version", "cps", "reasons", "crl", "ocsp", "requests"],
+  type: "object",
+  additionalProperties: false,
+  required: ["id", "version", "cps", "reasons", "crl", "ocsp", "requests"],
   properties: {
-    id: { type: "string" }, version: int(1, 1e6), cps: { type: "array", minItems: 1, items: { type: "string" } },
+    id: { type: "string" },
+    version: int(1, 1e6),
+    cps: { type: "array", minItems: 1, items: { type: "string" } },
     reasons: { type: "array", minItems: 1, uniqueItems: true, items: { enum: REVOCATION_REASONS } },
     crl: {
-      type: "object", additionalProperties: false, required: ["nextUpdateHours", "regenerateBeforeHours", "deltaMinutes", "afterRevocationSeconds", "keepExpiredDays"],
-      properties: { nextUpdateHours: int(1, 24 * 31), regenerateBeforeHours: int(0, 24 * 30), deltaMinutes: int(1, 24 * 60), afterRevocationSeconds: int(1, 86400), keepExpiredDays: int(0, 36500) },
+      type: "object",
+      additionalProperties: false,
+      required: [
+        "nextUpdateHours",
+        "regenerateBeforeHours",
+        "deltaMinutes",
+        "afterRevocationSeconds",
+        "keepExpiredDays",
+      ],
+      properties: {
+        nextUpdateHours: int(1, 24 * 31),
+        regenerateBeforeHours: int(0, 24 * 30),
+        deltaMinutes: int(1, 24 * 60),
+        afterRevocationSeconds: int(1, 86400),
+        keepExpiredDays: int(0, 36500),
+      },
     },
     ocsp: {
-      type: "object", additionalProperties: false, required: ["validityHours", "refreshMinutes", "maxRequestsPerMessage", "maxBodyBytes", "minResponderRemainingHours"],
-      properties: { validityHours: int(1, 24 * 7), refreshMinutes: int(1, 24 * 60), maxRequestsPerMessage: int(1, 100), maxBodyBytes: int(256, 65536), minResponderRemainingHours: int(0, 24 * 30) },
+      type: "object",
+      additionalProperties: false,
+      required: [
+        "validityHours",
+        "refreshMinutes",
+        "maxRequestsPerMessage",
+        "maxBodyBytes",
+        "minResponderRemainingHours",
+      ],
+      properties: {
+        validityHours: int(1, 24 * 7),
+        refreshMinutes: int(1, 24 * 60),
+        maxRequestsPerMessage: int(1, 100),
+        maxBodyBytes: int(256, 65536),
+        minResponderRemainingHours: int(0, 24 * 30),
+      },
     },
     requests: {
-      type: "object", additionalProperties: false, required: ["holderPerDay", "officerPerHour", "organisationPerHour", "holderReasons", "officerReasons"],
+      type: "object",
+      additionalProperties: false,
+      required: ["holderPerDay", "officerPerHour", "organisationPerHour", "holderReasons", "officerReasons"],
       properties: {
-        holderPerDay: int(1, 1000), officerPerHour: int(1, 100000), organisationPerHour: int(1, 1000000),
+        holderPerDay: int(1, 1000),
+        officerPerHour: int(1, 100000),
+        organisationPerHour: int(1, 1000000),
         holderReasons: { type: "array", minItems: 1, uniqueItems: true, items: { enum: REVOCATION_REASONS } },
         officerReasons: { type: "array", minItems: 1, uniqueItems: true, items: { enum: REVOCATION_REASONS } },
       },
@@ -53,13 +110,21 @@ const SCHEMA = {
 const validate = new Ajv({ allErrors: true, strict: true }).compile(SCHEMA);
 
 export function parseRevocationPolicy(doc: unknown, source: string): RevocationPolicy {
-  if (!validate(doc)) throw new CaError("config", `${source}: ${(validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`).join("; ")}`);
+  if (!validate(doc))
+    throw new CaError(
+      "config",
+      `${source}: ${(validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`).join("; ")}`,
+    );
   const p = doc as unknown as RevocationPolicy;
-  if (p.crl.regenerateBeforeHours >= p.crl.nextUpdateHours) throw new CaError("config", `${source}: crl.regenerateBeforeHours must be below nextUpdateHours`);
-  if (p.ocsp.refreshMinutes >= p.ocsp.validityHours * 60) throw new CaError("config", `${source}: ocsp.refreshMinutes must be below validityHours`);
-  if (p.requests.organisationPerHour < p.requests.officerPerHour) throw new CaError("config", `${source}: requests.organisationPerHour must be at least officerPerHour (REQ-18)`);
+  if (p.crl.regenerateBeforeHours >= p.crl.nextUpdateHours)
+    throw new CaError("config", `${source}: crl.regenerateBeforeHours must be below nextUpdateHours`);
+  if (p.ocsp.refreshMinutes >= p.ocsp.validityHours * 60)
+    throw new CaError("config", `${source}: ocsp.refreshMinutes must be below validityHours`);
+  if (p.requests.organisationPerHour < p.requests.officerPerHour)
+    throw new CaError("config", `${source}: requests.organisationPerHour must be at least officerPerHour (REQ-18)`);
   for (const r of [...p.requests.holderReasons, ...p.requests.officerReasons])
-    if (!p.reasons.includes(r)) throw new CaError("config", `${source}: requests name reason '${r}', which is not in reasons`);
+    if (!p.reasons.includes(r))
+      throw new CaError("config", `${source}: requests name reason '${r}', which is not in reasons`);
   return Object.freeze(p);
 }
 

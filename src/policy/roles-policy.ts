@@ -30,14 +30,29 @@ export interface RolesPolicy {
 
 const ROLE = { enum: ROLE_NAMES };
 const RULE = {
-  type: "object", additionalProperties: false, required: ["grantedBy", "approval"],
-  properties: { grantedBy: { type: "array", minItems: 1, uniqueItems: true, items: ROLE }, approval: { enum: ["none", "second-staff-officer"] }, organisation: { enum: ["service-owner"] } },
+  type: "object",
+  additionalProperties: false,
+  required: ["grantedBy", "approval"],
+  properties: {
+    grantedBy: { type: "array", minItems: 1, uniqueItems: true, items: ROLE },
+    approval: { enum: ["none", "second-staff-officer"] },
+    organisation: { enum: ["service-owner"] },
+  },
 };
 const SCHEMA = {
-  type: "object", additionalProperties: false, required: ["id", "version", "cps", "roles", "incompatible"],
+  type: "object",
+  additionalProperties: false,
+  required: ["id", "version", "cps", "roles", "incompatible"],
   properties: {
-    id: { const: "roles" }, version: { type: "integer", minimum: 1 }, cps: { type: "array", minItems: 1, items: { type: "string" } },
-    roles: { type: "object", additionalProperties: false, required: [...ROLE_NAMES], properties: Object.fromEntries(ROLE_NAMES.map((r) => [r, RULE])) },
+    id: { const: "roles" },
+    version: { type: "integer", minimum: 1 },
+    cps: { type: "array", minItems: 1, items: { type: "string" } },
+    roles: {
+      type: "object",
+      additionalProperties: false,
+      required: [...ROLE_NAMES],
+      properties: Object.fromEntries(ROLE_NAMES.map((r) => [r, RULE])),
+    },
     incompatible: { type: "array", maxItems: 32, items: { type: "array", minItems: 2, maxItems: 2, items: ROLE } },
   },
 } as const;
@@ -47,12 +62,22 @@ export function parseRolesPolicy(doc: unknown, source: string): RolesPolicy {
   const fail = (m: string): never => {
     throw new CaError("config", `roles policy ${source}: ${m}`);
   };
-  if (!validate(doc)) fail((validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""}`).join("; "));
+  if (!validate(doc))
+    fail(
+      (validate.errors ?? [])
+        .map(
+          (e) =>
+            `${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""}`,
+        )
+        .join("; "),
+    );
   const p = doc as unknown as RolesPolicy;
   for (const r of GUARDED) {
     const rule = p.roles[r];
-    if (rule.grantedBy.some((g) => g !== "service-owner-staff")) fail(`${r} may be granted by service-owner staff only (REQ-24)`);
-    if (rule.approval !== "second-staff-officer") fail(`${r} needs a second staff officer's approval (approval: second-staff-officer, REQ-24)`);
+    if (rule.grantedBy.some((g) => g !== "service-owner-staff"))
+      fail(`${r} may be granted by service-owner staff only (REQ-24)`);
+    if (rule.approval !== "second-staff-officer")
+      fail(`${r} needs a second staff officer's approval (approval: second-staff-officer, REQ-24)`);
   }
   const seen = new Set<string>();
   for (const [a, b] of p.incompatible) {
@@ -61,7 +86,8 @@ export function parseRolesPolicy(doc: unknown, source: string): RolesPolicy {
     if (seen.has(k)) fail(`incompatible lists [${a}, ${b}] twice`);
     seen.add(k);
   }
-  if (!incompatible(p, "ca-operator", "ra-officer")) fail("ca-operator and ra-officer must be incompatible: one human would identify and produce (REQ-10)");
+  if (!incompatible(p, "ca-operator", "ra-officer"))
+    fail("ca-operator and ra-officer must be incompatible: one human would identify and produce (REQ-10)");
   return Object.freeze(p);
 }
 

@@ -8,7 +8,9 @@ export const REQUEST_STEP = "request";
 
 /** JSON schema of a workflow's `separation` matrix (REQ-10). */
 export const SEPARATION_SCHEMA = {
-  type: "array", minItems: 1, maxItems: 64,
+  type: "array",
+  minItems: 1,
+  maxItems: 64,
   items: { type: "array", minItems: 2, maxItems: 2, items: { type: "string", pattern: "^[a-z][a-z-]{1,40}$" } },
 } as const;
 
@@ -23,28 +25,44 @@ export function separated(matrix: readonly SeparationPair[], a: string, b: strin
  * one officer identify twice), and any workflow in which one human could take an order from
  * REQUESTED to ACTIVE on their own. Returns the first problem, or undefined.
  */
-export function separationProblem(w: Pick<Workflow, "loa" | "identifications" | "transitions" | "separation">): string | undefined {
+export function separationProblem(
+  w: Pick<Workflow, "loa" | "identifications" | "transitions" | "separation">,
+): string | undefined {
   const officerActions = new Set(w.transitions.filter((t) => t.by === "officer").map((t) => t.action));
   const seen = new Set<string>();
   for (const [a, b] of w.separation) {
-    for (const x of [a, b]) if (x !== REQUEST_STEP && !officerActions.has(x)) return `separation names '${x}', which is no officer action of this workflow (${[...officerActions].join(", ")}, or ${REQUEST_STEP})`;
+    for (const x of [a, b])
+      if (x !== REQUEST_STEP && !officerActions.has(x))
+        return `separation names '${x}', which is no officer action of this workflow (${[...officerActions].join(", ")}, or ${REQUEST_STEP})`;
     const k = [a, b].sort().join("|");
     if (seen.has(k)) return `separation lists [${a}, ${b}] twice`;
     seen.add(k);
   }
-  const into = (s: OrderState) => [...new Set(w.transitions.filter((t) => t.to === s && t.by === "officer").map((t) => t.action))];
+  const into = (s: OrderState) => [
+    ...new Set(w.transitions.filter((t) => t.to === s && t.by === "officer").map((t) => t.action)),
+  ];
   if (w.loa === 3) {
-    const identify = into("IDENTIFIED"), approve = into("APPROVED"), handOut = into("HANDED_OUT");
+    const identify = into("IDENTIFIED"),
+      approve = into("APPROVED"),
+      handOut = into("HANDED_OUT");
     const must: [string, string, string][] = [
-      ...identify.map((i): [string, string, string] => [i, i, "the two identifications are by different humans (REQ-03)"]),
+      ...identify.map((i): [string, string, string] => [
+        i,
+        i,
+        "the two identifications are by different humans (REQ-03)",
+      ]),
       ...identify.flatMap((i) => approve.map((a): [string, string, string] => [i, a, "an identifier may not approve"])),
-      ...identify.flatMap((i) => handOut.map((h): [string, string, string] => [i, h, "an identifier may not hand out (REQ-04)"])),
+      ...identify.flatMap((i) =>
+        handOut.map((h): [string, string, string] => [i, h, "an identifier may not hand out (REQ-04)"]),
+      ),
       ...approve.flatMap((a) => handOut.map((h): [string, string, string] => [a, h, "the approver may not hand out"])),
     ];
-    for (const [a, b, why] of must) if (!separated(w.separation, a, b)) return `a LoA3 separation matrix must hold [${a}, ${b}]: ${why} (REQ-10)`;
+    for (const [a, b, why] of must)
+      if (!separated(w.separation, a, b)) return `a LoA3 separation matrix must hold [${a}, ${b}]: ${why} (REQ-10)`;
   }
   const path = singleHumanPath(w);
-  if (path) return `one human could take an order from REQUESTED to ACTIVE alone (${path.join(" → ")}); the separation matrix must split these steps (REQ-10)`;
+  if (path)
+    return `one human could take an order from REQUESTED to ACTIVE alone (${path.join(" → ")}); the separation matrix must split these steps (REQ-10)`;
   return undefined;
 }
 
@@ -53,8 +71,16 @@ export function separationProblem(w: Pick<Workflow, "loa" | "identifications" | 
  * pairs they take is separated), counting the identifications an approval needs; undefined if
  * there is none. Conservative: guards other than the matrix (distinct-identifiers...) are ignored.
  */
-export function singleHumanPath(w: Pick<Workflow, "identifications" | "transitions" | "separation">): string[] | undefined {
-  interface Node { state: OrderState; used: readonly string[]; ids: number; byEid: boolean; path: string[] }
+export function singleHumanPath(
+  w: Pick<Workflow, "identifications" | "transitions" | "separation">,
+): string[] | undefined {
+  interface Node {
+    state: OrderState;
+    used: readonly string[];
+    ids: number;
+    byEid: boolean;
+    path: string[];
+  }
   const key = (n: Node) => `${n.state}|${[...n.used].sort().join(",")}|${n.ids}|${n.byEid}`;
   const start: Node = { state: "REQUESTED", used: [], ids: 0, byEid: false, path: [] };
   const seen = new Set([key(start)]);

@@ -20,7 +20,9 @@ export interface TermsOfUse {
 }
 
 const HEAD = {
-  type: "object", additionalProperties: false, required: ["id", "version", "title", "cps"],
+  type: "object",
+  additionalProperties: false,
+  required: ["id", "version", "title", "cps"],
   properties: {
     language: { type: "string", enum: ["en", "sv", "da"] },
     id: { type: "string", pattern: "^[a-z][a-z0-9-]{1,63}$" },
@@ -40,10 +42,16 @@ export const TERMS_LANGUAGES = ["en", "sv", "da"] as const;
  * must be the file's name, so the version an applicant accepts is the text they were shown.
  */
 export function loadTerms(dir: string, version: string, language = "en"): TermsOfUse {
-  if (!/^[0-9A-Za-z.-]{1,32}$/.test(version) || version.includes("..")) throw new CaError("config", `bad terms version '${version}'`);
-  if (!(TERMS_LANGUAGES as readonly string[]).includes(language)) throw new CaError("config", `terms in language '${language}' are not supported (${TERMS_LANGUAGES.join(", ")})`);
+  if (!/^[0-9A-Za-z.-]{1,32}$/.test(version) || version.includes(".."))
+    throw new CaError("config", `bad terms version '${version}'`);
+  if (!(TERMS_LANGUAGES as readonly string[]).includes(language))
+    throw new CaError("config", `terms in language '${language}' are not supported (${TERMS_LANGUAGES.join(", ")})`);
   const file = join(dir, language === "en" ? `${version}.md` : `${version}.${language}.md`);
-  if (!existsSync(file)) throw new CaError("config", `the terms of use of the current version ${version} are missing (${file}); applicants cannot accept terms they cannot read (REQ-06)`);
+  if (!existsSync(file))
+    throw new CaError(
+      "config",
+      `the terms of use of the current version ${version} are missing (${file}); applicants cannot accept terms they cannot read (REQ-06)`,
+    );
   const raw = readFileSync(file, "utf8").replace(/\r\n/g, "\n");
   const m = /^---\n([\s\S]*?)\n---\n([\s\S]*)$/.exec(raw);
   if (!m) throw new CaError("config", `${file}: expected a YAML head between '---' lines, then the text`);
@@ -53,13 +61,27 @@ export function loadTerms(dir: string, version: string, language = "en"): TermsO
   } catch (e) {
     throw new CaError("config", `${file}: ${(e as Error).message}`);
   }
-  if (!validate(head)) throw new CaError("config", `${file}: ${(validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`).join("; ")}`);
+  if (!validate(head))
+    throw new CaError(
+      "config",
+      `${file}: ${(validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`).join("; ")}`,
+    );
   const h = head as { id: string; version: string; title: string; cps: string[]; language?: string };
-  if (h.version !== version) throw new CaError("config", `${file}: its head says version ${h.version}, the file name ${version}`);
-  if ((h.language ?? "en") !== language) throw new CaError("config", `${file}: its head says language ${h.language ?? "en"}, the file name ${language}`);
+  if (h.version !== version)
+    throw new CaError("config", `${file}: its head says version ${h.version}, the file name ${version}`);
+  if ((h.language ?? "en") !== language)
+    throw new CaError("config", `${file}: its head says language ${h.language ?? "en"}, the file name ${language}`);
   const text = m[2]!.trim();
   if (!text) throw new CaError("config", `${file}: no text`);
-  return Object.freeze({ id: h.id, version: h.version, title: h.title, cps: Object.freeze([...h.cps]), language, sha256: sha256Hex(raw), text });
+  return Object.freeze({
+    id: h.id,
+    version: h.version,
+    title: h.title,
+    cps: Object.freeze([...h.cps]),
+    language,
+    sha256: sha256Hex(raw),
+    text,
+  });
 }
 
 /** The terms of one version in each language they are written in (English always). */
@@ -75,7 +97,8 @@ export function loadTermsTranslations(dir: string, version: string): TermsInLang
   for (const lang of TERMS_LANGUAGES) {
     if (lang === "en" || !existsSync(join(dir, `${version}.${lang}.md`))) continue;
     const t = loadTerms(dir, version, lang);
-    if (t.id !== en.id || t.cps.join() !== en.cps.join()) throw new CaError("config", `terms ${version} in ${lang}: id or CPS sections differ from the English text`);
+    if (t.id !== en.id || t.cps.join() !== en.cps.join())
+      throw new CaError("config", `terms ${version} in ${lang}: id or CPS sections differ from the English text`);
     all.set(lang, t);
   }
   return all;

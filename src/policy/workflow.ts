@@ -6,7 +6,19 @@ import { CaError } from "../shared/ca-error.js";
 import { SEPARATION_SCHEMA, separationProblem, type SeparationPair } from "./separation.js";
 import { channelConflict } from "./channel-separation.js";
 
-export const ORDER_STATES = ["REQUESTED", "TERMS_ACCEPTED", "IDENTIFIED", "APPROVED", "IN_PRODUCTION", "PRODUCED", "HANDED_OUT", "ACTIVE", "REJECTED", "CANCELLED", "EXPIRED"] as const;
+export const ORDER_STATES = [
+  "REQUESTED",
+  "TERMS_ACCEPTED",
+  "IDENTIFIED",
+  "APPROVED",
+  "IN_PRODUCTION",
+  "PRODUCED",
+  "HANDED_OUT",
+  "ACTIVE",
+  "REJECTED",
+  "CANCELLED",
+  "EXPIRED",
+] as const;
 /** The states a workflow names. */
 export type WorkflowState = (typeof ORDER_STATES)[number];
 /**
@@ -15,7 +27,13 @@ export type WorkflowState = (typeof ORDER_STATES)[number];
  */
 export type OrderState = WorkflowState | "PRODUCING";
 /** States an order passes before it has a certificate: going back to one of them drops the certificate. */
-export const PRE_CERTIFICATE_STATES: readonly OrderState[] = ["REQUESTED", "TERMS_ACCEPTED", "IDENTIFIED", "APPROVED", "IN_PRODUCTION"];
+export const PRE_CERTIFICATE_STATES: readonly OrderState[] = [
+  "REQUESTED",
+  "TERMS_ACCEPTED",
+  "IDENTIFIED",
+  "APPROVED",
+  "IN_PRODUCTION",
+];
 /** States in which the order's certificate may be live (on hold or good). */
 export const CERTIFICATE_STATES: readonly OrderState[] = ["PRODUCING", "PRODUCED", "HANDED_OUT", "ACTIVE"];
 /** States that must have a deadline in the workflow data (REQ-15): past it the order expires. */
@@ -30,11 +48,32 @@ export type Effect = (typeof EFFECTS)[number];
 
 /** Guards a workflow may name; each is enforced by the RA engine (src/ra/guards.ts). */
 export const GUARD_NAMES = [
-  "terms-version-current", "officer-qualified", "not-own-order", "same-organisation", "register-checked", "document-accepted",
-  "document-not-expired", "face-compared", "distinct-identifiers", "identifications-complete", "not-an-identifier",
-  "second-identification", "activation-code-separate-channel", "within-activation-deadline", "activation-deadline-passed",
-  "applicant-token", "existing-eid-valid", "card-of-this-order", "activation-code-correct", "key-attested",
-  "document-not-reported", "knowledge-score", "approval-current", "state-deadline-passed", "activation-challenge-signed", "transport-pin-replaced",
+  "terms-version-current",
+  "officer-qualified",
+  "not-own-order",
+  "same-organisation",
+  "register-checked",
+  "document-accepted",
+  "document-not-expired",
+  "face-compared",
+  "distinct-identifiers",
+  "identifications-complete",
+  "not-an-identifier",
+  "second-identification",
+  "activation-code-separate-channel",
+  "within-activation-deadline",
+  "activation-deadline-passed",
+  "applicant-token",
+  "existing-eid-valid",
+  "card-of-this-order",
+  "activation-code-correct",
+  "key-attested",
+  "document-not-reported",
+  "knowledge-score",
+  "approval-current",
+  "state-deadline-passed",
+  "activation-challenge-signed",
+  "transport-pin-replaced",
 ] as const;
 export type GuardName = (typeof GUARD_NAMES)[number];
 
@@ -136,11 +175,35 @@ export function durationMs(s: string): number {
   return Number(m[1]) * UNIT_MS[m[2]!]!;
 }
 /** Reasons a workflow may revoke an order's certificate with (RFC 5280 5.3.1). */
-const REVOCATION_REASONS = ["cessationOfOperation", "superseded", "unspecified", "privilegeWithdrawn", "affiliationChanged"] as const;
+const REVOCATION_REASONS = [
+  "cessationOfOperation",
+  "superseded",
+  "unspecified",
+  "privilegeWithdrawn",
+  "affiliationChanged",
+] as const;
 
 const SCHEMA = {
-  type: "object", additionalProperties: false,
-  required: ["id", "version", "cps", "loa", "profiles", "identifications", "acceptedDocuments", "deadlines", "approvalValidDays", "expiryRevocationReason", "officerCards", "card", "delivery", "attestation", "separation", "transitions"],
+  type: "object",
+  additionalProperties: false,
+  required: [
+    "id",
+    "version",
+    "cps",
+    "loa",
+    "profiles",
+    "identifications",
+    "acceptedDocuments",
+    "deadlines",
+    "approvalValidDays",
+    "expiryRevocationReason",
+    "officerCards",
+    "card",
+    "delivery",
+    "attestation",
+    "separation",
+    "transitions",
+  ],
   properties: {
     id: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{1,62}$" },
     version: { type: "integer", minimum: 1 },
@@ -148,16 +211,25 @@ const SCHEMA = {
     loa: { enum: [2, 3] },
     profiles: { type: "array", minItems: 1, items: { type: "string" } },
     identifications: { type: "integer", minimum: 1, maximum: 5 },
-    acceptedDocuments: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", pattern: "^[a-z][a-z-]{1,40}$" } },
+    acceptedDocuments: {
+      type: "array",
+      minItems: 1,
+      uniqueItems: true,
+      items: { type: "string", pattern: "^[a-z][a-z-]{1,40}$" },
+    },
     deadlines: {
-      type: "object", additionalProperties: false, required: [...DEADLINE_STATES],
+      type: "object",
+      additionalProperties: false,
+      required: [...DEADLINE_STATES],
       properties: Object.fromEntries(DEADLINE_STATES.map((st) => [st, { type: "string", pattern: DURATION.source }])),
     },
     approvalValidDays: { type: "integer", minimum: 1, maximum: 365 },
     expiryRevocationReason: { enum: ["cessationOfOperation", "superseded", "unspecified", "privilegeWithdrawn"] },
     officerCards: { type: "boolean" },
     card: {
-      type: "object", additionalProperties: false, required: ["slot", "algorithm", "managementKey", "pin", "pinLength", "pukLength"],
+      type: "object",
+      additionalProperties: false,
+      required: ["slot", "algorithm", "managementKey", "pin", "pinLength", "pukLength"],
       properties: {
         slot: { enum: ["9a", "9c", "9d", "9e"] },
         algorithm: { enum: ["P-256", "P-384", "RSA-2048"] },
@@ -168,36 +240,67 @@ const SCHEMA = {
       },
     },
     attestation: {
-      type: "object", additionalProperties: false, required: ["roots", "pinPolicy", "cardStationFallback"],
+      type: "object",
+      additionalProperties: false,
+      required: ["roots", "pinPolicy", "cardStationFallback"],
       properties: {
-        roots: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{0,62}$" } },
-        pinPolicy: { type: "array", minItems: 1, uniqueItems: true, items: { enum: ["never", "once", "always", "match-once", "match-always"] } },
+        roots: {
+          type: "array",
+          minItems: 1,
+          uniqueItems: true,
+          items: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{0,62}$" },
+        },
+        pinPolicy: {
+          type: "array",
+          minItems: 1,
+          uniqueItems: true,
+          items: { enum: ["never", "once", "always", "match-once", "match-always"] },
+        },
         touchPolicy: { type: "array", minItems: 1, uniqueItems: true, items: { enum: ["never", "always", "cached"] } },
         cardStationFallback: { type: "boolean" },
       },
     },
     delivery: {
-      type: "object", additionalProperties: false, required: ["terms", "activationCode", "pin"],
-      properties: { terms: { enum: ["email", "sms", "mail"] }, activationCode: { enum: ["email", "sms", "mail"] }, pin: { enum: ["email", "sms", "mail"] } },
+      type: "object",
+      additionalProperties: false,
+      required: ["terms", "activationCode", "pin"],
+      properties: {
+        terms: { enum: ["email", "sms", "mail"] },
+        activationCode: { enum: ["email", "sms", "mail"] },
+        pin: { enum: ["email", "sms", "mail"] },
+      },
     },
     knowledgeQuestions: {
-      type: "object", additionalProperties: false, required: ["passScore", "questions"],
+      type: "object",
+      additionalProperties: false,
+      required: ["passScore", "questions"],
       properties: {
         passScore: { type: "integer", minimum: 1 },
         questions: {
-          type: "array", minItems: 1, maxItems: 20,
+          type: "array",
+          minItems: 1,
+          maxItems: 20,
           items: {
-            type: "object", additionalProperties: false, required: ["id", "text", "weight"],
-            properties: { id: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{0,39}$" }, text: { type: "string", minLength: 1, maxLength: 200 }, weight: { type: "integer", minimum: 1, maximum: 100 } },
+            type: "object",
+            additionalProperties: false,
+            required: ["id", "text", "weight"],
+            properties: {
+              id: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{0,39}$" },
+              text: { type: "string", minLength: 1, maxLength: 200 },
+              weight: { type: "integer", minimum: 1, maximum: 100 },
+            },
           },
         },
       },
     },
     separation: SEPARATION_SCHEMA,
     transitions: {
-      type: "array", minItems: 1,
+      type: "array",
+      minItems: 1,
       items: {
-        type: "object", additionalProperties: false, required: ["action", "from", "to", "by", "guards"],
+        type: "object",
+        additionalProperties: false,
+        required: ["action", "from", "to", "by", "guards"],
         properties: {
           action: { type: "string", pattern: "^[a-z][a-z-]{1,40}$" },
           from: { type: "array", minItems: 1, uniqueItems: true, items: { enum: ORDER_STATES } },
@@ -215,9 +318,25 @@ const SCHEMA = {
 } as const;
 const validate = new Ajv({ allErrors: true, strict: true }).compile(SCHEMA);
 
-const IDENTIFY_GUARDS: readonly GuardName[] = ["officer-qualified", "not-own-order", "register-checked", "document-accepted", "document-not-expired"];
-const LOA3_IDENTIFY_GUARDS: readonly GuardName[] = [...IDENTIFY_GUARDS, "face-compared", "distinct-identifiers", "document-not-reported"];
-const HANDOUT_LOA3: readonly GuardName[] = ["not-an-identifier", "second-identification", "officer-qualified", "document-not-reported"];
+const IDENTIFY_GUARDS: readonly GuardName[] = [
+  "officer-qualified",
+  "not-own-order",
+  "register-checked",
+  "document-accepted",
+  "document-not-expired",
+];
+const LOA3_IDENTIFY_GUARDS: readonly GuardName[] = [
+  ...IDENTIFY_GUARDS,
+  "face-compared",
+  "distinct-identifiers",
+  "document-not-reported",
+];
+const HANDOUT_LOA3: readonly GuardName[] = [
+  "not-an-identifier",
+  "second-identification",
+  "officer-qualified",
+  "document-not-reported",
+];
 
 /** ACTIVE reachable from REQUESTED without passing through `avoid`? */
 function reachable(w: Pick<Workflow, "transitions">, avoid: ReadonlySet<OrderState>): boolean {
@@ -252,40 +371,68 @@ export function checkWorkflow(w: Workflow, source: string): void {
     if (missing.length) fail(`'${t.action}' into ${t.to} lacks ${missing.join(", ")} (${why})`);
   };
   for (const t of w.transitions) {
-    if (t.by === "applicant") need(t, ["applicant-token"], "REQ-06: only the applicant, holding the token sent to them, acts as applicant");
-    if (t.by === "officer") need(t, ["not-own-order", "same-organisation"], "REQ-04, REQ-23: no officer acts on their own order or outside their organisation");
+    if (t.by === "applicant")
+      need(t, ["applicant-token"], "REQ-06: only the applicant, holding the token sent to them, acts as applicant");
+    if (t.by === "officer")
+      need(
+        t,
+        ["not-own-order", "same-organisation"],
+        "REQ-04, REQ-23: no officer acts on their own order or outside their organisation",
+      );
     if (t.by === "officer" && !t.roles?.length) fail(`'${t.action}' is an officer action without roles (REQ-24)`);
   }
   for (const t of into("IDENTIFIED")) {
-    if (t.by === "holder") need(t, ["existing-eid-valid", "register-checked"], "REQ-11: renewal on a valid eID of the same level, register re-checked");
+    if (t.by === "holder")
+      need(
+        t,
+        ["existing-eid-valid", "register-checked"],
+        "REQ-11: renewal on a valid eID of the same level, register re-checked",
+      );
     else if (t.by === "officer") need(t, w.loa === 3 ? LOA3_IDENTIFY_GUARDS : IDENTIFY_GUARDS, "REQ-03/05/07/09/25");
     else fail(`'${t.action}' into IDENTIFIED must be done by an officer or (renewal) the holder`);
   }
-  for (const t of into("PRODUCED")) need(t, ["key-attested"], "REQ-14: a certificate only for a key the card proves it generated");
+  for (const t of into("PRODUCED"))
+    need(t, ["key-attested"], "REQ-14: a certificate only for a key the card proves it generated");
   // REQ-14: at the high level only an attested key; the card-station fallback is for LoA2 cards without attestation.
-  if (w.loa === 3 && w.attestation.cardStationFallback) fail("attestation.cardStationFallback is LoA2 only: a LoA3 key must come with the card's PIV attestation (REQ-14)");
+  if (w.loa === 3 && w.attestation.cardStationFallback)
+    fail("attestation.cardStationFallback is LoA2 only: a LoA3 key must come with the card's PIV attestation (REQ-14)");
   // An approval ages out: the identifications and register answer behind it must be recent when the card is made.
   for (const t of [...into("PRODUCED"), ...into("IN_PRODUCTION").filter((x) => x.from.includes("APPROVED"))])
     need(t, ["approval-current"], "REQ-03, REQ-07: production only within approvalValidDays of the approval");
-  for (const t of into("APPROVED")) need(t, ["identifications-complete"], "REQ-03: release only after the identifications");
+  for (const t of into("APPROVED"))
+    need(t, ["identifications-complete"], "REQ-03: release only after the identifications");
   for (const t of into("HANDED_OUT")) {
     if (w.loa === 3) need(t, HANDOUT_LOA3, "REQ-04: a third officer hands out after a second identification");
     else if (!t.guards.includes("activation-code-separate-channel") && !t.guards.includes("second-identification"))
       fail(`'${t.action}' into HANDED_OUT needs second-identification or activation-code-separate-channel (REQ-15)`);
   }
-  for (const t of into("ACTIVE")) need(t, ["within-activation-deadline", "card-of-this-order", ...(w.loa === 2 ? (["activation-code-correct"] as const) : [])], "REQ-15, REQ-16: the holder activates with this card (and the code sent separately)");
+  for (const t of into("ACTIVE"))
+    need(
+      t,
+      [
+        "within-activation-deadline",
+        "card-of-this-order",
+        ...(w.loa === 2 ? (["activation-code-correct"] as const) : []),
+      ],
+      "REQ-15, REQ-16: the holder activates with this card (and the code sent separately)",
+    );
   if (w.officerCards && w.loa !== 3) fail("officer cards are issued under LoA3 rules only (REQ-02)");
   // REQ-16: at LoA3 the holder sets their own PIN at activation, so the card leaves production with a transport PIN.
-  if (w.loa === 3 && w.card.pin !== "transport") fail("LoA3 cards leave production with a transport PIN the holder replaces (card.pin: transport, REQ-16)");
+  if (w.loa === 3 && w.card.pin !== "transport")
+    fail("LoA3 cards leave production with a transport PIN the holder replaces (card.pin: transport, REQ-16)");
   // REQ-08: questions and their guard go together, and the pass score must be reachable.
   const kba = w.transitions.filter((t) => t.guards.includes("knowledge-score"));
   const q = w.knowledgeQuestions;
-  if (kba.length && !q) fail(`'${kba[0]!.action}' names knowledge-score but the workflow has no knowledgeQuestions (REQ-08)`);
+  if (kba.length && !q)
+    fail(`'${kba[0]!.action}' names knowledge-score but the workflow has no knowledgeQuestions (REQ-08)`);
   if (q) {
-    if (!into("IDENTIFIED").some((t) => t.by === "officer" && t.guards.includes("knowledge-score"))) fail("knowledgeQuestions are listed but no identification checks knowledge-score (REQ-08)");
-    if (new Set(q.questions.map((x) => x.id)).size !== q.questions.length) fail("knowledgeQuestions: question ids must be unique");
+    if (!into("IDENTIFIED").some((t) => t.by === "officer" && t.guards.includes("knowledge-score")))
+      fail("knowledgeQuestions are listed but no identification checks knowledge-score (REQ-08)");
+    if (new Set(q.questions.map((x) => x.id)).size !== q.questions.length)
+      fail("knowledgeQuestions: question ids must be unique");
     const total = q.questions.reduce((a, x) => a + x.weight, 0);
-    if (q.passScore > total) fail(`knowledgeQuestions: passScore ${q.passScore} is more than all weights together (${total})`);
+    if (q.passScore > total)
+      fail(`knowledgeQuestions: passScore ${q.passScore} is more than all weights together (${total})`);
   }
   if (w.loa === 3 && w.identifications < 2) fail("LoA3 needs two identifications by different officers (REQ-03)");
   const separation = separationProblem(w);
@@ -307,32 +454,57 @@ function checkDeadlinesAndEffects(w: Workflow, fail: (m: string) => never): void
     const effects = t.effects ?? [];
     const has = (e: Effect) => effects.includes(e);
     if (t.to === "PRODUCED" && t.from.some((f) => !holds(f)) && !has("issue-certificate-on-hold"))
-      fail(`'${t.action}' into PRODUCED lacks the effect issue-certificate-on-hold (REQ-16: the certificate is on hold until the holder activates the card)`);
+      fail(
+        `'${t.action}' into PRODUCED lacks the effect issue-certificate-on-hold (REQ-16: the certificate is on hold until the holder activates the card)`,
+      );
     if (has("issue-certificate-on-hold") && (t.to !== "PRODUCED" || t.from.some(holds)))
-      fail(`'${t.action}': issue-certificate-on-hold belongs on the production step into PRODUCED, from a state without a certificate`);
-    if (t.to === "ACTIVE" && !has("release-certificate")) fail(`'${t.action}' into ACTIVE lacks the effect release-certificate (REQ-16: activation lifts the hold)`);
-    if (has("release-certificate") && t.to !== "ACTIVE") fail(`'${t.action}': release-certificate belongs on the activation into ACTIVE only`);
+      fail(
+        `'${t.action}': issue-certificate-on-hold belongs on the production step into PRODUCED, from a state without a certificate`,
+      );
+    if (t.to === "ACTIVE" && !has("release-certificate"))
+      fail(`'${t.action}' into ACTIVE lacks the effect release-certificate (REQ-16: activation lifts the hold)`);
+    if (has("release-certificate") && t.to !== "ACTIVE")
+      fail(`'${t.action}': release-certificate belongs on the activation into ACTIVE only`);
     if (t.from.some(holds) && !holds(t.to) && !has("revoke-certificate"))
-      fail(`'${t.action}' leaves a state with a certificate for ${t.to} without the effect revoke-certificate (REQ-14/15: no valid certificate for an order that does not go on)`);
-    if (has("revoke-certificate") && !t.revocationReason) fail(`'${t.action}': revoke-certificate needs a revocationReason`);
-    if (t.revocationReason && !has("revoke-certificate")) fail(`'${t.action}': revocationReason without the effect revoke-certificate`);
+      fail(
+        `'${t.action}' leaves a state with a certificate for ${t.to} without the effect revoke-certificate (REQ-14/15: no valid certificate for an order that does not go on)`,
+      );
+    if (has("revoke-certificate") && !t.revocationReason)
+      fail(`'${t.action}': revoke-certificate needs a revocationReason`);
+    if (t.revocationReason && !has("revoke-certificate"))
+      fail(`'${t.action}': revocationReason without the effect revoke-certificate`);
   }
   for (const s of DEADLINE_STATES)
-    if (!w.transitions.some((t) => t.by === "system" && t.from.includes(s) && t.to === "EXPIRED" && t.guards.includes("state-deadline-passed")))
+    if (
+      !w.transitions.some(
+        (t) =>
+          t.by === "system" && t.from.includes(s) && t.to === "EXPIRED" && t.guards.includes("state-deadline-passed"),
+      )
+    )
       fail(`no expiry (by system, guard state-deadline-passed) out of ${s}, which has a deadline (REQ-15)`);
   if (w.loa === 3)
     for (const t of w.transitions.filter((x) => x.to === "ACTIVE")) {
-      const missing = (["activation-challenge-signed", "transport-pin-replaced"] as const).filter((g) => !t.guards.includes(g));
-      if (missing.length) fail(`'${t.action}' into ACTIVE lacks ${missing.join(", ")} (REQ-16: at LoA3 the card signs a fresh challenge after the holder replaced the transport PIN)`);
+      const missing = (["activation-challenge-signed", "transport-pin-replaced"] as const).filter(
+        (g) => !t.guards.includes(g),
+      );
+      if (missing.length)
+        fail(
+          `'${t.action}' into ACTIVE lacks ${missing.join(", ")} (REQ-16: at LoA3 the card signs a fresh challenge after the holder replaced the transport PIN)`,
+        );
     }
 }
 
 export function parseWorkflow(doc: unknown, source: string): Workflow {
   if (!validate(doc)) {
-    throw new CaError("config", `workflow ${source}: ${(validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""}`).join("; ")}`);
+    throw new CaError(
+      "config",
+      `workflow ${source}: ${(validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""}`).join("; ")}`,
+    );
   }
   const raw = doc as unknown as Omit<Workflow, "deadlineMs" | "activationDeadlineDays">;
-  const deadlineMs = Object.fromEntries(DEADLINE_STATES.map((st) => [st, durationMs(raw.deadlines[st])])) as Workflow["deadlineMs"];
+  const deadlineMs = Object.fromEntries(
+    DEADLINE_STATES.map((st) => [st, durationMs(raw.deadlines[st])]),
+  ) as Workflow["deadlineMs"];
   const w: Workflow = { ...raw, deadlineMs, activationDeadlineDays: deadlineMs.HANDED_OUT / 86_400_000 };
   checkWorkflow(w, source);
   return Object.freeze(w);
@@ -340,7 +512,9 @@ export function parseWorkflow(doc: unknown, source: string): Workflow {
 
 export function loadWorkflows(dir: string): ReadonlyMap<string, Workflow> {
   const out = new Map<string, Workflow>();
-  for (const f of readdirSync(dir).filter((x) => /\.ya?ml$/.test(x)).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((x) => /\.ya?ml$/.test(x))
+    .sort()) {
     let doc: unknown;
     try {
       doc = parseYaml(readFileSync(join(dir, f), "utf8"), { strict: true, uniqueKeys: true });
@@ -348,7 +522,8 @@ export function loadWorkflows(dir: string): ReadonlyMap<string, Workflow> {
       throw new CaError("config", `workflow ${f}: ${(e as Error).message}`);
     }
     const w = parseWorkflow(doc, f);
-    if (f.replace(/\.ya?ml$/, "") !== w.id) throw new CaError("config", `workflow ${f}: id '${w.id}' must match the file name`);
+    if (f.replace(/\.ya?ml$/, "") !== w.id)
+      throw new CaError("config", `workflow ${f}: id '${w.id}' must match the file name`);
     out.set(w.id, w);
   }
   return out;

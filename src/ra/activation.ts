@@ -47,7 +47,8 @@ export function activationHash(certDer: Uint8Array): "sha256" | "sha384" {
   return hashFor(new X509Certificate(certDer).publicKey);
 }
 
-const hashFor = (key: KeyObject): "sha256" | "sha384" => (key.asymmetricKeyDetails?.namedCurve === "secp384r1" ? "sha384" : "sha256");
+const hashFor = (key: KeyObject): "sha256" | "sha384" =>
+  key.asymmetricKeyDetails?.namedCurve === "secp384r1" ? "sha384" : "sha256";
 
 /** The key of an order's certificate and its activation hash, from one parse of the DER. */
 function cardKey(der: Uint8Array): { readonly key: KeyObject; readonly hash: "sha256" | "sha384" } {
@@ -64,9 +65,21 @@ function cardKey(der: Uint8Array): { readonly key: KeyObject; readonly hash: "sh
  */
 export class ActivationDesk {
   /** The card keys of recent activations: the challenge and the activation read the same certificate, parsed once. */
-  private readonly keys = new Map<string, { readonly der: Uint8Array; readonly key: KeyObject; readonly hash: "sha256" | "sha384" }>();
+  private readonly keys = new Map<
+    string,
+    { readonly der: Uint8Array; readonly key: KeyObject; readonly hash: "sha256" | "sha384" }
+  >();
 
-  constructor(private readonly deps: { orders: OrderStore; records: ActivationRecords; certs: CardCertificates; clock: Clock; random: Random; challengeSeconds?: number }) {}
+  constructor(
+    private readonly deps: {
+      orders: OrderStore;
+      records: ActivationRecords;
+      certs: CardCertificates;
+      clock: Clock;
+      random: Random;
+      challengeSeconds?: number;
+    },
+  ) {}
 
   private cardKeyOf(serial: string, der: Uint8Array): { readonly key: KeyObject; readonly hash: "sha256" | "sha384" } {
     const hit = this.keys.get(serial);
@@ -79,25 +92,57 @@ export class ActivationDesk {
 
   private async handedOutOrderOf(actor: Actor, orderId: string): Promise<OrderView & { version: number }> {
     const o = await this.deps.orders.load(orderId);
-    if (!o || actor.kind !== "holder" || actor.personId !== o.applicantPersonId) throw new CaError("not-found", `no order ${orderId} of yours`, undefined, { code: "order.not-found" });
-    if (o.state !== "HANDED_OUT" || !o.certSerial) throw new CaError("conflict", `order ${orderId} is ${o.state}; only a handed-out card is activated`, { state: o.state }, { code: "order.action-not-in-state", params: { action: "activate", state: o.state } });
-    if (actor.credentialSerial !== o.certSerial) throw new CaError("policy-violation", "the activation challenge is given to the card of this order only (card-of-this-order, REQ-16)", { guard: "card-of-this-order", requirement: "REQ-16" }, { code: "guard.card-of-this-order" });
+    if (!o || actor.kind !== "holder" || actor.personId !== o.applicantPersonId)
+      throw new CaError("not-found", `no order ${orderId} of yours`, undefined, { code: "order.not-found" });
+    if (o.state !== "HANDED_OUT" || !o.certSerial)
+      throw new CaError(
+        "conflict",
+        `order ${orderId} is ${o.state}; only a handed-out card is activated`,
+        { state: o.state },
+        { code: "order.action-not-in-state", params: { action: "activate", state: o.state } },
+      );
+    if (actor.credentialSerial !== o.certSerial)
+      throw new CaError(
+        "policy-violation",
+        "the activation challenge is given to the card of this order only (card-of-this-order, REQ-16)",
+        { guard: "card-of-this-order", requirement: "REQ-16" },
+        { code: "guard.card-of-this-order" },
+      );
     return o;
   }
 
   /** A new challenge for the holder's card (presented as the TLS client certificate, still on hold). */
-  async challenge(actor: Actor, orderId: string): Promise<{ orderId: string; challenge: string; message: string; hash: "sha256" | "sha384"; expiresAt: Date }> {
+  async challenge(
+    actor: Actor,
+    orderId: string,
+  ): Promise<{ orderId: string; challenge: string; message: string; hash: "sha256" | "sha384"; expiresAt: Date }> {
     const { records, clock, random, certs } = this.deps;
     const o = await this.handedOutOrderOf(actor, orderId);
     const st = await certs.status(o.certSerial!);
-    if (!st?.der) throw new CaError("not-found", `no certificate ${o.certSerial}`, undefined, { code: "certificate.not-found" });
+    if (!st?.der)
+      throw new CaError("not-found", `no certificate ${o.certSerial}`, undefined, { code: "certificate.not-found" });
     const now = clock.now();
     const c: ActivationChallenge = {
-      orderId, certSerial: o.certSerial!, challenge: Buffer.from(random.bytes(32)).toString("base64url"), issuedAt: now,
+      orderId,
+      certSerial: o.certSerial!,
+      challenge: Buffer.from(random.bytes(32)).toString("base64url"),
+      issuedAt: now,
       expiresAt: new Date(now.getTime() + (this.deps.challengeSeconds ?? 300) * 1000),
     };
-    await records.putChallenge(c, this.event(actor, "order.activation-challenge", orderId, o.organisationId, { certificate: c.certSerial, expiresAt: c.expiresAt.toISOString() }));
-    return { orderId, challenge: c.challenge, message: new TextDecoder().decode(activationMessage(orderId, c.challenge)), hash: this.cardKeyOf(c.certSerial, st.der).hash, expiresAt: c.expiresAt };
+    await records.putChallenge(
+      c,
+      this.event(actor, "order.activation-challenge", orderId, o.organisationId, {
+        certificate: c.certSerial,
+        expiresAt: c.expiresAt.toISOString(),
+      }),
+    );
+    return {
+      orderId,
+      challenge: c.challenge,
+      message: new TextDecoder().decode(activationMessage(orderId, c.challenge)),
+      hash: this.cardKeyOf(c.certSerial, st.der).hash,
+      expiresAt: c.expiresAt,
+    };
   }
 
   /** The card station records that the holder replaced the transport PIN on this order's card (REQ-16). */
@@ -106,27 +151,62 @@ export class ActivationDesk {
     const o = await this.deps.orders.load(orderId);
     if (!o) throw new CaError("not-found", `no order ${orderId}`, undefined, { code: "order.not-found" });
     requireScope(actor, o.organisationId);
-    if (actor.personId === o.applicantPersonId) throw new CaError("policy-violation", "no officer records the PIN change of their own card (not-own-order, REQ-10)", { guard: "not-own-order", requirement: "REQ-10" }, { code: "guard.not-own-order" });
-    if (o.state !== "HANDED_OUT" || !o.certSerial) throw new CaError("conflict", `order ${orderId} is ${o.state}; the transport PIN is replaced on a handed-out card`, { state: o.state }, { code: "order.action-not-in-state", params: { action: "transport-pin-replaced", state: o.state } });
-    const r: PinReplacement = { orderId, certSerial: o.certSerial, ...(input.cardSerial ? { cardSerial: input.cardSerial } : {}), at: this.deps.clock.now(), recordedBy: actorId(actor) };
-    await this.deps.records.addPinReplacement(r, this.event(actor, "order.transport-pin-replaced", orderId, o.organisationId, {
-      certificate: r.certSerial, cardSerial: r.cardSerial, evidence: "the card station changed the PIN from the transport PIN (CHANGE REFERENCE DATA); the RA does not see PINs",
-    }));
+    if (actor.personId === o.applicantPersonId)
+      throw new CaError(
+        "policy-violation",
+        "no officer records the PIN change of their own card (not-own-order, REQ-10)",
+        { guard: "not-own-order", requirement: "REQ-10" },
+        { code: "guard.not-own-order" },
+      );
+    if (o.state !== "HANDED_OUT" || !o.certSerial)
+      throw new CaError(
+        "conflict",
+        `order ${orderId} is ${o.state}; the transport PIN is replaced on a handed-out card`,
+        { state: o.state },
+        { code: "order.action-not-in-state", params: { action: "transport-pin-replaced", state: o.state } },
+      );
+    const r: PinReplacement = {
+      orderId,
+      certSerial: o.certSerial,
+      ...(input.cardSerial ? { cardSerial: input.cardSerial } : {}),
+      at: this.deps.clock.now(),
+      recordedBy: actorId(actor),
+    };
+    await this.deps.records.addPinReplacement(
+      r,
+      this.event(actor, "order.transport-pin-replaced", orderId, o.organisationId, {
+        certificate: r.certSerial,
+        cardSerial: r.cardSerial,
+        evidence:
+          "the card station changed the PIN from the transport PIN (CHANGE REFERENCE DATA); the RA does not see PINs",
+      }),
+    );
     return r;
   }
 
   /** What this activation request proves (the guards judge it); never throws for a bad signature. */
-  async facts(order: OrderView, actor: Actor, signature: Uint8Array | undefined): Promise<ActivationFacts & { challenge?: string }> {
+  async facts(
+    order: OrderView,
+    actor: Actor,
+    signature: Uint8Array | undefined,
+  ): Promise<ActivationFacts & { challenge?: string }> {
     const { records, certs, clock } = this.deps;
     const pin = order.certSerial ? await records.pinReplacement(order.id, order.certSerial) : undefined;
     const pinReplaced = pin ? { pinReplaced: { at: pin.at, recordedBy: pin.recordedBy } } : {};
     const no = (refusal: string, variant: string) => ({ challengeSigned: false, refusal, variant, ...pinReplaced });
-    if (!order.certSerial || actor.credentialSerial !== order.certSerial) return no("activation needs the card of this order", "other-card");
-    if (!signature) return no("the card must sign the RA's activation challenge (challengeSignature; GET /holder/orders/{id}/activation-challenge)", "not-signed");
+    if (!order.certSerial || actor.credentialSerial !== order.certSerial)
+      return no("activation needs the card of this order", "other-card");
+    if (!signature)
+      return no(
+        "the card must sign the RA's activation challenge (challengeSignature; GET /holder/orders/{id}/activation-challenge)",
+        "not-signed",
+      );
     const c = await records.challenge(order.id);
-    if (!c || c.certSerial !== order.certSerial) return no("no activation challenge was given to this card; ask for one first", "no-challenge");
+    if (!c || c.certSerial !== order.certSerial)
+      return no("no activation challenge was given to this card; ask for one first", "no-challenge");
     if (c.usedAt) return no("the activation challenge was used already; ask for a new one", "challenge-used");
-    if (c.expiresAt <= clock.now()) return no("the activation challenge has expired; ask for a new one", "challenge-expired");
+    if (c.expiresAt <= clock.now())
+      return no("the activation challenge has expired; ask for a new one", "challenge-expired");
     const st = await certs.status(order.certSerial);
     if (!st?.der) return no("the order's certificate is not in the CA's store", "no-certificate");
     const { key, hash } = this.cardKeyOf(order.certSerial, st.der); // REQ-16: the key of this order's certificate as stored
@@ -138,10 +218,28 @@ export class ActivationDesk {
         return false;
       }
     });
-    return ok ? { challengeSigned: true, challenge: c.challenge, ...pinReplaced } : no("the challenge signature does not verify with the key of this order's certificate", "bad-signature");
+    return ok
+      ? { challengeSigned: true, challenge: c.challenge, ...pinReplaced }
+      : no("the challenge signature does not verify with the key of this order's certificate", "bad-signature");
   }
 
-  private event(actor: Actor, action: string, orderId: string, organisationId: string, details: Record<string, unknown>): AuditEvent {
-    return { id: newId(this.deps.random), at: this.deps.clock.now(), actor: actorId(actor), action, objectType: "order", objectId: orderId, outcome: "success", organisationId, details };
+  private event(
+    actor: Actor,
+    action: string,
+    orderId: string,
+    organisationId: string,
+    details: Record<string, unknown>,
+  ): AuditEvent {
+    return {
+      id: newId(this.deps.random),
+      at: this.deps.clock.now(),
+      actor: actorId(actor),
+      action,
+      objectType: "order",
+      objectId: orderId,
+      outcome: "success",
+      organisationId,
+      details,
+    };
   }
 }

@@ -60,7 +60,13 @@ export interface ApplicantPolicy {
   readonly windowMs: number;
 }
 
-export const DEFAULT_APPLICANT_POLICY: ApplicantPolicy = { linkMs: 7 * 86_400_000, sessionMs: 30 * 60_000, perOrderRefusals: 5, perIpRefusals: 20, windowMs: 3_600_000 };
+export const DEFAULT_APPLICANT_POLICY: ApplicantPolicy = {
+  linkMs: 7 * 86_400_000,
+  sessionMs: 30 * 60_000,
+  perOrderRefusals: 5,
+  perIpRefusals: 20,
+  windowMs: 3_600_000,
+};
 
 /** A live applicant session as the routes see it. */
 export interface ApplicantSession {
@@ -72,7 +78,11 @@ export interface ApplicantSession {
 }
 
 /** One step: `code` is stable (the pages word it from their catalogue), `label` its English words for API clients. */
-export type ProgressStep = { readonly code: string; readonly label: string; readonly state: "done" | "current" | "to do" };
+export type ProgressStep = {
+  readonly code: string;
+  readonly label: string;
+  readonly state: "done" | "current" | "to do";
+};
 
 /** The order as its applicant sees it: plain words, no ids, hashes or officer names. */
 export interface ApplicantProgress {
@@ -106,13 +116,20 @@ export class ApplicantAccess {
 
   constructor(
     private readonly deps: {
-      store: ApplicantAccessStore; orders: OrderStore; service: OrderService; workflows: ReadonlyMap<string, Workflow>;
+      store: ApplicantAccessStore;
+      orders: OrderStore;
+      service: OrderService;
+      workflows: ReadonlyMap<string, Workflow>;
       /** The current version's terms: English, or English and its translations by language. */
-      terms: TermsOfUse | TermsInLanguages; clock: Clock; random: Random; policy?: Partial<ApplicantPolicy>;
+      terms: TermsOfUse | TermsInLanguages;
+      clock: Clock;
+      random: Random;
+      policy?: Partial<ApplicantPolicy>;
     },
   ) {
     this.policy = { ...DEFAULT_APPLICANT_POLICY, ...deps.policy };
-    this.texts = "version" in deps.terms ? new Map([[deps.terms.language ?? "en", deps.terms as TermsOfUse]]) : deps.terms;
+    this.texts =
+      "version" in deps.terms ? new Map([[deps.terms.language ?? "en", deps.terms as TermsOfUse]]) : deps.terms;
     if (!this.texts.has("en")) throw new CaError("config", "the terms of use need their English text (the original)");
   }
 
@@ -128,8 +145,22 @@ export class ApplicantAccess {
     return Math.round(this.policy.sessionMs / 1000);
   }
 
-  private event(action: string, orderId: string, outcome: "success" | "failure", details: Record<string, unknown>): AuditEvent {
-    return { id: newId(this.deps.random), at: this.deps.clock.now(), actor: "applicant", action, objectType: "order", objectId: orderId, outcome, details };
+  private event(
+    action: string,
+    orderId: string,
+    outcome: "success" | "failure",
+    details: Record<string, unknown>,
+  ): AuditEvent {
+    return {
+      id: newId(this.deps.random),
+      at: this.deps.clock.now(),
+      actor: "applicant",
+      action,
+      objectType: "order",
+      objectId: orderId,
+      outcome,
+      details,
+    };
   }
 
   /** REQ-18: too many refused attempts on this order or from this address: refused outright, with an alarm. */
@@ -137,15 +168,33 @@ export class ApplicantAccess {
     const { store, clock } = this.deps;
     const since = new Date(clock.now().getTime() - this.policy.windowMs);
     const [byOrder, byIp] = await Promise.all([store.refusedForOrder(orderId, since), store.refusedFromIp(ip, since)]);
-    const over = byOrder >= this.policy.perOrderRefusals ? { key: "order", limit: this.policy.perOrderRefusals } : byIp >= this.policy.perIpRefusals ? { key: "ip", limit: this.policy.perIpRefusals } : undefined;
+    const over =
+      byOrder >= this.policy.perOrderRefusals
+        ? { key: "order", limit: this.policy.perOrderRefusals }
+        : byIp >= this.policy.perIpRefusals
+          ? { key: "ip", limit: this.policy.perIpRefusals }
+          : undefined;
     if (!over) return;
-    await store.alarm(this.event(`applicant.alarm.link-rate-${over.key}`, orderId, "failure", { ip, limit: over.limit, windowMinutes: this.policy.windowMs / 60_000 }));
-    throw new CaError("rate-limited", `too many failed attempts with applicant links ${over.key === "order" ? "for this order" : "from your network"}; try again later or contact your registration office (REQ-18)`,
-      { retryAfterSeconds: Math.round(this.policy.windowMs / 1000), requirement: "REQ-18" }, { code: "applicant.too-many-attempts", params: { from: over.key } });
+    await store.alarm(
+      this.event(`applicant.alarm.link-rate-${over.key}`, orderId, "failure", {
+        ip,
+        limit: over.limit,
+        windowMinutes: this.policy.windowMs / 60_000,
+      }),
+    );
+    throw new CaError(
+      "rate-limited",
+      `too many failed attempts with applicant links ${over.key === "order" ? "for this order" : "from your network"}; try again later or contact your registration office (REQ-18)`,
+      { retryAfterSeconds: Math.round(this.policy.windowMs / 1000), requirement: "REQ-18" },
+      { code: "applicant.too-many-attempts", params: { from: over.key } },
+    );
   }
 
   private async refuse(orderId: string, ip: string, reason: string, error: CaError): Promise<never> {
-    await this.deps.store.refused({ orderId, ip, at: this.deps.clock.now(), reason }, this.event("applicant.link.refused", orderId, "failure", { reason, ip }));
+    await this.deps.store.refused(
+      { orderId, ip, at: this.deps.clock.now(), reason },
+      this.event("applicant.link.refused", orderId, "failure", { reason, ip }),
+    );
     throw error;
   }
 
@@ -154,17 +203,45 @@ export class ApplicantAccess {
     const { store, clock } = this.deps;
     const link = await store.link(orderId);
     if (!link || !sameHash(link.tokenHash, tokenHash))
-      return { reason: "not-this-order", error: new CaError("forbidden", "this link is not valid for this order: open the link from the message you received, unchanged (REQ-06)", { requirement: "REQ-06" }, { code: "applicant.link-not-this-order" }) };
+      return {
+        reason: "not-this-order",
+        error: new CaError(
+          "forbidden",
+          "this link is not valid for this order: open the link from the message you received, unchanged (REQ-06)",
+          { requirement: "REQ-06" },
+          { code: "applicant.link-not-this-order" },
+        ),
+      };
     if (await store.used(tokenHash))
-      return { reason: "used", error: new CaError("conflict", "this link has already been used: it works only once. If that was not you, contact your registration office (REQ-06)", { requirement: "REQ-06" }, { code: "applicant.link-used" }) };
+      return {
+        reason: "used",
+        error: new CaError(
+          "conflict",
+          "this link has already been used: it works only once. If that was not you, contact your registration office (REQ-06)",
+          { requirement: "REQ-06" },
+          { code: "applicant.link-used" },
+        ),
+      };
     const expires = link.issuedAt.getTime() + this.policy.linkMs;
     if (clock.now().getTime() > expires)
-      return { reason: "expired", error: new CaError("forbidden", `this link expired on ${new Date(expires).toISOString().slice(0, 16).replace("T", " ")} UTC; ask your registration office for a new order (REQ-06)`, { requirement: "REQ-06" }, { code: "applicant.link-expired", params: { expiredAt: new Date(expires).toISOString() } }) };
+      return {
+        reason: "expired",
+        error: new CaError(
+          "forbidden",
+          `this link expired on ${new Date(expires).toISOString().slice(0, 16).replace("T", " ")} UTC; ask your registration office for a new order (REQ-06)`,
+          { requirement: "REQ-06" },
+          { code: "applicant.link-expired", params: { expiredAt: new Date(expires).toISOString() } },
+        ),
+      };
     return undefined;
   }
 
   /** The applicant page opens the link: the token is used up and exchanged for a session bound to the order. */
-  async exchange(orderId: string, token: string, ip: string): Promise<{ id: string; csrf: string; expiresAt: Date; progress: ApplicantProgress }> {
+  async exchange(
+    orderId: string,
+    token: string,
+    ip: string,
+  ): Promise<{ id: string; csrf: string; expiresAt: Date; progress: ApplicantProgress }> {
     const { store, clock, random } = this.deps;
     await this.limit(orderId, ip);
     const tokenHash = sha256Hex(TOKEN.test(token) ? token : "");
@@ -174,9 +251,32 @@ export class ApplicantAccess {
     await store.deleteExpiredSessions(now);
     const id = Buffer.from(random.bytes(32)).toString("base64url");
     const csrf = Buffer.from(random.bytes(32)).toString("base64url");
-    const rec: ApplicantSessionRecord = { orderId, tokenHash, csrfHash: sha256Hex(csrf), created: now, expires: now + this.policy.sessionMs };
-    if (!(await store.exchange(tokenHash, sha256Hex(id), rec, this.event("applicant.link.open", orderId, "success", { ip, sessionMinutes: this.policy.sessionMs / 60_000 }))))
-      return this.refuse(orderId, ip, "used", new CaError("conflict", "this link has already been used: it works only once (REQ-06)", { requirement: "REQ-06" }, { code: "applicant.link-used" }));
+    const rec: ApplicantSessionRecord = {
+      orderId,
+      tokenHash,
+      csrfHash: sha256Hex(csrf),
+      created: now,
+      expires: now + this.policy.sessionMs,
+    };
+    if (
+      !(await store.exchange(
+        tokenHash,
+        sha256Hex(id),
+        rec,
+        this.event("applicant.link.open", orderId, "success", { ip, sessionMinutes: this.policy.sessionMs / 60_000 }),
+      ))
+    )
+      return this.refuse(
+        orderId,
+        ip,
+        "used",
+        new CaError(
+          "conflict",
+          "this link has already been used: it works only once (REQ-06)",
+          { requirement: "REQ-06" },
+          { code: "applicant.link-used" },
+        ),
+      );
     return { id, csrf, expiresAt: new Date(rec.expires), progress: await this.progressOf(orderId) };
   }
 
@@ -190,7 +290,12 @@ export class ApplicantAccess {
       await this.deps.store.deleteSession(key);
       return undefined;
     }
-    return { orderId: s.orderId, tokenHash: s.tokenHash, expiresAt: new Date(s.expires), csrfMatches: (t) => sameHash(sha256Hex(t), s.csrfHash) };
+    return {
+      orderId: s.orderId,
+      tokenHash: s.tokenHash,
+      expiresAt: new Date(s.expires),
+      csrfMatches: (t) => sameHash(sha256Hex(t), s.csrfHash),
+    };
   }
 
   async close(id: string): Promise<void> {
@@ -207,17 +312,36 @@ export class ApplicantAccess {
    * language and the text's SHA-256. A `termsSha256` that is not the text's (the text changed
    * since it was shown) is refused.
    */
-  async acceptTerms(s: ApplicantSession, input: { termsVersion: string; accepted: boolean; termsLanguage?: string; termsSha256?: string }): Promise<ApplicantProgress> {
+  async acceptTerms(
+    s: ApplicantSession,
+    input: { termsVersion: string; accepted: boolean; termsLanguage?: string; termsSha256?: string },
+  ): Promise<ApplicantProgress> {
     const shown = this.shownTerms(input.termsLanguage, input.termsSha256);
-    await this.deps.service.act(s.orderId, "accept-terms", APPLICANT, { applicantTokenHash: s.tokenHash, termsVersion: input.termsVersion, accepted: input.accepted, termsText: shown });
+    await this.deps.service.act(s.orderId, "accept-terms", APPLICANT, {
+      applicantTokenHash: s.tokenHash,
+      termsVersion: input.termsVersion,
+      accepted: input.accepted,
+      termsText: shown,
+    });
     return this.progressOf(s.orderId);
   }
 
   private shownTerms(language = "en", sha256?: string): { language: string; sha256: string } {
     const t = this.texts.get(language);
-    if (!t) throw new CaError("invalid-input", `the terms are not written in '${language}' (${[...this.texts.keys()].join(", ")})`, undefined, { code: "applicant.terms-language" });
+    if (!t)
+      throw new CaError(
+        "invalid-input",
+        `the terms are not written in '${language}' (${[...this.texts.keys()].join(", ")})`,
+        undefined,
+        { code: "applicant.terms-language" },
+      );
     if (sha256 !== undefined && sha256.toLowerCase() !== t.sha256)
-      throw new CaError("conflict", "the terms changed after they were shown: read them again and accept the text now shown (REQ-06)", { requirement: "REQ-06" }, { code: "applicant.terms-changed" });
+      throw new CaError(
+        "conflict",
+        "the terms changed after they were shown: read them again and accept the text now shown (REQ-06)",
+        { requirement: "REQ-06" },
+        { code: "applicant.terms-changed" },
+      );
     return { language: t.language, sha256: t.sha256 };
   }
 
@@ -230,7 +354,13 @@ export class ApplicantAccess {
    * The API's one-shot path (a client that holds the token and posts it with the step): the same
    * checks as the exchange (unused, unexpired, rate limits); a step that succeeds uses the token up.
    */
-  async actWithToken(orderId: string, action: "accept-terms" | "cancel", token: string, request: Omit<ActionRequest, "applicantToken" | "applicantTokenHash">, ip: string): Promise<OrderView & { version: number }> {
+  async actWithToken(
+    orderId: string,
+    action: "accept-terms" | "cancel",
+    token: string,
+    request: Omit<ActionRequest, "applicantToken" | "applicantTokenHash">,
+    ip: string,
+  ): Promise<OrderView & { version: number }> {
     const { store, service, clock } = this.deps;
     await this.limit(orderId, ip);
     const tokenHash = sha256Hex(token);
@@ -239,7 +369,11 @@ export class ApplicantAccess {
     let done;
     try {
       // REQ-06: an API client accepts the English original (the text it could read).
-      done = await service.act(orderId, action, APPLICANT, { ...request, applicantToken: token, ...(action === "accept-terms" ? { termsText: this.shownTerms("en") } : {}) });
+      done = await service.act(orderId, action, APPLICANT, {
+        ...request,
+        applicantToken: token,
+        ...(action === "accept-terms" ? { termsText: this.shownTerms("en") } : {}),
+      });
     } catch (e) {
       if (bad) await this.refuse(orderId, ip, bad.reason, e as CaError); // the engine's refusal (applicant-token), counted
       throw e;
@@ -252,14 +386,24 @@ export class ApplicantAccess {
     const o = await this.deps.orders.load(orderId);
     if (!o) throw new CaError("not-found", "the order no longer exists", undefined, { code: "order.not-found" });
     const w = this.deps.workflows.get(o.workflowId);
-    if (!w) throw new CaError("config", `order ${orderId} follows workflow '${o.workflowId}', which is not loaded`, undefined, { code: "order.workflow-missing" });
+    if (!w)
+      throw new CaError(
+        "config",
+        `order ${orderId} follows workflow '${o.workflowId}', which is not loaded`,
+        undefined,
+        { code: "order.workflow-missing" },
+      );
     return applicantProgress(w, o);
   }
 }
 
 const STEPS = [
-  ["progress.step.terms", "Accept the terms of use"], ["progress.step.identify", "Identification in person"], ["progress.step.approve", "Approval"],
-  ["progress.step.produce", "Card production"], ["progress.step.hand-out", "Hand-out of the card"], ["progress.step.activate", "Activation of the card"],
+  ["progress.step.terms", "Accept the terms of use"],
+  ["progress.step.identify", "Identification in person"],
+  ["progress.step.approve", "Approval"],
+  ["progress.step.produce", "Card production"],
+  ["progress.step.hand-out", "Hand-out of the card"],
+  ["progress.step.activate", "Activation of the card"],
 ] as const;
 const BY_EID = ["progress.step.identify-by-eid", "Identification with your current eID"] as const;
 
@@ -272,7 +416,15 @@ export function applicantProgress(w: Workflow, o: OrderView & { workflowId: stri
   const n = w.identifications;
   const texts: Record<OrderState, [number, string, Record<string, number>?]> = {
     REQUESTED: [0, "progress.REQUESTED"],
-    TERMS_ACCEPTED: [1, o.renewalOf ? "progress.TERMS_ACCEPTED.renewal" : n === 1 ? "progress.TERMS_ACCEPTED.one" : "progress.TERMS_ACCEPTED.many", { n }],
+    TERMS_ACCEPTED: [
+      1,
+      o.renewalOf
+        ? "progress.TERMS_ACCEPTED.renewal"
+        : n === 1
+          ? "progress.TERMS_ACCEPTED.one"
+          : "progress.TERMS_ACCEPTED.many",
+      { n },
+    ],
     IDENTIFIED: identified ? [2, "progress.IDENTIFIED"] : [1, "progress.IDENTIFIED.partly", { done: identifiers, n }],
     APPROVED: [3, "progress.APPROVED"],
     IN_PRODUCTION: [3, "progress.IN_PRODUCTION"],
@@ -287,8 +439,14 @@ export function applicantProgress(w: Workflow, o: OrderView & { workflowId: stri
   const [at, statusCode, statusParams = {}] = texts[o.state];
   const labels = STEPS.map((l, i) => (i === 1 && o.renewalOf ? BY_EID : l));
   return {
-    status: progressWords(statusCode, statusParams), statusCode, statusParams, loa: w.loa,
-    steps: at < 0 ? [] : labels.map(([code, label], i) => ({ code, label, state: i < at ? "done" : i === at ? "current" : "to do" })),
+    status: progressWords(statusCode, statusParams),
+    statusCode,
+    statusParams,
+    loa: w.loa,
+    steps:
+      at < 0
+        ? []
+        : labels.map(([code, label], i) => ({ code, label, state: i < at ? "done" : i === at ? "current" : "to do" })),
     termsAccepted: o.termsVersion ?? null,
     canAcceptTerms: transitionFrom(w, o.state, "accept-terms") !== undefined,
     canCancel: transitionFrom(w, o.state, "cancel") !== undefined,
@@ -299,16 +457,22 @@ export function applicantProgress(w: Workflow, o: OrderView & { workflowId: stri
 /** The English words of a progress code (what API clients read in `status`). */
 const PROGRESS_EN: Readonly<Record<string, string>> = {
   "progress.REQUESTED": "Your card order is waiting for you: read the terms of use below and accept them.",
-  "progress.TERMS_ACCEPTED.renewal": "You accepted the terms. Next you confirm your identity with your current eID card.",
-  "progress.TERMS_ACCEPTED.one": "You accepted the terms. Next, visit your registration office with a passport, national ID card or driving licence: an officer identifies you in person.",
-  "progress.TERMS_ACCEPTED.many": "You accepted the terms. Next, visit your registration office with a passport, national ID card or driving licence: {n} different officers identify you in person.",
+  "progress.TERMS_ACCEPTED.renewal":
+    "You accepted the terms. Next you confirm your identity with your current eID card.",
+  "progress.TERMS_ACCEPTED.one":
+    "You accepted the terms. Next, visit your registration office with a passport, national ID card or driving licence: an officer identifies you in person.",
+  "progress.TERMS_ACCEPTED.many":
+    "You accepted the terms. Next, visit your registration office with a passport, national ID card or driving licence: {n} different officers identify you in person.",
   "progress.IDENTIFIED": "You have been identified. Your order is waiting for approval.",
-  "progress.IDENTIFIED.partly": "You have been identified by {done} of {n} officers; one more identification in person by a different officer is needed.",
+  "progress.IDENTIFIED.partly":
+    "You have been identified by {done} of {n} officers; one more identification in person by a different officer is needed.",
   "progress.APPROVED": "Your order is approved. Your card will be made.",
   "progress.IN_PRODUCTION": "Your card is being made.",
   "progress.PRODUCED": "Your card is ready. It is handed to you in person after you identify again.",
-  "progress.PRODUCED.mail": "Your card is ready. It is handed to you in person after you identify again, or sent to you by mail.",
-  "progress.HANDED_OUT": "Your card has been handed out. Activate it on the holder pages with the card itself before the activation time runs out.",
+  "progress.PRODUCED.mail":
+    "Your card is ready. It is handed to you in person after you identify again, or sent to you by mail.",
+  "progress.HANDED_OUT":
+    "Your card has been handed out. Activate it on the holder pages with the card itself before the activation time runs out.",
   "progress.ACTIVE": "Your card is active.",
   "progress.REJECTED": "The registration office rejected this card order.",
   "progress.CANCELLED": "This card order was cancelled.",
@@ -317,5 +481,7 @@ const PROGRESS_EN: Readonly<Record<string, string>> = {
 
 /** `{name}` placeholders filled from `params`. */
 export function progressWords(code: string, params: Readonly<Record<string, unknown>> = {}): string {
-  return (PROGRESS_EN[code] ?? code).replace(/\{(\w+)\}/g, (m, k: string) => (params[k] === undefined ? m : String(params[k])));
+  return (PROGRESS_EN[code] ?? code).replace(/\{(\w+)\}/g, (m, k: string) =>
+    params[k] === undefined ? m : String(params[k]),
+  );
 }

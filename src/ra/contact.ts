@@ -10,15 +10,30 @@ export const POSTAL_ADDRESS = /^[^\u0000-\u001f\u007f]{1,80}(\n[^\u0000-\u001f\u
  * A person's phone number and postal address, checked: where SMS and letters go (REQ-15). Both
  * optional; sealed at rest like names and emails (REQ-29).
  */
-export function contactFields(input: { phone?: string; postalAddress?: string }): { phone?: string; postalAddress?: string } {
+export function contactFields(input: { phone?: string; postalAddress?: string }): {
+  phone?: string;
+  postalAddress?: string;
+} {
   const out: { phone?: string; postalAddress?: string } = {};
   if (input.phone !== undefined) {
-    if (!E164.test(input.phone)) throw new CaError("invalid-input", `phone must be an E.164 number such as +46701234567 (got '${input.phone}')`, undefined, { code: "person.phone-format" });
+    if (!E164.test(input.phone))
+      throw new CaError(
+        "invalid-input",
+        `phone must be an E.164 number such as +46701234567 (got '${input.phone}')`,
+        undefined,
+        { code: "person.phone-format" },
+      );
     out.phone = input.phone;
   }
   if (input.postalAddress !== undefined) {
     const a = input.postalAddress.replace(/\r\n/g, "\n").trim();
-    if (!POSTAL_ADDRESS.test(a)) throw new CaError("invalid-input", "postalAddress must be 2 to 6 lines (separated by \\n) of at most 80 characters each", undefined, { code: "person.postal-address-format" });
+    if (!POSTAL_ADDRESS.test(a))
+      throw new CaError(
+        "invalid-input",
+        "postalAddress must be 2 to 6 lines (separated by \\n) of at most 80 characters each",
+        undefined,
+        { code: "person.postal-address-format" },
+      );
     out.postalAddress = a;
   }
   return out;

@@ -54,7 +54,13 @@ export interface DirectoryStore {
   /** Several people at once (names for a list: applicants, the officers who took an order's steps). */
   people(ids: readonly string[]): Promise<Person[]>;
   createOrganisation(o: Organisation, at: Date, audit: AuditEvent): Promise<void>;
-  updateOrganisation(id: string, patch: Partial<Pick<Organisation, "registrationCertificate" | "domain" | "domainValidatedAt" | "status" | "ipAllowList">> & { domainValidationMethod?: string }, audit: AuditEvent): Promise<void>;
+  updateOrganisation(
+    id: string,
+    patch: Partial<
+      Pick<Organisation, "registrationCertificate" | "domain" | "domainValidatedAt" | "status" | "ipAllowList">
+    > & { domainValidationMethod?: string },
+    audit: AuditEvent,
+  ): Promise<void>;
   person(id: string): Promise<Person | undefined>;
   /** A person with the organisation they are bound to (one read). */
   personWithOrganisation(id: string): Promise<{ person: Person; organisation: Organisation } | undefined>;

@@ -10,7 +10,16 @@ import type { CardCertificates } from "./ports.js";
  * transition's revoke-certificate effect). Older data where the two came apart is repaired here.
  */
 export class ExpiryScheduler {
-  constructor(private readonly deps: { orders: OrderStore; service: OrderService; certs: CardCertificates; workflows: ReadonlyMap<string, Workflow>; clock: Clock; batch?: number }) {}
+  constructor(
+    private readonly deps: {
+      orders: OrderStore;
+      service: OrderService;
+      certs: CardCertificates;
+      workflows: ReadonlyMap<string, Workflow>;
+      clock: Clock;
+      batch?: number;
+    },
+  ) {}
 
   async sweep(): Promise<{ expired: string[]; repaired: string[]; failed: string[] }> {
     const { orders, service, certs, workflows, clock } = this.deps;
@@ -20,7 +29,10 @@ export class ExpiryScheduler {
     for (const w of workflows.values()) {
       // REQ-15: every state with a deadline in the workflow data (IN_PRODUCTION, PRODUCED, HANDED_OUT).
       const due: string[] = [];
-      for (const state of DEADLINE_STATES) due.push(...(await orders.inStateSince(state, new Date(clock.now().getTime() - w.deadlineMs[state]), batch, w.id)));
+      for (const state of DEADLINE_STATES)
+        due.push(
+          ...(await orders.inStateSince(state, new Date(clock.now().getTime() - w.deadlineMs[state]), batch, w.id)),
+        );
       for (const id of due) {
         try {
           await service.act(id, "expire", { kind: "system", roles: [] }, {});

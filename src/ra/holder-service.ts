@@ -9,7 +9,10 @@ import type { RevocationDesk, RevocationRequest } from "./revocation-desk.js";
 
 /** The orders of one person (store port). */
 export interface HolderOrders {
-  ofApplicant(personId: string, limit: number): Promise<(OrderView & { readonly version: number; readonly workflowId: string })[]>;
+  ofApplicant(
+    personId: string,
+    limit: number,
+  ): Promise<(OrderView & { readonly version: number; readonly workflowId: string })[]>;
 }
 
 /** The card ledger's part in a loss report: the card written by the card writer is barred for good. */
@@ -32,7 +35,11 @@ export interface HolderCard {
   readonly statusParams: Readonly<Record<string, string | number>>;
   /** The card the holder signed in with. */
   readonly thisCard: boolean;
-  readonly certificate?: { readonly serial: string; readonly status: "good" | "on-hold" | "revoked"; readonly notAfter: Date };
+  readonly certificate?: {
+    readonly serial: string;
+    readonly status: "good" | "on-hold" | "revoked";
+    readonly notAfter: Date;
+  };
   readonly activationDeadline?: Date;
   readonly actions: readonly HolderAction[];
 }
@@ -60,14 +67,23 @@ const DAY = 86_400_000;
 
 /** The English words of a card or activation status code (what API clients read in `status`). */
 const CARD_EN: Readonly<Record<string, string>> = {
-  "card.status.active": "Active", "card.status.suspended": "Suspended", "card.status.blocked": "Blocked: not activated in time",
-  "card.status.revoked": "Revoked: this card can no longer be used", "card.status.waiting": "Waiting for activation (by {day})",
-  "card.status.waiting-no-day": "Waiting for activation", "card.status.unknown": "Status not known: ask your registration office",
-  "activation.status.active": "This card is active.", "activation.status.none": "This card is not waiting for activation.",
+  "card.status.active": "Active",
+  "card.status.suspended": "Suspended",
+  "card.status.blocked": "Blocked: not activated in time",
+  "card.status.revoked": "Revoked: this card can no longer be used",
+  "card.status.waiting": "Waiting for activation (by {day})",
+  "card.status.waiting-no-day": "Waiting for activation",
+  "card.status.unknown": "Status not known: ask your registration office",
+  "activation.status.active": "This card is active.",
+  "activation.status.none": "This card is not waiting for activation.",
   "activation.status.pending": "This card waits for activation until {day}.",
 };
 const cardWords = (code: string, params: Readonly<Record<string, string | number>>) =>
-  code.startsWith("progress.") ? progressWords(code, params) : (CARD_EN[code] ?? code).replace(/\{(\w+)\}/g, (m, k: string) => (params[k] === undefined ? m : String(params[k])));
+  code.startsWith("progress.")
+    ? progressWords(code, params)
+    : (CARD_EN[code] ?? code).replace(/\{(\w+)\}/g, (m, k: string) =>
+        params[k] === undefined ? m : String(params[k]),
+      );
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
 /**
@@ -76,10 +92,22 @@ const day = (d: Date) => d.toISOString().slice(0, 10);
  * (rate limits and alarms, REQ-18), and a loss report (revoked keyCompromise, the card barred).
  */
 export class HolderService {
-  constructor(private readonly deps: { orders: HolderOrders & Pick<OrderStore, "byCertificate">; certs: CardCertificates; workflows: ReadonlyMap<string, Workflow>; desk: RevocationDesk; clock: Clock; cards?: LostCards }) {}
+  constructor(
+    private readonly deps: {
+      orders: HolderOrders & Pick<OrderStore, "byCertificate">;
+      certs: CardCertificates;
+      workflows: ReadonlyMap<string, Workflow>;
+      desk: RevocationDesk;
+      clock: Clock;
+      cards?: LostCards;
+    },
+  ) {}
 
   private holder(actor: Actor): { personId: string; serial: string } {
-    if (actor.kind !== "holder" || !actor.personId || !actor.credentialSerial) throw new CaError("forbidden", "the holder pages are for eID holders, signed in with their card", undefined, { code: "holder.eid-needed" });
+    if (actor.kind !== "holder" || !actor.personId || !actor.credentialSerial)
+      throw new CaError("forbidden", "the holder pages are for eID holders, signed in with their card", undefined, {
+        code: "holder.eid-needed",
+      });
     return { personId: actor.personId, serial: actor.credentialSerial };
   }
 
@@ -104,12 +132,26 @@ export class HolderService {
       if (live) actions.push("revoke", "lost");
       const progress = w ? applicantProgress(w, o) : undefined;
       const [statusCode, statusParams]: [string, Record<string, string | number>] =
-        st?.status === "revoked" ? [o.state === "EXPIRED" ? "card.status.blocked" : "card.status.revoked", {}]
-        : o.state === "ACTIVE" ? [st?.status === "on-hold" ? "card.status.suspended" : "card.status.active", {}]
-        : o.state === "HANDED_OUT" ? (deadline ? ["card.status.waiting", { day: day(deadline) }] : ["card.status.waiting-no-day", {}])
-        : progress ? [progress.statusCode, progress.statusParams] : ["card.status.unknown", {}];
+        st?.status === "revoked"
+          ? [o.state === "EXPIRED" ? "card.status.blocked" : "card.status.revoked", {}]
+          : o.state === "ACTIVE"
+            ? [st?.status === "on-hold" ? "card.status.suspended" : "card.status.active", {}]
+            : o.state === "HANDED_OUT"
+              ? deadline
+                ? ["card.status.waiting", { day: day(deadline) }]
+                : ["card.status.waiting-no-day", {}]
+              : progress
+                ? [progress.statusCode, progress.statusParams]
+                : ["card.status.unknown", {}];
       out.push({
-        orderId: o.id, loa: w?.loa ?? 0, purpose: o.purpose, status: cardWords(statusCode, statusParams), statusCode, statusParams, thisCard, actions,
+        orderId: o.id,
+        loa: w?.loa ?? 0,
+        purpose: o.purpose,
+        status: cardWords(statusCode, statusParams),
+        statusCode,
+        statusParams,
+        thisCard,
+        actions,
         ...(st ? { certificate: { serial: st.serial, status: st.status, notAfter: st.notAfter } } : {}),
         ...(deadline ? { activationDeadline: deadline } : {}),
       });
@@ -121,7 +163,10 @@ export class HolderService {
   async activation(actor: Actor): Promise<PendingActivation> {
     const me = this.holder(actor);
     const o = await this.deps.orders.byCertificate(me.serial);
-    if (!o) throw new CaError("not-found", "the card you signed in with belongs to no card order", undefined, { code: "holder.no-order" });
+    if (!o)
+      throw new CaError("not-found", "the card you signed in with belongs to no card order", undefined, {
+        code: "holder.no-order",
+      });
     const w = this.deps.workflows.get(o.workflowId);
     if (o.state !== "HANDED_OUT" || !w) {
       const statusCode = o.state === "ACTIVE" ? "activation.status.active" : "activation.status.none";
@@ -130,12 +175,18 @@ export class HolderService {
     const deadline = this.deadline(w, o)!;
     const activate = w.transitions.find((t) => t.action === "activate");
     return {
-      pending: true, orderId: o.id, loa: w.loa, deadline, pin: w.card.pin,
+      pending: true,
+      orderId: o.id,
+      loa: w.loa,
+      deadline,
+      pin: w.card.pin,
       needsActivationCode: activate?.guards.includes("activation-code-correct") ?? false,
       // REQ-16 (LoA3): the card signs the RA's challenge after the card station recorded the transport PIN replaced.
       needsChallengeSignature: activate?.guards.includes("activation-challenge-signed") ?? false,
       needsStationPinRecord: activate?.guards.includes("transport-pin-replaced") ?? false,
-      status: cardWords("activation.status.pending", { day: day(deadline) }), statusCode: "activation.status.pending", statusParams: { day: day(deadline) },
+      status: cardWords("activation.status.pending", { day: day(deadline) }),
+      statusCode: "activation.status.pending",
+      statusParams: { day: day(deadline) },
     };
   }
 

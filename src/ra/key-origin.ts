@@ -38,14 +38,23 @@ const hex = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
  * itself vouches, for the card it recorded and opened with its recorded management key. A bare
  * public key is refused everywhere. The verdict's reason is what the refusal says.
  */
-export async function keyOrigin(deps: KeyOriginDeps, workflow: Workflow, orderId: string, r: KeyOriginRequest, now: Date): Promise<Verdict> {
+export async function keyOrigin(
+  deps: KeyOriginDeps,
+  workflow: Workflow,
+  orderId: string,
+  r: KeyOriginRequest,
+  now: Date,
+): Promise<Verdict> {
   const policy = workflow.attestation;
   const card = deps.cards ? await deps.cards.cardForOrder(orderId) : undefined;
   const cardMatches = (serial: string): string | undefined =>
-    !card ? "no card is recorded for this order: the card station records the card before production"
-    : card.cardSerial !== serial ? `the key is from card ${serial}, but the card recorded for this order is ${card.cardSerial}`
-    : card.state !== "personalising" ? `the card recorded for this order is ${card.state}, not being personalised`
-    : undefined;
+    !card
+      ? "no card is recorded for this order: the card station records the card before production"
+      : card.cardSerial !== serial
+        ? `the key is from card ${serial}, but the card recorded for this order is ${card.cardSerial}`
+        : card.state !== "personalising"
+          ? `the card recorded for this order is ${card.state}, not being personalised`
+          : undefined;
 
   if (r.attestation) {
     if (!deps.verifier) return no("no attestation verifier is configured on this RA", "no-verifier");
@@ -56,36 +65,77 @@ export async function keyOrigin(deps: KeyOriginDeps, workflow: Workflow, orderId
       if (CaError.is(e, "policy-violation") || CaError.is(e, "invalid-input")) return no(e.message);
       throw e;
     }
-    if (r.publicKey && !same(r.publicKey, a.spki)) return no("the public key sent is not the key the attestation vouches for");
-    if (a.slot !== workflow.card.slot) return no(`the attestation is for slot ${a.slot}; workflow ${workflow.id} certifies the key in slot ${workflow.card.slot}`);
-    if (!policy.pinPolicy.includes(a.pinPolicy as never)) return no(`the attested key's PIN policy is '${a.pinPolicy}'; workflow ${workflow.id} accepts ${policy.pinPolicy.join(", ")}`);
-    if (policy.touchPolicy && !policy.touchPolicy.includes(a.touchPolicy as never)) return no(`the attested key's touch policy is '${a.touchPolicy}'; workflow ${workflow.id} accepts ${policy.touchPolicy.join(", ")}`);
+    if (r.publicKey && !same(r.publicKey, a.spki))
+      return no("the public key sent is not the key the attestation vouches for");
+    if (a.slot !== workflow.card.slot)
+      return no(
+        `the attestation is for slot ${a.slot}; workflow ${workflow.id} certifies the key in slot ${workflow.card.slot}`,
+      );
+    if (!policy.pinPolicy.includes(a.pinPolicy as never))
+      return no(
+        `the attested key's PIN policy is '${a.pinPolicy}'; workflow ${workflow.id} accepts ${policy.pinPolicy.join(", ")}`,
+      );
+    if (policy.touchPolicy && !policy.touchPolicy.includes(a.touchPolicy as never))
+      return no(
+        `the attested key's touch policy is '${a.touchPolicy}'; workflow ${workflow.id} accepts ${policy.touchPolicy.join(", ")}`,
+      );
     const mismatch = cardMatches(a.cardSerial);
     if (mismatch) return no(mismatch, "wrong-card");
     return {
-      ok: true, spki: a.spki,
+      ok: true,
+      spki: a.spki,
       evidence: {
-        method: "piv-attestation", cardSerial: a.cardSerial, slot: a.slot, pinPolicy: a.pinPolicy, touchPolicy: a.touchPolicy,
-        ...(a.firmware ? { firmware: a.firmware } : {}), ...(a.formFactor !== undefined ? { formFactor: a.formFactor } : {}),
-        spkiSha256: hex(a.spki), attestationSha256: a.certificateSha256, intermediateSha256: a.intermediateSha256, intermediateSubject: a.intermediateSubject,
+        method: "piv-attestation",
+        cardSerial: a.cardSerial,
+        slot: a.slot,
+        pinPolicy: a.pinPolicy,
+        touchPolicy: a.touchPolicy,
+        ...(a.firmware ? { firmware: a.firmware } : {}),
+        ...(a.formFactor !== undefined ? { formFactor: a.formFactor } : {}),
+        spkiSha256: hex(a.spki),
+        attestationSha256: a.certificateSha256,
+        intermediateSha256: a.intermediateSha256,
+        intermediateSubject: a.intermediateSubject,
         root: a.root,
         // The certificates themselves (public), so an auditor can check the chain again with OpenSSL.
-        attestationCertificate: Buffer.from(r.attestation.certificate).toString("base64"), intermediateCertificate: Buffer.from(r.attestation.intermediate).toString("base64"),
+        attestationCertificate: Buffer.from(r.attestation.certificate).toString("base64"),
+        intermediateCertificate: Buffer.from(r.attestation.intermediate).toString("base64"),
       },
     };
   }
   if (r.keyOrigin === "card-station") {
-    if (!policy.cardStationFallback) return no(`workflow ${workflow.id} certifies only keys that come with the card's PIV attestation (no card-station fallback at LoA${workflow.loa})`, "attestation-required");
-    if (!r.cardStation) return no("keyOrigin card-station is accepted only from the card station that generated the key, not from an API call", "station-only");
+    if (!policy.cardStationFallback)
+      return no(
+        `workflow ${workflow.id} certifies only keys that come with the card's PIV attestation (no card-station fallback at LoA${workflow.loa})`,
+        "attestation-required",
+      );
+    if (!r.cardStation)
+      return no(
+        "keyOrigin card-station is accepted only from the card station that generated the key, not from an API call",
+        "station-only",
+      );
     if (!r.publicKey) return no("the card station must name the key it generated", "station-only");
     const mismatch = cardMatches(r.cardStation.cardSerial);
     if (mismatch) return no(mismatch, "wrong-card");
-    if (!card!.managementKeyRecorded) return no("the card station did not open this card with its recorded per-card management key", "wrong-card");
+    if (!card!.managementKeyRecorded)
+      return no("the card station did not open this card with its recorded per-card management key", "wrong-card");
     return {
-      ok: true, spki: r.publicKey,
-      evidence: { method: "card-station", cardSerial: card!.cardSerial, slot: workflow.card.slot, spkiSha256: hex(r.publicKey), managementKey: "the card's recorded per-card key", attested: false },
+      ok: true,
+      spki: r.publicKey,
+      evidence: {
+        method: "card-station",
+        cardSerial: card!.cardSerial,
+        slot: workflow.card.slot,
+        spkiSha256: hex(r.publicKey),
+        managementKey: "the card's recorded per-card key",
+        attested: false,
+      },
     };
   }
-  if (r.publicKey) return no("a bare public key is not certified: production needs the card's PIV attestation (attestation.certificate and attestation.intermediate)", "bare-key");
+  if (r.publicKey)
+    return no(
+      "a bare public key is not certified: production needs the card's PIV attestation (attestation.certificate and attestation.intermediate)",
+      "bare-key",
+    );
   return no("production needs the card's PIV attestation of the key generated on it", "attestation-required");
 }

@@ -12,7 +12,11 @@ export class KeyedHasher {
 
   hash(kind: "national-id" | "document", value: string): string {
     const v = value.replace(/[\s-]/g, "").toUpperCase();
-    if (!/^[0-9A-Z]{4,32}$/.test(v)) throw new CaError("invalid-input", `the ${kind} number must be 4 to 32 letters or digits`, undefined, { code: "validation.number-format", params: { what: kind } });
+    if (!/^[0-9A-Z]{4,32}$/.test(v))
+      throw new CaError("invalid-input", `the ${kind} number must be 4 to 32 letters or digits`, undefined, {
+        code: "validation.number-format",
+        params: { what: kind },
+      });
     return createHmac("sha256", this.key).update(`${kind}:${v}`).digest("hex");
   }
 }
@@ -30,7 +34,11 @@ function isoDate(y: number, m: number, d: number): string | undefined {
  * (Swedish personnummer YYYYMMDDNNNN or YYMMDD-NNNN, coordination numbers day+60; Danish CPR
  * DDMMYY-SSSS with its century digit) and the number with its last four characters masked.
  */
-export function nationalIdFacts(nationalId: string, country: string | undefined, now: Date): { birthDate?: string; masked: string } {
+export function nationalIdFacts(
+  nationalId: string,
+  country: string | undefined,
+  now: Date,
+): { birthDate?: string; masked: string } {
   const v = nationalId.replace(/[\s-]/g, "").toUpperCase();
   const masked = v.length > 4 ? `${v.slice(0, -4)}-****` : "****";
   let birthDate: string | undefined;
@@ -43,10 +51,14 @@ export function nationalIdFacts(nationalId: string, country: string | undefined,
         const full = 2000 + y;
         y = full > now.getUTCFullYear() ? 1900 + y : full; // a + separator (100 years or older) is not kept: the younger reading
       }
-      const m = Number(rest.slice(0, 2)), d = Number(rest.slice(2, 4));
+      const m = Number(rest.slice(0, 2)),
+        d = Number(rest.slice(2, 4));
       birthDate = isoDate(y, m, d > 60 ? d - 60 : d);
     } else if (c === "DK" && v.length === 10) {
-      const d = Number(v.slice(0, 2)), m = Number(v.slice(2, 4)), yy = Number(v.slice(4, 6)), s = Number(v[6]);
+      const d = Number(v.slice(0, 2)),
+        m = Number(v.slice(2, 4)),
+        yy = Number(v.slice(4, 6)),
+        s = Number(v[6]);
       const century = s <= 3 ? 1900 : s === 4 || s === 9 ? (yy <= 36 ? 2000 : 1900) : yy <= 57 ? 2000 : 1800;
       birthDate = isoDate(century + yy, m, d);
     }

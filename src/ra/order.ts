@@ -110,14 +110,19 @@ export interface ActionInput {
    * LoA2 card-station fallback); set by the service (never by the caller) for actions with the
    * key-attested guard. `spki` is the key that gets certified; `evidence` goes to the audit trail.
    */
-  readonly keyOrigin?: { readonly ok: true; readonly spki: Uint8Array; readonly evidence: Readonly<Record<string, unknown>> } | { readonly ok: false; readonly reason: string; readonly variant?: string };
+  readonly keyOrigin?:
+    | { readonly ok: true; readonly spki: Uint8Array; readonly evidence: Readonly<Record<string, unknown>> }
+    | { readonly ok: false; readonly reason: string; readonly variant?: string };
   /** REQ-08: control question id → answered right (recorded by the officer). */
   readonly knowledgeAnswers?: Readonly<Record<string, boolean>>;
   /**
    * REQ-05: what the lost/stolen document register said of the documents of this action; set by
    * the order service (never by the caller), absent when no register is available.
    */
-  readonly documentRegister?: { readonly source: string; readonly reported: readonly { readonly document: string; readonly reason: string }[] };
+  readonly documentRegister?: {
+    readonly source: string;
+    readonly reported: readonly { readonly document: string; readonly reason: string }[];
+  };
   /**
    * REQ-16: what the activation proved; set by the order service (never by the caller) from the
    * card's signature over the RA's challenge and the card station's record of the PIN change.
@@ -169,10 +174,24 @@ export function orderAfter<O extends OrderView & { readonly version: number }>(o
   const { certSerial: _old, ...withoutCert } = o;
   const base = (c.certSerial === null ? withoutCert : o) as O;
   return {
-    ...base, state: c.to, version: c.expectedVersion + 1,
+    ...base,
+    state: c.to,
+    version: c.expectedVersion + 1,
     ...(typeof c.certSerial === "string" ? { certSerial: c.certSerial } : {}),
     ...(id && id.kind !== "hand-out"
-      ? { identifications: [...o.identifications, { officerId: id.officerId, ...(id.humanId ? { humanId: id.humanId } : {}), at: id.at, document: id.document, faceCompared: id.faceCompared, ...(id.kind === "eid" ? { byEid: true } : {}) }] }
+      ? {
+          identifications: [
+            ...o.identifications,
+            {
+              officerId: id.officerId,
+              ...(id.humanId ? { humanId: id.humanId } : {}),
+              at: id.at,
+              document: id.document,
+              faceCompared: id.faceCompared,
+              ...(id.kind === "eid" ? { byEid: true } : {}),
+            },
+          ],
+        }
       : {}),
     ...(c.actor ? { actors: [...(o.actors ?? []), c.actor] } : {}),
     ...(c.termsVersion !== undefined ? { termsVersion: c.termsVersion } : {}),
@@ -231,13 +250,20 @@ export interface OrderStore {
    * Card certificates (of these profiles) that are good or on hold while no order in
    * PRODUCING/PRODUCED/HANDED_OUT/ACTIVE names them and no officer holds them as credential.
    */
-  orphanCertificates(profiles: readonly string[], window: { createdAfter?: Date; createdBefore: Date }, limit: number): Promise<{ serial: string; orderId?: string; orderState?: OrderState; workflowId?: string }[]>;
+  orphanCertificates(
+    profiles: readonly string[],
+    window: { createdAfter?: Date; createdBefore: Date },
+    limit: number,
+  ): Promise<{ serial: string; orderId?: string; orderState?: OrderState; workflowId?: string }[]>;
   /** Orders that expired while their certificate is still good or only on hold: repair list. */
   expiredWithLiveCertificate(limit: number): Promise<{ orderId: string; serial: string; workflowId: string }[]>;
   /** Certificates of a person (cards and officer credentials) that are good or on hold (REQ-21 unbinding). */
   liveCertificatesOf(personId: string): Promise<string[]>;
   /** Orders not yet finished (before ACTIVE/REJECTED/CANCELLED/EXPIRED), of one organisation or all, newest first. */
-  listOpen(organisationId: string | undefined, limit: number): Promise<(OrderView & { readonly version: number; readonly workflowId: string })[]>;
+  listOpen(
+    organisationId: string | undefined,
+    limit: number,
+  ): Promise<(OrderView & { readonly version: number; readonly workflowId: string })[]>;
   /** REQ-07: the registered name recorded when the order was created (undefined for orders from before it was recorded). */
   registeredName(orderId: string): Promise<RegisteredName | undefined>;
   /** The order a card certificate was issued for. */

@@ -46,7 +46,14 @@ export interface PersonView {
  * naming the reader and the route. A reader's own record is not audited (their own name).
  */
 export class PersonNames {
-  constructor(private readonly deps: { directory: DirectoryStore; clock: Clock; random: Random; audit: (e: AuditEvent) => Promise<void> }) {}
+  constructor(
+    private readonly deps: {
+      directory: DirectoryStore;
+      clock: Clock;
+      random: Random;
+      audit: (e: AuditEvent) => Promise<void>;
+    },
+  ) {}
 
   /** REQ-23: officers read their own organisation's people; service-owner staff read every organisation's. */
   entitled(reader: Actor, organisationId: string): boolean {
@@ -57,7 +64,12 @@ export class PersonNames {
    * The people `ids` as `reader` may see them (unknown ids are left out). `detail` adds the contact
    * fields (a person's own page); `via` names the route in the audit event.
    */
-  async read(reader: Actor, ids: readonly string[], via: string, o: { detail?: boolean } = {}): Promise<Map<string, PersonView>> {
+  async read(
+    reader: Actor,
+    ids: readonly string[],
+    via: string,
+    o: { detail?: boolean } = {},
+  ): Promise<Map<string, PersonView>> {
     const out = new Map<string, PersonView>();
     const unique = [...new Set(ids.filter(Boolean))];
     if (unique.length === 0) return out;
@@ -70,9 +82,18 @@ export class PersonNames {
         continue;
       }
       out.set(p.id, {
-        ...base, name: p.name, ...(p.birthDate ? { birthDate: p.birthDate } : {}), ...(p.nationalIdMasked ? { nationalIdMasked: p.nationalIdMasked } : {}),
+        ...base,
+        name: p.name,
+        ...(p.birthDate ? { birthDate: p.birthDate } : {}),
+        ...(p.nationalIdMasked ? { nationalIdMasked: p.nationalIdMasked } : {}),
         ...(p.language ? { language: p.language } : {}),
-        ...(o.detail ? { ...(p.email ? { email: p.email } : {}), ...(p.phone ? { phone: p.phone } : {}), ...(p.postalAddress ? { postalAddress: p.postalAddress } : {}) } : {}),
+        ...(o.detail
+          ? {
+              ...(p.email ? { email: p.email } : {}),
+              ...(p.phone ? { phone: p.phone } : {}),
+              ...(p.postalAddress ? { postalAddress: p.postalAddress } : {}),
+            }
+          : {}),
       });
       if (p.id !== reader.personId) named.push(p);
     }
@@ -84,10 +105,18 @@ export class PersonNames {
 
   private event(reader: Actor, p: Person, via: string, detail: boolean): AuditEvent {
     return {
-      id: newId(this.deps.random), at: this.deps.clock.now(), actor: actorId(reader), action: "personal-data.read", objectType: "person", objectId: p.id, outcome: "success",
+      id: newId(this.deps.random),
+      at: this.deps.clock.now(),
+      actor: actorId(reader),
+      action: "personal-data.read",
+      objectType: "person",
+      objectId: p.id,
+      outcome: "success",
       organisationId: p.organisationId,
       details: {
-        requirement: "REQ-27", what: detail ? "name, birth date, masked national ID, contact details" : "name, birth date, masked national ID", via: via.slice(0, 200),
+        requirement: "REQ-27",
+        what: detail ? "name, birth date, masked national ID, contact details" : "name, birth date, masked national ID",
+        via: via.slice(0, 200),
         ...(reader.credentialSerial ? { credential: reader.credentialSerial } : {}),
       },
     };

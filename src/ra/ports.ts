@@ -21,7 +21,15 @@ export interface ProductionLink {
 export interface CardCertificateRequest {
   readonly profileId: string;
   readonly publicKey: Uint8Array;
-  readonly subject: { readonly CN: string; readonly GN?: string; readonly SN?: string; readonly O: string; readonly organizationIdentifier: string; readonly C: string; readonly serialNumber?: string };
+  readonly subject: {
+    readonly CN: string;
+    readonly GN?: string;
+    readonly SN?: string;
+    readonly O: string;
+    readonly organizationIdentifier: string;
+    readonly C: string;
+    readonly serialNumber?: string;
+  };
   readonly email?: string;
   /** REQ-01: the domains the subject's organisation validated; the profile omits or refuses an e-mail outside them. */
   readonly validatedEmailDomains?: readonly string[];
@@ -37,7 +45,15 @@ export interface CardCertificates {
    * with `link`, each record of the serial is written together with the order's change. Returns
    * the DER: nothing reads the certificate back from the store.
    */
-  issue(req: CardCertificateRequest, link?: ProductionLink): Promise<{ readonly serial: string; readonly notAfter: Date; readonly der: Uint8Array; readonly omittedEmails?: readonly string[] }>;
+  issue(
+    req: CardCertificateRequest,
+    link?: ProductionLink,
+  ): Promise<{
+    readonly serial: string;
+    readonly notAfter: Date;
+    readonly der: Uint8Array;
+    readonly omittedEmails?: readonly string[];
+  }>;
   /**
    * Revokes; a certificate already revoked for good is left as it is (idempotent repair). With
    * `link` the order's change goes in the same transaction (also when there was nothing to revoke);
@@ -89,7 +105,10 @@ export interface PopulationRegister {
 /** REQ-05: a register of identity documents reported lost or stolen (police, passport authority), behind an adapter. */
 export interface DocumentRegister {
   readonly source: string;
-  lookup(document: { readonly type: string; readonly number: string }): Promise<{ readonly reported: false } | { readonly reported: true; readonly reason: string }>;
+  lookup(document: {
+    readonly type: string;
+    readonly number: string;
+  }): Promise<{ readonly reported: false } | { readonly reported: true; readonly reason: string }>;
 }
 
 /** REQ-14: a PIV attestation as the card gave it (DER): the slot's attestation certificate and the card's f9 certificate. */

@@ -48,12 +48,34 @@ const ORPHAN_GRACE_MS = 10 * 60_000;
 export class ProductionSaga {
   private readonly inFlight = new Set<string>();
 
-  constructor(private readonly deps: { orders: OrderStore; certs: CardCertificates; workflows: ReadonlyMap<string, Workflow>; clock: Clock; random: Random }) {}
+  constructor(
+    private readonly deps: {
+      orders: OrderStore;
+      certs: CardCertificates;
+      workflows: ReadonlyMap<string, Workflow>;
+      clock: Clock;
+      random: Random;
+    },
+  ) {}
 
-  private event(order: Pick<OrderView, "id" | "organisationId">, actor: string, action: string, details: Record<string, unknown>, policy?: string): AuditEvent {
+  private event(
+    order: Pick<OrderView, "id" | "organisationId">,
+    actor: string,
+    action: string,
+    details: Record<string, unknown>,
+    policy?: string,
+  ): AuditEvent {
     return {
-      id: newId(this.deps.random), at: this.deps.clock.now(), actor, action, objectType: "order", objectId: order.id, outcome: "success",
-      organisationId: order.organisationId, ...(policy ? { policy } : {}), details,
+      id: newId(this.deps.random),
+      at: this.deps.clock.now(),
+      actor,
+      action,
+      objectType: "order",
+      objectId: order.id,
+      outcome: "success",
+      organisationId: order.organisationId,
+      ...(policy ? { policy } : {}),
+      details,
     };
   }
 
@@ -64,14 +86,23 @@ export class ProductionSaga {
     const effects = transition.effects ?? [];
     if (effects.includes("issue-certificate-on-hold")) return this.produce(ctx);
     if (effects.includes("release-certificate")) {
-      if (!order.certSerial) throw new CaError("conflict", `order ${order.id} has no certificate to release`, undefined, { code: "order.no-certificate" });
+      if (!order.certSerial)
+        throw new CaError("conflict", `order ${order.id} has no certificate to release`, undefined, {
+          code: "order.no-certificate",
+        });
       return { ok: await certs.release(order.certSerial, actorId(actor), { change, audit }), change };
     }
     if (effects.includes("revoke-certificate") && order.certSerial) {
       // Back to a state before production: the order no longer has a certificate (a new one comes with the next production).
       const c: OrderChange = PRE_CERTIFICATE_STATES.includes(change.to) ? { ...change, certSerial: null } : change;
-      const a: AuditEvent = { ...audit, details: { ...audit.details, revoked: order.certSerial, reason: transition.revocationReason } };
-      return { ok: await certs.revoke(order.certSerial, transition.revocationReason!, actorId(actor), { change: c, audit: a }), change: c };
+      const a: AuditEvent = {
+        ...audit,
+        details: { ...audit.details, revoked: order.certSerial, reason: transition.revocationReason },
+      };
+      return {
+        ok: await certs.revoke(order.certSerial, transition.revocationReason!, actorId(actor), { change: c, audit: a }),
+        change: c,
+      };
     }
     return { ok: await orders.apply(change, audit), change };
   }
@@ -90,19 +121,47 @@ export class ProductionSaga {
         // PRODUCING keeps the IN_PRODUCTION deadline running (stateSince unchanged).
         return {
           change: { orderId: order.id, expectedVersion: order.version, to: "PRODUCING", at, certSerial: serial },
-          audit: this.event(order, actorId(actor), "order.production.reserve", { from: order.state, to: "PRODUCING", certificate: serial }, policy),
+          audit: this.event(
+            order,
+            actorId(actor),
+            "order.production.reserve",
+            { from: order.state, to: "PRODUCING", certificate: serial },
+            policy,
+          ),
         };
       },
       issued: (serial, facts) => {
         final = { ...change, expectedVersion: order.version + 1, certSerial: serial };
         return {
           change: final,
-          audit: { ...audit, details: { ...audit.details, certificate: serial, onHold: "certificateHold until activation (REQ-16)", ...(facts?.emailSanOmitted ? { emailSan: "omitted: outside the organisation's validated domains (REQ-01)" } : {}) } },
+          audit: {
+            ...audit,
+            details: {
+              ...audit.details,
+              certificate: serial,
+              onHold: "certificateHold until activation (REQ-16)",
+              ...(facts?.emailSanOmitted
+                ? { emailSan: "omitted: outside the organisation's validated domains (REQ-01)" }
+                : {}),
+            },
+          },
         };
       },
       failed: (serial) => ({
-        change: { orderId: order.id, expectedVersion: order.version + 1, to: order.state, at: clock.now(), certSerial: null },
-        audit: this.event(order, actorId(actor), "order.production.fail", { from: "PRODUCING", to: order.state, certificate: serial, why: "the HSM did not sign" }, policy),
+        change: {
+          orderId: order.id,
+          expectedVersion: order.version + 1,
+          to: order.state,
+          at: clock.now(),
+          certSerial: null,
+        },
+        audit: this.event(
+          order,
+          actorId(actor),
+          "order.production.fail",
+          { from: "PRODUCING", to: order.state, certificate: serial, why: "the HSM did not sign" },
+          policy,
+        ),
       }),
     };
     this.inFlight.add(order.id);
@@ -110,7 +169,8 @@ export class ProductionSaga {
       const issued = await certs.issue(request, link);
       return { ok: true, change: final!, issued };
     } catch (e) {
-      if (reserved) await this.compensate(order.id, reserved, actorId(actor), (e as Error).message).catch(() => undefined); // recovery repeats it
+      if (reserved)
+        await this.compensate(order.id, reserved, actorId(actor), (e as Error).message).catch(() => undefined); // recovery repeats it
       if (CaError.is(e, "conflict") && e.details?.final === true) return { ok: false, change };
       throw e;
     } finally {
@@ -129,15 +189,26 @@ export class ProductionSaga {
     for (let attempt = 0; attempt < 3; attempt++) {
       const o = await orders.load(orderId);
       if (o && o.certSerial === serial && o.state !== "PRODUCING" && !PRE_CERTIFICATE_STATES.includes(o.state)) return; // completed
-      const link: LinkedOrderChange | undefined = o && o.state === "PRODUCING" && o.certSerial === serial
-        ? {
-            change: { orderId, expectedVersion: o.version, to: "IN_PRODUCTION", at: clock.now(), certSerial: null },
-            audit: this.event(o, actor, "order.production.compensate", { from: "PRODUCING", to: "IN_PRODUCTION", certificate: serial, why }),
-          }
-        : undefined;
+      const link: LinkedOrderChange | undefined =
+        o && o.state === "PRODUCING" && o.certSerial === serial
+          ? {
+              change: { orderId, expectedVersion: o.version, to: "IN_PRODUCTION", at: clock.now(), certSerial: null },
+              audit: this.event(o, actor, "order.production.compensate", {
+                from: "PRODUCING",
+                to: "IN_PRODUCTION",
+                certificate: serial,
+                why,
+              }),
+            }
+          : undefined;
       if (await certs.abandon(serial, actor, link)) return;
     }
-    throw new CaError("conflict", `order ${orderId} kept changing while its production ${serial} was compensated`, undefined, { code: "order.changed-meanwhile" });
+    throw new CaError(
+      "conflict",
+      `order ${orderId} kept changing while its production ${serial} was compensated`,
+      undefined,
+      { code: "order.changed-meanwhile" },
+    );
   }
 
   /**
@@ -145,7 +216,9 @@ export class ProductionSaga {
    * compensated, and every card certificate that is good or on hold while no order in
    * PRODUCED/HANDED_OUT/ACTIVE (or an officer credential) names it is revoked.
    */
-  async recover(opts: { staleMs?: number; orphanGraceMs?: number; orphanWindowMs?: number; batch?: number } = {}): Promise<{ compensated: string[]; revoked: string[]; failed: string[] }> {
+  async recover(
+    opts: { staleMs?: number; orphanGraceMs?: number; orphanWindowMs?: number; batch?: number } = {},
+  ): Promise<{ compensated: string[]; revoked: string[]; failed: string[] }> {
     const { orders, certs, workflows, clock } = this.deps;
     const now = clock.now().getTime();
     const batch = opts.batch ?? 500;
@@ -158,7 +231,12 @@ export class ProductionSaga {
       const o = await orders.load(id);
       if (!o?.certSerial || o.state !== "PRODUCING") continue;
       try {
-        await this.compensate(id, o.certSerial, RECOVERY, "the production did not complete (the process stopped, or it timed out)");
+        await this.compensate(
+          id,
+          o.certSerial,
+          RECOVERY,
+          "the production did not complete (the process stopped, or it timed out)",
+        );
         compensated.push(id);
       } catch {
         failed.push(id);
@@ -172,7 +250,11 @@ export class ProductionSaga {
     for (const c of await orders.orphanCertificates(profiles, window, batch)) {
       const w = c.workflowId ? workflows.get(c.workflowId) : undefined;
       try {
-        await certs.revoke(c.serial, c.orderState === "EXPIRED" && w ? w.expiryRevocationReason : "superseded", RECOVERY);
+        await certs.revoke(
+          c.serial,
+          c.orderState === "EXPIRED" && w ? w.expiryRevocationReason : "superseded",
+          RECOVERY,
+        );
         revoked.push(c.serial);
       } catch {
         failed.push(c.serial);

@@ -10,9 +10,19 @@ import type { CardCertificates } from "./ports.js";
 export async function requireActivatedEid(orders: OrderStore, serial: string, personId: string): Promise<OrderView> {
   const base = await orders.byCertificate(serial);
   if (!base || base.applicantPersonId !== personId)
-    throw new CaError("policy-violation", "a renewal starts only from the holder's own card eID (REQ-11)", { requirement: "REQ-11" }, { code: "renewal.own-card-only" });
+    throw new CaError(
+      "policy-violation",
+      "a renewal starts only from the holder's own card eID (REQ-11)",
+      { requirement: "REQ-11" },
+      { code: "renewal.own-card-only" },
+    );
   if (base.state !== "ACTIVE")
-    throw new CaError("policy-violation", `a renewal starts only from an activated eID; the card presented was never activated (order state ${base.state}) (REQ-11, REQ-16)`, { requirement: "REQ-11", state: base.state }, { code: "renewal.never-activated" });
+    throw new CaError(
+      "policy-violation",
+      `a renewal starts only from an activated eID; the card presented was never activated (order state ${base.state}) (REQ-11, REQ-16)`,
+      { requirement: "REQ-11", state: base.state },
+      { code: "renewal.never-activated" },
+    );
   return base;
 }
 

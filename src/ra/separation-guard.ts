@@ -11,9 +11,18 @@ export const SEPARATION_CITATION = "REQ-10";
  * judged from who took which step so far (the order's recorded actors, by human); undefined when
  * the matrix allows it. An officer whose human is unknown is refused: distinctness cannot be shown.
  */
-export function separationRefusal(workflow: Workflow, order: OrderView, actor: Actor, action: string): { message: string; pair?: readonly [string, string] } | undefined {
+export function separationRefusal(
+  workflow: Workflow,
+  order: OrderView,
+  actor: Actor,
+  action: string,
+): { message: string; pair?: readonly [string, string] } | undefined {
   if (actor.kind !== "officer") return undefined;
-  if (!actor.humanId) return { message: "the officer's identity as a human (national ID on record) is not known, so separation of duties cannot be shown" };
+  if (!actor.humanId)
+    return {
+      message:
+        "the officer's identity as a human (national ID on record) is not known, so separation of duties cannot be shown",
+    };
   for (const r of order.actors ?? [])
     if (r.humanId === actor.humanId && separated(workflow.separation, action, r.action)) {
       const twice = r.action === action;

@@ -13,7 +13,15 @@ import { validatedDomains } from "./subject-builder.js";
 
 /** What the staff bootstrap needs of the RA (the directory, the keyed hash, the CA port) and of the audit trail. */
 export interface StaffBootstrapDeps {
-  readonly directory: Pick<DirectoryStore, "organisationByNumber" | "createOrganisation" | "personByNationalId" | "createPerson" | "saveOfficer" | "addCredential"> & {
+  readonly directory: Pick<
+    DirectoryStore,
+    | "organisationByNumber"
+    | "createOrganisation"
+    | "personByNationalId"
+    | "createPerson"
+    | "saveOfficer"
+    | "addCredential"
+  > & {
     serviceOwners(): Promise<Organisation[]>;
     activeServiceOwnerStaff(): Promise<number>;
   };
@@ -55,7 +63,13 @@ export interface StaffGroupInput {
 
 export interface StaffGroupResult {
   readonly organisationId: string;
-  readonly members: readonly { readonly id: string; readonly personId: string; readonly roles: readonly Role[]; readonly serial: string; readonly der: Uint8Array }[];
+  readonly members: readonly {
+    readonly id: string;
+    readonly personId: string;
+    readonly roles: readonly Role[];
+    readonly serial: string;
+    readonly der: Uint8Array;
+  }[];
 }
 
 export const STAFF_ROLES: readonly Role[] = ["ra-officer", "ra-admin", "auditor", "ca-operator"];
@@ -81,21 +95,35 @@ export function requiredStaffGroup(workflows: ReadonlyMap<string, Workflow>): St
   let best: StaffGroupNeeds = { humans: 0, qualifiedRaOfficers: 0, caOperators: 0, workflow: "none" };
   for (const w of workflows.values()) {
     if (!w.officerCards) continue;
-    const needs = { humans: w.identifications + 3, qualifiedRaOfficers: w.identifications + 2, caOperators: 1, workflow: `${w.id}@${w.version}` };
+    const needs = {
+      humans: w.identifications + 3,
+      qualifiedRaOfficers: w.identifications + 2,
+      caOperators: 1,
+      workflow: `${w.id}@${w.version}`,
+    };
     if (needs.humans > best.humans) best = needs;
   }
-  if (best.humans === 0) throw new CaError("config", "no workflow takes officer orders (officerCards: true): the staff group could never serve the first officers (REQ-02)");
+  if (best.humans === 0)
+    throw new CaError(
+      "config",
+      "no workflow takes officer orders (officerCards: true): the staff group could never serve the first officers (REQ-02)",
+    );
   return best;
 }
 
-const refuse = (rule: string, message: string) => new CaError("conflict", `${message} (rule ${rule}, REQ-24)`, { rule, requirement: "REQ-24" });
+const refuse = (rule: string, message: string) =>
+  new CaError("conflict", `${message} (rule ${rule}, REQ-24)`, { rule, requirement: "REQ-24" });
 
 /** Checks a group against the needs before anything is written. */
 export function checkStaffGroup(members: readonly StaffMember[], needs: StaffGroupNeeds, now: Date): void {
-  const bad = (m: string) => new CaError("invalid-input", `staff group: ${m}`, { rule: "staff-group-complete", requirement: "REQ-10" });
-  const ids = new Set<string>(), nids = new Set<string>(), keys = new Set<string>();
+  const bad = (m: string) =>
+    new CaError("invalid-input", `staff group: ${m}`, { rule: "staff-group-complete", requirement: "REQ-10" });
+  const ids = new Set<string>(),
+    nids = new Set<string>(),
+    keys = new Set<string>();
   for (const m of members) {
-    if (!/^[a-z][a-z0-9-]{0,31}$/.test(m.id)) throw bad(`member id '${m.id}' must be 1-32 of a-z 0-9 -, starting with a letter`);
+    if (!/^[a-z][a-z0-9-]{0,31}$/.test(m.id))
+      throw bad(`member id '${m.id}' must be 1-32 of a-z 0-9 -, starting with a letter`);
     if (ids.has(m.id)) throw bad(`member id '${m.id}' appears twice`);
     if (nids.has(m.nationalId)) throw bad(`two members share a national ID (one human, one identity): ${m.id}`);
     const k = Buffer.from(m.publicKey).toString("base64");
@@ -104,7 +132,8 @@ export function checkStaffGroup(members: readonly StaffMember[], needs: StaffGro
     nids.add(m.nationalId);
     keys.add(k);
     if (m.roles.length === 0) throw bad(`${m.id} has no role (${STAFF_ROLES.join(", ")})`);
-    for (const r of m.roles) if (!STAFF_ROLES.includes(r)) throw bad(`${m.id}: unknown role '${r}' (${STAFF_ROLES.join(", ")})`);
+    for (const r of m.roles)
+      if (!STAFF_ROLES.includes(r)) throw bad(`${m.id}: unknown role '${r}' (${STAFF_ROLES.join(", ")})`);
     try {
       createPublicKey({ key: Buffer.from(m.publicKey), format: "der", type: "spki" });
     } catch (e) {
@@ -115,9 +144,14 @@ export function checkStaffGroup(members: readonly StaffMember[], needs: StaffGro
   const producers = members.filter((m) => m.roles.includes("ca-operator") && !m.roles.includes("ra-officer"));
   const short: string[] = [];
   if (members.length < needs.humans) short.push(`${needs.humans} distinct people (got ${members.length})`);
-  if (qualified.length < needs.qualifiedRaOfficers) short.push(`${needs.qualifiedRaOfficers} ra-officers with a current qualification (got ${qualified.length})`);
-  if (producers.length < needs.caOperators) short.push(`${needs.caOperators} ca-operator(s) without ra-officer (got ${producers.length})`);
-  if (short.length) throw bad(`${needs.workflow} needs ${short.join(", ")} to serve officer orders with every step by a different person`);
+  if (qualified.length < needs.qualifiedRaOfficers)
+    short.push(`${needs.qualifiedRaOfficers} ra-officers with a current qualification (got ${qualified.length})`);
+  if (producers.length < needs.caOperators)
+    short.push(`${needs.caOperators} ca-operator(s) without ra-officer (got ${producers.length})`);
+  if (short.length)
+    throw bad(
+      `${needs.workflow} needs ${short.join(", ")} to serve officer orders with every step by a different person`,
+    );
 }
 
 /**
@@ -134,43 +168,109 @@ export async function bootstrapStaffGroup(ra: StaffBootstrapDeps, input: StaffGr
   const actor = `operator:${input.operator}@os:${input.osUser}`;
   const owners = await ra.directory.serviceOwners();
   const other = owners.find((o) => o.orgNumber !== input.orgNumber);
-  if (other) throw refuse("bootstrap-once", `the service owner is organisation ${other.orgNumber}; a staff bootstrap for ${input.orgNumber} is refused`);
-  if (await ra.directory.activeServiceOwnerStaff() > 0)
-    throw refuse("bootstrap-once", "the service owner has active staff already: the bootstrap runs once; further staff officers come through a LoA3 officer order served by the existing staff");
+  if (other)
+    throw refuse(
+      "bootstrap-once",
+      `the service owner is organisation ${other.orgNumber}; a staff bootstrap for ${input.orgNumber} is refused`,
+    );
+  if ((await ra.directory.activeServiceOwnerStaff()) > 0)
+    throw refuse(
+      "bootstrap-once",
+      "the service owner has active staff already: the bootstrap runs once; further staff officers come through a LoA3 officer order served by the existing staff",
+    );
   let org = await ra.directory.organisationByNumber(input.orgNumber);
-  if (org && !org.serviceOwner) throw refuse("bootstrap-once", `organisation ${input.orgNumber} exists and is not the service owner's`);
+  if (org && !org.serviceOwner)
+    throw refuse("bootstrap-once", `organisation ${input.orgNumber} exists and is not the service owner's`);
   const needs = requiredStaffGroup(ra.workflows);
   checkStaffGroup(input.members, needs, now);
-  const audit = (action: string, objectType: string, objectId: string, details?: Record<string, unknown>) =>
-    ({ id: newId(random), at: clock.now(), actor, action, objectType, objectId, outcome: "success" as const, ...(details ? { details } : {}) });
+  const audit = (action: string, objectType: string, objectId: string, details?: Record<string, unknown>) => ({
+    id: newId(random),
+    at: clock.now(),
+    actor,
+    action,
+    objectType,
+    objectId,
+    outcome: "success" as const,
+    ...(details ? { details } : {}),
+  });
   const ceremony = { operator: input.operator, witness: input.witness, osUser: input.osUser };
   if (!org) {
-    org = { id: newId(random), orgNumber: input.orgNumber, name: input.orgName, country: input.country, status: "active", serviceOwner: true, registrationCertificate: "service owner (bootstrap)" };
-    await ra.directory.createOrganisation(org, now, audit("org.bootstrap", "organisation", org.id, { orgNumber: org.orgNumber, ...ceremony }));
+    org = {
+      id: newId(random),
+      orgNumber: input.orgNumber,
+      name: input.orgName,
+      country: input.country,
+      status: "active",
+      serviceOwner: true,
+      registrationCertificate: "service owner (bootstrap)",
+    };
+    await ra.directory.createOrganisation(
+      org,
+      now,
+      audit("org.bootstrap", "organisation", org.id, { orgNumber: org.orgNumber, ...ceremony }),
+    );
   }
   const made: { id: string; personId: string; roles: Role[]; serial: string; der: Uint8Array }[] = [];
   for (const m of input.members) {
     const nationalIdHash = ra.hasher.hash("national-id", m.nationalId);
     let person = await ra.directory.personByNationalId(org.id, nationalIdHash);
     if (!person) {
-      person = { id: newId(random), organisationId: org.id, nationalIdHash, name: m.name, ...(m.email ? { email: m.email } : {}), boundBy: actor };
-      await ra.directory.createPerson(person, now, audit("person.bind", "person", person.id, { organisationId: org.id, bootstrap: true, ...ceremony }));
+      person = {
+        id: newId(random),
+        organisationId: org.id,
+        nationalIdHash,
+        name: m.name,
+        ...(m.email ? { email: m.email } : {}),
+        boundBy: actor,
+      };
+      await ra.directory.createPerson(
+        person,
+        now,
+        audit("person.bind", "person", person.id, { organisationId: org.id, bootstrap: true, ...ceremony }),
+      );
     }
     const roles: Role[] = [...new Set<Role>(["service-owner-staff", ...m.roles])];
-    await ra.directory.saveOfficer({ personId: person.id, roles, serviceOwnerStaff: true, ...(m.qualifiedUntil ? { qualification: m.qualification ?? "bootstrap", qualifiedUntil: m.qualifiedUntil } : {}) }, actor,
-      audit("officer.appoint", "person", person.id, { roles, bootstrap: true, ...ceremony }));
+    await ra.directory.saveOfficer(
+      {
+        personId: person.id,
+        roles,
+        serviceOwnerStaff: true,
+        ...(m.qualifiedUntil
+          ? { qualification: m.qualification ?? "bootstrap", qualifiedUntil: m.qualifiedUntil }
+          : {}),
+      },
+      actor,
+      audit("officer.appoint", "person", person.id, { roles, bootstrap: true, ...ceremony }),
+    );
     const cert = await ra.certs.issue({
-      profileId: "ra-officer", publicKey: m.publicKey, requestedBy: actor,
-      subject: { CN: m.name, O: org.name, organizationIdentifier: `NTR${org.country}-${org.orgNumber}`, C: org.country, serialNumber: person.id },
-      ...(m.email ? { email: m.email } : {}), validatedEmailDomains: validatedDomains(org), // REQ-01
+      profileId: "ra-officer",
+      publicKey: m.publicKey,
+      requestedBy: actor,
+      subject: {
+        CN: m.name,
+        O: org.name,
+        organizationIdentifier: `NTR${org.country}-${org.orgNumber}`,
+        C: org.country,
+        serialNumber: person.id,
+      },
+      ...(m.email ? { email: m.email } : {}),
+      validatedEmailDomains: validatedDomains(org), // REQ-01
     });
-    await ra.directory.addCredential(cert.serial, person.id, now, audit("officer.credential", "person", person.id, { serial: cert.serial, bootstrap: true, ...ceremony }));
+    await ra.directory.addCredential(
+      cert.serial,
+      person.id,
+      now,
+      audit("officer.credential", "person", person.id, { serial: cert.serial, bootstrap: true, ...ceremony }),
+    );
     made.push({ id: m.id, personId: person.id, roles, serial: cert.serial, der: cert.der });
   }
   // The ceremony record: who ran it, who watched, what the group is and what it had to cover.
-  await ra.audit(audit("staff.bootstrap", "organisation", org.id, {
-    ...ceremony, needs, members: made.map((m) => ({ id: m.id, personId: m.personId, roles: m.roles, serial: m.serial })),
-  }));
+  await ra.audit(
+    audit("staff.bootstrap", "organisation", org.id, {
+      ...ceremony,
+      needs,
+      members: made.map((m) => ({ id: m.id, personId: m.personId, roles: m.roles, serial: m.serial })),
+    }),
+  );
   return { organisationId: org.id, members: made };
 }
-

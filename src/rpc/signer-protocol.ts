@@ -41,36 +41,77 @@ const ajv = new Ajv({ allErrors: true, strict: true });
 
 const validateRequest = ajv.compile<SignerRequest>({
   oneOf: [
-    { type: "object", additionalProperties: false, required: ["v", "op"], properties: { v: { const: 1 }, op: { const: "describe" } } },
-    { type: "object", additionalProperties: false, required: ["v", "op", "ca", "tbs"], properties: { v: { const: 1 }, op: { const: "sign-certificate" }, ca: caId, tbs: base64 } },
+    {
+      type: "object",
+      additionalProperties: false,
+      required: ["v", "op"],
+      properties: { v: { const: 1 }, op: { const: "describe" } },
+    },
+    {
+      type: "object",
+      additionalProperties: false,
+      required: ["v", "op", "ca", "tbs"],
+      properties: { v: { const: 1 }, op: { const: "sign-certificate" }, ca: caId, tbs: base64 },
+    },
   ],
 });
 
 const validateResponse = ajv.compile<SignerResponse>({
   oneOf: [
     {
-      type: "object", additionalProperties: false, required: ["v", "ok", "result"],
+      type: "object",
+      additionalProperties: false,
+      required: ["v", "ok", "result"],
       properties: {
-        v: { const: 1 }, ok: { const: true },
+        v: { const: 1 },
+        ok: { const: true },
         result: {
           oneOf: [
             {
-              type: "object", additionalProperties: false, required: ["op", "cas"],
+              type: "object",
+              additionalProperties: false,
+              required: ["op", "cas"],
               properties: {
                 op: { const: "describe" },
-                cas: { type: "array", maxItems: 64, items: { type: "object", additionalProperties: false, required: ["id", "keyReady"], properties: { id: caId, keyReady: { type: "boolean" }, keyError: { type: "string", maxLength: 2000 } } } },
+                cas: {
+                  type: "array",
+                  maxItems: 64,
+                  items: {
+                    type: "object",
+                    additionalProperties: false,
+                    required: ["id", "keyReady"],
+                    properties: {
+                      id: caId,
+                      keyReady: { type: "boolean" },
+                      keyError: { type: "string", maxLength: 2000 },
+                    },
+                  },
+                },
               },
             },
-            { type: "object", additionalProperties: false, required: ["op", "signature"], properties: { op: { const: "sign-certificate" }, signature: base64 } },
+            {
+              type: "object",
+              additionalProperties: false,
+              required: ["op", "signature"],
+              properties: { op: { const: "sign-certificate" }, signature: base64 },
+            },
           ],
         },
       },
     },
     {
-      type: "object", additionalProperties: false, required: ["v", "ok", "error"],
+      type: "object",
+      additionalProperties: false,
+      required: ["v", "ok", "error"],
       properties: {
-        v: { const: 1 }, ok: { const: false },
-        error: { type: "object", additionalProperties: false, required: ["kind", "message"], properties: { kind: { enum: [...ERROR_KINDS] }, message: { type: "string", maxLength: 4000 } } },
+        v: { const: 1 },
+        ok: { const: false },
+        error: {
+          type: "object",
+          additionalProperties: false,
+          required: ["kind", "message"],
+          properties: { kind: { enum: [...ERROR_KINDS] }, message: { type: "string", maxLength: 4000 } },
+        },
       },
     },
   ],
@@ -78,21 +119,36 @@ const validateResponse = ajv.compile<SignerResponse>({
 
 /** Checks a message received by the signer; the refusal says what is wrong (version first). */
 export function parseSignerRequest(body: unknown): SignerRequest {
-  if (typeof body === "object" && body !== null && "v" in body && (body as { v: unknown }).v !== SIGNER_PROTOCOL_VERSION)
-    throw new CaError("invalid-input", `unsupported signer protocol version ${JSON.stringify((body as { v: unknown }).v)} (this signer speaks version ${SIGNER_PROTOCOL_VERSION})`, { rule: "signer protocol version" });
+  if (
+    typeof body === "object" &&
+    body !== null &&
+    "v" in body &&
+    (body as { v: unknown }).v !== SIGNER_PROTOCOL_VERSION
+  )
+    throw new CaError(
+      "invalid-input",
+      `unsupported signer protocol version ${JSON.stringify((body as { v: unknown }).v)} (this signer speaks version ${SIGNER_PROTOCOL_VERSION})`,
+      { rule: "signer protocol version" },
+    );
   if (!validateRequest(body)) {
     const op = typeof body === "object" && body !== null ? (body as { op?: unknown }).op : undefined;
     const known = op === "describe" || op === "sign-certificate";
     const why = known
-      ? (validateRequest.errors ?? []).filter((e) => e.keyword !== "oneOf" && e.keyword !== "const").map((e) => `${e.instancePath || "/"} ${e.message}`).join("; ")
+      ? (validateRequest.errors ?? [])
+          .filter((e) => e.keyword !== "oneOf" && e.keyword !== "const")
+          .map((e) => `${e.instancePath || "/"} ${e.message}`)
+          .join("; ")
       : `unknown operation ${JSON.stringify(op)} (describe, sign-certificate)`;
-    throw new CaError("invalid-input", `malformed signer message: ${why || "not a message of protocol version 1"}`, { rule: "signer protocol schema" });
+    throw new CaError("invalid-input", `malformed signer message: ${why || "not a message of protocol version 1"}`, {
+      rule: "signer protocol schema",
+    });
   }
   return body;
 }
 
 /** Checks a message received from the signer (a caller trusts nothing it cannot check). */
 export function parseSignerResponse(body: unknown): SignerResponse {
-  if (!validateResponse(body)) throw new CaError("internal", "the CA signer answered with a message outside protocol version 1");
+  if (!validateResponse(body))
+    throw new CaError("internal", "the CA signer answered with a message outside protocol version 1");
   return body;
 }

@@ -8,18 +8,24 @@ export interface Cidr {
   readonly prefix: number;
 }
 
-const bad = (c: string, why: string) => new CaError("invalid-input", `'${c}' is not an IPv4 or IPv6 network in CIDR form (${why}); REQ-23`, undefined, { code: "organisation.bad-cidr", params: { cidr: c.slice(0, 43) } });
+const bad = (c: string, why: string) =>
+  new CaError("invalid-input", `'${c}' is not an IPv4 or IPv6 network in CIDR form (${why}); REQ-23`, undefined, {
+    code: "organisation.bad-cidr",
+    params: { cidr: c.slice(0, 43) },
+  });
 
 /** The address as a bigint (v4: 32 bits, v6: 128 bits); the caller checked the family. */
 function addressBits(addr: string, family: "ipv4" | "ipv6"): bigint {
   if (family === "ipv4") return addr.split(".").reduce((a, o) => (a << 8n) | BigInt(Number(o)), 0n);
-  const [head, tail] = addr.includes("::") ? addr.split("::") as [string, string] : [addr, undefined];
-  const groups = (s: string | undefined) => (s ? s.split(":") : []).flatMap((g) => {
-    if (!g.includes(".")) return [parseInt(g, 16)];
-    const v4 = Number(addressBits(g, "ipv4")); // IPv4-mapped tail: two groups
-    return [v4 >>> 16, v4 & 0xffff];
-  });
-  const h = groups(head), t = groups(tail);
+  const [head, tail] = addr.includes("::") ? (addr.split("::") as [string, string]) : [addr, undefined];
+  const groups = (s: string | undefined) =>
+    (s ? s.split(":") : []).flatMap((g) => {
+      if (!g.includes(".")) return [parseInt(g, 16)];
+      const v4 = Number(addressBits(g, "ipv4")); // IPv4-mapped tail: two groups
+      return [v4 >>> 16, v4 & 0xffff];
+    });
+  const h = groups(head),
+    t = groups(tail);
   const all = tail === undefined ? h : [...h, ...new Array(8 - h.length - t.length).fill(0), ...t];
   return all.reduce((a, g) => (a << 16n) | BigInt(g), 0n);
 }

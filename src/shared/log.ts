@@ -11,10 +11,33 @@ export type LogFormat = "json" | "text";
  * at the top level and one or two objects down.
  */
 export const REDACTED_FIELDS = [
-  "pin", "newPin", "oldPin", "transportPin", "puk", "passphrase", "password", "share",
-  "token", "applicantToken", "activationCode", "code", "csrfToken", "cookie", "authorization", "secret",
-  "nationalId", "nationalIdNumber", "personalNumber",
-  "name", "givenName", "surname", "fullName", "email", "phone", "postalAddress", "address",
+  "pin",
+  "newPin",
+  "oldPin",
+  "transportPin",
+  "puk",
+  "passphrase",
+  "password",
+  "share",
+  "token",
+  "applicantToken",
+  "activationCode",
+  "code",
+  "csrfToken",
+  "cookie",
+  "authorization",
+  "secret",
+  "nationalId",
+  "nationalIdNumber",
+  "personalNumber",
+  "name",
+  "givenName",
+  "surname",
+  "fullName",
+  "email",
+  "phone",
+  "postalAddress",
+  "address",
 ] as const;
 const REDACT_PATHS = REDACTED_FIELDS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
 export const REDACTED = "[redacted]";
@@ -33,7 +56,9 @@ const errorText = (e: unknown) => (e instanceof Error ? e.message : e);
 /** Text form of one pino JSON line: `level: component: msg k=v` (info without its level). */
 function textLine(json: string): string {
   const { level, time: _t, pid: _p, component, msg, ...fields } = JSON.parse(json) as Record<string, unknown>;
-  const extra = Object.entries(fields).map(([k, v]) => ` ${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join("");
+  const extra = Object.entries(fields)
+    .map(([k, v]) => ` ${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+    .join("");
   return `${level === "info" ? "" : `${String(level)}: `}${String(component ?? "cardpki")}: ${String(msg ?? "")}${extra}\n`;
 }
 
@@ -41,7 +66,10 @@ function build(opts: LogOptions): PinoLogger {
   const clock = opts.clock ?? systemClock;
   const write = opts.out ?? ((l: string) => void process.stderr.write(l));
   const text = (opts.format ?? "text") === "text";
-  const destination = !opts.out && !text ? pino.destination({ dest: 2, sync: true }) : { write: (l: string) => write(text ? textLine(l) : l) };
+  const destination =
+    !opts.out && !text
+      ? pino.destination({ dest: 2, sync: true })
+      : { write: (l: string) => write(text ? textLine(l) : l) };
   return pino(
     {
       level: opts.level ?? "info",

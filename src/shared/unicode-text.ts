@@ -85,7 +85,11 @@ type ScriptSet = ReadonlySet<string> | typeof ALL;
 const COMMON = /^[\p{scx=Zyyy}\p{scx=Zinh}]$/u;
 /** UTS #39 5.1 augmented script sets: Han goes with Japanese, Chinese (Hanb) and Korean writing. */
 const AUGMENT: Readonly<Record<string, readonly string[]>> = {
-  Han: ["Hanb", "Jpan", "Kore"], Hiragana: ["Jpan"], Katakana: ["Jpan"], Hangul: ["Kore"], Bopomofo: ["Hanb"],
+  Han: ["Hanb", "Jpan", "Kore"],
+  Hiragana: ["Jpan"],
+  Katakana: ["Jpan"],
+  Hangul: ["Kore"],
+  Bopomofo: ["Hanb"],
 };
 const cache = new Map<number, ScriptSet>();
 
@@ -107,7 +111,9 @@ function scriptsOf(cp: number): ScriptSet {
 
 /** UTS #39 5.2 "Highly Restrictive": Latin may go with the scripts of Japanese, Chinese or Korean writing. */
 const HIGHLY_RESTRICTIVE_SETS: readonly (readonly string[])[] = [
-  ["Latin", "Han", "Hiragana", "Katakana", "Jpan"], ["Latin", "Han", "Bopomofo", "Hanb"], ["Latin", "Han", "Hangul", "Kore"],
+  ["Latin", "Han", "Hiragana", "Katakana", "Jpan"],
+  ["Latin", "Han", "Bopomofo", "Hanb"],
+  ["Latin", "Han", "Hangul", "Kore"],
 ];
 const PLAIN_ASCII = /^[\x20-\x7e]*$/;
 

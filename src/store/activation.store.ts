@@ -16,15 +16,41 @@ const date = (v: unknown) => (v == null ? undefined : new Date(Number(v)));
  */
 const activationWrite = namedWrite<Op, void>("activation", async (trx, ops, audit) => {
   const challenges = new Map<string, Record<string, unknown>>();
-  for (const o of ops) if (o.kind === "challenge") {
-    challenges.delete(o.c.orderId); // keep the latest, in its place
-    challenges.set(o.c.orderId, { order_id: o.c.orderId, cert_serial: o.c.certSerial, challenge: o.c.challenge, issued_at: o.c.issuedAt.getTime(), expires_at: o.c.expiresAt.getTime(), used_at: null });
-  }
+  for (const o of ops)
+    if (o.kind === "challenge") {
+      challenges.delete(o.c.orderId); // keep the latest, in its place
+      challenges.set(o.c.orderId, {
+        order_id: o.c.orderId,
+        cert_serial: o.c.certSerial,
+        challenge: o.c.challenge,
+        issued_at: o.c.issuedAt.getTime(),
+        expires_at: o.c.expiresAt.getTime(),
+        used_at: null,
+      });
+    }
   const rows = [...challenges.values()];
   for (let i = 0; i < rows.length; i += INSERT_CHUNK)
-    await trx("activation_challenges").insert(rows.slice(i, i + INSERT_CHUNK)).onConflict("order_id").merge(["cert_serial", "challenge", "issued_at", "expires_at", "used_at"]);
-  await insertChunked(trx, "transport_pin_replacements", ops.flatMap((o) => (o.kind === "pin"
-    ? [{ order_id: o.r.orderId, cert_serial: o.r.certSerial, card_serial: o.r.cardSerial ?? null, at: o.r.at.getTime(), recorded_by: o.r.recordedBy }] : [])));
+    await trx("activation_challenges")
+      .insert(rows.slice(i, i + INSERT_CHUNK))
+      .onConflict("order_id")
+      .merge(["cert_serial", "challenge", "issued_at", "expires_at", "used_at"]);
+  await insertChunked(
+    trx,
+    "transport_pin_replacements",
+    ops.flatMap((o) =>
+      o.kind === "pin"
+        ? [
+            {
+              order_id: o.r.orderId,
+              cert_serial: o.r.certSerial,
+              card_serial: o.r.cardSerial ?? null,
+              at: o.r.at.getTime(),
+              recorded_by: o.r.recordedBy,
+            },
+          ]
+        : [],
+    ),
+  );
   for (const o of ops) audit(o.audit);
   return ops.map(() => undefined);
 });
@@ -36,7 +62,10 @@ const activationWrite = namedWrite<Op, void>("activation", async (trx, ops, audi
 export class KnexActivationStore implements ActivationRecords {
   private readonly queue: CommitQueue;
   /** `reader` may be a separate read pool (SQLite WAL readers do not wait for the writer). */
-  constructor(db: Knex, private readonly reader: Knex = db) {
+  constructor(
+    db: Knex,
+    private readonly reader: Knex = db,
+  ) {
     this.queue = commitQueueOf(db);
   }
 
@@ -48,7 +77,11 @@ export class KnexActivationStore implements ActivationRecords {
     const r = await this.reader("activation_challenges").where({ order_id: orderId }).first();
     if (!r) return undefined;
     return {
-      orderId: r.order_id, certSerial: r.cert_serial, challenge: r.challenge, issuedAt: new Date(Number(r.issued_at)), expiresAt: new Date(Number(r.expires_at)),
+      orderId: r.order_id,
+      certSerial: r.cert_serial,
+      challenge: r.challenge,
+      issuedAt: new Date(Number(r.issued_at)),
+      expiresAt: new Date(Number(r.expires_at)),
       ...(r.used_at != null ? { usedAt: date(r.used_at)! } : {}),
     };
   }
@@ -58,8 +91,17 @@ export class KnexActivationStore implements ActivationRecords {
   }
 
   async pinReplacement(orderId: string, certSerial: string): Promise<PinReplacement | undefined> {
-    const r = await this.reader("transport_pin_replacements").where({ order_id: orderId, cert_serial: certSerial }).orderBy("seq", "desc").first();
+    const r = await this.reader("transport_pin_replacements")
+      .where({ order_id: orderId, cert_serial: certSerial })
+      .orderBy("seq", "desc")
+      .first();
     if (!r) return undefined;
-    return { orderId: r.order_id, certSerial: r.cert_serial, ...(r.card_serial ? { cardSerial: r.card_serial } : {}), at: new Date(Number(r.at)), recordedBy: r.recorded_by };
+    return {
+      orderId: r.order_id,
+      certSerial: r.cert_serial,
+      ...(r.card_serial ? { cardSerial: r.card_serial } : {}),
+      at: new Date(Number(r.at)),
+      recordedBy: r.recorded_by,
+    };
   }
 }

@@ -11,14 +11,23 @@ export class KnexApplicantAccessStore implements ApplicantAccessStore {
 
   async link(orderId: string) {
     const r = await this.db("orders").where({ id: orderId }).first("applicant_token_hash", "created_at");
-    return r?.applicant_token_hash ? { tokenHash: r.applicant_token_hash as string, issuedAt: new Date(Number(r.created_at)) } : undefined;
+    return r?.applicant_token_hash
+      ? { tokenHash: r.applicant_token_hash as string, issuedAt: new Date(Number(r.created_at)) }
+      : undefined;
   }
 
   async exchange(tokenHash: string, idHash: string, s: ApplicantSessionRecord, audit: AuditEvent): Promise<boolean> {
     try {
       await this.db.transaction(async (trx) => {
         await trx("applicant_link_uses").insert({ token_hash: tokenHash, order_id: s.orderId, used_at: s.created });
-        await trx("applicant_sessions").insert({ id_hash: idHash, csrf_hash: s.csrfHash, order_id: s.orderId, token_hash: s.tokenHash, created_at: s.created, expires_at: s.expires });
+        await trx("applicant_sessions").insert({
+          id_hash: idHash,
+          csrf_hash: s.csrfHash,
+          order_id: s.orderId,
+          token_hash: s.tokenHash,
+          created_at: s.created,
+          expires_at: s.expires,
+        });
         await insertAuditEvent(trx, audit);
       });
       return true;
@@ -44,7 +53,15 @@ export class KnexApplicantAccessStore implements ApplicantAccessStore {
 
   async session(idHash: string): Promise<ApplicantSessionRecord | undefined> {
     const r = await this.db("applicant_sessions").where({ id_hash: idHash }).first();
-    return r ? { orderId: r.order_id, tokenHash: r.token_hash, csrfHash: r.csrf_hash, created: Number(r.created_at), expires: Number(r.expires_at) } : undefined;
+    return r
+      ? {
+          orderId: r.order_id,
+          tokenHash: r.token_hash,
+          csrfHash: r.csrf_hash,
+          created: Number(r.created_at),
+          expires: Number(r.expires_at),
+        }
+      : undefined;
   }
 
   async deleteSession(idHash: string): Promise<void> {
@@ -57,18 +74,31 @@ export class KnexApplicantAccessStore implements ApplicantAccessStore {
 
   async refused(a: LinkAttempt, audit: AuditEvent): Promise<void> {
     await this.db.transaction(async (trx) => {
-      await trx("applicant_link_refusals").insert({ order_id: a.orderId, ip: a.ip.slice(0, 64), at: a.at.getTime(), reason: a.reason });
+      await trx("applicant_link_refusals").insert({
+        order_id: a.orderId,
+        ip: a.ip.slice(0, 64),
+        at: a.at.getTime(),
+        reason: a.reason,
+      });
       await insertAuditEvent(trx, audit);
     });
   }
 
   async refusedForOrder(orderId: string, since: Date): Promise<number> {
-    const r = await this.db("applicant_link_refusals").where({ order_id: orderId }).andWhere("at", ">=", since.getTime()).count({ n: "*" }).first();
+    const r = await this.db("applicant_link_refusals")
+      .where({ order_id: orderId })
+      .andWhere("at", ">=", since.getTime())
+      .count({ n: "*" })
+      .first();
     return Number(r?.n ?? 0);
   }
 
   async refusedFromIp(ip: string, since: Date): Promise<number> {
-    const r = await this.db("applicant_link_refusals").where({ ip: ip.slice(0, 64) }).andWhere("at", ">=", since.getTime()).count({ n: "*" }).first();
+    const r = await this.db("applicant_link_refusals")
+      .where({ ip: ip.slice(0, 64) })
+      .andWhere("at", ">=", since.getTime())
+      .count({ n: "*" })
+      .first();
     return Number(r?.n ?? 0);
   }
 

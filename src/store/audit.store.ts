@@ -9,20 +9,49 @@ const AUDIT_CHAIN_LOCK = 0x6361_7564;
 
 export function auditEntry(e: AuditEvent): AuditEntry {
   return {
-    id: e.id, at: e.at.getTime(), actor: e.actor, organisationId: e.organisationId ?? null, action: e.action, objectType: e.objectType,
-    objectId: e.objectId, outcome: e.outcome, policy: e.policy ?? null, details: e.details ? JSON.stringify(e.details) : null,
+    id: e.id,
+    at: e.at.getTime(),
+    actor: e.actor,
+    organisationId: e.organisationId ?? null,
+    action: e.action,
+    objectType: e.objectType,
+    objectId: e.objectId,
+    outcome: e.outcome,
+    policy: e.policy ?? null,
+    details: e.details ? JSON.stringify(e.details) : null,
   };
 }
 
 const row = (e: AuditEntry & { prevHash: string; entryHash: string }) => ({
-  id: e.id, at: e.at, actor: e.actor, organisation_id: e.organisationId, action: e.action, object_type: e.objectType, object_id: e.objectId,
-  outcome: e.outcome, policy: e.policy, details: e.details, prev_hash: e.prevHash, entry_hash: e.entryHash,
+  id: e.id,
+  at: e.at,
+  actor: e.actor,
+  organisation_id: e.organisationId,
+  action: e.action,
+  object_type: e.objectType,
+  object_id: e.objectId,
+  outcome: e.outcome,
+  policy: e.policy,
+  details: e.details,
+  prev_hash: e.prevHash,
+  entry_hash: e.entryHash,
 });
 
 export function chainedEntry(r: any): ChainedEntry {
   return {
-    seq: Number(r.seq), id: r.id, at: Number(r.at), actor: r.actor, organisationId: r.organisation_id ?? null, action: r.action, objectType: r.object_type,
-    objectId: r.object_id, outcome: r.outcome, policy: r.policy ?? null, details: r.details ?? null, prevHash: r.prev_hash, entryHash: r.entry_hash,
+    seq: Number(r.seq),
+    id: r.id,
+    at: Number(r.at),
+    actor: r.actor,
+    organisationId: r.organisation_id ?? null,
+    action: r.action,
+    objectType: r.object_type,
+    objectId: r.object_id,
+    outcome: r.outcome,
+    policy: r.policy ?? null,
+    details: r.details ?? null,
+    prevHash: r.prev_hash,
+    entryHash: r.entry_hash,
   };
 }
 
@@ -65,14 +94,31 @@ const sqliteFile = (trx: Knex.Transaction): string | undefined => {
   const c = (trx as { client?: { config?: { connection?: { filename?: string } } } }).client?.config;
   return isSqlite(trx) && c?.connection?.filename ? c.connection.filename : undefined;
 };
-const COLUMNS = ["id", "at", "actor", "organisation_id", "action", "object_type", "object_id", "outcome", "policy", "details", "prev_hash", "entry_hash"] as const;
+const COLUMNS = [
+  "id",
+  "at",
+  "actor",
+  "organisation_id",
+  "action",
+  "object_type",
+  "object_id",
+  "outcome",
+  "policy",
+  "details",
+  "prev_hash",
+  "entry_hash",
+] as const;
 
 /**
  * One statement: the rows go in only if the chain's head is still `head` (another process may
  * have appended since). SQLite reads the head before inserting any row (the SELECT reads the
  * table it inserts into, so its result is taken first).
  */
-async function insertIfHead(trx: Knex.Transaction, head: string, rows: readonly ReturnType<typeof row>[]): Promise<boolean> {
+async function insertIfHead(
+  trx: Knex.Transaction,
+  head: string,
+  rows: readonly ReturnType<typeof row>[],
+): Promise<boolean> {
   const values = rows.map(() => `(${COLUMNS.map(() => "?").join(", ")})`).join(", ");
   const bindings = rows.flatMap((r) => COLUMNS.map((c) => r[c] ?? null));
   const res = await trx.raw(
@@ -88,15 +134,27 @@ export async function insertAuditEvent(trx: Knex.Transaction, e: AuditEvent): Pr
 }
 
 const checkpointOf = (r: any): Checkpoint => ({
-  seq: Number(r.seq), entryHash: r.entry_hash, entries: Number(r.entries), at: Number(r.at), signer: r.signer, signerSpkiSha256: r.signer_spki_sha256, signature: r.signature,
+  seq: Number(r.seq),
+  entryHash: r.entry_hash,
+  entries: Number(r.entries),
+  at: Number(r.at),
+  signer: r.signer,
+  signerSpkiSha256: r.signer_spki_sha256,
+  signature: r.signature,
 });
 
 /** Reading the chain, its checkpoints and the retention anchor; writing checkpoints and retention. */
 export class KnexAuditStore {
-  constructor(private readonly db: Knex, private readonly reader: Knex = db) {}
+  constructor(
+    private readonly db: Knex,
+    private readonly reader: Knex = db,
+  ) {}
 
   /** Entries in seq order, a page at a time (keyset pagination: constant memory). */
-  async *pages(pageSize = 5000, from?: { afterSeq?: number; fromAt?: number; toAt?: number }): AsyncIterable<ChainedEntry[]> {
+  async *pages(
+    pageSize = 5000,
+    from?: { afterSeq?: number; fromAt?: number; toAt?: number },
+  ): AsyncIterable<ChainedEntry[]> {
     let after = from?.afterSeq ?? 0;
     for (;;) {
       let q = this.reader("audit_events").where("seq", ">", after);
@@ -110,7 +168,13 @@ export class KnexAuditStore {
   }
 
   /** Entries after `afterSeq` matching the filter, oldest first (the `audit events` command). */
-  async find(f: { afterSeq?: number; actionPrefix?: string; outcome?: string; objectId?: string; limit: number }): Promise<ChainedEntry[]> {
+  async find(f: {
+    afterSeq?: number;
+    actionPrefix?: string;
+    outcome?: string;
+    objectId?: string;
+    limit: number;
+  }): Promise<ChainedEntry[]> {
     const q = this.reader("audit_events").where("seq", ">", f.afterSeq ?? 0);
     if (f.actionPrefix) q.andWhere("action", "like", `${f.actionPrefix.replace(/[%_\\]/g, "")}%`);
     if (f.outcome) q.andWhere("outcome", f.outcome);
@@ -120,13 +184,22 @@ export class KnexAuditStore {
 
   /** How many entries each action starting with `prefix` has (e.g. "revocation.alarm." for /metrics, REQ-18). */
   async countActions(prefix: string): Promise<Record<string, number>> {
-    const rows = await this.reader("audit_events").where("action", "like", `${prefix.replace(/[%_\\]/g, "")}%`).groupBy("action").select("action").count({ n: "*" });
+    const rows = await this.reader("audit_events")
+      .where("action", "like", `${prefix.replace(/[%_\\]/g, "")}%`)
+      .groupBy("action")
+      .select("action")
+      .count({ n: "*" });
     return Object.fromEntries(rows.map((r: any) => [r.action as string, Number(r.n)]));
   }
 
   /** The entries about one object (an order's timeline), oldest first. */
   async forObject(objectType: string, objectId: string, limit = 500): Promise<ChainedEntry[]> {
-    return (await this.reader("audit_events").where({ object_type: objectType, object_id: objectId }).orderBy("seq").limit(limit)).map(chainedEntry);
+    return (
+      await this.reader("audit_events")
+        .where({ object_type: objectType, object_id: objectId })
+        .orderBy("seq")
+        .limit(limit)
+    ).map(chainedEntry);
   }
 
   async entryHashAt(seq: number): Promise<string | undefined> {
@@ -151,7 +224,18 @@ export class KnexAuditStore {
   }
 
   async addCheckpoint(c: Checkpoint): Promise<void> {
-    await this.db("audit_checkpoints").insert({ seq: c.seq, entry_hash: c.entryHash, entries: c.entries, at: c.at, signer: c.signer, signer_spki_sha256: c.signerSpkiSha256, signature: c.signature }).onConflict("seq").ignore();
+    await this.db("audit_checkpoints")
+      .insert({
+        seq: c.seq,
+        entry_hash: c.entryHash,
+        entries: c.entries,
+        at: c.at,
+        signer: c.signer,
+        signer_spki_sha256: c.signerSpkiSha256,
+        signature: c.signature,
+      })
+      .onConflict("seq")
+      .ignore();
   }
 
   /**
@@ -161,18 +245,39 @@ export class KnexAuditStore {
   async replaceCheckpoint(c: Checkpoint): Promise<void> {
     await this.db.transaction(async (trx) => {
       await trx("audit_timestamps").where({ seq: c.seq }).delete();
-      await trx("audit_checkpoints").where({ seq: c.seq }).update({ entry_hash: c.entryHash, entries: c.entries, at: c.at, signer: c.signer, signer_spki_sha256: c.signerSpkiSha256, signature: c.signature });
+      await trx("audit_checkpoints").where({ seq: c.seq }).update({
+        entry_hash: c.entryHash,
+        entries: c.entries,
+        at: c.at,
+        signer: c.signer,
+        signer_spki_sha256: c.signerSpkiSha256,
+        signature: c.signature,
+      });
     });
   }
 
   /** REQ-27: the RFC 3161 token of a checkpoint. */
-  async addTimestamp(t: { seq: number; token: string; genTime: number; tsa: string; checkpointAt: number }): Promise<void> {
-    await this.db("audit_timestamps").insert({ seq: t.seq, token: t.token, gen_time: t.genTime, tsa: t.tsa, checkpoint_at: t.checkpointAt }).onConflict("seq").merge();
+  async addTimestamp(t: {
+    seq: number;
+    token: string;
+    genTime: number;
+    tsa: string;
+    checkpointAt: number;
+  }): Promise<void> {
+    await this.db("audit_timestamps")
+      .insert({ seq: t.seq, token: t.token, gen_time: t.genTime, tsa: t.tsa, checkpoint_at: t.checkpointAt })
+      .onConflict("seq")
+      .merge();
   }
 
   async timestamps(): Promise<Map<number, { token: string; genTime: number; tsa: string }>> {
     const rows = await this.reader("audit_timestamps").orderBy("seq");
-    return new Map(rows.map((r: any) => [Number(r.seq), { token: r.token as string, genTime: Number(r.gen_time), tsa: r.tsa as string }]));
+    return new Map(
+      rows.map((r: any) => [
+        Number(r.seq),
+        { token: r.token as string, genTime: Number(r.gen_time), tsa: r.tsa as string },
+      ]),
+    );
   }
 
   async anchor(): Promise<{ seq: number; entryHash: string; removedBefore: number } | undefined> {
@@ -185,15 +290,24 @@ export class KnexAuditStore {
    * covers them, and moves the anchor there, so the rest of the chain still verifies; the removal
    * itself is an audit event in the same transaction.
    */
-  async removeBefore(before: number, audit: (removed: { count: number; throughSeq: number }) => AuditEvent): Promise<{ count: number; throughSeq: number } | undefined> {
+  async removeBefore(
+    before: number,
+    audit: (removed: { count: number; throughSeq: number }) => AuditEvent,
+  ): Promise<{ count: number; throughSeq: number } | undefined> {
     return this.db.transaction(async (trx) => {
-      const cp = await trx("audit_checkpoints").whereIn("seq", trx("audit_events").where("at", "<", before).select("seq")).orderBy("seq", "desc").first();
+      const cp = await trx("audit_checkpoints")
+        .whereIn("seq", trx("audit_events").where("at", "<", before).select("seq"))
+        .orderBy("seq", "desc")
+        .first();
       if (!cp) return undefined; // nothing old enough that a checkpoint covers
       const through = Number(cp.seq);
       const n = await trx("audit_events").where("seq", "<=", through).count({ n: "*" }).first();
       const count = Number(n?.n ?? 0);
       const removal = audit({ count, throughSeq: through }); // its `at` (the injected clock) dates the anchor too
-      await trx("audit_anchor").insert({ id: 1, seq: through, entry_hash: cp.entry_hash, removed_before: before, at: removal.at.getTime() }).onConflict("id").merge();
+      await trx("audit_anchor")
+        .insert({ id: 1, seq: through, entry_hash: cp.entry_hash, removed_before: before, at: removal.at.getTime() })
+        .onConflict("id")
+        .merge();
       await trx("audit_events").where("seq", "<=", through).delete();
       await trx("audit_checkpoints").where("seq", "<", through).delete();
       await trx("audit_timestamps").where("seq", "<", through).delete();

@@ -9,20 +9,46 @@ import { outboxRow } from "./outbox.store.js";
 type Op = { readonly card: CardRecord; readonly audit: CardAuditEvent; readonly letter?: Record<string, unknown> };
 
 const row = (c: CardRecord, at: Date) => ({
-  id: c.id, card_serial: c.cardSerial, atr: c.atr, order_id: c.orderId, holder_person_id: c.holderPersonId, state: c.state,
-  slot: c.slot ?? null, algorithm: c.algorithm ?? null, cert_serial: c.certSerial ?? null, management_key_algorithm: c.managementKeyAlgorithm ?? null,
-  management_key_sealed: c.managementKeySealed ?? null, management_key_next_sealed: c.managementKeyNextSealed ?? null, puk_sealed: c.pukSealed ?? null,
-  pin_state: c.pinState ?? null, round_trips: c.roundTrips ?? null, error: c.error ?? null, created_at: at.getTime(), updated_at: at.getTime(),
+  id: c.id,
+  card_serial: c.cardSerial,
+  atr: c.atr,
+  order_id: c.orderId,
+  holder_person_id: c.holderPersonId,
+  state: c.state,
+  slot: c.slot ?? null,
+  algorithm: c.algorithm ?? null,
+  cert_serial: c.certSerial ?? null,
+  management_key_algorithm: c.managementKeyAlgorithm ?? null,
+  management_key_sealed: c.managementKeySealed ?? null,
+  management_key_next_sealed: c.managementKeyNextSealed ?? null,
+  puk_sealed: c.pukSealed ?? null,
+  pin_state: c.pinState ?? null,
+  round_trips: c.roundTrips ?? null,
+  error: c.error ?? null,
+  created_at: at.getTime(),
+  updated_at: at.getTime(),
 });
 
 const opt = <K extends string, V>(k: K, v: V | null | undefined) => (v == null ? {} : ({ [k]: v } as { [P in K]: V }));
 
 function record(r: any): CardRecord {
   return {
-    id: r.id, cardSerial: r.card_serial, atr: r.atr, orderId: r.order_id, holderPersonId: r.holder_person_id, state: r.state,
-    ...opt("slot", r.slot), ...opt("algorithm", r.algorithm), ...opt("certSerial", r.cert_serial), ...opt("managementKeyAlgorithm", r.management_key_algorithm),
-    ...opt("managementKeySealed", r.management_key_sealed), ...opt("managementKeyNextSealed", r.management_key_next_sealed), ...opt("pukSealed", r.puk_sealed),
-    ...opt("pinState", r.pin_state), ...opt("roundTrips", r.round_trips == null ? null : Number(r.round_trips)), ...opt("error", r.error),
+    id: r.id,
+    cardSerial: r.card_serial,
+    atr: r.atr,
+    orderId: r.order_id,
+    holderPersonId: r.holder_person_id,
+    state: r.state,
+    ...opt("slot", r.slot),
+    ...opt("algorithm", r.algorithm),
+    ...opt("certSerial", r.cert_serial),
+    ...opt("managementKeyAlgorithm", r.management_key_algorithm),
+    ...opt("managementKeySealed", r.management_key_sealed),
+    ...opt("managementKeyNextSealed", r.management_key_next_sealed),
+    ...opt("pukSealed", r.puk_sealed),
+    ...opt("pinState", r.pin_state),
+    ...opt("roundTrips", r.round_trips == null ? null : Number(r.round_trips)),
+    ...opt("error", r.error),
   };
 }
 
@@ -40,8 +66,16 @@ const cardWrite = namedWrite<Op, void>("cards", async (trx, ops, audit) => {
   }
   const rows = [...cards.values()];
   const update = Object.keys(rows[0] ?? {}).filter((k) => k !== "created_at");
-  for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx("cards").insert(rows.slice(i, i + INSERT_CHUNK)).onConflict("id").merge(update);
-  await insertChunked(trx, "notifications", ops.flatMap((o) => (o.letter ? [o.letter] : [])));
+  for (let i = 0; i < rows.length; i += INSERT_CHUNK)
+    await trx("cards")
+      .insert(rows.slice(i, i + INSERT_CHUNK))
+      .onConflict("id")
+      .merge(update);
+  await insertChunked(
+    trx,
+    "notifications",
+    ops.flatMap((o) => (o.letter ? [o.letter] : [])),
+  );
   for (const o of ops) audit(o.audit);
   return ops.map(() => undefined);
 });
@@ -49,7 +83,11 @@ const cardWrite = namedWrite<Op, void>("cards", async (trx, ops, audit) => {
 /** The card ledger over knex: each save is an upsert of the card with its audit event (and a letter to the holder) in one transaction. */
 export class KnexCardStore implements CardLedger {
   private readonly queue: CommitQueue;
-  constructor(db: Knex, private readonly reader: Knex, private readonly cipher: FieldCipher) {
+  constructor(
+    db: Knex,
+    private readonly reader: Knex,
+    private readonly cipher: FieldCipher,
+  ) {
     this.queue = commitQueueOf(db);
   }
 

@@ -11,7 +11,12 @@ import { isUniqueViolation } from "./database.js";
 /** One write of a serial's record (the audit event goes with the commit). */
 export type CertOp =
   | { readonly kind: "reserve"; readonly r: Reservation; readonly audit: AuditEvent }
-  | { readonly kind: "issued" | "failed"; readonly serial: string; readonly der?: Uint8Array; readonly audit: AuditEvent };
+  | {
+      readonly kind: "issued" | "failed";
+      readonly serial: string;
+      readonly der?: Uint8Array;
+      readonly audit: AuditEvent;
+    };
 type Op = CertOp;
 
 /** A serial that is no longer reserved (recovered as unfinished, or moved on) was to be completed or failed. */
@@ -22,12 +27,28 @@ export class NotReserved extends Error {}
  * it may have been signed, so it is published as revoked (design: signed but not stored → revoked).
  * Inside the caller's transaction, which took lockRevocationEvents first; false if it was not reserved.
  */
-export async function abandonReservedIn(trx: Knex.Transaction, serial: string, at: Date, actor: string): Promise<boolean> {
-  const n = await trx("certificates").where({ serial, status: "reserved" })
-    .update({ status: "unfinished", revoked_at: at.getTime(), revocation_reason: "unspecified", updated_at: at.getTime() });
+export async function abandonReservedIn(
+  trx: Knex.Transaction,
+  serial: string,
+  at: Date,
+  actor: string,
+): Promise<boolean> {
+  const n = await trx("certificates").where({ serial, status: "reserved" }).update({
+    status: "unfinished",
+    revoked_at: at.getTime(),
+    revocation_reason: "unspecified",
+    updated_at: at.getTime(),
+  });
   if (n !== 1) return false;
   const row = await trx("certificates").where({ serial }).first("issuer_id");
-  await trx("revocation_events").insert({ issuer_id: row.issuer_id, serial, kind: "unfinished", reason: "unspecified", at: at.getTime(), actor });
+  await trx("revocation_events").insert({
+    issuer_id: row.issuer_id,
+    serial,
+    kind: "unfinished",
+    reason: "unspecified",
+    at: at.getTime(),
+    actor,
+  });
   return true;
 }
 
@@ -36,11 +57,25 @@ export async function abandonReservedIn(trx: Knex.Transaction, serial: string, a
 /** One batch: a multi-row insert for new serials, one UPDATE per status (audit events go with the commit). */
 export async function applyCertOps(trx: Knex.Transaction, ops: readonly Op[]): Promise<void> {
   const reserves = ops.filter((o): o is Extract<Op, { kind: "reserve" }> => o.kind === "reserve");
-  await insertChunked(trx, "certificates", reserves.map(({ r, audit }) => ({
-    serial: r.serial, issuer_id: r.issuerId, profile_id: r.profileId, profile_version: r.profileVersion,
-    status: "reserved", subject_dn: r.subjectDn, not_before: r.notBefore.getTime(), not_after: r.notAfter.getTime(),
-    tbs: Buffer.from(r.tbs), der: null, requested_by: r.requestedBy, created_at: audit.at.getTime(), updated_at: audit.at.getTime(),
-  })));
+  await insertChunked(
+    trx,
+    "certificates",
+    reserves.map(({ r, audit }) => ({
+      serial: r.serial,
+      issuer_id: r.issuerId,
+      profile_id: r.profileId,
+      profile_version: r.profileVersion,
+      status: "reserved",
+      subject_dn: r.subjectDn,
+      not_before: r.notBefore.getTime(),
+      not_after: r.notAfter.getTime(),
+      tbs: Buffer.from(r.tbs),
+      der: null,
+      requested_by: r.requestedBy,
+      created_at: audit.at.getTime(),
+      updated_at: audit.at.getTime(),
+    })),
+  );
   for (const status of ["issued", "failed"] as const) {
     const group = ops.filter((o): o is Extract<Op, { kind: "issued" | "failed" }> => o.kind === status);
     for (let i = 0; i < group.length; i += INSERT_CHUNK) {
@@ -49,7 +84,10 @@ export async function applyCertOps(trx: Knex.Transaction, ops: readonly Op[]): P
       const patch: Record<string, unknown> = { status, updated_at: chunk[0]!.audit.at.getTime() };
       if (status === "issued") {
         // der = CASE serial WHEN ? THEN ? ... END: one statement for the whole chunk.
-        patch.der = trx.raw(`CASE serial ${chunk.map(() => "WHEN ? THEN ?").join(" ")} ELSE der END`, chunk.flatMap((o) => [o.serial, Buffer.from(o.der!)]));
+        patch.der = trx.raw(
+          `CASE serial ${chunk.map(() => "WHEN ? THEN ?").join(" ")} ELSE der END`,
+          chunk.flatMap((o) => [o.serial, Buffer.from(o.der!)]),
+        );
       }
       // Only a reserved serial moves on: a serial recovered as unfinished stays revoked.
       const n = await trx("certificates").whereIn("serial", serials).andWhere({ status: "reserved" }).update(patch);
@@ -71,7 +109,10 @@ export class KnexCertStore implements CertStore {
   private readonly queue: CommitQueue;
 
   /** `reader` may be a separate read pool (SQLite WAL readers see every commit without waiting for the writer). */
-  constructor(private readonly db: Knex, private readonly reader: Knex = db) {
+  constructor(
+    private readonly db: Knex,
+    private readonly reader: Knex = db,
+  ) {
     this.queue = commitQueueOf(db);
   }
 
@@ -83,7 +124,11 @@ export class KnexCertStore implements CertStore {
 
   /** Certificates signed and stored, per profile (metrics: issuance). */
   async countIssuedByProfile(): Promise<Record<string, number>> {
-    const rows = await this.db("certificates").whereNotNull("der").groupBy("profile_id").select("profile_id").count({ n: "*" });
+    const rows = await this.db("certificates")
+      .whereNotNull("der")
+      .groupBy("profile_id")
+      .select("profile_id")
+      .count({ n: "*" });
     return Object.fromEntries(rows.map((r: any) => [r.profile_id, Number(r.n)]));
   }
 
@@ -118,8 +163,11 @@ export class KnexCertStore implements CertStore {
     try {
       await this.queue.run(certWrite, op);
     } catch (e) {
-      if (e instanceof NotReserved) throw new CaError("conflict", `serial ${op.serial} is not reserved (recovered as unfinished?)`);
-      throw new CaError("unavailable", `cannot store certificate ${op.serial}: ${(e as Error).message}`, undefined, { cause: e });
+      if (e instanceof NotReserved)
+        throw new CaError("conflict", `serial ${op.serial} is not reserved (recovered as unfinished?)`);
+      throw new CaError("unavailable", `cannot store certificate ${op.serial}: ${(e as Error).message}`, undefined, {
+        cause: e,
+      });
     }
   }
 
@@ -130,13 +178,32 @@ export class KnexCertStore implements CertStore {
 
   /** The reservation with its recorded TBS, read from the writer connection (the CA signer checks against it). */
   async reservation(serial: string): Promise<ReservationRecord | undefined> {
-    const r = await this.db("certificates").where({ serial: serial.toLowerCase() }).first("serial", "issuer_id", "profile_id", "profile_version", "status", "tbs");
-    return r ? { serial: r.serial, issuerId: r.issuer_id, profileId: r.profile_id, profileVersion: Number(r.profile_version), status: r.status, tbs: new Uint8Array(r.tbs) } : undefined;
+    const r = await this.db("certificates")
+      .where({ serial: serial.toLowerCase() })
+      .first("serial", "issuer_id", "profile_id", "profile_version", "status", "tbs");
+    return r
+      ? {
+          serial: r.serial,
+          issuerId: r.issuer_id,
+          profileId: r.profile_id,
+          profileVersion: Number(r.profile_version),
+          status: r.status,
+          tbs: new Uint8Array(r.tbs),
+        }
+      : undefined;
   }
 
   async listRevoked(issuerId: string): Promise<{ serial: string; revokedAt: Date; reason: string | undefined }[]> {
-    const rows = await this.db("certificates").where({ issuer_id: issuerId }).whereNotNull("revoked_at").orderBy("revoked_at").select("serial", "revoked_at", "revocation_reason");
-    return rows.map((r: any) => ({ serial: r.serial, revokedAt: new Date(Number(r.revoked_at)), reason: r.revocation_reason ?? undefined }));
+    const rows = await this.db("certificates")
+      .where({ issuer_id: issuerId })
+      .whereNotNull("revoked_at")
+      .orderBy("revoked_at")
+      .select("serial", "revoked_at", "revocation_reason");
+    return rows.map((r: any) => ({
+      serial: r.serial,
+      revokedAt: new Date(Number(r.revoked_at)),
+      reason: r.revocation_reason ?? undefined,
+    }));
   }
 
   async recoverUnfinished(at: Date, audit: (serial: string) => AuditEvent): Promise<string[]> {
@@ -154,8 +221,14 @@ export class KnexCertStore implements CertStore {
 
 function toRecord(r: any): CertRecord {
   return {
-    serial: r.serial, issuerId: r.issuer_id, profileId: r.profile_id, profileVersion: Number(r.profile_version),
-    status: r.status, subjectDn: r.subject_dn, notBefore: new Date(Number(r.not_before)), notAfter: new Date(Number(r.not_after)),
+    serial: r.serial,
+    issuerId: r.issuer_id,
+    profileId: r.profile_id,
+    profileVersion: Number(r.profile_version),
+    status: r.status,
+    subjectDn: r.subject_dn,
+    notBefore: new Date(Number(r.not_before)),
+    notAfter: new Date(Number(r.not_after)),
     der: r.der ? new Uint8Array(r.der) : undefined,
     revokedAt: r.revoked_at != null ? new Date(Number(r.revoked_at)) : undefined,
     revocationReason: r.revocation_reason ?? undefined,

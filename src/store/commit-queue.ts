@@ -25,7 +25,8 @@ const registry = new Map<string, BatchWrite<unknown, unknown>>();
  * process state (seal personal data before the op joins the queue). Unnamed writes run in process.
  */
 export function namedWrite<Op, R>(
-  name: string, write: (trx: Knex.Transaction, ops: readonly Op[], audit: AuditSink) => Promise<R[]>,
+  name: string,
+  write: (trx: Knex.Transaction, ops: readonly Op[], audit: AuditSink) => Promise<R[]>,
   locksFirst?: (trx: Knex.Transaction) => Promise<void>,
 ): BatchWrite<Op, R> {
   if (registry.has(name)) throw new Error(`a write named '${name}' exists already`);
@@ -52,7 +53,10 @@ export interface TransactionRunner {
  * arrived, then the audit events of the whole transaction, in order (REQ-27: no change without its
  * audit event). One result per operation.
  */
-export async function runTransaction(db: Knex, batch: readonly { readonly write: BatchWrite<unknown, unknown>; readonly op: unknown }[]): Promise<unknown[]> {
+export async function runTransaction(
+  db: Knex,
+  batch: readonly { readonly write: BatchWrite<unknown, unknown>; readonly op: unknown }[],
+): Promise<unknown[]> {
   const kinds = new Map<BatchWrite<unknown, unknown>, number[]>();
   batch.forEach((e, i) => {
     const k = kinds.get(e.write);
@@ -66,14 +70,17 @@ export async function runTransaction(db: Knex, batch: readonly { readonly write:
     const audits: AuditEvent[] = [];
     const sink: AuditSink = (e) => void audits.push(e);
     for (const [write, idx] of kinds) {
-      const results = await write(trx, idx.map((i) => batch[i]!.op), sink);
+      const results = await write(
+        trx,
+        idx.map((i) => batch[i]!.op),
+        sink,
+      );
       idx.forEach((i, j) => (out[i] = results[j]));
     }
     await appendAuditEvents(trx, audits); // hash-chained, last: after the changes took the write lock
     return out;
   });
 }
-
 
 interface Entry {
   readonly write: BatchWrite<unknown, unknown>;
@@ -98,11 +105,20 @@ export class CommitQueue {
   commits = 0;
 
   /** `runner`: where whole transactions of named writes run (the SQLite writer thread); else in process on `db`. */
-  constructor(private readonly db: Knex, private readonly maxBatch = 256, private readonly runner?: TransactionRunner) {}
+  constructor(
+    private readonly db: Knex,
+    private readonly maxBatch = 256,
+    private readonly runner?: TransactionRunner,
+  ) {}
 
   run<Op, R>(write: BatchWrite<Op, R>, op: Op): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.queue.push({ write: write as BatchWrite<unknown, unknown>, op, resolve: resolve as (r: unknown) => void, reject });
+      this.queue.push({
+        write: write as BatchWrite<unknown, unknown>,
+        op,
+        resolve: resolve as (r: unknown) => void,
+        reject,
+      });
       if (!this.flushing) {
         this.flushing = true;
         setImmediate(() => void this.flush());
@@ -113,7 +129,8 @@ export class CommitQueue {
   private transaction(batch: readonly Entry[]): Promise<unknown[]> {
     this.commits++;
     const remote = this.runner;
-    if (remote && batch.every((e) => e.write.writeName !== undefined)) return remote.run(batch.map((e) => ({ name: e.write.writeName!, op: e.op })));
+    if (remote && batch.every((e) => e.write.writeName !== undefined))
+      return remote.run(batch.map((e) => ({ name: e.write.writeName!, op: e.op })));
     return runTransaction(this.db, batch);
   }
 

@@ -19,12 +19,24 @@ export class KnexDataKeyStore {
 
   async list(): Promise<WrappedDataKey[]> {
     const rows = await this.db("data_keys").orderBy([{ column: "created_at" }, { column: "id" }]);
-    return rows.map((r: any) => ({ id: r.id, wrapped: r.wrapped, algorithm: r.algorithm, wrappingKey: r.wrapping_key, createdAt: new Date(Number(r.created_at)) }));
+    return rows.map((r: any) => ({
+      id: r.id,
+      wrapped: r.wrapped,
+      algorithm: r.algorithm,
+      wrappingKey: r.wrapping_key,
+      createdAt: new Date(Number(r.created_at)),
+    }));
   }
 
   async add(k: WrappedDataKey, audit: AuditEvent): Promise<void> {
     await this.db.transaction(async (trx) => {
-      await trx("data_keys").insert({ id: k.id, wrapped: k.wrapped, algorithm: k.algorithm, wrapping_key: k.wrappingKey, created_at: k.createdAt.getTime() });
+      await trx("data_keys").insert({
+        id: k.id,
+        wrapped: k.wrapped,
+        algorithm: k.algorithm,
+        wrapping_key: k.wrappingKey,
+        created_at: k.createdAt.getTime(),
+      });
       await insertAuditEvent(trx, audit);
     });
   }

@@ -8,10 +8,12 @@ import { CachedStatementsSqlite3 } from "./sqlite-statement-cache.js";
 export type Database = Knex;
 
 /** SQLite (node-sqlite3, prepared statements kept per connection: sqlite-statement-cache.ts). */
-export const isSqlite = (db: Knex | Knex.Transaction): boolean => (db as { client?: { dialect?: string } }).client?.dialect === "sqlite3";
+export const isSqlite = (db: Knex | Knex.Transaction): boolean =>
+  (db as { client?: { dialect?: string } }).client?.dialect === "sqlite3";
 
 /** PostgreSQL rather than SQLite (for the few statements that differ). */
-export const isPostgres = (db: Knex | Knex.Transaction): boolean => /^(pg|postgres)/.test(String((db as { client?: { config?: { client?: unknown } } }).client?.config?.client ?? ""));
+export const isPostgres = (db: Knex | Knex.Transaction): boolean =>
+  /^(pg|postgres)/.test(String((db as { client?: { config?: { client?: unknown } } }).client?.config?.client ?? ""));
 
 /** The file of a `sqlite:` URL (undefined for other URLs). */
 export function sqliteFile(url: string): string | undefined {
@@ -33,7 +35,10 @@ export function sqliteKnex(filename: string, role: "writer" | "replica"): Knex {
       min: 1,
       max: 1,
       afterCreate: (conn: any, done: (err: Error | null, conn: unknown) => void) => {
-        const pragmas = role === "replica" ? "PRAGMA query_only=ON; PRAGMA busy_timeout=10000;" : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;";
+        const pragmas =
+          role === "replica"
+            ? "PRAGMA query_only=ON; PRAGMA busy_timeout=10000;"
+            : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;";
         conn.exec(pragmas, (err: Error | null) => done(err, conn));
       },
     },
@@ -52,11 +57,20 @@ export async function openDatabase(url: string, opts: { readOnly?: boolean } = {
     db = sqliteKnex(filename, opts.readOnly ? "replica" : "writer");
   } else if (/^postgres(ql)?:\/\//.test(url)) {
     db = knexFactory({
-      client: "pg", connection: url,
+      client: "pg",
+      connection: url,
       pool: {
-        min: 1, max: 10,
+        min: 1,
+        max: 10,
         // A public replica may point at a hot standby (streaming replica): its sessions are read-only.
-        ...(opts.readOnly ? { afterCreate: (conn: any, done: (err: Error | null, conn: unknown) => void) => conn.query("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", (err: Error | null) => done(err, conn)) } : {}),
+        ...(opts.readOnly
+          ? {
+              afterCreate: (conn: any, done: (err: Error | null, conn: unknown) => void) =>
+                conn.query("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", (err: Error | null) =>
+                  done(err, conn),
+                ),
+            }
+          : {}),
       },
     });
   } else {
@@ -68,7 +82,10 @@ export async function openDatabase(url: string, opts: { readOnly?: boolean } = {
   } catch (e) {
     await db.destroy();
     if (CaError.is(e)) throw e;
-    throw new CaError("unavailable", `database ${opts.readOnly ? "schema check" : "migration"} failed: ${(e as Error).message}`);
+    throw new CaError(
+      "unavailable",
+      `database ${opts.readOnly ? "schema check" : "migration"} failed: ${(e as Error).message}`,
+    );
   }
   return db;
 }
@@ -76,10 +93,19 @@ export async function openDatabase(url: string, opts: { readOnly?: boolean } = {
 /** A reader never migrates: it refuses a schema the writer has not brought up to date. */
 async function requireCurrentSchema(db: Knex): Promise<void> {
   const known = (await migrationSource.getMigrations([])).map((m) => migrationSource.getMigrationName(m));
-  const done = new Set((await db("knex_migrations").select("name").catch(() => [])).map((r: { name: string }) => r.name));
+  const done = new Set(
+    (
+      await db("knex_migrations")
+        .select("name")
+        .catch(() => [])
+    ).map((r: { name: string }) => r.name),
+  );
   const missing = known.filter((n) => !done.has(n));
   if (missing.length > 0)
-    throw new CaError("unavailable", `database schema is behind this version (missing ${missing.join(", ")}); start the CA role once to migrate it`);
+    throw new CaError(
+      "unavailable",
+      `database schema is behind this version (missing ${missing.join(", ")}); start the CA role once to migrate it`,
+    );
 }
 
 /**
@@ -110,14 +136,18 @@ export async function openReader(url: string, writer: Database, size: number): P
 export const INSERT_CHUNK = 200;
 
 /** A multi-row insert, in statements of at most INSERT_CHUNK rows. */
-export async function insertChunked(trx: Knex.Transaction, table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
+export async function insertChunked(
+  trx: Knex.Transaction,
+  table: string,
+  rows: readonly Record<string, unknown>[],
+): Promise<void> {
   for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx(table).insert(rows.slice(i, i + INSERT_CHUNK));
 }
 
 /** Unique-constraint violation on SQLite or PostgreSQL. */
 export function isUniqueViolation(e: unknown): boolean {
   const err = e as { code?: string; message?: string };
-  return err?.code === "SQLITE_CONSTRAINT" && /UNIQUE|PRIMARY/.test(err.message ?? "") || err?.code === "23505";
+  return (err?.code === "SQLITE_CONSTRAINT" && /UNIQUE|PRIMARY/.test(err.message ?? "")) || err?.code === "23505";
 }
 
 /** Health probe: the database answers a trivial query. */

@@ -1,6 +1,13 @@
 import type { Knex } from "knex";
 import type { AuditEvent } from "../ca/ports.js";
-import type { ClaimedNotification, DeliveryChannelName, DeliveryOutcome, DeliveryQueue, DeliveryState, NotificationKind } from "../delivery/ports.js";
+import type {
+  ClaimedNotification,
+  DeliveryChannelName,
+  DeliveryOutcome,
+  DeliveryQueue,
+  DeliveryState,
+  NotificationKind,
+} from "../delivery/ports.js";
 import { commitQueueOf, namedWrite, type CommitQueue } from "./commit-queue.js";
 import type { FieldCipher } from "./field-cipher.js";
 
@@ -21,14 +28,35 @@ export interface DeadLetter {
   readonly deadAt?: Date;
 }
 
-type ClaimOp = { readonly now: number; readonly until: number; readonly channels: readonly string[]; readonly limit: number; readonly worker: string };
-type RecordOp = { readonly n: ClaimedNotification; readonly worker: string; readonly outcome: DeliveryOutcome; readonly auditId: string; readonly wipedBody: string };
-type RetryOp = { readonly id: string; readonly organisationId?: string; readonly actor: string; readonly at: number; readonly auditId: string };
+type ClaimOp = {
+  readonly now: number;
+  readonly until: number;
+  readonly channels: readonly string[];
+  readonly limit: number;
+  readonly worker: string;
+};
+type RecordOp = {
+  readonly n: ClaimedNotification;
+  readonly worker: string;
+  readonly outcome: DeliveryOutcome;
+  readonly auditId: string;
+  readonly wipedBody: string;
+};
+type RetryOp = {
+  readonly id: string;
+  readonly organisationId?: string;
+  readonly actor: string;
+  readonly at: number;
+  readonly auditId: string;
+};
 
 const OPEN_STATES = ["pending", "retrying"];
 
 const claimable = (q: Knex.QueryBuilder, op: ClaimOp) =>
-  q.whereIn("state", OPEN_STATES).whereIn("channel", [...op.channels]).where("next_attempt_at", "<=", op.now)
+  q
+    .whereIn("state", OPEN_STATES)
+    .whereIn("channel", [...op.channels])
+    .where("next_attempt_at", "<=", op.now)
     .where((w) => w.whereNull("claimed_until").orWhere("claimed_until", "<", op.now));
 
 async function organisationOf(trx: Knex.Transaction, personId: string): Promise<string | undefined> {
@@ -40,13 +68,23 @@ async function organisationOf(trx: Knex.Transaction, personId: string): Promise<
 const deliveryClaim = namedWrite<ClaimOp, any[]>("delivery-claim", async (trx, ops) => {
   const out: any[][] = [];
   for (const op of ops) {
-    const ids = (await claimable(trx("notifications"), op).orderBy([{ column: "next_attempt_at" }, { column: "id" }]).limit(op.limit).select("id")).map((r: any) => r.id as string);
+    const ids = (
+      await claimable(trx("notifications"), op)
+        .orderBy([{ column: "next_attempt_at" }, { column: "id" }])
+        .limit(op.limit)
+        .select("id")
+    ).map((r: any) => r.id as string);
     if (ids.length === 0) {
       out.push([]);
       continue;
     }
     // The same conditions again in the UPDATE: a concurrent claimer's rows (PostgreSQL re-checks them after the row lock) are left alone.
-    await claimable(trx("notifications").whereIn("id", ids), op).update({ claimed_by: op.worker, claimed_until: op.until, attempts: trx.raw("attempts + 1"), updated_at: op.now });
+    await claimable(trx("notifications").whereIn("id", ids), op).update({
+      claimed_by: op.worker,
+      claimed_until: op.until,
+      attempts: trx.raw("attempts + 1"),
+      updated_at: op.now,
+    });
     out.push(await trx("notifications").whereIn("id", ids).where({ claimed_by: op.worker }).select());
   }
   return out;
@@ -62,17 +100,30 @@ const deliveryRecord = namedWrite<RecordOp, boolean>("delivery-record", async (t
         : outcome.kind === "retry"
           ? { state: "retrying", next_attempt_at: outcome.nextAttemptAt.getTime(), last_error: outcome.error }
           : { state: "dead", last_error: outcome.error };
-    const changed = await trx("notifications").where({ id: n.id, claimed_by: worker }).whereIn("state", OPEN_STATES)
+    const changed = await trx("notifications")
+      .where({ id: n.id, claimed_by: worker })
+      .whereIn("state", OPEN_STATES)
       .update({ ...patch, claimed_by: null, claimed_until: null, updated_at: at });
     out.push(changed === 1);
     if (changed !== 1) continue;
     const organisationId = await organisationOf(trx, n.personId);
     audit({
-      id: auditId, at: outcome.at, actor: "system:delivery", action: `notification.${outcome.kind === "retry" ? "attempt-failed" : outcome.kind}`,
-      objectType: "notification", objectId: n.id, outcome: outcome.kind === "delivered" ? "success" : "failure", ...(organisationId ? { organisationId } : {}),
+      id: auditId,
+      at: outcome.at,
+      actor: "system:delivery",
+      action: `notification.${outcome.kind === "retry" ? "attempt-failed" : outcome.kind}`,
+      objectType: "notification",
+      objectId: n.id,
+      outcome: outcome.kind === "delivered" ? "success" : "failure",
+      ...(organisationId ? { organisationId } : {}),
       details: {
-        channel: n.channel, kind: n.kind, person: n.personId, attempt: n.attempts, ...(outcome.kind !== "delivered" ? { error: outcome.error } : {}),
-        ...(outcome.kind === "retry" ? { nextAttemptAt: outcome.nextAttemptAt.toISOString() } : {}), ...(outcome.kind === "delivered" && n.secret ? { secretRemoved: true } : {}),
+        channel: n.channel,
+        kind: n.kind,
+        person: n.personId,
+        attempt: n.attempts,
+        ...(outcome.kind !== "delivered" ? { error: outcome.error } : {}),
+        ...(outcome.kind === "retry" ? { nextAttemptAt: outcome.nextAttemptAt.toISOString() } : {}),
+        ...(outcome.kind === "delivered" && n.secret ? { secretRemoved: true } : {}),
       },
     } satisfies AuditEvent);
   }
@@ -82,16 +133,37 @@ const deliveryRecord = namedWrite<RecordOp, boolean>("delivery-record", async (t
 const deliveryRetry = namedWrite<RetryOp, boolean>("delivery-retry", async (trx, ops, audit) => {
   const out: boolean[] = [];
   for (const op of ops) {
-    const row = await trx("notifications as n").leftJoin("people as p", "p.id", "n.person_id").where("n.id", op.id).first("n.state", "n.channel", "n.kind", "n.attempts", "n.person_id", "p.organisation_id");
-    if (!row || row.state !== "dead" || (op.organisationId !== undefined && row.organisation_id !== op.organisationId)) {
+    const row = await trx("notifications as n")
+      .leftJoin("people as p", "p.id", "n.person_id")
+      .where("n.id", op.id)
+      .first("n.state", "n.channel", "n.kind", "n.attempts", "n.person_id", "p.organisation_id");
+    if (
+      !row ||
+      row.state !== "dead" ||
+      (op.organisationId !== undefined && row.organisation_id !== op.organisationId)
+    ) {
       out.push(false);
       continue;
     }
-    await trx("notifications").where({ id: op.id, state: "dead" })
-      .update({ state: "pending", attempts: 0, next_attempt_at: op.at, last_error: null, claimed_by: null, claimed_until: null, updated_at: op.at });
+    await trx("notifications").where({ id: op.id, state: "dead" }).update({
+      state: "pending",
+      attempts: 0,
+      next_attempt_at: op.at,
+      last_error: null,
+      claimed_by: null,
+      claimed_until: null,
+      updated_at: op.at,
+    });
     audit({
-      id: op.auditId, at: new Date(op.at), actor: op.actor, action: "notification.retry", objectType: "notification", objectId: op.id, outcome: "success",
-      ...(row.organisation_id ? { organisationId: row.organisation_id } : {}), details: { channel: row.channel, kind: row.kind, person: row.person_id, attemptsBefore: Number(row.attempts) },
+      id: op.auditId,
+      at: new Date(op.at),
+      actor: op.actor,
+      action: "notification.retry",
+      objectType: "notification",
+      objectId: op.id,
+      outcome: "success",
+      ...(row.organisation_id ? { organisationId: row.organisation_id } : {}),
+      details: { channel: row.channel, kind: row.kind, person: row.person_id, attemptsBefore: Number(row.attempts) },
     });
     out.push(true);
   }
@@ -108,19 +180,34 @@ export class KnexDeliveryStore implements DeliveryQueue {
   private readonly queue: CommitQueue;
 
   /** `db` writes (the commit queue), `reader` lists; `cipher` opens subjects and bodies for sending. */
-  constructor(db: Knex, private readonly reader: Knex, private readonly cipher: FieldCipher) {
+  constructor(
+    db: Knex,
+    private readonly reader: Knex,
+    private readonly cipher: FieldCipher,
+  ) {
     this.queue = commitQueueOf(db);
   }
 
   async claim(o: Parameters<DeliveryQueue["claim"]>[0]): Promise<ClaimedNotification[]> {
     if (o.channels.length === 0) return [];
-    const rows = await this.queue.run(deliveryClaim, { now: o.now.getTime(), until: o.now.getTime() + o.leaseMs, channels: o.channels, limit: o.limit, worker: o.worker });
+    const rows = await this.queue.run(deliveryClaim, {
+      now: o.now.getTime(),
+      until: o.now.getTime() + o.leaseMs,
+      channels: o.channels,
+      limit: o.limit,
+      worker: o.worker,
+    });
     await this.cipher.ready(...rows.flatMap((r: any) => [r.subject as string, r.body as string]));
     return rows.map((r: any) => ({
-      id: r.id, personId: r.person_id, channel: r.channel as DeliveryChannelName, kind: r.kind as NotificationKind, secret: !!r.secret,
+      id: r.id,
+      personId: r.person_id,
+      channel: r.channel as DeliveryChannelName,
+      kind: r.kind as NotificationKind,
+      secret: !!r.secret,
       subject: this.cipher.open(r.subject, { table: "notifications", column: "subject", id: r.id }),
       body: this.cipher.open(r.body, { table: "notifications", column: "body", id: r.id }),
-      createdAt: new Date(Number(r.created_at)), attempts: Number(r.attempts),
+      createdAt: new Date(Number(r.created_at)),
+      attempts: Number(r.attempts),
     }));
   }
 
@@ -134,23 +221,55 @@ export class KnexDeliveryStore implements DeliveryQueue {
   async deadLetters(organisationId: string | undefined, limit = 200): Promise<DeadLetter[]> {
     let q = this.reader("notifications as n").leftJoin("people as p", "p.id", "n.person_id").where("n.state", "dead");
     if (organisationId !== undefined) q = q.where("p.organisation_id", organisationId);
-    const rows = await q.orderBy([{ column: "n.created_at", order: "desc" }, { column: "n.id", order: "desc" }]).limit(limit)
-      .select("n.id", "n.person_id", "n.channel", "n.kind", "n.secret", "n.attempts", "n.last_error", "n.created_at", "n.updated_at", "p.organisation_id");
+    const rows = await q
+      .orderBy([
+        { column: "n.created_at", order: "desc" },
+        { column: "n.id", order: "desc" },
+      ])
+      .limit(limit)
+      .select(
+        "n.id",
+        "n.person_id",
+        "n.channel",
+        "n.kind",
+        "n.secret",
+        "n.attempts",
+        "n.last_error",
+        "n.created_at",
+        "n.updated_at",
+        "p.organisation_id",
+      );
     return rows.map((r: any) => ({
-      id: r.id, personId: r.person_id, ...(r.organisation_id ? { organisationId: r.organisation_id } : {}), channel: r.channel, kind: r.kind, secret: !!r.secret,
-      attempts: Number(r.attempts), ...(r.last_error ? { lastError: r.last_error } : {}), createdAt: new Date(Number(r.created_at)),
+      id: r.id,
+      personId: r.person_id,
+      ...(r.organisation_id ? { organisationId: r.organisation_id } : {}),
+      channel: r.channel,
+      kind: r.kind,
+      secret: !!r.secret,
+      attempts: Number(r.attempts),
+      ...(r.last_error ? { lastError: r.last_error } : {}),
+      createdAt: new Date(Number(r.created_at)),
       ...(r.updated_at != null ? { deadAt: new Date(Number(r.updated_at)) } : {}),
     }));
   }
 
   /** A dead letter back to pending (attempts from zero), audited; false when there is no such dead letter (in that organisation). */
   retry(id: string, organisationId: string | undefined, actor: string, at: Date, auditId: string): Promise<boolean> {
-    return this.queue.run(deliveryRetry, { id, ...(organisationId !== undefined ? { organisationId } : {}), actor, at: at.getTime(), auditId });
+    return this.queue.run(deliveryRetry, {
+      id,
+      ...(organisationId !== undefined ? { organisationId } : {}),
+      actor,
+      at: at.getTime(),
+      auditId,
+    });
   }
 
   /** Notifications by state and channel (for /metrics). */
   async counts(): Promise<{ state: DeliveryState; channel: string; count: number }[]> {
-    const rows = await this.reader("notifications").groupBy("state", "channel").select("state", "channel").count({ n: "*" });
+    const rows = await this.reader("notifications")
+      .groupBy("state", "channel")
+      .select("state", "channel")
+      .count({ n: "*" });
     return rows.map((r: any) => ({ state: r.state, channel: r.channel, count: Number(r.n) }));
   }
 }

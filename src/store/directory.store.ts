@@ -6,7 +6,12 @@ import { insertAuditEvent } from "./audit.store.js";
 import type { FieldCipher } from "./field-cipher.js";
 
 const org = (r: any): Organisation => ({
-  id: r.id, orgNumber: r.org_number, name: r.name, country: r.country, status: r.status, serviceOwner: !!r.service_owner,
+  id: r.id,
+  orgNumber: r.org_number,
+  name: r.name,
+  country: r.country,
+  status: r.status,
+  serviceOwner: !!r.service_owner,
   ...(r.registration_certificate ? { registrationCertificate: r.registration_certificate } : {}),
   ...(r.domain ? { domain: r.domain } : {}),
   ...(r.domain_validated_at != null ? { domainValidatedAt: new Date(Number(r.domain_validated_at)) } : {}),
@@ -18,22 +23,47 @@ const person = (r: any, cipher: FieldCipher): Person => {
   const phone = cipher.openOptional(r.phone, { table: "people", column: "phone", id: r.id });
   const postalAddress = cipher.openOptional(r.postal_address, { table: "people", column: "postal_address", id: r.id });
   const birthDate = cipher.openOptional(r.birth_date, { table: "people", column: "birth_date", id: r.id });
-  const nationalIdMasked = cipher.openOptional(r.national_id_masked, { table: "people", column: "national_id_masked", id: r.id });
+  const nationalIdMasked = cipher.openOptional(r.national_id_masked, {
+    table: "people",
+    column: "national_id_masked",
+    id: r.id,
+  });
   return {
-    id: r.id, organisationId: r.organisation_id, nationalIdHash: r.national_id_hash, name: cipher.open(r.name, { table: "people", column: "name", id: r.id }),
-    ...(email ? { email } : {}), ...(phone ? { phone } : {}), ...(postalAddress ? { postalAddress } : {}), ...(r.bound_by ? { boundBy: r.bound_by } : {}),
+    id: r.id,
+    organisationId: r.organisation_id,
+    nationalIdHash: r.national_id_hash,
+    name: cipher.open(r.name, { table: "people", column: "name", id: r.id }),
+    ...(email ? { email } : {}),
+    ...(phone ? { phone } : {}),
+    ...(postalAddress ? { postalAddress } : {}),
+    ...(r.bound_by ? { boundBy: r.bound_by } : {}),
     ...(r.unbound_at != null ? { unboundAt: new Date(Number(r.unbound_at)) } : {}),
-    ...(r.language ? { language: r.language } : {}), ...(birthDate ? { birthDate } : {}), ...(nationalIdMasked ? { nationalIdMasked } : {}),
+    ...(r.language ? { language: r.language } : {}),
+    ...(birthDate ? { birthDate } : {}),
+    ...(nationalIdMasked ? { nationalIdMasked } : {}),
   };
 };
 
 const officerOf = (r: any): Officer => ({
-  personId: r.person_id, roles: JSON.parse(r.roles) as Role[], serviceOwnerStaff: !!r.service_owner_staff,
+  personId: r.person_id,
+  roles: JSON.parse(r.roles) as Role[],
+  serviceOwnerStaff: !!r.service_owner_staff,
   ...(r.qualification ? { qualification: r.qualification } : {}),
   ...(r.qualified_until != null ? { qualifiedUntil: new Date(Number(r.qualified_until)) } : {}),
 });
 
-const ORG_COLUMNS = ["id", "org_number", "name", "country", "status", "service_owner", "registration_certificate", "domain", "domain_validated_at", "ip_allow_list"];
+const ORG_COLUMNS = [
+  "id",
+  "org_number",
+  "name",
+  "country",
+  "status",
+  "service_owner",
+  "registration_certificate",
+  "domain",
+  "domain_validated_at",
+  "ip_allow_list",
+];
 
 /** Organisations, people, officers and officer credentials over knex; each change with its audit event. */
 export class KnexDirectoryStore implements DirectoryStore {
@@ -41,7 +71,11 @@ export class KnexDirectoryStore implements DirectoryStore {
    * `reader` may be a separate read pool (SQLite WAL readers do not wait for the writer's commits).
    * `cipher` seals people's names and emails at rest (REQ-29); no query filters or sorts on them.
    */
-  constructor(private readonly db: Knex, private readonly reader: Knex, private readonly cipher: FieldCipher) {}
+  constructor(
+    private readonly db: Knex,
+    private readonly reader: Knex,
+    private readonly cipher: FieldCipher,
+  ) {}
 
   async organisation(id: string) {
     const r = await this.reader("organisations").where({ id }).first();
@@ -60,16 +94,26 @@ export class KnexDirectoryStore implements DirectoryStore {
   async people(ids: readonly string[]) {
     if (ids.length === 0) return [];
     const rows = await this.reader("people").whereIn("id", [...new Set(ids)]);
-    await this.cipher.ready(...rows.flatMap((r: any) => [r.name, r.email, r.phone, r.postal_address, r.birth_date, r.national_id_masked]));
+    await this.cipher.ready(
+      ...rows.flatMap((r: any) => [r.name, r.email, r.phone, r.postal_address, r.birth_date, r.national_id_masked]),
+    );
     return rows.map((r: any) => person(r, this.cipher));
   }
 
   async createOrganisation(o: Organisation, at: Date, audit: AuditEvent) {
     await this.db.transaction(async (trx) => {
       await trx("organisations").insert({
-        id: o.id, org_number: o.orgNumber, name: o.name, country: o.country, status: o.status, service_owner: o.serviceOwner,
-        registration_certificate: o.registrationCertificate ?? null, domain: o.domain ?? null, domain_validated_at: o.domainValidatedAt?.getTime() ?? null,
-        ip_allow_list: o.ipAllowList?.length ? JSON.stringify(o.ipAllowList) : null, created_at: at.getTime(),
+        id: o.id,
+        org_number: o.orgNumber,
+        name: o.name,
+        country: o.country,
+        status: o.status,
+        service_owner: o.serviceOwner,
+        registration_certificate: o.registrationCertificate ?? null,
+        domain: o.domain ?? null,
+        domain_validated_at: o.domainValidatedAt?.getTime() ?? null,
+        ip_allow_list: o.ipAllowList?.length ? JSON.stringify(o.ipAllowList) : null,
+        created_at: at.getTime(),
       });
       await insertAuditEvent(trx, audit);
     });
@@ -100,29 +144,56 @@ export class KnexDirectoryStore implements DirectoryStore {
   }
 
   async personWithOrganisation(id: string) {
-    const r = await this.reader("people as p").join("organisations as o", "o.id", "p.organisation_id").where("p.id", id)
+    const r = await this.reader("people as p")
+      .join("organisations as o", "o.id", "p.organisation_id")
+      .where("p.id", id)
       .first("p.*", ...ORG_COLUMNS.map((c) => `o.${c} as o_${c}`));
-    return r ? { person: await this.toPerson(r), organisation: org(Object.fromEntries(ORG_COLUMNS.map((c) => [c, r[`o_${c}`]]))) } : undefined;
+    return r
+      ? {
+          person: await this.toPerson(r),
+          organisation: org(Object.fromEntries(ORG_COLUMNS.map((c) => [c, r[`o_${c}`]]))),
+        }
+      : undefined;
   }
 
   async personByNationalId(organisationId: string, nationalIdHash: string) {
-    const r = await this.reader("people").where({ organisation_id: organisationId, national_id_hash: nationalIdHash }).whereNull("unbound_at").first();
+    const r = await this.reader("people")
+      .where({ organisation_id: organisationId, national_id_hash: nationalIdHash })
+      .whereNull("unbound_at")
+      .first();
     return r ? this.toPerson(r) : undefined;
   }
 
   async createPerson(p: Person, at: Date, audit: AuditEvent) {
     await this.db.transaction(async (trx) => {
       // A person bound again after an earlier binding was removed gets a new record (the old one stays for the audit trail).
-      await trx("people").where({ organisation_id: p.organisationId, national_id_hash: p.nationalIdHash }).whereNotNull("unbound_at")
+      await trx("people")
+        .where({ organisation_id: p.organisationId, national_id_hash: p.nationalIdHash })
+        .whereNotNull("unbound_at")
         .update({ national_id_hash: trx.raw("national_id_hash || ':' || id") });
       await trx("people").insert({
-        id: p.id, organisation_id: p.organisationId, national_id_hash: p.nationalIdHash, human_id: p.nationalIdHash.split(":")[0], // REQ-10: the human, the same in every organisation
-        name: this.cipher.seal(p.name, { table: "people", column: "name", id: p.id }), email: this.cipher.sealOptional(p.email, { table: "people", column: "email", id: p.id }),
+        id: p.id,
+        organisation_id: p.organisationId,
+        national_id_hash: p.nationalIdHash,
+        human_id: p.nationalIdHash.split(":")[0], // REQ-10: the human, the same in every organisation
+        name: this.cipher.seal(p.name, { table: "people", column: "name", id: p.id }),
+        email: this.cipher.sealOptional(p.email, { table: "people", column: "email", id: p.id }),
         phone: this.cipher.sealOptional(p.phone, { table: "people", column: "phone", id: p.id }),
-        postal_address: this.cipher.sealOptional(p.postalAddress, { table: "people", column: "postal_address", id: p.id }),
-        bound_by: p.boundBy ?? null, bound_at: at.getTime(), created_at: at.getTime(), language: p.language ?? null,
+        postal_address: this.cipher.sealOptional(p.postalAddress, {
+          table: "people",
+          column: "postal_address",
+          id: p.id,
+        }),
+        bound_by: p.boundBy ?? null,
+        bound_at: at.getTime(),
+        created_at: at.getTime(),
+        language: p.language ?? null,
         birth_date: this.cipher.sealOptional(p.birthDate, { table: "people", column: "birth_date", id: p.id }),
-        national_id_masked: this.cipher.sealOptional(p.nationalIdMasked, { table: "people", column: "national_id_masked", id: p.id }),
+        national_id_masked: this.cipher.sealOptional(p.nationalIdMasked, {
+          table: "people",
+          column: "national_id_masked",
+          id: p.id,
+        }),
       });
       await insertAuditEvent(trx, audit);
     });
@@ -143,7 +214,12 @@ export class KnexDirectoryStore implements DirectoryStore {
 
   /** How many bound people hold an officer record as service-owner staff (the bootstrap is refused when any do). */
   async activeServiceOwnerStaff(): Promise<number> {
-    const r = await this.db("officers").join("people", "people.id", "officers.person_id").where("officers.service_owner_staff", true).whereNull("people.unbound_at").count({ n: "*" }).first();
+    const r = await this.db("officers")
+      .join("people", "people.id", "officers.person_id")
+      .where("officers.service_owner_staff", true)
+      .whereNull("people.unbound_at")
+      .count({ n: "*" })
+      .first();
     return Number(r?.n ?? 0);
   }
 
@@ -153,15 +229,22 @@ export class KnexDirectoryStore implements DirectoryStore {
   }
 
   async officersOfHuman(humanId: string) {
-    const rows = await this.reader("officers as f").join("people as p", "p.id", "f.person_id").where("p.human_id", humanId).whereNull("p.unbound_at")
+    const rows = await this.reader("officers as f")
+      .join("people as p", "p.id", "f.person_id")
+      .where("p.human_id", humanId)
+      .whereNull("p.unbound_at")
       .select("f.*", "p.organisation_id");
     return rows.map((r: any) => ({ officer: officerOf(r), organisationId: r.organisation_id as string }));
   }
 
   async saveOfficer(o: Officer, appointedBy: string, audit: AuditEvent) {
     const row = {
-      person_id: o.personId, roles: JSON.stringify(o.roles), service_owner_staff: o.serviceOwnerStaff, appointed_by: appointedBy,
-      qualification: o.qualification ?? null, qualified_until: o.qualifiedUntil?.getTime() ?? null,
+      person_id: o.personId,
+      roles: JSON.stringify(o.roles),
+      service_owner_staff: o.serviceOwnerStaff,
+      appointed_by: appointedBy,
+      qualification: o.qualification ?? null,
+      qualified_until: o.qualifiedUntil?.getTime() ?? null,
     };
     await this.db.transaction(async (trx) => {
       await trx("officers").insert(row).onConflict("person_id").merge();

@@ -39,15 +39,26 @@ export class FieldCipher {
    * `loadMissing` fetches data keys this process has not loaded (made by another process after a
    * rotation); stores call `ready()` with what they read before opening it.
    */
-  constructor(keys: readonly DataKey[], readonly currentKeyId: string, private readonly random: Random, private readonly loadMissing?: (ids: readonly string[]) => Promise<readonly DataKey[]>) {
+  constructor(
+    keys: readonly DataKey[],
+    readonly currentKeyId: string,
+    private readonly random: Random,
+    private readonly loadMissing?: (ids: readonly string[]) => Promise<readonly DataKey[]>,
+  ) {
     this.add(keys);
-    if (!this.keys.has(currentKeyId)) throw new CaError("config", `the current data key ${currentKeyId} is not among the loaded data keys`);
+    if (!this.keys.has(currentKeyId))
+      throw new CaError("config", `the current data key ${currentKeyId} is not among the loaded data keys`);
   }
 
   private add(keys: readonly DataKey[]): void {
     for (const k of keys) {
-      if (!KEY_ID.test(k.id)) throw new CaError("config", `data key id '${k.id}' is not usable in the field format (letters, digits, - and _ only)`);
-      if (k.key.length !== 32) throw new CaError("config", `data key ${k.id} is ${k.key.length} bytes; AES-256 needs 32`);
+      if (!KEY_ID.test(k.id))
+        throw new CaError(
+          "config",
+          `data key id '${k.id}' is not usable in the field format (letters, digits, - and _ only)`,
+        );
+      if (k.key.length !== 32)
+        throw new CaError("config", `data key ${k.id} is ${k.key.length} bytes; AES-256 needs 32`);
       this.keys.set(k.id, k.key);
     }
   }
@@ -64,7 +75,9 @@ export class FieldCipher {
     while (this.loading) await this.loading;
     const still = [...missing].filter((id) => !this.keys.has(id));
     if (still.length === 0) return;
-    this.loading = this.loadMissing(still).then((keys) => this.add(keys)).finally(() => (this.loading = undefined));
+    this.loading = this.loadMissing(still)
+      .then((keys) => this.add(keys))
+      .finally(() => (this.loading = undefined));
     await this.loading;
   }
 
@@ -92,13 +105,20 @@ export class FieldCipher {
     const body = colon > 0 ? rest.slice(colon + 1) : "";
     const where = `${place.table}.${place.column} of ${place.id}`;
     if (!KEY_ID.test(keyId) || !/^[A-Za-z0-9_-]+$/.test(body))
-      throw new CaError("internal", `personal data in ${where} is malformed (not the enc:v1 format)`, { ...place, reason: "malformed" });
+      throw new CaError("internal", `personal data in ${where} is malformed (not the enc:v1 format)`, {
+        ...place,
+        reason: "malformed",
+      });
     const key = this.keys.get(keyId);
     if (!key)
-      throw new CaError("config", `personal data in ${where} is encrypted under data key ${keyId}, which is not loaded (loaded: ${this.keyIds.join(", ")}): is this database's data_keys table intact?`,
-        { ...place, keyId, reason: "unknown-key" });
+      throw new CaError(
+        "config",
+        `personal data in ${where} is encrypted under data key ${keyId}, which is not loaded (loaded: ${this.keyIds.join(", ")}): is this database's data_keys table intact?`,
+        { ...place, keyId, reason: "unknown-key" },
+      );
     const raw = Buffer.from(body, "base64url");
-    if (raw.length < IV + TAG) throw new CaError("internal", `personal data in ${where} is truncated`, { ...place, keyId, reason: "malformed" });
+    if (raw.length < IV + TAG)
+      throw new CaError("internal", `personal data in ${where} is truncated`, { ...place, keyId, reason: "malformed" });
     try {
       const d = createDecipheriv("aes-256-gcm", key, raw.subarray(0, IV));
       d.setAAD(aad(keyId, place));
@@ -106,7 +126,11 @@ export class FieldCipher {
       return Buffer.concat([d.update(raw.subarray(IV, raw.length - TAG)), d.final()]).toString("utf8");
     } catch {
       // REQ-29: never garbage: an altered value, or one moved from another row or column, is refused.
-      throw new CaError("internal", `personal data in ${where} fails authentication (altered, or moved from another row or column)`, { ...place, keyId, reason: "authentication-failed" });
+      throw new CaError(
+        "internal",
+        `personal data in ${where} fails authentication (altered, or moved from another row or column)`,
+        { ...place, keyId, reason: "authentication-failed" },
+      );
     }
   }
 

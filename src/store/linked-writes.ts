@@ -29,7 +29,11 @@ interface LinkedOp {
 /** When an op's order change loses its compare-and-set, nothing of that op is written and it answers false. */
 async function writeLinkedBatch(trx: Knex.Transaction, ops: readonly LinkedOp[], audit: AuditSink): Promise<boolean[]> {
   const withOrder = ops.map((o, i) => [o, i] as const).filter(([o]) => o.order);
-  const won = await writeOrderBatch(trx, withOrder.map(([o]) => o.order!), audit);
+  const won = await writeOrderBatch(
+    trx,
+    withOrder.map(([o]) => o.order!),
+    audit,
+  );
   const ok = ops.map((o) => !o.order);
   withOrder.forEach(([, i], j) => (ok[i] = won[j] === true));
   const winners = ops.filter((_, i) => ok[i]);
@@ -44,7 +48,8 @@ async function writeLinkedBatch(trx: Knex.Transaction, ops: readonly LinkedOp[],
     if (o.cert) audit(o.cert.audit);
     if (o.revocation) audit(o.revocation.audit);
     if (o.abandon) {
-      if (!(await abandonReservedIn(trx, o.abandon.serial, o.abandon.at, o.abandon.actor))) throw new LinkedConflict(`serial ${o.abandon.serial} is no longer reserved`);
+      if (!(await abandonReservedIn(trx, o.abandon.serial, o.abandon.at, o.abandon.actor)))
+        throw new LinkedConflict(`serial ${o.abandon.serial} is no longer reserved`);
       audit(o.abandon.audit);
     }
   }
@@ -66,14 +71,20 @@ const linkedWrite = namedWrite<LinkedOp, boolean>("linked", writeLinkedBatch, lo
 export class KnexLinkedWrites {
   private readonly queue: CommitQueue;
 
-  constructor(db: Knex, private readonly orders: KnexOrderStore) {
+  constructor(
+    db: Knex,
+    private readonly orders: KnexOrderStore,
+  ) {
     this.queue = commitQueueOf(db);
   }
 
   private run(op: Omit<LinkedOp, "order"> & { readonly order?: LinkedOrder }): Promise<boolean> {
     // REQ-29: the order's messages are sealed here, before the op leaves this thread.
     const { order, ...rest } = op;
-    return this.queue.run(linkedWrite, { ...rest, ...(order ? { order: this.orders.changeOp(order.change, order.audit) } : {}) });
+    return this.queue.run(linkedWrite, {
+      ...rest,
+      ...(order ? { order: this.orders.changeOp(order.change, order.audit) } : {}),
+    });
   }
 
   /** Records serial + TBS and moves the order (to PRODUCING, naming the serial); false: the order changed. */
@@ -82,8 +93,18 @@ export class KnexLinkedWrites {
   }
 
   /** Stores the signed certificate, on hold when `hold` is given, and moves the order; false: the order changed. */
-  complete(serial: string, der: Uint8Array, certAudit: AuditEvent, hold: { change: RevocationChange; audit: AuditEvent } | undefined, order: LinkedOrder): Promise<boolean> {
-    return this.run({ order, cert: { kind: "issued", serial, der, audit: certAudit }, ...(hold ? { revocation: hold } : {}) });
+  complete(
+    serial: string,
+    der: Uint8Array,
+    certAudit: AuditEvent,
+    hold: { change: RevocationChange; audit: AuditEvent } | undefined,
+    order: LinkedOrder,
+  ): Promise<boolean> {
+    return this.run({
+      order,
+      cert: { kind: "issued", serial, der, audit: certAudit },
+      ...(hold ? { revocation: hold } : {}),
+    });
   }
 
   /** Signing failed (no signature exists): the serial is burnt and the order moves back. */
@@ -92,7 +113,13 @@ export class KnexLinkedWrites {
   }
 
   /** A reserved serial given up (it may have been signed): published as revoked, with the order's change. */
-  abandon(serial: string, at: Date, actor: string, certAudit: AuditEvent, order: LinkedOrder | undefined): Promise<boolean> {
+  abandon(
+    serial: string,
+    at: Date,
+    actor: string,
+    certAudit: AuditEvent,
+    order: LinkedOrder | undefined,
+  ): Promise<boolean> {
     return this.run({ ...(order ? { order } : {}), abandon: { serial, at, actor, audit: certAudit } });
   }
 

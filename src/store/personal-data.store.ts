@@ -29,7 +29,10 @@ export interface SealReport {
  * fail authentication stop the run with the cipher's error; nothing is overwritten with garbage.
  */
 export class KnexPersonalDataStore {
-  constructor(private readonly db: Knex, private readonly cipher: FieldCipher) {}
+  constructor(
+    private readonly db: Knex,
+    private readonly cipher: FieldCipher,
+  ) {}
 
   async sealExisting(audit: (table: string, ids: readonly string[]) => AuditEvent, batch = 500): Promise<SealReport[]> {
     const out: SealReport[] = [];
@@ -38,7 +41,11 @@ export class KnexPersonalDataStore {
       let rows = 0;
       let sealed = 0;
       for (;;) {
-        const page = await this.db(table).where("id", ">", after).orderBy("id").limit(batch).select("id", ...columns);
+        const page = await this.db(table)
+          .where("id", ">", after)
+          .orderBy("id")
+          .limit(batch)
+          .select("id", ...columns);
         if (page.length === 0) break;
         rows += page.length;
         after = page[page.length - 1].id;
@@ -59,9 +66,18 @@ export class KnexPersonalDataStore {
           // Compare-and-set on the old values: a row changed meanwhile is left for the next run.
           for (const u of updates) {
             const before = page.find((r: any) => r.id === u.id)!;
-            await trx(table).where("id", u.id).where(Object.fromEntries(Object.keys(u.patch).map((c) => [c, before[c]]))).update(u.patch);
+            await trx(table)
+              .where("id", u.id)
+              .where(Object.fromEntries(Object.keys(u.patch).map((c) => [c, before[c]])))
+              .update(u.patch);
           }
-          await insertAuditEvent(trx, audit(table, updates.map((u) => u.id)));
+          await insertAuditEvent(
+            trx,
+            audit(
+              table,
+              updates.map((u) => u.id),
+            ),
+          );
         });
         sealed += updates.length;
       }
@@ -77,7 +93,11 @@ export class KnexPersonalDataStore {
       const c = { rows: 0, cleartext: 0, olderKey: 0 };
       let after = "";
       for (;;) {
-        const page = await this.db(table).where("id", ">", after).orderBy("id").limit(1000).select("id", ...columns);
+        const page = await this.db(table)
+          .where("id", ">", after)
+          .orderBy("id")
+          .limit(1000)
+          .select("id", ...columns);
         if (page.length === 0) break;
         after = page[page.length - 1].id;
         c.rows += page.length;

@@ -15,16 +15,34 @@ export class KnexPortalSessionStore {
   constructor(private readonly db: Knex) {}
 
   async put(idHash: string, s: PortalSessionRow): Promise<void> {
-    await this.db("portal_sessions").insert({ id_hash: idHash, csrf_hash: s.csrfHash, credential: s.credential, created_at: s.created, last_seen: s.lastSeen, kind: s.kind });
+    await this.db("portal_sessions").insert({
+      id_hash: idHash,
+      csrf_hash: s.csrfHash,
+      credential: s.credential,
+      created_at: s.created,
+      last_seen: s.lastSeen,
+      kind: s.kind,
+    });
   }
 
   async get(idHash: string): Promise<PortalSessionRow | undefined> {
     const r = await this.db("portal_sessions").where({ id_hash: idHash }).first();
-    return r ? { csrfHash: r.csrf_hash, credential: r.credential, created: Number(r.created_at), lastSeen: Number(r.last_seen), kind: r.kind === "holder" ? "holder" : "officer" } : undefined;
+    return r
+      ? {
+          csrfHash: r.csrf_hash,
+          credential: r.credential,
+          created: Number(r.created_at),
+          lastSeen: Number(r.last_seen),
+          kind: r.kind === "holder" ? "holder" : "officer",
+        }
+      : undefined;
   }
 
   async touch(idHash: string, lastSeen: number): Promise<void> {
-    await this.db("portal_sessions").where({ id_hash: idHash }).andWhere("last_seen", "<", lastSeen).update({ last_seen: lastSeen });
+    await this.db("portal_sessions")
+      .where({ id_hash: idHash })
+      .andWhere("last_seen", "<", lastSeen)
+      .update({ last_seen: lastSeen });
   }
 
   async delete(idHash: string): Promise<void> {
@@ -32,6 +50,9 @@ export class KnexPortalSessionStore {
   }
 
   async deleteExpired(idleBefore: number, createdBefore: number): Promise<void> {
-    await this.db("portal_sessions").where("last_seen", "<", idleBefore).orWhere("created_at", "<", createdBefore).delete();
+    await this.db("portal_sessions")
+      .where("last_seen", "<", idleBefore)
+      .orWhere("created_at", "<", createdBefore)
+      .delete();
   }
 }

@@ -5,22 +5,43 @@ import { insertAuditEvent } from "./audit.store.js";
 import { recordAuditEvent } from "./commit-queue.js";
 
 const row = (r: any): RevocationRequest => ({
-  id: r.id, kind: r.kind ?? "revoke", serial: r.serial, reason: r.reason, organisationId: r.organisation_id, channel: r.channel, requestedBy: r.requested_by,
-  ...(r.requested_by_human ? { requestedByHuman: r.requested_by_human } : {}), ...(r.person_id ? { personId: r.person_id } : {}),
-  requestedAt: new Date(Number(r.requested_at)), status: r.status,
+  id: r.id,
+  kind: r.kind ?? "revoke",
+  serial: r.serial,
+  reason: r.reason,
+  organisationId: r.organisation_id,
+  channel: r.channel,
+  requestedBy: r.requested_by,
+  ...(r.requested_by_human ? { requestedByHuman: r.requested_by_human } : {}),
+  ...(r.person_id ? { personId: r.person_id } : {}),
+  requestedAt: new Date(Number(r.requested_at)),
+  status: r.status,
   ...(r.decided_by ? { decidedBy: r.decided_by, decidedAt: new Date(Number(r.decided_at)) } : {}),
 });
 
 const insertRow = (r: RevocationRequest) => ({
-  id: r.id, kind: r.kind, serial: r.serial, reason: r.reason, organisation_id: r.organisationId, channel: r.channel, requested_by: r.requestedBy,
-  requested_by_human: r.requestedByHuman ?? null, person_id: r.personId ?? null, requested_at: r.requestedAt.getTime(), status: r.status,
+  id: r.id,
+  kind: r.kind,
+  serial: r.serial,
+  reason: r.reason,
+  organisation_id: r.organisationId,
+  channel: r.channel,
+  requested_by: r.requestedBy,
+  requested_by_human: r.requestedByHuman ?? null,
+  person_id: r.personId ?? null,
+  requested_at: r.requestedAt.getTime(),
+  status: r.status,
 });
 
 export class KnexRevocationRequestStore implements RevocationRequestStore {
   constructor(private readonly db: Knex) {}
 
   /** REQ-18: officers' revocations and unbindings count (their resumes do not), done or waiting alike; every holder request counts. */
-  async countSince(who: { readonly human: string } | { readonly organisationId: string }, channel: RevocationRequest["channel"], since: Date) {
+  async countSince(
+    who: { readonly human: string } | { readonly organisationId: string },
+    channel: RevocationRequest["channel"],
+    since: Date,
+  ) {
     const q = this.db("revocation_requests").where({ channel }).andWhere("requested_at", ">=", since.getTime());
     if (channel === "officer") q.whereIn("kind", ["revoke", "unbind"]); // a holder's daily limit counts their resumes too
     if ("human" in who) q.andWhere("requested_by_human", who.human);
@@ -46,14 +67,19 @@ export class KnexRevocationRequestStore implements RevocationRequestStore {
   }
 
   async lastHold(serial: string) {
-    const r = await this.db("revocation_requests").where({ serial, kind: "revoke", reason: "certificateHold" }).whereIn("status", ["done", "approved"])
-      .orderBy("requested_at", "desc").first();
+    const r = await this.db("revocation_requests")
+      .where({ serial, kind: "revoke", reason: "certificateHold" })
+      .whereIn("status", ["done", "approved"])
+      .orderBy("requested_at", "desc")
+      .first();
     return r ? row(r) : undefined;
   }
 
   async decide(id: string, status: "approved" | "refused", by: string, at: Date, audit: AuditEvent) {
     return this.db.transaction(async (trx) => {
-      const n = await trx("revocation_requests").where({ id, status: "pending" }).update({ status, decided_by: by, decided_at: at.getTime() });
+      const n = await trx("revocation_requests")
+        .where({ id, status: "pending" })
+        .update({ status, decided_by: by, decided_at: at.getTime() });
       if (n !== 1) return false;
       await insertAuditEvent(trx, audit);
       return true;

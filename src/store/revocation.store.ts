@@ -1,5 +1,13 @@
 import type { Knex } from "knex";
-import type { AuditEvent, RevocationChange, RevocationEvent, RevocationStore, RevokedEntry, SerialStatus, StoredCrl } from "../ca/ports.js";
+import type {
+  AuditEvent,
+  RevocationChange,
+  RevocationEvent,
+  RevocationStore,
+  RevokedEntry,
+  SerialStatus,
+  StoredCrl,
+} from "../ca/ports.js";
 import { insertAuditEvent } from "./audit.store.js";
 import { INSERT_CHUNK, isPostgres } from "./database.js";
 
@@ -28,12 +36,18 @@ export async function lockRevocationEvents(trx: Knex.Transaction): Promise<void>
  */
 export async function applyRevocationIn(trx: Knex.Transaction, c: RevocationChange): Promise<boolean> {
   let q = trx("certificates").where({ serial: c.serial, issuer_id: c.issuerId, status: "issued" });
-  q = c.expectedReason === undefined ? q.whereNull("revocation_reason") : q.where({ revocation_reason: c.expectedReason });
-  if (c.expectedHoldCause !== undefined) q = c.expectedHoldCause === null ? q.whereNull("hold_cause") : q.where({ hold_cause: c.expectedHoldCause });
+  q =
+    c.expectedReason === undefined
+      ? q.whereNull("revocation_reason")
+      : q.where({ revocation_reason: c.expectedReason });
+  if (c.expectedHoldCause !== undefined)
+    q = c.expectedHoldCause === null ? q.whereNull("hold_cause") : q.where({ hold_cause: c.expectedHoldCause });
   const n = await q.update({
-    revoked_at: c.revokedAt?.getTime() ?? null, revocation_reason: c.reason ?? null,
-    invalidity_date: c.invalidityDate?.getTime() ?? null, updated_at: c.at.getTime(),
-    hold_cause: c.reason === "certificateHold" ? c.holdCause ?? "request" : null,
+    revoked_at: c.revokedAt?.getTime() ?? null,
+    revocation_reason: c.reason ?? null,
+    invalidity_date: c.invalidityDate?.getTime() ?? null,
+    updated_at: c.at.getTime(),
+    hold_cause: c.reason === "certificateHold" ? (c.holdCause ?? "request") : null,
   });
   if (n !== 1) return false;
   await trx("revocation_events").insert(eventRow(c));
@@ -41,8 +55,13 @@ export async function applyRevocationIn(trx: Knex.Transaction, c: RevocationChan
 }
 
 const eventRow = (c: RevocationChange) => ({
-  issuer_id: c.issuerId, serial: c.serial, kind: c.kind, reason: c.reason ?? null, at: c.at.getTime(),
-  invalidity_date: c.invalidityDate?.getTime() ?? null, actor: c.actor,
+  issuer_id: c.issuerId,
+  serial: c.serial,
+  kind: c.kind,
+  reason: c.reason ?? null,
+  at: c.at.getTime(),
+  invalidity_date: c.invalidityDate?.getTime() ?? null,
+  actor: c.actor,
 });
 
 /**
@@ -63,7 +82,11 @@ export async function applyRevocationsIn(trx: Knex.Transaction, cs: readonly Rev
     const chunk = group.slice(k, k + INSERT_CHUNK).map((i) => cs[i]!);
     // ELSE the column itself: the CASE takes the column's type (PostgreSQL), and a row not in the chunk keeps its value.
     const column = (name: string, value: (c: RevocationChange) => unknown) =>
-      trx.raw(`CASE ?? ${chunk.map(() => "WHEN ? THEN ?").join(" ")} ELSE ?? END`, ["serial", ...chunk.flatMap((c) => [c.serial, value(c) ?? null]), name] as Knex.RawBinding[]);
+      trx.raw(`CASE ?? ${chunk.map(() => "WHEN ? THEN ?").join(" ")} ELSE ?? END`, [
+        "serial",
+        ...chunk.flatMap((c) => [c.serial, value(c) ?? null]),
+        name,
+      ] as Knex.RawBinding[]);
     const rows: { serial: string }[] = await trx("certificates")
       .where((q) => {
         for (const c of chunk)
@@ -77,11 +100,16 @@ export async function applyRevocationsIn(trx: Knex.Transaction, cs: readonly Rev
             }
           });
       })
-      .update({
-        revoked_at: column("revoked_at", (c) => c.revokedAt?.getTime()), revocation_reason: column("revocation_reason", (c) => c.reason),
-        invalidity_date: column("invalidity_date", (c) => c.invalidityDate?.getTime()), updated_at: column("updated_at", (c) => c.at.getTime()),
-        hold_cause: column("hold_cause", (c) => (c.reason === "certificateHold" ? c.holdCause ?? "request" : null)),
-      }, ["serial"]);
+      .update(
+        {
+          revoked_at: column("revoked_at", (c) => c.revokedAt?.getTime()),
+          revocation_reason: column("revocation_reason", (c) => c.reason),
+          invalidity_date: column("invalidity_date", (c) => c.invalidityDate?.getTime()),
+          updated_at: column("updated_at", (c) => c.at.getTime()),
+          hold_cause: column("hold_cause", (c) => (c.reason === "certificateHold" ? (c.holdCause ?? "request") : null)),
+        },
+        ["serial"],
+      );
     const moved = new Set(rows.map((r) => r.serial));
     const applied = chunk.filter((c) => moved.has(c.serial));
     if (applied.length) await trx("revocation_events").insert(applied.map(eventRow));
@@ -108,8 +136,13 @@ export class KnexRevocationStore implements RevocationStore {
     let q = this.db("revocation_events").where("seq", ">", seq).orderBy("seq");
     if (issuerId) q = q.where({ issuer_id: issuerId });
     return (await q).map((r: any) => ({
-      seq: Number(r.seq), issuerId: r.issuer_id, serial: r.serial, kind: r.kind, reason: r.reason ?? undefined,
-      at: new Date(Number(r.at)), invalidityDate: date(r.invalidity_date),
+      seq: Number(r.seq),
+      issuerId: r.issuer_id,
+      serial: r.serial,
+      kind: r.kind,
+      reason: r.reason ?? undefined,
+      at: new Date(Number(r.at)),
+      invalidityDate: date(r.invalidity_date),
     }));
   }
 
@@ -124,12 +157,21 @@ export class KnexRevocationStore implements RevocationStore {
     let after = "";
     for (;;) {
       const rows = await this.db("certificates")
-        .where({ issuer_id: issuerId }).whereNotNull("revoked_at").andWhere("serial", ">", after)
-        .orderBy("serial").limit(PAGE).select("serial", "revoked_at", "revocation_reason", "invalidity_date", "not_after");
+        .where({ issuer_id: issuerId })
+        .whereNotNull("revoked_at")
+        .andWhere("serial", ">", after)
+        .orderBy("serial")
+        .limit(PAGE)
+        .select("serial", "revoked_at", "revocation_reason", "invalidity_date", "not_after");
       const page: RevokedEntry[] = [];
       for (const r of rows)
         if (Number(r.not_after) > expiredAfter.getTime())
-          page.push({ serial: r.serial, revokedAt: new Date(Number(r.revoked_at)), reason: r.revocation_reason ?? undefined, invalidityDate: date(r.invalidity_date) });
+          page.push({
+            serial: r.serial,
+            revokedAt: new Date(Number(r.revoked_at)),
+            reason: r.revocation_reason ?? undefined,
+            invalidityDate: date(r.invalidity_date),
+          });
       if (page.length > 0) yield page;
       if (rows.length < PAGE) return;
       after = rows[rows.length - 1].serial;
@@ -148,7 +190,10 @@ export class KnexRevocationStore implements RevocationStore {
       for (const [issuerId, n] of Object.entries(atLeast)) {
         const counter = await trx("crl_counters").where({ issuer_id: issuerId }).first();
         if (!counter) await trx("crl_counters").insert({ issuer_id: issuerId, last_number: Number(n) });
-        else if (Number(counter.last_number) < Number(n)) await trx("crl_counters").where({ issuer_id: issuerId }).update({ last_number: Number(n) });
+        else if (Number(counter.last_number) < Number(n))
+          await trx("crl_counters")
+            .where({ issuer_id: issuerId })
+            .update({ last_number: Number(n) });
       }
     });
   }
@@ -160,11 +205,15 @@ export class KnexRevocationStore implements RevocationStore {
       // instances) read the same last number and sign two CRLs with one number; SQLite failed the
       // second with SQLITE_BUSY (a read transaction cannot become a writer once another committed).
       await trx("crl_counters").insert({ issuer_id: issuerId, last_number: 0 }).onConflict("issuer_id").ignore();
-      await trx("crl_counters").where({ issuer_id: issuerId }).update({ last_number: trx.ref("last_number") });
+      await trx("crl_counters")
+        .where({ issuer_id: issuerId })
+        .update({ last_number: trx.ref("last_number") });
       const counter = await trx("crl_counters").where({ issuer_id: issuerId }).first();
       const max = await trx("crls").where({ issuer_id: issuerId }).max({ m: "number" }).first();
       const next = BigInt(Math.max(Number(counter?.last_number ?? 0), Number(max?.m ?? 0))) + 1n;
-      await trx("crl_counters").where({ issuer_id: issuerId }).update({ last_number: Number(next) });
+      await trx("crl_counters")
+        .where({ issuer_id: issuerId })
+        .update({ last_number: Number(next) });
       return next;
     });
   }
@@ -172,8 +221,15 @@ export class KnexRevocationStore implements RevocationStore {
   async saveCrl(c: StoredCrl, audit: AuditEvent): Promise<void> {
     await this.db.transaction(async (trx) => {
       await trx("crls").insert({
-        issuer_id: c.issuerId, number: Number(c.number), kind: c.kind, base_number: c.baseNumber === undefined ? null : Number(c.baseNumber),
-        last_event_seq: c.lastEventSeq, this_update: c.thisUpdate.getTime(), next_update: c.nextUpdate.getTime(), entries: c.entries, der: Buffer.from(c.der),
+        issuer_id: c.issuerId,
+        number: Number(c.number),
+        kind: c.kind,
+        base_number: c.baseNumber === undefined ? null : Number(c.baseNumber),
+        last_event_seq: c.lastEventSeq,
+        this_update: c.thisUpdate.getTime(),
+        next_update: c.nextUpdate.getTime(),
+        entries: c.entries,
+        der: Buffer.from(c.der),
       });
       await insertAuditEvent(trx, audit);
     });
@@ -183,22 +239,35 @@ export class KnexRevocationStore implements RevocationStore {
     const r = await this.db("crls").where({ issuer_id: issuerId, kind }).orderBy("number", "desc").first();
     if (!r) return undefined;
     return {
-      issuerId: r.issuer_id, number: BigInt(r.number), kind: r.kind, baseNumber: r.base_number == null ? undefined : BigInt(r.base_number),
-      lastEventSeq: Number(r.last_event_seq), thisUpdate: new Date(Number(r.this_update)), nextUpdate: new Date(Number(r.next_update)),
-      entries: Number(r.entries), der: new Uint8Array(r.der),
+      issuerId: r.issuer_id,
+      number: BigInt(r.number),
+      kind: r.kind,
+      baseNumber: r.base_number == null ? undefined : BigInt(r.base_number),
+      lastEventSeq: Number(r.last_event_seq),
+      thisUpdate: new Date(Number(r.this_update)),
+      nextUpdate: new Date(Number(r.next_update)),
+      entries: Number(r.entries),
+      der: new Uint8Array(r.der),
     };
   }
 
   async statusOf(serial: string): Promise<SerialStatus | undefined> {
-    const r = await this.db("certificates").where({ serial }).first("serial", "issuer_id", "status", "revoked_at", "revocation_reason");
+    const r = await this.db("certificates")
+      .where({ serial })
+      .first("serial", "issuer_id", "status", "revoked_at", "revocation_reason");
     return r ? toStatus(r) : undefined;
   }
 
   async *statuses(issuerId: string, notExpiredAfter: Date): AsyncIterable<SerialStatus> {
     let after = "";
     for (;;) {
-      const rows = await this.db("certificates").where({ issuer_id: issuerId }).whereIn("status", ["issued", "unfinished"])
-        .andWhere("not_after", ">", notExpiredAfter.getTime()).andWhere("serial", ">", after).orderBy("serial").limit(10_000)
+      const rows = await this.db("certificates")
+        .where({ issuer_id: issuerId })
+        .whereIn("status", ["issued", "unfinished"])
+        .andWhere("not_after", ">", notExpiredAfter.getTime())
+        .andWhere("serial", ">", after)
+        .orderBy("serial")
+        .limit(10_000)
         .select("serial", "issuer_id", "status", "revoked_at", "revocation_reason");
       for (const r of rows) yield toStatus(r);
       if (rows.length < 10_000) return;
@@ -208,5 +277,11 @@ export class KnexRevocationStore implements RevocationStore {
 }
 
 function toStatus(r: any): SerialStatus {
-  return { serial: r.serial, issuerId: r.issuer_id, status: r.status, revokedAt: date(r.revoked_at), reason: r.revocation_reason ?? undefined };
+  return {
+    serial: r.serial,
+    issuerId: r.issuer_id,
+    status: r.status,
+    revokedAt: date(r.revoked_at),
+    reason: r.revocation_reason ?? undefined,
+  };
 }

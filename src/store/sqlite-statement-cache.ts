@@ -17,7 +17,10 @@ export const STATEMENTS_PER_CONNECTION = 256;
 
 interface SqliteStatement {
   all(params: unknown[], cb: (this: SqliteStatement, err: Error | null, rows: unknown) => void): void;
-  run(params: unknown[], cb: (this: SqliteStatement & { lastID: number; changes: number }, err: Error | null) => void): void;
+  run(
+    params: unknown[],
+    cb: (this: SqliteStatement & { lastID: number; changes: number }, err: Error | null) => void,
+  ): void;
   finalize(cb?: () => void): void;
 }
 interface SqliteConnection {
@@ -49,37 +52,65 @@ function statementFor(connection: SqliteConnection, sql: string): Promise<Sqlite
   if (cache.size > STATEMENTS_PER_CONNECTION) {
     const [oldest, s] = cache.entries().next().value as [string, Promise<SqliteStatement>];
     cache.delete(oldest);
-    s.then((st) => st.finalize(), () => undefined); // finalize runs after any call still queued on it
+    s.then(
+      (st) => st.finalize(),
+      () => undefined,
+    ); // finalize runs after any call still queued on it
   }
   return ready;
 }
 
 /** The knex client class: `client: CachedStatementsSqlite3` in a knex config. */
 export class CachedStatementsSqlite3 extends ClientSqlite3 {
-  _query(connection: SqliteConnection, obj: { sql?: string; method?: string; returning?: unknown; bindings?: unknown[]; response?: unknown; context?: unknown }): Promise<unknown> {
+  _query(
+    connection: SqliteConnection,
+    obj: {
+      sql?: string;
+      method?: string;
+      returning?: unknown;
+      bindings?: unknown[];
+      response?: unknown;
+      context?: unknown;
+    },
+  ): Promise<unknown> {
     // A writer's transactions take the write lock at BEGIN (see database.ts sqliteKnex).
-    const immediate = (this as { config?: { connection?: { immediateTransactions?: boolean } } }).config?.connection?.immediateTransactions;
+    const immediate = (this as { config?: { connection?: { immediateTransactions?: boolean } } }).config?.connection
+      ?.immediateTransactions;
     const sql = obj.sql === "BEGIN;" && immediate ? "BEGIN IMMEDIATE;" : obj.sql;
     if (!sql) return Promise.reject(new Error("The query is empty"));
     // As knex's own client: rows for anything that may return them, `run` (changes, lastID) for plain writes.
-    const method = obj.method === "insert" || obj.method === "update" ? (obj.returning ? "all" : "run") : obj.method === "counter" || obj.method === "del" ? "run" : "all";
-    return statementFor(connection, sql).then((stmt) => new Promise((resolve, reject) => {
-      const done = function (this: unknown, err: Error | null, rows?: unknown) {
-        if (err) return reject(err);
-        obj.response = rows;
-        obj.context = this; // lastID and changes, as knex's processResponse reads them
-        resolve(obj);
-      };
-      if (method === "run") stmt.run(obj.bindings ?? [], done);
-      else stmt.all(obj.bindings ?? [], done);
-    }));
+    const method =
+      obj.method === "insert" || obj.method === "update"
+        ? obj.returning
+          ? "all"
+          : "run"
+        : obj.method === "counter" || obj.method === "del"
+          ? "run"
+          : "all";
+    return statementFor(connection, sql).then(
+      (stmt) =>
+        new Promise((resolve, reject) => {
+          const done = function (this: unknown, err: Error | null, rows?: unknown) {
+            if (err) return reject(err);
+            obj.response = rows;
+            obj.context = this; // lastID and changes, as knex's processResponse reads them
+            resolve(obj);
+          };
+          if (method === "run") stmt.run(obj.bindings ?? [], done);
+          else stmt.all(obj.bindings ?? [], done);
+        }),
+    );
   }
 
   override async destroyRawConnection(connection: SqliteConnection): Promise<void> {
     const cache = kept.get(connection);
     if (cache) {
       const ready = await Promise.allSettled(cache.values());
-      await Promise.all(ready.map((s) => (s.status === "fulfilled" ? new Promise<void>((r) => s.value.finalize(() => r())) : undefined)));
+      await Promise.all(
+        ready.map((s) =>
+          s.status === "fulfilled" ? new Promise<void>((r) => s.value.finalize(() => r())) : undefined,
+        ),
+      );
       kept.delete(connection);
     }
     await new Promise<void>((resolve, reject) => connection.close((err) => (err ? reject(err) : resolve())));

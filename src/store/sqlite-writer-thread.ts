@@ -34,7 +34,9 @@ export class SqliteWriterThread implements TransactionRunner {
       } catch (e) {
         this.pending.delete(id);
         this.idle();
-        reject(new CaError("invalid-input", `a write could not be handed to the writer thread: ${(e as Error).message}`));
+        reject(
+          new CaError("invalid-input", `a write could not be handed to the writer thread: ${(e as Error).message}`),
+        );
       }
     });
   }
@@ -52,7 +54,9 @@ export class SqliteWriterThread implements TransactionRunner {
 
   private started(): Worker {
     if (this.worker) return this.worker;
-    const w = new Worker(new URL("./sqlite-writer.worker.js", import.meta.url), { workerData: { filename: this.filename } });
+    const w = new Worker(new URL("./sqlite-writer.worker.js", import.meta.url), {
+      workerData: { filename: this.filename },
+    });
     w.unref();
     w.on("message", (m: { id: number; results?: unknown[]; error?: SerializedError }) => {
       const p = this.pending.get(m.id);
@@ -99,22 +103,43 @@ export function crossThreadError(c: new (message: string) => Error): void {
 export function serializeError(e: unknown): SerializedError {
   const err = e as Error & { code?: unknown; errno?: unknown };
   const base = { name: err?.constructor?.name ?? "Error", message: String(err?.message ?? e) };
-  if (CaError.is(e)) return { ...base, name: "CaError", kind: e.kind, details: e.details, ...(e.coded ? { caCode: e.code } : {}), params: e.params };
-  return { ...base, ...(typeof err?.code === "string" ? { code: err.code } : {}), ...(typeof err?.errno === "number" ? { errno: err.errno } : {}) };
+  if (CaError.is(e))
+    return {
+      ...base,
+      name: "CaError",
+      kind: e.kind,
+      details: e.details,
+      ...(e.coded ? { caCode: e.code } : {}),
+      params: e.params,
+    };
+  return {
+    ...base,
+    ...(typeof err?.code === "string" ? { code: err.code } : {}),
+    ...(typeof err?.errno === "number" ? { errno: err.errno } : {}),
+  };
 }
 
 function revive(s: SerializedError): Error {
-  if (s.name === "CaError") return new CaError(s.kind!, s.message, s.details as Record<string, unknown> | undefined, { ...(s.caCode ? { code: s.caCode } : {}), params: (s.params ?? {}) as never });
+  if (s.name === "CaError")
+    return new CaError(s.kind!, s.message, s.details as Record<string, unknown> | undefined, {
+      ...(s.caCode ? { code: s.caCode } : {}),
+      params: (s.params ?? {}) as never,
+    });
   const C = errorClasses.get(s.name);
   const e = C ? new C(s.message) : new Error(s.message);
   if (!C) Object.assign(e, { name: s.name });
-  return Object.assign(e, s.code !== undefined ? { code: s.code } : {}, s.errno !== undefined ? { errno: s.errno } : {});
+  return Object.assign(
+    e,
+    s.code !== undefined ? { code: s.code } : {},
+    s.errno !== undefined ? { errno: s.errno } : {},
+  );
 }
 
 /** The writer thread for a SQLite file's writer handle (undefined: in-memory, a replica, or not SQLite). */
 export function sqliteWriterThreadFor(db: Knex): TransactionRunner | undefined {
   if (!isSqlite(db)) return undefined;
-  const c = (db as { client?: { config?: { connection?: { filename?: string; immediateTransactions?: boolean } } } }).client?.config?.connection;
+  const c = (db as { client?: { config?: { connection?: { filename?: string; immediateTransactions?: boolean } } } })
+    .client?.config?.connection;
   if (!c?.filename || c.filename === ":memory:" || !c.immediateTransactions) return undefined;
   return new SqliteWriterThread(c.filename);
 }

@@ -24,11 +24,19 @@ port.on("message", (m: { id: number; batch: { name: string; op: unknown }[] } | 
       return;
     }
     try {
-      const results = await runTransaction(db, m.batch.map((b) => ({ write: registeredWrite(b.name), op: b.op })));
+      const results = await runTransaction(
+        db,
+        m.batch.map((b) => ({ write: registeredWrite(b.name), op: b.op })),
+      );
       try {
         port.postMessage({ id: m.id, results });
       } catch (e) {
-        port.postMessage({ id: m.id, error: serializeError(new Error(`a write's result cannot cross threads (committed): ${(e as Error).message}`)) });
+        port.postMessage({
+          id: m.id,
+          error: serializeError(
+            new Error(`a write's result cannot cross threads (committed): ${(e as Error).message}`),
+          ),
+        });
       }
     } catch (e) {
       port.postMessage({ id: m.id, error: serializeError(e) });

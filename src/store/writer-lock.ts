@@ -31,7 +31,8 @@ export async function tryWriterLock(url: string, opts: WriterLockOptions = {}): 
   const checkMs = opts.checkMs ?? 2000;
   if (/^postgres(ql)?:\/\//.test(url)) return tryPostgresLock(url, checkMs);
   const file = sqliteFile(url);
-  if (file === undefined || file === ":memory:") throw new CaError("config", `no writer lock for database URL '${url}'`);
+  if (file === undefined || file === ":memory:")
+    throw new CaError("config", `no writer lock for database URL '${url}'`);
   return tryFileLock(`${file}.writer.lock`, checkMs);
 }
 
@@ -42,10 +43,12 @@ async function tryPostgresLock(url: string, checkMs: number): Promise<WriterLock
   } catch (e) {
     throw new CaError("unavailable", `database: ${(e as Error).message}`);
   }
-  const got = await client.query("SELECT pg_try_advisory_lock($1::bigint) AS ok", [WRITER_LOCK_KEY]).catch(async (e) => {
-    await client.end().catch(() => undefined);
-    throw new CaError("unavailable", `database: ${(e as Error).message}`);
-  });
+  const got = await client
+    .query("SELECT pg_try_advisory_lock($1::bigint) AS ok", [WRITER_LOCK_KEY])
+    .catch(async (e) => {
+      await client.end().catch(() => undefined);
+      throw new CaError("unavailable", `database: ${(e as Error).message}`);
+    });
   if (!got.rows[0]?.ok) {
     await client.end().catch(() => undefined);
     return undefined;
@@ -65,10 +68,13 @@ async function tryPostgresLock(url: string, checkMs: number): Promise<WriterLock
     // A silent network split shows here: the check fails or times out.
     timer = setInterval(() => {
       const t = setTimeout(() => lose(`no answer within ${checkMs} ms`), checkMs);
-      client.query("SELECT 1").then(() => clearTimeout(t), (e: Error) => {
-        clearTimeout(t);
-        lose(e.message);
-      });
+      client.query("SELECT 1").then(
+        () => clearTimeout(t),
+        (e: Error) => {
+          clearTimeout(t);
+          lose(e.message);
+        },
+      );
     }, checkMs);
     timer.unref();
   });
@@ -109,7 +115,11 @@ function readLock(file: string): FileLockContent | undefined {
 }
 
 async function tryFileLock(file: string, checkMs: number): Promise<WriterLock | undefined> {
-  const me: FileLockContent = { host: hostname(), pid: process.pid, token: `${process.pid}-${process.hrtime.bigint()}` };
+  const me: FileLockContent = {
+    host: hostname(),
+    pid: process.pid,
+    token: `${process.pid}-${process.hrtime.bigint()}`,
+  };
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(file, "wx", 0o600); // O_EXCL: exactly one creator wins
@@ -117,7 +127,8 @@ async function tryFileLock(file: string, checkMs: number): Promise<WriterLock | 
       closeSync(fd);
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new CaError("unavailable", `writer lock ${file}: ${(e as Error).message}`);
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST")
+        throw new CaError("unavailable", `writer lock ${file}: ${(e as Error).message}`);
       const holder = readLock(file);
       // A holder on this host that no longer runs left a stale lock: take it over once.
       if (attempt === 0 && holder && holder.host === me.host && !alive(holder.pid)) {

@@ -26,9 +26,28 @@ import { REPO_ROOT } from "../support/test-ca.js";
  */
 
 const README = join(REPO_ROOT, "README.md");
-const STEPS = ["start", "browser", "bind", "order", "terms-mail", "accept", "identify", "approve", "produce", "sms", "hand-out", "change-pin", "activate", "ocsp"] as const;
+const STEPS = [
+  "start",
+  "browser",
+  "bind",
+  "order",
+  "terms-mail",
+  "accept",
+  "identify",
+  "approve",
+  "produce",
+  "sms",
+  "hand-out",
+  "change-pin",
+  "activate",
+  "ocsp",
+] as const;
 type StepName = (typeof STEPS)[number];
-interface Step { readonly name: string; readonly text: string; readonly blocks: string[] }
+interface Step {
+  readonly name: string;
+  readonly text: string;
+  readonly blocks: string[];
+}
 
 /** The walkthrough's steps from the README: the text between markers and its `sh` blocks. */
 function walkthrough(): Map<string, Step> {
@@ -41,16 +60,26 @@ function walkthrough(): Map<string, Step> {
   const parts = section.split(/<!-- walk:([a-z-]+) -->/);
   for (let i = 1; i < parts.length; i += 2) {
     const text = parts[i + 1]!;
-    const blocks = [...text.matchAll(/^( *)```sh\n([\s\S]*?)^\1```$/gm)].map((m) => m[2]!.split("\n").map((l) => l.slice(m[1]!.length)).join("\n"));
+    const blocks = [...text.matchAll(/^( *)```sh\n([\s\S]*?)^\1```$/gm)].map((m) =>
+      m[2]!
+        .split("\n")
+        .map((l) => l.slice(m[1]!.length))
+        .join("\n"),
+    );
     steps.set(parts[i]!, { name: parts[i]!, text, blocks });
   }
   return steps;
 }
 
-function exec(cmd: string, args: string[], o: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }> {
+function exec(
+  cmd: string,
+  args: string[],
+  o: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: o.cwd, env: o.env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "", stderr = "";
+    let stdout = "",
+      stderr = "";
     const timer = setTimeout(() => child.kill("SIGKILL"), o.timeoutMs ?? 120_000);
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
@@ -65,7 +94,8 @@ describe("README: first card in ten minutes, followed step by step", function ()
   const ran = new Set<string>();
   let dir = "";
   let env: NodeJS.ProcessEnv = {};
-  let port = 0, raPort = 0;
+  let port = 0,
+    raPort = 0;
   let ra = "";
   let server: ChildProcess | undefined;
   let serverLog = "";
@@ -83,7 +113,8 @@ describe("README: first card in ten minutes, followed step by step", function ()
   const says = (name: StepName, ...words: string[]) => {
     for (const w of words) expect(step(name).text, `README step '${name}' mentions ${JSON.stringify(w)}`).to.include(w);
   };
-  const ports = (s: string) => s.replace(/localhost:8443/g, `localhost:${raPort}`).replace(/localhost:8080/g, `localhost:${port}`);
+  const ports = (s: string) =>
+    s.replace(/localhost:8443/g, `localhost:${raPort}`).replace(/localhost:8080/g, `localhost:${port}`);
 
   /** A README block as bash runs it: placeholders supplied by the test, `# →` lines expected in the output. */
   function prepare(name: StepName, index = 0): { script: string; expected: string[] } {
@@ -100,7 +131,8 @@ describe("README: first card in ten minutes, followed step by step", function ()
       }
       const placeholder = /^([A-Z_]+)='<[^']*>'\s*$/.exec(line);
       if (placeholder) {
-        if (vars[placeholder[1]!] === undefined) throw new Error(`README step '${name}': the test has no value for ${placeholder[1]}`);
+        if (vars[placeholder[1]!] === undefined)
+          throw new Error(`README step '${name}': the test has no value for ${placeholder[1]}`);
         continue;
       }
       lines.push(line);
@@ -125,7 +157,8 @@ describe("README: first card in ten minutes, followed step by step", function ()
   }
 
   before(async function () {
-    for (const t of ["chromium", "curl", "openssl", "pkcs11-tool", "pkcs15-tool", "softhsm2-util"]) requireTool(this, t);
+    for (const t of ["chromium", "curl", "openssl", "pkcs11-tool", "pkcs15-tool", "softhsm2-util"])
+      requireTool(this, t);
     virtualCard(this);
     await freshCard(0x70000000 + (Date.now() % 0x0fffffff)); // a blank card: earlier tests may have personalised the one in the reader
     expect([...steps.keys()], "the README walkthrough's steps, in order").to.deep.equal([...STEPS, "end"]);
@@ -134,14 +167,33 @@ describe("README: first card in ten minutes, followed step by step", function ()
     for (const d of ["dist", "scripts"]) symlinkSync(join(REPO_ROOT, d), join(dir, d));
     [port, raPort] = [await freePort(), await freePort()];
     ra = `https://localhost:${raPort}`;
-    env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("CARDPKI_") && !["SOFTHSM2_CONF", "DATABASE_URL", "OPENSSL_CONF"].includes(k)));
+    env = Object.fromEntries(
+      Object.entries(process.env).filter(
+        ([k]) => !k.startsWith("CARDPKI_") && !["SOFTHSM2_CONF", "DATABASE_URL", "OPENSSL_CONF"].includes(k),
+      ),
+    );
     Object.assign(env, {
-      CARDPKI_DATA_DIR: join(dir, "data"), CARDPKI_CA_STORE: join(dir, "ca-store"), CARDPKI_PORT: String(port), CARDPKI_RA_PORT: String(raPort),
-      CARDPKI_HOST: "127.0.0.1", CARDPKI_DRAIN_SECONDS: "0",
+      CARDPKI_DATA_DIR: join(dir, "data"),
+      CARDPKI_CA_STORE: join(dir, "ca-store"),
+      CARDPKI_PORT: String(port),
+      CARDPKI_RA_PORT: String(raPort),
+      CARDPKI_HOST: "127.0.0.1",
+      CARDPKI_DRAIN_SECONDS: "0",
       CARDPKI_VCARD_DIR: join(REPO_ROOT, "data", "virtual-card"), // the card stack that runs (started by ./scripts/test or above)
     });
     const { chromium } = await import("playwright-core");
-    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-default-apps"] });
+    browser = await chromium.launch({
+      executablePath: "/usr/bin/chromium",
+      headless: true,
+      args: [
+        "--no-sandbox",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-default-apps",
+      ],
+    });
   });
 
   after(async () => {
@@ -165,12 +217,18 @@ describe("README: first card in ten minutes, followed step by step", function ()
       if (alive()) process.kill(-group, "SIGKILL");
     }
     if (ok && dir) rmSync(dir, { recursive: true, force: true });
-    else if (dir) console.error(`first-card walkthrough: demo folder kept in ${dir}; ./scripts/run stopped in ${Date.now() - t0} ms; its log:\n${serverLog.slice(-6000)}`);
+    else if (dir)
+      console.error(
+        `first-card walkthrough: demo folder kept in ${dir}; ./scripts/run stopped in ${Date.now() - t0} ms; its log:\n${serverLog.slice(-6000)}`,
+      );
   });
 
   /** An officer in Chromium with their PKCS#12 file (as imported into a browser), signed in to the portal. */
   async function officer(who: string, passphrase: string): Promise<Page> {
-    const ctx = await browser!.newContext({ ignoreHTTPSErrors: true, clientCertificates: [{ origin: ra, pfxPath: join(dir, "data", "demo-officers", `${who}.p12`), passphrase }] });
+    const ctx = await browser!.newContext({
+      ignoreHTTPSErrors: true,
+      clientCertificates: [{ origin: ra, pfxPath: join(dir, "data", "demo-officers", `${who}.p12`), passphrase }],
+    });
     contexts.push(ctx);
     const page = await ctx.newPage();
     await page.goto(`${ra}/portal/`);
@@ -210,11 +268,54 @@ describe("README: first card in ten minutes, followed step by step", function ()
       const tmp = mkdtempSync(join(tmpdir(), "holder-browser-"));
       try {
         const conf = join(tmp, "openssl.cnf");
-        writeFileSync(conf, ["openssl_conf = openssl_init", "[openssl_init]", "engines = engine_section", "[engine_section]", "pkcs11 = pkcs11_section",
-          "[pkcs11_section]", "engine_id = pkcs11", `dynamic_path = ${PKCS11_ENGINE}`, `MODULE_PATH = ${OPENSC_PKCS11}`, `PIN = ${pin}`, "init = 0", ""].join("\n"), { mode: 0o600 });
-        const args = ["-sS", "--noproxy", "*", "--max-time", "60", "--engine", "pkcs11", "--key-type", "ENG", "--key", PIV_AUTH_KEY_URI, "--cert", certFile, "--cert-type", "PEM",
-          "--cacert", join(dir, "data", "tls", "ra-server.crt"), "-X", req.method(), "-D", join(tmp, "headers"), "-o", join(tmp, "body"), "-w", "%{http_code}"];
-        for (const [k, v] of Object.entries(await req.allHeaders())) if (!k.startsWith(":") && !["host", "content-length", "cookie", "connection", "accept-encoding"].includes(k)) args.push("-H", `${k}: ${v}`);
+        writeFileSync(
+          conf,
+          [
+            "openssl_conf = openssl_init",
+            "[openssl_init]",
+            "engines = engine_section",
+            "[engine_section]",
+            "pkcs11 = pkcs11_section",
+            "[pkcs11_section]",
+            "engine_id = pkcs11",
+            `dynamic_path = ${PKCS11_ENGINE}`,
+            `MODULE_PATH = ${OPENSC_PKCS11}`,
+            `PIN = ${pin}`,
+            "init = 0",
+            "",
+          ].join("\n"),
+          { mode: 0o600 },
+        );
+        const args = [
+          "-sS",
+          "--noproxy",
+          "*",
+          "--max-time",
+          "60",
+          "--engine",
+          "pkcs11",
+          "--key-type",
+          "ENG",
+          "--key",
+          PIV_AUTH_KEY_URI,
+          "--cert",
+          certFile,
+          "--cert-type",
+          "PEM",
+          "--cacert",
+          join(dir, "data", "tls", "ra-server.crt"),
+          "-X",
+          req.method(),
+          "-D",
+          join(tmp, "headers"),
+          "-o",
+          join(tmp, "body"),
+          "-w",
+          "%{http_code}",
+        ];
+        for (const [k, v] of Object.entries(await req.allHeaders()))
+          if (!k.startsWith(":") && !["host", "content-length", "cookie", "connection", "accept-encoding"].includes(k))
+            args.push("-H", `${k}: ${v}`);
         if (jar.size) args.push("-H", `cookie: ${[...jar].map(([k, v]) => `${k}=${v}`).join("; ")}`);
         const body = req.postDataBuffer();
         if (body) {
@@ -223,17 +324,24 @@ describe("README: first card in ten minutes, followed step by step", function ()
         }
         args.push(req.url());
         const r = await exec("curl", args, { cwd: tmp, env: { ...env, OPENSSL_CONF: conf }, timeoutMs: 70_000 });
-        if (r.code !== 0) throw new Error(`the holder's browser (curl with the card's key): ${req.method()} ${req.url()}: ${r.stderr}`);
-        const block = readFileSync(join(tmp, "headers"), "latin1").split(/\r?\n\r?\n/).filter((b) => b.trim()).at(-1) ?? "";
+        if (r.code !== 0)
+          throw new Error(`the holder's browser (curl with the card's key): ${req.method()} ${req.url()}: ${r.stderr}`);
+        const block =
+          readFileSync(join(tmp, "headers"), "latin1")
+            .split(/\r?\n\r?\n/)
+            .filter((b) => b.trim())
+            .at(-1) ?? "";
         const headers: Record<string, string> = {};
         for (const line of block.split(/\r?\n/).slice(1)) {
           const i = line.indexOf(":");
           if (i <= 0) continue;
-          const k = line.slice(0, i).trim().toLowerCase(), v = line.slice(i + 1).trim();
+          const k = line.slice(0, i).trim().toLowerCase(),
+            v = line.slice(i + 1).trim();
           if (k === "set-cookie") {
             const [pair] = v.split(";");
             const eq = pair!.indexOf("=");
-            const name = pair!.slice(0, eq).trim(), value = pair!.slice(eq + 1).trim();
+            const name = pair!.slice(0, eq).trim(),
+              value = pair!.slice(eq + 1).trim();
             if (/max-age=0|expires=thu, 01 jan 1970/i.test(v) || !value) jar.delete(name);
             else jar.set(name, value);
           } else if (!["content-length", "transfer-encoding", "connection"].includes(k)) headers[k] = v;
@@ -249,20 +357,38 @@ describe("README: first card in ten minutes, followed step by step", function ()
     // 1. Start (the build is the test run's own: CARDPKI_SKIP_BUILD keeps ./scripts/run from rebuilding dist/ under the running tests).
     {
       const { script } = prepare("start");
-      expect(script.trim(), "the README starts the demo with the virtual card").to.equal("CARDPKI_VIRTUAL_CARD=1 ./scripts/run");
+      expect(script.trim(), "the README starts the demo with the virtual card").to.equal(
+        "CARDPKI_VIRTUAL_CARD=1 ./scripts/run",
+      );
       says("start", "`serving`");
-      server = spawn("bash", ["-euo", "pipefail", "-c", script], { cwd: dir, env: { ...env, CARDPKI_SKIP_BUILD: "1" }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+      server = spawn("bash", ["-euo", "pipefail", "-c", script], {
+        cwd: dir,
+        env: { ...env, CARDPKI_SKIP_BUILD: "1" },
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       server.stdout!.on("data", (d) => (serverLog += d));
       server.stderr!.on("data", (d) => (serverLog += d));
-      server.once("exit", (code, signal) => (serverLog += `\n[test] ./scripts/run exited at ${new Date().toISOString()}: code ${code}, signal ${signal}\n`));
+      server.once(
+        "exit",
+        (code, signal) =>
+          (serverLog += `\n[test] ./scripts/run exited at ${new Date().toISOString()}: code ${code}, signal ${signal}\n`),
+      );
       const end = Date.now() + 240_000;
       while (!/"msg":"serving"|serve: serving/.test(serverLog)) {
-        if (server.exitCode !== null) throw new Error(`./scripts/run exited ${server.exitCode}:\n${serverLog.slice(-6000)}`);
-        if (Date.now() > end) throw new Error(`./scripts/run did not say "serving" within 4 minutes:\n${serverLog.slice(-6000)}`);
+        if (server.exitCode !== null)
+          throw new Error(`./scripts/run exited ${server.exitCode}:\n${serverLog.slice(-6000)}`);
+        if (Date.now() > end)
+          throw new Error(`./scripts/run did not say "serving" within 4 minutes:\n${serverLog.slice(-6000)}`);
         await new Promise((r) => setTimeout(r, 500));
       }
-      expect(serverLog, "the virtual card stack that runs is used (and left running)").to.include("using the virtual card stack that is already running");
-      expect(existsSync(join(dir, "ca-store", "attestation-roots", "piv-card-makers", "virtual-card-test-maker.pem")), "the demo trusts the virtual card's TEST maker root").to.equal(true);
+      expect(serverLog, "the virtual card stack that runs is used (and left running)").to.include(
+        "using the virtual card stack that is already running",
+      );
+      expect(
+        existsSync(join(dir, "ca-store", "attestation-roots", "piv-card-makers", "virtual-card-test-maker.pem")),
+        "the demo trusts the virtual card's TEST maker root",
+      ).to.equal(true);
     }
 
     // 2. The officers' PKCS#12 files and their password.
@@ -271,8 +397,22 @@ describe("README: first card in ten minutes, followed step by step", function ()
     expect(passphrase).to.match(/^\S{8,}$/);
 
     // 3. ada binds the applicant.
-    const applicant = { nationalId: "197003033456", name: "Cy Holder", email: "cy.holder@example.org", phone: "+46701234567" };
-    says("bind", "**ada**", "**Administration**", "**Bind**", applicant.nationalId, applicant.name, applicant.email, applicant.phone);
+    const applicant = {
+      nationalId: "197003033456",
+      name: "Cy Holder",
+      email: "cy.holder@example.org",
+      phone: "+46701234567",
+    };
+    says(
+      "bind",
+      "**ada**",
+      "**Administration**",
+      "**Bind**",
+      applicant.nationalId,
+      applicant.name,
+      applicant.email,
+      applicant.phone,
+    );
     const ada = await officer("ada", passphrase);
     await ada.getByRole("link", { name: "Administration" }).click();
     await ada.getByLabel("National ID number", { exact: true }).fill(applicant.nationalId);
@@ -283,11 +423,21 @@ describe("README: first card in ten minutes, followed step by step", function ()
     await outcome(ada, `${applicant.name} bound`, "binding the applicant");
 
     // 4. bo orders the card; the order id from the address bar.
-    says("order", "**bo**", "**New order**", "**Order the card**", applicant.nationalId, "**LoA3 card: two identifications in person, handed out in person**", "#/orders/<order id>");
+    says(
+      "order",
+      "**bo**",
+      "**New order**",
+      "**Order the card**",
+      applicant.nationalId,
+      "**LoA3 card: two identifications in person, handed out in person**",
+      "#/orders/<order id>",
+    );
     const bo = await officer("bo", passphrase);
     await bo.getByRole("link", { name: "New order" }).click();
     await bo.getByLabel("Applicant's national ID number").fill(applicant.nationalId);
-    await bo.getByLabel("Assurance level and card").selectOption({ label: "LoA3 card: two identifications in person, handed out in person" });
+    await bo
+      .getByLabel("Assurance level and card")
+      .selectOption({ label: "LoA3 card: two identifications in person, handed out in person" });
     await bo.getByRole("button", { name: "Order the card" }).click();
     await bo.waitForURL(/#\/orders\/[0-9a-f]{32}$/);
     vars.ORDER = /#\/orders\/([0-9a-f]{32})$/.exec(bo.url())![1]!;
@@ -313,7 +463,18 @@ describe("README: first card in ten minutes, followed step by step", function ()
     await outcome(ap, "Thank you: you accepted the terms of use (version 2026-01).", "accepting the terms");
 
     // 7. bo and cy identify the applicant in person.
-    says("identify", "**bo**", "**cy**", "**Work queue**", "**Identify the applicant**", "Document type", "Document number", "Valid until", "**I compared the face with the document photo**", "**Record identification**");
+    says(
+      "identify",
+      "**bo**",
+      "**cy**",
+      "**Work queue**",
+      "**Identify the applicant**",
+      "Document type",
+      "Document number",
+      "Valid until",
+      "**I compared the face with the document photo**",
+      "**Record identification**",
+    );
     await openOrder(bo, vars.ORDER, "Identify the applicant");
     await identity(bo, "passport", "XP4411223");
     await bo.getByRole("button", { name: "Record identification" }).click();
@@ -350,7 +511,10 @@ describe("README: first card in ten minutes, followed step by step", function ()
       do mine = String(randomInt(0, 1_000_000)).padStart(6, "0");
       while (mine === vars.TRANSPORT_PIN);
       vars.NEW_PIN = mine;
-      const early = await exec("bash", ["-euo", "pipefail", "-c", prepare("change-pin").script], { cwd: dir, env: { ...env, ...vars } });
+      const early = await exec("bash", ["-euo", "pipefail", "-c", prepare("change-pin").script], {
+        cwd: dir,
+        env: { ...env, ...vars },
+      });
       expect(early.code, early.stdout + early.stderr).to.not.equal(0);
       expect(early.stderr).to.match(/is PRODUCED; the transport PIN is replaced on a handed-out card \(REQ-16\)/);
     }
@@ -368,7 +532,14 @@ describe("README: first card in ten minutes, followed step by step", function ()
     await runBlock("change-pin");
 
     // 13. The holder signs in on /holder/ with the card, signs the page's text with the card, activates.
-    says("activate", "https://localhost:8443/holder/", OPENSC_PKCS11, "**The card's signature over this text (base64)**", "**Activate my card**", "**Your card is active**");
+    says(
+      "activate",
+      "https://localhost:8443/holder/",
+      OPENSC_PKCS11,
+      "**The card's signature over this text (base64)**",
+      "**Activate my card**",
+      "**Your card is active**",
+    );
     const hctx = await browser!.newContext();
     contexts.push(hctx);
     await hctx.route((u) => u.origin === ra, cardBrowser(join(dir, "card.pem"), vars.NEW_PIN));
@@ -391,7 +562,10 @@ describe("README: first card in ten minutes, followed step by step", function ()
 
     // Every block of the section was run.
     const all = [...steps.values()].flatMap((s) => s.blocks.map((_b, i) => `${s.name}#${i}`));
-    expect(all.filter((b) => !ran.has(b)), "README blocks the test did not run").to.deep.equal([]);
+    expect(
+      all.filter((b) => !ran.has(b)),
+      "README blocks the test did not run",
+    ).to.deep.equal([]);
     ok = true;
   });
 });

@@ -14,7 +14,16 @@ import { attestedCardFor, trustFixtureMaker } from "../support/attestation-fixtu
 import { REPO_ROOT } from "../support/test-ca.js";
 import { startDeliveryPeers, type DeliveryPeers } from "../support/delivered.js";
 import { demoOfficerCreds, officerApi, type DemoOfficerName } from "../support/ra-client.js";
-import { LANGS, axeViolations, focusRingProblems, fromTheTop, internalNames, readableText, reflowProblems, type Lang } from "../support/page-checks.js";
+import {
+  LANGS,
+  axeViolations,
+  focusRingProblems,
+  fromTheTop,
+  internalNames,
+  readableText,
+  reflowProblems,
+  type Lang,
+} from "../support/page-checks.js";
 
 // Browser globals inside page.evaluate() callbacks (run in the page; this project compiles without the DOM lib).
 declare const document: any, window: any, location: any, history: any, localStorage: any, HashChangeEvent: any;
@@ -22,7 +31,12 @@ declare const document: any, window: any, location: any, history: any, localStor
 const APPLICANT = "197003033456"; // alive in the demo register
 const DECEASED = "196004044567"; // deceased in the demo register
 const ARTIFACTS = join(REPO_ROOT, "test-artifacts", "accessibility");
-const CATALOGUES = Object.fromEntries(LANGS.map((l) => [l, JSON.parse(readFileSync(join(REPO_ROOT, "src", "http", "portal-assets", "locales", `${l}.json`), "utf8"))])) as Record<Lang, Record<string, string>>;
+const CATALOGUES = Object.fromEntries(
+  LANGS.map((l) => [
+    l,
+    JSON.parse(readFileSync(join(REPO_ROOT, "src", "http", "portal-assets", "locales", `${l}.json`), "utf8")),
+  ]),
+) as Record<Lang, Record<string, string>>;
 
 /** A serial number as certificate viewers print it (upper-case byte pairs with colons): what an officer types from a certificate. */
 const serialText = (hex: string) => (hex.length % 2 ? `0${hex}` : hex).toUpperCase().match(/../g)!.join(":");
@@ -63,7 +77,11 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
   const titles: Record<Lang, Map<string, string>> = { en: new Map(), sv: new Map(), da: new Map() };
   /** What each screen showed per language (to check the words change with the language). */
   const texts = new Map<string, Partial<Record<Lang, string>>>();
-  const doc = { type: "passport", number: "XP445566", expires: new Date(Date.now() + 3650 * 86_400_000).toISOString().slice(0, 10) };
+  const doc = {
+    type: "passport",
+    number: "XP445566",
+    expires: new Date(Date.now() + 3650 * 86_400_000).toISOString().slice(0, 10),
+  };
   const stamp = String(Date.now() % 1e8).padStart(8, "0");
 
   const as = (who: string, method: string, path: string, body?: unknown) => api.as(who, method, path, body);
@@ -78,11 +96,19 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
     await page.locator("#message.info").waitFor();
     await ctx.close();
   }
-  async function produced(workflowId: string): Promise<{ orderId: string; serial: string; cert: X509Certificate; privateKey: import("node:crypto").KeyObject }> {
+  async function produced(
+    workflowId: string,
+  ): Promise<{ orderId: string; serial: string; cert: X509Certificate; privateKey: import("node:crypto").KeyObject }> {
     const order = await ok(as("bo", "POST", "/orders", { personId, workflowId, nationalId: APPLICANT }), 201);
     await acceptInBrowser(order.id);
     await ok(as("bo", "POST", `/orders/${order.id}/actions/identify`, { document: doc, faceCompared: true }));
-    if (workflowId === "loa3-card-order") await ok(as("cy", "POST", `/orders/${order.id}/actions/identify`, { document: { ...doc, type: "national-id-card" }, faceCompared: true }));
+    if (workflowId === "loa3-card-order")
+      await ok(
+        as("cy", "POST", `/orders/${order.id}/actions/identify`, {
+          document: { ...doc, type: "national-id-card" },
+          faceCompared: true,
+        }),
+      );
     await ok(as("di", "POST", `/orders/${order.id}/actions/approve`, {}));
     await ok(as("di", "POST", `/orders/${order.id}/actions/start-production`, {}));
     const card = await attestedCardFor(svc.runtime, svc.ra!.ra, order.id);
@@ -97,28 +123,84 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
     trustFixtureMaker(d.caStore); // REQ-14: the software test cards' maker root
     mkdirSync(ARTIFACTS, { recursive: true });
     peers = await startDeliveryPeers();
-    const config = loadConfig({ ...d.env, ...peers.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" });
+    const config = loadConfig({
+      ...d.env,
+      ...peers.env,
+      CARDPKI_PORT: "0",
+      CARDPKI_RA_PORT: "0",
+      CARDPKI_HOST: "127.0.0.1",
+    });
     svc = await startService(config);
     creds = demoOfficerCreds(config.dataDir);
     api = officerApi(new URL(svc.ra!.url), readFileSync(config.ra.tlsCert, "utf8"), creds);
     const { chromium } = await import("playwright-core");
-    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-default-apps"] });
+    browser = await chromium.launch({
+      executablePath: "/usr/bin/chromium",
+      headless: true,
+      args: [
+        "--no-sandbox",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-default-apps",
+      ],
+    });
 
     // ada (ra-admin, service-owner staff) onboards a customer organisation and binds the applicant and a deceased person (REQ-01, REQ-21).
-    const org = await ok(as("ada", "POST", "/organisations", { orgNumber: `56${stamp}`, name: "Tillgänglig Kund AB", country: "SE" }), 201);
-    await ok(as("ada", "POST", `/organisations/${org.id}/onboarding`, { registrationCertificate: "e2e", domain: `a11y${stamp}.example`, domainValidationMethod: "dns-txt" }));
+    const org = await ok(
+      as("ada", "POST", "/organisations", { orgNumber: `56${stamp}`, name: "Tillgänglig Kund AB", country: "SE" }),
+      201,
+    );
+    await ok(
+      as("ada", "POST", `/organisations/${org.id}/onboarding`, {
+        registrationCertificate: "e2e",
+        domain: `a11y${stamp}.example`,
+        domainValidationMethod: "dns-txt",
+      }),
+    );
     orgId = org.id;
-    personId = (await ok(as("ada", "POST", `/organisations/${orgId}/people`, { nationalId: APPLICANT, name: "Cy Holder", email: "cy.holder@a11y.example", phone: "+46705550011" }), 201)).id;
-    await ok(as("ada", "POST", `/organisations/${orgId}/people`, { nationalId: DECEASED, name: "Di Gone", email: "di.gone@a11y.example" }), 201);
+    personId = (
+      await ok(
+        as("ada", "POST", `/organisations/${orgId}/people`, {
+          nationalId: APPLICANT,
+          name: "Cy Holder",
+          email: "cy.holder@a11y.example",
+          phone: "+46705550011",
+        }),
+        201,
+      )
+    ).id;
+    await ok(
+      as("ada", "POST", `/organisations/${orgId}/people`, {
+        nationalId: DECEASED,
+        name: "Di Gone",
+        email: "di.gone@a11y.example",
+      }),
+      201,
+    );
 
     // Orders in the states the screens need, every step over the RA API by the officer the workflow allows (REQ-10).
-    orders.requested = (await ok(as("bo", "POST", "/orders", { personId, workflowId: "loa3-card-order", nationalId: APPLICANT }), 201)).id;
-    orders.kba = (await ok(as("bo", "POST", "/orders", { personId, workflowId: "loa2-card-order-kba", nationalId: APPLICANT }), 201)).id;
+    orders.requested = (
+      await ok(as("bo", "POST", "/orders", { personId, workflowId: "loa3-card-order", nationalId: APPLICANT }), 201)
+    ).id;
+    orders.kba = (
+      await ok(as("bo", "POST", "/orders", { personId, workflowId: "loa2-card-order-kba", nationalId: APPLICANT }), 201)
+    ).id;
     await acceptInBrowser(orders.kba);
-    orders.inProduction = (await ok(as("bo", "POST", "/orders", { personId, workflowId: "loa3-card-order", nationalId: APPLICANT }), 201)).id;
+    orders.inProduction = (
+      await ok(as("bo", "POST", "/orders", { personId, workflowId: "loa3-card-order", nationalId: APPLICANT }), 201)
+    ).id;
     await acceptInBrowser(orders.inProduction);
-    await ok(as("bo", "POST", `/orders/${orders.inProduction}/actions/identify`, { document: doc, faceCompared: true }));
-    await ok(as("cy", "POST", `/orders/${orders.inProduction}/actions/identify`, { document: { ...doc, type: "national-id-card" }, faceCompared: true }));
+    await ok(
+      as("bo", "POST", `/orders/${orders.inProduction}/actions/identify`, { document: doc, faceCompared: true }),
+    );
+    await ok(
+      as("cy", "POST", `/orders/${orders.inProduction}/actions/identify`, {
+        document: { ...doc, type: "national-id-card" },
+        faceCompared: true,
+      }),
+    );
     await ok(as("di", "POST", `/orders/${orders.inProduction}/actions/approve`, {}));
     await ok(as("di", "POST", `/orders/${orders.inProduction}/actions/start-production`, {}));
     const p = await produced("loa2-card-order");
@@ -126,9 +208,18 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
     producedSerial = p.serial;
     // The holder's card: a LoA2 card handed out, its activation code sent by SMS.
     const h = await produced("loa2-card-order");
-    await ok(as("fi", "POST", `/orders/${h.orderId}/actions/hand-out`, { secondIdentification: { document: doc, faceCompared: true } }));
+    await ok(
+      as("fi", "POST", `/orders/${h.orderId}/actions/hand-out`, {
+        secondIdentification: { document: doc, faceCompared: true },
+      }),
+    );
     const dir = mkdtempSync(join(tmpdir(), "a11y-holder-"));
-    holderCard = { certPath: join(dir, "card.crt"), keyPath: join(dir, "card.key"), orderId: h.orderId, serial: h.serial };
+    holderCard = {
+      certPath: join(dir, "card.crt"),
+      keyPath: join(dir, "card.key"),
+      orderId: h.orderId,
+      serial: h.serial,
+    };
     writeFileSync(holderCard.certPath, h.cert.toString());
     writeFileSync(holderCard.keyPath, h.privateKey.export({ type: "pkcs8", format: "pem" }));
   });
@@ -139,19 +230,32 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
     await peers?.stop();
   });
 
-  interface Session { ctx: BrowserContext; page: Page; errors: string[]; requests: Request[] }
+  interface Session {
+    ctx: BrowserContext;
+    page: Page;
+    errors: string[];
+    requests: Request[];
+  }
   const sessions = new Map<Page, Session>();
   /** A browser context with an officer's (or a holder's) client certificate, local time in Stockholm; page errors and requests recorded. */
   async function session(cert?: { certPath: string; keyPath: string }, o: { locale?: string } = {}): Promise<Session> {
     const ctx = await browser.newContext({
-      ignoreHTTPSErrors: true, timezoneId: "Europe/Stockholm", locale: o.locale ?? "en-GB", viewport: { width: 1280, height: 900 },
-      ...(cert ? { clientCertificates: [{ origin: svc.ra!.url, certPath: cert.certPath, keyPath: cert.keyPath }] } : {}),
+      ignoreHTTPSErrors: true,
+      timezoneId: "Europe/Stockholm",
+      locale: o.locale ?? "en-GB",
+      viewport: { width: 1280, height: 900 },
+      ...(cert
+        ? { clientCertificates: [{ origin: svc.ra!.url, certPath: cert.certPath, keyPath: cert.keyPath }] }
+        : {}),
     });
     const page = await ctx.newPage();
     const errors: string[] = [];
     const requests: Request[] = [];
     page.on("pageerror", (e) => errors.push(String(e)));
-    page.on("request", (r) => void (new URL(r.url()).pathname.match(/^\/(api|portal\/session|holder\/session)/) && requests.push(r)));
+    page.on(
+      "request",
+      (r) => void (new URL(r.url()).pathname.match(/^\/(api|portal\/session|holder\/session)/) && requests.push(r)),
+    );
     const s = { ctx, page, errors, requests };
     sessions.set(page, s);
     return s;
@@ -199,35 +303,73 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
     expect(rings.problems, `${name} (${lang}): focus ring contrast`).to.deep.equal([]);
     expect(rings.checked.length, `${name} (${lang}): focus stops reached`).to.be.greaterThan(0);
     expect(s.errors, `${name} (${lang}): page errors`).to.deep.equal([]);
-    const wrong = s.requests.filter((r) => r.headers()["accept-language"] !== lang).map((r) => `${r.method()} ${new URL(r.url()).pathname}: ${r.headers()["accept-language"]}`);
+    const wrong = s.requests
+      .filter((r) => r.headers()["accept-language"] !== lang)
+      .map((r) => `${r.method()} ${new URL(r.url()).pathname}: ${r.headers()["accept-language"]}`);
     s.requests.length = 0;
     expect(wrong, `${name} (${lang}): every request says Accept-Language: ${lang}`).to.deep.equal([]);
-    if (lang === "en") await page.screenshot({ path: join(ARTIFACTS, `${name.replace(/[^a-z0-9-]+/gi, "_")}.png`), fullPage: true });
+    if (lang === "en")
+      await page.screenshot({ path: join(ARTIFACTS, `${name.replace(/[^a-z0-9-]+/gi, "_")}.png`), fullPage: true });
   }
 
   it("ok/every officer screen in en, sv and da: no serious or critical axe violation, <html lang>, Accept-Language, a title per screen, no internal names, reflow at 320 px, focus ring 3:1", async () => {
     const queue = (l: Lang) => T(l, "queue.title");
-    const plan: { who: DemoOfficerName; screens: { name: string; hash: string; heading: (l: Lang) => string | RegExp; then?: (page: Page, l: Lang) => Promise<void> }[] }[] = [
+    const plan: {
+      who: DemoOfficerName;
+      screens: {
+        name: string;
+        hash: string;
+        heading: (l: Lang) => string | RegExp;
+        then?: (page: Page, l: Lang) => Promise<void>;
+      }[];
+    }[] = [
       {
-        who: "bo", screens: [
+        who: "bo",
+        screens: [
           { name: "queue", hash: "#/queue", heading: queue },
-          { name: "order", hash: `#/orders/${orders.requested}`, heading: (l) => new RegExp(T(l, "order.title", { name: "" }).trim()) },
+          {
+            name: "order",
+            hash: `#/orders/${orders.requested}`,
+            heading: (l) => new RegExp(T(l, "order.title", { name: "" }).trim()),
+          },
           // An order with its history: two identifications, approval and release (names and labels, no ids, times local).
-          { name: "order#history", hash: `#/orders/${orders.inProduction}`, heading: (l) => new RegExp(T(l, "order.title", { name: "" }).trim()) },
-          { name: "identify", hash: `#/orders/${orders.kba}/act/identify`, heading: (l) => new RegExp(`^${T(l, "action.identify")}:`) },
-          { name: "reject", hash: `#/orders/${orders.requested}/act/reject`, heading: (l) => new RegExp(`^${T(l, "action.reject")}:`) },
+          {
+            name: "order#history",
+            hash: `#/orders/${orders.inProduction}`,
+            heading: (l) => new RegExp(T(l, "order.title", { name: "" }).trim()),
+          },
+          {
+            name: "identify",
+            hash: `#/orders/${orders.kba}/act/identify`,
+            heading: (l) => new RegExp(`^${T(l, "action.identify")}:`),
+          },
+          {
+            name: "reject",
+            hash: `#/orders/${orders.requested}/act/reject`,
+            heading: (l) => new RegExp(`^${T(l, "action.reject")}:`),
+          },
           { name: "new-order", hash: "#/new", heading: (l) => T(l, "new.title") },
           {
-            name: "new-order#refused", hash: "#/new", heading: (l) => T(l, "new.title"), then: async (page) => {
+            name: "new-order#refused",
+            hash: "#/new",
+            heading: (l) => T(l, "new.title"),
+            then: async (page) => {
               await page.locator("main form button[type=submit]").click();
               await page.locator("#message.error").waitFor();
             },
           },
           { name: "people", hash: "#/people", heading: (l) => T(l, "people.title") },
-          { name: "organisations", hash: "#/organisations", heading: (l) => new RegExp(`${T(l, "orgs.title")}|${T(l, "error.title")}`) },
+          {
+            name: "organisations",
+            hash: "#/organisations",
+            heading: (l) => new RegExp(`${T(l, "orgs.title")}|${T(l, "error.title")}`),
+          },
           { name: "certificates", hash: "#/certificates", heading: (l) => T(l, "cert.title") },
           {
-            name: "certificates#found", hash: "#/certificates", heading: (l) => T(l, "cert.title"), then: async (page, l) => {
+            name: "certificates#found",
+            hash: "#/certificates",
+            heading: (l) => T(l, "cert.title"),
+            then: async (page, l) => {
               await page.locator("main input[name=serial]").fill(producedSerial);
               await page.locator("main form button[type=submit]").first().click();
               await page.locator("#revocation").waitFor();
@@ -239,32 +381,65 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
         ],
       },
       {
-        who: "di", screens: [
-          { name: "approve", hash: `#/orders/${orders.kba}/act/approve`, heading: (l) => new RegExp(`^${T(l, "action.approve")}:`) },
-          { name: "start-production", hash: `#/orders/${orders.kba}/act/start-production`, heading: (l) => new RegExp(`^${T(l, "action.start-production")}:`) },
+        who: "di",
+        screens: [
+          {
+            name: "approve",
+            hash: `#/orders/${orders.kba}/act/approve`,
+            heading: (l) => new RegExp(`^${T(l, "action.approve")}:`),
+          },
+          {
+            name: "start-production",
+            hash: `#/orders/${orders.kba}/act/start-production`,
+            heading: (l) => new RegExp(`^${T(l, "action.start-production")}:`),
+          },
         ],
       },
       {
-        who: "fi", screens: [
-          { name: "hand-out", hash: `#/orders/${orders.produced}/act/hand-out`, heading: (l) => new RegExp(`^${T(l, "action.hand-out")}:`) },
-          { name: "send-by-mail", hash: `#/orders/${orders.produced}/act/send-by-mail`, heading: (l) => new RegExp(`^${T(l, "action.send-by-mail")}:`) },
+        who: "fi",
+        screens: [
+          {
+            name: "hand-out",
+            hash: `#/orders/${orders.produced}/act/hand-out`,
+            heading: (l) => new RegExp(`^${T(l, "action.hand-out")}:`),
+          },
+          {
+            name: "send-by-mail",
+            hash: `#/orders/${orders.produced}/act/send-by-mail`,
+            heading: (l) => new RegExp(`^${T(l, "action.send-by-mail")}:`),
+          },
         ],
       },
       {
-        who: "ed", screens: [
+        who: "ed",
+        screens: [
           { name: "station", hash: "#/station", heading: (l) => T(l, "station.title") },
           {
-            name: "produce", hash: `#/orders/${orders.inProduction}/act/produce`, heading: (l) => new RegExp(`^${T(l, "action.produce")}:`),
-            then: async (page, l) => void (await page.waitForFunction((w) => document.getElementById("station")?.textContent !== w, T(l, "station.checking"))),
+            name: "produce",
+            hash: `#/orders/${orders.inProduction}/act/produce`,
+            heading: (l) => new RegExp(`^${T(l, "action.produce")}:`),
+            then: async (page, l) =>
+              void (await page.waitForFunction(
+                (w) => document.getElementById("station")?.textContent !== w,
+                T(l, "station.checking"),
+              )),
           },
-          { name: "production-failed", hash: `#/orders/${orders.produced}/act/production-failed`, heading: (l) => new RegExp(`^${T(l, "action.production-failed")}:`) },
+          {
+            name: "production-failed",
+            hash: `#/orders/${orders.produced}/act/production-failed`,
+            heading: (l) => new RegExp(`^${T(l, "action.production-failed")}:`),
+          },
         ],
       },
       {
-        who: "ada", screens: [
+        who: "ada",
+        screens: [
           { name: "admin", hash: "#/admin", heading: (l) => T(l, "admin.title") },
           {
-            name: "people#found", hash: "#/people", heading: (l) => T(l, "people.title"), then: async (page, l) => {
+            name: "people#found",
+            hash: "#/people",
+            heading: (l) => T(l, "people.title"),
+            then: async (page, l) => {
               await page.locator("main input[name=nationalId]").fill(APPLICANT);
               await page.locator("main select[name=organisationId]").selectOption({ label: "Tillgänglig Kund AB" });
               await page.locator("main form button[type=submit]").first().click();
@@ -276,19 +451,28 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
         ],
       },
       {
-        who: "gu", screens: [
+        who: "gu",
+        screens: [
           { name: "audit", hash: "#/audit", heading: (l) => T(l, "audit.title") },
           {
-            name: "audit#evidence", hash: "#/audit", heading: (l) => T(l, "audit.title"), then: async (page, l) => {
+            name: "audit#evidence",
+            hash: "#/audit",
+            heading: (l) => T(l, "audit.title"),
+            then: async (page, l) => {
               await page.locator("main form").first().locator("input[name=serial]").fill(producedSerial);
               await page.locator("main form").first().locator("button[type=submit]").click();
               await page.locator("#evidence h2", { hasText: T(l, "evidence.result") }).waitFor();
             },
           },
           {
-            name: "audit#report", hash: "#/audit", heading: (l) => T(l, "audit.title"), then: async (page) => {
+            name: "audit#report",
+            hash: "#/audit",
+            heading: (l) => T(l, "audit.title"),
+            then: async (page) => {
               const f = page.locator("main form").nth(1);
-              await f.locator("input[name=from]").fill(new Date(Date.now() - 7 * 86_400_000).toISOString().slice(0, 10));
+              await f
+                .locator("input[name=from]")
+                .fill(new Date(Date.now() - 7 * 86_400_000).toISOString().slice(0, 10));
               await f.locator("input[name=to]").fill(new Date(Date.now() + 86_400_000).toISOString().slice(0, 10));
               await f.locator("button[type=submit]").click();
               await page.locator("#evidence .pass, #evidence .fail").waitFor();
@@ -309,7 +493,10 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
             if (sc.then) await sc.then(s.page, lang);
             await check(s, sc.name, lang);
           } catch (e) {
-            await s.page.screenshot({ path: join(ARTIFACTS, `failed-${sc.name.replace(/[^a-z0-9-]+/gi, "_")}-${lang}.png`), fullPage: true });
+            await s.page.screenshot({
+              path: join(ARTIFACTS, `failed-${sc.name.replace(/[^a-z0-9-]+/gi, "_")}-${lang}.png`),
+              fullPage: true,
+            });
             throw e;
           }
         }
@@ -317,7 +504,9 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
       // Signed out: the screen without a session (in each language).
       await s.page.locator("#signout").click();
       await s.page.locator("main h1", { hasText: T("da", "signout.title") }).waitFor();
-      expect(s.requests.map((r) => `${r.method()} ${new URL(r.url()).pathname} ${r.headers()["accept-language"]}`)).to.deep.equal(["DELETE /portal/session da"]);
+      expect(
+        s.requests.map((r) => `${r.method()} ${new URL(r.url()).pathname} ${r.headers()["accept-language"]}`),
+      ).to.deep.equal(["DELETE /portal/session da"]);
       s.requests.length = 0;
       for (const lang of LANGS) {
         await choose(s.page, lang);
@@ -336,7 +525,8 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
     }
     await anon.ctx.close();
     // The words follow the language: each screen reads differently in Swedish and in Danish than in English.
-    for (const [name, t] of texts) for (const l of ["sv", "da"] as const) expect(t[l], `${name}: ${l} differs from en`).to.not.equal(t.en);
+    for (const [name, t] of texts)
+      for (const l of ["sv", "da"] as const) expect(t[l], `${name}: ${l} differs from en`).to.not.equal(t.en);
   });
   it("ok/the applicant page in en, sv and da: the terms, a refused acceptance, the progress, the ended session and a used link, each checked like every screen", async () => {
     const s = await session();
@@ -440,7 +630,9 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
       await fromTheTop(s.page);
       await s.page.keyboard.press("Tab");
       const skip = s.page.locator("a.skip");
-      expect(await skip.evaluate((a) => a === document.activeElement), "the first Tab reaches the skip link").to.equal(true);
+      expect(await skip.evaluate((a) => a === document.activeElement), "the first Tab reaches the skip link").to.equal(
+        true,
+      );
       expect(await skip.textContent()).to.equal(T(lang, "skip"));
       const box = await skip.boundingBox();
       expect(box && box.x >= 0 && box.y >= 0, "the focused skip link is on screen").to.equal(true);
@@ -453,7 +645,10 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
       expect(await s.page.locator("main h1").textContent()).to.equal(T(lang, "new.title"));
       // The next Tab goes on inside the main content.
       await s.page.keyboard.press("Tab");
-      expect(await s.page.evaluate(() => !!document.activeElement?.closest("main")), "the next Tab stays in main").to.equal(true);
+      expect(
+        await s.page.evaluate(() => !!document.activeElement?.closest("main")),
+        "the next Tab stays in main",
+      ).to.equal(true);
     }
     expect(s.errors).to.deep.equal([]);
     await s.ctx.close();
@@ -489,18 +684,25 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
       // The deceased person: the register refuses (REQ-07); the server's words, in the chosen language.
       await nationalId.fill(DECEASED);
       await s.page.locator("main select[name=organisationId]").selectOption({ label: "Tillgänglig Kund AB" });
-      const answer = s.page.waitForResponse((r) => r.url().endsWith("/api/v1/orders") && r.request().method() === "POST");
+      const answer = s.page.waitForResponse(
+        (r) => r.url().endsWith("/api/v1/orders") && r.request().method() === "POST",
+      );
       await s.page.locator("main form button[type=submit]").click();
       const r = await answer;
       expect(r.status()).to.equal(422);
       expect(r.request().headers()["accept-language"]).to.equal(lang);
       const problem = await r.json();
       await s.page.locator("#message.error").waitFor();
-      await s.page.waitForFunction(() => document.activeElement?.id === "message" || document.activeElement?.getAttribute("aria-invalid") === "true");
+      await s.page.waitForFunction(
+        () =>
+          document.activeElement?.id === "message" || document.activeElement?.getAttribute("aria-invalid") === "true",
+      );
       const shown = (await s.page.locator("#message").textContent())!;
       expect(shown).to.include(problem.detail);
       expect(internalNames(shown), "the refusal in words").to.deep.equal([]);
-      expect(problem.lang ?? r.headers()["content-language"], "the server answered in the chosen language").to.equal(lang);
+      expect(problem.lang ?? r.headers()["content-language"], "the server answered in the chosen language").to.equal(
+        lang,
+      );
       details[lang] = problem.detail;
     }
     expect(new Set(Object.values(details)).size, "the refusal reads differently in each language").to.equal(3);
@@ -520,7 +722,8 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
     expect(await s.page.locator("nav").isVisible(), "no navigation").to.equal(false);
     expect(await s.page.locator("#signout").isVisible(), "no sign-out button").to.equal(false);
     const text = await s.page.locator("main").innerText();
-    for (const k of ["signout.text", "signout.remove-card", "signout.close-browser"]) expect(text).to.include(T("en", k));
+    for (const k of ["signout.text", "signout.remove-card", "signout.close-browser"])
+      expect(text).to.include(T("en", k));
     // The address changes: the page stays signed out and asks nothing of the RA as the officer.
     s.requests.length = 0;
     for (const hash of ["#/queue", `#/orders/${orders.kba}`, "#/certificates"]) {
@@ -528,7 +731,10 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
       await s.page.waitForTimeout(300);
       await s.page.locator("main h1", { hasText: T("en", "signout.title") }).waitFor();
     }
-    expect(s.requests.map((r) => r.url()), "no request after sign-out").to.deep.equal([]);
+    expect(
+      s.requests.map((r) => r.url()),
+      "no request after sign-out",
+    ).to.deep.equal([]);
     const cookies = (await s.ctx.cookies()).filter((c) => c.name === "cardpki_session");
     expect(cookies, "the session cookie is gone").to.deep.equal([]);
     expect(s.errors).to.deep.equal([]);
@@ -555,19 +761,29 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
     const confirm = s.page.locator("#revoke-confirm");
     await confirm.waitFor();
     expect(await confirm.textContent()).to.include(T("sv", "revoke.confirm-key-compromise"));
-    expect((await ok(as("fi", "GET", `/certificates/${producedSerial}`))).status, "nothing revoked before the confirmation").to.equal("on-hold");
+    expect(
+      (await ok(as("fi", "GET", `/certificates/${producedSerial}`))).status,
+      "nothing revoked before the confirmation",
+    ).to.equal("on-hold");
     await confirm.getByRole("button", { name: T("sv", "revoke.confirm-submit") }).click();
     await s.page.waitForFunction(() => document.activeElement?.getAttribute("name") === "confirm");
     expect(await confirm.locator("input[name=confirm]").getAttribute("aria-invalid")).to.equal("true");
-    expect((await ok(as("fi", "GET", `/certificates/${producedSerial}`))).status, "nothing revoked without the tick").to.equal("on-hold");
+    expect(
+      (await ok(as("fi", "GET", `/certificates/${producedSerial}`))).status,
+      "nothing revoked without the tick",
+    ).to.equal("on-hold");
     await confirm.getByRole("button", { name: T("sv", "revoke.back") }).click();
     await s.page.getByRole("button", { name: T("sv", "revoke.next") }).waitFor();
-    expect((await ok(as("fi", "GET", `/certificates/${producedSerial}`))).status, "back: nothing revoked").to.equal("on-hold");
+    expect((await ok(as("fi", "GET", `/certificates/${producedSerial}`))).status, "back: nothing revoked").to.equal(
+      "on-hold",
+    );
     await s.page.getByLabel(T("sv", "reason.keyCompromise"), { exact: true }).check();
     await s.page.getByRole("button", { name: T("sv", "revoke.next") }).click();
     await confirm.locator("input[name=confirm]").check();
     await confirm.getByRole("button", { name: T("sv", "revoke.confirm-submit") }).click();
-    await s.page.locator("#message.info", { hasText: T("sv", "revoke.revoked", { reason: T("sv", "reason.keyCompromise") }) }).waitFor();
+    await s.page
+      .locator("#message.info", { hasText: T("sv", "revoke.revoked", { reason: T("sv", "reason.keyCompromise") }) })
+      .waitFor();
     expect((await ok(as("fi", "GET", `/certificates/${producedSerial}`))).status).to.equal("revoked");
     await s.page.locator("#certificate", { hasText: T("sv", "cert.revoked-final") }).waitFor();
     expect(s.errors).to.deep.equal([]);
@@ -583,14 +799,20 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
     expect(await links.allTextContents()).to.deep.equal([T("en", "action.identify"), T("en", "action.reject")]);
     const [a, b] = [(await links.nth(0).boundingBox())!, (await links.nth(1).boundingBox())!];
     expect(b.x >= a.x + a.width + 4 || b.y >= a.y + a.height, "the two steps do not touch").to.equal(true);
-    expect(await row.locator("ul.next-steps").innerText()).to.not.include(`${T("en", "action.identify")}${T("en", "action.reject")}`);
+    expect(await row.locator("ul.next-steps").innerText()).to.not.include(
+      `${T("en", "action.identify")}${T("en", "action.reject")}`,
+    );
     await s.page.evaluate((x) => void (location.hash = x), `#/orders/${orders.kba}`);
     await s.page.locator("main h2", { hasText: T("en", "order.timeline") }).waitFor();
-    const times = await s.page.locator("main time").evaluateAll((ts) => ts.map((x) => [x.getAttribute("datetime"), x.textContent]));
+    const times = await s.page
+      .locator("main time")
+      .evaluateAll((ts) => ts.map((x) => [x.getAttribute("datetime"), x.textContent]));
     expect(times.length).to.be.greaterThan(0);
     for (const [iso, text] of times) {
       expect(iso).to.match(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
-      const local = new Date(iso!).toLocaleString("sv-SE", { timeZone: "Europe/Stockholm", hour12: false }).slice(0, 16);
+      const local = new Date(iso!)
+        .toLocaleString("sv-SE", { timeZone: "Europe/Stockholm", hour12: false })
+        .slice(0, 16);
       expect(text).to.match(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2} CES?T$/);
       expect(text!.slice(0, 16), "the local time in Stockholm").to.equal(local);
     }
@@ -598,7 +820,11 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
   });
 
   it("ok/the language follows the browser's languages until the person chooses, and the choice is kept", async () => {
-    for (const [locale, lang] of [["sv-SE", "sv"], ["da-DK", "da"], ["fr-FR", "en"]] as const) {
+    for (const [locale, lang] of [
+      ["sv-SE", "sv"],
+      ["da-DK", "da"],
+      ["fr-FR", "en"],
+    ] as const) {
       const s = await session(creds.bo, { locale });
       await s.page.goto(`${svc.ra!.url}/portal/`);
       await s.page.locator("main h1", { hasText: T(lang, "queue.title") }).waitFor();
@@ -648,28 +874,58 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
     expect(s.errors).to.deep.equal([]);
     await s.ctx.close();
   });
-  it("fail/no card reader service at the card station: the station and produce screens say so in words in each language, with a reference for the service desk, never \"internal error\"", async () => {
+  it('fail/no card reader service at the card station: the station and produce screens say so in words in each language, with a reference for the service desk, never "internal error"', async () => {
     // The RA server as its own process with no PC/SC daemon to reach (pcsc-lite's socket moved away); the in-process service steps aside for it (last test).
     const orderId = orders.inProduction!;
-    const config = loadConfig({ ...d.env, ...peers.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" });
+    const config = loadConfig({
+      ...d.env,
+      ...peers.env,
+      CARDPKI_PORT: "0",
+      CARDPKI_RA_PORT: "0",
+      CARDPKI_HOST: "127.0.0.1",
+    });
     await svc.stop();
     stopped = true;
     const raPort = await freePort();
     const url = `https://127.0.0.1:${raPort}`;
     let log = "";
     const child: ChildProcess = spawn(process.execPath, [CLI, "serve"], {
-      env: { ...d.env, ...peers.env, CARDPKI_PORT: String(await freePort()), CARDPKI_RA_PORT: String(raPort), CARDPKI_HOST: "127.0.0.1", CARDPKI_DRAIN_SECONDS: "0", PCSCLITE_CSOCK_NAME: `/nonexistent/pcscd-a11y-${stamp}.comm` },
+      env: {
+        ...d.env,
+        ...peers.env,
+        CARDPKI_PORT: String(await freePort()),
+        CARDPKI_RA_PORT: String(raPort),
+        CARDPKI_HOST: "127.0.0.1",
+        CARDPKI_DRAIN_SECONDS: "0",
+        PCSCLITE_CSOCK_NAME: `/nonexistent/pcscd-a11y-${stamp}.comm`,
+      },
       stdio: ["ignore", "ignore", "pipe"],
     });
     child.stderr!.on("data", (x) => (log += x));
     try {
       const childApi = officerApi(new URL(url), readFileSync(config.ra.tlsCert, "utf8"), creds);
-      expect(await waitFor(async () => (await childApi.as("ed", "GET", "/me").catch(() => ({ status: 0 }))).status === 200, 60_000, 200), `cardpki serve came up: ${log.slice(-2000)}`).to.equal(true);
-      const ctx = await browser.newContext({ ignoreHTTPSErrors: true, timezoneId: "Europe/Stockholm", locale: "en-GB", viewport: { width: 1280, height: 900 }, clientCertificates: [{ origin: url, certPath: creds.ed.certPath, keyPath: creds.ed.keyPath }] });
+      expect(
+        await waitFor(
+          async () => (await childApi.as("ed", "GET", "/me").catch(() => ({ status: 0 }))).status === 200,
+          60_000,
+          200,
+        ),
+        `cardpki serve came up: ${log.slice(-2000)}`,
+      ).to.equal(true);
+      const ctx = await browser.newContext({
+        ignoreHTTPSErrors: true,
+        timezoneId: "Europe/Stockholm",
+        locale: "en-GB",
+        viewport: { width: 1280, height: 900 },
+        clientCertificates: [{ origin: url, certPath: creds.ed.certPath, keyPath: creds.ed.keyPath }],
+      });
       const page = await ctx.newPage();
       const s: Session = { ctx, page, errors: [], requests: [] };
       page.on("pageerror", (e) => s.errors.push(String(e)));
-      page.on("request", (r) => void (new URL(r.url()).pathname.match(/^\/(api|portal\/session)/) && s.requests.push(r)));
+      page.on(
+        "request",
+        (r) => void (new URL(r.url()).pathname.match(/^\/(api|portal\/session)/) && s.requests.push(r)),
+      );
       sessions.set(page, s);
       await page.goto(`${url}/portal/`);
       await page.locator("#who:not(:empty)").waitFor();
@@ -680,11 +936,20 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
         await go(page, "#/station", T(lang, "station.title"));
         const problem = (await page.locator("#station-problem").innerText()).trim();
         expect(problem.startsWith(words.detail), `${lang}: ${problem}`).to.equal(true);
-        const reference = new RegExp(T(lang, "error.incident", { reference: "@@" }).replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace("@@", "[0-9A-F-]{8}"));
-        expect(problem, lang).to.match(reference).and.not.match(/internal error|SCard|0x8010|is pcscd running\?/i);
+        const reference = new RegExp(
+          T(lang, "error.incident", { reference: "@@" })
+            .replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+            .replace("@@", "[0-9A-F-]{8}"),
+        );
+        expect(problem, lang)
+          .to.match(reference)
+          .and.not.match(/internal error|SCard|0x8010|is pcscd running\?/i);
         await check(s, "station#reader-service-down", lang);
         await go(page, `#/orders/${orderId}/act/produce`, new RegExp(`^${T(lang, "action.produce")}:`));
-        await page.waitForFunction((w) => document.getElementById("station")?.textContent !== w, T(lang, "station.checking"));
+        await page.waitForFunction(
+          (w) => document.getElementById("station")?.textContent !== w,
+          T(lang, "station.checking"),
+        );
         const produce = (await page.locator("#station").innerText()).trim();
         expect(produce.startsWith(words.detail), `${lang} produce: ${produce}`).to.equal(true);
         expect(await page.locator("#station.error-text").count(), "shown as an error").to.equal(1);

@@ -46,7 +46,13 @@ describe("portal in headless Chromium over mTLS", function () {
     trustVirtualCardMaker(d.caStore); // REQ-14: the virtual card's TEST maker root as an installed attestation root
     mkdirSync(ARTIFACTS, { recursive: true });
     peers = await startDeliveryPeers(); // the service delivers to a real SMTP server and SMS stub of this test
-    const config = loadConfig({ ...d.env, ...peers.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" });
+    const config = loadConfig({
+      ...d.env,
+      ...peers.env,
+      CARDPKI_PORT: "0",
+      CARDPKI_RA_PORT: "0",
+      CARDPKI_HOST: "127.0.0.1",
+    });
     svc = await startService(config);
     caStore = d.caStore;
     // The demo's initial staff group (contract: one bootstrap, every LoA3 step by another officer), each with their own client certificate.
@@ -54,12 +60,48 @@ describe("portal in headless Chromium over mTLS", function () {
     creds = officers;
     api = officerApi(new URL(svc.ra!.url), readFileSync(config.ra.tlsCert, "utf8"), officers);
     // ada (ra-admin, service-owner staff) onboards the customer organisation and binds the applicant over the RA API (REQ-01, REQ-21).
-    const org = await api.ok(api.as("ada", "POST", "/organisations", { orgNumber: `59${String(Date.now() % 1e8).padStart(8, "0")}`, name: "Portal Kund AB", country: "SE" }), 201);
-    expect((await api.ok(api.as("ada", "POST", `/organisations/${org.id}/onboarding`, { registrationCertificate: "e2e", domain: "portal.example", domainValidationMethod: "dns-txt" }))).status).to.equal("active");
-    await api.ok(api.as("ada", "POST", `/organisations/${org.id}/people`, { nationalId: HOLDER, name: "Cy Holder", email: "cy.holder@portal.example", phone: "+46705550003" }), 201);
+    const org = await api.ok(
+      api.as("ada", "POST", "/organisations", {
+        orgNumber: `59${String(Date.now() % 1e8).padStart(8, "0")}`,
+        name: "Portal Kund AB",
+        country: "SE",
+      }),
+      201,
+    );
+    expect(
+      (
+        await api.ok(
+          api.as("ada", "POST", `/organisations/${org.id}/onboarding`, {
+            registrationCertificate: "e2e",
+            domain: "portal.example",
+            domainValidationMethod: "dns-txt",
+          }),
+        )
+      ).status,
+    ).to.equal("active");
+    await api.ok(
+      api.as("ada", "POST", `/organisations/${org.id}/people`, {
+        nationalId: HOLDER,
+        name: "Cy Holder",
+        email: "cy.holder@portal.example",
+        phone: "+46705550003",
+      }),
+      201,
+    );
     orgId = org.id;
     const { chromium } = await import("playwright-core");
-    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-default-apps"] });
+    browser = await chromium.launch({
+      executablePath: "/usr/bin/chromium",
+      headless: true,
+      args: [
+        "--no-sandbox",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-default-apps",
+      ],
+    });
   });
   after(async () => {
     await browser?.close();
@@ -68,7 +110,10 @@ describe("portal in headless Chromium over mTLS", function () {
   });
 
   async function as(who: keyof typeof creds): Promise<{ ctx: BrowserContext; page: Page; errors: string[] }> {
-    const ctx = await browser.newContext({ ignoreHTTPSErrors: true, clientCertificates: [{ origin: svc.ra!.url, certPath: creds[who].certPath, keyPath: creds[who].keyPath }] });
+    const ctx = await browser.newContext({
+      ignoreHTTPSErrors: true,
+      clientCertificates: [{ origin: svc.ra!.url, certPath: creds[who].certPath, keyPath: creds[who].keyPath }],
+    });
     const page = await ctx.newPage();
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(String(e)));
@@ -89,7 +134,11 @@ describe("portal in headless Chromium over mTLS", function () {
     // Session: HttpOnly, Secure, SameSite=Strict; a state change without the CSRF token is refused.
     const cookie = (await anna.ctx.cookies()).find((c) => c.name === "cardpki_session")!;
     expect([cookie.httpOnly, cookie.secure, cookie.sameSite]).to.deep.equal([true, true, "Strict"]);
-    const noToken = await anna.page.evaluate(async () => (await fetch("/api/v1/orders", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).status);
+    const noToken = await anna.page.evaluate(
+      async () =>
+        (await fetch("/api/v1/orders", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }))
+          .status,
+    );
     expect(noToken).to.equal(403);
 
     await anna.page.goto(`${svc.ra!.url}/portal#/new`);
@@ -124,7 +173,10 @@ describe("portal in headless Chromium over mTLS", function () {
     await bert.page.getByRole("button", { name: "Record identification" }).click();
     await bert.page.getByText("The order is now: Identified.").waitFor();
     const di = await as("di");
-    for (const [action, label, state] of [["approve", "Approve for production", "Approved"], ["start-production", "Release to production", "In production"]] as const) {
+    for (const [action, label, state] of [
+      ["approve", "Approve for production", "Approved"],
+      ["start-production", "Release to production", "In production"],
+    ] as const) {
       await di.page.goto(`${svc.ra!.url}/portal#/orders/${orderId}/act/${action}`);
       await di.page.getByRole("button", { name: label }).click();
       await di.page.getByText(`The order is now: ${state}.`).waitFor();
@@ -136,7 +188,9 @@ describe("portal in headless Chromium over mTLS", function () {
     await ed.page.getByText(/card inserted/).waitFor();
     await ed.page.getByRole("button", { name: "Personalise the card in the reader" }).click();
     await ed.page.locator("#message.error, #message.info:has-text('personalised')").waitFor({ timeout: 60_000 });
-    expect(await ed.page.locator("#message").textContent()).to.match(/personalised: certificate in slot 9A; the key is attested by the card/);
+    expect(await ed.page.locator("#message").textContent()).to.match(
+      /personalised: certificate in slot 9A; the key is attested by the card/,
+    );
     await shot(ed.page, "04-produced");
     // REQ-16: the certificate on the card, as read back through PC/SC, is on hold from production on.
     const cardPem = await readCardCertificate("9a");
@@ -152,7 +206,9 @@ describe("portal in headless Chromium over mTLS", function () {
     await anna.page.getByRole("button", { name: "Hand out" }).click();
     const refusal = anna.page.locator("#message.error");
     await refusal.waitFor();
-    expect(await refusal.textContent()).to.match(/You identified this applicant, so another officer must hand out the card\..*not-an-identifier.*REQ-04/); // the server's words (locales/en/refusals.json), the rule and REQ
+    expect(await refusal.textContent()).to.match(
+      /You identified this applicant, so another officer must hand out the card\..*not-an-identifier.*REQ-04/,
+    ); // the server's words (locales/en/refusals.json), the rule and REQ
     await shot(anna.page, "05-hand-out-refused");
 
     const cleo = await as("fi");
@@ -165,7 +221,9 @@ describe("portal in headless Chromium over mTLS", function () {
     const order = await api.ok(api.as("fi", "GET", `/orders/${orderId}`));
     handedOutSerial = order.certificateSerial;
     const hex = (x: string) => x.toLowerCase().replace(/^0+/, "");
-    expect(hex(new X509Certificate(cardPem).serialNumber), "the card holds the order's certificate").to.equal(hex(order.certificateSerial));
+    expect(hex(new X509Certificate(cardPem).serialNumber), "the card holds the order's certificate").to.equal(
+      hex(order.certificateSerial),
+    );
     await expectOcsp({ url: svc.url, caStore, certPem: cardPem }, "certificateHold", "hand-out");
     await cleo.page.goto(`${svc.ra!.url}/portal#/certificates`);
     await cleo.page.getByLabel("Certificate serial number").fill(order.certificateSerial);
@@ -177,7 +235,11 @@ describe("portal in headless Chromium over mTLS", function () {
     expect(new Set(order.identifications.map((i: { by: string }) => i.by)).size).to.equal(2);
     expect([...anna.errors, ...bert.errors, ...di.errors, ...ed.errors, ...cleo.errors]).to.deep.equal([]);
     // Every portal call was logged with the officer's identity (REQ-27).
-    const logged = await svc.runtime.db("audit_events").where("action", "like", "api.%").andWhere("object_id", "like", `%${orderId}%`).select("actor");
+    const logged = await svc.runtime
+      .db("audit_events")
+      .where("action", "like", "api.%")
+      .andWhere("object_id", "like", `%${orderId}%`)
+      .select("actor");
     expect(new Set(logged.map((l: { actor: string }) => l.actor)).size).to.be.at.least(3);
     for (const s of [anna, bert, di, ed, cleo]) await s.ctx.close();
   });
@@ -215,7 +277,9 @@ describe("portal in headless Chromium over mTLS", function () {
     await dana.page.getByText(/audit trail intact/).waitFor();
     const bert = await as("cy");
     expect(await bert.page.locator('nav a[href="#/audit"]').isVisible()).to.equal(false);
-    expect(await bert.page.evaluate(async (s) => (await fetch(`/api/v1/audit/evidence/${s}`)).status, handedOutSerial)).to.equal(403);
+    expect(
+      await bert.page.evaluate(async (s) => (await fetch(`/api/v1/audit/evidence/${s}`)).status, handedOutSerial),
+    ).to.equal(403);
     expect([...cleo.errors, ...dana.errors, ...bert.errors]).to.deep.equal([]);
     for (const x of [cleo, dana, bert]) await x.ctx.close();
   });

@@ -35,7 +35,11 @@ describe("applicant and holder pages in headless Chromium", function () {
   let browser: Browser;
   let api: ReturnType<typeof officerApi>;
   const stamp = String(Date.now() % 1e8).padStart(8, "0");
-  const doc = { type: "passport", number: "XP112233", expires: new Date(Date.now() + 3650 * 86_400_000).toISOString().slice(0, 10) };
+  const doc = {
+    type: "passport",
+    number: "XP112233",
+    expires: new Date(Date.now() + 3650 * 86_400_000).toISOString().slice(0, 10),
+  };
 
   /** Contract 2: `<ra.publicUrl>/applicant/#order=<id>&token=<token>`, the link in the terms mail the SMTP server received (REQ-06). */
   async function applicantLinkFor(orderId: string): Promise<string> {
@@ -44,9 +48,19 @@ describe("applicant and holder pages in headless Chromium", function () {
   const as = (who: string, method: string, path: string, body?: unknown) => api.as(who, method, path, body);
   const ok = <T = any>(p: ReturnType<typeof as>, status = 200): Promise<T> => api.ok(p, status);
   /** ada (ra-admin, service-owner staff) registers and onboards a customer organisation and binds a person (REQ-01, REQ-21). */
-  async function organisationWith(orgNumber: string, name: string, person: { nationalId: string; name: string; email: string; phone?: string }) {
+  async function organisationWith(
+    orgNumber: string,
+    name: string,
+    person: { nationalId: string; name: string; email: string; phone?: string },
+  ) {
     const org = await ok(as("ada", "POST", "/organisations", { orgNumber, name, country: "SE" }), 201);
-    const onboarded = await ok(as("ada", "POST", `/organisations/${org.id}/onboarding`, { registrationCertificate: "e2e", domain: `${orgNumber}.example`, domainValidationMethod: "dns-txt" }));
+    const onboarded = await ok(
+      as("ada", "POST", `/organisations/${org.id}/onboarding`, {
+        registrationCertificate: "e2e",
+        domain: `${orgNumber}.example`,
+        domainValidationMethod: "dns-txt",
+      }),
+    );
     expect(onboarded.status).to.equal("active");
     const p = await ok(as("ada", "POST", `/organisations/${org.id}/people`, person), 201);
     return { orgId: org.id as string, personId: p.id as string };
@@ -69,12 +83,29 @@ describe("applicant and holder pages in headless Chromium", function () {
     requireTool(this, "openssl");
     mkdirSync(ARTIFACTS, { recursive: true });
     peers = await startDeliveryPeers(); // the service delivers to a real SMTP server and SMS stub of this test
-    const config = loadConfig({ ...d.env, ...peers.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" });
+    const config = loadConfig({
+      ...d.env,
+      ...peers.env,
+      CARDPKI_PORT: "0",
+      CARDPKI_RA_PORT: "0",
+      CARDPKI_HOST: "127.0.0.1",
+    });
     svc = await startService(config);
     // The demo's initial staff group, each with their own client certificate (contract 7).
     api = officerApi(new URL(svc.ra!.url), readFileSync(config.ra.tlsCert, "utf8"), demoOfficerCreds(config.dataDir));
     const { chromium } = await import("playwright-core");
-    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-default-apps"] });
+    browser = await chromium.launch({
+      executablePath: "/usr/bin/chromium",
+      headless: true,
+      args: [
+        "--no-sandbox",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-default-apps",
+      ],
+    });
   });
   after(async () => {
     await browser?.close();
@@ -84,8 +115,15 @@ describe("applicant and holder pages in headless Chromium", function () {
   const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 
   it("ok/the applicant opens the link, reads the terms, ticks the (unticked) box, accepts and sees the progress; fail/accepting without ticking, the link a second time", async () => {
-    const { personId } = await organisationWith(`57${stamp}`, "Applicant Kund AB", { nationalId: APPLICANT, name: "Cy Applicant", email: "cy.applicant@applicant.example" });
-    const order = await ok(as("bo", "POST", "/orders", { personId, workflowId: "loa3-card-order", nationalId: APPLICANT }), 201);
+    const { personId } = await organisationWith(`57${stamp}`, "Applicant Kund AB", {
+      nationalId: APPLICANT,
+      name: "Cy Applicant",
+      email: "cy.applicant@applicant.example",
+    });
+    const order = await ok(
+      as("bo", "POST", "/orders", { personId, workflowId: "loa3-card-order", nationalId: APPLICANT }),
+      201,
+    );
     expect(order.state).to.equal("REQUESTED");
     const link = await applicantLinkFor(order.id);
 
@@ -93,7 +131,10 @@ describe("applicant and holder pages in headless Chromium", function () {
     const page = await ctx.newPage();
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(String(e)));
-    page.on("console", (m) => void (m.type() === "error" && !/status of 4\d\d/.test(m.text()) && errors.push(m.text())));
+    page.on(
+      "console",
+      (m) => void (m.type() === "error" && !/status of 4\d\d/.test(m.text()) && errors.push(m.text())),
+    );
     await page.goto(link);
     await page.getByRole("heading", { name: "Your card order" }).waitFor();
     expect(page.url(), "the token leaves the address bar").to.not.include("token=");
@@ -103,17 +144,28 @@ describe("applicant and holder pages in headless Chromium", function () {
     await shot(page, "01-applicant-terms");
     await page.getByRole("button", { name: "Accept the terms" }).click();
     await page.locator("#message.error").waitFor();
-    expect(await page.locator("#message").textContent()).to.match(/The terms must be accepted actively: tick the box to accept them\./);
-    expect((await ok(as("bo", "GET", `/orders/${order.id}`))).state, "refused: the order stays REQUESTED").to.equal("REQUESTED");
+    expect(await page.locator("#message").textContent()).to.match(
+      /The terms must be accepted actively: tick the box to accept them\./,
+    );
+    expect((await ok(as("bo", "GET", `/orders/${order.id}`))).state, "refused: the order stays REQUESTED").to.equal(
+      "REQUESTED",
+    );
     await box.check();
     await page.getByRole("button", { name: "Accept the terms" }).click();
     await page.getByText("Thank you: you accepted the terms of use (version 2026-01).").waitFor();
-    expect(await page.locator("#status").textContent()).to.match(/You accepted the terms. Next, visit your registration office/);
+    expect(await page.locator("#status").textContent()).to.match(
+      /You accepted the terms. Next, visit your registration office/,
+    );
     expect(await page.locator("ol.steps li[aria-current=step]").textContent()).to.match(/^Identification in person/);
     expect(await page.getByText("You accepted the terms of use, version 2026-01.").isVisible()).to.equal(true);
     await shot(page, "02-applicant-progress");
     const cookie = (await ctx.cookies()).find((c) => c.name === "cardpki_applicant")!;
-    expect([cookie.httpOnly, cookie.secure, cookie.sameSite, cookie.path]).to.deep.equal([true, true, "Strict", "/api/v1/applicant"]);
+    expect([cookie.httpOnly, cookie.secure, cookie.sameSite, cookie.path]).to.deep.equal([
+      true,
+      true,
+      "Strict",
+      "/api/v1/applicant",
+    ]);
     // The officer sees the acceptance over the RA API.
     const accepted = await ok(as("bo", "GET", `/orders/${order.id}`));
     expect([accepted.state, accepted.termsVersion]).to.deep.equal(["TERMS_ACCEPTED", "2026-01"]);
@@ -135,7 +187,12 @@ describe("applicant and holder pages in headless Chromium", function () {
 
   it("ok/from the terms mail to an active card and back: the applicant accepts from the mail's link, bo and cy identify, di releases, ed produces, fi hands out; the holder signs in with the card, activates (LoA3 by the card's signature, LoA2 by the code from the SMS stub), suspends and resumes on the holder pages; openssl ocsp after each step; fail/a wrong activation code", async () => {
     const phone = "+46705550004";
-    const { personId } = await organisationWith(`58${stamp}`, "Holder Kund AB", { nationalId: APPLICANT, name: "Cy Holder", email: "cy.holder@holder.example", phone });
+    const { personId } = await organisationWith(`58${stamp}`, "Holder Kund AB", {
+      nationalId: APPLICANT,
+      name: "Cy Holder",
+      email: "cy.holder@holder.example",
+      phone,
+    });
     const dir = mkdtempSync(join(tmpdir(), "holder-"));
     const ocsp = { url: svc.url, caStore: d.caStore };
     /**
@@ -149,7 +206,13 @@ describe("applicant and holder pages in headless Chromium", function () {
       const order = await ok(as("bo", "POST", "/orders", { personId, workflowId, nationalId: APPLICANT }), 201);
       await acceptInBrowser(order.id);
       await ok(as("bo", "POST", `/orders/${order.id}/actions/identify`, { document: doc, faceCompared: true }));
-      if (workflowId === "loa3-card-order") await ok(as("cy", "POST", `/orders/${order.id}/actions/identify`, { document: { ...doc, type: "national-id-card" }, faceCompared: true }));
+      if (workflowId === "loa3-card-order")
+        await ok(
+          as("cy", "POST", `/orders/${order.id}/actions/identify`, {
+            document: { ...doc, type: "national-id-card" },
+            faceCompared: true,
+          }),
+        );
       await ok(as("di", "POST", `/orders/${order.id}/actions/approve`, {}));
       await ok(as("di", "POST", `/orders/${order.id}/actions/start-production`, {}));
       const card = await attestedCardFor(svc.runtime, svc.ra!.ra, order.id);
@@ -161,13 +224,26 @@ describe("applicant and holder pages in headless Chromium", function () {
       writeFileSync(paths.keyPath, card.privateKey.export({ type: "pkcs8", format: "pem" }));
       const certPem = cert.toString();
       await expectOcsp({ ...ocsp, certPem }, "certificateHold", `production of ${workflowId}`); // REQ-16: issued on hold
-      const handedOut = await ok(as("fi", "POST", `/orders/${order.id}/actions/hand-out`, { secondIdentification: { document: doc, faceCompared: true } }));
+      const handedOut = await ok(
+        as("fi", "POST", `/orders/${order.id}/actions/hand-out`, {
+          secondIdentification: { document: doc, faceCompared: true },
+        }),
+      );
       expect(handedOut.state).to.equal("HANDED_OUT");
       await expectOcsp({ ...ocsp, certPem }, "certificateHold", `hand-out of ${workflowId}`); // still on hold until the holder activates
-      return { orderId: order.id as string, serial: cert.serialNumber.toLowerCase(), certPem, privateKey: card.privateKey, ...paths };
+      return {
+        orderId: order.id as string,
+        serial: cert.serialNumber.toLowerCase(),
+        certPem,
+        privateKey: card.privateKey,
+        ...paths,
+      };
     };
     const holderBrowser = async (card: { certPath: string; keyPath: string }) => {
-      const ctx = await browser.newContext({ ignoreHTTPSErrors: true, clientCertificates: [{ origin: svc.ra!.url, certPath: card.certPath, keyPath: card.keyPath }] });
+      const ctx = await browser.newContext({
+        ignoreHTTPSErrors: true,
+        clientCertificates: [{ origin: svc.ra!.url, certPath: card.certPath, keyPath: card.keyPath }],
+      });
       const page = await ctx.newPage();
       const errors: string[] = [];
       page.on("pageerror", (e) => errors.push(String(e)));
@@ -178,7 +254,10 @@ describe("applicant and holder pages in headless Chromium", function () {
     const card1 = await orderToHandOut("loa3-card-order");
     const identified = await ok(as("fi", "GET", `/orders/${card1.orderId}`));
     expect(identified.certificateSerial).to.equal(card1.serial);
-    expect(new Set(identified.identifications.map((i: { by: string }) => i.by)).size, "two identifiers (REQ-04)").to.equal(2);
+    expect(
+      new Set(identified.identifications.map((i: { by: string }) => i.by)).size,
+      "two identifiers (REQ-04)",
+    ).to.equal(2);
 
     const { ctx, page, errors } = await holderBrowser(card1);
     await page.goto(`${svc.ra!.url}/holder/`);
@@ -195,10 +274,14 @@ describe("applicant and holder pages in headless Chromium", function () {
     await page.reload();
     const message = (await page.locator("#activation-message").textContent())!;
     expect(message).to.match(new RegExp(`^cardpki-activation-v1:${card1.orderId}:`));
-    await page.getByLabel("The card's signature over this text (base64)").fill(sign("sha256", Buffer.from(message), card1.privateKey).toString("base64"));
+    await page
+      .getByLabel("The card's signature over this text (base64)")
+      .fill(sign("sha256", Buffer.from(message), card1.privateKey).toString("base64"));
     await page.getByRole("button", { name: "Activate my card" }).click();
     await page.getByRole("heading", { name: "Change your PIN" }).waitFor();
-    expect(await page.locator("#message").textContent()).to.match(/Your card is active, with the PIN you chose at the card station/);
+    expect(await page.locator("#message").textContent()).to.match(
+      /Your card is active, with the PIN you chose at the card station/,
+    );
     await shot(page, "05-holder-activated-pin-guidance");
     expect((await ok(as("fi", "GET", `/orders/${card1.orderId}`))).state).to.equal("ACTIVE");
     await expectOcsp({ ...ocsp, certPem: card1.certPem }, "good", "the LoA3 activation");
@@ -206,8 +289,14 @@ describe("applicant and holder pages in headless Chromium", function () {
     // The LoA2 card of the same holder: its activation code travels by SMS (policies/workflows/loa2-card-order.yaml, REQ-15).
     const card2 = await orderToHandOut("loa2-card-order");
     const code = await peers.activationCode(card2.orderId);
-    const codeMessage = (await peers.received()).find((m) => m.text.startsWith("Aktiveringskod för ditt nya eID-kort") && m.text.includes(orderReference(card2.orderId)))!; // Swedish: the holder's organisation is Swedish
-    expect([codeMessage.channel, codeMessage.to], "the activation code went by SMS to the holder's phone").to.deep.equal(["sms", phone]);
+    const codeMessage = (await peers.received()).find(
+      (m) =>
+        m.text.startsWith("Aktiveringskod för ditt nya eID-kort") && m.text.includes(orderReference(card2.orderId)),
+    )!; // Swedish: the holder's organisation is Swedish
+    expect(
+      [codeMessage.channel, codeMessage.to],
+      "the activation code went by SMS to the holder's phone",
+    ).to.deep.equal(["sms", phone]);
     const h2 = await holderBrowser(card2);
     await h2.page.goto(`${svc.ra!.url}/holder/`);
     await h2.page.getByText("Signed in with your LoA2 card").waitFor();
@@ -216,9 +305,14 @@ describe("applicant and holder pages in headless Chromium", function () {
     await codeField.fill(code === "AAAAAAAAAA" ? "BBBBBBBBBB" : "AAAAAAAAAA");
     await h2.page.getByRole("button", { name: "Activate my card" }).click();
     await h2.page.locator("#message.error").waitFor();
-    expect(await h2.page.locator("#message").textContent()).to.include("The activation code is wrong. Check the code in the message you received."); // the guard activation-code-correct (REQ-15) in words
+    expect(await h2.page.locator("#message").textContent()).to.include(
+      "The activation code is wrong. Check the code in the message you received.",
+    ); // the guard activation-code-correct (REQ-15) in words
     await shot(h2.page, "06-holder-wrong-activation-code");
-    expect((await ok(as("fi", "GET", `/orders/${card2.orderId}`))).state, "a wrong code leaves the order handed out").to.equal("HANDED_OUT");
+    expect(
+      (await ok(as("fi", "GET", `/orders/${card2.orderId}`))).state,
+      "a wrong code leaves the order handed out",
+    ).to.equal("HANDED_OUT");
     await expectOcsp({ ...ocsp, certPem: card2.certPem }, "certificateHold", "a wrong activation code");
     await codeField.fill(code);
     await h2.page.getByRole("button", { name: "Activate my card" }).click();

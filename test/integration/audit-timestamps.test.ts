@@ -38,22 +38,33 @@ describe("audit checkpoints timestamped by an RFC 3161 TSA (REQ-27)", function (
   after(async () => tsa?.close());
 
   /** The CLI as a subprocess, asynchronously: the test TSA answers from this process's event loop. */
-  const cli = (args: string[], extra: NodeJS.ProcessEnv) => new Promise<{ status: number; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...env.env, ...extra }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "", stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ status: code ?? -1, stdout, stderr }));
-  });
+  const cli = (args: string[], extra: NodeJS.ProcessEnv) =>
+    new Promise<{ status: number; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [CLI, ...args], {
+        env: { ...env.env, ...extra },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "",
+        stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      child.on("error", reject);
+      child.on("close", (code) => resolve({ status: code ?? -1, stdout, stderr }));
+    });
   function isolated(name: string) {
     const db = demoDb.copy(name);
     const file = join(dir, `${name}.checkpoint.json`);
     const base = { DATABASE_URL: db.url, CARDPKI_AUDIT_CHECKPOINT_FILE: file };
-    return { db, file, env: { ...base, CARDPKI_AUDIT_TSA_URL: tsa.url, CARDPKI_AUDIT_TSA_CERT: tsa.certFile }, withoutTsa: base };
+    return {
+      db,
+      file,
+      env: { ...base, CARDPKI_AUDIT_TSA_URL: tsa.url, CARDPKI_AUDIT_TSA_CERT: tsa.certFile },
+      withoutTsa: base,
+    };
   }
   /** Audited work between checkpoints (a CRL), so there are several checkpoints to stamp. */
-  const work = async (e: NodeJS.ProcessEnv) => expect((await cli(["crl", "generate", "--ca", "demo-issuing", "--operator", "tsa-test"], e)).status).to.equal(0);
+  const work = async (e: NodeJS.ProcessEnv) =>
+    expect((await cli(["crl", "generate", "--ca", "demo-issuing", "--operator", "tsa-test"], e)).status).to.equal(0);
 
   it("ok/each checkpoint carries a TSA token that verify checks; fail/a TSA outage leaves the checkpoint waiting, the next run stamps it", async () => {
     const t = isolated("stamped");
@@ -72,10 +83,18 @@ describe("audit checkpoints timestamped by an RFC 3161 TSA (REQ-27)", function (
     const down = await cli(["audit", "checkpoint"], t.env);
     expect(down.status, down.stderr).to.equal(0);
     expect(down.stderr).to.match(/not timestamped/);
-    expect(JSON.parse((await cli(["audit", "verify"], t.env)).stdout)).to.deep.include({ ok: true, checkpointsVerified: 3, timestampsVerified: 2 });
+    expect(JSON.parse((await cli(["audit", "verify"], t.env)).stdout)).to.deep.include({
+      ok: true,
+      checkpointsVerified: 3,
+      timestampsVerified: 2,
+    });
     tsa.down = false;
     expect((await cli(["audit", "checkpoint"], t.env)).status).to.equal(0); // re-signed now and stamped
-    expect(JSON.parse((await cli(["audit", "verify"], t.env)).stdout)).to.deep.include({ ok: true, checkpointsVerified: 3, timestampsVerified: 3 });
+    expect(JSON.parse((await cli(["audit", "verify"], t.env)).stdout)).to.deep.include({
+      ok: true,
+      checkpointsVerified: 3,
+      timestampsVerified: 3,
+    });
   });
 
   it("fail/an operator edits audit_events, re-chains and re-signs with the online key: verify without the TSA passes, with it exits 1 naming the timestamp mismatch", async () => {
@@ -95,7 +114,9 @@ describe("audit checkpoints timestamped by an RFC 3161 TSA (REQ-27)", function (
     const rt = await openRuntime(loadConfig({ ...env.env, ...t.withoutTsa }), {});
     try {
       const rows = (await rt.db("audit_events").where("seq", ">=", target).orderBy("seq")).map(chainedEntry);
-      let prev = (await rt.db("audit_events").where("seq", "<", target).orderBy("seq", "desc").first())?.entry_hash ?? "0".repeat(64);
+      let prev =
+        (await rt.db("audit_events").where("seq", "<", target).orderBy("seq", "desc").first())?.entry_hash ??
+        "0".repeat(64);
       for (const e of rows) {
         const h = entryHash(prev, e);
         await rt.db("audit_events").where({ seq: e.seq }).update({ prev_hash: prev, entry_hash: h });
@@ -105,7 +126,14 @@ describe("audit checkpoints timestamped by an RFC 3161 TSA (REQ-27)", function (
       let last;
       for (const c of await rt.db("audit_checkpoints").orderBy("seq")) {
         const h = (await rt.db("audit_events").where({ seq: c.seq }).first()).entry_hash;
-        const unsigned = { seq: Number(c.seq), entryHash: h, entries: Number(c.entries), at: Number(c.at), signer: c.signer, signerSpkiSha256: c.signer_spki_sha256 };
+        const unsigned = {
+          seq: Number(c.seq),
+          entryHash: h,
+          entries: Number(c.entries),
+          at: Number(c.at),
+          signer: c.signer,
+          signerSpkiSha256: c.signer_spki_sha256,
+        };
         const signature = Buffer.from(await signer.sign(checkpointBytes(unsigned))).toString("base64");
         await rt.db("audit_checkpoints").where({ seq: c.seq }).update({ entry_hash: h, signature });
         last = { ...unsigned, signature };
@@ -128,7 +156,9 @@ describe("audit checkpoints timestamped by an RFC 3161 TSA (REQ-27)", function (
     t.db.sql(`DELETE FROM audit_timestamps WHERE seq > ${first}`);
     const gone = await cli(["audit", "verify"], t.env);
     expect(gone.status).to.equal(1);
-    expect(JSON.parse(gone.stdout).problem.message).to.match(/no time-stamp token although earlier checkpoints have one/);
+    expect(JSON.parse(gone.stdout).problem.message).to.match(
+      /no time-stamp token although earlier checkpoints have one/,
+    );
   });
 
   it("fail/tokens from another TSA than the configured one are refused", async () => {
@@ -138,7 +168,10 @@ describe("audit checkpoints timestamped by an RFC 3161 TSA (REQ-27)", function (
     const r = await cli(["audit", "verify"], { ...t.env, CARDPKI_AUDIT_TSA_CERT: other.certFile });
     expect(r.status).to.equal(1);
     expect(JSON.parse(r.stdout).problem.message).to.match(/not signed by the configured TSA/);
-    const bad = await cli(["audit", "verify"], { ...t.env, CARDPKI_AUDIT_TSA_CERT: join(env.caStore, "demo-root", "cert.pem") });
+    const bad = await cli(["audit", "verify"], {
+      ...t.env,
+      CARDPKI_AUDIT_TSA_CERT: join(env.caStore, "demo-root", "cert.pem"),
+    });
     expect([bad.status, bad.stderr]).to.satisfy(([c, e]: [number, string]) => c !== 0 && /timeStamping/.test(e)); // not a TSA certificate at all
   });
 });

@@ -48,7 +48,9 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     dir = mkdtempSync(join(tmpdir(), "card-it-"));
     // The RA server runs: the standalone station's CLI commands go through its API as an officer.
     peers = await startDeliveryPeers(); // the service delivers to a real SMTP server and SMS stub of this test
-    svc = await startService(loadConfig({ ...env.env, ...peers.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" }));
+    svc = await startService(
+      loadConfig({ ...env.env, ...peers.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" }),
+    );
     rt = svc.runtime;
     ra = svc.ra!.ra;
     // In process, the station acts as the demo's ca-operator ed (an officer, never a typed name).
@@ -60,21 +62,33 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     await peers?.stop();
   });
   /** The CLI, asynchronously: the RA server it calls answers from this process. */
-  const cli = (args: string[]) => new Promise<{ status: number; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: env.env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "", stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ status: code ?? -1, stdout, stderr }));
-  });
-  const officerArgs = (id: string) => ["--cert", join(env.env.CARDPKI_DATA_DIR!, "demo-officers", `${id}.crt`), "--key", join(env.env.CARDPKI_DATA_DIR!, "demo-officers", `${id}.key`), "--ra-url", svc.ra!.url];
+  const cli = (args: string[]) =>
+    new Promise<{ status: number; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [CLI, ...args], { env: env.env, stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "",
+        stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      child.on("error", reject);
+      child.on("close", (code) => resolve({ status: code ?? -1, stdout, stderr }));
+    });
+  const officerArgs = (id: string) => [
+    "--cert",
+    join(env.env.CARDPKI_DATA_DIR!, "demo-officers", `${id}.crt`),
+    "--key",
+    join(env.env.CARDPKI_DATA_DIR!, "demo-officers", `${id}.key`),
+    "--ra-url",
+    svc.ra!.url,
+  ];
 
   const orderInProduction = async (workflowId = "loa3-card-order") => {
     const phone = `+4670${String(randomBytes(4).readUInt32BE(0) % 10_000_000).padStart(7, "0")}`;
     const r = await demoOrderInProduction(rt, ra, {
-      staff, workflowId, orgNumber: `55${String(randomBytes(4).readUInt32BE(0) % 100_000_000).padStart(8, "0")}`,
-      holder: { nationalId: HOLDER_ID, name: "Cy Holder", email: `cy.${phone.slice(1)}@holder.example`, phone }, termsToken: (id) => peers.termsToken(id),
+      staff,
+      workflowId,
+      orgNumber: `55${String(randomBytes(4).readUInt32BE(0) % 100_000_000).padStart(8, "0")}`,
+      holder: { nationalId: HOLDER_ID, name: "Cy Holder", email: `cy.${phone.slice(1)}@holder.example`, phone },
+      termsToken: (id) => peers.termsToken(id),
     });
     phoneOf.set(r.holderId, phone);
     return r;
@@ -94,8 +108,18 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     }
   }
   /** The holder's next PIN message not read before, as the SMS gateway stub received it (REQ-15: the workflows' PIN channel). */
-  const lastLetter = async (personId: string) => (await peers.next(phoneOf.get(personId)!, (m) => /PIN for your card|PIN-kod för ditt kort|PIN för ditt kort/.test(m.text), `a PIN message to the holder ${personId}`)).text;
-  const pinOf = async (personId: string) => /(?:PIN for your card|PIN-kod för ditt kort|PIN för ditt kort) [0-9a-f]+: ([0-9]{6,8})/i.exec(await lastLetter(personId))![1]!;
+  const lastLetter = async (personId: string) =>
+    (
+      await peers.next(
+        phoneOf.get(personId)!,
+        (m) => /PIN for your card|PIN-kod för ditt kort|PIN för ditt kort/.test(m.text),
+        `a PIN message to the holder ${personId}`,
+      )
+    ).text;
+  const pinOf = async (personId: string) =>
+    /(?:PIN for your card|PIN-kod för ditt kort|PIN för ditt kort) [0-9a-f]+: ([0-9]{6,8})/i.exec(
+      await lastLetter(personId),
+    )![1]!;
   const tool = (cmd: string, args: string[]) => run(cmd, args);
 
   let personalised: { orderId: string; holderId: string; certSerial: string };
@@ -121,7 +145,14 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     expect(p15.out).to.match(/X\.509 Certificate \[.*PIV AUTH/i);
 
     // The chain: the certificate read back from the card verifies under the demo root.
-    const chain = await tool("openssl", ["verify", "-CAfile", join(env.caStore, "demo-root", "cert.pem"), "-untrusted", join(env.caStore, "demo-issuing", "cert.pem"), certPem]);
+    const chain = await tool("openssl", [
+      "verify",
+      "-CAfile",
+      join(env.caStore, "demo-root", "cert.pem"),
+      "-untrusted",
+      join(env.caStore, "demo-issuing", "cert.pem"),
+      certPem,
+    ]);
     expect(chain.out).to.include(": OK");
 
     // REQ-13: the key signs only after the PIN; the signature verifies with the issued certificate.
@@ -129,9 +160,38 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     const digest = join(dir, "digest.bin");
     writeFileSync(digest, createHash("sha256").update("signed by the card").digest());
     const sig = join(dir, "sig.der");
-    const noPin = await tool("pkcs11-tool", ["--module", OPENSC_PKCS11, "--sign", "-m", "ECDSA", "--id", "01", "-i", digest, "-o", join(dir, "nopin.der")]);
+    const noPin = await tool("pkcs11-tool", [
+      "--module",
+      OPENSC_PKCS11,
+      "--sign",
+      "-m",
+      "ECDSA",
+      "--id",
+      "01",
+      "-i",
+      digest,
+      "-o",
+      join(dir, "nopin.der"),
+    ]);
     expect(noPin.status).to.not.equal(0);
-    const signed = await tool("pkcs11-tool", ["--module", OPENSC_PKCS11, "--login", "--pin", pin, "--sign", "-m", "ECDSA", "--id", "01", "--signature-format", "openssl", "-i", digest, "-o", sig]);
+    const signed = await tool("pkcs11-tool", [
+      "--module",
+      OPENSC_PKCS11,
+      "--login",
+      "--pin",
+      pin,
+      "--sign",
+      "-m",
+      "ECDSA",
+      "--id",
+      "01",
+      "--signature-format",
+      "openssl",
+      "-i",
+      digest,
+      "-o",
+      sig,
+    ]);
     expect(signed.status, signed.out).to.equal(0);
     const pub = join(dir, "pub.pem");
     writeFileSync(pub, new X509Certificate(readFileSync(certPem)).publicKey.export({ type: "spki", format: "pem" }));
@@ -142,10 +202,23 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     const factoryKey = await tool("yubico-piv-tool", ["-r", VIRTUAL_READER, "-a", "delete-certificate", "-s", "9a"]);
     expect(factoryKey.status).to.not.equal(0);
     const card = await rt.db("cards").where({ order_id: orderId }).first();
-    expect([card.state, card.slot, card.algorithm, card.pin_state]).to.deep.equal(["personalised", "9a", "P-256", "transport"]);
+    expect([card.state, card.slot, card.algorithm, card.pin_state]).to.deep.equal([
+      "personalised",
+      "9a",
+      "P-256",
+      "transport",
+    ]);
     expect(card.puk_sealed).to.match(/^v1\./);
     const audit = await rt.db("audit_events").where({ object_type: "card", object_id: card.id }).orderBy("seq");
-    expect(audit.map((a: any) => a.action)).to.deep.equal(["card.personalise.start", "card.management-key.pending", "card.management-key.set", "card.key.generate", "card.certificate.write", "card.pin.set", "card.personalise"]);
+    expect(audit.map((a: any) => a.action)).to.deep.equal([
+      "card.personalise.start",
+      "card.management-key.pending",
+      "card.management-key.set",
+      "card.key.generate",
+      "card.certificate.write",
+      "card.pin.set",
+      "card.personalise",
+    ]);
   });
 
   it("ok/REQ-14: yubico-piv-tool -a attest on the personalised card gives an attestation that openssl verify accepts against the TEST maker root and the card's f9 certificate (and not against another root); its key is the certified one; the audit trail and `cardpki audit evidence` record it", async function () {
@@ -154,28 +227,55 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     expect(att.status, att.out).to.equal(0);
     const f9 = await tool("yubico-piv-tool", ["-r", VIRTUAL_READER, "-a", "read-certificate", "-s", "f9"]);
     expect(f9.status, f9.out).to.equal(0);
-    const attPem = join(dir, "attestation.pem"), f9Pem = join(dir, "f9.pem");
+    const attPem = join(dir, "attestation.pem"),
+      f9Pem = join(dir, "f9.pem");
     writeFileSync(attPem, att.stdout);
     writeFileSync(f9Pem, f9.stdout);
     const ok = await tool("openssl", ["verify", "-CAfile", virtualCardMakerRootFile(), "-untrusted", f9Pem, attPem]);
     expect(ok.out).to.include(`${attPem}: OK`);
     loadOrCreateMakerRoot(join(dir, "other-maker"));
-    const other = await tool("openssl", ["verify", "-CAfile", join(dir, "other-maker", "maker-root.pem"), "-untrusted", f9Pem, attPem]);
+    const other = await tool("openssl", [
+      "verify",
+      "-CAfile",
+      join(dir, "other-maker", "maker-root.pem"),
+      "-untrusted",
+      f9Pem,
+      attPem,
+    ]);
     expect(other.status).to.not.equal(0);
     const attested = new X509Certificate(att.stdout);
     expect(attested.subject).to.equal("CN=YubiKey PIV Attestation 9a");
     const issued = new X509Certificate((await rt.store.get(personalised.certSerial))!.der!);
-    expect(attested.publicKey.export({ type: "spki", format: "pem" })).to.equal(issued.publicKey.export({ type: "spki", format: "pem" }));
+    expect(attested.publicKey.export({ type: "spki", format: "pem" })).to.equal(
+      issued.publicKey.export({ type: "spki", format: "pem" }),
+    );
     const cardSerial = (await rt.db("cards").where({ order_id: personalised.orderId }).first()).card_serial;
-    const produce = await rt.db("audit_events").where({ object_id: personalised.orderId, action: "order.produce" }).first();
+    const produce = await rt
+      .db("audit_events")
+      .where({ object_id: personalised.orderId, action: "order.produce" })
+      .first();
     const origin = JSON.parse(produce.details).keyOrigin;
-    expect(origin).to.include({ method: "piv-attestation", cardSerial, slot: "9a", pinPolicy: "once", touchPolicy: "never", firmware: "5.2.7" });
+    expect(origin).to.include({
+      method: "piv-attestation",
+      cardSerial,
+      slot: "9a",
+      pinPolicy: "once",
+      touchPolicy: "never",
+      firmware: "5.2.7",
+    });
     expect(origin.root.subject).to.match(/TEST ONLY/);
     const ev = await cli(["audit", "evidence", "--serial", personalised.certSerial]);
     expect(ev.status, ev.stderr).to.equal(0);
     const e = JSON.parse(ev.stdout);
-    expect(e.keyOrigin).to.include({ method: "piv-attestation", cardSerial, intermediateSha256: createHash("sha256").update(new X509Certificate(f9.stdout).raw).digest("hex") });
-    expect(e.verdicts.find((v: any) => v.requirement === "REQ-14")).to.include({ rule: "key generated on the card (attested)", result: "pass" });
+    expect(e.keyOrigin).to.include({
+      method: "piv-attestation",
+      cardSerial,
+      intermediateSha256: createHash("sha256").update(new X509Certificate(f9.stdout).raw).digest("hex"),
+    });
+    expect(e.verdicts.find((v: any) => v.requirement === "REQ-14")).to.include({
+      rule: "key generated on the card (attested)",
+      result: "pass",
+    });
   });
 
   it("ok/a wrong PIN counts down and blocks (yubico-piv-tool); the officer unblocks with the sealed PUK and the new PIN signs again", async function () {
@@ -208,14 +308,30 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     if (!personalised) return this.skip();
     const readers = await cli(["card", "list-readers"]);
     expect(readers.status, readers.stderr).to.equal(0);
-    expect(JSON.parse(readers.stdout)).to.deep.include.members([{ name: VIRTUAL_READER, cardPresent: true, atr: JSON.parse(readers.stdout).find((r: any) => r.name === VIRTUAL_READER).atr }]);
+    expect(JSON.parse(readers.stdout)).to.deep.include.members([
+      {
+        name: VIRTUAL_READER,
+        cardPresent: true,
+        atr: JSON.parse(readers.stdout).find((r: any) => r.name === VIRTUAL_READER).atr,
+      },
+    ]);
     const st = await cli(["card", "status", "--reader", VIRTUAL_READER]);
     expect(st.status, st.stderr).to.equal(0);
     const s = JSON.parse(st.stdout);
     expect([s.record.state, s.certificates[0].slot]).to.deep.equal(["personalised", "9a"]);
     expect(s.certificates[0].serial.replace(/^0+/, "")).to.equal(personalised.certSerial.replace(/^0+/, ""));
     expect(JSON.stringify(s)).to.not.match(/sealed/i);
-    const retired = await cli(["card", "retire", "--reader", VIRTUAL_READER, "--reason", "cessationOfOperation", "--operator", "carol", ...officerArgs("bo")]);
+    const retired = await cli([
+      "card",
+      "retire",
+      "--reader",
+      VIRTUAL_READER,
+      "--reason",
+      "cessationOfOperation",
+      "--operator",
+      "carol",
+      ...officerArgs("bo"),
+    ]);
     expect(retired.status, retired.stderr).to.equal(0);
     expect((await rt.store.get(personalised.certSerial))!.revocationReason).to.equal("cessationOfOperation");
     const after = await tool("yubico-piv-tool", ["-r", VIRTUAL_READER, "-a", "status"]);
@@ -258,30 +374,80 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     const { orderId, holderId, officers } = await orderInProduction();
     const r = await personalise(orderId);
     const transportPin = await pinOf(holderId);
-    await ra.orders.act(orderId, "hand-out", officers[2]!, { secondIdentification: { document: { type: "passport", number: "HO123456", expires: new Date("2035-01-01") }, faceCompared: true } });
+    await ra.orders.act(orderId, "hand-out", officers[2]!, {
+      secondIdentification: {
+        document: { type: "passport", number: "HO123456", expires: new Date("2035-01-01") },
+        faceCompared: true,
+      },
+    });
     const config = svc.runtime.config;
     {
       const certPem = join(dir, "activate-card.pem");
       writeFileSync(certPem, toPem("CERTIFICATE", (await rt.store.get(r.certSerial))!.der!));
-      const ocsp = async () => (await tool("openssl", ["ocsp", "-issuer", join(env.caStore, "demo-issuing", "cert.pem"), "-CAfile", join(env.caStore, "demo-root", "cert.pem"), "-cert", certPem, "-url", `${svc.url}/ocsp`, "-no_nonce"])).out;
-      expect(await ocsp()).to.match(/: revoked/).and.match(/Reason: certificateHold/);
+      const ocsp = async () =>
+        (
+          await tool("openssl", [
+            "ocsp",
+            "-issuer",
+            join(env.caStore, "demo-issuing", "cert.pem"),
+            "-CAfile",
+            join(env.caStore, "demo-root", "cert.pem"),
+            "-cert",
+            certPem,
+            "-url",
+            `${svc.url}/ocsp`,
+            "-no_nonce",
+          ])
+        ).out;
+      expect(await ocsp())
+        .to.match(/: revoked/)
+        .and.match(/Reason: certificateHold/);
       const pins = { transport: join(dir, "transport.pin"), fresh: join(dir, "new.pin") };
       writeFileSync(pins.transport, transportPin, { mode: 0o600 });
       writeFileSync(pins.fresh, "739184", { mode: 0o600 });
       const officerDir = join(config.dataDir, "demo-officers");
-      const out = await tool(process.execPath, [CLI, "card", "activate", "--order", orderId, "--ra", svc.ra!.url, "--ra-ca", config.ra.tlsCert, "--reader", VIRTUAL_READER,
-        "--station-cert", join(officerDir, "ed.crt"), "--station-key", join(officerDir, "ed.key"), "--transport-pin-file", pins.transport, "--new-pin-file", pins.fresh]); // ed: the demo's ca-operator at the station
+      const out = await tool(process.execPath, [
+        CLI,
+        "card",
+        "activate",
+        "--order",
+        orderId,
+        "--ra",
+        svc.ra!.url,
+        "--ra-ca",
+        config.ra.tlsCert,
+        "--reader",
+        VIRTUAL_READER,
+        "--station-cert",
+        join(officerDir, "ed.crt"),
+        "--station-key",
+        join(officerDir, "ed.key"),
+        "--transport-pin-file",
+        pins.transport,
+        "--new-pin-file",
+        pins.fresh,
+      ]); // ed: the demo's ca-operator at the station
       expect(out.status, out.out).to.equal(0);
       expect(JSON.parse(out.stdout)).to.deep.include({ orderId, state: "ACTIVE", certificateSerial: r.certSerial });
       let now = "";
       expect(await waitFor(async () => /: good/.test((now = await ocsp())), 2000, 100), now).to.equal(true);
       // The card now refuses the transport PIN; the new one works (judged by yubico-piv-tool when present).
       if (require_("yubico-piv-tool")) {
-        expect((await tool("yubico-piv-tool", ["-r", VIRTUAL_READER, "-a", "verify-pin", "-P", transportPin])).out).to.match(/tries left|wrong|failed/i);
-        expect((await tool("yubico-piv-tool", ["-r", VIRTUAL_READER, "-a", "verify-pin", "-P", "739184"])).status).to.equal(0);
+        expect(
+          (await tool("yubico-piv-tool", ["-r", VIRTUAL_READER, "-a", "verify-pin", "-P", transportPin])).out,
+        ).to.match(/tries left|wrong|failed/i);
+        expect(
+          (await tool("yubico-piv-tool", ["-r", VIRTUAL_READER, "-a", "verify-pin", "-P", "739184"])).status,
+        ).to.equal(0);
       }
-      const trail = (await rt.db("audit_events").where({ object_type: "order", object_id: orderId }).orderBy("seq")).map((a: any) => a.action);
-      expect(trail.slice(-3)).to.deep.equal(["order.transport-pin-replaced", "order.activation-challenge", "order.activate"]);
+      const trail = (
+        await rt.db("audit_events").where({ object_type: "order", object_id: orderId }).orderBy("seq")
+      ).map((a: any) => a.action);
+      expect(trail.slice(-3)).to.deep.equal([
+        "order.transport-pin-replaced",
+        "order.activation-challenge",
+        "order.activate",
+      ]);
     }
   });
 
@@ -289,10 +455,30 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     await freshCard(0x20000000 + (Date.now() % 0x0fffffff));
     const { orderId } = await orderInProduction();
     // Not a ca-operator: bo's certificate is refused by the RA at produce (REQ-24); the order stays in production.
-    const bo = await cli(["card", "personalise", "--order", orderId, "--reader", VIRTUAL_READER, "--operator", "carol", ...officerArgs("bo")]);
+    const bo = await cli([
+      "card",
+      "personalise",
+      "--order",
+      orderId,
+      "--reader",
+      VIRTUAL_READER,
+      "--operator",
+      "carol",
+      ...officerArgs("bo"),
+    ]);
     expect([bo.status, bo.stderr]).to.satisfy(([c, e]: [number, string]) => c === 1 && /403/.test(e));
     expect((await ra.orderStore.load(orderId))!.state).to.equal("IN_PRODUCTION");
-    const r = await cli(["card", "personalise", "--order", orderId, "--reader", VIRTUAL_READER, "--operator", "carol", ...officerArgs("ed")]);
+    const r = await cli([
+      "card",
+      "personalise",
+      "--order",
+      orderId,
+      "--reader",
+      VIRTUAL_READER,
+      "--operator",
+      "carol",
+      ...officerArgs("ed"),
+    ]);
     expect(r.status, r.stderr).to.equal(0);
     const o = (await ra.orderStore.load(orderId))!;
     expect(o.state).to.equal("PRODUCED");
@@ -300,9 +486,20 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     const ed = await staffActor(ra, "556000-0000", DEMO_OFFICERS.ed.nationalId);
     const produced = await rt.db("audit_events").where({ action: "order.produce", object_id: orderId }).first();
     expect(produced.actor).to.equal(`officer:${ed.personId}`);
-    const call = await rt.db("audit_events").where({ action: "api.post /orders/:id/actions/:action", object_id: `/api/v1/orders/${orderId}/actions/produce`, outcome: "success" }).first();
+    const call = await rt
+      .db("audit_events")
+      .where({
+        action: "api.post /orders/:id/actions/:action",
+        object_id: `/api/v1/orders/${orderId}/actions/produce`,
+        outcome: "success",
+      })
+      .first();
     expect(call.actor).to.equal(`officer:${ed.personId}`);
-    const ledger = await rt.db("audit_events").where({ action: "card.personalise", object_type: "card" }).orderBy("seq", "desc").first();
+    const ledger = await rt
+      .db("audit_events")
+      .where({ action: "card.personalise", object_type: "card" })
+      .orderBy("seq", "desc")
+      .first();
     expect(ledger.actor).to.match(/^operator:carol@os:/);
   });
 
@@ -310,7 +507,9 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     const t = cards.transport();
     const seen: boolean[] = [];
     try {
-      const stop = t.watch((readers) => seen.push(readers.find((r) => r.name === VIRTUAL_READER)?.cardPresent ?? false));
+      const stop = t.watch((readers) =>
+        seen.push(readers.find((r) => r.name === VIRTUAL_READER)?.cardPresent ?? false),
+      );
       expect((await t.list()).map((r) => r.name)).to.include(VIRTUAL_READER);
       await cardStop();
       await cardStart();
@@ -327,7 +526,10 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     await freshCard(0x20000000 + (Date.now() % 0x0fffffff), { makerDir: join(dir, "rogue-maker") });
     const { orderId } = await orderInProduction();
     const before = (await rt.db("certificates").count({ n: "*" }).first()) as { n: number };
-    const e = await personalise(orderId).then(() => undefined, (x: unknown) => x);
+    const e = await personalise(orderId).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     expect(e).to.be.instanceOf(CaError);
     expect([(e as CaError).kind, (e as CaError).details?.guard]).to.deep.equal(["policy-violation", "key-attested"]);
     expect((e as Error).message).to.match(/does not chain to a configured card-maker root.*REQ-14/);
@@ -339,7 +541,10 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
   it("ok/REQ-14 LoA2: a card without attestation is produced on the card station's own word (the evidence says not attested); fail/the same kind of card for a LoA3 order is refused", async () => {
     await freshCard(0x30000000 + (Date.now() % 0x0fffffff), { noAttestation: true });
     const loa3 = await orderInProduction();
-    const refusedE = await personalise(loa3.orderId).then(() => undefined, (x: unknown) => x);
+    const refusedE = await personalise(loa3.orderId).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     expect((refusedE as CaError).details?.guard).to.equal("key-attested");
     expect((refusedE as Error).message).to.match(/only keys that come with the card's PIV attestation/);
     expect((await ra.orderStore.load(loa3.orderId))!.state).to.equal("IN_PRODUCTION");
@@ -347,10 +552,16 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     const r = await personalise(loa2.orderId);
     expect(r.keyAttested).to.equal(false);
     const produce = await rt.db("audit_events").where({ object_id: loa2.orderId, action: "order.produce" }).first();
-    expect(JSON.parse(produce.details).keyOrigin).to.include({ method: "card-station", attested: false, cardSerial: r.cardSerial });
+    expect(JSON.parse(produce.details).keyOrigin).to.include({
+      method: "card-station",
+      attested: false,
+      cardSerial: r.cardSerial,
+    });
     const ev = JSON.parse((await cli(["audit", "evidence", "--serial", r.certSerial])).stdout);
     expect(ev.verdicts.find((v: any) => v.requirement === "REQ-14")).to.include({ result: "pass" });
-    expect(ev.verdicts.find((v: any) => v.requirement === "REQ-14").detail).to.match(/no attestation: key generated by the card station/);
+    expect(ev.verdicts.find((v: any) => v.requirement === "REQ-14").detail).to.match(
+      /no attestation: key generated by the card station/,
+    );
     await freshCard();
   });
 });

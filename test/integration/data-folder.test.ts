@@ -22,10 +22,14 @@ describe("composition/data folder: a copy uses its own tokens and PIN files", fu
     delete env.CARDPKI_CONFIG;
     return env;
   };
-  const cli = (args: string[], env: NodeJS.ProcessEnv) => spawnSync(process.execPath, [CLI, ...args], { env, encoding: "utf8" });
+  const cli = (args: string[], env: NodeJS.ProcessEnv) =>
+    spawnSync(process.execPath, [CLI, ...args], { env, encoding: "utf8" });
   const crl = (dataDir: string, name: string, extra: NodeJS.ProcessEnv = {}) => {
     const out = join(copy, name);
-    return { out, r: cli(["crl", "generate", "--ca", "demo-issuing", "--out", out, "--operator", "alice"], envOf(dataDir, extra)) };
+    return {
+      out,
+      r: cli(["crl", "generate", "--ca", "demo-issuing", "--out", out, "--operator", "alice"], envOf(dataDir, extra)),
+    };
   };
 
   before(function () {
@@ -41,11 +45,21 @@ describe("composition/data folder: a copy uses its own tokens and PIN files", fu
     try {
       const { out, r } = crl(join(copy, "data"), "from-copy.crl");
       expect(r.status, r.stderr).to.equal(0);
-      expect(r.stderr).to.match(/softhsm2\.conf named the token directory .* outside this data folder; it now names the folder's own tokens/);
-      const verified = execFileSync("openssl", ["crl", "-inform", "der", "-in", out, "-noout", "-CAfile", join(demo.caStore, "demo-issuing", "cert.pem")], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+      expect(r.stderr).to.match(
+        /softhsm2\.conf named the token directory .* outside this data folder; it now names the folder's own tokens/,
+      );
+      const verified = execFileSync(
+        "openssl",
+        ["crl", "-inform", "der", "-in", out, "-noout", "-CAfile", join(demo.caStore, "demo-issuing", "cert.pem")],
+        { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
+      );
       expect(verified + "").to.equal("");
-      expect(readFileSync(join(copy, "data", "softhsm", "softhsm2.conf"), "utf8")).to.include(`directories.tokendir = ${join(copy, "data", "softhsm", "tokens")}`);
-      expect(JSON.parse(readFileSync(join(copy, "data", "cardpki.json"), "utf8")).tokenPins["cardpki-issuing"]).to.deep.equal({ file: join("pins", "cardpki-issuing.pin") });
+      expect(readFileSync(join(copy, "data", "softhsm", "softhsm2.conf"), "utf8")).to.include(
+        `directories.tokendir = ${join(copy, "data", "softhsm", "tokens")}`,
+      );
+      expect(
+        JSON.parse(readFileSync(join(copy, "data", "cardpki.json"), "utf8")).tokenPins["cardpki-issuing"],
+      ).to.deep.equal({ file: join("pins", "cardpki-issuing.pin") });
       // Started again, the config already names the copy's tokens: nothing to say.
       const again = crl(join(copy, "data"), "again.crl");
       expect(again.r.status, again.r.stderr).to.equal(0);
@@ -63,7 +77,9 @@ describe("composition/data folder: a copy uses its own tokens and PIN files", fu
     writeFileSync(file, JSON.stringify({ ...config, tokenPins: { "cardpki-issuing": { file: outside } } }));
     try {
       const { r } = crl(join(copy, "data"), "outside.crl");
-      expect(r.stderr).to.include(`tokenPins.cardpki-issuing.file points outside the data folder ${join(copy, "data")}`);
+      expect(r.stderr).to.include(
+        `tokenPins.cardpki-issuing.file points outside the data folder ${join(copy, "data")}`,
+      );
     } finally {
       writeFileSync(file, JSON.stringify(config));
     }
@@ -71,11 +87,27 @@ describe("composition/data folder: a copy uses its own tokens and PIN files", fu
 
   it("fail/an environment value the schema refuses stops the start with the variable's name and a non-zero exit", () => {
     for (const [name, value, words] of [
-      ["CARDPKI_EXPIRY_SWEEP_SECONDS", "abc", /CARDPKI_EXPIRY_SWEEP_SECONDS must be a whole number of seconds from 1 to 86400 \(got 'abc'\)/],
-      ["CARDPKI_AUDIT_CHECKPOINT_SECONDS", "NaN", /CARDPKI_AUDIT_CHECKPOINT_SECONDS must be a whole number from 1 to 86400 \(got 'NaN'\)/],
+      [
+        "CARDPKI_EXPIRY_SWEEP_SECONDS",
+        "abc",
+        /CARDPKI_EXPIRY_SWEEP_SECONDS must be a whole number of seconds from 1 to 86400 \(got 'abc'\)/,
+      ],
+      [
+        "CARDPKI_AUDIT_CHECKPOINT_SECONDS",
+        "NaN",
+        /CARDPKI_AUDIT_CHECKPOINT_SECONDS must be a whole number from 1 to 86400 \(got 'NaN'\)/,
+      ],
       ["CARDPKI_HSM_SESSIONS", "4x", /CARDPKI_HSM_SESSIONS must be a whole number from 1 to 64/],
     ] as const) {
-      const r = cli(["serve", "--role", "all"], envOf(join(copy, "data"), { [name]: value, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" }));
+      const r = cli(
+        ["serve", "--role", "all"],
+        envOf(join(copy, "data"), {
+          [name]: value,
+          CARDPKI_PORT: "0",
+          CARDPKI_RA_PORT: "0",
+          CARDPKI_HOST: "127.0.0.1",
+        }),
+      );
       expect(r.status, `${name}=${value}: ${r.stderr}`).to.not.equal(0);
       expect(r.stderr).to.match(words);
     }

@@ -36,8 +36,18 @@ describe("CA issuance on SoftHSM2, judged by OpenSSL", function () {
   });
 
   const cases: [string, "end-entity" | "infrastructure", "P-256" | "P-384" | "RSA-2048" | "RSA-3072", string[]][] = [
-    ["loa2-smartcard-auth", "end-entity", "P-256", ["TLS Web Client Authentication", "Microsoft Smartcard Login", "E-mail Protection", "Policy: 2.999.1.1.2"]],
-    ["loa3-smartcard-auth", "end-entity", "P-384", ["TLS Web Client Authentication", "Microsoft Smartcard Login", "Policy: 2.999.1.1.3", "Digital Signature"]],
+    [
+      "loa2-smartcard-auth",
+      "end-entity",
+      "P-256",
+      ["TLS Web Client Authentication", "Microsoft Smartcard Login", "E-mail Protection", "Policy: 2.999.1.1.2"],
+    ],
+    [
+      "loa3-smartcard-auth",
+      "end-entity",
+      "P-384",
+      ["TLS Web Client Authentication", "Microsoft Smartcard Login", "Policy: 2.999.1.1.3", "Digital Signature"],
+    ],
     ["loa3-smartcard-sign", "end-entity", "RSA-2048", ["Non Repudiation", "E-mail Protection", "Policy: 2.999.1.2.3"]],
     ["ra-officer", "infrastructure", "RSA-3072", ["TLS Web Client Authentication", "Policy: 2.999.1.3.1"]],
     ["ocsp-signer", "infrastructure", "P-256", ["OCSP Signing", "OCSP No Check"]],
@@ -45,10 +55,21 @@ describe("CA issuance on SoftHSM2, judged by OpenSSL", function () {
   for (const [profileId, kind, kt, expected] of cases) {
     it(`ok/${profileId} (${kt}) verifies with openssl verify -x509_strict and certtool, and shows its profile`, async () => {
       const key = testKey(kt);
-      const subject = profileId === "ocsp-signer" ? { CN: "Demo OCSP Responder", O: "cardpki demo", C: "SE" } : ORG_SUBJECT;
-      const san = profileId.includes("auth") ? { email: ["alice@example.se"], upn: ["alice@example.se"] } : profileId === "loa3-smartcard-sign" ? { email: ["alice@example.se"] } : {};
+      const subject =
+        profileId === "ocsp-signer" ? { CN: "Demo OCSP Responder", O: "cardpki demo", C: "SE" } : ORG_SUBJECT;
+      const san = profileId.includes("auth")
+        ? { email: ["alice@example.se"], upn: ["alice@example.se"] }
+        : profileId === "loa3-smartcard-sign"
+          ? { email: ["alice@example.se"] }
+          : {};
       const out = await rt.issuer.issue(rt.authority("demo-issuing"), {
-        profileId, csr: makeCsr(key), subject, san, requestedBy: "test", allowedKinds: [kind], validatedEmailDomains: ["example.se"], // REQ-01
+        profileId,
+        csr: makeCsr(key),
+        subject,
+        san,
+        requestedBy: "test",
+        allowedKinds: [kind],
+        validatedEmailDomains: ["example.se"], // REQ-01
       });
       const pem = writeTemp(dir, `${profileId}.pem`, toPem("CERTIFICATE", out.der));
       const v = openssl(["verify", "-x509_strict", "-CAfile", rootPem, "-untrusted", chainPem, pem]);
@@ -59,14 +80,23 @@ describe("CA issuance on SoftHSM2, judged by OpenSSL", function () {
       else expect(text).to.include("OCSP - URI:http://pki.test:8080/ocsp");
       expect(text).to.include("CA Issuers - URI:http://pki.test:8080/ca/demo-issuing.cer");
       if (profileId !== "ocsp-signer") expect(text).to.include("URI:http://pki.test:8080/crl/demo-issuing.crl");
-      if (profileId === "loa3-smartcard-auth") expect(text).to.match(/othername: UPN::alice@example\.se|othername:\s*UPN/);
+      if (profileId === "loa3-smartcard-auth")
+        expect(text).to.match(/othername: UPN::alice@example\.se|othername:\s*UPN/);
       const rec = await rt.store.get(out.serial);
       expect(rec!.status).to.equal("issued");
       expect(Buffer.from(rec!.der!).equals(Buffer.from(out.der))).to.equal(true);
       // GnuTLS as a second, independent judge.
       if (spawnSync("sh", ["-c", "command -v certtool"]).status === 0) {
-        const bundle = writeTemp(dir, `${profileId}-bundle.pem`, readFileSync(pem, "utf8") + readFileSync(chainPem, "utf8"));
-        const g = spawnSync("certtool", ["--verify", "--verify-profile", "medium", "--load-ca-certificate", rootPem, "--infile", bundle], { encoding: "utf8" });
+        const bundle = writeTemp(
+          dir,
+          `${profileId}-bundle.pem`,
+          readFileSync(pem, "utf8") + readFileSync(chainPem, "utf8"),
+        );
+        const g = spawnSync(
+          "certtool",
+          ["--verify", "--verify-profile", "medium", "--load-ca-certificate", rootPem, "--infile", bundle],
+          { encoding: "utf8" },
+        );
         expect(g.stdout + g.stderr, g.stdout + g.stderr).to.match(/Chain verification output: Verified/);
       } else if (process.env.CI === "true") throw new Error("certtool required under CI");
     });
@@ -74,7 +104,15 @@ describe("CA issuance on SoftHSM2, judged by OpenSSL", function () {
 
   it("fail/an end-entity profile cannot be asked for through the operator channel", async () => {
     let err: any;
-    await rt.issuer.issue(rt.authority("demo-issuing"), { profileId: "loa3-smartcard-auth", publicKey: testKey("P-256").spki, subject: ORG_SUBJECT, requestedBy: "t", allowedKinds: ["infrastructure"] }).catch((e) => (err = e));
+    await rt.issuer
+      .issue(rt.authority("demo-issuing"), {
+        profileId: "loa3-smartcard-auth",
+        publicKey: testKey("P-256").spki,
+        subject: ORG_SUBJECT,
+        requestedBy: "t",
+        allowedKinds: ["infrastructure"],
+      })
+      .catch((e) => (err = e));
     expect(err.kind).to.equal("forbidden");
   });
 });

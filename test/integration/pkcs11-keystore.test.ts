@@ -15,7 +15,12 @@ describe("hsm/pkcs11-keystore on SoftHSM2", function () {
   let ks: Pkcs11Keystore;
   before(async function () {
     env = demoEnv(this);
-    ks = new Pkcs11Keystore({ library: LIB, tokenLabel: env.spareToken.label, pin: staticPin(env.spareToken.pin), sessions: 4 });
+    ks = new Pkcs11Keystore({
+      library: LIB,
+      tokenLabel: env.spareToken.label,
+      pin: staticPin(env.spareToken.pin),
+      sessions: 4,
+    });
     await ks.open();
   });
   after(() => ks?.close());
@@ -24,12 +29,25 @@ describe("hsm/pkcs11-keystore on SoftHSM2", function () {
     it(`ok/${kt}: generated sensitive, non-extractable, sign-only; signatures verify`, async () => {
       const info = await ks.generateKeyPair(`it-${kt}`, kt);
       const a = await ks.keyAttributes({ id: info.id });
-      expect(a).to.include({ sensitive: true, extractable: false, sign: true, decrypt: false, unwrap: false, derive: false, token: true, private: true, neverExtractable: true, alwaysSensitive: true });
+      expect(a).to.include({
+        sensitive: true,
+        extractable: false,
+        sign: true,
+        decrypt: false,
+        unwrap: false,
+        derive: false,
+        token: true,
+        private: true,
+        neverExtractable: true,
+        alwaysSensitive: true,
+      });
       const signer = await ks.signer({ label: `it-${kt}` });
       const data = Buffer.from("to be signed");
       const sig = await signer.sign(data);
       const pub = createPublicKey({ key: Buffer.from(info.spki), format: "der", type: "spki" });
-      expect(verify(kt.startsWith("RSA") ? "sha256" : kt === "P-384" ? "sha384" : "sha256", data, pub, Buffer.from(sig))).to.equal(true);
+      expect(
+        verify(kt.startsWith("RSA") ? "sha256" : kt === "P-384" ? "sha384" : "sha256", data, pub, Buffer.from(sig)),
+      ).to.equal(true);
     });
   }
 
@@ -38,7 +56,22 @@ describe("hsm/pkcs11-keystore on SoftHSM2", function () {
       if (process.env.CI === "true") throw new Error("pkcs11-tool required under CI");
       this.skip();
     }
-    const r = spawnSync("pkcs11-tool", ["--module", LIB, "--token-label", env.spareToken.label, "--login", "--pin", env.spareToken.pin, "--list-objects", "--type", "privkey"], { env: { ...process.env, SOFTHSM2_CONF: env.softhsmConf }, encoding: "utf8" });
+    const r = spawnSync(
+      "pkcs11-tool",
+      [
+        "--module",
+        LIB,
+        "--token-label",
+        env.spareToken.label,
+        "--login",
+        "--pin",
+        env.spareToken.pin,
+        "--list-objects",
+        "--type",
+        "privkey",
+      ],
+      { env: { ...process.env, SOFTHSM2_CONF: env.softhsmConf }, encoding: "utf8" },
+    );
     expect(r.stdout).to.match(/label:\s+it-P-256/);
     expect(r.stdout).to.match(/Access:\s+sensitive, always sensitive, never extractable/);
     expect(r.stdout).to.match(/Usage:\s+sign\s*\n/);
@@ -61,7 +94,9 @@ describe("hsm/pkcs11-keystore on SoftHSM2", function () {
     const signer = await ks.signer({ label: "it-P-256" });
     const before = ks.recoveries;
     ks.simulateTokenRestart();
-    const sigs = await Promise.all(Array.from({ length: 20 }, (_, i) => signer.sign(Buffer.from(`after-restart-${i}`))));
+    const sigs = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => signer.sign(Buffer.from(`after-restart-${i}`))),
+    );
     expect(sigs).to.have.length(20);
     expect(ks.recoveries).to.be.greaterThan(before);
   });

@@ -10,12 +10,24 @@ import { cryptoRandom } from "../../src/shared/random.js";
 import { testDatabases } from "../support/databases.js";
 
 /** The tables that grow with the population: a lookup in them never reads the whole table. */
-const POPULATION_TABLES = ["orders", "certificates", "order_actors", "order_identifications", "people", "notifications", "cards"];
+const POPULATION_TABLES = [
+  "orders",
+  "certificates",
+  "order_actors",
+  "order_identifications",
+  "people",
+  "notifications",
+  "cards",
+];
 
 /** The SQL a call runs, with its bindings (captured from the handle's query events). */
-async function statementsOf(db: Knex, call: () => Promise<unknown>): Promise<{ sql: string; bindings: readonly unknown[] }[]> {
+async function statementsOf(
+  db: Knex,
+  call: () => Promise<unknown>,
+): Promise<{ sql: string; bindings: readonly unknown[] }[]> {
   const seen: { sql: string; bindings: readonly unknown[] }[] = [];
-  const listener = (q: { sql: string; bindings?: readonly unknown[] }) => void seen.push({ sql: q.sql, bindings: q.bindings ?? [] });
+  const listener = (q: { sql: string; bindings?: readonly unknown[] }) =>
+    void seen.push({ sql: q.sql, bindings: q.bindings ?? [] });
   db.on("query", listener);
   try {
     await call();
@@ -33,50 +45,76 @@ async function fullScans(db: Knex, s: { sql: string; bindings: readonly unknown[
       await trx.raw("set local enable_seqscan = off"); // an empty table is scanned whatever the indexes: ask for the plan with them
       return (await trx.raw(`explain ${sql}`, s.bindings as never)).rows as { "QUERY PLAN": string }[];
     });
-    return rows.map((r) => r["QUERY PLAN"]).filter((l) => POPULATION_TABLES.some((t) => new RegExp(`Seq Scan on ${t}\\b`).test(l)));
+    return rows
+      .map((r) => r["QUERY PLAN"])
+      .filter((l) => POPULATION_TABLES.some((t) => new RegExp(`Seq Scan on ${t}\\b`).test(l)));
   }
   const rows = (await db.raw(`explain query plan ${s.sql}`, s.bindings as never)) as { detail: string }[];
-  return rows.map((r) => r.detail).filter((d) => POPULATION_TABLES.some((t) => new RegExp(`^SCAN ${t}\\b`).test(d) && !/USING (COVERING )?INDEX/.test(d)));
+  return rows
+    .map((r) => r.detail)
+    .filter((d) =>
+      POPULATION_TABLES.some((t) => new RegExp(`^SCAN ${t}\\b`).test(d) && !/USING (COVERING )?INDEX/.test(d)),
+    );
 }
 
 for (const backend of testDatabases())
-describe(`store/query plans on ${backend.name}: lookups and sweeps use indexes, never a scan of the population`, function () {
-  this.timeout(60_000);
-  let db: Database;
-  let orders: KnexOrderStore;
-  let certs: KnexCertStore;
+  describe(`store/query plans on ${backend.name}: lookups and sweeps use indexes, never a scan of the population`, function () {
+    this.timeout(60_000);
+    let db: Database;
+    let orders: KnexOrderStore;
+    let certs: KnexCertStore;
 
-  before(async () => {
-    db = await openDatabase(await backend.url());
-    orders = new KnexOrderStore(db, db, new FieldCipher([{ id: "dk1", key: randomBytes(32) }], "dk1", cryptoRandom));
-    certs = new KnexCertStore(db, db);
-  });
-  after(async () => {
-    if (db) await closeDatabase(db);
-  });
-
-  const calls: [string, () => Promise<unknown>][] = [
-    ["an order by id (every RA action)", () => orders.load("0123456789abcdef0123456789abcdef")],
-    ["an order by its certificate (the holder's card at logon)", () => orders.byCertificate("0a1b2c3d")],
-    ["the orders of one applicant (my cards)", () => orders.ofApplicant("0123456789abcdef0123456789abcdef", 20)],
-    ["the expiry sweep: handed out before the deadline", () => orders.handedOutBefore("loa3-card-order", new Date(0), 100)],
-    ["the expiry sweep: in a state since before the deadline", () => orders.inStateSince("PRODUCED", new Date(0), 100, "loa3-card-order")],
-    ["the expiry sweep: producing for too long", () => orders.inStateSince("PRODUCING", new Date(0), 100)],
-    ["the repair sweep: expired orders with a live certificate", () => orders.expiredWithLiveCertificate(100)],
-    ["a certificate by serial (OCSP miss, activation)", () => certs.get("0a1b2c3d")],
-    ["an organisation's open orders (the officer's work queue)", () => orders.listOpen("0123456789abcdef0123456789abcdef", 50)],
-    ["the production sweep: recent card certificates without a produced order", () => orders.orphanCertificates(["loa3-smartcard-auth"], { createdAfter: new Date(0), createdBefore: new Date(1) }, 100)],
-    ["a person's live certificates (unbinding revokes them)", () => orders.liveCertificatesOf("0123456789abcdef0123456789abcdef")],
-  ];
-  for (const [what, call] of calls)
-    it(`ok/${what}`, async () => {
-      const statements = await statementsOf(db, call);
-      expect(statements, "the call ran at least one query").to.not.have.length(0);
-      for (const s of statements) expect(await fullScans(db, s), s.sql).to.deep.equal([]);
+    before(async () => {
+      db = await openDatabase(await backend.url());
+      orders = new KnexOrderStore(db, db, new FieldCipher([{ id: "dk1", key: randomBytes(32) }], "dk1", cryptoRandom));
+      certs = new KnexCertStore(db, db);
+    });
+    after(async () => {
+      if (db) await closeDatabase(db);
     });
 
-  it("fail/the check finds a full scan when there is one (a lookup by an unindexed column)", async () => {
-    const statements = await statementsOf(db, () => db("orders").where({ terms_version: "v1" }).select("id"));
-    expect(await fullScans(db, statements[0]!)).to.have.length(1);
+    const calls: [string, () => Promise<unknown>][] = [
+      ["an order by id (every RA action)", () => orders.load("0123456789abcdef0123456789abcdef")],
+      ["an order by its certificate (the holder's card at logon)", () => orders.byCertificate("0a1b2c3d")],
+      ["the orders of one applicant (my cards)", () => orders.ofApplicant("0123456789abcdef0123456789abcdef", 20)],
+      [
+        "the expiry sweep: handed out before the deadline",
+        () => orders.handedOutBefore("loa3-card-order", new Date(0), 100),
+      ],
+      [
+        "the expiry sweep: in a state since before the deadline",
+        () => orders.inStateSince("PRODUCED", new Date(0), 100, "loa3-card-order"),
+      ],
+      ["the expiry sweep: producing for too long", () => orders.inStateSince("PRODUCING", new Date(0), 100)],
+      ["the repair sweep: expired orders with a live certificate", () => orders.expiredWithLiveCertificate(100)],
+      ["a certificate by serial (OCSP miss, activation)", () => certs.get("0a1b2c3d")],
+      [
+        "an organisation's open orders (the officer's work queue)",
+        () => orders.listOpen("0123456789abcdef0123456789abcdef", 50),
+      ],
+      [
+        "the production sweep: recent card certificates without a produced order",
+        () =>
+          orders.orphanCertificates(
+            ["loa3-smartcard-auth"],
+            { createdAfter: new Date(0), createdBefore: new Date(1) },
+            100,
+          ),
+      ],
+      [
+        "a person's live certificates (unbinding revokes them)",
+        () => orders.liveCertificatesOf("0123456789abcdef0123456789abcdef"),
+      ],
+    ];
+    for (const [what, call] of calls)
+      it(`ok/${what}`, async () => {
+        const statements = await statementsOf(db, call);
+        expect(statements, "the call ran at least one query").to.not.have.length(0);
+        for (const s of statements) expect(await fullScans(db, s), s.sql).to.deep.equal([]);
+      });
+
+    it("fail/the check finds a full scan when there is one (a lookup by an unindexed column)", async () => {
+      const statements = await statementsOf(db, () => db("orders").where({ terms_version: "v1" }).select("id"));
+      expect(await fullScans(db, statements[0]!)).to.have.length(1);
+    });
   });
-});

@@ -29,10 +29,17 @@ const freePort = (): Promise<number> =>
     });
   });
 
-const healthy = (url: string) => fetch(`${url}/healthz`).then((r) => r.status === 200, () => false);
+const healthy = (url: string) =>
+  fetch(`${url}/healthz`).then(
+    (r) => r.status === 200,
+    () => false,
+  );
 
 /** `cardpki serve` in a child process, with its stderr (JSON log lines) collected. */
-function serveChild(env: NodeJS.ProcessEnv, args: string[]): { child: ChildProcess; lines: () => string[]; exited: Promise<number> } {
+function serveChild(
+  env: NodeJS.ProcessEnv,
+  args: string[],
+): { child: ChildProcess; lines: () => string[]; exited: Promise<number> } {
   const child = spawn(process.execPath, [CLI, "serve", ...args], { env, stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   child.stderr!.on("data", (d) => (err += d));
@@ -64,7 +71,17 @@ describe("scale-out: public replicas, writer lease, drain (REQ-33)", function ()
       writer = await startService(config, { eventPollMs: 100, crlTickMs: 300 });
       const port = await freePort();
       replicaUrl = `http://127.0.0.1:${port}`;
-      replica = serveChild({ ...env.env, CARDPKI_PORT: String(port), CARDPKI_HOST: "127.0.0.1", CARDPKI_RA_PORT: "0", CARDPKI_LOG_FORMAT: "json", CARDPKI_DRAIN_SECONDS: "2" }, ["--role", "public"]);
+      replica = serveChild(
+        {
+          ...env.env,
+          CARDPKI_PORT: String(port),
+          CARDPKI_HOST: "127.0.0.1",
+          CARDPKI_RA_PORT: "0",
+          CARDPKI_LOG_FORMAT: "json",
+          CARDPKI_DRAIN_SECONDS: "2",
+        },
+        ["--role", "public"],
+      );
       expect(await waitFor(() => healthy(replicaUrl), 30_000), replica.lines().join("\n")).to.equal(true);
       issuing = join(env.caStore, "demo-issuing", "cert.pem");
       root = join(env.caStore, "demo-root", "cert.pem");
@@ -76,10 +93,15 @@ describe("scale-out: public replicas, writer lease, drain (REQ-33)", function ()
 
     it("ok/the replica answers OCSP for a certificate the writer issued, and shows its revocation within seconds (openssl ocsp)", async () => {
       const out = await writer.runtime.issuer.issue(writer.runtime.authority("demo-issuing"), {
-        profileId: "loa3-smartcard-auth", publicKey: testKey("P-256").spki, subject: ORG_SUBJECT, requestedBy: "test", allowedKinds: ["end-entity"],
+        profileId: "loa3-smartcard-auth",
+        publicKey: testKey("P-256").spki,
+        subject: ORG_SUBJECT,
+        requestedBy: "test",
+        allowedKinds: ["end-entity"],
       });
       const pem = writeTemp(dir, "replica.pem", toPem("CERTIFICATE", out.der));
-      const ask = () => run("openssl", ["ocsp", "-issuer", issuing, "-CAfile", root, "-url", `${replicaUrl}/ocsp`, "-cert", pem]);
+      const ask = () =>
+        run("openssl", ["ocsp", "-issuer", issuing, "-CAfile", root, "-url", `${replicaUrl}/ocsp`, "-cert", pem]);
       const first = await ask();
       expect(first.out).to.include("Response verify OK");
       expect(first.out).to.match(/replica\.pem: good/);
@@ -112,14 +134,27 @@ describe("scale-out: public replicas, writer lease, drain (REQ-33)", function ()
 
     it("ok/SIGTERM drains: /healthz 503 while OCSP still answers with Connection: close, then exit 0", async () => {
       replica.child.kill("SIGTERM");
-      expect(await waitFor(async () => (await fetch(`${replicaUrl}/healthz`).then((r) => r.status, () => 0)) === 503, 1500)).to.equal(true);
+      expect(
+        await waitFor(
+          async () =>
+            (await fetch(`${replicaUrl}/healthz`).then(
+              (r) => r.status,
+              () => 0,
+            )) === 503,
+          1500,
+        ),
+      ).to.equal(true);
       const h = (await (await fetch(`${replicaUrl}/healthz`)).json()) as { checks: Record<string, string> };
       expect(h.checks.lifecycle).to.equal("draining");
       const answer = await new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
-        const r = request(`${replicaUrl}/ocsp`, { method: "POST", headers: { "content-type": "application/ocsp-request", connection: "keep-alive" } }, (res) => {
-          res.resume();
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
-        });
+        const r = request(
+          `${replicaUrl}/ocsp`,
+          { method: "POST", headers: { "content-type": "application/ocsp-request", connection: "keep-alive" } },
+          (res) => {
+            res.resume();
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+          },
+        );
         r.on("error", reject);
         r.end(Buffer.from([0x30, 0x00])); // malformed: still answered (RFC 6960 2.3 malformedRequest)
       });
@@ -137,9 +172,21 @@ describe("scale-out: public replicas, writer lease, drain (REQ-33)", function ()
       const pub = await openPublicRole(rec, keystores);
       expect(pub).to.not.have.property("issuer");
       expect(pub).to.not.have.property("crls");
-      const err = await pub.authorities.get("demo-issuing")!.signer.sign(Uint8Array.of(0)).then(() => undefined, (e: unknown) => e);
+      const err = await pub.authorities
+        .get("demo-issuing")!
+        .signer.sign(Uint8Array.of(0))
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(CaError.is(err, "forbidden"), String(err)).to.equal(true);
-      const write = await rec.db("crl_counters").insert({ issuer_id: "x", last_number: 1 }).then(() => undefined, (e: Error) => e);
+      const write = await rec
+        .db("crl_counters")
+        .insert({ issuer_id: "x", last_number: 1 })
+        .then(
+          () => undefined,
+          (e: Error) => e,
+        );
       expect(write?.message).to.match(/readonly|read-only/i);
     } finally {
       await keystores.close();
@@ -163,7 +210,10 @@ describe("scale-out: public replicas, writer lease, drain (REQ-33)", function ()
     const lockFile = `${sqliteFile(config.databaseUrl)}.writer.lock`;
     expect(existsSync(lockFile)).to.equal(false);
     // A writer killed with SIGKILL leaves its file behind: pid 2^22+1 is not running here.
-    writeFileSync(lockFile, JSON.stringify({ host: (await import("node:os")).hostname(), pid: 4_194_305, token: "dead" }));
+    writeFileSync(
+      lockFile,
+      JSON.stringify({ host: (await import("node:os")).hostname(), pid: 4_194_305, token: "dead" }),
+    );
     const third = await startService(config);
     await third.stop();
   });
@@ -199,13 +249,23 @@ describe("scale-out: public replicas, writer lease, drain (REQ-33)", function ()
   for (const db of testDatabases().filter((d) => d.name === "postgres")) {
     it("ok/PostgreSQL: the advisory-lock lease elects one writer; when its lock connection dies it stops signing and the standby takes over", async () => {
       // A new database: its own audit checkpoint file (the demo's would mark it as restored behind).
-      const pgConfig: Config = { ...config, databaseUrl: await db.url(), audit: { ...config.audit, checkpointFile: join(dir, "pg-checkpoint.json") } };
+      const pgConfig: Config = {
+        ...config,
+        databaseUrl: await db.url(),
+        audit: { ...config.audit, checkpointFile: join(dir, "pg-checkpoint.json") },
+      };
       let lost: Error | undefined;
       const first = await startService(pgConfig, { leaseCheckMs: 200, onLeaseLost: (e) => (lost = e) });
       let second: Service | undefined;
       try {
         const ca = () => first.runtime.authority("demo-issuing");
-        const req = { profileId: "loa3-smartcard-auth", publicKey: testKey("P-256").spki, subject: ORG_SUBJECT, requestedBy: "test", allowedKinds: ["end-entity" as const] };
+        const req = {
+          profileId: "loa3-smartcard-auth",
+          publicKey: testKey("P-256").spki,
+          subject: ORG_SUBJECT,
+          requestedBy: "test",
+          allowedKinds: ["end-entity" as const],
+        };
         await first.runtime.issuer.issue(ca(), req);
         const pending = startService(pgConfig, { leaseRetryMs: 100, leaseCheckMs: 200 }).then((s) => (second = s));
         await new Promise((r) => setTimeout(r, 600));
@@ -214,15 +274,24 @@ describe("scale-out: public replicas, writer lease, drain (REQ-33)", function ()
         const admin = new pg.Client({ connectionString: pgConfig.databaseUrl });
         await admin.connect();
         try {
-          const r = await admin.query("SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'cardpki-writer-lock' AND datname = current_database()");
+          const r = await admin.query(
+            "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'cardpki-writer-lock' AND datname = current_database()",
+          );
           expect(r.rows.map((x) => x.ok)).to.deep.equal([true]);
         } finally {
           await admin.end();
         }
         expect(await waitFor(() => lost !== undefined, 5000)).to.equal(true);
-        const refused = await first.runtime.issuer.issue(ca(), req).then(() => undefined, (e: unknown) => e);
+        const refused = await first.runtime.issuer.issue(ca(), req).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(CaError.is(refused, "unavailable"), String(refused)).to.equal(true);
-        expect(((await (await fetch(`${first.url}/healthz`)).json()) as { checks: Record<string, string> }).checks["writer-lease"]).to.match(/writer lock lost/);
+        expect(
+          ((await (await fetch(`${first.url}/healthz`)).json()) as { checks: Record<string, string> }).checks[
+            "writer-lease"
+          ],
+        ).to.match(/writer lock lost/);
         await pending;
         const issued = await second!.runtime.issuer.issue(second!.runtime.authority("demo-issuing"), req);
         expect(issued.serial).to.match(/^[0-9a-f]+$/);
@@ -230,7 +299,13 @@ describe("scale-out: public replicas, writer lease, drain (REQ-33)", function ()
         const rt = await openCaRecords(pgConfig, { readOnly: true });
         try {
           expect(await rt.revocations.statusOf(issued.serial)).to.include({ status: "issued" });
-          const write = await rt.db("crl_counters").insert({ issuer_id: "x", last_number: 1 }).then(() => undefined, (e: Error) => e);
+          const write = await rt
+            .db("crl_counters")
+            .insert({ issuer_id: "x", last_number: 1 })
+            .then(
+              () => undefined,
+              (e: Error) => e,
+            );
           expect(write?.message).to.match(/read-only transaction/);
         } finally {
           await rt.close();

@@ -7,7 +7,9 @@ import { openDatabase, openReader, type Database } from "../../src/store/databas
 import { STATEMENTS_PER_CONNECTION } from "../../src/store/sqlite-statement-cache.js";
 
 // node-sqlite3 itself, to count how often a statement is prepared.
-const sqlite3 = createRequire(import.meta.url)("sqlite3") as { Database: { prototype: { prepare: (...a: unknown[]) => unknown } } };
+const sqlite3 = createRequire(import.meta.url)("sqlite3") as {
+  Database: { prototype: { prepare: (...a: unknown[]) => unknown } };
+};
 
 /** The SQLite client keeps each connection's prepared statements: a kept statement is one round trip, not two. */
 describe("store/sqlite statement cache (real SQLite file, WAL, writer and read pool)", function () {
@@ -60,21 +62,30 @@ describe("store/sqlite statement cache (real SQLite file, WAL, writer and read p
 
   it("fail/a statement that does not prepare is refused with SQLite's error and not kept", async () => {
     for (let i = 0; i < 2; i++) {
-      const e = await db.raw("select * from no_such_table").then(() => undefined, (x: Error) => x);
+      const e = await db.raw("select * from no_such_table").then(
+        () => undefined,
+        (x: Error) => x,
+      );
       expect(e?.message).to.match(/no such table/);
     }
     expect(prepared.filter((s) => /no_such_table/.test(s))).to.have.length(2);
   });
 
   it("fail/a constraint violation fails that write only; the kept statement works for the next", async () => {
-    const e = await db("kv").insert({ k: "a", v: 1 }).then(() => undefined, (x: Error & { code?: string }) => x);
+    const e = await db("kv")
+      .insert({ k: "a", v: 1 })
+      .then(
+        () => undefined,
+        (x: Error & { code?: string }) => x,
+      );
     expect(e?.code).to.equal("SQLITE_CONSTRAINT");
     await db("kv").insert({ k: "b", v: 1 });
     expect((await reader("kv").orderBy("k").select("k")).map((r: { k: string }) => r.k)).to.deep.equal(["a", "b"]);
   });
 
   it("ok/more distinct statements than the cache holds: the oldest are dropped and still answer when asked again", async () => {
-    for (let i = 0; i < STATEMENTS_PER_CONNECTION + 20; i++) expect((await reader.raw(`select ${i} as n`))[0].n).to.equal(i);
+    for (let i = 0; i < STATEMENTS_PER_CONNECTION + 20; i++)
+      expect((await reader.raw(`select ${i} as n`))[0].n).to.equal(i);
     prepared = [];
     expect((await reader.raw("select 0 as n"))[0].n).to.equal(0);
     expect(prepared).to.deep.equal(["select 0 as n"]); // dropped, prepared again

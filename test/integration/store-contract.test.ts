@@ -24,40 +24,74 @@ const backends: Backend[] = [
     name: "memory (test/support/fakes.ts, http MemorySessionStore)",
     open: async () => {
       const certs = new MemoryCertStore();
-      return { certs, sessions: new MemorySessionStore(), audited: async () => certs.audit.map((e) => e.id), close: async () => undefined };
+      return {
+        certs,
+        sessions: new MemorySessionStore(),
+        audited: async () => certs.audit.map((e) => e.id),
+        close: async () => undefined,
+      };
     },
   },
-  ...testDatabases().map(
-    (db): Backend => ({
-      name: db.name,
-      open: async () => {
-        const knex: Database = await openDatabase(await db.url());
-        return {
-          certs: new KnexCertStore(knex),
-          sessions: new KnexPortalSessionStore(knex),
-          audited: async () => (await knex("audit_events").orderBy("seq").select("id")).map((r: { id: string }) => r.id),
-          close: () => knex.destroy(),
-        };
-      },
-    }),
-  ),
+  ...testDatabases().map((db): Backend => ({
+    name: db.name,
+    open: async () => {
+      const knex: Database = await openDatabase(await db.url());
+      return {
+        certs: new KnexCertStore(knex),
+        sessions: new KnexPortalSessionStore(knex),
+        audited: async () => (await knex("audit_events").orderBy("seq").select("id")).map((r: { id: string }) => r.id),
+        close: () => knex.destroy(),
+      };
+    },
+  })),
 ];
 
 const T0 = new Date("2026-06-01T12:00:00Z");
 let n = 0;
 const audit = (action: string, objectId: string): AuditEvent => ({
-  id: `ev-${++n}`, at: T0, actor: "test", action, objectType: "certificate", objectId, outcome: "success",
+  id: `ev-${++n}`,
+  at: T0,
+  actor: "test",
+  action,
+  objectType: "certificate",
+  objectId,
+  outcome: "success",
 });
 const reservation = (serial: string, issuerId = "ca-a"): Reservation => ({
-  serial, issuerId, profileId: "loa3-smartcard-auth", profileVersion: 3, subjectDn: "CN=Ada Andersson", notBefore: T0,
-  notAfter: new Date("2029-06-01T12:00:00Z"), tbs: Uint8Array.of(0x30, 0x00), requestedBy: "officer:o1",
+  serial,
+  issuerId,
+  profileId: "loa3-smartcard-auth",
+  profileVersion: 3,
+  subjectDn: "CN=Ada Andersson",
+  notBefore: T0,
+  notAfter: new Date("2029-06-01T12:00:00Z"),
+  tbs: Uint8Array.of(0x30, 0x00),
+  requestedBy: "officer:o1",
 });
 /** The record as the port defines it; createdAt is when it was reserved (the audit event's time). */
 const expected = (serial: string, status: CertRecord["status"], more: Partial<CertRecord> = {}): CertRecord => ({
-  serial, issuerId: "ca-a", profileId: "loa3-smartcard-auth", profileVersion: 3, status, subjectDn: "CN=Ada Andersson", notBefore: T0,
-  notAfter: new Date("2029-06-01T12:00:00Z"), der: undefined, revokedAt: undefined, revocationReason: undefined, createdAt: T0, ...more,
+  serial,
+  issuerId: "ca-a",
+  profileId: "loa3-smartcard-auth",
+  profileVersion: 3,
+  status,
+  subjectDn: "CN=Ada Andersson",
+  notBefore: T0,
+  notAfter: new Date("2029-06-01T12:00:00Z"),
+  der: undefined,
+  revokedAt: undefined,
+  revocationReason: undefined,
+  createdAt: T0,
+  ...more,
 });
-const session = (over: Partial<SessionRecord> = {}): SessionRecord => ({ csrfHash: "c".repeat(64), credential: "01ab", created: 1_000, lastSeen: 1_000, kind: "officer", ...over });
+const session = (over: Partial<SessionRecord> = {}): SessionRecord => ({
+  csrfHash: "c".repeat(64),
+  credential: "01ab",
+  created: 1_000,
+  lastSeen: 1_000,
+  kind: "officer",
+  ...over,
+});
 
 for (const backend of backends)
   describe(`store contract on ${backend.name}`, function () {
@@ -78,32 +112,47 @@ for (const backend of backends)
       });
       it("fail/a serial is never reserved twice (conflict), whatever became of it", async () => {
         await s.certs.reserve(reservation("0b01"), audit("cert.reserve", "0b01"));
-        expect((await refused(s.certs.reserve(reservation("0b01"), audit("cert.reserve", "0b01")))).kind).to.equal("conflict");
+        expect((await refused(s.certs.reserve(reservation("0b01"), audit("cert.reserve", "0b01")))).kind).to.equal(
+          "conflict",
+        );
         await s.certs.fail("0b01", audit("cert.fail", "0b01"));
-        expect((await refused(s.certs.reserve(reservation("0b01", "ca-b"), audit("cert.reserve", "0b01")))).kind).to.equal("conflict");
+        expect(
+          (await refused(s.certs.reserve(reservation("0b01", "ca-b"), audit("cert.reserve", "0b01")))).kind,
+        ).to.equal("conflict");
       });
       it("fail/only a reserved serial is completed or failed (conflict otherwise)", async () => {
-        expect((await refused(s.certs.complete("0c01", Uint8Array.of(1), audit("cert.issue", "0c01")))).kind).to.equal("conflict");
+        expect((await refused(s.certs.complete("0c01", Uint8Array.of(1), audit("cert.issue", "0c01")))).kind).to.equal(
+          "conflict",
+        );
         await s.certs.reserve(reservation("0c02"), audit("cert.reserve", "0c02"));
         await s.certs.fail("0c02", audit("cert.fail", "0c02"));
         expect(await s.certs.get("0c02")).to.deep.equal(expected("0c02", "failed"));
-        expect((await refused(s.certs.complete("0c02", Uint8Array.of(1), audit("cert.issue", "0c02")))).kind).to.equal("conflict");
+        expect((await refused(s.certs.complete("0c02", Uint8Array.of(1), audit("cert.issue", "0c02")))).kind).to.equal(
+          "conflict",
+        );
         await s.certs.reserve(reservation("0c03"), audit("cert.reserve", "0c03"));
         await s.certs.complete("0c03", Uint8Array.of(1), audit("cert.issue", "0c03"));
         expect((await refused(s.certs.fail("0c03", audit("cert.fail", "0c03")))).kind).to.equal("conflict");
       });
       it("ok/after a crash every serial still reserved becomes unfinished and revoked; issued ones stay as they are", async () => {
-        for (const serial of ["0d01", "0d02", "0d03"]) await s.certs.reserve(reservation(serial), audit("cert.reserve", serial));
+        for (const serial of ["0d01", "0d02", "0d03"])
+          await s.certs.reserve(reservation(serial), audit("cert.reserve", serial));
         await s.certs.complete("0d02", Uint8Array.of(9), audit("cert.issue", "0d02"));
         const at = new Date("2026-06-02T00:00:00Z");
         const recovered = await s.certs.recoverUnfinished(at, (serial) => audit("cert.unfinished", serial));
         expect([...recovered].sort()).to.deep.equal(["0d01", "0d03"]);
-        expect(await s.certs.get("0d01")).to.deep.include({ status: "unfinished", revokedAt: at, revocationReason: "unspecified" });
+        expect(await s.certs.get("0d01")).to.deep.include({
+          status: "unfinished",
+          revokedAt: at,
+          revocationReason: "unspecified",
+        });
         expect(await s.certs.get("0d02")).to.deep.include({ status: "issued", revokedAt: undefined });
         expect((await s.certs.listRevoked("ca-a")).map((r) => r.serial).sort()).to.deep.equal(["0d01", "0d03"]);
         expect(await s.certs.listRevoked("ca-other")).to.deep.equal([]);
         // A signer that comes back late cannot complete a recovered serial: it stays revoked.
-        expect((await refused(s.certs.complete("0d01", Uint8Array.of(9), audit("cert.issue", "0d01")))).kind).to.equal("conflict");
+        expect((await refused(s.certs.complete("0d01", Uint8Array.of(9), audit("cert.issue", "0d01")))).kind).to.equal(
+          "conflict",
+        );
         expect(await s.certs.recoverUnfinished(at, (serial) => audit("cert.unfinished", serial))).to.deep.equal([]);
       });
       it("ok/every write that happened is audited, a refused one is not", async () => {
@@ -143,7 +192,11 @@ for (const backend of backends)
         await s.sessions.put("old", session({ created: 1_000, lastSeen: 50_000 }));
         await s.sessions.put("live", session({ created: 10_000, lastSeen: 50_000 }));
         await s.sessions.deleteExpired(20_000, 5_000);
-        expect([await s.sessions.get("idle"), await s.sessions.get("old"), (await s.sessions.get("live"))?.lastSeen]).to.deep.equal([undefined, undefined, 50_000]);
+        expect([
+          await s.sessions.get("idle"),
+          await s.sessions.get("old"),
+          (await s.sessions.get("live"))?.lastSeen,
+        ]).to.deep.equal([undefined, undefined, 50_000]);
       });
     });
   });

@@ -12,7 +12,14 @@ import { KnexCardStore } from "../../src/store/card.store.js";
 import type { Runtime } from "../../src/composition/runtime.js";
 import type { Ra } from "../../src/composition/ra.js";
 import type { Actor } from "../../src/ra/order.js";
-import { createMakerRoot, softwareAttestation, MAKER_CERT_FILE, type PinPolicyName, type Signer, type SoftwareAttestation } from "./piv-attestation-maker.js";
+import {
+  createMakerRoot,
+  softwareAttestation,
+  MAKER_CERT_FILE,
+  type PinPolicyName,
+  type Signer,
+  type SoftwareAttestation,
+} from "./piv-attestation-maker.js";
 import { REPO_ROOT } from "./test-ca.js";
 
 /** The root set the shipped workflows name (policies/workflows/*.yaml, attestation.roots). */
@@ -36,7 +43,10 @@ export function installAttestationRoot(caStore: string, certDer: Uint8Array, nam
 /** The virtual card's TEST maker root (made by scripts/lib/virtual-card.sh start in its runtime folder). */
 export function virtualCardMakerRootFile(): string {
   const run = resolve(REPO_ROOT, process.env.CARDPKI_VCARD_DIR ?? join("data", "virtual-card"));
-  return join(process.env.CARDPKI_VCARD_MAKER_DIR ? resolve(REPO_ROOT, process.env.CARDPKI_VCARD_MAKER_DIR) : join(run, "maker"), MAKER_CERT_FILE);
+  return join(
+    process.env.CARDPKI_VCARD_MAKER_DIR ? resolve(REPO_ROOT, process.env.CARDPKI_VCARD_MAKER_DIR) : join(run, "maker"),
+    MAKER_CERT_FILE,
+  );
 }
 
 /** Trusts the virtual card's maker root in this CA store (tests and the virtual-card demo only). */
@@ -64,25 +74,68 @@ export interface AttestedCard {
  * A software card for an order: its attestation, and the card recorded for the order in the card
  * ledger in state personalising (what the card station writes before it generates the key).
  */
-export async function attestedCardFor(rt: Runtime, ra: Ra, orderId: string, o: { pinPolicy?: PinPolicyName; slot?: number; cardSerial?: number; card?: SoftwareAttestation } = {}): Promise<AttestedCard> {
-  const cardSerial = o.card ? Number(o.card.cardSerial) : o.cardSerial ?? randomInt(10_000_000, 99_999_999);
+export async function attestedCardFor(
+  rt: Runtime,
+  ra: Ra,
+  orderId: string,
+  o: { pinPolicy?: PinPolicyName; slot?: number; cardSerial?: number; card?: SoftwareAttestation } = {},
+): Promise<AttestedCard> {
+  const cardSerial = o.card ? Number(o.card.cardSerial) : (o.cardSerial ?? randomInt(10_000_000, 99_999_999));
   const order = await ra.orderStore.load(orderId);
   if (!order) throw new Error(`no order ${orderId}`);
   const cardId = randomBytes(16).toString("hex");
   await new KnexCardStore(rt.db, rt.readDb, ra.cipher).save(
-    { id: cardId, cardSerial: String(cardSerial), atr: "", orderId, holderPersonId: order.applicantPersonId, state: "personalising", managementKeyAlgorithm: "AES-256", managementKeySealed: "software-test-card" },
-    { id: randomBytes(16).toString("hex"), at: rt.clock.now(), actor: "test:software-card", action: "card.personalise.start", objectType: "card", objectId: cardId, outcome: "success", details: { order: orderId, cardSerial: String(cardSerial), software: true } },
+    {
+      id: cardId,
+      cardSerial: String(cardSerial),
+      atr: "",
+      orderId,
+      holderPersonId: order.applicantPersonId,
+      state: "personalising",
+      managementKeyAlgorithm: "AES-256",
+      managementKeySealed: "software-test-card",
+    },
+    {
+      id: randomBytes(16).toString("hex"),
+      at: rt.clock.now(),
+      actor: "test:software-card",
+      action: "card.personalise.start",
+      objectType: "card",
+      objectId: cardId,
+      outcome: "success",
+      details: { order: orderId, cardSerial: String(cardSerial), software: true },
+    },
   );
-  const a = o.card ?? softwareAttestation(fixtureMakerRoot(), { cardSerial, ...(o.slot ? { slot: o.slot } : {}), ...(o.pinPolicy ? { pinPolicy: o.pinPolicy } : {}) });
+  const a =
+    o.card ??
+    softwareAttestation(fixtureMakerRoot(), {
+      cardSerial,
+      ...(o.slot ? { slot: o.slot } : {}),
+      ...(o.pinPolicy ? { pinPolicy: o.pinPolicy } : {}),
+    });
   const attestation = { certificate: a.certificate, intermediate: a.intermediate };
   return {
-    privateKey: a.privateKey, spki: a.spki, cardSerial: a.cardSerial, attestation,
-    body: { attestation: { certificate: Buffer.from(a.certificate).toString("base64"), intermediate: Buffer.from(a.intermediate).toString("base64") } },
+    privateKey: a.privateKey,
+    spki: a.spki,
+    cardSerial: a.cardSerial,
+    attestation,
+    body: {
+      attestation: {
+        certificate: Buffer.from(a.certificate).toString("base64"),
+        intermediate: Buffer.from(a.intermediate).toString("base64"),
+      },
+    },
   };
 }
 
 /** Produces an order in process with a software attested card (service-level tests, benchmarks: `card` made beforehand, as the card's part). */
-export async function produceAttested(rt: Runtime, ra: Ra, orderId: string, actor: Actor, made?: SoftwareAttestation): Promise<{ certSerial: string; card: AttestedCard }> {
+export async function produceAttested(
+  rt: Runtime,
+  ra: Ra,
+  orderId: string,
+  actor: Actor,
+  made?: SoftwareAttestation,
+): Promise<{ certSerial: string; card: AttestedCard }> {
   const card = await attestedCardFor(rt, ra, orderId, made ? { card: made } : {});
   const o = await ra.orders.act(orderId, "produce", actor, { attestation: card.attestation, publicKey: card.spki });
   return { certSerial: o.certSerial!, card };

@@ -42,10 +42,16 @@ export interface CardReply {
   readonly headers: Record<string, string>;
 }
 
-function spawnCollect(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
+function spawnCollect(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "", stderr = "";
+    let stdout = "",
+      stderr = "";
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
@@ -60,33 +66,73 @@ export async function cardRequest(r: CardRequest): Promise<CardReply> {
   const dir = mkdtempSync(join(tmpdir(), "card-client-"));
   try {
     const conf = join(dir, "openssl.cnf");
-    writeFileSync(conf, [
-      "openssl_conf = openssl_init",
-      "[openssl_init]", "engines = engine_section",
-      "[engine_section]", "pkcs11 = pkcs11_section",
-      "[pkcs11_section]", "engine_id = pkcs11", `dynamic_path = ${PKCS11_ENGINE}`, `MODULE_PATH = ${OPENSC_PKCS11}`, `PIN = ${r.pin}`, "init = 0", "",
-    ].join("\n"), { mode: 0o600 });
-    const cert = join(dir, "cert.pem"), headers = join(dir, "headers"), out = join(dir, "body");
+    writeFileSync(
+      conf,
+      [
+        "openssl_conf = openssl_init",
+        "[openssl_init]",
+        "engines = engine_section",
+        "[engine_section]",
+        "pkcs11 = pkcs11_section",
+        "[pkcs11_section]",
+        "engine_id = pkcs11",
+        `dynamic_path = ${PKCS11_ENGINE}`,
+        `MODULE_PATH = ${OPENSC_PKCS11}`,
+        `PIN = ${r.pin}`,
+        "init = 0",
+        "",
+      ].join("\n"),
+      { mode: 0o600 },
+    );
+    const cert = join(dir, "cert.pem"),
+      headers = join(dir, "headers"),
+      out = join(dir, "body");
     writeFileSync(cert, r.certPem);
     const args = [
-      "-sS", "--noproxy", "*", "--max-time", String(Math.ceil((r.timeoutMs ?? 60_000) / 1000)),
-      "--engine", "pkcs11", "--key-type", "ENG", "--key", r.keyUri ?? PIV_AUTH_KEY_URI, "--cert", cert, "--cert-type", "PEM", "--cacert", r.caFile,
-      "-X", r.method.toUpperCase(), "-D", headers, "-o", out, "-w", "%{http_code}",
+      "-sS",
+      "--noproxy",
+      "*",
+      "--max-time",
+      String(Math.ceil((r.timeoutMs ?? 60_000) / 1000)),
+      "--engine",
+      "pkcs11",
+      "--key-type",
+      "ENG",
+      "--key",
+      r.keyUri ?? PIV_AUTH_KEY_URI,
+      "--cert",
+      cert,
+      "--cert-type",
+      "PEM",
+      "--cacert",
+      r.caFile,
+      "-X",
+      r.method.toUpperCase(),
+      "-D",
+      headers,
+      "-o",
+      out,
+      "-w",
+      "%{http_code}",
     ];
     for (const [k, v] of Object.entries(r.headers ?? {})) args.push("-H", `${k}: ${v}`);
     if (r.body !== undefined) {
       const file = join(dir, "request");
       writeFileSync(file, typeof r.body === "string" ? r.body : JSON.stringify(r.body));
-      if (!Object.keys(r.headers ?? {}).some((k) => k.toLowerCase() === "content-type")) args.push("-H", "content-type: application/json");
+      if (!Object.keys(r.headers ?? {}).some((k) => k.toLowerCase() === "content-type"))
+        args.push("-H", "content-type: application/json");
       args.push("--data-binary", `@${file}`);
     }
     args.push(r.url);
     const env: NodeJS.ProcessEnv = { ...process.env, OPENSSL_CONF: conf };
     delete env.SSLKEYLOGFILE;
     const res = await spawnCollect("curl", args, env, (r.timeoutMs ?? 60_000) + 5_000);
-    if (res.code !== 0) throw new Error(`cardRequest ${r.method} ${r.url}: curl exit ${res.code}: ${res.stderr.trim()}`);
+    if (res.code !== 0)
+      throw new Error(`cardRequest ${r.method} ${r.url}: curl exit ${res.code}: ${res.stderr.trim()}`);
     // The last header block (after any 100 Continue).
-    const blocks = readFileSync(headers, "latin1").split(/\r?\n\r?\n/).filter((b) => b.trim());
+    const blocks = readFileSync(headers, "latin1")
+      .split(/\r?\n\r?\n/)
+      .filter((b) => b.trim());
     const h: Record<string, string> = {};
     for (const line of (blocks.at(-1) ?? "").split(/\r?\n/).slice(1)) {
       const i = line.indexOf(":");
@@ -119,10 +165,17 @@ export interface PersonaliseResult {
  * `POST /api/v1/orders/:id/personalise` as a ca-operator (software officer credential), then the
  * certificate read back from the card. Throws with the RA's problem document on a refusal.
  */
-export async function personaliseForOrder(o: { raUrl: string; orderId: string; caFile: string; operator: { certPem: string; keyPem: string }; reader?: string }): Promise<PersonaliseResult> {
+export async function personaliseForOrder(o: {
+  raUrl: string;
+  orderId: string;
+  caFile: string;
+  operator: { certPem: string; keyPem: string };
+  reader?: string;
+}): Promise<PersonaliseResult> {
   const u = new URL(`/api/v1/orders/${o.orderId}/personalise`, o.raUrl);
   const reply = await raRequest({ base: new URL(o.raUrl), ca: readFileSync(o.caFile, "utf8") }, "POST", u.pathname, {
-    body: o.reader ? { reader: o.reader } : {}, cred: { cert: o.operator.certPem, key: o.operator.keyPem },
+    body: o.reader ? { reader: o.reader } : {},
+    cred: { cert: o.operator.certPem, key: o.operator.keyPem },
   });
   if (reply.status !== 200) throw new Error(`personalise ${o.orderId}: ${reply.status} ${JSON.stringify(reply.body)}`);
   return { result: reply.body, certPem: await readCardCertificate("9a", o.reader ?? VIRTUAL_READER) };

@@ -14,9 +14,12 @@ export interface TestDatabase {
  * ./scripts/test started one (required under CI=true; skipped locally otherwise).
  */
 export function testDatabases(): TestDatabase[] {
-  const out: TestDatabase[] = [{ name: "sqlite", url: async () => `sqlite:${join(mkdtempSync(join(tmpdir(), "db-")), "t.db")}` }];
+  const out: TestDatabase[] = [
+    { name: "sqlite", url: async () => `sqlite:${join(mkdtempSync(join(tmpdir(), "db-")), "t.db")}` },
+  ];
   const pgUrl = process.env.CARDPKI_TEST_PG_URL;
   if (pgUrl) out.push({ name: "postgres", url: async () => createPostgresDatabase(pgUrl) });
-  else if (process.env.CI === "true") throw new Error("CARDPKI_TEST_PG_URL is required under CI=true (./scripts/test starts a local PostgreSQL)");
+  else if (process.env.CI === "true")
+    throw new Error("CARDPKI_TEST_PG_URL is required under CI=true (./scripts/test starts a local PostgreSQL)");
   return out;
 }

@@ -32,7 +32,8 @@ const LINK = /(https:\/\/[^\s/]+\/applicant\/#order=([0-9a-f]{32})&token=([A-Z0-
 /** The activation code's line; the message names the order by its short reference (never its id). */
 const CODE = /(?:Activation code for|Aktiveringskod för|Aktiveringskode til)[^:\n]*: ([A-Z0-9]+)/;
 const forOrderRef = (orderId: string) => (text: string) => text.includes(orderReference(orderId));
-const PIN = /\b(New PIN for your card|Transport PIN for your card|PIN for your card|Ny PIN-kod för ditt kort|Transport-PIN för ditt kort|PIN-kod för ditt kort|Ny PIN-kode til dit kort|Transport-PIN til dit kort|PIN-kode til dit kort) ([0-9A-Za-z]+): ([0-9]{4,8})\b/;
+const PIN =
+  /\b(New PIN for your card|Transport PIN for your card|PIN for your card|Ny PIN-kod för ditt kort|Transport-PIN för ditt kort|PIN-kod för ditt kort|Ny PIN-kode til dit kort|Transport-PIN til dit kort|PIN-kode til dit kort) ([0-9A-Za-z]+): ([0-9]{4,8})\b/;
 /** An unblock's new PIN, in any language. */
 const NEW_PIN = /^(New|Ny) /;
 
@@ -64,13 +65,28 @@ export class Delivered {
       out.push(m);
     };
     for (const m of this.peers.mail?.messages ?? [])
-      for (const to of m.envelopeTo) add({ channel: "email", to, subject: m.subject, text: m.text, key: `email:${m.messageId ?? m.raw.length + m.subject}:${to}` });
+      for (const to of m.envelopeTo)
+        add({
+          channel: "email",
+          to,
+          subject: m.subject,
+          text: m.text,
+          key: `email:${m.messageId ?? m.raw.length + m.subject}:${to}`,
+        });
     for (const r of this.peers.sms?.messages ?? [])
-      add({ channel: "sms", to: String(r.body?.to ?? ""), subject: "", text: String(r.body?.text ?? ""), key: `sms:${r.idempotencyKey ?? JSON.stringify(r.body)}` });
+      add({
+        channel: "sms",
+        to: String(r.body?.to ?? ""),
+        subject: "",
+        text: String(r.body?.text ?? ""),
+        key: `sms:${r.idempotencyKey ?? JSON.stringify(r.body)}`,
+      });
     if (this.peers.letterDir) {
       let files: string[] = [];
       try {
-        files = readdirSync(this.peers.letterDir).filter((f) => f.endsWith(".pdf")).sort();
+        files = readdirSync(this.peers.letterDir)
+          .filter((f) => f.endsWith(".pdf"))
+          .sort();
       } catch {
         // no letter written yet
       }
@@ -97,11 +113,19 @@ export class Delivered {
       if (m) return m;
       if (Date.now() > end) {
         const counted = new Map<string, number>();
-        for (const x of all) counted.set(`${x.channel} to ${x.to}${x.subject ? ` "${x.subject}"` : ""}`, (counted.get(`${x.channel} to ${x.to}${x.subject ? ` "${x.subject}"` : ""}`) ?? 0) + 1);
+        for (const x of all)
+          counted.set(
+            `${x.channel} to ${x.to}${x.subject ? ` "${x.subject}"` : ""}`,
+            (counted.get(`${x.channel} to ${x.to}${x.subject ? ` "${x.subject}"` : ""}`) ?? 0) + 1,
+          );
         const got = [...counted].map(([k, n]) => (n > 1 ? `${n} × ${k}` : k));
-        const refused = (this.peers.sms?.requests ?? []).filter((r) => r.status >= 300).map((r) => `${r.status} for ${String(r.body?.to)}`);
-        throw new Error(`${what}: nothing matching arrived within ${ms} ms. The peers received ${got.length ? got.join("; ") : "nothing"}` +
-          `${refused.length ? `; the SMS stub refused ${refused.join(", ")}` : ""} (a person without an address for the channel gets a dead letter: GET /api/v1/delivery/dead-letters)`);
+        const refused = (this.peers.sms?.requests ?? [])
+          .filter((r) => r.status >= 300)
+          .map((r) => `${r.status} for ${String(r.body?.to)}`);
+        throw new Error(
+          `${what}: nothing matching arrived within ${ms} ms. The peers received ${got.length ? got.join("; ") : "nothing"}` +
+            `${refused.length ? `; the SMS stub refused ${refused.join(", ")}` : ""} (a person without an address for the channel gets a dead letter: GET /api/v1/delivery/dead-letters)`,
+        );
       }
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -112,7 +136,10 @@ export class Delivered {
    * (contract 2; absent when the RA has no public URL) and the token (in the link, and as text for API clients).
    */
   async terms(orderId: string, ms?: number): Promise<{ link?: string; token: string; message: DeliveredMessage }> {
-    const forOrder = (m: DeliveredMessage) => m.channel === "email" && (LINK.exec(m.text)?.[2] === orderId || new RegExp(`(order|beställning|bestilling) ${orderId}, token`).test(m.text));
+    const forOrder = (m: DeliveredMessage) =>
+      m.channel === "email" &&
+      (LINK.exec(m.text)?.[2] === orderId ||
+        new RegExp(`(order|beställning|bestilling) ${orderId}, token`).test(m.text));
     const message = await this.waitFor(`the terms mail for order ${orderId}`, forOrder, ms);
     const link = LINK.exec(message.text);
     const token = link?.[3] ?? /\btoken:? ([A-Z0-9]{16,})/.exec(message.text)?.[1];
@@ -134,7 +161,11 @@ export class Delivered {
 
   /** REQ-15: an order's activation code from whichever channel the workflow (or the officer) chose: SMS, e-mail or letter. */
   async activationCode(orderId: string, ms?: number): Promise<string> {
-    const m = await this.waitFor(`the activation code for order ${orderId}`, (x) => CODE.test(x.text) && forOrderRef(orderId)(x.text), ms);
+    const m = await this.waitFor(
+      `the activation code for order ${orderId}`,
+      (x) => CODE.test(x.text) && forOrderRef(orderId)(x.text),
+      ms,
+    );
     return CODE.exec(m.text)![1]!;
   }
 
@@ -142,9 +173,18 @@ export class Delivered {
    * The next message to `to` (a phone number, an e-mail address, or a postal address whose lines
    * a letter must all show) that `pred` accepts and that next() has not handed out before.
    */
-  async next(to: string, pred: (m: DeliveredMessage) => boolean = () => true, what = `a message to ${to}`, ms?: number): Promise<DeliveredMessage> {
-    const lines = to.split("\n").map((l) => l.trim()).filter(Boolean);
-    const addressed = (m: DeliveredMessage) => (m.channel === "mail" ? lines.every((l) => m.text.includes(l)) : m.to === to);
+  async next(
+    to: string,
+    pred: (m: DeliveredMessage) => boolean = () => true,
+    what = `a message to ${to}`,
+    ms?: number,
+  ): Promise<DeliveredMessage> {
+    const lines = to
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean);
+    const addressed = (m: DeliveredMessage) =>
+      m.channel === "mail" ? lines.every((l) => m.text.includes(l)) : m.to === to;
     const m = await this.waitFor(what, (x) => !this.read.has(x.key) && addressed(x) && pred(x), ms);
     this.read.add(m.key);
     return m;
@@ -154,8 +194,17 @@ export class Delivered {
    * REQ-15/16: the next PIN message to the holder's address (by the workflow's PIN channel): the
    * initial or transport PIN after personalisation, a new PIN after an unblock.
    */
-  async pin(to: string, kind: "initial" | "unblock" = "initial", ms?: number): Promise<{ pin: string; cardSerial: string; message: DeliveredMessage }> {
-    const message = await this.next(to, (m) => PIN.test(m.text) && (NEW_PIN.test(PIN.exec(m.text)![1]!) ? "unblock" : "initial") === kind, `the ${kind} PIN for ${to}`, ms);
+  async pin(
+    to: string,
+    kind: "initial" | "unblock" = "initial",
+    ms?: number,
+  ): Promise<{ pin: string; cardSerial: string; message: DeliveredMessage }> {
+    const message = await this.next(
+      to,
+      (m) => PIN.test(m.text) && (NEW_PIN.test(PIN.exec(m.text)![1]!) ? "unblock" : "initial") === kind,
+      `the ${kind} PIN for ${to}`,
+      ms,
+    );
     const [, , cardSerial, pin] = PIN.exec(message.text)!;
     return { pin: pin!, cardSerial: cardSerial!, message };
   }
@@ -182,13 +231,23 @@ export async function startDeliveryPeers(): Promise<DeliveryPeers> {
   const letterDir = join(dir, "letters");
   writeFileSync(join(dir, "sms-token"), sms.token, { mode: 0o600 });
   const env: Record<string, string> = {
-    CARDPKI_SMTP_URL: mail.url, CARDPKI_SMTP_CA_FILE: mail.caFile!, CARDPKI_SMTP_FROM: "cardpki test <no-reply@cardpki.test>", CARDPKI_SMTP_REQUIRE_TLS: "true",
-    CARDPKI_SMS_URL: sms.url, CARDPKI_SMS_TOKEN_FILE: join(dir, "sms-token"), CARDPKI_LETTER_DIR: letterDir,
-    CARDPKI_DELIVERY_POLL_MS: "100", CARDPKI_DELIVERY_BACKOFF_SECONDS: "0.25", CARDPKI_DELIVERY_BACKOFF_MAX_SECONDS: "2",
+    CARDPKI_SMTP_URL: mail.url,
+    CARDPKI_SMTP_CA_FILE: mail.caFile!,
+    CARDPKI_SMTP_FROM: "cardpki test <no-reply@cardpki.test>",
+    CARDPKI_SMTP_REQUIRE_TLS: "true",
+    CARDPKI_SMS_URL: sms.url,
+    CARDPKI_SMS_TOKEN_FILE: join(dir, "sms-token"),
+    CARDPKI_LETTER_DIR: letterDir,
+    CARDPKI_DELIVERY_POLL_MS: "100",
+    CARDPKI_DELIVERY_BACKOFF_SECONDS: "0.25",
+    CARDPKI_DELIVERY_BACKOFF_MAX_SECONDS: "2",
   };
   const delivered = new Delivered({ mail, sms, letterDir });
   return Object.assign(delivered, {
-    mail, sms, letterDir, env,
+    mail,
+    sms,
+    letterDir,
+    env,
     async stop() {
       await mail.stop();
       await sms.stop();

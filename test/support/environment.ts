@@ -63,9 +63,16 @@ export function demoEnv(ctx: Mocha.Context, backend: DemoBackend = "sqlite"): De
   let demo = demos.get(backend);
   if (!demo) demos.set(backend, (demo = makeDemo(backend)));
   if (process.env.SOFTHSM2_CONF !== demo.softhsmConf && pkcs11LibraryInUse(SOFTHSM))
-    throw new Error(`switching to the ${backend} demo's tokens, but a PKCS#11 keystore of the suite before is still open (close runtimes and keystores in after hooks): ${pkcs11LibraryHolders().join("; ")}`);
+    throw new Error(
+      `switching to the ${backend} demo's tokens, but a PKCS#11 keystore of the suite before is still open (close runtimes and keystores in after hooks): ${pkcs11LibraryHolders().join("; ")}`,
+    );
   // Every in-process PKCS#11 user in this suite sees this demo's token directory.
-  for (const [k, v] of Object.entries({ CARDPKI_DATA_DIR: demo.env.CARDPKI_DATA_DIR, CARDPKI_CA_STORE: demo.caStore, CARDPKI_BASE_URL: demo.env.CARDPKI_BASE_URL, SOFTHSM2_CONF: demo.softhsmConf }))
+  for (const [k, v] of Object.entries({
+    CARDPKI_DATA_DIR: demo.env.CARDPKI_DATA_DIR,
+    CARDPKI_CA_STORE: demo.caStore,
+    CARDPKI_BASE_URL: demo.env.CARDPKI_BASE_URL,
+    SOFTHSM2_CONF: demo.softhsmConf,
+  }))
     process.env[k] = v;
   return demo;
 }
@@ -77,7 +84,11 @@ export function demoEnv(ctx: Mocha.Context, backend: DemoBackend = "sqlite"): De
 export async function demoEnvReady(ctx: Mocha.Context, backend: DemoBackend = "sqlite"): Promise<DemoEnv> {
   const target = demos.get(backend)?.softhsmConf;
   const end = Date.now() + 10_000;
-  while ((target === undefined || process.env.SOFTHSM2_CONF !== target) && pkcs11LibraryInUse(SOFTHSM) && Date.now() < end)
+  while (
+    (target === undefined || process.env.SOFTHSM2_CONF !== target) &&
+    pkcs11LibraryInUse(SOFTHSM) &&
+    Date.now() < end
+  )
     await new Promise((r) => setTimeout(r, 100));
   return demoEnv(ctx, backend);
 }
@@ -86,7 +97,8 @@ function makeDemo(backend: DemoBackend): DemoEnv {
   const dir = mkdtempSync(join(tmpdir(), `cardpki-it-${backend === "sqlite" ? "" : "pg-"}`));
   const pgUrl = process.env.CARDPKI_TEST_PG_URL;
   if (backend === "postgres" && !pgUrl) throw new Error("the postgres demo needs CARDPKI_TEST_PG_URL");
-  const databaseUrl = backend === "sqlite" ? `sqlite:${join(dir, "data", "cardpki.db")}` : createPostgresDatabase(pgUrl!);
+  const databaseUrl =
+    backend === "sqlite" ? `sqlite:${join(dir, "data", "cardpki.db")}` : createPostgresDatabase(pgUrl!);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     CARDPKI_DATA_DIR: join(dir, "data"),
@@ -100,10 +112,23 @@ function makeDemo(backend: DemoBackend): DemoEnv {
   const softhsmConf = join(dir, "data", "softhsm", "softhsm2.conf");
   if (!existsSync(softhsmConf)) throw new Error("setup-demo wrote no SoftHSM2 config");
   const spareToken = { label: "it-spare", pin: randomBytes(6).toString("hex") };
-  execFileSync("softhsm2-util", ["--init-token", "--free", "--label", spareToken.label, "--pin", spareToken.pin, "--so-pin", "87654321"], {
-    env: { ...env, SOFTHSM2_CONF: softhsmConf }, stdio: "ignore",
-  });
-  return { backend, databaseUrl, dir, env: { ...env, SOFTHSM2_CONF: softhsmConf }, softhsmConf, caStore: join(dir, "ca-store"), spareToken };
+  execFileSync(
+    "softhsm2-util",
+    ["--init-token", "--free", "--label", spareToken.label, "--pin", spareToken.pin, "--so-pin", "87654321"],
+    {
+      env: { ...env, SOFTHSM2_CONF: softhsmConf },
+      stdio: "ignore",
+    },
+  );
+  return {
+    backend,
+    databaseUrl,
+    dir,
+    env: { ...env, SOFTHSM2_CONF: softhsmConf },
+    softhsmConf,
+    caStore: join(dir, "ca-store"),
+    spareToken,
+  };
 }
 
 /** Polls until `what` holds (true) or `ms` passed (false). */
@@ -128,7 +153,11 @@ export function openssl(args: string[], input?: string | Uint8Array): { status: 
 }
 
 /** Like openssl(), without blocking the event loop: for servers running in this process. */
-export function run(cmd: string, args: string[], input?: string | Uint8Array): Promise<{ status: number; out: string; stdout: string; stderr: string }> {
+export function run(
+  cmd: string,
+  args: string[],
+  input?: string | Uint8Array,
+): Promise<{ status: number; out: string; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";

@@ -3,7 +3,10 @@ import type { AuditEvent, CertRecord, CertStore, Reservation } from "../../src/c
 
 /** In-memory CertStore with the same contract as the knex one (unit tests only). */
 export class MemoryCertStore implements CertStore {
-  readonly rows = new Map<string, { r: Reservation; status: CertRecord["status"]; der?: Uint8Array; revokedAt?: Date; createdAt: Date }>();
+  readonly rows = new Map<
+    string,
+    { r: Reservation; status: CertRecord["status"]; der?: Uint8Array; revokedAt?: Date; createdAt: Date }
+  >();
   readonly audit: AuditEvent[] = [];
   failNextReserveWithConflict = 0;
 
@@ -33,13 +36,24 @@ export class MemoryCertStore implements CertStore {
     const row = this.rows.get(serial);
     if (!row) return undefined;
     return {
-      serial, issuerId: row.r.issuerId, profileId: row.r.profileId, profileVersion: row.r.profileVersion, status: row.status,
-      subjectDn: row.r.subjectDn, notBefore: row.r.notBefore, notAfter: row.r.notAfter, der: row.der, revokedAt: row.revokedAt,
-      revocationReason: row.revokedAt ? "unspecified" : undefined, createdAt: row.createdAt,
+      serial,
+      issuerId: row.r.issuerId,
+      profileId: row.r.profileId,
+      profileVersion: row.r.profileVersion,
+      status: row.status,
+      subjectDn: row.r.subjectDn,
+      notBefore: row.r.notBefore,
+      notAfter: row.r.notAfter,
+      der: row.der,
+      revokedAt: row.revokedAt,
+      revocationReason: row.revokedAt ? "unspecified" : undefined,
+      createdAt: row.createdAt,
     };
   }
   async listRevoked(issuerId: string): Promise<{ serial: string; revokedAt: Date; reason: string | undefined }[]> {
-    return [...this.rows].filter(([, r]) => r.r.issuerId === issuerId && r.revokedAt).map(([serial, r]) => ({ serial, revokedAt: r.revokedAt!, reason: "unspecified" }));
+    return [...this.rows]
+      .filter(([, r]) => r.r.issuerId === issuerId && r.revokedAt)
+      .map(([serial, r]) => ({ serial, revokedAt: r.revokedAt!, reason: "unspecified" }));
   }
   async recoverUnfinished(at: Date, audit: (serial: string) => AuditEvent): Promise<string[]> {
     const out: string[] = [];

@@ -11,7 +11,13 @@ const keys = Array.from({ length: 8 }, () => testKey("P-256").spki);
 process.stdout.write("READY\n");
 async function worker(i: number): Promise<never> {
   for (;;) {
-    const out = await rt.issuer.issue(ca, { profileId: "loa3-smartcard-auth", publicKey: keys[i]!, subject: ORG_SUBJECT, requestedBy: "crash-test", allowedKinds: ["end-entity"] });
+    const out = await rt.issuer.issue(ca, {
+      profileId: "loa3-smartcard-auth",
+      publicKey: keys[i]!,
+      subject: ORG_SUBJECT,
+      requestedBy: "crash-test",
+      allowedKinds: ["end-entity"],
+    });
     process.stdout.write(`ISSUED ${out.serial}\n`);
   }
 }

@@ -28,8 +28,15 @@ export function makeCsr(key: TestKey, cn = "requested", signWith: KeyObject = ke
   });
   const infoDer = new Uint8Array(AsnConvert.serialize(info));
   const isRsa = key.publicKey.asymmetricKeyType === "rsa";
-  const alg = new AlgorithmIdentifier({ algorithm: isRsa ? "1.2.840.113549.1.1.11" : "1.2.840.10045.4.3.2", ...(isRsa ? { parameters: null } : {}) });
+  const alg = new AlgorithmIdentifier({
+    algorithm: isRsa ? "1.2.840.113549.1.1.11" : "1.2.840.10045.4.3.2",
+    ...(isRsa ? { parameters: null } : {}),
+  });
   const sig = sign("sha256", infoDer, signWith);
-  const req = new CertificationRequest({ certificationRequestInfo: info, signatureAlgorithm: alg, signature: toArrayBuffer(new Uint8Array(sig)) });
+  const req = new CertificationRequest({
+    certificationRequestInfo: info,
+    signatureAlgorithm: alg,
+    signature: toArrayBuffer(new Uint8Array(sig)),
+  });
   return new Uint8Array(AsnConvert.serialize(req));
 }

@@ -47,7 +47,9 @@ export function testServerCertificate(): Promise<{ cert: string; key: string }> 
  * accepted; with `tls` it offers STARTTLS under a test certificate; with `auth` it requires
  * that user and password (only after STARTTLS); `port` reopens a sink where a stopped one was.
  */
-export async function startMailSink(opts: { tls?: boolean; auth?: { user: string; pass: string }; port?: number } = {}): Promise<MailSink> {
+export async function startMailSink(
+  opts: { tls?: boolean; auth?: { user: string; pass: string }; port?: number } = {},
+): Promise<MailSink> {
   const tls = opts.tls ? await testServerCertificate() : undefined;
   const messages: ReceivedMail[] = [];
   let failures: { n: number; code: number } = { n: 0, code: 451 };
@@ -58,7 +60,8 @@ export async function startMailSink(opts: { tls?: boolean; auth?: { user: string
     banner: "cardpki test mail sink",
     logger: false,
     onAuth(auth, _session, done) {
-      if (opts.auth && auth.username === opts.auth.user && auth.password === opts.auth.pass) return done(null, { user: auth.username });
+      if (opts.auth && auth.username === opts.auth.user && auth.password === opts.auth.pass)
+        return done(null, { user: auth.username });
       done(Object.assign(new Error("authentication failed"), { responseCode: 535 }));
     },
     onData(stream, session, done) {
@@ -67,13 +70,23 @@ export async function startMailSink(opts: { tls?: boolean; auth?: { user: string
       stream.on("end", async () => {
         if (failures.n > 0) {
           failures.n--;
-          return done(Object.assign(new Error(failures.code >= 500 ? "message refused" : "try again later"), { responseCode: failures.code }));
+          return done(
+            Object.assign(new Error(failures.code >= 500 ? "message refused" : "try again later"), {
+              responseCode: failures.code,
+            }),
+          );
         }
         const raw = Buffer.concat(chunks);
         const parsed = await simpleParser(raw);
         messages.push({
-          at: new Date(), envelopeFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : "", envelopeTo: session.envelope.rcptTo.map((r) => r.address),
-          ...(parsed.messageId ? { messageId: parsed.messageId } : {}), subject: parsed.subject ?? "", text: parsed.text ?? "", raw: raw.toString("utf8"), secure: session.secure,
+          at: new Date(),
+          envelopeFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
+          envelopeTo: session.envelope.rcptTo.map((r) => r.address),
+          ...(parsed.messageId ? { messageId: parsed.messageId } : {}),
+          subject: parsed.subject ?? "",
+          text: parsed.text ?? "",
+          raw: raw.toString("utf8"),
+          secure: session.secure,
           ...(session.user ? { user: String(session.user) } : {}),
         });
         done();
@@ -86,13 +99,20 @@ export async function startMailSink(opts: { tls?: boolean; auth?: { user: string
   });
   const port = (server.server.address() as { port: number }).port;
   return {
-    host: "127.0.0.1", port, url: `smtp://127.0.0.1:${port}`, ...(tls ? { caFile: tls.cert } : {}), messages,
+    host: "127.0.0.1",
+    port,
+    url: `smtp://127.0.0.1:${port}`,
+    ...(tls ? { caFile: tls.cert } : {}),
+    messages,
     async waitFor(pred, ms = 15_000) {
       const end = Date.now() + ms;
       for (;;) {
         const m = messages.find(pred);
         if (m) return m;
-        if (Date.now() > end) throw new Error(`no matching message within ${ms} ms; received: ${JSON.stringify(messages.map((x) => ({ to: x.envelopeTo, subject: x.subject })))}`);
+        if (Date.now() > end)
+          throw new Error(
+            `no matching message within ${ms} ms; received: ${JSON.stringify(messages.map((x) => ({ to: x.envelopeTo, subject: x.subject })))}`,
+          );
         await new Promise((r) => setTimeout(r, 50));
       }
     },

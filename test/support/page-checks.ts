@@ -19,7 +19,13 @@ export async function axeViolations(page: Page): Promise<string[]> {
   const r = await new AxeBuilder({ page }).withTags(WCAG21AA).analyze();
   return r.violations
     .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.impact} ${v.id} (${v.help}): ${v.nodes.slice(0, 3).map((n) => `${n.target.join(" ")} ${n.failureSummary ?? ""}`.trim()).join(" | ")}`);
+    .map(
+      (v) =>
+        `${v.impact} ${v.id} (${v.help}): ${v.nodes
+          .slice(0, 3)
+          .map((n) => `${n.target.join(" ")} ${n.failureSummary ?? ""}`.trim())
+          .join(" | ")}`,
+    );
 }
 
 /**
@@ -29,7 +35,8 @@ export async function axeViolations(page: Page): Promise<string[]> {
 export async function readableText(page: Page): Promise<string> {
   return page.evaluate(() => {
     let text = document.body.innerText;
-    for (const m of document.querySelectorAll("[data-machine]")) text = text.split((m as HTMLElement).innerText).join(" ");
+    for (const m of document.querySelectorAll("[data-machine]"))
+      text = text.split((m as HTMLElement).innerText).join(" ");
     return text;
   });
 }
@@ -38,7 +45,10 @@ export async function readableText(page: Page): Promise<string> {
 const INTERNAL: readonly [string, RegExp][] = [
   // 8+ hex digits with a letter and a digit among them: ids and hashes (all-digit runs are phone numbers, national IDs, organisation numbers).
   ["a raw hex id", /\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{8,}\b/],
-  ["a state name", /\b(REQUESTED|TERMS_ACCEPTED|IDENTIFIED|APPROVED|IN_PRODUCTION|PRODUCING|PRODUCED|HANDED_OUT|REJECTED|CANCELLED|EXPIRED)\b|\bACTIVE\b/],
+  [
+    "a state name",
+    /\b(REQUESTED|TERMS_ACCEPTED|IDENTIFIED|APPROVED|IN_PRODUCTION|PRODUCING|PRODUCED|HANDED_OUT|REJECTED|CANCELLED|EXPIRED)\b|\bACTIVE\b/,
+  ],
   ["a workflow id", /\bloa[23]-card-order(-kba)?\b/],
   ["an audit event type", /\b(order|cert|card|revocation|notification|person|officer)\.[a-z-]+(\.[a-z-]+)?\b/],
   ["a reason code", /\b(certificateHold|keyCompromise|affiliationChanged|cessationOfOperation|removeFromCRL)\b/],
@@ -51,7 +61,10 @@ export function internalNames(text: string): string[] {
   const out: string[] = [];
   for (const [what, re] of INTERNAL) {
     const m = new RegExp(re.source, re.flags.includes("g") ? re.flags : `${re.flags}g`);
-    for (const x of text.matchAll(m)) out.push(`${what}: ${JSON.stringify(x[0].trim())} in …${text.slice(Math.max(0, (x.index ?? 0) - 40), (x.index ?? 0) + 40).replace(/\s+/g, " ")}…`);
+    for (const x of text.matchAll(m))
+      out.push(
+        `${what}: ${JSON.stringify(x[0].trim())} in …${text.slice(Math.max(0, (x.index ?? 0) - 40), (x.index ?? 0) + 40).replace(/\s+/g, " ")}…`,
+      );
   }
   return out;
 }
@@ -69,9 +82,11 @@ export async function reflowProblems(page: Page): Promise<string[]> {
     return await page.evaluate(() => {
       const problems: string[] = [];
       const root = document.documentElement;
-      if (root.scrollWidth > root.clientWidth) problems.push(`the page scrolls sideways: scrollWidth ${root.scrollWidth} > clientWidth ${root.clientWidth}`);
+      if (root.scrollWidth > root.clientWidth)
+        problems.push(`the page scrolls sideways: scrollWidth ${root.scrollWidth} > clientWidth ${root.clientWidth}`);
       const width = root.clientWidth;
-      const name = (el: Element) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""}${el.className && typeof el.className === "string" ? `.${el.className.split(" ").join(".")}` : ""} "${(el.textContent ?? "").trim().slice(0, 40)}"`;
+      const name = (el: Element) =>
+        `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""}${el.className && typeof el.className === "string" ? `.${el.className.split(" ").join(".")}` : ""} "${(el.textContent ?? "").trim().slice(0, 40)}"`;
       const scrollsOnPurpose = (el: Element) => {
         for (let p: Element | null = el.parentElement; p; p = p.parentElement) {
           const s = getComputedStyle(p);
@@ -91,10 +106,18 @@ export async function reflowProblems(page: Page): Promise<string[]> {
         const r = el.getBoundingClientRect();
         if (r.width === 0 || r.height === 0 || visuallyHidden(el)) continue;
         const s = getComputedStyle(el);
-        if (s.visibility === "hidden" || s.position === "absolute" && (r.right < 0 || r.left < -1000)) continue; // the skip link waits off-screen until focused
+        if (s.visibility === "hidden" || (s.position === "absolute" && (r.right < 0 || r.left < -1000))) continue; // the skip link waits off-screen until focused
         if (scrollsOnPurpose(el)) continue;
-        if (r.right > width + 1 || r.left < -1) problems.push(`${name(el)} reaches past the viewport (${Math.round(r.left)}..${Math.round(r.right)} of ${width})`);
-        if (/(hidden|clip)/.test(s.overflowX) && el.scrollWidth > el.clientWidth + 1 && !["SELECT", "INPUT", "TEXTAREA"].includes(el.tagName)) problems.push(`${name(el)} cuts off its content (${el.scrollWidth} > ${el.clientWidth})`);
+        if (r.right > width + 1 || r.left < -1)
+          problems.push(
+            `${name(el)} reaches past the viewport (${Math.round(r.left)}..${Math.round(r.right)} of ${width})`,
+          );
+        if (
+          /(hidden|clip)/.test(s.overflowX) &&
+          el.scrollWidth > el.clientWidth + 1 &&
+          !["SELECT", "INPUT", "TEXTAREA"].includes(el.tagName)
+        )
+          problems.push(`${name(el)} cuts off its content (${el.scrollWidth} > ${el.clientWidth})`);
       }
       return problems.slice(0, 10);
     });
@@ -120,7 +143,10 @@ export async function fromTheTop(page: Page): Promise<void> {
   });
 }
 
-export async function focusRingProblems(page: Page, stops = 6): Promise<{ problems: string[]; checked: { what: string; ratio: number }[] }> {
+export async function focusRingProblems(
+  page: Page,
+  stops = 6,
+): Promise<{ problems: string[]; checked: { what: string; ratio: number }[] }> {
   await fromTheTop(page);
   const problems: string[] = [];
   const checked: { what: string; ratio: number }[] = [];
@@ -139,7 +165,11 @@ export async function focusRingProblems(page: Page, stops = 6): Promise<{ proble
       };
       const s = getComputedStyle(el);
       let bg = { r: 255, g: 255, b: 255, a: 1 };
-      for (let p: HTMLElement | null = Number.parseFloat(s.outlineOffset) >= 0 ? el.parentElement : el; p; p = p.parentElement) {
+      for (
+        let p: HTMLElement | null = Number.parseFloat(s.outlineOffset) >= 0 ? el.parentElement : el;
+        p;
+        p = p.parentElement
+      ) {
         const c = rgb(getComputedStyle(p).backgroundColor);
         if (c.a > 0) {
           bg = c;
@@ -149,12 +179,20 @@ export async function focusRingProblems(page: Page, stops = 6): Promise<{ proble
       const ring = rgb(s.outlineColor);
       const [a, b] = [lum(ring), lum(bg)];
       const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
-      return { what: `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""} "${(el.textContent || (el as HTMLInputElement).name || "").trim().slice(0, 30)}"`, style: s.outlineStyle, width: Number.parseFloat(s.outlineWidth), ratio, ring: s.outlineColor };
+      return {
+        what: `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""} "${(el.textContent || (el as HTMLInputElement).name || "").trim().slice(0, 30)}"`,
+        style: s.outlineStyle,
+        width: Number.parseFloat(s.outlineWidth),
+        ratio,
+        ring: s.outlineColor,
+      };
     });
     if (!r) continue;
     checked.push({ what: r.what, ratio: Math.round(r.ratio * 100) / 100 });
-    if (r.style === "none" || r.width < 2) problems.push(`${r.what}: no visible focus ring (outline ${r.style} ${r.width}px)`);
-    else if (r.ratio < 3) problems.push(`${r.what}: focus ring ${r.ring} has ${r.ratio.toFixed(2)}:1 against its background (needs 3:1)`);
+    if (r.style === "none" || r.width < 2)
+      problems.push(`${r.what}: no visible focus ring (outline ${r.style} ${r.width}px)`);
+    else if (r.ratio < 3)
+      problems.push(`${r.what}: focus ring ${r.ring} has ${r.ratio.toFixed(2)}:1 against its background (needs 3:1)`);
   }
   return { problems, checked };
 }

@@ -55,33 +55,47 @@ const utf8 = new TextEncoder();
 
 /** Name DER from [OID, value] pairs, one attribute per RDN (UTF8String; PrintableString for serialNumber). */
 export function encodeSimpleName(attrs: readonly (readonly [string, string])[]): Uint8Array {
-  return derTlv(0x30, concat(...attrs.map(([oid, v]) => derTlv(0x31, derTlv(0x30, concat(encodeOid(oid), derTlv(oid === "2.5.4.5" ? 0x13 : 0x0c, utf8.encode(v))))))));
+  return derTlv(
+    0x30,
+    concat(
+      ...attrs.map(([oid, v]) =>
+        derTlv(0x31, derTlv(0x30, concat(encodeOid(oid), derTlv(oid === "2.5.4.5" ? 0x13 : 0x0c, utf8.encode(v))))),
+      ),
+    ),
+  );
 }
 
 /** Extension ::= SEQUENCE { extnID, critical DEFAULT FALSE, extnValue OCTET STRING }. */
 function extension(oid: string, value: Uint8Array, critical = false): Uint8Array {
-  return derTlv(0x30, concat(encodeOid(oid), critical ? Uint8Array.of(0x01, 0x01, 0xff) : new Uint8Array(0), derTlv(0x04, value)));
+  return derTlv(
+    0x30,
+    concat(encodeOid(oid), critical ? Uint8Array.of(0x01, 0x01, 0xff) : new Uint8Array(0), derTlv(0x04, value)),
+  );
 }
 
 function algorithmOf(key: KeyObject): { der: Uint8Array; hash: "sha256" } {
   if (key.asymmetricKeyType === "ec") return { der: derTlv(0x30, encodeOid("1.2.840.10045.4.3.2")), hash: "sha256" }; // ecdsa-with-SHA256 (RFC 5758)
-  if (key.asymmetricKeyType === "rsa") return { der: derTlv(0x30, concat(encodeOid("1.2.840.113549.1.1.11"), Uint8Array.of(0x05, 0x00))), hash: "sha256" };
+  if (key.asymmetricKeyType === "rsa")
+    return { der: derTlv(0x30, concat(encodeOid("1.2.840.113549.1.1.11"), Uint8Array.of(0x05, 0x00))), hash: "sha256" };
   throw new Error(`unsupported signing key type ${key.asymmetricKeyType}`);
 }
 
 /** RFC 5280 4.1: a v3 certificate signed by `signingKey`. */
 function certificate(c: CertInput, signingKey: KeyObject): Uint8Array {
   const alg = algorithmOf(signingKey);
-  const tbs = derTlv(0x30, concat(
-    derTlv(0xa0, Uint8Array.of(0x02, 0x01, 0x02)),
-    derTlv(0x02, unsignedIntegerContent(c.serial)),
-    alg.der,
-    c.issuer,
-    derTlv(0x30, concat(encodeTime(c.notBefore), encodeTime(c.notAfter))),
-    c.subject,
-    c.spki,
-    ...(c.extensions.length ? [derTlv(0xa3, derTlv(0x30, concat(...c.extensions)))] : []),
-  ));
+  const tbs = derTlv(
+    0x30,
+    concat(
+      derTlv(0xa0, Uint8Array.of(0x02, 0x01, 0x02)),
+      derTlv(0x02, unsignedIntegerContent(c.serial)),
+      alg.der,
+      c.issuer,
+      derTlv(0x30, concat(encodeTime(c.notBefore), encodeTime(c.notAfter))),
+      c.subject,
+      c.spki,
+      ...(c.extensions.length ? [derTlv(0xa3, derTlv(0x30, concat(...c.extensions)))] : []),
+    ),
+  );
   const sig = sign(alg.hash, tbs, signingKey);
   return derTlv(0x30, concat(tbs, alg.der, derTlv(0x03, concat(Uint8Array.of(0), sig))));
 }
@@ -95,14 +109,25 @@ function serial16(): Uint8Array {
 
 const spkiOf = (k: KeyObject): Uint8Array => new Uint8Array(createPublicKey(k).export({ type: "spki", format: "der" }));
 const CA_EXTENSIONS = (pathLen?: number): Uint8Array[] => [
-  extension("2.5.29.19", derTlv(0x30, concat(Uint8Array.of(0x01, 0x01, 0xff), pathLen === undefined ? new Uint8Array(0) : Uint8Array.of(0x02, 0x01, pathLen))), true), // basicConstraints CA
+  extension(
+    "2.5.29.19",
+    derTlv(
+      0x30,
+      concat(
+        Uint8Array.of(0x01, 0x01, 0xff),
+        pathLen === undefined ? new Uint8Array(0) : Uint8Array.of(0x02, 0x01, pathLen),
+      ),
+    ),
+    true,
+  ), // basicConstraints CA
   extension("2.5.29.15", Uint8Array.of(0x03, 0x02, 0x01, 0x06), true), // keyUsage keyCertSign, cRLSign
 ];
 
 /** Parts of a certificate this module needs back (subject, validity) without a parser library. */
 function certParts(der: Uint8Array): { subject: Uint8Array; notBefore: Uint8Array; notAfter: Uint8Array } {
   const read = (buf: Uint8Array, off: number) => {
-    let len = buf[off + 1]!, p = off + 2;
+    let len = buf[off + 1]!,
+      p = off + 2;
     if (len & 0x80) {
       const n = len & 0x7f;
       len = 0;
@@ -124,18 +149,33 @@ function certParts(der: Uint8Array): { subject: Uint8Array; notBefore: Uint8Arra
   const validity = items[4]!;
   const nb = read(der, validity.content);
   const na = read(der, nb.end);
-  return { subject: der.subarray(items[5]!.start, items[5]!.end), notBefore: der.subarray(nb.start, nb.end), notAfter: der.subarray(na.start, na.end) };
+  return {
+    subject: der.subarray(items[5]!.start, items[5]!.end),
+    notBefore: der.subarray(nb.start, nb.end),
+    notAfter: der.subarray(na.start, na.end),
+  };
 }
 
 /** A self-signed test card-maker root (P-256). */
 export function createMakerRoot(now = new Date(), name = "cardpki virtual card maker PIV attestation root"): Signer {
   const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-  const subject = encodeSimpleName([["2.5.4.10", TEST_MAKER_ORGANISATION], ["2.5.4.3", name]]);
-  const certDer = certificate({
-    // Valid from well before any test clock (tests run on fixed dates) to 20 years ahead, like a maker's long-lived root.
-    serial: serial16(), issuer: subject, subject, notBefore: new Date("2020-01-01T00:00:00Z"), notAfter: new Date(now.getTime() + 20 * 365 * 86_400_000),
-    spki: spkiOf(privateKey), extensions: CA_EXTENSIONS(1),
-  }, privateKey);
+  const subject = encodeSimpleName([
+    ["2.5.4.10", TEST_MAKER_ORGANISATION],
+    ["2.5.4.3", name],
+  ]);
+  const certDer = certificate(
+    {
+      // Valid from well before any test clock (tests run on fixed dates) to 20 years ahead, like a maker's long-lived root.
+      serial: serial16(),
+      issuer: subject,
+      subject,
+      notBefore: new Date("2020-01-01T00:00:00Z"),
+      notAfter: new Date(now.getTime() + 20 * 365 * 86_400_000),
+      spki: spkiOf(privateKey),
+      extensions: CA_EXTENSIONS(1),
+    },
+    privateKey,
+  );
   return { key: privateKey, certDer };
 }
 
@@ -144,12 +184,16 @@ export const MAKER_CERT_FILE = "maker-root.pem";
 
 /** The test maker root in `dir` (made there on first use: key 0600, certificate PEM). */
 export function loadOrCreateMakerRoot(dir: string): Signer {
-  const keyFile = join(dir, MAKER_KEY_FILE), certFile = join(dir, MAKER_CERT_FILE);
+  const keyFile = join(dir, MAKER_KEY_FILE),
+    certFile = join(dir, MAKER_CERT_FILE);
   if (existsSync(keyFile) && existsSync(certFile)) {
     const pem = readFileSync(certFile, "utf8");
     const b64 = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(pem)?.[1];
     if (!b64) throw new Error(`${certFile}: no certificate`);
-    return { key: createPrivateKey(readFileSync(keyFile)), certDer: new Uint8Array(Buffer.from(b64.replace(/\s+/g, ""), "base64")) };
+    return {
+      key: createPrivateKey(readFileSync(keyFile)),
+      certDer: new Uint8Array(Buffer.from(b64.replace(/\s+/g, ""), "base64")),
+    };
   }
   mkdirSync(dir, { recursive: true });
   const root = createMakerRoot();
@@ -166,12 +210,22 @@ export function loadOrCreateMakerRoot(dir: string): Signer {
 export function manufactureAttestationKey(maker: Signer, cardSerial: number): Signer {
   const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
   const root = certParts(maker.certDer);
-  const subject = encodeSimpleName([["2.5.4.3", "cardpki virtual card PIV Attestation"], ["2.5.4.5", String(cardSerial)]]);
-  const certDer = certificate({
-    serial: serial16(), issuer: root.subject, subject,
-    notBefore: decodeTimeTlv(root.notBefore), notAfter: decodeTimeTlv(root.notAfter),
-    spki: spkiOf(privateKey), extensions: CA_EXTENSIONS(0),
-  }, maker.key);
+  const subject = encodeSimpleName([
+    ["2.5.4.3", "cardpki virtual card PIV Attestation"],
+    ["2.5.4.5", String(cardSerial)],
+  ]);
+  const certDer = certificate(
+    {
+      serial: serial16(),
+      issuer: root.subject,
+      subject,
+      notBefore: decodeTimeTlv(root.notBefore),
+      notAfter: decodeTimeTlv(root.notAfter),
+      spki: spkiOf(privateKey),
+      extensions: CA_EXTENSIONS(0),
+    },
+    maker.key,
+  );
   return { key: privateKey, certDer };
 }
 
@@ -183,7 +237,10 @@ function uint32(n: number): Uint8Array {
 
 function decodeTimeTlv(t: Uint8Array): Date {
   const s = Buffer.from(t.subarray(2)).toString("latin1");
-  const m = t[0] === 0x17 ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s) : /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s);
+  const m =
+    t[0] === 0x17
+      ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s)
+      : /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s);
   if (!m) throw new Error(`bad time ${s}`);
   let y = Number(m[1]);
   if (t[0] === 0x17) y += y >= 50 ? 1900 : 2000;
@@ -206,16 +263,23 @@ export interface AttestationFacts {
 export function attestationCertificate(f9: Signer, facts: AttestationFacts): Uint8Array {
   const issuer = certParts(f9.certDer);
   const slot = facts.slot.toString(16).padStart(2, "0");
-  return certificate({
-    serial: serial16(), issuer: issuer.subject, subject: encodeSimpleName([["2.5.4.3", `YubiKey PIV Attestation ${slot}`]]),
-    notBefore: decodeTimeTlv(issuer.notBefore), notAfter: decodeTimeTlv(issuer.notAfter), spki: facts.spki,
-    extensions: [
-      extension(YUBICO_OID.firmware, Uint8Array.from(facts.firmware)),
-      extension(YUBICO_OID.serial, derTlv(0x02, unsignedIntegerContent(uint32(facts.cardSerial)))),
-      extension(YUBICO_OID.policy, Uint8Array.of(facts.pinPolicy, facts.touchPolicy)),
-      ...(facts.formFactor === undefined ? [] : [extension(YUBICO_OID.formFactor, Uint8Array.of(facts.formFactor))]),
-    ],
-  }, f9.key);
+  return certificate(
+    {
+      serial: serial16(),
+      issuer: issuer.subject,
+      subject: encodeSimpleName([["2.5.4.3", `YubiKey PIV Attestation ${slot}`]]),
+      notBefore: decodeTimeTlv(issuer.notBefore),
+      notAfter: decodeTimeTlv(issuer.notAfter),
+      spki: facts.spki,
+      extensions: [
+        extension(YUBICO_OID.firmware, Uint8Array.from(facts.firmware)),
+        extension(YUBICO_OID.serial, derTlv(0x02, unsignedIntegerContent(uint32(facts.cardSerial)))),
+        extension(YUBICO_OID.policy, Uint8Array.of(facts.pinPolicy, facts.touchPolicy)),
+        ...(facts.formFactor === undefined ? [] : [extension(YUBICO_OID.formFactor, Uint8Array.of(facts.formFactor))]),
+      ],
+    },
+    f9.key,
+  );
 }
 
 /** A software "card" for service-level tests: a key as if generated in a slot, with the attestation a card of `maker` would give. */
@@ -228,10 +292,21 @@ export interface SoftwareAttestation {
   readonly intermediate: Uint8Array;
 }
 
-export function softwareAttestation(maker: Signer, o: { cardSerial: number; slot?: number; pinPolicy?: PinPolicyName; f9?: Signer; privateKey?: KeyObject }): SoftwareAttestation {
+export function softwareAttestation(
+  maker: Signer,
+  o: { cardSerial: number; slot?: number; pinPolicy?: PinPolicyName; f9?: Signer; privateKey?: KeyObject },
+): SoftwareAttestation {
   const f9 = o.f9 ?? manufactureAttestationKey(maker, o.cardSerial);
   const privateKey = o.privateKey ?? generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
   const spki = spkiOf(privateKey);
-  const certificate = attestationCertificate(f9, { slot: o.slot ?? 0x9a, spki, cardSerial: o.cardSerial, firmware: [5, 2, 7], pinPolicy: PIN_POLICY[o.pinPolicy ?? "once"], touchPolicy: TOUCH_POLICY.never, formFactor: 1 });
+  const certificate = attestationCertificate(f9, {
+    slot: o.slot ?? 0x9a,
+    spki,
+    cardSerial: o.cardSerial,
+    firmware: [5, 2, 7],
+    pinPolicy: PIN_POLICY[o.pinPolicy ?? "once"],
+    touchPolicy: TOUCH_POLICY.never,
+    formFactor: 1,
+  });
   return { privateKey, spki, cardSerial: String(o.cardSerial), certificate, intermediate: f9.certDer };
 }

@@ -25,7 +25,12 @@ import crypto, { type JsonWebKey } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { p256, p384 } from "@noble/curves/nist.js";
-import { attestationCertificate, loadOrCreateMakerRoot, manufactureAttestationKey, type Signer } from "./piv-attestation-maker.js";
+import {
+  attestationCertificate,
+  loadOrCreateMakerRoot,
+  manufactureAttestationKey,
+  type Signer,
+} from "./piv-attestation-maker.js";
 
 // ---------------------------------------------------------------- constants
 
@@ -128,7 +133,8 @@ const fromB64u = (s: string | undefined): Buffer => {
   return Buffer.from(s, "base64url");
 };
 
-const padPin = (s: string): Buffer => Buffer.concat([Buffer.from(s, "latin1"), Buffer.alloc(Math.max(0, 8 - s.length), 0xff)]);
+const padPin = (s: string): Buffer =>
+  Buffer.concat([Buffer.from(s, "latin1"), Buffer.alloc(Math.max(0, 8 - s.length), 0xff)]);
 const unpad = (b: Buffer): string => {
   let e = b.length;
   while (e > 0 && b[e - 1] === 0xff) e--;
@@ -223,7 +229,13 @@ interface SecurityStatus {
   witness: Buffer | null;
   challenge: Buffer | null;
 }
-const noSecurity = (selected = false): SecurityStatus => ({ selected, pinOk: false, mgmOk: false, witness: null, challenge: null });
+const noSecurity = (selected = false): SecurityStatus => ({
+  selected,
+  pinOk: false,
+  mgmOk: false,
+  witness: null,
+  challenge: null,
+});
 
 interface Reply {
   readonly sw: number;
@@ -243,9 +255,14 @@ interface Apdu {
 
 /** Short and extended APDUs (cases 1-4). Le 0 means 256 (short) / 65536 (extended). */
 function parseApdu(b: Buffer): Apdu {
-  const cla = b[0] ?? 0, ins = b[1] ?? 0, p1 = b[2] ?? 0, p2 = b[3] ?? 0;
+  const cla = b[0] ?? 0,
+    ins = b[1] ?? 0,
+    p1 = b[2] ?? 0,
+    p2 = b[3] ?? 0;
   const at = (k: number): number => b[k] ?? 0;
-  let data: Buffer = EMPTY, le = 0, ext = false;
+  let data: Buffer = EMPTY,
+    le = 0,
+    ext = false;
   if (b.length <= 4) le = 0;
   else if (b.length === 5) le = at(4) || 256;
   else if (at(4) !== 0) {
@@ -254,11 +271,11 @@ function parseApdu(b: Buffer): Apdu {
     if (b.length > 5 + lc) le = at(5 + lc) || 256;
   } else {
     ext = true;
-    if (b.length === 7) le = ((at(5) << 8) | at(6)) || 65536;
+    if (b.length === 7) le = (at(5) << 8) | at(6) || 65536;
     else {
       const lc = (at(5) << 8) | at(6);
       data = b.subarray(7, 7 + lc);
-      if (b.length > 7 + lc) le = ((at(7 + lc) << 8) | at(8 + lc)) || 65536;
+      if (b.length > 7 + lc) le = (at(7 + lc) << 8) | at(8 + lc) || 65536;
     }
   }
   return { cla, ins, p1, p2, data, le, ext };
@@ -276,7 +293,10 @@ function generateKey(alg: number): JsonWebKey | null {
     return privateKey.export({ format: "jwk" });
   }
   if (isRsa(alg)) {
-    const { privateKey } = crypto.generateKeyPairSync("rsa", { modulusLength: alg === PIV_ALG.RSA2048 ? 2048 : 1024, publicExponent: 65537 });
+    const { privateKey } = crypto.generateKeyPairSync("rsa", {
+      modulusLength: alg === PIV_ALG.RSA2048 ? 2048 : 1024,
+      publicExponent: 65537,
+    });
     return privateKey.export({ format: "jwk" });
   }
   return null;
@@ -311,7 +331,10 @@ function ecdh(key: PivKeyRecord, point: Buffer): Buffer {
 function rsaJwkFromCrt(p: Buffer, q: Buffer, dp: Buffer, dq: Buffer, qi: Buffer): JsonWebKey {
   const bi = (b: Buffer): bigint => BigInt("0x" + (b.length ? b.toString("hex") : "0"));
   const ib = (n: bigint, len: number): Buffer => Buffer.from(n.toString(16).padStart(len * 2, "0"), "hex");
-  const P = bi(p), Q = bi(q), E = 65537n, N = P * Q;
+  const P = bi(p),
+    Q = bi(q),
+    E = 65537n,
+    N = P * Q;
   const phi = (P - 1n) * (Q - 1n);
   const modInv = (a: bigint, m: bigint): bigint => {
     let [x, x1, r, r1] = [0n, 1n, m, a % m];
@@ -324,7 +347,17 @@ function rsaJwkFromCrt(p: Buffer, q: Buffer, dp: Buffer, dq: Buffer, qi: Buffer)
   };
   const D = modInv(E, phi);
   const nlen = Math.ceil(N.toString(16).length / 2);
-  return { kty: "RSA", n: b64u(ib(N, nlen)), e: "AQAB", d: b64u(ib(D, nlen)), p: b64u(p), q: b64u(q), dp: b64u(dp), dq: b64u(dq), qi: b64u(qi) };
+  return {
+    kty: "RSA",
+    n: b64u(ib(N, nlen)),
+    e: "AQAB",
+    d: b64u(ib(D, nlen)),
+    p: b64u(p),
+    q: b64u(q),
+    dp: b64u(dp),
+    dq: b64u(dq),
+    qi: b64u(qi),
+  };
 }
 
 // ---------------------------------------------------------------- the card
@@ -358,7 +391,8 @@ export class PivEmulator {
 
   constructor(options: PivEmulatorOptions = {}) {
     const serial = options.serial ?? DEFAULT_SERIAL;
-    if (!Number.isInteger(serial) || serial < 0 || serial > 0xffffffff) throw new RangeError(`serial out of range: ${serial}`);
+    if (!Number.isInteger(serial) || serial < 0 || serial > 0xffffffff)
+      throw new RangeError(`serial out of range: ${serial}`);
     this.serial = serial;
     this.statePath = options.statePath;
     this.log = options.log ?? (() => {});
@@ -370,7 +404,11 @@ export class PivEmulator {
     if (options.attestationMaker && !st.keys.f9) {
       const f9 = manufactureAttestationKey(options.attestationMaker, this.serial);
       st.keys.f9 = { alg: PIV_ALG.P256, jwk: f9.key.export({ format: "jwk" }), origin: "factory" };
-      st.objects[ATTESTATION_OBJECT] = Buffer.concat([tlv(0x70, f9.certDer), tlv(0x71, Buffer.from([0])), tlv(0xfe, EMPTY)]).toString("hex");
+      st.objects[ATTESTATION_OBJECT] = Buffer.concat([
+        tlv(0x70, f9.certDer),
+        tlv(0x71, Buffer.from([0])),
+        tlv(0xfe, EMPTY),
+      ]).toString("hex");
     }
     this.st = st;
     this.save();
@@ -406,7 +444,9 @@ export class PivEmulator {
       const n = a.le || 256;
       const chunk = this.pendingOut.subarray(0, n);
       this.pendingOut = this.pendingOut.length > n ? this.pendingOut.subarray(n) : null;
-      const tail = this.pendingOut ? Buffer.from([0x61, Math.min(this.pendingOut.length, 256) & 0xff]) : Buffer.from([0x90, 0x00]);
+      const tail = this.pendingOut
+        ? Buffer.from([0x61, Math.min(this.pendingOut.length, 256) & 0xff])
+        : Buffer.from([0x90, 0x00]);
       return Buffer.concat([chunk, tail]);
     }
     this.pendingOut = null;
@@ -514,7 +554,8 @@ export class PivEmulator {
           else st.pukTries = n;
         };
         if (tries() === 0) return sw(0x6983);
-        const oldV = unpad(data.subarray(0, 8)), newV = unpad(data.subarray(8));
+        const oldV = unpad(data.subarray(0, 8)),
+          newV = unpad(data.subarray(8));
         if (oldV !== (isPin ? st.pin : st.puk)) {
           setTries(tries() - 1);
           this.save();
@@ -551,11 +592,22 @@ export class PivEmulator {
         if (!algT || algT.value.length === 0) return sw(0x6a80);
         const alg = algT.value[0]!;
         const policies = tlvMap(ac!.value);
-        const pinPolicy = policies.get(0xaa)?.[0], touchPolicy = policies.get(0xab)?.[0];
-        if ((pinPolicy !== undefined && (pinPolicy < 1 || pinPolicy > 3)) || (touchPolicy !== undefined && (touchPolicy < 1 || touchPolicy > 3))) return sw(0x6a80);
+        const pinPolicy = policies.get(0xaa)?.[0],
+          touchPolicy = policies.get(0xab)?.[0];
+        if (
+          (pinPolicy !== undefined && (pinPolicy < 1 || pinPolicy > 3)) ||
+          (touchPolicy !== undefined && (touchPolicy < 1 || touchPolicy > 3))
+        )
+          return sw(0x6a80);
         const jwk = generateKey(alg);
         if (!jwk) return sw(0x6a80);
-        st.keys[p2.toString(16)] = { alg, jwk, origin: "generated", ...(pinPolicy ? { pinPolicy } : {}), ...(touchPolicy ? { touchPolicy } : {}) };
+        st.keys[p2.toString(16)] = {
+          alg,
+          jwk,
+          origin: "generated",
+          ...(pinPolicy ? { pinPolicy } : {}),
+          ...(touchPolicy ? { touchPolicy } : {}),
+        };
         this.save();
         return sw(0x9000, publicKeyTemplate(alg, jwk));
       }
@@ -593,7 +645,8 @@ export class PivEmulator {
         // RESET the applet: only when PIN and PUK are both blocked
         if (st.pinTries !== 0 || st.pukTries !== 0) return sw(0x6985);
         // YubiKey: the attestation key and certificate survive a reset of the PIV application.
-        const f9 = st.keys.f9, f9cert = st.objects[ATTESTATION_OBJECT];
+        const f9 = st.keys.f9,
+          f9cert = st.objects[ATTESTATION_OBJECT];
         this.st = freshState();
         this.st.objects = { ...defaultObjects(this.serial), ...(f9cert ? { [ATTESTATION_OBJECT]: f9cert } : {}) };
         if (f9) this.st.keys.f9 = f9;
@@ -632,7 +685,10 @@ export class PivEmulator {
     const top = parseTlv(data).find((x) => x.tag === 0x7c);
     if (!top) return sw(0x6a80);
     const t = tlvMap(top.value);
-    const t80 = t.get(0x80), t81 = t.get(0x81), t82 = t.get(0x82), t85 = t.get(0x85);
+    const t80 = t.get(0x80),
+      t81 = t.get(0x81),
+      t82 = t.get(0x82),
+      t85 = t.get(0x85);
     if (p2 === 0x9b) {
       if (p1 !== this.st.mgmAlg) return sw(0x6a86);
       const bl = this.blockLen();
@@ -689,14 +745,27 @@ export class PivEmulator {
       e.setPrivateKey(d);
       const pub = e.getPublicKey();
       const n = (pub.length - 1) / 2;
-      jwk = { kty: "EC", crv: p1 === PIV_ALG.P256 ? "P-256" : "P-384", d: b64u(d), x: b64u(pub.subarray(1, 1 + n)), y: b64u(pub.subarray(1 + n)) };
+      jwk = {
+        kty: "EC",
+        crv: p1 === PIV_ALG.P256 ? "P-256" : "P-384",
+        d: b64u(d),
+        x: b64u(pub.subarray(1, 1 + n)),
+        y: b64u(pub.subarray(1 + n)),
+      };
     } else if (isRsa(p1)) {
       const [p, q, dp, dq, qi] = [1, 2, 3, 4, 5].map((k) => parts.get(k));
       if (!p || !q || !dp || !dq || !qi) return sw(0x6a80);
       jwk = rsaJwkFromCrt(p, q, dp, dq, qi);
     } else return sw(0x6a80);
-    const pinPolicy = parts.get(0xaa)?.[0], touchPolicy = parts.get(0xab)?.[0];
-    this.st.keys[p2.toString(16)] = { alg: p1, jwk, origin: "imported", ...(pinPolicy ? { pinPolicy } : {}), ...(touchPolicy ? { touchPolicy } : {}) };
+    const pinPolicy = parts.get(0xaa)?.[0],
+      touchPolicy = parts.get(0xab)?.[0];
+    this.st.keys[p2.toString(16)] = {
+      alg: p1,
+      jwk,
+      origin: "imported",
+      ...(pinPolicy ? { pinPolicy } : {}),
+      ...(touchPolicy ? { touchPolicy } : {}),
+    };
     this.save();
     return sw(0x9000);
   }
@@ -714,8 +783,13 @@ export class PivEmulator {
     if (key.origin === "imported") return sw(0x6a80);
     const spki = crypto.createPublicKey({ key: key.jwk, format: "jwk" }).export({ type: "spki", format: "der" });
     const der = attestationCertificate(f9, {
-      slot, spki: new Uint8Array(spki), cardSerial: this.serial, firmware: [VERSION[0]!, VERSION[1]!, VERSION[2]!],
-      pinPolicy: key.pinPolicy ?? defaultPinPolicy(slot), touchPolicy: key.touchPolicy ?? 1, formFactor: 1,
+      slot,
+      spki: new Uint8Array(spki),
+      cardSerial: this.serial,
+      firmware: [VERSION[0]!, VERSION[1]!, VERSION[2]!],
+      pinPolicy: key.pinPolicy ?? defaultPinPolicy(slot),
+      touchPolicy: key.touchPolicy ?? 1,
+      formFactor: 1,
     });
     return sw(0x9000, Buffer.from(der));
   }
@@ -826,10 +900,20 @@ export function connectToVpcd(options: VpcdClientOptions): VpcdClient {
 
 // ---------------------------------------------------------------- program
 
-const USAGE = "usage: piv-emulator [--host 127.0.0.1] [--port 35963] [--state FILE] [--serial N] [--maker DIR] [--no-attestation] [--verbose]";
+const USAGE =
+  "usage: piv-emulator [--host 127.0.0.1] [--port 35963] [--state FILE] [--serial N] [--maker DIR] [--no-attestation] [--verbose]";
 
 function main(argv: string[]): void {
-  let values: { host?: string; port?: string; state?: string; serial?: string; maker?: string; "no-attestation"?: boolean; verbose?: boolean; help?: boolean };
+  let values: {
+    host?: string;
+    port?: string;
+    state?: string;
+    serial?: string;
+    maker?: string;
+    "no-attestation"?: boolean;
+    verbose?: boolean;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -871,7 +955,12 @@ function main(argv: string[]): void {
   const verbose = values.verbose === true;
   const stamp = (m: string): void => console.log(`${new Date().toISOString()} ${m}`);
   const maker = values.maker && !values["no-attestation"] ? loadOrCreateMakerRoot(values.maker) : undefined;
-  const emulator = new PivEmulator({ serial, ...(values.state ? { statePath: values.state } : {}), ...(maker ? { attestationMaker: maker } : {}), log: stamp });
+  const emulator = new PivEmulator({
+    serial,
+    ...(values.state ? { statePath: values.state } : {}),
+    ...(maker ? { attestationMaker: maker } : {}),
+    log: stamp,
+  });
   const client = connectToVpcd({
     host,
     port,
@@ -879,7 +968,9 @@ function main(argv: string[]): void {
     log: (m) => stamp(`piv-emulator: ${m}`),
     ...(verbose ? { trace: stamp } : {}),
   });
-  stamp(`piv-emulator: serial ${serial} (0x${serial.toString(16).padStart(8, "0")}), vpcd ${host}:${port}${values.state ? `, state ${values.state}` : ""}, attestation ${maker ? `by the maker root in ${values.maker}` : "none"}`);
+  stamp(
+    `piv-emulator: serial ${serial} (0x${serial.toString(16).padStart(8, "0")}), vpcd ${host}:${port}${values.state ? `, state ${values.state}` : ""}, attestation ${maker ? `by the maker root in ${values.maker}` : "none"}`,
+  );
   const shutdown = (): void => {
     void client.close().finally(() => process.exit(0));
     setTimeout(() => process.exit(0), 1000).unref();

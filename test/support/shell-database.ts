@@ -24,7 +24,9 @@ export interface ShellDatabase {
 }
 
 export function shellDatabase(url: string, scratchDir: string): ShellDatabase {
-  return url.startsWith("sqlite:") ? sqliteDatabase(url.slice("sqlite:".length), scratchDir) : postgresDatabase(url, scratchDir);
+  return url.startsWith("sqlite:")
+    ? sqliteDatabase(url.slice("sqlite:".length), scratchDir)
+    : postgresDatabase(url, scratchDir);
 }
 
 function check(tool: string, r: ReturnType<typeof spawnSync>): string {
@@ -44,7 +46,9 @@ function sqliteDatabase(file: string, scratchDir: string): ShellDatabase & { fil
       return sqliteDatabase(to, scratchDir);
     },
     copyRows(table, from) {
-      sql(`ATTACH '${(from as ShellDatabase & { file: string }).file}' AS b; INSERT INTO ${table} SELECT * FROM b.${table};`);
+      sql(
+        `ATTACH '${(from as ShellDatabase & { file: string }).file}' AS b; INSERT INTO ${table} SELECT * FROM b.${table};`,
+      );
     },
     replaceWith(other) {
       copyFileSync((other as ShellDatabase & { file: string }).file, file);
@@ -63,7 +67,13 @@ const withDatabase = (url: string, name: string) => {
 };
 const databaseName = (url: string) => new URL(url).pathname.slice(1);
 const psql = (url: string, args: string[], input?: string) =>
-  check("psql", spawnSync("psql", ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", url, ...args], { encoding: "utf8", input: input ?? "" }));
+  check(
+    "psql",
+    spawnSync("psql", ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", url, ...args], {
+      encoding: "utf8",
+      input: input ?? "",
+    }),
+  );
 
 /** A new, empty database on the server of `url` (t_* : scripts/lib/postgres.sh start drops those of earlier runs). */
 export function createPostgresDatabase(url: string): string {
@@ -79,7 +89,10 @@ function postgresDatabase(url: string, scratchDir: string): ShellDatabase {
     copy() {
       const to = createPostgresDatabase(url);
       const dump = execFileSync("pg_dump", ["-Fc", "-d", url], { maxBuffer: 1 << 30 });
-      execFileSync("pg_restore", ["--no-owner", "--exit-on-error", "-d", to], { input: dump, stdio: ["pipe", "ignore", "pipe"] });
+      execFileSync("pg_restore", ["--no-owner", "--exit-on-error", "-d", to], {
+        input: dump,
+        stdio: ["pipe", "ignore", "pipe"],
+      });
       return postgresDatabase(to, scratchDir);
     },
     copyRows(table, from) {
@@ -90,7 +103,12 @@ function postgresDatabase(url: string, scratchDir: string): ShellDatabase {
       const name = databaseName(url);
       // From another database of the server: one cannot drop the database one is connected to.
       const admin = withDatabase(url, "postgres");
-      psql(admin, ["-c", `DROP DATABASE ${name} WITH (FORCE)`, "-c", `CREATE DATABASE ${name} TEMPLATE ${databaseName(other.url)}`]);
+      psql(admin, [
+        "-c",
+        `DROP DATABASE ${name} WITH (FORCE)`,
+        "-c",
+        `CREATE DATABASE ${name} TEMPLATE ${databaseName(other.url)}`,
+      ]);
     },
     rawBytes() {
       return execFileSync("pg_dump", ["-d", url], { maxBuffer: 1 << 30 });

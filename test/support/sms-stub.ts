@@ -60,10 +60,20 @@ export async function startSmsStub(opts: { token?: string; port?: number } = {})
       }
       const duplicate = status === 202 && key !== undefined && messages.some((m) => m.idempotencyKey === key);
       if (duplicate) status = 200;
-      const r: SmsRequest = { at: new Date(), path: req.url ?? "", headers: req.headers, body, ...(key ? { idempotencyKey: key } : {}), status, duplicate };
+      const r: SmsRequest = {
+        at: new Date(),
+        path: req.url ?? "",
+        headers: req.headers,
+        body,
+        ...(key ? { idempotencyKey: key } : {}),
+        status,
+        duplicate,
+      };
       requests.push(r);
       if (status === 202) messages.push(r);
-      res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(status < 300 ? { accepted: true } : { error: status }));
+      res
+        .writeHead(status, { "content-type": "application/json" })
+        .end(JSON.stringify(status < 300 ? { accepted: true } : { error: status }));
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -72,22 +82,30 @@ export async function startSmsStub(opts: { token?: string; port?: number } = {})
   });
   const port = (server.address() as { port: number }).port;
   return {
-    port, url: `http://127.0.0.1:${port}/sms`, token, requests, messages,
+    port,
+    url: `http://127.0.0.1:${port}/sms`,
+    token,
+    requests,
+    messages,
     async waitFor(pred, ms = 15_000) {
       const end = Date.now() + ms;
       for (;;) {
         const m = messages.find(pred);
         if (m) return m;
-        if (Date.now() > end) throw new Error(`no matching SMS within ${ms} ms; requests: ${JSON.stringify(requests.map((x) => ({ status: x.status, body: x.body })))}`);
+        if (Date.now() > end)
+          throw new Error(
+            `no matching SMS within ${ms} ms; requests: ${JSON.stringify(requests.map((x) => ({ status: x.status, body: x.body })))}`,
+          );
         await new Promise((r) => setTimeout(r, 50));
       }
     },
     fail(n, status = 503) {
       failures = { n, status };
     },
-    stop: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    stop: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

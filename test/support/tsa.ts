@@ -27,11 +27,37 @@ function openssl(args: string[], cwd: string): void {
 /** A TSA key and certificate (and an openssl ts config) in a fresh folder. */
 export function makeTsaFiles(name = "cardpki test TSA"): { dir: string; certFile: string; config: string } {
   const dir = mkdtempSync(join(tmpdir(), "tsa-"));
-  openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "tsa.key", "-out", "tsa.crt", "-subj", `/CN=${name}`, "-days", "3",
-    "-addext", "extendedKeyUsage=critical,timeStamping", "-addext", "keyUsage=critical,digitalSignature", "-addext", "basicConstraints=critical,CA:FALSE"], dir);
+  openssl(
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      "tsa.key",
+      "-out",
+      "tsa.crt",
+      "-subj",
+      `/CN=${name}`,
+      "-days",
+      "3",
+      "-addext",
+      "extendedKeyUsage=critical,timeStamping",
+      "-addext",
+      "keyUsage=critical,digitalSignature",
+      "-addext",
+      "basicConstraints=critical,CA:FALSE",
+    ],
+    dir,
+  );
   writeFileSync(join(dir, "serial"), "01\n");
   const config = join(dir, "tsa.cnf");
-  writeFileSync(config, `[ tsa ]
+  writeFileSync(
+    config,
+    `[ tsa ]
 default_tsa = tsa_config
 [ tsa_config ]
 dir = ${dir}
@@ -47,7 +73,8 @@ ordering = no
 tsa_name = yes
 ess_cert_id_chain = no
 ess_cert_id_alg = sha256
-`);
+`,
+  );
   return { dir, certFile: join(dir, "tsa.crt"), config };
 }
 
@@ -67,9 +94,12 @@ export async function startTestTsa(): Promise<TestTsa> {
         res.writeHead(415).end();
         return;
       }
-      const q = join(dir, `q${++n}.tsq`), a = join(dir, `a${n}.tsr`);
+      const q = join(dir, `q${++n}.tsq`),
+        a = join(dir, `a${n}.tsr`);
       writeFileSync(q, Buffer.concat(chunks));
-      const r = spawnSync("openssl", ["ts", "-reply", "-config", config, "-queryfile", q, "-out", a], { encoding: "utf8" });
+      const r = spawnSync("openssl", ["ts", "-reply", "-config", config, "-queryfile", q, "-out", a], {
+        encoding: "utf8",
+      });
       if (r.status !== 0) {
         res.writeHead(500).end(r.stderr);
         return;
@@ -82,7 +112,9 @@ export async function startTestTsa(): Promise<TestTsa> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const addr = server.address() as { port: number };
   return Object.assign(state, {
-    url: `http://127.0.0.1:${addr.port}/tsa`, certFile, dir,
+    url: `http://127.0.0.1:${addr.port}/tsa`,
+    certFile,
+    dir,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   }) as TestTsa;
 }

@@ -8,7 +8,15 @@ import { PersonalisationJob, randomDigits, type JobStep } from "../../src/card/p
 import { CardLifecycle } from "../../src/card/card-lifecycle.js";
 import { CardActivation } from "../../src/card/card-activation.js";
 import { activationHash, activationMessage } from "../../src/ra/activation.js";
-import type { CardAuditEvent, CardKey, CardLedger, CardPolicy, CardProduction, CardRecord, HolderLetter } from "../../src/card/ports.js";
+import type {
+  CardAuditEvent,
+  CardKey,
+  CardLedger,
+  CardPolicy,
+  CardProduction,
+  CardRecord,
+  HolderLetter,
+} from "../../src/card/ports.js";
 import { aesGcmSealer } from "../../src/composition/card-sealer.js";
 import { CertificateIssuer } from "../../src/ca/certificate-issuer.js";
 import { FixedClock, systemClock } from "../../src/shared/clock.js";
@@ -24,14 +32,29 @@ import { verifyPivAttestation } from "../../src/card/piv-attestation.js";
 
 /** The emulator as a channel, in process (no PC/SC): the same driver code the real stack runs. */
 function emulatorChannel(emu: PivEmulator, log?: Uint8Array[]): CardChannel {
-  return { reader: "in-process", atr: emu.atr, transmit: async (apdu) => (log?.push(apdu), emu.processApdu(apdu)), close: async () => undefined };
+  return {
+    reader: "in-process",
+    atr: emu.atr,
+    transmit: async (apdu) => (log?.push(apdu), emu.processApdu(apdu)),
+    close: async () => undefined,
+  };
 }
-const FACTORY = { pin: "123456", puk: "12345678", managementKey: fromHex(DEFAULT_MANAGEMENT_KEY_HEX), managementKeyAlgorithm: "3DES" as const };
+const FACTORY = {
+  pin: "123456",
+  puk: "12345678",
+  managementKey: fromHex(DEFAULT_MANAGEMENT_KEY_HEX),
+  managementKeyAlgorithm: "3DES" as const,
+};
 
 describe("card/iso7816 (ISO/IEC 7816-4 transmission)", () => {
   const scripted = (answers: string[], sent: string[]): CardChannel => ({
-    reader: "script", atr: new Uint8Array(0), close: async () => undefined,
-    transmit: async (apdu) => (sent.push(Buffer.from(apdu).toString("hex")), Uint8Array.from(Buffer.from(answers.shift()!, "hex"))),
+    reader: "script",
+    atr: new Uint8Array(0),
+    close: async () => undefined,
+    transmit: async (apdu) => (
+      sent.push(Buffer.from(apdu).toString("hex")),
+      Uint8Array.from(Buffer.from(answers.shift()!, "hex"))
+    ),
   });
   it("ok/long data goes in chained short APDUs (CLA b5), 61xx is collected with GET RESPONSE", async () => {
     const sent: string[] = [];
@@ -43,7 +66,13 @@ describe("card/iso7816 (ISO/IEC 7816-4 transmission)", () => {
   });
   it("ok/6Cxx: the command is repeated with the Le the card asked for", async () => {
     const sent: string[] = [];
-    const r = await new Iso7816(scripted(["6c08", "01020304050607089000"], sent), false).send({ cla: 0x00, ins: 0xcb, p1: 0x3f, p2: 0xff, data: Uint8Array.of(0x5c, 0x01, 0x7e) });
+    const r = await new Iso7816(scripted(["6c08", "01020304050607089000"], sent), false).send({
+      cla: 0x00,
+      ins: 0xcb,
+      p1: 0x3f,
+      p2: 0xff,
+      data: Uint8Array.of(0x5c, 0x01, 0x7e),
+    });
     expect(sent).to.deep.equal(["00cb3fff035c017e00", "00cb3fff035c017e08"]);
     expect(r.data).to.have.length(8);
   });
@@ -51,11 +80,21 @@ describe("card/iso7816 (ISO/IEC 7816-4 transmission)", () => {
     expect(extendedLengthFromAtr(fromHex("3bfd1300008131fe158073c021c057597562694b657940"))).to.equal(true);
     expect(extendedLengthFromAtr(new PivEmulator().atr)).to.equal(false);
     const sent: string[] = [];
-    await new Iso7816(scripted(["9000"], sent), true).send({ cla: 0x00, ins: 0xdb, p1: 0x3f, p2: 0xff, data: new Uint8Array(300), le: false });
+    await new Iso7816(scripted(["9000"], sent), true).send({
+      cla: 0x00,
+      ins: 0xdb,
+      p1: 0x3f,
+      p2: 0xff,
+      data: new Uint8Array(300),
+      le: false,
+    });
     expect(sent[0]!.slice(0, 14)).to.equal("00db3fff00012c");
   });
   it("ok/status words become clear errors with the tries left", () => {
-    expect([statusError(0x63c2, "VERIFY").kind, statusError(0x63c2, "VERIFY").details?.triesLeft]).to.deep.equal(["unauthorized", 2]);
+    expect([statusError(0x63c2, "VERIFY").kind, statusError(0x63c2, "VERIFY").details?.triesLeft]).to.deep.equal([
+      "unauthorized",
+      2,
+    ]);
     expect(statusError(0x6983, "VERIFY").message).to.match(/blocked.*PUK/);
     expect(statusError(0x6a82, "GET DATA").kind).to.equal("not-found");
     expect(statusError(0x6f00, "X").message).to.match(/SW 6F00/);
@@ -76,14 +115,21 @@ describe("card/piv-card (NIST SP 800-73-4) against the emulator", () => {
     await piv.select();
     await piv.authenticate(aes, "AES-256");
     await piv.verifyPin("123456");
-    for (const [alg, slot, hash] of [["P-256", "9a", "sha256"], ["P-384", "9d", "sha384"]] as const) {
+    for (const [alg, slot, hash] of [
+      ["P-256", "9a", "sha256"],
+      ["P-384", "9d", "sha384"],
+    ] as const) {
       const spki = await piv.generateKey(slot, alg);
       const key = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
       const msg = cryptoRandom.bytes(40);
       const sig = await piv.sign(slot, alg, createHash(hash).update(msg).digest());
       expect(verify(hash, msg, key, sig), alg).to.equal(true);
     }
-    const rsa = createPublicKey({ key: Buffer.from(await piv.generateKey("9c", "RSA-2048")), format: "der", type: "spki" });
+    const rsa = createPublicKey({
+      key: Buffer.from(await piv.generateKey("9c", "RSA-2048")),
+      format: "der",
+      type: "spki",
+    });
     expect(rsa.asymmetricKeyDetails?.modulusLength).to.equal(2048);
   });
   it("fail/a wrong PIN counts down and blocks; the PUK unblocks with a new PIN; ok/a 1,900-byte certificate object round-trips by chaining", async () => {
@@ -124,22 +170,46 @@ class MemoryLedger implements CardLedger {
 
 describe("card/personalisation-job against the emulator (software CA)", () => {
   const clock = new FixedClock("2026-06-01T10:00:00Z");
-  const policy: CardPolicy = { slot: "9a", algorithm: "P-256", managementKey: "AES-256", pin: "transport", pinLength: 6, pukLength: 8, pinChannel: "sms" };
+  const policy: CardPolicy = {
+    slot: "9a",
+    algorithm: "P-256",
+    managementKey: "AES-256",
+    pin: "transport",
+    pinLength: 6,
+    pukLength: 8,
+    pinChannel: "sms",
+  };
   function setup(state = "IN_PRODUCTION", maker?: Signer) {
     const store = new MemoryCertStore();
     const issuer = new CertificateIssuer({ profiles: PROFILES, store, clock, random: cryptoRandom });
     const ca = softwareAuthority();
-    const orders = new Map([["o1", { state, cert: undefined as string | undefined }], ["o2", { state: "IN_PRODUCTION", cert: undefined as string | undefined }]]);
+    const orders = new Map([
+      ["o1", { state, cert: undefined as string | undefined }],
+      ["o2", { state: "IN_PRODUCTION", cert: undefined as string | undefined }],
+    ]);
     const revoked: string[] = [];
     const produced: CardKey[] = [];
     const production: CardProduction = {
       async order(id) {
-        if (orders.get(id)?.state !== "IN_PRODUCTION") throw new CaError("conflict", `order ${id} is not in production`);
+        if (orders.get(id)?.state !== "IN_PRODUCTION")
+          throw new CaError("conflict", `order ${id} is not in production`);
         return { orderId: id, holderPersonId: "holder-1", loa: 3, policy };
       },
       async produce(id, key) {
         produced.push(key);
-        const c = await issuer.issue(ca, { profileId: "loa3-smartcard-auth", publicKey: key.spki, subject: { CN: "Cy Holder", O: "Org AB", organizationIdentifier: "NTRSE-5560000001", C: "SE", serialNumber: "holder-1" }, requestedBy: "test", allowedKinds: ["end-entity"] });
+        const c = await issuer.issue(ca, {
+          profileId: "loa3-smartcard-auth",
+          publicKey: key.spki,
+          subject: {
+            CN: "Cy Holder",
+            O: "Org AB",
+            organizationIdentifier: "NTRSE-5560000001",
+            C: "SE",
+            serialNumber: "holder-1",
+          },
+          requestedBy: "test",
+          allowedKinds: ["end-entity"],
+        });
         orders.set(id, { state: "PRODUCED", cert: c.serial });
         return { serial: c.serial, der: c.der };
       },
@@ -154,14 +224,28 @@ describe("card/personalisation-job against the emulator (software CA)", () => {
     const ledger = new MemoryLedger();
     const sealer = aesGcmSealer(cryptoRandom.bytes(32), cryptoRandom);
     const emu = new PivEmulator({ serial: 777, ...(maker ? { attestationMaker: maker } : {}) });
-    const job = (onStep?: (s: JobStep) => void) => new PersonalisationJob({ production, ledger, sealer, factory: FACTORY, clock, random: cryptoRandom, ...(onStep ? { onStep } : {}) });
+    const job = (onStep?: (s: JobStep) => void) =>
+      new PersonalisationJob({
+        production,
+        ledger,
+        sealer,
+        factory: FACTORY,
+        clock,
+        random: cryptoRandom,
+        ...(onStep ? { onStep } : {}),
+      });
     return { emu, ledger, sealer, production, orders, revoked, job, produced };
   }
 
   it("ok/on-card key, certificate, CHUID, fresh management key and PUK sealed, transport PIN sent apart; every step audited", async () => {
     const { emu, ledger, orders, job } = setup();
     const r = await job().run("o1", emulatorChannel(emu), "operator:test");
-    expect([r.cardSerial, r.slot, r.pinState, orders.get("o1")!.state]).to.deep.equal(["777", "9a", "transport", "PRODUCED"]);
+    expect([r.cardSerial, r.slot, r.pinState, orders.get("o1")!.state]).to.deep.equal([
+      "777",
+      "9a",
+      "transport",
+      "PRODUCED",
+    ]);
     const card = ledger.cards.get(r.cardId)!;
     expect(card.state).to.equal("personalised");
     expect(card.managementKeySealed).to.match(/^v1\./);
@@ -170,8 +254,18 @@ describe("card/personalisation-job against the emulator (software CA)", () => {
     const letter = ledger.letters[0]!;
     expect([letter.personId, letter.channel]).to.deep.equal(["holder-1", "sms"]);
     expect(letter.body).to.include(emu.state.pin);
-    expect(ledger.events.map((e) => e.action)).to.deep.equal(["card.personalise.start", "card.management-key.pending", "card.management-key.set", "card.key.generate", "card.certificate.write", "card.pin.set", "card.personalise"]);
-    expect(new X509Certificate(Buffer.from(emu.state.objects["5fc105"]!, "hex").subarray(4)).serialNumber.toLowerCase()).to.include(r.certSerial.replace(/^0+/, ""));
+    expect(ledger.events.map((e) => e.action)).to.deep.equal([
+      "card.personalise.start",
+      "card.management-key.pending",
+      "card.management-key.set",
+      "card.key.generate",
+      "card.certificate.write",
+      "card.pin.set",
+      "card.personalise",
+    ]);
+    expect(
+      new X509Certificate(Buffer.from(emu.state.objects["5fc105"]!, "hex").subarray(4)).serialNumber.toLowerCase(),
+    ).to.include(r.certSerial.replace(/^0+/, ""));
   });
 
   it("ok/REQ-14: a card with attestation: the job hands production the key with the card's attestation and f9 certificate, which chain to the maker root; without attestation only the key and the card", async () => {
@@ -180,9 +274,17 @@ describe("card/personalisation-job against the emulator (software CA)", () => {
     await withAtt.job().run("o1", emulatorChannel(withAtt.emu), "operator:test");
     const key = withAtt.produced[0]!;
     const a = verifyPivAttestation(key.attestation!, [maker.certDer], systemClock.now());
-    expect([a.cardSerial, a.slot, key.cardSerial, Buffer.from(a.spki).equals(Buffer.from(key.spki))]).to.deep.equal(["777", "9a", "777", true]);
+    expect([a.cardSerial, a.slot, key.cardSerial, Buffer.from(a.spki).equals(Buffer.from(key.spki))]).to.deep.equal([
+      "777",
+      "9a",
+      "777",
+      true,
+    ]);
     const gen = withAtt.ledger.events.find((e) => e.action === "card.key.generate")!;
-    expect(gen.details!.attestation).to.deep.equal({ certificateSha256: a.certificateSha256, intermediateSha256: a.intermediateSha256 });
+    expect(gen.details!.attestation).to.deep.equal({
+      certificateSha256: a.certificateSha256,
+      intermediateSha256: a.intermediateSha256,
+    });
     const without = setup();
     await without.job().run("o1", emulatorChannel(without.emu), "operator:test");
     expect(without.produced[0]!.attestation).to.equal(undefined);
@@ -193,8 +295,16 @@ describe("card/personalisation-job against the emulator (software CA)", () => {
     const { emu, ledger, orders, revoked, job } = setup();
     let pulled = false;
     const channel = emulatorChannel(emu);
-    const flaky: CardChannel = { ...channel, transmit: async (a) => { if (pulled) throw new CaError("unavailable", "the card was removed"); return channel.transmit(a); } };
-    const e = await refused(job((s) => void (s === "certificate-issued" && (pulled = true))).run("o1", flaky, "operator:test"));
+    const flaky: CardChannel = {
+      ...channel,
+      transmit: async (a) => {
+        if (pulled) throw new CaError("unavailable", "the card was removed");
+        return channel.transmit(a);
+      },
+    };
+    const e = await refused(
+      job((s) => void (s === "certificate-issued" && (pulled = true))).run("o1", flaky, "operator:test"),
+    );
     expect(e.kind).to.equal("unavailable");
     expect(e.message).to.match(/revoked, the order is back in production/);
     expect(orders.get("o1")!.state).to.equal("IN_PRODUCTION");
@@ -231,7 +341,11 @@ describe("card/personalisation-job against the emulator (software CA)", () => {
     expect((await life.status(emulatorChannel(emu))).certificates.map((c) => c.slot)).to.deep.equal(["9a"]);
     await life.retire(emulatorChannel(emu), "operator:test", "cessationOfOperation");
     expect(revoked).to.include(r.certSerial);
-    expect([emu.state.mgmKey, emu.state.pin, emu.state.objects["5fc105"]]).to.deep.equal([DEFAULT_MANAGEMENT_KEY_HEX, "123456", undefined]);
+    expect([emu.state.mgmKey, emu.state.pin, emu.state.objects["5fc105"]]).to.deep.equal([
+      DEFAULT_MANAGEMENT_KEY_HEX,
+      "123456",
+      undefined,
+    ]);
     expect(ledger.cards.get(r.cardId)!.state).to.equal("retired");
     expect(ledger.cards.get(r.cardId)!.pukSealed).to.equal(undefined);
   });
@@ -252,7 +366,13 @@ describe("card/personalisation-job against the emulator (software CA)", () => {
   it("fail/a card reported lost: its certificate is revoked (keyCompromise) and the card is never personalised again", async () => {
     const { emu, ledger, production, revoked, job } = setup();
     const r = await job().run("o1", emulatorChannel(emu), "operator:test");
-    const life = new CardLifecycle({ ledger, sealer: aesGcmSealer(cryptoRandom.bytes(32), cryptoRandom), production, clock, random: cryptoRandom });
+    const life = new CardLifecycle({
+      ledger,
+      sealer: aesGcmSealer(cryptoRandom.bytes(32), cryptoRandom),
+      production,
+      clock,
+      random: cryptoRandom,
+    });
     expect((await life.reportLost("o1", "operator:desk")).revoked).to.equal(r.certSerial);
     expect(revoked).to.deep.equal([r.certSerial]);
     expect(ledger.cards.get(r.cardId)!.state).to.equal("lost");
@@ -282,8 +402,19 @@ describe("card/card-activation (REQ-16) against the emulator", () => {
     const piv = await PivCard.open(ch, cryptoRandom);
     await piv.authenticate(FACTORY.managementKey, "3DES");
     const spki = await piv.generateKey("9a", "P-256");
-    const issuer = new CertificateIssuer({ profiles: PROFILES, store: new MemoryCertStore(), clock: new FixedClock("2026-06-01T10:00:00Z"), random: cryptoRandom });
-    const cert = await issuer.issue(softwareAuthority(), { profileId: "loa3-smartcard-auth", publicKey: spki, subject: { CN: "Ada Holder", O: "Org AB", organizationIdentifier: "NTRSE-5560000001", C: "SE" }, requestedBy: "test", allowedKinds: ["end-entity"] });
+    const issuer = new CertificateIssuer({
+      profiles: PROFILES,
+      store: new MemoryCertStore(),
+      clock: new FixedClock("2026-06-01T10:00:00Z"),
+      random: cryptoRandom,
+    });
+    const cert = await issuer.issue(softwareAuthority(), {
+      profileId: "loa3-smartcard-auth",
+      publicKey: spki,
+      subject: { CN: "Ada Holder", O: "Org AB", organizationIdentifier: "NTRSE-5560000001", C: "SE" },
+      requestedBy: "test",
+      allowedKinds: ["end-entity"],
+    });
     await piv.putCertificate("9a", cert.der);
     const transport = FACTORY.pin; // the card left production with this transport PIN
     const card = await CardActivation.open(ch, cryptoRandom);
@@ -291,7 +422,10 @@ describe("card/card-activation (REQ-16) against the emulator", () => {
     expect(Buffer.from(await card.certificate()).equals(Buffer.from(cert.der))).to.equal(true);
     expect((await refused(card.replaceTransportPin(transport, transport))).message).to.match(/differ/);
     await card.replaceTransportPin(transport, "470815");
-    expect((await refused(PivCard.open(ch, cryptoRandom).then((p) => p.verifyPin(transport)))).kind, "the transport PIN no longer opens the card").to.equal("unauthorized");
+    expect(
+      (await refused(PivCard.open(ch, cryptoRandom).then((p) => p.verifyPin(transport)))).kind,
+      "the transport PIN no longer opens the card",
+    ).to.equal("unauthorized");
     const message = activationMessage("0123456789abcdef0123456789abcdef", "c2FtcGxlLWNoYWxsZW5nZQ");
     expect((await refused(card.signChallenge(message, "sha256", transport))).kind).to.equal("unauthorized");
     const sig = await card.signChallenge(message, activationHash(cert.der), "470815");

@@ -27,37 +27,76 @@ function dataDirWith(config: unknown): string {
 describe("composition/config: one schema for the file and the environment", () => {
   it("ok/every environment variable sets a key the file's schema has", () => {
     const at = (key: string): TSchema | undefined =>
-      key.split(".").reduce<TSchema | undefined>((s, k) => (s?.properties as Record<string, TSchema> | undefined)?.[k], CONFIG_FILE_SCHEMA);
+      key
+        .split(".")
+        .reduce<TSchema | undefined>(
+          (s, k) => (s?.properties as Record<string, TSchema> | undefined)?.[k],
+          CONFIG_FILE_SCHEMA,
+        );
     expect(Object.entries(ENV_KEYS).filter(([, key]) => at(key) === undefined)).to.deep.equal([]);
   });
 
   it("ok/environment text is coerced by the schema: whole numbers, numbers, switches, lists", () => {
     const c = loadConfig({
-      ...NOWHERE, CARDPKI_EXPIRY_SWEEP_SECONDS: "60", CARDPKI_DELIVERY_BACKOFF_SECONDS: "0.25", CARDPKI_SMTP_URL: "smtp://mail.example:587",
-      CARDPKI_SMTP_REQUIRE_TLS: "false", CARDPKI_ISSUING_CAS: "ca-a, ca-b", CARDPKI_HSM_SESSIONS: "2", CARDPKI_PORT: "",
+      ...NOWHERE,
+      CARDPKI_EXPIRY_SWEEP_SECONDS: "60",
+      CARDPKI_DELIVERY_BACKOFF_SECONDS: "0.25",
+      CARDPKI_SMTP_URL: "smtp://mail.example:587",
+      CARDPKI_SMTP_REQUIRE_TLS: "false",
+      CARDPKI_ISSUING_CAS: "ca-a, ca-b",
+      CARDPKI_HSM_SESSIONS: "2",
+      CARDPKI_PORT: "",
     });
-    expect([c.ra.expirySweepSeconds, c.delivery.backoffSeconds, c.delivery.email?.requireTls, c.issuingCas, c.hsmSessions, c.port]).to.deep.equal([60, 0.25, false, ["ca-a", "ca-b"], 2, 8080]);
+    expect([
+      c.ra.expirySweepSeconds,
+      c.delivery.backoffSeconds,
+      c.delivery.email?.requireTls,
+      c.issuingCas,
+      c.hsmSessions,
+      c.port,
+    ]).to.deep.equal([60, 0.25, false, ["ca-a", "ca-b"], 2, 8080]);
   });
 
   it("fail/CARDPKI_EXPIRY_SWEEP_SECONDS=abc names the variable, what it must be and what it got (not NaN)", () => {
-    expect(refusal({ CARDPKI_EXPIRY_SWEEP_SECONDS: "abc" })).to.equal("CARDPKI_EXPIRY_SWEEP_SECONDS must be a whole number of seconds from 1 to 86400 (got 'abc')");
-    for (const [name, value] of [["CARDPKI_EXPIRY_SWEEP_SECONDS", "0"], ["CARDPKI_AUDIT_CHECKPOINT_SECONDS", "1.5"], ["CARDPKI_HSM_SESSIONS", "NaN"], ["CARDPKI_RA_PORT", "-1"], ["CARDPKI_DELIVERY_POLL_MS", "10"], ["CARDPKI_LOG_FORMAT", "xml"], ["CARDPKI_RA_PUBLIC_URL", "http://ra.example"]])
-      expect(refusal({ [name!]: value }), `${name}=${value}`).to.match(new RegExp(`^${name} must be .* \\(got '${value!.replace(/[.]/g, "\\.")}'\\)$`));
+    expect(refusal({ CARDPKI_EXPIRY_SWEEP_SECONDS: "abc" })).to.equal(
+      "CARDPKI_EXPIRY_SWEEP_SECONDS must be a whole number of seconds from 1 to 86400 (got 'abc')",
+    );
+    for (const [name, value] of [
+      ["CARDPKI_EXPIRY_SWEEP_SECONDS", "0"],
+      ["CARDPKI_AUDIT_CHECKPOINT_SECONDS", "1.5"],
+      ["CARDPKI_HSM_SESSIONS", "NaN"],
+      ["CARDPKI_RA_PORT", "-1"],
+      ["CARDPKI_DELIVERY_POLL_MS", "10"],
+      ["CARDPKI_LOG_FORMAT", "xml"],
+      ["CARDPKI_RA_PUBLIC_URL", "http://ra.example"],
+    ])
+      expect(refusal({ [name!]: value }), `${name}=${value}`).to.match(
+        new RegExp(`^${name} must be .* \\(got '${value!.replace(/[.]/g, "\\.")}'\\)$`),
+      );
   });
 
   it("fail/several bad values are all named at once", () => {
     const words = refusal({ CARDPKI_PORT: "99999", CARDPKI_DB_READERS: "many" }).split("; ");
-    expect(words).to.have.members(["CARDPKI_DB_READERS must be a whole number from 1 to 64 (got 'many')", "CARDPKI_PORT must be a port number from 0 to 65535 (got '99999')"]);
+    expect(words).to.have.members([
+      "CARDPKI_DB_READERS must be a whole number from 1 to 64 (got 'many')",
+      "CARDPKI_PORT must be a port number from 0 to 65535 (got '99999')",
+    ]);
   });
 
   it("fail/the file is checked as written: text where the schema wants a number is refused, not coerced", () => {
     const dir = dataDirWith({ ra: { expirySweepSeconds: "300" } });
-    expect(refusal({ CARDPKI_DATA_DIR: dir })).to.equal(`${join(dir, "cardpki.json")}: /ra/expirySweepSeconds must be a whole number of seconds from 1 to 86400`);
+    expect(refusal({ CARDPKI_DATA_DIR: dir })).to.equal(
+      `${join(dir, "cardpki.json")}: /ra/expirySweepSeconds must be a whole number of seconds from 1 to 86400`,
+    );
   });
 
   it("ok/relative paths in the file resolve against the data folder, those in the environment against the project folder", () => {
     const dir = dataDirWith({ tokenPins: { t: { file: "pins/t.pin" } }, backup: { keyFile: "keys/backup.key" } });
     const c = loadConfig({ CARDPKI_DATA_DIR: dir, CARDPKI_CARD_KEK: "elsewhere/kek" }, "/srv/cardpki");
-    expect([c.tokenPins.t, c.backup.keyFile, c.card.kekFile]).to.deep.equal([{ file: join(dir, "pins", "t.pin") }, join(dir, "keys", "backup.key"), "/srv/cardpki/elsewhere/kek"]);
+    expect([c.tokenPins.t, c.backup.keyFile, c.card.kekFile]).to.deep.equal([
+      { file: join(dir, "pins", "t.pin") },
+      join(dir, "keys", "backup.key"),
+      "/srv/cardpki/elsewhere/kek",
+    ]);
   });
 });

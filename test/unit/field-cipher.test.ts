@@ -35,7 +35,11 @@ describe("store/field-cipher (REQ-29)", () => {
   it("fail/a value moved to another row, column or table does not open", () => {
     const c = cipher();
     const sealed = c.seal("ada@example.org", { table: "people", column: "email", id: "p1" });
-    for (const other of [{ table: "people", column: "email", id: "p2" }, { table: "people", column: "name", id: "p1" }, { table: "notifications", column: "email", id: "p1" }]) {
+    for (const other of [
+      { table: "people", column: "email", id: "p2" },
+      { table: "people", column: "name", id: "p1" },
+      { table: "notifications", column: "email", id: "p1" },
+    ]) {
       const e = failure(() => c.open(sealed, other));
       expect(e.kind).to.equal("internal");
       expect(e.message).to.match(/fails authentication/);
@@ -50,15 +54,21 @@ describe("store/field-cipher (REQ-29)", () => {
     for (const i of [0, 13, raw.length - 1]) {
       const t = Buffer.from(raw);
       t[i]! ^= 0x01;
-      expect(failure(() => c.open(head + t.toString("base64url"), place)).details?.reason).to.equal("authentication-failed");
+      expect(failure(() => c.open(head + t.toString("base64url"), place)).details?.reason).to.equal(
+        "authentication-failed",
+      );
     }
-    expect(failure(() => c.open(head + raw.subarray(0, 20).toString("base64url"), place)).details?.reason).to.equal("malformed");
+    expect(failure(() => c.open(head + raw.subarray(0, 20).toString("base64url"), place)).details?.reason).to.equal(
+      "malformed",
+    );
     expect(failure(() => c.open("enc:v1:dk1:not base64!", place)).details?.reason).to.equal("malformed");
   });
   it("fail/relabelling a value with another loaded key id does not open it", () => {
     const c = cipher([k1, k2], "dk2");
     const sealed = c.seal("Bo", place);
-    expect(failure(() => c.open(sealed.replace("enc:v1:dk2:", "enc:v1:dk1:"), place)).details?.reason).to.equal("authentication-failed");
+    expect(failure(() => c.open(sealed.replace("enc:v1:dk2:", "enc:v1:dk1:"), place)).details?.reason).to.equal(
+      "authentication-failed",
+    );
   });
   it("ok/legacy cleartext (no prefix) reads as it is and needs sealing", () => {
     const c = cipher();
@@ -91,12 +101,20 @@ describe("store/field-cipher (REQ-29)", () => {
     expect(c.open(other, place)).to.equal("Fia");
   });
   it("fail/keys that are not AES-256, or a current key that is not loaded", () => {
-    expect(() => new FieldCipher([{ id: "dk1", key: new Uint8Array(16) }], "dk1", new SeqRandom())).to.throw(CaError, /32/);
+    expect(() => new FieldCipher([{ id: "dk1", key: new Uint8Array(16) }], "dk1", new SeqRandom())).to.throw(
+      CaError,
+      /32/,
+    );
     expect(() => new FieldCipher([k1], "dk9", new SeqRandom())).to.throw(CaError, /dk9/);
     expect(() => new FieldCipher([{ id: "dk:1", key: k1.key }], "dk:1", new SeqRandom())).to.throw(CaError, /id/);
   });
   it("fail/config: the data wrapping key must be a PKCS#11 URI", () => {
-    expect(loadConfig({ CARDPKI_DATA_DIR: "/nonexistent-pii", CARDPKI_DATA_WRAPPING_KEY: "pkcs11:token=t;object=d" }, "/").dataEncryption.wrappingKey).to.equal("pkcs11:token=t;object=d");
-    expect(() => loadConfig({ CARDPKI_DATA_DIR: "/nonexistent-pii", CARDPKI_DATA_WRAPPING_KEY: "/etc/key" }, "/")).to.throw(CaError, /PKCS#11 URI/);
+    expect(
+      loadConfig({ CARDPKI_DATA_DIR: "/nonexistent-pii", CARDPKI_DATA_WRAPPING_KEY: "pkcs11:token=t;object=d" }, "/")
+        .dataEncryption.wrappingKey,
+    ).to.equal("pkcs11:token=t;object=d");
+    expect(() =>
+      loadConfig({ CARDPKI_DATA_DIR: "/nonexistent-pii", CARDPKI_DATA_WRAPPING_KEY: "/etc/key" }, "/"),
+    ).to.throw(CaError, /PKCS#11 URI/);
   });
 });

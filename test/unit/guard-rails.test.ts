@@ -12,7 +12,9 @@ describe("guard-rails (eslint.config.js)", function () {
   this.timeout(60_000);
   const eslint = new ESLint({ cwd: REPO_ROOT });
   const rulesFired = async (code: string, file: string) =>
-    (await eslint.lintText(code, { filePath: join(REPO_ROOT, file) })).flatMap((r) => r.messages.map((m) => m.ruleId ?? m.message));
+    (await eslint.lintText(code, { filePath: join(REPO_ROOT, file) })).flatMap((r) =>
+      r.messages.map((m) => m.ruleId ?? m.message),
+    );
 
   const banned: [string, string, string][] = [
     ["Date.now()", "export const t = Date.now();\n", "no-restricted-properties"],
@@ -20,7 +22,11 @@ describe("guard-rails (eslint.config.js)", function () {
     ["new Date() without argument", "export const d = new Date();\n", "no-restricted-syntax"],
     ["Date() as a function", "export const s = Date();\n", "no-restricted-syntax"],
     ["Math.random", "export const r = Math.random();\n", "no-restricted-properties"],
-    ["randomBytes from node:crypto", 'import { randomBytes } from "node:crypto";\nexport const b = randomBytes(8);\n', "no-restricted-imports"],
+    [
+      "randomBytes from node:crypto",
+      'import { randomBytes } from "node:crypto";\nexport const b = randomBytes(8);\n',
+      "no-restricted-imports",
+    ],
     ["crypto.randomUUID", "export const u = crypto.randomUUID();\n", "no-restricted-properties"],
     ["a work-item number in a comment", "// as asked in issue 12\nexport const x = 1;\n", "cardpki/no-work-item-refs"],
     ["a bare #14 in a comment", "/** Fixed in #14. */\nexport const x = 1;\n", "cardpki/no-work-item-refs"],
@@ -31,14 +37,30 @@ describe("guard-rails (eslint.config.js)", function () {
     });
   }
   it("fail/a work-item number in a test title is refused", async () => {
-    expect(await rulesFired('describe("orders (task 9)", () => undefined);\n', "test/unit/example.test.ts")).to.include("cardpki/no-work-item-refs");
+    expect(await rulesFired('describe("orders (task 9)", () => undefined);\n', "test/unit/example.test.ts")).to.include(
+      "cardpki/no-work-item-refs",
+    );
   });
   it("fail/unit tests get the same time and randomness rules as src/", async () => {
-    expect(await rulesFired("export const t = Date.now();\n", "test/unit/example.test.ts")).to.include("no-restricted-properties");
+    expect(await rulesFired("export const t = Date.now();\n", "test/unit/example.test.ts")).to.include(
+      "no-restricted-properties",
+    );
   });
   it("ok/the injected implementations, a date from a value and rule citations pass", async () => {
-    expect(await rulesFired('import { randomBytes } from "node:crypto";\nexport const b = () => randomBytes(8);\n', "src/shared/random.ts")).to.deep.equal([]);
-    expect(await rulesFired("export const d = (ms: number) => new Date(ms);\n", "src/http/example.ts")).to.deep.equal([]);
-    expect(await rulesFired("// RFC 6960 4.2.2.2, REQ-15, CPS 4.4.1, UTS #39 5.2, UAX #9\nexport const x = 1;\n", "src/http/example.ts")).to.deep.equal([]);
+    expect(
+      await rulesFired(
+        'import { randomBytes } from "node:crypto";\nexport const b = () => randomBytes(8);\n',
+        "src/shared/random.ts",
+      ),
+    ).to.deep.equal([]);
+    expect(await rulesFired("export const d = (ms: number) => new Date(ms);\n", "src/http/example.ts")).to.deep.equal(
+      [],
+    );
+    expect(
+      await rulesFired(
+        "// RFC 6960 4.2.2.2, REQ-15, CPS 4.4.1, UTS #39 5.2, UAX #9\nexport const x = 1;\n",
+        "src/http/example.ts",
+      ),
+    ).to.deep.equal([]);
   });
 });

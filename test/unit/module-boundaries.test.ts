@@ -18,12 +18,13 @@ interface Violation {
 
 /** dependency-cruiser as ./scripts/test runs it: the violations it finds under `dirs` of `cwd`. */
 async function cruise(cwd: string, dirs: readonly string[]): Promise<string[]> {
-  const run = await promisify(execFile)(DEPCRUISE, ["--config", CONFIG, "--output-type", "json", ...dirs], { cwd, maxBuffer: 64 << 20 }).catch(
-    (e: { stdout?: string; stderr?: string }) => {
-      if (!e.stdout) throw new Error(`depcruise did not run: ${e.stderr}`);
-      return { stdout: e.stdout }; // non-zero exit: violations found, the report is still on stdout
-    },
-  );
+  const run = await promisify(execFile)(DEPCRUISE, ["--config", CONFIG, "--output-type", "json", ...dirs], {
+    cwd,
+    maxBuffer: 64 << 20,
+  }).catch((e: { stdout?: string; stderr?: string }) => {
+    if (!e.stdout) throw new Error(`depcruise did not run: ${e.stderr}`);
+    return { stdout: e.stdout }; // non-zero exit: violations found, the report is still on stdout
+  });
   const report = JSON.parse(run.stdout) as { summary: { violations: Violation[] } };
   return report.summary.violations.map((v) => `${v.rule.name}: ${v.from} -> ${v.to}`);
 }
@@ -47,7 +48,10 @@ describe("module boundaries (design.md, dependency-cruiser)", function () {
   it("ok/every folder of src/ is a module with its row in the table", () => {
     const table = (createRequire(import.meta.url)(CONFIG) as { ALLOWED: Record<string, string[]> }).ALLOWED;
     const modules = readdirSync(src).filter((f) => statSync(join(src, f)).isDirectory());
-    expect(modules.filter((m) => !(m in table)), "modules without a row").to.deep.equal([]);
+    expect(
+      modules.filter((m) => !(m in table)),
+      "modules without a row",
+    ).to.deep.equal([]);
   });
 
   it("fail/a tree that crosses the boundaries is refused rule by rule", async () => {
@@ -59,10 +63,19 @@ describe("module boundaries (design.md, dependency-cruiser)", function () {
         writeFileSync(join(dir, path), text);
       };
       put("src/ra/order.ts", "export interface Order { id: string }\nexport const E164 = /^\\+[0-9]+$/;\n");
-      put("src/ca/ports.ts", "export interface KeySigner { sign(b: Uint8Array): Uint8Array }\nexport const PORT_VERSION = 1;\n");
+      put(
+        "src/ca/ports.ts",
+        "export interface KeySigner { sign(b: Uint8Array): Uint8Array }\nexport const PORT_VERSION = 1;\n",
+      );
       put("src/ca/tbs-builder.ts", 'import type { Order } from "../ra/order.js";\nexport type Built = Order;\n');
-      put("src/ra/issuer-use.ts", 'import { PORT_VERSION } from "../ca/ports.js";\nimport type { Built } from "../ca/tbs-builder.js";\nexport const v: Built | number = PORT_VERSION;\n');
-      put("src/store/orders.ts", 'import type { KeySigner } from "../ca/ports.js";\nimport { E164 } from "../ra/order.js";\nexport const s: KeySigner | RegExp = E164;\n');
+      put(
+        "src/ra/issuer-use.ts",
+        'import { PORT_VERSION } from "../ca/ports.js";\nimport type { Built } from "../ca/tbs-builder.js";\nexport const v: Built | number = PORT_VERSION;\n',
+      );
+      put(
+        "src/store/orders.ts",
+        'import type { KeySigner } from "../ca/ports.js";\nimport { E164 } from "../ra/order.js";\nexport const s: KeySigner | RegExp = E164;\n',
+      );
       put("src/reports/x.ts", 'import type { Order } from "../ra/order.js";\nexport type X = Order;\n');
       expect((await cruise(dir, ["src"])).sort()).to.deep.equal([
         "module-ca: src/ca/tbs-builder.ts -> src/ra/order.ts", // ca knows nothing of ra, even as a type
@@ -77,7 +90,11 @@ describe("module boundaries (design.md, dependency-cruiser)", function () {
   });
 
   it("ok/no SQL outside store/", () => {
-    const offenders = files(src).filter((f) => !relative(src, f).startsWith("store/") && /\b(knex|\.raw\(|select \*|insert into)\b/i.test(readFileSync(f, "utf8")));
+    const offenders = files(src).filter(
+      (f) =>
+        !relative(src, f).startsWith("store/") &&
+        /\b(knex|\.raw\(|select \*|insert into)\b/i.test(readFileSync(f, "utf8")),
+    );
     expect(offenders.map((f) => relative(src, f))).to.deep.equal([]);
   });
 });

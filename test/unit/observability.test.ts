@@ -14,12 +14,27 @@ describe("shared/log (pino)", () => {
     configureLogs({ format: "json", out: (l) => void lines.push(l), clock: new FixedClock("2026-03-01T12:00:00Z") });
     const log = logger("unit");
     log.info("delivered", { notification: "n-1", ...secrets });
-    log.warn("held", { person: { givenName: "Cy", surname: "Holder", nationalId: secrets.nationalId }, order: { applicant: { name: secrets.name, email: "cy@example.se" } }, card: { transportPin: "135790", newPin: "111222" } });
+    log.warn("held", {
+      person: { givenName: "Cy", surname: "Holder", nationalId: secrets.nationalId },
+      order: { applicant: { name: secrets.name, email: "cy@example.se" } },
+      card: { transportPin: "135790", newPin: "111222" },
+    });
     log.error("failed", { error: new Error("HSM did not answer"), activationCode: "AB12-CD34" });
     const all = lines.join("");
-    for (const s of [...Object.values(secrets), "135790", "111222", "AB12-CD34", "cy@example.se", '"Cy"', '"Holder"']) expect(all, s).to.not.include(s);
+    for (const s of [...Object.values(secrets), "135790", "111222", "AB12-CD34", "cy@example.se", '"Cy"', '"Holder"'])
+      expect(all, s).to.not.include(s);
     const [first, second, third] = lines.map((l) => JSON.parse(l));
-    expect(first).to.include({ level: "info", time: "2026-03-01T12:00:00.000Z", component: "unit", msg: "delivered", notification: "n-1", pin: REDACTED, token: REDACTED, nationalId: REDACTED, name: REDACTED });
+    expect(first).to.include({
+      level: "info",
+      time: "2026-03-01T12:00:00.000Z",
+      component: "unit",
+      msg: "delivered",
+      notification: "n-1",
+      pin: REDACTED,
+      token: REDACTED,
+      nationalId: REDACTED,
+      name: REDACTED,
+    });
     expect(second.person).to.deep.equal({ givenName: REDACTED, surname: REDACTED, nationalId: REDACTED });
     expect(second.order.applicant).to.deep.equal({ name: REDACTED, email: REDACTED });
     expect(second.card).to.deep.equal({ transportPin: REDACTED, newPin: REDACTED });
@@ -34,7 +49,10 @@ describe("shared/log (pino)", () => {
     log.info("personalised", { order: "o-1", pin: secrets.pin });
     log.debug("not shown");
     log.warn("retry", { holder: { name: secrets.name } });
-    expect(text).to.deep.equal([`card: personalised order=o-1 pin=${REDACTED}\n`, `warn: card: retry holder={"name":"${REDACTED}"}\n`]);
+    expect(text).to.deep.equal([
+      `card: personalised order=o-1 pin=${REDACTED}\n`,
+      `warn: card: retry holder={"name":"${REDACTED}"}\n`,
+    ]);
   });
 
   it("ok/a logger made before configureLogs writes where configureLogs says", () => {
@@ -51,12 +69,24 @@ describe("http/metrics (prom-client) through GET /metrics", () => {
   let url: string;
   const metrics = new Metrics();
   before(async () => {
-    metrics.gauge("cardpki_unit_things", "Things by kind", async () => [{ labels: { state: "b", channel: "a" }, value: 3 }]);
-    metrics.gauge("cardpki_unit_totals", "Totals kept elsewhere", async () => [{ labels: { key: "ca:x" }, value: 7 }], "counter");
+    metrics.gauge("cardpki_unit_things", "Things by kind", async () => [
+      { labels: { state: "b", channel: "a" }, value: 3 },
+    ]);
+    metrics.gauge(
+      "cardpki_unit_totals",
+      "Totals kept elsewhere",
+      async () => [{ labels: { key: "ca:x" }, value: 7 }],
+      "counter",
+    );
     metrics.gauge("cardpki_unit_broken", "A value that cannot be read", async () => {
       throw new Error("database down");
     });
-    server = await listen(buildApp({ cas: () => [], crl: async () => undefined, health: [], metrics }), "127.0.0.1", 0, { metrics });
+    server = await listen(
+      buildApp({ cas: () => [], crl: async () => undefined, health: [], metrics }),
+      "127.0.0.1",
+      0,
+      { metrics },
+    );
     const a = server.address();
     url = `http://127.0.0.1:${typeof a === "object" && a ? a.port : 0}`;
   });

@@ -8,15 +8,28 @@ import { assembleSigned } from "../../src/asn1/der.js";
 import { softwareAuthority } from "../support/test-ca.js";
 
 const SHA1 = "1.3.14.3.2.26";
-const cid = (serial = "01ab") => certIdDer({ hashOid: SHA1, issuerNameHash: "11".repeat(20), issuerKeyHash: "22".repeat(20), serial });
+const cid = (serial = "01ab") =>
+  certIdDer({ hashOid: SHA1, issuerNameHash: "11".repeat(20), issuerKeyHash: "22".repeat(20), serial });
 const request = (cids: Uint8Array[], exts?: Uint8Array) =>
-  derTlv(0x30, derTlv(0x30, concat(derTlv(0x30, concat(...cids.map((c) => derTlv(0x30, c)))), exts ? derTlv(0xa2, derTlv(0x30, exts)) : new Uint8Array(0))));
-const nonceExt = (n: Uint8Array) => derTlv(0x30, concat(encodeOid("1.3.6.1.5.5.7.48.1.2"), derTlv(0x04, derTlv(0x04, n))));
+  derTlv(
+    0x30,
+    derTlv(
+      0x30,
+      concat(
+        derTlv(0x30, concat(...cids.map((c) => derTlv(0x30, c)))),
+        exts ? derTlv(0xa2, derTlv(0x30, exts)) : new Uint8Array(0),
+      ),
+    ),
+  );
+const nonceExt = (n: Uint8Array) =>
+  derTlv(0x30, concat(encodeOid("1.3.6.1.5.5.7.48.1.2"), derTlv(0x04, derTlv(0x04, n))));
 
 describe("ca/ocsp/ocsp-request (RFC 6960 4.1, RFC 8954)", () => {
   it("ok/one CertID, serial and hashes read back", () => {
     const r = parseOcspRequest(request([cid("01ab")]), 10);
-    expect(r.requests).to.deep.equal([{ hashOid: SHA1, issuerNameHash: "11".repeat(20), issuerKeyHash: "22".repeat(20), serial: "01ab" }]);
+    expect(r.requests).to.deep.equal([
+      { hashOid: SHA1, issuerNameHash: "11".repeat(20), issuerKeyHash: "22".repeat(20), serial: "01ab" },
+    ]);
     expect(r.nonce).to.equal(undefined);
   });
   it("ok/a nonce of 1..32 octets is kept; a longer one is not echoed", () => {
@@ -28,14 +41,43 @@ describe("ca/ocsp/ocsp-request (RFC 6960 4.1, RFC 8954)", () => {
     ["trailing bytes", concat(request([cid()]), Uint8Array.of(0))],
     ["empty requestList", derTlv(0x30, derTlv(0x30, derTlv(0x30, new Uint8Array(0))))],
     ["too many requests", request(Array.from({ length: 11 }, () => cid()))],
-    ["negative serial", request([derTlv(0x30, concat(derTlv(0x30, concat(encodeOid(SHA1), Uint8Array.of(5, 0))), derTlv(0x04, new Uint8Array(20)), derTlv(0x04, new Uint8Array(20)), Uint8Array.of(0x02, 0x01, 0x80)))].map((c) => c.subarray(2)))],
-    ["CertID hash of the wrong length", request([certIdDer({ hashOid: SHA1, issuerNameHash: "11", issuerKeyHash: "22".repeat(20), serial: "01" })])],
-    ["unknown hash algorithm", request([certIdDer({ hashOid: "1.2.3.4", issuerNameHash: "11".repeat(20), issuerKeyHash: "22".repeat(20), serial: "01" })])],
+    [
+      "negative serial",
+      request(
+        [
+          derTlv(
+            0x30,
+            concat(
+              derTlv(0x30, concat(encodeOid(SHA1), Uint8Array.of(5, 0))),
+              derTlv(0x04, new Uint8Array(20)),
+              derTlv(0x04, new Uint8Array(20)),
+              Uint8Array.of(0x02, 0x01, 0x80),
+            ),
+          ),
+        ].map((c) => c.subarray(2)),
+      ),
+    ],
+    [
+      "CertID hash of the wrong length",
+      request([certIdDer({ hashOid: SHA1, issuerNameHash: "11", issuerKeyHash: "22".repeat(20), serial: "01" })]),
+    ],
+    [
+      "unknown hash algorithm",
+      request([
+        certIdDer({
+          hashOid: "1.2.3.4",
+          issuerNameHash: "11".repeat(20),
+          issuerKeyHash: "22".repeat(20),
+          serial: "01",
+        }),
+      ]),
+    ],
     ["empty nonce", request([cid()], nonceExt(new Uint8Array(0)))],
     ["indefinite length", Uint8Array.of(0x30, 0x80, 0x00, 0x00)],
     ["non-minimal length", Uint8Array.of(0x30, 0x81, 0x03, 0x30, 0x01, 0x00)],
   ];
-  for (const [name, der] of bad) it(`fail/${name} is malformed`, () => expect(() => parseOcspRequest(der, 10)).to.throw(MalformedOcspRequest));
+  for (const [name, der] of bad)
+    it(`fail/${name} is malformed`, () => expect(() => parseOcspRequest(der, 10)).to.throw(MalformedOcspRequest));
 });
 
 describe("ca/crl-builder (RFC 5280 5)", () => {
@@ -45,14 +87,27 @@ describe("ca/crl-builder (RFC 5280 5)", () => {
     const nextUpdate = new Date("2026-06-02T00:00:00Z");
     async function* entries(n: number) {
       for (let i = 0; i < n; i += 100)
-        yield Array.from({ length: 100 }, (_, k) => ({ serial: "01" + (i + k).toString(16).padStart(32, "0"), revokedAt: thisUpdate, reason: (i + k) % 2 ? "keyCompromise" : undefined, invalidityDate: k === 7 ? thisUpdate : undefined }));
+        yield Array.from({ length: 100 }, (_, k) => ({
+          serial: "01" + (i + k).toString(16).padStart(32, "0"),
+          revokedAt: thisUpdate,
+          reason: (i + k) % 2 ? "keyCompromise" : undefined,
+          invalidityDate: k === 7 ? thisUpdate : undefined,
+        }));
     }
-    const { der, entries: count } = await buildCrlTbs({ issuer: ca, thisUpdate, nextUpdate, crlNumber: 42n, entries: entries(1000) });
+    const { der, entries: count } = await buildCrlTbs({
+      issuer: ca,
+      thisUpdate,
+      nextUpdate,
+      crlNumber: 42n,
+      entries: entries(1000),
+    });
     expect(count).to.equal(1000);
     const crl = assembleSigned(der, ca.signer.algorithmDer, await ca.signer.sign(der));
     expect(readCrlInfo(crl)).to.deep.equal({ number: 42n, thisUpdate, nextUpdate });
     let err: unknown;
-    await buildCrlTbs({ issuer: ca, thisUpdate, nextUpdate: thisUpdate, crlNumber: 1n, entries: [] }).catch((e) => (err = e));
+    await buildCrlTbs({ issuer: ca, thisUpdate, nextUpdate: thisUpdate, crlNumber: 1n, entries: [] }).catch(
+      (e) => (err = e),
+    );
     expect(String(err)).to.match(/nextUpdate must be after thisUpdate/);
   });
 });

@@ -55,7 +55,9 @@ function firstValue(buf: Buffer, tag: number): Buffer {
   let i = 0;
   while (i < buf.length) {
     let t = buf[i++]!;
-    if ((t & 0x1f) === 0x1f) do t = (t << 8) | buf[i]!; while (buf[i++]! & 0x80);
+    if ((t & 0x1f) === 0x1f)
+      do t = (t << 8) | buf[i]!;
+      while (buf[i++]! & 0x80);
     let len = buf[i++]!;
     if (len === 0x81) len = buf[i++]!;
     else if (len === 0x82) {
@@ -86,7 +88,10 @@ function mutualAuth(card: PivEmulator, tamper = false): number {
   const witness = des3(true, firstValue(firstValue(step1.data, 0x7c), 0x80));
   if (tamper) witness[0] ^= 1;
   const challenge = Buffer.from(cryptoRandom.bytes(8));
-  const step2 = send(card, apdu(0x00, 0x87, PIV_ALG.TDES, 0x9b, tlv(0x7c, Buffer.concat([tlv(0x80, witness), tlv(0x81, challenge)])), 0));
+  const step2 = send(
+    card,
+    apdu(0x00, 0x87, PIV_ALG.TDES, 0x9b, tlv(0x7c, Buffer.concat([tlv(0x80, witness), tlv(0x81, challenge)])), 0),
+  );
   if (step2.sw === 0x9000) expect(des3(true, firstValue(firstValue(step2.data, 0x7c), 0x82))).to.deep.equal(challenge);
   return step2.sw;
 }
@@ -139,7 +144,12 @@ describe("test-support/piv-emulator", () => {
     expect(point.length).to.equal(65);
     expect(point[0]).to.equal(0x04);
     const publicKey = createPublicKey({
-      key: { kty: "EC", crv: "P-256", x: point.subarray(1, 33).toString("base64url"), y: point.subarray(33).toString("base64url") },
+      key: {
+        kty: "EC",
+        crv: "P-256",
+        x: point.subarray(1, 33).toString("base64url"),
+        y: point.subarray(33).toString("base64url"),
+      },
       format: "jwk",
     });
 

@@ -12,7 +12,15 @@ const base = () => parse(readFileSync(join(REPO_ROOT, "policies/profiles/loa3-sm
 describe("policy/profile-loader", () => {
   it("ok/loads every profile the issue names, each with id, version and cps", () => {
     const ps = loadProfiles(join(REPO_ROOT, "policies", "profiles"));
-    for (const id of ["loa2-smartcard-auth", "loa3-smartcard-auth", "loa3-smartcard-sign", "ra-officer", "ocsp-signer", "issuing-ca", "root-ca"]) {
+    for (const id of [
+      "loa2-smartcard-auth",
+      "loa3-smartcard-auth",
+      "loa3-smartcard-sign",
+      "ra-officer",
+      "ocsp-signer",
+      "issuing-ca",
+      "root-ca",
+    ]) {
       const p = ps.get(id);
       expect(p, id).to.exist;
       expect(p!.version).to.be.greaterThan(0);
@@ -20,7 +28,9 @@ describe("policy/profile-loader", () => {
     }
     expect(ps.get("loa3-smartcard-sign")!.keyUsage).to.deep.equal(["nonRepudiation"]);
     expect(ps.get("loa3-smartcard-auth")!.extendedKeyUsage).to.include("smartcardLogon");
-    expect(ps.get("loa2-smartcard-auth")!.certificatePolicies).to.not.deep.equal(ps.get("loa3-smartcard-auth")!.certificatePolicies);
+    expect(ps.get("loa2-smartcard-auth")!.certificatePolicies).to.not.deep.equal(
+      ps.get("loa3-smartcard-auth")!.certificatePolicies,
+    );
   });
 
   it("ok/profiles are frozen", () => {

@@ -5,7 +5,8 @@ import { keyIdentifier, spkiKeyType } from "../../src/ca/spki.js";
 import { CaError } from "../../src/shared/ca-error.js";
 import { testKey } from "../support/keys.js";
 
-const spkiOf = (k: ReturnType<typeof generateKeyPairSync>["publicKey"]) => new Uint8Array(k.export({ type: "spki", format: "der" }));
+const spkiOf = (k: ReturnType<typeof generateKeyPairSync>["publicKey"]) =>
+  new Uint8Array(k.export({ type: "spki", format: "der" }));
 
 describe("ca/public-key (RFC 5480, RFC 3279)", () => {
   it("ok/P-256, P-384, RSA-2048/3072 are recognised by both readers", () => {
@@ -31,10 +32,21 @@ describe("ca/public-key (RFC 5480, RFC 3279)", () => {
     const head = Buffer.from("3039301306072a8648ce3d020106082a8648ce3d030107032200", "hex");
     const comp = new Uint8Array(Buffer.concat([head, Buffer.of(0x02), x]));
     expect(() => parseSubjectKey(comp)).to.throw(CaError, /uncompressed/);
-    expect(() => parseSubjectKey(spkiOf(generateKeyPairSync("ec", { namedCurve: "P-521" }).publicKey))).to.throw(CaError, /curve/);
-    expect(() => parseSubjectKey(spkiOf(generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey))).to.throw(CaError, /1024 bits/);
-    expect(() => parseSubjectKey(spkiOf(generateKeyPairSync("rsa", { modulusLength: 2048, publicExponent: 3 }).publicKey))).to.throw(CaError, /65537/);
+    expect(() => parseSubjectKey(spkiOf(generateKeyPairSync("ec", { namedCurve: "P-521" }).publicKey))).to.throw(
+      CaError,
+      /curve/,
+    );
+    expect(() => parseSubjectKey(spkiOf(generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey))).to.throw(
+      CaError,
+      /1024 bits/,
+    );
+    expect(() =>
+      parseSubjectKey(spkiOf(generateKeyPairSync("rsa", { modulusLength: 2048, publicExponent: 3 }).publicKey)),
+    ).to.throw(CaError, /65537/);
     expect(() => parseSubjectKey(spkiOf(generateKeyPairSync("ed25519").publicKey))).to.throw(CaError, /not supported/);
-    expect(() => parseSubjectKey(new Uint8Array([...testKey("P-256").spki, 0]))).to.throw(CaError, /SubjectPublicKeyInfo/);
+    expect(() => parseSubjectKey(new Uint8Array([...testKey("P-256").spki, 0]))).to.throw(
+      CaError,
+      /SubjectPublicKeyInfo/,
+    );
   });
 });

@@ -6,9 +6,15 @@ import { REPO_ROOT } from "../support/test-ca.js";
 
 /** A test title as written, or produced by a template literal `it(\`...${x}...\`` in that file. */
 function titleIn(source: string, name: string): boolean {
-  if (source.includes(JSON.stringify(name)) || source.includes(`"${name}"`) || source.includes(`\`${name}\``)) return true;
+  if (source.includes(JSON.stringify(name)) || source.includes(`"${name}"`) || source.includes(`\`${name}\``))
+    return true;
   for (const m of source.matchAll(/it\(`([^`]*)`/g)) {
-    const re = new RegExp(`^${m[1]!.split(/\$\{[^}]*\}/).map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".+")}$`);
+    const re = new RegExp(
+      `^${m[1]!
+        .split(/\$\{[^}]*\}/)
+        .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+        .join(".+")}$`,
+    );
     if (re.test(name)) return true;
   }
   return false;
@@ -17,10 +23,13 @@ function titleIn(source: string, name: string): boolean {
 describe("policies/requirements-matrix.yaml (REQ-01..33 traceability)", () => {
   const rows = loadRequirementsMatrix(join(REPO_ROOT, "policies", "requirements-matrix.yaml"));
   it("ok/every requirement once, in order; every control names a symbol in an existing file; every test title exists", () => {
-    expect(rows.map((r) => r.req)).to.deep.equal(Array.from({ length: 33 }, (_, i) => `REQ-${String(i + 1).padStart(2, "0")}`));
+    expect(rows.map((r) => r.req)).to.deep.equal(
+      Array.from({ length: 33 }, (_, i) => `REQ-${String(i + 1).padStart(2, "0")}`),
+    );
     const problems: string[] = [];
     for (const r of rows) {
-      if ((r.status === "enforced" || r.status === "partial") && (r.controls.length === 0 || r.tests.length === 0)) problems.push(`${r.req}: ${r.status} without control or test`);
+      if ((r.status === "enforced" || r.status === "partial") && (r.controls.length === 0 || r.tests.length === 0))
+        problems.push(`${r.req}: ${r.status} without control or test`);
       for (const c of r.controls) {
         const f = join(REPO_ROOT, c.path);
         if (!existsSync(f)) problems.push(`${r.req}: no file ${c.path}`);
@@ -33,6 +42,9 @@ describe("policies/requirements-matrix.yaml (REQ-01..33 traceability)", () => {
       }
     }
     expect(problems).to.deep.equal([]);
-    expect([titleIn('it("ok/a", f)', "ok/b"), titleIn("it(`fail/${x} is refused`, f)", "fail/y is refused")]).to.deep.equal([false, true]);
+    expect([
+      titleIn('it("ok/a", f)', "ok/b"),
+      titleIn("it(`fail/${x} is refused`, f)", "fail/y is refused"),
+    ]).to.deep.equal([false, true]);
   });
 });

@@ -46,7 +46,9 @@ describe("hsm/pin-source", () => {
     writeFileSync(f, "1234\n");
     chmodSync(f, 0o644);
     let err: unknown;
-    await filePin(f).read().catch((e) => (err = e));
+    await filePin(f)
+      .read()
+      .catch((e) => (err = e));
     expect((err as CaError).message).to.match(/readable by group or others/);
     chmodSync(f, 0o600);
     expect(await filePin(f).read()).to.equal("1234");
@@ -79,7 +81,11 @@ describe("composition/config", () => {
     expect(() => loadConfig({ CARDPKI_DATA_DIR: dir })).to.throw(CaError, /additional properties/);
     expect(() => loadConfig({ CARDPKI_DATA_DIR: "/tmp/x", CARDPKI_PORT: "99999" })).to.throw(CaError, /port/);
     expect(() => loadConfig({ CARDPKI_CONFIG: "/nonexistent/c.json" })).to.throw(CaError, /not found/);
-    for (const bad of ["0", "many", "2.5", "65"]) expect(() => loadConfig({ CARDPKI_DATA_DIR: "/tmp/x", CARDPKI_DB_READERS: bad })).to.throw(CaError, /CARDPKI_DB_READERS/);
+    for (const bad of ["0", "many", "2.5", "65"])
+      expect(() => loadConfig({ CARDPKI_DATA_DIR: "/tmp/x", CARDPKI_DB_READERS: bad })).to.throw(
+        CaError,
+        /CARDPKI_DB_READERS/,
+      );
   });
 });
 
@@ -119,7 +125,10 @@ describe("composition/pinSourceFor", () => {
     expect(() => pinSourceFor(inRepo, "t")).to.throw(CaError, /inside the project folder/);
     const outside = { ...base, tokenPins: { t: { file: "/etc/cardpki/pin" } } };
     expect(pinSourceFor(outside, "t").description).to.equal("file /etc/cardpki/pin");
-    const inData = { ...loadConfig({ CARDPKI_DATA_DIR: join(APP_ROOT, "data") }), tokenPins: { t: { file: join(APP_ROOT, "data", "pins", "x.pin") } } };
+    const inData = {
+      ...loadConfig({ CARDPKI_DATA_DIR: join(APP_ROOT, "data") }),
+      tokenPins: { t: { file: join(APP_ROOT, "data", "pins", "x.pin") } },
+    };
     expect(pinSourceFor(inData, "t").description).to.match(/data\/pins\/x\.pin$/);
   });
 });

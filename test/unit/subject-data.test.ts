@@ -24,14 +24,33 @@ const EE = ["end-entity"] as const;
 
 function setup() {
   const store = new MemoryCertStore();
-  const issuer = new CertificateIssuer({ profiles: PROFILES, store, clock: new FixedClock(NOW), random: new SeqRandom(11) });
+  const issuer = new CertificateIssuer({
+    profiles: PROFILES,
+    store,
+    clock: new FixedClock(NOW),
+    random: new SeqRandom(11),
+  });
   const ca = softwareAuthority();
   return { store, issuer, ca, signer: ca.signer as SoftwareSigner };
 }
 
 describe("shared/unicode-text (UTS #39, UAX #9)", () => {
   it("ok/names people have: accents, hyphens, apostrophes, one script each, and Latin with CJK (Highly Restrictive)", () => {
-    for (const s of ["Åsa Öberg-Lindqvist", "Zoë O'Brien", "Ngô Bảo Châu", "Ελένη Παπαδοπούλου", "Анна Иванова", "محمد عبد الله", "王小明", "山田 太郎", "やまだ たろう", "김민준", "Acme 株式会社", "NTRSE-5560000001", "ada@example.org"]) {
+    for (const s of [
+      "Åsa Öberg-Lindqvist",
+      "Zoë O'Brien",
+      "Ngô Bảo Châu",
+      "Ελένη Παπαδοπούλου",
+      "Анна Иванова",
+      "محمد عبد الله",
+      "王小明",
+      "山田 太郎",
+      "やまだ たろう",
+      "김민준",
+      "Acme 株式会社",
+      "NTRSE-5560000001",
+      "ada@example.org",
+    ]) {
       expect(controlCharacter(s), s).to.equal(undefined);
       expect(bidiControl(s), s).to.equal(undefined);
       expect(mixedScripts(s), s).to.equal(undefined);
@@ -40,12 +59,25 @@ describe("shared/unicode-text (UTS #39, UAX #9)", () => {
     expect(controlCharacter("می\u200Cخواهم")).to.equal(undefined);
   });
   it("fail/control, separator, invisible and private-use characters", () => {
-    for (const [s, cp] of [["Ada\u0000", "U+0000"], ["Ada\tAdmin", "U+0009"], ["Ada\u007F", "U+007F"], ["Ada\u0085", "U+0085"], ["Ada\u2028", "U+2028"], ["A\u200Bda", "U+200B"], ["Ada\uFEFF", "U+FEFF"], ["Ad\u00ADa", "U+00AD"], ["Ada\uE000", "U+E000"], ["A\u200Dda", "U+200D"]] as const)
+    for (const [s, cp] of [
+      ["Ada\u0000", "U+0000"],
+      ["Ada\tAdmin", "U+0009"],
+      ["Ada\u007F", "U+007F"],
+      ["Ada\u0085", "U+0085"],
+      ["Ada\u2028", "U+2028"],
+      ["A\u200Bda", "U+200B"],
+      ["Ada\uFEFF", "U+FEFF"],
+      ["Ad\u00ADa", "U+00AD"],
+      ["Ada\uE000", "U+E000"],
+      ["A\u200Dda", "U+200D"],
+    ] as const)
       expect(controlCharacter(s), JSON.stringify(s)).to.include(cp);
   });
   it("fail/bidirectional overrides, embeddings, isolates and marks", () => {
     for (const cp of [0x202e, 0x202d, 0x202a, 0x202b, 0x202c, 0x2066, 0x2067, 0x2068, 0x2069, 0x200e, 0x200f, 0x061c])
-      expect(bidiControl(`Ada ${String.fromCodePoint(cp)}nimdA`), cp.toString(16)).to.include(`U+${cp.toString(16).toUpperCase().padStart(4, "0")}`);
+      expect(bidiControl(`Ada ${String.fromCodePoint(cp)}nimdA`), cp.toString(16)).to.include(
+        `U+${cp.toString(16).toUpperCase().padStart(4, "0")}`,
+      );
     expect(controlCharacter("Ada \u202Enimda"), "bidi characters are the bidi rule's").to.equal(undefined);
   });
   it("fail/mixed scripts: Cyrillic or Greek look-alikes in a Latin name, Latin with Cyrillic, Han with Hangul and Hiragana", () => {
@@ -67,7 +99,15 @@ describe("ca/lints: subject and SAN text (one lint per rule)", () => {
     ];
     for (const [change, id, re] of cases) {
       const { issuer, ca, store, signer } = setup();
-      const e = await refused(issuer.issue(ca, { profileId: "loa3-smartcard-auth", publicKey: testKey("P-256").spki, subject: { ...ORG_SUBJECT, ...change }, requestedBy: "o", allowedKinds: EE }));
+      const e = await refused(
+        issuer.issue(ca, {
+          profileId: "loa3-smartcard-auth",
+          publicKey: testKey("P-256").spki,
+          subject: { ...ORG_SUBJECT, ...change },
+          requestedBy: "o",
+          allowedKinds: EE,
+        }),
+      );
       expect(e.kind, id).to.equal("lint-failed");
       expect(e.message).to.include(id);
       expect(e.message).to.match(re);
@@ -81,7 +121,21 @@ describe("ca/lints: subject and SAN text (one lint per rule)", () => {
     const ca = softwareAuthority();
     const profile = PROFILES.get("loa3-smartcard-auth")!;
     const lint = (san: { email?: string[]; upn?: string[] }) =>
-      runLints(ALL_LINTS, { tbsDer: buildTbs({ profile, issuer: ca, subject: ORG_SUBJECT, san, spki: testKey("P-256").spki, serial: newSerial(9, new SeqRandom()), now: NOW }).der, profile, issuer: ca, selfSigned: false, validatedEmailDomains: ["example.se"] });
+      runLints(ALL_LINTS, {
+        tbsDer: buildTbs({
+          profile,
+          issuer: ca,
+          subject: ORG_SUBJECT,
+          san,
+          spki: testKey("P-256").spki,
+          serial: newSerial(9, new SeqRandom()),
+          now: NOW,
+        }).der,
+        profile,
+        issuer: ca,
+        selfSigned: false,
+        validatedEmailDomains: ["example.se"],
+      });
     expect(lint({ email: ["ada@example.se"], upn: ["ada@corp.example"] })).to.deep.equal([]);
     const upn = lint({ upn: ["ada\u2066@corp.example"] });
     expect(upn.map((f) => f.id)).to.deep.equal(["text_no_bidi_controls"]);
@@ -93,7 +147,13 @@ describe("ca/lints: subject and SAN text (one lint per rule)", () => {
 
   it("ok/a Cyrillic-only or Greek-only name is one script and passes; the certificate carries it in UTF8String", async () => {
     const { issuer, ca } = setup();
-    const out = await issuer.issue(ca, { profileId: "loa3-smartcard-auth", publicKey: testKey("P-256").spki, subject: { ...ORG_SUBJECT, CN: "Анна Иванова", GN: "Анна", SN: "Иванова" }, requestedBy: "o", allowedKinds: EE });
+    const out = await issuer.issue(ca, {
+      profileId: "loa3-smartcard-auth",
+      publicKey: testKey("P-256").spki,
+      subject: { ...ORG_SUBJECT, CN: "Анна Иванова", GN: "Анна", SN: "Иванова" },
+      requestedBy: "o",
+      allowedKinds: EE,
+    });
     const x = new X509Certificate(Buffer.from(out.der));
     expect(x.subject).to.include("CN=Анна Иванова").and.include("GN=Анна").and.include("SN=Иванова");
   });
@@ -102,7 +162,15 @@ describe("ca/lints: subject and SAN text (one lint per rule)", () => {
 describe("ca/certificate-issuer: e-mail SAN only within a validated domain (REQ-01, per profile)", () => {
   const issueWith = (profileId: string, email: string, domains?: string[]) => {
     const { issuer, ca, store, signer } = setup();
-    const p = issuer.issue(ca, { profileId, publicKey: testKey("P-256").spki, subject: ORG_SUBJECT, san: { email: [email] }, requestedBy: "o", allowedKinds: profileId === "ra-officer" ? ["infrastructure"] : EE, ...(domains ? { validatedEmailDomains: domains } : {}) });
+    const p = issuer.issue(ca, {
+      profileId,
+      publicKey: testKey("P-256").spki,
+      subject: ORG_SUBJECT,
+      san: { email: [email] },
+      requestedBy: "o",
+      allowedKinds: profileId === "ra-officer" ? ["infrastructure"] : EE,
+      ...(domains ? { validatedEmailDomains: domains } : {}),
+    });
     return { p, store, signer };
   };
   const emails = (der: Uint8Array) => new X509Certificate(Buffer.from(der)).subjectAltName ?? "";
@@ -149,8 +217,22 @@ describe("ca/certificate-issuer: e-mail SAN only within a validated domain (REQ-
   it("fail/the lint san_email_within_validated_domain catches a TBS that carries an e-mail outside the validated domains", () => {
     const ca = softwareAuthority();
     const profile = PROFILES.get("loa3-smartcard-auth")!;
-    const tbsDer = buildTbs({ profile, issuer: ca, subject: ORG_SUBJECT, san: { email: ["ada@gmail.example"] }, spki: testKey("P-256").spki, serial: newSerial(9, new SeqRandom()), now: NOW }).der;
-    const f = runLints(ALL_LINTS, { tbsDer, profile, issuer: ca, selfSigned: false, validatedEmailDomains: ["kund.example"] });
+    const tbsDer = buildTbs({
+      profile,
+      issuer: ca,
+      subject: ORG_SUBJECT,
+      san: { email: ["ada@gmail.example"] },
+      spki: testKey("P-256").spki,
+      serial: newSerial(9, new SeqRandom()),
+      now: NOW,
+    }).der;
+    const f = runLints(ALL_LINTS, {
+      tbsDer,
+      profile,
+      issuer: ca,
+      selfSigned: false,
+      validatedEmailDomains: ["kund.example"],
+    });
     expect(f.map((x) => x.id)).to.deep.equal(["san_email_within_validated_domain"]);
     expect(f[0]!.citation).to.include("REQ-01");
   });
@@ -158,7 +240,9 @@ describe("ca/certificate-issuer: e-mail SAN only within a validated domain (REQ-
 
 describe("ra/subject-builder: the registered name (REQ-07)", () => {
   it("ok/the register's name, trimmed; given name and surname when the register has them", () => {
-    expect(registeredNameFrom({ name: { fullName: " Ada Admin ", givenName: "Ada", surname: "Admin" } }, "t")).to.deep.equal({ fullName: "Ada Admin", givenName: "Ada", surname: "Admin" });
+    expect(
+      registeredNameFrom({ name: { fullName: " Ada Admin ", givenName: "Ada", surname: "Admin" } }, "t"),
+    ).to.deep.equal({ fullName: "Ada Admin", givenName: "Ada", surname: "Admin" });
     expect(registeredNameFrom({ name: { fullName: "Ada Admin" } }, "t")).to.deep.equal({ fullName: "Ada Admin" });
   });
   it("fail/no name, a name too long for CN, or one no certificate may carry: refused naming REQ-07 and the rule", () => {
@@ -167,7 +251,10 @@ describe("ra/subject-builder: the registered name (REQ-07)", () => {
       [{ name: { fullName: "  " } }, /without a name/],
       [{ name: { fullName: "A".repeat(65) } }, /longer than 64.*REQ-07/],
       [{ name: { fullName: "Ada \u202EnimdA" } }, /fullName.*U\+202E.*UAX #9.*REQ-07/],
-      [{ name: { fullName: "Ada Admin", givenName: "\u0410da" } }, /givenName.*mixes scripts.*UTS #39 5\.2 mixed-script.*REQ-07/],
+      [
+        { name: { fullName: "Ada Admin", givenName: "\u0410da" } },
+        /givenName.*mixes scripts.*UTS #39 5\.2 mixed-script.*REQ-07/,
+      ],
       [{ name: { fullName: "Ada\u0000Admin" } }, /U\+0000.*RFC 5280/],
     ];
     for (const [answer, re] of bad) {
@@ -185,10 +272,31 @@ describe("ra/subject-builder: the registered name (REQ-07)", () => {
   it("ok/the file register answers given name, surname and full name (full name defaults to both)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "cardpki-reg-"));
     const f = join(dir, "register.json");
-    writeFileSync(f, JSON.stringify({ people: { "199001011234": { status: "alive", givenName: "Ada", surname: "Admin" }, "198001011000": { status: "alive", name: "Anna Maria von Berg", givenName: "Anna Maria", surname: "von Berg" }, "197001011000": { status: "alive" } } }));
+    writeFileSync(
+      f,
+      JSON.stringify({
+        people: {
+          "199001011234": { status: "alive", givenName: "Ada", surname: "Admin" },
+          "198001011000": {
+            status: "alive",
+            name: "Anna Maria von Berg",
+            givenName: "Anna Maria",
+            surname: "von Berg",
+          },
+          "197001011000": { status: "alive" },
+        },
+      }),
+    );
     const r = fileRegister(f);
-    expect(await r.lookup("19900101-1234")).to.deep.equal({ status: "alive", name: { fullName: "Ada Admin", givenName: "Ada", surname: "Admin" } });
-    expect((await r.lookup("198001011000")).name).to.deep.equal({ fullName: "Anna Maria von Berg", givenName: "Anna Maria", surname: "von Berg" });
+    expect(await r.lookup("19900101-1234")).to.deep.equal({
+      status: "alive",
+      name: { fullName: "Ada Admin", givenName: "Ada", surname: "Admin" },
+    });
+    expect((await r.lookup("198001011000")).name).to.deep.equal({
+      fullName: "Anna Maria von Berg",
+      givenName: "Anna Maria",
+      surname: "von Berg",
+    });
     expect(await r.lookup("197001011000")).to.deep.equal({ status: "alive" });
     writeFileSync(f, JSON.stringify({ people: { "1": { status: "alive", givenName: 7 } } }));
     let e: unknown;

@@ -9,16 +9,26 @@ import { ORG_SUBJECT, PROFILES, softwareAuthority } from "../support/test-ca.js"
 /** A small deterministic generator (no Math.random in tests). */
 function lcg(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /** Everything a lint reads, in a form deep-equal compares (bytes as hex). */
 function plain(v: TbsView) {
   const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
   return {
-    ...v, serial: hex(v.serial), signatureDer: hex(v.signatureDer), issuerDer: hex(v.issuerDer), subjectDer: hex(v.subjectDer), spkiDer: hex(v.spkiDer),
-    notBefore: { tag: v.notBefore.tag, ms: v.notBefore.date.getTime() }, notAfter: { tag: v.notAfter.tag, ms: v.notAfter.date.getTime() },
-    spki: { ...v.spki, bits: hex(v.spki.bits), rsa: v.spki.rsa ? { modulus: hex(v.spki.rsa.modulus), exponent: hex(v.spki.rsa.exponent) } : undefined },
+    ...v,
+    serial: hex(v.serial),
+    signatureDer: hex(v.signatureDer),
+    issuerDer: hex(v.issuerDer),
+    subjectDer: hex(v.subjectDer),
+    spkiDer: hex(v.spkiDer),
+    notBefore: { tag: v.notBefore.tag, ms: v.notBefore.date.getTime() },
+    notAfter: { tag: v.notAfter.tag, ms: v.notAfter.date.getTime() },
+    spki: {
+      ...v.spki,
+      bits: hex(v.spki.bits),
+      rsa: v.spki.rsa ? { modulus: hex(v.spki.rsa.modulus), exponent: hex(v.spki.rsa.exponent) } : undefined,
+    },
     extensions: v.extensions.map((e) => ({ ...e, value: hex(e.value) })),
   };
 }
@@ -37,36 +47,87 @@ function agree(der: Uint8Array): "both" | "neither" | "library only" {
   const lib = run(readTbsView, der);
   const fast = run(readTbsViewFast, der);
   const hex = Buffer.from(der).toString("hex");
-  for (const o of [lib, fast]) if (!o.ok) expect(o.error, `a crash on ${hex}: ${(o.error as Error)?.stack}`).to.be.instanceOf(CaError);
+  for (const o of [lib, fast])
+    if (!o.ok) expect(o.error, `a crash on ${hex}: ${(o.error as Error)?.stack}`).to.be.instanceOf(CaError);
   if (fast.ok) {
-    expect(lib.ok, `the fast reader accepted what the library refuses (${!lib.ok && (lib.error as Error).message}): ${hex}`).to.equal(true);
+    expect(
+      lib.ok,
+      `the fast reader accepted what the library refuses (${!lib.ok && (lib.error as Error).message}): ${hex}`,
+    ).to.equal(true);
     expect(fast.view, hex).to.deep.equal((lib as { view: unknown }).view);
     return "both";
   }
   return lib.ok ? "library only" : "neither";
 }
 
-const NAMES = ["Alice Andersson", "Åsa Öberg-Ünal", "Иван Петров", "Γιώργος Παπαδόπουλος", "山田 太郎", "김민준", "O'Brien (Jr.)", "x", "Zoë Saldaña", "José María Ñúñez", "A".repeat(64)];
+const NAMES = [
+  "Alice Andersson",
+  "Åsa Öberg-Ünal",
+  "Иван Петров",
+  "Γιώργος Παπαδόπουλος",
+  "山田 太郎",
+  "김민준",
+  "O'Brien (Jr.)",
+  "x",
+  "Zoë Saldaña",
+  "José María Ñúñez",
+  "A".repeat(64),
+];
 
 describe("ca/lints: the hand-written TBS reader against the library reader (differential)", function () {
   this.timeout(300_000);
   const next = lcg(2026);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]!;
   const keys: TestKey[] = [testKey("P-256"), testKey("P-256"), testKey("P-384"), testKey("RSA-2048")];
-  const cas = [softwareAuthority("P-256"), softwareAuthority("P-384"), softwareAuthority("P-256", new Date("2060-01-01T00:00:00Z"))];
+  const cas = [
+    softwareAuthority("P-256"),
+    softwareAuthority("P-384"),
+    softwareAuthority("P-256", new Date("2060-01-01T00:00:00Z")),
+  ];
   const generated: Uint8Array[] = [];
   for (let i = 0; i < 240; i++) {
     const profile = pick([...PROFILES.values()]);
     const ca = pick(cas);
     const selfSigned = profile.kind === "ca" && next() < 0.5;
     const cn = pick(NAMES);
-    const subject = Object.fromEntries(Object.entries({ ...ORG_SUBJECT, CN: cn, GN: cn.split(" ")[0]!, SN: cn.split(" ").pop()! }).filter(([k]) => profile.subject[k]));
+    const subject = Object.fromEntries(
+      Object.entries({ ...ORG_SUBJECT, CN: cn, GN: cn.split(" ")[0]!, SN: cn.split(" ").pop()! }).filter(
+        ([k]) => profile.subject[k],
+      ),
+    );
     const san = {
-      ...(profile.subjectAltName.email && next() < 0.7 ? { email: [`${cn.split(" ")[0]!.toLowerCase().replace(/[^a-z]/g, "") || "x"}@example.se`] } : {}),
+      ...(profile.subjectAltName.email && next() < 0.7
+        ? {
+            email: [
+              `${
+                cn
+                  .split(" ")[0]!
+                  .toLowerCase()
+                  .replace(/[^a-z]/g, "") || "x"
+              }@example.se`,
+            ],
+          }
+        : {}),
       ...(profile.subjectAltName.upn && next() < 0.7 ? { upn: [`u${i}@corp.example`] } : {}),
     };
-    const now = new Date(Date.UTC(2026 + Math.floor(next() * 30), Math.floor(next() * 12), 1 + Math.floor(next() * 28), Math.floor(next() * 24), Math.floor(next() * 60), Math.floor(next() * 60)));
-    const serial = "0" + (1 + Math.floor(next() * 7)).toString(16) + Array.from({ length: 16 }, () => Math.floor(next() * 256).toString(16).padStart(2, "0")).join("");
+    const now = new Date(
+      Date.UTC(
+        2026 + Math.floor(next() * 30),
+        Math.floor(next() * 12),
+        1 + Math.floor(next() * 28),
+        Math.floor(next() * 24),
+        Math.floor(next() * 60),
+        Math.floor(next() * 60),
+      ),
+    );
+    const serial =
+      "0" +
+      (1 + Math.floor(next() * 7)).toString(16) +
+      Array.from({ length: 16 }, () =>
+        Math.floor(next() * 256)
+          .toString(16)
+          .padStart(2, "0"),
+      ).join("");
     generated.push(buildTbs({ profile, issuer: ca, subject, san, spki: pick(keys).spki, serial, now, selfSigned }).der);
   }
 
@@ -101,8 +162,20 @@ describe("ca/lints: the hand-written TBS reader against the library reader (diff
     const month13 = Buffer.from(der);
     month13.write("13", utc / 2 + 2 + 2, "latin1");
     const profile = PROFILES.get("loa3-smartcard-auth")!;
-    const bom = buildTbs({ profile, issuer: cas[0]!, subject: { ...ORG_SUBJECT, CN: "\uFEFFAlice Andersson" }, san: {}, spki: keys[0]!.spki, serial: "01" + "aa".repeat(16), now: new Date("2026-03-01T00:00:00Z") }).der;
-    for (const [what, d] of [["explicit FALSE", explicitFalse], ["13th month", month13], ["BOM", bom]] as const) {
+    const bom = buildTbs({
+      profile,
+      issuer: cas[0]!,
+      subject: { ...ORG_SUBJECT, CN: "\uFEFFAlice Andersson" },
+      san: {},
+      spki: keys[0]!.spki,
+      serial: "01" + "aa".repeat(16),
+      now: new Date("2026-03-01T00:00:00Z"),
+    }).der;
+    for (const [what, d] of [
+      ["explicit FALSE", explicitFalse],
+      ["13th month", month13],
+      ["BOM", bom],
+    ] as const) {
       expect(agree(new Uint8Array(d)), what).to.not.equal("both");
       expect(() => readTbsViewFast(new Uint8Array(d)), what).to.throw(CaError);
     }

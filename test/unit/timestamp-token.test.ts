@@ -3,7 +3,13 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
-import { imprintOf, readTimeStampResponse, timeStampRequest, tsaCertificate, verifyTimeStampToken } from "../../src/audit/timestamp-token.js";
+import {
+  imprintOf,
+  readTimeStampResponse,
+  timeStampRequest,
+  tsaCertificate,
+  verifyTimeStampToken,
+} from "../../src/audit/timestamp-token.js";
 import { makeTsaFiles } from "../support/tsa.js";
 import { systemClock } from "../../src/shared/clock.js";
 import { cryptoRandom } from "../../src/shared/random.js";
@@ -16,18 +22,43 @@ describe("audit/timestamp-token (RFC 3161)", function () {
   const data = new TextEncoder().encode('["cardpki-audit-checkpoint-v1",42,"ab",42,1,"s","h"]');
   const stamp = (query: Uint8Array) => {
     writeFileSync(join(tsa.dir, "u.tsq"), query);
-    const r = spawnSync("openssl", ["ts", "-reply", "-config", tsa.config, "-queryfile", join(tsa.dir, "u.tsq"), "-out", join(tsa.dir, "u.tsr")]);
+    const r = spawnSync("openssl", [
+      "ts",
+      "-reply",
+      "-config",
+      tsa.config,
+      "-queryfile",
+      join(tsa.dir, "u.tsq"),
+      "-out",
+      join(tsa.dir, "u.tsr"),
+    ]);
     expect(r.status, String(r.stderr)).to.equal(0);
     return new Uint8Array(readFileSync(join(tsa.dir, "u.tsr")));
   };
   const nonce = Buffer.from(cryptoRandom.bytes(8));
   const madeAt = systemClock.now().getTime();
-  const { token, info } = readTimeStampResponse(stamp(timeStampRequest(imprintOf(data), nonce)), imprintOf(data), nonce);
+  const { token, info } = readTimeStampResponse(
+    stamp(timeStampRequest(imprintOf(data), nonce)),
+    imprintOf(data),
+    nonce,
+  );
 
   it("ok/openssl ts -verify accepts our request's token; ours verifies it against the TSA certificate", async () => {
     writeFileSync(join(tsa.dir, "u.tok"), token);
     writeFileSync(join(tsa.dir, "u.dat"), data);
-    const judge = spawnSync("openssl", ["ts", "-verify", "-token_in", "-in", join(tsa.dir, "u.tok"), "-data", join(tsa.dir, "u.dat"), "-CAfile", tsa.certFile, "-untrusted", tsa.certFile]);
+    const judge = spawnSync("openssl", [
+      "ts",
+      "-verify",
+      "-token_in",
+      "-in",
+      join(tsa.dir, "u.tok"),
+      "-data",
+      join(tsa.dir, "u.dat"),
+      "-CAfile",
+      tsa.certFile,
+      "-untrusted",
+      tsa.certFile,
+    ]);
     expect(String(judge.stdout), String(judge.stderr)).to.match(/Verification: OK/);
     const v = await verifyTimeStampToken(token, data, cert);
     expect(v.ok).to.equal(true);
@@ -41,11 +72,39 @@ describe("audit/timestamp-token (RFC 3161)", function () {
     const v = await verifyTimeStampToken(bent, data, cert);
     expect(v.ok).to.equal(false);
     const other = makeTsaFiles("another TSA");
-    const r = await verifyTimeStampToken(token, data, tsaCertificate(new Uint8Array(new X509Certificate(readFileSync(other.certFile)).raw)));
+    const r = await verifyTimeStampToken(
+      token,
+      data,
+      tsaCertificate(new Uint8Array(new X509Certificate(readFileSync(other.certFile)).raw)),
+    );
     expect(r).to.deep.include({ ok: false });
     expect((r as { reason: string }).reason).to.match(/not signed by the configured TSA/);
-    expect(() => readTimeStampResponse(stamp(timeStampRequest(imprintOf(data), nonce)), imprintOf(data), Buffer.from(cryptoRandom.bytes(8)))).to.throw(/nonce/);
-    const plain = spawnSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(tsa.dir, "p.key"), "-subj", "/CN=plain", "-days", "1"], { encoding: "utf8" });
+    expect(() =>
+      readTimeStampResponse(
+        stamp(timeStampRequest(imprintOf(data), nonce)),
+        imprintOf(data),
+        Buffer.from(cryptoRandom.bytes(8)),
+      ),
+    ).to.throw(/nonce/);
+    const plain = spawnSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        join(tsa.dir, "p.key"),
+        "-subj",
+        "/CN=plain",
+        "-days",
+        "1",
+      ],
+      { encoding: "utf8" },
+    );
     expect(() => tsaCertificate(new Uint8Array(new X509Certificate(plain.stdout).raw))).to.throw(/timeStamping/);
   });
 });

@@ -10,7 +10,11 @@ export function findExtensions(tbs: TbsView, oid: string): ExtensionView[] {
 const cache = new Map<string, unknown>();
 
 /** Parses the single extension with this OID, or undefined when absent. */
-export function readExtension<T>(tbs: TbsView, oid: string, type: new () => T): { ext: ExtensionView; value: T } | undefined {
+export function readExtension<T>(
+  tbs: TbsView,
+  oid: string,
+  type: new () => T,
+): { ext: ExtensionView; value: T } | undefined {
   const ext = findExtensions(tbs, oid)[0];
   if (!ext) return undefined;
   const key = `${type.name}:${Buffer.from(ext.value).toString("base64")}`;

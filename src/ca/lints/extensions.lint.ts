@@ -1,6 +1,13 @@
 import {
-  AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints, CertificatePolicies, CRLDistributionPoints,
-  ExtendedKeyUsage, KeyUsage, SubjectAlternativeName, SubjectKeyIdentifier,
+  AuthorityInfoAccessSyntax,
+  AuthorityKeyIdentifier,
+  BasicConstraints,
+  CertificatePolicies,
+  CRLDistributionPoints,
+  ExtendedKeyUsage,
+  KeyUsage,
+  SubjectAlternativeName,
+  SubjectKeyIdentifier,
 } from "@peculiar/asn1-x509";
 import { EKU_BY_NAME, KEY_USAGE_BITS, OID } from "../../asn1/oids.js";
 import { toHex } from "../../asn1/der.js";
@@ -10,11 +17,20 @@ import { emailWithinDomains } from "../../shared/email-domain.js";
 import { findExtensions, readExtension } from "./extension-reader.js";
 import type { Lint } from "./lint.js";
 
-const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().join() === [...b].sort().join();
+const sameSet = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && [...a].sort().join() === [...b].sort().join();
 const uriOk = (u: string | undefined) => u !== undefined && /^https?:\/\/[^\s]+$/.test(u);
 const KNOWN = new Set<string>([
-  OID.extBasicConstraints, OID.extKeyUsage, OID.extExtKeyUsage, OID.extSubjectKeyIdentifier, OID.extAuthorityKeyIdentifier,
-  OID.extSubjectAltName, OID.extCertificatePolicies, OID.extAuthorityInfoAccess, OID.extCrlDistributionPoints, OID.ocspNoCheck,
+  OID.extBasicConstraints,
+  OID.extKeyUsage,
+  OID.extExtKeyUsage,
+  OID.extSubjectKeyIdentifier,
+  OID.extAuthorityKeyIdentifier,
+  OID.extSubjectAltName,
+  OID.extCertificatePolicies,
+  OID.extAuthorityInfoAccess,
+  OID.extCrlDistributionPoints,
+  OID.ocspNoCheck,
 ]);
 
 export const extensionLints: Lint[] = [
@@ -37,9 +53,12 @@ export const extensionLints: Lint[] = [
     check: ({ tbs, profile }) => {
       const bc = readExtension(tbs, OID.extBasicConstraints, BasicConstraints);
       if (!bc) return "basicConstraints missing";
-      if (profile.basicConstraints.ca && !bc.ext.critical) return "basicConstraints MUST be critical in CA certificates";
-      if (bc.value.cA !== profile.basicConstraints.ca) return `cA=${bc.value.cA} but profile says ${profile.basicConstraints.ca}`;
-      if (bc.value.pathLenConstraint !== profile.basicConstraints.pathLen) return "pathLenConstraint differs from the profile";
+      if (profile.basicConstraints.ca && !bc.ext.critical)
+        return "basicConstraints MUST be critical in CA certificates";
+      if (bc.value.cA !== profile.basicConstraints.ca)
+        return `cA=${bc.value.cA} but profile says ${profile.basicConstraints.ca}`;
+      if (bc.value.pathLenConstraint !== profile.basicConstraints.pathLen)
+        return "pathLenConstraint differs from the profile";
       return undefined;
     },
   },
@@ -77,7 +96,9 @@ export const extensionLints: Lint[] = [
         return "subjectKeyIdentifier is not an OCTET STRING";
       }
       if (ski.ext.critical) return "subjectKeyIdentifier MUST NOT be critical";
-      return toHex(new Uint8Array(ski.value.buffer)) === toHex(keyIdentifierOf(tbs.spki)) ? undefined : "subjectKeyIdentifier is not the key's SHA-1 identifier";
+      return toHex(new Uint8Array(ski.value.buffer)) === toHex(keyIdentifierOf(tbs.spki))
+        ? undefined
+        : "subjectKeyIdentifier is not the key's SHA-1 identifier";
     },
   },
   {
@@ -112,7 +133,8 @@ export const extensionLints: Lint[] = [
       for (const e of emails) {
         // RFC 5280 4.2.1.6: rfc822Name is an addr-spec (IA5, no display name).
         if (!/^[\x21-\x7e]+@[\x21-\x7e]+$/.test(e)) return `SAN email ${JSON.stringify(e)} is not an addr-spec`;
-        if (rules.email?.pattern !== undefined && !compiledPattern(rules.email.pattern).test(e)) return "SAN email does not match the profile pattern";
+        if (rules.email?.pattern !== undefined && !compiledPattern(rules.email.pattern).test(e))
+          return "SAN email does not match the profile pattern";
       }
       if (san && tbs.subject.length === 0 && !san.ext.critical) return "SAN must be critical when the subject is empty";
       return undefined;
@@ -136,7 +158,9 @@ export const extensionLints: Lint[] = [
     check: ({ tbs, profile }) => {
       const cp = readExtension(tbs, OID.extCertificatePolicies, CertificatePolicies);
       const got = cp ? [...cp.value].map((p) => p.policyIdentifier) : [];
-      return sameSet(got, profile.certificatePolicies) ? undefined : `certificatePolicies [${got}] != profile [${profile.certificatePolicies}]`;
+      return sameSet(got, profile.certificatePolicies)
+        ? undefined
+        : `certificatePolicies [${got}] != profile [${profile.certificatePolicies}]`;
     },
   },
   {
@@ -149,9 +173,11 @@ export const extensionLints: Lint[] = [
       if (aia?.ext.critical) return "AIA MUST NOT be critical";
       if (profile.authorityInfoAccess.ocsp && issuer.urls.ocsp && ocsp.length !== 1) return "AIA OCSP URL missing";
       if (!profile.authorityInfoAccess.ocsp && ocsp.length > 0) return "AIA OCSP not in profile";
-      if (profile.authorityInfoAccess.caIssuers && issuer.urls.caIssuers && ca.length !== 1) return "AIA caIssuers URL missing";
+      if (profile.authorityInfoAccess.caIssuers && issuer.urls.caIssuers && ca.length !== 1)
+        return "AIA caIssuers URL missing";
       if (!profile.authorityInfoAccess.caIssuers && ca.length > 0) return "AIA caIssuers not in profile";
-      for (const a of [...ocsp, ...ca]) if (!uriOk(a.accessLocation.uniformResourceIdentifier)) return "AIA location is not an http(s) URI";
+      for (const a of [...ocsp, ...ca])
+        if (!uriOk(a.accessLocation.uniformResourceIdentifier)) return "AIA location is not an http(s) URI";
       return undefined;
     },
   },
@@ -163,7 +189,9 @@ export const extensionLints: Lint[] = [
       if (!profile.crlDistributionPoint) return dp ? "CRL distribution point not in profile" : undefined;
       if (!issuer.urls.crl) return undefined;
       if (!dp) return "CRL distribution point missing";
-      const uris = [...dp.value].flatMap((p) => p.distributionPoint?.fullName ?? []).map((g) => g.uniformResourceIdentifier);
+      const uris = [...dp.value]
+        .flatMap((p) => p.distributionPoint?.fullName ?? [])
+        .map((g) => g.uniformResourceIdentifier);
       return uris.length === 1 && uriOk(uris[0]) ? undefined : "CRL distribution point must be one http(s) URI";
     },
   },
@@ -173,7 +201,8 @@ export const extensionLints: Lint[] = [
     check: ({ tbs, profile }) => {
       const has = findExtensions(tbs, OID.ocspNoCheck).length > 0;
       if (has !== profile.ocspNoCheck) return `id-pkix-ocsp-nocheck ${has ? "present" : "absent"} against profile`;
-      if (has && !profile.extendedKeyUsage.includes("ocspSigning")) return "id-pkix-ocsp-nocheck without OCSPSigning EKU";
+      if (has && !profile.extendedKeyUsage.includes("ocspSigning"))
+        return "id-pkix-ocsp-nocheck without OCSPSigning EKU";
       return undefined;
     },
   },

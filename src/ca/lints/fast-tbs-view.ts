@@ -50,7 +50,11 @@ function readName(buf: Uint8Array, t: Tlv): AttributeView[][] {
       const parts = childrenOf(buf, expectTag(atv, 0x30, "AttributeTypeAndValue"));
       if (parts.length !== 2) throw bad("AttributeTypeAndValue is not type and value");
       const value = parts[1]!;
-      return { oid: decodeOid(content(buf, expectTag(parts[0], 0x06, "attribute type"))), tag: value.tag, value: str(value.tag, content(buf, value)) };
+      return {
+        oid: decodeOid(content(buf, expectTag(parts[0], 0x06, "attribute type"))),
+        tag: value.tag,
+        value: str(value.tag, content(buf, value)),
+      };
     });
   });
 }
@@ -59,12 +63,24 @@ function readName(buf: Uint8Array, t: Tlv): AttributeView[][] {
 function time(buf: Uint8Array, t: Tlv | undefined, what: string): { tag: number; date: Date } {
   if (!t) throw bad(`${what} missing`);
   const s = Buffer.from(content(buf, t)).toString("latin1");
-  const m = t.tag === 0x17 ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s) : t.tag === 0x18 ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s) : null;
+  const m =
+    t.tag === 0x17
+      ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s)
+      : t.tag === 0x18
+        ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s)
+        : null;
   if (!m) throw bad(`${what} '${s}' is not an RFC 5280 UTCTime/GeneralizedTime`);
   const [y, mo, d, h, mi, se] = m.slice(1).map(Number) as [number, number, number, number, number, number];
   const year = t.tag === 0x17 ? y + (y >= 50 ? 1900 : 2000) : y;
   const date = new Date(Date.UTC(year, mo - 1, d, h, mi, se));
-  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d || date.getUTCHours() !== h || date.getUTCMinutes() !== mi || date.getUTCSeconds() !== se)
+  if (
+    date.getUTCFullYear() !== year ||
+    date.getUTCMonth() !== mo - 1 ||
+    date.getUTCDate() !== d ||
+    date.getUTCHours() !== h ||
+    date.getUTCMinutes() !== mi ||
+    date.getUTCSeconds() !== se
+  )
     throw bad(`${what} '${s}' is not a calendar time`);
   return { tag: t.tag, date };
 }
@@ -73,7 +89,8 @@ function time(buf: Uint8Array, t: Tlv | undefined, what: string): { tag: number;
 function integer(buf: Uint8Array, t: Tlv, what: string): Uint8Array {
   const c = content(buf, expectTag(t, 0x02, what));
   if (c.length === 0) throw bad(`${what}: empty INTEGER`);
-  if (c.length > 1 && ((c[0] === 0 && (c[1]! & 0x80) === 0) || (c[0] === 0xff && (c[1]! & 0x80) !== 0))) throw bad(`${what}: INTEGER not minimally encoded`);
+  if (c.length > 1 && ((c[0] === 0 && (c[1]! & 0x80) === 0) || (c[0] === 0xff && (c[1]! & 0x80) !== 0)))
+    throw bad(`${what}: INTEGER not minimally encoded`);
   return c;
 }
 
@@ -131,7 +148,8 @@ export function readTbsViewFast(der: Uint8Array): TbsView {
   const extensions: ExtensionView[] = [];
   for (; i < f.length; i++) {
     const t = f[i]!;
-    if (t.tag !== 0xa3 || i !== f.length - 1) throw bad(`unexpected field tag 0x${t.tag.toString(16)} (unique identifiers are not used)`);
+    if (t.tag !== 0xa3 || i !== f.length - 1)
+      throw bad(`unexpected field tag 0x${t.tag.toString(16)} (unique identifiers are not used)`);
     const wrapped = childrenOf(der, t);
     if (wrapped.length !== 1) throw bad("extensions [3] holds one SEQUENCE");
     const list = childrenOf(der, expectTag(wrapped[0], 0x30, "Extensions"));

@@ -7,5 +7,12 @@ import { extensionLints } from "./extensions.lint.js";
 import { textLints } from "./text.lint.js";
 
 /** Every lint run before any signature (RFC 5280 + the profile + the CPS). */
-export const ALL_LINTS: readonly Lint[] = [...serialLints, ...validityLints, ...nameLints, ...keyLints, ...extensionLints, ...textLints];
+export const ALL_LINTS: readonly Lint[] = [
+  ...serialLints,
+  ...validityLints,
+  ...nameLints,
+  ...keyLints,
+  ...extensionLints,
+  ...textLints,
+];
 export { runLints, assertLintsPass, type Lint, type LintFinding, type LintContext } from "./lint.js";

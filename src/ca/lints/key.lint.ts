@@ -19,11 +19,14 @@ export const keyLints: Lint[] = [
     id: "signature_algorithm_matches_ca_key",
     citation: "RFC 5280 4.1.2.3 (tbs.signature = the CA's algorithm); RFC 5758 3.2",
     check: ({ tbs, issuer }) => {
-      if (toHex(tbs.signatureDer) !== toHex(issuer.signer.algorithmDer)) return "tbs.signature differs from the CA signer's algorithm";
+      if (toHex(tbs.signatureDer) !== toHex(issuer.signer.algorithmDer))
+        return "tbs.signature differs from the CA signer's algorithm";
       const want = EC_SIG_FOR_KEY[issuer.signer.keyType];
-      if (want !== undefined && tbs.signatureOid !== want) return `ECDSA ${issuer.signer.keyType} CA key must sign with ${want}`;
+      if (want !== undefined && tbs.signatureOid !== want)
+        return `ECDSA ${issuer.signer.keyType} CA key must sign with ${want}`;
       // RFC 5758 3.2: ecdsa-with-SHA* has absent parameters.
-      if (tbs.signatureOid.startsWith("1.2.840.10045.4.") && tbs.signatureHasParameters) return "ECDSA AlgorithmIdentifier must omit parameters";
+      if (tbs.signatureOid.startsWith("1.2.840.10045.4.") && tbs.signatureHasParameters)
+        return "ECDSA AlgorithmIdentifier must omit parameters";
       return undefined;
     },
   },

@@ -54,5 +54,10 @@ export function runLints(lints: readonly Lint[], ctx: Omit<LintContext, "tbs">):
 /** A failing lint means nothing is signed (model: boulder issuance/cert.go). */
 export function assertLintsPass(findings: readonly LintFinding[]): void {
   if (findings.length > 0)
-    throw new CaError("lint-failed", `certificate failed ${findings.length} lint(s): ${findings.map((f) => `${f.id} (${f.citation}): ${f.message}`).join("; ")}`, { findings, rule: findings.map((f) => f.id).join(", ") }, { code: "certificate.lint-failed" });
+    throw new CaError(
+      "lint-failed",
+      `certificate failed ${findings.length} lint(s): ${findings.map((f) => `${f.id} (${f.citation}): ${f.message}`).join("; ")}`,
+      { findings, rule: findings.map((f) => f.id).join(", ") },
+      { code: "certificate.lint-failed" },
+    );
 }

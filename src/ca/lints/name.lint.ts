@@ -6,7 +6,9 @@ import type { Lint } from "./lint.js";
 /** X.520 upper bounds (RFC 5280 Appendix A). */
 const UPPER_BOUND: Record<string, number> = { CN: 64, O: 64, OU: 64, serialNumber: 64, C: 2, GN: 16384, SN: 16384 };
 const PRINTABLE_RE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
-const SHORT: Record<string, string> = Object.fromEntries(Object.entries(SUBJECT_ATTRIBUTE_OIDS).map(([k, v]) => [v, k]));
+const SHORT: Record<string, string> = Object.fromEntries(
+  Object.entries(SUBJECT_ATTRIBUTE_OIDS).map(([k, v]) => [v, k]),
+);
 
 export const nameLints: Lint[] = [
   {
@@ -25,7 +27,8 @@ export const nameLints: Lint[] = [
       for (const rdn of tbs.subject) {
         if (rdn.length !== 1) return "multi-valued RDN";
         const k = SHORT[rdn[0]!.oid];
-        if (!k || !profile.subject[k]) return `subject attribute ${k ?? rdn[0]!.oid} not allowed by profile ${profile.id}`;
+        if (!k || !profile.subject[k])
+          return `subject attribute ${k ?? rdn[0]!.oid} not allowed by profile ${profile.id}`;
         (attrs[k] ??= []).push(rdn[0]!.value);
       }
       for (const [k, rule] of Object.entries(profile.subject)) {
@@ -37,9 +40,12 @@ export const nameLints: Lint[] = [
         if (vs.length > 1) return `subject attribute ${k} repeated`;
         const v = vs[0]!;
         if (v.length === 0) return `subject attribute ${k} empty`;
-        if (rule.maxLength !== undefined && v.length > rule.maxLength) return `subject ${k} longer than ${rule.maxLength}`;
-        if (rule.pattern !== undefined && !compiledPattern(rule.pattern).test(v)) return `subject ${k} does not match the profile pattern`;
-        if (rule.allowed !== undefined && !rule.allowed.includes(v)) return `subject ${k} not in the profile's allowed list`;
+        if (rule.maxLength !== undefined && v.length > rule.maxLength)
+          return `subject ${k} longer than ${rule.maxLength}`;
+        if (rule.pattern !== undefined && !compiledPattern(rule.pattern).test(v))
+          return `subject ${k} does not match the profile pattern`;
+        if (rule.allowed !== undefined && !rule.allowed.includes(v))
+          return `subject ${k} not in the profile's allowed list`;
       }
       return undefined;
     },

@@ -16,7 +16,8 @@ export const serialLints: Lint[] = [
   {
     id: "serial_at_least_64_random_bits",
     citation: "design: serials >= 64 bits from a CSPRNG (we use 128); CA/B BR 7.1",
-    check: ({ tbs }) => (tbs.serial.length < 17 ? `serial of ${tbs.serial.length} octets carries < 128 random bits` : undefined),
+    check: ({ tbs }) =>
+      tbs.serial.length < 17 ? `serial of ${tbs.serial.length} octets carries < 128 random bits` : undefined,
   },
   {
     id: "version_3",

@@ -81,7 +81,8 @@ export function readTbsView(der: Uint8Array): TbsView {
 function libraryView(der: Uint8Array): TbsView {
   const tbs = parseDer(der, TBSCertificate, "TBSCertificate");
   // Every field below is the library's own encoding; equal to the input only if the input is DER.
-  if (!isLibraryDer(der, tbs)) throw bad("not DER: the library's re-encoding differs from the bytes to be signed (X.690 10)");
+  if (!isLibraryDer(der, tbs))
+    throw bad("not DER: the library's re-encoding differs from the bytes to be signed (X.690 10)");
   if (tbs.issuerUniqueID || tbs.subjectUniqueID) throw bad("unique identifiers are not used (RFC 5280 4.1.2.8)");
   return {
     version: tbs.version + 1,
@@ -96,6 +97,10 @@ function libraryView(der: Uint8Array): TbsView {
     subject: readName(tbs.subject),
     spkiDer: reencode(tbs.subjectPublicKeyInfo),
     spki: viewOf(tbs.subjectPublicKeyInfo),
-    extensions: (tbs.extensions ?? []).map((e) => ({ oid: e.extnID, critical: e.critical, value: new Uint8Array(e.extnValue.buffer) })),
+    extensions: (tbs.extensions ?? []).map((e) => ({
+      oid: e.extnID,
+      critical: e.critical,
+      value: new Uint8Array(e.extnValue.buffer),
+    })),
   };
 }

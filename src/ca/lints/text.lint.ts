@@ -6,7 +6,9 @@ import { readExtension } from "./extension-reader.js";
 import type { Lint } from "./lint.js";
 import type { TbsView } from "./tbs-view.js";
 
-const SHORT: Record<string, string> = Object.fromEntries(Object.entries(SUBJECT_ATTRIBUTE_OIDS).map(([k, v]) => [v, k]));
+const SHORT: Record<string, string> = Object.fromEntries(
+  Object.entries(SUBJECT_ATTRIBUTE_OIDS).map(([k, v]) => [v, k]),
+);
 
 /**
  * Every string a person reads in the certificate: each subject attribute value and each SAN
@@ -14,12 +16,14 @@ const SHORT: Record<string, string> = Object.fromEntries(Object.entries(SUBJECT_
  */
 export function certificateStrings(tbs: TbsView): { where: string; value: string }[] {
   const out: { where: string; value: string }[] = [];
-  for (const rdn of tbs.subject) for (const a of rdn) out.push({ where: `subject ${SHORT[a.oid] ?? a.oid}`, value: a.value });
+  for (const rdn of tbs.subject)
+    for (const a of rdn) out.push({ where: `subject ${SHORT[a.oid] ?? a.oid}`, value: a.value });
   const san = readExtension(tbs, OID.extSubjectAltName, SubjectAlternativeName);
   for (const gn of san ? [...san.value] : []) {
     if (gn.rfc822Name !== undefined) out.push({ where: "SAN email", value: gn.rfc822Name });
     else if (gn.dNSName !== undefined) out.push({ where: "SAN dns", value: gn.dNSName });
-    else if (gn.uniformResourceIdentifier !== undefined) out.push({ where: "SAN uri", value: gn.uniformResourceIdentifier });
+    else if (gn.uniformResourceIdentifier !== undefined)
+      out.push({ where: "SAN uri", value: gn.uniformResourceIdentifier });
     else if (gn.otherName) {
       let v: AttributeValue | undefined;
       try {
@@ -28,7 +32,11 @@ export function certificateStrings(tbs: TbsView): { where: string; value: string
         v = undefined; // not a string: nothing a person reads
       }
       const str = v?.utf8String ?? v?.ia5String ?? v?.printableString;
-      if (str !== undefined) out.push({ where: `SAN otherName ${gn.otherName.typeId === OID.upn ? "UPN" : gn.otherName.typeId}`, value: str });
+      if (str !== undefined)
+        out.push({
+          where: `SAN otherName ${gn.otherName.typeId === OID.upn ? "UPN" : gn.otherName.typeId}`,
+          value: str,
+        });
     }
   }
   return out;
@@ -46,7 +54,8 @@ const firstProblem = (tbs: TbsView, rule: (s: string) => string | undefined): st
 export const textLints: Lint[] = [
   {
     id: "text_no_control_characters",
-    citation: "RFC 5280 4.1.2.6 / RFC 4518 2.2 (controls are not part of a name) / CA/B BR 7.1.4.2 / UTS #39 3.1 (invisible characters)",
+    citation:
+      "RFC 5280 4.1.2.6 / RFC 4518 2.2 (controls are not part of a name) / CA/B BR 7.1.4.2 / UTS #39 3.1 (invisible characters)",
     check: ({ tbs }) => firstProblem(tbs, controlCharacter),
   },
   {

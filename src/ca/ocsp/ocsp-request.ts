@@ -6,7 +6,12 @@ import { toHex } from "../../asn1/der.js";
 import { CaError } from "../../shared/ca-error.js";
 
 export const OCSP_NONCE = "1.3.6.1.5.5.7.48.1.2";
-const HASH_LEN: Record<string, number> = { "1.3.14.3.2.26": 20, "2.16.840.1.101.3.4.2.1": 32, "2.16.840.1.101.3.4.2.2": 48, "2.16.840.1.101.3.4.2.3": 64 };
+const HASH_LEN: Record<string, number> = {
+  "1.3.14.3.2.26": 20,
+  "2.16.840.1.101.3.4.2.1": 32,
+  "2.16.840.1.101.3.4.2.2": 48,
+  "2.16.840.1.101.3.4.2.3": 64,
+};
 
 export interface CertIdRequest {
   readonly hashOid: string;
@@ -92,7 +97,10 @@ function certId(c: CertID): CertIdRequest {
   need(c.issuerNameHash.byteLength === len && c.issuerKeyHash.byteLength === len, "CertID hash length");
   const s = new Uint8Array(c.serialNumber);
   // RFC 5280 4.1.2.2: a positive INTEGER of at most 20 octets, minimally encoded (X.690 8.3.2).
-  need(s.length >= 1 && s.length <= 20 && (s[0]! & 0x80) === 0 && !(s.length > 1 && s[0] === 0 && (s[1]! & 0x80) === 0), "bad serialNumber");
+  need(
+    s.length >= 1 && s.length <= 20 && (s[0]! & 0x80) === 0 && !(s.length > 1 && s[0] === 0 && (s[1]! & 0x80) === 0),
+    "bad serialNumber",
+  );
   return {
     hashOid,
     issuerNameHash: toHex(new Uint8Array(c.issuerNameHash.buffer)),

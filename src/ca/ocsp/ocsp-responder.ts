@@ -7,7 +7,15 @@ import type { Authority } from "../authority.js";
 import type { KeySigner, RevocationStore, SerialStatus } from "../ports.js";
 import { spkiParts } from "../spki.js";
 import { MalformedOcspRequest, parseOcspRequest, type CertIdRequest } from "./ocsp-request.js";
-import { OCSP_STATUS, certIdDer, errorResponse, responseData, singleResponse, successfulResponse, type CertStatus } from "./ocsp-response.js";
+import {
+  OCSP_STATUS,
+  certIdDer,
+  errorResponse,
+  responseData,
+  singleResponse,
+  successfulResponse,
+  type CertStatus,
+} from "./ocsp-response.js";
 import { logger } from "../../shared/log.js";
 
 const log = logger("ocsp");
@@ -15,7 +23,12 @@ const log = logger("ocsp");
 /** A CA this responder answers for, with its delegated responder (RFC 6960 4.2.2.2). */
 export interface OcspIssuer {
   readonly ca: Authority;
-  readonly responder: { readonly signer: KeySigner; readonly certDer: Uint8Array; readonly notAfter: Date; readonly label: string };
+  readonly responder: {
+    readonly signer: KeySigner;
+    readonly certDer: Uint8Array;
+    readonly notAfter: Date;
+    readonly label: string;
+  };
 }
 
 export interface OcspAnswer {
@@ -34,7 +47,12 @@ interface Cached {
   readonly answer: OcspAnswer;
 }
 
-const HASHES: Record<string, string> = { "1.3.14.3.2.26": "sha1", "2.16.840.1.101.3.4.2.1": "sha256", "2.16.840.1.101.3.4.2.2": "sha384", "2.16.840.1.101.3.4.2.3": "sha512" };
+const HASHES: Record<string, string> = {
+  "1.3.14.3.2.26": "sha1",
+  "2.16.840.1.101.3.4.2.1": "sha256",
+  "2.16.840.1.101.3.4.2.2": "sha384",
+  "2.16.840.1.101.3.4.2.3": "sha512",
+};
 const SHA1 = "1.3.14.3.2.26";
 const UNKNOWN_CACHE_LIMIT = 10_000;
 
@@ -89,17 +107,20 @@ export class OcspResponder {
   async respond(der: Uint8Array): Promise<OcspAnswer> {
     const cached = this.respondFromCache(der);
     if (cached) return cached;
-    const bytes = der.length <= 512 ? Buffer.from(der.buffer, der.byteOffset, der.length).toString("latin1") : undefined;
+    const bytes =
+      der.length <= 512 ? Buffer.from(der.buffer, der.byteOffset, der.length).toString("latin1") : undefined;
     let req;
     try {
       req = parseOcspRequest(der, this.policy.ocsp.maxRequestsPerMessage);
     } catch (e) {
-      if (e instanceof MalformedOcspRequest) return { der: errorResponse(OCSP_STATUS.malformedRequest), cacheable: false };
+      if (e instanceof MalformedOcspRequest)
+        return { der: errorResponse(OCSP_STATUS.malformedRequest), cacheable: false };
       throw e;
     }
     const issuers = req.requests.map((r) => this.byHash.get(`${r.hashOid}:${r.issuerNameHash}:${r.issuerKeyHash}`));
     // RFC 6960 2.3: not authoritative for an issuer (or for two at once: one delegated responder per CA).
-    if (issuers.some((i) => !i) || new Set(issuers).size !== 1) return { der: errorResponse(OCSP_STATUS.unauthorized), cacheable: false };
+    if (issuers.some((i) => !i) || new Set(issuers).size !== 1)
+      return { der: errorResponse(OCSP_STATUS.unauthorized), cacheable: false };
     const issuer = issuers[0]!;
     try {
       if (req.requests.length === 1 && !req.nonce) {
@@ -164,12 +185,20 @@ export class OcspResponder {
     return statusFor(issuer, s);
   }
 
-  private async sign(issuer: OcspIssuer, reqs: readonly CertIdRequest[], statuses: readonly CertStatus[], nonce: Uint8Array | undefined): Promise<Cached> {
+  private async sign(
+    issuer: OcspIssuer,
+    reqs: readonly CertIdRequest[],
+    statuses: readonly CertStatus[],
+    nonce: Uint8Array | undefined,
+  ): Promise<Cached> {
     const now = this.clock.now();
     const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
     // The responder certificate must outlive every response it signs.
-    const nextUpdate = new Date(Math.min(thisUpdate.getTime() + this.policy.ocsp.validityHours * 3_600_000, issuer.responder.notAfter.getTime()));
-    if (nextUpdate <= thisUpdate) throw new CaError("unavailable", `OCSP responder certificate of ${issuer.ca.id} has expired: rotate it`);
+    const nextUpdate = new Date(
+      Math.min(thisUpdate.getTime() + this.policy.ocsp.validityHours * 3_600_000, issuer.responder.notAfter.getTime()),
+    );
+    if (nextUpdate <= thisUpdate)
+      throw new CaError("unavailable", `OCSP responder certificate of ${issuer.ca.id} has expired: rotate it`);
     const singles = reqs.map((r, i) => singleResponse(certIdDer(r), statuses[i]!, thisUpdate, nextUpdate));
     const tbs = responseData(responderKeyHash(issuer), thisUpdate, singles, nonce);
     const sig = await issuer.responder.signer.sign(tbs);
@@ -186,12 +215,22 @@ export class OcspResponder {
         const r = { hashOid: oid, serial, issuerNameHash: "", issuerKeyHash: "" };
         const k = this.key(i, r);
         if (this.cache.delete(k) || oid === SHA1)
-          refresh.push(this.store.statusOf(serial).then((s) => this.presignOne(i, serial, oid, s)).catch(() => undefined));
+          refresh.push(
+            this.store
+              .statusOf(serial)
+              .then((s) => this.presignOne(i, serial, oid, s))
+              .catch(() => undefined),
+          );
       }
     await Promise.all(refresh);
   }
 
-  private async presignOne(issuer: OcspIssuer, serial: string, hashOid: string, s: SerialStatus | undefined): Promise<void> {
+  private async presignOne(
+    issuer: OcspIssuer,
+    serial: string,
+    hashOid: string,
+    s: SerialStatus | undefined,
+  ): Promise<void> {
     const h = this.issuerHashes.get(issuer)!.get(hashOid)!;
     const r: CertIdRequest = { hashOid, serial, issuerNameHash: h.name, issuerKeyHash: h.key };
     if (!s || s.issuerId !== issuer.ca.id) return;
@@ -226,7 +265,10 @@ export class OcspResponder {
     const margin = this.policy.ocsp.minResponderRemainingHours * 3_600_000;
     for (const i of this.issuers)
       if (i.responder.notAfter.getTime() - this.clock.now().getTime() < margin)
-        throw new CaError("unavailable", `OCSP responder '${i.responder.label}' of ${i.ca.id} expires ${i.responder.notAfter.toISOString()}: rotate it (ceremony ocsp-signer)`);
+        throw new CaError(
+          "unavailable",
+          `OCSP responder '${i.responder.label}' of ${i.ca.id} expires ${i.responder.notAfter.toISOString()}: rotate it (ceremony ocsp-signer)`,
+        );
   }
 
   get cached(): number {
@@ -237,7 +279,8 @@ export class OcspResponder {
 function statusFor(issuer: OcspIssuer, s: SerialStatus | undefined): CertStatus {
   // Design: never "good" for a serial this CA did not issue.
   if (!s || s.issuerId !== issuer.ca.id) return { kind: "unknown" };
-  if (s.status === "issued") return s.revokedAt ? { kind: "revoked", revokedAt: s.revokedAt, reason: s.reason } : { kind: "good" };
+  if (s.status === "issued")
+    return s.revokedAt ? { kind: "revoked", revokedAt: s.revokedAt, reason: s.reason } : { kind: "good" };
   if (s.status === "unfinished") return { kind: "revoked", revokedAt: s.revokedAt ?? new Date(0), reason: s.reason };
   return { kind: "unknown" };
 }
@@ -246,7 +289,10 @@ const keyHashes = new WeakMap<OcspIssuer, Uint8Array>();
 /** ResponderID byKey: SHA-1 of the responder's public key BIT STRING value (RFC 6960 4.2.2.3). */
 function responderKeyHash(issuer: OcspIssuer): Uint8Array {
   let h = keyHashes.get(issuer);
-  if (!h) keyHashes.set(issuer, (h = new Uint8Array(createHash("sha1").update(spkiParts(issuer.responder.signer.spki).bits).digest())));
+  if (!h)
+    keyHashes.set(
+      issuer,
+      (h = new Uint8Array(createHash("sha1").update(spkiParts(issuer.responder.signer.spki).bits).digest())),
+    );
   return h;
 }
-

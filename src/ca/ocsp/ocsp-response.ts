@@ -5,7 +5,14 @@ import type { CertIdRequest } from "./ocsp-request.js";
 import { OCSP_NONCE } from "./ocsp-request.js";
 
 /** OCSPResponseStatus (RFC 6960 4.2.1). */
-export const OCSP_STATUS = { successful: 0, malformedRequest: 1, internalError: 2, tryLater: 3, sigRequired: 5, unauthorized: 6 } as const;
+export const OCSP_STATUS = {
+  successful: 0,
+  malformedRequest: 1,
+  internalError: 2,
+  tryLater: 3,
+  sigRequired: 5,
+  unauthorized: 6,
+} as const;
 
 export type CertStatus =
   | { readonly kind: "good" }
@@ -21,7 +28,15 @@ const generalizedTime = encodeGeneralizedTime;
 export function certIdDer(c: CertIdRequest): Uint8Array {
   let alg = HASH_ALG_DER[c.hashOid];
   if (!alg) HASH_ALG_DER[c.hashOid] = alg = derTlv(0x30, concat(encodeOid(c.hashOid), Uint8Array.of(0x05, 0x00)));
-  return derTlv(0x30, concat(alg, derTlv(0x04, fromHex(c.issuerNameHash)), derTlv(0x04, fromHex(c.issuerKeyHash)), derTlv(0x02, unsignedIntegerContent(fromHex(c.serial)))));
+  return derTlv(
+    0x30,
+    concat(
+      alg,
+      derTlv(0x04, fromHex(c.issuerNameHash)),
+      derTlv(0x04, fromHex(c.issuerKeyHash)),
+      derTlv(0x02, unsignedIntegerContent(fromHex(c.serial))),
+    ),
+  );
 }
 
 /** SingleResponse (RFC 6960 4.2.1): certID, certStatus, thisUpdate, [0] nextUpdate. */
@@ -32,23 +47,61 @@ export function singleResponse(certId: Uint8Array, status: CertStatus, thisUpdat
   else {
     const reason = status.reason === undefined ? undefined : CRL_REASONS[status.reason];
     // RevokedInfo ::= SEQUENCE { revocationTime, revocationReason [0] EXPLICIT CRLReason OPTIONAL }
-    st = derTlv(0xa1, concat(generalizedTime(status.revokedAt), reason !== undefined && reason !== 0 ? derTlv(0xa0, Uint8Array.of(0x0a, 0x01, reason)) : new Uint8Array(0)));
+    st = derTlv(
+      0xa1,
+      concat(
+        generalizedTime(status.revokedAt),
+        reason !== undefined && reason !== 0 ? derTlv(0xa0, Uint8Array.of(0x0a, 0x01, reason)) : new Uint8Array(0),
+      ),
+    );
   }
   return derTlv(0x30, concat(certId, st, generalizedTime(thisUpdate), derTlv(0xa0, generalizedTime(nextUpdate))));
 }
 
 /** ResponseData with responderID byKey (RFC 6960 4.2.2.3) and the nonce echoed (RFC 8954). */
-export function responseData(responderKeyHash: Uint8Array, producedAt: Date, singles: readonly Uint8Array[], nonce?: Uint8Array): Uint8Array {
+export function responseData(
+  responderKeyHash: Uint8Array,
+  producedAt: Date,
+  singles: readonly Uint8Array[],
+  nonce?: Uint8Array,
+): Uint8Array {
   const exts = nonce
     ? derTlv(0xa1, derTlv(0x30, derTlv(0x30, concat(encodeOid(OCSP_NONCE), derTlv(0x04, derTlv(0x04, nonce))))))
     : new Uint8Array(0);
-  return derTlv(0x30, concat(derTlv(0xa2, derTlv(0x04, responderKeyHash)), generalizedTime(producedAt), derTlv(0x30, concat(...singles)), exts));
+  return derTlv(
+    0x30,
+    concat(
+      derTlv(0xa2, derTlv(0x04, responderKeyHash)),
+      generalizedTime(producedAt),
+      derTlv(0x30, concat(...singles)),
+      exts,
+    ),
+  );
 }
 
 /** OCSPResponse { successful, ResponseBytes { id-pkix-ocsp-basic, BasicOCSPResponse } }. */
-export function successfulResponse(tbsResponseData: Uint8Array, algorithmDer: Uint8Array, signature: Uint8Array, responderCertDer: Uint8Array): Uint8Array {
-  const basic = derTlv(0x30, concat(tbsResponseData, algorithmDer, derTlv(0x03, concat(Uint8Array.of(0), signature)), derTlv(0xa0, derTlv(0x30, responderCertDer))));
-  return derTlv(0x30, concat(Uint8Array.of(0x0a, 0x01, 0x00), derTlv(0xa0, derTlv(0x30, concat(ID_PKIX_OCSP_BASIC, derTlv(0x04, basic))))));
+export function successfulResponse(
+  tbsResponseData: Uint8Array,
+  algorithmDer: Uint8Array,
+  signature: Uint8Array,
+  responderCertDer: Uint8Array,
+): Uint8Array {
+  const basic = derTlv(
+    0x30,
+    concat(
+      tbsResponseData,
+      algorithmDer,
+      derTlv(0x03, concat(Uint8Array.of(0), signature)),
+      derTlv(0xa0, derTlv(0x30, responderCertDer)),
+    ),
+  );
+  return derTlv(
+    0x30,
+    concat(
+      Uint8Array.of(0x0a, 0x01, 0x00),
+      derTlv(0xa0, derTlv(0x30, concat(ID_PKIX_OCSP_BASIC, derTlv(0x04, basic)))),
+    ),
+  );
 }
 
 /** An OCSPResponse without responseBytes (malformedRequest, unauthorized, tryLater, ...). */

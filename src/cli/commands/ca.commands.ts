@@ -17,13 +17,20 @@ const list: Command = {
       const ca = dir.load(id);
       const tbs = AsnConvert.parse(ca.certDer.slice().buffer, Certificate).tbsCertificate;
       return {
-        id, kind: ca.manifest.kind, parent: ca.manifest.parent, subject: nameToString(tbs.subject),
-        notAfter: tbs.validity.notAfter.getTime().toISOString(), keyUri: ca.manifest.keyUri, active: config.issuingCas.includes(id),
+        id,
+        kind: ca.manifest.kind,
+        parent: ca.manifest.parent,
+        subject: nameToString(tbs.subject),
+        notAfter: tbs.validity.notAfter.getTime().toISOString(),
+        keyUri: ca.manifest.keyUri,
+        active: config.issuingCas.includes(id),
       };
     });
     if (v.json) console.log(JSON.stringify(rows, null, 2));
     else if (rows.length === 0) console.log(`no CAs in ${config.caStoreDir}`);
-    else for (const r of rows) console.log(`${r.id}\t${r.kind}${r.active ? " (active)" : ""}\t${r.subject}\tuntil ${r.notAfter}\t${r.keyUri}`);
+    else
+      for (const r of rows)
+        console.log(`${r.id}\t${r.kind}${r.active ? " (active)" : ""}\t${r.subject}\tuntil ${r.notAfter}\t${r.keyUri}`);
     return 0;
   },
 };

@@ -11,8 +11,10 @@ import { nameToString } from "../../asn1/name.js";
 
 const issue: Command = {
   name: "issue",
-  summary: "Issue a certificate from an infrastructure profile (ocsp-signer, ra-officer bootstrap). End-entity cards go through the RA.",
-  usage: "cert issue --profile ID --ca CA (--csr FILE | --public-key FILE) --subject 'CN=..,O=..,C=..' [--email E [--validated-domain D]] [--upn U] [--out FILE] --operator NAME",
+  summary:
+    "Issue a certificate from an infrastructure profile (ocsp-signer, ra-officer bootstrap). End-entity cards go through the RA.",
+  usage:
+    "cert issue --profile ID --ca CA (--csr FILE | --public-key FILE) --subject 'CN=..,O=..,C=..' [--email E [--validated-domain D]] [--upn U] [--out FILE] --operator NAME",
   options: {
     profile: { type: "string", description: "certificate profile id (infrastructure kind only)" },
     ca: { type: "string", description: "issuing CA id (default: the only active one)" },
@@ -21,7 +23,12 @@ const issue: Command = {
     subject: { type: "string", description: "verified subject attributes, e.g. 'CN=OCSP 1,O=Org,C=SE'" },
     email: { type: "string", multiple: true, description: "rfc822Name SAN" },
     upn: { type: "string", multiple: true, description: "UPN otherName SAN" },
-    "validated-domain": { type: "string", multiple: true, description: "REQ-01: a domain the subject's organisation validated; profiles with an e-mail domain rule take --email only within these" },
+    "validated-domain": {
+      type: "string",
+      multiple: true,
+      description:
+        "REQ-01: a domain the subject's organisation validated; profiles with an e-mail domain rule take --email only within these",
+    },
     operator: OPERATOR_OPTION,
     out: { type: "string", description: "write the PEM certificate here (refuses to overwrite) instead of stdout" },
   },
@@ -37,9 +44,14 @@ const issue: Command = {
     if (typeof v.csr === "string") csr = readFileArg(v.csr);
     if (typeof v["public-key"] === "string") publicKey = publicKeyArg(v["public-key"]);
     const issued = await withRuntime(config, {}, (rt) => {
-      const caId = (v.ca as string | undefined) ?? (rt.authorities.size === 1 ? [...rt.authorities.keys()][0]! : requireString(v, "ca"));
+      const caId =
+        (v.ca as string | undefined) ??
+        (rt.authorities.size === 1 ? [...rt.authorities.keys()][0]! : requireString(v, "ca"));
       return rt.issuer.issue(rt.authority(caId), {
-        profileId, subject, ...(csr ? { csr } : {}), ...(publicKey ? { publicKey } : {}),
+        profileId,
+        subject,
+        ...(csr ? { csr } : {}),
+        ...(publicKey ? { publicKey } : {}),
         san: { ...(v.email ? { email: v.email as string[] } : {}), ...(v.upn ? { upn: v.upn as string[] } : {}) },
         requestedBy,
         allowedKinds: ["infrastructure"],
@@ -49,8 +61,13 @@ const issue: Command = {
     const pem = toPem("CERTIFICATE", issued.der);
     if (out) writeFileSync(out, pem, { flag: "wx" });
     else process.stdout.write(pem);
-    if (issued.omittedEmails) console.error(`e-mail SAN left out (${issued.omittedEmails.join(", ")}): outside the validated domains; give --validated-domain (REQ-01)`);
-    console.error(`issued serial ${issued.serial} (${issued.profileId}) by ${issued.issuerId}, valid until ${issued.notAfter.toISOString()}`);
+    if (issued.omittedEmails)
+      console.error(
+        `e-mail SAN left out (${issued.omittedEmails.join(", ")}): outside the validated domains; give --validated-domain (REQ-01)`,
+      );
+    console.error(
+      `issued serial ${issued.serial} (${issued.profileId}) by ${issued.issuerId}, valid until ${issued.notAfter.toISOString()}`,
+    );
     return 0;
   },
 };
@@ -61,20 +78,39 @@ const show: Command = {
   usage: "cert show SERIAL [--pem]",
   options: { pem: { type: "boolean", description: "print the certificate in PEM" } },
   async run(v, pos) {
-    if (pos.length !== 1 || !/^[0-9a-fA-F]{2,64}$/.test(pos[0]!)) throw new CaError("invalid-input", "give one serial in hex");
-    const rec = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => rt.store.get(pos[0]!.toLowerCase()));
+    if (pos.length !== 1 || !/^[0-9a-fA-F]{2,64}$/.test(pos[0]!))
+      throw new CaError("invalid-input", "give one serial in hex");
+    const rec = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) =>
+      rt.store.get(pos[0]!.toLowerCase()),
+    );
     if (!rec) throw new CaError("not-found", `no certificate with serial ${pos[0]}`);
     if (v.pem) {
       if (!rec.der) throw new CaError("not-found", `serial ${rec.serial} has no certificate (status ${rec.status})`);
       process.stdout.write(toPem("CERTIFICATE", rec.der));
       return 0;
     }
-    const issuer = rec.der ? nameToString(AsnConvert.parse(rec.der.slice().buffer, Certificate).tbsCertificate.issuer) : undefined;
-    console.log(JSON.stringify({
-      serial: rec.serial, status: rec.status, issuerId: rec.issuerId, issuer, profile: `${rec.profileId}@${rec.profileVersion}`,
-      subject: rec.subjectDn, notBefore: rec.notBefore.toISOString(), notAfter: rec.notAfter.toISOString(),
-      revokedAt: rec.revokedAt?.toISOString(), revocationReason: rec.revocationReason, createdAt: rec.createdAt.toISOString(),
-    }, null, 2));
+    const issuer = rec.der
+      ? nameToString(AsnConvert.parse(rec.der.slice().buffer, Certificate).tbsCertificate.issuer)
+      : undefined;
+    console.log(
+      JSON.stringify(
+        {
+          serial: rec.serial,
+          status: rec.status,
+          issuerId: rec.issuerId,
+          issuer,
+          profile: `${rec.profileId}@${rec.profileVersion}`,
+          subject: rec.subjectDn,
+          notBefore: rec.notBefore.toISOString(),
+          notAfter: rec.notAfter.toISOString(),
+          revokedAt: rec.revokedAt?.toISOString(),
+          revocationReason: rec.revocationReason,
+          createdAt: rec.createdAt.toISOString(),
+        },
+        null,
+        2,
+      ),
+    );
     return 0;
   },
 };
@@ -93,11 +129,19 @@ const operatorOf = (v: Record<string, unknown>) => `operator:${operatorArg(v)}`;
 
 const revoke: Command = {
   name: "revoke",
-  summary: "Revoke a certificate with an RFC 5280 reason the policy allows; a revoked certificate can only be upgraded to keyCompromise.",
+  summary:
+    "Revoke a certificate with an RFC 5280 reason the policy allows; a revoked certificate can only be upgraded to keyCompromise.",
   usage: "cert revoke SERIAL --reason R [--invalidity-date ISO] --operator NAME",
   options: {
-    reason: { type: "string", description: "unspecified | keyCompromise | affiliationChanged | superseded | cessationOfOperation | certificateHold (policy list)" },
-    "invalidity-date": { type: "string", description: "when the key was (suspected) compromised, ISO 8601 (RFC 5280 5.3.2)" },
+    reason: {
+      type: "string",
+      description:
+        "unspecified | keyCompromise | affiliationChanged | superseded | cessationOfOperation | certificateHold (policy list)",
+    },
+    "invalidity-date": {
+      type: "string",
+      description: "when the key was (suspected) compromised, ISO 8601 (RFC 5280 5.3.2)",
+    },
     operator: OPERATOR_OPTION,
   },
   async run(v, pos) {
@@ -106,9 +150,12 @@ const revoke: Command = {
     let invalidityDate: Date | undefined;
     if (typeof v["invalidity-date"] === "string") {
       invalidityDate = new Date(v["invalidity-date"]);
-      if (Number.isNaN(invalidityDate.getTime())) throw new CaError("invalid-input", `bad --invalidity-date '${v["invalidity-date"]}'`);
+      if (Number.isNaN(invalidityDate.getTime()))
+        throw new CaError("invalid-input", `bad --invalidity-date '${v["invalidity-date"]}'`);
     }
-    return withRegistry((rt) => rt.registry.revoke({ serial, reason, ...(invalidityDate ? { invalidityDate } : {}), actor: operatorOf(v) }));
+    return withRegistry((rt) =>
+      rt.registry.revoke({ serial, reason, ...(invalidityDate ? { invalidityDate } : {}), actor: operatorOf(v) }),
+    );
   },
 };
 
@@ -129,4 +176,8 @@ function holdCommand(name: "suspend" | "resume", summary: string): Command {
 const suspend = holdCommand("suspend", "Suspend a certificate (certificateHold): revoked until resumed.");
 const resume = holdCommand("resume", "Resume a suspended certificate (removeFromCRL on the next delta CRL).");
 
-export const certCommands = { name: "cert", summary: "certificates: issue, show, revoke, suspend, resume", commands: [issue, show, revoke, suspend, resume] };
+export const certCommands = {
+  name: "cert",
+  summary: "certificates: issue, show, revoke, suspend, resume",
+  commands: [issue, show, revoke, suspend, resume],
+};

@@ -27,7 +27,16 @@ const generate: Command = {
         const crl = v.delta ? await rt.crls.generateDelta(a, actor) : await rt.crls.generateFull(a, actor);
         if (!crl) throw new CaError("conflict", `no full CRL of ${id} yet to base a delta on`);
         if (out) writeFileSync(out, crl.der, { flag: "wx" });
-        console.log(JSON.stringify({ ca: id, kind: crl.kind, number: crl.number.toString(), entries: crl.entries, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate }));
+        console.log(
+          JSON.stringify({
+            ca: id,
+            kind: crl.kind,
+            number: crl.number.toString(),
+            entries: crl.entries,
+            thisUpdate: crl.thisUpdate,
+            nextUpdate: crl.nextUpdate,
+          }),
+        );
       }
       return 0;
     });

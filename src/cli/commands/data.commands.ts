@@ -8,11 +8,14 @@ const operator = { operator: OPERATOR_OPTION } as const;
 /** REQ-29: seal personal data written before encryption at rest (or under an older data key). */
 const encryptExisting: Command = {
   name: "encrypt-existing",
-  summary: "Encrypt personal data still in clear (rows from before REQ-29) or under an older data key; audited per batch. Safe to run again.",
+  summary:
+    "Encrypt personal data still in clear (rows from before REQ-29) or under an older data key; audited per batch. Safe to run again.",
   usage: "data encrypt-existing --operator NAME",
   options: operator,
   async run(v) {
-    const r = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => sealExistingPersonalData(rt, `operator:${operatorArg(v)}`));
+    const r = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) =>
+      sealExistingPersonalData(rt, `operator:${operatorArg(v)}`),
+    );
     console.log(JSON.stringify(r, null, 2));
     return 0;
   },
@@ -20,13 +23,18 @@ const encryptExisting: Command = {
 
 const rotateKey: Command = {
   name: "rotate-key",
-  summary: "Make a new data-encryption key (wrapped by the HSM) for new writes; restart running services, then run 'data encrypt-existing'.",
+  summary:
+    "Make a new data-encryption key (wrapped by the HSM) for new writes; restart running services, then run 'data encrypt-existing'.",
   usage: "data rotate-key --operator NAME",
   options: operator,
   async run(v) {
-    const r = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => rotateDataKey(rt, `operator:${operatorArg(v)}`));
+    const r = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) =>
+      rotateDataKey(rt, `operator:${operatorArg(v)}`),
+    );
     console.log(JSON.stringify(r, null, 2));
-    console.error("new data key made; restart running services so they write under it, then run: cardpki data encrypt-existing");
+    console.error(
+      "new data key made; restart running services so they write under it, then run: cardpki data encrypt-existing",
+    );
     return 0;
   },
 };

@@ -13,16 +13,23 @@ import { configureLogs, logger } from "../../shared/log.js";
 
 export const serve: Command = {
   name: "serve",
-  summary: "Run the service. --role all (default): CA signer, RA and public endpoints in one process (one writer per database; a second waits as standby); --role ca-signer: the CA keys behind the signer channel (mutual TLS); --role ra: RA API, portal and delivery, signing through the channel; --role public: a stateless OCSP/CRL replica.",
+  summary:
+    "Run the service. --role all (default): CA signer, RA and public endpoints in one process (one writer per database; a second waits as standby); --role ca-signer: the CA keys behind the signer channel (mutual TLS); --role ra: RA API, portal and delivery, signing through the channel; --role public: a stateless OCSP/CRL replica.",
   usage: "serve [--role all|ca-signer|ra|public] [--demo]",
   options: {
     demo: { type: "boolean", description: "set up SQLite + SoftHSM2 + demo CAs on first start" },
-    role: { type: "string", description: "all (CA signer + RA + public endpoints), ca-signer, ra, or public (OCSP, CRL, CA certificates only)" },
+    role: {
+      type: "string",
+      description:
+        "all (CA signer + RA + public endpoints), ca-signer, ra, or public (OCSP, CRL, CA certificates only)",
+    },
   },
   async run(v) {
     const role = (v.role as string | undefined) ?? "all";
-    if (!(SERVE_ROLES as readonly string[]).includes(role)) throw new CaError("invalid-input", `--role must be one of ${SERVE_ROLES.join(", ")} (got '${role}')`);
-    if (v.demo && role !== "all") throw new CaError("invalid-input", "--demo runs every role in one process: use it with --role all");
+    if (!(SERVE_ROLES as readonly string[]).includes(role))
+      throw new CaError("invalid-input", `--role must be one of ${SERVE_ROLES.join(", ")} (got '${role}')`);
+    if (v.demo && role !== "all")
+      throw new CaError("invalid-input", "--demo runs every role in one process: use it with --role all");
     let config = loadConfig();
     configureLogs({ format: config.logFormat });
     const log = logger("serve");
@@ -43,16 +50,26 @@ export const serve: Command = {
     let leaseLost: Error | undefined;
     let svc;
     try {
-      svc = await startService(config, { role: role as ServeRole, signal: abort.signal, onLeaseLost: (e) => {
-        leaseLost = e;
-        signalled?.();
-      } });
+      svc = await startService(config, {
+        role: role as ServeRole,
+        signal: abort.signal,
+        onLeaseLost: (e) => {
+          leaseLost = e;
+          signalled?.();
+        },
+      });
     } catch (e) {
       await demoDelivery?.stop();
       if (abort.signal.aborted) return 0;
       throw e;
     }
-    log.info("serving", { role, url: svc.url, ...(svc.ra ? { ra: svc.ra.url } : {}), ...(svc.signer ? { signer: svc.signer.url } : {}), cas: svc.cas });
+    log.info("serving", {
+      role,
+      url: svc.url,
+      ...(svc.ra ? { ra: svc.ra.url } : {}),
+      ...(svc.signer ? { signer: svc.signer.url } : {}),
+      cas: svc.cas,
+    });
     if (!abort.signal.aborted && !leaseLost) await new Promise<void>((resolve) => (signalled = resolve));
     // The lease is gone: stop at once (no drain) and exit non-zero so the supervisor restarts us as standby.
     await svc.stop(leaseLost ? 0 : config.drainSeconds * 1000);
@@ -74,18 +91,29 @@ export const setupDemoCmd: Command = {
 
 export const signerChannelCmd: Command = {
   name: "signer-channel-certs",
-  summary: "Write the CA signer channel's own small PKI into a folder: channel CA, the signer's server certificate, the RA's client certificate (keys owner-only).",
+  summary:
+    "Write the CA signer channel's own small PKI into a folder: channel CA, the signer's server certificate, the RA's client certificate (keys owner-only).",
   usage: "signer-channel-certs --dir DIR [--host H]...",
   options: {
     dir: { type: "string", description: "output folder (refused when it already holds channel files)" },
-    host: { type: "string", multiple: true, description: "the signer's address as the RA reaches it (default 127.0.0.1, localhost, ::1)" },
+    host: {
+      type: "string",
+      multiple: true,
+      description: "the signer's address as the RA reaches it (default 127.0.0.1, localhost, ::1)",
+    },
   },
   async run(v) {
     const dir = v.dir as string | undefined;
     if (!dir) throw new CaError("invalid-input", "--dir is required");
-    if (existsSync(join(dir, "channel-ca.crt"))) throw new CaError("conflict", `${dir} already holds a signer channel CA; remove it first to make a new one`);
+    if (existsSync(join(dir, "channel-ca.crt")))
+      throw new CaError("conflict", `${dir} already holds a signer channel CA; remove it first to make a new one`);
     const hosts = v.host as string[] | undefined;
-    const files = await writeSignerChannelCertificates(dir, systemClock, cryptoRandom, hosts && hosts.length > 0 ? { hosts } : {});
+    const files = await writeSignerChannelCertificates(
+      dir,
+      systemClock,
+      cryptoRandom,
+      hosts && hosts.length > 0 ? { hosts } : {},
+    );
     console.log(JSON.stringify(files, null, 2));
     return 0;
   },

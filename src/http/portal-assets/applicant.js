@@ -1,7 +1,25 @@
 // cardpki applicant page: plain ES module, no build step, no CDN. The link in the message carries the
 // order and a single-use token in its fragment (never sent in a request line); the page exchanges the
 // token once for a short session (HttpOnly cookie) and then reads the terms, accepts, follows, cancels.
-import { apiClient, field, focusMessage, form, h, language, mountLanguageSwitch, onLanguageChange, page, refusal, say, coded, setAppName, skipLink, startLanguage, submit, t } from "./page-kit.js";
+import {
+  apiClient,
+  field,
+  focusMessage,
+  form,
+  h,
+  language,
+  mountLanguageSwitch,
+  onLanguageChange,
+  page,
+  refusal,
+  say,
+  coded,
+  setAppName,
+  skipLink,
+  startLanguage,
+  submit,
+  t,
+} from "./page-kit.js";
 
 const API = "/api/v1/applicant";
 const CSRF_KEY = "cardpki-applicant-csrf";
@@ -39,40 +57,76 @@ function termsText(text) {
 
 const STEP_STATE = { done: "steps.done", current: "steps.current", "to do": "steps.to-do" };
 function steps(progress) {
-  return h("ol", { class: "steps", "aria-label": t("steps.label") },
-    progress.steps.map((s) => h("li", { class: s.state.replace(" ", "-"), ...(s.state === "current" ? { "aria-current": "step" } : {}) }, coded(s.code, {}, s.label), h("span", { class: "muted", text: ` (${t(STEP_STATE[s.state] || "steps.to-do")})` }))));
+  return h(
+    "ol",
+    { class: "steps", "aria-label": t("steps.label") },
+    progress.steps.map((s) =>
+      h(
+        "li",
+        { class: s.state.replace(" ", "-"), ...(s.state === "current" ? { "aria-current": "step" } : {}) },
+        coded(s.code, {}, s.label),
+        h("span", { class: "muted", text: ` (${t(STEP_STATE[s.state] || "steps.to-do")})` }),
+      ),
+    ),
+  );
 }
 
 async function show(progress) {
   shown = { progress };
-  const parts = [h("p", { id: "status", class: "status", text: coded(progress.statusCode, progress.statusParams, progress.status) }), progress.steps.length ? steps(progress) : null];
-  if (progress.termsAccepted) parts.push(h("p", { text: t("applicant.accepted-version", { version: progress.termsAccepted }) }));
+  const parts = [
+    h("p", { id: "status", class: "status", text: coded(progress.statusCode, progress.statusParams, progress.status) }),
+    progress.steps.length ? steps(progress) : null,
+  ];
+  if (progress.termsAccepted)
+    parts.push(h("p", { text: t("applicant.accepted-version", { version: progress.termsAccepted }) }));
   if (progress.canAcceptTerms) {
     const terms = await api("GET", "/terms");
     const termsLang = terms.lang || "en";
     const box = h("input", { type: "checkbox", name: "accepted", id: "accept-box" }); // never pre-ticked (REQ-06)
-    const f = form(t("applicant.accept-form"), {},
+    const f = form(
+      t("applicant.accept-form"),
+      {},
       field(t("applicant.accept-box", { version: terms.version }), box),
-      h("button", { type: "submit", text: t("applicant.accept") }));
+      h("button", { type: "submit", text: t("applicant.accept") }),
+    );
     f.addEventListener("submit", (ev) => {
       ev.preventDefault();
       submit(f, async () => {
-        const p = await api("POST", "/accept-terms", { termsVersion: terms.version, accepted: box.checked, termsLanguage: termsLang, ...(terms.sha256 ? { termsSha256: terms.sha256 } : {}) });
+        const p = await api("POST", "/accept-terms", {
+          termsVersion: terms.version,
+          accepted: box.checked,
+          termsLanguage: termsLang,
+          ...(terms.sha256 ? { termsSha256: terms.sha256 } : {}),
+        });
         await show(p);
         say(t("applicant.thanks", { version: terms.version }));
       });
     });
-    parts.push(h("section", { class: "terms", "aria-labelledby": "terms-title", tabindex: 0, lang: termsLang },
-      h("h2", { id: "terms-title", text: `${terms.title} (${t("applicant.version", { version: terms.version })})` }), termsText(terms.text)));
-    if (termsLang !== language()) parts.splice(parts.length - 1, 0, h("p", { class: "muted", text: t("applicant.terms-language", { language: t(`lang.${termsLang}`) }) }));
+    parts.push(
+      h(
+        "section",
+        { class: "terms", "aria-labelledby": "terms-title", tabindex: 0, lang: termsLang },
+        h("h2", { id: "terms-title", text: `${terms.title} (${t("applicant.version", { version: terms.version })})` }),
+        termsText(terms.text),
+      ),
+    );
+    if (termsLang !== language())
+      parts.splice(
+        parts.length - 1,
+        0,
+        h("p", { class: "muted", text: t("applicant.terms-language", { language: t(`lang.${termsLang}`) }) }),
+      );
     parts.push(f);
   }
   if (progress.canCancel) {
     const confirm = h("input", { type: "checkbox", name: "confirm", required: true });
-    const f = form(t("applicant.cancel-title"), { class: "danger" },
+    const f = form(
+      t("applicant.cancel-title"),
+      { class: "danger" },
       h("h2", { text: t("applicant.cancel-title") }),
       field(t("applicant.cancel-box"), confirm),
-      h("button", { type: "submit", class: "danger", text: t("applicant.cancel") }));
+      h("button", { type: "submit", class: "danger", text: t("applicant.cancel") }),
+    );
     f.addEventListener("submit", (ev) => {
       ev.preventDefault();
       submit(f, async () => {
@@ -93,15 +147,22 @@ function ended() {
 
 function unusable(problem) {
   shown = { problem };
-  page(t("applicant.unusable-title"), h("p", { id: "problem", text: problem ? refusal({ problem }) : t("applicant.open-link") }),
-    h("p", { class: "muted", text: t("applicant.link-once") }));
+  page(
+    t("applicant.unusable-title"),
+    h("p", { id: "problem", text: problem ? refusal({ problem }) : t("applicant.open-link") }),
+    h("p", { class: "muted", text: t("applicant.link-once") }),
+  );
 }
 
 function signout() {
   const out = document.getElementById("signout");
   out.hidden = false;
   out.addEventListener("click", async () => {
-    await fetch(`${API}/session`, { method: "DELETE", credentials: "same-origin", headers: { "accept-language": language() } });
+    await fetch(`${API}/session`, {
+      method: "DELETE",
+      credentials: "same-origin",
+      headers: { "accept-language": language() },
+    });
     sessionStorage.removeItem(CSRF_KEY);
     csrf = "";
     out.hidden = true;

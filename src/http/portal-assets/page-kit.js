@@ -13,7 +13,9 @@ export function h(tag, attrs = {}, ...children) {
     else if (k === "text") el.textContent = v;
     else el.setAttribute(k, v === true ? "" : String(v));
   }
-  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  for (const c of children.flat())
+    if (c !== null && c !== undefined && c !== false)
+      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   return el;
 }
 
@@ -41,7 +43,9 @@ export function chosenLanguage() {
   } catch {
     // storage blocked: the browser's languages decide
   }
-  for (const l of navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || "en"]) {
+  for (const l of navigator.languages && navigator.languages.length
+    ? navigator.languages
+    : [navigator.language || "en"]) {
     const p = String(l).toLowerCase().split("-")[0];
     if (LANGUAGES[p]) return p;
     if (p === "nb" || p === "nn" || p === "no") return "da"; // Norwegian readers read Danish more easily than English
@@ -111,10 +115,13 @@ export function t(key, params = {}) {
 /** The words for `key` as nodes: each `{name}` placeholder replaced by `nodes[name]` (an element, e.g. a `<code>`). */
 export function tNodes(key, nodes = {}) {
   const text = words[key] ?? english[key] ?? key;
-  return text.split(/(\{\w+\})/).filter(Boolean).map((part) => {
-    const m = /^\{(\w+)\}$/.exec(part);
-    return m && nodes[m[1]] !== undefined ? nodes[m[1]] : part;
-  });
+  return text
+    .split(/(\{\w+\})/)
+    .filter(Boolean)
+    .map((part) => {
+      const m = /^\{(\w+)\}$/.exec(part);
+      return m && nodes[m[1]] !== undefined ? nodes[m[1]] : part;
+    });
 }
 
 /** Words for a value of a closed set (`state.TERMS_ACCEPTED`, `reason.keyCompromise`): the catalogue's, else the value made readable. */
@@ -126,20 +133,34 @@ export function word(set, value) {
 
 /** `TERMS_ACCEPTED`, `keyCompromise`, `start-production` → "Terms accepted", "Key compromise", "Start production". */
 function humanise(v) {
-  const s = v.replace(/([a-z])([A-Z])/g, "$1 $2").replace(/[_.-]+/g, " ").trim().toLowerCase();
+  const s = v
+    .replace(/([a-z])([A-Z])/g, "$1 $2")
+    .replace(/[_.-]+/g, " ")
+    .trim()
+    .toLowerCase();
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
 /** The visible language switch (a labelled select, each language named in itself). */
 export function languageSwitch() {
-  const select = h("select", { id: "language", name: "language" },
-    Object.entries(LANGUAGES).map(([code, name]) => h("option", { value: code, lang: code, text: name, ...(code === current ? { selected: true } : {}) })));
+  const select = h(
+    "select",
+    { id: "language", name: "language" },
+    Object.entries(LANGUAGES).map(([code, name]) =>
+      h("option", { value: code, lang: code, text: name, ...(code === current ? { selected: true } : {}) }),
+    ),
+  );
   select.addEventListener("change", async () => {
     await useLanguage(select.value, true);
     for (const fn of listeners) await fn();
     select.focus();
   });
-  return h("div", { class: "language" }, h("label", { for: "language", "data-t": "lang.label", text: t("lang.label") }), select);
+  return h(
+    "div",
+    { class: "language" },
+    h("label", { for: "language", "data-t": "lang.label", text: t("lang.label") }),
+    select,
+  );
 }
 
 /** Puts the language switch into the page's header (before the sign-out button when there is one). */
@@ -156,7 +177,10 @@ export function mountLanguageSwitch() {
 const pad = (n) => String(n).padStart(2, "0");
 function parts(d, withTime) {
   const f = new Intl.DateTimeFormat(LOCALE[current] || "en-GB", {
-    year: "numeric", month: "2-digit", day: "2-digit", ...(withTime ? { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short" } : {}),
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    ...(withTime ? { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short" } : {}),
   });
   return Object.fromEntries(f.formatToParts(d).map((p) => [p.type, p.value]));
 }
@@ -187,7 +211,9 @@ export function when(iso, dayOnly = false) {
 
 /** A certificate serial as certificate viewers print it: upper-case byte pairs, colon-separated. */
 export function serialText(serial) {
-  const hex = String(serial || "").toUpperCase().replace(/[^0-9A-F]/g, "");
+  const hex = String(serial || "")
+    .toUpperCase()
+    .replace(/[^0-9A-F]/g, "");
   return (hex.length % 2 ? `0${hex}` : hex).match(/../g)?.join(":") ?? "";
 }
 
@@ -205,8 +231,14 @@ export class ApiError extends Error {
 /** A request with the chosen language (Accept-Language), JSON in and out; a problem answer throws ApiError. */
 export async function request(method, url, body, headers = {}) {
   const res = await fetch(url, {
-    method, credentials: "same-origin",
-    headers: { "accept-language": current, accept: "application/json", ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
+    method,
+    credentials: "same-origin",
+    headers: {
+      "accept-language": current,
+      accept: "application/json",
+      ...(body !== undefined ? { "content-type": "application/json" } : {}),
+      ...headers,
+    },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   const text = await res.text();
@@ -216,7 +248,11 @@ export async function request(method, url, body, headers = {}) {
   } catch {
     data = undefined;
   }
-  if (!res.ok) throw new ApiError(res.status, data && typeof data === "object" ? data : { detail: t("error.http", { status: res.status }) });
+  if (!res.ok)
+    throw new ApiError(
+      res.status,
+      data && typeof data === "object" ? data : { detail: t("error.http", { status: res.status }) },
+    );
   return data;
 }
 
@@ -239,10 +275,12 @@ export function refusal(e) {
   const p = (e && e.problem) || {};
   let text = p.detail || p.title || (e && e.status === 0 ? t("error.signed-out") : t("error.refused"));
   // A failure of the service (5xx) has an incident: the service desk finds the cause in the log by its reference.
-  if (p.incident) text = `${text.replace(/\s*\(incident [0-9a-f-]+\)/i, "")} ${t("error.incident", { reference: String(p.incident).slice(0, 8).toUpperCase() })}`;
+  if (p.incident)
+    text = `${text.replace(/\s*\(incident [0-9a-f-]+\)/i, "")} ${t("error.incident", { reference: String(p.incident).slice(0, 8).toUpperCase() })}`;
   const rule = p.rule || p.guard;
   const req = p.requirement || p.req;
-  const named = rule && !text.includes(rule) ? t("error.rule", { rule, requirement: req || "" }).replace(/,\s*\)/, ")") : "";
+  const named =
+    rule && !text.includes(rule) ? t("error.rule", { rule, requirement: req || "" }).replace(/,\s*\)/, ")") : "";
   if (e && !(e instanceof ApiError)) console.error(e);
   return named ? `${text} ${named}` : text;
 }
@@ -277,7 +315,8 @@ function labelOf(el) {
 /** Why a control is invalid, in the chosen language (the control's own `data-error` key for a pattern). */
 function problemOf(el) {
   const v = el.validity;
-  if (v.valueMissing) return el.type === "checkbox" ? t("error.tick") : el.tagName === "SELECT" ? t("error.choose") : t("error.required");
+  if (v.valueMissing)
+    return el.type === "checkbox" ? t("error.tick") : el.tagName === "SELECT" ? t("error.choose") : t("error.required");
   if (v.typeMismatch) return t(el.type === "email" ? "error.email" : "error.format");
   if (v.patternMismatch || v.badInput) return el.dataset.error ? t(el.dataset.error) : t("error.format");
   if (v.tooLong || v.tooShort) return t("error.length");
@@ -289,7 +328,10 @@ function problemOf(el) {
 export function markInvalid(el, text) {
   const id = `err-${el.id || uid("x")}`;
   el.setAttribute("aria-invalid", "true");
-  el.setAttribute("aria-describedby", [...(el.getAttribute("aria-describedby") || "").split(" ").filter((x) => x && x !== id), id].join(" "));
+  el.setAttribute(
+    "aria-describedby",
+    [...(el.getAttribute("aria-describedby") || "").split(" ").filter((x) => x && x !== id), id].join(" "),
+  );
   const msg = h("span", { class: "field-error", id }, text);
   const box = el.closest(".field");
   if (box) box.append(msg);
@@ -301,15 +343,33 @@ export function markInvalid(el, text) {
  * `focusField`) on the first invalid field; links move focus to their field without navigating.
  */
 export function errorSummary(items, focusField, note) {
-  const box = h("div", {},
+  const box = h(
+    "div",
+    {},
     h("p", { class: "summary-title", text: t("error.summary") }),
     note ? h("p", { text: note }) : null,
-    h("ul", {}, items.map(([el, text]) => h("li", {}, h("a", {
-      href: `#${el.id}`, onclick: (ev) => {
-        ev.preventDefault();
-        el.focus();
-      },
-    }, `${labelOf(el)}: ${text}`)))));
+    h(
+      "ul",
+      {},
+      items.map(([el, text]) =>
+        h(
+          "li",
+          {},
+          h(
+            "a",
+            {
+              href: `#${el.id}`,
+              onclick: (ev) => {
+                ev.preventDefault();
+                el.focus();
+              },
+            },
+            `${labelOf(el)}: ${text}`,
+          ),
+        ),
+      ),
+    ),
+  );
   say(box, "error");
   if (focusField && items[0]) items[0][0].focus();
   else focusMessage();
@@ -325,7 +385,11 @@ export function focusMessage() {
 /** The form's control for a problem's `field` ("document.number" → name "number" or "document.number"). */
 function controlFor(form, field) {
   if (!field) return undefined;
-  const names = [field, field.split(".").pop(), ...(form.dataset.fields ? [JSON.parse(form.dataset.fields)[field]] : [])].filter(Boolean);
+  const names = [
+    field,
+    field.split(".").pop(),
+    ...(form.dataset.fields ? [JSON.parse(form.dataset.fields)[field]] : []),
+  ].filter(Boolean);
   for (const n of names) {
     const el = form.querySelector(`[name="${CSS.escape(n)}"]`);
     if (el) return el;
@@ -336,7 +400,9 @@ function controlFor(form, field) {
 /** Shows a refused request on a form: the problem's words in the error summary, each field's error beside it, focus on the summary. */
 export function showRefusal(form, e) {
   const p = (e && e.problem) || {};
-  const fields = (Array.isArray(p.errors) ? p.errors : []).map((x) => [controlFor(form, x.field), x.detail]).filter(([el]) => el);
+  const fields = (Array.isArray(p.errors) ? p.errors : [])
+    .map((x) => [controlFor(form, x.field), x.detail])
+    .filter(([el]) => el);
   if (!fields.length && controlFor(form, p.field)) fields.push([controlFor(form, p.field), p.detail]);
   for (const [el, text] of fields) markInvalid(el, text);
   if (fields.length) errorSummary(fields, true, refusal(e));
@@ -354,7 +420,9 @@ export function showRefusal(form, e) {
 export async function submit(form, fn, check) {
   clearErrors(form);
   say("");
-  const bad = [...form.elements].filter((el) => el.willValidate && !el.checkValidity()).map((el) => [el, problemOf(el)]);
+  const bad = [...form.elements]
+    .filter((el) => el.willValidate && !el.checkValidity())
+    .map((el) => [el, problemOf(el)]);
   if (check) bad.push(...check(form).filter(([el]) => !bad.some(([b]) => b === el)));
   if (bad.length) {
     for (const [el, text] of bad) markInvalid(el, text);
@@ -385,7 +453,9 @@ export function field(label, input, hint) {
   const hintEl = hint ? h("span", { class: "hint", id: `hint-${input.id}`, text: hint }) : null;
   if (hintEl) input.setAttribute("aria-describedby", hintEl.id);
   const labelEl = h("label", { for: input.id, text: label });
-  return input.type === "checkbox" || input.type === "radio" ? h("div", { class: "field check" }, input, labelEl, hintEl) : h("div", { class: "field" }, labelEl, hintEl, input);
+  return input.type === "checkbox" || input.type === "radio"
+    ? h("div", { class: "field check" }, input, labelEl, hintEl)
+    : h("div", { class: "field" }, labelEl, hintEl, input);
 }
 
 // ------------------------------------------------------------------ screens
@@ -397,12 +467,33 @@ export const setAppName = (key) => void (appName = key);
 /** A table whose cells carry their column's heading (shown beside each value on a narrow screen). */
 export function table(head, rows, caption) {
   for (const r of rows) [...r.children].forEach((td, i) => head[i] && td.setAttribute("data-label", head[i]));
-  return h("table", {}, caption ? h("caption", { text: caption }) : null, h("thead", {}, h("tr", {}, head.map((x) => h("th", { scope: "col", text: x })))), h("tbody", {}, rows));
+  return h(
+    "table",
+    {},
+    caption ? h("caption", { text: caption }) : null,
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        head.map((x) => h("th", { scope: "col", text: x })),
+      ),
+    ),
+    h("tbody", {}, rows),
+  );
 }
 
 /** A definition list of [term, value] pairs (empty values left out). */
 export function facts(pairs, attrs = {}) {
-  return h("dl", { class: "facts", ...attrs }, pairs.filter(Boolean).filter(([, v]) => v !== undefined && v !== null && v !== "").flatMap(([k, v, a]) => [h("dt", { text: k }), h("dd", a || {}, v)]));
+  return h(
+    "dl",
+    { class: "facts", ...attrs },
+    pairs
+      .filter(Boolean)
+      .filter(([, v]) => v !== undefined && v !== null && v !== "")
+      .flatMap(([k, v, a]) => [h("dt", { text: k }), h("dd", a || {}, v)]),
+  );
 }
 
 /**
@@ -411,11 +502,15 @@ export function facts(pairs, attrs = {}) {
  */
 export function page(title, ...content) {
   const main = document.getElementById("main");
-  main.replaceChildren(...(title ? [h("h1", { text: title })] : []), ...content.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  main.replaceChildren(
+    ...(title ? [h("h1", { text: title })] : []),
+    ...content.flat().filter((c) => c !== null && c !== undefined && c !== false),
+  );
   const heading = title || (main.querySelector("h1") && main.querySelector("h1").textContent);
   document.title = heading ? `${heading} – ${t(appName)}` : t(appName);
   main.focus();
-  for (const a of document.querySelectorAll("nav a")) a.setAttribute("aria-current", location.hash.startsWith(a.getAttribute("href")) ? "page" : "false");
+  for (const a of document.querySelectorAll("nav a"))
+    a.setAttribute("aria-current", location.hash.startsWith(a.getAttribute("href")) ? "page" : "false");
 }
 
 /**

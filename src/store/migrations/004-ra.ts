@@ -57,5 +57,6 @@ export async function up(db: Knex): Promise<void> {
 }
 
 export async function down(db: Knex): Promise<void> {
-  for (const t of ["order_identifications", "orders", "officers", "people", "organisations"]) await db.schema.dropTable(t);
+  for (const t of ["order_identifications", "orders", "officers", "people", "organisations"])
+    await db.schema.dropTable(t);
 }

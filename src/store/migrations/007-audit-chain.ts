@@ -20,7 +20,17 @@ export async function up(db: Knex): Promise<void> {
     const rows = await db("audit_events").where("seq", ">", after).orderBy("seq").limit(1000);
     if (rows.length === 0) break;
     const entries: (AuditEntry & { seq: number })[] = rows.map((r: any) => ({
-      seq: Number(r.seq), id: r.id, at: Number(r.at), actor: r.actor, organisationId: null, action: r.action, objectType: r.object_type, objectId: r.object_id, outcome: r.outcome, policy: null, details: r.details ?? null,
+      seq: Number(r.seq),
+      id: r.id,
+      at: Number(r.at),
+      actor: r.actor,
+      organisationId: null,
+      action: r.action,
+      objectType: r.object_type,
+      objectId: r.object_id,
+      outcome: r.outcome,
+      policy: null,
+      details: r.details ?? null,
     }));
     for (const e of chain(prev, entries)) {
       await db("audit_events").where({ seq: e.seq }).update({ prev_hash: e.prevHash, entry_hash: e.entryHash });

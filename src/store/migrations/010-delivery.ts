@@ -34,6 +34,17 @@ export async function down(db: Knex): Promise<void> {
   });
   await db.schema.alterTable("notifications", (t) => {
     t.dropIndex(["state", "next_attempt_at"]);
-    for (const c of ["kind", "secret", "state", "attempts", "next_attempt_at", "last_error", "claimed_by", "claimed_until", "updated_at"]) t.dropColumn(c);
+    for (const c of [
+      "kind",
+      "secret",
+      "state",
+      "attempts",
+      "next_attempt_at",
+      "last_error",
+      "claimed_by",
+      "claimed_until",
+      "updated_at",
+    ])
+      t.dropColumn(c);
   });
 }

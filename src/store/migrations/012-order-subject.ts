@@ -11,9 +11,16 @@ export async function up(db: Knex): Promise<void> {
     t.bigInteger("approved_at");
   });
   // Orders approved before this column existed: the approval's time from the audit trail.
-  await db("orders").whereNull("approved_at").whereIn("state", ["APPROVED", "IN_PRODUCTION", "PRODUCED", "HANDED_OUT", "ACTIVE", "EXPIRED"]).update({
-    approved_at: db("audit_events").max("at").where("action", "order.approve").andWhere("object_type", "order").andWhere("object_id", db.ref("orders.id")),
-  });
+  await db("orders")
+    .whereNull("approved_at")
+    .whereIn("state", ["APPROVED", "IN_PRODUCTION", "PRODUCED", "HANDED_OUT", "ACTIVE", "EXPIRED"])
+    .update({
+      approved_at: db("audit_events")
+        .max("at")
+        .where("action", "order.approve")
+        .andWhere("object_type", "order")
+        .andWhere("object_id", db.ref("orders.id")),
+    });
 }
 
 export async function down(db: Knex): Promise<void> {

@@ -13,11 +13,15 @@ export async function up(db: Knex): Promise<void> {
     t.string("human_id", 128);
     t.index(["human_id"]);
   });
-  for (const p of await db("people").select("id", "national_id_hash")) await db("people").where({ id: p.id }).update({ human_id: human(p.national_id_hash) });
+  for (const p of await db("people").select("id", "national_id_hash"))
+    await db("people")
+      .where({ id: p.id })
+      .update({ human_id: human(p.national_id_hash) });
   await db.schema.alterTable("order_identifications", (t) => {
     t.string("human_id", 128);
   });
-  for (const p of await db("people").select("id", "human_id")) await db("order_identifications").where({ officer_id: p.id }).update({ human_id: p.human_id });
+  for (const p of await db("people").select("id", "human_id"))
+    await db("order_identifications").where({ officer_id: p.id }).update({ human_id: p.human_id });
   await db.schema.createTable("order_actors", (t) => {
     t.increments("seq").primary();
     t.string("order_id", 64).notNullable().references("orders.id");
@@ -34,7 +38,8 @@ export async function up(db: Knex): Promise<void> {
     t.index(["requested_by_human", "requested_at"]);
     t.index(["organisation_id", "requested_at"]);
   });
-  for (const p of await db("people").select("id", "human_id")) await db("revocation_requests").where({ requested_by: p.id }).update({ requested_by_human: p.human_id });
+  for (const p of await db("people").select("id", "human_id"))
+    await db("revocation_requests").where({ requested_by: p.id }).update({ requested_by_human: p.human_id });
   await db.schema.createTable("role_grants", (t) => {
     t.string("id", 64).primary();
     t.string("person_id", 64).notNullable().references("people.id");

@@ -18,9 +18,22 @@ import * as m016 from "./016-person-language.js";
 
 /** Migrations are compiled in, in order (no directory scan at run time). */
 const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
-  ["001-certificates", m001], ["002-revocation", m002], ["003-crl-index", m003], ["004-ra", m004], ["005-ra-credentials", m005], ["006-cards", m006],
-  ["007-audit-chain", m007], ["008-data-keys", m008], ["009-portal-sessions", m009], ["010-delivery", m010], ["011-self-service", m011], ["012-order-subject", m012],
-  ["013-audit-timestamps", m013], ["014-activation-hold", m014], ["015-separation-of-duties", m015], ["016-person-language", m016],
+  ["001-certificates", m001],
+  ["002-revocation", m002],
+  ["003-crl-index", m003],
+  ["004-ra", m004],
+  ["005-ra-credentials", m005],
+  ["006-cards", m006],
+  ["007-audit-chain", m007],
+  ["008-data-keys", m008],
+  ["009-portal-sessions", m009],
+  ["010-delivery", m010],
+  ["011-self-service", m011],
+  ["012-order-subject", m012],
+  ["013-audit-timestamps", m013],
+  ["014-activation-hold", m014],
+  ["015-separation-of-duties", m015],
+  ["016-person-language", m016],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Knex.Migration]> = {
