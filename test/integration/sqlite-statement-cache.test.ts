@@ -4,7 +4,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase, openReader, type Database } from "../../src/store/database.js";
-import { STATEMENTS_PER_CONNECTION } from "../../src/store/sqlite-statement-cache.js";
+import { STATEMENTS_PER_CONNECTION, literalLimit } from "../../src/store/sqlite-statement-cache.js";
 
 // node-sqlite3 itself, to count how often a statement is prepared.
 const sqlite3 = createRequire(import.meta.url)("sqlite3") as {
@@ -89,5 +89,44 @@ describe("store/sqlite statement cache (real SQLite file, WAL, writer and read p
     prepared = [];
     expect((await reader.raw("select 0 as n"))[0].n).to.equal(0);
     expect(prepared).to.deep.equal(["select 0 as n"]); // dropped, prepared again
+  });
+
+  it("ok/a LIMIT bound by knex (`.first()`, `.limit().offset()`) runs as a literal: one statement per limit, the same rows", async () => {
+    await db("kv").insert([
+      { k: "l1", v: 1 },
+      { k: "l2", v: 2 },
+      { k: "l3", v: 3 },
+    ]);
+    prepared = [];
+    for (const k of ["l1", "l2", "l3", "l1"])
+      expect((await reader("kv").where({ k }).first())?.v).to.equal(Number(k[1]));
+    const page = await reader("kv").whereIn("k", ["l1", "l2", "l3"]).orderBy("k").limit(2).offset(1);
+    expect(page.map((r: { k: string }) => r.k)).to.deep.equal(["l2", "l3"]);
+    expect(prepared.filter((q) => /from `kv` where `k` = \? limit 1$/.test(q))).to.have.length(1); // prepared once, the LIMIT written in
+    expect(prepared.some((q) => /limit 2 offset 1$/.test(q))).to.equal(true);
+    expect(prepared.some((q) => /limit \?/.test(q))).to.equal(false);
+  });
+});
+
+describe("store/sqlite statement cache: literal LIMIT", () => {
+  it("ok/a trailing limit and offset of whole numbers become literals, the bindings before them stay", () => {
+    expect(literalLimit("select * from t where a = ? limit ?", ["x", 1])).to.deep.equal({
+      sql: "select * from t where a = ? limit 1",
+      bindings: ["x"],
+    });
+    expect(literalLimit("select * from t limit ? offset ?", [50, 100])).to.deep.equal({
+      sql: "select * from t limit 50 offset 100",
+      bindings: [],
+    });
+  });
+  it("fail/anything else is left as it was: no trailing limit, a limit inside, a value that is not a whole number", () => {
+    for (const [sql, b] of [
+      ["select * from t where a = ?", ["x"]],
+      ["select * from (select * from t limit ?) where a = ?", [1, "x"]],
+      ["select * from t limit ?", ["1; drop table t"]],
+      ["select * from t limit ?", [1.5]],
+      ["select * from t limit ?", [-1]],
+    ] as [string, unknown[]][])
+      expect(literalLimit(sql, b)).to.deep.equal({ sql, bindings: b });
   });
 });
