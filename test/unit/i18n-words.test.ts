@@ -70,7 +70,7 @@ describe("i18n: situations by code, notifications without ids", () => {
   });
 
   it("ok/every evidence rule has a code with words, every story step its audit action", () => {
-    const codes = [...src("audit/evidence.ts").matchAll(/add\(\["(rule\.[a-z-]+)"/g)].map((m) => m[1]!);
+    const codes = [...src("audit/evidence.ts").matchAll(/add\(\s*\["(rule\.[a-z-]+)"/g)].map((m) => m[1]!);
     expect(codes.length).to.be.greaterThan(15);
     for (const c of codes) worded(c, { n: 2 });
     const e = buildEvidence({
