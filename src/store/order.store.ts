@@ -258,21 +258,16 @@ export class KnexOrderStore implements OrderStore {
     };
   }
 
-  /**
-   * One query: the order row with its applicant's human, its identifications (identify and eid
-   * kinds) and its recorded actors (REQ-10), each list aggregated into one JSON column (ordered by
-   * seq here), so an action reads its order and separation matrix in one statement.
-   */
-  private async loadWhere(
-    where: { id: string } | { cert_serial: string },
-  ): Promise<(OrderView & { version: number; workflowId: string }) | undefined> {
-    const [col, value] = "id" in where ? ["o.id", where.id] : ["o.cert_serial", where.cert_serial];
+  /** The order-load statement per key column, built by knex once (its SQL text is the same for every order). */
+  private readonly loadSql: Partial<Record<"o.id" | "o.cert_serial", string>> = {};
+
+  private loadQuery(col: "o.id" | "o.cert_serial"): string {
     const pg = isPostgres(this.reader);
     const list = (cols: string) =>
       pg ? `coalesce(json_agg(json_build_array(${cols})), '[]'::json)` : `json_group_array(json_array(${cols}))`;
-    const row = await this.reader("orders as o")
+    const q = this.reader("orders as o")
       .leftJoin("people as ap", "ap.id", "o.applicant_id")
-      .where(col, value)
+      .where(col, "?")
       .first(
         "o.*",
         "ap.human_id as applicant_human_id",
@@ -282,7 +277,25 @@ export class KnexOrderStore implements OrderStore {
         this.reader.raw(
           `(select ${list("a.seq, a.action, a.person_id, a.human_id, a.at")} from order_actors a where a.order_id = o.id) as actors_json`,
         ),
-      );
+      )
+      .toSQL();
+    // The one binding is the key value (a placeholder here); LIMIT 1 is written as a literal.
+    if (q.bindings.length !== 2 || q.bindings[0] !== "?" || q.bindings[1] !== 1) throw new Error("order load: bindings");
+    return q.sql.replace(/ limit \?$/i, " limit 1");
+  }
+
+  /**
+   * One query: the order row with its applicant's human, its identifications (identify and eid
+   * kinds) and its recorded actors (REQ-10), each list aggregated into one JSON column (ordered by
+   * seq here), so an action reads its order and separation matrix in one statement.
+   */
+  private async loadWhere(
+    where: { id: string } | { cert_serial: string },
+  ): Promise<(OrderView & { version: number; workflowId: string }) | undefined> {
+    const [col, value] = "id" in where ? (["o.id", where.id] as const) : (["o.cert_serial", where.cert_serial] as const);
+    const sql = (this.loadSql[col] ??= this.loadQuery(col));
+    const result = await this.reader.raw(sql, [value]);
+    const row = (Array.isArray(result) ? result[0] : result.rows[0]) as Record<string, unknown> | undefined;
     if (!row) return undefined;
     const parsed = (v: unknown): unknown[][] =>
       ((typeof v === "string" ? JSON.parse(v) : (v ?? [])) as unknown[][]).sort((x, y) => Number(x[0]) - Number(y[0]));

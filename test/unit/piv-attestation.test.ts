@@ -3,7 +3,8 @@ import { generateKeyPairSync } from "node:crypto";
 import { join } from "node:path";
 import { Iso7816, type CardChannel } from "../../src/card/iso7816.js";
 import { PivCard } from "../../src/card/piv-card.js";
-import { verifyPivAttestation } from "../../src/card/piv-attestation.js";
+import { attestationFields, verifyPivAttestation } from "../../src/card/piv-attestation.js";
+import { parseCertificate, reencode } from "../../src/asn1/parse.js";
 import { keyOrigin } from "../../src/ra/key-origin.js";
 import type { AttestedKey, KeyAttestationVerifier, ProductionCard } from "../../src/ra/ports.js";
 import { loadWorkflows } from "../../src/policy/workflow.js";
@@ -132,6 +133,37 @@ describe("card/piv-attestation (YubiKey PIV attestation, REQ-14)", () => {
         NOW,
       ).cardSerial,
     ).to.equal("4246");
+  });
+  it("ok/the DER walk reads the same SPKI and extensions as the @peculiar ASN.1 library (emulator and software cards, RSA and EC)", async () => {
+    const library = (der: Uint8Array) => {
+      const tbs = parseCertificate(der, "attestation certificate").tbsCertificate;
+      return {
+        spki: Buffer.from(reencode(tbs.subjectPublicKeyInfo)).toString("hex"),
+        extensions: (tbs.extensions ?? []).map((e) => [e.extnID, Buffer.from(e.extnValue.buffer).toString("hex")]),
+      };
+    };
+    const walk = (der: Uint8Array) => {
+      const f = attestationFields(der);
+      return {
+        spki: Buffer.from(f.spki).toString("hex"),
+        extensions: [...f.extensions].map(([k, v]) => [k, Buffer.from(v).toString("hex")]),
+      };
+    };
+    const emu = new PivEmulator({ serial: 4247, attestationMaker: maker });
+    const { piv } = await cardWithKey(emu);
+    const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+    const ders = [
+      (await piv.attest("9a"))!,
+      (await piv.attestationCertificate())!,
+      softwareAttestation(maker, { cardSerial: 4248, slot: 0x9c, pinPolicy: "always" }).certificate,
+      softwareAttestation(maker, { cardSerial: 4249, privateKey: rsa }).certificate,
+      maker.certDer,
+    ];
+    for (const der of ders) expect(walk(der)).to.deep.equal(library(der));
+    for (const cut of [1, 10, 200]) {
+      const bad = ders[0]!.subarray(0, ders[0]!.length - cut);
+      refusedWith(() => attestationFields(bad), /fields cannot be read/);
+    }
   });
 });
 
