@@ -42,9 +42,20 @@ export function registeredWrite(name: string): BatchWrite<unknown, unknown> {
   return w;
 }
 
-/** Runs whole transactions somewhere else (the SQLite writer thread); the same contract as runTransaction. */
+/** One operation's outcome in a runner's answer: its result, or the error its own transaction ended with. */
+export type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
+
+/**
+ * Runs named writes somewhere else (the SQLite writer thread), with runTransaction's contract per
+ * operation: writes handed over while a transaction is being written share the next one there, and
+ * a shared transaction that fails is retried per operation, so each gets its own outcome.
+ */
 export interface TransactionRunner {
-  run(batch: readonly { readonly name: string; readonly op: unknown }[]): Promise<unknown[]>;
+  run(batch: readonly { readonly name: string; readonly op: unknown }[]): Promise<{
+    readonly outcomes: readonly Outcome[];
+    /** Transactions this answer accounts for (0 when another answer of the same transaction counted it). */
+    readonly commits: number;
+  }>;
   close(): Promise<void>;
 }
 
@@ -82,6 +93,31 @@ export async function runTransaction(
   });
 }
 
+/**
+ * The writer thread's transaction for everything handed over since its last one: one shared
+ * transaction; if it fails, each operation in its own, so one bad write never fails its
+ * neighbours and each gets its own error.
+ */
+export async function runGroup(
+  db: Knex,
+  batch: readonly { readonly write: BatchWrite<unknown, unknown>; readonly op: unknown }[],
+): Promise<{ outcomes: Outcome[]; commits: number }> {
+  try {
+    return { outcomes: (await runTransaction(db, batch)).map((value) => ({ ok: true, value })), commits: 1 };
+  } catch (error) {
+    if (batch.length === 1) return { outcomes: [{ ok: false, error }], commits: 1 };
+  }
+  const outcomes: Outcome[] = [];
+  for (const e of batch)
+    outcomes.push(
+      await runTransaction(db, [e]).then(
+        ([value]) => ({ ok: true as const, value }),
+        (error: unknown) => ({ ok: false as const, error }),
+      ),
+    );
+  return { outcomes, commits: 1 + batch.length };
+}
+
 interface Entry {
   readonly write: BatchWrite<unknown, unknown>;
   readonly op: unknown;
@@ -101,10 +137,14 @@ interface Entry {
 export class CommitQueue {
   private queue: Entry[] = [];
   private flushing = false;
+  /** Named writes waiting for this turn's hand-over to the runner; hand-overs not yet answered. */
+  private handOver: Entry[] = [];
+  private handing = false;
+  private remote = 0;
   /** Transactions committed (or attempted) so far. */
   commits = 0;
 
-  /** `runner`: where whole transactions of named writes run (the SQLite writer thread); else in process on `db`. */
+  /** `runner`: where the named writes run (the SQLite writer thread); the others, and all without one, on `db`. */
   constructor(
     private readonly db: Knex,
     private readonly maxBatch = 256,
@@ -113,12 +153,23 @@ export class CommitQueue {
 
   run<Op, R>(write: BatchWrite<Op, R>, op: Op): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.queue.push({
+      const e: Entry = {
         write: write as BatchWrite<unknown, unknown>,
         op,
         resolve: resolve as (r: unknown) => void,
         reject,
-      });
+      };
+      if (this.runner && write.writeName !== undefined) {
+        // Handed over once per turn of the loop; the writer thread does the grouping (no round trip
+        // through this thread between its transactions).
+        this.handOver.push(e);
+        if (!this.handing) {
+          this.handing = true;
+          setImmediate(() => this.handOverNow());
+        }
+        return;
+      }
+      this.queue.push(e);
       if (!this.flushing) {
         this.flushing = true;
         setImmediate(() => void this.flush());
@@ -126,17 +177,34 @@ export class CommitQueue {
     });
   }
 
+  private handOverNow(): void {
+    this.handing = false;
+    const batch = this.handOver.splice(0);
+    if (batch.length === 0) return;
+    this.remote++;
+    this.runner!.run(batch.map((e) => ({ name: e.write.writeName!, op: e.op })))
+      .then(
+        ({ outcomes, commits }) => {
+          this.commits += commits;
+          batch.forEach((e, i) => {
+            const o = outcomes[i]!;
+            if (o.ok) e.resolve(o.value);
+            else e.reject(o.error);
+          });
+        },
+        (err: unknown) => batch.forEach((e) => e.reject(err)),
+      )
+      .finally(() => this.remote--);
+  }
+
   private transaction(batch: readonly Entry[]): Promise<unknown[]> {
     this.commits++;
-    const remote = this.runner;
-    if (remote && batch.every((e) => e.write.writeName !== undefined))
-      return remote.run(batch.map((e) => ({ name: e.write.writeName!, op: e.op })));
     return runTransaction(this.db, batch);
   }
 
   /** Waits for the transaction in progress, then stops the runner (the writer thread). */
   async close(): Promise<void> {
-    while (this.flushing) await new Promise((r) => setImmediate(r));
+    while (this.flushing || this.handing || this.remote > 0) await new Promise((r) => setImmediate(r));
     await this.runner?.close();
   }
 

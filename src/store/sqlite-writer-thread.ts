@@ -1,7 +1,7 @@
 import { Worker } from "node:worker_threads";
 import type { Knex } from "knex";
 import { CaError, type ErrorKind } from "../shared/ca-error.js";
-import type { TransactionRunner } from "./commit-queue.js";
+import type { Outcome, TransactionRunner } from "./commit-queue.js";
 import { isSqlite } from "./database.js";
 
 /**
@@ -10,19 +10,19 @@ import { isSqlite } from "./database.js";
  * whatever else the process is doing; measured under the RA benchmark a writer statement took
  * about 1.7 ms that way and a transaction about 13 ms, which bounded the whole RA. Here the
  * commit queue hands whole transactions of named writes (commit-queue.ts namedWrite) to a worker
- * with its own connection, which runs them back to back; the main thread keeps the read pool and
+ * with its own connection, which groups and runs them back to back; the main thread keeps the read pool and
  * a writer connection for the few writes that are not named. Both writer connections begin with
  * BEGIN IMMEDIATE and wait for each other (busy_timeout), so neither fails on a stale snapshot.
  */
 export class SqliteWriterThread implements TransactionRunner {
   private worker: Worker | undefined;
-  private readonly pending = new Map<number, { resolve: (r: unknown[]) => void; reject: (e: unknown) => void }>();
+  private readonly pending = new Map<number, { resolve: (r: Answer) => void; reject: (e: unknown) => void }>();
   private next = 1;
   private closed = false;
 
   constructor(private readonly filename: string) {}
 
-  run(batch: readonly { readonly name: string; readonly op: unknown }[]): Promise<unknown[]> {
+  run(batch: readonly { readonly name: string; readonly op: unknown }[]): Promise<Answer> {
     if (this.closed) return Promise.reject(new CaError("unavailable", "the database is closed"));
     const w = this.started();
     const id = this.next++;
@@ -58,13 +58,16 @@ export class SqliteWriterThread implements TransactionRunner {
       workerData: { filename: this.filename },
     });
     w.unref();
-    w.on("message", (m: { id: number; results?: unknown[]; error?: SerializedError }) => {
+    type Wire = { ok: true; value: unknown } | { ok: false; error: SerializedError };
+    w.on("message", (m: { id: number; outcomes: Wire[]; commits: number }) => {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
       this.idle();
-      if (m.error) p.reject(revive(m.error));
-      else p.resolve(m.results!);
+      p.resolve({
+        commits: m.commits,
+        outcomes: m.outcomes.map((o) => (o.ok ? o : { ok: false, error: revive(o.error) })),
+      });
     });
     const fail = (e: unknown) => {
       if (this.worker === w) this.worker = undefined;
@@ -81,6 +84,9 @@ export class SqliteWriterThread implements TransactionRunner {
     if (this.pending.size === 0) this.worker?.unref();
   }
 }
+
+/** The writer thread's answer to one hand-over. */
+type Answer = { readonly outcomes: readonly Outcome[]; readonly commits: number };
 
 /** An error as it crosses the thread boundary: enough to rebuild what the stores and callers test for. */
 export interface SerializedError {

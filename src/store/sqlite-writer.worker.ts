@@ -1,5 +1,5 @@
 import { parentPort, workerData } from "node:worker_threads";
-import { registeredWrite, runTransaction } from "./commit-queue.js";
+import { registeredWrite, runGroup, type Outcome } from "./commit-queue.js";
 import { sqliteKnex } from "./database.js";
 import { serializeError } from "./sqlite-writer-thread.js";
 // The stores whose writes are named (commit-queue.ts namedWrite): importing them registers the writes.
@@ -10,36 +10,71 @@ import "./activation.store.js";
 import "./card.store.js";
 import "./delivery.store.js";
 
-/** The SQLite writer thread (sqlite-writer-thread.ts): one connection, whole transactions, in arrival order. */
+/**
+ * The SQLite writer thread (sqlite-writer-thread.ts): one connection. Everything handed over while
+ * a transaction is being written goes into the next one, which starts as soon as that one
+ * committed (group commit here, without a round trip through the main thread), up to MAX_OPS.
+ */
+const MAX_OPS = 256;
 const { filename } = workerData as { filename: string };
 const db = sqliteKnex(filename, "writer");
 const port = parentPort!;
-let chain: Promise<void> = Promise.resolve();
+type Message = { id: number; batch: { name: string; op: unknown }[] };
+const waiting: Message[] = [];
+let busy = false;
+let closing = false;
 
-port.on("message", (m: { id: number; batch: { name: string; op: unknown }[] } | { close: true }) => {
-  chain = chain.then(async () => {
-    if ("close" in m) {
-      await db.destroy();
-      port.close();
-      return;
+const wire = (o: Outcome) => (o.ok ? o : { ok: false, error: serializeError(o.error) });
+
+function answer(m: Message, outcomes: readonly Outcome[], commits: number): void {
+  try {
+    port.postMessage({ id: m.id, outcomes: outcomes.map(wire), commits });
+  } catch (e) {
+    const error = new Error(`a write's result cannot cross threads (committed): ${(e as Error).message}`);
+    port.postMessage({ id: m.id, outcomes: outcomes.map(() => wire({ ok: false, error })), commits });
+  }
+}
+
+async function drain(): Promise<void> {
+  while (waiting.length > 0) {
+    const group: Message[] = [waiting.shift()!];
+    let ops = group[0]!.batch.length;
+    while (waiting.length > 0 && ops + waiting[0]!.batch.length <= MAX_OPS) {
+      ops += waiting[0]!.batch.length;
+      group.push(waiting.shift()!);
     }
+    let outcomes: Outcome[];
+    let commits = 0;
     try {
-      const results = await runTransaction(
-        db,
-        m.batch.map((b) => ({ write: registeredWrite(b.name), op: b.op })),
-      );
-      try {
-        port.postMessage({ id: m.id, results });
-      } catch (e) {
-        port.postMessage({
-          id: m.id,
-          error: serializeError(
-            new Error(`a write's result cannot cross threads (committed): ${(e as Error).message}`),
-          ),
-        });
-      }
-    } catch (e) {
-      port.postMessage({ id: m.id, error: serializeError(e) });
+      const entries = group.flatMap((m) => m.batch.map((b) => ({ write: registeredWrite(b.name), op: b.op })));
+      ({ outcomes, commits } = await runGroup(db, entries));
+    } catch (error) {
+      outcomes = group.flatMap((m) => m.batch.map(() => ({ ok: false as const, error })));
     }
-  });
+    let k = 0;
+    for (const m of group) {
+      answer(m, outcomes.slice(k, k + m.batch.length), k === 0 ? commits : 0);
+      k += m.batch.length;
+    }
+  }
+  busy = false;
+  if (closing) await shutDown();
+}
+
+async function shutDown(): Promise<void> {
+  await db.destroy();
+  port.close();
+}
+
+port.on("message", (m: Message | { close: true }) => {
+  if ("close" in m) {
+    closing = true;
+    if (!busy) void shutDown();
+    return;
+  }
+  waiting.push(m);
+  if (!busy) {
+    busy = true;
+    setImmediate(() => void drain());
+  }
 });
