@@ -313,8 +313,10 @@ async function httpComponent(config: Config, pub: PublicRole | undefined, obs: O
     cas: pub?.published ?? (() => []),
     crl: pub?.crl ?? (async () => undefined),
     health: obs.health,
+    clock: rec.clock, // cache lifetimes and OCSP times from the service's clock
   });
   const server = await listen(app, config.host, config.port, {
+    clock: rec.clock,
     ...(pub ? { ocsp: { service: pub.ocsp, maxBodyBytes: rec.revocationPolicy.ocsp.maxBodyBytes } } : {}),
     metrics: obs.metrics,
     draining: () => obs.draining,
