@@ -9,7 +9,7 @@
 //            vs the raw APDU round trip and yubico-piv-tool doing the on-card part (REQ-14).
 //  replicas: OCSP through one vs two `serve --role public` replicas, same client load (REQ-33).
 //  ra-pg:    full LoA3 lifecycles on PostgreSQL vs SQLite in the same run (REQ-33; scripts/bench starts a local PostgreSQL).
-// Usage: scripts/bench [--suite issuance,ocsp,crl,ra,audit,card,replicas,ra-pg] [--seconds N] [--concurrency N] [--crl-sizes 100000,1000000] [--card-runs N] [--verify-entries 1000000]
+// Usage: scripts/bench [--suite issuance,ocsp,crl,ra,audit,card,replicas,ra-pg] [--seconds N] [--warm-up S] [--concurrency N] [--crl-sizes 100000,1000000] [--card-runs N] [--verify-entries 1000000]
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { join } from "node:path";
