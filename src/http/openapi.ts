@@ -1,5 +1,5 @@
 import type { RaRoute } from "./ra-route.js";
-import { PROBLEM, type TSchema } from "./schemas/common.schemas.js";
+import { NO_CONTENT, PROBLEM, type TSchema } from "./schemas/common.schemas.js";
 import { CA_LIST, PORTAL_SESSION } from "./schemas/portal.schemas.js";
 
 /** What the document needs of a route (the RA API table and the applicant pages' table). */
@@ -24,6 +24,15 @@ export const PAGE_ROUTES: readonly DocumentedRoute[] = [
     auth: pages === "portal" ? ("officer" as const) : ("holder" as const),
     status: 201,
     response: PORTAL_SESSION,
+  })),
+  ...(["portal", "holder"] as const).map((pages) => ({
+    method: "delete" as const,
+    prefix: "",
+    path: `/${pages}/session`,
+    summary: `Sign out of the ${pages === "portal" ? "officers' portal" : "holder pages"}: the session ends`,
+    auth: "public" as const,
+    status: 204,
+    response: NO_CONTENT,
   })),
   {
     method: "get",
