@@ -198,7 +198,7 @@ for (const backend of demoBackends())
     });
     after(async () => {
       // The sample of real answers checked against the documented schemas (http/openapi.ts).
-      if (answers) expect(answers.checked.size, [...answers.checked].join("\n")).to.be.greaterThan(20);
+      if (answers) expect(answers.checked.size, [...answers.checked].join("\n")).to.be.at.least(15);
       await svc?.stop();
       await peers?.stop();
     });
