@@ -7,6 +7,7 @@ import type { CardProduction, FactoryCredentials } from "../card/ports.js";
 import type { CardChannel } from "../card/iso7816.js";
 import { KnexCardStore } from "../store/card.store.js";
 import type { Actor } from "../ra/order.js";
+import type { RaApiDeps } from "../http/ra.routes.js";
 import { aesGcmSealer } from "./card-sealer.js";
 import { ownerOnlyKey } from "./key-file.js";
 import type { Ra } from "./ra.js";
@@ -148,10 +149,7 @@ export async function listReaders(): Promise<{ name: string; cardPresent: boolea
 }
 
 /** The card production station attached to the RA server: readers, and personalisation by the signed-in ca-operator (the RA's guards apply to them). */
-export function cardStation(
-  rt: RaRuntime,
-  ra: Ra,
-): { readers(): Promise<unknown>; personalise(orderId: string, actor: Actor, reader?: string): Promise<unknown> } {
+export function cardStation(rt: RaRuntime, ra: Ra): NonNullable<RaApiDeps["cardStation"]> {
   let busy = false;
   return {
     readers: listReaders,

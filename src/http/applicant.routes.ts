@@ -4,16 +4,18 @@ import type { ApplicantAccess, ApplicantSession } from "../ra/applicant-access.j
 import type { Actor } from "../ra/order.js";
 import { negotiateLanguage } from "../i18n/languages.js";
 import { cookieOf } from "./portal.routes.js";
-import { ID, obj, requireJson, str, validateBody, type Schema } from "./validation.js";
+import { requireJson, validateBody } from "./validation.js";
+import { EMPTY_BODY, NO_CONTENT, type Answer, type Static, type TSchema } from "./schemas/common.schemas.js";
+import { ACCEPT_TERMS, APPLICANT_SESSION, OPEN_SESSION, PROGRESS, TERMS } from "./schemas/applicant.schemas.js";
 
 /** The applicant session cookie: sent only to the applicant's API routes. */
 export const APPLICANT_COOKIE = "cardpki_applicant";
 const COOKIE_PATH = "/api/v1/applicant";
 const APPLICANT: Actor = { kind: "applicant", roles: [] };
 
-interface ApplicantCtx {
+interface ApplicantCtx<B = unknown> {
   readonly session: ApplicantSession | undefined;
-  readonly body: any;
+  readonly body: B;
   readonly ip: string;
   readonly res: Response;
   /** The language the request asked for (Accept-Language). */
@@ -21,23 +23,28 @@ interface ApplicantCtx {
 }
 
 /** A route of the applicant pages' API (under /api/v1): no client certificate; the link's session is the credential. */
-export interface ApplicantRoute {
+export interface ApplicantRoute<B extends TSchema = TSchema, R extends TSchema = TSchema> {
   readonly method: "get" | "post" | "delete";
   readonly path: string;
   readonly summary: string;
   readonly auth: "applicant";
   /** Needs the applicant session (cookie); state changes also its CSRF token (X-CSRF-Token). */
   readonly session: boolean;
-  readonly body?: Schema;
+  readonly body?: B;
+  /** The answer (src/http/schemas/applicant.schemas.ts); NO_CONTENT for a 204. */
+  readonly response: R;
   readonly status?: number;
-  readonly handle: (c: ApplicantCtx, access: ApplicantAccess) => Promise<unknown>;
+  handle(c: ApplicantCtx<Static<B>>, access: ApplicantAccess): Promise<Answer<R>>;
 }
 
-const TOKEN = str(64, "^[A-Za-z0-9]{16,64}$");
+/** One route of the table, its handler checked against its own body and response schemas. */
+const applicantRoute = <B extends TSchema = typeof EMPTY_BODY, R extends TSchema = TSchema>(
+  r: ApplicantRoute<B, R>,
+): ApplicantRoute => r as unknown as ApplicantRoute;
 
 /** The applicant pages' API: one table drives the routes and their OpenAPI entries. */
 export const APPLICANT_ROUTES: readonly ApplicantRoute[] = [
-  {
+  applicantRoute({
     method: "post",
     path: "/applicant/session",
     summary:
@@ -45,7 +52,8 @@ export const APPLICANT_ROUTES: readonly ApplicantRoute[] = [
     auth: "applicant",
     session: false,
     status: 201,
-    body: obj({ orderId: ID, token: TOKEN }, ["orderId", "token"]),
+    body: OPEN_SESSION,
+    response: APPLICANT_SESSION,
     handle: async ({ body, ip, res }, a) => {
       const s = await a.exchange(body.orderId, body.token, ip);
       res.cookie(APPLICANT_COOKIE, s.id, {
@@ -57,63 +65,60 @@ export const APPLICANT_ROUTES: readonly ApplicantRoute[] = [
       });
       return { csrfToken: s.csrf, expiresAt: s.expiresAt, progress: s.progress };
     },
-  },
-  {
+  }),
+  applicantRoute({
     method: "delete",
     path: "/applicant/session",
     summary: "End the applicant session",
     auth: "applicant",
     session: false,
     status: 204,
+    response: NO_CONTENT,
     handle: async ({ res }, _a) => {
       res.clearCookie(APPLICANT_COOKIE, { httpOnly: true, secure: true, sameSite: "strict", path: COOKIE_PATH });
       return undefined;
     },
-  },
-  {
+  }),
+  applicantRoute({
     method: "get",
     path: "/applicant/progress",
+    response: PROGRESS,
     summary: "The order's progress in plain words (no ids, no officers' names)",
     auth: "applicant",
     session: true,
     handle: ({ session }, a) => a.progress(session!),
-  },
-  {
+  }),
+  applicantRoute({
     method: "get",
     path: "/applicant/terms",
+    response: TERMS,
     summary:
       "The terms of use of the current version, as text, in the language asked for (Accept-Language) when written in it, else English; `lang` and `sha256` name the text (REQ-06)",
     auth: "applicant",
     session: true,
     handle: async ({ lang }, a) => a.terms(lang),
-  },
-  {
+  }),
+  applicantRoute({
     method: "post",
     path: "/applicant/accept-terms",
     summary:
       "Accept the terms of the version shown, by an unticked box the applicant ticked (REQ-06); audited with the version and the language and SHA-256 of the text shown (`termsLanguage`, `termsSha256` from GET /applicant/terms; English when absent)",
     auth: "applicant",
     session: true,
-    body: obj(
-      {
-        termsVersion: str(32, "^[0-9A-Za-z.-]{1,32}$"),
-        accepted: { type: "boolean" },
-        termsLanguage: { type: "string", enum: ["en", "sv", "da"] },
-        termsSha256: str(64, "^[0-9a-fA-F]{64}$"),
-      },
-      ["termsVersion", "accepted"],
-    ),
+    body: ACCEPT_TERMS,
+    response: PROGRESS,
     handle: ({ session, body }, a) => a.acceptTerms(session!, body),
-  },
-  {
+  }),
+  applicantRoute({
     method: "post",
     path: "/applicant/cancel",
     summary: "Withdraw the order while the workflow allows it",
     auth: "applicant",
     session: true,
-    body: obj({}),
+    body: EMPTY_BODY,
+    response: PROGRESS,
     handle: ({ session }, a) => a.cancel(session!),
-  },
+  }),
 ];
 
 /**

@@ -4,6 +4,8 @@ import { Certificate } from "@peculiar/asn1-x509";
 import { CaError } from "../shared/ca-error.js";
 import { nameToString } from "../asn1/name.js";
 import { toArrayBuffer, toPem } from "../asn1/der.js";
+import { sendJson } from "./validation.js";
+import { CA_LIST } from "./schemas/portal.schemas.js";
 
 export interface PublishedCa {
   readonly id: string;
@@ -23,7 +25,10 @@ export function caRoutes(list: () => readonly PublishedCa[]): Router {
     return ca;
   };
   r.get("/ca", (_req, res) => {
-    res.json(
+    sendJson(
+      res,
+      200,
+      CA_LIST,
       list().map((c) => {
         const cert = AsnConvert.parse(toArrayBuffer(c.certDer), Certificate);
         return {

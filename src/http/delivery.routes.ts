@@ -1,12 +1,14 @@
 import { CaError } from "../shared/ca-error.js";
 import { actorId } from "../ra/actor-checks.js";
 import type { Actor } from "../ra/order.js";
-import type { RaApiDeps, RaRoute } from "./ra.routes.js";
-import { obj } from "./validation.js";
+import type { RaApiDeps } from "./ra.routes.js";
+import { raRoute, type Answer, type RaRoute } from "./ra-route.js";
+import { EMPTY_BODY } from "./schemas/common.schemas.js";
+import { DEAD_LETTERS, DEAD_LETTER_RETRIED } from "./schemas/delivery.schemas.js";
 
 /** The outbox's dead letters as the RA API sees them (wired by composition). */
 export interface DeliveryDesk {
-  deadLetters(organisationId: string | undefined): Promise<unknown[]>;
+  deadLetters(organisationId: string | undefined): Promise<Answer<typeof DEAD_LETTERS>>;
   retry(id: string, organisationId: string | undefined, actor: string): Promise<boolean>;
 }
 
@@ -35,9 +37,10 @@ function desk(d: RaApiDeps): DeliveryDesk {
 
 /** REQ-15: messages the service gave up on (after the last attempt, or refused by the peer), and trying one again. */
 export const DELIVERY_ROUTES: readonly RaRoute[] = [
-  {
+  raRoute({
     method: "get",
     path: "/delivery/dead-letters",
+    response: DEAD_LETTERS,
     summary:
       "Messages to applicants and holders that could not be delivered (REQ-15), of my organisation: kind, channel, attempts, last error (never the text)",
     auth: "officer",
@@ -45,20 +48,21 @@ export const DELIVERY_ROUTES: readonly RaRoute[] = [
     handle: async ({ actor, query }, d) => {
       return desk(d).deadLetters(scopeOf(actor, query.organisationId));
     },
-  },
-  {
+  }),
+  raRoute({
     method: "post",
     path: "/delivery/dead-letters/:id/retry",
+    response: DEAD_LETTER_RETRIED,
     summary: "Try a dead letter again from the first attempt (after the address was corrected or the peer is back)",
     auth: "officer",
     roles: ["ra-admin"],
-    body: obj({}),
+    body: EMPTY_BODY,
     handle: async ({ actor, params }, d) => {
       if (!(await desk(d).retry(params.id!, scopeOf(actor, undefined), actorId(actor))))
         throw new CaError("not-found", `no dead letter ${params.id} in your scope`, undefined, {
           code: "delivery.dead-letter-not-found",
         });
-      return { id: params.id, state: "pending" };
+      return { id: params.id!, state: "pending" as const };
     },
-  },
+  }),
 ];

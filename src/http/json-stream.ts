@@ -5,8 +5,8 @@ import type { Response } from "express";
  * turn of the event loop every few hundred elements, so a year's conformance report neither
  * builds one huge string nor stalls other requests.
  */
-export class JsonStream {
-  constructor(readonly value: unknown) {}
+export class JsonStream<T = unknown> {
+  constructor(readonly value: T) {}
 
   async pipeTo(res: Response, status = 200): Promise<void> {
     res.status(status).type("application/json");

@@ -1,7 +1,10 @@
 import { CaError } from "../shared/ca-error.js";
 import type { Actor, OrderView } from "../ra/order.js";
 import { personLabel, type PersonView } from "../ra/person-names.js";
-import type { RaApiDeps, RaRoute } from "./ra.routes.js";
+import type { RaApiDeps } from "./ra.routes.js";
+import { raRoute, type RaRoute } from "./ra-route.js";
+import type { MeJson, OrderJson, OrderNames, TimelineEntry } from "./schemas/ra.schemas.js";
+import { ORGANISATION_PICKS, PEOPLE_FOUND, PERSON } from "./schemas/people.schemas.js";
 
 /** The words a screen shows for a person: the name where the reader is entitled, else the label. */
 const who = (v: PersonView | undefined, id: string) => ({
@@ -25,12 +28,12 @@ async function organisationNames(d: RaApiDeps, ids: readonly string[]): Promise<
  * name. Names only for readers entitled to the person's organisation; each read audited by
  * PersonNames. `via` names the route in the audit event.
  */
-export async function namedOrders<T extends Record<string, unknown>>(
+export async function namedOrders<T extends OrderJson>(
   d: RaApiDeps,
   actor: Actor,
   rows: readonly { json: T; view: OrderView }[],
   via: string,
-): Promise<(T & Record<string, unknown>)[]> {
+): Promise<(Omit<T, keyof OrderNames> & OrderNames)[]> {
   if (rows.length === 0) return [];
   const ids = rows.flatMap(({ view }) => [
     view.applicantPersonId,
@@ -78,13 +81,13 @@ export async function namedOrders<T extends Record<string, unknown>>(
 }
 
 /** One order as people read it (see namedOrders). */
-export async function namedOrder<T extends Record<string, unknown>>(
+export async function namedOrder<T extends OrderJson>(
   d: RaApiDeps,
   actor: Actor,
   json: T,
   view: OrderView,
   via: string,
-): Promise<T & Record<string, unknown>> {
+): Promise<Omit<T, keyof OrderNames> & OrderNames> {
   return (await namedOrders(d, actor, [{ json, view }], via))[0]!;
 }
 
@@ -92,9 +95,9 @@ export async function namedOrder<T extends Record<string, unknown>>(
 export async function namedTimeline(
   d: RaApiDeps,
   actor: Actor,
-  entries: readonly Record<string, unknown>[],
+  entries: readonly Omit<TimelineEntry, "actorKind" | "actorLabel" | "actorName">[],
   via: string,
-): Promise<Record<string, unknown>[]> {
+): Promise<TimelineEntry[]> {
   const idOf = (a: unknown) => (typeof a === "string" ? /^(officer|holder):([0-9a-f]{32})$/.exec(a) : null);
   const people = d.names
     ? await d.names.read(actor, entries.map((e) => idOf(e.actor)?.[2] ?? "").filter(Boolean), via)
@@ -113,7 +116,7 @@ export async function namedTimeline(
 }
 
 /** `GET /me`: the caller's own name, label, language and organisation (their own data: not audited as a read of someone's). */
-export async function namedMe(d: RaApiDeps, actor: Actor): Promise<Record<string, unknown>> {
+export async function namedMe(d: RaApiDeps, actor: Actor): Promise<MeJson> {
   const p = actor.personId && d.directory ? await d.directory.person(actor.personId) : undefined;
   const o = actor.organisationId && d.directory ? await d.directory.organisation(actor.organisationId) : undefined;
   return {
@@ -135,9 +138,10 @@ const namesOf = (d: RaApiDeps) => {
 
 /** People and organisations where officers pick them (no one types a 32-hex id), names audited (REQ-27). */
 export const PEOPLE_ROUTES: readonly RaRoute[] = [
-  {
+  raRoute({
     method: "get",
     path: "/people",
+    response: PEOPLE_FOUND,
     summary:
       "Find a person bound to my organisation by national ID number (?nationalId=…[&organisationId=… for service-owner staff]): 0 or 1 people; the read is audited (REQ-27)",
     auth: "officer",
@@ -172,10 +176,11 @@ export const PEOPLE_ROUTES: readonly RaRoute[] = [
         ? [{ ...v, ...(orgs.has(v.organisationId) ? { organisationName: orgs.get(v.organisationId) } : {}) }]
         : [];
     },
-  },
-  {
+  }),
+  raRoute({
     method: "get",
     path: "/people/:id",
+    response: PERSON,
     summary:
       "A person of my organisation: name, label, birth date, masked national ID, language, contact details; the read is audited (REQ-27)",
     auth: "officer",
@@ -199,10 +204,11 @@ export const PEOPLE_ROUTES: readonly RaRoute[] = [
         ...(p.unboundAt ? { unboundAt: p.unboundAt } : {}),
       };
     },
-  },
-  {
+  }),
+  raRoute({
     method: "get",
     path: "/organisations",
+    response: ORGANISATION_PICKS,
     summary: "The organisations I may pick: every one for service-owner staff, my own for others",
     auth: "officer",
     handle: async ({ actor }, d) => {
@@ -224,5 +230,5 @@ export const PEOPLE_ROUTES: readonly RaRoute[] = [
         }))
         .sort((a, b) => Number(b.mine) - Number(a.mine) || a.name.localeCompare(b.name));
     },
-  },
+  }),
 ];

@@ -9,6 +9,8 @@ import { authenticate, type RaApiDeps } from "./ra.routes.js";
 import { sha256Hex } from "../shared/digest.js";
 import { systemClock } from "../shared/clock.js";
 import { cryptoRandom, type Random } from "../shared/random.js";
+import { sendJson } from "./validation.js";
+import { PORTAL_SESSION } from "./schemas/portal.schemas.js";
 
 const COOKIE = "cardpki_session";
 
@@ -222,7 +224,7 @@ export function sessionRoutes(
       path: "/",
       maxAge: sessions.idleSeconds * 1000,
     });
-    res.status(201).json({ csrfToken: s.csrf, idleSeconds: sessions.idleSeconds, me: actor });
+    sendJson(res, 201, PORTAL_SESSION, { csrfToken: s.csrf, idleSeconds: sessions.idleSeconds, me: actor });
   });
   r.delete(path, async (req, res) => {
     const id = cookieOf(req);

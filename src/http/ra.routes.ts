@@ -3,7 +3,7 @@ import type { TLSSocket } from "node:tls";
 import { CaError } from "../shared/ca-error.js";
 import { orderReference } from "../shared/order-reference.js";
 import { addressIn, parseCidrs } from "../shared/cidr.js";
-import type { Actor, AuditEvent, Role } from "../ra/order.js";
+import type { Actor, AuditEvent } from "../ra/order.js";
 import type { Onboarding } from "../ra/onboarding.js";
 import { personLabel, type PersonNames } from "../ra/person-names.js";
 import { languageOfCountry } from "../i18n/languages.js";
@@ -16,19 +16,10 @@ import type { ApplicantAccess } from "../ra/applicant-access.js";
 import type { HolderService } from "../ra/holder-service.js";
 import type { OrderView } from "../ra/order.js";
 import { JsonStream } from "./json-stream.js";
-import {
-  CHANNEL,
-  DOCUMENT,
-  ID,
-  NATIONAL_ID,
-  PHONE,
-  POSTAL_ADDRESS,
-  obj,
-  requireJson,
-  str,
-  validateBody,
-  type Schema,
-} from "./validation.js";
+import { requireJson, validateBody } from "./validation.js";
+import { EMPTY_BODY, type Static } from "./schemas/common.schemas.js";
+import * as S from "./schemas/ra.schemas.js";
+import { raRoute, type Answer, type Auth, type RaRoute } from "./ra-route.js";
 import { DELIVERY_ROUTES, type DeliveryDesk } from "./delivery.routes.js";
 import { PEOPLE_ROUTES, namedMe, namedOrder, namedOrders, namedTimeline } from "./people.routes.js";
 import { clientCertificate } from "./client-certificate.js";
@@ -51,15 +42,15 @@ export interface RaApiDeps {
   /** REQ-27: every request and its answer (and every refused one) goes to the audit trail. */
   readonly audit?: (e: AuditEvent) => Promise<void>;
   /** REQ-31: the evidence for one certificate, for the auditor role, scoped to the reader's organisation (REQ-23) and audited (REQ-27). */
-  readonly evidence?: (serial: string, reader: Actor) => Promise<unknown>;
+  readonly evidence?: (serial: string, reader: Actor) => Promise<Answer<typeof S.EVIDENCE>>;
   /** REQ-31: the conformance report for a period (capped by policy), for the auditor role, scoped and audited like evidence. */
-  readonly report?: (from: Date, to: Date, reader: Actor) => Promise<unknown>;
+  readonly report?: (from: Date, to: Date, reader: Actor) => Promise<Answer<typeof S.CONFORMANCE_REPORT>>;
   /** The order's audit entries, for its timeline in the portal. */
-  readonly timeline?: (orderId: string) => Promise<unknown[]>;
+  readonly timeline?: (orderId: string) => Promise<Omit<S.TimelineEntry, "actorKind" | "actorLabel" | "actorName">[]>;
   /** The card writer attached to this server (the production station), if any. */
   readonly cardStation?: {
-    readers(): Promise<unknown>;
-    personalise(orderId: string, actor: Actor, reader?: string): Promise<unknown>;
+    readers(): Promise<Answer<typeof S.READERS>>;
+    personalise(orderId: string, actor: Actor, reader?: string): Promise<Answer<typeof S.PERSONALISED>>;
   };
   /** REQ-15: the outbox's dead letters (the writer's delivery worker). */
   readonly delivery?: DeliveryDesk;
@@ -72,30 +63,7 @@ export interface RaApiDeps {
   readonly now?: () => Date;
 }
 
-type Auth = "officer" | "holder" | "applicant";
-interface Ctx {
-  readonly actor: Actor;
-  /** The client's address as the socket saw it (rate limits). */
-  readonly ip: string;
-  readonly params: Record<string, string>;
-  readonly body: any;
-  readonly query: Record<string, string | undefined>;
-  /** A status other than the route's (202 when a step waits for a second officer). */
-  readonly status: (code: number) => void;
-}
-export interface RaRoute {
-  readonly method: "get" | "post" | "put" | "delete";
-  readonly path: string;
-  readonly summary: string;
-  readonly auth: Auth;
-  /** REQ-24: the caller needs one of these roles; enforced by the route middleware (and named in the OpenAPI document). */
-  readonly roles?: readonly Role[];
-  readonly body?: Schema;
-  readonly status?: number;
-  /** REQ-16: accepts a card certificate still on hold awaiting activation (the holder's activation only). */
-  readonly allowHeldCredential?: boolean;
-  readonly handle: (c: Ctx, deps: RaApiDeps) => Promise<unknown>;
-}
+export type { RaRoute } from "./ra-route.js";
 
 const date = (s: string) => new Date(`${s}T23:59:59Z`);
 const doc = (d: { type: string; number: string; expires: string }) => ({
@@ -126,7 +94,7 @@ function certificateFrom(v: string, what: string): Uint8Array {
 }
 
 /** An order as the API shows it: no hashes, no tokens. */
-export function orderJson(o: OrderView & { version?: number; workflowId?: string }) {
+export function orderJson(o: OrderView & { version?: number; workflowId?: string }): S.OrderJson {
   return {
     id: o.id,
     reference: orderReference(o.id),
@@ -153,24 +121,7 @@ export function orderJson(o: OrderView & { version?: number; workflowId?: string
   };
 }
 
-const ACTION_BODY = obj({
-  document: DOCUMENT,
-  faceCompared: { type: "boolean" },
-  secondIdentification: obj({ document: DOCUMENT, faceCompared: { type: "boolean" } }, ["document", "faceCompared"]),
-  activationCodeChannel: CHANNEL,
-  cardChannel: CHANNEL,
-  publicKey: str(4096),
-  // REQ-14: the card's PIV attestation of the key (the slot's attestation certificate and the card's f9 certificate).
-  attestation: obj({ certificate: str(8192), intermediate: str(8192) }, ["certificate", "intermediate"]),
-  keyOrigin: { enum: ["card-station"] },
-  knowledgeAnswers: {
-    type: "object",
-    maxProperties: 20,
-    propertyNames: { pattern: "^[a-z0-9][a-z0-9-]{0,39}$" },
-    additionalProperties: { type: "boolean" },
-  },
-});
-const actionRequest = (b: any): ActionRequest => ({
+const actionRequest = (b: Static<typeof S.ORDER_ACTION>): ActionRequest => ({
   ...(b.document ? { document: doc(b.document) } : {}),
   ...(b.faceCompared !== undefined ? { faceCompared: b.faceCompared } : {}),
   ...(b.secondIdentification
@@ -196,13 +147,6 @@ const actionRequest = (b: any): ActionRequest => ({
   ...(b.keyOrigin ? { keyOrigin: b.keyOrigin } : {}),
   ...(b.knowledgeAnswers ? { knowledgeAnswers: b.knowledgeAnswers } : {}),
 });
-const ROLES: Schema = {
-  type: "array",
-  minItems: 1,
-  maxItems: 5,
-  uniqueItems: true,
-  items: { enum: ["ra-officer", "ra-admin", "auditor", "ca-operator", "service-owner-staff"] },
-};
 const OFFICER_ACTIONS = [
   "identify",
   "approve",
@@ -216,25 +160,28 @@ const OFFICER_ACTIONS = [
 
 /** The RA API (under /api/v1): one table drives both routing and the OpenAPI document. */
 export const RA_ROUTES: readonly RaRoute[] = [
-  {
+  raRoute({
     method: "get",
     path: "/me",
     summary: "Who the client certificate says you are: with your name, label and organisation",
     auth: "officer",
+    response: S.ME,
     handle: async ({ actor }, d) => namedMe(d, actor),
-  },
-  {
+  }),
+  raRoute({
     method: "get",
     path: "/workflows",
     summary: "The LoA workflows: accepted documents, identifications, control questions",
     auth: "officer",
+    response: S.WORKFLOWS,
     handle: async (_c, d) => d.orders.workflowSummaries(),
-  },
-  {
+  }),
+  raRoute({
     method: "get",
     path: "/audit/report",
     summary: "The conformance report for a period (?from=YYYY-MM-DD&to=YYYY-MM-DD), for auditors",
     auth: "officer",
+    response: S.CONFORMANCE_REPORT,
     roles: ["auditor"],
     handle: async ({ actor, query }, d) => {
       if (!d.report)
@@ -250,12 +197,13 @@ export const RA_ROUTES: readonly RaRoute[] = [
         });
       return new JsonStream(await d.report(from, to, actor)); // streamed: a long period is a large answer
     },
-  },
-  {
+  }),
+  raRoute({
     method: "get",
     path: "/audit/evidence/:serial",
     summary: "The story of one certificate and a verdict per policy rule, for auditors (REQ-31)",
     auth: "officer",
+    response: S.EVIDENCE,
     roles: ["auditor"],
     handle: async ({ actor, params }, d) => {
       if (!d.evidence)
@@ -265,75 +213,58 @@ export const RA_ROUTES: readonly RaRoute[] = [
         });
       return d.evidence(params.serial!, actor);
     },
-  },
-  {
+  }),
+  raRoute({
     method: "post",
     path: "/organisations",
     summary: "Register a customer organisation (pending until onboarded, REQ-01)",
     auth: "officer",
+    response: S.ORGANISATION,
     roles: ["service-owner-staff"],
     status: 201,
-    body: obj(
-      {
-        orgNumber: str(32, "^[0-9A-Z-]{4,32}$"),
-        name: str(64),
-        country: str(2, "^[A-Z]{2}$"),
-        registrationCertificate: str(256),
-      },
-      ["orgNumber", "name", "country"],
-    ),
+    body: S.REGISTER_ORGANISATION,
     handle: ({ actor, body }, d) => d.onboarding.registerOrganisation(actor, body),
-  },
-  {
+  }),
+  raRoute({
     method: "get",
     path: "/organisations/:id",
     summary: "An organisation",
     auth: "officer",
+    response: S.ORGANISATION,
     handle: ({ actor, params }, d) => d.onboarding.organisation(actor, params.id!),
-  },
-  {
+  }),
+  raRoute({
     method: "post",
     path: "/organisations/:id/onboarding",
     summary: "Record the registration certificate and/or domain validation (REQ-01)",
     auth: "officer",
+    response: S.ORGANISATION,
     roles: ["service-owner-staff"],
-    body: obj({
-      registrationCertificate: str(256),
-      domain: str(253, "^[a-z0-9.-]+$"),
-      domainValidationMethod: { enum: ["dns-txt", "http-token", "email-to-admin"] },
-    }),
+    body: S.ONBOARDING_EVIDENCE,
     handle: ({ actor, params, body }, d) => d.onboarding.recordOnboardingEvidence(actor, params.id!, body),
-  },
-  {
+  }),
+  raRoute({
     method: "put",
     path: "/organisations/:id/ip-allow-list",
     summary: "Set (or clear with null) the organisation's IP allow-list (REQ-23)",
     auth: "officer",
+    response: S.IP_ALLOW_LIST_SET,
     roles: ["ra-admin", "service-owner-staff"],
-    body: obj({ cidrs: { type: ["array", "null"], maxItems: 64, items: str(43) } }, ["cidrs"]),
+    body: S.IP_ALLOW_LIST,
     handle: async ({ actor, params, body }, d) => (
       await d.onboarding.setIpAllowList(actor, params.id!, body.cidrs),
       { cidrs: body.cidrs }
     ),
-  },
-  {
+  }),
+  raRoute({
     method: "post",
     path: "/organisations/:id/people",
     summary: "Bind a natural person to the organisation (REQ-21)",
     auth: "officer",
+    response: S.BOUND_PERSON,
     roles: ["ra-admin", "service-owner-staff"],
     status: 201,
-    body: obj(
-      {
-        nationalId: NATIONAL_ID,
-        name: str(64),
-        email: str(128, "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"),
-        phone: PHONE,
-        postalAddress: POSTAL_ADDRESS,
-        language: { enum: ["en", "sv", "da"] },
-      },
-      ["nationalId", "name"],
-    ),
+    body: S.BIND_PERSON,
     handle: async ({ actor, params, body }, d) => {
       const p = await d.onboarding.bindPerson(actor, params.id!, body);
       return {
@@ -349,28 +280,30 @@ export const RA_ROUTES: readonly RaRoute[] = [
         ...(p.nationalIdMasked ? { nationalIdMasked: p.nationalIdMasked } : {}),
       };
     },
-  },
-  {
+  }),
+  raRoute({
     method: "delete",
     path: "/people/:id/binding",
     summary:
       "Remove a person's binding; their certificates are revoked (REQ-21); beyond the mass-revocation thresholds 202 and a second officer approves (REQ-18)",
     auth: "officer",
+    response: S.UNBIND,
     roles: ["ra-admin", "service-owner-staff"],
     handle: async ({ actor, params, status }, d) => {
       const r = await d.onboarding.unbindPerson(actor, params.id!);
       if ("pending" in r) status(202);
       return r;
     },
-  },
-  {
+  }),
+  raRoute({
     method: "put",
     path: "/people/:id/officer",
     summary:
       "Appoint an officer by policies/roles.yaml: roles and identity-proofing qualification (REQ-24, REQ-25); 202 when a second staff officer must approve",
     auth: "officer",
+    response: S.APPOINTMENT,
     roles: ["ra-admin", "service-owner-staff"],
-    body: obj({ roles: ROLES, qualification: str(128), qualifiedUntil: { type: "string", format: "date" } }, ["roles"]),
+    body: S.APPOINT_OFFICER,
     handle: async ({ actor, params, body, status }, d) => {
       const r = await d.onboarding.appointOfficer(actor, params.id!, {
         roles: body.roles,
@@ -380,50 +313,45 @@ export const RA_ROUTES: readonly RaRoute[] = [
       if ("status" in r && r.status === "pending") status(202);
       return r;
     },
-  },
-  {
+  }),
+  raRoute({
     method: "get",
     path: "/role-grants",
     summary: "Role grants waiting for a second service-owner staff officer (REQ-24)",
     auth: "officer",
+    response: S.ROLE_GRANTS,
     roles: ["service-owner-staff"],
     handle: ({ actor }, d) => grantsOf(d).pending(actor),
-  },
-  {
+  }),
+  raRoute({
     method: "post",
     path: "/role-grants/:id/approve",
     summary: "Approve another staff officer's role grant (REQ-24)",
     auth: "officer",
+    response: S.ROLE_GRANT,
     roles: ["service-owner-staff"],
-    body: obj({}),
+    body: EMPTY_BODY,
     handle: ({ actor, params }, d) => grantsOf(d).decide(actor, params.id!, true),
-  },
-  {
+  }),
+  raRoute({
     method: "post",
     path: "/role-grants/:id/refuse",
     summary: "Refuse another staff officer's role grant",
     auth: "officer",
+    response: S.ROLE_GRANT,
     roles: ["service-owner-staff"],
-    body: obj({}),
+    body: EMPTY_BODY,
     handle: ({ actor, params }, d) => grantsOf(d).decide(actor, params.id!, false),
-  },
-  {
+  }),
+  raRoute({
     method: "post",
     path: "/orders",
     summary: "Order a card for a bound person; the register is checked (REQ-07)",
     auth: "officer",
+    response: S.NAMED_ORDER,
     roles: ["ra-officer"],
     status: 201,
-    body: obj(
-      {
-        personId: ID,
-        organisationId: ID,
-        workflowId: str(64, "^[a-z0-9-]+$"),
-        nationalId: NATIONAL_ID,
-        purpose: { enum: ["holder", "officer"] },
-      },
-      ["workflowId", "nationalId"],
-    ),
+    body: S.CREATE_ORDER,
     handle: async ({ actor, body }, d) => {
       const { organisationId, ...rest } = body;
       const o = await d.orders.create(actor, {
@@ -432,12 +360,13 @@ export const RA_ROUTES: readonly RaRoute[] = [
       });
       return namedOrder(d, actor, orderJson(o), o, "POST /api/v1/orders");
     },
-  },
-  {
+  }),
+  raRoute({
     method: "get",
     path: "/orders",
     summary: "My work queue: open orders in my scope with the actions I may take on each",
     auth: "officer",
+    response: S.WORK_QUEUE,
     roles: ["ra-officer", "ca-operator", "ra-admin"],
     handle: async ({ actor }, d) =>
       namedOrders(
@@ -449,12 +378,13 @@ export const RA_ROUTES: readonly RaRoute[] = [
         })),
         "GET /api/v1/orders",
       ),
-  },
-  {
+  }),
+  raRoute({
     method: "get",
     path: "/orders/:id",
     summary: "An order, with the actions I may take on it",
     auth: "officer",
+    response: S.NAMED_ORDER_WITH_ACTIONS,
     handle: async ({ actor, params }, d) => {
       const o = await d.orders.view(actor, params.id!);
       return namedOrder(
@@ -465,29 +395,26 @@ export const RA_ROUTES: readonly RaRoute[] = [
         `GET /api/v1/orders/${o.id}`,
       );
     },
-  },
-  {
+  }),
+  raRoute({
     method: "get",
     path: "/orders/:id/timeline",
     summary: "The order's audit trail entries, oldest first",
     auth: "officer",
+    response: S.TIMELINE,
     handle: async ({ actor, params }, d) => {
       await d.orders.view(actor, params.id!); // scope check
       return d.timeline
-        ? namedTimeline(
-            d,
-            actor,
-            (await d.timeline(params.id!)) as Record<string, unknown>[],
-            `GET /api/v1/orders/${params.id}/timeline`,
-          )
+        ? namedTimeline(d, actor, await d.timeline(params.id!), `GET /api/v1/orders/${params.id}/timeline`)
         : [];
     },
-  },
-  {
+  }),
+  raRoute({
     method: "get",
     path: "/card-station/readers",
     summary: "The PC/SC readers of the card production station attached to this server",
     auth: "officer",
+    response: S.READERS,
     roles: ["ca-operator"],
     handle: async (_c, d) => {
       if (!d.cardStation)
@@ -497,14 +424,15 @@ export const RA_ROUTES: readonly RaRoute[] = [
         });
       return d.cardStation.readers();
     },
-  },
-  {
+  }),
+  raRoute({
     method: "post",
     path: "/orders/:id/personalise",
     summary: "Personalise the card in the station's reader for this order (on-card key, certificate, PIN; REQ-12..16)",
     auth: "officer",
+    response: S.PERSONALISED,
     roles: ["ca-operator"],
-    body: obj({ reader: str(128) }),
+    body: S.PERSONALISE,
     handle: async ({ actor, params, body }, d) => {
       if (!d.cardStation)
         throw new CaError("not-found", "no card production station is attached to this server", undefined, {
@@ -513,14 +441,15 @@ export const RA_ROUTES: readonly RaRoute[] = [
         });
       return d.cardStation.personalise(params.id!, actor, body.reader);
     },
-  },
-  {
+  }),
+  raRoute({
     method: "post",
     path: "/orders/:id/actions/:action",
     summary: `An officer's step on an order: ${OFFICER_ACTIONS.join(", ")} (guards per the LoA workflow)`,
     auth: "officer",
+    response: S.ORDER_STEP,
     roles: ["ra-officer", "ca-operator"],
-    body: ACTION_BODY,
+    body: S.ORDER_ACTION,
     handle: async ({ actor, params, body }, d) => {
       if (!OFFICER_ACTIONS.includes(params.action!))
         throw new CaError(
@@ -536,141 +465,156 @@ export const RA_ROUTES: readonly RaRoute[] = [
         ...(o.issued ? { certificate: Buffer.from(o.issued.der).toString("base64") } : {}),
       };
     },
-  },
-  {
+  }),
+  raRoute({
     method: "post",
     path: "/orders/:id/transport-pin-replaced",
     summary:
       "The card station records that the holder replaced the transport PIN on the card of a handed-out order (REQ-16)",
     auth: "officer",
+    response: S.PIN_REPLACEMENT,
     roles: ["ca-operator", "ra-officer"],
-    body: obj({ cardSerial: str(64, "^[0-9A-Za-z-]+$") }),
+    body: S.PIN_REPLACED,
     handle: async ({ actor, params, body }, d) =>
       activationDesk(d).recordPinReplacement(actor, params.id!, body.cardSerial ? { cardSerial: body.cardSerial } : {}),
-  },
-  {
+  }),
+  raRoute({
     method: "get",
     path: "/certificates/:serial",
     summary: "A card certificate of my organisation: status and holder",
     auth: "officer",
+    response: S.CERTIFICATE_LOOKUP,
     roles: ["ra-officer", "ra-admin", "auditor"],
     handle: ({ actor, params }, d) => d.desk.lookup(actor, params.serial!),
-  },
-  {
+  }),
+  raRoute({
     method: "post",
     path: "/certificates/:serial/revoke",
     summary:
       "Revoke or suspend (certificateHold) a card of your organisation; mass revocation needs a second officer (REQ-17/18)",
     auth: "officer",
+    response: S.REVOCATION_REQUEST,
     roles: ["ra-officer", "ra-admin"],
-    body: obj({ reason: str(32) }, ["reason"]),
+    body: S.OFFICER_REVOKE,
     handle: ({ actor, params, body }, d) => d.desk.officerRequest(actor, params.serial!, body.reason),
-  },
-  {
+  }),
+  raRoute({
     method: "post",
     path: "/certificates/:serial/resume",
     summary: "Lift a suspension; one the holder asked for waits (202) for a second officer or the holder (REQ-18)",
     auth: "officer",
+    response: S.RESUME,
     roles: ["ra-officer", "ra-admin"],
-    body: obj({}),
+    body: EMPTY_BODY,
     handle: async ({ actor, params, status }, d) => {
       const r = await d.desk.resume(actor, params.serial!);
       if (r.status !== "good") status(202);
       return r;
     },
-  },
-  {
+  }),
+  raRoute({
     method: "get",
     path: "/revocation-requests",
     summary: "Revocation requests waiting for a second officer",
     auth: "officer",
+    response: S.REVOCATION_REQUESTS,
     roles: ["ra-officer", "ra-admin"],
     handle: ({ actor, query }, d) => d.desk.pending(actor, query.organisationId),
-  },
-  {
+  }),
+  raRoute({
     method: "post",
     path: "/revocation-requests/:id/approve",
     summary: "Approve another officer's held request (REQ-18)",
     auth: "officer",
+    response: S.REVOCATION_REQUEST,
     roles: ["ra-officer", "ra-admin"],
-    body: obj({}),
+    body: EMPTY_BODY,
     handle: ({ actor, params }, d) => d.desk.decide(actor, params.id!, true),
-  },
-  {
+  }),
+  raRoute({
     method: "post",
     path: "/revocation-requests/:id/refuse",
     summary: "Refuse another officer's held request",
     auth: "officer",
+    response: S.REVOCATION_REQUEST,
     roles: ["ra-officer", "ra-admin"],
-    body: obj({}),
+    body: EMPTY_BODY,
     handle: ({ actor, params }, d) => d.desk.decide(actor, params.id!, false),
-  },
-  {
+  }),
+  raRoute({
     method: "get",
     path: "/holder/cards",
     summary: "My cards and orders: the status of each certificate and the steps open to me (holder pages)",
     auth: "holder",
+    response: S.HOLDER_CARDS,
     handle: ({ actor }, d) => holderService(d).cards(actor),
-  },
-  {
+  }),
+  raRoute({
     method: "get",
     path: "/holder/activation",
     summary:
       "The activation step of the card I signed in with: pending or not, deadline, activation code needed (REQ-15/16)",
     auth: "holder",
+    response: S.PENDING_ACTIVATION,
     allowHeldCredential: true,
     handle: ({ actor }, d) => holderService(d).activation(actor),
-  },
-  {
+  }),
+  raRoute({
     method: "post",
     path: "/holder/cards/:serial/suspend",
     summary: "The holder suspends their own card (REQ-17), rate-limited (REQ-18)",
     auth: "holder",
-    body: obj({}),
+    response: S.REVOCATION_REQUEST,
+    body: EMPTY_BODY,
     handle: ({ actor, params }, d) => d.desk.holderRequest(actor, params.serial!, "certificateHold"),
-  },
-  {
+  }),
+  raRoute({
     method: "post",
     path: "/holder/cards/:serial/revoke",
     summary: "The holder revokes their own card (REQ-17), rate-limited (REQ-18)",
     auth: "holder",
-    body: obj({ reason: str(32) }),
+    response: S.REVOCATION_REQUEST,
+    body: S.HOLDER_REVOKE,
     handle: ({ actor, params, body }, d) => d.desk.holderRequest(actor, params.serial!, body.reason ?? "unspecified"),
-  },
-  {
+  }),
+  raRoute({
     method: "get",
     path: "/holder/orders/:id/activation-challenge",
     summary: "A fresh challenge for the card to sign at activation (REQ-16); the card's certificate is still on hold",
     auth: "holder",
+    response: S.ACTIVATION_CHALLENGE,
     allowHeldCredential: true,
     handle: async ({ actor, params }, d) => activationDesk(d).challenge(actor, params.id!),
-  },
-  {
+  }),
+  raRoute({
     method: "post",
     path: "/holder/cards/:serial/resume",
     summary:
       "The holder lifts the suspension of another card of theirs (REQ-17), rate-limited (REQ-18); a card never activated is released only by activation",
     auth: "holder",
-    body: obj({}),
+    response: S.REVOCATION_REQUEST,
+    body: EMPTY_BODY,
     handle: ({ actor, params }, d) => holderService(d).resume(actor, params.serial!),
-  },
-  {
+  }),
+  raRoute({
     method: "post",
     path: "/holder/cards/:serial/lost",
     summary:
       "The holder reports a card lost or stolen: revoked keyCompromise, the card barred for good (REQ-17/19), rate-limited (REQ-18)",
     auth: "holder",
-    body: obj({}),
+    response: S.CARD_LOST,
+    body: EMPTY_BODY,
     handle: ({ actor, params }, d) => holderService(d).lost(actor, params.serial!),
-  },
-  {
+  }),
+  raRoute({
     method: "post",
     path: "/holder/orders/:id/activate",
     summary:
       "Activate a handed-out card with the card itself: its signature over the activation challenge (REQ-16) and, at LoA2, the activation code (REQ-15); lifts the hold",
     auth: "holder",
+    response: S.ORDER,
     allowHeldCredential: true,
-    body: obj({ activationCode: str(32, "^[A-Za-z0-9]+$"), challengeSignature: str(1024, "^[A-Za-z0-9+/_=-]+$") }),
+    body: S.ACTIVATE,
     handle: async ({ actor, params, body }, d) =>
       orderJson(
         await d.orders.act(params.id!, "activate", actor, {
@@ -689,35 +633,34 @@ export const RA_ROUTES: readonly RaRoute[] = [
             : {}),
         }),
       ),
-  },
-  {
+  }),
+  raRoute({
     method: "post",
     path: "/holder/renewals",
     summary: "Order a new card on the strength of this valid eID (REQ-11)",
     auth: "holder",
+    response: S.ORDER,
     status: 201,
-    body: obj({ workflowId: str(64, "^[a-z0-9-]+$"), nationalId: NATIONAL_ID }, ["workflowId", "nationalId"]),
+    body: S.RENEWAL,
     handle: async ({ actor, body }, d) => orderJson(await d.orders.renew(actor, body)),
-  },
-  {
+  }),
+  raRoute({
     method: "post",
     path: "/holder/orders/:id/identify-by-eid",
     summary: "Identify a renewal order with the eID it stands on (REQ-11)",
     auth: "holder",
-    body: obj({}),
+    response: S.ORDER,
+    body: EMPTY_BODY,
     handle: async ({ actor, params }, d) => orderJson(await d.orders.act(params.id!, "identify-by-eid", actor, {})),
-  },
-  {
+  }),
+  raRoute({
     method: "post",
     path: "/applicant/orders/:id/accept-terms",
     summary:
       "The applicant accepts the terms with the token sent to them (REQ-06, single use: a used or expired token is refused); no client certificate",
     auth: "applicant",
-    body: obj({ token: str(64, "^[A-Za-z0-9]+$"), termsVersion: str(32), accepted: { type: "boolean" } }, [
-      "token",
-      "termsVersion",
-      "accepted",
-    ]),
+    response: S.ORDER,
+    body: S.APPLICANT_TOKEN_TERMS,
     handle: async ({ actor, params, body, ip }, d) =>
       orderJson(
         d.applicant
@@ -734,20 +677,21 @@ export const RA_ROUTES: readonly RaRoute[] = [
               accepted: body.accepted,
             }),
       ),
-  },
-  {
+  }),
+  raRoute({
     method: "post",
     path: "/applicant/orders/:id/cancel",
     summary: "The applicant withdraws the order",
     auth: "applicant",
-    body: obj({ token: str(64, "^[A-Za-z0-9]+$") }, ["token"]),
+    response: S.ORDER,
+    body: S.APPLICANT_TOKEN,
     handle: async ({ actor, params, body, ip }, d) =>
       orderJson(
         d.applicant
           ? await d.applicant.actWithToken(params.id!, "cancel", body.token, {}, ip)
           : await d.orders.act(params.id!, "cancel", actor, { applicantToken: body.token }),
       ),
-  },
+  }),
   ...DELIVERY_ROUTES,
   ...PEOPLE_ROUTES,
 ];

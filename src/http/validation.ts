@@ -1,10 +1,12 @@
 import { Ajv, type ValidateFunction } from "ajv";
 import type { NextFunction, Request, Response } from "express";
+import type { TSchema } from "@sinclair/typebox";
+import type { Answer } from "./schemas/common.schemas.js";
 import { CaError } from "../shared/ca-error.js";
 import type { FieldFault } from "../i18n/refusal-words.js";
 
-/** JSON Schema (draft-07 subset shared with OpenAPI 3.1): every object closes its properties. */
-export type Schema = Record<string, unknown>;
+/** A JSON Schema (the API's are TypeBox schemas in src/http/schemas/, draft-07 subset shared with OpenAPI 3.1). */
+export type Schema = object;
 
 const ajv = new Ajv({ allErrors: true, strict: true, coerceTypes: false, useDefaults: false });
 ajv.addFormat("date", /^\d{4}-\d{2}-\d{2}$/);
@@ -64,32 +66,7 @@ export function requireJson(req: Request, _res: Response, next: NextFunction): v
   else next();
 }
 
-// Shared pieces of the RA API schemas.
-export const obj = (properties: Record<string, Schema>, required: readonly string[] = []): Schema => ({
-  type: "object",
-  additionalProperties: false,
-  properties,
-  required: [...required],
-});
-export const str = (maxLength: number, pattern?: string): Schema => ({
-  type: "string",
-  minLength: 1,
-  maxLength,
-  ...(pattern ? { pattern } : {}),
-});
-export const ID = str(64, "^[0-9a-f]{32}$");
-export const SERIAL = str(66, "^[0-9a-fA-F]{2,64}$");
-export const NATIONAL_ID = str(32, "^[0-9A-Za-z -]{4,32}$");
-export const DOCUMENT = obj(
-  {
-    type: str(40, "^[a-z][a-z-]{1,40}$"),
-    number: str(32, "^[0-9A-Za-z -]{4,32}$"),
-    expires: { type: "string", format: "date" },
-  },
-  ["type", "number", "expires"],
-);
-export const CHANNEL: Schema = { enum: ["mail", "in-person", "sms", "email"] };
-/** E.164 phone number (REQ-15: where SMS go). */
-export const PHONE = str(16, "^\\+[1-9][0-9]{6,14}$");
-/** Postal address: 2 to 6 lines separated by \n (REQ-15: where letters go); checked line by line by the RA. */
-export const POSTAL_ADDRESS = str(490, "^[^\\u0000-\\u0009\\u000b-\\u001f\\u007f]+$");
+/** Writes a JSON answer of the schema's type (src/http/schemas/): a wrong shape does not compile. */
+export function sendJson<R extends TSchema>(res: Response, status: number, _schema: R, value: Answer<R>): void {
+  res.status(status).json(value);
+}

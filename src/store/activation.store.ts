@@ -3,6 +3,7 @@ import type { AuditEvent } from "../ca/ports.js";
 import type { ActivationChallenge, ActivationRecords, PinReplacement } from "../ra/activation.js";
 import { INSERT_CHUNK, insertChunked } from "./database.js";
 import { commitQueueOf, namedWrite, type CommitQueue } from "./commit-queue.js";
+import type { ActivationChallengeRow, TransportPinReplacementRow } from "./rows.js";
 
 type Op =
   | { readonly kind: "challenge"; readonly c: ActivationChallenge; readonly audit: AuditEvent }
@@ -30,7 +31,7 @@ const activationWrite = namedWrite<Op, void>("activation", async (trx, ops, audi
     }
   const rows = [...challenges.values()];
   for (let i = 0; i < rows.length; i += INSERT_CHUNK)
-    await trx("activation_challenges")
+    await trx<ActivationChallengeRow>("activation_challenges")
       .insert(rows.slice(i, i + INSERT_CHUNK))
       .onConflict("order_id")
       .merge(["cert_serial", "challenge", "issued_at", "expires_at", "used_at"]);
@@ -74,7 +75,7 @@ export class KnexActivationStore implements ActivationRecords {
   }
 
   async challenge(orderId: string): Promise<ActivationChallenge | undefined> {
-    const r = await this.reader("activation_challenges").where({ order_id: orderId }).first();
+    const r = await this.reader<ActivationChallengeRow>("activation_challenges").where({ order_id: orderId }).first();
     if (!r) return undefined;
     return {
       orderId: r.order_id,
@@ -91,7 +92,7 @@ export class KnexActivationStore implements ActivationRecords {
   }
 
   async pinReplacement(orderId: string, certSerial: string): Promise<PinReplacement | undefined> {
-    const r = await this.reader("transport_pin_replacements")
+    const r = await this.reader<TransportPinReplacementRow>("transport_pin_replacements")
       .where({ order_id: orderId, cert_serial: certSerial })
       .orderBy("seq", "desc")
       .first();

@@ -4,13 +4,14 @@ import type { ApplicantAccessStore, ApplicantSessionRecord, LinkAttempt } from "
 import { insertAuditEvent } from "./audit.store.js";
 import { recordAuditEvent } from "./commit-queue.js";
 import { isUniqueViolation } from "./database.js";
+import type { ApplicantLinkRefusalRow, ApplicantLinkUseRow, ApplicantSessionRow, OrderRow } from "./rows.js";
 
 /** Applicant links and sessions over knex (REQ-06): a used token is a row, so a second use conflicts; hashes only. */
 export class KnexApplicantAccessStore implements ApplicantAccessStore {
   constructor(private readonly db: Knex) {}
 
   async link(orderId: string) {
-    const r = await this.db("orders").where({ id: orderId }).first("applicant_token_hash", "created_at");
+    const r = await this.db<OrderRow>("orders").where({ id: orderId }).first("applicant_token_hash", "created_at");
     return r?.applicant_token_hash
       ? { tokenHash: r.applicant_token_hash as string, issuedAt: new Date(Number(r.created_at)) }
       : undefined;
@@ -19,8 +20,12 @@ export class KnexApplicantAccessStore implements ApplicantAccessStore {
   async exchange(tokenHash: string, idHash: string, s: ApplicantSessionRecord, audit: AuditEvent): Promise<boolean> {
     try {
       await this.db.transaction(async (trx) => {
-        await trx("applicant_link_uses").insert({ token_hash: tokenHash, order_id: s.orderId, used_at: s.created });
-        await trx("applicant_sessions").insert({
+        await trx<ApplicantLinkUseRow>("applicant_link_uses").insert({
+          token_hash: tokenHash,
+          order_id: s.orderId,
+          used_at: s.created,
+        });
+        await trx<ApplicantSessionRow>("applicant_sessions").insert({
           id_hash: idHash,
           csrf_hash: s.csrfHash,
           order_id: s.orderId,
@@ -39,7 +44,11 @@ export class KnexApplicantAccessStore implements ApplicantAccessStore {
 
   async markUsed(tokenHash: string, orderId: string, at: Date): Promise<boolean> {
     try {
-      await this.db("applicant_link_uses").insert({ token_hash: tokenHash, order_id: orderId, used_at: at.getTime() });
+      await this.db<ApplicantLinkUseRow>("applicant_link_uses").insert({
+        token_hash: tokenHash,
+        order_id: orderId,
+        used_at: at.getTime(),
+      });
       return true;
     } catch (e) {
       if (isUniqueViolation(e)) return false;
@@ -48,11 +57,14 @@ export class KnexApplicantAccessStore implements ApplicantAccessStore {
   }
 
   async used(tokenHash: string): Promise<boolean> {
-    return (await this.db("applicant_link_uses").where({ token_hash: tokenHash }).first("order_id")) !== undefined;
+    return (
+      (await this.db<ApplicantLinkUseRow>("applicant_link_uses").where({ token_hash: tokenHash }).first("order_id")) !==
+      undefined
+    );
   }
 
   async session(idHash: string): Promise<ApplicantSessionRecord | undefined> {
-    const r = await this.db("applicant_sessions").where({ id_hash: idHash }).first();
+    const r = await this.db<ApplicantSessionRow>("applicant_sessions").where({ id_hash: idHash }).first();
     return r
       ? {
           orderId: r.order_id,
@@ -65,16 +77,16 @@ export class KnexApplicantAccessStore implements ApplicantAccessStore {
   }
 
   async deleteSession(idHash: string): Promise<void> {
-    await this.db("applicant_sessions").where({ id_hash: idHash }).delete();
+    await this.db<ApplicantSessionRow>("applicant_sessions").where({ id_hash: idHash }).delete();
   }
 
   async deleteExpiredSessions(now: number): Promise<void> {
-    await this.db("applicant_sessions").where("expires_at", "<=", now).delete();
+    await this.db<ApplicantSessionRow>("applicant_sessions").where("expires_at", "<=", now).delete();
   }
 
   async refused(a: LinkAttempt, audit: AuditEvent): Promise<void> {
     await this.db.transaction(async (trx) => {
-      await trx("applicant_link_refusals").insert({
+      await trx<ApplicantLinkRefusalRow>("applicant_link_refusals").insert({
         order_id: a.orderId,
         ip: a.ip.slice(0, 64),
         at: a.at.getTime(),
@@ -85,7 +97,7 @@ export class KnexApplicantAccessStore implements ApplicantAccessStore {
   }
 
   async refusedForOrder(orderId: string, since: Date): Promise<number> {
-    const r = await this.db("applicant_link_refusals")
+    const r = await this.db<ApplicantLinkRefusalRow>("applicant_link_refusals")
       .where({ order_id: orderId })
       .andWhere("at", ">=", since.getTime())
       .count({ n: "*" })
@@ -94,7 +106,7 @@ export class KnexApplicantAccessStore implements ApplicantAccessStore {
   }
 
   async refusedFromIp(ip: string, since: Date): Promise<number> {
-    const r = await this.db("applicant_link_refusals")
+    const r = await this.db<ApplicantLinkRefusalRow>("applicant_link_refusals")
       .where({ ip: ip.slice(0, 64) })
       .andWhere("at", ">=", since.getTime())
       .count({ n: "*" })

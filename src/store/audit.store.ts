@@ -3,6 +3,7 @@ import type { AuditEvent } from "../ca/ports.js";
 import { GENESIS, chain, type AuditEntry, type ChainedEntry } from "../audit/audit-chain.js";
 import type { Checkpoint } from "../audit/checkpoint.js";
 import { INSERT_CHUNK, insertChunked, isPostgres, isSqlite } from "./database.js";
+import type { AuditAnchorRow, AuditCheckpointRow, AuditEventRow, AuditTimestampRow } from "./rows.js";
 
 /** Advisory lock key of the audit chain's head ("cardpki-audit" as a number). */
 const AUDIT_CHAIN_LOCK = 0x6361_7564;
@@ -37,7 +38,7 @@ const row = (e: AuditEntry & { prevHash: string; entryHash: string }) => ({
   entry_hash: e.entryHash,
 });
 
-export function chainedEntry(r: any): ChainedEntry {
+export function chainedEntry(r: AuditEventRow): ChainedEntry {
   return {
     seq: Number(r.seq),
     id: r.id,
@@ -50,8 +51,9 @@ export function chainedEntry(r: any): ChainedEntry {
     outcome: r.outcome,
     policy: r.policy ?? null,
     details: r.details ?? null,
-    prevHash: r.prev_hash,
-    entryHash: r.entry_hash,
+    // Nullable columns (added to the chain's table later), written with every entry since.
+    prevHash: r.prev_hash as string,
+    entryHash: r.entry_hash as string,
   };
 }
 
@@ -133,7 +135,7 @@ export async function insertAuditEvent(trx: Knex.Transaction, e: AuditEvent): Pr
   await appendAuditEvents(trx, [e]);
 }
 
-const checkpointOf = (r: any): Checkpoint => ({
+const checkpointOf = (r: AuditCheckpointRow): Checkpoint => ({
   seq: Number(r.seq),
   entryHash: r.entry_hash,
   entries: Number(r.entries),
@@ -157,7 +159,7 @@ export class KnexAuditStore {
   ): AsyncIterable<ChainedEntry[]> {
     let after = from?.afterSeq ?? 0;
     for (;;) {
-      let q = this.reader("audit_events").where("seq", ">", after);
+      let q = this.reader<AuditEventRow>("audit_events").where("seq", ">", after);
       if (from?.fromAt !== undefined) q = q.andWhere("at", ">=", from.fromAt);
       if (from?.toAt !== undefined) q = q.andWhere("at", "<", from.toAt);
       const rows = await q.orderBy("seq").limit(pageSize);
@@ -175,7 +177,7 @@ export class KnexAuditStore {
     objectId?: string;
     limit: number;
   }): Promise<ChainedEntry[]> {
-    const q = this.reader("audit_events").where("seq", ">", f.afterSeq ?? 0);
+    const q = this.reader<AuditEventRow>("audit_events").where("seq", ">", f.afterSeq ?? 0);
     if (f.actionPrefix) q.andWhere("action", "like", `${f.actionPrefix.replace(/[%_\\]/g, "")}%`);
     if (f.outcome) q.andWhere("outcome", f.outcome);
     if (f.objectId) q.andWhere("object_id", f.objectId);
@@ -184,18 +186,18 @@ export class KnexAuditStore {
 
   /** How many entries each action starting with `prefix` has (e.g. "revocation.alarm." for /metrics, REQ-18). */
   async countActions(prefix: string): Promise<Record<string, number>> {
-    const rows = await this.reader("audit_events")
+    const rows = await this.reader<AuditEventRow>("audit_events")
       .where("action", "like", `${prefix.replace(/[%_\\]/g, "")}%`)
       .groupBy("action")
       .select("action")
       .count({ n: "*" });
-    return Object.fromEntries(rows.map((r: any) => [r.action as string, Number(r.n)]));
+    return Object.fromEntries(rows.map((r) => [r.action, Number(r.n)]));
   }
 
   /** The entries about one object (an order's timeline), oldest first. */
   async forObject(objectType: string, objectId: string, limit = 500): Promise<ChainedEntry[]> {
     return (
-      await this.reader("audit_events")
+      await this.reader<AuditEventRow>("audit_events")
         .where({ object_type: objectType, object_id: objectId })
         .orderBy("seq")
         .limit(limit)
@@ -203,23 +205,23 @@ export class KnexAuditStore {
   }
 
   async entryHashAt(seq: number): Promise<string | undefined> {
-    const r = await this.reader("audit_events").where({ seq }).first("entry_hash");
+    const r = await this.reader<AuditEventRow>("audit_events").where({ seq }).first("entry_hash");
     return r?.entry_hash as string | undefined;
   }
 
   async head(): Promise<{ seq: number; entryHash: string; entries: number } | undefined> {
-    const last = await this.reader("audit_events").orderBy("seq", "desc").first("seq", "entry_hash");
+    const last = await this.reader<AuditEventRow>("audit_events").orderBy("seq", "desc").first("seq", "entry_hash");
     if (!last) return undefined;
-    const n = await this.reader("audit_events").count({ n: "*" }).first();
-    return { seq: Number(last.seq), entryHash: last.entry_hash, entries: Number(n?.n ?? 0) };
+    const n = await this.reader<AuditEventRow>("audit_events").count({ n: "*" }).first();
+    return { seq: Number(last.seq), entryHash: last.entry_hash as string, entries: Number(n?.n ?? 0) };
   }
 
   async checkpoints(): Promise<Checkpoint[]> {
-    return (await this.reader("audit_checkpoints").orderBy("seq")).map(checkpointOf);
+    return (await this.reader<AuditCheckpointRow>("audit_checkpoints").orderBy("seq")).map(checkpointOf);
   }
 
   async latestCheckpoint(): Promise<Checkpoint | undefined> {
-    const r = await this.reader("audit_checkpoints").orderBy("seq", "desc").first();
+    const r = await this.reader<AuditCheckpointRow>("audit_checkpoints").orderBy("seq", "desc").first();
     return r ? checkpointOf(r) : undefined;
   }
 
@@ -271,17 +273,12 @@ export class KnexAuditStore {
   }
 
   async timestamps(): Promise<Map<number, { token: string; genTime: number; tsa: string }>> {
-    const rows = await this.reader("audit_timestamps").orderBy("seq");
-    return new Map(
-      rows.map((r: any) => [
-        Number(r.seq),
-        { token: r.token as string, genTime: Number(r.gen_time), tsa: r.tsa as string },
-      ]),
-    );
+    const rows = await this.reader<AuditTimestampRow>("audit_timestamps").orderBy("seq");
+    return new Map(rows.map((r) => [Number(r.seq), { token: r.token, genTime: Number(r.gen_time), tsa: r.tsa }]));
   }
 
   async anchor(): Promise<{ seq: number; entryHash: string; removedBefore: number } | undefined> {
-    const r = await this.reader("audit_anchor").where({ id: 1 }).first();
+    const r = await this.reader<AuditAnchorRow>("audit_anchor").where({ id: 1 }).first();
     return r ? { seq: Number(r.seq), entryHash: r.entry_hash, removedBefore: Number(r.removed_before) } : undefined;
   }
 

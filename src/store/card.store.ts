@@ -4,6 +4,7 @@ import { INSERT_CHUNK, insertChunked } from "./database.js";
 import { commitQueueOf, namedWrite, type CommitQueue } from "./commit-queue.js";
 import type { FieldCipher } from "./field-cipher.js";
 import { outboxRow } from "./outbox.store.js";
+import type { CardRow } from "./rows.js";
 
 /** `letter`: the outbox row, sealed before the op joins the queue (REQ-29). */
 type Op = { readonly card: CardRecord; readonly audit: CardAuditEvent; readonly letter?: Record<string, unknown> };
@@ -31,14 +32,14 @@ const row = (c: CardRecord, at: Date) => ({
 
 const opt = <K extends string, V>(k: K, v: V | null | undefined) => (v == null ? {} : ({ [k]: v } as { [P in K]: V }));
 
-function record(r: any): CardRecord {
+function record(r: CardRow): CardRecord {
   return {
     id: r.id,
     cardSerial: r.card_serial,
     atr: r.atr,
     orderId: r.order_id,
     holderPersonId: r.holder_person_id,
-    state: r.state,
+    state: r.state as CardRecord["state"],
     ...opt("slot", r.slot),
     ...opt("algorithm", r.algorithm),
     ...opt("certSerial", r.cert_serial),
@@ -92,12 +93,15 @@ export class KnexCardStore implements CardLedger {
   }
 
   async byCardSerial(cardSerial: string): Promise<CardRecord | undefined> {
-    const r = await this.reader("cards").where({ card_serial: cardSerial }).orderBy("updated_at", "desc").first();
+    const r = await this.reader<CardRow>("cards")
+      .where({ card_serial: cardSerial })
+      .orderBy("updated_at", "desc")
+      .first();
     return r ? record(r) : undefined;
   }
 
   async byOrder(orderId: string): Promise<CardRecord | undefined> {
-    const r = await this.reader("cards").where({ order_id: orderId }).orderBy("updated_at", "desc").first();
+    const r = await this.reader<CardRow>("cards").where({ order_id: orderId }).orderBy("updated_at", "desc").first();
     return r ? record(r) : undefined;
   }
 

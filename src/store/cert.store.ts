@@ -7,6 +7,7 @@ import { crossThreadError } from "./sqlite-writer-thread.js";
 import { insertAuditEvent } from "./audit.store.js";
 import { lockRevocationEvents } from "./revocation.store.js";
 import { isUniqueViolation } from "./database.js";
+import type { CertificateRow } from "./rows.js";
 
 /** One write of a serial's record (the audit event goes with the commit). */
 export type CertOp =
@@ -118,18 +119,18 @@ export class KnexCertStore implements CertStore {
 
   /** Certificates by status (issued, reserved, failed, unfinished), for metrics. */
   async countByStatus(): Promise<Record<string, number>> {
-    const rows = await this.db("certificates").groupBy("status").select("status").count({ n: "*" });
-    return Object.fromEntries(rows.map((r: any) => [r.status, Number(r.n)]));
+    const rows = await this.db<CertificateRow>("certificates").groupBy("status").select("status").count({ n: "*" });
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
   }
 
   /** Certificates signed and stored, per profile (metrics: issuance). */
   async countIssuedByProfile(): Promise<Record<string, number>> {
-    const rows = await this.db("certificates")
+    const rows = await this.db<CertificateRow>("certificates")
       .whereNotNull("der")
       .groupBy("profile_id")
       .select("profile_id")
       .count({ n: "*" });
-    return Object.fromEntries(rows.map((r: any) => [r.profile_id, Number(r.n)]));
+    return Object.fromEntries(rows.map((r) => [r.profile_id, Number(r.n)]));
   }
 
   /** Commits of the database's shared queue so far (benchmarks report certificates per commit). */
@@ -172,13 +173,13 @@ export class KnexCertStore implements CertStore {
   }
 
   async get(serial: string): Promise<CertRecord | undefined> {
-    const r = await this.reader("certificates").where({ serial: serial.toLowerCase() }).first();
+    const r = await this.reader<CertificateRow>("certificates").where({ serial: serial.toLowerCase() }).first();
     return r ? toRecord(r) : undefined;
   }
 
   /** The reservation with its recorded TBS, read from the writer connection (the CA signer checks against it). */
   async reservation(serial: string): Promise<ReservationRecord | undefined> {
-    const r = await this.db("certificates")
+    const r = await this.db<CertificateRow>("certificates")
       .where({ serial: serial.toLowerCase() })
       .first("serial", "issuer_id", "profile_id", "profile_version", "status", "tbs");
     return r
@@ -187,19 +188,19 @@ export class KnexCertStore implements CertStore {
           issuerId: r.issuer_id,
           profileId: r.profile_id,
           profileVersion: Number(r.profile_version),
-          status: r.status,
+          status: r.status as CertRecord["status"],
           tbs: new Uint8Array(r.tbs),
         }
       : undefined;
   }
 
   async listRevoked(issuerId: string): Promise<{ serial: string; revokedAt: Date; reason: string | undefined }[]> {
-    const rows = await this.db("certificates")
+    const rows = await this.db<CertificateRow>("certificates")
       .where({ issuer_id: issuerId })
       .whereNotNull("revoked_at")
       .orderBy("revoked_at")
       .select("serial", "revoked_at", "revocation_reason");
-    return rows.map((r: any) => ({
+    return rows.map((r) => ({
       serial: r.serial,
       revokedAt: new Date(Number(r.revoked_at)),
       reason: r.revocation_reason ?? undefined,
@@ -219,20 +220,20 @@ export class KnexCertStore implements CertStore {
   }
 }
 
-function toRecord(r: any): CertRecord {
+function toRecord(r: CertificateRow): CertRecord {
   return {
     serial: r.serial,
     issuerId: r.issuer_id,
     profileId: r.profile_id,
     profileVersion: Number(r.profile_version),
-    status: r.status,
+    status: r.status as CertRecord["status"],
     subjectDn: r.subject_dn,
     notBefore: new Date(Number(r.not_before)),
     notAfter: new Date(Number(r.not_after)),
     der: r.der ? new Uint8Array(r.der) : undefined,
     revokedAt: r.revoked_at != null ? new Date(Number(r.revoked_at)) : undefined,
     revocationReason: r.revocation_reason ?? undefined,
-    ...(r.hold_cause ? { holdCause: r.hold_cause } : {}),
+    ...(r.hold_cause ? { holdCause: r.hold_cause as CertRecord["holdCause"] } : {}),
     createdAt: new Date(Number(r.created_at)),
   };
 }

@@ -1,6 +1,7 @@
 import type { Knex } from "knex";
 import type { AuditEvent } from "../ca/ports.js";
 import { insertAuditEvent } from "./audit.store.js";
+import type { DataKeyRow } from "./rows.js";
 
 /** A data-encryption key as the database keeps it: wrapped by an HSM key, never in clear (REQ-29). */
 export interface WrappedDataKey {
@@ -18,11 +19,11 @@ export class KnexDataKeyStore {
   constructor(private readonly db: Knex) {}
 
   async list(): Promise<WrappedDataKey[]> {
-    const rows = await this.db("data_keys").orderBy([{ column: "created_at" }, { column: "id" }]);
-    return rows.map((r: any) => ({
+    const rows = await this.db<DataKeyRow>("data_keys").orderBy([{ column: "created_at" }, { column: "id" }]);
+    return rows.map((r) => ({
       id: r.id,
       wrapped: r.wrapped,
-      algorithm: r.algorithm,
+      algorithm: r.algorithm as WrappedDataKey["algorithm"],
       wrappingKey: r.wrapping_key,
       createdAt: new Date(Number(r.created_at)),
     }));
@@ -30,7 +31,7 @@ export class KnexDataKeyStore {
 
   async add(k: WrappedDataKey, audit: AuditEvent): Promise<void> {
     await this.db.transaction(async (trx) => {
-      await trx("data_keys").insert({
+      await trx<DataKeyRow>("data_keys").insert({
         id: k.id,
         wrapped: k.wrapped,
         algorithm: k.algorithm,

@@ -10,6 +10,13 @@ import type {
 } from "../delivery/ports.js";
 import { commitQueueOf, namedWrite, type CommitQueue } from "./commit-queue.js";
 import type { FieldCipher } from "./field-cipher.js";
+import type { NotificationRow, PersonRow } from "./rows.js";
+
+type DeadLetterColumns = Pick<
+  NotificationRow,
+  "id" | "person_id" | "channel" | "kind" | "secret" | "attempts" | "last_error" | "created_at" | "updated_at"
+> &
+  Pick<PersonRow, "organisation_id">;
 
 /** What a delivered secret's body becomes (sealed like any body, so no row holds clear text). */
 export const WIPED_BODY = "[removed after delivery]";
@@ -65,15 +72,15 @@ async function organisationOf(trx: Knex.Transaction, personId: string): Promise<
 }
 
 // The delivery worker's writes through the commit queue (named: the SQLite writer thread runs them).
-const deliveryClaim = namedWrite<ClaimOp, any[]>("delivery-claim", async (trx, ops) => {
-  const out: any[][] = [];
+const deliveryClaim = namedWrite<ClaimOp, NotificationRow[]>("delivery-claim", async (trx, ops) => {
+  const out: NotificationRow[][] = [];
   for (const op of ops) {
     const ids = (
       await claimable(trx("notifications"), op)
         .orderBy([{ column: "next_attempt_at" }, { column: "id" }])
         .limit(op.limit)
         .select("id")
-    ).map((r: any) => r.id as string);
+    ).map((r: Pick<NotificationRow, "id">) => r.id);
     if (ids.length === 0) {
       out.push([]);
       continue;
@@ -85,7 +92,7 @@ const deliveryClaim = namedWrite<ClaimOp, any[]>("delivery-claim", async (trx, o
       attempts: trx.raw("attempts + 1"),
       updated_at: op.now,
     });
-    out.push(await trx("notifications").whereIn("id", ids).where({ claimed_by: op.worker }).select());
+    out.push(await trx<NotificationRow>("notifications").whereIn("id", ids).where({ claimed_by: op.worker }).select());
   }
   return out;
 });
@@ -197,8 +204,8 @@ export class KnexDeliveryStore implements DeliveryQueue {
       limit: o.limit,
       worker: o.worker,
     });
-    await this.cipher.ready(...rows.flatMap((r: any) => [r.subject as string, r.body as string]));
-    return rows.map((r: any) => ({
+    await this.cipher.ready(...rows.flatMap((r) => [r.subject, r.body]));
+    return rows.map((r) => ({
       id: r.id,
       personId: r.person_id,
       channel: r.channel as DeliveryChannelName,
@@ -219,7 +226,9 @@ export class KnexDeliveryStore implements DeliveryQueue {
 
   /** Dead letters, newest first, of one organisation (by the recipient's binding) or all. */
   async deadLetters(organisationId: string | undefined, limit = 200): Promise<DeadLetter[]> {
-    let q = this.reader("notifications as n").leftJoin("people as p", "p.id", "n.person_id").where("n.state", "dead");
+    let q = this.reader<NotificationRow & Pick<PersonRow, "organisation_id">>("notifications as n")
+      .leftJoin("people as p", "p.id", "n.person_id")
+      .where("n.state", "dead");
     if (organisationId !== undefined) q = q.where("p.organisation_id", organisationId);
     const rows = await q
       .orderBy([
@@ -239,12 +248,12 @@ export class KnexDeliveryStore implements DeliveryQueue {
         "n.updated_at",
         "p.organisation_id",
       );
-    return rows.map((r: any) => ({
+    return rows.map((r: DeadLetterColumns) => ({
       id: r.id,
       personId: r.person_id,
       ...(r.organisation_id ? { organisationId: r.organisation_id } : {}),
       channel: r.channel,
-      kind: r.kind,
+      kind: r.kind as NotificationKind,
       secret: !!r.secret,
       attempts: Number(r.attempts),
       ...(r.last_error ? { lastError: r.last_error } : {}),
@@ -266,10 +275,10 @@ export class KnexDeliveryStore implements DeliveryQueue {
 
   /** Notifications by state and channel (for /metrics). */
   async counts(): Promise<{ state: DeliveryState; channel: string; count: number }[]> {
-    const rows = await this.reader("notifications")
+    const rows = await this.reader<NotificationRow>("notifications")
       .groupBy("state", "channel")
       .select("state", "channel")
       .count({ n: "*" });
-    return rows.map((r: any) => ({ state: r.state, channel: r.channel, count: Number(r.n) }));
+    return rows.map((r) => ({ state: r.state as DeliveryState, channel: r.channel, count: Number(r.n) }));
   }
 }

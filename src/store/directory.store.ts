@@ -4,13 +4,14 @@ import type { DirectoryStore, Officer, Organisation, Person } from "../ra/direct
 import type { Role } from "../ra/order.js";
 import { insertAuditEvent } from "./audit.store.js";
 import type { FieldCipher } from "./field-cipher.js";
+import type { OfficerCredentialRow, OfficerRow, OrganisationRow, PersonRow } from "./rows.js";
 
-const org = (r: any): Organisation => ({
+const org = (r: OrgColumns): Organisation => ({
   id: r.id,
   orgNumber: r.org_number,
   name: r.name,
   country: r.country,
-  status: r.status,
+  status: r.status as Organisation["status"],
   serviceOwner: !!r.service_owner,
   ...(r.registration_certificate ? { registrationCertificate: r.registration_certificate } : {}),
   ...(r.domain ? { domain: r.domain } : {}),
@@ -18,7 +19,7 @@ const org = (r: any): Organisation => ({
   ...(r.ip_allow_list ? { ipAllowList: JSON.parse(r.ip_allow_list) as string[] } : {}),
 });
 /** REQ-29: a person's name, email, phone and postal address are sealed to their row; the national ID is a keyed hash (REQ-28). */
-const person = (r: any, cipher: FieldCipher): Person => {
+const person = (r: PersonRow, cipher: FieldCipher): Person => {
   const email = cipher.openOptional(r.email, { table: "people", column: "email", id: r.id });
   const phone = cipher.openOptional(r.phone, { table: "people", column: "phone", id: r.id });
   const postalAddress = cipher.openOptional(r.postal_address, { table: "people", column: "postal_address", id: r.id });
@@ -44,7 +45,7 @@ const person = (r: any, cipher: FieldCipher): Person => {
   };
 };
 
-const officerOf = (r: any): Officer => ({
+const officerOf = (r: OfficerRow): Officer => ({
   personId: r.person_id,
   roles: JSON.parse(r.roles) as Role[],
   serviceOwnerStaff: !!r.service_owner_staff,
@@ -63,7 +64,8 @@ const ORG_COLUMNS = [
   "domain",
   "domain_validated_at",
   "ip_allow_list",
-];
+] as const;
+type OrgColumns = Pick<OrganisationRow, (typeof ORG_COLUMNS)[number]>;
 
 /** Organisations, people, officers and officer credentials over knex; each change with its audit event. */
 export class KnexDirectoryStore implements DirectoryStore {
@@ -78,31 +80,35 @@ export class KnexDirectoryStore implements DirectoryStore {
   ) {}
 
   async organisation(id: string) {
-    const r = await this.reader("organisations").where({ id }).first();
+    const r = await this.reader<OrganisationRow>("organisations").where({ id }).first();
     return r ? org(r) : undefined;
   }
 
   async organisationByNumber(orgNumber: string) {
-    const r = await this.reader("organisations").where({ org_number: orgNumber }).first();
+    const r = await this.reader<OrganisationRow>("organisations").where({ org_number: orgNumber }).first();
     return r ? org(r) : undefined;
   }
 
   async organisations() {
-    return (await this.reader("organisations").select(ORG_COLUMNS).orderBy("name")).map(org);
+    return (
+      await this.reader<OrganisationRow>("organisations")
+        .select(...ORG_COLUMNS)
+        .orderBy("name")
+    ).map(org);
   }
 
   async people(ids: readonly string[]) {
     if (ids.length === 0) return [];
-    const rows = await this.reader("people").whereIn("id", [...new Set(ids)]);
+    const rows = await this.reader<PersonRow>("people").whereIn("id", [...new Set(ids)]);
     await this.cipher.ready(
-      ...rows.flatMap((r: any) => [r.name, r.email, r.phone, r.postal_address, r.birth_date, r.national_id_masked]),
+      ...rows.flatMap((r) => [r.name, r.email, r.phone, r.postal_address, r.birth_date, r.national_id_masked]),
     );
-    return rows.map((r: any) => person(r, this.cipher));
+    return rows.map((r) => person(r, this.cipher));
   }
 
   async createOrganisation(o: Organisation, at: Date, audit: AuditEvent) {
     await this.db.transaction(async (trx) => {
-      await trx("organisations").insert({
+      await trx<OrganisationRow>("organisations").insert({
         id: o.id,
         org_number: o.orgNumber,
         name: o.name,
@@ -128,36 +134,38 @@ export class KnexDirectoryStore implements DirectoryStore {
     if (p.status !== undefined) patch.status = p.status;
     if (p.ipAllowList !== undefined) patch.ip_allow_list = p.ipAllowList.length ? JSON.stringify(p.ipAllowList) : null;
     await this.db.transaction(async (trx) => {
-      await trx("organisations").where({ id }).update(patch);
+      await trx<OrganisationRow>("organisations").where({ id }).update(patch);
       await insertAuditEvent(trx, audit);
     });
   }
 
-  private async toPerson(r: any): Promise<Person> {
+  private async toPerson(r: PersonRow): Promise<Person> {
     await this.cipher.ready(r.name, r.email, r.phone, r.postal_address, r.birth_date, r.national_id_masked);
     return person(r, this.cipher);
   }
 
   async person(id: string) {
-    const r = await this.reader("people").where({ id }).first();
+    const r = await this.reader<PersonRow>("people").where({ id }).first();
     return r ? this.toPerson(r) : undefined;
   }
 
   async personWithOrganisation(id: string) {
-    const r = await this.reader("people as p")
+    const r: (PersonRow & Record<`o_${(typeof ORG_COLUMNS)[number]}`, unknown>) | undefined = await this.reader(
+      "people as p",
+    )
       .join("organisations as o", "o.id", "p.organisation_id")
       .where("p.id", id)
       .first("p.*", ...ORG_COLUMNS.map((c) => `o.${c} as o_${c}`));
     return r
       ? {
           person: await this.toPerson(r),
-          organisation: org(Object.fromEntries(ORG_COLUMNS.map((c) => [c, r[`o_${c}`]]))),
+          organisation: org(Object.fromEntries(ORG_COLUMNS.map((c) => [c, r[`o_${c}`]])) as OrgColumns),
         }
       : undefined;
   }
 
   async personByNationalId(organisationId: string, nationalIdHash: string) {
-    const r = await this.reader("people")
+    const r = await this.reader<PersonRow>("people")
       .where({ organisation_id: organisationId, national_id_hash: nationalIdHash })
       .whereNull("unbound_at")
       .first();
@@ -167,11 +175,11 @@ export class KnexDirectoryStore implements DirectoryStore {
   async createPerson(p: Person, at: Date, audit: AuditEvent) {
     await this.db.transaction(async (trx) => {
       // A person bound again after an earlier binding was removed gets a new record (the old one stays for the audit trail).
-      await trx("people")
+      await trx<PersonRow>("people")
         .where({ organisation_id: p.organisationId, national_id_hash: p.nationalIdHash })
         .whereNotNull("unbound_at")
         .update({ national_id_hash: trx.raw("national_id_hash || ':' || id") });
-      await trx("people").insert({
+      await trx<PersonRow>("people").insert({
         id: p.id,
         organisation_id: p.organisationId,
         national_id_hash: p.nationalIdHash,
@@ -201,15 +209,15 @@ export class KnexDirectoryStore implements DirectoryStore {
 
   async unbindPerson(id: string, by: string, at: Date, audit: AuditEvent) {
     await this.db.transaction(async (trx) => {
-      await trx("people").where({ id }).update({ unbound_by: by, unbound_at: at.getTime() });
-      await trx("officers").where({ person_id: id }).delete();
+      await trx<PersonRow>("people").where({ id }).update({ unbound_by: by, unbound_at: at.getTime() });
+      await trx<OfficerRow>("officers").where({ person_id: id }).delete();
       await insertAuditEvent(trx, audit);
     });
   }
 
   /** Organisations marked as the service owner's (at most one is ever made by the bootstrap). */
   async serviceOwners(): Promise<Organisation[]> {
-    return (await this.db("organisations").where({ service_owner: true })).map(org);
+    return (await this.db<OrganisationRow>("organisations").where({ service_owner: true })).map(org);
   }
 
   /** How many bound people hold an officer record as service-owner staff (the bootstrap is refused when any do). */
@@ -224,7 +232,7 @@ export class KnexDirectoryStore implements DirectoryStore {
   }
 
   async officer(personId: string): Promise<Officer | undefined> {
-    const r = await this.reader("officers").where({ person_id: personId }).first();
+    const r = await this.reader<OfficerRow>("officers").where({ person_id: personId }).first();
     return r ? officerOf(r) : undefined;
   }
 
@@ -234,7 +242,10 @@ export class KnexDirectoryStore implements DirectoryStore {
       .where("p.human_id", humanId)
       .whereNull("p.unbound_at")
       .select("f.*", "p.organisation_id");
-    return rows.map((r: any) => ({ officer: officerOf(r), organisationId: r.organisation_id as string }));
+    return rows.map((r: OfficerRow & Pick<PersonRow, "organisation_id">) => ({
+      officer: officerOf(r),
+      organisationId: r.organisation_id,
+    }));
   }
 
   async saveOfficer(o: Officer, appointedBy: string, audit: AuditEvent) {
@@ -247,19 +258,23 @@ export class KnexDirectoryStore implements DirectoryStore {
       qualified_until: o.qualifiedUntil?.getTime() ?? null,
     };
     await this.db.transaction(async (trx) => {
-      await trx("officers").insert(row).onConflict("person_id").merge();
+      await trx<OfficerRow>("officers").insert(row).onConflict("person_id").merge();
       await insertAuditEvent(trx, audit);
     });
   }
 
   async credentialOwner(serial: string) {
-    const r = await this.reader("officer_credentials").where({ serial }).first();
-    return r ? (r.person_id as string) : undefined;
+    const r = await this.reader<OfficerCredentialRow>("officer_credentials").where({ serial }).first();
+    return r ? r.person_id : undefined;
   }
 
   async addCredential(serial: string, personId: string, at: Date, audit: AuditEvent) {
     await this.db.transaction(async (trx) => {
-      await trx("officer_credentials").insert({ serial, person_id: personId, created_at: at.getTime() });
+      await trx<OfficerCredentialRow>("officer_credentials").insert({
+        serial,
+        person_id: personId,
+        created_at: at.getTime(),
+      });
       await insertAuditEvent(trx, audit);
     });
   }

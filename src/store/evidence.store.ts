@@ -1,6 +1,17 @@
 import type { Knex } from "knex";
 import type { EvidenceActor, EvidenceEvent, EvidenceIdentification, EvidenceOfficer } from "../audit/evidence.js";
 import type { FieldCipher } from "./field-cipher.js";
+import type {
+  AuditEventRow,
+  CardRow,
+  CertificateRow,
+  CrlRow,
+  OfficerRow,
+  OrderActorRow,
+  OrderIdentificationRow,
+  OrderRow,
+  PersonRow,
+} from "./rows.js";
 
 export interface EvidenceRecords {
   readonly certificate: {
@@ -57,20 +68,23 @@ export class KnexEvidenceStore {
   ) {}
 
   async forCertificate(serial: string): Promise<EvidenceRecords | undefined> {
-    const c = await this.db("certificates").where({ serial }).first();
+    const c = await this.db<CertificateRow>("certificates").where({ serial }).first();
     if (!c) return undefined;
-    const o = await this.db("orders").where({ cert_serial: serial }).first();
-    const card = await this.db("cards").where({ cert_serial: serial }).orderBy("updated_at", "desc").first();
-    const ids = o ? await this.db("order_identifications").where({ order_id: o.id }).orderBy("seq") : [];
-    const actors = o ? await this.db("order_actors").where({ order_id: o.id }).orderBy("seq") : [];
-    const officerIds = [...new Set(ids.map((i: any) => i.officer_id as string))];
+    const o = await this.db<OrderRow>("orders").where({ cert_serial: serial }).first();
+    const card = await this.db<CardRow>("cards").where({ cert_serial: serial }).orderBy("updated_at", "desc").first();
+    const ids = o
+      ? await this.db<OrderIdentificationRow>("order_identifications").where({ order_id: o.id }).orderBy("seq")
+      : [];
+    const actors = o ? await this.db<OrderActorRow>("order_actors").where({ order_id: o.id }).orderBy("seq") : [];
+    const officerIds = [...new Set(ids.map((i) => i.officer_id))];
     const officers = new Map<string, EvidenceOfficer>();
     if (officerIds.length) {
-      const rows = await this.db("people as p")
+      const rows: (Pick<PersonRow, "id" | "name" | "organisation_id"> &
+        Pick<OfficerRow, "roles" | "qualified_until">)[] = await this.db("people as p")
         .leftJoin("officers as f", "f.person_id", "p.id")
         .whereIn("p.id", officerIds)
         .select("p.id", "p.name", "p.organisation_id", "f.roles", "f.qualified_until");
-      await this.cipher.ready(...rows.map((r: any) => r.name as string));
+      await this.cipher.ready(...rows.map((r) => r.name));
       for (const r of rows)
         officers.set(r.id, {
           personId: r.id,
@@ -83,7 +97,7 @@ export class KnexEvidenceStore {
     const objects: [string, string][] = [["certificate", serial]];
     if (o) objects.push(["order", o.id]);
     if (card) objects.push(["card", card.id]);
-    const events = await this.db("audit_events")
+    const events = await this.db<AuditEventRow>("audit_events")
       .where((q) => {
         for (const [t, id] of objects) q.orWhere((w) => w.where("object_type", t).andWhere("object_id", id));
       })
@@ -97,7 +111,9 @@ export class KnexEvidenceStore {
         notBefore: Number(c.not_before),
         notAfter: Number(c.not_after),
         status: c.status,
-        ...(c.revoked_at != null ? { revokedAt: Number(c.revoked_at), revocationReason: c.revocation_reason } : {}),
+        ...(c.revoked_at != null
+          ? { revokedAt: Number(c.revoked_at), revocationReason: c.revocation_reason as string }
+          : {}),
         requestedBy: c.requested_by,
       },
       ...(o
@@ -122,22 +138,22 @@ export class KnexEvidenceStore {
             },
           }
         : {}),
-      identifications: ids.map((i: any) => ({
-        kind: i.kind,
+      identifications: ids.map((i) => ({
+        kind: i.kind as EvidenceIdentification["kind"],
         officerId: i.officer_id,
         at: Number(i.at),
         documentType: i.document_type,
         documentExpires: Number(i.document_expires),
         faceCompared: !!i.face_compared,
       })),
-      actors: actors.map((a: any) => ({
+      actors: actors.map((a) => ({
         action: a.action,
         personId: a.person_id,
         humanId: a.human_id,
         at: Number(a.at),
       })),
       officers,
-      events: events.map((e: any) => ({
+      events: events.map((e) => ({
         seq: Number(e.seq),
         id: e.id,
         at: Number(e.at),
@@ -167,7 +183,7 @@ export class KnexEvidenceStore {
   /** Serials issued in a time window (for the report), with profile. */
   /** The organisation whose order a certificate was issued for (undefined: infrastructure or no order). */
   async organisationOf(serial: string): Promise<string | undefined> {
-    const o = await this.db("orders").where({ cert_serial: serial }).first("organisation_id");
+    const o = await this.db<OrderRow>("orders").where({ cert_serial: serial }).first("organisation_id");
     return o?.organisation_id as string | undefined;
   }
 
@@ -177,19 +193,22 @@ export class KnexEvidenceStore {
     to: number,
     organisationId?: string,
   ): Promise<{ serial: string; profile: string; createdAt: number }[]> {
-    let q = this.db("certificates")
+    let q = this.db<CertificateRow>("certificates")
       .where("certificates.status", "issued")
       .andWhere("certificates.created_at", ">=", from)
       .andWhere("certificates.created_at", "<", to);
     if (organisationId)
       q = q.whereIn(
         "certificates.serial",
-        this.db("orders").where({ organisation_id: organisationId }).whereNotNull("cert_serial").select("cert_serial"),
+        this.db<OrderRow>("orders")
+          .where({ organisation_id: organisationId })
+          .whereNotNull("cert_serial")
+          .select("cert_serial"),
       );
     const rows = await q
       .orderBy("certificates.created_at")
       .select("serial", "profile_id", "profile_version", "created_at");
-    return rows.map((r: any) => ({
+    return rows.map((r) => ({
       serial: r.serial,
       profile: `${r.profile_id}@${r.profile_version}`,
       createdAt: Number(r.created_at),
@@ -201,17 +220,20 @@ export class KnexEvidenceStore {
     to: number,
     organisationId?: string,
   ): Promise<{ reason: string; n: number }[]> {
-    let q = this.db("certificates")
+    let q = this.db<CertificateRow>("certificates")
       .whereNotNull("revoked_at")
       .andWhere("revoked_at", ">=", from)
       .andWhere("revoked_at", "<", to);
     if (organisationId)
       q = q.whereIn(
         "serial",
-        this.db("orders").where({ organisation_id: organisationId }).whereNotNull("cert_serial").select("cert_serial"),
+        this.db<OrderRow>("orders")
+          .where({ organisation_id: organisationId })
+          .whereNotNull("cert_serial")
+          .select("cert_serial"),
       );
     const rows = await q.groupBy("revocation_reason").select("revocation_reason").count({ n: "*" });
-    return rows.map((r: any) => ({ reason: r.revocation_reason ?? "unspecified", n: Number(r.n) }));
+    return rows.map((r) => ({ reason: r.revocation_reason ?? "unspecified", n: Number(r.n) }));
   }
 
   async activityBetween(
@@ -219,14 +241,14 @@ export class KnexEvidenceStore {
     to: number,
     organisationId?: string,
   ): Promise<{ actor: string; action: string; outcome: string; n: number }[]> {
-    let q = this.db("audit_events").where("at", ">=", from).andWhere("at", "<", to);
+    let q = this.db<AuditEventRow>("audit_events").where("at", ">=", from).andWhere("at", "<", to);
     if (organisationId) q = q.andWhere({ organisation_id: organisationId });
     const rows = await q
       .groupBy("actor", "action", "outcome")
       .select("actor", "action", "outcome")
       .count({ n: "*" })
       .orderBy("actor");
-    return rows.map((r: any) => ({ actor: r.actor, action: r.action, outcome: r.outcome, n: Number(r.n) }));
+    return rows.map((r) => ({ actor: r.actor, action: r.action, outcome: r.outcome, n: Number(r.n) }));
   }
 
   async crlsBetween(
@@ -235,12 +257,12 @@ export class KnexEvidenceStore {
   ): Promise<
     { issuerId: string; number: string; kind: string; thisUpdate: number; nextUpdate: number; entries: number }[]
   > {
-    const rows = await this.db("crls")
+    const rows = await this.db<CrlRow>("crls")
       .where("this_update", ">=", from)
       .andWhere("this_update", "<", to)
       .orderBy("this_update")
       .select("issuer_id", "number", "kind", "this_update", "next_update", "entries");
-    return rows.map((r: any) => ({
+    return rows.map((r) => ({
       issuerId: r.issuer_id,
       number: String(r.number),
       kind: r.kind,

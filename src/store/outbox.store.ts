@@ -1,6 +1,7 @@
 import type { Knex } from "knex";
 import type { Notification } from "../ra/order.js";
 import type { FieldCipher } from "./field-cipher.js";
+import type { NotificationRow } from "./rows.js";
 
 /** An outbox row with subject and body sealed to their place (REQ-29); order and card stores write through it. */
 export function outboxRow(
@@ -36,7 +37,7 @@ export class KnexOutboxStore {
 
   /** Newest first; of one person when given. */
   async recent(opts: { personId?: string; limit?: number } = {}): Promise<Notification[]> {
-    let q = this.db("notifications");
+    let q = this.db<NotificationRow>("notifications");
     if (opts.personId !== undefined) q = q.where({ person_id: opts.personId });
     const rows = await q
       .orderBy([
@@ -44,12 +45,12 @@ export class KnexOutboxStore {
         { column: "id", order: "desc" },
       ])
       .limit(opts.limit ?? 100);
-    await this.cipher.ready(...rows.flatMap((r: any) => [r.subject as string, r.body as string]));
-    return rows.map((r: any) => ({
+    await this.cipher.ready(...rows.flatMap((r) => [r.subject as string, r.body as string]));
+    return rows.map((r) => ({
       id: r.id,
       personId: r.person_id,
-      channel: r.channel,
-      kind: r.kind,
+      channel: r.channel as Notification["channel"],
+      kind: r.kind as Notification["kind"],
       secret: !!r.secret,
       at: new Date(Number(r.created_at)),
       subject: this.cipher.open(r.subject, { table: "notifications", column: "subject", id: r.id }),

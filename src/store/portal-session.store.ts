@@ -1,4 +1,5 @@
 import type { Knex } from "knex";
+import type { PortalSessionRow as PortalSessionTableRow } from "./rows.js";
 
 /** A stored portal session (the http module's SessionStore shape): hashes only. */
 export interface PortalSessionRow {
@@ -15,7 +16,7 @@ export class KnexPortalSessionStore {
   constructor(private readonly db: Knex) {}
 
   async put(idHash: string, s: PortalSessionRow): Promise<void> {
-    await this.db("portal_sessions").insert({
+    await this.db<PortalSessionTableRow>("portal_sessions").insert({
       id_hash: idHash,
       csrf_hash: s.csrfHash,
       credential: s.credential,
@@ -26,7 +27,7 @@ export class KnexPortalSessionStore {
   }
 
   async get(idHash: string): Promise<PortalSessionRow | undefined> {
-    const r = await this.db("portal_sessions").where({ id_hash: idHash }).first();
+    const r = await this.db<PortalSessionTableRow>("portal_sessions").where({ id_hash: idHash }).first();
     return r
       ? {
           csrfHash: r.csrf_hash,
@@ -39,18 +40,18 @@ export class KnexPortalSessionStore {
   }
 
   async touch(idHash: string, lastSeen: number): Promise<void> {
-    await this.db("portal_sessions")
+    await this.db<PortalSessionTableRow>("portal_sessions")
       .where({ id_hash: idHash })
       .andWhere("last_seen", "<", lastSeen)
       .update({ last_seen: lastSeen });
   }
 
   async delete(idHash: string): Promise<void> {
-    await this.db("portal_sessions").where({ id_hash: idHash }).delete();
+    await this.db<PortalSessionTableRow>("portal_sessions").where({ id_hash: idHash }).delete();
   }
 
   async deleteExpired(idleBefore: number, createdBefore: number): Promise<void> {
-    await this.db("portal_sessions")
+    await this.db<PortalSessionTableRow>("portal_sessions")
       .where("last_seen", "<", idleBefore)
       .orWhere("created_at", "<", createdBefore)
       .delete();

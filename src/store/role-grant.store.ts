@@ -4,8 +4,9 @@ import type { Officer } from "../ra/directory.js";
 import type { Role } from "../ra/order.js";
 import type { RoleGrant, RoleGrantStore } from "../ra/role-grants.js";
 import { insertAuditEvent } from "./audit.store.js";
+import type { OfficerRow, RoleGrantRow } from "./rows.js";
 
-const grant = (r: any): RoleGrant => ({
+const grant = (r: RoleGrantRow): RoleGrant => ({
   id: r.id,
   personId: r.person_id,
   organisationId: r.organisation_id,
@@ -13,7 +14,7 @@ const grant = (r: any): RoleGrant => ({
   requestedBy: r.requested_by,
   requestedByHuman: r.requested_by_human,
   requestedAt: new Date(Number(r.requested_at)),
-  status: r.status,
+  status: r.status as RoleGrant["status"],
   ...(r.qualification ? { qualification: r.qualification } : {}),
   ...(r.qualified_until != null ? { qualifiedUntil: new Date(Number(r.qualified_until)) } : {}),
   ...(r.decided_by ? { decidedBy: r.decided_by, decidedAt: new Date(Number(r.decided_at)) } : {}),
@@ -25,7 +26,7 @@ export class KnexRoleGrantStore implements RoleGrantStore {
 
   async add(g: RoleGrant, audit: AuditEvent) {
     await this.db.transaction(async (trx) => {
-      await trx("role_grants").insert({
+      await trx<RoleGrantRow>("role_grants").insert({
         id: g.id,
         person_id: g.personId,
         organisation_id: g.organisationId,
@@ -42,22 +43,24 @@ export class KnexRoleGrantStore implements RoleGrantStore {
   }
 
   async get(id: string) {
-    const r = await this.db("role_grants").where({ id }).first();
+    const r = await this.db<RoleGrantRow>("role_grants").where({ id }).first();
     return r ? grant(r) : undefined;
   }
 
   async pending(limit: number) {
-    return (await this.db("role_grants").where({ status: "pending" }).orderBy("requested_at").limit(limit)).map(grant);
+    return (
+      await this.db<RoleGrantRow>("role_grants").where({ status: "pending" }).orderBy("requested_at").limit(limit)
+    ).map(grant);
   }
 
   async decide(id: string, status: "approved" | "refused", by: string, at: Date, audit: AuditEvent, officer?: Officer) {
     return this.db.transaction(async (trx) => {
-      const n = await trx("role_grants")
+      const n = await trx<RoleGrantRow>("role_grants")
         .where({ id, status: "pending" })
         .update({ status, decided_by: by, decided_at: at.getTime() });
       if (n !== 1) return false;
       if (officer)
-        await trx("officers")
+        await trx<OfficerRow>("officers")
           .insert({
             person_id: officer.personId,
             roles: JSON.stringify(officer.roles),

@@ -8,6 +8,7 @@ import { loadConfig } from "../../src/composition/config.js";
 import { startService, type Service } from "../../src/composition/serve.js";
 import { attestedCardFor, trustFixtureMaker } from "../support/attestation-fixture.js";
 import { startDeliveryPeers, type DeliveryPeers } from "../support/delivered.js";
+import { answerChecker, type OpenApiDoc } from "../support/openapi-check.js";
 
 interface Cred {
   key: string;
@@ -49,15 +50,25 @@ for (const backend of demoBackends())
     let orgId = "";
     const officers: Record<string, Cred> = {};
 
-    const call = (
+    /** Every 2xx answer of this suite is checked against the schema the OpenAPI document gives for it. */
+    let answers: ReturnType<typeof answerChecker> | undefined;
+    const call = async (
       method: string,
       path: string,
       body?: unknown,
       cred?: Cred,
       headers: Record<string, string> = {},
       raw?: string,
-    ): Promise<Reply> =>
-      raRequest({ base, ca: serverCa }, method, path, { body, cred, headers, ...(raw !== undefined ? { raw } : {}) });
+    ): Promise<Reply> => {
+      const r = await raRequest({ base, ca: serverCa }, method, path, {
+        body,
+        cred,
+        headers,
+        ...(raw !== undefined ? { raw } : {}),
+      });
+      if (path.startsWith("/api/v1/")) answers?.check(method, path, r.status, r.body);
+      return r;
+    };
     const ok = async (p: Promise<Reply>, status = 200) => {
       const r = await p;
       expect(r.status, JSON.stringify(r.body)).to.equal(status);
@@ -183,8 +194,11 @@ for (const backend of demoBackends())
         };
       }
       staff.push(D.ada!, D.bo!, D.fi!);
+      answers = answerChecker((await raRequest({ base, ca: serverCa }, "GET", "/api/openapi.json")).body as OpenApiDoc);
     });
     after(async () => {
+      // The sample of real answers checked against the documented schemas (http/openapi.ts).
+      if (answers) expect(answers.checked.size, [...answers.checked].join("\n")).to.be.at.least(15);
       await svc?.stop();
       await peers?.stop();
     });

@@ -17,6 +17,7 @@ import { buildRaApp, listenRa } from "../../src/http/ra-server.js";
 import { PortalSessions } from "../../src/http/portal.routes.js";
 import type { RaApiDeps } from "../../src/http/ra.routes.js";
 import type { Clock } from "../../src/shared/clock.js";
+import { answerChecker, type OpenApiDoc } from "../support/openapi-check.js";
 
 interface Cred {
   key: string;
@@ -69,7 +70,14 @@ for (const backend of demoBackends())
     const suffix = backend === "sqlite" ? "1" : "2";
     const nid = (n: number) => `1975050${suffix}${String(1000 + n)}`;
 
-    function call(method: string, path: string, o: CallOpts = {}): Promise<Reply> {
+    /** Every 2xx answer of this suite is checked against the schema the OpenAPI document gives for it. */
+    let answers: ReturnType<typeof answerChecker> | undefined;
+    async function call(method: string, path: string, o: CallOpts = {}): Promise<Reply> {
+      const r = await send(method, path, o);
+      if (/^\/api\/v1\/|^\/(portal|holder)\/session$/.test(path)) answers?.check(method, path, r.status, r.body);
+      return r;
+    }
+    function send(method: string, path: string, o: CallOpts = {}): Promise<Reply> {
       const at = o.base ?? base;
       return new Promise((resolve, reject) => {
         const data = o.raw ?? (o.body === undefined ? undefined : JSON.stringify(o.body));
@@ -299,6 +307,7 @@ for (const backend of demoBackends())
       expect(svc.ra, "RA API started").to.not.equal(undefined);
       base = new URL(svc.ra!.url);
       serverCa = readFileSync(config.ra.tlsCert, "utf8");
+      answers = answerChecker((await send("GET", "/api/openapi.json")).body as OpenApiDoc);
       // The demo's initial staff group: bo orders, binds and identifies, cy identifies, di approves and releases, ed produces, fi hands out.
       const demoCred = (id: string): Cred => {
         const cert = readFileSync(join(config.dataDir, "demo-officers", `${id}.crt`), "utf8");
