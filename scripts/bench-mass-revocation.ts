@@ -4,6 +4,8 @@ import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { BasicOCSPResponse, OCSPResponse } from "@peculiar/asn1-ocsp";
 import { loadConfig } from "../src/composition/config.js";
 import { openDatabase } from "../src/store/database.js";
 import { toPem } from "../src/asn1/der.js";
@@ -42,6 +44,19 @@ async function wrkRotating(url: string, bodies: string[], seconds: number) {
   };
 }
 
+/** The certStatus of a single-response OCSP answer (RFC 6960 4.2.1), read with @peculiar/asn1-ocsp. */
+function certStatusOf(der: Uint8Array): "good" | "revoked" | "unknown" | "error" {
+  try {
+    const r = AsnConvert.parse(der, OCSPResponse);
+    if (!r.responseBytes) return "error";
+    const basic = AsnConvert.parse(r.responseBytes.response.buffer, BasicOCSPResponse);
+    const st = basic.tbsResponseData.responses[0]?.certStatus;
+    return st?.revoked ? "revoked" : st?.good !== undefined ? "good" : "unknown";
+  } catch {
+    return "error";
+  }
+}
+
 export async function benchMassRevocation(env: NodeJS.ProcessEnv, dir: string, count: number) {
   const config = loadConfig(env);
   const odir = join(dir, "mass-revocation");
@@ -71,7 +86,11 @@ export async function benchMassRevocation(env: NodeJS.ProcessEnv, dir: string, c
   const startedServe = now();
   const { url, child } = await serveProcess(env, "all");
   const serveStartSeconds = (now() - startedServe) / 1000;
+  // Past the start-up work (the responder's pre-signing) before the baseline is taken.
+  const warmup = await wrkRotating(`${url}/ocsp`, bodies, 10);
   const before = await wrkRotating(`${url}/ocsp`, bodies, 5);
+  const sample = Array.from({ length: 200 }, (_, i) => org.serials[Math.floor((i * org.serials.length) / 200)]!);
+  const sampleBodies = sample.map((s) => ocspRequestDer(nameDer, issuerSpki, s));
 
   // The job, as an operator runs it: the CLI with ada's (ra-admin, service-owner staff) certificate.
   const officers = join(config.dataDir, "demo-officers");
@@ -101,26 +120,32 @@ export async function benchMassRevocation(env: NodeJS.ProcessEnv, dir: string, c
     finished = true;
     jobSeconds = (now() - jobStart) / 1000;
   });
+  // Time to all-revoked: the sample polled over OCSP from the job's start, each serial until revoked.
+  const pendingSample = new Set(sample.map((_, i) => i));
+  const polled = (async () => {
+    while (pendingSample.size > 0 && now() - jobStart < 600_000) {
+      for (const i of [...pendingSample]) {
+        const res = await fetch(`${url}/ocsp`, {
+          method: "POST",
+          headers: { "content-type": "application/ocsp-request" },
+          body: sampleBodies[i]!,
+        });
+        if (certStatusOf(new Uint8Array(await res.arrayBuffer())) === "revoked") pendingSample.delete(i);
+      }
+      if (pendingSample.size > 0) await new Promise((r) => setTimeout(r, 200));
+    }
+    return (now() - jobStart) / 1000;
+  })();
   const during: { perSecond: number; p50: number; p99: number }[] = [];
   while (!finished) during.push(await wrkRotating(`${url}/ocsp`, bodies, 5));
   const code = await jobDone;
   if (code !== 0) throw new Error(`revoke org exited ${code}: ${jobErr}`);
 
-  // All revoked on OCSP: a sample of 200 distinct serials, ten per request (openssl ocsp).
-  const sample = Array.from({ length: 200 }, (_, i) => org.serials[Math.floor((i * org.serials.length) / 200)]!);
-  const ocspAllRevoked = async () => {
-    let revoked = 0;
-    for (let i = 0; i < sample.length; i += 10) {
-      const args = ["ocsp", "-issuer", issuingPem, "-CAfile", rootPem, "-no_nonce", "-url", `${url}/ocsp`];
-      for (const s of sample.slice(i, i + 10)) args.push("-serial", "0x" + s);
-      revoked += ((await run("openssl", args)).stdout.match(/: revoked/g) ?? []).length;
-    }
-    return revoked;
-  };
-  let revokedSeen: number;
-  while ((revokedSeen = await ocspAllRevoked()) < sample.length && now() - jobStart < 600_000)
-    await new Promise((r) => setTimeout(r, 500));
-  const allRevokedSeconds = (now() - jobStart) / 1000;
+  const allRevokedSeconds = await polled;
+  // Judged by openssl too: ten of the sample in one request.
+  const judgeArgs = ["ocsp", "-issuer", issuingPem, "-CAfile", rootPem, "-no_nonce", "-url", `${url}/ocsp`];
+  for (const s of sample.slice(0, 10)) judgeArgs.push("-serial", "0x" + s);
+  const judged = ((await run("openssl", judgeArgs)).stdout.match(/: revoked/g) ?? []).length;
 
   // The full CRL lists them all: poll the published CRL.
   const want = new Set(org.serials.map((s) => s.toUpperCase()));
@@ -153,7 +178,8 @@ export async function benchMassRevocation(env: NodeJS.ProcessEnv, dir: string, c
     job: { seconds: jobSeconds, last: last ? JSON.parse(last) : undefined },
     ocspAllRevoked: {
       sampleSize: sample.length,
-      revokedSeen,
+      notRevoked: pendingSample.size,
+      opensslJudgedRevokedOf10: judged,
       secondsFromJobStart: allRevokedSeconds,
       secondsAfterJobEnd: allRevokedSeconds - jobSeconds,
     },
@@ -164,6 +190,7 @@ export async function benchMassRevocation(env: NodeJS.ProcessEnv, dir: string, c
       deltaCrlBytes: delta.length,
     },
     otherSerialsOcsp: {
+      warmup,
       before,
       duringSlices: during,
       p99MaxMs: p99s[p99s.length - 1],
@@ -172,7 +199,7 @@ export async function benchMassRevocation(env: NodeJS.ProcessEnv, dir: string, c
     target: {
       allRevokedWithinSeconds: 60,
       otherP99Ms: 20,
-      met: allRevokedSeconds <= 60 && (p99s[p99s.length - 1] ?? Infinity) <= 20,
+      met: pendingSample.size === 0 && allRevokedSeconds <= 60 && (p99s[p99s.length - 1] ?? Infinity) <= 20,
     },
   };
 }
