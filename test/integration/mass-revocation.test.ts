@@ -34,7 +34,7 @@ for (const backend of demoBackends())
     before(async function () {
       env = await demoEnvReady(this, backend);
       svc = await startService(
-        { ...loadConfig(env.env), host: "127.0.0.1", port: 0 },
+        { ...loadConfig({ ...env.env, CARDPKI_RA_PORT: "0" }), host: "127.0.0.1", port: 0 },
         { eventPollMs: 100, crlTickMs: 300 },
       );
       dir = mkdtempSync(join(tmpdir(), "mass-revocation-"));
