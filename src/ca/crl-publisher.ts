@@ -10,6 +10,8 @@ import { buildCrlTbs, type CrlEntry } from "./crl-builder.js";
 import type { CertStore, RevocationStore, StoredCrl } from "./ports.js";
 
 const HOUR = 3_600_000;
+/** Above this many changed serials a delta CRL reads the revoked entries in one pass instead of one by one. */
+const DELTA_LOOKUPS = 1000;
 
 /** The entries of one shard out of the CA's stream of batches. */
 async function* only(
@@ -116,17 +118,29 @@ export class CrlPublisher {
     const lastSeen = all.length ? all[all.length - 1]!.seq : base.lastEventSeq;
     const events = shard === undefined ? all : all.filter((e) => scope.has(e.serial));
     const lastEventSeq = lastSeen;
+    const changed = new Set(events.map((e) => e.serial));
+    const lastResume = new Map<string, Date>();
+    for (const e of events) if (e.kind === "resume") lastResume.set(e.serial, e.at);
     const entries: CrlEntry[] = [];
-    for (const serial of new Set(events.map((e) => e.serial))) {
-      const rec = await certs.get(serial);
-      if (!rec) continue;
-      if (rec.revokedAt && rec.revocationReason !== undefined)
-        entries.push({ serial, revokedAt: rec.revokedAt, reason: rec.revocationReason });
-      else {
-        const resumed = events.filter((e) => e.serial === serial && e.kind === "resume").pop();
-        if (resumed) entries.push({ serial, revokedAt: resumed.at, reason: "removeFromCRL" });
+    const listed = new Set<string>();
+    if (changed.size > DELTA_LOOKUPS) {
+      // Many changes (a mass revocation): one streamed pass over the CA's revoked entries, not a lookup per serial.
+      for await (const batch of revocations.revokedEntries(issuer.id, new Date(0)))
+        for (const e of batch)
+          if (changed.has(e.serial) && e.reason !== undefined) {
+            entries.push({ serial: e.serial, revokedAt: e.revokedAt, reason: e.reason });
+            listed.add(e.serial);
+          }
+    } else
+      for (const serial of changed) {
+        const rec = await certs.get(serial);
+        if (rec?.revokedAt && rec.revocationReason !== undefined) {
+          entries.push({ serial, revokedAt: rec.revokedAt, reason: rec.revocationReason });
+          listed.add(serial);
+        }
       }
-    }
+    for (const [serial, at] of lastResume)
+      if (!listed.has(serial)) entries.push({ serial, revokedAt: at, reason: "removeFromCRL" });
     entries.sort((a, b) => (a.serial < b.serial ? -1 : 1));
     this.deps.gate?.();
     const number = await revocations.nextCrlNumber(scope.id);
