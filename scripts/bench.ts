@@ -9,7 +9,7 @@
 //            vs the raw APDU round trip and yubico-piv-tool doing the on-card part (REQ-14).
 //  replicas: OCSP through one vs two `serve --role public` replicas, same client load (REQ-33).
 //  ra-pg:    full LoA3 lifecycles on PostgreSQL vs SQLite in the same run (REQ-33; scripts/bench starts a local PostgreSQL).
-// Usage: scripts/bench [--suite issuance,ocsp,crl,ra,audit,card,replicas,ra-pg] [--seconds N] [--warm-up S] [--concurrency N] [--crl-sizes 100000,1000000] [--card-runs N] [--verify-entries 1000000]
+// Usage: scripts/bench [--suite issuance,ocsp,crl,ra,audit,card,replicas,ra-pg,mass-revocation] [--seconds N] [--warm-up S] [--concurrency N] [--crl-sizes 100000,1000000] [--card-runs N] [--verify-entries 1000000] [--mass-count 100000]
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { join } from "node:path";
@@ -19,6 +19,7 @@ import { loadConfig } from "../src/composition/config.js";
 import { setupDemo } from "../src/composition/demo-setup.js";
 import { openRuntime } from "../src/composition/runtime.js";
 import { benchCrl, benchOcsp } from "./bench-revocation.js";
+import { benchMassRevocation } from "./bench-mass-revocation.js";
 import { benchOcspReplicas } from "./bench-scale.js";
 import pg from "pg";
 import { benchCard } from "./bench-card.js";
@@ -45,6 +46,7 @@ const { values } = parseArgs({
     "ocsp-requests": { type: "string", default: "60000" },
     "card-runs": { type: "string", default: "20" },
     "verify-entries": { type: "string", default: "1000000" },
+    "mass-count": { type: "string", default: "100000" },
   },
 });
 const suites = new Set(values.suite!.split(","));
@@ -313,6 +315,8 @@ try {
 
   if (suites.has("ocsp")) report.ocsp = await benchOcsp(env, dir, Number(values["ocsp-requests"]));
   if (suites.has("replicas")) report.ocspReplicas = await benchOcspReplicas(env, dir, Math.min(seconds, 8));
+  if (suites.has("mass-revocation"))
+    report.massRevocation = await benchMassRevocation(env, dir, Number(values["mass-count"]));
   if (suites.has("crl")) report.crl = await benchCrl(env, dir, values["crl-sizes"]!.split(",").map(Number));
   console.log(JSON.stringify(report, null, 2));
 } finally {

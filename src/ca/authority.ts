@@ -4,6 +4,7 @@ import { CaError } from "../shared/ca-error.js";
 import { toArrayBuffer, toHex } from "../asn1/der.js";
 import { OID } from "../asn1/oids.js";
 import type { KeySigner } from "./ports.js";
+import type { CrlSharding } from "./crl-shards.js";
 
 /** A CA that signs: its name, key identifier, validity end, signer and published URLs. */
 export interface Authority {
@@ -19,6 +20,8 @@ export interface Authority {
   readonly urls: { readonly ocsp?: string; readonly caIssuers?: string; readonly crl?: string };
   /** The CA certificate (absent only while a root signs itself). */
   readonly certDer?: Uint8Array;
+  /** RFC 5280 5.2.5: the CA's CRL is also published in shards; each certificate's CDP names its shard. */
+  readonly crlSharding?: CrlSharding;
 }
 
 /** Builds an Authority from its certificate; refuses a signer whose key is not the certificate's. */

@@ -11,6 +11,7 @@ import {
   readTlv,
 } from "../asn1/der-reader.js";
 import type { Authority } from "./authority.js";
+import { idpValue, OID_ISSUING_DISTRIBUTION_POINT } from "./crl-shards.js";
 
 /** RFC 5280 5.3.1 CRLReason codes by name. */
 export const CRL_REASONS: Readonly<Record<string, number>> = {
@@ -44,6 +45,8 @@ export interface CrlInput {
   readonly deltaBase?: bigint;
   /** Full CRL: where the delta CRLs are (RFC 5280 5.2.6 freshestCRL). */
   readonly freshestUrl?: string;
+  /** A shard's CRL: its URL in a critical issuingDistributionPoint (RFC 5280 5.2.5). */
+  readonly idpUrl?: string;
 }
 
 /** Appends bytes into large chunks, so a million entries are not a million small arrays. */
@@ -187,6 +190,7 @@ export async function buildCrlTbs(input: CrlInput): Promise<{ der: Uint8Array; e
     const uri = derTlv(0x86, new TextEncoder().encode(input.freshestUrl));
     exts.push(ext("2.5.29.46", false, derTlv(0x30, derTlv(0x30, derTlv(0xa0, derTlv(0xa0, uri))))));
   }
+  if (input.idpUrl) exts.push(ext(OID_ISSUING_DISTRIBUTION_POINT, true, idpValue(input.idpUrl)));
   const head = concat(
     Uint8Array.of(0x02, 0x01, 0x01), // version v2
     input.issuer.signer.algorithmDer,

@@ -21,6 +21,7 @@ import { encodeName, type SubjectAttributes } from "../asn1/name.js";
 import type { CertificateProfile } from "../policy/certificate-profile.js";
 import type { Authority } from "./authority.js";
 import { keyIdentifier } from "./spki.js";
+import { cdpUrlFor } from "./crl-shards.js";
 
 export { keyIdentifier };
 
@@ -65,14 +66,16 @@ const ser = (v: unknown) => new Uint8Array(AsnConvert.serialize(v));
 /** The extensions that depend only on profile and issuer: encoded once per pair. */
 interface ConstantExtensions {
   readonly beforeSki: Uint8Array; // basicConstraints, keyUsage, EKU
-  readonly afterSan: Uint8Array; // policies, AIA, CDP, ocsp-nocheck
+  readonly afterSan: Uint8Array; // policies, AIA
+  readonly cdp: Uint8Array | undefined; // CDP (undefined: per serial, the CA's CRL is sharded)
+  readonly tail: Uint8Array; // ocsp-nocheck
   readonly aki: Uint8Array | undefined; // absent when self-signed (depends on the subject key then)
 }
 
 const constantCache = new WeakMap<CertificateProfile, Map<string, ConstantExtensions>>();
 
 function constantExtensions(profile: CertificateProfile, issuer: Authority, selfSigned: boolean): ConstantExtensions {
-  const key = `${issuer.id}|${Buffer.from(issuer.ski).toString("hex")}|${issuer.urls.ocsp}|${issuer.urls.caIssuers}|${issuer.urls.crl}|${selfSigned}`;
+  const key = `${issuer.id}|${Buffer.from(issuer.ski).toString("hex")}|${issuer.urls.ocsp}|${issuer.urls.caIssuers}|${issuer.urls.crl}|${issuer.crlSharding?.count}|${selfSigned}`;
   let perProfile = constantCache.get(profile);
   if (!perProfile) constantCache.set(profile, (perProfile = new Map()));
   const hit = perProfile.get(key);
@@ -130,31 +133,38 @@ function constantExtensions(profile: CertificateProfile, issuer: Authority, self
     );
   if (aia.length > 0)
     after.push(extensionDer(OID.extAuthorityInfoAccess, false, ser(new AuthorityInfoAccessSyntax(aia))));
-  if (profile.crlDistributionPoint && issuer.urls.crl)
-    after.push(
-      extensionDer(
-        OID.extCrlDistributionPoints,
-        false,
-        ser(
-          new CRLDistributionPoints([
-            new DistributionPoint({
-              distributionPoint: new DistributionPointName({
-                fullName: [new GeneralName({ uniformResourceIdentifier: issuer.urls.crl })],
-              }),
-            }),
-          ]),
-        ),
-      ),
-    );
+  const cdp =
+    profile.crlDistributionPoint && issuer.urls.crl && !issuer.crlSharding ? cdpExtension(issuer.urls.crl) : undefined;
   // RFC 6960 4.2.2.2.1: id-pkix-ocsp-nocheck, value NULL.
-  if (profile.ocspNoCheck) after.push(extensionDer(OID.ocspNoCheck, false, Uint8Array.of(0x05, 0x00)));
+  const tail = profile.ocspNoCheck
+    ? extensionDer(OID.ocspNoCheck, false, Uint8Array.of(0x05, 0x00))
+    : new Uint8Array(0);
   const c: ConstantExtensions = {
     beforeSki: concat(...before),
     afterSan: concat(...after),
+    cdp,
+    tail,
     aki: selfSigned ? undefined : akiExtension(issuer.ski),
   };
   perProfile.set(key, c);
   return c;
+}
+
+/** RFC 5280 4.2.1.13: one DistributionPoint with one URI (the CA's CRL, or the serial's shard, RFC 5280 5.2.5). */
+function cdpExtension(url: string): Uint8Array {
+  return extensionDer(
+    OID.extCrlDistributionPoints,
+    false,
+    ser(
+      new CRLDistributionPoints([
+        new DistributionPoint({
+          distributionPoint: new DistributionPointName({
+            fullName: [new GeneralName({ uniformResourceIdentifier: url })],
+          }),
+        }),
+      ]),
+    ),
+  );
 }
 
 // RFC 5280 4.2.1.1: AKI in all but self-signed roots, where it MAY appear (we include it, = SKI).
@@ -204,6 +214,11 @@ export function buildTbs(input: TbsInput): BuiltTbs {
     // RFC 5280 4.2.1.6: critical when the subject is empty.
     san ? extensionDer(OID.extSubjectAltName, Object.keys(input.subject).length === 0, san) : new Uint8Array(0),
     c.afterSan,
+    c.cdp ??
+      (profile.crlDistributionPoint && issuer.urls.crl
+        ? cdpExtension(cdpUrlFor(issuer.urls.crl, input.serial, issuer.crlSharding))
+        : new Uint8Array(0)),
+    c.tail,
   );
   const der = derTlv(
     0x30,

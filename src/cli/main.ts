@@ -6,6 +6,7 @@ import { caCommands } from "./commands/ca.commands.js";
 import { serve, setupDemoCmd, signerChannelCmd } from "./commands/serve.commands.js";
 import { ceremonyCommands } from "./commands/ceremony.commands.js";
 import { crlCommands } from "./commands/crl.commands.js";
+import { revokeCommands } from "./commands/revoke.commands.js";
 import { raCommands } from "./commands/ra.commands.js";
 import { cardCommands } from "./commands/card.commands.js";
 import { auditCommands } from "./commands/audit.commands.js";
@@ -18,6 +19,7 @@ const TOP: readonly (Command | CommandGroup)[] = [
   signerChannelCmd,
   certCommands,
   crlCommands,
+  revokeCommands,
   caCommands,
   ceremonyCommands,
   raCommands,

@@ -1,6 +1,7 @@
 import { isAbsolute, relative, resolve } from "node:path";
 import { CaError } from "../shared/ca-error.js";
 import type { Authority } from "../ca/authority.js";
+import type { RevocationPolicy } from "../policy/revocation-policy.js";
 import { envPin, filePin, type PinSource } from "../hsm/pin-source.js";
 import { APP_ROOT, type Config } from "./config.js";
 import { embeddedSoftHsmConfig } from "./data-folder.js";
@@ -39,4 +40,10 @@ export function caUrls(baseUrl: string) {
     caIssuers: `${baseUrl}/ca/${caId}.cer`,
     crl: `${baseUrl}/crl/${caId}.crl`,
   });
+}
+
+/** RFC 5280 5.2.5: an issuing CA takes the revocation policy's CRL shards (a root's CRL stays whole). */
+export function withCrlSharding(a: Authority, policy: RevocationPolicy, kind: "root" | "issuing"): Authority {
+  const shards = policy.crl.shards;
+  return shards && kind === "issuing" ? { ...a, crlSharding: { count: shards.count } } : a;
 }

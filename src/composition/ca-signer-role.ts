@@ -12,7 +12,7 @@ import { restoreGap } from "./audit.js";
 import type { CaRecords } from "./ca-records.js";
 import { openKeystores, type Keystores } from "./keystores.js";
 import { counted, newSigningStats, type SigningStats } from "./signing-stats.js";
-import { caUrls } from "./ca-settings.js";
+import { caUrls, withCrlSharding } from "./ca-settings.js";
 
 const log = logger("ca-signer");
 
@@ -111,12 +111,16 @@ export async function openCaSigner(rec: CaRecords, opts: CaSignerOptions = {}): 
         const signer = await keystore.signerFor(uri);
         authorities.set(
           id,
-          authorityFromCertificate(
-            id,
-            ca.certDer,
-            counted(signer, `ca:${id}`, signing),
-            ca.manifest.serialPrefix,
-            urls(id, ca.manifest.kind),
+          withCrlSharding(
+            authorityFromCertificate(
+              id,
+              ca.certDer,
+              counted(signer, `ca:${id}`, signing),
+              ca.manifest.serialPrefix,
+              urls(id, ca.manifest.kind),
+            ),
+            rec.revocationPolicy,
+            ca.manifest.kind,
           ),
         );
         const ref = uri.id !== undefined ? { id: uri.id } : { label: uri.object! };

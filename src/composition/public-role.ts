@@ -14,7 +14,8 @@ import type { PublishedCrl } from "../http/crl.routes.js";
 import type { CaRecords } from "./ca-records.js";
 import type { Keystores } from "./keystores.js";
 import { counted, newSigningStats, type SigningStats } from "./signing-stats.js";
-import { caUrls } from "./ca-settings.js";
+import { caUrls, withCrlSharding } from "./ca-settings.js";
+import { shardScope } from "../ca/crl-shards.js";
 
 /**
  * The public role's graph: OCSP, CRLs and CA certificates from the database and the CA store.
@@ -27,7 +28,7 @@ export interface PublicRole {
   /** OCSP responder signatures (ocsp:<ca>/<label>) for /metrics. */
   readonly signing: SigningStats;
   published(): PublishedCa[];
-  crl(caId: string, kind: "full" | "delta"): Promise<PublishedCrl | undefined>;
+  crl(caId: string, kind: "full" | "delta", shard?: number): Promise<PublishedCrl | undefined>;
 }
 
 export async function openPublicRole(rec: CaRecords, keystores: Keystores): Promise<PublicRole> {
@@ -38,12 +39,16 @@ export async function openPublicRole(rec: CaRecords, keystores: Keystores): Prom
     const ca = caDir.load(id);
     authorities.set(
       id,
-      authorityFromCertificate(
-        id,
-        ca.certDer,
-        publicKeyOnly(id, ca.certDer),
-        ca.manifest.serialPrefix,
-        urls(id, ca.manifest.kind),
+      withCrlSharding(
+        authorityFromCertificate(
+          id,
+          ca.certDer,
+          publicKeyOnly(id, ca.certDer),
+          ca.manifest.serialPrefix,
+          urls(id, ca.manifest.kind),
+        ),
+        rec.revocationPolicy,
+        ca.manifest.kind,
       ),
     );
   }
@@ -63,8 +68,13 @@ export async function openPublicRole(rec: CaRecords, keystores: Keystores): Prom
         const ca = caDir.load(id);
         return { id, certDer: ca.certDer, chainDer: ca.chainDer };
       }),
-    async crl(caId, kind) {
-      if (authorities.has(caId)) return revocations.latestCrl(caId, kind);
+    async crl(caId, kind, shard) {
+      const a = authorities.get(caId);
+      if (shard !== undefined)
+        return a?.crlSharding && shard < a.crlSharding.count
+          ? revocations.latestCrl(shardScope(caId, shard), kind)
+          : undefined;
+      if (a) return revocations.latestCrl(caId, kind);
       // Offline roots: the newest CRL their ceremony wrote to ca-store/<root>/crl/.
       if (kind === "delta" || !caDir.exists(caId)) return undefined;
       const n = caDir.crlNumbers(caId).reduce((a, b) => (b > a ? b : a), 0n);

@@ -5,7 +5,7 @@ import { CaError } from "../shared/ca-error.js";
 import { SignerClient } from "../rpc/signer-client.js";
 import type { CaRecords } from "./ca-records.js";
 import type { Keystores } from "./keystores.js";
-import { caUrls } from "./ca-settings.js";
+import { caUrls, withCrlSharding } from "./ca-settings.js";
 import { authorityLookup, signingGate } from "./ca-signer-role.js";
 import { publicKeyOnly } from "./public-role.js";
 import { newSigningStats } from "./signing-stats.js";
@@ -50,12 +50,16 @@ export async function openRaRuntime(rec: CaRecords, keystores: Keystores, client
     const ca = rec.caDir.load(id);
     authorities.set(
       id,
-      authorityFromCertificate(
-        id,
-        ca.certDer,
-        client.keySigner(id, publicKeyOnly(id, ca.certDer)),
-        ca.manifest.serialPrefix,
-        urls(id, ca.manifest.kind),
+      withCrlSharding(
+        authorityFromCertificate(
+          id,
+          ca.certDer,
+          client.keySigner(id, publicKeyOnly(id, ca.certDer)),
+          ca.manifest.serialPrefix,
+          urls(id, ca.manifest.kind),
+        ),
+        rec.revocationPolicy,
+        ca.manifest.kind,
       ),
     );
   }

@@ -14,7 +14,8 @@ export interface HealthCheck {
 
 export interface AppDeps {
   readonly cas: () => readonly PublishedCa[];
-  readonly crl: (caId: string, kind: "full" | "delta") => Promise<PublishedCrl | undefined>;
+  /** A CA's CRL, or one shard's when `shard` is given (RFC 5280 5.2.5). */
+  readonly crl: (caId: string, kind: "full" | "delta", shard?: number) => Promise<PublishedCrl | undefined>;
   readonly health: readonly HealthCheck[];
   /** Prometheus metrics at /metrics. */
   readonly metrics?: Metrics;

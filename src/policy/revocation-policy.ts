@@ -27,6 +27,8 @@ export interface RevocationPolicy {
     readonly deltaMinutes: number;
     readonly afterRevocationSeconds: number;
     readonly keepExpiredDays: number;
+    /** RFC 5280 5.2.5: optional partitions of each issuing CA's CRL by serial hash (absent: one CRL). */
+    readonly shards?: { readonly count: number; readonly by: "serialHash" };
   };
   readonly ocsp: {
     readonly validityHours: number;
@@ -73,6 +75,12 @@ const SCHEMA = {
         deltaMinutes: int(1, 24 * 60),
         afterRevocationSeconds: int(1, 86400),
         keepExpiredDays: int(0, 36500),
+        shards: {
+          type: "object",
+          additionalProperties: false,
+          required: ["count", "by"],
+          properties: { count: int(2, 4096), by: { enum: ["serialHash"] } },
+        },
       },
     },
     ocsp: {

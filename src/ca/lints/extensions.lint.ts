@@ -16,6 +16,7 @@ import { keyIdentifierOf } from "../spki-reader.js";
 import { emailWithinDomains } from "../../shared/email-domain.js";
 import { findExtensions, readExtension } from "./extension-reader.js";
 import type { Lint } from "./lint.js";
+import { cdpUrlFor } from "../crl-shards.js";
 
 const sameSet = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && [...a].sort().join() === [...b].sort().join();
@@ -192,7 +193,10 @@ export const extensionLints: Lint[] = [
       const uris = [...dp.value]
         .flatMap((p) => p.distributionPoint?.fullName ?? [])
         .map((g) => g.uniformResourceIdentifier);
-      return uris.length === 1 && uriOk(uris[0]) ? undefined : "CRL distribution point must be one http(s) URI";
+      if (uris.length !== 1 || !uriOk(uris[0])) return "CRL distribution point must be one http(s) URI";
+      // RFC 5280 5.2.5: the CDP names the CRL whose IDP covers this serial (its shard when sharded).
+      const want = cdpUrlFor(issuer.urls.crl, toHex(tbs.serial), issuer.crlSharding);
+      return uris[0] === want ? undefined : `CRL distribution point ${uris[0]} is not this serial's CRL ${want}`;
     },
   },
   {
