@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 /**
  * A drop folder shared with the card bureau: `to-bureau/` (batch files, certificate return files)
@@ -30,7 +30,9 @@ export function folderDrop(root: string): DropFolder {
   return {
     where: root,
     async put(b, name, data) {
-      writeWhole(join(box(b), name), data);
+      const f = join(box(b), name);
+      mkdirSync(dirname(f), { recursive: true });
+      writeWhole(f, data);
     },
     async list(b) {
       const d = box(b);

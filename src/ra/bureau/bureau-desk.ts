@@ -456,8 +456,8 @@ export class BureauDesk {
         continue;
       }
       if (s.status === "acknowledged") {
-        if (t.state !== "sent") bad(`the card is ${t.state}: it cannot be acknowledged now`);
-        else updates.push({ ...t, state: "acknowledged", stateAt: now });
+        // A late acknowledgement of a card that moved on already changes nothing.
+        if (t.state === "sent") updates.push({ ...t, state: "acknowledged", stateAt: now });
       } else {
         if (t.state !== "produced") bad(`the card is ${t.state}: only a produced card ships`);
         else if (!s.trackingId || !s.carrier) bad("a shipped card needs the carrier and its tracking id");
