@@ -20,7 +20,6 @@ export function sftpDrop(url: string, o: { identity: string; knownHosts: string 
     const r = spawnSync(
       "sftp",
       [
-        "-q",
         "-b",
         "-",
         "-P",
@@ -46,7 +45,7 @@ export function sftpDrop(url: string, o: { identity: string; knownHosts: string 
     if (r.status !== 0)
       throw new CaError(
         "unavailable",
-        `sftp to ${host}:${port} failed: ${(r.stderr || r.stdout || String(r.error)).trim()}`,
+        `sftp to ${host}:${port} failed: ${[r.stderr, r.stdout, r.error ? String(r.error) : ""].join(" ").trim()}`,
         undefined,
         {
           code: "bureau.sftp-failed",
@@ -75,12 +74,13 @@ export function sftpDrop(url: string, o: { identity: string; knownHosts: string 
       }
     },
     async list(box) {
-      const out = run([`-mkdir ${q(posix.join(base, box))}`, `ls -1p ${q(posix.join(base, box))}`]);
+      const out = run([`-mkdir ${q(posix.join(base, box))}`, `ls -l ${q(posix.join(base, box))}`]);
+      // Regular files only (mode string starting with '-'); the name is the last field (names have no spaces).
       return out
         .split("\n")
         .map((l) => l.trim())
-        .filter((l) => l && !l.startsWith("sftp>") && !l.endsWith("/"))
-        .map((l) => posix.basename(l))
+        .filter((l) => l.startsWith("-"))
+        .map((l) => posix.basename(l.split(/\s+/).pop()!))
         .filter((n) => !n.endsWith(".part"))
         .sort();
     },

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { loadConfig } from "../../src/composition/config.js";
 import { openRuntime, type Runtime } from "../../src/composition/runtime.js";
 import { openRa, type Ra } from "../../src/composition/ra.js";
@@ -11,6 +11,10 @@ import { demoOrderInProduction } from "../../src/composition/demo-orders.js";
 import { openBureauDesk, sendBatch, takeFromDrop, type DropPass } from "../../src/composition/bureau.js";
 import { createExchangeIdentity } from "../../src/composition/bureau-cms.js";
 import { folderDrop } from "../../src/composition/bureau-drop.js";
+import { sftpDrop } from "../../src/composition/bureau-sftp.js";
+import { freePort } from "../support/free-port.js";
+import { mkdirSync, writeFileSync, chmodSync } from "node:fs";
+import { connect } from "node:net";
 import { humanIdOf } from "../../src/ra/human.js";
 import type { Actor } from "../../src/ra/order.js";
 import type { BureauDesk } from "../../src/ra/bureau/bureau-desk.js";
@@ -334,5 +338,126 @@ describe(`card bureau: batch out, attested keys in, certificates back [${backend
     expect(alarmed.filter((id) => id === o.orderId)).to.have.length(1);
     const ev = await rt.db("audit_events").where({ action: "bureau.card.not-received", object_id: o.orderId });
     expect(ev.length).to.equal(1);
+  });
+  describe("over SFTP to a real OpenSSH server (key-only login, chrooted drop folder)", function () {
+    let sshd: ChildProcess | undefined;
+    let port: number;
+    let jail: string;
+    let conf: string;
+    before(async function () {
+      if (!existsSync("/usr/sbin/sshd") || process.getuid?.() !== 0) {
+        if (process.env.CI === "true") throw new Error("sshd (openssh-server) and root are required under CI=true");
+        this.skip();
+      }
+      // A chroot must be root-owned on every path component and not group/other-writable (so not under /tmp).
+      jail = join("/var/lib", `cardpki-sftp-test-${process.pid}`);
+      conf = join(own, "sshd");
+      mkdirSync(join(jail, "drop"), { recursive: true, mode: 0o755 });
+      chmodSync(jail, 0o755);
+      mkdirSync(conf, { recursive: true });
+      mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+      const kg = (file: string) =>
+        expect(spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", file]).status).to.equal(0);
+      kg(join(conf, "host"));
+      kg(join(conf, "ra"));
+      kg(join(conf, "stranger"));
+      writeFileSync(join(conf, "authorized_keys"), readFileSync(join(conf, "ra.pub")), { mode: 0o600 });
+      port = await freePort();
+      writeFileSync(
+        join(conf, "known_hosts"),
+        `[127.0.0.1]:${port} ${readFileSync(join(conf, "host.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ")}\n`,
+      );
+      writeFileSync(
+        join(conf, "sshd_config"),
+        [
+          `Port ${port}`,
+          "ListenAddress 127.0.0.1",
+          `HostKey ${join(conf, "host")}`,
+          `PidFile ${join(conf, "sshd.pid")}`,
+          `AuthorizedKeysFile ${join(conf, "authorized_keys")}`,
+          "PasswordAuthentication no",
+          "KbdInteractiveAuthentication no",
+          "PubkeyAuthentication yes",
+          "PermitRootLogin prohibit-password",
+          "StrictModes no",
+          "UsePAM no",
+          "AllowUsers root",
+          "Subsystem sftp internal-sftp",
+          "Match User root",
+          `  ChrootDirectory ${jail}`,
+          "  ForceCommand internal-sftp",
+          "  AllowTcpForwarding no",
+          "  X11Forwarding no",
+          "",
+        ].join("\n"),
+      );
+      sshd = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", join(conf, "sshd_config")], {
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      for (let i = 0; i < 50; i++) {
+        const up = await new Promise<boolean>((res) => {
+          const c = connect(port, "127.0.0.1", () => (c.end(), res(true)));
+          c.on("error", () => res(false));
+        });
+        if (up) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    });
+    after(() => {
+      sshd?.kill();
+      if (jail) rmSync(jail, { recursive: true, force: true });
+    });
+
+    it("ok/the batch goes up and the answer comes down over SFTP; the bureau's side works in the chrooted folder", async () => {
+      const remote = sftpDrop(`sftp://root@127.0.0.1:${port}/drop`, {
+        identity: join(conf, "ra"),
+        knownHosts: join(conf, "known_hosts"),
+      });
+      const o = await order();
+      const sent = await sendBatch(desk, ed, remote, { orderIds: [o.orderId] });
+      expect(existsSync(join(jail, "drop", "to-bureau", `${sent.batchId}.jsonl.p7e`))).to.equal(true);
+      const r = spawnSync("node", [SIM, "--drop", join(jail, "drop"), "--state", simState, "--once"], {
+        encoding: "utf8",
+      });
+      expect(r.status, r.stderr).to.equal(0);
+      const taken = await takeFromDrop(desk, ed, remote);
+      expect(taken.filter((t) => t.file.includes(".answer.")).map((t) => t.accepted)).to.deep.equal([true]);
+      expect((await ra.orderStore.load(o.orderId))!.state).to.equal("PRODUCED");
+      expect(existsSync(join(jail, "drop", "to-bureau", taken.find((t) => t.returnFile)!.returnFile!))).to.equal(true);
+    });
+
+    it("fail/an unauthorized key and an unknown host key are refused; the login sees only the chroot", async () => {
+      const stranger = sftpDrop(`sftp://root@127.0.0.1:${port}/drop`, {
+        identity: join(conf, "stranger"),
+        knownHosts: join(conf, "known_hosts"),
+      });
+      const e1 = await stranger.list("to-bureau").then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(e1?.message).to.match(/sftp to 127\.0\.0\.1:\d+ failed: .*Permission denied/);
+      writeFileSync(join(conf, "empty_known_hosts"), "");
+      const unknownHost = sftpDrop(`sftp://root@127.0.0.1:${port}/drop`, {
+        identity: join(conf, "ra"),
+        knownHosts: join(conf, "empty_known_hosts"),
+      });
+      const e2 = await unknownHost.list("to-bureau").then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(e2?.message).to.match(/Host key verification failed|No .* host key is known/);
+      const top = sftpDrop(`sftp://root@127.0.0.1:${port}/`, {
+        identity: join(conf, "ra"),
+        knownHosts: join(conf, "known_hosts"),
+      });
+      // The root of the login is the chroot: its drop folder, and no /etc.
+      expect(existsSync("/etc/passwd")).to.equal(true);
+      const e3 = await top.get("from-bureau", "../etc/passwd").then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(e3?.message).to.match(/not found|No such file/i);
+      expect(readdirSync(jail)).to.deep.equal(["drop"]);
+    });
   });
 });
