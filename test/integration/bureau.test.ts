@@ -18,7 +18,7 @@ import { connect } from "node:net";
 import { humanIdOf } from "../../src/ra/human.js";
 import type { Actor } from "../../src/ra/order.js";
 import type { BureauDesk } from "../../src/ra/bureau/bureau-desk.js";
-import { demoEnv, type DemoEnv } from "../support/environment.js";
+import { CLI, demoEnv, type DemoEnv } from "../support/environment.js";
 import { testDatabases } from "../support/databases.js";
 import { REPO_ROOT } from "../support/test-ca.js";
 import { activateWithSoftwareKey } from "../support/activation.js";
@@ -45,6 +45,7 @@ describe(`card bureau: batch out, attested keys in, certificates back [${backend
   let staff: Actor;
   let ed: Actor;
   let root: string;
+  let env: NodeJS.ProcessEnv;
   const own = mkdtempSync(join(tmpdir(), "bureau-it-"));
   const exchange = join(own, "exchange");
   const simState = join(own, "sim");
@@ -71,10 +72,11 @@ describe(`card bureau: batch out, attested keys in, certificates back [${backend
   before(async function () {
     demo = demoEnv(this);
     const url = await backend.url();
-    const env = {
+    env = {
       ...demo.env,
       DATABASE_URL: url,
       CARDPKI_AUDIT_CHECKPOINT_FILE: join(own, "checkpoint.json"),
+      CARDPKI_BUREAU_DIR: exchange,
     };
     rt = await openRuntime(loadConfig(env));
     ra = await openRa(rt);
@@ -249,6 +251,14 @@ describe(`card bureau: batch out, attested keys in, certificates back [${backend
     });
     expect(active.state).to.equal("ACTIVE");
     expect((await ra.certs.status(produced!.certSerial!))!.status).to.equal("good");
+    // The hand-out received the card: the sweep records it; `cardpki bureau track` (a subprocess) shows the card's way.
+    expect((await desk.sweep()).received).to.include(o.orderId);
+    const tracked = spawnSync("node", [CLI, "bureau", "track", "--batch", sent.batchId], { env, encoding: "utf8" });
+    expect(tracked.status, tracked.stderr).to.equal(0);
+    const shown = JSON.parse(tracked.stdout);
+    expect(shown.cards.map((c: { state: string; trackingId: string }) => [c.state, c.trackingId])).to.deep.equal([
+      ["received", track2.trackingId],
+    ]);
   });
 
   const cases: [string, RegExp][] = [

@@ -501,12 +501,9 @@ export class BureauDesk {
     const now = clock.now();
     const received: string[] = [];
     const alarms: string[] = [];
-    const shortest = Math.min(
-      ...[...this.deps.workflows.values()].flatMap((w) => (w.bureau ? [w.bureau.receivedWithinMs] : [])),
-    );
-    if (!Number.isFinite(shortest)) return { received, alarms };
-    // Every shipped card older than the shortest policy time is looked at; the card's own workflow decides.
-    for (const c of await store.overdue(new Date(now.getTime() - shortest), limit)) {
+    if (![...this.deps.workflows.values()].some((w) => w.bureau)) return { received, alarms };
+    // Every shipped card without an alarm: received once its order was handed out; overdue by its own workflow's time.
+    for (const c of await store.overdue(new Date(now.getTime() + 1), limit)) {
       const order = await orderStore.load(c.orderId);
       if (order && (order.state === "HANDED_OUT" || order.state === "ACTIVE")) {
         await store.write({
