@@ -9,7 +9,7 @@
 //            vs the raw APDU round trip and yubico-piv-tool doing the on-card part (REQ-14).
 //  replicas: OCSP through one vs two `serve --role public` replicas, same client load (REQ-33).
 //  ra-pg:    full LoA3 lifecycles on PostgreSQL vs SQLite in the same run (REQ-33; scripts/bench starts a local PostgreSQL).
-// Usage: scripts/bench [--suite issuance,ocsp,crl,ra,audit,card,replicas,ra-pg,mass-revocation] [--seconds N] [--warm-up S] [--concurrency N] [--crl-sizes 100000,1000000] [--card-runs N] [--verify-entries 1000000] [--mass-count 100000]
+// Usage: scripts/bench [--suite issuance,ocsp,crl,ra,audit,card,replicas,ra-pg,mass-revocation,bureau] [--seconds N] [--warm-up S] [--concurrency N] [--crl-sizes 100000,1000000] [--card-runs N] [--verify-entries 1000000] [--mass-count 100000] [--bureau-cards 10000] [--bureau-orders 20]
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { join } from "node:path";
@@ -24,6 +24,7 @@ import { benchOcspReplicas } from "./bench-scale.js";
 import pg from "pg";
 import { benchCard } from "./bench-card.js";
 import { benchAudit } from "./bench-audit.js";
+import { benchBureau } from "./bench-bureau.js";
 import { openRa } from "../src/composition/ra.js";
 import { DEMO_OFFICERS, bootstrapDemoStaff } from "../src/composition/demo-setup.js";
 import { staffActor } from "../src/composition/demo-orders.js";
@@ -47,6 +48,8 @@ const { values } = parseArgs({
     "card-runs": { type: "string", default: "20" },
     "verify-entries": { type: "string", default: "1000000" },
     "mass-count": { type: "string", default: "100000" },
+    "bureau-cards": { type: "string", default: "10000" },
+    "bureau-orders": { type: "string", default: "20" },
   },
 });
 const suites = new Set(values.suite!.split(","));
@@ -311,6 +314,8 @@ try {
   }
   if (suites.has("audit")) report.audit = await benchAudit(rt, dir, measure, seconds, Number(values["verify-entries"]));
   if (suites.has("card")) report.card = await benchCard(rt, dir, Number(values["card-runs"]));
+  if (suites.has("bureau"))
+    report.bureau = await benchBureau(rt, dir, Number(values["bureau-cards"]), Number(values["bureau-orders"]));
   await rt.close();
 
   if (suites.has("ocsp")) report.ocsp = await benchOcsp(env, dir, Number(values["ocsp-requests"]));

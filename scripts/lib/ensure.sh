@@ -5,6 +5,8 @@ APT_PACKAGES=(softhsm2 opensc libpcsclite-dev pcscd gnutls-bin openssl sqlite3 p
 # Tests and demos with the virtual card (installed by scripts/lib/virtual-card.sh start): HTTPS with the
 # TLS client key on the card goes through Debian's curl and OpenSSL 3 with the libp11 pkcs11 engine.
 CARD_CLIENT_PACKAGES=(curl libengine-pkcs11-openssl)
+# The card bureau exchange tested over SFTP against a real local OpenSSH server (test/integration/bureau-sftp.test.ts).
+BUREAU_PACKAGES=(openssh-server openssh-client)
 
 log() { printf '[cardpki] %s\n' "$*" >&2; }
 

@@ -12,6 +12,7 @@ import { cardCommands } from "./commands/card.commands.js";
 import { auditCommands } from "./commands/audit.commands.js";
 import { backupCmd, restoreCmd } from "./commands/backup.commands.js";
 import { dataCommands } from "./commands/data.commands.js";
+import { bureauCommands } from "./commands/bureau.commands.js";
 
 const TOP: readonly (Command | CommandGroup)[] = [
   serve,
@@ -24,6 +25,7 @@ const TOP: readonly (Command | CommandGroup)[] = [
   ceremonyCommands,
   raCommands,
   cardCommands,
+  bureauCommands,
   auditCommands,
   dataCommands,
   backupCmd,

@@ -126,6 +126,10 @@ export interface Workflow {
   readonly delivery: DeliveryChannels;
   /** REQ-14: how production proves that the key to certify was generated on the card. */
   readonly attestation: KeyAttestationPolicy;
+  /** Where the card is made: the local card station, or an external card bureau (batch files; src/ra/bureau/). Default station. */
+  readonly production: "station" | "bureau";
+  /** For bureau production: how long a shipped card may take to be received at hand-out before an alarm (`receivedWithin`, a duration). */
+  readonly bureau?: { readonly receivedWithin: string; readonly receivedWithinMs: number };
   /** REQ-08: optional control questions; the officer records which were answered right, the weights must reach `passScore`. */
   readonly knowledgeQuestions?: KnowledgeQuestions;
   /** REQ-10: pairs of actions that distinct humans must take (the engine judges it from the order's recorded actors). */
@@ -259,6 +263,13 @@ const SCHEMA = {
         touchPolicy: { type: "array", minItems: 1, uniqueItems: true, items: { enum: ["never", "always", "cached"] } },
         cardStationFallback: { type: "boolean" },
       },
+    },
+    production: { enum: ["station", "bureau"] },
+    bureau: {
+      type: "object",
+      additionalProperties: false,
+      required: ["receivedWithin"],
+      properties: { receivedWithin: { type: "string", pattern: DURATION.source } },
     },
     delivery: {
       type: "object",
@@ -417,6 +428,12 @@ export function checkWorkflow(w: Workflow, source: string): void {
       "REQ-15, REQ-16: the holder activates with this card (and the code sent separately)",
     );
   if (w.officerCards && w.loa !== 3) fail("officer cards are issued under LoA3 rules only (REQ-02)");
+  // REQ-14: a bureau makes the key on the chip far from any card station, so only its PIV attestation can prove it.
+  if (w.production === "bureau" && w.attestation.cardStationFallback)
+    fail("production: bureau certifies only attested keys (attestation.cardStationFallback must be false, REQ-14)");
+  if (w.production === "bureau" && !w.bureau)
+    fail("production: bureau needs bureau.receivedWithin (how long a shipped card may take to reach hand-out)");
+  if (w.production !== "bureau" && w.bureau) fail("a bureau block belongs only to a workflow with production: bureau");
   // REQ-16: at LoA3 the holder sets their own PIN at activation, so the card leaves production with a transport PIN.
   if (w.loa === 3 && w.card.pin !== "transport")
     fail("LoA3 cards leave production with a transport PIN the holder replaces (card.pin: transport, REQ-16)");
@@ -501,11 +518,21 @@ export function parseWorkflow(doc: unknown, source: string): Workflow {
       `workflow ${source}: ${(validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""}`).join("; ")}`,
     );
   }
-  const raw = doc as unknown as Omit<Workflow, "deadlineMs" | "activationDeadlineDays">;
+  const raw = doc as unknown as Omit<Workflow, "deadlineMs" | "activationDeadlineDays" | "production" | "bureau"> & {
+    production?: Workflow["production"];
+    bureau?: { receivedWithin: string };
+  };
   const deadlineMs = Object.fromEntries(
     DEADLINE_STATES.map((st) => [st, durationMs(raw.deadlines[st])]),
   ) as Workflow["deadlineMs"];
-  const w: Workflow = { ...raw, deadlineMs, activationDeadlineDays: deadlineMs.HANDED_OUT / 86_400_000 };
+  const { bureau, ...rest } = raw;
+  const w: Workflow = {
+    ...rest,
+    deadlineMs,
+    activationDeadlineDays: deadlineMs.HANDED_OUT / 86_400_000,
+    production: raw.production ?? "station",
+    ...(bureau ? { bureau: { ...bureau, receivedWithinMs: durationMs(bureau.receivedWithin) } } : {}),
+  };
   checkWorkflow(w, source);
   return Object.freeze(w);
 }

@@ -17,6 +17,11 @@ export interface KeyOriginRequest {
    * body: the card it authenticated to with that card's recorded management key and generated the key on.
    */
   readonly cardStation?: { readonly cardSerial: string };
+  /**
+   * Set only by the bureau import (src/ra/bureau/), never from an API body: the card serial the
+   * card bureau's signed answer file names for this order; the attestation must be of that card.
+   */
+  readonly bureau?: { readonly cardSerial: string; readonly batchId: string };
 }
 
 export interface KeyOriginDeps {
@@ -46,7 +51,22 @@ export async function keyOrigin(
   now: Date,
 ): Promise<Verdict> {
   const policy = workflow.attestation;
-  const card = deps.cards ? await deps.cards.cardForOrder(orderId) : undefined;
+  // The workflow says where its cards are made; each production path is accepted only for its own workflows.
+  if (workflow.production === "bureau" && !r.bureau)
+    return no(
+      `workflow ${workflow.id} has its cards made by the card bureau (production: bureau): the key comes in the bureau's signed answer file, not from a card station`,
+      "station-only",
+    );
+  if (workflow.production !== "bureau" && r.bureau)
+    return no(
+      `workflow ${workflow.id} has its cards made at the card station (production: station), not by the card bureau`,
+      "station-only",
+    );
+  const card = r.bureau
+    ? { cardSerial: r.bureau.cardSerial, state: "personalising", managementKeyRecorded: false }
+    : deps.cards
+      ? await deps.cards.cardForOrder(orderId)
+      : undefined;
   const cardMatches = (serial: string): string | undefined =>
     !card
       ? "no card is recorded for this order: the card station records the card before production"

@@ -9,6 +9,7 @@ import "./linked-writes.js";
 import "./activation.store.js";
 import "./card.store.js";
 import "./delivery.store.js";
+import "./bureau.store.js";
 
 /**
  * The SQLite writer thread (sqlite-writer-thread.ts): one connection. Everything handed over while

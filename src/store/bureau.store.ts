@@ -1,0 +1,140 @@
+import type { Knex } from "knex";
+import type { BureauBatch, BureauCard, BureauCardState, BureauStore, BureauWrite } from "../ra/bureau/bureau-ports.js";
+import { insertChunked } from "./database.js";
+import { commitQueueOf, namedWrite, type CommitQueue } from "./commit-queue.js";
+import { CaError } from "../shared/ca-error.js";
+
+const ms = (d: Date | undefined) => (d ? d.getTime() : null);
+const date = (v: unknown) => (v == null ? undefined : new Date(Number(v)));
+
+const cardRow = (c: BureauCard) => ({
+  order_id: c.orderId,
+  batch_id: c.batchId,
+  line: c.line,
+  state: c.state,
+  state_at: c.stateAt.getTime(),
+  card_serial: c.cardSerial ?? null,
+  cert_serial: c.certSerial ?? null,
+  carrier: c.carrier ?? null,
+  tracking_id: c.trackingId ?? null,
+  shipped_at: ms(c.shippedAt),
+  alarm_at: ms(c.alarmAt),
+});
+
+const cardOf = (r: Record<string, unknown>): BureauCard => ({
+  orderId: String(r.order_id),
+  batchId: String(r.batch_id),
+  line: Number(r.line),
+  state: r.state as BureauCardState,
+  stateAt: new Date(Number(r.state_at)),
+  ...(r.card_serial ? { cardSerial: String(r.card_serial) } : {}),
+  ...(r.cert_serial ? { certSerial: String(r.cert_serial) } : {}),
+  ...(r.carrier ? { carrier: String(r.carrier) } : {}),
+  ...(r.tracking_id ? { trackingId: String(r.tracking_id) } : {}),
+  ...(r.shipped_at != null ? { shippedAt: date(r.shipped_at)! } : {}),
+  ...(r.alarm_at != null ? { alarmAt: date(r.alarm_at)! } : {}),
+});
+
+/**
+ * Each write whole, with its audit events, in one transaction. An answer already taken (same id or
+ * digest) writes nothing of that write and reports `replayed` (no throw: other writes of the batch go on).
+ */
+const bureauWrite = namedWrite<BureauWrite, "ok" | "replayed">("bureau", async (trx, ops, audit) => {
+  const out: ("ok" | "replayed")[] = [];
+  for (const w of ops) {
+    if (w.answer) {
+      const seen = await trx("bureau_answers").where({ id: w.answer.id }).orWhere({ sha256: w.answer.sha256 }).first();
+      if (seen) {
+        out.push("replayed");
+        continue;
+      }
+      await trx("bureau_answers").insert({
+        id: w.answer.id,
+        batch_id: w.answer.batchId,
+        sha256: w.answer.sha256,
+        at: w.answer.at.getTime(),
+      });
+    }
+    if (w.releaseAnswer) await trx("bureau_answers").where({ id: w.releaseAnswer }).delete();
+    if (w.batch)
+      await trx("bureau_batches").insert({
+        id: w.batch.id,
+        created_at: w.batch.createdAt.getTime(),
+        created_by: w.batch.createdBy,
+        sha256: w.batch.sha256,
+        cards: w.batch.cards,
+      });
+    if (w.cards?.length) {
+      if (w.batch) await insertChunked(trx, "bureau_cards", w.cards.map(cardRow));
+      else
+        for (const c of w.cards) {
+          const { order_id, ...rest } = cardRow(c);
+          await trx("bureau_cards").where({ order_id }).update(rest);
+        }
+    }
+    for (const e of w.audit) audit(e);
+    out.push("ok");
+  }
+  return out;
+});
+
+/** Tracking of the cards an external card bureau makes (store port of src/ra/bureau/). */
+export class KnexBureauStore implements BureauStore {
+  private readonly queue: CommitQueue;
+  constructor(
+    db: Knex,
+    private readonly reader: Knex = db,
+  ) {
+    this.queue = commitQueueOf(db);
+  }
+
+  async write(w: BureauWrite): Promise<void> {
+    const r = await this.queue.run(bureauWrite, w);
+    if (r === "replayed")
+      throw new CaError(
+        "conflict",
+        `answer ${w.answer?.id} was taken in already (same answer id or same file)`,
+        undefined,
+        {
+          code: "bureau.answer-replayed",
+        },
+      );
+  }
+
+  async batch(id: string): Promise<BureauBatch | undefined> {
+    const r = await this.reader("bureau_batches").where({ id }).first();
+    return r
+      ? {
+          id: r.id,
+          createdAt: new Date(Number(r.created_at)),
+          createdBy: r.created_by,
+          sha256: r.sha256,
+          cards: r.cards,
+        }
+      : undefined;
+  }
+
+  async cardsOfBatch(batchId: string): Promise<BureauCard[]> {
+    return (await this.reader("bureau_cards").where({ batch_id: batchId }).orderBy("line")).map(cardOf);
+  }
+
+  async card(orderId: string): Promise<BureauCard | undefined> {
+    const r = await this.reader("bureau_cards").where({ order_id: orderId }).first();
+    return r ? cardOf(r) : undefined;
+  }
+
+  async answerSeen(id: string, sha256: string): Promise<boolean> {
+    return !!(await this.reader("bureau_answers").where({ id }).orWhere({ sha256 }).first());
+  }
+
+  async overdue(before: Date, limit: number): Promise<BureauCard[]> {
+    return (
+      await this.reader("bureau_cards")
+        .where({ state: "shipped" })
+        .whereNull("alarm_at")
+        .where("shipped_at", "<", before.getTime())
+        .orderBy("shipped_at")
+        .limit(limit)
+    ).map(cardOf);
+  }
+}
