@@ -15,6 +15,7 @@ import * as m013 from "./013-audit-timestamps.js";
 import * as m014 from "./014-activation-hold.js";
 import * as m015 from "./015-separation-of-duties.js";
 import * as m016 from "./016-person-language.js";
+import * as m017 from "./017-ocsp-responses.js";
 
 /** Migrations are compiled in, in order (no directory scan at run time). */
 const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
@@ -34,6 +35,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ["014-activation-hold", m014],
   ["015-separation-of-duties", m015],
   ["016-person-language", m016],
+  ["017-ocsp-responses", m017],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Knex.Migration]> = {
