@@ -13,6 +13,7 @@ import { APP_ROOT, type Config } from "./config.js";
 import { openRa } from "./ra.js";
 import { auditSignerNames, openAuditTrail, type AuditTrail } from "./audit.js";
 import { KnexAuditStore } from "../store/audit.store.js";
+import { KnexCertificateCounts } from "../store/certificate-counts.store.js";
 import { auditAccess } from "./audit-access.js";
 import { recordAuditEvent } from "../store/commit-queue.js";
 import { cardStation } from "./cards.js";
@@ -242,14 +243,16 @@ async function publicComponent(rec: CaRecords, keystores: Keystores, obs: Observ
         })),
       ),
   );
+  // Counts kept by triggers (table certificate_counts): a scrape never scans the population.
+  const counts = new KnexCertificateCounts(rec.readDb);
   metrics.gauge("cardpki_certificates", "Certificates in the store by status", async () =>
-    Object.entries(await rec.store.countByStatus()).map(([status, value]) => ({ labels: { status }, value })),
+    Object.entries(await counts.byStatus()).map(([status, value]) => ({ labels: { status }, value })),
   );
   metrics.gauge(
     "cardpki_certificates_issued_total",
     "Certificates signed and stored, by profile",
     async () =>
-      Object.entries(await rec.store.countIssuedByProfile()).map(([profile, value]) => ({
+      Object.entries(await counts.issuedByProfile()).map(([profile, value]) => ({
         labels: { profile },
         value,
       })),

@@ -18,6 +18,12 @@ async function ocspSignatures(url: string): Promise<number> {
   return n;
 }
 
+/** cardpki_certificates{status="issued"} on /metrics. */
+async function issuedCount(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^cardpki_certificates\{status="issued"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+}
+
 /** A copy of the policies with the OCSP part of the revocation policy changed. */
 function policyDir(change: (yaml: string) => string): string {
   const dir = mkdtempSync(join(tmpdir(), "ocsp-policy-"));
@@ -47,6 +53,7 @@ for (const backend of demoBackends())
     let root: string;
     let issuing: string;
     const certs: Record<string, { pem: string; serial: string }> = {};
+    let issuedBefore = 0;
 
     const ocsp = (url: string, args: string[]) =>
       run("openssl", ["ocsp", "-issuer", issuing, "-CAfile", root, "-url", `${url}/ocsp`, ...args]);
@@ -91,6 +98,7 @@ for (const backend of demoBackends())
         { role: "public", eventPollMs: 100 },
       );
       const before = await ocspSignatures(writer.url);
+      issuedBefore = await issuedCount(writer.url);
       for (const n of ["alice", "bob"]) await issue(n);
       // The writer pre-produces each new certificate's response (off the issuance path).
       expect(await waitFor(async () => (await ocspSignatures(writer.url)) >= before + 2, 10_000)).to.equal(true);
@@ -122,6 +130,11 @@ for (const backend of demoBackends())
       expect(out).to.include("Reason: keyCompromise");
       expect(out).to.include("Response verify OK");
       expect(await ocspSignatures(quiet.url)).to.equal(0);
+    });
+
+    it("ok//metrics counts certificates without a scan (kept by triggers) and the count follows issuance, on writer and replica alike", async () => {
+      expect(await issuedCount(writer.url)).to.equal(issuedBefore + 2);
+      expect(await issuedCount(quiet.url)).to.equal(issuedBefore + 2);
     });
 
     it("ok/nonce: ignore answers a request with a nonce with the pre-produced response (RFC 8954 2.1): openssl warns of no nonce, verifies, no signature", async () => {

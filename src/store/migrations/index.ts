@@ -16,6 +16,7 @@ import * as m014 from "./014-activation-hold.js";
 import * as m015 from "./015-separation-of-duties.js";
 import * as m016 from "./016-person-language.js";
 import * as m017 from "./017-ocsp-responses.js";
+import * as m018 from "./018-certificate-counts.js";
 
 /** Migrations are compiled in, in order (no directory scan at run time). */
 const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
@@ -36,6 +37,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ["015-separation-of-duties", m015],
   ["016-person-language", m016],
   ["017-ocsp-responses", m017],
+  ["018-certificate-counts", m018],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Knex.Migration]> = {
