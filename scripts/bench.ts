@@ -9,7 +9,11 @@
 //            vs the raw APDU round trip and yubico-piv-tool doing the on-card part (REQ-14).
 //  replicas: OCSP through one vs two `serve --role public` replicas, same client load (REQ-33).
 //  ra-pg:    full LoA3 lifecycles on PostgreSQL vs SQLite in the same run (REQ-33; scripts/bench starts a local PostgreSQL).
-// Usage: scripts/bench [--suite issuance,ocsp,crl,ra,audit,card,replicas,ra-pg] [--seconds N] [--concurrency N] [--crl-sizes 100000,1000000] [--card-runs N] [--verify-entries 1000000]
+//  scale:    OCSP with N = 10k and 1M seeded certificates and pre-produced responses (10M with --scale-10m):
+//            start to first answer, RSS, keep-alive and one-connection throughput over 10,000 distinct serials,
+//            the nonce case, signatures at rest, /metrics scrape; vs openssl ocsp -index and cfssl ocspserve.
+//            --scale-backends sqlite,postgres (postgres: scripts/bench starts a local PostgreSQL).
+// Usage: scripts/bench [--suite issuance,ocsp,crl,ra,audit,card,replicas,ra-pg,scale] [--seconds N] [--concurrency N] [--crl-sizes 100000,1000000] [--card-runs N] [--verify-entries 1000000]
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { join } from "node:path";
@@ -20,6 +24,7 @@ import { setupDemo } from "../src/composition/demo-setup.js";
 import { openRuntime } from "../src/composition/runtime.js";
 import { benchCrl, benchOcsp } from "./bench-revocation.js";
 import { benchOcspReplicas } from "./bench-scale.js";
+import { benchOcspScale } from "./bench-ocsp-scale.js";
 import pg from "pg";
 import { benchCard } from "./bench-card.js";
 import { benchAudit } from "./bench-audit.js";
@@ -44,6 +49,9 @@ const { values } = parseArgs({
     "ocsp-requests": { type: "string", default: "60000" },
     "card-runs": { type: "string", default: "20" },
     "verify-entries": { type: "string", default: "1000000" },
+    "scale-sizes": { type: "string", default: "10000,1000000" },
+    "scale-10m": { type: "boolean", default: false },
+    "scale-backends": { type: "string", default: "sqlite" },
   },
 });
 const suites = new Set(values.suite!.split(","));
@@ -304,6 +312,12 @@ try {
   if (suites.has("ocsp")) report.ocsp = await benchOcsp(env, dir, Number(values["ocsp-requests"]));
   if (suites.has("replicas")) report.ocspReplicas = await benchOcspReplicas(env, dir, Math.min(seconds, 8));
   if (suites.has("crl")) report.crl = await benchCrl(env, dir, values["crl-sizes"]!.split(",").map(Number));
+  if (suites.has("scale"))
+    report.ocspScale = await benchOcspScale(env, dir, {
+      sizes: [...values["scale-sizes"]!.split(",").map(Number), ...(values["scale-10m"] ? [10_000_000] : [])],
+      backends: values["scale-backends"]!.split(",") as ("sqlite" | "postgres")[],
+      seconds: Math.min(seconds, 8),
+    });
   console.log(JSON.stringify(report, null, 2));
 } finally {
   rmSync(dir, { recursive: true, force: true });

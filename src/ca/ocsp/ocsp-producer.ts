@@ -82,7 +82,7 @@ export class OcspProducer {
     const due = await this.responses.due(this.clock.now(), this.batch);
     if (due.length > 0) n += await this.statusChanged(due.map((d) => d.serial));
     for (const [issuerId, after] of this.backfillAfter) {
-      const page = await this.responses.missing(issuerId, this.clock.now(), after, this.batch);
+      const page = await this.responses.missing(issuerId, this.clock.now(), after, this.batch * 10);
       if (page.next === undefined) this.backfillAfter.delete(issuerId);
       else this.backfillAfter.set(issuerId, page.next);
       if (page.subjects.length > 0) n += await this.produce(page.subjects);
