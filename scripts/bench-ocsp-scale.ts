@@ -6,7 +6,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "node:net";
-import { createPrivateKey, randomBytes, sign } from "node:crypto";
+import { createPrivateKey, sign } from "node:crypto";
+import { cryptoRandom } from "../src/shared/random.js";
 import type { Knex } from "knex";
 import pg from "pg";
 import { loadConfig } from "../src/composition/config.js";
@@ -26,13 +27,15 @@ import { systemClock } from "../src/shared/clock.js";
 import { freePort, run, stopProcess } from "./bench-revocation.js";
 
 const DISTINCT = 10_000;
+const rnd = (n: number) => Buffer.from(cryptoRandom.bytes(n));
+const randomBelow = (n: number) => rnd(4).readUInt32BE(0) % n;
 const BENCH_SIGNER = "bench-ocsp";
 const now = () => systemClock.now().getTime();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A 16-byte serial whose DER INTEGER length never varies (top bit clear, no leading zero). */
 const serialHex = () => {
-  const b = randomBytes(16);
+  const b = rnd(16);
   b[0] = 0x40 | (b[0]! & 0x3f);
   return b.toString("hex");
 };
@@ -107,7 +110,7 @@ async function oneConnectionLoad(url: string, bodies: string, len: number, secon
   );
   const lat: number[] = [];
   let failed = 0;
-  let next = Math.floor(Math.random() * n);
+  let next = randomBelow(n);
   const end = performance.now() + seconds * 1000;
   const t0 = performance.now();
   const one = () =>
@@ -308,7 +311,7 @@ export async function benchOcspScale(
   writeFileSync(join(sdir, "ca.pem"), toPem("CERTIFICATE", setupCa.certDer!));
   const token = "cardpki-issuing";
   const pin = readFileSync(join(baseConfig.dataDir, "pins", `${token}.pin`), "utf8").trim();
-  const id = randomBytes(16).toString("hex");
+  const id = rnd(16).toString("hex");
   const imp = await run(
     "softhsm2-util",
     ["--import", keyFile, "--token", token, "--label", BENCH_SIGNER, "--id", id, "--pin", pin],
@@ -372,9 +375,9 @@ export async function benchOcspScale(
         await new Promise<void>((r) => cfsslOut.write("", () => r()));
         await new Promise<void>((r) => indexOut.write("", () => r()));
         // The same 10,000 distinct requests for every server (fixed-length bodies).
-        const picks = Array.from({ length: DISTINCT }, () => serials[Math.floor(Math.random() * serials.length)]!);
+        const picks = Array.from({ length: DISTINCT }, () => serials[randomBelow(serials.length)]!);
         const plain = picks.map((s) => requestDer(issuer, s));
-        const withNonce = picks.map((s) => requestDer(issuer, s, randomBytes(16)));
+        const withNonce = picks.map((s) => requestDer(issuer, s, rnd(16)));
         if (parseOcspRequest(withNonce[0]!, 1).nonce === undefined) throw new Error("nonce body not parsed");
         const plainFile = join(pdir, `plain-${n}.bin`);
         const nonceFile = join(pdir, `nonce-${n}.bin`);
