@@ -54,7 +54,7 @@ function requestDer(issuer: OcspIssuer, serial: string, nonce?: Uint8Array): Uin
 }
 
 /** wrk with a Lua script that rotates through fixed-length request bodies; `close`: one connection per request. */
-async function wrkRotating(url: string, bodies: string, len: number, seconds: number, close: boolean) {
+export async function wrkRotating(url: string, bodies: string, len: number, seconds: number, close: boolean) {
   const script = `${bodies}.${close ? "close" : "ka"}.lua`;
   const u = new URL(url);
   writeFileSync(
@@ -96,7 +96,7 @@ function request() i = i % n + 1; return reqs[i] end
  * connections (16 at a time), rotating the bodies, read until the server closes. (wrk cannot read
  * OpenSSL's responder, which answers HTTP/1.0 without keeping the connection.)
  */
-async function oneConnectionLoad(url: string, bodies: string, len: number, seconds: number) {
+export async function oneConnectionLoad(url: string, bodies: string, len: number, seconds: number) {
   const u = new URL(url);
   const data = readFileSync(bodies);
   const n = Math.floor(data.length / len);

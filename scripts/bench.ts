@@ -1,7 +1,8 @@
 // Benchmarks, each beside a peer measured in the same run; prints JSON.
 //  issuance: loa3-smartcard-auth, P-256 subject keys, SoftHSM2 P-256 CA key, durable SQLite record,
 //            16 concurrent requests, vs raw PKCS#11 signing with the same key (REQ-26).
-//  ocsp:     POST throughput and p99 on 10,000 certificates, 16 connections (ab), vs `openssl ocsp -index` (REQ-20, RFC 6960).
+//  ocsp:     POST throughput and p99 over 10,000 distinct certificates, 16 connections, keep-alive (wrk) and one
+//            connection per request, vs `openssl ocsp -index` one connection per request (REQ-20, RFC 6960).
 //  crl:      time and peak RSS for full CRLs of 100,000 and 1,000,000 entries vs `openssl ca -gencrl` (REQ-20, RFC 5280 5).
 //  ra:       full LoA3 order lifecycles per second on SQLite vs bare issuance in the same run (REQ-03, REQ-10).
 //  audit:    hash-chained audit appends per second (target 5,000) vs the same rows unchained; verify 1M entries vs reading them (REQ-27, REQ-31).
