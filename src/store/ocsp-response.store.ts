@@ -23,9 +23,45 @@ export class KnexOcspResponseStore implements OcspResponseStore {
     private readonly readDb: Knex = db,
   ) {}
 
-  async get(issuerId: string, serial: string): Promise<StoredOcspResponse | undefined> {
-    const r = await this.readDb("ocsp_responses").where({ issuer_id: issuerId, serial }).first(COLUMNS);
-    return r ? toStored(r) : undefined;
+  /** Lookups waiting for the next flush: concurrent misses share one indexed query (IN on the key). */
+  private pending = new Map<string, Map<string, ((r: StoredOcspResponse | undefined) => void)[]>>();
+  private flushing = false;
+
+  get(issuerId: string, serial: string): Promise<StoredOcspResponse | undefined> {
+    return new Promise((resolve, reject) => {
+      let bySerial = this.pending.get(issuerId);
+      if (!bySerial) this.pending.set(issuerId, (bySerial = new Map()));
+      const waiting = bySerial.get(serial);
+      if (waiting) waiting.push(resolve);
+      else bySerial.set(serial, [resolve]);
+      if (!this.flushing) {
+        this.flushing = true;
+        setImmediate(() => this.flush().catch(reject));
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = new Map();
+    this.flushing = false;
+    for (const [issuerId, bySerial] of batch) {
+      const serials = [...bySerial.keys()];
+      for (let i = 0; i < serials.length; i += 500) {
+        const part = serials.slice(i, i + 500);
+        try {
+          const rows = await this.readDb("ocsp_responses")
+            .where({ issuer_id: issuerId })
+            .whereIn("serial", part)
+            .select(COLUMNS);
+          const found = new Map(rows.map((r: any) => [r.serial as string, toStored(r)]));
+          for (const s of part) for (const done of bySerial.get(s)!) done(found.get(s));
+        } catch {
+          // A failed read is a miss: the responder signs on demand (budgeted) or answers tryLater.
+          for (const s of part) for (const done of bySerial.get(s)!) done(undefined);
+        }
+      }
+    }
   }
 
   async put(rows: readonly StoredOcspResponse[]): Promise<void> {
