@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import { spkiParts } from "../src/ca/spki.js";
 import { openDatabase } from "../src/store/database.js";
 import { systemClock } from "../src/shared/clock.js";
+import { oneConnectionLoad, wrkRotating } from "./bench-ocsp-scale.js";
 
 export function run(
   cmd: string,
@@ -36,32 +37,6 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(p));
     });
   });
-}
-
-/** Runs ab (ApacheBench) and reads throughput and latency percentiles. */
-async function ab(url: string, body: string, requests: number, keepAlive: boolean) {
-  const r = await run("ab", [
-    ...(keepAlive ? ["-k"] : []),
-    "-q",
-    "-n",
-    String(requests),
-    "-c",
-    "16",
-    "-p",
-    body,
-    "-T",
-    "application/ocsp-request",
-    url,
-  ]);
-  const num = (re: RegExp) => Number(re.exec(r.stdout)?.[1] ?? NaN);
-  return {
-    requests: num(/Complete requests:\s+(\d+)/),
-    // ab counts a response whose length differs from the first as "failed": ECDSA signatures vary by a byte or two.
-    lengthVaries: num(/Failed requests:\s+(\d+)/),
-    non2xx: num(/Non-2xx responses:\s+(\d+)/) || 0,
-    perSecond: Math.round(num(/Requests per second:\s+([\d.]+)/)),
-    latencyMs: { p50: num(/\n\s+50%\s+(\d+)/), p99: num(/\n\s+99%\s+(\d+)/), max: num(/\n\s+100%\s+(\d+)/) },
-  };
 }
 
 /** wrk (two threads, keep-alive): a second client, so the figure is not just the single-threaded ab's limit. */
@@ -195,8 +170,16 @@ export async function benchOcsp(env: NodeJS.ProcessEnv, dir: string, requests: n
       .map((s) => `V\t${yymmdd(s.notAfter)}\t\t${s.serial.toUpperCase()}\tunknown\t/CN=Bench Person ${s.serial}`)
       .join("\n") + "\n",
   );
+  // 10,000 distinct requests (one per certificate), fixed length so wrk's script can rotate them.
+  const reqs = serials.map((s) => ocspRequestDer(ca.nameDer, ca.signer.spki, s.serial));
+  const counts = new Map<number, number>();
+  for (const r of reqs) counts.set(r.length, (counts.get(r.length) ?? 0) + 1);
+  const len = [...counts].sort((x, y) => y[1] - x[1])[0]![0];
+  const distinct = reqs.filter((r) => r.length === len);
+  const bodies = join(odir, "requests.bin");
+  writeFileSync(bodies, Buffer.concat(distinct));
   const body = join(odir, "req.der");
-  writeFileSync(body, ocspRequestDer(ca.nameDer, ca.signer.spki, serials[1234]!.serial));
+  writeFileSync(body, distinct[0]!);
   await rt.close();
 
   // The responder as it runs in production: `cardpki serve` in its own process.
@@ -210,19 +193,16 @@ export async function benchOcsp(env: NodeJS.ProcessEnv, dir: string, requests: n
       })
     ).arrayBuffer(),
   );
-  // Let the start-up pre-signing of 10,000 responses finish before measuring the steady state.
-  await new Promise((r) => setTimeout(r, 4000));
-  await ab(`${svcUrl}/ocsp`, body, 2000, true); // warm-up
   // Client and server share two cores: three runs each, the median reported.
   const median = <T extends { perSecond: number }>(xs: T[]) => xs.sort((a, b) => a.perSecond - b.perSecond)[1]!;
-  const oursRuns = [];
-  for (let i = 0; i < 3; i++) oursRuns.push(await ab(`${svcUrl}/ocsp`, body, requests, true));
-  const ours = { ...median(oursRuns), runs: oursRuns.map((r) => r.perSecond) };
-  const oursWrk = await wrk(`${svcUrl}/ocsp`, body, 5);
+  const seconds = Math.max(3, Math.round(requests / 10_000));
+  const kaRuns = [];
+  for (let i = 0; i < 3; i++) kaRuns.push(await wrkRotating(`${svcUrl}/ocsp`, bodies, len, seconds, false));
+  const oneRuns = [];
+  for (let i = 0; i < 3; i++) oneRuns.push(await oneConnectionLoad(`${svcUrl}/ocsp`, bodies, len, seconds));
   await stopProcess(server);
 
-  // OpenSSL's responder serves one request per connection and stops after -nrequest: a fresh one per run.
-  const peerRequests = Math.min(requests, 20_000);
+  // OpenSSL's responder serves one request per connection: compared with our one-connection figure.
   const peerRuns = [];
   for (let i = 0; i < 3; i++) {
     const port = await freePort();
@@ -240,31 +220,36 @@ export async function benchOcsp(env: NodeJS.ProcessEnv, dir: string, requests: n
         join(odir, "ocsp.key"),
         "-CA",
         join(odir, "ca.pem"),
-        "-nrequest",
-        String(peerRequests + 10),
         "-ignore_err",
       ],
       { stdio: "ignore" },
     );
     await new Promise((r) => setTimeout(r, 500));
-    peerRuns.push(await ab(`http://127.0.0.1:${port}/`, body, peerRequests, false));
+    peerRuns.push(await oneConnectionLoad(`http://127.0.0.1:${port}/`, bodies, len, seconds));
     responder.kill("SIGKILL");
   }
+  const ka = { ...median(kaRuns), runs: kaRuns.map((r) => r.perSecond) };
+  const one = { ...median(oneRuns), runs: oneRuns.map((r) => r.perSecond) };
   const peer = { ...median(peerRuns), runs: peerRuns.map((r) => r.perSecond) };
   return {
-    benchmark: "OCSP POST, 10,000 certificates, one CertID without nonce, 16 connections (ab), loopback",
+    benchmark: `OCSP POST, ${distinct.length} distinct certificates rotated (one CertID without nonce each), 16 connections, loopback`,
     cardpki: {
-      ...ours,
       process: "cardpki serve",
       responseOk: probe[0] === 0x30 && probe.indexOf(Buffer.from("0a0100", "hex")) === 4,
-      wrk: {
-        ...oursWrk,
-        note: "wrk -t2 -c16 keep-alive; OpenSSL's responder cannot be driven by wrk (one HTTP/1.0 request per connection)",
-      },
+      keepAlive: { ...ka, client: "wrk -t1 -c16, Lua script rotating the bodies" },
+      oneConnection: { ...one, client: "HTTP/1.0, a new TCP connection per request (the same client as for OpenSSL)" },
     },
-    openssl: { ...peer, note: "openssl ocsp -index, software P-256 key, one request per connection" },
-    ratio: Number((ours.perSecond / peer.perSecond).toFixed(2)),
-    target: { ratio: 3, p99Ms: 5, met: ours.perSecond >= 3 * peer.perSecond && ours.latencyMs.p99 <= 5 },
+    openssl: {
+      ...peer,
+      note: "openssl ocsp -index, software P-256 key, signs every answer, one request per connection",
+    },
+    ratioOneConnection: Number((one.perSecond / peer.perSecond).toFixed(2)),
+    target: {
+      ratio: 3,
+      p99Ms: 5,
+      met: one.perSecond >= 3 * peer.perSecond && one.latencyMs.p99 <= 5,
+      note: "like modes: one connection per request on both sides; keep-alive reported beside it",
+    },
   };
 }
 

@@ -1,7 +1,8 @@
 // Benchmarks, each beside a peer measured in the same run; prints JSON.
 //  issuance: loa3-smartcard-auth, P-256 subject keys, SoftHSM2 P-256 CA key, durable SQLite record,
 //            16 concurrent requests, vs raw PKCS#11 signing with the same key (REQ-26).
-//  ocsp:     POST throughput and p99 on 10,000 certificates, 16 connections (ab), vs `openssl ocsp -index` (REQ-20, RFC 6960).
+//  ocsp:     POST throughput and p99 over 10,000 distinct certificates, 16 connections, keep-alive (wrk) and one
+//            connection per request, vs `openssl ocsp -index` one connection per request (REQ-20, RFC 6960).
 //  crl:      time and peak RSS for full CRLs of 100,000 and 1,000,000 entries vs `openssl ca -gencrl` (REQ-20, RFC 5280 5).
 //  ra:       full LoA3 order lifecycles per second on SQLite vs bare issuance in the same run (REQ-03, REQ-10).
 //  audit:    hash-chained audit appends per second (target 5,000) vs the same rows unchained; verify 1M entries vs reading them (REQ-27, REQ-31).
@@ -9,7 +10,11 @@
 //            vs the raw APDU round trip and yubico-piv-tool doing the on-card part (REQ-14).
 //  replicas: OCSP through one vs two `serve --role public` replicas, same client load (REQ-33).
 //  ra-pg:    full LoA3 lifecycles on PostgreSQL vs SQLite in the same run (REQ-33; scripts/bench starts a local PostgreSQL).
-// Usage: scripts/bench [--suite issuance,ocsp,crl,ra,audit,card,replicas,ra-pg,mass-revocation,bureau] [--seconds N] [--warm-up S] [--concurrency N] [--crl-sizes 100000,1000000] [--card-runs N] [--verify-entries 1000000] [--mass-count 100000] [--bureau-cards 10000] [--bureau-orders 20]
+//  scale:    OCSP with N = 10k and 1M seeded certificates and pre-produced responses (10M with --scale-10m):
+//            start to first answer, RSS, keep-alive and one-connection throughput over 10,000 distinct serials,
+//            the nonce case, signatures at rest, /metrics scrape; vs openssl ocsp -index and cfssl ocspserve.
+//            --scale-backends sqlite,postgres (postgres: scripts/bench starts a local PostgreSQL).
+// Usage: scripts/bench [--suite issuance,ocsp,crl,ra,audit,card,replicas,ra-pg,scale,mass-revocation,bureau] [--seconds N] [--warm-up S] [--concurrency N] [--crl-sizes 100000,1000000] [--card-runs N] [--verify-entries 1000000] [--mass-count 100000] [--bureau-cards 10000] [--bureau-orders 20] [--scale-sizes 10000,1000000] [--scale-10m] [--scale-backends sqlite,postgres]
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { join } from "node:path";
@@ -21,6 +26,7 @@ import { openRuntime } from "../src/composition/runtime.js";
 import { benchCrl, benchOcsp } from "./bench-revocation.js";
 import { benchMassRevocation } from "./bench-mass-revocation.js";
 import { benchOcspReplicas } from "./bench-scale.js";
+import { benchOcspScale } from "./bench-ocsp-scale.js";
 import pg from "pg";
 import { benchCard } from "./bench-card.js";
 import { benchAudit } from "./bench-audit.js";
@@ -50,6 +56,9 @@ const { values } = parseArgs({
     "mass-count": { type: "string", default: "100000" },
     "bureau-cards": { type: "string", default: "10000" },
     "bureau-orders": { type: "string", default: "20" },
+    "scale-sizes": { type: "string", default: "10000,1000000" },
+    "scale-10m": { type: "boolean", default: false },
+    "scale-backends": { type: "string", default: "sqlite" },
   },
 });
 const suites = new Set(values.suite!.split(","));
@@ -323,6 +332,12 @@ try {
   if (suites.has("mass-revocation"))
     report.massRevocation = await benchMassRevocation(env, dir, Number(values["mass-count"]));
   if (suites.has("crl")) report.crl = await benchCrl(env, dir, values["crl-sizes"]!.split(",").map(Number));
+  if (suites.has("scale"))
+    report.ocspScale = await benchOcspScale(env, dir, {
+      sizes: [...values["scale-sizes"]!.split(",").map(Number), ...(values["scale-10m"] ? [10_000_000] : [])],
+      backends: values["scale-backends"]!.split(",") as ("sqlite" | "postgres")[],
+      seconds: Math.min(seconds, 8),
+    });
   console.log(JSON.stringify(report, null, 2));
 } finally {
   rmSync(dir, { recursive: true, force: true });

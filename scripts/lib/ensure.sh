@@ -27,6 +27,11 @@ ensure_apt() {
   fi
 }
 
+# Load generators and peer responders for scripts/bench (cfssl ocspserve: the scale suite's peer).
+ensure_bench_tools() {
+  ensure_apt apache2-utils wrk golang-cfssl
+}
+
 ensure_node() {
   if ! command -v node >/dev/null; then
     log "Node.js >= 20.19 is required (not found on PATH)"; return 1

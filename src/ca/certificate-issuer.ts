@@ -65,6 +65,8 @@ export interface IssuerDeps {
   readonly lints?: readonly Lint[];
   /** Refuses while signing must not happen (e.g. a restored database not yet reconciled: serials and CRL numbers never go back). */
   readonly gate?: () => void;
+  /** Told after a certificate is stored (the OCSP producer signs its response; RFC 6960 pre-production). */
+  readonly onIssued?: (serial: string, issuerId: string) => void;
 }
 
 const HASH_BY_SIG: Record<string, string> = {
@@ -219,6 +221,7 @@ export class CertificateIssuer {
         der,
         event("cert.issue", "success", { subject: p.subjectDn, sha256: sha256Hex(der) }),
       );
+      this.deps.onIssued?.(serial, issuer.id);
       return {
         serial,
         der,

@@ -174,3 +174,47 @@ export interface ReservationRecord {
 export interface ReservationReader {
   reservation(serial: string): Promise<ReservationRecord | undefined>;
 }
+
+/** One pre-produced OCSP response (RFC 5019 2.1.1: SHA-1 CertID, no nonce) of one certificate. */
+export interface StoredOcspResponse {
+  readonly issuerId: string;
+  readonly serial: string;
+  readonly status: "good" | "revoked" | "unknown";
+  readonly revokedAt: Date | undefined;
+  readonly reason: string | undefined;
+  readonly thisUpdate: Date;
+  readonly nextUpdate: Date;
+  /** When the sweep re-signs it (before nextUpdate, spread over time). */
+  readonly refreshAt: Date;
+  readonly der: Uint8Array;
+}
+
+/** A certificate's state as the OCSP producer signs it (with its expiry: expired ones are not re-signed). */
+export interface OcspSubject extends SerialStatus {
+  readonly notAfter: Date;
+}
+
+/**
+ * Pre-produced OCSP responses outside the heap: the CA signer role writes them, public replicas
+ * only read them (design: signing proportional to change, not to population).
+ */
+export interface OcspResponseStore {
+  get(issuerId: string, serial: string): Promise<StoredOcspResponse | undefined>;
+  /** Inserts or replaces, in bounded multi-row statements. */
+  put(rows: readonly StoredOcspResponse[]): Promise<void>;
+  remove(issuerId: string, serials: readonly string[]): Promise<void>;
+  /** Rows whose refreshAt has come, oldest first, at most `limit` (indexed: never a scan of the population). */
+  due(now: Date, limit: number): Promise<{ issuerId: string; serial: string }[]>;
+  /**
+   * One page of `limit` certificates of an issuer by serial after `after`: those valid after
+   * `notExpiredAfter` without a stored response, and the cursor of the next page (undefined: done).
+   */
+  missing(
+    issuerId: string,
+    notExpiredAfter: Date,
+    after: string,
+    limit: number,
+  ): Promise<{ subjects: OcspSubject[]; next: string | undefined }>;
+  /** Current state of these serials (unknown serials are absent). */
+  subjects(serials: readonly string[]): Promise<OcspSubject[]>;
+}

@@ -13,6 +13,9 @@ import type { CaRecords } from "./ca-records.js";
 import { openKeystores, type Keystores } from "./keystores.js";
 import { counted, newSigningStats, type SigningStats } from "./signing-stats.js";
 import { caUrls, withCrlSharding } from "./ca-settings.js";
+import { OcspProducer } from "../ca/ocsp/ocsp-producer.js";
+import { KnexOcspResponseStore } from "../store/ocsp-response.store.js";
+import { loadOcspIssuers } from "./public-role.js";
 
 const log = logger("ca-signer");
 
@@ -25,6 +28,11 @@ export interface CaSigner {
   readonly crls: CrlPublisher;
   readonly authorities: ReadonlyMap<string, Authority>;
   readonly signing: SigningStats;
+  /**
+   * Pre-produces OCSP responses into the database (with `ocsp: true` and a delegated responder
+   * key in reach). `ocsp.statusChanged(serials)` is the hook for every status change.
+   */
+  readonly ocsp?: OcspProducer;
   /** Health of each CA key without a signature (session logged in, key present): by CA id. */
   readonly probes: ReadonlyMap<string, () => Promise<void>>;
   authority(id: string): Authority;
@@ -45,6 +53,8 @@ export interface CaSignerOptions {
   readonly fence?: () => void;
   /** Tokens already opened by the caller (shared with other parts of the same process). */
   readonly keystores?: Keystores;
+  /** Pre-produce OCSP responses (the writer that signs: roles all and ca-signer). */
+  readonly ocsp?: boolean;
 }
 
 export function authorityLookup(authorities: ReadonlyMap<string, Authority>): (id: string) => Authority {
@@ -71,7 +81,15 @@ export async function signingGate(rec: CaRecords, fence?: () => void): Promise<(
 export async function openCaSigner(rec: CaRecords, opts: CaSignerOptions = {}): Promise<CaSigner> {
   const { config, clock, random, store } = rec;
   const gate = await signingGate(rec, opts.fence);
-  const issuer = new CertificateIssuer({ profiles: rec.profiles, store, clock, random, gate });
+  let producer: OcspProducer | undefined;
+  const issuer = new CertificateIssuer({
+    profiles: rec.profiles,
+    store,
+    clock,
+    random,
+    gate,
+    onIssued: (serial) => producer?.issued(serial),
+  });
   const crls = new CrlPublisher({
     revocations: rec.revocations,
     certs: store,
@@ -127,6 +145,19 @@ export async function openCaSigner(rec: CaRecords, opts: CaSignerOptions = {}): 
         probes.set(id, () => keystore.probe(ref));
       }
     }
+    if (opts.ocsp && authorities.size > 0) {
+      const ocspIssuers = await loadOcspIssuers(rec, [...authorities.values()], ks, signing).catch((e: unknown) => {
+        log.warn("OCSP responses not pre-produced here: no delegated responder key", { error: e });
+        return [];
+      });
+      if (ocspIssuers.length > 0)
+        producer = new OcspProducer(
+          ocspIssuers,
+          new KnexOcspResponseStore(rec.db, rec.readDb),
+          rec.revocationPolicy,
+          clock,
+        );
+    }
   } catch (e) {
     await close();
     throw e;
@@ -136,6 +167,7 @@ export async function openCaSigner(rec: CaRecords, opts: CaSignerOptions = {}): 
     crls,
     authorities,
     signing,
+    ...(producer ? { ocsp: producer } : {}),
     probes,
     authority: authorityLookup(authorities),
     keystore: ks.keystore,

@@ -17,8 +17,12 @@ export class Observability {
     this.check("lifecycle", async () => {
       if (this.draining) throw new Error("draining");
     });
-    const perKey = (pick: (s: SigningStats) => Map<string, number>) => async () =>
-      this.signing.flatMap((s) => [...pick(s)].map(([key, value]) => ({ labels: { key }, value })));
+    // One series per key: parts of one process that sign with the same key (OCSP producer and responder) add up.
+    const perKey = (pick: (s: SigningStats) => Map<string, number>) => async () => {
+      const sum = new Map<string, number>();
+      for (const s of this.signing) for (const [key, value] of pick(s)) sum.set(key, (sum.get(key) ?? 0) + value);
+      return [...sum].map(([key, value]) => ({ labels: { key }, value }));
+    };
     this.metrics.gauge(
       "cardpki_hsm_signatures_total",
       "Signatures made in the HSM by this process, per key (ca:<id>, ocsp:<ca>/<label>)",

@@ -16,6 +16,7 @@ import type { Keystores } from "./keystores.js";
 import { counted, newSigningStats, type SigningStats } from "./signing-stats.js";
 import { caUrls, withCrlSharding } from "./ca-settings.js";
 import { shardScope } from "../ca/crl-shards.js";
+import { KnexOcspResponseStore } from "../store/ocsp-response.store.js";
 
 /**
  * The public role's graph: OCSP, CRLs and CA certificates from the database and the CA store.
@@ -31,7 +32,12 @@ export interface PublicRole {
   crl(caId: string, kind: "full" | "delta", shard?: number): Promise<PublishedCrl | undefined>;
 }
 
-export async function openPublicRole(rec: CaRecords, keystores: Keystores): Promise<PublicRole> {
+/** `writable`: this process writes the database (role all): responses signed on a miss are stored. */
+export async function openPublicRole(
+  rec: CaRecords,
+  keystores: Keystores,
+  opts: { readonly writable?: boolean } = {},
+): Promise<PublicRole> {
   const { config, caDir, revocations } = rec;
   const urls = caUrls(config.baseUrl);
   const authorities = new Map<string, Authority>();
@@ -58,6 +64,7 @@ export async function openPublicRole(rec: CaRecords, keystores: Keystores): Prom
     revocations,
     rec.revocationPolicy,
     rec.clock,
+    { responses: new KnexOcspResponseStore(rec.db, rec.readDb), writable: opts.writable === true },
   );
   return {
     authorities,

@@ -13,6 +13,7 @@ import { APP_ROOT, type Config } from "./config.js";
 import { openRa } from "./ra.js";
 import { auditSignerNames, openAuditTrail, type AuditTrail } from "./audit.js";
 import { KnexAuditStore } from "../store/audit.store.js";
+import { KnexCertificateCounts } from "../store/certificate-counts.store.js";
 import { auditAccess } from "./audit-access.js";
 import { recordAuditEvent } from "../store/commit-queue.js";
 import { cardStation } from "./cards.js";
@@ -77,6 +78,8 @@ export interface ServiceOptions {
   readonly eventPollMs?: number;
   /** How often the CRL schedule runs. */
   readonly crlTickMs?: number;
+  /** How often the OCSP producer takes its next bounded step (default 1 s). */
+  readonly ocspSweepMs?: number;
   readonly role?: ServeRole;
   /** While a standby waits for the writer lease: how often it tries. */
   readonly leaseRetryMs?: number;
@@ -154,7 +157,7 @@ async function signerComponent(
   obs: Observability,
   opts: ServiceOptions,
 ) {
-  const signer = await openCaSigner(rec, { recover: true, fence, keystores });
+  const signer = await openCaSigner(rec, { recover: true, fence, keystores, ocsp: true });
   const { authorities } = signer;
   obs.countSignatures(signer.signing);
   for (const [id, probe] of signer.probes) obs.check(`hsm:${id}`, probe);
@@ -174,6 +177,7 @@ async function signerComponent(
   );
   let crlLoop: Loop | undefined;
   let eventLoop: Loop | undefined;
+  let ocspLoop: Loop | undefined;
   return {
     name: "ca-signer",
     signer,
@@ -191,11 +195,21 @@ async function signerComponent(
         if (events.length === 0) return;
         lastSeq = events[events.length - 1]!.seq;
         void crlLoop?.kick(); // REQ-17: the CRL follows a revocation on the next tick
+        // REQ-17: the pre-produced OCSP response follows the change now.
+        await signer.ocsp?.statusChanged([...new Set(events.map((e) => e.serial))]);
       });
+      const producer = signer.ocsp;
+      if (producer)
+        // Issued certificates, responses nearing nextUpdate and the backfill: bounded steps (no wave).
+        ocspLoop = loop("ocsp producer", opts.ocspSweepMs ?? 1000, async () => {
+          // Drains what is due a batch at a time (bounded per tick; the backfill goes one page per tick).
+          for (let i = 0; i < 50 && (await producer.sweep()) > 0 && !producer.backfilling; i++);
+        });
       await crlLoop.kick(); // a current CRL before the first request
     },
     async stop() {
       await eventLoop?.stop();
+      await ocspLoop?.stop();
       await crlLoop?.stop();
       await signer.close();
     },
@@ -204,7 +218,7 @@ async function signerComponent(
 
 /** OCSP, CRLs and CA certificates with their health and metrics; OCSP caches follow revocation events. */
 async function publicComponent(rec: CaRecords, keystores: Keystores, obs: Observability, opts: ServiceOptions) {
-  const pub = await openPublicRole(rec, keystores);
+  const pub = await openPublicRole(rec, keystores, { writable: opts.role === undefined || opts.role === "all" });
   const { authorities, ocsp } = pub;
   const { revocations, clock } = rec;
   const now = () => clock.now().getTime();
@@ -229,14 +243,16 @@ async function publicComponent(rec: CaRecords, keystores: Keystores, obs: Observ
         })),
       ),
   );
+  // Counts kept by triggers (table certificate_counts): a scrape never scans the population.
+  const counts = new KnexCertificateCounts(rec.readDb);
   metrics.gauge("cardpki_certificates", "Certificates in the store by status", async () =>
-    Object.entries(await rec.store.countByStatus()).map(([status, value]) => ({ labels: { status }, value })),
+    Object.entries(await counts.byStatus()).map(([status, value]) => ({ labels: { status }, value })),
   );
   metrics.gauge(
     "cardpki_certificates_issued_total",
     "Certificates signed and stored, by profile",
     async () =>
-      Object.entries(await rec.store.countIssuedByProfile()).map(([profile, value]) => ({
+      Object.entries(await counts.issuedByProfile()).map(([profile, value]) => ({
         labels: { profile },
         value,
       })),
@@ -250,7 +266,6 @@ async function publicComponent(rec: CaRecords, keystores: Keystores, obs: Observ
     });
   obs.check("ocsp", async () => ocsp.checkResponders());
   let eventLoop: Loop | undefined;
-  let refreshLoop: Loop | undefined;
   return {
     name: "public",
     pub,
@@ -260,15 +275,12 @@ async function publicComponent(rec: CaRecords, keystores: Keystores, obs: Observ
         const events = await revocations.eventsSince(lastSeq);
         if (events.length === 0) return;
         lastSeq = events[events.length - 1]!.seq;
-        // REQ-17: OCSP shows a revocation within a second.
-        await Promise.all([...new Set(events.map((e) => e.serial))].map((s) => ocsp.invalidate(s)));
+        // REQ-17: OCSP shows a revocation within a second (the signer re-signs; memory drops the old answer).
+        ocsp.invalidate(new Set(events.map((e) => e.serial)));
       });
-      refreshLoop = loop("ocsp refresh", (rec.revocationPolicy.ocsp.refreshMinutes * 60_000) / 4, () => ocsp.refresh());
-      void refreshLoop.kick();
     },
     async stop() {
       await eventLoop?.stop();
-      await refreshLoop?.stop();
     },
   };
 }

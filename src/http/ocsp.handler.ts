@@ -11,7 +11,8 @@ type Answer = { der: Uint8Array; thisUpdate?: Date; nextUpdate?: Date; cacheable
 export interface OcspService {
   /** Synchronous hot path: an answer already signed for exactly these bytes, or undefined. */
   respondFromCache(der: Uint8Array): Answer | undefined;
-  respond(der: Uint8Array): Promise<Answer>;
+  /** `client`: the caller's address (signatures on demand are budgeted per client). */
+  respond(der: Uint8Array, client?: string): Promise<Answer>;
 }
 
 export function isOcspPath(url: string | undefined): boolean {
@@ -62,7 +63,7 @@ export function ocspHandler(service: OcspService, maxBodyBytes: number, clock: C
         const der = new Uint8Array(body.buffer, body.byteOffset, body.length);
         const hit = service.respondFromCache(der);
         if (hit) return send(res, hit, false, clock);
-        service.respond(der).then((a) => send(res, a, false, clock), fail);
+        service.respond(der, req.socket.remoteAddress).then((a) => send(res, a, false, clock), fail);
       });
       return;
     }
@@ -78,7 +79,7 @@ export function ocspHandler(service: OcspService, maxBodyBytes: number, clock: C
       } catch {
         der = Buffer.alloc(0); // answered as malformedRequest
       }
-      service.respond(new Uint8Array(der)).then((a) => send(res, a, true, clock), fail);
+      service.respond(new Uint8Array(der), req.socket.remoteAddress).then((a) => send(res, a, true, clock), fail);
       return;
     }
     res.setHeader("allow", "GET, POST");

@@ -36,6 +36,14 @@ export interface RevocationPolicy {
     readonly maxRequestsPerMessage: number;
     readonly maxBodyBytes: number;
     readonly minResponderRemainingHours: number;
+    /** A request's nonce: echoed in a response signed for it, or ignored (the pre-produced response; RFC 5019 2.1.1, RFC 8954 2.1). */
+    readonly nonce: "echo" | "ignore";
+    /** A never-issued serial: the unsigned `unauthorized` (RFC 5019 2.2.3) or a signed `unknown` (RFC 6960 2.2). */
+    readonly unknownSerial: "unauthorized" | "unknown-signed";
+    /** Signatures made on demand (nonce, cache miss, unknown serial) per client address: a token bucket. */
+    readonly onDemand: { readonly perClientPerSecond: number; readonly perClientBurst: number };
+    /** Responses held in memory in front of the response store (LRU). */
+    readonly cacheEntries: number;
   };
   /** REQ-17/18: holder self-service and protection against mass revocation. */
   readonly requests: {
@@ -92,6 +100,10 @@ const SCHEMA = {
         "maxRequestsPerMessage",
         "maxBodyBytes",
         "minResponderRemainingHours",
+        "nonce",
+        "unknownSerial",
+        "onDemand",
+        "cacheEntries",
       ],
       properties: {
         validityHours: int(1, 24 * 7),
@@ -99,6 +111,15 @@ const SCHEMA = {
         maxRequestsPerMessage: int(1, 100),
         maxBodyBytes: int(256, 65536),
         minResponderRemainingHours: int(0, 24 * 30),
+        nonce: { enum: ["echo", "ignore"] },
+        unknownSerial: { enum: ["unauthorized", "unknown-signed"] },
+        onDemand: {
+          type: "object",
+          additionalProperties: false,
+          required: ["perClientPerSecond", "perClientBurst"],
+          properties: { perClientPerSecond: int(0, 100000), perClientBurst: int(1, 1000000) },
+        },
+        cacheEntries: int(100, 100_000_000),
       },
     },
     requests: {

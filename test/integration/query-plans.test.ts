@@ -5,6 +5,8 @@ import { openDatabase, isPostgres, type Database } from "../../src/store/databas
 import { closeDatabase } from "../../src/store/commit-queue.js";
 import { KnexOrderStore } from "../../src/store/order.store.js";
 import { KnexCertStore } from "../../src/store/cert.store.js";
+import { KnexOcspResponseStore } from "../../src/store/ocsp-response.store.js";
+import { KnexCertificateCounts } from "../../src/store/certificate-counts.store.js";
 import { FieldCipher } from "../../src/store/field-cipher.js";
 import { cryptoRandom } from "../../src/shared/random.js";
 import { testDatabases } from "../support/databases.js";
@@ -18,6 +20,7 @@ const POPULATION_TABLES = [
   "people",
   "notifications",
   "cards",
+  "ocsp_responses",
 ];
 
 /** The SQL a call runs, with its bindings (captured from the handle's query events). */
@@ -63,11 +66,15 @@ for (const backend of testDatabases())
     let db: Database;
     let orders: KnexOrderStore;
     let certs: KnexCertStore;
+    let responses: KnexOcspResponseStore;
+    let counts: KnexCertificateCounts;
 
     before(async () => {
       db = await openDatabase(await backend.url());
       orders = new KnexOrderStore(db, db, new FieldCipher([{ id: "dk1", key: randomBytes(32) }], "dk1", cryptoRandom));
       certs = new KnexCertStore(db, db);
+      responses = new KnexOcspResponseStore(db, db);
+      counts = new KnexCertificateCounts(db);
     });
     after(async () => {
       if (db) await closeDatabase(db);
@@ -105,6 +112,15 @@ for (const backend of testDatabases())
         "a person's live certificates (unbinding revokes them)",
         () => orders.liveCertificatesOf("0123456789abcdef0123456789abcdef"),
       ],
+      ["OCSP: a pre-produced response by issuer and serial", () => responses.get("demo-issuing", "0a1b2c3d")],
+      ["OCSP: the re-signing sweep's due rows, oldest first", () => responses.due(new Date(0), 200)],
+      [
+        "OCSP: one backfill page of certificates without a response",
+        () => responses.missing("demo-issuing", new Date(0), "0a", 200),
+      ],
+      ["OCSP: the state of changed serials", () => responses.subjects(["0a1b2c3d", "0a1b2c3e"])],
+      ["/metrics: certificates by status", () => counts.byStatus()],
+      ["/metrics: issued certificates by profile", () => counts.issuedByProfile()],
     ];
     for (const [what, call] of calls)
       it(`ok/${what}`, async () => {
@@ -112,6 +128,45 @@ for (const backend of testDatabases())
         expect(statements, "the call ran at least one query").to.not.have.length(0);
         for (const s of statements) expect(await fullScans(db, s), s.sql).to.deep.equal([]);
       });
+
+    it("ok/the certificate counts follow inserts, status changes and deletes (triggers), as a GROUP BY over the table says", async () => {
+      const row = (serial: string, status: string, profile: string) => ({
+        serial,
+        issuer_id: "counts-test",
+        profile_id: profile,
+        profile_version: 1,
+        status,
+        subject_dn: "CN=x",
+        not_before: 0,
+        not_after: 1,
+        tbs: Buffer.from([0]),
+        requested_by: "test",
+        created_at: 0,
+        updated_at: 0,
+      });
+      const serials = Array.from({ length: 40 }, () => randomBytes(8).toString("hex"));
+      await db("certificates").insert(serials.map((s, i) => row(s, "reserved", i % 2 ? "counts-a" : "counts-b")));
+      await db("certificates").whereIn("serial", serials.slice(0, 25)).update({ status: "issued" });
+      await db("certificates").whereIn("serial", serials.slice(20, 30)).update({ status: "failed" });
+      await db("certificates").whereIn("serial", serials.slice(35)).delete();
+      const truth = async (q: Knex.QueryBuilder) => Object.fromEntries((await q).map((r: any) => [r.k, Number(r.n)]));
+      expect(await counts.byStatus()).to.deep.equal(
+        await truth(db("certificates").groupBy("status").select("status as k").count({ n: "*" })),
+      );
+      expect(await counts.issuedByProfile()).to.deep.equal(
+        await truth(
+          db("certificates")
+            .where({ status: "issued" })
+            .groupBy("profile_id")
+            .select("profile_id as k")
+            .count({ n: "*" }),
+        ),
+      );
+      expect((await counts.issuedByProfile())["counts-a"]).to.equal(
+        serials.slice(0, 20).filter((_, i) => i % 2).length,
+      );
+      await db("certificates").where({ issuer_id: "counts-test" }).delete();
+    });
 
     it("fail/the check finds a full scan when there is one (a lookup by an unindexed column)", async () => {
       const statements = await statementsOf(db, () => db("orders").where({ terms_version: "v1" }).select("id"));

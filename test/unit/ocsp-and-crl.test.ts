@@ -6,6 +6,8 @@ import { certIdDer } from "../../src/ca/ocsp/ocsp-response.js";
 import { buildCrlTbs, readCrlInfo } from "../../src/ca/crl-builder.js";
 import { assembleSigned } from "../../src/asn1/der.js";
 import { softwareAuthority } from "../support/test-ca.js";
+import { SigningBudget } from "../../src/ca/ocsp/signing-budget.js";
+import { FixedClock } from "../../src/shared/clock.js";
 
 const SHA1 = "1.3.14.3.2.26";
 const cid = (serial = "01ab") =>
@@ -109,5 +111,26 @@ describe("ca/crl-builder (RFC 5280 5)", () => {
       (e) => (err = e),
     );
     expect(String(err)).to.match(/nextUpdate must be after thisUpdate/);
+  });
+});
+
+describe("ca/ocsp/signing-budget (signatures on demand per client)", () => {
+  it("ok/a client gets its burst, then one more per refill interval; another client has its own bucket", () => {
+    const clock = new FixedClock(new Date("2026-01-01T00:00:00Z"));
+    const b = new SigningBudget(2, 3, clock);
+    expect([1, 2, 3, 4].map(() => b.take("10.0.0.1"))).to.deep.equal([true, true, true, false]);
+    expect(b.take("10.0.0.2")).to.equal(true);
+    clock.advance(500); // 2 per second: one token back
+    expect([b.take("10.0.0.1"), b.take("10.0.0.1")]).to.deep.equal([true, false]);
+    clock.advance(60_000); // never more than the burst
+    expect([1, 2, 3, 4].map(() => b.take("10.0.0.1"))).to.deep.equal([true, true, true, false]);
+  });
+
+  it("fail/no refill: once spent, the budget stays spent", () => {
+    const clock = new FixedClock(new Date("2026-01-01T00:00:00Z"));
+    const b = new SigningBudget(0, 1, clock);
+    expect(b.take(undefined)).to.equal(true);
+    clock.advance(3_600_000);
+    expect(b.take(undefined)).to.equal(false);
   });
 });

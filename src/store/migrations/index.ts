@@ -17,6 +17,8 @@ import * as m015 from "./015-separation-of-duties.js";
 import * as m016 from "./016-person-language.js";
 import * as m017 from "./017-revocation-jobs.js";
 import * as m018 from "./018-bureau.js";
+import * as m019 from "./019-ocsp-responses.js";
+import * as m020 from "./020-certificate-counts.js";
 
 /** Migrations are compiled in, in order (no directory scan at run time). */
 const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
@@ -38,6 +40,8 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ["016-person-language", m016],
   ["017-revocation-jobs", m017],
   ["018-bureau", m018],
+  ["019-ocsp-responses", m019],
+  ["020-certificate-counts", m020],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Knex.Migration]> = {
