@@ -5,6 +5,9 @@ APT_PACKAGES=(softhsm2 opensc libpcsclite-dev pcscd gnutls-bin openssl sqlite3 p
 # Tests and demos with the virtual card (installed by scripts/lib/virtual-card.sh start): HTTPS with the
 # TLS client key on the card goes through Debian's curl and OpenSSL 3 with the libp11 pkcs11 engine.
 CARD_CLIENT_PACKAGES=(curl libengine-pkcs11-openssl)
+# Relying parties that judge our certificates in the integration tests (test/integration/*-relying-party.test.ts):
+# NSS's vfychain, nginx with client certificates (OCSP and CRL).
+RELYING_PARTY_PACKAGES=(libnss3-tools nginx)
 
 log() { printf '[cardpki] %s\n' "$*" >&2; }
 
@@ -46,7 +49,7 @@ ensure_build() {
 }
 
 ensure_all() {
-  ensure_apt "${APT_PACKAGES[@]}"
+  ensure_apt "${APT_PACKAGES[@]}" "${RELYING_PARTY_PACKAGES[@]}"
   ensure_node
   ensure_build
 }
