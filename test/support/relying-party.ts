@@ -3,7 +3,7 @@
 // CRL distribution point are the ones a relying party actually fetches; cards through their life
 // (on hold from issuance, active after the holder's activation, suspended, revoked); an expired card
 // of our own issuing CA; a card of another CA (a test CA made with openssl).
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/composition/config.js";
@@ -21,6 +21,11 @@ import { produceAttested, trustFixtureMaker, trustVirtualCardMaker } from "./att
 import { activateWithSoftwareKey } from "./activation.js";
 import { testKey } from "./keys.js";
 import { ORG_SUBJECT } from "./test-ca.js";
+import { cardRequest, personaliseForOrder } from "./card-client.js";
+import { VIRTUAL_READER } from "./virtual-card.js";
+import { CardActivation } from "../../src/card/card-activation.js";
+import { PcscTransport } from "../../src/card/pcsc-transport.js";
+import { cryptoRandom } from "../../src/shared/random.js";
 
 export interface RpCa {
   readonly env: DemoEnv;
@@ -72,7 +77,6 @@ export async function startRpCa(ctx: Mocha.Context, name: string, o: { virtualCa
   const rootFile = join(env.caStore, "demo-root", "cert.pem");
   const issuingFile = join(env.caStore, "demo-issuing", "cert.pem");
   const chainFile = join(dir, "ca-chain.pem");
-  const { readFileSync } = await import("node:fs");
   writeFileSync(chainFile, readFileSync(issuingFile, "utf8") + readFileSync(rootFile, "utf8"));
   return {
     env,
@@ -246,4 +250,73 @@ export async function otherCaCard(dir: string): Promise<{ rootFile: string; cert
     certPem: readFileSync(f("card.pem"), "utf8"),
     keyPem: readFileSync(f("card.key"), "utf8"),
   };
+}
+
+/**
+ * The virtual PIV card in the reader, personalised by the RA's card station for a new order (RA API as the
+ * demo's ca-operator) and handed out: on hold, its key on the card. `transportPin` is the PIN as the holder got
+ * it (the SMS the gateway stub received, REQ-15); `activate()` replaces it on the card with `pin` (PC/SC) and
+ * activates over mTLS with the card's key (REQ-16), as test/integration/card-client.test.ts does.
+ */
+export async function virtualCardLife(
+  ca: RpCa,
+  pin: string,
+): Promise<CardLife & { transportPin: string; pin: () => string }> {
+  const withCard = async <T>(fn: (card: CardActivation) => Promise<T>): Promise<T> => {
+    const t = new PcscTransport();
+    try {
+      const ch = await t.connect(VIRTUAL_READER);
+      try {
+        return await fn(await CardActivation.open(ch, cryptoRandom));
+      } finally {
+        await ch.close();
+      }
+    } finally {
+      t.close();
+    }
+  };
+  const config = ca.svc.runtime.config;
+  const ra = ca.svc.ra!.ra;
+  const phone = `+4670${String(Date.now() % 1e7).padStart(7, "0")}`;
+  let certPem = "";
+  let current = "";
+  const life = await orderToHandOut(
+    ca,
+    { nationalId: "197003033456", name: "Cy Holder", email: "cy.card@rp.example", phone },
+    async (orderId) => {
+      const operator = {
+        certPem: readFileSync(join(config.dataDir, "demo-officers", "ed.crt"), "utf8"),
+        keyPem: readFileSync(join(config.dataDir, "demo-officers", "ed.key"), "utf8"),
+      };
+      const p = await personaliseForOrder({ raUrl: ca.svc.ra!.url, orderId, caFile: config.ra.tlsCert, operator });
+      certPem = p.certPem;
+      return {
+        serial: String(p.result.certSerial),
+        activate: async (officers) => {
+          await withCard((card) => card.replaceTransportPin(current, pin));
+          current = pin;
+          await ra.activation.recordPinReplacement(officers[2]!, orderId, { cardSerial: "virtual" });
+          const base = `https://localhost:${new URL(ca.svc.ra!.url).port}/api/v1/holder/orders/${orderId}`;
+          const tls = { caFile: config.ra.tlsCert, certPem, pin };
+          const ch = await cardRequest({ method: "GET", url: `${base}/activation-challenge`, ...tls });
+          if (ch.status !== 200) throw new Error(`activation challenge: ${ch.status} ${JSON.stringify(ch.body)}`);
+          const sig = await withCard((card) =>
+            card.signChallenge(new TextEncoder().encode(ch.body.message as string), ch.body.hash, pin),
+          );
+          const r = await cardRequest({
+            method: "POST",
+            url: `${base}/activate`,
+            body: { challengeSignature: Buffer.from(sig).toString("base64") },
+            ...tls,
+          });
+          if (r.status !== 200 || r.body.state !== "ACTIVE") throw new Error(`activate: ${JSON.stringify(r.body)}`);
+        },
+      };
+    },
+  );
+  // The transport PIN, as the holder got it by another channel than the card (REQ-15).
+  const letter = (await ca.peers.pin(phone)).message;
+  const transportPin = /: ([0-9]{6,8})\./.exec(letter.text)![1]!;
+  current = transportPin;
+  return { ...life, certPem, transportPin, pin: () => current };
 }
