@@ -6,8 +6,8 @@ APT_PACKAGES=(softhsm2 opensc libpcsclite-dev pcscd gnutls-bin openssl sqlite3 p
 # TLS client key on the card goes through Debian's curl and OpenSSL 3 with the libp11 pkcs11 engine.
 CARD_CLIENT_PACKAGES=(curl libengine-pkcs11-openssl)
 # Relying parties that judge our certificates in the integration tests (test/integration/*-relying-party.test.ts):
-# NSS's vfychain, nginx with client certificates (OCSP and CRL).
-RELYING_PARTY_PACKAGES=(libnss3-tools nginx)
+# NSS's vfychain, nginx with client certificates (OCSP and CRL); openCryptoki as a second PKCS#11 implementation.
+RELYING_PARTY_PACKAGES=(libnss3-tools nginx opencryptoki)
 
 log() { printf '[cardpki] %s\n' "$*" >&2; }
 
