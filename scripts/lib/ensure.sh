@@ -7,6 +7,9 @@ APT_PACKAGES=(softhsm2 opensc libpcsclite-dev pcscd gnutls-bin openssl sqlite3 p
 CARD_CLIENT_PACKAGES=(curl libengine-pkcs11-openssl)
 # The card bureau exchange tested over SFTP against a real local OpenSSH server (test/integration/bureau-sftp.test.ts).
 BUREAU_PACKAGES=(openssh-server openssh-client)
+# Relying parties that judge our certificates in the integration tests (test/integration/*-relying-party.test.ts):
+# NSS's vfychain, nginx with client certificates (OCSP and CRL); openCryptoki as a second PKCS#11 implementation.
+RELYING_PARTY_PACKAGES=(libnss3-tools nginx opencryptoki)
 
 log() { printf '[cardpki] %s\n' "$*" >&2; }
 
@@ -53,7 +56,7 @@ ensure_build() {
 }
 
 ensure_all() {
-  ensure_apt "${APT_PACKAGES[@]}"
+  ensure_apt "${APT_PACKAGES[@]}" "${RELYING_PARTY_PACKAGES[@]}"
   ensure_node
   ensure_build
 }

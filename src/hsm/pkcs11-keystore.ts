@@ -422,6 +422,7 @@ export class Pkcs11Keystore {
    * the event loop (C_GenerateKeyPair in the thread pool), so callers can show progress.
    */
   async generateKeyPair(label: string, keyType: KeyType): Promise<KeyInfo> {
+    this.requireMechanisms(keyType);
     if (await this.hasKey({ label }))
       throw new CaError("conflict", `a key labelled '${label}' already exists on token '${this.tokenLabel}'`);
     return this.withSession(async (s) => {
@@ -644,6 +645,42 @@ export class Pkcs11Keystore {
     const key = found[0]!.toType<T>();
     this.handles.set(k, { gen: this.generation, key });
     return key;
+  }
+
+  /** The token's mechanism list (C_GetMechanismList): CKM_ type numbers. */
+  mechanisms(): Set<number> {
+    if (!this.acquired || !this.slot) this.openSync();
+    const list = this.slot!.getMechanisms();
+    const out = new Set<number>();
+    for (let i = 0; i < list.length; i++) out.add(list.items(i).type);
+    return out;
+  }
+
+  /**
+   * Tokens differ in what they can do (openCryptoki 3.8's software token has RSA only: no EC key generation, no
+   * ECDSA): a key type whose generation or signing mechanism the token lacks is refused before anything is made,
+   * naming the missing mechanisms (CKM_EC_KEY_PAIR_GEN / CKM_ECDSA, CKM_RSA_PKCS_KEY_PAIR_GEN / CKM_RSA_PKCS).
+   */
+  requireMechanisms(keyType: KeyType): void {
+    const M = graphene.MechanismEnum;
+    const need: [number, string][] = keyType.startsWith("RSA")
+      ? [
+          [M.RSA_PKCS_KEY_PAIR_GEN, "CKM_RSA_PKCS_KEY_PAIR_GEN"],
+          [M.RSA_PKCS, "CKM_RSA_PKCS"],
+        ]
+      : [
+          [M.EC_KEY_PAIR_GEN, "CKM_EC_KEY_PAIR_GEN"],
+          [M.ECDSA, "CKM_ECDSA"],
+        ];
+    const have = this.mechanisms();
+    const missing = need.filter(([m]) => !have.has(m)).map(([, n]) => n);
+    if (missing.length > 0)
+      throw new CaError(
+        "config",
+        `token '${this.tokenLabel}' cannot make or use ${keyType} keys: its mechanism list lacks ${missing.join(", ")}`,
+        { token: this.tokenLabel, keyType, missing },
+        { code: "hsm-mechanism-missing" },
+      );
   }
 
   /** Test hook and operator aid: closes every session of this application on the token. */
