@@ -3,18 +3,24 @@
 //            16 concurrent requests, vs raw PKCS#11 signing with the same key (REQ-26).
 //  ocsp:     POST throughput and p99 over 10,000 distinct certificates, 16 connections, keep-alive (wrk) and one
 //            connection per request, vs `openssl ocsp -index` one connection per request (REQ-20, RFC 6960).
-//  crl:      time and peak RSS for full CRLs of 100,000 and 1,000,000 entries vs `openssl ca -gencrl` (REQ-20, RFC 5280 5).
+//  crl:      time and peak RSS for full CRLs of 100,000 and 1,000,000 entries vs `openssl ca -gencrl` (REQ-20, RFC 5280
+//            5).
 //  ra:       full LoA3 order lifecycles per second on SQLite vs bare issuance in the same run (REQ-03, REQ-10).
-//  audit:    hash-chained audit appends per second (target 5,000) vs the same rows unchained; verify 1M entries vs reading them (REQ-27, REQ-31).
+//  audit:    hash-chained audit appends per second (target 5,000) vs the same rows unchained; verify 1M entries vs
+//            reading them (REQ-27, REQ-31).
 //  card:     PIV personalisations per minute through the virtual card on real pcscd, APDU round trips,
 //            vs the raw APDU round trip and yubico-piv-tool doing the on-card part (REQ-14).
 //  replicas: OCSP through one vs two `serve --role public` replicas, same client load (REQ-33).
-//  ra-pg:    full LoA3 lifecycles on PostgreSQL vs SQLite in the same run (REQ-33; scripts/bench starts a local PostgreSQL).
+//  ra-pg:    full LoA3 lifecycles on PostgreSQL vs SQLite in the same run (REQ-33; scripts/bench starts a local
+//            PostgreSQL).
 //  scale:    OCSP with N = 10k and 1M seeded certificates and pre-produced responses (10M with --scale-10m):
 //            start to first answer, RSS, keep-alive and one-connection throughput over 10,000 distinct serials,
 //            the nonce case, signatures at rest, /metrics scrape; vs openssl ocsp -index and cfssl ocspserve.
 //            --scale-backends sqlite,postgres (postgres: scripts/bench starts a local PostgreSQL).
-// Usage: scripts/bench [--suite issuance,ocsp,crl,ra,audit,card,replicas,ra-pg,scale,mass-revocation,bureau] [--seconds N] [--warm-up S] [--concurrency N] [--crl-sizes 100000,1000000] [--card-runs N] [--verify-entries 1000000] [--mass-count 100000] [--bureau-cards 10000] [--bureau-orders 20] [--scale-sizes 10000,1000000] [--scale-10m] [--scale-backends sqlite,postgres]
+// Usage: scripts/bench [--suite issuance,ocsp,crl,ra,audit,card,replicas,ra-pg,scale,mass-revocation,bureau] [--seconds
+// N] [--warm-up S] [--concurrency N] [--crl-sizes 100000,1000000] [--card-runs N] [--verify-entries 1000000]
+// [--mass-count 100000] [--bureau-cards 10000] [--bureau-orders 20] [--scale-sizes 10000,1000000] [--scale-10m]
+// [--scale-backends sqlite,postgres]
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { join } from "node:path";
@@ -194,11 +200,13 @@ async function benchRa(
     await ra.orders.act(o.id, "identify", o2, { document: doc, faceCompared: true });
     await ra.orders.act(o.id, "approve", o4, {});
     await ra.orders.act(o.id, "start-production", o4, {});
-    // The card station's part: the card recorded for the order, then production with the card's attestation (verified by the RA).
+    // The card station's part: the card recorded for the order, then production with the card's attestation (verified
+    // by the RA).
     const card = cards[k++ % cards.length]!;
     const produced = await produceAttested(rt, ra, o.id, producer, card);
     await ra.orders.act(o.id, "hand-out", o3, { secondIdentification: { document: doc, faceCompared: true } });
-    // REQ-16: the station records the transport PIN replacement, the card (a software key here) signs the RA's challenge.
+    // REQ-16: the station records the transport PIN replacement, the card (a software key here) signs the RA's
+    // challenge.
     const holder: Actor = {
       kind: "holder",
       personId: a.id,

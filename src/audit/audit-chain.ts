@@ -3,7 +3,10 @@ import { createHash } from "node:crypto";
 /** The chain's start: the previous hash of the first entry ever written (or after a retention anchor). */
 export const GENESIS = "0".repeat(64);
 
-/** One audit entry as it is hashed and stored (REQ-27: unique id, UTC time, actor, organisation, object, action, outcome, policy). */
+/**
+ * One audit entry as it is hashed and stored (REQ-27: unique id, UTC time, actor, organisation, object, action,
+ * outcome, policy).
+ */
 export interface AuditEntry {
   readonly id: string;
   /** UTC, milliseconds since the epoch. */

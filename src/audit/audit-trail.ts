@@ -161,7 +161,10 @@ export class AuditTrail<S extends AuditTrailStore = AuditTrailStore> {
     };
   }
 
-  /** REQ-27: the TSA's token for a checkpoint just signed; a TSA that does not answer leaves it for the next run (logged). */
+  /**
+   * REQ-27: the TSA's token for a checkpoint just signed; a TSA that does not answer leaves it for the next run
+   * (logged).
+   */
   private async stamp(c: Checkpoint) {
     const tsa = this.deps.tsa;
     if (!tsa) return undefined;
@@ -206,7 +209,8 @@ export class AuditTrail<S extends AuditTrailStore = AuditTrailStore> {
     const latest = await store.latestCheckpoint();
     if (latest && latest.seq === head.seq) {
       if (this.deps.tsa && !(await store.timestamps()).has(latest.seq)) {
-        // Its token could not be had when it was signed: sign it again now and ask again, so the token's time is the checkpoint's.
+        // Its token could not be had when it was signed: sign it again now and ask again, so the token's time is the
+        // checkpoint's.
         const again = await this.sign(head);
         await store.replaceCheckpoint(again);
         const t = await this.stamp(again);
@@ -229,7 +233,8 @@ export class AuditTrail<S extends AuditTrailStore = AuditTrailStore> {
 
   async verify(): Promise<VerifyResult> {
     const { store } = this;
-    // REQ-27: with a TSA certificate configured, every checkpoint's token is checked against it and the checkpoint's bytes.
+    // REQ-27: with a TSA certificate configured, every checkpoint's token is checked against it and the checkpoint's
+    // bytes.
     const check = this.deps.tokenVerifier?.();
     const stamps = check ? await store.timestamps() : undefined;
     const verifyTimestamp: VerifyInput["verifyTimestamp"] =
@@ -321,7 +326,10 @@ export class AuditTrail<S extends AuditTrailStore = AuditTrailStore> {
     return (await this.deps.evidence()).organisationOf(serial.toLowerCase());
   }
 
-  /** The conformance report for a period; `organisationId` scopes certificates, revocations and activity to one organisation. */
+  /**
+   * The conformance report for a period; `organisationId` scopes certificates, revocations and activity to one
+   * organisation.
+   */
   async report(from: Date, to: Date, scope: { organisationId?: string } = {}): Promise<ConformanceReport> {
     const records = await this.deps.evidence();
     const org = scope.organisationId;

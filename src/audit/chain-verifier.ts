@@ -66,7 +66,8 @@ export async function verifyChain(input: VerifyInput): Promise<VerifyResult> {
       );
   let stamped = 0;
   if (input.verifyTimestamp) {
-    // Every checkpoint from the first timestamped one on must carry a token that verifies; only the latest may still wait for its token.
+    // Every checkpoint from the first timestamped one on must carry a token that verifies; only the latest may still
+    // wait for its token.
     const ordered = [...input.checkpoints].sort((a, b) => a.seq - b.seq);
     let since = false;
     for (let i = 0; i < ordered.length; i++) {

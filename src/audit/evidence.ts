@@ -122,7 +122,10 @@ export interface DetailPart {
 
 export interface StoryStep {
   readonly at: string;
-  /** The step in English (the CLI prints it); `action` is the audit action it describes (stable, for readers in other languages). */
+  /**
+   * The step in English (the CLI prints it); `action` is the audit action it describes (stable, for readers in other
+   * languages).
+   */
   readonly step: string;
   readonly action: string;
   readonly actor: string;
@@ -133,7 +136,10 @@ export interface StoryStep {
 }
 
 export interface Verdict {
-  /** The rule in English (the CLI prints it); `code` (`rule.*`, with `params`) is stable, for readers in other languages. */
+  /**
+   * The rule in English (the CLI prints it); `code` (`rule.*`, with `params`) is stable, for readers in other
+   * languages.
+   */
   readonly rule: string;
   readonly code: string;
   readonly params: Readonly<Record<string, number>>;
@@ -149,7 +155,10 @@ export interface Evidence {
   readonly certificate: EvidenceInput["certificate"];
   readonly order?: EvidenceInput["order"];
   readonly card?: EvidenceInput["card"];
-  /** REQ-14: how production proved the key was generated on the card (the produce event's record: PIV attestation facts and certificates, or the LoA2 card-station fallback). */
+  /**
+   * REQ-14: how production proved the key was generated on the card (the produce event's record: PIV attestation facts
+   * and certificates, or the LoA2 card-station fallback).
+   */
   readonly keyOrigin?: Readonly<Record<string, unknown>>;
   readonly separation?: SeparationEvidence;
   readonly story: readonly StoryStep[];

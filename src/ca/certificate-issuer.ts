@@ -22,7 +22,10 @@ export interface IssuanceRequest {
   /** Exactly one of: the subject's SPKI (DER), or a PKCS#10 CSR (PEM/DER) where the profile allows. */
   readonly publicKey?: Uint8Array;
   readonly csr?: Uint8Array | string;
-  /** Attributes the RA verified; the only source of the subject (CA/B BR 7.1.4.2: only verified subject information, nothing copied from a CSR). */
+  /**
+   * Attributes the RA verified; the only source of the subject (CA/B BR 7.1.4.2: only verified subject information,
+   * nothing copied from a CSR).
+   */
   readonly subject: SubjectAttributes;
   readonly san?: SubjectAltNames;
   /** Who asked (officer id or operator); recorded with the serial. */
@@ -63,7 +66,10 @@ export interface IssuerDeps {
   readonly clock: Clock;
   readonly random: Random;
   readonly lints?: readonly Lint[];
-  /** Refuses while signing must not happen (e.g. a restored database not yet reconciled: serials and CRL numbers never go back). */
+  /**
+   * Refuses while signing must not happen (e.g. a restored database not yet reconciled: serials and CRL numbers never
+   * go back).
+   */
   readonly gate?: () => void;
   /** Told after a certificate is stored (the OCSP producer signs its response; RFC 6960 pre-production). */
   readonly onIssued?: (serial: string, issuerId: string) => void;

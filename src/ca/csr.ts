@@ -19,7 +19,8 @@ const SIG_HASH: Record<string, string> = {
 const MAX_CSR_BYTES = 16 * 1024;
 
 /**
- * Reads a PKCS#10 request (RFC 2986) with the @peculiar ASN.1 library and checks its proof of possession: the signature over
+ * Reads a PKCS#10 request (RFC 2986) with the @peculiar ASN.1 library and checks its proof of possession: the signature
+ * over
  * certificationRequestInfo verifies with the enclosed key. Only the public key is used;
  * the requested subject and extensions are ignored (TBS comes from verified attributes only).
  */

@@ -14,7 +14,8 @@ const CURVES: Record<string, { keyType: KeyType; name: string; size: number }> =
 };
 
 /**
- * Parses (with the @peculiar ASN.1 library) and checks a SubjectPublicKeyInfo: supported algorithm and named curve, uncompressed
+ * Parses (with the @peculiar ASN.1 library) and checks a SubjectPublicKeyInfo: supported algorithm and named curve,
+ * uncompressed
  * point on the curve (RFC 5480 2.2), RSA size and exponent 65537 (RFC 3279 2.3.1).
  */
 export function parseSubjectKey(spki: Uint8Array): SubjectKey {

@@ -5,7 +5,10 @@ import { newId } from "../shared/ids.js";
 import type { RevocationPolicy } from "../policy/revocation-policy.js";
 import type { AuditEvent, CertRecord, CertStore, HoldCause, RevocationChange, RevocationStore } from "./ports.js";
 
-/** Writes a revocation change with its audit event (the store's apply, or a caller's that adds its own records to the transaction). */
+/**
+ * Writes a revocation change with its audit event (the store's apply, or a caller's that adds its own records to the
+ * transaction).
+ */
 export type ApplyRevocation = (change: RevocationChange, audit: AuditEvent) => Promise<boolean>;
 
 export interface RevokeRequest {
@@ -118,7 +121,8 @@ export class RevocationRegistry {
         apply,
       );
     }
-    // The revocation date of an upgraded entry stays the original one (RFC 5280 5.1.2.6 "the date on which the revocation occurred").
+    // The revocation date of an upgraded entry stays the original one (RFC 5280 5.1.2.6 "the date on which the
+    // revocation occurred").
     const revokedAt = current !== undefined && current !== "certificateHold" ? rec.revokedAt! : now;
     return this.change(
       rec,

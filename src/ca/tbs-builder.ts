@@ -189,7 +189,8 @@ const VERSION_3 = Uint8Array.of(0xa0, 0x03, 0x02, 0x01, 0x02);
 
 /**
  * Builds the TBSCertificate ONLY from the profile, the issuer and verified attributes:
- * nothing is copied from a CSR (CA/B BR 7.1.4.2: only verified subject information, no blind copying). Validity is second-aligned.
+ * nothing is copied from a CSR (CA/B BR 7.1.4.2: only verified subject information, no blind copying). Validity is
+ * second-aligned.
  * Encoded directly as DER; the lints read it back with an independent reader.
  */
 export function buildTbs(input: TbsInput): BuiltTbs {

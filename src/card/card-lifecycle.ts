@@ -104,7 +104,10 @@ export class CardLifecycle {
     };
   }
 
-  /** Officer-assisted unblock: the sealed PUK resets the PIN to a new random one sent to the holder by another channel (REQ-15); audited. */
+  /**
+   * Officer-assisted unblock: the sealed PUK resets the PIN to a new random one sent to the holder by another channel
+   * (REQ-15); audited.
+   */
   async unblock(
     channel: CardChannel,
     actor: string,
@@ -191,7 +194,10 @@ export class CardLifecycle {
     return { cardSerial: card.cardSerial, ...(card.certSerial ? { revoked: card.certSerial } : {}) };
   }
 
-  /** Retire a card: revoke its certificate, remove the objects, use up PIN and PUK and reset the PIV application (zeroise). */
+  /**
+   * Retire a card: revoke its certificate, remove the objects, use up PIN and PUK and reset the PIV application
+   * (zeroise).
+   */
   async retire(channel: CardChannel, actor: string, reason: string): Promise<{ cardSerial: string; revoked?: string }> {
     const { piv, serial, record } = await this.open(channel);
     const card = this.known(record, serial);

@@ -98,7 +98,10 @@ export class PersonalisationJob {
     await this.deps.onStep?.(s);
   }
 
-  /** Authenticates with the first management key that works: the stored one, one being set when a job broke, the factory key. */
+  /**
+   * Authenticates with the first management key that works: the stored one, one being set when a job broke, the factory
+   * key.
+   */
   private async authenticate(
     piv: PivCard,
     known: CardRecord | undefined,
@@ -137,7 +140,10 @@ export class PersonalisationJob {
     );
   }
 
-  /** The card's PIV attestation for the key in `slot` and its f9 certificate; undefined when the card has no attestation. */
+  /**
+   * The card's PIV attestation for the key in `slot` and its f9 certificate; undefined when the card has no
+   * attestation.
+   */
   private async attestation(
     piv: PivCard,
     slot: Slot,
@@ -163,7 +169,8 @@ export class PersonalisationJob {
     if (!cardSerial)
       throw new CaError("invalid-input", "the card has neither a serial number nor a CHUID GUID to tell it apart");
     const known = await ledger.byCardSerial(cardSerial);
-    // REQ-12: one holder per card. A live card of another holder is not overwritten; the same holder's card may be renewed.
+    // REQ-12: one holder per card. A live card of another holder is not overwritten; the same holder's card may be
+    // renewed.
     if (known?.state === "lost")
       throw new CaError("forbidden", `card ${cardSerial} was reported lost; it is not personalised again`, undefined, {
         code: "card.reported-lost",
@@ -280,7 +287,8 @@ export class PersonalisationJob {
       // PIN and PUK by policy (REQ-13, REQ-15/16); the PUK is kept sealed for officer-assisted unblocking.
       const pin = randomDigits(random, policy.pinLength);
       const puk = randomDigits(random, policy.pukLength);
-      // The PIN is set with the PUK (RESET RETRY COUNTER), so it works whatever PIN the card had (factory, or a holder's on renewal).
+      // The PIN is set with the PUK (RESET RETRY COUNTER), so it works whatever PIN the card had (factory, or a
+      // holder's on renewal).
       const currentPuk = card.pukSealed
         ? Buffer.from(sealer.open(card.pukSealed, `${card.id}:puk`)).toString("ascii")
         : factory.puk;

@@ -72,7 +72,10 @@ function mgmCrypt(alg: ManagementKeyAlgorithm, key: Uint8Array, block: Uint8Arra
   return Buffer.concat([c.update(block), c.final()]);
 }
 
-/** The generated key's public key template (7F49, SP 800-73-4 part 2 3.3.2) as a DER SubjectPublicKeyInfo (RFC 5480 / RFC 3279). */
+/**
+ * The generated key's public key template (7F49, SP 800-73-4 part 2 3.3.2) as a DER SubjectPublicKeyInfo (RFC 5480 /
+ * RFC 3279).
+ */
 export function spkiFromTemplate(alg: KeyAlgorithm, template: Uint8Array): Uint8Array {
   const inner = findTlv(template, 0x7f49);
   if (!inner) throw new CaError("invalid-input", "the card returned no public key template (7F49)");
@@ -164,7 +167,10 @@ export class PivCard {
     );
   }
 
-  /** Tries left on the PIN without using one (VERIFY with no data, SP 800-73-4 part 2 3.2.1); undefined = already verified. */
+  /**
+   * Tries left on the PIN without using one (VERIFY with no data, SP 800-73-4 part 2 3.2.1); undefined = already
+   * verified.
+   */
   async pinTriesLeft(): Promise<number | undefined> {
     const r = await this.link.send({ cla: 0x00, ins: 0x20, p1: 0x00, p2: 0x80, le: false });
     if (r.sw === SW_OK) return undefined;
@@ -268,7 +274,10 @@ export class PivCard {
     return spkiFromTemplate(alg, expectOk(r, `GENERATE KEY in ${slot}`));
   }
 
-  /** SP 800-73-4 part 1 table 10: certificate object = 70 cert, 71 CertInfo (00: not compressed), FE error detection (LRC, empty). */
+  /**
+   * SP 800-73-4 part 1 table 10: certificate object = 70 cert, 71 CertInfo (00: not compressed), FE error detection
+   * (LRC, empty).
+   */
   async putCertificate(slot: Slot, der: Uint8Array): Promise<void> {
     await this.putData(
       CERT_OBJECT[slot],
@@ -370,7 +379,10 @@ export class PivCard {
     );
   }
 
-  /** GENERAL AUTHENTICATE with a slot key over a digest (EC) or a padded block (RSA); needs the PIN for 9A/9C/9D (REQ-13). */
+  /**
+   * GENERAL AUTHENTICATE with a slot key over a digest (EC) or a padded block (RSA); needs the PIN for 9A/9C/9D
+   * (REQ-13).
+   */
   async sign(slot: Slot, alg: KeyAlgorithm, input: Uint8Array): Promise<Uint8Array> {
     const r = await this.link.send({
       cla: 0x00,

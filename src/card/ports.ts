@@ -5,14 +5,20 @@ export interface CardPolicy {
   readonly slot: Slot;
   readonly algorithm: KeyAlgorithm;
   readonly managementKey: ManagementKeyAlgorithm;
-  /** random: the holder's PIN, sent through another channel (LoA2); transport: a PIN the holder replaces at activation (LoA3). */
+  /**
+   * random: the holder's PIN, sent through another channel (LoA2); transport: a PIN the holder replaces at activation
+   * (LoA3).
+   */
   readonly pin: "random" | "transport";
   readonly pinLength: number;
   readonly pukLength: number;
   readonly pinChannel: "mail" | "sms" | "email";
 }
 
-/** What the card comes with from the vendor (SP 800-73-4 leaves them to the issuer; PIV tokens ship with well-known ones). */
+/**
+ * What the card comes with from the vendor (SP 800-73-4 leaves them to the issuer; PIV tokens ship with well-known
+ * ones).
+ */
 export interface FactoryCredentials {
   readonly pin: string;
   readonly puk: string;
@@ -20,7 +26,10 @@ export interface FactoryCredentials {
   readonly managementKeyAlgorithm: ManagementKeyAlgorithm;
 }
 
-/** A key the card writer generated on a card: its SPKI, the card, and the card's PIV attestation (DER) when the card has one (REQ-14). */
+/**
+ * A key the card writer generated on a card: its SPKI, the card, and the card's PIV attestation (DER) when the card has
+ * one (REQ-14).
+ */
 export interface CardKey {
   readonly spki: Uint8Array;
   readonly cardSerial: string;
@@ -41,7 +50,10 @@ export interface ProductionOrder {
 export interface CardProduction {
   /** The order, which must be in production; refused otherwise. */
   order(orderId: string): Promise<ProductionOrder>;
-  /** REQ-14: the certificate for the key generated on the card, with the card's attestation where it has one; moves the order to PRODUCED. */
+  /**
+   * REQ-14: the certificate for the key generated on the card, with the card's attestation where it has one; moves the
+   * order to PRODUCED.
+   */
   produce(orderId: string, key: CardKey): Promise<{ serial: string; der: Uint8Array }>;
   /** A job that failed after issuance: revoke the certificate, the order goes back to production. */
   undo(orderId: string, serial: string, why: string): Promise<void>;
@@ -102,7 +114,10 @@ export interface CardLedger {
   save(card: CardRecord, audit: CardAuditEvent, letter?: HolderLetter): Promise<void>;
 }
 
-/** Encrypts card secrets at rest (management key, PUK): never stored in clear. `context` binds a value to its card and field. */
+/**
+ * Encrypts card secrets at rest (management key, PUK): never stored in clear. `context` binds a value to its card and
+ * field.
+ */
 export interface SecretSealer {
   seal(plain: Uint8Array, context: string): string;
   open(sealed: string, context: string): Uint8Array;

@@ -29,7 +29,10 @@ export interface CeremonyScript {
   /** A key pair (KeyType) or, for data-key, the AES-256 key that wraps the personal-data keys (REQ-29). */
   readonly key?: { readonly label: string; readonly type: KeyType | "AES-256" };
   readonly ca?: { readonly id: string; readonly serialPrefix: number };
-  /** ca-store id of the signing CA (issuing-ca, ocsp-signer, root-crl; key-backup: the CA whose key is backed up; data-key: the CA whose key signs the transcript and under whose ca-store folder the key URI goes). */
+  /**
+   * ca-store id of the signing CA (issuing-ca, ocsp-signer, root-crl; key-backup: the CA whose key is backed up;
+   * data-key: the CA whose key signs the transcript and under whose ca-store folder the key URI goes).
+   */
   readonly parent?: string;
   readonly profile?: string;
   readonly subject?: SubjectAttributes;

@@ -97,7 +97,9 @@ export function operatorArg(values: Record<string, unknown>): string {
   return `${personNameArg(values, "operator")}@os:${osUser()}`;
 }
 
-/** For commands that change nothing (backup, a holder's own PIN): --operator when given (validated), else the OS user. */
+/**
+ * For commands that change nothing (backup, a holder's own PIN): --operator when given (validated), else the OS user.
+ */
 export function recordedBy(values: Record<string, unknown>): string {
   return values.operator === undefined ? `os:${osUser()}` : operatorArg(values);
 }

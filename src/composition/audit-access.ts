@@ -88,7 +88,8 @@ export function auditAccess(
           { code: "audit.other-organisation" },
         );
       const raw = await trail.evidence(serial);
-      // REQ-27: names where a person reads the evidence, for the people of the reader's organisation (all for the host and the service owner's auditors).
+      // REQ-27: names where a person reads the evidence, for the people of the reader's organisation (all for the host
+      // and the service owner's auditors).
       const people = await (await directory()).people(evidencePersonIds(raw));
       const e = namedEvidence(raw, people, (organisationId) => scope === undefined || scope === organisationId);
       await record(reader, "certificate", serial.toLowerCase(), {

@@ -35,7 +35,10 @@ import {
   verifyTimeStampToken,
 } from "../audit/timestamp-token.js";
 
-/** Audit signers in the CA store: `<ca>/audit-signers/<label>/` with cert.pem and key.uri (made by an audit-signer ceremony). */
+/**
+ * Audit signers in the CA store: `<ca>/audit-signers/<label>/` with cert.pem and key.uri (made by an audit-signer
+ * ceremony).
+ */
 export function auditSignerNames(caStoreDir: string): string[] {
   if (!existsSync(caStoreDir)) return [];
   return readdirSync(caStoreDir, { withFileTypes: true })

@@ -84,7 +84,10 @@ export async function verifyDetached(data: Uint8Array, signature: Uint8Array, si
   if (!ok) throw new CaError("policy-violation", "the signature does not verify over the file");
 }
 
-/** RFC 5652 6: EnvelopedData to the recipient's RSA certificate (RSAES-OAEP SHA-256 key transport, AES-256-CBC content, as OpenSSL reads it). */
+/**
+ * RFC 5652 6: EnvelopedData to the recipient's RSA certificate (RSAES-OAEP SHA-256 key transport, AES-256-CBC content,
+ * as OpenSSL reads it).
+ */
 export async function encryptTo(data: Uint8Array, recipient: Uint8Array): Promise<Uint8Array> {
   const env = new pkijs.EnvelopedData();
   env.addRecipientByCertificate(pkijs.Certificate.fromBER(ab(recipient)), { oaepHashAlgorithm: "SHA-256" });

@@ -18,7 +18,9 @@ import type { RaRuntime } from "./runtime.js";
 export const RA_EXCHANGE = "ra-exchange";
 export const BUREAU_EXCHANGE = "bureau";
 
-/** The RA's exchange folder: its own signing key (`ra-exchange.key/.crt`) and the bureau's certificate (`bureau.crt`). */
+/**
+ * The RA's exchange folder: its own signing key (`ra-exchange.key/.crt`) and the bureau's certificate (`bureau.crt`).
+ */
 export function bureauExchangeDir(rt: Pick<RaRuntime, "config">): string {
   return process.env.CARDPKI_BUREAU_DIR ?? join(rt.config.dataDir, "bureau");
 }
@@ -128,7 +130,10 @@ export async function takeFromDrop(desk: BureauDesk, actor: Actor, drop: DropFol
   return out;
 }
 
-/** Sends a batch: `<batchId>.jsonl.p7e` (encrypted to the bureau) and `<batchId>.jsonl.p7s` (the RA's signature over the JSON Lines). */
+/**
+ * Sends a batch: `<batchId>.jsonl.p7e` (encrypted to the bureau) and `<batchId>.jsonl.p7s` (the RA's signature over the
+ * JSON Lines).
+ */
 export async function sendBatch(
   desk: BureauDesk,
   actor: Actor,

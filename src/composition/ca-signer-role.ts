@@ -69,7 +69,10 @@ export function authorityLookup(authorities: ReadonlyMap<string, Authority>): (i
   };
 }
 
-/** REQ-30: a database restored from an older backup signs nothing until the operator reconciles; nor does a fenced writer. */
+/**
+ * REQ-30: a database restored from an older backup signs nothing until the operator reconciles; nor does a fenced
+ * writer.
+ */
 export async function signingGate(rec: CaRecords, fence?: () => void): Promise<() => void> {
   const gap = await restoreGap(new KnexAuditStore(rec.db, rec.readDb), rec.config.audit.checkpointFile);
   return () => {

@@ -7,7 +7,10 @@ import { toPem } from "../asn1/der.js";
 import { CardActivation } from "../card/card-activation.js";
 import { PcscTransport } from "../card/pcsc-transport.js";
 
-/** A TLS client identity: certificate (PEM) and a key file (PEM), or the card's own key through OpenSSL's PKCS#11 engine. */
+/**
+ * A TLS client identity: certificate (PEM) and a key file (PEM), or the card's own key through OpenSSL's PKCS#11
+ * engine.
+ */
 export interface ClientIdentity {
   readonly cert: string;
   readonly key?: string;
@@ -146,7 +149,8 @@ export async function activateAtStation(o: {
   const signature = await onCard(o.reader, o.random, (card) =>
     card.signChallenge(new TextEncoder().encode(ch.message), ch.hash, o.newPin),
   );
-  // 5. Activation: the RA verifies the signature with the certificate's key, checks the station's record, lifts the hold.
+  // 5. Activation: the RA verifies the signature with the certificate's key, checks the station's record, lifts the
+  // hold.
   const done = await call(base, o.raCa, holder, o.newPin, "POST", `/holder/orders/${o.orderId}/activate`, {
     challengeSignature: Buffer.from(signature).toString("base64url"),
   });

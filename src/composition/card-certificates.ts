@@ -69,7 +69,8 @@ export function cardCertificates(
     try {
       return await withRetry((apply) => rt.registry.revoke({ serial, reason, actor }, apply), link);
     } catch (e) {
-      // Revoked for good already, or never completed (unfinished/failed serials are revoked or void): nothing to do but the order's change.
+      // Revoked for good already, or never completed (unfinished/failed serials are revoked or void): nothing to do but
+      // the order's change.
       if (CaError.is(e, "conflict") && /already revoked|is (unfinished|failed|reserved)/.test(e.message))
         return orderOnly(link);
       throw e;

@@ -21,7 +21,10 @@ export interface Cards {
   job(onStep?: (s: JobStep) => Promise<void> | void): PersonalisationJob;
   /** A PC/SC context; close it when done. */
   transport(): PcscTransport;
-  /** The card in `reader` (default: the configured one, else the only reader with a card) for `fn`; card, readers and context closed after. */
+  /**
+   * The card in `reader` (default: the configured one, else the only reader with a card) for `fn`; card, readers and
+   * context closed after.
+   */
   withCard<T>(reader: string | undefined, fn: (ch: CardChannel) => Promise<T>): Promise<T>;
 }
 
@@ -56,7 +59,8 @@ export function cardProduction(_rt: RaRuntime, ra: Ra, actor: Actor): CardProduc
       }; // REQ-15: the PIN by the workflow's PIN channel
     },
     async produce(orderId, key) {
-      // REQ-14: the card's attestation where it has one; otherwise the station vouches (accepted only where the workflow allows it, LoA2).
+      // REQ-14: the card's attestation where it has one; otherwise the station vouches (accepted only where the
+      // workflow allows it, LoA2).
       const o = await ra.orders.act(
         orderId,
         "produce",
@@ -90,7 +94,10 @@ export function factoryCredentials(rt: Pick<StationRuntime, "config">): FactoryC
   };
 }
 
-/** Wires the card writer: ledger on the runtime's database, secrets sealed under the card KEK, production through the RA. */
+/**
+ * Wires the card writer: ledger on the runtime's database, secrets sealed under the card KEK, production through the
+ * RA.
+ */
 export function openCards(rt: RaRuntime, ra: Ra, operator: Actor): Cards {
   return cardsWith(rt, ra.cipher, cardProduction(rt, ra, operator));
 }
@@ -148,7 +155,10 @@ export async function listReaders(): Promise<{ name: string; cardPresent: boolea
   }
 }
 
-/** The card production station attached to the RA server: readers, and personalisation by the signed-in ca-operator (the RA's guards apply to them). */
+/**
+ * The card production station attached to the RA server: readers, and personalisation by the signed-in ca-operator (the
+ * RA's guards apply to them).
+ */
 export function cardStation(rt: RaRuntime, ra: Ra): NonNullable<RaApiDeps["cardStation"]> {
   let busy = false;
   return {

@@ -26,7 +26,10 @@ export interface DeliveryConfig {
     readonly user?: string;
     readonly password?: PinConfig;
   };
-  /** The SMS gateway: JSON POST of `template` (strings with {{to}}, {{body}}, {{subject}}, {{id}}, {{kind}}) with a bearer token. */
+  /**
+   * The SMS gateway: JSON POST of `template` (strings with {{to}}, {{body}}, {{subject}}, {{id}}, {{kind}}) with a
+   * bearer token.
+   */
   readonly sms?: {
     readonly url: string;
     readonly token?: PinConfig;
@@ -67,7 +70,9 @@ export interface Config {
     readonly hashKeyFile: string;
     /** The file-backed population register of the demo (REQ-07); production plugs in a real adapter. */
     readonly registerFile: string;
-    /** REQ-05: lost/stolen document register file (demo adapter); used when configured, or when the default file exists. */
+    /**
+     * REQ-05: lost/stolen document register file (demo adapter); used when configured, or when the default file exists.
+     */
     readonly documentRegisterFile: string;
     readonly documentRegisterConfigured: boolean;
     /** The version of the terms of use applicants accept now (REQ-06). */
@@ -134,7 +139,10 @@ export interface Config {
     readonly kekFile: string;
     /** The reader the card writer uses (default: the only one holding a card). */
     readonly reader?: string;
-    /** The standalone card station: the RA API it calls and the officer's client certificate and key it calls with (REQ-22). */
+    /**
+     * The standalone card station: the RA API it calls and the officer's client certificate and key it calls with
+     * (REQ-22).
+     */
     readonly raUrl: string;
     readonly raCa?: string;
     readonly officerCert?: string;

@@ -80,7 +80,10 @@ async function unwrap(rt: StationRuntime, k: WrappedDataKey): Promise<DataKey> {
   return { id: k.id, key };
 }
 
-/** Makes a new data key: 32 random bytes, wrapped in the HSM, stored with its audit event. Ids are dk1, dk2...: two processes racing make one. */
+/**
+ * Makes a new data key: 32 random bytes, wrapped in the HSM, stored with its audit event. Ids are dk1, dk2...: two
+ * processes racing make one.
+ */
 async function createDataKey(
   rt: StationRuntime,
   store: KnexDataKeyStore,
@@ -157,7 +160,9 @@ export function fieldCipher(rt: StationRuntime): Promise<FieldCipher> {
   return c;
 }
 
-/** `cardpki data rotate-key`: a new data key becomes the current one (restart running services so they write under it). */
+/**
+ * `cardpki data rotate-key`: a new data key becomes the current one (restart running services so they write under it).
+ */
 export async function rotateDataKey(rt: StationRuntime, actor: string): Promise<{ id: string; wrappingKey: string }> {
   await fieldCipher(rt); // the existing keys must open before another is added
   const store = new KnexDataKeyStore(rt.db);

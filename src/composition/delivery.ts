@@ -13,7 +13,9 @@ import type { DeliveryConfig, PinConfig } from "./config.js";
 import type { Ra } from "./ra.js";
 import type { RaRuntime } from "./runtime.js";
 
-/** A credential (SMTP password, gateway token) like a PIN: an environment variable or an owner-only file (mode 600/400). */
+/**
+ * A credential (SMTP password, gateway token) like a PIN: an environment variable or an owner-only file (mode 600/400).
+ */
 function secretReader(ref: PinConfig): () => Promise<string> {
   const src = "env" in ref ? envPin(ref.env) : filePin(ref.file);
   return () => src.read();

@@ -10,7 +10,10 @@ import { cryptoRandom } from "../shared/random.js";
 
 const log = logger("demo-delivery");
 
-/** The message as a person reads it (headers, then the text with quoted-printable undone): data/mail/*.txt beside the .eml. */
+/**
+ * The message as a person reads it (headers, then the text with quoted-printable undone): data/mail/*.txt beside the
+ * .eml.
+ */
 function readable(raw: Buffer): string {
   const text = raw.toString("latin1");
   const split = text.search(/\r?\n\r?\n/);

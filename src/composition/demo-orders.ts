@@ -28,7 +28,8 @@ export async function staffActor(ra: Ra, orgNumber: string, nationalId: string):
  * card writer: a new onboarded organisation, four qualified officers as the workflow's separation
  * matrix needs (REQ-10: officers[0] and [1] identify, [3] approves and releases, [2] is left for the
  * hand-out), the holder (who must be alive in the register), terms accepted with the token from the
- * outbox (or, given `termsToken`, from where the applicant received it: REQ-06), the identifications, approval, release.
+ * outbox (or, given `termsToken`, from where the applicant received it: REQ-06), the identifications, approval,
+ * release.
  */
 export async function demoOrderInProduction(
   rt: Runtime,

@@ -155,7 +155,9 @@ export const DEMO_OFFICERS = {
 } as const satisfies Record<string, { name: string; nationalId: string; roles: readonly Role[] }>;
 export type DemoOfficer = keyof typeof DEMO_OFFICERS;
 
-/** Demo people in the file-backed register (REQ-07): national ID → status and registered name (the certificate's name). */
+/**
+ * Demo people in the file-backed register (REQ-07): national ID → status and registered name (the certificate's name).
+ */
 export const DEMO_REGISTER = {
   people: {
     ...Object.fromEntries(

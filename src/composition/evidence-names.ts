@@ -75,7 +75,9 @@ export function namedEvidence(
   };
 }
 
-/** Every person id the conformance report names (officer and holder actors of the activity, ids in violation details). */
+/**
+ * Every person id the conformance report names (officer and holder actors of the activity, ids in violation details).
+ */
 export function reportPersonIds(r: ConformanceReport): string[] {
   const ids = new Set<string>();
   for (const a of r.officerActivity) {

@@ -47,7 +47,8 @@ function registeredName(e: RegisterEntry): RegisteredName | undefined {
 
 /**
  * A file-backed stand-in for the population register (REQ-07), for the demo and tests:
- * `{ "people": { "<national id>": { "status": "alive", "givenName": "...", "surname": "...", "name": "<full name>" } } }`
+ * `{ "people": { "<national id>": { "status": "alive", "givenName": "...", "surname": "...", "name": "<full name>" } }
+ * }`
  * (`name` defaults to given name and surname). Production wires an adapter to the real register
  * behind the same port.
  */

@@ -94,7 +94,8 @@ export async function openRa(
     });
   const hasher = new KeyedHasher(hashKey(rt));
   const register = opts.register ?? fileRegister(rt.config.ra.registerFile);
-  // REQ-05 "where a register is available": a configured register must answer (fail closed); the default file only if present.
+  // REQ-05 "where a register is available": a configured register must answer (fail closed); the default file only if
+  // present.
   const { documentRegisterFile, documentRegisterConfigured } = rt.config.ra;
   const documents =
     opts.documents ??

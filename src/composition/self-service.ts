@@ -51,11 +51,13 @@ export function openSelfService(
     desk: ra.desk,
     clock,
     cards: {
-      // A card the card writer personalised is barred for good (card-lifecycle's 'lost'); its certificate is revoked already.
+      // A card the card writer personalised is barred for good (card-lifecycle's 'lost'); its certificate is revoked
+      // already.
       async markLost(orderId, actor) {
         const card = await ledger.byOrder(orderId);
         if (!card || card.state === "retired" || card.state === "lost") return;
-        // The holder themself (REQ-17), authenticated by their card: the card ledger only bars the card and revokes as them.
+        // The holder themself (REQ-17), authenticated by their card: the card ledger only bars the card and revokes as
+        // them.
         const asHolder = {
           ...NO_PRODUCTION,
           revoke: (serial: string, reason: string) => ra.certs.revoke(serial, reason, actor).then(() => undefined),

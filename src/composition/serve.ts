@@ -291,7 +291,8 @@ function auditComponent(store: KnexAuditStore, obs: Observability, config: Confi
     const [head, cp] = await Promise.all([store.head(), store.latestCheckpoint()]);
     return [{ labels: {}, value: head ? head.seq - (cp?.seq ?? 0) : 0 }];
   });
-  // REQ-18: every mass-revocation or self-service rate alarm, from the audit trail (survives restarts, the same on every replica).
+  // REQ-18: every mass-revocation or self-service rate alarm, from the audit trail (survives restarts, the same on
+  // every replica).
   obs.metrics.gauge(
     "cardpki_revocation_alarms_total",
     "Revocation threshold alarms raised (audit events revocation.alarm.*), by kind",
@@ -355,7 +356,8 @@ async function raComponent(
   withCardStation: boolean,
 ) {
   const { config, caDir, authorities } = runtime;
-  // The applicant's link (contract: <ra.publicUrl>/applicant/#order=…&token=…); by default the port the RA API listens on.
+  // The applicant's link (contract: <ra.publicUrl>/applicant/#order=…&token=…); by default the port the RA API listens
+  // on.
   let publicUrl = config.ra.publicUrl;
   const ra = await openRa(runtime, { publicUrl: () => publicUrl });
   // Production saga recovery before the first request: PRODUCING orders compensated, orphan card certificates revoked.
@@ -398,7 +400,8 @@ async function raComponent(
           outcome: e.outcome,
           policy: e.policy,
         })),
-      // The PC/SC station in the RA's own process only in `all` (the demo); split, it is its own process (cardpki card ... --officer).
+      // The PC/SC station in the RA's own process only in `all` (the demo); split, it is its own process (cardpki card
+      // ... --officer).
       ...(withCardStation ? { cardStation: cardStation(runtime, ra) } : {}),
       delivery: d,
       newId: () => newId(runtime.random),
@@ -524,7 +527,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       if (down.length > 0) throw new Error(down.map((c) => `${c.id}: ${c.keyError ?? "key not ready"}`).join("; "));
     });
   }
-  // Audit checkpoints are signed by the writer that holds the HSM (the CA signer); every role exports the trail's metrics.
+  // Audit checkpoints are signed by the writer that holds the HSM (the CA signer); every role exports the trail's
+  // metrics.
   const trail = raRuntime ? openAuditTrail(raRuntime) : undefined;
   const checkpoints = signs && trail !== undefined && auditSignerNames(config.caStoreDir).length > 0;
   if (signs && !checkpoints)

@@ -11,7 +11,9 @@ export interface LetterSettings {
   readonly sender?: string;
 }
 
-/** The file a letter is written to: the same name each time it is sent, so a retry replaces it (one file per letter). */
+/**
+ * The file a letter is written to: the same name each time it is sent, so a retry replaces it (one file per letter).
+ */
 export function letterFileName(m: Pick<OutgoingMessage, "id" | "createdAt">): string {
   return `${m.createdAt.toISOString().replace(/[:.]/g, "").replace(/-/g, "")}-${m.id}.pdf`;
 }

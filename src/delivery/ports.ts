@@ -10,7 +10,10 @@ export const DELIVERY_CHANNELS: readonly DeliveryChannelName[] = ["email", "sms"
 
 export type NotificationKind = "terms-link" | "activation-code" | "initial-pin" | "unblock-pin" | "notice";
 
-/** pending (never tried) → delivered | retrying (tried, tried again at nextAttemptAt) | dead (given up: an officer may retry it). */
+/**
+ * pending (never tried) → delivered | retrying (tried, tried again at nextAttemptAt) | dead (given up: an officer may
+ * retry it).
+ */
 export type DeliveryState = "pending" | "retrying" | "delivered" | "dead";
 
 /** A row the worker claimed: it alone sends it until the claim's lease runs out. */

@@ -572,7 +572,10 @@ export class Pkcs11Keystore {
     return new Pkcs11AesKey(this, id);
   }
 
-  /** Used by Pkcs11AesKey: one C_Encrypt or C_Decrypt with CKM_AES_GCM (PKCS#11 v2.40 parameters, as SoftHSM2 2.6 takes them). */
+  /**
+   * Used by Pkcs11AesKey: one C_Encrypt or C_Decrypt with CKM_AES_GCM (PKCS#11 v2.40 parameters, as SoftHSM2 2.6 takes
+   * them).
+   */
   async aesGcm(
     op: "encrypt" | "decrypt",
     keyId: string,

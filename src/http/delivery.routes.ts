@@ -12,7 +12,9 @@ export interface DeliveryDesk {
   retry(id: string, organisationId: string | undefined, actor: string): Promise<boolean>;
 }
 
-/** An ra-admin sees their organisation's; the service owner's staff all, or one organisation's with ?organisationId=. */
+/**
+ * An ra-admin sees their organisation's; the service owner's staff all, or one organisation's with ?organisationId=.
+ */
 function scopeOf(actor: Actor, organisationId: string | undefined): string | undefined {
   if (actor.serviceOwnerStaff) {
     if (organisationId !== undefined && !/^[0-9a-f]{32}$/.test(organisationId))

@@ -50,7 +50,10 @@ const plain = (s: TSchema): Record<string, unknown> => JSON.parse(JSON.stringify
 const content = (s: TSchema) =>
   (s as { type?: unknown }).type === "undefined" ? {} : { content: { "application/json": { schema: plain(s) } } };
 
-/** OpenAPI 3.1 document of the RA API, generated from the same route table and schemas that validate requests and type answers. */
+/**
+ * OpenAPI 3.1 document of the RA API, generated from the same route table and schemas that validate requests and type
+ * answers.
+ */
 export function openApiDocument(routes: readonly DocumentedRoute[], version: string): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of [...routes, ...PAGE_ROUTES]) {

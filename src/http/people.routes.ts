@@ -115,7 +115,10 @@ export async function namedTimeline(
   });
 }
 
-/** `GET /me`: the caller's own name, label, language and organisation (their own data: not audited as a read of someone's). */
+/**
+ * `GET /me`: the caller's own name, label, language and organisation (their own data: not audited as a read of
+ * someone's).
+ */
 export async function namedMe(d: RaApiDeps, actor: Actor): Promise<MeJson> {
   const p = actor.personId && d.directory ? await d.directory.person(actor.personId) : undefined;
   const o = actor.organisationId && d.directory ? await d.directory.organisation(actor.organisationId) : undefined;

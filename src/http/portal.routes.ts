@@ -138,7 +138,8 @@ export const peerSerial = (req: Request): string | undefined => clientCertificat
 export function sessionGuard(sessions: PortalSessions) {
   return (req: Request, res: Response, next: NextFunction) => {
     const id = cookieOf(req);
-    // The applicant's routes take no client certificate: an officer's cookie in the same browser is not theirs to judge.
+    // The applicant's routes take no client certificate: an officer's cookie in the same browser is not theirs to
+    // judge.
     if (!id || req.path.startsWith("/applicant/")) return next();
     sessions.use(id).then((s) => {
       if (!s)

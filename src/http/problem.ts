@@ -25,7 +25,10 @@ const STATUS: Record<ErrorKind, number> = {
   internal: 500,
 };
 
-/** RFC 7807 problem details, on a plain node response (the OCSP hot path has no express). `extra.title` (words) replaces the kind as title. */
+/**
+ * RFC 7807 problem details, on a plain node response (the OCSP hot path has no express). `extra.title` (words) replaces
+ * the kind as title.
+ */
 export function writeProblem(
   res: ServerResponse,
   status: number,
@@ -105,7 +108,8 @@ export function errorHandler(err: unknown, request: Request, res: Response, _nex
   const params = machineParams(ce);
   const machine = { code: ce.code, ...(params ? { params } : {}), lang };
   if (status >= 500) {
-    // 5xx: the message (paths, hosts, SQL, HSM errors) goes to the log under an incident id; the body has only the code's words and that id.
+    // 5xx: the message (paths, hosts, SQL, HSM errors) goes to the log under an incident id; the body has only the
+    // code's words and that id.
     const incident = newUuid(cryptoRandom);
     log.error(err instanceof CaError ? "request failed" : "unexpected error", {
       incident,

@@ -31,7 +31,9 @@ export interface RaRoute<B extends TSchema = TSchema, R extends TSchema = TSchem
   readonly path: string;
   readonly summary: string;
   readonly auth: Auth;
-  /** REQ-24: the caller needs one of these roles; enforced by the route middleware (and named in the OpenAPI document). */
+  /**
+   * REQ-24: the caller needs one of these roles; enforced by the route middleware (and named in the OpenAPI document).
+   */
   readonly roles?: readonly Role[];
   readonly body?: B;
   /** The answer of the route's status (and of a 202 where the step waits for a second officer). */

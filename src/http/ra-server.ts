@@ -55,7 +55,8 @@ export function buildRaApp(
         ...(deps.now ? { now: deps.now } : {}),
       }),
     );
-  // REQ-22: no state change from another web origin, with or without a session cookie (API, portal, applicant and holder pages).
+  // REQ-22: no state change from another web origin, with or without a session cookie (API, portal, applicant and
+  // holder pages).
   app.use(browserRequestGuard(opts));
   const doc = openApiDocument([...RA_ROUTES, ...(deps.applicant ? APPLICANT_ROUTES : [])], version);
   app.get("/api/openapi.json", (_req, res) => void res.json(doc));

@@ -28,7 +28,9 @@ export interface RaApiDeps {
   /** REQ-22: the caller's identity from the verified client certificate (serial + DER), nothing else. */
   readonly resolve: (serial: string, der: Uint8Array) => Promise<{ actor: Actor; ipAllowList?: readonly string[] }>;
   readonly onboarding: Onboarding;
-  /** REQ-27: names for entitled callers, each read audited (src/ra/person-names.ts); without it the API shows no names. */
+  /**
+   * REQ-27: names for entitled callers, each read audited (src/ra/person-names.ts); without it the API shows no names.
+   */
   readonly names?: PersonNames;
   /** The directory's reads the named views need (organisations for pickers, the caller's own record). */
   readonly directory?: Pick<DirectoryStore, "organisation" | "organisations" | "person">;
@@ -41,9 +43,15 @@ export interface RaApiDeps {
   readonly bodyLimitBytes?: number;
   /** REQ-27: every request and its answer (and every refused one) goes to the audit trail. */
   readonly audit?: (e: AuditEvent) => Promise<void>;
-  /** REQ-31: the evidence for one certificate, for the auditor role, scoped to the reader's organisation (REQ-23) and audited (REQ-27). */
+  /**
+   * REQ-31: the evidence for one certificate, for the auditor role, scoped to the reader's organisation (REQ-23) and
+   * audited (REQ-27).
+   */
   readonly evidence?: (serial: string, reader: Actor) => Promise<Answer<typeof S.EVIDENCE>>;
-  /** REQ-31: the conformance report for a period (capped by policy), for the auditor role, scoped and audited like evidence. */
+  /**
+   * REQ-31: the conformance report for a period (capped by policy), for the auditor role, scoped and audited like
+   * evidence.
+   */
   readonly report?: (from: Date, to: Date, reader: Actor) => Promise<Answer<typeof S.CONFORMANCE_REPORT>>;
   /** The order's audit entries, for its timeline in the portal. */
   readonly timeline?: (orderId: string) => Promise<Omit<S.TimelineEntry, "actorKind" | "actorLabel" | "actorName">[]>;
@@ -143,7 +151,8 @@ const actionRequest = (b: Static<typeof S.ORDER_ACTION>): ActionRequest => ({
         },
       }
     : {}),
-  // A claim only: the card-station fallback is accepted from the in-process card station, never from an API body (REQ-14).
+  // A claim only: the card-station fallback is accepted from the in-process card station, never from an API body
+  // (REQ-14).
   ...(b.keyOrigin ? { keyOrigin: b.keyOrigin } : {}),
   ...(b.knowledgeAnswers ? { knowledgeAnswers: b.knowledgeAnswers } : {}),
 });

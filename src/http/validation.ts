@@ -33,7 +33,8 @@ export function validateBody(schema: Schema, body: unknown): void {
       return `${where}: unknown field '${String((e.params as { additionalProperty: string }).additionalProperty)}'`;
     return `${where}: ${e.message}`;
   });
-  // Words per field (http/problem.ts renders them in the reader's language): the field, the rule it broke, never the pattern.
+  // Words per field (http/problem.ts renders them in the reader's language): the field, the rule it broke, never the
+  // pattern.
   const fieldFaults: FieldFault[] = errors.map((e) => {
     const p = e.params as { additionalProperty?: string; missingProperty?: string; limit?: number };
     return {

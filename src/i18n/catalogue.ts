@@ -54,7 +54,10 @@ export class Catalogue {
     return this.messages.get(lang)!.get(key);
   }
 
-  /** The message in `lang` (English when a key is missing there), placeholders filled; undefined when no language has the key. */
+  /**
+   * The message in `lang` (English when a key is missing there), placeholders filled; undefined when no language has
+   * the key.
+   */
   format(lang: Language, key: string, values: Record<string, MessageValue> = {}): string | undefined {
     const use = this.messages.get(lang)!.has(key) ? lang : this.messages.get("en")!.has(key) ? "en" : undefined;
     if (!use) return undefined;

@@ -56,7 +56,10 @@ const DATE_PARAM = /(At|Until|Date|expires)$/;
 
 const refusals = () => catalogue("refusals");
 
-/** A time as every language's pages show it, with the zone named (the server does not know the reader's zone): 2026-12-01 18:14 UTC. */
+/**
+ * A time as every language's pages show it, with the zone named (the server does not know the reader's zone):
+ * 2026-12-01 18:14 UTC.
+ */
 export function whenText(d: Date): string {
   return `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }

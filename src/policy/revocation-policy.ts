@@ -36,7 +36,10 @@ export interface RevocationPolicy {
     readonly maxRequestsPerMessage: number;
     readonly maxBodyBytes: number;
     readonly minResponderRemainingHours: number;
-    /** A request's nonce: echoed in a response signed for it, or ignored (the pre-produced response; RFC 5019 2.1.1, RFC 8954 2.1). */
+    /**
+     * A request's nonce: echoed in a response signed for it, or ignored (the pre-produced response; RFC 5019 2.1.1, RFC
+     * 8954 2.1).
+     */
     readonly nonce: "echo" | "ignore";
     /** A never-issued serial: the unsigned `unauthorized` (RFC 5019 2.2.3) or a signed `unknown` (RFC 6960 2.2). */
     readonly unknownSerial: "unauthorized" | "unknown-signed";
@@ -50,7 +53,10 @@ export interface RevocationPolicy {
     readonly holderPerDay: number;
     /** Revocations (unbinding included) one human may make per hour before a second officer must approve. */
     readonly officerPerHour: number;
-    /** Revocations (unbinding included) of one organisation's cards per hour, all officers together, before a second officer must approve. */
+    /**
+     * Revocations (unbinding included) of one organisation's cards per hour, all officers together, before a second
+     * officer must approve.
+     */
     readonly organisationPerHour: number;
     readonly holderReasons: readonly RevocationReason[];
     readonly officerReasons: readonly RevocationReason[];

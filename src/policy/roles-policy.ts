@@ -7,7 +7,10 @@ import { CaError } from "../shared/ca-error.js";
 export const ROLE_NAMES = ["ra-officer", "ra-admin", "auditor", "ca-operator", "service-owner-staff"] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
 
-/** Roles that reach the CA, the audit or every organisation: granted only by service-owner staff, with a second staff officer's approval (REQ-24). */
+/**
+ * Roles that reach the CA, the audit or every organisation: granted only by service-owner staff, with a second staff
+ * officer's approval (REQ-24).
+ */
 const GUARDED: readonly RoleName[] = ["ca-operator", "auditor", "service-owner-staff"];
 
 export interface RoleRule {

@@ -13,7 +13,10 @@ export interface TermsOfUse {
   readonly cps: readonly string[];
   /** The language of this text (`en` for `<version>.md`, else the `<version>.<language>.md` it came from). */
   readonly language: string;
-  /** SHA-256 (hex) of the file as stored (line ends as LF): what the acceptance records, so an auditor can match it to the text (REQ-06). */
+  /**
+   * SHA-256 (hex) of the file as stored (line ends as LF): what the acceptance records, so an auditor can match it to
+   * the text (REQ-06).
+   */
   readonly sha256: string;
   /** The body as written (Markdown-like plain text: `#` headings, `-` items, blank lines between paragraphs). */
   readonly text: string;

@@ -126,13 +126,24 @@ export interface Workflow {
   readonly delivery: DeliveryChannels;
   /** REQ-14: how production proves that the key to certify was generated on the card. */
   readonly attestation: KeyAttestationPolicy;
-  /** Where the card is made: the local card station, or an external card bureau (batch files; src/ra/bureau/). Default station. */
+  /**
+   * Where the card is made: the local card station, or an external card bureau (batch files; src/ra/bureau/). Default
+   * station.
+   */
   readonly production: "station" | "bureau";
-  /** For bureau production: how long a shipped card may take to be received at hand-out before an alarm (`receivedWithin`, a duration). */
+  /**
+   * For bureau production: how long a shipped card may take to be received at hand-out before an alarm
+   * (`receivedWithin`, a duration).
+   */
   readonly bureau?: { readonly receivedWithin: string; readonly receivedWithinMs: number };
-  /** REQ-08: optional control questions; the officer records which were answered right, the weights must reach `passScore`. */
+  /**
+   * REQ-08: optional control questions; the officer records which were answered right, the weights must reach
+   * `passScore`.
+   */
   readonly knowledgeQuestions?: KnowledgeQuestions;
-  /** REQ-10: pairs of actions that distinct humans must take (the engine judges it from the order's recorded actors). */
+  /**
+   * REQ-10: pairs of actions that distinct humans must take (the engine judges it from the order's recorded actors).
+   */
   readonly separation: readonly SeparationPair[];
   readonly transitions: readonly Transition[];
 }

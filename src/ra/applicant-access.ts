@@ -32,7 +32,10 @@ export interface LinkAttempt {
 export interface ApplicantAccessStore {
   /** The hash of the order's applicant token and when it was issued; undefined for an unknown order. */
   link(orderId: string): Promise<{ readonly tokenHash: string; readonly issuedAt: Date } | undefined>;
-  /** Marks the token used and stores the session, with its audit event, in one transaction; false when the token was used before. */
+  /**
+   * Marks the token used and stores the session, with its audit event, in one transaction; false when the token was
+   * used before.
+   */
   exchange(tokenHash: string, idHash: string, session: ApplicantSessionRecord, audit: AuditEvent): Promise<boolean>;
   /** Marks a token used (the API's one-shot path); false when it was used before. */
   markUsed(tokenHash: string, orderId: string, at: Date): Promise<boolean>;
@@ -135,7 +138,10 @@ export class ApplicantAccess {
 
   private readonly texts: TermsInLanguages;
 
-  /** The terms of the current version in `language` when written in it, else in English; with the text's SHA-256 the acceptance names. */
+  /**
+   * The terms of the current version in `language` when written in it, else in English; with the text's SHA-256 the
+   * acceptance names.
+   */
   terms(language = "en"): { version: string; title: string; text: string; lang: string; sha256: string } {
     const t = this.texts.get(language) ?? this.texts.get("en")!;
     return { version: t.version, title: t.title, text: t.text, lang: t.language, sha256: t.sha256 };
@@ -198,7 +204,10 @@ export class ApplicantAccess {
     throw error;
   }
 
-  /** The link's token judged against the order: undefined when it is the order's token, still unused and unexpired; else the refusal. */
+  /**
+   * The link's token judged against the order: undefined when it is the order's token, still unused and unexpired; else
+   * the refusal.
+   */
   private async judge(orderId: string, tokenHash: string): Promise<{ reason: string; error: CaError } | undefined> {
     const { store, clock } = this.deps;
     const link = await store.link(orderId);

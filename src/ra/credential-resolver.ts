@@ -36,7 +36,8 @@ export class CredentialResolver {
         code: "credential.unknown",
       });
     const now = clock.now();
-    // REQ-16: a card certificate on hold only because it awaits activation is accepted, marked, for the activation alone.
+    // REQ-16: a card certificate on hold only because it awaits activation is accepted, marked, for the activation
+    // alone.
     const awaitingActivation = st.status === "on-hold" && st.holdCause === "activation";
     if (st.status !== "good" && !awaitingActivation)
       throw new CaError(

@@ -33,7 +33,10 @@ export interface Person {
   readonly language?: string;
   /** YYYY-MM-DD, from the national ID number at binding where its format says it (sealed, REQ-29). */
   readonly birthDate?: string;
-  /** The national ID number with its last four characters masked (19700303-****), for the identify screen (sealed, REQ-29). */
+  /**
+   * The national ID number with its last four characters masked (19700303-****), for the identify screen (sealed,
+   * REQ-29).
+   */
   readonly nationalIdMasked?: string;
 }
 
@@ -68,7 +71,10 @@ export interface DirectoryStore {
   createPerson(p: Person, at: Date, audit: AuditEvent): Promise<void>;
   unbindPerson(id: string, by: string, at: Date, audit: AuditEvent): Promise<void>;
   officer(personId: string): Promise<Officer | undefined>;
-  /** REQ-10, REQ-24: the officer records of one human (keyed hash of the national ID) in every organisation they are bound to. */
+  /**
+   * REQ-10, REQ-24: the officer records of one human (keyed hash of the national ID) in every organisation they are
+   * bound to.
+   */
   officersOfHuman(humanId: string): Promise<{ officer: Officer; organisationId: string }[]>;
   saveOfficer(o: Officer, appointedBy: string, audit: AuditEvent): Promise<void>;
   /** The person an officer credential (client certificate serial) belongs to (REQ-22). */

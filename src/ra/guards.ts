@@ -10,7 +10,10 @@ export interface GuardContext {
   readonly currentTermsVersion: string;
 }
 
-/** Why a guard refused: the English words (logs, audit) and, for the reader's language, which of the guard's reasons and its facts. */
+/**
+ * Why a guard refused: the English words (logs, audit) and, for the reader's language, which of the guard's reasons and
+ * its facts.
+ */
 export interface GuardRefusal {
   readonly message: string;
   /** One of the guard's reasons (refusal code `guard.<name>.<variant>`); absent: the guard's one reason. */

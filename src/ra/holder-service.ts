@@ -30,7 +30,10 @@ export interface HolderCard {
   readonly purpose: "holder" | "officer";
   /** In words: "Active", "Suspended", "Waiting for activation until ..."; never internal codes alone. */
   readonly status: string;
-  /** Stable (`card.status.active`, `card.status.waiting` {day}, or the order's `progress.*` code): the pages word it in the reader's language. */
+  /**
+   * Stable (`card.status.active`, `card.status.waiting` {day}, or the order's `progress.*` code): the pages word it in
+   * the reader's language.
+   */
   readonly statusCode: string;
   readonly statusParams: Readonly<Record<string, string | number>>;
   /** The card the holder signed in with. */
@@ -55,7 +58,10 @@ export interface PendingActivation {
   readonly loa?: number;
   /** LoA2: the activation code sent by another channel than the card (REQ-15). */
   readonly needsActivationCode?: boolean;
-  /** LoA3 (REQ-16): the card signs the RA's activation challenge; the card station records the transport PIN replaced first. */
+  /**
+   * LoA3 (REQ-16): the card signs the RA's activation challenge; the card station records the transport PIN replaced
+   * first.
+   */
   readonly needsChallengeSignature?: boolean;
   readonly needsStationPinRecord?: boolean;
   readonly deadline?: Date;

@@ -190,7 +190,9 @@ export class Onboarding {
     return this.deps.desk.unbind(actor, personId);
   }
 
-  /** REQ-24/25: roles and the identity-proofing qualification of an officer, by the roles policy (policies/roles.yaml). */
+  /**
+   * REQ-24/25: roles and the identity-proofing qualification of an officer, by the roles policy (policies/roles.yaml).
+   */
   async appointOfficer(
     actor: Actor,
     personId: string,

@@ -45,19 +45,27 @@ export interface DocumentInput {
   readonly expires: Date;
 }
 
-/** What a caller brings to an action (the form an officer, applicant or holder filled in); at production, where the key comes from (REQ-14). */
+/**
+ * What a caller brings to an action (the form an officer, applicant or holder filled in); at production, where the key
+ * comes from (REQ-14).
+ */
 export interface ActionRequest extends KeyOriginRequest {
   readonly document?: DocumentInput;
   readonly faceCompared?: boolean;
   readonly termsVersion?: string;
-  /** REQ-06: which text of that version the applicant accepted (its language and SHA-256), recorded in the audit event. */
+  /**
+   * REQ-06: which text of that version the applicant accepted (its language and SHA-256), recorded in the audit event.
+   */
   readonly termsText?: { readonly language: string; readonly sha256: string };
   readonly accepted?: boolean;
   readonly secondIdentification?: { readonly document: DocumentInput; readonly faceCompared: boolean };
   readonly activationCodeChannel?: Channel;
   readonly cardChannel?: Channel;
   readonly applicantToken?: string;
-  /** REQ-06: the hash of the token an applicant session was opened with (the session proves the token; it keeps only the hash). */
+  /**
+   * REQ-06: the hash of the token an applicant session was opened with (the session proves the token; it keeps only the
+   * hash).
+   */
   readonly applicantTokenHash?: string;
   readonly activationCode?: string;
   /** REQ-08: control question id → answered right. */
@@ -116,11 +124,16 @@ export class OrderService {
       currentTermsVersion: string;
       /** REQ-05: the lost/stolen document register, where one is available. */
       documents?: DocumentRegister;
-      /** REQ-16: activation challenges and the card station's PIN records (needed by workflows whose activation checks them). */
+      /**
+       * REQ-16: activation challenges and the card station's PIN records (needed by workflows whose activation checks
+       * them).
+       */
       activation?: ActivationDesk;
       /** The certificate effects of transitions (made here when not given). */
       saga?: ProductionSaga;
-      /** REQ-14: the attestation verifier and the card ledger; without them no key is certified (key-attested refuses). */
+      /**
+       * REQ-14: the attestation verifier and the card ledger; without them no key is certified (key-attested refuses).
+       */
       keyOrigins?: KeyOriginDeps;
       /** The RA's public base URL for the applicant's link (`<url>/applicant/#order=…&token=…`). */
       publicUrl?: () => string;
@@ -157,7 +170,10 @@ export class OrderService {
     return Array.from(b, (x) => CODE_ALPHABET[x % 32]).join("");
   }
 
-  /** REQ-07: the register must know the person and not mark them deceased, missing or incapacitated; its name is the certificate's. */
+  /**
+   * REQ-07: the register must know the person and not mark them deceased, missing or incapacitated; its name is the
+   * certificate's.
+   */
   private async registerCheck(
     nationalId: string,
   ): Promise<{ ok: boolean; status: string; source: string; name: RegisteredName }> {
@@ -343,7 +359,8 @@ export class OrderService {
       },
       notification,
     );
-    // The order as just committed (what load would read back: version 0, no identification yet, the requester as its one actor).
+    // The order as just committed (what load would read back: version 0, no identification yet, the requester as its
+    // one actor).
     const requestedBy = stepBy(actor, "request", now);
     const created: OrderView & { version: number; workflowId: string } = {
       id,
@@ -572,7 +589,8 @@ export class OrderService {
       ...(documentRegister ? { documentRegister } : {}),
       ...(origin ? { keyOrigin: origin } : {}),
       ...(activation ? { activation } : {}),
-      // REQ-15: how the card travels is the transition's; the activation code goes by the workflow's channel unless the officer chose another.
+      // REQ-15: how the card travels is the transition's; the activation code goes by the workflow's channel unless the
+      // officer chose another.
       ...(next?.card ? { cardChannel: next.card } : {}),
       ...(next?.to === "HANDED_OUT"
         ? { activationCodeChannel: request.activationCodeChannel ?? workflow.delivery.activationCode }

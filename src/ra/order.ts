@@ -230,7 +230,9 @@ export interface NewOrder {
   readonly register: { readonly ok: boolean; readonly status: string; readonly source: string };
   readonly renewalOf?: string;
   readonly applicantTokenHash: string;
-  /** REQ-07: the name the register answered, recorded with the order (sealed at rest, REQ-29); the certificate's name. */
+  /**
+   * REQ-07: the name the register answered, recorded with the order (sealed at rest, REQ-29); the certificate's name.
+   */
   readonly registeredName: RegisteredName;
   /** Who requested the order (REQ-10: recorded as the step "request"). */
   readonly requestedBy?: OrderActor;
@@ -264,7 +266,9 @@ export interface OrderStore {
     organisationId: string | undefined,
     limit: number,
   ): Promise<(OrderView & { readonly version: number; readonly workflowId: string })[]>;
-  /** REQ-07: the registered name recorded when the order was created (undefined for orders from before it was recorded). */
+  /**
+   * REQ-07: the registered name recorded when the order was created (undefined for orders from before it was recorded).
+   */
   registeredName(orderId: string): Promise<RegisteredName | undefined>;
   /** The order a card certificate was issued for. */
   byCertificate(serial: string): Promise<(OrderView & { readonly workflowId: string }) | undefined>;

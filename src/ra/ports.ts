@@ -62,7 +62,10 @@ export interface CardCertificates {
   revoke(serial: string, reason: string, actor: string, link?: LinkedOrderChange): Promise<boolean>;
   suspend(serial: string, actor: string): Promise<void>;
   resume(serial: string, actor: string): Promise<void>;
-  /** REQ-16: lifts the hold the certificate was issued with, with the order's activation; false when the order had changed. */
+  /**
+   * REQ-16: lifts the hold the certificate was issued with, with the order's activation; false when the order had
+   * changed.
+   */
   release(serial: string, actor: string, link: LinkedOrderChange): Promise<boolean>;
   /**
    * Compensation of a production that did not complete: a serial still reserved (perhaps signed)
@@ -111,7 +114,10 @@ export interface DocumentRegister {
   }): Promise<{ readonly reported: false } | { readonly reported: true; readonly reason: string }>;
 }
 
-/** REQ-14: a PIV attestation as the card gave it (DER): the slot's attestation certificate and the card's f9 certificate. */
+/**
+ * REQ-14: a PIV attestation as the card gave it (DER): the slot's attestation certificate and the card's f9
+ * certificate.
+ */
 export interface KeyAttestation {
   readonly certificate: Uint8Array;
   readonly intermediate: Uint8Array;
@@ -132,7 +138,9 @@ export interface AttestedKey {
   readonly root: { readonly set: string; readonly subject: string; readonly sha256: string };
 }
 
-/** REQ-14: checks an attestation's chain against the workflow's root sets (an adapter over the PIV attestation format). */
+/**
+ * REQ-14: checks an attestation's chain against the workflow's root sets (an adapter over the PIV attestation format).
+ */
 export interface KeyAttestationVerifier {
   /** The attested facts; throws `policy-violation` naming what did not hold. */
   verify(attestation: KeyAttestation, rootSets: readonly string[], now: Date): Promise<AttestedKey>;

@@ -29,7 +29,10 @@ export interface EffectContext {
 const RECOVERY = "system:production-recovery";
 /** A production still in PRODUCING after this long is taken for dead (another process's saga is never that slow). */
 const STALE_MS = 5 * 60_000;
-/** Card certificates younger than this are not judged orphans (operator steps like bootstrap-staff link them a moment later). */
+/**
+ * Card certificates younger than this are not judged orphans (operator steps like bootstrap-staff link them a moment
+ * later).
+ */
 const ORPHAN_GRACE_MS = 10 * 60_000;
 
 /**
@@ -93,7 +96,8 @@ export class ProductionSaga {
       return { ok: await certs.release(order.certSerial, actorId(actor), { change, audit }), change };
     }
     if (effects.includes("revoke-certificate") && order.certSerial) {
-      // Back to a state before production: the order no longer has a certificate (a new one comes with the next production).
+      // Back to a state before production: the order no longer has a certificate (a new one comes with the next
+      // production).
       const c: OrderChange = PRE_CERTIFICATE_STATES.includes(change.to) ? { ...change, certSerial: null } : change;
       const a: AuditEvent = {
         ...audit,

@@ -12,7 +12,10 @@ import { humanIdOf, isHuman } from "./human.js";
 
 export interface RevocationRequest {
   readonly id: string;
-  /** revoke: a revocation or suspension; resume: lifting a hold; unbind: removing a person's binding (which revokes their cards). */
+  /**
+   * revoke: a revocation or suspension; resume: lifting a hold; unbind: removing a person's binding (which revokes
+   * their cards).
+   */
   readonly kind: "revoke" | "resume" | "unbind";
   /** The certificate ("" for an unbinding of a person without live certificates). */
   readonly serial: string;
@@ -193,7 +196,9 @@ export class RevocationDesk {
     return breached;
   }
 
-  /** REQ-18: a holder's self-service requests per day (per human); beyond the policy's number refused, with an alarm. */
+  /**
+   * REQ-18: a holder's self-service requests per day (per human); beyond the policy's number refused, with an alarm.
+   */
   private async holderQuota(actor: Actor, serial: string, organisationId: string): Promise<void> {
     const { policy, clock, requests } = this.deps;
     const now = clock.now();
@@ -269,7 +274,10 @@ export class RevocationDesk {
     return actor.personId === own.personId || isHuman(actor, own.humanId);
   }
 
-  /** An officer revokes or suspends a card of their organisation; beyond the hourly thresholds a second officer must approve (REQ-18). */
+  /**
+   * An officer revokes or suspends a card of their organisation; beyond the hourly thresholds a second officer must
+   * approve (REQ-18).
+   */
   async officerRequest(actor: Actor, serial: string, reason: string): Promise<RevocationRequest> {
     const { policy, requests } = this.deps;
     requireRole(actor, ["ra-officer", "ra-admin"], "revoking a card");

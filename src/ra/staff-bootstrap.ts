@@ -76,7 +76,9 @@ export const STAFF_ROLES: readonly Role[] = ["ra-officer", "ra-admin", "auditor"
 
 /** What the strictest workflow needs of the staff who serve officer orders (REQ-02, REQ-10). */
 export interface StaffGroupNeeds {
-  /** Distinct humans: the identifiers, the approver (who also starts production), the producer and the hand-out officer. */
+  /**
+   * Distinct humans: the identifiers, the approver (who also starts production), the producer and the hand-out officer.
+   */
   readonly humans: number;
   /** Qualified ra-officers among them: the identifiers, the approver and the hand-out officer (REQ-25). */
   readonly qualifiedRaOfficers: number;

@@ -81,7 +81,10 @@ const cardWrite = namedWrite<Op, void>("cards", async (trx, ops, audit) => {
   return ops.map(() => undefined);
 });
 
-/** The card ledger over knex: each save is an upsert of the card with its audit event (and a letter to the holder) in one transaction. */
+/**
+ * The card ledger over knex: each save is an upsert of the card with its audit event (and a letter to the holder) in
+ * one transaction.
+ */
 export class KnexCardStore implements CardLedger {
   private readonly queue: CommitQueue;
   constructor(

@@ -85,7 +85,8 @@ const deliveryClaim = namedWrite<ClaimOp, NotificationRow[]>("delivery-claim", a
       out.push([]);
       continue;
     }
-    // The same conditions again in the UPDATE: a concurrent claimer's rows (PostgreSQL re-checks them after the row lock) are left alone.
+    // The same conditions again in the UPDATE: a concurrent claimer's rows (PostgreSQL re-checks them after the row
+    // lock) are left alone.
     await claimable(trx("notifications").whereIn("id", ids), op).update({
       claimed_by: op.worker,
       claimed_until: op.until,
@@ -262,7 +263,10 @@ export class KnexDeliveryStore implements DeliveryQueue {
     }));
   }
 
-  /** A dead letter back to pending (attempts from zero), audited; false when there is no such dead letter (in that organisation). */
+  /**
+   * A dead letter back to pending (attempts from zero), audited; false when there is no such dead letter (in that
+   * organisation).
+   */
   retry(id: string, organisationId: string | undefined, actor: string, at: Date, auditId: string): Promise<boolean> {
     return this.queue.run(deliveryRetry, {
       id,

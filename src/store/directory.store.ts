@@ -18,7 +18,10 @@ const org = (r: OrgColumns): Organisation => ({
   ...(r.domain_validated_at != null ? { domainValidatedAt: new Date(Number(r.domain_validated_at)) } : {}),
   ...(r.ip_allow_list ? { ipAllowList: JSON.parse(r.ip_allow_list) as string[] } : {}),
 });
-/** REQ-29: a person's name, email, phone and postal address are sealed to their row; the national ID is a keyed hash (REQ-28). */
+/**
+ * REQ-29: a person's name, email, phone and postal address are sealed to their row; the national ID is a keyed hash
+ * (REQ-28).
+ */
 const person = (r: PersonRow, cipher: FieldCipher): Person => {
   const email = cipher.openOptional(r.email, { table: "people", column: "email", id: r.id });
   const phone = cipher.openOptional(r.phone, { table: "people", column: "phone", id: r.id });
@@ -174,7 +177,8 @@ export class KnexDirectoryStore implements DirectoryStore {
 
   async createPerson(p: Person, at: Date, audit: AuditEvent) {
     await this.db.transaction(async (trx) => {
-      // A person bound again after an earlier binding was removed gets a new record (the old one stays for the audit trail).
+      // A person bound again after an earlier binding was removed gets a new record (the old one stays for the audit
+      // trail).
       await trx<PersonRow>("people")
         .where({ organisation_id: p.organisationId, national_id_hash: p.nationalIdHash })
         .whereNotNull("unbound_at")

@@ -187,7 +187,9 @@ export class KnexEvidenceStore {
     return o?.organisation_id as string | undefined;
   }
 
-  /** `organisationId` scopes to certificates issued for that organisation's orders (REQ-23: a customer auditor's view). */
+  /**
+   * `organisationId` scopes to certificates issued for that organisation's orders (REQ-23: a customer auditor's view).
+   */
   async issuedBetween(
     from: number,
     to: number,

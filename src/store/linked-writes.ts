@@ -123,7 +123,10 @@ export class KnexLinkedWrites {
     return this.run({ ...(order ? { order } : {}), abandon: { serial, at, actor, audit: certAudit } });
   }
 
-  /** A revocation change (revoke, hold, release) with the order's change; false: the order changed; LinkedConflict: the certificate did. */
+  /**
+   * A revocation change (revoke, hold, release) with the order's change; false: the order changed; LinkedConflict: the
+   * certificate did.
+   */
   revocation(change: RevocationChange, changeAudit: AuditEvent, order: LinkedOrder | undefined): Promise<boolean> {
     return this.run({ ...(order ? { order } : {}), revocation: { change, audit: changeAudit } });
   }

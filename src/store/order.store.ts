@@ -91,7 +91,10 @@ async function compareAndSet(trx: Knex.Transaction, cs: readonly OrderChange[]):
   return new Set(rows.map((r) => r.id));
 }
 
-/** REQ-16: marks the challenges these winning changes used (one UPDATE per chunk; a challenge already used stays as it was). */
+/**
+ * REQ-16: marks the challenges these winning changes used (one UPDATE per chunk; a challenge already used stays as it
+ * was).
+ */
 async function useActivationChallenges(trx: Knex.Transaction, cs: readonly OrderChange[]): Promise<void> {
   for (let i = 0; i < cs.length; i += INSERT_CHUNK) {
     const chunk = cs.slice(i, i + INSERT_CHUNK);
@@ -110,11 +113,17 @@ async function useActivationChallenges(trx: Knex.Transaction, cs: readonly Order
   }
 }
 
-/** Good or on hold: a suspended card is still to be revoked when its order expires or its holder is unbound (RFC 5280 5.3.1). */
+/**
+ * Good or on hold: a suspended card is still to be revoked when its order expires or its holder is unbound (RFC 5280
+ * 5.3.1).
+ */
 const notRevokedForGood = (q: Knex.QueryBuilder) =>
   q.whereNull("c.revoked_at").orWhere("c.revocation_reason", "certificateHold");
 
-/** `outbox`: the op's messages as rows, sealed before the op joins the queue (REQ-29), not while the batch holds the writer. */
+/**
+ * `outbox`: the op's messages as rows, sealed before the op joins the queue (REQ-29), not while the batch holds the
+ * writer.
+ */
 export type OrderOp =
   | {
       readonly kind: "change";
@@ -179,7 +188,8 @@ export async function writeOrderBatch(
         : [],
     ),
   );
-  // REQ-16: the activation challenge is used up by the transition that won with it (single use: the compare-and-set decides).
+  // REQ-16: the activation challenge is used up by the transition that won with it (single use: the compare-and-set
+  // decides).
   await useActivationChallenges(
     trx,
     changes.filter((c) => c.usesActivationChallenge),
@@ -280,7 +290,8 @@ export class KnexOrderStore implements OrderStore {
       )
       .toSQL();
     // The one binding is the key value (a placeholder here); LIMIT 1 is written as a literal.
-    if (q.bindings.length !== 2 || q.bindings[0] !== "?" || q.bindings[1] !== 1) throw new Error("order load: bindings");
+    if (q.bindings.length !== 2 || q.bindings[0] !== "?" || q.bindings[1] !== 1)
+      throw new Error("order load: bindings");
     return q.sql.replace(/ limit \?$/i, " limit 1");
   }
 
@@ -292,7 +303,8 @@ export class KnexOrderStore implements OrderStore {
   private async loadWhere(
     where: { id: string } | { cert_serial: string },
   ): Promise<(OrderView & { version: number; workflowId: string }) | undefined> {
-    const [col, value] = "id" in where ? (["o.id", where.id] as const) : (["o.cert_serial", where.cert_serial] as const);
+    const [col, value] =
+      "id" in where ? (["o.id", where.id] as const) : (["o.cert_serial", where.cert_serial] as const);
     const sql = (this.loadSql[col] ??= this.loadQuery(col));
     const result = await this.reader.raw(sql, [value]);
     const row = (Array.isArray(result) ? result[0] : result.rows[0]) as Record<string, unknown> | undefined;

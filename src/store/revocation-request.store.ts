@@ -37,7 +37,10 @@ const insertRow = (r: RevocationRequest) => ({
 export class KnexRevocationRequestStore implements RevocationRequestStore {
   constructor(private readonly db: Knex) {}
 
-  /** REQ-18: officers' revocations and unbindings count (their resumes do not), done or waiting alike; every holder request counts. */
+  /**
+   * REQ-18: officers' revocations and unbindings count (their resumes do not), done or waiting alike; every holder
+   * request counts.
+   */
   async countSince(
     who: { readonly human: string } | { readonly organisationId: string },
     channel: RevocationRequest["channel"],

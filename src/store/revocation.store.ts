@@ -80,7 +80,8 @@ export async function applyRevocationsIn(trx: Knex.Transaction, cs: readonly Rev
   const group = [...first.values()];
   for (let k = 0; k < group.length; k += INSERT_CHUNK) {
     const chunk = group.slice(k, k + INSERT_CHUNK).map((i) => cs[i]!);
-    // ELSE the column itself: the CASE takes the column's type (PostgreSQL), and a row not in the chunk keeps its value.
+    // ELSE the column itself: the CASE takes the column's type (PostgreSQL), and a row not in the chunk keeps its
+    // value.
     const column = (name: string, value: (c: RevocationChange) => unknown) =>
       trx.raw(`CASE ?? ${chunk.map(() => "WHEN ? THEN ?").join(" ")} ELSE ?? END`, [
         "serial",

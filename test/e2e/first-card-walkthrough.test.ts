@@ -162,7 +162,8 @@ describe("README: first card in ten minutes, followed step by step", function ()
     virtualCard(this);
     await freshCard(0x70000000 + (Date.now() % 0x0fffffff)); // a blank card: earlier tests may have personalised the one in the reader
     expect([...steps.keys()], "the README walkthrough's steps, in order").to.deep.equal([...STEPS, "end"]);
-    // A checkout-like folder for the demo: the README's relative paths (data/, ca-store/, dist/, scripts/) resolve in it.
+    // A checkout-like folder for the demo: the README's relative paths (data/, ca-store/, dist/, scripts/) resolve in
+    // it.
     dir = mkdtempSync(join(tmpdir(), "first-card-"));
     for (const d of ["dist", "scripts"]) symlinkSync(join(REPO_ROOT, d), join(dir, d));
     [port, raPort] = [await freePort(), await freePort()];
@@ -354,7 +355,8 @@ describe("README: first card in ten minutes, followed step by step", function ()
   }
 
   it("ok/from CARDPKI_VIRTUAL_CARD=1 ./scripts/run to an ACTIVE LoA3 card: officers in the portal by their PKCS#12, the terms link from the mail sink, the transport PIN from the SMS stub, the card station on the virtual card, activation on the holder page with the card; OCSP by openssl on hold, then good; fail/the station's PIN record before the hand-out is refused and leaves the PIN as it was", async () => {
-    // 1. Start (the build is the test run's own: CARDPKI_SKIP_BUILD keeps ./scripts/run from rebuilding dist/ under the running tests).
+    // 1. Start (the build is the test run's own: CARDPKI_SKIP_BUILD keeps ./scripts/run from rebuilding dist/ under the
+    // running tests).
     {
       const { script } = prepare("start");
       expect(script.trim(), "the README starts the demo with the virtual card").to.equal(
@@ -505,7 +507,8 @@ describe("README: first card in ten minutes, followed step by step", function ()
     expect(pin, `the transport PIN in the SMS:\n${sms}`).to.not.equal(null);
     vars.TRANSPORT_PIN = pin![1]!;
 
-    // Step 12's command before the hand-out: refused by the RA before the card is touched (the PIN stays the transport PIN, which step 12 then uses).
+    // Step 12's command before the hand-out: refused by the RA before the card is touched (the PIN stays the transport
+    // PIN, which step 12 then uses).
     {
       let mine: string;
       do mine = String(randomInt(0, 1_000_000)).padStart(6, "0");

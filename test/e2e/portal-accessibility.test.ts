@@ -38,7 +38,10 @@ const CATALOGUES = Object.fromEntries(
   ]),
 ) as Record<Lang, Record<string, string>>;
 
-/** A serial number as certificate viewers print it (upper-case byte pairs with colons): what an officer types from a certificate. */
+/**
+ * A serial number as certificate viewers print it (upper-case byte pairs with colons): what an officer types from a
+ * certificate.
+ */
 const serialText = (hex: string) => (hex.length % 2 ? `0${hex}` : hex).toUpperCase().match(/../g)!.join(":");
 
 /** The pages' words for `key` in `lang` (the catalogues served to the browser), placeholders filled. */
@@ -147,7 +150,8 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
       ],
     });
 
-    // ada (ra-admin, service-owner staff) onboards a customer organisation and binds the applicant and a deceased person (REQ-01, REQ-21).
+    // ada (ra-admin, service-owner staff) onboards a customer organisation and binds the applicant and a deceased
+    // person (REQ-01, REQ-21).
     const org = await ok(
       as("ada", "POST", "/organisations", { orgNumber: `56${stamp}`, name: "Tillgänglig Kund AB", country: "SE" }),
       201,
@@ -237,7 +241,10 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
     requests: Request[];
   }
   const sessions = new Map<Page, Session>();
-  /** A browser context with an officer's (or a holder's) client certificate, local time in Stockholm; page errors and requests recorded. */
+  /**
+   * A browser context with an officer's (or a holder's) client certificate, local time in Stockholm; page errors and
+   * requests recorded.
+   */
   async function session(cert?: { certPath: string; keyPath: string }, o: { locale?: string } = {}): Promise<Session> {
     const ctx = await browser.newContext({
       ignoreHTTPSErrors: true,
@@ -332,7 +339,8 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
             hash: `#/orders/${orders.requested}`,
             heading: (l) => new RegExp(T(l, "order.title", { name: "" }).trim()),
           },
-          // An order with its history: two identifications, approval and release (names and labels, no ids, times local).
+          // An order with its history: two identifications, approval and release (names and labels, no ids, times
+          // local).
           {
             name: "order#history",
             hash: `#/orders/${orders.inProduction}`,
@@ -875,7 +883,8 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
     await s.ctx.close();
   });
   it('fail/no card reader service at the card station: the station and produce screens say so in words in each language, with a reference for the service desk, never "internal error"', async () => {
-    // The RA server as its own process with no PC/SC daemon to reach (pcsc-lite's socket moved away); the in-process service steps aside for it (last test).
+    // The RA server as its own process with no PC/SC daemon to reach (pcsc-lite's socket moved away); the in-process
+    // service steps aside for it (last test).
     const orderId = orders.inProduction!;
     const config = loadConfig({
       ...d.env,

@@ -55,11 +55,13 @@ describe("portal in headless Chromium over mTLS", function () {
     });
     svc = await startService(config);
     caStore = d.caStore;
-    // The demo's initial staff group (contract: one bootstrap, every LoA3 step by another officer), each with their own client certificate.
+    // The demo's initial staff group (contract: one bootstrap, every LoA3 step by another officer), each with their own
+    // client certificate.
     const officers = demoOfficerCreds(config.dataDir);
     creds = officers;
     api = officerApi(new URL(svc.ra!.url), readFileSync(config.ra.tlsCert, "utf8"), officers);
-    // ada (ra-admin, service-owner staff) onboards the customer organisation and binds the applicant over the RA API (REQ-01, REQ-21).
+    // ada (ra-admin, service-owner staff) onboards the customer organisation and binds the applicant over the RA API
+    // (REQ-01, REQ-21).
     const org = await api.ok(
       api.as("ada", "POST", "/organisations", {
         orgNumber: `59${String(Date.now() % 1e8).padStart(8, "0")}`,
@@ -149,7 +151,8 @@ describe("portal in headless Chromium over mTLS", function () {
     await anna.page.getByRole("button", { name: "Order the card" }).click();
     await anna.page.waitForURL(/#\/orders\/[0-9a-f]{32}$/);
     const orderId = /orders\/([0-9a-f]{32})/.exec(anna.page.url())![1]!;
-    // The applicant accepts the terms on the applicant page, opened from the link in the mail the SMTP server received (REQ-06).
+    // The applicant accepts the terms on the applicant page, opened from the link in the mail the SMTP server received
+    // (REQ-06).
     const applicant = await browser.newContext({ ignoreHTTPSErrors: true });
     const ap = await applicant.newPage();
     await ap.goto(await peers.termsLink(orderId));
@@ -182,7 +185,8 @@ describe("portal in headless Chromium over mTLS", function () {
       await di.page.getByText(`The order is now: ${state}.`).waitFor();
     }
 
-    // Production on the card station (the virtual PIV card behind real pcscd), by the ca-operator; the key attested by the card (REQ-14).
+    // Production on the card station (the virtual PIV card behind real pcscd), by the ca-operator; the key attested by
+    // the card (REQ-14).
     const ed = await as("ed");
     await ed.page.goto(`${svc.ra!.url}/portal#/orders/${orderId}/act/produce`);
     await ed.page.getByText(/card inserted/).waitFor();

@@ -41,13 +41,19 @@ describe("applicant and holder pages in headless Chromium", function () {
     expires: new Date(Date.now() + 3650 * 86_400_000).toISOString().slice(0, 10),
   };
 
-  /** Contract 2: `<ra.publicUrl>/applicant/#order=<id>&token=<token>`, the link in the terms mail the SMTP server received (REQ-06). */
+  /**
+   * Contract 2: `<ra.publicUrl>/applicant/#order=<id>&token=<token>`, the link in the terms mail the SMTP server
+   * received (REQ-06).
+   */
   async function applicantLinkFor(orderId: string): Promise<string> {
     return peers.termsLink(orderId);
   }
   const as = (who: string, method: string, path: string, body?: unknown) => api.as(who, method, path, body);
   const ok = <T = any>(p: ReturnType<typeof as>, status = 200): Promise<T> => api.ok(p, status);
-  /** ada (ra-admin, service-owner staff) registers and onboards a customer organisation and binds a person (REQ-01, REQ-21). */
+  /**
+   * ada (ra-admin, service-owner staff) registers and onboards a customer organisation and binds a person (REQ-01,
+   * REQ-21).
+   */
   async function organisationWith(
     orgNumber: string,
     name: string,
@@ -286,7 +292,8 @@ describe("applicant and holder pages in headless Chromium", function () {
     expect((await ok(as("fi", "GET", `/orders/${card1.orderId}`))).state).to.equal("ACTIVE");
     await expectOcsp({ ...ocsp, certPem: card1.certPem }, "good", "the LoA3 activation");
 
-    // The LoA2 card of the same holder: its activation code travels by SMS (policies/workflows/loa2-card-order.yaml, REQ-15).
+    // The LoA2 card of the same holder: its activation code travels by SMS (policies/workflows/loa2-card-order.yaml,
+    // REQ-15).
     const card2 = await orderToHandOut("loa2-card-order");
     const code = await peers.activationCode(card2.orderId);
     const codeMessage = (await peers.received()).find(

@@ -77,7 +77,8 @@ describe("audit checkpoints timestamped by an RFC 3161 TSA (REQ-27)", function (
     const ok = await cli(["audit", "verify"], t.env);
     expect(ok.status, ok.stdout + ok.stderr).to.equal(0);
     expect(JSON.parse(ok.stdout)).to.deep.include({ ok: true, checkpointsVerified: 2, timestampsVerified: 2 });
-    // The TSA is down: the checkpoint is signed all the same, without a token, and verify still passes (the latest may wait).
+    // The TSA is down: the checkpoint is signed all the same, without a token, and verify still passes (the latest may
+    // wait).
     tsa.down = true;
     await work(t.env);
     const down = await cli(["audit", "checkpoint"], t.env);

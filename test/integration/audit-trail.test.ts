@@ -98,7 +98,8 @@ for (const backend of demoBackends())
       expect(out.status, out.stderr).to.equal(0);
       const printed = JSON.parse(out.stdout);
       expect(printed.verdict).to.equal("pass");
-      // REQ-14: the attestation is in the evidence: card, slot, policies, fingerprints, and the certificates themselves.
+      // REQ-14: the attestation is in the evidence: card, slot, policies, fingerprints, and the certificates
+      // themselves.
       expect(printed.keyOrigin).to.include({
         method: "piv-attestation",
         cardSerial: card.cardSerial,

@@ -8,7 +8,8 @@ import { shellDatabase } from "../support/shell-database.js";
 
 /**
  * REQ-30 on the real demo (SQLite: VACUUM INTO; PostgreSQL: pg_dump -Fc / pg_restore; SoftHSM2):
- * an encrypted online backup, work after it, a restore of the older backup; the CA then refuses to sign (serials and CRL numbers must not go back) until
+ * an encrypted online backup, work after it, a restore of the older backup; the CA then refuses to sign (serials and
+ * CRL numbers must not go back) until
  * the operator reconciles, after which CRL numbers continue above every number used before.
  */
 for (const backend of demoBackends())

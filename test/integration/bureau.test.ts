@@ -230,7 +230,8 @@ describe(`card bureau: batch out, attested keys in, certificates back [${backend
     expect(track2.state).to.equal("shipped");
     expect(track2.trackingId).to.match(/^TRK\d+SE$/);
 
-    // At the RA office: a third officer hands the card out after a second identification; the holder activates with the card.
+    // At the RA office: a third officer hands the card out after a second identification; the holder activates with the
+    // card.
     const doc = {
       type: "passport",
       number: "BU123456",

@@ -232,7 +232,8 @@ describe("test support: HTTPS with the client key on the virtual card (curl + pk
           faceCompared: true,
         },
       });
-      // The transport PIN, as the holder got it by another channel than the card: the SMS the gateway stub received (REQ-15).
+      // The transport PIN, as the holder got it by another channel than the card: the SMS the gateway stub received
+      // (REQ-15).
       const letter = (await peers.pin("+46705550001")).message;
       expect(letter.text, "in the holder's language (a Swedish organisation)").to.match(
         /^Transport-PIN för ditt kort /,

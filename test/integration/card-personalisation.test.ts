@@ -107,7 +107,10 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
       t.close();
     }
   }
-  /** The holder's next PIN message not read before, as the SMS gateway stub received it (REQ-15: the workflows' PIN channel). */
+  /**
+   * The holder's next PIN message not read before, as the SMS gateway stub received it (REQ-15: the workflows' PIN
+   * channel).
+   */
   const lastLetter = async (personId: string) =>
     (
       await peers.next(

@@ -20,7 +20,9 @@ const event = (id: string, objectId: string): AuditEvent => ({
   outcome: "success",
 });
 
-/** The database's one commit queue, on a real SQLite file in WAL mode (with a read pool beside it) and on PostgreSQL. */
+/**
+ * The database's one commit queue, on a real SQLite file in WAL mode (with a read pool beside it) and on PostgreSQL.
+ */
 for (const backend of testDatabases())
   describe(`store/commit-queue on ${backend.name}`, function () {
     this.timeout(30_000);

@@ -174,7 +174,8 @@ for (const backend of demoBackends())
         key: readFileSync(join(config.dataDir, "demo-officers", "staff.key"), "utf8"),
         cert: readFileSync(join(config.dataDir, "demo-officers", "staff.crt"), "utf8"),
       };
-      // The demo's initial staff group: bo orders, cy identifies, di approves and sends, ed produces; ada (staff) administers.
+      // The demo's initial staff group: bo orders, cy identifies, di approves and sends, ed produces; ada (staff)
+      // administers.
       const demoCred = (id: string): Cred => ({
         key: readFileSync(join(config.dataDir, "demo-officers", `${id}.key`), "utf8"),
         cert: readFileSync(join(config.dataDir, "demo-officers", `${id}.crt`), "utf8"),
@@ -473,7 +474,8 @@ for (const backend of demoBackends())
         "each sent exactly once, by one of three workers",
       ).to.deep.equal([]);
 
-      // A worker claimed a row, sent it and died before it recorded the outcome: its claim runs out, another worker sends it again under the same key.
+      // A worker claimed a row, sent it and died before it recorded the outcome: its claim runs out, another worker
+      // sends it again under the same key.
       const crashId = randomBytes(16).toString("hex");
       const crashed = outboxRow(
         {

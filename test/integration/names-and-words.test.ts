@@ -80,7 +80,10 @@ describe("names for entitled callers, refusals in words, notifications in en/sv/
               ),
       ),
     );
-  /** A refusal as a person reads it: a problem with a code, the words the catalogue has for it in `lang`, no internal name, id, path or pattern. */
+  /**
+   * A refusal as a person reads it: a problem with a code, the words the catalogue has for it in `lang`, no internal
+   * name, id, path or pattern.
+   */
   const inWords = (r: Reply, status: number, code: string, lang: Lang) => {
     expect(r.status, r.text).to.equal(status);
     expect([r.headers["content-type"], r.headers["content-language"], r.body.code, r.body.lang], r.text).to.deep.equal([
@@ -182,7 +185,8 @@ describe("names for entitled callers, refusals in words, notifications in en/sv/
         cred: D.ada,
       }),
     );
-    // Karen's officer card: fi orders, bo and cy identify, di approves and releases, ed produces, fi hands out; the card activates itself.
+    // Karen's officer card: fi orders, bo and cy identify, di approves and releases, ed produces, fi hands out; the
+    // card activates itself.
     const o = await ok(
       call("POST", "/orders", {
         body: { personId: k.id, workflowId: "loa3-card-order", nationalId: dk(0), purpose: "officer" },
@@ -263,7 +267,8 @@ describe("names for entitled callers, refusals in words, notifications in en/sv/
       "Din kortbestilling: accepter betingelserne",
       "Your card order: accept the terms",
     ]);
-    // Who ordered and what for, the order by its short reference (never its id outside the link and the API clients' line).
+    // Who ordered and what for, the order by its short reference (never its id outside the link and the API clients'
+    // line).
     expect(sv.message.text)
       .to.include(
         "Kund AB har beställt ett eID-kort åt dig. För att få det läser du användarvillkoren (version 2026-01) och godkänner dem på den här sidan:",
@@ -297,7 +302,8 @@ describe("names for entitled callers, refusals in words, notifications in en/sv/
 
   it("ok/names for entitled callers, each read audited as personal-data access; fail/an officer of another organisation gets no name and a refusal in words", async () => {
     expect(S.svenOrder, "depends on the earlier tests").to.be.a("string");
-    // Service-owner staff serve every organisation: the applicant's name, birth date and masked national ID for the identify screen.
+    // Service-owner staff serve every organisation: the applicant's name, birth date and masked national ID for the
+    // identify screen.
     const seen = await ok(call("GET", `/orders/${S.svenOrder}`, { cred: D.bo }));
     expect(seen.applicant).to.deep.include({
       id: S.sven,
@@ -321,7 +327,8 @@ describe("names for entitled callers, refusals in words, notifications in en/sv/
       JSON.stringify(read),
     ).to.equal(true);
 
-    // Karen, an officer of the Danish customer: the Swedish customer's order, person and search are refused, in Danish, with no name in the answer.
+    // Karen, an officer of the Danish customer: the Swedish customer's order, person and search are refused, in Danish,
+    // with no name in the answer.
     for (const r of [
       await call("GET", `/orders/${S.svenOrder}`, { cred: karen, lang: "da" }),
       await call("GET", `/people/${S.sven}`, { cred: karen, lang: "da" }),
@@ -334,7 +341,8 @@ describe("names for entitled callers, refusals in words, notifications in en/sv/
     const before = (await auditEvents(["--object", S.sven!, "--action", "personal-data.read"])).length;
     expect(before, "a refused read reads nothing").to.equal(read.length);
 
-    // Her own organisation's people by national ID: the name, audited; the staff officers on her own card's order by label only.
+    // Her own organisation's people by national ID: the name, audited; the staff officers on her own card's order by
+    // label only.
     const found = await ok(call("GET", `/people?nationalId=${dk(1)}`, { cred: karen }));
     expect(found.map((p: any) => [p.id, p.name, p.organisationName, p.birthDate])).to.deep.equal([
       [S.dorte, "Dorte Dansk", "Kunde ApS", "1965-05-05"],
@@ -545,7 +553,8 @@ describe("names for entitled callers, refusals in words, notifications in en/sv/
 
   it("fail/no card reader service at the card station: 503 in words in each language, the cause in the server's log only", async () => {
     expect(S.karen, "depends on the setup test").to.be.a("string");
-    // The RA server as its own process, with no PC/SC daemon to reach (pcsc-lite's socket moved away): the in-process service steps aside for it.
+    // The RA server as its own process, with no PC/SC daemon to reach (pcsc-lite's socket moved away): the in-process
+    // service steps aside for it.
     await svc!.stop();
     svc = undefined;
     const raPort = await freePort();

@@ -45,7 +45,10 @@ describe("relying party: NSS vfychain with OCSP fetching (libnss3-tools)", funct
   });
   after(async () => ca?.stop());
 
-  /** vfychain for TLS client use (-u 0), leaf checked by OCSP with fresh info required; the root as the trust anchor in its database. */
+  /**
+   * vfychain for TLS client use (-u 0), leaf checked by OCSP with fresh info required; the root as the trust anchor in
+   * its database.
+   */
   const vfychain = async (certPem: string, name = "leaf") => {
     const leaf = join(ca.dir, `${name}-${Date.now()}.pem`);
     writeFileSync(leaf, certPem);
@@ -57,7 +60,10 @@ describe("relying party: NSS vfychain with OCSP fetching (libnss3-tools)", funct
     ]);
     return { ok: r.status === 0 && /Chain is good/.test(r.out), out: r.out };
   };
-  /** The responder answers a state change within the policy time (REQ-19: seconds): vfychain until it says `ok`, bounded. */
+  /**
+   * The responder answers a state change within the policy time (REQ-19: seconds): vfychain until it says `ok`,
+   * bounded.
+   */
   const vfychainUntil = async (certPem: string, ok: boolean, ms = 10_000) => {
     const end = Date.now() + ms;
     for (;;) {

@@ -121,7 +121,8 @@ for (const backend of testDatabases())
         await rt.db.raw("PRAGMA wal_checkpoint(FULL)");
         const file = url.slice("sqlite:".length);
         const dir = join(file, "..");
-        // Read by a child process: opening and closing the file here would drop this process's SQLite locks (POSIX fcntl).
+        // Read by a child process: opening and closing the file here would drop this process's SQLite locks (POSIX
+        // fcntl).
         const files = readdirSync(dir)
           .filter((f) => f.startsWith("t.db"))
           .map((f) => join(dir, f));
@@ -202,7 +203,8 @@ for (const backend of testDatabases())
       expect(await rt.db("audit_events").where({ action: "data-key.create", object_id: id }).first()).to.not.equal(
         undefined,
       );
-      // This process's stores still hold the older key; a value under the new one (another process) is loaded on demand.
+      // This process's stores still hold the older key; a value under the new one (another process) is loaded on
+      // demand.
       const later = await open({}, { withoutAuthorities: true });
       try {
         const cipher = await fieldCipher(later);

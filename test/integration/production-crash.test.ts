@@ -36,7 +36,8 @@ for (const backend of demoBackends())
 
     it("ok/after random kills during production: every certificate either belongs to a PRODUCED order (and is on hold) or is revoked, by openssl ocsp and the full CRL; no order is left PRODUCING", async function () {
       const env = await demoEnvReady(this, backend);
-      // The terms mails of the preparation go to a real SMTP server of this test (REQ-06, REQ-15); the child server below delivers nothing.
+      // The terms mails of the preparation go to a real SMTP server of this test (REQ-06, REQ-15); the child server
+      // below delivers nothing.
       const peers = await startDeliveryPeers();
       const config = loadConfig({ ...env.env, ...peers.env });
       const reg = JSON.parse(readFileSync(config.ra.registerFile, "utf8"));
@@ -236,7 +237,8 @@ for (const backend of demoBackends())
               `a certificate returned to the producer (${s}) belongs to a PRODUCED order`,
             ).to.equal(true);
 
-          // Every serial the CA recorded for these orders' profile since the test began (completeness: from the CA's records).
+          // Every serial the CA recorded for these orders' profile since the test began (completeness: from the CA's
+          // records).
           const all: string[] = (
             await db("certificates")
               .where({ profile_id: "loa3-smartcard-auth" })
@@ -288,7 +290,8 @@ for (const backend of demoBackends())
               );
             else expect(st, `${s} has no PRODUCED order: never usable`).to.match(/^revoked:(?!certificateHold)/);
           }
-          // The full CRL (no delta: what `openssl verify -crl_check` reads) lists every one of them, within the policy time.
+          // The full CRL (no delta: what `openssl verify -crl_check` reads) lists every one of them, within the policy
+          // time.
           let text = "";
           const crlFile = join(dir, `crash-full-${backend}.crl`);
           const complete = await waitFor(

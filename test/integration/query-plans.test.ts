@@ -40,7 +40,10 @@ async function statementsOf(
   return seen.filter((s) => /^\s*select/i.test(s.sql));
 }
 
-/** Full scans of population tables in a statement's plan (SQLite EXPLAIN QUERY PLAN; PostgreSQL EXPLAIN, no seq scan allowed). */
+/**
+ * Full scans of population tables in a statement's plan (SQLite EXPLAIN QUERY PLAN; PostgreSQL EXPLAIN, no seq scan
+ * allowed).
+ */
 async function fullScans(db: Knex, s: { sql: string; bindings: readonly unknown[] }): Promise<string[]> {
   if (isPostgres(db)) {
     const sql = s.sql.replace(/\$\d+/g, "?"); // the event shows PostgreSQL's own placeholders

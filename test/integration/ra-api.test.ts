@@ -98,7 +98,10 @@ for (const backend of demoBackends())
       };
     }
 
-    /** A card order through the API up to hand-out, with the given identifiers/hand-out officer; returns the card credential. */
+    /**
+     * A card order through the API up to hand-out, with the given identifiers/hand-out officer; returns the card
+     * credential.
+     */
     async function cardFlow(o: {
       personKey: string;
       purpose?: "holder" | "officer";
@@ -183,7 +186,8 @@ for (const backend of demoBackends())
       expect(svc.ra, "RA API started").to.not.equal(undefined);
       base = new URL(svc.ra!.url);
       serverCa = readFileSync(config.ra.tlsCert, "utf8");
-      // The demo's initial staff group (one bootstrap): ada administers, bo/cy identify, di approves, ed produces, fi hands out.
+      // The demo's initial staff group (one bootstrap): ada administers, bo/cy identify, di approves, ed produces, fi
+      // hands out.
       for (const id of ["ada", "bo", "cy", "di", "ed", "fi", "gu"]) {
         const cert = readFileSync(join(config.dataDir, "demo-officers", `${id}.crt`), "utf8");
         D[id] = {
@@ -396,7 +400,8 @@ for (const backend of demoBackends())
       const { key, body, card: software } = await attestedKey(order.id);
       const notCaOperator = await act(order.id, "produce", a, body);
       expect(notCaOperator.status).to.equal(403);
-      // REQ-14: a bare public key, a card-station claim over the API, an attestation without its f9 certificate: refused, nothing issued.
+      // REQ-14: a bare public key, a card-station claim over the API, an attestation without its f9 certificate:
+      // refused, nothing issued.
       const bare = await act(order.id, "produce", D.ed!, { publicKey: newKey().spkiPem });
       expect([bare.status, bare.body.guard, bare.body.requirement]).to.deep.equal([422, "key-attested", "REQ-14"]);
       expect([bare.body.code, bare.body.detail]).to.deep.equal([
@@ -589,7 +594,8 @@ for (const backend of demoBackends())
       }
       expect(text).to.match(/: revoked/);
 
-      // Holder self-service: suspend own card (then it no longer authenticates), two officers resume; rate limit (REQ-18).
+      // Holder self-service: suspend own card (then it no longer authenticates), two officers resume; rate limit
+      // (REQ-18).
       const other = await call("POST", `/api/v1/holder/cards/${a.serial}/suspend`, {}, card);
       expect(other.status, "a holder cannot suspend someone else's card").to.equal(404);
       const alarms = async () =>

@@ -53,7 +53,10 @@ import { createMakerRoot, softwareAttestation } from "../support/piv-attestation
 import { fixtureMakerRoot, installAttestationRoot } from "../support/attestation-fixture.js";
 import { startDeliveryPeers, type DeliveryPeers } from "../support/delivered.js";
 
-/** The order service on real SQLite and PostgreSQL databases with the real CA pipeline (software CA key): CAS writes, audit, expiry. */
+/**
+ * The order service on real SQLite and PostgreSQL databases with the real CA pipeline (software CA key): CAS writes,
+ * audit, expiry.
+ */
 for (const backend of testDatabases())
   describe(`ra/order-service on ${backend.name}`, function () {
     this.timeout(60_000);
@@ -93,12 +96,17 @@ for (const backend of testDatabases())
       organisationId: "so",
       serviceOwnerStaff: true,
     };
-    /** REQ-10: the LoA3 matrix wants an approver (who also releases) other than the identifiers o1, o2 and the hand-out officer o3. */
+    /**
+     * REQ-10: the LoA3 matrix wants an approver (who also releases) other than the identifiers o1, o2 and the hand-out
+     * officer o3.
+     */
     const approver = officer("p49");
     const doc = { type: "passport", number: "AB123456", expires: new Date("2030-01-01") };
-    // REQ-29: the stores seal names and outbox messages; here under a software data key (the HSM-wrapped one is tested in personal-data.test.ts).
+    // REQ-29: the stores seal names and outbox messages; here under a software data key (the HSM-wrapped one is tested
+    // in personal-data.test.ts).
     const cipher = new FieldCipher([{ id: "dk1", key: randomBytes(32) }], "dk1", cryptoRandom);
-    // REQ-15: the outbox drained by the real delivery worker, in rounds run by the test, to a real SMTP server and SMS stub.
+    // REQ-15: the outbox drained by the real delivery worker, in rounds run by the test, to a real SMTP server and SMS
+    // stub.
     let peers: DeliveryPeers;
     let worker: DeliveryWorker;
     /** This test's address book: every person has an e-mail address and a phone number (the people rows carry none). */
@@ -265,7 +273,8 @@ for (const backend of testDatabases())
       expect(produced.state).to.equal("PRODUCED");
       const rec = (await certStore.get(produced.certSerial!))!;
       expect(rec.profileId).to.equal("loa3-smartcard-auth");
-      // The CA's answer carries the certificate (nothing reads it back); it is stored on hold until activation (REQ-16).
+      // The CA's answer carries the certificate (nothing reads it back); it is stored on hold until activation
+      // (REQ-16).
       expect(Buffer.from(issued!.der).equals(Buffer.from(rec.der!))).to.equal(true);
       expect([rec.revocationReason, rec.holdCause]).to.deep.equal(["certificateHold", "activation"]);
       expect(
@@ -479,7 +488,8 @@ for (const backend of testDatabases())
         expect((await db("orders").where({ id }).first()).state).to.equal("EXPIRED");
         const cert = await certStore.get(certSerial!);
         expect(cert!.revocationReason).to.equal("cessationOfOperation");
-        // Simulate a crash after the state change: the certificate is live again in the table; the next sweep repairs it.
+        // Simulate a crash after the state change: the certificate is live again in the table; the next sweep repairs
+        // it.
         await db("certificates").where({ serial: certSerial }).update({ revoked_at: null, revocation_reason: null });
         expect((await expiry.sweep()).repaired).to.include(id);
         expect((await certStore.get(certSerial!))!.revocationReason).to.equal("cessationOfOperation");

@@ -137,7 +137,10 @@ for (const backend of demoBackends())
       return { header: c!, pair: c!.split(";")[0]! };
     };
 
-    /** Contract 2: the link `<ra.publicUrl>/applicant/#order=<id>&token=<token>` in the terms mail the SMTP server received (REQ-06). */
+    /**
+     * Contract 2: the link `<ra.publicUrl>/applicant/#order=<id>&token=<token>` in the terms mail the SMTP server
+     * received (REQ-06).
+     */
     async function applicantLinkFor(orderId: string): Promise<string> {
       return peers.termsLink(orderId);
     }
@@ -308,7 +311,8 @@ for (const backend of demoBackends())
       base = new URL(svc.ra!.url);
       serverCa = readFileSync(config.ra.tlsCert, "utf8");
       answers = answerChecker((await send("GET", "/api/openapi.json")).body as OpenApiDoc);
-      // The demo's initial staff group: bo orders, binds and identifies, cy identifies, di approves and releases, ed produces, fi hands out.
+      // The demo's initial staff group: bo orders, binds and identifies, cy identifies, di approves and releases, ed
+      // produces, fi hands out.
       const demoCred = (id: string): Cred => {
         const cert = readFileSync(join(config.dataDir, "demo-officers", `${id}.crt`), "utf8");
         return {
@@ -517,7 +521,8 @@ for (const backend of demoBackends())
       const linkB = await applicantLinkFor(b.id);
       const linkC = await applicantLinkFor(c.id);
 
-      // Expired: the same link on an RA whose clock is 8 days on (the link lives 7 days); refused, and not used up by the refusal.
+      // Expired: the same link on an RA whose clock is 8 days on (the link lives 7 days); refused, and not used up by
+      // the refusal.
       const later = await sideApp({ clock: { now: () => new Date(Date.now() + 8 * DAY) } });
       const expired = problem(
         await call("POST", "/api/v1/applicant/session", { base: later, body: fragment(linkB) }),
@@ -891,7 +896,8 @@ for (const backend of demoBackends())
     it("fail/a card certificate held until activation (credentialOnHold) signs in and activates, and nothing else (REQ-16)", async () => {
       const h = await handedOutCard("Lena", "loa2-card-order");
       const ra = svc.ra!.ra;
-      // The credential resolver of the hold-until-activation change marks such a card; here a resolver that does so for this card.
+      // The credential resolver of the hold-until-activation change marks such a card; here a resolver that does so for
+      // this card.
       const at = await sideApp({
         resolve: async (serial, der) => {
           const r = await ra.resolver.resolve(serial, der);

@@ -52,7 +52,10 @@ function demoStaff(dataDir: string): Record<keyof typeof STAFF, Cred> {
 interface Row {
   readonly name: string;
   readonly req: string;
-  /** A refusal (4xx problem naming `rule`) or a hold (202: the step waits for a second officer, with `alarm` in the trail). */
+  /**
+   * A refusal (4xx problem naming `rule`) or a hold (202: the step waits for a second officer, with `alarm` in the
+   * trail).
+   */
   readonly expect: { readonly status: number; readonly rule?: string; readonly alarm?: string };
   readonly prepare?: () => Promise<void>;
   readonly attempt: () => Promise<{ reply: Reply; method: string; path: string; object?: string }>;
@@ -184,7 +187,10 @@ for (const backend of demoBackends())
         c,
       );
     }
-    /** The LoA3 path the matrix allows: two identifiers, an approver who also releases, a ca-operator, a fifth officer hands out; the holder activates. */
+    /**
+     * The LoA3 path the matrix allows: two identifiers, an approver who also releases, a ca-operator, a fifth officer
+     * hands out; the holder activates.
+     */
     async function card(
       person: string,
       n: number | string,
@@ -216,7 +222,8 @@ for (const backend of demoBackends())
 
     before(async function () {
       demo = await demoEnvReady(this, backend);
-      // REQ-18: small thresholds, so that an unbinding loop passes them in a few steps (a copy of the policies; the rest as shipped).
+      // REQ-18: small thresholds, so that an unbinding loop passes them in a few steps (a copy of the policies; the
+      // rest as shipped).
       const policies = join(demo.dir, `sod-policies-${backend}`);
       cpSync(join(REPO_ROOT, "policies"), policies, { recursive: true });
       const rev = join(policies, "revocation", "revocation.yaml");
@@ -311,13 +318,15 @@ for (const backend of demoBackends())
             S.st1,
           ),
         );
-      // Kim: the customer's ra-admin. sA@kund: the staff identifier sA, bound a second time (same national ID) in the customer organisation.
+      // Kim: the customer's ra-admin. sA@kund: the staff identifier sA, bound a second time (same national ID) in the
+      // customer organisation.
       await bind(kund, "kim", 21);
       await ok(appoint(P.kim!, ["ra-admin"], S.st1));
       await bind(kund, "sA@kund", staffNid("sA"));
       await ok(appoint(P["sA@kund"]!, ["ra-officer"], S.st1, true));
       C.kim = await card(P.kim!, 21, "officer");
-      // sE (Kara): a qualified ra-officer of the customer; with sB she identifies sA's second record (sA may not identify it, and di, fi take other steps).
+      // sE (Kara): a qualified ra-officer of the customer; with sB she identifies sA's second record (sA may not
+      // identify it, and di, fi take other steps).
       await bind(kund, "kara", 24);
       await ok(appoint(P.kara!, ["ra-officer"], S.st1, true));
       S.sE = C.kara = await card(P.kara!, 24, "officer");

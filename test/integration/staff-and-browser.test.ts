@@ -452,7 +452,8 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
     expect([all.status, all.body.scope.organisationId]).to.deep.equal([200, null]);
     expect(all.body.issued.total).to.be.greaterThan(0);
     expect(String(all.headers["transfer-encoding"])).to.equal("chunked"); // streamed
-    // REQ-27: officers by name and label where a person reads the report, never officer:<id>; the raw actor only in actorId.
+    // REQ-27: officers by name and label where a person reads the report, never officer:<id>; the raw actor only in
+    // actorId.
     const officers = all.body.officerActivity.filter((x: { actorId: string }) => x.actorId.startsWith("officer:"));
     expect(officers.length).to.be.greaterThan(0);
     expect(
@@ -503,7 +504,8 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
       `cert:${D.ada!.serial}`,
       "same-origin-browser-request",
     ]);
-    // With a portal session (opened same-origin): a cross-site request is refused even with the cookie, and a same-origin one needs the CSRF token.
+    // With a portal session (opened same-origin): a cross-site request is refused even with the cookie, and a
+    // same-origin one needs the CSRF token.
     const open = await call("POST", "/portal/session", {}, D.ada, {
       origin: `https://${base.host}`,
       "sec-fetch-site": "same-origin",

@@ -135,7 +135,9 @@ for (const backend of testDatabases())
       };
     }
 
-    /** An order through terms, two identifications and approval by staff (service-owner staff serve this organisation). */
+    /**
+     * An order through terms, two identifications and approval by staff (service-owner staff serve this organisation).
+     */
     async function approvedOrder(who: Who): Promise<string> {
       const [s1, s2, s3] = staff as [Cred, Cred, Cred];
       const o = await ok(
@@ -160,7 +162,10 @@ for (const backend of testDatabases())
       return o.id;
     }
 
-    /** REQ-16 at LoA3: the card station (una) records the transport PIN replaced; the card (a software key) signs the RA's challenge. */
+    /**
+     * REQ-16 at LoA3: the card station (una) records the transport PIN replaced; the card (a software key) signs the
+     * RA's challenge.
+     */
     async function activate(orderId: string, card: Cred): Promise<Reply> {
       await ok(
         call("POST", `/api/v1/orders/${orderId}/transport-pin-replaced`, { cardSerial: "software-card" }, staff[2]),
@@ -176,7 +181,10 @@ for (const backend of testDatabases())
       );
     }
 
-    /** To hand-out: production started by the approver s3, produced by s4, handed out by s5 (REQ-10: the separation matrix). */
+    /**
+     * To hand-out: production started by the approver s3, produced by s4, handed out by s5 (REQ-10: the separation
+     * matrix).
+     */
     async function handedOut(who: Who): Promise<{ orderId: string; card: Cred; der: Uint8Array }> {
       const [, , s3, s4, s5] = staff as [Cred, Cred, Cred, Cred, Cred];
       const orderId = await approvedOrder(who);
@@ -220,7 +228,8 @@ for (const backend of testDatabases())
         registerFile,
         JSON.stringify({ people: Object.fromEntries(Object.values(PEOPLE).map((p) => [p.nationalId, p.register])) }),
       );
-      // A database, register and outside audit checkpoint of its own (the clock jumps ahead here), on the demo's HSM and CA store.
+      // A database, register and outside audit checkpoint of its own (the clock jumps ahead here), on the demo's HSM
+      // and CA store.
       peers = await startDeliveryPeers(); // the service delivers to a real SMTP server and SMS stub of this test
       const config = loadConfig({
         ...demo.env,
@@ -235,7 +244,8 @@ for (const backend of testDatabases())
       svc = await startService(config, { clock });
       base = new URL(svc.ra!.url);
       serverCa = readFileSync(config.ra.tlsCert, "utf8");
-      // The one-time bootstrap of this database's service-owner staff group (REQ-02/10). REQ-10, the LoA3 separation matrix:
+      // The one-time bootstrap of this database's service-owner staff group (REQ-02/10). REQ-10, the LoA3 separation
+      // matrix:
       // s1, s2 identify; s3 approves and releases; s4 (ca-operator only) produces; s5 hands out.
       const keys = ["sara", "tor", "una", "vic", "wen"].map(() => newKey());
       const until = new Date(clock.now().getTime() + 400 * DAY);
@@ -429,7 +439,8 @@ for (const backend of testDatabases())
         { workflowId: "loa3-card-order", nationalId: PEOPLE.rut.nationalId },
         first.card,
       );
-      // Refused either by the renewal rule (422, REQ-11) or at the door: a card on hold until activation is accepted for the activation only (403, REQ-16).
+      // Refused either by the renewal rule (422, REQ-11) or at the door: a card on hold until activation is accepted
+      // for the activation only (403, REQ-16).
       expect(early.status, JSON.stringify(early.body)).to.be.oneOf([401, 403, 422]);
       expect([early.body.code, early.body.requirement]).to.deep.equal(
         early.status === 422

@@ -128,7 +128,10 @@ export async function attestedCardFor(
   };
 }
 
-/** Produces an order in process with a software attested card (service-level tests, benchmarks: `card` made beforehand, as the card's part). */
+/**
+ * Produces an order in process with a software attested card (service-level tests, benchmarks: `card` made beforehand,
+ * as the card's part).
+ */
 export async function produceAttested(
   rt: Runtime,
   ra: Ra,

@@ -6,10 +6,16 @@ import { orderReference } from "../../src/shared/order-reference.js";
 import { startMailSink, type MailSink } from "./mail-sink.js";
 import { startSmsStub, type SmsStub } from "./sms-stub.js";
 
-/** One message as a person got it: an e-mail the SMTP server accepted, an SMS the gateway stub accepted, a letter in the print spool. */
+/**
+ * One message as a person got it: an e-mail the SMTP server accepted, an SMS the gateway stub accepted, a letter in the
+ * print spool.
+ */
 export interface DeliveredMessage {
   readonly channel: "email" | "sms" | "mail";
-  /** The e-mail envelope recipient, the phone number the gateway was asked to send to, or (letters) the print file's name. */
+  /**
+   * The e-mail envelope recipient, the phone number the gateway was asked to send to, or (letters) the print file's
+   * name.
+   */
   readonly to: string;
   readonly subject: string;
   /** The text as the person reads it (a letter: the PDF's text by pdftotext). */
@@ -28,7 +34,10 @@ export interface PeerSources {
 
 /** The applicant link of contract 2 as the terms mail carries it: `<publicUrl>/applicant/#order=<id>&token=<token>`. */
 const LINK = /(https:\/\/[^\s/]+\/applicant\/#order=([0-9a-f]{32})&token=([A-Z0-9]+))/;
-/** In each language of locales/<lang>/notifications.json (the recipient's language: chosen at binding, else the organisation's country's). */
+/**
+ * In each language of locales/<lang>/notifications.json (the recipient's language: chosen at binding, else the
+ * organisation's country's).
+ */
 /** The activation code's line; the message names the order by its short reference (never its id). */
 const CODE = /(?:Activation code for|Aktiveringskod för|Aktiveringskode til)[^:\n]*: ([A-Z0-9]+)/;
 const forOrderRef = (orderId: string) => (text: string) => text.includes(orderReference(orderId));
@@ -103,7 +112,10 @@ export class Delivered {
     return out;
   }
 
-  /** The first received message that `pred` accepts, waiting up to `ms`; else an error naming `what` and what did arrive. */
+  /**
+   * The first received message that `pred` accepts, waiting up to `ms`; else an error naming `what` and what did
+   * arrive.
+   */
   async waitFor(what: string, pred: (m: DeliveredMessage) => boolean, ms = 20_000): Promise<DeliveredMessage> {
     const end = Date.now() + ms;
     for (;;) {
@@ -159,7 +171,10 @@ export class Delivered {
     return (await this.terms(orderId, ms)).token;
   }
 
-  /** REQ-15: an order's activation code from whichever channel the workflow (or the officer) chose: SMS, e-mail or letter. */
+  /**
+   * REQ-15: an order's activation code from whichever channel the workflow (or the officer) chose: SMS, e-mail or
+   * letter.
+   */
   async activationCode(orderId: string, ms?: number): Promise<string> {
     const m = await this.waitFor(
       `the activation code for order ${orderId}`,
@@ -215,7 +230,10 @@ export interface DeliveryPeers extends Delivered {
   readonly mail: MailSink;
   readonly sms: SmsStub;
   readonly letterDir: string;
-  /** For loadConfig: SMTP with STARTTLS required (the sink's test certificate as CA), the SMS gateway with its bearer token in an owner-only file, the letter spool; a fast worker loop. */
+  /**
+   * For loadConfig: SMTP with STARTTLS required (the sink's test certificate as CA), the SMS gateway with its bearer
+   * token in an owner-only file, the letter spool; a fast worker loop.
+   */
   readonly env: Record<string, string>;
   stop(): Promise<void>;
 }

@@ -32,7 +32,10 @@ export function demoBackends(): DemoBackend[] {
 
 export interface DemoEnv {
   readonly backend: DemoBackend;
-  /** The demo's database (also DATABASE_URL in `env`): the SQLite file in the data folder, or its own PostgreSQL database. */
+  /**
+   * The demo's database (also DATABASE_URL in `env`): the SQLite file in the data folder, or its own PostgreSQL
+   * database.
+   */
   readonly databaseUrl: string;
   readonly dir: string;
   readonly env: NodeJS.ProcessEnv;

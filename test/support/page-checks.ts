@@ -14,7 +14,10 @@ export type Lang = (typeof LANGS)[number];
 /** WCAG 2.1 level A and AA rules of axe-core. */
 const WCAG21AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
 
-/** axe-core's serious and critical WCAG 2.1 A/AA violations on the page as it is now (each with its rule, help text and first nodes). */
+/**
+ * axe-core's serious and critical WCAG 2.1 A/AA violations on the page as it is now (each with its rule, help text and
+ * first nodes).
+ */
 export async function axeViolations(page: Page): Promise<string[]> {
   const r = await new AxeBuilder({ page }).withTags(WCAG21AA).analyze();
   return r.violations
@@ -41,9 +44,13 @@ export async function readableText(page: Page): Promise<string> {
   });
 }
 
-/** Internal names that must never reach a person: hex ids, state and workflow ids, event types, reason codes, server paths, unfilled placeholders. */
+/**
+ * Internal names that must never reach a person: hex ids, state and workflow ids, event types, reason codes, server
+ * paths, unfilled placeholders.
+ */
 const INTERNAL: readonly [string, RegExp][] = [
-  // 8+ hex digits with a letter and a digit among them: ids and hashes (all-digit runs are phone numbers, national IDs, organisation numbers).
+  // 8+ hex digits with a letter and a digit among them: ids and hashes (all-digit runs are phone numbers, national IDs,
+  // organisation numbers).
   ["a raw hex id", /\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{8,}\b/],
   [
     "a state name",
@@ -132,7 +139,10 @@ export async function reflowProblems(page: Page): Promise<string[]> {
  * background it is drawn on (the nearest ancestor's background colour: the ring sits outside the
  * element). Returns the problems and the focused elements' contrasts.
  */
-/** Puts the keyboard's starting point at the top of the document: the next Tab reaches the page's first focusable element. */
+/**
+ * Puts the keyboard's starting point at the top of the document: the next Tab reaches the page's first focusable
+ * element.
+ */
 export async function fromTheTop(page: Page): Promise<void> {
   await page.evaluate(() => {
     const b = document.body;

@@ -9,7 +9,8 @@
 //   signature: ECDSA-SHA256 (EC f9 key) or SHA256-PKCS#1 v1.5 (RSA f9 key); extensions (not critical):
 //     1.3.6.1.4.1.41482.3.3  firmware version, three raw octets (5.2.7 -> 05 02 07)
 //     1.3.6.1.4.1.41482.3.7  card serial, a DER INTEGER
-//     1.3.6.1.4.1.41482.3.8  PIN policy, touch policy: two raw octets (PIN 1 never 2 once 3 always; touch 1 never 2 always 3 cached)
+//     1.3.6.1.4.1.41482.3.8  PIN policy, touch policy: two raw octets (PIN 1 never 2 once 3 always; touch 1 never 2
+//     always 3 cached)
 //     1.3.6.1.4.1.41482.3.9  form factor, one raw octet (1 = USB-A keychain)
 //
 // The test root lives in a git-ignored folder (scripts/lib/virtual-card.sh: data/virtual-card/maker/)
@@ -165,7 +166,8 @@ export function createMakerRoot(now = new Date(), name = "cardpki virtual card m
   ]);
   const certDer = certificate(
     {
-      // Valid from well before any test clock (tests run on fixed dates) to 20 years ahead, like a maker's long-lived root.
+      // Valid from well before any test clock (tests run on fixed dates) to 20 years ahead, like a maker's long-lived
+      // root.
       serial: serial16(),
       issuer: subject,
       subject,
@@ -282,7 +284,10 @@ export function attestationCertificate(f9: Signer, facts: AttestationFacts): Uin
   );
 }
 
-/** A software "card" for service-level tests: a key as if generated in a slot, with the attestation a card of `maker` would give. */
+/**
+ * A software "card" for service-level tests: a key as if generated in a slot, with the attestation a card of `maker`
+ * would give.
+ */
 export interface SoftwareAttestation {
   readonly privateKey: KeyObject;
   readonly spki: Uint8Array;

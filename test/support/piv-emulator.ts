@@ -147,10 +147,16 @@ const unpad = (b: Buffer): string => {
 export interface PivKeyRecord {
   alg: number;
   jwk: JsonWebKey;
-  /** Yubico PIN policy (1 never, 2 once, 3 always) and touch policy (1 never, 2 always, 3 cached); absent: the slot's default. */
+  /**
+   * Yubico PIN policy (1 never, 2 once, 3 always) and touch policy (1 never, 2 always, 3 cached); absent: the slot's
+   * default.
+   */
   pinPolicy?: number;
   touchPolicy?: number;
-  /** Only keys generated on the card are attested (YubiKey refuses imported keys). Absent: generated (older state files). */
+  /**
+   * Only keys generated on the card are attested (YubiKey refuses imported keys). Absent: generated (older state
+   * files).
+   */
   origin?: "generated" | "imported" | "factory";
 }
 

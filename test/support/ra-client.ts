@@ -102,7 +102,10 @@ export function raClient(base: URL, serverCa: string) {
   return { call, ok };
 }
 
-/** The demo's initial staff group (contract: ada ra-admin, bo/cy/di/fi ra-officer, ed ca-operator, gu auditor): their client certificates in `<dataDir>/demo-officers/`. */
+/**
+ * The demo's initial staff group (contract: ada ra-admin, bo/cy/di/fi ra-officer, ed ca-operator, gu auditor): their
+ * client certificates in `<dataDir>/demo-officers/`.
+ */
 export const DEMO_OFFICER_NAMES = ["ada", "bo", "cy", "di", "ed", "fi", "gu"] as const;
 export type DemoOfficerName = (typeof DEMO_OFFICER_NAMES)[number];
 export function demoOfficerCreds(
@@ -117,7 +120,10 @@ export function demoOfficerCreds(
   return out;
 }
 
-/** The RA API as the officers use it: `as(who)` calls with that officer's client certificate, `ok` asserts the status and answers the body. */
+/**
+ * The RA API as the officers use it: `as(who)` calls with that officer's client certificate, `ok` asserts the status
+ * and answers the body.
+ */
 export function officerApi(base: URL, serverCa: string, creds: Record<string, ClientCred>) {
   const { call, ok } = raClient(base, serverCa);
   const as = (who: string, method: string, path: string, body?: unknown) =>

@@ -48,7 +48,10 @@ export function freshOrgNumber(prefix: string): string {
   return `${prefix}${String((Date.now() + orgSeq * 7919) % 1e8).padStart(8, "0")}`;
 }
 
-/** The demo CA + RA (SQLite) on 127.0.0.1 with a base URL that resolves; delivery to this test's SMTP server and SMS stub. */
+/**
+ * The demo CA + RA (SQLite) on 127.0.0.1 with a base URL that resolves; delivery to this test's SMTP server and SMS
+ * stub.
+ */
 export async function startRpCa(ctx: Mocha.Context, name: string, o: { virtualCard?: boolean } = {}): Promise<RpCa> {
   const env = await demoEnvReady(ctx, "sqlite");
   trustFixtureMaker(env.caStore); // REQ-14: software test cards' maker root
@@ -115,7 +118,9 @@ export interface CardLife {
   revoke(reason?: string): Promise<void>;
 }
 
-/** A LoA3 order taken to hand-out: its card produced by `produce` (a software card, or the virtual card in the reader). */
+/**
+ * A LoA3 order taken to hand-out: its card produced by `produce` (a software card, or the virtual card in the reader).
+ */
 export async function orderToHandOut(
   ca: RpCa,
   holder: { nationalId: string; name: string; email: string; phone: string },

@@ -17,7 +17,10 @@ export interface ShellDatabase {
   copy(name: string): ShellDatabase;
   /** Every row of `table` in `from` (a copy of the same schema) added to this database. */
   copyRows(table: string, from: ShellDatabase): void;
-  /** Puts `other`'s content in place of this database's, as restoring an old backup by hand would; nobody may be connected. */
+  /**
+   * Puts `other`'s content in place of this database's, as restoring an old backup by hand would; nobody may be
+   * connected.
+   */
   replaceWith(other: ShellDatabase): void;
   /** Everything the database stores, as bytes (its files, or a plain dump), to search for what must never be stored. */
   rawBytes(): Buffer;

@@ -24,7 +24,9 @@ export async function cardStop(): Promise<void> {
   const r = await run(SCRIPT, ["card-stop"]);
   if (r.status !== 0) throw new Error(`card-stop: ${r.out}`);
 }
-/** What kind of card to insert: its serial; its attestation made by another (test) maker root in `makerDir`, or none. */
+/**
+ * What kind of card to insert: its serial; its attestation made by another (test) maker root in `makerDir`, or none.
+ */
 export interface CardKind {
   readonly makerDir?: string;
   readonly noAttestation?: boolean;
@@ -39,7 +41,10 @@ export async function cardStart(serial?: number, kind: CardKind = {}): Promise<v
   if (r.status !== 0) throw new Error(`card-start: ${r.out}`);
 }
 
-/** Take out whatever card is in the reader and insert a fresh one (factory PIN, PUK and management key), optionally with its own serial and kind. */
+/**
+ * Take out whatever card is in the reader and insert a fresh one (factory PIN, PUK and management key), optionally with
+ * its own serial and kind.
+ */
 export async function freshCard(serial?: number, kind: CardKind = {}): Promise<void> {
   await cardStop();
   await cardStart(serial, kind);

@@ -30,7 +30,8 @@ const STATES = [...ORDER_STATES, "PRODUCING"];
 const ACTIONS = [...new Set(workflows.flatMap((w) => w.transitions.map((t) => t.action)))];
 
 /**
- * Every refusal code the source can throw: `code: "x"`, the roles policy's and the revocation desk's helpers, and each guard's
+ * Every refusal code the source can throw: `code: "x"`, the roles policy's and the revocation desk's helpers, and each
+ * guard's
  * reasons; read so that any layout of the calls (one line, or one argument a line) gives the same set.
  */
 function thrownCodes(): string[] {
@@ -95,7 +96,10 @@ const SAMPLES: Record<string, unknown> = {
   from: "order",
   triesLeft: 2,
 };
-/** What no rendered refusal may contain: internal state names, ids, paths, schema patterns, workflow ids, internal reason or guard names. */
+/**
+ * What no rendered refusal may contain: internal state names, ids, paths, schema patterns, workflow ids, internal
+ * reason or guard names.
+ */
 const LEAKS: [string, RegExp][] = [
   ["state name", new RegExp(`\\b(${STATES.join("|")})\\b`)],
   ["hex id", /\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{8,}\b/],

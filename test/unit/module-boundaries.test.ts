@@ -36,7 +36,9 @@ function files(dir: string): string[] {
   });
 }
 
-/** design.md "Modules": dependencies point inward; only composition wires concrete backends (.dependency-cruiser.cjs). */
+/**
+ * design.md "Modules": dependencies point inward; only composition wires concrete backends (.dependency-cruiser.cjs).
+ */
 describe("module boundaries (design.md, dependency-cruiser)", function () {
   this.timeout(120_000);
   const src = join(REPO_ROOT, "src");

@@ -44,7 +44,9 @@ const order = (state: OrderState, extra: Partial<OrderView> = {}): OrderView => 
 const identifyInput: ActionInput = { document: doc(), faceCompared: true };
 const applicant: Actor = { kind: "applicant", roles: [] };
 const holder: Actor = { kind: "holder", personId: "applicant", roles: [], credentialSerial: "c1", loa: 3 };
-/** REQ-16: what a LoA3 activation proved (the order service establishes it from the signature and the station's record). */
+/**
+ * REQ-16: what a LoA3 activation proved (the order service establishes it from the signature and the station's record).
+ */
 const activated = (pinAt = NOW): ActionInput => ({
   activation: { challengeSigned: true, pinReplaced: { at: pinAt, recordedBy: "officer:station" } },
 });

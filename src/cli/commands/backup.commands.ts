@@ -24,7 +24,10 @@ export const backupCmd: Command = {
   },
 };
 
-/** REQ-30: restore a backup (stop the service first); signing stays refused until `audit reconcile` when the restore went back in time. */
+/**
+ * REQ-30: restore a backup (stop the service first); signing stays refused until `audit reconcile` when the restore
+ * went back in time.
+ */
 export const restoreCmd: Command = {
   name: "restore",
   summary:

@@ -166,7 +166,8 @@ const changePin: Command = {
           { changed: true }
         ),
       );
-    // REQ-16 (LoA3): the activation needs the station's record that the transport PIN was replaced on this order's card.
+    // REQ-16 (LoA3): the activation needs the station's record that the transport PIN was replaced on this order's
+    // card.
     // The RA is asked first (officer, order handed out), so a refusal leaves the card's PIN as it was.
     operatorArg(v);
     const result = await withCardStation(loadConfig(), async (rt) => {

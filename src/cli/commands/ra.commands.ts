@@ -81,7 +81,10 @@ const bootstrap: Command = {
   },
 };
 
-/** REQ-15: expire orders past their activation deadline and revoke their cards now (the service also does this on its schedule). */
+/**
+ * REQ-15: expire orders past their activation deadline and revoke their cards now (the service also does this on its
+ * schedule).
+ */
 const expire: Command = {
   name: "expire",
   summary: "Expire card orders not activated within the policy deadline and revoke their cards, now.",

@@ -28,7 +28,10 @@ const api = apiClient(API, () => csrf);
 /** What the screen shows now, so that a language change redraws it: the progress, or a screen without a session. */
 let shown = null;
 
-/** The terms as text: "# " lines are headings, "- " lines list items, other lines paragraphs (blank lines between). Never HTML. */
+/**
+ * The terms as text: "# " lines are headings, "- " lines list items, other lines paragraphs (blank lines between).
+ * Never HTML.
+ */
 function termsText(text) {
   const out = [];
   let para = null;

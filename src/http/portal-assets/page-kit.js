@@ -124,7 +124,10 @@ export function tNodes(key, nodes = {}) {
     });
 }
 
-/** Words for a value of a closed set (`state.TERMS_ACCEPTED`, `reason.keyCompromise`): the catalogue's, else the value made readable. */
+/**
+ * Words for a value of a closed set (`state.TERMS_ACCEPTED`, `reason.keyCompromise`): the catalogue's, else the value
+ * made readable.
+ */
 export function word(set, value) {
   if (value === undefined || value === null || value === "") return "";
   const key = `${set}.${value}`;
@@ -397,7 +400,10 @@ function controlFor(form, field) {
   return undefined;
 }
 
-/** Shows a refused request on a form: the problem's words in the error summary, each field's error beside it, focus on the summary. */
+/**
+ * Shows a refused request on a form: the problem's words in the error summary, each field's error beside it, focus on
+ * the summary.
+ */
 export function showRefusal(form, e) {
   const p = (e && e.problem) || {};
   const fields = (Array.isArray(p.errors) ? p.errors : [])

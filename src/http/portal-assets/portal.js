@@ -69,7 +69,9 @@ const orgName = (id) => (organisations.find((o) => o.id === id) || {}).name;
 
 // ------------------------------------------------------------------ shared pieces
 
-/** The applicant as the officer compares them with the document: name, birth date, national ID (masked), organisation. */
+/**
+ * The applicant as the officer compares them with the document: name, birth date, national ID (masked), organisation.
+ */
 function applicantPanel(o, headingKey = "applicant.heading") {
   const a = o.applicant || {};
   return h(
@@ -1027,7 +1029,9 @@ function evidencePerson(x, id) {
   const p = x.people && x.people[id];
   return p ? (p.name ? `${p.name} (${p.label})` : p.label) : t("person.unnamed");
 }
-/** The facts of an evidence clause in the reader's words: people by name or label, times local, internal names worded. */
+/**
+ * The facts of an evidence clause in the reader's words: people by name or label, times local, internal names worded.
+ */
 function evidenceParams(x, params) {
   const out = {};
   for (const [k, v] of Object.entries(params || {})) {
@@ -1058,7 +1062,10 @@ function evidenceParams(x, params) {
   }
   return out;
 }
-/** REQ-31: a verdict's or story step's detail in the reader's language, clause by clause (the English record as printed when a clause is unknown). */
+/**
+ * REQ-31: a verdict's or story step's detail in the reader's language, clause by clause (the English record as printed
+ * when a clause is unknown).
+ */
 function evidenceDetail(x, item) {
   const parts = item.parts || [];
   if (!parts.length) return item.detail ? evidenceText(item.detail) : "";
@@ -1154,7 +1161,8 @@ function audit(draw) {
         rep,
         async (f) => {
           const r = await api("GET", `/audit/report?from=${f.get("from")}&to=${f.get("to")}`);
-          // The steps people took (each request to the API is in the audit trail too, by its route: not what a person reads here).
+          // The steps people took (each request to the API is in the audit trail too, by its route: not what a person
+          // reads here).
           const rows = new Map();
           for (const a of (r.officerActivity || []).filter((x) => !/^(api|portal)\./.test(x.action))) {
             const who = a.actorName

@@ -27,7 +27,10 @@ const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
 const unb64 = (s: string) => new Uint8Array(Buffer.from(s, "base64"));
 
-/** A batch file ready for the drop folder: the JSON Lines encrypted to the bureau, and the RA's detached signature over them. */
+/**
+ * A batch file ready for the drop folder: the JSON Lines encrypted to the bureau, and the RA's detached signature over
+ * them.
+ */
 export interface OutgoingBatch {
   readonly batchId: string;
   readonly cards: number;
@@ -286,7 +289,8 @@ export class BureauDesk {
         bad(`the order is ${order.state}, not IN_PRODUCTION`);
         continue;
       }
-      // REQ-14: the same attestation rules as at the card station (the workflow's roots, slot, PIN policy), for the card the answer names.
+      // REQ-14: the same attestation rules as at the card station (the workflow's roots, slot, PIN policy), for the
+      // card the answer names.
       const v = await keyOrigin(
         this.deps.keyOrigins,
         w,
@@ -407,7 +411,10 @@ export class BureauDesk {
     };
   }
 
-  /** Undoes the cards of an answer produced before one failed: certificate revoked (superseded), order back in production, answer claim released. */
+  /**
+   * Undoes the cards of an answer produced before one failed: certificate revoked (superseded), order back in
+   * production, answer claim released.
+   */
   private async compensate(
     actor: Actor,
     answerId: string,
@@ -431,7 +438,10 @@ export class BureauDesk {
     });
   }
 
-  /** The bureau's status file (acknowledged, shipped with carrier and tracking id): checked whole, then written in one transaction. */
+  /**
+   * The bureau's status file (acknowledged, shipped with carrier and tracking id): checked whole, then written in one
+   * transaction.
+   */
   async importStatus(actor: Actor, file: string, data: Uint8Array, signature: Uint8Array): Promise<ImportReport> {
     requireRole(actor, ["ca-operator"], "taking in the card bureau's status file");
     const { store, seal, clock } = this.deps;
