@@ -9,6 +9,7 @@ import { startService, type Service } from "../../src/composition/serve.js";
 import { toPem } from "../../src/asn1/der.js";
 import { CLI, demoBackends, demoEnvReady, openssl, writeTemp, type DemoEnv } from "../support/environment.js";
 import { makeCsr, testKey } from "../support/keys.js";
+import { ORG_SUBJECT } from "../support/test-ca.js";
 
 for (const backend of demoBackends())
   describe(`HTTP service (real HTTP on a random port) [${backend}]`, function () {
@@ -57,10 +58,24 @@ for (const backend of demoBackends())
       });
       // One signature with the CA key in this process (health probes sign nothing): a CRL.
       await svc.runtime.crls.generateFull(svc.runtime.authority("demo-issuing"), "operator:metrics-test");
-      const r = await fetch(`${svc.url}/metrics`);
+      // A certificate issued here gets its OCSP response pre-produced with the responder's key (RFC 5019).
+      await svc.runtime.issuer.issue(svc.runtime.authority("demo-issuing"), {
+        profileId: "loa3-smartcard-auth",
+        publicKey: testKey("P-256").spki,
+        subject: ORG_SUBJECT,
+        requestedBy: "metrics-test",
+        allowedKinds: ["end-entity"],
+      });
+      const ocspSigned = /^cardpki_hsm_signatures_total\{key="ocsp:demo-issuing\/[^"]+"\} [1-9]/m;
+      let r = await fetch(`${svc.url}/metrics`);
+      let text = await r.text();
+      for (let i = 0; i < 50 && !ocspSigned.test(text); i++) {
+        await new Promise((done) => setTimeout(done, 100));
+        r = await fetch(`${svc.url}/metrics`);
+        text = await r.text();
+      }
       expect(r.status).to.equal(200);
       expect(r.headers.get("content-type")).to.match(/^text\/plain/);
-      const text = await r.text();
       expect(text).to.match(/^cardpki_ocsp_requests_total\{status="\d{3}"\} [1-9]/m);
       expect(text).to.match(/^cardpki_ocsp_request_duration_seconds_count [1-9]/m);
       expect(text).to.match(/^cardpki_crl_age_seconds\{ca="demo-issuing"\} \d/m);
@@ -72,7 +87,7 @@ for (const backend of demoBackends())
       expect(text).to.match(/^# TYPE cardpki_certificates_issued_total counter$/m);
       expect(text).to.match(/^cardpki_certificates_issued_total\{profile="[a-z0-9-]+"\} [1-9]/m);
       expect(text).to.match(/^cardpki_hsm_signatures_total\{key="ca:demo-issuing"\} [1-9]/m);
-      expect(text).to.match(/^cardpki_hsm_signatures_total\{key="ocsp:demo-issuing\/[^"]+"\} [1-9]/m);
+      expect(text).to.match(ocspSigned);
       expect(text).to.match(/^cardpki_hsm_errors_total\{key="ca:demo-issuing"\} 0$/m);
       // prom-client's default metrics: event-loop lag, process CPU, memory and file descriptors, heap.
       expect(text).to.match(/^nodejs_eventloop_lag_seconds \d/m);
