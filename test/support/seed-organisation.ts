@@ -17,7 +17,7 @@ export async function seedOrganisation(
   await db("organisations").insert({
     id: organisationId,
     org_number: orgNumber,
-    name: `Ceasing AB ${tag}`,
+    name: `Ceasing AB ${orgNumber}`, // a name as an officer would read it (no hex: the portal checks flag raw ids)
     status: "active",
     created_at: now,
     country: "SE",
