@@ -255,7 +255,20 @@ export function commitQueueOf(db: Knex): CommitQueue {
   let q = queues.get(db);
   if (!q) {
     const runner = sqliteWriterThreadFor(db); // SQLite files: transactions in the writer thread
-    queues.set(db, (q = new CommitQueue(db, 256, runner)));
+    const queue = new CommitQueue(db, 256, runner);
+    queues.set(db, (q = queue));
+    if (runner) {
+      // Destroying the handle also stops its writer thread (after the transaction under way): a thread
+      // left to be torn down at process exit would take its SQLite connection down uncleanly.
+      const destroy = db.destroy.bind(db);
+      Object.defineProperty(db, "destroy", {
+        configurable: true,
+        value: async (callback?: (...args: unknown[]) => void) => {
+          await queue.close();
+          return destroy(callback as never);
+        },
+      });
+    }
   }
   return q;
 }
