@@ -133,6 +133,23 @@ describe("split roles: serve --role ca-signer + ra + public as three processes (
       };
   });
 
+  afterEach(function () {
+    // A failed test shows what each role process logged last, and whether it is still running.
+    if (this.currentTest?.state !== "failed") return;
+    for (const [name, p] of [
+      ["signer", signer],
+      ["ra", ra],
+      ["public", pub],
+    ] as const) {
+      if (!p) continue;
+      const state =
+        p.child.exitCode !== null || p.child.signalCode
+          ? `exited ${p.child.exitCode ?? p.child.signalCode}`
+          : "running";
+      console.error(`--- ${name} (${state}), last log lines:\n${p.lines().split("\n").slice(-15).join("\n")}`);
+    }
+  });
+
   after(async () => {
     for (const p of [pub, ra, signer]) {
       if (!p) continue;

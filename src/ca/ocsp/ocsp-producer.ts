@@ -26,6 +26,7 @@ export class OcspProducer {
   private pendingIssued = new Set<string>();
   /** Backfill cursor per issuer (undefined when done). */
   private readonly backfillAfter = new Map<string, string>();
+  private tail: Promise<unknown> = Promise.resolve();
   signatures = 0;
 
   constructor(
@@ -45,7 +46,22 @@ export class OcspProducer {
    * The hook for every status change (revoke, hold, resume, release, a mass revocation batch):
    * signs and stores the response of each serial now; returns how many were signed.
    */
-  async statusChanged(serials: readonly string[]): Promise<number> {
+  statusChanged(serials: readonly string[]): Promise<number> {
+    return this.exclusive(() => this.resign(serials));
+  }
+
+  /**
+   * One piece of producing work at a time: a page whose statuses were read before a revocation
+   * must be stored before the revocation's own re-signing, never after it (else a stale "good"
+   * would replace "revoked" until the next refresh). RFC 6960 2.4: a response says the status at thisUpdate.
+   */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(work, work);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async resign(serials: readonly string[]): Promise<number> {
     if (serials.length === 0) return 0;
     let n = 0;
     for (let i = 0; i < serials.length; i += this.batch) {
@@ -66,21 +82,29 @@ export class OcspProducer {
   }
 
   /** Signs the responses of certificates issued since the last flush. */
-  async flushIssued(): Promise<number> {
-    if (this.pendingIssued.size === 0) return 0;
+  flushIssued(): Promise<number> {
+    return this.exclusive(() => this.flushPending());
+  }
+
+  private flushPending(): Promise<number> {
+    if (this.pendingIssued.size === 0) return Promise.resolve(0);
     const serials = [...this.pendingIssued];
     this.pendingIssued = new Set();
-    return this.statusChanged(serials);
+    return this.resign(serials);
   }
 
   /**
    * One step of the re-signing sweep: at most `batch` rows whose refreshAt has come, oldest first
    * (indexed); then one page of the backfill. Returns the signatures made.
    */
-  async sweep(): Promise<number> {
-    let n = await this.flushIssued();
+  sweep(): Promise<number> {
+    return this.exclusive(() => this.sweepStep());
+  }
+
+  private async sweepStep(): Promise<number> {
+    let n = await this.flushPending();
     const due = await this.responses.due(this.clock.now(), this.batch);
-    if (due.length > 0) n += await this.statusChanged(due.map((d) => d.serial));
+    if (due.length > 0) n += await this.resign(due.map((d) => d.serial));
     for (const [issuerId, after] of this.backfillAfter) {
       const page = await this.responses.missing(issuerId, this.clock.now(), after, this.batch * 10);
       if (page.next === undefined) this.backfillAfter.delete(issuerId);
