@@ -23,15 +23,17 @@ for (const backend of demoBackends())
         let buf = "";
         let stderr = "";
         child.stderr.on("data", (d) => (stderr += d));
-        const ready = new Promise<void>((resolve, reject) => {
+        // Killed once the loop is issuing (10 returned), then at a random moment within the next 400 ms: kills land
+        // mid-issuance however slow the machine is.
+        const issuing = new Promise<void>((resolve, reject) => {
           child.stdout.on("data", (d: Buffer) => {
             buf += d.toString();
-            if (buf.includes("READY")) resolve();
+            if (buf.includes("READY") && (buf.match(/^ISSUED /gm)?.length ?? 0) >= 10) resolve();
           });
           child.once("exit", (code) => reject(new Error(`issue loop exited early (${code}): ${stderr}`)));
         });
-        await ready;
-        await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 400)));
+        await issuing;
+        await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 400)));
         child.kill("SIGKILL");
         await new Promise((r) => child.once("exit", r));
         for (const line of buf.split("\n")) if (line.startsWith("ISSUED ")) returned.push(line.slice(7));
