@@ -82,6 +82,14 @@ const CURVE_BY_PARAMS: Record<string, KeyType> = { "06082a8648ce3d030107": "P-25
 class Pkcs11Library {
   private static readonly all = new Map<string, Pkcs11Library>();
   module: graphene.Module | undefined;
+  /**
+   * The library as loaded (dlopen), kept for the whole process: it is initialized and finalized
+   * again, never unloaded. Libraries such as openCryptoki (through libitm) leave thread-specific
+   * data with destructors on the thread-pool threads that called them; once unloaded, those
+   * destructors point at unmapped code and the process dies with SIGSEGV when the threads exit.
+   * (pkcs11js unloads a library when its object is garbage-collected, so the object is kept.)
+   */
+  private loaded: graphene.Module | undefined;
   private refs = 0;
   /** Bumped on every C_Initialize: sessions from an older generation are gone. */
   generation = 0;
@@ -118,7 +126,7 @@ class Pkcs11Library {
 
   private initialize(): void {
     try {
-      const mod = graphene.Module.load(this.path, "cardpki");
+      const mod = (this.loaded ??= graphene.Module.load(this.path, "cardpki"));
       // SoftHSM2 and most HSMs corrupt state under parallel use without OS locking (testbed notes).
       const flags = pkcs11js.CKF_OS_LOCKING_OK;
       if (typeof flags !== "number") throw new Error("pkcs11js constant CKF_OS_LOCKING_OK missing");
