@@ -1,6 +1,7 @@
 import type { Knex } from "knex";
 import type { OcspResponseStore, OcspSubject, StoredOcspResponse } from "../ca/ports.js";
 import { INSERT_CHUNK, isPostgres } from "./database.js";
+import { toStatus } from "./revocation.store.js";
 
 const date = (v: unknown) => (v == null ? undefined : new Date(Number(v)));
 const COLUMNS = [
@@ -172,12 +173,5 @@ function toStored(r: any): StoredOcspResponse {
 }
 
 function toSubject(r: any): OcspSubject {
-  return {
-    serial: r.serial,
-    issuerId: r.issuer_id,
-    status: r.status,
-    revokedAt: date(r.revoked_at),
-    reason: r.revocation_reason ?? undefined,
-    notAfter: new Date(Number(r.not_after)),
-  };
+  return { ...toStatus(r), notAfter: new Date(Number(r.not_after)) };
 }

@@ -277,7 +277,8 @@ export class KnexRevocationStore implements RevocationStore {
   }
 }
 
-function toStatus(r: any): SerialStatus {
+/** A certificates row as the serial's status (what OCSP and the CRL say of it). */
+export function toStatus(r: any): SerialStatus {
   return {
     serial: r.serial,
     issuerId: r.issuer_id,
