@@ -186,20 +186,11 @@ export class CommitQueue {
       .then(
         ({ outcomes, commits }) => {
           this.commits += commits;
-          batch.forEach((e, i) => {
-            const o = outcomes[i]!;
-            if (o.ok) e.resolve(o.value);
-            else e.reject(o.error);
-          });
+          settle(batch, outcomes);
         },
         (err: unknown) => batch.forEach((e) => e.reject(err)),
       )
       .finally(() => this.remote--);
-  }
-
-  private transaction(batch: readonly Entry[]): Promise<unknown[]> {
-    this.commits++;
-    return runTransaction(this.db, batch);
   }
 
   /** Waits for the transaction in progress, then stops the runner (the writer thread). */
@@ -208,44 +199,26 @@ export class CommitQueue {
     await this.runner?.close();
   }
 
+  /** On this thread (no writer thread, or writes without a name): a group at a time, as the writer thread does. */
   private async flush(): Promise<void> {
-    let batch: Entry[] = [];
-    let running: Promise<unknown[]> | undefined;
-    const startNext = () => {
-      running = undefined;
-      if (this.queue.length === 0) return;
-      batch = this.queue.splice(0, this.maxBatch);
-      running = this.transaction(batch);
-      running.catch(() => undefined); // judged when awaited below
-    };
-    startNext();
-    while (running) {
-      const current = batch;
-      let results: unknown[] | undefined;
-      try {
-        results = await running;
-      } catch (e) {
-        if (current.length === 1) current[0]!.reject(e);
-      }
-      if (results) {
-        // The next transaction starts before the callers of this one continue: the writer is not
-        // left idle while their code runs (their next writes join the transaction after).
-        startNext();
-        current.forEach((p, i) => p.resolve(results![i]));
-      } else {
-        if (current.length > 1)
-          for (const p of current) {
-            try {
-              p.resolve((await this.transaction([p]))[0]);
-            } catch (e) {
-              p.reject(e);
-            }
-          }
-        startNext();
-      }
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      this.commits++; // counted as it starts
+      const { outcomes, commits } = await runGroup(this.db, batch);
+      this.commits += commits - 1;
+      // The next group starts (loop) before the callers of this one continue: their next writes join the one after.
+      settle(batch, outcomes);
     }
     this.flushing = false;
   }
+}
+
+function settle(batch: readonly Entry[], outcomes: readonly Outcome[]): void {
+  batch.forEach((e, i) => {
+    const o = outcomes[i]!;
+    if (o.ok) e.resolve(o.value);
+    else e.reject(o.error);
+  });
 }
 
 const queues = new WeakMap<Knex, CommitQueue>();
