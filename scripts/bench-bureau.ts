@@ -9,7 +9,7 @@
 //    return file) for --bureau-orders real LoA3 bureau orders (each made through the whole workflow first).
 import { X509Certificate, generateKeyPairSync } from "node:crypto";
 import { join } from "node:path";
-import { copyFileSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { pemBlocks } from "../src/asn1/der.js";
 import { spawnSync } from "node:child_process";
 import type { Runtime } from "../src/composition/runtime.js";
@@ -19,6 +19,7 @@ import { demoOrderInProduction, staffActor } from "../src/composition/demo-order
 import { openBureauDesk, sendBatch, takeFromDrop } from "../src/composition/bureau.js";
 import { createExchangeIdentity, signDetached, verifyDetached } from "../src/composition/bureau-cms.js";
 import { folderDrop } from "../src/composition/bureau-drop.js";
+import { bureauSignerDir, bureauSignerName } from "../src/composition/bureau-signer.js";
 import { keyAttestationVerifier } from "../src/composition/key-attestation.js";
 import { ANSWER_FORMAT, AnswerCard, AnswerHeader, jsonLines, parseJsonLines } from "../src/ra/bureau/bureau-files.js";
 import { keyOrigin } from "../src/ra/key-origin.js";
@@ -137,15 +138,13 @@ export async function benchBureau(rt: Runtime, dir: string, cards: number, order
     const exchange = join(dir, "bench-exchange");
     const sim = join(dir, "bench-sim");
     const drop = join(dir, "bench-drop");
-    await createExchangeIdentity(exchange, "ra-exchange", {
-      subject: "CN=bench RA",
-      clock: rt.clock,
-      random: rt.random,
-    });
     const simJs = join(import.meta.dirname, "bureau-sim.js");
     spawnSync("node", [simJs, "--state", sim, "--print-cert"]);
+    mkdirSync(exchange, { recursive: true });
     copyFileSync(join(sim, "bureau.crt"), join(exchange, "bureau.crt"));
-    copyFileSync(join(exchange, "ra-exchange.crt"), join(sim, "ra-exchange.crt"));
+    // The RA's side signs with the key of the demo's bureau-signer ceremony (HSM).
+    const raCert = join(bureauSignerDir(rt.config.caStoreDir, bureauSignerName(rt)), "cert.pem");
+    copyFileSync(raCert, join(sim, "ra-exchange.crt"));
     const root = pemBlocks(new Uint8Array(readFileSync(join(sim, "maker", "maker-root.pem"))), "CERTIFICATE")[0]!;
     installAttestationRoot(rt.config.caStoreDir, root, "bench-bureau-sim");
     const desk = openBureauDesk(rt, ra, { exchangeDir: exchange });

@@ -9,7 +9,6 @@ import { openRa, type Ra } from "../../src/composition/ra.js";
 import { bootstrapDemoStaff } from "../../src/composition/demo-setup.js";
 import { demoOrderInProduction } from "../../src/composition/demo-orders.js";
 import { openBureauDesk, sendBatch, takeFromDrop, type DropPass } from "../../src/composition/bureau.js";
-import { createExchangeIdentity } from "../../src/composition/bureau-cms.js";
 import { folderDrop } from "../../src/composition/bureau-drop.js";
 import { sftpDrop } from "../../src/composition/bureau-sftp.js";
 import { freePort } from "../support/free-port.js";
@@ -46,6 +45,7 @@ describe(`card bureau: batch out, attested keys in, certificates back [${backend
   let ed: Actor;
   let root: string;
   let env: NodeJS.ProcessEnv;
+  let raCert: { signer: string; certificate: string; chain: string };
   const own = mkdtempSync(join(tmpdir(), "bureau-it-"));
   const exchange = join(own, "exchange");
   const simState = join(own, "sim");
@@ -95,17 +95,22 @@ describe(`card bureau: batch out, attested keys in, certificates back [${backend
     };
     staff = await actorOf("ada");
     ed = await actorOf("ed");
-    // The exchange: the RA's key (as `cardpki bureau keygen` makes it), the bureau's certificate installed, the
-    // simulator's own attestation root trusted as an operator would install a card maker's root.
-    await createExchangeIdentity(exchange, "ra-exchange", {
-      subject: "CN=cardpki RA bureau exchange TEST",
-      clock: rt.clock,
-      random: rt.random,
-    });
+    // The exchange: the RA's key made by the demo's bureau-signer ceremony (in the HSM; `cardpki bureau certificate`
+    // names its certificate), the bureau's certificate installed with `cardpki bureau trust`, the simulator's own
+    // attestation root trusted as an operator would install a card maker's root.
     const printed = spawnSync("node", [SIM, "--state", simState, "--print-cert"], { encoding: "utf8" });
     expect(printed.status, printed.stderr).to.equal(0);
-    copyFileSync(join(simState, "bureau.crt"), join(exchange, "bureau.crt"));
-    copyFileSync(join(exchange, "ra-exchange.crt"), join(simState, "ra-exchange.crt"));
+    const trusted = spawnSync("node", [CLI, "bureau", "trust", "--cert", join(simState, "bureau.crt")], {
+      env,
+      encoding: "utf8",
+    });
+    expect(trusted.status, trusted.stderr).to.equal(0);
+    expect(existsSync(join(exchange, "bureau.crt"))).to.equal(true);
+    const named = spawnSync("node", [CLI, "bureau", "certificate"], { env, encoding: "utf8" });
+    expect(named.status, named.stderr).to.equal(0);
+    raCert = JSON.parse(named.stdout) as { signer: string; certificate: string; chain: string };
+    expect(raCert.signer).to.equal("demo-issuing/demo-bureau-1");
+    copyFileSync(raCert.certificate, join(simState, "ra-exchange.crt"));
     root = installAttestationRoot(
       rt.config.caStoreDir,
       new Uint8Array(
@@ -175,7 +180,7 @@ describe(`card bureau: batch out, attested keys in, certificates back [${backend
         "-content",
         plain,
         "-CAfile",
-        join(exchange, "ra-exchange.crt"),
+        raCert.chain,
         "-purpose",
         "any",
         "-out",
@@ -213,7 +218,7 @@ describe(`card bureau: batch out, attested keys in, certificates back [${backend
         "-content",
         join(dropDir, "to-bureau", ret),
         "-CAfile",
-        join(exchange, "ra-exchange.crt"),
+        raCert.chain,
         "-purpose",
         "any",
         "-out",
@@ -260,6 +265,62 @@ describe(`card bureau: batch out, attested keys in, certificates back [${backend
     expect(shown.cards.map((c: { state: string; trackingId: string }) => [c.state, c.trackingId])).to.deep.equal([
       ["received", track2.trackingId],
     ]);
+  });
+
+  it("ok/the RA's exchange key is made by the bureau-signer ceremony: transcript verified, key in the HSM, certificate under the issuing CA", () => {
+    const dir = join(raCert.certificate, "..");
+    expect(readFileSync(join(dir, "key.uri"), "utf8")).to.match(/^pkcs11:token=cardpki-issuing;object=demo-bureau-1;/);
+    expect(readdirSync(dir).sort()).to.deep.equal(["cert.pem", "chain.pem", "key.uri"]);
+    const v = spawnSync("openssl", ["verify", "-CAfile", raCert.chain, raCert.certificate], { encoding: "utf8" });
+    expect(v.status, v.stderr).to.equal(0);
+    const transcripts = readdirSync(join(demo.caStore, "demo-issuing", "transcripts")).filter((f) =>
+      f.startsWith("demo-bureau-signer-"),
+    );
+    expect(transcripts).to.have.length(1);
+    const verified = spawnSync(
+      "node",
+      [CLI, "ceremony", "verify", join(demo.caStore, "demo-issuing", "transcripts", transcripts[0]!)],
+      { env, encoding: "utf8" },
+    );
+    expect(verified.status, verified.stderr).to.equal(0);
+    const t = JSON.parse(readFileSync(join(demo.caStore, "demo-issuing", "transcripts", transcripts[0]!), "utf8"));
+    expect([t.ceremony.kind, t.signer.description, t.witness]).to.deep.equal([
+      "bureau-signer",
+      "bureau-signer:demo-issuing/demo-bureau-1",
+      "demo-witness",
+    ]);
+    expect(t.custodians.map((c: { name: string }) => c.name).sort()).to.deep.equal(["alice", "bob"]);
+  });
+
+  it("fail/the bureau-signer ceremony again: below the custodian quorum, or for a key that exists, refused before any key is made", () => {
+    const file = join(REPO_ROOT, "policies", "ceremonies", "demo-bureau-signer.yaml");
+    const custodians = join(demo.dir, "data", "demo-custodians");
+    const share = (c: string) =>
+      `${join(custodians, `cardpki-issuing-${c}.share`)}=${join(custodians, `${c}.passphrase`)}`;
+    const run = (...who: string[]) =>
+      spawnSync(
+        "node",
+        [
+          CLI,
+          "ceremony",
+          "run",
+          file,
+          "--operator",
+          "olga",
+          "--witness",
+          "walter",
+          ...who.flatMap((c) => ["--share", share(c)]),
+          "--yes",
+        ],
+        { env, encoding: "utf8" },
+      );
+    const alone = run("alice");
+    expect(alone.status, alone.stderr).to.not.equal(0);
+    expect(alone.stderr).to.match(/needs 2 of 3 custodians/);
+    const again = run("alice", "bob");
+    expect(again.status, again.stderr).to.not.equal(0);
+    expect(again.stderr).to.match(/bureau-signer 'demo-bureau-1' of 'demo-issuing' already exists/);
+    expect(readdirSync(join(demo.caStore, "demo-issuing", "bureau-signers"))).to.deep.equal(["demo-bureau-1"]);
   });
 
   const cases: [string, RegExp][] = [
