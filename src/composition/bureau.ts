@@ -26,10 +26,6 @@ export function bureauExchangeDir(rt: Pick<RaRuntime, "config">): string {
   return process.env.CARDPKI_BUREAU_DIR ?? join(rt.config.dataDir, "bureau");
 }
 
-/** Alarms raised in this process (cardpki_bureau_cards_not_received_total). */
-let notReceived = 0;
-export const bureauAlarmCount = (): number => notReceived;
-
 /** The bureau adapter of card production, wired over the RA's stores, the CMS exchange and the attestation roots. */
 export function openBureauDesk(
   rt: RaRuntime,
@@ -56,10 +52,7 @@ export function openBureauDesk(
     keyOrigins: { verifier: keyAttestationVerifier(rt.config.caStoreDir) },
     clock: rt.clock,
     random: rt.random,
-    onAlarm: (c) => {
-      notReceived++;
-      o.onAlarm?.(c);
-    },
+    ...(o.onAlarm ? { onAlarm: o.onAlarm } : {}),
   });
 }
 

@@ -127,6 +127,15 @@ export class KnexBureauStore implements BureauStore {
     return !!(await this.reader("bureau_answers").where({ id }).orWhere({ sha256 }).first());
   }
 
+  /** Bureau cards per tracking state: one GROUP BY over the (state, shipped_at) index. */
+  async countByState(): Promise<Record<string, number>> {
+    const rows = (await this.reader("bureau_cards").groupBy("state").select("state").count({ n: "*" })) as {
+      state: string;
+      n: number | string;
+    }[];
+    return Object.fromEntries(rows.map((r) => [String(r.state), Number(r.n)]));
+  }
+
   async overdue(before: Date, limit: number): Promise<BureauCard[]> {
     return (
       await this.reader("bureau_cards")

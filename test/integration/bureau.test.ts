@@ -1,11 +1,12 @@
 import { expect } from "chai";
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { loadConfig } from "../../src/composition/config.js";
 import { openRuntime, type Runtime } from "../../src/composition/runtime.js";
 import { openRa, type Ra } from "../../src/composition/ra.js";
+import { startService, type Service } from "../../src/composition/serve.js";
 import { bootstrapDemoStaff } from "../../src/composition/demo-setup.js";
 import { demoOrderInProduction } from "../../src/composition/demo-orders.js";
 import { openBureauDesk, sendBatch, takeFromDrop, type DropPass } from "../../src/composition/bureau.js";
@@ -411,6 +412,75 @@ describe(`card bureau: batch out, attested keys in, certificates back [${backend
     const ev = await rt.db("audit_events").where({ action: "bureau.card.not-received", object_id: o.orderId });
     expect(ev.length).to.equal(1);
   });
+  describe("served (`cardpki serve`, role all): the tracking sweep on bureau.sweepSeconds, the alarm on /metrics", function () {
+    let svc: Service | undefined;
+    let served: NodeJS.ProcessEnv;
+    before(async () => {
+      // The same database, served with a policy folder whose bureau workflow gives a shipped card one minute.
+      const policies = join(own, "policies-short");
+      cpSync(join(REPO_ROOT, "policies"), policies, { recursive: true });
+      const wf = join(policies, "workflows", "loa3-card-order-bureau.yaml");
+      const text = readFileSync(wf, "utf8");
+      expect(text).to.match(/receivedWithin: 10d/);
+      writeFileSync(wf, text.replace("receivedWithin: 10d", "receivedWithin: 1m"));
+      served = { ...env, CARDPKI_POLICY_DIR: policies, CARDPKI_BUREAU_SWEEP_SECONDS: "1" };
+      const c = loadConfig(served);
+      svc = await startService({ ...c, host: "127.0.0.1", port: 0, ra: { ...c.ra, port: 0 } });
+    });
+    after(async () => svc?.stop());
+
+    const scrape = async () => {
+      const text = await (await fetch(`${svc!.url}/metrics`)).text();
+      const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+      return {
+        alarms: value(/^cardpki_bureau_cards_not_received_total (\d+)$/m),
+        shipped: value(/^cardpki_bureau_cards\{state="shipped"\} (\d+)$/m),
+        text,
+      };
+    };
+
+    it("fail/a card shipped and not received within the policy time: the served sweep raises one alarm, counted on /metrics and in the audit trail", async () => {
+      const before0 = await scrape();
+      expect(before0.text).to.match(/# TYPE cardpki_bureau_cards_not_received_total counter/);
+      expect(before0.alarms).to.be.a("number").and.not.NaN;
+      const o = await order();
+      await sendBatch(desk, ed, drop, { orderIds: [o.orderId] });
+      sim();
+      await take();
+      sim();
+      await take();
+      const shipped = await scrape();
+      expect(shipped.shipped).to.equal(before0.shipped + 1);
+      expect(shipped.alarms).to.equal(before0.alarms);
+      // One minute after shipping (and a sweep every second): the alarm.
+      let now = shipped;
+      for (let i = 0; i < 100 && now.alarms === before0.alarms; i++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        now = await scrape();
+      }
+      expect(now.alarms).to.equal(before0.alarms + 1);
+      await new Promise((r) => setTimeout(r, 2500));
+      expect((await scrape()).alarms, "raised once, not on every sweep").to.equal(before0.alarms + 1);
+      const events = spawnSync(
+        "node",
+        [CLI, "audit", "events", "--action", "bureau.card.not-received", "--object", o.orderId],
+        { env: served, encoding: "utf8" },
+      );
+      expect(events.status, events.stderr).to.equal(0);
+      const lines = events.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      expect(lines).to.have.length(1);
+      expect([lines[0].outcome, lines[0].actor, lines[0].details.rule, lines[0].details.receivedWithin]).to.deep.equal([
+        "failure",
+        "system:bureau-tracking",
+        "bureau.receivedWithin",
+        "1m",
+      ]);
+    });
+  });
+
   describe("over SFTP to a real OpenSSH server (key-only login, chrooted drop folder)", function () {
     let sshd: ChildProcess | undefined;
     let port: number;
