@@ -171,8 +171,12 @@ export class BureauSim {
     mkdirSync(join(this.state, "cards"), { recursive: true });
     const lines: Record<string, unknown>[] = [];
     const reused = malformed === "card-in-use" ? this.earlierCardSerial() : undefined;
+    const serials = new Set<number>();
     for (const [i, c] of cards.entries()) {
-      const serial = i === 0 && reused !== undefined ? reused : randomInt(10_000_000, 99_999_999);
+      // Chips have distinct serials: drawn again on a collision (a 10,000-card batch would otherwise repeat one).
+      let serial = i === 0 && reused !== undefined ? reused : randomInt(10_000_000, 99_999_999);
+      while (i > 0 && serials.has(serial)) serial = randomInt(10_000_000, 99_999_999);
+      serials.add(serial);
       const privateKey: KeyObject = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
       const a = softwareAttestation(i === 0 && stranger ? stranger : maker, {
         cardSerial: serial,

@@ -142,7 +142,9 @@ export async function verifyDetached(data: Uint8Array, signature: Uint8Array, si
  * as OpenSSL reads it).
  */
 export async function encryptTo(data: Uint8Array, recipient: Uint8Array): Promise<Uint8Array> {
-  const env = new pkijs.EnvelopedData();
+  // One primitive OCTET STRING for the ciphertext: split into 1024-byte pieces, a batch of a few MB passes asn1js's
+  // node limit (10,000) and could not be read back.
+  const env = new pkijs.EnvelopedData({ disableSplit: true } as never);
   env.addRecipientByCertificate(pkijs.Certificate.fromBER(ab(recipient)), { oaepHashAlgorithm: "SHA-256" });
   await env.encrypt({ name: "AES-CBC", length: 256 } as never, ab(data));
   const ci = new pkijs.ContentInfo({ contentType: ID_ENVELOPED_DATA, content: env.toSchema() });
