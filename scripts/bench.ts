@@ -19,7 +19,7 @@
 //            --scale-backends sqlite,postgres (postgres: scripts/bench starts a local PostgreSQL).
 // Usage: scripts/bench [--suite issuance,ocsp,crl,ra,audit,card,replicas,ra-pg,scale,mass-revocation,bureau] [--seconds
 // N] [--warm-up S] [--concurrency N] [--crl-sizes 100000,1000000] [--card-runs N] [--verify-entries 1000000]
-// [--mass-count 100000] [--bureau-cards 10000] [--bureau-orders 20] [--scale-sizes 10000,1000000] [--scale-10m]
+// [--mass-count 100000] [--bureau-cards 10000] [--bureau-orders N (default: --bureau-cards)] [--scale-sizes 10000,1000000] [--scale-10m]
 // [--scale-backends sqlite,postgres]
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
@@ -61,7 +61,7 @@ const { values } = parseArgs({
     "verify-entries": { type: "string", default: "1000000" },
     "mass-count": { type: "string", default: "100000" },
     "bureau-cards": { type: "string", default: "10000" },
-    "bureau-orders": { type: "string", default: "20" },
+    "bureau-orders": { type: "string" }, // default: --bureau-cards (the whole import of that answer file)
     "scale-sizes": { type: "string", default: "10000,1000000" },
     "scale-10m": { type: "boolean", default: false },
     "scale-backends": { type: "string", default: "sqlite" },
@@ -332,7 +332,12 @@ try {
   if (suites.has("audit")) report.audit = await benchAudit(rt, dir, measure, seconds, Number(values["verify-entries"]));
   if (suites.has("card")) report.card = await benchCard(rt, dir, Number(values["card-runs"]));
   if (suites.has("bureau"))
-    report.bureau = await benchBureau(rt, dir, Number(values["bureau-cards"]), Number(values["bureau-orders"]));
+    report.bureau = await benchBureau(
+      rt,
+      dir,
+      Number(values["bureau-cards"]),
+      Number(values["bureau-orders"] ?? values["bureau-cards"]),
+    );
   await rt.close();
 
   if (suites.has("ocsp")) report.ocsp = await benchOcsp(env, dir, Number(values["ocsp-requests"]));

@@ -12,8 +12,9 @@
 //   node dist/scripts/bureau-sim.js --drop DIR --state DIR [--once] [--malformed KIND]
 //
 // --malformed makes the next answer bad on purpose: bad-signature, tampered, partial, bad-json,
-// untrusted-root, wrong-card, wrong-slot, duplicate, replay (the same answer again under a new name).
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+// untrusted-root, wrong-card, wrong-slot, duplicate, replay (the same answer again under a new name), card-in-use (the
+// first card has the serial of a card this simulator made earlier, with a valid attestation for it).
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
@@ -41,6 +42,7 @@ export const MALFORMED = [
   "wrong-slot",
   "duplicate",
   "replay",
+  "card-in-use",
 ] as const;
 export type Malformed = (typeof MALFORMED)[number];
 
@@ -131,6 +133,16 @@ export class BureauSim {
     return did;
   }
 
+  /** The serial of a card made (and loaded with its certificate) earlier. */
+  private earlierCardSerial(): number {
+    const dir = join(this.state, "cards");
+    for (const f of existsSync(dir) ? readdirSync(dir) : []) {
+      const card = JSON.parse(readFileSync(join(dir, f), "utf8")) as SimCard;
+      if (card.certificate) return Number(card.cardSerial);
+    }
+    throw new Error("card-in-use: no card with a certificate was made before");
+  }
+
   private cardFile(orderId: string): string {
     return join(this.state, "cards", `${orderId}.json`);
   }
@@ -158,8 +170,13 @@ export class BureauSim {
       malformed === "untrusted-root" ? createMakerRoot(systemClock.now(), "an unknown card maker") : undefined;
     mkdirSync(join(this.state, "cards"), { recursive: true });
     const lines: Record<string, unknown>[] = [];
+    const reused = malformed === "card-in-use" ? this.earlierCardSerial() : undefined;
+    const serials = new Set<number>();
     for (const [i, c] of cards.entries()) {
-      const serial = randomInt(10_000_000, 99_999_999);
+      // Chips have distinct serials: drawn again on a collision (a 10,000-card batch would otherwise repeat one).
+      let serial = i === 0 && reused !== undefined ? reused : randomInt(10_000_000, 99_999_999);
+      while (i > 0 && serials.has(serial)) serial = randomInt(10_000_000, 99_999_999);
+      serials.add(serial);
       const privateKey: KeyObject = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
       const a = softwareAttestation(i === 0 && stranger ? stranger : maker, {
         cardSerial: serial,

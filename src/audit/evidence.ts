@@ -205,6 +205,7 @@ const STEP: Record<string, string> = {
   "card.pin.change": "holder set their own PIN",
   "card.retire": "card retired",
   "card.lost": "card reported lost",
+  "card.bureau.produce": "card made by the external card bureau",
 };
 
 /** A clause: its code and facts, and its English words (the `detail` the CLI prints). */

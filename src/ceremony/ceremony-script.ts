@@ -11,6 +11,7 @@ export const CEREMONY_KINDS = [
   "issuing-ca",
   "ocsp-signer",
   "audit-signer",
+  "bureau-signer",
   "root-crl",
   "key-backup",
   "data-key",
@@ -117,6 +118,8 @@ const NEEDS: Record<CeremonyKind, { need: (keyof CeremonyScript)[]; forbid: (key
   "issuing-ca": { need: ["key", "ca", "profile", "subject", "parent"], forbid: ["crl", "output"] },
   "ocsp-signer": { need: ["key", "profile", "subject", "parent"], forbid: ["ca", "crl", "output"] },
   "audit-signer": { need: ["key", "profile", "subject", "parent"], forbid: ["ca", "crl", "output"] },
+  // CPS 4.4.1: the RA's key that signs the batch and certificate return files of the card bureau exchange.
+  "bureau-signer": { need: ["key", "profile", "subject", "parent"], forbid: ["ca", "crl", "output"] },
   "root-crl": { need: ["parent", "crl"], forbid: ["key", "ca", "profile", "subject", "validityDays", "output"] },
   "key-backup": { need: ["parent", "output"], forbid: ["key", "ca", "profile", "subject", "validityDays", "crl"] },
   // REQ-29: the HSM key that wraps the data-encryption keys of personal data; no certificate.

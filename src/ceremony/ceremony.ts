@@ -18,6 +18,10 @@ import type { CaDirectory } from "./ca-directory.js";
 import type { CeremonyScript } from "./ceremony-script.js";
 import { sha256Hex, TranscriptRecorder, verifyTranscript, type Transcript } from "./transcript.js";
 
+/** Kinds that make a signing key with an infrastructure certificate under `<parent>/<kind>s/<label>/`. */
+const isSignerKind = (k: CeremonyScript["kind"]): boolean =>
+  k === "ocsp-signer" || k === "audit-signer" || k === "bureau-signer";
+
 /** What a human in the ceremony room sees and answers. */
 export interface CeremonyUi {
   step(n: number, text: string): void;
@@ -109,11 +113,9 @@ export async function runCeremony(script: CeremonyScript, deps: CeremonyDeps): P
   const outDir = script.kind === "root" || script.kind === "issuing-ca" ? script.ca!.id : script.parent!;
   if ((script.kind === "root" || script.kind === "issuing-ca") && caDir.exists(script.ca!.id))
     throw new CaError("conflict", `CA '${script.ca!.id}' already exists in ${caDir.root}`);
-  const signerDir = script.kind === "ocsp-signer" ? "ocsp-signers" : "audit-signers";
-  if (
-    (script.kind === "ocsp-signer" || script.kind === "audit-signer") &&
-    caDir.has(`${outDir}/${signerDir}/${script.key!.label}/cert.pem`)
-  )
+  const signerKind = isSignerKind(script.kind);
+  const signerDir = `${script.kind}s`;
+  if (signerKind && caDir.has(`${outDir}/${signerDir}/${script.key!.label}/cert.pem`))
     throw new CaError("conflict", `${script.kind} '${script.key!.label}' of '${outDir}' already exists`);
   if (script.kind === "data-key" && caDir.has(`${outDir}/data-keys/${script.key!.label}/key.uri`))
     throw new CaError("conflict", `data-key '${script.key!.label}' of '${outDir}' already exists`);
@@ -124,7 +126,7 @@ export async function runCeremony(script: CeremonyScript, deps: CeremonyDeps): P
     throw new CaError("conflict", `key label '${script.key.label}' already exists on token '${script.token}'`);
   if (script.profile) {
     const p = deps.issuer.profile(script.profile);
-    const want = script.kind === "ocsp-signer" || script.kind === "audit-signer" ? "infrastructure" : "ca";
+    const want = signerKind ? "infrastructure" : "ca";
     if (p.kind !== want)
       throw new CaError("config", `profile '${p.id}' is ${p.kind}, ceremony ${script.kind} needs ${want}`);
     if (script.kind === "ocsp-signer" && !p.ocspNoCheck)
@@ -171,12 +173,7 @@ export async function runCeremony(script: CeremonyScript, deps: CeremonyDeps): P
   let signing: Signing;
   let serial: string | undefined;
   let keyId: string | undefined;
-  if (
-    script.kind === "root" ||
-    script.kind === "issuing-ca" ||
-    script.kind === "ocsp-signer" ||
-    script.kind === "audit-signer"
-  ) {
+  if (script.kind === "root" || script.kind === "issuing-ca" || signerKind) {
     const key = script.key!;
     await confirmOrStop(`generate a ${key.type} key '${key.label}' on token '${script.token}'?`);
     say("generate-key", `generating ${key.type} key '${key.label}' on token '${script.token}'`);
@@ -230,7 +227,7 @@ export async function runCeremony(script: CeremonyScript, deps: CeremonyDeps): P
       publicKey: info.spki,
       subject: script.subject!,
       requestedBy: `ceremony:${script.id}:${people.operator}`,
-      allowedKinds: [script.kind === "ocsp-signer" || script.kind === "audit-signer" ? "infrastructure" : "ca"],
+      allowedKinds: [signerKind ? "infrastructure" : "ca"],
       selfSigned: script.kind === "root",
       ...(script.validityDays !== undefined ? { validityDays: script.validityDays } : {}),
     });
@@ -242,8 +239,9 @@ export async function runCeremony(script: CeremonyScript, deps: CeremonyDeps): P
     );
     const uri = formatPkcs11Uri({ token: script.token, object: key.label, id: info.id });
     const chain = [issued.der, ...(parent ? parent.chainDer : [])];
-    if (script.kind === "ocsp-signer" || script.kind === "audit-signer") {
+    if (signerKind) {
       // audit-signer: the key that signs audit checkpoints (REQ-27); its certificate lets anyone verify them.
+      // bureau-signer: the RA's key that signs the files it sends to the card bureau (CPS 4.4.1).
       const base = `${outDir}/${signerDir}/${key.label}`;
       write(`${base}/cert.pem`, toPem("CERTIFICATE", issued.der));
       write(`${base}/chain.pem`, chain.map((c) => toPem("CERTIFICATE", c)).join(""));
@@ -377,7 +375,7 @@ export function verifyTranscriptFile(
   let certPem: Buffer;
   let m: RegExpExecArray | null;
   if ((m = /^ca:([a-z0-9-]+)$/.exec(d))) certPem = caDir.readFile(`${m[1]}/cert.pem`);
-  else if ((m = /^(ocsp|audit)-signer:([a-z0-9-]+)\/([A-Za-z0-9._-]+)$/.exec(d)))
+  else if ((m = /^(ocsp|audit|bureau)-signer:([a-z0-9-]+)\/([A-Za-z0-9._-]+)$/.exec(d)))
     certPem = caDir.readFile(`${m[2]}/${m[1]}-signers/${m[3]}/cert.pem`);
   else throw new CaError("invalid-input", `${path}: transcript names no known signer ('${d}')`);
   const spki = new X509Certificate(certPem).publicKey.export({ type: "spki", format: "der" });

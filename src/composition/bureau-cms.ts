@@ -1,7 +1,8 @@
 import "reflect-metadata";
 import * as pkijs from "pkijs";
 import * as x509 from "@peculiar/x509";
-import { createPrivateKey, webcrypto, X509Certificate } from "node:crypto";
+import * as asn1js from "asn1js";
+import { createHash, createPrivateKey, webcrypto, X509Certificate } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CaError } from "../shared/ca-error.js";
@@ -9,6 +10,7 @@ import { pemBlocks, toPem } from "../asn1/der.js";
 import type { Clock } from "../shared/clock.js";
 import type { Random } from "../shared/random.js";
 import type { BureauSeal } from "../ra/bureau/bureau-ports.js";
+import type { KeySigner } from "../ca/ports.js";
 
 pkijs.setEngine("node", new pkijs.CryptoEngine({ name: "node", crypto: webcrypto as never }));
 x509.cryptoProvider.set(webcrypto as never);
@@ -53,6 +55,57 @@ export async function signDetached(data: Uint8Array, me: ExchangeIdentity): Prom
   return new Uint8Array(ci.toSchema().toBER(false));
 }
 
+const HASH_OF_SIGNATURE: Record<string, { oid: string; node: string }> = {
+  "1.2.840.10045.4.3.2": { oid: "2.16.840.1.101.3.4.2.1", node: "sha256" }, // ecdsa-with-SHA256
+  "1.2.840.10045.4.3.3": { oid: "2.16.840.1.101.3.4.2.2", node: "sha384" }, // ecdsa-with-SHA384
+  "1.2.840.113549.1.1.11": { oid: "2.16.840.1.101.3.4.2.1", node: "sha256" }, // sha256WithRSAEncryption
+};
+
+/**
+ * RFC 5652 5.3/5.4: a detached SignedData over `data` by a key that never leaves the HSM (the RA's bureau-signer key,
+ * made by a ceremony): signed attributes content-type and message-digest, their DER SET signed by `signer`, the signer's
+ * certificate included.
+ */
+export async function signDetachedWith(data: Uint8Array, certDer: Uint8Array, signer: KeySigner): Promise<Uint8Array> {
+  const hash = HASH_OF_SIGNATURE[signer.algorithmOid];
+  if (!hash) throw new CaError("config", `bureau signer algorithm ${signer.algorithmOid} is not supported`);
+  const cert = pkijs.Certificate.fromBER(ab(certDer));
+  const certSpki = new Uint8Array(cert.subjectPublicKeyInfo.toSchema().toBER(false));
+  if (!Buffer.from(certSpki).equals(Buffer.from(signer.spki)))
+    throw new CaError("config", "the bureau signer's certificate is not for its HSM key");
+  const digest = createHash(hash.node).update(data).digest();
+  const signedAttrs = new pkijs.SignedAndUnsignedAttributes({
+    type: 0,
+    attributes: [
+      new pkijs.Attribute({ type: "1.2.840.113549.1.9.3", values: [new asn1js.ObjectIdentifier({ value: ID_DATA })] }),
+      new pkijs.Attribute({ type: "1.2.840.113549.1.9.4", values: [new asn1js.OctetString({ valueHex: ab(digest) })] }),
+    ],
+  });
+  // RFC 5652 5.4: the signature is over the DER of the attributes with the SET OF tag, not the [0] IMPLICIT one.
+  const toSign = new Uint8Array(signedAttrs.toSchema().toBER(false));
+  toSign[0] = 0x31;
+  const signature = await signer.sign(toSign);
+  const digestAlgorithm = new pkijs.AlgorithmIdentifier({ algorithmId: hash.oid, algorithmParams: new asn1js.Null() });
+  const signed = new pkijs.SignedData({
+    version: 1,
+    digestAlgorithms: [digestAlgorithm],
+    encapContentInfo: new pkijs.EncapsulatedContentInfo({ eContentType: ID_DATA }),
+    signerInfos: [
+      new pkijs.SignerInfo({
+        version: 1,
+        sid: new pkijs.IssuerAndSerialNumber({ issuer: cert.issuer, serialNumber: cert.serialNumber }),
+        digestAlgorithm,
+        signedAttrs,
+        signatureAlgorithm: pkijs.AlgorithmIdentifier.fromBER(ab(signer.algorithmDer)),
+        signature: new asn1js.OctetString({ valueHex: ab(signature) }),
+      }),
+    ],
+    certificates: [cert],
+  });
+  const ci = new pkijs.ContentInfo({ contentType: ID_SIGNED_DATA, content: signed.toSchema(true) });
+  return new Uint8Array(ci.toSchema().toBER(false));
+}
+
 /**
  * Verifies a detached SignedData over `data` made with the key of exactly `signer` (the
  * certificate installed for the other party; the certificates the file carries do not count).
@@ -89,7 +142,9 @@ export async function verifyDetached(data: Uint8Array, signature: Uint8Array, si
  * as OpenSSL reads it).
  */
 export async function encryptTo(data: Uint8Array, recipient: Uint8Array): Promise<Uint8Array> {
-  const env = new pkijs.EnvelopedData();
+  // One primitive OCTET STRING for the ciphertext: split into 1024-byte pieces, a batch of a few MB passes asn1js's
+  // node limit (10,000) and could not be read back.
+  const env = new pkijs.EnvelopedData({ disableSplit: true } as never);
   env.addRecipientByCertificate(pkijs.Certificate.fromBER(ab(recipient)), { oaepHashAlgorithm: "SHA-256" });
   await env.encrypt({ name: "AES-CBC", length: 256 } as never, ab(data));
   const ci = new pkijs.ContentInfo({ contentType: ID_ENVELOPED_DATA, content: env.toSchema() });
@@ -170,10 +225,16 @@ export function readExchangeIdentity(dir: string, name: string, withKey: boolean
   return { certDer, keyPkcs8: new Uint8Array(key.export({ type: "pkcs8", format: "der" })) };
 }
 
-/** The RA's side of the exchange over CMS: signs as the RA, encrypts to the bureau, verifies the bureau. */
-export function cmsBureauSeal(ra: ExchangeIdentity, bureau: ExchangeIdentity): BureauSeal {
+/** The RA's own side of the exchange: the certificate of its bureau-signer key and that key in the HSM. */
+export interface RaExchangeSigner {
+  readonly certDer: Uint8Array;
+  signer(): Promise<KeySigner>;
+}
+
+/** The RA's side of the exchange over CMS: signs as the RA (HSM key), encrypts to the bureau, verifies the bureau. */
+export function cmsBureauSeal(ra: RaExchangeSigner, bureau: ExchangeIdentity): BureauSeal {
   return {
-    sign: (data) => signDetached(data, ra),
+    sign: async (data) => signDetachedWith(data, ra.certDer, await ra.signer()),
     encryptToBureau: (data) => encryptTo(data, bureau.certDer),
     verifyBureau: (data, sig) => verifyDetached(data, sig, bureau.certDer),
   };

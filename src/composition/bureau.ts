@@ -5,29 +5,26 @@ import { CaError } from "../shared/ca-error.js";
 import { pemBlocks } from "../asn1/der.js";
 import { certificateSerialHex, parseCertificate } from "../asn1/parse.js";
 import { BureauDesk } from "../ra/bureau/bureau-desk.js";
-import type { BureauCard } from "../ra/bureau/bureau-ports.js";
+import type { BureauCard, BureauSeal } from "../ra/bureau/bureau-ports.js";
 import type { Actor } from "../ra/order.js";
 import { KnexBureauStore } from "../store/bureau.store.js";
 import { cmsBureauSeal, readExchangeIdentity } from "./bureau-cms.js";
+import { raExchangeSigner } from "./bureau-signer.js";
 import { keyAttestationVerifier } from "./key-attestation.js";
 import type { Ra } from "./ra.js";
 import type { DropFolder } from "./bureau-drop.js";
 import type { RaRuntime } from "./runtime.js";
 
-/** Names of the exchange identities in the exchange folder (`<data>/bureau/` by default). */
-export const RA_EXCHANGE = "ra-exchange";
+/** Name of the bureau's certificate in the exchange folder (`<data>/bureau/` by default). */
 export const BUREAU_EXCHANGE = "bureau";
 
 /**
- * The RA's exchange folder: its own signing key (`ra-exchange.key/.crt`) and the bureau's certificate (`bureau.crt`).
+ * The RA's exchange folder: the bureau's certificate (`bureau.crt`). The RA's own signing key is in the HSM, its
+ * certificate in the CA store (`<ca>/bureau-signers/<label>/`, made by a bureau-signer ceremony).
  */
 export function bureauExchangeDir(rt: Pick<RaRuntime, "config">): string {
   return process.env.CARDPKI_BUREAU_DIR ?? join(rt.config.dataDir, "bureau");
 }
-
-/** Alarms raised in this process (cardpki_bureau_cards_not_received_total). */
-let notReceived = 0;
-export const bureauAlarmCount = (): number => notReceived;
 
 /** The bureau adapter of card production, wired over the RA's stores, the CMS exchange and the attestation roots. */
 export function openBureauDesk(
@@ -36,10 +33,15 @@ export function openBureauDesk(
   o: { exchangeDir?: string; onAlarm?: (c: BureauCard) => void } = {},
 ): BureauDesk {
   const dir = o.exchangeDir ?? bureauExchangeDir(rt);
-  const seal = cmsBureauSeal(
-    readExchangeIdentity(dir, RA_EXCHANGE, true),
-    readExchangeIdentity(dir, BUREAU_EXCHANGE, false),
-  );
+  // Opened on first use: the tracking sweep of `serve` needs neither the bureau's certificate nor the RA's key.
+  let opened: BureauSeal | undefined;
+  const open = (): BureauSeal =>
+    (opened ??= cmsBureauSeal(raExchangeSigner(rt), readExchangeIdentity(dir, BUREAU_EXCHANGE, false)));
+  const seal: BureauSeal = {
+    sign: async (data) => open().sign(data),
+    encryptToBureau: async (data) => open().encryptToBureau(data),
+    verifyBureau: async (data, sig) => open().verifyBureau(data, sig),
+  };
   return new BureauDesk({
     orders: ra.orders,
     orderStore: ra.orderStore,
@@ -50,10 +52,7 @@ export function openBureauDesk(
     keyOrigins: { verifier: keyAttestationVerifier(rt.config.caStoreDir) },
     clock: rt.clock,
     random: rt.random,
-    onAlarm: (c) => {
-      notReceived++;
-      o.onAlarm?.(c);
-    },
+    ...(o.onAlarm ? { onAlarm: o.onAlarm } : {}),
   });
 }
 

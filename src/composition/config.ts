@@ -122,6 +122,13 @@ export interface Config {
     /** The TSA's certificate (PEM): timestamp tokens are verified against it. Required with tsaUrl. */
     readonly tsaCertFile?: string;
   };
+  /** Card production by an external card bureau (CPS 4.4.1). */
+  readonly bureau: {
+    /** The RA's bureau exchange signer in the CA store, `<ca>/<label>` (default: the first bureau-signer found). */
+    readonly signer?: string;
+    /** How often `serve` (ra role) runs the tracking sweep: cards shipped and not received in time raise an alarm. */
+    readonly sweepSeconds: number;
+  };
   /** REQ-29: personal data (names, emails, outbox messages) encrypted at rest. */
   readonly dataEncryption: {
     /**
@@ -258,6 +265,12 @@ export const CONFIG_FILE_SCHEMA = strictObject({
       clientKey: opt(path()),
     }),
   ),
+  bureau: opt(
+    strictObject({
+      signer: opt(text("^[a-z0-9-]+/[A-Za-z0-9._-]{1,64}$", "<ca>/<label> of a bureau-signer in the CA store")),
+      sweepSeconds: opt(int(1, 86400, "a whole number of seconds from 1 to 86400")),
+    }),
+  ),
   dataEncryption: opt(
     strictObject({ wrappingKey: opt(text("^pkcs11:[^\\s]+$", "a PKCS#11 URI (pkcs11:token=...;object=...)")) }),
   ),
@@ -339,6 +352,8 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   CARDPKI_SMS_CA_FILE: "delivery.sms.caFile",
   CARDPKI_LETTER_DIR: "delivery.mail.spoolDir",
   CARDPKI_AUDIT_SIGNER: "audit.signer",
+  CARDPKI_BUREAU_SIGNER: "bureau.signer",
+  CARDPKI_BUREAU_SWEEP_SECONDS: "bureau.sweepSeconds",
   CARDPKI_AUDIT_CHECKPOINT_FILE: "audit.checkpointFile",
   CARDPKI_AUDIT_CHECKPOINT_SECONDS: "audit.checkpointSeconds",
   CARDPKI_AUDIT_TSA_URL: "audit.tsaUrl",
@@ -650,6 +665,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
       retentionYears: c.audit?.retentionYears ?? 5,
       ...tsa(c.audit?.tsaUrl, c.audit?.tsaCertFile, cwd),
     },
+    bureau: { ...(c.bureau?.signer ? { signer: c.bureau.signer } : {}), sweepSeconds: c.bureau?.sweepSeconds ?? 300 },
     backup: { keyFile: at(c.backup?.keyFile, join(dataDir, "backup.key")) },
     dataEncryption: c.dataEncryption?.wrappingKey ? { wrappingKey: c.dataEncryption.wrappingKey } : {},
     card: {

@@ -5,6 +5,7 @@ import { writeDemoServerCertificate } from "./demo-tls.js";
 import { bootstrapStaffGroup, openRa, type Ra, type Role } from "./ra.js";
 import { openRuntime, useEmbeddedSoftHsm, withRuntime, type Runtime } from "./runtime.js";
 import { dataKeyNames, sealExistingPersonalData } from "./data-keys.js";
+import { bureauSignerNames } from "./bureau-signer.js";
 import { join, relative } from "node:path";
 import { loadConfig, type Config } from "./config.js";
 import { initSoftHsmTokenWithShares, runCeremonyFile, writeShareFiles } from "./ceremonies.js";
@@ -20,6 +21,7 @@ const DEMO_CEREMONIES = [
   "demo-issuing.yaml",
   "demo-ocsp-signer.yaml",
   "demo-audit-signer.yaml",
+  "demo-bureau-signer.yaml",
   "demo-data-key.yaml",
   "demo-root-crl.yaml",
 ];
@@ -54,6 +56,7 @@ export async function setupDemo(
   if (existsSync(configFile)) {
     log(`embedded default already set up (${configFile})`);
     await addDemoDataKey(base, log);
+    await addDemoBureauSigner(base, log);
     return base;
   }
   mkdirSync(base.dataDir, { recursive: true, mode: 0o700 });
@@ -135,6 +138,29 @@ async function addDemoDataKey(config: Config, log: (l: string) => void): Promise
   await withRuntime(config, { withoutAuthorities: true }, async (rt) => {
     for (const r of await sealExistingPersonalData(rt, "operator:demo-setup"))
       log(`  sealed ${r.sealed} of ${r.rows} ${r.table} rows`);
+  });
+}
+
+/**
+ * CPS 4.4.1: a demo folder made before the RA's card bureau exchange key came from a ceremony: run the demo
+ * bureau-signer ceremony with the demo custodians.
+ */
+async function addDemoBureauSigner(config: Config, log: (l: string) => void): Promise<void> {
+  if (
+    bureauSignerNames(config.caStoreDir).length > 0 ||
+    !new CaDirectory(config.caStoreDir).exists("demo-issuing") ||
+    !existsSync(join(config.dataDir, "demo-custodians"))
+  )
+    return;
+  useEmbeddedSoftHsm(config);
+  log("ceremony demo-bureau-signer.yaml (the RA's card bureau exchange key)");
+  const ui: CeremonyUi = { step: (n, t) => log(`  [${n}] ${t}`), confirm: async () => true, progress: (_l, w) => w };
+  await runCeremonyFile(config, {
+    file: join(config.policyDir, "ceremonies", "demo-bureau-signer.yaml"),
+    operator: "demo-operator",
+    witness: "demo-witness",
+    shares: demoShares(config.dataDir),
+    ui,
   });
 }
 

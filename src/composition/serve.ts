@@ -29,6 +29,7 @@ import { CaError } from "../shared/ca-error.js";
 import { logger } from "../shared/log.js";
 import { Lifecycle } from "./lifecycle.js";
 import { loop, type Loop } from "./loop.js";
+import { bureauTracking } from "./bureau-tracking.js";
 import { Observability } from "./observability.js";
 import { openCaRecords, type CaRecords } from "./ca-records.js";
 import { openCaSigner, type CaSigner } from "./ca-signer-role.js";
@@ -375,6 +376,7 @@ async function raComponent(
     const ca = caDir.load(a.id);
     return [ca.certDer, ...ca.chainDer].map((der) => toPem("CERTIFICATE", der));
   });
+  const bureau = bureauTracking(runtime, ra, obs, trail.store); // CPS 4.4.1: not-received sweep and alarms
   const self = openSelfService(runtime, ra); // applicant and holder pages
   const auditReads = auditAccess(runtime, trail); // REQ-23/27/31: scoped, capped, audited
   const app = buildRaApp(
@@ -455,6 +457,7 @@ async function raComponent(
           ra.saga.recover({ orphanWindowMs: 86_400_000 }),
         ),
       );
+      loops.push(bureau.start());
     },
     async stop() {
       if (server) await closeGracefully(server, 30_000);

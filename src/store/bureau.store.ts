@@ -1,5 +1,12 @@
 import type { Knex } from "knex";
-import type { BureauBatch, BureauCard, BureauCardState, BureauStore, BureauWrite } from "../ra/bureau/bureau-ports.js";
+import type {
+  BureauBatch,
+  BureauCard,
+  BureauCardState,
+  BureauStore,
+  BureauWrite,
+  LedgerCardOnRecord,
+} from "../ra/bureau/bureau-ports.js";
 import { insertChunked } from "./database.js";
 import { commitQueueOf, namedWrite, type CommitQueue } from "./commit-queue.js";
 import { CaError } from "../shared/ca-error.js";
@@ -72,6 +79,24 @@ const bureauWrite = namedWrite<BureauWrite, "ok" | "replayed">("bureau", async (
           await trx("bureau_cards").where({ order_id }).update(rest);
         }
     }
+    if (w.ledger?.length) {
+      // The card ledger (cards), as the card station writes it: one row per card made.
+      const rows = w.ledger.map((c) => ({
+        id: c.id,
+        card_serial: c.cardSerial,
+        atr: "",
+        order_id: c.orderId,
+        holder_person_id: c.holderPersonId,
+        state: "personalised",
+        slot: c.slot,
+        algorithm: c.algorithm,
+        cert_serial: c.certSerial,
+        pin_state: c.pinState,
+        created_at: c.at.getTime(),
+        updated_at: c.at.getTime(),
+      }));
+      await insertChunked(trx, "cards", rows);
+    }
     for (const e of w.audit) audit(e);
     out.push("ok");
   }
@@ -125,6 +150,20 @@ export class KnexBureauStore implements BureauStore {
 
   async answerSeen(id: string, sha256: string): Promise<boolean> {
     return !!(await this.reader("bureau_answers").where({ id }).orWhere({ sha256 }).first());
+  }
+
+  async ledgerCard(cardSerial: string): Promise<LedgerCardOnRecord | undefined> {
+    const r = await this.reader("cards").where({ card_serial: cardSerial }).orderBy("updated_at", "desc").first();
+    return r ? { orderId: r.order_id, holderPersonId: r.holder_person_id, state: r.state } : undefined;
+  }
+
+  /** Bureau cards per tracking state: one GROUP BY over the (state, shipped_at) index. */
+  async countByState(): Promise<Record<string, number>> {
+    const rows = (await this.reader("bureau_cards").groupBy("state").select("state").count({ n: "*" })) as {
+      state: string;
+      n: number | string;
+    }[];
+    return Object.fromEntries(rows.map((r) => [String(r.state), Number(r.n)]));
   }
 
   async overdue(before: Date, limit: number): Promise<BureauCard[]> {

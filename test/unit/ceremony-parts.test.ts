@@ -244,6 +244,32 @@ describe("ceremony/ceremony-script", () => {
     );
     expect(s.key).to.deep.equal({ label: "data-1", type: "AES-256" });
   });
+  it("ok/bureau-signer: a key pair with an infrastructure certificate from the parent CA (CPS 4.4.1)", () => {
+    const s = parseCeremonyScript(
+      {
+        ...base,
+        kind: "bureau-signer",
+        key: { label: "bureau-1", type: "P-256" },
+        parent: "issuing",
+        profile: "bureau-signer",
+        subject: { CN: "b" },
+      },
+      "x",
+    );
+    expect([s.kind, s.parent]).to.deep.equal(["bureau-signer", "issuing"]);
+    expect(() =>
+      parseCeremonyScript(
+        {
+          ...base,
+          kind: "bureau-signer",
+          key: { label: "b", type: "P-256" },
+          profile: "bureau-signer",
+          subject: { CN: "b" },
+        },
+        "x",
+      ),
+    ).to.throw(CaError, /needs 'parent'/);
+  });
   for (const [name, doc, re] of bad)
     it(`fail/${name}`, () => expect(() => parseCeremonyScript({ ...base, ...doc }, "x")).to.throw(CaError, re));
 });

@@ -63,6 +63,8 @@ describe("composition/config: one schema for the file and the environment", () =
     );
     for (const [name, value] of [
       ["CARDPKI_EXPIRY_SWEEP_SECONDS", "0"],
+      ["CARDPKI_BUREAU_SWEEP_SECONDS", "0"],
+      ["CARDPKI_BUREAU_SIGNER", "no-label"],
       ["CARDPKI_AUDIT_CHECKPOINT_SECONDS", "1.5"],
       ["CARDPKI_HSM_SESSIONS", "NaN"],
       ["CARDPKI_RA_PORT", "-1"],

@@ -5,14 +5,14 @@ import { withRuntime } from "../../composition/runtime.js";
 import { openRa } from "../../composition/ra.js";
 import {
   BUREAU_EXCHANGE,
-  RA_EXCHANGE,
   bureauExchangeDir,
   officerFromCredential,
   openBureauDesk,
   sendBatch,
   takeFromDrop,
 } from "../../composition/bureau.js";
-import { createExchangeIdentity, readExchangeIdentity } from "../../composition/bureau-cms.js";
+import { readExchangeIdentity } from "../../composition/bureau-cms.js";
+import { bureauSignerDir, bureauSignerName } from "../../composition/bureau-signer.js";
 import { folderDrop, type DropFolder } from "../../composition/bureau-drop.js";
 import { sftpDrop } from "../../composition/bureau-sftp.js";
 import { requireString, type Command, type Options } from "../command.js";
@@ -34,23 +34,19 @@ function dropOf(v: Record<string, unknown>): DropFolder {
   return folderDrop(requireString(v, "drop"));
 }
 
-const keygen: Command = {
-  name: "keygen",
+const DIR: Options = { dir: { type: "string", description: "exchange folder (default <data>/bureau)" } };
+
+const certificate: Command = {
+  name: "certificate",
   summary:
-    "Make the RA's exchange signing key for the bureau (P-256; ra-exchange.key 0600, ra-exchange.crt for the bureau).",
-  usage: "bureau keygen [--dir DIR]",
-  options: { dir: { type: "string", description: "exchange folder (default <data>/bureau)" } },
-  async run(v) {
+    "Where the RA's exchange certificate is (for the bureau to install): its key is made by a bureau-signer ceremony, in the HSM.",
+  usage: "bureau certificate",
+  options: {},
+  async run() {
     const config = loadConfig();
-    const dir = typeof v.dir === "string" ? v.dir : bureauExchangeDir({ config } as never);
-    const { systemClock } = await import("../../shared/clock.js");
-    const { cryptoRandom } = await import("../../shared/random.js");
-    await createExchangeIdentity(dir, RA_EXCHANGE, {
-      subject: "CN=cardpki RA bureau exchange",
-      clock: systemClock,
-      random: cryptoRandom,
-    });
-    console.log(JSON.stringify({ certificate: join(dir, `${RA_EXCHANGE}.crt`) }));
+    const name = bureauSignerName({ config });
+    const dir = bureauSignerDir(config.caStoreDir, name);
+    console.log(JSON.stringify({ signer: name, certificate: join(dir, "cert.pem"), chain: join(dir, "chain.pem") }));
     return 0;
   },
 };
@@ -60,7 +56,7 @@ const trust: Command = {
   summary:
     "Install the bureau's exchange certificate (batch files are encrypted to it; its answers must be signed by it).",
   usage: "bureau trust --cert FILE [--dir DIR]",
-  options: { cert: CRED.cert!, dir: keygen.options.dir! },
+  options: { cert: CRED.cert!, ...DIR },
   async run(v) {
     const config = loadConfig();
     const dir = typeof v.dir === "string" ? v.dir : bureauExchangeDir({ config } as never);
@@ -157,6 +153,6 @@ const sweep: Command = {
 
 export const bureauCommands = {
   name: "bureau",
-  summary: "Card production by an external card bureau: keygen, trust, send, import, track, received, sweep",
-  commands: [keygen, trust, send, take, track, received, sweep],
+  summary: "Card production by an external card bureau: certificate, trust, send, import, track, received, sweep",
+  commands: [certificate, trust, send, take, track, received, sweep],
 };

@@ -59,7 +59,7 @@ async function collectCustodians(args: readonly string[]): Promise<Custodian[]> 
 const run: Command = {
   name: "run",
   summary:
-    "Run a reviewed ceremony file (root, issuing-ca, ocsp-signer, root-crl, key-backup) with M of N custodian shares; writes a signed transcript.",
+    "Run a reviewed ceremony file (root, issuing-ca, ocsp-signer, audit-signer, bureau-signer, root-crl, key-backup, data-key) with M of N custodian shares; writes a signed transcript.",
   usage: "ceremony run FILE --operator NAME [--witness NAME] --share FILE[=PASSFILE]... [--yes] [--dry-run]",
   options: {
     operator: { type: "string", description: "the operator running the ceremony (recorded)" },

@@ -984,6 +984,7 @@ const EVIDENCE_STEPS = {
   "holder set their own PIN": "card.pin.change",
   "card retired": "card.retire",
   "card reported lost": "card.lost",
+  "card made by the external card bureau": "card.bureau.produce",
 };
 const ruleWords = (rule) => {
   for (const [re, key] of EVIDENCE_RULES) {

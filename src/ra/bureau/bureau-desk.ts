@@ -257,7 +257,13 @@ export class BureauDesk {
     const seenOrders = new Set<string>();
     const seenCards = new Set<string>();
     const now = clock.now();
-    const checked: { line: number; card: AnswerCard; tracked: BureauCard }[] = [];
+    const checked: {
+      line: number;
+      card: AnswerCard;
+      tracked: BureauCard;
+      holderPersonId: string;
+      chip: { slot: string; algorithm: string; pin: string };
+    }[] = [];
     for (const { line, value: c } of parsed.lines) {
       const bad = (problem: string) => problems.push({ line, orderId: c.orderId, problem });
       if (seenOrders.has(c.orderId)) {
@@ -289,6 +295,16 @@ export class BureauDesk {
         bad(`the order is ${order.state}, not IN_PRODUCTION`);
         continue;
       }
+      // REQ-12: one holder per card, as at the card station: the card ledger's record of this serial.
+      const known = await store.ledgerCard(c.cardSerial);
+      if (known?.state === "lost") {
+        bad(`card ${c.cardSerial} was reported lost; it is not certified again`);
+        continue;
+      }
+      if (known && known.state === "personalised" && known.holderPersonId !== order.applicantPersonId) {
+        bad(`card ${c.cardSerial} belongs to another holder's live eID in the card ledger`);
+        continue;
+      }
       // REQ-14: the same attestation rules as at the card station (the workflow's roots, slot, PIN policy), for the
       // card the answer names.
       const v = await keyOrigin(
@@ -309,7 +325,13 @@ export class BureauDesk {
         bad(`attestation: ${v.reason}`);
         continue;
       }
-      checked.push({ line, card: c, tracked });
+      checked.push({
+        line,
+        card: c,
+        tracked,
+        holderPersonId: order.applicantPersonId,
+        chip: { slot: w.card.slot, algorithm: w.card.algorithm, pin: w.card.pin },
+      });
     }
     if (problems.length || !head) return this.refuse(actor, file, "answer", problems, head?.batchId);
 
@@ -330,8 +352,16 @@ export class BureauDesk {
         return this.refuse(actor, file, "answer", [{ line: 1, problem: (e as Error).message }], head.batchId);
       throw e;
     }
-    const produced: { orderId: string; cardSerial: string; certSerial: string; der: Uint8Array; line: number }[] = [];
-    for (const { line, card } of checked) {
+    const produced: {
+      orderId: string;
+      holderPersonId: string;
+      cardSerial: string;
+      certSerial: string;
+      der: Uint8Array;
+      line: number;
+      chip: { slot: string; algorithm: string; pin: string };
+    }[] = [];
+    for (const { line, card, holderPersonId, chip } of checked) {
       try {
         const o = await this.deps.orders.act(card.orderId, "produce", actor, {
           publicKey: unb64(card.publicKey),
@@ -343,6 +373,8 @@ export class BureauDesk {
         });
         produced.push({
           orderId: card.orderId,
+          holderPersonId,
+          chip,
           cardSerial: card.cardSerial,
           certSerial: o.issued!.serial,
           der: o.issued!.der,
@@ -384,6 +416,17 @@ export class BureauDesk {
         certificate: b64(p.der),
       })),
     ]);
+    const ledger = produced.map((p) => ({
+      id: newId(this.deps.random),
+      cardSerial: p.cardSerial,
+      orderId: p.orderId,
+      holderPersonId: p.holderPersonId,
+      slot: p.chip.slot,
+      algorithm: p.chip.algorithm,
+      certSerial: p.certSerial,
+      pinState: p.chip.pin === "transport" ? ("transport" as const) : ("delivered" as const),
+      at,
+    }));
     await store.write({
       cards: produced.map((p) => ({
         ...byOrder.get(p.orderId)!,
@@ -392,7 +435,20 @@ export class BureauDesk {
         cardSerial: p.cardSerial,
         certSerial: p.certSerial,
       })),
+      ledger,
       audit: [
+        // The card ledger's story of each card, as the card station tells it for the cards it writes.
+        ...ledger.map((c) =>
+          this.event(actorId(actor), "card.bureau.produce", "card", c.id, {
+            order: c.orderId,
+            cardSerial: c.cardSerial,
+            slot: c.slot,
+            algorithm: c.algorithm,
+            certificate: c.certSerial,
+            batch: head.batchId,
+            answer: head.answerId,
+          }),
+        ),
         this.event(actorId(actor), "bureau.answer.apply", "bureau-batch", head.batchId, {
           answer: head.answerId,
           produced: produced.map((p) => ({ order: p.orderId, card: p.cardSerial, certificate: p.certSerial })),

@@ -45,6 +45,30 @@ export interface BureauCard {
   readonly alarmAt?: Date;
 }
 
+/**
+ * A card the bureau made, as the card ledger records every card written (the card station's record, `cards`): its
+ * serial, order, holder, slot, algorithm and certificate. The bureau keeps the card's management key and PUK, so the
+ * ledger has none of them.
+ */
+export interface BureauLedgerCard {
+  readonly id: string;
+  readonly cardSerial: string;
+  readonly orderId: string;
+  readonly holderPersonId: string;
+  readonly slot: string;
+  readonly algorithm: string;
+  readonly certSerial: string;
+  readonly pinState: "transport" | "delivered";
+  readonly at: Date;
+}
+
+/** What the card ledger holds for a card serial (the newest record), for the checks of an answer. */
+export interface LedgerCardOnRecord {
+  readonly orderId: string;
+  readonly holderPersonId: string;
+  readonly state: string;
+}
+
 /** One change of the tracking records, with its audit event, in one transaction. */
 export interface BureauWrite {
   readonly batch?: BureauBatch;
@@ -53,6 +77,8 @@ export interface BureauWrite {
   readonly answer?: { readonly id: string; readonly batchId: string; readonly sha256: string; readonly at: Date };
   /** An answer whose application was compensated: its claim is removed again. */
   readonly releaseAnswer?: string;
+  /** Cards produced: written to the card ledger in the same transaction. */
+  readonly ledger?: readonly BureauLedgerCard[];
   readonly audit: readonly AuditEvent[];
 }
 
@@ -65,6 +91,8 @@ export interface BureauStore {
   card(orderId: string): Promise<BureauCard | undefined>;
   /** An answer taken in with this id or this digest. */
   answerSeen(id: string, sha256: string): Promise<boolean>;
+  /** The card ledger's newest record of a card serial (written by the card station or by a bureau import). */
+  ledgerCard(cardSerial: string): Promise<LedgerCardOnRecord | undefined>;
   /** Shipped cards not received, shipped before `before`, with no alarm yet. */
   overdue(before: Date, limit: number): Promise<BureauCard[]>;
 }
