@@ -1,10 +1,11 @@
 import { expect } from "chai";
 import { raRequest } from "../support/ra-client.js";
+import { spawnSync } from "node:child_process";
 import { X509Certificate, createPrivateKey, generateKeyPairSync, sign } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { demoEnv, run, type DemoEnv } from "../support/environment.js";
+import { CLI, demoEnv, run, type DemoEnv } from "../support/environment.js";
 import { attestedCardFor, trustFixtureMaker } from "../support/attestation-fixture.js";
 import { testDatabases } from "../support/databases.js";
 import { startDeliveryPeers, type DeliveryPeers } from "../support/delivered.js";
@@ -205,8 +206,8 @@ for (const backend of testDatabases())
       expect(r.status, r.stderr).to.equal(0);
       return r.stdout;
     };
-    const ocsp = async (der: Uint8Array, name: string) =>
-      (
+    const ocsp = async (der: Uint8Array, name: string) => {
+      const out = (
         await run("openssl", [
           "ocsp",
           "-issuer",
@@ -218,7 +219,14 @@ for (const backend of testDatabases())
           "-noverify",
         ])
       ).out;
+      if (/: (good|revoked)/.test(out)) return out;
+      // No status: what the CA recorded for the serial (cardpki cert show), for the failure message.
+      const serial = new X509Certificate(der).serialNumber.toLowerCase();
+      const shown = spawnSync(process.execPath, [CLI, "cert", "show", serial], { env: cliEnv, encoding: "utf8" });
+      return `${out}[cert show ${serial}] ${shown.stdout}${shown.stderr}`;
+    };
 
+    let cliEnv: NodeJS.ProcessEnv = {};
     before(async function () {
       demo = demoEnv(this);
       trustFixtureMaker(demo.caStore); // REQ-14: the software test cards' maker root
@@ -231,7 +239,7 @@ for (const backend of testDatabases())
       // A database, register and outside audit checkpoint of its own (the clock jumps ahead here), on the demo's HSM
       // and CA store.
       peers = await startDeliveryPeers(); // the service delivers to a real SMTP server and SMS stub of this test
-      const config = loadConfig({
+      cliEnv = {
         ...demo.env,
         ...peers.env,
         DATABASE_URL: await backend.url(),
@@ -240,7 +248,8 @@ for (const backend of testDatabases())
         CARDPKI_PORT: "0",
         CARDPKI_RA_PORT: "0",
         CARDPKI_HOST: "127.0.0.1",
-      });
+      };
+      const config = loadConfig(cliEnv);
       svc = await startService(config, { clock });
       base = new URL(svc.ra!.url);
       serverCa = readFileSync(config.ra.tlsCert, "utf8");
