@@ -1,10 +1,12 @@
 import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { X509Certificate, randomBytes } from "node:crypto";
 import { CLI, requireTool, run, waitFor } from "../support/environment.js";
 import { freePort } from "../support/free-port.js";
+import { REPO_ROOT } from "../support/test-ca.js";
 import { freshCard, virtualCard } from "../support/virtual-card.js";
 import {
   expiredCertificate,
@@ -167,7 +169,15 @@ describe("relying party: MIT Kerberos PKINIT smart-card logon with the key on th
       this.skip();
     }
     virtualCard(this);
-    ca = await startRpCa(this, "kerberos", { virtualCard: true });
+    // MIT krb5 1.20 (Debian 12) signs with a PKCS#11 key only by CKM_RSA_PKCS (EC keys on a token arrived later), so
+    // this relying party needs RSA card keys: the LoA3 workflow's card algorithm set to RSA-2048, as policy data.
+    const policies = mkdtempSync(join(tmpdir(), "rp-kerberos-policies-"));
+    cpSync(join(REPO_ROOT, "policies"), policies, { recursive: true });
+    const wf = join(policies, "workflows", "loa3-card-order.yaml");
+    const yaml = readFileSync(wf, "utf8");
+    expect(yaml).to.match(/^ {2}algorithm: P-256\b/m);
+    writeFileSync(wf, yaml.replace(/^ {2}algorithm: P-256\b/m, "  algorithm: RSA-2048"));
+    ca = await startRpCa(this, "kerberos", { virtualCard: true, env: { CARDPKI_POLICY_DIR: policies } });
     await freshCard(0x61000000 + (Date.now() % 0x0fffffff));
 
     // The KDC's key and its certificate from the `kdc` profile, by the operator CLI as an operator issues it.
@@ -240,6 +250,11 @@ describe("relying party: MIT Kerberos PKINIT smart-card logon with the key on th
     expect(db.status, db.out).to.equal(0);
 
     card = await virtualCardLife(ca, "592817");
+    const key = new X509Certificate(card.certPem).publicKey;
+    expect([key.asymmetricKeyType, key.asymmetricKeyDetails?.modulusLength], "the card's key").to.deep.equal([
+      "rsa",
+      2048,
+    ]);
     // The holder's principal: the card of our issuing CA with the holder's subject DN, both whole.
     await principalFor(
       "cy.holder",
@@ -270,6 +285,7 @@ describe("relying party: MIT Kerberos PKINIT smart-card logon with the key on th
     const r = await kinit("cy.holder", `PKCS11:${OPENSC}`, "000000");
     expect(r.status, r.out).to.not.equal(0);
     expect(r.klist.status).to.not.equal(0);
+    expect(r.kdc, "the KDC issued nothing").to.not.match(/ISSUE:/);
   });
 
   it("fail/a revoked card gets no ticket once the KDC has the CRL that lists it", async () => {
