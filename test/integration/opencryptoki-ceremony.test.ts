@@ -1,11 +1,15 @@
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
+import { createPublicKey, verify } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLI, openssl, requireTool } from "../support/environment.js";
 import { openCryptokiToken, type OcToken } from "../support/opencryptoki.js";
 import { combinePinShares, openShare } from "../../src/ceremony/pin-shares.js";
+import { Pkcs11Keystore } from "../../src/hsm/pkcs11-keystore.js";
+import { staticPin } from "../../src/hsm/pin-source.js";
+import { parsePkcs11Uri } from "../../src/hsm/pkcs11-uri.js";
 
 /**
  * A CA key ceremony and issuance on openCryptoki's software token (its own pkcsslotd), as an operator runs them on an
@@ -154,5 +158,36 @@ describe("cardpki ceremony and issuance on openCryptoki (software token, pkcsslo
     expect(openssl(["x509", "-in", join(dir, "kdc.pem"), "-noout", "-text"]).out).to.include(
       "Signature Algorithm: sha256WithRSAEncryption",
     );
+  });
+
+  it("ok/the issuing key keeps signing while pkcsslotd restarts under the open keystore, no process restart", async () => {
+    const opened = ["alice", "bob"].map((w, i) =>
+      openShare(
+        JSON.parse(readFileSync(shareFiles()[i]!, "utf8")),
+        readFileSync(join(dir, `${w}.pass`), "utf8").trim(),
+      ),
+    );
+    const pin = await combinePinShares(tok!.label, opened);
+    const ks = new Pkcs11Keystore({ library: tok!.library, tokenLabel: tok!.label, pin: staticPin(pin), sessions: 2 });
+    await ks.open();
+    try {
+      const signer = await ks.signerFor(
+        parsePkcs11Uri(readFileSync(join(store, "ock-issuing", "key.uri"), "utf8").trim()),
+      );
+      const pub = createPublicKey({ key: Buffer.from(signer.spki), format: "der", type: "spki" });
+      const signs = async (m: string) =>
+        verify("sha256", Buffer.from(m), pub, Buffer.from(await signer.sign(Buffer.from(m))));
+      expect(await signs("before the restart")).to.equal(true);
+      const before = ks.recoveries;
+      tok!.restartDaemon();
+      const after = await Promise.all(Array.from({ length: 8 }, (_, i) => signs(`after the restart ${i}`)));
+      expect(after).to.deep.equal(Array(8).fill(true));
+      // openCryptoki 3.8: the software token lives in the client's process and pkcsslotd only coordinates, so the
+      // sessions outlive the daemon's restart: nothing to recover (the recovery cases themselves run in
+      // opencryptoki-keystore.test.ts: every session closed, the library finalized under the keystore).
+      expect(ks.recoveries, "sessions outlive a pkcsslotd restart").to.equal(before);
+    } finally {
+      ks.close();
+    }
   });
 });
