@@ -16,6 +16,9 @@ export const OID = {
   ekuOcspSigning: "1.3.6.1.5.5.7.3.9",
   ekuSmartcardLogon: "1.3.6.1.4.1.311.20.2.2", // Microsoft smart card logon
   upn: "1.3.6.1.4.1.311.20.2.3", // Microsoft UPN otherName
+  // RFC 4556 3.2.2: the KDC's certificate (EKU id-pkinit-KPKdc, otherName id-pkinit-san KRB5PrincipalName)
+  ekuPkinitKdc: "1.3.6.1.5.2.3.5",
+  pkinitSan: "1.3.6.1.5.2.2",
   ocspNoCheck: "1.3.6.1.5.5.7.48.1.5", // RFC 6960 4.2.2.2.1
   adOcsp: "1.3.6.1.5.5.7.48.1",
   adCaIssuers: "1.3.6.1.5.5.7.48.2",
@@ -48,6 +51,7 @@ export const EKU_BY_NAME: Readonly<Record<string, string>> = {
   emailProtection: OID.ekuEmailProtection,
   ocspSigning: OID.ekuOcspSigning,
   smartcardLogon: OID.ekuSmartcardLogon,
+  pkinitKdc: OID.ekuPkinitKdc,
 };
 
 /** Subject attributes a profile may allow, by their short names in policy data. */

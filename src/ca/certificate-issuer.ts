@@ -318,7 +318,7 @@ function checkSubject(profile: CertificateProfile, subject: SubjectAttributes, s
   for (const [k, rule] of Object.entries(profile.subject))
     if (rule.presence === "required" && (subject as Record<string, string | undefined>)[k] === undefined)
       bad(`subject ${k} is required`, `subject.${k}`);
-  for (const kind of ["email", "upn"] as const) {
+  for (const kind of ["email", "upn", "krb5Principal"] as const) {
     const values = san[kind] ?? [];
     const rule = profile.subjectAltName[kind];
     if (values.length > 0 && !rule) bad(`SAN ${kind} not allowed`, `san.${kind}`);

@@ -18,6 +18,7 @@ import { EKU_BY_NAME, KEY_USAGE_BITS, OID } from "../asn1/oids.js";
 import { concat, derTlv, fromHex, toArrayBuffer } from "../asn1/der.js";
 import { encodeOid, encodeTime } from "../asn1/der-reader.js";
 import { encodeName, type SubjectAttributes } from "../asn1/name.js";
+import { encodeKrb5PrincipalName } from "../asn1/krb5-principal-name.js";
 import type { CertificateProfile } from "../policy/certificate-profile.js";
 import type { Authority } from "./authority.js";
 import { keyIdentifier } from "./spki.js";
@@ -28,6 +29,8 @@ export { keyIdentifier };
 export interface SubjectAltNames {
   readonly email?: readonly string[];
   readonly upn?: readonly string[];
+  /** id-pkinit-san otherNames (RFC 4556 3.2.2), text form `name/instance@REALM`. */
+  readonly krb5Principal?: readonly string[];
 }
 
 export interface TbsInput {
@@ -176,12 +179,14 @@ function akiExtension(ski: Uint8Array): Uint8Array {
   );
 }
 
-/** GeneralNames with rfc822Name [1] and UPN otherName [0] (RFC 5280 4.2.1.6). */
+/** GeneralNames with rfc822Name [1], UPN and id-pkinit-san otherNames [0] (RFC 5280 4.2.1.6, RFC 4556 3.2.2). */
 function sanValue(san: SubjectAltNames): Uint8Array | undefined {
   const names: Uint8Array[] = [];
   for (const e of san.email ?? []) names.push(derTlv(0x81, utf8.encode(e)));
   for (const u of san.upn ?? [])
     names.push(derTlv(0xa0, concat(encodeOid(OID.upn), derTlv(0xa0, derTlv(0x0c, utf8.encode(u))))));
+  for (const k of san.krb5Principal ?? [])
+    names.push(derTlv(0xa0, concat(encodeOid(OID.pkinitSan), derTlv(0xa0, encodeKrb5PrincipalName(k)))));
   return names.length > 0 ? derTlv(0x30, concat(...names)) : undefined;
 }
 

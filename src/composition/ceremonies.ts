@@ -155,13 +155,29 @@ export async function splitTokenPin(
   const ks = new Pkcs11Keystore({ library: config.pkcs11Library, tokenLabel: token, pin: currentPin, sessions: 1 });
   await ks.open();
   try {
-    const newPin = Buffer.from(cryptoRandom.bytes(24)).toString("base64url");
+    const newPin = randomPinFor(ks.pinLengths(), token);
     const shares = await createPinShares(token, newPin, custodians, quorum, cryptoRandom);
     await ks.changePin(await currentPin.read(), newPin);
     return shares;
   } finally {
     ks.close();
   }
+}
+
+/**
+ * A random PIN of 32 base64url characters (192 bits), or as many as the token takes when its maximum is shorter
+ * (openCryptoki's software token: 8, 48 bits; its login is then the weaker secret, and the token's own lockout the
+ * guard). A token that takes fewer than 6 is refused.
+ */
+export function randomPinFor(lengths: { min: number; max: number }, token: string): string {
+  const length = Math.max(Math.min(32, lengths.max), lengths.min);
+  if (length < 6 || length > lengths.max)
+    throw new CaError(
+      "config",
+      `token '${token}' takes PINs of ${lengths.min}..${lengths.max} characters: too short for a PIN split among custodians`,
+      { token, ...lengths },
+    );
+  return Buffer.from(cryptoRandom.bytes(24)).toString("base64url").slice(0, length);
 }
 
 /** Writes share files, one per custodian, never overwriting. */

@@ -606,6 +606,16 @@ export class Pkcs11Keystore {
     return this.keyHandle<graphene.SecretKey>(s, graphene.ObjectClass.SECRET_KEY, keyId, "secret");
   }
 
+  /**
+   * The PIN lengths the token accepts (C_GetTokenInfo ulMinPinLen / ulMaxPinLen). Tokens differ: SoftHSM2 takes 4..255
+   * characters, openCryptoki's software token 4..8.
+   */
+  pinLengths(): { min: number; max: number } {
+    if (!this.acquired || !this.slot) this.openSync();
+    const t = this.slot!.getToken();
+    return { min: t.minPinLen, max: t.maxPinLen };
+  }
+
   /** C_SetPIN: replaces the user PIN of the logged-in token (before splitting it among custodians). */
   async changePin(oldPin: string, newPin: string): Promise<void> {
     await this.withSession((s) => s.setPin(oldPin, newPin));

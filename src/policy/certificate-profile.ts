@@ -35,7 +35,12 @@ export interface CertificateProfile {
   /** Whether a PKCS#10 request may carry the public key. */
   readonly csr: "allowed" | "forbidden";
   readonly subject: Readonly<Record<string, AttributeRule>>;
-  readonly subjectAltName: { readonly email?: EmailRule; readonly upn?: AttributeRule };
+  /** `krb5Principal`: otherName id-pkinit-san, a KRB5PrincipalName (RFC 4556 3.2.2), e.g. krbtgt/REALM@REALM. */
+  readonly subjectAltName: {
+    readonly email?: EmailRule;
+    readonly upn?: AttributeRule;
+    readonly krb5Principal?: AttributeRule;
+  };
   readonly basicConstraints: { readonly ca: boolean; readonly pathLen?: number };
   readonly keyUsage: readonly string[];
   readonly extendedKeyUsage: readonly string[];

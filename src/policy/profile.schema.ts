@@ -79,7 +79,7 @@ export const PROFILE_SCHEMA = {
     subjectAltName: {
       type: "object",
       additionalProperties: false,
-      properties: { email: emailRule, upn: attributeRule },
+      properties: { email: emailRule, upn: attributeRule, krb5Principal: attributeRule },
     },
     basicConstraints: {
       type: "object",
@@ -106,7 +106,7 @@ export const PROFILE_SCHEMA = {
     extendedKeyUsage: {
       type: "array",
       uniqueItems: true,
-      items: { enum: ["serverAuth", "clientAuth", "emailProtection", "ocspSigning", "smartcardLogon"] },
+      items: { enum: ["serverAuth", "clientAuth", "emailProtection", "ocspSigning", "smartcardLogon", "pkinitKdc"] },
     },
     certificatePolicies: {
       type: "array",

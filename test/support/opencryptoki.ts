@@ -21,6 +21,8 @@ export interface OcToken {
   readonly soPin: string;
   /** Stops pkcsslotd when this run started it. */
   stop(): void;
+  /** Kills pkcsslotd and starts it again with the token as it is (an HSM service restart under a running client). */
+  restartDaemon(): void;
 }
 
 function running(): number | undefined {
@@ -71,11 +73,11 @@ export function openCryptokiToken(ctx: Mocha.Context): OcToken {
     started = running();
     if (started === undefined) throw new Error("pkcsslotd did not start");
   }
-  const stop = () => {
-    if (started === undefined) return;
+  const kill = () => {
     try {
       // pkcsslotd forks into the background: its pid file names the daemon once it runs.
       const pid = running() ?? started;
+      if (pid === undefined) return;
       process.kill(pid, "SIGTERM");
       // Gone before the next run starts one (bounded).
       const end = Date.now() + 5_000;
@@ -90,6 +92,16 @@ export function openCryptokiToken(ctx: Mocha.Context): OcToken {
     } catch {
       /* gone already */
     }
+  };
+  const stop = () => {
+    if (started !== undefined) kill();
+  };
+  const restartDaemon = () => {
+    kill();
+    const r = spawnSync("pkcsslotd", [], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`pkcsslotd: ${r.stdout}${r.stderr}`);
+    started = running();
+    if (started === undefined) throw new Error("pkcsslotd did not start again");
   };
   // C_InitToken with the factory SO PIN (a new label: the token's objects are gone), then C_InitPIN.
   const label = `it-ock-${randomBytes(3).toString("hex")}`;
@@ -108,5 +120,6 @@ export function openCryptokiToken(ctx: Mocha.Context): OcToken {
     pin,
     soPin,
     stop,
+    restartDaemon,
   };
 }

@@ -50,9 +50,13 @@ export function freshOrgNumber(prefix: string): string {
 
 /**
  * The demo CA + RA (SQLite) on 127.0.0.1 with a base URL that resolves; delivery to this test's SMTP server and SMS
- * stub.
+ * stub; `o.env` adds settings (e.g. CARDPKI_POLICY_DIR for policies of the test's own).
  */
-export async function startRpCa(ctx: Mocha.Context, name: string, o: { virtualCard?: boolean } = {}): Promise<RpCa> {
+export async function startRpCa(
+  ctx: Mocha.Context,
+  name: string,
+  o: { virtualCard?: boolean; env?: NodeJS.ProcessEnv } = {},
+): Promise<RpCa> {
   const env = await demoEnvReady(ctx, "sqlite");
   trustFixtureMaker(env.caStore); // REQ-14: software test cards' maker root
   if (o.virtualCard) trustVirtualCardMaker(env.caStore); // and the virtual PIV card's (its stack started)
@@ -69,6 +73,7 @@ export async function startRpCa(ctx: Mocha.Context, name: string, o: { virtualCa
         CARDPKI_PORT: String(port),
         CARDPKI_RA_PORT: "0",
         CARDPKI_BASE_URL: url,
+        ...o.env,
       }),
       { eventPollMs: 100, crlTickMs: 300 },
     );

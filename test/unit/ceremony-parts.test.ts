@@ -13,6 +13,7 @@ import { canonicalJson, TranscriptRecorder, verifyTranscript } from "../../src/c
 import { parseCeremonyScript } from "../../src/ceremony/ceremony-script.js";
 import { SoftwareSigner } from "../../src/hsm/software-signer.js";
 import { CaError } from "../../src/shared/ca-error.js";
+import { randomPinFor } from "../../src/composition/ceremonies.js";
 import { FixedClock } from "../../src/shared/clock.js";
 import { cryptoRandom } from "../../src/shared/random.js";
 
@@ -272,4 +273,15 @@ describe("ceremony/ceremony-script", () => {
   });
   for (const [name, doc, re] of bad)
     it(`fail/${name}`, () => expect(() => parseCeremonyScript({ ...base, ...doc }, "x")).to.throw(CaError, re));
+});
+
+describe("composition/ceremonies: the PIN split-pin sets fits the token", () => {
+  it("ok/32 characters where the token takes them (SoftHSM2 4..255), 8 on openCryptoki's software token (4..8)", () => {
+    expect(randomPinFor({ min: 4, max: 255 }, "t")).to.match(/^[A-Za-z0-9_-]{32}$/);
+    expect(randomPinFor({ min: 4, max: 8 }, "t")).to.match(/^[A-Za-z0-9_-]{8}$/);
+    expect(randomPinFor({ min: 4, max: 8 }, "t")).to.not.equal(randomPinFor({ min: 4, max: 8 }, "t"));
+  });
+  it("fail/a token that takes fewer than 6 characters is refused by name", () => {
+    expect(() => randomPinFor({ min: 4, max: 5 }, "tiny")).to.throw(CaError, /token 'tiny' takes PINs of 4\.\.5/);
+  });
 });

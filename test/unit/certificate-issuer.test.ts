@@ -374,7 +374,7 @@ describe("ca/lints", () => {
         profile: p,
         issuer: ca,
         subject,
-        san: {},
+        san: p.subjectAltName.krb5Principal ? { krb5Principal: ["krbtgt/EXAMPLE.ORG@EXAMPLE.ORG"] } : {},
         spki: testKey("P-256").spki,
         serial: newSerial(9, new SeqRandom()),
         now: NOW,
@@ -460,7 +460,10 @@ describe("ca/lints", () => {
     for (const p of PROFILES.values()) {
       if (p.kind === "ca") continue;
       const subject = Object.fromEntries(Object.entries(ORG_SUBJECT).filter(([k]) => p.subject[k]));
-      const san = p.subjectAltName.upn ? { email: ["a@example.se"], upn: ["a@corp.example"] } : {};
+      const san = {
+        ...(p.subjectAltName.upn ? { email: ["a@example.se"], upn: ["a@corp.example"] } : {}),
+        ...(p.subjectAltName.krb5Principal ? { krb5Principal: ["krbtgt/EXAMPLE.ORG@EXAMPLE.ORG"] } : {}),
+      };
       const { der } = buildTbs({
         profile: p,
         issuer: ca,

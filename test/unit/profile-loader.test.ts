@@ -18,6 +18,7 @@ describe("policy/profile-loader", () => {
       "loa3-smartcard-sign",
       "ra-officer",
       "ocsp-signer",
+      "kdc",
       "issuing-ca",
       "root-ca",
     ]) {

@@ -109,6 +109,7 @@ describe("ca/lints: the hand-written TBS reader against the library reader (diff
           }
         : {}),
       ...(profile.subjectAltName.upn && next() < 0.7 ? { upn: [`u${i}@corp.example`] } : {}),
+      ...(profile.subjectAltName.krb5Principal ? { krb5Principal: [`krbtgt/R${i}.EXAMPLE@R${i}.EXAMPLE`] } : {}),
     };
     const now = new Date(
       Date.UTC(

@@ -12,6 +12,7 @@ import {
 import { EKU_BY_NAME, KEY_USAGE_BITS, OID } from "../../asn1/oids.js";
 import { toHex } from "../../asn1/der.js";
 import { compiledPattern } from "../../policy/patterns.js";
+import { decodeKrb5PrincipalName } from "../../asn1/krb5-principal-name.js";
 import { keyIdentifierOf } from "../spki-reader.js";
 import { emailWithinDomains } from "../../shared/email-domain.js";
 import { findExtensions, readExtension } from "./extension-reader.js";
@@ -121,16 +122,29 @@ export const extensionLints: Lint[] = [
       const san = readExtension(tbs, OID.extSubjectAltName, SubjectAlternativeName);
       const emails: string[] = [];
       const upns: string[] = [];
+      const krb5: string[] = [];
       for (const gn of san ? [...san.value] : []) {
         if (gn.rfc822Name !== undefined) emails.push(gn.rfc822Name);
         else if (gn.otherName?.typeId === OID.upn) upns.push("upn");
-        else return "SAN has a name type the profiles do not allow";
+        else if (gn.otherName?.typeId === OID.pkinitSan) {
+          try {
+            krb5.push(decodeKrb5PrincipalName(new Uint8Array(gn.otherName.value)));
+          } catch (e) {
+            return `SAN id-pkinit-san is not a KRB5PrincipalName (RFC 4556 3.2.2): ${(e as Error).message}`;
+          }
+        } else return "SAN has a name type the profiles do not allow";
       }
       const rules = profile.subjectAltName;
       if (emails.length > 0 && !rules.email) return "SAN email not allowed by profile";
       if (upns.length > 0 && !rules.upn) return "SAN UPN not allowed by profile";
+      if (krb5.length > 0 && !rules.krb5Principal) return "SAN id-pkinit-san not allowed by profile";
       if (rules.email?.presence === "required" && emails.length === 0) return "SAN email required by profile";
       if (rules.upn?.presence === "required" && upns.length === 0) return "SAN UPN required by profile";
+      if (rules.krb5Principal?.presence === "required" && krb5.length === 0)
+        return "SAN id-pkinit-san required by profile";
+      for (const k of krb5)
+        if (rules.krb5Principal?.pattern !== undefined && !compiledPattern(rules.krb5Principal.pattern).test(k))
+          return "SAN id-pkinit-san does not match the profile pattern";
       for (const e of emails) {
         // RFC 5280 4.2.1.6: rfc822Name is an addr-spec (IA5, no display name).
         if (!/^[\x21-\x7e]+@[\x21-\x7e]+$/.test(e)) return `SAN email ${JSON.stringify(e)} is not an addr-spec`;

@@ -1,6 +1,7 @@
 import { OID, SUBJECT_ATTRIBUTE_OIDS } from "../../asn1/oids.js";
 import { AttributeValue, SubjectAlternativeName } from "@peculiar/asn1-x509";
 import { parseDer } from "../../asn1/parse.js";
+import { decodeKrb5PrincipalName } from "../../asn1/krb5-principal-name.js";
 import { bidiControl, controlCharacter, mixedScripts } from "../../shared/unicode-text.js";
 import { readExtension } from "./extension-reader.js";
 import type { Lint } from "./lint.js";
@@ -24,7 +25,15 @@ export function certificateStrings(tbs: TbsView): { where: string; value: string
     else if (gn.dNSName !== undefined) out.push({ where: "SAN dns", value: gn.dNSName });
     else if (gn.uniformResourceIdentifier !== undefined)
       out.push({ where: "SAN uri", value: gn.uniformResourceIdentifier });
-    else if (gn.otherName) {
+    else if (gn.otherName?.typeId === OID.pkinitSan) {
+      let k: string | undefined;
+      try {
+        k = decodeKrb5PrincipalName(new Uint8Array(gn.otherName.value));
+      } catch {
+        k = undefined; // san_per_profile names the defect
+      }
+      if (k !== undefined) out.push({ where: "SAN otherName id-pkinit-san", value: k });
+    } else if (gn.otherName) {
       let v: AttributeValue | undefined;
       try {
         v = parseDer(new Uint8Array(gn.otherName.value), AttributeValue, "otherName value");

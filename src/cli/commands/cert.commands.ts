@@ -12,9 +12,9 @@ import { nameToString } from "../../asn1/name.js";
 const issue: Command = {
   name: "issue",
   summary:
-    "Issue a certificate from an infrastructure profile (ocsp-signer, ra-officer bootstrap). End-entity cards go through the RA.",
+    "Issue a certificate from an infrastructure profile (ocsp-signer, kdc, ra-officer bootstrap). End-entity cards go through the RA.",
   usage:
-    "cert issue --profile ID --ca CA (--csr FILE | --public-key FILE) --subject 'CN=..,O=..,C=..' [--email E [--validated-domain D]] [--upn U] [--out FILE] --operator NAME",
+    "cert issue --profile ID --ca CA (--csr FILE | --public-key FILE) --subject 'CN=..,O=..,C=..' [--email E [--validated-domain D]] [--upn U] [--krb5-principal krbtgt/REALM@REALM] [--out FILE] --operator NAME",
   options: {
     profile: { type: "string", description: "certificate profile id (infrastructure kind only)" },
     ca: { type: "string", description: "issuing CA id (default: the only active one)" },
@@ -23,6 +23,11 @@ const issue: Command = {
     subject: { type: "string", description: "verified subject attributes, e.g. 'CN=OCSP 1,O=Org,C=SE'" },
     email: { type: "string", multiple: true, description: "rfc822Name SAN" },
     upn: { type: "string", multiple: true, description: "UPN otherName SAN" },
+    "krb5-principal": {
+      type: "string",
+      multiple: true,
+      description: "id-pkinit-san otherName SAN (RFC 4556 3.2.2), e.g. krbtgt/EXAMPLE.ORG@EXAMPLE.ORG for profile kdc",
+    },
     "validated-domain": {
       type: "string",
       multiple: true,
@@ -52,7 +57,11 @@ const issue: Command = {
         subject,
         ...(csr ? { csr } : {}),
         ...(publicKey ? { publicKey } : {}),
-        san: { ...(v.email ? { email: v.email as string[] } : {}), ...(v.upn ? { upn: v.upn as string[] } : {}) },
+        san: {
+          ...(v.email ? { email: v.email as string[] } : {}),
+          ...(v.upn ? { upn: v.upn as string[] } : {}),
+          ...(v["krb5-principal"] ? { krb5Principal: v["krb5-principal"] as string[] } : {}),
+        },
         requestedBy,
         allowedKinds: ["infrastructure"],
         ...(v["validated-domain"] ? { validatedEmailDomains: v["validated-domain"] as string[] } : {}),
