@@ -115,7 +115,8 @@ export async function benchAudit(rt: Runtime, dir: string, measure: Measure, sec
     const verifySeconds = (performance.now() - s) / 1000;
     return {
       benchmark:
-        "audit append (hash-chained, through the commit queue, 64 concurrent writers, SQLite WAL synchronous=FULL) and verify",
+        "audit append (hash-chained, through the commit queue, 64 concurrent " +
+        "writers, SQLite WAL synchronous=FULL) and verify",
       append: {
         chained,
         unchainedSameQueue: unchained,

@@ -104,7 +104,10 @@ export async function benchBureau(rt: Runtime, dir: string, cards: number, order
   const rawSeconds = (performance.now() - r0) / 1000;
   const rawPerSecond = verified / rawSeconds;
   out.answerFileChecks = {
-    benchmark: `answer file of ${cards} cards: CMS signature (RSA-2048) over ${file.length} bytes, schema per line, PIV attestation per card (chain to the maker root, slot, PIN policy, card serial, key)`,
+    benchmark:
+      `answer file of ${cards} cards: CMS signature (RSA-2048) over ${file.length} ` +
+      `bytes, schema per line, PIV attestation per card (chain to the maker root, ` +
+      `slot, PIN policy, card serial, key)`,
     cards,
     accepted: good,
     seconds: Number(checkSeconds.toFixed(3)),
@@ -113,14 +116,16 @@ export async function benchBureau(rt: Runtime, dir: string, cards: number, order
   };
   out.rawSignatureVerification = {
     benchmark:
-      "ECDSA P-256 / SHA-256 verification of an attestation certificate by its f9 key (node:crypto X509Certificate.verify)",
+      "ECDSA P-256 / SHA-256 verification of an attestation certificate by its f9 " +
+      "key (node:crypto X509Certificate.verify)",
     ops: verified,
     perSecond: Math.round(rawPerSecond),
     perCardFloor: Math.round(rawPerSecond / 2),
   };
   out.ratioToRawPerCardFloor = Number((good / checkSeconds / (rawPerSecond / 2)).toFixed(3));
 
-  // --- 2. the whole import through the desk for real orders (workflow, issuance on hold, return file), in the same run.
+  // --- 2. the whole import through the desk for real orders (workflow, issuance on hold, return file), in the same
+  // run.
   if (orders > 0) out.wholeImport = await wholeImport(rt, dir, orders, rawPerSecond);
   return out;
 }
@@ -238,7 +243,11 @@ async function wholeImport(rt: Runtime, dir: string, orders: number, rawPerSecon
   const answer = taken.find((t) => t.file.includes(".answer."));
   const cards = answer?.accepted ? answer.cards : 0;
   return {
-    benchmark: `answer file of ${orders} cards for ${orders} LoA3 bureau orders, through the desk: bureau signature, schema, PIV attestation per card, order and tracking reads, issuance on hold (SoftHSM2) through the production saga, card ledger and tracking, signed certificate return file`,
+    benchmark:
+      `answer file of ${orders} cards for ${orders} LoA3 bureau orders, through ` +
+      `the desk: bureau signature, schema, PIV attestation per card, order and ` +
+      `tracking reads, issuance on hold (SoftHSM2) through the production saga, ` +
+      `card ledger and tracking, signed certificate return file`,
     orders,
     accepted: answer?.accepted ?? false,
     problems: answer?.problems.slice(0, 5) ?? [],

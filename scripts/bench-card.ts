@@ -25,7 +25,8 @@ const q = (xs: number[], p: number) =>
 
 export async function benchCard(rt: Runtime, dir: string, runs: number) {
   vcard("start");
-  trustVirtualCardMaker(rt.config.caStoreDir); // REQ-14: the virtual card's TEST maker root (made by virtual-card.sh start)
+  // REQ-14: the virtual card's TEST maker root (made by virtual-card.sh start)
+  trustVirtualCardMaker(rt.config.caStoreDir);
   const registerFile = join(dir, "card-register.json");
   writeFileSync(
     registerFile,
@@ -37,7 +38,8 @@ export async function benchCard(rt: Runtime, dir: string, runs: number) {
     }),
   );
   const ra = await openRa(rt, { register: fileRegister(registerFile) });
-  await bootstrapDemoStaff(rt, ra, { operator: "bench" }); // the initial staff group: ada administers, ed (ca-operator) runs the card station
+  // the initial staff group: ada administers, ed (ca-operator) runs the card station
+  await bootstrapDemoStaff(rt, ra, { operator: "bench" });
   const staff = await staffActor(ra, "556000-0000", DEMO_OFFICERS.ada.nationalId);
   const cards = openCards(rt, ra, await staffActor(ra, "556000-0000", DEMO_OFFICERS.ed.nationalId));
 
@@ -113,7 +115,9 @@ export async function benchCard(rt: Runtime, dir: string, runs: number) {
   const peerMean = peerMs.reduce((a, b) => a + b, 0) / peerMs.length;
   return {
     benchmark:
-      "full PIV personalisations (P-256 on-card key, SoftHSM2 issuance, CHUID/CCC, AES-256 management key, PIN/PUK, read-back + on-card signature check, audited) through pcscd + vpcd + the virtual card",
+      "full PIV personalisations (P-256 on-card key, SoftHSM2 issuance, CHUID/CCC, " +
+      "AES-256 management key, PIN/PUK, read-back + on-card signature check, " +
+      "audited) through pcscd + vpcd + the virtual card",
     runs,
     cardpki: {
       personalisationsPerMinute: Math.round(60_000 / mean),

@@ -178,7 +178,10 @@ export async function benchMassRevocation(env: NodeJS.ProcessEnv, dir: string, c
   const last = jobOut.trim().split("\n").pop();
   return {
     benchmark:
-      "revoke one organisation's certificates with `cardpki revoke org` (batches of 1000 per transaction) against `serve --role all` on SQLite; OCSP for 2,000 OTHER serials with wrk (rotating bodies, -t1 -c16) in 5 s slices meanwhile",
+      "revoke one organisation's certificates with `cardpki revoke org` (batches " +
+      "of 1000 per transaction) against `serve --role all` on SQLite; OCSP for " +
+      "2,000 OTHER serials with wrk (rotating bodies, -t1 -c16) in 5 s slices " +
+      "meanwhile",
     certificates: count,
     seedSeconds,
     serveStartSeconds,

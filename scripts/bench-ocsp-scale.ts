@@ -103,7 +103,8 @@ export async function oneConnectionLoad(url: string, bodies: string, len: number
   const reqs = Array.from({ length: n }, (_, i) =>
     Buffer.concat([
       Buffer.from(
-        `POST ${u.pathname} HTTP/1.0\r\nHost: ${u.host}\r\nContent-Type: application/ocsp-request\r\nContent-Length: ${len}\r\n\r\n`,
+        `POST ${u.pathname} HTTP/1.0\r\nHost: ${u.host}\r\nContent-Type: ` +
+          `application/ocsp-request\r\nContent-Length: ${len}\r\n\r\n`,
       ),
       data.subarray(i * len, (i + 1) * len),
     ]),
@@ -281,8 +282,12 @@ export async function benchOcspScale(
 ) {
   const out: Record<string, unknown> = {
     benchmark:
-      "OCSP at scale: N certificates with pre-produced responses; cardpki serve (role all) vs openssl ocsp -index and cfssl ocspserve on the same 10,000 distinct requests; wrk -t1 -c16 keep-alive and Connection: close",
-    note: "2 cores shared by the client, the servers and other work on this machine: ratios within one run count, absolute rates vary",
+      "OCSP at scale: N certificates with pre-produced responses; cardpki serve " +
+      "(role all) vs openssl ocsp -index and cfssl ocspserve on the same 10,000 " +
+      "distinct requests; wrk -t1 -c16 keep-alive and Connection: close",
+    note:
+      "2 cores shared by the client, the servers and other work on this machine: " +
+      "ratios within one run count, absolute rates vary",
   };
   // The delegated responder for this run: a P-256 key made in software, certified by the demo CA
   // (profile ocsp-signer) and imported into the CA's token. cardpki serve uses it from the HSM,
@@ -438,14 +443,19 @@ export async function benchOcspScale(
             nonceKeepAlive: {
               ...nonce,
               signatures: sig2 - sig1,
-              note: `nonce: ${p.nonce}; on-demand budget ${p.onDemand.perClientPerSecond}/s burst ${p.onDemand.perClientBurst} per client (one client here): over budget the pre-produced response without nonce`,
+              note:
+                `nonce: ${p.nonce}; on-demand budget ${p.onDemand.perClientPerSecond}/s ` +
+                `burst ${p.onDemand.perClientBurst} per client (one client here): over ` +
+                `budget the pre-produced response without nonce`,
             },
             signaturesAtRest: {
               measuredOverSeconds: restSeconds,
               signatures: sig3 - sig2,
               perHourExtrapolated: Math.round(((sig3 - sig2) * 3600) / restSeconds),
               steadyStatePerHour: Math.round(n / ((p.refreshMinutes * 0.875) / 60)),
-              bound: `N / (validity - margin) = ${n} / ${(p.refreshMinutes / 60).toFixed(1)} h = ${Math.round(n / (p.refreshMinutes / 60))} per hour`,
+              bound:
+                `N / (validity - margin) = ${n} / ${(p.refreshMinutes / 60).toFixed(1)} h = ` +
+                `${Math.round(n / (p.refreshMinutes / 60))} per hour`,
             },
             metricsScrapeMs: { median: Number(scrapes[5]!.toFixed(1)), max: Number(scrapes[9]!.toFixed(1)) },
           };

@@ -44,7 +44,9 @@ export async function wrk(url: string, body: string, seconds: number, threads = 
   const script = body + ".lua";
   writeFileSync(
     script,
-    `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/ocsp-request"\nlocal f = io.open("${body}", "rb"); wrk.body = f:read("*all"); f:close()\n`,
+    `wrk.method = "POST"\nwrk.headers["Content-Type"] = ` +
+      `"application/ocsp-request"\nlocal f = io.open("${body}", "rb"); wrk.body = ` +
+      `f:read("*all"); f:close()\n`,
   );
   const r = await run("wrk", [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, "--latency", "-s", script, url]);
   const ms = (re: RegExp) => {
@@ -232,7 +234,9 @@ export async function benchOcsp(env: NodeJS.ProcessEnv, dir: string, requests: n
   const one = { ...median(oneRuns), runs: oneRuns.map((r) => r.perSecond) };
   const peer = { ...median(peerRuns), runs: peerRuns.map((r) => r.perSecond) };
   return {
-    benchmark: `OCSP POST, ${distinct.length} distinct certificates rotated (one CertID without nonce each), 16 connections, loopback`,
+    benchmark:
+      `OCSP POST, ${distinct.length} distinct certificates rotated (one CertID ` +
+      `without nonce each), 16 connections, loopback`,
     cardpki: {
       process: "cardpki serve",
       responseOk: probe[0] === 0x30 && probe.indexOf(Buffer.from("0a0100", "hex")) === 4,
@@ -277,7 +281,11 @@ export async function benchCrl(env: NodeJS.ProcessEnv, dir: string, sizes: numbe
   ]);
   writeFileSync(
     join(odir, "ca.cnf"),
-    `[ca]\ndefault_ca = bench\n[bench]\ndatabase = ${join(odir, "index.txt")}\ncrlnumber = ${join(odir, "crlnumber")}\ndefault_md = sha256\ndefault_crl_days = 1\nunique_subject = no\ncrl_extensions = crl_ext\n[crl_ext]\nauthorityKeyIdentifier = keyid:always\n`,
+    `[ca]\ndefault_ca = bench\n[bench]\ndatabase = ` +
+      `${join(odir, "index.txt")}\ncrlnumber = ` +
+      `${join(odir, "crlnumber")}\ndefault_md = sha256\ndefault_crl_days = ` +
+      `1\nunique_subject = no\ncrl_extensions = ` +
+      `crl_ext\n[crl_ext]\nauthorityKeyIdentifier = keyid:always\n`,
   );
   writeFileSync(join(odir, "index.txt.attr"), "unique_subject = no\n");
   const db = await openDatabase(config.databaseUrl);
@@ -359,7 +367,8 @@ export async function benchCrl(env: NodeJS.ProcessEnv, dir: string, sizes: numbe
   const big = out[out.length - 1] as { cardpki: { peakRssMb: number }; timeRatio: number } | undefined;
   return {
     benchmark:
-      "full CRL from the database, streamed DER, signed in SoftHSM2, vs openssl ca -gencrl (software key) on the same entries",
+      "full CRL from the database, streamed DER, signed in SoftHSM2, vs openssl ca " +
+      "-gencrl (software key) on the same entries",
     runs: out,
     target: {
       timeRatio: 1.5,

@@ -57,11 +57,15 @@ export async function benchOcspReplicas(env: NodeJS.ProcessEnv, dir: string, sec
     const m2 = median(two);
     return {
       benchmark:
-        "OCSP POST (pre-signed hot path) through `cardpki serve --role public` replicas sharing one database; 2 x wrk -t1 -c8 keep-alive, same load in both cases; writer running beside",
+        "OCSP POST (pre-signed hot path) through `cardpki serve --role public` " +
+        "replicas sharing one database; 2 x wrk -t1 -c8 keep-alive, same load in " +
+        "both cases; writer running beside",
       oneReplica: { ...m1, runs: one.map((r) => r.perSecond) },
       twoReplicas: { ...m2, runs: two.map((r) => r.perSecond) },
       ratio: Number((m2.perSecond / m1.perSecond).toFixed(2)),
-      note: "client, replicas and writer share this machine's cores; on separate machines behind a load balancer each replica adds its own CPU",
+      note:
+        "client, replicas and writer share this machine's cores; on separate " +
+        "machines behind a load balancer each replica adds its own CPU",
     };
   } finally {
     for (const r of replicas) await stopProcess(r.child);

@@ -19,7 +19,8 @@
 //            --scale-backends sqlite,postgres (postgres: scripts/bench starts a local PostgreSQL).
 // Usage: scripts/bench [--suite issuance,ocsp,crl,ra,audit,card,replicas,ra-pg,scale,mass-revocation,bureau] [--seconds
 // N] [--warm-up S] [--concurrency N] [--crl-sizes 100000,1000000] [--card-runs N] [--verify-entries 1000000]
-// [--mass-count 100000] [--bureau-cards 10000] [--bureau-orders N (default: --bureau-cards)] [--scale-sizes 10000,1000000] [--scale-10m]
+// [--mass-count 100000] [--bureau-cards 10000] [--bureau-orders N (default: --bureau-cards)] [--scale-sizes
+// 10000,1000000] [--scale-10m]
 // [--scale-backends sqlite,postgres]
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
@@ -178,7 +179,8 @@ async function benchRa(
       id: (await ra.onboarding.bindPerson(staff, org.id, { nationalId: n, name: `Holder ${n}` })).id,
       nationalId: n,
     });
-  const [o1, o2, o3, o4] = officers as [Actor, Actor, Actor, Actor]; // REQ-10: o1, o2 identify; o4 approves and releases; o3 hands out
+  // REQ-10: o1, o2 identify; o4 approves and releases; o3 hands out
+  const [o1, o2, o3, o4] = officers as [Actor, Actor, Actor, Actor];
   const doc = { type: "passport", number: "BENCH1234", expires: new Date("2035-01-01") };
   // The cards' part (key generation and attestation on the card) is made beforehand, as the old card keys were.
   const cards = Array.from({ length: 64 }, (_, i) =>
@@ -225,7 +227,12 @@ async function benchRa(
   const issuance = await measure(concurrency, Math.min(seconds, 5), issueOne);
   const result = await measure(concurrency, seconds, lifecycle);
   return {
-    benchmark: `full LoA3 order lifecycles (10 audited compare-and-set transitions incl. the production saga's reserve, 1 HSM issuance on hold, the card record and a verified PIV attestation, the activation challenge and PIN record, the release each), ${rt.config.databaseUrl.startsWith("sqlite:") ? "SQLite WAL synchronous=FULL" : "PostgreSQL 15 (local, fsync on)"}, in process`,
+    benchmark:
+      `full LoA3 order lifecycles (10 audited compare-and-set transitions incl. ` +
+      `the production saga's reserve, 1 HSM issuance on hold, the card record and ` +
+      `a verified PIV attestation, the activation challenge and PIN record, the ` +
+      `release each), ${rt.config.databaseUrl.startsWith("sqlite:") ? "SQLite WAL synchronous=FULL" : "PostgreSQL 15 (local, fsync on)"}, ` +
+      `in process`,
     concurrency,
     cardpki: result,
     issuanceAloneSameRun: issuance,

@@ -248,7 +248,9 @@ export class AuditTrail<S extends AuditTrailStore = AuditTrailStore> {
             if (Math.abs(r.genTime.getTime() - c.at) > TSA_TOLERANCE_MS)
               return {
                 has: true,
-                problem: `timestamp mismatch: the TSA stamped it at ${r.genTime.toISOString()}, not at the checkpoint's time: the checkpoint was made again later`,
+                problem:
+                  `timestamp mismatch: the TSA stamped it at ${r.genTime.toISOString()}, not ` +
+                  `at the checkpoint's time: the checkpoint was made again later`,
               };
             return { has: true };
           }

@@ -81,7 +81,8 @@ export async function verifyChain(input: VerifyInput): Promise<VerifyResult> {
       } else if (since && i < ordered.length - 1) {
         return fail(
           "timestamp",
-          `checkpoint at seq ${c.seq} (${new Date(c.at).toISOString()}) has no time-stamp token although earlier checkpoints have one: tokens were removed`,
+          `checkpoint at seq ${c.seq} (${new Date(c.at).toISOString()}) has no ` +
+            `time-stamp token although earlier checkpoints have one: tokens were removed`,
         );
       }
     }
@@ -125,7 +126,8 @@ export async function verifyChain(input: VerifyInput): Promise<VerifyResult> {
   if (missing)
     return fail(
       "truncated",
-      `the chain ends at seq ${prevSeq} but a signed checkpoint covers up to seq ${missing.seq}: entries were cut from the end`,
+      `the chain ends at seq ${prevSeq} but a signed checkpoint covers up to seq ` +
+        `${missing.seq}: entries were cut from the end`,
     );
   const atAnchor =
     external && input.anchor && external.seq === input.anchor.seq && external.entryHash === input.anchor.entryHash;
@@ -133,7 +135,9 @@ export async function verifyChain(input: VerifyInput): Promise<VerifyResult> {
     if (external.seq > prevSeq)
       return fail(
         "rolled-back",
-        `the database ends at seq ${prevSeq} but the checkpoint kept outside it (${new Date(external.at).toISOString()}) covers up to seq ${external.seq}: restored from an old backup, or the tail was cut`,
+        `the database ends at seq ${prevSeq} but the checkpoint kept outside it ` +
+          `(${new Date(external.at).toISOString()}) covers up to seq ${external.seq}: ` +
+          `restored from an old backup, or the tail was cut`,
       );
     return fail(
       "checkpoint",

@@ -130,7 +130,9 @@ export async function verifyTimeStampToken(
   if (stated.imprint !== hex(expectedImprint))
     return {
       ok: false,
-      reason: `the token's imprint ${stated.imprint.slice(0, 16)}… is not the checkpoint's ${hex(expectedImprint).slice(0, 16)}…: the checkpoint is not what the TSA timestamped`,
+      reason:
+        `the token's imprint ${stated.imprint.slice(0, 16)}… is not the checkpoint's ` +
+        `${hex(expectedImprint).slice(0, 16)}…: the checkpoint is not what the TSA timestamped`,
     };
   try {
     signed.certificates = [tsa];

@@ -286,7 +286,9 @@ function emailWithinValidatedDomains(
   if (rule === "refuse")
     throw new CaError(
       "policy-violation",
-      `e-mail SAN outside the organisation's validated domains (${domains.join(", ") || "none validated"}): profile '${profile.id}' refuses it (REQ-01)`,
+      `e-mail SAN outside the organisation's validated domains ` +
+        `(${domains.join(", ") || "none validated"}): profile '${profile.id}' ` +
+        `refuses it (REQ-01)`,
       { field: "san.email", rule: "outsideValidatedDomain", requirement: "REQ-01" },
     );
   const kept = emails.filter((e) => !outside.includes(e));

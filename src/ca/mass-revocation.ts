@@ -126,7 +126,8 @@ export class MassRevocation {
     if (running)
       throw new CaError(
         "conflict",
-        `job ${running.id} for organisation ${req.orgNumber} is still running (${running.done}/${running.total}); resume it`,
+        `job ${running.id} for organisation ${req.orgNumber} is still running ` +
+          `(${running.done}/${running.total}); resume it`,
       );
     const at = clock.now();
     const id = newId(random);

@@ -149,7 +149,8 @@ export class RevocationRegistry {
     if (cause === undefined)
       throw new CaError(
         "conflict",
-        `serial ${rec.serial} is not on hold (${rec.revocationReason ?? "good"}); only a held certificate can be resumed`,
+        `serial ${rec.serial} is not on hold (${rec.revocationReason ?? "good"}); ` +
+          `only a held certificate can be resumed`,
       );
     if (cause === "activation")
       throw new CaError(

@@ -47,7 +47,8 @@ export class SigningDesk {
     const refuse = (why: string) =>
       new CaError(
         "forbidden",
-        `serial ${serial}: ${why}; the signer signs only a TBS recorded before signing (design: record serial + TBS before signing)`,
+        `serial ${serial}: ${why}; the signer signs only a TBS recorded before ` +
+          `signing (design: record serial + TBS before signing)`,
         { serial, rule: "reserved TBS" },
       );
     if (!r) throw refuse("not reserved");

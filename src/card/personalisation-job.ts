@@ -134,7 +134,8 @@ export class PersonalisationJob {
     }
     throw new CaError(
       "unauthorized",
-      `no known management key opens this card (tried ${candidates.map((c) => c.source).join(", ")}): ${(last as Error)?.message}`,
+      `no known management key opens this card (tried ` +
+        `${candidates.map((c) => c.source).join(", ")}): ${(last as Error)?.message}`,
       undefined,
       { code: "card.unknown-management-key" },
     );

@@ -160,7 +160,8 @@ export function verifyPivAttestation(
   }
   if (!anchor)
     throw refuse(
-      `the card's attestation certificate (${oneLine(f9.subject)}, issued by ${oneLine(f9.issuer)}) does not chain to a configured card-maker root`,
+      `the card's attestation certificate (${oneLine(f9.subject)}, issued by ` +
+        `${oneLine(f9.issuer)}) does not chain to a configured card-maker root`,
     );
   if (!att.checkIssued(f9) || !att.verify(f9.publicKey))
     throw refuse("the attestation certificate is not signed by the card's attestation key (f9)");

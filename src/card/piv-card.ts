@@ -335,7 +335,8 @@ export class PivCard {
    */
   async putChuid(guid: Uint8Array, expires: Date): Promise<void> {
     if (guid.length !== 16) throw new CaError("invalid-input", "the CHUID GUID is 16 bytes");
-    const fascn = Buffer.from("d4e739da739ced39ce739d836858210842108421c84210c3eb", "hex"); // all-zero agency/system/credential (SP 800-73-4 part 1 3.1.2 note)
+    // all-zero agency/system/credential (SP 800-73-4 part 1 3.1.2 note)
+    const fascn = Buffer.from("d4e739da739ced39ce739d836858210842108421c84210c3eb", "hex");
     const ymd = expires.toISOString().slice(0, 10).replace(/-/g, "");
     await this.putData(
       OBJECT.chuid,

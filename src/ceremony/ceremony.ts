@@ -107,7 +107,8 @@ export async function runCeremony(script: CeremonyScript, deps: CeremonyDeps): P
       if (present.size < script.custodians.quorum)
         throw new CaError(
           "forbidden",
-          `token '${t}' needs ${script.custodians.quorum} of ${script.custodians.of} custodians; present: ${[...present].join(", ") || "none"}`,
+          `token '${t}' needs ${script.custodians.quorum} of ${script.custodians.of} ` +
+            `custodians; present: ${[...present].join(", ") || "none"}`,
         );
     }
   const outDir = script.kind === "root" || script.kind === "issuing-ca" ? script.ca!.id : script.parent!;
@@ -177,7 +178,8 @@ export async function runCeremony(script: CeremonyScript, deps: CeremonyDeps): P
     const key = script.key!;
     await confirmOrStop(`generate a ${key.type} key '${key.label}' on token '${script.token}'?`);
     say("generate-key", `generating ${key.type} key '${key.label}' on token '${script.token}'`);
-    const info = await ui.progress(`${key.type} key generation`, ks.generateKeyPair(key.label, key.type as KeyType)); // parseCeremonyScript: AES-256 only in data-key
+    // parseCeremonyScript: AES-256 only in data-key
+    const info = await ui.progress(`${key.type} key generation`, ks.generateKeyPair(key.label, key.type as KeyType));
     keyId = info.id;
     const attrs = await ks.keyAttributes({ id: info.id });
     // REQ-26: sensitive, never extractable, sign-only.
@@ -234,7 +236,9 @@ export async function runCeremony(script: CeremonyScript, deps: CeremonyDeps): P
     serial = issued.serial;
     say(
       "sign-certificate",
-      `certificate serial ${issued.serial}, valid ${issued.notBefore.toISOString()} to ${issued.notAfter.toISOString()}, SHA-256 ${sha256Hex(issued.der)}`,
+      `certificate serial ${issued.serial}, valid ` +
+        `${issued.notBefore.toISOString()} to ${issued.notAfter.toISOString()}, ` +
+        `SHA-256 ${sha256Hex(issued.der)}`,
       { serial: issued.serial, sha256: sha256Hex(issued.der), profile: script.profile },
     );
     const uri = formatPkcs11Uri({ token: script.token, object: key.label, id: info.id });
@@ -317,14 +321,17 @@ export async function runCeremony(script: CeremonyScript, deps: CeremonyDeps): P
     const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
     const nextUpdate = new Date(thisUpdate.getTime() + script.crl!.nextUpdateDays * 86_400_000);
     await confirmOrStop(
-      `sign root CRL number ${number} of '${root.id}' with ${entries.length} revoked certificate(s), next update ${nextUpdate.toISOString()}?`,
+      `sign root CRL number ${number} of '${root.id}' with ${entries.length} ` +
+        `revoked certificate(s), next update ${nextUpdate.toISOString()}?`,
     );
     const { der: tbs } = await buildCrlTbs({ issuer: root, thisUpdate, nextUpdate, crlNumber: number, entries });
     const der = assembleSigned(tbs, root.signer.algorithmDer, await root.signer.sign(tbs));
     write(`${root.id}/crl/${number}.crl`, der);
     say(
       "sign-crl",
-      `CRL number ${number}: ${entries.length} entries, thisUpdate ${thisUpdate.toISOString()}, nextUpdate ${nextUpdate.toISOString()}, SHA-256 ${sha256Hex(der)}`,
+      `CRL number ${number}: ${entries.length} entries, thisUpdate ` +
+        `${thisUpdate.toISOString()}, nextUpdate ${nextUpdate.toISOString()}, ` +
+        `SHA-256 ${sha256Hex(der)}`,
       { crlNumber: number.toString(), entries: entries.length, sha256: sha256Hex(der) },
     );
     signing = { signer: root.signer, description: `ca:${root.id}` };

@@ -157,7 +157,8 @@ export function openShare(file: PinShareFile, passphrase: string): OpenedShare {
   } catch {
     throw new CaError(
       "unauthorized",
-      `share of custodian '${file.custodian}' for token '${file.token}' does not open: wrong passphrase or the share file was altered`,
+      `share of custodian '${file.custodian}' for token '${file.token}' does not ` +
+        `open: wrong passphrase or the share file was altered`,
     );
   }
 }
@@ -173,7 +174,8 @@ export async function combinePinShares(token: string, opened: readonly OpenedSha
   if (distinct.size < threshold)
     throw new CaError(
       "unauthorized",
-      `token '${token}' needs ${threshold} of ${mine[0]!.file.shares} custodians; ${distinct.size} present (${[...distinct.values()].map((o) => o.file.custodian).join(", ")})`,
+      `token '${token}' needs ${threshold} of ${mine[0]!.file.shares} custodians; ` +
+        `${distinct.size} present (${[...distinct.values()].map((o) => o.file.custodian).join(", ")})`,
     );
   const chosen = [...distinct.values()].slice(0, threshold);
   const len = chosen[0]!.y.length;

@@ -72,7 +72,8 @@ export function personNameArg(values: Record<string, unknown>, name: string): st
   if (!OPERATOR_NAME.test(v))
     throw new CaError(
       "invalid-input",
-      `--${name} '${JSON.stringify(v).slice(1, -1).slice(0, 40)}' is not an operator name (2 to 32 of a-z 0-9 . _ -, starting with a letter); REQ-27`,
+      `--${name} '${JSON.stringify(v).slice(1, -1).slice(0, 40)}' is not an ` +
+        `operator name (2 to 32 of a-z 0-9 . _ -, starting with a letter); REQ-27`,
     );
   return v;
 }

@@ -83,7 +83,9 @@ export function auditAccess(
       if (scope !== undefined && (await trail.organisationOf(serial)) !== scope)
         throw new CaError(
           "forbidden",
-          `certificate ${serial} was not issued for your organisation's orders: an organisation's auditor reads only its own evidence (rule auditor-scope, REQ-23, REQ-31)`,
+          `certificate ${serial} was not issued for your organisation's orders: an ` +
+            `organisation's auditor reads only its own evidence (rule auditor-scope, ` +
+            `REQ-23, REQ-31)`,
           { rule: "auditor-scope", requirement: "REQ-23" },
           { code: "audit.other-organisation" },
         );
@@ -109,7 +111,9 @@ export function auditAccess(
       if (days > policy.report.maxPeriodDays)
         throw new CaError(
           "invalid-input",
-          `a report covers at most ${policy.report.maxPeriodDays} days (asked: ${Math.ceil(days)}); ask for several periods (rule report-period, ${policy.id}@${policy.version}, REQ-31)`,
+          `a report covers at most ${policy.report.maxPeriodDays} days (asked: ` +
+            `${Math.ceil(days)}); ask for several periods (rule report-period, ` +
+            `${policy.id}@${policy.version}, REQ-31)`,
           { rule: "report-period", requirement: "REQ-31" },
           { code: "audit.report-too-long", params: { days: policy.report.maxPeriodDays } },
         );

@@ -89,7 +89,8 @@ export async function auditSigner(rt: RaRuntime): Promise<CheckpointSigner> {
   if (!name)
     throw new CaError(
       "config",
-      `no audit signer in ${rt.config.caStoreDir} (run an audit-signer ceremony, e.g. policies/ceremonies/demo-audit-signer.yaml)`,
+      `no audit signer in ${rt.config.caStoreDir} (run an audit-signer ceremony, ` +
+        `e.g. policies/ceremonies/demo-audit-signer.yaml)`,
     );
   const cert = signerCert(rt.config.caStoreDir, name);
   const [ca, label] = name.split("/") as [string, string];
@@ -179,7 +180,12 @@ export async function restoreGap(store: KnexAuditStore, file: string): Promise<s
   const hash = await store.entryHashAt(ext.seq);
   if (hash === ext.entryHash) return undefined;
   const head = await store.head();
-  return `the database (audit head seq ${head?.seq ?? 0}) is behind or differs from the audit checkpoint kept outside it (seq ${ext.seq}, ${new Date(ext.at).toISOString()}): a restored backup? Check the gap, then run 'cardpki audit reconcile' (signing is refused until then)`;
+  return (
+    `the database (audit head seq ${head?.seq ?? 0}) is behind or differs from ` +
+    `the audit checkpoint kept outside it (seq ${ext.seq}, ` +
+    `${new Date(ext.at).toISOString()}): a restored backup? Check the gap, then ` +
+    `run 'cardpki audit reconcile' (signing is refused until then)`
+  );
 }
 
 /** Writes the checkpoint file atomically and durably (write, fsync, rename); the CRL numbers used so far go with it. */

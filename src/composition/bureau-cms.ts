@@ -63,7 +63,8 @@ const HASH_OF_SIGNATURE: Record<string, { oid: string; node: string }> = {
 
 /**
  * RFC 5652 5.3/5.4: a detached SignedData over `data` by a key that never leaves the HSM (the RA's bureau-signer key,
- * made by a ceremony): signed attributes content-type and message-digest, their DER SET signed by `signer`, the signer's
+ * made by a ceremony): signed attributes content-type and message-digest, their DER SET signed by `signer`, the
+ * signer's
  * certificate included.
  */
 export async function signDetachedWith(data: Uint8Array, certDer: Uint8Array, signer: KeySigner): Promise<Uint8Array> {

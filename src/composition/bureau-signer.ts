@@ -40,7 +40,8 @@ export function bureauSignerName(rt: Pick<RaRuntime, "config">): string {
   if (!name)
     throw new CaError(
       "config",
-      `no bureau signer in ${rt.config.caStoreDir}: the RA's exchange key is made by a bureau-signer ceremony (e.g. policies/ceremonies/demo-bureau-signer.yaml)`,
+      `no bureau signer in ${rt.config.caStoreDir}: the RA's exchange key is made ` +
+        `by a bureau-signer ceremony (e.g. policies/ceremonies/demo-bureau-signer.yaml)`,
     );
   return name;
 }

@@ -34,7 +34,8 @@ export function bureauTracking(
   const cards = new KnexBureauStore(rt.db, rt.readDb);
   obs.metrics.gauge(
     "cardpki_bureau_cards_not_received_total",
-    "Bureau cards shipped and not received within the workflow's bureau.receivedWithin (audit events bureau.card.not-received)",
+    "Bureau cards shipped and not received within the workflow's " +
+      "bureau.receivedWithin (audit events bureau.card.not-received)",
     async () => [
       { labels: {}, value: (await audit.countActions("bureau.card.not-received"))["bureau.card.not-received"] ?? 0 },
     ],

@@ -85,7 +85,8 @@ export function cardCertificates(
         let emailSanOmitted = false;
         recorder = {
           async reserve(r, audit) {
-            emailSanOmitted = Number(audit.details?.emailSanOmitted ?? 0) > 0; // the issuer's own record of what it left out
+            // the issuer's own record of what it left out
+            emailSanOmitted = Number(audit.details?.emailSanOmitted ?? 0) > 0;
             let ok: boolean;
             try {
               ok = await w.reserve(r, audit, link.reserved(r.serial));

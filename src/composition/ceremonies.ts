@@ -174,7 +174,8 @@ export function randomPinFor(lengths: { min: number; max: number }, token: strin
   if (length < 6 || length > lengths.max)
     throw new CaError(
       "config",
-      `token '${token}' takes PINs of ${lengths.min}..${lengths.max} characters: too short for a PIN split among custodians`,
+      `token '${token}' takes PINs of ${lengths.min}..${lengths.max} characters: ` +
+        `too short for a PIN split among custodians`,
       { token, ...lengths },
     );
   return Buffer.from(cryptoRandom.bytes(24)).toString("base64url").slice(0, length);

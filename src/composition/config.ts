@@ -231,7 +231,8 @@ export const CONFIG_FILE_SCHEMA = strictObject({
         strictObject({
           url: text(
             "^smtps?://[^\\s@/]+(/)?$",
-            "smtp://host:port or smtps://host:port without credentials (they come from CARDPKI_SMTP_PASSWORD_FILE or CARDPKI_SMTP_PASSWORD)",
+            "smtp://host:port or smtps://host:port without credentials (they come from " +
+              "CARDPKI_SMTP_PASSWORD_FILE or CARDPKI_SMTP_PASSWORD)",
           ),
           from: opt(Type.String()),
           requireTls: opt(Type.Boolean()),
@@ -501,7 +502,9 @@ function findings(errors: readonly ErrorObject[], where: (pointer: string) => { 
     const at = where(e.instancePath);
     if (e.keyword === "additionalProperties")
       out.push(
-        `${at.label}: unknown key '${(e.params as { additionalProperty: string }).additionalProperty}' (must NOT have additional properties)`,
+        `${at.label}: unknown key ` +
+          `'${(e.params as { additionalProperty: string }).additionalProperty}' (must ` +
+          `NOT have additional properties)`,
       );
     else if (e.keyword === "required")
       out.push(`${at.label}: '${(e.params as { missingProperty: string }).missingProperty}' is required`);
@@ -542,7 +545,8 @@ function tsa(
   if (url !== undefined && cert === undefined)
     throw new CaError(
       "config",
-      "audit.tsaUrl needs audit.tsaCertFile (CARDPKI_AUDIT_TSA_CERT): the TSA certificate its tokens are verified against",
+      "audit.tsaUrl needs audit.tsaCertFile (CARDPKI_AUDIT_TSA_CERT): the TSA " +
+        "certificate its tokens are verified against",
     );
   return { ...(url ? { tsaUrl: url } : {}), tsaCertFile: resolve(cwd, cert!) };
 }

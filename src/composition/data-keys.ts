@@ -44,11 +44,15 @@ export function wrappingKeyUri(rt: StationRuntime): string {
   if (found.length === 0)
     throw new CaError(
       "config",
-      `no data-key wrapping key (REQ-29): run a data-key ceremony (e.g. policies/ceremonies/demo-data-key.yaml) or set dataEncryption.wrappingKey / CARDPKI_DATA_WRAPPING_KEY`,
+      `no data-key wrapping key (REQ-29): run a data-key ceremony (e.g. ` +
+        `policies/ceremonies/demo-data-key.yaml) or set dataEncryption.wrappingKey / ` +
+        `CARDPKI_DATA_WRAPPING_KEY`,
     );
   throw new CaError(
     "config",
-    `several data-key wrapping keys in ${rt.config.caStoreDir} (${found.map((f) => f.name).join(", ")}): name one in dataEncryption.wrappingKey / CARDPKI_DATA_WRAPPING_KEY`,
+    `several data-key wrapping keys in ${rt.config.caStoreDir} ` +
+      `(${found.map((f) => f.name).join(", ")}): name one in ` +
+      `dataEncryption.wrappingKey / CARDPKI_DATA_WRAPPING_KEY`,
   );
 }
 

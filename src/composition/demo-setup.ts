@@ -297,6 +297,8 @@ async function setupDemoRa(config: Config, log: (l: string) => void): Promise<vo
     log(`  ${m.id}: ${DEMO_OFFICERS[m.id as DemoOfficer].name} (${m.roles.join(", ")}), serial ${m.serial}`);
   }
   log(
-    `bootstrapped the service owner's initial staff group of ${group.members.length} (data/demo-officers/<name>.crt/.key/.p12, password in p12-password)`,
+    `bootstrapped the service owner's initial staff group of ` +
+      `${group.members.length} (data/demo-officers/<name>.crt/.key/.p12, password ` +
+      `in p12-password)`,
   );
 }

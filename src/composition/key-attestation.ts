@@ -77,7 +77,8 @@ export function keyAttestationVerifier(caStoreDir: string): KeyAttestationVerifi
       if (last) throw last;
       throw new CaError(
         "policy-violation",
-        `PIV attestation: no card-maker root is installed for root set ${empty.join(", ")} (${empty.map((s) => join(attestationRootsDir(caStoreDir), s)).join(", ")})`,
+        `PIV attestation: no card-maker root is installed for root set ` +
+          `${empty.join(", ")} (${empty.map((s) => join(attestationRootsDir(caStoreDir), s)).join(", ")})`,
         undefined,
         { code: "guard.key-attested.no-roots" },
       );

@@ -126,7 +126,8 @@ export function raApiCardProduction(
           "config",
           `order ${orderId} follows workflow '${o.workflow}', which this station does not have in its policies`,
         );
-      return { orderId, holderPersonId: o.applicantId, loa: w.loa, policy: { ...w.card, pinChannel: w.delivery.pin } }; // REQ-15: the PIN by the workflow's PIN channel
+      // REQ-15: the PIN by the workflow's PIN channel
+      return { orderId, holderPersonId: o.applicantId, loa: w.loa, policy: { ...w.card, pinChannel: w.delivery.pin } };
     },
     async produce(orderId, key) {
       // REQ-14: the card's attestation; without one the RA refuses (a station's claim counts only in process, LoA2).
@@ -208,7 +209,9 @@ export async function stationClient(
   if (!certFile || !keyFile)
     throw new CaError(
       "unauthorized",
-      "the card station acts as an authenticated officer: give --cert and --key (the officer's client certificate), or card.officerCert/officerKey in the configuration (REQ-22)",
+      "the card station acts as an authenticated officer: give --cert and --key " +
+        "(the officer's client certificate), or card.officerCert/officerKey in the " +
+        "configuration (REQ-22)",
     );
   const caFile = opts.raCa ?? c.card.raCa ?? (existsSync(c.ra.tlsCert) ? c.ra.tlsCert : undefined);
   const client = raApiClient({

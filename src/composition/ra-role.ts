@@ -45,7 +45,8 @@ export async function openRaRuntime(rec: CaRecords, keystores: Keystores, client
     if (!held.has(id))
       throw new CaError(
         "config",
-        `issuing CA '${id}' is not held by the CA signer at ${rec.config.signer.url} (it holds: ${[...held.keys()].join(", ") || "none"})`,
+        `issuing CA '${id}' is not held by the CA signer at ${rec.config.signer.url} ` +
+          `(it holds: ${[...held.keys()].join(", ") || "none"})`,
       );
     const ca = rec.caDir.load(id);
     authorities.set(

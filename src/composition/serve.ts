@@ -315,7 +315,8 @@ function auditComponent(store: KnexAuditStore, obs: Observability, config: Confi
     async stop() {
       if (!checkpointLoop) return;
       await checkpointLoop.stop();
-      await trail?.checkpoint().catch((e) => log.error("last audit checkpoint failed", { error: e })); // the last word before shutdown
+      // the last word before shutdown
+      await trail?.checkpoint().catch((e) => log.error("last audit checkpoint failed", { error: e }));
     },
   };
 }

@@ -818,7 +818,8 @@ export class Pkcs11AesKey {
       if (/CKR_GENERAL_ERROR|CKR_ENCRYPTED_DATA_INVALID|CKR_ENCRYPTED_DATA_LEN_RANGE/.test(m))
         throw new CaError(
           "config",
-          `the value does not open with HSM key id ${this.id} on token '${this.keystore.tokenLabel}' (another key, or the value was altered)`,
+          `the value does not open with HSM key id ${this.id} on token ` +
+            `'${this.keystore.tokenLabel}' (another key, or the value was altered)`,
           undefined,
           { cause: e },
         );

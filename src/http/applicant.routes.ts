@@ -48,7 +48,9 @@ export const APPLICANT_ROUTES: readonly ApplicantRoute[] = [
     method: "post",
     path: "/applicant/session",
     summary:
-      "Open the link sent to the applicant: its single-use token (REQ-06) becomes a short session bound to the order (cookie); a used, expired or foreign token is refused; rate-limited per order and address (REQ-18)",
+      "Open the link sent to the applicant: its single-use token (REQ-06) becomes " +
+      "a short session bound to the order (cookie); a used, expired or foreign " +
+      "token is refused; rate-limited per order and address (REQ-18)",
     auth: "applicant",
     session: false,
     status: 201,
@@ -93,7 +95,9 @@ export const APPLICANT_ROUTES: readonly ApplicantRoute[] = [
     path: "/applicant/terms",
     response: TERMS,
     summary:
-      "The terms of use of the current version, as text, in the language asked for (Accept-Language) when written in it, else English; `lang` and `sha256` name the text (REQ-06)",
+      "The terms of use of the current version, as text, in the language asked for " +
+      "(Accept-Language) when written in it, else English; `lang` and `sha256` " +
+      "name the text (REQ-06)",
     auth: "applicant",
     session: true,
     handle: async ({ lang }, a) => a.terms(lang),
@@ -102,7 +106,10 @@ export const APPLICANT_ROUTES: readonly ApplicantRoute[] = [
     method: "post",
     path: "/applicant/accept-terms",
     summary:
-      "Accept the terms of the version shown, by an unticked box the applicant ticked (REQ-06); audited with the version and the language and SHA-256 of the text shown (`termsLanguage`, `termsSha256` from GET /applicant/terms; English when absent)",
+      "Accept the terms of the version shown, by an unticked box the applicant " +
+      "ticked (REQ-06); audited with the version and the language and SHA-256 of " +
+      "the text shown (`termsLanguage`, `termsSha256` from GET /applicant/terms; " +
+      "English when absent)",
     auth: "applicant",
     session: true,
     body: ACCEPT_TERMS,
@@ -139,7 +146,8 @@ export function applicantRoutes(access: ApplicantAccess): Router {
         if (!session)
           throw new CaError(
             "unauthorized",
-            "no applicant session, or it has ended: open the link from your message again (it works once), or contact your registration office",
+            "no applicant session, or it has ended: open the link from your message " +
+              "again (it works once), or contact your registration office",
             undefined,
             { code: "applicant.no-session" },
           );

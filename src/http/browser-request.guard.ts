@@ -33,7 +33,9 @@ export function browserRequestGuard(opts: { ownOrigins?: readonly string[] } = {
 const refusal = (what: string) =>
   new CaError(
     "forbidden",
-    `cross-site request refused: ${what}; state changes from a browser come only from the RA's own pages with the session's CSRF token (rule same-origin-browser-request, REQ-22)`,
+    `cross-site request refused: ${what}; state changes from a browser come only ` +
+      `from the RA's own pages with the session's CSRF token (rule ` +
+      `same-origin-browser-request, REQ-22)`,
     { rule: "same-origin-browser-request", requirement: "REQ-22" },
     { code: "request.cross-site" },
   );

@@ -44,7 +44,8 @@ export const DELIVERY_ROUTES: readonly RaRoute[] = [
     path: "/delivery/dead-letters",
     response: DEAD_LETTERS,
     summary:
-      "Messages to applicants and holders that could not be delivered (REQ-15), of my organisation: kind, channel, attempts, last error (never the text)",
+      "Messages to applicants and holders that could not be delivered (REQ-15), of " +
+      "my organisation: kind, channel, attempts, last error (never the text)",
     auth: "officer",
     roles: ["ra-admin"],
     handle: async ({ actor, query }, d) => {

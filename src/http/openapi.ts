@@ -20,7 +20,9 @@ export const PAGE_ROUTES: readonly DocumentedRoute[] = [
     method: "post" as const,
     prefix: "",
     path: `/${pages}/session`,
-    summary: `Sign in to the ${pages === "portal" ? "officers' portal" : "holder pages"} with the card's client certificate (REQ-22): a session cookie and its CSRF token`,
+    summary:
+      `Sign in to the ${pages === "portal" ? "officers' portal" : "holder pages"} ` +
+      `with the card's client certificate (REQ-22): a session cookie and its CSRF token`,
     auth: pages === "portal" ? ("officer" as const) : ("holder" as const),
     status: 201,
     response: PORTAL_SESSION,
@@ -104,7 +106,8 @@ export function openApiDocument(routes: readonly DocumentedRoute[], version: str
         "413": problem("body too large"),
         "415": problem("body is not application/json"),
         "422": problem(
-          "a workflow guard, the separation matrix or a policy rule refused (the problem names the rule and requirement)",
+          "a workflow guard, the separation matrix or a policy rule refused (the " +
+            "problem names the rule and requirement)",
         ),
         ...(r.path.startsWith("/holder/cards") || r.path.includes("/revoke") || r.path.startsWith("/applicant/")
           ? { "429": problem("rate limit (REQ-18)") }
@@ -118,7 +121,9 @@ export function openApiDocument(routes: readonly DocumentedRoute[], version: str
       title: "cardpki RA API",
       version,
       description:
-        "Registration authority API. HTTPS with client certificates (mTLS) issued by this CA from the ra-officer profile (officers) or card certificates (holders). Errors are RFC 7807 problem+json.",
+        "Registration authority API. HTTPS with client certificates (mTLS) issued by " +
+        "this CA from the ra-officer profile (officers) or card certificates " +
+        "(holders). Errors are RFC 7807 problem+json.",
     },
     servers: [{ url: "/" }],
     paths,
@@ -131,7 +136,9 @@ export function openApiDocument(routes: readonly DocumentedRoute[], version: str
           in: "cookie",
           name: "cardpki_applicant",
           description:
-            "The applicant session opened with the single-use link token (POST /api/v1/applicant/session); state changes also send its CSRF token in X-CSRF-Token",
+            "The applicant session opened with the single-use link token (POST " +
+            "/api/v1/applicant/session); state changes also send its CSRF token in " +
+            "X-CSRF-Token",
         },
       },
     },

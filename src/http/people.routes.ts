@@ -146,7 +146,9 @@ export const PEOPLE_ROUTES: readonly RaRoute[] = [
     path: "/people",
     response: PEOPLE_FOUND,
     summary:
-      "Find a person bound to my organisation by national ID number (?nationalId=…[&organisationId=… for service-owner staff]): 0 or 1 people; the read is audited (REQ-27)",
+      "Find a person bound to my organisation by national ID number " +
+      "(?nationalId=…[&organisationId=… for service-owner staff]): 0 or 1 people; " +
+      "the read is audited (REQ-27)",
     auth: "officer",
     roles: ["ra-officer", "ra-admin", "service-owner-staff"],
     handle: async ({ actor, query }, d) => {
@@ -185,7 +187,8 @@ export const PEOPLE_ROUTES: readonly RaRoute[] = [
     path: "/people/:id",
     response: PERSON,
     summary:
-      "A person of my organisation: name, label, birth date, masked national ID, language, contact details; the read is audited (REQ-27)",
+      "A person of my organisation: name, label, birth date, masked national ID, " +
+      "language, contact details; the read is audited (REQ-27)",
     auth: "officer",
     roles: ["ra-officer", "ra-admin", "service-owner-staff"],
     handle: async ({ actor, params }, d) => {

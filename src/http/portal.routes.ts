@@ -181,7 +181,9 @@ export function localeAsset(assetsDir: string) {
 }
 /** No inline script or style, nothing from elsewhere: the portal and the self-service pages. */
 export const PORTAL_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' " +
+  "data:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; " +
+  "base-uri 'none'";
 
 /** The officers' portal: static page and assets (no build step, no CDN), and the card-certificate login. */
 export function portalRoutes(assetsDir: string, sessions: PortalSessions, deps: RaApiDeps): Router {

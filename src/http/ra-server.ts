@@ -65,7 +65,8 @@ export function buildRaApp(
     app.use(portalRoutes(portal.assetsDir, sessions, deps), selfServicePages(portal.assetsDir, sessions, deps));
   if (sessions) app.use("/api/v1", sessionGuard(sessions));
   app.use("/api/v1", raRoutes(deps));
-  if (deps.applicant) app.use("/api/v1", applicantRoutes(deps.applicant)); // after the RA API router: its body parser (the request log is requestAudit above)
+  // after the RA API router: its body parser (the request log is requestAudit above)
+  if (deps.applicant) app.use("/api/v1", applicantRoutes(deps.applicant));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

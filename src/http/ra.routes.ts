@@ -294,7 +294,8 @@ export const RA_ROUTES: readonly RaRoute[] = [
     method: "delete",
     path: "/people/:id/binding",
     summary:
-      "Remove a person's binding; their certificates are revoked (REQ-21); beyond the mass-revocation thresholds 202 and a second officer approves (REQ-18)",
+      "Remove a person's binding; their certificates are revoked (REQ-21); beyond " +
+      "the mass-revocation thresholds 202 and a second officer approves (REQ-18)",
     auth: "officer",
     response: S.UNBIND,
     roles: ["ra-admin", "service-owner-staff"],
@@ -308,7 +309,8 @@ export const RA_ROUTES: readonly RaRoute[] = [
     method: "put",
     path: "/people/:id/officer",
     summary:
-      "Appoint an officer by policies/roles.yaml: roles and identity-proofing qualification (REQ-24, REQ-25); 202 when a second staff officer must approve",
+      "Appoint an officer by policies/roles.yaml: roles and identity-proofing " +
+      "qualification (REQ-24, REQ-25); 202 when a second staff officer must approve",
     auth: "officer",
     response: S.APPOINTMENT,
     roles: ["ra-admin", "service-owner-staff"],
@@ -500,7 +502,8 @@ export const RA_ROUTES: readonly RaRoute[] = [
     method: "post",
     path: "/certificates/:serial/revoke",
     summary:
-      "Revoke or suspend (certificateHold) a card of your organisation; mass revocation needs a second officer (REQ-17/18)",
+      "Revoke or suspend (certificateHold) a card of your organisation; mass " +
+      "revocation needs a second officer (REQ-17/18)",
     auth: "officer",
     response: S.REVOCATION_REQUEST,
     roles: ["ra-officer", "ra-admin"],
@@ -599,7 +602,8 @@ export const RA_ROUTES: readonly RaRoute[] = [
     method: "post",
     path: "/holder/cards/:serial/resume",
     summary:
-      "The holder lifts the suspension of another card of theirs (REQ-17), rate-limited (REQ-18); a card never activated is released only by activation",
+      "The holder lifts the suspension of another card of theirs (REQ-17), " +
+      "rate-limited (REQ-18); a card never activated is released only by activation",
     auth: "holder",
     response: S.REVOCATION_REQUEST,
     body: EMPTY_BODY,
@@ -609,7 +613,8 @@ export const RA_ROUTES: readonly RaRoute[] = [
     method: "post",
     path: "/holder/cards/:serial/lost",
     summary:
-      "The holder reports a card lost or stolen: revoked keyCompromise, the card barred for good (REQ-17/19), rate-limited (REQ-18)",
+      "The holder reports a card lost or stolen: revoked keyCompromise, the card " +
+      "barred for good (REQ-17/19), rate-limited (REQ-18)",
     auth: "holder",
     response: S.CARD_LOST,
     body: EMPTY_BODY,
@@ -619,7 +624,9 @@ export const RA_ROUTES: readonly RaRoute[] = [
     method: "post",
     path: "/holder/orders/:id/activate",
     summary:
-      "Activate a handed-out card with the card itself: its signature over the activation challenge (REQ-16) and, at LoA2, the activation code (REQ-15); lifts the hold",
+      "Activate a handed-out card with the card itself: its signature over the " +
+      "activation challenge (REQ-16) and, at LoA2, the activation code (REQ-15); " +
+      "lifts the hold",
     auth: "holder",
     response: S.ORDER,
     allowHeldCredential: true,
@@ -666,7 +673,8 @@ export const RA_ROUTES: readonly RaRoute[] = [
     method: "post",
     path: "/applicant/orders/:id/accept-terms",
     summary:
-      "The applicant accepts the terms with the token sent to them (REQ-06, single use: a used or expired token is refused); no client certificate",
+      "The applicant accepts the terms with the token sent to them (REQ-06, single " +
+      "use: a used or expired token is refused); no client certificate",
     auth: "applicant",
     response: S.ORDER,
     body: S.APPLICANT_TOKEN_TERMS,
@@ -777,7 +785,8 @@ export async function authenticate(
   if (actor.credentialOnHold && !route?.allowHeldCredential)
     throw new CaError(
       "forbidden",
-      "this card is on hold until its holder activates it: activate it first; it is accepted for the activation only (REQ-16)",
+      "this card is on hold until its holder activates it: activate it first; it " +
+        "is accepted for the activation only (REQ-16)",
       { requirement: "REQ-16" },
       { code: "credential.awaiting-activation" },
     );
@@ -794,7 +803,8 @@ export async function authenticate(
   if (ipAllowList && ipAllowList.length > 0 && !addressIn(parseCidrs(ipAllowList), req.socket.remoteAddress))
     throw new CaError(
       "forbidden",
-      `calls for this organisation are allowed only from its listed networks (REQ-23); this one came from ${req.socket.remoteAddress}`,
+      `calls for this organisation are allowed only from its listed networks ` +
+        `(REQ-23); this one came from ${req.socket.remoteAddress}`,
       undefined,
       { code: "scope.ip-not-allowed" },
     );
@@ -818,7 +828,9 @@ export function raRoutes(deps: RaApiDeps): Router {
     if (res.locals.sessionKind !== undefined && res.locals.sessionKind !== route.auth)
       throw new CaError(
         "forbidden",
-        `this session was opened on the ${res.locals.sessionKind === "holder" ? "holder pages" : "officers' portal"}; sign in there for this step`,
+        `this session was opened on the ` +
+          `${res.locals.sessionKind === "holder" ? "holder pages" : "officers' portal"}; ` +
+          `sign in there for this step`,
         undefined,
         { code: "session.other-pages", params: { pages: res.locals.sessionKind === "holder" ? "holder" : "portal" } },
       );

@@ -14,9 +14,15 @@ export function channelConflict(w: Pick<Workflow, "transitions" | "delivery">): 
       ["PIN", w.delivery.pin],
     ] as const)
       if (channel === t.card)
-        return `'${t.action}' sends the card by ${t.card} and the ${secret} by ${channel} too: the ${secret} must travel by another channel than the card (REQ-15)`;
+        return (
+          `'${t.action}' sends the card by ${t.card} and the ${secret} by ${channel} ` +
+          `too: the ${secret} must travel by another channel than the card (REQ-15)`
+        );
   }
   for (const t of w.transitions.filter((x) => x.card !== undefined && x.to !== "HANDED_OUT"))
-    return `'${t.action}' names a card channel but does not hand the card out (card: only on transitions into HANDED_OUT)`;
+    return (
+      `'${t.action}' names a card channel but does not hand the card out (card: ` +
+      `only on transitions into HANDED_OUT)`
+    );
   return undefined;
 }

@@ -33,7 +33,10 @@ export function separationProblem(
   for (const [a, b] of w.separation) {
     for (const x of [a, b])
       if (x !== REQUEST_STEP && !officerActions.has(x))
-        return `separation names '${x}', which is no officer action of this workflow (${[...officerActions].join(", ")}, or ${REQUEST_STEP})`;
+        return (
+          `separation names '${x}', which is no officer action of this workflow ` +
+          `(${[...officerActions].join(", ")}, or ${REQUEST_STEP})`
+        );
     const k = [a, b].sort().join("|");
     if (seen.has(k)) return `separation lists [${a}, ${b}] twice`;
     seen.add(k);
@@ -62,7 +65,10 @@ export function separationProblem(
   }
   const path = singleHumanPath(w);
   if (path)
-    return `one human could take an order from REQUESTED to ACTIVE alone (${path.join(" → ")}); the separation matrix must split these steps (REQ-10)`;
+    return (
+      `one human could take an order from REQUESTED to ACTIVE alone ` +
+      `(${path.join(" → ")}); the separation matrix must split these steps (REQ-10)`
+    );
   return undefined;
 }
 

@@ -53,7 +53,8 @@ export function loadTerms(dir: string, version: string, language = "en"): TermsO
   if (!existsSync(file))
     throw new CaError(
       "config",
-      `the terms of use of the current version ${version} are missing (${file}); applicants cannot accept terms they cannot read (REQ-06)`,
+      `the terms of use of the current version ${version} are missing (${file}); ` +
+        `applicants cannot accept terms they cannot read (REQ-06)`,
     );
   const raw = readFileSync(file, "utf8").replace(/\r\n/g, "\n");
   const m = /^---\n([\s\S]*?)\n---\n([\s\S]*)$/.exec(raw);

@@ -483,11 +483,13 @@ function checkDeadlinesAndEffects(w: Workflow, fail: (m: string) => never): void
     const has = (e: Effect) => effects.includes(e);
     if (t.to === "PRODUCED" && t.from.some((f) => !holds(f)) && !has("issue-certificate-on-hold"))
       fail(
-        `'${t.action}' into PRODUCED lacks the effect issue-certificate-on-hold (REQ-16: the certificate is on hold until the holder activates the card)`,
+        `'${t.action}' into PRODUCED lacks the effect issue-certificate-on-hold ` +
+          `(REQ-16: the certificate is on hold until the holder activates the card)`,
       );
     if (has("issue-certificate-on-hold") && (t.to !== "PRODUCED" || t.from.some(holds)))
       fail(
-        `'${t.action}': issue-certificate-on-hold belongs on the production step into PRODUCED, from a state without a certificate`,
+        `'${t.action}': issue-certificate-on-hold belongs on the production step ` +
+          `into PRODUCED, from a state without a certificate`,
       );
     if (t.to === "ACTIVE" && !has("release-certificate"))
       fail(`'${t.action}' into ACTIVE lacks the effect release-certificate (REQ-16: activation lifts the hold)`);
@@ -495,7 +497,9 @@ function checkDeadlinesAndEffects(w: Workflow, fail: (m: string) => never): void
       fail(`'${t.action}': release-certificate belongs on the activation into ACTIVE only`);
     if (t.from.some(holds) && !holds(t.to) && !has("revoke-certificate"))
       fail(
-        `'${t.action}' leaves a state with a certificate for ${t.to} without the effect revoke-certificate (REQ-14/15: no valid certificate for an order that does not go on)`,
+        `'${t.action}' leaves a state with a certificate for ${t.to} without the ` +
+          `effect revoke-certificate (REQ-14/15: no valid certificate for an order ` +
+          `that does not go on)`,
       );
     if (has("revoke-certificate") && !t.revocationReason)
       fail(`'${t.action}': revoke-certificate needs a revocationReason`);
@@ -517,7 +521,8 @@ function checkDeadlinesAndEffects(w: Workflow, fail: (m: string) => never): void
       );
       if (missing.length)
         fail(
-          `'${t.action}' into ACTIVE lacks ${missing.join(", ")} (REQ-16: at LoA3 the card signs a fresh challenge after the holder replaced the transport PIN)`,
+          `'${t.action}' into ACTIVE lacks ${missing.join(", ")} (REQ-16: at LoA3 the ` +
+            `card signs a fresh challenge after the holder replaced the transport PIN)`,
         );
     }
 }

@@ -198,7 +198,8 @@ export class ActivationDesk {
       return no("activation needs the card of this order", "other-card");
     if (!signature)
       return no(
-        "the card must sign the RA's activation challenge (challengeSignature; GET /holder/orders/{id}/activation-challenge)",
+        "the card must sign the RA's activation challenge (challengeSignature; GET " +
+          "/holder/orders/{id}/activation-challenge)",
         "not-signed",
       );
     const c = await records.challenge(order.id);
@@ -209,7 +210,8 @@ export class ActivationDesk {
       return no("the activation challenge has expired; ask for a new one", "challenge-expired");
     const st = await certs.status(order.certSerial);
     if (!st?.der) return no("the order's certificate is not in the CA's store", "no-certificate");
-    const { key, hash } = this.cardKeyOf(order.certSerial, st.der); // REQ-16: the key of this order's certificate as stored
+    // REQ-16: the key of this order's certificate as stored
+    const { key, hash } = this.cardKeyOf(order.certSerial, st.der);
     const msg = activationMessage(order.id, c.challenge);
     const ok = [undefined, "ieee-p1363" as const].some((dsaEncoding) => {
       try {

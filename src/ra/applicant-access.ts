@@ -190,7 +190,9 @@ export class ApplicantAccess {
     );
     throw new CaError(
       "rate-limited",
-      `too many failed attempts with applicant links ${over.key === "order" ? "for this order" : "from your network"}; try again later or contact your registration office (REQ-18)`,
+      `too many failed attempts with applicant links ` +
+        `${over.key === "order" ? "for this order" : "from your network"}; try again ` +
+        `later or contact your registration office (REQ-18)`,
       { retryAfterSeconds: Math.round(this.policy.windowMs / 1000), requirement: "REQ-18" },
       { code: "applicant.too-many-attempts", params: { from: over.key } },
     );
@@ -226,7 +228,8 @@ export class ApplicantAccess {
         reason: "used",
         error: new CaError(
           "conflict",
-          "this link has already been used: it works only once. If that was not you, contact your registration office (REQ-06)",
+          "this link has already been used: it works only once. If that was not you, " +
+            "contact your registration office (REQ-06)",
           { requirement: "REQ-06" },
           { code: "applicant.link-used" },
         ),
@@ -237,7 +240,9 @@ export class ApplicantAccess {
         reason: "expired",
         error: new CaError(
           "forbidden",
-          `this link expired on ${new Date(expires).toISOString().slice(0, 16).replace("T", " ")} UTC; ask your registration office for a new order (REQ-06)`,
+          `this link expired on ` +
+            `${new Date(expires).toISOString().slice(0, 16).replace("T", " ")} UTC; ask ` +
+            `your registration office for a new order (REQ-06)`,
           { requirement: "REQ-06" },
           { code: "applicant.link-expired", params: { expiredAt: new Date(expires).toISOString() } },
         ),
@@ -384,7 +389,8 @@ export class ApplicantAccess {
         ...(action === "accept-terms" ? { termsText: this.shownTerms("en") } : {}),
       });
     } catch (e) {
-      if (bad) await this.refuse(orderId, ip, bad.reason, e as CaError); // the engine's refusal (applicant-token), counted
+      // the engine's refusal (applicant-token), counted
+      if (bad) await this.refuse(orderId, ip, bad.reason, e as CaError);
       throw e;
     }
     await store.markUsed(tokenHash, orderId, clock.now());
@@ -469,19 +475,25 @@ const PROGRESS_EN: Readonly<Record<string, string>> = {
   "progress.TERMS_ACCEPTED.renewal":
     "You accepted the terms. Next you confirm your identity with your current eID card.",
   "progress.TERMS_ACCEPTED.one":
-    "You accepted the terms. Next, visit your registration office with a passport, national ID card or driving licence: an officer identifies you in person.",
+    "You accepted the terms. Next, visit your registration office with a " +
+    "passport, national ID card or driving licence: an officer identifies you in " +
+    "person.",
   "progress.TERMS_ACCEPTED.many":
-    "You accepted the terms. Next, visit your registration office with a passport, national ID card or driving licence: {n} different officers identify you in person.",
+    "You accepted the terms. Next, visit your registration office with a " +
+    "passport, national ID card or driving licence: {n} different officers " +
+    "identify you in person.",
   "progress.IDENTIFIED": "You have been identified. Your order is waiting for approval.",
   "progress.IDENTIFIED.partly":
-    "You have been identified by {done} of {n} officers; one more identification in person by a different officer is needed.",
+    "You have been identified by {done} of {n} officers; one more identification " +
+    "in person by a different officer is needed.",
   "progress.APPROVED": "Your order is approved. Your card will be made.",
   "progress.IN_PRODUCTION": "Your card is being made.",
   "progress.PRODUCED": "Your card is ready. It is handed to you in person after you identify again.",
   "progress.PRODUCED.mail":
     "Your card is ready. It is handed to you in person after you identify again, or sent to you by mail.",
   "progress.HANDED_OUT":
-    "Your card has been handed out. Activate it on the holder pages with the card itself before the activation time runs out.",
+    "Your card has been handed out. Activate it on the holder pages with the " +
+    "card itself before the activation time runs out.",
   "progress.ACTIVE": "Your card is active.",
   "progress.REJECTED": "The registration office rejected this card order.",
   "progress.CANCELLED": "This card order was cancelled.",

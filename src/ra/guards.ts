@@ -272,7 +272,9 @@ export const GUARDS: Readonly<Record<GuardName, Guard>> = {
         : now.getTime() <= order.approvedAt.getTime() + workflow.approvalValidDays * DAY
           ? undefined
           : why(
-              `the approval of ${order.approvedAt.toISOString()} is older than ${workflow.approvalValidDays} days; the applicant must be identified and approved again`,
+              `the approval of ${order.approvedAt.toISOString()} is older than ` +
+                `${workflow.approvalValidDays} days; the applicant must be identified and ` +
+                `approved again`,
               "aged",
               { approvedAt: order.approvedAt.toISOString(), days: workflow.approvalValidDays },
             ),

@@ -54,7 +54,8 @@ export async function keyOrigin(
   // The workflow says where its cards are made; each production path is accepted only for its own workflows.
   if (workflow.production === "bureau" && !r.bureau)
     return no(
-      `workflow ${workflow.id} has its cards made by the card bureau (production: bureau): the key comes in the bureau's signed answer file, not from a card station`,
+      `workflow ${workflow.id} has its cards made by the card bureau (production: ` +
+        `bureau): the key comes in the bureau's signed answer file, not from a card station`,
       "station-only",
     );
   if (workflow.production !== "bureau" && r.bureau)
@@ -89,15 +90,18 @@ export async function keyOrigin(
       return no("the public key sent is not the key the attestation vouches for");
     if (a.slot !== workflow.card.slot)
       return no(
-        `the attestation is for slot ${a.slot}; workflow ${workflow.id} certifies the key in slot ${workflow.card.slot}`,
+        `the attestation is for slot ${a.slot}; workflow ${workflow.id} certifies ` +
+          `the key in slot ${workflow.card.slot}`,
       );
     if (!policy.pinPolicy.includes(a.pinPolicy as never))
       return no(
-        `the attested key's PIN policy is '${a.pinPolicy}'; workflow ${workflow.id} accepts ${policy.pinPolicy.join(", ")}`,
+        `the attested key's PIN policy is '${a.pinPolicy}'; workflow ${workflow.id} ` +
+          `accepts ${policy.pinPolicy.join(", ")}`,
       );
     if (policy.touchPolicy && !policy.touchPolicy.includes(a.touchPolicy as never))
       return no(
-        `the attested key's touch policy is '${a.touchPolicy}'; workflow ${workflow.id} accepts ${policy.touchPolicy.join(", ")}`,
+        `the attested key's touch policy is '${a.touchPolicy}'; workflow ` +
+          `${workflow.id} accepts ${policy.touchPolicy.join(", ")}`,
       );
     const mismatch = cardMatches(a.cardSerial);
     if (mismatch) return no(mismatch, "wrong-card");
@@ -126,7 +130,8 @@ export async function keyOrigin(
   if (r.keyOrigin === "card-station") {
     if (!policy.cardStationFallback)
       return no(
-        `workflow ${workflow.id} certifies only keys that come with the card's PIV attestation (no card-station fallback at LoA${workflow.loa})`,
+        `workflow ${workflow.id} certifies only keys that come with the card's PIV ` +
+          `attestation (no card-station fallback at LoA${workflow.loa})`,
         "attestation-required",
       );
     if (!r.cardStation)
@@ -154,7 +159,8 @@ export async function keyOrigin(
   }
   if (r.publicKey)
     return no(
-      "a bare public key is not certified: production needs the card's PIV attestation (attestation.certificate and attestation.intermediate)",
+      "a bare public key is not certified: production needs the card's PIV " +
+        "attestation (attestation.certificate and attestation.intermediate)",
       "bare-key",
     );
   return no("production needs the card's PIV attestation of the key generated on it", "attestation-required");

@@ -49,7 +49,8 @@ export function nationalIdFacts(
       const rest = v.length === 12 ? v.slice(4) : v.slice(2);
       if (v.length === 10) {
         const full = 2000 + y;
-        y = full > now.getUTCFullYear() ? 1900 + y : full; // a + separator (100 years or older) is not kept: the younger reading
+        // a + separator (100 years or older) is not kept: the younger reading
+        y = full > now.getUTCFullYear() ? 1900 + y : full;
       }
       const m = Number(rest.slice(0, 2)),
         d = Number(rest.slice(2, 4));

@@ -734,7 +734,8 @@ export class OrderService {
       throw new CaError("conflict", `order ${orderId} changed while '${action}' ran; read it again`, undefined, {
         code: "order.changed-meanwhile",
       });
-    if (d.to === "ACTIVE") await supersedeRenewedEid(certs, order); // REQ-11: the new card replaces the eID it was ordered with
+    // REQ-11: the new card replaces the eID it was ordered with
+    if (d.to === "ACTIVE") await supersedeRenewedEid(certs, order);
     return { ...orderAfter(order, r.change), ...(r.issued ? { issued: r.issued } : {}) };
   }
 }

@@ -174,7 +174,8 @@ export class ProductionSaga {
       return { ok: true, change: final!, issued };
     } catch (e) {
       if (reserved)
-        await this.compensate(order.id, reserved, actorId(actor), (e as Error).message).catch(() => undefined); // recovery repeats it
+        // recovery repeats it
+        await this.compensate(order.id, reserved, actorId(actor), (e as Error).message).catch(() => undefined);
       if (CaError.is(e, "conflict") && e.details?.final === true) return { ok: false, change };
       throw e;
     } finally {
@@ -192,7 +193,8 @@ export class ProductionSaga {
     const { orders, certs, clock } = this.deps;
     for (let attempt = 0; attempt < 3; attempt++) {
       const o = await orders.load(orderId);
-      if (o && o.certSerial === serial && o.state !== "PRODUCING" && !PRE_CERTIFICATE_STATES.includes(o.state)) return; // completed
+      // completed
+      if (o && o.certSerial === serial && o.state !== "PRODUCING" && !PRE_CERTIFICATE_STATES.includes(o.state)) return;
       const link: LinkedOrderChange | undefined =
         o && o.state === "PRODUCING" && o.certSerial === serial
           ? {

@@ -19,7 +19,8 @@ export async function requireActivatedEid(orders: OrderStore, serial: string, pe
   if (base.state !== "ACTIVE")
     throw new CaError(
       "policy-violation",
-      `a renewal starts only from an activated eID; the card presented was never activated (order state ${base.state}) (REQ-11, REQ-16)`,
+      `a renewal starts only from an activated eID; the card presented was never ` +
+        `activated (order state ${base.state}) (REQ-11, REQ-16)`,
       { requirement: "REQ-11", state: base.state },
       { code: "renewal.never-activated" },
     );

@@ -21,15 +21,18 @@ export function separationRefusal(
   if (!actor.humanId)
     return {
       message:
-        "the officer's identity as a human (national ID on record) is not known, so separation of duties cannot be shown",
+        "the officer's identity as a human (national ID on record) is not known, so " +
+        "separation of duties cannot be shown",
     };
   for (const r of order.actors ?? [])
     if (r.humanId === actor.humanId && separated(workflow.separation, action, r.action)) {
       const twice = r.action === action;
       return {
         message: twice
-          ? `the same human already took '${action}' on this order; another human must (separation [${action}, ${action}] of ${workflow.id})`
-          : `the same human took '${r.action}' on this order, so another human must take '${action}' (separation [${r.action}, ${action}] of ${workflow.id})`,
+          ? `the same human already took '${action}' on this order; another human must ` +
+            `(separation [${action}, ${action}] of ${workflow.id})`
+          : `the same human took '${r.action}' on this order, so another human must take ` +
+            `'${action}' (separation [${r.action}, ${action}] of ${workflow.id})`,
         pair: [r.action, action],
       };
     }

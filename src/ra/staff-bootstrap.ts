@@ -108,7 +108,8 @@ export function requiredStaffGroup(workflows: ReadonlyMap<string, Workflow>): St
   if (best.humans === 0)
     throw new CaError(
       "config",
-      "no workflow takes officer orders (officerCards: true): the staff group could never serve the first officers (REQ-02)",
+      "no workflow takes officer orders (officerCards: true): the staff group " +
+        "could never serve the first officers (REQ-02)",
     );
   return best;
 }
@@ -178,7 +179,9 @@ export async function bootstrapStaffGroup(ra: StaffBootstrapDeps, input: StaffGr
   if ((await ra.directory.activeServiceOwnerStaff()) > 0)
     throw refuse(
       "bootstrap-once",
-      "the service owner has active staff already: the bootstrap runs once; further staff officers come through a LoA3 officer order served by the existing staff",
+      "the service owner has active staff already: the bootstrap runs once; " +
+        "further staff officers come through a LoA3 officer order served by the " +
+        "existing staff",
     );
   let org = await ra.directory.organisationByNumber(input.orgNumber);
   if (org && !org.serviceOwner)

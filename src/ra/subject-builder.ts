@@ -23,7 +23,9 @@ export function registeredNameFrom(answer: { readonly name?: RegisteredName }, s
   if (!n || typeof n.fullName !== "string" || n.fullName.trim().length === 0)
     throw new CaError(
       "policy-violation",
-      `the authoritative register (${source}) answers without a name for this person; the certificate's name comes only from the register, so no card order (REQ-07)`,
+      `the authoritative register (${source}) answers without a name for this ` +
+        `person; the certificate's name comes only from the register, so no card ` +
+        `order (REQ-07)`,
       { requirement: "REQ-07" },
       { code: "register.no-name" },
     );
@@ -44,7 +46,8 @@ export function registeredNameFrom(answer: { readonly name?: RegisteredName }, s
     if (p)
       throw new CaError(
         "policy-violation",
-        `the registered ${field} from ${source} cannot go into a certificate: ${p.message} (${RULE_CITATION[p.rule]}, REQ-07)`,
+        `the registered ${field} from ${source} cannot go into a certificate: ` +
+          `${p.message} (${RULE_CITATION[p.rule]}, REQ-07)`,
         { requirement: "REQ-07", field, rule: p.rule },
         { code: "register.name-unusable", params: { nameField: field } },
       );
@@ -72,7 +75,8 @@ export async function certificateSubject(
   if (!bound || bound.person.unboundAt)
     throw new CaError(
       "policy-violation",
-      "the applicant's binding to the organisation was removed after the order was approved; no certificate is produced (REQ-21)",
+      "the applicant's binding to the organisation was removed after the order was " +
+        "approved; no certificate is produced (REQ-21)",
       { requirement: "REQ-21" },
       { code: "production.person-unbound" },
     );

@@ -127,7 +127,8 @@ export function parseSignerRequest(body: unknown): SignerRequest {
   )
     throw new CaError(
       "invalid-input",
-      `unsupported signer protocol version ${JSON.stringify((body as { v: unknown }).v)} (this signer speaks version ${SIGNER_PROTOCOL_VERSION})`,
+      `unsupported signer protocol version ` +
+        `${JSON.stringify((body as { v: unknown }).v)} (this signer speaks version ${SIGNER_PROTOCOL_VERSION})`,
       { rule: "signer protocol version" },
     );
   if (!validateRequest(body)) {

@@ -59,7 +59,10 @@ function textLine(json: string): string {
   const extra = Object.entries(fields)
     .map(([k, v]) => ` ${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
     .join("");
-  return `${level === "info" ? "" : `${String(level)}: `}${String(component ?? "cardpki")}: ${String(msg ?? "")}${extra}\n`;
+  return (
+    `${level === "info" ? "" : `${String(level)}: `}${String(component ?? "cardpki")}: ` +
+    `${String(msg ?? "")}${extra}\n`
+  );
 }
 
 function build(opts: LogOptions): PinoLogger {

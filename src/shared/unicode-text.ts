@@ -56,18 +56,31 @@ function joinerAllowed(before: string | undefined, after: string | undefined): b
 
 /** Unicode script values (Script_Extensions), the long names ECMAScript's \p{scx=...} knows. */
 const SCRIPT_NAMES = (
-  "Adlam Ahom Anatolian_Hieroglyphs Arabic Armenian Avestan Balinese Bamum Bassa_Vah Batak Bengali Bhaiksuki Bopomofo Brahmi Braille " +
-  "Buginese Buhid Canadian_Aboriginal Carian Caucasian_Albanian Chakma Cham Cherokee Chorasmian Coptic Cuneiform Cypriot Cypro_Minoan " +
-  "Cyrillic Deseret Devanagari Dives_Akuru Dogra Duployan Egyptian_Hieroglyphs Elbasan Elymaic Ethiopic Georgian Glagolitic Gothic Grantha " +
-  "Greek Gujarati Gunjala_Gondi Gurmukhi Han Hangul Hanifi_Rohingya Hanunoo Hatran Hebrew Hiragana Imperial_Aramaic Inscriptional_Pahlavi " +
-  "Inscriptional_Parthian Javanese Kaithi Kannada Kawi Katakana Kayah_Li Kharoshthi Khitan_Small_Script Khmer Khojki Khudawadi Lao Latin " +
-  "Lepcha Limbu Linear_A Linear_B Lisu Lycian Lydian Mahajani Makasar Malayalam Mandaic Manichaean Marchen Masaram_Gondi Medefaidrin " +
-  "Meetei_Mayek Mende_Kikakui Meroitic_Cursive Meroitic_Hieroglyphs Miao Modi Mongolian Mro Multani Myanmar Nabataean Nag_Mundari " +
-  "Nandinagari New_Tai_Lue Newa Nko Nushu Nyiakeng_Puachue_Hmong Ogham Ol_Chiki Old_Hungarian Old_Italic Old_North_Arabian Old_Permic " +
-  "Old_Persian Old_Sogdian Old_South_Arabian Old_Turkic Old_Uyghur Oriya Osage Osmanya Pahawh_Hmong Palmyrene Pau_Cin_Hau Phags_Pa " +
-  "Phoenician Psalter_Pahlavi Rejang Runic Samaritan Saurashtra Sharada Shavian Siddham SignWriting Sinhala Sogdian Sora_Sompeng Soyombo " +
-  "Sundanese Syloti_Nagri Syriac Tagalog Tagbanwa Tai_Le Tai_Tham Tai_Viet Takri Tamil Tangsa Tangut Telugu Thaana Thai Tibetan Tifinagh " +
-  "Tirhuta Toto Ugaritic Vai Vithkuqi Wancho Warang_Citi Yezidi Yi Zanabazar_Square Garay Gurung_Khema Kirat_Rai Ol_Onal Sunuwar Todhri Tulu_Tigalari"
+  "Adlam Ahom Anatolian_Hieroglyphs Arabic Armenian Avestan Balinese Bamum " +
+  "Bassa_Vah Batak Bengali Bhaiksuki Bopomofo Brahmi Braille " +
+  "Buginese Buhid Canadian_Aboriginal Carian Caucasian_Albanian Chakma Cham " +
+  "Cherokee Chorasmian Coptic Cuneiform Cypriot Cypro_Minoan " +
+  "Cyrillic Deseret Devanagari Dives_Akuru Dogra Duployan Egyptian_Hieroglyphs " +
+  "Elbasan Elymaic Ethiopic Georgian Glagolitic Gothic Grantha " +
+  "Greek Gujarati Gunjala_Gondi Gurmukhi Han Hangul Hanifi_Rohingya Hanunoo " +
+  "Hatran Hebrew Hiragana Imperial_Aramaic Inscriptional_Pahlavi " +
+  "Inscriptional_Parthian Javanese Kaithi Kannada Kawi Katakana Kayah_Li " +
+  "Kharoshthi Khitan_Small_Script Khmer Khojki Khudawadi Lao Latin " +
+  "Lepcha Limbu Linear_A Linear_B Lisu Lycian Lydian Mahajani Makasar " +
+  "Malayalam Mandaic Manichaean Marchen Masaram_Gondi Medefaidrin " +
+  "Meetei_Mayek Mende_Kikakui Meroitic_Cursive Meroitic_Hieroglyphs Miao Modi " +
+  "Mongolian Mro Multani Myanmar Nabataean Nag_Mundari " +
+  "Nandinagari New_Tai_Lue Newa Nko Nushu Nyiakeng_Puachue_Hmong Ogham " +
+  "Ol_Chiki Old_Hungarian Old_Italic Old_North_Arabian Old_Permic " +
+  "Old_Persian Old_Sogdian Old_South_Arabian Old_Turkic Old_Uyghur Oriya Osage " +
+  "Osmanya Pahawh_Hmong Palmyrene Pau_Cin_Hau Phags_Pa " +
+  "Phoenician Psalter_Pahlavi Rejang Runic Samaritan Saurashtra Sharada " +
+  "Shavian Siddham SignWriting Sinhala Sogdian Sora_Sompeng Soyombo " +
+  "Sundanese Syloti_Nagri Syriac Tagalog Tagbanwa Tai_Le Tai_Tham Tai_Viet " +
+  "Takri Tamil Tangsa Tangut Telugu Thaana Thai Tibetan Tifinagh " +
+  "Tirhuta Toto Ugaritic Vai Vithkuqi Wancho Warang_Citi Yezidi Yi " +
+  "Zanabazar_Square Garay Gurung_Khema Kirat_Rai Ol_Onal Sunuwar Todhri " +
+  "Tulu_Tigalari"
 ).split(" ");
 
 /** The scripts this engine's Unicode tables know (a newer name an older engine lacks is left out). */

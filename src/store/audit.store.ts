@@ -124,7 +124,9 @@ async function insertIfHead(
   const values = rows.map(() => `(${COLUMNS.map(() => "?").join(", ")})`).join(", ");
   const bindings = rows.flatMap((r) => COLUMNS.map((c) => r[c] ?? null));
   const res = await trx.raw(
-    `INSERT INTO audit_events (${COLUMNS.join(", ")}) SELECT * FROM (VALUES ${values}) WHERE (SELECT entry_hash FROM audit_events ORDER BY seq DESC LIMIT 1) = ? RETURNING seq`,
+    `INSERT INTO audit_events (${COLUMNS.join(", ")}) SELECT * FROM (VALUES ` +
+      `${values}) WHERE (SELECT entry_hash FROM audit_events ORDER BY seq DESC ` +
+      `LIMIT 1) = ? RETURNING seq`,
     [...bindings, head],
   );
   return Array.isArray(res) && res.length === rows.length;

@@ -113,7 +113,9 @@ export class FieldCipher {
     if (!key)
       throw new CaError(
         "config",
-        `personal data in ${where} is encrypted under data key ${keyId}, which is not loaded (loaded: ${this.keyIds.join(", ")}): is this database's data_keys table intact?`,
+        `personal data in ${where} is encrypted under data key ${keyId}, which is ` +
+          `not loaded (loaded: ${this.keyIds.join(", ")}): is this database's ` +
+          `data_keys table intact?`,
         { ...place, keyId, reason: "unknown-key" },
       );
     const raw = Buffer.from(body, "base64url");

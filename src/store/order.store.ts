@@ -282,10 +282,13 @@ export class KnexOrderStore implements OrderStore {
         "o.*",
         "ap.human_id as applicant_human_id",
         this.reader.raw(
-          `(select ${list("i.seq, i.officer_id, i.human_id, i.kind, i.at, i.document_type, i.document_number_hash, i.document_expires, i.face_compared")} from order_identifications i where i.order_id = o.id and i.kind in ('identify', 'eid')) as ids_json`,
+          `(select ${list("i.seq, i.officer_id, i.human_id, i.kind, i.at, i.document_type, i.document_number_hash, i.document_expires, i.face_compared")} ` +
+            `from order_identifications i where i.order_id = o.id and i.kind in ` +
+            `('identify', 'eid')) as ids_json`,
         ),
         this.reader.raw(
-          `(select ${list("a.seq, a.action, a.person_id, a.human_id, a.at")} from order_actors a where a.order_id = o.id) as actors_json`,
+          `(select ${list("a.seq, a.action, a.person_id, a.human_id, a.at")} from ` +
+            `order_actors a where a.order_id = o.id) as actors_json`,
         ),
       )
       .toSQL();

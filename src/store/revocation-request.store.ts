@@ -49,7 +49,8 @@ export class KnexRevocationRequestStore implements RevocationRequestStore {
     const q = this.db<RevocationRequestRow>("revocation_requests")
       .where({ channel })
       .andWhere("requested_at", ">=", since.getTime());
-    if (channel === "officer") q.whereIn("kind", ["revoke", "unbind"]); // a holder's daily limit counts their resumes too
+    // a holder's daily limit counts their resumes too
+    if (channel === "officer") q.whereIn("kind", ["revoke", "unbind"]);
     if ("human" in who) q.andWhere("requested_by_human", who.human);
     else q.andWhere("organisation_id", who.organisationId);
     const r = await q.count({ n: "*" }).first();

@@ -160,7 +160,8 @@ describe("README: first card in ten minutes, followed step by step", function ()
     for (const t of ["chromium", "curl", "openssl", "pkcs11-tool", "pkcs15-tool", "softhsm2-util"])
       requireTool(this, t);
     virtualCard(this);
-    await freshCard(0x70000000 + (Date.now() % 0x0fffffff)); // a blank card: earlier tests may have personalised the one in the reader
+    // a blank card: earlier tests may have personalised the one in the reader
+    await freshCard(0x70000000 + (Date.now() % 0x0fffffff));
     expect([...steps.keys()], "the README walkthrough's steps, in order").to.deep.equal([...STEPS, "end"]);
     // A checkout-like folder for the demo: the README's relative paths (data/, ca-store/, dist/, scripts/) resolve in
     // it.
@@ -220,7 +221,8 @@ describe("README: first card in ten minutes, followed step by step", function ()
     if (ok && dir) rmSync(dir, { recursive: true, force: true });
     else if (dir)
       console.error(
-        `first-card walkthrough: demo folder kept in ${dir}; ./scripts/run stopped in ${Date.now() - t0} ms; its log:\n${serverLog.slice(-6000)}`,
+        `first-card walkthrough: demo folder kept in ${dir}; ./scripts/run stopped ` +
+          `in ${Date.now() - t0} ms; its log:\n${serverLog.slice(-6000)}`,
       );
   });
 
@@ -239,7 +241,8 @@ describe("README: first card in ten minutes, followed step by step", function ()
   const openOrder = async (page: Page, orderId: string, action: string) => {
     await page.getByRole("link", { name: "Work queue" }).click();
     await page.getByRole("heading", { name: "My work queue" }).waitFor();
-    await page.locator(`main a[href="#/orders/${orderId}"]`, { hasText: "Cy Holder" }).click(); // the order, by the applicant's name
+    // the order, by the applicant's name
+    await page.locator(`main a[href="#/orders/${orderId}"]`, { hasText: "Cy Holder" }).click();
     await page.getByRole("heading", { name: "Card order for Cy Holder" }).waitFor();
     await page.getByRole("link", { name: action }).click();
   };

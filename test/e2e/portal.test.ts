@@ -42,7 +42,8 @@ describe("portal in headless Chromium over mTLS", function () {
     const d = demoEnv(this);
     requireTool(this, "chromium");
     virtualCard(this);
-    await freshCard(0x10000000 + (Date.now() % 0x0fffffff)); // a card of its own: the ledger knows the default serial from other tests
+    // a card of its own: the ledger knows the default serial from other tests
+    await freshCard(0x10000000 + (Date.now() % 0x0fffffff));
     trustVirtualCardMaker(d.caStore); // REQ-14: the virtual card's TEST maker root as an installed attestation root
     mkdirSync(ARTIFACTS, { recursive: true });
     peers = await startDeliveryPeers(); // the service delivers to a real SMTP server and SMS stub of this test
@@ -145,7 +146,8 @@ describe("portal in headless Chromium over mTLS", function () {
 
     await anna.page.goto(`${svc.ra!.url}/portal#/new`);
     await anna.page.getByLabel("Applicant's national ID number").fill(HOLDER);
-    await anna.page.getByLabel("Organisation", { exact: true }).selectOption(orgId); // the picker, by name: Portal Kund AB
+    // the picker, by name: Portal Kund AB
+    await anna.page.getByLabel("Organisation", { exact: true }).selectOption(orgId);
     await anna.page.getByLabel("Assurance level and card").selectOption("loa3-card-order");
     await shot(anna.page, "01-new-order");
     await anna.page.getByRole("button", { name: "Order the card" }).click();
@@ -271,7 +273,8 @@ describe("portal in headless Chromium over mTLS", function () {
       await row.waitFor({ timeout: 15_000 }).catch(() => undefined);
     }
     await row.waitFor();
-    await dana.page.locator("#evidence td", { hasText: "key generated on the card (attested)" }).waitFor(); // REQ-14: the card's attestation in the evidence
+    // REQ-14: the card's attestation in the evidence
+    await dana.page.locator("#evidence td", { hasText: "key generated on the card (attested)" }).waitFor();
     expect(await dana.page.locator("#evidence .fail").count()).to.equal(0);
     await shot(dana.page, "09-audit-evidence");
     // A period within the policy's cap (audit report.maxPeriodDays).

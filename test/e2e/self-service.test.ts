@@ -229,14 +229,16 @@ describe("applicant and holder pages in headless Chromium", function () {
       writeFileSync(paths.certPath, cert.toString());
       writeFileSync(paths.keyPath, card.privateKey.export({ type: "pkcs8", format: "pem" }));
       const certPem = cert.toString();
-      await expectOcsp({ ...ocsp, certPem }, "certificateHold", `production of ${workflowId}`); // REQ-16: issued on hold
+      // REQ-16: issued on hold
+      await expectOcsp({ ...ocsp, certPem }, "certificateHold", `production of ${workflowId}`);
       const handedOut = await ok(
         as("fi", "POST", `/orders/${order.id}/actions/hand-out`, {
           secondIdentification: { document: doc, faceCompared: true },
         }),
       );
       expect(handedOut.state).to.equal("HANDED_OUT");
-      await expectOcsp({ ...ocsp, certPem }, "certificateHold", `hand-out of ${workflowId}`); // still on hold until the holder activates
+      // still on hold until the holder activates
+      await expectOcsp({ ...ocsp, certPem }, "certificateHold", `hand-out of ${workflowId}`);
       return {
         orderId: order.id as string,
         serial: cert.serialNumber.toLowerCase(),
@@ -337,7 +339,8 @@ describe("applicant and holder pages in headless Chromium", function () {
     await other.locator(".card-status", { hasText: "Active" }).waitFor();
     const suspend = other.getByRole("form", { name: "Suspend this card for now" });
     await suspend.getByRole("button", { name: "Suspend" }).click();
-    await suspend.locator(".field-error", { hasText: "Tick the box to confirm." }).waitFor(); // tied to the box (aria-describedby)
+    // tied to the box (aria-describedby)
+    await suspend.locator(".field-error", { hasText: "Tick the box to confirm." }).waitFor();
     expect(await suspend.getByLabel(/Yes: suspend this card for now/).getAttribute("aria-invalid")).to.equal("true");
     await suspend.getByLabel(/Yes: suspend this card for now/).check();
     await suspend.getByRole("button", { name: "Suspend" }).click();

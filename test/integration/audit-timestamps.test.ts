@@ -73,7 +73,8 @@ describe("audit checkpoints timestamped by an RFC 3161 TSA (REQ-27)", function (
     await work(t.env);
     expect((await cli(["audit", "checkpoint"], t.env)).status).to.equal(0);
     expect(tsa.answered - before).to.equal(2);
-    expect(JSON.parse(readFileSync(t.file, "utf8")).timestamp.token).to.match(/^[A-Za-z0-9+/=]{100,}$/); // the token also goes outside the database
+    // the token also goes outside the database
+    expect(JSON.parse(readFileSync(t.file, "utf8")).timestamp.token).to.match(/^[A-Za-z0-9+/=]{100,}$/);
     const ok = await cli(["audit", "verify"], t.env);
     expect(ok.status, ok.stdout + ok.stderr).to.equal(0);
     expect(JSON.parse(ok.stdout)).to.deep.include({ ok: true, checkpointsVerified: 2, timestampsVerified: 2 });
@@ -173,6 +174,7 @@ describe("audit checkpoints timestamped by an RFC 3161 TSA (REQ-27)", function (
       ...t.env,
       CARDPKI_AUDIT_TSA_CERT: join(env.caStore, "demo-root", "cert.pem"),
     });
-    expect([bad.status, bad.stderr]).to.satisfy(([c, e]: [number, string]) => c !== 0 && /timeStamping/.test(e)); // not a TSA certificate at all
+    // not a TSA certificate at all
+    expect([bad.status, bad.stderr]).to.satisfy(([c, e]: [number, string]) => c !== 0 && /timeStamping/.test(e));
   });
 });

@@ -38,7 +38,8 @@ for (const backend of demoBackends())
       if (backend === "sqlite") requireTool(this, "sqlite3");
       dir = mkdtempSync(join(tmpdir(), "audit-it-"));
       demoDb = shellDatabase(env.databaseUrl, dir);
-      trustFixtureMaker(env.caStore); // REQ-14: the software test cards' maker root, as an operator installs a maker's root
+      // REQ-14: the software test cards' maker root, as an operator installs a maker's root
+      trustFixtureMaker(env.caStore);
       rt = await openRuntime(loadConfig(env.env));
       ra = await openRa(rt);
       trail = openAuditTrail(rt, ra.workflows);
@@ -146,13 +147,19 @@ for (const backend of demoBackends())
         ["deleted entry", `DELETE FROM audit_events WHERE seq = ${mid}`, "broken-link", mid + 1],
         [
           "reordered",
-          `UPDATE audit_events SET seq = -1 WHERE seq = ${mid}; UPDATE audit_events SET seq = ${mid} WHERE seq = ${mid + 1}; UPDATE audit_events SET seq = ${mid + 1} WHERE seq = -1`,
+          `UPDATE audit_events SET seq = -1 WHERE seq = ${mid}; UPDATE audit_events ` +
+            `SET seq = ${mid} WHERE seq = ${mid + 1}; UPDATE audit_events SET seq = ` +
+            `${mid + 1} WHERE seq = -1`,
           "broken-link",
           mid,
         ],
         [
           "inserted",
-          `UPDATE audit_events SET seq = seq + 1000000 WHERE seq > ${mid}; INSERT INTO audit_events (seq, id, at, actor, action, object_type, object_id, outcome, prev_hash, entry_hash) SELECT ${mid + 1}, 'forged', at, 'officer:mallory', action, object_type, object_id, outcome, entry_hash, entry_hash FROM audit_events WHERE seq = ${mid}`,
+          `UPDATE audit_events SET seq = seq + 1000000 WHERE seq > ${mid}; INSERT INTO ` +
+            `audit_events (seq, id, at, actor, action, object_type, object_id, outcome, ` +
+            `prev_hash, entry_hash) SELECT ${mid + 1}, 'forged', at, 'officer:mallory', ` +
+            `action, object_type, object_id, outcome, entry_hash, entry_hash FROM ` +
+            `audit_events WHERE seq = ${mid}`,
           "changed",
           mid + 1,
         ],
@@ -177,7 +184,8 @@ for (const backend of demoBackends())
       const live = isolated("live");
       expect(cli(["audit", "checkpoint"], live.env).status).to.equal(0);
       const old = live.db.copy("old-backup");
-      const crl = cli(["crl", "generate", "--ca", "demo-issuing", "--operator", "auditor-test"], live.env); // new audited work after the backup
+      // new audited work after the backup
+      const crl = cli(["crl", "generate", "--ca", "demo-issuing", "--operator", "auditor-test"], live.env);
       expect(crl.status, crl.stderr).to.equal(0);
       expect(cli(["audit", "checkpoint"], live.env).status).to.equal(0);
       expect(cli(["audit", "verify"], live.env).status).to.equal(0);
@@ -243,6 +251,7 @@ for (const backend of demoBackends())
       } finally {
         await browser.close();
       }
-      expect(cli(["audit", "report", "--from", day(-30), "--to", day(2), "--out", html]).status).to.equal(1); // refuses to overwrite
+      // refuses to overwrite
+      expect(cli(["audit", "report", "--from", day(-30), "--to", day(2), "--out", html]).status).to.equal(1);
     });
   });

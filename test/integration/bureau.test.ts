@@ -254,7 +254,8 @@ for (const backend of backends)
       expect(track2.state).to.equal("shipped");
       expect(track2.trackingId).to.match(/^TRK\d+SE$/);
 
-      // At the RA office: a third officer hands the card out after a second identification; the holder activates with the
+      // At the RA office: a third officer hands the card out after a second identification; the holder activates with
+      // the
       // card.
       const doc = {
         type: "passport",
@@ -276,7 +277,8 @@ for (const backend of backends)
       });
       expect(active.state).to.equal("ACTIVE");
       expect((await ra.certs.status(produced!.certSerial!))!.status).to.equal("good");
-      // The hand-out received the card: the sweep records it; `cardpki bureau track` (a subprocess) shows the card's way.
+      // The hand-out received the card: the sweep records it; `cardpki bureau track` (a subprocess) shows the card's
+      // way.
       expect((await desk.sweep()).received).to.include(o.orderId);
       const tracked = spawnSync("node", [CLI, "bureau", "track", "--batch", sent.batchId], { env, encoding: "utf8" });
       expect(tracked.status, tracked.stderr).to.equal(0);

@@ -44,7 +44,8 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     env = demoEnv(this);
     virtualCard(this);
     await freshCard();
-    trustVirtualCardMaker(env.caStore); // REQ-14: the virtual card's TEST maker root, installed as an operator installs a card maker's root
+    // REQ-14: the virtual card's TEST maker root, installed as an operator installs a card maker's root
+    trustVirtualCardMaker(env.caStore);
     dir = mkdtempSync(join(tmpdir(), "card-it-"));
     // The RA server runs: the standalone station's CLI commands go through its API as an officer.
     peers = await startDeliveryPeers(); // the service delivers to a real SMTP server and SMS stub of this test
@@ -55,7 +56,8 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     ra = svc.ra!.ra;
     // In process, the station acts as the demo's ca-operator ed (an officer, never a typed name).
     cards = openCards(rt, ra, await staffActor(ra, "556000-0000", DEMO_OFFICERS.ed.nationalId));
-    staff = await staffActor(ra, "556000-0000", DEMO_OFFICERS.ada.nationalId); // the demo's service-owner staff (setup-demo)
+    // the demo's service-owner staff (setup-demo)
+    staff = await staffActor(ra, "556000-0000", DEMO_OFFICERS.ada.nationalId);
   });
   after(async () => {
     await svc?.stop();
@@ -300,7 +302,8 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     } finally {
       t.close();
     }
-    const pin = /Ny PIN-kod för ditt kort [0-9a-f]+: ([0-9]{6})/.exec(await lastLetter(personalised.holderId))![1]!; // Swedish: the holder's organisation is Swedish
+    // Swedish: the holder's organisation is Swedish
+    const pin = /Ny PIN-kod för ditt kort [0-9a-f]+: ([0-9]{6})/.exec(await lastLetter(personalised.holderId))![1]!;
     const ok = await tool("yubico-piv-tool", ["-r", VIRTUAL_READER, "-a", "verify-pin", "-P", pin]);
     expect(ok.status, ok.out).to.equal(0);
     const audit = await rt.db("audit_events").where({ action: "card.unblock" });
@@ -373,7 +376,8 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
 
   it("ok/activation at the card station (REQ-16): `cardpki card activate` replaces the transport PIN on the virtual card, the station records it, the card (TLS with its held certificate through OpenSC) signs the RA's challenge; openssl ocsp says certificateHold before and good after", async function () {
     if (!require_("pkcs11-tool")) return this.skip();
-    await freshCard(0x600000 + (randomBytes(2).readUInt16BE(0) % 0xffff)); // a card of its own (the earlier tests' cards are someone's)
+    // a card of its own (the earlier tests' cards are someone's)
+    await freshCard(0x600000 + (randomBytes(2).readUInt16BE(0) % 0xffff));
     const { orderId, holderId, officers } = await orderInProduction();
     const r = await personalise(orderId);
     const transportPin = await pinOf(holderId);

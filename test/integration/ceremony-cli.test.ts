@@ -74,19 +74,30 @@ describe("cardpki ceremony (REQ-26) on SoftHSM2", function () {
     }
     rootFile = file(
       "root",
-      `id: t-root-ceremony\nversion: 1\ndescription: test root\nkind: root\ntoken: t-root\nkey: { label: root-key, type: P-384 }\nca: { id: t-root, serialPrefix: 1 }\nprofile: root-ca\nsubject: { CN: Test Root, O: cardpki tests, C: SE }\n${common}`,
+      `id: t-root-ceremony\nversion: 1\ndescription: test root\nkind: root\ntoken: ` +
+        `t-root\nkey: { label: root-key, type: P-384 }\nca: { id: t-root, ` +
+        `serialPrefix: 1 }\nprofile: root-ca\nsubject: { CN: Test Root, O: cardpki ` +
+        `tests, C: SE }\n${common}`,
     );
     issuingFile = file(
       "issuing",
-      `id: t-issuing-ceremony\nversion: 1\ndescription: test issuing\nkind: issuing-ca\ntoken: t-issuing\nkey: { label: issuing-key, type: RSA-3072 }\nca: { id: t-issuing, serialPrefix: 2 }\nparent: t-root\nprofile: issuing-ca\nvalidityDays: 1825\nsubject: { CN: Test Issuing CA, O: cardpki tests, C: SE }\n${common}`,
+      `id: t-issuing-ceremony\nversion: 1\ndescription: test issuing\nkind: ` +
+        `issuing-ca\ntoken: t-issuing\nkey: { label: issuing-key, type: RSA-3072 ` +
+        `}\nca: { id: t-issuing, serialPrefix: 2 }\nparent: t-root\nprofile: ` +
+        `issuing-ca\nvalidityDays: 1825\nsubject: { CN: Test Issuing CA, O: cardpki ` +
+        `tests, C: SE }\n${common}`,
     );
     ocspFile = file(
       "ocsp",
-      `id: t-ocsp-ceremony\nversion: 1\ndescription: test ocsp\nkind: ocsp-signer\ntoken: t-issuing\nkey: { label: ocsp-key-1, type: P-256 }\nparent: t-issuing\nprofile: ocsp-signer\nvalidityDays: 7\nsubject: { CN: Test OCSP 1, O: cardpki tests, C: SE }\n${common}`,
+      `id: t-ocsp-ceremony\nversion: 1\ndescription: test ocsp\nkind: ` +
+        `ocsp-signer\ntoken: t-issuing\nkey: { label: ocsp-key-1, type: P-256 ` +
+        `}\nparent: t-issuing\nprofile: ocsp-signer\nvalidityDays: 7\nsubject: { CN: ` +
+        `Test OCSP 1, O: cardpki tests, C: SE }\n${common}`,
     );
     crlFile = file(
       "crl",
-      `id: t-root-crl\nversion: 1\ndescription: test root crl\nkind: root-crl\ntoken: t-root\nparent: t-root\ncrl: { nextUpdateDays: 90 }\n${common}`,
+      `id: t-root-crl\nversion: 1\ndescription: test root crl\nkind: ` +
+        `root-crl\ntoken: t-root\nparent: t-root\ncrl: { nextUpdateDays: 90 }\n${common}`,
     );
   });
 
@@ -325,7 +336,8 @@ describe("cardpki ceremony (REQ-26) on SoftHSM2", function () {
     const out = join(dir, "backup", "t-issuing.tar.gz");
     const f = file(
       "backup",
-      `id: t-backup\nversion: 1\ndescription: backup\nkind: key-backup\ntoken: t-issuing\nparent: t-issuing\noutput: ${out}\n${common}`,
+      `id: t-backup\nversion: 1\ndescription: backup\nkind: key-backup\ntoken: ` +
+        `t-issuing\nparent: t-issuing\noutput: ${out}\n${common}`,
     );
     const r = run(f, [share("t-issuing", "bob"), share("t-issuing", "carol")]);
     expect(r.status, r.stderr).to.equal(0);

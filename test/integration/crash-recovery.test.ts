@@ -71,7 +71,8 @@ for (const backend of demoBackends())
         const recovered = await db("audit_events").where({ action: "cert.recover-unfinished" });
         expect(recovered.length).to.equal(rows.filter((r: any) => r.status === "unfinished").length);
         console.log(
-          `      ${returned.length} returned, ${issued.length} stored, ${rows.length - issued.length} unfinished/failed over 6 kills`,
+          `      ${returned.length} returned, ${issued.length} stored, ` +
+            `${rows.length - issued.length} unfinished/failed over 6 kills`,
         );
       } finally {
         await db.destroy();

@@ -65,7 +65,10 @@ describe("relying party: MIT Kerberos PKINIT smart-card logon with the key on th
     expect(r.status, `kadmin.local ${query}: ${r.out}`).to.equal(0);
     expect(r.out, query).to.not.match(/error|not found|usage/i);
   };
-  /** The subject or issuer DN as MIT PKINIT matches it (X509_NAME_print_ex, XN_FLAG_SEP_COMMA_PLUS): a whole-string regex. */
+  /**
+   * The subject or issuer DN as MIT PKINIT matches it (X509_NAME_print_ex, XN_FLAG_SEP_COMMA_PLUS): a whole-string
+   * regex.
+   */
   const dnRule = async (pem: string, which: "subject" | "issuer") => {
     const file = f(`dn-${randomBytes(4).toString("hex")}.pem`);
     writeFileSync(file, pem);
@@ -74,7 +77,9 @@ describe("relying party: MIT Kerberos PKINIT smart-card logon with the key on th
     const dn = r.stdout.trim().replace(new RegExp(`^${which}=`), "");
     return `^${dn.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`;
   };
-  /** A principal the KDC maps a certificate to (`&&`: both rules must match), PKINIT only (no key, preauth required). */
+  /**
+   * A principal the KDC maps a certificate to (`&&`: both rules must match), PKINIT only (no key, preauth required).
+   */
   const principalFor = async (name: string, rule: string) => {
     await kadmin(`addprinc -nokey +requires_preauth ${name}`);
     await kadmin(`set_string ${name} pkinit_cert_match "${rule.replace(/"/g, '\\"')}"`);

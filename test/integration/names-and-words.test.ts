@@ -36,9 +36,12 @@ describe("names for entitled callers, refusals in words, notifications in en/sv/
   let base: URL;
   let serverCa: string;
   let D: Record<string, ClientCred>;
-  const run = randomInt(100_000, 999_999); // this file's people and organisations, apart from other files' on the shared demo
-  const se = (n: number) => `1965050${5}${String(run).slice(0, 2)}${String(n).padStart(2, "0")}`; // YYYYMMDDNNNN, born 1965-05-05
-  const dk = (n: number) => `050565${1}${String(run).slice(0, 1)}${String(n).padStart(2, "0")}`; // DDMMYY-SSSS, century digit 1: born 1965-05-05
+  // this file's people and organisations, apart from other files' on the shared demo
+  const run = randomInt(100_000, 999_999);
+  // YYYYMMDDNNNN, born 1965-05-05
+  const se = (n: number) => `1965050${5}${String(run).slice(0, 2)}${String(n).padStart(2, "0")}`;
+  // DDMMYY-SSSS, century digit 1: born 1965-05-05
+  const dk = (n: number) => `050565${1}${String(run).slice(0, 1)}${String(n).padStart(2, "0")}`;
   const DECEASED = `19300303${String(run).slice(0, 4)}`;
   const S: Record<string, string> = {}; // ids
   let karen: Cred;
@@ -271,19 +274,22 @@ describe("names for entitled callers, refusals in words, notifications in en/sv/
     // line).
     expect(sv.message.text)
       .to.include(
-        "Kund AB har beställt ett eID-kort åt dig. För att få det läser du användarvillkoren (version 2026-01) och godkänner dem på den här sidan:",
+        "Kund AB har beställt ett eID-kort åt dig. För att få det läser du " +
+          "användarvillkoren (version 2026-01) och godkänner dem på den här sidan:",
       )
       .and.include(sv.link!)
       .and.include(`Referens för supporten: ${orderReference(S.svenOrder)}`);
     expect(da.message.text)
       .to.include(
-        "Kunde ApS har bestilt et eID-kort til dig. For at få det skal du læse brugsvilkårene (version 2026-01) og acceptere dem på denne side:",
+        "Kunde ApS har bestilt et eID-kort til dig. For at få det skal du læse " +
+          "brugsvilkårene (version 2026-01) og acceptere dem på denne side:",
       )
       .and.include(da.link!)
       .and.include(`Reference til supporten: ${orderReference(S.dorteOrder)}`);
     expect(en.message.text)
       .to.include(
-        "Kunde ApS has ordered an eID card for you. To receive it, read the terms of use (version 2026-01) and accept them on this page:",
+        "Kunde ApS has ordered an eID card for you. To receive it, read the terms of " +
+          "use (version 2026-01) and accept them on this page:",
       )
       .and.include(`Reference for the service desk: ${orderReference(S.emmaOrder)}`);
     for (const [m, id] of [
@@ -520,7 +526,8 @@ describe("names for entitled callers, refusals in words, notifications in en/sv/
     expect(
       inWords(await act(svenOrder2, "approve", D.bo!, {}, "sv"), 422, "separation.other-step", "sv").detail,
     ).to.equal(
-      "Du gjorde ett annat steg i beställningen (identifiera den sökande), så en annan person måste godkänna för tillverkning.",
+      "Du gjorde ett annat steg i beställningen (identifiera den sökande), så en " +
+        "annan person måste godkänna för tillverkning.",
     );
     // Every refused request above is in the audit trail with its code.
     const refused = await auditEvents([
@@ -547,7 +554,8 @@ describe("names for entitled callers, refusals in words, notifications in en/sv/
     const code = await peers.activationCode(S.dorteOrder!);
     const sms = (await peers.received()).find((m) => m.channel === "sms" && m.text.includes(code))!;
     expect(sms.text).to.equal(
-      `Aktiveringskode til dit nye eID-kort fra Kunde ApS: ${code}\nIndtast den, når du aktiverer kortet på kortholdersiderne.\nReference til supporten: ${orderReference(S.dorteOrder!)}`,
+      `Aktiveringskode til dit nye eID-kort fra Kunde ApS: ${code}\nIndtast den, ` +
+        `når du aktiverer kortet på kortholdersiderne.\nReference til supporten: ${orderReference(S.dorteOrder!)}`,
     );
   });
 

@@ -83,7 +83,10 @@ describe("cardpki ceremony and issuance on openCryptoki (software token, pkcsslo
   it("ok/root and issuing CA ceremonies (RSA-3072) and the root CRL ceremony on the token; openssl verifies the chain and the CRL", () => {
     const root = ceremony(
       "root",
-      `id: ock-root-ceremony\nversion: 1\ndescription: root on openCryptoki\nkind: root\ntoken: ${tok!.label}\nkey: { label: ock-root-key, type: RSA-3072 }\nca: { id: ock-root, serialPrefix: 1 }\nprofile: root-ca\nsubject: { CN: openCryptoki Test Root, O: cardpki tests, C: SE }\n${common}`,
+      `id: ock-root-ceremony\nversion: 1\ndescription: root on openCryptoki\nkind: ` +
+        `root\ntoken: ${tok!.label}\nkey: { label: ock-root-key, type: RSA-3072 ` +
+        `}\nca: { id: ock-root, serialPrefix: 1 }\nprofile: root-ca\nsubject: { CN: ` +
+        `openCryptoki Test Root, O: cardpki tests, C: SE }\n${common}`,
       ["alice", "carol"],
     );
     expect(root.status, root.stderr).to.equal(0);
@@ -92,13 +95,18 @@ describe("cardpki ceremony and issuance on openCryptoki (software token, pkcsslo
     );
     const issuing = ceremony(
       "issuing",
-      `id: ock-issuing-ceremony\nversion: 1\ndescription: issuing CA on openCryptoki\nkind: issuing-ca\ntoken: ${tok!.label}\nkey: { label: ock-issuing-key, type: RSA-3072 }\nca: { id: ock-issuing, serialPrefix: 2 }\nparent: ock-root\nprofile: issuing-ca\nvalidityDays: 1825\nsubject: { CN: openCryptoki Test Issuing CA, O: cardpki tests, C: SE }\n${common}`,
+      `id: ock-issuing-ceremony\nversion: 1\ndescription: issuing CA on ` +
+        `openCryptoki\nkind: issuing-ca\ntoken: ${tok!.label}\nkey: { label: ` +
+        `ock-issuing-key, type: RSA-3072 }\nca: { id: ock-issuing, serialPrefix: 2 ` +
+        `}\nparent: ock-root\nprofile: issuing-ca\nvalidityDays: 1825\nsubject: { ` +
+        `CN: openCryptoki Test Issuing CA, O: cardpki tests, C: SE }\n${common}`,
       ["bob", "carol"],
     );
     expect(issuing.status, issuing.stderr).to.equal(0);
     const crl = ceremony(
       "root-crl",
-      `id: ock-root-crl\nversion: 1\ndescription: root CRL on openCryptoki\nkind: root-crl\ntoken: ${tok!.label}\nparent: ock-root\ncrl: { nextUpdateDays: 90 }\n${common}`,
+      `id: ock-root-crl\nversion: 1\ndescription: root CRL on openCryptoki\nkind: ` +
+        `root-crl\ntoken: ${tok!.label}\nparent: ock-root\ncrl: { nextUpdateDays: 90 }\n${common}`,
       ["alice", "bob"],
     );
     expect(crl.status, crl.stderr).to.equal(0);
@@ -125,7 +133,8 @@ describe("cardpki ceremony and issuance on openCryptoki (software token, pkcsslo
   });
 
   it("ok/cert issue signs with the issuing key on the token (kdc profile); openssl verifies the certificate to the root", async () => {
-    // The operator unlocks the online issuing token with its PIN (here from two custodians' shares) in an owner-only file.
+    // The operator unlocks the online issuing token with its PIN (here from two custodians' shares) in an owner-only
+    // file.
     const opened = ["alice", "bob"].map((w, i) =>
       openShare(
         JSON.parse(readFileSync(shareFiles()[i]!, "utf8")),

@@ -20,7 +20,8 @@ describe("hsm/pkcs11-keystore on openCryptoki (software token, pkcsslotd)", func
         // openCryptoki has one software token: the wrong PIN is tried on it before this process logs in.
         otherTokenLabel: tok.label,
         noListObjects:
-          "OpenSC's pkcs11-tool stops at C_GetAttributeValue(CKA_CLASS) = CKR_ATTRIBUTE_SENSITIVE on openCryptoki's private keys",
+          "OpenSC's pkcs11-tool stops at C_GetAttributeValue(CKA_CLASS) = " +
+          "CKR_ATTRIBUTE_SENSITIVE on openCryptoki's private keys",
       };
     },
     // openCryptoki 3.8's software token (Debian 12) has no EC mechanisms at all.

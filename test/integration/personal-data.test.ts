@@ -227,7 +227,8 @@ for (const backend of testDatabases())
 
     it("fail/an altered or moved value is refused with a clear error, never returned as garbage", async () => {
       const row = await rt.db("people").where({ id: holderId }).first();
-      await rt.db("people").where({ id: "legacy-person" }).update({ name: row.name }); // the holder's sealed name copied to another row
+      // the holder's sealed name copied to another row
+      await rt.db("people").where({ id: "legacy-person" }).update({ name: row.name });
       const moved = await refusal(ra.directory.person("legacy-person"));
       expect(moved.kind).to.equal("internal");
       expect(moved.message).to.match(/people\.name of legacy-person fails authentication/);

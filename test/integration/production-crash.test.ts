@@ -42,7 +42,8 @@ for (const backend of demoBackends())
       const config = loadConfig({ ...env.env, ...peers.env });
       const reg = JSON.parse(readFileSync(config.ra.registerFile, "utf8"));
       for (let i = 0; i < ORDERS; i++)
-        reg.people[HOLDER(i)] = { status: "alive", givenName: "Crash", surname: `Holder ${i}` }; // the certificate name comes from the register (REQ-07)
+        // the certificate name comes from the register (REQ-07)
+        reg.people[HOLDER(i)] = { status: "alive", givenName: "Crash", surname: `Holder ${i}` };
       writeFileSync(config.ra.registerFile, JSON.stringify(reg));
 
       // Orders up to IN_PRODUCTION, prepared through the order service (the part under test is production),
@@ -54,7 +55,8 @@ for (const backend of demoBackends())
       try {
         const ra = await openRa(rt);
         const delivery = openDelivery(rt, ra);
-        peers.pump = () => delivery.worker.tick(); // the delivery worker, run here in rounds (no service loop in this phase)
+        // the delivery worker, run here in rounds (no service loop in this phase)
+        peers.pump = () => delivery.worker.tick();
         const staff = await staffActor(ra, "556000-0000", "199001011234");
         const org = await ra.onboarding.registerOrganisation(staff, {
           orgNumber: `55${String(Date.now() % 100_000_000).padStart(8, "0")}`,
@@ -173,7 +175,8 @@ for (const backend of demoBackends())
           (await db("audit_events").where({ action: "order.production.compensate" }).whereIn("object_id", orderIds))
             .length;
         let rounds = 0;
-        let delayMs = 400; // adapted: shorter when a round finished everything before the kill, longer when nothing got through
+        // adapted: shorter when a round finished everything before the kill, longer when nothing got through
+        let delayMs = 400;
         // Kill rounds (at least three while orders remain) until a kill has cut a production in half (seen as a
         // compensation after restart) and some productions completed in between; at most twenty.
         while (rounds < 3 || (((await compensations()) === 0 || returned.size === 0) && rounds < 20)) {
@@ -222,7 +225,8 @@ for (const backend of demoBackends())
         const child = await start();
         try {
           const orders: any[] = [];
-          for (const id of orderIds) orders.push((await call("GET", `/api/v1/orders/${id}`)).body); // one connection at a time
+          // one connection at a time
+          for (const id of orderIds) orders.push((await call("GET", `/api/v1/orders/${id}`)).body);
           expect(
             orders.filter((o) => o.state === "PRODUCING"),
             "no order left half-produced",
@@ -331,7 +335,9 @@ for (const backend of demoBackends())
           }
           const n = await compensations();
           console.log(
-            `      ${rounds} kills; ${produced.size} produced, ${returned.size} answered, ${all.length - produced.size} serials revoked by recovery/compensation (${n} compensations)`,
+            `      ${rounds} kills; ${produced.size} produced, ${returned.size} ` +
+              `answered, ${all.length - produced.size} serials revoked by ` +
+              `recovery/compensation (${n} compensations)`,
           );
           expect(n, "a kill cut at least one production between reserve and completion").to.be.greaterThan(0);
           expect(produced.size, "some productions completed between kills").to.be.greaterThan(0);

@@ -48,7 +48,8 @@ async function fullScans(db: Knex, s: { sql: string; bindings: readonly unknown[
   if (isPostgres(db)) {
     const sql = s.sql.replace(/\$\d+/g, "?"); // the event shows PostgreSQL's own placeholders
     const rows = await db.transaction(async (trx) => {
-      await trx.raw("set local enable_seqscan = off"); // an empty table is scanned whatever the indexes: ask for the plan with them
+      // an empty table is scanned whatever the indexes: ask for the plan with them
+      await trx.raw("set local enable_seqscan = off");
       return (await trx.raw(`explain ${sql}`, s.bindings as never)).rows as { "QUERY PLAN": string }[];
     });
     return rows

@@ -164,7 +164,8 @@ for (const backend of demoBackends())
 
     before(async function () {
       const d = (demo = await demoEnvReady(this, backend));
-      trustFixtureMaker(d.caStore); // REQ-14: the software test cards' maker, installed as an operator installs a card maker's root
+      // REQ-14: the software test cards' maker, installed as an operator installs a card maker's root
+      trustFixtureMaker(d.caStore);
       peers = await startDeliveryPeers(); // the service delivers to a real SMTP server and SMS stub of this test
       const config = loadConfig({
         ...d.env,

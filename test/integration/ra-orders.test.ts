@@ -446,7 +446,8 @@ for (const backend of testDatabases())
         activationCodeChannel: "sms",
       });
       expect(JSON.stringify(handed)).to.not.match(/Activation code/);
-      const waiting = await db("notifications").where({ kind: "activation-code", state: "pending" }); // the rows as stored before delivery
+      // the rows as stored before delivery
+      const waiting = await db("notifications").where({ kind: "activation-code", state: "pending" });
       // The code as the holder's phone got it: the SMS the gateway stub received, under the notification's id (REQ-15).
       const code = await peers.activationCode(id);
       const sms = peers.sms.messages.find(
@@ -948,7 +949,8 @@ for (const backend of testDatabases())
         requestedBy: "test",
         validatedEmailDomains: [],
       });
-      expect((await recovery.recover({ orphanGraceMs: 60_000 })).revoked).to.not.include(orphan.serial); // too young: an operator step may still link it
+      // too young: an operator step may still link it
+      expect((await recovery.recover({ orphanGraceMs: 60_000 })).revoked).to.not.include(orphan.serial);
       expect((await recovery.recover({ orphanGraceMs: -1000 })).revoked).to.include(orphan.serial);
       expect((await certStore.get(orphan.serial))!.revocationReason).to.equal("superseded");
     });

@@ -66,7 +66,9 @@ for (const backend of testDatabases())
       if (backend.name === "postgres") {
         // A slow writer (network, GC, a busy disk): the first change stalls after its event drew its seq.
         await a.raw(
-          `CREATE FUNCTION slow_first() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.serial = '${serials[0]}' THEN PERFORM pg_sleep(0.4); END IF; RETURN NEW; END $$`,
+          `CREATE FUNCTION slow_first() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ` +
+            `IF NEW.serial = '${serials[0]}' THEN PERFORM pg_sleep(0.4); END IF; RETURN ` +
+            `NEW; END $$`,
         );
         await a.raw(
           "CREATE TRIGGER slow_first AFTER INSERT ON revocation_events FOR EACH ROW EXECUTE FUNCTION slow_first()",

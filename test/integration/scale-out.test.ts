@@ -275,7 +275,8 @@ describe("scale-out: public replicas, writer lease, drain (REQ-33)", function ()
         await admin.connect();
         try {
           const r = await admin.query(
-            "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'cardpki-writer-lock' AND datname = current_database()",
+            "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE " +
+              "application_name = 'cardpki-writer-lock' AND datname = current_database()",
           );
           expect(r.rows.map((x) => x.ok)).to.deep.equal([true]);
         } finally {

@@ -786,7 +786,8 @@ for (const backend of demoBackends())
       expect(problem(await post(h2.card.serial, "revoke", { reason: "affiliationChanged" }), 422)).to.deep.include({
         code: "revocation.holder-reason",
         detail:
-          "You can ask for suspension (temporary), key compromise (the card is lost or stolen), no reason given, or replaced by a new card.",
+          "You can ask for suspension (temporary), key compromise (the card is lost or " +
+          "stolen), no reason given, or replaced by a new card.",
       });
       await ok(post(h2.card.serial, "revoke", { reason: "superseded" }));
       await ocsp(h2.card, /: revoked[\s\S]*Reason: superseded/);
@@ -817,7 +818,8 @@ for (const backend of demoBackends())
         }),
         400,
       );
-      problem(await call("GET", "/api/v1/me", { cred: h1.card, cookie: s.cookie }), 403); // a holder on an officer route
+      // a holder on an officer route
+      problem(await call("GET", "/api/v1/me", { cred: h1.card, cookie: s.cookie }), 403);
 
       // Suspending the card I signed in with ends what it can do at once.
       await ok(post(h1.card.serial, "suspend"));

@@ -246,7 +246,8 @@ for (const backend of demoBackends())
       for (let i = 1; i < 60; i++)
         reg.people[nid(i)] = { status: "alive", givenName: "Registered", surname: `Person ${i}` };
       writeFileSync(config.ra.registerFile, JSON.stringify(reg));
-      trustFixtureMaker(config.caStoreDir); // REQ-14: the software test cards' maker, installed as an operator installs a card maker's root
+      // REQ-14: the software test cards' maker, installed as an operator installs a card maker's root
+      trustFixtureMaker(config.caStoreDir);
       svc = await startService(config);
       api = raClient(new URL(svc.ra!.url), readFileSync(config.ra.tlsCert, "utf8"));
       S = demoStaff(config.dataDir) as Record<StaffName, Cred>; // sE and sX are made by the setup test
@@ -345,7 +346,8 @@ for (const backend of demoBackends())
       ] as const)
         await bind(kund, k, n);
       C.hanna = await card(P.hanna!, 32, "holder");
-      await ok(appoint(P.pia!, ["ra-officer"], C.kim!)); // the customer's ra-admin appoints an ra-officer of their own organisation
+      // the customer's ra-admin appoints an ra-officer of their own organisation
+      await ok(appoint(P.pia!, ["ra-officer"], C.kim!));
       for (let i = 1; i <= 6; i++) await bind(loop, `u${i}`, 40 + i);
       S.sX = await legacyDualRoleOfficer();
     });
@@ -436,7 +438,9 @@ for (const backend of demoBackends())
         unchanged: async () => void expect(await orderState(O.o1!)).to.equal(O.o1State),
       },
       {
-        name: "the producer identified the applicant (an officer holding ra-officer and ca-operator produces after identifying, LoA3)",
+        name:
+          "the producer identified the applicant (an officer holding ra-officer and " +
+          "ca-operator produces after identifying, LoA3)",
         req: "REQ-10",
         expect: { status: 422, rule: "separation-of-duties" },
         prepare: async () => {
@@ -461,7 +465,9 @@ for (const backend of demoBackends())
         },
       },
       {
-        name: "LoA2: one officer holding ra-officer and ca-operator identifies and produces (no single human from request to a good certificate)",
+        name:
+          "LoA2: one officer holding ra-officer and ca-operator identifies and " +
+          "produces (no single human from request to a good certificate)",
         req: "REQ-10",
         expect: { status: 422, rule: "separation-of-duties" },
         prepare: async () => {
@@ -480,7 +486,9 @@ for (const backend of demoBackends())
         unchanged: async () => void expect(await orderState(O.o3!)).to.equal(O.o3State),
       },
       {
-        name: "self-appointment through a second organisation (staff bind their own national ID into a customer and appoint that record)",
+        name:
+          "self-appointment through a second organisation (staff bind their own " +
+          "national ID into a customer and appoint that record)",
         req: "REQ-24",
         expect: { status: 403, rule: "self-appointment" },
         prepare: async () => void (await bind(kund, "st1@kund", staffNid("st1"))),
@@ -515,7 +523,9 @@ for (const backend of demoBackends())
         unchanged: () => noEvents(P.gus!, "officer."),
       },
       {
-        name: "a customer's ra-admin takes an ra-officer's role away to make them ca-operator (each changed role needs the grant right)",
+        name:
+          "a customer's ra-admin takes an ra-officer's role away to make them " +
+          "ca-operator (each changed role needs the grant right)",
         req: "REQ-24",
         expect: { status: 403, rule: "grant:ca-operator" },
         attempt: async () => ({
@@ -541,7 +551,9 @@ for (const backend of demoBackends())
           void expect(await auditEvents(["--object", P.pia!, "--action", "officer."])).to.have.length(1),
       },
       {
-        name: "incompatible roles across two organisations (the staff ca-operator becomes ra-officer under a second binding)",
+        name:
+          "incompatible roles across two organisations (the staff ca-operator becomes " +
+          "ra-officer under a second binding)",
         req: "REQ-24",
         expect: { status: 422, rule: "incompatible:ca-operator+ra-officer" },
         prepare: async () => void (await bind(kund, "sP@kund", staffNid("sP"))),
@@ -614,7 +626,9 @@ for (const backend of demoBackends())
         unchanged: async () => void expect(await certStatus(C.hanna!.serial)).to.equal("on-hold"),
       },
       {
-        name: "an unbinding loop past the per-officer threshold (each unbinding counts; the fourth waits for a second officer)",
+        name:
+          "an unbinding loop past the per-officer threshold (each unbinding counts; " +
+          "the fourth waits for a second officer)",
         req: "REQ-18",
         expect: { status: 202, alarm: "revocation.alarm.mass" },
         prepare: async () => {
@@ -646,7 +660,8 @@ for (const backend of demoBackends())
         req: "REQ-18",
         expect: { status: 202, alarm: "revocation.alarm.organisation" },
         prepare: async () => {
-          await ok(call("POST", `/api/v1/revocation-requests/${pending.u4}/approve`, {}, S.st1)); // a second officer: the unbinding goes ahead
+          // a second officer: the unbinding goes ahead
+          await ok(call("POST", `/api/v1/revocation-requests/${pending.u4}/approve`, {}, S.st1));
           expect(await auditEvents(["--object", P.u4!, "--action", "person.unbind"])).to.have.length(1);
           await ok(call("DELETE", `/api/v1/people/${P.u5}/binding`, undefined, S.st1));
         },

@@ -85,7 +85,8 @@ describe("split roles: serve --role ca-signer + ra + public as three processes (
 
   before(async function () {
     demo = await demoEnvReady(this, "sqlite");
-    trustFixtureMaker(demo.caStore); // REQ-14: the software test card's maker, installed as an operator installs a card maker's root
+    // REQ-14: the software test card's maker, installed as an operator installs a card maker's root
+    trustFixtureMaker(demo.caStore);
     peers = await startDeliveryPeers();
     const dir = mkdtempSync(join(tmpdir(), "split-roles-"));
     channel = await writeSignerChannelCertificates(join(dir, "channel"), systemClock, cryptoRandom);

@@ -102,7 +102,8 @@ describe("store/sqlite statement cache (real SQLite file, WAL, writer and read p
       expect((await reader("kv").where({ k }).first())?.v).to.equal(Number(k[1]));
     const page = await reader("kv").whereIn("k", ["l1", "l2", "l3"]).orderBy("k").limit(2).offset(1);
     expect(page.map((r: { k: string }) => r.k)).to.deep.equal(["l2", "l3"]);
-    expect(prepared.filter((q) => /from `kv` where `k` = \? limit 1$/.test(q))).to.have.length(1); // prepared once, the LIMIT written in
+    // prepared once, the LIMIT written in
+    expect(prepared.filter((q) => /from `kv` where `k` = \? limit 1$/.test(q))).to.have.length(1);
     expect(prepared.some((q) => /limit 2 offset 1$/.test(q))).to.equal(true);
     expect(prepared.some((q) => /limit \?/.test(q))).to.equal(false);
   });

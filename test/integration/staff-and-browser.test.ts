@@ -184,7 +184,8 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
       ]);
       expect(p12.stdout, id).to.include("BEGIN CERTIFICATE");
     }
-    expect(DEMO_OFFICERS.ed.roles).to.not.include("ra-officer" as never); // no demo officer holds ca-operator with ra-officer
+    // no demo officer holds ca-operator with ra-officer
+    expect(DEMO_OFFICERS.ed.roles).to.not.include("ra-officer" as never);
     expect(readFileSync(join(officers, "staff.crt"), "utf8")).to.equal(D.ada!.cert);
   });
 
@@ -202,7 +203,11 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
           ids
             .map(
               (id, i) =>
-                `  - { id: ${id}, name: "${id.toUpperCase()} Staff", nationalId: "1966010100${i}${i}", roles: [${id === "eva" ? "ca-operator" : id === "fay" ? "auditor" : "ra-officer"}], qualification: "RA identity proofing 2026", qualifiedUntil: "2030-01-01", publicKey: ${id}.pub }`,
+                `  - { id: ${id}, name: "${id.toUpperCase()} Staff", nationalId: ` +
+                `"1966010100${i}${i}", roles: ` +
+                `[${id === "eva" ? "ca-operator" : id === "fay" ? "auditor" : "ra-officer"}], ` +
+                `qualification: "RA identity proofing 2026", qualifiedUntil: "2030-01-01", ` +
+                `publicKey: ${id}.pub }`,
             )
             .join("\n") +
           "\n",
@@ -368,7 +373,9 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
     const ada = await staffActor(ra, "556000-0000", DEMO_OFFICERS.ada.nationalId);
     // Organisation A: a card certificate issued for its order, produced by ed over the RA API.
     const a = await orderInProduction("5567770002");
-    trustFixtureMaker(demo.caStore); // REQ-14: production takes the card's attestation (a software test card here, recorded as the card station records it)
+    // REQ-14: production takes the card's attestation (a software test card here, recorded as the card station records
+    // it)
+    trustFixtureMaker(demo.caStore);
     const produced = await call(
       "POST",
       `/api/v1/orders/${a.orderId}/actions/produce`,
@@ -429,7 +436,8 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
       "auditor-scope",
       "REQ-23",
     ]);
-    expect(await lastAudit({ action: "personal-data.read", object_id: serial })).to.equal(undefined); // nothing was read
+    // nothing was read
+    expect(await lastAudit({ action: "personal-data.read", object_id: serial })).to.equal(undefined);
     const gu = await call("GET", `/api/v1/audit/evidence/${serial}`, undefined, D.gu);
     expect(gu.status, JSON.stringify(gu.body)).to.equal(200);
     expect(gu.body.certificate.serial).to.equal(serial);

@@ -371,7 +371,8 @@ for (const backend of testDatabases())
         "mixed-script",
       ]);
       expect(spoof.body.detail).to.equal(
-        "The full name in the population register has characters that cannot go into a certificate, so no card can be ordered.",
+        "The full name in the population register has characters that cannot go into " +
+          "a certificate, so no card can be ordered.",
       );
       expect((await svc.runtime.db("orders")).length).to.equal(before);
     });

@@ -136,7 +136,8 @@ export class Delivered {
           .map((r) => `${r.status} for ${String(r.body?.to)}`);
         throw new Error(
           `${what}: nothing matching arrived within ${ms} ms. The peers received ${got.length ? got.join("; ") : "nothing"}` +
-            `${refused.length ? `; the SMS stub refused ${refused.join(", ")}` : ""} (a person without an address for the channel gets a dead letter: GET /api/v1/delivery/dead-letters)`,
+            `${refused.length ? `; the SMS stub refused ${refused.join(", ")}` : ""} (a ` +
+            `person without an address for the channel gets a dead letter: GET /api/v1/delivery/dead-letters)`,
         );
       }
       await new Promise((r) => setTimeout(r, 50));

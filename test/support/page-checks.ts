@@ -93,7 +93,8 @@ export async function reflowProblems(page: Page): Promise<string[]> {
         problems.push(`the page scrolls sideways: scrollWidth ${root.scrollWidth} > clientWidth ${root.clientWidth}`);
       const width = root.clientWidth;
       const name = (el: Element) =>
-        `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""}${el.className && typeof el.className === "string" ? `.${el.className.split(" ").join(".")}` : ""} "${(el.textContent ?? "").trim().slice(0, 40)}"`;
+        `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""}${el.className && typeof el.className === "string" ? `.${el.className.split(" ").join(".")}` : ""} ` +
+        `"${(el.textContent ?? "").trim().slice(0, 40)}"`;
       const scrollsOnPurpose = (el: Element) => {
         for (let p: Element | null = el.parentElement; p; p = p.parentElement) {
           const s = getComputedStyle(p);
@@ -113,7 +114,8 @@ export async function reflowProblems(page: Page): Promise<string[]> {
         const r = el.getBoundingClientRect();
         if (r.width === 0 || r.height === 0 || visuallyHidden(el)) continue;
         const s = getComputedStyle(el);
-        if (s.visibility === "hidden" || (s.position === "absolute" && (r.right < 0 || r.left < -1000))) continue; // the skip link waits off-screen until focused
+        // the skip link waits off-screen until focused
+        if (s.visibility === "hidden" || (s.position === "absolute" && (r.right < 0 || r.left < -1000))) continue;
         if (scrollsOnPurpose(el)) continue;
         if (r.right > width + 1 || r.left < -1)
           problems.push(

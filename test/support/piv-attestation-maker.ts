@@ -75,7 +75,8 @@ function extension(oid: string, value: Uint8Array, critical = false): Uint8Array
 }
 
 function algorithmOf(key: KeyObject): { der: Uint8Array; hash: "sha256" } {
-  if (key.asymmetricKeyType === "ec") return { der: derTlv(0x30, encodeOid("1.2.840.10045.4.3.2")), hash: "sha256" }; // ecdsa-with-SHA256 (RFC 5758)
+  // ecdsa-with-SHA256 (RFC 5758)
+  if (key.asymmetricKeyType === "ec") return { der: derTlv(0x30, encodeOid("1.2.840.10045.4.3.2")), hash: "sha256" };
   if (key.asymmetricKeyType === "rsa")
     return { der: derTlv(0x30, concat(encodeOid("1.2.840.113549.1.1.11"), Uint8Array.of(0x05, 0x00))), hash: "sha256" };
   throw new Error(`unsupported signing key type ${key.asymmetricKeyType}`);

@@ -907,7 +907,8 @@ export function connectToVpcd(options: VpcdClientOptions): VpcdClient {
 // ---------------------------------------------------------------- program
 
 const USAGE =
-  "usage: piv-emulator [--host 127.0.0.1] [--port 35963] [--state FILE] [--serial N] [--maker DIR] [--no-attestation] [--verbose]";
+  "usage: piv-emulator [--host 127.0.0.1] [--port 35963] [--state FILE] " +
+  "[--serial N] [--maker DIR] [--no-attestation] [--verbose]";
 
 function main(argv: string[]): void {
   let values: {
@@ -975,7 +976,9 @@ function main(argv: string[]): void {
     ...(verbose ? { trace: stamp } : {}),
   });
   stamp(
-    `piv-emulator: serial ${serial} (0x${serial.toString(16).padStart(8, "0")}), vpcd ${host}:${port}${values.state ? `, state ${values.state}` : ""}, attestation ${maker ? `by the maker root in ${values.maker}` : "none"}`,
+    `piv-emulator: serial ${serial} (0x${serial.toString(16).padStart(8, "0")}), ` +
+      `vpcd ${host}:${port}${values.state ? `, state ${values.state}` : ""}, ` +
+      `attestation ${maker ? `by the maker root in ${values.maker}` : "none"}`,
   );
   const shutdown = (): void => {
     void client.close().finally(() => process.exit(0));

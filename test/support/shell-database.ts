@@ -50,7 +50,8 @@ function sqliteDatabase(file: string, scratchDir: string): ShellDatabase & { fil
     },
     copyRows(table, from) {
       sql(
-        `ATTACH '${(from as ShellDatabase & { file: string }).file}' AS b; INSERT INTO ${table} SELECT * FROM b.${table};`,
+        `ATTACH '${(from as ShellDatabase & { file: string }).file}' AS b; INSERT ` +
+          `INTO ${table} SELECT * FROM b.${table};`,
       );
     },
     replaceWith(other) {

@@ -267,7 +267,9 @@ describe("i18n: catalogues in en, sv, da (locales/<lang>/*.json)", () => {
     };
     expect(notificationWords("en", stored)).to.deep.equal({
       subject: "Your new card: transport PIN",
-      body: "Transport PIN for your card A1B2C3: 482913. You replace it with a PIN of your own when you activate the card.",
+      body:
+        "Transport PIN for your card A1B2C3: 482913. You replace it with a PIN of " +
+        "your own when you activate the card.",
       language: "en",
     });
     expect(notificationWords("sv", stored).body).to.match(/^Transport-PIN för ditt kort A1B2C3: 482913\./);
@@ -316,7 +318,8 @@ describe("i18n: catalogues in en, sv, da (locales/<lang>/*.json)", () => {
       masked: "19700303-****",
     });
     expect(nationalIdFacts("700303-3456", "SE", now)).to.deep.equal({ birthDate: "1970-03-03", masked: "700303-****" });
-    expect(nationalIdFacts("197003633456", "SE", now).birthDate).to.equal("1970-03-03"); // coordination number: day + 60
+    // coordination number: day + 60
+    expect(nationalIdFacts("197003633456", "SE", now).birthDate).to.equal("1970-03-03");
     expect(nationalIdFacts("0303701234", "DK", now)).to.deep.equal({ birthDate: "1970-03-03", masked: "030370-****" });
     expect(nationalIdFacts("0303104234", "DK", now).birthDate).to.equal("2010-03-03");
     expect(nationalIdFacts("197013333456", "SE", now)).to.deep.equal({ masked: "19701333-****" });

@@ -6,7 +6,8 @@ import { CaError } from "../../src/shared/ca-error.js";
 
 describe("http/problem: 5xx bodies carry no internal detail", () => {
   const internals =
-    "SELECT secret FROM people WHERE national_id_hash = 'ab12' (/var/lib/cardpki/data/cardpki.db, CKR_DEVICE_ERROR slot 3)";
+    "SELECT secret FROM people WHERE national_id_hash = 'ab12' " +
+    "(/var/lib/cardpki/data/cardpki.db, CKR_DEVICE_ERROR slot 3)";
   const rows: [string, () => never, number, string][] = [
     [
       "a plain Error",

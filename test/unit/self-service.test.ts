@@ -81,7 +81,8 @@ describe("ra/applicant and holder self-service (parts)", () => {
     };
     const p1 = applicantProgress(LOA3, order("IDENTIFIED", { identifications: [ident], termsVersion: "2026-01" }));
     expect([p1.status, p1.steps[1]!.state, p1.termsAccepted]).to.deep.equal([
-      "You have been identified by 1 of 2 officers; one more identification in person by a different officer is needed.",
+      "You have been identified by 1 of 2 officers; one more identification in " +
+        "person by a different officer is needed.",
       "current",
       "2026-01",
     ]);

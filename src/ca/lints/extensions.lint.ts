@@ -163,7 +163,10 @@ export const extensionLints: Lint[] = [
       const san = readExtension(tbs, OID.extSubjectAltName, SubjectAlternativeName);
       for (const gn of san ? [...san.value] : [])
         if (gn.rfc822Name !== undefined && !emailWithinDomains(gn.rfc822Name, validatedEmailDomains ?? []))
-          return `SAN email ${JSON.stringify(gn.rfc822Name)} is outside the organisation's validated domains (${(validatedEmailDomains ?? []).join(", ") || "none"})`;
+          return (
+            `SAN email ${JSON.stringify(gn.rfc822Name)} is outside the organisation's ` +
+            `validated domains (${(validatedEmailDomains ?? []).join(", ") || "none"})`
+          );
       return undefined;
     },
   },

@@ -64,7 +64,8 @@ export const textLints: Lint[] = [
   {
     id: "text_no_control_characters",
     citation:
-      "RFC 5280 4.1.2.6 / RFC 4518 2.2 (controls are not part of a name) / CA/B BR 7.1.4.2 / UTS #39 3.1 (invisible characters)",
+      "RFC 5280 4.1.2.6 / RFC 4518 2.2 (controls are not part of a name) / CA/B BR " +
+      "7.1.4.2 / UTS #39 3.1 (invisible characters)",
     check: ({ tbs }) => firstProblem(tbs, controlCharacter),
   },
   {

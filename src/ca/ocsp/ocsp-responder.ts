@@ -257,7 +257,8 @@ export class OcspResponder {
       if (i.responder.notAfter.getTime() - this.clock.now().getTime() < margin)
         throw new CaError(
           "unavailable",
-          `OCSP responder '${i.responder.label}' of ${i.ca.id} expires ${i.responder.notAfter.toISOString()}: rotate it (ceremony ocsp-signer)`,
+          `OCSP responder '${i.responder.label}' of ${i.ca.id} expires ` +
+            `${i.responder.notAfter.toISOString()}: rotate it (ceremony ocsp-signer)`,
         );
   }
 

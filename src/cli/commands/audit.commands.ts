@@ -17,7 +17,8 @@ function dateArg(v: Record<string, unknown>, name: string): Date {
 const verify: Command = {
   name: "verify",
   summary:
-    "Verify the audit hash chain, its signed checkpoints and the checkpoint kept outside the database; names the first bad entry.",
+    "Verify the audit hash chain, its signed checkpoints and the checkpoint kept " +
+    "outside the database; names the first bad entry.",
   usage: "audit verify",
   options: {},
   async run() {
@@ -47,7 +48,8 @@ const checkpoint: Command = {
 const evidence: Command = {
   name: "evidence",
   summary:
-    "The full story of one certificate (order, identifications, approval, production, hand-out, activation, revocation) and a verdict per policy rule.",
+    "The full story of one certificate (order, identifications, approval, " +
+    "production, hand-out, activation, revocation) and a verdict per policy rule.",
   usage: "audit evidence --serial S [--operator NAME]",
   options: {
     serial: { type: "string", description: "certificate serial (hex)" },
@@ -111,9 +113,11 @@ const report: Command = {
 const events: Command = {
   name: "events",
   summary:
-    "Audit entries (JSON lines, oldest first), filtered: refusals, alarms, one object's story. The read itself is audited (REQ-27).",
+    "Audit entries (JSON lines, oldest first), filtered: refusals, alarms, one " +
+    "object's story. The read itself is audited (REQ-27).",
   usage:
-    "audit events [--after-seq N] [--action PREFIX] [--outcome success|failure] [--object ID] [--limit N] [--operator NAME]",
+    "audit events [--after-seq N] [--action PREFIX] [--outcome success|failure] " +
+    "[--object ID] [--limit N] [--operator NAME]",
   options: {
     "after-seq": { type: "string", description: "only entries after this sequence number" },
     action: { type: "string", description: "action prefix, e.g. api. or revocation.alarm." },
@@ -153,7 +157,8 @@ const events: Command = {
 const retention: Command = {
   name: "retention",
   summary:
-    "Remove audit entries older than the retention period (REQ-28: at least five years), keeping the chain verifiable; audited.",
+    "Remove audit entries older than the retention period (REQ-28: at least five " +
+    "years), keeping the chain verifiable; audited.",
   usage: "audit retention --operator NAME",
   options: { operator: OPERATOR_OPTION },
   async run(v) {
@@ -170,7 +175,8 @@ const retention: Command = {
 const reconcile: Command = {
   name: "reconcile",
   summary:
-    "After a restore: record the gap in the audit chain, raise CRL numbers above those used before, sign a new checkpoint; signing is allowed again.",
+    "After a restore: record the gap in the audit chain, raise CRL numbers above " +
+    "those used before, sign a new checkpoint; signing is allowed again.",
   usage: "audit reconcile --operator NAME",
   options: { operator: OPERATOR_OPTION },
   async run(v) {

@@ -8,7 +8,8 @@ import { recordedBy, requireString, type Command } from "../command.js";
 export const backupCmd: Command = {
   name: "backup",
   summary:
-    "Encrypted, consistent online backup of the database (SQLite VACUUM INTO / PostgreSQL pg_dump), under the backup key.",
+    "Encrypted, consistent online backup of the database (SQLite VACUUM INTO / " +
+    "PostgreSQL pg_dump), under the backup key.",
   usage: "backup --out FILE [--operator NAME]",
   options: {
     out: { type: "string", description: "the backup file (refuses to overwrite)" },
@@ -31,7 +32,8 @@ export const backupCmd: Command = {
 export const restoreCmd: Command = {
   name: "restore",
   summary:
-    "Restore an encrypted backup over the configured database (stop the service first); then check and run 'cardpki audit reconcile'.",
+    "Restore an encrypted backup over the configured database (stop the service " +
+    "first); then check and run 'cardpki audit reconcile'.",
   usage: "restore --from FILE --yes",
   options: {
     from: { type: "string", description: "the backup file" },

@@ -39,7 +39,8 @@ const DIR: Options = { dir: { type: "string", description: "exchange folder (def
 const certificate: Command = {
   name: "certificate",
   summary:
-    "Where the RA's exchange certificate is (for the bureau to install): its key is made by a bureau-signer ceremony, in the HSM.",
+    "Where the RA's exchange certificate is (for the bureau to install): its key " +
+    "is made by a bureau-signer ceremony, in the HSM.",
   usage: "bureau certificate",
   options: {},
   async run() {
@@ -94,7 +95,8 @@ const send: Command = {
 const take: Command = {
   name: "import",
   summary:
-    "Take the bureau's answer and status files from the drop folder: verified whole, certificates issued on hold, return file written.",
+    "Take the bureau's answer and status files from the drop folder: verified " +
+    "whole, certificates issued on hold, return file written.",
   usage: "bureau import --cert FILE --key FILE (--drop DIR | --sftp URL --identity FILE --known-hosts FILE)",
   options: { ...CRED, ...DROP },
   async run(v) {
@@ -141,7 +143,8 @@ const received: Command = {
 const sweep: Command = {
   name: "sweep",
   summary:
-    "Cards shipped and not received within the workflow's bureau.receivedWithin: alarm (audit event); received ones recorded.",
+    "Cards shipped and not received within the workflow's bureau.receivedWithin: " +
+    "alarm (audit event); received ones recorded.",
   usage: "bureau sweep",
   options: {},
   async run() {

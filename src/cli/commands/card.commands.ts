@@ -100,7 +100,8 @@ const status: Command = {
 const personalise: Command = {
   name: "personalise",
   summary:
-    "Personalise the card in the reader for an order in production: on-card key, certificate, CHUID, PIN/PUK by policy (REQ-12..16).",
+    "Personalise the card in the reader for an order in production: on-card key, " +
+    "certificate, CHUID, PIN/PUK by policy (REQ-12..16).",
   usage:
     "card personalise --order ID --operator NAME --cert FILE --key FILE [--reader NAME] [--ra-url URL] [--ra-ca FILE]",
   options: {
@@ -121,7 +122,8 @@ const personalise: Command = {
 const unblock: Command = {
   name: "unblock",
   summary:
-    "Officer-assisted unblock: the PUK on record resets the PIN; the new PIN goes to the holder by another channel (audited).",
+    "Officer-assisted unblock: the PUK on record resets the PIN; the new PIN " +
+    "goes to the holder by another channel (audited).",
   usage: "card unblock --operator NAME --cert FILE --key FILE [--reader NAME] [--channel sms|mail|email]",
   options: {
     reader: READER,
@@ -139,9 +141,12 @@ const unblock: Command = {
 const changePin: Command = {
   name: "change-pin",
   summary:
-    "The holder replaces the transport (or reset) PIN with their own (REQ-16); with --order the station records it with the RA (LoA3: then the holder activates on the holder page).",
+    "The holder replaces the transport (or reset) PIN with their own (REQ-16); " +
+    "with --order the station records it with the RA (LoA3: then the holder " +
+    "activates on the holder page).",
   usage:
-    "card change-pin --old-pin-file F --new-pin-file F [--reader NAME] [--order ID --operator NAME --cert FILE --key FILE [--ra-url URL] [--ra-ca FILE]]",
+    "card change-pin --old-pin-file F --new-pin-file F [--reader NAME] [--order " +
+    "ID --operator NAME --cert FILE --key FILE [--ra-url URL] [--ra-ca FILE]]",
   options: {
     reader: READER,
     "old-pin-file": { type: "string", description: "file holding the current PIN" },
@@ -149,7 +154,8 @@ const changePin: Command = {
     order: {
       type: "string",
       description:
-        "the handed-out order of this card: the station records the transport PIN replaced with the RA as its officer (REQ-16)",
+        "the handed-out order of this card: the station records the transport PIN " +
+        "replaced with the RA as its officer (REQ-16)",
     },
     ...OFFICER,
     operator: { type: "string", description: "who assists (recorded with the OS user; required with --order)" },
@@ -198,9 +204,13 @@ const text = (f: string) => Buffer.from(readFileArg(f)).toString("utf8");
 const activate: Command = {
   name: "activate",
   summary:
-    "Activation at the card station (REQ-16): replace the transport PIN on the card, record it with the RA, sign the RA's challenge with the card; the RA lifts the hold.",
+    "Activation at the card station (REQ-16): replace the transport PIN on the " +
+    "card, record it with the RA, sign the RA's challenge with the card; the RA " +
+    "lifts the hold.",
   usage:
-    "card activate --order ID --ra URL --ra-ca F --station-cert F --station-key F --transport-pin-file F --new-pin-file F [--holder-key F | --holder-key-uri URI] [--holder-cert F] [--reader NAME]",
+    "card activate --order ID --ra URL --ra-ca F --station-cert F --station-key " +
+    "F --transport-pin-file F --new-pin-file F [--holder-key F | " +
+    "--holder-key-uri URI] [--holder-cert F] [--reader NAME]",
   options: {
     order: { type: "string", description: "the handed-out order" },
     ra: { type: "string", description: "the RA API base URL (https://host:8443)" },
@@ -269,7 +279,8 @@ const retire: Command = {
 const lost: Command = {
   name: "lost",
   summary:
-    "A card reported lost or stolen: revoke its certificate (keyCompromise) and bar the card; the replacement is a new order.",
+    "A card reported lost or stolen: revoke its certificate (keyCompromise) and " +
+    "bar the card; the replacement is a new order.",
   usage: "card lost --order ID --operator NAME --cert FILE --key FILE",
   options: { order: { type: "string", description: "the order the lost card was made for" }, ...OFFICER },
   async run(v) {

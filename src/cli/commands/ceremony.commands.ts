@@ -59,7 +59,9 @@ async function collectCustodians(args: readonly string[]): Promise<Custodian[]> 
 const run: Command = {
   name: "run",
   summary:
-    "Run a reviewed ceremony file (root, issuing-ca, ocsp-signer, audit-signer, bureau-signer, root-crl, key-backup, data-key) with M of N custodian shares; writes a signed transcript.",
+    "Run a reviewed ceremony file (root, issuing-ca, ocsp-signer, audit-signer, " +
+    "bureau-signer, root-crl, key-backup, data-key) with M of N custodian " +
+    "shares; writes a signed transcript.",
   usage: "ceremony run FILE --operator NAME [--witness NAME] --share FILE[=PASSFILE]... [--yes] [--dry-run]",
   options: {
     operator: { type: "string", description: "the operator running the ceremony (recorded)" },
@@ -110,7 +112,8 @@ const run: Command = {
 const verify: Command = {
   name: "verify",
   summary:
-    "Verify a ceremony transcript: its signature by the key of the certificate it names (from ca-store), and the SHA-256 of every output still present.",
+    "Verify a ceremony transcript: its signature by the key of the certificate " +
+    "it names (from ca-store), and the SHA-256 of every output still present.",
   usage: "ceremony verify TRANSCRIPT [--ca-store DIR]",
   options: {
     "ca-store": { type: "string", description: "the CA store holding the certificates (default: configured ca-store)" },
@@ -120,7 +123,9 @@ const verify: Command = {
     const store = typeof v["ca-store"] === "string" ? v["ca-store"] : loadConfig().caStoreDir;
     const { transcript, checkedOutputs } = verifyTranscriptFile(new CaDirectory(store), pos[0]!);
     console.log(
-      `OK: ${transcript.ceremony.kind} ceremony '${transcript.ceremony.id}' v${transcript.ceremony.version}, ${transcript.steps.length} steps, signed by ${transcript.signer.description}; ${checkedOutputs} output(s) match`,
+      `OK: ${transcript.ceremony.kind} ceremony '${transcript.ceremony.id}' ` +
+        `v${transcript.ceremony.version}, ${transcript.steps.length} steps, signed ` +
+        `by ${transcript.signer.description}; ${checkedOutputs} output(s) match`,
     );
     return 0;
   },
@@ -129,9 +134,11 @@ const verify: Command = {
 const splitPin: Command = {
   name: "split-pin",
   summary:
-    "Replace a token's user PIN with a fresh random one (C_SetPIN) and split it into custodian shares, M of N, each under its custodian's passphrase.",
+    "Replace a token's user PIN with a fresh random one (C_SetPIN) and split it " +
+    "into custodian shares, M of N, each under its custodian's passphrase.",
   usage:
-    "ceremony split-pin --token LABEL (--pin-file F | --pin-env VAR) --custodian NAME[=PASSFILE]... --quorum M --out-dir DIR",
+    "ceremony split-pin --token LABEL (--pin-file F | --pin-env VAR) --custodian " +
+    "NAME[=PASSFILE]... --quorum M --out-dir DIR",
   options: {
     token: { type: "string", description: "token label" },
     "pin-file": { type: "string", description: "file with the current user PIN (mode 600)" },
@@ -160,7 +167,8 @@ const splitPin: Command = {
 const initSoftHsm: Command = {
   name: "init-softhsm-token",
   summary:
-    "Development and tests: create a SoftHSM2 token with random PINs and split its user PIN among custodians (production HSMs use split-pin).",
+    "Development and tests: create a SoftHSM2 token with random PINs and split " +
+    "its user PIN among custodians (production HSMs use split-pin).",
   usage: "ceremony init-softhsm-token --token LABEL --custodian NAME[=PASSFILE]... [--quorum M] --out-dir DIR",
   options: {
     token: { type: "string", description: "token label" },

@@ -12,9 +12,12 @@ import { nameToString } from "../../asn1/name.js";
 const issue: Command = {
   name: "issue",
   summary:
-    "Issue a certificate from an infrastructure profile (ocsp-signer, kdc, ra-officer bootstrap). End-entity cards go through the RA.",
+    "Issue a certificate from an infrastructure profile (ocsp-signer, kdc, " +
+    "ra-officer bootstrap). End-entity cards go through the RA.",
   usage:
-    "cert issue --profile ID --ca CA (--csr FILE | --public-key FILE) --subject 'CN=..,O=..,C=..' [--email E [--validated-domain D]] [--upn U] [--krb5-principal krbtgt/REALM@REALM] [--out FILE] --operator NAME",
+    "cert issue --profile ID --ca CA (--csr FILE | --public-key FILE) --subject " +
+    "'CN=..,O=..,C=..' [--email E [--validated-domain D]] [--upn U] " +
+    "[--krb5-principal krbtgt/REALM@REALM] [--out FILE] --operator NAME",
   options: {
     profile: { type: "string", description: "certificate profile id (infrastructure kind only)" },
     ca: { type: "string", description: "issuing CA id (default: the only active one)" },
@@ -32,7 +35,8 @@ const issue: Command = {
       type: "string",
       multiple: true,
       description:
-        "REQ-01: a domain the subject's organisation validated; profiles with an e-mail domain rule take --email only within these",
+        "REQ-01: a domain the subject's organisation validated; profiles with an " +
+        "e-mail domain rule take --email only within these",
     },
     operator: OPERATOR_OPTION,
     out: { type: "string", description: "write the PEM certificate here (refuses to overwrite) instead of stdout" },
@@ -72,10 +76,12 @@ const issue: Command = {
     else process.stdout.write(pem);
     if (issued.omittedEmails)
       console.error(
-        `e-mail SAN left out (${issued.omittedEmails.join(", ")}): outside the validated domains; give --validated-domain (REQ-01)`,
+        `e-mail SAN left out (${issued.omittedEmails.join(", ")}): outside the ` +
+          `validated domains; give --validated-domain (REQ-01)`,
       );
     console.error(
-      `issued serial ${issued.serial} (${issued.profileId}) by ${issued.issuerId}, valid until ${issued.notAfter.toISOString()}`,
+      `issued serial ${issued.serial} (${issued.profileId}) by ${issued.issuerId}, ` +
+        `valid until ${issued.notAfter.toISOString()}`,
     );
     return 0;
   },
@@ -139,13 +145,15 @@ const operatorOf = (v: Record<string, unknown>) => `operator:${operatorArg(v)}`;
 const revoke: Command = {
   name: "revoke",
   summary:
-    "Revoke a certificate with an RFC 5280 reason the policy allows; a revoked certificate can only be upgraded to keyCompromise.",
+    "Revoke a certificate with an RFC 5280 reason the policy allows; a revoked " +
+    "certificate can only be upgraded to keyCompromise.",
   usage: "cert revoke SERIAL --reason R [--invalidity-date ISO] --operator NAME",
   options: {
     reason: {
       type: "string",
       description:
-        "unspecified | keyCompromise | affiliationChanged | superseded | cessationOfOperation | certificateHold (policy list)",
+        "unspecified | keyCompromise | affiliationChanged | superseded | " +
+        "cessationOfOperation | certificateHold (policy list)",
     },
     "invalidity-date": {
       type: "string",

@@ -9,7 +9,8 @@ const operator = { operator: OPERATOR_OPTION } as const;
 const encryptExisting: Command = {
   name: "encrypt-existing",
   summary:
-    "Encrypt personal data still in clear (rows from before REQ-29) or under an older data key; audited per batch. Safe to run again.",
+    "Encrypt personal data still in clear (rows from before REQ-29) or under an " +
+    "older data key; audited per batch. Safe to run again.",
   usage: "data encrypt-existing --operator NAME",
   options: operator,
   async run(v) {
@@ -24,7 +25,8 @@ const encryptExisting: Command = {
 const rotateKey: Command = {
   name: "rotate-key",
   summary:
-    "Make a new data-encryption key (wrapped by the HSM) for new writes; restart running services, then run 'data encrypt-existing'.",
+    "Make a new data-encryption key (wrapped by the HSM) for new writes; restart " +
+    "running services, then run 'data encrypt-existing'.",
   usage: "data rotate-key --operator NAME",
   options: operator,
   async run(v) {

@@ -14,9 +14,12 @@ import { OPERATOR_OPTION, osUser, personNameArg, requireString, type Command } f
 const bootstrap: Command = {
   name: "bootstrap-staff",
   summary:
-    "Once: create the service owner's initial staff group (every member's ra-officer certificate for the key on their card), with operator and witness.",
+    "Once: create the service owner's initial staff group (every member's " +
+    "ra-officer certificate for the key on their card), with operator and " +
+    "witness.",
   usage:
-    "ra bootstrap-staff --org-number N --org-name NAME --country CC --staff FILE --out DIR --operator NAME --witness NAME",
+    "ra bootstrap-staff --org-number N --org-name NAME --country CC --staff FILE " +
+    "--out DIR --operator NAME --witness NAME",
   options: {
     "org-number": { type: "string", description: "the service owner's organisation number" },
     "org-name": { type: "string", description: "the service owner's name" },
@@ -24,7 +27,8 @@ const bootstrap: Command = {
     staff: {
       type: "string",
       description:
-        "YAML/JSON: staff: [{id, name, nationalId, email?, roles, qualification?, qualifiedUntil?, publicKey: PEM file}]",
+        "YAML/JSON: staff: [{id, name, nationalId, email?, roles, qualification?, " +
+        "qualifiedUntil?, publicKey: PEM file}]",
     },
     out: {
       type: "string",

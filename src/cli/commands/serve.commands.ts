@@ -14,7 +14,11 @@ import { configureLogs, logger } from "../../shared/log.js";
 export const serve: Command = {
   name: "serve",
   summary:
-    "Run the service. --role all (default): CA signer, RA and public endpoints in one process (one writer per database; a second waits as standby); --role ca-signer: the CA keys behind the signer channel (mutual TLS); --role ra: RA API, portal and delivery, signing through the channel; --role public: a stateless OCSP/CRL replica.",
+    "Run the service. --role all (default): CA signer, RA and public endpoints " +
+    "in one process (one writer per database; a second waits as standby); --role " +
+    "ca-signer: the CA keys behind the signer channel (mutual TLS); --role ra: " +
+    "RA API, portal and delivery, signing through the channel; --role public: a " +
+    "stateless OCSP/CRL replica.",
   usage: "serve [--role all|ca-signer|ra|public] [--demo]",
   options: {
     demo: { type: "boolean", description: "set up SQLite + SoftHSM2 + demo CAs on first start" },
@@ -92,7 +96,8 @@ export const setupDemoCmd: Command = {
 export const signerChannelCmd: Command = {
   name: "signer-channel-certs",
   summary:
-    "Write the CA signer channel's own small PKI into a folder: channel CA, the signer's server certificate, the RA's client certificate (keys owner-only).",
+    "Write the CA signer channel's own small PKI into a folder: channel CA, the " +
+    "signer's server certificate, the RA's client certificate (keys owner-only).",
   usage: "signer-channel-certs --dir DIR [--host H]...",
   options: {
     dir: { type: "string", description: "output folder (refused when it already holds channel files)" },

@@ -132,7 +132,8 @@ export class BureauDesk {
         if (o.orderIds)
           throw new CaError(
             "policy-violation",
-            `order ${id} is not released to bureau production (needs IN_PRODUCTION under a production: bureau workflow)`,
+            `order ${id} is not released to bureau production (needs IN_PRODUCTION under ` +
+              `a production: bureau workflow)`,
             undefined,
             { code: "bureau.order-not-for-bureau" },
           );
@@ -251,7 +252,10 @@ export class BureauDesk {
       if (head.cards !== parsed.lines.length + parsed.problems.filter((p) => p.line > 1).length)
         problems.push({
           line: 0,
-          problem: `the header announces ${head.cards} cards, the file has ${parsed.lines.length + parsed.problems.filter((p) => p.line > 1).length}: partial file`,
+          problem:
+            `the header announces ${head.cards} cards, the file has ` +
+            `${parsed.lines.length + parsed.problems.filter((p) => p.line > 1).length}: ` +
+            `partial file`,
         });
     } else if (!problems.some((p) => p.line === 1)) problems.push({ line: 1, problem: "no answer header" });
     const seenOrders = new Set<string>();
@@ -391,7 +395,9 @@ export class BureauDesk {
             {
               line,
               orderId: card.orderId,
-              problem: `production failed: ${(e as Error).message}; the cards of this file produced before it were undone`,
+              problem:
+                `production failed: ${(e as Error).message}; the cards of this file produced ` +
+                `before it were undone`,
             },
           ],
         };
