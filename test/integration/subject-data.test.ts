@@ -229,6 +229,9 @@ for (const backend of testDatabases())
     let cliEnv: NodeJS.ProcessEnv = {};
     before(async function () {
       demo = demoEnv(this);
+      // Now, as the service starts: the demo's CA and OCSP responder certificates were made after this file was
+      // loaded (a clock set at load time could stand before their notBefore, and the responder would then serve no CA).
+      clock.set(new Date());
       trustFixtureMaker(demo.caStore); // REQ-14: the software test cards' maker root
       own = mkdtempSync(join(tmpdir(), "subject-it-"));
       const registerFile = join(own, "register.json");
