@@ -11,11 +11,14 @@ export class Observability {
   readonly health: HealthCheck[] = [];
   private readonly signing: SigningStats[] = [];
   draining = false;
+  /** Until every part of the role serves (the RA API listens after /healthz does). */
+  starting = true;
 
   constructor() {
-    // A draining process reports 503 so the load balancer stops sending it new connections.
+    // A starting or draining process reports 503: the load balancer sends it connections only while all of it serves.
     this.check("lifecycle", async () => {
       if (this.draining) throw new Error("draining");
+      if (this.starting) throw new Error("starting");
     });
     // One series per key: parts of one process that sign with the same key (OCSP producer and responder) add up.
     const perKey = (pick: (s: SigningStats) => Map<string, number>) => async () => {

@@ -562,6 +562,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   } else if (withRa) {
     log.warn("RA API off: no TLS certificate/key", { cert: config.ra.tlsCert, key: config.ra.tlsKey });
   }
+  obs.starting = false; // every listener of the role is up: /healthz may say 200
   const stop = async (drainMs = 0) => {
     // Zero-downtime restart: /healthz turns 503 first, the load balancer moves traffic, then the listeners close.
     obs.draining = true;
