@@ -34,23 +34,14 @@ import {
   tsaCertificate,
   verifyTimeStampToken,
 } from "../audit/timestamp-token.js";
+import { caStoreSignerNames } from "./ca-store-signers.js";
 
 /**
  * Audit signers in the CA store: `<ca>/audit-signers/<label>/` with cert.pem and key.uri (made by an audit-signer
  * ceremony).
  */
 export function auditSignerNames(caStoreDir: string): string[] {
-  if (!existsSync(caStoreDir)) return [];
-  return readdirSync(caStoreDir, { withFileTypes: true })
-    .filter((d) => d.isDirectory())
-    .flatMap((ca) => {
-      const dir = join(caStoreDir, ca.name, "audit-signers");
-      return existsSync(dir)
-        ? readdirSync(dir)
-            .filter((l) => existsSync(join(dir, l, "cert.pem")))
-            .map((l) => `${ca.name}/${l}`)
-        : [];
-    });
+  return caStoreSignerNames(caStoreDir, "audit-signers", ["cert.pem"]);
 }
 
 function signerCert(caStoreDir: string, name: string): X509Certificate {

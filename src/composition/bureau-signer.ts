@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
 import { CaError } from "../shared/ca-error.js";
@@ -6,24 +6,14 @@ import { parsePkcs11Uri } from "../hsm/pkcs11-uri.js";
 import type { KeySigner } from "../ca/ports.js";
 import type { RaExchangeSigner } from "./bureau-cms.js";
 import type { RaRuntime } from "./runtime.js";
+import { caStoreSignerNames } from "./ca-store-signers.js";
 
 /**
  * The RA's card bureau exchange signers in the CA store: `<ca>/bureau-signers/<label>/` with cert.pem, chain.pem and
  * key.uri, made by a bureau-signer ceremony (CPS 4.4.1, REQ-26), never by a command on the RA host.
  */
 export function bureauSignerNames(caStoreDir: string): string[] {
-  if (!existsSync(caStoreDir)) return [];
-  return readdirSync(caStoreDir, { withFileTypes: true })
-    .filter((d) => d.isDirectory())
-    .flatMap((ca) => {
-      const dir = join(caStoreDir, ca.name, "bureau-signers");
-      return existsSync(dir)
-        ? readdirSync(dir)
-            .filter((l) => existsSync(join(dir, l, "cert.pem")) && existsSync(join(dir, l, "key.uri")))
-            .sort()
-            .map((l) => `${ca.name}/${l}`)
-        : [];
-    });
+  return caStoreSignerNames(caStoreDir, "bureau-signers", ["cert.pem", "key.uri"], true);
 }
 
 /** Folder of one bureau signer (`<ca>/<label>`): cert.pem is what the bureau installs to check the RA's files. */
