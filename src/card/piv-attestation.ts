@@ -1,8 +1,8 @@
-import { X509Certificate, createHash } from "node:crypto";
+import { X509Certificate, createHash, createPublicKey, verify, type KeyObject } from "node:crypto";
 import { CaError } from "../shared/ca-error.js";
-import { AsnIntegerArrayBufferConverter, AsnProp, AsnPropTypes, AsnType, AsnTypeTypes } from "@peculiar/asn1-schema";
-import { parseDer } from "../asn1/parse.js";
-import { childrenOf, content, decodeOid, readTlv, whole } from "../asn1/der-reader.js";
+import { childrenOf, content, readTlv } from "../asn1/der-reader.js";
+import { certificateFields, type CertificateFields } from "../asn1/certificate-fields.js";
+import { OID } from "../asn1/oids.js";
 
 /**
  * PIV key attestation in the YubiKey format (Yubico "PIV attestation", OID arc 1.3.6.1.4.1.41482.3):
@@ -59,82 +59,124 @@ const refuse = (m: string) => new CaError("policy-violation", `PIV attestation: 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const oneLine = (s: string) => s.split("\n").filter(Boolean).join(", ");
 
-/** Trust anchors are the same few certificates for every production: parsed once per DER object. */
-const anchorCache = new WeakMap<Uint8Array, X509Certificate>();
-function parsedAnchor(der: Uint8Array): X509Certificate {
-  let x = anchorCache.get(der);
-  if (!x) anchorCache.set(der, (x = new X509Certificate(der)));
-  return x;
-}
-
-/** The fields of an attestation certificate that the checks read: its SPKI (DER) and its extensions. */
-export interface AttestationFields {
-  readonly spki: Uint8Array;
-  /** RFC 5280 4.1: OID → extnValue octets. */
-  readonly extensions: ReadonlyMap<string, Uint8Array>;
+/** A card maker's root as the checks use it: its fields, key, text and fingerprint. */
+interface Anchor {
+  readonly fields: CertificateFields;
+  readonly key: KeyObject;
+  readonly subject: string;
+  readonly sha256: string;
 }
 
 /**
- * RFC 5280 4.1: the SPKI and extensions of an attestation certificate, read by walking its DER.
- * Called only after OpenSSL has parsed the certificate and its signature verified up the card
- * maker's chain, so the bytes are the maker's. A DER walk, not the @peculiar library, because the
- * library's parse was 7 % of the RA benchmark's CPU (one per production); the unit test compares
- * the two on every fixture.
+ * Trust anchors are the same few certificates for every production: parsed once per DER object,
+ * by OpenSSL as well (an anchor it cannot read is no anchor).
  */
+const anchorCache = new WeakMap<Uint8Array, Anchor>();
+function parsedAnchor(der: Uint8Array): Anchor {
+  let a = anchorCache.get(der);
+  if (!a) {
+    const x = new X509Certificate(der);
+    a = { fields: certificateFields(der), key: x.publicKey, subject: oneLine(x.subject), sha256: sha256(der) };
+    anchorCache.set(der, a);
+  }
+  return a;
+}
+
+/** The fields of an attestation certificate that the checks read. */
+export type AttestationFields = CertificateFields;
+
+/** RFC 5280 4.1: an attestation certificate's fields (asn1/certificate-fields.ts); a refusal if they do not parse. */
 export function attestationFields(der: Uint8Array): AttestationFields {
   try {
-    const tbs = readTlv(der, readTlv(der, 0).contentStart);
-    const fields = childrenOf(der, tbs);
-    const at = fields[0]?.tag === 0xa0 ? 1 : 0; // [0] EXPLICIT version
-    const spki = fields[at + 5];
-    if (tbs.tag !== 0x30 || !spki || spki.tag !== 0x30) throw new Error("no subjectPublicKeyInfo");
-    const extensions = new Map<string, Uint8Array>();
-    const wrapper = fields.slice(at + 6).find((f) => f.tag === 0xa3); // [3] EXPLICIT Extensions
-    if (wrapper) {
-      const [list] = childrenOf(der, wrapper);
-      for (const e of list ? childrenOf(der, list) : []) {
-        const parts = childrenOf(der, e);
-        const oid = parts[0],
-          value = parts[parts.length - 1];
-        if (e.tag !== 0x30 || oid?.tag !== 0x06 || value?.tag !== 0x04) throw new Error("malformed extension");
-        extensions.set(decodeOid(content(der, oid)), content(der, value).slice());
-      }
-    }
-    return { spki: whole(der, spki).slice(), extensions };
+    return certificateFields(der);
   } catch (e) {
     throw refuse(`the attestation certificate's fields cannot be read (${(e as Error).message})`);
   }
 }
 
-function parse(der: Uint8Array, what: string): X509Certificate {
+/** RFC 5758 3.2, RFC 4055 5: the signature algorithms an attestation may use, by the hash they sign. */
+const SIGNATURE_HASH: Readonly<Record<string, string>> = {
+  [OID.ecdsaWithSHA256]: "sha256",
+  [OID.ecdsaWithSHA384]: "sha384",
+  "1.2.840.10045.4.3.4": "sha512",
+  [OID.sha256WithRSAEncryption]: "sha256",
+  [OID.sha384WithRSAEncryption]: "sha384",
+  "1.2.840.113549.1.1.13": "sha512",
+};
+
+/** The certificate's signature, verified with the issuer's key (the algorithm must fit the key's type). */
+function signedBy(f: AttestationFields, key: KeyObject): boolean {
+  const hash = SIGNATURE_HASH[f.signatureAlgorithm];
+  const ec = f.signatureAlgorithm.startsWith("1.2.840.10045.4.");
+  if (!hash || (ec ? key.asymmetricKeyType !== "ec" : key.asymmetricKeyType !== "rsa")) return false;
   try {
-    return new X509Certificate(der);
-  } catch (e) {
-    throw refuse(`the ${what} is not an X.509 certificate (${(e as Error).message})`);
+    return verify(hash, f.tbs, key, f.signature);
+  } catch {
+    return false;
   }
 }
 
-function validAt(x: X509Certificate, now: Date, what: string): void {
-  if (now < new Date(x.validFrom) || now > new Date(x.validTo))
-    throw refuse(`the ${what} is not valid now (${x.validFrom} to ${x.validTo})`);
+/** RFC 5280 4.2.1.3: a key usage extension, where present, allows certificate signing (bit 5, keyCertSign). */
+function maySignCertificates(f: AttestationFields): boolean {
+  const ku = f.extensions.get("2.5.29.15");
+  if (!ku) return true;
+  try {
+    const t = readTlv(ku, 0);
+    const bits = content(ku, t);
+    return t.tag === 0x03 && bits.length >= 2 && (bits[1]! & 0x04) !== 0;
+  } catch {
+    return false;
+  }
 }
 
-/** A DER INTEGER (the whole TLV) as a non-negative decimal string. */
+/** RFC 5280 4.2.1.1, 4.2.1.2: where the child names its issuer's key identifier and the issuer has one, they match. */
+function keyIdentifiersMatch(child: CertificateFields, issuer: CertificateFields): boolean {
+  const akid = child.extensions.get("2.5.29.35");
+  const skid = issuer.extensions.get("2.5.29.14");
+  if (!akid || !skid) return true;
+  try {
+    const seq = readTlv(akid, 0);
+    const id = childrenOf(akid, seq).find((t) => t.tag === 0x80); // [0] keyIdentifier
+    if (!id) return true;
+    const s = readTlv(skid, 0);
+    return s.tag === 0x04 && Buffer.compare(content(akid, id), content(skid, s)) === 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * RFC 5280 6.1.3 (a)(1), (a)(2), (a)(4): `child` is signed by `issuerKey`, names `issuer`'s subject
+ * as its issuer, and the issuer may sign certificates; OpenSSL's X509_check_issued plus the
+ * signature, checked on the DER walk.
+ */
+function issuedBy(child: CertificateFields, issuer: CertificateFields, issuerKey: KeyObject): boolean {
+  return (
+    Buffer.compare(child.issuer, issuer.subject) === 0 &&
+    maySignCertificates(issuer) &&
+    keyIdentifiersMatch(child, issuer) &&
+    signedBy(child, issuerKey)
+  );
+}
+
+function validAt(f: CertificateFields, now: Date, what: string): void {
+  if (now < f.notBefore || now > f.notAfter)
+    throw refuse(`the ${what} is not valid now (${f.notBefore.toISOString()} to ${f.notAfter.toISOString()})`);
+}
+
+/** X.690 8.3: a DER INTEGER (the whole TLV) as a non-negative decimal string. */
 function integerValue(tlvBytes: Uint8Array): string {
   let c: Uint8Array;
   try {
-    c = new Uint8Array(parseDer(tlvBytes, IntegerValue, "card serial").value);
+    const t = readTlv(tlvBytes, 0);
+    if (t.tag !== 0x02 || t.end !== tlvBytes.length) throw new Error("not one INTEGER");
+    c = content(tlvBytes, t);
   } catch {
     throw refuse("the card serial extension is not an INTEGER");
   }
   if (c.length === 0 || (c[0]! & 0x80) !== 0) throw refuse("the card serial is not a positive integer");
+  if (c.length > 1 && c[0] === 0 && (c[1]! & 0x80) === 0) throw refuse("the card serial is not minimally encoded");
   return BigInt(`0x${Buffer.from(c).toString("hex")}`).toString(10);
-}
-
-/** INTEGER as its content octets (the card serial extension's value). */
-@AsnType({ type: AsnTypeTypes.Choice })
-class IntegerValue {
-  @AsnProp({ type: AsnPropTypes.Integer, converter: AsnIntegerArrayBufferConverter }) value = new ArrayBuffer(0);
 }
 
 /**
@@ -147,30 +189,29 @@ export function verifyPivAttestation(
   anchors: readonly Uint8Array[],
   now: Date,
 ): VerifiedPivAttestation {
-  const att = parse(input.certificate, "attestation certificate");
-  const f9 = parse(input.intermediate, "attestation intermediate (f9) certificate");
+  const fields = attestationFields(input.certificate);
+  const f9 = attestationFields(input.intermediate);
   if (anchors.length === 0) throw refuse("no attestation roots are installed for this workflow");
-  let anchor: X509Certificate | undefined;
-  for (const der of anchors) {
-    const a = parsedAnchor(der);
-    if (f9.checkIssued(a) && f9.verify(a.publicKey)) {
-      anchor = a;
-      break;
-    }
-  }
+  const anchor = anchors.map(parsedAnchor).find((a) => issuedBy(f9, a.fields, a.key));
   if (!anchor)
     throw refuse(
-      `the card's attestation certificate (${oneLine(f9.subject)}, issued by ` +
-        `${oneLine(f9.issuer)}) does not chain to a configured card-maker root`,
+      `the card's attestation certificate (${f9.subjectText}, issued by ` +
+        `${f9.issuerText}) does not chain to a configured card-maker root`,
     );
-  if (!att.checkIssued(f9) || !att.verify(f9.publicKey))
+  // The f9 key is imported only once its certificate chained to the maker's root.
+  let f9Key: KeyObject;
+  try {
+    f9Key = createPublicKey({ key: Buffer.from(f9.spki), format: "der", type: "spki" });
+  } catch (e) {
+    throw refuse(`the card's attestation key cannot be read (${(e as Error).message})`);
+  }
+  if (!issuedBy(fields, f9, f9Key))
     throw refuse("the attestation certificate is not signed by the card's attestation key (f9)");
-  validAt(anchor, now, "card-maker root");
+  validAt(anchor.fields, now, "card-maker root");
   validAt(f9, now, "card's attestation certificate");
-  validAt(att, now, "attestation certificate");
-  const slot = /^CN=YubiKey PIV Attestation ([0-9a-f]{2})$/im.exec(att.subject)?.[1]?.toLowerCase();
-  if (!slot) throw refuse(`the attestation certificate's subject '${oneLine(att.subject)}' names no PIV slot`);
-  const fields = attestationFields(input.certificate);
+  validAt(fields, now, "attestation certificate");
+  const slot = /^YubiKey PIV Attestation ([0-9a-f]{2})$/i.exec(fields.commonName ?? "")?.[1]?.toLowerCase();
+  if (!slot) throw refuse(`the attestation certificate's subject CN '${fields.commonName ?? ""}' names no PIV slot`);
   const ext = fields.extensions;
   const serialExt = ext.get(PIV_ATTESTATION_OID.serial);
   if (!serialExt) throw refuse("the attestation names no card serial (1.3.6.1.4.1.41482.3.7)");
@@ -193,7 +234,7 @@ export function verifyPivAttestation(
     spki: fields.spki,
     certificateSha256: sha256(input.certificate),
     intermediateSha256: sha256(input.intermediate),
-    intermediateSubject: oneLine(f9.subject),
-    anchor: { subject: oneLine(anchor.subject), sha256: sha256(new Uint8Array(anchor.raw)) },
+    intermediateSubject: f9.subjectText,
+    anchor: { subject: anchor.subject, sha256: anchor.sha256 },
   };
 }

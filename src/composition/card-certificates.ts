@@ -1,3 +1,4 @@
+import { certificateFields } from "../asn1/certificate-fields.js";
 import { CaError } from "../shared/ca-error.js";
 import { newId } from "../shared/ids.js";
 import type { Clock } from "../shared/clock.js";
@@ -195,6 +196,7 @@ export function cardCertificates(
         notBefore: r.notBefore,
         notAfter: r.notAfter,
         der: r.der,
+        spki: r.der ? certificateFields(r.der).spki : undefined,
         status: r.revocationReason === undefined ? "good" : onHold ? "on-hold" : "revoked",
         ...(onHold ? { holdCause: r.holdCause ?? "request" } : {}),
       };

@@ -5,6 +5,7 @@ import { loadWorkflows, type Workflow } from "../policy/workflow.js";
 import { KeyedHasher } from "../ra/national-id.js";
 import { Onboarding } from "../ra/onboarding.js";
 import { OrderService } from "../ra/order-service.js";
+import { RecentOrders } from "../ra/recent-orders.js";
 import { RevocationDesk } from "../ra/revocation-desk.js";
 import { RoleGrants } from "../ra/role-grants.js";
 import { loadRolesPolicy, type RolesPolicy } from "../policy/roles-policy.js";
@@ -103,8 +104,11 @@ export async function openRa(
       ? fileDocumentRegister(documentRegisterFile)
       : undefined);
   const { clock, random } = rt;
+  // The orders acted on last, shared by the order service and the activation desk (each action is compare-and-set).
+  const recent = new RecentOrders();
   const activation = new ActivationDesk({
     orders: orderStore,
+    recent,
     records: new KnexActivationStore(rt.db, rt.readDb),
     certs,
     clock,
@@ -125,6 +129,7 @@ export async function openRa(
     currentTermsVersion: rt.config.ra.termsVersion,
     keyOrigins,
     activation,
+    recent,
     ...(documents ? { documents } : {}),
     publicUrl: opts.publicUrl ?? (() => rt.config.ra.publicUrl),
   });

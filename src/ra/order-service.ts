@@ -33,6 +33,7 @@ import { requireActivatedEid, supersedeRenewedEid } from "./renewal.js";
 import { ProductionSaga, type IssuedCard } from "./production-saga.js";
 import type { ActivationDesk } from "./activation.js";
 import { humanIdOf, isHuman } from "./human.js";
+import { onOrder, RecentOrders, type RememberedOrder } from "./recent-orders.js";
 
 /** REQ-10: the step an actor took, by human, for the order's separation matrix. */
 const stepBy = (actor: Actor, action: string, at: Date): OrderActor | undefined =>
@@ -137,8 +138,11 @@ export class OrderService {
       keyOrigins?: KeyOriginDeps;
       /** The RA's public base URL for the applicant's link (`<url>/applicant/#order=…&token=…`). */
       publicUrl?: () => string;
+      /** The orders acted on last (shared with the activation desk); each action still writes compare-and-set. */
+      recent?: RecentOrders;
     },
   ) {
+    this.recent = deps.recent ?? new RecentOrders();
     this.saga =
       deps.saga ??
       new ProductionSaga({
@@ -152,6 +156,8 @@ export class OrderService {
 
   /** Production, release and revocation of the orders' certificates, and their recovery. */
   readonly saga: ProductionSaga;
+
+  private readonly recent: RecentOrders;
 
   workflow(id: string): Workflow {
     const w = this.deps.workflows.get(id);
@@ -379,6 +385,7 @@ export class OrderService {
       applicantTokenHash: sha256Hex(token),
       stateSince: now,
     };
+    this.recent.put(created);
     return created;
   }
 
@@ -550,8 +557,23 @@ export class OrderService {
     actor: Actor,
     request: ActionRequest,
   ): Promise<OrderView & { version: number; issued?: IssuedCard }> {
-    const { orders, clock, random, currentTermsVersion, certs } = this.deps;
-    const order = await orders.load(orderId);
+    return onOrder(
+      this.recent,
+      orderId,
+      (id) => this.deps.orders.load(id),
+      (order, attempt) => this.actOn(order, orderId, action, actor, request, attempt),
+    );
+  }
+
+  private async actOn(
+    order: RememberedOrder | undefined,
+    orderId: string,
+    action: string,
+    actor: Actor,
+    request: ActionRequest,
+    attempt: { wrote: boolean; lost: boolean },
+  ): Promise<OrderView & { version: number; issued?: IssuedCard }> {
+    const { clock, random, currentTermsVersion, certs } = this.deps;
     if (!order) throw new CaError("not-found", `no order ${orderId}`, undefined, { code: "order.not-found" });
     if (actor.kind === "holder" && actor.personId !== order.applicantPersonId)
       throw new CaError("not-found", `no order ${orderId}`, undefined, { code: "order.not-found" });
@@ -721,6 +743,7 @@ export class OrderService {
           : {}),
       },
     };
+    attempt.wrote = true;
     const r = await this.saga.apply({
       order,
       workflow,
@@ -730,12 +753,16 @@ export class OrderService {
       audit,
       certificateRequest: () => this.certificateRequest(order, actor, input),
     });
-    if (!r.ok)
+    if (!r.ok) {
+      attempt.lost = r.effects !== true; // lost before anything was written: decided again on the stored order
       throw new CaError("conflict", `order ${orderId} changed while '${action}' ran; read it again`, undefined, {
         code: "order.changed-meanwhile",
       });
+    }
+    const after = orderAfter(order, r.change);
+    this.recent.put(after);
     // REQ-11: the new card replaces the eID it was ordered with
     if (d.to === "ACTIVE") await supersedeRenewedEid(certs, order);
-    return { ...orderAfter(order, r.change), ...(r.issued ? { issued: r.issued } : {}) };
+    return { ...after, ...(r.issued ? { issued: r.issued } : {}) };
   }
 }

@@ -87,6 +87,8 @@ export interface CertificateStatus {
   readonly notBefore: Date;
   readonly notAfter: Date;
   readonly der: Uint8Array | undefined;
+  /** The certified key (DER SubjectPublicKeyInfo), read from `der` by the CA side. */
+  readonly spki: Uint8Array | undefined;
 }
 
 export type RegisterStatus = "alive" | "deceased" | "missing" | "incapacitated" | "not-found";

@@ -82,8 +82,11 @@ export class ProductionSaga {
     };
   }
 
-  /** Writes the transition with its effects; `ok: false` when the order changed meanwhile (nothing written). */
-  async apply(ctx: EffectContext): Promise<{ ok: boolean; change: OrderChange; issued?: IssuedCard }> {
+  /**
+   * Writes the transition with its effects; `ok: false` when the order changed meanwhile. Then nothing
+   * was written, except where `effects` says a production got as far as signing (and was compensated).
+   */
+  async apply(ctx: EffectContext): Promise<{ ok: boolean; change: OrderChange; issued?: IssuedCard; effects?: true }> {
     const { order, transition, actor, change, audit } = ctx;
     const { certs, orders } = this.deps;
     const effects = transition.effects ?? [];
@@ -111,7 +114,9 @@ export class ProductionSaga {
     return { ok: await orders.apply(change, audit), change };
   }
 
-  private async produce(ctx: EffectContext): Promise<{ ok: boolean; change: OrderChange; issued?: IssuedCard }> {
+  private async produce(
+    ctx: EffectContext,
+  ): Promise<{ ok: boolean; change: OrderChange; issued?: IssuedCard; effects?: true }> {
     const { order, workflow, actor, change, audit } = ctx;
     const { certs, clock } = this.deps;
     const request = { ...(await ctx.certificateRequest()), onHoldUntilActivation: true };
@@ -176,7 +181,9 @@ export class ProductionSaga {
       if (reserved)
         // recovery repeats it
         await this.compensate(order.id, reserved, actorId(actor), (e as Error).message).catch(() => undefined);
-      if (CaError.is(e, "conflict") && e.details?.final === true) return { ok: false, change };
+      // Lost at the reserve: nothing was written. Lost at the completion (`final` built): signed and compensated.
+      if (CaError.is(e, "conflict") && e.details?.final === true)
+        return { ok: false, change, ...(final ? { effects: true as const } : {}) };
       throw e;
     } finally {
       this.inFlight.delete(order.id);

@@ -153,18 +153,22 @@ for (const backend of testDatabases())
         registration_certificate: "doc-1",
       });
       const people = ["applicant", "gone", "o1", "o2", "o3", ...Array.from({ length: 50 }, (_, i) => `p${i}`)];
+      const hashOf = (id: string) =>
+        hasher.hash(
+          "national-id",
+          id === "gone"
+            ? "196004044567"
+            : id === "applicant"
+              ? "197003033456"
+              : `1990${String(people.indexOf(id)).padStart(8, "0")}`,
+        );
+      // As binding writes them (directory.store.ts): the human is the national ID's keyed hash (REQ-10).
       await db("people").insert(
         people.map((id) => ({
           id,
           organisation_id: "org1",
-          national_id_hash: hasher.hash(
-            "national-id",
-            id === "gone"
-              ? "196004044567"
-              : id === "applicant"
-                ? "197003033456"
-                : `1990${String(people.indexOf(id)).padStart(8, "0")}`,
-          ),
+          national_id_hash: hashOf(id),
+          human_id: hashOf(id),
           name: id,
           created_at: 0,
         })),
@@ -262,6 +266,51 @@ for (const backend of testDatabases())
       await service.act(o.id, "approve", workflowId === "loa3-card-order" ? approver : officer("o2"), {});
       return o.id;
     }
+
+    it(
+      "ok/two RA processes over one database: an action on an order the other process changed " +
+        "is decided on the stored order (refused on a remembered one, then allowed; a lost compare-and-set " +
+        "judged again), never on the remembered one (REQ-10)",
+      async () => {
+        // A second service: another process's own remembered orders, the same database.
+        const other = new OrderService({
+          orders,
+          directory,
+          workflows: loadWorkflows(join(REPO_ROOT, "policies", "workflows")),
+          certs,
+          register,
+          hasher,
+          clock,
+          random: cryptoRandom,
+          currentTermsVersion: "2026-01",
+        });
+        const o = await service.create(officer("o1"), {
+          personId: "applicant",
+          workflowId: "loa3-card-order",
+          nationalId: "197003033456",
+        });
+        await service.act(
+          o.id,
+          "accept-terms",
+          { kind: "applicant", roles: [] },
+          { applicantToken: await tokenOf(o.id), termsVersion: "2026-01", accepted: true },
+        );
+        await service.act(o.id, "identify", officer("o1"), { document: doc, faceCompared: true });
+        // The other process identifies a second time; this one remembers a single identification.
+        await other.act(o.id, "identify", officer("o2"), { document: doc, faceCompared: true });
+        // identifications-complete fails on what this process remembers, holds on the stored order.
+        const approved = await service.act(o.id, "approve", approver, {});
+        expect([approved.state, approved.identifications.length]).to.deep.equal(["APPROVED", 2]);
+        expect(approved).to.deep.equal(await orders.load(o.id));
+        // The other process remembers IDENTIFIED: its approve wins on what it remembers, loses the compare-and-set,
+        // and is judged again on the stored order (approved already): refused, nothing written twice.
+        const e = await refused(other.act(o.id, "approve", approver, {}));
+        expect(e.code).to.equal("order.action-not-in-state");
+        const approvals = await db("audit_events").where({ object_id: o.id, action: "order.approve" });
+        expect(approvals).to.have.length(1);
+        expect((await orders.load(o.id))!.version).to.equal(approved.version);
+      },
+    );
 
     it("ok/a LoA3 order to hand-out; certificate for the card's key; identifications and audit recorded without document or national ID numbers in clear", async () => {
       const id = await toApproved();

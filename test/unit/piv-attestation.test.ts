@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { generateKeyPairSync } from "node:crypto";
+import { X509Certificate, generateKeyPairSync } from "node:crypto";
 import { join } from "node:path";
 import { Iso7816, type CardChannel } from "../../src/card/iso7816.js";
 import { PivCard } from "../../src/card/piv-card.js";
@@ -134,35 +134,83 @@ describe("card/piv-attestation (YubiKey PIV attestation, REQ-14)", () => {
       ).cardSerial,
     ).to.equal("4246");
   });
-  it("ok/the DER walk reads the same SPKI and extensions as the @peculiar ASN.1 library (emulator and software cards, RSA and EC)", async () => {
-    const library = (der: Uint8Array) => {
-      const tbs = parseCertificate(der, "attestation certificate").tbsCertificate;
-      return {
-        spki: Buffer.from(reencode(tbs.subjectPublicKeyInfo)).toString("hex"),
-        extensions: (tbs.extensions ?? []).map((e) => [e.extnID, Buffer.from(e.extnValue.buffer).toString("hex")]),
+  it(
+    "ok/the DER walk reads the same fields as the @peculiar ASN.1 library and OpenSSL " +
+      "(emulator and software cards, RSA and EC)",
+    async () => {
+      const hex = (b: Uint8Array | ArrayBuffer) =>
+        Buffer.from(b instanceof ArrayBuffer ? new Uint8Array(b) : b).toString("hex");
+      const library = (der: Uint8Array) => {
+        const c = parseCertificate(der, "attestation certificate");
+        const tbs = c.tbsCertificate;
+        const x = new X509Certificate(der);
+        return {
+          tbs: hex(reencode(tbs)),
+          signatureAlgorithm: c.signatureAlgorithm.algorithm,
+          signature: hex(c.signatureValue),
+          issuer: hex(reencode(tbs.issuer)),
+          subject: hex(reencode(tbs.subject)),
+          commonName: /^CN=(.*)$/m.exec(x.subject)?.[1],
+          subjectText: x.subject.split("\n").filter(Boolean).join(", "),
+          issuerText: x.issuer.split("\n").filter(Boolean).join(", "),
+          notBefore: new Date(x.validFrom).toISOString(),
+          notAfter: new Date(x.validTo).toISOString(),
+          spki: hex(reencode(tbs.subjectPublicKeyInfo)),
+          extensions: (tbs.extensions ?? []).map((e) => [e.extnID, hex(e.extnValue.buffer)]),
+        };
       };
-    };
-    const walk = (der: Uint8Array) => {
-      const f = attestationFields(der);
-      return {
-        spki: Buffer.from(f.spki).toString("hex"),
-        extensions: [...f.extensions].map(([k, v]) => [k, Buffer.from(v).toString("hex")]),
+      const walk = (der: Uint8Array) => {
+        const f = attestationFields(der);
+        return {
+          tbs: hex(f.tbs),
+          signatureAlgorithm: f.signatureAlgorithm,
+          signature: hex(f.signature),
+          issuer: hex(f.issuer),
+          subject: hex(f.subject),
+          commonName: f.commonName,
+          subjectText: f.subjectText,
+          issuerText: f.issuerText,
+          notBefore: f.notBefore.toISOString(),
+          notAfter: f.notAfter.toISOString(),
+          spki: hex(f.spki),
+          extensions: [...f.extensions].map(([k, v]) => [k, hex(v)]),
+        };
       };
-    };
-    const emu = new PivEmulator({ serial: 4247, attestationMaker: maker });
+      const emu = new PivEmulator({ serial: 4247, attestationMaker: maker });
+      const { piv } = await cardWithKey(emu);
+      const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+      const ders = [
+        (await piv.attest("9a"))!,
+        (await piv.attestationCertificate())!,
+        softwareAttestation(maker, { cardSerial: 4248, slot: 0x9c, pinPolicy: "always" }).certificate,
+        softwareAttestation(maker, { cardSerial: 4249, privateKey: rsa }).certificate,
+        maker.certDer,
+      ];
+      for (const der of ders) expect(walk(der)).to.deep.equal(library(der));
+      for (const cut of [1, 10, 200]) {
+        const bad = ders[0]!.subarray(0, ders[0]!.length - cut);
+        refusedWith(() => attestationFields(bad), /fields cannot be read/);
+      }
+    },
+  );
+
+  it("fail/a slot certificate altered after signing is refused, as OpenSSL refuses its signature", async () => {
+    const emu = new PivEmulator({ serial: 4250, attestationMaker: maker });
     const { piv } = await cardWithKey(emu);
-    const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
-    const ders = [
-      (await piv.attest("9a"))!,
-      (await piv.attestationCertificate())!,
-      softwareAttestation(maker, { cardSerial: 4248, slot: 0x9c, pinPolicy: "always" }).certificate,
-      softwareAttestation(maker, { cardSerial: 4249, privateKey: rsa }).certificate,
-      maker.certDer,
-    ];
-    for (const der of ders) expect(walk(der)).to.deep.equal(library(der));
-    for (const cut of [1, 10, 200]) {
-      const bad = ders[0]!.subarray(0, ders[0]!.length - cut);
-      refusedWith(() => attestationFields(bad), /fields cannot be read/);
+    const certificate = (await piv.attest("9a"))!;
+    const intermediate = (await piv.attestationCertificate())!;
+    const f9 = new X509Certificate(intermediate);
+    const f = attestationFields(certificate);
+    // One octet of the signed part (inside the key), then one of the signature.
+    const at = [certificate.length - f.signature.length - 40, certificate.length - 5];
+    for (const i of at) {
+      const bad = Uint8Array.from(certificate);
+      bad[i] = bad[i]! ^ 0x01;
+      expect(new X509Certificate(bad).verify(f9.publicKey)).to.equal(false);
+      refusedWith(
+        () => verifyPivAttestation({ certificate: bad, intermediate }, [maker.certDer], NOW),
+        /not signed by the card's attestation key|fields cannot be read/,
+      );
     }
   });
 });
