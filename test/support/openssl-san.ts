@@ -19,14 +19,13 @@ export async function sanAsOpenSslReads(file: string, inform: "PEM" | "DER"): Pr
   for (let i = 0; i < lines.length; i++) {
     const m = /prim: (\S+)\s*(?::(.*))?$/.exec(lines[i]!);
     if (!m) continue;
-    const value =
-      m[2] !== undefined
-        ? m[2].trim()
-        : Buffer.from(
-            (/^\s*[0-9a-f]{4} - ((?:[0-9a-f]{2}[ -]){0,16})/.exec(lines[i + 1] ?? "")?.[1] ?? "").replace(/[ -]/g, ""),
-            "hex",
-          ).toString("latin1");
-    der.push(`${m[1]} :${value}`);
+    let hex = "";
+    for (let j = i + 1; j < lines.length; j++) {
+      const d = /^\s*[0-9a-f]{4} - ((?:[0-9a-f]{2}[ -]){0,16})/.exec(lines[j]!);
+      if (!d) break;
+      hex += d[1]!.replace(/[ -]/g, "");
+    }
+    der.push(`${m[1]} :${m[2] !== undefined ? m[2].trim() : Buffer.from(hex, "hex").toString("latin1")}`);
   }
   return { text: text.stdout, der };
 }
