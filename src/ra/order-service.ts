@@ -311,7 +311,7 @@ export class OrderService {
    * whose record yields them; production derives them again from the record then.
    */
   private requireLogonNames(profileId: string, person: Person, org: Organisation): void {
-    const profile = this.deps.profiles?.get(profileId);
+    const { profile } = this.profileFor(profileId);
     if (profile) logonNames(profile, person, validatedDomains(org));
   }
 
