@@ -8,10 +8,10 @@ CARD_CLIENT_PACKAGES=(curl libengine-pkcs11-openssl)
 # The card bureau exchange tested over SFTP against a real local OpenSSH server (test/integration/bureau-sftp.test.ts).
 BUREAU_PACKAGES=(openssh-server openssh-client)
 # Relying parties that judge our certificates in the integration tests (test/integration/*-relying-party.test.ts):
-# NSS's vfychain, nginx with client certificates (OCSP and CRL); MIT Kerberos with PKINIT (KDC, kinit, and
-# kadmin.local from krb5-admin-server to make the test realm's principals); openCryptoki as a second PKCS#11
-# implementation.
-RELYING_PARTY_PACKAGES=(libnss3-tools nginx krb5-kdc krb5-pkinit krb5-user krb5-admin-server opencryptoki)
+# NSS's vfychain, nginx and Apache httpd (mod_ssl is in apache2-bin) with client certificates (OCSP and CRL); MIT
+# Kerberos with PKINIT (KDC, kinit, and kadmin.local from krb5-admin-server to make the test realm's principals);
+# openCryptoki as a second PKCS#11 implementation.
+RELYING_PARTY_PACKAGES=(libnss3-tools nginx apache2 krb5-kdc krb5-pkinit krb5-user krb5-admin-server opencryptoki)
 
 log() { printf '[cardpki] %s\n' "$*" >&2; }
 

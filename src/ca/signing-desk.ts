@@ -7,10 +7,10 @@ import { readTbsViewFast } from "./lints/fast-tbs-view.js";
 import { ALL_LINTS, assertLintsPass, runLints, type Lint } from "./lints/index.js";
 
 /**
- * REQ-01's validated e-mail domains belong to the RA's organisation records, which the signer does
- * not hold: that one lint runs in the caller's issuance pipeline; every other lint runs again here.
+ * REQ-01's validated domains (e-mail, logon names) belong to the RA's organisation records, which the signer does
+ * not hold: those lints run in the caller's issuance pipeline; every other lint runs again here.
  */
-const CALLER_ONLY_LINTS = new Set(["san_email_within_validated_domain"]);
+const CALLER_ONLY_LINTS = new Set(["san_email_within_validated_domain", "san_logon_name_within_validated_domain"]);
 
 export interface SigningDeskDeps {
   readonly authority: (id: string) => Authority;

@@ -126,7 +126,7 @@ export function cardCertificates(
           profileId: req.profileId,
           publicKey: req.publicKey,
           subject: { ...req.subject },
-          san: req.email ? { email: [req.email] } : {},
+          san: { ...(req.email ? { email: [req.email] } : {}), ...req.logonNames },
           requestedBy: req.requestedBy,
           allowedKinds: req.profileId === "ra-officer" ? ["infrastructure"] : ["end-entity"],
           validatedEmailDomains: req.validatedEmailDomains ?? [], // REQ-01: the RA channel always states them (none: no e-mail SAN)

@@ -132,6 +132,7 @@ export async function openRa(
     recent,
     ...(documents ? { documents } : {}),
     publicUrl: opts.publicUrl ?? (() => rt.config.ra.publicUrl),
+    profiles: rt.profiles,
   });
   // REQ-24: who grants which role, second approvals, incompatible roles (policies/roles.yaml).
   const roles = loadRolesPolicy(join(rt.config.policyDir, "roles.yaml"));

@@ -20,6 +20,16 @@ export interface EmailRule extends AttributeRule {
   readonly outsideValidatedDomain?: "omit" | "refuse";
 }
 
+/**
+ * A Kerberos or Windows logon name in the SAN (UPN otherName, id-pkinit-san). `from: validated-email`: the RA writes
+ * it from the holder's e-mail address when that is in the organisation's validated domain (REQ-01), lower-case:
+ * UPN `local@domain`, principal `local@DOMAIN` (the domain in upper case, RFC 4120 6.1 domain-style realm); never
+ * a name an officer types.
+ */
+export interface LogonNameRule extends AttributeRule {
+  readonly from?: "validated-email";
+}
+
 /** A certificate profile, loaded from `policies/profiles/*.yaml` and frozen. */
 export interface CertificateProfile {
   readonly id: string;
@@ -38,8 +48,8 @@ export interface CertificateProfile {
   /** `krb5Principal`: otherName id-pkinit-san, a KRB5PrincipalName (RFC 4556 3.2.2), e.g. krbtgt/REALM@REALM. */
   readonly subjectAltName: {
     readonly email?: EmailRule;
-    readonly upn?: AttributeRule;
-    readonly krb5Principal?: AttributeRule;
+    readonly upn?: LogonNameRule;
+    readonly krb5Principal?: LogonNameRule;
   };
   readonly basicConstraints: { readonly ca: boolean; readonly pathLen?: number };
   readonly keyUsage: readonly string[];

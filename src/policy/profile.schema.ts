@@ -21,6 +21,12 @@ const emailRule = {
   properties: { ...attributeRule.properties, outsideValidatedDomain: { enum: ["omit", "refuse"] } },
 } as const;
 
+/** A logon name (UPN, id-pkinit-san): `from` names where the RA takes it (src/policy/certificate-profile.ts). */
+const logonNameRule = {
+  ...attributeRule,
+  properties: { ...attributeRule.properties, from: { enum: ["validated-email"] } },
+} as const;
+
 export const PROFILE_SCHEMA = {
   $id: "cardpki:certificate-profile",
   type: "object",
@@ -79,7 +85,7 @@ export const PROFILE_SCHEMA = {
     subjectAltName: {
       type: "object",
       additionalProperties: false,
-      properties: { email: emailRule, upn: attributeRule, krb5Principal: attributeRule },
+      properties: { email: emailRule, upn: logonNameRule, krb5Principal: logonNameRule },
     },
     basicConstraints: {
       type: "object",

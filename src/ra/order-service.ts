@@ -28,7 +28,10 @@ import type {
 } from "./ports.js";
 import { actorId, requireRole, requireScope } from "./actor-checks.js";
 import { keyOrigin, type KeyOriginDeps, type KeyOriginRequest } from "./key-origin.js";
-import { certificateSubject, registeredNameFrom } from "./subject-builder.js";
+import { certificateSubject, registeredNameFrom, validatedDomains } from "./subject-builder.js";
+import { logonNames } from "./logon-name.js";
+import type { CertificateProfile } from "../policy/certificate-profile.js";
+import type { Organisation, Person } from "./directory.js";
 import { requireActivatedEid, supersedeRenewedEid } from "./renewal.js";
 import { ProductionSaga, type IssuedCard } from "./production-saga.js";
 import type { ActivationDesk } from "./activation.js";
@@ -140,6 +143,8 @@ export class OrderService {
       publicUrl?: () => string;
       /** The orders acted on last (shared with the activation desk); each action still writes compare-and-set. */
       recent?: RecentOrders;
+      /** The certificate profiles: the logon names a workflow's profile asks for (src/ra/logon-name.ts). */
+      profiles?: ReadonlyMap<string, CertificateProfile>;
     },
   ) {
     this.recent = deps.recent ?? new RecentOrders();
@@ -245,6 +250,7 @@ export class OrderService {
       throw new CaError("policy-violation", "the national ID number does not match the person's record", undefined, {
         code: "person.national-id-mismatch",
       });
+    this.requireLogonNames(purpose === "officer" ? "ra-officer" : w.profiles[0]!, person, org);
     const register = await this.registerCheck(input.nationalId);
     return this.open(actor, {
       personId: person.id,
@@ -285,6 +291,7 @@ export class OrderService {
       throw new CaError("policy-violation", `organisation ${org.orgNumber} is not active (REQ-01)`, undefined, {
         code: "organisation.not-onboarded",
       });
+    this.requireLogonNames(w.profiles[0]!, person, org);
     await requireActivatedEid(this.deps.orders, actor.credentialSerial, person.id); // REQ-11, REQ-16
     // REQ-11: at LoA3 the identity data is re-verified against the register (we do it at every level).
     const register = await this.registerCheck(input.nationalId);
@@ -298,6 +305,20 @@ export class OrderService {
       register,
       renewalOf: actor.credentialSerial,
     });
+  }
+
+  private profileFor(id: string): { profile?: CertificateProfile } {
+    const profile = this.deps.profiles?.get(id);
+    return profile ? { profile } : {};
+  }
+
+  /**
+   * REQ-01: a profile with logon names (UPN, id-pkinit-san from the validated e-mail) is ordered only for a holder
+   * whose record yields them; production derives them again from the record then.
+   */
+  private requireLogonNames(profileId: string, person: Person, org: Organisation): void {
+    const { profile } = this.profileFor(profileId);
+    if (profile) logonNames(profile, person, validatedDomains(org));
   }
 
   private async open(
@@ -541,7 +562,7 @@ export class OrderService {
       profileId: order.profileId,
       publicKey: input.keyOrigin.spki,
       requestedBy: actorId(actor),
-      ...(await certificateSubject({ orders, directory }, order)),
+      ...(await certificateSubject({ orders, directory, ...this.profileFor(order.profileId) }, order)),
     };
   }
 

@@ -2,7 +2,9 @@ import { CaError } from "../shared/ca-error.js";
 import { textProblem } from "../shared/unicode-text.js";
 import type { DirectoryStore, Organisation } from "./directory.js";
 import type { OrderStore, OrderView } from "./order.js";
-import type { CardCertificates, RegisteredName } from "./ports.js";
+import type { CardCertificateRequest, RegisteredName } from "./ports.js";
+import type { CertificateProfile } from "../policy/certificate-profile.js";
+import { logonNames } from "./logon-name.js";
 
 /** X.520 ub-common-name / ub-name (RFC 5280 Appendix A), as the card profiles cap CN, GN and SN. */
 const MAX_NAME = 64;
@@ -65,12 +67,13 @@ export function validatedDomains(org: Organisation): string[] {
  * the order was created (REQ-07), the organisation as onboarded, and the e-mail offered only with
  * the organisation's validated domains, so the profile omits or refuses one outside them (REQ-01).
  * Refuses when the person was unbound after approval (REQ-21) or the organisation is no longer
- * active (REQ-01, REQ-19), and for an order that has no registered name recorded.
+ * active (REQ-01, REQ-19), and for an order that has no registered name recorded. The logon names the order's
+ * profile asks for come from the holder's e-mail in the validated domain, or the production is refused (REQ-01).
  */
 export async function certificateSubject(
-  deps: { orders: OrderStore; directory: DirectoryStore },
+  deps: { orders: OrderStore; directory: DirectoryStore; profile?: Pick<CertificateProfile, "id" | "subjectAltName"> },
   order: OrderView,
-): Promise<Pick<Parameters<CardCertificates["issue"]>[0], "subject" | "email" | "validatedEmailDomains">> {
+): Promise<Pick<CardCertificateRequest, "subject" | "email" | "validatedEmailDomains" | "logonNames">> {
   const bound = await deps.directory.personWithOrganisation(order.applicantPersonId);
   if (!bound || bound.person.unboundAt)
     throw new CaError(
@@ -108,5 +111,6 @@ export async function certificateSubject(
     },
     ...(person.email ? { email: person.email } : {}),
     validatedEmailDomains: validatedDomains(org),
+    ...(deps.profile ? { logonNames: logonNames(deps.profile, person, validatedDomains(org)) } : {}),
   };
 }

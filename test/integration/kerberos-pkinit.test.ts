@@ -1,15 +1,17 @@
 import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { X509Certificate, randomBytes } from "node:crypto";
 import { CLI, requireTool, run, waitFor } from "../support/environment.js";
 import { freePort } from "../support/free-port.js";
-import { REPO_ROOT } from "../support/test-ca.js";
 import { freshCard, virtualCard } from "../support/virtual-card.js";
+import { sanAsOpenSslReads } from "../support/openssl-san.js";
 import {
+  crlUntil,
+  demoOrgDomain,
   expiredCertificate,
+  freshOrgNumber,
   otherCaCard,
   startRpCa,
   virtualCardLife,
@@ -22,12 +24,16 @@ import {
  * kadmin.local from krb5-admin-server): a KDC of its own (krb5.conf / kdc.conf in a temp dir, a free port) with a
  * certificate of our `kdc` profile issued by the operator CLI, the demo root as its only PKINIT anchor,
  * `pkinit_eku_checking = scLogin` and CRL checking required (`pkinit_revoke` with our CRLs, fetched over HTTP). The
- * holder's card is the virtual PIV card personalised for a real order; `kinit` signs with the key on the card through
- * OpenSC's PKCS#11 module, the PIN on stdin. The card certificate carries no Kerberos name (the LoA3 card profile's UPN
- * is optional and the RA sets none), so the KDC maps it to the holder's principal by MIT's `pkinit_cert_match`
- * string attribute: the card's issuer and subject DN.
+ * holder's card is the virtual PIV card personalised for a real order of the shipped `loa3-card-order-logon` workflow
+ * (RSA-2048 card, `loa3-smartcard-logon` profile); `kinit` signs with the key on the card through OpenSC's PKCS#11
+ * module, the PIN on stdin. The card certificate carries the holder's id-pkinit-san (and UPN), which the RA derived
+ * from their e-mail in the organisation's validated domain; the realm is that domain in upper case. The KDC matches
+ * the client principal with the SAN (MIT's default): no `pkinit_cert_match` for our cards.
  */
-const REALM = "CARDPKI.TEST";
+/** The organisation (validated domain org<n>.example, REQ-01) and the realm named after it (RFC 4120 6.1). */
+const ORG = freshOrgNumber("58");
+const DOMAIN = demoOrgDomain(ORG);
+const REALM = DOMAIN.toUpperCase();
 const OPENSC = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";
 /** What the KDC logs when it refuses a client certificate: OpenSSL's verify error for the card (depth 0). */
 const kdcRefusal = (why: string) =>
@@ -78,38 +84,12 @@ describe("relying party: MIT Kerberos PKINIT smart-card logon with the key on th
     return `^${dn.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`;
   };
   /**
-   * A principal the KDC maps a certificate to (`&&`: both rules must match), PKINIT only (no key, preauth required).
+   * A principal the KDC maps a certificate to by its DN (MIT's `pkinit_cert_match`), PKINIT only (no key, preauth
+   * required): for another CA's card, which names no principal, so that its refusal is the chain's and not the name's.
    */
   const principalFor = async (name: string, rule: string) => {
     await kadmin(`addprinc -nokey +requires_preauth ${name}`);
     await kadmin(`set_string ${name} pkinit_cert_match "${rule.replace(/"/g, '\\"')}"`);
-  };
-
-  /** The full CRLs of the issuing CA and the root, over HTTP from the CDP's service, as PEM for `pkinit_revoke`. */
-  const fetchCrls = async () => {
-    let pem = "";
-    for (const id of ["demo-issuing", "demo-root"]) {
-      const r = await fetch(`${ca.url}/crl/${id}.crl`);
-      expect(r.status, `CRL of ${id}`).to.equal(200);
-      writeFileSync(f(`${id}.crl`), Buffer.from(await r.arrayBuffer()));
-      const p = await run("openssl", ["crl", "-inform", "DER", "-in", f(`${id}.crl`)]);
-      expect(p.status, p.out).to.equal(0);
-      pem += p.stdout;
-    }
-    writeFileSync(f("crls.pem"), pem);
-  };
-  /** The issuing CA's CRL lists the serial (true) or not (false), within the policy's time (CPS 4.9.7: 60 s). */
-  const crlUntil = async (serial: string, listed: boolean) => {
-    const ok = await waitFor(
-      async () => {
-        await fetchCrls();
-        const t = await run("openssl", ["crl", "-inform", "DER", "-in", f("demo-issuing.crl"), "-noout", "-text"]);
-        return new RegExp(`Serial Number: 0*${serial.replace(/^0+/, "")}\\b`, "i").test(t.out) === listed;
-      },
-      60_000,
-      300,
-    );
-    expect(ok, `CRL ${listed ? "lists" : "no longer lists"} ${serial}`).to.equal(true);
   };
 
   /** The KDC (re)started: it reads its CRLs (`pkinit_revoke`) at start, as a KDC does after a CRL refresh. */
@@ -174,15 +154,9 @@ describe("relying party: MIT Kerberos PKINIT smart-card logon with the key on th
       this.skip();
     }
     virtualCard(this);
-    // MIT krb5 1.20 (Debian 12) signs with a PKCS#11 key only by CKM_RSA_PKCS (EC keys on a token arrived later), so
-    // this relying party needs RSA card keys: the LoA3 workflow's card algorithm set to RSA-2048, as policy data.
-    const policies = mkdtempSync(join(tmpdir(), "rp-kerberos-policies-"));
-    cpSync(join(REPO_ROOT, "policies"), policies, { recursive: true });
-    const wf = join(policies, "workflows", "loa3-card-order.yaml");
-    const yaml = readFileSync(wf, "utf8");
-    expect(yaml).to.match(/^ {2}algorithm: P-256\b/m);
-    writeFileSync(wf, yaml.replace(/^ {2}algorithm: P-256\b/m, "  algorithm: RSA-2048"));
-    ca = await startRpCa(this, "kerberos", { virtualCard: true, env: { CARDPKI_POLICY_DIR: policies } });
+    // The shipped policies as they are: loa3-card-order-logon makes RSA-2048 cards (MIT krb5 1.20 signs with a
+    // PKCS#11 key only by CKM_RSA_PKCS) with the logon names in the SAN.
+    ca = await startRpCa(this, "kerberos", { virtualCard: true });
     await freshCard(0x61000000 + (Date.now() % 0x0fffffff));
 
     // The KDC's key and its certificate from the `kdc` profile, by the operator CLI as an operator issues it.
@@ -254,23 +228,42 @@ describe("relying party: MIT Kerberos PKINIT smart-card logon with the key on th
     const db = await krb("kdb5_util", ["create", "-s", "-r", REALM, "-P", randomBytes(12).toString("hex")]);
     expect(db.status, db.out).to.equal(0);
 
-    card = await virtualCardLife(ca, "592817");
+    card = await virtualCardLife(ca, "592817", {
+      workflowId: "loa3-card-order-logon",
+      orgNumber: ORG,
+      email: `Cy.Holder@${DOMAIN}`,
+    });
     const key = new X509Certificate(card.certPem).publicKey;
     expect([key.asymmetricKeyType, key.asymmetricKeyDetails?.modulusLength], "the card's key").to.deep.equal([
       "rsa",
       2048,
     ]);
-    // The holder's principal: the card of our issuing CA with the holder's subject DN, both whole.
-    await principalFor(
-      "cy.holder",
-      `&&<ISSUER>${await dnRule(card.certPem, "issuer")}<SUBJECT>${await dnRule(card.certPem, "subject")}`,
-    );
-    await crlUntil(card.serial, true); // on hold from issuance: certificateHold on the CRL
+    // The holder's principal, PKINIT only: the KDC finds it in the card's id-pkinit-san, nothing maps it.
+    await kadmin("addprinc -nokey +requires_preauth cy.holder");
+    await kadmin("addprinc -nokey +requires_preauth mallory"); // another holder of the realm
+    await crlUntil(ca, card.serial, true); // on hold from issuance: certificateHold on the CRL
     await startKdc();
   });
   after(async () => {
     await stopKdc();
     await ca?.stop();
+  });
+
+  it("ok/the card certificate names the holder as OpenSSL reads it: UPN and id-pkinit-san from the validated e-mail", async () => {
+    writeFileSync(f("card.pem"), card.certPem);
+    const san = await sanAsOpenSslReads(f("card.pem"), "PEM");
+    expect(san.text).to.include(`othername: UPN::cy.holder@${DOMAIN}`);
+    expect(san.text).to.include("othername: 1.3.6.1.5.2.2::");
+    expect(san.der).to.deep.equal([
+      "OBJECT :Microsoft User Principal Name",
+      `UTF8STRING :cy.holder@${DOMAIN}`, // the e-mail on the holder's record, lower-case
+      "OBJECT :1.3.6.1.5.2.2",
+      `GENERALSTRING :${REALM}`,
+      "INTEGER :01",
+      "GENERALSTRING :cy.holder",
+    ]);
+    const ext = await run("openssl", ["x509", "-in", f("card.pem"), "-noout", "-ext", "extendedKeyUsage"]);
+    expect(ext.stdout).to.match(/TLS Web Client Authentication, Microsoft Smartcard Login/);
   });
 
   it("fail/a card on hold before activation gets no ticket: the KDC finds it on the CRL", async () => {
@@ -279,11 +272,17 @@ describe("relying party: MIT Kerberos PKINIT smart-card logon with the key on th
 
   it("ok/the activated card gets a ticket with its PIN: klist shows the holder's TGT", async () => {
     await card.activate();
-    await crlUntil(card.serial, false);
+    await crlUntil(ca, card.serial, false);
     await startKdc(); // with the CRL that no longer lists the card
     const r = await cardLogon();
     expectTicket(r, "cy.holder");
     expect(r.kdc).to.match(new RegExp(`ISSUE: .* cy\\.holder@${REALM.replace(/\./g, "\\.")} for krbtgt/`));
+  });
+
+  it("fail/the card asking for another principal of the realm gets no ticket: its SAN names the holder", async () => {
+    const r = await kinit("mallory", `PKCS11:${OPENSC}`, card.pin());
+    expectRefused(r, "another principal", /preauth \(pkinit\) verify failure: Client name mismatch/);
+    expect(r.kdc, "the KDC issued nothing").to.not.match(/ISSUE:/);
   });
 
   it("fail/the wrong PIN gets no ticket", async () => {
@@ -295,12 +294,12 @@ describe("relying party: MIT Kerberos PKINIT smart-card logon with the key on th
 
   it("fail/a revoked card gets no ticket once the KDC has the CRL that lists it", async () => {
     await card.revoke("keyCompromise");
-    await crlUntil(card.serial, true);
+    await crlUntil(ca, card.serial, true);
     await startKdc();
     expectRefused(await cardLogon(), "revoked", KDC_REVOKED);
   });
 
-  it("fail/a card of another CA and an expired card of our CA get no ticket, though each maps to a principal", async () => {
+  it("fail/a card of another CA (mapped to a principal by DN) and an expired card of our CA get no ticket", async () => {
     const other = await otherCaCard(ca.dir);
     writeFileSync(f("other.crt"), other.certPem);
     writeFileSync(f("other.key"), other.keyPem, { mode: 0o600 });
@@ -311,13 +310,15 @@ describe("relying party: MIT Kerberos PKINIT smart-card logon with the key on th
       kdcRefusal("unable to get local issuer certificate"),
     );
 
-    const expired = await expiredCertificate(ca);
+    // Our expired card names its principal in the SAN as a live one does.
+    const expired = await expiredCertificate(ca, {
+      profileId: "loa3-smartcard-logon",
+      san: { upn: [`expired@${DOMAIN}`], krb5Principal: [`expired@${REALM}`] },
+      validatedDomains: [DOMAIN],
+    });
     writeFileSync(f("expired.crt"), expired.certPem);
     writeFileSync(f("expired.key"), expired.keyPem, { mode: 0o600 });
-    await principalFor(
-      "expired",
-      `&&<ISSUER>${await dnRule(expired.certPem, "issuer")}<SUBJECT>${await dnRule(expired.certPem, "subject")}`,
-    );
+    await kadmin("addprinc -nokey +requires_preauth expired");
     // MIT's client verifies its own chain before it signs (and our CA did not exist when this one was valid, so no
     // client clock lets it through): kinit refuses the expired card itself, and the KDC issues nothing.
     const r = await kinit("expired", `FILE:${f("expired.crt")},${f("expired.key")}`);

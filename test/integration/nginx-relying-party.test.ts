@@ -7,6 +7,7 @@ import { freePort } from "../support/free-port.js";
 import { freshCard, virtualCard } from "../support/virtual-card.js";
 import { cardRequest } from "../support/card-client.js";
 import {
+  crlUntil,
   expiredCertificate,
   otherCaCard,
   startRpCa,
@@ -35,34 +36,6 @@ describe("relying party: nginx client-certificate logon with the key on the card
   let card: CardLife & { transportPin: string; pin: () => string };
   const f = (n: string) => join(ca.dir, n);
   const log = () => (existsSync(f("error.log")) ? readFileSync(f("error.log"), "utf8") : "");
-
-  /** The full CRLs of the issuing CA and the root (PEM, both: nginx checks the whole chain against CRLs). */
-  const fetchCrls = async () => {
-    let pem = "";
-    for (const id of ["demo-issuing", "demo-root"]) {
-      const r = await fetch(`${ca.url}/crl/${id}.crl`);
-      expect(r.status, `CRL of ${id}`).to.equal(200);
-      writeFileSync(f(`${id}.crl`), Buffer.from(await r.arrayBuffer()));
-      const p = await run("openssl", ["crl", "-inform", "DER", "-in", f(`${id}.crl`)]);
-      expect(p.status, p.out).to.equal(0);
-      pem += p.stdout;
-    }
-    writeFileSync(f("crls.pem"), pem);
-    return pem;
-  };
-  /** The issuing CA's full CRL lists the serial (true) or not (false), within the policy's time (CPS 4.9.7: 60 s). */
-  const crlUntil = async (serial: string, listed: boolean) => {
-    const ok = await waitFor(
-      async () => {
-        await fetchCrls();
-        const t = await run("openssl", ["crl", "-inform", "DER", "-in", f("demo-issuing.crl"), "-noout", "-text"]);
-        return new RegExp(`Serial Number: 0*${serial.replace(/^0+/, "")}\\b`, "i").test(t.out) === listed;
-      },
-      60_000,
-      300,
-    );
-    expect(ok, `CRL ${listed ? "lists" : "no longer lists"} ${serial}`).to.equal(true);
-  };
 
   const startNginx = async () => {
     await stopNginx();
@@ -161,7 +134,7 @@ describe("relying party: nginx client-certificate logon with the key on the card
     ocspUrl = `https://localhost:${await freePort()}/`;
     crlUrl = `https://localhost:${await freePort()}/`;
     card = await virtualCardLife(ca, "592817");
-    await crlUntil(card.serial, true); // on hold from issuance: certificateHold on the CRL
+    await crlUntil(ca, card.serial, true); // on hold from issuance: certificateHold on the CRL
     await startNginx();
   });
   after(async () => {
@@ -182,7 +155,7 @@ describe("relying party: nginx client-certificate logon with the key on the card
     expect(ok, `OCSP logon after activation: ${log().slice(-600)}`).to.equal(true);
     const r = await cardLogon(ocspUrl);
     expect(r.body).to.match(/^hello .*CN=Cy Holder/);
-    await crlUntil(card.serial, false);
+    await crlUntil(ca, card.serial, false);
     await startNginx(); // the CRL-only relying party loads its new CRL
     expect((await cardLogon(crlUrl)).status).to.equal(200);
 
@@ -204,7 +177,7 @@ describe("relying party: nginx client-certificate logon with the key on the card
     expect(Date.now() - t0).to.be.below(10_000);
     const m = mark();
     expectRefused(await cardLogon(ocspUrl), "revoked (OCSP)", OCSP_REVOKED, m);
-    await crlUntil(card.serial, true);
+    await crlUntil(ca, card.serial, true);
     await startNginx();
     const m2 = mark();
     expectRefused(await cardLogon(crlUrl), "revoked (CRL)", CRL_REVOKED, m2);

@@ -305,6 +305,40 @@ for (const backend of demoBackends())
       expect(me).to.include({ kind: "officer", organisationId: orgId, personId: people.Anna!.id });
     });
 
+    it("fail/a smart-card logon order (loa3-card-order-logon) for a holder whose e-mail is outside the validated domain: 422 naming the rule (REQ-01); ok/within it the order is placed", async () => {
+      expect(officers.Anna, "depends on the onboarding test").to.not.equal(undefined);
+      const [s1] = staff as [Cred];
+      const bind = async (nationalId: string, name: string, email: string) =>
+        ok(call("POST", `/api/v1/organisations/${orgId}/people`, { nationalId, name, email }, s1), 201);
+      const order = (p: { id: string }, nationalId: string) =>
+        call(
+          "POST",
+          "/api/v1/orders",
+          { personId: p.id, workflowId: "loa3-card-order-logon", nationalId },
+          officers.Anna,
+        );
+      // The logon name would come from an address in another domain: no order, whatever an officer may want.
+      const outside = await bind("198001011099", "Olle Outside", "olle@gmail.example");
+      const refused = await order(outside, "198001011099");
+      expect(refused.status, JSON.stringify(refused.body)).to.equal(422);
+      expect(refused.headers["content-type"]).to.match(/^application\/problem\+json/);
+      expect(refused.body).to.include({
+        code: "logon-name.outside-validated-domain",
+        rule: "logon-name-from-validated-email",
+        requirement: "REQ-01",
+      });
+      expect(refused.body.detail).to.match(/validated domain \(kund\.example\)/);
+      // In the validated domain: the order is placed (its certificate will carry cy.holder@kund.example).
+      const inside = await bind("197003033456", "Cy Holder", "Cy.Holder@kund.example");
+      const placed = await order(inside, "197003033456");
+      expect(placed.status, JSON.stringify(placed.body)).to.equal(201);
+      expect(placed.body).to.include({
+        workflow: "loa3-card-order-logon",
+        profile: "loa3-smartcard-logon",
+        state: "REQUESTED",
+      });
+    });
+
     it("ok/LoA3 for a holder by the organisation's own officers; fail/every separation-of-duty bypass", async function () {
       expect(officers.Dag, "depends on the onboarding test").to.not.equal(undefined);
       const { Anna: a, Bert: b, Cecilia: c, Dag: d, Erik: e } = officers as Record<string, Cred>;

@@ -14,7 +14,8 @@ import { CertificateIssuer } from "../../src/ca/certificate-issuer.js";
 import { FixedClock } from "../../src/shared/clock.js";
 import { toPem } from "../../src/asn1/der.js";
 import type { Actor } from "../../src/ra/order.js";
-import { demoEnvReady, run, type DemoEnv } from "./environment.js";
+import { expect } from "chai";
+import { demoEnvReady, run, waitFor, type DemoEnv } from "./environment.js";
 import { freePort } from "./free-port.js";
 import { startDeliveryPeers, type DeliveryPeers } from "./delivered.js";
 import { produceAttested, trustFixtureMaker, trustVirtualCardMaker } from "./attestation-fixture.js";
@@ -102,6 +103,50 @@ export async function startRpCa(
   };
 }
 
+/**
+ * The full CRLs of the issuing CA and the root over HTTP from the CDP's service: `<dir>/demo-issuing.crl`,
+ * `<dir>/demo-root.crl` (DER) and both as PEM in `<dir>/crls.pem` (a relying party that checks the whole chain needs
+ * both). Returns the PEM.
+ */
+export async function fetchCrls(ca: RpCa): Promise<string> {
+  let pem = "";
+  for (const id of ["demo-issuing", "demo-root"]) {
+    const r = await fetch(`${ca.url}/crl/${id}.crl`);
+    expect(r.status, `CRL of ${id}`).to.equal(200);
+    writeFileSync(join(ca.dir, `${id}.crl`), Buffer.from(await r.arrayBuffer()));
+    const p = await run("openssl", ["crl", "-inform", "DER", "-in", join(ca.dir, `${id}.crl`)]);
+    expect(p.status, p.out).to.equal(0);
+    pem += p.stdout;
+  }
+  writeFileSync(join(ca.dir, "crls.pem"), pem);
+  return pem;
+}
+
+/**
+ * Until the issuing CA's full CRL lists the serial (true) or no longer does (false), within the policy's time (CPS
+ * 4.9.7: 60 s), as OpenSSL reads it; `<dir>/crls.pem` then holds the CRLs that showed it.
+ */
+export async function crlUntil(ca: RpCa, serial: string, listed: boolean): Promise<void> {
+  const ok = await waitFor(
+    async () => {
+      await fetchCrls(ca);
+      const t = await run("openssl", [
+        "crl",
+        "-inform",
+        "DER",
+        "-in",
+        join(ca.dir, "demo-issuing.crl"),
+        "-noout",
+        "-text",
+      ]);
+      return new RegExp(`Serial Number: 0*${serial.replace(/^0+/, "")}\\b`, "i").test(t.out) === listed;
+    },
+    60_000,
+    300,
+  );
+  expect(ok, `CRL ${listed ? "lists" : "no longer lists"} ${serial}`).to.equal(true);
+}
+
 /** The certificate of a serial as the CA stored it (PEM). */
 export async function certificatePem(ca: RpCa, serial: string): Promise<string> {
   const rec = await ca.svc.runtime.store.get(serial);
@@ -124,20 +169,34 @@ export interface CardLife {
 }
 
 /**
+ * A shipped workflow other than loa3-card-order (e.g. loa3-card-order-logon); the organisation's number (its
+ * validated domain is `org<number>.example`, as demoOrderInProduction onboards it).
+ */
+export interface OrderOptions {
+  readonly workflowId?: string;
+  readonly orgNumber?: string;
+}
+
+/** The validated domain demoOrderInProduction gives the organisation with this number (REQ-01). */
+export const demoOrgDomain = (orgNumber: string) => `org${orgNumber}.example`;
+
+/**
  * A LoA3 order taken to hand-out: its card produced by `produce` (a software card, or the virtual card in the reader).
  */
 export async function orderToHandOut(
   ca: RpCa,
   holder: { nationalId: string; name: string; email: string; phone: string },
   produce: (orderId: string) => Promise<{ serial: string; activate: (officers: Actor[]) => Promise<void> }>,
+  o: OrderOptions = {},
 ): Promise<CardLife> {
   const ra = ca.svc.ra!.ra;
   const staff = await staffActor(ra, "556000-0000", DEMO_OFFICERS.ada.nationalId);
   const { orderId, holderId, officers } = await demoOrderInProduction(ca.svc.runtime, ra, {
     staff,
-    orgNumber: freshOrgNumber("57"),
+    orgNumber: o.orgNumber ?? freshOrgNumber("57"),
     holder,
     termsToken: (id) => ca.peers.termsToken(id),
+    ...(o.workflowId ? { workflowId: o.workflowId } : {}),
   });
   const made = await produce(orderId);
   await ra.orders.act(orderId, "hand-out", officers[2]!, {
@@ -195,7 +254,10 @@ export async function softwareCard(
  * A card certificate of our own issuing CA (HSM key) that has expired: issued by the issuance
  * pipeline with a clock set back beyond the profile's validity. Its key is a software key.
  */
-export async function expiredCertificate(ca: RpCa): Promise<{ certPem: string; keyPem: string; serial: string }> {
+export async function expiredCertificate(
+  ca: RpCa,
+  o: { profileId?: string; san?: { upn?: string[]; krb5Principal?: string[] }; validatedDomains?: string[] } = {},
+): Promise<{ certPem: string; keyPem: string; serial: string }> {
   const rt = ca.svc.runtime;
   const key = testKey("P-256");
   const validityDays = 30;
@@ -206,9 +268,11 @@ export async function expiredCertificate(ca: RpCa): Promise<{ certPem: string; k
     clock: new FixedClock(new Date(Date.now() - (validityDays + 2) * 86_400_000)),
   });
   const out = await issuer.issue(rt.authority("demo-issuing"), {
-    profileId: "loa3-smartcard-auth",
+    profileId: o.profileId ?? "loa3-smartcard-auth",
     publicKey: key.spki,
     subject: { ...ORG_SUBJECT, CN: "Expired Card" },
+    ...(o.san ? { san: o.san } : {}),
+    ...(o.validatedDomains ? { validatedEmailDomains: o.validatedDomains } : {}),
     requestedBy: "test:expired-card",
     allowedKinds: ["end-entity"],
     validityDays,
@@ -271,6 +335,7 @@ export async function otherCaCard(dir: string): Promise<{ rootFile: string; cert
 export async function virtualCardLife(
   ca: RpCa,
   pin: string,
+  o: OrderOptions & { email?: string } = {},
 ): Promise<CardLife & { transportPin: string; pin: () => string }> {
   const withCard = async <T>(fn: (card: CardActivation) => Promise<T>): Promise<T> => {
     const t = new PcscTransport();
@@ -292,7 +357,7 @@ export async function virtualCardLife(
   let current = "";
   const life = await orderToHandOut(
     ca,
-    { nationalId: "197003033456", name: "Cy Holder", email: "cy.card@rp.example", phone },
+    { nationalId: "197003033456", name: "Cy Holder", email: o.email ?? "cy.card@rp.example", phone },
     async (orderId) => {
       const operator = {
         certPem: readFileSync(join(config.dataDir, "demo-officers", "ed.crt"), "utf8"),
@@ -323,6 +388,7 @@ export async function virtualCardLife(
         },
       };
     },
+    o,
   );
   // The transport PIN, as the holder got it by another channel than the card (REQ-15).
   const letter = (await ca.peers.pin(phone)).message;

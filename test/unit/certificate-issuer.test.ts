@@ -374,7 +374,12 @@ describe("ca/lints", () => {
         profile: p,
         issuer: ca,
         subject,
-        san: p.subjectAltName.krb5Principal ? { krb5Principal: ["krbtgt/EXAMPLE.ORG@EXAMPLE.ORG"] } : {},
+        san:
+          p.subjectAltName.krb5Principal?.from === "validated-email"
+            ? { upn: ["ada@example.se"], krb5Principal: ["ada@EXAMPLE.SE"] } // from the validated e-mail (REQ-01)
+            : p.subjectAltName.krb5Principal
+              ? { krb5Principal: ["krbtgt/EXAMPLE.ORG@EXAMPLE.ORG"] }
+              : {},
         spki: testKey("P-256").spki,
         serial: newSerial(9, new SeqRandom()),
         now: NOW,

@@ -38,11 +38,12 @@ type Ctx = Omit<LintContext, "tbs">;
 interface Built {
   subject?: Record<string, string>;
   san?: SubjectAltNames;
+  profile?: CertificateProfile;
 }
 
-function base({ subject = ORG_SUBJECT, san = { email: ["ada@example.se"] } }: Built = {}): Ctx {
+function base({ subject = ORG_SUBJECT, san = { email: ["ada@example.se"] }, profile = PROFILE }: Built = {}): Ctx {
   const tbsDer = buildTbs({
-    profile: PROFILE,
+    profile,
     issuer: CA,
     subject: subject as typeof ORG_SUBJECT,
     san,
@@ -50,7 +51,7 @@ function base({ subject = ORG_SUBJECT, san = { email: ["ada@example.se"] } }: Bu
     serial: newSerial(9, new SeqRandom()),
     now: NOW,
   }).der;
-  return { tbsDer, profile: PROFILE, issuer: CA, selfSigned: false, validatedEmailDomains: DOMAINS };
+  return { tbsDer, profile, issuer: CA, selfSigned: false, validatedEmailDomains: DOMAINS };
 }
 
 /** The TBS changed through the library: parse, edit, serialize (DER). */
@@ -112,6 +113,12 @@ const FIXTURES: Record<string, () => Ctx> = {
   aki_matches_issuer: () => withoutExtension(OID.extAuthorityKeyIdentifier),
   san_per_profile: () => profile({ subjectAltName: {} }),
   san_email_within_validated_domain: () => ({ ...base(), validatedEmailDomains: ["kund.example"] }),
+  // A logon name outside the validated domain, in a profile that takes it from the validated e-mail.
+  san_logon_name_within_validated_domain: () =>
+    base({
+      profile: PROFILES.get("loa3-smartcard-logon")!,
+      san: { email: ["ada@example.se"], upn: ["ada@example.se"], krb5Principal: ["ada@ELSEWHERE.SE"] },
+    }),
   certificate_policies_per_profile: () => withoutExtension(OID.extCertificatePolicies),
   aia_per_profile: () => withoutExtension(OID.extAuthorityInfoAccess),
   crldp_per_profile: () => withoutExtension(OID.extCrlDistributionPoints),

@@ -16,6 +16,7 @@ import { decodeKrb5PrincipalName } from "../../asn1/krb5-principal-name.js";
 import { keyIdentifierOf } from "../spki-reader.js";
 import { emailWithinDomains } from "../../shared/email-domain.js";
 import { findExtensions, readExtension } from "./extension-reader.js";
+import { content, readTlv } from "../../asn1/der-reader.js";
 import type { Lint } from "./lint.js";
 import { cdpUrlFor } from "../crl-shards.js";
 
@@ -167,6 +168,33 @@ export const extensionLints: Lint[] = [
             `SAN email ${JSON.stringify(gn.rfc822Name)} is outside the organisation's ` +
             `validated domains (${(validatedEmailDomains ?? []).join(", ") || "none"})`
           );
+      return undefined;
+    },
+  },
+  {
+    id: "san_logon_name_within_validated_domain",
+    citation: "REQ-01 / RFC 4556 3.2.2 (id-pkinit-san) / MS UPN otherName 1.3.6.1.4.1.311.20.2.3",
+    check: ({ tbs, profile, validatedEmailDomains }) => {
+      // `from: validated-email`: the UPN suffix is a validated domain, the realm that domain in upper case.
+      const rules = profile.subjectAltName;
+      const domains = (validatedEmailDomains ?? []).map((d) => d.toLowerCase().replace(/\.$/, ""));
+      const san = readExtension(tbs, OID.extSubjectAltName, SubjectAlternativeName);
+      for (const gn of san ? [...san.value] : []) {
+        const value = gn.otherName ? new Uint8Array(gn.otherName.value) : undefined;
+        if (value && gn.otherName?.typeId === OID.upn && rules.upn?.from === "validated-email") {
+          const t = readTlv(value, 0);
+          const upn = t.tag === 0x0c ? Buffer.from(content(value, t)).toString("utf8") : "";
+          const at = upn.lastIndexOf("@");
+          if (at < 1 || !domains.includes(upn.slice(at + 1)))
+            return `SAN UPN ${JSON.stringify(upn)} is not in the validated domains (${domains.join(", ") || "none"})`;
+        }
+        if (value && gn.otherName?.typeId === OID.pkinitSan && rules.krb5Principal?.from === "validated-email") {
+          const name = decodeKrb5PrincipalName(value);
+          const at = name.lastIndexOf("@");
+          if (name.slice(0, at).includes("/") || !domains.map((d) => d.toUpperCase()).includes(name.slice(at + 1)))
+            return `SAN id-pkinit-san ${name} is not a user of a validated domain's realm (${domains.join(", ")})`;
+        }
+      }
       return undefined;
     },
   },
