@@ -2,167 +2,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Ajv, type ErrorObject } from "ajv";
-import { Type, type Static, type TSchema } from "@sinclair/typebox";
+import { Type, type Static, type TOptional, type TProperties, type TSchema } from "@sinclair/typebox";
 import { CaError } from "../shared/ca-error.js";
 import { logger } from "../shared/log.js";
-
-/** Where a token's PIN comes from: an environment variable or an owner-only file outside the repo. */
-export type PinConfig = { readonly env: string } | { readonly file: string };
-
-export interface DeliveryConfig {
-  readonly pollMs: number;
-  readonly maxAttempts: number;
-  /** The wait after the first failed attempt; doubled after each further one, up to backoffMaxSeconds. */
-  readonly backoffSeconds: number;
-  readonly backoffMaxSeconds: number;
-  /** A worker's claim on a message: after this another worker may send it (same idempotency key). */
-  readonly leaseSeconds: number;
-  /** SMTP: smtp://host:port (STARTTLS, required unless requireTls is false) or smtps://host:port (TLS). */
-  readonly email?: {
-    readonly url: string;
-    readonly from: string;
-    readonly requireTls: boolean;
-    readonly caFile?: string;
-    readonly user?: string;
-    readonly password?: PinConfig;
-  };
-  /**
-   * The SMS gateway: JSON POST of `template` (strings with {{to}}, {{body}}, {{subject}}, {{id}}, {{kind}}) with a
-   * bearer token.
-   */
-  readonly sms?: {
-    readonly url: string;
-    readonly token?: PinConfig;
-    readonly caFile?: string;
-    readonly template?: Readonly<Record<string, unknown>>;
-  };
-  /** Letters: one PDF print file per letter in this folder. */
-  readonly mail?: { readonly spoolDir: string };
-}
-
-export interface Config {
-  readonly dataDir: string;
-  readonly policyDir: string;
-  readonly caStoreDir: string;
-  readonly databaseUrl: string;
-  /** SQLite: read-only connections beside the single writer (WAL). */
-  readonly databaseReaders: number;
-  readonly host: string;
-  readonly port: number;
-  /** Public base URL put into AIA and CRL distribution points. */
-  readonly baseUrl: string;
-  readonly pkcs11Library: string;
-  readonly hsmSessions: number;
-  /** `serve`: JSON lines (default, for log shippers) or text. */
-  readonly logFormat: "json" | "text";
-  /** `serve` on SIGTERM: /healthz answers 503 this long before the listener closes (zero-downtime restarts). */
-  readonly drainSeconds: number;
-  /** The issuing CAs this instance signs with (ca-store ids). */
-  readonly issuingCas: readonly string[];
-  /** PIN source per token label. */
-  readonly tokenPins: Readonly<Record<string, PinConfig>>;
-  /** RA API over HTTPS with client certificates (REQ-22); disabled when the TLS files are absent. */
-  readonly ra: {
-    readonly port: number;
-    readonly tlsCert: string;
-    readonly tlsKey: string;
-    /** Key of the keyed hash for national ID and document numbers (REQ-28): 32+ random bytes, owner-only file. */
-    readonly hashKeyFile: string;
-    /** The file-backed population register of the demo (REQ-07); production plugs in a real adapter. */
-    readonly registerFile: string;
-    /**
-     * REQ-05: lost/stolen document register file (demo adapter); used when configured, or when the default file exists.
-     */
-    readonly documentRegisterFile: string;
-    readonly documentRegisterConfigured: boolean;
-    /** The version of the terms of use applicants accept now (REQ-06). */
-    readonly termsVersion: string;
-    /** How often orders past their activation deadline are expired (REQ-15). */
-    readonly expirySweepSeconds: number;
-    /** A TLS handshake not finished in this time is dropped (slow-handshake exhaustion). */
-    readonly tlsHandshakeTimeoutSeconds: number;
-    /** Open connections to the RA API at most, in all and per client address. */
-    readonly maxConnections: number;
-    readonly maxConnectionsPerClient: number;
-    /** The RA's public base URL: the applicant's link in the terms message starts with it. */
-    readonly publicUrl: string;
-    /** False when publicUrl is the default (then `serve` puts in the port it actually listens on). */
-    readonly publicUrlConfigured: boolean;
-    /** REQ-06: the applicant's link (its single-use token) is valid this long after the order was placed. */
-    readonly applicantLinkHours: number;
-    /** The applicant's session after the link was opened (fixed, not extended by use). */
-    readonly applicantSessionMinutes: number;
-  };
-  /** REQ-15: the outbox delivery worker and its channels; a channel without settings is off (its messages wait). */
-  readonly delivery: DeliveryConfig;
-  /** The CA signer channel (mutual TLS): `serve --role ca-signer` listens on it, `serve --role ra` calls it. */
-  readonly signer: {
-    readonly host: string;
-    readonly port: number;
-    /** Where the RA role finds the signer. */
-    readonly url: string;
-    /** The channel CA: both ends accept only certificates from it. */
-    readonly ca: string;
-    readonly tlsCert: string;
-    readonly tlsKey: string;
-    /** The RA role's client certificate on the channel. */
-    readonly clientCert: string;
-    readonly clientKey: string;
-  };
-  readonly audit: {
-    /** The audit checkpoint signer in the CA store, `<ca>/<label>` (default: the first audit-signer found). */
-    readonly signer?: string;
-    /** The latest checkpoint, also kept outside the database (REQ-27). */
-    readonly checkpointFile: string;
-    readonly checkpointSeconds: number;
-    /** REQ-28: entries are kept at least this long; the retention job removes only older ones. */
-    readonly retentionYears: number;
-    /** RFC 3161 time-stamp authority outside the host that timestamps every checkpoint (REQ-27); off when unset. */
-    readonly tsaUrl?: string;
-    /** The TSA's certificate (PEM): timestamp tokens are verified against it. Required with tsaUrl. */
-    readonly tsaCertFile?: string;
-  };
-  /** Card production by an external card bureau (CPS 4.4.1). */
-  readonly bureau: {
-    /** The RA's bureau exchange signer in the CA store, `<ca>/<label>` (default: the first bureau-signer found). */
-    readonly signer?: string;
-    /** How often `serve` (ra role) runs the tracking sweep: cards shipped and not received in time raise an alarm. */
-    readonly sweepSeconds: number;
-  };
-  /** REQ-29: personal data (names, emails, outbox messages) encrypted at rest. */
-  readonly dataEncryption: {
-    /**
-     * RFC 7512 URI (no PIN) of the HSM AES key that wraps the data-encryption keys, made by a data-key
-     * ceremony. Default: the one data key in the CA store (`<ca>/data-keys/<label>/key.uri`).
-     */
-    readonly wrappingKey?: string;
-  };
-  readonly backup: {
-    /** REQ-30: the key backups are encrypted with (32 random bytes, owner-only; keep a copy apart from the backups). */
-    readonly keyFile: string;
-  };
-  readonly card: {
-    /** Key that seals card secrets at rest (management keys, PUKs): 32 random bytes, owner-only file. */
-    readonly kekFile: string;
-    /** The reader the card writer uses (default: the only one holding a card). */
-    readonly reader?: string;
-    /**
-     * The standalone card station: the RA API it calls and the officer's client certificate and key it calls with
-     * (REQ-22).
-     */
-    readonly raUrl: string;
-    readonly raCa?: string;
-    readonly officerCert?: string;
-    readonly officerKey?: string;
-    /** What blank cards come with (PIV defaults; set your card vendor's transport values). */
-    readonly factory: {
-      readonly pin: string;
-      readonly puk: string;
-      readonly managementKey: string;
-      readonly managementKeyAlgorithm: "3DES" | "AES-128" | "AES-192" | "AES-256";
-    };
-  };
-}
 
 /** A secret (PIN, password, token) by reference: an environment variable or an owner-only file. */
 const SECRET = Type.Union(
@@ -179,131 +21,223 @@ const above0 = (maximum: number) => Type.Number({ exclusiveMinimum: 0, maximum }
 const text = (pattern: string, description: string) => Type.String({ pattern, description });
 const path = () => Type.String();
 const opt = Type.Optional;
-const strictObject = <T extends Parameters<typeof Type.Object>[0]>(properties: T) =>
-  Type.Object(properties, { additionalProperties: false });
+const strictObject = <T extends TProperties>(properties: T) => Type.Object(properties, { additionalProperties: false });
+/** The same settings, each one optional: what a file may leave out. */
+const optional = <T extends TProperties>(properties: T) =>
+  Object.fromEntries(Object.entries(properties).map(([k, s]) => [k, Type.Optional(s)])) as {
+    [K in keyof T]: TOptional<T[K]>;
+  };
 const HTTPS_URL = "^https://[^\\s/]+(/[^\\s]*)?$";
+const PORT = int(0, 65535, "a port number from 0 to 65535");
+const SWEEP_SECONDS = int(1, 86400, "a whole number of seconds from 1 to 86400");
+
+/*
+ * Each setting and what it may hold, defined once: the resolved configuration (CONFIG_SCHEMA, every default
+ * filled in) is made of these, and the file (CONFIG_FILE_SCHEMA) of the same, where it may leave any out.
+ */
+const TOP = {
+  policyDir: path(),
+  caStoreDir: path(),
+  databaseUrl: Type.String(),
+  // SQLite: read-only connections beside the single writer (WAL).
+  databaseReaders: int(1, 64),
+  host: Type.String(),
+  port: PORT,
+  // Public base URL put into AIA and CRL distribution points.
+  baseUrl: text("^https?://[^\\s/]+(/[^\\s]*)?$", "an http(s) URL"),
+  pkcs11Library: Type.String(),
+  hsmSessions: int(1, 64),
+  // `serve`: JSON lines (default, for log shippers) or text.
+  logFormat: Enum(["json", "text"] as const),
+  // `serve` on SIGTERM: /healthz answers 503 this long before the listener closes (zero-downtime restarts).
+  drainSeconds: int(0, 300, "a whole number of seconds from 0 to 300"),
+  // The issuing CAs this instance signs with (ca-store ids).
+  issuingCas: Type.Array(Type.String()),
+  // PIN source per token label.
+  tokenPins: Type.Unsafe<Record<string, Static<typeof SECRET>>>({ type: "object", additionalProperties: SECRET }),
+};
+/** RA API over HTTPS with client certificates (REQ-22); disabled when the TLS files are absent. */
+const RA = {
+  port: PORT,
+  tlsCert: path(),
+  tlsKey: path(),
+  // Key of the keyed hash for national ID and document numbers (REQ-28): 32+ random bytes, owner-only file.
+  hashKeyFile: path(),
+  // The file-backed population register of the demo (REQ-07); production plugs in a real adapter.
+  registerFile: path(),
+  // REQ-05: lost/stolen document register file (demo adapter); used when configured, or when the default exists.
+  documentRegisterFile: path(),
+  // The version of the terms of use applicants accept now (REQ-06).
+  termsVersion: text("^[0-9A-Za-z.-]{1,32}$", "1 to 32 letters, digits, dots or hyphens"),
+  // How often orders past their activation deadline are expired (REQ-15).
+  expirySweepSeconds: SWEEP_SECONDS,
+  // A TLS handshake not finished in this time is dropped (slow-handshake exhaustion).
+  tlsHandshakeTimeoutSeconds: int(1, 120),
+  // Open connections to the RA API at most, in all and per client address.
+  maxConnections: int(1, 100000),
+  maxConnectionsPerClient: int(1, 100000),
+  // The RA's public base URL: the applicant's link in the terms message starts with it.
+  publicUrl: text(HTTPS_URL, "an https URL"),
+  // REQ-06: the applicant's link (its single-use token) is valid this long after the order was placed.
+  applicantLinkHours: above0(2160),
+  // The applicant's session after the link was opened (fixed, not extended by use).
+  applicantSessionMinutes: int(1, 240),
+};
+/** What the resolver works out beside the RA's settings: whether a default was overridden. */
+const RA_RESOLVED = {
+  documentRegisterConfigured: Type.Boolean(),
+  // False when publicUrl is the default (then `serve` puts in the port it actually listens on).
+  publicUrlConfigured: Type.Boolean(),
+};
+/** REQ-15: the outbox delivery worker; a channel without settings is off (its messages wait). */
+const DELIVERY = {
+  pollMs: int(50, 600000),
+  maxAttempts: int(1, 100),
+  // The wait after the first failed attempt; doubled after each further one, up to backoffMaxSeconds.
+  backoffSeconds: above0(86400),
+  backoffMaxSeconds: above0(604800),
+  // A worker's claim on a message: after this another worker may send it (same idempotency key).
+  leaseSeconds: above0(86400),
+};
+/** SMTP: smtp://host:port (STARTTLS, required unless requireTls is false) or smtps://host:port (TLS). */
+const EMAIL = {
+  url: text(
+    "^smtps?://[^\\s@/]+(/)?$",
+    "smtp://host:port or smtps://host:port without credentials (they come from " +
+      "CARDPKI_SMTP_PASSWORD_FILE or CARDPKI_SMTP_PASSWORD)",
+  ),
+  from: Type.String(),
+  requireTls: Type.Boolean(),
+  caFile: opt(path()),
+  user: opt(Type.String()),
+  password: opt(SECRET),
+};
+/** The SMS gateway: JSON POST of `template` (strings with {{to}}, {{body}}, {{subject}}, {{id}}, {{kind}}). */
+const SMS = {
+  url: text("^https?://[^\\s@]+$", "an http(s) URL without credentials"),
+  // The gateway's bearer token.
+  token: opt(SECRET),
+  caFile: opt(path()),
+  template: opt(Type.Unsafe<Readonly<Record<string, unknown>>>({ type: "object" })),
+};
+/** Letters: one PDF print file per letter in this folder. */
+const LETTERS = strictObject({ spoolDir: path() });
+/** The CA signer channel (mutual TLS): `serve --role ca-signer` listens on it, `serve --role ra` calls it. */
+const SIGNER = {
+  host: Type.String(),
+  port: PORT,
+  // Where the RA role finds the signer.
+  url: text("^https://[^\\s/]+$", "https://host:port"),
+  // The channel CA: both ends accept only certificates from it.
+  ca: path(),
+  tlsCert: path(),
+  tlsKey: path(),
+  // The RA role's client certificate on the channel.
+  clientCert: path(),
+  clientKey: path(),
+};
+const AUDIT = {
+  // The audit checkpoint signer in the CA store, `<ca>/<label>` (default: the first audit-signer found).
+  signer: opt(Type.String()),
+  // The latest checkpoint, also kept outside the database (REQ-27).
+  checkpointFile: path(),
+  checkpointSeconds: int(1, 86400),
+  // REQ-28: entries are kept at least this long; the retention job removes only older ones.
+  retentionYears: int(5, 100),
+  // RFC 3161 time-stamp authority outside the host that timestamps every checkpoint (REQ-27); off when unset.
+  tsaUrl: opt(text("^https?://[^\\s]+$", "an http(s) URL")),
+  // The TSA's certificate (PEM): timestamp tokens are verified against it. Required with tsaUrl.
+  tsaCertFile: opt(path()),
+};
+/** Card production by an external card bureau (CPS 4.4.1). */
+const BUREAU = {
+  // The RA's bureau exchange signer in the CA store, `<ca>/<label>` (default: the first bureau-signer found).
+  signer: opt(text("^[a-z0-9-]+/[A-Za-z0-9._-]{1,64}$", "<ca>/<label> of a bureau-signer in the CA store")),
+  // How often `serve` (ra role) runs the tracking sweep: cards shipped and not received in time raise an alarm.
+  sweepSeconds: SWEEP_SECONDS,
+};
+/** REQ-29: personal data (names, emails, outbox messages) encrypted at rest. */
+const DATA_ENCRYPTION = {
+  // RFC 7512 URI (no PIN) of the HSM AES key that wraps the data-encryption keys, made by a data-key ceremony.
+  // Default: the one data key in the CA store (`<ca>/data-keys/<label>/key.uri`).
+  wrappingKey: opt(text("^pkcs11:[^\\s]+$", "a PKCS#11 URI (pkcs11:token=...;object=...)")),
+};
+/** REQ-30: the key backups are encrypted with (32 random bytes, owner-only; keep a copy apart from the backups). */
+const BACKUP = { keyFile: path() };
+const CARD = {
+  // Key that seals card secrets at rest (management keys, PUKs): 32 random bytes, owner-only file.
+  kekFile: path(),
+  // The reader the card writer uses (default: the only one holding a card).
+  reader: opt(Type.String()),
+  // The standalone card station: the RA API it calls, the officer's client certificate and key (REQ-22).
+  raUrl: text(HTTPS_URL, "an https URL"),
+  raCa: opt(path()),
+  officerCert: opt(path()),
+  officerKey: opt(path()),
+};
+/** What blank cards come with (PIV defaults; set your card vendor's transport values). */
+const CARD_FACTORY = strictObject({
+  pin: text("^[0-9]{6,8}$", "6 to 8 digits"),
+  puk: text("^[0-9]{6,8}$", "6 to 8 digits"),
+  managementKey: text("^([0-9a-fA-F]{32}|[0-9a-fA-F]{48}|[0-9a-fA-F]{64})$", "16, 24 or 32 bytes in hex"),
+  managementKeyAlgorithm: Enum(["3DES", "AES-128", "AES-192", "AES-256"] as const),
+});
+
+/** The resolved configuration `loadConfig` returns: every default filled in, every path absolute. */
+export const CONFIG_SCHEMA = strictObject({
+  dataDir: path(),
+  ...TOP,
+  ra: strictObject({ ...RA, ...RA_RESOLVED }),
+  delivery: strictObject({
+    ...DELIVERY,
+    email: opt(strictObject(EMAIL)),
+    sms: opt(strictObject(SMS)),
+    mail: opt(LETTERS),
+  }),
+  signer: strictObject(SIGNER),
+  audit: strictObject(AUDIT),
+  bureau: strictObject(BUREAU),
+  dataEncryption: strictObject(DATA_ENCRYPTION),
+  backup: strictObject(BACKUP),
+  card: strictObject({ ...CARD, factory: CARD_FACTORY }),
+});
+
+/** A value nobody changes after it was resolved. */
+type Frozen<T> = T extends readonly (infer E)[]
+  ? readonly Frozen<E>[]
+  : T extends object
+    ? { readonly [K in keyof T]: Frozen<T[K]> }
+    : T;
+export type Config = Frozen<Static<typeof CONFIG_SCHEMA>>;
+/** Where a token's PIN comes from: an environment variable or an owner-only file outside the repo. */
+export type PinConfig = Frozen<Static<typeof SECRET>>;
+export type DeliveryConfig = Config["delivery"];
 
 /**
- * The configuration file (`<dataDir>/cardpki.json` or CARDPKI_CONFIG), defined once: the file is checked
- * against it as written (unknown keys rejected), and each environment variable of ENV_KEYS is put at its key
- * and checked, coerced from text, by the same schema. Relative paths in the file resolve against the folder
- * the file is in (the data folder), so a copied or moved data folder uses its own files.
+ * The configuration file (`<dataDir>/cardpki.json` or CARDPKI_CONFIG): the same settings, each may be left
+ * out (a channel's URL, the letter folder and the card factory values only with the rest of their object).
+ * The file is checked against it as written (unknown keys rejected), and each environment variable of
+ * ENV_KEYS is put at its key and checked, coerced from text, by the same schema. Relative paths in the file
+ * resolve against the folder the file is in (the data folder), so a copied or moved data folder uses its own
+ * files.
  */
 export const CONFIG_FILE_SCHEMA = strictObject({
-  policyDir: opt(path()),
-  caStoreDir: opt(path()),
-  databaseUrl: opt(Type.String()),
-  databaseReaders: opt(int(1, 64)),
-  host: opt(Type.String()),
-  port: opt(int(0, 65535, "a port number from 0 to 65535")),
-  baseUrl: opt(text("^https?://[^\\s/]+(/[^\\s]*)?$", "an http(s) URL")),
-  pkcs11Library: opt(Type.String()),
-  hsmSessions: opt(int(1, 64)),
-  logFormat: opt(Enum(["json", "text"] as const)),
-  drainSeconds: opt(int(0, 300, "a whole number of seconds from 0 to 300")),
-  issuingCas: opt(Type.Array(Type.String())),
-  ra: opt(
-    strictObject({
-      port: opt(int(0, 65535, "a port number from 0 to 65535")),
-      tlsCert: opt(path()),
-      tlsKey: opt(path()),
-      hashKeyFile: opt(path()),
-      registerFile: opt(path()),
-      documentRegisterFile: opt(path()),
-      termsVersion: opt(text("^[0-9A-Za-z.-]{1,32}$", "1 to 32 letters, digits, dots or hyphens")),
-      expirySweepSeconds: opt(int(1, 86400, "a whole number of seconds from 1 to 86400")),
-      tlsHandshakeTimeoutSeconds: opt(int(1, 120)),
-      maxConnections: opt(int(1, 100000)),
-      maxConnectionsPerClient: opt(int(1, 100000)),
-      publicUrl: opt(text(HTTPS_URL, "an https URL")),
-      applicantLinkHours: opt(above0(2160)),
-      applicantSessionMinutes: opt(int(1, 240)),
-    }),
-  ),
+  ...optional(TOP),
+  ra: opt(strictObject(optional(RA))),
   delivery: opt(
     strictObject({
-      pollMs: opt(int(50, 600000)),
-      maxAttempts: opt(int(1, 100)),
-      backoffSeconds: opt(above0(86400)),
-      backoffMaxSeconds: opt(above0(604800)),
-      leaseSeconds: opt(above0(86400)),
-      email: opt(
-        strictObject({
-          url: text(
-            "^smtps?://[^\\s@/]+(/)?$",
-            "smtp://host:port or smtps://host:port without credentials (they come from " +
-              "CARDPKI_SMTP_PASSWORD_FILE or CARDPKI_SMTP_PASSWORD)",
-          ),
-          from: opt(Type.String()),
-          requireTls: opt(Type.Boolean()),
-          caFile: opt(path()),
-          user: opt(Type.String()),
-          password: opt(SECRET),
-        }),
-      ),
-      sms: opt(
-        strictObject({
-          url: text("^https?://[^\\s@]+$", "an http(s) URL without credentials"),
-          token: opt(SECRET),
-          caFile: opt(path()),
-          template: opt(Type.Unsafe<Readonly<Record<string, unknown>>>({ type: "object" })),
-        }),
-      ),
-      mail: opt(strictObject({ spoolDir: path() })),
+      ...optional(DELIVERY),
+      email: opt(strictObject({ ...optional(EMAIL), url: EMAIL.url })),
+      sms: opt(strictObject({ ...optional(SMS), url: SMS.url })),
+      mail: opt(LETTERS),
     }),
   ),
-  backup: opt(strictObject({ keyFile: opt(path()) })),
-  // The CA signer channel (mutual TLS): `serve --role ca-signer` listens on it, `serve --role ra` calls it.
-  signer: opt(
-    strictObject({
-      host: opt(Type.String()),
-      port: opt(int(0, 65535)),
-      url: opt(text("^https://[^\\s/]+$", "https://host:port")),
-      ca: opt(path()),
-      tlsCert: opt(path()),
-      tlsKey: opt(path()),
-      clientCert: opt(path()),
-      clientKey: opt(path()),
-    }),
-  ),
-  bureau: opt(
-    strictObject({
-      signer: opt(text("^[a-z0-9-]+/[A-Za-z0-9._-]{1,64}$", "<ca>/<label> of a bureau-signer in the CA store")),
-      sweepSeconds: opt(int(1, 86400, "a whole number of seconds from 1 to 86400")),
-    }),
-  ),
-  dataEncryption: opt(
-    strictObject({ wrappingKey: opt(text("^pkcs11:[^\\s]+$", "a PKCS#11 URI (pkcs11:token=...;object=...)")) }),
-  ),
-  audit: opt(
-    strictObject({
-      signer: opt(Type.String()),
-      checkpointFile: opt(path()),
-      checkpointSeconds: opt(int(1, 86400)),
-      retentionYears: opt(int(5, 100)),
-      tsaUrl: opt(text("^https?://[^\\s]+$", "an http(s) URL")),
-      tsaCertFile: opt(path()),
-    }),
-  ),
-  card: opt(
-    strictObject({
-      kekFile: opt(path()),
-      reader: opt(Type.String()),
-      raUrl: opt(text(HTTPS_URL, "an https URL")),
-      raCa: opt(path()),
-      officerCert: opt(path()),
-      officerKey: opt(path()),
-      factory: opt(
-        strictObject({
-          pin: text("^[0-9]{6,8}$", "6 to 8 digits"),
-          puk: text("^[0-9]{6,8}$", "6 to 8 digits"),
-          managementKey: text("^([0-9a-fA-F]{32}|[0-9a-fA-F]{48}|[0-9a-fA-F]{64})$", "16, 24 or 32 bytes in hex"),
-          managementKeyAlgorithm: Enum(["3DES", "AES-128", "AES-192", "AES-256"] as const),
-        }),
-      ),
-    }),
-  ),
-  tokenPins: opt(Type.Unsafe<Record<string, PinConfig>>({ type: "object", additionalProperties: SECRET })),
+  backup: opt(strictObject(optional(BACKUP))),
+  signer: opt(strictObject(optional(SIGNER))),
+  bureau: opt(strictObject(optional(BUREAU))),
+  dataEncryption: opt(strictObject(optional(DATA_ENCRYPTION))),
+  audit: opt(strictObject(optional(AUDIT))),
+  card: opt(strictObject({ ...optional(CARD), factory: opt(CARD_FACTORY) })),
 });
 export type ConfigFile = Static<typeof CONFIG_FILE_SCHEMA>;
 
@@ -405,6 +339,7 @@ const fileCheck = new Ajv({ allErrors: true, strict: true, verbose: true }).comp
 const envCheck = new Ajv({ allErrors: true, strict: true, verbose: true, coerceTypes: true }).compile(
   CONFIG_FILE_SCHEMA,
 );
+const resolvedCheck = new Ajv({ allErrors: true, strict: true }).compile(CONFIG_SCHEMA);
 
 type Doc = Record<string, unknown>;
 const isDoc = (v: unknown): v is Doc => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -599,7 +534,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
   const secretAt = (s: PinConfig | undefined) => (s && "file" in s ? { file: resolve(cwd, s.file) } : s);
   const password = secretAt(d.email?.password);
   const token = secretAt(d.sms?.token);
-  return {
+  const config: Config = {
     dataDir,
     policyDir: at(c.policyDir, "policies"),
     caStoreDir: at(c.caStoreDir, "ca-store"),
@@ -688,6 +623,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = APP_ROOT)
       },
     },
   };
+  // What the resolver returns is what CONFIG_SCHEMA (and so the type Config) says: a default outside it is a bug.
+  if (!resolvedCheck(config))
+    throw new CaError("internal", `resolved configuration: ${new Ajv().errorsText(resolvedCheck.errors)}`);
+  return config;
 }
 
 function signerChannel(f: NonNullable<ConfigFile["signer"]>, cwd: string, dir: string): Config["signer"] {

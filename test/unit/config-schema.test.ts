@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TSchema } from "@sinclair/typebox";
-import { CONFIG_FILE_SCHEMA, ENV_KEYS, loadConfig } from "../../src/composition/config.js";
+import { Ajv } from "ajv";
+import { CONFIG_FILE_SCHEMA, CONFIG_SCHEMA, ENV_KEYS, loadConfig } from "../../src/composition/config.js";
 import { CaError } from "../../src/shared/ca-error.js";
 
 const NOWHERE = { CARDPKI_DATA_DIR: "/nonexistent-cardpki-config" };
@@ -100,5 +101,60 @@ describe("composition/config: one schema for the file and the environment", () =
       join(dir, "keys", "backup.key"),
       "/srv/cardpki/elsewhere/kek",
     ]);
+  });
+
+  it("ok/the resolved configuration is what CONFIG_SCHEMA (the type Config) says: defaults and every setting", () => {
+    const check = new Ajv({ allErrors: true, strict: true }).compile(CONFIG_SCHEMA);
+    const errors = (c: unknown) => (check(c) ? [] : check.errors!.map((e) => `${e.instancePath} ${e.message}`));
+    expect(errors(loadConfig(NOWHERE))).to.deep.equal([]);
+    const dir = dataDirWith({
+      delivery: {
+        email: { url: "smtps://mail.example:465", user: "u", password: { env: "PW" }, caFile: "ca.pem" },
+        sms: { url: "https://sms.example/send", token: { file: "sms.token" }, template: { to: "{{to}}" } },
+        mail: { spoolDir: "letters" },
+      },
+      audit: { tsaUrl: "https://tsa.example", tsaCertFile: "tsa.pem", signer: "ca/audit" },
+      card: { reader: "r", raCa: "ra.pem", officerCert: "o.crt", officerKey: "o.key" },
+      bureau: { signer: "ca/bureau" },
+      dataEncryption: { wrappingKey: "pkcs11:token=t;object=k" },
+      tokenPins: { t: { env: "T_PIN" } },
+    });
+    const env = Object.fromEntries(Object.keys(ENV_KEYS).map((name) => [name, ""]));
+    const full = loadConfig({ ...env, CARDPKI_DATA_DIR: dir, CARDPKI_RA_PUBLIC_URL: "https://ra.example/" });
+    expect(errors(full)).to.deep.equal([]);
+    expect(errors({ ...full, ra: { ...full.ra, expirySweepSeconds: Number.NaN } })).to.deep.equal([
+      "/ra/expirySweepSeconds must be integer",
+    ]);
+    expect([full.delivery.sms?.token, full.ra.publicUrl, full.ra.publicUrlConfigured]).to.deep.equal([
+      { file: join(dir, "sms.token") },
+      "https://ra.example",
+      true,
+    ]);
+  });
+
+  it("ok/every key the file may set is a key of the resolved configuration, checked by the same schema", () => {
+    const keys = (s: TSchema, at = ""): string[] =>
+      Object.entries((s.properties ?? {}) as Record<string, TSchema>).flatMap(([k, v]) => [
+        `${at}${k}`,
+        ...keys(v, `${at}${k}.`),
+      ]);
+    const resolved = new Map<string, TSchema>();
+    const walk = (s: TSchema, at = "") => {
+      for (const [k, v] of Object.entries((s.properties ?? {}) as Record<string, TSchema>)) {
+        resolved.set(`${at}${k}`, v);
+        walk(v, `${at}${k}.`);
+      }
+    };
+    walk(CONFIG_SCHEMA);
+    const file = keys(CONFIG_FILE_SCHEMA);
+    expect(file.filter((k) => !resolved.has(k))).to.deep.equal([]);
+    // Each leaf says the same in both: one definition of what each setting may hold.
+    const leaf = (s: TSchema, key: string): TSchema =>
+      key.split(".").reduce((x, k) => (x.properties as Record<string, TSchema>)[k]!, s);
+    const leaves = file.filter((k) => leaf(CONFIG_FILE_SCHEMA, k).type !== "object");
+    const differ = (k: string) =>
+      JSON.stringify(leaf(CONFIG_FILE_SCHEMA, k)) !== JSON.stringify(leaf(CONFIG_SCHEMA, k));
+    expect(leaves.filter(differ)).to.deep.equal([]);
+    expect(leaves.length).to.be.greaterThan(60);
   });
 });
