@@ -10,6 +10,7 @@ import type {
 import { insertChunked } from "./database.js";
 import { commitQueueOf, namedWrite, type CommitQueue } from "./commit-queue.js";
 import { CaError } from "../shared/ca-error.js";
+import type { BureauCardRow } from "./rows.js";
 
 const ms = (d: Date | undefined) => (d ? d.getTime() : null);
 const date = (v: unknown) => (v == null ? undefined : new Date(Number(v)));
@@ -28,7 +29,7 @@ const cardRow = (c: BureauCard) => ({
   alarm_at: ms(c.alarmAt),
 });
 
-const cardOf = (r: Record<string, unknown>): BureauCard => ({
+const cardOf = (r: BureauCardRow): BureauCard => ({
   orderId: String(r.order_id),
   batchId: String(r.batch_id),
   line: Number(r.line),

@@ -66,7 +66,7 @@ const cardWrite = namedWrite<Op, void>("cards", async (trx, ops, audit) => {
     cards.set(card.id, before ? { ...r, created_at: before.created_at } : r);
   }
   const rows = [...cards.values()];
-  const update = Object.keys(rows[0] ?? {}).filter((k) => k !== "created_at");
+  const update = (Object.keys(rows[0] ?? {}) as (keyof CardRow)[]).filter((k) => k !== "created_at");
   for (let i = 0; i < rows.length; i += INSERT_CHUNK)
     await trx("cards")
       .insert(rows.slice(i, i + INSERT_CHUNK))

@@ -41,7 +41,8 @@ export async function abandonReservedIn(
     updated_at: at.getTime(),
   });
   if (n !== 1) return false;
-  const row = await trx("certificates").where({ serial }).first("issuer_id");
+  // The update above found the row.
+  const row = (await trx("certificates").where({ serial }).first("issuer_id"))!;
   await trx("revocation_events").insert({
     issuer_id: row.issuer_id,
     serial,

@@ -10,7 +10,7 @@ export class KnexCertificateCounts {
   /** Certificates by status (reserved, issued, failed, unfinished). */
   async byStatus(): Promise<Record<string, number>> {
     const rows = await this.db("certificate_counts").groupBy("status").select("status").sum({ n: "n" });
-    return Object.fromEntries(rows.map((r: any) => [r.status, Number(r.n)]));
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
   }
 
   /** Certificates signed and stored (status issued: revocation keeps the status), by profile. */
@@ -20,6 +20,6 @@ export class KnexCertificateCounts {
       .groupBy("profile_id")
       .select("profile_id")
       .sum({ n: "n" });
-    return Object.fromEntries(rows.map((r: any) => [r.profile_id, Number(r.n)]));
+    return Object.fromEntries(rows.map((r) => [r.profile_id, Number(r.n)]));
   }
 }

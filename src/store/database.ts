@@ -4,6 +4,8 @@ import { dirname } from "node:path";
 import { CaError } from "../shared/ca-error.js";
 import { migrationSource } from "./migrations/index.js";
 import { CachedStatementsSqlite3 } from "./sqlite-statement-cache.js";
+import type { Database as SqliteConnection } from "sqlite3";
+import type { ClientBase as PgConnection } from "pg";
 
 export type Database = Knex;
 
@@ -34,7 +36,7 @@ export function sqliteKnex(filename: string, role: "writer" | "replica"): Knex {
     pool: {
       min: 1,
       max: 1,
-      afterCreate: (conn: any, done: (err: Error | null, conn: unknown) => void) => {
+      afterCreate: (conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) => {
         const pragmas =
           role === "replica"
             ? "PRAGMA query_only=ON; PRAGMA busy_timeout=10000;"
@@ -65,7 +67,7 @@ export async function openDatabase(url: string, opts: { readOnly?: boolean } = {
         // A public replica may point at a hot standby (streaming replica): its sessions are read-only.
         ...(opts.readOnly
           ? {
-              afterCreate: (conn: any, done: (err: Error | null, conn: unknown) => void) =>
+              afterCreate: (conn: PgConnection, done: (err: Error | null, conn: unknown) => void) =>
                 conn.query("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", (err: Error | null) =>
                   done(err, conn),
                 ),
@@ -123,7 +125,7 @@ export async function openReader(url: string, writer: Database, size: number): P
     pool: {
       min: 1,
       max: size,
-      afterCreate: (conn: any, done: (err: Error | null, conn: unknown) => void) => {
+      afterCreate: (conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) => {
         conn.exec("PRAGMA query_only=ON; PRAGMA busy_timeout=10000;", (err: Error | null) => done(err, conn));
       },
     },

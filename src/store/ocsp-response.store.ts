@@ -1,7 +1,8 @@
 import type { Knex } from "knex";
 import type { OcspResponseStore, OcspSubject, StoredOcspResponse } from "../ca/ports.js";
 import { INSERT_CHUNK, isPostgres } from "./database.js";
-import { toStatus } from "./revocation.store.js";
+import { toStatus, type StatusColumns } from "./revocation.store.js";
+import type { CertificateRow, OcspResponseRow } from "./rows.js";
 
 const date = (v: unknown) => (v == null ? undefined : new Date(Number(v)));
 const COLUMNS = [
@@ -54,8 +55,8 @@ export class KnexOcspResponseStore implements OcspResponseStore {
           const rows = await this.readDb("ocsp_responses")
             .where({ issuer_id: issuerId })
             .whereIn("serial", part)
-            .select(COLUMNS);
-          const found = new Map(rows.map((r: any) => [r.serial as string, toStored(r)]));
+            .select(...COLUMNS);
+          const found = new Map(rows.map((r) => [r.serial, toStored(r)]));
           for (const s of part) for (const done of bySerial.get(s)!) done(found.get(s));
         } catch {
           // A failed read is a miss: the responder signs on demand (budgeted) or answers tryLater.
@@ -94,7 +95,7 @@ export class KnexOcspResponseStore implements OcspResponseStore {
       .orderBy("refresh_at")
       .limit(limit)
       .select("issuer_id", "serial");
-    return rows.map((r: any) => ({ issuerId: r.issuer_id, serial: r.serial }));
+    return rows.map((r) => ({ issuerId: r.issuer_id, serial: r.serial }));
   }
 
   async missing(
@@ -103,7 +104,7 @@ export class KnexOcspResponseStore implements OcspResponseStore {
     after: string,
     limit: number,
   ): Promise<{ subjects: OcspSubject[]; next: string | undefined }> {
-    const rows = await this.readDb("certificates as c")
+    const rows: (SubjectColumns & { stored: string | null })[] = await this.readDb("certificates as c")
       .leftJoin("ocsp_responses as r", function () {
         this.on("r.issuer_id", "=", "c.issuer_id").andOn("r.serial", "=", "c.serial");
       })
@@ -122,7 +123,7 @@ export class KnexOcspResponseStore implements OcspResponseStore {
       );
     const subjects = rows
       .filter(
-        (r: any) =>
+        (r) =>
           r.stored == null &&
           (r.status === "issued" || r.status === "unfinished") &&
           Number(r.not_after) > notExpiredAfter.getTime(),
@@ -157,12 +158,12 @@ function toRow(r: StoredOcspResponse) {
   };
 }
 
-function toStored(r: any): StoredOcspResponse {
-  const der: Buffer = r.der;
+function toStored(r: OcspResponseRow): StoredOcspResponse {
+  const der = r.der;
   return {
     issuerId: r.issuer_id,
     serial: r.serial,
-    status: r.status,
+    status: r.status as StoredOcspResponse["status"],
     revokedAt: date(r.revoked_at),
     reason: r.reason ?? undefined,
     thisUpdate: new Date(Number(r.this_update)),
@@ -172,6 +173,9 @@ function toStored(r: any): StoredOcspResponse {
   };
 }
 
-function toSubject(r: any): OcspSubject {
+/** The columns of a certificates row an OCSP subject is made of. */
+type SubjectColumns = StatusColumns & Pick<CertificateRow, "not_after">;
+
+function toSubject(r: SubjectColumns): OcspSubject {
   return { ...toStatus(r), notAfter: new Date(Number(r.not_after)) };
 }

@@ -7,6 +7,13 @@ import { INSERT_CHUNK, insertChunked, isPostgres } from "./database.js";
 import { commitQueueOf, namedWrite, type AuditSink, type CommitQueue } from "./commit-queue.js";
 import type { FieldCipher } from "./field-cipher.js";
 import { outboxRow } from "./outbox.store.js";
+import type { OrderActorRow, OrderIdentificationRow, OrderRow } from "./rows.js";
+
+/** An orders row with its applicant's human id (joined from people). */
+type OrderWithApplicant = OrderRow & { readonly applicant_human_id?: string | null };
+/** What an order's view reads of its identifications and actors (the load query aggregates only these). */
+type IdentificationColumns = Omit<OrderIdentificationRow, "seq" | "order_id">;
+type ActorColumns = Omit<OrderActorRow, "seq" | "order_id">;
 
 const date = (v: unknown) => (v == null ? undefined : new Date(Number(v)));
 const opt = <K extends string, V>(k: K, v: V | null | undefined) => (v == null ? {} : ({ [k]: v } as { [P in K]: V }));
@@ -227,7 +234,11 @@ export class KnexOrderStore implements OrderStore {
     this.queue = commitQueueOf(db);
   }
 
-  private view(o: any, ids: any[], actors: any[]): OrderView & { version: number; workflowId: string } {
+  private view(
+    o: OrderWithApplicant,
+    ids: readonly IdentificationColumns[],
+    actors: readonly ActorColumns[],
+  ): OrderView & { version: number; workflowId: string } {
     return {
       id: o.id,
       organisationId: o.organisation_id,
@@ -235,16 +246,16 @@ export class KnexOrderStore implements OrderStore {
       state: o.state as OrderState,
       version: Number(o.version),
       ...opt("applicantHumanId", o.applicant_human_id as string | null),
-      actors: actors.map((a: any): OrderActor => ({
+      actors: actors.map((a): OrderActor => ({
         action: a.action,
         personId: a.person_id,
         humanId: a.human_id,
         at: new Date(Number(a.at)),
       })),
       workflowId: o.workflow_id,
-      purpose: o.purpose,
-      profileId: o.profile_id,
-      identifications: ids.map((i: any) => ({
+      purpose: o.purpose as OrderView["purpose"],
+      profileId: o.profile_id as string,
+      identifications: ids.map((i) => ({
         officerId: i.officer_id,
         ...opt("humanId", i.human_id as string | null),
         at: new Date(Number(i.at)),
@@ -310,7 +321,8 @@ export class KnexOrderStore implements OrderStore {
       "id" in where ? (["o.id", where.id] as const) : (["o.cert_serial", where.cert_serial] as const);
     const sql = (this.loadSql[col] ??= this.loadQuery(col));
     const result = await this.reader.raw(sql, [value]);
-    const row = (Array.isArray(result) ? result[0] : result.rows[0]) as Record<string, unknown> | undefined;
+    const row = (Array.isArray(result) ? result[0] : result.rows[0]) as
+      (OrderWithApplicant & { readonly ids_json: unknown; readonly actors_json: unknown }) | undefined;
     if (!row) return undefined;
     const parsed = (v: unknown): unknown[][] =>
       ((typeof v === "string" ? JSON.parse(v) : (v ?? [])) as unknown[][]).sort((x, y) => Number(x[0]) - Number(y[0]));
@@ -332,7 +344,7 @@ export class KnexOrderStore implements OrderStore {
       human_id,
       at,
     }));
-    return this.view(row, ids, actors);
+    return this.view(row, ids as IdentificationColumns[], actors as ActorColumns[]);
   }
 
   async listOpen(
@@ -348,17 +360,17 @@ export class KnexOrderStore implements OrderStore {
       .limit(limit)
       .select("o.*", "ap.human_id as applicant_human_id");
     if (rows.length === 0) return [];
-    const orderIds = rows.map((r: any) => r.id);
+    const orderIds = rows.map((r: OrderWithApplicant) => r.id);
     const ids = await this.reader("order_identifications")
       .whereIn("order_id", orderIds)
       .whereIn("kind", ["identify", "eid"])
       .orderBy("seq");
     const actors = await this.reader("order_actors").whereIn("order_id", orderIds).orderBy("seq");
-    return rows.map((o: any) =>
+    return rows.map((o: OrderWithApplicant) =>
       this.view(
         o,
-        ids.filter((i: any) => i.order_id === o.id),
-        actors.filter((a: any) => a.order_id === o.id),
+        ids.filter((i) => i.order_id === o.id),
+        actors.filter((a) => a.order_id === o.id),
       ),
     );
   }
@@ -372,17 +384,17 @@ export class KnexOrderStore implements OrderStore {
       .limit(limit)
       .select("o.*", "ap.human_id as applicant_human_id");
     if (rows.length === 0) return [];
-    const orderIds = rows.map((r: any) => r.id);
+    const orderIds = rows.map((r: OrderWithApplicant) => r.id);
     const ids = await this.reader("order_identifications")
       .whereIn("order_id", orderIds)
       .whereIn("kind", ["identify", "eid"])
       .orderBy("seq");
     const actors = await this.reader("order_actors").whereIn("order_id", orderIds).orderBy("seq");
-    return rows.map((o: any) =>
+    return rows.map((o: OrderWithApplicant) =>
       this.view(
         o,
-        ids.filter((i: any) => i.order_id === o.id),
-        actors.filter((a: any) => a.order_id === o.id),
+        ids.filter((i) => i.order_id === o.id),
+        actors.filter((a) => a.order_id === o.id),
       ),
     );
   }
@@ -444,7 +456,7 @@ export class KnexOrderStore implements OrderStore {
       .orderBy("handed_out_at")
       .limit(limit)
       .select("id");
-    return rows.map((r: any) => r.id);
+    return rows.map((r) => r.id);
   }
 
   async inStateSince(state: OrderState, before: Date, limit: number, workflowId?: string): Promise<string[]> {
@@ -453,7 +465,7 @@ export class KnexOrderStore implements OrderStore {
     let q = this.db("orders").where({ state }).andWhere(col, "<", before.getTime());
     if (workflowId) q = q.andWhere({ workflow_id: workflowId });
     const rows = await q.orderBy(col).limit(limit).select("id");
-    return rows.map((r: any) => r.id);
+    return rows.map((r) => r.id);
   }
 
   async orphanCertificates(
@@ -473,7 +485,8 @@ export class KnexOrderStore implements OrderStore {
       .where((w) => w.whereNull("o.id").orWhereNotIn("o.state", ["PRODUCING", "PRODUCED", "HANDED_OUT", "ACTIVE"]));
     if (window.createdAfter) q = q.andWhere("c.created_at", ">=", window.createdAfter.getTime());
     const rows = await q.limit(limit).select("c.serial", "o.id", "o.state", "o.workflow_id");
-    return rows.map((r: any) => ({
+    // A certificate without an order has a null id (left join); with one, its state and workflow are set.
+    return rows.map((r: { serial: string; id: string | null; state: OrderState; workflow_id: string }) => ({
       serial: r.serial,
       ...(r.id ? { orderId: r.id, orderState: r.state, workflowId: r.workflow_id } : {}),
     }));
@@ -486,7 +499,11 @@ export class KnexOrderStore implements OrderStore {
       .where(notRevokedForGood)
       .limit(limit)
       .select("o.id", "o.cert_serial", "o.workflow_id");
-    return rows.map((r: any) => ({ orderId: r.id, serial: r.cert_serial, workflowId: r.workflow_id }));
+    return rows.map((r: Pick<OrderRow, "id" | "cert_serial" | "workflow_id">) => ({
+      orderId: r.id,
+      serial: r.cert_serial!,
+      workflowId: r.workflow_id,
+    }));
   }
 
   async liveCertificatesOf(personId: string): Promise<string[]> {
@@ -500,6 +517,6 @@ export class KnexOrderStore implements OrderStore {
       .where("k.person_id", personId)
       .where(notRevokedForGood)
       .select("c.serial");
-    return [...new Set([...cards, ...officer].map((r: any) => r.serial as string))];
+    return [...new Set([...cards, ...officer].map((r: { serial: string }) => r.serial))];
   }
 }

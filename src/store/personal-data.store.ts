@@ -28,6 +28,9 @@ export interface SealReport {
  * batches; each batch is one transaction with its audit event (no audit, no change). Values that
  * fail authentication stop the run with the cipher's error; nothing is overwritten with garbage.
  */
+/** A row of a table with personal data: its id and its personal-data columns, all text (sealed or not yet). */
+type SealableRow = { readonly id: string } & Readonly<Record<string, string | null>>;
+
 export class KnexPersonalDataStore {
   constructor(
     private readonly db: Knex,
@@ -41,7 +44,7 @@ export class KnexPersonalDataStore {
       let rows = 0;
       let sealed = 0;
       for (;;) {
-        const page = await this.db(table)
+        const page: SealableRow[] = await this.db(table)
           .where("id", ">", after)
           .orderBy("id")
           .limit(batch)
@@ -49,14 +52,14 @@ export class KnexPersonalDataStore {
         if (page.length === 0) break;
         rows += page.length;
         after = page[page.length - 1].id;
-        await this.cipher.ready(...page.flatMap((r: any) => columns.map((c) => r[c] as string | null)));
+        await this.cipher.ready(...page.flatMap((r) => columns.map((c) => r[c] ?? null)));
         const updates: { id: string; patch: Record<string, string> }[] = [];
         for (const r of page) {
           const patch: Record<string, string> = {};
           for (const column of columns) {
-            const v = r[column] as string | null;
+            const v = r[column] ?? null;
             if (v == null || !this.cipher.needsSealing(v)) continue;
-            const place = { table, column, id: r.id as string };
+            const place = { table, column, id: r.id };
             patch[column] = this.cipher.seal(this.cipher.open(v, place), place);
           }
           if (Object.keys(patch).length > 0) updates.push({ id: r.id, patch });
@@ -65,7 +68,7 @@ export class KnexPersonalDataStore {
         await this.db.transaction(async (trx) => {
           // Compare-and-set on the old values: a row changed meanwhile is left for the next run.
           for (const u of updates) {
-            const before = page.find((r: any) => r.id === u.id)!;
+            const before = page.find((r) => r.id === u.id)!;
             await trx(table)
               .where("id", u.id)
               .where(Object.fromEntries(Object.keys(u.patch).map((c) => [c, before[c]])))
@@ -93,7 +96,7 @@ export class KnexPersonalDataStore {
       const c = { rows: 0, cleartext: 0, olderKey: 0 };
       let after = "";
       for (;;) {
-        const page = await this.db(table)
+        const page: SealableRow[] = await this.db(table)
           .where("id", ">", after)
           .orderBy("id")
           .limit(1000)
@@ -102,7 +105,7 @@ export class KnexPersonalDataStore {
         after = page[page.length - 1].id;
         c.rows += page.length;
         for (const r of page) {
-          const values = columns.map((col) => r[col] as string | null).filter((v): v is string => v != null);
+          const values = columns.map((col) => r[col] ?? null).filter((v): v is string => v != null);
           if (values.some((v) => !FieldCipher.isSealed(v))) c.cleartext++;
           else if (values.some((v) => this.cipher.needsSealing(v))) c.olderKey++;
         }

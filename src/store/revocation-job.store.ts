@@ -4,18 +4,19 @@ import type { BatchOutcome, RevocationJob, RevocationJobStore } from "../ca/mass
 import { appendAuditEvents } from "./audit.store.js";
 import { INSERT_CHUNK, isPostgres } from "./database.js";
 import { lockRevocationEvents } from "./revocation.store.js";
+import type { RevocationJobRow } from "./rows.js";
 
 const CHUNK = 500;
 
-const jobOf = (r: any): RevocationJob => ({
+const jobOf = (r: RevocationJobRow): RevocationJob => ({
   id: r.id,
-  kind: r.kind,
+  kind: r.kind as RevocationJob["kind"],
   target: r.target,
   organisationId: r.organisation_id ?? undefined,
   reason: r.reason,
   actor: r.actor,
   operatorSerial: r.operator_serial,
-  status: r.status,
+  status: r.status as RevocationJob["status"],
   total: Number(r.total),
   done: Number(r.done),
   revoked: Number(r.revoked),
@@ -90,7 +91,8 @@ export class KnexRevocationJobStore implements RevocationJobStore {
       // REQ-19: the organisation has ceased.
       await trx("organisations").where({ id: job.organisationId! }).update({ status: "ceased" });
       await appendAuditEvents(trx, [audit(rows.length)]);
-      return jobOf(await trx("revocation_jobs").where({ id: job.id }).first());
+      // Inserted above, in this transaction.
+      return jobOf((await trx("revocation_jobs").where({ id: job.id }).first())!);
     });
   }
 
@@ -114,7 +116,7 @@ export class KnexRevocationJobStore implements RevocationJobStore {
       .orderBy("seq")
       .limit(limit)
       .select("seq", "serial");
-    return rows.map((r: any) => ({ seq: Number(r.seq), serial: r.serial as string }));
+    return rows.map((r) => ({ seq: Number(r.seq), serial: r.serial }));
   }
 
   async revokeBatch(
@@ -201,7 +203,8 @@ export class KnexRevocationJobStore implements RevocationJobStore {
       const n = await trx("revocation_jobs")
         .where({ id: jobId, status: "running" })
         .update({ status: "done", finished_at: at.getTime(), updated_at: at.getTime() });
-      const job = jobOf(await trx("revocation_jobs").where({ id: jobId }).first());
+      // A job being finished exists (the caller runs it).
+      const job = jobOf((await trx("revocation_jobs").where({ id: jobId }).first())!);
       if (n === 1) await appendAuditEvents(trx, [audit(job)]);
       return job;
     });

@@ -10,6 +10,7 @@ import type {
 } from "../ca/ports.js";
 import { insertAuditEvent } from "./audit.store.js";
 import { INSERT_CHUNK, isPostgres } from "./database.js";
+import type { CertificateRow } from "./rows.js";
 
 const PAGE = 10_000;
 const date = (v: unknown) => (v == null ? undefined : new Date(Number(v)));
@@ -136,11 +137,11 @@ export class KnexRevocationStore implements RevocationStore {
   async eventsSince(seq: number, issuerId?: string): Promise<RevocationEvent[]> {
     let q = this.db("revocation_events").where("seq", ">", seq).orderBy("seq");
     if (issuerId) q = q.where({ issuer_id: issuerId });
-    return (await q).map((r: any) => ({
+    return (await q).map((r) => ({
       seq: Number(r.seq),
       issuerId: r.issuer_id,
       serial: r.serial,
-      kind: r.kind,
+      kind: r.kind as RevocationEvent["kind"],
       reason: r.reason ?? undefined,
       at: new Date(Number(r.at)),
       invalidityDate: date(r.invalidity_date),
@@ -182,7 +183,7 @@ export class KnexRevocationStore implements RevocationStore {
   /** The last CRL number used per issuer (kept outside the database with the audit checkpoint). */
   async crlNumbers(): Promise<Record<string, string>> {
     const rows = await this.db("crl_counters").select("issuer_id", "last_number");
-    return Object.fromEntries(rows.map((r: any) => [r.issuer_id, String(r.last_number)]));
+    return Object.fromEntries(rows.map((r) => [r.issuer_id, String(r.last_number)]));
   }
 
   /** After a restore: CRL numbers continue above every number used before it (RFC 5280 5.2.3). */
@@ -242,7 +243,7 @@ export class KnexRevocationStore implements RevocationStore {
     return {
       issuerId: r.issuer_id,
       number: BigInt(r.number),
-      kind: r.kind,
+      kind: r.kind as "full" | "delta",
       baseNumber: r.base_number == null ? undefined : BigInt(r.base_number),
       lastEventSeq: Number(r.last_event_seq),
       thisUpdate: new Date(Number(r.this_update)),
@@ -277,12 +278,18 @@ export class KnexRevocationStore implements RevocationStore {
   }
 }
 
+/** The columns of a certificates row that make the serial's status. */
+export type StatusColumns = Pick<
+  CertificateRow,
+  "serial" | "issuer_id" | "status" | "revoked_at" | "revocation_reason"
+>;
+
 /** A certificates row as the serial's status (what OCSP and the CRL say of it). */
-export function toStatus(r: any): SerialStatus {
+export function toStatus(r: StatusColumns): SerialStatus {
   return {
     serial: r.serial,
     issuerId: r.issuer_id,
-    status: r.status,
+    status: r.status as SerialStatus["status"],
     revokedAt: date(r.revoked_at),
     reason: r.revocation_reason ?? undefined,
   };

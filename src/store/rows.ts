@@ -352,3 +352,125 @@ export interface RoleGrantRow {
   readonly decided_by: string | null;
   readonly decided_at: DbBigInt | null;
 }
+
+/** Table `revocation_jobs`. */
+export interface RevocationJobRow {
+  readonly id: string;
+  readonly kind: string;
+  readonly target: string;
+  readonly organisation_id: string | null;
+  readonly reason: string;
+  readonly actor: string;
+  readonly operator_serial: string;
+  readonly status: string;
+  readonly total: number;
+  readonly done: number;
+  readonly revoked: number;
+  readonly skipped: number;
+  readonly created_at: DbBigInt;
+  readonly updated_at: DbBigInt;
+  readonly finished_at: DbBigInt | null;
+}
+
+/** Table `revocation_job_items`. */
+export interface RevocationJobItemRow {
+  readonly job_id: string;
+  readonly seq: number;
+  readonly serial: string;
+  readonly state: string;
+}
+
+/** Table `bureau_batches`. */
+export interface BureauBatchRow {
+  readonly id: string;
+  readonly created_at: DbBigInt;
+  readonly created_by: string;
+  readonly sha256: string;
+  readonly cards: number;
+}
+
+/** Table `bureau_cards`. */
+export interface BureauCardRow {
+  readonly order_id: string;
+  readonly batch_id: string;
+  readonly line: number;
+  readonly state: string;
+  readonly state_at: DbBigInt;
+  readonly card_serial: string | null;
+  readonly cert_serial: string | null;
+  readonly carrier: string | null;
+  readonly tracking_id: string | null;
+  readonly shipped_at: DbBigInt | null;
+  readonly alarm_at: DbBigInt | null;
+}
+
+/** Table `bureau_answers`. */
+export interface BureauAnswerRow {
+  readonly id: string;
+  readonly batch_id: string;
+  readonly sha256: string;
+  readonly at: DbBigInt;
+}
+
+/** Table `ocsp_responses`. */
+export interface OcspResponseRow {
+  readonly issuer_id: string;
+  readonly serial: string;
+  readonly status: string;
+  readonly revoked_at: DbBigInt | null;
+  readonly reason: string | null;
+  readonly this_update: DbBigInt;
+  readonly next_update: DbBigInt;
+  readonly refresh_at: DbBigInt;
+  readonly der: Uint8Array;
+}
+
+/** Table `certificate_counts` (kept by triggers on `certificates`). */
+export interface CertificateCountRow {
+  readonly status: string;
+  readonly profile_id: string;
+  readonly shard: string;
+  readonly n: DbBigInt;
+}
+
+/** Every table by name: `db("certificates")` is a query of CertificateRow (knex's `Tables` registry). */
+export interface TableRows {
+  activation_challenges: ActivationChallengeRow;
+  applicant_link_refusals: ApplicantLinkRefusalRow;
+  applicant_link_uses: ApplicantLinkUseRow;
+  applicant_sessions: ApplicantSessionRow;
+  audit_anchor: AuditAnchorRow;
+  audit_checkpoints: AuditCheckpointRow;
+  audit_events: AuditEventRow;
+  audit_timestamps: AuditTimestampRow;
+  bureau_answers: BureauAnswerRow;
+  bureau_batches: BureauBatchRow;
+  bureau_cards: BureauCardRow;
+  cards: CardRow;
+  certificate_counts: CertificateCountRow;
+  certificates: CertificateRow;
+  crl_counters: CrlCounterRow;
+  crls: CrlRow;
+  data_keys: DataKeyRow;
+  notifications: NotificationRow;
+  ocsp_responses: OcspResponseRow;
+  officer_credentials: OfficerCredentialRow;
+  officers: OfficerRow;
+  order_actors: OrderActorRow;
+  order_identifications: OrderIdentificationRow;
+  orders: OrderRow;
+  organisations: OrganisationRow;
+  people: PersonRow;
+  portal_sessions: PortalSessionRow;
+  revocation_events: RevocationEventRow;
+  revocation_job_items: RevocationJobItemRow;
+  revocation_jobs: RevocationJobRow;
+  revocation_requests: RevocationRequestRow;
+  role_grants: RoleGrantRow;
+  transport_pin_replacements: TransportPinReplacementRow;
+}
+
+declare module "knex/types/tables.js" {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+  interface Tables extends TableRows {}
+}

@@ -127,7 +127,7 @@ describe("audit checkpoints timestamped by an RFC 3161 TSA (REQ-27)", function (
       const signer = await auditSigner(rt);
       let last;
       for (const c of await rt.db("audit_checkpoints").orderBy("seq")) {
-        const h = (await rt.db("audit_events").where({ seq: c.seq }).first()).entry_hash;
+        const h = (await rt.db("audit_events").where({ seq: c.seq }).first())!.entry_hash!;
         const unsigned = {
           seq: Number(c.seq),
           entryHash: h,

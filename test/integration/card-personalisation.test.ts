@@ -207,14 +207,14 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     const factoryKey = await tool("yubico-piv-tool", ["-r", VIRTUAL_READER, "-a", "delete-certificate", "-s", "9a"]);
     expect(factoryKey.status).to.not.equal(0);
     const card = await rt.db("cards").where({ order_id: orderId }).first();
-    expect([card.state, card.slot, card.algorithm, card.pin_state]).to.deep.equal([
+    expect([card!.state, card!.slot, card!.algorithm, card!.pin_state]).to.deep.equal([
       "personalised",
       "9a",
       "P-256",
       "transport",
     ]);
-    expect(card.puk_sealed).to.match(/^v1\./);
-    const audit = await rt.db("audit_events").where({ object_type: "card", object_id: card.id }).orderBy("seq");
+    expect(card!.puk_sealed).to.match(/^v1\./);
+    const audit = await rt.db("audit_events").where({ object_type: "card", object_id: card!.id }).orderBy("seq");
     expect(audit.map((a: any) => a.action)).to.deep.equal([
       "card.personalise.start",
       "card.management-key.pending",
@@ -254,12 +254,12 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     expect(attested.publicKey.export({ type: "spki", format: "pem" })).to.equal(
       issued.publicKey.export({ type: "spki", format: "pem" }),
     );
-    const cardSerial = (await rt.db("cards").where({ order_id: personalised.orderId }).first()).card_serial;
+    const cardSerial = (await rt.db("cards").where({ order_id: personalised.orderId }).first())!.card_serial;
     const produce = await rt
       .db("audit_events")
       .where({ object_id: personalised.orderId, action: "order.produce" })
       .first();
-    const origin = JSON.parse(produce.details).keyOrigin;
+    const origin = JSON.parse(produce!.details!).keyOrigin;
     expect(origin).to.include({
       method: "piv-attestation",
       cardSerial,
@@ -368,7 +368,7 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     const order = (await ra.orderStore.load(orderId))!;
     expect([order.state, order.certSerial]).to.deep.equal(["IN_PRODUCTION", undefined]);
     expect((await rt.store.get(issued!))!.revocationReason).to.equal("superseded");
-    expect((await rt.db("cards").where({ order_id: orderId }).first()).state).to.equal("failed");
+    expect((await rt.db("cards").where({ order_id: orderId }).first())!.state).to.equal("failed");
     const again = await personalise(orderId);
     expect(again.certSerial).to.not.equal(issued);
     expect((await ra.orderStore.load(orderId))!.state).to.equal("PRODUCED");
@@ -492,7 +492,7 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     expect(JSON.parse(r.stdout).certSerial).to.equal(o.certSerial);
     const ed = await staffActor(ra, "556000-0000", DEMO_OFFICERS.ed.nationalId);
     const produced = await rt.db("audit_events").where({ action: "order.produce", object_id: orderId }).first();
-    expect(produced.actor).to.equal(`officer:${ed.personId}`);
+    expect(produced!.actor).to.equal(`officer:${ed.personId}`);
     const call = await rt
       .db("audit_events")
       .where({
@@ -501,13 +501,13 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
         outcome: "success",
       })
       .first();
-    expect(call.actor).to.equal(`officer:${ed.personId}`);
+    expect(call!.actor).to.equal(`officer:${ed.personId}`);
     const ledger = await rt
       .db("audit_events")
       .where({ action: "card.personalise", object_type: "card" })
       .orderBy("seq", "desc")
       .first();
-    expect(ledger.actor).to.match(/^operator:carol@os:/);
+    expect(ledger!.actor).to.match(/^operator:carol@os:/);
   });
 
   it("ok/the transport sees the card pulled and inserted (reader events), and closes without leaving the process hanging", async () => {
@@ -542,7 +542,7 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     expect((e as Error).message).to.match(/does not chain to a configured card-maker root.*REQ-14/);
     expect((await rt.db("certificates").count({ n: "*" }).first()) as { n: number }).to.deep.equal(before);
     expect((await ra.orderStore.load(orderId))!.state).to.equal("IN_PRODUCTION");
-    expect((await rt.db("cards").where({ order_id: orderId }).first()).state).to.equal("failed");
+    expect((await rt.db("cards").where({ order_id: orderId }).first())!.state).to.equal("failed");
   });
 
   it("ok/REQ-14 LoA2: a card without attestation is produced on the card station's own word (the evidence says not attested); fail/the same kind of card for a LoA3 order is refused", async () => {
@@ -559,7 +559,7 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     const r = await personalise(loa2.orderId);
     expect(r.keyAttested).to.equal(false);
     const produce = await rt.db("audit_events").where({ object_id: loa2.orderId, action: "order.produce" }).first();
-    expect(JSON.parse(produce.details).keyOrigin).to.include({
+    expect(JSON.parse(produce!.details!).keyOrigin).to.include({
       method: "card-station",
       attested: false,
       cardSerial: r.cardSerial,

@@ -149,7 +149,7 @@ for (const backend of testDatabases())
         policy: null,
         details: null,
       };
-      const [linked] = chain(last.entry_hash, [foreign]);
+      const [linked] = chain(last!.entry_hash!, [foreign]);
       await db("audit_events").insert({
         id: linked!.id,
         at: 1,
@@ -163,7 +163,7 @@ for (const backend of testDatabases())
       });
       await commitQueueOf(db).run(intoA, { id: "after-foreign" });
       const after = await db("audit_events").where({ id: "a-after-foreign" }).first();
-      expect(after.prev_hash).to.equal(linked!.entryHash);
+      expect(after!.prev_hash).to.equal(linked!.entryHash);
       expect(
         (await verifyChain({ pages: new KnexAuditStore(db).pages(), checkpoints: [], verifySignature: () => true })).ok,
       ).to.equal(true);

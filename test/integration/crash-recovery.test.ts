@@ -62,7 +62,7 @@ for (const backend of demoBackends())
             `returned ${s} not stored`,
           ).to.equal(true);
         for (const r of issued) {
-          const x = new X509Certificate(r.der);
+          const x = new X509Certificate(r.der!);
           expect(x.verify(caKey), r.serial).to.equal(true);
           expect(x.serialNumber.toLowerCase()).to.equal(r.serial);
         }

@@ -246,7 +246,7 @@ for (const backend of demoBackends())
       let row: any;
       for (
         let i = 0;
-        i < 50 && (row = await svc.runtime.db("notifications").where({ id }).first()).state !== "delivered";
+        i < 50 && (row = await svc.runtime.db("notifications").where({ id }).first())!.state !== "delivered";
         i++
       )
         await sleep(100);
@@ -503,13 +503,13 @@ for (const backend of demoBackends())
       });
       for (
         let i = 0;
-        i < 100 && (await svc.runtime.db("notifications").where({ id: crashId }).first()).state !== "delivered";
+        i < 100 && (await svc.runtime.db("notifications").where({ id: crashId }).first())!.state !== "delivered";
         i++
       )
         await sleep(100);
       const after = await svc.runtime.db("notifications").where({ id: crashId }).first();
-      expect(after.state).to.equal("delivered");
-      expect(Number(after.attempts)).to.equal(2);
+      expect(after!.state).to.equal("delivered");
+      expect(Number(after!.attempts)).to.equal(2);
       expect(
         sms.requests.filter((r) => r.idempotencyKey === crashId).map((r) => r.duplicate),
         "sent twice, the second under the same key",
@@ -571,7 +571,7 @@ for (const backend of demoBackends())
       let row: any;
       for (
         let i = 0;
-        i < 50 && (row = await svc.runtime.db("notifications").where({ id }).first()).state !== "delivered";
+        i < 50 && (row = await svc.runtime.db("notifications").where({ id }).first())!.state !== "delivered";
         i++
       )
         await sleep(100);

@@ -87,8 +87,8 @@ for (const backend of testDatabases())
     it("ok/names, emails and outbox messages are sealed in the rows; the stores return them in clear", async () => {
       const holderRow = await rt.db("people").where({ id: holderId }).first();
       const staffRow = await rt.db("people").where({ id: staffId }).first();
-      expect(holderRow.name).to.match(/^enc:v1:dk\d+:/);
-      expect(staffRow.email).to.match(/^enc:v1:dk\d+:/);
+      expect(holderRow!.name).to.match(/^enc:v1:dk\d+:/);
+      expect(staffRow!.email).to.match(/^enc:v1:dk\d+:/);
       const notes = await rt.db("notifications").where({ person_id: holderId });
       expect(notes.length).to.be.greaterThan(0);
       for (const n of notes) {
@@ -108,7 +108,7 @@ for (const backend of testDatabases())
       for (const secret of [HOLDER.name, HOLDER.email, EMAIL, token, orderId]) expect(dump).to.not.include(secret);
       // REQ-07: the name the register answered is recorded with the order, sealed to its row.
       const orderRow = await rt.db("orders").where({ id: orderId }).first();
-      expect(orderRow.registered_name).to.match(/^enc:v1:dk\d+:/);
+      expect(orderRow!.registered_name).to.match(/^enc:v1:dk\d+:/);
       expect(JSON.stringify(await rt.db("orders"))).to.not.include(REGISTERED_NAME);
       expect((await ra.orderStore.registeredName(orderId))!.fullName).to.equal(REGISTERED_NAME);
       // The data key itself is in the database only wrapped.
@@ -157,10 +157,10 @@ for (const backend of testDatabases())
       expect(report.find((r) => r.table === "people")!.sealed).to.equal(1);
       expect(report.find((r) => r.table === "notifications")!.sealed).to.equal(1);
       const row = await rt.db("people").where({ id: "legacy-person" }).first();
-      expect(row.name)
+      expect(row!.name)
         .to.match(/^enc:v1:/)
         .and.not.include("Olle");
-      expect((await rt.db("notifications").where({ id: "legacy-note" }).first()).body).to.match(/^enc:v1:/);
+      expect((await rt.db("notifications").where({ id: "legacy-note" }).first())!.body).to.match(/^enc:v1:/);
       expect((await ra.directory.person("legacy-person"))!.email).to.equal("olle@example.org");
       expect((await ra.outbox.recent({ personId: "legacy-person" }))[0]!.body).to.equal("PIN 246810");
       const audited = await rt.db("audit_events").where({ action: "data.encrypt-existing" });
@@ -183,7 +183,7 @@ for (const backend of testDatabases())
       const r = cli(["data", "encrypt-existing", "--operator", "pii-cli"]);
       expect(r.status, r.stderr).to.equal(0);
       expect(JSON.parse(r.stdout).find((t: any) => t.table === "people").sealed).to.equal(1);
-      expect((await rt.db("people").where({ id: "cli-person" }).first()).name).to.match(/^enc:v1:/);
+      expect((await rt.db("people").where({ id: "cli-person" }).first())!.name).to.match(/^enc:v1:/);
       const st = cli(["data", "status"]);
       expect(st.status, st.stderr).to.equal(0);
       expect(JSON.parse(st.stdout).tables.people.cleartext).to.equal(0);
@@ -218,7 +218,7 @@ for (const backend of testDatabases())
         await sealExistingPersonalData(later, "operator:pii-test");
         const status = await personalDataStatus(later);
         expect(status.tables.people!.olderKey + status.tables.notifications!.olderKey).to.equal(0);
-        expect((await later.db("people").where({ id: holderId }).first()).name).to.match(new RegExp(`^enc:v1:${id}:`));
+        expect((await later.db("people").where({ id: holderId }).first())!.name).to.match(new RegExp(`^enc:v1:${id}:`));
       } finally {
         await later.close();
       }
@@ -228,18 +228,18 @@ for (const backend of testDatabases())
     it("fail/an altered or moved value is refused with a clear error, never returned as garbage", async () => {
       const row = await rt.db("people").where({ id: holderId }).first();
       // the holder's sealed name copied to another row
-      await rt.db("people").where({ id: "legacy-person" }).update({ name: row.name });
+      await rt.db("people").where({ id: "legacy-person" }).update({ name: row!.name });
       const moved = await refusal(ra.directory.person("legacy-person"));
       expect(moved.kind).to.equal("internal");
       expect(moved.message).to.match(/people\.name of legacy-person fails authentication/);
-      const raw = Buffer.from(row.name.split(":")[3], "base64url");
+      const raw = Buffer.from(row!.name.split(":")[3], "base64url");
       raw[raw.length - 1]! ^= 1;
       await rt
         .db("people")
         .where({ id: holderId })
-        .update({ name: row.name.split(":").slice(0, 3).join(":") + ":" + raw.toString("base64url") });
+        .update({ name: row!.name.split(":").slice(0, 3).join(":") + ":" + raw.toString("base64url") });
       expect((await refusal(ra.directory.person(holderId))).details?.reason).to.equal("authentication-failed");
-      await rt.db("people").where({ id: holderId }).update({ name: row.name });
+      await rt.db("people").where({ id: holderId }).update({ name: row!.name });
       expect((await ra.directory.person(holderId))!.name).to.equal(HOLDER.name);
     });
 

@@ -317,8 +317,8 @@ for (const backend of demoBackends())
           // And a produced card verifies as unusable with the full CRL alone.
           const oneProduced = [...produced.keys()][0];
           if (oneProduced) {
-            const der = (await db("certificates").where({ serial: oneProduced }).first()).der;
-            const pem = writeTemp(dir, `crash-card-${backend}.pem`, new X509Certificate(der).toString());
+            const der = (await db("certificates").where({ serial: oneProduced }).first())!.der;
+            const pem = writeTemp(dir, `crash-card-${backend}.pem`, new X509Certificate(der!).toString());
             const chain = writeTemp(
               dir,
               `crash-chain-${backend}.pem`,

@@ -413,7 +413,7 @@ for (const backend of testDatabases())
           ),
         ).to.equal(true);
         const event = await db("audit_events").where({ object_id: id, action: "order.produce" }).first();
-        expect(JSON.parse(event.details).keyOrigin).to.include({
+        expect(JSON.parse(event!.details!).keyOrigin).to.include({
           method: "piv-attestation",
           cardSerial: cardsOfOrders.get(id)!.cardSerial,
           slot: "9a",
@@ -447,8 +447,8 @@ for (const backend of testDatabases())
         ),
       ).to.have.length(49);
       const row = await db("orders").where({ id: o.id }).first();
-      expect(row.state).to.equal("APPROVED");
-      expect(Number(row.version)).to.equal(4);
+      expect(row!.state).to.equal("APPROVED");
+      expect(Number(row!.version)).to.equal(4);
       expect(await db("audit_events").where({ object_id: o.id, action: "order.approve" })).to.have.length(1);
     });
 
@@ -507,8 +507,8 @@ for (const backend of testDatabases())
       expect(sms.body.to).to.equal(addressOf("applicant", "sms"));
       // REQ-29: the code was sealed in the row; only the outbox store opens it.
       const row = waiting.find((r: any) => r.id === sms.idempotencyKey);
-      expect(row.channel).to.equal("sms");
-      expect(row.body)
+      expect(row!.channel).to.equal("sms");
+      expect(row!.body)
         .to.match(/^enc:v1:dk1:/)
         .and.not.include(code);
       const holder: Actor = {
@@ -522,7 +522,7 @@ for (const backend of testDatabases())
         (await refused(service.act(id, "activate", holder, { activationCode: "WRONGCODE1" }))).details?.guard,
       ).to.equal("activation-code-correct");
       expect((await service.act(id, "activate", holder, { activationCode: code })).state).to.equal("ACTIVE");
-      expect((await db("orders").where({ id }).first()).activation_code_hash).to.equal(sha256Hex(code));
+      expect((await db("orders").where({ id }).first())!.activation_code_hash).to.equal(sha256Hex(code));
     });
 
     it("ok/expiry: a card not activated within the deadline is revoked (REQ-15); a crash between expiry and revocation is repaired", async () => {
@@ -535,7 +535,7 @@ for (const backend of testDatabases())
       try {
         const r = await expiry.sweep();
         expect(r.expired).to.include(id);
-        expect((await db("orders").where({ id }).first()).state).to.equal("EXPIRED");
+        expect((await db("orders").where({ id }).first())!.state).to.equal("EXPIRED");
         const cert = await certStore.get(certSerial!);
         expect(cert!.revocationReason).to.equal("cessationOfOperation");
         // Simulate a crash after the state change: the certificate is live again in the table; the next sweep repairs
@@ -766,7 +766,7 @@ for (const backend of testDatabases())
       await checked.act(o.id, "identify", officer("o1"), { document: doc, faceCompared: true });
       await checked.act(o.id, "identify", officer("o2"), { document: doc, faceCompared: true });
       const audit = await db("audit_events").where({ object_id: o.id, action: "order.identify" }).first();
-      expect(JSON.parse(audit.details).documentRegister).to.equal(`file:${file}`);
+      expect(JSON.parse(audit!.details!).documentRegister).to.equal(`file:${file}`);
       await checked.act(o.id, "approve", approver, {});
       await checked.act(o.id, "start-production", approver, {});
       await checked.act(o.id, "produce", caOp, attested(o.id));
@@ -823,7 +823,7 @@ for (const backend of testDatabases())
         ).state,
       ).to.equal("IDENTIFIED");
       const audit = await db("audit_events").where({ object_id: o.id, action: "order.identify" }).first();
-      expect(JSON.parse(audit.details).knowledgeAnsweredRight).to.deep.equal(["postal-address", "previous-employer"]);
+      expect(JSON.parse(audit!.details!).knowledgeAnsweredRight).to.deep.equal(["postal-address", "previous-employer"]);
     });
 
     /** An order of the applicant up to IN_PRODUCTION. */
@@ -891,9 +891,9 @@ for (const backend of testDatabases())
       expect((await service.act(id, "activate", holder, { challengeSignature: right })).state).to.equal("ACTIVE");
       expect(await hold()).to.deep.equal([undefined, undefined]);
       const release = await db("audit_events").where({ object_id: serial, action: "cert.resume" }).first();
-      expect(release.actor).to.equal("holder:applicant");
+      expect(release!.actor).to.equal("holder:applicant");
       const activated = await db("audit_events").where({ object_id: id, action: "order.activate" }).first();
-      expect(JSON.parse(activated.details).activation).to.deep.include({ challengeSigned: true });
+      expect(JSON.parse(activated!.details!).activation).to.deep.include({ challengeSigned: true });
       expect(await db("audit_events").where({ object_id: id, action: "order.transport-pin-replaced" })).to.have.length(
         1,
       );
@@ -1017,7 +1017,7 @@ for (const backend of testDatabases())
         expect((await orders.load(made))!.state).to.equal("EXPIRED");
         expect((await certStore.get(certSerial!))!.revocationReason).to.equal("cessationOfOperation");
         const ev = await db("audit_events").where({ object_id: made, action: "order.expire" }).first();
-        expect(JSON.parse(ev.details)).to.deep.include({ revoked: certSerial, reason: "cessationOfOperation" });
+        expect(JSON.parse(ev!.details!)).to.deep.include({ revoked: certSerial, reason: "cessationOfOperation" });
       } finally {
         clock.advance(-31 * 86_400_000);
       }

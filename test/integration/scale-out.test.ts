@@ -235,7 +235,7 @@ describe("scale-out: public replicas, writer lease, drain (REQ-33)", function ()
         const live = await second.use(id);
         expect(live?.credential).to.equal("0a1b2c");
         expect(live?.csrfMatches(csrf)).to.equal(true);
-        expect(Number((await b("portal_sessions").first()).last_seen)).to.equal(now);
+        expect(Number((await b("portal_sessions").first())!.last_seen)).to.equal(now);
         now += 16 * 60_000;
         expect(await first.use(id)).to.equal(undefined);
         expect(await a("portal_sessions").select()).to.have.length(0);

@@ -296,9 +296,9 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
     const db = knex({ client: "sqlite3", connection: { filename: join(dir, "fresh.db") }, useNullAsDefault: true });
     try {
       const ev = await db("audit_events").where({ action: "staff.bootstrap" }).first();
-      expect(JSON.parse(ev.details)).to.deep.include({ operator: "carol", witness: "dave" });
-      expect(JSON.parse(ev.details).osUser).to.be.a("string").and.not.equal("");
-      expect(ev.actor).to.match(/^operator:carol@os:/);
+      expect(JSON.parse(ev!.details!)).to.deep.include({ operator: "carol", witness: "dave" });
+      expect(JSON.parse(ev!.details!).osUser).to.be.a("string").and.not.equal("");
+      expect(ev!.actor).to.match(/^operator:carol@os:/);
     } finally {
       await db.destroy();
     }
@@ -362,10 +362,10 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
     const after = (await call("GET", `/api/v1/orders/${orderId}`, undefined, D.bo)).body;
     expect([after.state, after.version]).to.deep.equal([version.state, version.version]);
     const refused = await lastAudit({ action: "api.get /me" });
-    expect(refused.actor, "the refused call is audited with the presented certificate's serial").to.equal(
+    expect(refused!.actor, "the refused call is audited with the presented certificate's serial").to.equal(
       `cert:${new X509Certificate(readFileSync(join(dir, "foreign.crt"))).serialNumber.toLowerCase()}`,
     );
-    expect(refused.outcome).to.equal("failure");
+    expect(refused!.outcome).to.equal("failure");
   });
 
   it("fail/a customer organisation's auditor reads another organisation's evidence; ok/their report shows only their organisation; fail/a period beyond the policy cap; every read audited as personal-data access", async () => {
@@ -442,7 +442,7 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
     expect(gu.status, JSON.stringify(gu.body)).to.equal(200);
     expect(gu.body.certificate.serial).to.equal(serial);
     const read = await lastAudit({ action: "personal-data.read", object_id: serial });
-    expect([read.actor, JSON.parse(read.details).scope]).to.deep.equal([
+    expect([read!.actor, JSON.parse(read!.details!).scope]).to.deep.equal([
       `officer:${(await call("GET", "/api/v1/me", undefined, D.gu)).body.personId}`,
       "all",
     ]);
@@ -481,8 +481,8 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
         .filter((x: string) => /^(officer|holder):/.test(x)),
     ).to.deep.equal([]);
     const reportRead = await lastAudit({ action: "personal-data.read", object_type: "audit-report" });
-    expect(reportRead.actor).to.equal(`officer:${(await call("GET", "/api/v1/me", undefined, D.gu)).body.personId}`);
-    expect(JSON.parse(reportRead.details).named).to.be.greaterThan(0);
+    expect(reportRead!.actor).to.equal(`officer:${(await call("GET", "/api/v1/me", undefined, D.gu)).body.personId}`);
+    expect(JSON.parse(reportRead!.details!).named).to.be.greaterThan(0);
     const long = await call("GET", "/api/v1/audit/report?from=2024-01-01&to=2026-01-01", undefined, D.gu);
     expect([long.status, long.body.rule, long.body.requirement]).to.deep.equal([400, "report-period", "REQ-31"]);
     expect(long.body.detail).to.match(/at most 366 days/);
@@ -508,7 +508,7 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
       ]);
     }
     const logged = await lastAudit({ action: "api.post (no route)", outcome: "failure" });
-    expect([logged.actor, JSON.parse(logged.details).refusal.rule]).to.deep.equal([
+    expect([logged!.actor, JSON.parse(logged!.details!).refusal.rule]).to.deep.equal([
       `cert:${D.ada!.serial}`,
       "same-origin-browser-request",
     ]);
@@ -567,7 +567,7 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
         `${c} is not a network in the form 10.0.0.0/8 or 2001:db8::/32.`,
       ]);
     }
-    expect((await svc.runtime.db("organisations").where({ id: me.organisationId }).first()).ip_allow_list).to.equal(
+    expect((await svc.runtime.db("organisations").where({ id: me.organisationId }).first())!.ip_allow_list).to.equal(
       null,
     );
     // A client that connects and never speaks TLS is dropped after the handshake timeout (1 s here).

@@ -391,7 +391,7 @@ for (const backend of testDatabases())
         .db("audit_events")
         .where({ object_id: orderId, action: "order.produce" })
         .first();
-      expect(JSON.parse(produced.details).emailSan).to.match(/omitted.*validated domains.*REQ-01/);
+      expect(JSON.parse(produced!.details!).emailSan).to.match(/omitted.*validated domains.*REQ-01/);
     });
 
     it("fail/a bidi override in the organisation name: production refused by the lint text_no_bidi_controls (422), no certificate, the order stays in production", async () => {

@@ -19,7 +19,7 @@ export async function up(db: Knex): Promise<void> {
   for (;;) {
     const rows = await db("audit_events").where("seq", ">", after).orderBy("seq").limit(1000);
     if (rows.length === 0) break;
-    const entries: (AuditEntry & { seq: number })[] = rows.map((r: any) => ({
+    const entries: (AuditEntry & { seq: number })[] = rows.map((r) => ({
       seq: Number(r.seq),
       id: r.id,
       at: Number(r.at),

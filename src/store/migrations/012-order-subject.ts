@@ -10,8 +10,9 @@ export async function up(db: Knex): Promise<void> {
     t.text("registered_name"); // enc:v1 sealed JSON {fullName, givenName?, surname?}
     t.bigInteger("approved_at");
   });
-  // Orders approved before this column existed: the approval's time from the audit trail.
-  await db("orders")
+  // Orders approved before this column existed: the approval's time from the audit trail (a migration sees the
+  // schema of its time, not the row types of src/store/rows.ts).
+  await db<Record<string, unknown>>("orders")
     .whereNull("approved_at")
     .whereIn("state", ["APPROVED", "IN_PRODUCTION", "PRODUCED", "HANDED_OUT", "ACTIVE", "EXPIRED"])
     .update({
