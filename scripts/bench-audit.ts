@@ -3,7 +3,7 @@
 // chain of 1M entries beside only reading them.
 import { join } from "node:path";
 import type { Knex } from "knex";
-import type { Runtime } from "../src/composition/runtime.js";
+import type { OperatorCa } from "../src/composition/operator-role.js";
 import { openDatabase } from "../src/store/database.js";
 import { commitQueueOf, recordAuditEvent, type BatchWrite } from "../src/store/commit-queue.js";
 import { KnexAuditStore } from "../src/store/audit.store.js";
@@ -20,7 +20,13 @@ type Measure = (
   op: (w: number) => Promise<unknown>,
 ) => Promise<{ ops: number; seconds: number; perSecond: number; latencyMs: Record<string, number> }>;
 
-export async function benchAudit(rt: Runtime, dir: string, measure: Measure, seconds: number, verifyEntries: number) {
+export async function benchAudit(
+  rt: OperatorCa,
+  dir: string,
+  measure: Measure,
+  seconds: number,
+  verifyEntries: number,
+) {
   let n = 0;
   const event = (): AuditEvent => ({
     id: `${process.pid}-${n++}-${newId(cryptoRandom)}`,

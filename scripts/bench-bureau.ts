@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { pemBlocks } from "../src/asn1/der.js";
 import { spawnSync } from "node:child_process";
-import type { Runtime } from "../src/composition/runtime.js";
+import type { OperatorCa } from "../src/composition/operator-role.js";
 import { openRa } from "../src/composition/ra.js";
 import { bootstrapDemoStaff, DEMO_OFFICERS } from "../src/composition/demo-setup.js";
 import { staffActor } from "../src/composition/demo-orders.js";
@@ -37,7 +37,7 @@ import { installAttestationRoot } from "../test/support/attestation-fixture.js";
 
 const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
 
-export async function benchBureau(rt: Runtime, dir: string, cards: number, orders: number) {
+export async function benchBureau(rt: OperatorCa, dir: string, cards: number, orders: number) {
   const out: Record<string, unknown> = {};
   // --- 1. the file checks on a `cards`-card answer, and the raw verification rate, same run.
   const maker = createMakerRoot(rt.clock.now(), "bench bureau maker");
@@ -146,7 +146,7 @@ async function inParallel(n: number, workers: number, work: (i: number) => Promi
  * cards taken in through the desk: the bureau's signature, schema, every attestation, tracking and order reads, each
  * certificate issued on hold through the production saga (SoftHSM2), the signed certificate return file.
  */
-async function wholeImport(rt: Runtime, dir: string, orders: number, rawPerSecond: number) {
+async function wholeImport(rt: OperatorCa, dir: string, orders: number, rawPerSecond: number) {
   const registerFile = join(dir, "bench-bureau-register.json");
   const people = Array.from({ length: orders }, (_, i) => `1971${String(i).padStart(8, "0")}`);
   writeFileSync(

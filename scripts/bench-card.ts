@@ -4,7 +4,7 @@
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Runtime } from "../src/composition/runtime.js";
+import type { OperatorCa } from "../src/composition/operator-role.js";
 import { openRa } from "../src/composition/ra.js";
 import { DEMO_OFFICERS, bootstrapDemoStaff } from "../src/composition/demo-setup.js";
 import { fileRegister } from "../src/composition/file-register.js";
@@ -23,7 +23,7 @@ const vcard = (cmd: string) => {
 const q = (xs: number[], p: number) =>
   Number([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!.toFixed(1));
 
-export async function benchCard(rt: Runtime, dir: string, runs: number) {
+export async function benchCard(rt: OperatorCa, dir: string, runs: number) {
   vcard("start");
   // REQ-14: the virtual card's TEST maker root (made by virtual-card.sh start)
   trustVirtualCardMaker(rt.config.caStoreDir);

@@ -1,9 +1,9 @@
 // Child process of scripts/bench (CRL suite): opens the runtime and times one full CRL, so that
 // peak RSS is this CRL's alone. Prints JSON.
 import { loadConfig } from "../src/composition/config.js";
-import { openRuntime } from "../src/composition/runtime.js";
+import { openOperatorCa } from "../src/composition/operator-role.js";
 
-const rt = await openRuntime(loadConfig());
+const rt = await openOperatorCa(loadConfig());
 try {
   const t0 = performance.now();
   const crl = await rt.crls.generateFull(rt.authority("demo-issuing"), "bench");

@@ -11,7 +11,7 @@ import { cryptoRandom } from "../src/shared/random.js";
 import type { Knex } from "knex";
 import pg from "pg";
 import { loadConfig } from "../src/composition/config.js";
-import { openRuntime } from "../src/composition/runtime.js";
+import { openOperatorCa } from "../src/composition/operator-role.js";
 import { openKeystores } from "../src/composition/keystores.js";
 import { loadOcspIssuers } from "../src/composition/public-role.js";
 import { newSigningStats } from "../src/composition/signing-stats.js";
@@ -297,7 +297,7 @@ export async function benchOcspScale(
   const keyFile = join(sdir, "ocsp.key");
   await run("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", keyFile]);
   await run("openssl", ["req", "-new", "-key", keyFile, "-subj", "/CN=bench", "-out", join(sdir, "ocsp.csr")]);
-  const setup = await openRuntime(loadConfig(baseEnv));
+  const setup = await openOperatorCa(loadConfig(baseEnv));
   const setupCa = setup.authority("demo-issuing");
   const osigner = await setup.issuer.issue(setupCa, {
     profileId: "ocsp-signer",
@@ -349,7 +349,7 @@ export async function benchOcspScale(
     const config = loadConfig(env);
     const pdir = join(dir, `scale-${backend}`);
     mkdirSync(pdir, { recursive: true });
-    const rt = await openRuntime(config);
+    const rt = await openOperatorCa(config);
     const ca = rt.authority("demo-issuing");
     const keystores = openKeystores(config);
     const [hsmIssuer] = await loadOcspIssuers({ config, clock: systemClock }, [ca], keystores, newSigningStats());

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { createServer } from "node:net";
 import { generateKeyPairSync } from "node:crypto";
 import { loadConfig } from "../src/composition/config.js";
-import { openRuntime } from "../src/composition/runtime.js";
+import { openOperatorCa } from "../src/composition/operator-role.js";
 import { certIdDer } from "../src/ca/ocsp/ocsp-response.js";
 import { derTlv, toPem } from "../src/asn1/der.js";
 import { createHash } from "node:crypto";
@@ -114,7 +114,7 @@ const yymmdd = (d: Date) => d.toISOString().replace(/[-:T]/g, "").slice(2, 14) +
 
 export async function benchOcsp(env: NodeJS.ProcessEnv, dir: string, requests: number) {
   const config = loadConfig(env);
-  const rt = await openRuntime(config);
+  const rt = await openOperatorCa(config);
   const ca = rt.authority("demo-issuing");
   const subject = { CN: "Bench Person", O: "Bench AB", organizationIdentifier: "NTRSE-5560000001", C: "SE" };
   const key = new Uint8Array(

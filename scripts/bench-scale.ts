@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateKeyPairSync } from "node:crypto";
 import { loadConfig } from "../src/composition/config.js";
-import { openRuntime } from "../src/composition/runtime.js";
+import { openOperatorCa } from "../src/composition/operator-role.js";
 import { ocspRequestDer, serveProcess, stopProcess, wrk } from "./bench-revocation.js";
 
 /**
@@ -11,7 +11,7 @@ import { ocspRequestDer, serveProcess, stopProcess, wrk } from "./bench-revocati
  * one public replica, then spread over two; the writer runs beside them, as in production.
  */
 export async function benchOcspReplicas(env: NodeJS.ProcessEnv, dir: string, seconds: number) {
-  const rt = await openRuntime(loadConfig(env));
+  const rt = await openOperatorCa(loadConfig(env));
   const ca = rt.authority("demo-issuing");
   const key = new Uint8Array(
     generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "der" }),

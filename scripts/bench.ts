@@ -29,7 +29,7 @@ import { generateKeyPairSync, sign } from "node:crypto";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../src/composition/config.js";
 import { setupDemo } from "../src/composition/demo-setup.js";
-import { openRuntime } from "../src/composition/runtime.js";
+import { openOperatorCa } from "../src/composition/operator-role.js";
 import { benchCrl, benchOcsp } from "./bench-revocation.js";
 import { benchMassRevocation } from "./bench-mass-revocation.js";
 import { benchOcspReplicas } from "./bench-scale.js";
@@ -119,7 +119,7 @@ async function measure(concurrency: number, seconds: number, op: (worker: number
  * compare-and-set transitions and one issuance each. Peer in the same run: bare issuance.
  */
 async function benchRa(
-  rt: Awaited<ReturnType<typeof openRuntime>>,
+  rt: Awaited<ReturnType<typeof openOperatorCa>>,
   issueOne: () => Promise<unknown>,
   concurrency: number,
   seconds: number,
@@ -252,7 +252,7 @@ try {
   };
   delete env.SOFTHSM2_CONF;
   await setupDemo(loadConfig(env), () => undefined, env);
-  const rt = await openRuntime(loadConfig(env));
+  const rt = await openOperatorCa(loadConfig(env));
   const ca = rt.authority("demo-issuing");
   const subject = {
     CN: "Bench Person",
@@ -312,7 +312,7 @@ try {
     const u = new URL(base);
     u.pathname = `/${name}`;
     const base0 = loadConfig(env);
-    const rtPg = await openRuntime({
+    const rtPg = await openOperatorCa({
       ...base0,
       databaseUrl: u.toString(),
       audit: { ...base0.audit, checkpointFile: join(dir, "pg-checkpoint.json") },

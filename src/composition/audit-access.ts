@@ -8,7 +8,7 @@ import { recordAuditEvent } from "../store/commit-queue.js";
 import type { Evidence } from "../audit/evidence.js";
 import type { ConformanceReport } from "../audit/report.js";
 import type { AuditTrail } from "./audit.js";
-import type { RaRuntime } from "./runtime.js";
+import type { Parts } from "./parts.js";
 import { evidencePersonIds, namedEvidence, namedReport, reportPersonIds } from "./evidence-names.js";
 import { KnexDirectoryStore } from "../store/directory.store.js";
 import { fieldCipher } from "./data-keys.js";
@@ -36,7 +36,7 @@ export interface AuditAccess {
  * policies/audit/audit-access.yaml. Every read is audited as personal-data access.
  */
 export function auditAccess(
-  rt: RaRuntime,
+  rt: Parts<"config" | "clock" | "random" | "db" | "readDb" | "keystore">,
   trail: AuditTrail,
   policy: AuditAccessPolicy = loadAuditAccessPolicy(join(rt.config.policyDir, "audit", "audit-access.yaml")),
 ): AuditAccess {

@@ -25,7 +25,7 @@ import { loadRequirementsMatrix } from "../policy/requirements-matrix.js";
 import { loadWorkflows, type Workflow } from "../policy/workflow.js";
 import { verifyTranscriptFile } from "../ceremony/ceremony.js";
 import { CaDirectory } from "../ceremony/ca-directory.js";
-import type { RaRuntime } from "./runtime.js";
+import type { Parts } from "./parts.js";
 import { sha256Hex } from "../shared/digest.js";
 import {
   imprintOf,
@@ -74,7 +74,7 @@ export function checkpointVerifier(caStoreDir: string): (c: Checkpoint) => boole
 }
 
 /** The HSM audit key (REQ-26/27) as a checkpoint signer. */
-export async function auditSigner(rt: RaRuntime): Promise<CheckpointSigner> {
+export async function auditSigner(rt: Parts<"config" | "keystore">): Promise<CheckpointSigner> {
   const names = auditSignerNames(rt.config.caStoreDir);
   const name = rt.config.audit.signer ?? names[0];
   if (!name)
@@ -101,7 +101,7 @@ export async function auditSigner(rt: RaRuntime): Promise<CheckpointSigner> {
 const TSA_TIMEOUT_MS = 15_000;
 
 /** The configured TSA's certificate (checked: sole critical EKU timeStamping), for verifying tokens. */
-export function tsaCertificateOf(rt: RaRuntime): ReturnType<typeof tsaCertificate> | undefined {
+export function tsaCertificateOf(rt: Parts<"config">): ReturnType<typeof tsaCertificate> | undefined {
   const f = rt.config.audit.tsaCertFile;
   if (!f) return undefined;
   try {
@@ -113,7 +113,10 @@ export function tsaCertificateOf(rt: RaRuntime): ReturnType<typeof tsaCertificat
 }
 
 /** Asks the TSA (RFC 3161 3.4, HTTP POST) for a token over the checkpoint's bytes. */
-export async function timestampCheckpoint(rt: RaRuntime, c: Checkpoint): Promise<{ token: string; genTime: number }> {
+export async function timestampCheckpoint(
+  rt: Parts<"config" | "random">,
+  c: Checkpoint,
+): Promise<{ token: string; genTime: number }> {
   const url = rt.config.audit.tsaUrl;
   if (!url) throw new CaError("config", "no TSA configured (audit.tsaUrl)");
   const { signature: _s, ...unsigned } = c;
@@ -231,7 +234,10 @@ function ceremonies(caStoreDir: string): ConformanceReport["ceremonies"][number]
 }
 
 /** Wires the audit trail: the database's stores, the HSM audit key, the checkpoint file, the TSA, the policies. */
-export function openAuditTrail(rt: RaRuntime, given?: ReadonlyMap<string, Workflow>): AuditTrail {
+/** What the audit trail uses: the records it reads and writes, the token of its checkpoint signer. */
+export type AuditParts = Parts<"config" | "clock" | "random" | "db" | "readDb" | "revocations" | "keystore">;
+
+export function openAuditTrail(rt: AuditParts, given?: ReadonlyMap<string, Workflow>): AuditTrail {
   let workflows = given; // read from policies/ only when evidence first needs them
   // REQ-29: officers' names are sealed at rest; the HSM unwraps the data keys when evidence is first asked for.
   let opened: KnexEvidenceStore | undefined;

@@ -11,7 +11,7 @@ import { sha256Hex } from "../shared/digest.js";
 import { sqliteFile } from "../store/database.js";
 import { ownerOnlyKey } from "./key-file.js";
 import type { Config } from "./config.js";
-import type { Runtime } from "./runtime.js";
+import type { Parts } from "./parts.js";
 import type { Random } from "../shared/random.js";
 
 const MAGIC = "CARDPKI-BACKUP-1";
@@ -40,7 +40,11 @@ function pgTool(url: string): { database: string; env: NodeJS.ProcessEnv } {
  * AES-256-GCM under the backup key (`backup.keyFile`; keep a copy of it away from the backups);
  * the header (authenticated, not secret) names the audit head it contains.
  */
-export async function createBackup(rt: Runtime, out: string, operator: string): Promise<BackupHeader> {
+export async function createBackup(
+  rt: Parts<"clock" | "config" | "db" | "random">,
+  out: string,
+  operator: string,
+): Promise<BackupHeader> {
   if (existsSync(out)) throw new CaError("conflict", `${out} exists; refusing to overwrite`);
   const file = sqliteFile(rt.config.databaseUrl);
   let plain: Buffer;

@@ -5,7 +5,7 @@ import { CaError } from "../shared/ca-error.js";
 import { parsePkcs11Uri } from "../hsm/pkcs11-uri.js";
 import type { KeySigner } from "../ca/ports.js";
 import type { RaExchangeSigner } from "./bureau-cms.js";
-import type { RaRuntime } from "./runtime.js";
+import type { Parts } from "./parts.js";
 import { caStoreSignerNames } from "./ca-store-signers.js";
 
 /**
@@ -25,7 +25,7 @@ export function bureauSignerDir(caStoreDir: string, name: string): string {
 }
 
 /** The configured bureau signer (`bureau.signer`) or the first one in the CA store. */
-export function bureauSignerName(rt: Pick<RaRuntime, "config">): string {
+export function bureauSignerName(rt: Parts<"config">): string {
   const name = rt.config.bureau.signer ?? bureauSignerNames(rt.config.caStoreDir)[0];
   if (!name)
     throw new CaError(
@@ -37,7 +37,7 @@ export function bureauSignerName(rt: Pick<RaRuntime, "config">): string {
 }
 
 /** The RA's exchange signer: its certificate from the CA store, its key in the HSM (opened on first use). */
-export function raExchangeSigner(rt: Pick<RaRuntime, "config" | "keystore">): RaExchangeSigner {
+export function raExchangeSigner(rt: Parts<"config" | "keystore">): RaExchangeSigner {
   const dir = bureauSignerDir(rt.config.caStoreDir, bureauSignerName(rt));
   const certFile = join(dir, "cert.pem");
   if (!existsSync(certFile)) throw new CaError("config", `no bureau signer certificate ${certFile}`);

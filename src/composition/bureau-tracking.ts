@@ -4,7 +4,7 @@ import { openBureauDesk } from "./bureau.js";
 import { loop, type Loop } from "./loop.js";
 import type { Observability } from "./observability.js";
 import type { Ra } from "./ra.js";
-import type { RaRuntime } from "./runtime.js";
+import type { Parts } from "./parts.js";
 
 const log = logger("bureau");
 
@@ -17,7 +17,7 @@ const STATES = ["sent", "acknowledged", "produced", "shipped", "received"] as co
  * the bureau cards per tracking state.
  */
 export function bureauTracking(
-  rt: RaRuntime,
+  rt: Parts<"config" | "db" | "readDb" | "clock" | "random" | "keystore">,
   ra: Ra,
   obs: Observability,
   audit: { countActions(prefix: string): Promise<Record<string, number>> },

@@ -13,7 +13,7 @@ import { raExchangeSigner } from "./bureau-signer.js";
 import { keyAttestationVerifier } from "./key-attestation.js";
 import type { Ra } from "./ra.js";
 import type { DropFolder } from "./bureau-drop.js";
-import type { RaRuntime } from "./runtime.js";
+import type { Parts } from "./parts.js";
 
 /** Name of the bureau's certificate in the exchange folder (`<data>/bureau/` by default). */
 export const BUREAU_EXCHANGE = "bureau";
@@ -22,13 +22,13 @@ export const BUREAU_EXCHANGE = "bureau";
  * The RA's exchange folder: the bureau's certificate (`bureau.crt`). The RA's own signing key is in the HSM, its
  * certificate in the CA store (`<ca>/bureau-signers/<label>/`, made by a bureau-signer ceremony).
  */
-export function bureauExchangeDir(rt: Pick<RaRuntime, "config">): string {
+export function bureauExchangeDir(rt: Parts<"config">): string {
   return process.env.CARDPKI_BUREAU_DIR ?? join(rt.config.dataDir, "bureau");
 }
 
 /** The bureau adapter of card production, wired over the RA's stores, the CMS exchange and the attestation roots. */
 export function openBureauDesk(
-  rt: RaRuntime,
+  rt: Parts<"config" | "db" | "readDb" | "clock" | "random" | "keystore">,
   ra: Ra,
   o: { exchangeDir?: string; onAlarm?: (c: BureauCard) => void } = {},
 ): BureauDesk {

@@ -81,26 +81,21 @@ export async function signingGate(rec: CaRecords, fence?: () => void): Promise<(
   };
 }
 
-export async function openCaSigner(rec: CaRecords, opts: CaSignerOptions = {}): Promise<CaSigner> {
+/** The issuing CAs' keys in the HSM and what signs with them, without the issuance pipeline or CRL signing. */
+export interface IssuingCas {
+  readonly authorities: ReadonlyMap<string, Authority>;
+  readonly signing: SigningStats;
+  readonly probes: ReadonlyMap<string, () => Promise<void>>;
+  readonly keystores: Keystores;
+  authority(id: string): Authority;
+  gate(): void;
+  close(): Promise<void>;
+}
+
+/** Opens the configured issuing CAs (none with `withoutAuthorities`); with `recover`, runs crash recovery first. */
+export async function openIssuingCas(rec: CaRecords, opts: CaSignerOptions = {}): Promise<IssuingCas> {
   const { config, clock, random, store } = rec;
   const gate = await signingGate(rec, opts.fence);
-  let producer: OcspProducer | undefined;
-  const issuer = new CertificateIssuer({
-    profiles: rec.profiles,
-    store,
-    clock,
-    random,
-    gate,
-    onIssued: (serial) => producer?.issued(serial),
-  });
-  const crls = new CrlPublisher({
-    revocations: rec.revocations,
-    certs: store,
-    policy: rec.revocationPolicy,
-    clock,
-    random,
-    gate,
-  });
   const ks = opts.keystores ?? openKeystores(config, opts.pins);
   const close = async () => {
     if (!opts.keystores) await ks.close();
@@ -148,21 +143,61 @@ export async function openCaSigner(rec: CaRecords, opts: CaSignerOptions = {}): 
         probes.set(id, () => keystore.probe(ref));
       }
     }
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return { authorities, signing, probes, keystores: ks, authority: authorityLookup(authorities), gate, close };
+}
+
+/** The issuance pipeline (profile, TBS, lint, sign, record) behind the signing gate. */
+export function issuerFor(rec: CaRecords, gate: () => void, onIssued?: (serial: string) => void): CertificateIssuer {
+  return new CertificateIssuer({
+    profiles: rec.profiles,
+    store: rec.store,
+    clock: rec.clock,
+    random: rec.random,
+    gate,
+    ...(onIssued ? { onIssued } : {}),
+  });
+}
+
+/** RFC 5280 5.2.3: CRLs signed with the issuing CAs' keys, behind the signing gate. */
+export function crlPublisher(rec: CaRecords, gate: () => void): CrlPublisher {
+  return new CrlPublisher({
+    revocations: rec.revocations,
+    certs: rec.store,
+    policy: rec.revocationPolicy,
+    clock: rec.clock,
+    random: rec.random,
+    gate,
+  });
+}
+
+export async function openCaSigner(rec: CaRecords, opts: CaSignerOptions = {}): Promise<CaSigner> {
+  const cas = await openIssuingCas(rec, opts);
+  const { authorities, signing, gate } = cas;
+  let producer: OcspProducer | undefined;
+  const issuer = issuerFor(rec, gate, (serial) => producer?.issued(serial));
+  const crls = crlPublisher(rec, gate);
+  try {
     if (opts.ocsp && authorities.size > 0) {
-      const ocspIssuers = await loadOcspIssuers(rec, [...authorities.values()], ks, signing).catch((e: unknown) => {
-        log.warn("OCSP responses not pre-produced here: no delegated responder key", { error: e });
-        return [];
-      });
+      const ocspIssuers = await loadOcspIssuers(rec, [...authorities.values()], cas.keystores, signing).catch(
+        (e: unknown) => {
+          log.warn("OCSP responses not pre-produced here: no delegated responder key", { error: e });
+          return [];
+        },
+      );
       if (ocspIssuers.length > 0)
         producer = new OcspProducer(
           ocspIssuers,
           new KnexOcspResponseStore(rec.db, rec.readDb),
           rec.revocationPolicy,
-          clock,
+          rec.clock,
         );
     }
   } catch (e) {
-    await close();
+    await cas.close();
     throw e;
   }
   return {
@@ -171,10 +206,20 @@ export async function openCaSigner(rec: CaRecords, opts: CaSignerOptions = {}): 
     authorities,
     signing,
     ...(producer ? { ocsp: producer } : {}),
-    probes,
-    authority: authorityLookup(authorities),
-    keystore: ks.keystore,
+    probes: cas.probes,
+    authority: cas.authority,
+    keystore: cas.keystores.keystore,
     gate,
-    close,
+    close: cas.close,
   };
+}
+
+/** Role `all` (the demo, tests): the records and the CA signer in one process, as the RA and the tests reach them. */
+export type CaInProcess = Omit<CaRecords, "close"> &
+  Pick<CaSigner, "issuer" | "crls" | "authorities" | "authority" | "keystore" | "signing">;
+
+export function caInProcess(rec: CaRecords, signer: CaSigner): CaInProcess {
+  const { close: _close, ...records } = rec;
+  const { issuer, crls, authorities, authority, keystore, signing } = signer;
+  return { ...records, issuer, crls, authorities, authority, keystore, signing };
 }

@@ -11,8 +11,7 @@ import type { RaApiDeps } from "../http/ra.routes.js";
 import { aesGcmSealer } from "./card-sealer.js";
 import { ownerOnlyKey } from "./key-file.js";
 import type { Ra } from "./ra.js";
-import type { RaRuntime } from "./runtime.js";
-import type { StationRuntime } from "./card-station-role.js";
+import type { StationParts } from "./card-station-role.js";
 
 export interface Cards {
   readonly ledger: KnexCardStore;
@@ -34,7 +33,7 @@ export interface Cards {
  * the RA server's station, resolved from their client certificate): never a name typed on a
  * command line. The standalone station goes through the RA API instead (ra-api-card-production.ts).
  */
-export function cardProduction(_rt: RaRuntime, ra: Ra, actor: Actor): CardProduction {
+export function cardProduction(ra: Ra, actor: Actor): CardProduction {
   if (actor.kind !== "officer" || !actor.personId || (!actor.credentialSerial && !actor.organisationId))
     throw new CaError("unauthorized", "the card station acts only as an authenticated officer (REQ-22)", undefined, {
       code: "card.station-officer-needed",
@@ -84,7 +83,7 @@ export function cardProduction(_rt: RaRuntime, ra: Ra, actor: Actor): CardProduc
   };
 }
 
-export function factoryCredentials(rt: Pick<StationRuntime, "config">): FactoryCredentials {
+export function factoryCredentials(rt: Pick<StationParts, "config">): FactoryCredentials {
   const f = rt.config.card.factory;
   return {
     pin: f.pin,
@@ -98,12 +97,12 @@ export function factoryCredentials(rt: Pick<StationRuntime, "config">): FactoryC
  * Wires the card writer: ledger on the runtime's database, secrets sealed under the card KEK, production through the
  * RA.
  */
-export function openCards(rt: RaRuntime, ra: Ra, operator: Actor): Cards {
-  return cardsWith(rt, ra.cipher, cardProduction(rt, ra, operator));
+export function openCards(rt: StationParts, ra: Ra, operator: Actor): Cards {
+  return cardsWith(rt, ra.cipher, cardProduction(ra, operator));
 }
 
 /** The card writer over a given production port (in process, or the RA API for the standalone station). */
-export function cardsWith(rt: StationRuntime, cipher: Ra["cipher"], production: CardProduction): Cards {
+export function cardsWith(rt: StationParts, cipher: Ra["cipher"], production: CardProduction): Cards {
   const ledger = new KnexCardStore(rt.db, rt.readDb, cipher); // REQ-29: letters with PINs sealed at rest
   const sealer = aesGcmSealer(
     ownerOnlyKey(rt.config.card.kekFile, rt.random, { what: "card key-encryption key", exact: true }),
@@ -159,7 +158,7 @@ export async function listReaders(): Promise<{ name: string; cardPresent: boolea
  * The card production station attached to the RA server: readers, and personalisation by the signed-in ca-operator (the
  * RA's guards apply to them).
  */
-export function cardStation(rt: RaRuntime, ra: Ra): NonNullable<RaApiDeps["cardStation"]> {
+export function cardStation(rt: StationParts, ra: Ra): NonNullable<RaApiDeps["cardStation"]> {
   let busy = false;
   return {
     readers: listReaders,

@@ -16,7 +16,8 @@ import {
   type PinShareFile,
 } from "../ceremony/pin-shares.js";
 import type { Config } from "./config.js";
-import { caUrls, openRuntime, useEmbeddedSoftHsm } from "./runtime.js";
+import { caUrls, useEmbeddedSoftHsm } from "./ca-settings.js";
+import { openCeremony } from "./operator-role.js";
 
 export interface CeremonyRun {
   readonly file: string;
@@ -45,7 +46,7 @@ export async function runCeremonyFile(
   if (run.dryRun) return dryRun(config, script, sha256, run);
   useEmbeddedSoftHsm(config);
   const pins = await pinsFromShares(run.shares);
-  const rt = await openRuntime(config, { withoutAuthorities: true, pins });
+  const rt = await openCeremony(config, { pins });
   try {
     return await runCeremony(script, {
       keystore: rt.keystore,
@@ -99,7 +100,7 @@ async function dryRun(
     pkcs11Library: "/usr/lib/softhsm/libsofthsm2.so",
     tokenPins: {},
   };
-  const rt = await openRuntime(dryConfig, { withoutAuthorities: true, pins });
+  const rt = await openCeremony(dryConfig, { pins });
   const quiet: CeremonyUi = { step: () => undefined, confirm: async () => true, progress: (_l, w) => w };
   const deps = {
     keystore: rt.keystore,

@@ -8,7 +8,7 @@ import { FieldCipher, type DataKey } from "../store/field-cipher.js";
 import { KnexDataKeyStore, type WrappedDataKey } from "../store/data-key.store.js";
 import { KnexPersonalDataStore, type SealReport } from "../store/personal-data.store.js";
 import { isUniqueViolation } from "../store/database.js";
-import type { StationRuntime } from "./card-station-role.js";
+import type { StationParts } from "./card-station-role.js";
 
 /**
  * REQ-29, personal data at rest: envelope encryption.
@@ -37,7 +37,7 @@ export function dataKeyNames(caStoreDir: string): { name: string; uri: string }[
 }
 
 /** The URI of the wrapping key new data keys go under: configured, or the one in the CA store. */
-export function wrappingKeyUri(rt: StationRuntime): string {
+export function wrappingKeyUri(rt: StationParts): string {
   if (rt.config.dataEncryption.wrappingKey) return rt.config.dataEncryption.wrappingKey;
   const found = dataKeyNames(rt.config.caStoreDir);
   if (found.length === 1) return found[0]!.uri;
@@ -56,7 +56,7 @@ export function wrappingKeyUri(rt: StationRuntime): string {
   );
 }
 
-async function hsmKey(rt: StationRuntime, uri: string): Promise<Pkcs11AesKey> {
+async function hsmKey(rt: StationParts, uri: string): Promise<Pkcs11AesKey> {
   const u = parsePkcs11Uri(uri);
   return (await rt.keystore(u.token)).aesKeyFor(u);
 }
@@ -64,7 +64,7 @@ async function hsmKey(rt: StationRuntime, uri: string): Promise<Pkcs11AesKey> {
 const wrapAad = (id: string) => Buffer.from(`cardpki-data-key|v1|${id}`, "utf8");
 
 /** Unwraps one stored data key in the HSM; a wrong or missing HSM key is refused clearly. */
-async function unwrap(rt: StationRuntime, k: WrappedDataKey): Promise<DataKey> {
+async function unwrap(rt: StationParts, k: WrappedDataKey): Promise<DataKey> {
   if (k.algorithm !== "AES-256-GCM")
     throw new CaError("config", `data key ${k.id} is wrapped with unknown algorithm ${k.algorithm}`);
   const raw = Buffer.from(k.wrapped, "base64url");
@@ -89,7 +89,7 @@ async function unwrap(rt: StationRuntime, k: WrappedDataKey): Promise<DataKey> {
  * processes racing make one.
  */
 async function createDataKey(
-  rt: StationRuntime,
+  rt: StationParts,
   store: KnexDataKeyStore,
   existing: readonly WrappedDataKey[],
   actor: string,
@@ -127,7 +127,7 @@ async function createDataKey(
   return wrapped;
 }
 
-async function loadCipher(rt: StationRuntime): Promise<FieldCipher> {
+async function loadCipher(rt: StationParts): Promise<FieldCipher> {
   const store = new KnexDataKeyStore(rt.db);
   let wrapped = await store.list();
   if (wrapped.length === 0) {
@@ -147,14 +147,14 @@ async function loadCipher(rt: StationRuntime): Promise<FieldCipher> {
   return new FieldCipher(keys, wrapped[wrapped.length - 1]!.id, rt.random, loadMissing);
 }
 
-const ciphers = new WeakMap<StationRuntime, Promise<FieldCipher>>();
+const ciphers = new WeakMap<StationParts, Promise<FieldCipher>>();
 
 /**
  * The runtime's field cipher: the data keys unwrapped by the HSM once per process (the HSM is
  * never asked per field). Refuses with a config or hsm-unavailable error when the wrapping key is
  * missing or is not the one the stored data keys were wrapped with.
  */
-export function fieldCipher(rt: StationRuntime): Promise<FieldCipher> {
+export function fieldCipher(rt: StationParts): Promise<FieldCipher> {
   let c = ciphers.get(rt);
   if (!c) {
     c = loadCipher(rt);
@@ -167,7 +167,7 @@ export function fieldCipher(rt: StationRuntime): Promise<FieldCipher> {
 /**
  * `cardpki data rotate-key`: a new data key becomes the current one (restart running services so they write under it).
  */
-export async function rotateDataKey(rt: StationRuntime, actor: string): Promise<{ id: string; wrappingKey: string }> {
+export async function rotateDataKey(rt: StationParts, actor: string): Promise<{ id: string; wrappingKey: string }> {
   await fieldCipher(rt); // the existing keys must open before another is added
   const store = new KnexDataKeyStore(rt.db);
   const k = await createDataKey(rt, store, await store.list(), actor, "rotation");
@@ -176,7 +176,7 @@ export async function rotateDataKey(rt: StationRuntime, actor: string): Promise<
 }
 
 /** `cardpki data encrypt-existing`: seals cleartext rows and values under older data keys, audited per batch. */
-export async function sealExistingPersonalData(rt: StationRuntime, actor: string): Promise<SealReport[]> {
+export async function sealExistingPersonalData(rt: StationParts, actor: string): Promise<SealReport[]> {
   const cipher = await fieldCipher(rt);
   return new KnexPersonalDataStore(rt.db, cipher).sealExisting((table, ids) => ({
     id: newId(rt.random),
@@ -191,7 +191,7 @@ export async function sealExistingPersonalData(rt: StationRuntime, actor: string
 }
 
 /** `cardpki data status`: data keys and how many rows are still in clear or under an older key. */
-export async function personalDataStatus(rt: StationRuntime): Promise<{
+export async function personalDataStatus(rt: StationParts): Promise<{
   currentKey: string;
   keys: { id: string; wrappingKey: string; createdAt: string }[];
   tables: Awaited<ReturnType<KnexPersonalDataStore["unsealedCounts"]>>;

@@ -11,7 +11,7 @@ import type { DeliveryChannel, DeliveryChannelName, Recipients } from "../delive
 import { KnexDeliveryStore, type DeadLetter } from "../store/delivery.store.js";
 import type { DeliveryConfig, PinConfig } from "./config.js";
 import type { Ra } from "./ra.js";
-import type { RaRuntime } from "./runtime.js";
+import type { Parts } from "./parts.js";
 
 /**
  * A credential (SMTP password, gateway token) like a PIN: an environment variable or an owner-only file (mode 600/400).
@@ -91,7 +91,11 @@ export interface Delivery {
 }
 
 /** REQ-15: the outbox's delivery worker over the runtime's database and the RA's directory. */
-export function openDelivery(rt: RaRuntime, ra: Ra, opts: { channels?: readonly DeliveryChannel[] } = {}): Delivery {
+export function openDelivery(
+  rt: Parts<"config" | "clock" | "random" | "db" | "readDb">,
+  ra: Ra,
+  opts: { channels?: readonly DeliveryChannel[] } = {},
+): Delivery {
   const c = rt.config.delivery;
   const store = new KnexDeliveryStore(rt.db, rt.readDb, ra.cipher);
   const worker = new DeliveryWorker({

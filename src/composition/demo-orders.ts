@@ -3,7 +3,7 @@ import { CaError } from "../shared/ca-error.js";
 import type { Actor } from "../ra/order.js";
 import { humanIdOf } from "../ra/human.js";
 import type { Ra } from "./ra.js";
-import type { Runtime } from "./runtime.js";
+import type { Parts } from "./parts.js";
 
 /** The service owner's staff officer (bootstrapped by setup-demo or `cardpki ra bootstrap-staff`) as an actor. */
 export async function staffActor(ra: Ra, orgNumber: string, nationalId: string): Promise<Actor> {
@@ -32,7 +32,7 @@ export async function staffActor(ra: Ra, orgNumber: string, nationalId: string):
  * release.
  */
 export async function demoOrderInProduction(
-  rt: Runtime,
+  rt: Parts<"clock" | "config">,
   ra: Ra,
   input: {
     staff: Actor;

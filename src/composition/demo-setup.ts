@@ -3,7 +3,9 @@ import { execFileSync } from "node:child_process";
 import { X509Certificate, generateKeyPairSync, type KeyPairKeyObjectResult } from "node:crypto";
 import { writeDemoServerCertificate } from "./demo-tls.js";
 import { bootstrapStaffGroup, openRa, type Ra, type Role } from "./ra.js";
-import { openRuntime, useEmbeddedSoftHsm, withRuntime, type Runtime } from "./runtime.js";
+import { useEmbeddedSoftHsm } from "./ca-settings.js";
+import { openOperatorCa, openOperatorKeys, withOperator } from "./operator-role.js";
+import type { Parts } from "./parts.js";
 import { dataKeyNames, sealExistingPersonalData } from "./data-keys.js";
 import { bureauSignerNames } from "./bureau-signer.js";
 import { join, relative } from "node:path";
@@ -135,7 +137,7 @@ async function addDemoDataKey(config: Config, log: (l: string) => void): Promise
     shares: demoShares(config.dataDir),
     ui,
   });
-  await withRuntime(config, { withoutAuthorities: true }, async (rt) => {
+  await withOperator(openOperatorKeys(config), async (rt) => {
     for (const r of await sealExistingPersonalData(rt, "operator:demo-setup"))
       log(`  sealed ${r.sealed} of ${r.rows} ${r.table} rows`);
   });
@@ -210,7 +212,7 @@ export const DEMO_DOCUMENT_REGISTER = {
  * benchmarks), each with a fresh P-256 software key; returns the group and the keys.
  */
 export async function bootstrapDemoStaff(
-  rt: Runtime,
+  rt: Parts<"clock" | "random" | "db">,
   ra: Ra,
   opts: { operator?: string; witness?: string; emails?: Partial<Record<DemoOfficer, string>> } = {},
 ) {
@@ -255,7 +257,7 @@ async function setupDemoRa(config: Config, log: (l: string) => void): Promise<vo
   });
   const dir = join(config.dataDir, "demo-officers");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const rt = await openRuntime(config);
+  const rt = await openOperatorCa(config);
   let group, keys;
   try {
     ({ group, keys } = await bootstrapDemoStaff(rt, await openRa(rt)));

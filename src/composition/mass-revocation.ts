@@ -6,13 +6,16 @@ import { MassRevocation } from "../ca/mass-revocation.js";
 export type { RevocationJob } from "../ca/mass-revocation.js";
 import { KnexRevocationJobStore } from "../store/revocation-job.store.js";
 import { recordAuditEvent } from "../store/commit-queue.js";
-import { openRa } from "./ra.js";
-import type { Runtime } from "./runtime.js";
+import { openRa, type RaParts } from "./ra.js";
+import type { Parts } from "./parts.js";
 
 /** The roles that may revoke an organisation's certificates, as service-owner staff (REQ-19, REQ-18). */
 export const MASS_REVOCATION_ROLES = ["ra-admin", "ca-operator"] as const;
 
-export function massRevocation(rt: Runtime, batchSize?: number): MassRevocation {
+export function massRevocation(
+  rt: Parts<"clock" | "random" | "db" | "revocationPolicy">,
+  batchSize?: number,
+): MassRevocation {
   return new MassRevocation({
     jobs: new KnexRevocationJobStore(rt.db),
     policy: rt.revocationPolicy,
@@ -28,7 +31,7 @@ export function massRevocation(rt: Runtime, batchSize?: number): MassRevocation 
  * staff holding ra-admin or ca-operator). A refusal is audited and names its rule.
  */
 export async function massRevocationOperator(
-  rt: Runtime,
+  rt: RaParts,
   certPem: string,
   keyPem: string,
 ): Promise<{ actor: string; serial: string }> {

@@ -4,7 +4,7 @@ import { request } from "node:https";
 import { CaError, type ErrorKind } from "../shared/ca-error.js";
 import type { CardProduction, ProductionOrder } from "../card/ports.js";
 import { loadWorkflows, type Workflow } from "../policy/workflow.js";
-import type { Runtime } from "./runtime.js";
+import type { Parts } from "./parts.js";
 
 /** A client of the RA API that authenticates with an officer's client certificate (REQ-22), like any other caller. */
 export interface RaApiClient {
@@ -107,7 +107,7 @@ export function raApiClient(opts: {
  */
 export function raApiCardProduction(
   client: RaApiClient,
-  _rt: Pick<Runtime, "config">,
+  _rt: Parts<"config">,
   workflows: ReadonlyMap<string, Workflow>,
 ): CardProduction {
   return {
@@ -192,7 +192,7 @@ const readArg = (f: string, what: string) => {
  * revoked or foreign certificate is refused there) and checks roles, scope and the workflow's guards.
  */
 export async function stationProduction(
-  rt: Pick<Runtime, "config">,
+  rt: Parts<"config">,
   opts: { cert?: string; key?: string; raUrl?: string; raCa?: string },
 ): Promise<CardProduction> {
   return raApiCardProduction(await stationClient(rt, opts), rt, loadWorkflows(join(rt.config.policyDir, "workflows")));
@@ -200,7 +200,7 @@ export async function stationProduction(
 
 /** The card station's RA API client as its officer (REQ-22), checked to be an officer's certificate. */
 export async function stationClient(
-  rt: Pick<Runtime, "config">,
+  rt: Parts<"config">,
   opts: { cert?: string; key?: string; raUrl?: string; raCa?: string },
 ): Promise<RaApiClient> {
   const c = rt.config;

@@ -9,7 +9,7 @@ import { caUrls, withCrlSharding } from "./ca-settings.js";
 import { authorityLookup, signingGate } from "./ca-signer-role.js";
 import { publicKeyOnly } from "./public-role.js";
 import { newSigningStats } from "./signing-stats.js";
-import type { RaRuntime } from "./runtime.js";
+import type { Parts } from "./parts.js";
 
 /** The RA role's end of the signer channel, from the configured client certificate. */
 export function signerClient(rec: Pick<CaRecords, "config">): SignerClient {
@@ -37,7 +37,10 @@ export function signerClient(rec: Pick<CaRecords, "config">): SignerClient {
  * issuing CAs' private keys stay in the signer process: each Authority's KeySigner sends the
  * recorded TBS over the channel. No CRL signer, no CA key, no CA token opened here.
  */
-export async function openRaRuntime(rec: CaRecords, keystores: Keystores, client: SignerClient): Promise<RaRuntime> {
+export type RaCaSide = Omit<CaRecords, "close"> &
+  Parts<"issuer" | "authorities" | "authority" | "keystore" | "signing">;
+
+export async function openRaCaSide(rec: CaRecords, keystores: Keystores, client: SignerClient): Promise<RaCaSide> {
   const held = new Map((await client.describe()).map((c) => [c.id, c]));
   const urls = caUrls(rec.config.baseUrl);
   const authorities = new Map<string, Authority>();
@@ -87,7 +90,6 @@ export async function openRaRuntime(rec: CaRecords, keystores: Keystores, client
     authorities,
     signing: newSigningStats(),
     authority: authorityLookup(authorities),
-    keystore: keystores.keystore,
-    close: async () => undefined, // records, tokens and the client are closed by their owners
+    keystore: keystores.keystore, // records, tokens and the client are closed by their owners
   };
 }

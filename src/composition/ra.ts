@@ -28,7 +28,7 @@ import { fieldCipher } from "./data-keys.js";
 import { cardCertificates } from "./card-certificates.js";
 import { ownerOnlyKey } from "./key-file.js";
 import { fileDocumentRegister, fileRegister } from "./file-register.js";
-import type { RaRuntime } from "./runtime.js";
+import type { Parts } from "./parts.js";
 import { KnexCardStore } from "../store/card.store.js";
 import type { KeyOriginDeps } from "../ra/key-origin.js";
 import { keyOriginDeps } from "./key-attestation.js";
@@ -62,13 +62,29 @@ export interface Ra {
 }
 
 /** REQ-28: the keyed-hash key; made (32 random bytes, owner-only) on first use. */
-export function hashKey(rt: RaRuntime): Uint8Array {
+export function hashKey(rt: Parts<"config" | "random">): Uint8Array {
   return ownerOnlyKey(rt.config.ra.hashKeyFile, rt.random, { what: "keyed-hash key", exact: false });
 }
 
 /** Wires the RA over the runtime's database and CA (the only place that picks the RA's backends). */
+/** What the RA uses: the records, the data-key token and the issuance pipeline with its issuing CAs. */
+export type RaParts = Parts<
+  | "config"
+  | "clock"
+  | "random"
+  | "db"
+  | "readDb"
+  | "profiles"
+  | "store"
+  | "registry"
+  | "revocationPolicy"
+  | "keystore"
+  | "issuer"
+  | "authority"
+>;
+
 export async function openRa(
-  rt: RaRuntime,
+  rt: RaParts,
   opts: {
     register?: PopulationRegister;
     documents?: DocumentRegister;

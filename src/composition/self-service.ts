@@ -8,7 +8,7 @@ import { KnexApplicantAccessStore } from "../store/applicant-access.store.js";
 import { KnexCardStore } from "../store/card.store.js";
 import { cardsWith } from "./cards.js";
 import type { Ra } from "./ra.js";
-import type { RaRuntime } from "./runtime.js";
+import type { StationParts } from "./card-station-role.js";
 
 export interface SelfService {
   readonly applicant: ApplicantAccess;
@@ -22,7 +22,7 @@ export interface SelfService {
  * `clock` and `policy` let a test judge expiry and rate limits without waiting.
  */
 export function openSelfService(
-  rt: RaRuntime,
+  rt: StationParts,
   ra: Ra,
   opts: { clock?: Clock; policy?: Partial<ApplicantPolicy> } = {},
 ): SelfService {

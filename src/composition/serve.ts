@@ -21,8 +21,8 @@ import { openDelivery } from "./delivery.js";
 import { openSelfService } from "./self-service.js";
 import { newId } from "../shared/ids.js";
 import type { Clock } from "../shared/clock.js";
-import { runtimeOf, useEmbeddedSoftHsm, type RaRuntime, type Runtime } from "./runtime.js";
-import { openRaRuntime, signerClient } from "./ra-role.js";
+import { useEmbeddedSoftHsm } from "./ca-settings.js";
+import { openRaCaSide, signerClient, type RaCaSide } from "./ra-role.js";
 import { signerChannelComponent } from "./signer-channel.js";
 import { tryWriterLock, type WriterLock } from "../store/writer-lock.js";
 import { CaError } from "../shared/ca-error.js";
@@ -32,7 +32,7 @@ import { loop, type Loop } from "./loop.js";
 import { bureauTracking } from "./bureau-tracking.js";
 import { Observability } from "./observability.js";
 import { openCaRecords, type CaRecords } from "./ca-records.js";
-import { openCaSigner, type CaSigner } from "./ca-signer-role.js";
+import { caInProcess, openCaSigner, type CaInProcess, type CaSigner } from "./ca-signer-role.js";
 import { openPublicRole, type PublicRole } from "./public-role.js";
 import { openKeystores, type Keystores } from "./keystores.js";
 import type { Ra } from "./ra.js";
@@ -53,7 +53,7 @@ export const SERVE_ROLES: readonly ServeRole[] = ["all", "public", "ca-signer", 
 export interface RoleService {
   readonly role: ServeRole;
   /** The CA records and signer when this process holds them (role `all`). */
-  readonly runtime?: Runtime;
+  readonly runtime?: CaInProcess;
   /** The HTTP listener: public endpoints (all, public) or health and metrics only (ca-signer, ra). */
   readonly server: Server;
   readonly url: string;
@@ -70,7 +70,7 @@ export interface RoleService {
 
 /** The `all` process: the CA records and signer are there (tests and the demo reach into them). */
 export interface Service extends RoleService {
-  readonly runtime: Runtime;
+  readonly runtime: CaInProcess;
   readonly ocsp: OcspResponder;
 }
 
@@ -348,25 +348,25 @@ const hostOf = (config: Config) => (config.host === "0.0.0.0" ? "127.0.0.1" : co
 
 /**
  * The RA: engine, API, portal, self-service pages, delivery of the outbox and its sweeps. Needs the
- * RA TLS files; issues and revokes through the runtime's CA port.
+ * RA TLS files; issues and revokes through the CA side's port (in process, or the signer channel).
  */
 async function raComponent(
-  runtime: RaRuntime,
+  side: RaCaSide,
   trail: AuditTrail,
   obs: Observability,
   opts: ServiceOptions,
   withCardStation: boolean,
 ) {
-  const { config, caDir, authorities } = runtime;
+  const { config, caDir, authorities } = side;
   // The applicant's link (contract: <ra.publicUrl>/applicant/#order=…&token=…); by default the port the RA API listens
   // on.
   let publicUrl = config.ra.publicUrl;
-  const ra = await openRa(runtime, { publicUrl: () => publicUrl });
+  const ra = await openRa(side, { publicUrl: () => publicUrl });
   // Production saga recovery before the first request: PRODUCING orders compensated, orphan card certificates revoked.
   const recovered = await ra.saga.recover({ staleMs: 0 });
   if (recovered.compensated.length + recovered.revoked.length > 0) log.warn("production recovery", recovered);
   // REQ-15: the outbox is delivered by the writer; channels without settings wait.
-  const d = openDelivery(runtime, ra);
+  const d = openDelivery(side, ra);
   obs.metrics.gauge(
     "cardpki_notifications",
     "Outbox messages by delivery state (pending, retrying, delivered, dead) and channel",
@@ -377,9 +377,9 @@ async function raComponent(
     const ca = caDir.load(a.id);
     return [ca.certDer, ...ca.chainDer].map((der) => toPem("CERTIFICATE", der));
   });
-  const bureau = bureauTracking(runtime, ra, obs, trail.store); // CPS 4.4.1: not-received sweep and alarms
-  const self = openSelfService(runtime, ra); // applicant and holder pages
-  const auditReads = auditAccess(runtime, trail); // REQ-23/27/31: scoped, capped, audited
+  const bureau = bureauTracking(side, ra, obs, trail.store); // CPS 4.4.1: not-received sweep and alarms
+  const self = openSelfService(side, ra); // applicant and holder pages
+  const auditReads = auditAccess(side, trail); // REQ-23/27/31: scoped, capped, audited
   const app = buildRaApp(
     {
       resolve: (serial, der) => ra.resolver.resolve(serial, der),
@@ -392,7 +392,7 @@ async function raComponent(
       grants: ra.grants,
       applicant: self.applicant,
       holder: self.holder,
-      audit: (e) => recordAuditEvent(runtime.db, e),
+      audit: (e) => recordAuditEvent(side.db, e),
       evidence: (serial, reader) => auditReads.evidence(serial, { kind: "actor", actor: reader }),
       report: (from, to, reader) => auditReads.report(from, to, { kind: "actor", actor: reader }),
       timeline: async (orderId) =>
@@ -405,15 +405,15 @@ async function raComponent(
         })),
       // The PC/SC station in the RA's own process only in `all` (the demo); split, it is its own process (cardpki card
       // ... --officer).
-      ...(withCardStation ? { cardStation: cardStation(runtime, ra) } : {}),
+      ...(withCardStation ? { cardStation: cardStation(side, ra) } : {}),
       delivery: d,
-      newId: () => newId(runtime.random),
-      now: () => runtime.clock.now(),
+      newId: () => newId(side.random),
+      now: () => side.clock.now(),
     },
     "1",
     {
       assetsDir: join(APP_ROOT, "src", "http", "portal-assets"),
-      sessions: new PortalSessions(new KnexPortalSessionStore(runtime.db)),
+      sessions: new PortalSessions(new KnexPortalSessionStore(side.db)),
     },
     { ownOrigins: config.ra.publicUrlConfigured ? [new URL(config.ra.publicUrl).origin] : [] },
   ); // REQ-22: the RA's own web origin besides the Host it is reached by
@@ -515,8 +515,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     const c = await life.add(() => signerChannelComponent(rec, signer!));
     channel = { server: c.server, url: c.url };
   }
-  const runtime = signer ? runtimeOf(rec, signer) : undefined;
-  let raRuntime: RaRuntime | undefined = runtime;
+  const runtime = signer ? caInProcess(rec, signer) : undefined;
+  let raSide: RaCaSide | undefined = runtime;
   if (role === "ra") {
     const client = await life
       .add(() => {
@@ -525,7 +525,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       })
       .then((x) => x.c);
     // The RA fails closed at start when the signer does not answer or does not hold its CAs.
-    raRuntime = await openRaRuntime(rec, keystores, client);
+    raSide = await openRaCaSide(rec, keystores, client);
     obs.check("ca-signer", async () => {
       const down = (await client.describe()).filter((c) => !c.keyReady);
       if (down.length > 0) throw new Error(down.map((c) => `${c.id}: ${c.keyError ?? "key not ready"}`).join("; "));
@@ -533,7 +533,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   }
   // Audit checkpoints are signed by the writer that holds the HSM (the CA signer); every role exports the trail's
   // metrics.
-  const trail = raRuntime ? openAuditTrail(raRuntime) : undefined;
+  const trail = raSide ? openAuditTrail(raSide) : undefined;
   const checkpoints = signs && trail !== undefined && auditSignerNames(config.caStoreDir).length > 0;
   if (signs && !checkpoints)
     log.warn("audit checkpoints off: no audit signer (run an audit-signer ceremony)", { caStore: config.caStoreDir });
@@ -550,13 +550,13 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const withRa = role === "all" || role === "ra";
   if (
     withRa &&
-    raRuntime &&
+    raSide &&
     trail &&
     existsSync(config.ra.tlsCert) &&
     existsSync(config.ra.tlsKey) &&
-    raRuntime.authorities.size > 0
+    raSide.authorities.size > 0
   ) {
-    const [rt, t] = [raRuntime, trail];
+    const [rt, t] = [raSide, trail];
     const c = await life.add(() => raComponent(rt, t, obs, opts, role === "all"));
     raPart = { ra: c.ra, server: c.server, url: c.url };
   } else if (withRa) {
@@ -579,7 +579,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     server: http.server,
     url: http.url,
     ...(pub ? { ocsp: pub.ocsp } : {}),
-    cas: [...(pub?.authorities ?? raRuntime?.authorities ?? signer?.authorities ?? new Map()).keys()],
+    cas: [...(pub?.authorities ?? raSide?.authorities ?? signer?.authorities ?? new Map()).keys()],
     ...(raPart ? { ra: raPart } : {}),
     ...(channel ? { signer: channel } : {}),
     stop,

@@ -13,7 +13,7 @@ import {
   type StaffMember,
 } from "../ra/staff-bootstrap.js";
 import type { Ra } from "./ra.js";
-import type { RaRuntime } from "./runtime.js";
+import type { Parts } from "./parts.js";
 
 export {
   checkStaffGroup,
@@ -25,7 +25,11 @@ export {
 } from "../ra/staff-bootstrap.js";
 
 /** The staff bootstrap (ra/staff-bootstrap.ts) over this runtime's RA and audit trail. */
-export function bootstrapStaffGroup(rt: RaRuntime, ra: Ra, input: StaffGroupInput): Promise<StaffGroupResult> {
+export function bootstrapStaffGroup(
+  rt: Parts<"clock" | "random" | "db">,
+  ra: Ra,
+  input: StaffGroupInput,
+): Promise<StaffGroupResult> {
   return bootstrapRaStaff(
     {
       directory: ra.directory,

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { loadConfig } from "../../src/composition/config.js";
-import { openRuntime } from "../../src/composition/runtime.js";
+import { openOperatorCa } from "../../src/composition/operator-role.js";
 import { auditSigner } from "../../src/composition/audit.js";
 import { checkpointBytes } from "../../src/audit/checkpoint.js";
 import { entryHash } from "../../src/audit/audit-chain.js";
@@ -113,7 +113,7 @@ describe("audit checkpoints timestamped by an RFC 3161 TSA (REQ-27)", function (
     // The attacker on the host: edit an entry, re-chain everything after it, re-sign every checkpoint
     // (same seq and time, new hash) with the HSM audit key, rewrite the checkpoint file outside the database.
     t.db.sql(`UPDATE audit_events SET actor = 'officer:someone-else' WHERE seq = ${target}`);
-    const rt = await openRuntime(loadConfig({ ...env.env, ...t.withoutTsa }), {});
+    const rt = await openOperatorCa(loadConfig({ ...env.env, ...t.withoutTsa }), {});
     try {
       const rows = (await rt.db("audit_events").where("seq", ">=", target).orderBy("seq")).map(chainedEntry);
       let prev =

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { loadConfig } from "../../src/composition/config.js";
-import { openRuntime, type Runtime } from "../../src/composition/runtime.js";
+import { openOperatorCa, type Opened, type OperatorCa } from "../../src/composition/operator-role.js";
 import { openRa, type Ra } from "../../src/composition/ra.js";
 import { openAuditTrail, type AuditTrail } from "../../src/composition/audit.js";
 import { demoOrderInProduction, staffActor } from "../../src/composition/demo-orders.js";
@@ -26,7 +26,7 @@ for (const backend of demoBackends())
   describe(`audit trail (REQ-27, REQ-31): hash chain, HSM-signed checkpoints, evidence, report [${backend}]`, function () {
     this.timeout(180_000);
     let env: DemoEnv;
-    let rt: Runtime;
+    let rt: Opened<OperatorCa>;
     let ra: Ra;
     let trail: AuditTrail;
     let dir: string;
@@ -40,7 +40,7 @@ for (const backend of demoBackends())
       demoDb = shellDatabase(env.databaseUrl, dir);
       // REQ-14: the software test cards' maker root, as an operator installs a maker's root
       trustFixtureMaker(env.caStore);
-      rt = await openRuntime(loadConfig(env.env));
+      rt = await openOperatorCa(loadConfig(env.env));
       ra = await openRa(rt);
       trail = openAuditTrail(rt, ra.workflows);
     });
@@ -198,7 +198,7 @@ for (const backend of demoBackends())
     it("ok/retention removes only entries older than five years under a checkpoint, audits itself, and the chain still verifies", async () => {
       const copy = isolated("retention");
       const config = { ...loadConfig({ ...env.env, ...copy.env }) };
-      const later = await openRuntime(config, { clock: new FixedClock("2033-01-01T00:00:00Z") });
+      const later = await openOperatorCa(config, { clock: new FixedClock("2033-01-01T00:00:00Z") });
       try {
         const t = openAuditTrail(later);
         await t.checkpoint();

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { loadConfig } from "../../src/composition/config.js";
-import { openRuntime, type Runtime } from "../../src/composition/runtime.js";
+import { openOperatorCa, type Opened, type OperatorCa } from "../../src/composition/operator-role.js";
 import { openRa, type Ra } from "../../src/composition/ra.js";
 import { startService, type Service } from "../../src/composition/serve.js";
 import { bootstrapDemoStaff } from "../../src/composition/demo-setup.js";
@@ -40,7 +40,7 @@ for (const backend of backends)
   describe(`card bureau: batch out, attested keys in, certificates back [${backend.name}]`, function () {
     this.timeout(180_000);
     let demo: DemoEnv;
-    let rt: Runtime;
+    let rt: Opened<OperatorCa>;
     let ra: Ra;
     let desk: BureauDesk;
     let staff: Actor;
@@ -80,7 +80,7 @@ for (const backend of backends)
         CARDPKI_AUDIT_CHECKPOINT_FILE: join(own, "checkpoint.json"),
         CARDPKI_BUREAU_DIR: exchange,
       };
-      rt = await openRuntime(loadConfig(env));
+      rt = await openOperatorCa(loadConfig(env));
       ra = await openRa(rt);
       const { group } = await bootstrapDemoStaff(rt, ra, { operator: "bureau-test" });
       const actorOf = async (id: string): Promise<Actor> => {

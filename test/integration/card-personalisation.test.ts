@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn, spawnSync } from "node:child_process";
 import { loadConfig } from "../../src/composition/config.js";
-import type { Runtime } from "../../src/composition/runtime.js";
+import type { OperatorCa } from "../../src/composition/operator-role.js";
 import { startService, type Service } from "../../src/composition/serve.js";
 import { DEMO_OFFICERS } from "../../src/composition/demo-setup.js";
 import type { Ra } from "../../src/composition/ra.js";
@@ -30,7 +30,7 @@ const HOLDER_ID = "197003033456"; // alive in the demo register
 describe("card personalisation on a virtual PIV card through real pcscd (REQ-14, SP 800-73-4)", function () {
   this.timeout(180_000);
   let env: DemoEnv;
-  let rt: Runtime;
+  let rt: OperatorCa;
   let ra: Ra;
   let cards: Cards;
   let dir: string;

@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { X509Certificate, createPublicKey } from "node:crypto";
 import { join } from "node:path";
 import { loadConfig } from "../../src/composition/config.js";
-import { openRuntime } from "../../src/composition/runtime.js";
+import { openOperatorCa } from "../../src/composition/operator-role.js";
 import { openDatabase } from "../../src/store/database.js";
 import { demoBackends, demoEnvReady } from "../support/environment.js";
 import { REPO_ROOT } from "../support/test-ca.js";
@@ -42,7 +42,7 @@ for (const backend of demoBackends())
       expect(new Set(returned).size).to.equal(returned.length);
 
       // The next start of the CA recovers what the last kill left reserved.
-      const rt = await openRuntime(loadConfig(env.env), { recover: true });
+      const rt = await openOperatorCa(loadConfig(env.env), { recover: true });
       const caKey = createPublicKey({
         key: Buffer.from(rt.authority("demo-issuing").signer.spki),
         format: "der",

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { loadConfig } from "../../src/composition/config.js";
-import { openRuntime, type Runtime } from "../../src/composition/runtime.js";
+import { openOperatorCa, type Opened, type OperatorCa } from "../../src/composition/operator-role.js";
 import { toPem } from "../../src/asn1/der.js";
 import { demoEnv, openssl, writeTemp, type DemoEnv } from "../support/environment.js";
 import { makeCsr, testKey } from "../support/keys.js";
@@ -14,13 +14,13 @@ import { ORG_SUBJECT } from "../support/test-ca.js";
 describe("CA issuance on SoftHSM2, judged by OpenSSL", function () {
   this.timeout(180_000);
   let env: DemoEnv;
-  let rt: Runtime;
+  let rt: Opened<OperatorCa>;
   let dir: string;
   let rootPem: string;
   let chainPem: string;
   before(async function () {
     env = demoEnv(this);
-    rt = await openRuntime(loadConfig());
+    rt = await openOperatorCa(loadConfig());
     dir = mkdtempSync(join(tmpdir(), "issued-"));
     rootPem = join(env.caStore, "demo-root", "cert.pem");
     chainPem = join(env.caStore, "demo-issuing", "cert.pem");

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { loadConfig } from "../../src/composition/config.js";
-import { openRuntime, type Runtime } from "../../src/composition/runtime.js";
+import { openOperatorCa, type Opened, type OperatorCa } from "../../src/composition/operator-role.js";
 import { openRa, type Ra } from "../../src/composition/ra.js";
 import { bootstrapDemoStaff } from "../../src/composition/demo-setup.js";
 import { demoOrderInProduction } from "../../src/composition/demo-orders.js";
@@ -51,14 +51,14 @@ for (const backend of testDatabases())
     let demo: DemoEnv;
     let env: NodeJS.ProcessEnv;
     let url: string;
-    let rt: Runtime;
+    let rt: Opened<OperatorCa>;
     let ra: Ra;
     let holderId: string;
     let staffId: string;
     let orderId: string;
 
-    const open = async (extra: NodeJS.ProcessEnv = {}, opts: Parameters<typeof openRuntime>[1] = {}) =>
-      openRuntime(loadConfig({ ...env, ...extra }), opts);
+    const open = async (extra: NodeJS.ProcessEnv = {}, opts: Parameters<typeof openOperatorCa>[1] = {}) =>
+      openOperatorCa(loadConfig({ ...env, ...extra }), opts);
 
     before(async function () {
       demo = demoEnv(this);

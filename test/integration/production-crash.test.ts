@@ -5,7 +5,7 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../../src/composition/config.js";
-import { openRuntime } from "../../src/composition/runtime.js";
+import { openOperatorCa } from "../../src/composition/operator-role.js";
 import { openRa } from "../../src/composition/ra.js";
 import { openDelivery } from "../../src/composition/delivery.js";
 import { staffActor } from "../../src/composition/demo-orders.js";
@@ -51,7 +51,7 @@ for (const backend of demoBackends())
       trustFixtureMaker(env.caStore);
       const orderIds: string[] = [];
       const cardBodies = new Map<string, unknown>();
-      const rt = await openRuntime(config);
+      const rt = await openOperatorCa(config);
       try {
         const ra = await openRa(rt);
         const delivery = openDelivery(rt, ra);

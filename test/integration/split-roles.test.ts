@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, type Config } from "../../src/composition/config.js";
-import { openRuntime, type Runtime } from "../../src/composition/runtime.js";
+import { openOperatorCa, type Opened, type OperatorCa } from "../../src/composition/operator-role.js";
 import { openRa, type Ra } from "../../src/composition/ra.js";
 import { writeSignerChannelCertificates, type SignerChannelFiles } from "../../src/composition/signer-channel-tls.js";
 import { systemClock } from "../../src/shared/clock.js";
@@ -59,7 +59,7 @@ describe("split roles: serve --role ca-signer + ra + public as three processes (
   let serverCa: string;
   let config: Config;
   // The card station's record of the software card (fixture, as in the RA API tests); nothing is read back from it.
-  let station: { rt: Runtime; ra: Ra } | undefined;
+  let station: { rt: Opened<OperatorCa>; ra: Ra } | undefined;
   const D: Record<string, ClientCred> = {};
   let cardPem = "";
 
@@ -254,7 +254,7 @@ describe("split roles: serve --role ca-signer + ra + public as three processes (
     await act("identify", D.cy!, { document: doc, faceCompared: true });
     await act("approve", D.di!);
     await act("start-production", D.di!);
-    const rt = await openRuntime(config, { withoutAuthorities: true });
+    const rt = await openOperatorCa(config, { withoutAuthorities: true });
     station = { rt, ra: await openRa(rt) };
     const card = await attestedCardFor(station.rt, station.ra, order.id);
     const produced = await act("produce", D.ed!, card.body);

@@ -9,7 +9,7 @@ import { randomBytes, randomInt, type KeyObject } from "node:crypto";
 import { toPem } from "../../src/asn1/der.js";
 import { attestationRootsDir } from "../../src/composition/key-attestation.js";
 import { KnexCardStore } from "../../src/store/card.store.js";
-import type { Runtime } from "../../src/composition/runtime.js";
+import type { OperatorCa } from "../../src/composition/operator-role.js";
 import type { Ra } from "../../src/composition/ra.js";
 import type { Actor } from "../../src/ra/order.js";
 import {
@@ -75,7 +75,7 @@ export interface AttestedCard {
  * ledger in state personalising (what the card station writes before it generates the key).
  */
 export async function attestedCardFor(
-  rt: Runtime,
+  rt: OperatorCa,
   ra: Ra,
   orderId: string,
   o: { pinPolicy?: PinPolicyName; slot?: number; cardSerial?: number; card?: SoftwareAttestation } = {},
@@ -133,7 +133,7 @@ export async function attestedCardFor(
  * as the card's part).
  */
 export async function produceAttested(
-  rt: Runtime,
+  rt: OperatorCa,
   ra: Ra,
   orderId: string,
   actor: Actor,

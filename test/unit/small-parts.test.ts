@@ -118,7 +118,7 @@ describe("shared/ca-error", () => {
 
 describe("composition/pinSourceFor", () => {
   it("fail/a PIN file inside the project folder (outside the data folder) is refused; ok/outside it", async () => {
-    const { pinSourceFor } = await import("../../src/composition/runtime.js");
+    const { pinSourceFor } = await import("../../src/composition/ca-settings.js");
     const { APP_ROOT } = await import("../../src/composition/config.js");
     const base = loadConfig({ CARDPKI_DATA_DIR: "/tmp/cardpki-pin-test-data" });
     const inRepo = { ...base, tokenPins: { t: { file: join(APP_ROOT, "policies", "pin.txt") } } };

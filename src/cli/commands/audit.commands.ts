@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from "node:fs";
 import { CaError } from "../../shared/ca-error.js";
 import { loadConfig } from "../../composition/config.js";
-import { withRuntime } from "../../composition/runtime.js";
+import { openOperatorKeys, withOperator } from "../../composition/operator-role.js";
 import { openAuditTrail, reportHtml } from "../../composition/audit.js";
 import { OPERATOR_OPTION, operatorArg, recordedBy, requireString, type Command } from "../command.js";
 import { auditAccess } from "../../composition/audit-access.js";
@@ -22,7 +22,7 @@ const verify: Command = {
   usage: "audit verify",
   options: {},
   async run() {
-    const r = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => openAuditTrail(rt).verify());
+    const r = await withOperator(openOperatorKeys(loadConfig()), (rt) => openAuditTrail(rt).verify());
     console.log(JSON.stringify(r, null, 2));
     if (!r.ok) {
       console.error(`audit trail NOT intact: ${r.problem!.message}`);
@@ -39,7 +39,7 @@ const checkpoint: Command = {
   usage: "audit checkpoint",
   options: {},
   async run() {
-    const c = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => openAuditTrail(rt).checkpoint());
+    const c = await withOperator(openOperatorKeys(loadConfig()), (rt) => openAuditTrail(rt).checkpoint());
     console.log(JSON.stringify(c ?? { note: "the audit trail is empty" }, null, 2));
     return 0;
   },
@@ -61,7 +61,7 @@ const evidence: Command = {
   async run(v) {
     const serial = requireString(v, "serial");
     if (!/^[0-9a-fA-F]{2,64}$/.test(serial)) throw new CaError("invalid-input", "--serial is a serial in hex");
-    const e = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) =>
+    const e = await withOperator(openOperatorKeys(loadConfig()), (rt) =>
       auditAccess(rt, openAuditTrail(rt)).evidence(serial, { kind: "host", who: recordedBy(v) }),
     );
     console.log(JSON.stringify(e, null, 2));
@@ -91,7 +91,7 @@ const report: Command = {
     const json = v.json as string | undefined;
     for (const f of [out, json])
       if (f && existsSync(f)) throw new CaError("conflict", `${f} exists; refusing to overwrite`);
-    const r = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) =>
+    const r = await withOperator(openOperatorKeys(loadConfig()), (rt) =>
       auditAccess(rt, openAuditTrail(rt)).report(from, to, { kind: "host", who: recordedBy(v) }),
     );
     writeFileSync(out, reportHtml(r), { flag: "wx" });
@@ -146,9 +146,7 @@ const events: Command = {
     };
     // A read changes nothing: --operator when given (validated), else the OS user, as for evidence and report.
     const who = v.operator === undefined ? recordedBy(v) : `operator:${operatorArg(v)}`;
-    const rows = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) =>
-      openAuditTrail(rt).events(filter, who),
-    );
+    const rows = await withOperator(openOperatorKeys(loadConfig()), (rt) => openAuditTrail(rt).events(filter, who));
     for (const e of rows) console.log(JSON.stringify({ ...e, details: e.details ? JSON.parse(e.details) : null }));
     return 0;
   },
@@ -162,7 +160,7 @@ const retention: Command = {
   usage: "audit retention --operator NAME",
   options: { operator: OPERATOR_OPTION },
   async run(v) {
-    const r = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) =>
+    const r = await withOperator(openOperatorKeys(loadConfig()), (rt) =>
       openAuditTrail(rt).retention(rt.clock.now(), `operator:${operatorArg(v)}`),
     );
     console.log(
@@ -180,7 +178,7 @@ const reconcile: Command = {
   usage: "audit reconcile --operator NAME",
   options: { operator: OPERATOR_OPTION },
   async run(v) {
-    const r = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) =>
+    const r = await withOperator(openOperatorKeys(loadConfig()), (rt) =>
       openAuditTrail(rt).reconcile(`operator:${operatorArg(v)}`),
     );
     console.log(JSON.stringify(r, null, 2));

@@ -1,6 +1,6 @@
 import { CaError } from "../../shared/ca-error.js";
 import { loadConfig } from "../../composition/config.js";
-import { withRuntime } from "../../composition/runtime.js";
+import { openOperatorRecords, withOperator } from "../../composition/operator-role.js";
 import { createBackup, restoreBackup } from "../../composition/backup.js";
 import { recordedBy, requireString, type Command } from "../command.js";
 
@@ -17,9 +17,7 @@ export const backupCmd: Command = {
   },
   async run(v) {
     const out = requireString(v, "out");
-    const h = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) =>
-      createBackup(rt, out, recordedBy(v)),
-    );
+    const h = await withOperator(openOperatorRecords(loadConfig()), (rt) => createBackup(rt, out, recordedBy(v)));
     console.log(JSON.stringify({ file: out, ...h }));
     return 0;
   },

@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../../composition/config.js";
-import { withRuntime } from "../../composition/runtime.js";
+import { openOperatorCa, withOperator } from "../../composition/operator-role.js";
 import { openRa } from "../../composition/ra.js";
 import {
   BUREAU_EXCHANGE,
@@ -81,7 +81,7 @@ const send: Command = {
     order: { type: "string", multiple: true, description: "an order (default: every one waiting)" },
   },
   async run(v) {
-    const r = await withRuntime(loadConfig(), {}, async (rt) => {
+    const r = await withOperator(openOperatorCa(loadConfig()), async (rt) => {
       const ra = await openRa(rt);
       const actor = await officerFromCredential(ra, requireString(v, "cert"), requireString(v, "key"));
       const orders = v.order as string[] | undefined;
@@ -100,7 +100,7 @@ const take: Command = {
   usage: "bureau import --cert FILE --key FILE (--drop DIR | --sftp URL --identity FILE --known-hosts FILE)",
   options: { ...CRED, ...DROP },
   async run(v) {
-    const r = await withRuntime(loadConfig(), {}, async (rt) => {
+    const r = await withOperator(openOperatorCa(loadConfig()), async (rt) => {
       const ra = await openRa(rt);
       const actor = await officerFromCredential(ra, requireString(v, "cert"), requireString(v, "key"));
       return takeFromDrop(openBureauDesk(rt, ra), actor, dropOf(v));
@@ -116,7 +116,7 @@ const track: Command = {
   usage: "bureau track --batch ID",
   options: { batch: { type: "string", description: "the batch id" } },
   async run(v) {
-    const r = await withRuntime(loadConfig(), {}, async (rt) =>
+    const r = await withOperator(openOperatorCa(loadConfig()), async (rt) =>
       openBureauDesk(rt, await openRa(rt)).tracking(requireString(v, "batch")),
     );
     console.log(JSON.stringify(r, null, 2));
@@ -130,7 +130,7 @@ const received: Command = {
   usage: "bureau received --order ID --cert FILE --key FILE",
   options: { ...CRED, order: { type: "string", description: "the order" } },
   async run(v) {
-    const r = await withRuntime(loadConfig(), {}, async (rt) => {
+    const r = await withOperator(openOperatorCa(loadConfig()), async (rt) => {
       const ra = await openRa(rt);
       const actor = await officerFromCredential(ra, requireString(v, "cert"), requireString(v, "key"));
       return openBureauDesk(rt, ra).received(actor, requireString(v, "order"));
@@ -148,7 +148,9 @@ const sweep: Command = {
   usage: "bureau sweep",
   options: {},
   async run() {
-    const r = await withRuntime(loadConfig(), {}, async (rt) => openBureauDesk(rt, await openRa(rt)).sweep());
+    const r = await withOperator(openOperatorCa(loadConfig()), async (rt) =>
+      openBureauDesk(rt, await openRa(rt)).sweep(),
+    );
     console.log(JSON.stringify(r));
     return 0;
   },

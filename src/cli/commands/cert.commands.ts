@@ -2,7 +2,12 @@ import { writeFileSync, existsSync } from "node:fs";
 import { CaError } from "../../shared/ca-error.js";
 import { toPem } from "../../asn1/der.js";
 import { loadConfig } from "../../composition/config.js";
-import { withRuntime, type Runtime } from "../../composition/runtime.js";
+import {
+  openOperatorCa,
+  openOperatorRecords,
+  withOperator,
+  type OperatorRecords,
+} from "../../composition/operator-role.js";
 import { parseSubjectArg } from "../subject-arg.js";
 import { OPERATOR_OPTION, operatorArg, publicKeyArg, readFileArg, requireString, type Command } from "../command.js";
 import { AsnConvert } from "@peculiar/asn1-schema";
@@ -52,7 +57,7 @@ const issue: Command = {
     let csr: Uint8Array | undefined;
     if (typeof v.csr === "string") csr = readFileArg(v.csr);
     if (typeof v["public-key"] === "string") publicKey = publicKeyArg(v["public-key"]);
-    const issued = await withRuntime(config, {}, (rt) => {
+    const issued = await withOperator(openOperatorCa(config), (rt) => {
       const caId =
         (v.ca as string | undefined) ??
         (rt.authorities.size === 1 ? [...rt.authorities.keys()][0]! : requireString(v, "ca"));
@@ -95,9 +100,7 @@ const show: Command = {
   async run(v, pos) {
     if (pos.length !== 1 || !/^[0-9a-fA-F]{2,64}$/.test(pos[0]!))
       throw new CaError("invalid-input", "give one serial in hex");
-    const rec = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) =>
-      rt.store.get(pos[0]!.toLowerCase()),
-    );
+    const rec = await withOperator(openOperatorRecords(loadConfig()), (rt) => rt.store.get(pos[0]!.toLowerCase()));
     if (!rec) throw new CaError("not-found", `no certificate with serial ${pos[0]}`);
     if (v.pem) {
       if (!rec.der) throw new CaError("not-found", `serial ${rec.serial} has no certificate (status ${rec.status})`);
@@ -135,8 +138,8 @@ function serialArg(pos: string[]): string {
   return pos[0]!;
 }
 
-async function withRegistry(fn: (rt: Runtime) => Promise<unknown>): Promise<number> {
-  console.log(JSON.stringify(await withRuntime(loadConfig(), { withoutAuthorities: true }, fn)));
+async function withRegistry(fn: (rt: OperatorRecords) => Promise<unknown>): Promise<number> {
+  console.log(JSON.stringify(await withOperator(openOperatorRecords(loadConfig()), fn)));
   return 0;
 }
 

@@ -1,7 +1,7 @@
 import { writeFileSync, existsSync } from "node:fs";
 import { CaError } from "../../shared/ca-error.js";
 import { loadConfig } from "../../composition/config.js";
-import { withRuntime } from "../../composition/runtime.js";
+import { openOperatorCrls, withOperator } from "../../composition/operator-role.js";
 import { OPERATOR_OPTION, operatorArg, type Command } from "../command.js";
 
 const generate: Command = {
@@ -18,7 +18,7 @@ const generate: Command = {
     const actor = `operator:${operatorArg(v)}`;
     const out = v.out as string | undefined;
     if (out && existsSync(out)) throw new CaError("conflict", `${out} exists; refusing to overwrite`);
-    return withRuntime(loadConfig(), {}, async (rt) => {
+    return withOperator(openOperatorCrls(loadConfig()), async (rt) => {
       const ids = typeof v.ca === "string" ? [v.ca] : [...rt.authorities.keys()];
       if (ids.length === 0) throw new CaError("config", "no active issuing CA (issuingCas in the configuration)");
       if (out && ids.length !== 1) throw new CaError("invalid-input", "--out needs a single --ca");

@@ -1,5 +1,5 @@
 import { loadConfig } from "../../composition/config.js";
-import { withRuntime } from "../../composition/runtime.js";
+import { openOperatorKeys, withOperator } from "../../composition/operator-role.js";
 import { personalDataStatus, rotateDataKey, sealExistingPersonalData } from "../../composition/data-keys.js";
 import { OPERATOR_OPTION, operatorArg, type Command, type CommandGroup } from "../command.js";
 
@@ -14,7 +14,7 @@ const encryptExisting: Command = {
   usage: "data encrypt-existing --operator NAME",
   options: operator,
   async run(v) {
-    const r = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) =>
+    const r = await withOperator(openOperatorKeys(loadConfig()), (rt) =>
       sealExistingPersonalData(rt, `operator:${operatorArg(v)}`),
     );
     console.log(JSON.stringify(r, null, 2));
@@ -30,7 +30,7 @@ const rotateKey: Command = {
   usage: "data rotate-key --operator NAME",
   options: operator,
   async run(v) {
-    const r = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) =>
+    const r = await withOperator(openOperatorKeys(loadConfig()), (rt) =>
       rotateDataKey(rt, `operator:${operatorArg(v)}`),
     );
     console.log(JSON.stringify(r, null, 2));
@@ -47,7 +47,7 @@ const status: Command = {
   usage: "data status",
   options: {},
   async run() {
-    const r = await withRuntime(loadConfig(), { withoutAuthorities: true }, (rt) => personalDataStatus(rt));
+    const r = await withOperator(openOperatorKeys(loadConfig()), (rt) => personalDataStatus(rt));
     console.log(JSON.stringify(r, null, 2));
     return 0;
   },

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { CaError } from "../../shared/ca-error.js";
 import { toPem } from "../../asn1/der.js";
 import { loadConfig } from "../../composition/config.js";
-import { withRuntime } from "../../composition/runtime.js";
+import { openOperatorCa, withOperator } from "../../composition/operator-role.js";
 import { bootstrapStaffGroup, openRa, readStaffFile } from "../../composition/ra.js";
 import { OPERATOR_OPTION, osUser, personNameArg, requireString, type Command } from "../command.js";
 
@@ -52,7 +52,7 @@ const bootstrap: Command = {
     for (const m of members)
       if (existsSync(join(out, `${m.id}.crt`)))
         throw new CaError("conflict", `${join(out, `${m.id}.crt`)} exists; refusing to overwrite`);
-    const r = await withRuntime(loadConfig(), {}, async (rt) =>
+    const r = await withOperator(openOperatorCa(loadConfig()), async (rt) =>
       bootstrapStaffGroup(rt, await openRa(rt), {
         orgNumber,
         orgName: requireString(v, "org-name"),
@@ -95,7 +95,7 @@ const expire: Command = {
   usage: "ra expire",
   options: {},
   async run() {
-    const r = await withRuntime(loadConfig(), {}, async (rt) => (await openRa(rt)).expiry.sweep());
+    const r = await withOperator(openOperatorCa(loadConfig()), async (rt) => (await openRa(rt)).expiry.sweep());
     console.log(JSON.stringify(r));
     return r.failed.length ? 1 : 0;
   },

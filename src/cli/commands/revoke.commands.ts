@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { CaError } from "../../shared/ca-error.js";
 import { loadConfig } from "../../composition/config.js";
-import { withRuntime } from "../../composition/runtime.js";
+import { openOperatorCa, openOperatorRecords, withOperator } from "../../composition/operator-role.js";
 import { massRevocation, massRevocationOperator } from "../../composition/mass-revocation.js";
 import type { RevocationJob } from "../../composition/mass-revocation.js";
 import { requireString, type Command } from "../command.js";
@@ -51,7 +51,7 @@ const org: Command = {
     if (!orgNumber || pos.length !== 1) throw new CaError("invalid-input", "usage: revoke org ORG_NUMBER ...");
     const cert = readFileSync(requireString(v, "cert"), "utf8");
     const key = readFileSync(requireString(v, "key"), "utf8");
-    return withRuntime(loadConfig(), {}, async (rt) => {
+    return withOperator(openOperatorCa(loadConfig()), async (rt) => {
       const op = await massRevocationOperator(rt, cert, key);
       const jobs = massRevocation(rt, batchSize(v));
       const job = await jobs.start({
@@ -77,7 +77,7 @@ const resume: Command = {
     if (!id) throw new CaError("invalid-input", "usage: revoke resume JOB_ID ...");
     const cert = readFileSync(requireString(v, "cert"), "utf8");
     const key = readFileSync(requireString(v, "key"), "utf8");
-    return withRuntime(loadConfig(), {}, async (rt) => {
+    return withOperator(openOperatorCa(loadConfig()), async (rt) => {
       await massRevocationOperator(rt, cert, key);
       const jobs = massRevocation(rt, batchSize(v));
       console.log(show(await jobs.status(id)));
@@ -93,7 +93,7 @@ const status: Command = {
   usage: "revoke job-status [JOB_ID]",
   options: {},
   async run(_v, pos) {
-    return withRuntime(loadConfig(), {}, async (rt) => {
+    return withOperator(openOperatorRecords(loadConfig()), async (rt) => {
       const jobs = massRevocation(rt);
       for (const j of pos[0] ? [await jobs.status(pos[0])] : await jobs.list()) console.log(show(j));
       return 0;
