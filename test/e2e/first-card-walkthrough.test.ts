@@ -357,7 +357,10 @@ describe("README: first card in ten minutes, followed step by step", function ()
     };
   }
 
-  it("ok/from CARDPKI_VIRTUAL_CARD=1 ./scripts/run to an ACTIVE LoA3 card: officers in the portal by their PKCS#12, the terms link from the mail sink, the transport PIN from the SMS stub, the card station on the virtual card, activation on the holder page with the card; OCSP by openssl on hold, then good; fail/the station's PIN record before the hand-out is refused and leaves the PIN as it was", async () => {
+  it(`ok/from CARDPKI_VIRTUAL_CARD=1 ./scripts/run to an ACTIVE LoA3 card: officers in the portal by their PKCS#12, \
+the terms link from the mail sink, the transport PIN from the SMS stub, the card station on the virtual card, \
+activation on the holder page with the card; OCSP by openssl on hold, then good; fail/the station's PIN record before \
+the hand-out is refused and leaves the PIN as it was`, async () => {
     // 1. Start (the build is the test run's own: CARDPKI_SKIP_BUILD keeps ./scripts/run from rebuilding dist/ under the
     // running tests).
     {

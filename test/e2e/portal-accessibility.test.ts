@@ -319,7 +319,8 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
       await page.screenshot({ path: join(ARTIFACTS, `${name.replace(/[^a-z0-9-]+/gi, "_")}.png`), fullPage: true });
   }
 
-  it("ok/every officer screen in en, sv and da: no serious or critical axe violation, <html lang>, Accept-Language, a title per screen, no internal names, reflow at 320 px, focus ring 3:1", async () => {
+  it(`ok/every officer screen in en, sv and da: no serious or critical axe violation, <html lang>, Accept-Language, a \
+title per screen, no internal names, reflow at 320 px, focus ring 3:1`, async () => {
     const queue = (l: Lang) => T(l, "queue.title");
     const plan: {
       who: DemoOfficerName;
@@ -536,7 +537,8 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
     for (const [name, t] of texts)
       for (const l of ["sv", "da"] as const) expect(t[l], `${name}: ${l} differs from en`).to.not.equal(t.en);
   });
-  it("ok/the applicant page in en, sv and da: the terms, a refused acceptance, the progress, the ended session and a used link, each checked like every screen", async () => {
+  it(`ok/the applicant page in en, sv and da: the terms, a refused acceptance, the progress, the ended session and a \
+used link, each checked like every screen`, async () => {
     const s = await session();
     const link = await peers.termsLink(orders.requested);
     await s.page.goto(link);
@@ -577,7 +579,8 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
     await again.ctx.close();
   });
 
-  it("ok/the holder pages in en, sv and da: activation (a wrong code refused, then the code from the SMS), my cards, a suspension refused without the tick, PIN guidance, signed out", async () => {
+  it(`ok/the holder pages in en, sv and da: activation (a wrong code refused, then the code from the SMS), my cards, a \
+suspension refused without the tick, PIN guidance, signed out`, async () => {
     const card = holderCard!;
     const s = await session(card);
     await s.page.goto(`${svc.ra!.url}/holder/`);
@@ -662,7 +665,9 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
     await s.ctx.close();
   });
 
-  it("fail/a refused submit: focus on the first invalid field, its error tied to it (aria-invalid, aria-describedby); a refusal of the server: its words in the chosen language on the error summary, which has focus, no server path", async () => {
+  it(`fail/a refused submit: focus on the first invalid field, its error tied to it (aria-invalid, aria-describedby); \
+a refusal of the server: its words in the chosen language on the error summary, which has focus, no server \
+path`, async () => {
     const s = await officer("bo");
     await s.page.goto(`${svc.ra!.url}/portal/#/new`);
     await s.page.locator("main h1", { hasText: T("en", "new.title") }).waitFor();
@@ -718,7 +723,8 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
     await s.ctx.close();
   });
 
-  it("ok/sign out: the page no longer says signed in, drops the session UI, names the card as the credential and makes no request as the officer", async () => {
+  it(`ok/sign out: the page no longer says signed in, drops the session UI, names the card as the credential and makes \
+no request as the officer`, async () => {
     const s = await officer("cy");
     await s.page.goto(`${svc.ra!.url}/portal/#/queue`);
     await s.page.locator("main h1", { hasText: T("en", "queue.title") }).waitFor();
@@ -749,7 +755,8 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
     await s.ctx.close();
   });
 
-  it("ok/revocation with keyCompromise: a reason chosen, then a confirmation step that names what cannot be undone; fail/confirming without the tick; nothing revoked until confirmed", async () => {
+  it(`ok/revocation with keyCompromise: a reason chosen, then a confirmation step that names what cannot be undone; \
+fail/confirming without the tick; nothing revoked until confirmed`, async () => {
     const s = await officer("fi");
     await s.page.goto(`${svc.ra!.url}/portal/#/certificates`);
     await s.page.locator("#who:not(:empty)").waitFor();
@@ -798,7 +805,8 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
     await s.ctx.close();
   });
 
-  it("ok/the work queue's steps are separate, spaced actions; times are local with the zone named and the instant in <time datetime>", async () => {
+  it(`ok/the work queue's steps are separate, spaced actions; times are local with the zone named and the instant in \
+<time datetime>`, async () => {
     const s = await officer("bo");
     await s.page.goto(`${svc.ra!.url}/portal/#/queue`);
     await s.page.locator("main h1", { hasText: T("en", "queue.title") }).waitFor();
@@ -848,7 +856,8 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
     }
   });
 
-  it("ok/names where people read them: the officer by name, the applicant's name, birth date and masked national ID on the queue, the order and the identify screen; an organisation picker; a person found by national ID", async () => {
+  it(`ok/names where people read them: the officer by name, the applicant's name, birth date and masked national ID on \
+the queue, the order and the identify screen; an organisation picker; a person found by national ID`, async () => {
     const s = await officer("bo");
     await s.page.goto(`${svc.ra!.url}/portal/#/queue`);
     await s.page.locator("main h1", { hasText: T("en", "queue.title") }).waitFor();
@@ -882,7 +891,8 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
     expect(s.errors).to.deep.equal([]);
     await s.ctx.close();
   });
-  it('fail/no card reader service at the card station: the station and produce screens say so in words in each language, with a reference for the service desk, never "internal error"', async () => {
+  it(`fail/no card reader service at the card station: the station and produce screens say so in words in each \
+language, with a reference for the service desk, never "internal error"`, async () => {
     // The RA server as its own process with no PC/SC daemon to reach (pcsc-lite's socket moved away); the in-process
     // service steps aside for it (last test).
     const orderId = orders.inProduction!;

@@ -132,7 +132,8 @@ describe("portal in headless Chromium over mTLS", function () {
     await page.getByLabel("I compared the face with the document photo").check();
   };
 
-  it("ok/five officers take a LoA3 order from request to hand-out (card personalised on the station); fail/the identifier is refused at hand-out with the rule's reason; session cookie and CSRF", async () => {
+  it(`ok/five officers take a LoA3 order from request to hand-out (card personalised on the station); fail/the \
+identifier is refused at hand-out with the rule's reason; session cookie and CSRF`, async () => {
     const anna = await as("bo");
     // Session: HttpOnly, Secure, SameSite=Strict; a state change without the CSRF token is refused.
     const cookie = (await anna.ctx.cookies()).find((c) => c.name === "cardpki_session")!;
@@ -250,7 +251,8 @@ describe("portal in headless Chromium over mTLS", function () {
     for (const s of [anna, bert, di, ed, cleo]) await s.ctx.close();
   });
 
-  it("ok/administration binds a person (ra-admin); the auditor reads the card's evidence and a conformance report; a plain officer has no admin or audit screen", async function () {
+  it(`ok/administration binds a person (ra-admin); the auditor reads the card's evidence and a conformance report; a \
+plain officer has no admin or audit screen`, async function () {
     if (!handedOutSerial) return this.skip();
     const cleo = await as("ada");
     await cleo.page.goto(`${svc.ra!.url}/portal#/admin`);

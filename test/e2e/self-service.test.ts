@@ -120,7 +120,8 @@ describe("applicant and holder pages in headless Chromium", function () {
   });
   const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 
-  it("ok/the applicant opens the link, reads the terms, ticks the (unticked) box, accepts and sees the progress; fail/accepting without ticking, the link a second time", async () => {
+  it(`ok/the applicant opens the link, reads the terms, ticks the (unticked) box, accepts and sees the progress; \
+fail/accepting without ticking, the link a second time`, async () => {
     const { personId } = await organisationWith(`57${stamp}`, "Applicant Kund AB", {
       nationalId: APPLICANT,
       name: "Cy Applicant",
@@ -191,7 +192,10 @@ describe("applicant and holder pages in headless Chromium", function () {
     await ctx.close();
   });
 
-  it("ok/from the terms mail to an active card and back: the applicant accepts from the mail's link, bo and cy identify, di releases, ed produces, fi hands out; the holder signs in with the card, activates (LoA3 by the card's signature, LoA2 by the code from the SMS stub), suspends and resumes on the holder pages; openssl ocsp after each step; fail/a wrong activation code", async () => {
+  it(`ok/from the terms mail to an active card and back: the applicant accepts from the mail's link, bo and cy \
+identify, di releases, ed produces, fi hands out; the holder signs in with the card, activates (LoA3 by the card's \
+signature, LoA2 by the code from the SMS stub), suspends and resumes on the holder pages; openssl ocsp after each \
+step; fail/a wrong activation code`, async () => {
     const phone = "+46705550004";
     const { personId } = await organisationWith(`58${stamp}`, "Holder Kund AB", {
       nationalId: APPLICANT,

@@ -66,7 +66,8 @@ describe("audit checkpoints timestamped by an RFC 3161 TSA (REQ-27)", function (
   const work = async (e: NodeJS.ProcessEnv) =>
     expect((await cli(["crl", "generate", "--ca", "demo-issuing", "--operator", "tsa-test"], e)).status).to.equal(0);
 
-  it("ok/each checkpoint carries a TSA token that verify checks; fail/a TSA outage leaves the checkpoint waiting, the next run stamps it", async () => {
+  it(`ok/each checkpoint carries a TSA token that verify checks; fail/a TSA outage leaves the checkpoint waiting, the \
+next run stamps it`, async () => {
     const t = isolated("stamped");
     const before = tsa.answered;
     expect((await cli(["audit", "checkpoint"], t.env)).status).to.equal(0);
@@ -99,7 +100,8 @@ describe("audit checkpoints timestamped by an RFC 3161 TSA (REQ-27)", function (
     });
   });
 
-  it("fail/an operator edits audit_events, re-chains and re-signs with the online key: verify without the TSA passes, with it exits 1 naming the timestamp mismatch", async () => {
+  it(`fail/an operator edits audit_events, re-chains and re-signs with the online key: verify without the TSA passes, \
+with it exits 1 naming the timestamp mismatch`, async () => {
     const t = isolated("rewritten");
     expect((await cli(["audit", "checkpoint"], t.env)).status).to.equal(0);
     await work(t.env);

@@ -23,7 +23,8 @@ const doc = { type: "passport", number: "AT123456", expires: new Date("2035-01-0
  * by `cardpki audit verify`, retention that keeps the chain verifiable, and the report in Chromium.
  */
 for (const backend of demoBackends())
-  describe(`audit trail (REQ-27, REQ-31): hash chain, HSM-signed checkpoints, evidence, report [${backend}]`, function () {
+  describe(`audit trail (REQ-27, REQ-31): hash chain, HSM-signed checkpoints, evidence, report \
+[${backend}]`, function () {
     this.timeout(180_000);
     let env: DemoEnv;
     let rt: Opened<OperatorCa>;
@@ -49,7 +50,8 @@ for (const backend of demoBackends())
     const cli = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
       spawnSync(process.execPath, [CLI, ...args], { env: { ...env.env, ...extra }, encoding: "utf8" });
 
-    it("ok/evidence for a LoA3 card: two identifiers and a third officer at hand-out, each rule passed with its REQ and CPS; the CLI prints the same", async () => {
+    it(`ok/evidence for a LoA3 card: two identifiers and a third officer at hand-out, each rule passed with its REQ \
+and CPS; the CLI prints the same`, async () => {
       const staff = await staffActor(ra, "556000-0000", "199001011234");
       const { orderId, holderId, officers } = await demoOrderInProduction(rt, ra, {
         staff,
@@ -130,7 +132,8 @@ for (const backend of demoBackends())
       return { db, file, env: { DATABASE_URL: db.url, CARDPKI_AUDIT_CHECKPOINT_FILE: file } };
     }
 
-    it("ok/checkpoint then verify; fail/each tamper kind (changed byte, deleted, reordered, inserted, cut tail) names the first bad entry and exits 1", async () => {
+    it(`ok/checkpoint then verify; fail/each tamper kind (changed byte, deleted, reordered, inserted, cut tail) names \
+the first bad entry and exits 1`, async () => {
       const base = isolated("pristine");
       const cp = cli(["audit", "checkpoint"], base.env);
       expect(cp.status, cp.stderr).to.equal(0);
@@ -195,7 +198,8 @@ for (const backend of demoBackends())
       expect(JSON.parse(r.stdout).problem.kind).to.equal("rolled-back");
     });
 
-    it("ok/retention removes only entries older than five years under a checkpoint, audits itself, and the chain still verifies", async () => {
+    it(`ok/retention removes only entries older than five years under a checkpoint, audits itself, and the chain still \
+verifies`, async () => {
       const copy = isolated("retention");
       const config = { ...loadConfig({ ...env.env, ...copy.env }) };
       const later = await openOperatorCa(config, { clock: new FixedClock("2033-01-01T00:00:00Z") });
@@ -215,7 +219,8 @@ for (const backend of demoBackends())
       expect(none).to.equal(undefined);
     });
 
-    it("ok/the conformance report (HTML + JSON) has the chain verdict, issuance, the REQ matrix; it opens in headless Chromium without errors", async function () {
+    it(`ok/the conformance report (HTML + JSON) has the chain verdict, issuance, the REQ matrix; it opens in headless \
+Chromium without errors`, async function () {
       requireTool(this, "chromium");
       const html = join(dir, "report.html");
       const json = join(dir, "report.json");

@@ -37,7 +37,8 @@ for (const backend of demoBackends())
       return { status: r.status, number: r.status === 0 ? Number(JSON.parse(r.stdout).number) : NaN, stderr: r.stderr };
     };
 
-    it("ok/backup is encrypted; fail/after restoring it the CA signs nothing until 'audit reconcile'; ok/then CRL numbers continue above the highest used", () => {
+    it(`ok/backup is encrypted; fail/after restoring it the CA signs nothing until 'audit reconcile'; ok/then CRL \
+numbers continue above the highest used`, () => {
       expect(cli(["audit", "checkpoint"]).status).to.equal(0);
       const backup = join(dir, "b1.cardpki-backup");
       const b = cli(["backup", "--out", backup, "--operator", "carol"]);

@@ -132,7 +132,8 @@ for (const backend of backends)
       await rt?.close();
     });
 
-    it("ok/a LoA3 order made by the bureau: batch sent encrypted and signed, attested key in, certificate on hold, shipped, handed out, activated", async () => {
+    it(`ok/a LoA3 order made by the bureau: batch sent encrypted and signed, attested key in, certificate on hold, \
+shipped, handed out, activated`, async () => {
       const o = await order();
       // The card station's path is not this workflow's (production: bureau).
       const station = softwareAttestation(fixtureMakerRoot(), { cardSerial: 4242 });
@@ -288,7 +289,8 @@ for (const backend of backends)
       ]);
     });
 
-    it("ok/the RA's exchange key is made by the bureau-signer ceremony: transcript verified, key in the HSM, certificate under the issuing CA", () => {
+    it(`ok/the RA's exchange key is made by the bureau-signer ceremony: transcript verified, key in the HSM, \
+certificate under the issuing CA`, () => {
       const dir = join(raCert.certificate, "..");
       expect(readFileSync(join(dir, "key.uri"), "utf8")).to.match(
         /^pkcs11:token=cardpki-issuing;object=demo-bureau-1;/,
@@ -315,7 +317,8 @@ for (const backend of backends)
       expect(t.custodians.map((c: { name: string }) => c.name).sort()).to.deep.equal(["alice", "bob"]);
     });
 
-    it("fail/the bureau-signer ceremony again: below the custodian quorum, or for a key that exists, refused before any key is made", () => {
+    it(`fail/the bureau-signer ceremony again: below the custodian quorum, or for a key that exists, refused before \
+any key is made`, () => {
       const file = join(REPO_ROOT, "policies", "ceremonies", "demo-bureau-signer.yaml");
       const custodians = join(demo.dir, "data", "demo-custodians");
       const share = (c: string) =>
@@ -358,7 +361,8 @@ for (const backend of backends)
       ["card-in-use", /card \d+ belongs to another holder's live eID in the card ledger/],
     ];
     for (const [kind, why] of cases)
-      it(`fail/an answer file ${kind} is refused whole, with a report naming the line, audited, and nothing is applied`, async () => {
+      it(`fail/an answer file ${kind} is refused whole, with a report naming the line, audited, and nothing is \
+applied`, async () => {
         const o = await order();
         const sent = await sendBatch(desk, ed, drop, { orderIds: [o.orderId] });
         sim("--malformed", kind);
@@ -379,7 +383,8 @@ for (const backend of backends)
         expect(refusal?.outcome).to.equal("failure");
       });
 
-    it("fail/a replayed answer (the same answer again, under another name or the same file once more) is refused; the first one stands", async () => {
+    it(`fail/a replayed answer (the same answer again, under another name or the same file once more) is refused; the \
+first one stands`, async () => {
       const o = await order();
       await sendBatch(desk, ed, drop, { orderIds: [o.orderId] });
       sim("--malformed", "replay");
@@ -400,7 +405,8 @@ for (const backend of backends)
       expect(readdirSync(join(dropDir, "from-bureau", "refused")).length).to.be.greaterThan(0);
     });
 
-    it("fail/a card shipped and not received within bureau.receivedWithin raises one alarm (audit event), not twice", async () => {
+    it(`fail/a card shipped and not received within bureau.receivedWithin raises one alarm (audit event), not \
+twice`, async () => {
       const o = await order();
       const sent = await sendBatch(desk, ed, drop, { orderIds: [o.orderId] });
       sim();
@@ -435,7 +441,8 @@ for (const backend of backends)
       const ev = await rt.db("audit_events").where({ action: "bureau.card.not-received", object_id: o.orderId });
       expect(ev.length).to.equal(1);
     });
-    describe("served (`cardpki serve`, role all): the tracking sweep on bureau.sweepSeconds, the alarm on /metrics", function () {
+    describe(`served (\`cardpki serve\`, role all): the tracking sweep on bureau.sweepSeconds, the alarm on \
+/metrics`, function () {
       let svc: Service | undefined;
       let served: NodeJS.ProcessEnv;
       before(async () => {
@@ -462,7 +469,8 @@ for (const backend of backends)
         };
       };
 
-      it("fail/a card shipped and not received within the policy time: the served sweep raises one alarm, counted on /metrics and in the audit trail", async () => {
+      it(`fail/a card shipped and not received within the policy time: the served sweep raises one alarm, counted on \
+/metrics and in the audit trail`, async () => {
         const before0 = await scrape();
         expect(before0.text).to.match(/# TYPE cardpki_bureau_cards_not_received_total counter/);
         expect(before0.alarms).to.be.a("number").and.not.NaN;
@@ -575,7 +583,8 @@ for (const backend of backends)
           if (jail) rmSync(jail, { recursive: true, force: true });
         });
 
-        it("ok/the batch goes up and the answer comes down over SFTP; the bureau's side works in the chrooted folder", async () => {
+        it(`ok/the batch goes up and the answer comes down over SFTP; the bureau's side works in the chrooted \
+folder`, async () => {
           const remote = sftpDrop(`sftp://root@127.0.0.1:${port}/drop`, {
             identity: join(conf, "ra"),
             knownHosts: join(conf, "known_hosts"),

@@ -153,7 +153,8 @@ describe("test support: HTTPS with the client key on the virtual card (curl + pk
     await new Promise((r) => server?.close(r));
   });
 
-  it("ok/a POST with the client key on the card: the server saw the card's certificate; status, JSON body and headers come back", async () => {
+  it(`ok/a POST with the client key on the card: the server saw the card's certificate; status, JSON body and headers \
+come back`, async () => {
     const certPem = readFileSync(join(dir, "card.pem"), "utf8");
     const r = await cardRequest({
       method: "POST",
@@ -201,7 +202,8 @@ describe("test support: HTTPS with the client key on the virtual card (curl + pk
       await peers?.stop();
     });
 
-    it("ok/personaliseForOrder (RA API, ca-operator) returns the certificate read from the card; the holder activates over mTLS with the key on the card", async () => {
+    it(`ok/personaliseForOrder (RA API, ca-operator) returns the certificate read from the card; the holder activates \
+over mTLS with the key on the card`, async () => {
       const ra = svc.ra!.ra;
       const config = svc.runtime.config;
       const staff = await staffActor(ra, "556000-0000", "199001011234");

@@ -129,7 +129,8 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
 
   let personalised: { orderId: string; holderId: string; certSerial: string };
 
-  it("ok/full LoA3 personalisation; yubico-piv-tool and pkcs15-tool see the certificate in 9A; an on-card signature made through OpenSC's PKCS#11 module verifies with OpenSSL against the issued certificate", async function () {
+  it(`ok/full LoA3 personalisation; yubico-piv-tool and pkcs15-tool see the certificate in 9A; an on-card signature \
+made through OpenSC's PKCS#11 module verifies with OpenSSL against the issued certificate`, async function () {
     if (!require_("pkcs11-tool") || !require_("yubico-piv-tool")) return this.skip();
     const { orderId, holderId } = await orderInProduction();
     const r = await personalise(orderId);
@@ -226,7 +227,9 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     ]);
   });
 
-  it("ok/REQ-14: yubico-piv-tool -a attest on the personalised card gives an attestation that openssl verify accepts against the TEST maker root and the card's f9 certificate (and not against another root); its key is the certified one; the audit trail and `cardpki audit evidence` record it", async function () {
+  it(`ok/REQ-14: yubico-piv-tool -a attest on the personalised card gives an attestation that openssl verify accepts \
+against the TEST maker root and the card's f9 certificate (and not against another root); its key is the certified \
+one; the audit trail and \`cardpki audit evidence\` record it`, async function () {
     if (!personalised || !require_("yubico-piv-tool")) return this.skip();
     const att = await tool("yubico-piv-tool", ["-r", VIRTUAL_READER, "-a", "attest", "-s", "9a"]);
     expect(att.status, att.out).to.equal(0);
@@ -283,7 +286,8 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     });
   });
 
-  it("ok/a wrong PIN counts down and blocks (yubico-piv-tool); the officer unblocks with the sealed PUK and the new PIN signs again", async function () {
+  it(`ok/a wrong PIN counts down and blocks (yubico-piv-tool); the officer unblocks with the sealed PUK and the new \
+PIN signs again`, async function () {
     if (!personalised) return this.skip();
     for (const left of ["2 tries left", "1 tries left"]) {
       const r = await tool("yubico-piv-tool", ["-r", VIRTUAL_READER, "-a", "verify-pin", "-P", "000000"]);
@@ -310,7 +314,8 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     expect(audit).to.have.length.greaterThan(0);
   });
 
-  it("ok/CLI: card list-readers and card status show the reader, the card and our record; card retire zeroises and revokes", async function () {
+  it(`ok/CLI: card list-readers and card status show the reader, the card and our record; card retire zeroises and \
+revokes`, async function () {
     if (!personalised) return this.skip();
     const readers = await cli(["card", "list-readers"]);
     expect(readers.status, readers.stderr).to.equal(0);
@@ -346,7 +351,8 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     expect([bad.status, bad.stderr]).to.satisfy(([c, e]: [number, string]) => c === 2 && /--order is required/.test(e));
   });
 
-  it("fail/the card is pulled mid-job (emulator stopped after issuance): a clear error, the certificate revoked, the order back in production; a new card finishes the order", async () => {
+  it(`fail/the card is pulled mid-job (emulator stopped after issuance): a clear error, the certificate revoked, the \
+order back in production; a new card finishes the order`, async () => {
     const { orderId } = await orderInProduction();
     let issued: string | undefined;
     let err: unknown;
@@ -374,7 +380,9 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     expect((await ra.orderStore.load(orderId))!.state).to.equal("PRODUCED");
   });
 
-  it("ok/activation at the card station (REQ-16): `cardpki card activate` replaces the transport PIN on the virtual card, the station records it, the card (TLS with its held certificate through OpenSC) signs the RA's challenge; openssl ocsp says certificateHold before and good after", async function () {
+  it(`ok/activation at the card station (REQ-16): \`cardpki card activate\` replaces the transport PIN on the virtual \
+card, the station records it, the card (TLS with its held certificate through OpenSC) signs the RA's challenge; \
+openssl ocsp says certificateHold before and good after`, async function () {
     if (!require_("pkcs11-tool")) return this.skip();
     // a card of its own (the earlier tests' cards are someone's)
     await freshCard(0x600000 + (randomBytes(2).readUInt16BE(0) % 0xffff));
@@ -458,7 +466,8 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     }
   });
 
-  it("ok/CLI: card personalise goes through the RA API as the station's officer (ed's client certificate): the order produced, the call audited as ed", async () => {
+  it(`ok/CLI: card personalise goes through the RA API as the station's officer (ed's client certificate): the order \
+produced, the call audited as ed`, async () => {
     await freshCard(0x20000000 + (Date.now() % 0x0fffffff));
     const { orderId } = await orderInProduction();
     // Not a ca-operator: bo's certificate is refused by the RA at produce (REQ-24); the order stays in production.
@@ -510,7 +519,8 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     expect(ledger!.actor).to.match(/^operator:carol@os:/);
   });
 
-  it("ok/the transport sees the card pulled and inserted (reader events), and closes without leaving the process hanging", async () => {
+  it(`ok/the transport sees the card pulled and inserted (reader events), and closes without leaving the process \
+hanging`, async () => {
     const t = cards.transport();
     const seen: boolean[] = [];
     try {
@@ -529,7 +539,8 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     expect(seen.at(-1)).to.equal(true);
   });
 
-  it("fail/REQ-14: a card whose attestation chains to a maker root nobody installed: production refused (key-attested), no certificate, the order stays in production", async () => {
+  it(`fail/REQ-14: a card whose attestation chains to a maker root nobody installed: production refused \
+(key-attested), no certificate, the order stays in production`, async () => {
     await freshCard(0x20000000 + (Date.now() % 0x0fffffff), { makerDir: join(dir, "rogue-maker") });
     const { orderId } = await orderInProduction();
     const before = (await rt.db("certificates").count({ n: "*" }).first()) as { n: number };
@@ -545,7 +556,8 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     expect((await rt.db("cards").where({ order_id: orderId }).first())!.state).to.equal("failed");
   });
 
-  it("ok/REQ-14 LoA2: a card without attestation is produced on the card station's own word (the evidence says not attested); fail/the same kind of card for a LoA3 order is refused", async () => {
+  it(`ok/REQ-14 LoA2: a card without attestation is produced on the card station's own word (the evidence says not \
+attested); fail/the same kind of card for a LoA3 order is refused`, async () => {
     await freshCard(0x30000000 + (Date.now() % 0x0fffffff), { noAttestation: true });
     const loa3 = await orderInProduction();
     const refusedE = await personalise(loa3.orderId).then(

@@ -61,7 +61,8 @@ describe("ceremony in a terminal: passphrases without echo, y/N confirmations", 
     delete env.CARDPKI_CONFIG;
   });
 
-  it("ok/custodians choose and enter passphrases at the prompt (no echo); the operator confirms each irreversible step", async () => {
+  it(`ok/custodians choose and enter passphrases at the prompt (no echo); the operator confirms each irreversible \
+step`, async () => {
     const init = await inTerminal(
       `${process.execPath} ${CLI} ceremony init-softhsm-token --token tty-root ` +
         `--custodian ann --custodian ben --custodian cat --quorum 2 --out-dir ${join(dir, "shares")}`,

@@ -63,7 +63,8 @@ for (const backend of testDatabases())
       await db?.destroy();
     });
 
-    it("ok/writes of two kinds that arrive together share one transaction; one multi-row insert per kind and one for all audit events", async () => {
+    it(`ok/writes of two kinds that arrive together share one transaction; one multi-row insert per kind and one for \
+all audit events`, async () => {
       const q = commitQueueOf(db);
       expect(commitQueueOf(db)).to.equal(q); // one queue per database handle
       const before = q.commits;
@@ -82,7 +83,8 @@ for (const backend of testDatabases())
       ).to.equal(2);
     });
 
-    it("ok/writes that arrive while a transaction commits go into the next, which starts before the first one's callers continue", async () => {
+    it(`ok/writes that arrive while a transaction commits go into the next, which starts before the first one's \
+callers continue`, async () => {
       const q = commitQueueOf(db);
       const before = q.commits;
       const first = q.run(intoA, { id: "p1" });
@@ -97,7 +99,8 @@ for (const backend of testDatabases())
       ).to.deep.equal(["p1", "p2"]);
     });
 
-    it("fail/one bad write in a shared transaction fails alone, with its own error; its neighbours commit", async () => {
+    it(`fail/one bad write in a shared transaction fails alone, with its own error; its neighbours \
+commit`, async () => {
       const q = commitQueueOf(db);
       await q.run(intoA, { id: "taken" });
       const settled = await Promise.allSettled([
@@ -111,7 +114,8 @@ for (const backend of testDatabases())
       expect(await reader("audit_events").where({ id: "a-taken-again" }).first()).to.equal(undefined);
     });
 
-    it("fail/a write that throws leaves neither its rows nor its audit events (REQ-27: no audit without the change, no change without audit)", async () => {
+    it(`fail/a write that throws leaves neither its rows nor its audit events (REQ-27: no audit without the change, no \
+change without audit)`, async () => {
       const q = commitQueueOf(db);
       const settled = await Promise.allSettled([q.run(auditedOnce, { id: "z1" }), q.run(intoA, { id: "z2" })]);
       expect(settled.map((s) => s.status)).to.deep.equal(["rejected", "fulfilled"]);
@@ -119,7 +123,8 @@ for (const backend of testDatabases())
       expect(await reader("audit_events").where({ id: "a-z2" }).first()).to.not.equal(undefined);
     });
 
-    it("ok/audit entries appended by concurrent transactions outside the queue still form one chain (PostgreSQL: advisory lock)", async () => {
+    it(`ok/audit entries appended by concurrent transactions outside the queue still form one chain (PostgreSQL: \
+advisory lock)`, async () => {
       await Promise.all(
         Array.from({ length: 30 }, (_, i) =>
           db.transaction((trx) => appendAuditEvents(trx, [event(`c-${i}`, `o${i}`)])),
@@ -134,7 +139,8 @@ for (const backend of testDatabases())
       expect(r.ok).to.equal(true);
     });
 
-    it("ok/an entry appended by someone else in between (another process) is noticed: the next append links to it, the chain stays whole", async () => {
+    it(`ok/an entry appended by someone else in between (another process) is noticed: the next append links to it, the \
+chain stays whole`, async () => {
       await commitQueueOf(db).run(intoA, { id: "before-foreign" });
       const last = await db("audit_events").orderBy("seq", "desc").first();
       const foreign = {
@@ -169,7 +175,8 @@ for (const backend of testDatabases())
       ).to.equal(true);
     });
 
-    it("ok/the read pool sees a write as soon as it committed, and cannot write (SQLite read connections; PostgreSQL reads through the writer's own pool)", async function () {
+    it(`ok/the read pool sees a write as soon as it committed, and cannot write (SQLite read connections; PostgreSQL \
+reads through the writer's own pool)`, async function () {
       if (backend.name !== "sqlite") {
         expect(reader).to.equal(db);
         return;
@@ -196,7 +203,8 @@ describe("store/commit-queue: the SQLite writer thread", function () {
     objectType: "certificate",
   });
 
-  it("ok/named writes that arrive together commit in one transaction of the writer thread: the main connection runs none of their statements", async () => {
+  it(`ok/named writes that arrive together commit in one transaction of the writer thread: the main connection runs \
+none of their statements`, async () => {
     const url = await sqliteUrl();
     const db = await openDatabase(url);
     const reader = await openReader(url, db, 2);
@@ -228,7 +236,8 @@ describe("store/commit-queue: the SQLite writer thread", function () {
     }
   });
 
-  it("fail/an error thrown in the writer thread reaches the store as its own class: completing a serial never reserved is a conflict; nothing is written", async () => {
+  it(`fail/an error thrown in the writer thread reaches the store as its own class: completing a serial never reserved \
+is a conflict; nothing is written`, async () => {
     const url = await sqliteUrl();
     const db = await openDatabase(url);
     try {

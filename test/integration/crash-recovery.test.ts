@@ -15,7 +15,8 @@ for (const backend of demoBackends())
   describe(`crash: kill -9 during issuance [${backend}]`, function () {
     this.timeout(300_000);
 
-    it("ok/after 6 kills: no serial repeats, every stored certificate verifies, unfinished serials are revoked", async function () {
+    it(`ok/after 6 kills: no serial repeats, every stored certificate verifies, unfinished serials are \
+revoked`, async function () {
       const env = await demoEnvReady(this, backend);
       const returned: string[] = [];
       for (let round = 0; round < 6; round++) {

@@ -72,7 +72,8 @@ describe("CRL shards: issuing distribution points by serial hash (RFC 5280 5.2.5
   });
   after(async () => svc?.stop());
 
-  it("ok/each certificate's CDP names its shard's URL; the shard CRL carries a critical IDP with that URL", async () => {
+  it(`ok/each certificate's CDP names its shard's URL; the shard CRL carries a critical IDP with that \
+URL`, async () => {
     const a = certs[0]!;
     const text = openssl(["x509", "-in", a.pem, "-noout", "-text"]).out;
     expect(text).to.include(`URI:http://pki.test:8080/crl/demo-issuing/${a.shard}.crl`);
@@ -88,7 +89,8 @@ describe("CRL shards: issuing distribution points by serial hash (RFC 5280 5.2.5
     expect(cdpIdpDisagreement(tbsOf(other.der), tbsOf(crl.der))).to.match(/does not cover/);
   });
 
-  it("ok/revoked and good certificates in different shards: openssl verify -crl_check and -crl_check_all judge each by its shard CRL, and the unsharded CRL still covers both", async () => {
+  it(`ok/revoked and good certificates in different shards: openssl verify -crl_check and -crl_check_all judge each by \
+its shard CRL, and the unsharded CRL still covers both`, async () => {
     const revoked = certs[0]!;
     const good = certs.find((c) => c.shard !== revoked.shard)!;
     await svc.runtime.registry.revoke({ serial: revoked.serial, reason: "keyCompromise", actor: "officer:test" });

@@ -85,7 +85,8 @@ describe("composition/data folder: a copy uses its own tokens and PIN files", fu
     }
   });
 
-  it("fail/an environment value the schema refuses stops the start with the variable's name and a non-zero exit", () => {
+  it(`fail/an environment value the schema refuses stops the start with the variable's name and a non-zero \
+exit`, () => {
     for (const [name, value, words] of [
       [
         "CARDPKI_EXPIRY_SWEEP_SECONDS",

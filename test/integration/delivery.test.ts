@@ -208,7 +208,8 @@ for (const backend of demoBackends())
       await sms?.stop();
     });
 
-    it("ok/the terms message arrives over SMTP with STARTTLS and AUTH; its link carries order and token; accepting with it works; the secret is wiped from the outbox row", async () => {
+    it(`ok/the terms message arrives over SMTP with STARTTLS and AUTH; its link carries order and token; accepting \
+with it works; the secret is wiped from the outbox row`, async () => {
       const p = await person({ email: "dora1@leverans.example" });
       const order = await ok(
         call(
@@ -260,7 +261,8 @@ for (const backend of demoBackends())
       expect(sink.messages.filter((m) => m.envelopeTo.includes(p.email!))).to.have.length(1);
     });
 
-    it("ok/LoA2 by mail: the activation code reaches the SMS gateway with the bearer token and an idempotency key; the card activates with it", async () => {
+    it(`ok/LoA2 by mail: the activation code reaches the SMS gateway with the bearer token and an idempotency key; the \
+card activates with it`, async () => {
       const p = await person({ email: "dora2@leverans.example", phone: "+46701110002" });
       const { orderId, card } = await loa2Produced(p);
       expect((await ok(call("POST", `/api/v1/orders/${orderId}/actions/send-by-mail`, {}, more[1]))).state).to.equal(
@@ -285,7 +287,8 @@ for (const backend of demoBackends())
       ).to.equal("ACTIVE");
     });
 
-    it("fail/an SMTP peer that answers 451, then one that is down, loses nothing: retried with backoff and delivered exactly once when it is back", async () => {
+    it(`fail/an SMTP peer that answers 451, then one that is down, loses nothing: retried with backoff and delivered \
+exactly once when it is back`, async () => {
       const p = await person({ email: "dora3@leverans.example" });
       sink.fail(2, 451);
       const t0 = Date.now();
@@ -324,7 +327,8 @@ for (const backend of demoBackends())
       ).to.deep.equal(["o1", "o2"]);
     });
 
-    it("fail/an SMS gateway answering 503 until the last attempt: a dead letter in /metrics and the ra-admin API (no code in it); retried through the API it is delivered exactly once", async () => {
+    it(`fail/an SMS gateway answering 503 until the last attempt: a dead letter in /metrics and the ra-admin API (no \
+code in it); retried through the API it is delivered exactly once`, async () => {
       const p = await person({ email: "dora4@leverans.example", phone: "+46701110004" });
       const { orderId } = await loa2Produced(p);
       const deadBefore = await metric(`channel="sms",state="dead"`);
@@ -365,7 +369,8 @@ for (const backend of demoBackends())
       ).to.equal(false);
     });
 
-    it("fail/an SMS gateway answering 503, then one that is down, loses nothing: the activation code is retried with backoff and delivered exactly once when it is back; the card activates with it", async () => {
+    it(`fail/an SMS gateway answering 503, then one that is down, loses nothing: the activation code is retried with \
+backoff and delivered exactly once when it is back; the card activates with it`, async () => {
       const p = await person({ email: "dora8@leverans.example", phone: "+46701110008" });
       const codeSms = (orderId: string) =>
         sms.waitFor((r) => r.body?.to === p.phone && String(r.body?.text).includes(orderReference(orderId)), 20_000);
@@ -407,7 +412,8 @@ for (const backend of demoBackends())
       }
     });
 
-    it("fail/a 4xx from the gateway is final at once; a person without a phone number is a dead letter naming why", async () => {
+    it(`fail/a 4xx from the gateway is final at once; a person without a phone number is a dead letter naming \
+why`, async () => {
       const p = await person({ email: "dora5@leverans.example", phone: "+46701110005" });
       const { orderId } = await loa2Produced(p);
       sms.fail(1, 400);
@@ -438,7 +444,8 @@ for (const backend of demoBackends())
       expect(sms.requests.filter((r) => r.body?.to === p.phone)).to.have.length(1);
     });
 
-    it("ok/workers racing for the same rows send each once; a worker that died after sending leaves the row to another, which sends it under the same idempotency key (the gateway sends it once)", async () => {
+    it(`ok/workers racing for the same rows send each once; a worker that died after sending leaves the row to \
+another, which sends it under the same idempotency key (the gateway sends it once)`, async () => {
       const p = await person({ phone: "+46701110007" });
       const ra = svc.ra!.ra;
       const ids = Array.from({ length: 20 }, () => randomBytes(16).toString("hex"));
@@ -517,7 +524,8 @@ for (const backend of demoBackends())
       expect(sms.messages.filter((r) => r.idempotencyKey === crashId)).to.have.length(1);
     });
 
-    it("ok/a letter becomes one PDF print file (owner-only) that pdftotext reads: address, text; its PIN is wiped from the outbox once written", async function () {
+    it(`ok/a letter becomes one PDF print file (owner-only) that pdftotext reads: address, text; its PIN is wiped from \
+the outbox once written`, async function () {
       requireTool(this, "pdftotext");
       const p = await person({ postalAddress: "Dora Delivery\nStorgatan 7\n111 22 Stockholm\nSWEDEN" });
       const id = randomBytes(16).toString("hex");
@@ -579,7 +587,8 @@ for (const backend of demoBackends())
       expect((await ra.outbox.recent({ personId: p.id, limit: 1 }))[0]!.body).to.equal(WIPED_BODY);
     });
 
-    it("fail/binding a person with a phone number that is not E.164 or a one-line postal address is a 400", async () => {
+    it(`fail/binding a person with a phone number that is not E.164 or a one-line postal address is a \
+400`, async () => {
       for (const bad of [
         { phone: "0701234567" },
         { phone: "+0701234567" },

@@ -50,7 +50,8 @@ for (const backend of demoBackends())
       expect(await caSignatures()).to.equal(before);
     });
 
-    it("ok/GET /metrics in Prometheus text: OCSP requests and latency, CRL age and next update, certificates, issuance, HSM signatures and errors, unprotected audit entries", async () => {
+    it(`ok/GET /metrics in Prometheus text: OCSP requests and latency, CRL age and next update, certificates, \
+issuance, HSM signatures and errors, unprotected audit entries`, async () => {
       await fetch(`${svc.url}/ocsp`, {
         method: "POST",
         headers: { "content-type": "application/ocsp-request" },

@@ -53,7 +53,8 @@ describe("CA issuance on SoftHSM2, judged by OpenSSL", function () {
     ["ocsp-signer", "infrastructure", "P-256", ["OCSP Signing", "OCSP No Check"]],
   ];
   for (const [profileId, kind, kt, expected] of cases) {
-    it(`ok/${profileId} (${kt}) verifies with openssl verify -x509_strict and certtool, and shows its profile`, async () => {
+    it(`ok/${profileId} (${kt}) verifies with openssl verify -x509_strict and certtool, and shows its \
+profile`, async () => {
       const key = testKey(kt);
       const subject =
         profileId === "ocsp-signer" ? { CN: "Demo OCSP Responder", O: "cardpki demo", C: "SE" } : ORG_SUBJECT;

@@ -40,7 +40,8 @@ const kdcRefusal = (why: string) =>
   new RegExp(`preauth \\(pkinit\\) verify failure: Failed to verify received certificate \\(depth 0\\): ${why}`);
 const KDC_REVOKED = kdcRefusal("certificate revoked");
 
-describe("relying party: MIT Kerberos PKINIT smart-card logon with the key on the card (kinit, KDC CRL checking)", function () {
+describe(`relying party: MIT Kerberos PKINIT smart-card logon with the key on the card (kinit, KDC CRL \
+checking)`, function () {
   this.timeout(240_000);
   let ca: RpCa;
   let kdc: ChildProcess | undefined;
@@ -249,7 +250,8 @@ describe("relying party: MIT Kerberos PKINIT smart-card logon with the key on th
     await ca?.stop();
   });
 
-  it("ok/the card certificate names the holder as OpenSSL reads it: UPN and id-pkinit-san from the validated e-mail", async () => {
+  it(`ok/the card certificate names the holder as OpenSSL reads it: UPN and id-pkinit-san from the validated \
+e-mail`, async () => {
     writeFileSync(f("card.pem"), card.certPem);
     const san = await sanAsOpenSslReads(f("card.pem"), "PEM");
     expect(san.text).to.include(`othername: UPN::cy.holder@${DOMAIN}`);
@@ -299,7 +301,8 @@ describe("relying party: MIT Kerberos PKINIT smart-card logon with the key on th
     expectRefused(await cardLogon(), "revoked", KDC_REVOKED);
   });
 
-  it("fail/a card of another CA (mapped to a principal by DN) and an expired card of our CA get no ticket", async () => {
+  it(`fail/a card of another CA (mapped to a principal by DN) and an expired card of our CA get no \
+ticket`, async () => {
     const other = await otherCaCard(ca.dir);
     writeFileSync(f("other.crt"), other.certPem);
     writeFileSync(f("other.key"), other.keyPem, { mode: 0o600 });

@@ -42,7 +42,8 @@ for (const backend of demoBackends())
     });
     after(async () => svc?.stop());
 
-    it("fail/an ra-officer who is not ra-admin or ca-operator may not start it: refused, naming REQ-19, nothing revoked", () => {
+    it(`fail/an ra-officer who is not ra-admin or ca-operator may not start it: refused, naming REQ-19, nothing \
+revoked`, () => {
       const r = cli(["revoke", "org", seeded.orgNumber, "--cert", officer("bo.crt"), "--key", officer("bo.key")]);
       expect(r.status).to.not.equal(0);
       expect(r.stderr).to.match(/REQ-19/);
@@ -57,7 +58,8 @@ for (const backend of demoBackends())
       expect(r.stderr).to.match(/key does not belong/);
     });
 
-    it("ok/started through the CLI, killed with SIGKILL mid-way, resumed: every serial revoked once, progress visible, audit chain intact", async () => {
+    it(`ok/started through the CLI, killed with SIGKILL mid-way, resumed: every serial revoked once, progress visible, \
+audit chain intact`, async () => {
       const child = spawn(
         process.execPath,
         [
@@ -112,7 +114,8 @@ for (const backend of demoBackends())
       expect(verify.status, verify.stdout + verify.stderr).to.equal(0);
     });
 
-    it("ok/openssl ocsp says revoked (cessationOfOperation) for a sample within 60 s; the full CRL lists every serial once within afterRevocationSeconds", async () => {
+    it(`ok/openssl ocsp says revoked (cessationOfOperation) for a sample within 60 s; the full CRL lists every serial \
+once within afterRevocationSeconds`, async () => {
       expect(jobId).to.not.equal("");
       const issuing = join(env.caStore, "demo-issuing", "cert.pem");
       const root = join(env.caStore, "demo-root", "cert.pem");

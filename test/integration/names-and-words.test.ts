@@ -27,7 +27,8 @@ const LABEL = /^[0-9A-HJKMNP-TV-Z]{3}-[0-9A-HJKMNP-TV-Z]{3}$/;
  * `Accept-Language` asks, and the notifications delivered in the recipient's language to the SMTP
  * server and SMS stub of this test.
  */
-describe("names for entitled callers, refusals in words, notifications in en/sv/da (REQ-27, REQ-23, REQ-15)", function () {
+describe(`names for entitled callers, refusals in words, notifications in en/sv/da (REQ-27, REQ-23, \
+REQ-15)`, function () {
   this.timeout(300_000);
   let demo: DemoEnv;
   let config: Config;
@@ -170,7 +171,8 @@ describe("names for entitled callers, refusals in words, notifications in en/sv/
       }),
     );
 
-  it("ok/setup: a Danish customer with its own officer's card (LoA3 through service-owner staff), a Swedish customer with applicants; people bound with birth date, masked national ID and language", async () => {
+  it(`ok/setup: a Danish customer with its own officer's card (LoA3 through service-owner staff), a Swedish customer \
+with applicants; people bound with birth date, masked national ID and language`, async () => {
     S.dk = await organisation("Kunde ApS", "DK");
     S.se = await organisation("Kund AB", "SE");
     const k = await bind(S.dk, dk(0), "Karen Kunde");
@@ -237,7 +239,8 @@ describe("names for entitled callers, refusals in words, notifications in en/sv/
     S.gone = (await bind(S.se, DECEASED, "Gone Person")).id;
   });
 
-  it("ok/the terms mail in the applicant's language: Swedish and Danish by the organisation's country, English as chosen at binding", async () => {
+  it(`ok/the terms mail in the applicant's language: Swedish and Danish by the organisation's country, English as \
+chosen at binding`, async () => {
     expect(S.karen, "depends on the setup test").to.be.a("string");
     S.svenOrder = (
       await ok(
@@ -306,7 +309,8 @@ describe("names for entitled callers, refusals in words, notifications in en/sv/
       ).to.deep.equal([true, true]);
   });
 
-  it("ok/names for entitled callers, each read audited as personal-data access; fail/an officer of another organisation gets no name and a refusal in words", async () => {
+  it(`ok/names for entitled callers, each read audited as personal-data access; fail/an officer of another \
+organisation gets no name and a refusal in words`, async () => {
     expect(S.svenOrder, "depends on the earlier tests").to.be.a("string");
     // Service-owner staff serve every organisation: the applicant's name, birth date and masked national ID for the
     // identify screen.
@@ -416,7 +420,8 @@ describe("names for entitled callers, refusals in words, notifications in en/sv/
     expect(ev.people[S.karen!]).to.deep.include({ name: "Karen Kunde" });
   });
 
-  it("ok/every class of refusal in words in English, Swedish and Danish: workflow state, guard, separation of duties, role, scope, register, validation", async () => {
+  it(`ok/every class of refusal in words in English, Swedish and Danish: workflow state, guard, separation of duties, \
+role, scope, register, validation`, async () => {
     expect(S.svenOrder, "depends on the earlier tests").to.be.a("string");
     const svenOrder2 = (
       await ok(
@@ -559,7 +564,8 @@ describe("names for entitled callers, refusals in words, notifications in en/sv/
     );
   });
 
-  it("fail/no card reader service at the card station: 503 in words in each language, the cause in the server's log only", async () => {
+  it(`fail/no card reader service at the card station: 503 in words in each language, the cause in the server's log \
+only`, async () => {
     expect(S.karen, "depends on the setup test").to.be.a("string");
     // The RA server as its own process, with no PC/SC daemon to reach (pcsc-lite's socket moved away): the in-process
     // service steps aside for it.

@@ -149,7 +149,8 @@ describe("relying party: nginx client-certificate logon with the key on the card
     expectRefused(await cardLogon(crlUrl), "held (CRL)", CRL_REVOKED, m2);
   });
 
-  it("ok/the activated card logs in (OCSP and, with the next CRL, CRL); suspended it is refused, resumed it logs in again", async () => {
+  it(`ok/the activated card logs in (OCSP and, with the next CRL, CRL); suspended it is refused, resumed it logs in \
+again`, async () => {
     await card.activate();
     const ok = await waitFor(async () => (await cardLogon(ocspUrl)).status === 200, 10_000, 250);
     expect(ok, `OCSP logon after activation: ${log().slice(-600)}`).to.equal(true);
@@ -169,7 +170,8 @@ describe("relying party: nginx client-certificate logon with the key on the card
     expect(await waitFor(async () => (await cardLogon(ocspUrl)).status === 200, 10_000, 250)).to.equal(true);
   });
 
-  it("fail/a revoked card is refused by OCSP within the policy time, and by the CRL once the CRL lists it", async () => {
+  it(`fail/a revoked card is refused by OCSP within the policy time, and by the CRL once the CRL lists \
+it`, async () => {
     await card.revoke("keyCompromise");
     const t0 = Date.now();
     const refused = await waitFor(async () => (await cardLogon(ocspUrl)).status === 400, 10_000, 250);

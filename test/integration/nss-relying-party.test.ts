@@ -73,7 +73,8 @@ describe("relying party: NSS vfychain with OCSP fetching (libnss3-tools)", funct
     }
   };
 
-  it("ok/an activated card is good; the same card on hold (before activation, after a suspension) and after revocation is refused", async () => {
+  it(`ok/an activated card is good; the same card on hold (before activation, after a suspension) and after revocation \
+is refused`, async () => {
     const card = await softwareCard(ca);
     const held = await vfychain(card.certPem);
     expect(held.ok, held.out).to.equal(false);
@@ -97,7 +98,8 @@ describe("relying party: NSS vfychain with OCSP fetching (libnss3-tools)", funct
     expect(revoked.out).to.match(LEAF_REVOKED);
   });
 
-  it("fail/an expired card of our own issuing CA is refused (expired), a card of another CA is refused (unknown issuer)", async () => {
+  it(`fail/an expired card of our own issuing CA is refused (expired), a card of another CA is refused (unknown \
+issuer)`, async () => {
     const expired = await expiredCertificate(ca);
     const e = await vfychain(expired.certPem, "expired");
     expect(e.ok, e.out).to.equal(false);

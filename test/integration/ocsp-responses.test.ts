@@ -109,7 +109,8 @@ for (const backend of demoBackends())
       await writer?.stop();
     });
 
-    it("ok/a replica answers from the writer's pre-produced responses and signs nothing: good, then revoked within seconds (openssl ocsp -no_nonce)", async () => {
+    it(`ok/a replica answers from the writer's pre-produced responses and signs nothing: good, then revoked within \
+seconds (openssl ocsp -no_nonce)`, async () => {
       const r = await ocsp(quiet.url, ["-no_nonce", "-cert", certs.alice!.pem]);
       expect(r.out).to.include("Response verify OK");
       expect(r.out).to.match(/alice\.pem: good/);
@@ -132,12 +133,14 @@ for (const backend of demoBackends())
       expect(await ocspSignatures(quiet.url)).to.equal(0);
     });
 
-    it("ok//metrics counts certificates without a scan (kept by triggers) and the count follows issuance, on writer and replica alike", async () => {
+    it(`ok//metrics counts certificates without a scan (kept by triggers) and the count follows issuance, on writer \
+and replica alike`, async () => {
       expect(await issuedCount(writer.url)).to.equal(issuedBefore + 2);
       expect(await issuedCount(quiet.url)).to.equal(issuedBefore + 2);
     });
 
-    it("ok/nonce: ignore answers a request with a nonce with the pre-produced response (RFC 8954 2.1): openssl warns of no nonce, verifies, no signature", async () => {
+    it(`ok/nonce: ignore answers a request with a nonce with the pre-produced response (RFC 8954 2.1): openssl warns \
+of no nonce, verifies, no signature`, async () => {
       const r = await ocsp(quiet.url, ["-cert", certs.alice!.pem]);
       expect(r.out).to.include("WARNING: no nonce in response");
       expect(r.out).to.include("Response verify OK");
@@ -145,13 +148,15 @@ for (const backend of demoBackends())
       expect(await ocspSignatures(quiet.url)).to.equal(0);
     });
 
-    it("ok/unknownSerial: unauthorized answers a never-issued serial with the unsigned unauthorized (RFC 5019 2.2.3), never good", async () => {
+    it(`ok/unknownSerial: unauthorized answers a never-issued serial with the unsigned unauthorized (RFC 5019 2.2.3), \
+never good`, async () => {
       const r = await ocsp(quiet.url, ["-no_nonce", "-serial", "0x01" + randomBytes(16).toString("hex")]);
       expect(r.out).to.match(/Responder Error: unauthorized \(6\)/);
       expect(await ocspSignatures(quiet.url)).to.equal(0);
     });
 
-    it("ok/nonce: echo signs for a nonce while the client's budget lasts; then the pre-produced response without nonce; a miss over budget is tryLater", async () => {
+    it(`ok/nonce: echo signs for a nonce while the client's budget lasts; then the pre-produced response without \
+nonce; a miss over budget is tryLater`, async () => {
       const s0 = await ocspSignatures(strict.url);
       for (let i = 0; i < 2; i++) {
         const r = await ocsp(strict.url, ["-cert", certs.alice!.pem]);

@@ -58,7 +58,8 @@ describe("cardpki ceremony and issuance on openCryptoki (software token, pkcsslo
 
   const shareFiles = () => ["alice", "bob"].map((w) => share(w).split("=")[0]!);
 
-  it("ok/split-pin replaces the vendor-set PIN with a random one the token takes (8 characters at most) and splits it 2 of 3", async () => {
+  it(`ok/split-pin replaces the vendor-set PIN with a random one the token takes (8 characters at most) and splits it \
+2 of 3`, async () => {
     const r = cli(
       [
         ...["ceremony", "split-pin", "--token", tok!.label, "--pin-env", "OCK_CURRENT_PIN", "--quorum", "2"],
@@ -80,7 +81,8 @@ describe("cardpki ceremony and issuance on openCryptoki (software token, pkcsslo
     expect(pin).to.not.equal(tok!.pin);
   });
 
-  it("ok/root and issuing CA ceremonies (RSA-3072) and the root CRL ceremony on the token; openssl verifies the chain and the CRL", () => {
+  it(`ok/root and issuing CA ceremonies (RSA-3072) and the root CRL ceremony on the token; openssl verifies the chain \
+and the CRL`, () => {
     const root = ceremony(
       "root",
       `id: ock-root-ceremony\nversion: 1\ndescription: root on openCryptoki\nkind: ` +
@@ -132,7 +134,8 @@ describe("cardpki ceremony and issuance on openCryptoki (software token, pkcsslo
     );
   });
 
-  it("ok/cert issue signs with the issuing key on the token (kdc profile); openssl verifies the certificate to the root", async () => {
+  it(`ok/cert issue signs with the issuing key on the token (kdc profile); openssl verifies the certificate to the \
+root`, async () => {
     // The operator unlocks the online issuing token with its PIN (here from two custodians' shares) in an owner-only
     // file.
     const opened = ["alice", "bob"].map((w, i) =>
@@ -169,7 +172,8 @@ describe("cardpki ceremony and issuance on openCryptoki (software token, pkcsslo
     );
   });
 
-  it("ok/the issuing key keeps signing while pkcsslotd restarts under the open keystore, no process restart", async () => {
+  it(`ok/the issuing key keeps signing while pkcsslotd restarts under the open keystore, no process \
+restart`, async () => {
     const opened = ["alice", "bob"].map((w, i) =>
       openShare(
         JSON.parse(readFileSync(shareFiles()[i]!, "utf8")),

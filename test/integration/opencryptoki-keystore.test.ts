@@ -27,7 +27,8 @@ describe("hsm/pkcs11-keystore on openCryptoki (software token, pkcsslotd)", func
     // openCryptoki 3.8's software token (Debian 12) has no EC mechanisms at all.
     ["P-256", "P-384"],
   );
-  it("ok/a process that signed from the thread pool and closed the keystore exits cleanly (the library stays loaded)", () => {
+  it(`ok/a process that signed from the thread pool and closed the keystore exits cleanly (the library stays \
+loaded)`, () => {
     // openCryptoki leaves thread-exit handlers (libitm) on the threads that called it: unloaded, they crash the exit.
     const script = join(REPO_ROOT, "dist", "test", "support", "pkcs11-exit.js");
     for (let run = 0; run < 3; run++) {

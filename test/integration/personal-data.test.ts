@@ -133,7 +133,8 @@ for (const backend of testDatabases())
       }
     });
 
-    it("ok/legacy cleartext rows read as they are; 'data encrypt-existing' seals them, audited, and is idempotent", async () => {
+    it(`ok/legacy cleartext rows read as they are; 'data encrypt-existing' seals them, audited, and is \
+idempotent`, async () => {
       const org = (await ra.directory.person(holderId))!.organisationId;
       await rt.db("people").insert({
         id: "legacy-person",
@@ -170,7 +171,8 @@ for (const backend of testDatabases())
       expect(status.tables.people!.cleartext + status.tables.notifications!.cleartext).to.equal(0);
     });
 
-    it("ok/the CLI: 'cardpki data encrypt-existing' seals a cleartext row and 'data status' shows none left", async () => {
+    it(`ok/the CLI: 'cardpki data encrypt-existing' seals a cleartext row and 'data status' shows none \
+left`, async () => {
       const org = (await ra.directory.person(holderId))!.organisationId;
       await rt.db("people").insert({
         id: "cli-person",
@@ -196,7 +198,8 @@ for (const backend of testDatabases())
       ).to.not.equal(undefined);
     });
 
-    it("ok/rotation: a new data key for new writes, older values still open; encrypt-existing moves them to the new key", async () => {
+    it(`ok/rotation: a new data key for new writes, older values still open; encrypt-existing moves them to the new \
+key`, async () => {
       const before = (await fieldCipher(rt)).currentKeyId;
       const { id } = await rotateDataKey(rt, "operator:pii-test");
       expect(id).to.not.equal(before);
@@ -243,7 +246,8 @@ for (const backend of testDatabases())
       expect((await ra.directory.person(holderId))!.name).to.equal(HOLDER.name);
     });
 
-    it("fail/data keys wrapped by another HSM key, or a wrapping key missing from the HSM, refuse to open", async () => {
+    it(`fail/data keys wrapped by another HSM key, or a wrapping key missing from the HSM, refuse to \
+open`, async () => {
       // Another AES key of the same kind, on the spare token.
       const ks = new Pkcs11Keystore({
         library: "/usr/lib/softhsm/libsofthsm2.so",

@@ -34,7 +34,8 @@ for (const backend of demoBackends())
   describe(`crash: kill -9 during production over the RA API [${backend}]`, function () {
     this.timeout(600_000);
 
-    it("ok/after random kills during production: every certificate either belongs to a PRODUCED order (and is on hold) or is revoked, by openssl ocsp and the full CRL; no order is left PRODUCING", async function () {
+    it(`ok/after random kills during production: every certificate either belongs to a PRODUCED order (and is on hold) \
+or is revoked, by openssl ocsp and the full CRL; no order is left PRODUCING`, async function () {
       const env = await demoEnvReady(this, backend);
       // The terms mails of the preparation go to a real SMTP server of this test (REQ-06, REQ-15); the child server
       // below delivers nothing.

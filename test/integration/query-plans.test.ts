@@ -65,7 +65,8 @@ async function fullScans(db: Knex, s: { sql: string; bindings: readonly unknown[
 }
 
 for (const backend of testDatabases())
-  describe(`store/query plans on ${backend.name}: lookups and sweeps use indexes, never a scan of the population`, function () {
+  describe(`store/query plans on ${backend.name}: lookups and sweeps use indexes, never a scan of the \
+population`, function () {
     this.timeout(60_000);
     let db: Database;
     let orders: KnexOrderStore;
@@ -133,7 +134,8 @@ for (const backend of testDatabases())
         for (const s of statements) expect(await fullScans(db, s), s.sql).to.deep.equal([]);
       });
 
-    it("ok/the certificate counts follow inserts, status changes and deletes (triggers), as a GROUP BY over the table says", async () => {
+    it(`ok/the certificate counts follow inserts, status changes and deletes (triggers), as a GROUP BY over the table \
+says`, async () => {
       const row = (serial: string, status: string, profile: string) => ({
         serial,
         issuer_id: "counts-test",

@@ -208,7 +208,8 @@ for (const backend of demoBackends())
       await peers?.stop();
     });
 
-    it("ok/onboarding (REQ-01), binding (REQ-21), officers' cards for a new organisation through service-owner staff under LoA3 (REQ-02), then a holder's LoA3 card (REQ-03/04/16)", async () => {
+    it(`ok/onboarding (REQ-01), binding (REQ-21), officers' cards for a new organisation through service-owner staff \
+under LoA3 (REQ-02), then a holder's LoA3 card (REQ-03/04/16)`, async () => {
       const [s1] = staff as [Cred];
       expect((await ok(call("GET", "/api/v1/me", undefined, s1))).roles).to.include("service-owner-staff");
       const org = await ok(
@@ -305,7 +306,8 @@ for (const backend of demoBackends())
       expect(me).to.include({ kind: "officer", organisationId: orgId, personId: people.Anna!.id });
     });
 
-    it("fail/a smart-card logon order (loa3-card-order-logon) for a holder whose e-mail is outside the validated domain: 422 naming the rule (REQ-01); ok/within it the order is placed", async () => {
+    it(`fail/a smart-card logon order (loa3-card-order-logon) for a holder whose e-mail is outside the validated \
+domain: 422 naming the rule (REQ-01); ok/within it the order is placed`, async () => {
       expect(officers.Anna, "depends on the onboarding test").to.not.equal(undefined);
       const [s1] = staff as [Cred];
       const bind = async (nationalId: string, name: string, email: string) =>
@@ -339,7 +341,8 @@ for (const backend of demoBackends())
       });
     });
 
-    it("ok/LoA3 for a holder by the organisation's own officers; fail/every separation-of-duty bypass", async function () {
+    it(`ok/LoA3 for a holder by the organisation's own officers; fail/every separation-of-duty \
+bypass`, async function () {
       expect(officers.Dag, "depends on the onboarding test").to.not.equal(undefined);
       const { Anna: a, Bert: b, Cecilia: c, Dag: d, Erik: e } = officers as Record<string, Cred>;
       const [s1, s2] = staff as [Cred, Cred];
@@ -713,7 +716,8 @@ for (const backend of demoBackends())
       expect([foreign.status, foreign.body.type]).to.deep.equal([401, "urn:cardpki:problem:unauthorized"]);
     });
 
-    it("fail/bad input: unknown field, wrong type, malformed JSON, non-JSON, oversized body, bad id → 4xx problem+json; nothing changes", async () => {
+    it(`fail/bad input: unknown field, wrong type, malformed JSON, non-JSON, oversized body, bad id → 4xx \
+problem+json; nothing changes`, async () => {
       const s1 = staff[0]!;
       const unknown = await call(
         "POST",

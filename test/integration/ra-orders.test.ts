@@ -312,7 +312,8 @@ for (const backend of testDatabases())
       },
     );
 
-    it("ok/a LoA3 order to hand-out; certificate for the card's key; identifications and audit recorded without document or national ID numbers in clear", async () => {
+    it(`ok/a LoA3 order to hand-out; certificate for the card's key; identifications and audit recorded without \
+document or national ID numbers in clear`, async () => {
       const id = await toApproved();
       // What an action returns is the order as stored (built from the change, not read back).
       const started = await service.act(id, "start-production", approver, {});
@@ -362,7 +363,8 @@ for (const backend of testDatabases())
       expect(everything).to.not.include("197003033456");
     });
 
-    it("fail/REQ-14: production refuses a bare public key (LoA3 and LoA2), another maker's attestation, another card's, a key without PIN; nothing is issued; ok/the attestation is in the audit event", async () => {
+    it(`fail/REQ-14: production refuses a bare public key (LoA3 and LoA2), another maker's attestation, another \
+card's, a key without PIN; nothing is issued; ok/the attestation is in the audit event`, async () => {
       for (const wf of ["loa3-card-order", "loa2-card-order"]) {
         const id = await toApproved(wf);
         await service.act(id, "start-production", approver, {});
@@ -486,7 +488,8 @@ for (const backend of testDatabases())
       ).to.match(/themself/);
     });
 
-    it("ok/LoA2 by mail: the activation code goes to the outbox, not to the officer; activation needs the card and the right code", async () => {
+    it(`ok/LoA2 by mail: the activation code goes to the outbox, not to the officer; activation needs the card and the \
+right code`, async () => {
       const id = await toApproved("loa2-card-order");
       await service.act(id, "start-production", approver, {});
       const produced = await service.act(id, "produce", caOp, attested(id));
@@ -525,7 +528,8 @@ for (const backend of testDatabases())
       expect((await db("orders").where({ id }).first())!.activation_code_hash).to.equal(sha256Hex(code));
     });
 
-    it("ok/expiry: a card not activated within the deadline is revoked (REQ-15); a crash between expiry and revocation is repaired", async () => {
+    it(`ok/expiry: a card not activated within the deadline is revoked (REQ-15); a crash between expiry and revocation \
+is repaired`, async () => {
       const id = await toApproved();
       await service.act(id, "start-production", approver, {});
       const { certSerial } = await service.act(id, "produce", caOp, attested(id));
@@ -548,7 +552,8 @@ for (const backend of testDatabases())
       }
     });
 
-    it("ok/two changes of one order in the same commit: the second is decided after the first, as in sequence", async () => {
+    it(`ok/two changes of one order in the same commit: the second is decided after the first, as in \
+sequence`, async () => {
       const o = await service.create(officer("o1"), {
         personId: "applicant",
         workflowId: "loa3-card-order",
@@ -683,7 +688,8 @@ for (const backend of testDatabases())
       }
     });
 
-    it("ok/mass revocation: beyond the hourly threshold an officer's request waits for a second, different officer of the organisation (REQ-18)", async () => {
+    it(`ok/mass revocation: beyond the hourly threshold an officer's request waits for a second, different officer of \
+the organisation (REQ-18)`, async () => {
       const desk = new RevocationDesk({
         requests: new KnexRevocationRequestStore(db),
         orders,
@@ -719,7 +725,8 @@ for (const backend of testDatabases())
       expect((await certStore.get(c4))!.revocationReason).to.equal(undefined);
     });
 
-    it("fail/REQ-05: a document the lost/stolen register lists is refused at identification and at hand-out; a register that does not answer stops the action", async () => {
+    it(`fail/REQ-05: a document the lost/stolen register lists is refused at identification and at hand-out; a \
+register that does not answer stops the action`, async () => {
       const file = join(mkdtempSync(join(tmpdir(), "docreg-")), "documents.json");
       writeFileSync(
         file,
@@ -792,7 +799,8 @@ for (const backend of testDatabases())
       expect((await orders.load(o.id))!.state).to.equal("PRODUCED");
     });
 
-    it("ok/REQ-08: a workflow with control questions identifies only when the right answers weigh enough; the audit names which, not the answers", async () => {
+    it(`ok/REQ-08: a workflow with control questions identifies only when the right answers weigh enough; the audit \
+names which, not the answers`, async () => {
       const o = await service.create(officer("o1"), {
         personId: "applicant",
         workflowId: "loa2-card-order-kba",
@@ -843,7 +851,9 @@ for (const backend of testDatabases())
       return o.id;
     }
 
-    it("ok/REQ-16: a produced card is on hold until activation; a suspension on request adds to the hold and lifting it leaves the card awaiting activation; only the activation (challenge signed by the card, transport PIN replaced) releases it, once", async () => {
+    it(`ok/REQ-16: a produced card is on hold until activation; a suspension on request adds to the hold and lifting \
+it leaves the card awaiting activation; only the activation (challenge signed by the card, transport PIN replaced) \
+releases it, once`, async () => {
       const id = await inProduction();
       const key = testKey("P-256");
       const { certSerial } = await service.act(id, "produce", caOp, attested(id, { privateKey: key.privateKey }));
@@ -937,7 +947,8 @@ for (const backend of testDatabases())
       });
     }
 
-    it("ok/production saga: while the HSM signs the order is PRODUCING with the reserved serial; an HSM failure burns the serial and puts the order back in production in one transaction", async () => {
+    it(`ok/production saga: while the HSM signs the order is PRODUCING with the reserved serial; an HSM failure burns \
+the serial and puts the order back in production in one transaction`, async () => {
       let seen: any;
       let fail = false;
       const svc = serviceWithSigner(async () => {
@@ -958,7 +969,9 @@ for (const backend of testDatabases())
       expect(await db("audit_events").where({ object_id: seenId, action: "order.production.fail" })).to.have.length(1);
     });
 
-    it("ok/recovery: a production cut off after the reserve (a crash, or an HSM that hangs) is compensated: the serial published as revoked, the order back in production; the late signature is never stored; an orphan card certificate is revoked", async () => {
+    it(`ok/recovery: a production cut off after the reserve (a crash, or an HSM that hangs) is compensated: the serial \
+published as revoked, the order back in production; the late signature is never stored; an orphan card certificate is \
+revoked`, async () => {
       let release!: () => void;
       const hung = new Promise<void>((r) => (release = r));
       let signing!: () => void;
@@ -1004,7 +1017,8 @@ for (const backend of testDatabases())
       expect((await certStore.get(orphan.serial))!.revocationReason).to.equal("superseded");
     });
 
-    it("ok/REQ-15: orders left in production or produced past the workflow's deadline expire, a produced card's certificate revoked in the same transaction", async () => {
+    it(`ok/REQ-15: orders left in production or produced past the workflow's deadline expire, a produced card's \
+certificate revoked in the same transaction`, async () => {
       const stuck = await inProduction();
       const made = await inProduction();
       const { certSerial } = await service.act(made, "produce", caOp, attested(made));

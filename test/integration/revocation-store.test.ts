@@ -34,7 +34,8 @@ for (const backend of testDatabases())
       await b?.destroy();
     });
 
-    it("ok/CRL numbers drawn at the same time by two processes never repeat and never go back (RFC 5280 5.2.3)", async () => {
+    it(`ok/CRL numbers drawn at the same time by two processes never repeat and never go back (RFC 5280 \
+5.2.3)`, async () => {
       const stores = [new KnexRevocationStore(a), new KnexRevocationStore(b)];
       const drawn = (await Promise.all(Array.from({ length: 40 }, (_, i) => stores[i % 2]!.nextCrlNumber("ca-x")))).map(
         String,
@@ -43,7 +44,8 @@ for (const backend of testDatabases())
       expect(drawn.map(Number).sort((x, y) => x - y)).to.deep.equal(Array.from({ length: 40 }, (_, i) => i + 1));
     });
 
-    it("ok/revocation events become visible in seq order, so a reader following the highest seq (OCSP invalidation, delta CRLs) misses none", async () => {
+    it(`ok/revocation events become visible in seq order, so a reader following the highest seq (OCSP invalidation, \
+delta CRLs) misses none`, async () => {
       const n = 40;
       const serials = Array.from({ length: n }, (_, i) => `aa${String(i).padStart(4, "0")}`);
       await a("certificates").insert(

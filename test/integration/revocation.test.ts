@@ -60,7 +60,8 @@ for (const backend of demoBackends())
     });
     after(async () => svc?.stop());
 
-    it("ok/openssl ocsp: good, verified against the root (delegated responder with nocheck), nonce echoed", async () => {
+    it(`ok/openssl ocsp: good, verified against the root (delegated responder with nocheck), nonce \
+echoed`, async () => {
       const r = await ocsp(["-cert", certs.alice!.pem]);
       expect(r.out).to.include("Response verify OK");
       expect(r.out).to.match(/alice\.pem: good/);
@@ -139,7 +140,8 @@ for (const backend of demoBackends())
       }
     });
 
-    it("ok/suspend shows certificateHold; resume makes it good again and the delta CRL says removeFromCRL", async () => {
+    it(`ok/suspend shows certificateHold; resume makes it good again and the delta CRL says \
+removeFromCRL`, async () => {
       await svc.runtime.registry.suspend(certs.carol!.serial, "t");
       expect(
         await waitFor(
@@ -163,7 +165,8 @@ for (const backend of demoBackends())
       expect(text).to.match(/Remove From CRL/);
     });
 
-    it("ok/CRL over HTTP: application/pkix-crl, caching headers, openssl verify -crl_check rejects the revoked certificate only", async () => {
+    it(`ok/CRL over HTTP: application/pkix-crl, caching headers, openssl verify -crl_check rejects the revoked \
+certificate only`, async () => {
       const before = await svc.runtime.revocations.latestCrl("demo-issuing", "full");
       await svc.runtime.crls.generateFull(svc.runtime.authority("demo-issuing"), "test");
       const res = await fetch(`${url}/crl/demo-issuing.crl`);
@@ -193,7 +196,8 @@ for (const backend of demoBackends())
       expect(rootCrl.status).to.equal(200);
     });
 
-    it("ok/a revocation reaches the FULL CRL within afterRevocationSeconds, not only the delta: openssl verify -crl_check without -use_deltas rejects it (CPS 4.9.7)", async () => {
+    it(`ok/a revocation reaches the FULL CRL within afterRevocationSeconds, not only the delta: openssl verify \
+-crl_check without -use_deltas rejects it (CPS 4.9.7)`, async () => {
       await issue("erin");
       const limitMs = svc.runtime.revocationPolicy.crl.afterRevocationSeconds * 1000;
       const started = Date.now();
@@ -256,7 +260,8 @@ for (const backend of demoBackends())
       expect(r.out).to.match(/good/);
     });
 
-    it("fail/wrong content type 415, oversized 413, other methods 405: problem+json; garbage is malformedRequest", async () => {
+    it(`fail/wrong content type 415, oversized 413, other methods 405: problem+json; garbage is \
+malformedRequest`, async () => {
       const wrongType = await fetch(`${url}/ocsp`, {
         method: "POST",
         headers: { "content-type": "text/plain" },
@@ -338,7 +343,8 @@ for (const backend of demoBackends())
       expect((await ocsp(["-cert", certs.alice!.pem])).out).to.match(/alice\.pem: good/);
     });
 
-    it("ok/Java PKIX CertPathValidator with OCSP: VALID for a good certificate, REVOKED for a revoked one", async function () {
+    it(`ok/Java PKIX CertPathValidator with OCSP: VALID for a good certificate, REVOKED for a revoked \
+one`, async function () {
       requireTool(this, "javac");
       const jdir = mkdtempSync(join(tmpdir(), "pkix-"));
       copyFileSync(join(REPO_ROOT, "test", "support", "PkixOcspCheck.java"), join(jdir, "PkixOcspCheck.java"));

@@ -91,7 +91,8 @@ describe("scale-out: public replicas, writer lease, drain (REQ-33)", function ()
       await writer?.stop();
     });
 
-    it("ok/the replica answers OCSP for a certificate the writer issued, and shows its revocation within seconds (openssl ocsp)", async () => {
+    it(`ok/the replica answers OCSP for a certificate the writer issued, and shows its revocation within seconds \
+(openssl ocsp)`, async () => {
       const out = await writer.runtime.issuer.issue(writer.runtime.authority("demo-issuing"), {
         profileId: "loa3-smartcard-auth",
         publicKey: testKey("P-256").spki,
@@ -120,7 +121,8 @@ describe("scale-out: public replicas, writer lease, drain (REQ-33)", function ()
       expect(api.headers.get("content-type")).to.match(/problem\+json/);
     });
 
-    it("ok/the replica's health has no CA key check, and its logs are JSON lines (time, level, component, msg)", async () => {
+    it(`ok/the replica's health has no CA key check, and its logs are JSON lines (time, level, component, \
+msg)`, async () => {
       const body = (await (await fetch(`${replicaUrl}/healthz`)).json()) as { checks: Record<string, string> };
       expect(Object.keys(body.checks)).to.have.members(["lifecycle", "database", "crl:demo-issuing", "ocsp"]);
       const metrics = await (await fetch(`${replicaUrl}/metrics`)).text();
@@ -194,7 +196,8 @@ describe("scale-out: public replicas, writer lease, drain (REQ-33)", function ()
     }
   });
 
-  it("ok/SQLite: a second writer waits as standby and takes over when the first stops; a stale lock file of a dead process is taken over", async () => {
+  it(`ok/SQLite: a second writer waits as standby and takes over when the first stops; a stale lock file of a dead \
+process is taken over`, async () => {
     const first = await startService(config);
     let second: Service | undefined;
     try {
@@ -219,7 +222,8 @@ describe("scale-out: public replicas, writer lease, drain (REQ-33)", function ()
   });
 
   for (const db of testDatabases()) {
-    it(`ok/portal sessions live in the database (${db.name}): a session opened on one writer is valid on its successor; only hashes are stored; it expires`, async () => {
+    it(`ok/portal sessions live in the database (${db.name}): a session opened on one writer is valid on its \
+successor; only hashes are stored; it expires`, async () => {
       const url = await db.url();
       const [a, b] = [await openDatabase(url), await openDatabase(url)];
       try {
@@ -247,7 +251,8 @@ describe("scale-out: public replicas, writer lease, drain (REQ-33)", function ()
   }
 
   for (const db of testDatabases().filter((d) => d.name === "postgres")) {
-    it("ok/PostgreSQL: the advisory-lock lease elects one writer; when its lock connection dies it stops signing and the standby takes over", async () => {
+    it(`ok/PostgreSQL: the advisory-lock lease elects one writer; when its lock connection dies it stops signing and \
+the standby takes over`, async () => {
       // A new database: its own audit checkpoint file (the demo's would mark it as restored behind).
       const pgConfig: Config = {
         ...config,

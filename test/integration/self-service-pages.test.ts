@@ -359,7 +359,9 @@ for (const backend of demoBackends())
       await peers?.stop();
     });
 
-    it("ok/applicant page: the link opens a session once (cookie HttpOnly, Secure, SameSite=Strict); the current terms as text; acceptance with the box ticked, recorded with the version (REQ-06); progress in plain words; cancel", async () => {
+    it(`ok/applicant page: the link opens a session once (cookie HttpOnly, Secure, SameSite=Strict); the current terms \
+as text; acceptance with the box ticked, recorded with the version (REQ-06); progress in plain words; \
+cancel`, async () => {
       const s1 = staff[0]!;
       const page = await call("GET", "/applicant/");
       expect(page.status).to.equal(200);
@@ -437,7 +439,9 @@ for (const backend of demoBackends())
       problem(await call("GET", "/api/v1/applicant/progress", { cookie }), 401);
     });
 
-    it("ok/the terms in the applicant's language (Swedish, Danish; English for another), named by language and SHA-256; the acceptance records version, language and hash (REQ-06); fail/a text changed since it was shown", async () => {
+    it(`ok/the terms in the applicant's language (Swedish, Danish; English for another), named by language and \
+SHA-256; the acceptance records version, language and hash (REQ-06); fail/a text changed since it was \
+shown`, async () => {
       const s1 = staff[0]!;
       const files = { en: "2026-01.md", sv: "2026-01.sv.md", da: "2026-01.da.md" } as const;
       const sha = (f: string) =>
@@ -508,7 +512,9 @@ for (const backend of demoBackends())
       ]);
     });
 
-    it("fail/applicant links: a reused token, an expired one, another order's, a foreign order; bad JSON, wrong content type, oversized body, unknown fields; no cookie, missing or wrong CSRF; absent or unticked acceptance: each a 4xx problem, refusals audited", async () => {
+    it(`fail/applicant links: a reused token, an expired one, another order's, a foreign order; bad JSON, wrong \
+content type, oversized body, unknown fields; no cookie, missing or wrong CSRF; absent or unticked acceptance: each a \
+4xx problem, refusals audited`, async () => {
       const s1 = staff[0]!;
       const b = await ok(
         call("POST", "/api/v1/orders", { body: { nationalId: people.Bo, workflowId: "loa3-card-order" }, cred: s1 }),
@@ -647,7 +653,8 @@ for (const backend of demoBackends())
       expect(apiLog.length, "every refused request is in the request log").to.be.at.least(6);
     });
 
-    it("fail/rate limits on applicant links per order and per address (REQ-18): 429 with Retry-After and an alarm in the audit trail", async () => {
+    it(`fail/rate limits on applicant links per order and per address (REQ-18): 429 with Retry-After and an alarm in \
+the audit trail`, async () => {
       const d = await ok(
         call("POST", "/api/v1/orders", {
           body: { nationalId: people.Dan, workflowId: "loa3-card-order" },
@@ -695,7 +702,9 @@ for (const backend of demoBackends())
       await openLink(linkE); // from another address the right link still opens
     });
 
-    it("ok/holder pages: sign-in with the card's certificate over mTLS, activation, my cards, suspend and resume, revoke with a reason, report lost; OCSP (openssl) follows each step; fail/without CSRF, someone else's card, a suspended card signs in no more", async () => {
+    it(`ok/holder pages: sign-in with the card's certificate over mTLS, activation, my cards, suspend and resume, \
+revoke with a reason, report lost; OCSP (openssl) follows each step; fail/without CSRF, someone else's card, a \
+suspended card signs in no more`, async () => {
       const [h1, h2, h3] = [await handedOutCard("Hanna"), await handedOutCard("Hanna"), await handedOutCard("Hanna")];
       const page = await call("GET", "/holder/", { cred: h1.card });
       expect([page.status, String(page.headers["content-security-policy"])]).to.satisfy(
@@ -827,7 +836,8 @@ for (const backend of demoBackends())
       await ocsp(h1.card, /: revoked[\s\S]*Reason: certificateHold/);
     });
 
-    it("fail/holder self-service is rate-limited (REQ-18): beyond the daily number 429 and an alarm; ok/a LoA2 card activates with its activation code only", async () => {
+    it(`fail/holder self-service is rate-limited (REQ-18): beyond the daily number 429 and an alarm; ok/a LoA2 card \
+activates with its activation code only`, async () => {
       const [g1, g2] = [await handedOutCard("Gustav"), await handedOutCard("Gustav")];
       for (const c of [g1, g2])
         await ok(
@@ -895,7 +905,8 @@ for (const backend of demoBackends())
       ).to.equal(false);
     });
 
-    it("fail/a card certificate held until activation (credentialOnHold) signs in and activates, and nothing else (REQ-16)", async () => {
+    it(`fail/a card certificate held until activation (credentialOnHold) signs in and activates, and nothing else \
+(REQ-16)`, async () => {
       const h = await handedOutCard("Lena", "loa2-card-order");
       const ra = svc.ra!.ra;
       // The credential resolver of the hold-until-activation change marks such a card; here a resolver that does so for

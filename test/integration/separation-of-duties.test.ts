@@ -63,7 +63,8 @@ interface Row {
 }
 
 for (const backend of demoBackends())
-  describe(`separation of duties and least privilege: the negative matrix over mTLS (REQ-10, REQ-18, REQ-24) [${backend}]`, function () {
+  describe(`separation of duties and least privilege: the negative matrix over mTLS (REQ-10, REQ-18, REQ-24) \
+[${backend}]`, function () {
     this.timeout(300_000);
     let svc: Service;
     let peers: DeliveryPeers;
@@ -297,7 +298,9 @@ for (const backend of demoBackends())
       return c;
     }
 
-    it("ok/setup by the matrix: organisations, officers' cards for a customer ra-admin and for a staff identifier's second binding, a holder's card (two identify, a third approves and releases, a ca-operator produces, a fifth hands out)", async () => {
+    it(`ok/setup by the matrix: organisations, officers' cards for a customer ra-admin and for a staff identifier's \
+second binding, a holder's card (two identify, a third approves and releases, a ca-operator produces, a fifth hands \
+out)`, async () => {
       kund = (
         await ok(
           call("POST", "/api/v1/organisations", { orgNumber: "5567710001", name: "Sod Kund AB", country: "SE" }, S.st1),
@@ -676,7 +679,8 @@ for (const backend of demoBackends())
     ];
 
     for (const row of rows)
-      it(`fail/${row.name} → ${row.expect.status} ${row.expect.rule ?? row.expect.alarm} (${row.req}); nothing changes`, async () => {
+      it(`fail/${row.name} → ${row.expect.status} ${row.expect.rule ?? row.expect.alarm} (${row.req}); nothing \
+changes`, async () => {
         expect(kund, "depends on the setup test").to.not.equal("");
         await row.prepare?.();
         const { reply, method, path, object } = await row.attempt();
@@ -703,7 +707,8 @@ for (const backend of demoBackends())
         });
       });
 
-    it("fail/every refusal of the negative matrix is in the audit trail with its rule and REQ, every hold with its alarm (read with cardpki audit events)", async () => {
+    it(`fail/every refusal of the negative matrix is in the audit trail with its rule and REQ, every hold with its \
+alarm (read with cardpki audit events)`, async () => {
       expect(refusals.map((r) => r.row)).to.deep.equal(rows.map((r) => r.name));
       const failed = await auditEvents(["--action", "api.", "--outcome", "failure", "--limit", "10000"]);
       const alarms = await auditEvents(["--action", "revocation.alarm.", "--limit", "10000"]);
@@ -721,7 +726,8 @@ for (const backend of demoBackends())
       }
     });
 
-    it("ok/the legitimate continuations: a second staff human approves the grant, a second officer lifts the holder's hold; /metrics counts the threshold alarms", async () => {
+    it(`ok/the legitimate continuations: a second staff human approves the grant, a second officer lifts the holder's \
+hold; /metrics counts the threshold alarms`, async () => {
       expect(pending.gus, "depends on the rows").to.be.a("string");
       expect((await ok(call("POST", `/api/v1/role-grants/${pending.gus}/approve`, {}, S.st2))).status).to.equal(
         "approved",
@@ -743,7 +749,8 @@ for (const backend of demoBackends())
         ).to.be.at.least(1);
     });
 
-    it("ok/the evidence of a card shows the workflow's separation matrix and its verdict per pair (REQ-10, REQ-31)", async function () {
+    it(`ok/the evidence of a card shows the workflow's separation matrix and its verdict per pair (REQ-10, \
+REQ-31)`, async function () {
       expect(C.hanna, "depends on the setup test").to.not.equal(undefined);
       // The auditor approved above (gus) has no certificate; the evidence is read with the CLI like the trail.
       const e = await new Promise<any>((resolve, reject) =>

@@ -162,7 +162,8 @@ describe("split roles: serve --role ca-signer + ra + public as three processes (
     await peers?.stop();
   });
 
-  it("ok/each role reports only its own parts: the signer its CA key (token check), the RA the signer channel, the public replica OCSP and CRLs", async () => {
+  it(`ok/each role reports only its own parts: the signer its CA key (token check), the RA the signer channel, the \
+public replica OCSP and CRLs`, async () => {
     expect(Object.keys((await health(url.signerHealth)).body.checks)).to.have.members([
       "lifecycle",
       "writer-lease",
@@ -193,7 +194,8 @@ describe("split roles: serve --role ca-signer + ra + public as three processes (
     );
   });
 
-  it("ok/a card order through the RA API (officers' client certificates) is signed by the signer process and is good at the public replica after activation (openssl ocsp)", async () => {
+  it(`ok/a card order through the RA API (officers' client certificates) is signed by the signer process and is good \
+at the public replica after activation (openssl ocsp)`, async () => {
     const before = await metric(url.signerHealth, /^cardpki_hsm_signatures_total\{key="ca:demo-issuing"\} (\d+)$/m);
     const org = await ok(
       call("POST", "/api/v1/organisations", { orgNumber: "5569876543", name: "Split AB", country: "SE" }, D.ada!),
@@ -287,7 +289,8 @@ describe("split roles: serve --role ca-signer + ra + public as three processes (
     await expectOcsp(ocsp, "good", "activation, through the public replica");
   });
 
-  it("fail/the signer refuses a client without a certificate of the channel CA: no TLS session, the signer keeps serving", async () => {
+  it(`fail/the signer refuses a client without a certificate of the channel CA: no TLS session, the signer keeps \
+serving`, async () => {
     const describe = JSON.stringify({ v: 1, op: "describe" });
     const noCert = await toSigner(describe).then(
       () => "answered",
@@ -317,7 +320,8 @@ describe("split roles: serve --role ca-signer + ra + public as three processes (
     });
   });
 
-  it("fail/malformed, wrong-version and unrecorded messages get a clear refusal, are audited, and the signer keeps running", async () => {
+  it(`fail/malformed, wrong-version and unrecorded messages get a clear refusal, are audited, and the signer keeps \
+running`, async () => {
     const cred = raClient();
     const cases: [string, number, RegExp][] = [
       ["{not json", 400, /malformed signer message: not JSON/],

@@ -83,7 +83,8 @@ describe("store/sqlite statement cache (real SQLite file, WAL, writer and read p
     expect((await reader("kv").orderBy("k").select("k")).map((r: { k: string }) => r.k)).to.deep.equal(["a", "b"]);
   });
 
-  it("ok/more distinct statements than the cache holds: the oldest are dropped and still answer when asked again", async () => {
+  it(`ok/more distinct statements than the cache holds: the oldest are dropped and still answer when asked \
+again`, async () => {
     for (let i = 0; i < STATEMENTS_PER_CONNECTION + 20; i++)
       expect((await reader.raw(`select ${i} as n`))[0].n).to.equal(i);
     prepared = [];
@@ -91,7 +92,8 @@ describe("store/sqlite statement cache (real SQLite file, WAL, writer and read p
     expect(prepared).to.deep.equal(["select 0 as n"]); // dropped, prepared again
   });
 
-  it("ok/a LIMIT bound by knex (`.first()`, `.limit().offset()`) runs as a literal: one statement per limit, the same rows", async () => {
+  it(`ok/a LIMIT bound by knex (\`.first()\`, \`.limit().offset()\`) runs as a literal: one statement per limit, the \
+same rows`, async () => {
     await db("kv").insert([
       { k: "l1", v: 1 },
       { k: "l2", v: 2 },
@@ -120,7 +122,8 @@ describe("store/sqlite statement cache: literal LIMIT", () => {
       bindings: [],
     });
   });
-  it("fail/anything else is left as it was: no trailing limit, a limit inside, a value that is not a whole number", () => {
+  it(`fail/anything else is left as it was: no trailing limit, a limit inside, a value that is not a whole \
+number`, () => {
     for (const [sql, b] of [
       ["select * from t where a = ?", ["x"]],
       ["select * from (select * from t limit ?) where a = ?", [1, "x"]],

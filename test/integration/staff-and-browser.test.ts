@@ -35,7 +35,8 @@ const newKey = () => generateKeyPairSync("ec", { namedCurve: "P-256" });
  * hardening: negative rows over real HTTPS with real client certificates from the demo CA, and the
  * CLI as a subprocess; each refusal names its rule and REQ, changes nothing and is audited.
  */
-describe("staff bootstrap, card-station identity, scoped auditing, browser requests, RA hardening (REQ-02/10/22/23/24/27/31)", function () {
+describe(`staff bootstrap, card-station identity, scoped auditing, browser requests, RA hardening \
+(REQ-02/10/22/23/24/27/31)`, function () {
   this.timeout(240_000);
   let demo: DemoEnv;
   let svc: Service;
@@ -166,7 +167,8 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
     return { orderId: order.id, organisationId: org.id, officers: [await me("bo"), await me("cy"), await me("di")] };
   }
 
-  it("ok/the demo's initial staff group: seven officers with certificate, key and PKCS#12 (password file 0600); staff.crt is ada's", async () => {
+  it(`ok/the demo's initial staff group: seven officers with certificate, key and PKCS#12 (password file 0600); \
+staff.crt is ada's`, async () => {
     const officers = join(demo.env.CARDPKI_DATA_DIR!, "demo-officers");
     const pw = join(officers, "p12-password");
     expect((await import("node:fs")).statSync(pw).mode & 0o777).to.equal(0o600);
@@ -189,7 +191,8 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
     expect(readFileSync(join(officers, "staff.crt"), "utf8")).to.equal(D.ada!.cert);
   });
 
-  it("fail/bootstrap-staff again (same or another organisation number), without a witness, with a free-text operator: exit non-zero, nothing changed; ok/a group on an empty database, then refused there too", async () => {
+  it(`fail/bootstrap-staff again (same or another organisation number), without a witness, with a free-text operator: \
+exit non-zero, nothing changed; ok/a group on an empty database, then refused there too`, async () => {
     const pubs = ["ann", "ben", "cid", "dot", "eva", "fay"].map((id) => {
       const f = join(dir, `${id}.pub`);
       writeFileSync(f, newKey().publicKey.export({ type: "spki", format: "pem" }) as string);
@@ -304,7 +307,8 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
     }
   });
 
-  it("fail/the card station without an officer certificate, or with one this CA did not issue: refused before any card or order is touched", async () => {
+  it(`fail/the card station without an officer certificate, or with one this CA did not issue: refused before any card \
+or order is touched`, async () => {
     const { orderId } = await orderInProduction("5567770001");
     const version = (await call("GET", `/api/v1/orders/${orderId}`, undefined, D.bo)).body;
     const none = await cli(["card", "personalise", "--order", orderId, "--operator", "carol"]);
@@ -368,7 +372,8 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
     expect(refused!.outcome).to.equal("failure");
   });
 
-  it("fail/a customer organisation's auditor reads another organisation's evidence; ok/their report shows only their organisation; fail/a period beyond the policy cap; every read audited as personal-data access", async () => {
+  it(`fail/a customer organisation's auditor reads another organisation's evidence; ok/their report shows only their \
+organisation; fail/a period beyond the policy cap; every read audited as personal-data access`, async () => {
     const ra = svc.ra!.ra;
     const ada = await staffActor(ra, "556000-0000", DEMO_OFFICERS.ada.nationalId);
     // Organisation A: a card certificate issued for its order, produced by ed over the RA API.
@@ -490,7 +495,8 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
     expect(plain.status, "an ra-officer is no auditor").to.equal(403);
   });
 
-  it("fail/cross-site POSTs with browser fetch metadata, with and without a session cookie; fail/a session request without its CSRF token; ok/API clients without such headers", async () => {
+  it(`fail/cross-site POSTs with browser fetch metadata, with and without a session cookie; fail/a session request \
+without its CSRF token; ok/API clients without such headers`, async () => {
     const orgs = await count("organisations");
     const body = { orgNumber: "5567770009", name: "Forged AB", country: "SE" };
     const rows: [string, Record<string, string>][] = [
@@ -556,7 +562,8 @@ describe("staff bootstrap, card-station identity, scoped auditing, browser reque
     expect(withCsrf.status, "the portal's own request").to.equal(201);
   });
 
-  it("fail/hardening: an allow-list entry '10.0.0.1/' is refused (not read as /0); a stalled TLS handshake is dropped; connections over the per-client cap are closed", async () => {
+  it(`fail/hardening: an allow-list entry '10.0.0.1/' is refused (not read as /0); a stalled TLS handshake is dropped; \
+connections over the per-client cap are closed`, async () => {
     const me = (await call("GET", "/api/v1/me", undefined, D.ada)).body;
     for (const c of ["10.0.0.1/", "10.0.0.0/33", "10.0.0.1/8", "::1/129"]) {
       const r = await call("PUT", `/api/v1/organisations/${me.organisationId}/ip-allow-list`, { cidrs: [c] }, D.ada);

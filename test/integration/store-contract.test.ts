@@ -134,7 +134,8 @@ for (const backend of backends)
         await s.certs.complete("0c03", Uint8Array.of(1), audit("cert.issue", "0c03"));
         expect((await refused(s.certs.fail("0c03", audit("cert.fail", "0c03")))).kind).to.equal("conflict");
       });
-      it("ok/after a crash every serial still reserved becomes unfinished and revoked; issued ones stay as they are", async () => {
+      it(`ok/after a crash every serial still reserved becomes unfinished and revoked; issued ones stay as they \
+are`, async () => {
         for (const serial of ["0d01", "0d02", "0d03"])
           await s.certs.reserve(reservation(serial), audit("cert.reserve", serial));
         await s.certs.complete("0d02", Uint8Array.of(9), audit("cert.issue", "0d02"));

@@ -331,7 +331,8 @@ for (const backend of testDatabases())
       await peers?.stop();
     });
 
-    it("ok/the certificate's name is the population register's (CN, GN, SN), not the name typed at binding; the e-mail in the validated domain is in the SAN", async () => {
+    it(`ok/the certificate's name is the population register's (CN, GN, SN), not the name typed at binding; the e-mail \
+in the validated domain is in the SAN`, async () => {
       const { der } = await handedOut("asa");
       const f = pem(der, "asa");
       const subject = await openssl(["x509", "-in", f, "-noout", "-subject", "-nameopt", "RFC2253,-esc_msb"]);
@@ -346,7 +347,8 @@ for (const backend of testDatabases())
       );
     });
 
-    it("fail/a register answer without a name, or with a mixed-script name: no order, 422 naming REQ-07 and the rule", async () => {
+    it(`fail/a register answer without a name, or with a mixed-script name: no order, 422 naming REQ-07 and the \
+rule`, async () => {
       const s1 = staff[0]!;
       const before = (await svc.runtime.db("orders")).length;
       const noName = await call(
@@ -380,7 +382,8 @@ for (const backend of testDatabases())
       expect((await svc.runtime.db("orders")).length).to.equal(before);
     });
 
-    it("ok/an e-mail outside the organisation's validated domain: the card is issued without the e-mail SAN (authentication profile: omit), and the order's audit says so", async () => {
+    it(`ok/an e-mail outside the organisation's validated domain: the card is issued without the e-mail SAN \
+(authentication profile: omit), and the order's audit says so`, async () => {
       const { orderId, der } = await handedOut("erik");
       const f = pem(der, "erik");
       expect(await openssl(["x509", "-in", f, "-noout", "-subject", "-nameopt", "RFC2253,-esc_msb"])).to.include(
@@ -394,7 +397,8 @@ for (const backend of testDatabases())
       expect(JSON.parse(produced!.details!).emailSan).to.match(/omitted.*validated domains.*REQ-01/);
     });
 
-    it("fail/a bidi override in the organisation name: production refused by the lint text_no_bidi_controls (422), no certificate, the order stays in production", async () => {
+    it(`fail/a bidi override in the organisation name: production refused by the lint text_no_bidi_controls (422), no \
+certificate, the order stays in production`, async () => {
       const s1 = staff[0]!;
       const o = await ok(
         call(
@@ -443,7 +447,8 @@ for (const backend of testDatabases())
       expect((await ok(call("GET", `/api/v1/orders/${orderId}`, undefined, s1))).state).to.equal("IN_PRODUCTION");
     });
 
-    it("fail/renewal from a card that was never activated; ok/a renewal supersedes the eID it stood on when the new card is activated (OCSP: revoked, superseded)", async () => {
+    it(`fail/renewal from a card that was never activated; ok/a renewal supersedes the eID it stood on when the new \
+card is activated (OCSP: revoked, superseded)`, async () => {
       const [, , s3, s4, s5] = staff as [Cred, Cred, Cred, Cred, Cred];
       const first = await handedOut("rut");
       const early = await call(
@@ -505,7 +510,8 @@ for (const backend of testDatabases())
         .and.match(/Reason: superseded/);
     });
 
-    it("fail/an approval older than the workflow's approvalValidDays (LoA3: 30) cannot start production (approval-current); fine the day before", async () => {
+    it(`fail/an approval older than the workflow's approvalValidDays (LoA3: 30) cannot start production \
+(approval-current); fine the day before`, async () => {
       const s1 = staff[2]!; // the approver releases (REQ-10)
       const fresh = await approvedOrder("gun");
       clock.advance(29 * DAY);

@@ -107,7 +107,8 @@ describe("audit/hash chain and its verifier (REQ-27)", () => {
     expect(r.problem?.kind).to.equal("truncated");
   });
 
-  it("fail/a database restored from an old backup (tail and its checkpoints gone): the external checkpoint is ahead", async () => {
+  it(`fail/a database restored from an old backup (tail and its checkpoints gone): the external checkpoint is \
+ahead`, async () => {
     const r = await run(rows.slice(0, 20), [cps[0]!], cps[1]);
     expect([r.ok, r.problem?.kind]).to.deep.equal([false, "rolled-back"]);
     expect(r.problem?.message).to.match(/ends at seq 20 .* covers up to seq 50/);
@@ -275,7 +276,8 @@ describe("audit/evidence (REQ-31)", () => {
     expect(e.verdicts.filter((v) => v.requirement === "REQ-16").map((v) => v.result)).to.deep.equal(["pass", "pass"]);
   });
 
-  it("fail/a card certificate issued without the activation hold, and a LoA3 activation without the card's signature and the station's PIN record, are REQ-16 findings", () => {
+  it(`fail/a card certificate issued without the activation hold, and a LoA3 activation without the card's signature \
+and the station's PIN record, are REQ-16 findings`, () => {
     const e = buildEvidence(
       base({
         events: base()
@@ -290,7 +292,8 @@ describe("audit/evidence (REQ-31)", () => {
     ]);
   });
 
-  it("fail/an identifier who also hands out, and a qualification that had lapsed, are findings citing REQ and CPS", () => {
+  it(`fail/an identifier who also hands out, and a qualification that had lapsed, are findings citing REQ and \
+CPS`, () => {
     const e = buildEvidence(
       base({
         identifications: [
@@ -346,7 +349,8 @@ describe("audit/evidence (REQ-31)", () => {
     });
   });
 
-  it("fail/separation of duties: the same human (two person records) identified and approved; the same human identified twice (REQ-10)", () => {
+  it(`fail/separation of duties: the same human (two person records) identified and approved; the same human \
+identified twice (REQ-10)`, () => {
     const two = [
       ...steps.slice(0, 3),
       { ...step("approve", "h2", 3), personId: "p-h2-in-another-organisation" },

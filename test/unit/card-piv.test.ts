@@ -102,7 +102,8 @@ describe("card/iso7816 (ISO/IEC 7816-4 transmission)", () => {
 });
 
 describe("card/piv-card (NIST SP 800-73-4) against the emulator", () => {
-  it("ok/select, serial, management key 3DES then AES-256, keys P-256/P-384/RSA-2048 generated on the card that sign under the PIN", async () => {
+  it(`ok/select, serial, management key 3DES then AES-256, keys P-256/P-384/RSA-2048 generated on the card that sign \
+under the PIN`, async () => {
     const emu = new PivEmulator({ serial: 4242 });
     const piv = new PivCard(new Iso7816(emulatorChannel(emu), false), cryptoRandom);
     await piv.select();
@@ -132,7 +133,8 @@ describe("card/piv-card (NIST SP 800-73-4) against the emulator", () => {
     });
     expect(rsa.asymmetricKeyDetails?.modulusLength).to.equal(2048);
   });
-  it("fail/a wrong PIN counts down and blocks; the PUK unblocks with a new PIN; ok/a 1,900-byte certificate object round-trips by chaining", async () => {
+  it(`fail/a wrong PIN counts down and blocks; the PUK unblocks with a new PIN; ok/a 1,900-byte certificate object \
+round-trips by chaining`, async () => {
     const emu = new PivEmulator();
     const piv = new PivCard(new Iso7816(emulatorChannel(emu), false), cryptoRandom);
     await piv.select();
@@ -237,7 +239,8 @@ describe("card/personalisation-job against the emulator (software CA)", () => {
     return { emu, ledger, sealer, production, orders, revoked, job, produced };
   }
 
-  it("ok/on-card key, certificate, CHUID, fresh management key and PUK sealed, transport PIN sent apart; every step audited", async () => {
+  it(`ok/on-card key, certificate, CHUID, fresh management key and PUK sealed, transport PIN sent apart; every step \
+audited`, async () => {
     const { emu, ledger, orders, job } = setup();
     const r = await job().run("o1", emulatorChannel(emu), "operator:test");
     expect([r.cardSerial, r.slot, r.pinState, orders.get("o1")!.state]).to.deep.equal([
@@ -268,7 +271,8 @@ describe("card/personalisation-job against the emulator (software CA)", () => {
     ).to.include(r.certSerial.replace(/^0+/, ""));
   });
 
-  it("ok/REQ-14: a card with attestation: the job hands production the key with the card's attestation and f9 certificate, which chain to the maker root; without attestation only the key and the card", async () => {
+  it(`ok/REQ-14: a card with attestation: the job hands production the key with the card's attestation and f9 \
+certificate, which chain to the maker root; without attestation only the key and the card`, async () => {
     const maker = createMakerRoot();
     const withAtt = setup("IN_PRODUCTION", maker);
     await withAtt.job().run("o1", emulatorChannel(withAtt.emu), "operator:test");
@@ -291,7 +295,8 @@ describe("card/personalisation-job against the emulator (software CA)", () => {
     expect(without.produced[0]!.cardSerial).to.equal("777");
   });
 
-  it("fail/the card goes away after issuance: the certificate is revoked, the order is back in production, the card record says why; a retry succeeds", async () => {
+  it(`fail/the card goes away after issuance: the certificate is revoked, the order is back in production, the card \
+record says why; a retry succeeds`, async () => {
     const { emu, ledger, orders, revoked, job } = setup();
     let pulled = false;
     const channel = emulatorChannel(emu);
@@ -322,7 +327,8 @@ describe("card/personalisation-job against the emulator (software CA)", () => {
     expect(JSON.stringify(emu.state)).to.equal(before);
   });
 
-  it("ok/lifecycle: officer unblock with the sealed PUK, holder's own PIN, retirement zeroises and revokes", async () => {
+  it(`ok/lifecycle: officer unblock with the sealed PUK, holder's own PIN, retirement zeroises and \
+revokes`, async () => {
     const { emu, ledger, sealer, production, revoked, job } = setup();
     const r = await job().run("o1", emulatorChannel(emu), "operator:test");
     const life = new CardLifecycle({ ledger, sealer, production, clock, random: new SeqRandom(3) });
@@ -350,7 +356,8 @@ describe("card/personalisation-job against the emulator (software CA)", () => {
     expect(ledger.cards.get(r.cardId)!.pukSealed).to.equal(undefined);
   });
 
-  it("ok/renewal on the same card: a new key and certificate for the same holder, the old certificate revoked; the PIN reset with the sealed PUK", async () => {
+  it(`ok/renewal on the same card: a new key and certificate for the same holder, the old certificate revoked; the PIN \
+reset with the sealed PUK`, async () => {
     const { emu, ledger, revoked, job } = setup();
     const first = await job().run("o1", emulatorChannel(emu), "operator:test");
     const key1 = emu.state.keys["9a"]!.jwk.x;
@@ -363,7 +370,8 @@ describe("card/personalisation-job against the emulator (software CA)", () => {
     expect(ledger.letters[1]!.body).to.include(emu.state.pin);
   });
 
-  it("fail/a card reported lost: its certificate is revoked (keyCompromise) and the card is never personalised again", async () => {
+  it(`fail/a card reported lost: its certificate is revoked (keyCompromise) and the card is never personalised \
+again`, async () => {
     const { emu, ledger, production, revoked, job } = setup();
     const r = await job().run("o1", emulatorChannel(emu), "operator:test");
     const life = new CardLifecycle({
@@ -396,7 +404,9 @@ describe("card/personalisation-job against the emulator (software CA)", () => {
 });
 
 describe("card/card-activation (REQ-16) against the emulator", () => {
-  it("ok/activation on the card: CHANGE REFERENCE DATA replaces the transport PIN (the card refuses it afterwards), then the 9A key signs the RA's challenge only under the new PIN; the signature verifies with the certificate", async () => {
+  it(`ok/activation on the card: CHANGE REFERENCE DATA replaces the transport PIN (the card refuses it afterwards), \
+then the 9A key signs the RA's challenge only under the new PIN; the signature verifies with the \
+certificate`, async () => {
     const emu = new PivEmulator({ serial: 5151 });
     const ch = emulatorChannel(emu);
     const piv = await PivCard.open(ch, cryptoRandom);

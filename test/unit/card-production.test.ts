@@ -28,7 +28,8 @@ describe("card production: station or bureau, by the workflow", () => {
     throw new Error("the loader accepted it");
   };
 
-  it("ok/the shipped workflows say where their cards are made; the bureau one says how long a shipped card may take", () => {
+  it(`ok/the shipped workflows say where their cards are made; the bureau one says how long a shipped card may \
+take`, () => {
     expect([LOA3.production, wf.get("loa2-card-order")!.production, BUREAU.production]).to.deep.equal([
       "station",
       "station",
@@ -38,7 +39,8 @@ describe("card production: station or bureau, by the workflow", () => {
     expect(BUREAU.loa).to.equal(3);
   });
 
-  it("fail/the loader refuses an unknown production, a bureau without receivedWithin, a bureau block on a station workflow, a bad duration", () => {
+  it(`fail/the loader refuses an unknown production, a bureau without receivedWithin, a bureau block on a station \
+workflow, a bad duration`, () => {
     expect(refused({ ...raw(), production: "printer" })).to.match(/production/);
     const { bureau: _b, ...noBureau } = raw();
     void _b;
@@ -77,7 +79,8 @@ describe("card production: station or bureau, by the workflow", () => {
     expect(v.ok).to.equal(true);
   });
 
-  it("fail/each production path only for its own workflows; the bureau's attestation must be of the card it names", async () => {
+  it(`fail/each production path only for its own workflows; the bureau's attestation must be of the card it \
+names`, async () => {
     const station = await keyOrigin({ verifier, cards: stationCard }, BUREAU, "o1", { attestation }, NOW);
     expect(station.ok).to.equal(false);
     expect(!station.ok && station.reason).to.match(/production: bureau/);

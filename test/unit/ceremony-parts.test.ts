@@ -40,7 +40,8 @@ describe("ceremony/pin-shares: shamir-secret-sharing and the share files made be
   const fixture = (who: string) =>
     parseShareFile(readFileSync(join(FIXTURE, `fixture-token-${who}.share`), "utf8"), who);
   const pass = (who: string) => `${who}-fixture-passphrase`;
-  it("ok/share files written by the hand-written GF(256) code (x = 1..n) still rebuild their PIN, any pair", async () => {
+  it(`ok/share files written by the hand-written GF(256) code (x = 1..n) still rebuild their PIN, any \
+pair`, async () => {
     for (const [a, b] of [
       ["alice", "bob"],
       ["alice", "carol"],

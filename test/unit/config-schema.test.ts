@@ -93,7 +93,8 @@ describe("composition/config: one schema for the file and the environment", () =
     );
   });
 
-  it("ok/relative paths in the file resolve against the data folder, those in the environment against the project folder", () => {
+  it(`ok/relative paths in the file resolve against the data folder, those in the environment against the project \
+folder`, () => {
     const dir = dataDirWith({ tokenPins: { t: { file: "pins/t.pin" } }, backup: { keyFile: "keys/backup.key" } });
     const c = loadConfig({ CARDPKI_DATA_DIR: dir, CARDPKI_CARD_KEK: "elsewhere/kek" }, "/srv/cardpki");
     expect([c.tokenPins.t, c.backup.keyFile, c.card.kekFile]).to.deep.equal([

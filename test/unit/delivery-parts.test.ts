@@ -45,7 +45,8 @@ describe("delivery parts (REQ-15)", () => {
       .to.include(`https://ra.example/applicant/#order=${"0".repeat(32)}&token=TOKEN234`)
       .and.include("use this token: TOKEN234");
   });
-  it("fail/SMTP credentials in the URL, a plain-http public URL, a bad SMTP TLS switch are configuration errors", () => {
+  it(`fail/SMTP credentials in the URL, a plain-http public URL, a bad SMTP TLS switch are configuration \
+errors`, () => {
     for (const env of [
       { CARDPKI_SMTP_URL: "smtp://user:pw@mail.example:587" },
       { CARDPKI_RA_PUBLIC_URL: "http://ra.example" },
@@ -56,7 +57,8 @@ describe("delivery parts (REQ-15)", () => {
         /CARDPKI_/,
       );
   });
-  it("ok/delivery settings from the environment: credentials only by reference, STARTTLS required by default, channels off unless set", () => {
+  it(`ok/delivery settings from the environment: credentials only by reference, STARTTLS required by default, channels \
+off unless set`, () => {
     const off = loadConfig({ CARDPKI_DATA_DIR: "/nonexistent-cardpki" }).delivery;
     expect(off.email).to.equal(undefined);
     expect(off.sms).to.equal(undefined);

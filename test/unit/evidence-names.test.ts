@@ -20,7 +20,8 @@ describe("evidence names: the conformance report as a person reads it (REQ-27)",
     expect(other!.actorName).to.equal(undefined);
   });
 
-  it("fail/an actor whose id names no person (officer:test, a holder of another system) still reads as a label, never officer:<id>", () => {
+  it(`fail/an actor whose id names no person (officer:test, a holder of another system) still reads as a label, never \
+officer:<id>`, () => {
     const rows = namedReport(
       report(["officer:test", "holder:x-1", "system:expiry"]),
       people,

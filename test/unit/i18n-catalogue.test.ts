@@ -117,7 +117,8 @@ const LEAKS: [string, RegExp][] = [
 
 describe("i18n: catalogues in en, sv, da (locales/<lang>/*.json)", () => {
   for (const name of ["refusals", "notifications"] as const)
-    it(`ok/${name}: every language has the same keys, each message parses and uses the same placeholders as English`, () => {
+    it(`ok/${name}: every language has the same keys, each message parses and uses the same placeholders as \
+English`, () => {
       expect(catalogueProblems(name)).to.deep.equal([]);
     });
 
@@ -158,7 +159,8 @@ describe("i18n: catalogues in en, sv, da (locales/<lang>/*.json)", () => {
     expect(missing).to.deep.equal([]);
   });
 
-  it("ok/every refusal renders in every language with its placeholders filled and no state name, id, path or pattern", () => {
+  it(`ok/every refusal renders in every language with its placeholders filled and no state name, id, path or \
+pattern`, () => {
     const c = catalogue("refusals");
     const bad: string[] = [];
     const codes = thrownCodes();
@@ -195,7 +197,8 @@ describe("i18n: catalogues in en, sv, da (locales/<lang>/*.json)", () => {
     expect(bad).to.deep.equal([]);
   });
 
-  it("ok/the issue's refusals say what a person needs: terms not accepted yet, the national ID's format, no path for a deceased person", () => {
+  it(`ok/the issue's refusals say what a person needs: terms not accepted yet, the national ID's format, no path for a \
+deceased person`, () => {
     const en = (code: string, params: Record<string, any>) =>
       refusalWords("en", { kind: "policy-violation", code, params }).detail;
     expect(en("order.action-not-in-state", { action: "identify", state: "REQUESTED" })).to.equal(
@@ -260,7 +263,8 @@ describe("i18n: catalogues in en, sv, da (locales/<lang>/*.json)", () => {
     expect(fieldWords("da", faults)[2]!.detail).to.equal("Type bestilling mangler.");
   });
 
-  it("ok/notifications in the recipient's language; an unknown language reads English; the secret is in every language's body", () => {
+  it(`ok/notifications in the recipient's language; an unknown language reads English; the secret is in every \
+language's body`, () => {
     const stored = {
       subject: "Your new card: transport PIN",
       body: templateBody("initial-pin.transport", { cardSerial: "A1B2C3", pin: "482913" }),
@@ -311,7 +315,8 @@ describe("i18n: catalogues in en, sv, da (locales/<lang>/*.json)", () => {
     expect(["SE", "DK", "NO", "dk", undefined].map(languageOfCountry)).to.deep.equal(["sv", "da", "en", "da", "en"]);
   });
 
-  it("ok/the identify screen's facts from a national ID: Swedish and Danish birth dates, the last four masked; fail/an impossible date gives none", () => {
+  it(`ok/the identify screen's facts from a national ID: Swedish and Danish birth dates, the last four masked; fail/an \
+impossible date gives none`, () => {
     const now = new Date("2026-06-01T00:00:00Z");
     expect(nationalIdFacts("197003033456", "SE", now)).to.deep.equal({
       birthDate: "1970-03-03",

@@ -39,7 +39,8 @@ describe("i18n: situations by code, notifications without ids", () => {
       execFileSync(process.execPath, ["--check", join(ASSETS, f)], { stdio: "pipe" });
   });
 
-  it("ok/every status code the applicant, holder and activation answers carry has words in en, sv and da (the pages match no English sentence)", () => {
+  it(`ok/every status code the applicant, holder and activation answers carry has words in en, sv and da (the pages \
+match no English sentence)`, () => {
     const codes = new Set<string>();
     for (const f of ["ra/applicant-access.ts", "ra/holder-service.ts"])
       for (const m of src(f).matchAll(/"((?:progress|card\.status|activation\.status)\.[A-Za-z0-9_.-]+)"/g))
@@ -123,7 +124,8 @@ describe("i18n: situations by code, notifications without ids", () => {
     expect(e.verdicts.find((v) => v.code === "rule.identifications")!.params).to.deep.equal({ n: 2 });
   });
 
-  it("ok/every clause of an evidence detail has a code with words in en, sv and da, its placeholders filled by the clause's facts", () => {
+  it(`ok/every clause of an evidence detail has a code with words in en, sv and da, its placeholders filled by the \
+clause's facts`, () => {
     const codes = new Set([...src("audit/evidence.ts").matchAll(/"(ev\.[a-z-]+)"/g)].map((m) => m[1]!));
     expect(codes.size).to.be.greaterThan(50);
     for (const c of codes) for (const l of LANGUAGES) expect(CATS[l]![c], `${l}: ${c}`).to.be.a("string");
@@ -249,7 +251,8 @@ describe("i18n: situations by code, notifications without ids", () => {
       expect(x.detail.split("; ").length, x.detail).to.be.at.least(x.parts.length);
   });
 
-  it("ok/the terms mail and the activation code name the organisation and what they are for, the order by its short reference; the id only in the link and the API clients' line", () => {
+  it(`ok/the terms mail and the activation code name the organisation and what they are for, the order by its short \
+reference; the id only in the link and the API clients' line`, () => {
     const orderId = "3e2276f6".repeat(4);
     const ref = orderReference(orderId);
     const terms = {

@@ -46,7 +46,8 @@ describe("kdc profile: PKINIT KDC certificate (RFC 4556 3.2.2)", () => {
       expect(() => parseKrb5Principal(bad)).to.throw(CaError, /Kerberos principal/);
     });
 
-  it("ok/issued through the operator channel: EKU id-pkinit-KPKdc, SAN id-pkinit-san, lints pass; openssl parses the otherName", async () => {
+  it(`ok/issued through the operator channel: EKU id-pkinit-KPKdc, SAN id-pkinit-san, lints pass; openssl parses the \
+otherName`, async () => {
     const ca = softwareAuthority();
     const out = await issuer().issue(ca, {
       profileId: "kdc",
@@ -100,7 +101,8 @@ describe("kdc profile: PKINIT KDC certificate (RFC 4556 3.2.2)", () => {
       }
     });
 
-  it("fail/the lint reads the SAN back: a pkinit SAN on a card profile, and a KDC certificate without one, are findings", () => {
+  it(`fail/the lint reads the SAN back: a pkinit SAN on a card profile, and a KDC certificate without one, are \
+findings`, () => {
     const ca = softwareAuthority();
     const lint = (profileId: string, san: Record<string, string[]>) => {
       const profile = PROFILES.get(profileId)!;

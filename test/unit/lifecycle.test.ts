@@ -33,7 +33,8 @@ describe("service lifecycle (ordered start, reverse stop)", () => {
     ]);
   });
 
-  it("fail/a component that fails to start is stopped, then those before it, and the error reaches the caller", async () => {
+  it(`fail/a component that fails to start is stopped, then those before it, and the error reaches the \
+caller`, async () => {
     const { log, part } = recorder();
     const life = new Lifecycle();
     await life.start(part("lease"));

@@ -10,7 +10,8 @@ describe("shared/log (pino)", () => {
   const secrets = { pin: "246810", token: "tok-5f2a9c", nationalId: "197003033456", name: "Cy Holder" };
   afterEach(() => configureLogs({}));
 
-  it("fail/a PIN, a token, a national ID and a name never reach a JSON log line: redacted, at the top and nested", () => {
+  it(`fail/a PIN, a token, a national ID and a name never reach a JSON log line: redacted, at the top and \
+nested`, () => {
     configureLogs({ format: "json", out: (l) => void lines.push(l), clock: new FixedClock("2026-03-01T12:00:00Z") });
     const log = logger("unit");
     log.info("delivered", { notification: "n-1", ...secrets });
@@ -92,7 +93,8 @@ describe("http/metrics (prom-client) through GET /metrics", () => {
   });
   after(() => new Promise<void>((r) => server.close(() => r())));
 
-  it("ok/event-loop lag and process metrics, counters, histograms and scraped values; a value that cannot be read is left out", async () => {
+  it(`ok/event-loop lag and process metrics, counters, histograms and scraped values; a value that cannot be read is \
+left out`, async () => {
     metrics.inc("cardpki_unit_requests_total", "Requests by status", { status: "200" });
     metrics.inc("cardpki_unit_requests_total", "Requests by status", { status: "200" });
     metrics.observe("cardpki_unit_duration_seconds", "Latency", 0.003);

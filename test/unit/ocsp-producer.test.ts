@@ -50,7 +50,8 @@ function fixture(count: number) {
 }
 
 describe("OCSP producer: pre-produced responses follow status changes", () => {
-  it("ok/a revocation during a backfill page ends stored as revoked: the page read before it cannot overwrite it", async () => {
+  it(`ok/a revocation during a backfill page ends stored as revoked: the page read before it cannot overwrite \
+it`, async () => {
     const f = fixture(40);
     const producer = new OcspProducer([f.issuer], f.store, policy, clock, { concurrency: 1 });
     const page = producer.sweep(); // reads 40 statuses as good, then signs them one by one

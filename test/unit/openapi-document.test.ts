@@ -45,7 +45,8 @@ describe("http/OpenAPI document: every route, real answer schemas (one schema pe
   const app = buildRaApp(deps, "test", { assetsDir: join(REPO_ROOT, "src", "http", "portal-assets") });
   const doc = openApiDocument([...RA_ROUTES, ...APPLICANT_ROUTES], "test") as unknown as OpenApiDoc;
 
-  it("ok/every JSON route registered in express (RA API, applicant API, sign-in by card, the CA list) is in the document", () => {
+  it(`ok/every JSON route registered in express (RA API, applicant API, sign-in by card, the CA list) is in the \
+document`, () => {
     const routes = [
       ...registered((app as unknown as { router: { stack: Layer[] } }).router.stack),
       ...registered((caRoutes(() => []) as unknown as Router & { stack: Layer[] }).stack),
@@ -57,7 +58,8 @@ describe("http/OpenAPI document: every route, real answer schemas (one schema pe
     expect([...documented].filter((d) => !routes.includes(d))).to.deep.equal([]);
   });
 
-  it("ok/every operation has a 2xx answer with a JSON schema (a 204 none) that ajv compiles strictly; bodies are closed objects", () => {
+  it(`ok/every operation has a 2xx answer with a JSON schema (a 204 none) that ajv compiles strictly; bodies are \
+closed objects`, () => {
     const ajv = new Ajv({ strict: true, allErrors: true });
     ajv.addFormat("date", /./).addFormat("date-time", /./);
     let n = 0;
@@ -87,7 +89,8 @@ describe("http/OpenAPI document: every route, real answer schemas (one schema pe
     expect(n).to.be.greaterThan(50);
   });
 
-  it("fail/an answer of the wrong shape is refused by the documented schema; an undocumented status or route too", () => {
+  it(`fail/an answer of the wrong shape is refused by the documented schema; an undocumented status or route \
+too`, () => {
     const c = answerChecker(doc);
     expect(() => c.check("GET", "/api/v1/orders/" + "a".repeat(32), 200, { id: 1 })).to.throw(/does not match/);
     expect(() => c.check("GET", "/api/v1/workflows", 200, [{ id: "x" }])).to.throw(/does not match/);

@@ -46,7 +46,8 @@ const refusedWith = (f: () => unknown, re: RegExp) => {
 };
 
 describe("card/piv-attestation (YubiKey PIV attestation, REQ-14)", () => {
-  it("ok/the emulator attests a key generated on it (INS F9); the chain to the maker root holds and names slot, serial, firmware, PIN and touch policy", async () => {
+  it(`ok/the emulator attests a key generated on it (INS F9); the chain to the maker root holds and names slot, \
+serial, firmware, PIN and touch policy`, async () => {
     const emu = new PivEmulator({ serial: 4242, attestationMaker: maker });
     const { piv, spki } = await cardWithKey(emu);
     const certificate = (await piv.attest("9a"))!;
@@ -64,7 +65,8 @@ describe("card/piv-attestation (YubiKey PIV attestation, REQ-14)", () => {
     expect(a.anchor.subject).to.match(/TEST ONLY/);
   });
 
-  it("fail/another maker's root, a swapped f9 certificate, an expired chain, an imported key; a card without attestation has none", async () => {
+  it(`fail/another maker's root, a swapped f9 certificate, an expired chain, an imported key; a card without \
+attestation has none`, async () => {
     const emu = new PivEmulator({ serial: 4243, attestationMaker: maker });
     const { piv } = await cardWithKey(emu);
     const certificate = (await piv.attest("9a"))!;
@@ -245,7 +247,8 @@ describe("ra/key-origin: the rules production applies to a key (REQ-14)", () => 
   });
   const attestation = { certificate: att.certificate, intermediate: att.intermediate };
 
-  it("ok/an attested key of the card recorded for the order is certified; the evidence names card, slot, policies and the certificates' fingerprints", async () => {
+  it(`ok/an attested key of the card recorded for the order is certified; the evidence names card, slot, policies and \
+the certificates' fingerprints`, async () => {
     const v = await keyOrigin(
       { verifier: verifier(facts()), cards: cards({}) },
       LOA3,
@@ -369,7 +372,8 @@ describe("ra/key-origin: the rules production applies to a key (REQ-14)", () => 
       if (!v.ok) expect(v.reason).to.match(re);
     });
 
-  it("ok/LoA2 card-station fallback: the station's own key on the card it recorded, opened with its recorded management key; the evidence says it was not attested", async () => {
+  it(`ok/LoA2 card-station fallback: the station's own key on the card it recorded, opened with its recorded \
+management key; the evidence says it was not attested`, async () => {
     const v = await keyOrigin(
       { cards: cards({}) },
       LOA2,

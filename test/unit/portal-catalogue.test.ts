@@ -30,7 +30,8 @@ describe("http/portal-assets: the pages' catalogues in en, sv and da", () => {
       for (const [k, v] of Object.entries(cats[l])) expect(v.trim(), `${l}: ${k}`).to.not.equal("");
   });
 
-  it('ok/every key the pages name has words: t("…"), tNodes("…"), data-t, data-t-label, data-error and the keys of the server-text tables', () => {
+  it(`ok/every key the pages name has words: t("…"), tNodes("…"), data-t, data-t-label, data-error and the keys of \
+the server-text tables`, () => {
     const used = new Set<string>();
     for (const [, text] of pages) {
       for (const m of text.matchAll(/\bt(?:Nodes)?\("([a-z0-9][a-z0-9.-]*)"/g)) used.add(m[1]!);
@@ -47,7 +48,8 @@ describe("http/portal-assets: the pages' catalogues in en, sv and da", () => {
     ).to.deep.equal([]);
   });
 
-  it("ok/every state, action, workflow, document, control question, role and revocation reason of the policies has words (no internal name reaches a reader)", () => {
+  it(`ok/every state, action, workflow, document, control question, role and revocation reason of the policies has \
+words (no internal name reaches a reader)`, () => {
     const need: string[] = [];
     for (const f of readdirSync(join(REPO_ROOT, "policies", "workflows")).filter((x) => x.endsWith(".yaml"))) {
       const w = parse(readFileSync(join(REPO_ROOT, "policies", "workflows", f), "utf8"));
@@ -104,7 +106,8 @@ describe("http/portal-assets: the pages' catalogues in en, sv and da", () => {
     ).to.deep.equal([]);
   });
 
-  it("ok/the Swedish and Danish words are not the English ones left untranslated (beyond names, codes and words the languages share)", () => {
+  it(`ok/the Swedish and Danish words are not the English ones left untranslated (beyond names, codes and words the \
+languages share)`, () => {
     const same = (l: "sv" | "da") =>
       Object.keys(cats.en).filter(
         (k) =>

@@ -2,7 +2,8 @@ import { expect } from "chai";
 import { MemorySessionStore, PortalSessions } from "../../src/http/portal.routes.js";
 
 describe("http/portal sessions (REQ-22)", () => {
-  it("ok/a session lives while used; fail/it ends after the idle timeout and at the absolute cap; ids and CSRF tokens are fresh", async () => {
+  it(`ok/a session lives while used; fail/it ends after the idle timeout and at the absolute cap; ids and CSRF tokens \
+are fresh`, async () => {
     let now = 0;
     const s = new PortalSessions(new MemorySessionStore(), 15 * 60_000, 8 * 3_600_000, () => now);
     const a = await s.open("serial-1");
@@ -22,7 +23,8 @@ describe("http/portal sessions (REQ-22)", () => {
     expect(await s.use(b.id)).to.equal(undefined);
   });
 
-  it("ok/the store keeps only hashes; a second process on the same store (the standby after a failover) accepts the session and its CSRF token", async () => {
+  it(`ok/the store keeps only hashes; a second process on the same store (the standby after a failover) accepts the \
+session and its CSRF token`, async () => {
     const store = new MemorySessionStore();
     const first = new PortalSessions(store);
     const { id, csrf } = await first.open("serial-9");

@@ -51,7 +51,8 @@ describe("http/problem: 5xx bodies carry no internal detail", () => {
     ],
   ];
   for (const [name, thrower, status, kind] of rows)
-    it(`ok/${name} → ${status} problem+json with the kind and an incident id only; the message is not in the body`, async () => {
+    it(`ok/${name} → ${status} problem+json with the kind and an incident id only; the message is not in the \
+body`, async () => {
       const app = express();
       app.get("/x", () => thrower());
       app.use(errorHandler);
@@ -74,7 +75,8 @@ describe("http/problem: 5xx bodies carry no internal detail", () => {
       }
     });
 
-  it("ok/4xx keep the rule, guard and REQ machine-readable; the words come from the code, not the message", async () => {
+  it(`ok/4xx keep the rule, guard and REQ machine-readable; the words come from the code, not the \
+message`, async () => {
     const app = express();
     app.get("/x", () => {
       throw new CaError(

@@ -271,7 +271,8 @@ describe("policy/workflow (LoA workflows as data)", () => {
 });
 
 describe("ra/workflow-engine (REQ-03/04/09/10/15/25)", () => {
-  it("ok/the LoA3 path: terms, two different officers, approval, production, a third officer hands out, activation", () => {
+  it(`ok/the LoA3 path: terms, two different officers, approval, production, a third officer hands out, \
+activation`, () => {
     const steps: [OrderState, string, Actor, ActionInput, Partial<OrderView>][] = [
       ["REQUESTED", "accept-terms", applicant, terms(), {}],
       ["TERMS_ACCEPTED", "identify", officer("o1"), identifyInput, {}],
@@ -807,7 +808,8 @@ describe("ra/workflow-engine (REQ-03/04/09/10/15/25)", () => {
     );
   });
 
-  it("ok/control questions: right answers whose weights reach the pass score (REQ-08); a clean register answer passes (REQ-05)", () => {
+  it(`ok/control questions: right answers whose weights reach the pass score (REQ-08); a clean register answer passes \
+(REQ-05)`, () => {
     const input: ActionInput = {
       document: doc(),
       knowledgeAnswers: { "postal-address": true, "birth-place": true, "previous-employer": false },
@@ -829,7 +831,8 @@ describe("ra/workflow-engine (REQ-03/04/09/10/15/25)", () => {
     ).to.equal("IDENTIFIED");
   });
 
-  it("ok/the steps an officer is offered: never the hand-out to an identifier, never a second identification by the same officer, production only to a ca-operator", () => {
+  it(`ok/the steps an officer is offered: never the hand-out to an identifier, never a second identification by the \
+same officer, production only to a ca-operator`, () => {
     const two = order("PRODUCED", { identifications: [ident("o1"), ident("o2")] });
     expect(availableActions(LOA3, two, officer("o1"), NOW).map((a) => a.action)).to.deep.equal([]);
     expect(availableActions(LOA3, two, officer("o3"), NOW)).to.deep.equal([
@@ -903,7 +906,8 @@ describe("ra/workflow-engine (REQ-03/04/09/10/15/25)", () => {
     ).to.equal("state-deadline-passed");
   });
 
-  it("ok/deadlines in the workflow data: orders left in production (14 days) or produced (30 days) expire too (REQ-15)", () => {
+  it(`ok/deadlines in the workflow data: orders left in production (14 days) or produced (30 days) expire too \
+(REQ-15)`, () => {
     expect(LOA3.deadlines).to.deep.equal({ IN_PRODUCTION: "14d", PRODUCED: "30d", HANDED_OUT: "30d" });
     const system: Actor = { kind: "system", roles: [] };
     expect(

@@ -22,7 +22,8 @@ function titleIn(source: string, name: string): boolean {
 
 describe("policies/requirements-matrix.yaml (REQ-01..33 traceability)", () => {
   const rows = loadRequirementsMatrix(join(REPO_ROOT, "policies", "requirements-matrix.yaml"));
-  it("ok/every requirement once, in order; every control names a symbol in an existing file; every test title exists", () => {
+  it(`ok/every requirement once, in order; every control names a symbol in an existing file; every test title \
+exists`, () => {
     expect(rows.map((r) => r.req)).to.deep.equal(
       Array.from({ length: 33 }, (_, i) => `REQ-${String(i + 1).padStart(2, "0")}`),
     );

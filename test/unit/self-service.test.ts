@@ -31,7 +31,8 @@ const order = (state: OrderView["state"], extra: Partial<OrderView> = {}): Order
 });
 
 describe("ra/applicant and holder self-service (parts)", () => {
-  it("ok/the terms of the current version load from policies/terms; fail/a missing file, a head of another version, no head", () => {
+  it(`ok/the terms of the current version load from policies/terms; fail/a missing file, a head of another version, no \
+head`, () => {
     const t = loadTerms(join(REPO_ROOT, "policies", "terms"), "2026-01");
     expect([t.id, t.version]).to.deep.equal(["terms-of-use", "2026-01"]);
     expect(t.text).to.match(/^# What you agree to/);
@@ -44,7 +45,8 @@ describe("ra/applicant and holder self-service (parts)", () => {
     expect(() => loadTerms(dir, "../terms")).to.throw(/bad terms version/);
   });
 
-  it("ok/the terms in Swedish and Danish beside the English original, same id and CPS, each with its file's SHA-256; fail/a translation that names another language or other CPS sections", () => {
+  it(`ok/the terms in Swedish and Danish beside the English original, same id and CPS, each with its file's SHA-256; \
+fail/a translation that names another language or other CPS sections`, () => {
     const all = loadTermsTranslations(join(REPO_ROOT, "policies", "terms"), "2026-01");
     expect([...all.keys()]).to.deep.equal(["en", "sv", "da"]);
     for (const [lang, t] of all) {
@@ -65,7 +67,8 @@ describe("ra/applicant and holder self-service (parts)", () => {
     expect(() => loadTermsTranslations(dir, "2030-01")).to.throw(/CPS sections differ/);
   });
 
-  it("ok/the applicant's progress in plain words: the current step, a missing second identification, a closed order; no ids or names", () => {
+  it(`ok/the applicant's progress in plain words: the current step, a missing second identification, a closed order; \
+no ids or names`, () => {
     const p0 = applicantProgress(LOA3, order("REQUESTED"));
     expect([p0.steps[0], p0.canAcceptTerms, p0.canCancel, p0.closed]).to.deep.equal([
       { code: "progress.step.terms", label: "Accept the terms of use", state: "current" },
@@ -102,7 +105,8 @@ describe("ra/applicant and holder self-service (parts)", () => {
     expect(applicantProgress(LOA3, order("IN_PRODUCTION")).canCancel).to.equal(false);
   });
 
-  it("fail/a holder cannot resume a card that was never activated (REQ-16) nor someone else's; ok/a suspended active card of theirs", async () => {
+  it(`fail/a holder cannot resume a card that was never activated (REQ-16) nor someone else's; ok/a suspended active \
+card of theirs`, async () => {
     const certs: Record<string, CertificateStatus["status"]> = { c1: "on-hold", c2: "on-hold", c3: "on-hold" };
     const byCert: Record<string, OrderView & { workflowId: string }> = {
       c1: order("HANDED_OUT", { certSerial: "c1" }),

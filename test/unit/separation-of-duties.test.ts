@@ -131,7 +131,8 @@ describe("policy/separation (REQ-10: the workflow's separation matrix as data)",
       expect(() => parseWorkflow(w, file)).to.throw(CaError, re);
     });
 
-  it("ok/the shipped matrices: LoA3 keeps identifiers, approver, producer and hand-out apart; LoA2 needs at least two humans", () => {
+  it(`ok/the shipped matrices: LoA3 keeps identifiers, approver, producer and hand-out apart; LoA2 needs at least two \
+humans`, () => {
     for (const w of WF.values()) expect(w.separation.length, w.id).to.be.greaterThan(0);
     expect(LOA3.separation).to.deep.include.members([
       ["identify", "identify"],
@@ -287,7 +288,8 @@ describe("ra/separation-of-duties guard (REQ-10: by humans, from the order's rec
       expect(e.message).to.match(re);
     });
 
-  it("fail/the same human under two person records: distinct-identifiers, not-an-identifier and not-own-order compare humans", () => {
+  it(`fail/the same human under two person records: distinct-identifiers, not-an-identifier and not-own-order compare \
+humans`, () => {
     const bo2 = officer("bo-in-org2", "h-bo");
     expect(
       refusal(() =>

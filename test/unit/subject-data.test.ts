@@ -35,7 +35,8 @@ function setup() {
 }
 
 describe("shared/unicode-text (UTS #39, UAX #9)", () => {
-  it("ok/names people have: accents, hyphens, apostrophes, one script each, and Latin with CJK (Highly Restrictive)", () => {
+  it(`ok/names people have: accents, hyphens, apostrophes, one script each, and Latin with CJK (Highly \
+Restrictive)`, () => {
     for (const s of [
       "Åsa Öberg-Lindqvist",
       "Zoë O'Brien",
@@ -80,7 +81,8 @@ describe("shared/unicode-text (UTS #39, UAX #9)", () => {
       );
     expect(controlCharacter("Ada \u202Enimda"), "bidi characters are the bidi rule's").to.equal(undefined);
   });
-  it("fail/mixed scripts: Cyrillic or Greek look-alikes in a Latin name, Latin with Cyrillic, Han with Hangul and Hiragana", () => {
+  it(`fail/mixed scripts: Cyrillic or Greek look-alikes in a Latin name, Latin with Cyrillic, Han with Hangul and \
+Hiragana`, () => {
     expect(mixedScripts("\u0410da Admin")).to.match(/Cyrillic.*Latin/); // Cyrillic А
     expect(mixedScripts("Ad\u03B1 Admin")).to.match(/Greek.*Latin/); // Greek α
     expect(mixedScripts("Anna Иванова")).to.match(/Cyrillic, Latin/);
@@ -90,7 +92,8 @@ describe("shared/unicode-text (UTS #39, UAX #9)", () => {
 });
 
 describe("ca/lints: subject and SAN text (one lint per rule)", () => {
-  it("fail/the issuer refuses a registered name with a control character, a bidi override or mixed scripts: lint-failed, nothing signed or recorded", async () => {
+  it(`fail/the issuer refuses a registered name with a control character, a bidi override or mixed scripts: \
+lint-failed, nothing signed or recorded`, async () => {
     const cases: [Record<string, string>, string, RegExp][] = [
       [{ CN: "Ada\u0007 Admin" }, "text_no_control_characters", /RFC 5280 4\.1\.2\.6.*: subject CN .*U\+0007/],
       [{ CN: "Ada \u202Enimda" }, "text_no_bidi_controls", /UAX #9.*: subject CN .*U\+202E/],
@@ -145,7 +148,8 @@ describe("ca/lints: subject and SAN text (one lint per rule)", () => {
     expect(lint({ upn: ["аda@corp.example"] }).map((f) => f.id)).to.deep.equal(["text_single_script"]);
   });
 
-  it("ok/a Cyrillic-only or Greek-only name is one script and passes; the certificate carries it in UTF8String", async () => {
+  it(`ok/a Cyrillic-only or Greek-only name is one script and passes; the certificate carries it in \
+UTF8String`, async () => {
     const { issuer, ca } = setup();
     const out = await issuer.issue(ca, {
       profileId: "loa3-smartcard-auth",
@@ -191,7 +195,8 @@ describe("ca/certificate-issuer: e-mail SAN only within a validated domain (REQ-
     }
   });
 
-  it("ok/authentication profiles (loa2/loa3-smartcard-auth, ra-officer) issue without an e-mail outside the validated domain, and say so", async () => {
+  it(`ok/authentication profiles (loa2/loa3-smartcard-auth, ra-officer) issue without an e-mail outside the validated \
+domain, and say so`, async () => {
     for (const profileId of ["loa2-smartcard-auth", "loa3-smartcard-auth", "ra-officer"]) {
       expect(PROFILES.get(profileId)!.subjectAltName.email!.outsideValidatedDomain, profileId).to.equal("omit");
       const { p, store } = issueWith(profileId, "ada@gmail.example", ["kund.example"]);
@@ -204,7 +209,8 @@ describe("ca/certificate-issuer: e-mail SAN only within a validated domain (REQ-
     }
   });
 
-  it("fail/the signature profile (loa3-smartcard-sign: the mailbox is what it binds) refuses an e-mail outside the validated domain: nothing signed", async () => {
+  it(`fail/the signature profile (loa3-smartcard-sign: the mailbox is what it binds) refuses an e-mail outside the \
+validated domain: nothing signed`, async () => {
     expect(PROFILES.get("loa3-smartcard-sign")!.subjectAltName.email!.outsideValidatedDomain).to.equal("refuse");
     const { p, store, signer } = issueWith("loa3-smartcard-sign", "ada@gmail.example", ["kund.example"]);
     const e = await refused(p);
@@ -214,7 +220,8 @@ describe("ca/certificate-issuer: e-mail SAN only within a validated domain (REQ-
     expect(store.rows.size).to.equal(0);
   });
 
-  it("fail/the lint san_email_within_validated_domain catches a TBS that carries an e-mail outside the validated domains", () => {
+  it(`fail/the lint san_email_within_validated_domain catches a TBS that carries an e-mail outside the validated \
+domains`, () => {
     const ca = softwareAuthority();
     const profile = PROFILES.get("loa3-smartcard-auth")!;
     const tbsDer = buildTbs({
@@ -245,7 +252,8 @@ describe("ra/subject-builder: the registered name (REQ-07)", () => {
     ).to.deep.equal({ fullName: "Ada Admin", givenName: "Ada", surname: "Admin" });
     expect(registeredNameFrom({ name: { fullName: "Ada Admin" } }, "t")).to.deep.equal({ fullName: "Ada Admin" });
   });
-  it("fail/no name, a name too long for CN, or one no certificate may carry: refused naming REQ-07 and the rule", () => {
+  it(`fail/no name, a name too long for CN, or one no certificate may carry: refused naming REQ-07 and the \
+rule`, () => {
     const bad: [Parameters<typeof registeredNameFrom>[0], RegExp][] = [
       [{}, /without a name.*REQ-07/],
       [{ name: { fullName: "  " } }, /without a name/],

@@ -132,11 +132,13 @@ describe("ca/lints: the hand-written TBS reader against the library reader (diff
     generated.push(buildTbs({ profile, issuer: ca, subject, san, spki: pick(keys).spki, serial, now, selfSigned }).der);
   }
 
-  it("ok/240 generated TBS of every profile (names in several scripts, SANs, P-256/P-384/RSA keys, UTCTime and GeneralizedTime): both readers, the same view", () => {
+  it(`ok/240 generated TBS of every profile (names in several scripts, SANs, P-256/P-384/RSA keys, UTCTime and \
+GeneralizedTime): both readers, the same view`, () => {
     for (const der of generated) expect(agree(der)).to.equal("both");
   });
 
-  it("fail/thousands of truncated, flipped and overwritten TBS: the hand-written reader never reads one the library refuses, and agrees where both read", () => {
+  it(`fail/thousands of truncated, flipped and overwritten TBS: the hand-written reader never reads one the library \
+refuses, and agrees where both read`, () => {
     const counts = { both: 0, neither: 0, "library only": 0 };
     for (const der of generated.slice(0, 24)) {
       for (let n = 0; n < der.length; n += 7) counts[agree(der.slice(0, n))]++;
@@ -155,7 +157,8 @@ describe("ca/lints: the hand-written TBS reader against the library reader (diff
     expect(counts.neither).to.be.greaterThan(1000);
   });
 
-  it("fail/DER rules both readers enforce: BOOLEAN FALSE written out, a 13th month; the hand-written one also refuses a BOM in a UTF8String", () => {
+  it(`fail/DER rules both readers enforce: BOOLEAN FALSE written out, a 13th month; the hand-written one also refuses \
+a BOM in a UTF8String`, () => {
     const der = generated.find((d) => Buffer.from(d).includes(Buffer.from("0101ff", "hex")))!;
     const hex = Buffer.from(der).toString("hex");
     const explicitFalse = Buffer.from(hex.replace("0101ff", "010100"), "hex");

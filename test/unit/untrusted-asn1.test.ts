@@ -164,7 +164,8 @@ describe("asn1: untrusted input read by the @peculiar ASN.1 library", () => {
       const der = derTlv(0x30, derTlv(0x30, derTlv(0x30, derTlv(0x30, concat(cid, ext)))));
       expect(parseOcspRequest(der, 10).requests[0]!.serial).to.equal("01");
     });
-    it("fail/an unknown critical request extension, a repeated nonce, a nonce that is no OCTET STRING: malformed", () => {
+    it(`fail/an unknown critical request extension, a repeated nonce, a nonce that is no OCTET STRING: \
+malformed`, () => {
       const cid = derTlv(
         0x30,
         certIdDer({ hashOid: SHA1, issuerNameHash: "11".repeat(20), issuerKeyHash: "22".repeat(20), serial: "01" }),
@@ -188,7 +189,8 @@ describe("asn1: untrusted input read by the @peculiar ASN.1 library", () => {
       ] as const)
         expect(() => parseOcspRequest(der, 10), what).to.throw(MalformedOcspRequest);
     });
-    it("fail/thousands of truncated, flipped and random inputs: each is read or refused as invalid-input, none crashes", () => {
+    it(`fail/thousands of truncated, flipped and random inputs: each is read or refused as invalid-input, none \
+crashes`, () => {
       let total = { ok: 0, refused: 0 };
       for (const [i, f] of ["plain.der", "nonce.der", "signed.der"].entries()) {
         const r = judge(mutations(file(f), 19 + i), (b) => parseOcspRequest(b, 10));
@@ -201,7 +203,8 @@ describe("asn1: untrusted input read by the @peculiar ASN.1 library", () => {
   describe("CSRs (RFC 2986) and public keys (RFC 5280 4.1.2.7)", () => {
     const key = testKey("P-256");
     const csr = makeCsr(key);
-    it("ok/a CSR and an openssl CSR give their key; fail/mutated CSRs and SPKIs are refused as invalid-input, none crashes", () => {
+    it(`ok/a CSR and an openssl CSR give their key; fail/mutated CSRs and SPKIs are refused as invalid-input, none \
+crashes`, () => {
       expect(verifyCsr(csr).keyType).to.equal("P-256");
       openssl("req", "-new", "-key", "ee.key", "-subj", "/CN=x", "-out", "r.csr");
       expect(verifyCsr(readFileSync(join(dir, "r.csr"), "utf8")).keyType).to.equal("P-256");
@@ -272,7 +275,8 @@ describe("asn1: untrusted input read by the @peculiar ASN.1 library", () => {
 
 describe("hand-written DER writers, read back by the library (round trips)", () => {
   const ca = softwareAuthority();
-  it("ok/OCSP response (RFC 6960 4.2.1): good, revoked with reason, unknown, nonce; the library's re-encoding is byte for byte; the signature verifies", async () => {
+  it(`ok/OCSP response (RFC 6960 4.2.1): good, revoked with reason, unknown, nonce; the library's re-encoding is byte \
+for byte; the signature verifies`, async () => {
     const responder = generateKeyPairSync("ec", { namedCurve: "P-256" });
     const thisUpdate = new Date("2026-03-01T12:00:00Z");
     const nextUpdate = new Date("2026-03-02T12:00:00Z");
@@ -340,7 +344,8 @@ describe("hand-written DER writers, read back by the library (round trips)", () 
     ).to.equal(true);
   });
 
-  it("ok/CRL (RFC 5280 5.1): entries with reason and invalidity date, cRLNumber, AKI, delta indicator, freshestCRL; byte for byte", async () => {
+  it(`ok/CRL (RFC 5280 5.1): entries with reason and invalidity date, cRLNumber, AKI, delta indicator, freshestCRL; \
+byte for byte`, async () => {
     const thisUpdate = new Date("2026-06-01T00:00:00Z");
     const nextUpdate = new Date("2026-06-02T00:00:00Z");
     const entries = Array.from({ length: 300 }, (_, i) => ({
@@ -395,7 +400,8 @@ describe("hand-written DER writers, read back by the library (round trips)", () 
     expect(AsnParser.parse(crlDer, CertificateList).tbsCertList.issuer).to.be.instanceOf(Name);
   });
 
-  it("ok/the client-certificate reader agrees with node (OpenSSL) on certificates this CA's TBS builder makes", async () => {
+  it(`ok/the client-certificate reader agrees with node (OpenSSL) on certificates this CA's TBS builder \
+makes`, async () => {
     for (const kt of ["P-256", "RSA-2048"] as const) {
       const key = testKey(kt);
       const tbs = buildTbs({
