@@ -47,6 +47,8 @@ export default tseslint.config(
     rules: {
       ...clockAndRandom,
       "cardpki/no-work-item-refs": "error",
+      // Lines of at most 120 columns, also where prettier cannot wrap (strings, test titles, regular expressions).
+      "max-len": ["error", { code: 120, tabWidth: 2 }],
       // Casts at the edges (parsed JSON, ASN.1 classes, test doubles) are reviewed by hand; strict TS does the rest.
       "@typescript-eslint/no-explicit-any": "off",
       "@typescript-eslint/no-unused-vars": [

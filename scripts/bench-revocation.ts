@@ -320,7 +320,8 @@ export async function benchCrl(env: NodeJS.ProcessEnv, dir: string, sizes: numbe
         revocation_reason: have % 3 ? "keyCompromise" : "superseded",
       });
       lines.push(
-        `R\t${yymmdd(new Date(notAfter))}\t${yymmdd(new Date(now))},${have % 3 ? "keyCompromise" : "superseded"}\t${serial.toUpperCase()}\tunknown\t/CN=bench`,
+        `R\t${yymmdd(new Date(notAfter))}\t${yymmdd(new Date(now))},${have % 3 ? "keyCompromise" : "superseded"}` +
+          `\t${serial.toUpperCase()}\tunknown\t/CN=bench`,
       );
       if (rows.length >= 20_000) await flush();
     }

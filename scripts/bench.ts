@@ -231,8 +231,11 @@ async function benchRa(
       `full LoA3 order lifecycles (10 audited compare-and-set transitions incl. ` +
       `the production saga's reserve, 1 HSM issuance on hold, the card record and ` +
       `a verified PIV attestation, the activation challenge and PIN record, the ` +
-      `release each), ${rt.config.databaseUrl.startsWith("sqlite:") ? "SQLite WAL synchronous=FULL" : "PostgreSQL 15 (local, fsync on)"}, ` +
-      `in process`,
+      `release each), ` +
+      (rt.config.databaseUrl.startsWith("sqlite:")
+        ? "SQLite WAL synchronous=FULL"
+        : "PostgreSQL 15 (local, fsync on)") +
+      `, in process`,
     concurrency,
     cardpki: result,
     issuanceAloneSameRun: issuance,

@@ -105,7 +105,9 @@ export function decodeTime(buf: Uint8Array, t: Tlv): Date {
 export function encodeTime(d: Date): Uint8Array {
   const p = (n: number, w = 2) => String(n).padStart(w, "0");
   const y = d.getUTCFullYear();
-  const rest = `${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}Z`;
+  const rest =
+    `${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}` +
+    `${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}Z`;
   const s = y < 2050 ? `${p(y % 100)}${rest}` : `${p(y, 4)}${rest}`;
   return Uint8Array.of(y < 2050 ? 0x17 : 0x18, s.length, ...Buffer.from(s, "latin1"));
 }
@@ -113,6 +115,8 @@ export function encodeTime(d: Date): Uint8Array {
 /** GeneralizedTime YYYYMMDDHHMMSSZ (RFC 5280 4.1.2.5.2; RFC 6960 uses it for every time). */
 export function encodeGeneralizedTime(d: Date): Uint8Array {
   const p = (n: number, w = 2) => String(n).padStart(w, "0");
-  const s = `${p(d.getUTCFullYear(), 4)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}Z`;
+  const s =
+    `${p(d.getUTCFullYear(), 4)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}` +
+    `${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}Z`;
   return Uint8Array.of(0x18, s.length, ...Buffer.from(s, "latin1"));
 }

@@ -312,7 +312,10 @@ export function judgeSeparation(
       return {
         pair: [a, b] as const,
         result: "not-applicable" as const,
-        detail: `${a === b ? `'${a}' taken ${as.length} time(s)` : `'${a}' ${as.length ? "taken" : "not taken"}, '${b}' ${bs.length ? "taken" : "not taken"}`}`,
+        detail:
+          a === b
+            ? `'${a}' taken ${as.length} time(s)`
+            : `'${a}' ${as.length ? "taken" : "not taken"}, '${b}' ${bs.length ? "taken" : "not taken"}`,
       };
     const both =
       a === b
@@ -423,7 +426,8 @@ export function buildEvidence(input: EvidenceInput): Evidence {
       clause(
         order.registerStatus ? (order.registerAt ? "ev.register-at" : "ev.register") : "ev.register-no-answer",
         { status: order.registerStatus ?? "", ...(order.registerAt ? { at: iso(order.registerAt) } : {}) },
-        `register ${order.registerSource ?? "?"}: ${order.registerStatus ?? "no answer"}${order.registerAt ? ` at ${iso(order.registerAt)}` : ""}`,
+        `register ${order.registerSource ?? "?"}: ` +
+          `${order.registerStatus ?? "no answer"}${order.registerAt ? ` at ${iso(order.registerAt)}` : ""}`,
       ),
     );
     if (byEid)
@@ -517,7 +521,8 @@ export function buildEvidence(input: EvidenceInput): Evidence {
           ? clause(
               identifiers.length ? "ev.handed-out-by" : "ev.handed-out-by-renewal",
               { person: handOut.officerId, documentType: handOut.documentType, people: identifiers },
-              `handed out by ${handOut.officerId} (${handOut.documentType}); identifiers ${identifiers.join(", ") || "(eID renewal)"}`,
+              `handed out by ${handOut.officerId} (${handOut.documentType}); identifiers ` +
+                `${identifiers.join(", ") || "(eID renewal)"}`,
             )
           : clause("ev.not-handed-out", {}, "not handed out yet"),
       );
@@ -641,7 +646,10 @@ export function buildEvidence(input: EvidenceInput): Evidence {
                 heldAt: iso(bornHeld.at),
                 ...(order.activatedAt !== undefined ? { activatedAt: iso(order.activatedAt) } : {}),
               },
-              `held ${iso(bornHeld.at)}${order.activatedAt !== undefined ? `, released at the activation ${iso(order.activatedAt)}` : ", awaiting activation"}`,
+              `held ${iso(bornHeld.at)}` +
+                (order.activatedAt !== undefined
+                  ? `, released at the activation ${iso(order.activatedAt)}`
+                  : ", awaiting activation"),
             )
           : clause("ev.not-held", {}, "issued without the activation hold"),
       );

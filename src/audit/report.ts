@@ -125,27 +125,47 @@ const esc = (s: unknown) =>
     /[&<>"']/g,
     (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!,
   );
-const table = (head: readonly string[], rows: readonly (readonly unknown[])[], empty = "none") =>
-  rows.length === 0
-    ? `<p class="none">${esc(empty)}</p>`
-    : `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`).join("")}</tbody></table>`;
+const table = (head: readonly string[], rows: readonly (readonly unknown[])[], empty = "none") => {
+  if (rows.length === 0) return `<p class="none">${esc(empty)}</p>`;
+  const th = head.map((h) => `<th>${esc(h)}</th>`).join("");
+  const tr = rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`).join("");
+  return `<table><thead><tr>${th}</tr></thead><tbody>${tr}</tbody></table>`;
+};
+const STYLE =
+  "body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#111}h1{font-size:1.5em}" +
+  "h2{margin-top:1.8em;border-bottom:1px solid #ccc}\n" +
+  "table{border-collapse:collapse;margin:.5em 0;width:100%}" +
+  "th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}th{background:#f2f2f2}\n" +
+  ".ok{color:#075e07;font-weight:600}.bad{color:#a00;font-weight:600}.none{color:#666;font-style:italic}" +
+  "code{font-size:.9em}";
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** A self-contained HTML document (no scripts, no external resources): printable and archivable. */
 export function reportHtml(r: ConformanceReport): string {
   const chain = r.auditTrail;
+  const title = `cardpki conformance report ${esc(r.period.from.slice(0, 10))} – ${esc(r.period.to.slice(0, 10))}`;
+  const external = chain.externalCheckpoint
+    ? `, external checkpoint at seq ${chain.externalCheckpoint.seq} (${chain.externalCheckpoint.at})`
+    : "";
+  const sep = r.separation.certificates;
+  const separation =
+    `Certificates of the period judged against their workflow's matrix: ${sep.pass} pass, ` +
+    `<span class="${sep.fail ? "bad" : "ok"}">${sep.fail} fail</span>, ` +
+    `${sep.notApplicable} not applicable (no card order or no recorded steps).`;
   return `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>cardpki conformance report ${esc(r.period.from.slice(0, 10))} – ${esc(r.period.to.slice(0, 10))}</title>
+<html lang="en"><head><meta charset="utf-8"><title>${title}</title>
 <style>
-body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#111}h1{font-size:1.5em}h2{margin-top:1.8em;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;margin:.5em 0;width:100%}th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}th{background:#f2f2f2}
-.ok{color:#075e07;font-weight:600}.bad{color:#a00;font-weight:600}.none{color:#666;font-style:italic}code{font-size:.9em}
+${STYLE}
 </style></head><body>
 <h1>cardpki conformance report</h1>
 <p>Period <b>${esc(r.period.from)}</b> to <b>${esc(r.period.to)}</b>; generated ${esc(r.generatedAt)}.
 Verdict: <span id="verdict" class="${r.verdict === "conformant" ? "ok" : "bad"}">${esc(r.verdict)}</span>.</p>
 <h2>Audit trail integrity (REQ-27)</h2>
-<p id="chain" class="${chain.ok ? "ok" : "bad"}">${chain.ok ? `hash chain verified: ${chain.entries} entries, ${chain.checkpointsVerified} signed checkpoint(s)${chain.externalCheckpoint ? `, external checkpoint at seq ${chain.externalCheckpoint.seq} (${chain.externalCheckpoint.at})` : ""}` : `FAILED: ${esc(chain.problem?.message)}`}</p>
+<p id="chain" class="${chain.ok ? "ok" : "bad"}">${
+    chain.ok
+      ? `hash chain verified: ${chain.entries} entries, ${chain.checkpointsVerified} signed checkpoint(s)${external}`
+      : `FAILED: ${esc(chain.problem?.message)}`
+  }</p>
 <h2>Certificates issued</h2>
 <p>${r.issued.total} certificate(s).</p>
 ${table(["profile", "count"], Object.entries(r.issued.byProfile))}
@@ -157,7 +177,7 @@ ${table(
   "no violation found",
 )}
 <h2>Separation of duties (REQ-10)</h2>
-<p id="separation">Certificates of the period judged against their workflow's matrix: ${r.separation.certificates.pass} pass, <span class="${r.separation.certificates.fail ? "bad" : "ok"}">${r.separation.certificates.fail} fail</span>, ${r.separation.certificates.notApplicable} not applicable (no card order or no recorded steps).</p>
+<p id="separation">${separation}</p>
 ${table(
   ["workflow", "LoA", "steps that distinct humans take"],
   r.separation.workflows.map((w) => [w.workflow, w.loa, w.separation.map(([a, b]) => `[${a}, ${b}]`).join(" ")]),

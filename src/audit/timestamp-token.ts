@@ -33,7 +33,8 @@ export function timeStampRequest(imprint: Uint8Array, nonce: Uint8Array): Uint8A
       hashAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: SHA256 }),
       hashedMessage: new asn1js.OctetString({ valueHex: ab(imprint) }),
     }),
-    nonce: new asn1js.Integer({ valueHex: ab(Uint8Array.of(0x01, ...nonce)) }), // leading 0x01: positive, no lost leading zero
+    // Leading 0x01: positive, no lost leading zero.
+    nonce: new asn1js.Integer({ valueHex: ab(Uint8Array.of(0x01, ...nonce)) }),
     certReq: true,
   });
   return new Uint8Array(req.toSchema().toBER(false));
@@ -81,7 +82,11 @@ export function readTimeStampResponse(
   const status = resp.status.status;
   if (status !== 0 && status !== 1)
     throw new Error(
-      `the TSA refused (PKIStatus ${status}${resp.status.statusStrings?.length ? `: ${resp.status.statusStrings.map((s) => s.valueBlock.value).join("; ")}` : ""})`,
+      `the TSA refused (PKIStatus ${status}` +
+        (resp.status.statusStrings?.length
+          ? `: ${resp.status.statusStrings.map((s) => s.valueBlock.value).join("; ")}`
+          : "") +
+        ")",
     );
   if (!resp.timeStampToken) throw new Error("the TSA's answer has no token");
   const { info } = tstInfoOf(resp.timeStampToken);

@@ -95,7 +95,9 @@ function timeBytes(ms: number): Buffer {
   const d = new Date(ms);
   const y = d.getUTCFullYear();
   const p = (n: number) => (n < 10 ? "0" + n : String(n));
-  const body = `${y < 2050 ? p(y % 100) : String(y)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}Z`;
+  const body =
+    `${y < 2050 ? p(y % 100) : String(y)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}` +
+    `${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}Z`;
   lastUtc = Buffer.concat([Buffer.of(y < 2050 ? 0x17 : 0x18, body.length), Buffer.from(body, "latin1")]);
   lastTimeMs = ms;
   return lastUtc;

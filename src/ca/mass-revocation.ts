@@ -113,7 +113,8 @@ export class MassRevocation {
     if (!policy.reasons.includes(req.reason as never) || !policy.requests.officerReasons.includes(req.reason as never))
       throw new CaError(
         "policy-violation",
-        `reason '${req.reason}' is not one officers may use (REQ-19; allowed: ${policy.requests.officerReasons.join(", ")})`,
+        `reason '${req.reason}' is not one officers may use (REQ-19; allowed: ` +
+          `${policy.requests.officerReasons.join(", ")})`,
         { requirement: "REQ-19" },
       );
     if (req.reason === "certificateHold")

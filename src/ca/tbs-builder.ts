@@ -78,7 +78,9 @@ interface ConstantExtensions {
 const constantCache = new WeakMap<CertificateProfile, Map<string, ConstantExtensions>>();
 
 function constantExtensions(profile: CertificateProfile, issuer: Authority, selfSigned: boolean): ConstantExtensions {
-  const key = `${issuer.id}|${Buffer.from(issuer.ski).toString("hex")}|${issuer.urls.ocsp}|${issuer.urls.caIssuers}|${issuer.urls.crl}|${issuer.crlSharding?.count}|${selfSigned}`;
+  const key =
+    `${issuer.id}|${Buffer.from(issuer.ski).toString("hex")}|${issuer.urls.ocsp}|${issuer.urls.caIssuers}|` +
+    `${issuer.urls.crl}|${issuer.crlSharding?.count}|${selfSigned}`;
   let perProfile = constantCache.get(profile);
   if (!perProfile) constantCache.set(profile, (perProfile = new Map()));
   const hit = perProfile.get(key);

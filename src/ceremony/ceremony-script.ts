@@ -131,7 +131,8 @@ export function parseCeremonyScript(doc: unknown, source: string): CeremonyScrip
     const msg = (validate.errors ?? [])
       .map(
         (e) =>
-          `${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""}`,
+          `${e.instancePath || "/"} ${e.message}` +
+          (e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""),
       )
       .join("; ");
     throw new CaError("config", `ceremony ${source}: ${msg}`);
@@ -145,7 +146,10 @@ export function parseCeremonyScript(doc: unknown, source: string): CeremonyScrip
   if (s.key && (s.kind === "data-key") !== (s.key.type === "AES-256"))
     throw new CaError(
       "config",
-      `ceremony ${source}: ${s.kind === "data-key" ? "a data-key ceremony makes an AES-256 key" : `kind ${s.kind} makes a key pair, not ${s.key.type}`}`,
+      `ceremony ${source}: ` +
+        (s.kind === "data-key"
+          ? "a data-key ceremony makes an AES-256 key"
+          : `kind ${s.kind} makes a key pair, not ${s.key.type}`),
     );
   if (s.custodians.quorum > s.custodians.of)
     throw new CaError("config", `ceremony ${source}: quorum ${s.custodians.quorum} > ${s.custodians.of} custodians`);

@@ -155,12 +155,13 @@ export async function runCeremony(script: CeremonyScript, deps: CeremonyDeps): P
   }
   say(
     "checked",
-    `checks passed: ${script.kind} '${script.id}' v${script.version}; operator ${people.operator}${people.witness ? `, witness ${people.witness}` : ""}; custodians ${
-      people.custodians
-        .filter((c) => tokens.has(c.token))
-        .map((c) => `${c.name}@${c.token}`)
-        .join(", ") || "(dry run)"
-    }`,
+    `checks passed: ${script.kind} '${script.id}' v${script.version}; operator ${people.operator}` +
+      `${people.witness ? `, witness ${people.witness}` : ""}; custodians ${
+        people.custodians
+          .filter((c) => tokens.has(c.token))
+          .map((c) => `${c.name}@${c.token}`)
+          .join(", ") || "(dry run)"
+      }`,
     { tokens: [...tokens], parent: script.parent ?? null },
   );
 
@@ -201,7 +202,8 @@ export async function runCeremony(script: CeremonyScript, deps: CeremonyDeps): P
     });
     say(
       "check-key",
-      `key id ${info.id}, SPKI SHA-256 ${sha256Hex(info.spki)}: ${safe ? "sensitive, never extractable, sign-only" : "UNSAFE ATTRIBUTES"}`,
+      `key id ${info.id}, SPKI SHA-256 ${sha256Hex(info.spki)}: ` +
+        `${safe ? "sensitive, never extractable, sign-only" : "UNSAFE ATTRIBUTES"}`,
       { attributes: attrs, safe },
     );
     if (!safe)
@@ -300,7 +302,8 @@ export async function runCeremony(script: CeremonyScript, deps: CeremonyDeps): P
     rec.key({ token: script.token, label: key.label, id: info.id, type: key.type, attributes: { ...attrs } });
     say(
       "check-key",
-      `key id ${info.id}: ${safe ? "AES-256, sensitive, never extractable, encrypt/decrypt only" : "UNSAFE ATTRIBUTES"}`,
+      `key id ${info.id}: ` +
+        `${safe ? "AES-256, sensitive, never extractable, encrypt/decrypt only" : "UNSAFE ATTRIBUTES"}`,
       { attributes: attrs, safe },
     );
     if (!safe)

@@ -129,7 +129,8 @@ export function cardCertificates(
           san: { ...(req.email ? { email: [req.email] } : {}), ...req.logonNames },
           requestedBy: req.requestedBy,
           allowedKinds: req.profileId === "ra-officer" ? ["infrastructure"] : ["end-entity"],
-          validatedEmailDomains: req.validatedEmailDomains ?? [], // REQ-01: the RA channel always states them (none: no e-mail SAN)
+          // REQ-01: the RA channel always states them (none: no e-mail SAN).
+          validatedEmailDomains: req.validatedEmailDomains ?? [],
         },
         recorder,
       );

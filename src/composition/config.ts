@@ -449,7 +449,8 @@ function findings(errors: readonly ErrorObject[], where: (pointer: string) => { 
     const at = where(pointer);
     const got = at.raw !== undefined ? at.raw.replace(/\/\/[^/@\s]*@/, "//…@") : undefined;
     out.push(
-      `${at.label} must be ${wanted(e.parentSchema as TSchema | undefined) ?? e.message}${got !== undefined ? ` (got '${got}')` : ""}`,
+      `${at.label} must be ` +
+        `${wanted(e.parentSchema as TSchema | undefined) ?? e.message}${got !== undefined ? ` (got '${got}')` : ""}`,
     );
   }
   return out.join("; ");

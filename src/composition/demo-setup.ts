@@ -184,7 +184,8 @@ export const DEMO_OFFICERS = {
 export type DemoOfficer = keyof typeof DEMO_OFFICERS;
 
 /**
- * Demo people in the file-backed register (REQ-07): national ID → status and registered name (the certificate's name).
+ * Demo people in the file-backed register (REQ-07): national ID → status and registered name (the certificate's
+ * name).
  */
 export const DEMO_REGISTER = {
   people: {

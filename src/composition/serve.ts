@@ -358,8 +358,8 @@ async function raComponent(
   withCardStation: boolean,
 ) {
   const { config, caDir, authorities } = side;
-  // The applicant's link (contract: <ra.publicUrl>/applicant/#order=…&token=…); by default the port the RA API listens
-  // on.
+  // The applicant's link (contract: <ra.publicUrl>/applicant/#order=…&token=…); by default the port the RA API
+  // listens on.
   let publicUrl = config.ra.publicUrl;
   const ra = await openRa(side, { publicUrl: () => publicUrl });
   // Production saga recovery before the first request: PRODUCING orders compensated, orphan card certificates revoked.

@@ -35,7 +35,8 @@ export function smtpChannel(s: SmtpSettings): DeliveryChannel {
   const timeout = s.timeoutMs ?? 30_000;
   return {
     name: "email",
-    description: `SMTP ${url.host}${secure ? " (TLS)" : s.requireTls ? " (STARTTLS required)" : " (STARTTLS if offered)"}`,
+    description:
+      `SMTP ` + `${url.host}${secure ? " (TLS)" : s.requireTls ? " (STARTTLS required)" : " (STARTTLS if offered)"}`,
     async send(m: OutgoingMessage) {
       const auth = s.user ? { user: s.user, pass: s.password ? await s.password() : "" } : undefined;
       const transport = nodemailer.createTransport({
@@ -69,10 +70,8 @@ export function smtpChannel(s: SmtpSettings): DeliveryChannel {
       } catch (e) {
         const err = e as { code?: string; responseCode?: number; response?: string; message?: string };
         const what =
-          `SMTP ${err.responseCode ?? ""}${err.code ? ` ${err.code}` : ""}: ${(err.response ?? err.message ?? "").slice(0, 200)}`.replace(
-            /\s+/g,
-            " ",
-          );
+          `SMTP ${err.responseCode ?? ""}${err.code ? ` ${err.code}` : ""}: ` +
+          `${(err.response ?? err.message ?? "").slice(0, 200)}`.replace(/\s+/g, " ");
         // 5xx is final, except an authentication refusal (a configuration to fix; the messages wait for it).
         const permanent =
           err.responseCode !== undefined && err.responseCode >= 500 && err.responseCode < 600 && err.code !== "EAUTH";

@@ -15,7 +15,8 @@ export function parseProfile(doc: unknown, source: string): CertificateProfile {
     const msg = (validate.errors ?? [])
       .map(
         (e) =>
-          `${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""}`,
+          `${e.instancePath || "/"} ${e.message}` +
+          (e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""),
       )
       .join("; ");
     throw new CaError("config", `profile ${source}: ${msg}`, { source });

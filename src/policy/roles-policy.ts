@@ -70,7 +70,8 @@ export function parseRolesPolicy(doc: unknown, source: string): RolesPolicy {
       (validate.errors ?? [])
         .map(
           (e) =>
-            `${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""}`,
+            `${e.instancePath || "/"} ${e.message}` +
+            (e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""),
         )
         .join("; "),
     );

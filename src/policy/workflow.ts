@@ -531,7 +531,14 @@ export function parseWorkflow(doc: unknown, source: string): Workflow {
   if (!validate(doc)) {
     throw new CaError(
       "config",
-      `workflow ${source}: ${(validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""}`).join("; ")}`,
+      `workflow ${source}: ` +
+        (validate.errors ?? [])
+          .map(
+            (e) =>
+              `${e.instancePath || "/"} ${e.message}` +
+              (e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""),
+          )
+          .join("; "),
     );
   }
   const raw = doc as unknown as Omit<Workflow, "deadlineMs" | "activationDeadlineDays" | "production" | "bureau"> & {

@@ -348,7 +348,8 @@ export class OrderService {
       secret: true,
       at: now,
       subject: "Your card order: accept the terms",
-      body: termsTemplate(this.deps.publicUrl?.(), id, this.deps.currentTermsVersion, token), // written in the applicant's language when sent
+      // Written in the applicant's language when sent.
+      body: termsTemplate(this.deps.publicUrl?.(), id, this.deps.currentTermsVersion, token),
     };
     await this.deps.orders.create(
       {

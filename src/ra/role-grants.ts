@@ -159,7 +159,8 @@ export class RoleGrants {
       throw refuse(
         "forbidden",
         `grant:${role}`,
-        `${role} is granted only by ${rule.grantedBy.join(" or ")}${rule.approval === "second-staff-officer" ? " with a second staff officer's approval" : ""}`,
+        `${role} is granted only by ${rule.grantedBy.join(" or ")}` +
+          (rule.approval === "second-staff-officer" ? " with a second staff officer's approval" : ""),
         policy,
         "roles.grant-not-allowed",
         { role, roles: rule.grantedBy },

@@ -9,6 +9,11 @@ import type { FieldCipher } from "./field-cipher.js";
 import { outboxRow } from "./outbox.store.js";
 import type { OrderActorRow, OrderIdentificationRow, OrderRow } from "./rows.js";
 
+/** The identification columns the order load aggregates, in the order the view reads them. */
+const IDENTIFICATION_COLUMNS =
+  "i.seq, i.officer_id, i.human_id, i.kind, i.at, i.document_type, i.document_number_hash, i.document_expires, " +
+  "i.face_compared";
+
 /** An orders row with its applicant's human id (joined from people). */
 type OrderWithApplicant = OrderRow & { readonly applicant_human_id?: string | null };
 /** What an order's view reads of its identifications and actors (the load query aggregates only these). */
@@ -293,7 +298,7 @@ export class KnexOrderStore implements OrderStore {
         "o.*",
         "ap.human_id as applicant_human_id",
         this.reader.raw(
-          `(select ${list("i.seq, i.officer_id, i.human_id, i.kind, i.at, i.document_type, i.document_number_hash, i.document_expires, i.face_compared")} ` +
+          `(select ${list(IDENTIFICATION_COLUMNS)} ` +
             `from order_identifications i where i.order_id = o.id and i.kind in ` +
             `('identify', 'eid')) as ids_json`,
         ),

@@ -181,7 +181,8 @@ describe("README: first card in ten minutes, followed step by step", function ()
       CARDPKI_RA_PORT: String(raPort),
       CARDPKI_HOST: "127.0.0.1",
       CARDPKI_DRAIN_SECONDS: "0",
-      CARDPKI_VCARD_DIR: join(REPO_ROOT, "data", "virtual-card"), // the card stack that runs (started by ./scripts/test or above)
+      // The card stack that runs (started by ./scripts/test or above).
+      CARDPKI_VCARD_DIR: join(REPO_ROOT, "data", "virtual-card"),
     });
     const { chromium } = await import("playwright-core");
     browser = await chromium.launch({
@@ -380,7 +381,8 @@ the hand-out is refused and leaves the PIN as it was`, async () => {
       server.once(
         "exit",
         (code, signal) =>
-          (serverLog += `\n[test] ./scripts/run exited at ${new Date().toISOString()}: code ${code}, signal ${signal}\n`),
+          (serverLog +=
+            `\n[test] ./scripts/run exited at ${new Date().toISOString()}: code ${code}, signal ` + `${signal}\n`),
       );
       const end = Date.now() + 240_000;
       while (!/"msg":"serving"|serve: serving/.test(serverLog)) {

@@ -540,7 +540,8 @@ twice`, async () => {
           port = await freePort();
           writeFileSync(
             join(conf, "known_hosts"),
-            `[127.0.0.1]:${port} ${readFileSync(join(conf, "host.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ")}\n`,
+            `[127.0.0.1]:${port} ` +
+              `${readFileSync(join(conf, "host.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ")}\n`,
           );
           writeFileSync(
             join(conf, "sshd_config"),

@@ -227,7 +227,11 @@ describe("cardpki ceremony (REQ-26) on SoftHSM2", function () {
         `
       import("${join(process.cwd(), "dist/src/ceremony/pin-shares.js")}").then((m) => {
         const fs = require("fs");
-        const open = (w) => m.openShare(m.parseShareFile(fs.readFileSync("${join(dir, "shares")}/t-issuing-" + w + ".share", "utf8"), w), fs.readFileSync("${dir}/" + w + ".pass", "utf8").trim());
+        const open = (w) =>
+          m.openShare(
+            m.parseShareFile(fs.readFileSync("${join(dir, "shares")}/t-issuing-" + w + ".share", "utf8"), w),
+            fs.readFileSync("${dir}/" + w + ".pass", "utf8").trim(),
+          );
         return m.combinePinShares("t-issuing", [open("alice"), open("bob")]).then((pin) => process.stdout.write(pin));
       })`,
       ],

@@ -81,7 +81,9 @@ step`, async () => {
     const f = join(dir, "root.yaml");
     writeFileSync(
       f,
-      "id: tty-root\nversion: 1\ndescription: d\ncps: [x]\nkind: root\ntoken: tty-root\nkey: { label: k, type: RSA-3072 }\nca: { id: tty-root, serialPrefix: 1 }\nprofile: root-ca\nsubject: { CN: TTY Root, O: t, C: SE }\ncustodians: { quorum: 2, of: 3 }\n",
+      "id: tty-root\nversion: 1\ndescription: d\ncps: [x]\nkind: root\ntoken: tty-root\nkey: { label: k, type: " +
+        "RSA-3072 }\nca: { id: tty-root, serialPrefix: 1 }\nprofile: root-ca\nsubject: { CN: TTY Root, O: t, C: SE " +
+        "}\ncustodians: { quorum: 2, of: 3 }\n",
     );
     const shares = ["ann", "cat"].map((w) => `--share ${join(dir, "shares", `tty-root-${w}.share`)}`).join(" ");
     const run = await inTerminal(
@@ -104,7 +106,9 @@ step`, async () => {
     const f = join(dir, "bad.yaml");
     writeFileSync(
       f,
-      "id: bad\nversion: 1\ndescription: d\ncps: [x]\nkind: root\ntoken: tty-root\nkey: { label: k3, type: RSA-2048 }\nca: { id: bad, serialPrefix: 1 }\nprofile: root-ca\nsubject: { CN: B, O: t, C: SE }\ncustodians: { quorum: 2, of: 3 }\nwitness: optional\n",
+      "id: bad\nversion: 1\ndescription: d\ncps: [x]\nkind: root\ntoken: tty-root\nkey: { label: k3, type: RSA-2048 " +
+        "}\nca: { id: bad, serialPrefix: 1 }\nprofile: root-ca\nsubject: { CN: B, O: t, C: SE }\ncustodians: { " +
+        "quorum: 2, of: 3 }\nwitness: optional\n",
     );
     const shares = ["ann", "ben"].map((w) => `--share ${join(dir, "shares", `tty-root-${w}.share`)}`).join(" ");
     const run = await inTerminal(`${process.execPath} ${CLI} ceremony run ${f} --operator olga ${shares}`, env, [
@@ -120,7 +124,9 @@ step`, async () => {
     const f = join(dir, "root2.yaml");
     writeFileSync(
       f,
-      "id: tty-root2\nversion: 1\ndescription: d\ncps: [x]\nkind: root\ntoken: tty-root\nkey: { label: k2, type: P-256 }\nca: { id: tty-root2, serialPrefix: 1 }\nprofile: root-ca\nsubject: { CN: TTY Root 2, O: t, C: SE }\ncustodians: { quorum: 2, of: 3 }\n",
+      "id: tty-root2\nversion: 1\ndescription: d\ncps: [x]\nkind: root\ntoken: tty-root\nkey: { label: k2, type: " +
+        "P-256 }\nca: { id: tty-root2, serialPrefix: 1 }\nprofile: root-ca\nsubject: { CN: TTY Root 2, O: t, C: SE " +
+        "}\ncustodians: { quorum: 2, of: 3 }\n",
     );
     const shares = ["ann", "ben"].map((w) => `--share ${join(dir, "shares", `tty-root-${w}.share`)}`).join(" ");
     const run = await inTerminal(

@@ -15,8 +15,11 @@ import { attestedCardFor, trustFixtureMaker } from "../support/attestation-fixtu
 const LANGS = ["en", "sv", "da"] as const;
 type Lang = (typeof LANGS)[number];
 /** What no refusal a person reads may hold: a state name, a hex id, a path, a schema pattern, a workflow id. */
-const LEAK =
-  /\b(REQUESTED|TERMS_ACCEPTED|IDENTIFIED|APPROVED|IN_PRODUCTION|PRODUCED|HANDED_OUT|ACTIVE)\b|\b[0-9a-f]{16,}\b|(^|\s)\/[a-z]|file:|\^\[|\]\{|loa[23]-card-order/;
+const LEAK = new RegExp(
+  /\b(REQUESTED|TERMS_ACCEPTED|IDENTIFIED|APPROVED|IN_PRODUCTION|PRODUCED|HANDED_OUT|ACTIVE)\b/.source +
+    "|" +
+    /\b[0-9a-f]{16,}\b|(^|\s)\/[a-z]|file:|\^\[|\]\{|loa[23]-card-order/.source,
+);
 const LABEL = /^[0-9A-HJKMNP-TV-Z]{3}-[0-9A-HJKMNP-TV-Z]{3}$/;
 
 /**

@@ -41,8 +41,18 @@ const LINK = /(https:\/\/[^\s/]+\/applicant\/#order=([0-9a-f]{32})&token=([A-Z0-
 /** The activation code's line; the message names the order by its short reference (never its id). */
 const CODE = /(?:Activation code for|Aktiveringskod för|Aktiveringskode til)[^:\n]*: ([A-Z0-9]+)/;
 const forOrderRef = (orderId: string) => (text: string) => text.includes(orderReference(orderId));
-const PIN =
-  /\b(New PIN for your card|Transport PIN for your card|PIN for your card|Ny PIN-kod för ditt kort|Transport-PIN för ditt kort|PIN-kod för ditt kort|Ny PIN-kode til dit kort|Transport-PIN til dit kort|PIN-kode til dit kort) ([0-9A-Za-z]+): ([0-9]{4,8})\b/;
+const PIN_WORDS = [
+  "New PIN for your card",
+  "Transport PIN for your card",
+  "PIN for your card",
+  "Ny PIN-kod för ditt kort",
+  "Transport-PIN för ditt kort",
+  "PIN-kod för ditt kort",
+  "Ny PIN-kode til dit kort",
+  "Transport-PIN til dit kort",
+  "PIN-kode til dit kort",
+];
+const PIN = new RegExp(`\\b(${PIN_WORDS.join("|")}) ([0-9A-Za-z]+): ([0-9]{4,8})\\b`);
 /** An unblock's new PIN, in any language. */
 const NEW_PIN = /^(New|Ny) /;
 
@@ -135,7 +145,8 @@ export class Delivered {
           .filter((r) => r.status >= 300)
           .map((r) => `${r.status} for ${String(r.body?.to)}`);
         throw new Error(
-          `${what}: nothing matching arrived within ${ms} ms. The peers received ${got.length ? got.join("; ") : "nothing"}` +
+          `${what}: nothing matching arrived within ${ms} ms. The peers received ` +
+            `${got.length ? got.join("; ") : "nothing"}` +
             `${refused.length ? `; the SMS stub refused ${refused.join(", ")}` : ""} (a ` +
             `person without an address for the channel gets a dead letter: GET /api/v1/delivery/dead-letters)`,
         );

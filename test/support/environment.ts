@@ -68,7 +68,8 @@ export function demoEnv(ctx: Mocha.Context, backend: DemoBackend = "sqlite"): De
   if (process.env.SOFTHSM2_CONF !== demo.softhsmConf && pkcs11LibraryInUse(SOFTHSM))
     throw new Error(
       `switching to the ${backend} demo's tokens, but a PKCS#11 keystore of the ` +
-        `suite before is still open (close runtimes and keystores in after hooks): ${pkcs11LibraryHolders().join("; ")}`,
+        `suite before is still open (close runtimes and keystores in after hooks): ` +
+        `${pkcs11LibraryHolders().join("; ")}`,
     );
   // Every in-process PKCS#11 user in this suite sees this demo's token directory.
   for (const [k, v] of Object.entries({

@@ -111,7 +111,8 @@ export async function startMailSink(
         if (m) return m;
         if (Date.now() > end)
           throw new Error(
-            `no matching message within ${ms} ms; received: ${JSON.stringify(messages.map((x) => ({ to: x.envelopeTo, subject: x.subject })))}`,
+            `no matching message within ${ms} ms; received: ` +
+              `${JSON.stringify(messages.map((x) => ({ to: x.envelopeTo, subject: x.subject })))}`,
           );
         await new Promise((r) => setTimeout(r, 50));
       }

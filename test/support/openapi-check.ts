@@ -54,7 +54,8 @@ export function answerChecker(doc: OpenApiDoc): {
       }
       if (!v(body))
         throw new Error(
-          `${key}: the answer does not match the documented schema: ${ajv.errorsText(v.errors)}\n${JSON.stringify(body).slice(0, 2000)}`,
+          `${key}: the answer does not match the documented schema: ` +
+            `${ajv.errorsText(v.errors)}\n${JSON.stringify(body).slice(0, 2000)}`,
         );
       checked.add(`${method.toUpperCase()} ${t.t}`);
     },

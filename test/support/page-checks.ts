@@ -48,14 +48,24 @@ export async function readableText(page: Page): Promise<string> {
  * Internal names that must never reach a person: hex ids, state and workflow ids, event types, reason codes, server
  * paths, unfilled placeholders.
  */
+const ORDER_STATES = [
+  "REQUESTED",
+  "TERMS_ACCEPTED",
+  "IDENTIFIED",
+  "APPROVED",
+  "IN_PRODUCTION",
+  "PRODUCING",
+  "PRODUCED",
+  "HANDED_OUT",
+  "REJECTED",
+  "CANCELLED",
+  "EXPIRED",
+];
 const INTERNAL: readonly [string, RegExp][] = [
   // 8+ hex digits with a letter and a digit among them: ids and hashes (all-digit runs are phone numbers, national IDs,
   // organisation numbers).
   ["a raw hex id", /\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{8,}\b/],
-  [
-    "a state name",
-    /\b(REQUESTED|TERMS_ACCEPTED|IDENTIFIED|APPROVED|IN_PRODUCTION|PRODUCING|PRODUCED|HANDED_OUT|REJECTED|CANCELLED|EXPIRED)\b|\bACTIVE\b/,
-  ],
+  ["a state name", new RegExp(`\\b(${ORDER_STATES.join("|")})\\b|\\bACTIVE\\b`)],
   ["a workflow id", /\bloa[23]-card-order(-kba)?\b/],
   ["an audit event type", /\b(order|cert|card|revocation|notification|person|officer)\.[a-z-]+(\.[a-z-]+)?\b/],
   ["a reason code", /\b(certificateHold|keyCompromise|affiliationChanged|cessationOfOperation|removeFromCRL)\b/],
@@ -70,7 +80,8 @@ export function internalNames(text: string): string[] {
     const m = new RegExp(re.source, re.flags.includes("g") ? re.flags : `${re.flags}g`);
     for (const x of text.matchAll(m))
       out.push(
-        `${what}: ${JSON.stringify(x[0].trim())} in …${text.slice(Math.max(0, (x.index ?? 0) - 40), (x.index ?? 0) + 40).replace(/\s+/g, " ")}…`,
+        `${what}: ${JSON.stringify(x[0].trim())} in ` +
+          `…${text.slice(Math.max(0, (x.index ?? 0) - 40), (x.index ?? 0) + 40).replace(/\s+/g, " ")}…`,
       );
   }
   return out;
@@ -92,9 +103,11 @@ export async function reflowProblems(page: Page): Promise<string[]> {
       if (root.scrollWidth > root.clientWidth)
         problems.push(`the page scrolls sideways: scrollWidth ${root.scrollWidth} > clientWidth ${root.clientWidth}`);
       const width = root.clientWidth;
-      const name = (el: Element) =>
-        `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""}${el.className && typeof el.className === "string" ? `.${el.className.split(" ").join(".")}` : ""} ` +
-        `"${(el.textContent ?? "").trim().slice(0, 40)}"`;
+      const name = (el: Element) => {
+        const cls = el.className && typeof el.className === "string" ? `.${el.className.split(" ").join(".")}` : "";
+        const text = (el.textContent ?? "").trim().slice(0, 40);
+        return `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""}${cls} "${text}"`;
+      };
       const scrollsOnPurpose = (el: Element) => {
         for (let p: Element | null = el.parentElement; p; p = p.parentElement) {
           const s = getComputedStyle(p);
@@ -192,7 +205,9 @@ export async function focusRingProblems(
       const [a, b] = [lum(ring), lum(bg)];
       const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
       return {
-        what: `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""} "${(el.textContent || (el as HTMLInputElement).name || "").trim().slice(0, 30)}"`,
+        what:
+          `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""} ` +
+          `"${(el.textContent || (el as HTMLInputElement).name || "").trim().slice(0, 30)}"`,
         style: s.outlineStyle,
         width: Number.parseFloat(s.outlineWidth),
         ratio,

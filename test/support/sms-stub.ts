@@ -94,7 +94,8 @@ export async function startSmsStub(opts: { token?: string; port?: number } = {})
         if (m) return m;
         if (Date.now() > end)
           throw new Error(
-            `no matching SMS within ${ms} ms; requests: ${JSON.stringify(requests.map((x) => ({ status: x.status, body: x.body })))}`,
+            `no matching SMS within ${ms} ms; requests: ` +
+              `${JSON.stringify(requests.map((x) => ({ status: x.status, body: x.body })))}`,
           );
         await new Promise((r) => setTimeout(r, 50));
       }

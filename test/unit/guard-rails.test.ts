@@ -41,6 +41,13 @@ describe("guard-rails (eslint.config.js)", function () {
       "cardpki/no-work-item-refs",
     );
   });
+  it("fail/a line over 120 columns (a test title prettier cannot wrap) is refused by max-len", async () => {
+    const title = `ok/${"a long title ".repeat(9)}`;
+    expect(await rulesFired(`it("${title}", () => undefined);\n`, "test/unit/example.test.ts")).to.include("max-len");
+    expect(
+      await rulesFired(`it("${title.slice(0, 90)}", () => undefined);\n`, "test/unit/example.test.ts"),
+    ).to.not.include("max-len");
+  });
   it("fail/unit tests get the same time and randomness rules as src/", async () => {
     expect(await rulesFired("export const t = Date.now();\n", "test/unit/example.test.ts")).to.include(
       "no-restricted-properties",

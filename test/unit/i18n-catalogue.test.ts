@@ -100,6 +100,19 @@ const SAMPLES: Record<string, unknown> = {
  * What no rendered refusal may contain: internal state names, ids, paths, schema patterns, workflow ids, internal
  * reason or guard names.
  */
+const INTERNAL_NAMES = [
+  ...revocation.reasons,
+  ...Object.keys(GUARDS),
+  "ra-officer",
+  "ca-operator",
+  "ra-admin",
+  "service-owner-staff",
+  "driving-licence",
+  "national-id-card",
+  "on-hold",
+  "undefined",
+  "NaN",
+];
 const LEAKS: [string, RegExp][] = [
   ["state name", new RegExp(`\\b(${STATES.join("|")})\\b`)],
   ["hex id", /\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{8,}\b/],
@@ -107,12 +120,7 @@ const LEAKS: [string, RegExp][] = [
   ["schema pattern", /\^\[|\]\{|\$\/|\\[sd]/],
   ["workflow id", /loa[23]-card-order/],
   ["placeholder", /[{}]/],
-  [
-    "internal name",
-    new RegExp(
-      `\\b(${[...revocation.reasons, ...Object.keys(GUARDS), "ra-officer", "ca-operator", "ra-admin", "service-owner-staff", "driving-licence", "national-id-card", "on-hold", "undefined", "NaN"].join("|")})\\b`,
-    ),
-  ],
+  ["internal name", new RegExp(`\\b(${INTERNAL_NAMES.join("|")})\\b`)],
 ];
 
 describe("i18n: catalogues in en, sv, da (locales/<lang>/*.json)", () => {

@@ -84,7 +84,8 @@ const FIXTURES: Record<string, () => Ctx> = {
   issuer_matches_ca_subject: () =>
     issuer({ nameDer: encodeName({ CN: "Some Other CA", O: "cardpki tests", C: "SE" }) }),
   subject_attributes_per_profile: () =>
-    edited((t) => void t.subject.push(attribute("2.5.4.7", new AttributeValue({ utf8String: "Lund" })))), // locality: not in the profile
+    // A locality: not in the profile.
+    edited((t) => void t.subject.push(attribute("2.5.4.7", new AttributeValue({ utf8String: "Lund" })))),
   subject_upper_bounds: () =>
     edited((t) => void t.subject.push(attribute(OID.commonName, new AttributeValue({ utf8String: "A".repeat(65) })))),
   subject_string_types: () =>
@@ -142,7 +143,8 @@ const FIXTURES: Record<string, () => Ctx> = {
     }),
   text_no_control_characters: () => base({ subject: { ...ORG_SUBJECT, CN: "Ada\u0000 Andersson" } }),
   text_no_bidi_controls: () => base({ subject: { ...ORG_SUBJECT, CN: "Ada \u202Enosredna" } }),
-  text_single_script: () => base({ subject: { ...ORG_SUBJECT, CN: "\u0410da Andersson" } }), // Cyrillic A in a Latin name
+  // Cyrillic A in a Latin name.
+  text_single_script: () => base({ subject: { ...ORG_SUBJECT, CN: "\u0410da Andersson" } }),
 };
 
 describe("ca/lints: a fixture that makes each lint of ALL_LINTS fire", () => {

@@ -72,11 +72,13 @@ describe("module boundaries (design.md, dependency-cruiser)", function () {
       put("src/ca/tbs-builder.ts", 'import type { Order } from "../ra/order.js";\nexport type Built = Order;\n');
       put(
         "src/ra/issuer-use.ts",
-        'import { PORT_VERSION } from "../ca/ports.js";\nimport type { Built } from "../ca/tbs-builder.js";\nexport const v: Built | number = PORT_VERSION;\n',
+        'import { PORT_VERSION } from "../ca/ports.js";\nimport type { Built } from "../ca/tbs-builder.js";\nexport ' +
+          "const v: Built | number = PORT_VERSION;\n",
       );
       put(
         "src/store/orders.ts",
-        'import type { KeySigner } from "../ca/ports.js";\nimport { E164 } from "../ra/order.js";\nexport const s: KeySigner | RegExp = E164;\n',
+        'import type { KeySigner } from "../ca/ports.js";\nimport { E164 } from "../ra/order.js";\nexport const s: ' +
+          "KeySigner | RegExp = E164;\n",
       );
       put("src/reports/x.ts", 'import type { Order } from "../ra/order.js";\nexport type X = Order;\n');
       expect((await cruise(dir, ["src"])).sort()).to.deep.equal([

@@ -4,9 +4,14 @@ import { join } from "node:path";
 import { loadRequirementsMatrix } from "../../src/policy/requirements-matrix.js";
 import { REPO_ROOT } from "../support/test-ca.js";
 
-/** A test title as written, or produced by a template literal `it(\`...${x}...\`` in that file. */
-function titleIn(source: string, name: string): boolean {
-  if (source.includes(JSON.stringify(name)) || source.includes(`"${name}"`) || source.includes(`\`${name}\``))
+/**
+ * A test title as written, or produced by a template literal `it(\`...${x}...\`` in that file (a long title wrapped
+ * with line continuations, which add nothing to it).
+ */
+function titleIn(written: string, name: string): boolean {
+  const source = written.replace(/\\\n/g, "");
+  const inTemplate = name.replace(/[`\\]/g, "\\$&").replace(/\$\{/g, "\\${");
+  if (source.includes(JSON.stringify(name)) || source.includes(`"${name}"`) || source.includes(`\`${inTemplate}\``))
     return true;
   for (const m of source.matchAll(/it\(`([^`]*)`/g)) {
     const re = new RegExp(
@@ -46,6 +51,7 @@ exists`, () => {
     expect([
       titleIn('it("ok/a", f)', "ok/b"),
       titleIn("it(`fail/${x} is refused`, f)", "fail/y is refused"),
-    ]).to.deep.equal([false, true]);
+      titleIn("it(`ok/a long \\\ntitle`, f)", "ok/a long title"),
+    ]).to.deep.equal([false, true, true]);
   });
 });

@@ -56,7 +56,8 @@ export function assertLintsPass(findings: readonly LintFinding[]): void {
   if (findings.length > 0)
     throw new CaError(
       "lint-failed",
-      `certificate failed ${findings.length} lint(s): ${findings.map((f) => `${f.id} (${f.citation}): ${f.message}`).join("; ")}`,
+      `certificate failed ${findings.length} lint(s): ` +
+        `${findings.map((f) => `${f.id} (${f.citation}): ${f.message}`).join("; ")}`,
       { findings, rule: findings.map((f) => f.id).join(", ") },
       { code: "certificate.lint-failed" },
     );

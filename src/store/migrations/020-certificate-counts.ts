@@ -39,7 +39,8 @@ export async function up(db: Knex): Promise<void> {
     await db.raw(`CREATE TRIGGER certificate_counts_insert AFTER INSERT ON certificates
       REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION certificate_counts_add()`);
     await db.raw(`CREATE TRIGGER certificate_counts_update AFTER UPDATE ON certificates
-      REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION certificate_counts_add()`);
+      REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+      FOR EACH STATEMENT EXECUTE FUNCTION certificate_counts_add()`);
     await db.raw(`CREATE TRIGGER certificate_counts_delete AFTER DELETE ON certificates
       REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION certificate_counts_add()`);
     return;
