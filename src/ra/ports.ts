@@ -34,7 +34,10 @@ export interface CardCertificateRequest {
   readonly email?: string;
   /** REQ-01: the domains the subject's organisation validated; the profile omits or refuses an e-mail outside them. */
   readonly validatedEmailDomains?: readonly string[];
-  /** UPN / id-pkinit-san the profile asks for, from the holder's e-mail in the validated domain (src/ra/logon-name.ts). */
+  /**
+   * UPN / id-pkinit-san the profile asks for, from the holder's e-mail in the validated domain
+   * (src/ra/logon-name.ts).
+   */
   readonly logonNames?: LogonNames;
   readonly requestedBy: string;
   /** REQ-16: the certificate is stored already on hold (certificateHold, cause activation). */

@@ -29,7 +29,8 @@ const REVOKED = /Certificate Verification: Error \(23\): certificate revoked/;
 /** What mod_ssl's OCSP client logs of the responder's answer for a revoked (or held) card. */
 const OCSP_SAYS_REVOKED = /OCSP validation completed, certificate status: revoked/;
 
-describe("relying party: Apache httpd mod_ssl client-certificate logon with the key on the card (OCSP and CRL)", function () {
+describe(`relying party: Apache httpd mod_ssl client-certificate logon with the key on the card (OCSP and \
+CRL)`, function () {
   this.timeout(180_000);
   let ca: RpCa;
   let httpd: ChildProcess | undefined;
@@ -183,7 +184,8 @@ describe("relying party: Apache httpd mod_ssl client-certificate logon with the 
     expectRefused(await cardLogon(crlUrl), "held (CRL)", [REVOKED], m);
   });
 
-  it("ok/the activated card logs in (OCSP and, with the next CRL, CRL); suspended it is refused, resumed it logs in again", async () => {
+  it(`ok/the activated card logs in (OCSP and, with the next CRL, CRL); suspended it is refused, resumed it logs in \
+again`, async () => {
     await card.activate();
     const ok = await waitFor(async () => (await cardLogon(ocspUrl)).status === 200, 10_000, 250);
     expect(ok, `OCSP logon after activation: ${log().slice(-800)}`).to.equal(true);
@@ -204,7 +206,8 @@ describe("relying party: Apache httpd mod_ssl client-certificate logon with the 
     expect(await waitFor(async () => (await cardLogon(ocspUrl)).status === 200, 10_000, 250)).to.equal(true);
   });
 
-  it("fail/a revoked card is refused by OCSP within the policy time, and by the CRL once the CRL lists it", async () => {
+  it(`fail/a revoked card is refused by OCSP within the policy time, and by the CRL once the CRL lists \
+it`, async () => {
     await card.revoke("keyCompromise");
     const t0 = Date.now();
     const refused = await waitFor(async () => (await cardLogon(ocspUrl)).status === 0, 10_000, 250);

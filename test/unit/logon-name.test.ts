@@ -15,7 +15,8 @@ import { ORG_SUBJECT, PROFILES, REPO_ROOT, softwareAuthority } from "../support/
 
 const LOGON = PROFILES.get("loa3-smartcard-logon")!;
 
-describe("ra/logon-name: the holder's UPN and Kerberos principal from the e-mail in the validated domain (REQ-01)", () => {
+describe(`ra/logon-name: the holder's UPN and Kerberos principal from the e-mail in the validated domain \
+(REQ-01)`, () => {
   it("ok/the profile says which names: UPN local@domain, id-pkinit-san local@DOMAIN, lower-case local part", () => {
     expect(LOGON.subjectAltName.upn).to.include({ presence: "required", from: "validated-email" });
     expect(LOGON.subjectAltName.krb5Principal).to.include({ presence: "required", from: "validated-email" });
@@ -30,13 +31,15 @@ describe("ra/logon-name: the holder's UPN and Kerberos principal from the e-mail
     });
   });
 
-  it("ok/a profile without a logon-name source asks for none (the card authentication profile: the RA sets no UPN)", () => {
+  it(`ok/a profile without a logon-name source asks for none (the card authentication profile: the RA sets no \
+UPN)`, () => {
     const auth = PROFILES.get("loa3-smartcard-auth")!;
     expect(auth.subjectAltName.upn?.from).to.equal(undefined);
     expect(logonNames(auth, { email: "cy@kund.example" }, ["kund.example"])).to.deep.equal({});
   });
 
-  it("fail/no e-mail, another domain, a subdomain, no validated domain, a local part no principal can hold: refused naming the rule", () => {
+  it(`fail/no e-mail, another domain, a subdomain, no validated domain, a local part no principal can hold: refused \
+naming the rule`, () => {
     const cases: [{ email?: string }, string[], string][] = [
       [{}, ["kund.example"], "logon-name.no-email"],
       [{ email: "cy@gmail.example" }, ["kund.example"], "logon-name.outside-validated-domain"],
@@ -102,7 +105,8 @@ describe("ca/certificate-issuer: logon names in the certificate, judged by OpenS
     ]);
   });
 
-  it("fail/a logon name outside the validated domain (or the realm of another) is not signed: lint-failed", async () => {
+  it(`fail/a logon name outside the validated domain (or the realm of another) is not signed: \
+lint-failed`, async () => {
     const cases: [{ upn: string[]; krb5Principal: string[] }, string, RegExp][] = [
       [{ upn: ["cy@other.example"], krb5Principal: ["cy@KUND.EXAMPLE"] }, "lint-failed", /UPN .* validated domains/],
       [{ upn: ["cy@kund.example"], krb5Principal: ["cy@OTHER.EXAMPLE"] }, "lint-failed", /validated domain's realm/],
