@@ -53,6 +53,8 @@ describe("audit checkpoints timestamped by an RFC 3161 TSA (REQ-27)", function (
     });
   function isolated(name: string) {
     const db = demoDb.copy(name);
+    // The shared demo database may carry checkpoints from services other test files ran on it: start unchecked.
+    db.sql("DELETE FROM audit_timestamps; DELETE FROM audit_checkpoints;");
     const file = join(dir, `${name}.checkpoint.json`);
     const base = { DATABASE_URL: db.url, CARDPKI_AUDIT_CHECKPOINT_FILE: file };
     return {
