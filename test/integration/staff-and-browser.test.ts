@@ -271,7 +271,8 @@ exit non-zero, nothing changed; ok/a group on an empty database, then refused th
     };
     const small = await cli([...args(group(pubs.slice(0, 4))), "--operator", "carol", "--witness", "dave"], fresh);
     expect([small.status, small.stderr]).to.satisfy(
-      ([c, e]: [number, string]) => c === 2 && /loa3-card-order(-[a-z]+)?@\d+ needs 5 distinct people \(got 4\)/.test(e),
+      ([c, e]: [number, string]) =>
+        c === 2 && /loa3-card-order(-[a-z]+)?@\d+ needs 5 distinct people \(got 4\)/.test(e),
     );
     const ok = await cli([...args(full), "--operator", "carol", "--witness", "dave"], fresh);
     expect(ok.status, ok.stderr).to.equal(0);
