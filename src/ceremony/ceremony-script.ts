@@ -5,6 +5,7 @@ import { CaError } from "../shared/ca-error.js";
 import type { KeyType } from "../shared/key-type.js";
 import type { SubjectAttributes } from "../asn1/name.js";
 import { sha256Hex } from "../shared/digest.js";
+import { schemaErrorText } from "../shared/schema-errors.js";
 
 export const CEREMONY_KINDS = [
   "root",
@@ -128,13 +129,7 @@ const NEEDS: Record<CeremonyKind, { need: (keyof CeremonyScript)[]; forbid: (key
 
 export function parseCeremonyScript(doc: unknown, source: string): CeremonyScript {
   if (!validate(doc)) {
-    const msg = (validate.errors ?? [])
-      .map(
-        (e) =>
-          `${e.instancePath || "/"} ${e.message}` +
-          (e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""),
-      )
-      .join("; ");
+    const msg = schemaErrorText(validate.errors);
     throw new CaError("config", `ceremony ${source}: ${msg}`);
   }
   const s = { witness: "required", ...(doc as object) } as CeremonyScript;

@@ -5,6 +5,7 @@ import { parse as parseYaml } from "yaml";
 import { CaError } from "../shared/ca-error.js";
 import type { CertificateProfile } from "./certificate-profile.js";
 import { PROFILE_SCHEMA } from "./profile.schema.js";
+import { schemaErrorText } from "../shared/schema-errors.js";
 
 const ajv = new Ajv({ allErrors: true, strict: true });
 const validate = ajv.compile(PROFILE_SCHEMA);
@@ -12,13 +13,7 @@ const validate = ajv.compile(PROFILE_SCHEMA);
 /** Validates one parsed profile document (schema + rules the schema cannot express). */
 export function parseProfile(doc: unknown, source: string): CertificateProfile {
   if (!validate(doc)) {
-    const msg = (validate.errors ?? [])
-      .map(
-        (e) =>
-          `${e.instancePath || "/"} ${e.message}` +
-          (e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""),
-      )
-      .join("; ");
+    const msg = schemaErrorText(validate.errors);
     throw new CaError("config", `profile ${source}: ${msg}`, { source });
   }
   const d = doc as Record<string, any>;

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { Ajv } from "ajv";
 import { parse as parseYaml } from "yaml";
 import { CaError } from "../shared/ca-error.js";
+import { schemaErrorText } from "../shared/schema-errors.js";
 
 /** The RA and CA staff roles (a closed set: the route table and the workflows name these). */
 export const ROLE_NAMES = ["ra-officer", "ra-admin", "auditor", "ca-operator", "service-owner-staff"] as const;
@@ -65,16 +66,7 @@ export function parseRolesPolicy(doc: unknown, source: string): RolesPolicy {
   const fail = (m: string): never => {
     throw new CaError("config", `roles policy ${source}: ${m}`);
   };
-  if (!validate(doc))
-    fail(
-      (validate.errors ?? [])
-        .map(
-          (e) =>
-            `${e.instancePath || "/"} ${e.message}` +
-            (e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""),
-        )
-        .join("; "),
-    );
+  if (!validate(doc)) fail(schemaErrorText(validate.errors));
   const p = doc as unknown as RolesPolicy;
   for (const r of GUARDED) {
     const rule = p.roles[r];

@@ -5,6 +5,7 @@ import { parse as parseYaml } from "yaml";
 import { CaError } from "../shared/ca-error.js";
 import { SEPARATION_SCHEMA, separationProblem, type SeparationPair } from "./separation.js";
 import { channelConflict } from "./channel-separation.js";
+import { schemaErrorText } from "../shared/schema-errors.js";
 
 export const ORDER_STATES = [
   "REQUESTED",
@@ -529,17 +530,7 @@ function checkDeadlinesAndEffects(w: Workflow, fail: (m: string) => never): void
 
 export function parseWorkflow(doc: unknown, source: string): Workflow {
   if (!validate(doc)) {
-    throw new CaError(
-      "config",
-      `workflow ${source}: ` +
-        (validate.errors ?? [])
-          .map(
-            (e) =>
-              `${e.instancePath || "/"} ${e.message}` +
-              (e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""),
-          )
-          .join("; "),
-    );
+    throw new CaError("config", `workflow ${source}: ` + schemaErrorText(validate.errors));
   }
   const raw = doc as unknown as Omit<Workflow, "deadlineMs" | "activationDeadlineDays" | "production" | "bureau"> & {
     production?: Workflow["production"];
