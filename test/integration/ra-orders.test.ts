@@ -252,14 +252,20 @@ for (const backend of testDatabases())
     /** The applicant's token, from the terms mail the SMTP server received (REQ-06). */
     const tokenOf = (orderId: string) => peers.termsToken(orderId);
 
-    async function toApproved(workflowId = "loa3-card-order") {
-      const o = await service.create(officer("o1"), { personId: "applicant", workflowId, nationalId: "197003033456" });
-      await service.act(
+    /** An order for the applicant whose terms the applicant accepted with the token from the terms mail (REQ-06). */
+    async function termsAccepted(svc: OrderService, workflowId: string): Promise<string> {
+      const o = await svc.create(officer("o1"), { personId: "applicant", workflowId, nationalId: "197003033456" });
+      await svc.act(
         o.id,
         "accept-terms",
         { kind: "applicant", roles: [] },
         { applicantToken: await tokenOf(o.id), termsVersion: "2026-01", accepted: true },
       );
+      return o.id;
+    }
+
+    async function toApproved(workflowId = "loa3-card-order") {
+      const o = { id: await termsAccepted(service, workflowId) };
       await service.act(o.id, "identify", officer("o1"), { document: doc, faceCompared: true });
       if (workflowId === "loa3-card-order")
         await service.act(o.id, "identify", officer("o2"), { document: doc, faceCompared: true });
@@ -284,17 +290,7 @@ for (const backend of testDatabases())
           random: cryptoRandom,
           currentTermsVersion: "2026-01",
         });
-        const o = await service.create(officer("o1"), {
-          personId: "applicant",
-          workflowId: "loa3-card-order",
-          nationalId: "197003033456",
-        });
-        await service.act(
-          o.id,
-          "accept-terms",
-          { kind: "applicant", roles: [] },
-          { applicantToken: await tokenOf(o.id), termsVersion: "2026-01", accepted: true },
-        );
+        const o = { id: await termsAccepted(service, "loa3-card-order") };
         await service.act(o.id, "identify", officer("o1"), { document: doc, faceCompared: true });
         // The other process identifies a second time; this one remembers a single identification.
         await other.act(o.id, "identify", officer("o2"), { document: doc, faceCompared: true });
@@ -426,17 +422,7 @@ card's, a key without PIN; nothing is issued; ok/the attestation is in the audit
     });
 
     it("ok/50 parallel approve calls by 50 officers: exactly one transition, 49 conflicts", async () => {
-      const o = await service.create(officer("o1"), {
-        personId: "applicant",
-        workflowId: "loa3-card-order",
-        nationalId: "197003033456",
-      });
-      await service.act(
-        o.id,
-        "accept-terms",
-        { kind: "applicant", roles: [] },
-        { applicantToken: await tokenOf(o.id), termsVersion: "2026-01", accepted: true },
-      );
+      const o = { id: await termsAccepted(service, "loa3-card-order") };
       await service.act(o.id, "identify", officer("o1"), { document: doc, faceCompared: true });
       await service.act(o.id, "identify", officer("o2"), { document: doc, faceCompared: true });
       const results = await Promise.allSettled(
@@ -801,17 +787,7 @@ register that does not answer stops the action`, async () => {
 
     it(`ok/REQ-08: a workflow with control questions identifies only when the right answers weigh enough; the audit \
 names which, not the answers`, async () => {
-      const o = await service.create(officer("o1"), {
-        personId: "applicant",
-        workflowId: "loa2-card-order-kba",
-        nationalId: "197003033456",
-      });
-      await service.act(
-        o.id,
-        "accept-terms",
-        { kind: "applicant", roles: [] },
-        { applicantToken: await tokenOf(o.id), termsVersion: "2026-01", accepted: true },
-      );
+      const o = { id: await termsAccepted(service, "loa2-card-order-kba") };
       expect(
         (
           await refused(
@@ -836,13 +812,7 @@ names which, not the answers`, async () => {
 
     /** An order of the applicant up to IN_PRODUCTION. */
     async function inProduction(svc = service, workflowId = "loa3-card-order") {
-      const o = await svc.create(officer("o1"), { personId: "applicant", workflowId, nationalId: "197003033456" });
-      await svc.act(
-        o.id,
-        "accept-terms",
-        { kind: "applicant", roles: [] },
-        { applicantToken: await tokenOf(o.id), termsVersion: "2026-01", accepted: true },
-      );
+      const o = { id: await termsAccepted(svc, workflowId) };
       await svc.act(o.id, "identify", officer("o1"), { document: doc, faceCompared: true });
       if (workflowId === "loa3-card-order")
         await svc.act(o.id, "identify", officer("o2"), { document: doc, faceCompared: true });
