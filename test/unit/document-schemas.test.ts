@@ -6,6 +6,7 @@ import { REVOCATION_POLICY_SCHEMA } from "../../src/policy/revocation-policy.js"
 import { PROFILE_SCHEMA } from "../../src/policy/profile.schema.js";
 import { REQUIREMENTS_MATRIX_SCHEMA } from "../../src/policy/requirements-matrix.js";
 import { AUDIT_ACCESS_POLICY_SCHEMA } from "../../src/policy/audit-access-policy.js";
+import { TERMS_HEAD_SCHEMA } from "../../src/policy/terms.js";
 
 const SCHEMAS = {
   workflow: WORKFLOW_SCHEMA,
@@ -15,6 +16,7 @@ const SCHEMAS = {
   profile: PROFILE_SCHEMA,
   "requirements-matrix": REQUIREMENTS_MATRIX_SCHEMA,
   "audit-access": AUDIT_ACCESS_POLICY_SCHEMA,
+  "terms head": TERMS_HEAD_SCHEMA,
 };
 
 /** Every object schema inside `s` (by JSON path) that does not refuse unknown keys, and every union. */
