@@ -1,11 +1,13 @@
 import { readFileSync } from "node:fs";
 import { Ajv } from "ajv";
+import { Type, type Static, type TOptional } from "@sinclair/typebox";
 import { parse as parseYaml } from "yaml";
 import { CaError } from "../shared/ca-error.js";
-import type { KeyType } from "../shared/key-type.js";
+import { KEY_TYPES } from "../shared/key-type.js";
 import type { SubjectAttributes } from "../asn1/name.js";
 import { sha256Hex } from "../shared/digest.js";
 import { schemaErrorText } from "../shared/schema-errors.js";
+import { Closed, Enum, type Frozen } from "../shared/schema-types.js";
 
 export const CEREMONY_KINDS = [
   "root",
@@ -19,99 +21,60 @@ export const CEREMONY_KINDS = [
 ] as const;
 export type CeremonyKind = (typeof CEREMONY_KINDS)[number];
 
+const ID = Type.String({ pattern: "^[a-z0-9][a-z0-9-]{0,62}$" });
+const TEXT = Type.String({ minLength: 1 });
+const SUBJECT = Closed(
+  Object.fromEntries(
+    (["CN", "serialNumber", "GN", "SN", "O", "OU", "organizationIdentifier", "C"] as const).map((k) => [
+      k,
+      Type.Optional(TEXT),
+    ]),
+  ) as Record<keyof SubjectAttributes, TOptional<typeof TEXT>>,
+  { minProperties: 1 },
+);
+
 /** A reviewed ceremony file (model: boulder cmd/ceremony): what will happen, as data (REQ-26). */
-export interface CeremonyScript {
-  readonly id: string;
-  readonly version: number;
-  readonly cps: readonly string[];
-  readonly description: string;
-  readonly kind: CeremonyKind;
-  /** Token holding the new key (root, issuing-ca, ocsp-signer) or the token to back up (key-backup). */
-  readonly token: string;
-  /** A key pair (KeyType) or, for data-key, the AES-256 key that wraps the personal-data keys (REQ-29). */
-  readonly key?: { readonly label: string; readonly type: KeyType | "AES-256" };
-  readonly ca?: { readonly id: string; readonly serialPrefix: number };
-  /**
+export const CEREMONY_SCRIPT_SCHEMA = Closed({
+  id: ID,
+  version: Type.Integer({ minimum: 1 }),
+  cps: Type.Array(TEXT, { minItems: 1 }),
+  description: TEXT,
+  kind: Enum(CEREMONY_KINDS),
+  // Token holding the new key (root, issuing-ca, ocsp-signer) or the token to back up (key-backup).
+  token: Type.String({ minLength: 1, maxLength: 32 }),
+  // A key pair (KeyType) or, for data-key, the AES-256 key that wraps the personal-data keys (REQ-29).
+  key: Type.Optional(
+    Closed({
+      label: Type.String({ pattern: "^[A-Za-z0-9._-]{1,64}$" }),
+      type: Enum([...KEY_TYPES, "AES-256"] as const),
+    }),
+  ),
+  ca: Type.Optional(Closed({ id: ID, serialPrefix: Type.Integer({ minimum: 1, maximum: 127 }) })),
+  /*
    * ca-store id of the signing CA (issuing-ca, ocsp-signer, root-crl; key-backup: the CA whose key is backed up;
    * data-key: the CA whose key signs the transcript and under whose ca-store folder the key URI goes).
    */
-  readonly parent?: string;
-  readonly profile?: string;
-  readonly subject?: SubjectAttributes;
-  /** Shorter than the profile's maximum validity. */
-  readonly validityDays?: number;
-  readonly crl?: { readonly nextUpdateDays: number };
-  /** key-backup: archive path (never overwritten). */
-  readonly output?: string;
-  /** Custodians that must be present for each token the ceremony logs in to. */
-  readonly custodians: { readonly quorum: number; readonly of: number };
+  parent: Type.Optional(ID),
+  profile: Type.Optional(TEXT),
+  subject: Type.Optional(SUBJECT),
+  // Shorter than the profile's maximum validity.
+  validityDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 9125 })),
+  crl: Type.Optional(Closed({ nextUpdateDays: Type.Integer({ minimum: 1, maximum: 400 }) })),
+  // key-backup: archive path (never overwritten).
+  output: Type.Optional(TEXT),
+  // Custodians that must be present for each token the ceremony logs in to.
+  custodians: Closed({
+    quorum: Type.Integer({ minimum: 1, maximum: 16 }),
+    of: Type.Integer({ minimum: 1, maximum: 16 }),
+  }),
+  witness: Type.Optional(Enum(["required", "optional"] as const)),
+});
+/** A ceremony file as loaded: `witness` defaults to required. */
+export type CeremonyScript = Frozen<Omit<Static<typeof CEREMONY_SCRIPT_SCHEMA>, "witness">> & {
   readonly witness: "required" | "optional";
-}
-
-const SUBJECT = {
-  type: "object",
-  additionalProperties: false,
-  minProperties: 1,
-  properties: Object.fromEntries(
-    ["CN", "serialNumber", "GN", "SN", "O", "OU", "organizationIdentifier", "C"].map((k) => [
-      k,
-      { type: "string", minLength: 1 },
-    ]),
-  ),
 };
-const ID = { type: "string", pattern: "^[a-z0-9][a-z0-9-]{0,62}$" };
 
-const SCHEMA = {
-  type: "object",
-  additionalProperties: false,
-  required: ["id", "version", "cps", "description", "kind", "token", "custodians"],
-  properties: {
-    id: ID,
-    version: { type: "integer", minimum: 1 },
-    cps: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
-    description: { type: "string", minLength: 1 },
-    kind: { enum: CEREMONY_KINDS },
-    token: { type: "string", minLength: 1, maxLength: 32 },
-    key: {
-      type: "object",
-      additionalProperties: false,
-      required: ["label", "type"],
-      properties: {
-        label: { type: "string", pattern: "^[A-Za-z0-9._-]{1,64}$" },
-        type: { enum: ["P-256", "P-384", "RSA-2048", "RSA-3072", "RSA-4096", "AES-256"] },
-      },
-    },
-    ca: {
-      type: "object",
-      additionalProperties: false,
-      required: ["id", "serialPrefix"],
-      properties: { id: ID, serialPrefix: { type: "integer", minimum: 1, maximum: 127 } },
-    },
-    parent: ID,
-    profile: { type: "string", minLength: 1 },
-    subject: SUBJECT,
-    validityDays: { type: "integer", minimum: 1, maximum: 9125 },
-    crl: {
-      type: "object",
-      additionalProperties: false,
-      required: ["nextUpdateDays"],
-      properties: { nextUpdateDays: { type: "integer", minimum: 1, maximum: 400 } },
-    },
-    output: { type: "string", minLength: 1 },
-    custodians: {
-      type: "object",
-      additionalProperties: false,
-      required: ["quorum", "of"],
-      properties: {
-        quorum: { type: "integer", minimum: 1, maximum: 16 },
-        of: { type: "integer", minimum: 1, maximum: 16 },
-      },
-    },
-    witness: { enum: ["required", "optional"] },
-  },
-} as const;
-
-const validate = new Ajv({ allErrors: true, strict: true }).compile(SCHEMA);
+const validate = new Ajv({ allErrors: true, strict: true }).compile(CEREMONY_SCRIPT_SCHEMA);
 
 /** Which fields each kind needs, and which it must not have. */
 const NEEDS: Record<CeremonyKind, { need: (keyof CeremonyScript)[]; forbid: (keyof CeremonyScript)[] }> = {

@@ -1,32 +1,20 @@
 import { readFileSync } from "node:fs";
 import { Ajv } from "ajv";
+import { Type, type Static } from "@sinclair/typebox";
 import { parse as parseYaml } from "yaml";
 import { CaError } from "../shared/ca-error.js";
+import { Closed, type Frozen } from "../shared/schema-types.js";
 
 /** Reading the audit trail (REQ-27, REQ-31): how long a report period may be. */
-export interface AuditAccessPolicy {
-  readonly id: string;
-  readonly version: number;
-  readonly cps: readonly string[];
-  readonly report: { readonly maxPeriodDays: number };
-}
-
-const validate = new Ajv({ allErrors: true, strict: true }).compile({
-  type: "object",
-  additionalProperties: false,
-  required: ["id", "version", "cps", "report"],
-  properties: {
-    id: { const: "audit-access" },
-    version: { type: "integer", minimum: 1 },
-    cps: { type: "array", items: { type: "string" } },
-    report: {
-      type: "object",
-      additionalProperties: false,
-      required: ["maxPeriodDays"],
-      properties: { maxPeriodDays: { type: "integer", minimum: 1, maximum: 3660 } },
-    },
-  },
+export const AUDIT_ACCESS_POLICY_SCHEMA = Closed({
+  id: Type.Unsafe<"audit-access">({ const: "audit-access" }),
+  version: Type.Integer({ minimum: 1 }),
+  cps: Type.Array(Type.String()),
+  report: Closed({ maxPeriodDays: Type.Integer({ minimum: 1, maximum: 3660 }) }),
 });
+export type AuditAccessPolicy = Frozen<Static<typeof AUDIT_ACCESS_POLICY_SCHEMA>>;
+
+const validate = new Ajv({ allErrors: true, strict: true }).compile(AUDIT_ACCESS_POLICY_SCHEMA);
 
 export function loadAuditAccessPolicy(path: string): AuditAccessPolicy {
   let doc: unknown;

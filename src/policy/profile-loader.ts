@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv } from "ajv";
+import type { Static } from "@sinclair/typebox";
 import { parse as parseYaml } from "yaml";
 import { CaError } from "../shared/ca-error.js";
 import type { CertificateProfile } from "./certificate-profile.js";
@@ -16,7 +17,7 @@ export function parseProfile(doc: unknown, source: string): CertificateProfile {
     const msg = schemaErrorText(validate.errors);
     throw new CaError("config", `profile ${source}: ${msg}`, { source });
   }
-  const d = doc as Record<string, any>;
+  const d = doc as Static<typeof PROFILE_SCHEMA>;
   const p: CertificateProfile = {
     id: d.id,
     version: d.version,

@@ -1,131 +1,90 @@
-/** JSON Schema for `policies/profiles/*.yaml`: unknown keys are rejected everywhere. */
-const attributeRule = {
-  type: "object",
-  additionalProperties: false,
-  required: ["presence"],
-  properties: {
-    presence: { enum: ["required", "optional"] },
-    pattern: { type: "string", minLength: 1 },
-    allowed: { type: "array", items: { type: "string" }, minItems: 1 },
-    maxLength: { type: "integer", minimum: 1, maximum: 1024 },
-  },
-} as const;
+import { Type } from "@sinclair/typebox";
+import { KEY_TYPES } from "../shared/key-type.js";
+import { Closed, Enum } from "../shared/schema-types.js";
+
+/** JSON Schema for `policies/profiles/*.yaml` (TypeBox; the types in certificate-profile.ts derive from it). */
+const ATTRIBUTE_RULE = {
+  presence: Enum(["required", "optional"] as const),
+  // ECMAScript regular expression the whole value must match.
+  pattern: Type.Optional(Type.String({ minLength: 1 })),
+  // Closed list of accepted values.
+  allowed: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
+  maxLength: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
+};
+export const ATTRIBUTE_RULE_SCHEMA = Closed(ATTRIBUTE_RULE);
 
 /**
- * REQ-01: an e-mail SAN only within a domain the subject's organisation validated. Where the rule
- * is set, an address outside those domains is left out of the certificate (omit) or stops
+ * REQ-01: an e-mail SAN only within a domain the subject's organisation validated (the domain or a subdomain of it).
+ * Where the rule is set, an address outside those domains is left out of the certificate (omit) or stops
  * issuance (refuse).
  */
-const emailRule = {
-  ...attributeRule,
-  properties: { ...attributeRule.properties, outsideValidatedDomain: { enum: ["omit", "refuse"] } },
-} as const;
+export const EMAIL_RULE_SCHEMA = Closed({
+  ...ATTRIBUTE_RULE,
+  outsideValidatedDomain: Type.Optional(Enum(["omit", "refuse"] as const)),
+});
 
-/** A logon name (UPN, id-pkinit-san): `from` names where the RA takes it (src/policy/certificate-profile.ts). */
-const logonNameRule = {
-  ...attributeRule,
-  properties: { ...attributeRule.properties, from: { enum: ["validated-email"] } },
-} as const;
+/**
+ * A Kerberos or Windows logon name in the SAN (UPN otherName, id-pkinit-san). `from: validated-email`: the RA writes
+ * it from the holder's e-mail address when that is in the organisation's validated domain (REQ-01), lower-case:
+ * UPN `local@domain`, principal `local@DOMAIN` (the domain in upper case, RFC 4120 6.1 domain-style realm); never
+ * a name an officer types.
+ */
+export const LOGON_NAME_RULE_SCHEMA = Closed({ ...ATTRIBUTE_RULE, from: Type.Optional(Enum(["validated-email"])) });
 
-export const PROFILE_SCHEMA = {
-  $id: "cardpki:certificate-profile",
-  type: "object",
-  additionalProperties: false,
-  required: [
-    "id",
-    "version",
-    "description",
-    "cps",
-    "kind",
-    "keyTypes",
-    "validity",
-    "subject",
-    "basicConstraints",
-    "keyUsage",
-    "certificatePolicies",
-  ],
-  properties: {
-    id: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{1,62}$" },
-    version: { type: "integer", minimum: 1 },
-    description: { type: "string", minLength: 1 },
-    cps: { type: "array", items: { type: "string", minLength: 1 }, minItems: 1 },
-    kind: { enum: ["end-entity", "infrastructure", "ca"] },
-    loa: { enum: [2, 3] },
-    keyTypes: {
-      type: "array",
-      items: { enum: ["P-256", "P-384", "RSA-2048", "RSA-3072", "RSA-4096"] },
-      minItems: 1,
-      uniqueItems: true,
-    },
-    validity: {
-      type: "object",
-      additionalProperties: false,
-      required: ["days"],
-      properties: {
-        days: { type: "integer", minimum: 1, maximum: 9125 },
-        backdateSeconds: { type: "integer", minimum: 0, maximum: 86400 },
-      },
-    },
-    csr: { enum: ["allowed", "forbidden"] },
-    subject: {
-      type: "object",
-      additionalProperties: false,
-      minProperties: 1,
-      properties: {
-        CN: attributeRule,
-        serialNumber: attributeRule,
-        GN: attributeRule,
-        SN: attributeRule,
-        O: attributeRule,
-        OU: attributeRule,
-        organizationIdentifier: attributeRule,
-        C: attributeRule,
-      },
-    },
-    subjectAltName: {
-      type: "object",
-      additionalProperties: false,
-      properties: { email: emailRule, upn: logonNameRule, krb5Principal: logonNameRule },
-    },
-    basicConstraints: {
-      type: "object",
-      additionalProperties: false,
-      required: ["ca"],
-      properties: { ca: { type: "boolean" }, pathLen: { type: "integer", minimum: 0, maximum: 8 } },
-    },
-    keyUsage: {
-      type: "array",
-      minItems: 1,
-      uniqueItems: true,
-      items: {
-        enum: [
-          "digitalSignature",
-          "nonRepudiation",
-          "keyEncipherment",
-          "dataEncipherment",
-          "keyAgreement",
-          "keyCertSign",
-          "cRLSign",
-        ],
-      },
-    },
-    extendedKeyUsage: {
-      type: "array",
-      uniqueItems: true,
-      items: { enum: ["serverAuth", "clientAuth", "emailProtection", "ocspSigning", "smartcardLogon", "pkinitKdc"] },
-    },
-    certificatePolicies: {
-      type: "array",
-      uniqueItems: true,
-      items: { type: "string", pattern: "^[0-2](\\.(0|[1-9][0-9]*))+$" },
-    },
-    authorityInfoAccess: {
-      type: "object",
-      additionalProperties: false,
-      required: ["ocsp", "caIssuers"],
-      properties: { ocsp: { type: "boolean" }, caIssuers: { type: "boolean" } },
-    },
-    crlDistributionPoint: { type: "boolean" },
-    ocspNoCheck: { type: "boolean" },
+const rule = Type.Optional(ATTRIBUTE_RULE_SCHEMA);
+
+export const PROFILE_SCHEMA = Type.Object(
+  {
+    id: Type.String({ pattern: "^[a-z0-9][a-z0-9-]{1,62}$" }),
+    version: Type.Integer({ minimum: 1 }),
+    description: Type.String({ minLength: 1 }),
+    // CP/CPS sections the profile implements.
+    cps: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+    // Who may request it: end-entity (RA), infrastructure (operator CLI), ca (ceremony only).
+    kind: Enum(["end-entity", "infrastructure", "ca"] as const),
+    loa: Type.Optional(Enum([2, 3] as const)),
+    keyTypes: Type.Array(Enum(KEY_TYPES), { minItems: 1, uniqueItems: true }),
+    validity: Closed({
+      days: Type.Integer({ minimum: 1, maximum: 9125 }),
+      backdateSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86400 })),
+    }),
+    // Whether a PKCS#10 request may carry the public key.
+    csr: Type.Optional(Enum(["allowed", "forbidden"] as const)),
+    subject: Closed(
+      { CN: rule, serialNumber: rule, GN: rule, SN: rule, O: rule, OU: rule, organizationIdentifier: rule, C: rule },
+      { minProperties: 1 },
+    ),
+    // `krb5Principal`: otherName id-pkinit-san, a KRB5PrincipalName (RFC 4556 3.2.2), e.g. krbtgt/REALM@REALM.
+    subjectAltName: Type.Optional(
+      Closed({
+        email: Type.Optional(EMAIL_RULE_SCHEMA),
+        upn: Type.Optional(LOGON_NAME_RULE_SCHEMA),
+        krb5Principal: Type.Optional(LOGON_NAME_RULE_SCHEMA),
+      }),
+    ),
+    basicConstraints: Closed({ ca: Type.Boolean(), pathLen: Type.Optional(Type.Integer({ minimum: 0, maximum: 8 })) }),
+    keyUsage: Type.Array(
+      Enum([
+        "digitalSignature",
+        "nonRepudiation",
+        "keyEncipherment",
+        "dataEncipherment",
+        "keyAgreement",
+        "keyCertSign",
+        "cRLSign",
+      ] as const),
+      { minItems: 1, uniqueItems: true },
+    ),
+    extendedKeyUsage: Type.Optional(
+      Type.Array(
+        Enum(["serverAuth", "clientAuth", "emailProtection", "ocspSigning", "smartcardLogon", "pkinitKdc"] as const),
+        { uniqueItems: true },
+      ),
+    ),
+    certificatePolicies: Type.Array(Type.String({ pattern: "^[0-2](\\.(0|[1-9][0-9]*))+$" }), { uniqueItems: true }),
+    authorityInfoAccess: Type.Optional(Closed({ ocsp: Type.Boolean(), caIssuers: Type.Boolean() })),
+    crlDistributionPoint: Type.Optional(Type.Boolean()),
+    ocspNoCheck: Type.Optional(Type.Boolean()),
   },
-} as const;
+  { $id: "cardpki:certificate-profile", additionalProperties: false },
+);

@@ -1,52 +1,34 @@
 import { readFileSync } from "node:fs";
 import { Ajv } from "ajv";
+import { Type, type Static } from "@sinclair/typebox";
 import { parse as parseYaml } from "yaml";
 import { CaError } from "../shared/ca-error.js";
+import { Closed, Enum, type Frozen } from "../shared/schema-types.js";
 
-export interface RequirementRow {
-  readonly req: string;
-  readonly title: string;
-  readonly status: "enforced" | "partial" | "organisational" | "not-yet";
-  readonly controls: readonly { readonly path: string; readonly symbol: string }[];
-  readonly tests: readonly { readonly path: string; readonly name: string }[];
-  readonly note?: string;
-}
+const REF = Closed({
+  path: Type.String(),
+  symbol: Type.Optional(Type.String()),
+  name: Type.Optional(Type.String()),
+});
+const REQUIREMENT_ROW = Closed({
+  req: Type.String({ pattern: "^REQ-[0-9]{2}$" }),
+  title: Type.String(),
+  status: Enum(["enforced", "partial", "organisational", "not-yet"] as const),
+  // One reference schema for both (symbol and name optional, as the schema always was); the matrix test checks each.
+  controls: Type.Array(Type.Unsafe<{ path: string; symbol: string }>(REF)),
+  tests: Type.Array(Type.Unsafe<{ path: string; name: string }>(REF)),
+  note: Type.Optional(Type.String()),
+});
+/** One REQ: the controls that enforce it (path, symbol) and the tests that prove it (path, name). */
+export type RequirementRow = Frozen<Static<typeof REQUIREMENT_ROW>>;
 
-const REF = {
-  type: "object",
-  additionalProperties: false,
-  required: ["path"],
-  properties: { path: { type: "string" }, symbol: { type: "string" }, name: { type: "string" } },
-};
-const SCHEMA = {
-  type: "object",
-  additionalProperties: false,
-  required: ["id", "version", "cps", "requirements"],
-  properties: {
-    id: { const: "requirements-matrix" },
-    version: { type: "integer", minimum: 1 },
-    cps: { type: "array", items: { type: "string" } },
-    requirements: {
-      type: "array",
-      minItems: 33,
-      maxItems: 33,
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: ["req", "title", "status", "controls", "tests"],
-        properties: {
-          req: { type: "string", pattern: "^REQ-[0-9]{2}$" },
-          title: { type: "string" },
-          status: { enum: ["enforced", "partial", "organisational", "not-yet"] },
-          controls: { type: "array", items: REF },
-          tests: { type: "array", items: REF },
-          note: { type: "string" },
-        },
-      },
-    },
-  },
-} as const;
-const validate = new Ajv({ allErrors: true, strict: false }).compile(SCHEMA);
+export const REQUIREMENTS_MATRIX_SCHEMA = Closed({
+  id: Type.Unsafe<"requirements-matrix">({ const: "requirements-matrix" }),
+  version: Type.Integer({ minimum: 1 }),
+  cps: Type.Array(Type.String()),
+  requirements: Type.Array(REQUIREMENT_ROW, { minItems: 33, maxItems: 33 }),
+});
+const validate = new Ajv({ allErrors: true, strict: false }).compile(REQUIREMENTS_MATRIX_SCHEMA);
 
 /** policies/requirements-matrix.yaml: for each REQ the control that enforces it and the test that proves it. */
 export function loadRequirementsMatrix(file: string): RequirementRow[] {
@@ -61,7 +43,7 @@ export function loadRequirementsMatrix(file: string): RequirementRow[] {
       "config",
       `requirements matrix ${file}: ${(validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`).join("; ")}`,
     );
-  const rows = (doc as { requirements: RequirementRow[] }).requirements;
+  const rows = (doc as Static<typeof REQUIREMENTS_MATRIX_SCHEMA>).requirements;
   rows.forEach((r, i) => {
     if (r.req !== `REQ-${String(i + 1).padStart(2, "0")}`)
       throw new CaError(

@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
 import { Ajv } from "ajv";
+import { Type, type Static } from "@sinclair/typebox";
 import { parse as parseYaml } from "yaml";
 import { CaError } from "../shared/ca-error.js";
 import { schemaErrorText } from "../shared/schema-errors.js";
+import { Closed, Enum, type Frozen } from "../shared/schema-types.js";
 
 /** The RA and CA staff roles (a closed set: the route table and the workflows name these). */
 export const ROLE_NAMES = ["ra-officer", "ra-admin", "auditor", "ca-operator", "service-owner-staff"] as const;
@@ -14,53 +16,31 @@ export type RoleName = (typeof ROLE_NAMES)[number];
  */
 const GUARDED: readonly RoleName[] = ["ca-operator", "auditor", "service-owner-staff"];
 
-export interface RoleRule {
-  /** The granting officer must hold one of these (a customer's ra-admin acts in their own organisation only). */
-  readonly grantedBy: readonly RoleName[];
-  /** second-staff-officer: the grant waits until another service-owner staff human approves it. */
-  readonly approval: "none" | "second-staff-officer";
-  /** service-owner: only people of the service owner's organisation may hold it. */
-  readonly organisation?: "service-owner";
-}
+const ROLE = Enum(ROLE_NAMES);
+const ROLE_RULE = Closed({
+  // The granting officer must hold one of these (a customer's ra-admin acts in their own organisation only).
+  grantedBy: Type.Array(ROLE, { minItems: 1, uniqueItems: true }),
+  // second-staff-officer: the grant waits until another service-owner staff human approves it.
+  approval: Enum(["none", "second-staff-officer"] as const),
+  // service-owner: only people of the service owner's organisation may hold it.
+  organisation: Type.Optional(Enum(["service-owner"] as const)),
+});
+export type RoleRule = Frozen<Static<typeof ROLE_RULE>>;
 
+/** policies/roles.yaml (REQ-24). */
+export const ROLES_POLICY_SCHEMA = Closed({
+  id: Type.Unsafe<"roles">({ const: "roles" }),
+  version: Type.Integer({ minimum: 1 }),
+  cps: Type.Array(Type.String(), { minItems: 1 }),
+  roles: Closed(Object.fromEntries(ROLE_NAMES.map((r) => [r, ROLE_RULE])) as Record<RoleName, typeof ROLE_RULE>),
+  // A pair as a two-item array (`items` one schema, not a tuple: the refusal words stay those of minItems/maxItems).
+  incompatible: Type.Array(Type.Unsafe<readonly [RoleName, RoleName]>(Type.Array(ROLE, { minItems: 2, maxItems: 2 })), {
+    maxItems: 32,
+  }),
+});
 /** policies/roles.yaml, checked (REQ-24). */
-export interface RolesPolicy {
-  readonly id: string;
-  readonly version: number;
-  readonly cps: readonly string[];
-  readonly roles: Readonly<Record<RoleName, RoleRule>>;
-  readonly incompatible: readonly (readonly [RoleName, RoleName])[];
-}
-
-const ROLE = { enum: ROLE_NAMES };
-const RULE = {
-  type: "object",
-  additionalProperties: false,
-  required: ["grantedBy", "approval"],
-  properties: {
-    grantedBy: { type: "array", minItems: 1, uniqueItems: true, items: ROLE },
-    approval: { enum: ["none", "second-staff-officer"] },
-    organisation: { enum: ["service-owner"] },
-  },
-};
-const SCHEMA = {
-  type: "object",
-  additionalProperties: false,
-  required: ["id", "version", "cps", "roles", "incompatible"],
-  properties: {
-    id: { const: "roles" },
-    version: { type: "integer", minimum: 1 },
-    cps: { type: "array", minItems: 1, items: { type: "string" } },
-    roles: {
-      type: "object",
-      additionalProperties: false,
-      required: [...ROLE_NAMES],
-      properties: Object.fromEntries(ROLE_NAMES.map((r) => [r, RULE])),
-    },
-    incompatible: { type: "array", maxItems: 32, items: { type: "array", minItems: 2, maxItems: 2, items: ROLE } },
-  },
-} as const;
-const validate = new Ajv({ allErrors: true, strict: true }).compile(SCHEMA);
+export type RolesPolicy = Frozen<Static<typeof ROLES_POLICY_SCHEMA>>;
+const validate = new Ajv({ allErrors: true, strict: true }).compile(ROLES_POLICY_SCHEMA);
 
 export function parseRolesPolicy(doc: unknown, source: string): RolesPolicy {
   const fail = (m: string): never => {

@@ -1,3 +1,4 @@
+import { Type } from "@sinclair/typebox";
 import type { OrderState, Transition, Workflow } from "./workflow.js";
 
 /** Two actions of a workflow that must be taken by distinct humans ("request" is the order's creation). */
@@ -7,12 +8,13 @@ export type SeparationPair = readonly [string, string];
 export const REQUEST_STEP = "request";
 
 /** JSON schema of a workflow's `separation` matrix (REQ-10). */
-export const SEPARATION_SCHEMA = {
-  type: "array",
-  minItems: 1,
-  maxItems: 64,
-  items: { type: "array", minItems: 2, maxItems: 2, items: { type: "string", pattern: "^[a-z][a-z-]{1,40}$" } },
-} as const;
+export const SEPARATION_SCHEMA = Type.Array(
+  // A pair as a two-item array (`items` one schema, not a tuple: the refusal words stay those of minItems/maxItems).
+  Type.Unsafe<SeparationPair>(
+    Type.Array(Type.String({ pattern: "^[a-z][a-z-]{1,40}$" }), { minItems: 2, maxItems: 2 }),
+  ),
+  { minItems: 1, maxItems: 64 },
+);
 
 /** Do the two actions have to be taken by distinct humans under this matrix? */
 export function separated(matrix: readonly SeparationPair[], a: string, b: string): boolean {

@@ -1,16 +1,29 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv } from "ajv";
+import { Type, type Static } from "@sinclair/typebox";
 import { parse as parseYaml } from "yaml";
 import { CaError } from "../shared/ca-error.js";
 import { sha256Hex } from "../shared/digest.js";
+import { Closed, type Frozen } from "../shared/schema-types.js";
+
+/** The languages a terms text may be written in besides English (the original). */
+export const TERMS_LANGUAGES = ["en", "sv", "da"] as const;
+
+/** The YAML head of a terms file (REQ-06). */
+export const TERMS_HEAD_SCHEMA = Closed({
+  language: Type.Optional(
+    Type.Unsafe<(typeof TERMS_LANGUAGES)[number]>({ type: "string", enum: [...TERMS_LANGUAGES] }),
+  ),
+  id: Type.String({ pattern: "^[a-z][a-z0-9-]{1,63}$" }),
+  version: Type.String({ pattern: "^[0-9A-Za-z.-]{1,32}$" }),
+  title: Type.String({ minLength: 1, maxLength: 200 }),
+  cps: Type.Array(Type.String()),
+});
+const validate = new Ajv({ allErrors: true, strict: true }).compile(TERMS_HEAD_SCHEMA);
 
 /** The terms of use an applicant accepts (REQ-06): policy data, shown as text, never as HTML. */
-export interface TermsOfUse {
-  readonly id: string;
-  readonly version: string;
-  readonly title: string;
-  readonly cps: readonly string[];
+export type TermsOfUse = Frozen<Omit<Static<typeof TERMS_HEAD_SCHEMA>, "language">> & {
   /** The language of this text (`en` for `<version>.md`, else the `<version>.<language>.md` it came from). */
   readonly language: string;
   /**
@@ -20,24 +33,7 @@ export interface TermsOfUse {
   readonly sha256: string;
   /** The body as written (Markdown-like plain text: `#` headings, `-` items, blank lines between paragraphs). */
   readonly text: string;
-}
-
-const HEAD = {
-  type: "object",
-  additionalProperties: false,
-  required: ["id", "version", "title", "cps"],
-  properties: {
-    language: { type: "string", enum: ["en", "sv", "da"] },
-    id: { type: "string", pattern: "^[a-z][a-z0-9-]{1,63}$" },
-    version: { type: "string", pattern: "^[0-9A-Za-z.-]{1,32}$" },
-    title: { type: "string", minLength: 1, maxLength: 200 },
-    cps: { type: "array", items: { type: "string" } },
-  },
-} as const;
-const validate = new Ajv({ allErrors: true, strict: true }).compile(HEAD);
-
-/** The languages a terms text may be written in besides English (the original). */
-export const TERMS_LANGUAGES = ["en", "sv", "da"] as const;
+};
 
 /**
  * Loads `<dir>/<version>.md` (English) or `<dir>/<version>.<language>.md`: a YAML head (id,
@@ -70,7 +66,7 @@ export function loadTerms(dir: string, version: string, language = "en"): TermsO
       "config",
       `${file}: ${(validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`).join("; ")}`,
     );
-  const h = head as { id: string; version: string; title: string; cps: string[]; language?: string };
+  const h = head as Static<typeof TERMS_HEAD_SCHEMA>;
   if (h.version !== version)
     throw new CaError("config", `${file}: its head says version ${h.version}, the file name ${version}`);
   if ((h.language ?? "en") !== language)

@@ -1,11 +1,13 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv } from "ajv";
+import { Type, type Static } from "@sinclair/typebox";
 import { parse as parseYaml } from "yaml";
 import { CaError } from "../shared/ca-error.js";
-import { SEPARATION_SCHEMA, separationProblem, type SeparationPair } from "./separation.js";
+import { SEPARATION_SCHEMA, separationProblem } from "./separation.js";
 import { channelConflict } from "./channel-separation.js";
 import { schemaErrorText } from "../shared/schema-errors.js";
+import { Closed, Enum, type Frozen } from "../shared/schema-types.js";
 
 export const ORDER_STATES = [
   "REQUESTED",
@@ -78,110 +80,6 @@ export const GUARD_NAMES = [
 ] as const;
 export type GuardName = (typeof GUARD_NAMES)[number];
 
-export interface Transition {
-  readonly action: string;
-  readonly from: readonly OrderState[]; // workflow states only (schema)
-  readonly to: WorkflowState;
-  readonly by: "applicant" | "holder" | "officer" | "system";
-  readonly roles?: readonly string[];
-  readonly guards: readonly GuardName[];
-  /** What the transition does to the order's certificate (absent: nothing). */
-  readonly effects?: readonly Effect[];
-  /** RFC 5280 5.3.1 reason for `revoke-certificate`. */
-  readonly revocationReason?: string;
-  /** Transitions into HANDED_OUT: how the card travels to the holder (REQ-15). */
-  readonly card?: "in-person" | "mail";
-}
-
-/** How the messages to the applicant and holder travel (REQ-15: never the card's channel for a PIN or code). */
-export interface DeliveryChannels {
-  readonly terms: SecretChannel;
-  readonly activationCode: SecretChannel;
-  readonly pin: SecretChannel;
-}
-export type SecretChannel = "email" | "sms" | "mail";
-
-/** A LoA workflow, loaded from `policies/workflows/*.yaml` and checked before use. */
-export interface Workflow {
-  readonly id: string;
-  readonly version: number;
-  readonly cps: readonly string[];
-  readonly loa: 2 | 3;
-  readonly profiles: readonly string[];
-  readonly identifications: number;
-  readonly acceptedDocuments: readonly string[];
-  /** REQ-15: how long an order may stay in each of these states ("14d", "36h"); past it the order expires. */
-  readonly deadlines: Readonly<Record<(typeof DEADLINE_STATES)[number], string>>;
-  /** The same deadlines in milliseconds (derived when loaded). */
-  readonly deadlineMs: Readonly<Record<(typeof DEADLINE_STATES)[number], number>>;
-  /** The HANDED_OUT deadline in days (derived from `deadlines`): the activation deadline. */
-  readonly activationDeadlineDays: number;
-  /** An approval ages out: production must start and finish within this many days of it (guard approval-current). */
-  readonly approvalValidDays: number;
-  /** RFC 5280 5.3.1 reason used when a card is revoked because it was not activated in time (REQ-15). */
-  readonly expiryRevocationReason: string;
-  /** May officer cards (profile ra-officer) be ordered through this workflow (REQ-02: LoA3 only)? */
-  readonly officerCards: boolean;
-  /** How the card writer personalises cards of this workflow (REQ-13..16). */
-  readonly card: CardPersonalisation;
-  readonly delivery: DeliveryChannels;
-  /** REQ-14: how production proves that the key to certify was generated on the card. */
-  readonly attestation: KeyAttestationPolicy;
-  /**
-   * Where the card is made: the local card station, or an external card bureau (batch files; src/ra/bureau/). Default
-   * station.
-   */
-  readonly production: "station" | "bureau";
-  /**
-   * For bureau production: how long a shipped card may take to be received at hand-out before an alarm
-   * (`receivedWithin`, a duration).
-   */
-  readonly bureau?: { readonly receivedWithin: string; readonly receivedWithinMs: number };
-  /**
-   * REQ-08: optional control questions; the officer records which were answered right, the weights must reach
-   * `passScore`.
-   */
-  readonly knowledgeQuestions?: KnowledgeQuestions;
-  /**
-   * REQ-10: pairs of actions that distinct humans must take (the engine judges it from the order's recorded actors).
-   */
-  readonly separation: readonly SeparationPair[];
-  readonly transitions: readonly Transition[];
-}
-
-export interface CardPersonalisation {
-  readonly slot: "9a" | "9c" | "9d" | "9e";
-  readonly algorithm: "P-256" | "P-384" | "RSA-2048";
-  readonly managementKey: "3DES" | "AES-128" | "AES-192" | "AES-256";
-  readonly pin: "random" | "transport";
-  readonly pinLength: number;
-  readonly pukLength: number;
-}
-
-/**
- * REQ-14: the PIV attestation a produced key must come with (YubiKey format: the card's f9 key
- * signs a certificate for the key generated in the slot, chained to a card maker's root).
- */
-export interface KeyAttestationPolicy {
-  /** Root sets: PEM files an operator installs under `<ca-store>/attestation-roots/<set>/`. */
-  readonly roots: readonly string[];
-  /** PIN policies the attested key may have (Yubico: never, once, always, match-once, match-always). */
-  readonly pinPolicy: readonly ("never" | "once" | "always" | "match-once" | "match-always")[];
-  /** Touch policies the attested key may have; absent: any. */
-  readonly touchPolicy?: readonly ("never" | "always" | "cached")[];
-  /**
-   * LoA2 only (the loader refuses it at LoA3): a card without attestation may be produced when the
-   * card station itself generated the key on the card recorded for the order, after authenticating
-   * to it with that card's recorded management key (`keyOrigin: card-station`).
-   */
-  readonly cardStationFallback: boolean;
-}
-
-export interface KnowledgeQuestions {
-  readonly passScore: number;
-  readonly questions: readonly { readonly id: string; readonly text: string; readonly weight: number }[];
-}
-
 /** A duration in the workflow data: days, hours or minutes ("14d", "36h", "90m"). */
 const DURATION = /^([1-9][0-9]{0,5})([dhm])$/;
 const UNIT_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000 };
@@ -199,147 +97,123 @@ const REVOCATION_REASONS = [
   "affiliationChanged",
 ] as const;
 
-const SCHEMA = {
-  type: "object",
-  additionalProperties: false,
-  required: [
-    "id",
-    "version",
-    "cps",
-    "loa",
-    "profiles",
-    "identifications",
-    "acceptedDocuments",
-    "deadlines",
-    "approvalValidDays",
-    "expiryRevocationReason",
-    "officerCards",
-    "card",
-    "delivery",
-    "attestation",
-    "separation",
-    "transitions",
-  ],
-  properties: {
-    id: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{1,62}$" },
-    version: { type: "integer", minimum: 1 },
-    cps: { type: "array", minItems: 1, items: { type: "string" } },
-    loa: { enum: [2, 3] },
-    profiles: { type: "array", minItems: 1, items: { type: "string" } },
-    identifications: { type: "integer", minimum: 1, maximum: 5 },
-    acceptedDocuments: {
-      type: "array",
-      minItems: 1,
-      uniqueItems: true,
-      items: { type: "string", pattern: "^[a-z][a-z-]{1,40}$" },
-    },
-    deadlines: {
-      type: "object",
-      additionalProperties: false,
-      required: [...DEADLINE_STATES],
-      properties: Object.fromEntries(DEADLINE_STATES.map((st) => [st, { type: "string", pattern: DURATION.source }])),
-    },
-    approvalValidDays: { type: "integer", minimum: 1, maximum: 365 },
-    expiryRevocationReason: { enum: ["cessationOfOperation", "superseded", "unspecified", "privilegeWithdrawn"] },
-    officerCards: { type: "boolean" },
-    card: {
-      type: "object",
-      additionalProperties: false,
-      required: ["slot", "algorithm", "managementKey", "pin", "pinLength", "pukLength"],
-      properties: {
-        slot: { enum: ["9a", "9c", "9d", "9e"] },
-        algorithm: { enum: ["P-256", "P-384", "RSA-2048"] },
-        managementKey: { enum: ["3DES", "AES-128", "AES-192", "AES-256"] },
-        pin: { enum: ["random", "transport"] },
-        pinLength: { type: "integer", minimum: 6, maximum: 8 },
-        pukLength: { type: "integer", minimum: 8, maximum: 8 },
-      },
-    },
-    attestation: {
-      type: "object",
-      additionalProperties: false,
-      required: ["roots", "pinPolicy", "cardStationFallback"],
-      properties: {
-        roots: {
-          type: "array",
-          minItems: 1,
-          uniqueItems: true,
-          items: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{0,62}$" },
-        },
-        pinPolicy: {
-          type: "array",
-          minItems: 1,
-          uniqueItems: true,
-          items: { enum: ["never", "once", "always", "match-once", "match-always"] },
-        },
-        touchPolicy: { type: "array", minItems: 1, uniqueItems: true, items: { enum: ["never", "always", "cached"] } },
-        cardStationFallback: { type: "boolean" },
-      },
-    },
-    production: { enum: ["station", "bureau"] },
-    bureau: {
-      type: "object",
-      additionalProperties: false,
-      required: ["receivedWithin"],
-      properties: { receivedWithin: { type: "string", pattern: DURATION.source } },
-    },
-    delivery: {
-      type: "object",
-      additionalProperties: false,
-      required: ["terms", "activationCode", "pin"],
-      properties: {
-        terms: { enum: ["email", "sms", "mail"] },
-        activationCode: { enum: ["email", "sms", "mail"] },
-        pin: { enum: ["email", "sms", "mail"] },
-      },
-    },
-    knowledgeQuestions: {
-      type: "object",
-      additionalProperties: false,
-      required: ["passScore", "questions"],
-      properties: {
-        passScore: { type: "integer", minimum: 1 },
-        questions: {
-          type: "array",
-          minItems: 1,
-          maxItems: 20,
-          items: {
-            type: "object",
-            additionalProperties: false,
-            required: ["id", "text", "weight"],
-            properties: {
-              id: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{0,39}$" },
-              text: { type: "string", minLength: 1, maxLength: 200 },
-              weight: { type: "integer", minimum: 1, maximum: 100 },
-            },
-          },
-        },
-      },
-    },
-    separation: SEPARATION_SCHEMA,
-    transitions: {
-      type: "array",
-      minItems: 1,
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: ["action", "from", "to", "by", "guards"],
-        properties: {
-          action: { type: "string", pattern: "^[a-z][a-z-]{1,40}$" },
-          from: { type: "array", minItems: 1, uniqueItems: true, items: { enum: ORDER_STATES } },
-          to: { enum: ORDER_STATES },
-          by: { enum: ["applicant", "holder", "officer", "system"] },
-          roles: { type: "array", minItems: 1, items: { type: "string" } },
-          guards: { type: "array", uniqueItems: true, items: { enum: GUARD_NAMES } },
-          effects: { type: "array", uniqueItems: true, items: { enum: EFFECTS } },
-          revocationReason: { enum: REVOCATION_REASONS },
-          card: { enum: ["in-person", "mail"] },
-        },
-      },
-    },
-  },
-} as const;
-const validate = new Ajv({ allErrors: true, strict: true }).compile(SCHEMA);
+const SECRET_CHANNEL = Enum(["email", "sms", "mail"] as const);
+const DURATION_TEXT = Type.String({ pattern: DURATION.source });
+
+const TRANSITION = Closed({
+  action: Type.String({ pattern: "^[a-z][a-z-]{1,40}$" }),
+  // Workflow states only (the schema); typed as any order state so that `from.includes(state)` reads.
+  from: Type.Array(Type.Unsafe<OrderState>(Enum(ORDER_STATES)), { minItems: 1, uniqueItems: true }),
+  to: Enum(ORDER_STATES),
+  by: Enum(["applicant", "holder", "officer", "system"] as const),
+  roles: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
+  guards: Type.Array(Enum(GUARD_NAMES), { uniqueItems: true }),
+  // What the transition does to the order's certificate (absent: nothing).
+  effects: Type.Optional(Type.Array(Enum(EFFECTS), { uniqueItems: true })),
+  // RFC 5280 5.3.1 reason for `revoke-certificate`.
+  revocationReason: Type.Optional(Enum(REVOCATION_REASONS)),
+  // Transitions into HANDED_OUT: how the card travels to the holder (REQ-15).
+  card: Type.Optional(Enum(["in-person", "mail"] as const)),
+});
+export type Transition = Frozen<Static<typeof TRANSITION>>;
+
+/** How the messages to the applicant and holder travel (REQ-15: never the card's channel for a PIN or code). */
+const DELIVERY_CHANNELS = Closed({ terms: SECRET_CHANNEL, activationCode: SECRET_CHANNEL, pin: SECRET_CHANNEL });
+export type DeliveryChannels = Frozen<Static<typeof DELIVERY_CHANNELS>>;
+export type SecretChannel = Static<typeof SECRET_CHANNEL>;
+
+/** How the card writer personalises cards of a workflow (REQ-13..16). */
+const CARD_PERSONALISATION = Closed({
+  slot: Enum(["9a", "9c", "9d", "9e"] as const),
+  algorithm: Enum(["P-256", "P-384", "RSA-2048"] as const),
+  managementKey: Enum(["3DES", "AES-128", "AES-192", "AES-256"] as const),
+  pin: Enum(["random", "transport"] as const),
+  pinLength: Type.Integer({ minimum: 6, maximum: 8 }),
+  pukLength: Type.Integer({ minimum: 8, maximum: 8 }),
+});
+export type CardPersonalisation = Frozen<Static<typeof CARD_PERSONALISATION>>;
+
+/**
+ * REQ-14: the PIV attestation a produced key must come with (YubiKey format: the card's f9 key
+ * signs a certificate for the key generated in the slot, chained to a card maker's root).
+ */
+const KEY_ATTESTATION_POLICY = Closed({
+  // Root sets: PEM files an operator installs under `<ca-store>/attestation-roots/<set>/`.
+  roots: Type.Array(Type.String({ pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }), { minItems: 1, uniqueItems: true }),
+  // PIN policies the attested key may have (Yubico: never, once, always, match-once, match-always).
+  pinPolicy: Type.Array(Enum(["never", "once", "always", "match-once", "match-always"] as const), {
+    minItems: 1,
+    uniqueItems: true,
+  }),
+  // Touch policies the attested key may have; absent: any.
+  touchPolicy: Type.Optional(
+    Type.Array(Enum(["never", "always", "cached"] as const), { minItems: 1, uniqueItems: true }),
+  ),
+  /*
+   * LoA2 only (the loader refuses it at LoA3): a card without attestation may be produced when the
+   * card station itself generated the key on the card recorded for the order, after authenticating
+   * to it with that card's recorded management key (`keyOrigin: card-station`).
+   */
+  cardStationFallback: Type.Boolean(),
+});
+export type KeyAttestationPolicy = Frozen<Static<typeof KEY_ATTESTATION_POLICY>>;
+
+const KNOWLEDGE_QUESTIONS = Closed({
+  passScore: Type.Integer({ minimum: 1 }),
+  questions: Type.Array(
+    Closed({
+      id: Type.String({ pattern: "^[a-z0-9][a-z0-9-]{0,39}$" }),
+      text: Type.String({ minLength: 1, maxLength: 200 }),
+      weight: Type.Integer({ minimum: 1, maximum: 100 }),
+    }),
+    { minItems: 1, maxItems: 20 },
+  ),
+});
+export type KnowledgeQuestions = Frozen<Static<typeof KNOWLEDGE_QUESTIONS>>;
+
+/** A LoA workflow file (`policies/workflows/*.yaml`), as the schema checks it. */
+export const WORKFLOW_SCHEMA = Closed({
+  id: Type.String({ pattern: "^[a-z0-9][a-z0-9-]{1,62}$" }),
+  version: Type.Integer({ minimum: 1 }),
+  cps: Type.Array(Type.String(), { minItems: 1 }),
+  loa: Enum([2, 3] as const),
+  profiles: Type.Array(Type.String(), { minItems: 1 }),
+  identifications: Type.Integer({ minimum: 1, maximum: 5 }),
+  acceptedDocuments: Type.Array(Type.String({ pattern: "^[a-z][a-z-]{1,40}$" }), { minItems: 1, uniqueItems: true }),
+  // REQ-15: how long an order may stay in each of these states ("14d", "36h"); past it the order expires.
+  deadlines: Closed({ IN_PRODUCTION: DURATION_TEXT, PRODUCED: DURATION_TEXT, HANDED_OUT: DURATION_TEXT }),
+  // An approval ages out: production must start and finish within this many days of it (guard approval-current).
+  approvalValidDays: Type.Integer({ minimum: 1, maximum: 365 }),
+  // RFC 5280 5.3.1 reason used when a card is revoked because it was not activated in time (REQ-15).
+  expiryRevocationReason: Enum(["cessationOfOperation", "superseded", "unspecified", "privilegeWithdrawn"] as const),
+  // May officer cards (profile ra-officer) be ordered through this workflow (REQ-02: LoA3 only)?
+  officerCards: Type.Boolean(),
+  card: CARD_PERSONALISATION,
+  delivery: DELIVERY_CHANNELS,
+  // REQ-14: how production proves that the key to certify was generated on the card.
+  attestation: KEY_ATTESTATION_POLICY,
+  // Where the card is made: the local card station, or an external card bureau (batch files; src/ra/bureau/).
+  production: Type.Optional(Enum(["station", "bureau"] as const)),
+  // Bureau production: how long a shipped card may take to be received at hand-out before an alarm.
+  bureau: Type.Optional(Closed({ receivedWithin: DURATION_TEXT })),
+  // REQ-08: optional control questions; the officer records which were answered right, the weights reach passScore.
+  knowledgeQuestions: Type.Optional(KNOWLEDGE_QUESTIONS),
+  // REQ-10: pairs of actions that distinct humans must take (the engine judges it from the order's recorded actors).
+  separation: SEPARATION_SCHEMA,
+  transitions: Type.Array(TRANSITION, { minItems: 1 }),
+});
+
+/** A LoA workflow as loaded: the file, plus what the loader works out from it. */
+export type Workflow = Frozen<Omit<Static<typeof WORKFLOW_SCHEMA>, "production" | "bureau">> & {
+  /** The deadlines in milliseconds. */
+  readonly deadlineMs: Readonly<Record<(typeof DEADLINE_STATES)[number], number>>;
+  /** The HANDED_OUT deadline in days: the activation deadline. */
+  readonly activationDeadlineDays: number;
+  /** Default station. */
+  readonly production: "station" | "bureau";
+  readonly bureau?: { readonly receivedWithin: string; readonly receivedWithinMs: number };
+};
+const validate = new Ajv({ allErrors: true, strict: true }).compile(WORKFLOW_SCHEMA);
 
 const IDENTIFY_GUARDS: readonly GuardName[] = [
   "officer-qualified",
@@ -532,10 +406,7 @@ export function parseWorkflow(doc: unknown, source: string): Workflow {
   if (!validate(doc)) {
     throw new CaError("config", `workflow ${source}: ` + schemaErrorText(validate.errors));
   }
-  const raw = doc as unknown as Omit<Workflow, "deadlineMs" | "activationDeadlineDays" | "production" | "bureau"> & {
-    production?: Workflow["production"];
-    bureau?: { receivedWithin: string };
-  };
+  const raw = doc as Static<typeof WORKFLOW_SCHEMA>;
   const deadlineMs = Object.fromEntries(
     DEADLINE_STATES.map((st) => [st, durationMs(raw.deadlines[st])]),
   ) as Workflow["deadlineMs"];
