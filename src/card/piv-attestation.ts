@@ -118,7 +118,7 @@ function signedBy(f: AttestationFields, key: KeyObject): boolean {
 
 /** RFC 5280 4.2.1.3: a key usage extension, where present, allows certificate signing (bit 5, keyCertSign). */
 function maySignCertificates(f: AttestationFields): boolean {
-  const ku = f.extensions.get("2.5.29.15");
+  const ku = f.extensions.get(OID.extKeyUsage);
   if (!ku) return true;
   try {
     const t = readTlv(ku, 0);
@@ -131,8 +131,8 @@ function maySignCertificates(f: AttestationFields): boolean {
 
 /** RFC 5280 4.2.1.1, 4.2.1.2: where the child names its issuer's key identifier and the issuer has one, they match. */
 function keyIdentifiersMatch(child: CertificateFields, issuer: CertificateFields): boolean {
-  const akid = child.extensions.get("2.5.29.35");
-  const skid = issuer.extensions.get("2.5.29.14");
+  const akid = child.extensions.get(OID.extAuthorityKeyIdentifier);
+  const skid = issuer.extensions.get(OID.extSubjectKeyIdentifier);
   if (!akid || !skid) return true;
   try {
     const seq = readTlv(akid, 0);
