@@ -252,6 +252,21 @@ for (const backend of testDatabases())
     /** The applicant's token, from the terms mail the SMTP server received (REQ-06). */
     const tokenOf = (orderId: string) => peers.termsToken(orderId);
 
+    /** Another order service over the same stores (another RA process, or other ports), as `service` is made. */
+    const anotherService = (ports: Partial<ConstructorParameters<typeof OrderService>[0]> = {}) =>
+      new OrderService({
+        orders,
+        directory,
+        workflows: loadWorkflows(join(REPO_ROOT, "policies", "workflows")),
+        certs,
+        register,
+        hasher,
+        clock,
+        random: cryptoRandom,
+        currentTermsVersion: "2026-01",
+        ...ports,
+      });
+
     /** An order for the applicant whose terms the applicant accepted with the token from the terms mail (REQ-06). */
     async function termsAccepted(svc: OrderService, workflowId: string): Promise<string> {
       const o = await svc.create(officer("o1"), { personId: "applicant", workflowId, nationalId: "197003033456" });
@@ -279,17 +294,7 @@ for (const backend of testDatabases())
         "judged again), never on the remembered one (REQ-10)",
       async () => {
         // A second service: another process's own remembered orders, the same database.
-        const other = new OrderService({
-          orders,
-          directory,
-          workflows: loadWorkflows(join(REPO_ROOT, "policies", "workflows")),
-          certs,
-          register,
-          hasher,
-          clock,
-          random: cryptoRandom,
-          currentTermsVersion: "2026-01",
-        });
+        const other = anotherService();
         const o = { id: await termsAccepted(service, "loa3-card-order") };
         await service.act(o.id, "identify", officer("o1"), { document: doc, faceCompared: true });
         // The other process identifies a second time; this one remembers a single identification.
@@ -723,19 +728,7 @@ register that does not answer stops the action`, async () => {
           ],
         }),
       );
-      const checked = new OrderService({
-        orders,
-        directory,
-        workflows: loadWorkflows(join(REPO_ROOT, "policies", "workflows")),
-        certs,
-        register,
-        hasher,
-        clock,
-        random: cryptoRandom,
-        currentTermsVersion: "2026-01",
-        documents: fileDocumentRegister(file),
-        keyOrigins,
-      });
+      const checked = anotherService({ documents: fileDocumentRegister(file), keyOrigins });
       const o = await checked.create(officer("o1"), {
         personId: "applicant",
         workflowId: "loa3-card-order",
@@ -902,19 +895,7 @@ releases it, once`, async () => {
         () => slow,
         { writes: new KnexLinkedWrites(db, orders), orders },
       );
-      return new OrderService({
-        orders,
-        directory,
-        workflows: loadWorkflows(join(REPO_ROOT, "policies", "workflows")),
-        certs: c,
-        register,
-        hasher,
-        clock,
-        random: cryptoRandom,
-        currentTermsVersion: "2026-01",
-        activation,
-        keyOrigins,
-      });
+      return anotherService({ certs: c, activation, keyOrigins });
     }
 
     it(`ok/production saga: while the HSM signs the order is PRODUCING with the reserved serial; an HSM failure burns \
