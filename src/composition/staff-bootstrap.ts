@@ -24,7 +24,7 @@ export {
   type StaffMember,
 } from "../ra/staff-bootstrap.js";
 
-/** The staff bootstrap (ra/staff-bootstrap.ts) over this runtime's RA and audit trail. */
+/** The staff bootstrap (ra/staff-bootstrap.ts) over this process's RA and audit trail. */
 export function bootstrapStaffGroup(
   rt: Parts<"clock" | "random" | "db">,
   ra: Ra,
