@@ -27,7 +27,20 @@ import {
   type ExchangeIdentity,
 } from "../src/composition/bureau-cms.js";
 import { folderDrop, type DropFolder } from "../src/composition/bureau-drop.js";
-import { ANSWER_FORMAT, STATUS_FORMAT, jsonLines } from "../src/ra/bureau/bureau-files.js";
+import {
+  ANSWER_FORMAT,
+  BatchCard,
+  BatchHeader,
+  ReturnCard,
+  ReturnHeader,
+  STATUS_FORMAT,
+  jsonLines,
+  parseJsonLines,
+  type AnswerCard,
+  type AnswerHeader,
+  type StatusCard,
+  type StatusHeader,
+} from "../src/ra/bureau/bureau-files.js";
 import { systemClock } from "../src/shared/clock.js";
 import { cryptoRandom } from "../src/shared/random.js";
 import { createMakerRoot, loadOrCreateMakerRoot, softwareAttestation } from "../test/support/piv-attestation-maker.js";
@@ -58,6 +71,16 @@ export interface SimCard {
   /** PKCS#8 PEM of the chip's key (a real bureau never has it: here it is the card in the tester's hand). */
   readonly privateKey: string;
   readonly certificate?: string;
+}
+
+/** A file from the RA as its schemas say, or the simulator stops naming each problem (a bureau checks what it gets). */
+function checked<H, L>(
+  what: string,
+  f: { header?: H; lines: { value: L }[]; problems: { line: number; problem: string }[] },
+): { header: H; cards: L[] } {
+  if (f.problems.length > 0 || !f.header)
+    throw new Error(`${what}: ${f.problems.map((p) => `line ${p.line}: ${p.problem}`).join("; ") || "no header"}`);
+  return { header: f.header, cards: f.lines.map((l) => l.value) };
 }
 
 export class BureauSim {
@@ -148,28 +171,23 @@ export class BureauSim {
   }
 
   private async answer(plain: Uint8Array, malformed?: Malformed): Promise<string[]> {
-    const rows = Buffer.from(plain)
-      .toString("utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Record<string, any>);
-    const head = rows[0]!;
-    const cards = rows.slice(1);
-    const batchId = String(head.batchId);
+    const { header: head, cards } = checked("batch file", parseJsonLines(plain, BatchHeader, BatchCard));
+    const batchId = head.batchId;
     const now = systemClock.now().toISOString();
     const ack = `S-${batchId}-ack`;
+    const ackHeader: StatusHeader = { type: "status", format: STATUS_FORMAT, statusId: ack, batchId, createdAt: now };
     await this.send(
       `${ack}.status.jsonl`,
       jsonLines([
-        { type: "status", format: STATUS_FORMAT, statusId: ack, batchId, createdAt: now },
-        ...cards.map((c) => ({ type: "card", orderId: c.orderId, status: "acknowledged" })),
+        ackHeader,
+        ...cards.map((c): StatusCard => ({ type: "card", orderId: c.orderId, status: "acknowledged" })),
       ]),
     );
     const maker = loadOrCreateMakerRoot(join(this.state, "maker"));
     const stranger =
       malformed === "untrusted-root" ? createMakerRoot(systemClock.now(), "an unknown card maker") : undefined;
     mkdirSync(join(this.state, "cards"), { recursive: true });
-    const lines: Record<string, unknown>[] = [];
+    const lines: AnswerCard[] = [];
     const reused = malformed === "card-in-use" ? this.earlierCardSerial() : undefined;
     const serials = new Set<number>();
     for (const [i, c] of cards.entries()) {
@@ -201,7 +219,7 @@ export class BureauSim {
     }
     if (malformed === "duplicate") lines.push(lines[0]!);
     const answerId = `A-${batchId}-${randomInt(1000, 9999)}`;
-    const header = {
+    const header: AnswerHeader = {
       type: "answer",
       format: ANSWER_FORMAT,
       answerId,
@@ -226,13 +244,7 @@ export class BureauSim {
   }
 
   private async ship(data: Uint8Array): Promise<string[]> {
-    const rows = Buffer.from(data)
-      .toString("utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Record<string, any>);
-    const head = rows[0]!;
-    const cards = rows.slice(1);
+    const { header: head, cards } = checked("certificate return file", parseJsonLines(data, ReturnHeader, ReturnCard));
     for (const c of cards) {
       const f = this.cardFile(c.orderId);
       if (!existsSync(f)) continue;
@@ -242,17 +254,18 @@ export class BureauSim {
       writeFileSync(f, JSON.stringify({ ...card, certificate: c.certificate }, null, 2), { mode: 0o600 });
     }
     const statusId = `S-${head.batchId}-ship-${randomInt(1000, 9999)}`;
+    const shipHeader: StatusHeader = {
+      type: "status",
+      format: STATUS_FORMAT,
+      statusId,
+      batchId: head.batchId,
+      createdAt: systemClock.now().toISOString(),
+    };
     await this.send(
       `${statusId}.status.jsonl`,
       jsonLines([
-        {
-          type: "status",
-          format: STATUS_FORMAT,
-          statusId,
-          batchId: head.batchId,
-          createdAt: systemClock.now().toISOString(),
-        },
-        ...cards.map((c) => ({
+        shipHeader,
+        ...cards.map((c): StatusCard => ({
           type: "card",
           orderId: c.orderId,
           status: "shipped",

@@ -1,6 +1,10 @@
 import { createCipheriv, createDecipheriv, createHash, scryptSync, timingSafeEqual } from "node:crypto";
+import { Ajv } from "ajv";
+import { Type, type Static } from "@sinclair/typebox";
 import { CaError } from "../shared/ca-error.js";
 import type { Random } from "../shared/random.js";
+import { schemaErrorText } from "../shared/schema-errors.js";
+import { Closed, type Frozen } from "../shared/schema-types.js";
 import { combine, split } from "shamir-secret-sharing";
 
 /**
@@ -10,29 +14,32 @@ import { combine, split } from "shamir-secret-sharing";
  * with a key derived from the custodian's own passphrase (scrypt); AES-256-GCM authenticates
  * the whole file, so a wrong passphrase or an altered byte is detected, never a wrong PIN.
  */
-export interface PinShareFile {
-  readonly format: "cardpki-pin-share/1";
-  readonly token: string;
-  readonly custodian: string;
+/** A share file as written (one per custodian); every field but the ciphertext is authenticated (AAD). */
+const PIN_SHARE_FILE = Closed({
+  format: Type.Literal("cardpki-pin-share/1"),
+  token: Type.String(),
+  custodian: Type.String(),
   /** The share's x coordinate in GF(2^8), 1..255 (files before the library: 1..n; both combine alike). */
-  readonly index: number;
-  readonly threshold: number;
-  readonly shares: number;
+  index: Type.Integer(),
+  threshold: Type.Integer(),
+  shares: Type.Integer(),
   /** Identifies one split: shares of different splits never combine. */
-  readonly setId: string;
+  setId: Type.String(),
   /** SHA-256(setId || PIN): checks the rebuilt PIN. */
-  readonly commitment: string;
-  readonly kdf: {
-    readonly name: "scrypt";
-    readonly N: number;
-    readonly r: number;
-    readonly p: number;
-    readonly salt: string;
-  };
-  readonly iv: string;
-  readonly ciphertext: string;
-  readonly tag: string;
-}
+  commitment: Type.String(),
+  kdf: Closed({
+    name: Type.Literal("scrypt"),
+    N: Type.Integer(),
+    r: Type.Integer(),
+    p: Type.Integer(),
+    salt: Type.String(),
+  }),
+  iv: Type.String(),
+  ciphertext: Type.String(),
+  tag: Type.String(),
+});
+export type PinShareFile = Frozen<Static<typeof PIN_SHARE_FILE>>;
+const validateShareFile = new Ajv({ allErrors: true, strict: true }).compile<PinShareFile>(PIN_SHARE_FILE);
 
 export interface Custodian {
   readonly name: string;
@@ -117,27 +124,17 @@ export async function createPinShares(
 }
 
 export function parseShareFile(text: string, source: string): PinShareFile {
-  let f: PinShareFile;
+  let f: unknown;
   try {
     f = JSON.parse(text);
   } catch {
     throw new CaError("invalid-input", `${source} is not a share file (JSON)`);
   }
-  const ok =
-    f &&
-    f.format === "cardpki-pin-share/1" &&
-    typeof f.token === "string" &&
-    typeof f.custodian === "string" &&
-    Number.isInteger(f.index) &&
-    Number.isInteger(f.threshold) &&
-    Number.isInteger(f.shares) &&
-    typeof f.setId === "string" &&
-    typeof f.commitment === "string" &&
-    f.kdf?.name === "scrypt" &&
-    typeof f.iv === "string" &&
-    typeof f.ciphertext === "string" &&
-    typeof f.tag === "string";
-  if (!ok) throw new CaError("invalid-input", `${source} is not a cardpki PIN share`);
+  if (!validateShareFile(f))
+    throw new CaError(
+      "invalid-input",
+      `${source} is not a cardpki PIN share (${schemaErrorText(validateShareFile.errors)})`,
+    );
   return f;
 }
 

@@ -94,7 +94,7 @@ export function factoryCredentials(rt: Pick<StationParts, "config">): FactoryCre
 }
 
 /**
- * Wires the card writer: ledger on the runtime's database, secrets sealed under the card KEK, production through the
+ * Wires the card writer: ledger on the database part, secrets sealed under the card KEK, production through the
  * RA.
  */
 export function openCards(rt: StationParts, ra: Ra, operator: Actor): Cards {
@@ -140,7 +140,7 @@ export function cardsWith(rt: StationParts, cipher: Ra["cipher"], production: Ca
   };
 }
 
-/** The PC/SC readers and whether each holds a card (no runtime needed). */
+/** The PC/SC readers and whether each holds a card (no other part needed). */
 export async function listReaders(): Promise<{ name: string; cardPresent: boolean; atr?: string }[]> {
   const t = new PcscTransport();
   try {

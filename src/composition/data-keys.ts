@@ -150,7 +150,7 @@ async function loadCipher(rt: StationParts): Promise<FieldCipher> {
 const ciphers = new WeakMap<StationParts, Promise<FieldCipher>>();
 
 /**
- * The runtime's field cipher: the data keys unwrapped by the HSM once per process (the HSM is
+ * The process's field cipher: the data keys unwrapped by the HSM once per process (the HSM is
  * never asked per field). Refuses with a config or hsm-unavailable error when the wrapping key is
  * missing or is not the one the stored data keys were wrapped with.
  */

@@ -90,7 +90,7 @@ export interface Delivery {
   retry(id: string, organisationId: string | undefined, actor: string): Promise<boolean>;
 }
 
-/** REQ-15: the outbox's delivery worker over the runtime's database and the RA's directory. */
+/** REQ-15: the outbox's delivery worker over the database part and the RA's directory. */
 export function openDelivery(
   rt: Parts<"config" | "clock" | "random" | "db" | "readDb">,
   ra: Ra,

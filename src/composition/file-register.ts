@@ -1,27 +1,52 @@
 import { readFileSync, statSync } from "node:fs";
+import { Ajv, type ValidateFunction } from "ajv";
+import { Type, type Static } from "@sinclair/typebox";
 import { CaError } from "../shared/ca-error.js";
-import type { DocumentRegister, PopulationRegister, RegisteredName, RegisterStatus } from "../ra/ports.js";
+import { schemaErrorText } from "../shared/schema-errors.js";
+import { Closed, Enum } from "../shared/schema-types.js";
+import type { DocumentRegister, PopulationRegister, RegisteredName } from "../ra/ports.js";
 
-const STATUSES: readonly RegisterStatus[] = ["alive", "deceased", "missing", "incapacitated"];
-const REASONS = ["lost", "stolen", "invalidated"];
+const NonEmpty = Type.String({ minLength: 1 });
+/** One person of the file register: the status, and the name as the register holds it (REQ-07). */
+const REGISTER_ENTRY = Closed({
+  status: Enum(["alive", "deceased", "missing", "incapacitated"] as const),
+  /** The full name; when absent, given name and surname joined by a space. */
+  name: Type.Optional(NonEmpty),
+  givenName: Type.Optional(NonEmpty),
+  surname: Type.Optional(NonEmpty),
+});
+type RegisterEntry = Static<typeof REGISTER_ENTRY>;
+const REGISTER_FILE = Closed({ people: Type.Record(Type.String(), REGISTER_ENTRY) });
+const DOCUMENT_REGISTER_FILE = Closed({
+  documents: Type.Array(
+    Closed({ type: Type.String(), number: Type.String(), reason: Enum(["lost", "stolen", "invalidated"] as const) }),
+  ),
+});
+const ajv = new Ajv({ allErrors: true, strict: true });
+const checkRegister = ajv.compile<Static<typeof REGISTER_FILE>>(REGISTER_FILE);
+const checkDocumentRegister = ajv.compile<Static<typeof DOCUMENT_REGISTER_FILE>>(DOCUMENT_REGISTER_FILE);
 
-/** A JSON file read again whenever it changes; a missing file means the register does not answer. */
-function watchedJson<T>(path: string, parse: (doc: any) => T): () => T {
+/**
+ * A JSON file read again whenever it changes, checked against its schema (refused naming each bad field); a missing
+ * file means the register does not answer.
+ */
+function watchedJson<D, T>(path: string, what: string, check: ValidateFunction<D>, parse: (doc: D) => T): () => T {
   let cache: { mtimeMs: number; value: T } | undefined;
   return () => {
     let st;
     try {
       st = statSync(path);
     } catch {
-      throw new CaError("unavailable", `register file ${path} is missing`, undefined, { code: "register.unavailable" });
+      throw new CaError("unavailable", `${what} ${path} is missing`, undefined, { code: "register.unavailable" });
     }
     if (!cache || cache.mtimeMs !== st.mtimeMs) {
       let doc: unknown;
       try {
         doc = JSON.parse(readFileSync(path, "utf8"));
       } catch (e) {
-        throw new CaError("config", `register file ${path}: ${(e as Error).message}`);
+        throw new CaError("config", `${what} ${path}: ${(e as Error).message}`);
       }
+      if (!check(doc)) throw new CaError("config", `${what} ${path}: ${schemaErrorText(check.errors)}`);
       cache = { mtimeMs: st.mtimeMs, value: parse(doc) };
     }
     return cache.value;
@@ -29,14 +54,6 @@ function watchedJson<T>(path: string, parse: (doc: any) => T): () => T {
 }
 
 const normalise = (s: string) => s.replace(/[\s-]/g, "").toUpperCase();
-
-interface RegisterEntry {
-  readonly status: RegisterStatus;
-  /** The full name; when absent, given name and surname joined by a space. */
-  readonly name?: string;
-  readonly givenName?: string;
-  readonly surname?: string;
-}
 
 /** REQ-07: the registered name of an entry, when the entry has one. */
 function registeredName(e: RegisterEntry): RegisteredName | undefined {
@@ -53,18 +70,7 @@ function registeredName(e: RegisterEntry): RegisteredName | undefined {
  * behind the same port.
  */
 export function fileRegister(path: string): PopulationRegister {
-  const load = watchedJson(path, (doc: { people?: Record<string, RegisterEntry> }) => {
-    if (!doc?.people || typeof doc.people !== "object")
-      throw new CaError("config", `register file ${path} has no 'people' object`);
-    for (const [k, v] of Object.entries(doc.people)) {
-      if (!STATUSES.includes(v?.status))
-        throw new CaError("config", `register file ${path}: ${k} has unknown status '${v?.status}'`);
-      for (const f of ["name", "givenName", "surname"] as const)
-        if (v[f] !== undefined && (typeof v[f] !== "string" || v[f].length === 0))
-          throw new CaError("config", `register file ${path}: ${k}.${f} must be a non-empty string`);
-    }
-    return doc.people;
-  });
+  const load = watchedJson(path, "register file", checkRegister, (doc) => doc.people);
   return {
     source: `file:${path}`,
     async lookup(nationalId) {
@@ -81,20 +87,12 @@ export function fileRegister(path: string): PopulationRegister {
  * `{ "documents": [{ "type": "passport", "number": "AA1234567", "reason": "stolen" }] }`.
  */
 export function fileDocumentRegister(path: string): DocumentRegister {
-  const load = watchedJson(path, (doc: { documents?: { type: string; number: string; reason: string }[] }) => {
-    if (!Array.isArray(doc?.documents))
-      throw new CaError("config", `document register file ${path} has no 'documents' list`);
-    const byKey = new Map<string, string>();
-    for (const d of doc.documents) {
-      if (typeof d?.type !== "string" || typeof d.number !== "string" || !REASONS.includes(d.reason))
-        throw new CaError(
-          "config",
-          `document register file ${path}: each entry needs type, number and a reason (${REASONS.join(", ")})`,
-        );
-      byKey.set(`${d.type}:${normalise(d.number)}`, d.reason);
-    }
-    return byKey;
-  });
+  const load = watchedJson(
+    path,
+    "document register file",
+    checkDocumentRegister,
+    (doc) => new Map<string, string>(doc.documents.map((d) => [`${d.type}:${normalise(d.number)}`, d.reason])),
+  );
   return {
     source: `file:${path}`,
     async lookup(d) {

@@ -66,7 +66,7 @@ export function hashKey(rt: Parts<"config" | "random">): Uint8Array {
   return ownerOnlyKey(rt.config.ra.hashKeyFile, rt.random, { what: "keyed-hash key", exact: false });
 }
 
-/** Wires the RA over the runtime's database and CA (the only place that picks the RA's backends). */
+/** Wires the RA over the database and CA parts it is handed (the only place that picks the RA's backends). */
 /** What the RA uses: the records, the data-key token and the issuance pipeline with its issuing CAs. */
 export type RaParts = Parts<
   | "config"

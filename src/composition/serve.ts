@@ -53,7 +53,7 @@ export const SERVE_ROLES: readonly ServeRole[] = ["all", "public", "ca-signer", 
 export interface RoleService {
   readonly role: ServeRole;
   /** The CA records and signer when this process holds them (role `all`). */
-  readonly runtime?: CaInProcess;
+  readonly parts?: CaInProcess;
   /** The HTTP listener: public endpoints (all, public) or health and metrics only (ca-signer, ra). */
   readonly server: Server;
   readonly url: string;
@@ -70,7 +70,7 @@ export interface RoleService {
 
 /** The `all` process: the CA records and signer are there (tests and the demo reach into them). */
 export interface Service extends RoleService {
-  readonly runtime: CaInProcess;
+  readonly parts: CaInProcess;
   readonly ocsp: OcspResponder;
 }
 
@@ -515,8 +515,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     const c = await life.add(() => signerChannelComponent(rec, signer!));
     channel = { server: c.server, url: c.url };
   }
-  const runtime = signer ? caInProcess(rec, signer) : undefined;
-  let raSide: RaCaSide | undefined = runtime;
+  const parts = signer ? caInProcess(rec, signer) : undefined;
+  let raSide: RaCaSide | undefined = parts;
   if (role === "ra") {
     const client = await life
       .add(() => {
@@ -575,7 +575,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   };
   return {
     role,
-    ...(runtime ? { runtime } : {}),
+    ...(parts ? { parts } : {}),
     server: http.server,
     url: http.url,
     ...(pub ? { ocsp: pub.ocsp } : {}),

@@ -1,8 +1,11 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { Ajv } from "ajv";
+import { Type, type Static } from "@sinclair/typebox";
 import { parse as parseYaml } from "yaml";
 import { CaError } from "../shared/ca-error.js";
+import { schemaErrorText } from "../shared/schema-errors.js";
+import { Closed, Enum } from "../shared/schema-types.js";
 import { pemBlocks } from "../asn1/der.js";
 import { recordAuditEvent } from "../store/commit-queue.js";
 import {
@@ -24,7 +27,7 @@ export {
   type StaffMember,
 } from "../ra/staff-bootstrap.js";
 
-/** The staff bootstrap (ra/staff-bootstrap.ts) over this runtime's RA and audit trail. */
+/** The staff bootstrap (ra/staff-bootstrap.ts) over this process's RA and audit trail. */
 export function bootstrapStaffGroup(
   rt: Parts<"clock" | "random" | "db">,
   ra: Ra,
@@ -44,60 +47,48 @@ export function bootstrapStaffGroup(
   );
 }
 
-const FILE_SCHEMA = {
-  type: "object",
-  additionalProperties: false,
-  required: ["staff"],
-  properties: {
-    staff: {
-      type: "array",
-      minItems: 1,
-      maxItems: 32,
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: ["id", "name", "nationalId", "roles", "publicKey"],
-        properties: {
-          id: { type: "string", pattern: "^[a-z][a-z0-9-]{0,31}$" },
-          name: { type: "string", minLength: 1, maxLength: 64, pattern: "^[^\\u0000-\\u001f\\u007f]+$" },
-          nationalId: { type: "string", pattern: "^[0-9A-Za-z-]{6,32}$" },
-          email: { type: "string", maxLength: 128, pattern: "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$" },
-          roles: { type: "array", minItems: 1, uniqueItems: true, items: { enum: [...STAFF_ROLES] } },
-          qualification: { type: "string", minLength: 1, maxLength: 128, pattern: "^[^\\u0000-\\u001f\\u007f]+$" },
-          qualifiedUntil: { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}$" },
-          publicKey: { type: "string", minLength: 1, description: "PEM 'PUBLIC KEY' file, relative to this file" },
-        },
-      },
-    },
-  },
-} as const;
-const validate = new Ajv({ allErrors: true, strict: true }).compile(FILE_SCHEMA);
+const NoControl = "^[^\\u0000-\\u001f\\u007f]+$";
+/** One member as the staff file names them; the public key is a PEM file beside it. */
+const STAFF_FILE_MEMBER = Closed({
+  id: Type.String({ pattern: "^[a-z][a-z0-9-]{0,31}$" }),
+  name: Type.String({ minLength: 1, maxLength: 64, pattern: NoControl }),
+  nationalId: Type.String({ pattern: "^[0-9A-Za-z-]{6,32}$" }),
+  email: Type.Optional(Type.String({ maxLength: 128, pattern: "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$" })),
+  roles: Type.Array(Enum(STAFF_ROLES), { minItems: 1, uniqueItems: true }),
+  qualification: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: NoControl })),
+  qualifiedUntil: Type.Optional(Type.String({ pattern: "^\\d{4}-\\d{2}-\\d{2}$" })),
+  publicKey: Type.String({ minLength: 1, description: "PEM 'PUBLIC KEY' file, relative to this file" }),
+});
+/** The staff group file of `cardpki ra bootstrap-staff --staff FILE` (REQ-02, REQ-10). */
+export const STAFF_FILE_SCHEMA = Closed({ staff: Type.Array(STAFF_FILE_MEMBER, { minItems: 1, maxItems: 32 }) });
+type StaffFile = Static<typeof STAFF_FILE_SCHEMA>;
+const validate = new Ajv({ allErrors: true, strict: true }).compile<StaffFile>(STAFF_FILE_SCHEMA);
 
-/** The staff group file (YAML or JSON): one entry per member, each naming the PEM public key file from their card. */
+/**
+ * The staff group file (YAML or JSON): one entry per member, each naming the PEM public key file from their card.
+ * Refused with the file and each bad field named (`invalid-input`: the CLI exits 2).
+ */
 export function readStaffFile(file: string): StaffMember[] {
-  let doc: any;
+  const bad = (what: string) => new CaError("invalid-input", `staff file ${file}: ${what}`);
+  let doc: unknown;
   try {
     doc = parseYaml(readFileSync(file, "utf8"), { strict: true, uniqueKeys: true });
   } catch (e) {
-    throw new CaError("invalid-input", `${file}: ${(e as Error).message}`);
+    throw bad((e as Error).message);
   }
-  if (!validate(doc))
-    throw new CaError(
-      "invalid-input",
-      `${file}: ${(validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`).join("; ")}`,
-    );
-  return (doc.staff as any[]).map((m) => {
+  if (!validate(doc)) throw bad(schemaErrorText(validate.errors));
+  return doc.staff.map((m) => {
     const keyFile = resolve(dirname(file), m.publicKey);
     let spki: Uint8Array | undefined;
     try {
       spki = pemBlocks(new Uint8Array(readFileSync(keyFile)), "PUBLIC KEY")[0];
     } catch (e) {
-      throw new CaError("invalid-input", `${file}: ${m.id}: cannot read ${keyFile}: ${(e as Error).message}`);
+      throw bad(`${m.id}: cannot read ${keyFile}: ${(e as Error).message}`);
     }
-    if (!spki) throw new CaError("invalid-input", `${file}: ${m.id}: no PUBLIC KEY in ${keyFile}`);
+    if (!spki) throw bad(`${m.id}: no PUBLIC KEY in ${keyFile}`);
     const qualifiedUntil = m.qualifiedUntil ? new Date(`${m.qualifiedUntil}T23:59:59Z`) : undefined;
     if (qualifiedUntil && Number.isNaN(qualifiedUntil.getTime()))
-      throw new CaError("invalid-input", `${file}: ${m.id}: qualifiedUntil '${m.qualifiedUntil}' is not a date`);
+      throw bad(`${m.id}: qualifiedUntil '${m.qualifiedUntil}' is not a date`);
     return {
       id: m.id,
       name: m.name,

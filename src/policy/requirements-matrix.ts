@@ -3,20 +3,19 @@ import { Ajv } from "ajv";
 import { Type, type Static } from "@sinclair/typebox";
 import { parse as parseYaml } from "yaml";
 import { CaError } from "../shared/ca-error.js";
+import { schemaErrorText } from "../shared/schema-errors.js";
 import { Closed, Enum, type Frozen } from "../shared/schema-types.js";
 
-const REF = Closed({
-  path: Type.String(),
-  symbol: Type.Optional(Type.String()),
-  name: Type.Optional(Type.String()),
-});
+/** The code that enforces a requirement: a file and a symbol in it. */
+const CONTROL = Closed({ path: Type.String(), symbol: Type.String() });
+/** The test that proves it: a test file and a test title in it. */
+const TEST = Closed({ path: Type.String(), name: Type.String() });
 const REQUIREMENT_ROW = Closed({
   req: Type.String({ pattern: "^REQ-[0-9]{2}$" }),
   title: Type.String(),
   status: Enum(["enforced", "partial", "organisational", "not-yet"] as const),
-  // One reference schema for both (symbol and name optional, as the schema always was); the matrix test checks each.
-  controls: Type.Array(Type.Unsafe<{ path: string; symbol: string }>(REF)),
-  tests: Type.Array(Type.Unsafe<{ path: string; name: string }>(REF)),
+  controls: Type.Array(CONTROL),
+  tests: Type.Array(TEST),
   note: Type.Optional(Type.String()),
 });
 /** One REQ: the controls that enforce it (path, symbol) and the tests that prove it (path, name). */
@@ -38,11 +37,7 @@ export function loadRequirementsMatrix(file: string): RequirementRow[] {
   } catch (e) {
     throw new CaError("config", `requirements matrix ${file}: ${(e as Error).message}`);
   }
-  if (!validate(doc))
-    throw new CaError(
-      "config",
-      `requirements matrix ${file}: ${(validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`).join("; ")}`,
-    );
+  if (!validate(doc)) throw new CaError("config", `requirements matrix ${file}: ${schemaErrorText(validate.errors)}`);
   const rows = (doc as Static<typeof REQUIREMENTS_MATRIX_SCHEMA>).requirements;
   rows.forEach((r, i) => {
     if (r.req !== `REQ-${String(i + 1).padStart(2, "0")}`)

@@ -114,7 +114,7 @@ describe("portal, applicant and holder pages: every screen in English, Swedish a
       );
     await ok(as("di", "POST", `/orders/${order.id}/actions/approve`, {}));
     await ok(as("di", "POST", `/orders/${order.id}/actions/start-production`, {}));
-    const card = await attestedCardFor(svc.runtime, svc.ra!.ra, order.id);
+    const card = await attestedCardFor(svc.parts, svc.ra!.ra, order.id);
     const p = await ok(as("ed", "POST", `/orders/${order.id}/actions/produce`, card.body));
     const cert = new X509Certificate(Buffer.from(p.certificate, "base64"));
     return { orderId: order.id, serial: cert.serialNumber.toLowerCase(), cert, privateKey: card.privateKey };

@@ -242,7 +242,7 @@ identifier is refused at hand-out with the rule's reason; session cookie and CSR
     expect(new Set(order.identifications.map((i: { by: string }) => i.by)).size).to.equal(2);
     expect([...anna.errors, ...bert.errors, ...di.errors, ...ed.errors, ...cleo.errors]).to.deep.equal([]);
     // Every portal call was logged with the officer's identity (REQ-27).
-    const logged = await svc.runtime
+    const logged = await svc.parts
       .db("audit_events")
       .where("action", "like", "api.%")
       .andWhere("object_id", "like", `%${orderId}%`)

@@ -225,7 +225,7 @@ step; fail/a wrong activation code`, async () => {
         );
       await ok(as("di", "POST", `/orders/${order.id}/actions/approve`, {}));
       await ok(as("di", "POST", `/orders/${order.id}/actions/start-production`, {}));
-      const card = await attestedCardFor(svc.runtime, svc.ra!.ra, order.id);
+      const card = await attestedCardFor(svc.parts, svc.ra!.ra, order.id);
       const produced = await ok(as("ed", "POST", `/orders/${order.id}/actions/produce`, card.body));
       expect(produced.state).to.equal("PRODUCED");
       const cert = new X509Certificate(Buffer.from(produced.certificate, "base64"));

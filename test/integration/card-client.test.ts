@@ -205,9 +205,9 @@ come back`, async () => {
     it(`ok/personaliseForOrder (RA API, ca-operator) returns the certificate read from the card; the holder activates \
 over mTLS with the key on the card`, async () => {
       const ra = svc.ra!.ra;
-      const config = svc.runtime.config;
+      const config = svc.parts.config;
       const staff = await staffActor(ra, "556000-0000", "199001011234");
-      const { orderId, officers } = await demoOrderInProduction(svc.runtime, ra, {
+      const { orderId, officers } = await demoOrderInProduction(svc.parts, ra, {
         staff,
         orgNumber: `54${String(Date.now() % 1e8).padStart(8, "0")}`,
         holder: {

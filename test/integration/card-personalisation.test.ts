@@ -52,7 +52,7 @@ describe("card personalisation on a virtual PIV card through real pcscd (REQ-14,
     svc = await startService(
       loadConfig({ ...env.env, ...peers.env, CARDPKI_PORT: "0", CARDPKI_RA_PORT: "0", CARDPKI_HOST: "127.0.0.1" }),
     );
-    rt = svc.runtime;
+    rt = svc.parts;
     ra = svc.ra!.ra;
     // In process, the station acts as the demo's ca-operator ed (an officer, never a typed name).
     cards = openCards(rt, ra, await staffActor(ra, "556000-0000", DEMO_OFFICERS.ed.nationalId));
@@ -395,7 +395,7 @@ openssl ocsp says certificateHold before and good after`, async function () {
         faceCompared: true,
       },
     });
-    const config = svc.runtime.config;
+    const config = svc.parts.config;
     {
       const certPem = join(dir, "activate-card.pem");
       writeFileSync(certPem, toPem("CERTIFICATE", (await rt.store.get(r.certSerial))!.der!));

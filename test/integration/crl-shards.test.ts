@@ -24,7 +24,7 @@ describe("CRL shards: issuing distribution points by serial hash (RFC 5280 5.2.5
   const certs: { pem: string; serial: string; der: Uint8Array; shard: number }[] = [];
 
   const issue = async () => {
-    const out = await svc.runtime.issuer.issue(svc.runtime.authority("demo-issuing"), {
+    const out = await svc.parts.issuer.issue(svc.parts.authority("demo-issuing"), {
       profileId: "loa3-smartcard-auth",
       publicKey: testKey("P-256").spki,
       subject: ORG_SUBJECT,
@@ -77,7 +77,7 @@ URL`, async () => {
     const a = certs[0]!;
     const text = openssl(["x509", "-in", a.pem, "-noout", "-text"]).out;
     expect(text).to.include(`URI:http://pki.test:8080/crl/demo-issuing/${a.shard}.crl`);
-    await svc.runtime.crls.generateFull(svc.runtime.authority("demo-issuing"), "test", a.shard);
+    await svc.parts.crls.generateFull(svc.parts.authority("demo-issuing"), "test", a.shard);
     const crl = await fetchCrl(`/crl/demo-issuing/${a.shard}.crl`, "a.crl.pem");
     const crlText = openssl(["crl", "-in", crl.pem, "-noout", "-text"]).out;
     expect(crlText).to.match(/X509v3 Issuing Distribution Point: critical/);
@@ -93,10 +93,10 @@ URL`, async () => {
 its shard CRL, and the unsharded CRL still covers both`, async () => {
     const revoked = certs[0]!;
     const good = certs.find((c) => c.shard !== revoked.shard)!;
-    await svc.runtime.registry.revoke({ serial: revoked.serial, reason: "keyCompromise", actor: "officer:test" });
-    const a = svc.runtime.authority("demo-issuing");
-    for (const s of [revoked.shard, good.shard]) await svc.runtime.crls.generateFull(a, "test", s);
-    await svc.runtime.crls.generateFull(a, "test");
+    await svc.parts.registry.revoke({ serial: revoked.serial, reason: "keyCompromise", actor: "officer:test" });
+    const a = svc.parts.authority("demo-issuing");
+    for (const s of [revoked.shard, good.shard]) await svc.parts.crls.generateFull(a, "test", s);
+    await svc.parts.crls.generateFull(a, "test");
     const rCrl = await fetchCrl(`/crl/demo-issuing/${revoked.shard}.crl`, "r.crl.pem");
     const gCrl = await fetchCrl(`/crl/demo-issuing/${good.shard}.crl`, "g.crl.pem");
     const full = await fetchCrl(`/crl/demo-issuing.crl`, "full.crl.pem");
@@ -122,10 +122,10 @@ its shard CRL, and the unsharded CRL still covers both`, async () => {
   });
 
   it("ok/the service publishes every shard and its delta on its schedule; fail/no shard beyond the count", async () => {
-    const a = svc.runtime.authority("demo-issuing");
+    const a = svc.parts.authority("demo-issuing");
     for (let s = 0; s < SHARDS; s++) {
       await fetchCrl(`/crl/demo-issuing/${s}.crl`, `s${s}.crl.pem`);
-      await svc.runtime.crls.generateDelta(a, "test", s);
+      await svc.parts.crls.generateDelta(a, "test", s);
       const d = await fetchCrl(`/crl/demo-issuing/${s}-delta.crl`, `s${s}-delta.crl.pem`);
       const t = openssl(["crl", "-in", d.pem, "-noout", "-text"]).out;
       expect(t).to.match(/Delta CRL Indicator: critical/);

@@ -120,9 +120,9 @@ for (const backend of demoBackends())
       await ok(call("POST", `/api/v1/orders/${order.id}/actions/approve`, {}, more[1]));
       await ok(call("POST", `/api/v1/orders/${order.id}/actions/start-production`, {}, more[0]));
       // REQ-14: a software card of the test maker, recorded for the order as the card station records it.
-      const c = await attestedCardFor(svc.runtime, svc.ra!.ra, order.id);
+      const c = await attestedCardFor(svc.parts, svc.ra!.ra, order.id);
       const produced = await ok(call("POST", `/api/v1/orders/${order.id}/actions/produce`, c.body, producer));
-      const rec = await svc.runtime.store.get(produced.certificateSerial);
+      const rec = await svc.parts.store.get(produced.certificateSerial);
       return {
         orderId: order.id,
         card: {
@@ -247,7 +247,7 @@ with it works; the secret is wiped from the outbox row`, async () => {
       let row: any;
       for (
         let i = 0;
-        i < 50 && (row = await svc.runtime.db("notifications").where({ id }).first())!.state !== "delivered";
+        i < 50 && (row = await svc.parts.db("notifications").where({ id }).first())!.state !== "delivered";
         i++
       )
         await sleep(100);
@@ -465,14 +465,14 @@ another, which sends it under the same idempotency key (the gateway sends it onc
         ),
       );
       const extra = [
-        openDelivery(svc.runtime, ra, {
+        openDelivery(svc.parts, ra, {
           channels: [smsGatewayChannel({ url: sms.url, token: async () => sms.token })],
         }),
-        openDelivery(svc.runtime, ra, {
+        openDelivery(svc.parts, ra, {
           channels: [smsGatewayChannel({ url: sms.url, token: async () => sms.token })],
         }),
       ];
-      await svc.runtime.db("notifications").insert(rows);
+      await svc.parts.db("notifications").insert(rows);
       await Promise.all([...extra, ...extra].map((x) => x.worker.tick()));
       for (let i = 0; i < 100 && ids.some((id) => !sms.messages.some((m) => m.idempotencyKey === id)); i++)
         await sleep(100);
@@ -497,7 +497,7 @@ another, which sends it under the same idempotency key (the gateway sends it onc
         },
         ra.cipher,
       );
-      await svc.runtime
+      await svc.parts
         .db("notifications")
         .insert({ ...crashed, attempts: 1, claimed_by: "crashed-worker", claimed_until: Date.now() + 1500 });
       await smsGatewayChannel({ url: sms.url, token: async () => sms.token }).send({
@@ -510,11 +510,11 @@ another, which sends it under the same idempotency key (the gateway sends it onc
       });
       for (
         let i = 0;
-        i < 100 && (await svc.runtime.db("notifications").where({ id: crashId }).first())!.state !== "delivered";
+        i < 100 && (await svc.parts.db("notifications").where({ id: crashId }).first())!.state !== "delivered";
         i++
       )
         await sleep(100);
-      const after = await svc.runtime.db("notifications").where({ id: crashId }).first();
+      const after = await svc.parts.db("notifications").where({ id: crashId }).first();
       expect(after!.state).to.equal("delivered");
       expect(Number(after!.attempts)).to.equal(2);
       expect(
@@ -530,7 +530,7 @@ the outbox once written`, async function () {
       const p = await person({ postalAddress: "Dora Delivery\nStorgatan 7\n111 22 Stockholm\nSWEDEN" });
       const id = randomBytes(16).toString("hex");
       const ra = svc.ra!.ra;
-      await svc.runtime.db("notifications").insert(
+      await svc.parts.db("notifications").insert(
         outboxRow(
           {
             id,
@@ -579,7 +579,7 @@ the outbox once written`, async function () {
       let row: any;
       for (
         let i = 0;
-        i < 50 && (row = await svc.runtime.db("notifications").where({ id }).first())!.state !== "delivered";
+        i < 50 && (row = await svc.parts.db("notifications").where({ id }).first())!.state !== "delivered";
         i++
       )
         await sleep(100);

@@ -58,9 +58,9 @@ issuance, HSM signatures and errors, unprotected audit entries`, async () => {
         body: new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x00]),
       });
       // One signature with the CA key in this process (health probes sign nothing): a CRL.
-      await svc.runtime.crls.generateFull(svc.runtime.authority("demo-issuing"), "operator:metrics-test");
+      await svc.parts.crls.generateFull(svc.parts.authority("demo-issuing"), "operator:metrics-test");
       // A certificate issued here gets its OCSP response pre-produced with the responder's key (RFC 5019).
-      await svc.runtime.issuer.issue(svc.runtime.authority("demo-issuing"), {
+      await svc.parts.issuer.issue(svc.parts.authority("demo-issuing"), {
         profileId: "loa3-smartcard-auth",
         publicKey: testKey("P-256").spki,
         subject: ORG_SUBJECT,

@@ -38,7 +38,7 @@ for (const backend of demoBackends())
         { eventPollMs: 100, crlTickMs: 300 },
       );
       dir = mkdtempSync(join(tmpdir(), "mass-revocation-"));
-      seeded = await seedOrganisation(svc.runtime.db, { count: COUNT, issuerId: "demo-issuing" });
+      seeded = await seedOrganisation(svc.parts.db, { count: COUNT, issuerId: "demo-issuing" });
     });
     after(async () => svc?.stop());
 
@@ -146,7 +146,7 @@ once within afterRevocationSeconds`, async () => {
         expect(o).to.match(/Reason: cessationOfOperation/);
         expect(o).to.include("Response verify OK");
       }
-      const limitMs = (svc.runtime.revocationPolicy.crl.afterRevocationSeconds + 10) * 1000;
+      const limitMs = (svc.parts.revocationPolicy.crl.afterRevocationSeconds + 10) * 1000;
       let listed = new Set<string>();
       let count = 0;
       const want = new Set(seeded.serials.map((s) => s.toUpperCase()));

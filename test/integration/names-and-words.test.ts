@@ -208,7 +208,7 @@ with applicants; people bound with birth date, masked national ID and language`,
     await ok(act(o.id, "identify", D.cy!, { document: doc, faceCompared: true }));
     await ok(act(o.id, "approve", D.di!));
     await ok(act(o.id, "start-production", D.di!));
-    const made = await attestedCardFor(svc!.runtime, svc!.ra!.ra, o.id);
+    const made = await attestedCardFor(svc!.parts, svc!.ra!.ra, o.id);
     const produced = await ok(act(o.id, "produce", D.ed!, made.body));
     await ok(act(o.id, "hand-out", D.fi!, { secondIdentification: { document: doc, faceCompared: true } }));
     karen = credOf(
@@ -556,7 +556,7 @@ role, scope, register, validation`, async () => {
     await ok(act(S.dorteOrder!, "identify", D.bo!, { document: doc, faceCompared: true }));
     await ok(act(S.dorteOrder!, "approve", D.cy!));
     await ok(act(S.dorteOrder!, "start-production", D.cy!));
-    const made = await attestedCardFor(svc!.runtime, svc!.ra!.ra, S.dorteOrder!);
+    const made = await attestedCardFor(svc!.parts, svc!.ra!.ra, S.dorteOrder!);
     await ok(act(S.dorteOrder!, "produce", D.ed!, made.body));
     await ok(act(S.dorteOrder!, "send-by-mail", D.di!, { cardChannel: "mail", activationCodeChannel: "sms" }));
     const code = await peers.activationCode(S.dorteOrder!);

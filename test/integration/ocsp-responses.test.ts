@@ -58,7 +58,7 @@ for (const backend of demoBackends())
     const ocsp = (url: string, args: string[]) =>
       run("openssl", ["ocsp", "-issuer", issuing, "-CAfile", root, "-url", `${url}/ocsp`, ...args]);
     const issue = async (name: string) => {
-      const out = await writer.runtime.issuer.issue(writer.runtime.authority("demo-issuing"), {
+      const out = await writer.parts.issuer.issue(writer.parts.authority("demo-issuing"), {
         profileId: "loa3-smartcard-auth",
         publicKey: testKey("P-256").spki,
         subject: ORG_SUBJECT,
@@ -115,7 +115,7 @@ seconds (openssl ocsp -no_nonce)`, async () => {
       expect(r.out).to.include("Response verify OK");
       expect(r.out).to.match(/alice\.pem: good/);
       const w = await ocspSignatures(writer.url);
-      await writer.runtime.registry.revoke({ serial: certs.bob!.serial, reason: "keyCompromise", actor: "test" });
+      await writer.parts.registry.revoke({ serial: certs.bob!.serial, reason: "keyCompromise", actor: "test" });
       // The writer re-signs on the status change (REQ-17) ...
       expect(await waitFor(async () => (await ocspSignatures(writer.url)) > w, 5000)).to.equal(true);
       // ... and the replica shows it from the store.

@@ -90,7 +90,7 @@ for (const backend of demoBackends())
      * The virtual card itself is personalised in card-personalisation and the e2e portal test.
      */
     async function attestedKey(orderId: string) {
-      const c = await attestedCardFor(svc.runtime, svc.ra!.ra, orderId);
+      const c = await attestedCardFor(svc.parts, svc.ra!.ra, orderId);
       return {
         key: { key: c.privateKey.export({ type: "pkcs8", format: "pem" }) as string, spki: c.spki },
         body: c.body,
@@ -534,7 +534,7 @@ bypass`, async function () {
         200,
       );
       expect(removed, deltaText).to.equal(true);
-      const actions = (await svc.runtime.db("audit_events").where({ object_id: order.id }).orderBy("seq")).map(
+      const actions = (await svc.parts.db("audit_events").where({ object_id: order.id }).orderBy("seq")).map(
         (e: any) => `${e.action}:${e.outcome}`,
       );
       expect(actions).to.deep.equal([
@@ -637,7 +637,7 @@ bypass`, async function () {
       const other = await call("POST", `/api/v1/holder/cards/${a.serial}/suspend`, {}, card);
       expect(other.status, "a holder cannot suspend someone else's card").to.equal(404);
       const alarms = async () =>
-        (await svc.runtime.db("audit_events").where({ action: "revocation.alarm.holder-rate" })).length;
+        (await svc.parts.db("audit_events").where({ action: "revocation.alarm.holder-rate" })).length;
       const alarmsBefore = await alarms(); // other suites share this demo database
       let last: Reply | undefined;
       for (let i = 0; i < 6; i++) {
@@ -757,7 +757,7 @@ problem+json; nothing changes`, async () => {
         ).status,
       ).to.equal(413);
       expect((await call("GET", "/api/v1/orders/not-an-id", undefined, s1)).status).to.equal(400);
-      expect(await svc.runtime.db("organisations").where({ org_number: "5560000009" })).to.have.length(0);
+      expect(await svc.parts.db("organisations").where({ org_number: "5560000009" })).to.have.length(0);
     });
 
     it("ok/IP allow-list per organisation (REQ-23); OpenAPI document at /api/openapi.json", async function () {
@@ -776,12 +776,12 @@ problem+json; nothing changes`, async () => {
         (await call("PUT", `/api/v1/organisations/${me.organisationId}/ip-allow-list`, { cidrs: ["not-a-net"] }, s1))
           .status,
       ).to.equal(403);
-      await svc.runtime
+      await svc.parts
         .db("organisations")
         .where({ id: me.organisationId })
         .update({ ip_allow_list: JSON.stringify(["127.0.0.0/8", "::1/128"]) });
       await ok(call("GET", "/api/v1/me", undefined, s1));
-      await svc.runtime.db("organisations").where({ id: me.organisationId }).update({ ip_allow_list: null });
+      await svc.parts.db("organisations").where({ id: me.organisationId }).update({ ip_allow_list: null });
       const openapi = await ok(call("GET", "/api/openapi.json"));
       expect(openapi.openapi).to.equal("3.1.0");
       expect(openapi.paths).to.have.property("/api/v1/orders/{id}/actions/{action}");

@@ -36,7 +36,7 @@ for (const backend of demoBackends())
     const ocsp = (args: string[]) =>
       openssl(["ocsp", "-issuer", issuing, "-CAfile", root, "-url", `${url}/ocsp`, ...args]);
     const issue = async (name: string) => {
-      const out = await svc.runtime.issuer.issue(svc.runtime.authority("demo-issuing"), {
+      const out = await svc.parts.issuer.issue(svc.parts.authority("demo-issuing"), {
         profileId: "loa3-smartcard-auth",
         publicKey: testKey("P-256").spki,
         subject: ORG_SUBJECT,
@@ -84,7 +84,7 @@ echoed`, async () => {
 
     it("ok/revoked with reason and time on OCSP within 1 s; upgrade rules enforced", async () => {
       const t0 = Date.now();
-      await svc.runtime.registry.revoke({ serial: certs.bob!.serial, reason: "superseded", actor: "officer:test" });
+      await svc.parts.registry.revoke({ serial: certs.bob!.serial, reason: "superseded", actor: "officer:test" });
       let r = await ocsp(["-no_nonce", "-cert", certs.bob!.pem]);
       const seen = await waitFor(
         async () => /bob\.pem: revoked/.test((r = await ocsp(["-no_nonce", "-cert", certs.bob!.pem])).out),
@@ -96,11 +96,11 @@ echoed`, async () => {
       expect(r.out).to.match(/Revocation Time: /);
       // RFC 5280 5.3.1: re-revocation only upgrades to keyCompromise.
       let err: unknown;
-      await svc.runtime.registry
+      await svc.parts.registry
         .revoke({ serial: certs.bob!.serial, reason: "cessationOfOperation", actor: "t" })
         .catch((e) => (err = e));
       expect((err as CaError).kind).to.equal("conflict");
-      const up = await svc.runtime.registry.revoke({
+      const up = await svc.parts.registry.revoke({
         serial: certs.bob!.serial,
         reason: "keyCompromise",
         invalidityDate: new Date(Date.now() - 86_400_000),
@@ -114,7 +114,7 @@ echoed`, async () => {
         ),
       ).to.equal(true);
       err = undefined;
-      await svc.runtime.registry
+      await svc.parts.registry
         .revoke({ serial: certs.bob!.serial, reason: "keyCompromise", actor: "t" })
         .catch((e) => (err = e));
       expect((err as CaError).kind).to.equal("conflict");
@@ -123,15 +123,15 @@ echoed`, async () => {
     it("fail/unknown serial, bad reason, resume of a good certificate: clear errors", async () => {
       const tries: [() => Promise<unknown>, string][] = [
         [
-          () => svc.runtime.registry.revoke({ serial: "01" + "ab".repeat(16), reason: "keyCompromise", actor: "t" }),
+          () => svc.parts.registry.revoke({ serial: "01" + "ab".repeat(16), reason: "keyCompromise", actor: "t" }),
           "not-found",
         ],
         [
-          () => svc.runtime.registry.revoke({ serial: certs.alice!.serial, reason: "privilegeWithdrawn", actor: "t" }),
+          () => svc.parts.registry.revoke({ serial: certs.alice!.serial, reason: "privilegeWithdrawn", actor: "t" }),
           "policy-violation",
         ],
-        [() => svc.runtime.registry.revoke({ serial: "zz", reason: "keyCompromise", actor: "t" }), "invalid-input"],
-        [() => svc.runtime.registry.resume(certs.alice!.serial, "t"), "conflict"],
+        [() => svc.parts.registry.revoke({ serial: "zz", reason: "keyCompromise", actor: "t" }), "invalid-input"],
+        [() => svc.parts.registry.resume(certs.alice!.serial, "t"), "conflict"],
       ];
       for (const [f, kind] of tries) {
         let err: unknown;
@@ -142,22 +142,22 @@ echoed`, async () => {
 
     it(`ok/suspend shows certificateHold; resume makes it good again and the delta CRL says \
 removeFromCRL`, async () => {
-      await svc.runtime.registry.suspend(certs.carol!.serial, "t");
+      await svc.parts.registry.suspend(certs.carol!.serial, "t");
       expect(
         await waitFor(
           async () => /Reason: certificateHold/.test((await ocsp(["-no_nonce", "-cert", certs.carol!.pem])).out),
           2000,
         ),
       ).to.equal(true);
-      await svc.runtime.crls.generateFull(svc.runtime.authority("demo-issuing"), "test"); // carol on hold in the base
-      await svc.runtime.registry.resume(certs.carol!.serial, "t");
+      await svc.parts.crls.generateFull(svc.parts.authority("demo-issuing"), "test"); // carol on hold in the base
+      await svc.parts.registry.resume(certs.carol!.serial, "t");
       expect(
         await waitFor(
           async () => /carol\.pem: good/.test((await ocsp(["-no_nonce", "-cert", certs.carol!.pem])).out),
           2000,
         ),
       ).to.equal(true);
-      const delta = await svc.runtime.crls.generateDelta(svc.runtime.authority("demo-issuing"), "test");
+      const delta = await svc.parts.crls.generateDelta(svc.parts.authority("demo-issuing"), "test");
       const f = writeTemp(dir, "delta.crl", delta!.der);
       const text = (await openssl(["crl", "-inform", "der", "-in", f, "-noout", "-text"])).out;
       expect(text).to.match(/Delta CRL Indicator: critical/);
@@ -167,8 +167,8 @@ removeFromCRL`, async () => {
 
     it(`ok/CRL over HTTP: application/pkix-crl, caching headers, openssl verify -crl_check rejects the revoked \
 certificate only`, async () => {
-      const before = await svc.runtime.revocations.latestCrl("demo-issuing", "full");
-      await svc.runtime.crls.generateFull(svc.runtime.authority("demo-issuing"), "test");
+      const before = await svc.parts.revocations.latestCrl("demo-issuing", "full");
+      await svc.parts.crls.generateFull(svc.parts.authority("demo-issuing"), "test");
       const res = await fetch(`${url}/crl/demo-issuing.crl`);
       expect(res.status).to.equal(200);
       expect(res.headers.get("content-type")).to.equal("application/pkix-crl");
@@ -199,9 +199,9 @@ certificate only`, async () => {
     it(`ok/a revocation reaches the FULL CRL within afterRevocationSeconds, not only the delta: openssl verify \
 -crl_check without -use_deltas rejects it (CPS 4.9.7)`, async () => {
       await issue("erin");
-      const limitMs = svc.runtime.revocationPolicy.crl.afterRevocationSeconds * 1000;
+      const limitMs = svc.parts.revocationPolicy.crl.afterRevocationSeconds * 1000;
       const started = Date.now();
-      await svc.runtime.registry.revoke({ serial: certs.erin!.serial, reason: "keyCompromise", actor: "t" });
+      await svc.parts.registry.revoke({ serial: certs.erin!.serial, reason: "keyCompromise", actor: "t" });
       const chain = writeTemp(dir, "chain-full.pem", readFileSync(issuing, "utf8") + readFileSync(root, "utf8"));
       let verdict = "";
       const listed = await waitFor(
@@ -219,12 +219,12 @@ certificate only`, async () => {
     });
 
     it("ok/a revocation reaches a new CRL within the policy time, without anyone asking", async () => {
-      const before = await svc.runtime.revocations.latestCrl("demo-issuing", "delta");
-      await svc.runtime.registry.revoke({ serial: certs.dave!.serial, reason: "affiliationChanged", actor: "t" });
+      const before = await svc.parts.revocations.latestCrl("demo-issuing", "delta");
+      await svc.parts.registry.revoke({ serial: certs.dave!.serial, reason: "affiliationChanged", actor: "t" });
       let latest = before;
       const end = Date.now() + 5000;
       while (Date.now() < end) {
-        latest = await svc.runtime.revocations.latestCrl("demo-issuing", "delta");
+        latest = await svc.parts.revocations.latestCrl("demo-issuing", "delta");
         if (latest && latest.number !== before?.number && latest.entries > 0) break;
         await new Promise((r) => setTimeout(r, 100));
       }

@@ -93,7 +93,7 @@ describe("scale-out: public replicas, writer lease, drain (REQ-33)", function ()
 
     it(`ok/the replica answers OCSP for a certificate the writer issued, and shows its revocation within seconds \
 (openssl ocsp)`, async () => {
-      const out = await writer.runtime.issuer.issue(writer.runtime.authority("demo-issuing"), {
+      const out = await writer.parts.issuer.issue(writer.parts.authority("demo-issuing"), {
         profileId: "loa3-smartcard-auth",
         publicKey: testKey("P-256").spki,
         subject: ORG_SUBJECT,
@@ -106,14 +106,14 @@ describe("scale-out: public replicas, writer lease, drain (REQ-33)", function ()
       const first = await ask();
       expect(first.out).to.include("Response verify OK");
       expect(first.out).to.match(/replica\.pem: good/);
-      await writer.runtime.registry.revoke({ serial: out.serial, reason: "keyCompromise", actor: "test" });
+      await writer.parts.registry.revoke({ serial: out.serial, reason: "keyCompromise", actor: "test" });
       // REQ-17: the replica polls the shared revocation events, like the writer.
       expect(await waitFor(async () => /replica\.pem: revoked/.test((await ask()).out), 5000)).to.equal(true);
     });
 
     it("ok/the replica serves the writer's newest CRL, byte for byte, and offers no RA API", async () => {
-      await writer.runtime.crls.tick(writer.runtime.authority("demo-issuing"));
-      const latest = await writer.runtime.revocations.latestCrl("demo-issuing", "full");
+      await writer.parts.crls.tick(writer.parts.authority("demo-issuing"));
+      const latest = await writer.parts.revocations.latestCrl("demo-issuing", "full");
       const got = new Uint8Array(await (await fetch(`${replicaUrl}/crl/demo-issuing.crl`)).arrayBuffer());
       expect(Buffer.from(got).equals(Buffer.from(latest!.der))).to.equal(true);
       const api = await fetch(`${replicaUrl}/api/v1/orders`);
@@ -263,7 +263,7 @@ the standby takes over`, async () => {
       const first = await startService(pgConfig, { leaseCheckMs: 200, onLeaseLost: (e) => (lost = e) });
       let second: Service | undefined;
       try {
-        const ca = () => first.runtime.authority("demo-issuing");
+        const ca = () => first.parts.authority("demo-issuing");
         const req = {
           profileId: "loa3-smartcard-auth",
           publicKey: testKey("P-256").spki,
@@ -271,7 +271,7 @@ the standby takes over`, async () => {
           requestedBy: "test",
           allowedKinds: ["end-entity" as const],
         };
-        await first.runtime.issuer.issue(ca(), req);
+        await first.parts.issuer.issue(ca(), req);
         const pending = startService(pgConfig, { leaseRetryMs: 100, leaseCheckMs: 200 }).then((s) => (second = s));
         await new Promise((r) => setTimeout(r, 600));
         expect(second).to.equal(undefined);
@@ -288,7 +288,7 @@ the standby takes over`, async () => {
           await admin.end();
         }
         expect(await waitFor(() => lost !== undefined, 5000)).to.equal(true);
-        const refused = await first.runtime.issuer.issue(ca(), req).then(
+        const refused = await first.parts.issuer.issue(ca(), req).then(
           () => undefined,
           (e: unknown) => e,
         );
@@ -299,9 +299,9 @@ the standby takes over`, async () => {
           ],
         ).to.match(/writer lock lost/);
         await pending;
-        const issued = await second!.runtime.issuer.issue(second!.runtime.authority("demo-issuing"), req);
+        const issued = await second!.parts.issuer.issue(second!.parts.authority("demo-issuing"), req);
         expect(issued.serial).to.match(/^[0-9a-f]+$/);
-        // A public runtime on PostgreSQL reads in read-only sessions (it may point at a hot standby).
+        // A public role on PostgreSQL reads in read-only sessions (it may point at a hot standby).
         const rt = await openCaRecords(pgConfig, { readOnly: true });
         try {
           expect(await rt.revocations.statusOf(issued.serial)).to.include({ status: "issued" });

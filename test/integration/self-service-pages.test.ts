@@ -167,7 +167,7 @@ for (const backend of demoBackends())
      * itself: test/support/card-client.ts personaliseForOrder + cardRequest).
      */
     async function produceCard(orderId: string): Promise<Cred> {
-      const c = await attestedCardFor(svc.runtime, svc.ra!.ra, orderId);
+      const c = await attestedCardFor(svc.parts, svc.ra!.ra, orderId);
       const o = await act(orderId, "produce", D.ed!, c.body);
       return credOf(
         c.privateKey.export({ type: "pkcs8", format: "pem" }) as string,
@@ -262,7 +262,7 @@ for (const backend of demoBackends())
     /** A second RA app on the same database (a test-only clock or resolver), over HTTPS with the same TLS files. */
     async function sideApp(o: { clock?: Clock; resolve?: RaApiDeps["resolve"] }): Promise<URL> {
       const ra = svc.ra!.ra;
-      const self = openSelfService(svc.runtime, ra, o.clock ? { clock: o.clock } : {});
+      const self = openSelfService(svc.parts, ra, o.clock ? { clock: o.clock } : {});
       const app = buildRaApp(
         {
           resolve: o.resolve ?? ((s, d) => ra.resolver.resolve(s, d)),
@@ -644,10 +644,10 @@ content type, oversized body, unknown fields; no cookie, missing or wrong CSRF; 
 
       // The link of C still works once: the refusals above did not use it up.
       await openLink(linkC);
-      const refused = await svc.runtime.db("audit_events").where({ action: "applicant.link.refused", object_id: b.id });
+      const refused = await svc.parts.db("audit_events").where({ action: "applicant.link.refused", object_id: b.id });
       expect(refused.map((e: any) => JSON.parse(e.details).reason).sort()).to.deep.equal(["expired", "used", "used"]);
       expect(refused.every((e: any) => e.outcome === "failure")).to.equal(true);
-      const apiLog = await svc.runtime
+      const apiLog = await svc.parts
         .db("audit_events")
         .where({ action: "api.post /applicant/session", outcome: "failure" });
       expect(apiLog.length, "every refused request is in the request log").to.be.at.least(6);
@@ -674,7 +674,7 @@ the audit trail`, async () => {
       expect(problem(limited, 429)).to.deep.include({ code: "applicant.too-many-attempts", requirement: "REQ-18" });
       expect(limited.headers["retry-after"]).to.match(/^\d+$/);
       expect(
-        await svc.runtime.db("audit_events").where({ action: "applicant.alarm.link-rate-order", object_id: d.id }),
+        await svc.parts.db("audit_events").where({ action: "applicant.alarm.link-rate-order", object_id: d.id }),
       ).to.have.length(1);
 
       // One address guessing across many orders (another loopback address, so the rest of this suite is not limited).
@@ -697,7 +697,7 @@ the audit trail`, async () => {
       const linkE = await applicantLinkFor(e.id);
       const byIp = await call("POST", "/api/v1/applicant/session", { localAddress: from, body: fragment(linkE) });
       expect(problem(byIp, 429).detail).to.match(/from your network/);
-      const alarms = await svc.runtime.db("audit_events").where({ action: "applicant.alarm.link-rate-ip" });
+      const alarms = await svc.parts.db("audit_events").where({ action: "applicant.alarm.link-rate-ip" });
       expect(alarms.some((a: any) => JSON.parse(a.details).ip.endsWith(from))).to.equal(true);
       await openLink(linkE); // from another address the right link still opens
     });
@@ -858,7 +858,7 @@ activates with its activation code only`, async () => {
       const answers: number[] = [];
       for (const w of steps) answers.push((await post(w)).status);
       expect(answers).to.deep.equal([200, 200, 200, 200, 200, 429]);
-      const alarms = await svc.runtime
+      const alarms = await svc.parts
         .db("audit_events")
         .where({ action: "revocation.alarm.holder-rate", object_id: g2.card.serial });
       expect(alarms).to.have.length(1);

@@ -168,7 +168,7 @@ for (const backend of demoBackends())
      * as the card station records it; the maker root installed in before()); the produce body and the key.
      */
     const attestedBody = async (orderId: string) => {
-      const made = await attestedCardFor(svc.runtime, svc.ra!.ra, orderId);
+      const made = await attestedCardFor(svc.parts, svc.ra!.ra, orderId);
       return {
         body: made.body,
         key: { key: made.privateKey.export({ type: "pkcs8", format: "pem" }) as string, spki: made.spki },

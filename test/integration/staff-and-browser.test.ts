@@ -67,9 +67,9 @@ describe(`staff bootstrap, card-station identity, scoped auditing, browser reque
       child.on("error", reject);
       child.on("close", (code) => resolve({ status: code ?? -1, stdout, stderr }));
     });
-  const count = async (table: string) => Number((await svc.runtime.db(table).count({ n: "*" }).first())?.n);
+  const count = async (table: string) => Number((await svc.parts.db(table).count({ n: "*" }).first())?.n);
   const lastAudit = async (where: Record<string, unknown>) =>
-    svc.runtime.db("audit_events").where(where).orderBy("seq", "desc").first();
+    svc.parts.db("audit_events").where(where).orderBy("seq", "desc").first();
 
   before(async function () {
     demo = await demoEnvReady(this, "sqlite");
@@ -87,7 +87,7 @@ describe(`staff bootstrap, card-station identity, scoped auditing, browser reque
       }),
     );
     base = new URL(svc.ra!.url);
-    serverCa = readFileSync(svc.runtime.config.ra.tlsCert, "utf8");
+    serverCa = readFileSync(svc.parts.config.ra.tlsCert, "utf8");
     for (const id of Object.keys(DEMO_OFFICERS)) {
       const cert = readFileSync(join(demo.env.CARDPKI_DATA_DIR!, "demo-officers", `${id}.crt`), "utf8");
       D[id] = {
@@ -385,7 +385,7 @@ organisation; fail/a period beyond the policy cap; every read audited as persona
     const produced = await call(
       "POST",
       `/api/v1/orders/${a.orderId}/actions/produce`,
-      (await attestedCardFor(svc.runtime, ra, a.orderId)).body,
+      (await attestedCardFor(svc.parts, ra, a.orderId)).body,
       D.ed,
     );
     expect(produced.status, produced.text).to.equal(200);
@@ -432,7 +432,7 @@ organisation; fail/a period beyond the policy cap; every read audited as persona
     await ra.directory.addCredential(issued.serial, p.id, new Date(), ev("officer.credential"));
     const bea: Cred = {
       key: k.privateKey.export({ type: "pkcs8", format: "pem" }) as string,
-      cert: toPem("CERTIFICATE", (await svc.runtime.store.get(issued.serial))!.der!),
+      cert: toPem("CERTIFICATE", (await svc.parts.store.get(issued.serial))!.der!),
       serial: issued.serial,
     };
 
@@ -575,7 +575,7 @@ connections over the per-client cap are closed`, async () => {
         `${c} is not a network in the form 10.0.0.0/8 or 2001:db8::/32.`,
       ]);
     }
-    expect((await svc.runtime.db("organisations").where({ id: me.organisationId }).first())!.ip_allow_list).to.equal(
+    expect((await svc.parts.db("organisations").where({ id: me.organisationId }).first())!.ip_allow_list).to.equal(
       null,
     );
     // A client that connects and never speaks TLS is dropped after the handshake timeout (1 s here).

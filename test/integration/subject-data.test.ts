@@ -120,10 +120,10 @@ for (const backend of testDatabases())
      * station records it (the card station does this with a key generated on the card).
      */
     async function produceCard(orderId: string, producer: Cred): Promise<Reply & { card?: Cred; der?: Uint8Array }> {
-      const c = await attestedCardFor(svc.runtime, svc.ra!.ra, orderId);
+      const c = await attestedCardFor(svc.parts, svc.ra!.ra, orderId);
       const r = await act(orderId, "produce", producer, c.body);
       if (r.status !== 200) return r;
-      const der = (await svc.runtime.store.get(r.body.certificateSerial))!.der!;
+      const der = (await svc.parts.store.get(r.body.certificateSerial))!.der!;
       const x = new X509Certificate(der);
       return {
         ...r,
@@ -263,7 +263,7 @@ for (const backend of testDatabases())
       const until = new Date(clock.now().getTime() + 400 * DAY);
       const roles = (i: number): Role[] =>
         i < 3 ? ["ra-admin", "ra-officer"] : i === 3 ? ["ca-operator"] : ["ra-officer"];
-      const group = await bootstrapStaffGroup(svc.runtime, svc.ra!.ra, {
+      const group = await bootstrapStaffGroup(svc.parts, svc.ra!.ra, {
         orgNumber: "556000-0000",
         orgName: "subject test service owner",
         country: "SE",
@@ -350,7 +350,7 @@ in the validated domain is in the SAN`, async () => {
     it(`fail/a register answer without a name, or with a mixed-script name: no order, 422 naming REQ-07 and the \
 rule`, async () => {
       const s1 = staff[0]!;
-      const before = (await svc.runtime.db("orders")).length;
+      const before = (await svc.parts.db("orders")).length;
       const noName = await call(
         "POST",
         "/api/v1/orders",
@@ -379,7 +379,7 @@ rule`, async () => {
         "The full name in the population register has characters that cannot go into " +
           "a certificate, so no card can be ordered.",
       );
-      expect((await svc.runtime.db("orders")).length).to.equal(before);
+      expect((await svc.parts.db("orders")).length).to.equal(before);
     });
 
     it(`ok/an e-mail outside the organisation's validated domain: the card is issued without the e-mail SAN \
@@ -390,7 +390,7 @@ rule`, async () => {
         "CN=Erik Utanför",
       );
       expect(await openssl(["x509", "-in", f, "-noout", "-text"])).to.not.include("gmail");
-      const produced = await svc.runtime
+      const produced = await svc.parts
         .db("audit_events")
         .where({ object_id: orderId, action: "order.produce" })
         .first();
@@ -420,14 +420,14 @@ certificate, the order stays in production`, async () => {
       await ok(act(o.id, "identify", staff[1]!, { document: doc, faceCompared: true }));
       await ok(act(o.id, "approve", staff[2]!));
       await ok(act(o.id, "start-production", staff[2]!));
-      const certsBefore = (await svc.runtime.db("certificates")).length;
+      const certsBefore = (await svc.parts.db("certificates")).length;
       const r = await produceCard(o.id, staff[3]!);
       expect([r.status, r.body.type]).to.deep.equal([422, "urn:cardpki:problem:lint-failed"]);
       expect([r.body.code, r.body.rule]).to.deep.equal(["certificate.lint-failed", "text_no_bidi_controls"]);
       expect(r.body.detail).to.match(
         /^The certificate could not be made: .* hidden text-direction character\. Nothing was signed/,
       );
-      expect((await svc.runtime.db("certificates")).length, "nothing reserved or signed").to.equal(certsBefore);
+      expect((await svc.parts.db("certificates")).length, "nothing reserved or signed").to.equal(certsBefore);
       const after = await ok(call("GET", `/api/v1/orders/${o.id}`, undefined, s1));
       expect([after.state, after.certificateSerial]).to.deep.equal(["IN_PRODUCTION", undefined]);
     });

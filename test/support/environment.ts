@@ -55,7 +55,7 @@ const demos = new Map<DemoBackend, DemoEnv>();
  * Each demo has its own tokens (same labels, other keys), so the call also points this process
  * at that demo's token directory (SOFTHSM2_CONF) and folders: SoftHSM2 reads SOFTHSM2_CONF at
  * C_Initialize, and the keystores finalize the library when the last one closes, so a suite must
- * close its runtimes (after hooks) before the next suite switches to the other demo. DATABASE_URL
+ * close its services (after hooks) before the next suite switches to the other demo. DATABASE_URL
  * is never put into this process's environment (child processes of other suites would inherit
  * it): tests pass `env` (or loadConfig(env)) explicitly.
  */
@@ -68,7 +68,7 @@ export function demoEnv(ctx: Mocha.Context, backend: DemoBackend = "sqlite"): De
   if (process.env.SOFTHSM2_CONF !== demo.softhsmConf && pkcs11LibraryInUse(SOFTHSM))
     throw new Error(
       `switching to the ${backend} demo's tokens, but a PKCS#11 keystore of the ` +
-        `suite before is still open (close runtimes and keystores in after hooks): ` +
+        `suite before is still open (close services and keystores in after hooks): ` +
         `${pkcs11LibraryHolders().join("; ")}`,
     );
   // Every in-process PKCS#11 user in this suite sees this demo's token directory.

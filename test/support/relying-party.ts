@@ -149,7 +149,7 @@ export async function crlUntil(ca: RpCa, serial: string, listed: boolean): Promi
 
 /** The certificate of a serial as the CA stored it (PEM). */
 export async function certificatePem(ca: RpCa, serial: string): Promise<string> {
-  const rec = await ca.svc.runtime.store.get(serial);
+  const rec = await ca.svc.parts.store.get(serial);
   if (!rec?.der) throw new Error(`no certificate ${serial}`);
   return toPem("CERTIFICATE", rec.der);
 }
@@ -191,7 +191,7 @@ export async function orderToHandOut(
 ): Promise<CardLife> {
   const ra = ca.svc.ra!.ra;
   const staff = await staffActor(ra, "556000-0000", DEMO_OFFICERS.ada.nationalId);
-  const { orderId, holderId, officers } = await demoOrderInProduction(ca.svc.runtime, ra, {
+  const { orderId, holderId, officers } = await demoOrderInProduction(ca.svc.parts, ra, {
     staff,
     orgNumber: o.orgNumber ?? freshOrgNumber("57"),
     holder,
@@ -230,7 +230,7 @@ export async function softwareCard(
   let keyPem = "";
   const life = await orderToHandOut(ca, holder, async (orderId) => {
     const producer = await staffActor(ra, "556000-0000", DEMO_OFFICERS.ed.nationalId); // the demo's ca-operator
-    const { certSerial, card } = await produceAttested(ca.svc.runtime, ra, orderId, producer);
+    const { certSerial, card } = await produceAttested(ca.svc.parts, ra, orderId, producer);
     keyPem = card.privateKey.export({ type: "pkcs8", format: "pem" }).toString();
     return {
       serial: certSerial,
@@ -258,7 +258,7 @@ export async function expiredCertificate(
   ca: RpCa,
   o: { profileId?: string; san?: { upn?: string[]; krb5Principal?: string[] }; validatedDomains?: string[] } = {},
 ): Promise<{ certPem: string; keyPem: string; serial: string }> {
-  const rt = ca.svc.runtime;
+  const rt = ca.svc.parts;
   const key = testKey("P-256");
   const validityDays = 30;
   const issuer = new CertificateIssuer({
@@ -350,7 +350,7 @@ export async function virtualCardLife(
       t.close();
     }
   };
-  const config = ca.svc.runtime.config;
+  const config = ca.svc.parts.config;
   const ra = ca.svc.ra!.ra;
   const phone = `+4670${String(Date.now() % 1e7).padStart(7, "0")}`;
   let certPem = "";

@@ -52,6 +52,29 @@ pair`, async () => {
       ).to.equal("fixture-pin-2468-QwErTy");
     expect([fixture("alice").index, fixture("bob").index, fixture("carol").index]).to.deep.equal([1, 2, 3]);
   });
+  it("fail/a share file with a field of the wrong type, a missing field or an unknown key is refused naming it", () => {
+    const text = readFileSync(join(FIXTURE, "fixture-token-alice.share"), "utf8");
+    const doc = JSON.parse(text) as Record<string, unknown>;
+    const { tag: _tag, ...noTag } = doc;
+    const bad = (d: unknown) => {
+      try {
+        parseShareFile(JSON.stringify(d), "alice.share");
+      } catch (e) {
+        expect(e).to.be.instanceOf(CaError);
+        return (e as Error).message;
+      }
+      throw new Error("accepted");
+    };
+    expect([
+      bad({ ...doc, index: "1" }),
+      bad(noTag),
+      bad({ ...doc, kdf: { ...(doc.kdf as object), N: "16384" }, note: "x" }),
+    ]).to.deep.equal([
+      "alice.share is not a cardpki PIN share (/index must be integer)",
+      "alice.share is not a cardpki PIN share (/ must have required property 'tag')",
+      "alice.share is not a cardpki PIN share (/ must NOT have additional properties 'note'; /kdf/N must be integer)",
+    ]);
+  });
   it("fail/one old share and one of a new split of the same PIN do not mix", async () => {
     const fresh = await createPinShares("fixture-token", "fixture-pin-2468-QwErTy", CUSTODIANS, 2, cryptoRandom);
     await rejected(

@@ -7,6 +7,7 @@ import { PROFILE_SCHEMA } from "../../src/policy/profile.schema.js";
 import { REQUIREMENTS_MATRIX_SCHEMA } from "../../src/policy/requirements-matrix.js";
 import { AUDIT_ACCESS_POLICY_SCHEMA } from "../../src/policy/audit-access-policy.js";
 import { TERMS_HEAD_SCHEMA } from "../../src/policy/terms.js";
+import { STAFF_FILE_SCHEMA } from "../../src/composition/staff-bootstrap.js";
 
 const SCHEMAS = {
   workflow: WORKFLOW_SCHEMA,
@@ -17,6 +18,7 @@ const SCHEMAS = {
   "requirements-matrix": REQUIREMENTS_MATRIX_SCHEMA,
   "audit-access": AUDIT_ACCESS_POLICY_SCHEMA,
   "terms head": TERMS_HEAD_SCHEMA,
+  "staff file": STAFF_FILE_SCHEMA,
 };
 
 /** Every object schema inside `s` (by JSON path) that does not refuse unknown keys, and every union. */

@@ -1,6 +1,8 @@
 import { expect } from "chai";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parse as parseYaml, stringify } from "yaml";
 import { loadRequirementsMatrix } from "../../src/policy/requirements-matrix.js";
 import { REPO_ROOT } from "../support/test-ca.js";
 
@@ -53,5 +55,23 @@ exists`, () => {
       titleIn("it(`fail/${x} is refused`, f)", "fail/y is refused"),
       titleIn("it(`ok/a long \\\ntitle`, f)", "ok/a long title"),
     ]).to.deep.equal([false, true, true]);
+  });
+
+  it("fail/a control without its symbol or a test without its title is refused at load, naming the entry", () => {
+    const dir = mkdtempSync(join(tmpdir(), "matrix-"));
+    try {
+      const doc = parseYaml(readFileSync(join(REPO_ROOT, "policies", "requirements-matrix.yaml"), "utf8"));
+      doc.requirements[0].controls[0] = { path: "src/ra/onboarding.ts", name: "bindPerson" };
+      doc.requirements[1].tests[0] = { path: "test/unit/x.test.ts" };
+      const file = join(dir, "requirements-matrix.yaml");
+      writeFileSync(file, stringify(doc));
+      expect(() => loadRequirementsMatrix(file)).to.throw(
+        `requirements matrix ${file}: /requirements/0/controls/0 must have required property 'symbol'; ` +
+          `/requirements/0/controls/0 must NOT have additional properties 'name'; ` +
+          `/requirements/1/tests/0 must have required property 'name'`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

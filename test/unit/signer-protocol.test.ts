@@ -44,6 +44,10 @@ describe("CA signer protocol v1 (schema-checked both ways)", () => {
       refusal(() => parseSignerRequest({ v: 1, op: "sign-certificate", ca: "demo-issuing", tbs: "not base64!" }))
         .message,
     ).to.match(/\/tbs must match pattern/);
+    // Only what is wrong with the message of its operation: no word of the union or of the other operation's op.
+    expect(refusal(() => parseSignerRequest({ v: 1, op: "sign-certificate" })).message).to.equal(
+      "malformed signer message: / must have required property 'ca'; / must have required property 'tbs'",
+    );
     expect(refusal(() => parseSignerRequest([1, 2])).kind).to.equal("invalid-input");
     expect(refusal(() => parseSignerRequest(null)).kind).to.equal("invalid-input");
   });

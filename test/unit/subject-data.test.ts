@@ -312,6 +312,13 @@ rule`, () => {
     writeFileSync(f, JSON.stringify({ people: { "1": { status: "alive", givenName: 7 } } }));
     let e: unknown;
     await r.lookup("1").catch((x) => (e = x));
-    expect((e as CaError).message).to.match(/givenName must be a non-empty string/);
+    expect((e as CaError).message).to.equal(`register file ${f}: /people/1/givenName must be string`);
+    writeFileSync(f, JSON.stringify({ people: { "1": { status: "alive", givenName: "", given_name: "Ada" } } }));
+    e = undefined;
+    await r.lookup("1").catch((x) => (e = x));
+    expect((e as CaError).message).to.equal(
+      `register file ${f}: /people/1 must NOT have additional properties 'given_name'; ` +
+        `/people/1/givenName must NOT have fewer than 1 characters`,
+    );
   });
 });

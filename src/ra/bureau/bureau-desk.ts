@@ -20,7 +20,10 @@ import {
   jsonLines,
   parseJsonLines,
   type BatchCard,
+  type BatchHeader,
   type LineProblem,
+  type ReturnCard,
+  type ReturnHeader,
 } from "./bureau-files.js";
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
@@ -179,10 +182,14 @@ export class BureauDesk {
       });
     const now = clock.now();
     const batchId = `B${now.toISOString().slice(0, 10).replace(/-/g, "")}-${newId(this.deps.random).slice(0, 12)}`;
-    const plain = jsonLines([
-      { type: "batch", format: BATCH_FORMAT, batchId, createdAt: now.toISOString(), cards: lines.length },
-      ...lines,
-    ]);
+    const header: BatchHeader = {
+      type: "batch",
+      format: BATCH_FORMAT,
+      batchId,
+      createdAt: now.toISOString(),
+      cards: lines.length,
+    };
+    const plain = jsonLines([header, ...lines]);
     const signature = await seal.sign(plain);
     const encrypted = await seal.encryptToBureau(plain);
     const digest = sha256(plain);
@@ -405,23 +412,22 @@ export class BureauDesk {
     }
     const at = clock.now();
     const byOrder = new Map(checked.map((c) => [c.card.orderId, c.tracked]));
-    const returnData = jsonLines([
-      {
-        type: "certificates",
-        format: RETURN_FORMAT,
-        batchId: head.batchId,
-        answerId: head.answerId,
-        createdAt: at.toISOString(),
-        cards: produced.length,
-      },
-      ...produced.map((p) => ({
-        type: "card",
-        orderId: p.orderId,
-        cardSerial: p.cardSerial,
-        certSerial: p.certSerial,
-        certificate: b64(p.der),
-      })),
-    ]);
+    const returnHeader: ReturnHeader = {
+      type: "certificates",
+      format: RETURN_FORMAT,
+      batchId: head.batchId,
+      answerId: head.answerId,
+      createdAt: at.toISOString(),
+      cards: produced.length,
+    };
+    const returnCards = produced.map((p): ReturnCard => ({
+      type: "card",
+      orderId: p.orderId,
+      cardSerial: p.cardSerial,
+      certSerial: p.certSerial,
+      certificate: b64(p.der),
+    }));
+    const returnData = jsonLines([returnHeader, ...returnCards]);
     const ledger = produced.map((p) => ({
       id: newId(this.deps.random),
       cardSerial: p.cardSerial,

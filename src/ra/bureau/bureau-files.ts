@@ -1,11 +1,14 @@
 import { Ajv } from "ajv";
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
+import { schemaErrorText } from "../../shared/schema-errors.js";
+import { Closed, Enum } from "../../shared/schema-types.js";
 
 /**
  * The file formats of the card bureau exchange (JSON Lines, one JSON object a line; line 1 is the
  * header). Each file travels with a detached CMS signature (`<file>.p7s`); the batch file, which
- * names people, is also encrypted to the bureau's certificate (`<file>.p7e`). Schemas: TypeBox,
- * checked with ajv; `docs/bureau-exchange.md` describes them for the bureau.
+ * names people, is also encrypted to the bureau's certificate (`<file>.p7e`). Each line kind is one
+ * TypeBox schema (what ajv checks, the type by `Static<>`), for the files the RA writes as for those it
+ * reads; the README's card bureau section describes them for the bureau.
  */
 export const BATCH_FORMAT = "cardpki-bureau-batch-v1";
 export const ANSWER_FORMAT = "cardpki-bureau-answer-v1";
@@ -16,100 +19,92 @@ const Id = Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$" });
 const B64 = Type.String({ pattern: "^[A-Za-z0-9+/]+={0,2}$", maxLength: 16_384 });
 const Text = (max: number) => Type.String({ minLength: 1, maxLength: max });
 
-export const BatchHeader = Type.Object(
-  {
-    type: Type.Literal("batch"),
-    format: Type.Literal(BATCH_FORMAT),
-    batchId: Id,
-    createdAt: Type.String({ format: "date-time" }),
-    cards: Type.Integer({ minimum: 1, maximum: 100_000 }),
-  },
-  { additionalProperties: false },
-);
+export const BatchHeader = Closed({
+  type: Type.Literal("batch"),
+  format: Type.Literal(BATCH_FORMAT),
+  batchId: Id,
+  createdAt: Type.String({ format: "date-time" }),
+  cards: Type.Integer({ minimum: 1, maximum: 100_000 }),
+});
 
 /** One card to make: what is printed on it, how it is personalised, where it goes. */
-export const BatchCard = Type.Object(
-  {
-    type: Type.Literal("card"),
-    orderId: Id,
-    /** The workflow (card product) and the certificate profile the card is for. */
-    cardProfile: Type.Object(
-      { workflow: Id, certificateProfile: Id, loa: Type.Integer({ minimum: 2, maximum: 3 }) },
-      { additionalProperties: false },
-    ),
-    /** The card body: the holder's name as the population register holds it (REQ-07), the organisation. */
-    layout: Type.Object(
-      {
-        holderName: Text(200),
-        givenName: Type.Optional(Text(100)),
-        surname: Type.Optional(Text(100)),
-        organisation: Text(200),
-      },
-      { additionalProperties: false },
-    ),
-    /** The chip: key slot and algorithm, PIN kind and lengths (the workflow's card block). */
-    chip: Type.Object(
-      {
-        slot: Type.String({ pattern: "^9[acde]$" }),
-        algorithm: Type.Union([Type.Literal("P-256"), Type.Literal("P-384"), Type.Literal("RSA-2048")]),
-        pin: Type.Union([Type.Literal("transport"), Type.Literal("random")]),
-        pinLength: Type.Integer({ minimum: 6, maximum: 8 }),
-        pukLength: Type.Integer({ minimum: 8, maximum: 8 }),
-      },
-      { additionalProperties: false },
-    ),
-    /** Where the carrier takes the card (the RA office that hands it out in person). */
-    deliveryAddress: Text(500),
-  },
-  { additionalProperties: false },
-);
+export const BatchCard = Closed({
+  type: Type.Literal("card"),
+  orderId: Id,
+  /** The workflow (card product) and the certificate profile the card is for. */
+  cardProfile: Closed({ workflow: Id, certificateProfile: Id, loa: Type.Integer({ minimum: 2, maximum: 3 }) }),
+  /** The card body: the holder's name as the population register holds it (REQ-07), the organisation. */
+  layout: Closed({
+    holderName: Text(200),
+    givenName: Type.Optional(Text(100)),
+    surname: Type.Optional(Text(100)),
+    organisation: Text(200),
+  }),
+  /** The chip: key slot and algorithm, PIN kind and lengths (the workflow's card block). */
+  chip: Closed({
+    slot: Type.String({ pattern: "^9[acde]$" }),
+    algorithm: Enum(["P-256", "P-384", "RSA-2048"] as const),
+    pin: Enum(["transport", "random"] as const),
+    pinLength: Type.Integer({ minimum: 6, maximum: 8 }),
+    pukLength: Type.Integer({ minimum: 8, maximum: 8 }),
+  }),
+  /** Where the carrier takes the card (the RA office that hands it out in person). */
+  deliveryAddress: Text(500),
+});
 
-export const AnswerHeader = Type.Object(
-  {
-    type: Type.Literal("answer"),
-    format: Type.Literal(ANSWER_FORMAT),
-    answerId: Id,
-    batchId: Id,
-    createdAt: Type.String({ format: "date-time" }),
-    cards: Type.Integer({ minimum: 1, maximum: 100_000 }),
-  },
-  { additionalProperties: false },
-);
+export const AnswerHeader = Closed({
+  type: Type.Literal("answer"),
+  format: Type.Literal(ANSWER_FORMAT),
+  answerId: Id,
+  batchId: Id,
+  createdAt: Type.String({ format: "date-time" }),
+  cards: Type.Integer({ minimum: 1, maximum: 100_000 }),
+});
 
 /** One card made: its serial, the key made on its chip and the chip's PIV attestation of it (REQ-14). */
-export const AnswerCard = Type.Object(
-  {
-    type: Type.Literal("card"),
-    orderId: Id,
-    cardSerial: Type.String({ pattern: "^[0-9]{1,20}$" }),
-    publicKey: B64,
-    attestation: Type.Object({ certificate: B64, intermediate: B64 }, { additionalProperties: false }),
-  },
-  { additionalProperties: false },
-);
+export const AnswerCard = Closed({
+  type: Type.Literal("card"),
+  orderId: Id,
+  cardSerial: Type.String({ pattern: "^[0-9]{1,20}$" }),
+  publicKey: B64,
+  attestation: Closed({ certificate: B64, intermediate: B64 }),
+});
 
-export const StatusHeader = Type.Object(
-  {
-    type: Type.Literal("status"),
-    format: Type.Literal(STATUS_FORMAT),
-    statusId: Id,
-    batchId: Id,
-    createdAt: Type.String({ format: "date-time" }),
-  },
-  { additionalProperties: false },
-);
+export const StatusHeader = Closed({
+  type: Type.Literal("status"),
+  format: Type.Literal(STATUS_FORMAT),
+  statusId: Id,
+  batchId: Id,
+  createdAt: Type.String({ format: "date-time" }),
+});
 
 /** The bureau's progress on one card: the batch was acknowledged, or the card left with a carrier. */
-export const StatusCard = Type.Object(
-  {
-    type: Type.Literal("card"),
-    orderId: Id,
-    status: Type.Union([Type.Literal("acknowledged"), Type.Literal("shipped")]),
-    carrier: Type.Optional(Text(80)),
-    trackingId: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9-]{4,64}$" })),
-  },
-  { additionalProperties: false },
-);
+export const StatusCard = Closed({
+  type: Type.Literal("card"),
+  orderId: Id,
+  status: Enum(["acknowledged", "shipped"] as const),
+  carrier: Type.Optional(Text(80)),
+  trackingId: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9-]{4,64}$" })),
+});
+
+/** The certificate return file's header: the RA's answer to an accepted answer file. */
+export const ReturnHeader = Closed({
+  type: Type.Literal("certificates"),
+  format: Type.Literal(RETURN_FORMAT),
+  batchId: Id,
+  answerId: Id,
+  createdAt: Type.String({ format: "date-time" }),
+  cards: Type.Integer({ minimum: 1, maximum: 100_000 }),
+});
+
+/** One card's certificate (DER, base64) for the bureau to load onto the chip. */
+export const ReturnCard = Closed({
+  type: Type.Literal("card"),
+  orderId: Id,
+  cardSerial: Type.String({ pattern: "^[0-9]{1,20}$" }),
+  certSerial: Type.String({ pattern: "^[0-9A-Fa-f]{1,64}$" }),
+  certificate: B64,
+});
 
 export type BatchHeader = Static<typeof BatchHeader>;
 export type BatchCard = Static<typeof BatchCard>;
@@ -117,6 +112,8 @@ export type AnswerHeader = Static<typeof AnswerHeader>;
 export type AnswerCard = Static<typeof AnswerCard>;
 export type StatusHeader = Static<typeof StatusHeader>;
 export type StatusCard = Static<typeof StatusCard>;
+export type ReturnHeader = Static<typeof ReturnHeader>;
+export type ReturnCard = Static<typeof ReturnCard>;
 
 const ajv = new Ajv({ allErrors: true, strict: true });
 ajv.addFormat(
@@ -162,7 +159,7 @@ export function parseJsonLines<H extends TSchema, L extends TSchema>(
       problems.push({
         line: n,
         ...(orderId ? { orderId } : {}),
-        problem: (check.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`).join("; "),
+        problem: schemaErrorText(check.errors),
       });
       return;
     }
