@@ -18,13 +18,16 @@ export const RETURN_FORMAT = "cardpki-bureau-certificates-v1";
 const Id = Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$" });
 const B64 = Type.String({ pattern: "^[A-Za-z0-9+/]+={0,2}$", maxLength: 16_384 });
 const Text = (max: number) => Type.String({ minLength: 1, maxLength: max });
+const CreatedAt = Type.String({ format: "date-time" });
+const CardCount = Type.Integer({ minimum: 1, maximum: 100_000 });
+const CardSerial = Type.String({ pattern: "^[0-9]{1,20}$" });
 
 export const BatchHeader = Closed({
   type: Type.Literal("batch"),
   format: Type.Literal(BATCH_FORMAT),
   batchId: Id,
-  createdAt: Type.String({ format: "date-time" }),
-  cards: Type.Integer({ minimum: 1, maximum: 100_000 }),
+  createdAt: CreatedAt,
+  cards: CardCount,
 });
 
 /** One card to make: what is printed on it, how it is personalised, where it goes. */
@@ -57,15 +60,15 @@ export const AnswerHeader = Closed({
   format: Type.Literal(ANSWER_FORMAT),
   answerId: Id,
   batchId: Id,
-  createdAt: Type.String({ format: "date-time" }),
-  cards: Type.Integer({ minimum: 1, maximum: 100_000 }),
+  createdAt: CreatedAt,
+  cards: CardCount,
 });
 
 /** One card made: its serial, the key made on its chip and the chip's PIV attestation of it (REQ-14). */
 export const AnswerCard = Closed({
   type: Type.Literal("card"),
   orderId: Id,
-  cardSerial: Type.String({ pattern: "^[0-9]{1,20}$" }),
+  cardSerial: CardSerial,
   publicKey: B64,
   attestation: Closed({ certificate: B64, intermediate: B64 }),
 });
@@ -75,7 +78,7 @@ export const StatusHeader = Closed({
   format: Type.Literal(STATUS_FORMAT),
   statusId: Id,
   batchId: Id,
-  createdAt: Type.String({ format: "date-time" }),
+  createdAt: CreatedAt,
 });
 
 /** The bureau's progress on one card: the batch was acknowledged, or the card left with a carrier. */
@@ -93,15 +96,15 @@ export const ReturnHeader = Closed({
   format: Type.Literal(RETURN_FORMAT),
   batchId: Id,
   answerId: Id,
-  createdAt: Type.String({ format: "date-time" }),
-  cards: Type.Integer({ minimum: 1, maximum: 100_000 }),
+  createdAt: CreatedAt,
+  cards: CardCount,
 });
 
 /** One card's certificate (DER, base64) for the bureau to load onto the chip. */
 export const ReturnCard = Closed({
   type: Type.Literal("card"),
   orderId: Id,
-  cardSerial: Type.String({ pattern: "^[0-9]{1,20}$" }),
+  cardSerial: CardSerial,
   certSerial: Type.String({ pattern: "^[0-9A-Fa-f]{1,64}$" }),
   certificate: B64,
 });
