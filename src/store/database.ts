@@ -15,7 +15,7 @@ export const isSqlite = (db: Knex | Knex.Transaction): boolean =>
 
 /** PostgreSQL rather than SQLite (for the few statements that differ). */
 export const isPostgres = (db: Knex | Knex.Transaction): boolean =>
-  /^(pg|postgres)/.test(String((db as { client?: { config?: { client?: unknown } } }).client?.config?.client ?? ""));
+  (db as { client?: { dialect?: string } }).client?.dialect === "postgresql";
 
 /** The file of a `sqlite:` URL (undefined for other URLs). */
 export function sqliteFile(url: string): string | undefined {
@@ -45,6 +45,24 @@ export function sqliteKnex(filename: string, role: "writer" | "replica"): Knex {
       },
     },
   });
+}
+
+/**
+ * Gives a single-connection handle its connection for good, where nothing else queries through it
+ * (the SQLite writer thread): each query then skips the pool's acquire and release, a timer each.
+ * Returns the undo, to call before the handle is destroyed.
+ */
+export async function holdConnection(db: Knex): Promise<() => Promise<void>> {
+  type Pooled = { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<unknown> };
+  const client = db.client as Pooled;
+  const { acquireConnection, releaseConnection } = client;
+  const connection = await acquireConnection.call(client);
+  client.acquireConnection = () => Promise.resolve(connection);
+  client.releaseConnection = () => Promise.resolve();
+  return async () => {
+    Object.assign(client, { acquireConnection, releaseConnection });
+    await releaseConnection.call(client, connection);
+  };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { registeredWrite, runGroup, type Outcome } from "./commit-queue.js";
-import { sqliteKnex } from "./database.js";
+import { holdConnection, sqliteKnex } from "./database.js";
 import { serializeError } from "./sqlite-writer-thread.js";
 // The stores whose writes are named (commit-queue.ts namedWrite): importing them registers the writes.
 import "./order.store.js";
@@ -19,6 +19,8 @@ import "./bureau.store.js";
 const MAX_OPS = 256;
 const { filename } = workerData as { filename: string };
 const db = sqliteKnex(filename, "writer");
+const held = holdConnection(db); // this thread is the connection's only user
+held.catch(() => undefined); // its error is each group's (drain)
 const port = parentPort!;
 type Message = { id: number; batch: { name: string; op: unknown }[] };
 const waiting: Message[] = [];
@@ -48,7 +50,8 @@ async function drain(): Promise<void> {
     let commits = 0;
     try {
       const entries = group.flatMap((m) => m.batch.map((b) => ({ write: registeredWrite(b.name), op: b.op })));
-      ({ outcomes, commits } = await runGroup(db, entries));
+      await held; // a connection that cannot be opened fails each group, as a failed write would
+      ({ outcomes, commits } = await runGroup(db, entries, true)); // this thread's one connection
     } catch (error) {
       outcomes = group.flatMap((m) => m.batch.map(() => ({ ok: false as const, error })));
     }
@@ -63,6 +66,9 @@ async function drain(): Promise<void> {
 }
 
 async function shutDown(): Promise<void> {
+  await (
+    await held.catch(() => async () => undefined)
+  )();
   await db.destroy();
   port.close();
 }

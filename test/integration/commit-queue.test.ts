@@ -256,6 +256,54 @@ is a conflict; nothing is written`, async () => {
     }
   });
 
+  it(`fail/a shared transaction of the writer thread that fails after a write is rolled back whole: the good \
+write commits on its own, once, the bad one leaves nothing (REQ-27)`, async () => {
+    const url = await sqliteUrl();
+    const db = await openDatabase(url);
+    try {
+      const certs = new KnexCertStore(db);
+      const at = new Date(0);
+      await certs.reserve(
+        {
+          serial: "0abc01",
+          issuerId: "test-ca",
+          profileId: "p",
+          profileVersion: 1,
+          subjectDn: "CN=Rollback",
+          notBefore: at,
+          notAfter: at,
+          tbs: new Uint8Array([0x30, 0x00]),
+          requestedBy: "test",
+        },
+        certAudit("rb-reserve"),
+      );
+      const q = commitQueueOf(db);
+      const before = q.commits;
+      // One turn: both share a transaction; its one UPDATE changes 0abc01, then the unreserved serial fails it.
+      const settled = await Promise.allSettled([
+        certs.complete("0abc01", new Uint8Array([0x30, 0x01]), certAudit("rb-good")),
+        certs.complete("0abc02", new Uint8Array([0x30, 0x02]), certAudit("rb-bad")),
+      ]);
+      expect(settled.map((r) => r.status)).to.deep.equal(["fulfilled", "rejected"]);
+      expect(q.commits - before, "the shared transaction, then one each").to.equal(3);
+      const row = await db("certificates").where({ serial: "0abc01" }).first("status", "der");
+      expect(row?.status).to.equal("issued");
+      expect(Buffer.from(row!.der!).toString("hex")).to.equal("3001");
+      const audited = await db("audit_events").whereIn("id", ["rb-good", "rb-bad"]).pluck("id");
+      expect(audited).to.deep.equal(["rb-good"]);
+      // And the connection is usable: no transaction was left open.
+      await recordAuditEvent(db, event("rb-after", "o"));
+      const r = await verifyChain({
+        pages: new KnexAuditStore(db).pages(5),
+        checkpoints: [],
+        verifySignature: () => true,
+      });
+      expect(r.ok, r.problem?.message).to.equal(true);
+    } finally {
+      await closeDatabase(db);
+    }
+  });
+
   it("ok/closing the database lets the transaction under way finish, then stops the writer thread", async () => {
     const url = await sqliteUrl();
     const db = await openDatabase(url);
