@@ -1,4 +1,5 @@
-import { X509Certificate, createHash, createPublicKey, verify, type KeyObject } from "node:crypto";
+import { X509Certificate, createHash, verify, type KeyObject } from "node:crypto";
+import { publicKeyObject } from "../shared/public-key-object.js";
 import { CaError } from "../shared/ca-error.js";
 import { childrenOf, content, readTlv } from "../asn1/der-reader.js";
 import { certificateFields, type CertificateFields } from "../asn1/certificate-fields.js";
@@ -201,7 +202,7 @@ export function verifyPivAttestation(
   // The f9 key is imported only once its certificate chained to the maker's root.
   let f9Key: KeyObject;
   try {
-    f9Key = createPublicKey({ key: Buffer.from(f9.spki), format: "der", type: "spki" });
+    f9Key = publicKeyObject(f9.spki);
   } catch (e) {
     throw refuse(`the card's attestation key cannot be read (${(e as Error).message})`);
   }

@@ -1,4 +1,5 @@
-import { X509Certificate, createPublicKey, verify as verifySignature, type KeyObject } from "node:crypto";
+import { X509Certificate, verify as verifySignature, type KeyObject } from "node:crypto";
+import { publicKeyObject } from "../shared/public-key-object.js";
 import { CaError } from "../shared/ca-error.js";
 import type { Clock } from "../shared/clock.js";
 import type { Random } from "../shared/random.js";
@@ -32,10 +33,12 @@ export interface PinReplacement {
 export interface ActivationRecords {
   /** The order's new challenge; it replaces an earlier one. */
   putChallenge(c: ActivationChallenge, audit: AuditEvent): Promise<void>;
-  challenge(orderId: string): Promise<ActivationChallenge | undefined>;
   addPinReplacement(r: PinReplacement, audit: AuditEvent): Promise<void>;
-  /** The latest record for this order's certificate. */
-  pinReplacement(orderId: string, certSerial: string): Promise<PinReplacement | undefined>;
+  /** What an activation checks, in one read: the order's challenge and the latest PIN record for the certificate. */
+  forActivation(
+    orderId: string,
+    certSerial: string,
+  ): Promise<{ challenge: ActivationChallenge | undefined; pin: PinReplacement | undefined }>;
 }
 
 /** The exact bytes the card signs (ECDSA or RSA PKCS#1 v1.5 over their hash). */
@@ -56,7 +59,7 @@ const hashFor = (key: KeyObject): "sha256" | "sha384" =>
  * a key import, not OpenSSL's X509 parse of the whole certificate (twice the cost).
  */
 function cardKey(spki: Uint8Array): { readonly key: KeyObject; readonly hash: "sha256" | "sha384" } {
-  const key = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
+  const key = publicKeyObject(spki);
   return { key, hash: hashFor(key) };
 }
 
@@ -68,11 +71,11 @@ function cardKey(spki: Uint8Array): { readonly key: KeyObject; readonly hash: "s
  * sees a PIN: what it checks is the signature and the station's record.
  */
 export class ActivationDesk {
-  /** The card keys of recent activations: the challenge and the activation read the same certificate, parsed once. */
-  private readonly keys = new Map<
-    string,
-    { readonly der: Uint8Array; readonly key: KeyObject; readonly hash: "sha256" | "sha384" }
-  >();
+  /**
+   * The card keys of recent challenges, by certificate serial (the CA store's key for a certificate, which never
+   * changes once issued): the activation uses the key its challenge read, without reading the certificate again.
+   */
+  private readonly keys = new Map<string, { readonly key: KeyObject; readonly hash: "sha256" | "sha384" }>();
 
   constructor(
     private readonly deps: {
@@ -91,14 +94,15 @@ export class ActivationDesk {
 
   private readonly recent: RecentOrders;
 
-  private cardKeyOf(
+  /** The key of the order's certificate as the CA store has it; undefined when the store has no certificate. */
+  private async cardKeyOf(
     serial: string,
-    der: Uint8Array,
-    spki: Uint8Array,
-  ): { readonly key: KeyObject; readonly hash: "sha256" | "sha384" } {
+  ): Promise<{ readonly key: KeyObject; readonly hash: "sha256" | "sha384" } | undefined> {
     const hit = this.keys.get(serial);
-    if (hit && Buffer.compare(hit.der, der) === 0) return hit;
-    const k = { der, ...cardKey(spki) };
+    if (hit) return hit;
+    const st = await this.deps.certs.status(serial);
+    if (!st?.der || !st.spki) return undefined;
+    const k = cardKey(st.spki);
     this.keys.set(serial, k);
     if (this.keys.size > 1024) this.keys.delete(this.keys.keys().next().value!);
     return k;
@@ -143,10 +147,10 @@ export class ActivationDesk {
     actor: Actor,
     orderId: string,
   ): Promise<{ orderId: string; challenge: string; message: string; hash: "sha256" | "sha384"; expiresAt: Date }> {
-    const { records, clock, random, certs } = this.deps;
+    const { records, clock, random } = this.deps;
     const o = await this.handedOutOrderOf(actor, orderId);
-    const st = await certs.status(o.certSerial!);
-    if (!st?.der || !st.spki)
+    const card = await this.cardKeyOf(o.certSerial!);
+    if (!card)
       throw new CaError("not-found", `no certificate ${o.certSerial}`, undefined, { code: "certificate.not-found" });
     const now = clock.now();
     const c: ActivationChallenge = {
@@ -167,7 +171,7 @@ export class ActivationDesk {
       orderId,
       challenge: c.challenge,
       message: new TextDecoder().decode(activationMessage(orderId, c.challenge)),
-      hash: this.cardKeyOf(c.certSerial, st.der, st.spki).hash,
+      hash: card.hash,
       expiresAt: c.expiresAt,
     };
   }
@@ -219,8 +223,10 @@ export class ActivationDesk {
     actor: Actor,
     signature: Uint8Array | undefined,
   ): Promise<ActivationFacts & { challenge?: string }> {
-    const { records, certs, clock } = this.deps;
-    const pin = order.certSerial ? await records.pinReplacement(order.id, order.certSerial) : undefined;
+    const { records, clock } = this.deps;
+    const { challenge: c, pin } = order.certSerial
+      ? await records.forActivation(order.id, order.certSerial)
+      : { challenge: undefined, pin: undefined };
     const pinReplaced = pin ? { pinReplaced: { at: pin.at, recordedBy: pin.recordedBy } } : {};
     const no = (refusal: string, variant: string) => ({ challengeSigned: false, refusal, variant, ...pinReplaced });
     if (!order.certSerial || actor.credentialSerial !== order.certSerial)
@@ -231,16 +237,15 @@ export class ActivationDesk {
           "/holder/orders/{id}/activation-challenge)",
         "not-signed",
       );
-    const c = await records.challenge(order.id);
     if (!c || c.certSerial !== order.certSerial)
       return no("no activation challenge was given to this card; ask for one first", "no-challenge");
     if (c.usedAt) return no("the activation challenge was used already; ask for a new one", "challenge-used");
     if (c.expiresAt <= clock.now())
       return no("the activation challenge has expired; ask for a new one", "challenge-expired");
-    const st = await certs.status(order.certSerial);
-    if (!st?.der || !st.spki) return no("the order's certificate is not in the CA's store", "no-certificate");
     // REQ-16: the key of this order's certificate as stored
-    const { key, hash } = this.cardKeyOf(order.certSerial, st.der, st.spki);
+    const card = await this.cardKeyOf(order.certSerial);
+    if (!card) return no("the order's certificate is not in the CA's store", "no-certificate");
+    const { key, hash } = card;
     const msg = activationMessage(order.id, c.challenge);
     const ok = [undefined, "ieee-p1363" as const].some((dsaEncoding) => {
       try {

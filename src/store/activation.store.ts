@@ -3,7 +3,7 @@ import type { AuditEvent } from "../ca/ports.js";
 import type { ActivationChallenge, ActivationRecords, PinReplacement } from "../ra/activation.js";
 import { INSERT_CHUNK, insertChunked } from "./database.js";
 import { commitQueueOf, namedWrite, type CommitQueue } from "./commit-queue.js";
-import type { ActivationChallengeRow, TransportPinReplacementRow } from "./rows.js";
+import type { ActivationChallengeRow, DbBigInt, TransportPinReplacementRow } from "./rows.js";
 
 type Op =
   | { readonly kind: "challenge"; readonly c: ActivationChallenge; readonly audit: AuditEvent }
@@ -74,35 +74,63 @@ export class KnexActivationStore implements ActivationRecords {
     await this.queue.run(activationWrite, { kind: "challenge", c, audit });
   }
 
-  async challenge(orderId: string): Promise<ActivationChallenge | undefined> {
-    const r = await this.reader<ActivationChallengeRow>("activation_challenges").where({ order_id: orderId }).first();
-    if (!r) return undefined;
-    return {
-      orderId: r.order_id,
-      certSerial: r.cert_serial,
-      challenge: r.challenge,
-      issuedAt: new Date(Number(r.issued_at)),
-      expiresAt: new Date(Number(r.expires_at)),
-      ...(r.used_at != null ? { usedAt: date(r.used_at)! } : {}),
-    };
-  }
-
   async addPinReplacement(r: PinReplacement, audit: AuditEvent): Promise<void> {
     await this.queue.run(activationWrite, { kind: "pin", r, audit });
   }
 
-  async pinReplacement(orderId: string, certSerial: string): Promise<PinReplacement | undefined> {
-    const r = await this.reader<TransportPinReplacementRow>("transport_pin_replacements")
-      .where({ order_id: orderId, cert_serial: certSerial })
-      .orderBy("seq", "desc")
-      .first();
-    if (!r) return undefined;
+  async forActivation(
+    orderId: string,
+    certSerial: string,
+  ): Promise<{ challenge: ActivationChallenge | undefined; pin: PinReplacement | undefined }> {
+    // One row: the challenge (if any) beside the latest PIN record (if any), each by its index.
+    const res: unknown = await this.reader.raw(
+      `SELECT c.cert_serial, c.challenge, c.issued_at, c.expires_at, c.used_at, p.cert_serial AS p_cert_serial, ` +
+        `p.card_serial AS p_card_serial, p.at AS p_at, p.recorded_by AS p_recorded_by ` +
+        `FROM (SELECT 1 AS one) AS one ` +
+        `LEFT JOIN activation_challenges AS c ON c.order_id = ? ` +
+        `LEFT JOIN transport_pin_replacements AS p ON p.seq = ` +
+        `(SELECT max(seq) FROM transport_pin_replacements WHERE order_id = ? AND cert_serial = ?)`,
+      [orderId, orderId, certSerial],
+    );
+    type Row = Partial<Omit<ActivationChallengeRow, "order_id">> & {
+      p_cert_serial?: string | null;
+      p_card_serial?: string | null;
+      p_at?: DbBigInt | null;
+      p_recorded_by?: string | null;
+    };
+    const r = (Array.isArray(res) ? res : (res as { rows: unknown[] }).rows)[0] as Row | undefined; // SQLite; pg
     return {
-      orderId: r.order_id,
-      certSerial: r.cert_serial,
-      ...(r.card_serial ? { cardSerial: r.card_serial } : {}),
-      at: new Date(Number(r.at)),
-      recordedBy: r.recorded_by,
+      challenge:
+        r?.challenge != null ? toChallenge({ ...(r as ActivationChallengeRow), order_id: orderId }) : undefined,
+      pin:
+        r?.p_cert_serial != null
+          ? toPin({
+              order_id: orderId,
+              cert_serial: r.p_cert_serial,
+              card_serial: r.p_card_serial ?? null,
+              at: r.p_at!,
+              recorded_by: r.p_recorded_by!,
+            })
+          : undefined,
     };
   }
 }
+
+const toChallenge = (r: ActivationChallengeRow): ActivationChallenge => ({
+  orderId: r.order_id,
+  certSerial: r.cert_serial,
+  challenge: r.challenge,
+  issuedAt: new Date(Number(r.issued_at)),
+  expiresAt: new Date(Number(r.expires_at)),
+  ...(r.used_at != null ? { usedAt: date(r.used_at)! } : {}),
+});
+
+const toPin = (
+  r: Pick<TransportPinReplacementRow, "order_id" | "cert_serial" | "card_serial" | "at" | "recorded_by">,
+): PinReplacement => ({
+  orderId: r.order_id,
+  certSerial: r.cert_serial,
+  ...(r.card_serial ? { cardSerial: r.card_serial } : {}),
+  at: new Date(Number(r.at)),
+  recordedBy: r.recorded_by,
+});

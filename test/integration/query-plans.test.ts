@@ -7,6 +7,7 @@ import { KnexOrderStore } from "../../src/store/order.store.js";
 import { KnexCertStore } from "../../src/store/cert.store.js";
 import { KnexOcspResponseStore } from "../../src/store/ocsp-response.store.js";
 import { KnexCertificateCounts } from "../../src/store/certificate-counts.store.js";
+import { KnexActivationStore } from "../../src/store/activation.store.js";
 import { FieldCipher } from "../../src/store/field-cipher.js";
 import { cryptoRandom } from "../../src/shared/random.js";
 import { testDatabases } from "../support/databases.js";
@@ -21,6 +22,8 @@ const POPULATION_TABLES = [
   "notifications",
   "cards",
   "ocsp_responses",
+  "activation_challenges",
+  "transport_pin_replacements",
 ];
 
 /** The SQL a call runs, with its bindings (captured from the handle's query events). */
@@ -100,6 +103,10 @@ population`, function () {
       ["the expiry sweep: producing for too long", () => orders.inStateSince("PRODUCING", new Date(0), 100)],
       ["the repair sweep: expired orders with a live certificate", () => orders.expiredWithLiveCertificate(100)],
       ["a certificate by serial (OCSP miss, activation)", () => certs.get("0a1b2c3d")],
+      [
+        "activation: the order's challenge and the certificate's latest PIN record",
+        () => new KnexActivationStore(db, db).forActivation("0123456789abcdef0123456789abcdef", "0a1b2c3d"),
+      ],
       [
         "an organisation's open orders (the officer's work queue)",
         () => orders.listOpen("0123456789abcdef0123456789abcdef", 50),

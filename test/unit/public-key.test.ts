@@ -1,8 +1,9 @@
 import { expect } from "chai";
-import { generateKeyPairSync } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
 import { parseSubjectKey } from "../../src/ca/public-key.js";
 import { keyIdentifier, spkiKeyType } from "../../src/ca/spki.js";
 import { CaError } from "../../src/shared/ca-error.js";
+import { publicKeyObject } from "../../src/shared/public-key-object.js";
 import { testKey } from "../support/keys.js";
 
 const spkiOf = (k: ReturnType<typeof generateKeyPairSync>["publicKey"]) =>
@@ -48,5 +49,57 @@ describe("ca/public-key (RFC 5480, RFC 3279)", () => {
       CaError,
       /SubjectPublicKeyInfo/,
     );
+  });
+});
+
+describe("shared/public-key-object: SPKI to KeyObject", () => {
+  const der = (k: KeyObject) => new Uint8Array(k.export({ type: "spki", format: "der" }));
+  const keys: [string, KeyObject][] = [
+    ["P-256", generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey],
+    ["P-384", generateKeyPairSync("ec", { namedCurve: "P-384" }).publicKey],
+    ["RSA-2048", generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey],
+    ["RSA-3072", generateKeyPairSync("rsa", { modulusLength: 3072 }).publicKey],
+    ["P-521 (OpenSSL's import)", generateKeyPairSync("ec", { namedCurve: "P-521" }).publicKey],
+    ["Ed25519 (OpenSSL's import)", generateKeyPairSync("ed25519").publicKey],
+    ["RSA e=3 (OpenSSL's import)", generateKeyPairSync("rsa", { modulusLength: 2048, publicExponent: 3 }).publicKey],
+  ];
+  for (const [name, k] of keys)
+    it(`ok/${name}: the same key as OpenSSL's DER import, exported back to the same bytes`, () => {
+      const spki = der(k);
+      const got = publicKeyObject(spki);
+      expect(got.equals(createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" }))).to.equal(true);
+      expect(Buffer.from(der(got)).equals(Buffer.from(spki))).to.equal(true);
+    });
+
+  it("ok/a signature made by the card's private key verifies with the imported key (P-256, RSA)", () => {
+    for (const [type, opts] of [
+      ["ec", { namedCurve: "P-256" }],
+      ["rsa", { modulusLength: 2048 }],
+    ] as const) {
+      const { publicKey, privateKey } = generateKeyPairSync(type as "ec", opts as { namedCurve: string });
+      const sig = sign("sha256", Buffer.from("challenge"), privateKey);
+      expect(verify("sha256", Buffer.from("challenge"), publicKeyObject(der(publicKey)), sig)).to.equal(true);
+    }
+  });
+
+  it("fail/an EC point off the curve, a truncated key and a non-minimal RSA modulus are refused as by OpenSSL", () => {
+    const p256 = der(keys[0]![1]);
+    const off = Uint8Array.from(p256);
+    off[off.length - 1] ^= 0x01; // y no longer on the curve
+    expect(() => publicKeyObject(off)).to.throw();
+    expect(() => createPublicKey({ key: Buffer.from(off), format: "der", type: "spki" })).to.throw();
+    expect(() => publicKeyObject(p256.subarray(0, 60))).to.throw();
+    // A modulus whose first octet after the leading zero is zero is not minimal DER: judged by OpenSSL's import.
+    const rsa = Uint8Array.from(der(keys[2]![1]));
+    rsa[33] = 0x00;
+    const openssl = (() => {
+      try {
+        return createPublicKey({ key: Buffer.from(rsa), format: "der", type: "spki" });
+      } catch {
+        return undefined;
+      }
+    })();
+    if (openssl) expect(publicKeyObject(rsa).equals(openssl)).to.equal(true);
+    else expect(() => publicKeyObject(rsa)).to.throw();
   });
 });
